@@ -1,0 +1,1473 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Castellan's media engine: the per-packet path, in C through Cython.
+
+The engine owns the node's one UDP socket. `poll()` receives a batch with recvmmsg, classifies each datagram by
+its first byte (RFC 7983), and for SRTP from a known peer does: unprotect -> parse -> look up the track ->
+for each subscription rewrite + protect into a send batch -> sendmmsg. Everything Python must decide on (STUN,
+DTLS, RTCP, RTP with an SSRC nobody announced) is handed back as events, once per batch. Python updates the
+tables (peers, tracks, subscriptions) through the methods below; the per-packet loop never touches a Python
+object and runs with the GIL released.
+
+`sfu/reference.py` holds the pure-Python reference of each function here; tests compare the two.
+"""
+
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int32_t, int16_t
+from libc.string cimport memcpy, memset
+from libc.stdlib cimport calloc, free, malloc
+from libc.errno cimport errno, EINTR
+from cpython.bytes cimport PyBytes_FromStringAndSize
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    int clock_gettime(int, timespec *)
+    int CLOCK_REALTIME
+    int CLOCK_MONOTONIC
+
+cdef extern from "<sys/uio.h>" nogil:
+    struct iovec:
+        void *iov_base
+        size_t iov_len
+
+cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    struct sockaddr:
+        unsigned short sa_family
+    struct sockaddr_storage:
+        unsigned short ss_family
+    struct msghdr:
+        void *msg_name
+        socklen_t msg_namelen
+        iovec *msg_iov
+        size_t msg_iovlen
+        void *msg_control
+        size_t msg_controllen
+        int msg_flags
+    struct mmsghdr:
+        msghdr msg_hdr
+        unsigned int msg_len
+    struct cmsghdr:
+        size_t cmsg_len
+        int cmsg_level
+        int cmsg_type
+    cmsghdr *CMSG_FIRSTHDR(msghdr *)
+    cmsghdr *CMSG_NXTHDR(msghdr *, cmsghdr *)
+    unsigned char *CMSG_DATA(cmsghdr *)
+    int recvmmsg(int, mmsghdr *, unsigned int, int, timespec *)
+    int sendmmsg(int, mmsghdr *, unsigned int, int)
+    ssize_t sendto(int, const void *, size_t, int, const sockaddr *, socklen_t)
+    int setsockopt(int, int, int, const void *, socklen_t)
+    int SOL_SOCKET
+    int SO_TIMESTAMPNS
+    int SCM_TIMESTAMPNS
+    int MSG_DONTWAIT
+    int AF_INET
+    int AF_INET6
+
+cdef extern from "<netinet/in.h>" nogil:
+    struct in_addr:
+        uint32_t s_addr
+    struct sockaddr_in:
+        unsigned short sin_family
+        uint16_t sin_port
+        in_addr sin_addr
+    struct in6_addr:
+        unsigned char s6_addr[16]
+    struct sockaddr_in6:
+        unsigned short sin6_family
+        uint16_t sin6_port
+        uint32_t sin6_flowinfo
+        in6_addr sin6_addr
+        uint32_t sin6_scope_id
+
+cdef extern from "<arpa/inet.h>" nogil:
+    int inet_pton(int, const char *, void *)
+    const char *inet_ntop(int, const void *, char *, socklen_t)
+
+cdef extern from "srtp2/srtp.h" nogil:
+    ctypedef int srtp_err_status_t
+    ctypedef struct srtp_ctx_t_:
+        pass
+    ctypedef srtp_ctx_t_ *srtp_t
+    ctypedef int srtp_ssrc_type_t
+    ctypedef struct srtp_ssrc_t:
+        srtp_ssrc_type_t type
+        unsigned int value
+    ctypedef struct srtp_crypto_policy_t:
+        pass
+    ctypedef struct srtp_policy_t:
+        srtp_ssrc_t ssrc
+        srtp_crypto_policy_t rtp
+        srtp_crypto_policy_t rtcp
+        unsigned char *key
+        unsigned long window_size
+        int allow_repeat_tx
+    ctypedef int srtp_profile_t
+    srtp_err_status_t srtp_init()
+    srtp_err_status_t srtp_create(srtp_t *session, const srtp_policy_t *policy)
+    srtp_err_status_t srtp_dealloc(srtp_t session)
+    srtp_err_status_t srtp_protect(srtp_t ctx, void *rtp_hdr, int *len_ptr)
+    srtp_err_status_t srtp_unprotect(srtp_t ctx, void *srtp_hdr, int *len_ptr)
+    srtp_err_status_t srtp_protect_rtcp(srtp_t ctx, void *rtcp_hdr, int *pkt_octet_len)
+    srtp_err_status_t srtp_unprotect_rtcp(srtp_t ctx, void *srtcp_hdr, int *pkt_octet_len)
+    srtp_err_status_t srtp_crypto_policy_set_from_profile_for_rtp(srtp_crypto_policy_t *p, srtp_profile_t prof)
+    srtp_err_status_t srtp_crypto_policy_set_from_profile_for_rtcp(srtp_crypto_policy_t *p, srtp_profile_t prof)
+    const char *srtp_get_version_string()
+
+# ---- sizes ----
+cdef enum:
+    RX_BATCH = 64
+    SLOT = 2048              # bytes per packet buffer (MTU-sized packets + SRTP trailer + slack)
+    MAX_RTP = 1500           # larger RTP is refused (counted), so protect always has room for its trailer
+    TX_SLOTS = 256
+    EV_MAX = 256             # control datagrams handed to Python per batch
+    HIST_BUCKETS = 10001     # latency histogram: 1 µs buckets up to 10 ms, last one = overflow
+    EXT_IDS = 256
+
+# ---- event kinds handed to Python ----
+cdef enum:
+    E_STUN = 1
+    E_DTLS = 2
+    E_RTCP = 3
+    E_UNKNOWN_SSRC = 4
+EV_STUN = E_STUN
+EV_DTLS = E_DTLS
+EV_RTCP = E_RTCP
+EV_UNKNOWN_SSRC = E_UNKNOWN_SSRC
+
+# ---- codecs / kinds ----
+cdef enum:
+    C_OTHER = 0
+    C_OPUS = 1
+    C_VP8 = 2
+    C_VP9 = 3
+    C_H264 = 4
+CODEC_OTHER = C_OTHER
+CODEC_OPUS = C_OPUS
+CODEC_VP8 = C_VP8
+CODEC_VP9 = C_VP9
+CODEC_H264 = C_H264
+
+# ---- drop reasons: index -> name (kept in one place for metrics) ----
+DROP_REASONS = (
+    "malformed", "unknown_address", "srtp_auth", "srtp_replay", "unknown_ssrc", "not_ready",
+    "send_failed", "event_overflow", "too_big", "not_started", "srtcp_auth", "unclassified",
+)
+cdef enum:
+    D_MALFORMED = 0
+    D_UNKNOWN_ADDR = 1
+    D_SRTP_AUTH = 2
+    D_SRTP_REPLAY = 3
+    D_UNKNOWN_SSRC = 4
+    D_NOT_READY = 5
+    D_SEND_FAILED = 6
+    D_EVENT_OVERFLOW = 7
+    D_TOO_BIG = 8
+    D_NOT_STARTED = 9
+    D_SRTCP_AUTH = 10
+    D_UNCLASSIFIED = 11
+    D_COUNT = 12
+
+cdef struct Peer:
+    int used
+    int has_addr
+    int ready
+    sockaddr_storage addr
+    socklen_t addrlen
+    uint64_t key_a
+    uint64_t key_b
+    srtp_t rx
+    srtp_t tx
+    uint8_t abs_send_id          # publisher-side extension ids (BUNDLE-wide)
+    uint8_t audio_level_id
+    uint64_t rx_packets
+    uint64_t tx_packets
+
+cdef struct Track:
+    int used
+    int peer
+    uint32_t ssrc
+    int codec
+    int first_sub
+    uint32_t clock_rate
+    uint8_t *ring                # retransmission buffer of plaintext packets, indexed by seq & mask
+    uint16_t *ring_len
+    uint16_t *ring_seq
+    int ring_mask
+    int seq_init
+    uint16_t max_seq
+    uint32_t cycles
+    uint32_t base_seq
+    uint64_t received
+    uint64_t octets
+    int64_t jitter_q4            # RFC 3550 A.8, scaled by 16
+    int64_t last_transit
+    uint64_t keyframes
+    int64_t last_keyframe_ns
+    uint32_t last_ts
+    int64_t last_arrival_ns
+    int audio_level              # last RFC 6464 level (0..127, -dBov), -1 if none
+    int voice
+
+cdef struct Sub:
+    int used
+    int track
+    int peer
+    int next
+    uint32_t ssrc
+    uint8_t pt
+    uint32_t rtx_ssrc
+    uint8_t rtx_pt
+    uint16_t rtx_seq
+    int started
+    int need_keyframe
+    uint16_t seq_offset
+    uint32_t ts_offset
+    uint16_t next_seq
+    uint16_t start_seq           # first forwarded input seq; older ones are not forwarded
+    uint32_t last_out_ts
+    uint64_t packets
+    uint64_t octets
+    uint64_t rtx_packets
+    int64_t last_send_ns
+    uint8_t abs_send_out         # this subscriber's abs-send-time id, stamped with the node's send time
+    uint8_t ext_map[EXT_IDS]     # publisher extension id -> subscriber id (0 = strip)
+
+cdef struct RtpInfo:
+    int hdr_len                  # fixed header + CSRCs
+    int ext_profile              # 0xBEDE (one-byte), 0x1000 (two-byte, low nibble = appbits), or -1
+    int ext_off                  # offset of extension data (after its 4-byte header)
+    int ext_len                  # bytes of extension data
+    int payload_off
+    int payload_len              # excluding padding
+    int pad_len
+    uint8_t pt
+    int marker
+    uint16_t seq
+    uint32_t ts
+    uint32_t ssrc
+
+# ---- open-addressing table: (a, b) -> int; -1 empty, -2 deleted ----
+cdef struct Table:
+    uint64_t *ka
+    uint64_t *kb
+    int32_t *val
+    uint32_t mask
+
+cdef int table_init(Table *t, uint32_t size) except -1:
+    t.ka = <uint64_t *>calloc(size, sizeof(uint64_t))
+    t.kb = <uint64_t *>calloc(size, sizeof(uint64_t))
+    t.val = <int32_t *>malloc(size * sizeof(int32_t))
+    if t.ka == NULL or t.kb == NULL or t.val == NULL:
+        raise MemoryError()
+    cdef uint32_t i
+    for i in range(size):
+        t.val[i] = -1
+    t.mask = size - 1
+    return 0
+
+cdef void table_free(Table *t) noexcept nogil:
+    free(t.ka); free(t.kb); free(t.val)
+
+cdef inline uint32_t mix(uint64_t a, uint64_t b) nogil:
+    cdef uint64_t h = a * 0x9E3779B97F4A7C15ULL ^ (b + 0x632BE59BD9B4E019ULL + (a << 6) + (a >> 2))
+    h ^= h >> 33
+    h *= 0xff51afd7ed558ccdULL
+    h ^= h >> 33
+    return <uint32_t>h
+
+cdef inline int32_t table_get(Table *t, uint64_t a, uint64_t b) nogil:
+    cdef uint32_t i = mix(a, b) & t.mask
+    cdef uint32_t n = 0
+    while n <= t.mask:
+        if t.val[i] == -1:
+            return -1
+        if t.val[i] >= 0 and t.ka[i] == a and t.kb[i] == b:
+            return t.val[i]
+        i = (i + 1) & t.mask
+        n += 1
+    return -1
+
+cdef int table_put(Table *t, uint64_t a, uint64_t b, int32_t v) nogil:
+    cdef uint32_t i = mix(a, b) & t.mask
+    cdef uint32_t n = 0
+    cdef int64_t free_slot = -1
+    while n <= t.mask:
+        if t.val[i] == -1:
+            if free_slot < 0:
+                free_slot = i
+            break
+        if t.val[i] == -2:
+            if free_slot < 0:
+                free_slot = i
+        elif t.ka[i] == a and t.kb[i] == b:
+            t.val[i] = v
+            return 0
+        i = (i + 1) & t.mask
+        n += 1
+    if free_slot < 0:
+        return -1
+    t.ka[free_slot] = a
+    t.kb[free_slot] = b
+    t.val[free_slot] = v
+    return 0
+
+cdef void table_del(Table *t, uint64_t a, uint64_t b) noexcept nogil:
+    cdef uint32_t i = mix(a, b) & t.mask
+    cdef uint32_t n = 0
+    while n <= t.mask:
+        if t.val[i] == -1:
+            return
+        if t.val[i] >= 0 and t.ka[i] == a and t.kb[i] == b:
+            t.val[i] = -2
+            return
+        i = (i + 1) & t.mask
+        n += 1
+
+cdef inline void addr_key(sockaddr_storage *sa, uint64_t *a, uint64_t *b) noexcept nogil:
+    cdef sockaddr_in *s4
+    cdef sockaddr_in6 *s6
+    cdef uint64_t hi = 0, lo = 0
+    cdef int i
+    if sa.ss_family == AF_INET:
+        s4 = <sockaddr_in *>sa
+        a[0] = 4
+        b[0] = (<uint64_t>s4.sin_addr.s_addr << 16) | s4.sin_port
+    else:
+        s6 = <sockaddr_in6 *>sa
+        for i in range(8):
+            hi = (hi << 8) | s6.sin6_addr.s6_addr[i]
+            lo = (lo << 8) | s6.sin6_addr.s6_addr[8 + i]
+        a[0] = hi ^ (<uint64_t>6 << 60) ^ (<uint64_t>s6.sin6_port << 40)
+        b[0] = lo ^ s6.sin6_port
+
+# ---- byte helpers ----
+cdef inline uint16_t rd16(const uint8_t *p) nogil:
+    return (<uint16_t>p[0] << 8) | p[1]
+
+cdef inline uint32_t rd32(const uint8_t *p) nogil:
+    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
+
+cdef inline void wr16(uint8_t *p, uint16_t v) noexcept nogil:
+    p[0] = v >> 8
+    p[1] = v & 0xff
+
+cdef inline void wr32(uint8_t *p, uint32_t v) noexcept nogil:
+    p[0] = v >> 24
+    p[1] = (v >> 16) & 0xff
+    p[2] = (v >> 8) & 0xff
+    p[3] = v & 0xff
+
+cdef inline int64_t now_ns(int clock) nogil:
+    cdef timespec ts
+    clock_gettime(clock, &ts)
+    return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+
+# ---- RTP parsing (reference: sfu.reference.parse_rtp) ----
+cdef int parse_rtp(const uint8_t *p, int n, RtpInfo *r) nogil:
+    """Returns 0, or -1 if the packet is not well-formed RTP."""
+    if n < 12 or (p[0] >> 6) != 2:
+        return -1
+    cdef int cc = p[0] & 0x0f
+    cdef int off = 12 + 4 * cc
+    if off > n:
+        return -1
+    r.hdr_len = off
+    r.pt = p[1] & 0x7f
+    r.marker = p[1] >> 7
+    r.seq = rd16(p + 2)
+    r.ts = rd32(p + 4)
+    r.ssrc = rd32(p + 8)
+    r.ext_profile = -1
+    r.ext_off = 0
+    r.ext_len = 0
+    cdef int elen
+    if p[0] & 0x10:
+        if off + 4 > n:
+            return -1
+        r.ext_profile = rd16(p + off)
+        elen = 4 * rd16(p + off + 2)
+        r.ext_off = off + 4
+        r.ext_len = elen
+        off = off + 4 + elen
+        if off > n:
+            return -1
+    cdef int pad = 0
+    if p[0] & 0x20:
+        pad = p[n - 1]
+        if pad == 0 or off + pad > n:
+            return -1
+    r.pad_len = pad
+    r.payload_off = off
+    r.payload_len = n - off - pad
+    return 0
+
+cdef int find_ext(const uint8_t *p, RtpInfo *r, int want_id, int *val_off) nogil:
+    """Finds extension element `want_id`; returns its length and sets val_off, or -1."""
+    if r.ext_profile < 0 or want_id == 0:
+        return -1
+    cdef int i = r.ext_off
+    cdef int end = r.ext_off + r.ext_len
+    cdef int eid, elen
+    if r.ext_profile == 0xBEDE:
+        while i < end:
+            if p[i] == 0:
+                i += 1
+                continue
+            eid = p[i] >> 4
+            elen = (p[i] & 0x0f) + 1
+            if eid == 15:
+                return -1
+            if i + 1 + elen > end:
+                return -1
+            if eid == want_id:
+                val_off[0] = i + 1
+                return elen
+            i += 1 + elen
+    elif (r.ext_profile & 0xfff0) == 0x1000:
+        while i < end:
+            if p[i] == 0:
+                i += 1
+                continue
+            if i + 2 > end:
+                return -1
+            eid = p[i]
+            elen = p[i + 1]
+            if i + 2 + elen > end:
+                return -1
+            if eid == want_id:
+                val_off[0] = i + 2
+                return elen
+            i += 2 + elen
+    return -1
+
+# ---- keyframe detection on the (possibly E2EE) payload; the bytes read are left clear by the client ----
+cdef int is_keyframe_c(int codec, const uint8_t *p, int n) nogil:
+    cdef int i, x, s, pid, sid, nal, typ, l
+    if codec == C_OPUS or codec == C_OTHER:
+        return 1
+    if n < 1:
+        return 0
+    if codec == C_VP8:
+        # RFC 7741 payload descriptor, then the VP8 payload header: P bit (bit 0) == 0 means keyframe
+        x = p[0] & 0x80
+        s = p[0] & 0x10
+        pid = p[0] & 0x07
+        i = 1
+        if x:
+            if n < 2:
+                return 0
+            i = 2
+            if p[1] & 0x80:
+                if n < 3:
+                    return 0
+                i += 2 if (p[2] & 0x80) else 1
+            if p[1] & 0x40:
+                i += 1
+            if p[1] & 0x30:
+                i += 1
+        if i >= n:
+            return 0
+        return 1 if (s and pid == 0 and not (p[i] & 0x01)) else 0
+    if codec == C_VP9:
+        # descriptor I P L F B E V Z: a keyframe starts a frame (B) that is not inter-predicted (!P) at SID 0
+        if (p[0] & 0x40) or not (p[0] & 0x08):
+            return 0
+        i = 1
+        if p[0] & 0x80:
+            if n < 2:
+                return 0
+            i += 2 if (p[1] & 0x80) else 1
+        if p[0] & 0x20:
+            if i >= n:
+                return 0
+            sid = (p[i] >> 1) & 0x07
+            return 1 if sid == 0 else 0
+        return 1
+    if codec == C_H264:
+        nal = p[0] & 0x1f
+        if nal == 7 or nal == 5:
+            return 1
+        if nal == 24:          # STAP-A: walk the aggregated NAL units
+            i = 1
+            while i + 2 < n:
+                l = rd16(p + i)
+                if l == 0 or i + 2 + l > n:
+                    return 0
+                typ = p[i + 2] & 0x1f
+                if typ == 7 or typ == 5:
+                    return 1
+                i += 2 + l
+            return 0
+        if nal == 28 or nal == 29:   # FU-A/B: only the start fragment counts
+            if n < 2:
+                return 0
+            typ = p[1] & 0x1f
+            return 1 if ((p[1] & 0x80) and (typ == 7 or typ == 5)) else 0
+        return 0
+    return 0
+
+# ---- per-subscriber rewrite (reference: sfu.reference.rewrite_rtp) ----
+cdef int rewrite_rtp(const uint8_t *src, RtpInfo *r, Sub *s, uint8_t *dst, uint32_t abs_send) nogil:
+    """Writes the subscriber's view of the packet into dst; returns its length."""
+    cdef int off = r.hdr_len
+    cdef uint16_t seq = <uint16_t>(r.seq + s.seq_offset)
+    cdef uint32_t ts = r.ts + s.ts_offset
+    dst[0] = src[0] & 0xef                  # X cleared; set again if an extension survives
+    dst[1] = (src[1] & 0x80) | s.pt
+    wr16(dst + 2, seq)
+    wr32(dst + 4, ts)
+    wr32(dst + 8, s.ssrc)
+    if off > 12:
+        memcpy(dst + 12, src + 12, off - 12)
+    cdef int o = off
+    cdef int i, end, eid, elen, oid, start, written
+    if r.ext_profile == 0xBEDE or (r.ext_profile >= 0 and (r.ext_profile & 0xfff0) == 0x1000):
+        start = o
+        o += 4
+        written = 0
+        i = r.ext_off
+        end = r.ext_off + r.ext_len
+        while i < end:
+            if src[i] == 0:
+                i += 1
+                continue
+            if r.ext_profile == 0xBEDE:
+                eid = src[i] >> 4
+                elen = (src[i] & 0x0f) + 1
+                if eid == 15 or i + 1 + elen > end:
+                    break
+                oid = s.ext_map[eid]
+                if oid != 0 and oid < 15:
+                    dst[o] = (oid << 4) | (elen - 1)
+                    if oid == s.abs_send_out and elen == 3:
+                        dst[o + 1] = (abs_send >> 16) & 0xff
+                        dst[o + 2] = (abs_send >> 8) & 0xff
+                        dst[o + 3] = abs_send & 0xff
+                    else:
+                        memcpy(dst + o + 1, src + i + 1, elen)
+                    o += 1 + elen
+                    written += 1
+                i += 1 + elen
+            else:
+                if i + 2 > end:
+                    break
+                eid = src[i]
+                elen = src[i + 1]
+                if i + 2 + elen > end:
+                    break
+                oid = s.ext_map[eid]
+                if oid != 0:
+                    dst[o] = oid
+                    dst[o + 1] = elen
+                    if oid == s.abs_send_out and elen == 3:
+                        dst[o + 2] = (abs_send >> 16) & 0xff
+                        dst[o + 3] = (abs_send >> 8) & 0xff
+                        dst[o + 4] = abs_send & 0xff
+                    else:
+                        memcpy(dst + o + 2, src + i + 2, elen)
+                    o += 2 + elen
+                    written += 1
+                i += 2 + elen
+        if written == 0:
+            o = start
+        else:
+            while (o - start) & 3:
+                dst[o] = 0
+                o += 1
+            wr16(dst + start, 0xBEDE if r.ext_profile == 0xBEDE else r.ext_profile)
+            wr16(dst + start + 2, <uint16_t>((o - start - 4) // 4))
+            dst[0] |= 0x10
+    cdef int plen = r.payload_len + r.pad_len
+    memcpy(dst + o, src + r.payload_off, plen)
+    return o + plen
+
+cdef int wrap_rtx(uint8_t *pkt, int n, RtpInfo *r, Sub *s) nogil:
+    """Turns a rewritten packet into its RFC 4588 retransmission in place; returns the new length."""
+    # the rewritten header is parsed again: its extension block length may differ from the source's
+    cdef RtpInfo w
+    if parse_rtp(pkt, n, &w) != 0:
+        return -1
+    cdef uint16_t osn = w.seq
+    cdef int plen = n - w.payload_off
+    memmove_c(pkt + w.payload_off + 2, pkt + w.payload_off, plen)
+    wr16(pkt + w.payload_off, osn)
+    pkt[1] = (pkt[1] & 0x80) | s.rtx_pt
+    wr16(pkt + 2, s.rtx_seq)
+    s.rtx_seq = <uint16_t>(s.rtx_seq + 1)
+    wr32(pkt + 8, s.rtx_ssrc)
+    return n + 2
+
+cdef extern from "<string.h>" nogil:
+    void *memmove_c "memmove" (void *, const void *, size_t)
+
+
+cdef inline uint32_t abs_send_time(int64_t ns) nogil:
+    # 6.18 fixed-point seconds, 24 bits
+    return <uint32_t>(((ns // 1000) << 18) // 1000000) & 0xffffff
+
+
+cdef class Engine:
+    """The native forwarding engine of one node. Single-threaded: Python calls it from the event loop."""
+
+    cdef int fd
+    cdef int max_peers, max_tracks, max_subs
+    cdef Peer *peers
+    cdef Track *tracks
+    cdef Sub *subs
+    cdef Table addr_table
+    cdef Table ssrc_table
+    cdef uint8_t *rx_buf
+    cdef sockaddr_storage rx_addr[RX_BATCH]
+    cdef iovec rx_iov[RX_BATCH]
+    cdef mmsghdr rx_msgs[RX_BATCH]
+    cdef uint8_t *rx_ctrl
+    cdef int64_t rx_arrival[RX_BATCH]
+    cdef uint8_t *tx_buf
+    cdef iovec tx_iov[TX_SLOTS]
+    cdef mmsghdr tx_msgs[TX_SLOTS]
+    cdef int64_t tx_arrival[TX_SLOTS]
+    cdef int tx_count
+    cdef int ev_kind[EV_MAX]
+    cdef int ev_peer[EV_MAX]
+    cdef int ev_slot[EV_MAX]
+    cdef int ev_len[EV_MAX]
+    cdef int ev_count
+    cdef uint64_t drops[D_COUNT]
+    cdef uint64_t rx_packets, rx_bytes, fwd_packets, fwd_bytes, rtx_sent, rtcp_sent, batches
+    cdef uint32_t *hist
+    cdef int measure_latency
+
+    def __cinit__(self, int fd, int max_peers=1024, int max_tracks=4096, int max_subs=16384,
+                  bint measure_latency=True):
+        cdef int i, one = 1
+        self.fd = fd
+        self.max_peers = max_peers
+        self.max_tracks = max_tracks
+        self.max_subs = max_subs
+        self.peers = <Peer *>calloc(max_peers, sizeof(Peer))
+        self.tracks = <Track *>calloc(max_tracks, sizeof(Track))
+        self.subs = <Sub *>calloc(max_subs, sizeof(Sub))
+        self.rx_buf = <uint8_t *>malloc(RX_BATCH * SLOT)
+        self.rx_ctrl = <uint8_t *>calloc(RX_BATCH, 64)
+        self.tx_buf = <uint8_t *>malloc(TX_SLOTS * SLOT)
+        self.hist = <uint32_t *>calloc(HIST_BUCKETS, sizeof(uint32_t))
+        if (self.peers == NULL or self.tracks == NULL or self.subs == NULL or self.rx_buf == NULL
+                or self.rx_ctrl == NULL or self.tx_buf == NULL or self.hist == NULL):
+            raise MemoryError()
+        table_init(&self.addr_table, 4096)
+        table_init(&self.ssrc_table, 16384)
+        for i in range(RX_BATCH):
+            self.rx_iov[i].iov_base = self.rx_buf + i * SLOT
+            self.rx_iov[i].iov_len = SLOT
+        for i in range(TX_SLOTS):
+            self.tx_iov[i].iov_base = self.tx_buf + i * SLOT
+        self.measure_latency = 1 if measure_latency else 0
+        if self.measure_latency:
+            setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(int))
+        _init_srtp()
+
+    def __dealloc__(self):
+        cdef int i
+        if self.peers != NULL:
+            for i in range(self.max_peers):
+                self._free_peer_srtp(i)
+            free(self.peers)
+        if self.tracks != NULL:
+            for i in range(self.max_tracks):
+                if self.tracks[i].ring != NULL:
+                    free(self.tracks[i].ring); free(self.tracks[i].ring_len); free(self.tracks[i].ring_seq)
+            free(self.tracks)
+        free(self.subs)
+        free(self.rx_buf)
+        free(self.rx_ctrl)
+        free(self.tx_buf)
+        free(self.hist)
+        table_free(&self.addr_table)
+        table_free(&self.ssrc_table)
+
+    # ---------------- control-plane methods (Python) ----------------
+
+    cdef void _free_peer_srtp(self, int i) noexcept:
+        if self.peers[i].rx != NULL:
+            srtp_dealloc(self.peers[i].rx)
+            self.peers[i].rx = NULL
+        if self.peers[i].tx != NULL:
+            srtp_dealloc(self.peers[i].tx)
+            self.peers[i].tx = NULL
+        self.peers[i].ready = 0
+
+    cdef int _check(self, int idx, int limit, str what) except -1:
+        if idx < 0 or idx >= limit:
+            raise ValueError(f"{what} index {idx} out of range")
+        return 0
+
+    def add_peer(self, int peer):
+        self._check(peer, self.max_peers, "peer")
+        if self.peers[peer].used:
+            raise ValueError(f"peer {peer} already exists")
+        memset(&self.peers[peer], 0, sizeof(Peer))
+        self.peers[peer].used = 1
+
+    def set_peer_address(self, int peer, str host, int port):
+        """Binds the peer to the address its valid STUN came from (also on NAT rebinding / ICE restart)."""
+        self._check(peer, self.max_peers, "peer")
+        cdef Peer *p = &self.peers[peer]
+        if not p.used:
+            raise ValueError(f"peer {peer} unknown")
+        cdef sockaddr_storage sa
+        memset(&sa, 0, sizeof(sa))
+        cdef sockaddr_in *s4 = <sockaddr_in *>&sa
+        cdef sockaddr_in6 *s6 = <sockaddr_in6 *>&sa
+        hb = host.encode()
+        if ":" in host:
+            s6.sin6_family = AF_INET6
+            s6.sin6_port = ((port & 0xff) << 8) | (port >> 8)
+            if inet_pton(AF_INET6, hb, &s6.sin6_addr) != 1:
+                raise ValueError(f"bad address {host!r}")
+            p.addrlen = sizeof(sockaddr_in6)
+        else:
+            s4.sin_family = AF_INET
+            s4.sin_port = ((port & 0xff) << 8) | (port >> 8)
+            if inet_pton(AF_INET, hb, &s4.sin_addr) != 1:
+                raise ValueError(f"bad address {host!r}")
+            p.addrlen = sizeof(sockaddr_in)
+        if p.has_addr:
+            table_del(&self.addr_table, p.key_a, p.key_b)
+        memcpy(&p.addr, &sa, sizeof(sa))
+        addr_key(&p.addr, &p.key_a, &p.key_b)
+        if table_put(&self.addr_table, p.key_a, p.key_b, peer) != 0:
+            raise MemoryError("address table full")
+        p.has_addr = 1
+
+    def set_peer_srtp(self, int peer, int profile, bytes rx_key, bytes tx_key):
+        """Installs the SRTP master keys (key||salt) exported from DTLS; profile is the libsrtp profile id."""
+        self._check(peer, self.max_peers, "peer")
+        cdef Peer *p = &self.peers[peer]
+        if not p.used:
+            raise ValueError(f"peer {peer} unknown")
+        self._free_peer_srtp(peer)
+        p.rx = _new_session(profile, rx_key, 2)
+        p.tx = _new_session(profile, tx_key, 3)
+        p.ready = 1
+
+    def set_peer_extensions(self, int peer, int abs_send_id=0, int audio_level_id=0):
+        self._check(peer, self.max_peers, "peer")
+        self.peers[peer].abs_send_id = abs_send_id
+        self.peers[peer].audio_level_id = audio_level_id
+
+    def remove_peer(self, int peer):
+        self._check(peer, self.max_peers, "peer")
+        cdef Peer *p = &self.peers[peer]
+        if not p.used:
+            return
+        cdef int i
+        for i in range(self.max_subs):
+            if self.subs[i].used and self.subs[i].peer == peer:
+                self.remove_subscription(i)
+        for i in range(self.max_tracks):
+            if self.tracks[i].used and self.tracks[i].peer == peer:
+                self.remove_track(i)
+        if p.has_addr:
+            table_del(&self.addr_table, p.key_a, p.key_b)
+        self._free_peer_srtp(peer)
+        memset(p, 0, sizeof(Peer))
+
+    def add_track(self, int track, int peer, unsigned int ssrc, int codec, unsigned int clock_rate,
+                  int buffer_packets=512):
+        """A published source: RTP from `peer` with `ssrc`. buffer_packets (a power of two) bounds NACK service."""
+        self._check(track, self.max_tracks, "track")
+        self._check(peer, self.max_peers, "peer")
+        if self.tracks[track].used:
+            raise ValueError(f"track {track} already exists")
+        if buffer_packets < 16 or (buffer_packets & (buffer_packets - 1)):
+            raise ValueError("buffer_packets must be a power of two >= 16")
+        if table_get(&self.ssrc_table, peer, ssrc) >= 0:
+            raise ValueError(f"ssrc {ssrc} already published by peer {peer}")
+        cdef Track *t = &self.tracks[track]
+        memset(t, 0, sizeof(Track))
+        t.ring = <uint8_t *>malloc(buffer_packets * SLOT)
+        t.ring_len = <uint16_t *>calloc(buffer_packets, sizeof(uint16_t))
+        t.ring_seq = <uint16_t *>calloc(buffer_packets, sizeof(uint16_t))
+        if t.ring == NULL or t.ring_len == NULL or t.ring_seq == NULL:
+            raise MemoryError()
+        t.ring_mask = buffer_packets - 1
+        t.used = 1
+        t.peer = peer
+        t.ssrc = ssrc
+        t.codec = codec
+        t.clock_rate = clock_rate
+        t.first_sub = -1
+        t.audio_level = -1
+        if table_put(&self.ssrc_table, peer, ssrc, track) != 0:
+            raise MemoryError("ssrc table full")
+
+    def remove_track(self, int track):
+        self._check(track, self.max_tracks, "track")
+        cdef Track *t = &self.tracks[track]
+        if not t.used:
+            return
+        cdef int i
+        for i in range(self.max_subs):
+            if self.subs[i].used and self.subs[i].track == track:
+                self.remove_subscription(i)
+        table_del(&self.ssrc_table, t.peer, t.ssrc)
+        free(t.ring); free(t.ring_len); free(t.ring_seq)
+        memset(t, 0, sizeof(Track))
+
+    def add_subscription(self, int sub, int track, int peer, unsigned int ssrc, int pt,
+                         unsigned int rtx_ssrc=0, int rtx_pt=-1, bytes ext_map=b"", int abs_send_out=0,
+                         int initial_seq=0, unsigned int ts_offset=0):
+        """`peer` receives `track` as `ssrc`/`pt`. ext_map[i] is the subscriber's id for publisher id i."""
+        self._check(sub, self.max_subs, "subscription")
+        self._check(track, self.max_tracks, "track")
+        self._check(peer, self.max_peers, "peer")
+        if self.subs[sub].used:
+            raise ValueError(f"subscription {sub} already exists")
+        cdef Track *t = &self.tracks[track]
+        if not t.used or not self.peers[peer].used:
+            raise ValueError("unknown track or peer")
+        if len(ext_map) > EXT_IDS:
+            raise ValueError("ext_map too long")
+        cdef Sub *s = &self.subs[sub]
+        memset(s, 0, sizeof(Sub))
+        s.used = 1
+        s.track = track
+        s.peer = peer
+        s.ssrc = ssrc
+        s.pt = pt & 0x7f
+        s.rtx_ssrc = rtx_ssrc
+        s.rtx_pt = (rtx_pt & 0x7f) if rtx_pt >= 0 else 0xff
+        s.next_seq = initial_seq & 0xffff
+        s.ts_offset = ts_offset
+        s.need_keyframe = 0 if (t.codec == C_OPUS or t.codec == C_OTHER) else 1
+        s.abs_send_out = abs_send_out
+        cdef int i
+        for i in range(len(ext_map)):
+            s.ext_map[i] = ext_map[i]
+        s.next = t.first_sub
+        t.first_sub = sub
+
+    def remove_subscription(self, int sub):
+        self._check(sub, self.max_subs, "subscription")
+        cdef Sub *s = &self.subs[sub]
+        if not s.used:
+            return
+        cdef Track *t = &self.tracks[s.track]
+        cdef int i = t.first_sub
+        cdef int prev = -1
+        while i >= 0:
+            if i == sub:
+                if prev < 0:
+                    t.first_sub = self.subs[i].next
+                else:
+                    self.subs[prev].next = self.subs[i].next
+                break
+            prev = i
+            i = self.subs[i].next
+        memset(s, 0, sizeof(Sub))
+
+    def restart_subscription(self, int sub):
+        """Waits for the next keyframe before forwarding again (e.g. after the subscriber's decoder reset)."""
+        self._check(sub, self.max_subs, "subscription")
+        cdef Sub *s = &self.subs[sub]
+        if s.used and self.tracks[s.track].codec not in (C_OPUS, C_OTHER):
+            s.started = 0
+            s.need_keyframe = 1
+
+    def subscription_waiting(self, int sub):
+        self._check(sub, self.max_subs, "subscription")
+        return bool(self.subs[sub].used and not self.subs[sub].started)
+
+    # ---------------- the per-packet path ----------------
+
+    def poll(self, int max_batches=16):
+        """Receives and forwards until the socket is empty (or max_batches); returns control events:
+        a list of (kind, peer, (host, port), payload bytes)."""
+        cdef list events = []
+        cdef int b, n, i
+        for b in range(max_batches):
+            with nogil:
+                n = self._recv_batch()
+            if n < 0:
+                break
+            for i in range(self.ev_count):
+                events.append((self.ev_kind[i], self.ev_peer[i], self._addr_tuple(self.ev_slot[i]),
+                               PyBytes_FromStringAndSize(<char *>(self.rx_buf + self.ev_slot[i] * SLOT),
+                                                         self.ev_len[i])))
+            if n < RX_BATCH:
+                break
+        return events
+
+    cdef object _addr_tuple(self, int slot):
+        cdef char buf[64]
+        cdef sockaddr_storage *sa = &self.rx_addr[slot]
+        cdef sockaddr_in *s4
+        cdef sockaddr_in6 *s6
+        if sa.ss_family == AF_INET:
+            s4 = <sockaddr_in *>sa
+            inet_ntop(AF_INET, &s4.sin_addr, buf, 64)
+            return (buf.decode(), ((s4.sin_port & 0xff) << 8) | (s4.sin_port >> 8))
+        s6 = <sockaddr_in6 *>sa
+        inet_ntop(AF_INET6, &s6.sin6_addr, buf, 64)
+        return (buf.decode(), ((s6.sin6_port & 0xff) << 8) | (s6.sin6_port >> 8))
+
+    cdef int _recv_batch(self) nogil:
+        cdef int i, n
+        cdef int64_t arrival
+        cdef cmsghdr *c
+        cdef timespec *tsp
+        for i in range(RX_BATCH):
+            memset(&self.rx_msgs[i].msg_hdr, 0, sizeof(msghdr))
+            self.rx_msgs[i].msg_hdr.msg_name = &self.rx_addr[i]
+            self.rx_msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage)
+            self.rx_msgs[i].msg_hdr.msg_iov = &self.rx_iov[i]
+            self.rx_msgs[i].msg_hdr.msg_iovlen = 1
+            if self.measure_latency:
+                self.rx_msgs[i].msg_hdr.msg_control = self.rx_ctrl + i * 64
+                self.rx_msgs[i].msg_hdr.msg_controllen = 64
+        self.ev_count = 0
+        n = recvmmsg(self.fd, self.rx_msgs, RX_BATCH, MSG_DONTWAIT, NULL)
+        if n <= 0:
+            return -1
+        self.batches += 1
+        arrival = now_ns(CLOCK_REALTIME)
+        for i in range(n):
+            self.rx_arrival[i] = arrival
+            if self.measure_latency:
+                c = CMSG_FIRSTHDR(&self.rx_msgs[i].msg_hdr)
+                while c != NULL:
+                    if c.cmsg_level == SOL_SOCKET and c.cmsg_type == SCM_TIMESTAMPNS:
+                        tsp = <timespec *>CMSG_DATA(c)
+                        self.rx_arrival[i] = <int64_t>tsp.tv_sec * 1000000000 + tsp.tv_nsec
+                        break
+                    c = CMSG_NXTHDR(&self.rx_msgs[i].msg_hdr, c)
+            self._handle(i, self.rx_msgs[i].msg_len)
+        self._flush()
+        return n
+
+    cdef inline void _event(self, int kind, int peer, int slot, int length) noexcept nogil:
+        if self.ev_count >= EV_MAX:
+            self.drops[D_EVENT_OVERFLOW] += 1
+            return
+        self.ev_kind[self.ev_count] = kind
+        self.ev_peer[self.ev_count] = peer
+        self.ev_slot[self.ev_count] = slot
+        self.ev_len[self.ev_count] = length
+        self.ev_count += 1
+
+    cdef void _handle(self, int slot, int n) noexcept nogil:
+        cdef uint8_t *p = self.rx_buf + slot * SLOT
+        cdef uint64_t ka, kb
+        cdef int peer, length
+        cdef srtp_err_status_t st
+        self.rx_packets += 1
+        self.rx_bytes += n
+        if n < 1:
+            self.drops[D_MALFORMED] += 1
+            return
+        if n >= SLOT - 16:
+            self.drops[D_TOO_BIG] += 1
+            return
+        addr_key(&self.rx_addr[slot], &ka, &kb)
+        peer = table_get(&self.addr_table, ka, kb)
+        if p[0] < 4:                                   # STUN: Python checks integrity and binds addresses
+            if n < 20:
+                self.drops[D_MALFORMED] += 1
+                return
+            self._event(E_STUN, peer, slot, n)
+            return
+        if peer < 0:
+            self.drops[D_UNKNOWN_ADDR] += 1
+            return
+        if p[0] >= 20 and p[0] <= 63:
+            self._event(E_DTLS, peer, slot, n)
+            return
+        if p[0] < 128 or p[0] > 191:
+            self.drops[D_UNCLASSIFIED] += 1
+            return
+        if not self.peers[peer].ready:
+            self.drops[D_NOT_READY] += 1
+            return
+        if n < 12:
+            self.drops[D_MALFORMED] += 1
+            return
+        length = n
+        if p[1] >= 192 and p[1] <= 223:                # RTCP (RFC 5761 demux)
+            st = srtp_unprotect_rtcp(self.peers[peer].rx, p, &length)
+            if st != 0:
+                self.drops[D_SRTCP_AUTH] += 1
+                return
+            self._event(E_RTCP, peer, slot, length)
+            return
+        st = srtp_unprotect(self.peers[peer].rx, p, &length)
+        if st != 0:
+            if st == 9 or st == 10:
+                self.drops[D_SRTP_REPLAY] += 1
+            else:
+                self.drops[D_SRTP_AUTH] += 1
+            return
+        self.peers[peer].rx_packets += 1
+        self._forward(peer, slot, p, length)
+
+    cdef void _forward(self, int peer, int slot, uint8_t *p, int n) noexcept nogil:
+        cdef RtpInfo r
+        if n > MAX_RTP:
+            self.drops[D_TOO_BIG] += 1
+            return
+        if parse_rtp(p, n, &r) != 0:
+            self.drops[D_MALFORMED] += 1
+            return
+        cdef int ti = table_get(&self.ssrc_table, peer, r.ssrc)
+        if ti < 0:
+            self.drops[D_UNKNOWN_SSRC] += 1
+            self._event(E_UNKNOWN_SSRC, peer, slot, n)
+            return
+        cdef Track *t = &self.tracks[ti]
+        cdef int64_t arrival = self.rx_arrival[slot]
+        self._receive_stats(t, &r, arrival, n, p)
+        # keep a plaintext copy for NACKs
+        cdef int ri = r.seq & t.ring_mask
+        memcpy(t.ring + ri * SLOT, p, n)
+        t.ring_len[ri] = n
+        t.ring_seq[ri] = r.seq
+        cdef int key = is_keyframe_c(t.codec, p + r.payload_off, r.payload_len)
+        if key and t.codec != C_OPUS and t.codec != C_OTHER:
+            t.keyframes += 1
+            t.last_keyframe_ns = arrival
+        cdef uint32_t abs_send = abs_send_time(arrival)
+        cdef int si = t.first_sub
+        cdef Sub *s
+        cdef Peer *sp
+        cdef uint8_t *dst
+        cdef int out_len
+        cdef srtp_err_status_t st
+        while si >= 0:
+            s = &self.subs[si]
+            si = s.next
+            sp = &self.peers[s.peer]
+            if not sp.ready or not sp.has_addr:
+                self.drops[D_NOT_READY] += 1
+                continue
+            if not s.started:
+                if s.need_keyframe and not key:
+                    self.drops[D_NOT_STARTED] += 1
+                    continue
+                s.started = 1
+                s.need_keyframe = 0
+                s.seq_offset = <uint16_t>(s.next_seq - r.seq)
+                s.start_seq = r.seq
+            elif <int16_t>(r.seq - s.start_seq) < 0:
+                self.drops[D_NOT_STARTED] += 1
+                continue
+            if self.tx_count >= TX_SLOTS:
+                self._flush()
+            dst = self.tx_buf + self.tx_count * SLOT
+            out_len = rewrite_rtp(p, &r, s, dst, abs_send)
+            st = srtp_protect(sp.tx, dst, &out_len)
+            if st != 0:
+                self.drops[D_SEND_FAILED] += 1
+                continue
+            if <int16_t>(<uint16_t>(r.seq + s.seq_offset) - s.next_seq) >= 0:
+                s.next_seq = <uint16_t>(r.seq + s.seq_offset + 1)
+                s.last_out_ts = r.ts + s.ts_offset
+            s.packets += 1
+            s.octets += r.payload_len
+            s.last_send_ns = arrival
+            self._queue(dst, out_len, sp, arrival)
+
+    cdef inline void _queue(self, uint8_t *dst, int out_len, Peer *sp, int64_t arrival) noexcept nogil:
+        cdef mmsghdr *m = &self.tx_msgs[self.tx_count]
+        memset(&m.msg_hdr, 0, sizeof(msghdr))
+        m.msg_hdr.msg_name = &sp.addr
+        m.msg_hdr.msg_namelen = sp.addrlen
+        self.tx_iov[self.tx_count].iov_len = out_len
+        m.msg_hdr.msg_iov = &self.tx_iov[self.tx_count]
+        m.msg_hdr.msg_iovlen = 1
+        self.tx_arrival[self.tx_count] = arrival
+        self.tx_count += 1
+        sp.tx_packets += 1
+
+    cdef void _receive_stats(self, Track *t, RtpInfo *r, int64_t arrival, int n, uint8_t *p) noexcept nogil:
+        cdef int16_t delta
+        cdef int64_t transit, d, arrival_units
+        cdef int off, l
+        if not t.seq_init:
+            t.seq_init = 1
+            t.base_seq = r.seq
+            t.max_seq = r.seq
+        else:
+            delta = <int16_t>(r.seq - t.max_seq)
+            if delta > 0:
+                if r.seq < t.max_seq:
+                    t.cycles += 65536
+                t.max_seq = r.seq
+        t.received += 1
+        t.octets += r.payload_len
+        # interarrival jitter in RTP units (RFC 3550 A.8), only between packets of different timestamps
+        if t.clock_rate > 0 and r.ts != t.last_ts:
+            arrival_units = arrival // 1000 * t.clock_rate // 1000000
+            transit = arrival_units - r.ts
+            if t.last_arrival_ns != 0:
+                d = transit - t.last_transit
+                if d < 0:
+                    d = -d
+                if d < 0x7fffffff:
+                    t.jitter_q4 += d - ((t.jitter_q4 + 8) >> 4)
+            t.last_transit = transit
+        t.last_ts = r.ts
+        t.last_arrival_ns = arrival
+        l = find_ext(p, r, self.peers[t.peer].audio_level_id, &off)
+        if l >= 1:
+            t.audio_level = p[off] & 0x7f
+            t.voice = p[off] >> 7
+
+    cdef void _flush(self) noexcept nogil:
+        cdef int sent = 0, r, i
+        cdef int64_t done, us
+        while sent < self.tx_count:
+            r = sendmmsg(self.fd, self.tx_msgs + sent, self.tx_count - sent, 0)
+            if r < 0:
+                if errno == EINTR:
+                    continue
+                # the kernel refused the rest (buffer full): count, never block the loop
+                self.drops[D_SEND_FAILED] += self.tx_count - sent
+                break
+            sent += r
+        if sent > 0:
+            self.fwd_packets += sent
+            for i in range(sent):
+                self.fwd_bytes += self.tx_iov[i].iov_len
+            if self.measure_latency:
+                done = now_ns(CLOCK_REALTIME)
+                for i in range(sent):
+                    us = (done - self.tx_arrival[i]) // 1000
+                    if us < 0:
+                        us = 0
+                    if us >= HIST_BUCKETS:
+                        us = HIST_BUCKETS - 1
+                    self.hist[us] += 1
+        self.tx_count = 0
+
+    # ---------------- RTCP / retransmission, driven by Python decisions ----------------
+
+    def send_rtcp(self, int peer, bytes packet):
+        """Protects a plaintext compound RTCP packet for `peer` and sends it."""
+        self._check(peer, self.max_peers, "peer")
+        cdef Peer *p = &self.peers[peer]
+        if not p.ready or not p.has_addr:
+            return False
+        cdef int n = len(packet)
+        if n > MAX_RTP or n < 8:
+            raise ValueError("RTCP packet size out of range")
+        cdef uint8_t buf[SLOT]
+        memcpy(buf, <const char *>packet, n)
+        if srtp_protect_rtcp(p.tx, buf, &n) != 0:
+            return False
+        if sendto(self.fd, buf, n, 0, <sockaddr *>&p.addr, p.addrlen) < 0:
+            return False
+        self.rtcp_sent += 1
+        return True
+
+    def send_raw(self, int peer, bytes data):
+        """Sends an unprotected datagram (DTLS) to the peer's bound address."""
+        self._check(peer, self.max_peers, "peer")
+        cdef Peer *p = &self.peers[peer]
+        if not p.has_addr:
+            return False
+        return sendto(self.fd, <const char *>data, len(data), 0, <sockaddr *>&p.addr, p.addrlen) >= 0
+
+    def retransmit(self, int sub, seqs):
+        """Serves a subscriber's NACK from the track's buffer (as RTX when negotiated). Returns the count sent."""
+        self._check(sub, self.max_subs, "subscription")
+        cdef Sub *s = &self.subs[sub]
+        if not s.used or not s.started:
+            return 0
+        cdef Track *t = &self.tracks[s.track]
+        cdef Peer *sp = &self.peers[s.peer]
+        if not sp.ready or not sp.has_addr:
+            return 0
+        cdef int sent = 0, ri, out_len, src_len
+        cdef uint16_t in_seq
+        cdef RtpInfo r
+        cdef uint8_t *src
+        cdef uint8_t *dst
+        cdef int64_t now = now_ns(CLOCK_REALTIME)
+        for seq in seqs:
+            in_seq = <uint16_t>((<int>seq) - s.seq_offset)
+            ri = in_seq & t.ring_mask
+            if t.ring_seq[ri] != in_seq or t.ring_len[ri] == 0:
+                continue
+            if <int16_t>(in_seq - s.start_seq) < 0:
+                continue
+            src = t.ring + ri * SLOT
+            src_len = t.ring_len[ri]
+            if parse_rtp(src, src_len, &r) != 0:
+                continue
+            if self.tx_count >= TX_SLOTS:
+                self._flush()
+            dst = self.tx_buf + self.tx_count * SLOT
+            out_len = rewrite_rtp(src, &r, s, dst, abs_send_time(now))
+            if s.rtx_pt != 0xff:
+                out_len = wrap_rtx(dst, out_len, &r, s)
+                if out_len < 0:
+                    continue
+            if srtp_protect(sp.tx, dst, &out_len) != 0:
+                continue
+            self._queue(dst, out_len, sp, now)
+            s.rtx_packets += 1
+            sent += 1
+        self._flush()
+        self.rtx_sent += sent
+        return sent
+
+    # ---------------- state for RTCP generation and metrics ----------------
+
+    def track_stats(self, int track):
+        """(received, octets, ext_highest_seq, base_seq, jitter, keyframes, last_keyframe_ns, audio_level, voice)"""
+        self._check(track, self.max_tracks, "track")
+        cdef Track *t = &self.tracks[track]
+        if not t.used:
+            return None
+        return (t.received, t.octets, t.cycles + t.max_seq, t.base_seq, t.jitter_q4 >> 4, t.keyframes,
+                t.last_keyframe_ns, t.audio_level, t.voice)
+
+    def subscription_stats(self, int sub):
+        """(packets, octets, last_out_ts, last_send_ns, started, seq_offset, ts_offset, rtx_packets)"""
+        self._check(sub, self.max_subs, "subscription")
+        cdef Sub *s = &self.subs[sub]
+        if not s.used:
+            return None
+        return (s.packets, s.octets, s.last_out_ts, s.last_send_ns, bool(s.started), s.seq_offset, s.ts_offset,
+                s.rtx_packets)
+
+    def counters(self):
+        d = {
+            "rx_packets": self.rx_packets, "rx_bytes": self.rx_bytes, "forwarded_packets": self.fwd_packets,
+            "forwarded_bytes": self.fwd_bytes, "rtx_packets": self.rtx_sent, "rtcp_sent": self.rtcp_sent,
+            "batches": self.batches,
+        }
+        d["drops"] = {DROP_REASONS[i]: self.drops[i] for i in range(D_COUNT)}
+        return d
+
+    def latency_histogram(self, bint reset=False):
+        """Counts of forwarded packets per microsecond of (kernel arrival -> sendmmsg done); last = overflow."""
+        out = [self.hist[i] for i in range(HIST_BUCKETS)]
+        if reset:
+            memset(self.hist, 0, HIST_BUCKETS * sizeof(uint32_t))
+        return out
+
+
+# ---------------- SRTP helpers ----------------
+
+cdef int _srtp_ready = 0
+
+cdef void _init_srtp():
+    global _srtp_ready
+    if not _srtp_ready:
+        if srtp_init() != 0:
+            raise RuntimeError("srtp_init failed")
+        _srtp_ready = 1
+
+cdef srtp_t _new_session(int profile, bytes key, int ssrc_type) except NULL:
+    cdef srtp_policy_t pol
+    cdef srtp_t s = NULL
+    cdef int need
+    if profile == 1:
+        need = 30
+    elif profile == 7:
+        need = 28
+    elif profile == 8:
+        need = 44
+    else:
+        raise ValueError(f"unsupported SRTP profile {profile}")
+    if len(key) != need:
+        raise ValueError(f"SRTP key for profile {profile} must be {need} bytes, got {len(key)}")
+    memset(&pol, 0, sizeof(pol))
+    srtp_crypto_policy_set_from_profile_for_rtp(&pol.rtp, profile)
+    srtp_crypto_policy_set_from_profile_for_rtcp(&pol.rtcp, profile)
+    pol.ssrc.type = ssrc_type
+    pol.key = <unsigned char *>key
+    pol.window_size = 1024
+    pol.allow_repeat_tx = 1
+    if srtp_create(&s, &pol) != 0:
+        raise RuntimeError("srtp_create failed")
+    return s
+
+
+cdef class SrtpSession:
+    """One direction of SRTP for tests, bots and the benchmark floor (the same libsrtp the engine uses)."""
+
+    cdef srtp_t s
+    cdef uint8_t buf[SLOT]
+
+    def __cinit__(self, int profile, bytes key, bint outbound):
+        _init_srtp()
+        self.s = _new_session(profile, key, 3 if outbound else 2)
+
+    def __dealloc__(self):
+        if self.s != NULL:
+            srtp_dealloc(self.s)
+
+    def protect(self, bytes rtp):
+        cdef int n = len(rtp)
+        if n > MAX_RTP:
+            raise ValueError("packet too large")
+        memcpy(self.buf, <const char *>rtp, n)
+        if srtp_protect(self.s, self.buf, &n) != 0:
+            raise ValueError("srtp_protect failed")
+        return PyBytes_FromStringAndSize(<char *>self.buf, n)
+
+    def unprotect(self, bytes srtp):
+        cdef int n = len(srtp)
+        if n > SLOT - 16:
+            raise ValueError("packet too large")
+        memcpy(self.buf, <const char *>srtp, n)
+        cdef int st = srtp_unprotect(self.s, self.buf, &n)
+        if st != 0:
+            raise ValueError(f"srtp_unprotect failed ({st})")
+        return PyBytes_FromStringAndSize(<char *>self.buf, n)
+
+    def protect_rtcp(self, bytes rtcp):
+        cdef int n = len(rtcp)
+        if n > MAX_RTP:
+            raise ValueError("packet too large")
+        memcpy(self.buf, <const char *>rtcp, n)
+        if srtp_protect_rtcp(self.s, self.buf, &n) != 0:
+            raise ValueError("srtp_protect_rtcp failed")
+        return PyBytes_FromStringAndSize(<char *>self.buf, n)
+
+    def unprotect_rtcp(self, bytes srtcp):
+        cdef int n = len(srtcp)
+        if n > SLOT - 16:
+            raise ValueError("packet too large")
+        memcpy(self.buf, <const char *>srtcp, n)
+        cdef int st = srtp_unprotect_rtcp(self.s, self.buf, &n)
+        if st != 0:
+            raise ValueError(f"srtp_unprotect_rtcp failed ({st})")
+        return PyBytes_FromStringAndSize(<char *>self.buf, n)
+
+
+def floor_loop(int fd, list packets, int profile, bytes key, host_ports, int rounds):
+    """The benchmark's floor: SRTP-protect each packet once per destination and sendmmsg it, nothing else.
+    Returns the number of datagrams sent."""
+    _init_srtp()
+    cdef srtp_t s = _new_session(profile, key, 3)
+    cdef int ndst = len(host_ports)
+    cdef sockaddr_in *dsts = <sockaddr_in *>calloc(ndst, sizeof(sockaddr_in))
+    cdef uint8_t *buf = <uint8_t *>malloc(TX_SLOTS * SLOT)
+    cdef mmsghdr *msgs = <mmsghdr *>calloc(TX_SLOTS, sizeof(mmsghdr))
+    cdef iovec *iov = <iovec *>calloc(TX_SLOTS, sizeof(iovec))
+    cdef int i, j, k, cnt = 0, n, total = 0, npk = len(packets)
+    cdef uint16_t seq = 0
+    cdef const uint8_t *src
+    cdef int srclen
+    for i in range(ndst):
+        host, port = host_ports[i]
+        dsts[i].sin_family = AF_INET
+        dsts[i].sin_port = ((port & 0xff) << 8) | (port >> 8)
+        inet_pton(AF_INET, host.encode(), &dsts[i].sin_addr)
+    try:
+        for k in range(rounds):
+            for j in range(npk):
+                pkt = packets[j]
+                src = <const uint8_t *>(<bytes>pkt)
+                srclen = len(pkt)
+                with nogil:
+                    for i in range(ndst):
+                        memcpy(buf + cnt * SLOT, src, srclen)
+                        wr16(buf + cnt * SLOT + 2, seq)
+                        wr32(buf + cnt * SLOT + 8, 0x1000 + i)
+                        n = srclen
+                        srtp_protect(s, buf + cnt * SLOT, &n)
+                        iov[cnt].iov_base = buf + cnt * SLOT
+                        iov[cnt].iov_len = n
+                        memset(&msgs[cnt].msg_hdr, 0, sizeof(msghdr))
+                        msgs[cnt].msg_hdr.msg_name = &dsts[i]
+                        msgs[cnt].msg_hdr.msg_namelen = sizeof(sockaddr_in)
+                        msgs[cnt].msg_hdr.msg_iov = &iov[cnt]
+                        msgs[cnt].msg_hdr.msg_iovlen = 1
+                        cnt += 1
+                        if cnt == TX_SLOTS:
+                            total += _send_all(fd, msgs, cnt)
+                            cnt = 0
+                    seq += 1
+        with nogil:
+            if cnt:
+                total += _send_all(fd, msgs, cnt)
+    finally:
+        srtp_dealloc(s)
+        free(dsts); free(buf); free(msgs); free(iov)
+    return total
+
+cdef int _send_all(int fd, mmsghdr *msgs, int cnt) nogil:
+    cdef int sent = 0, r
+    while sent < cnt:
+        r = sendmmsg(fd, msgs + sent, cnt - sent, 0)
+        if r <= 0:
+            break
+        sent += r
+    return sent
+
+
+# ---------------- test hooks: the native functions, callable from Python ----------------
+
+def py_parse_rtp(bytes data):
+    """(pt, marker, seq, ts, ssrc, hdr_len, ext_profile, ext_off, ext_len, payload_off, payload_len, pad_len)
+    or None when the packet is not well-formed."""
+    cdef RtpInfo r
+    if parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
+        return None
+    return (r.pt, r.marker, r.seq, r.ts, r.ssrc, r.hdr_len, r.ext_profile, r.ext_off, r.ext_len,
+            r.payload_off, r.payload_len, r.pad_len)
+
+def py_find_ext(bytes data, int ext_id):
+    cdef RtpInfo r
+    cdef int off = 0
+    if parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
+        return None
+    cdef int l = find_ext(<const uint8_t *>data, &r, ext_id, &off)
+    if l < 0:
+        return None
+    return data[off:off + l]
+
+def py_is_keyframe(int codec, bytes payload):
+    return bool(is_keyframe_c(codec, <const uint8_t *>payload, len(payload)))
+
+def py_rewrite_rtp(bytes data, unsigned int ssrc, int pt, int seq_offset, unsigned int ts_offset,
+                   bytes ext_map=b"", int abs_send_out=0, unsigned int abs_send=0):
+    cdef RtpInfo r
+    if parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
+        return None
+    cdef Sub s
+    memset(&s, 0, sizeof(Sub))
+    s.ssrc = ssrc
+    s.pt = pt & 0x7f
+    s.seq_offset = <uint16_t>seq_offset
+    s.ts_offset = ts_offset
+    s.abs_send_out = abs_send_out
+    cdef int i
+    for i in range(min(len(ext_map), EXT_IDS)):
+        s.ext_map[i] = ext_map[i]
+    cdef uint8_t out[SLOT]
+    cdef int n = rewrite_rtp(<const uint8_t *>data, &r, &s, out, abs_send)
+    return PyBytes_FromStringAndSize(<char *>out, n)
+
+def py_wrap_rtx(bytes data, unsigned int rtx_ssrc, int rtx_pt, int rtx_seq):
+    cdef RtpInfo r
+    cdef uint8_t out[SLOT]
+    if len(data) > MAX_RTP or parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
+        return None
+    cdef Sub s
+    memset(&s, 0, sizeof(Sub))
+    s.rtx_ssrc = rtx_ssrc
+    s.rtx_pt = rtx_pt
+    s.rtx_seq = rtx_seq
+    memcpy(out, <const char *>data, len(data))
+    cdef int n = wrap_rtx(out, len(data), &r, &s)
+    return PyBytes_FromStringAndSize(<char *>out, n)
+
+def srtp_version():
+    return srtp_get_version_string().decode()
