@@ -1,0 +1,200 @@
+{{/* Chart name, truncated to 63 characters. */}}
+{{- define "castellan.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Fully qualified app name. Kept at most 40 characters so that "<fullname>-node-<region>" (regions are at most
+16 characters) stays a valid 63-character name.
+*/}}
+{{- define "castellan.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "castellan.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Common labels; call with the root context. */}}
+{{- define "castellan.labels" -}}
+helm.sh/chart: {{ include "castellan.chart" . }}
+{{ include "castellan.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: castellan
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "castellan.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "castellan.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Labels of one component: (dict "root" $ "component" "node" "region" $region) — region optional. */}}
+{{- define "castellan.componentLabels" -}}
+{{ include "castellan.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- with .region }}
+castellan.io/region: {{ .name }}
+castellan.io/jurisdiction: {{ .jurisdiction | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "castellan.componentSelectorLabels" -}}
+{{ include "castellan.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- with .region }}
+castellan.io/region: {{ .name }}
+{{- end }}
+{{- end -}}
+
+{{- define "castellan.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "castellan.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Castellan image reference. */}}
+{{- define "castellan.image" -}}
+{{- $repo := .Values.image.repository -}}
+{{- if .Values.image.registry -}}{{- $repo = printf "%s/%s" .Values.image.registry $repo -}}{{- end -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" $repo .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Image of a third-party component: pass its image dict. */}}
+{{- define "castellan.thirdPartyImage" -}}
+{{- if .registry -}}{{ printf "%s/%s:%s" .registry .repository .tag }}{{- else -}}{{ printf "%s:%s" .repository .tag }}{{- end -}}
+{{- end -}}
+
+{{- define "castellan.controlPlane.fullname" -}}
+{{- printf "%s-control-plane" (include "castellan.fullname" .) -}}
+{{- end -}}
+
+{{- define "castellan.controlPlane.url" -}}
+{{- printf "http://%s.%s.svc.%s:%d" (include "castellan.controlPlane.fullname" .) .Release.Namespace .Values.clusterDomain (int .Values.controlPlane.port) -}}
+{{- end -}}
+
+{{- define "castellan.controlPlane.publicUrl" -}}
+{{- if .Values.controlPlane.publicUrl -}}
+{{- .Values.controlPlane.publicUrl -}}
+{{- else if and .Values.controlPlane.ingress.enabled .Values.controlPlane.ingress.hosts -}}
+{{- $host := (first .Values.controlPlane.ingress.hosts).host -}}
+{{- $tls := false -}}
+{{- range .Values.controlPlane.ingress.tls }}{{ if has $host .hosts }}{{ $tls = true }}{{ end }}{{ end -}}
+{{- printf "%s://%s" (ternary "https" "http" $tls) $host -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "castellan.signingKeys.secretName" -}}
+{{- default (printf "%s-signing-keys" (include "castellan.fullname" .)) .Values.signingKeys.existingSecret -}}
+{{- end -}}
+
+{{- define "castellan.redis.fullname" -}}
+{{- printf "%s-redis" (include "castellan.fullname" .) -}}
+{{- end -}}
+
+{{/* Name and key of the Secret holding the Redis URL the Castellan processes use. */}}
+{{- define "castellan.redis.secretName" -}}
+{{- if .Values.redis.existingSecret -}}
+{{- .Values.redis.existingSecret -}}
+{{- else -}}
+{{- printf "%s-redis-url" (include "castellan.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "castellan.redis.secretKey" -}}
+{{- if .Values.redis.existingSecret -}}{{ .Values.redis.existingSecretKey }}{{- else -}}redis-url{{- end -}}
+{{- end -}}
+
+{{/* Fails on a values combination that cannot work; included once from NOTES-independent templates. */}}
+{{- define "castellan.validate" -}}
+{{- $external := or .Values.redis.url .Values.redis.existingSecret -}}
+{{- if and $external .Values.redis.bundled.enabled -}}
+{{- fail "redis: set redis.bundled.enabled=false when you use redis.url or redis.existingSecret" -}}
+{{- end -}}
+{{- if not (or $external .Values.redis.bundled.enabled) -}}
+{{- fail "redis: set redis.url, redis.existingSecret, or redis.bundled.enabled=true" -}}
+{{- end -}}
+{{- $seen := dict -}}
+{{- range .Values.regions -}}
+{{- if hasKey $seen .name -}}{{- fail (printf "regions: %q is listed twice" .name) -}}{{- end -}}
+{{- $_ := set $seen .name true -}}
+{{- end -}}
+{{- if and (gt (int .Values.controlPlane.replicas) 1) .Values.controlPlane.persistence.enabled (not .Values.controlPlane.persistence.existingClaim) -}}
+{{- if has "ReadWriteOnce" .Values.controlPlane.persistence.accessModes -}}
+{{- fail "controlPlane: replicas > 1 cannot share a ReadWriteOnce SQLite volume; use one replica or a ReadWriteMany claim" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+One region's effective node settings: the `node` defaults with every key the region sets replacing the default
+(a shallow override, so `hostNetwork: false` or an empty `tolerations: []` on a region win).
+Call: include "castellan.region.merge" (dict "root" $ "region" $r "out" $dict) — fills $dict.
+*/}}
+{{- define "castellan.region.merge" -}}
+{{- range $k, $v := .root.Values.node }}{{ $_ := set $.out $k $v }}{{ end -}}
+{{- range $k, $v := .region }}{{ $_ := set $.out $k $v }}{{ end -}}
+{{- end -}}
+
+{{/* One region's effective TURN settings (global `turn` defaults, region `turn` keys win). */}}
+{{- define "castellan.region.turn" -}}
+{{- range $k, $v := .root.Values.turn }}{{ $_ := set $.out $k $v }}{{ end -}}
+{{- range $k, $v := (.region.turn | default dict) }}{{ $_ := set $.out $k $v }}{{ end -}}
+{{- end -}}
+
+{{- define "castellan.turn.fullname" -}}
+{{- printf "%s-turn-%s" (include "castellan.fullname" .root) .region.name -}}
+{{- end -}}
+
+{{- define "castellan.turn.secretName" -}}
+{{- default (printf "%s-turn-%s" (include "castellan.fullname" .root) .region.name) .turn.existingSecret -}}
+{{- end -}}
+
+{{/* Env vars shared by every Castellan container. */}}
+{{- define "castellan.commonEnv" -}}
+- name: CASTELLAN_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "castellan.redis.secretName" . }}
+      key: {{ include "castellan.redis.secretKey" . }}
+- name: PYTHONUNBUFFERED
+  value: "1"
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The deployment's regions as residency.model.Region dicts (JSON), for CASTELLAN_REGIONS. */}}
+{{- define "castellan.regionList" -}}
+{{- $out := list -}}
+{{- range .Values.regions -}}
+{{- $out = append $out (dict "id" .name "jurisdiction" .jurisdiction "location" (.location | default "") "display_name" (.displayName | default .name)) -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* ICE server URLs of a region's TURN, comma-separated: (dict "turn" $turn). */}}
+{{- define "castellan.turn.urls" -}}
+{{- $t := .turn -}}
+{{- $urls := list (printf "turn:%s:%d?transport=udp" $t.host (int $t.port)) (printf "turn:%s:%d?transport=tcp" $t.host (int $t.port)) -}}
+{{- if $t.tls.enabled -}}{{- $urls = append $urls (printf "turns:%s:%d?transport=tcp" $t.host (int $t.tls.port)) -}}{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}

@@ -1,0 +1,138 @@
+"""Generates helm/castellan/dashboards/castellan-overview.json (run it after changing the panels below).
+
+Kept as code so the dashboard stays consistent (ids, grid positions, datasource refs); the JSON is committed and
+tests/helm/test_chart.py checks that it only uses metric names from docs/contracts.md and covers all of them.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parents[2] / "helm" / "castellan" / "dashboards" / "castellan-overview.json"
+DS = {"type": "prometheus", "uid": "${datasource}"}
+R = 'region=~"$region"'
+
+
+def target(expr: str, legend: str, ref: str) -> dict:
+    return {"datasource": DS, "expr": expr, "legendFormat": legend, "refId": ref, "range": True}
+
+
+def panel(pid: int, title: str, targets: list[tuple[str, str]], x: int, y: int, w: int = 12, h: int = 8,
+          unit: str = "short", kind: str = "timeseries", description: str = "", **defaults) -> dict:
+    p = {
+        "id": pid, "type": kind, "title": title, "description": description, "datasource": DS,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "targets": [target(e, lg, chr(ord("A") + i)) for i, (e, lg) in enumerate(targets)],
+        "fieldConfig": {"defaults": {"unit": unit, **defaults}, "overrides": []},
+        "options": {"legend": {"displayMode": "table", "placement": "bottom", "calcs": ["lastNotNull", "max"]},
+                    "tooltip": {"mode": "multi", "sort": "desc"}} if kind == "timeseries" else
+                   {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                    "colorMode": "value", "graphMode": "area", "textMode": "auto"},
+    }
+    return p
+
+
+def row(pid: int, title: str, y: int) -> dict:
+    return {"id": pid, "type": "row", "title": title, "collapsed": False, "panels": [],
+            "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}}
+
+
+def build() -> dict:
+    panels: list[dict] = []
+    pid = iter(range(1, 100))
+    y = 0
+    panels.append(row(next(pid), "Overview", y)); y += 1
+    stats = [
+        ("Rooms", f"sum(castellan_rooms{{{R}}})"),
+        ("Participants", f"sum(castellan_participants{{{R}}})"),
+        ("Tracks", f"sum(castellan_tracks{{{R}}})"),
+        ("Media nodes reporting", f"count(castellan_node_load{{{R}}})"),
+        ("Forwarded bit/s", f"8 * sum(rate(castellan_forwarded_bytes_total{{{R}}}[$__rate_interval]))"),
+        ("Joins / min", "60 * sum(rate(castellan_joins_total[$__rate_interval]))"),
+    ]
+    for i, (title, expr) in enumerate(stats):
+        unit = "bps" if "bit/s" in title else "short"
+        panels.append(panel(next(pid), title, [(expr, title)], x=4 * i, y=y, w=4, h=4, unit=unit, kind="stat"))
+    y += 4
+
+    panels.append(row(next(pid), "Media nodes", y)); y += 1
+    panels.append(panel(next(pid), "Rooms by region", [(f"sum by (region) (castellan_rooms{{{R}}})", "{{region}}")], 0, y))
+    panels.append(panel(next(pid), "Participants by region",
+                        [(f"sum by (region) (castellan_participants{{{R}}})", "{{region}}")], 12, y)); y += 8
+    panels.append(panel(next(pid), "Node load (0..1, 1 = full: no new rooms)",
+                        [(f"max by (region, pod) (castellan_node_load{{{R}}})", "{{region}} {{pod}}")], 0, y,
+                        unit="percentunit", min=0, max=1,
+                        thresholds={"mode": "absolute", "steps": [{"color": "green", "value": None},
+                                                                  {"color": "orange", "value": 0.8},
+                                                                  {"color": "red", "value": 0.95}]}))
+    panels.append(panel(next(pid), "Tracks by node",
+                        [(f"sum by (region, pod) (castellan_tracks{{{R}}})", "{{region}} {{pod}}")], 12, y)); y += 8
+
+    panels.append(row(next(pid), "Forwarding (native engine counters)", y)); y += 1
+    panels.append(panel(next(pid), "Forwarded packets / s",
+                        [(f"sum by (region) (rate(castellan_forwarded_packets_total{{{R}}}[$__rate_interval]))", "{{region}}")],
+                        0, y, unit="pps"))
+    panels.append(panel(next(pid), "Forwarded bits / s",
+                        [(f"8 * sum by (region) (rate(castellan_forwarded_bytes_total{{{R}}}[$__rate_interval]))", "{{region}}")],
+                        12, y, unit="bps")); y += 8
+    panels.append(panel(next(pid), "Dropped packets / s by reason",
+                        [(f"sum by (reason) (rate(castellan_dropped_packets_total{{{R}}}[$__rate_interval]))", "{{reason}}")],
+                        0, y, unit="pps"))
+    panels.append(panel(next(pid), "Drop ratio",
+                        [(f"sum(rate(castellan_dropped_packets_total{{{R}}}[$__rate_interval])) / "
+                          f"(sum(rate(castellan_forwarded_packets_total{{{R}}}[$__rate_interval])) + "
+                          f"sum(rate(castellan_dropped_packets_total{{{R}}}[$__rate_interval])))", "dropped")],
+                        12, y, unit="percentunit", min=0)); y += 8
+    panels.append(panel(next(pid), "Loss recovery: NACKs, retransmissions, PLIs / s", [
+        (f"sum(rate(castellan_nack_requests_total{{{R}}}[$__rate_interval]))", "NACK requests"),
+        (f"sum(rate(castellan_rtx_packets_total{{{R}}}[$__rate_interval]))", "RTX packets"),
+        (f"sum(rate(castellan_pli_requests_total{{{R}}}[$__rate_interval]))", "PLI requests"),
+    ], 0, y, w=24, unit="ops")); y += 8
+
+    panels.append(row(next(pid), "Control plane", y)); y += 1
+    panels.append(panel(next(pid), "Placements / min by region",
+                        [(f"60 * sum by (region) (rate(castellan_placements_total{{{R}}}[$__rate_interval]))", "{{region}}")],
+                        0, y))
+    panels.append(panel(next(pid), "Placement refusals / min by reason",
+                        [("60 * sum by (reason) (rate(castellan_placement_refusals_total[$__rate_interval]))", "{{reason}}")],
+                        12, y, description="Fail-closed refusals: no allowed region, no usable node, ...")); y += 8
+    panels.append(panel(next(pid), "Joins / min",
+                        [("60 * sum(rate(castellan_joins_total[$__rate_interval]))", "joins")], 0, y, w=8))
+    panels.append(panel(next(pid), "Token failures / min by reason",
+                        [("60 * sum by (reason) (rate(castellan_token_failures_total[$__rate_interval]))", "{{reason}}")],
+                        8, y, w=8))
+    panels.append(panel(next(pid), "Password failures / min",
+                        [("60 * sum(rate(castellan_password_failures_total[$__rate_interval]))", "failures")],
+                        16, y, w=8)); y += 8
+
+    return {
+        "uid": "castellan-overview",
+        "title": "Castellan overview",
+        "description": "Castellan SFU: rooms, participants, forwarding, loss recovery, placement and join failures per region.",
+        "tags": ["castellan", "webrtc", "sfu"],
+        "editable": True,
+        "graphTooltip": 1,
+        "timezone": "browser",
+        "refresh": "30s",
+        "schemaVersion": 39,
+        "version": 1,
+        "time": {"from": "now-6h", "to": "now"},
+        "annotations": {"list": []},
+        "links": [],
+        "templating": {"list": [
+            {"name": "datasource", "label": "Data source", "type": "datasource", "query": "prometheus",
+             "current": {}, "hide": 0, "refresh": 1, "regex": "", "options": []},
+            {"name": "region", "label": "Region", "type": "query", "datasource": DS,
+             "query": {"query": "label_values(castellan_node_load, region)", "refId": "region"},
+             "definition": "label_values(castellan_node_load, region)",
+             "multi": True, "includeAll": True, "allValue": ".*", "current": {}, "refresh": 2, "sort": 1,
+             "hide": 0, "options": [], "regex": ""},
+        ]},
+        "panels": panels,
+    }
+
+
+if __name__ == "__main__":
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(build(), indent=2) + "\n")
+    print(OUT)
