@@ -1,0 +1,115 @@
+"""Node-side enforcement: the last line of defence, run by every media node before it admits anyone.
+
+The control plane already placed the room correctly; the node checks again with its OWN configuration, so a
+forged, stale or mis-routed join token cannot get media onto the wrong node:
+
+  1. the token's placement region must be this node's configured region      (token_region_mismatch)
+  2. this node's registration in the registry must say the same region       (node_region_mismatch /
+                                                                               node_not_registered)
+  3. the tenant must be known to the registry                                (unknown_tenant)
+  4. the tenant's published policy must allow this node's region             (tenant_region_not_allowed)
+
+Every refusal raises `AdmissionRefused(code, message)` and is audited ("admission.refused") before raising.
+Token signature, expiry and single use (jti) are checked by the node's TokenVerifier BEFORE calling `admit`.
+
+Usage on a node (sfu/server.py):
+
+    guard = NodeGuard(node_id, region, registry, audit)
+    guard.register(node)                 # at start-up: refuses a region the operator has not defined,
+                                         # or a node id already live in another region
+    guard.heartbeat(load, draining)      # every registry.HEARTBEAT_INTERVAL seconds; re-registers if expired
+    guard.admit(claims["tenant"], claims["room"], claims["region"])   # per join, after token verification
+
+`audit` is anything with AuditLog's `append(kind, *, actor, tenant, data)`: a node-local `AuditLog(path)`, or a
+sink forwarding to the control plane.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Protocol
+
+from .errors import AdmissionRefused
+from .model import Node
+from .registry import Registry
+
+
+class AuditSink(Protocol):
+    def append(self, kind: str, *, actor: str, tenant: str | None = None,
+               data: dict[str, Any] | None = None) -> Any: ...
+
+
+class NodeGuard:
+    def __init__(self, node_id: str, region: str, registry: Registry, audit: AuditSink) -> None:
+        self.node_id = node_id
+        self.region = region
+        self.registry = registry
+        self.audit = audit
+        self._node: Node | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"node:{self.node_id}"
+
+    def _refuse(self, code: str, message: str, tenant: str | None, data: dict[str, Any]) -> AdmissionRefused:
+        # Refusals naming an unknown tenant go to the deployment chain: a forged tenant id must not create
+        # (or pollute) a tenant's chain.
+        known = tenant is not None and self.registry.get_tenant_view(tenant) is not None
+        self.audit.append("admission.refused", actor=self.actor, tenant=tenant if known else None,
+                          data={"code": code, "message": message, "node": self.node_id,
+                                "node_region": self.region, **data})
+        return AdmissionRefused(code, message)
+
+    def register(self, node: Node) -> Node:
+        """Register this node (at start-up), refusing a region mismatch or an undefined region."""
+        if node.id != self.node_id or node.region != self.region:
+            raise AdmissionRefused("node_region_mismatch",
+                                   f"node record {node.id}/{node.region} does not match this node's configuration "
+                                   f"{self.node_id}/{self.region}")
+        if self.registry.get_region(self.region) is None:
+            self.audit.append("node.refused", actor=self.actor,
+                              data={"code": "unknown_region", "node": node.id, "region": node.region})
+            raise AdmissionRefused("unknown_region",
+                                   f"node {node.id} is configured for region {node.region!r}, which the operator "
+                                   "has not defined; refusing to serve")
+        live = self.registry.get_node(node.id)
+        if live is not None and live.region != node.region:
+            self.audit.append("node.refused", actor=self.actor,
+                              data={"code": "node_region_mismatch", "node": node.id, "region": node.region,
+                                    "registered_region": live.region})
+            raise AdmissionRefused("node_region_mismatch",
+                                   f"node id {node.id} is already live in region {live.region}, not {node.region}")
+        self._node = self.registry.register_node(node)
+        return self._node
+
+    def heartbeat(self, load: float, draining: bool = False, healthy: bool = True) -> None:
+        """Refresh the registration; if it expired (e.g. Redis restarted), register again."""
+        if not self.registry.heartbeat(self.node_id, load=load, healthy=healthy, draining=draining):
+            if self._node is None:
+                raise AdmissionRefused("node_not_registered", "call register() before heartbeat()")
+            self.register(replace(self._node, load=load, healthy=healthy, draining=draining))
+
+    def admit(self, tenant: str, room: str, region: str) -> None:
+        """Admit a verified join token's (tenant, room, region) to this node, or raise AdmissionRefused."""
+        data: dict[str, Any] = {"room": room, "token_region": region, "tenant_claim": tenant}
+        if region != self.region:
+            raise self._refuse("token_region_mismatch",
+                               f"this node serves region {self.region}; the join token is for region {region}",
+                               tenant, data)
+        registered = self.registry.get_node(self.node_id)
+        if registered is None:
+            raise self._refuse("node_not_registered",
+                               f"node {self.node_id} is not registered (or its registration expired); refusing "
+                               "joins until it is", tenant, data)
+        if registered.region != self.region:
+            raise self._refuse("node_region_mismatch",
+                               f"node {self.node_id} is configured for region {self.region} but registered in "
+                               f"{registered.region}", tenant, data)
+        view = self.registry.get_tenant_view(tenant)
+        if view is None:
+            raise self._refuse("unknown_tenant", f"tenant {tenant!r} is unknown to the registry", tenant, data)
+        if self.region not in view.allowed_regions:
+            raise self._refuse("tenant_region_not_allowed",
+                               f"tenant {tenant}'s policy (version {view.version}) does not allow region "
+                               f"{self.region}; allowed: {', '.join(sorted(view.allowed_regions)) or 'none'}",
+                               tenant, {**data, "policy_version": view.version})

@@ -1,0 +1,81 @@
+"""Choosing a node for a room: pure functions, fail closed.
+
+`place` picks, among the tenant's allowed regions (policy.effective_regions), the least-loaded usable node
+(healthy, not draining, load < 1). A client `hint` region is preferred when it is allowed and has a usable node;
+a hint that is not allowed is ignored (never an error, never a way out of the policy). When no allowed region
+has a usable node the answer is `PlacementRefused`: there is deliberately NO fallback to other regions,
+whatever the load.
+
+`replace` is the same decision after a node died, excluding the dead node and preferring the room's previous
+region so participants move as little as possible. Stickiness itself (a room keeps its placement for its life)
+is enforced by the registry's set-if-absent (`Registry.claim_placement`), not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from .catalogue import Catalogue
+from .errors import PlacementRefused
+from .model import Node, Placement, Region, Tenant
+from .policy import effective_regions
+
+NO_NODE_MESSAGE = (
+    "This meeting cannot start right now: its organisation only allows its media to be processed in {regions}, "
+    "and no server there is available. Your media was not sent anywhere else. Please try again in a few minutes."
+)
+
+
+def _refuse(allowed: Mapping[str, str], regions: Mapping[str, Region]) -> PlacementRefused:
+    if not allowed:
+        return PlacementRefused("no_allowed_region",
+                                "This meeting cannot start: its organisation's data-residency policy allows no "
+                                "region that is currently defined. Please contact your administrator.")
+    names = ", ".join(f"{regions[r].display_name} ({regions[r].location})" for r in sorted(allowed))
+    return PlacementRefused("no_node_in_allowed_regions", NO_NODE_MESSAGE.format(regions=names))
+
+
+def choose(
+    tenant: Tenant,
+    regions: Mapping[str, Region],
+    nodes: Iterable[Node],
+    catalogue: Catalogue,
+    hint: str | None = None,
+    exclude: frozenset[str] = frozenset(),
+) -> tuple[Node, str]:
+    """The node to use and the policy explanation of its region; raises PlacementRefused."""
+    allowed = effective_regions(tenant, regions, catalogue)
+    usable = [n for n in nodes if n.region in allowed and n.usable() and n.id not in exclude]
+    if not usable:
+        raise _refuse(allowed, regions)
+    preferred = [n for n in usable if n.region == hint]
+    best = min(preferred or usable, key=lambda n: (n.load, n.id))  # id breaks ties: deterministic
+    return best, allowed[best.region]
+
+
+def place(
+    tenant: Tenant,
+    room: str,
+    regions: Mapping[str, Region],
+    nodes: Iterable[Node],
+    catalogue: Catalogue,
+    now: float,
+    hint: str | None = None,
+) -> Placement:
+    """First placement of `room`: allowed region (hint preferred), least-loaded usable node, or refuse."""
+    node, why = choose(tenant, regions, nodes, catalogue, hint=hint)
+    return Placement(tenant=tenant.id, room=room, region=node.region, node=node.id, decided_at=now, reason=why)
+
+
+def replace(
+    previous: Placement,
+    tenant: Tenant,
+    regions: Mapping[str, Region],
+    nodes: Iterable[Node],
+    catalogue: Catalogue,
+    now: float,
+) -> Placement:
+    """Re-place a room whose node died: never on that node, preferably in the same region, only allowed regions."""
+    node, why = choose(tenant, regions, nodes, catalogue, hint=previous.region, exclude=frozenset({previous.node}))
+    return Placement(tenant=tenant.id, room=previous.room, region=node.region, node=node.id, decided_at=now,
+                     reason=why, generation=previous.generation + 1)

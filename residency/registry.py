@@ -1,0 +1,376 @@
+"""The registry: shared, short-lived state that every process (control plane, nodes) must see the same way.
+
+What it holds
+  * nodes, each with a TTL refreshed by heartbeats: a node that stops heartbeating vanishes within `node_ttl`
+    seconds (default 6 s; heartbeat every ~2 s), so dead nodes are noticed within seconds;
+  * room -> Placement, written with set-if-absent so concurrent joins agree (stickiness), and replaced only by
+    compare-and-set after a node death;
+  * regions and each tenant's *resolved* policy (`TenantView`) as published by the control plane, so a node in
+    another process can answer "does tenant T allow my region?" without the control plane's database.
+
+The durable source of truth for tenants and regions is the control plane's SQLite store (`store.py`); the
+registry is a published view, re-published by `ResidencyService.publish()` at start-up and after each change.
+
+Two implementations behind one interface:
+  * `MemoryRegistry` - one process (`castellan dev`, tests). Thread-safe.
+  * `RedisRegistry`  - several processes sharing a real redis-server.
+
+Choice: the API is SYNCHRONOUS (redis-py's blocking client). Each call is one or two round trips on a local
+network (well under a millisecond on loopback), which is cheaper than threading an async API through the pure
+policy code. Async callers (Starlette control plane, asyncio node) may call it directly, or wrap a call in
+`await asyncio.to_thread(...)` if their Redis is far away. Both implementations are thread-safe.
+Failures to reach Redis raise `RegistryError("registry_unavailable")`: callers then fail closed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from .errors import RegistryError
+from .model import Node, Placement, Region, TenantView
+
+DEFAULT_NODE_TTL = 6.0
+HEARTBEAT_INTERVAL = 2.0  # what nodes should use: three heartbeats per TTL
+
+
+class Registry(ABC):
+    """The small interface both registries implement."""
+
+    node_ttl: float
+
+    # -- nodes ---------------------------------------------------------------------------------------------
+    @abstractmethod
+    def register_node(self, node: Node) -> Node:
+        """Store (or overwrite) a node and start its TTL; returns it with `last_heartbeat` set."""
+
+    @abstractmethod
+    def heartbeat(self, node_id: str, load: float, healthy: bool = True, draining: bool = False) -> bool:
+        """Refresh a node's TTL and state. False if the node is unknown or already expired (re-register)."""
+
+    @abstractmethod
+    def deregister_node(self, node_id: str) -> None:
+        """Remove a node now (clean shutdown)."""
+
+    @abstractmethod
+    def get_node(self, node_id: str) -> Node | None:
+        """A live (not expired) node, or None."""
+
+    @abstractmethod
+    def list_nodes(self, region: str | None = None) -> list[Node]:
+        """Live nodes, optionally only those of `region`, sorted by id."""
+
+    def usable_nodes(self, region: str | None = None) -> list[Node]:
+        """Live nodes that may take new rooms (healthy, not draining, not full)."""
+        return [n for n in self.list_nodes(region) if n.usable()]
+
+    # -- published policy ----------------------------------------------------------------------------------
+    @abstractmethod
+    def put_region(self, region: Region) -> None: ...
+
+    @abstractmethod
+    def get_region(self, region_id: str) -> Region | None: ...
+
+    @abstractmethod
+    def list_regions(self) -> dict[str, Region]: ...
+
+    @abstractmethod
+    def put_tenant_view(self, view: TenantView) -> None: ...
+
+    @abstractmethod
+    def get_tenant_view(self, tenant_id: str) -> TenantView | None: ...
+
+    # -- placements ----------------------------------------------------------------------------------------
+    @abstractmethod
+    def claim_placement(self, placement: Placement) -> Placement:
+        """Store `placement` unless the room already has one; return whichever is stored (sticky)."""
+
+    @abstractmethod
+    def get_placement(self, tenant: str, room: str) -> Placement | None: ...
+
+    @abstractmethod
+    def replace_placement(self, expected: Placement, new: Placement) -> Placement | None:
+        """Compare-and-set: store `new` only if the current placement is still `expected` (same node and
+        generation); return the placement stored afterwards, or None if the room has ended meanwhile."""
+
+    @abstractmethod
+    def drop_placement(self, tenant: str, room: str) -> None:
+        """The room ended: forget its placement."""
+
+    @abstractmethod
+    def placements_on(self, node_id: str) -> list[Placement]:
+        """Placements currently pointing at `node_id` (to re-place them when it dies)."""
+
+    def ping(self) -> bool:
+        """Is the registry reachable? (for /readyz)"""
+        return True
+
+
+def _same(a: Placement | None, b: Placement) -> bool:
+    return a is not None and a.node == b.node and a.generation == b.generation
+
+
+class MemoryRegistry(Registry):
+    """In-process registry. `clock` is injectable so tests can expire nodes without sleeping."""
+
+    def __init__(self, node_ttl: float = DEFAULT_NODE_TTL, clock: Callable[[], float] = time.time) -> None:
+        self.node_ttl = node_ttl
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._nodes: dict[str, Node] = {}
+        self._regions: dict[str, Region] = {}
+        self._tenants: dict[str, TenantView] = {}
+        self._placements: dict[tuple[str, str], Placement] = {}
+
+    def _alive(self, node: Node) -> bool:
+        return self._clock() - node.last_heartbeat <= self.node_ttl
+
+    def register_node(self, node: Node) -> Node:
+        with self._lock:
+            stored = replace(node, last_heartbeat=self._clock())
+            self._nodes[node.id] = stored
+            return stored
+
+    def heartbeat(self, node_id: str, load: float, healthy: bool = True, draining: bool = False) -> bool:
+        with self._lock:
+            node = self._nodes.get(node_id)
+            if node is None or not self._alive(node):
+                self._nodes.pop(node_id, None)
+                return False
+            self._nodes[node_id] = replace(node, load=load, healthy=healthy, draining=draining,
+                                           last_heartbeat=self._clock())
+            return True
+
+    def deregister_node(self, node_id: str) -> None:
+        with self._lock:
+            self._nodes.pop(node_id, None)
+
+    def get_node(self, node_id: str) -> Node | None:
+        with self._lock:
+            node = self._nodes.get(node_id)
+            return node if node is not None and self._alive(node) else None
+
+    def list_nodes(self, region: str | None = None) -> list[Node]:
+        with self._lock:
+            return sorted((n for n in self._nodes.values()
+                           if self._alive(n) and (region is None or n.region == region)), key=lambda n: n.id)
+
+    def put_region(self, region: Region) -> None:
+        with self._lock:
+            self._regions[region.id] = region
+
+    def get_region(self, region_id: str) -> Region | None:
+        with self._lock:
+            return self._regions.get(region_id)
+
+    def list_regions(self) -> dict[str, Region]:
+        with self._lock:
+            return dict(self._regions)
+
+    def put_tenant_view(self, view: TenantView) -> None:
+        with self._lock:
+            self._tenants[view.tenant] = view
+
+    def get_tenant_view(self, tenant_id: str) -> TenantView | None:
+        with self._lock:
+            return self._tenants.get(tenant_id)
+
+    def claim_placement(self, placement: Placement) -> Placement:
+        with self._lock:
+            return self._placements.setdefault((placement.tenant, placement.room), placement)
+
+    def get_placement(self, tenant: str, room: str) -> Placement | None:
+        with self._lock:
+            return self._placements.get((tenant, room))
+
+    def replace_placement(self, expected: Placement, new: Placement) -> Placement | None:
+        with self._lock:
+            key = (expected.tenant, expected.room)
+            current = self._placements.get(key)
+            if current is None:
+                return None  # the room ended: do not resurrect it
+            if _same(current, expected):
+                self._placements[key] = new
+                return new
+            return current
+
+    def drop_placement(self, tenant: str, room: str) -> None:
+        with self._lock:
+            self._placements.pop((tenant, room), None)
+
+    def placements_on(self, node_id: str) -> list[Placement]:
+        with self._lock:
+            return sorted((p for p in self._placements.values() if p.node == node_id),
+                          key=lambda p: (p.tenant, p.room))
+
+
+class RedisRegistry(Registry):
+    """Registry on a real redis-server. Keys (all under `prefix`, default "castellan"):
+
+      {p}:node:{id}            JSON Node, PX = node_ttl (expiry IS the death notice)
+      {p}:nodes                set of node ids ever registered (stale ids are pruned on read)
+      {p}:regions              hash region id -> JSON Region
+      {p}:tenants              hash tenant id -> JSON TenantView
+      {p}:placement:{t}:{room} JSON Placement (tenant ids cannot contain ':', so the key is unambiguous)
+      {p}:node-rooms:{id}      set of JSON [tenant, room] placed on that node
+    """
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", prefix: str = "castellan",
+                 node_ttl: float = DEFAULT_NODE_TTL, client: Any = None) -> None:
+        import redis  # imported here so the pure core and MemoryRegistry never need it
+
+        self._redis_errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        self._watch_error: type[BaseException] = redis.exceptions.WatchError
+        self.r = client if client is not None else redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self.p = prefix
+        self.node_ttl = node_ttl
+
+    @contextmanager
+    def _io(self) -> Iterator[None]:
+        try:
+            yield
+        except self._redis_errors as exc:
+            raise RegistryError("registry_unavailable", f"registry (Redis) unavailable: {exc}") from exc
+
+    def _ttl_ms(self) -> int:
+        return max(1, int(self.node_ttl * 1000))
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.r.ping())
+        except self._redis_errors:
+            return False
+
+    # nodes
+    def register_node(self, node: Node) -> Node:
+        stored = replace(node, last_heartbeat=time.time())
+        with self._io():
+            pipe = self.r.pipeline()
+            pipe.set(f"{self.p}:node:{node.id}", json.dumps(stored.to_dict()), px=self._ttl_ms())
+            pipe.sadd(f"{self.p}:nodes", node.id)
+            pipe.execute()
+        return stored
+
+    def heartbeat(self, node_id: str, load: float, healthy: bool = True, draining: bool = False) -> bool:
+        key = f"{self.p}:node:{node_id}"
+        with self._io():
+            raw = self.r.get(key)
+            if raw is None:
+                return False
+            node = replace(Node.from_dict(json.loads(raw)), load=load, healthy=healthy, draining=draining,
+                           last_heartbeat=time.time())
+            # XX: never resurrect a node that expired between GET and SET.
+            return bool(self.r.set(key, json.dumps(node.to_dict()), px=self._ttl_ms(), xx=True))
+
+    def deregister_node(self, node_id: str) -> None:
+        with self._io():
+            self.r.delete(f"{self.p}:node:{node_id}")
+            self.r.srem(f"{self.p}:nodes", node_id)
+
+    def get_node(self, node_id: str) -> Node | None:
+        with self._io():
+            raw = self.r.get(f"{self.p}:node:{node_id}")
+        return None if raw is None else Node.from_dict(json.loads(raw))
+
+    def list_nodes(self, region: str | None = None) -> list[Node]:
+        with self._io():
+            ids = sorted(self.r.smembers(f"{self.p}:nodes"))
+            raws = self.r.mget([f"{self.p}:node:{i}" for i in ids]) if ids else []
+            expired = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
+            if expired:
+                self.r.srem(f"{self.p}:nodes", *expired)
+        nodes = [Node.from_dict(json.loads(raw)) for raw in raws if raw is not None]
+        return [n for n in nodes if region is None or n.region == region]
+
+    # published policy
+    def put_region(self, region: Region) -> None:
+        with self._io():
+            self.r.hset(f"{self.p}:regions", region.id, json.dumps(region.to_dict()))
+
+    def get_region(self, region_id: str) -> Region | None:
+        with self._io():
+            raw = self.r.hget(f"{self.p}:regions", region_id)
+        return None if raw is None else Region.from_dict(json.loads(raw))
+
+    def list_regions(self) -> dict[str, Region]:
+        with self._io():
+            raw = self.r.hgetall(f"{self.p}:regions")
+        return {str(k): Region.from_dict(json.loads(v)) for k, v in raw.items()}
+
+    def put_tenant_view(self, view: TenantView) -> None:
+        with self._io():
+            self.r.hset(f"{self.p}:tenants", view.tenant, json.dumps(view.to_dict()))
+
+    def get_tenant_view(self, tenant_id: str) -> TenantView | None:
+        with self._io():
+            raw = self.r.hget(f"{self.p}:tenants", tenant_id)
+        return None if raw is None else TenantView.from_dict(json.loads(raw))
+
+    # placements
+    def _pkey(self, tenant: str, room: str) -> str:
+        return f"{self.p}:placement:{tenant}:{room}"
+
+    def _index(self, p: Placement) -> tuple[str, str]:
+        return f"{self.p}:node-rooms:{p.node}", json.dumps([p.tenant, p.room])
+
+    def claim_placement(self, placement: Placement) -> Placement:
+        key = self._pkey(placement.tenant, placement.room)
+        with self._io():
+            while True:
+                if self.r.set(key, json.dumps(placement.to_dict()), nx=True):
+                    self.r.sadd(*self._index(placement))
+                    return placement
+                raw = self.r.get(key)
+                if raw is not None:  # None: the room ended between our SET and GET; try again
+                    return Placement.from_dict(json.loads(raw))
+
+    def get_placement(self, tenant: str, room: str) -> Placement | None:
+        with self._io():
+            raw = self.r.get(self._pkey(tenant, room))
+        return None if raw is None else Placement.from_dict(json.loads(raw))
+
+    def replace_placement(self, expected: Placement, new: Placement) -> Placement | None:
+        key = self._pkey(expected.tenant, expected.room)
+        with self._io():
+            while True:
+                with self.r.pipeline() as pipe:
+                    try:
+                        pipe.watch(key)
+                        raw = pipe.get(key)
+                        current = None if raw is None else Placement.from_dict(json.loads(raw))
+                        if current is None or not _same(current, expected):
+                            pipe.unwatch()
+                            return current  # None: the room ended, do not resurrect it
+                        pipe.multi()
+                        pipe.set(key, json.dumps(new.to_dict()))
+                        pipe.srem(*self._index(expected))
+                        pipe.sadd(*self._index(new))
+                        pipe.execute()
+                        return new
+                    except self._watch_error:
+                        continue  # someone else changed the room meanwhile: re-read and decide again
+
+    def drop_placement(self, tenant: str, room: str) -> None:
+        current = self.get_placement(tenant, room)
+        with self._io():
+            self.r.delete(self._pkey(tenant, room))
+            if current is not None:
+                self.r.srem(*self._index(current))
+
+    def placements_on(self, node_id: str) -> list[Placement]:
+        with self._io():
+            members = sorted(self.r.smembers(f"{self.p}:node-rooms:{node_id}"))
+        result = []
+        for m in members:
+            tenant, room = json.loads(m)
+            p = self.get_placement(tenant, room)
+            if p is not None and p.node == node_id:
+                result.append(p)
+        return result

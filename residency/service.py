@@ -1,0 +1,315 @@
+"""`ResidencyService`: the one facade the control plane calls. Synchronous and thread-safe.
+
+Why synchronous: every call is a few SQLite statements and/or sub-millisecond Redis round trips; from Starlette
+call it directly, or via `await asyncio.to_thread(svc.place_room, ...)` if you prefer never to block the loop.
+
+Wiring (control plane start-up):
+
+    from residency.service import ResidencyService
+    from residency.registry import MemoryRegistry, RedisRegistry
+    from residency.signing import load_or_create_signing_key
+
+    registry = RedisRegistry(url) if redis_url else MemoryRegistry()
+    svc = ResidencyService(db_path, registry=registry,
+                           signing_key=load_or_create_signing_key(f"{key_dir}/audit-ed25519.pem"))
+    svc.publish()          # (re)publish regions + tenant policies into the registry (Redis has no persistence)
+    # every ~1-2 s in a background task:  svc.sweep()   -> audits node joins/leaves, re-places rooms of dead nodes
+
+Operator / admin API:
+
+    svc.define_region("eu-1", "EU", "Frankfurt, DE", "EU Central", actor="operator")
+    svc.create_tenant("acme", "ACME GmbH", "EU", actor="operator")             # default: own jurisdiction only
+    svc.set_allowed_regions("acme", ["eu-1", "ch-1"], actor="admin:alice", reason="Swiss subsidiary",
+                            opt_ins={"ch-1": "Swiss staff join from Zurich"})  # foreign adequate region: opt-in
+    svc.allowed_regions("acme")  -> {"eu-1": "why...", "ch-1": "why..."}
+
+Joining (`/join`):
+
+    try:
+        p = svc.place_room(tenant_id, room_id, hint=client_region_hint)   # audited, sticky
+    except PlacementRefused as e:       # HTTP 503, show e.message to the user (fail closed, never spills)
+        ...
+    node = svc.registry.get_node(p.node)        # ws_url for the browser; token claims: tenant, room,
+    where = svc.describe(p)                     # p.region, aud=p.node; `where` is the transparency block
+    svc.end_room(tenant_id, room_id, actor=...) # when the room ends
+
+Audit: `svc.audit.append(kind, actor=..., tenant=..., data=...)` for the control plane's own kinds (ints and
+strings only, see audit.py); `svc.export_tenant(t)` -> JSON Lines; `svc.public_key_pem()` for verifiers;
+`svc.verify(text)`. Errors are `ResidencyError` subclasses with `.code` and `.message` (errors.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from . import placement as placing
+from . import policy
+from .audit import DEPLOYMENT_CHAIN, AuditLog, VerifiedExport, verify_export
+from .catalogue import Catalogue, load_catalogue
+from .db import Database
+from .errors import Conflict, NotFound, PlacementRefused, PolicyViolation
+from .model import Node, Placement, Region, Tenant, check_id, check_reason
+from .registry import MemoryRegistry, Registry
+from .signing import generate_signing_key, public_key_pem
+from .store import PolicyStore
+
+
+def _policy_doc(t: Tenant) -> dict[str, Any]:
+    """A tenant's policy in audit-safe form (no floats)."""
+    return {"jurisdiction": t.jurisdiction, "version": t.version,
+            "allowed_regions": None if t.allowed_regions is None else sorted(t.allowed_regions),
+            "opt_ins": [{"region": o.region, "reason": o.reason, "actor": o.actor} for o in t.opt_ins]}
+
+
+def _placement_doc(p: Placement) -> dict[str, Any]:
+    return {"room": p.room, "region": p.region, "node": p.node, "generation": p.generation, "reason": p.reason}
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """Outcome of re-placing one room after its node died: `new` or the `refused` error (fail closed)."""
+
+    old: Placement
+    new: Placement | None
+    refused: PlacementRefused | None = None
+
+
+class ResidencyService:
+    def __init__(self, db: str | Path | Database, registry: Registry | None = None,
+                 signing_key: Ed25519PrivateKey | None = None, catalogue: Catalogue | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.db = db if isinstance(db, Database) else Database(db)
+        self.clock = clock
+        self.store = PolicyStore(self.db)
+        self.audit = AuditLog(self.db, clock=clock)
+        self.registry: Registry = registry if registry is not None else MemoryRegistry()
+        self.catalogue = catalogue if catalogue is not None else load_catalogue()
+        # A generated key is only right for `castellan dev`: pass a persistent key in production.
+        self.signing_key = signing_key if signing_key is not None else generate_signing_key()
+        self._known_nodes: dict[str, Node] = {}
+
+    # -- regions (operator) ------------------------------------------------------------------------------------
+    def define_region(self, region_id: str, jurisdiction: str, location: str, display_name: str, *,
+                      actor: str, reason: str = "region defined") -> Region:
+        """Define a region. Idempotent for an identical definition; changing an existing one is a Conflict
+        (moving a region to another jurisdiction would silently change every tenant's policy)."""
+        check_id("region", region_id)
+        self.catalogue.get_jurisdiction(jurisdiction)
+        region = Region(id=region_id, jurisdiction=jurisdiction, location=location, display_name=display_name)
+        existing = self.store.regions().get(region_id)
+        if existing == region:
+            return region
+        if existing is not None:
+            raise Conflict("region_exists", f"region {region_id} is already defined as {existing}; "
+                                            "regions cannot be redefined, define a new one")
+        with self.db.transaction():
+            self.audit.append("region.defined", actor=actor,
+                              data={**region.to_dict(), "reason": check_reason(reason, "defining a region")})
+            self.store.put_region(region)
+        self.publish()
+        return region
+
+    def regions(self) -> dict[str, Region]:
+        return self.store.regions()
+
+    # -- tenants (admin) ---------------------------------------------------------------------------------------
+    def create_tenant(self, tenant_id: str, name: str, jurisdiction: str, *, actor: str,
+                      reason: str = "tenant created", allowed_regions: Sequence[str] | None = None,
+                      opt_ins: Mapping[str, str] | None = None) -> Tenant:
+        check_id("tenant", tenant_id)
+        self.catalogue.get_jurisdiction(jurisdiction)
+        reason = check_reason(reason, "creating a tenant")
+        if self.store.get_tenant(tenant_id) is not None:
+            raise Conflict("tenant_exists", f"tenant {tenant_id} already exists")
+        blank = Tenant(id=tenant_id, name=name, jurisdiction=jurisdiction, version=0)
+        tenant = policy.validate_policy(blank, allowed_regions, opt_ins, actor, self.clock(), self.regions(),
+                                        self.catalogue)
+        with self.db.transaction():
+            self.audit.append("tenant.created", actor=actor, tenant=tenant_id,
+                              data={"name": name, "reason": reason, "policy": _policy_doc(tenant)})
+            self.store.put_tenant(tenant)
+        self._publish_tenant(tenant)
+        return tenant
+
+    def get_tenant(self, tenant_id: str) -> Tenant:
+        tenant = self.store.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound("unknown_tenant", f"tenant {tenant_id!r} does not exist")
+        return tenant
+
+    def tenants(self) -> list[Tenant]:
+        return self.store.tenants()
+
+    def set_allowed_regions(self, tenant_id: str, regions: Sequence[str] | None, *, actor: str, reason: str,
+                            opt_ins: Mapping[str, str] | None = None) -> Tenant:
+        """Replace the tenant's allowed regions (None = default). Validated whole, audited with before/after."""
+        reason = check_reason(reason, "changing a residency policy")
+        before = self.get_tenant(tenant_id)
+        after = policy.validate_policy(before, regions, opt_ins, actor, self.clock(), self.regions(),
+                                       self.catalogue)
+        with self.db.transaction():
+            self.audit.append("policy.changed", actor=actor, tenant=tenant_id,
+                              data={"reason": reason, "before": _policy_doc(before), "after": _policy_doc(after)})
+            self.store.put_tenant(after)
+        self._publish_tenant(after)
+        return after
+
+    def allowed_regions(self, tenant_id: str) -> dict[str, str]:
+        """Region id -> why it is allowed, for the tenant's current policy."""
+        return policy.effective_regions(self.get_tenant(tenant_id), self.regions(), self.catalogue)
+
+    # -- publication to the registry ---------------------------------------------------------------------------
+    def _publish_tenant(self, tenant: Tenant) -> None:
+        self.registry.put_tenant_view(policy.tenant_view(tenant, self.regions(), self.catalogue))
+
+    def publish(self) -> None:
+        """Push every region and every tenant's resolved policy to the registry (idempotent)."""
+        for region in self.regions().values():
+            self.registry.put_region(region)
+        for tenant in self.tenants():
+            self._publish_tenant(tenant)
+
+    # -- placement -----------------------------------------------------------------------------------------
+    def place_room(self, tenant_id: str, room_id: str, hint: str | None = None, *,
+                   actor: str = "control-plane") -> Placement:
+        """The room's placement: the existing one while its node lives and its region is still allowed
+        (sticky), else a new decision. Raises PlacementRefused (audited) rather than leave allowed regions."""
+        tenant = self.get_tenant(tenant_id)
+        if not isinstance(room_id, str) or not room_id or len(room_id) > 200:
+            raise NotFound("invalid_room", "room id must be a non-empty string of at most 200 characters")
+        regions = self.regions()
+        current = self.registry.get_placement(tenant_id, room_id)
+        if current is not None:
+            still_allowed = current.region in policy.effective_regions(tenant, regions, self.catalogue)
+            if still_allowed and self.registry.get_node(current.node) is not None:
+                return current
+            outcome = self._replace(current, tenant, regions, actor,
+                                    "node gone" if still_allowed else "region no longer allowed by policy")
+            if outcome.refused is not None:
+                raise outcome.refused
+            if outcome.new is not None:
+                return outcome.new
+        try:
+            decided = placing.place(tenant, room_id, regions, self.registry.list_nodes(), self.catalogue,
+                                    self.clock(), hint=hint)
+        except PlacementRefused as refused:
+            self.audit.append("placement.refused", actor=actor, tenant=tenant_id,
+                              data={"room": room_id, "hint": hint, **refused.to_dict()})
+            raise
+        stored = self.registry.claim_placement(decided)
+        if stored == decided:  # we won; a concurrent winner audited its own decision
+            self.audit.append("placement.decided", actor=actor, tenant=tenant_id,
+                              data={**_placement_doc(decided), "hint": hint})
+        return stored
+
+    def _replace(self, old: Placement, tenant: Tenant, regions: Mapping[str, Region], actor: str,
+                 why: str) -> Replacement:
+        try:
+            new = placing.replace(old, tenant, regions, self.registry.list_nodes(), self.catalogue, self.clock())
+        except PlacementRefused as refused:
+            self.registry.drop_placement(old.tenant, old.room)
+            self.audit.append("placement.refused", actor=actor, tenant=old.tenant,
+                              data={"room": old.room, "previous_node": old.node, "previous_region": old.region,
+                                    "trigger": why, **refused.to_dict()})
+            return Replacement(old=old, new=None, refused=refused)
+        stored = self.registry.replace_placement(old, new)
+        if stored == new:
+            self.audit.append("placement.replaced", actor=actor, tenant=old.tenant,
+                              data={**_placement_doc(new), "previous_node": old.node,
+                                    "previous_region": old.region, "trigger": why})
+        return Replacement(old=old, new=stored)
+
+    def get_placement(self, tenant_id: str, room_id: str) -> Placement | None:
+        return self.registry.get_placement(tenant_id, room_id)
+
+    def end_room(self, tenant_id: str, room_id: str, *, actor: str) -> None:
+        current = self.registry.get_placement(tenant_id, room_id)
+        self.registry.drop_placement(tenant_id, room_id)
+        if current is not None:
+            self.audit.append("room.ended", actor=actor, tenant=tenant_id,
+                              data={"room": room_id, "node": current.node, "region": current.region})
+
+    def describe(self, p: Placement) -> dict[str, str]:
+        """Where this meeting's media is processed and why: the join response's transparency block."""
+        region = self.regions().get(p.region)
+        if region is None:
+            raise NotFound("unknown_region", f"region {p.region} is not defined")
+        j = self.catalogue.get_jurisdiction(region.jurisdiction)
+        return {"region": region.id, "region_name": region.display_name, "location": region.location,
+                "jurisdiction": j.code, "jurisdiction_name": j.name, "node": p.node, "why": p.reason}
+
+    # -- nodes -----------------------------------------------------------------------------------------------
+    def node_registered(self, node: Node, *, actor: str = "control-plane") -> Node:
+        """Register a node in-process (`castellan dev`) and audit it. Separate node processes register
+        themselves through `enforcement.NodeGuard.register`; `sweep()` then audits their arrival."""
+        check_id("node", node.id)
+        if node.region not in self.regions():
+            self.audit.append("node.refused", actor=actor,
+                              data={"code": "unknown_region", "node": node.id, "region": node.region})
+            raise NotFound("unknown_region", f"node {node.id} claims region {node.region!r}, which is not defined")
+        live = self.registry.get_node(node.id)
+        if live is not None and live.region != node.region:
+            self.audit.append("node.refused", actor=actor,
+                              data={"code": "node_region_mismatch", "node": node.id, "region": node.region,
+                                    "registered_region": live.region})
+            raise PolicyViolation("node_region_mismatch",
+                                  f"node {node.id} is live in region {live.region}; it cannot claim {node.region}")
+        stored = self.registry.register_node(node)
+        self._note_join(stored, actor)
+        return stored
+
+    def _note_join(self, node: Node, actor: str) -> None:
+        if node.id not in self._known_nodes:
+            self.audit.append("node.joined", actor=actor,
+                              data={"node": node.id, "region": node.region, "public_ip": node.public_ip,
+                                    "udp_port": node.udp_port})
+        self._known_nodes[node.id] = node
+
+    def node_left(self, node_id: str, *, actor: str, reason: str = "deregistered") -> list[Replacement]:
+        """A node is gone (clean shutdown or noticed dead): audit it and re-place its rooms (allowed only)."""
+        self.registry.deregister_node(node_id)
+        node = self._known_nodes.pop(node_id, None)
+        self.audit.append("node.left", actor=actor,
+                          data={"node": node_id, "region": node.region if node else None, "reason": reason})
+        return self.replace_rooms_of(node_id, actor=actor)
+
+    def replace_rooms_of(self, node_id: str, *, actor: str = "control-plane") -> list[Replacement]:
+        outcomes = []
+        for old in self.registry.placements_on(node_id):
+            tenant = self.store.get_tenant(old.tenant)
+            if tenant is None:  # tenant deleted meanwhile: nothing may be placed for it
+                self.registry.drop_placement(old.tenant, old.room)
+                continue
+            outcomes.append(self._replace(old, tenant, self.regions(), actor, f"node {node_id} left"))
+        return outcomes
+
+    def sweep(self, *, actor: str = "control-plane") -> list[Replacement]:
+        """Reconcile with the registry: audit nodes that joined, and treat vanished ones (TTL expired) as left.
+        Call every 1-2 s. Also re-places rooms whose node is gone even if this process never saw the node."""
+        live = {n.id: n for n in self.registry.list_nodes()}
+        for node in live.values():
+            self._note_join(node, actor)
+        outcomes: list[Replacement] = []
+        for node_id in sorted(set(self._known_nodes) - set(live)):
+            outcomes += self.node_left(node_id, actor=actor, reason="heartbeat expired")
+        return outcomes
+
+    # -- audit -----------------------------------------------------------------------------------------------
+    def export_tenant(self, tenant_id: str) -> str:
+        self.get_tenant(tenant_id)
+        return self.audit.export_tenant(tenant_id, self.signing_key)
+
+    def export_deployment(self) -> str:
+        return self.audit.export(DEPLOYMENT_CHAIN, self.signing_key)
+
+    def public_key_pem(self) -> str:
+        return public_key_pem(self.signing_key)
+
+    def verify(self, text: str) -> VerifiedExport:
+        return verify_export(text, self.signing_key.public_key())
