@@ -1,0 +1,164 @@
+"""`create_app(config, ...) -> Starlette`: the control plane's HTTP app, dependencies injectable.
+
+`castellan dev` builds the pieces itself (to share the registry and key ring with its in-process node) and
+passes them in; `castellan control-plane` lets `create_app` open them from the config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from signalling.tokens import KeyRing
+
+from . import openapi
+from .config import ControlConfig
+from .endpoints import ENDPOINTS
+from .errors import ApiError, api_error_handler, error_response
+from .linkids import LINK_PATTERN
+from .nodeadmin import HttpNodeAdmin, NodeAdmin
+from .ports import ResidencyPort
+from .routing import Endpoint
+from .service import ControlPlane
+from .store import Store
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def _mount(ep: Endpoint) -> Route:
+    async def endpoint(request: Request) -> Response:
+        params = ep.parse_params(request)
+        return await ep.handler(request, params)
+
+    return Route(ep.path, endpoint, methods=[ep.method], name=ep.handler.__name__)
+
+
+async def _healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _readyz(request: Request) -> Response:
+    control: ControlPlane = request.app.state.control
+    checks = {"store": control.store.ping(), "residency": control.residency.ready()}
+    ok = all(checks.values()) and not request.app.state.draining
+    return JSONResponse({"ready": ok, "checks": checks, "draining": request.app.state.draining},
+                        status_code=200 if ok else 503)
+
+
+async def _metrics(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _openapi(request: Request) -> Response:
+    return JSONResponse(request.app.state.openapi)
+
+
+async def _join_page(request: Request) -> Response:
+    """The link page. Serves the browser client when it is installed; the #fragment stays in the browser."""
+    import re
+
+    link = request.path_params["link"]
+    if re.fullmatch(LINK_PATTERN, link) is None:
+        raise ApiError(404, "link_not_found", "this meeting link is not valid")
+    for name in ("join.html", "index.html"):
+        page = STATIC / name
+        if page.is_file():
+            return HTMLResponse(page.read_text(), headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return HTMLResponse(
+        f"<!doctype html><title>Castellan</title><p>Meeting link <code>{html.escape(link)}</code>. "
+        "The browser client is not installed on this server.</p>",
+        headers={"Referrer-Policy": "no-referrer"},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(ApiError(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {})))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    return error_response(ApiError(500, "internal_error", "internal error (logged)"))
+
+
+async def _maintain(control: ControlPlane, interval: float = 2.0) -> None:
+    """Residency's periodic reconciliation (node arrivals/departures, re-placing rooms of dead nodes)."""
+    maintain = getattr(control.residency, "maintain", None)
+    while maintain is not None:
+        await asyncio.sleep(interval)
+        try:
+            maintain()
+        except Exception:  # keep reconciling; readyz reports a dead registry
+            logging.getLogger(__name__).exception("residency maintenance failed")
+
+
+def build_control_plane(
+    config: ControlConfig,
+    *,
+    residency: ResidencyPort,
+    store: Store | None = None,
+    keyring: KeyRing | None = None,
+    node_admin: NodeAdmin | None = None,
+) -> ControlPlane:
+    store = store or Store(config.db)
+    keyring = keyring or KeyRing.open(config.key_dir(), grace=config.key_grace)
+    control = ControlPlane(config, store=store, residency=residency, keyring=keyring, node_admin=node_admin)
+    if control.node_admin is None:
+        control.node_admin = HttpNodeAdmin(control.issuer, residency.node_http_url)
+    return control
+
+
+def create_app(
+    config: ControlConfig,
+    *,
+    residency: ResidencyPort | None = None,
+    store: Store | None = None,
+    keyring: KeyRing | None = None,
+    node_admin: NodeAdmin | None = None,
+    control: ControlPlane | None = None,
+) -> Starlette:
+    if control is None:
+        if residency is None:
+            from .residency_adapter import open_residency
+
+            residency = open_residency(config)
+        control = build_control_plane(config, residency=residency, store=store, keyring=keyring, node_admin=node_admin)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(_maintain(app.state.control))
+        try:
+            yield
+        finally:
+            app.state.draining = True
+            task.cancel()
+
+    routes: list[Any] = [_mount(ep) for ep in ENDPOINTS]
+    routes += [
+        Route("/healthz", _healthz, methods=["GET"]),
+        Route("/readyz", _readyz, methods=["GET"]),
+        Route("/metrics", _metrics, methods=["GET"]),
+        Route("/openapi.json", _openapi, methods=["GET"]),
+        Route("/j/{link}", _join_page, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={ApiError: api_error_handler, HTTPException: _http_error, Exception: _unexpected},
+        lifespan=lifespan,
+    )
+    app.state.control = control
+    app.state.draining = False
+    app.state.openapi = openapi.build(ENDPOINTS)
+    return app

@@ -1,0 +1,120 @@
+"""The CLI's two ways to act: directly on the control plane's database (`Direct`), or over the admin API
+(`Remote`, with an admin key). Both offer the same methods and return the API's JSON shapes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from .errors import ApiError
+from .service import ControlPlane
+
+
+class Direct:
+    """Acts as `actor` on the local database (the operator at the console)."""
+
+    def __init__(self, control: ControlPlane, actor: str) -> None:
+        self.cp = control
+        self.actor = actor
+
+    def create_tenant(self, tenant: str, name: str, jurisdiction: str) -> dict[str, Any]:
+        return self.cp.create_tenant(self.actor, tenant=tenant, name=name, jurisdiction=jurisdiction)
+
+    def list_tenants(self) -> dict[str, Any]:
+        return {"tenants": self.cp.residency.list_tenants()}
+
+    def create_admin_key(self, tenant: str, label: str) -> dict[str, Any]:
+        rec, secret = self.cp.create_admin_key(self.actor, tenant=tenant, label=label)
+        return {**rec, "key": secret}
+
+    def list_admin_keys(self, tenant: str) -> dict[str, Any]:
+        return {"keys": self.cp.list_admin_keys(tenant)}
+
+    def revoke_admin_key(self, tenant: str, key_id: str) -> dict[str, Any]:
+        self.cp.revoke_admin_key(self.actor, tenant=tenant, key_id=key_id)
+        return {"key_id": key_id, "revoked": True}
+
+    def create_link(self, tenant: str, **opts: Any) -> dict[str, Any]:
+        return self.cp.create_link(self.actor, tenant=tenant, **opts)
+
+    def list_links(self, tenant: str) -> dict[str, Any]:
+        return {"links": self.cp.list_links(tenant)}
+
+    def get_link(self, tenant: str, link: str) -> dict[str, Any]:
+        return self.cp.get_link(tenant, link).public()
+
+    def revoke_link(self, tenant: str, link: str, end_meeting: bool) -> dict[str, Any]:
+        return asyncio.run(self.cp.revoke_link(self.actor, tenant=tenant, link=link, end_meeting=end_meeting))
+
+    def lockouts(self, tenant: str) -> dict[str, Any]:
+        raise ApiError(400, "needs_api", "lockouts live in the running control plane: use --api URL --key KEY")
+
+    def clear_lockout(self, tenant: str, scope: str, key: str) -> dict[str, Any]:
+        raise ApiError(400, "needs_api", "lockouts live in the running control plane: use --api URL --key KEY")
+
+    def rotate_signing_key(self) -> dict[str, Any]:
+        return self.cp.rotate_signing_key(self.actor)
+
+
+class Remote:
+    def __init__(self, base_url: str, key: str | None, timeout: float = 30.0) -> None:
+        self.base = base_url.rstrip("/")
+        self.key = key
+        self.timeout = timeout
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"}
+        if self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:  # noqa: S310 - operator URL
+                return json.loads(r.read())  # type: ignore[no-any-return]
+        except urllib.error.HTTPError as e:
+            try:
+                err = json.loads(e.read())
+                raise ApiError(e.code, str(err.get("error")), str(err.get("message"))) from None
+            except ValueError:
+                raise ApiError(e.code, "http_error", f"HTTP {e.code}") from None
+        except OSError as e:
+            raise ApiError(503, "unreachable", f"control plane unreachable: {e}") from None
+
+    def create_tenant(self, tenant: str, name: str, jurisdiction: str) -> dict[str, Any]:
+        return self._call("POST", "/v1/tenants", {"tenant": tenant, "name": name, "jurisdiction": jurisdiction})
+
+    def list_tenants(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/tenants")
+
+    def create_admin_key(self, tenant: str, label: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/tenants/{tenant}/admin-keys", {"label": label})
+
+    def list_admin_keys(self, tenant: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/tenants/{tenant}/admin-keys")
+
+    def revoke_admin_key(self, tenant: str, key_id: str) -> dict[str, Any]:
+        return self._call("DELETE", f"/v1/tenants/{tenant}/admin-keys/{key_id}")
+
+    def create_link(self, tenant: str, **opts: Any) -> dict[str, Any]:
+        return self._call("POST", f"/v1/tenants/{tenant}/links", {k: v for k, v in opts.items() if v is not None})
+
+    def list_links(self, tenant: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/tenants/{tenant}/links")
+
+    def get_link(self, tenant: str, link: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/tenants/{tenant}/links/{link}")
+
+    def revoke_link(self, tenant: str, link: str, end_meeting: bool) -> dict[str, Any]:
+        return self._call("POST", f"/v1/tenants/{tenant}/links/{link}/revoke", {"end_meeting": end_meeting})
+
+    def lockouts(self, tenant: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/tenants/{tenant}/lockouts")
+
+    def clear_lockout(self, tenant: str, scope: str, key: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/tenants/{tenant}/lockouts/clear", {"scope": scope, "key": key})
+
+    def rotate_signing_key(self) -> dict[str, Any]:
+        return self._call("POST", "/v1/operator/signing-keys/rotate", {})

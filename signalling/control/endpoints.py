@@ -1,0 +1,135 @@
+"""The control plane's endpoint table (one declaration per endpoint: handler, inputs, auth, responses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import handlers as h
+from . import specs as s
+from .routing import Endpoint
+from .schema import Int
+
+OBJ: dict[str, Any] = {"type": "object"}
+LINK_PUBLIC: dict[str, Any] = {
+    "type": "object",
+    "required": ["link", "tenant", "title", "room", "password_required", "lobby", "revoked"],
+    "properties": {
+        "link": {"type": "string"}, "tenant": {"type": "string"}, "title": {"type": "string"},
+        "room": {"type": "string"}, "password_required": {"type": "boolean"},
+        "expires_at": {"type": ["number", "null"]}, "max_participants": {"type": ["integer", "null"]},
+        "lobby": {"type": "boolean"}, "created": {"type": "number"}, "created_by": {"type": "string"},
+        "revoked": {"type": "boolean"},
+    },
+}
+CREATED_LINK: dict[str, Any] = {
+    **LINK_PUBLIC,
+    "required": [*LINK_PUBLIC["required"], "url", "host_key"],
+    "properties": {**LINK_PUBLIC["properties"], "url": {"type": "string"}, "host_key": {"type": "string"},
+                   "password": {"type": "string", "description": "present only when generated; shown once"}},
+}
+ADMIN_KEY: dict[str, Any] = {
+    "type": "object", "required": ["key_id", "tenant", "label", "created", "revoked"],
+    "properties": {"key_id": {"type": "string"}, "tenant": {"type": "string"}, "label": {"type": "string"},
+                   "created": {"type": "number"}, "revoked": {"type": "boolean"}},
+}
+LOCKOUT: dict[str, Any] = {
+    "type": "object", "required": ["scope", "key", "tenant", "locked", "strikes", "retry_after"],
+    "properties": {"scope": {"type": "string", "enum": ["link", "client"]}, "key": {"type": "string"},
+                   "tenant": {"type": "string"}, "locked": {"type": "boolean"}, "strikes": {"type": "integer"},
+                   "retry_after": {"type": "integer"}, "recent_failures": {"type": "integer"}},
+}
+JOINED: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "token", "ws_url", "node", "room", "participant", "host", "expires_in", "processing"],
+    "properties": {
+        "status": {"type": "string", "enum": ["joined"]},
+        "token": {"type": "string", "description": "EdDSA JWT (kid), aud = node; single use; gates joining only"},
+        "ws_url": {"type": "string"}, "node": {"type": "string"}, "room": {"type": "string"},
+        "participant": {"type": "string"}, "host": {"type": "boolean"}, "expires_in": {"type": "integer"},
+        "processing": {
+            "type": "object", "required": ["region", "location", "jurisdiction", "policy"],
+            "properties": {"region": {"type": "string"}, "location": {"type": "string"},
+                           "jurisdiction": {"type": "string"}, "policy": {"type": "string"}},
+        },
+    },
+}
+WAITING: dict[str, Any] = {
+    "type": "object", "required": ["status", "ticket"],
+    "properties": {"status": {"type": "string", "enum": ["waiting"]}, "ticket": {"type": "string"},
+                   "poll": {"type": "string"}, "participant": {"type": "string"}},
+}
+TICKET: dict[str, Any] = {
+    "type": "object", "required": ["ticket", "name", "participant", "state"],
+    "properties": {"ticket": {"type": "string"}, "name": {"type": "string"}, "participant": {"type": "string"},
+                   "state": {"type": "string"}, "waiting_since": {"type": "number"}},
+}
+JWKS: dict[str, Any] = {
+    "type": "object", "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": {
+        "type": "object", "required": ["kty", "crv", "x", "kid", "alg"],
+        "properties": {"kty": {"const": "OKP"}, "crv": {"const": "Ed25519"}, "x": {"type": "string"},
+                       "kid": {"type": "string"}, "alg": {"const": "EdDSA"}, "use": {"const": "sig"}}}}},
+}
+
+
+def _list(key: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": [key], "properties": {key: {"type": "array", "items": item}}}
+
+
+T = {"tenant": s.TENANT_ID}
+TL = {"tenant": s.TENANT_ID, "link": s.LINK_ID}
+
+ENDPOINTS: list[Endpoint] = [
+    # admin (tenant admin key, or the operator key)
+    Endpoint("POST", "/v1/tenants", h.create_tenant, "Create a tenant (operator)", "admin", auth="operator",
+             body=s.CREATE_TENANT, ok={201: OBJ}, errors=(404, 409, 422)),
+    Endpoint("GET", "/v1/tenants", h.list_tenants, "List tenants (operator)", "admin", auth="operator",
+             ok={200: _list("tenants", OBJ)}),
+    Endpoint("POST", "/v1/tenants/{tenant}/admin-keys", h.create_admin_key,
+             "Create a tenant admin API key (secret shown once)", "admin", auth="admin", path_params=T,
+             body=s.CREATE_ADMIN_KEY,
+             ok={201: {**ADMIN_KEY, "required": [*ADMIN_KEY["required"], "key"],
+                       "properties": {**ADMIN_KEY["properties"], "key": {"type": "string"}, "note": {"type": "string"}}}},
+             errors=(404,)),
+    Endpoint("GET", "/v1/tenants/{tenant}/admin-keys", h.list_admin_keys, "List a tenant's admin keys", "admin",
+             auth="admin", path_params=T, ok={200: _list("keys", ADMIN_KEY)}),
+    Endpoint("DELETE", "/v1/tenants/{tenant}/admin-keys/{key_id}", h.revoke_admin_key, "Revoke an admin key",
+             "admin", auth="admin", path_params={**T, "key_id": s.KEY_ID}, ok={200: OBJ}, errors=(404, 409)),
+    Endpoint("POST", "/v1/tenants/{tenant}/links", h.create_link, "Create a meeting link", "links", auth="admin",
+             path_params=T, body=s.CREATE_LINK, ok={201: CREATED_LINK}, errors=(404,)),
+    Endpoint("GET", "/v1/tenants/{tenant}/links", h.list_links, "List a tenant's meeting links", "links",
+             auth="admin", path_params=T, ok={200: _list("links", LINK_PUBLIC)}, errors=(404,)),
+    Endpoint("GET", "/v1/tenants/{tenant}/links/{link}", h.get_link, "Show a meeting link", "links", auth="admin",
+             path_params=TL, ok={200: LINK_PUBLIC}, errors=(404,)),
+    Endpoint("POST", "/v1/tenants/{tenant}/links/{link}/revoke", h.revoke_link,
+             "Revoke a meeting link at once (optionally end its meeting)", "links", auth="admin", path_params=TL,
+             body=s.REVOKE_LINK, ok={200: OBJ}, errors=(404, 502, 503)),
+    Endpoint("GET", "/v1/tenants/{tenant}/lockouts", h.list_lockouts, "Password back-offs and locks", "admin",
+             auth="admin", path_params=T, ok={200: _list("lockouts", LOCKOUT)}),
+    Endpoint("POST", "/v1/tenants/{tenant}/lockouts/clear", h.clear_lockout, "Clear a password lock", "admin",
+             auth="admin", path_params=T, body=s.CLEAR_LOCKOUT, ok={200: OBJ}, errors=(404,)),
+    Endpoint("POST", "/v1/operator/signing-keys/rotate", h.rotate_signing_key,
+             "Rotate the join-token signing key (old key stays published for the grace period)", "admin",
+             auth="operator", body=s.EMPTY, ok={200: OBJ}),
+    # public
+    Endpoint("GET", "/v1/links/{link}", h.link_info, "What the link page shows before joining", "join",
+             path_params={"link": s.LINK_ID},
+             ok={200: {"type": "object", "required": ["title", "password_required", "lobby"],
+                       "properties": {"title": {"type": "string"}, "password_required": {"type": "boolean"},
+                                      "lobby": {"type": "boolean"}}}},
+             errors=(404, 410)),
+    Endpoint("POST", "/v1/join", h.join, "Join a meeting: link + name + password -> join token", "join",
+             body=s.JOIN, ok={200: JOINED, 202: WAITING}, errors=(401, 403, 404, 410, 429, 503)),
+    Endpoint("GET", "/v1/lobby/{ticket}", h.lobby_wait,
+             "Wait in the lobby (long-poll up to `wait` seconds); the join answer once admitted", "lobby",
+             path_params={"ticket": s.TICKET_ID}, query={"wait": Int(minimum=0, maximum=60)},
+             ok={200: JOINED, 202: WAITING}, errors=(403, 404, 410, 503)),
+    Endpoint("GET", "/v1/links/{link}/lobby", h.lobby_list, "Host: who is waiting", "lobby", auth="host",
+             path_params={"link": s.LINK_ID}, ok={200: _list("waiting", TICKET)}, errors=(404, 410)),
+    Endpoint("POST", "/v1/links/{link}/lobby/{ticket}", h.lobby_decide, "Host: admit or deny", "lobby",
+             auth="host", path_params={"link": s.LINK_ID, "ticket": s.TICKET_ID}, body=s.LOBBY_DECISION,
+             ok={200: TICKET}, errors=(404, 410)),
+    Endpoint("GET", "/.well-known/jwks.json", h.jwks, "Join-token public keys (JWKS)", "keys", ok={200: JWKS}),
+    Endpoint("GET", "/v1/revocations", h.revocations, "Revoked meeting links (nodes poll this)", "keys",
+             ok={200: _list("links", {"type": "string"})}),
+]

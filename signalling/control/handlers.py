@@ -1,0 +1,168 @@
+"""HTTP handlers: thin wrappers that parse the request, call `ControlPlane`, and answer JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .errors import ApiError
+from .schema import ObjectSpec, read_json
+from .service import OPERATOR, ControlPlane, Principal
+
+
+def cp(request: Request) -> ControlPlane:
+    return request.app.state.control  # type: ignore[no-any-return]
+
+
+def client_address(request: Request) -> str:
+    if cp(request).config.trust_forwarded_for:
+        fwd = request.headers.get("x-forwarded-for")
+        if fwd:
+            return fwd.split(",")[0].strip()[:64]
+    return request.client.host if request.client else "unknown"
+
+
+def bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def principal(request: Request, tenant: str | None = None, operator: bool = False) -> Principal:
+    who = cp(request).authenticate(bearer(request))
+    if operator and who.tenant != OPERATOR:
+        raise ApiError(403, "forbidden", "this action needs the operator key")
+    if tenant is not None and not who.may_manage(tenant):
+        raise ApiError(403, "forbidden", f"this key may not manage tenant {tenant!r}")
+    return who
+
+
+async def body(request: Request, spec: ObjectSpec) -> dict[str, Any]:
+    return await read_json(request, spec, cp(request).config.max_body)
+
+
+def ok(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+# -- admin -------------------------------------------------------------------------------------------------------
+async def create_tenant(request: Request, p: dict[str, Any]) -> Response:
+    from .specs import CREATE_TENANT
+
+    who = principal(request, operator=True)
+    b = await body(request, CREATE_TENANT)
+    return ok(cp(request).create_tenant(who.actor, **b), 201)
+
+
+async def list_tenants(request: Request, p: dict[str, Any]) -> Response:
+    principal(request, operator=True)
+    return ok({"tenants": cp(request).residency.list_tenants()})
+
+
+async def create_admin_key(request: Request, p: dict[str, Any]) -> Response:
+    from .specs import CREATE_ADMIN_KEY
+
+    who = principal(request, p["tenant"])
+    b = await body(request, CREATE_ADMIN_KEY)
+    rec, secret = cp(request).create_admin_key(who.actor, tenant=p["tenant"], label=b.get("label", ""))
+    return ok({**rec, "key": secret, "note": "shown once: only its hash is stored"}, 201)
+
+
+async def list_admin_keys(request: Request, p: dict[str, Any]) -> Response:
+    principal(request, p["tenant"])
+    return ok({"keys": cp(request).list_admin_keys(p["tenant"])})
+
+
+async def revoke_admin_key(request: Request, p: dict[str, Any]) -> Response:
+    who = principal(request, p["tenant"])
+    cp(request).revoke_admin_key(who.actor, tenant=p["tenant"], key_id=p["key_id"])
+    return ok({"key_id": p["key_id"], "revoked": True})
+
+
+async def create_link(request: Request, p: dict[str, Any]) -> Response:
+    from .specs import CREATE_LINK
+
+    who = principal(request, p["tenant"])
+    b = await body(request, CREATE_LINK)
+    return ok(cp(request).create_link(who.actor, tenant=p["tenant"], **b), 201)
+
+
+async def list_links(request: Request, p: dict[str, Any]) -> Response:
+    principal(request, p["tenant"])
+    return ok({"links": cp(request).list_links(p["tenant"])})
+
+
+async def get_link(request: Request, p: dict[str, Any]) -> Response:
+    principal(request, p["tenant"])
+    return ok(cp(request).get_link(p["tenant"], p["link"]).public())
+
+
+async def revoke_link(request: Request, p: dict[str, Any]) -> Response:
+    from .specs import REVOKE_LINK
+
+    who = principal(request, p["tenant"])
+    b = await body(request, REVOKE_LINK)
+    return ok(await cp(request).revoke_link(who.actor, tenant=p["tenant"], link=p["link"],
+                                            end_meeting=b.get("end_meeting", False)))
+
+
+async def list_lockouts(request: Request, p: dict[str, Any]) -> Response:
+    principal(request, p["tenant"])
+    return ok({"lockouts": cp(request).lockouts(p["tenant"])})
+
+
+async def clear_lockout(request: Request, p: dict[str, Any]) -> Response:
+    from .specs import CLEAR_LOCKOUT
+
+    who = principal(request, p["tenant"])
+    b = await body(request, CLEAR_LOCKOUT)
+    cp(request).clear_lockout(who.actor, tenant=p["tenant"], scope=b["scope"], key=b["key"])
+    return ok({"cleared": True, **b})
+
+
+async def rotate_signing_key(request: Request, p: dict[str, Any]) -> Response:
+    from .specs import EMPTY
+
+    who = principal(request, operator=True)
+    await body(request, EMPTY)
+    return ok(cp(request).rotate_signing_key(who.actor))
+
+
+# -- public ------------------------------------------------------------------------------------------------------
+async def join(request: Request, p: dict[str, Any]) -> Response:
+    from .specs import JOIN
+
+    b = await body(request, JOIN)
+    result = await cp(request).join(client=client_address(request), **b)
+    return ok(result, 202 if result["status"] == "waiting" else 200)
+
+
+async def link_info(request: Request, p: dict[str, Any]) -> Response:
+    return ok(cp(request).link_info(p["link"]))
+
+
+async def lobby_wait(request: Request, p: dict[str, Any]) -> Response:
+    result = await cp(request).lobby_wait(p["ticket"], float(p.get("wait", 0)))
+    return ok(result, 202 if result["status"] == "waiting" else 200)
+
+
+async def lobby_list(request: Request, p: dict[str, Any]) -> Response:
+    return ok({"waiting": cp(request).lobby_list(p["link"], request.headers.get("x-host-key"))})
+
+
+async def lobby_decide(request: Request, p: dict[str, Any]) -> Response:
+    from .specs import LOBBY_DECISION
+
+    b = await body(request, LOBBY_DECISION)
+    return ok(cp(request).lobby_decide(p["link"], request.headers.get("x-host-key"), p["ticket"],
+                                       b["decision"] == "admit"))
+
+
+async def jwks(request: Request, p: dict[str, Any]) -> Response:
+    return JSONResponse(cp(request).keyring.jwks(), headers={"Cache-Control": "public, max-age=30"})
+
+
+async def revocations(request: Request, p: dict[str, Any]) -> Response:
+    return ok({"links": cp(request).store.revoked_links()})

@@ -1,0 +1,48 @@
+"""What the control plane needs from residency, as a small interface (see `residency_adapter.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class PlacementInfo:
+    """Where a room's media is processed, and why (shown to participants)."""
+
+    node: str
+    region: str
+    ws_url: str
+    location: str
+    jurisdiction: str
+    policy: str
+
+    def processing(self) -> dict[str, str]:
+        return {"region": self.region, "location": self.location, "jurisdiction": self.jurisdiction,
+                "policy": self.policy}
+
+
+class ResidencyPort(Protocol):
+    def create_tenant(self, *, tenant: str, name: str, jurisdiction: str, actor: str) -> dict[str, Any]: ...
+
+    def tenant_exists(self, tenant: str) -> bool: ...
+
+    def list_tenants(self) -> list[dict[str, Any]]: ...
+
+    def place(self, *, tenant: str, room: str, region_hint: str | None) -> PlacementInfo:
+        """Raises `residency.errors.PlacementRefused` (fail closed) or another `ResidencyError`."""
+        ...
+
+    def room_node(self, tenant: str, room: str) -> str | None:
+        """The node a room is placed on, if it is placed."""
+        ...
+
+    def end_room(self, tenant: str, room: str, actor: str) -> None:
+        """Forget the room's placement (audited) once its meeting was ended."""
+        ...
+
+    def node_http_url(self, node: str) -> str | None: ...
+
+    def audit(self, *, tenant: str | None, actor: str, action: str, details: dict[str, Any]) -> None: ...
+
+    def ready(self) -> bool: ...

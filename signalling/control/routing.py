@@ -1,0 +1,59 @@
+"""A tiny route table: each endpoint declares its body spec, path/query parameters, auth and responses once;
+`app.py` mounts them and `openapi.py` describes them from the same declarations."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .errors import ApiError
+from .schema import Int, ObjectSpec, Str
+
+Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    auth: str | None = None  # "admin" | "operator" | "host" | None
+    body: ObjectSpec | None = None
+    path_params: dict[str, Str] = field(default_factory=dict)
+    query: dict[str, Int] = field(default_factory=dict)
+    ok: dict[int, dict[str, Any]] = field(default_factory=lambda: {200: {"type": "object"}})
+    errors: tuple[int, ...] = ()
+    content_type: str = "application/json"
+
+    def parse_params(self, request: Request) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, spec in self.path_params.items():
+            out[name] = spec.check(name, request.path_params.get(name))
+        unknown = sorted(set(request.query_params) - set(self.query))
+        if unknown:
+            raise ApiError(400, "unknown_parameter", f"unknown query parameter(s): {', '.join(unknown)}")
+        for name, ispec in self.query.items():
+            raw = request.query_params.get(name)
+            if raw is not None:
+                if not raw.isdigit() or len(raw) > 6:
+                    raise ApiError(400, "invalid_parameter", f"{name!r} must be a non-negative integer")
+                out[name] = ispec.check(name, int(raw))
+        return out
+
+    def error_codes(self) -> list[int]:
+        codes = set(self.errors)
+        if self.path_params or self.query or self.body is not None:
+            codes.add(400)
+        if self.body is not None:
+            codes.add(413)
+        if self.auth in ("admin", "operator"):
+            codes.update({401, 403})
+        if self.auth == "host":
+            codes.add(403)
+        return sorted(codes)

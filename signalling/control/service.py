@@ -1,0 +1,399 @@
+"""`ControlPlane`: the library behind both the HTTP API and the `castellan` CLI.
+
+Every refusal is an `ApiError` (status, stable code, clear message). Every admin action is written to the
+residency audit log through the `ResidencyPort`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from residency.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PlacementRefused,
+    PolicyViolation,
+    RegistryError,
+    ResidencyError,
+)
+from signalling.tokens import KeyRing, RevocationSet, TokenIssuer
+
+from . import metrics
+from .config import ControlConfig
+from .errors import ApiError
+from .linkids import LinkSigner
+from .lobby import ADMITTED, DENIED, Lobby, LobbyFull, Ticket
+from .nodeadmin import NodeAdmin, NodeAdminError
+from .occupancy import Occupancy
+from .passwords import PasswordChecker, generate_password, hash_password
+from .ports import ResidencyPort
+from .ratelimit import Blocked, FailureLimiter
+from .store import Link, Store
+
+OPERATOR = "*"
+KEY_PREFIX = "cak_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    tenant: str  # OPERATOR for the operator key
+
+    @property
+    def actor(self) -> str:
+        return f"{'operator' if self.tenant == OPERATOR else 'admin'}-key:{self.key_id}"
+
+    def may_manage(self, tenant: str) -> bool:
+        return self.tenant in (OPERATOR, tenant)
+
+
+def _sha256(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def residency_error(e: ResidencyError) -> ApiError:
+    status = {
+        InvalidInput: 400, NotFound: 404, Conflict: 409, PolicyViolation: 422, PlacementRefused: 503,
+        RegistryError: 503,
+    }.get(type(e), 400)
+    return ApiError(status, e.code, e.message)
+
+
+class ControlPlane:
+    def __init__(
+        self,
+        config: ControlConfig,
+        *,
+        store: Store,
+        residency: ResidencyPort,
+        keyring: KeyRing,
+        node_admin: NodeAdmin | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.residency = residency
+        self.keyring = keyring
+        self.issuer = TokenIssuer(keyring)
+        self.node_admin = node_admin
+        self.clock = clock
+        self.signer = LinkSigner(store.secret("link-signing-key"))
+        self.limiter = FailureLimiter(config.limits, clock=clock)
+        self.lobby = Lobby(clock=clock)
+        self.occupancy = Occupancy(clock=clock)
+        self.passwords = PasswordChecker()
+        self.revocations = RevocationSet(set(store.revoked_links()))
+
+    def close(self) -> None:
+        self.passwords.close()
+
+    def _audit(self, tenant: str | None, actor: str, action: str, **details: Any) -> None:
+        self.residency.audit(tenant=tenant, actor=actor, action=action, details=details)
+
+    # -- tenants and admin keys ------------------------------------------------------------------------------
+    def create_tenant(self, actor: str, *, tenant: str, name: str, jurisdiction: str) -> dict[str, Any]:
+        try:
+            return self.residency.create_tenant(tenant=tenant, name=name, jurisdiction=jurisdiction, actor=actor)
+        except ResidencyError as e:
+            raise residency_error(e) from None
+
+    def _require_tenant(self, tenant: str) -> None:
+        if not self.residency.tenant_exists(tenant):
+            raise ApiError(404, "tenant_not_found", f"tenant {tenant!r} does not exist")
+
+    def create_admin_key(self, actor: str, *, tenant: str, label: str = "") -> tuple[dict[str, Any], str]:
+        """Returns the key's public record and the secret, shown once (only its SHA-256 is stored)."""
+        if tenant != OPERATOR:
+            self._require_tenant(tenant)
+        key_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        rec = self.store.add_admin_key(key_id, tenant, _sha256(secret), label)
+        self._audit(None if tenant == OPERATOR else tenant, actor, "admin_key.create", key_id=key_id, label=label)
+        return rec.public(), f"{KEY_PREFIX}{key_id}.{secret}"
+
+    def list_admin_keys(self, tenant: str) -> list[dict[str, Any]]:
+        return [k.public() for k in self.store.admin_keys(tenant)]
+
+    def revoke_admin_key(self, actor: str, *, tenant: str, key_id: str) -> None:
+        rec = self.store.admin_key(key_id)
+        if rec is None or rec.tenant != tenant:
+            raise ApiError(404, "key_not_found", f"admin key {key_id!r} not found for tenant {tenant!r}")
+        if not self.store.revoke_admin_key(key_id):
+            raise ApiError(409, "key_already_revoked", f"admin key {key_id!r} is already revoked")
+        self._audit(None if tenant == OPERATOR else tenant, actor, "admin_key.revoke", key_id=key_id)
+
+    def authenticate(self, presented: str | None) -> Principal:
+        if not presented or not presented.startswith(KEY_PREFIX) or "." not in presented:
+            raise ApiError(401, "unauthenticated", "an admin API key is required (Authorization: Bearer cak_...)")
+        key_id, _, secret = presented[len(KEY_PREFIX):].partition(".")
+        rec = self.store.admin_key(key_id)
+        ok = rec is not None and hmac.compare_digest(rec.hash, _sha256(secret))
+        if rec is None or not ok or rec.revoked_at is not None:
+            raise ApiError(401, "unauthenticated", "admin API key is unknown or revoked")
+        return Principal(key_id, rec.tenant)
+
+    def ensure_operator_key(self) -> str | None:
+        """On first start: creates an operator key and returns it (None when one exists already)."""
+        if any(k.revoked_at is None for k in self.store.admin_keys(OPERATOR)):
+            return None
+        return self.create_admin_key("bootstrap", tenant=OPERATOR, label="bootstrap operator key")[1]
+
+    # -- meeting links ---------------------------------------------------------------------------------------
+    def link_url(self, link: str) -> str:
+        return f"{self.config.public_url.rstrip('/')}/j/{link}"
+
+    def create_link(
+        self,
+        actor: str,
+        *,
+        tenant: str,
+        title: str,
+        password: str | None = None,
+        no_password: bool = False,
+        expires_in: int | None = None,
+        max_participants: int | None = None,
+        lobby: bool = False,
+    ) -> dict[str, Any]:
+        """A new meeting link. Without a password (and without `no_password`) one is generated and returned
+        once. The answer's `url` has no fragment: the E2EE secret is added by the client (CLI/browser)."""
+        self._require_tenant(tenant)
+        if password is not None and no_password:
+            raise ApiError(400, "contradictory_options", "give a password or no_password, not both")
+        generated = None
+        if password is None and not no_password:
+            password = generated = generate_password()
+        now = self.clock()
+        link_id = self.signer.new()
+        host_key = secrets.token_urlsafe(24)
+        rec = Link(
+            link=link_id,
+            tenant=tenant,
+            title=title,
+            room="r-" + secrets.token_hex(8),
+            password_hash=hash_password(password, self.config.scrypt) if password is not None else None,
+            host_key_hash=_sha256(host_key),
+            expires_at=now + expires_in if expires_in else None,
+            max_participants=max_participants,
+            lobby=lobby,
+            created=now,
+            created_by=actor,
+            revoked_at=None,
+        )
+        self.store.add_link(rec)
+        self._audit(tenant, actor, "link.create", link=link_id, room=rec.room, title=title,
+                    password_required=password is not None, expires_at=rec.expires_at,
+                    max_participants=max_participants, lobby=lobby)
+        out = {**rec.public(), "url": self.link_url(link_id), "host_key": host_key}
+        if generated is not None:
+            out["password"] = generated
+        return out
+
+    def get_link(self, tenant: str, link: str) -> Link:
+        rec = self.store.link(link) if self.signer.verify(link) else None
+        if rec is None or rec.tenant != tenant:
+            raise ApiError(404, "link_not_found", "meeting link not found")
+        return rec
+
+    def list_links(self, tenant: str) -> list[dict[str, Any]]:
+        self._require_tenant(tenant)
+        return [r.public() for r in self.store.links(tenant)]
+
+    async def revoke_link(self, actor: str, *, tenant: str, link: str, end_meeting: bool = False) -> dict[str, Any]:
+        rec = self.get_link(tenant, link)
+        newly = self.store.revoke_link(link)
+        self.revocations.add(link)
+        self.lobby.deny_all(link)
+        ended: bool | str = False
+        if end_meeting:
+            node = self.residency.room_node(tenant, rec.room)
+            if node is None:
+                ended = "not_running"
+            elif self.node_admin is None:
+                raise ApiError(503, "node_admin_unavailable", "no node admin client is configured")
+            else:
+                try:
+                    await self.node_admin.end_room(node, tenant, rec.room)
+                    self.residency.end_room(tenant, rec.room, actor)
+                    ended = True
+                except NodeAdminError as e:
+                    self._audit(tenant, actor, "link.revoke", link=link, end_meeting="failed", error=str(e))
+                    raise ApiError(502, "end_meeting_failed", f"link revoked, but ending the meeting failed: {e}") from None
+            self.occupancy.clear(tenant, rec.room)
+        self._audit(tenant, actor, "link.revoke", link=link, room=rec.room, already=not newly, ended=ended)
+        return {"link": link, "revoked": True, "meeting_ended": ended}
+
+    def link_info(self, link: str) -> dict[str, Any]:
+        """What the link page may show before joining."""
+        rec = self._usable_link(link)
+        return {"title": rec.title, "password_required": rec.password_hash is not None, "lobby": rec.lobby}
+
+    def _usable_link(self, link: str) -> Link:
+        if not self.signer.verify(link):  # before any database lookup
+            metrics.TOKEN_FAILURES.labels("bad_link").inc()
+            raise ApiError(404, "link_not_found", "this meeting link is not valid")
+        rec = self.store.link(link)
+        if rec is None:
+            metrics.TOKEN_FAILURES.labels("bad_link").inc()
+            raise ApiError(404, "link_not_found", "this meeting link is not valid")
+        if rec.revoked_at is not None:
+            metrics.TOKEN_FAILURES.labels("link_revoked").inc()
+            raise ApiError(410, "link_revoked", "this meeting link was revoked by its organiser")
+        if rec.expires_at is not None and self.clock() >= rec.expires_at:
+            metrics.TOKEN_FAILURES.labels("link_expired").inc()
+            raise ApiError(410, "link_expired", "this meeting link has expired")
+        return rec
+
+    # -- joining ----------------------------------------------------------------------------------------------
+    def _blocked(self, b: Blocked, rec: Link) -> ApiError:
+        metrics.TOKEN_FAILURES.labels("rate_limited").inc()
+        who = "this meeting link" if b.scope == "link" else "your address"
+        if b.locked:
+            msg = f"too many wrong passwords for {who}: locked; ask the meeting's organiser, or retry later"
+            return ApiError(429, "locked", msg, headers={"Retry-After": str(b.retry_after)},
+                            extra={"retry_after": b.retry_after})
+        return ApiError(429, "too_many_attempts", f"too many wrong passwords for {who}; retry in {b.retry_after} s",
+                        headers={"Retry-After": str(b.retry_after)}, extra={"retry_after": b.retry_after})
+
+    def _failed(self, rec: Link, client: str, kind: str) -> None:
+        keys = [("link", rec.link), ("client", client)]
+        if kind == "password":
+            metrics.PASSWORD_FAILURES.inc()
+        metrics.TOKEN_FAILURES.labels(f"wrong_{kind}").inc()
+        tripped = self.limiter.failure(keys, tenant=rec.tenant)
+        self._audit(rec.tenant, f"client:{client}", f"join.wrong_{kind}", link=rec.link)
+        for scope, key, locked in tripped:
+            metrics.LOCKOUTS.labels(scope, str(locked).lower()).inc()
+            self._audit(rec.tenant, "rate-limiter", "join.locked" if locked else "join.backoff",
+                        scope=scope, key=key, link=rec.link)
+
+    async def join(
+        self,
+        *,
+        link: str,
+        name: str,
+        client: str,
+        password: str | None = None,
+        region_hint: str | None = None,
+        host_key: str | None = None,
+    ) -> dict[str, Any]:
+        rec = self._usable_link(link)
+        keys = [("link", rec.link), ("client", client)]
+        host = False
+        if host_key is not None:
+            try:
+                self.limiter.check(keys)
+            except Blocked as b:
+                raise self._blocked(b, rec) from None
+            if not hmac.compare_digest(rec.host_key_hash, _sha256(host_key)):
+                self._failed(rec, client, "host_key")
+                raise ApiError(403, "wrong_host_key", "the host key is not valid for this meeting")
+            host = True
+        elif rec.password_hash is not None:
+            try:
+                self.limiter.check(keys)  # a correct password after the limit still waits
+            except Blocked as b:
+                raise self._blocked(b, rec) from None
+            if password is None:
+                metrics.TOKEN_FAILURES.labels("password_required").inc()
+                raise ApiError(401, "password_required", "this meeting needs a password")
+            if not await self.passwords.verify(password, rec.password_hash):
+                self._failed(rec, client, "password")
+                raise ApiError(401, "wrong_password", "wrong meeting password")
+            self.limiter.success(("client", client))
+        participant = "p-" + secrets.token_urlsafe(9)
+        if rec.lobby and not host:
+            try:
+                ticket = self.lobby.knock(link=rec.link, tenant=rec.tenant, name=name, participant=participant,
+                                          region_hint=region_hint)
+            except LobbyFull:
+                raise ApiError(503, "lobby_full", "the waiting room is full; try again later") from None
+            return {"status": "waiting", "ticket": ticket.id, "poll": f"/v1/lobby/{ticket.id}",
+                    "participant": participant}
+        return self._admit(rec, name=name, participant=participant, region_hint=region_hint, host=host)
+
+    def _admit(self, rec: Link, *, name: str, participant: str, region_hint: str | None, host: bool) -> dict[str, Any]:
+        if rec.max_participants is not None and not host:
+            if self.occupancy.count(rec.tenant, rec.room) >= rec.max_participants:
+                metrics.TOKEN_FAILURES.labels("meeting_full").inc()
+                raise ApiError(403, "meeting_full", f"this meeting is full ({rec.max_participants} participants)")
+        try:
+            where = self.residency.place(tenant=rec.tenant, room=rec.room, region_hint=region_hint)
+        except PlacementRefused as e:
+            metrics.PLACEMENT_REFUSALS.labels(e.code).inc()
+            raise ApiError(503, "placement_refused", e.message, extra={"reason": e.code}) from None
+        except ResidencyError as e:
+            metrics.PLACEMENT_REFUSALS.labels(e.code).inc()
+            raise residency_error(e) from None
+        metrics.PLACEMENTS.labels(where.region).inc()
+        self.occupancy.reserve(rec.tenant, rec.room, participant)
+        token = self.issuer.mint(
+            tenant=rec.tenant, room=rec.room, participant=participant, region=where.region, node=where.node,
+            name=name, ttl=self.config.token_ttl, link=rec.link, host=host,
+        )
+        metrics.JOINS.inc()
+        return {
+            "status": "joined",
+            "token": token,
+            "ws_url": where.ws_url,
+            "node": where.node,
+            "room": rec.room,
+            "participant": participant,
+            "host": host,
+            "expires_in": int(self.config.token_ttl),
+            "processing": where.processing(),
+        }
+
+    # -- lobby -------------------------------------------------------------------------------------------------
+    def _host_link(self, link: str, host_key: str | None) -> Link:
+        rec = self._usable_link(link)
+        if host_key is None or not hmac.compare_digest(rec.host_key_hash, _sha256(host_key)):
+            raise ApiError(403, "wrong_host_key", "the host key is not valid for this meeting")
+        return rec
+
+    def lobby_list(self, link: str, host_key: str | None) -> list[dict[str, Any]]:
+        self._host_link(link, host_key)
+        return [t.public() for t in self.lobby.waiting(link)]
+
+    def lobby_decide(self, link: str, host_key: str | None, ticket: str, admit: bool) -> dict[str, Any]:
+        rec = self._host_link(link, host_key)
+        t = self.lobby.decide(link, ticket, admit)
+        if t is None:
+            raise ApiError(404, "ticket_not_found", "no such participant waiting")
+        self._audit(rec.tenant, f"host:{link[:8]}", "lobby.admit" if admit else "lobby.deny",
+                    link=link, participant=t.participant)
+        return t.public()
+
+    async def lobby_wait(self, ticket_id: str, timeout: float) -> dict[str, Any]:
+        t: Ticket | None = self.lobby.get(ticket_id)
+        if t is None:
+            raise ApiError(404, "ticket_not_found", "unknown or expired waiting-room ticket")
+        await self.lobby.wait(t, min(timeout, self.config.lobby_poll_max))
+        if t.state == DENIED:
+            self.lobby.consume(t)
+            raise ApiError(403, "denied", "the host did not let you in")
+        if t.state != ADMITTED:
+            return {"status": "waiting", "ticket": t.id}
+        rec = self._usable_link(t.link)
+        self.lobby.consume(t)
+        return self._admit(rec, name=t.name, participant=t.participant, region_hint=t.region_hint, host=False)
+
+    # -- operations ----------------------------------------------------------------------------------------------
+    def lockouts(self, tenant: str | None) -> list[dict[str, Any]]:
+        return [lo.to_dict() for lo in self.limiter.lockouts(tenant)]
+
+    def clear_lockout(self, actor: str, *, tenant: str | None, scope: str, key: str) -> None:
+        if not self.limiter.clear(scope, key, tenant):
+            raise ApiError(404, "lockout_not_found", f"no lockout for {scope} {key!r}")
+        self._audit(tenant, actor, "lockout.clear", scope=scope, key=key)
+
+    def rotate_signing_key(self, actor: str) -> dict[str, Any]:
+        key = self.keyring.rotate()
+        self._audit(None, actor, "signing_key.rotate", kid=key.kid)
+        return {"kid": key.kid, "published": [k.kid for k in self.keyring.published()]}

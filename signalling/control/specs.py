@@ -1,0 +1,52 @@
+"""Request-body and parameter specs shared by the handlers and the OpenAPI document."""
+
+from __future__ import annotations
+
+from .linkids import LINK_PATTERN
+from .passwords import MAX_PASSWORD_LEN
+from .schema import Bool, Enum, Int, ObjectSpec, Str
+
+TENANT_ID = Str(max_len=63, min_len=1, pattern="[a-z0-9][a-z0-9._-]{0,62}", description="tenant id")
+LINK_ID = Str(max_len=43, min_len=43, pattern=LINK_PATTERN, description="signed meeting link id")
+KEY_ID = Str(max_len=16, min_len=16, pattern="[0-9a-f]{16}", description="admin key id")
+TICKET_ID = Str(max_len=32, min_len=32, pattern="[A-Za-z0-9_-]{32}", description="waiting-room ticket")
+REGION_ID = Str(max_len=63, min_len=1, pattern="[a-z0-9][a-z0-9._-]{0,62}", description="region id")
+NAME = Str(max_len=64, min_len=1, description="display name")
+
+CREATE_TENANT = ObjectSpec(
+    "CreateTenant",
+    {"tenant": TENANT_ID, "name": Str(max_len=128, min_len=1),
+     "jurisdiction": Str(max_len=16, min_len=2, pattern="[A-Za-z0-9_-]{2,16}", description="e.g. EU, UK, CH, US")},
+    required=("tenant", "name", "jurisdiction"),
+)
+CREATE_ADMIN_KEY = ObjectSpec("CreateAdminKey", {"label": Str(max_len=128)})
+CREATE_LINK = ObjectSpec(
+    "CreateLink",
+    {
+        "title": Str(max_len=200, min_len=1),
+        "password": Str(max_len=MAX_PASSWORD_LEN, min_len=1, description="omit to have one generated"),
+        "no_password": Bool(description="explicitly create a link without a password"),
+        "expires_in": Int(minimum=60, maximum=10 * 365 * 86400, description="seconds until the link expires"),
+        "max_participants": Int(minimum=1, maximum=10000),
+        "lobby": Bool(description="participants wait until the host admits them"),
+    },
+    required=("title",),
+    description="The E2EE secret is not a field: it lives in the link's #fragment and never reaches a server.",
+)
+REVOKE_LINK = ObjectSpec("RevokeLink", {"end_meeting": Bool(description="also end the running meeting")})
+CLEAR_LOCKOUT = ObjectSpec(
+    "ClearLockout", {"scope": Enum(("link", "client")), "key": Str(max_len=128, min_len=1)}, required=("scope", "key")
+)
+JOIN = ObjectSpec(
+    "Join",
+    {
+        "link": LINK_ID,
+        "name": NAME,
+        "password": Str(max_len=MAX_PASSWORD_LEN, min_len=1),
+        "region_hint": REGION_ID,
+        "host_key": Str(max_len=64, min_len=1, pattern="[A-Za-z0-9_-]{1,64}", description="from a host link"),
+    },
+    required=("link", "name"),
+)
+LOBBY_DECISION = ObjectSpec("LobbyDecision", {"decision": Enum(("admit", "deny"))}, required=("decision",))
+EMPTY = ObjectSpec("Empty", {})
