@@ -103,6 +103,7 @@ class KeyRing:
         self.grace = grace
         self.path = path
         self._mtime = 0.0
+        self._checked = 0.0
         self._lock = threading.Lock()
 
     @property
@@ -151,11 +152,12 @@ class KeyRing:
                 ring._save_locked()
         return ring
 
-    def refresh(self) -> None:
-        """Reloads the persisted ring if another process rotated it."""
-        if self.path is None:
+    def refresh(self, min_interval: float = 1.0) -> None:
+        """Reloads the persisted ring if another process rotated it (looks at most once per `min_interval`)."""
+        if self.path is None or time.monotonic() - self._checked < min_interval:
             return
         with self._lock:
+            self._checked = time.monotonic()
             self._refresh_locked()
 
     def _refresh_locked(self) -> None:
@@ -217,6 +219,7 @@ class TokenIssuer:
         now: float | None = None,
     ) -> str:
         now = time.time() if now is None else now
+        self.keys.refresh()
         key = self.keys.current
         payload = {
             "iss": self.issuer,

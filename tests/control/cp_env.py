@@ -1,0 +1,95 @@
+"""Test environment: a real control plane on SQLite files in tmp_path, with residency's real service and registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from residency.model import Node
+from residency.registry import MemoryRegistry
+from residency.service import ResidencyService
+from signalling.control.app import build_control_plane, create_app
+from signalling.control.config import ControlConfig
+from signalling.control.passwords import ScryptCost
+from signalling.control.residency_adapter import ResidencyAdapter
+from signalling.control.service import ControlPlane
+from signalling.tokens import TokenVerifier
+
+FAST_SCRYPT = ScryptCost(n=2**10, r=8, p=1)  # tests only: the production cost is in passwords.DEFAULT_COST
+
+
+class Clock:
+    def __init__(self, t: float = 1_800_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, s: float) -> None:
+        self.t += s
+
+
+@dataclass
+class Env:
+    tmp: Path
+    config: ControlConfig
+    residency: ResidencyService
+    control: ControlPlane
+    client: TestClient
+    operator_key: str
+    admin_key: str = ""
+    nodes: dict[str, Node] = field(default_factory=dict)
+
+    def op(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.operator_key}"}
+
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_key}"}
+
+    def link(self, tenant: str = "acme", **opts: Any) -> dict[str, Any]:
+        r = self.client.post(f"/v1/tenants/{tenant}/links", json={"title": "Board meeting", **opts},
+                             headers=self.admin())
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def join(self, link: str, headers: dict[str, str] | None = None, **body: Any) -> Any:
+        return self.client.post("/v1/join", json={"link": link, "name": "Ada", **body}, headers=headers or {})
+
+    def verifier(self, node: str = "node-eu-1") -> TokenVerifier:
+        return TokenVerifier(self.control.keyring.jwks, node)
+
+
+def add_node(svc: ResidencyService, node_id: str, region: str, http_url: str = "http://127.0.0.1:9") -> Node:
+    node = Node(id=node_id, region=region, public_ip="127.0.0.1", udp_port=40000,
+                ws_url=f"ws://127.0.0.1:7880/ws?node={node_id}", http_url=http_url)
+    return svc.node_registered(node)
+
+
+def make_env(tmp_path: Path, clock: Clock | None = None, node_http: str = "http://127.0.0.1:9") -> Env:
+    config = ControlConfig(db=tmp_path / "control.db", public_url="https://meet.example", scrypt=FAST_SCRYPT)
+    svc = ResidencyService(str(config.db), registry=MemoryRegistry())
+    svc.define_region("eu-1", "EU", "Frankfurt, DE", "EU Central", actor="operator")
+    svc.define_region("us-1", "US", "Ashburn, US", "US East", actor="operator")
+    control = build_control_plane(config, residency=ResidencyAdapter(svc))
+    if clock is not None:
+        control.clock = clock
+        control.limiter.clock = clock
+        control.lobby.clock = clock
+        control.occupancy.clock = clock
+    operator_key = control.ensure_operator_key()
+    assert operator_key
+    app = create_app(config, control=control)
+    client = TestClient(app, client=("198.51.100.7", 50000))
+    env = Env(tmp_path, config, svc, control, client, operator_key)
+    env.nodes["node-eu-1"] = add_node(svc, "node-eu-1", "eu-1", node_http)
+    r = client.post("/v1/tenants", json={"tenant": "acme", "name": "ACME GmbH", "jurisdiction": "EU"},
+                    headers=env.op())
+    assert r.status_code == 201, r.text
+    r = client.post("/v1/tenants/acme/admin-keys", json={"label": "alice"}, headers=env.op())
+    env.admin_key = r.json()["key"]
+    return env
+
+

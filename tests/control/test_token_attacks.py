@@ -1,0 +1,207 @@
+"""Every way to forge, stretch or reuse a join token is refused with a clear, stable error code.
+
+The node verifies with `TokenVerifier` (signature, algorithm, key id, audience, time, single use) and then
+`JoinPolicy` (room, region, revoked link). Tokens here come from the real control plane's join endpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import jwt
+import pytest
+from cp_env import Env
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from signalling.tokens import JoinPolicy, KeyRing, RevocationSet, TokenError, TokenIssuer, TokenVerifier
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def parts(token: str) -> tuple[dict, dict, str]:
+    h, p, s = token.split(".")
+    return (json.loads(base64.urlsafe_b64decode(h + "==")), json.loads(base64.urlsafe_b64decode(p + "==")), s)
+
+
+def reassemble(header: dict, payload: dict, sig: str) -> str:
+    return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}.{sig}"
+
+
+@pytest.fixture
+def joined(env: Env) -> dict:
+    link = env.link(no_password=True)
+    r = env.join(link["link"])
+    assert r.status_code == 200, r.text
+    return {**r.json(), "link": link["link"]}
+
+
+def refused(env: Env, token: str, code: str, node: str = "node-eu-1") -> None:
+    with pytest.raises(TokenError) as e:
+        env.verifier(node).verify(token)
+    assert e.value.code == code, e.value.message
+    assert e.value.message
+
+
+def test_the_genuine_token_is_accepted_once(env: Env, joined: dict) -> None:
+    claims = env.verifier().verify(joined["token"])
+    assert (claims.tenant, claims.room, claims.region, claims.participant) == (
+        "acme", joined["room"], "eu-1", joined["participant"])
+    assert claims.link == joined["link"]
+
+
+def test_alg_none_is_refused(env: Env, joined: dict) -> None:
+    header, payload, _ = parts(joined["token"])
+    forged = reassemble({**header, "alg": "none"}, payload, "")
+    refused(env, forged, "alg_not_allowed")
+
+
+def test_hs256_signed_with_the_public_key_is_refused(env: Env, joined: dict) -> None:
+    """Key confusion: an attacker HMACs with the published public key, hoping it is used as the HMAC secret."""
+    header, payload, _ = parts(joined["token"])
+    jwk = env.control.keyring.jwks()["keys"][0]
+    for secret in (base64.urlsafe_b64decode(jwk["x"] + "="),
+                   env.control.keyring.current.private.public_key().public_bytes(
+                       serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)):
+        signing_input = f"{b64(json.dumps({**header, 'alg': 'HS256'}).encode())}.{b64(json.dumps(payload).encode())}"
+        sig = b64(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())
+        refused(env, f"{signing_input}.{sig}", "alg_not_allowed")
+
+
+def test_a_token_signed_with_another_key_under_a_published_kid_is_refused(env: Env, joined: dict) -> None:
+    header, payload, _ = parts(joined["token"])
+    forged = jwt.encode(payload, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": header["kid"]})
+    refused(env, forged, "bad_signature")
+
+
+def test_a_token_with_an_unknown_kid_is_refused(env: Env, joined: dict) -> None:
+    header, payload, _ = parts(joined["token"])
+    forged = jwt.encode(payload, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": "attacker"})
+    refused(env, forged, "unknown_key")
+
+
+def test_an_expired_token_is_refused(env: Env) -> None:
+    issuer = TokenIssuer(env.control.keyring)
+    old = issuer.mint(tenant="acme", room="r", participant="p", region="eu-1", node="node-eu-1",
+                      ttl=60, now=time.time() - 3600)
+    refused(env, old, "expired")
+
+
+def test_a_token_not_yet_valid_is_refused(env: Env) -> None:
+    issuer = TokenIssuer(env.control.keyring)
+    future = issuer.mint(tenant="acme", room="r", participant="p", region="eu-1", node="node-eu-1",
+                         now=time.time() + 3600)
+    refused(env, future, "not_yet_valid")
+
+
+def test_a_token_for_another_node_is_refused(env: Env, joined: dict) -> None:
+    refused(env, joined["token"], "wrong_audience", node="node-eu-2")
+
+
+def test_a_token_for_another_room_is_refused_by_the_join_policy(env: Env, joined: dict) -> None:
+    claims = env.verifier().verify(joined["token"])
+    with pytest.raises(TokenError) as e:
+        JoinPolicy(region="eu-1").check(claims, room="r-someone-elses-room")
+    assert e.value.code == "wrong_room"
+
+
+def test_a_token_for_another_region_is_refused_by_the_join_policy(env: Env, joined: dict) -> None:
+    claims = env.verifier().verify(joined["token"])
+    with pytest.raises(TokenError) as e:
+        JoinPolicy(region="us-1").check(claims)
+    assert e.value.code == "wrong_region"
+
+
+def test_a_tenant_policy_that_disallows_the_region_is_refused(env: Env, joined: dict) -> None:
+    claims = env.verifier().verify(joined["token"])
+    with pytest.raises(TokenError) as e:
+        JoinPolicy(region="eu-1", tenant_allows=lambda tenant, region: False).check(claims)
+    assert e.value.code == "region_not_allowed"
+
+
+def test_a_token_from_a_revoked_link_is_refused(env: Env, joined: dict) -> None:
+    """Revoked after the token was issued (within its 60 s): the node asks the control plane's revocations."""
+    policy = JoinPolicy(region="eu-1", revocations=env.control.revocations)
+    r = env.client.post(f"/v1/tenants/acme/links/{joined['link']}/revoke", json={}, headers=env.admin())
+    assert r.status_code == 200, r.text
+    claims = env.verifier().verify(joined["token"])
+    with pytest.raises(TokenError) as e:
+        policy.check(claims, room=joined["room"])
+    assert e.value.code == "link_revoked"
+    assert env.client.get("/v1/revocations").json() == {"links": [joined["link"]]}
+
+
+def test_a_replayed_token_is_refused(env: Env, joined: dict) -> None:
+    verifier = env.verifier()
+    verifier.verify(joined["token"])
+    with pytest.raises(TokenError) as e:
+        verifier.verify(joined["token"])
+    assert e.value.code == "replayed"
+
+
+@pytest.mark.parametrize("claim,value", [("room", "r-other"), ("region", "us-1"), ("tenant", "evil"),
+                                         ("exp", 4_000_000_000), ("host", True)])
+def test_a_tampered_claim_is_refused(env: Env, joined: dict, claim: str, value: object) -> None:
+    header, payload, sig = parts(joined["token"])
+    refused(env, reassemble(header, {**payload, claim: value}, sig), "bad_signature")
+
+
+def test_garbage_is_refused_as_malformed(env: Env) -> None:
+    for junk in ("", "a.b", "a.b.c", "x" * 9000, "...."):
+        refused(env, junk, "malformed")
+
+
+def test_an_admin_token_is_not_a_join_token_and_vice_versa(env: Env, joined: dict) -> None:
+    admin = env.control.issuer.mint_admin(node="node-eu-1", scope="room:end")
+    refused(env, admin, "missing_claim")
+    with pytest.raises(TokenError) as e:
+        env.verifier().verify_admin(joined["token"], "room:end")
+    assert e.value.code == "wrong_scope"
+    assert env.verifier().verify_admin(admin, "room:end")["scope"] == "room:end"
+
+
+def test_a_token_signed_before_rotation_verifies_after_it(env: Env, joined: dict) -> None:
+    """Rotation without downtime: the node refreshes the JWKS and still finds the old key (grace period)."""
+    old_kid = parts(joined["token"])[0]["kid"]
+    r = env.client.post("/v1/operator/signing-keys/rotate", json={}, headers=env.op())
+    assert r.status_code == 200, r.text
+    new_kid = r.json()["kid"]
+    published = {k["kid"] for k in env.client.get("/.well-known/jwks.json").json()["keys"]}
+    assert published == {old_kid, new_kid}
+    jwks = env.client.get("/.well-known/jwks.json").json()
+    assert TokenVerifier(lambda: jwks, "node-eu-1").verify(joined["token"]).room == joined["room"]
+    link = env.link(no_password=True)
+    fresh = env.join(link["link"]).json()["token"]
+    assert parts(fresh)[0]["kid"] == new_kid
+    TokenVerifier(lambda: jwks, "node-eu-1").verify(fresh)
+
+
+def test_rotation_is_persisted_and_the_retired_key_leaves_after_the_grace_period(tmp_path) -> None:
+    ring = KeyRing.open(tmp_path / "keys", grace=600)
+    first = ring.current.kid
+    t0 = time.time()
+    second = ring.rotate(now=t0).kid
+    reopened = KeyRing.open(tmp_path / "keys", grace=600)
+    assert [k.kid for k in reopened.published(t0)] == [first, second]
+    assert reopened.current.kid == second
+    assert [k.kid for k in reopened.published(t0 + 601)] == [second]
+    assert oct((tmp_path / "keys" / "signing-keys.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_another_process_rotating_the_shared_ring_is_picked_up(tmp_path) -> None:
+    a = KeyRing.open(tmp_path / "keys")
+    b = KeyRing.open(tmp_path / "keys")
+    new = a.rotate().kid
+    b.refresh(min_interval=0)
+    assert b.current.kid == new
+
+
+def test_revocation_set_and_policy_pass_a_good_token(env: Env, joined: dict) -> None:
+    claims = env.verifier().verify(joined["token"])
+    assert JoinPolicy(region="eu-1", revocations=RevocationSet()).check(claims, room=joined["room"]) == claims
