@@ -145,19 +145,35 @@ castellan.io/region: {{ .name }}
 {{- end -}}
 
 {{/*
-One region's effective node settings: the `node` defaults with every key the region sets replacing the default
-(a shallow override, so `hostNetwork: false` or an empty `tolerations: []` on a region win).
+Deep merge that, unlike sprig's merge/mergeOverwrite, lets false, 0, "" and [] in `src` win: maps are merged key
+by key (recursively), anything else in `src` replaces the value in `dst`. Mutates `dst` (pass a deepCopy).
+Call: include "castellan.merge" (dict "dst" $d "src" $s)
+*/}}
+{{- define "castellan.merge" -}}
+{{- $dst := .dst -}}
+{{- range $k, $v := .src -}}
+{{- if and (kindIs "map" $v) (kindIs "map" (get $dst $k)) -}}
+{{- include "castellan.merge" (dict "dst" (get $dst $k) "src" $v) -}}
+{{- else -}}
+{{- $_ := set $dst $k $v -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+One region's effective node settings: the `node` defaults, deep-merged with the region's own keys (maps merge
+key by key; scalars and lists set on the region win, including false and []).
 Call: include "castellan.region.merge" (dict "root" $ "region" $r "out" $dict) — fills $dict.
 */}}
 {{- define "castellan.region.merge" -}}
-{{- range $k, $v := .root.Values.node }}{{ $_ := set $.out $k $v }}{{ end -}}
-{{- range $k, $v := .region }}{{ $_ := set $.out $k $v }}{{ end -}}
+{{- range $k, $v := deepCopy .root.Values.node }}{{ $_ := set $.out $k $v }}{{ end -}}
+{{- include "castellan.merge" (dict "dst" .out "src" (omit .region "turn")) -}}
 {{- end -}}
 
-{{/* One region's effective TURN settings (global `turn` defaults, region `turn` keys win). */}}
+{{/* One region's effective TURN settings: the global `turn` defaults deep-merged with the region's `turn`. */}}
 {{- define "castellan.region.turn" -}}
-{{- range $k, $v := .root.Values.turn }}{{ $_ := set $.out $k $v }}{{ end -}}
-{{- range $k, $v := (.region.turn | default dict) }}{{ $_ := set $.out $k $v }}{{ end -}}
+{{- range $k, $v := deepCopy .root.Values.turn }}{{ $_ := set $.out $k $v }}{{ end -}}
+{{- include "castellan.merge" (dict "dst" .out "src" (.region.turn | default dict)) -}}
 {{- end -}}
 
 {{- define "castellan.turn.fullname" -}}
