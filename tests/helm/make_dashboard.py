@@ -41,7 +41,8 @@ def build() -> dict:
     panels: list[dict] = []
     pid = iter(range(1, 100))
     y = 0
-    panels.append(row(next(pid), "Overview", y)); y += 1
+    panels.append(row(next(pid), "Overview", y))
+    y += 1
     stats = [
         ("Rooms", f"sum(castellan_rooms{{{R}}})"),
         ("Participants", f"sum(castellan_participants{{{R}}})"),
@@ -55,10 +56,12 @@ def build() -> dict:
         panels.append(panel(next(pid), title, [(expr, title)], x=4 * i, y=y, w=4, h=4, unit=unit, kind="stat"))
     y += 4
 
-    panels.append(row(next(pid), "Media nodes", y)); y += 1
+    panels.append(row(next(pid), "Media nodes", y))
+    y += 1
     panels.append(panel(next(pid), "Rooms by region", [(f"sum by (region) (castellan_rooms{{{R}}})", "{{region}}")], 0, y))
     panels.append(panel(next(pid), "Participants by region",
-                        [(f"sum by (region) (castellan_participants{{{R}}})", "{{region}}")], 12, y)); y += 8
+                        [(f"sum by (region) (castellan_participants{{{R}}})", "{{region}}")], 12, y))
+    y += 8
     panels.append(panel(next(pid), "Node load (0..1, 1 = full: no new rooms)",
                         [(f"max by (region, pod) (castellan_node_load{{{R}}})", "{{region}} {{pod}}")], 0, y,
                         unit="percentunit", min=0, max=1,
@@ -66,15 +69,18 @@ def build() -> dict:
                                                                   {"color": "orange", "value": 0.8},
                                                                   {"color": "red", "value": 0.95}]}))
     panels.append(panel(next(pid), "Tracks by node",
-                        [(f"sum by (region, pod) (castellan_tracks{{{R}}})", "{{region}} {{pod}}")], 12, y)); y += 8
+                        [(f"sum by (region, pod) (castellan_tracks{{{R}}})", "{{region}} {{pod}}")], 12, y))
+    y += 8
 
-    panels.append(row(next(pid), "Forwarding (native engine counters)", y)); y += 1
+    panels.append(row(next(pid), "Forwarding (native engine counters)", y))
+    y += 1
     panels.append(panel(next(pid), "Forwarded packets / s",
                         [(f"sum by (region) (rate(castellan_forwarded_packets_total{{{R}}}[$__rate_interval]))", "{{region}}")],
                         0, y, unit="pps"))
     panels.append(panel(next(pid), "Forwarded bits / s",
                         [(f"8 * sum by (region) (rate(castellan_forwarded_bytes_total{{{R}}}[$__rate_interval]))", "{{region}}")],
-                        12, y, unit="bps")); y += 8
+                        12, y, unit="bps"))
+    y += 8
     panels.append(panel(next(pid), "Dropped packets / s by reason",
                         [(f"sum by (reason) (rate(castellan_dropped_packets_total{{{R}}}[$__rate_interval]))", "{{reason}}")],
                         0, y, unit="pps"))
@@ -82,20 +88,24 @@ def build() -> dict:
                         [(f"sum(rate(castellan_dropped_packets_total{{{R}}}[$__rate_interval])) / "
                           f"(sum(rate(castellan_forwarded_packets_total{{{R}}}[$__rate_interval])) + "
                           f"sum(rate(castellan_dropped_packets_total{{{R}}}[$__rate_interval])))", "dropped")],
-                        12, y, unit="percentunit", min=0)); y += 8
+                        12, y, unit="percentunit", min=0))
+    y += 8
     panels.append(panel(next(pid), "Loss recovery: NACKs, retransmissions, PLIs / s", [
         (f"sum(rate(castellan_nack_requests_total{{{R}}}[$__rate_interval]))", "NACK requests"),
         (f"sum(rate(castellan_rtx_packets_total{{{R}}}[$__rate_interval]))", "RTX packets"),
         (f"sum(rate(castellan_pli_requests_total{{{R}}}[$__rate_interval]))", "PLI requests"),
-    ], 0, y, w=24, unit="ops")); y += 8
+    ], 0, y, w=24, unit="ops"))
+    y += 8
 
-    panels.append(row(next(pid), "Control plane", y)); y += 1
+    panels.append(row(next(pid), "Control plane", y))
+    y += 1
     panels.append(panel(next(pid), "Placements / min by region",
                         [(f"60 * sum by (region) (rate(castellan_placements_total{{{R}}}[$__rate_interval]))", "{{region}}")],
                         0, y))
     panels.append(panel(next(pid), "Placement refusals / min by reason",
                         [("60 * sum by (reason) (rate(castellan_placement_refusals_total[$__rate_interval]))", "{{reason}}")],
-                        12, y, description="Fail-closed refusals: no allowed region, no usable node, ...")); y += 8
+                        12, y, description="Fail-closed refusals: no allowed region, no usable node, ..."))
+    y += 8
     panels.append(panel(next(pid), "Joins / min",
                         [("60 * sum(rate(castellan_joins_total[$__rate_interval]))", "joins")], 0, y, w=8))
     panels.append(panel(next(pid), "Token failures / min by reason",
@@ -103,7 +113,8 @@ def build() -> dict:
                         8, y, w=8))
     panels.append(panel(next(pid), "Password failures / min",
                         [("60 * sum(rate(castellan_password_failures_total[$__rate_interval]))", "failures")],
-                        16, y, w=8)); y += 8
+                        16, y, w=8))
+    y += 8
 
     return {
         "uid": "castellan-overview",
