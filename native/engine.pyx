@@ -742,6 +742,14 @@ cdef class Engine:
             raise MemoryError("address table full")
         p.has_addr = 1
 
+    def clear_peer_address(self, int peer):
+        """Stops sending to the peer (consent expired, RFC 7675) until a valid STUN binds it again."""
+        self._check(peer, self.max_peers, "peer")
+        cdef Peer *p = &self.peers[peer]
+        if p.has_addr:
+            table_del(&self.addr_table, p.key_a, p.key_b)
+            p.has_addr = 0
+
     def set_peer_srtp(self, int peer, int profile, bytes rx_key, bytes tx_key):
         """Installs the SRTP master keys (key||salt) exported from DTLS; profile is the libsrtp profile id."""
         self._check(peer, self.max_peers, "peer")

@@ -1,0 +1,1 @@
+"""Load tests, media bots and benchmarks for Castellan."""

@@ -1,0 +1,1 @@
+"""Media bots: Python WebRTC peers that join a node like a browser would."""

@@ -1,0 +1,185 @@
+"""A participant bot built on aiortc: joins a node over its WebSocket, publishes pre-encoded media (no
+encoding per run), subscribes to every track in the room and decodes what it receives with av (aiortc's
+receiver). It speaks docs/protocol.md exactly as the browser client does.
+
+ICE is restricted to loopback so test traffic never leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import aioice.ice
+import websockets
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer
+from aiortc.mediastreams import MediaStreamError
+
+from loadtests.media import read_frame_number
+
+log = logging.getLogger("castellan.bot")
+
+
+def _loopback_only(use_ipv4: bool = True, use_ipv6: bool = True) -> list[str]:
+    return ["127.0.0.1"]
+
+
+aioice.ice.get_host_addresses = _loopback_only  # the network rule: bots only ever use loopback
+
+
+@dataclass
+class ReceivedTrack:
+    track_id: str
+    kind: str
+    frames: int = 0
+    numbers: list[int] = field(default_factory=list)
+    errors: int = 0
+
+
+class Bot:
+    def __init__(self, url: str, token: str, name: str = "bot", read_numbers: bool = True) -> None:
+        self.url = url
+        self.token = token
+        self.name = name
+        self.read_numbers = read_numbers
+        self.pc = RTCPeerConnection()
+        self.ws: Any = None
+        self.joined: dict[str, Any] = {}
+        self.tracks: dict[str, dict[str, Any]] = {}  # remote track id -> description
+        self.mid_to_track: dict[str, str] = {}
+        self.received: dict[str, ReceivedTrack] = {}
+        self.messages: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+        self._answers: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._negotiating = asyncio.Lock()
+        self._renegotiate = asyncio.Event()
+        self.players: list[MediaPlayer] = []
+        self.drop_incoming: float = 0.0  # fraction of incoming media datagrams to drop (loss injection)
+
+        @self.pc.on("track")
+        def on_track(track: Any) -> None:
+            self._tasks.append(asyncio.create_task(self._consume(track)))
+
+    # ------------------------------------------------------------------ signalling
+
+    async def connect(self) -> dict[str, Any]:
+        self.ws = await websockets.connect(self.url, max_size=2**20)
+        await self.ws.send(json.dumps({"type": "join", "token": self.token}))
+        msg = json.loads(await self.ws.recv())
+        if msg.get("type") != "joined":
+            raise RuntimeError(f"join refused: {msg}")
+        self.joined = msg
+        for t in msg["tracks"]:
+            self.tracks[t["id"]] = t
+        self._tasks.append(asyncio.create_task(self._reader()))
+        self._tasks.append(asyncio.create_task(self._negotiator()))
+        return msg
+
+    async def _reader(self) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for raw in self.ws:
+                msg = json.loads(raw)
+                self.messages.append(msg)
+                kind = msg.get("type")
+                if kind == "answer":
+                    await self._answers.put(msg)
+                elif kind == "track_published":
+                    self.tracks[msg["track"]["id"]] = msg["track"]
+                    self._renegotiate.set()
+                elif kind == "track_unpublished":
+                    self.tracks.pop(msg["track"], None)
+                    self._renegotiate.set()
+                elif kind == "error":
+                    self.errors.append(msg)
+                    await self._answers.put(msg)
+
+    async def publish(self, video: str | None = None, audio: str | None = None) -> None:
+        """Publishes pre-encoded files (passed through to RTP packetization, never re-encoded)."""
+        if video:
+            player = MediaPlayer(video, decode=False)
+            self.players.append(player)
+            self.pc.addTransceiver(player.video, direction="sendonly")
+        if audio:
+            player = MediaPlayer(audio, decode=False)
+            self.players.append(player)
+            self.pc.addTransceiver(player.audio, direction="sendonly")
+        await self.negotiate()
+
+    async def negotiate(self) -> None:
+        async with self._negotiating:
+            subscribed = set(self.mid_to_track.values())
+            for tid, t in self.tracks.items():
+                if tid not in subscribed:
+                    tr = self.pc.addTransceiver(t["kind"], direction="recvonly")
+                    tr._castellan_track = tid  # type: ignore[attr-defined]
+            for tr in self.pc.getTransceivers():
+                tid = getattr(tr, "_castellan_track", None)
+                if tid is not None and tid not in self.tracks and tr.direction != "inactive":
+                    tr.direction = "inactive"
+            offer = await self.pc.createOffer()
+            await self.pc.setLocalDescription(offer)
+            mapping = {}
+            for tr in self.pc.getTransceivers():
+                tid = getattr(tr, "_castellan_track", None)
+                if tid is not None and tid in self.tracks and tr.mid is not None:
+                    mapping[tr.mid] = tid
+            self.mid_to_track = mapping
+            await self.ws.send(json.dumps({"type": "offer", "sdp": self.pc.localDescription.sdp, "subscriptions": mapping}))
+            msg = await asyncio.wait_for(self._answers.get(), 10)
+            if msg.get("type") != "answer":
+                raise RuntimeError(f"offer refused: {msg}")
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=msg["sdp"], type="answer"))
+
+    async def _negotiator(self) -> None:
+        while True:
+            await self._renegotiate.wait()
+            await asyncio.sleep(0.05)  # coalesce bursts of track announcements
+            self._renegotiate.clear()
+            try:
+                await self.negotiate()
+            except Exception:  # noqa: BLE001
+                log.exception("%s: renegotiation failed", self.name)
+
+    # ------------------------------------------------------------------ media
+
+    async def _consume(self, track: Any) -> None:
+        mid = next((tr.mid for tr in self.pc.getTransceivers() if tr.receiver.track is track), None)
+        tid = self.mid_to_track.get(mid or "", f"mid:{mid}")
+        rec = self.received.setdefault(tid, ReceivedTrack(tid, track.kind))
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            rec.frames += 1
+            if track.kind == "video" and self.read_numbers:
+                try:
+                    rec.numbers.append(read_frame_number(frame.to_ndarray(format="rgb24")))
+                except Exception:  # noqa: BLE001
+                    rec.errors += 1
+
+    def video(self) -> list[ReceivedTrack]:
+        return [r for r in self.received.values() if r.kind == "video"]
+
+    def audio(self) -> list[ReceivedTrack]:
+        return [r for r in self.received.values() if r.kind == "audio"]
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def close(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for player in self.players:
+            for tr in (player.audio, player.video):
+                if tr is not None:
+                    tr.stop()
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+        await self.pc.close()

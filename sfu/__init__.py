@@ -1,0 +1,1 @@
+"""Castellan media node: transports, rooms, forwarding decisions, RTCP."""

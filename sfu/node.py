@@ -1,0 +1,657 @@
+"""The media node: one UDP port, the native engine, and the decisions Python makes for it.
+
+Python here handles what needs judgement — ICE-lite binding, DTLS, SDP, rooms and subscriptions, RTCP (keyframe
+requests, NACK service, reports) — and keeps the engine's tables up to date. Steady-state media never reaches
+this module: the engine forwards it natively.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from native import engine as native
+from sfu import rtcp, sdp
+from sfu.dtls import Certificate, DtlsSession
+from sfu.ice import IceLite, new_credentials
+from sfu.room import CODEC_IDS, Participant, Room, Subscription, Track
+
+log = logging.getLogger("castellan.node")
+
+KEYFRAME_REQUEST_INTERVAL = 0.5  # throttle for PLI/FIR towards one publisher track
+KEYFRAME_RETRY = 1.0  # a subscription still waiting for its first keyframe asks again this often
+CONSENT_TIMEOUT = 30.0  # RFC 7675: stop sending when a peer's consent checks stop
+REPORT_INTERVAL = 1.0
+
+
+class JoinRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class NodeConfig:
+    node_id: str = "node-1"
+    region: str = "local"
+    host: str = "127.0.0.1"  # UDP bind address
+    udp_port: int = 40000
+    public_ip: str = "127.0.0.1"  # the address put in SDP candidates
+    resume_grace: float = 30.0
+    max_peers: int = 1024
+    max_tracks: int = 4096
+    max_subs: int = 16384
+    measure_latency: bool = True
+
+
+class IndexPool:
+    def __init__(self, size: int) -> None:
+        self._free = list(range(size - 1, -1, -1))
+
+    def take(self) -> int:
+        if not self._free:
+            raise JoinRefused("node_full", "this node has no capacity left")
+        return self._free.pop()
+
+    def give(self, i: int) -> None:
+        self._free.append(i)
+
+
+class Node:
+    def __init__(self, config: NodeConfig, admit: Callable[[Any], None] | None = None) -> None:
+        self.config = config
+        self.admit = admit  # residency/link checks on join claims; raises to refuse
+        self.certificate = Certificate()
+        self.ice: IceLite[Participant] = IceLite()
+        self.rooms: dict[tuple[str, str], Room] = {}
+        self.by_peer: dict[int, Participant] = {}
+        self.by_id: dict[str, Participant] = {}
+        self.tracks_by_ssrc: dict[tuple[int, int], Track] = {}
+        self.subs_by_ssrc: dict[tuple[int, int], Subscription] = {}
+        self.peers = IndexPool(config.max_peers)
+        self.track_ids = IndexPool(config.max_tracks)
+        self.sub_ids = IndexPool(config.max_subs)
+        self.control_drops: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()  # nacks, plis, firs received etc.
+        self.node_ssrc = secrets.randbits(32) or 1
+        self.draining = False
+        self.sock: socket.socket | None = None
+        self.engine: native.Engine | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.on_room_empty: Callable[[Room], None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+        sock.bind((self.config.host, self.config.udp_port))
+        sock.setblocking(False)
+        self.sock = sock
+        self.config.udp_port = sock.getsockname()[1]
+        self.engine = native.Engine(
+            sock.fileno(),
+            self.config.max_peers,
+            self.config.max_tracks,
+            self.config.max_subs,
+            self.config.measure_latency,
+        )
+        loop = asyncio.get_running_loop()
+        loop.add_reader(sock.fileno(), self._on_readable)
+        self._tasks.append(asyncio.create_task(self._ticker()))
+        log.info("node %s (%s) media on udp %s:%d", self.config.node_id, self.config.region, self.config.host, self.config.udp_port)
+
+    async def stop(self) -> None:
+        for p in list(self.by_id.values()):
+            self.leave(p, reason="node_stopping")
+        for t in self._tasks:
+            t.cancel()
+        if self.sock is not None:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
+
+    # ------------------------------------------------------------------ joining
+
+    def join(self, claims: Any) -> Participant:
+        """Admits a participant whose join token verified. Token expiry matters here only, never later."""
+        if self.draining:
+            raise JoinRefused("node_draining", "this node is draining; ask the control plane again")
+        if claims.region != self.config.region:
+            raise JoinRefused("wrong_region", f"this node serves region {self.config.region!r}, not {claims.region!r}")
+        if self.admit is not None:
+            self.admit(claims)
+        if claims.participant in self.by_id:
+            self.leave(self.by_id[claims.participant], reason="replaced")
+        key = (claims.tenant, claims.room)
+        room = self.rooms.get(key)
+        if room is None:
+            room = self.rooms[key] = Room(tenant=claims.tenant, name=claims.room)
+        peer = self.peers.take()
+        assert self.engine is not None
+        self.engine.add_peer(peer)
+        p = Participant(id=claims.participant, name=claims.name or claims.participant, room=room, peer=peer, tenant=claims.tenant)
+        p.ice_ufrag, p.ice_pwd = new_credentials()
+        self.ice.register(p.ice_ufrag, p.ice_pwd, p)
+        room.participants[p.id] = p
+        self.by_peer[peer] = p
+        self.by_id[p.id] = p
+        room.broadcast({"type": "participant_joined", "participant": p.describe()}, exclude=p)
+        log.info("join room=%s/%s participant=%s", room.tenant, room.name, p.id)
+        return p
+
+    def snapshot(self, p: Participant, resumed: bool = False) -> dict[str, Any]:
+        return {
+            "type": "joined",
+            "protocol": 1,
+            "participant": p.id,
+            "name": p.name,
+            "room": p.room.name,
+            "node": self.config.node_id,
+            "region": self.config.region,
+            "resume_secret": p.resume_secret,
+            "resumed": resumed,
+            "participants": [q.describe() for q in p.room.participants.values() if q is not p],
+            "tracks": [t.describe() for t in p.room.tracks() if t.owner is not p],
+        }
+
+    def resume(self, participant_id: str, secret: str) -> Participant:
+        p = self.by_id.get(participant_id)
+        if p is None or p.left or not hmac.compare_digest(p.resume_secret, str(secret)):
+            raise JoinRefused("resume_refused", "nothing to resume: the session ended or the secret is wrong")
+        p.connected = True
+        p.detached_at = 0.0
+        while not p.outbox.empty():
+            p.outbox.get_nowait()
+        return p
+
+    def detach(self, p: Participant) -> None:
+        """The signalling socket dropped: media continues; the participant may resume within the grace period."""
+        if p.left:
+            return
+        p.connected = False
+        p.detached_at = time.monotonic()
+
+    def leave(self, p: Participant, reason: str = "left") -> None:
+        if p.left:
+            return
+        p.left = True
+        assert self.engine is not None
+        for sub in list(p.subscriptions.values()):
+            self._remove_subscription(sub)
+        for track in list(p.published.values()):
+            self._remove_track(track)
+        self.ice.unregister(p.ice_ufrag)
+        if p.dtls is not None:
+            p.dtls.close()
+        self.engine.remove_peer(p.peer)
+        self.peers.give(p.peer)
+        self.by_peer.pop(p.peer, None)
+        self.by_id.pop(p.id, None)
+        room = p.room
+        room.participants.pop(p.id, None)
+        room.broadcast({"type": "participant_left", "participant": p.id, "reason": reason})
+        p.send({"type": "left", "reason": reason})
+        if not room.participants:
+            self.rooms.pop(room.key, None)
+            if self.on_room_empty is not None:
+                self.on_room_empty(room)
+        log.info("leave room=%s/%s participant=%s reason=%s", room.tenant, room.name, p.id, reason)
+
+    def end_room(self, tenant: str, name: str, reason: str = "ended") -> bool:
+        room = self.rooms.get((tenant, name))
+        if room is None:
+            return False
+        for p in list(room.participants.values()):
+            self.leave(p, reason=reason)
+        return True
+
+    # ------------------------------------------------------------------ negotiation
+
+    def handle_offer(self, p: Participant, offer_sdp: str, subscriptions: dict[str, str]) -> str:
+        """Applies the participant's offer (publications + the tracks it maps to its recvonly m-lines)."""
+        offer = sdp.parse(offer_sdp)
+        ufrag, pwd, fingerprints, _ = offer.transport()
+        if p.remote_ufrag and ufrag != p.remote_ufrag:
+            # ICE restart: new local credentials too (RFC 8839 §4.4.1.1.1); DTLS and SRTP carry on
+            self.ice.unregister(p.ice_ufrag)
+            p.ice_ufrag, p.ice_pwd = new_credentials()
+            self.ice.register(p.ice_ufrag, p.ice_pwd, p)
+        p.remote_ufrag = ufrag
+        if p.dtls is None:
+            p.remote_fingerprints = fingerprints
+        p.ext_ids = {}
+        for sec in offer.media:
+            for ext_id, uri in sec.extensions.items():
+                p.ext_ids.setdefault(uri, ext_id)
+        assert self.engine is not None
+        self.engine.set_peer_extensions(
+            p.peer, p.ext_ids.get(sdp.URI_ABS_SEND_TIME, 0), p.ext_ids.get(sdp.URI_AUDIO_LEVEL, 0)
+        )
+        room_tracks = {t.id: t for t in p.room.tracks() if t.owner is not p}
+        directions: dict[str, str] = {}
+        outgoing: dict[str, sdp.OutgoingStream] = {}
+        wanted: dict[str, str] = {}
+        seen_mids: set[str] = set()
+        for sec in offer.media:
+            if not sec.mid:
+                continue
+            seen_mids.add(sec.mid)
+            if sec.sends:
+                directions[sec.mid] = "recvonly"
+            elif sec.receives:
+                track = room_tracks.get(str(subscriptions.get(sec.mid, "")))
+                if track is not None and track.kind == sec.kind:
+                    directions[sec.mid] = "sendonly"
+                    wanted[sec.mid] = track.codec
+                    existing = p.subscriptions.get(sec.mid)
+                    if existing is not None and existing.track is not track:
+                        self._remove_subscription(existing)
+                        existing = None
+                    ssrc = existing.ssrc if existing else self._new_ssrc()
+                    rtx = existing.rtx_ssrc if existing else self._new_ssrc()
+                    outgoing[sec.mid] = sdp.OutgoingStream(ssrc, rtx, f"castellan-{track.owner.id}", track.stream_id, track.id)
+                else:
+                    directions[sec.mid] = "inactive"
+        p.offer_version += 1
+        answer, negotiated = sdp.build_answer(
+            offer,
+            ice_ufrag=p.ice_ufrag,
+            ice_pwd=p.ice_pwd,
+            fingerprint=self.certificate.fingerprint,
+            host=self.config.public_ip,
+            port=self.config.udp_port,
+            session_id=p.session_id,
+            version=p.offer_version,
+            directions=directions,
+            outgoing=outgoing,
+            wanted_codecs=wanted,
+        )
+        # publications
+        for sec in offer.media:
+            neg = negotiated.get(sec.mid)
+            current = p.published.get(sec.mid)
+            if neg is not None and directions.get(sec.mid) == "recvonly":
+                ssrc, rtx_ssrc = sec.primary_ssrcs()
+                if current is not None and (ssrc is None or current.ssrc == ssrc):
+                    continue
+                if current is not None:
+                    self._remove_track(current)
+                stream_id = sec.msid.split()[0] if sec.msid else p.id
+                if ssrc is None:
+                    p.pending_publications[sec.mid] = (sec, neg)  # learn the SSRC from the MID extension
+                else:
+                    self._add_track(p, sec.mid, neg, ssrc, rtx_ssrc, stream_id)
+            elif current is not None:
+                self._remove_track(current)
+        for mid in list(p.published):
+            if mid not in seen_mids:
+                self._remove_track(p.published[mid])
+        # subscriptions
+        for mid, sub in list(p.subscriptions.items()):
+            if directions.get(mid) != "sendonly":
+                self._remove_subscription(sub)
+        for mid, out in outgoing.items():
+            if mid not in p.subscriptions:
+                self._add_subscription(p, mid, room_tracks[out.track_id], negotiated[mid], out)
+        return answer
+
+    def _new_ssrc(self) -> int:
+        return secrets.randbits(32) or 1
+
+    def _add_track(self, p: Participant, mid: str, neg: sdp.Negotiated, ssrc: int, rtx_ssrc: int | None, stream_id: str) -> Track:
+        assert self.engine is not None
+        if (p.peer, ssrc) in self.tracks_by_ssrc:
+            raise sdp.SdpError(f"SSRC {ssrc} is already published")
+        index = self.track_ids.take()
+        codec = neg.codec.name.lower()
+        self.engine.add_track(index, p.peer, ssrc, CODEC_IDS.get(codec, 0), neg.codec.clock_rate, 512 if neg.kind == "video" else 128)
+        track = Track(
+            id="TR_" + secrets.token_urlsafe(9),
+            owner=p,
+            index=index,
+            kind=neg.kind,
+            mid=mid,
+            ssrc=ssrc,
+            codec=codec,
+            clock_rate=neg.codec.clock_rate,
+            negotiated=neg,
+            rtx_ssrc=rtx_ssrc,
+            stream_id=stream_id,
+        )
+        if rtx_ssrc is not None and (p.peer, rtx_ssrc) not in self.tracks_by_ssrc:
+            # a sink for the publisher's RTX/padding (bandwidth probes), so it never reaches Python
+            track.rtx_index = self.track_ids.take()
+            self.engine.add_track(track.rtx_index, p.peer, rtx_ssrc, 0, neg.codec.clock_rate, 16)
+        p.published[mid] = track
+        p.pending_publications.pop(mid, None)
+        self.tracks_by_ssrc[(p.peer, ssrc)] = track
+        p.room.broadcast({"type": "track_published", "track": track.describe()}, exclude=p)
+        log.info("publish participant=%s track=%s kind=%s codec=%s ssrc=%d", p.id, track.id, track.kind, codec, ssrc)
+        return track
+
+    def _remove_track(self, track: Track) -> None:
+        assert self.engine is not None
+        for sub in list(track.subscriptions.values()):
+            self._remove_subscription(sub)
+        self.engine.remove_track(track.index)
+        self.track_ids.give(track.index)
+        if track.rtx_index is not None:
+            self.engine.remove_track(track.rtx_index)
+            self.track_ids.give(track.rtx_index)
+        self.tracks_by_ssrc.pop((track.owner.peer, track.ssrc), None)
+        track.owner.published.pop(track.mid, None)
+        track.owner.room.broadcast({"type": "track_unpublished", "track": track.id}, exclude=track.owner)
+
+    def _add_subscription(self, p: Participant, mid: str, track: Track, neg: sdp.Negotiated, out: sdp.OutgoingStream) -> None:
+        assert self.engine is not None
+        index = self.sub_ids.take()
+        ext_map = bytearray(256)
+        abs_out = 0
+        for pub_id, uri in track.negotiated.extensions.items():
+            if uri not in sdp.FORWARDED_EXTENSIONS:
+                continue
+            sub_id = next((i for i, u in neg.extensions.items() if u == uri), 0)
+            if sub_id and pub_id < 256:
+                ext_map[pub_id] = sub_id
+                if uri == sdp.URI_ABS_SEND_TIME:
+                    abs_out = sub_id
+        rtx_pt = neg.rtx_pt if neg.rtx_pt is not None else -1
+        self.engine.add_subscription(
+            index, track.index, p.peer, out.ssrc, neg.codec.pt, out.rtx_ssrc or 0, rtx_pt, bytes(ext_map), abs_out,
+            secrets.randbits(15), 0,
+        )
+        sub = Subscription(
+            index=index, track=track, subscriber=p, mid=mid, ssrc=out.ssrc, rtx_ssrc=out.rtx_ssrc,
+            pt=neg.codec.pt, rtx_pt=neg.rtx_pt, cname=out.cname,
+        )
+        p.subscriptions[mid] = sub
+        track.subscriptions[index] = sub
+        self.subs_by_ssrc[(p.peer, out.ssrc)] = sub
+        if out.rtx_ssrc:
+            self.subs_by_ssrc[(p.peer, out.rtx_ssrc)] = sub
+        self.request_keyframe(track)
+
+    def _remove_subscription(self, sub: Subscription) -> None:
+        assert self.engine is not None
+        self.engine.remove_subscription(sub.index)
+        self.sub_ids.give(sub.index)
+        sub.track.subscriptions.pop(sub.index, None)
+        if sub.subscriber.subscriptions.get(sub.mid) is sub:
+            del sub.subscriber.subscriptions[sub.mid]
+        self.subs_by_ssrc.pop((sub.subscriber.peer, sub.ssrc), None)
+        if sub.rtx_ssrc:
+            self.subs_by_ssrc.pop((sub.subscriber.peer, sub.rtx_ssrc), None)
+
+    # ------------------------------------------------------------------ datagrams the engine hands up
+
+    def _on_readable(self) -> None:
+        assert self.engine is not None
+        try:
+            events = self.engine.poll()
+        except Exception:  # noqa: BLE001 - the loop must survive anything
+            log.exception("engine poll failed")
+            return
+        for kind, peer, addr, data in events:
+            try:
+                if kind == native.EV_STUN:
+                    self._on_stun(data, addr)
+                elif kind == native.EV_DTLS:
+                    self._on_dtls(peer, data)
+                elif kind == native.EV_RTCP:
+                    self._on_rtcp(peer, data)
+                elif kind == native.EV_UNKNOWN_SSRC:
+                    self._on_unknown_ssrc(peer, data)
+            except Exception:  # noqa: BLE001 - one bad datagram must never hurt others
+                self.control_drops["handler_error"] += 1
+                log.exception("control datagram handler failed (kind %s)", kind)
+
+    def _on_stun(self, data: bytes, addr: tuple[str, int]) -> None:
+        out = self.ice.handle(data, addr)
+        if out.drop_reason:
+            self.control_drops[out.drop_reason] += 1
+        if out.response is not None and self.sock is not None:
+            self.sock.sendto(out.response, addr)
+        p = out.owner
+        if p is None or p.left:
+            return
+        now = time.monotonic()
+        assert self.engine is not None
+        if p.media_address != addr:
+            # bind on first contact, on nomination, or when the old path went quiet (NAT rebinding / ICE restart)
+            if p.media_address is None or out.nominated or now - p.address_seen > 2.0:
+                self.engine.set_peer_address(p.peer, addr[0], addr[1])
+                if p.media_address is not None:
+                    log.info("participant %s moved %s -> %s", p.id, p.media_address, addr)
+                p.media_address = addr
+                p.address_seen = now
+        else:
+            p.address_seen = now
+        if p.dtls is None and p.remote_fingerprints:
+            peer = p.peer
+            engine = self.engine
+            p.dtls = DtlsSession(self.certificate, p.remote_fingerprints, lambda d: engine.send_raw(peer, d), server=True)
+
+    def _on_dtls(self, peer: int, data: bytes) -> None:
+        p = self.by_peer.get(peer)
+        if p is None or p.dtls is None:
+            self.control_drops["dtls_unexpected"] += 1
+            return
+        keys = p.dtls.feed(data)
+        if p.dtls.state == "failed":
+            self.control_drops["dtls_failed"] += 1
+            log.warning("participant %s: %s", p.id, p.dtls.error)
+            p.send({"type": "error", "code": "dtls_failed", "message": p.dtls.error or "DTLS failed"})
+            return
+        if keys is not None:
+            assert self.engine is not None
+            self.engine.set_peer_srtp(p.peer, keys.profile, keys.rx_key, keys.tx_key)
+            p.media_ready = True
+            log.info("participant %s media ready (SRTP profile %d)", p.id, keys.profile)
+            for sub in p.subscriptions.values():
+                self.request_keyframe(sub.track, force=True)
+
+    def _on_unknown_ssrc(self, peer: int, data: bytes) -> None:
+        p = self.by_peer.get(peer)
+        if p is None or not p.pending_publications:
+            return
+        info = native.py_parse_rtp(data)
+        if info is None:
+            return
+        mid_raw = native.py_find_ext(data, p.ext_ids.get(sdp.URI_MID, 0))
+        if mid_raw is None:
+            return
+        pending = p.pending_publications.get(mid_raw.decode(errors="replace"))
+        if pending is None:
+            return
+        sec, neg = pending
+        if info[0] != neg.codec.pt:
+            return  # RTX or FEC of a stream we have not learned yet
+        self._add_track(p, sec.mid, neg, info[4], None, sec.msid.split()[0] if sec.msid else p.id)
+
+    # ------------------------------------------------------------------ RTCP decisions
+
+    def _on_rtcp(self, peer: int, data: bytes) -> None:
+        p = self.by_peer.get(peer)
+        if p is None:
+            return
+        try:
+            packets = rtcp.parse_compound(data)
+        except rtcp.RtcpError as e:
+            self.control_drops["rtcp_malformed"] += 1
+            log.debug("malformed RTCP from %s: %s", p.id, e)
+            return
+        now = time.monotonic()
+        for pkt in packets:
+            if isinstance(pkt, rtcp.SenderReport):
+                track = self.tracks_by_ssrc.get((peer, pkt.ssrc))
+                if track is not None:
+                    track.last_sr = (pkt.ntp, pkt.rtp_ts, now)
+                self._on_report_blocks(p, pkt.reports)
+            elif isinstance(pkt, rtcp.ReceiverReport):
+                self._on_report_blocks(p, pkt.reports)
+            elif isinstance(pkt, rtcp.Pli | rtcp.Fir):
+                self.counts["pli" if isinstance(pkt, rtcp.Pli) else "fir"] += 1
+                ssrcs = [pkt.media_ssrc] if isinstance(pkt, rtcp.Pli) else [e[0] for e in pkt.entries]
+                for ssrc in ssrcs:
+                    sub = self.subs_by_ssrc.get((peer, ssrc))
+                    if sub is not None:
+                        self.request_keyframe(sub.track)
+            elif isinstance(pkt, rtcp.Nack):
+                self.counts["nack"] += 1
+                sub = self.subs_by_ssrc.get((peer, pkt.media_ssrc))
+                if sub is not None and pkt.lost:
+                    assert self.engine is not None
+                    self.counts["nack_served"] += self.engine.retransmit(sub.index, pkt.lost[:64])
+            elif isinstance(pkt, rtcp.Remb):
+                for ssrc in pkt.ssrcs:
+                    sub = self.subs_by_ssrc.get((peer, ssrc))
+                    if sub is not None:
+                        sub.remb_bps = pkt.bitrate
+
+    def _on_report_blocks(self, p: Participant, reports: list[Any]) -> None:
+        for block in reports:
+            sub = self.subs_by_ssrc.get((p.peer, block.ssrc))
+            if sub is None:
+                continue
+            sub.fraction_lost = block.fraction_lost / 256.0
+            if block.lsr:
+                # RTT = now - LSR - DLSR, all in 1/65536 s of the compact NTP timeline
+                rtt = (rtcp.ntp_to_compact(rtcp.ntp_now()) - block.lsr - block.dlsr) & 0xFFFFFFFF
+                if rtt < 0x80000000:
+                    sub.rtt_ms = rtt * 1000.0 / 65536.0
+
+    def request_keyframe(self, track: Track, force: bool = False) -> None:
+        if track.kind != "video":
+            return
+        now = time.monotonic()
+        if not force and now - track.last_keyframe_request < KEYFRAME_REQUEST_INTERVAL:
+            return
+        track.last_keyframe_request = now
+        fb = track.negotiated.codec.feedback
+        packet: Any
+        if "nack pli" in fb or "ccm fir" not in fb:
+            packet = rtcp.Pli(sender_ssrc=self.node_ssrc, media_ssrc=track.ssrc)
+        else:
+            packet = rtcp.Fir(sender_ssrc=self.node_ssrc, entries=[(track.ssrc, int(now * 10) & 0xFF)])
+        self.counts["keyframe_requests"] += 1
+        assert self.engine is not None
+        self.engine.send_rtcp(track.owner.peer, rtcp.serialize([packet]))
+
+    # ------------------------------------------------------------------ timers
+
+    async def _ticker(self) -> None:
+        last_reports = 0.0
+        while True:
+            await asyncio.sleep(0.05)
+            try:
+                now = time.monotonic()
+                for p in list(self.by_id.values()):
+                    if p.dtls is not None and p.dtls.state == "connecting":
+                        t = p.dtls.timeout()
+                        if t is not None and t <= 0:
+                            p.dtls.handle_timeout()
+                if now - last_reports >= REPORT_INTERVAL:
+                    last_reports = now
+                    self._periodic(now)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                log.exception("node ticker failed")
+
+    def _periodic(self, now: float) -> None:
+        assert self.engine is not None
+        for p in list(self.by_id.values()):
+            if not p.connected and now - p.detached_at > self.config.resume_grace:
+                self.leave(p, reason="signalling_lost")
+                continue
+            creds_age = now - p.address_seen if p.media_address else 0.0
+            if p.media_address is not None and creds_age > CONSENT_TIMEOUT:
+                self.engine.clear_peer_address(p.peer)
+                p.media_address = None
+                log.info("participant %s: consent expired, media paused", p.id)
+                if not p.connected:
+                    self.leave(p, reason="consent_expired")
+                    continue
+            if not p.media_ready:
+                continue
+            self._send_receiver_reports(p, now)
+            self._send_sender_reports(p, now)
+            for sub in p.subscriptions.values():
+                if self.engine.subscription_waiting(sub.index) and now - sub.last_keyframe_request > KEYFRAME_RETRY:
+                    sub.last_keyframe_request = now
+                    self.request_keyframe(sub.track)
+
+    def _send_receiver_reports(self, p: Participant, now: float) -> None:
+        assert self.engine is not None
+        blocks = []
+        for track in p.published.values():
+            st = self.engine.track_stats(track.index)
+            if st is None or st[0] == 0:
+                continue
+            received, _, ext_max, base, jitter = st[0], st[1], st[2], st[3], st[4]
+            expected = ext_max - base + 1
+            lost = max(0, expected - received)
+            exp_i = expected - track.rr_prev[0]
+            rec_i = received - track.rr_prev[1]
+            track.rr_prev = (expected, received)
+            fraction = 0 if exp_i <= 0 or rec_i >= exp_i else min(255, ((exp_i - rec_i) << 8) // exp_i)
+            lsr = dlsr = 0
+            if track.last_sr is not None:
+                lsr = rtcp.ntp_to_compact(track.last_sr[0])
+                dlsr = int((now - track.last_sr[2]) * 65536) & 0xFFFFFFFF
+            blocks.append(
+                rtcp.ReportBlock(
+                    ssrc=track.ssrc, fraction_lost=fraction, cumulative_lost=min(lost, 0x7FFFFF),
+                    highest_seq=ext_max & 0xFFFFFFFF, jitter=jitter & 0xFFFFFFFF, lsr=lsr, dlsr=dlsr,
+                )
+            )
+        if blocks:
+            self.engine.send_rtcp(p.peer, rtcp.serialize([rtcp.ReceiverReport(ssrc=self.node_ssrc, reports=blocks[:31])]))
+
+    def _send_sender_reports(self, p: Participant, now: float) -> None:
+        """SRs for what this participant receives, on the rewritten SSRC and timeline, so lip sync works."""
+        assert self.engine is not None
+        packets: list[Any] = []
+        ntp = rtcp.ntp_now()
+        for sub in p.subscriptions.values():
+            track = sub.track
+            st = self.engine.subscription_stats(sub.index)
+            if st is None or not st[4] or track.last_sr is None:
+                continue
+            sr_ntp, sr_rtp, sr_at = track.last_sr
+            elapsed = now - sr_at
+            rtp_ts = (sr_rtp + int(elapsed * track.clock_rate) + st[6]) & 0xFFFFFFFF
+            packets.append(
+                rtcp.SenderReport(ssrc=sub.ssrc, ntp=ntp, rtp_ts=rtp_ts, packet_count=st[0] & 0xFFFFFFFF, octet_count=st[1] & 0xFFFFFFFF, reports=[])
+            )
+        for i in range(0, len(packets), 8):
+            self.engine.send_rtcp(p.peer, rtcp.serialize(packets[i : i + 8]))
+
+    # ------------------------------------------------------------------ observability
+
+    def stats(self) -> dict[str, Any]:
+        assert self.engine is not None
+        c = self.engine.counters()
+        return {
+            "node": self.config.node_id,
+            "region": self.config.region,
+            "rooms": len(self.rooms),
+            "participants": len(self.by_id),
+            "tracks": len(self.tracks_by_ssrc),
+            "subscriptions": len(self.subs_by_ssrc),
+            "engine": c,
+            "control_drops": dict(self.control_drops),
+            "rtcp": dict(self.counts),
+        }

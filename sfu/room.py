@@ -1,0 +1,128 @@
+"""Rooms, participants, tracks and subscriptions: the node's vocabulary, as plain objects.
+
+mediasoup's words map onto these: a Participant owns one WebRTC transport; a Track is a Producer; a
+Subscription is a Consumer. The engine indexes (peer, track, sub) are the native tables' keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sfu.dtls import DtlsSession
+    from sfu.sdp import MediaSection, Negotiated
+
+CODEC_IDS = {"opus": 1, "vp8": 2, "vp9": 3, "h264": 4}
+
+
+@dataclass
+class Track:
+    id: str
+    owner: Participant
+    index: int  # engine track index
+    kind: str
+    mid: str
+    ssrc: int
+    codec: str
+    clock_rate: int
+    negotiated: Negotiated
+    rtx_ssrc: int | None = None
+    rtx_index: int | None = None  # engine sink for the publisher's RTX stream (probing padding)
+    stream_id: str = ""
+    muted: bool = False
+    last_sr: tuple[int, int, float] | None = None  # (ntp, rtp_ts, monotonic arrival)
+    last_keyframe_request: float = 0.0
+    rr_prev: tuple[int, int] = (0, 0)  # (expected, received) at the last RR, for fraction lost
+    subscriptions: dict[int, Subscription] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "participant": self.owner.id,
+            "kind": self.kind,
+            "codec": self.codec,
+            "stream": self.stream_id,
+            "muted": self.muted,
+        }
+
+
+@dataclass
+class Subscription:
+    index: int  # engine subscription index
+    track: Track
+    subscriber: Participant
+    mid: str
+    ssrc: int
+    rtx_ssrc: int | None
+    pt: int
+    rtx_pt: int | None
+    cname: str
+    last_keyframe_request: float = 0.0
+    fraction_lost: float = 0.0
+    rtt_ms: float | None = None
+    remb_bps: int | None = None
+
+
+@dataclass
+class Participant:
+    id: str
+    name: str
+    room: Room
+    peer: int  # engine peer index
+    tenant: str
+    resume_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    ice_ufrag: str = ""
+    ice_pwd: str = ""
+    remote_ufrag: str = ""
+    remote_fingerprints: list[tuple[str, str]] = field(default_factory=list)
+    dtls: DtlsSession | None = None
+    media_address: tuple[str, int] | None = None
+    address_seen: float = 0.0
+    media_ready: bool = False
+    offer_version: int = 0
+    session_id: int = field(default_factory=lambda: secrets.randbits(62))
+    published: dict[str, Track] = field(default_factory=dict)  # mid -> track
+    pending_publications: dict[str, tuple[MediaSection, Negotiated]] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)  # mid -> subscription
+    ext_ids: dict[str, int] = field(default_factory=dict)  # uri -> id, BUNDLE-wide, from the offer
+    outbox: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(maxsize=1024))
+    connected: bool = True  # signalling attached
+    detached_at: float = 0.0
+    joined_at: float = field(default_factory=time.time)
+    left: bool = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queues a signalling message; a participant whose socket is gone gets a snapshot on resume instead."""
+        if not self.connected:
+            return
+        try:
+            self.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            pass
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name}
+
+
+@dataclass
+class Room:
+    tenant: str
+    name: str
+    participants: dict[str, Participant] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.tenant, self.name)
+
+    def tracks(self) -> list[Track]:
+        return [t for p in self.participants.values() for t in p.published.values()]
+
+    def broadcast(self, message: dict[str, Any], exclude: Participant | None = None) -> None:
+        for p in self.participants.values():
+            if p is not exclude:
+                p.send(message)

@@ -1,0 +1,65 @@
+"""A node on loopback for tests: the native engine, its WebSocket signalling under uvicorn, and a token minter."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from sfu.node import Node, NodeConfig
+from signalling.node_app import NodeSignalling, create_node_app
+from signalling.tokens import KeyRing, TokenIssuer, TokenVerifier
+
+
+@dataclass
+class RunningNode:
+    node: Node
+    signalling: NodeSignalling
+    issuer: TokenIssuer
+    ws_url: str
+    http_url: str
+
+    def token(self, room: str = "room-1", participant: str | None = None, tenant: str = "acme", ttl: float = 60.0,
+              region: str | None = None, name: str = "") -> str:
+        pid = participant or "p-" + secrets.token_hex(4)
+        return self.issuer.mint(tenant=tenant, room=room, participant=pid, region=region or self.node.config.region,
+                                node=self.node.config.node_id, name=name or pid, ttl=ttl)
+
+
+@contextlib.asynccontextmanager
+async def running_node(**config: Any) -> AsyncIterator[RunningNode]:
+    config.setdefault("udp_port", 0)
+    config.setdefault("region", "eu-test")
+    node = Node(NodeConfig(**config))
+    keys = KeyRing()
+    issuer = TokenIssuer(keys)
+    verifier = TokenVerifier(keys.jwks, node.config.node_id)
+    signalling = NodeSignalling(node, verifier)
+    await node.start()
+    app = create_node_app(signalling)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", ws="websockets"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield RunningNode(node, signalling, issuer, f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        await task
+        await node.stop()
+
+
+async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> bool:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if predicate():
+            return True
+        await asyncio.sleep(interval)
+    return bool(predicate())
