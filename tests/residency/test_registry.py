@@ -1,0 +1,111 @@
+"""Both registries honour one contract; the Redis one is exercised against a real redis-server."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import pytest
+from residency_world import FakeClock, make_node
+
+from residency.errors import RegistryError
+from residency.model import Placement, Region, TenantView
+from residency.registry import MemoryRegistry, RedisRegistry, Registry
+from tests.fixtures.redis import RedisServer
+
+TTL = 1.0
+
+
+@pytest.fixture(params=["memory", "redis"])
+def reg_and_wait(request: pytest.FixtureRequest) -> tuple[Registry, Callable[[float], None]]:
+    """A registry with a short node TTL and a way to let time pass (fake clock / real sleep)."""
+    if request.param == "memory":
+        clock = FakeClock()
+        return MemoryRegistry(node_ttl=TTL, clock=clock), clock.advance
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return RedisRegistry(server.url, prefix=f"t-{uuid.uuid4().hex[:8]}", node_ttl=TTL), time.sleep
+
+
+def test_nodes_register_list_by_region_and_expire_without_heartbeats(reg_and_wait) -> None:
+    reg, wait = reg_and_wait
+    reg.register_node(make_node("fra", "eu-1", 0.2))
+    reg.register_node(make_node("par", "eu-2"))
+    assert [n.id for n in reg.list_nodes()] == ["fra", "par"]
+    assert [n.id for n in reg.list_nodes("eu-1")] == ["fra"]
+    wait(TTL * 0.7)
+    assert reg.heartbeat("par", load=0.4, draining=True)
+    wait(TTL * 0.5)  # fra: 1.2 TTL since its last heartbeat -> gone; par: 0.5 TTL -> alive
+    assert reg.get_node("fra") is None
+    par = reg.get_node("par")
+    assert par is not None and par.load == 0.4 and par.draining
+    assert reg.usable_nodes() == []  # par is draining
+    assert reg.heartbeat("fra", load=0.0) is False  # expired nodes must re-register, not be resurrected
+    reg.deregister_node("par")
+    assert reg.list_nodes() == []
+
+
+def test_placements_are_sticky_and_replaced_only_by_compare_and_set(reg_and_wait) -> None:
+    reg, _ = reg_and_wait
+    first = Placement("acme", "room:1", "eu-1", "fra", 1.0, "why")
+    other = Placement("acme", "room:1", "eu-2", "par", 2.0, "why")
+    assert reg.claim_placement(first) == first
+    assert reg.claim_placement(other) == first  # the first decision sticks
+    assert reg.placements_on("fra") == [first] and reg.placements_on("par") == []
+    moved = Placement("acme", "room:1", "eu-2", "par", 3.0, "why", generation=2)
+    assert reg.replace_placement(first, moved) == moved
+    assert reg.placements_on("fra") == [] and reg.placements_on("par") == [moved]
+    # A second, late re-placement based on the stale `first` must not win.
+    late = Placement("acme", "room:1", "eu-1", "fra2", 4.0, "why", generation=2)
+    assert reg.replace_placement(first, late) == moved
+    reg.drop_placement("acme", "room:1")
+    assert reg.get_placement("acme", "room:1") is None and reg.placements_on("par") == []
+    assert reg.replace_placement(moved, late) is None  # an ended room is not resurrected
+
+
+def test_policy_views_are_readable_by_other_processes(reg_and_wait) -> None:
+    reg, _ = reg_and_wait
+    reg.put_region(Region("eu-1", "EU", "Frankfurt", "EU Central"))
+    reg.put_tenant_view(TenantView("acme", "EU", frozenset({"eu-1"}), 3))
+    assert reg.get_region("eu-1") == Region("eu-1", "EU", "Frankfurt", "EU Central")
+    assert list(reg.list_regions()) == ["eu-1"]
+    assert reg.get_tenant_view("acme") == TenantView("acme", "EU", frozenset({"eu-1"}), 3)
+    assert reg.get_tenant_view("nobody") is None and reg.get_region("nowhere") is None
+
+
+def test_a_second_process_sees_the_same_redis_state(redis_server: RedisServer) -> None:
+    prefix = f"t-{uuid.uuid4().hex[:8]}"
+    control_plane = RedisRegistry(redis_server.url, prefix=prefix)
+    node_process = RedisRegistry(redis_server.url, prefix=prefix)
+    control_plane.put_tenant_view(TenantView("acme", "EU", frozenset({"eu-1", "eu-2"}), 1))
+    node_process.register_node(make_node("fra", "eu-1"))
+    assert node_process.get_tenant_view("acme").allowed_regions == {"eu-1", "eu-2"}  # type: ignore[union-attr]
+    assert [n.id for n in control_plane.list_nodes("eu-1")] == ["fra"]
+
+
+def test_concurrent_claims_agree_on_one_placement(redis_server: RedisServer) -> None:
+    prefix = f"t-{uuid.uuid4().hex[:8]}"
+    results: list[Placement] = []
+    lock = threading.Lock()
+
+    def claim(i: int) -> None:
+        reg = RedisRegistry(redis_server.url, prefix=prefix)
+        p = reg.claim_placement(Placement("acme", "race", "eu-1", f"node-{i}", float(i), "why"))
+        with lock:
+            results.append(p)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 16 and len(set(results)) == 1
+
+
+def test_an_unreachable_redis_is_a_clear_registry_error() -> None:
+    reg = RedisRegistry("redis://127.0.0.1:1/0", prefix="x")
+    assert reg.ping() is False
+    with pytest.raises(RegistryError) as err:
+        reg.list_nodes()
+    assert err.value.code == "registry_unavailable"

@@ -1,0 +1,119 @@
+"""Joining through the service: audited placement, stickiness, node death, fail closed, transparency."""
+
+from __future__ import annotations
+
+import pytest
+from residency_world import FakeClock, make_node
+
+from residency.errors import NotFound, PlacementRefused
+from residency.service import ResidencyService
+
+
+def kinds(svc: ResidencyService, tenant: str = "acme") -> list[str]:
+    return [r.kind for r in svc.audit.tenant_records(tenant)]
+
+
+def test_a_room_is_placed_in_an_allowed_region_and_the_decision_is_audited(svc: ResidencyService) -> None:
+    svc.node_registered(make_node("fra", "eu-1", 0.3))
+    svc.node_registered(make_node("nyc", "us-1", 0.0))
+    p = svc.place_room("acme", "board-meeting", actor="control-plane")
+    assert (p.region, p.node) == ("eu-1", "fra")
+    record = svc.audit.tenant_records("acme")[-1]
+    assert record.kind == "placement.decided"
+    assert record.data["room"] == "board-meeting" and record.data["region"] == "eu-1"
+
+
+def test_the_participant_is_told_where_and_why(svc: ResidencyService) -> None:
+    svc.node_registered(make_node("fra", "eu-1"))
+    where = svc.describe(svc.place_room("acme", "r"))
+    assert where["location"] == "Frankfurt, DE" and where["jurisdiction"] == "EU"
+    assert where["jurisdiction_name"].startswith("European Union") and "own jurisdiction" in where["why"]
+
+
+def test_placement_is_sticky_for_the_rooms_life(svc: ResidencyService, registry, clock: FakeClock) -> None:
+    svc.node_registered(make_node("fra", "eu-1", 0.5))
+    first = svc.place_room("acme", "r")
+    svc.node_registered(make_node("par", "eu-2", 0.0))  # an emptier node appears ...
+    assert svc.place_room("acme", "r", hint="eu-2") == first  # ... the room stays put
+    assert kinds(svc).count("placement.decided") == 1  # re-reads are not new decisions
+    svc.end_room("acme", "r", actor="control-plane")
+    assert svc.place_room("acme", "r").node == "par"  # a new life of the room is placed afresh
+    assert kinds(svc)[-2:] == ["room.ended", "placement.decided"]
+
+
+def test_when_a_node_dies_its_rooms_move_only_within_allowed_regions(
+        svc: ResidencyService, registry, clock: FakeClock) -> None:
+    svc.node_registered(make_node("fra", "eu-1", 0.0))
+    svc.node_registered(make_node("par", "eu-2", 0.5))
+    svc.node_registered(make_node("nyc", "us-1", 0.0))
+    assert svc.place_room("acme", "r").node == "fra"
+    clock.advance(4)
+    for n in ("par", "nyc"):
+        registry.heartbeat(n, load=0.5 if n == "par" else 0.0)
+    clock.advance(3)  # fra missed its heartbeats: 7 s > 6 s TTL
+    outcomes = svc.sweep()
+    assert [(o.old.node, o.new.node if o.new else None) for o in outcomes] == [("fra", "par")]
+    p = svc.get_placement("acme", "r")
+    assert p is not None and (p.node, p.region, p.generation) == ("par", "eu-2", 2)
+    assert svc.place_room("acme", "r").node == "par"
+    assert "placement.replaced" in kinds(svc)
+    deployment = [r.kind for r in svc.audit.records("deployment")]
+    assert deployment.count("node.joined") == 3 and deployment[-1] == "node.left"
+
+
+def test_with_every_allowed_node_gone_the_room_fails_closed_never_spills(
+        svc: ResidencyService, registry, clock: FakeClock) -> None:
+    svc.node_registered(make_node("fra", "eu-1"))
+    svc.node_registered(make_node("par", "eu-2"))
+    svc.node_registered(make_node("nyc", "us-1"))
+    svc.place_room("acme", "r")
+    svc.node_left("fra", actor="operator", reason="maintenance")
+    svc.node_left("par", actor="operator", reason="maintenance")
+    assert svc.get_placement("acme", "r") is None  # dropped, not moved to nyc
+    with pytest.raises(PlacementRefused) as err:
+        svc.place_room("acme", "r")
+    assert err.value.code == "no_node_in_allowed_regions" and "EU Central" in err.value.message
+    with pytest.raises(PlacementRefused):
+        svc.place_room("acme", "another-room", hint="us-1")
+    refusals = [r for r in svc.audit.tenant_records("acme") if r.kind == "placement.refused"]
+    assert len(refusals) == 3 and refusals[0].data["previous_node"] == "par"
+
+
+def test_overloaded_allowed_nodes_refuse_rather_than_spill(svc: ResidencyService) -> None:
+    svc.node_registered(make_node("fra", "eu-1", 1.0))
+    svc.node_registered(make_node("nyc", "us-1", 0.0))
+    with pytest.raises(PlacementRefused):
+        svc.place_room("acme", "r")
+
+
+def test_narrowing_the_policy_moves_a_live_room_on_its_next_lookup(svc: ResidencyService) -> None:
+    svc.node_registered(make_node("fra", "eu-1", 0.0))
+    svc.node_registered(make_node("par", "eu-2", 0.5))
+    assert svc.place_room("acme", "r").region == "eu-1"
+    svc.set_allowed_regions("acme", ["eu-2"], actor="admin:alice", reason="France only")
+    p = svc.place_room("acme", "r")
+    assert p.region == "eu-2"
+    replaced = svc.audit.tenant_records("acme")[-1]
+    assert replaced.kind == "placement.replaced" and "no longer allowed" in replaced.data["trigger"]
+
+
+def test_nodes_of_undefined_regions_are_refused_and_audited(svc: ResidencyService) -> None:
+    with pytest.raises(NotFound) as err:
+        svc.node_registered(make_node("rogue", "mars-1"))
+    assert err.value.code == "unknown_region"
+    assert svc.registry.get_node("rogue") is None
+    assert svc.audit.records("deployment")[-1].kind == "node.refused"
+
+
+def test_a_node_cannot_claim_a_second_region_while_live(svc: ResidencyService) -> None:
+    svc.node_registered(make_node("n1", "eu-1"))
+    with pytest.raises(Exception) as err:
+        svc.node_registered(make_node("n1", "us-1"))
+    assert getattr(err.value, "code", None) == "node_region_mismatch"
+    assert svc.registry.get_node("n1").region == "eu-1"  # type: ignore[union-attr]
+
+
+def test_unknown_tenant_cannot_be_placed(svc: ResidencyService) -> None:
+    svc.node_registered(make_node("fra", "eu-1"))
+    with pytest.raises(NotFound):
+        svc.place_room("nobody", "r")
