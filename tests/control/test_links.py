@@ -1,0 +1,141 @@
+"""Meeting links: unguessable and signed, password by default (scrypt, salted), optional expiry and participant
+cap, and revocation that bites at once — and, when asked, ends the running meeting on its node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cp_env import Clock, Env, make_env
+from fake_node import fake_node
+
+from signalling.control.linkids import LinkSigner
+from signalling.control.passwords import verify_password
+
+
+def test_a_link_has_a_signed_unguessable_id_and_a_generated_password_by_default(env: Env) -> None:
+    link = env.link()
+    assert link["url"] == f"https://meet.example/j/{link['link']}"
+    assert "#" not in link["url"]
+    assert link["password_required"] and len(link["password"]) >= 16
+    assert env.control.signer.verify(link["link"])
+    stored = env.control.store.link(link["link"])
+    assert stored is not None and stored.password_hash is not None
+    scheme, n, r, p, salt, _ = stored.password_hash.split("$")
+    assert (scheme, n, r, p) == ("scrypt", "1024", "8", "1")  # tests run a cheap cost; production: 2**14
+    assert verify_password(link["password"], stored.password_hash)
+    assert link["password"].encode() not in env.control.store.dump()
+    # same password, two links: different salts, different hashes
+    a = env.control.store.link(env.link(password="same")["link"])
+    b = env.control.store.link(env.link(password="same")["link"])
+    assert a and b and a.password_hash != b.password_hash
+
+
+def test_the_password_is_required_and_checked(env: Env) -> None:
+    link = env.link(password="correct horse")
+    r = env.join(link["link"])
+    assert (r.status_code, r.json()["error"]) == (401, "password_required")
+    r = env.join(link["link"], password="wrong horse")
+    assert (r.status_code, r.json()["error"]) == (401, "wrong_password")
+    assert env.join(link["link"], password="correct horse").status_code == 200
+
+
+def test_a_forged_or_mangled_link_is_refused_before_any_database_lookup(env: Env, monkeypatch) -> None:
+    genuine = env.link(no_password=True)["link"]
+    other_deployment = LinkSigner(b"k" * 32).new()
+    flipped = genuine[:-2] + ("A" if genuine[-2] != "A" else "B") + genuine[-1]
+
+    def no_db(link: str) -> None:
+        raise AssertionError("the store was consulted for an unsigned link")
+
+    monkeypatch.setattr(env.control.store, "link", no_db)
+    for bad in (other_deployment, flipped, "x" * 43):
+        r = env.join(bad)
+        assert (r.status_code, r.json()["error"]) == (404, "link_not_found"), bad
+        assert env.client.get(f"/v1/links/{bad}").status_code == 404
+
+
+def test_link_info_shows_what_the_page_needs_and_nothing_more(env: Env) -> None:
+    link = env.link(password="pw", lobby=True)
+    assert env.client.get(f"/v1/links/{link['link']}").json() == {
+        "title": "Board meeting", "password_required": True, "lobby": True}
+
+
+def test_an_expired_link_is_refused(env: Env, clock: Clock) -> None:
+    link = env.link(no_password=True, expires_in=3600)
+    assert env.join(link["link"]).status_code == 200
+    clock.advance(3601)
+    r = env.join(link["link"])
+    assert (r.status_code, r.json()["error"]) == (410, "link_expired")
+
+
+def test_the_participant_cap_counts_issued_seats_and_frees_them_when_people_leave(env: Env) -> None:
+    link = env.link(no_password=True, max_participants=2)
+    first = env.join(link["link"]).json()
+    second = env.join(link["link"]).json()
+    r = env.join(link["link"])
+    assert (r.status_code, r.json()["error"]) == (403, "meeting_full")
+    # the node reports: the first participant joined, then left
+    env.control.occupancy.joined("acme", first["room"], first["participant"])
+    env.control.occupancy.left("acme", first["room"], first["participant"])
+    assert env.join(link["link"]).status_code == 200
+    assert second["room"] == first["room"]
+
+
+def test_revoke_takes_effect_at_once(env: Env) -> None:
+    link = env.link(no_password=True)
+    assert env.join(link["link"]).status_code == 200
+    r = env.client.post(f"/v1/tenants/acme/links/{link['link']}/revoke", json={}, headers=env.admin())
+    assert r.json() == {"link": link["link"], "revoked": True, "meeting_ended": False}
+    r = env.join(link["link"])
+    assert (r.status_code, r.json()["error"]) == (410, "link_revoked")
+    assert env.client.get(f"/v1/tenants/acme/links/{link['link']}", headers=env.admin()).json()["revoked"] is True
+
+
+def test_revoke_with_end_meeting_ends_it_on_the_node(tmp_path: Path) -> None:
+    """The control plane signs a room:end admin token (aud = node) and POSTs it to the node over HTTP."""
+    holder: dict[str, Env] = {}
+    with fake_node("node-eu-1", lambda: holder["env"].control.keyring.jwks()) as node:
+        env = holder["env"] = make_env(tmp_path, node_http=node.url)
+        link = env.link(no_password=True)
+        joined = env.join(link["link"]).json()
+        r = env.client.post(f"/v1/tenants/acme/links/{link['link']}/revoke", json={"end_meeting": True},
+                            headers=env.admin())
+        assert r.status_code == 200, r.text
+        assert r.json()["meeting_ended"] is True
+        assert node.ended == [("acme", joined["room"])] and node.refused == []
+        assert env.residency.get_placement("acme", joined["room"]) is None
+        kinds = [rec.kind for rec in env.residency.audit.tenant_records("acme")]
+        assert "room.ended" in kinds
+        env.control.close()
+
+
+def test_end_meeting_with_an_unreachable_node_is_a_clear_error_but_the_link_stays_revoked(env: Env) -> None:
+    link = env.link(no_password=True)
+    env.join(link["link"])
+    r = env.client.post(f"/v1/tenants/acme/links/{link['link']}/revoke", json={"end_meeting": True},
+                        headers=env.admin())
+    assert (r.status_code, r.json()["error"]) == (502, "end_meeting_failed")
+    assert env.join(link["link"]).json()["error"] == "link_revoked"
+
+
+def test_placement_refused_is_a_clear_user_facing_error(env: Env) -> None:
+    """Fail closed: a UK tenant with no node in the UK is refused, never placed on the EU node."""
+    env.client.post("/v1/tenants", json={"tenant": "brit", "name": "Brit Ltd", "jurisdiction": "UK"},
+                    headers=env.op())
+    key = env.client.post("/v1/tenants/brit/admin-keys", json={}, headers=env.op()).json()["key"]
+    link = env.client.post("/v1/tenants/brit/links", json={"title": "t", "no_password": True},
+                           headers={"Authorization": f"Bearer {key}"}).json()
+    r = env.join(link["link"], region_hint="eu-1")
+    assert r.status_code == 503
+    assert r.json()["error"] == "placement_refused"
+    assert "was not sent anywhere else" in r.json()["message"] or "allows no region" in r.json()["message"]
+
+
+@pytest.mark.parametrize("opts,code", [({"password": "x", "no_password": True}, "contradictory_options"),
+                                       ({"expires_in": 5}, "invalid_field"),
+                                       ({"max_participants": 0}, "invalid_field"),
+                                       ({"e2ee_key": "secret"}, "unknown_field")])
+def test_bad_link_options_are_refused(env: Env, opts: dict, code: str) -> None:
+    r = env.client.post("/v1/tenants/acme/links", json={"title": "t", **opts}, headers=env.admin())
+    assert (r.status_code, r.json()["error"]) == (400, code)
