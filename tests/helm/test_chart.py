@@ -189,6 +189,7 @@ def test_control_plane() -> None:
     assert env["CASTELLAN_HOST"]["value"] == "0.0.0.0"
     assert env["CASTELLAN_DB"]["value"].startswith("/data/")
     assert env["CASTELLAN_PUBLIC_URL"]["value"] == "https://meet.example.org"
+    assert env["CASTELLAN_TRUST_FORWARDED_FOR"]["value"] == "true"  # behind the Ingress
     assert env["CASTELLAN_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "castellan-redis", "key": "redis-url"}
     regions = json.loads(env["CASTELLAN_REGIONS"]["value"])
     assert [(r["id"], r["jurisdiction"]) for r in regions] == [("eu-1", "EU"), ("eu-2", "EU"), ("us-1", "US")]
@@ -201,6 +202,10 @@ def test_control_plane() -> None:
     assert keys["secret"]["secretName"] == "castellan-signing-keys"
     assert {"name": "signing-keys", "mountPath": env["CASTELLAN_SIGNING_KEY_DIR"]["value"], "readOnly": True} \
         in c["volumeMounts"]
+    default_env = env_of(named(render(), "Deployment", "castellan-control-plane")["spec"]["template"]["spec"]
+                         ["containers"][0])
+    assert default_env["CASTELLAN_TRUST_FORWARDED_FOR"]["value"] == "false"  # no proxy in front
+    assert "CASTELLAN_PUBLIC_URL" not in default_env
     ing = named(docs, "Ingress", "castellan-control-plane")
     assert ing["spec"]["tls"] == [{"hosts": ["meet.example.org"], "secretName": "meet-example-org-tls"}]
     backend = ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
@@ -223,6 +228,12 @@ def test_generated_signing_key_is_a_keyring_the_control_plane_can_open(tmp_path:
     assert not [d for d in of_kind(docs, "Secret") if d["metadata"]["name"].endswith("signing-keys")]
     pod = named(docs, "Deployment", "castellan-control-plane")["spec"]["template"]["spec"]
     assert next(v for v in pod["volumes"] if v["name"] == "signing-keys")["secret"]["secretName"] == "my-keys"
+    # On the data volume: no Secret, no mount, the directory next to the database (castellan keys rotate works).
+    docs = render({"signingKeys": {"onVolume": True}})
+    assert not [d for d in of_kind(docs, "Secret") if d["metadata"]["name"].endswith("signing-keys")]
+    pod = named(docs, "Deployment", "castellan-control-plane")["spec"]["template"]["spec"]
+    assert env_of(pod["containers"][0])["CASTELLAN_SIGNING_KEY_DIR"]["value"] == "/data/keys"
+    assert all(v["name"] != "signing-keys" for v in pod["volumes"])
 
 
 # -- media nodes -----------------------------------------------------------------------------------------------
