@@ -1,0 +1,698 @@
+"""Pure-Python reference of the native media path (native/engine.pyx), written from the RFCs.
+
+The functions mirror the native test hooks (`py_parse_rtp`, `py_find_ext`, `py_is_keyframe`, `py_rewrite_rtp`,
+`py_wrap_rtx`) signature for signature, so tests can compare the two on arbitrary input:
+
+- RTP header: RFC 3550 §5.1; header extensions: RFC 8285 (one-byte 0xBEDE, two-byte 0x100X);
+- keyframes: RFC 7741 (VP8), RFC 9628 (VP9), RFC 6184 (H.264); retransmission: RFC 4588.
+
+Where the RFCs leave malformed input open, the choice is written next to the code.
+
+`ReferenceForwarder` is the same forwarding path as `native.engine.Engine`, in plain Python over a socket
+(recvfrom/sendto, pylibsrtp), for the benchmark's comparison.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import pylibsrtp
+
+CODEC_OTHER = 0
+CODEC_OPUS = 1
+CODEC_VP8 = 2
+CODEC_VP9 = 3
+CODEC_H264 = 4
+
+EV_STUN = 1
+EV_DTLS = 2
+EV_RTCP = 3
+EV_UNKNOWN_SSRC = 4
+
+MAX_RTP = 1500          # the engine refuses larger RTP, so rewrite/RTX never outgrow a datagram buffer
+PROFILE_ONE_BYTE = 0xBEDE
+
+DROP_REASONS = (
+    "malformed", "unknown_address", "srtp_auth", "srtp_replay", "unknown_ssrc", "not_ready",
+    "send_failed", "event_overflow", "too_big", "not_started", "srtcp_auth", "unclassified",
+)
+
+RtpTuple = tuple[int, int, int, int, int, int, int, int, int, int, int, int]
+
+
+# ---------------- RTP (RFC 3550 §5.1) ----------------
+
+def parse_rtp(data: bytes) -> RtpTuple | None:
+    """(pt, marker, seq, ts, ssrc, hdr_len, ext_profile, ext_off, ext_len, payload_off, payload_len, pad_len),
+    or None when `data` is not a well-formed RTP packet. ext_profile is -1 without an extension;
+    hdr_len covers the fixed header and CSRCs; ext_off/ext_len locate the extension data after its 4-byte header."""
+    if len(data) < 12:
+        return None
+    b0, b1, seq, ts, ssrc = struct.unpack_from("!BBHII", data, 0)
+    if b0 >> 6 != 2:
+        return None
+    hdr_len = 12 + 4 * (b0 & 0x0F)
+    if hdr_len > len(data):
+        return None
+    ext_profile, ext_off, ext_len = -1, 0, 0
+    payload_off = hdr_len
+    if b0 & 0x10:
+        if hdr_len + 4 > len(data):
+            return None
+        ext_profile, words = struct.unpack_from("!HH", data, hdr_len)
+        ext_off = hdr_len + 4
+        ext_len = 4 * words
+        payload_off = ext_off + ext_len
+        if payload_off > len(data):
+            return None
+    pad_len = 0
+    if b0 & 0x20:
+        # the last octet counts the padding, itself included, so 0 is not a valid count
+        pad_len = data[-1]
+        if pad_len == 0 or payload_off + pad_len > len(data):
+            return None
+    return (b1 & 0x7F, b1 >> 7, seq, ts, ssrc, hdr_len, ext_profile, ext_off, ext_len, payload_off,
+            len(data) - payload_off - pad_len, pad_len)
+
+
+def _is_two_byte(profile: int) -> bool:
+    return profile >= 0 and profile & 0xFFF0 == 0x1000       # 0x100 then 4 "appbits"
+
+
+def _elements(data: bytes, profile: int, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(id, value offset, value length) of each RFC 8285 element, in order. Zero bytes are padding.
+    Parsing stops at a one-byte ID 15 (RFC 8285 §4.2: "processing ... MUST terminate") and at an element
+    that overruns the block (malformed: elements before it still count). A one-byte element whose ID is 0
+    but whose length nibble is not (so not a padding byte) is yielded as ID 0: nobody negotiates ID 0,
+    so it is never found nor forwarded."""
+    i = start
+    if profile == PROFILE_ONE_BYTE:
+        while i < end:
+            if data[i] == 0:
+                i += 1
+                continue
+            eid, length = data[i] >> 4, (data[i] & 0x0F) + 1
+            if eid == 15 or i + 1 + length > end:
+                return
+            yield eid, i + 1, length
+            i += 1 + length
+    elif _is_two_byte(profile):
+        while i < end:
+            if data[i] == 0:
+                i += 1
+                continue
+            if i + 2 > end or i + 2 + data[i + 1] > end:
+                return
+            yield data[i], i + 2, data[i + 1]
+            i += 2 + data[i + 1]
+
+
+def find_ext(data: bytes, ext_id: int) -> bytes | None:
+    """The value of the first header extension element with `ext_id`, or None."""
+    info = parse_rtp(data)
+    if info is None or info[6] < 0 or ext_id == 0:
+        return None
+    for eid, off, length in _elements(data, info[6], info[7], info[7] + info[8]):
+        if eid == ext_id:
+            return data[off:off + length]
+    return None
+
+
+# ---------------- keyframes ----------------
+
+def _vp8_keyframe(p: bytes) -> bool:
+    """RFC 7741 §4.2 descriptor (X R N S R PID; then I L T K; PictureID 7/15 bits; TL0PICIDX; TID/Y/KEYIDX),
+    then the VP8 payload header, whose low bit P is 0 on a key frame (RFC 7741 §4.3). The frame starts where
+    S=1 and PID=0."""
+    start, pid = p[0] & 0x10, p[0] & 0x07
+    i = 1
+    if p[0] & 0x80:
+        if len(p) < 2:
+            return False
+        ext = p[1]
+        i = 2
+        if ext & 0x80:
+            if len(p) <= i:
+                return False
+            i += 2 if p[i] & 0x80 else 1
+        if ext & 0x40:
+            i += 1
+        if ext & 0x30:
+            i += 1
+    if i >= len(p):
+        return False
+    return bool(start) and pid == 0 and not p[i] & 0x01
+
+
+def _vp9_keyframe(p: bytes) -> bool:
+    """RFC 9628 §4.2 descriptor I P L F B E V Z: the first packet (B) of a picture that is not
+    inter-predicted (P=0), in spatial layer 0 when layer indices (L: TID U SID D) are present."""
+    b0 = p[0]
+    if b0 & 0x40 or not b0 & 0x08:
+        return False
+    i = 1
+    if b0 & 0x80:
+        if len(p) < 2:
+            return False
+        i += 2 if p[1] & 0x80 else 1
+    if b0 & 0x20:
+        if i >= len(p):
+            return False
+        return (p[i] >> 1) & 0x07 == 0
+    return True
+
+
+def _h264_keyframe(p: bytes) -> bool:
+    """RFC 6184: a single NAL unit that is an IDR slice (5) or SPS (7); a STAP-A (24) holding one; or the
+    start fragment (S bit) of an FU-A/FU-B (28/29) of one. A malformed STAP-A ends the search."""
+    nal = p[0] & 0x1F
+    if nal in (5, 7):
+        return True
+    if nal == 24:
+        i = 1
+        while i < len(p):
+            if i + 3 > len(p):
+                return False
+            size = (p[i] << 8) | p[i + 1]
+            if size == 0 or i + 2 + size > len(p):
+                return False
+            if p[i + 2] & 0x1F in (5, 7):
+                return True
+            i += 2 + size
+        return False
+    if nal in (28, 29):
+        return len(p) >= 2 and bool(p[1] & 0x80) and p[1] & 0x1F in (5, 7)
+    return False
+
+
+def is_keyframe(codec: int, payload: bytes) -> bool:
+    """Whether a subscriber may start decoding at this payload. Audio and other codecs: always."""
+    if codec in (CODEC_OTHER, CODEC_OPUS):
+        return True
+    if not payload:
+        return False
+    if codec == CODEC_VP8:
+        return _vp8_keyframe(payload)
+    if codec == CODEC_VP9:
+        return _vp9_keyframe(payload)
+    if codec == CODEC_H264:
+        return _h264_keyframe(payload)
+    return False
+
+
+# ---------------- rewrite and RTX ----------------
+
+def rewrite_rtp(data: bytes, ssrc: int, pt: int, seq_offset: int, ts_offset: int, ext_map: bytes = b"",
+                abs_send_out: int = 0, abs_send: int = 0) -> bytes | None:
+    """The subscriber's view of a publisher packet: its SSRC and PT, seq + seq_offset, ts + ts_offset
+    (both wrapping). Header extension element ID i becomes ext_map[i] (0 or absent = dropped; a one-byte
+    block keeps only IDs 1..14); the element mapped to `abs_send_out` with a 3-byte value is stamped with
+    `abs_send` (24 bits). Zero padding bytes are dropped and the block re-padded; without surviving elements,
+    or with a non-RFC-8285 profile, the extension is removed (X cleared). CSRCs, marker, payload and RTP
+    padding are kept. None for malformed or oversized (> MAX_RTP) input."""
+    if len(data) > MAX_RTP:
+        return None
+    info = parse_rtp(data)
+    if info is None:
+        return None
+    _, _, seq, ts, _, hdr_len, profile, ext_off, ext_len, payload_off, _, _ = info
+    out = bytearray(struct.pack("!BBHII", data[0] & ~0x10 & 0xFF, (data[1] & 0x80) | (pt & 0x7F),
+                                (seq + seq_offset) & 0xFFFF, (ts + ts_offset) & 0xFFFFFFFF, ssrc & 0xFFFFFFFF))
+    out += data[12:hdr_len]
+    block = bytearray()
+    one_byte = profile == PROFILE_ONE_BYTE
+    for eid, off, length in _elements(data, profile, ext_off, ext_off + ext_len):
+        new_id = ext_map[eid] if 0 < eid < len(ext_map) else 0
+        if new_id == 0 or (one_byte and new_id > 14):
+            continue
+        value = data[off:off + length]
+        if new_id == abs_send_out and length == 3:
+            value = (abs_send & 0xFFFFFF).to_bytes(3, "big")
+        block += bytes([(new_id << 4) | (length - 1)]) if one_byte else bytes([new_id, length])
+        block += value
+    if block:
+        block += bytes(-len(block) % 4)
+        out[0] |= 0x10
+        out += struct.pack("!HH", profile, len(block) // 4) + block
+    out += data[payload_off:]
+    return bytes(out)
+
+
+def wrap_rtx(data: bytes, rtx_ssrc: int, rtx_pt: int, rtx_seq: int) -> bytes | None:
+    """RFC 4588 §4: the retransmission of `data` on the RTX stream. Same header (marker, timestamp, CSRCs,
+    extensions) with the RTX PT, SSRC and sequence number; the payload is the original sequence number (OSN)
+    followed by the original payload (with its RTP padding, so the P bit stays valid)."""
+    if len(data) > MAX_RTP:
+        return None
+    info = parse_rtp(data)
+    if info is None:
+        return None
+    payload_off = info[9]
+    head = bytearray(data[:payload_off])
+    head[1] = (head[1] & 0x80) | (rtx_pt & 0x7F)
+    struct.pack_into("!H", head, 2, rtx_seq & 0xFFFF)
+    struct.pack_into("!I", head, 8, rtx_ssrc & 0xFFFFFFFF)
+    return bytes(head) + struct.pack("!H", info[2]) + data[payload_off:]
+
+
+def abs_send_time(ns: int) -> int:
+    """abs-send-time: 24 bits of 6.18 fixed-point seconds (wall clock mod 64 s; as NTP, since the
+    NTP-Unix epoch offset is a multiple of 64 s)."""
+    return ((ns % 64_000_000_000) << 18) // 1_000_000_000 & 0xFFFFFF
+
+
+# ---------------- the forwarder ----------------
+
+_PROFILES = {
+    1: (pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80, 30),
+    7: (pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM, 28),
+    8: (pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM, 44),
+}
+
+
+def srtp_session(profile: int, key: bytes, outbound: bool) -> pylibsrtp.Session:
+    """A pylibsrtp session configured like the engine's: any-SSRC, window 1024, repeat tx allowed."""
+    if profile not in _PROFILES:
+        raise ValueError(f"unsupported SRTP profile {profile}")
+    prof, need = _PROFILES[profile]
+    if len(key) != need:
+        raise ValueError(f"SRTP key for profile {profile} must be {need} bytes, got {len(key)}")
+    policy = pylibsrtp.Policy(
+        key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND if outbound else pylibsrtp.Policy.SSRC_ANY_INBOUND,
+        srtp_profile=prof)
+    policy.allow_repeat_tx = True
+    policy.window_size = 1024
+    return pylibsrtp.Session(policy)
+
+
+@dataclass
+class _Peer:
+    addr: tuple[str, int] | None = None
+    rx: pylibsrtp.Session | None = None
+    tx: pylibsrtp.Session | None = None
+    abs_send_id: int = 0
+    audio_level_id: int = 0
+    rx_packets: int = 0
+    tx_packets: int = 0
+
+
+@dataclass
+class _Track:
+    peer: int
+    ssrc: int
+    codec: int
+    clock_rate: int
+    mask: int
+    ring: dict[int, bytes] = field(default_factory=dict)   # seq & mask -> plaintext packet
+    subs: list[int] = field(default_factory=list)
+    received: int = 0
+    octets: int = 0
+    base_seq: int = -1
+    max_seq: int = 0
+    cycles: int = 0
+    jitter: float = 0.0
+    last_transit: int | None = None
+    last_ts: int = -1
+    keyframes: int = 0
+    last_keyframe_ns: int = 0
+    audio_level: int = -1
+    voice: int = 0
+
+
+@dataclass
+class _Sub:
+    track: int
+    peer: int
+    ssrc: int
+    pt: int
+    rtx_ssrc: int
+    rtx_pt: int                 # -1: no RTX
+    ext_map: bytes
+    abs_send_out: int
+    next_seq: int
+    ts_offset: int
+    need_keyframe: bool
+    started: bool = False
+    seq_offset: int = 0
+    start_seq: int = 0
+    rtx_seq: int = 0
+    last_out_ts: int = 0
+    packets: int = 0
+    octets: int = 0
+    rtx_packets: int = 0
+    last_send_ns: int = 0
+
+
+START_WINDOW = 0x4000   # packets older than the start or this far behind the newest are not forwarded
+
+
+def _older(a: int, b: int) -> bool:
+    """a precedes b in 16-bit sequence space."""
+    return (a - b) & 0xFFFF >= 0x8000
+
+
+class ReferenceForwarder:
+    """The engine's forwarding path in plain Python: same control methods, same `poll()` events
+    (kind, peer, (host, port), payload) for STUN, DTLS, RTCP (decrypted) and RTP of an unknown SSRC."""
+
+    def __init__(self, sock: socket.socket, batch: int = 64) -> None:
+        self.sock = sock
+        self.batch = batch
+        self.peers: dict[int, _Peer] = {}
+        self.tracks: dict[int, _Track] = {}
+        self.subs: dict[int, _Sub] = {}
+        self._by_addr: dict[tuple[str, int], int] = {}
+        self._by_ssrc: dict[tuple[int, int], int] = {}
+        self._counts = dict.fromkeys(("rx_packets", "rx_bytes", "forwarded_packets", "forwarded_bytes",
+                                      "rtx_packets", "rtcp_sent", "batches"), 0)
+        self._drops = dict.fromkeys(DROP_REASONS, 0)
+
+    # ---- control ----
+
+    def _peer(self, peer: int) -> _Peer:
+        if peer not in self.peers:
+            raise ValueError(f"peer {peer} unknown")
+        return self.peers[peer]
+
+    def add_peer(self, peer: int) -> None:
+        if peer in self.peers:
+            raise ValueError(f"peer {peer} already exists")
+        self.peers[peer] = _Peer()
+
+    def set_peer_address(self, peer: int, host: str, port: int) -> None:
+        p = self._peer(peer)
+        addr = (str(ipaddress.ip_address(host)), port)
+        if p.addr is not None:
+            self._by_addr.pop(p.addr, None)
+        p.addr = addr
+        self._by_addr[addr] = peer
+
+    def clear_peer_address(self, peer: int) -> None:
+        p = self._peer(peer)
+        if p.addr is not None:
+            self._by_addr.pop(p.addr, None)
+            p.addr = None
+
+    def set_peer_srtp(self, peer: int, profile: int, rx_key: bytes, tx_key: bytes) -> None:
+        p = self._peer(peer)
+        p.rx = srtp_session(profile, rx_key, outbound=False)
+        p.tx = srtp_session(profile, tx_key, outbound=True)
+
+    def set_peer_extensions(self, peer: int, abs_send_id: int = 0, audio_level_id: int = 0) -> None:
+        p = self._peer(peer)
+        p.abs_send_id, p.audio_level_id = abs_send_id, audio_level_id
+
+    def remove_peer(self, peer: int) -> None:
+        if peer not in self.peers:
+            return
+        for s in [s for s, sub in self.subs.items() if sub.peer == peer]:
+            self.remove_subscription(s)
+        for t in [t for t, tr in self.tracks.items() if tr.peer == peer]:
+            self.remove_track(t)
+        self.clear_peer_address(peer)
+        del self.peers[peer]
+
+    def add_track(self, track: int, peer: int, ssrc: int, codec: int, clock_rate: int,
+                  buffer_packets: int = 512) -> None:
+        self._peer(peer)
+        if track in self.tracks:
+            raise ValueError(f"track {track} already exists")
+        if buffer_packets < 16 or buffer_packets & (buffer_packets - 1):
+            raise ValueError("buffer_packets must be a power of two >= 16")
+        if (peer, ssrc) in self._by_ssrc:
+            raise ValueError(f"ssrc {ssrc} already published by peer {peer}")
+        self.tracks[track] = _Track(peer, ssrc, codec, clock_rate, buffer_packets - 1)
+        self._by_ssrc[(peer, ssrc)] = track
+
+    def remove_track(self, track: int) -> None:
+        t = self.tracks.pop(track, None)
+        if t is None:
+            return
+        for s in list(t.subs):
+            self.remove_subscription(s)
+        del self._by_ssrc[(t.peer, t.ssrc)]
+
+    def add_subscription(self, sub: int, track: int, peer: int, ssrc: int, pt: int, rtx_ssrc: int = 0,
+                         rtx_pt: int = -1, ext_map: bytes = b"", abs_send_out: int = 0, initial_seq: int = 0,
+                         ts_offset: int = 0) -> None:
+        if sub in self.subs:
+            raise ValueError(f"subscription {sub} already exists")
+        if track not in self.tracks or peer not in self.peers:
+            raise ValueError("unknown track or peer")
+        if len(ext_map) > 256:
+            raise ValueError("ext_map too long")
+        t = self.tracks[track]
+        self.subs[sub] = _Sub(track, peer, ssrc, pt & 0x7F, rtx_ssrc, rtx_pt & 0x7F if rtx_pt >= 0 else -1,
+                              bytes(ext_map), abs_send_out, initial_seq & 0xFFFF, ts_offset & 0xFFFFFFFF,
+                              need_keyframe=t.codec not in (CODEC_OPUS, CODEC_OTHER))
+        t.subs.insert(0, sub)           # the engine links new subscriptions at the head
+
+    def remove_subscription(self, sub: int) -> None:
+        s = self.subs.pop(sub, None)
+        if s is not None:
+            self.tracks[s.track].subs.remove(sub)
+
+    def restart_subscription(self, sub: int) -> None:
+        s = self.subs.get(sub)
+        if s is not None and self.tracks[s.track].codec not in (CODEC_OPUS, CODEC_OTHER):
+            s.started, s.need_keyframe = False, True
+
+    def subscription_waiting(self, sub: int) -> bool:
+        s = self.subs.get(sub)
+        return s is not None and not s.started
+
+    # ---- the per-packet path ----
+
+    def poll(self, max_batches: int = 16) -> list[tuple[int, int, tuple[str, int], bytes]]:
+        """Receives and forwards until the socket is empty (at most max_batches * batch datagrams)."""
+        events: list[tuple[int, int, tuple[str, int], bytes]] = []
+        for _ in range(max_batches):
+            n = 0
+            while n < self.batch:
+                try:
+                    data, addr = self.sock.recvfrom(2048, socket.MSG_DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    break
+                n += 1
+                self._handle(data, (addr[0], addr[1]), events)
+            if n:
+                self._counts["batches"] += 1
+            if n < self.batch:
+                break
+        return events
+
+    def _handle(self, data: bytes, addr: tuple[str, int], events: list) -> None:
+        self._counts["rx_packets"] += 1
+        self._counts["rx_bytes"] += len(data)
+        if not data:
+            self._drops["malformed"] += 1
+            return
+        if len(data) >= 2048 - 16:
+            self._drops["too_big"] += 1
+            return
+        peer = self._by_addr.get(addr, -1)
+        b0 = data[0]
+        if b0 < 4:                                              # RFC 7983: STUN
+            if len(data) < 20:
+                self._drops["malformed"] += 1
+            else:
+                events.append((EV_STUN, peer, addr, data))
+            return
+        if peer < 0:
+            self._drops["unknown_address"] += 1
+            return
+        if 20 <= b0 <= 63:                                      # DTLS
+            events.append((EV_DTLS, peer, addr, data))
+            return
+        if not 128 <= b0 <= 191:
+            self._drops["unclassified"] += 1
+            return
+        p = self.peers[peer]
+        if p.rx is None or p.tx is None:
+            self._drops["not_ready"] += 1
+            return
+        if len(data) < 12:
+            self._drops["malformed"] += 1
+            return
+        if 192 <= data[1] <= 223:                               # RFC 5761: RTCP
+            try:
+                events.append((EV_RTCP, peer, addr, p.rx.unprotect_rtcp(data)))
+            except pylibsrtp.Error:
+                self._drops["srtcp_auth"] += 1
+            return
+        try:
+            plain = p.rx.unprotect(data)
+        except pylibsrtp.Error as e:
+            self._drops["srtp_replay" if "replay" in str(e) else "srtp_auth"] += 1
+            return
+        p.rx_packets += 1
+        self._forward(peer, addr, plain, events)
+
+    def _forward(self, peer: int, addr: tuple[str, int], pkt: bytes, events: list) -> None:
+        if len(pkt) > MAX_RTP:
+            self._drops["too_big"] += 1
+            return
+        info = parse_rtp(pkt)
+        if info is None:
+            self._drops["malformed"] += 1
+            return
+        ti = self._by_ssrc.get((peer, info[4]))
+        if ti is None:
+            self._drops["unknown_ssrc"] += 1
+            events.append((EV_UNKNOWN_SSRC, peer, addr, pkt))
+            return
+        t = self.tracks[ti]
+        now = time.time_ns()
+        self._receive_stats(t, pkt, info, now)
+        seq = info[2]
+        t.ring[seq & t.mask] = pkt
+        key = is_keyframe(t.codec, pkt[info[9]:info[9] + info[10]])
+        if key and t.codec not in (CODEC_OPUS, CODEC_OTHER):
+            t.keyframes += 1
+            t.last_keyframe_ns = now
+        abs_send = abs_send_time(now)
+        for si in t.subs:
+            s = self.subs[si]
+            sp = self.peers[s.peer]
+            if sp.tx is None or sp.addr is None:
+                self._drops["not_ready"] += 1
+                continue
+            if not s.started:
+                if s.need_keyframe and not key:
+                    self._drops["not_started"] += 1
+                    continue
+                s.started, s.need_keyframe = True, False
+                s.seq_offset = (s.next_seq - seq) & 0xFFFF
+                s.start_seq = seq
+            elif _older(seq, s.start_seq):
+                self._drops["not_started"] += 1
+                continue
+            if (seq - s.start_seq) & 0xFFFF > START_WINDOW:     # keep the start inside the half window
+                s.start_seq = (seq - START_WINDOW) & 0xFFFF
+            out = rewrite_rtp(pkt, s.ssrc, s.pt, s.seq_offset, s.ts_offset, s.ext_map, s.abs_send_out, abs_send)
+            assert out is not None
+            out_seq = (seq + s.seq_offset) & 0xFFFF
+            if not self._send(sp, out):
+                continue
+            if not _older(out_seq, s.next_seq):
+                s.next_seq = (out_seq + 1) & 0xFFFF
+                s.last_out_ts = (info[3] + s.ts_offset) & 0xFFFFFFFF
+            s.packets += 1
+            s.octets += info[10]
+            s.last_send_ns = now
+
+    def _send(self, sp: _Peer, plain: bytes) -> bool:
+        assert sp.tx is not None and sp.addr is not None
+        try:
+            data = sp.tx.protect(plain)
+            self.sock.sendto(data, sp.addr)
+        except (pylibsrtp.Error, OSError):
+            self._drops["send_failed"] += 1
+            return False
+        sp.tx_packets += 1
+        self._counts["forwarded_packets"] += 1
+        self._counts["forwarded_bytes"] += len(data)
+        return True
+
+    def _receive_stats(self, t: _Track, pkt: bytes, info: RtpTuple, now_ns: int) -> None:
+        seq, ts = info[2], info[3]
+        if t.base_seq < 0:
+            t.base_seq = t.max_seq = seq
+        elif 0 < (seq - t.max_seq) & 0xFFFF < 0x8000:
+            if seq < t.max_seq:
+                t.cycles += 0x10000
+            t.max_seq = seq
+        t.received += 1
+        t.octets += info[10]
+        if t.clock_rate > 0 and ts != t.last_ts:                # RFC 3550 A.8
+            transit = now_ns * t.clock_rate // 1_000_000_000 - ts
+            if t.last_transit is not None:
+                d = abs(transit - t.last_transit)
+                if d < 0x7FFFFFFF:
+                    t.jitter += (d - t.jitter) / 16
+            t.last_transit = transit
+        t.last_ts = ts
+        level = find_ext(pkt, self.peers[t.peer].audio_level_id)
+        if level:
+            t.audio_level, t.voice = level[0] & 0x7F, level[0] >> 7
+
+    # ---- RTCP, retransmission, stats ----
+
+    def send_rtcp(self, peer: int, packet: bytes) -> bool:
+        p = self._peer(peer)
+        if p.tx is None or p.addr is None:
+            return False
+        if not 8 <= len(packet) <= MAX_RTP:
+            raise ValueError("RTCP packet size out of range")
+        try:
+            self.sock.sendto(p.tx.protect_rtcp(packet), p.addr)
+        except (pylibsrtp.Error, OSError):
+            return False
+        self._counts["rtcp_sent"] += 1
+        return True
+
+    def send_raw(self, peer: int, data: bytes) -> bool:
+        p = self._peer(peer)
+        if p.addr is None:
+            return False
+        try:
+            self.sock.sendto(data, p.addr)
+        except OSError:
+            return False
+        return True
+
+    def retransmit(self, sub: int, seqs: Iterable[int]) -> int:
+        """Serves a NACK (subscriber sequence numbers) from the track's buffer, as RTX when negotiated."""
+        s = self.subs.get(sub)
+        if s is None or not s.started:
+            return 0
+        t = self.tracks[s.track]
+        sp = self.peers[s.peer]
+        if sp.tx is None or sp.addr is None:
+            return 0
+        sent = 0
+        abs_send = abs_send_time(time.time_ns())
+        for seq in seqs:
+            in_seq = (seq - s.seq_offset) & 0xFFFF
+            pkt = t.ring.get(in_seq & t.mask)
+            if pkt is None or struct.unpack_from("!H", pkt, 2)[0] != in_seq or _older(in_seq, s.start_seq):
+                continue
+            out = rewrite_rtp(pkt, s.ssrc, s.pt, s.seq_offset, s.ts_offset, s.ext_map, s.abs_send_out, abs_send)
+            if out is None:
+                continue
+            if s.rtx_pt >= 0:
+                out = wrap_rtx(out, s.rtx_ssrc, s.rtx_pt, s.rtx_seq)
+                if out is None:
+                    continue
+                s.rtx_seq = (s.rtx_seq + 1) & 0xFFFF
+            if self._send(sp, out):
+                s.rtx_packets += 1
+                sent += 1
+        self._counts["rtx_packets"] += sent
+        return sent
+
+    def track_stats(self, track: int) -> tuple | None:
+        """(received, octets, ext_highest_seq, base_seq, jitter, keyframes, last_keyframe_ns, audio_level, voice)"""
+        t = self.tracks.get(track)
+        if t is None:
+            return None
+        return (t.received, t.octets, t.cycles + t.max_seq, max(t.base_seq, 0), int(t.jitter), t.keyframes,
+                t.last_keyframe_ns, t.audio_level, t.voice)
+
+    def subscription_stats(self, sub: int) -> tuple | None:
+        """(packets, octets, last_out_ts, last_send_ns, started, seq_offset, ts_offset, rtx_packets)"""
+        s = self.subs.get(sub)
+        if s is None:
+            return None
+        return (s.packets, s.octets, s.last_out_ts, s.last_send_ns, s.started, s.seq_offset, s.ts_offset,
+                s.rtx_packets)
+
+    def counters(self) -> dict:
+        d: dict = dict(self._counts)
+        d["drops"] = dict(self._drops)
+        return d
