@@ -54,8 +54,11 @@ extras="run"
 stamp=".venv/.castellan-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   echo "== pip: installing dependencies ($extras)"
-  .venv/bin/pip install -q --upgrade pip setuptools wheel cython
-  .venv/bin/pip install -q -e ".[$extras]" --no-build-isolation 2>&1 | grep -v "^WARNING: Location" || true
+  mkdir -p build
+  .venv/bin/pip install -q --upgrade pip setuptools wheel cython 2>&1 | grep -v "^WARNING: Location" || true
+  if ! .venv/bin/pip install -q -e ".[$extras]" --no-build-isolation > build/pip.log 2>&1; then
+    grep -v "^WARNING: Location" build/pip.log >&2; exit 1
+  fi
   touch "$stamp"
 fi
 echo "== building native extension"
