@@ -1,0 +1,139 @@
+"""`castellan node`: one media node process (Starlette signalling on uvicorn + uvloop, the engine on one UDP port).
+
+Join tokens are verified against the control plane's JWKS (`--control-plane-url`), or, for tests and local
+runs, against an Ed25519 key ring directory (`--signing-key-dir`) or a JWKS file (`--jwks-file`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import uvicorn
+
+from sfu.node import Node, NodeConfig
+from signalling.node_app import NodeSignalling, create_node_app
+from signalling.tokens import TokenVerifier
+
+log = logging.getLogger("castellan.node")
+
+
+def _env(name: str, default: Any) -> Any:
+    return os.environ.get("CASTELLAN_" + name.upper().replace("-", "_"), default)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="castellan node", description="run a Castellan media node")
+    ap.add_argument("--node-id", default=_env("node_id", "node-1"))
+    ap.add_argument("--region", default=_env("region", "local"))
+    ap.add_argument("--host", default=_env("host", "127.0.0.1"), help="HTTP/WebSocket bind address")
+    ap.add_argument("--http-port", type=int, default=int(_env("http_port", 7880)))
+    ap.add_argument("--udp-host", default=_env("udp_host", None), help="UDP bind address (default: --host)")
+    ap.add_argument("--udp-port", type=int, default=int(_env("udp_port", 40000)))
+    ap.add_argument("--public-ip", default=_env("public_ip", None), help="address in SDP candidates (default: UDP bind)")
+    ap.add_argument("--control-plane-url", default=_env("control_plane_url", None))
+    ap.add_argument("--jwks-file", default=_env("jwks_file", None))
+    ap.add_argument("--redis-url", default=_env("redis_url", None))
+    ap.add_argument("--resume-grace", type=float, default=float(_env("resume_grace", 30.0)))
+    ap.add_argument("--log-level", default=_env("log_level", "info"))
+    return ap.parse_args(argv)
+
+
+class JwksSource:
+    """The control plane's published keys, refreshed at most every `ttl` seconds (and on an unknown kid)."""
+
+    def __init__(self, fetch: Callable[[], dict], ttl: float = 30.0) -> None:
+        self._fetch = fetch
+        self._ttl = ttl
+        self._keys: dict = {"keys": []}
+        self._at = 0.0
+
+    def __call__(self) -> dict:
+        if time.monotonic() - self._at > self._ttl:
+            try:
+                self._keys = self._fetch()
+                self._at = time.monotonic()
+            except Exception as e:  # noqa: BLE001 - keep the last good keys
+                log.warning("JWKS refresh failed: %s", e)
+        return self._keys
+
+
+def jwks_from_url(url: str) -> Callable[[], dict]:
+    def fetch() -> dict:
+        with urllib.request.urlopen(url.rstrip("/") + "/.well-known/jwks.json", timeout=5) as r:  # noqa: S310
+            return json.loads(r.read())
+
+    return fetch
+
+
+def jwks_from_file(path: str) -> Callable[[], dict]:
+    def fetch() -> dict:
+        with open(path) as f:
+            return json.load(f)
+
+    return fetch
+
+
+async def serve(args: argparse.Namespace) -> None:
+    udp_host = args.udp_host or args.host
+    config = NodeConfig(
+        node_id=args.node_id,
+        region=args.region,
+        host=udp_host,
+        udp_port=args.udp_port,
+        public_ip=args.public_ip or udp_host,
+        resume_grace=args.resume_grace,
+    )
+    if args.control_plane_url:
+        jwks = JwksSource(jwks_from_url(args.control_plane_url))
+    elif args.jwks_file:
+        jwks = JwksSource(jwks_from_file(args.jwks_file), ttl=2.0)
+    else:
+        raise SystemExit("castellan node: give --control-plane-url or --jwks-file to verify join tokens")
+    node = Node(config)
+    verifier = TokenVerifier(jwks, config.node_id)
+    signalling = NodeSignalling(node, verifier)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        await node.start()
+        yield
+        await node.stop()
+
+    app = create_node_app(signalling, lifespan=lifespan)
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.http_port, log_level=args.log_level.lower(), loop="none", ws="websockets-sansio"))
+    loop = asyncio.get_running_loop()
+
+    def drain() -> None:
+        node.draining = True
+        log.info("draining: no new participants")
+        server.should_exit = True
+
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, drain)
+    await server.serve()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(args))
+    else:
+        uvloop.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
