@@ -126,9 +126,9 @@ EVERYTHING: dict[str, Any] = {
 
 
 # -- lint -----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("case", ["default", "three-regions"])
+@pytest.mark.parametrize("case", ["default", "three-regions", "everything"])
 def test_lint_strict(case: str) -> None:
-    values = example_values() if case == "three-regions" else None
+    values = {"default": None, "three-regions": example_values(), "everything": EVERYTHING}[case]
     report = hc.lint(str(CHART), values, strict=True, kube_version=f"v{K8S_VERSION}", namespace=NAMESPACE)
     assert report["total_charts_linted"] == 1
     assert report["errors"] == [], report
