@@ -192,19 +192,23 @@ class AuditLog:
     def chains(self) -> list[str]:
         return [str(r[0]) for r in self.db.query("SELECT DISTINCT chain FROM audit_records ORDER BY chain")]
 
-    def signed_head(self, chain: str, signer: Ed25519PrivateKey) -> dict[str, Any]:
-        row = self.db.query("SELECT seq, hash FROM audit_records WHERE chain = ? ORDER BY seq DESC LIMIT 1",
-                            (chain,))
-        seq, last = (int(row[0][0]), str(row[0][1])) if row else (0, GENESIS)
+    def signed_head(self, chain: str, signer: Ed25519PrivateKey,
+                    records: Sequence[AuditRecord] | None = None) -> dict[str, Any]:
+        """Sign the head of `records` (default: the chain as stored now)."""
+        records = self.records(chain) if records is None else records
+        seq, last = (records[-1].seq, records[-1].hash) if records else (0, GENESIS)
         head = {"format": FORMAT, "chain": chain, "seq": seq, "hash": last, "signed_at": _ts(self.clock()),
                 "key_id": key_id(signer.public_key())}
         return {"signed_head": head, "signature": base64.b64encode(signer.sign(canonical(head))).decode()}
 
     def export(self, chain: str, signer: Ed25519PrivateKey) -> str:
-        """The chain as JSON Lines (one canonical record per line) ending with its signed head."""
-        with self.db.lock:  # records and head from one consistent moment
-            lines = [canonical(r.to_dict()).decode() for r in self.records(chain)]
-            lines.append(canonical(self.signed_head(chain, signer)).decode())
+        """The chain as JSON Lines (one canonical record per line) ending with its signed head.
+
+        The head is computed from the very records exported, so an append by another process meanwhile
+        cannot make the file inconsistent (it simply is not in this export)."""
+        records = self.records(chain)
+        lines = [canonical(r.to_dict()).decode() for r in records]
+        lines.append(canonical(self.signed_head(chain, signer, records)).decode())
         return "\n".join(lines) + "\n"
 
     def export_tenant(self, tenant: str, signer: Ed25519PrivateKey) -> str:
@@ -212,8 +216,9 @@ class AuditLog:
 
     def verify_stored(self, chain: str) -> int:
         """Re-check the chain inside the database (e.g. after restoring a backup); returns its length."""
-        _verify_records([r.to_dict() for r in self.records(chain)], chain)
-        return len(self.records(chain))
+        records = self.records(chain)
+        _verify_records([r.to_dict() for r in records], chain)
+        return len(records)
 
 
 def _fail(code: str, message: str) -> VerificationFailed:

@@ -41,7 +41,8 @@ strings only, see audit.py); `svc.export_tenant(t)` -> JSON Lines; `svc.public_k
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ from . import policy
 from .audit import DEPLOYMENT_CHAIN, AuditLog, VerifiedExport, verify_export
 from .catalogue import Catalogue, load_catalogue
 from .db import Database
-from .errors import Conflict, NotFound, PlacementRefused, PolicyViolation
+from .errors import Conflict, InvalidInput, NotFound, PlacementRefused, PolicyViolation, ResidencyError
 from .model import Node, Placement, Region, Tenant, check_id, check_reason
 from .registry import MemoryRegistry, Registry
 from .signing import generate_signing_key, public_key_pem
@@ -65,6 +66,20 @@ def _policy_doc(t: Tenant) -> dict[str, Any]:
     return {"jurisdiction": t.jurisdiction, "version": t.version,
             "allowed_regions": None if t.allowed_regions is None else sorted(t.allowed_regions),
             "opt_ins": [{"region": o.region, "reason": o.reason, "actor": o.actor} for o in t.opt_ins]}
+
+
+def _attempted(value: object) -> Any:
+    """Bad input, rendered audit-safe (strings only) so the refusal itself can always be recorded."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, str | bytes):
+        return str(value)
+    try:
+        return [str(v) for v in value]  # type: ignore[attr-defined]
+    except TypeError:
+        return repr(value)
 
 
 def _placement_doc(p: Placement) -> dict[str, Any]:
@@ -94,23 +109,36 @@ class ResidencyService:
         self.signing_key = signing_key if signing_key is not None else generate_signing_key()
         self._known_nodes: dict[str, Node] = {}
 
+    @contextmanager
+    def _refusals_audited(self, kind: str, actor: str, tenant: str | None,
+                          attempt: dict[str, Any]) -> Iterator[None]:
+        """Bad input is refused with a clear error AND leaves a trace: who tried what, and which rule said no.
+        The refusal record is written after the failed transaction rolled back, so nothing is half-applied."""
+        try:
+            yield
+        except ResidencyError as err:
+            self.audit.append(kind, actor=str(actor) or "unknown", tenant=tenant,
+                              data={"attempt": attempt, **err.to_dict()})
+            raise
+
     # -- regions (operator) ------------------------------------------------------------------------------------
     def define_region(self, region_id: str, jurisdiction: str, location: str, display_name: str, *,
                       actor: str, reason: str = "region defined") -> Region:
         """Define a region. Idempotent for an identical definition; changing an existing one is a Conflict
         (moving a region to another jurisdiction would silently change every tenant's policy)."""
-        check_id("region", region_id)
-        self.catalogue.get_jurisdiction(jurisdiction)
+        with self._refusals_audited("region.refused", actor, None, {"region": str(region_id)}):
+            check_id("region", region_id)
+            self.catalogue.get_jurisdiction(jurisdiction)
+            reason = check_reason(reason, "defining a region")
         region = Region(id=region_id, jurisdiction=jurisdiction, location=location, display_name=display_name)
-        existing = self.store.regions().get(region_id)
-        if existing == region:
-            return region
-        if existing is not None:
-            raise Conflict("region_exists", f"region {region_id} is already defined as {existing}; "
-                                            "regions cannot be redefined, define a new one")
-        with self.db.transaction():
-            self.audit.append("region.defined", actor=actor,
-                              data={**region.to_dict(), "reason": check_reason(reason, "defining a region")})
+        with self.db.transaction():  # BEGIN IMMEDIATE: check and write are atomic across processes
+            existing = self.store.regions().get(region_id)
+            if existing == region:
+                return region
+            if existing is not None:
+                raise Conflict("region_exists", f"region {region_id} is already defined as {existing}; "
+                                                "regions cannot be redefined, define a new one")
+            self.audit.append("region.defined", actor=actor, data={**region.to_dict(), "reason": reason})
             self.store.put_region(region)
         self.publish()
         return region
@@ -122,18 +150,22 @@ class ResidencyService:
     def create_tenant(self, tenant_id: str, name: str, jurisdiction: str, *, actor: str,
                       reason: str = "tenant created", allowed_regions: Sequence[str] | None = None,
                       opt_ins: Mapping[str, str] | None = None) -> Tenant:
-        check_id("tenant", tenant_id)
-        self.catalogue.get_jurisdiction(jurisdiction)
-        reason = check_reason(reason, "creating a tenant")
-        if self.store.get_tenant(tenant_id) is not None:
-            raise Conflict("tenant_exists", f"tenant {tenant_id} already exists")
-        blank = Tenant(id=tenant_id, name=name, jurisdiction=jurisdiction, version=0)
-        tenant = policy.validate_policy(blank, allowed_regions, opt_ins, actor, self.clock(), self.regions(),
-                                        self.catalogue)
-        with self.db.transaction():
-            self.audit.append("tenant.created", actor=actor, tenant=tenant_id,
-                              data={"name": name, "reason": reason, "policy": _policy_doc(tenant)})
-            self.store.put_tenant(tenant)
+        attempt = {"tenant": str(tenant_id), "jurisdiction": str(jurisdiction),
+                    "allowed_regions": _attempted(allowed_regions), "opt_ins": _attempted(opt_ins)}
+        # Refusals go to the deployment chain: a tenant that was never created has no chain.
+        with self._refusals_audited("tenant.refused", actor, None, attempt):
+            check_id("tenant", tenant_id)
+            self.catalogue.get_jurisdiction(jurisdiction)
+            reason = check_reason(reason, "creating a tenant")
+            blank = Tenant(id=tenant_id, name=name, jurisdiction=jurisdiction, version=0)
+            with self.db.transaction():
+                if self.store.get_tenant(tenant_id) is not None:
+                    raise Conflict("tenant_exists", f"tenant {tenant_id} already exists")
+                tenant = policy.validate_policy(blank, allowed_regions, opt_ins, actor, self.clock(),
+                                                self.regions(), self.catalogue)
+                self.audit.append("tenant.created", actor=actor, tenant=tenant_id,
+                                  data={"name": name, "reason": reason, "policy": _policy_doc(tenant)})
+                self.store.put_tenant(tenant)
         self._publish_tenant(tenant)
         return tenant
 
@@ -149,14 +181,20 @@ class ResidencyService:
     def set_allowed_regions(self, tenant_id: str, regions: Sequence[str] | None, *, actor: str, reason: str,
                             opt_ins: Mapping[str, str] | None = None) -> Tenant:
         """Replace the tenant's allowed regions (None = default). Validated whole, audited with before/after."""
-        reason = check_reason(reason, "changing a residency policy")
-        before = self.get_tenant(tenant_id)
-        after = policy.validate_policy(before, regions, opt_ins, actor, self.clock(), self.regions(),
-                                       self.catalogue)
-        with self.db.transaction():
-            self.audit.append("policy.changed", actor=actor, tenant=tenant_id,
-                              data={"reason": reason, "before": _policy_doc(before), "after": _policy_doc(after)})
-            self.store.put_tenant(after)
+        attempt = {"allowed_regions": _attempted(regions), "opt_ins": _attempted(opt_ins),
+                   "reason": str(reason)}
+        known = self.store.get_tenant(tenant_id) is not None
+        with self._refusals_audited("policy.refused", actor, tenant_id if known else None,
+                                    {**attempt, "tenant": str(tenant_id)}):
+            reason = check_reason(reason, "changing a residency policy")
+            with self.db.transaction():  # read-validate-write atomically: no lost updates between admins
+                before = self.get_tenant(tenant_id)
+                after = policy.validate_policy(before, regions, opt_ins, actor, self.clock(), self.regions(),
+                                               self.catalogue)
+                self.audit.append("policy.changed", actor=actor, tenant=tenant_id,
+                                  data={"reason": reason, "before": _policy_doc(before),
+                                        "after": _policy_doc(after)})
+                self.store.put_tenant(after)
         self._publish_tenant(after)
         return after
 
@@ -182,7 +220,7 @@ class ResidencyService:
         (sticky), else a new decision. Raises PlacementRefused (audited) rather than leave allowed regions."""
         tenant = self.get_tenant(tenant_id)
         if not isinstance(room_id, str) or not room_id or len(room_id) > 200:
-            raise NotFound("invalid_room", "room id must be a non-empty string of at most 200 characters")
+            raise InvalidInput("invalid_room", "room id must be a non-empty string of at most 200 characters")
         regions = self.regions()
         current = self.registry.get_placement(tenant_id, room_id)
         if current is not None:
@@ -290,8 +328,16 @@ class ResidencyService:
         return outcomes
 
     def sweep(self, *, actor: str = "control-plane") -> list[Replacement]:
-        """Reconcile with the registry: audit nodes that joined, and treat vanished ones (TTL expired) as left.
-        Call every 1-2 s. Also re-places rooms whose node is gone even if this process never saw the node."""
+        """Reconcile with the registry; call every 1-2 s from a background task.
+
+        * re-publishes regions and tenant policies if the registry lost them (Redis runs without persistence);
+        * audits nodes that appeared ("node.joined") and treats vanished ones (TTL expired) as left: audits
+          "node.left" and re-places their rooms, only in allowed regions.
+        Rooms on nodes this process never saw alive are re-placed lazily by their next `place_room`.
+        With several control-plane processes each one audits the joins/leaves it notices (duplicates are
+        harmless); placement changes are compare-and-set, so only one process re-places a given room."""
+        if self.store.regions() and not self.registry.list_regions():
+            self.publish()
         live = {n.id: n for n in self.registry.list_nodes()}
         for node in live.values():
             self._note_join(node, actor)

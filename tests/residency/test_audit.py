@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from residency.audit import GENESIS, AuditLog, canonical, record_hash, verify_export
 from residency.cli import main as cli_main
-from residency.errors import AuditError, VerificationFailed
+from residency.errors import AuditError, NotFound, VerificationFailed
 from residency.signing import key_id, load_or_create_signing_key, public_key_pem
 
 
@@ -231,3 +231,33 @@ def test_cli_verifies_with_pem_or_jwks_and_fails_tampered_files(
     assert cli_main(["verify"]) == 2
     assert cli_main(["public-key", "--signing-key", str(signing)]) == 0
     assert "BEGIN PUBLIC KEY" in capsys.readouterr().out
+
+
+def test_two_writers_on_one_file_never_fork_a_chain(tmp_path: Path) -> None:
+    """Two control-plane processes share the SQLite file: BEGIN IMMEDIATE serialises their appends."""
+    import threading
+
+    path = tmp_path / "shared.db"
+    writers = [AuditLog(path), AuditLog(path)]
+
+    def write(log: AuditLog, who: str) -> None:
+        for i in range(40):
+            log.append("admin.action", actor=who, tenant="acme", data={"i": i})
+
+    threads = [threading.Thread(target=write, args=(w, f"cp-{n}")) for n, w in enumerate(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert writers[0].verify_stored("tenant:acme") == 80
+
+
+def test_unknown_tenant_policy_attempts_are_audited_on_the_deployment_chain(tmp_path: Path) -> None:
+    from residency.service import ResidencyService
+
+    svc = ResidencyService(tmp_path / "cp.db")
+    with pytest.raises(NotFound):
+        svc.set_allowed_regions("ghost", ["eu-1"], actor="admin:eve", reason="probe")
+    record = svc.audit.records("deployment")[-1]
+    assert (record.kind, record.actor, record.data["code"]) == ("policy.refused", "admin:eve", "unknown_tenant")
+    assert svc.audit.chains() == ["deployment"]

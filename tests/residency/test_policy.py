@@ -92,8 +92,12 @@ def test_bad_policies_are_refused_and_nothing_is_half_applied(
         svc.set_allowed_regions("acme", regions, actor="admin:mallory", reason="try", opt_ins=opt_ins)
     assert err.value.code == code
     assert svc.get_tenant("acme") == before_tenant
-    assert svc.audit.tenant_records("acme") == before_log
     assert svc.registry.get_tenant_view("acme") == before_view
+    # The only trace is the audited refusal: who tried what, and which rule said no.
+    after_log = svc.audit.tenant_records("acme")
+    assert after_log[:-1] == before_log
+    assert after_log[-1].kind == "policy.refused" and after_log[-1].actor == "admin:mallory"
+    assert after_log[-1].data["code"] == code
 
 
 def test_a_policy_change_needs_a_reason(svc: ResidencyService) -> None:
@@ -117,11 +121,13 @@ def test_unknown_tenants_and_jurisdictions_are_clear_errors(svc: ResidencyServic
 
 def test_creating_a_tenant_with_a_bad_policy_creates_nothing(svc: ResidencyService) -> None:
     with pytest.raises(PolicyViolation):
-        svc.create_tenant("globex", "Globex", "EU", actor="operator", allowed_regions=["eu-1", "us-1"])
+        svc.create_tenant("globex", "Globex", "EU", actor="operator", allowed_regions=["eu-1", "au-1"])
     assert "globex" not in {t.id for t in svc.tenants()}
-    assert svc.audit.tenant_records("globex") == []
     assert svc.registry.get_tenant_view("globex") is None
-    assert "tenant:globex" not in svc.audit.chains()
+    assert "tenant:globex" not in svc.audit.chains()  # no chain for a tenant that does not exist ...
+    refusal = svc.audit.records("deployment")[-1]  # ... the refusal is on the deployment chain
+    assert refusal.kind == "tenant.refused" and refusal.data["code"] == "region_not_permitted"
+    assert refusal.data["attempt"]["allowed_regions"] == ["eu-1", "au-1"]
     assert chain_of("globex") == "tenant:globex"
 
 

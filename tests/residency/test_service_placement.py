@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from residency_world import FakeClock, make_node
 
-from residency.errors import NotFound, PlacementRefused
+from residency.errors import NotFound, PlacementRefused, PolicyViolation, ResidencyError
 from residency.service import ResidencyService
 
 
@@ -107,9 +107,9 @@ def test_nodes_of_undefined_regions_are_refused_and_audited(svc: ResidencyServic
 
 def test_a_node_cannot_claim_a_second_region_while_live(svc: ResidencyService) -> None:
     svc.node_registered(make_node("n1", "eu-1"))
-    with pytest.raises(Exception) as err:
+    with pytest.raises(PolicyViolation) as err:
         svc.node_registered(make_node("n1", "us-1"))
-    assert getattr(err.value, "code", None) == "node_region_mismatch"
+    assert err.value.code == "node_region_mismatch"
     assert svc.registry.get_node("n1").region == "eu-1"  # type: ignore[union-attr]
 
 
@@ -117,3 +117,19 @@ def test_unknown_tenant_cannot_be_placed(svc: ResidencyService) -> None:
     svc.node_registered(make_node("fra", "eu-1"))
     with pytest.raises(NotFound):
         svc.place_room("nobody", "r")
+
+
+def test_sweep_republishes_policy_after_the_registry_lost_its_state(svc: ResidencyService, clock: FakeClock) -> None:
+    from residency.registry import MemoryRegistry
+
+    svc.registry = MemoryRegistry(clock=clock)  # e.g. Redis restarted without persistence
+    assert svc.registry.get_tenant_view("acme") is None
+    svc.sweep()
+    assert svc.registry.get_tenant_view("acme").allowed_regions == {"eu-1", "eu-2"}  # type: ignore[union-attr]
+    assert set(svc.registry.list_regions()) == {"eu-1", "eu-2", "ch-1", "us-1", "au-1"}
+
+
+def test_bad_room_ids_are_invalid_input(svc: ResidencyService) -> None:
+    with pytest.raises(ResidencyError) as err:
+        svc.place_room("acme", "")
+    assert err.value.code == "invalid_room"
