@@ -136,6 +136,12 @@ def test_lint_strict(case: str) -> None:
     assert [m for m in report["messages"] if m["severity"] >= 2] == [], report
 
 
+def test_lint_reports_a_typo_in_values() -> None:
+    report = hc.lint(str(CHART), {"regoins": []}, strict=True, kube_version=f"v{K8S_VERSION}")
+    assert any("regoins" in e for e in report["errors"]), report
+    assert any(m["severity"] == 3 and m["path"] == "values.yaml" for m in report["messages"]), report
+
+
 def test_helm_is_v4() -> None:
     import helm_python
     assert helm_python.helm_sdk_version().startswith("v4."), helm_python.helm_sdk_version()
