@@ -1,0 +1,128 @@
+"""Sessions at the node: tokens gate joining only, a dropped socket resumes, and hostile signalling is refused
+with a clear error while the meeting carries on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import websockets
+
+from loadtests import media
+from loadtests.bots.peer import Bot
+from tests.harness import running_node, wait_for
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def _ws_exchange(url: str, *messages: str) -> list[dict]:
+    out = []
+    async with websockets.connect(url) as ws:
+        for m in messages:
+            await ws.send(m)
+            out.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+    return out
+
+
+def test_join_is_refused_with_a_clear_error_for_bad_tokens():
+    async def run():
+        async with running_node() as rn:
+            expired = rn.token(ttl=-10)
+            other_region = rn.token(region="us-1")
+            good = rn.token()
+            replies = {}
+            for name, msg in {
+                "garbage": "not json",
+                "no_type": json.dumps({"hello": 1}),
+                "not_joined": json.dumps({"type": "offer", "sdp": "v=0"}),
+                "bad_token": json.dumps({"type": "join", "token": "a.b.c"}),
+                "expired": json.dumps({"type": "join", "token": expired}),
+                "other_region": json.dumps({"type": "join", "token": other_region}),
+                "resume_unknown": json.dumps({"type": "resume", "participant": "nobody", "secret": "x"}),
+            }.items():
+                replies[name] = (await _ws_exchange(rn.ws_url, msg))[0]
+            first = (await _ws_exchange(rn.ws_url, json.dumps({"type": "join", "token": good})))[0]
+            replay = (await _ws_exchange(rn.ws_url, json.dumps({"type": "join", "token": good})))[0]
+            return replies, first, replay
+
+    replies, first, replay = asyncio.run(run())
+    assert replies["garbage"]["code"] == "bad_json"
+    assert replies["no_type"]["code"] == "bad_message"
+    assert replies["not_joined"]["code"] == "not_joined"
+    assert replies["bad_token"]["code"].startswith("token_")
+    assert replies["expired"]["code"] == "token_expired"
+    assert replies["other_region"]["code"] == "wrong_region"
+    assert replies["resume_unknown"]["code"] == "resume_refused"
+    assert first["type"] == "joined"
+    assert replay["code"] == "token_replayed"
+
+
+def test_garbage_on_a_joined_socket_gets_errors_and_the_session_survives():
+    async def run():
+        async with running_node() as rn:
+            async with websockets.connect(rn.ws_url) as ws:
+                await ws.send(json.dumps({"type": "join", "token": rn.token()}))
+                assert json.loads(await ws.recv())["type"] == "joined"
+                sent = [
+                    "{",
+                    json.dumps([1, 2]),
+                    json.dumps({"type": "nope"}),
+                    json.dumps({"type": "offer"}),
+                    json.dumps({"type": "offer", "sdp": "v=0\r\nm=audio x"}),
+                    json.dumps({"type": "offer", "sdp": "garbage"}),
+                    json.dumps({"type": "offer", "sdp": "v=0\r\n", "subscriptions": {"0": 5}}),
+                    json.dumps({"type": "chat", "data": "x" * 20000}),
+                    json.dumps({"type": "mute", "track": "TR_none", "muted": True}),
+                    "x" * 300_000,
+                ]
+                codes = []
+                for m in sent:
+                    await ws.send(m)
+                    codes.append(json.loads(await asyncio.wait_for(ws.recv(), 5)).get("code"))
+                await ws.send(json.dumps({"type": "ping", "t": 1}))
+                pong = json.loads(await ws.recv())
+            return codes, pong
+
+    codes, pong = asyncio.run(run())
+    assert codes == [
+        "bad_json", "bad_message", "unknown_type", "bad_message", "bad_sdp", "bad_sdp", "bad_message",
+        "bad_message", "unknown_track", "too_large",
+    ]
+    assert pong == {"type": "pong", "t": 1}
+
+
+def test_media_keeps_flowing_long_after_the_join_token_expired_and_a_dropped_socket_resumes():
+    async def run():
+        async with running_node(resume_grace=10.0) as rn:
+            pub = Bot(rn.ws_url, rn.token(ttl=2, name="pub"), "pub")
+            await pub.connect()
+            await pub.publish(video=str(media.video_file("vp8")), audio=str(media.audio_file()))
+            sub = Bot(rn.ws_url, rn.token(ttl=2, name="sub"), "sub")
+            await sub.connect()
+            await sub.negotiate()
+            assert await wait_for(lambda: sub.video() and sub.video()[0].frames > 0, 15)
+            await asyncio.sleep(4.0)  # twice the token lifetime
+            frames_after_expiry = sub.video()[0].frames
+            # the subscriber's signalling drops; media continues; a new socket resumes the same participant
+            pid, secret = sub.joined["participant"], sub.joined["resume_secret"]
+            await sub.ws.close()
+            await asyncio.sleep(1.0)
+            before = sub.video()[0].frames
+            await asyncio.sleep(1.0)
+            during_drop = sub.video()[0].frames - before
+            async with websockets.connect(rn.ws_url) as ws:
+                await ws.send(json.dumps({"type": "resume", "participant": pid, "secret": secret}))
+                snap = json.loads(await ws.recv())
+            still_in = pid in rn.node.by_id
+            numbers = sub.video()[0].numbers[:]
+            await sub.pc.close()
+            await pub.close()
+            return frames_after_expiry, during_drop, snap, still_in, numbers
+
+    frames_after_expiry, during_drop, snap, still_in, numbers = asyncio.run(run())
+    assert frames_after_expiry > 90
+    assert during_drop > 15, "media stopped when signalling dropped"
+    assert snap["type"] == "joined" and snap["resumed"] is True
+    assert still_in
+    assert all(b == a + 1 for a, b in zip(numbers, numbers[1:]))
