@@ -37,12 +37,21 @@ from .store import Store
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
-def _mount(ep: Endpoint) -> Route:
+def _mount(path: str, endpoints: list[Endpoint]) -> Route:
+    """One route per path, so an undeclared method is a JSON 405 whose `Allow` lists every declared method."""
+    by_method = {ep.method: ep for ep in endpoints}
+    allow = ", ".join(sorted(by_method))
+
     async def endpoint(request: Request) -> Response:
+        ep = by_method.get(request.method)
+        if ep is None:
+            raise ApiError(405, "method_not_allowed", f"{request.method} is not allowed here; use {allow}",
+                           headers={"Allow": allow})
         params = ep.parse_params(request)
         return await ep.handler(request, params)
 
-    return Route(ep.path, endpoint, methods=[ep.method], name=ep.handler.__name__)
+    every = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+    return Route(path, endpoint, methods=every, name=endpoints[0].handler.__name__)
 
 
 async def _healthz(request: Request) -> Response:
@@ -138,6 +147,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.draining = False
         task = asyncio.create_task(_maintain(app.state.control))
         try:
             yield
@@ -145,7 +155,10 @@ def create_app(
             app.state.draining = True
             task.cancel()
 
-    routes: list[Any] = [_mount(ep) for ep in ENDPOINTS]
+    grouped: dict[str, list[Endpoint]] = {}
+    for ep in ENDPOINTS:
+        grouped.setdefault(ep.path, []).append(ep)
+    routes: list[Any] = [_mount(path, eps) for path, eps in grouped.items()]
     routes += [
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),
