@@ -37,6 +37,19 @@ def rule_for(tenant_jurisdiction: str, region: Region, catalogue: Catalogue) -> 
     return RULE_REFUSED
 
 
+def _refused(tenant: Tenant, region: Region, home_code: str) -> PolicyViolation:
+    return PolicyViolation("region_not_permitted",
+                           f"region {region.id} is in {region.jurisdiction}, which is neither tenant {tenant.id}'s "
+                           f"jurisdiction {home_code} nor recognised by it as adequate [{RULE_REFUSED}]")
+
+
+def _needs_opt_in(tenant: Tenant, region: Region, home_code: str) -> PolicyViolation:
+    return PolicyViolation("opt_in_required",
+                           f"region {region.id} is in {region.jurisdiction}, which {home_code} recognises as "
+                           f"adequate: allowing it needs an explicit admin opt-in with a reason, and tenant "
+                           f"{tenant.id} has none [{RULE_ADEQUATE}]")
+
+
 def explain(tenant: Tenant, region: Region, catalogue: Catalogue) -> str:
     """Why `tenant` may use `region`, in words for participants and auditors; raises if it may not."""
     rule = rule_for(tenant.jurisdiction, region, catalogue)
@@ -47,19 +60,14 @@ def explain(tenant: Tenant, region: Region, catalogue: Catalogue) -> str:
                               f"region {region.id} is not among the regions tenant {tenant.id}'s admin allowed")
     if rule == RULE_OWN:
         return f"{where}: in the tenant's own jurisdiction {home.name} [{RULE_OWN}]"
-    if rule == RULE_ADEQUATE:
-        opt_in = tenant.opt_in_for(region.id)
-        if opt_in is None or tenant.allowed_regions is None:
-            raise PolicyViolation("opt_in_required",
-                                  f"region {region.id} is in {region.jurisdiction}, which {home.code} recognises as "
-                                  f"adequate, but tenant {tenant.id} has no admin opt-in for it [{RULE_ADEQUATE}]")
-        adequacy = home.recognises(region.jurisdiction)
-        assert adequacy is not None
-        return (f"{where}: {home.code} recognises {region.jurisdiction} as adequate ({adequacy.source}; scope: "
-                f"{adequacy.scope}); admin {opt_in.actor} opted in: {opt_in.reason} [{RULE_ADEQUATE}]")
-    raise PolicyViolation("region_not_permitted",
-                          f"region {region.id} is in {region.jurisdiction}, which is neither tenant {tenant.id}'s "
-                          f"jurisdiction {home.code} nor recognised by it as adequate [{RULE_REFUSED}]")
+    if rule == RULE_REFUSED:
+        raise _refused(tenant, region, home.code)
+    opt_in = tenant.opt_in_for(region.id)
+    adequacy = home.recognises(region.jurisdiction)
+    if opt_in is None or tenant.allowed_regions is None or adequacy is None:
+        raise _needs_opt_in(tenant, region, home.code)
+    return (f"{where}: {home.code} recognises {region.jurisdiction} as adequate ({adequacy.source}; scope: "
+            f"{adequacy.scope}); admin {opt_in.actor} opted in: {opt_in.reason} [{RULE_ADEQUATE}]")
 
 
 def effective_regions(tenant: Tenant, regions: Mapping[str, Region], catalogue: Catalogue) -> dict[str, str]:
@@ -114,6 +122,8 @@ def validate_policy(
     if isinstance(allowed, str):
         raise InvalidInput("invalid_policy", "allowed_regions must be a list of region ids, not a string")
     listed = list(allowed)
+    if not all(isinstance(r, str) for r in [*listed, *opt_ins]):
+        raise InvalidInput("invalid_policy", "region ids must be strings")
     if not listed:
         raise InvalidInput("empty_policy", "a tenant must allow at least one region (an empty list would refuse "
                                            "every meeting); use the default instead")
@@ -137,17 +147,12 @@ def validate_policy(
                                    f"region {region_id} is in the tenant's own jurisdiction and needs no opt-in")
             continue
         if rule == RULE_REFUSED:
-            # Raise the same error `explain` gives, naming RULE 3.
-            explain(tenant.with_policy(frozenset(listed), ()), regions[region_id], catalogue)
+            raise _refused(tenant, regions[region_id], tenant.jurisdiction)
         if region_id in opt_ins:
             reason = check_reason(opt_ins[region_id], f"opt-in to region {region_id}")
             new_opt_ins.append(OptIn(region=region_id, reason=reason, actor=actor, at=now))
         elif (previous := tenant.opt_in_for(region_id)) is not None:
-            new_opt_ins.append(previous)
+            new_opt_ins.append(previous)  # an earlier opt-in stays valid while the region stays allowed
         else:
-            home = catalogue.get_jurisdiction(tenant.jurisdiction)
-            raise PolicyViolation("opt_in_required",
-                                  f"region {region_id} is in {regions[region_id].jurisdiction}, which {home.code} "
-                                  f"recognises as adequate: allowing it needs an explicit opt-in with a reason "
-                                  f"[{RULE_ADEQUATE}]")
+            raise _needs_opt_in(tenant, regions[region_id], tenant.jurisdiction)
     return tenant.with_policy(frozenset(listed), tuple(new_opt_ins))

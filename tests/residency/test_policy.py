@@ -80,6 +80,7 @@ def test_opt_ins_survive_later_changes_that_keep_the_region(svc: ResidencyServic
     (["eu-1", "mars-1"], None, "unknown_region"),                     # not defined by the operator
     (["eu-1", "ch-1"], {"ch-1": "   "}, "reason_required"),           # blank opt-in reason
     ("eu-1", None, "invalid_policy"),                                 # a string, not a list
+    (["eu-1", 7], None, "invalid_policy"),                            # not a region id at all
 ])
 def test_bad_policies_are_refused_and_nothing_is_half_applied(
         svc: ResidencyService, regions: list[str] | None, opt_ins: dict[str, str] | None, code: str) -> None:
