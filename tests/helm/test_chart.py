@@ -442,6 +442,10 @@ def test_template_checks() -> None:
         render({"regions": [{"name": "a", "jurisdiction": "EU"}, {"name": "a", "jurisdiction": "US"}]})
     with pytest.raises(HelmError, match="ReadWriteOnce"):
         render({"controlPlane": {"replicas": 2}})
+    with pytest.raises(HelmError, match="publicIP"):
+        render({"regions": [{"name": "a", "jurisdiction": "EU", "publicIP": "192.0.2.1", "replicas": 2}]})
+    docs = render({"regions": [{"name": "a", "jurisdiction": "EU", "updateStrategy": {"type": "Recreate"}}]})
+    assert named(docs, "Deployment", "castellan-node-a")["spec"]["strategy"] == {"type": "Recreate"}
 
 
 # -- metrics ---------------------------------------------------------------------------------------------------
