@@ -419,6 +419,7 @@ def test_redis_modes() -> None:
     ({"regions": [{"name": "eu-1"}]}, "jurisdiction"),
     ({"regions": [{"name": "eu-1", "jurisdiction": "EU", "turn": {"enabeld": True}}]}, "enabeld"),
     ({"node": {"publicIPSource": "externalIP"}}, "/node/publicIPSource"),
+    ({"logLevel": "verbose"}, "/logLevel"),
     ({"metrics": {"serviceMonitor": {"enabled": "true"}}}, "/metrics/serviceMonitor/enabled"),
 ])
 def test_schema_rejects(values: dict[str, Any], where: str) -> None:

@@ -191,6 +191,8 @@ Call: include "castellan.region.merge" (dict "root" $ "region" $r "out" $dict) â
     secretKeyRef:
       name: {{ include "castellan.redis.secretName" . }}
       key: {{ include "castellan.redis.secretKey" . }}
+- name: CASTELLAN_LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
 - name: PYTHONUNBUFFERED
   value: "1"
 {{- with .Values.extraEnv }}
