@@ -100,8 +100,9 @@ class Registry(ABC):
         generation); return the placement stored afterwards, or None if the room has ended meanwhile."""
 
     @abstractmethod
-    def drop_placement(self, tenant: str, room: str) -> None:
-        """The room ended: forget its placement."""
+    def drop_placement(self, tenant: str, room: str, expected: Placement | None = None) -> None:
+        """Forget the room's placement (the room ended, or could not be re-placed). With `expected`, only if
+        the stored placement is still that one (so a concurrent successful re-placement is not undone)."""
 
     @abstractmethod
     def placements_on(self, node_id: str) -> list[Placement]:
@@ -200,9 +201,11 @@ class MemoryRegistry(Registry):
                 return new
             return current
 
-    def drop_placement(self, tenant: str, room: str) -> None:
+    def drop_placement(self, tenant: str, room: str, expected: Placement | None = None) -> None:
         with self._lock:
-            self._placements.pop((tenant, room), None)
+            current = self._placements.get((tenant, room))
+            if expected is None or _same(current, expected):
+                self._placements.pop((tenant, room), None)
 
     def placements_on(self, node_id: str) -> list[Placement]:
         with self._lock:
@@ -357,12 +360,25 @@ class RedisRegistry(Registry):
                     except self._watch_error:
                         continue  # someone else changed the room meanwhile: re-read and decide again
 
-    def drop_placement(self, tenant: str, room: str) -> None:
-        current = self.get_placement(tenant, room)
+    def drop_placement(self, tenant: str, room: str, expected: Placement | None = None) -> None:
+        key = self._pkey(tenant, room)
         with self._io():
-            self.r.delete(self._pkey(tenant, room))
-            if current is not None:
-                self.r.srem(*self._index(current))
+            while True:
+                with self.r.pipeline() as pipe:
+                    try:
+                        pipe.watch(key)
+                        raw = pipe.get(key)
+                        current = None if raw is None else Placement.from_dict(json.loads(raw))
+                        if current is None or (expected is not None and not _same(current, expected)):
+                            pipe.unwatch()
+                            return
+                        pipe.multi()
+                        pipe.delete(key)
+                        pipe.srem(*self._index(current))
+                        pipe.execute()
+                        return
+                    except self._watch_error:
+                        continue
 
     def placements_on(self, node_id: str) -> list[Placement]:
         with self._io():

@@ -251,7 +251,7 @@ class ResidencyService:
         try:
             new = placing.replace(old, tenant, regions, self.registry.list_nodes(), self.catalogue, self.clock())
         except PlacementRefused as refused:
-            self.registry.drop_placement(old.tenant, old.room)
+            self.registry.drop_placement(old.tenant, old.room, expected=old)
             self.audit.append("placement.refused", actor=actor, tenant=old.tenant,
                               data={"room": old.room, "previous_node": old.node, "previous_region": old.region,
                                     "trigger": why, **refused.to_dict()})
@@ -322,7 +322,7 @@ class ResidencyService:
         for old in self.registry.placements_on(node_id):
             tenant = self.store.get_tenant(old.tenant)
             if tenant is None:  # tenant deleted meanwhile: nothing may be placed for it
-                self.registry.drop_placement(old.tenant, old.room)
+                self.registry.drop_placement(old.tenant, old.room, expected=old)
                 continue
             outcomes.append(self._replace(old, tenant, self.regions(), actor, f"node {node_id} left"))
         return outcomes

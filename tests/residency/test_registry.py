@@ -59,6 +59,8 @@ def test_placements_are_sticky_and_replaced_only_by_compare_and_set(reg_and_wait
     # A second, late re-placement based on the stale `first` must not win.
     late = Placement("acme", "room:1", "eu-1", "fra2", 4.0, "why", generation=2)
     assert reg.replace_placement(first, late) == moved
+    reg.drop_placement("acme", "room:1", expected=first)  # stale: a newer placement stands, keep it
+    assert reg.get_placement("acme", "room:1") == moved
     reg.drop_placement("acme", "room:1")
     assert reg.get_placement("acme", "room:1") is None and reg.placements_on("par") == []
     assert reg.replace_placement(moved, late) is None  # an ended room is not resurrected

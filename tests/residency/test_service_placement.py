@@ -133,3 +133,39 @@ def test_bad_room_ids_are_invalid_input(svc: ResidencyService) -> None:
     with pytest.raises(ResidencyError) as err:
         svc.place_room("acme", "")
     assert err.value.code == "invalid_room"
+
+
+def test_with_real_redis_a_dead_node_is_noticed_within_seconds_and_rooms_stay_in_allowed_regions(
+        tmp_path, redis_server) -> None:
+    import time
+    import uuid
+
+    from residency.registry import RedisRegistry
+
+    reg = RedisRegistry(redis_server.url, prefix=f"t-{uuid.uuid4().hex[:8]}", node_ttl=1.0)
+    svc = ResidencyService(tmp_path / "cp.db", registry=reg)
+    for rid, j in (("eu-1", "EU"), ("eu-2", "EU"), ("us-1", "US")):
+        svc.define_region(rid, j, f"{rid} city", rid.upper(), actor="operator")
+    svc.create_tenant("acme", "ACME", "EU", actor="operator")
+    for node, region, load in (("fra", "eu-1", 0.0), ("par", "eu-2", 0.5), ("nyc", "us-1", 0.0)):
+        reg.register_node(make_node(node, region, load))
+    svc.sweep()
+    assert svc.place_room("acme", "r").node == "fra"
+
+    def keep_alive(*nodes: str, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            for n in nodes:
+                reg.heartbeat(n, load=0.5)
+            time.sleep(0.2)
+
+    keep_alive("par", "nyc", seconds=1.4)  # fra stops heartbeating and expires
+    outcomes = svc.sweep()
+    assert [(o.old.node, o.new.node if o.new else None) for o in outcomes] == [("fra", "par")]
+    keep_alive("nyc", seconds=1.4)  # now par dies too; only the US node is alive
+    outcomes = svc.sweep()
+    assert outcomes[0].new is None and outcomes[0].refused is not None
+    with pytest.raises(PlacementRefused):
+        svc.place_room("acme", "r")
+    assert [n.id for n in reg.list_nodes()] == ["nyc"]
+    svc.db.close()
