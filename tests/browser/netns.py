@@ -1,0 +1,114 @@
+"""A loopback-only network namespace for browser tests, and processes run inside it.
+
+Chromium offers loopback ICE candidates only with `--allow-loopback-in-peer-connection`, and still adds the host's
+own addresses unless it runs where `lo` is the only interface (../shared/research/toolcheck.md §2). So the node,
+any other server, and the Playwright driver (which talks to Chromium over a pipe) all run inside a namespace that
+has only `lo`; test traffic never leaves it. Needs root; the namespace is deleted afterwards, even on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
+ARTIFACTS = REPO / "artifacts" / "browser"
+CHROMIUM = os.environ.get("CASTELLAN_CHROMIUM", "/usr/bin/chromium")
+
+
+def skip_unless_possible() -> None:
+    """Skips (with the reason) where the recipe cannot run: not root, no `ip netns`, no Chromium, no Playwright."""
+    if os.geteuid() != 0:
+        pytest.skip("browser tests need root to create a loopback-only network namespace (CI runs as root)")
+    if shutil.which("ip") is None:
+        pytest.skip("iproute2 ('ip') is not installed")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        pytest.skip("playwright is not installed in the test environment")
+
+
+@contextlib.contextmanager
+def loopback_namespace(prefix: str = "cstl") -> Iterator[str]:
+    name = f"{prefix}-{os.getpid()}-{secrets.token_hex(3)}"
+    r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True, timeout=10)
+    if r.returncode != 0:
+        pytest.skip(f"'ip netns add' failed: {r.stderr.strip() or r.returncode}")
+    try:
+        r = subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], capture_output=True, text=True, timeout=10)
+        if r.returncode != 0:
+            pytest.skip(f"'ip -n {name} link set lo up' failed: {r.stderr.strip()}")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+
+
+class NsProcess:
+    """A process started inside the namespace, in its own process group (so its children end with it)."""
+
+    def __init__(self, ns: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log: IO[bytes] = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        full_env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, *argv], cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
+            env=full_env, start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout)
+        self._log.close()
+
+    def output(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+def run_driver(ns: str, scenario: str, config: dict[str, Any], timeout: float, name: str) -> dict[str, Any]:
+    """Runs `tests/browser/driver.py SCENARIO` inside the namespace; returns the JSON it prints last."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    cfg_path = ARTIFACTS / f"{name}.config.json"
+    cfg_path.write_text(json.dumps({**config, "artifacts": str(ARTIFACTS), "chromium": CHROMIUM}))
+    log_path = ARTIFACTS / f"{name}.driver.log"
+    proc = NsProcess(ns, [PYTHON, str(REPO / "tests" / "browser" / "driver.py"), scenario, str(cfg_path)], log_path)
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        timed_out = proc.alive()
+    finally:
+        proc.stop()
+    out = proc.output()
+    result_line = next((ln for ln in reversed(out.splitlines()) if ln.startswith("RESULT ")), None)
+    if result_line is None:
+        raise AssertionError(f"driver {scenario} {'timed out' if timed_out else 'gave no result'}; log:\n{out[-6000:]}")
+    return json.loads(result_line[len("RESULT "):])  # type: ignore[no-any-return]
