@@ -53,10 +53,14 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
 
 
 def launch(pw: Playwright, cfg: dict[str, Any], extra: list[str] | None = None) -> Browser:
-    return pw.chromium.launch(executable_path=cfg["chromium"], headless=True, args=CHROMIUM_ARGS + (extra or []))
+    return pw.chromium.launch(
+        executable_path=cfg["chromium"], headless=True, args=CHROMIUM_ARGS + (extra or [])
+    )
 
 
-def open_page(browser: Browser, url: str, sink: list[str], tag: str, viewport: dict[str, int] | None = None) -> Page:
+def open_page(
+    browser: Browser, url: str, sink: list[str], tag: str, viewport: dict[str, int] | None = None
+) -> Page:
     ctx = browser.new_context(viewport=viewport or {"width": 960, "height": 600})
     page = ctx.new_page()
     page.on("console", lambda m: sink.append(f"[{tag}] {m.type}: {m.text}"))

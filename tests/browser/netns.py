@@ -24,7 +24,9 @@ from typing import IO, Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
+PYTHON = (
+    str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
+)
 ARTIFACTS = REPO / "artifacts" / "browser"
 CHROMIUM = os.environ.get("CASTELLAN_CHROMIUM", "/usr/bin/chromium")
 
@@ -50,7 +52,9 @@ def loopback_namespace(prefix: str = "cstl") -> Iterator[str]:
     if r.returncode != 0:
         pytest.skip(f"'ip netns add' failed: {r.stderr.strip() or r.returncode}")
     try:
-        r = subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], capture_output=True, text=True, timeout=10)
+        r = subprocess.run(
+            ["ip", "-n", name, "link", "set", "lo", "up"], capture_output=True, text=True, timeout=10
+        )
         if r.returncode != 0:
             pytest.skip(f"'ip -n {name} link set lo up' failed: {r.stderr.strip()}")
         yield name
@@ -61,14 +65,20 @@ def loopback_namespace(prefix: str = "cstl") -> Iterator[str]:
 class NsProcess:
     """A process started inside the namespace, in its own process group (so its children end with it)."""
 
-    def __init__(self, ns: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, ns: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log: IO[bytes] = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         full_env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, *argv], cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
-            env=full_env, start_new_session=True,
+            ["ip", "netns", "exec", ns, *argv],
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            start_new_session=True,
         )
 
     def alive(self) -> bool:
@@ -99,7 +109,9 @@ def run_driver(ns: str, scenario: str, config: dict[str, Any], timeout: float, n
     cfg_path = ARTIFACTS / f"{name}.config.json"
     cfg_path.write_text(json.dumps({**config, "artifacts": str(ARTIFACTS), "chromium": CHROMIUM}))
     log_path = ARTIFACTS / f"{name}.driver.log"
-    proc = NsProcess(ns, [PYTHON, str(REPO / "tests" / "browser" / "driver.py"), scenario, str(cfg_path)], log_path)
+    proc = NsProcess(
+        ns, [PYTHON, str(REPO / "tests" / "browser" / "driver.py"), scenario, str(cfg_path)], log_path
+    )
     deadline = time.monotonic() + timeout
     try:
         while proc.alive() and time.monotonic() < deadline:
@@ -110,5 +122,7 @@ def run_driver(ns: str, scenario: str, config: dict[str, Any], timeout: float, n
     out = proc.output()
     result_line = next((ln for ln in reversed(out.splitlines()) if ln.startswith("RESULT ")), None)
     if result_line is None:
-        raise AssertionError(f"driver {scenario} {'timed out' if timed_out else 'gave no result'}; log:\n{out[-6000:]}")
-    return json.loads(result_line[len("RESULT "):])  # type: ignore[no-any-return]
+        raise AssertionError(
+            f"driver {scenario} {'timed out' if timed_out else 'gave no result'}; log:\n{out[-6000:]}"
+        )
+    return json.loads(result_line[len("RESULT ") :])  # type: ignore[no-any-return]

@@ -8,7 +8,14 @@ import json
 import pytest
 
 from signalling.tokens import KeyRing, TokenIssuer
-from tests.browser.netns import ARTIFACTS, PYTHON, NsProcess, loopback_namespace, run_driver, skip_unless_possible
+from tests.browser.netns import (
+    ARTIFACTS,
+    PYTHON,
+    NsProcess,
+    loopback_namespace,
+    run_driver,
+    skip_unless_possible,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(120)]
 
@@ -24,28 +31,68 @@ def test_two_chromium_instances_see_each_other_through_the_node():
     jwks.write_text(json.dumps(keys.jwks()))
     issuer = TokenIssuer(keys)
     tokens = [
-        issuer.mint(tenant="acme", room="browser-room", participant=f"chromium-{i}", region="local",
-                    node="node-1", name=f"Chromium {i}", ttl=120)
+        issuer.mint(
+            tenant="acme",
+            room="browser-room",
+            participant=f"chromium-{i}",
+            region="local",
+            node="node-1",
+            name=f"Chromium {i}",
+            ttl=120,
+        )
         for i in (1, 2)
     ]
     with loopback_namespace() as ns:
-        node = NsProcess(ns, [PYTHON, "-m", "sfu.server", "--jwks-file", str(jwks), "--host", "127.0.0.1",
-                              "--http-port", str(HTTP_PORT), "--udp-port", str(UDP_PORT), "--node-id", "node-1",
-                              "--region", "local", "--log-level", "info"], ARTIFACTS / "two-browsers.node.log")
+        node = NsProcess(
+            ns,
+            [
+                PYTHON,
+                "-m",
+                "sfu.server",
+                "--jwks-file",
+                str(jwks),
+                "--host",
+                "127.0.0.1",
+                "--http-port",
+                str(HTTP_PORT),
+                "--udp-port",
+                str(UDP_PORT),
+                "--node-id",
+                "node-1",
+                "--region",
+                "local",
+                "--log-level",
+                "info",
+            ],
+            ARTIFACTS / "two-browsers.node.log",
+        )
         try:
-            result = run_driver(ns, "minimal_two", {
-                "http_url": f"http://127.0.0.1:{HTTP_PORT}",
-                "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
-                "tokens": tokens,
-            }, timeout=75, name="two-browsers")
+            result = run_driver(
+                ns,
+                "minimal_two",
+                {
+                    "http_url": f"http://127.0.0.1:{HTTP_PORT}",
+                    "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
+                    "tokens": tokens,
+                },
+                timeout=75,
+                name="two-browsers",
+            )
         finally:
             node.stop()
-    assert "error" not in result, result["error"] + "\nconsole:\n" + "\n".join(result.get("console", [])[-40:]) \
-        + "\nnode:\n" + node.output()[-4000:]
+    assert "error" not in result, (
+        result["error"]
+        + "\nconsole:\n"
+        + "\n".join(result.get("console", [])[-40:])
+        + "\nnode:\n"
+        + node.output()[-4000:]
+    )
     first, second = result["first"], result["second"]
     for i in range(2):
         assert first[i]["connection"] == "connected", first[i]
-        assert len(second[i]["video"]) == 1, f"participant {i + 1} should receive exactly the other's video: {second[i]}"
+        assert len(second[i]["video"]) == 1, (
+            f"participant {i + 1} should receive exactly the other's video: {second[i]}"
+        )
         f1 = sum(v["framesDecoded"] for v in first[i]["video"])
         f2 = sum(v["framesDecoded"] for v in second[i]["video"])
         assert f1 > 0 and f2 >= f1 + 30, f"participant {i + 1}: framesDecoded {f1} -> {f2} in 3 s"
