@@ -36,7 +36,8 @@ Append-only inside the database too: SQLite triggers abort any UPDATE or DELETE 
 
 RECORD KINDS: `kind` is an open string (lower case, dots). Residency writes:
   region.defined, tenant.created, policy.changed, placement.decided, placement.replaced, placement.refused,
-  admission.refused, node.joined, node.left, node.refused, room.ended.
+  admission.refused, node.joined, node.left, node.refused, room.ended, and for refused bad input
+  region.refused, tenant.refused, policy.refused (who tried what, and the error code that refused it).
   The control plane adds its own (e.g. admin.login, link.created, link.revoked, token.refused, ...).
 """
 

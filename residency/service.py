@@ -35,7 +35,12 @@ Joining (`/join`):
 
 Audit: `svc.audit.append(kind, actor=..., tenant=..., data=...)` for the control plane's own kinds (ints and
 strings only, see audit.py); `svc.export_tenant(t)` -> JSON Lines; `svc.public_key_pem()` for verifiers;
-`svc.verify(text)`. Errors are `ResidencyError` subclasses with `.code` and `.message` (errors.py).
+`svc.verify(text)`. Errors are `ResidencyError` subclasses with `.code` and `.message` (errors.py);
+refused admin input is itself audited (policy.refused / tenant.refused / region.refused) and changes nothing.
+
+Nodes do not use this facade (they have no database): see `enforcement.NodeGuard` (register, heartbeat,
+admit), which reads the same registry. In `castellan dev` (one process) pass the same `MemoryRegistry` to the
+node's NodeGuard and to this service, and `svc.audit` as the guard's audit sink.
 """
 
 from __future__ import annotations
