@@ -11,6 +11,7 @@ Redis modes, the schema, the ServiceMonitor toggle, the dashboard's metric names
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import re
@@ -80,6 +81,14 @@ def component(docs: list[dict[str, Any]], kind: str, comp: str) -> list[dict[str
 
 def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["name"]: e for e in container.get("env", [])}
+
+
+def _load_script(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), Path(__file__).with_name(name))
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def validate_all(docs: list[dict[str, Any]]) -> None:
@@ -431,6 +440,14 @@ def test_schema_rejects(values: dict[str, Any], where: str) -> None:
         render(values)
 
 
+def test_schema_is_generated() -> None:
+    """values.schema.json is what tests/helm/make_schema.py generates (edit the generator, then run it)."""
+    mod = _load_script("make_schema.py")
+    assert json.loads((CHART / "values.schema.json").read_text()) == mod.build()
+    # Every key of values.yaml is described (the schema would reject the chart's own defaults otherwise).
+    hc.Chart.load(str(CHART)).validate_schema(None)
+
+
 def test_schema_accepts_examples() -> None:
     chart = hc.Chart.load(str(CHART))
     chart.validate_schema(None)
@@ -493,11 +510,7 @@ def test_dashboard_uses_the_contract_metric_names() -> None:
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
     # The committed JSON is what tests/helm/make_dashboard.py generates.
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("make_dashboard", Path(__file__).with_name("make_dashboard.py"))
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _load_script("make_dashboard.py")
     assert json.loads((CHART / "dashboards" / "castellan-overview.json").read_text()) == mod.build()
     # Elsewhere when asked, and absent when disabled.
     other = named(render({"metrics": {"grafanaDashboard": {"namespace": "monitoring"}}}), "ConfigMap",

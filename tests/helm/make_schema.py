@@ -1,0 +1,188 @@
+"""Generates helm/castellan/values.schema.json (run it after changing the values; the JSON is committed).
+
+Strict on purpose: additionalProperties is false on every Castellan block, so a typo in a key fails
+`helm install/lint/template` instead of being ignored. Kubernetes-typed blocks (resources, affinity, tolerations,
+probes) are only type-checked here; the rendered objects are validated against the Kubernetes schemas in
+tests/helm/test_chart.py.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).resolve().parents[2] / "helm" / "castellan" / "values.schema.json"
+OBJ = {"type": "object"}
+ARR = {"type": "array"}
+STR = {"type": "string"}
+BOOL = {"type": "boolean"}
+
+
+def INT(mn: int | None = None, mx: int | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {"type": "integer"}
+    if mn is not None:
+        d["minimum"] = mn
+    if mx is not None:
+        d["maximum"] = mx
+    return d
+
+
+def strict(props: dict[str, Any], required: list[str] | None = None, desc: str | None = None) -> dict[str, Any]:
+    """An object that rejects unknown keys."""
+    d: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
+    if required:
+        d["required"] = required
+    if desc:
+        d["description"] = desc
+    return d
+
+
+UNPRIV = {**INT(1024, 65535), "description": "Unprivileged port (the containers run as non-root without NET_BIND_SERVICE)."}
+ENV = {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {"name": STR}}}
+LABELS = {"type": "object", "additionalProperties": STR}
+RES = strict({"requests": OBJ, "limits": OBJ, "claims": ARR})
+PROBE = {"type": ["object", "null"]}
+INTORPCT = {"oneOf": [INT(0), {"type": "string", "pattern": "^[0-9]+%$"}]}
+image3p = strict({"registry": STR, "repository": {**STR, "minLength": 1}, "tag": {**STR, "minLength": 1},
+                  "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]}}, ["repository", "tag"])
+
+node_props = {
+    "replicas": INT(0),
+    "httpPort": UNPRIV,
+    "udpPort": {**UNPRIV, "description": "The node's one UDP port (ICE-lite)."},
+    "hostNetwork": BOOL,
+    "hostPort": BOOL,
+    "publicIPSource": {"enum": ["hostIP", "podIP"]},
+    "publicIP": {"type": "string", "anyOf": [{"maxLength": 0}, {"format": "ipv4"}, {"format": "ipv6"}]},
+    "antiAffinity": {"enum": ["required", "preferred", "none"]},
+    "terminationGracePeriodSeconds": {**INT(30), "description": "Long enough for meetings to end while the node drains."},
+    "drain": strict({"preStop": BOOL, "marginSeconds": INT(0)}),
+    "updateStrategy": strict({"type": {"enum": ["RollingUpdate", "Recreate"]},
+                              "rollingUpdate": strict({"maxSurge": INTORPCT, "maxUnavailable": INTORPCT})}, ["type"]),
+    "pdb": {"type": "object", "additionalProperties": False,
+            "properties": {"enabled": BOOL, "maxUnavailable": INTORPCT,
+                           "minAvailable": {**INTORPCT, "description": "When set, used instead of maxUnavailable."}}},
+    "resources": RES,
+    "livenessProbe": PROBE, "readinessProbe": PROBE, "startupProbe": PROBE,
+    "podAnnotations": LABELS, "podLabels": LABELS,
+    "nodeSelector": LABELS, "affinity": OBJ, "tolerations": ARR, "topologySpreadConstraints": ARR,
+    "priorityClassName": STR,
+    "extraEnv": ENV,
+}
+turn_common = {
+    "image": image3p,
+    "replicas": INT(0),
+    "hostNetwork": BOOL,
+    "port": UNPRIV,
+    "relayPortRange": strict({"min": UNPRIV, "max": UNPRIV}, ["min", "max"]),
+    "realm": {**STR, "minLength": 1},
+    "existingSecret": STR,
+    "tls": strict({"enabled": BOOL, "port": UNPRIV, "secretName": STR}),
+    "resources": RES,
+}
+turn_region = {**turn_common,
+    "enabled": BOOL,
+    "host": {**STR, "description": "DNS name browsers use for this region's TURN (required when enabled)."},
+    "publicIP": {"type": "string", "anyOf": [{"maxLength": 0}, {"format": "ipv4"}, {"format": "ipv6"}]},
+    "allowedPeerIPs": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-fA-F:.]+(-[0-9a-fA-F:.]+)?$"},
+                       "description": "This region's node addresses (coturn syntax: IP or IP-IP range); every other peer is denied."},
+    "nodeSelector": LABELS, "affinity": OBJ, "tolerations": ARR,
+}
+region_props = {
+    "name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 16,
+             "description": "Region id (--region), a DNS label of at most 16 characters."},
+    "jurisdiction": {"type": "string", "pattern": "^[A-Z][A-Z0-9-]{1,15}$",
+                     "description": "Jurisdiction code of residency/jurisdictions.json, e.g. EU, UK, US."},
+    "location": STR,
+    "displayName": STR,
+    **node_props,
+    "turn": strict(turn_region),
+}
+schema = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "Castellan Helm chart values",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["image", "controlPlane", "node", "regions", "redis"],
+    "properties": {
+        "global": OBJ,
+        "nameOverride": STR,
+        "fullnameOverride": {**STR, "maxLength": 40},
+        "clusterDomain": {**STR, "minLength": 1},
+        "commonLabels": LABELS,
+        "image": strict({"registry": STR, "repository": {**STR, "minLength": 1}, "tag": STR,
+                         "digest": {"type": "string", "pattern": "^(sha256:[a-f0-9]{64})?$"},
+                         "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]}}, ["repository"]),
+        "imagePullSecrets": {"type": "array", "items": strict({"name": STR}, ["name"])},
+        "serviceAccount": strict({"create": BOOL, "name": STR, "annotations": LABELS}),
+        "automountServiceAccountToken": BOOL,
+        "podSecurityContext": OBJ,
+        "securityContext": OBJ,
+        "logLevel": {"enum": ["debug", "info", "warning", "error", "critical"]},
+        "extraEnv": ENV,
+        "controlPlane": strict({
+            "replicas": INT(0),
+            "port": UNPRIV,
+            "publicUrl": {"type": "string", "pattern": "^(https?://[^\\s/]+(/.*)?)?$"},
+            "dbPath": {"type": "string", "pattern": "^/.+/[^/]+$"},
+            "trustForwardedFor": {"type": ["boolean", "null"]},
+            "resources": RES,
+            "service": strict({"type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]}, "annotations": LABELS}),
+            "ingress": strict({
+                "enabled": BOOL, "className": STR, "annotations": LABELS,
+                "hosts": {"type": "array", "items": strict({
+                    "host": STR,
+                    "paths": {"type": "array", "items": strict({
+                        "path": STR, "pathType": {"enum": ["Prefix", "Exact", "ImplementationSpecific"]}},
+                        ["path", "pathType"])}}, ["host", "paths"])},
+                "tls": {"type": "array", "items": strict({"secretName": STR, "hosts": {"type": "array", "items": STR}}, ["hosts"])},
+            }),
+            "persistence": strict({"enabled": BOOL, "existingClaim": STR, "storageClass": STR,
+                                   "accessModes": {"type": "array", "items": {"enum": ["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"]}, "minItems": 1},
+                                   "size": {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"}}),
+            "pdb": strict({"enabled": BOOL, "maxUnavailable": INTORPCT}),
+            "terminationGracePeriodSeconds": INT(0),
+            "livenessProbe": PROBE, "readinessProbe": PROBE, "startupProbe": PROBE,
+            "podAnnotations": LABELS, "podLabels": LABELS,
+            "nodeSelector": LABELS, "affinity": OBJ, "tolerations": ARR, "topologySpreadConstraints": ARR,
+            "priorityClassName": STR,
+            "extraEnv": ENV,
+        }),
+        "signingKeys": strict({"existingSecret": STR, "mountPath": {"type": "string", "pattern": "^/"}, "onVolume": BOOL}),
+        "redis": strict({
+            "url": {"type": "string", "pattern": "^(rediss?://.+)?$"},
+            "existingSecret": STR,
+            "existingSecretKey": {**STR, "minLength": 1},
+            "bundled": strict({
+                "enabled": BOOL,
+                "image": image3p,
+                "password": {"type": "string", "pattern": "^[A-Za-z0-9._~-]*$",
+                             "description": "URL-safe characters only (it is embedded in the Redis URL)."},
+                "maxmemory": {"type": "string", "pattern": "^[0-9]+(kb|mb|gb)?$"},
+                "resources": RES,
+                "persistence": strict({"enabled": BOOL, "storageClass": STR, "size": STR}),
+                "nodeSelector": LABELS, "affinity": OBJ, "tolerations": ARR,
+            }),
+        }),
+        "node": strict(node_props, desc="Defaults for every region's media nodes."),
+        "regions": {"type": "array", "minItems": 1, "items": strict(region_props, ["name", "jurisdiction"])},
+        "turn": strict(turn_common, desc="Defaults for every region's TURN."),
+        "metrics": strict({
+            "serviceMonitor": strict({"enabled": BOOL, "whenOperatorPresent": BOOL,
+                                      "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
+                                      "scrapeTimeout": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
+                                      "labels": LABELS}),
+            "grafanaDashboard": strict({"enabled": BOOL, "label": {**STR, "minLength": 1}, "labelValue": STR,
+                                        "folder": STR, "namespace": STR}),
+        }),
+    },
+}
+
+
+def build() -> dict[str, Any]:
+    return schema
+
+
+if __name__ == "__main__":
+    OUT.write_text(json.dumps(build(), indent=2) + "\n")
+    print(OUT)
