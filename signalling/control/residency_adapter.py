@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from residency.errors import PlacementRefused
@@ -82,6 +83,7 @@ def open_residency(config: ControlConfig, registry: Registry | None = None) -> R
     """Opens residency on the control plane's database, with Redis when configured."""
     if registry is None:
         registry = RedisRegistry(config.redis_url) if config.redis_url else MemoryRegistry()
+    Path(config.db).parent.mkdir(parents=True, exist_ok=True)
     key = load_or_create_signing_key(config.key_dir() / "audit-ed25519.pem")
     service = ResidencyService(str(config.db), registry=registry, signing_key=key)
     service.publish()

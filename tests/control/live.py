@@ -1,0 +1,63 @@
+"""Run an ASGI app under a real uvicorn on 127.0.0.1 (a free port) in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve(app: Any, port: int | None = None) -> Iterator[str]:
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+class Recorder:
+    """ASGI middleware keeping every byte a client sent: method, path, query string, headers and body."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.seen: list[bytes] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.seen.append(scope["method"].encode() + b" " + scope.get("raw_path", scope["path"].encode()) + b"?"
+                         + scope.get("query_string", b""))
+        self.seen.extend(k + b": " + v for k, v in scope.get("headers", []))
+
+        async def recv() -> Any:
+            message = await receive()
+            if message.get("type") == "http.request":
+                self.seen.append(message.get("body", b""))
+            return message
+
+        await self.app(scope, recv, send)
+
+    def everything(self) -> bytes:
+        return b"\n".join(self.seen)
