@@ -1,0 +1,142 @@
+"""The `castellan` CLI: admin commands straight on the database, the control-plane process end to end, and the
+subcommands that belong to other parts (node, dev, audit) handed their argv untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import types
+import urllib.parse
+from pathlib import Path
+
+import httpx
+import pytest
+from live import free_port
+
+from signalling import cli
+from signalling.control.config import ControlConfig
+from signalling.control.linkids import LinkSigner
+from signalling.control.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    assert cli.main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+
+
+def test_direct_mode_tenant_key_and_link_lifecycle(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("CASTELLAN_DB", str(tmp_path / "cp.db"))  # every flag has an env var
+    monkeypatch.setenv("CASTELLAN_PUBLIC_URL", "https://meet.example")
+    run(capsys, "tenant", "create", "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
+    key = run(capsys, "admin-key", "create", "--tenant", "acme", "--label", "ops", "--json")
+    assert key["key"].startswith("cak_")
+    link = run(capsys, "link", "create", "--tenant", "acme", "--title", "Standup", "--expires", "2h",
+               "--max-participants", "10", "--lobby", "--json")
+    assert link["join_url"].startswith(f"https://meet.example/j/{link['link']}#k=")
+    assert link["password_required"] and link["password"] and link["lobby"] and link["max_participants"] == 10
+    assert abs(link["expires_at"] - time.time() - 7200) < 60
+    secret = urllib.parse.parse_qs(urllib.parse.urlsplit(link["join_url"]).fragment)["k"][0]
+    store = Store(tmp_path / "cp.db")
+    assert secret.encode() not in store.dump() and link["password"].encode() not in store.dump()
+    assert LinkSigner(store.secret("link-signing-key")).verify(link["link"])
+    listed = run(capsys, "link", "list", "--tenant", "acme", "--json")["links"]
+    assert [x["link"] for x in listed] == [link["link"]]
+    revoked = run(capsys, "link", "revoke", link["link"], "--tenant", "acme", "--json")
+    assert revoked["revoked"] is True
+    assert run(capsys, "link", "show", link["link"], "--tenant", "acme", "--json")["revoked"] is True
+    run(capsys, "admin-key", "revoke", key["key_id"], "--tenant", "acme", "--json")
+    assert run(capsys, "admin-key", "list", "--tenant", "acme", "--json")["keys"][0]["revoked"] is True
+
+
+def test_human_output_shows_the_links_and_the_generated_password_once(tmp_path: Path, capsys) -> None:
+    db = str(tmp_path / "cp.db")
+    run(capsys, "tenant", "create", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
+    assert cli.main(["link", "create", "--db", db, "--tenant", "acme", "--title", "Board"]) == 0
+    out = capsys.readouterr().out
+    assert "Join link: http://127.0.0.1:8000/j/" in out and "#k=" in out
+    assert "Password:" in out and "generated" in out and "Host link:" in out and "&h=" in out
+    assert cli.main(["link", "create", "--db", db, "--tenant", "acme", "--title", "Open", "--no-password"]) == 0
+    assert "none (anyone with the link can join)" in capsys.readouterr().out
+
+
+def test_errors_are_one_clear_line(tmp_path: Path, capsys) -> None:
+    assert cli.main(["link", "create", "--db", str(tmp_path / "x.db"), "--tenant", "nobody", "--title", "t"]) == 1
+    assert capsys.readouterr().err.strip() == "castellan: tenant_not_found: tenant 'nobody' does not exist"
+
+
+def test_expires_parsing() -> None:
+    assert cli.parse_expires("90m") == 5400
+    assert cli.parse_expires("7d") == 604800
+    assert cli.parse_expires("3600") == 3600
+    assert cli.parse_expires("2030-01-01T00:00:00+00:00", now=1_893_456_000 - 60) == 60
+    with pytest.raises(SystemExit):
+        cli.parse_expires("next tuesday")
+
+
+@pytest.mark.parametrize("command,module", [("node", "sfu.server"), ("dev", "signalling.dev"),
+                                            ("audit", "residency.cli")])
+def test_other_parts_get_their_argv_untouched(command: str, module: str, monkeypatch) -> None:
+    seen: list[list[str]] = []
+    fake = types.ModuleType(module)
+    fake.main = lambda argv: seen.append(argv) or 7  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module, fake)
+    assert cli.main([command, "--region", "eu-1", "--help"]) == 7
+    assert seen == [["--region", "eu-1", "--help"]]
+
+
+def test_a_missing_part_is_a_clear_message(monkeypatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "signalling.dev", None)
+    assert cli.main(["dev"]) == 2
+    assert "not available" in capsys.readouterr().err
+
+
+def test_audit_export_of_cli_actions_verifies(tmp_path: Path, capsys) -> None:
+    db = str(tmp_path / "cp.db")
+    run(capsys, "tenant", "create", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
+    run(capsys, "link", "create", "--db", db, "--tenant", "acme", "--title", "t", "--json")
+    key = ControlConfig(db=Path(db)).key_dir() / "audit-ed25519.pem"
+    out = tmp_path / "acme.jsonl"
+    assert cli.main(["audit", "export", "--db", db, "--tenant", "acme", "--signing-key", str(key), "-o", str(out)]) == 0
+    pub = tmp_path / "pub.pem"
+    assert cli.main(["audit", "public-key", "--signing-key", str(key)]) == 0
+    pub.write_text(capsys.readouterr().out)
+    assert cli.main(["audit", "verify", str(out), "--public-key", str(pub)]) == 0
+    kinds = [json.loads(line).get("kind") for line in out.read_text().splitlines()]
+    assert "tenant.created" in kinds and "link.create" in kinds
+
+
+def test_control_plane_process_end_to_end(tmp_path: Path) -> None:
+    """`castellan control-plane` as its own process: writes the operator key (0600), serves the API; the
+    operator creates a tenant and a tenant key through it; a join is refused fail-closed (no nodes yet)."""
+    port = free_port()
+    env = {**os.environ, "CASTELLAN_DB": str(tmp_path / "cp.db")}
+    proc = subprocess.Popen([sys.executable, "-m", "signalling.cli", "control-plane", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        key_file = tmp_path / "keys" / "operator.key"
+        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+        op = {"Authorization": f"Bearer {key_file.read_text().strip()}"}
+        r = httpx.post(f"{url}/v1/tenants", json={"tenant": "acme", "name": "ACME", "jurisdiction": "EU"}, headers=op)
+        assert r.status_code == 201, r.text
+        admin = httpx.post(f"{url}/v1/tenants/acme/admin-keys", json={}, headers=op).json()["key"]
+        link = httpx.post(f"{url}/v1/tenants/acme/links", json={"title": "t", "no_password": True},
+                          headers={"Authorization": f"Bearer {admin}"}).json()
+        assert link["url"].startswith(f"{url}/j/")
+        r = httpx.post(f"{url}/v1/join", json={"link": link["link"], "name": "Ada"})
+        assert (r.status_code, r.json()["error"]) == (503, "placement_refused")
+        assert httpx.get(f"{url}/.well-known/jwks.json").json()["keys"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
