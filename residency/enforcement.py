@@ -26,6 +26,7 @@ sink forwarding to the control plane.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -113,3 +114,15 @@ class NodeGuard:
                                f"tenant {tenant}'s policy (version {view.version}) does not allow region "
                                f"{self.region}; allowed: {', '.join(sorted(view.allowed_regions)) or 'none'}",
                                tenant, {**data, "policy_version": view.version})
+
+
+def tenant_allows(registry: Registry) -> Callable[[str, str], bool]:
+    """A `(tenant, region) -> bool` predicate over the registry's published policy (unknown tenant -> False),
+    for hooks such as signalling.tokens.JoinPolicy(tenant_allows=...) or a region-scoped TURN credential
+    issuer. It does not audit; NodeGuard.admit is the auditing check for joins."""
+
+    def allows(tenant: str, region: str) -> bool:
+        view = registry.get_tenant_view(tenant)
+        return view is not None and region in view.allowed_regions
+
+    return allows

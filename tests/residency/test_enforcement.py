@@ -133,3 +133,11 @@ def test_a_node_process_enforces_policy_published_through_redis(
     control.set_allowed_regions("acme", ["eu-1"], actor="admin", reason="pin to Frankfurt")
     assert node_registry.get_tenant_view("acme").version == 2  # type: ignore[union-attr]
     control.db.close()
+
+
+def test_the_plain_predicate_answers_from_the_published_policy(svc: ResidencyService) -> None:
+    from residency.enforcement import tenant_allows
+
+    allows = tenant_allows(svc.registry)
+    assert allows("acme", "eu-1") and allows("acme", "eu-2")
+    assert not allows("acme", "us-1") and not allows("nobody", "eu-1")
