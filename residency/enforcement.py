@@ -18,7 +18,8 @@ Usage on a node (sfu/server.py):
     guard.register(node)                 # at start-up: refuses a region the operator has not defined,
                                          # or a node id already live in another region
     guard.heartbeat(load, draining)      # every registry.HEARTBEAT_INTERVAL seconds; re-registers if expired
-    guard.admit(claims["tenant"], claims["room"], claims["region"])   # per join, after token verification
+    guard.admit(claims.tenant, claims.room, claims.region)   # per join, after token verification
+    # or pass `guard.admit_claims` as sfu's `admit` hook: it takes the claims object (or a dict) itself
 
 `audit` is anything with AuditLog's `append(kind, *, actor, tenant, data)`: a node-local `AuditLog(path)`, or a
 sink forwarding to the control plane.
@@ -89,6 +90,16 @@ class NodeGuard:
             if self._node is None:
                 raise AdmissionRefused("node_not_registered", "call register() before heartbeat()")
             self.register(replace(self._node, load=load, healthy=healthy, draining=draining))
+
+    def admit_claims(self, claims: Any) -> None:
+        """`admit` for a verified claims object (attributes tenant/room/region) or a mapping with those keys."""
+        values = [claims.get(k) if isinstance(claims, dict) else getattr(claims, k, None)
+                  for k in ("tenant", "room", "region")]
+        tenant, room, region = (v if isinstance(v, str) else "" for v in values)
+        if not (tenant and room and region):
+            raise self._refuse("malformed_claims", "join token claims lack tenant, room or region", None,
+                               {"claims": repr(claims)[:200]})
+        self.admit(tenant, room, region)
 
     def admit(self, tenant: str, room: str, region: str) -> None:
         """Admit a verified join token's (tenant, room, region) to this node, or raise AdmissionRefused."""

@@ -141,3 +141,15 @@ def test_the_plain_predicate_answers_from_the_published_policy(svc: ResidencySer
     allows = tenant_allows(svc.registry)
     assert allows("acme", "eu-1") and allows("acme", "eu-2")
     assert not allows("acme", "us-1") and not allows("nobody", "eu-1")
+
+
+def test_claims_objects_and_dicts_are_accepted_as_the_nodes_admit_hook(fra: NodeGuard) -> None:
+    from types import SimpleNamespace
+
+    fra.admit_claims(SimpleNamespace(tenant="acme", room="r", region="eu-1"))
+    fra.admit_claims({"tenant": "acme", "room": "r", "region": "eu-1"})
+    with pytest.raises(AdmissionRefused) as err:
+        fra.admit_claims({"tenant": "acme", "room": "r"})
+    assert err.value.code == "malformed_claims"
+    with pytest.raises(AdmissionRefused):
+        fra.admit_claims(SimpleNamespace(tenant="acme", room="r", region="us-1"))
