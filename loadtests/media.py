@@ -1,4 +1,4 @@
-"""Pre-encoded test media, made once with av and cached: VP8 (IVF), H264 (Annex B in MP4) and Opus (Ogg).
+"""Pre-encoded test media, made once with av and cached: VP8 (IVF), H264 (Annex B in MPEG-TS) and Opus (Ogg).
 
 Every video frame carries its own number as a pattern of black/white 16x16 blocks, so a subscriber that
 decodes a frame can say exactly which one it is: the proof that every frame arrives, decodes and is in order.
@@ -40,13 +40,13 @@ def video_file(codec: str = "vp8", seconds: float = 10.0, fps: int = 30, width: 
                bitrate: int = 600_000) -> Path:
     import av
 
-    ext = {"vp8": "ivf", "h264": "h264"}[codec]
+    ext = {"vp8": "ivf", "h264": "ts"}[codec]
     path = CACHE / f"{codec}-{width}x{height}-{fps}fps-{seconds:g}s-{bitrate // 1000}k.{ext}"
     if path.exists():
         return path
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp" + path.suffix)
-    fmt = "ivf" if codec == "vp8" else "h264"
+    fmt = "ivf" if codec == "vp8" else "mpegts"  # Annex B with timestamps
     with av.open(str(tmp), "w", format=fmt) as out:
         stream = out.add_stream("libvpx" if codec == "vp8" else "libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"

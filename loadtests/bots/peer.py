@@ -16,7 +16,7 @@ from typing import Any
 
 import aioice.ice
 import websockets
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
 
@@ -100,11 +100,15 @@ class Bot:
                     await self._answers.put(msg)
 
     async def publish(self, video: str | None = None, audio: str | None = None) -> None:
-        """Publishes pre-encoded files (passed through to RTP packetization, never re-encoded)."""
+        """Publishes pre-encoded files (passed through to RTP packetization, never re-encoded). The video codec
+        offered is the file's, so the node can only pick what the packets really are."""
         if video:
             player = MediaPlayer(video, decode=False)
             self.players.append(player)
-            self.pc.addTransceiver(player.video, direction="sendonly")
+            tr = self.pc.addTransceiver(player.video, direction="sendonly")
+            codec = "video/H264" if video.endswith((".ts", ".h264")) else "video/VP8"
+            caps = RTCRtpSender.getCapabilities("video").codecs
+            tr.setCodecPreferences([c for c in caps if c.mimeType in (codec, "video/rtx")])
         if audio:
             player = MediaPlayer(audio, decode=False)
             self.players.append(player)

@@ -70,3 +70,10 @@ def test_five_percent_loss_on_one_subscriber_is_repaired_by_nack_and_rtx():
     # the publisher stops (a frame is released when the next one starts)
     assert lossy[0] == clean[0]
     assert clean[-1] - lossy[-1] <= 10, (lossy[-1], clean[-1])
+
+
+def test_h264_packetization_mode_1_is_forwarded_and_decodes_in_order():
+    results, stats, _ = asyncio.run(_meeting(1, codec="h264", seconds=4.0))
+    (numbers, audio_frames), = results
+    assert_in_order(numbers)
+    assert len(numbers) >= 60
