@@ -1,0 +1,334 @@
+"""Forwarding benchmark: 1 publisher (VP8 ~1.5 Mb/s 640x360 + Opus) -> N subscribers, for several N.
+
+    python -m loadtests.bench.forwarding [--n 1,10,50,100] [--duration 10] [--warmup 2] [--paths castellan,python,floor]
+
+For each N, in the same run and for the same packets:
+- castellan: a node process (sfu.server via loadtests/bench/node.py) with the native engine;
+- python-ref: the same node with the pure-Python reference path (sfu.reference.ReferenceForwarder);
+- floor: native.engine.floor_loop — SRTP protect + sendmmsg of each packet to N loopback destinations.
+
+Node CPU is the node process's own CPU time (all threads, /proc/<pid>/task/*/schedstat) over the measurement
+window only (all subscribers receiving, after a warm-up); forwarded packets from the node's /stats engine
+counters over the same window; loss is expected-by-sequence minus received at the subscribers; latency is the
+node's own arrival->send histogram (GET /bench/latency). See docs/benchmark.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from loadtests.bench import media as bench_media
+from loadtests.bench.peer import Publisher, Subscriber, plaintext_packets
+from loadtests.bench.target import ROOT, CastellanTarget, Target
+
+PROFILE_NAMES = {1: "AES_CM_128_HMAC_SHA1_80", 7: "AEAD_AES_128_GCM", 8: "AEAD_AES_256_GCM"}
+KEY_LEN = {1: 30, 7: 28, 8: 44}
+
+
+@dataclass
+class Row:
+    n: int
+    path: str
+    seconds: float = 0.0
+    forwarded: int = 0
+    cpu_s: float = 0.0
+    lost: int = 0
+    expected: int = 0
+    received: int = 0
+    p50_us: float | None = None
+    p99_us: float | None = None
+    max_us: float | None = None
+    rss_mb: float | None = None
+    profile: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def us_per_pkt(self) -> float:
+        return self.cpu_s * 1e6 / self.forwarded if self.forwarded else math.nan
+
+    @property
+    def rate(self) -> float:
+        return self.forwarded / self.seconds if self.seconds else 0.0
+
+
+class Progress:
+    def __init__(self, stream: Any = sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.t0 = time.monotonic()
+        self._last = ""
+
+    def __call__(self, msg: str, final: bool = False) -> None:
+        line = f"[{time.monotonic() - self.t0:6.1f}s] {msg}"
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + line + ("\n" if final else ""))
+        elif final or msg.split(":")[0] != self._last:
+            self.stream.write(line + "\n")
+        self._last = msg.split(":")[0]
+        self.stream.flush()
+
+
+def percentile(hist: dict[int, int], q: float) -> float | None:
+    total = sum(hist.values())
+    if not total:
+        return None
+    want = q * total
+    acc = 0
+    for us in sorted(hist):
+        acc += hist[us]
+        if acc >= want:
+            return float(us)
+    return float(max(hist))
+
+
+async def _bounded(coro: Any, seconds: float, what: str) -> Any:
+    try:
+        return await asyncio.wait_for(coro, seconds)
+    except asyncio.TimeoutError:
+        raise RuntimeError(f"timed out after {seconds:g} s: {what}") from None
+
+
+async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, warmup: float, duration: float,
+                         progress: Progress) -> Row:
+    row = Row(n, target.label)
+    tag = f"N={n} {target.label}"
+    progress(f"{tag}: starting node")
+    await _bounded(target.start(), 40, "node start")
+    pub: Publisher | None = None
+    subs: list[Subscriber] = []
+    try:
+        pub = Publisher("publisher", media)
+        await _bounded(target.join_publisher(pub), 20, "publisher join")
+        row.profile = pub.keys.profile if pub.keys else 0
+        sem = asyncio.Semaphore(8)
+        joined = 0
+
+        async def join(i: int) -> None:
+            nonlocal joined
+            async with sem:
+                s = Subscriber(f"sub{i:03d}-{secrets.token_hex(2)}")
+                subs.append(s)
+                await target.join_subscriber(s)
+                joined += 1
+                progress(f"{tag}: joining subscribers {joined}/{n}")
+
+        await _bounded(asyncio.gather(*(join(i) for i in range(n))), 30 + n * 0.5, "subscriber joins")
+
+        def receiving() -> int:
+            return sum(1 for s in subs if {s.kinds.get(x) for x in s.streams} >= {"audio", "video"})
+
+        deadline = time.monotonic() + 20
+        while receiving() < n:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {receiving()}/{n} subscribers receive audio and video after 20 s")
+            progress(f"{tag}: waiting for media {receiving()}/{n}")
+            await asyncio.sleep(0.1)
+        t_end = time.monotonic() + warmup
+        while time.monotonic() < t_end:
+            progress(f"{tag}: warm-up {t_end - time.monotonic():4.1f}s")
+            await asyncio.sleep(min(0.25, max(0.0, t_end - time.monotonic())))
+        # ---- measurement window
+        if target.has_latency:
+            await target.latency_histogram(reset=True)
+        fwd0 = await target.forwarded_packets()
+        cpu0 = target.cpu_seconds()
+        t0 = time.monotonic()
+        for s in subs:
+            s.mark()
+        sent0 = pub.sent_video + pub.sent_audio
+        t_end = t0 + duration
+        while time.monotonic() < t_end:
+            progress(f"{tag}: measuring {t_end - time.monotonic():4.1f}s")
+            await asyncio.sleep(min(0.25, max(0.0, t_end - time.monotonic())))
+        for s in subs:
+            s.mark()
+        t1 = time.monotonic()
+        fwd1 = await target.forwarded_packets()
+        cpu1 = target.cpu_seconds()
+        hist = await target.latency_histogram() if target.has_latency else None
+        row.rss_mb = target.rss_bytes() / 2**20
+        row.seconds = t1 - t0
+        row.forwarded = fwd1 - fwd0
+        row.cpu_s = cpu1 - cpu0
+        for s in subs:
+            media_ssrcs = set(s.kinds)
+            exp, rec = s.window(media_ssrcs)
+            row.expected += exp
+            row.received += rec
+        row.lost = max(0, row.expected - row.received)
+        if hist:
+            row.p50_us, row.p99_us, row.max_us = percentile(hist, 0.5), percentile(hist, 0.99), float(max(hist))
+        row.extra = {
+            "published_pkts": pub.sent_video + pub.sent_audio - sent0,
+            "plis_at_publisher": pub.plis,
+            "reordered": sum(st.reordered for s in subs for st in s.streams.values()),
+            "duplicates": sum(st.duplicates for s in subs for st in s.streams.values()),
+        }
+        with_stats = getattr(target, "stats", None)
+        if with_stats is not None:
+            st = await with_stats()
+            row.extra["node_drops"] = {k: v for k, v in st["engine"]["drops"].items() if v}
+        progress(f"{tag}: {row.forwarded} forwarded, {row.us_per_pkt:.2f} µs/pkt, lost {row.lost}", final=True)
+        return row
+    finally:
+        for s in subs:
+            s.close()
+        if pub is not None:
+            pub.close()
+        await target.stop()
+
+
+def measure_floor(packets: list[bytes], n: int, profile: int, min_sends: int, progress: Progress,
+                  repeats: int = 3) -> Row:
+    """SRTP protect + sendmmsg per forwarded packet (native.engine.floor_loop) to n drained loopback sockets."""
+    import socket
+
+    from native.engine import floor_loop
+
+    row = Row(n, "floor", profile=profile)
+    progress(f"N={n} floor: starting drain")
+    drain = subprocess.Popen([sys.executable, "-m", "loadtests.bench.drain", str(n), "120"], cwd=ROOT,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert drain.stdout is not None and drain.stdin is not None
+        ports = json.loads(drain.stdout.readline())
+        dsts = [("127.0.0.1", p) for p in ports]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+        sock.bind(("127.0.0.1", 0))
+        key = os.urandom(KEY_LEN[profile])
+        rounds = max(1, math.ceil(min_sends / (len(packets) * n)))
+        floor_loop(sock.fileno(), packets[:64], profile, key, dsts, 1)  # warm caches and the drain
+        results = []
+        for r in range(repeats):
+            progress(f"N={n} floor: run {r + 1}/{repeats}")
+            c0, w0 = time.thread_time(), time.monotonic()
+            sent = floor_loop(sock.fileno(), packets, profile, key, dsts, rounds)
+            c1, w1 = time.thread_time(), time.monotonic()
+            results.append((c1 - c0, sent, w1 - w0))
+            time.sleep(0.2)
+        sock.close()
+        cpu, sent, wall = sorted(results, key=lambda x: x[0] / max(1, x[1]))[len(results) // 2]
+        row.cpu_s, row.forwarded, row.seconds = cpu, sent, wall
+        row.extra = {"runs_us_per_pkt": [round(c * 1e6 / max(1, s), 3) for c, s, _ in results]}
+        drain.stdin.close()
+        done = json.loads(drain.stdout.readline() or "{}")
+        total = sum(s for _, s, _ in results) + min(64, len(packets)) * n
+        row.received = int(done.get("received", 0))
+        row.expected = total
+        row.lost = max(0, total - row.received)
+        progress(f"N={n} floor: {row.us_per_pkt:.2f} µs/pkt", final=True)
+        return row
+    finally:
+        if drain.poll() is None:
+            drain.kill()
+        drain.wait()
+
+
+def fmt(v: float | None, spec: str = ".2f") -> str:
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+
+
+def table(rows: list[Row]) -> str:
+    head = ["N", "path", "fwd pkts", "fwd pkt/s", "CPU µs/pkt", "lost", "loss %", "p50 µs", "p99 µs", "RSS MB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if i != 1 else "---" for i in range(len(head))) + "|"]
+    for r in rows:
+        loss = 100.0 * r.lost / r.expected if r.expected else None
+        lines.append("| " + " | ".join([
+            str(r.n), r.path, str(r.forwarded), fmt(r.rate, ".0f"), fmt(r.us_per_pkt), str(r.lost),
+            fmt(loss, ".3f"), fmt(r.p50_us, ".0f"), fmt(r.p99_us, ".0f"), fmt(r.rss_mb, ".1f"),
+        ]) + " |")
+    return "\n".join(lines)
+
+
+def ratios(rows: list[Row]) -> str:
+    lines = ["| N | node / floor | python / node | node p99 µs | node lost | target N=50 |", "|---:|---:|---:|---:|---:|---|"]
+    for n in sorted({r.n for r in rows}):
+        by = {r.path: r for r in rows if r.n == n}
+        node, floor, py = by.get("castellan"), by.get("floor"), by.get("python-ref")
+        nf = node.us_per_pkt / floor.us_per_pkt if node and floor else None
+        pn = py.us_per_pkt / node.us_per_pkt if node and py else None
+        verdict = ""
+        if n == 50 and node:
+            ok = [nf is not None and nf <= 2.0, node.p99_us is not None and node.p99_us < 1000, node.lost == 0]
+            verdict = "PASS" if all(ok) else "MISS (" + ", ".join(
+                w for w, good in zip(("cpu ≤ 2× floor", "p99 < 1 ms", "no loss"), ok) if not good) + ")"
+        lines.append(f"| {n} | {fmt(nf)} | {fmt(pn)} | {fmt(node.p99_us if node else None, '.0f')} | "
+                     f"{node.lost if node else '—'} | {verdict} |")
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> list[Row]:
+    progress = Progress()
+    progress("preparing media (encoded and packetized once, then cached)")
+    media = await asyncio.to_thread(bench_media.load)
+    packets = plaintext_packets(media)
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    rows: list[Row] = []
+    profile = 0
+    for n in args.n:
+        for path in paths:
+            if path == "floor":
+                continue
+            target = CastellanTarget("native" if path == "castellan" else "python")
+            row = await measure_target(target, media, n, args.warmup, args.duration, progress)
+            profile = profile or row.profile
+            rows.append(row)
+            await asyncio.sleep(0.5)
+        if "floor" in paths:
+            nodes = [r for r in rows if r.n == n and r.path == "castellan"]
+            min_sends = max(args.floor_sends, nodes[0].forwarded if nodes else 0)
+            rows.append(await asyncio.to_thread(measure_floor, packets, n, profile or 8, min_sends, progress))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m loadtests.bench.forwarding", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 50, 100],
+                    help="subscriber counts, comma-separated (default 1,10,50,100)")
+    ap.add_argument("--duration", type=float, default=10.0, help="measurement window per N and path, seconds")
+    ap.add_argument("--warmup", type=float, default=2.0, help="seconds after every subscriber receives media")
+    ap.add_argument("--paths", default="castellan,python,floor", help="any of castellan,python,floor")
+    ap.add_argument("--floor-sends", type=int, default=200_000, help="minimum datagrams per floor run")
+    ap.add_argument("--json", help="also write the rows as JSON here")
+    args = ap.parse_args(argv)
+    if not 0 < args.duration <= 120 or not 0 <= args.warmup <= 30 or any(not 1 <= n <= 500 for n in args.n):
+        ap.error("duration must be in (0, 120], warmup in [0, 30], N in [1, 500]")
+    t0 = time.time()
+    load0 = os.getloadavg()
+    rows = asyncio.run(run(args))
+    media = bench_media.load()
+    prof = next((r.profile for r in rows if r.profile), 0)
+    print()
+    print(f"Castellan forwarding benchmark — 1 publisher (VP8 {media.video_bitrate / 1e6:.2f} Mb/s 640x360 30 fps + Opus) "
+          f"-> N subscribers on 127.0.0.1; SRTP {PROFILE_NAMES.get(prof, prof)}; {args.duration:g} s window per N "
+          f"after {args.warmup:g} s warm-up; load average before {load0[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
+          f"{time.time() - t0:.0f} s total")
+    print()
+    print(table(rows))
+    print()
+    print(ratios(rows))
+    print()
+    print("CPU µs/pkt: node process CPU (all threads, user+sys) / packets the node forwarded in the window; floor: "
+          "thread CPU of floor_loop (protect + sendmmsg only). p50/p99: inside the node, kernel arrival -> sendmmsg "
+          "done (python-ref: recvfrom returned -> sendto returned). lost: expected by sequence - received, at the "
+          "subscribers (floor: datagrams the drain did not get).")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([asdict(r) | {"us_per_pkt": r.us_per_pkt} for r in rows], f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

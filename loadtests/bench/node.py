@@ -1,0 +1,100 @@
+"""Bench node launcher: `python -m loadtests.bench.node [--engine native|python] <sfu.server arguments>`.
+
+Runs exactly `sfu.server` (same Node, same Starlette app on uvicorn + uvloop) with two bench-only additions:
+
+- `--engine python` swaps the native engine for `sfu.reference.ReferenceForwarder` on the same socket right
+  after the node starts (the pure-Python path: pylibsrtp + sendto), timed per packet like the engine;
+- `GET /bench/latency?reset=1` returns the engine's forwarding latency histogram (arrival -> send, 1 µs
+  buckets) as {"hist": {"<µs>": count}} — the node's /stats has counters but not the histogram.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+import sfu.server as server
+from sfu.node import Node
+from sfu.reference import ReferenceForwarder
+
+HIST_BUCKETS = 10001
+ENGINE = "native"
+NODES: list[Node] = []
+
+
+class TimedReferenceForwarder(ReferenceForwarder):
+    """The reference path plus the engine's latency histogram (userspace arrival: recvfrom returned -> sendto
+    returned; the native engine uses the kernel's SO_TIMESTAMPNS arrival, so it also sees socket queueing)."""
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__(sock)
+        self.hist = [0] * HIST_BUCKETS
+        self._arrival = 0
+
+    def _handle(self, data: bytes, addr: tuple[str, int], events: list) -> None:
+        self._arrival = time.perf_counter_ns()
+        super()._handle(data, addr, events)
+
+    def _send(self, sp: Any, plain: bytes) -> bool:
+        ok = super()._send(sp, plain)
+        if ok:
+            us = (time.perf_counter_ns() - self._arrival) // 1000
+            self.hist[us if us < HIST_BUCKETS else HIST_BUCKETS - 1] += 1
+        return ok
+
+    def latency_histogram(self, reset: bool = False) -> list[int]:
+        out = list(self.hist)
+        if reset:
+            self.hist = [0] * HIST_BUCKETS
+        return out
+
+
+class BenchNode(Node):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if ENGINE == "python":
+            self.config.measure_latency = False  # no SO_TIMESTAMPNS: the reference reads with recvfrom
+        NODES.append(self)
+
+    async def start(self) -> None:
+        await super().start()
+        if ENGINE == "python":
+            assert self.sock is not None
+            self.engine = TimedReferenceForwarder(self.sock)  # type: ignore[assignment]
+
+
+def _create_app(signalling: Any, lifespan: Any = None) -> Any:
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    app = _orig_create(signalling, lifespan=lifespan)
+
+    async def latency(request: Any) -> Any:
+        node = signalling.node
+        reset = request.query_params.get("reset") in ("1", "true")
+        hist = node.engine.latency_histogram(reset) if node.engine is not None else []
+        return JSONResponse({"engine": ENGINE, "pid": os.getpid(), "hist": {str(i): c for i, c in enumerate(hist) if c}})
+
+    app.router.routes.append(Route("/bench/latency", latency))
+    return app
+
+
+_orig_create = server.create_node_app
+
+
+def main(argv: list[str]) -> int:
+    global ENGINE
+    if len(argv) >= 2 and argv[0] == "--engine":
+        ENGINE = argv[1]
+        argv = argv[2:]
+    if ENGINE not in ("native", "python"):
+        raise SystemExit("--engine must be native or python")
+    server.Node = BenchNode  # type: ignore[misc]
+    server.create_node_app = _create_app  # type: ignore[assignment]
+    return server.main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

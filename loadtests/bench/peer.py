@@ -1,0 +1,408 @@
+"""Light bench peers: the real media-side protocol on one plain UDP socket each, without aiortc.
+
+ICE as the controlling agent (STUN Binding with USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT; consent
+refreshed every few seconds), DTLS as the client (sfu.dtls.DtlsSession, server=False, own certificate), SRTP
+with the native engine's libsrtp (native.engine.SrtpSession). The publisher replays pre-packetized media in
+real time and answers PLI/FIR with its next keyframe; subscribers never decrypt: they count packets and check
+sequence continuity per SSRC (the RTP header is clear), and send a receiver report every second like a browser.
+
+Many peers share one asyncio loop; each socket is drained with non-blocking recvfrom in batches.
+Nothing here is tied to one SFU: signalling lives in the Target adapters (loadtests/bench/target.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+
+from aioice import stun
+
+from loadtests.bench import sdp as bsdp
+from loadtests.bench.media import FPS, BenchMedia
+from native.engine import SrtpSession
+from sfu import rtcp
+from sfu.dtls import Certificate, DtlsSession, SrtpKeys
+
+RECV_BATCH = 256
+CONSENT_INTERVAL = 5.0
+RR_INTERVAL = 1.0
+SR_INTERVAL = 1.0
+
+
+class PeerError(Exception):
+    pass
+
+
+def abs_send_time(t: float) -> int:
+    return int(t * (1 << 18)) & 0xFFFFFF
+
+
+class BenchPeer:
+    """One participant's media transport."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.ufrag = secrets.token_hex(4)
+        self.pwd = secrets.token_hex(16)
+        self.certificate = Certificate()
+        self.cname = "bench-" + secrets.token_hex(4)
+        self.tie_breaker = secrets.randbits(63)
+        self.remote: bsdp.Transport | None = None
+        self.addr: tuple[str, int] | None = None
+        self.dtls: DtlsSession | None = None
+        self.keys: SrtpKeys | None = None
+        self.tx: SrtpSession | None = None
+        self.stun_ok = False
+        self.stun_sent = 0
+        self.stun_responses = 0
+        self.rtcp_in = 0
+        self.other = 0
+        self.closed = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._reading = False
+
+    @property
+    def fingerprint(self) -> str:
+        return self.certificate.fingerprint
+
+    def mlines(self) -> list[bsdp.MLine]:
+        raise NotImplementedError
+
+    def offer(self) -> str:
+        return bsdp.offer(self.ufrag, self.pwd, self.fingerprint, self.mlines(), self.cname)
+
+    # ---------------------------------------------------------------- ICE + DTLS
+
+    def _binding_request(self) -> bytes:
+        assert self.remote is not None
+        msg = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+        msg.attributes["USERNAME"] = f"{self.remote.ufrag}:{self.ufrag}"
+        msg.attributes["PRIORITY"] = 0x6E7F1EFF
+        msg.attributes["ICE-CONTROLLING"] = self.tie_breaker
+        msg.attributes["USE-CANDIDATE"] = None
+        msg.add_message_integrity(self.remote.pwd.encode())
+        msg.add_fingerprint()
+        return bytes(msg)
+
+    def _send(self, data: bytes) -> None:
+        assert self.addr is not None
+        try:
+            self.sock.sendto(data, self.addr)
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def _stun(self) -> None:
+        self.stun_sent += 1
+        self._send(self._binding_request())
+
+    async def connect(self, remote: bsdp.Transport, timeout: float = 15.0) -> None:
+        """ICE (we nominate), then the DTLS handshake as client; SRTP keys when it completes."""
+        self.remote = remote
+        self.addr = (remote.host, remote.port)
+        loop = asyncio.get_running_loop()
+        if not self._reading:
+            loop.add_reader(self.sock.fileno(), self._on_readable)
+            self._reading = True
+        deadline = loop.time() + timeout
+        tries = 0
+        while not self.stun_ok:
+            if loop.time() > deadline or tries > 100:
+                raise PeerError(f"{self.name}: no STUN response from {self.addr}")
+            self._stun()
+            tries += 1
+            for _ in range(10):
+                await asyncio.sleep(0.02)
+                if self.stun_ok:
+                    break
+        self.dtls = DtlsSession(self.certificate, remote.fingerprints, self._send, server=False)
+        self.dtls.start()
+        while self.keys is None:
+            if self.dtls.state == "failed":
+                raise PeerError(f"{self.name}: {self.dtls.error}")
+            if loop.time() > deadline:
+                raise PeerError(f"{self.name}: DTLS handshake timed out")
+            await asyncio.sleep(0.01)
+            t = self.dtls.timeout()
+            if t is not None and t <= 0:
+                self.dtls.handle_timeout()
+        self.tx = SrtpSession(self.keys.profile, self.keys.tx_key, True)
+        self._tasks.append(asyncio.create_task(self._consent()))
+        self.on_connected()
+
+    def on_connected(self) -> None:
+        pass
+
+    async def _consent(self) -> None:
+        # RFC 7675 consent freshness, as a browser does (every ~5 s); bounded by close()
+        while not self.closed:
+            await asyncio.sleep(CONSENT_INTERVAL)
+            self._stun()
+
+    def _on_readable(self) -> None:
+        recv = self.sock.recvfrom
+        for _ in range(RECV_BATCH):
+            try:
+                data, _addr = recv(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            if not data:
+                continue
+            b0 = data[0]
+            if b0 >= 128:
+                self.on_media(data)
+            elif b0 < 4:
+                self._on_stun(data)
+            elif 20 <= b0 <= 63:
+                if self.dtls is not None:
+                    keys = self.dtls.feed(data)
+                    if keys is not None:
+                        self.keys = keys
+            else:
+                self.other += 1
+
+    def _on_stun(self, data: bytes) -> None:
+        try:
+            msg = stun.parse_message(data)
+        except Exception:  # noqa: BLE001
+            self.other += 1
+            return
+        if msg.message_class == stun.Class.RESPONSE and msg.message_method == stun.Method.BINDING:
+            assert self.remote is not None
+            if msg.check_message_integrity(self.remote.pwd.encode()):
+                self.stun_ok = True
+                self.stun_responses += 1
+
+    def on_media(self, data: bytes) -> None:
+        pass
+
+    def send_rtcp(self, packets: list) -> None:
+        if self.tx is not None:
+            self._send(self.tx.protect_rtcp(rtcp.serialize(packets)))
+
+    def close(self) -> None:
+        self.closed = True
+        for t in self._tasks:
+            t.cancel()
+        if self._reading:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self._reading = False
+        if self.dtls is not None:
+            self.dtls.close()
+        self.sock.close()
+
+
+# ---------------------------------------------------------------- publisher
+
+
+def _video_header(seq: int, ts: int, ssrc: int, marker: bool, ast: int) -> bytes:
+    # one-byte extension block: abs-send-time (id 2, 3 bytes) -> exactly one word
+    ext = struct.pack("!HHB", 0xBEDE, 1, (bsdp.EXT_ABS_SEND_TIME << 4) | 2) + ast.to_bytes(3, "big")
+    return struct.pack("!BBHII", 0x90, (0x80 if marker else 0) | bsdp.VP8_PT, seq, ts, ssrc) + ext
+
+
+def _audio_header(seq: int, ts: int, ssrc: int, ast: int, level: int) -> bytes:
+    # abs-send-time (4 bytes) + audio level with the voice bit (2 bytes) + 2 bytes padding -> two words
+    ext = (struct.pack("!HH", 0xBEDE, 2) + bytes([(bsdp.EXT_ABS_SEND_TIME << 4) | 2]) + ast.to_bytes(3, "big")
+           + bytes([(bsdp.EXT_AUDIO_LEVEL << 4), 0x80 | level, 0, 0]))
+    return struct.pack("!BBHII", 0x80, bsdp.OPUS_PT, seq, ts, ssrc) + ext
+
+
+def plaintext_packets(media: BenchMedia) -> list[bytes]:
+    """One pass of the media as the publisher sends it (before SRTP), in time order: the floor's packets."""
+    out: list[tuple[float, bytes]] = []
+    seq_v = seq_a = 0
+    for i, f in enumerate(media.video):
+        for j, p in enumerate(f.payloads):
+            out.append((i / FPS, _video_header(seq_v, i * 3000, 1, j == len(f.payloads) - 1, 0) + p))
+            seq_v += 1
+    for i, p in enumerate(media.audio):
+        out.append((i * 0.02, _audio_header(seq_a, i * 960, 2, 0, 30) + p))
+        seq_a += 1
+    out.sort(key=lambda x: x[0])
+    return [p for _, p in out]
+
+
+class Publisher(BenchPeer):
+    """Sends VP8 + Opus in real time (30 fps, 20 ms audio), looping the pre-packetized media."""
+
+    def __init__(self, name: str, media: BenchMedia) -> None:
+        super().__init__(name)
+        self.media = media
+        self.video_ssrc = secrets.randbits(32) or 1
+        self.video_rtx_ssrc = secrets.randbits(32) or 2
+        self.audio_ssrc = secrets.randbits(32) or 3
+        self.rx: SrtpSession | None = None
+        self.sent_video = self.sent_audio = self.sent_bytes = 0
+        self.plis = 0
+        self._want_keyframe = False
+        self._keyframes = media.keyframes
+
+    def mlines(self) -> list[bsdp.MLine]:
+        return [
+            bsdp.MLine("audio", "0", "sendonly", self.audio_ssrc),
+            bsdp.MLine("video", "1", "sendonly", self.video_ssrc, self.video_rtx_ssrc),
+        ]
+
+    def on_connected(self) -> None:
+        assert self.keys is not None
+        self.rx = SrtpSession(self.keys.profile, self.keys.rx_key, False)
+        self._tasks.append(asyncio.create_task(self._run()))
+
+    def on_media(self, data: bytes) -> None:
+        if len(data) < 8 or not 192 <= data[1] <= 223 or self.rx is None:
+            return
+        self.rtcp_in += 1
+        try:
+            plain = self.rx.unprotect_rtcp(data)
+        except ValueError:
+            return
+        off = 0
+        while off + 4 <= len(plain):
+            fmt, pt = plain[off] & 0x1F, plain[off + 1]
+            if pt == 206 and fmt in (1, 4):  # PLI / FIR
+                self.plis += 1
+                self._want_keyframe = True
+            off += 4 * (int.from_bytes(plain[off + 2 : off + 4], "big") + 1)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time() + 0.02
+        vi = ai = 0  # frames / audio packets sent so far (timeline)
+        pos = 0  # position in the media's video frames
+        seq_v = secrets.randbits(15)
+        seq_a = secrets.randbits(15)
+        ts_v0 = secrets.randbits(31)
+        ts_a0 = secrets.randbits(31)
+        last_sr = 0.0
+        nv, na = len(self.media.video), len(self.media.audio)
+        while not self.closed:
+            now = loop.time()
+            tv, ta = t0 + vi / FPS, t0 + ai * 0.02
+            due = min(tv, ta)
+            if due > now:
+                await asyncio.sleep(due - now)
+                continue
+            assert self.tx is not None
+            ast = abs_send_time(time.time())
+            if tv <= ta:
+                if self._want_keyframe:
+                    self._want_keyframe = False
+                    pos = next((k for k in self._keyframes if k >= pos), self._keyframes[0])
+                frame = self.media.video[pos % nv]
+                pos = (pos + 1) % nv
+                ts = (ts_v0 + vi * 3000) & 0xFFFFFFFF
+                last = len(frame.payloads) - 1
+                for j, payload in enumerate(frame.payloads):
+                    pkt = self.tx.protect(_video_header(seq_v, ts, self.video_ssrc, j == last, ast) + payload)
+                    seq_v = (seq_v + 1) & 0xFFFF
+                    self._send(pkt)
+                    self.sent_video += 1
+                    self.sent_bytes += len(pkt)
+                vi += 1
+            else:
+                payload = self.media.audio[ai % na]
+                pkt = self.tx.protect(_audio_header(seq_a, (ts_a0 + ai * 960) & 0xFFFFFFFF, self.audio_ssrc, ast, 30) + payload)
+                seq_a = (seq_a + 1) & 0xFFFF
+                self._send(pkt)
+                self.sent_audio += 1
+                self.sent_bytes += len(pkt)
+                ai += 1
+            if now - last_sr >= SR_INTERVAL:
+                last_sr = now
+                ntp = rtcp.ntp_now()
+                self.send_rtcp([
+                    rtcp.SenderReport(ssrc=self.video_ssrc, ntp=ntp, rtp_ts=(ts_v0 + int((now - t0) * 90000)) & 0xFFFFFFFF,
+                                      packet_count=self.sent_video & 0xFFFFFFFF, octet_count=0, reports=[]),
+                    rtcp.SenderReport(ssrc=self.audio_ssrc, ntp=ntp, rtp_ts=(ts_a0 + int((now - t0) * 48000)) & 0xFFFFFFFF,
+                                      packet_count=self.sent_audio & 0xFFFFFFFF, octet_count=0, reports=[]),
+                ])
+
+
+# ---------------------------------------------------------------- subscribers
+
+
+@dataclass
+class StreamStats:
+    """One SSRC as a subscriber sees it: extended highest sequence number and counts."""
+
+    first: int
+    max_ext: int
+    received: int = 1
+    reordered: int = 0
+    duplicates: int = 0
+    marks: list[tuple[int, int]] = field(default_factory=list)  # (received, max_ext) snapshots
+
+
+class Subscriber(BenchPeer):
+    """Receives one audio and one video track; never decrypts (the RTP header is clear)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.streams: dict[int, StreamStats] = {}
+        self.rr_ssrc = secrets.randbits(32) or 5
+        self.media_packets = 0
+        self.kinds: dict[int, str] = {}  # ssrc -> "audio" | "video", from the answer
+
+    def mlines(self) -> list[bsdp.MLine]:
+        return [bsdp.MLine("audio", "0", "recvonly"), bsdp.MLine("video", "1", "recvonly")]
+
+    def on_connected(self) -> None:
+        self._tasks.append(asyncio.create_task(self._reports()))
+
+    def on_media(self, data: bytes) -> None:
+        if len(data) < 12:
+            self.other += 1
+            return
+        if 192 <= data[1] <= 223:
+            self.rtcp_in += 1
+            return
+        self.media_packets += 1
+        ssrc = int.from_bytes(data[8:12], "big")
+        seq = (data[2] << 8) | data[3]
+        st = self.streams.get(ssrc)
+        if st is None:
+            self.streams[ssrc] = StreamStats(seq, seq)
+            return
+        st.received += 1
+        delta = (seq - st.max_ext) & 0xFFFF
+        if delta == 0:
+            st.duplicates += 1
+        elif delta < 0x8000:
+            st.max_ext += delta
+        else:
+            st.reordered += 1
+
+    def mark(self) -> None:
+        for st in self.streams.values():
+            st.marks.append((st.received, st.max_ext))
+
+    def window(self, ssrcs: set[int] | None = None) -> tuple[int, int]:
+        """(expected, received) between the last two marks, over `ssrcs` (all when None)."""
+        expected = received = 0
+        for ssrc, st in self.streams.items():
+            if (ssrcs is not None and ssrc not in ssrcs) or len(st.marks) < 2:
+                continue
+            (r0, m0), (r1, m1) = st.marks[-2], st.marks[-1]
+            expected += m1 - m0
+            received += r1 - r0
+        return expected, received
+
+    async def _reports(self) -> None:
+        while not self.closed:
+            await asyncio.sleep(RR_INTERVAL)
+            blocks = [
+                rtcp.ReportBlock(ssrc=ssrc, fraction_lost=0, cumulative_lost=0, highest_seq=st.max_ext & 0xFFFFFFFF,
+                                 jitter=0, lsr=0, dlsr=0)
+                for ssrc, st in list(self.streams.items())[:4]
+            ]
+            self.send_rtcp([rtcp.ReceiverReport(ssrc=self.rr_ssrc, reports=blocks)])

@@ -1,0 +1,237 @@
+"""What the bench drives: a `Target` is an SFU process behind the same bench peers.
+
+A Target starts and stops its process, reports that process's own CPU time and RSS, its forwarded-packet
+counter (and, when it has one, a forwarding latency histogram), and adapts the bench peers to its signalling:
+`join_publisher` / `join_subscriber` do whatever that SFU's protocol needs and end with `peer.connect(...)`
+(ICE/DTLS/SRTP is the same for every SFU). `CastellanTarget` speaks docs/protocol.md to a node process; a
+Janus target would implement the same methods over the VideoRoom plugin (there the SFU offers to subscribers,
+so the adapter answers with `peer.mlines()` instead of offering).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import websockets
+
+from loadtests.bench import sdp as bsdp
+from loadtests.bench.peer import BenchPeer, Publisher, Subscriber
+
+ROOT = Path(__file__).resolve().parents[2]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of every thread of `pid`, from the scheduler's ns counters when available."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        return total / 1e9
+    except FileNotFoundError:
+        pass
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def process_rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Target(abc.ABC):
+    """One SFU under test."""
+
+    label: str = "sfu"
+    has_latency: bool = False
+
+    @abc.abstractmethod
+    async def start(self) -> None: ...
+
+    @abc.abstractmethod
+    async def stop(self) -> None: ...
+
+    @property
+    @abc.abstractmethod
+    def pid(self) -> int: ...
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds(self.pid)
+
+    def rss_bytes(self) -> int:
+        return process_rss_bytes(self.pid)
+
+    @abc.abstractmethod
+    async def forwarded_packets(self) -> int: ...
+
+    async def latency_histogram(self, reset: bool = False) -> dict[int, int] | None:
+        return None
+
+    @abc.abstractmethod
+    async def join_publisher(self, peer: Publisher) -> None: ...
+
+    @abc.abstractmethod
+    async def join_subscriber(self, peer: Subscriber) -> None:
+        """Subscribes `peer` to the publisher's audio and video; sets peer.kinds {ssrc: kind}."""
+
+    async def leave(self, peer: BenchPeer) -> None:
+        return None
+
+
+class CastellanTarget(Target):
+    """A Castellan node process (`python -m loadtests.bench.node`, i.e. sfu.server), native or pure-Python path."""
+
+    def __init__(self, engine: str = "native", log_dir: Path | None = None) -> None:
+        self.engine = engine
+        self.label = "castellan" if engine == "native" else "python-ref"
+        self.has_latency = True
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.tmp = tempfile.TemporaryDirectory(prefix="castellan-bench-")
+        self.log_path = (log_dir or Path(self.tmp.name)) / f"node-{engine}.log"
+        from signalling.tokens import KeyRing, TokenIssuer
+
+        self.keys = KeyRing()
+        self.issuer = TokenIssuer(self.keys)
+        self.node_id = "bench-node"
+        self.region = "bench"
+        self.room = "bench-" + secrets.token_hex(3)
+        self.http = 0
+        self.sockets: dict[str, Any] = {}
+        self._readers: list[asyncio.Task[None]] = []
+        self.answers: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self.published_tracks: dict[str, str] = {}  # kind -> track id
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def start(self) -> None:
+        jwks = Path(self.tmp.name) / "jwks.json"
+        jwks.write_text(json.dumps(self.keys.jwks()))
+        self.http = free_port()
+        udp = free_port(socket.SOCK_DGRAM)
+        cmd = [
+            sys.executable, "-m", "loadtests.bench.node", "--engine", self.engine,
+            "--node-id", self.node_id, "--region", self.region, "--host", "127.0.0.1",
+            "--http-port", str(self.http), "--udp-port", str(udp), "--jwks-file", str(jwks), "--log-level", "warning",
+        ]
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"node exited ({self.proc.returncode}); see {self.log_path}")
+            with contextlib.suppress(OSError):
+                if (await self._get("/readyz")).get("ready"):
+                    return
+            await asyncio.sleep(0.1)
+        raise RuntimeError("node did not become ready in 30 s")
+
+    async def _get(self, path: str) -> dict[str, Any]:
+        def fetch() -> dict[str, Any]:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http}{path}", timeout=5) as r:  # noqa: S310
+                return json.loads(r.read())
+
+        return await asyncio.to_thread(fetch)
+
+    async def stop(self) -> None:
+        for t in self._readers:
+            t.cancel()
+        for ws in self.sockets.values():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 1)
+        self.sockets.clear()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 5)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await asyncio.to_thread(self.proc.wait)
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    async def stats(self) -> dict[str, Any]:
+        return await self._get("/stats")
+
+    async def forwarded_packets(self) -> int:
+        return int((await self.stats())["engine"]["forwarded_packets"])
+
+    async def latency_histogram(self, reset: bool = False) -> dict[int, int] | None:
+        d = await self._get("/bench/latency" + ("?reset=1" if reset else ""))
+        return {int(k): v for k, v in d["hist"].items()}
+
+    # ---------------------------------------------------------------- signalling (docs/protocol.md)
+
+    async def _join(self, peer: BenchPeer) -> dict[str, Any]:
+        token = self.issuer.mint(tenant="bench", room=self.room, participant=peer.name, region=self.region,
+                                 node=self.node_id, name=peer.name, ttl=120)
+        ws = await websockets.connect(f"ws://127.0.0.1:{self.http}/ws", max_size=2**20)
+        await ws.send(json.dumps({"type": "join", "token": token}))
+        msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if msg.get("type") != "joined":
+            raise RuntimeError(f"{peer.name}: join refused: {msg}")
+        self.sockets[peer.name] = ws
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.answers[peer.name] = q
+        self._readers.append(asyncio.create_task(self._reader(ws, q)))
+        return msg
+
+    async def _reader(self, ws: Any, q: asyncio.Queue[dict[str, Any]]) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed, asyncio.CancelledError):
+            async for raw in ws:
+                msg = json.loads(raw)
+                if msg.get("type") in ("answer", "error"):
+                    await q.put(msg)
+
+    async def _negotiate(self, peer: BenchPeer, subscriptions: dict[str, str]) -> bsdp.Transport:
+        ws = self.sockets[peer.name]
+        await ws.send(json.dumps({"type": "offer", "sdp": peer.offer(), "subscriptions": subscriptions}))
+        msg = await asyncio.wait_for(self.answers[peer.name].get(), 10)
+        if msg.get("type") != "answer":
+            raise RuntimeError(f"{peer.name}: offer refused: {msg}")
+        return bsdp.parse_answer(msg["sdp"])
+
+    async def join_publisher(self, peer: Publisher) -> None:
+        await self._join(peer)
+        transport = await self._negotiate(peer, {})
+        await peer.connect(transport)
+
+    async def join_subscriber(self, peer: Subscriber) -> None:
+        joined = await self._join(peer)
+        tracks = {t["kind"]: t["id"] for t in joined["tracks"]}
+        if "audio" not in tracks or "video" not in tracks:
+            raise RuntimeError(f"{peer.name}: the publisher's tracks are not in the room: {joined['tracks']}")
+        transport = await self._negotiate(peer, {"0": tracks["audio"], "1": tracks["video"]})
+        peer.kinds = {s: ("audio" if mid == "0" else "video") for mid, ss in transport.ssrcs.items() for s in ss}
+        await peer.connect(transport)
