@@ -130,6 +130,8 @@ ENDPOINTS: list[Endpoint] = [
              auth="host", path_params={"link": s.LINK_ID, "ticket": s.TICKET_ID}, body=s.LOBBY_DECISION,
              ok={200: TICKET}, errors=(404, 410)),
     Endpoint("GET", "/.well-known/jwks.json", h.jwks, "Join-token public keys (JWKS)", "keys", ok={200: JWKS}),
-    Endpoint("GET", "/v1/revocations", h.revocations, "Revoked meeting links (nodes poll this)", "keys",
-             ok={200: _list("links", {"type": "string"})}),
+    Endpoint("GET", "/v1/revocations", h.revocations, "Meeting links revoked in the last hour (nodes poll this)",
+             "keys", ok={200: {**_list("links", {"type": "string"}),
+                               "properties": {"links": {"type": "array", "items": {"type": "string"}},
+                                              "window": {"type": "integer"}}}}),
 ]

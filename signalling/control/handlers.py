@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -164,5 +165,11 @@ async def jwks(request: Request, p: dict[str, Any]) -> Response:
     return JSONResponse(cp(request).keyring.jwks(), headers={"Cache-Control": "public, max-age=30"})
 
 
+REVOCATION_WINDOW = 3600.0
+
+
 async def revocations(request: Request, p: dict[str, Any]) -> Response:
-    return ok({"links": cp(request).store.revoked_links()})
+    """Links revoked in the last hour: a join token lives 60 s and none is minted for a revoked link, so a node
+    only ever needs the recent ones (the list stays short however many links were ever revoked)."""
+    return ok({"links": cp(request).store.revoked_links(since=time.time() - REVOCATION_WINDOW),
+               "window": int(REVOCATION_WINDOW)})

@@ -186,8 +186,11 @@ class Store:
         cur = self._exec("UPDATE links SET revoked_at = ? WHERE link = ? AND revoked_at IS NULL", (time.time(), link))
         return cur.rowcount == 1
 
-    def revoked_links(self) -> list[str]:
-        return [r["link"] for r in self._all("SELECT link FROM links WHERE revoked_at IS NOT NULL")]
+    def revoked_links(self, since: float | None = None) -> list[str]:
+        """Revoked links (only those revoked after `since`, if given)."""
+        rows = self._all("SELECT link FROM links WHERE revoked_at IS NOT NULL AND revoked_at >= ? ORDER BY revoked_at",
+                         (since if since is not None else 0.0,))
+        return [r["link"] for r in rows]
 
     def dump(self) -> bytes:
         """Every byte the store holds (tests use it to prove a secret was never stored)."""

@@ -105,3 +105,16 @@ def test_wrong_host_keys_count_as_failures_too(env: Env) -> None:
         r = env.join(link, host_key="not-the-host-key")
         assert (r.status_code, r.json()["error"]) == (403, "wrong_host_key")
     assert env.join(link, password="right").status_code == 429
+
+
+def test_a_locked_link_does_not_lock_out_its_host(env: Env, clock: Clock) -> None:
+    """Per-link locks could be abused to keep a meeting shut; the host (unguessable host key) still gets in."""
+    link = env.link(password="right")
+    for _ in range(3):
+        for i in range(5):
+            c = TestClient(env.client.app, client=(f"203.0.113.{i}", 4000))
+            c.post("/v1/join", json={"link": link["link"], "name": "x", "password": "guess"})
+        clock.advance(240)
+    assert env.join(link["link"], password="right").json()["error"] == "locked"
+    r = env.join(link["link"], host_key=link["host_key"])
+    assert r.status_code == 200 and r.json()["host"] is True

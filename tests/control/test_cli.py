@@ -83,7 +83,12 @@ def test_expires_parsing() -> None:
 def test_other_parts_get_their_argv_untouched(command: str, module: str, monkeypatch) -> None:
     seen: list[list[str]] = []
     fake = types.ModuleType(module)
-    fake.main = lambda argv: seen.append(argv) or 7  # type: ignore[attr-defined]
+
+    def fake_main(argv: list[str]) -> int:
+        seen.append(argv)
+        return 7
+
+    fake.main = fake_main  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, module, fake)
     assert cli.main([command, "--region", "eu-1", "--help"]) == 7
     assert seen == [["--region", "eu-1", "--help"]]

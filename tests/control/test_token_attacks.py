@@ -134,7 +134,7 @@ def test_a_token_from_a_revoked_link_is_refused(env: Env, joined: dict) -> None:
     with pytest.raises(TokenError) as e:
         policy.check(claims, room=joined["room"])
     assert e.value.code == "link_revoked"
-    assert env.client.get("/v1/revocations").json() == {"links": [joined["link"]]}
+    assert env.client.get("/v1/revocations").json() == {"links": [joined["link"]], "window": 3600}
 
 
 def test_a_replayed_token_is_refused(env: Env, joined: dict) -> None:

@@ -1,0 +1,123 @@
+"""`castellan dev`: the whole product in one process — control plane, one media node, SQLite, the in-memory
+registry, a demo tenant — and a printed join link. Production runs `castellan control-plane` and
+`castellan node --region ...` as separate processes sharing Redis."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from residency.enforcement import NodeGuard, tenant_allows
+from residency.model import Node as NodeRecord
+from residency.registry import MemoryRegistry
+from sfu.agent import NodeAgent, admission
+from sfu.node import Node, NodeConfig
+from signalling.control.embedded import create_demo, embedded_control_plane
+from signalling.node_app import NodeSignalling, create_node_app
+from signalling.tokens import JoinPolicy, TokenVerifier
+
+log = logging.getLogger("castellan.dev")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="castellan dev", description="control plane + one media node in one process")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8000, help="control plane HTTP port (join pages, API)")
+    ap.add_argument("--node-port", type=int, default=7880, help="node HTTP/WebSocket port")
+    ap.add_argument("--udp-port", type=int, default=40000, help="the node's one media port")
+    ap.add_argument("--public-ip", default=None, help="address browsers reach the node at (default: --host)")
+    ap.add_argument("--data-dir", default=os.environ.get("CASTELLAN_DATA_DIR", ".castellan"))
+    ap.add_argument("--region", default="local")
+    ap.add_argument("--jurisdiction", default="EU")
+    ap.add_argument("--password", default=None, help="demo link password (default: generated)")
+    ap.add_argument("--log-level", default="info")
+    return ap.parse_args(argv)
+
+
+async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info: dict[str, Any] | None = None) -> None:
+    data = Path(args.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    public_ip = args.public_ip or args.host
+    control_url = f"http://{args.host}:{args.port}"
+    registry = MemoryRegistry()
+    cp = embedded_control_plane(db=data / "castellan.db", public_url=control_url, registry=registry,
+                                region=(args.region, args.jurisdiction, "This machine", "Local node"))
+    node_id = "dev-node-1"
+    node = Node(NodeConfig(node_id=node_id, region=args.region, host=args.host, udp_port=args.udp_port, public_ip=public_ip))
+    audit = cp.residency.service.audit if hasattr(cp.residency, "service") else None
+    guard = NodeGuard(node_id, args.region, registry, audit)
+    policy = JoinPolicy(args.region, revocations=cp.control.revocations, tenant_allows=tenant_allows(registry))
+    node.admit = admission(guard, policy, cp.control.occupancy)
+    node.on_leave = lambda p: cp.control.occupancy.left(p.tenant, p.room.name, p.id)
+    verifier = TokenVerifier(cp.control.keyring.jwks, node_id)
+    signalling = NodeSignalling(node, verifier, admin_verifier=lambda t: _admin_ok(verifier, t))
+    record = NodeRecord(id=node_id, region=args.region, public_ip=public_ip, udp_port=args.udp_port,
+                        ws_url=f"ws://{public_ip}:{args.node_port}/ws", http_url=f"http://{args.host}:{args.node_port}")
+    agent = NodeAgent(node, guard, record)
+
+    @contextlib.asynccontextmanager
+    async def node_lifespan(app: Any) -> AsyncIterator[None]:
+        await node.start()
+        agent.record = dataclasses.replace(record, udp_port=node.config.udp_port)
+        await agent.start()
+        yield
+        await agent.stop()
+        await node.stop()
+
+    node_app = create_node_app(signalling, lifespan=node_lifespan)
+    servers = [
+        uvicorn.Server(uvicorn.Config(cp.app, host=args.host, port=args.port, log_level=args.log_level, ws="websockets-sansio")),
+        uvicorn.Server(uvicorn.Config(node_app, host=args.host, port=args.node_port, log_level=args.log_level, ws="websockets-sansio")),
+    ]
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    while not all(s.started for s in servers):
+        if any(t.done() for t in tasks):
+            for t in tasks:
+                t.result()
+        await asyncio.sleep(0.05)
+    demo = create_demo(cp.control, password=args.password)
+    print("\n  Castellan is running (control plane + one media node, one process).", flush=True)
+    print(f"  Join the demo meeting in a browser: {demo['join_url']}", flush=True)
+    print(f"  Password: {demo['password']}", flush=True)
+    print(f"  Host link (admits the lobby): {demo['host_url']}", flush=True)
+    if cp.operator_key:
+        print(f"  Operator API key (shown once): {cp.operator_key}", flush=True)
+    print(f"  Media: UDP {public_ip}:{node.config.udp_port}; signalling ws://{public_ip}:{args.node_port}/ws\n", flush=True)
+    if info is not None:
+        info.update(demo=demo, control_url=control_url, node=node, operator_key=cp.operator_key)
+    if ready is not None:
+        ready.set()
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for s in servers:
+            s.should_exit = True
+
+
+def _admin_ok(verifier: TokenVerifier, token: str) -> bool:
+    try:
+        verifier.verify_admin(token, scope="room:end")
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(run(args))
+    else:
+        uvloop.run(run(args))
+    return 0
