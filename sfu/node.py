@@ -84,10 +84,12 @@ class Node:
         self.counts: Counter[str] = Counter()  # nacks, plis, firs received etc.
         self.node_ssrc = secrets.randbits(32) or 1
         self.draining = False
+        self.registry_ok = True  # false while the registry is unreachable: no new participants
         self.sock: socket.socket | None = None
         self.engine: native.Engine | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.on_room_empty: Callable[[Room], None] | None = None
+        self.on_leave: Callable[[Participant], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -128,6 +130,8 @@ class Node:
         """Admits a participant whose join token verified. Token expiry matters here only, never later."""
         if self.draining:
             raise JoinRefused("node_draining", "this node is draining; ask the control plane again")
+        if not self.registry_ok:
+            raise JoinRefused("registry_unavailable", "this node cannot reach the registry; retry shortly")
         if claims.region != self.config.region:
             raise JoinRefused("wrong_region", f"this node serves region {self.config.region!r}, not {claims.region!r}")
         if self.admit is not None:
@@ -203,6 +207,11 @@ class Node:
         room.participants.pop(p.id, None)
         room.broadcast({"type": "participant_left", "participant": p.id, "reason": reason})
         p.send({"type": "left", "reason": reason})
+        if self.on_leave is not None:
+            try:
+                self.on_leave(p)
+            except Exception:  # noqa: BLE001
+                log.exception("on_leave hook failed")
         if not room.participants:
             self.rooms.pop(room.key, None)
             if self.on_room_empty is not None:
