@@ -125,6 +125,7 @@ cdef enum:
     EV_MAX = 256             # control datagrams handed to Python per batch
     HIST_BUCKETS = 10001     # latency histogram: 1 µs buckets up to 10 ms, last one = overflow
     EXT_IDS = 256
+    START_WINDOW = 0x4000    # a subscription forwards packets at most this far behind the newest
 
 # ---- event kinds handed to Python ----
 cdef enum:
@@ -208,6 +209,7 @@ cdef struct Track:
     int64_t last_keyframe_ns
     uint32_t last_ts
     int64_t last_arrival_ns
+    int64_t first_arrival_ns     # jitter works on arrival - first_arrival, so µs * clock_rate cannot overflow
     int audio_level              # last RFC 6464 level (0..127, -dBov), -1 if none
     int voice
 
@@ -606,7 +608,8 @@ cdef extern from "<string.h>" nogil:
 
 cdef inline uint32_t abs_send_time(int64_t ns) nogil:
     # 6.18 fixed-point seconds, 24 bits
-    return <uint32_t>(((ns // 1000) << 18) // 1000000) & 0xffffff
+    cdef uint64_t r = <uint64_t>ns % 64000000000ULL      # seconds mod 64 first: the shift cannot overflow
+    return <uint32_t>((r << 18) // 1000000000ULL) & 0xffffff
 
 
 cdef class Engine:
@@ -1070,6 +1073,8 @@ cdef class Engine:
             elif <int16_t>(r.seq - s.start_seq) < 0:
                 self.drops[D_NOT_STARTED] += 1
                 continue
+            if <uint16_t>(r.seq - s.start_seq) > START_WINDOW:   # trail the newest, stay in the half window
+                s.start_seq = <uint16_t>(r.seq - START_WINDOW)
             if self.tx_count >= TX_SLOTS:
                 self._flush()
             dst = self.tx_buf + self.tx_count * SLOT
@@ -1106,6 +1111,7 @@ cdef class Engine:
             t.seq_init = 1
             t.base_seq = r.seq
             t.max_seq = r.seq
+            t.first_arrival_ns = arrival
         else:
             delta = <int16_t>(r.seq - t.max_seq)
             if delta > 0:
@@ -1116,7 +1122,7 @@ cdef class Engine:
         t.octets += r.payload_len
         # interarrival jitter in RTP units (RFC 3550 A.8), only between packets of different timestamps
         if t.clock_rate > 0 and r.ts != t.last_ts:
-            arrival_units = arrival // 1000 * t.clock_rate // 1000000
+            arrival_units = (arrival - t.first_arrival_ns) // 1000 * t.clock_rate // 1000000
             transit = arrival_units - r.ts
             if t.last_arrival_ns != 0:
                 d = transit - t.last_transit
@@ -1447,7 +1453,7 @@ def py_is_keyframe(int codec, bytes payload):
 def py_rewrite_rtp(bytes data, unsigned int ssrc, int pt, int seq_offset, unsigned int ts_offset,
                    bytes ext_map=b"", int abs_send_out=0, unsigned int abs_send=0):
     cdef RtpInfo r
-    if parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
+    if len(data) > MAX_RTP or parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
         return None
     cdef Sub s
     memset(&s, 0, sizeof(Sub))
@@ -1471,7 +1477,7 @@ def py_wrap_rtx(bytes data, unsigned int rtx_ssrc, int rtx_pt, int rtx_seq):
     cdef Sub s
     memset(&s, 0, sizeof(Sub))
     s.rtx_ssrc = rtx_ssrc
-    s.rtx_pt = rtx_pt
+    s.rtx_pt = rtx_pt & 0x7f
     s.rtx_seq = rtx_seq
     memcpy(out, <const char *>data, len(data))
     cdef int n = wrap_rtx(out, len(data), &r, &s)

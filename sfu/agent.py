@@ -63,13 +63,14 @@ class NodeAgent:
                 pass
 
 
-def admission(guard: NodeGuard, policy: Any = None, occupancy: Any = None) -> Any:
+def admission(guard: NodeGuard | None, policy: Any = None, occupancy: Any = None) -> Any:
     """The node's `admit` hook: link/room policy, then residency's auditing guard, then occupancy."""
 
     def admit(claims: Any) -> None:
         if policy is not None:
             policy.check(claims)
-        guard.admit_claims(claims)
+        if guard is not None:
+            guard.admit_claims(claims)
         if occupancy is not None:
             occupancy.joined(claims.tenant, claims.room, claims.participant)
 

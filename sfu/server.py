@@ -15,14 +15,20 @@ import os
 import signal
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import uvicorn
 
+from residency.audit import AuditLog
+from residency.enforcement import NodeGuard, tenant_allows
+from residency.model import Node as NodeRecord
+from residency.registry import RedisRegistry
+from sfu.agent import NodeAgent, admission
+from sfu.metrics import metrics_endpoint
 from sfu.node import Node, NodeConfig
 from signalling.node_app import NodeSignalling, create_node_app
-from signalling.tokens import TokenVerifier
+from signalling.tokens import HttpRevocations, JoinPolicy, TokenVerifier
 
 log = logging.getLogger("castellan.node")
 
@@ -44,6 +50,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--jwks-file", default=_env("jwks_file", None))
     ap.add_argument("--redis-url", default=_env("redis_url", None))
     ap.add_argument("--resume-grace", type=float, default=float(_env("resume_grace", 30.0)))
+    ap.add_argument("--drain-deadline", type=float, default=float(_env("drain_deadline", 3600.0)),
+                    help="on SIGTERM: take no new participants, ask them to move, exit when empty or after this")
+    ap.add_argument("--data-dir", default=_env("data_dir", ".castellan-node"), help="node-local audit log")
+    ap.add_argument("--capacity", type=int, default=int(_env("capacity", 200)), help="participants at load 1.0")
     ap.add_argument("--log-level", default=_env("log_level", "info"))
     return ap.parse_args(argv)
 
@@ -101,26 +111,83 @@ async def serve(args: argparse.Namespace) -> None:
         raise SystemExit("castellan node: give --control-plane-url or --jwks-file to verify join tokens")
     node = Node(config)
     verifier = TokenVerifier(jwks, config.node_id)
-    signalling = NodeSignalling(node, verifier)
+    revocations = HttpRevocations(args.control_plane_url) if args.control_plane_url else None
+    agent: NodeAgent | None = None
+    if args.redis_url:
+        registry = RedisRegistry(args.redis_url)
+        os.makedirs(args.data_dir, exist_ok=True)
+        guard = NodeGuard(config.node_id, config.region, registry, AuditLog(os.path.join(args.data_dir, "node-audit.db")))
+        policy = JoinPolicy(config.region, revocations=revocations, tenant_allows=tenant_allows(registry))
+        node.admit = admission(guard, policy)
+    else:
+        # no registry: a standalone node (tests, benchmarks) still refuses tokens for another region
+        node.admit = admission(None, JoinPolicy(config.region, revocations=revocations))
+    _, metrics = metrics_endpoint(node)
+    signalling = NodeSignalling(node, verifier, admin_verifier=lambda t: _admin_ok(verifier, t), metrics=metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
+        nonlocal agent
         await node.start()
+        tasks = []
+        if args.redis_url:
+            record = NodeRecord(
+                id=config.node_id, region=config.region, public_ip=config.public_ip, udp_port=node.config.udp_port,
+                ws_url=f"ws://{config.public_ip}:{args.http_port}/ws", http_url=f"http://{config.public_ip}:{args.http_port}",
+                capacity=args.capacity,
+            )
+            agent = NodeAgent(node, guard, record, capacity=args.capacity)
+            await agent.start()
+        if revocations is not None:
+            tasks.append(asyncio.create_task(_refresh_revocations(revocations)))
         yield
+        for t in tasks:
+            t.cancel()
+        if agent is not None:
+            await agent.stop()
         await node.stop()
 
     app = create_node_app(signalling, lifespan=lifespan)
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.http_port, log_level=args.log_level.lower(), loop="none", ws="websockets-sansio"))
+    server = _Server(uvicorn.Config(app, host=args.host, port=args.http_port, log_level=args.log_level.lower(), loop="none", ws="websockets-sansio"))
     loop = asyncio.get_running_loop()
 
-    def drain() -> None:
+    async def drain() -> None:
         node.draining = True
-        log.info("draining: no new participants")
+        log.info("draining: no new participants; asking %d to move", len(node.by_id))
+        for room in list(node.rooms.values()):
+            room.broadcast({"type": "drain", "reason": "node_draining", "deadline": args.drain_deadline})
+        deadline = loop.time() + args.drain_deadline
+        while node.by_id and loop.time() < deadline:
+            await asyncio.sleep(0.5)
+        log.info("drained (%d participants left behind)", len(node.by_id))
         server.should_exit = True
 
     with contextlib.suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGTERM, drain)
+        loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(drain()))
+        loop.add_signal_handler(signal.SIGINT, lambda: setattr(server, "should_exit", True))
     await server.serve()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: SIGTERM means drain, which this module handles."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _refresh_revocations(revocations: HttpRevocations) -> None:
+    while True:
+        await revocations.refresh_async()
+        await asyncio.sleep(revocations.ttl)
+
+
+def _admin_ok(verifier: TokenVerifier, token: str) -> bool:
+    try:
+        verifier.verify_admin(token, scope="room:end")
+        return True
+    except Exception:  # noqa: BLE001 - any refusal is a 401
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,61 @@
+"""Prometheus metrics of a node, read at scrape time from the node's objects and the native engine's own
+counters — nothing is incremented per packet in Python."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from sfu.node import Node
+
+
+class NodeCollector(Collector):
+    def __init__(self, node: Node, capacity: int = 200) -> None:
+        self.node = node
+        self.capacity = capacity
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        node = self.node
+        labels = ["node", "region"]
+        ids = [node.config.node_id, node.config.region]
+
+        def gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+            g = GaugeMetricFamily(name, doc, labels=labels)
+            g.add_metric(ids, value)
+            return g
+
+        def counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+            c = CounterMetricFamily(name, doc, labels=labels)
+            c.add_metric(ids, value)
+            return c
+
+        yield gauge("castellan_rooms", "Rooms on this node", len(node.rooms))
+        yield gauge("castellan_participants", "Participants on this node", len(node.by_id))
+        yield gauge("castellan_tracks", "Published tracks on this node", len(node.tracks_by_ssrc))
+        yield gauge("castellan_node_load", "Participants / capacity (0..1)", min(1.0, len(node.by_id) / self.capacity))
+        yield gauge("castellan_node_draining", "1 while the node drains", 1.0 if node.draining else 0.0)
+        if node.engine is None:
+            return
+        c = node.engine.counters()
+        yield counter("castellan_forwarded_packets", "RTP packets sent to subscribers", c["forwarded_packets"])
+        yield counter("castellan_forwarded_bytes", "Bytes sent to subscribers (SRTP)", c["forwarded_bytes"])
+        yield counter("castellan_received_packets", "Datagrams received on the media port", c["rx_packets"])
+        yield counter("castellan_rtx_packets", "Retransmissions served from the buffer", c["rtx_packets"])
+        drops = CounterMetricFamily("castellan_dropped_packets", "Datagrams dropped, by reason", labels=[*labels, "reason"])
+        for reason, n in c["drops"].items():
+            drops.add_metric([*ids, reason], n)
+        for reason, n in node.control_drops.items():
+            drops.add_metric([*ids, reason], n)
+        yield drops
+        yield counter("castellan_nack_requests", "NACK feedback received from subscribers", node.counts["nack"])
+        yield counter("castellan_pli_requests", "PLI/FIR received from subscribers", node.counts["pli"] + node.counts["fir"])
+        yield counter("castellan_keyframe_requests", "Keyframe requests sent to publishers", node.counts["keyframe_requests"])
+
+
+def metrics_endpoint(node: Node) -> tuple[CollectorRegistry, object]:
+    registry = CollectorRegistry()
+    registry.register(NodeCollector(node))
+    return registry, lambda: generate_latest(registry)
