@@ -2,6 +2,20 @@
 
 Only EdDSA is accepted, whatever the token's header says: that closes `alg: none` and HS256 key confusion.
 Keys carry a `kid`; several may be published at once so signing keys rotate without downtime.
+
+On a node, per join (WebSocket `join` message), in this order:
+
+    claims = verifier.verify(token)            # TokenVerifier(jwks, node_id): alg, kid, signature, aud = node,
+                                               # iss, nbf/exp (joining only), jti single use -> TokenError
+    policy.check(claims, room=None)            # JoinPolicy(region, revocations, tenant_allows): wrong room,
+                                               # wrong region, tenant policy, revoked link -> TokenError
+    guard.admit(claims.tenant, claims.room, claims.region)   # residency.enforcement.NodeGuard (audited)
+
+`revocations` is `HttpRevocations(control_plane_url)` in a separate process (call `await
+revocations.refresh_async()` before `check`; it fetches at most once per `ttl`), or the control plane's own
+`ControlPlane.revocations` in one process. The control plane ends a meeting with `POST /admin/rooms/{tenant}/{room}/end`
+and a token the node checks with `verifier.verify_admin(token, "room:end")`. Once admitted, nothing here is
+checked again: token expiry gates joining only.
 """
 
 from __future__ import annotations

@@ -69,6 +69,16 @@ def build(endpoints: list[Endpoint], server_url: str | None = None) -> dict[str,
                                 "responses": {code: {"description": d, "content": {
                                     "application/json": {"schema": {"type": "object"}}}}
                                     for code, d in (("200", "ready"), ("503", "not ready"))}}}
+    paths["/openapi.json"] = {"get": {"summary": "This description", "tags": ["ops"], "operationId": "openapi",
+                                      "responses": {"200": {"description": "OpenAPI 3.1", "content": {
+                                          "application/json": {"schema": {"type": "object"}}}}}}}
+    paths["/j/{link}"] = {"get": {
+        "summary": "The meeting link page (the browser client); the #fragment with the E2EE secret stays in the browser",
+        "tags": ["join"], "operationId": "join_page",
+        "parameters": [{"name": "link", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}},
+                      "404": {"description": "Not a link", "content": {"application/json": {
+                          "schema": {"$ref": "#/components/schemas/Error"}}}}}}}
     paths["/metrics"] = {"get": {"summary": "Prometheus metrics", "tags": ["ops"], "operationId": "metrics",
                                  "responses": text}}
     doc: dict[str, Any] = {

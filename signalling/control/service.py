@@ -381,8 +381,9 @@ class ControlPlane:
         if t.state != ADMITTED:
             return {"status": "waiting", "ticket": t.id}
         rec = self._usable_link(t.link)
-        self.lobby.consume(t)
-        return self._admit(rec, name=t.name, participant=t.participant, region_hint=t.region_hint, host=False)
+        answer = self._admit(rec, name=t.name, participant=t.participant, region_hint=t.region_hint, host=False)
+        self.lobby.consume(t)  # only once the token exists: a refused placement can be retried by polling again
+        return answer
 
     # -- operations ----------------------------------------------------------------------------------------------
     def lockouts(self, tenant: str | None) -> list[dict[str, Any]]:
