@@ -82,13 +82,14 @@ class DtlsSession:
         remote_fingerprints: list[tuple[str, str]],
         send: Callable[[bytes], None],
         server: bool = True,
+        profiles: list[tuple[bytes, int, int, int]] = SRTP_PROFILES,
     ) -> None:
         self._send = send
         self._remote = [(alg.lower(), value.upper()) for alg, value in remote_fingerprints]
         if not self._remote:
             raise DtlsError("no remote fingerprint")
         self.server = server
-        self.conn = SSL.Connection(certificate.context(), None)
+        self.conn = SSL.Connection(certificate.context(profiles), None)
         self.conn.set_ciphertext_mtu(1200)
         if server:
             self.conn.set_accept_state()
