@@ -19,7 +19,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from signalling.tokens import KeyRing
 
@@ -166,6 +167,8 @@ def create_app(
         Route("/openapi.json", _openapi, methods=["GET"]),
         Route("/j/{link}", _join_page, methods=["GET"]),
     ]
+    if STATIC.is_dir():  # the browser client (signalling/static, owned by the client's engineer)
+        routes.append(Mount("/static", app=StaticFiles(directory=STATIC), name="static"))
     app = Starlette(
         routes=routes,
         exception_handlers={ApiError: api_error_handler, HTTPException: _http_error, Exception: _unexpected},

@@ -115,3 +115,15 @@ def test_the_cli_reports_api_errors_clearly(live, capsys) -> None:
     env, url, _ = live
     assert cli.main(["link", "list", "--api", url, "--key", "cak_bogus.key", "--tenant", "acme"]) == 1
     assert "unauthenticated" in capsys.readouterr().err
+
+
+def test_the_link_page_and_the_browser_client_are_served(live) -> None:
+    env, url, _ = live
+    link = env.link(no_password=True)
+    page = httpx.get(link["url"])
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["referrer-policy"] == "no-referrer"
+    if "/static/client/app.js" in page.text:
+        assert httpx.get(f"{url}/static/client/app.js").status_code == 200
+    assert httpx.get(f"{url}/static/../control/store.py").status_code == 404
+    assert httpx.get(f"{url}/j/not-a-link").json()["error"] == "link_not_found"
