@@ -89,8 +89,8 @@ class PasswordChecker:
     async def verify(self, password: str, stored: str) -> bool:
         return await asyncio.get_running_loop().run_in_executor(self._pool, verify_password, password, stored)
 
-    async def hash(self, password: str) -> str:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, hash_password, password)
+    async def hash(self, password: str, cost: ScryptCost = DEFAULT_COST) -> str:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, hash_password, password, cost)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)

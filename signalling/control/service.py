@@ -32,9 +32,10 @@ from .linkids import LinkSigner
 from .lobby import ADMITTED, DENIED, Lobby, LobbyFull, Ticket
 from .nodeadmin import NodeAdmin, NodeAdminError
 from .occupancy import Occupancy
-from .passwords import PasswordChecker, generate_password, hash_password
+from .passwords import PasswordChecker, generate_password, hash_password, needs_rehash
 from .ports import ResidencyPort
 from .ratelimit import Blocked, FailureLimiter
+from .specs import CREATE_LINK
 from .store import Link, Store
 
 OPERATOR = "*"
@@ -163,6 +164,9 @@ class ControlPlane:
     ) -> dict[str, Any]:
         """A new meeting link. Without a password (and without `no_password`) one is generated and returned
         once. The answer's `url` has no fragment: the E2EE secret is added by the client (CLI/browser)."""
+        opts = {"title": title, "password": password, "no_password": no_password, "expires_in": expires_in,
+                "max_participants": max_participants, "lobby": lobby}
+        CREATE_LINK.validate({k: v for k, v in opts.items() if v is not None})  # the API's rules, for the CLI too
         self._require_tenant(tenant)
         if password is not None and no_password:
             raise ApiError(400, "contradictory_options", "give a password or no_password, not both")
@@ -307,6 +311,8 @@ class ControlPlane:
                 self._failed(rec, client, "password")
                 raise ApiError(401, "wrong_password", "wrong meeting password")
             self.limiter.success(("client", client))
+            if needs_rehash(rec.password_hash, self.config.scrypt):  # cost raised since: upgrade in place
+                self.store.set_password_hash(rec.link, await self.passwords.hash(password, self.config.scrypt))
         participant = "p-" + secrets.token_urlsafe(9)
         if rec.lobby and not host:
             try:

@@ -182,6 +182,9 @@ class Store:
     def links(self, tenant: str) -> list[Link]:
         return [self._link(r) for r in self._all("SELECT * FROM links WHERE tenant = ? ORDER BY created", (tenant,))]
 
+    def set_password_hash(self, link: str, password_hash: str) -> None:
+        self._exec("UPDATE links SET password_hash = ? WHERE link = ?", (password_hash, link))
+
     def revoke_link(self, link: str) -> bool:
         cur = self._exec("UPDATE links SET revoked_at = ? WHERE link = ? AND revoked_at IS NULL", (time.time(), link))
         return cur.rowcount == 1

@@ -139,3 +139,23 @@ def test_placement_refused_is_a_clear_user_facing_error(env: Env) -> None:
 def test_bad_link_options_are_refused(env: Env, opts: dict, code: str) -> None:
     r = env.client.post("/v1/tenants/acme/links", json={"title": "t", **opts}, headers=env.admin())
     assert (r.status_code, r.json()["error"]) == (400, code)
+
+
+def test_a_stored_hash_below_the_current_cost_is_upgraded_on_the_next_good_password(env: Env) -> None:
+    from signalling.control.passwords import ScryptCost, hash_password
+
+    link = env.link(password="pw")
+    env.control.store.set_password_hash(link["link"], hash_password("pw", ScryptCost(n=2**8, r=8, p=1)))
+    assert env.join(link["link"], password="pw").status_code == 200
+    stored = env.control.store.link(link["link"])
+    assert stored is not None and stored.password_hash is not None
+    assert stored.password_hash.startswith("scrypt$1024$8$1$")
+    assert env.join(link["link"], password="pw").status_code == 200
+
+
+def test_the_cli_direct_mode_obeys_the_api_rules(env: Env) -> None:
+    from signalling.control.errors import ApiError
+
+    with pytest.raises(ApiError) as e:
+        env.control.create_link("cli:test", tenant="acme", title="t", expires_in=-5)
+    assert e.value.code == "invalid_field"
