@@ -50,6 +50,8 @@ class Row:
     p99_us: float | None = None
     max_us: float | None = None
     rss_mb: float | None = None
+    wake_p50_us: float | None = None
+    wake_p99_us: float | None = None
     profile: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -92,6 +94,50 @@ def percentile(hist: dict[int, int], q: float) -> float | None:
     return float(max(hist))
 
 
+class WakeProbe:
+    """A datagram every 5 ms to loadtests.bench.wakeprobe: the machine's kernel-arrival -> user-space delay."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.proc: subprocess.Popen[str] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        import socket
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "loadtests.bench.wakeprobe", f"{self.limit:g}"], cwd=ROOT,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        port = json.loads(await asyncio.to_thread(self.proc.stdout.readline))["port"]
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addr = ("127.0.0.1", port)
+
+        async def tick() -> None:
+            for _ in range(int(self.limit / 0.005)):
+                self.sock.sendto(b"probe", self.addr)
+                await asyncio.sleep(0.005)
+
+        self.task = asyncio.create_task(tick())
+
+    async def stop(self) -> dict[int, int] | None:
+        if self.task is not None:
+            self.task.cancel()
+        if self.proc is None:
+            return None
+        try:
+            self.sock.sendto(b"stop", self.addr)
+            assert self.proc.stdout is not None
+            line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), 5)
+            return {int(k): v for k, v in json.loads(line)["hist"].items()}
+        except (asyncio.TimeoutError, ValueError, KeyError):
+            return None
+        finally:
+            self.sock.close()
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+
+
 async def _bounded(coro: Any, seconds: float, what: str) -> Any:
     try:
         return await asyncio.wait_for(coro, seconds)
@@ -99,8 +145,26 @@ async def _bounded(coro: Any, seconds: float, what: str) -> Any:
         raise RuntimeError(f"timed out after {seconds:g} s: {what}") from None
 
 
+def start_profilers(pid: int, duration: float, out_dir: str, tag: str) -> list[subprocess.Popen[bytes]]:
+    """perf (kernel + native frames) and, if available, py-spy (Python frames) on the node during the window."""
+    os.makedirs(out_dir, exist_ok=True)
+    procs = []
+    procs.append(subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2999", "-g", "-p", str(pid),
+                                   "-o", os.path.join(out_dir, f"perf-{tag}.data"), "--", "sleep", f"{duration:g}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    spy = os.environ.get("PY_SPY", "py-spy")
+    try:
+        procs.append(subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(max(1, int(duration))),
+                                       "--rate", "997", "--nonblocking", "--format", "raw",
+                                       "-o", os.path.join(out_dir, f"pyspy-{tag}.txt")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    except FileNotFoundError:
+        pass
+    return procs
+
+
 async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, warmup: float, duration: float,
-                         progress: Progress) -> Row:
+                         progress: Progress, profile_dir: str | None = None, pacing: float = 2.5) -> Row:
     row = Row(n, target.label)
     tag = f"N={n} {target.label}"
     progress(f"{tag}: starting node")
@@ -108,7 +172,7 @@ async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, 
     pub: Publisher | None = None
     subs: list[Subscriber] = []
     try:
-        pub = Publisher("publisher", media)
+        pub = Publisher("publisher", media, pacing_bps=pacing * media.video_bitrate)
         await _bounded(target.join_publisher(pub), 20, "publisher join")
         row.profile = pub.keys.profile if pub.keys else 0
         sem = asyncio.Semaphore(8)
@@ -147,6 +211,9 @@ async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, 
         for s in subs:
             s.mark()
         sent0 = pub.sent_video + pub.sent_audio
+        probe = WakeProbe(duration + 20)
+        await probe.start()
+        profilers = start_profilers(target.pid, duration, profile_dir, f"{target.label}-N{n}") if profile_dir else []
         t_end = t0 + duration
         while time.monotonic() < t_end:
             progress(f"{tag}: measuring {t_end - time.monotonic():4.1f}s")
@@ -158,6 +225,16 @@ async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, 
         cpu1 = target.cpu_seconds()
         hist = await target.latency_histogram() if target.has_latency else None
         row.rss_mb = target.rss_bytes() / 2**20
+        wake = await probe.stop()
+        if wake:
+            row.wake_p50_us, row.wake_p99_us = percentile(wake, 0.5), percentile(wake, 0.99)
+        for p in profilers:
+            try:
+                await asyncio.wait_for(asyncio.to_thread(p.wait), 15)
+            except asyncio.TimeoutError:
+                p.kill()
+        if profilers:
+            row.extra["profiled"] = True
         row.seconds = t1 - t0
         row.forwarded = fwd1 - fwd0
         row.cpu_s = cpu1 - cpu0
@@ -241,13 +318,15 @@ def fmt(v: float | None, spec: str = ".2f") -> str:
 
 
 def table(rows: list[Row]) -> str:
-    head = ["N", "path", "fwd pkts", "fwd pkt/s", "CPU µs/pkt", "lost", "loss %", "p50 µs", "p99 µs", "RSS MB"]
+    head = ["N", "path", "fwd pkts", "fwd pkt/s", "CPU µs/pkt", "lost", "loss %", "p50 µs", "p99 µs", "RSS MB",
+            "wake p50/p99 µs"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if i != 1 else "---" for i in range(len(head))) + "|"]
     for r in rows:
         loss = 100.0 * r.lost / r.expected if r.expected else None
         lines.append("| " + " | ".join([
             str(r.n), r.path, str(r.forwarded), fmt(r.rate, ".0f"), fmt(r.us_per_pkt), str(r.lost),
             fmt(loss, ".3f"), fmt(r.p50_us, ".0f"), fmt(r.p99_us, ".0f"), fmt(r.rss_mb, ".1f"),
+            f"{fmt(r.wake_p50_us, '.0f')}/{fmt(r.wake_p99_us, '.0f')}" if r.wake_p99_us is not None else "—",
         ]) + " |")
     return "\n".join(lines)
 
@@ -282,7 +361,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
             if path == "floor":
                 continue
             target = CastellanTarget("native" if path == "castellan" else "python")
-            row = await measure_target(target, media, n, args.warmup, args.duration, progress)
+            row = await measure_target(target, media, n, args.warmup, args.duration, progress,
+                                       args.profile if path == "castellan" else None, args.pacing)
             profile = profile or row.profile
             rows.append(row)
             await asyncio.sleep(0.5)
@@ -301,7 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds after every subscriber receives media")
     ap.add_argument("--paths", default="castellan,python,floor", help="any of castellan,python,floor")
     ap.add_argument("--floor-sends", type=int, default=200_000, help="minimum datagrams per floor run")
+    ap.add_argument("--pacing", type=float, default=2.5, help="publisher pacing rate as a multiple of the video "
+                    "bitrate (libwebrtc's pacing factor is 2.5); 0 sends every frame as one burst")
     ap.add_argument("--json", help="also write the rows as JSON here")
+    ap.add_argument("--profile", metavar="DIR", help="record perf (+ py-spy if found, or $PY_SPY) of the castellan "
+                    "node during each window into DIR (perturbs the CPU figures: profile in a separate run)")
     args = ap.parse_args(argv)
     if not 0 < args.duration <= 120 or not 0 <= args.warmup <= 30 or any(not 1 <= n <= 500 for n in args.n):
         ap.error("duration must be in (0, 120], warmup in [0, 30], N in [1, 500]")
@@ -313,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"Castellan forwarding benchmark — 1 publisher (VP8 {media.video_bitrate / 1e6:.2f} Mb/s 640x360 30 fps + Opus) "
           f"-> N subscribers on 127.0.0.1; SRTP {PROFILE_NAMES.get(prof, prof)}; {args.duration:g} s window per N "
-          f"after {args.warmup:g} s warm-up; load average before {load0[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
+          f"after {args.warmup:g} s warm-up; publisher pacing {args.pacing:g}x (0 = frame bursts); load average before {load0[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
           f"{time.time() - t0:.0f} s total")
     print()
     print(table(rows))
@@ -323,7 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     print("CPU µs/pkt: node process CPU (all threads, user+sys) / packets the node forwarded in the window; floor: "
           "thread CPU of floor_loop (protect + sendmmsg only). p50/p99: inside the node, kernel arrival -> sendmmsg "
           "done (python-ref: recvfrom returned -> sendto returned). lost: expected by sequence - received, at the "
-          "subscribers (floor: datagrams the drain did not get).")
+          "subscribers (floor: datagrams the drain did not get). wake: the machine's own kernel-arrival -> user-space "
+          "delay over the same window (loadtests/bench/wakeprobe.py, a datagram every 5 ms): scheduling noise that "
+          "the node's p50/p99 include.")
     if args.json:
         with open(args.json, "w") as f:
             json.dump([asdict(r) | {"us_per_pkt": r.us_per_pkt} for r in rows], f, indent=1)

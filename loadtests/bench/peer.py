@@ -235,9 +235,10 @@ def plaintext_packets(media: BenchMedia) -> list[bytes]:
 class Publisher(BenchPeer):
     """Sends VP8 + Opus in real time (30 fps, 20 ms audio), looping the pre-packetized media."""
 
-    def __init__(self, name: str, media: BenchMedia) -> None:
+    def __init__(self, name: str, media: BenchMedia, pacing_bps: float = 0.0) -> None:
         super().__init__(name)
         self.media = media
+        self.pacing_bps = pacing_bps
         self.video_ssrc = secrets.randbits(32) or 1
         self.video_rtx_ssrc = secrets.randbits(32) or 2
         self.audio_ssrc = secrets.randbits(32) or 3
@@ -275,9 +276,12 @@ class Publisher(BenchPeer):
             off += 4 * (int.from_bytes(plain[off + 2 : off + 4], "big") + 1)
 
     async def _run(self) -> None:
+        """Frames enter a pacer (like libwebrtc's: audio first and unpaced, video at `pacing_bps` on a 5 ms
+        tick, so a 50-packet keyframe leaves over ~150 ms instead of in one burst); pacing_bps=0 sends each frame
+        as one burst."""
         loop = asyncio.get_running_loop()
         t0 = loop.time() + 0.02
-        vi = ai = 0  # frames / audio packets sent so far (timeline)
+        vi = ai = 0  # frames / audio packets scheduled so far (timeline)
         pos = 0  # position in the media's video frames
         seq_v = secrets.randbits(15)
         seq_a = secrets.randbits(15)
@@ -285,31 +289,15 @@ class Publisher(BenchPeer):
         ts_a0 = secrets.randbits(31)
         last_sr = 0.0
         nv, na = len(self.media.video), len(self.media.audio)
+        queue: list[tuple[int, bool, bytes]] = []  # (ts, marker, payload) waiting for the pacer
+        budget = 0.0
+        last_tick = t0
+        tick = 0.005
         while not self.closed:
             now = loop.time()
-            tv, ta = t0 + vi / FPS, t0 + ai * 0.02
-            due = min(tv, ta)
-            if due > now:
-                await asyncio.sleep(due - now)
-                continue
             assert self.tx is not None
             ast = abs_send_time(time.time())
-            if tv <= ta:
-                if self._want_keyframe:
-                    self._want_keyframe = False
-                    pos = next((k for k in self._keyframes if k >= pos), self._keyframes[0])
-                frame = self.media.video[pos % nv]
-                pos = (pos + 1) % nv
-                ts = (ts_v0 + vi * 3000) & 0xFFFFFFFF
-                last = len(frame.payloads) - 1
-                for j, payload in enumerate(frame.payloads):
-                    pkt = self.tx.protect(_video_header(seq_v, ts, self.video_ssrc, j == last, ast) + payload)
-                    seq_v = (seq_v + 1) & 0xFFFF
-                    self._send(pkt)
-                    self.sent_video += 1
-                    self.sent_bytes += len(pkt)
-                vi += 1
-            else:
+            while t0 + ai * 0.02 <= now:  # audio: immediately, never paced
                 payload = self.media.audio[ai % na]
                 pkt = self.tx.protect(_audio_header(seq_a, (ts_a0 + ai * 960) & 0xFFFFFFFF, self.audio_ssrc, ast, 30) + payload)
                 seq_a = (seq_a + 1) & 0xFFFF
@@ -317,6 +305,29 @@ class Publisher(BenchPeer):
                 self.sent_audio += 1
                 self.sent_bytes += len(pkt)
                 ai += 1
+            while t0 + vi / FPS <= now:  # video frames enter the pacer queue
+                if self._want_keyframe:
+                    self._want_keyframe = False
+                    pos = next((k for k in self._keyframes if k >= pos), self._keyframes[0])
+                frame = self.media.video[pos % nv]
+                pos = (pos + 1) % nv
+                ts = (ts_v0 + vi * 3000) & 0xFFFFFFFF
+                last = len(frame.payloads) - 1
+                queue.extend((ts, j == last, payload) for j, payload in enumerate(frame.payloads))
+                vi += 1
+            if self.pacing_bps:
+                budget = min(budget + (now - last_tick) * self.pacing_bps / 8, self.pacing_bps / 8 * 0.04)
+            last_tick = now
+            sent = 0
+            while queue and (not self.pacing_bps or budget > 0 or sent == 0 and budget > -1500):
+                ts, marker, payload = queue.pop(0)
+                pkt = self.tx.protect(_video_header(seq_v, ts, self.video_ssrc, marker, ast) + payload)
+                seq_v = (seq_v + 1) & 0xFFFF
+                self._send(pkt)
+                self.sent_video += 1
+                self.sent_bytes += len(pkt)
+                budget -= len(pkt)
+                sent += 1
             if now - last_sr >= SR_INTERVAL:
                 last_sr = now
                 ntp = rtcp.ntp_now()
@@ -326,6 +337,10 @@ class Publisher(BenchPeer):
                     rtcp.SenderReport(ssrc=self.audio_ssrc, ntp=ntp, rtp_ts=(ts_a0 + int((now - t0) * 48000)) & 0xFFFFFFFF,
                                       packet_count=self.sent_audio & 0xFFFFFFFF, octet_count=0, reports=[]),
                 ])
+            due = min(t0 + ai * 0.02, t0 + vi / FPS)
+            if queue and self.pacing_bps:
+                due = min(due, now + tick)
+            await asyncio.sleep(max(0.0, due - loop.time()))
 
 
 # ---------------------------------------------------------------- subscribers

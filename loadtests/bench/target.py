@@ -157,17 +157,24 @@ class CastellanTarget(Target):
             await asyncio.sleep(0.1)
         raise RuntimeError("node did not become ready in 30 s")
 
-    async def _get(self, path: str) -> dict[str, Any]:
+    async def _get(self, path: str, tries: int = 3) -> dict[str, Any]:
         def fetch() -> dict[str, Any]:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http}{path}", timeout=5) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http}{path}", timeout=10) as r:  # noqa: S310
                 return json.loads(r.read())
 
-        return await asyncio.to_thread(fetch)
+        for attempt in range(tries):
+            try:
+                return await asyncio.to_thread(fetch)
+            except OSError:
+                if attempt == tries - 1 or (self.proc is not None and self.proc.poll() is not None):
+                    raise
+                await asyncio.sleep(0.2)
+        raise AssertionError("unreachable")
 
     async def stop(self) -> None:
         for t in self._readers:
             t.cancel()
-        for ws in self.sockets.values():
+        for ws in list(self.sockets.values()):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), 1)
         self.sockets.clear()
