@@ -32,6 +32,10 @@ CONSENT_TIMEOUT = 30.0  # RFC 7675: stop sending when a peer's consent checks st
 REPORT_INTERVAL = 1.0
 
 
+def _ntp_seconds(ntp: int) -> float:
+    return (ntp >> 32) - 2208988800 + (ntp & 0xFFFFFFFF) / 2**32
+
+
 class JoinRefused(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -507,6 +511,7 @@ class Node:
                 track = self.tracks_by_ssrc.get((peer, pkt.ssrc))
                 if track is not None:
                     track.last_sr = (pkt.ntp, pkt.rtp_ts, now)
+                    p.clock_offsets.append(time.time() - _ntp_seconds(pkt.ntp))
                 self._on_report_blocks(p, pkt.reports)
             elif isinstance(pkt, rtcp.ReceiverReport):
                 self._on_report_blocks(p, pkt.reports)
@@ -633,14 +638,16 @@ class Node:
         """SRs for what this participant receives, on the rewritten SSRC and timeline, so lip sync works."""
         assert self.engine is not None
         packets: list[Any] = []
+        wall = time.time()
         ntp = rtcp.ntp_now()
         for sub in p.subscriptions.values():
             track = sub.track
             st = self.engine.subscription_stats(sub.index)
-            if st is None or not st[4] or track.last_sr is None:
+            if st is None or not st[4] or track.last_sr is None or not track.owner.clock_offsets:
                 continue
-            sr_ntp, sr_rtp, sr_at = track.last_sr
-            elapsed = now - sr_at
+            sr_ntp, sr_rtp, _ = track.last_sr
+            # the publisher's RTP clock now = its SR anchor advanced by the time elapsed on ITS wall clock
+            elapsed = (wall - min(track.owner.clock_offsets)) - _ntp_seconds(sr_ntp)
             rtp_ts = (sr_rtp + int(elapsed * track.clock_rate) + st[6]) & 0xFFFFFFFF
             packets.append(
                 rtcp.SenderReport(ssrc=sub.ssrc, ntp=ntp, rtp_ts=rtp_ts, packet_count=st[0] & 0xFFFFFFFF, octet_count=st[1] & 0xFFFFFFFF, reports=[])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections import deque
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,9 @@ class Participant:
     pending_publications: dict[str, tuple[MediaSection, Negotiated]] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)  # mid -> subscription
     ext_ids: dict[str, int] = field(default_factory=dict)  # uri -> id, BUNDLE-wide, from the offer
+    # wall-clock offset of this publisher's NTP clock from ours: the smallest (arrival - SR time) seen, i.e. the
+    # least-delayed SR; one value per publisher so its audio and video stay mutually in sync
+    clock_offsets: deque[float] = field(default_factory=lambda: deque(maxlen=16))
     outbox: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(maxsize=1024))
     connected: bool = True  # signalling attached
     detached_at: float = 0.0
