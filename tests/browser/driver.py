@@ -130,8 +130,175 @@ def minimal_two(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> 
         b.close()
 
 
+
+class Participant:
+    """One Chromium instance on the client page (tests drive it through window.castellanStats())."""
+
+    def __init__(self, pw: Playwright, cfg: dict[str, Any], tag: str, console: list[str]) -> None:
+        self.tag = tag
+        self.browser = launch(pw, cfg)
+        self.console = console
+        self.page: Page | None = None
+
+    def open(self, url: str) -> Participant:
+        self.page = open_page(self.browser, url, self.console, self.tag, viewport={"width": 1100, "height": 680})
+        return self
+
+    def stats(self) -> dict[str, Any]:
+        assert self.page is not None
+        return self.page.evaluate("window.castellanStats()")  # type: ignore[no-any-return]
+
+    def frames_from(self, pid: str, s: dict[str, Any] | None = None) -> int:
+        s = s or self.stats()
+        return sum(v["framesDecoded"] for v in s["video"] if v.get("participant") == pid)
+
+    def shot(self, art: Path, name: str, result: dict[str, Any]) -> None:
+        assert self.page is not None
+        path = art / name
+        self.page.screenshot(path=str(path))
+        result.setdefault("screenshots", []).append(str(path))
+
+    def close(self) -> None:
+        try:
+            self.browser.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def client_url(cfg: dict[str, Any], token: str, name: str, secret: str | None, autojoin: bool = True,
+               e2ee: bool = True) -> str:
+    from urllib.parse import urlencode
+
+    q = {"ws": cfg["ws_url"], "token": token, "name": name, "vw": "320", "vh": "240"}
+    if autojoin:
+        q["autojoin"] = "1"
+    if not e2ee:
+        q["e2ee"] = "0"
+    return f"{cfg['base_url']}/static/join.html?{urlencode(q)}" + (f"#k={secret}" if secret else "")
+
+
+def wait_decoding(parts: dict[str, Participant], timeout: float, min_frames: int = 1) -> dict[str, dict[str, Any]]:
+    """Until every participant decodes video from every other one (at least min_frames each)."""
+    def snap() -> dict[str, dict[str, Any]]:
+        return {k: p.stats() for k, p in parts.items()}
+
+    def ok(s: dict[str, dict[str, Any]]) -> bool:
+        ids = {k: v["participant"] for k, v in s.items()}
+        return all(
+            ids[k] is not None and all(parts[k].frames_from(ids[o], s[k]) >= min_frames for o in s if o != k)
+            for k in s
+        )
+
+    return poll(snap, ok, timeout)
+
+
+def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Issue 6: E2EE on by default. Two decode each other; a wrong link secret decodes nothing and says so; a
+    joiner ratchets the key; after a leave the epoch advances to a fresh key and the others still see each other;
+    safety codes match."""
+    wait_http(cfg["base_url"] + "/static/join.html")
+    wait_http(cfg["http_url"] + "/healthz")
+    art = Path(cfg["artifacts"])
+    console: list[str] = []
+    result["console"] = console
+    tok = cfg["tokens"]
+    parts: dict[str, Participant] = {}
+    try:
+        a = parts["A"] = Participant(pw, cfg, "A", console)
+        a.open(client_url(cfg, tok["A"], "Ada", cfg["secret"], autojoin=False))
+        assert a.page is not None
+        a.page.wait_for_function("document.querySelector('#preview').videoWidth > 0", timeout=10000)
+        a.shot(art, "join-page-direct.png", result)
+        a.page.click("#join-button")
+        b = parts["B"] = Participant(pw, cfg, "B", console).open(client_url(cfg, tok["B"], "Bob", cfg["secret"]))
+        s = wait_decoding({"A": a, "B": b}, timeout=25)
+        result["two"] = s
+        log("two decoding", {k: v["e2ee"]["epoch"] if v["e2ee"] else None for k, v in s.items()})
+        time.sleep(2)
+        s2 = {k: p.stats() for k, p in (("A", a), ("B", b))}
+        result["two_later"] = s2
+        a.page.evaluate("window.castellanChat('hello from Ada, encrypted')")
+        # the wrong secret
+        c = parts["C"] = Participant(pw, cfg, "C", console).open(client_url(cfg, tok["C"], "Mallory", cfg["wrong_secret"]))
+        poll(lambda: c.stats(), lambda x: "does not match" in x["lock"] and len(x["tiles"]) == 3, timeout=12)
+        time.sleep(1)
+        result["wrong"] = {k: p.stats() for k, p in parts.items()}
+        log("wrong secret", result["wrong"]["C"]["lock"], result["wrong"]["C"]["problems"][:1])
+        c.shot(art, "meeting-wrong-secret.png", result)
+        a.shot(art, "meeting-with-wrong-secret-participant.png", result)
+        assert c.page is not None
+        c.page.click("#btn-leave")
+        time.sleep(1)
+        c.close()
+        del parts["C"]
+        before_join = a.stats()["e2ee"]["epoch"]
+        # a third with the right secret joins: the key ratchets
+        d = parts["D"] = Participant(pw, cfg, "D", console).open(client_url(cfg, tok["D"], "Dee", cfg["secret"]))
+        s3 = wait_decoding(parts, timeout=25, min_frames=1)
+
+        def same_epoch_and_code(x: dict[str, dict[str, Any]]) -> bool:
+            codes = {v["safety"] for v in x.values()}
+            epochs = {v["e2ee"]["epoch"] for v in x.values()}
+            return len(codes) == 1 and None not in codes and len(epochs) == 1
+
+        s3 = poll(lambda: {k: p.stats() for k, p in parts.items()}, same_epoch_and_code, timeout=10)
+        result["three"] = s3
+        result["epoch_before_join"] = before_join
+        log("three", {k: (v["e2ee"]["epoch"], v["safety"]) for k, v in s3.items()})
+        a.page.evaluate("document.getElementById('btn-chat').click()")
+        time.sleep(1.5)
+        a.shot(art, "meeting-three.png", result)
+        # D leaves: a fresh random key the leaver never saw
+        assert d.page is not None
+        d.page.click("#btn-leave")
+        time.sleep(0.5)
+        d.shot(art, "left-page.png", result)
+        d.close()
+        del parts["D"]
+        before_leave = a.stats()["e2ee"]["epoch"]
+        result["epoch_before_leave"] = before_leave
+        s4 = poll(lambda: {k: p.stats() for k, p in parts.items()},
+                  lambda x: same_epoch_and_code(x) and all(v["e2ee"]["epoch"] > before_leave for v in x.values())
+                  and all(len(v["tiles"]) == 2 for v in x.values()),
+                  timeout=10)
+        result["after_leave"] = s4
+        f0 = {k: p.frames_from(s4[o]["participant"], s4[k]) for k, p in parts.items() for o in s4 if o != k}
+        time.sleep(3)
+        s5 = {k: p.stats() for k, p in parts.items()}
+        result["after_leave_later"] = s5
+        f1 = {k: p.frames_from(s5[o]["participant"], s5[k]) for k, p in parts.items() for o in s5 if o != k}
+        result["frames_after_leave"] = [f0, f1]
+        log("after leave", {k: (v["e2ee"]["epoch"], v["e2ee"]["sendEpoch"], v["safety"]) for k, v in s5.items()}, f0, f1)
+        a.shot(art, "meeting-after-leave.png", result)
+    finally:
+        for p in parts.values():
+            p.close()
+
+
+def debug_two(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    wait_http(cfg["base_url"] + "/static/join.html")
+    wait_http(cfg["http_url"] + "/healthz")
+    console: list[str] = []
+    result["console"] = console
+    tok = cfg["tokens"]
+    a = Participant(pw, cfg, "A", console).open(client_url(cfg, tok["A"], "Ada", cfg["secret"]))
+    b = Participant(pw, cfg, "B", console).open(client_url(cfg, tok["B"], "Bob", cfg["secret"]))
+    for _ in range(int(cfg.get("seconds", 10))):
+        time.sleep(1)
+        for p in (a, b):
+            s = p.stats()
+            e = s["e2ee"] or {}
+            log(p.tag, s["connection"], [(v["participant"], v["framesDecoded"], v["packetsReceived"]) for v in s["video"]],
+                e.get("epoch"), e.get("sendEpoch"), e.get("sending"), {k: (v["state"], v["ok"], v["failed"]) for k, v in (e.get("tracks") or {}).items()})
+    result["a"] = a.stats()
+    result["b"] = b.stats()
+    a.close()
+    b.close()
+
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
     "minimal_two": minimal_two,
+    "e2ee_meeting": e2ee_meeting,
+    "debug_two": debug_two,
 }
 
 

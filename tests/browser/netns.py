@@ -126,3 +126,44 @@ def run_driver(ns: str, scenario: str, config: dict[str, Any], timeout: float, n
             f"driver {scenario} {'timed out' if timed_out else 'gave no result'}; log:\n{out[-6000:]}"
         )
     return json.loads(result_line[len("RESULT ") :])  # type: ignore[no-any-return]
+
+
+HTTP_PORT = 7880  # the node, inside the namespace (ports are the namespace's own)
+UDP_PORT = 40000
+WEB_PORT = 8000  # the control plane / static client
+
+
+@contextlib.contextmanager
+def node_in(ns: str, name: str, *, jwks_file: Path | None = None, control_plane_url: str | None = None,
+            node_id: str = "node-1", region: str = "local") -> Iterator[NsProcess]:
+    argv = [PYTHON, "-m", "sfu.server", "--host", "127.0.0.1", "--http-port", str(HTTP_PORT), "--udp-port",
+            str(UDP_PORT), "--node-id", node_id, "--region", region, "--log-level", "info"]
+    if jwks_file is not None:
+        argv += ["--jwks-file", str(jwks_file)]
+    if control_plane_url is not None:
+        argv += ["--control-plane-url", control_plane_url]
+    proc = NsProcess(ns, argv, ARTIFACTS / f"{name}.node.log")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@contextlib.contextmanager
+def web_in(ns: str, name: str, config: dict[str, Any]) -> Iterator[NsProcess]:
+    """tests/browser/stack.py inside the namespace: the static client (+ a control plane when config['control'])."""
+    cfg_path = ARTIFACTS / f"{name}.stack.json"
+    out_path = ARTIFACTS / f"{name}.stack.out.json"
+    out_path.unlink(missing_ok=True)
+    cfg_path.write_text(json.dumps({"port": WEB_PORT, "out": str(out_path), **config}))
+    proc = NsProcess(ns, [PYTHON, str(REPO / "tests" / "browser" / "stack.py"), str(cfg_path)], ARTIFACTS / f"{name}.web.log")
+    try:
+        deadline = time.monotonic() + 20
+        while not out_path.exists() and proc.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not out_path.exists():
+            raise AssertionError(f"web stack did not start:\n{proc.output()[-4000:]}")
+        proc.info = json.loads(out_path.read_text())  # type: ignore[attr-defined]
+        yield proc
+    finally:
+        proc.stop()

@@ -310,6 +310,9 @@ export class E2EE extends EventTarget {
     if (body.t === "hello") await this._onHello(body);
     else if (body.t === "key") await this._onKey(body);
     else if (body.t === "ratchet") await this._onRatchet(body);
+    else if (body.t === "state" && this.peers.has(body.id)) {
+      this.dispatchEvent(new CustomEvent("peerstate", { detail: body }));
+    }
   }
 
   async _peer(id, pub) {
@@ -385,6 +388,11 @@ export class E2EE extends EventTarget {
     if (p) p.epoch = r.epoch;
     if (this.epoch === null) return;
     if (r.epoch === this.epoch + 1) await this._ratchetTo(r.epoch);
+  }
+
+  /** Media state (muted, camera off, screen stream), authenticated like the key exchange. */
+  sendState(state) {
+    return this._serial(() => this._signed({ ...state, t: "state", id: this.me }));
   }
 
   // ------------------------------------------------------------------------------------------ chat

@@ -1,0 +1,327 @@
+// One participant's session with a Castellan node (docs/protocol.md, v1): the WebSocket, the peer connection,
+// negotiation (the client always offers), subscriptions (a recvonly transceiver per announced track, the full
+// mid -> track mapping in every offer), resume after a dropped socket, ICE restart after a network change.
+//
+// Events (EventTarget): "joined", "roster", "tracks", "chat", "connection", "notice", "left", "fatal".
+
+const OFFER_TIMEOUT_MS = 10000;
+const RESUME_WINDOW_MS = 25000; // the node keeps a detached participant 30 s by default
+
+export class NodeError extends Error {
+  constructor(code, message) {
+    super(message || code);
+    this.code = code;
+  }
+}
+
+export class Session extends EventTarget {
+  /**
+   * @param {{wsUrl: string, token: string, e2ee: import("./e2ee.js").E2EE | null}} opts
+   */
+  constructor({ wsUrl, token, e2ee = null }) {
+    super();
+    this.wsUrl = wsUrl;
+    this.token = token;
+    this.e2ee = e2ee;
+    this.ws = null;
+    this.pc = null;
+    this.me = null; // the `joined` snapshot
+    this.participants = new Map(); // id -> {id, name}
+    this.tracks = new Map(); // remote track id -> description
+    this.muted = new Map(); // remote track id -> bool
+    this.trackOf = new Map(); // RTCRtpTransceiver -> remote track id
+    this.published = new Map(); // local kind/label -> {transceiver, track}
+    this.seq = 0;
+    this.waiters = [];
+    this.negotiating = false;
+    this.again = false;
+    this.closed = false;
+    this.reconnecting = false;
+    this.log = [];
+  }
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  _note(text) {
+    this.log.push(`${new Date().toISOString().slice(11, 23)} ${text}`);
+    if (this.log.length > 300) this.log.shift();
+  }
+
+  // ------------------------------------------------------------------------------------------ socket
+
+  _open(first) {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const ws = new WebSocket(this.wsUrl);
+      this.ws = ws;
+      const fail = (err) => { if (!settled) { settled = true; reject(err); } };
+      ws.onopen = () => ws.send(JSON.stringify(first));
+      ws.onerror = () => fail(new NodeError("unreachable", "cannot reach the media node"));
+      ws.onmessage = (ev) => {
+        let msg;
+        try { msg = JSON.parse(ev.data); } catch (e) { return; }
+        if (!settled) {
+          if (msg.type === "joined") { settled = true; resolve(msg); }
+          else if (msg.type === "error") fail(new NodeError(msg.code, msg.message));
+          else return;
+        }
+        this._onMessage(msg);
+      };
+      ws.onclose = () => {
+        fail(new NodeError("closed", "the media node closed the connection"));
+        if (this.ws === ws) this._onSocketClosed();
+      };
+    });
+  }
+
+  send(msg) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Joins with the token; resolves with the `joined` snapshot, rejects with a NodeError. */
+  async join(localStream) {
+    const snapshot = await this._open({ type: "join", token: this.token });
+    this.me = snapshot;
+    this._applySnapshot(snapshot);
+    this._makePc();
+    if (this.e2ee) this.e2ee.me = snapshot.participant; // senders' keys are bound to our participant id
+    if (localStream) for (const t of localStream.getTracks()) this.publish(t, localStream);
+    if (this.e2ee) this.e2ee.start(snapshot.participant, snapshot.participants);
+    this._emit("joined", snapshot);
+    await this.negotiate();
+    return snapshot;
+  }
+
+  _applySnapshot(s) {
+    this.participants = new Map(s.participants.map((p) => [p.id, p]));
+    this.tracks = new Map(s.tracks.map((t) => [t.id, t]));
+    this.muted = new Map(s.tracks.map((t) => [t.id, !!t.muted]));
+    this._emit("roster", this.participants);
+    this._emit("tracks", this.tracks);
+  }
+
+  _onSocketClosed() {
+    if (this.closed) return;
+    this._emit("connection", { signalling: "lost" });
+    this._note("signalling lost: resuming");
+    this._resumeLoop();
+  }
+
+  async _resumeLoop() {
+    if (this.reconnecting || this.closed) return;
+    this.reconnecting = true;
+    const until = Date.now() + RESUME_WINDOW_MS;
+    let delay = 300;
+    while (!this.closed && Date.now() < until) {
+      try {
+        const snap = await this._open({ type: "resume", participant: this.me.participant, secret: this.me.resume_secret });
+        this.reconnecting = false;
+        this._note("resumed");
+        const before = new Set(this.participants.keys());
+        this._applySnapshot(snap);
+        if (this.e2ee) {
+          for (const id of before) if (!this.participants.has(id)) this.e2ee.participantLeft(id);
+        }
+        this._emit("connection", { signalling: "resumed" });
+        await this.negotiate();
+        return;
+      } catch (e) {
+        if (e.code === "resume_refused") {
+          this.reconnecting = false;
+          this._emit("fatal", { code: "resume_refused", message: "the meeting session ended on the server; rejoin to continue" });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 3000);
+      }
+    }
+    this.reconnecting = false;
+    if (!this.closed) this._emit("fatal", { code: "unreachable", message: "lost contact with the media node" });
+  }
+
+  _onMessage(msg) {
+    switch (msg.type) {
+      case "answer": {
+        const i = this.waiters.findIndex((w) => w.seq === msg.seq);
+        const w = i >= 0 ? this.waiters.splice(i, 1)[0] : this.waiters.shift();
+        if (w) w.resolve(msg);
+        break;
+      }
+      case "participant_joined":
+        this.participants.set(msg.participant.id, msg.participant);
+        this._emit("roster", this.participants);
+        break;
+      case "participant_left":
+        this.participants.delete(msg.participant);
+        if (this.e2ee) this.e2ee.participantLeft(msg.participant);
+        this._emit("roster", this.participants);
+        break;
+      case "track_published":
+        this.tracks.set(msg.track.id, msg.track);
+        this.muted.set(msg.track.id, !!msg.track.muted);
+        this._emit("tracks", this.tracks);
+        this.negotiate();
+        break;
+      case "track_unpublished":
+        this.tracks.delete(msg.track);
+        this._emit("tracks", this.tracks);
+        this.negotiate();
+        break;
+      case "track_muted":
+        this.muted.set(msg.track, !!msg.muted);
+        this._emit("tracks", this.tracks);
+        break;
+      case "chat":
+        this._emit("chat", msg);
+        break;
+      case "left":
+        this.closed = true;
+        this._emit("left", msg);
+        break;
+      case "error":
+        this._note(`node error ${msg.code}: ${msg.message}`);
+        if (this.waiters.length) this.waiters.shift().reject(new NodeError(msg.code, msg.message));
+        else this._emit("notice", { code: msg.code, message: msg.message });
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ media
+
+  _makePc() {
+    const config = { bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };
+    if (this.e2ee && this.e2ee.api === "createEncodedStreams") config.encodedInsertableStreams = true;
+    const pc = new RTCPeerConnection(config);
+    this.pc = pc;
+    pc.onconnectionstatechange = () => {
+      this._emit("connection", { media: pc.connectionState });
+      if (pc.connectionState === "failed" && !this.closed) {
+        this._note("media failed: ICE restart");
+        pc.restartIce();
+        this.negotiate();
+      }
+    };
+  }
+
+  /** Publishes a local track (sendonly m-line). Returns the transceiver. */
+  publish(track, stream) {
+    const tr = this.pc.addTransceiver(track, { direction: "sendonly", streams: stream ? [stream] : [] });
+    tr._castellanLocal = true;
+    if (this.e2ee) this.e2ee.protectSender(tr.sender, track.kind);
+    return tr;
+  }
+
+  /** Stops publishing: the m-line goes inactive and the node unpublishes the track. */
+  async unpublish(tr) {
+    if (tr.sender.track) tr.sender.track.stop();
+    await tr.sender.replaceTrack(null);
+    tr.direction = "inactive";
+    await this.negotiate();
+  }
+
+  async negotiate() {
+    if (!this.pc) return;
+    if (this.negotiating) { this.again = true; return; }
+    this.negotiating = true;
+    try {
+      do {
+        this.again = false;
+        await this._negotiateOnce();
+      } while (this.again);
+    } catch (e) {
+      this._note(`negotiation failed: ${e.message}`);
+      this._emit("notice", { code: e.code || "negotiation_failed", message: e.message });
+    } finally {
+      this.negotiating = false;
+    }
+  }
+
+  async _negotiateOnce() {
+    const pc = this.pc;
+    for (const [tr, tid] of this.trackOf) {
+      if (!this.tracks.has(tid)) {
+        this.trackOf.delete(tr);
+        if (!tr.stopped && tr.direction !== "inactive") tr.direction = "inactive";
+      }
+    }
+    const mapped = new Set(this.trackOf.values());
+    const canReuse = !this.e2ee || this.e2ee.api === "RTCRtpScriptTransform";
+    for (const [tid, t] of this.tracks) {
+      if (mapped.has(tid)) continue;
+      let tr = canReuse ? pc.getTransceivers().find((x) => x.direction === "inactive" && !x.stopped &&
+        x.receiver.track.kind === t.kind && !this.trackOf.has(x) && !x.sender.track && x.currentDirection !== "sendonly" &&
+        !x._castellanLocal) : null;
+      if (tr) tr.direction = "recvonly";
+      else tr = pc.addTransceiver(t.kind, { direction: "recvonly" });
+      if (this.e2ee) this.e2ee.protectReceiver(tr.receiver, { participant: t.participant, track: tid, kind: t.kind, codec: t.codec });
+      this.trackOf.set(tr, tid);
+    }
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    const subscriptions = {};
+    for (const [tr, tid] of this.trackOf) if (tr.mid !== null) subscriptions[tr.mid] = tid;
+    const seq = ++this.seq;
+    const answer = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new NodeError("timeout", "the node did not answer the offer")), OFFER_TIMEOUT_MS);
+      this.waiters.push({ seq, resolve: (m) => { clearTimeout(timer); resolve(m); }, reject: (e) => { clearTimeout(timer); reject(e); } });
+    });
+    this.send({ type: "offer", sdp: pc.localDescription.sdp, subscriptions, seq });
+    const msg = await answer;
+    await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+    this._emit("tracks", this.tracks);
+  }
+
+  /** Remote tracks with their receiving transceivers: [{id, desc, transceiver, muted}]. */
+  remote() {
+    const out = [];
+    for (const [tr, tid] of this.trackOf) {
+      const desc = this.tracks.get(tid);
+      if (desc && tr.currentDirection === "recvonly") out.push({ id: tid, desc, transceiver: tr, muted: !!this.muted.get(tid) });
+    }
+    return out;
+  }
+
+  async leave() {
+    this.closed = true;
+    this.send({ type: "leave" });
+    await new Promise((r) => setTimeout(r, 100));
+    try { this.ws && this.ws.close(); } catch (e) { /* already closed */ }
+    if (this.pc) this.pc.close();
+    if (this.e2ee) this.e2ee.stop();
+  }
+
+  /** For tests and the connection-quality hint: numbers from getStats. */
+  async stats() {
+    const out = { connection: this.pc ? this.pc.connectionState : "new", video: [], audio: [], outbound: [], rtt: null };
+    if (!this.pc) return out;
+    const midTrack = {};
+    for (const [tr, tid] of this.trackOf) if (tr.mid !== null) midTrack[tr.mid] = tid;
+    const report = await this.pc.getStats();
+    report.forEach((s) => {
+      if (s.type === "inbound-rtp") {
+        const e = { mid: s.mid, track: midTrack[s.mid] || null, packetsReceived: s.packetsReceived || 0,
+          packetsLost: s.packetsLost || 0, jitter: s.jitter || 0, bytesReceived: s.bytesReceived || 0 };
+        const desc = this.tracks.get(e.track);
+        e.participant = desc ? desc.participant : null;
+        if (s.kind === "video") {
+          Object.assign(e, { framesDecoded: s.framesDecoded || 0, framesReceived: s.framesReceived || 0,
+            framesDropped: s.framesDropped || 0, frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0 });
+          out.video.push(e);
+        } else {
+          Object.assign(e, { audioLevel: s.audioLevel || 0, totalSamplesReceived: s.totalSamplesReceived || 0,
+            concealedSamples: s.concealedSamples || 0 });
+          out.audio.push(e);
+        }
+      } else if (s.type === "outbound-rtp") {
+        out.outbound.push({ kind: s.kind, mid: s.mid, packetsSent: s.packetsSent || 0, framesEncoded: s.framesEncoded || 0 });
+      } else if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
+        out.rtt = s.currentRoundTripTime ?? null;
+      }
+    });
+    return out;
+  }
+}

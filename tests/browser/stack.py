@@ -1,0 +1,85 @@
+"""HTTP side of the browser tests, run INSIDE the loopback-only namespace: `stack.py CONFIG_JSON`.
+
+Serves the browser client from `signalling/static` at `/static/` and, with `"control": true`, a real control
+plane (SQLite in a temp dir, residency with an in-memory registry and one region whose node is the test's node)
+with a tenant and meeting links made up front. Writes what it made to `config["out"]` once it listens.
+
+The production control plane serves `/j/{link}` (join.html) but not yet `/static/` — see the report to the
+control-plane owner; this test stack adds that mount itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+REPO = Path(__file__).resolve().parents[2]
+STATIC = REPO / "signalling" / "static"
+
+
+def control_app(cfg: dict[str, Any], out: dict[str, Any]) -> Starlette:
+    from residency.model import Node
+    from residency.registry import MemoryRegistry
+    from residency.service import ResidencyService
+    from signalling.control.app import build_control_plane, create_app
+    from signalling.control.config import ControlConfig
+    from signalling.control.passwords import ScryptCost
+    from signalling.control.residency_adapter import ResidencyAdapter
+
+    tmp = Path(tempfile.mkdtemp(prefix="castellan-browser-"))
+    config = ControlConfig(db=tmp / "control.db", public_url=cfg["public_url"], scrypt=ScryptCost(n=2**10, r=8, p=1))
+    svc = ResidencyService(str(config.db), registry=MemoryRegistry())
+    svc.define_region(cfg["region"], "EU", "Frankfurt, DE", "EU Central", actor="operator")
+    svc.node_registered(Node(id=cfg["node_id"], region=cfg["region"], public_ip="127.0.0.1", udp_port=cfg["udp_port"],
+                             ws_url=cfg["ws_url"], http_url=cfg["node_http_url"]))
+    control = build_control_plane(config, residency=ResidencyAdapter(svc))
+    control.create_tenant("operator", tenant="acme", name="ACME", jurisdiction="EU")
+    links = {}
+    for name, opts in cfg.get("links", {}).items():
+        rec = control.create_link("operator", tenant="acme", title=opts.pop("title", name), **opts)
+        links[name] = {"link": rec["link"], "url": rec["url"], "host_key": rec["host_key"], "password": opts.get("password")}
+        if opts.get("revoke"):
+            pass
+    out["links"] = links
+    out["control_db"] = str(config.db)
+    app = create_app(config, control=control)
+    app.state.control_plane = control
+    return app
+
+
+def main() -> int:
+    cfg = json.loads(Path(sys.argv[1]).read_text())
+    out: dict[str, Any] = {}
+    if cfg.get("control"):
+        app = control_app(cfg, out)
+        app.router.routes.append(Mount("/static", StaticFiles(directory=STATIC)))
+    else:
+        app = Starlette(routes=[Mount("/static", StaticFiles(directory=STATIC))])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=cfg["port"], log_level="warning"))
+
+    import asyncio
+
+    async def run() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+            if task.done():
+                await task
+                return
+        Path(cfg["out"]).write_text(json.dumps(out))
+        await task
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
