@@ -28,7 +28,6 @@ log = logging.getLogger("castellan.node")
 
 KEYFRAME_REQUEST_INTERVAL = 0.5  # throttle for PLI/FIR towards one publisher track
 KEYFRAME_RETRY = 1.0  # a subscription still waiting for its first keyframe asks again this often
-CONSENT_TIMEOUT = 30.0  # RFC 7675: stop sending when a peer's consent checks stop
 REPORT_INTERVAL = 1.0
 
 
@@ -51,6 +50,7 @@ class NodeConfig:
     udp_port: int = 40000
     public_ip: str = "127.0.0.1"  # the address put in SDP candidates
     resume_grace: float = 30.0
+    consent_timeout: float = 30.0  # RFC 7675: stop sending to a peer whose consent checks stopped
     max_peers: int = 1024
     max_tracks: int = 4096
     max_subs: int = 16384
@@ -591,7 +591,7 @@ class Node:
                 self.leave(p, reason="signalling_lost")
                 continue
             creds_age = now - p.address_seen if p.media_address else 0.0
-            if p.media_address is not None and creds_age > CONSENT_TIMEOUT:
+            if p.media_address is not None and creds_age > self.config.consent_timeout:
                 self.engine.clear_peer_address(p.peer)
                 p.media_address = None
                 log.info("participant %s: consent expired, media paused", p.id)

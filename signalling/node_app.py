@@ -74,6 +74,13 @@ class NodeSignalling:
                         await ws.send_json(_error(e.code, e.message))
                     else:
                         p.send(_error(e.code, e.message))
+                except Exception:  # noqa: BLE001 - a bug on one message must not end the session
+                    log.exception("signalling message failed")
+                    err = _error("internal_error", "the node could not process this message")
+                    if p is None:
+                        await ws.send_json(err)
+                    else:
+                        p.send(err)
         except WebSocketDisconnect:
             pass
         except Exception:  # noqa: BLE001 - a broken socket or bad frame ends only this connection

@@ -134,11 +134,16 @@ class Bot:
                 if tid is not None and tid in self.tracks and tr.mid is not None:
                     mapping[tr.mid] = tid
             self.mid_to_track = mapping
-            await self.ws.send(json.dumps({"type": "offer", "sdp": self.pc.localDescription.sdp, "subscriptions": mapping}))
+            sdp = self.shape_offer(self.pc.localDescription.sdp)
+            await self.ws.send(json.dumps({"type": "offer", "sdp": sdp, "subscriptions": mapping}))
             msg = await asyncio.wait_for(self._answers.get(), 10)
             if msg.get("type") != "answer":
                 raise RuntimeError(f"offer refused: {msg}")
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=msg["sdp"], type="answer"))
+
+    def shape_offer(self, sdp: str) -> str:
+        """The offer as sent; subclasses imitate other browsers' offers here."""
+        return sdp
 
     async def _negotiator(self) -> None:
         while True:
