@@ -156,7 +156,8 @@ class Node:
         self.by_peer[peer] = p
         self.by_id[p.id] = p
         room.broadcast({"type": "participant_joined", "participant": p.describe()}, exclude=p)
-        log.info("join room=%s/%s participant=%s", room.tenant, room.name, p.id)
+        log.info("join room=%s/%s participant=%s", room.tenant, room.name, p.id,
+                 extra={"tenant": room.tenant, "room": room.name, "participant": p.id})
         return p
 
     def snapshot(self, p: Participant, resumed: bool = False) -> dict[str, Any]:
@@ -220,7 +221,8 @@ class Node:
             self.rooms.pop(room.key, None)
             if self.on_room_empty is not None:
                 self.on_room_empty(room)
-        log.info("leave room=%s/%s participant=%s reason=%s", room.tenant, room.name, p.id, reason)
+        log.info("leave room=%s/%s participant=%s reason=%s", room.tenant, room.name, p.id, reason,
+                 extra={"tenant": room.tenant, "room": room.name, "participant": p.id, "reason": reason})
 
     def end_room(self, tenant: str, name: str, reason: str = "ended") -> bool:
         room = self.rooms.get((tenant, name))
@@ -351,7 +353,8 @@ class Node:
         p.pending_publications.pop(mid, None)
         self.tracks_by_ssrc[(p.peer, ssrc)] = track
         p.room.broadcast({"type": "track_published", "track": track.describe()}, exclude=p)
-        log.info("publish participant=%s track=%s kind=%s codec=%s ssrc=%d", p.id, track.id, track.kind, codec, ssrc)
+        log.info("publish participant=%s track=%s kind=%s codec=%s ssrc=%d", p.id, track.id, track.kind, codec, ssrc,
+                 extra={"room": p.room.name, "participant": p.id, "track": track.id})
         return track
 
     def _remove_track(self, track: Track) -> None:

@@ -24,6 +24,7 @@ from residency.audit import AuditLog
 from residency.enforcement import NodeGuard, tenant_allows
 from residency.model import Node as NodeRecord
 from residency.registry import RedisRegistry
+from sfu import logs
 from sfu.agent import NodeAgent, admission
 from sfu.metrics import metrics_endpoint
 from sfu.node import Node, NodeConfig
@@ -55,6 +56,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--data-dir", default=_env("data_dir", ".castellan-node"), help="node-local audit log")
     ap.add_argument("--capacity", type=int, default=int(_env("capacity", 200)), help="participants at load 1.0")
     ap.add_argument("--log-level", default=_env("log_level", "info"))
+    ap.add_argument("--log-format", default=_env("log_format", "json"), choices=["json", "text"])
     return ap.parse_args(argv)
 
 
@@ -148,7 +150,7 @@ async def serve(args: argparse.Namespace) -> None:
         await node.stop()
 
     app = create_node_app(signalling, lifespan=lifespan)
-    server = _Server(uvicorn.Config(app, host=args.host, port=args.http_port, log_level=args.log_level.lower(), loop="none", ws="websockets-sansio"))
+    server = _Server(uvicorn.Config(app, host=args.host, port=args.http_port, log_level=args.log_level.lower(), log_config=None, access_log=False, loop="none", ws="websockets-sansio"))
     loop = asyncio.get_running_loop()
 
     async def drain() -> None:
@@ -192,7 +194,7 @@ def _admin_ok(verifier: TokenVerifier, token: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(args.log_level, args.log_format, node=args.node_id, region=args.region)
     try:
         import uvloop
     except ImportError:

@@ -19,6 +19,7 @@ import uvicorn
 from residency.enforcement import NodeGuard, tenant_allows
 from residency.model import Node as NodeRecord
 from residency.registry import MemoryRegistry
+from sfu import logs
 from sfu.agent import NodeAgent, admission
 from sfu.node import Node, NodeConfig
 from signalling.control.embedded import create_demo, embedded_control_plane
@@ -75,8 +76,8 @@ async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info
 
     node_app = create_node_app(signalling, lifespan=node_lifespan)
     servers = [
-        uvicorn.Server(uvicorn.Config(cp.app, host=args.host, port=args.port, log_level=args.log_level, ws="websockets-sansio")),
-        uvicorn.Server(uvicorn.Config(node_app, host=args.host, port=args.node_port, log_level=args.log_level, ws="websockets-sansio")),
+        uvicorn.Server(uvicorn.Config(cp.app, host=args.host, port=args.port, log_level=args.log_level, log_config=None, access_log=False, ws="websockets-sansio")),
+        uvicorn.Server(uvicorn.Config(node_app, host=args.host, port=args.node_port, log_level=args.log_level, log_config=None, access_log=False, ws="websockets-sansio")),
     ]
     tasks = [asyncio.create_task(s.serve()) for s in servers]
     while not all(s.started for s in servers):
@@ -113,7 +114,7 @@ def _admin_ok(verifier: TokenVerifier, token: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(args.log_level, "text")
     try:
         import uvloop
     except ImportError:
