@@ -1,0 +1,358 @@
+"""Real processes for the cluster tests: redis-server, `castellan control-plane`, `castellan node`, tcpdump, and
+network namespaces that play separate hosts/regions. Everything started here is killed by its owner's
+`stop()`/`kill()`; namespaces are deleted by `Topology.destroy()` (tests call both from finalizers).
+
+Processes run in their own session (process group), so a kill reaches their children too, and only them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = REPO / ".venv" / "bin"
+PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+PASSWORD = "correct horse battery staple"  # every test link's password
+
+
+def castellan(*args: str) -> list[str]:
+    return [PYTHON, "-m", "signalling.cli", *args]
+
+
+def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
+    """Polls `predicate` until it returns something truthy (returned) or `timeout` passes (returns the last)."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except Exception:  # noqa: BLE001 - not ready yet
+            value = None
+        if value or time.monotonic() >= end:
+            return value
+        time.sleep(interval)
+
+
+class Proc:
+    """A process (optionally inside network namespace `ns`) in its own session, output to `log`."""
+
+    def __init__(self, name: str, argv: Sequence[str], log: Path, ns: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.log = log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._out: IO[bytes] = open(log, "wb")  # noqa: SIM115 - closed in stop()/kill()
+        full = ["ip", "netns", "exec", ns, *argv] if ns else list(argv)
+        self.proc = subprocess.Popen(full, cwd=REPO, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True,
+                                     env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})})
+        self.pid = self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL, no goodbye (a crashed host)."""
+        self._signal(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
+        self._out.close()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> None:
+        if self.alive():
+            self._signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(5)
+        self._out.close()
+
+    def tail(self, n: int = 4000) -> str:
+        try:
+            return f"--- {self.name} ({self.log}) ---\n" + self.log.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+
+class Processes:
+    """Everything a test started; `stop_all()` from a finalizer ends whatever is still running."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def add(self, p: Any) -> Any:
+        self.items.append(p)
+        return p
+
+    def stop_all(self) -> None:
+        for p in reversed(self.items):
+            with contextlib.suppress(Exception):
+                p.stop()
+
+    def logs(self) -> str:
+        return "\n".join(p.tail() for p in self.items if hasattr(p, "tail"))
+
+
+# -- redis -----------------------------------------------------------------------------------------------------
+
+def redis_ping(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisProc:
+    """redis-server without persistence on fixed addresses and port; `stop()` + `start()` = a restart that
+    loses every key (what a Redis pod restart without persistence does)."""
+
+    def __init__(self, workdir: Path, port: int, bind: Sequence[str] = ("127.0.0.1",), ns: str | None = None) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (scripts/setup.sh installs it)")
+        self.binary = binary
+        self.workdir = workdir
+        self.port = port
+        self.bind = list(bind)
+        self.ns = ns
+        self.proc: Proc | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.bind[-1]}:{self.port}/0"
+
+    def start(self, timeout: float = 10.0, ping: Callable[[], bool] | None = None) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        argv = [self.binary, "--port", str(self.port), "--bind", *self.bind, "--save", "", "--appendonly", "no",
+                "--dir", str(self.workdir), "--protected-mode", "no" if self.ns else "yes"]
+        self.proc = Proc(f"redis#{self.starts}", argv, self.workdir / f"redis-{self.starts}.log", ns=self.ns)
+        check = ping or (lambda: redis_ping(self.bind[0], self.port))
+        if not wait_until(lambda: not self.proc.alive() or check(), timeout) or not self.proc.alive():  # type: ignore[union-attr]
+            raise RuntimeError(f"redis-server did not start:\n{self.proc.tail()}")  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.stop(signal.SIGKILL)
+
+    kill = stop
+
+    def tail(self) -> str:
+        return self.proc.tail() if self.proc is not None else ""
+
+
+# -- the deployment ----------------------------------------------------------------------------------------------
+
+@dataclass
+class Seeded:
+    db: Path
+    links: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> {link, room, tenant, password}
+    signing_key: Path | None = None
+
+
+def seed(db: Path, regions: Iterable[tuple[str, str, str, str]],
+         tenants: Iterable[tuple[str, str, str, Sequence[str] | None]], links: dict[str, str],
+         public_url: str) -> Seeded:
+    """Operator set-up on the control plane's database before it starts: regions (id, jurisdiction, location,
+    display name), tenants (id, name, jurisdiction, allowed regions or None) and password links
+    (name -> tenant). Audited like any admin action; the control plane publishes it all to Redis at start."""
+    from residency.registry import MemoryRegistry
+    from signalling.control.app import build_control_plane
+    from signalling.control.config import ControlConfig
+    from signalling.control.residency_adapter import open_residency
+
+    config = ControlConfig(db=db, public_url=public_url)
+    adapter = open_residency(config, registry=MemoryRegistry())
+    svc = adapter.service
+    for rid, jurisdiction, location, name in regions:
+        svc.define_region(rid, jurisdiction, location, name, actor="operator:test")
+    control = build_control_plane(config, residency=adapter)
+    for tid, name, jurisdiction, allowed in tenants:
+        control.create_tenant("operator:test", tenant=tid, name=name, jurisdiction=jurisdiction)
+        if allowed is not None:
+            svc.set_allowed_regions(tid, list(allowed), actor="admin:test", reason="proof test: EU regions only")
+    out = Seeded(db=db, signing_key=config.key_dir() / "audit-ed25519.pem")
+    for name, tenant in links.items():
+        rec = control.create_link("operator:test", tenant=tenant, title=name, password=PASSWORD)
+        out.links[name] = {"link": rec["link"], "room": rec["room"], "tenant": tenant, "password": PASSWORD}
+    control.close()
+    svc.db.close()
+    return out
+
+
+def control_plane(workdir: Path, db: Path, host: str, port: int, redis_url: str, ns: str | None = None) -> Proc:
+    argv = castellan("control-plane", "--host", host, "--port", str(port), "--db", str(db), "--redis-url", redis_url,
+                     "--public-url", f"http://{host}:{port}")
+    return Proc("control-plane", argv, workdir / "control-plane.log", ns=ns)
+
+
+def node(workdir: Path, node_id: str, region: str, host: str, http_port: int, udp_port: int, redis_url: str,
+         control_url: str, ns: str | None = None, capacity: int = 200) -> Proc:
+    data = workdir / f"node-{node_id}"
+    argv = castellan("node", "--node-id", node_id, "--region", region, "--host", host, "--udp-host", host,
+                     "--http-port", str(http_port), "--udp-port", str(udp_port), "--public-ip", host,
+                     "--redis-url", redis_url, "--control-plane-url", control_url, "--data-dir", str(data),
+                     "--capacity", str(capacity), "--resume-grace", "5", "--drain-deadline", "5",
+                     "--log-level", "info")
+    return Proc(f"node {node_id}", argv, workdir / f"node-{node_id}.log", ns=ns)
+
+
+def registry_nodes(redis_url: str) -> dict[str, dict[str, Any]]:
+    """Live nodes in the registry (id -> record), read with the same client the processes use."""
+    from residency.registry import RedisRegistry
+
+    reg = RedisRegistry(redis_url)
+    try:
+        return {n.id: n.to_dict() for n in reg.list_nodes()}
+    finally:
+        reg.r.close()
+
+
+def audit_export(seeded: Seeded, tenant: str, out: Path) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
+    """`castellan audit export` then `castellan audit verify` (the CLI a tenant would use); returns the verify
+    result and the exported records."""
+    assert seeded.signing_key is not None
+    exp = subprocess.run(castellan("audit", "export", "--db", str(seeded.db), "--tenant", tenant, "--signing-key",
+                                   str(seeded.signing_key), "-o", str(out)),
+                         cwd=REPO, capture_output=True, text=True, timeout=30, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert exp.returncode == 0, exp.stderr
+    pub = out.with_suffix(".pub.pem")
+    key = subprocess.run(castellan("audit", "public-key", "--signing-key", str(seeded.signing_key)), cwd=REPO,
+                         capture_output=True, text=True, timeout=30, env={**os.environ, "PYTHONPATH": str(REPO)})
+    pub.write_text(key.stdout)
+    verify = subprocess.run(castellan("audit", "verify", str(out), "--public-key", str(pub)), cwd=REPO,
+                            capture_output=True, text=True, timeout=30, env={**os.environ, "PYTHONPATH": str(REPO)})
+    records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    return verify, [r for r in records if "kind" in r]
+
+
+# -- network namespaces --------------------------------------------------------------------------------------------
+
+def _ip(*args: str) -> None:
+    r = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
+    if r.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)}: {r.stderr.strip() or r.returncode}")
+
+
+@dataclass
+class Spoke:
+    name: str  # role, e.g. "eu-1"
+    ns: str  # namespace name
+    index: int
+    addr: str  # the spoke's address on its link
+    hub_addr: str  # the hub's address on that link
+    iface: str = "up0"  # the spoke's end of the link
+    hub_iface: str = ""  # the hub's end
+
+
+class Topology:
+    """A hub namespace (the control plane's "host") and spokes (one per region, one for the participants), each
+    joined to the hub by its own veth link 10.213.<i>.0/24 (hub .1, spoke .2); the hub routes between links.
+    No bridge, nothing in the caller's namespace: veth ends are created directly inside the namespaces."""
+
+    PREFIX = "10.213"
+
+    def __init__(self, spokes: Sequence[str], hub: str = "cp") -> None:
+        self.tag = f"cst{secrets.token_hex(3)}"
+        self.hub = f"{self.tag}-{hub}"
+        self.spokes: dict[str, Spoke] = {}
+        for i, name in enumerate(spokes):
+            self.spokes[name] = Spoke(name=name, ns=f"{self.tag}-{name}", index=i,
+                                      addr=f"{self.PREFIX}.{i}.2", hub_addr=f"{self.PREFIX}.{i}.1",
+                                      hub_iface=f"to{i}")
+        self.created: list[str] = []
+
+    def create(self) -> Topology:
+        _ip("netns", "add", self.hub)
+        self.created.append(self.hub)
+        _ip("-n", self.hub, "link", "set", "lo", "up")
+        for s in self.spokes.values():
+            _ip("netns", "add", s.ns)
+            self.created.append(s.ns)
+            _ip("-n", s.ns, "link", "set", "lo", "up")
+            _ip("link", "add", s.hub_iface, "netns", self.hub, "type", "veth", "peer", "name", s.iface, "netns", s.ns)
+            _ip("-n", self.hub, "addr", "add", f"{s.hub_addr}/24", "dev", s.hub_iface)
+            _ip("-n", s.ns, "addr", "add", f"{s.addr}/24", "dev", s.iface)
+            _ip("-n", self.hub, "link", "set", s.hub_iface, "up")
+            _ip("-n", s.ns, "link", "set", s.iface, "up")
+            _ip("-n", s.ns, "route", "add", "default", "via", s.hub_addr)
+        r = subprocess.run(["ip", "netns", "exec", self.hub, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
+                           capture_output=True, text=True, timeout=10)
+        if r.returncode != 0:
+            raise RuntimeError(f"enabling forwarding in {self.hub}: {r.stderr}")
+        return self
+
+    def destroy(self) -> None:
+        for ns in reversed(self.created):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+        self.created.clear()
+
+    def exists(self) -> list[str]:
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
+        return [line.split()[0] for line in listed.splitlines() if line.startswith(self.tag)]
+
+
+def netns_unavailable() -> str | None:
+    """Why namespaces cannot be made here (None when they can)."""
+    if os.geteuid() != 0:
+        return "network namespaces need root (CI runs the suite as root)"
+    for tool in ("ip", "tcpdump"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (scripts/setup.sh installs iproute2 and tcpdump)"
+    probe = f"cstprobe{secrets.token_hex(3)}"
+    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=10)
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True, timeout=10)
+    if r.returncode != 0:
+        return f"'ip netns add' failed here: {r.stderr.strip()}"
+    return None
+
+
+class Capture:
+    """tcpdump on one interface inside a namespace, written to a pcap; counted afterwards with BPF filters."""
+
+    def __init__(self, ns: str, iface: str, path: Path) -> None:
+        self.path = path
+        self.proc = Proc(f"tcpdump {ns}/{iface}", ["tcpdump", "-i", iface, "-nn", "-U", "-s", "128", "-w", str(path)],
+                         path.with_suffix(".log"), ns=ns)
+
+    def started(self) -> bool:
+        return "listening on" in self.proc.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.proc.stop(signal.SIGINT)
+
+    def tail(self) -> str:
+        return self.proc.tail()
+
+    def count(self, bpf: str = "") -> int:
+        r = subprocess.run(["tcpdump", "-r", str(self.path), "-nn", "--count", *([bpf] if bpf else [])],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError(f"tcpdump -r {self.path}: {r.stderr}")
+        return int(r.stdout.split()[0])
