@@ -205,6 +205,7 @@ def _link_create(args: argparse.Namespace, b: Any) -> None:
 def _admin(args: argparse.Namespace) -> int:
     from signalling.control.errors import ApiError
 
+    b = None
     try:
         b = _backend(args)
         c, a = args.command, args.action
@@ -250,6 +251,9 @@ def _admin(args: argparse.Namespace) -> int:
     except ApiError as e:
         print(f"castellan: {e.code}: {e.message}", file=sys.stderr)
         return 1
+    finally:
+        if b is not None:
+            b.close()
     return 0
 
 

@@ -28,7 +28,9 @@ def main() -> None:
     d = Path(args.dir)
     # every locust user comes from 127.0.0.1: the per-address failure limit would be shared by all of them,
     # but the storm only uses correct passwords, so the limiter is exercised (checked) and never trips.
-    config = ControlConfig(db=d / "control.db", public_url=f"http://127.0.0.1:{args.port}", limits=LimitPolicy())
+    # the per-address join-request bucket is off: the storm's thousands of participants all come from 127.0.0.1
+    config = ControlConfig(db=d / "control.db", public_url=f"http://127.0.0.1:{args.port}", limits=LimitPolicy(),
+                           join_rate=0)
     residency = open_residency(config, registry=MemoryRegistry(node_ttl=10**9))
     svc = residency.service
     svc.define_region("eu-1", "EU", "Frankfurt, DE", "EU Central", actor="bench")

@@ -20,6 +20,13 @@ class Direct:
         self.cp = control
         self.actor = actor
 
+    def close(self) -> None:
+        self.cp.close()
+        self.cp.store.close()
+        service = getattr(self.cp.residency, "service", None)
+        if service is not None:
+            service.db.close()
+
     def create_tenant(self, tenant: str, name: str, jurisdiction: str) -> dict[str, Any]:
         return self.cp.create_tenant(self.actor, tenant=tenant, name=name, jurisdiction=jurisdiction)
 
@@ -64,6 +71,9 @@ class Remote:
         self.base = base_url.rstrip("/")
         self.key = key
         self.timeout = timeout
+
+    def close(self) -> None:
+        pass
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = json.dumps(body).encode() if body is not None else None

@@ -20,6 +20,8 @@ class ControlConfig:
     max_body: int = 16 * 1024
     trust_forwarded_for: bool = False  # use X-Forwarded-For's first address (only behind a trusted proxy)
     limits: LimitPolicy = field(default_factory=LimitPolicy)
+    join_rate: float = 10.0  # join requests per second per client address (token bucket); 0 disables
+    join_burst: float = 120.0
     scrypt: ScryptCost = DEFAULT_COST
     lobby_poll_max: float = 25.0
 

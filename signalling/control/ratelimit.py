@@ -153,3 +153,30 @@ class FailureLimiter:
                 return False
             del self._entries[(scope, key)]
             return True
+
+
+class RequestLimiter:
+    """A token bucket per client address for join requests of any outcome: `burst` at once, then `rate` per
+    second. Generous on purpose (a whole office behind one NAT joins a town hall at once); it only stops floods.
+    """
+
+    def __init__(self, rate: float = 10.0, burst: float = 120.0, clock: Callable[[], float] = time.time) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """0 when allowed, else the seconds to wait."""
+        now = self.clock()
+        with self._lock:
+            if len(self._buckets) > 100_000:
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < self.burst / self.rate}
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                return (1.0 - tokens) / self.rate
+            self._buckets[key] = (tokens - 1.0, now)
+            return 0.0

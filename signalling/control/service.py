@@ -34,7 +34,7 @@ from .nodeadmin import NodeAdmin, NodeAdminError
 from .occupancy import Occupancy
 from .passwords import PasswordChecker, generate_password, hash_password, needs_rehash
 from .ports import ResidencyPort
-from .ratelimit import Blocked, FailureLimiter
+from .ratelimit import Blocked, FailureLimiter, RequestLimiter
 from .specs import CREATE_LINK
 from .store import Link, Store
 
@@ -87,6 +87,7 @@ class ControlPlane:
         self.clock = clock
         self.signer = LinkSigner(store.secret("link-signing-key"))
         self.limiter = FailureLimiter(config.limits, clock=clock)
+        self.requests = RequestLimiter(config.join_rate, config.join_burst, clock=clock) if config.join_rate else None
         self.lobby = Lobby(clock=clock)
         self.occupancy = Occupancy(clock=clock)
         self.passwords = PasswordChecker()
@@ -287,6 +288,13 @@ class ControlPlane:
         region_hint: str | None = None,
         host_key: str | None = None,
     ) -> dict[str, Any]:
+        if self.requests is not None:
+            wait = self.requests.take(client)
+            if wait:
+                metrics.TOKEN_FAILURES.labels("request_rate").inc()
+                retry = max(1, int(wait + 0.999))
+                raise ApiError(429, "slow_down", f"too many join requests from your address; retry in {retry} s",
+                               headers={"Retry-After": str(retry)}, extra={"retry_after": retry})
         rec = self._usable_link(link)
         keys = [("link", rec.link), ("client", client)]
         host = False

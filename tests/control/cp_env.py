@@ -79,6 +79,8 @@ def make_env(tmp_path: Path, clock: Clock | None = None, node_http: str = "http:
         control.limiter.clock = clock
         control.lobby.clock = clock
         control.occupancy.clock = clock
+        if control.requests is not None:
+            control.requests.clock = clock
     operator_key = control.ensure_operator_key()
     assert operator_key
     app = create_app(config, control=control)

@@ -118,3 +118,16 @@ def test_a_locked_link_does_not_lock_out_its_host(env: Env, clock: Clock) -> Non
     assert env.join(link["link"], password="right").json()["error"] == "locked"
     r = env.join(link["link"], host_key=link["host_key"])
     assert r.status_code == 200 and r.json()["host"] is True
+
+
+def test_a_flood_of_join_requests_from_one_address_is_slowed_down(env: Env, clock: Clock) -> None:
+    """Any outcome counts (even links that do not exist): 120 at once, then 10 a second."""
+    link = env.link(no_password=True)["link"]
+    codes = [env.join(link).status_code for _ in range(120)]
+    assert codes == [200] * 120
+    r = env.join(link)
+    assert (r.status_code, r.json()["error"]) == (429, "slow_down") and r.headers["Retry-After"] == "1"
+    clock.advance(1)
+    assert env.join(link).status_code == 200
+    other = TestClient(env.client.app, client=("192.0.2.9", 4000))
+    assert other.post("/v1/join", json={"link": link, "name": "y"}).status_code == 200
