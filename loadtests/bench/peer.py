@@ -20,10 +20,10 @@ import time
 from dataclasses import dataclass, field
 
 from aioice import stun
+from native.engine import SrtpSession
 
 from loadtests.bench import sdp as bsdp
 from loadtests.bench.media import FPS, BenchMedia
-from native.engine import SrtpSession
 from sfu import rtcp
 from sfu.dtls import Certificate, DtlsSession, SrtpKeys
 
@@ -257,7 +257,14 @@ class Publisher(BenchPeer):
     def on_connected(self) -> None:
         assert self.keys is not None
         self.rx = SrtpSession(self.keys.profile, self.keys.rx_key, False)
-        self._tasks.append(asyncio.create_task(self._run()))
+
+    def start_media(self) -> None:
+        """Starts the real-time replay (the bench joins every subscriber first, so joins never compete with
+        forwarding; the node's PLI on each new subscription then gets the first frames' keyframe)."""
+        if self.keys is not None and not any(getattr(t, "_media", False) for t in self._tasks):
+            task = asyncio.create_task(self._run())
+            task._media = True  # type: ignore[attr-defined]
+            self._tasks.append(task)
 
     def on_media(self, data: bytes) -> None:
         if len(data) < 8 or not 192 <= data[1] <= 223 or self.rx is None:

@@ -157,9 +157,9 @@ class CastellanTarget(Target):
             await asyncio.sleep(0.1)
         raise RuntimeError("node did not become ready in 30 s")
 
-    async def _get(self, path: str, tries: int = 3) -> dict[str, Any]:
+    async def _get(self, path: str, tries: int = 2) -> dict[str, Any]:
         def fetch() -> dict[str, Any]:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http}{path}", timeout=10) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http}{path}", timeout=30) as r:  # noqa: S310
                 return json.loads(r.read())
 
         for attempt in range(tries):
@@ -182,7 +182,7 @@ class CastellanTarget(Target):
             self.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.proc.kill()
                 await asyncio.to_thread(self.proc.wait)
         if getattr(self, "_log", None):
