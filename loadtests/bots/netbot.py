@@ -6,7 +6,7 @@ address instead. This module keeps `peer.py` untouched and:
 
   * `set_host_addresses(["10.213.0.2"])` - the host candidates every bot of this process offers (module-level,
     because aioice looks the function up globally; default stays loopback);
-  * `NetBot` - a `Bot` that also records when its WebSocket closed and when it decoded its first video frame
+  * `NetBot` - a `Bot` without ICE servers (aiortc's default STUN server is on the Internet) that also records when its WebSocket closed and when it decoded its first video frame
     (`ws_closed_at`, `first_video_at`, both `time.monotonic()`), for resume-time measurements;
   * `NamespaceLoop` - an asyncio loop on a thread that has entered a network namespace (setns(2) is per
     thread): every socket the bots, aiortc and httpx open from that loop lives in that namespace, while the
@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 import aioice.ice
 import httpx
+from aiortc import RTCConfiguration, RTCPeerConnection
 
 from loadtests import media
 from loadtests.bots import peer
@@ -63,6 +64,15 @@ class NetBot(Bot):
 
     def __init__(self, url: str, token: str, name: str = "bot", read_numbers: bool = True) -> None:
         super().__init__(url, token, name, read_numbers)
+        # No ICE servers. aiortc's default is stun:stun.l.google.com:19302: a DNS lookup (and STUN packets)
+        # leaving the test's networks, and where no resolver answers (a namespace) a 5 s stall in gathering.
+        # peer.Bot builds its RTCPeerConnection() with that default; replace it before anything used it.
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+        @self.pc.on("track")
+        def _consume(track: Any) -> None:
+            self._tasks.append(asyncio.create_task(self._consume(track)))
+
         self.ws_closed_at: float | None = None
         self.first_video_at: float | None = None
         self.connected_at: float | None = None

@@ -75,7 +75,7 @@ def test_kill_a_node_participants_resume_on_the_other_eu_node(tmp_path: Path) ->
                     assert await mt.decoding(ms, frames=15), f"{name}: no media"
                     host = ms[0].node
                     assert all(m.node == host for m in ms), [(m.name, m.node) for m in ms]
-                    await asyncio.to_thread(cl.wait_until, lambda: load_seen(host), 5)
+                    await asyncio.to_thread(cl.wait_until, lambda h=host: load_seen(h), 5)
                 by_node = {n: sorted({m.meeting for m in members if m.node == n}) for n in nodes}
                 report.append(f"meetings by node: {by_node}")
                 assert by_node["eu-1a"] and by_node["eu-1b"], f"meetings were not spread over both EU nodes: {by_node}"
