@@ -181,7 +181,7 @@ class CastellanTarget(Target):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 5)
+                await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 1.5)
             except TimeoutError:
                 self.proc.kill()
                 await asyncio.to_thread(self.proc.wait)
