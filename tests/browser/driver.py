@@ -130,7 +130,6 @@ def minimal_two(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> 
         b.close()
 
 
-
 class Participant:
     """One Chromium instance on the client page (tests drive it through window.castellanStats())."""
 
@@ -141,7 +140,9 @@ class Participant:
         self.page: Page | None = None
 
     def open(self, url: str) -> Participant:
-        self.page = open_page(self.browser, url, self.console, self.tag, viewport={"width": 1100, "height": 680})
+        self.page = open_page(
+            self.browser, url, self.console, self.tag, viewport={"width": 1100, "height": 680}
+        )
         return self
 
     def stats(self) -> dict[str, Any]:
@@ -165,8 +166,9 @@ class Participant:
             pass
 
 
-def client_url(cfg: dict[str, Any], token: str, name: str, secret: str | None, autojoin: bool = True,
-               e2ee: bool = True) -> str:
+def client_url(
+    cfg: dict[str, Any], token: str, name: str, secret: str | None, autojoin: bool = True, e2ee: bool = True
+) -> str:
     from urllib.parse import urlencode
 
     q = {"ws": cfg["ws_url"], "token": token, "name": name, "vw": "320", "vh": "240"}
@@ -177,8 +179,11 @@ def client_url(cfg: dict[str, Any], token: str, name: str, secret: str | None, a
     return f"{cfg['base_url']}/static/join.html?{urlencode(q)}" + (f"#k={secret}" if secret else "")
 
 
-def wait_decoding(parts: dict[str, Participant], timeout: float, min_frames: int = 1) -> dict[str, dict[str, Any]]:
+def wait_decoding(
+    parts: dict[str, Participant], timeout: float, min_frames: int = 1
+) -> dict[str, dict[str, Any]]:
     """Until every participant decodes video from every other one (at least min_frames each)."""
+
     def snap() -> dict[str, dict[str, Any]]:
         return {k: p.stats() for k, p in parts.items()}
 
@@ -210,7 +215,9 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         a.page.wait_for_function("document.querySelector('#preview').videoWidth > 0", timeout=10000)
         a.shot(art, "join-page-direct.png", result)
         a.page.click("#join-button")
-        b = parts["B"] = Participant(pw, cfg, "B", console).open(client_url(cfg, tok["B"], "Bob", cfg["secret"]))
+        b = parts["B"] = Participant(pw, cfg, "B", console).open(
+            client_url(cfg, tok["B"], "Bob", cfg["secret"])
+        )
         s = wait_decoding({"A": a, "B": b}, timeout=25)
         result["two"] = s
         log("two decoding", {k: v["e2ee"]["epoch"] if v["e2ee"] else None for k, v in s.items()})
@@ -219,7 +226,9 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         result["two_later"] = s2
         a.page.evaluate("window.castellanChat('hello from Ada, encrypted')")
         # the wrong secret
-        c = parts["C"] = Participant(pw, cfg, "C", console).open(client_url(cfg, tok["C"], "Mallory", cfg["wrong_secret"]))
+        c = parts["C"] = Participant(pw, cfg, "C", console).open(
+            client_url(cfg, tok["C"], "Mallory", cfg["wrong_secret"])
+        )
         poll(lambda: c.stats(), lambda x: "does not match" in x["lock"] and len(x["tiles"]) == 3, timeout=12)
         time.sleep(1)
         result["wrong"] = {k: p.stats() for k, p in parts.items()}
@@ -233,7 +242,9 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         del parts["C"]
         before_join = a.stats()["e2ee"]["epoch"]
         # a third with the right secret joins: the key ratchets
-        d = parts["D"] = Participant(pw, cfg, "D", console).open(client_url(cfg, tok["D"], "Dee", cfg["secret"]))
+        d = parts["D"] = Participant(pw, cfg, "D", console).open(
+            client_url(cfg, tok["D"], "Dee", cfg["secret"])
+        )
         s3 = wait_decoding(parts, timeout=25, min_frames=1)
 
         def same_epoch_and_code(x: dict[str, dict[str, Any]]) -> bool:
@@ -257,10 +268,15 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         del parts["D"]
         before_leave = a.stats()["e2ee"]["epoch"]
         result["epoch_before_leave"] = before_leave
-        s4 = poll(lambda: {k: p.stats() for k, p in parts.items()},
-                  lambda x: same_epoch_and_code(x) and all(v["e2ee"]["epoch"] > before_leave for v in x.values())
-                  and all(len(v["tiles"]) == 2 for v in x.values()),
-                  timeout=10)
+        s4 = poll(
+            lambda: {k: p.stats() for k, p in parts.items()},
+            lambda x: (
+                same_epoch_and_code(x)
+                and all(v["e2ee"]["epoch"] > before_leave for v in x.values())
+                and all(len(v["tiles"]) == 2 for v in x.values())
+            ),
+            timeout=10,
+        )
         result["after_leave"] = s4
         f0 = {k: p.frames_from(s4[o]["participant"], s4[k]) for k, p in parts.items() for o in s4 if o != k}
         time.sleep(3)
@@ -268,7 +284,12 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         result["after_leave_later"] = s5
         f1 = {k: p.frames_from(s5[o]["participant"], s5[k]) for k, p in parts.items() for o in s5 if o != k}
         result["frames_after_leave"] = [f0, f1]
-        log("after leave", {k: (v["e2ee"]["epoch"], v["e2ee"]["sendEpoch"], v["safety"]) for k, v in s5.items()}, f0, f1)
+        log(
+            "after leave",
+            {k: (v["e2ee"]["epoch"], v["e2ee"]["sendEpoch"], v["safety"]) for k, v in s5.items()},
+            f0,
+            f1,
+        )
         a.shot(art, "meeting-after-leave.png", result)
     finally:
         for p in parts.values():
@@ -288,17 +309,122 @@ def debug_two(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
         for p in (a, b):
             s = p.stats()
             e = s["e2ee"] or {}
-            log(p.tag, s["connection"], [(v["participant"], v["framesDecoded"], v["packetsReceived"]) for v in s["video"]],
-                e.get("epoch"), e.get("sendEpoch"), e.get("sending"), {k: (v["state"], v["ok"], v["failed"]) for k, v in (e.get("tracks") or {}).items()})
+            log(
+                p.tag,
+                s["quality"],
+                s["qualityDetail"],
+                s["lock"],
+                s["connection"],
+                [(v["participant"], v["framesDecoded"], v["packetsReceived"]) for v in s["video"]],
+                e.get("epoch"),
+                e.get("sendEpoch"),
+                e.get("sending"),
+                {k: (v["state"], v["ok"], v["failed"]) for k, v in (e.get("tracks") or {}).items()},
+            )
     result["a"] = a.stats()
     result["b"] = b.stats()
     a.close()
     b.close()
 
+
+def chromium_cpu_seconds() -> float:
+    import os
+
+    import psutil
+
+    total = 0.0
+    for proc in psutil.Process(os.getpid()).children(recursive=True):
+        try:
+            if "chrom" in proc.name().lower():
+                t = proc.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def ciphertext_and_cpu(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """The browser CPU cost of E2EE (two browsers in one meeting, on vs off), then: the node forwards only
+    ciphertext — a bot subscribed through the node gets video av cannot decode, while without E2EE it decodes.
+    (The bot runs with one browser left, so the 2-core test machine keeps up.)"""
+    import subprocess
+
+    wait_http(cfg["base_url"] + "/static/join.html")
+    wait_http(cfg["http_url"] + "/healthz")
+    art = Path(cfg["artifacts"])
+    console: list[str] = []
+    result["console"] = console
+    seconds = float(cfg.get("seconds", 8))
+    for mode in ("on", "off"):
+        tok = cfg["tokens"][mode]
+        parts = {k: Participant(pw, cfg, f"{k}-{mode}", console) for k in ("A", "B")}
+        try:
+            for k, p in parts.items():
+                p.open(client_url(cfg, tok[k], f"{k} ({mode})", cfg["secret"], e2ee=(mode == "on")))
+            wait_decoding(parts, timeout=25, min_frames=10)
+            time.sleep(2)  # let bandwidth estimation settle
+            s0 = {k: p.stats() for k, p in parts.items()}
+            cpu0, t0 = chromium_cpu_seconds(), time.monotonic()
+            time.sleep(seconds)
+            cpu1, t1 = chromium_cpu_seconds(), time.monotonic()
+            s1 = {k: p.stats() for k, p in parts.items()}
+            ids = {k: v["participant"] for k, v in s1.items()}
+            frames = {
+                k: parts[k].frames_from(ids[o], s1[k]) - parts[k].frames_from(ids[o], s0[k])
+                for k in parts
+                for o in parts
+                if o != k
+            }
+            crypto_ms = {
+                k: (s1[k]["e2ee"] or {}).get("cryptoMs", 0) - (s0[k]["e2ee"] or {}).get("cryptoMs", 0)
+                for k in parts
+            }
+            sent = {
+                k: sum(o["framesEncoded"] for o in s1[k]["outbound"])
+                - sum(o["framesEncoded"] for o in s0[k]["outbound"])
+                for k in parts
+            }
+            result[mode] = {
+                "cpu_seconds": cpu1 - cpu0,
+                "wall_seconds": t1 - t0,
+                "frames_decoded": frames,
+                "frames_encoded": sent,
+                "crypto_ms": crypto_ms,
+                "lock": {k: v["lock"] for k, v in s1.items()},
+            }
+            parts["A"].shot(art, f"meeting-e2ee-{mode}.png", result)
+            log(mode, result[mode])
+            parts["B"].close()
+            out = art / f"capture-{mode}.json"
+            out.unlink(missing_ok=True)
+            bot = subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__).with_name("capture_bot.py")),
+                    cfg["ws_url"],
+                    tok["bot"],
+                    "6",
+                    str(out),
+                    str(art / f"capture-{mode}"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=40,
+            )
+            result[mode]["capture"] = (
+                json.loads(out.read_text()) if out.exists() else {"stderr": bot.stderr[-3000:]}
+            )
+            log(mode, "capture", result[mode]["capture"].get("counts"))
+        finally:
+            for p in parts.values():
+                p.close()
+
+
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
     "minimal_two": minimal_two,
     "e2ee_meeting": e2ee_meeting,
     "debug_two": debug_two,
+    "ciphertext_and_cpu": ciphertext_and_cpu,
 }
 
 

@@ -134,10 +134,32 @@ WEB_PORT = 8000  # the control plane / static client
 
 
 @contextlib.contextmanager
-def node_in(ns: str, name: str, *, jwks_file: Path | None = None, control_plane_url: str | None = None,
-            node_id: str = "node-1", region: str = "local") -> Iterator[NsProcess]:
-    argv = [PYTHON, "-m", "sfu.server", "--host", "127.0.0.1", "--http-port", str(HTTP_PORT), "--udp-port",
-            str(UDP_PORT), "--node-id", node_id, "--region", region, "--log-level", "info"]
+def node_in(
+    ns: str,
+    name: str,
+    *,
+    jwks_file: Path | None = None,
+    control_plane_url: str | None = None,
+    node_id: str = "node-1",
+    region: str = "local",
+) -> Iterator[NsProcess]:
+    argv = [
+        PYTHON,
+        "-m",
+        "sfu.server",
+        "--host",
+        "127.0.0.1",
+        "--http-port",
+        str(HTTP_PORT),
+        "--udp-port",
+        str(UDP_PORT),
+        "--node-id",
+        node_id,
+        "--region",
+        region,
+        "--log-level",
+        "info",
+    ]
     if jwks_file is not None:
         argv += ["--jwks-file", str(jwks_file)]
     if control_plane_url is not None:
@@ -156,7 +178,11 @@ def web_in(ns: str, name: str, config: dict[str, Any]) -> Iterator[NsProcess]:
     out_path = ARTIFACTS / f"{name}.stack.out.json"
     out_path.unlink(missing_ok=True)
     cfg_path.write_text(json.dumps({"port": WEB_PORT, "out": str(out_path), **config}))
-    proc = NsProcess(ns, [PYTHON, str(REPO / "tests" / "browser" / "stack.py"), str(cfg_path)], ARTIFACTS / f"{name}.web.log")
+    proc = NsProcess(
+        ns,
+        [PYTHON, str(REPO / "tests" / "browser" / "stack.py"), str(cfg_path)],
+        ARTIFACTS / f"{name}.web.log",
+    )
     try:
         deadline = time.monotonic() + 20
         while not out_path.exists() and proc.alive() and time.monotonic() < deadline:

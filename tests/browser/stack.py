@@ -35,17 +35,32 @@ def control_app(cfg: dict[str, Any], out: dict[str, Any]) -> Starlette:
     from signalling.control.residency_adapter import ResidencyAdapter
 
     tmp = Path(tempfile.mkdtemp(prefix="castellan-browser-"))
-    config = ControlConfig(db=tmp / "control.db", public_url=cfg["public_url"], scrypt=ScryptCost(n=2**10, r=8, p=1))
+    config = ControlConfig(
+        db=tmp / "control.db", public_url=cfg["public_url"], scrypt=ScryptCost(n=2**10, r=8, p=1)
+    )
     svc = ResidencyService(str(config.db), registry=MemoryRegistry())
     svc.define_region(cfg["region"], "EU", "Frankfurt, DE", "EU Central", actor="operator")
-    svc.node_registered(Node(id=cfg["node_id"], region=cfg["region"], public_ip="127.0.0.1", udp_port=cfg["udp_port"],
-                             ws_url=cfg["ws_url"], http_url=cfg["node_http_url"]))
+    svc.node_registered(
+        Node(
+            id=cfg["node_id"],
+            region=cfg["region"],
+            public_ip="127.0.0.1",
+            udp_port=cfg["udp_port"],
+            ws_url=cfg["ws_url"],
+            http_url=cfg["node_http_url"],
+        )
+    )
     control = build_control_plane(config, residency=ResidencyAdapter(svc))
     control.create_tenant("operator", tenant="acme", name="ACME", jurisdiction="EU")
     links = {}
     for name, opts in cfg.get("links", {}).items():
         rec = control.create_link("operator", tenant="acme", title=opts.pop("title", name), **opts)
-        links[name] = {"link": rec["link"], "url": rec["url"], "host_key": rec["host_key"], "password": opts.get("password")}
+        links[name] = {
+            "link": rec["link"],
+            "url": rec["url"],
+            "host_key": rec["host_key"],
+            "password": opts.get("password"),
+        }
         if opts.get("revoke"):
             pass
     out["links"] = links

@@ -31,13 +31,29 @@ def _secret() -> str:
 def _tokens(names: list[str], room: str) -> tuple[str, dict[str, str]]:
     keys = KeyRing()
     issuer = TokenIssuer(keys)
-    toks = {n: issuer.mint(tenant="acme", room=room, participant=f"p-{n.lower()}-{secrets.token_hex(3)}",
-                           region="local", node="node-1", name=n, ttl=300) for n in names}
+    toks = {
+        n: issuer.mint(
+            tenant="acme",
+            room=room,
+            participant=f"p-{n.lower()}-{secrets.token_hex(3)}",
+            region="local",
+            node="node-1",
+            name=n,
+            ttl=300,
+        )
+        for n in names
+    }
     return json.dumps(keys.jwks()), toks
 
 
 def _fail(result: dict, *logs: str) -> str:
-    return (result.get("error", "") + "\nconsole:\n" + "\n".join(result.get("console", [])[-60:]) + "\n" + "\n".join(logs))
+    return (
+        result.get("error", "")
+        + "\nconsole:\n"
+        + "\n".join(result.get("console", [])[-60:])
+        + "\n"
+        + "\n".join(logs)
+    )
 
 
 def test_e2ee_meeting_wrong_secret_ratchet_and_rotation():
@@ -48,10 +64,20 @@ def test_e2ee_meeting_wrong_secret_ratchet_and_rotation():
     jwks_file.write_text(jwks)
     secret, wrong = _secret(), _secret()
     with loopback_namespace() as ns, node_in(ns, "e2ee", jwks_file=jwks_file) as node, web_in(ns, "e2ee", {}):
-        result = run_driver(ns, "e2ee_meeting", {
-            "base_url": f"http://127.0.0.1:{WEB_PORT}", "http_url": f"http://127.0.0.1:{HTTP_PORT}",
-            "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws", "tokens": tokens, "secret": secret, "wrong_secret": wrong,
-        }, timeout=150, name="e2ee")
+        result = run_driver(
+            ns,
+            "e2ee_meeting",
+            {
+                "base_url": f"http://127.0.0.1:{WEB_PORT}",
+                "http_url": f"http://127.0.0.1:{HTTP_PORT}",
+                "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
+                "tokens": tokens,
+                "secret": secret,
+                "wrong_secret": wrong,
+            },
+            timeout=150,
+            name="e2ee",
+        )
         node_log = node.output()
     assert "error" not in result, _fail(result, node_log[-3000:])
     two = result["two"]
@@ -71,7 +97,9 @@ def test_e2ee_meeting_wrong_secret_ratchet_and_rotation():
     # the wrong fragment secret: decodes nothing, and the UI says so on every side
     wrong_s = result["wrong"]
     assert sum(v["framesDecoded"] for v in wrong_s["C"]["video"]) == 0, wrong_s["C"]["video"]
-    assert wrong_s["C"]["lockClass"].endswith("bad") and "key does not match" in wrong_s["C"]["lock"], wrong_s["C"]["lock"]
+    assert wrong_s["C"]["lockClass"].endswith("bad") and "key does not match" in wrong_s["C"]["lock"], (
+        wrong_s["C"]["lock"]
+    )
     for k in ("A", "B"):
         assert any("does not match" in p for p in wrong_s[k]["problems"]), wrong_s[k]["problems"]
         assert wrong_s[k]["safety"] == wrong_s["A"]["safety"]
@@ -89,3 +117,75 @@ def test_e2ee_meeting_wrong_secret_ratchet_and_rotation():
     f0, f1 = result["frames_after_leave"]
     for k in f0:
         assert f1[k] > f0[k] + 20, f"{k} stopped decoding after the rotation: {f0[k]} -> {f1[k]}"
+
+
+def test_node_forwards_only_ciphertext_and_e2ee_cpu_cost():
+    """A bot subscribed through the node receives what the node forwards: with E2EE the video does not decode
+    with av; the same meeting without E2EE decodes. Also records the browsers' CPU with E2EE on vs off."""
+    skip_unless_possible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    keys = KeyRing()
+    issuer = TokenIssuer(keys)
+    tokens = {
+        mode: {
+            n: issuer.mint(
+                tenant="acme",
+                room=f"cipher-{mode}",
+                participant=f"p-{n.lower()}-{mode}",
+                region="local",
+                node="node-1",
+                name=n,
+                ttl=300,
+            )
+            for n in ("A", "B", "bot")
+        }
+        for mode in ("on", "off")
+    }
+    jwks_file = ARTIFACTS / "cipher.jwks.json"
+    jwks_file.write_text(json.dumps(keys.jwks()))
+    with (
+        loopback_namespace() as ns,
+        node_in(ns, "cipher", jwks_file=jwks_file) as node,
+        web_in(ns, "cipher", {}),
+    ):
+        result = run_driver(
+            ns,
+            "ciphertext_and_cpu",
+            {
+                "base_url": f"http://127.0.0.1:{WEB_PORT}",
+                "http_url": f"http://127.0.0.1:{HTTP_PORT}",
+                "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
+                "tokens": tokens,
+                "secret": _secret(),
+                "seconds": 8,
+            },
+            timeout=150,
+            name="cipher",
+        )
+        node_log = node.output()
+    assert "error" not in result, _fail(result, node_log[-3000:])
+    (ARTIFACTS / "e2ee-cpu.json").write_text(
+        json.dumps(
+            {
+                m: {k: result[m][k] for k in ("cpu_seconds", "wall_seconds", "frames_decoded", "crypto_ms")}
+                for m in ("on", "off")
+            },
+            indent=1,
+        )
+    )
+    on, off = result["on"]["capture"]["counts"], result["off"]["capture"]["counts"]
+    # without E2EE the node's output decodes...
+    assert (
+        off["video"]["encoded_frames"] > 50 and off["video"]["decoded"] >= off["video"]["encoded_frames"] - 5
+    ), off
+    green_off = result["off"]["capture"]["green_fraction"]
+    assert green_off and min(green_off) > 0.8, green_off  # the fake camera's picture
+    # ...with E2EE it does not: libvpx refuses every delta frame; from a keyframe (whose 10 header bytes stay
+    # clear for the node) it may paint a picture, but that picture is noise, not the camera's
+    assert on["video"]["encoded_frames"] > 50, on
+    assert on["video"]["refused"] >= on["video"]["encoded_frames"] - on["video"]["keyframes"], on
+    green_on = result["on"]["capture"]["green_fraction"]
+    assert all(g < 0.5 for g in green_on), green_on
+    # meanwhile both browsers decoded each other throughout, in both modes
+    for mode in ("on", "off"):
+        assert all(v > 50 for v in result[mode]["frames_decoded"].values()), result[mode]

@@ -45,6 +45,33 @@ const app = {
 };
 window.castellanApp = app;
 
+
+// ------------------------------------------------------------------------------------------------ icons
+// Inline SVG (no emoji: many systems, headless ones included, lack an emoji font). Static markup only.
+const ICON_PATHS = {
+  lock: '<rect x="5" y="11" width="14" height="10" rx="2"/><path d="M8 11V8a4 4 0 0 1 8 0v3" fill="none"/>',
+  unlock: '<rect x="5" y="11" width="14" height="10" rx="2"/><path d="M8 11V8a4 4 0 0 1 7.5-2" fill="none"/>',
+  key: '<circle cx="8" cy="12" r="4" fill="none"/><path d="M12 12h9M18 12v3M21 12v3" fill="none"/>',
+  warn: '<path d="M12 3 2 21h20L12 3z" fill="none"/><path d="M12 10v5M12 18v.5" fill="none"/>',
+  pin: '<path d="M12 22s7-7.5 7-13a7 7 0 0 0-14 0c0 5.5 7 13 7 13z" fill="none"/><circle cx="12" cy="9" r="2.5"/>',
+  signal: '<path d="M4 20v-3M9 20v-7M14 20v-11M19 20V5" fill="none"/>',
+  micoff: '<path d="M9 5a3 3 0 0 1 6 0v6a3 3 0 0 1-6 0z" fill="none"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3M3 3l18 18" fill="none"/>',
+  wait: '<circle cx="6" cy="12" r="1.5"/><circle cx="12" cy="12" r="1.5"/><circle cx="18" cy="12" r="1.5"/>',
+};
+
+function icon(name) {
+  const span = document.createElement("span");
+  span.className = `icon icon-${name}`;
+  span.setAttribute("aria-hidden", "true");
+  span.innerHTML = `<svg viewBox="0 0 24 24" width="1em" height="1em" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" fill="currentColor">${ICON_PATHS[name]}</svg>`;
+  return span;
+}
+
+/** Sets an element to [icon] text (the text is what screen readers and tests read). */
+function put(el, iconName, text = "") {
+  el.replaceChildren(...(iconName ? [icon(iconName)] : []), ...(text ? [document.createTextNode(" " + text)] : []));
+}
+
 // ------------------------------------------------------------------------------------------------ join page
 
 function setLinkState(text, bad = false) {
@@ -360,10 +387,10 @@ function renderWhere(s) {
   const p = app.joinAnswer && app.joinAnswer.processing;
   const el = $("where");
   if (p) {
-    el.textContent = `📍 Processed in ${p.location} (${p.region}) · ${p.jurisdiction}`;
+    put(el, "pin", `Processed in ${p.location} (${p.region}) · ${p.jurisdiction}`);
     el.title = `Where is my meeting processed?\nRegion: ${p.region}\nLocation: ${p.location}\nJurisdiction: ${p.jurisdiction}\nPolicy: ${p.policy}\nMedia server: ${s.node}`;
   } else {
-    el.textContent = `📍 Processed on ${s.node} (${s.region})`;
+    put(el, "pin", `Processed on ${s.node} (${s.region})`);
     el.title = `Media server ${s.node} in region ${s.region}. (Joined directly: the control plane's residency details are not available.)`;
   }
   el.setAttribute("aria-label", el.title);
@@ -427,8 +454,8 @@ function renderSelf() {
   const hasVideo = app.local && app.local.getVideoTracks().length && !app.camOff;
   t.video.hidden = !hasVideo;
   t.avatar.hidden = !!hasVideo;
-  t.mic.textContent = app.micMuted ? "🔇" : "";
-  t.tlock.textContent = app.e2ee ? "🔒" : "🔓";
+  put(t.mic, app.micMuted ? "micoff" : null);
+  put(t.tlock, app.e2ee ? "lock" : "unlock");
   t.tlock.title = app.e2ee ? "your media is encrypted end to end" : "your media is not end-to-end encrypted";
 }
 
@@ -484,7 +511,7 @@ function renderTiles() {
     t.video.hidden = videoOff;
     t.avatar.hidden = !videoOff;
     const audioMuted = g.audio.length ? g.audio.every((a) => a.muted) || (!isScreen && state.audioMuted) : false;
-    t.mic.textContent = audioMuted ? "🔇" : "";
+    put(t.mic, audioMuted ? "micoff" : null);
     t.mic.title = audioMuted ? "muted" : "";
   }
   for (const [key, t] of app.tiles) {
@@ -517,11 +544,11 @@ function renderLock() {
   const chatLock = $("chat-lock");
   if (!app.session) return;
   if (!app.e2ee) {
-    el.textContent = "🔓 Not end-to-end encrypted";
+    put(el, "unlock", "Not end-to-end encrypted");
     el.className = "badge lock bad";
     el.title = "End-to-end encryption is off: the media server could read this meeting's media.";
     chatLock.textContent = "(not end-to-end encrypted)";
-    for (const t of app.tiles.values()) if (t.key !== "self") { t.tlock.textContent = "🔓"; t.tlock.className = "tlock bad"; }
+    for (const t of app.tiles.values()) if (t.key !== "self") { put(t.tlock, "unlock"); t.tlock.className = "tlock bad"; }
     return;
   }
   const st = app.e2ee.status();
@@ -535,7 +562,7 @@ function renderLock() {
     const rejected = st.rejected.some(([id]) => id === t.participant);
     if (bad || rejected) {
       failing++;
-      t.tlock.textContent = "⚠";
+      put(t.tlock, "warn");
       t.tlock.className = "tlock bad";
       t.tlock.title = "cannot decrypt this participant's media";
       t.problem.hidden = false;
@@ -544,32 +571,37 @@ function renderLock() {
         : "⚠ Cannot decrypt this participant's media (not encrypted, or encrypted with a different meeting key).";
     } else {
       t.problem.hidden = true;
-      if (good) { ok++; t.tlock.textContent = "🔒"; t.tlock.className = "tlock ok"; t.tlock.title = `decrypting (key epoch ${trackStates[0].epoch})`; }
-      else { t.tlock.textContent = "…"; t.tlock.className = "tlock wait"; t.tlock.title = "no media yet"; }
+      if (good) { ok++; put(t.tlock, "lock"); t.tlock.className = "tlock ok"; t.tlock.title = `decrypting (key epoch ${trackStates[0].epoch})`; }
+      else { put(t.tlock, "wait"); t.tlock.className = "tlock wait"; t.tlock.title = "no media yet"; }
     }
   }
   let text;
   let cls;
+  let ic;
   if (!st.keyed) {
-    text = "🔑 Waiting for the meeting key…";
+    text = "Waiting for the meeting key…";
+    ic = "key";
     cls = "warn";
   } else if (failing && !ok) {
     text = st.rejected.length && !st.verified.length
-      ? "⚠ Your link's key does not match this meeting's — nothing can be decrypted"
-      : "⚠ Cannot decrypt the other participants' media";
+      ? "Your link's key does not match this meeting's — nothing can be decrypted"
+      : "Cannot decrypt the other participants' media";
+    ic = "warn";
     cls = "bad";
   } else if (failing) {
-    text = `⚠ Encrypted, but ${failing} participant${failing > 1 ? "s" : ""} cannot be decrypted`;
+    text = `Encrypted, but ${failing} participant${failing > 1 ? "s" : ""} cannot be decrypted`;
+    ic = "warn";
     cls = "warn";
   } else {
-    text = `🔒 End-to-end encrypted · key ${st.epoch}`;
+    text = `End-to-end encrypted · key ${st.epoch}`;
+    ic = "lock";
     cls = "ok";
   }
-  el.textContent = text;
+  put(el, ic, text);
   el.className = `badge lock ${cls}`;
   el.title = `API: ${st.api}. Key epoch ${st.epoch ?? "none"} (sending with ${st.sendEpoch ?? "none"}). ` +
     `Verified participants: ${st.verified.length}. Rejected (wrong key): ${st.rejected.length}.`;
-  chatLock.textContent = st.keyed ? "🔒 end-to-end encrypted" : "(waiting for the key)";
+  put(chatLock, st.keyed ? "lock" : "key", st.keyed ? "end-to-end encrypted" : "(waiting for the key)");
 }
 
 async function pollStats() {
@@ -599,12 +631,13 @@ async function pollStats() {
   const lossPct = received + lost > 0 ? (100 * lost) / (received + lost) : 0;
   const rttMs = stats.rtt !== null ? stats.rtt * 1000 : null;
   let q = "good";
-  if (stats.connection !== "connected") q = "poor";
+  if (stats.connection === "new" || stats.connection === "connecting") q = "connecting";
+  else if (stats.connection !== "connected") q = "poor";
   else if (lossPct > 5 || (rttMs !== null && rttMs > 400) || jitter > 0.1) q = "poor";
   else if (lossPct > 1 || (rttMs !== null && rttMs > 200) || jitter > 0.04) q = "fair";
   app.quality = q;
   const el = $("quality");
-  el.textContent = { good: "📶 Connection good", fair: "📶 Connection fair", poor: "📶 Connection poor" }[q];
+  put(el, "signal", { connecting: "Connecting…", good: "Connection good", fair: "Connection fair", poor: "Connection poor" }[q]);
   el.className = `badge quality ${q}`;
   el.title = `loss ${lossPct.toFixed(1)} %, RTT ${rttMs === null ? "?" : rttMs.toFixed(0) + " ms"}, jitter ${(jitter * 1000).toFixed(0)} ms`;
   if (app.e2ee) {
@@ -741,6 +774,7 @@ window.castellanStats = async function castellanStats() {
   out.problems = [...document.querySelectorAll(".tile .problem")].filter((e) => !e.hidden).map((e) => e.textContent);
   out.tiles = [...app.tiles.values()].map((t) => ({ key: t.key, name: t.nm.textContent, speaking: t.el.classList.contains("speaking"), lock: t.tlock.textContent }));
   out.quality = app.quality;
+  out.qualityDetail = $("quality").title;
   out.where = $("where").textContent;
   out.chat = app.chatLog;
   out.notice = $("notice").hidden ? "" : $("notice").textContent;
