@@ -124,7 +124,15 @@ def build_control_plane(
 ) -> ControlPlane:
     store = store or Store(config.db)
     keyring = keyring or KeyRing.open(config.key_dir(), grace=config.key_grace)
-    control = ControlPlane(config, store=store, residency=residency, keyring=keyring, node_admin=node_admin)
+    limiter = None
+    if config.redis_url:  # several control-plane processes: one shared password-failure budget
+        import redis
+
+        from .redis_limiter import RedisFailureLimiter
+
+        limiter = RedisFailureLimiter(redis.Redis.from_url(config.redis_url), config.limits)
+    control = ControlPlane(config, store=store, residency=residency, keyring=keyring, node_admin=node_admin,
+                           limiter=limiter)
     if control.node_admin is None:
         control.node_admin = HttpNodeAdmin(control.issuer, residency.node_http_url)
     return control

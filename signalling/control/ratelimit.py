@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,20 @@ class Lockout:
             "retry_after": self.retry_after,
             "recent_failures": self.recent_failures,
         }
+
+
+class Limiter(Protocol):
+    """What the join flow needs; `FailureLimiter` (one process) and `RedisFailureLimiter` (shared) provide it."""
+
+    def check(self, keys: list[tuple[str, str]]) -> None: ...
+
+    def failure(self, keys: list[tuple[str, str]], tenant: str = "") -> list[tuple[str, str, bool]]: ...
+
+    def success(self, client_key: tuple[str, str]) -> None: ...
+
+    def lockouts(self, tenant: str | None = None) -> list[Lockout]: ...
+
+    def clear(self, scope: str, key: str, tenant: str | None = None) -> bool: ...
 
 
 class Blocked(Exception):

@@ -34,7 +34,7 @@ from .nodeadmin import NodeAdmin, NodeAdminError
 from .occupancy import Occupancy
 from .passwords import PasswordChecker, generate_password, hash_password, needs_rehash
 from .ports import ResidencyPort
-from .ratelimit import Blocked, FailureLimiter, RequestLimiter
+from .ratelimit import Blocked, FailureLimiter, Limiter, RequestLimiter
 from .specs import CREATE_LINK
 from .store import Link, Store
 
@@ -76,6 +76,7 @@ class ControlPlane:
         residency: ResidencyPort,
         keyring: KeyRing,
         node_admin: NodeAdmin | None = None,
+        limiter: Limiter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -86,7 +87,7 @@ class ControlPlane:
         self.node_admin = node_admin
         self.clock = clock
         self.signer = LinkSigner(store.secret("link-signing-key"))
-        self.limiter = FailureLimiter(config.limits, clock=clock)
+        self.limiter: Limiter = limiter if limiter is not None else FailureLimiter(config.limits, clock=clock)
         self.requests = RequestLimiter(config.join_rate, config.join_burst, clock=clock) if config.join_rate else None
         self.lobby = Lobby(clock=clock)
         self.occupancy = Occupancy(clock=clock)

@@ -76,7 +76,7 @@ def make_env(tmp_path: Path, clock: Clock | None = None, node_http: str = "http:
     control = build_control_plane(config, residency=ResidencyAdapter(svc))
     if clock is not None:
         control.clock = clock
-        control.limiter.clock = clock
+        control.limiter.clock = clock  # type: ignore[attr-defined]
         control.lobby.clock = clock
         control.occupancy.clock = clock
         if control.requests is not None:

@@ -1,0 +1,134 @@
+"""The failed-password limiter on Redis, for several control-plane processes: the same policy as
+`ratelimit.FailureLimiter` (see there), kept in one Redis hash per (scope, key) and changed by Lua scripts, so
+an attacker gets five guesses a minute in total, not five per process.
+
+Times come from the caller's clock (ARGV), not Redis's, so every process applies the same policy arithmetic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .ratelimit import Blocked, LimitPolicy, Lockout
+
+# KEYS[1] = entry hash. ARGV: now, window, max_failures, base_backoff, lock_after, lock_seconds, forget_after, tenant
+_FAILURE = """
+local now = tonumber(ARGV[1])
+local window, maxf = tonumber(ARGV[2]), tonumber(ARGV[3])
+local base, lock_after, lock_s, forget = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local e = redis.call('HGETALL', KEYS[1])
+local h = {}
+for i = 1, #e, 2 do h[e[i]] = e[i + 1] end
+local strikes = tonumber(h.strikes or '0')
+local blocked = tonumber(h.blocked_until or '0')
+local locked = h.locked == '1'
+local last = tonumber(h.last_failure or '0')
+if locked and now >= blocked then locked = false; strikes = 0 end
+if not locked and last > 0 and now - last > forget then strikes = 0; h.fails = '' end
+local fails = {}
+for t in string.gmatch(h.fails or '', '[^,]+') do
+  if now - tonumber(t) <= window then table.insert(fails, t) end
+end
+table.insert(fails, ARGV[1])
+local tripped = 0
+if #fails >= maxf then
+  fails = {}
+  strikes = strikes + 1
+  if strikes >= lock_after then
+    locked = true
+    blocked = now + lock_s
+  else
+    blocked = now + base * 2 ^ (strikes - 1)
+  end
+  tripped = 1
+end
+redis.call('HSET', KEYS[1], 'fails', table.concat(fails, ','), 'strikes', strikes, 'blocked_until', blocked,
+           'locked', locked and '1' or '0', 'last_failure', ARGV[1])
+if not h.tenant or h.tenant == '' then redis.call('HSET', KEYS[1], 'tenant', ARGV[8]) end
+redis.call('PEXPIRE', KEYS[1], math.floor((forget + lock_s) * 1000))
+return {tripped, locked and 1 or 0}
+"""
+
+
+class RedisFailureLimiter:
+    def __init__(
+        self,
+        client: Any,
+        policy: LimitPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        prefix: str = "castellan:pwlimit",
+    ) -> None:
+        self.redis = client
+        self.policy = policy or LimitPolicy()
+        self.clock = clock
+        self.prefix = prefix
+        self._failure = client.register_script(_FAILURE)
+
+    def _key(self, scope: str, key: str) -> str:
+        return f"{self.prefix}:{scope}:{key}"
+
+    def _blocked_for(self, h: dict[bytes, bytes], now: float) -> tuple[float, bool]:
+        blocked = float(h.get(b"blocked_until", b"0"))
+        return blocked - now, h.get(b"locked") == b"1"
+
+    def check(self, keys: list[tuple[str, str]]) -> None:
+        now = self.clock()
+        pipe = self.redis.pipeline(transaction=False)
+        for scope, key in keys:
+            pipe.hgetall(self._key(scope, key))
+        worst: Blocked | None = None
+        for (scope, _), h in zip(keys, pipe.execute(), strict=True):
+            wait, locked = self._blocked_for(h, now)
+            if wait > 0:
+                b = Blocked(scope, int(wait + 0.999), locked)
+                if worst is None or b.retry_after > worst.retry_after:
+                    worst = b
+        if worst is not None:
+            raise worst
+
+    def failure(self, keys: list[tuple[str, str]], tenant: str = "") -> list[tuple[str, str, bool]]:
+        p = self.policy
+        tripped = []
+        for scope, key in keys:
+            redis_key = self._key(scope, key)
+            hit, locked = self._failure(keys=[redis_key], args=[
+                repr(self.clock()), p.window, p.max_failures, p.base_backoff, p.lock_after, p.lock_seconds,
+                p.forget_after, tenant])
+            self.redis.sadd(f"{self.prefix}:index", f"{scope}\x00{key}")
+            if hit:
+                tripped.append((scope, key, bool(locked)))
+        return tripped
+
+    def success(self, client_key: tuple[str, str]) -> None:
+        self.redis.delete(self._key(*client_key))
+
+    def lockouts(self, tenant: str | None = None) -> list[Lockout]:
+        now = self.clock()
+        out = []
+        for member in self.redis.smembers(f"{self.prefix}:index"):
+            scope, _, key = member.decode().partition("\x00")
+            h = self.redis.hgetall(self._key(scope, key))
+            if not h:
+                self.redis.srem(f"{self.prefix}:index", member)
+                continue
+            wait, locked = self._blocked_for(h, now)
+            strikes = int(h.get(b"strikes", b"0"))
+            if locked and wait <= 0:
+                locked, strikes = False, 0
+            owner = h.get(b"tenant", b"").decode()
+            if (strikes == 0 and wait <= 0) or (tenant is not None and owner != tenant):
+                continue
+            fails = [f for f in h.get(b"fails", b"").decode().split(",") if f and now - float(f) <= self.policy.window]
+            out.append(Lockout(scope, key, owner, locked, strikes, max(0, int(wait + 0.999)), len(fails)))
+        return out
+
+    def clear(self, scope: str, key: str, tenant: str | None = None) -> bool:
+        redis_key = self._key(scope, key)
+        owner = self.redis.hget(redis_key, "tenant")
+        if owner is None or (tenant is not None and owner.decode() != tenant):
+            return False
+        self.redis.delete(redis_key)
+        self.redis.srem(f"{self.prefix}:index", f"{scope}\x00{key}")
+        return True
