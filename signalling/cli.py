@@ -10,7 +10,10 @@
                           [--max-participants N] [--lobby]
     castellan link list|show|revoke --tenant acme [LINK] [--end-meeting]
     castellan lockout list|clear --tenant acme ...        (needs --api: lockouts live in the running server)
-    castellan keys rotate
+    castellan keys rotate|show
+
+`control-plane` bootstraps an operator key: CASTELLAN_OPERATOR_KEY (cak_<16 hex>.<secret>, e.g. from a deployment
+secret) is registered if set; otherwise the first start creates one into <db dir>/operator.key (mode 0600).
 
 Admin commands act on the local database (`--db`, as the operator) or, with `--api URL --key KEY`, through the
 admin API. Every flag also reads `CASTELLAN_<FLAG>` from the environment (e.g. CASTELLAN_DB, CASTELLAN_API).
@@ -257,6 +260,22 @@ def _admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _save_operator_key(key: str, places: list[Path]) -> None:
+    """The first operator key goes to a 0600 file on the data volume (the key dir may be a read-only secret)."""
+    for d in places:
+        path = d / "operator.key"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(key + "\n")
+        print(f"castellan: created the operator key; it is in {path} (mode 0600)", file=sys.stderr)
+        return
+    print("castellan: created the operator key but could not write it to a file; it is shown once here:\n"
+          f"{key}", file=sys.stderr)
+
+
 def run_control_plane(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -266,13 +285,9 @@ def run_control_plane(args: argparse.Namespace) -> int:
     cfg.public_url = args.public_url or f"http://{args.host}:{args.port}"
     cfg.trust_forwarded_for = args.trust_forwarded_for
     app = create_app(cfg)
-    operator_key = app.state.control.ensure_operator_key()
+    operator_key = app.state.control.ensure_operator_key(os.environ.get("CASTELLAN_OPERATOR_KEY") or None)
     if operator_key:
-        path = cfg.key_dir() / "operator.key"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(operator_key + "\n")
-        print(f"castellan: created the operator key; it is in {path} (mode 0600)", file=sys.stderr)
+        _save_operator_key(operator_key, [Path(cfg.db).resolve().parent, cfg.key_dir()])
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
     return 0
 

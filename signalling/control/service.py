@@ -142,8 +142,18 @@ class ControlPlane:
             raise ApiError(401, "unauthenticated", "admin API key is unknown or revoked")
         return Principal(key_id, rec.tenant)
 
-    def ensure_operator_key(self) -> str | None:
-        """On first start: creates an operator key and returns it (None when one exists already)."""
+    def ensure_operator_key(self, provided: str | None = None) -> str | None:
+        """Bootstrap. With `provided` (e.g. CASTELLAN_OPERATOR_KEY from a deployment secret, format
+        `cak_<16 hex>.<secret>`): registers it (its hash) if unknown, returns None. Without: on first start
+        creates an operator key and returns it (None when one exists already)."""
+        if provided:
+            key_id, _, secret = provided.removeprefix(KEY_PREFIX).partition(".")
+            if not provided.startswith(KEY_PREFIX) or len(key_id) != 16 or len(secret) < 32:
+                raise ValueError("operator key must look like cak_<16 hex digits>.<at least 32 characters>")
+            if self.store.admin_key(key_id) is None:
+                self.store.add_admin_key(key_id, OPERATOR, _sha256(secret), "operator key from the environment")
+                self._audit(None, "bootstrap", "admin_key.create", key_id=key_id, label="from environment")
+            return None
         if any(k.revoked_at is None for k in self.store.admin_keys(OPERATOR)):
             return None
         return self.create_admin_key("bootstrap", tenant=OPERATOR, label="bootstrap operator key")[1]

@@ -130,7 +130,7 @@ def test_control_plane_process_end_to_end(tmp_path: Path) -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.05)
-        key_file = tmp_path / "keys" / "operator.key"
+        key_file = tmp_path / "operator.key"
         assert oct(key_file.stat().st_mode & 0o777) == "0o600"
         op = {"Authorization": f"Bearer {key_file.read_text().strip()}"}
         r = httpx.post(f"{url}/v1/tenants", json={"tenant": "acme", "name": "ACME", "jurisdiction": "EU"}, headers=op)
@@ -145,3 +145,16 @@ def test_control_plane_process_end_to_end(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_an_operator_key_from_the_environment_is_registered_hashed(tmp_path: Path) -> None:
+    from cp_env import make_env
+
+    env = make_env(tmp_path)
+    provided = "cak_0123456789abcdef." + "s" * 43
+    assert env.control.ensure_operator_key(provided) is None
+    assert env.control.authenticate(provided).tenant == "*"
+    assert ("s" * 43).encode() not in env.control.store.dump()
+    with pytest.raises(ValueError):
+        env.control.ensure_operator_key("cak_short.x")
+    env.control.close()
