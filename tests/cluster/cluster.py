@@ -178,10 +178,11 @@ class Seeded:
 
 def seed(db: Path, regions: Iterable[tuple[str, str, str, str]],
          tenants: Iterable[tuple[str, str, str, Sequence[str] | None]], links: dict[str, str],
-         public_url: str) -> Seeded:
+         public_url: str, open_links: Iterable[str] = ()) -> Seeded:
     """Operator set-up on the control plane's database before it starts: regions (id, jurisdiction, location,
-    display name), tenants (id, name, jurisdiction, allowed regions or None) and password links
-    (name -> tenant). Audited like any admin action; the control plane publishes it all to Redis at start."""
+    display name), tenants (id, name, jurisdiction, allowed regions or None) and links (name -> tenant), with
+    PASSWORD except those named in `open_links` (no password). Audited like any admin action; the control
+    plane publishes it all to Redis at start."""
     from residency.registry import MemoryRegistry
     from signalling.control.app import build_control_plane
     from signalling.control.config import ControlConfig
@@ -198,9 +199,14 @@ def seed(db: Path, regions: Iterable[tuple[str, str, str, str]],
         if allowed is not None:
             svc.set_allowed_regions(tid, list(allowed), actor="admin:test", reason="proof test: EU regions only")
     out = Seeded(db=db, signing_key=config.key_dir() / "audit-ed25519.pem")
+    open_links = set(open_links)
     for name, tenant in links.items():
-        rec = control.create_link("operator:test", tenant=tenant, title=name, password=PASSWORD)
-        out.links[name] = {"link": rec["link"], "room": rec["room"], "tenant": tenant, "password": PASSWORD}
+        if name in open_links:
+            rec = control.create_link("operator:test", tenant=tenant, title=name, no_password=True)
+        else:
+            rec = control.create_link("operator:test", tenant=tenant, title=name, password=PASSWORD)
+        out.links[name] = {"link": rec["link"], "room": rec["room"], "tenant": tenant,
+                           "password": None if name in open_links else PASSWORD}  # type: ignore[dict-item]
     control.close()
     svc.db.close()
     return out
@@ -279,7 +285,7 @@ class Topology:
     PREFIX = "10.213"
 
     def __init__(self, spokes: Sequence[str], hub: str = "cp") -> None:
-        self.tag = f"cst{secrets.token_hex(3)}"
+        self.tag = f"clu{secrets.token_hex(3)}"  # not "cstl-": that is the browser tests' prefix
         self.hub = f"{self.tag}-{hub}"
         self.spokes: dict[str, Spoke] = {}
         for i, name in enumerate(spokes):
@@ -325,7 +331,7 @@ def netns_unavailable() -> str | None:
     for tool in ("ip", "tcpdump"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (scripts/setup.sh installs iproute2 and tcpdump)"
-    probe = f"cstprobe{secrets.token_hex(3)}"
+    probe = f"cluprobe{secrets.token_hex(3)}"
     r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=10)
     subprocess.run(["ip", "netns", "del", probe], capture_output=True, timeout=10)
     if r.returncode != 0:

@@ -26,7 +26,7 @@ from tests.cluster import meeting as mt
 pytestmark = [pytest.mark.timeout(150), pytest.mark.slow]
 
 HOST = "127.0.0.1"
-TTL_PATH_BOUND = 12.0  # TTL 6 s + heartbeat phase + re-join + ICE/DTLS + next keyframe: fail beyond this
+TTL_PATH_BOUND = 15.0  # TTL 6 s + heartbeat phase + re-join + ICE/DTLS + keyframe, with room for a busy CI host
 FAST_PATH_TARGET = 5.0  # issue 7's target
 
 
