@@ -212,6 +212,9 @@ cdef struct Track:
     int64_t first_arrival_ns     # jitter works on arrival - first_arrival, so µs * clock_rate cannot overflow
     int audio_level              # last RFC 6464 level (0..127, -dBov), -1 if none
     int voice
+    uint64_t loudness_sum        # sum of (127 - level) over packets since the last audio_activity() read
+    uint32_t level_count
+    uint32_t voice_count
 
 cdef struct Sub:
     int used
@@ -225,6 +228,8 @@ cdef struct Sub:
     uint16_t rtx_seq
     int started
     int need_keyframe
+    int paused                   # last-N / unwatched: not forwarded, and resumed at a keyframe
+    uint64_t paused_packets
     uint16_t seq_offset
     uint32_t ts_offset
     uint16_t next_seq
@@ -888,6 +893,30 @@ cdef class Engine:
             s.started = 0
             s.need_keyframe = 1
 
+    def set_paused(self, int sub, bint paused):
+        """Stops or resumes forwarding a subscription (last-N, an unwatched tile). Video resumes at a keyframe,
+        with sequence numbers continuing where they stopped."""
+        self._check(sub, self.max_subs, "subscription")
+        cdef Sub *s = &self.subs[sub]
+        if not s.used:
+            return
+        if s.paused and not paused and self.tracks[s.track].codec not in (C_OPUS, C_OTHER):
+            s.started = 0
+            s.need_keyframe = 1
+        s.paused = 1 if paused else 0
+
+    def audio_activity(self, int track):
+        """(sum of loudness 0..127, packets with a level, packets with the voice bit) since the last call."""
+        self._check(track, self.max_tracks, "track")
+        cdef Track *t = &self.tracks[track]
+        if not t.used:
+            return None
+        out = (t.loudness_sum, t.level_count, t.voice_count)
+        t.loudness_sum = 0
+        t.level_count = 0
+        t.voice_count = 0
+        return out
+
     def subscription_waiting(self, int sub):
         self._check(sub, self.max_subs, "subscription")
         return bool(self.subs[sub].used and not self.subs[sub].started)
@@ -1058,6 +1087,9 @@ cdef class Engine:
         while si >= 0:
             s = &self.subs[si]
             si = s.next
+            if s.paused:
+                s.paused_packets += 1
+                continue
             sp = &self.peers[s.peer]
             if not sp.ready or not sp.has_addr:
                 self.drops[D_NOT_READY] += 1
@@ -1137,6 +1169,9 @@ cdef class Engine:
         if l >= 1:
             t.audio_level = p[off] & 0x7f
             t.voice = p[off] >> 7
+            t.loudness_sum += 127 - t.audio_level
+            t.level_count += 1
+            t.voice_count += t.voice
 
     cdef void _flush(self) noexcept nogil:
         cdef int sent = 0, r, i

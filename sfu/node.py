@@ -23,6 +23,7 @@ from sfu import rtcp, sdp
 from sfu.dtls import Certificate, DtlsSession
 from sfu.ice import IceLite, new_credentials
 from sfu.room import CODEC_IDS, Participant, Room, Subscription, Track
+from sfu.speaker import last_n
 
 log = logging.getLogger("castellan.node")
 
@@ -51,6 +52,9 @@ class NodeConfig:
     public_ip: str = "127.0.0.1"  # the address put in SDP candidates
     resume_grace: float = 30.0
     consent_timeout: float = 30.0  # RFC 7675: stop sending to a peer whose consent checks stopped
+    last_n: int = 0  # each subscriber receives video of the N most recent speakers only (0: everyone's)
+    audio_n: int = 0  # ... and audio of the N loudest, plus the dominant speaker (0: everyone's)
+    speaker_interval: float = 0.1
     max_peers: int = 1024
     max_tracks: int = 4096
     max_subs: int = 16384
@@ -153,6 +157,7 @@ class Node:
         p.ice_ufrag, p.ice_pwd = new_credentials()
         self.ice.register(p.ice_ufrag, p.ice_pwd, p)
         room.participants[p.id] = p
+        room.speakers.join(p.id)
         self.by_peer[peer] = p
         self.by_id[p.id] = p
         room.broadcast({"type": "participant_joined", "participant": p.describe()}, exclude=p)
@@ -210,6 +215,7 @@ class Node:
         self.by_id.pop(p.id, None)
         room = p.room
         room.participants.pop(p.id, None)
+        room.speakers.leave(p.id)
         room.broadcast({"type": "participant_left", "participant": p.id, "reason": reason})
         p.send({"type": "left", "reason": reason})
         if self.on_leave is not None:
@@ -397,7 +403,9 @@ class Node:
         self.subs_by_ssrc[(p.peer, out.ssrc)] = sub
         if out.rtx_ssrc:
             self.subs_by_ssrc[(p.peer, out.rtx_ssrc)] = sub
-        self.request_keyframe(track)
+        self._apply_selection(p)
+        if not sub.paused:
+            self.request_keyframe(track)
 
     def _remove_subscription(self, sub: Subscription) -> None:
         assert self.engine is not None
@@ -568,8 +576,54 @@ class Node:
 
     # ------------------------------------------------------------------ timers
 
+    # ------------------------------------------------------------------ speakers and last-N
+
+    def _detect_speakers(self, now: float) -> None:
+        assert self.engine is not None
+        for room in list(self.rooms.values()):
+            loudness: dict[str, float | None] = {}
+            for p in room.participants.values():
+                total = count = 0
+                for t in p.published.values():
+                    if t.kind == "audio" and not t.muted:
+                        act = self.engine.audio_activity(t.index)
+                        if act is not None:
+                            total, count = total + act[0], count + act[1]
+                loudness[p.id] = total / count if count else None
+            if len(room.participants) < 2:
+                continue
+            changed = room.speakers.update(loudness, now)
+            if changed is not None:
+                room.broadcast({"type": "active_speaker", "participant": changed})
+                for p in room.participants.values():
+                    self._apply_selection(p)
+
+    def _apply_selection(self, p: Participant) -> None:
+        """Pauses what `p` should not receive (last-N video, quiet audio) and resumes the rest."""
+        cfg = self.config
+        if cfg.last_n <= 0 and cfg.audio_n <= 0:
+            return
+        speakers = p.room.speakers
+        videos = last_n(speakers.order, p.id, cfg.last_n)
+        audible = set(speakers.loudest(cfg.audio_n)) | ({speakers.dominant} if speakers.dominant else set())
+        assert self.engine is not None
+        for sub in p.subscriptions.values():
+            owner = sub.track.owner.id
+            if sub.track.kind == "video":
+                paused = cfg.last_n > 0 and owner not in videos
+            else:
+                paused = cfg.audio_n > 0 and owner not in audible
+            if paused == sub.paused:
+                continue
+            sub.paused = paused
+            self.engine.set_paused(sub.index, paused)
+            if not paused:
+                self.request_keyframe(sub.track, force=True)
+            p.send({"type": "track_paused", "track": sub.track.id, "paused": paused, "reason": "last_n"})
+
     async def _ticker(self) -> None:
         last_reports = 0.0
+        last_speakers = 0.0
         while True:
             await asyncio.sleep(0.05)
             try:
@@ -579,6 +633,9 @@ class Node:
                         t = p.dtls.timeout()
                         if t is not None and t <= 0:
                             p.dtls.handle_timeout()
+                if now - last_speakers >= self.config.speaker_interval:
+                    last_speakers = now
+                    self._detect_speakers(now)
                 if now - last_reports >= REPORT_INTERVAL:
                     last_reports = now
                     self._periodic(now)

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sfu.speaker import SpeakerDetector
+
 if TYPE_CHECKING:
     from sfu.dtls import DtlsSession
     from sfu.sdp import MediaSection, Negotiated
@@ -66,6 +68,7 @@ class Subscription:
     fraction_lost: float = 0.0
     rtt_ms: float | None = None
     remb_bps: int | None = None
+    paused: bool = False
 
 
 @dataclass
@@ -118,6 +121,7 @@ class Room:
     name: str
     participants: dict[str, Participant] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    speakers: SpeakerDetector = field(default_factory=SpeakerDetector)
 
     @property
     def key(self) -> tuple[str, str]:

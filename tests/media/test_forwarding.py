@@ -38,13 +38,28 @@ async def _meeting(n_subscribers: int, codec: str = "vp8", seconds: float = 5.0,
         assert await wait_for(lambda: all(len(s.video()) == 1 and s.video()[0].frames > 0 for s in subs), 15)
         await asyncio.sleep(seconds)
         stats = rn.node.stats()
-        await pub.close()  # then let the subscribers' jitter buffers drain: they decode everything that was sent
-        await asyncio.sleep(1.5)
+        await pub.close()  # then let the subscribers drain: they decode everything that was sent
+        await _settle(subs)
         results = [(s.video()[0].numbers[:], s.audio()[0].frames if s.audio() else 0) for s in subs]
         dropped = conn._castellan_dropped if loss else 0
         for b in subs:
             await b.close()
         return results, stats, dropped
+
+
+async def _settle(subs, quiet: float = 1.5, limit: float = 15.0) -> None:
+    """Waits until no subscriber has decoded a new frame for `quiet` seconds (bounded by `limit`)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit
+    last = None
+    stable_since = loop.time()
+    while loop.time() < end:
+        now = tuple(len(s.video()[0].numbers) for s in subs)
+        if now != last:
+            last, stable_since = now, loop.time()
+        elif loop.time() - stable_since >= quiet:
+            return
+        await asyncio.sleep(0.1)
 
 
 def test_one_publisher_three_subscribers_every_frame_decodes_in_order():
