@@ -420,11 +420,163 @@ def ciphertext_and_cpu(pw: Playwright, cfg: dict[str, Any], result: dict[str, An
                 p.close()
 
 
+def http_json(
+    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    import urllib.error
+
+    req = urllib.request.Request(
+        url,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:  # noqa: S310 - loopback inside the namespace
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def join_flow(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Issue 6 item 1: the join page opened from meeting links served by a real control plane: refusals are
+    explained (revoked, expired, refused placement, wrong password, rate limit with Retry-After), the lobby
+    waits until the host admits, and a successful join shows where the meeting is processed."""
+    base = cfg["base_url"]
+    wait_http(base + "/healthz")
+    wait_http(cfg["http_url"] + "/healthz")
+    art = Path(cfg["artifacts"])
+    links = cfg["links"]
+    console: list[str] = []
+    result["console"] = console
+    secret = cfg["secret"]
+    browser = launch(pw, cfg)
+    ctx_pages: list[Page] = []
+
+    def page_for(name: str, fragment: str | None = None) -> Page:
+        url = f"{base}/j/{links[name]['link']}#" + (fragment or f"k={secret}")
+        ctx = browser.new_context(viewport={"width": 1100, "height": 680})
+        page = ctx.new_page()
+        page.on("console", lambda m: console.append(f"[{name}] {m.type}: {m.text}"))
+        page.on("pageerror", lambda e: console.append(f"[{name}] pageerror: {e}"))
+        page.goto(url, wait_until="load", timeout=15000)
+        ctx_pages.append(page)
+        return page
+
+    def shot(page: Page, name: str) -> None:
+        path = art / name
+        page.screenshot(path=str(path))
+        result.setdefault("screenshots", []).append(str(path))
+
+    texts: dict[str, Any] = {}
+    result["texts"] = texts
+    second = None
+    try:
+        # refused links: the page says why before anyone types anything
+        for name in ("revoked", "expired"):
+            p = page_for(name)
+            p.wait_for_function(
+                "document.getElementById('link-state').textContent.length > 30", timeout=10000
+            )
+            texts[name] = {
+                "state": p.inner_text("#link-state"),
+                "button_disabled": p.is_disabled("#join-button"),
+            }
+            shot(p, f"join-{name}.png")
+            p.context.close()
+        # refused placement: a tenant whose jurisdiction has no region here
+        p = page_for("us_tenant")
+        p.fill("#name", "Ursula")
+        p.click("#join-button")
+        p.wait_for_function("document.getElementById('join-error').textContent.length > 0", timeout=10000)
+        texts["placement"] = p.inner_text("#join-error")
+        shot(p, "join-placement-refused.png")
+        p.context.close()
+        # a successful join from the link, with password, preview and device choice
+        a = page_for("meeting")
+        a.wait_for_function("document.querySelector('#preview').videoWidth > 0", timeout=10000)
+        a.fill("#name", "Ada Lovelace")
+        a.fill("#password", "wrong-password")
+        a.click("#join-button")
+        a.wait_for_function("document.getElementById('join-error').textContent.length > 0", timeout=10000)
+        texts["wrong_password"] = a.inner_text("#join-error")
+        a.fill("#password", links["meeting"]["password"])
+        texts["devices"] = {
+            "camera": a.eval_on_selector_all("#camera option", "os => os.map(o => o.textContent)"),
+            "mic": a.eval_on_selector_all("#mic option", "os => os.map(o => o.textContent)"),
+            "password_visible": a.is_visible("#password"),
+        }
+        shot(a, "join-page.png")
+        a.click("#join-button")
+        a.wait_for_selector("#meeting-view:not([hidden])", timeout=15000)
+        b_browser = launch(pw, cfg)
+        second = b_browser
+        bctx = b_browser.new_context(viewport={"width": 1100, "height": 680})
+        b = bctx.new_page()
+        b.on("console", lambda m: console.append(f"[B] {m.type}: {m.text}"))
+        b.goto(f"{base}/j/{links['meeting']['link']}#k={secret}", wait_until="load")
+        b.fill("#name", "Bob")
+        b.fill("#password", links["meeting"]["password"])
+        b.click("#join-button")
+        b.wait_for_selector("#meeting-view:not([hidden])", timeout=15000)
+        st = poll(
+            lambda: [a.evaluate("window.castellanStats()"), b.evaluate("window.castellanStats()")],
+            lambda x: all(frames(s) > 10 and s["lockClass"].endswith("ok") for s in x),
+            timeout=25,
+        )
+        texts["meeting"] = [
+            {k: s[k] for k in ("where", "lock", "safety", "tiles")} | {"frames": frames(s)} for s in st
+        ]
+        texts["where_title"] = a.get_attribute("#where", "title")
+        shot(a, "meeting-from-link.png")
+        # the lobby: wait, then the host admits
+        c = page_for("lobby")
+        c.fill("#name", "Carol")
+        c.click("#join-button")
+        c.wait_for_selector("#lobby:not([hidden])", timeout=10000)
+        texts["lobby"] = c.inner_text("#lobby")
+        shot(c, "join-lobby.png")
+        host = {"x-host-key": links["lobby"]["host_key"]}
+        code, waiting = http_json("GET", f"{base}/v1/links/{links['lobby']['link']}/lobby", headers=host)
+        texts["lobby_list"] = [code, waiting]
+        ticket = waiting["waiting"][0]["ticket"]
+        texts["admit"] = http_json(
+            "POST",
+            f"{base}/v1/links/{links['lobby']['link']}/lobby/{ticket}",
+            {"decision": "admit"},
+            headers=host,
+        )[0]
+        c.wait_for_selector("#meeting-view:not([hidden])", timeout=30000)
+        texts["lobby_admitted"] = True
+        # rate limiting: too many wrong passwords -> 429 with Retry-After, shown as a countdown
+        m = page_for("meeting")
+        m.fill("#name", "Mallory")
+        for i in range(8):
+            m.fill("#password", f"guess-{i}")
+            m.wait_for_function("!document.getElementById('join-button').disabled", timeout=10000)
+            m.click("#join-button")
+            m.wait_for_function("document.getElementById('join-error').textContent.length > 0", timeout=10000)
+            err = m.inner_text("#join-error")
+            if "try" in err.lower() and "again" in err.lower() and "s before" in err:
+                break
+        texts["rate_limited"] = {
+            "error": m.inner_text("#join-error"),
+            "attempts": i + 1,
+            "button_disabled": m.is_disabled("#join-button"),
+        }
+        shot(m, "join-rate-limited.png")
+    finally:
+        browser.close()
+        if second is not None:
+            second.close()
+
+
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
     "minimal_two": minimal_two,
     "e2ee_meeting": e2ee_meeting,
     "debug_two": debug_two,
     "ciphertext_and_cpu": ciphertext_and_cpu,
+    "join_flow": join_flow,
 }
 
 

@@ -38,7 +38,9 @@ def control_app(cfg: dict[str, Any], out: dict[str, Any]) -> Starlette:
     config = ControlConfig(
         db=tmp / "control.db", public_url=cfg["public_url"], scrypt=ScryptCost(n=2**10, r=8, p=1)
     )
-    svc = ResidencyService(str(config.db), registry=MemoryRegistry())
+    svc = ResidencyService(
+        str(config.db), registry=MemoryRegistry(node_ttl=3600.0)
+    )  # the test node sends no heartbeats
     svc.define_region(cfg["region"], "EU", "Frankfurt, DE", "EU Central", actor="operator")
     svc.node_registered(
         Node(
@@ -52,17 +54,25 @@ def control_app(cfg: dict[str, Any], out: dict[str, Any]) -> Starlette:
     )
     control = build_control_plane(config, residency=ResidencyAdapter(svc))
     control.create_tenant("operator", tenant="acme", name="ACME", jurisdiction="EU")
+    control.create_tenant(
+        "operator", tenant="usco", name="US Co", jurisdiction="US"
+    )  # no region it may use here
     links = {}
     for name, opts in cfg.get("links", {}).items():
-        rec = control.create_link("operator", tenant="acme", title=opts.pop("title", name), **opts)
+        opts = dict(opts)
+        tenant = opts.pop("tenant", "acme")
+        after = {k: opts.pop(k) for k in ("revoke", "expire") if k in opts}
+        rec = control.create_link("operator", tenant=tenant, title=opts.pop("title", name), **opts)
+        if after.get("revoke"):
+            control.store.revoke_link(rec["link"])
+        if after.get("expire"):
+            control.store._exec("UPDATE links SET expires_at = ? WHERE link = ?", (1.0, rec["link"]))
         links[name] = {
             "link": rec["link"],
             "url": rec["url"],
             "host_key": rec["host_key"],
             "password": opts.get("password"),
         }
-        if opts.get("revoke"):
-            pass
     out["links"] = links
     out["control_db"] = str(config.db)
     app = create_app(config, control=control)

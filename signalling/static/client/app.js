@@ -41,6 +41,7 @@ const app = {
   chatLog: [],
   errors: [],
   lobbyAbort: null,
+  previewReady: Promise.resolve(),
   rejoining: false,
 };
 window.castellanApp = app;
@@ -158,8 +159,8 @@ async function listDevices() {
 async function initJoinPage() {
   e2eeNote();
   $("name").value = query.get("name") || localStorage.getItem("castellan.name") || "";
-  $("camera").onchange = () => { app.devices.camera = $("camera").value; startPreview(); };
-  $("mic").onchange = () => { app.devices.mic = $("mic").value; startPreview(); };
+  $("camera").onchange = () => { app.devices.camera = $("camera").value; app.previewReady = startPreview(); };
+  $("mic").onchange = () => { app.devices.mic = $("mic").value; app.previewReady = startPreview(); };
   $("join-form").onsubmit = (ev) => { ev.preventDefault(); joinClicked(); };
   $("lobby-cancel").onclick = () => { if (app.lobbyAbort) app.lobbyAbort.abort(); };
   $("btn-rejoin").onclick = () => location.reload();
@@ -183,7 +184,8 @@ async function initJoinPage() {
     setLinkState("Open this page from a meeting link.", true);
     $("join-button").disabled = true;
   }
-  await startPreview();
+  app.previewReady = startPreview();
+  await app.previewReady;
   if (query.get("autojoin") === "1") joinClicked();
 }
 
@@ -225,6 +227,7 @@ async function joinClicked() {
   app.password = $("password").value || null;
   $("join-button").disabled = true;
   try {
+    await app.previewReady; // camera/microphone first: joining must not race the preview
     await obtainPlaceAndEnter();
   } catch (e) {
     handleJoinError(e);
