@@ -36,7 +36,8 @@ LOCKOUT: dict[str, Any] = {
     "type": "object", "required": ["scope", "key", "tenant", "locked", "strikes", "retry_after"],
     "properties": {"scope": {"type": "string", "enum": ["link", "client"]}, "key": {"type": "string"},
                    "tenant": {"type": "string"}, "locked": {"type": "boolean"}, "strikes": {"type": "integer"},
-                   "retry_after": {"type": "integer"}, "recent_failures": {"type": "integer"}},
+                   "retry_after": {"type": "integer"}, "recent_failures": {"type": "integer"},
+                   "ref": {"type": "string", "description": "the pseudonym the audit log uses for this key"}},
 }
 JOINED: dict[str, Any] = {
     "type": "object",

@@ -87,6 +87,7 @@ class ControlPlane:
         self.node_admin = node_admin
         self.clock = clock
         self.signer = LinkSigner(store.secret("link-signing-key"))
+        self._client_key = store.secret("client-pseudonym-key")
         self.limiter: Limiter = limiter if limiter is not None else FailureLimiter(config.limits, clock=clock)
         self.requests = RequestLimiter(config.join_rate, config.join_burst, clock=clock) if config.join_rate else None
         self.lobby = Lobby(clock=clock)
@@ -277,17 +278,22 @@ class ControlPlane:
         return ApiError(429, "too_many_attempts", f"too many wrong passwords for {who}; retry in {b.retry_after} s",
                         headers={"Retry-After": str(b.retry_after)}, extra={"retry_after": b.retry_after})
 
+    def client_ref(self, address: str) -> str:
+        """A stable pseudonym for a client address. The audit log is append-only and kept for a long time, so
+        it records this keyed hash, never the address (personal data); lockout listings show both."""
+        return "c-" + hmac.new(self._client_key, address.encode(), hashlib.sha256).hexdigest()[:16]
+
     def _failed(self, rec: Link, client: str, kind: str) -> None:
         keys = [("link", rec.link), ("client", client)]
         if kind == "password":
             metrics.PASSWORD_FAILURES.inc()
         metrics.TOKEN_FAILURES.labels(f"wrong_{kind}").inc()
         tripped = self.limiter.failure(keys, tenant=rec.tenant)
-        self._audit(rec.tenant, f"client:{client}", f"join.wrong_{kind}", link=rec.link)
+        self._audit(rec.tenant, f"client:{self.client_ref(client)}", f"join.wrong_{kind}", link=rec.link)
         for scope, key, locked in tripped:
             metrics.LOCKOUTS.labels(scope, str(locked).lower()).inc()
             self._audit(rec.tenant, "rate-limiter", "join.locked" if locked else "join.backoff",
-                        scope=scope, key=key, link=rec.link)
+                        scope=scope, key=self.client_ref(key) if scope == "client" else key, link=rec.link)
 
     async def join(
         self,
@@ -412,12 +418,16 @@ class ControlPlane:
 
     # -- operations ----------------------------------------------------------------------------------------------
     def lockouts(self, tenant: str | None) -> list[dict[str, Any]]:
-        return [lo.to_dict() for lo in self.limiter.lockouts(tenant)]
+        out = [lo.to_dict() for lo in self.limiter.lockouts(tenant)]
+        for lo in out:
+            lo["ref"] = self.client_ref(str(lo["key"])) if lo["scope"] == "client" else lo["key"]
+        return out
 
     def clear_lockout(self, actor: str, *, tenant: str | None, scope: str, key: str) -> None:
         if not self.limiter.clear(scope, key, tenant):
             raise ApiError(404, "lockout_not_found", f"no lockout for {scope} {key!r}")
-        self._audit(tenant, actor, "lockout.clear", scope=scope, key=key)
+        self._audit(tenant, actor, "lockout.clear", scope=scope,
+                    key=self.client_ref(key) if scope == "client" else key)
 
     def rotate_signing_key(self, actor: str) -> dict[str, Any]:
         key = self.keyring.rotate()

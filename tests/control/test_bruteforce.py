@@ -62,8 +62,14 @@ def test_backoff_grows_then_locks_and_the_admin_sees_and_clears_it(env: Env, clo
         r = env.client.post("/v1/tenants/acme/lockouts/clear", json={"scope": scope, "key": key}, headers=env.admin())
         assert r.status_code == 200, r.text
     assert env.join(link, password="right").status_code == 200
-    kinds = [rec.kind for rec in env.residency.audit.tenant_records("acme")]
+    records = env.residency.audit.tenant_records("acme")
+    kinds = [rec.kind for rec in records]
     assert kinds.count("join.wrong_password") == 15
+    # the append-only audit log holds a pseudonym of the address (personal data), never the address
+    ref = by_scope["client"]["ref"]
+    assert ref.startswith("c-") and all(rec.actor == f"client:{ref}" for rec in records
+                                        if rec.kind == "join.wrong_password")
+    assert "198.51.100.7" not in " ".join(f"{rec.actor} {rec.data}" for rec in records)
     assert "join.backoff" in kinds and "join.locked" in kinds and "lockout.clear" in kinds
 
 
