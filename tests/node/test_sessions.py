@@ -94,7 +94,7 @@ def test_garbage_on_a_joined_socket_gets_errors_and_the_session_survives():
 
 def test_media_keeps_flowing_long_after_the_join_token_expired_and_a_dropped_socket_resumes():
     async def run():
-        async with running_node(resume_grace=10.0) as rn:
+        async with running_node(resume_grace=60.0) as rn:
             pub = Bot(rn.ws_url, rn.token(ttl=2, name="pub"), "pub")
             await pub.connect()
             await pub.publish(video=str(media.video_file("vp8")), audio=str(media.audio_file()))
@@ -103,14 +103,15 @@ def test_media_keeps_flowing_long_after_the_join_token_expired_and_a_dropped_soc
             await sub.negotiate()
             assert await wait_for(lambda: sub.video() and sub.video()[0].frames > 0, 15)
             await asyncio.sleep(4.0)  # twice the token lifetime
-            frames_after_expiry = sub.video()[0].frames
+            at_expiry = sub.video()[0].frames
+            # frames keep coming well after the tokens expired (bounded wait: these machines are shared)
+            frames_after_expiry = await wait_for(lambda: sub.video()[0].frames > at_expiry + 30, 20)
             # the subscriber's signalling drops; media continues; a new socket resumes the same participant
             pid, secret = sub.joined["participant"], sub.joined["resume_secret"]
             await sub.ws.close()
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
             before = sub.video()[0].frames
-            await asyncio.sleep(1.0)
-            during_drop = sub.video()[0].frames - before
+            during_drop = await wait_for(lambda: sub.video()[0].frames > before + 15, 20)
             async with websockets.connect(rn.ws_url) as ws:
                 await ws.send(json.dumps({"type": "resume", "participant": pid, "secret": secret}))
                 snap = json.loads(await ws.recv())
@@ -121,8 +122,8 @@ def test_media_keeps_flowing_long_after_the_join_token_expired_and_a_dropped_soc
             return frames_after_expiry, during_drop, snap, still_in, numbers
 
     frames_after_expiry, during_drop, snap, still_in, numbers = asyncio.run(run())
-    assert frames_after_expiry > 90
-    assert during_drop > 15, "media stopped when signalling dropped"
+    assert frames_after_expiry, "media stopped after the join tokens expired"
+    assert during_drop, "media stopped when signalling dropped"
     assert snap["type"] == "joined" and snap["resumed"] is True
     assert still_in
     assert all(b == a + 1 for a, b in zip(numbers, numbers[1:]))
