@@ -71,6 +71,10 @@ class Limiter(Protocol):
 
     def success(self, client_key: tuple[str, str]) -> None: ...
 
+    def remaining(self, scope: str, key: str) -> int:
+        """Failures still allowed in the current window before the back-off starts."""
+        ...
+
     def lockouts(self, tenant: str | None = None) -> list[Lockout]: ...
 
     def clear(self, scope: str, key: str, tenant: str | None = None) -> bool: ...
@@ -144,6 +148,11 @@ class FailureLimiter:
     def success(self, client_key: tuple[str, str]) -> None:
         with self._lock:
             self._entries.pop(client_key, None)
+
+    def remaining(self, scope: str, key: str) -> int:
+        with self._lock:
+            e = self._entry(scope, key, self.clock())
+            return self.policy.max_failures - (len(e.failures) if e is not None else 0)
 
     def lockouts(self, tenant: str | None = None) -> list[Lockout]:
         """Keys currently backed off or locked (or carrying strikes), optionally only a tenant's."""

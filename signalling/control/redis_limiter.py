@@ -101,6 +101,11 @@ class RedisFailureLimiter:
                 tripped.append((scope, key, bool(locked)))
         return tripped
 
+    def remaining(self, scope: str, key: str) -> int:
+        now = self.clock()
+        fails = (self.redis.hget(self._key(scope, key), "fails") or b"").decode().split(",")
+        return self.policy.max_failures - sum(1 for f in fails if f and now - float(f) <= self.policy.window)
+
     def success(self, client_key: tuple[str, str]) -> None:
         self.redis.delete(self._key(*client_key))
 

@@ -6,11 +6,13 @@ residency audit log through the `ResidencyPort`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +90,7 @@ class ControlPlane:
         self.clock = clock
         self.signer = LinkSigner(store.secret("link-signing-key"))
         self._client_key = store.secret("client-pseudonym-key")
+        self._inflight: dict[tuple[str, str], int] = {}
         self.limiter: Limiter = limiter if limiter is not None else FailureLimiter(config.limits, clock=clock)
         self.requests = RequestLimiter(config.join_rate, config.join_burst, clock=clock) if config.join_rate else None
         self.lobby = Lobby(clock=clock)
@@ -278,6 +281,29 @@ class ControlPlane:
         return ApiError(429, "too_many_attempts", f"too many wrong passwords for {who}; retry in {b.retry_after} s",
                         headers={"Retry-After": str(b.retry_after)}, extra={"retry_after": b.retry_after})
 
+    @contextlib.asynccontextmanager
+    async def _password_slot(self, keys: list[tuple[str, str]], rec: Link) -> AsyncIterator[None]:
+        """At most as many password checks in flight per link and per address as failures remain in the
+        window: otherwise parallel guesses would all pass `check` before the first failure is counted. With no
+        recent failures that is 5 at once per link — more than the scrypt pool runs anyway."""
+        while True:
+            try:
+                self.limiter.check(keys)
+            except Blocked as b:
+                raise self._blocked(b, rec) from None
+            if all(self._inflight.get(k, 0) < self.limiter.remaining(*k) for k in keys):
+                break
+            await asyncio.sleep(0.01)
+        for k in keys:
+            self._inflight[k] = self._inflight.get(k, 0) + 1
+        try:
+            yield
+        finally:
+            for k in keys:
+                self._inflight[k] -= 1
+                if not self._inflight[k]:
+                    del self._inflight[k]
+
     def client_ref(self, address: str) -> str:
         """A stable pseudonym for a client address. The audit log is append-only and kept for a long time, so
         it records this keyed hash, never the address (personal data); lockout listings show both."""
@@ -332,8 +358,11 @@ class ControlPlane:
             if password is None:
                 metrics.TOKEN_FAILURES.labels("password_required").inc()
                 raise ApiError(401, "password_required", "this meeting needs a password")
-            if not await self.passwords.verify(password, rec.password_hash):
-                self._failed(rec, client, "password")
+            async with self._password_slot(keys, rec):
+                ok = await self.passwords.verify(password, rec.password_hash)
+                if not ok:
+                    self._failed(rec, client, "password")
+            if not ok:
                 raise ApiError(401, "wrong_password", "wrong meeting password")
             self.limiter.success(("client", client))
             if needs_rehash(rec.password_hash, self.config.scrypt):  # cost raised since: upgrade in place

@@ -137,3 +137,23 @@ def test_a_flood_of_join_requests_from_one_address_is_slowed_down(env: Env, cloc
     assert env.join(link).status_code == 200
     other = TestClient(env.client.app, client=("192.0.2.9", 4000))
     assert other.post("/v1/join", json={"link": link, "name": "y"}).status_code == 200
+
+
+def test_parallel_guesses_cannot_outrun_the_limit(env: Env) -> None:
+    """Twenty wrong passwords sent at once: exactly five are checked, the rest wait and are then refused."""
+    import asyncio
+
+    import httpx
+
+    link = env.link(password="right")["link"]
+    before = failures_metric()
+
+    async def storm() -> list[int]:
+        transport = httpx.ASGITransport(app=env.client.app, client=("203.0.113.50", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://cp") as c:
+            rs = await asyncio.gather(*[c.post("/v1/join", json={"link": link, "name": "x", "password": f"g{i}"})
+                                        for i in range(20)])
+        return sorted(r.status_code for r in rs)
+
+    assert asyncio.run(storm()) == [401] * 5 + [429] * 15
+    assert failures_metric() - before == 5
