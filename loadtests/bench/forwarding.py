@@ -271,8 +271,11 @@ async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, 
         }
         with_stats = getattr(target, "stats", None)
         if with_stats is not None:
-            st = await with_stats()
-            row.extra["node_drops"] = {k: v for k, v in st["engine"]["drops"].items() if v}
+            try:
+                st = await asyncio.wait_for(with_stats(), 10)
+                row.extra["node_drops"] = {k: v for k, v in st["engine"]["drops"].items() if v}
+            except (TimeoutError, OSError):
+                row.extra["node_drops"] = "node too busy to answer /stats"
         progress(f"{tag}: {row.forwarded} forwarded, {row.us_per_pkt:.2f} µs/pkt, lost {row.lost}", final=True)
         return row
     finally:
@@ -391,6 +394,25 @@ async def run(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+def build_info() -> str:
+    """Which engine was measured: the working tree is shared, so say what the .so was built from."""
+    import glob
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "native/", "sfu/"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        head, dirty = "?", []
+    so = sorted(glob.glob(str(ROOT / "native" / "engine*.so")))
+    built = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(os.path.getmtime(so[0]))) if so else "?"
+    from native.engine import srtp_version
+
+    changed = ", ".join(x for x in dirty if "/" in x) or "none"
+    return f"engine built {built} UTC at HEAD {head} (uncommitted changes in native/ sfu/: {changed}); {srtp_version()}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m loadtests.bench.forwarding", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 50, 100],
@@ -417,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
           f"-> N subscribers on 127.0.0.1; SRTP {PROFILE_NAMES.get(prof, prof)}; {args.duration:g} s window per N "
           f"after {args.warmup:g} s warm-up; publisher pacing {args.pacing:g}x (0 = frame bursts); load average before {load0[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
           f"{time.time() - t0:.0f} s total")
+    print(build_info())
     print()
     print(table(rows))
     print()

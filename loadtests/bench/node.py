@@ -5,14 +5,19 @@ Runs exactly `sfu.server` (same Node, same Starlette app on uvicorn + uvloop) wi
 - `--engine python` swaps the native engine for `sfu.reference.ReferenceForwarder` on the same socket right
   after the node starts (the pure-Python path: pylibsrtp + sendto), timed per packet like the engine;
 - `GET /bench/latency?reset=1` returns the engine's forwarding latency histogram (arrival -> send, 1 µs
-  buckets) as {"hist": {"<µs>": count}} — the node's /stats has counters but not the histogram.
+  buckets) as {"hist": {"<µs>": count}} — the node's /stats has counters but not the histogram;
+- `--bench-port P` serves `/counters` (engine counters) and `/latency` from a thread, outside the event loop,
+  so the bench can still read them when the loop is saturated (the pure-Python path at large N).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import sfu.server as server
@@ -84,11 +89,41 @@ def _create_app(signalling: Any, lifespan: Any = None) -> Any:
 _orig_create = server.create_node_app
 
 
+class _BenchHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        engine = NODES[0].engine if NODES else None
+        if engine is None:
+            body, code = {"error": "not started"}, 503
+        elif self.path.startswith("/counters"):
+            body, code = engine.counters(), 200
+        elif self.path.startswith("/latency"):
+            hist = engine.latency_histogram("reset=1" in self.path)
+            body, code = {"engine": ENGINE, "hist": {str(i): c for i, c in enumerate(hist) if c}}, 200
+        else:
+            body, code = {"error": "not found"}, 404
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 def main(argv: list[str]) -> int:
     global ENGINE
-    if len(argv) >= 2 and argv[0] == "--engine":
-        ENGINE = argv[1]
+    bench_port = 0
+    while len(argv) >= 2 and argv[0] in ("--engine", "--bench-port"):
+        if argv[0] == "--engine":
+            ENGINE = argv[1]
+        else:
+            bench_port = int(argv[1])
         argv = argv[2:]
+    if bench_port:
+        httpd = ThreadingHTTPServer(("127.0.0.1", bench_port), _BenchHandler)
+        threading.Thread(target=httpd.serve_forever, name="bench-http", daemon=True).start()
     if ENGINE not in ("native", "python"):
         raise SystemExit("--engine must be native or python")
     server.Node = BenchNode  # type: ignore[misc]

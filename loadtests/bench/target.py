@@ -139,9 +139,10 @@ class CastellanTarget(Target):
         jwks = Path(self.tmp.name) / "jwks.json"
         jwks.write_text(json.dumps(self.keys.jwks()))
         self.http = free_port()
+        self.bench_port = free_port()
         udp = free_port(socket.SOCK_DGRAM)
         cmd = [
-            sys.executable, "-m", "loadtests.bench.node", "--engine", self.engine,
+            sys.executable, "-m", "loadtests.bench.node", "--engine", self.engine, "--bench-port", str(self.bench_port),
             "--node-id", self.node_id, "--region", self.region, "--host", "127.0.0.1",
             "--http-port", str(self.http), "--udp-port", str(udp), "--jwks-file", str(jwks), "--log-level", "warning",
         ]
@@ -157,9 +158,9 @@ class CastellanTarget(Target):
             await asyncio.sleep(0.1)
         raise RuntimeError("node did not become ready in 30 s")
 
-    async def _get(self, path: str, tries: int = 2) -> dict[str, Any]:
+    async def _get(self, path: str, tries: int = 2, port: int = 0) -> dict[str, Any]:
         def fetch() -> dict[str, Any]:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http}{path}", timeout=30) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port or self.http}{path}", timeout=30) as r:  # noqa: S310
                 return json.loads(r.read())
 
         for attempt in range(tries):
@@ -172,12 +173,7 @@ class CastellanTarget(Target):
         raise AssertionError("unreachable")
 
     async def stop(self) -> None:
-        for t in self._readers:
-            t.cancel()
-        for ws in list(self.sockets.values()):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 1)
-        self.sockets.clear()
+        # the process first (a saturated node would make every WebSocket close wait), then our sockets
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -185,6 +181,11 @@ class CastellanTarget(Target):
             except TimeoutError:
                 self.proc.kill()
                 await asyncio.to_thread(self.proc.wait)
+        for t in self._readers:
+            t.cancel()
+        await asyncio.gather(*(asyncio.wait_for(ws.close(), 1) for ws in list(self.sockets.values())),
+                             return_exceptions=True)
+        self.sockets.clear()
         if getattr(self, "_log", None):
             self._log.close()
 
@@ -192,10 +193,11 @@ class CastellanTarget(Target):
         return await self._get("/stats")
 
     async def forwarded_packets(self) -> int:
-        return int((await self.stats())["engine"]["forwarded_packets"])
+        # the same engine counters as GET /stats, served from a thread in the node (loadtests/bench/node.py)
+        return int((await self._get("/counters", port=self.bench_port))["forwarded_packets"])
 
     async def latency_histogram(self, reset: bool = False) -> dict[int, int] | None:
-        d = await self._get("/bench/latency" + ("?reset=1" if reset else ""))
+        d = await self._get("/latency" + ("?reset=1" if reset else ""), port=self.bench_port)
         return {int(k): v for k, v in d["hist"].items()}
 
     # ---------------------------------------------------------------- signalling (docs/protocol.md)
