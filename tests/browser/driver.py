@@ -261,12 +261,12 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         a.shot(art, "meeting-three.png", result)
         # D leaves: a fresh random key the leaver never saw
         assert d.page is not None
+        before_leave = a.stats()["e2ee"]["epoch"]
         d.page.click("#btn-leave")
         time.sleep(0.5)
         d.shot(art, "left-page.png", result)
         d.close()
         del parts["D"]
-        before_leave = a.stats()["e2ee"]["epoch"]
         result["epoch_before_leave"] = before_leave
         s4 = poll(
             lambda: {k: p.stats() for k, p in parts.items()},
@@ -291,6 +291,33 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
             f1,
         )
         a.shot(art, "meeting-after-leave.png", result)
+        # mute and camera off reach the other side (authenticated state messages)
+        a.page.click("#btn-mic")
+        b_page = parts["B"]
+        aid = s5["A"]["participant"]
+        muted = poll(
+            b_page.stats, lambda x: any(t["participant"] == aid and t["muted"] for t in x["tiles"]), timeout=8
+        )
+        result["mute_seen"] = any(t["participant"] == aid and t["muted"] for t in muted["tiles"])
+        a.page.click("#btn-mic")
+        # the signalling socket drops: the client resumes its session (same participant, no password, media on)
+        before = a.stats()
+        a.page.evaluate("window.castellanApp.session.ws.close()")
+        resumed = poll(a.stats, lambda x: x["resumes"] >= 1 and x["signalling"] == "open", timeout=15)
+        time.sleep(2)
+        after = a.stats()
+        result["resume"] = {
+            "resumes": resumed["resumes"],
+            "signalling": resumed["signalling"],
+            "same_participant": after["participant"] == before["participant"],
+            "frames": [
+                a.frames_from(s5["B"]["participant"], before),
+                a.frames_from(s5["B"]["participant"], after),
+            ],
+            "lock": after["lock"],
+            "notice": after["notice"],
+        }
+        log("resume", result["resume"], "mute seen", result["mute_seen"])
     finally:
         for p in parts.values():
             p.close()

@@ -21,7 +21,7 @@ from tests.browser.netns import (
     web_in,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(240)]
 
 
 def _secret() -> str:
@@ -117,6 +117,12 @@ def test_e2ee_meeting_wrong_secret_ratchet_and_rotation():
     f0, f1 = result["frames_after_leave"]
     for k in f0:
         assert f1[k] > f0[k] + 20, f"{k} stopped decoding after the rotation: {f0[k]} -> {f1[k]}"
+    # media state (mute) reaches the others, end-to-end authenticated
+    assert result["mute_seen"]
+    # a dropped signalling socket: resumed as the same participant, no password, media kept flowing
+    r = result["resume"]
+    assert r["resumes"] >= 1 and r["signalling"] == "open" and r["same_participant"], r
+    assert r["frames"][1] > r["frames"][0] + 20 and "End-to-end encrypted" in r["lock"] and not r["notice"], r
 
 
 def test_node_forwards_only_ciphertext_and_e2ee_cpu_cost():

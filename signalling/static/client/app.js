@@ -775,7 +775,10 @@ window.castellanStats = async function castellanStats() {
   out.lock = $("lock").textContent;
   out.lockClass = $("lock").className;
   out.problems = [...document.querySelectorAll(".tile .problem")].filter((e) => !e.hidden).map((e) => e.textContent);
-  out.tiles = [...app.tiles.values()].map((t) => ({ key: t.key, name: t.nm.textContent, speaking: t.el.classList.contains("speaking"), lock: t.tlock.textContent }));
+  out.tiles = [...app.tiles.values()].map((t) => ({ key: t.key, participant: t.participant || null, name: t.nm.textContent,
+    speaking: t.el.classList.contains("speaking"), muted: t.mic.childElementCount > 0, videoShown: !t.video.hidden }));
+  out.signalling = s && s.ws ? ["connecting", "open", "closing", "closed"][s.ws.readyState] : "none";
+  out.resumes = s ? s.log.filter((l) => l.endsWith(" resumed")).length : 0;
   out.quality = app.quality;
   out.qualityDetail = $("quality").title;
   out.where = $("where").textContent;
