@@ -405,6 +405,8 @@ def build_info() -> str:
                                capture_output=True, text=True, timeout=10).stdout.split()
     except (OSError, subprocess.SubprocessError):
         head, dirty = "?", []
+    if not head and (ROOT / ".bench-commit").exists():  # an exported tree (git archive): no .git
+        head = (ROOT / ".bench-commit").read_text().strip() + " (exported tree)"
     so = sorted(glob.glob(str(ROOT / "native" / "engine*.so")))
     built = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(os.path.getmtime(so[0]))) if so else "?"
     from native.engine import srtp_version
