@@ -28,7 +28,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -52,6 +52,11 @@ def run_locust(url: str, user_class: str, users: int, seconds: int, links: Path,
     subprocess.run(cmd, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(f"{prefix}_stats.csv") as f:
         row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+    failures = Path(f"{prefix}_failures.csv")
+    if failures.exists():
+        with open(failures) as f:
+            for r in csv.DictReader(f):
+                print(f"    {user_class} error x{r['Occurrences']}: {r['Error'][:160]}", flush=True)
     return {
         "requests": float(row["Request Count"]),
         "failures": float(row["Failure Count"]),
