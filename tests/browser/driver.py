@@ -167,7 +167,8 @@ class Participant:
 
 
 def client_url(
-    cfg: dict[str, Any], token: str, name: str, secret: str | None, autojoin: bool = True, e2ee: bool = True
+    cfg: dict[str, Any], token: str, name: str, secret: str | None, autojoin: bool = True, e2ee: bool = True,
+    transform: str | None = None,
 ) -> str:
     from urllib.parse import urlencode
 
@@ -176,6 +177,8 @@ def client_url(
         q["autojoin"] = "1"
     if not e2ee:
         q["e2ee"] = "0"
+    if transform:
+        q["transform"] = transform
     return f"{cfg['base_url']}/static/join.html?{urlencode(q)}" + (f"#k={secret}" if secret else "")
 
 
@@ -598,12 +601,36 @@ def join_flow(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
             second.close()
 
 
+
+def legacy_transform(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """E2EE through the createEncodedStreams fallback on one side and RTCRtpScriptTransform on the other."""
+    wait_http(cfg["base_url"] + "/static/join.html")
+    wait_http(cfg["http_url"] + "/healthz")
+    console: list[str] = []
+    result["console"] = console
+    tok = cfg["tokens"]
+    parts = {
+        "A": Participant(pw, cfg, "A", console).open(client_url(cfg, tok["A"], "Legacy", cfg["secret"], transform="legacy")),
+        "B": Participant(pw, cfg, "B", console).open(client_url(cfg, tok["B"], "Script", cfg["secret"])),
+    }
+    try:
+        wait_decoding(parts, timeout=25, min_frames=5)
+        s0 = {k: p.stats() for k, p in parts.items()}
+        time.sleep(3)
+        s1 = {k: p.stats() for k, p in parts.items()}
+        result["s0"], result["s1"] = s0, s1
+        parts["A"].shot(Path(cfg["artifacts"]), "meeting-legacy-transform.png", result)
+    finally:
+        for p in parts.values():
+            p.close()
+
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
     "minimal_two": minimal_two,
     "e2ee_meeting": e2ee_meeting,
     "debug_two": debug_two,
     "ciphertext_and_cpu": ciphertext_and_cpu,
     "join_flow": join_flow,
+    "legacy_transform": legacy_transform,
 }
 
 

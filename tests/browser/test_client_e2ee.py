@@ -195,3 +195,28 @@ def test_node_forwards_only_ciphertext_and_e2ee_cpu_cost():
     # meanwhile both browsers decoded each other throughout, in both modes
     for mode in ("on", "off"):
         assert all(v > 50 for v in result[mode]["frames_decoded"].values()), result[mode]
+
+
+def test_e2ee_with_the_create_encoded_streams_fallback():
+    """One participant forced onto createEncodedStreams (the fallback), the other on RTCRtpScriptTransform: the
+    same worker code and frame format, so each decodes the other."""
+    skip_unless_possible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    jwks, tokens = _tokens(["A", "B"], "legacy-room")
+    jwks_file = ARTIFACTS / "legacy.jwks.json"
+    jwks_file.write_text(jwks)
+    with loopback_namespace() as ns, node_in(ns, "legacy", jwks_file=jwks_file) as node, web_in(ns, "legacy", {}):
+        result = run_driver(ns, "legacy_transform", {
+            "base_url": f"http://127.0.0.1:{WEB_PORT}", "http_url": f"http://127.0.0.1:{HTTP_PORT}",
+            "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws", "tokens": tokens, "secret": _secret(),
+        }, timeout=90, name="legacy")
+        node_log = node.output()
+    assert "error" not in result, _fail(result, node_log[-3000:])
+    s0, s1 = result["s0"], result["s1"]
+    assert s1["A"]["api"] == "createEncodedStreams" and s1["B"]["api"] == "RTCRtpScriptTransform"
+    for k, other in (("A", "B"), ("B", "A")):
+        f0 = sum(v["framesDecoded"] for v in s0[k]["video"] if v["participant"] == s1[other]["participant"])
+        f1 = sum(v["framesDecoded"] for v in s1[k]["video"] if v["participant"] == s1[other]["participant"])
+        assert f1 > f0 + 20, (k, f0, f1)
+        assert "End-to-end encrypted" in s1[k]["lock"], s1[k]["lock"]
+    assert s1["A"]["safety"] == s1["B"]["safety"]

@@ -3,7 +3,8 @@
 // Opened from a meeting link, /j/<link>#k=<secret>[&h=<host key>]: the link id goes to the control plane, the
 // #fragment never leaves the browser (it keys end-to-end encryption). For development and tests the page also
 // accepts ?ws=<node ws url>&token=<join token> (joining a node directly, no control plane).
-// Query flags: e2ee=0 turns encryption off (tests measuring its cost), name=..., autojoin=1.
+// Query flags: e2ee=0 turns encryption off (tests measuring its cost), transform=legacy forces the
+// createEncodedStreams fallback, name=..., autojoin=1, vw/vh (camera size).
 
 import * as api from "./api.js";
 import { E2EE, secretFromFragment, supportsE2EE, transformApi } from "./e2ee.js";
@@ -292,7 +293,8 @@ async function obtainPlaceAndEnter() {
 async function enterMeeting() {
   const a = app.joinAnswer;
   const send = (data) => app.session && app.session.send({ type: "chat", data });
-  app.e2ee = app.e2eeWanted ? new E2EE(app.secret, send) : null;
+  const api = query.get("transform") === "legacy" ? "createEncodedStreams" : null;
+  app.e2ee = app.e2eeWanted ? new E2EE(app.secret, send, { api }) : null;
   const session = new Session({ wsUrl: a.ws_url, token: a.token, e2ee: app.e2ee });
   app.session = session;
   wireSession(session);
@@ -784,7 +786,7 @@ window.castellanStats = async function castellanStats() {
   out.where = $("where").textContent;
   out.chat = app.chatLog;
   out.notice = $("notice").hidden ? "" : $("notice").textContent;
-  out.api = transformApi();
+  out.api = app.e2ee ? app.e2ee.api : transformApi();
   return out;
 };
 window.castellanChat = sendChat;
