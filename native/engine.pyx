@@ -192,6 +192,7 @@ cdef struct Track:
     uint32_t ssrc
     int codec
     int first_sub
+    int first_pending            # subscriptions waiting for this layer's keyframe to switch onto it
     uint32_t clock_rate
     uint8_t *ring                # retransmission buffer of plaintext packets, indexed by seq & mask
     uint16_t *ring_len
@@ -229,6 +230,14 @@ cdef struct Sub:
     int started
     int need_keyframe
     int paused                   # last-N / unwatched: not forwarded, and resumed at a keyframe
+    int target                   # simulcast: the layer (track) to switch to at its next keyframe, or -1
+    int next_pending             # link in the target layer's list of waiting subscriptions
+    int resync_vp8               # after a switch: continue VP8 picture id / TL0PICIDX from the last sent
+    uint16_t pid_offset
+    uint8_t tl0_offset
+    uint16_t last_pid
+    uint8_t last_tl0
+    uint64_t switches
     uint64_t paused_packets
     uint16_t seq_offset
     uint32_t ts_offset
@@ -278,14 +287,14 @@ cdef int table_init(Table *t, uint32_t size) except -1:
 cdef void table_free(Table *t) noexcept nogil:
     free(t.ka); free(t.kb); free(t.val)
 
-cdef inline uint32_t mix(uint64_t a, uint64_t b) nogil:
+cdef inline uint32_t mix(uint64_t a, uint64_t b) noexcept nogil:
     cdef uint64_t h = a * 0x9E3779B97F4A7C15ULL ^ (b + 0x632BE59BD9B4E019ULL + (a << 6) + (a >> 2))
     h ^= h >> 33
     h *= 0xff51afd7ed558ccdULL
     h ^= h >> 33
     return <uint32_t>h
 
-cdef inline int32_t table_get(Table *t, uint64_t a, uint64_t b) nogil:
+cdef inline int32_t table_get(Table *t, uint64_t a, uint64_t b) noexcept nogil:
     cdef uint32_t i = mix(a, b) & t.mask
     cdef uint32_t n = 0
     while n <= t.mask:
@@ -297,7 +306,7 @@ cdef inline int32_t table_get(Table *t, uint64_t a, uint64_t b) nogil:
         n += 1
     return -1
 
-cdef int table_put(Table *t, uint64_t a, uint64_t b, int32_t v) nogil:
+cdef int table_put(Table *t, uint64_t a, uint64_t b, int32_t v) noexcept nogil:
     cdef uint32_t i = mix(a, b) & t.mask
     cdef uint32_t n = 0
     cdef int64_t free_slot = -1
@@ -351,10 +360,10 @@ cdef inline void addr_key(sockaddr_storage *sa, uint64_t *a, uint64_t *b) noexce
         b[0] = lo ^ s6.sin6_port
 
 # ---- byte helpers ----
-cdef inline uint16_t rd16(const uint8_t *p) nogil:
+cdef inline uint16_t rd16(const uint8_t *p) noexcept nogil:
     return (<uint16_t>p[0] << 8) | p[1]
 
-cdef inline uint32_t rd32(const uint8_t *p) nogil:
+cdef inline uint32_t rd32(const uint8_t *p) noexcept nogil:
     return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
 
 cdef inline void wr16(uint8_t *p, uint16_t v) noexcept nogil:
@@ -373,7 +382,7 @@ cdef inline int64_t now_ns(int clock) nogil:
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 # ---- RTP parsing (reference: sfu.reference.parse_rtp) ----
-cdef int parse_rtp(const uint8_t *p, int n, RtpInfo *r) nogil:
+cdef int parse_rtp(const uint8_t *p, int n, RtpInfo *r) noexcept nogil:
     """Returns 0, or -1 if the packet is not well-formed RTP."""
     if n < 12 or (p[0] >> 6) != 2:
         return -1
@@ -411,7 +420,7 @@ cdef int parse_rtp(const uint8_t *p, int n, RtpInfo *r) nogil:
     r.payload_len = n - off - pad
     return 0
 
-cdef int find_ext(const uint8_t *p, RtpInfo *r, int want_id, int *val_off) nogil:
+cdef int find_ext(const uint8_t *p, RtpInfo *r, int want_id, int *val_off) noexcept nogil:
     """Finds extension element `want_id`; returns its length and sets val_off, or -1."""
     if r.ext_profile < 0 or want_id == 0:
         return -1
@@ -451,7 +460,7 @@ cdef int find_ext(const uint8_t *p, RtpInfo *r, int want_id, int *val_off) nogil
     return -1
 
 # ---- keyframe detection on the (possibly E2EE) payload; the bytes read are left clear by the client ----
-cdef int is_keyframe_c(int codec, const uint8_t *p, int n) nogil:
+cdef int is_keyframe_c(int codec, const uint8_t *p, int n) noexcept nogil:
     cdef int i, x, s, pid, sid, nal, typ, l
     if codec == C_OPUS or codec == C_OTHER:
         return 1
@@ -517,7 +526,7 @@ cdef int is_keyframe_c(int codec, const uint8_t *p, int n) nogil:
     return 0
 
 # ---- per-subscriber rewrite (reference: sfu.reference.rewrite_rtp) ----
-cdef int rewrite_rtp(const uint8_t *src, RtpInfo *r, Sub *s, uint8_t *dst, uint32_t abs_send) nogil:
+cdef int rewrite_rtp(const uint8_t *src, RtpInfo *r, Sub *s, uint8_t *dst, uint32_t abs_send) noexcept nogil:
     """Writes the subscriber's view of the packet into dst; returns its length."""
     cdef int off = r.hdr_len
     cdef uint16_t seq = <uint16_t>(r.seq + s.seq_offset)
@@ -591,7 +600,7 @@ cdef int rewrite_rtp(const uint8_t *src, RtpInfo *r, Sub *s, uint8_t *dst, uint3
     memcpy(dst + o, src + r.payload_off, plen)
     return o + plen
 
-cdef int wrap_rtx(uint8_t *pkt, int n, RtpInfo *r, Sub *s) nogil:
+cdef int wrap_rtx(uint8_t *pkt, int n, RtpInfo *r, Sub *s) noexcept nogil:
     """Turns a rewritten packet into its RFC 4588 retransmission in place; returns the new length."""
     # the rewritten header is parsed again: its extension block length may differ from the source's
     cdef RtpInfo w
@@ -611,10 +620,75 @@ cdef extern from "<string.h>" nogil:
     void *memmove_c "memmove" (void *, const void *, size_t)
 
 
-cdef inline uint32_t abs_send_time(int64_t ns) nogil:
+cdef inline uint32_t abs_send_time(int64_t ns) noexcept nogil:
     # 6.18 fixed-point seconds, 24 bits
     cdef uint64_t r = <uint64_t>ns % 64000000000ULL      # seconds mod 64 first: the shift cannot overflow
     return <uint32_t>((r << 18) // 1000000000ULL) & 0xffffff
+
+
+cdef void _unlink(Sub *subs, int *head, int idx, int pending) noexcept nogil:
+    """Removes subscription idx from a track's list (pending: the waiting-to-switch list)."""
+    cdef int i = head[0]
+    cdef int prev = -1
+    cdef int nxt
+    while i >= 0:
+        nxt = subs[i].next_pending if pending else subs[i].next
+        if i == idx:
+            if prev < 0:
+                head[0] = nxt
+            elif pending:
+                subs[prev].next_pending = nxt
+            else:
+                subs[prev].next = nxt
+            return
+        prev = i
+        i = nxt
+
+
+cdef void munge_vp8(uint8_t *p, int n, Sub *s) noexcept nogil:
+    """Rewrites the VP8 payload descriptor's PictureID and TL0PICIDX (RFC 7741) so they continue across layer
+    switches. The descriptor is outside any end-to-end encrypted frame, so this works under E2EE too."""
+    if n < 1 or not (p[0] & 0x80):
+        return
+    if n < 2:
+        return
+    cdef int i = 2
+    cdef int has_pid = p[1] & 0x80
+    cdef int has_tl0 = p[1] & 0x40
+    cdef int wide = 0
+    cdef uint16_t pid = 0, out_pid
+    cdef uint8_t tl0, out_tl0
+    if has_pid:
+        if i >= n:
+            return
+        wide = p[i] & 0x80
+        if wide:
+            if i + 1 >= n:
+                return
+            pid = ((p[i] & 0x7f) << 8) | p[i + 1]
+        else:
+            pid = p[i] & 0x7f
+        if s.resync_vp8:
+            s.pid_offset = <uint16_t>(s.last_pid + 1 - pid)
+        out_pid = <uint16_t>(pid + s.pid_offset) & (0x7fff if wide else 0x7f)
+        if wide:
+            p[i] = 0x80 | (out_pid >> 8)
+            p[i + 1] = out_pid & 0xff
+            i += 2
+        else:
+            p[i] = out_pid
+            i += 1
+        s.last_pid = out_pid
+    if has_tl0:
+        if i >= n:
+            return
+        tl0 = p[i]
+        if s.resync_vp8:
+            s.tl0_offset = <uint8_t>(s.last_tl0 + 1 - tl0)
+        out_tl0 = <uint8_t>(tl0 + s.tl0_offset)
+        p[i] = out_tl0
+        s.last_tl0 = out_tl0
+    s.resync_vp8 = 0
 
 
 cdef class Engine:
@@ -816,6 +890,7 @@ cdef class Engine:
         t.codec = codec
         t.clock_rate = clock_rate
         t.first_sub = -1
+        t.first_pending = -1
         t.audio_level = -1
         if table_put(&self.ssrc_table, peer, ssrc, track) != 0:
             raise MemoryError("ssrc table full")
@@ -829,6 +904,9 @@ cdef class Engine:
         for i in range(self.max_subs):
             if self.subs[i].used and self.subs[i].track == track:
                 self.remove_subscription(i)
+            elif self.subs[i].used and self.subs[i].target == track:
+                _unlink(self.subs, &t.first_pending, i, 1)
+                self.subs[i].target = -1
         table_del(&self.ssrc_table, t.peer, t.ssrc)
         free(t.ring); free(t.ring_len); free(t.ring_seq)
         memset(t, 0, sizeof(Track))
@@ -860,6 +938,8 @@ cdef class Engine:
         s.ts_offset = ts_offset
         s.need_keyframe = 0 if (t.codec == C_OPUS or t.codec == C_OTHER) else 1
         s.abs_send_out = abs_send_out
+        s.target = -1
+        s.next_pending = -1
         cdef int i
         for i in range(len(ext_map)):
             s.ext_map[i] = ext_map[i]
@@ -871,18 +951,9 @@ cdef class Engine:
         cdef Sub *s = &self.subs[sub]
         if not s.used:
             return
-        cdef Track *t = &self.tracks[s.track]
-        cdef int i = t.first_sub
-        cdef int prev = -1
-        while i >= 0:
-            if i == sub:
-                if prev < 0:
-                    t.first_sub = self.subs[i].next
-                else:
-                    self.subs[prev].next = self.subs[i].next
-                break
-            prev = i
-            i = self.subs[i].next
+        _unlink(self.subs, &self.tracks[s.track].first_sub, sub, 0)
+        if s.target >= 0:
+            _unlink(self.subs, &self.tracks[s.target].first_pending, sub, 1)
         memset(s, 0, sizeof(Sub))
 
     def restart_subscription(self, int sub):
@@ -892,6 +963,30 @@ cdef class Engine:
         if s.used and self.tracks[s.track].codec not in (C_OPUS, C_OTHER):
             s.started = 0
             s.need_keyframe = 1
+
+    def switch_layer(self, int sub, int track):
+        """Simulcast: forward `track` (another layer of the same source) to this subscription from that layer's
+        next keyframe on, with sequence numbers, timestamps and VP8 picture ids continuing seamlessly.
+        Switching to the current layer cancels a pending switch."""
+        self._check(sub, self.max_subs, "subscription")
+        self._check(track, self.max_tracks, "track")
+        cdef Sub *s = &self.subs[sub]
+        if not s.used or not self.tracks[track].used:
+            raise ValueError("unknown subscription or track")
+        if s.target >= 0:
+            _unlink(self.subs, &self.tracks[s.target].first_pending, sub, 1)
+            s.target = -1
+        if track == s.track:
+            return
+        s.target = track
+        s.next_pending = self.tracks[track].first_pending
+        self.tracks[track].first_pending = sub
+
+    def subscription_layer(self, int sub):
+        """(current track, pending target or -1, switches so far)"""
+        self._check(sub, self.max_subs, "subscription")
+        cdef Sub *s = &self.subs[sub]
+        return (s.track, s.target, s.switches) if s.used else None
 
     def set_paused(self, int sub, bint paused):
         """Stops or resumes forwarding a subscription (last-N, an unwatched tile). Video resumes at a keyframe,
@@ -954,7 +1049,7 @@ cdef class Engine:
         inet_ntop(AF_INET6, &s6.sin6_addr, buf, 64)
         return (buf.decode(), ((s6.sin6_port & 0xff) << 8) | (s6.sin6_port >> 8))
 
-    cdef int _recv_batch(self) nogil:
+    cdef int _recv_batch(self) noexcept nogil:
         cdef int i, n
         cdef int64_t arrival
         cdef cmsghdr *c
@@ -1080,48 +1175,86 @@ cdef class Engine:
         cdef uint32_t abs_send = abs_send_time(arrival)
         cdef int si = t.first_sub
         cdef Sub *s
+        while si >= 0:
+            s = &self.subs[si]
+            si = s.next
+            self._send_to(s, t, p, &r, key, arrival, abs_send)
+        # simulcast: subscriptions waiting to switch onto this layer move at its keyframe
+        if key and t.first_pending >= 0:
+            si = t.first_pending
+            while si >= 0:
+                s = &self.subs[si]
+                si = s.next_pending
+                if s.paused or not self.peers[s.peer].ready:
+                    continue
+                self._switch(s, ti, &r, arrival)
+                self._send_to(s, t, p, &r, key, arrival, abs_send)
+
+    cdef void _switch(self, Sub *s, int ti, RtpInfo *r, int64_t arrival) noexcept nogil:
+        """Moves a subscription onto layer `ti` at its keyframe: one continuous stream for the subscriber."""
+        cdef Track *t = &self.tracks[ti]
+        cdef Track *old = &self.tracks[s.track]
+        cdef int idx = <int>(s - self.subs)
+        _unlink(self.subs, &t.first_pending, idx, 1)
+        _unlink(self.subs, &old.first_sub, idx, 0)
+        s.next = t.first_sub
+        t.first_sub = idx
+        s.track = ti
+        s.target = -1
+        cdef int64_t elapsed = 0
+        if s.last_send_ns > 0 and arrival > s.last_send_ns:
+            elapsed = (arrival - s.last_send_ns) // 1000 * t.clock_rate // 1000000
+        if elapsed < 1:
+            elapsed = 1
+        s.ts_offset = <uint32_t>(s.last_out_ts + <uint32_t>elapsed - r.ts)
+        s.started = 0
+        s.need_keyframe = 0
+        s.resync_vp8 = 1
+        s.switches += 1
+
+    cdef void _send_to(self, Sub *s, Track *t, uint8_t *p, RtpInfo *r, int key, int64_t arrival,
+                       uint32_t abs_send) noexcept nogil:
         cdef Peer *sp
         cdef uint8_t *dst
         cdef int out_len
         cdef srtp_err_status_t st
-        while si >= 0:
-            s = &self.subs[si]
-            si = s.next
-            if s.paused:
-                s.paused_packets += 1
-                continue
-            sp = &self.peers[s.peer]
-            if not sp.ready or not sp.has_addr:
-                self.drops[D_NOT_READY] += 1
-                continue
-            if not s.started:
-                if s.need_keyframe and not key:
-                    self.drops[D_NOT_STARTED] += 1
-                    continue
-                s.started = 1
-                s.need_keyframe = 0
-                s.seq_offset = <uint16_t>(s.next_seq - r.seq)
-                s.start_seq = r.seq
-            elif <int16_t>(r.seq - s.start_seq) < 0:
+        if s.paused:
+            s.paused_packets += 1
+            return
+        sp = &self.peers[s.peer]
+        if not sp.ready or not sp.has_addr:
+            self.drops[D_NOT_READY] += 1
+            return
+        if not s.started:
+            if s.need_keyframe and not key:
                 self.drops[D_NOT_STARTED] += 1
-                continue
-            if <uint16_t>(r.seq - s.start_seq) > START_WINDOW:   # trail the newest, stay in the half window
-                s.start_seq = <uint16_t>(r.seq - START_WINDOW)
-            if self.tx_count >= TX_SLOTS:
-                self._flush()
-            dst = self.tx_buf + self.tx_count * SLOT
-            out_len = rewrite_rtp(p, &r, s, dst, abs_send)
-            st = srtp_protect(sp.tx, dst, &out_len)
-            if st != 0:
-                self.drops[D_SEND_FAILED] += 1
-                continue
-            if <int16_t>(<uint16_t>(r.seq + s.seq_offset) - s.next_seq) >= 0:
-                s.next_seq = <uint16_t>(r.seq + s.seq_offset + 1)
-                s.last_out_ts = r.ts + s.ts_offset
-            s.packets += 1
-            s.octets += r.payload_len
-            s.last_send_ns = arrival
-            self._queue(dst, out_len, sp, arrival)
+                return
+            s.started = 1
+            s.need_keyframe = 0
+            s.seq_offset = <uint16_t>(s.next_seq - r.seq)
+            s.start_seq = r.seq
+        elif <int16_t>(r.seq - s.start_seq) < 0:
+            self.drops[D_NOT_STARTED] += 1
+            return
+        if <uint16_t>(r.seq - s.start_seq) > START_WINDOW:   # trail the newest, stay in the half window
+            s.start_seq = <uint16_t>(r.seq - START_WINDOW)
+        if self.tx_count >= TX_SLOTS:
+            self._flush()
+        dst = self.tx_buf + self.tx_count * SLOT
+        out_len = rewrite_rtp(p, r, s, dst, abs_send)
+        if t.codec == C_VP8:
+            munge_vp8(dst + out_len - r.payload_len - r.pad_len, r.payload_len, s)
+        st = srtp_protect(sp.tx, dst, &out_len)
+        if st != 0:
+            self.drops[D_SEND_FAILED] += 1
+            return
+        if <int16_t>(<uint16_t>(r.seq + s.seq_offset) - s.next_seq) >= 0:
+            s.next_seq = <uint16_t>(r.seq + s.seq_offset + 1)
+            s.last_out_ts = r.ts + s.ts_offset
+        s.packets += 1
+        s.octets += r.payload_len
+        s.last_send_ns = arrival
+        self._queue(dst, out_len, sp, arrival)
 
     cdef inline void _queue(self, uint8_t *dst, int out_len, Peer *sp, int64_t arrival) noexcept nogil:
         cdef mmsghdr *m = &self.tx_msgs[self.tx_count]
@@ -1451,7 +1584,7 @@ def floor_loop(int fd, list packets, int profile, bytes key, host_ports, int rou
         free(dsts); free(buf); free(msgs); free(iov)
     return total
 
-cdef int _send_all(int fd, mmsghdr *msgs, int cnt) nogil:
+cdef int _send_all(int fd, mmsghdr *msgs, int cnt) noexcept nogil:
     cdef int sent = 0, r
     while sent < cnt:
         r = sendmmsg(fd, msgs + sent, cnt - sent, 0)
@@ -1517,6 +1650,23 @@ def py_wrap_rtx(bytes data, unsigned int rtx_ssrc, int rtx_pt, int rtx_seq):
     memcpy(out, <const char *>data, len(data))
     cdef int n = wrap_rtx(out, len(data), &r, &s)
     return PyBytes_FromStringAndSize(<char *>out, n)
+
+def py_munge_vp8(bytes payload, int pid_offset, int tl0_offset, bint resync=False, int last_pid=0,
+                 int last_tl0=0):
+    """(rewritten payload, last_pid, last_tl0) — the VP8 descriptor rewrite, for tests against the reference."""
+    cdef Sub s
+    memset(&s, 0, sizeof(Sub))
+    s.pid_offset = pid_offset
+    s.tl0_offset = tl0_offset
+    s.resync_vp8 = resync
+    s.last_pid = last_pid
+    s.last_tl0 = last_tl0
+    buf = bytearray(payload)
+    cdef unsigned char[:] view = buf
+    if len(buf):
+        munge_vp8(&view[0], len(buf), &s)
+    return bytes(buf), s.last_pid, s.last_tl0
+
 
 def srtp_version():
     return srtp_get_version_string().decode()
