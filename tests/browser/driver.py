@@ -167,7 +167,12 @@ class Participant:
 
 
 def client_url(
-    cfg: dict[str, Any], token: str, name: str, secret: str | None, autojoin: bool = True, e2ee: bool = True,
+    cfg: dict[str, Any],
+    token: str,
+    name: str,
+    secret: str | None,
+    autojoin: bool = True,
+    e2ee: bool = True,
     transform: str | None = None,
 ) -> str:
     from urllib.parse import urlencode
@@ -601,7 +606,6 @@ def join_flow(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
             second.close()
 
 
-
 def legacy_transform(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
     """E2EE through the createEncodedStreams fallback on one side and RTCRtpScriptTransform on the other."""
     wait_http(cfg["base_url"] + "/static/join.html")
@@ -610,7 +614,9 @@ def legacy_transform(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]
     result["console"] = console
     tok = cfg["tokens"]
     parts = {
-        "A": Participant(pw, cfg, "A", console).open(client_url(cfg, tok["A"], "Legacy", cfg["secret"], transform="legacy")),
+        "A": Participant(pw, cfg, "A", console).open(
+            client_url(cfg, tok["A"], "Legacy", cfg["secret"], transform="legacy")
+        ),
         "B": Participant(pw, cfg, "B", console).open(client_url(cfg, tok["B"], "Script", cfg["secret"])),
     }
     try:
@@ -623,6 +629,7 @@ def legacy_transform(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]
     finally:
         for p in parts.values():
             p.close()
+
 
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
     "minimal_two": minimal_two,

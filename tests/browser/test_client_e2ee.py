@@ -205,11 +205,24 @@ def test_e2ee_with_the_create_encoded_streams_fallback():
     jwks, tokens = _tokens(["A", "B"], "legacy-room")
     jwks_file = ARTIFACTS / "legacy.jwks.json"
     jwks_file.write_text(jwks)
-    with loopback_namespace() as ns, node_in(ns, "legacy", jwks_file=jwks_file) as node, web_in(ns, "legacy", {}):
-        result = run_driver(ns, "legacy_transform", {
-            "base_url": f"http://127.0.0.1:{WEB_PORT}", "http_url": f"http://127.0.0.1:{HTTP_PORT}",
-            "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws", "tokens": tokens, "secret": _secret(),
-        }, timeout=90, name="legacy")
+    with (
+        loopback_namespace() as ns,
+        node_in(ns, "legacy", jwks_file=jwks_file) as node,
+        web_in(ns, "legacy", {}),
+    ):
+        result = run_driver(
+            ns,
+            "legacy_transform",
+            {
+                "base_url": f"http://127.0.0.1:{WEB_PORT}",
+                "http_url": f"http://127.0.0.1:{HTTP_PORT}",
+                "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
+                "tokens": tokens,
+                "secret": _secret(),
+            },
+            timeout=90,
+            name="legacy",
+        )
         node_log = node.output()
     assert "error" not in result, _fail(result, node_log[-3000:])
     s0, s1 = result["s0"], result["s1"]
