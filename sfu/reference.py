@@ -260,6 +260,41 @@ def wrap_rtx(data: bytes, rtx_ssrc: int, rtx_pt: int, rtx_seq: int) -> bytes | N
     return bytes(head) + struct.pack("!H", info[2]) + data[payload_off:]
 
 
+def munge_vp8(payload: bytes, pid_offset: int, tl0_offset: int, resync: bool = False, last_pid: int = 0,
+              last_tl0: int = 0) -> tuple[bytes, int, int]:
+    """RFC 7741 descriptor: PictureID (7 or 15 bits) and TL0PICIDX shifted by per-subscriber offsets; on
+    `resync` the offsets are recomputed so the first rewritten values follow last_pid / last_tl0."""
+    p = bytearray(payload)
+    if len(p) < 2 or not p[0] & 0x80:
+        return bytes(p), last_pid, last_tl0
+    i = 2
+    if p[1] & 0x80:
+        if i >= len(p):
+            return bytes(p), last_pid, last_tl0
+        wide = bool(p[i] & 0x80)
+        if wide and i + 1 >= len(p):
+            return bytes(p), last_pid, last_tl0
+        pid = ((p[i] & 0x7F) << 8 | p[i + 1]) if wide else p[i] & 0x7F
+        if resync:
+            pid_offset = (last_pid + 1 - pid) & 0xFFFF
+        out = (pid + pid_offset) & (0x7FFF if wide else 0x7F)
+        if wide:
+            p[i], p[i + 1] = 0x80 | out >> 8, out & 0xFF
+            i += 2
+        else:
+            p[i] = out
+            i += 1
+        last_pid = out
+    if p[1] & 0x40:
+        if i >= len(p):
+            return bytes(p), last_pid, last_tl0
+        if resync:
+            tl0_offset = (last_tl0 + 1 - p[i]) & 0xFF
+        p[i] = (p[i] + tl0_offset) & 0xFF
+        last_tl0 = p[i]
+    return bytes(p), last_pid, last_tl0
+
+
 def abs_send_time(ns: int) -> int:
     """abs-send-time: 24 bits of 6.18 fixed-point seconds (wall clock mod 64 s; as NTP, since the
     NTP-Unix epoch offset is a multiple of 64 s)."""
