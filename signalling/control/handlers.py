@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from .errors import ApiError
 from .schema import ObjectSpec, read_json
@@ -173,3 +173,15 @@ async def revocations(request: Request, p: dict[str, Any]) -> Response:
     only ever needs the recent ones (the list stays short however many links were ever revoked)."""
     return ok({"links": cp(request).store.revoked_links(since=time.time() - REVOCATION_WINDOW),
                "window": int(REVOCATION_WINDOW)})
+
+
+async def export_audit(request: Request, p: dict[str, Any]) -> Response:
+    who = principal(request, p["tenant"])
+    text = cp(request).export_audit(who.actor, p["tenant"])
+    return Response(text, media_type="application/x-ndjson",
+                    headers={"Cache-Control": "no-store",
+                             "Content-Disposition": f'attachment; filename="{p["tenant"]}-audit.jsonl"'})
+
+
+async def audit_public_key(request: Request, p: dict[str, Any]) -> Response:
+    return PlainTextResponse(cp(request).residency.audit_public_key_pem(), media_type="application/x-pem-file")

@@ -68,6 +68,12 @@ class ResidencyAdapter:
     def audit(self, *, tenant: str | None, actor: str, action: str, details: dict[str, Any]) -> None:
         self.service.audit.append(action, actor=actor, tenant=tenant, data=_audit_safe(details))
 
+    def export_tenant(self, tenant: str) -> str:
+        return self.service.export_tenant(tenant)
+
+    def audit_public_key_pem(self) -> str:
+        return self.service.public_key_pem()
+
     def ready(self) -> bool:
         try:
             return bool(self.service.registry.ping())

@@ -445,6 +445,17 @@ class ControlPlane:
         self.lobby.consume(t)  # only once the token exists: a refused placement can be retried by polling again
         return answer
 
+    # -- audit -----------------------------------------------------------------------------------------------------
+    def export_audit(self, actor: str, tenant: str) -> str:
+        """The tenant's own audit chain (signed JSON Lines); the export itself is recorded afterwards."""
+        self._require_tenant(tenant)
+        try:
+            text = self.residency.export_tenant(tenant)
+        except ResidencyError as e:
+            raise residency_error(e) from None
+        self._audit(tenant, actor, "audit.export")
+        return text
+
     # -- operations ----------------------------------------------------------------------------------------------
     def lockouts(self, tenant: str | None) -> list[dict[str, Any]]:
         out = [lo.to_dict() for lo in self.limiter.lockouts(tenant)]

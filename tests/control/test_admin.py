@@ -82,3 +82,26 @@ def test_every_admin_action_is_in_the_verifiable_audit_log(env: Env) -> None:
     # nothing secret went into the audit log
     dump = " ".join(str(rec.data) for rec in env.residency.audit.tenant_records("acme"))
     assert "pw-1234" not in dump and link["host_key"] not in dump
+
+
+def test_a_tenant_admin_exports_its_audit_chain_and_anyone_can_verify_it(env: Env) -> None:
+    from residency.audit import verify_export
+    from residency.errors import VerificationFailed
+    from residency.signing import parse_public_keys
+
+    env.link(password="pw")
+    r = env.client.get("/v1/tenants/acme/audit", headers=env.admin())
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+    keys = parse_public_keys(env.client.get("/v1/audit/public-key").text)
+    verified = verify_export(r.text, keys)
+    assert verified.chain == "tenant:acme" and verified.count >= 3
+    tampered = r.text.replace("link.create", "link.creat", 1)
+    try:
+        verify_export(tampered, keys)
+        raise AssertionError("a tampered export verified")
+    except VerificationFailed:
+        pass
+    env.client.post("/v1/tenants", json={"tenant": "globex", "name": "G", "jurisdiction": "EU"}, headers=env.op())
+    assert env.client.get("/v1/tenants/globex/audit", headers=env.admin()).status_code == 403
+    kinds = [rec.kind for rec in env.residency.audit.tenant_records("acme")]
+    assert kinds[-1] == "audit.export"
