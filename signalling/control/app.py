@@ -82,14 +82,16 @@ async def _join_page(request: Request) -> Response:
     link = request.path_params["link"]
     if re.fullmatch(LINK_PATTERN, link) is None:
         raise ApiError(404, "link_not_found", "this meeting link is not valid")
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
+               "Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}
     for name in ("join.html", "index.html"):
         page = STATIC / name
         if page.is_file():
-            return HTMLResponse(page.read_text(), headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+            return HTMLResponse(page.read_text(), headers=headers)
     return HTMLResponse(
         f"<!doctype html><title>Castellan</title><p>Meeting link <code>{html.escape(link)}</code>. "
         "The browser client is not installed on this server.</p>",
-        headers={"Referrer-Policy": "no-referrer"},
+        headers=headers,
     )
 
 

@@ -122,7 +122,8 @@ def test_the_link_page_and_the_browser_client_are_served(live) -> None:
     link = env.link(no_password=True)
     page = httpx.get(link["url"])
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "no-referrer"  # the link id never leaks to other sites
+    assert page.headers["x-frame-options"] == "DENY"  # no framing of the password form
     if "/static/client/app.js" in page.text:
         assert httpx.get(f"{url}/static/client/app.js").status_code == 200
     assert httpx.get(f"{url}/static/../control/store.py").status_code == 404
