@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from residency.enforcement import NodeGuard
 from residency.model import Node as NodeRecord
+from residency.model import Placement
 from residency.registry import HEARTBEAT_INTERVAL
 from sfu.node import Node
 
@@ -42,7 +44,8 @@ class NodeAgent:
         while True:
             await asyncio.sleep(HEARTBEAT_INTERVAL)
             try:
-                await asyncio.to_thread(self.guard.heartbeat, self.load(), self.node.draining)
+                rooms = [(r.tenant, r.name) for r in self.node.rooms.values()]
+                await asyncio.to_thread(self._beat_once, self.load(), self.node.draining, rooms)
                 if not self.node.registry_ok:
                     log.info("registry reachable again: taking rooms")
                 self.node.registry_ok = True
@@ -52,6 +55,27 @@ class NodeAgent:
                 if self.node.registry_ok:
                     log.warning("registry unreachable (%s): refusing new participants, meetings continue", e)
                 self.node.registry_ok = False
+
+    def _beat_once(self, load: float, draining: bool, rooms: list[tuple[str, str]]) -> None:
+        # placements first: after a registry restart this node becomes placeable again only once the
+        # meetings it hosts are claimed, so no join can split one of them onto another node meanwhile
+        self._restore_placements(rooms)
+        self.guard.heartbeat(load, draining)
+
+    def _restore_placements(self, rooms: list[tuple[str, str]]) -> None:
+        """After the registry lost its data (a Redis restart), the meetings running here claim their placement
+        again, so new participants of those meetings are sent here rather than splitting the meeting."""
+        registry = self.guard.registry
+        for tenant, room in rooms:
+            if registry.get_placement(tenant, room) is not None:
+                continue
+            placement = Placement(tenant=tenant, room=room, region=self.record.region, node=self.record.id,
+                                  decided_at=time.time(), reason="restored by the node hosting the meeting")
+            stored = registry.claim_placement(placement)
+            if stored.node == self.record.id:
+                self.guard.audit.append("placement.restored", actor=self.guard.actor, tenant=tenant,
+                                        data={"room": room, "region": self.record.region, "node": self.record.id})
+                log.info("placement of %s/%s restored in the registry", tenant, room)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -182,8 +182,10 @@ class NodeSignalling:
         return JSONResponse({"status": "ok", "node": self.node.config.node_id})
 
     async def readyz(self, request: Request) -> Response:
-        ready = self.node.engine is not None and not self.node.draining
-        return JSONResponse({"ready": ready, "draining": self.node.draining}, status_code=200 if ready else 503)
+        node = self.node
+        ready = node.engine is not None and not node.draining and node.registry_ok
+        body = {"ready": ready, "draining": node.draining, "registry": "ok" if node.registry_ok else "unreachable"}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def stats(self, request: Request) -> Response:
         return JSONResponse(self.node.stats())

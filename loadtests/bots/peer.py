@@ -16,7 +16,7 @@ from typing import Any
 
 import aioice.ice
 import websockets
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
 
@@ -47,7 +47,8 @@ class Bot:
         self.token = token
         self.name = name
         self.read_numbers = read_numbers
-        self.pc = RTCPeerConnection()
+        # no STUN server: the node is ICE-lite with host candidates, and the network rule allows loopback only
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.ws: Any = None
         self.joined: dict[str, Any] = {}
         self.tracks: dict[str, dict[str, Any]] = {}  # remote track id -> description
