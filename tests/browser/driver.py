@@ -174,6 +174,7 @@ def client_url(
     autojoin: bool = True,
     e2ee: bool = True,
     transform: str | None = None,
+    codec: str | None = None,
 ) -> str:
     from urllib.parse import urlencode
 
@@ -184,6 +185,8 @@ def client_url(
         q["e2ee"] = "0"
     if transform:
         q["transform"] = transform
+    if codec:
+        q["codec"] = codec
     return f"{cfg['base_url']}/static/join.html?{urlencode(q)}" + (f"#k={secret}" if secret else "")
 
 
@@ -613,11 +616,15 @@ def legacy_transform(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]
     console: list[str] = []
     result["console"] = console
     tok = cfg["tokens"]
+    codec = cfg.get("codec")
+    ta = cfg.get("transform_a")
     parts = {
         "A": Participant(pw, cfg, "A", console).open(
-            client_url(cfg, tok["A"], "Legacy", cfg["secret"], transform="legacy")
+            client_url(cfg, tok["A"], "A", cfg["secret"], transform=ta, codec=codec)
         ),
-        "B": Participant(pw, cfg, "B", console).open(client_url(cfg, tok["B"], "Script", cfg["secret"])),
+        "B": Participant(pw, cfg, "B", console).open(
+            client_url(cfg, tok["B"], "B", cfg["secret"], codec=codec)
+        ),
     }
     try:
         wait_decoding(parts, timeout=25, min_frames=5)
@@ -625,7 +632,7 @@ def legacy_transform(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]
         time.sleep(3)
         s1 = {k: p.stats() for k, p in parts.items()}
         result["s0"], result["s1"] = s0, s1
-        parts["A"].shot(Path(cfg["artifacts"]), "meeting-legacy-transform.png", result)
+        parts["A"].shot(Path(cfg["artifacts"]), cfg.get("screenshot", "meeting-legacy-transform.png"), result)
     finally:
         for p in parts.values():
             p.close()

@@ -219,6 +219,7 @@ def test_e2ee_with_the_create_encoded_streams_fallback():
                 "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
                 "tokens": tokens,
                 "secret": _secret(),
+                "transform_a": "legacy",
             },
             timeout=90,
             name="legacy",
@@ -233,3 +234,38 @@ def test_e2ee_with_the_create_encoded_streams_fallback():
         assert f1 > f0 + 20, (k, f0, f1)
         assert "End-to-end encrypted" in s1[k]["lock"], s1[k]["lock"]
     assert s1["A"]["safety"] == s1["B"]["safety"]
+
+
+def test_e2ee_with_h264_keeps_nal_headers_clear():
+    """Both participants send H.264 (packetization-mode 1): the NAL headers stay clear, the rest is encrypted and
+    RBSP-escaped, and each side decodes the other."""
+    skip_unless_possible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    jwks, tokens = _tokens(["A", "B"], "h264-room")
+    jwks_file = ARTIFACTS / "h264.jwks.json"
+    jwks_file.write_text(jwks)
+    with loopback_namespace() as ns, node_in(ns, "h264", jwks_file=jwks_file) as node, web_in(ns, "h264", {}):
+        result = run_driver(
+            ns,
+            "legacy_transform",
+            {
+                "base_url": f"http://127.0.0.1:{WEB_PORT}",
+                "http_url": f"http://127.0.0.1:{HTTP_PORT}",
+                "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
+                "tokens": tokens,
+                "secret": _secret(),
+                "codec": "h264",
+                "screenshot": "meeting-h264.png",
+            },
+            timeout=90,
+            name="h264",
+        )
+        node_log = node.output()
+    assert "error" not in result, _fail(result, node_log[-3000:])
+    assert "codec=h264" in node_log
+    s0, s1 = result["s0"], result["s1"]
+    for k, other in (("A", "B"), ("B", "A")):
+        f0 = sum(v["framesDecoded"] for v in s0[k]["video"] if v["participant"] == s1[other]["participant"])
+        f1 = sum(v["framesDecoded"] for v in s1[k]["video"] if v["participant"] == s1[other]["participant"])
+        assert f1 > f0 + 20, (k, f0, f1)
+        assert "End-to-end encrypted" in s1[k]["lock"], s1[k]["lock"]

@@ -295,7 +295,7 @@ async function enterMeeting() {
   const send = (data) => app.session && app.session.send({ type: "chat", data });
   const api = query.get("transform") === "legacy" ? "createEncodedStreams" : null;
   app.e2ee = app.e2eeWanted ? new E2EE(app.secret, send, { api }) : null;
-  const session = new Session({ wsUrl: a.ws_url, token: a.token, e2ee: app.e2ee });
+  const session = new Session({ wsUrl: a.ws_url, token: a.token, e2ee: app.e2ee, videoCodec: query.get("codec") });
   app.session = session;
   wireSession(session);
   if (app.local) {

@@ -159,7 +159,7 @@ function rbspUnescape(b) {
 function codecOf(frame, options) {
   try {
     const mime = frame.getMetadata().mimeType;
-    if (mime) return mime.split("/")[1].toLowerCase();
+    if (mime) { options.seenMime = mime; return mime.split("/")[1].toLowerCase(); }
   } catch (e) { /* older Chromium: no mimeType */ }
   return (options.codec || (options.kind === "audio" ? "opus" : "vp8")).toLowerCase();
 }
@@ -278,6 +278,8 @@ function postStats() {
   const out = [];
   for (const st of streams.values()) {
     const { options, ...rest } = st;
+    rest.codec = options.codec || null;
+    rest.mime = options.seenMime || null;
     out.push(rest);
   }
   self.postMessage({ type: "stats", sendEpoch, epochs: [...epochs.keys()], streams: out });
@@ -295,6 +297,10 @@ self.onmessage = (event) => {
   if (m.type === "key") setKey(m.epoch, m.raw);
   else if (m.type === "sendEpoch") sendEpoch = m.epoch;
   else if (m.type === "streams") attach(m.readable, m.writable, m.options);
+  else if (m.type === "codec") { // the negotiated codec of a sending stream (when frames carry no mimeType)
+    const st = streams.get(m.id);
+    if (st) st.options.codec = m.codec;
+  }
   else if (m.type === "plain") { // a sender of this track announced it does not encrypt
     for (const st of streams.values()) if (st.options.participant === m.participant && st.op === "decode") st.options.plain = m.plain;
   } else if (m.type === "stats") postStats();

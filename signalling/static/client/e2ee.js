@@ -99,7 +99,8 @@ export class E2EE extends EventTarget {
     this._sendTimer = null;
     this._joinTimer = null;
     this._ids = 0;
-    this._chain = Promise.resolve(); // key-exchange messages and membership changes, strictly one at a time
+    this._chain = Promise.resolve();
+    this.senders = new Map(); // RTCRtpSender -> transform id // key-exchange messages and membership changes, strictly one at a time
     this._pokedBack = new Set();
     this.ready = this._init();
   }
@@ -125,7 +126,17 @@ export class E2EE extends EventTarget {
 
   /** Attaches the encrypting transform to a sender (before it sends anything). */
   protectSender(sender, kind, codec = null) {
-    this._attach(sender, { operation: "encode", kind, codec, participant: this.me });
+    const id = this._attach(sender, { operation: "encode", kind, codec, participant: this.me });
+    this.senders.set(sender, id);
+    return id;
+  }
+
+  /** After negotiation: tell the worker which codec each sender ended up with (frames may not say). */
+  senderCodecs() {
+    for (const [sender, id] of this.senders) {
+      const c = sender.getParameters().codecs;
+      if (c && c.length) this.worker.postMessage({ type: "codec", id, codec: c[0].mimeType.split("/")[1].toLowerCase() });
+    }
   }
 
   /** Attaches the decrypting transform to a receiver of `participant`'s track. */
@@ -465,7 +476,8 @@ export class E2EE extends EventTarget {
       verified: [...this.peers.keys()],
       rejected: [...this.rejected.entries()],
       tracks,
-      sending: sending.map((s) => ({ kind: s.kind, ok: s.ok, noKey: s.noKey, epoch: s.epoch, cryptoMs: s.cryptoMs })),
+      sending: sending.map((s) => ({ kind: s.kind, ok: s.ok, noKey: s.noKey, epoch: s.epoch, cryptoMs: s.cryptoMs, codec: s.codec, mime: s.mime })),
+      receiving: (this.workerStats.streams || []).filter((s) => s.op === "decode").map((s) => ({ kind: s.kind, codec: s.codec, mime: s.mime, ok: s.ok })),
       cryptoMs: (this.workerStats.streams || []).reduce((a, s) => a + s.cryptoMs, 0),
     };
   }

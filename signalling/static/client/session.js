@@ -18,8 +18,9 @@ export class Session extends EventTarget {
   /**
    * @param {{wsUrl: string, token: string, e2ee: import("./e2ee.js").E2EE | null}} opts
    */
-  constructor({ wsUrl, token, e2ee = null }) {
+  constructor({ wsUrl, token, e2ee = null, videoCodec = null }) {
     super();
+    this.videoCodec = videoCodec; // e.g. "h264": offer only that codec for our camera/screen (tests, interop)
     this.wsUrl = wsUrl;
     this.token = token;
     this.e2ee = e2ee;
@@ -211,7 +212,14 @@ export class Session extends EventTarget {
   publish(track, stream) {
     const tr = this.pc.addTransceiver(track, { direction: "sendonly", streams: stream ? [stream] : [] });
     tr._castellanLocal = true;
-    if (this.e2ee) this.e2ee.protectSender(tr.sender, track.kind);
+    if (track.kind === "video" && this.videoCodec && tr.setCodecPreferences) {
+      const want = `video/${this.videoCodec}`.toLowerCase();
+      const caps = RTCRtpSender.getCapabilities("video").codecs.filter((c) => c.mimeType.toLowerCase() === want &&
+        (want !== "video/h264" || (c.sdpFmtpLine || "").includes("packetization-mode=1")));
+      const rtx = RTCRtpSender.getCapabilities("video").codecs.filter((c) => c.mimeType.toLowerCase() === "video/rtx");
+      if (caps.length) tr.setCodecPreferences([...caps, ...rtx]);
+    }
+    if (this.e2ee) this.e2ee.protectSender(tr.sender, track.kind, track.kind === "video" ? this.videoCodec : "opus");
     return tr;
   }
 
@@ -272,6 +280,7 @@ export class Session extends EventTarget {
     this.send({ type: "offer", sdp: pc.localDescription.sdp, subscriptions, seq });
     const msg = await answer;
     await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+    if (this.e2ee) this.e2ee.senderCodecs();
     this._emit("tracks", this.tracks);
   }
 
