@@ -42,6 +42,12 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> 
     raise SystemExit("joinstorm: the control plane did not become ready")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the control-plane process (and its threads): load-independent cost."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_locust(url: str, user_class: str, users: int, seconds: int, links: Path, out: Path) -> dict[str, float]:
     prefix = out / user_class
     cmd = [str(Path(sys.executable).parent / "locust"), "-f", str(HERE / "locustfile.py"), user_class,
@@ -83,17 +89,23 @@ def main(argv: list[str] | None = None) -> int:
              "--rooms", str(args.rooms), "--links", str(links)], cwd=ROOT)
         try:
             wait_ready(url, server)
-            results = [(label, run_locust(url, cls, args.users, args.seconds, links, d)) for label, cls in SCENARIOS]
+            results = []
+            for label, cls in SCENARIOS:
+                cpu0 = cpu_seconds(server.pid)
+                r = run_locust(url, cls, args.users, args.seconds, links, d)
+                r["cpu_ms"] = (cpu_seconds(server.pid) - cpu0) * 1000 / max(1.0, r["requests"])
+                results.append((label, r))
         finally:
             server.terminate()
             server.wait(10)
     print()
-    print(f"{'path':<30} {'joins':>8} {'joins/s':>9} {'errors':>7} {'p50 ms':>7} {'p99 ms':>7}")
+    print(f"{'path':<30} {'joins':>8} {'joins/s':>9} {'errors':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms/join':>12}")
     for label, r in results:
         print(f"{label:<30} {int(r['requests'] - r['failures']):>8} {r['rps'] - r['failures'] / args.seconds:>9.1f} "
-              f"{int(r['failures']):>7} {r['p50']:>7.0f} {r['p99']:>7.0f}")
-    print(f"({args.users} concurrent users, {args.seconds} s each, {os.cpu_count()} CPUs, loopback; "
-          "scrypt N=2**14 r=8 p=1)")
+              f"{int(r['failures']):>7} {r['p50']:>7.0f} {r['p99']:>7.0f} {r['cpu_ms']:>12.2f}")
+    load = os.getloadavg()[0]
+    print(f"({args.users} concurrent users, {args.seconds} s each, {os.cpu_count()} CPUs, load average {load:.1f}, "
+          "loopback; scrypt N=2**14 r=8 p=1; CPU = the control plane process's own user+system time)")
     return 1 if any(r["failures"] for _, r in results) else 0
 
 
