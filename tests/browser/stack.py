@@ -4,8 +4,8 @@ Serves the browser client from `signalling/static` at `/static/` and, with `"con
 plane (SQLite in a temp dir, residency with an in-memory registry and one region whose node is the test's node)
 with a tenant and meeting links made up front. Writes what it made to `config["out"]` once it listens.
 
-The production control plane serves `/j/{link}` (join.html) but not yet `/static/` — see the report to the
-control-plane owner; this test stack adds that mount itself.
+The control plane serves `/j/{link}` (join.html) and `/static/`; for a static-only stack (direct-to-node tests)
+this script mounts `/static/` itself.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def main() -> int:
     out: dict[str, Any] = {}
     if cfg.get("control"):
         app = control_app(cfg, out)
-        app.router.routes.append(Mount("/static", StaticFiles(directory=STATIC)))
+        if not any(getattr(r, "path", None) == "/static" for r in app.router.routes):  # older control planes
+            app.router.routes.append(Mount("/static", StaticFiles(directory=STATIC)))
     else:
         app = Starlette(routes=[Mount("/static", StaticFiles(directory=STATIC))])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=cfg["port"], log_level="warning"))
