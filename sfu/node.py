@@ -22,7 +22,9 @@ from native import engine as native
 from sfu import rtcp, sdp
 from sfu.dtls import Certificate, DtlsSession
 from sfu.ice import IceLite, new_credentials
-from sfu.room import CODEC_IDS, Participant, Room, Subscription, Track
+from sfu.layers import LayerState, rank_rids
+from sfu.layers import choose as choose_layer
+from sfu.room import CODEC_IDS, Layer, Participant, Room, Subscription, Track
 from sfu.speaker import last_n
 
 log = logging.getLogger("castellan.node")
@@ -305,12 +307,15 @@ class Node:
             current = p.published.get(sec.mid)
             if neg is not None and directions.get(sec.mid) == "recvonly":
                 ssrc, rtx_ssrc = sec.primary_ssrcs()
-                if current is not None and (ssrc is None or current.ssrc == ssrc):
+                if current is not None and (current.simulcast or ssrc is None or current.ssrc == ssrc):
                     continue
                 if current is not None:
                     self._remove_track(current)
                 stream_id = sec.msid.split()[0] if sec.msid else p.id
-                if ssrc is None:
+                if sec.rids and sec.simulcast:
+                    if current is None:
+                        p.pending_publications[sec.mid] = (sec, neg)  # layers are learned from the RID extension
+                elif ssrc is None:
                     p.pending_publications[sec.mid] = (sec, neg)  # learn the SSRC from the MID extension
                 else:
                     self._add_track(p, sec.mid, neg, ssrc, rtx_ssrc, stream_id)
@@ -331,13 +336,16 @@ class Node:
     def _new_ssrc(self) -> int:
         return secrets.randbits(32) or 1
 
-    def _add_track(self, p: Participant, mid: str, neg: sdp.Negotiated, ssrc: int, rtx_ssrc: int | None, stream_id: str) -> Track:
+    def _add_track(self, p: Participant, mid: str, neg: sdp.Negotiated, ssrc: int, rtx_ssrc: int | None, stream_id: str,
+                   rid: str = "", rid_ranks: dict[str, int] | None = None) -> Track:
         assert self.engine is not None
         if (p.peer, ssrc) in self.tracks_by_ssrc:
             raise sdp.SdpError(f"SSRC {ssrc} is already published")
         index = self.track_ids.take()
         codec = neg.codec.name.lower()
         self.engine.add_track(index, p.peer, ssrc, CODEC_IDS.get(codec, 0), neg.codec.clock_rate, 512 if neg.kind == "video" else 128)
+        ranks = rid_ranks or {}
+        layer = Layer(rid=rid, rank=ranks.get(rid, 0), ssrc=ssrc, index=index)
         track = Track(
             id="TR_" + secrets.token_urlsafe(9),
             owner=p,
@@ -350,10 +358,12 @@ class Node:
             negotiated=neg,
             rtx_ssrc=rtx_ssrc,
             stream_id=stream_id,
+            layers=[layer],
+            rid_ranks=ranks,
         )
         if rtx_ssrc is not None and (p.peer, rtx_ssrc) not in self.tracks_by_ssrc:
             # a sink for the publisher's RTX/padding (bandwidth probes), so it never reaches Python
-            track.rtx_index = self.track_ids.take()
+            track.rtx_index = layer.rtx_index = self.track_ids.take()
             self.engine.add_track(track.rtx_index, p.peer, rtx_ssrc, 0, neg.codec.clock_rate, 16)
         p.published[mid] = track
         p.pending_publications.pop(mid, None)
@@ -367,12 +377,13 @@ class Node:
         assert self.engine is not None
         for sub in list(track.subscriptions.values()):
             self._remove_subscription(sub)
-        self.engine.remove_track(track.index)
-        self.track_ids.give(track.index)
-        if track.rtx_index is not None:
-            self.engine.remove_track(track.rtx_index)
-            self.track_ids.give(track.rtx_index)
-        self.tracks_by_ssrc.pop((track.owner.peer, track.ssrc), None)
+        for layer in track.layers:
+            self.engine.remove_track(layer.index)
+            self.track_ids.give(layer.index)
+            if layer.rtx_index is not None:
+                self.engine.remove_track(layer.rtx_index)
+                self.track_ids.give(layer.rtx_index)
+            self.tracks_by_ssrc.pop((track.owner.peer, layer.ssrc), None)
         track.owner.published.pop(track.mid, None)
         track.owner.room.broadcast({"type": "track_unpublished", "track": track.id}, exclude=track.owner)
 
@@ -390,13 +401,14 @@ class Node:
                 if uri == sdp.URI_ABS_SEND_TIME:
                     abs_out = sub_id
         rtx_pt = neg.rtx_pt if neg.rtx_pt is not None else -1
+        first = track.layers[0]
         self.engine.add_subscription(
-            index, track.index, p.peer, out.ssrc, neg.codec.pt, out.rtx_ssrc or 0, rtx_pt, bytes(ext_map), abs_out,
+            index, first.index, p.peer, out.ssrc, neg.codec.pt, out.rtx_ssrc or 0, rtx_pt, bytes(ext_map), abs_out,
             secrets.randbits(15), 0,
         )
         sub = Subscription(
             index=index, track=track, subscriber=p, mid=mid, ssrc=out.ssrc, rtx_ssrc=out.rtx_ssrc,
-            pt=neg.codec.pt, rtx_pt=neg.rtx_pt, cname=out.cname,
+            pt=neg.codec.pt, rtx_pt=neg.rtx_pt, cname=out.cname, layer=first,
         )
         p.subscriptions[mid] = sub
         track.subscriptions[index] = sub
@@ -405,7 +417,7 @@ class Node:
             self.subs_by_ssrc[(p.peer, out.rtx_ssrc)] = sub
         self._apply_selection(p)
         if not sub.paused:
-            self.request_keyframe(track)
+            self.request_keyframe(track, first)
 
     def _remove_subscription(self, sub: Subscription) -> None:
         assert self.engine is not None
@@ -484,11 +496,11 @@ class Node:
             p.media_ready = True
             log.info("participant %s media ready (SRTP profile %d)", p.id, keys.profile)
             for sub in p.subscriptions.values():
-                self.request_keyframe(sub.track, force=True)
+                self.request_keyframe(sub.track, sub.layer, force=True)
 
     def _on_unknown_ssrc(self, peer: int, data: bytes) -> None:
         p = self.by_peer.get(peer)
-        if p is None or not p.pending_publications:
+        if p is None:
             return
         info = native.py_parse_rtp(data)
         if info is None:
@@ -496,13 +508,50 @@ class Node:
         mid_raw = native.py_find_ext(data, p.ext_ids.get(sdp.URI_MID, 0))
         if mid_raw is None:
             return
-        pending = p.pending_publications.get(mid_raw.decode(errors="replace"))
+        mid = mid_raw.decode(errors="replace")
+        pt, ssrc = info[0], info[4]
+        rid_raw = native.py_find_ext(data, p.ext_ids.get(sdp.URI_RID, 0))
+        rrid_raw = native.py_find_ext(data, p.ext_ids.get(sdp.URI_RRID, 0))
+        track = p.published.get(mid)
+        if track is not None and track.simulcast:
+            self._learn_layer(p, track, ssrc, pt, rid_raw, rrid_raw)
+            return
+        pending = p.pending_publications.get(mid)
         if pending is None:
             return
         sec, neg = pending
-        if info[0] != neg.codec.pt:
+        if pt != neg.codec.pt:
             return  # RTX or FEC of a stream we have not learned yet
-        self._add_track(p, sec.mid, neg, info[4], None, sec.msid.split()[0] if sec.msid else p.id)
+        stream_id = sec.msid.split()[0] if sec.msid else p.id
+        if sec.rids and sec.simulcast:
+            rid = rid_raw.decode(errors="replace") if rid_raw else ""
+            ranks = rank_rids([r for r, _ in sec.rids])
+            if rid not in ranks:
+                return
+            self._add_track(p, mid, neg, ssrc, None, stream_id, rid=rid, rid_ranks=ranks)
+        else:
+            self._add_track(p, mid, neg, ssrc, None, stream_id)
+
+    def _learn_layer(self, p: Participant, track: Track, ssrc: int, pt: int, rid_raw: bytes | None, rrid_raw: bytes | None) -> None:
+        """Another encoding of a simulcast track (RID), or the repair stream of one (repaired RID)."""
+        assert self.engine is not None
+        if rrid_raw is not None:
+            layer = next((lyr for lyr in track.layers if lyr.rid == rrid_raw.decode(errors="replace")), None)
+            if layer is not None and layer.rtx_index is None and (p.peer, ssrc) not in self.tracks_by_ssrc:
+                layer.rtx_index = self.track_ids.take()  # a sink: its padding probes never reach Python
+                self.engine.add_track(layer.rtx_index, p.peer, ssrc, 0, track.clock_rate, 16)
+            return
+        if rid_raw is None or pt != track.negotiated.codec.pt:
+            return
+        rid = rid_raw.decode(errors="replace")
+        if rid not in track.rid_ranks or any(lyr.rid == rid for lyr in track.layers):
+            return
+        index = self.track_ids.take()
+        self.engine.add_track(index, p.peer, ssrc, CODEC_IDS.get(track.codec, 0), track.clock_rate, 512)
+        track.layers.append(Layer(rid=rid, rank=track.rid_ranks[rid], ssrc=ssrc, index=index))
+        track.layers.sort(key=lambda lyr: lyr.rank)
+        self.tracks_by_ssrc[(p.peer, ssrc)] = track
+        log.info("simulcast layer %s (rank %d) of track %s learned", rid, track.rid_ranks[rid], track.id)
 
     # ------------------------------------------------------------------ RTCP decisions
 
@@ -522,6 +571,9 @@ class Node:
                 track = self.tracks_by_ssrc.get((peer, pkt.ssrc))
                 if track is not None:
                     track.last_sr = (pkt.ntp, pkt.rtp_ts, now)
+                    for layer in track.layers:
+                        if layer.ssrc == pkt.ssrc:
+                            layer.last_sr = track.last_sr
                     p.clock_offsets.append(time.time() - _ntp_seconds(pkt.ntp))
                 self._on_report_blocks(p, pkt.reports)
             elif isinstance(pkt, rtcp.ReceiverReport):
@@ -532,7 +584,7 @@ class Node:
                 for ssrc in ssrcs:
                     sub = self.subs_by_ssrc.get((peer, ssrc))
                     if sub is not None:
-                        self.request_keyframe(sub.track)
+                        self.request_keyframe(sub.track, sub.target or sub.layer)
             elif isinstance(pkt, rtcp.Nack):
                 self.counts["nack"] += 1
                 sub = self.subs_by_ssrc.get((peer, pkt.media_ssrc))
@@ -540,6 +592,7 @@ class Node:
                     assert self.engine is not None
                     self.counts["nack_served"] += self.engine.retransmit(sub.index, pkt.lost[:64])
             elif isinstance(pkt, rtcp.Remb):
+                p.estimate_bps = pkt.bitrate  # REMB covers the whole downlink of this participant
                 for ssrc in pkt.ssrcs:
                     sub = self.subs_by_ssrc.get((peer, ssrc))
                     if sub is not None:
@@ -557,19 +610,20 @@ class Node:
                 if rtt < 0x80000000:
                     sub.rtt_ms = rtt * 1000.0 / 65536.0
 
-    def request_keyframe(self, track: Track, force: bool = False) -> None:
+    def request_keyframe(self, track: Track, layer: Layer | None = None, force: bool = False) -> None:
         if track.kind != "video":
             return
         now = time.monotonic()
         if not force and now - track.last_keyframe_request < KEYFRAME_REQUEST_INTERVAL:
             return
         track.last_keyframe_request = now
+        ssrc = layer.ssrc if layer is not None else track.ssrc
         fb = track.negotiated.codec.feedback
         packet: Any
         if "nack pli" in fb or "ccm fir" not in fb:
-            packet = rtcp.Pli(sender_ssrc=self.node_ssrc, media_ssrc=track.ssrc)
+            packet = rtcp.Pli(sender_ssrc=self.node_ssrc, media_ssrc=ssrc)
         else:
-            packet = rtcp.Fir(sender_ssrc=self.node_ssrc, entries=[(track.ssrc, int(now * 10) & 0xFF)])
+            packet = rtcp.Fir(sender_ssrc=self.node_ssrc, entries=[(ssrc, int(now * 10) & 0xFF)])
         self.counts["keyframe_requests"] += 1
         assert self.engine is not None
         self.engine.send_rtcp(track.owner.peer, rtcp.serialize([packet]))
@@ -618,7 +672,7 @@ class Node:
             sub.paused = paused
             self.engine.set_paused(sub.index, paused)
             if not paused:
-                self.request_keyframe(sub.track, force=True)
+                self.request_keyframe(sub.track, sub.layer, force=True)
             p.send({"type": "track_paused", "track": sub.track.id, "paused": paused, "reason": "last_n"})
 
     async def _ticker(self) -> None:
@@ -639,6 +693,8 @@ class Node:
                 if now - last_reports >= REPORT_INTERVAL:
                     last_reports = now
                     self._periodic(now)
+                    self._sync_layers()
+                    self.select_layers(now)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001
@@ -660,34 +716,99 @@ class Node:
                     continue
             if not p.media_ready:
                 continue
+            self._measure_layers(p, now)
             self._send_receiver_reports(p, now)
             self._send_sender_reports(p, now)
             for sub in p.subscriptions.values():
                 if self.engine.subscription_waiting(sub.index) and now - sub.last_keyframe_request > KEYFRAME_RETRY:
                     sub.last_keyframe_request = now
-                    self.request_keyframe(sub.track)
+                    self.request_keyframe(sub.track, sub.target or sub.layer)
+
+    def _measure_layers(self, p: Participant, now: float) -> None:
+        assert self.engine is not None
+        for track in p.published.values():
+            if not track.simulcast:
+                continue
+            for layer in track.layers:
+                st = self.engine.track_stats(layer.index)
+                if st is None:
+                    continue
+                received, octets = st[0], st[1]
+                if received != layer.received:
+                    layer.last_active = now
+                layer.bitrate_bps = 0.7 * layer.bitrate_bps + 0.3 * (octets - layer.octets) * 8 / REPORT_INTERVAL
+                layer.received, layer.octets = received, octets
+
+    def select_layers(self, now: float) -> None:
+        """Each subscriber gets, per simulcast track, the best layer its estimate and its tile allow; layers
+        nobody takes are switched off at the publisher (layer 0 always stays on)."""
+        assert self.engine is not None
+        for p in list(self.by_id.values()):
+            subs = [s for s in p.subscriptions.values() if s.track.simulcast and not s.paused]
+            if not subs:
+                continue
+            share = p.estimate_bps / len(subs) if p.estimate_bps else None
+            for sub in subs:
+                states = [LayerState(lyr.rank, lyr.bitrate_bps, now - lyr.last_active < 2.0) for lyr in sub.track.layers]
+                rank = choose_layer(states, sub.viewport[1] if sub.viewport else None, share)
+                want = sub.track.layer(rank) if rank is not None else None
+                current = sub.target or sub.layer
+                if want is None or want is current:
+                    continue
+                self.engine.switch_layer(sub.index, want.index)
+                sub.target = want if want is not sub.layer else None
+                self.request_keyframe(sub.track, want, force=True)
+        for p in list(self.by_id.values()):
+            for track in p.published.values():
+                if track.simulcast:
+                    self._update_layer_activity(track)
+
+    def _update_layer_activity(self, track: Track) -> None:
+        used = {0}
+        for sub in track.subscriptions.values():
+            for lyr in (sub.layer, sub.target):
+                if lyr is not None:
+                    used.add(lyr.rank)
+            if sub.layer is not None and sub.layer.rank < max(track.rid_ranks.values()):
+                used.add(sub.layer.rank + 1)  # keep the next layer warm, so upgrades are possible
+        active = {rid: rank in used for rid, rank in track.rid_ranks.items()}
+        if active != track.active_rids:
+            track.active_rids = active
+            track.owner.send({"type": "layers", "track": track.id, "active": active})
+
+    def _sync_layers(self) -> None:
+        """Learns which layer each subscription is on now (the engine switches at keyframes)."""
+        assert self.engine is not None
+        for p in self.by_id.values():
+            for sub in p.subscriptions.values():
+                if sub.target is None:
+                    continue
+                state = self.engine.subscription_layer(sub.index)
+                if state is not None and state[1] == -1:
+                    sub.layer = next((lyr for lyr in sub.track.layers if lyr.index == state[0]), sub.layer)
+                    sub.target = None
 
     def _send_receiver_reports(self, p: Participant, now: float) -> None:
         assert self.engine is not None
         blocks = []
-        for track in p.published.values():
-            st = self.engine.track_stats(track.index)
+        for track, layer in ((t, lyr) for t in p.published.values() for lyr in t.layers):
+            st = self.engine.track_stats(layer.index)
             if st is None or st[0] == 0:
                 continue
             received, _, ext_max, base, jitter = st[0], st[1], st[2], st[3], st[4]
             expected = ext_max - base + 1
             lost = max(0, expected - received)
-            exp_i = expected - track.rr_prev[0]
-            rec_i = received - track.rr_prev[1]
-            track.rr_prev = (expected, received)
+            exp_i = expected - layer.rr_prev[0]
+            rec_i = received - layer.rr_prev[1]
+            layer.rr_prev = (expected, received)
             fraction = 0 if exp_i <= 0 or rec_i >= exp_i else min(255, ((exp_i - rec_i) << 8) // exp_i)
             lsr = dlsr = 0
-            if track.last_sr is not None:
-                lsr = rtcp.ntp_to_compact(track.last_sr[0])
-                dlsr = int((now - track.last_sr[2]) * 65536) & 0xFFFFFFFF
+            if layer.last_sr is not None:
+                lsr = rtcp.ntp_to_compact(layer.last_sr[0])
+                dlsr = int((now - layer.last_sr[2]) * 65536) & 0xFFFFFFFF
             blocks.append(
                 rtcp.ReportBlock(
-                    ssrc=track.ssrc, fraction_lost=fraction, cumulative_lost=min(lost, 0x7FFFFF),
+                    ssrc=layer.ssrc, fraction_lost=fraction, cumulative_lost=min(lost, 0x7FFFFF),
                     highest_seq=ext_max & 0xFFFFFFFF, jitter=jitter & 0xFFFFFFFF, lsr=lsr, dlsr=dlsr,
                 )
             )
@@ -703,9 +824,10 @@ class Node:
         for sub in p.subscriptions.values():
             track = sub.track
             st = self.engine.subscription_stats(sub.index)
-            if st is None or not st[4] or track.last_sr is None or not track.owner.clock_offsets:
+            anchor = sub.layer.last_sr if sub.layer is not None else track.last_sr
+            if st is None or not st[4] or anchor is None or not track.owner.clock_offsets:
                 continue
-            sr_ntp, sr_rtp, _ = track.last_sr
+            sr_ntp, sr_rtp, _ = anchor
             # the publisher's RTP clock now = its SR anchor advanced by the time elapsed on ITS wall clock
             elapsed = (wall - min(track.owner.clock_offsets)) - _ntp_seconds(sr_ntp)
             rtp_ts = (sr_rtp + int(elapsed * track.clock_rate) + st[6]) & 0xFFFFFFFF

@@ -23,6 +23,23 @@ CODEC_IDS = {"opus": 1, "vp8": 2, "vp9": 3, "h264": 4}
 
 
 @dataclass
+class Layer:
+    """One encoding of a track: the whole track when there is no simulcast, else one RID."""
+
+    rid: str
+    rank: int
+    ssrc: int
+    index: int  # engine track index
+    rtx_index: int | None = None
+    last_sr: tuple[int, int, float] | None = None  # (ntp, rtp_ts, monotonic arrival)
+    rr_prev: tuple[int, int] = (0, 0)
+    octets: int = 0
+    received: int = 0
+    bitrate_bps: float = 0.0
+    last_active: float = 0.0
+
+
+@dataclass
 class Track:
     id: str
     owner: Participant
@@ -41,6 +58,16 @@ class Track:
     last_keyframe_request: float = 0.0
     rr_prev: tuple[int, int] = (0, 0)  # (expected, received) at the last RR, for fraction lost
     subscriptions: dict[int, Subscription] = field(default_factory=dict)
+    layers: list[Layer] = field(default_factory=list)  # by rank; one entry without simulcast
+    rid_ranks: dict[str, int] = field(default_factory=dict)  # simulcast RIDs offered -> rank
+    active_rids: dict[str, bool] = field(default_factory=dict)  # what the publisher was last asked to send
+
+    @property
+    def simulcast(self) -> bool:
+        return bool(self.rid_ranks)
+
+    def layer(self, rank: int) -> Layer | None:
+        return next((layer for layer in self.layers if layer.rank == rank), None)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -50,6 +77,7 @@ class Track:
             "codec": self.codec,
             "stream": self.stream_id,
             "muted": self.muted,
+            "simulcast": sorted(self.rid_ranks, key=self.rid_ranks.__getitem__),
         }
 
 
@@ -69,6 +97,9 @@ class Subscription:
     rtt_ms: float | None = None
     remb_bps: int | None = None
     paused: bool = False
+    layer: Layer | None = None  # the layer being forwarded
+    target: Layer | None = None  # a layer waiting for its keyframe to take over
+    viewport: tuple[int, int] | None = None  # (width, height) the subscriber renders this track at
 
 
 @dataclass
@@ -93,6 +124,7 @@ class Participant:
     pending_publications: dict[str, tuple[MediaSection, Negotiated]] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)  # mid -> subscription
     ext_ids: dict[str, int] = field(default_factory=dict)  # uri -> id, BUNDLE-wide, from the offer
+    estimate_bps: int | None = None  # the downlink estimate this participant's receiver reports (REMB)
     # wall-clock offset of this publisher's NTP clock from ours: the smallest (arrival - SR time) seen, i.e. the
     # least-delayed SR; one value per publisher so its audio and video stay mutually in sync
     clock_offsets: deque[float] = field(default_factory=lambda: deque(maxlen=16))

@@ -169,6 +169,14 @@ class NodeSignalling:
                 raise ProtocolError("unknown_track", "no such published track")
             track.muted = bool(msg.get("muted"))
             p.room.broadcast({"type": "track_muted", "track": track.id, "muted": track.muted}, exclude=p)
+        elif kind == "viewport":
+            sub = next((x for x in p.subscriptions.values() if x.track.id == msg.get("track")), None)
+            w, h = msg.get("width"), msg.get("height")
+            if sub is None:
+                raise ProtocolError("unknown_track", "no such subscribed track")
+            if not isinstance(w, int) or not isinstance(h, int) or not (0 <= w <= 16384 and 0 <= h <= 16384):
+                raise ProtocolError("bad_message", "viewport needs integer 'width' and 'height' (0-16384)")
+            sub.viewport = (w, h)
         elif kind == "ping":
             p.send({"type": "pong", "t": msg.get("t")})
         elif kind == "leave":

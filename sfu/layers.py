@@ -1,0 +1,55 @@
+"""Which simulcast layer a subscriber gets: the best one its link and its viewport can use.
+
+Pure functions. Layers are ranked 0 (lowest) upwards; the publisher sends each at roughly a quarter, half and
+full resolution (the browser client's encodings). The node measures each layer's bitrate and knows each
+subscriber's bandwidth estimate (REMB, transport-cc later) and the size it renders each video at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RID_RANKS = {"q": 0, "l": 0, "low": 0, "h": 1, "m": 1, "mid": 1, "f": 2, "hi": 2, "high": 2}
+HEADROOM = 0.85  # use at most this share of the estimate, leaving room for audio, RTCP and estimate error
+
+
+@dataclass(frozen=True)
+class LayerState:
+    rank: int
+    bitrate_bps: float
+    active: bool
+
+
+def rank_rids(rids: list[str]) -> dict[str, int]:
+    """Ranks the simulcast RIDs: well-known names first, otherwise the order the offer lists them."""
+    if rids and all(r.lower() in RID_RANKS for r in rids) and len({RID_RANKS[r.lower()] for r in rids}) == len(rids):
+        order = sorted(rids, key=lambda r: RID_RANKS[r.lower()])
+    else:
+        order = list(rids)
+    return {rid: i for i, rid in enumerate(order)}
+
+
+def viewport_cap(height: int | None, top_rank: int) -> int:
+    """The highest rank worth sending to a tile of this height (None or 0: unknown, no cap)."""
+    if not height:
+        return top_rank
+    if height <= 200:
+        return 0
+    if height <= 400:
+        return min(1, top_rank)
+    return top_rank
+
+
+def choose(layers: list[LayerState], viewport_height: int | None, budget_bps: float | None) -> int | None:
+    """The rank to forward, or None when no layer is active."""
+    active = sorted((layer for layer in layers if layer.active), key=lambda layer: layer.rank)
+    if not active:
+        return None
+    cap = viewport_cap(viewport_height, active[-1].rank)
+    fitting = [layer for layer in active if layer.rank <= cap]
+    if not fitting:
+        return active[0].rank
+    if budget_bps is None:
+        return fitting[-1].rank
+    affordable = [layer for layer in fitting if layer.bitrate_bps <= budget_bps * HEADROOM]
+    return (affordable[-1] if affordable else fitting[0]).rank
