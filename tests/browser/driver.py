@@ -638,6 +638,76 @@ def legacy_transform(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]
             p.close()
 
 
+def node_restart(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Issue 6 item 5: the media node crashes and comes back. Clients say so, try to resume, are refused by the
+    fresh node, and rejoin through the control plane without asking for the password again; media and
+    end-to-end encryption recover."""
+    import subprocess
+
+    base = cfg["base_url"]
+    art = Path(cfg["artifacts"])
+    wait_http(base + "/healthz")
+    console: list[str] = []
+    result["console"] = console
+    node_log = open(art / "restart.node-inner.log", "wb")  # noqa: SIM115
+    node = subprocess.Popen(cfg["node_argv"], stdout=node_log, stderr=subprocess.STDOUT)
+    parts: dict[str, Participant] = {}
+    try:
+        wait_http(cfg["http_url"] + "/healthz")
+        link = cfg["links"]["meeting"]
+        for k, name in (("A", "Ada"), ("B", "Bob")):
+            p = parts[k] = Participant(pw, cfg, k, console).open(f"{base}/j/{link['link']}#k={cfg['secret']}")
+            assert p.page is not None
+            p.page.fill("#name", name)
+            p.page.fill("#password", link["password"])
+            p.page.click("#join-button")
+            p.page.wait_for_selector("#meeting-view:not([hidden])", timeout=15000)
+        before = wait_decoding(parts, timeout=25, min_frames=10)
+        result["before"] = {
+            k: {"participant": v["participant"], "lock": v["lock"]} for k, v in before.items()
+        }
+        log("before", result["before"])
+        node.kill()  # a crash: no goodbye to anyone
+        node.wait(10)
+        lost = poll(parts["A"].stats, lambda x: "reconnecting" in x["notice"], timeout=10)
+        result["notice_while_down"] = lost["notice"]
+        parts["A"].shot(art, "meeting-node-lost.png", result)
+        time.sleep(2)
+        node = subprocess.Popen(cfg["node_argv"], stdout=node_log, stderr=subprocess.STDOUT)
+        wait_http(cfg["http_url"] + "/healthz")
+
+        def recovered(x: dict[str, dict[str, Any]]) -> bool:
+            ids = {k: v["participant"] for k, v in x.items()}
+            return all(ids[k] not in (None, result["before"][k]["participant"]) for k in x) and all(
+                parts[k].frames_from(ids[o], x[k]) > 10 and "End-to-end encrypted" in x[k]["lock"]
+                for k in x
+                for o in x
+                if o != k
+            )
+
+        after = poll(lambda: {k: p.stats() for k, p in parts.items()}, recovered, timeout=40)
+        result["after"] = {
+            k: {
+                "participant": v["participant"],
+                "lock": v["lock"],
+                "notice": v["notice"],
+                "safety": v["safety"],
+                "frames": frames(v),
+            }
+            for k, v in after.items()
+        }
+        result["recovered"] = recovered(after)
+        log("after", result["after"])
+        parts["A"].shot(art, "meeting-after-node-restart.png", result)
+    finally:
+        for p in parts.values():
+            p.close()
+        if node.poll() is None:
+            node.kill()
+            node.wait(10)
+        node_log.close()
+
+
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
     "minimal_two": minimal_two,
     "e2ee_meeting": e2ee_meeting,
@@ -645,6 +715,7 @@ SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None
     "ciphertext_and_cpu": ciphertext_and_cpu,
     "join_flow": join_flow,
     "legacy_transform": legacy_transform,
+    "node_restart": node_restart,
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 from tests.browser.netns import (
     ARTIFACTS,
     HTTP_PORT,
+    PYTHON,
     UDP_PORT,
     WEB_PORT,
     loopback_namespace,
@@ -79,3 +80,57 @@ def test_join_page_from_links_refusals_lobby_and_processing_badge():
     assert "Waiting for the host" in t["lobby"] and t["admit"] == 200 and t["lobby_admitted"]
     rl = t["rate_limited"]
     assert "Too many" in rl["error"] and "s before trying again" in rl["error"] and rl["button_disabled"], rl
+
+
+def test_node_restart_recovers_without_asking_for_the_password():
+    skip_unless_possible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    web = f"http://127.0.0.1:{WEB_PORT}"
+    stack = {
+        "control": True,
+        "public_url": web,
+        "region": "eu-1",
+        "node_id": "node-1",
+        "udp_port": UDP_PORT,
+        "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
+        "node_http_url": f"http://127.0.0.1:{HTTP_PORT}",
+        "links": {"meeting": {"title": "Standup", "password": "correct horse battery"}},
+    }
+    node_argv = [
+        PYTHON,
+        "-m",
+        "sfu.server",
+        "--host",
+        "127.0.0.1",
+        "--http-port",
+        str(HTTP_PORT),
+        "--udp-port",
+        str(UDP_PORT),
+        "--node-id",
+        "node-1",
+        "--region",
+        "eu-1",
+        "--control-plane-url",
+        web,
+    ]
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    with loopback_namespace() as ns, web_in(ns, "restart", stack) as cp:
+        result = run_driver(
+            ns,
+            "node_restart",
+            {
+                "base_url": web,
+                "http_url": f"http://127.0.0.1:{HTTP_PORT}",
+                "links": cp.info["links"],
+                "secret": secret,
+                "node_argv": node_argv,
+            },
+            timeout=120,
+            name="restart",
+        )
+        logs = cp.output()[-3000:]
+    assert "error" not in result, result["error"] + "\n" + "\n".join(result.get("console", [])[-40:]) + logs
+    assert "reconnecting" in result["notice_while_down"]
+    assert result["recovered"], result["after"]
+    after = result["after"]
+    assert after["A"]["safety"] == after["B"]["safety"] and not after["A"]["notice"], after

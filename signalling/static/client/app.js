@@ -336,7 +336,7 @@ function wireSession(session) {
   session.addEventListener("chat", (ev) => onChat(ev.detail));
   session.addEventListener("connection", (ev) => {
     const d = ev.detail;
-    if (d.signalling === "lost") notice("Connection to the meeting server lost — reconnecting… (your media keeps flowing meanwhile)");
+    if (d.signalling === "lost") notice("Connection to the meeting server lost — reconnecting…");
     else if (d.signalling === "resumed") notice("");
     else if (d.media === "disconnected") notice("Network interrupted — trying to recover…");
     else if (d.media === "failed") notice("Media connection failed — restarting it…");
