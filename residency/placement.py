@@ -42,6 +42,7 @@ def choose(
     catalogue: Catalogue,
     hint: str | None = None,
     exclude: frozenset[str] = frozenset(),
+    placed: Mapping[str, int] | None = None,
 ) -> tuple[Node, str]:
     """The node to use and the policy explanation of its region; raises PlacementRefused."""
     allowed = effective_regions(tenant, regions, catalogue)
@@ -49,7 +50,9 @@ def choose(
     if not usable:
         raise _refuse(allowed, regions)
     preferred = [n for n in usable if n.region == hint]
-    best = min(preferred or usable, key=lambda n: (n.load, n.id))  # id breaks ties: deterministic
+    # load is as of the last heartbeat; rooms placed since then break ties, then the id (deterministic)
+    counts = placed or {}
+    best = min(preferred or usable, key=lambda n: (n.load, counts.get(n.id, 0), n.id))
     return best, allowed[best.region]
 
 
@@ -61,9 +64,10 @@ def place(
     catalogue: Catalogue,
     now: float,
     hint: str | None = None,
+    placed: Mapping[str, int] | None = None,
 ) -> Placement:
     """First placement of `room`: allowed region (hint preferred), least-loaded usable node, or refuse."""
-    node, why = choose(tenant, regions, nodes, catalogue, hint=hint)
+    node, why = choose(tenant, regions, nodes, catalogue, hint=hint, placed=placed)
     return Placement(tenant=tenant.id, room=room, region=node.region, node=node.id, decided_at=now, reason=why)
 
 

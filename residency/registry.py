@@ -108,6 +108,10 @@ class Registry(ABC):
     def placements_on(self, node_id: str) -> list[Placement]:
         """Placements currently pointing at `node_id` (to re-place them when it dies)."""
 
+    def rooms_placed(self, node_id: str) -> int:
+        """How many rooms point at `node_id` (breaks load ties between heartbeats)."""
+        return len(self.placements_on(node_id))
+
     def ping(self) -> bool:
         """Is the registry reachable? (for /readyz)"""
         return True
@@ -379,6 +383,10 @@ class RedisRegistry(Registry):
                         return
                     except self._watch_error:
                         continue
+
+    def rooms_placed(self, node_id: str) -> int:
+        with self._io():
+            return int(self.r.scard(f"{self.p}:node-rooms:{node_id}"))
 
     def placements_on(self, node_id: str) -> list[Placement]:
         with self._io():

@@ -239,8 +239,10 @@ class ResidencyService:
             if outcome.new is not None:
                 return outcome.new
         try:
-            decided = placing.place(tenant, room_id, regions, self.registry.list_nodes(), self.catalogue,
-                                    self.clock(), hint=hint)
+            nodes = self.registry.list_nodes()
+            placed = {n.id: self.registry.rooms_placed(n.id) for n in nodes if n.usable()}
+            decided = placing.place(tenant, room_id, regions, nodes, self.catalogue, self.clock(), hint=hint,
+                                    placed=placed)
         except PlacementRefused as refused:
             self.audit.append("placement.refused", actor=actor, tenant=tenant_id,
                               data={"room": room_id, "hint": hint, **refused.to_dict()})

@@ -25,6 +25,14 @@ def test_least_loaded_healthy_node_of_an_allowed_region_wins(catalogue: Catalogu
     assert "RULE 1" in p.reason and p.generation == 1
 
 
+def test_equal_load_is_broken_by_rooms_placed_since_the_last_heartbeat(catalogue: Catalogue) -> None:
+    # meetings started within one heartbeat all see the same load: they must not all land on one node
+    nodes = [make_node("a", "eu-1", 0.0), make_node("b", "eu-1", 0.0)]
+    first = placement.place(EU_TENANT, "m1", REGIONS, nodes, catalogue, now=1.0, placed={"a": 0, "b": 0})
+    second = placement.place(EU_TENANT, "m2", REGIONS, nodes, catalogue, now=1.0, placed={first.node: 1})
+    assert {first.node, second.node} == {"a", "b"}
+
+
 def test_unhealthy_draining_and_full_nodes_are_skipped(catalogue: Catalogue) -> None:
     nodes = [make_node("sick", "eu-1", 0.0, healthy=False), make_node("draining", "eu-1", 0.0, draining=True),
              make_node("full", "eu-1", 1.0), make_node("ok", "eu-2", 0.9)]
