@@ -19,13 +19,33 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_forwarding_bench_runs_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "rows.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "loadtests.bench.forwarding", "--n", "2", "--duration", "2", "--warmup", "0.5",
-         "--floor-sends", "20000", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=80,
+        [
+            sys.executable,
+            "-m",
+            "loadtests.bench.forwarding",
+            "--n",
+            "2",
+            "--duration",
+            "2",
+            "--warmup",
+            "0.5",
+            "--floor-sends",
+            "20000",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=80,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| N | path | fwd pkts |" in proc.stdout
-    assert "| 2 | castellan |" in proc.stdout and "| 2 | python-ref |" in proc.stdout and "| 2 | floor |" in proc.stdout
+    assert (
+        "| 2 | castellan |" in proc.stdout
+        and "| 2 | python-ref |" in proc.stdout
+        and "| 2 | floor |" in proc.stdout
+    )
     assert "node / floor" in proc.stdout
     rows = {r["path"]: r for r in json.loads(out.read_text())}
     for path in ("castellan", "python-ref", "floor"):

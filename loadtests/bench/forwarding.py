@@ -108,8 +108,12 @@ class WakeProbe:
     async def start(self) -> None:
         import socket
 
-        self.proc = subprocess.Popen([sys.executable, "-m", "loadtests.bench.wakeprobe", f"{self.limit:g}"], cwd=ROOT,
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "loadtests.bench.wakeprobe", f"{self.limit:g}"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         port = json.loads(await asyncio.to_thread(self.proc.stdout.readline))["port"]
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -152,22 +156,67 @@ def start_profilers(pid: int, duration: float, out_dir: str, tag: str) -> list[s
     """perf (kernel + native frames) and, if available, py-spy (Python frames) on the node during the window."""
     os.makedirs(out_dir, exist_ok=True)
     procs = []
-    procs.append(subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "2999", "-g", "-p", str(pid),
-                                   "-o", os.path.join(out_dir, f"perf-{tag}.data"), "--", "sleep", f"{duration:g}"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    procs.append(
+        subprocess.Popen(
+            [
+                "perf",
+                "record",
+                "-q",
+                "-e",
+                "cpu-clock",
+                "-F",
+                "2999",
+                "-g",
+                "-p",
+                str(pid),
+                "-o",
+                os.path.join(out_dir, f"perf-{tag}.data"),
+                "--",
+                "sleep",
+                f"{duration:g}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
     spy = os.environ.get("PY_SPY", "py-spy")
     try:
-        procs.append(subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(max(1, int(duration))),
-                                       "--rate", "997", "--nonblocking", "--format", "raw",
-                                       "-o", os.path.join(out_dir, f"pyspy-{tag}.txt")],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--duration",
+                    str(max(1, int(duration))),
+                    "--rate",
+                    "997",
+                    "--nonblocking",
+                    "--format",
+                    "raw",
+                    "-o",
+                    os.path.join(out_dir, f"pyspy-{tag}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     except FileNotFoundError:
         pass
     return procs
 
 
-async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, warmup: float, duration: float,
-                         progress: Progress, profile_dir: str | None = None, pacing: float = 2.5) -> Row:
+async def measure_target(
+    target: Target,
+    media: bench_media.BenchMedia,
+    n: int,
+    warmup: float,
+    duration: float,
+    progress: Progress,
+    profile_dir: str | None = None,
+    pacing: float = 2.5,
+) -> Row:
     row = Row(n, target.label)
     tag = f"N={n} {target.label}"
     progress(f"{tag}: starting node")
@@ -199,8 +248,11 @@ async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, 
         for t in pending:
             t.cancel()
         if len(joined) < n:
-            progress(f"{tag}: only {len(joined)}/{n} subscribers joined ({len(pending)} timed out, "
-                     f"{len(failures)} failed: {failures[:2]})", final=True)
+            progress(
+                f"{tag}: only {len(joined)}/{n} subscribers joined ({len(pending)} timed out, "
+                f"{len(failures)} failed: {failures[:2]})",
+                final=True,
+            )
         if not joined:
             raise RuntimeError(f"{tag}: no subscriber joined")
         row.extra["joined"] = len(joined)
@@ -212,7 +264,9 @@ async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, 
         deadline = time.monotonic() + 20
         while receiving() < len(joined):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"only {receiving()}/{len(joined)} subscribers receive audio and video after 20 s")
+                raise RuntimeError(
+                    f"only {receiving()}/{len(joined)} subscribers receive audio and video after 20 s"
+                )
             progress(f"{tag}: waiting for media {receiving()}/{len(joined)}")
             await asyncio.sleep(0.1)
         t_end = time.monotonic() + warmup
@@ -230,7 +284,9 @@ async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, 
         sent0 = pub.sent_video + pub.sent_audio
         probe = WakeProbe(duration + 20)
         await probe.start()
-        profilers = start_profilers(target.pid, duration, profile_dir, f"{target.label}-N{n}") if profile_dir else []
+        profilers = (
+            start_profilers(target.pid, duration, profile_dir, f"{target.label}-N{n}") if profile_dir else []
+        )
         t_end = t0 + duration
         while time.monotonic() < t_end:
             progress(f"{tag}: measuring {t_end - time.monotonic():4.1f}s")
@@ -262,7 +318,11 @@ async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, 
             row.received += rec
         row.lost = max(0, row.expected - row.received)
         if hist:
-            row.p50_us, row.p99_us, row.max_us = percentile(hist, 0.5), percentile(hist, 0.99), float(max(hist))
+            row.p50_us, row.p99_us, row.max_us = (
+                percentile(hist, 0.5),
+                percentile(hist, 0.99),
+                float(max(hist)),
+            )
         row.extra = {
             "published_pkts": pub.sent_video + pub.sent_audio - sent0,
             "plis_at_publisher": pub.plis,
@@ -276,7 +336,9 @@ async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, 
                 row.extra["node_drops"] = {k: v for k, v in st["engine"]["drops"].items() if v}
             except (TimeoutError, OSError):
                 row.extra["node_drops"] = "node too busy to answer /stats"
-        progress(f"{tag}: {row.forwarded} forwarded, {row.us_per_pkt:.2f} µs/pkt, lost {row.lost}", final=True)
+        progress(
+            f"{tag}: {row.forwarded} forwarded, {row.us_per_pkt:.2f} µs/pkt, lost {row.lost}", final=True
+        )
         return row
     finally:
         for s in subs:
@@ -286,8 +348,9 @@ async def measure_target(target: Target, media: bench_media.BenchMedia, n: int, 
         await target.stop()
 
 
-def measure_floor(packets: list[bytes], n: int, profile: int, min_sends: int, progress: Progress,
-                  repeats: int = 3) -> Row:
+def measure_floor(
+    packets: list[bytes], n: int, profile: int, min_sends: int, progress: Progress, repeats: int = 3
+) -> Row:
     """SRTP protect + sendmmsg per forwarded packet (native.engine.floor_loop) to n drained loopback sockets."""
     import socket
 
@@ -295,8 +358,13 @@ def measure_floor(packets: list[bytes], n: int, profile: int, min_sends: int, pr
 
     row = Row(n, "floor", profile=profile)
     progress(f"N={n} floor: starting drain")
-    drain = subprocess.Popen([sys.executable, "-m", "loadtests.bench.drain", str(n), "120"], cwd=ROOT,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    drain = subprocess.Popen(
+        [sys.executable, "-m", "loadtests.bench.drain", str(n), "120"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert drain.stdout is not None and drain.stdin is not None
         ports = json.loads(drain.stdout.readline())
@@ -338,22 +406,59 @@ def fmt(v: float | None, spec: str = ".2f") -> str:
 
 
 def table(rows: list[Row]) -> str:
-    head = ["N", "path", "fwd pkts", "fwd pkt/s", "CPU µs/pkt", "lost", "loss %", "p50 µs", "p99 µs", "RSS MB",
-            "wake p50/p99 µs"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---:" if i != 1 else "---" for i in range(len(head))) + "|"]
+    head = [
+        "N",
+        "path",
+        "fwd pkts",
+        "fwd pkt/s",
+        "CPU µs/pkt",
+        "lost",
+        "loss %",
+        "p50 µs",
+        "p99 µs",
+        "RSS MB",
+        "wake p50/p99 µs",
+    ]
+    repeated = any("cpu_runs" in r.extra for r in rows)
+    if repeated:
+        head.append("CPU µs/pkt, every run")
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---:" if i != 1 else "---" for i in range(len(head))) + "|",
+    ]
     for r in rows:
         loss = 100.0 * r.lost / r.expected if r.expected else None
         joined = r.extra.get("joined", r.n)
-        lines.append("| " + " | ".join([
-            str(r.n) if joined == r.n else f"{r.n} ({joined} joined)", r.path, str(r.forwarded), fmt(r.rate, ".0f"), fmt(r.us_per_pkt), str(r.lost),
-            fmt(loss, ".3f"), fmt(r.p50_us, ".0f"), fmt(r.p99_us, ".0f"), fmt(r.rss_mb, ".1f"),
-            f"{fmt(r.wake_p50_us, '.0f')}/{fmt(r.wake_p99_us, '.0f')}" if r.wake_p99_us is not None else "—",
-        ]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    str(r.n) if joined == r.n else f"{r.n} ({joined} joined)",
+                    r.path,
+                    str(r.forwarded),
+                    fmt(r.rate, ".0f"),
+                    fmt(r.us_per_pkt),
+                    str(r.lost),
+                    fmt(loss, ".3f"),
+                    fmt(r.p50_us, ".0f"),
+                    fmt(r.p99_us, ".0f"),
+                    fmt(r.rss_mb, ".1f"),
+                    f"{fmt(r.wake_p50_us, '.0f')}/{fmt(r.wake_p99_us, '.0f')}"
+                    if r.wake_p99_us is not None
+                    else "—",
+                    *([" ".join(map(str, r.extra.get("cpu_runs", [])))] if repeated else []),
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines)
 
 
 def ratios(rows: list[Row]) -> str:
-    lines = ["| N | node / floor | python / node | node p99 µs | node lost | target N=50 |", "|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| N | node / floor | python / node | node p99 µs | node lost | target N=50 |",
+        "|---:|---:|---:|---:|---:|---|",
+    ]
     for n in sorted({r.n for r in rows}):
         by = {r.path: r for r in rows if r.n == n}
         node, floor, py = by.get("castellan"), by.get("floor"), by.get("python-ref")
@@ -361,11 +466,26 @@ def ratios(rows: list[Row]) -> str:
         pn = py.us_per_pkt / node.us_per_pkt if node and py else None
         verdict = ""
         if n == 50 and node:
-            ok = [nf is not None and nf <= 2.0, node.p99_us is not None and node.p99_us < 1000, node.lost == 0]
-            verdict = "PASS" if all(ok) else "MISS (" + ", ".join(
-                w for w, good in zip(("cpu ≤ 2× floor", "p99 < 1 ms", "no loss"), ok, strict=True) if not good) + ")"
-        lines.append(f"| {n} | {fmt(nf)} | {fmt(pn)} | {fmt(node.p99_us if node else None, '.0f')} | "
-                     f"{node.lost if node else '—'} | {verdict} |")
+            ok = [
+                nf is not None and nf <= 2.0,
+                node.p99_us is not None and node.p99_us < 1000,
+                node.lost == 0,
+            ]
+            verdict = (
+                "PASS"
+                if all(ok)
+                else "MISS ("
+                + ", ".join(
+                    w
+                    for w, good in zip(("cpu ≤ 2× floor", "p99 < 1 ms", "no loss"), ok, strict=True)
+                    if not good
+                )
+                + ")"
+            )
+        lines.append(
+            f"| {n} | {fmt(nf)} | {fmt(pn)} | {fmt(node.p99_us if node else None, '.0f')} | "
+            f"{node.lost if node else '—'} | {verdict} |"
+        )
     return "\n".join(lines)
 
 
@@ -378,20 +498,45 @@ async def run(args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
     profile = 0
     for n in args.n:
-        for path in paths:
-            if path == "floor":
-                continue
-            target = CastellanTarget("native" if path == "castellan" else "python")
-            row = await measure_target(target, media, n, args.warmup, args.duration, progress,
-                                       args.profile if path == "castellan" else None, args.pacing)
-            profile = profile or row.profile
-            rows.append(row)
-            await asyncio.sleep(0.5)
-        if "floor" in paths:
-            nodes = [r for r in rows if r.n == n and r.path == "castellan"]
-            min_sends = max(args.floor_sends, nodes[0].forwarded if nodes else 0)
-            rows.append(await asyncio.to_thread(measure_floor, packets, n, profile or 8, min_sends, progress))
+        for _rep in range(args.repeat):
+            for path in paths:
+                if path == "floor":
+                    continue
+                target = CastellanTarget("native" if path == "castellan" else "python")
+                row = await measure_target(
+                    target,
+                    media,
+                    n,
+                    args.warmup,
+                    args.duration,
+                    progress,
+                    args.profile if path == "castellan" else None,
+                    args.pacing,
+                )
+                profile = profile or row.profile
+                rows.append(row)
+                await asyncio.sleep(0.5)
+            if "floor" in paths:
+                nodes = [r for r in rows if r.n == n and r.path == "castellan"]
+                min_sends = max(args.floor_sends, nodes[0].forwarded if nodes else 0)
+                rows.append(
+                    await asyncio.to_thread(measure_floor, packets, n, profile or 8, min_sends, progress)
+                )
     return rows
+
+
+def summarize(rows: list[Row]) -> list[Row]:
+    """With --repeat: per (N, path), the run with the median CPU µs/pkt, every run's figure kept in extra."""
+    out = []
+    keys = list(dict.fromkeys((r.n, r.path) for r in rows))
+    for key in keys:
+        group = sorted((r for r in rows if (r.n, r.path) == key), key=lambda r: r.us_per_pkt)
+        med = group[(len(group) - 1) // 2]
+        if len(group) > 1:
+            med.extra["cpu_runs"] = [round(r.us_per_pkt, 2) for r in rows if (r.n, r.path) == key]
+            med.extra["p99_runs"] = [r.p99_us for r in rows if (r.n, r.path) == key]
+        out.append(med)
+    return out
 
 
 def build_info() -> str:
@@ -399,10 +544,16 @@ def build_info() -> str:
     import glob
 
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "native/", "sfu/"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.split()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "native/", "sfu/"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.split()
     except (OSError, subprocess.SubprocessError):
         head, dirty = "?", []
     if not head and (ROOT / ".bench-commit").exists():  # an exported tree (git archive): no .git
@@ -416,46 +567,75 @@ def build_info() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m loadtests.bench.forwarding", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], default=[1, 10, 50, 100],
-                    help="subscriber counts, comma-separated (default 1,10,50,100)")
+    ap = argparse.ArgumentParser(
+        prog="python -m loadtests.bench.forwarding", description=__doc__.split("\n\n")[0]
+    )
+    ap.add_argument(
+        "--n",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1, 10, 50, 100],
+        help="subscriber counts, comma-separated (default 1,10,50,100)",
+    )
     ap.add_argument("--duration", type=float, default=10.0, help="measurement window per N and path, seconds")
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds after every subscriber receives media")
     ap.add_argument("--paths", default="castellan,python,floor", help="any of castellan,python,floor")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="cycles (castellan, python, floor) per N; the table "
+        "shows the median run and lists every run (a shared, noisy machine needs 3)",
+    )
     ap.add_argument("--floor-sends", type=int, default=200_000, help="minimum datagrams per floor run")
-    ap.add_argument("--pacing", type=float, default=2.5, help="publisher pacing rate as a multiple of the video "
-                    "bitrate (libwebrtc's pacing factor is 2.5); 0 sends every frame as one burst")
+    ap.add_argument(
+        "--pacing",
+        type=float,
+        default=2.5,
+        help="publisher pacing rate as a multiple of the video "
+        "bitrate (libwebrtc's pacing factor is 2.5); 0 sends every frame as one burst",
+    )
     ap.add_argument("--json", help="also write the rows as JSON here")
-    ap.add_argument("--profile", metavar="DIR", help="record perf (+ py-spy if found, or $PY_SPY) of the castellan "
-                    "node during each window into DIR (perturbs the CPU figures: profile in a separate run)")
+    ap.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="record perf (+ py-spy if found, or $PY_SPY) of the castellan "
+        "node during each window into DIR (perturbs the CPU figures: profile in a separate run)",
+    )
     args = ap.parse_args(argv)
+    if not 1 <= args.repeat <= 10:
+        ap.error("--repeat must be in [1, 10]")
     if not 0 < args.duration <= 120 or not 0 <= args.warmup <= 30 or any(not 1 <= n <= 500 for n in args.n):
         ap.error("duration must be in (0, 120], warmup in [0, 30], N in [1, 500]")
     t0 = time.time()
     load0 = os.getloadavg()
-    rows = asyncio.run(run(args))
+    all_rows = asyncio.run(run(args))
+    rows = summarize(all_rows)
     media = bench_media.load()
     prof = next((r.profile for r in rows if r.profile), 0)
     print()
-    print(f"Castellan forwarding benchmark — 1 publisher (VP8 {media.video_bitrate / 1e6:.2f} Mb/s 640x360 30 fps + Opus) "
-          f"-> N subscribers on 127.0.0.1; SRTP {PROFILE_NAMES.get(prof, prof)}; {args.duration:g} s window per N "
-          f"after {args.warmup:g} s warm-up; publisher pacing {args.pacing:g}x (0 = frame bursts); load average before {load0[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
-          f"{time.time() - t0:.0f} s total")
+    print(
+        f"Castellan forwarding benchmark — 1 publisher (VP8 {media.video_bitrate / 1e6:.2f} Mb/s 640x360 30 fps + Opus) "
+        f"-> N subscribers on 127.0.0.1; SRTP {PROFILE_NAMES.get(prof, prof)}; {args.duration:g} s window per N "
+        f"after {args.warmup:g} s warm-up; publisher pacing {args.pacing:g}x (0 = frame bursts); load average before {load0[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
+        f"{time.time() - t0:.0f} s total"
+    )
     print(build_info())
     print()
     print(table(rows))
     print()
     print(ratios(rows))
     print()
-    print("CPU µs/pkt: node process CPU (all threads, user+sys) / packets the node forwarded in the window; floor: "
-          "thread CPU of floor_loop (protect + sendmmsg only). p50/p99: inside the node, kernel arrival -> sendmmsg "
-          "done (python-ref: recvfrom returned -> sendto returned). lost: expected by sequence - received, at the "
-          "subscribers (floor: datagrams the drain did not get). wake: the machine's own kernel-arrival -> user-space "
-          "delay over the same window (loadtests/bench/wakeprobe.py, a datagram every 5 ms): scheduling noise that "
-          "the node's p50/p99 include.")
+    print(
+        "CPU µs/pkt: node process CPU (all threads, user+sys) / packets the node forwarded in the window; floor: "
+        "thread CPU of floor_loop (protect + sendmmsg only). p50/p99: inside the node, kernel arrival -> sendmmsg "
+        "done (python-ref: recvfrom returned -> sendto returned). lost: expected by sequence - received, at the "
+        "subscribers (floor: datagrams the drain did not get). wake: the machine's own kernel-arrival -> user-space "
+        "delay over the same window (loadtests/bench/wakeprobe.py, a datagram every 5 ms): scheduling noise that "
+        "the node's p50/p99 include."
+    )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump([asdict(r) | {"us_per_pkt": r.us_per_pkt} for r in rows], f, indent=1)
+            json.dump([asdict(r) | {"us_per_pkt": r.us_per_pkt} for r in all_rows], f, indent=1)
     return 0
 
 

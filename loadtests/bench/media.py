@@ -23,7 +23,9 @@ FPS = 30
 
 @dataclass
 class VideoFrame:
-    payloads: list[bytes]  # VP8 payload descriptor (RFC 7741, 15-bit PictureID like browsers) + partition bytes
+    payloads: list[
+        bytes
+    ]  # VP8 payload descriptor (RFC 7741, 15-bit PictureID like browsers) + partition bytes
     keyframe: bool
 
 
@@ -53,12 +55,20 @@ def _noisy_video(path: Path, seconds: float, width: int, height: int, bitrate: i
         stream.bit_rate = bitrate
         stream.codec_context.time_base = fractions.Fraction(1, FPS)
         stream.options = {
-            "deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "g": str(FPS * 2),
-            "minrate": str(bitrate), "maxrate": str(bitrate), "bufsize": str(bitrate), "error-resilient": "1",
+            "deadline": "realtime",
+            "cpu-used": "8",
+            "lag-in-frames": "0",
+            "g": str(FPS * 2),
+            "minrate": str(bitrate),
+            "maxrate": str(bitrate),
+            "bufsize": str(bitrate),
+            "error-resilient": "1",
         }
         for i in range(int(seconds * FPS)):
             img = base_media._frame_image(i, width, height).astype(np.int16)
-            img[base_media.BLOCK:] += rng.integers(-24, 24, size=img[base_media.BLOCK:].shape, dtype=np.int16)
+            img[base_media.BLOCK :] += rng.integers(
+                -24, 24, size=img[base_media.BLOCK :].shape, dtype=np.int16
+            )
             frame = av.VideoFrame.from_ndarray(np.clip(img, 0, 255).astype(np.uint8), format="rgb24")
             frame = frame.reformat(format="yuv420p")
             frame.pts = i
@@ -109,7 +119,9 @@ def load(seconds: float = 10.0, width: int = 640, height: int = 360, bitrate: in
     m = BenchMedia(video=video, audio=audio, seconds=len(video) / FPS)
     tmp = cached.with_suffix(".tmp")
     with open(tmp, "wb") as fh:
-        pickle.dump({"video": [(f.payloads, f.keyframe) for f in m.video], "audio": m.audio, "seconds": m.seconds}, fh)
+        pickle.dump(
+            {"video": [(f.payloads, f.keyframe) for f in m.video], "audio": m.audio, "seconds": m.seconds}, fh
+        )
     tmp.rename(cached)
     return m
 
@@ -117,5 +129,7 @@ def load(seconds: float = 10.0, width: int = 640, height: int = 360, bitrate: in
 if __name__ == "__main__":
     m = load()
     n = sum(len(f.payloads) for f in m.video)
-    print(f"video {len(m.video)} frames, {n} packets, {m.video_bitrate / 1e6:.2f} Mb/s, keyframes at {m.keyframes}; "
-          f"audio {len(m.audio)} packets")
+    print(
+        f"video {len(m.video)} frames, {n} packets, {m.video_bitrate / 1e6:.2f} Mb/s, keyframes at {m.keyframes}; "
+        f"audio {len(m.audio)} packets"
+    )

@@ -80,7 +80,9 @@ def _create_app(signalling: Any, lifespan: Any = None) -> Any:
         node = signalling.node
         reset = request.query_params.get("reset") in ("1", "true")
         hist = node.engine.latency_histogram(reset) if node.engine is not None else []
-        return JSONResponse({"engine": ENGINE, "pid": os.getpid(), "hist": {str(i): c for i, c in enumerate(hist) if c}})
+        return JSONResponse(
+            {"engine": ENGINE, "pid": os.getpid(), "hist": {str(i): c for i, c in enumerate(hist) if c}}
+        )
 
     app.router.routes.append(Route("/bench/latency", latency))
     return app

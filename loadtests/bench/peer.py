@@ -212,8 +212,12 @@ def _video_header(seq: int, ts: int, ssrc: int, marker: bool, ast: int) -> bytes
 
 def _audio_header(seq: int, ts: int, ssrc: int, ast: int, level: int) -> bytes:
     # abs-send-time (4 bytes) + audio level with the voice bit (2 bytes) + 2 bytes padding -> two words
-    ext = (struct.pack("!HH", 0xBEDE, 2) + bytes([(bsdp.EXT_ABS_SEND_TIME << 4) | 2]) + ast.to_bytes(3, "big")
-           + bytes([(bsdp.EXT_AUDIO_LEVEL << 4), 0x80 | level, 0, 0]))
+    ext = (
+        struct.pack("!HH", 0xBEDE, 2)
+        + bytes([(bsdp.EXT_ABS_SEND_TIME << 4) | 2])
+        + ast.to_bytes(3, "big")
+        + bytes([(bsdp.EXT_AUDIO_LEVEL << 4), 0x80 | level, 0, 0])
+    )
     return struct.pack("!BBHII", 0x80, bsdp.OPUS_PT, seq, ts, ssrc) + ext
 
 
@@ -306,7 +310,9 @@ class Publisher(BenchPeer):
             ast = abs_send_time(time.time())
             while t0 + ai * 0.02 <= now:  # audio: immediately, never paced
                 payload = self.media.audio[ai % na]
-                pkt = self.tx.protect(_audio_header(seq_a, (ts_a0 + ai * 960) & 0xFFFFFFFF, self.audio_ssrc, ast, 30) + payload)
+                pkt = self.tx.protect(
+                    _audio_header(seq_a, (ts_a0 + ai * 960) & 0xFFFFFFFF, self.audio_ssrc, ast, 30) + payload
+                )
                 seq_a = (seq_a + 1) & 0xFFFF
                 self._send(pkt)
                 self.sent_audio += 1
@@ -338,12 +344,26 @@ class Publisher(BenchPeer):
             if now - last_sr >= SR_INTERVAL:
                 last_sr = now
                 ntp = rtcp.ntp_now()
-                self.send_rtcp([
-                    rtcp.SenderReport(ssrc=self.video_ssrc, ntp=ntp, rtp_ts=(ts_v0 + int((now - t0) * 90000)) & 0xFFFFFFFF,
-                                      packet_count=self.sent_video & 0xFFFFFFFF, octet_count=0, reports=[]),
-                    rtcp.SenderReport(ssrc=self.audio_ssrc, ntp=ntp, rtp_ts=(ts_a0 + int((now - t0) * 48000)) & 0xFFFFFFFF,
-                                      packet_count=self.sent_audio & 0xFFFFFFFF, octet_count=0, reports=[]),
-                ])
+                self.send_rtcp(
+                    [
+                        rtcp.SenderReport(
+                            ssrc=self.video_ssrc,
+                            ntp=ntp,
+                            rtp_ts=(ts_v0 + int((now - t0) * 90000)) & 0xFFFFFFFF,
+                            packet_count=self.sent_video & 0xFFFFFFFF,
+                            octet_count=0,
+                            reports=[],
+                        ),
+                        rtcp.SenderReport(
+                            ssrc=self.audio_ssrc,
+                            ntp=ntp,
+                            rtp_ts=(ts_a0 + int((now - t0) * 48000)) & 0xFFFFFFFF,
+                            packet_count=self.sent_audio & 0xFFFFFFFF,
+                            octet_count=0,
+                            reports=[],
+                        ),
+                    ]
+                )
             due = min(t0 + ai * 0.02, t0 + vi / FPS)
             if queue and self.pacing_bps:
                 due = min(due, now + tick)
@@ -423,8 +443,15 @@ class Subscriber(BenchPeer):
         while not self.closed:
             await asyncio.sleep(RR_INTERVAL)
             blocks = [
-                rtcp.ReportBlock(ssrc=ssrc, fraction_lost=0, cumulative_lost=0, highest_seq=st.max_ext & 0xFFFFFFFF,
-                                 jitter=0, lsr=0, dlsr=0)
+                rtcp.ReportBlock(
+                    ssrc=ssrc,
+                    fraction_lost=0,
+                    cumulative_lost=0,
+                    highest_seq=st.max_ext & 0xFFFFFFFF,
+                    jitter=0,
+                    lsr=0,
+                    dlsr=0,
+                )
                 for ssrc, st in list(self.streams.items())[:4]
             ]
             self.send_rtcp([rtcp.ReceiverReport(ssrc=self.rr_ssrc, reports=blocks)])

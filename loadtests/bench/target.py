@@ -142,12 +142,32 @@ class CastellanTarget(Target):
         self.bench_port = free_port()
         udp = free_port(socket.SOCK_DGRAM)
         cmd = [
-            sys.executable, "-m", "loadtests.bench.node", "--engine", self.engine, "--bench-port", str(self.bench_port),
-            "--node-id", self.node_id, "--region", self.region, "--host", "127.0.0.1",
-            "--http-port", str(self.http), "--udp-port", str(udp), "--jwks-file", str(jwks), "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "loadtests.bench.node",
+            "--engine",
+            self.engine,
+            "--bench-port",
+            str(self.bench_port),
+            "--node-id",
+            self.node_id,
+            "--region",
+            self.region,
+            "--host",
+            "127.0.0.1",
+            "--http-port",
+            str(self.http),
+            "--udp-port",
+            str(udp),
+            "--jwks-file",
+            str(jwks),
+            "--log-level",
+            "warning",
         ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -183,8 +203,9 @@ class CastellanTarget(Target):
                 await asyncio.to_thread(self.proc.wait)
         for t in self._readers:
             t.cancel()
-        await asyncio.gather(*(asyncio.wait_for(ws.close(), 1) for ws in list(self.sockets.values())),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(asyncio.wait_for(ws.close(), 1) for ws in list(self.sockets.values())), return_exceptions=True
+        )
         self.sockets.clear()
         if getattr(self, "_log", None):
             self._log.close()
@@ -203,8 +224,15 @@ class CastellanTarget(Target):
     # ---------------------------------------------------------------- signalling (docs/protocol.md)
 
     async def _join(self, peer: BenchPeer) -> dict[str, Any]:
-        token = self.issuer.mint(tenant="bench", room=self.room, participant=peer.name, region=self.region,
-                                 node=self.node_id, name=peer.name, ttl=120)
+        token = self.issuer.mint(
+            tenant="bench",
+            room=self.room,
+            participant=peer.name,
+            region=self.region,
+            node=self.node_id,
+            name=peer.name,
+            ttl=120,
+        )
         ws = await websockets.connect(f"ws://127.0.0.1:{self.http}/ws", max_size=2**20)
         await ws.send(json.dumps({"type": "join", "token": token}))
         msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -242,5 +270,7 @@ class CastellanTarget(Target):
         if "audio" not in tracks or "video" not in tracks:
             raise RuntimeError(f"{peer.name}: the publisher's tracks are not in the room: {joined['tracks']}")
         transport = await self._negotiate(peer, {"0": tracks["audio"], "1": tracks["video"]})
-        peer.kinds = {s: ("audio" if mid == "0" else "video") for mid, ss in transport.ssrcs.items() for s in ss}
+        peer.kinds = {
+            s: ("audio" if mid == "0" else "video") for mid, ss in transport.ssrcs.items() for s in ss
+        }
         await peer.connect(transport)
