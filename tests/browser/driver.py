@@ -31,6 +31,9 @@ CHROMIUM_ARGS = [
     "--disable-renderer-backgrounding",
     "--disable-background-timer-throttling",
     "--disable-backgrounding-occluded-windows",
+    # without camera/microphone permission Chromium hides host candidates behind mDNS names, which a namespace
+    # with only `lo` cannot serve; real networks can (receive-only participants then use mDNS + srflx)
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 
 
@@ -52,10 +55,11 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
     raise RuntimeError(f"{url} not up after {timeout} s: {last}")
 
 
-def launch(pw: Playwright, cfg: dict[str, Any], extra: list[str] | None = None) -> Browser:
-    return pw.chromium.launch(
-        executable_path=cfg["chromium"], headless=True, args=CHROMIUM_ARGS + (extra or [])
-    )
+def launch(
+    pw: Playwright, cfg: dict[str, Any], extra: list[str] | None = None, drop: tuple[str, ...] = ()
+) -> Browser:
+    args = [a for a in CHROMIUM_ARGS if a not in drop] + (extra or [])
+    return pw.chromium.launch(executable_path=cfg["chromium"], headless=True, args=args)
 
 
 def open_page(
@@ -133,9 +137,17 @@ def minimal_two(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> 
 class Participant:
     """One Chromium instance on the client page (tests drive it through window.castellanStats())."""
 
-    def __init__(self, pw: Playwright, cfg: dict[str, Any], tag: str, console: list[str]) -> None:
+    def __init__(
+        self,
+        pw: Playwright,
+        cfg: dict[str, Any],
+        tag: str,
+        console: list[str],
+        extra: list[str] | None = None,
+        drop: tuple[str, ...] = (),
+    ) -> None:
         self.tag = tag
-        self.browser = launch(pw, cfg)
+        self.browser = launch(pw, cfg, extra, drop)
         self.console = console
         self.page: Page | None = None
 
@@ -708,6 +720,63 @@ def node_restart(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         node_log.close()
 
 
+def devices(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Camera/microphone denied: a clear message, and the participant still joins to watch and listen.
+    Screen share: a second tile at the others, gone again when sharing stops."""
+    wait_http(cfg["base_url"] + "/static/join.html")
+    wait_http(cfg["http_url"] + "/healthz")
+    art = Path(cfg["artifacts"])
+    console: list[str] = []
+    result["console"] = console
+    tok = cfg["tokens"]
+    parts: dict[str, Participant] = {}
+    try:
+        a = parts["A"] = Participant(
+            pw, cfg, "A", console, extra=["--auto-select-desktop-capture-source=Entire screen"]
+        )
+        a.open(client_url(cfg, tok["A"], "Ada", cfg["secret"]))
+        b = parts["B"] = Participant(
+            pw,
+            cfg,
+            "B",
+            console,
+            extra=["--deny-permission-prompts"],
+            drop=("--use-fake-ui-for-media-stream",),
+        )
+        b.open(client_url(cfg, tok["B"], "Bob", cfg["secret"], autojoin=False))
+        assert a.page is not None and b.page is not None
+        b.page.wait_for_selector("#preview-note:not([hidden])", timeout=10000)
+        result["denied_note"] = b.page.inner_text("#preview-note")
+        b.shot(art, "join-camera-denied.png", result)
+        b.page.click("#join-button")
+        b.page.wait_for_selector("#meeting-view:not([hidden])", timeout=15000)
+        aid = poll(a.stats, lambda x: x["participant"] is not None, timeout=10)["participant"]
+        sb = poll(b.stats, lambda x: b.frames_from(aid, x) > 10, timeout=25)
+        result["denied_receives"] = b.frames_from(aid, sb)
+        log("denied side", sb["video"], sb["e2ee"], sb["lock"], sb["e2eeLog"], sb["connection"])
+        result["denied_outbound"] = sb["outbound"]
+        # screen share
+        a.page.click("#btn-screen")
+        sb = poll(
+            b.stats,
+            lambda x: (
+                sum(1 for v in x["video"] if v["participant"] == aid and v["framesDecoded"] > 5) >= 2
+                and any("screen" in t["name"] for t in x["tiles"])
+            ),
+            timeout=25,
+        )
+        result["screen_tiles"] = [t["name"] for t in sb["tiles"]]
+        result["screen_videos"] = [v["framesDecoded"] for v in sb["video"] if v["participant"] == aid]
+        b.shot(art, "meeting-screen-share.png", result)
+        a.page.click("#btn-screen")
+        sb = poll(b.stats, lambda x: not any("screen" in t["name"] for t in x["tiles"]), timeout=15)
+        result["tiles_after_stop"] = [t["name"] for t in sb["tiles"]]
+        log("devices", result["denied_note"], result["screen_tiles"], result["tiles_after_stop"])
+    finally:
+        for p in parts.values():
+            p.close()
+
+
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
     "minimal_two": minimal_two,
     "e2ee_meeting": e2ee_meeting,
@@ -716,6 +785,7 @@ SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None
     "join_flow": join_flow,
     "legacy_transform": legacy_transform,
     "node_restart": node_restart,
+    "devices": devices,
 }
 
 

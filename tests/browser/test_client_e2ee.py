@@ -269,3 +269,35 @@ def test_e2ee_with_h264_keeps_nal_headers_clear():
         f1 = sum(v["framesDecoded"] for v in s1[k]["video"] if v["participant"] == s1[other]["participant"])
         assert f1 > f0 + 20, (k, f0, f1)
         assert "End-to-end encrypted" in s1[k]["lock"], s1[k]["lock"]
+
+
+def test_camera_denied_still_joins_and_screen_share_tiles():
+    skip_unless_possible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    jwks, tokens = _tokens(["A", "B"], "devices-room")
+    jwks_file = ARTIFACTS / "devices.jwks.json"
+    jwks_file.write_text(jwks)
+    with (
+        loopback_namespace() as ns,
+        node_in(ns, "devices", jwks_file=jwks_file) as node,
+        web_in(ns, "devices", {}),
+    ):
+        result = run_driver(
+            ns,
+            "devices",
+            {
+                "base_url": f"http://127.0.0.1:{WEB_PORT}",
+                "http_url": f"http://127.0.0.1:{HTTP_PORT}",
+                "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
+                "tokens": tokens,
+                "secret": _secret(),
+            },
+            timeout=100,
+            name="devices",
+        )
+        node_log = node.output()
+    assert "error" not in result, _fail(result, node_log[-3000:])
+    assert "denied" in result["denied_note"] and "still join" in result["denied_note"]
+    assert result["denied_receives"] > 10 and not result["denied_outbound"]
+    assert any(n.endswith("— screen") for n in result["screen_tiles"]) and len(result["screen_videos"]) == 2
+    assert not any("screen" in n for n in result["tiles_after_stop"])

@@ -416,7 +416,8 @@ function announceStateSoon() {
 // ------------------------------------------------------------------------------------------------ tiles
 
 function initials(name) {
-  return (name || "?").split(/\s+/).map((w) => w[0]).join("").slice(0, 2).toUpperCase();
+  const words = (name || "").replace(/\(you\)|— screen/g, "").split(/\s+/).filter((w) => /^\p{L}/u.test(w));
+  return (words.map((w) => w[0]).join("").slice(0, 2) || "?").toUpperCase();
 }
 
 function makeTile(key, { name, self = false }) {
