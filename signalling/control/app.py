@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from residency.errors import ResidencyError
 from signalling.tokens import KeyRing
 
 from . import openapi
@@ -32,7 +33,7 @@ from .linkids import LINK_PATTERN
 from .nodeadmin import HttpNodeAdmin, NodeAdmin
 from .ports import ResidencyPort
 from .routing import Endpoint
-from .service import ControlPlane
+from .service import ControlPlane, residency_error
 from .store import Store
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -99,6 +100,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return error_response(ApiError(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {})))
+
+
+async def _residency_error(request: Request, exc: Exception) -> Response:
+    """A residency refusal that escaped a handler (e.g. the registry went away mid-request): still clear JSON."""
+    assert isinstance(exc, ResidencyError)
+    return error_response(residency_error(exc))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -181,7 +188,8 @@ def create_app(
         routes.append(Mount("/static", app=StaticFiles(directory=STATIC), name="static"))
     app = Starlette(
         routes=routes,
-        exception_handlers={ApiError: api_error_handler, HTTPException: _http_error, Exception: _unexpected},
+        exception_handlers={ApiError: api_error_handler, HTTPException: _http_error,
+                            ResidencyError: _residency_error, Exception: _unexpected},
         lifespan=lifespan,
     )
     app.state.control = control

@@ -121,8 +121,8 @@ class ControlPlane:
             self._require_tenant(tenant)
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
-        rec = self.store.add_admin_key(key_id, tenant, _sha256(secret), label)
         self._audit(None if tenant == OPERATOR else tenant, actor, "admin_key.create", key_id=key_id, label=label)
+        rec = self.store.add_admin_key(key_id, tenant, _sha256(secret), label)
         return rec.public(), f"{KEY_PREFIX}{key_id}.{secret}"
 
     def list_admin_keys(self, tenant: str) -> list[dict[str, Any]]:
@@ -206,10 +206,11 @@ class ControlPlane:
             created_by=actor,
             revoked_at=None,
         )
-        self.store.add_link(rec)
+        # recorded first: if the audit log cannot take it, nothing is created (nothing half-applied)
         self._audit(tenant, actor, "link.create", link=link_id, room=rec.room, title=title,
                     password_required=password is not None, expires_at=rec.expires_at,
                     max_participants=max_participants, lobby=lobby)
+        self.store.add_link(rec)
         out = {**rec.public(), "url": self.link_url(link_id), "host_key": host_key}
         if generated is not None:
             out["password"] = generated

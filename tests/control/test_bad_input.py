@@ -85,3 +85,20 @@ def test_unknown_routes_and_methods_are_json_errors(env: Env) -> None:
 def test_a_bogus_content_length_is_400(env: Env) -> None:
     r = env.client.post("/v1/join", content=b"{}", headers={"Content-Length": "abc"})
     assert r.status_code == 400
+
+
+def test_a_registry_outage_mid_join_is_a_clear_503(env: Env, monkeypatch) -> None:
+    """Fail closed, and say so: Redis gone while placing -> 503 with residency's code, never a 500."""
+    from residency.errors import RegistryError
+
+    def down(*a: object, **k: object) -> None:
+        raise RegistryError("registry_unavailable", "the registry (Redis) cannot be reached")
+
+    link = env.link(no_password=True)["link"]
+    monkeypatch.setattr(env.residency, "place_room", down)
+    r = env.client.post("/v1/join", json={"link": link, "name": "Ada"})
+    assert (r.status_code, r.json()["error"]) == (503, "registry_unavailable")
+    monkeypatch.setattr(env.residency.audit, "append", down)
+    r = env.client.post("/v1/tenants/acme/links", json={"title": "t"}, headers=env.admin())
+    assert (r.status_code, r.json()["error"]) == (503, "registry_unavailable")
+    assert env.control.store.links("acme") == [env.control.store.link(link)]  # nothing unaudited was created
