@@ -105,6 +105,9 @@ def test_e2ee_meeting_wrong_secret_ratchet_and_rotation():
         assert wrong_s[k]["safety"] == wrong_s["A"]["safety"]
     # a joiner: the key ratchets forward, everyone agrees
     three = result["three"]
+    # the link-derived epoch 0 is left at the first join (fresh random key); later joins ratchet it forward
+    log_a = "\n".join(three["A"]["e2eeLog"])
+    assert "new random key (first join)" in log_a and "ratchet on join" in log_a, log_a
     assert len({v["safety"] for v in three.values()}) == 1
     assert three["A"]["e2ee"]["epoch"] > result["epoch_before_join"]
     # chat: end-to-end encrypted, relayed by the node as an opaque blob

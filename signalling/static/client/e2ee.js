@@ -8,7 +8,9 @@
 // - Each participant makes an ECDH P-256 key pair and announces its public key (`hello`, MACed).
 // - A leader (the smallest participant id among members that hold the key) manages epochs:
 //     on a join:  everyone ratchets (base_{e+1} = HKDF(base_e, "ratchet")); the joiner gets base_{e+1}
-//                 pairwise-encrypted, so it cannot read what was sent before it came;
+//                 pairwise-encrypted, so it cannot read what was sent before it came. While the key is still
+//                 the link's (epoch 0, which anyone with the link can compute), the first join instead moves
+//                 everyone to a fresh random key: from then on the link alone opens nothing;
 //     on a leave: a fresh random base key, pairwise-encrypted to each remaining member: the leaver never sees it.
 //   Pairwise = AES-GCM under HKDF(ECDH(P-256)) between leader and member, AAD binding sender, receiver, epoch.
 // - Safety code: SHA-256 over the epoch and every verified member's (id, public key), shown as 4x5 digits.
@@ -92,6 +94,7 @@ export class E2EE extends EventTarget {
     this.peers = new Map(); // id -> {id, pub (b64), pubKey, pairwise: Promise<CryptoKey>, keyed, epoch}
     this.rejected = new Map(); // id -> reason (failed MAC: a different link secret, or a forgery)
     this.epoch = null; // current epoch number (null: no key yet)
+    this.linkDerived = false; // the current key can be computed from the link secret alone (epoch 0 and its ratchets)
     this.keys = new Map(); // epoch -> raw base key (Uint8Array)
     this.chatKeys = new Map(); // epoch -> Promise<CryptoKey>
     this.workerStats = { streams: [], sendEpoch: null };
@@ -224,11 +227,13 @@ export class E2EE extends EventTarget {
     this.knownOthers = new Set(others.map((p) => p.id));
     await this._hello(false);
     if (others.length === 0) {
+      this.linkDerived = true;
       await this._setEpoch(0, this.epoch0, "first in the meeting: key from the link");
     } else {
       this._joinTimer = setTimeout(() => this._serial(async () => {
         if (this.epoch === null) {
           this._note("nobody handed over the meeting key: using the link's epoch 0");
+          this.linkDerived = true;
           await this._setEpoch(0, this.epoch0, "no keyed member answered");
           await this._hello(true);
         }
@@ -354,6 +359,12 @@ export class E2EE extends EventTarget {
   }
 
   async _admit(p) {
+    if (this.linkDerived) {
+      // the current key is derivable from the link: switch everyone (the joiner too) to a fresh random key,
+      // so that from now on only members can read the media, whoever else ever saw the link
+      await this._rotate("first join");
+      return;
+    }
     // ratchet forward for everyone, then hand the joiner only the new key
     const next = this.epoch + 1;
     await this._signed({ t: "ratchet", id: this.me, epoch: next });
@@ -365,7 +376,8 @@ export class E2EE extends EventTarget {
     const next = this.epoch + 1;
     const raw = crypto.getRandomValues(new Uint8Array(32));
     for (const p of this.peers.values()) await this._sendKey(p, next, reason, raw);
-    await this._setEpoch(next, raw, `new random key after a ${reason}`);
+    this.linkDerived = false;
+    await this._setEpoch(next, raw, `new random key (${reason})`);
   }
 
   async _sendKey(p, epoch, reason, raw = this.keys.get(epoch)) {
@@ -390,6 +402,7 @@ export class E2EE extends EventTarget {
       this._note(`key from ${k.id} does not decrypt`);
       return;
     }
+    this.linkDerived = false;
     const first = await this._setEpoch(k.epoch, raw, `key from ${k.id} (${k.reason})`);
     if (first) await this._hello(true); // tell everyone we hold the key now
   }
