@@ -3,7 +3,7 @@ counters — nothing is incremented per packet in Python."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -55,7 +55,7 @@ class NodeCollector(Collector):
         yield counter("castellan_keyframe_requests", "Keyframe requests sent to publishers", node.counts["keyframe_requests"])
 
 
-def metrics_endpoint(node: Node) -> tuple[CollectorRegistry, object]:
+def metrics_endpoint(node: Node) -> tuple[CollectorRegistry, Callable[[], bytes]]:
     registry = CollectorRegistry()
     registry.register(NodeCollector(node))
     return registry, lambda: generate_latest(registry)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from native import engine as native
+from native import engine as native  # type: ignore[attr-defined]  # the compiled extension
 from sfu import rtcp, sdp
 from sfu.dtls import Certificate, DtlsSession
 from sfu.ice import IceLite, new_credentials
@@ -306,8 +306,8 @@ class Node:
             neg = negotiated.get(sec.mid)
             current = p.published.get(sec.mid)
             if neg is not None and directions.get(sec.mid) == "recvonly":
-                ssrc, rtx_ssrc = sec.primary_ssrcs()
-                if current is not None and (current.simulcast or ssrc is None or current.ssrc == ssrc):
+                signalled, rtx_ssrc = sec.primary_ssrcs()
+                if current is not None and (current.simulcast or signalled is None or current.ssrc == signalled):
                     continue
                 if current is not None:
                     self._remove_track(current)
@@ -315,10 +315,10 @@ class Node:
                 if sec.rids and sec.simulcast:
                     if current is None:
                         p.pending_publications[sec.mid] = (sec, neg)  # layers are learned from the RID extension
-                elif ssrc is None:
+                elif signalled is None:
                     p.pending_publications[sec.mid] = (sec, neg)  # learn the SSRC from the MID extension
                 else:
-                    self._add_track(p, sec.mid, neg, ssrc, rtx_ssrc, stream_id)
+                    self._add_track(p, sec.mid, neg, signalled, rtx_ssrc, stream_id)
             elif current is not None:
                 self._remove_track(current)
         for mid in list(p.published):
@@ -791,7 +791,7 @@ class Node:
     def _send_receiver_reports(self, p: Participant, now: float) -> None:
         assert self.engine is not None
         blocks = []
-        for track, layer in ((t, lyr) for t in p.published.values() for lyr in t.layers):
+        for _track, layer in ((t, lyr) for t in p.published.values() for lyr in t.layers):
             st = self.engine.track_stats(layer.index)
             if st is None or st[0] == 0:
                 continue

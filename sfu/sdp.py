@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 MAX_SDP = 64 * 1024
 
@@ -115,7 +116,7 @@ def parse(text: str) -> SessionDescription:
         raise SdpError("SDP is empty")
     if len(text) > MAX_SDP:
         raise SdpError(f"SDP larger than {MAX_SDP} bytes")
-    session = {"ice_ufrag": "", "ice_pwd": "", "fingerprints": [], "setup": ""}
+    session: dict[str, Any] = {"ice_ufrag": "", "ice_pwd": "", "fingerprints": [], "setup": ""}
     bundle: list[str] = []
     ice_lite = False
     media: list[MediaSection] = []
@@ -139,9 +140,9 @@ def parse(text: str) -> SessionDescription:
             if len(parts) < 3 or not parts[1].split("/")[0].isdigit():
                 raise SdpError(f"line {n}: malformed m-line")
             cur = MediaSection(kind=parts[0], port=int(parts[1].split("/")[0]), proto=parts[2], formats=parts[3:])
-            cur.ice_ufrag, cur.ice_pwd = session["ice_ufrag"], session["ice_pwd"]  # type: ignore[assignment]
-            cur.fingerprints = list(session["fingerprints"])  # type: ignore[call-overload]
-            cur.setup = session["setup"]  # type: ignore[assignment]
+            cur.ice_ufrag, cur.ice_pwd = session["ice_ufrag"], session["ice_pwd"]
+            cur.fingerprints = list(session["fingerprints"])
+            cur.setup = session["setup"]
             codecs = {}
             for f in cur.formats:
                 if f.isdigit() and int(f) < 128:

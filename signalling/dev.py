@@ -54,8 +54,7 @@ async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info
                                 region=(args.region, args.jurisdiction, "This machine", "Local node"))
     node_id = "dev-node-1"
     node = Node(NodeConfig(node_id=node_id, region=args.region, host=args.host, udp_port=args.udp_port, public_ip=public_ip))
-    audit = cp.residency.service.audit if hasattr(cp.residency, "service") else None
-    guard = NodeGuard(node_id, args.region, registry, audit)
+    guard = NodeGuard(node_id, args.region, registry, cp.residency.service.audit)
     policy = JoinPolicy(args.region, revocations=cp.control.revocations, tenant_allows=tenant_allows(registry))
     node.admit = admission(guard, policy, cp.control.occupancy)
     node.on_leave = lambda p: cp.control.occupancy.left(p.tenant, p.room.name, p.id)

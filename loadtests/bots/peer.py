@@ -106,6 +106,7 @@ class Bot:
         if video:
             player = MediaPlayer(video, decode=False)
             self.players.append(player)
+            assert player.video is not None, f"{video} has no video stream"
             tr = self.pc.addTransceiver(player.video, direction="sendonly")
             codec = "video/H264" if video.endswith((".ts", ".h264")) else "video/VP8"
             caps = RTCRtpSender.getCapabilities("video").codecs
@@ -113,6 +114,7 @@ class Bot:
         if audio:
             player = MediaPlayer(audio, decode=False)
             self.players.append(player)
+            assert player.audio is not None, f"{audio} has no audio stream"
             self.pc.addTransceiver(player.audio, direction="sendonly")
         await self.negotiate()
 
@@ -124,16 +126,16 @@ class Bot:
                     tr = self.pc.addTransceiver(t["kind"], direction="recvonly")
                     tr._castellan_track = tid  # type: ignore[attr-defined]
             for tr in self.pc.getTransceivers():
-                tid = getattr(tr, "_castellan_track", None)
-                if tid is not None and tid not in self.tracks and tr.direction != "inactive":
+                gone = getattr(tr, "_castellan_track", None)
+                if gone is not None and gone not in self.tracks and tr.direction != "inactive":
                     tr.direction = "inactive"
             offer = await self.pc.createOffer()
             await self.pc.setLocalDescription(offer)
-            mapping = {}
+            mapping: dict[str, str] = {}
             for tr in self.pc.getTransceivers():
-                tid = getattr(tr, "_castellan_track", None)
-                if tid is not None and tid in self.tracks and tr.mid is not None:
-                    mapping[tr.mid] = tid
+                mapped = getattr(tr, "_castellan_track", None)
+                if mapped is not None and mapped in self.tracks and tr.mid is not None:
+                    mapping[tr.mid] = mapped
             self.mid_to_track = mapping
             sdp = self.shape_offer(self.pc.localDescription.sdp)
             await self.ws.send(json.dumps({"type": "offer", "sdp": sdp, "subscriptions": mapping}))
