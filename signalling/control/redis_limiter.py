@@ -7,10 +7,12 @@ Times come from the caller's clock (ARGV), not Redis's, so every process applies
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
 
+from .errors import ApiError
 from .ratelimit import Blocked, LimitPolicy, Lockout
 
 # KEYS[1] = entry hash. ARGV: now, window, max_failures, base_backoff, lock_after, lock_seconds, forget_after, tenant
@@ -52,6 +54,21 @@ return {tripped, locked and 1 or 0}
 """
 
 
+def _fail_closed(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Redis unreachable: refuse (503, retryable) rather than check a password without the limiter."""
+
+    @functools.wraps(method)
+    def wrapper(self: RedisFailureLimiter, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except self.unavailable as e:
+            raise ApiError(503, "registry_unavailable",
+                           "The service is briefly unavailable; please try again in a few seconds.",
+                           headers={"Retry-After": "2"}) from e
+
+    return wrapper
+
+
 class RedisFailureLimiter:
     def __init__(
         self,
@@ -65,6 +82,9 @@ class RedisFailureLimiter:
         self.clock = clock
         self.prefix = prefix
         self._failure = client.register_script(_FAILURE)
+        import redis
+
+        self.unavailable: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
 
     def _key(self, scope: str, key: str) -> str:
         return f"{self.prefix}:{scope}:{key}"
@@ -73,6 +93,7 @@ class RedisFailureLimiter:
         blocked = float(h.get(b"blocked_until", b"0"))
         return blocked - now, h.get(b"locked") == b"1"
 
+    @_fail_closed
     def check(self, keys: list[tuple[str, str]]) -> None:
         now = self.clock()
         pipe = self.redis.pipeline(transaction=False)
@@ -88,6 +109,7 @@ class RedisFailureLimiter:
         if worst is not None:
             raise worst
 
+    @_fail_closed
     def failure(self, keys: list[tuple[str, str]], tenant: str = "") -> list[tuple[str, str, bool]]:
         p = self.policy
         tripped = []
@@ -101,14 +123,17 @@ class RedisFailureLimiter:
                 tripped.append((scope, key, bool(locked)))
         return tripped
 
+    @_fail_closed
     def remaining(self, scope: str, key: str) -> int:
         now = self.clock()
         fails = (self.redis.hget(self._key(scope, key), "fails") or b"").decode().split(",")
         return self.policy.max_failures - sum(1 for f in fails if f and now - float(f) <= self.policy.window)
 
+    @_fail_closed
     def success(self, client_key: tuple[str, str]) -> None:
         self.redis.delete(self._key(*client_key))
 
+    @_fail_closed
     def lockouts(self, tenant: str | None = None) -> list[Lockout]:
         now = self.clock()
         out = []
@@ -129,6 +154,7 @@ class RedisFailureLimiter:
             out.append(Lockout(scope, key, owner, locked, strikes, max(0, int(wait + 0.999)), len(fails)))
         return out
 
+    @_fail_closed
     def clear(self, scope: str, key: str, tenant: str | None = None) -> bool:
         redis_key = self._key(scope, key)
         owner = self.redis.hget(redis_key, "tenant")

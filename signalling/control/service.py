@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -66,7 +67,17 @@ def residency_error(e: ResidencyError) -> ApiError:
         InvalidInput: 400, NotFound: 404, Conflict: 409, PolicyViolation: 422, PlacementRefused: 503,
         RegistryError: 503,
     }.get(type(e), 400)
+    if isinstance(e, RegistryError):
+        # the registry's own message names hosts and ports: log it, tell the user only that it is temporary
+        log.warning("registry error: %s", e.message)
+        return ApiError(503, e.code, "The service is briefly unavailable; please try again in a few seconds.",
+                        headers={"Retry-After": "2"})
+    if isinstance(e, PlacementRefused):
+        return ApiError(status, e.code, e.message, headers={"Retry-After": "10"})
     return ApiError(status, e.code, e.message)
+
+
+log = logging.getLogger("castellan.control")
 
 
 class ControlPlane:
