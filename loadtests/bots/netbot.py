@@ -108,7 +108,7 @@ class NetBot(Bot):
 
 
 async def join(control_url: str, link: str, name: str, password: str | None = None, hint: str | None = None,
-               timeout: float = 10.0) -> tuple[int, dict[str, Any], dict[str, str]]:
+               timeout: float = 10.0, unreachable: str | None = None) -> tuple[int, dict[str, Any], dict[str, str]]:
     """POST /v1/join (optionally with a `region_hint`); returns (status, body, headers), never raises on an
     HTTP error status (a refused connection does raise httpx.ConnectError)."""
     body: dict[str, Any] = {"link": link, "name": name}
@@ -116,6 +116,8 @@ async def join(control_url: str, link: str, name: str, password: str | None = No
         body["password"] = password
     if hint is not None:
         body["region_hint"] = hint
+    if unreachable is not None:
+        body["unreachable_node"] = unreachable  # the node this client lost: the control plane checks it
     r = await _client().post(f"{control_url}/v1/join", json=body, timeout=timeout)
     try:
         data = r.json()

@@ -43,6 +43,9 @@ class ResidencyPort(Protocol):
 
     def node_http_url(self, node: str) -> str | None: ...
 
+    def node_gone(self, node: str, actor: str, reason: str) -> None:
+        """A node failed its health check: deregister it and re-place its rooms (allowed regions only)."""
+
     def audit(self, *, tenant: str | None, actor: str, action: str, details: dict[str, Any]) -> None: ...
 
     def export_tenant(self, tenant: str) -> str:

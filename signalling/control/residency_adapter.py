@@ -65,6 +65,9 @@ class ResidencyAdapter:
         n = self.service.registry.get_node(node)
         return n.http_url if n is not None else None
 
+    def node_gone(self, node: str, actor: str, reason: str) -> None:
+        self.service.node_left(node, actor=actor, reason=reason)
+
     def audit(self, *, tenant: str | None, actor: str, action: str, details: dict[str, Any]) -> None:
         self.service.audit.append(action, actor=actor, tenant=tenant, data=_audit_safe(details))
 

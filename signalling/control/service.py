@@ -13,6 +13,7 @@ import hmac
 import logging
 import secrets
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,14 @@ def _sha256(s: str) -> str:
     return hashlib.sha256(s.encode()).hexdigest()
 
 
+def _healthy(url: str, timeout: float) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - the node's registered URL
+            return bool(r.status == 200)
+    except (OSError, ValueError):
+        return False
+
+
 def residency_error(e: ResidencyError) -> ApiError:
     status = {
         InvalidInput: 400, NotFound: 404, Conflict: 409, PolicyViolation: 422, PlacementRefused: 503,
@@ -103,6 +112,7 @@ class ControlPlane:
         self._client_key = store.secret("client-pseudonym-key")
         self._inflight: dict[tuple[str, str], int] = {}
         self.limiter: Limiter = limiter if limiter is not None else FailureLimiter(config.limits, clock=clock)
+        self._probed: dict[str, float] = {}
         self.requests = RequestLimiter(config.join_rate, config.join_burst, clock=clock) if config.join_rate else None
         self.lobby = Lobby(clock=clock)
         self.occupancy = Occupancy(clock=clock)
@@ -342,6 +352,7 @@ class ControlPlane:
         password: str | None = None,
         region_hint: str | None = None,
         host_key: str | None = None,
+        unreachable_node: str | None = None,
     ) -> dict[str, Any]:
         if self.requests is not None:
             wait = self.requests.take(client)
@@ -379,6 +390,8 @@ class ControlPlane:
             self.limiter.success(("client", client))
             if needs_rehash(rec.password_hash, self.config.scrypt):  # cost raised since: upgrade in place
                 self.store.set_password_hash(rec.link, await self.passwords.hash(password, self.config.scrypt))
+        if unreachable_node is not None and self.residency.room_node(rec.tenant, rec.room) == unreachable_node:
+            await self._check_reported_node(unreachable_node)
         participant = "p-" + secrets.token_urlsafe(9)
         if rec.lobby and not host:
             try:
@@ -389,6 +402,22 @@ class ControlPlane:
             return {"status": "waiting", "ticket": ticket.id, "poll": f"/v1/lobby/{ticket.id}",
                     "participant": participant}
         return self._admit(rec, name=name, participant=participant, region_hint=region_hint, host=host)
+
+    async def _check_reported_node(self, node: str) -> None:
+        """A participant of the meeting says its node went away. Believe the node's health check, not the client
+        (at most one probe per node per second): a dead node is re-placed now, a live one stays."""
+        now = time.monotonic()
+        if now - self._probed.get(node, 0.0) < 1.0:
+            return
+        self._probed[node] = now
+        url = self.residency.node_http_url(node)
+        if url is None:
+            return
+        alive = await asyncio.to_thread(_healthy, url.rstrip("/") + "/healthz", 0.3)
+        if not alive:
+            log.warning("node %s reported unreachable and failed its health check: re-placing its rooms", node)
+            await asyncio.to_thread(self.residency.node_gone, node, "control-plane",
+                                    "reported unreachable by a participant; health check failed")
 
     def _admit(self, rec: Link, *, name: str, participant: str, region_hint: str | None, host: bool) -> dict[str, Any]:
         if rec.max_participants is not None and not host:

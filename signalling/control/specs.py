@@ -44,6 +44,10 @@ JOIN = ObjectSpec(
         "name": NAME,
         "password": Str(max_len=MAX_PASSWORD_LEN, min_len=1),
         "region_hint": REGION_ID,
+        "unreachable_node": Str(max_len=64, min_len=1, pattern="[A-Za-z0-9._-]{1,64}",
+                                description="a node the client lost: the control plane checks its health and, if it "
+                                            "is dead, re-places the meeting at once instead of waiting for its "
+                                            "registration to expire"),
         "host_key": Str(max_len=64, min_len=1, pattern="[A-Za-z0-9_-]{1,64}", description="from a host link"),
     },
     required=("link", "name"),

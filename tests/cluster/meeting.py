@@ -78,6 +78,7 @@ class LoopLag:
 
 async def enter(control_url: str, meeting: str, link: dict[str, str], name: str, role: str,
                 hint: str | None = None, avoid: frozenset[str] = frozenset(), deadline: float | None = None,
+                report_dead: bool = False,
                 history: list[dict[str, Any]] | None = None) -> Member:
     """Join through the control plane (retrying while the answer is a retryable refusal or a node in `avoid`),
     then join the node, and publish (role "pub") or subscribe to what is there (role "sub")."""
@@ -86,7 +87,9 @@ async def enter(control_url: str, meeting: str, link: dict[str, str], name: str,
     while True:
         asked = time.monotonic()
         try:
-            status, body, headers = await join(control_url, link["link"], name, link["password"], hint=hint)
+            lost = next(iter(avoid)) if report_dead and avoid else None
+            status, body, headers = await join(control_url, link["link"], name, link["password"], hint=hint,
+                                               unreachable=lost)
         except Exception as e:  # noqa: BLE001 - e.g. the control plane is restarting: retry like a client
             status, body, headers = 0, {"error": type(e).__name__, "message": str(e)}, {}
         history.append({"asked": asked, "t": time.monotonic(), "status": status, "node": body.get("node"),
@@ -126,7 +129,7 @@ async def decoding(members: list[Member], frames: int = 20, timeout: float = 20.
 
 
 async def rejoin(control_url: str, old: Member, dead: frozenset[str], killed_at: float,
-                 timeout: float = 20.0) -> Member:
+                 timeout: float = 20.0, report_dead: bool = False) -> Member:
     """`old`'s node died at `killed_at`: wait for its socket to close, ask the control plane again until it
     names another node, join there and publish/subscribe again. Returns the new Member with the timings."""
     end = time.monotonic() + timeout
@@ -135,7 +138,7 @@ async def rejoin(control_url: str, old: Member, dead: frozenset[str], killed_at:
     closed = old.bot.ws_closed_at
     history: list[dict[str, Any]] = []
     new = await enter(control_url, old.meeting, old.link, old.name, old.role, hint=old.hint, avoid=dead,
-                      deadline=end, history=history)
+                      deadline=end, history=history, report_dead=report_dead)
     new.closed_after = None if closed is None else closed - killed_at
     new.placed_after = history[-1]["t"] - killed_at
     new.join_request = history[-1]["t"] - history[-1]["asked"]
