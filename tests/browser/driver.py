@@ -488,6 +488,19 @@ def http_json(
         return e.code, json.loads(e.read() or b"null")
 
 
+def wait_js(page: Page, expression: str, timeout: int = 10000) -> Any:
+    """Polls a JS expression from Python (page.wait_for_function compiles strings with eval, which a strict
+    Content-Security-Policy forbids; CDP evaluation is not subject to the page's CSP)."""
+    end = time.monotonic() + timeout / 1000
+    while True:
+        value = page.evaluate(expression)
+        if value or time.monotonic() > end:
+            if not value:
+                raise TimeoutError(f"{expression!r} still false after {timeout} ms")
+            return value
+        time.sleep(0.1)
+
+
 def join_flow(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
     """Issue 6 item 1: the join page opened from meeting links served by a real control plane: refusals are
     explained (revoked, expired, refused placement, wrong password, rate limit with Retry-After), the lobby
@@ -525,9 +538,7 @@ def join_flow(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
         # refused links: the page says why before anyone types anything
         for name in ("revoked", "expired"):
             p = page_for(name)
-            p.wait_for_function(
-                "document.getElementById('link-state').textContent.length > 30", timeout=10000
-            )
+            wait_js(p, "document.getElementById('link-state').textContent.length > 30", timeout=10000)
             texts[name] = {
                 "state": p.inner_text("#link-state"),
                 "button_disabled": p.is_disabled("#join-button"),
@@ -538,17 +549,17 @@ def join_flow(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
         p = page_for("us_tenant")
         p.fill("#name", "Ursula")
         p.click("#join-button")
-        p.wait_for_function("document.getElementById('join-error').textContent.length > 0", timeout=10000)
+        wait_js(p, "document.getElementById('join-error').textContent.length > 0", timeout=10000)
         texts["placement"] = p.inner_text("#join-error")
         shot(p, "join-placement-refused.png")
         p.context.close()
         # a successful join from the link, with password, preview and device choice
         a = page_for("meeting")
-        a.wait_for_function("document.querySelector('#preview').videoWidth > 0", timeout=10000)
+        wait_js(a, "document.querySelector('#preview').videoWidth > 0", timeout=10000)
         a.fill("#name", "Ada Lovelace")
         a.fill("#password", "wrong-password")
         a.click("#join-button")
-        a.wait_for_function("document.getElementById('join-error').textContent.length > 0", timeout=10000)
+        wait_js(a, "document.getElementById('join-error').textContent.length > 0", timeout=10000)
         texts["wrong_password"] = a.inner_text("#join-error")
         a.fill("#password", links["meeting"]["password"])
         texts["devices"] = {
@@ -603,9 +614,9 @@ def join_flow(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
         m.fill("#name", "Mallory")
         for i in range(8):
             m.fill("#password", f"guess-{i}")
-            m.wait_for_function("!document.getElementById('join-button').disabled", timeout=10000)
+            wait_js(m, "!document.getElementById('join-button').disabled", timeout=10000)
             m.click("#join-button")
-            m.wait_for_function("document.getElementById('join-error').textContent.length > 0", timeout=10000)
+            wait_js(m, "document.getElementById('join-error').textContent.length > 0", timeout=10000)
             err = m.inner_text("#join-error")
             if "try" in err.lower() and "again" in err.lower() and "s before" in err:
                 break

@@ -80,6 +80,21 @@ def control_app(cfg: dict[str, Any], out: dict[str, Any]) -> Starlette:
     return app
 
 
+def with_header(app: Any, name: str, value: str) -> Any:
+    """ASGI wrapper adding a response header everywhere (the CSP proposed for the control plane's client pages)."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        async def send_with(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != name.encode()]
+                message = {**message, "headers": [*headers, (name.encode(), value.encode())]}
+            await send(message)
+
+        await app(scope, receive, send_with if scope["type"] == "http" else send)
+
+    return wrapped
+
+
 def main() -> int:
     cfg = json.loads(Path(sys.argv[1]).read_text())
     out: dict[str, Any] = {}
@@ -89,7 +104,10 @@ def main() -> int:
             app.router.routes.append(Mount("/static", StaticFiles(directory=STATIC)))
     else:
         app = Starlette(routes=[Mount("/static", StaticFiles(directory=STATIC))])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=cfg["port"], log_level="warning"))
+    asgi: Any = app
+    if cfg.get("csp"):
+        asgi = with_header(app, "content-security-policy", cfg["csp"])
+    server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=cfg["port"], log_level="warning"))
 
     import asyncio
 
