@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_playwright
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -63,7 +63,7 @@ def launch(
 
 
 def open_page(
-    browser: Browser, url: str, sink: list[str], tag: str, viewport: dict[str, int] | None = None
+    browser: Browser, url: str, sink: list[str], tag: str, viewport: ViewportSize | None = None
 ) -> Page:
     ctx = browser.new_context(viewport=viewport or {"width": 960, "height": 600})
     page = ctx.new_page()
@@ -779,6 +779,10 @@ def devices(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         result["screen_tiles"] = [t["name"] for t in sb["tiles"]]
         result["screen_videos"] = [v["framesDecoded"] for v in sb["video"] if v["participant"] == aid]
         b.shot(art, "meeting-screen-share.png", result)
+        b.page.set_viewport_size({"width": 390, "height": 844})  # a phone: the grid reflows to one column
+        time.sleep(0.5)
+        b.shot(art, "meeting-phone.png", result)
+        b.page.set_viewport_size({"width": 1100, "height": 680})
         a.page.click("#btn-screen")
         sb = poll(b.stats, lambda x: not any("screen" in t["name"] for t in x["tiles"]), timeout=15)
         result["tiles_after_stop"] = [t["name"] for t in sb["tiles"]]

@@ -69,6 +69,7 @@ class NsProcess:
         self, ns: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None
     ) -> None:
         self.log_path = log_path
+        self.info: dict[str, Any] = {}  # what a started server reported (web_in: the links it made)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log: IO[bytes] = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         full_env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})}
@@ -189,7 +190,7 @@ def web_in(ns: str, name: str, config: dict[str, Any]) -> Iterator[NsProcess]:
             time.sleep(0.1)
         if not out_path.exists():
             raise AssertionError(f"web stack did not start:\n{proc.output()[-4000:]}")
-        proc.info = json.loads(out_path.read_text())  # type: ignore[attr-defined]
+        proc.info = json.loads(out_path.read_text())
         yield proc
     finally:
         proc.stop()

@@ -501,6 +501,7 @@ function renderTiles() {
     t.nm.textContent = name;
     t.el.dataset.participant = g.participant;
     t.participant = g.participant;
+    t.isScreen = !!isScreen;
     t.videoTrack = g.video ? g.video.id : null;
     t.audioTracks = g.audio.map((a) => a.id);
     if (g.video) {
@@ -622,7 +623,7 @@ async function pollStats() {
     if (a.audioLevel > 0.02 && (!best || a.audioLevel > best.audioLevel)) best = a;
   }
   app.speaker = best ? best.participant : null;
-  for (const t of app.tiles.values()) t.el.classList.toggle("speaking", !!best && t.participant === best.participant && !t.key.endsWith("|screen"));
+  for (const t of app.tiles.values()) t.el.classList.toggle("speaking", !!best && t.participant === best.participant && !t.isScreen);
   // connection quality: loss over the last interval, RTT, jitter
   let lost = 0;
   let received = 0;
