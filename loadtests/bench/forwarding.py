@@ -341,11 +341,12 @@ async def measure_target(
         )
         return row
     finally:
-        for s in subs:
-            s.close()
-        if pub is not None:
-            pub.close()
-        await target.stop()
+        await target.stop()  # first: the node process must go whatever else fails here
+        for peer in [*subs, *([pub] if pub is not None else [])]:
+            try:
+                peer.close()
+            except Exception:  # noqa: BLE001, S112 - best effort: the sockets are ours, the node is gone
+                continue
 
 
 def measure_floor(

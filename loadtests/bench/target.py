@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import atexit
 import contextlib
 import json
 import os
@@ -60,6 +61,12 @@ def process_rss_bytes(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def _kill_if_alive(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -168,6 +175,9 @@ class CastellanTarget(Target):
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        atexit.register(
+            _kill_if_alive, self.proc
+        )  # whatever happens to the bench, its node never outlives it
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
