@@ -646,11 +646,19 @@ def legacy_transform(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]
             client_url(cfg, tok["A"], "A", cfg["secret"], transform=ta, codec=codec)
         ),
         "B": Participant(pw, cfg, "B", console).open(
-            client_url(cfg, tok["B"], "B", cfg["secret"], codec=codec)
+            client_url(cfg, tok["B"], "B", cfg["secret"], codec=codec, e2ee=cfg.get("b_e2ee", True))
         ),
     }
     try:
-        wait_decoding(parts, timeout=25, min_frames=5)
+        if cfg.get("b_e2ee", True):
+            wait_decoding(parts, timeout=25, min_frames=5)
+        else:  # nothing will decode: wait until both are connected and have had media for a while
+            poll(
+                lambda: [p.stats() for p in parts.values()],
+                lambda x: all(v["connection"] == "connected" and v["video"] for v in x),
+                timeout=25,
+            )
+            time.sleep(4)
         s0 = {k: p.stats() for k, p in parts.items()}
         time.sleep(3)
         s1 = {k: p.stats() for k, p in parts.items()}

@@ -304,3 +304,43 @@ def test_camera_denied_still_joins_and_screen_share_tiles():
     assert result["denied_receives"] > 10 and not result["denied_outbound"]
     assert any(n.endswith("— screen") for n in result["screen_tiles"]) and len(result["screen_videos"]) == 2
     assert not any("screen" in n for n in result["tiles_after_stop"])
+
+
+def test_lock_indicator_tells_the_truth_about_an_unencrypted_participant():
+    """B joins with E2EE off (e.g. an old client): A's UI says B's media is not decryptable and the lock is not
+    green; B's UI says the meeting is not end-to-end encrypted; neither decodes the other."""
+    skip_unless_possible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    jwks, tokens = _tokens(["A", "B"], "mixed-room")
+    jwks_file = ARTIFACTS / "mixed.jwks.json"
+    jwks_file.write_text(jwks)
+    with (
+        loopback_namespace() as ns,
+        node_in(ns, "mixed", jwks_file=jwks_file) as node,
+        web_in(ns, "mixed", {}),
+    ):
+        result = run_driver(
+            ns,
+            "legacy_transform",
+            {
+                "base_url": f"http://127.0.0.1:{WEB_PORT}",
+                "http_url": f"http://127.0.0.1:{HTTP_PORT}",
+                "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
+                "tokens": tokens,
+                "secret": _secret(),
+                "b_e2ee": False,
+                "screenshot": "meeting-unencrypted-participant.png",
+            },
+            timeout=90,
+            name="mixed",
+        )
+        node_log = node.output()
+    assert "error" not in result, _fail(result, node_log[-3000:])
+    a, b = result["s1"]["A"], result["s1"]["B"]
+    assert (
+        sum(v["framesDecoded"] for v in a["video"]) == 0
+        and sum(v["packetsReceived"] for v in a["video"]) > 50
+    )
+    assert not a["lockClass"].endswith("ok") and "Cannot decrypt" in a["lock"], a["lock"]
+    assert any("not encrypted" in p for p in a["problems"]), a["problems"]
+    assert b["e2ee"] is None and "Not end-to-end encrypted" in b["lock"]
