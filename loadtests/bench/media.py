@@ -113,9 +113,9 @@ def load(seconds: float = 10.0, width: int = 640, height: int = 360, bitrate: in
             video.append(VideoFrame(_vp8_payloads(data, len(video) & 0x7FFF), bool(pkt.is_keyframe)))
     audio: list[bytes] = []
     with av.open(str(base_media.audio_file(seconds))) as c:
-        for pkt in c.demux(c.streams.audio[0]):
-            if pkt.size:
-                audio.append(bytes(pkt))
+        for apkt in c.demux(c.streams.audio[0]):
+            if apkt.size:
+                audio.append(bytes(apkt))
     m = BenchMedia(video=video, audio=audio, seconds=len(video) / FPS)
     tmp = cached.with_suffix(".tmp")
     with open(tmp, "wb") as fh:

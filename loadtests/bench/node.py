@@ -94,6 +94,7 @@ _orig_create = server.create_node_app
 class _BenchHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         engine = NODES[0].engine if NODES else None
+        body: dict[str, Any]
         if engine is None:
             body, code = {"error": "not started"}, 503
         elif self.path.startswith("/counters"):
