@@ -373,7 +373,8 @@ export class E2EE extends EventTarget {
   }
 
   async _rotate(reason) {
-    const next = this.epoch + 1;
+    // above every epoch anyone announced: a new leader that missed a ratchet must not reuse its number
+    const next = Math.max(this.epoch, ...[...this.peers.values()].map((p) => p.epoch ?? -1)) + 1;
     const raw = crypto.getRandomValues(new Uint8Array(32));
     for (const p of this.peers.values()) await this._sendKey(p, next, reason, raw);
     this.linkDerived = false;
