@@ -122,6 +122,7 @@ cdef enum:
     SLOT = 2048              # bytes per packet buffer (MTU-sized packets + SRTP trailer + slack)
     MAX_RTP = 1500           # larger RTP is refused (counted), so protect always has room for its trailer
     TX_SLOTS = 256
+    FLUSH_AT = 32            # flush after an input packet once this many copies are queued
     EV_MAX = 256             # control datagrams handed to Python per batch
     HIST_BUCKETS = 10001     # latency histogram: 1 µs buckets up to 10 ms, last one = overflow
     EXT_IDS = 256
@@ -1080,6 +1081,10 @@ cdef class Engine:
                         break
                     c = CMSG_NXTHDR(&self.rx_msgs[i].msg_hdr, c)
             self._handle(i, self.rx_msgs[i].msg_len)
+            if self.tx_count >= FLUSH_AT:
+                # send each packet's fan-out as soon as it is big enough to batch well: a copy then waits for
+                # its own packet's fan-out, not for the whole receive batch
+                self._flush()
         self._flush()
         return n
 
@@ -1472,7 +1477,9 @@ cdef srtp_t _new_session(int profile, bytes key, int ssrc_type) except NULL:
     srtp_crypto_policy_set_from_profile_for_rtcp(&pol.rtcp, profile)
     pol.ssrc.type = ssrc_type
     pol.key = <unsigned char *>key
-    pol.window_size = 1024
+    # inbound: a wide replay window tolerates reordering; outbound: libsrtp shifts the window on every protect,
+    # and nothing we send is ever reordered before we protect it, so the minimum keeps that cheap
+    pol.window_size = 1024 if ssrc_type == 2 else 64
     pol.allow_repeat_tx = 1
     if srtp_create(&s, &pol) != 0:
         raise RuntimeError("srtp_create failed")
