@@ -189,12 +189,19 @@ def test_node_forwards_only_ciphertext_and_e2ee_cpu_cost():
     ), off
     green_off = result["off"]["capture"]["green_fraction"]
     assert green_off and min(green_off) > 0.8, green_off  # the fake camera's picture
-    # ...with E2EE it does not: libvpx refuses every delta frame; from a keyframe (whose 10 header bytes stay
-    # clear for the node) it may paint a picture, but that picture is noise, not the camera's
+    # ...with E2EE it does not. libvpx usually refuses the frames; VP8's arithmetic decoder accepts any bytes,
+    # though, so some runs "decode" them: what comes out is noise, never the camera's picture
     assert on["video"]["encoded_frames"] > 50, on
-    assert on["video"]["refused"] >= on["video"]["encoded_frames"] - on["video"]["keyframes"], on
     green_on = result["on"]["capture"]["green_fraction"]
     assert all(g < 0.5 for g in green_on), green_on
+    # and every frame the node forwarded has the SFrame header right after the clear VP8 payload header
+    # (10 bytes on keyframes, 3 on delta frames): config byte X=0 (KID = epoch < 8 inline), Y=1, C=7
+    captured = sorted((ARTIFACTS / "capture-on").glob("video-*.vp8"))
+    assert len(captured) >= 10
+    for path in captured:
+        data = path.read_bytes()
+        clear = 10 if not data[0] & 1 else 3
+        assert data[clear] & 0x8F == 0x0F, (path.name, data[: clear + 9].hex())
     # meanwhile both browsers decoded each other throughout, in both modes
     for mode in ("on", "off"):
         assert all(v > 50 for v in result[mode]["frames_decoded"].values()), result[mode]
