@@ -30,10 +30,11 @@ export function explain(code, fallback) {
   return MESSAGES[code] || fallback || `Could not join (${code}).`;
 }
 
-async function call(method, path, body) {
+async function call(method, path, body, signal = undefined) {
   let r;
   try {
     r = await fetch(path, {
+      signal,
       method,
       headers: body ? { "Content-Type": "application/json" } : {},
       body: body ? JSON.stringify(body) : undefined,
@@ -42,6 +43,7 @@ async function call(method, path, body) {
       referrerPolicy: "no-referrer",
     });
   } catch (e) {
+    if (e.name === "AbortError") throw new JoinError("cancelled", "You left the waiting room.");
     throw new JoinError("unreachable", "Cannot reach the meeting server. Check your connection and try again.");
   }
   let data = {};
@@ -77,7 +79,7 @@ export async function join({ link, name, password, hostKey }) {
 export async function waitInLobby(ticket, { signal, onWait } = {}) {
   for (;;) {
     if (signal && signal.aborted) throw new JoinError("cancelled", "You left the waiting room.");
-    const { status, data } = await call("GET", `/v1/lobby/${encodeURIComponent(ticket)}?wait=20`);
+    const { status, data } = await call("GET", `/v1/lobby/${encodeURIComponent(ticket)}?wait=20`, null, signal);
     if (status === 200 && data.status === "joined") return data;
     if (onWait) onWait(data);
   }
