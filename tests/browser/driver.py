@@ -590,25 +590,33 @@ def join_flow(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
         ]
         texts["where_title"] = a.get_attribute("#where", "title")
         shot(a, "meeting-from-link.png")
-        # the lobby: wait, then the host admits
+        # the lobby: the host (host link) is in the meeting; Carol waits until the host admits her from the page
+        a.context.close()
+        b_browser.close()
+        second = None
+        lobby = links["lobby"]
+        h = page_for("lobby", fragment=f"k={secret}&h={lobby['host_key']}")
+        texts["host_password_hidden"] = not h.is_visible("#password")
+        h.fill("#name", "Hilda (host)")
+        h.click("#join-button")
+        h.wait_for_selector("#meeting-view:not([hidden])", timeout=15000)
         c = page_for("lobby")
         c.fill("#name", "Carol")
         c.click("#join-button")
         c.wait_for_selector("#lobby:not([hidden])", timeout=10000)
         texts["lobby"] = c.inner_text("#lobby")
         shot(c, "join-lobby.png")
-        host = {"x-host-key": links["lobby"]["host_key"]}
-        code, waiting = http_json("GET", f"{base}/v1/links/{links['lobby']['link']}/lobby", headers=host)
-        texts["lobby_list"] = [code, waiting]
-        ticket = waiting["waiting"][0]["ticket"]
-        texts["admit"] = http_json(
-            "POST",
-            f"{base}/v1/links/{links['lobby']['link']}/lobby/{ticket}",
-            {"decision": "admit"},
-            headers=host,
-        )[0]
+        h.wait_for_selector("#waiting-room:not([hidden]) button.admit", timeout=10000)
+        texts["waiting_room"] = h.inner_text("#waiting-room")
+        shot(h, "meeting-host-waiting-room.png")
+        h.click("#waiting-list button.admit")
         c.wait_for_selector("#meeting-view:not([hidden])", timeout=30000)
         texts["lobby_admitted"] = True
+        seen = poll(lambda: h.evaluate("window.castellanStats()"), lambda x: frames(x) > 5, timeout=20)
+        texts["host_sees_admitted"] = [t["name"] for t in seen["tiles"]]
+        texts["waiting_room_after"] = h.is_visible("#waiting-room")
+        h.context.close()
+        c.context.close()
         # rate limiting: too many wrong passwords -> 429 with Retry-After, shown as a countdown
         m = page_for("meeting")
         m.fill("#name", "Mallory")

@@ -88,7 +88,9 @@ def test_join_page_from_links_refusals_lobby_and_processing_badge():
         assert "Frankfurt, DE" in s["where"] and "eu-1" in s["where"] and "EU" in s["where"], s["where"]
     assert t["meeting"][0]["safety"] == t["meeting"][1]["safety"]
     assert "Policy:" in t["where_title"] and "RULE" in t["where_title"], t["where_title"]
-    assert "Waiting for the host" in t["lobby"] and t["admit"] == 200 and t["lobby_admitted"]
+    assert "Waiting for the host" in t["lobby"] and t["lobby_admitted"] and t["host_password_hidden"]
+    assert "Carol" in t["waiting_room"] and "Admit" in t["waiting_room"], t["waiting_room"]
+    assert "Carol" in t["host_sees_admitted"] and not t["waiting_room_after"], t
     rl = t["rate_limited"]
     assert "Too many" in rl["error"] and "s before trying again" in rl["error"] and rl["button_disabled"], rl
 

@@ -30,13 +30,13 @@ export function explain(code, fallback) {
   return MESSAGES[code] || fallback || `Could not join (${code}).`;
 }
 
-async function call(method, path, body, signal = undefined) {
+async function call(method, path, body, signal = undefined, headers = {}) {
   let r;
   try {
     r = await fetch(path, {
       signal,
       method,
-      headers: body ? { "Content-Type": "application/json" } : {},
+      headers: { ...(body ? { "Content-Type": "application/json" } : {}), ...headers },
       body: body ? JSON.stringify(body) : undefined,
       cache: "no-store",
       credentials: "omit",
@@ -83,4 +83,15 @@ export async function waitInLobby(ticket, { signal, onWait } = {}) {
     if (status === 200 && data.status === "joined") return data;
     if (onWait) onWait(data);
   }
+}
+
+/** Host: who is waiting in the lobby ([{ticket, name, participant, state, waiting_since}]). */
+export async function lobbyList(link, hostKey) {
+  return (await call("GET", `/v1/links/${encodeURIComponent(link)}/lobby`, null, undefined, { "X-Host-Key": hostKey })).data.waiting;
+}
+
+/** Host: admit or deny one waiting participant. */
+export async function lobbyDecide(link, hostKey, ticket, admit) {
+  return (await call("POST", `/v1/links/${encodeURIComponent(link)}/lobby/${encodeURIComponent(ticket)}`,
+    { decision: admit ? "admit" : "deny" }, undefined, { "X-Host-Key": hostKey })).data;
 }

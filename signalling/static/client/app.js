@@ -43,6 +43,7 @@ const app = {
   errors: [],
   lobbyAbort: null,
   previewReady: Promise.resolve(),
+  lobbyTimer: null,
   rejoining: false,
 };
 window.castellanApp = app;
@@ -329,6 +330,10 @@ function wireSession(session) {
       app.e2ee.addEventListener("change", () => renderLock());
       setTimeout(announceState, 500);
     }
+    if (app.link && app.hostKey && !app.lobbyTimer) {
+      pollWaitingRoom();
+      app.lobbyTimer = setInterval(pollWaitingRoom, 2000);
+    }
     notice("");
   });
   session.addEventListener("roster", () => { renderTiles(); announceStateSoon(); });
@@ -411,6 +416,53 @@ let announceTimer = null;
 function announceStateSoon() {
   clearTimeout(announceTimer);
   announceTimer = setTimeout(announceState, 800);
+}
+
+// ------------------------------------------------------------------------------------------------ host: waiting room
+
+async function pollWaitingRoom() {
+  let waiting;
+  try {
+    waiting = (await api.lobbyList(app.link, app.hostKey)).filter((w) => w.state === "waiting");
+  } catch (e) {
+    return; // not a lobby link, or the control plane is busy: try again later
+  }
+  const list = $("waiting-list");
+  const shown = new Set([...list.children].map((li) => li.dataset.ticket));
+  const now = new Set(waiting.map((w) => w.ticket));
+  for (const li of [...list.children]) if (!now.has(li.dataset.ticket)) li.remove();
+  for (const w of waiting) {
+    if (shown.has(w.ticket)) continue;
+    const li = document.createElement("li");
+    li.dataset.ticket = w.ticket;
+    const nm = document.createElement("span");
+    nm.textContent = w.name;
+    const admit = document.createElement("button");
+    admit.type = "button";
+    admit.textContent = "Admit";
+    admit.className = "admit";
+    const deny = document.createElement("button");
+    deny.type = "button";
+    deny.textContent = "Deny";
+    const decide = async (yes) => {
+      admit.disabled = deny.disabled = true;
+      try {
+        await api.lobbyDecide(app.link, app.hostKey, w.ticket, yes);
+        li.remove();
+      } catch (e) {
+        notice(`Waiting room: ${e.message}`);
+        admit.disabled = deny.disabled = false;
+      }
+      $("waiting-room").hidden = !$("waiting-list").children.length;
+    };
+    admit.onclick = () => decide(true);
+    deny.onclick = () => decide(false);
+    admit.setAttribute("aria-label", `Admit ${w.name}`);
+    deny.setAttribute("aria-label", `Deny ${w.name}`);
+    li.append(nm, admit, deny);
+    list.append(li);
+  }
+  $("waiting-room").hidden = !list.children.length;
 }
 
 // ------------------------------------------------------------------------------------------------ tiles
