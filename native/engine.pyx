@@ -86,6 +86,27 @@ cdef extern from "<arpa/inet.h>" nogil:
     int inet_pton(int, const char *, void *)
     const char *inet_ntop(int, const void *, char *, socklen_t)
 
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+    ctypedef struct pthread_mutexattr_t:
+        pass
+    int PTHREAD_MUTEX_RECURSIVE
+    int pthread_mutexattr_init(pthread_mutexattr_t *)
+    int pthread_mutexattr_settype(pthread_mutexattr_t *, int)
+    int pthread_mutex_init(pthread_mutex_t *, const pthread_mutexattr_t *)
+    int pthread_mutex_lock(pthread_mutex_t *)
+    int pthread_mutex_unlock(pthread_mutex_t *)
+    int pthread_mutex_destroy(pthread_mutex_t *)
+
+cdef extern from "<poll.h>" nogil:
+    struct pollfd:
+        int fd
+        short events
+        short revents
+    int c_poll "poll" (pollfd *, unsigned long, int)
+    short POLLIN
+
 cdef extern from "srtp2/srtp.h" nogil:
     ctypedef int srtp_err_status_t
     ctypedef struct srtp_ctx_t_:
@@ -722,6 +743,8 @@ cdef class Engine:
     cdef uint64_t rx_packets, rx_bytes, fwd_packets, fwd_bytes, rtx_sent, rtcp_sent, batches
     cdef uint32_t *hist
     cdef int measure_latency
+    cdef pthread_mutex_t mtx     # serialises the media thread and Python's table updates (recursive)
+    cdef volatile int running
 
     def __cinit__(self, int fd, int max_peers=1024, int max_tracks=4096, int max_subs=16384,
                   bint measure_latency=True):
@@ -747,6 +770,10 @@ cdef class Engine:
             self.rx_iov[i].iov_len = SLOT
         for i in range(TX_SLOTS):
             self.tx_iov[i].iov_base = self.tx_buf + i * SLOT
+        cdef pthread_mutexattr_t attr
+        pthread_mutexattr_init(&attr)
+        pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE)
+        pthread_mutex_init(&self.mtx, &attr)
         self.measure_latency = 1 if measure_latency else 0
         if self.measure_latency:
             setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(int))
@@ -1021,21 +1048,73 @@ cdef class Engine:
 
     def poll(self, int max_batches=16):
         """Receives and forwards until the socket is empty (or max_batches); returns control events:
-        a list of (kind, peer, (host, port), payload bytes)."""
+        a list of (kind, peer, (host, port), payload bytes). For an engine driven by the event loop."""
         cdef list events = []
-        cdef int b, n, i
+        cdef int b, n
         for b in range(max_batches):
             with nogil:
+                pthread_mutex_lock(&self.mtx)
                 n = self._recv_batch()
+                pthread_mutex_unlock(&self.mtx)
             if n < 0:
                 break
-            for i in range(self.ev_count):
-                events.append((self.ev_kind[i], self.ev_peer[i], self._addr_tuple(self.ev_slot[i]),
-                               PyBytes_FromStringAndSize(<char *>(self.rx_buf + self.ev_slot[i] * SLOT),
-                                                         self.ev_len[i])))
+            self._collect(events)
             if n < RX_BATCH:
                 break
         return events
+
+    cdef void _collect(self, list events):
+        cdef int i
+        for i in range(self.ev_count):
+            events.append((self.ev_kind[i], self.ev_peer[i], self._addr_tuple(self.ev_slot[i]),
+                           PyBytes_FromStringAndSize(<char *>(self.rx_buf + self.ev_slot[i] * SLOT),
+                                                     self.ev_len[i])))
+        self.ev_count = 0
+
+    def serve(self, callback):
+        """The media loop on its own thread: waits for datagrams and forwards them without the GIL; takes the
+        GIL only to hand control events to `callback` (a list, as poll() returns). Runs until stop_serving().
+        Python calls on the engine from other threads must hold the engine lock (sfu.engine.ThreadedEngine)."""
+        cdef pollfd pfd
+        cdef int r, n, b
+        self.running = 1
+        with nogil:
+            while self.running:
+                pfd.fd = self.fd
+                pfd.events = POLLIN
+                pfd.revents = 0
+                r = c_poll(&pfd, 1, 200)
+                if r <= 0:
+                    continue
+                for b in range(16):
+                    pthread_mutex_lock(&self.mtx)
+                    n = self._recv_batch()
+                    pthread_mutex_unlock(&self.mtx)
+                    if n < 0:
+                        break
+                    if self.ev_count > 0:
+                        with gil:
+                            self._deliver(callback)
+                    if n < RX_BATCH:
+                        break
+
+    cdef void _deliver(self, callback):
+        cdef list events = []
+        self._collect(events)
+        try:
+            callback(events)
+        except BaseException:  # noqa - the media loop outlives any handler bug
+            pass
+
+    def stop_serving(self):
+        self.running = 0
+
+    def _lock(self):
+        with nogil:
+            pthread_mutex_lock(&self.mtx)
+
+    def _unlock(self):
+        pthread_mutex_unlock(&self.mtx)
 
     cdef object _addr_tuple(self, int slot):
         cdef char buf[64]

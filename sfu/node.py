@@ -21,6 +21,7 @@ from typing import Any
 from native import engine as native  # type: ignore[attr-defined]  # the compiled extension
 from sfu import rtcp, sdp
 from sfu.dtls import Certificate, DtlsSession
+from sfu.engine import MediaThread, ThreadedEngine
 from sfu.ice import IceLite, new_credentials
 from sfu.layers import LayerState, rank_rids
 from sfu.layers import choose as choose_layer
@@ -61,6 +62,7 @@ class NodeConfig:
     max_tracks: int = 4096
     max_subs: int = 16384
     measure_latency: bool = True
+    media_thread: bool = True  # forward on a dedicated native thread (False: from the event loop)
 
 
 class IndexPool:
@@ -97,6 +99,7 @@ class Node:
         self.registry_ok = True  # false while the registry is unreachable: no new participants
         self.sock: socket.socket | None = None
         self.engine: native.Engine | None = None
+        self._media: MediaThread | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.on_room_empty: Callable[[Room], None] | None = None
         self.on_leave: Callable[[Participant], None] | None = None
@@ -112,7 +115,8 @@ class Node:
         sock.setblocking(False)
         self.sock = sock
         self.config.udp_port = sock.getsockname()[1]
-        self.engine = native.Engine(
+        cls = ThreadedEngine if self.config.media_thread else native.Engine
+        self.engine = cls(
             sock.fileno(),
             self.config.max_peers,
             self.config.max_tracks,
@@ -120,7 +124,11 @@ class Node:
             self.config.measure_latency,
         )
         loop = asyncio.get_running_loop()
-        loop.add_reader(sock.fileno(), self._on_readable)
+        if self.config.media_thread:
+            self._media = MediaThread(self.engine, lambda events: loop.call_soon_threadsafe(self._dispatch, events))
+            self._media.start()
+        else:
+            loop.add_reader(sock.fileno(), self._on_readable)
         self._tasks.append(asyncio.create_task(self._ticker()))
         log.info("node %s (%s) media on udp %s:%d", self.config.node_id, self.config.region, self.config.host, self.config.udp_port)
 
@@ -130,7 +138,11 @@ class Node:
         for t in self._tasks:
             t.cancel()
         if self.sock is not None:
-            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            if self._media is not None:
+                await asyncio.to_thread(self._media.stop)
+                self._media = None
+            else:
+                asyncio.get_running_loop().remove_reader(self.sock.fileno())
             self.sock.close()
             self.sock = None
 
@@ -438,6 +450,12 @@ class Node:
             events = self.engine.poll()
         except Exception:  # noqa: BLE001 - the loop must survive anything
             log.exception("engine poll failed")
+            return
+        self._dispatch(events)
+
+    def _dispatch(self, events: list[Any]) -> None:
+        """Control datagrams from the engine (STUN, DTLS, RTCP, unannounced SSRCs), on the event loop."""
+        if self.engine is None:
             return
         for kind, peer, addr, data in events:
             try:

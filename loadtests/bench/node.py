@@ -61,6 +61,7 @@ class BenchNode(Node):
         super().__init__(*args, **kwargs)
         if ENGINE == "python":
             self.config.measure_latency = False  # no SO_TIMESTAMPNS: the reference reads with recvfrom
+            self.config.media_thread = False  # the reference is driven by the event loop
         NODES.append(self)
 
     async def start(self) -> None:
