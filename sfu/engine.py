@@ -44,7 +44,7 @@ ThreadedEngine: type = type("ThreadedEngine", (native.Engine,), {name: _locked(n
 class MediaThread:
     """Runs `engine.serve` on a dedicated thread; events go to `deliver` (called on the media thread)."""
 
-    def __init__(self, engine: Any, deliver: Callable[[list[Any]], None]) -> None:
+    def __init__(self, engine: Any, deliver: Callable[[list[Any]], object]) -> None:
         self.engine = engine
         self._thread = threading.Thread(target=engine.serve, args=(deliver,), name="castellan-media", daemon=True)
 
