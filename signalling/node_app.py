@@ -157,7 +157,8 @@ class NodeSignalling:
                 answer = self.node.handle_offer(p, offer, subs)
             except SdpError as e:
                 raise ProtocolError("bad_sdp", str(e)) from None
-            p.send({"type": "answer", "sdp": answer, "seq": msg.get("seq")})
+            publications = {mid: t.id for mid, t in p.published.items()}
+            p.send({"type": "answer", "sdp": answer, "seq": msg.get("seq"), "publications": publications})
         elif kind == "chat":
             data = msg.get("data")
             if not isinstance(data, str) or len(data) > MAX_CHAT:

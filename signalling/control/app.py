@@ -76,6 +76,27 @@ async def _openapi(request: Request) -> Response:
     return JSONResponse(request.app.state.openapi)
 
 
+# what the browser client needs and nothing more (it runs with no violation under it: tests/browser)
+CLIENT_CSP = ("default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; img-src 'self' data:; "
+              "media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+              "base-uri 'none'; form-action 'none'")
+
+
+def _with_headers(app: Any, headers: dict[str, str]) -> Any:
+    """An ASGI wrapper adding response headers (the static client files: CSP, no caching of unhashed files)."""
+    extra = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return wrapped
+
+
 async def _join_page(request: Request) -> Response:
     """The link page. Serves the browser client when it is installed; the #fragment stays in the browser."""
     import re
@@ -84,7 +105,7 @@ async def _join_page(request: Request) -> Response:
     if re.fullmatch(LINK_PATTERN, link) is None:
         raise ApiError(404, "link_not_found", "this meeting link is not valid")
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
-               "Content-Security-Policy": "frame-ancestors 'none'", "X-Frame-Options": "DENY"}
+               "Content-Security-Policy": CLIENT_CSP, "X-Frame-Options": "DENY"}
     for name in ("join.html", "index.html"):
         page = STATIC / name
         if page.is_file():
@@ -185,7 +206,9 @@ def create_app(
         Route("/j/{link}", _join_page, methods=["GET"]),
     ]
     if STATIC.is_dir():  # the browser client (signalling/static, owned by the client's engineer)
-        routes.append(Mount("/static", app=StaticFiles(directory=STATIC), name="static"))
+        static = _with_headers(StaticFiles(directory=STATIC), {
+            "Content-Security-Policy": CLIENT_CSP, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+        routes.append(Mount("/static", app=static, name="static"))
     app = Starlette(
         routes=routes,
         exception_handlers={ApiError: api_error_handler, HTTPException: _http_error,

@@ -68,10 +68,12 @@ export async function linkInfo(link) {
 }
 
 /** POST /v1/join. Resolves {status: "joined", ...} or {status: "waiting", ticket, poll}. */
-export async function join({ link, name, password, hostKey }) {
+export async function join({ link, name, password, hostKey, unreachableNode }) {
   const body = { link, name };
   if (password) body.password = password;
   if (hostKey) body.host_key = hostKey;
+  // the node we lost: the control plane health-checks it and re-places the meeting at once if it is dead
+  if (unreachableNode) body.unreachable_node = unreachableNode;
   return (await call("POST", "/v1/join", body)).data;
 }
 

@@ -363,9 +363,10 @@ async function rejoinAfterLoss(detail) {
   const old = app.session;
   try { old.closed = true; old.pc && old.pc.close(); old.e2ee && old.e2ee.stop(); } catch (e) { /* gone */ }
   clearTiles();
+  const lost = app.joinAnswer && app.joinAnswer.node;
   for (let attempt = 0; attempt < 10; attempt++) {
     try {
-      app.joinAnswer = await api.join({ link: app.link, name: app.name, password: app.hostKey ? null : app.password, hostKey: app.hostKey });
+      app.joinAnswer = await api.join({ link: app.link, name: app.name, password: app.hostKey ? null : app.password, hostKey: app.hostKey, unreachableNode: lost });
       await enterMeeting();
       app.rejoining = false;
       return;
