@@ -63,3 +63,19 @@ async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05
             return True
         await asyncio.sleep(interval)
     return bool(predicate())
+
+
+async def publisher_and_subscriber(rn: RunningNode, codec: str = "vp8", frames: int = 10) -> tuple[Any, Any]:
+    """The common opening of a node test: a bot publishing pre-encoded video + Opus, another subscribed to it,
+    returned once the subscriber has decoded `frames` video frames."""
+    from loadtests import media
+    from loadtests.bots.peer import Bot
+
+    pub = Bot(rn.ws_url, rn.token(name="pub"), "pub")
+    await pub.connect()
+    await pub.publish(video=str(media.video_file(codec)), audio=str(media.audio_file()))
+    sub = Bot(rn.ws_url, rn.token(name="sub"), "sub")
+    await sub.connect()
+    await sub.negotiate()
+    assert await wait_for(lambda: bool(sub.video()) and sub.video()[0].frames > frames, 15), "no media"
+    return pub, sub

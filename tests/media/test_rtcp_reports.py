@@ -11,9 +11,7 @@ import pytest
 from aiortc import rtcrtpreceiver
 from aiortc.rtp import RtcpSrPacket
 
-from loadtests import media
-from loadtests.bots.peer import Bot
-from tests.harness import running_node, wait_for
+from tests.harness import publisher_and_subscriber, running_node
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -42,13 +40,7 @@ def test_sender_reports_downstream_map_rtp_time_to_wall_clock_and_receiver_repor
 
     async def run():
         async with running_node() as rn:
-            pub = Bot(rn.ws_url, rn.token(name="pub"), "pub")
-            await pub.connect()
-            await pub.publish(video=str(media.video_file("vp8")), audio=str(media.audio_file()))
-            sub = Bot(rn.ws_url, rn.token(name="sub"), "sub")
-            await sub.connect()
-            await sub.negotiate()
-            assert await wait_for(lambda: sub.video() and sub.video()[0].frames > 10, 15)
+            pub, sub = await publisher_and_subscriber(rn)
             srs.clear()
             await asyncio.sleep(4.0)
             snapshot = dict(last_rtp)

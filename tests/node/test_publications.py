@@ -11,7 +11,7 @@ import pytest
 
 from loadtests import media
 from loadtests.bots.peer import Bot
-from tests.harness import running_node, wait_for
+from tests.harness import publisher_and_subscriber, running_node, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -48,13 +48,7 @@ def test_a_publication_without_signalled_ssrcs_is_learned_from_the_mid_extension
 def test_media_stops_when_consent_checks_stop():
     async def run():
         async with running_node(consent_timeout=3.0) as rn:
-            pub = Bot(rn.ws_url, rn.token(name="pub"), "pub")
-            await pub.connect()
-            await pub.publish(video=str(media.video_file("vp8")), audio=str(media.audio_file()))
-            sub = Bot(rn.ws_url, rn.token(name="sub"), "sub")
-            await sub.connect()
-            await sub.negotiate()
-            assert await wait_for(lambda: sub.video() and sub.video()[0].frames > 10, 15)
+            pub, sub = await publisher_and_subscriber(rn)
             p = rn.node.by_id[sub.joined["participant"]]
             await sub.pc.close()  # the browser tab froze or the network vanished: no more STUN, no DTLS close
             paused = await wait_for(lambda: p.media_address is None, 10)

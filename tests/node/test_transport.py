@@ -12,9 +12,7 @@ import struct
 import pytest
 from aioice import stun
 
-from loadtests import media
-from loadtests.bots.peer import Bot
-from tests.harness import running_node, wait_for
+from tests.harness import publisher_and_subscriber, running_node
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -52,13 +50,7 @@ async def _exchange(sock: socket.socket, data: bytes, addr: tuple[str, int]) -> 
 def test_stun_checks_are_validated_and_a_new_address_takes_over_the_media():
     async def run():
         async with running_node() as rn:
-            pub = Bot(rn.ws_url, rn.token(name="pub"), "pub")
-            await pub.connect()
-            await pub.publish(video=str(media.video_file("vp8")), audio=str(media.audio_file()))
-            sub = Bot(rn.ws_url, rn.token(name="sub"), "sub")
-            await sub.connect()
-            await sub.negotiate()
-            assert await wait_for(lambda: sub.video() and sub.video()[0].frames > 10, 15)
+            pub, sub = await publisher_and_subscriber(rn)
             p = rn.node.by_id[sub.joined["participant"]]
             node_addr = ("127.0.0.1", rn.node.config.udp_port)
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -122,13 +114,7 @@ def test_hostile_datagrams_are_counted_drops_and_the_meeting_does_not_glitch():
 
     async def run():
         async with running_node() as rn:
-            pub = Bot(rn.ws_url, rn.token(name="pub"), "pub")
-            await pub.connect()
-            await pub.publish(video=str(media.video_file("vp8")), audio=str(media.audio_file()))
-            sub = Bot(rn.ws_url, rn.token(name="sub"), "sub")
-            await sub.connect()
-            await sub.negotiate()
-            assert await wait_for(lambda: sub.video() and sub.video()[0].frames > 10, 15)
+            pub, sub = await publisher_and_subscriber(rn)
             node_addr = ("127.0.0.1", rn.node.config.udp_port)
             stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             stranger.bind(("127.0.0.1", 0))
