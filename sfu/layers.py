@@ -53,3 +53,35 @@ def choose(layers: list[LayerState], viewport_height: int | None, budget_bps: fl
         return fitting[-1].rank
     affordable = [layer for layer in fitting if layer.bitrate_bps <= budget_bps * HEADROOM]
     return (affordable[-1] if affordable else fitting[0]).rank
+
+
+UPGRADE_HOLD = 3.0  # seconds a layer must have been clean before trying the next one up
+DOWNGRADE_HOLD = 2.0
+
+
+def step(current: int, layers: list[LayerState], viewport_height: int | None, estimate_bps: float | None,
+         fraction_lost: float, held_for: float) -> int:
+    """The next layer for a subscriber now on `current`, one move at a time.
+
+    Receiver estimates (REMB) follow what the receiver gets, so they cannot say whether a higher layer would fit;
+    the node therefore steps up one layer after `UPGRADE_HOLD` seconds without loss (a probe with real media),
+    and steps down on loss or when the estimate falls well below what the current layer needs.
+    """
+    active = sorted(layer.rank for layer in layers if layer.active)
+    if not active:
+        return current
+    cap = viewport_cap(viewport_height, active[-1])
+    allowed = [r for r in active if r <= cap] or active[:1]
+    rate = {layer.rank: layer.bitrate_bps for layer in layers}
+    if current not in active or current > allowed[-1]:
+        return max((r for r in allowed if r <= current), default=allowed[0])
+    lower = [r for r in allowed if r < current]
+    congested = fraction_lost > 0.10 or (
+        estimate_bps is not None and rate.get(current, 0.0) > estimate_bps * 1.3 and held_for >= DOWNGRADE_HOLD)
+    if congested and lower:
+        fitting = [r for r in lower if estimate_bps is None or rate.get(r, 0.0) <= estimate_bps * HEADROOM]
+        return fitting[-1] if fitting else lower[0]
+    higher = [r for r in allowed if r > current]
+    if higher and fraction_lost < 0.02 and held_for >= UPGRADE_HOLD:
+        return higher[0]
+    return current

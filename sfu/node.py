@@ -24,7 +24,7 @@ from sfu.dtls import Certificate, DtlsSession
 from sfu.engine import MediaThread, ThreadedEngine
 from sfu.ice import IceLite, new_credentials
 from sfu.layers import LayerState, rank_rids
-from sfu.layers import choose as choose_layer
+from sfu.layers import step as step_layer
 from sfu.room import CODEC_IDS, Layer, Participant, Room, Subscription, Track
 from sfu.speaker import last_n
 
@@ -767,14 +767,17 @@ class Node:
                 continue
             share = p.estimate_bps / len(subs) if p.estimate_bps else None
             for sub in subs:
+                if sub.target is not None or sub.layer is None:
+                    continue  # a switch is under way: wait for its keyframe
                 states = [LayerState(lyr.rank, lyr.bitrate_bps, now - lyr.last_active < 2.0) for lyr in sub.track.layers]
-                rank = choose_layer(states, sub.viewport[1] if sub.viewport else None, share)
-                want = sub.track.layer(rank) if rank is not None else None
-                current = sub.target or sub.layer
-                if want is None or want is current:
+                rank = step_layer(sub.layer.rank, states, sub.viewport[1] if sub.viewport else None, share,
+                                  sub.fraction_lost, now - sub.layer_since)
+                want = sub.track.layer(rank)
+                if want is None or want is sub.layer:
                     continue
                 self.engine.switch_layer(sub.index, want.index)
-                sub.target = want if want is not sub.layer else None
+                sub.target = want
+                sub.layer_since = now
                 self.request_keyframe(sub.track, want, force=True)
         for p in list(self.by_id.values()):
             for track in p.published.values():

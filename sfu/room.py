@@ -100,6 +100,7 @@ class Subscription:
     layer: Layer | None = None  # the layer being forwarded
     target: Layer | None = None  # a layer waiting for its keyframe to take over
     viewport: tuple[int, int] | None = None  # (width, height) the subscriber renders this track at
+    layer_since: float = field(default_factory=time.monotonic)  # when the current layer was chosen
 
 
 @dataclass

@@ -808,7 +808,42 @@ def devices(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
             p.close()
 
 
+def simulcast(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """A Chromium publisher sends three simulcast layers; a subscriber that shows the video small gets the lowest
+    layer, and when it shows it large the node switches it up at a keyframe, without a freeze."""
+    wait_http(cfg["http_url"] + "/healthz")
+    console: list[str] = []
+    result["console"] = console
+    pub_browser, sub_browser = launch(pw, cfg), launch(pw, cfg)
+    base = f"{cfg['http_url']}/dev/minimal?ws={cfg['ws_url']}"
+    pub = open_page(pub_browser, f"{base}&token={cfg['tokens'][0]}&simulcast=1", console, "pub")
+    sub = open_page(sub_browser, f"{base}&token={cfg['tokens'][1]}&viewport=180", console, "sub")
+
+    def video() -> dict[str, Any]:
+        v = sub.evaluate("window.castellanStats()").get("video", [])
+        return v[0] if v else {}
+
+    small = poll(video, lambda v: v.get("framesDecoded", 0) > 30 and 0 < v.get("frameWidth", 0) <= 400, timeout=40)
+    result["small"] = small
+    result["pub_layers_small"] = pub.evaluate("window.castellan.layers || null")
+    log("small viewport", small.get("frameWidth"), small.get("framesDecoded"))
+    sub.evaluate("window.castellanViewport(720)")
+    large = poll(video, lambda v: v.get("frameWidth", 0) >= 960, timeout=40)
+    result["large"] = large
+    log("large viewport", large.get("frameWidth"), large.get("framesDecoded"))
+    time.sleep(2)
+    result["after"] = video()
+    result["pub_layers_large"] = pub.evaluate("window.castellan.layers || null")
+    art = Path(cfg["artifacts"])
+    path = art / "simulcast-subscriber-large.png"
+    sub.screenshot(path=str(path))
+    result["screenshots"] = [str(path)]
+    for b in (pub_browser, sub_browser):
+        b.close()
+
+
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
+    "simulcast": simulcast,
     "minimal_two": minimal_two,
     "e2ee_meeting": e2ee_meeting,
     "debug_two": debug_two,

@@ -28,3 +28,19 @@ def test_inactive_layers_are_skipped():
 def test_rids_are_ranked_by_name_or_by_order():
     assert rank_rids(["f", "h", "q"]) == {"q": 0, "h": 1, "f": 2}
     assert rank_rids(["a", "b", "c"]) == {"a": 0, "b": 1, "c": 2}
+
+
+from sfu.layers import step  # noqa: E402
+
+
+def test_stepping_up_one_layer_at_a_time_after_a_clean_hold():
+    assert step(0, LAYERS, 720, 200_000, 0.0, held_for=1.0) == 0  # too soon
+    assert step(0, LAYERS, 720, 200_000, 0.0, held_for=3.5) == 1  # the estimate follows what is sent: probe up
+    assert step(1, LAYERS, 720, 600_000, 0.0, held_for=3.5) == 2
+    assert step(1, LAYERS, 720, 600_000, 0.05, held_for=10) == 1  # some loss: stay
+
+
+def test_stepping_down_on_loss_or_a_collapsed_estimate_and_to_the_tile_size():
+    assert step(2, LAYERS, 720, None, 0.2, held_for=0.5) == 1
+    assert step(2, LAYERS, 720, 300_000, 0.0, held_for=2.5) == 0  # 300 kb/s fits only the lowest layer
+    assert step(2, LAYERS, 180, 10_000_000, 0.0, held_for=0.0) == 0  # the tile shrank: at once

@@ -162,6 +162,9 @@ function onMessage(msg) {
     case "left":
       status("left the meeting: " + msg.reason, msg.reason !== "left");
       break;
+    case "layers":
+      applyLayers(msg.active);
+      break;
     case "error":
       state.errors.push(msg);
       status(`node refused: ${msg.code}: ${msg.message}`, true);
@@ -172,6 +175,36 @@ function onMessage(msg) {
   }
 }
 
+// the node says which simulcast encodings anyone receives: stop encoding the others
+async function applyLayers(active) {
+  state.layers = active;
+  const sender = state.videoSender;
+  if (!sender) return;
+  const p = sender.getParameters();
+  if (!p.encodings) return;
+  for (const e of p.encodings) if (e.rid in active) e.active = !!active[e.rid];
+  try { await sender.setParameters(p); } catch (e) { state.errors.push({ code: "setParameters", message: String(e) }); }
+}
+
+// the size each remote video is shown at, so the node sends the layer worth it (?viewport=H overrides)
+function reportViewports() {
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return;
+  for (const [tid, el] of state.tiles) {
+    const v = el.querySelector && el.querySelector("video");
+    if (!v) continue;
+    const forced = state.viewportHeight;
+    const h = forced != null ? forced : Math.round(v.clientHeight * devicePixelRatio);
+    const w = forced != null ? Math.round(forced * 16 / 9) : Math.round(v.clientWidth * devicePixelRatio);
+    const key = `${w}x${h}`;
+    if (el.dataset.viewport === key) continue;
+    el.dataset.viewport = key;
+    send({ type: "viewport", track: tid, width: w, height: h });
+  }
+}
+window.castellanViewport = (height) => { state.viewportHeight = height; reportViewports(); };
+if (params.get("viewport")) state.viewportHeight = Number(params.get("viewport"));
+setInterval(reportViewports, 500);
+
 async function start() {
   const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
   state.pc = pc;
@@ -180,9 +213,23 @@ async function start() {
     else if (pc.connectionState === "failed") status("media connection failed", true);
   };
   try {
-    const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+    const simulcast = params.get("simulcast") === "1";
+    const size = simulcast ? { width: 1280, height: 720 } : { width: 640, height: 480 };
+    const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: size });
     state.local = media;
-    for (const track of media.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [media] });
+    for (const track of media.getTracks()) {
+      const init = { direction: "sendonly", streams: [media] };
+      if (simulcast && track.kind === "video") {
+        // quarter, half and full resolution, lowest first (docs/protocol.md: RIDs q, h, f)
+        init.sendEncodings = [
+          { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 200000 },
+          { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 700000 },
+          { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 2500000 },
+        ];
+      }
+      const tr = pc.addTransceiver(track, init);
+      if (track.kind === "video") state.videoSender = tr.sender;
+    }
   } catch (e) {
     status("no camera/microphone (" + e.name + "): receiving only", true);
   }
