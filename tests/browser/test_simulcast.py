@@ -9,12 +9,16 @@ import json
 import pytest
 
 from signalling.tokens import KeyRing, TokenIssuer
-from tests.browser.netns import ARTIFACTS, PYTHON, NsProcess, loopback_namespace, run_driver, skip_unless_possible
+from tests.browser.netns import (
+    ARTIFACTS,
+    HTTP_PORT,
+    loopback_namespace,
+    node_in,
+    run_driver,
+    skip_unless_possible,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(150)]
-
-HTTP_PORT = 7881
-UDP_PORT = 40001
 
 
 def test_a_small_tile_gets_the_low_layer_and_growing_it_switches_up_without_a_freeze():
@@ -28,25 +32,16 @@ def test_a_small_tile_gets_the_low_layer_and_growing_it_switches_up_without_a_fr
         issuer.mint(tenant="acme", room="simulcast", participant=p, region="local", node="node-1", name=p, ttl=120)
         for p in ("publisher", "subscriber")
     ]
-    with loopback_namespace() as ns:
-        node = NsProcess(
-            ns,
-            [PYTHON, "-m", "sfu.server", "--jwks-file", str(jwks), "--host", "127.0.0.1", "--http-port",
-             str(HTTP_PORT), "--udp-port", str(UDP_PORT), "--node-id", "node-1", "--region", "local",
-             "--log-format", "text"],
-            ARTIFACTS / "simulcast.node.log",
+    with loopback_namespace() as ns, node_in(ns, "simulcast", jwks_file=jwks) as node:
+        result = run_driver(
+            ns, "simulcast",
+            {"http_url": f"http://127.0.0.1:{HTTP_PORT}", "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
+             "tokens": tokens},
+            timeout=120, name="simulcast",
         )
-        try:
-            result = run_driver(
-                ns, "simulcast",
-                {"http_url": f"http://127.0.0.1:{HTTP_PORT}", "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
-                 "tokens": tokens},
-                timeout=120, name="simulcast",
-            )
-        finally:
-            node.stop()
+        node_log = node.output()
     assert "error" not in result, result["error"] + "\n" + "\n".join(result.get("console", [])[-30:]) + \
-        "\nnode:\n" + node.output()[-4000:]
+        "\nnode:\n" + node_log[-4000:]
     small, large, after = result["small"], result["large"], result["after"]
     assert 0 < small["frameWidth"] <= 400, small  # the quarter layer (320x180)
     assert large["frameWidth"] >= 960, large  # the full layer (1280x720)
