@@ -608,7 +608,8 @@ class Node:
                 sub = self.subs_by_ssrc.get((peer, pkt.media_ssrc))
                 if sub is not None and pkt.lost:
                     assert self.engine is not None
-                    self.counts["nack_served"] += self.engine.retransmit(sub.index, pkt.lost[:64])
+                    # the newest first: old entries a receiver keeps asking for may be gone from the buffer
+                    self.counts["nack_served"] += self.engine.retransmit(sub.index, pkt.lost[-64:])
             elif isinstance(pkt, rtcp.Remb):
                 p.estimate_bps = pkt.bitrate  # REMB covers the whole downlink of this participant
                 for ssrc in pkt.ssrcs:

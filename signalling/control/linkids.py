@@ -28,8 +28,13 @@ class LinkSigner:
         return hmac.new(self._secret, _CONTEXT + raw_id, hashlib.sha256).digest()[:TAG_BYTES]
 
     def new(self) -> str:
-        raw = secrets.token_bytes(ID_BYTES)
-        return base64.urlsafe_b64encode(raw + self._tag(raw)).rstrip(b"=").decode()
+        # never a leading "-": a link id is pasted as a command-line argument (castellan link revoke ID), where
+        # it would read as an option; redrawing costs nothing (1 draw in 64) and keeps 128 random bits
+        while True:
+            raw = secrets.token_bytes(ID_BYTES)
+            link = base64.urlsafe_b64encode(raw + self._tag(raw)).rstrip(b"=").decode()
+            if not link.startswith("-"):
+                return link
 
     def verify(self, link: object) -> bool:
         if not isinstance(link, str) or len(link) != LINK_LEN:

@@ -118,7 +118,9 @@ def main() -> int:
             if task.done():
                 await task
                 return
-        Path(cfg["out"]).write_text(json.dumps(out))
+        tmp = Path(cfg["out"] + ".tmp")  # written whole, then renamed: the test polls for the file
+        tmp.write_text(json.dumps(out))
+        tmp.replace(cfg["out"])
         await task
 
     asyncio.run(run())
