@@ -94,7 +94,15 @@ def build() -> dict:
         (f"sum(rate(castellan_nack_requests_total{{{R}}}[$__rate_interval]))", "NACK requests"),
         (f"sum(rate(castellan_rtx_packets_total{{{R}}}[$__rate_interval]))", "RTX packets"),
         (f"sum(rate(castellan_pli_requests_total{{{R}}}[$__rate_interval]))", "PLI requests"),
+        (f"sum(rate(castellan_keyframe_requests_total{{{R}}}[$__rate_interval]))", "keyframe requests to publishers"),
     ], 0, y, w=24, unit="ops"))
+    y += 8
+    panels.append(panel(next(pid), "Datagrams received / s by node",
+                        [(f"sum by (node) (rate(castellan_received_packets_total{{{R}}}[$__rate_interval]))", "{{node}}")],
+                        0, y, unit="ops"))
+    panels.append(panel(next(pid), "Nodes draining",
+                        [(f"sum(castellan_node_draining{{{R}}})", "draining")], 12, y, min=0,
+                        description="Nodes that took SIGTERM: no new rooms, participants asked to move"))
     y += 8
 
     panels.append(row(next(pid), "Control plane", y))
@@ -114,6 +122,10 @@ def build() -> dict:
     panels.append(panel(next(pid), "Password failures / min",
                         [("60 * sum(rate(castellan_password_failures_total[$__rate_interval]))", "failures")],
                         16, y, w=8))
+    y += 8
+    panels.append(panel(next(pid), "Password back-offs and locks / min",
+                        [("60 * sum by (scope, locked) (rate(castellan_password_lockouts_total[$__rate_interval]))",
+                          "{{scope}} locked={{locked}}")], 0, y, w=24))
     y += 8
 
     return {
