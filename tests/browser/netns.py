@@ -134,6 +134,25 @@ UDP_PORT = 40000
 WEB_PORT = 8000  # the control plane / static client
 
 
+def node_argv(
+    *,
+    jwks_file: Path | None = None,
+    control_plane_url: str | None = None,
+    node_id: str = "node-1",
+    region: str = "local",
+) -> list[str]:
+    """`castellan node` on the namespace's loopback, verifying tokens from a JWKS file or the control plane."""
+    argv = [
+        PYTHON, "-m", "sfu.server", "--host", "127.0.0.1", "--http-port", str(HTTP_PORT), "--udp-port",
+        str(UDP_PORT), "--node-id", node_id, "--region", region, "--log-level", "info",
+    ]
+    if jwks_file is not None:
+        argv += ["--jwks-file", str(jwks_file)]
+    if control_plane_url is not None:
+        argv += ["--control-plane-url", control_plane_url]
+    return argv
+
+
 @contextlib.contextmanager
 def node_in(
     ns: str,
@@ -144,27 +163,7 @@ def node_in(
     node_id: str = "node-1",
     region: str = "local",
 ) -> Iterator[NsProcess]:
-    argv = [
-        PYTHON,
-        "-m",
-        "sfu.server",
-        "--host",
-        "127.0.0.1",
-        "--http-port",
-        str(HTTP_PORT),
-        "--udp-port",
-        str(UDP_PORT),
-        "--node-id",
-        node_id,
-        "--region",
-        region,
-        "--log-level",
-        "info",
-    ]
-    if jwks_file is not None:
-        argv += ["--jwks-file", str(jwks_file)]
-    if control_plane_url is not None:
-        argv += ["--control-plane-url", control_plane_url]
+    argv = node_argv(jwks_file=jwks_file, control_plane_url=control_plane_url, node_id=node_id, region=region)
     proc = NsProcess(ns, argv, ARTIFACTS / f"{name}.node.log")
     try:
         yield proc

@@ -11,7 +11,6 @@ import pytest
 from tests.browser.netns import (
     ARTIFACTS,
     HTTP_PORT,
-    PYTHON,
     UDP_PORT,
     WEB_PORT,
     loopback_namespace,
@@ -19,6 +18,9 @@ from tests.browser.netns import (
     run_driver,
     skip_unless_possible,
     web_in,
+)
+from tests.browser.netns import (
+    node_argv as build_node_argv,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(180)]
@@ -109,23 +111,7 @@ def test_node_restart_recovers_without_asking_for_the_password():
         "node_http_url": f"http://127.0.0.1:{HTTP_PORT}",
         "links": {"meeting": {"title": "Standup", "password": "correct horse battery"}},
     }
-    node_argv = [
-        PYTHON,
-        "-m",
-        "sfu.server",
-        "--host",
-        "127.0.0.1",
-        "--http-port",
-        str(HTTP_PORT),
-        "--udp-port",
-        str(UDP_PORT),
-        "--node-id",
-        "node-1",
-        "--region",
-        "eu-1",
-        "--control-plane-url",
-        web,
-    ]
+    node_argv = build_node_argv(control_plane_url=web, region="eu-1")
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
     with loopback_namespace() as ns, web_in(ns, "restart", stack) as cp:
         result = run_driver(

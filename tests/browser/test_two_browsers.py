@@ -10,17 +10,15 @@ import pytest
 from signalling.tokens import KeyRing, TokenIssuer
 from tests.browser.netns import (
     ARTIFACTS,
-    PYTHON,
-    NsProcess,
+    HTTP_PORT,
     loopback_namespace,
+    node_in,
     run_driver,
     skip_unless_possible,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(120)]
 
-HTTP_PORT = 7880
-UDP_PORT = 40000
 
 
 def test_two_chromium_instances_see_each_other_through_the_node():
@@ -42,50 +40,25 @@ def test_two_chromium_instances_see_each_other_through_the_node():
         )
         for i in (1, 2)
     ]
-    with loopback_namespace() as ns:
-        node = NsProcess(
+    with loopback_namespace() as ns, node_in(ns, "two-browsers", jwks_file=jwks) as node:
+        result = run_driver(
             ns,
-            [
-                PYTHON,
-                "-m",
-                "sfu.server",
-                "--jwks-file",
-                str(jwks),
-                "--host",
-                "127.0.0.1",
-                "--http-port",
-                str(HTTP_PORT),
-                "--udp-port",
-                str(UDP_PORT),
-                "--node-id",
-                "node-1",
-                "--region",
-                "local",
-                "--log-level",
-                "info",
-            ],
-            ARTIFACTS / "two-browsers.node.log",
+            "minimal_two",
+            {
+                "http_url": f"http://127.0.0.1:{HTTP_PORT}",
+                "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
+                "tokens": tokens,
+            },
+            timeout=75,
+            name="two-browsers",
         )
-        try:
-            result = run_driver(
-                ns,
-                "minimal_two",
-                {
-                    "http_url": f"http://127.0.0.1:{HTTP_PORT}",
-                    "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws",
-                    "tokens": tokens,
-                },
-                timeout=75,
-                name="two-browsers",
-            )
-        finally:
-            node.stop()
+        node_log = node.output()
     assert "error" not in result, (
         result["error"]
         + "\nconsole:\n"
         + "\n".join(result.get("console", [])[-40:])
         + "\nnode:\n"
-        + node.output()[-4000:]
+        + node_log[-4000:]
     )
     first, second = result["first"], result["second"]
     for i in range(2):
