@@ -55,6 +55,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                     help="on SIGTERM: take no new participants, ask them to move, exit when empty or after this")
     ap.add_argument("--data-dir", default=_env("data_dir", ".castellan-node"), help="node-local audit log")
     ap.add_argument("--capacity", type=int, default=int(_env("capacity", 200)), help="participants at load 1.0")
+    ap.add_argument("--last-n", type=int, default=int(_env("last_n", 0)),
+                    help="each subscriber receives video of the N most recent speakers only (0: everyone's)")
+    ap.add_argument("--audio-n", type=int, default=int(_env("audio_n", 0)),
+                    help="... and audio of the N loudest plus the dominant speaker (0: everyone's)")
     ap.add_argument("--log-level", default=_env("log_level", "info"))
     ap.add_argument("--log-format", default=_env("log_format", "json"), choices=["json", "text"])
     return ap.parse_args(argv)
@@ -104,6 +108,8 @@ async def serve(args: argparse.Namespace) -> None:
         udp_port=args.udp_port,
         public_ip=args.public_ip or udp_host,
         resume_grace=args.resume_grace,
+        last_n=max(0, args.last_n),
+        audio_n=max(0, args.audio_n),
     )
     if args.control_plane_url:
         jwks = JwksSource(jwks_from_url(args.control_plane_url))

@@ -17,6 +17,7 @@ import secrets
 import socket
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aioice import stun
@@ -218,7 +219,7 @@ def _audio_header(seq: int, ts: int, ssrc: int, ast: int, level: int) -> bytes:
         + ast.to_bytes(3, "big")
         + bytes([(bsdp.EXT_AUDIO_LEVEL << 4), 0x80 | level, 0, 0])
     )
-    return struct.pack("!BBHII", 0x80, bsdp.OPUS_PT, seq, ts, ssrc) + ext
+    return struct.pack("!BBHII", 0x90, bsdp.OPUS_PT, seq, ts, ssrc) + ext  # X: extension present
 
 
 def plaintext_packets(media: BenchMedia) -> list[bytes]:
@@ -251,6 +252,8 @@ class Publisher(BenchPeer):
         self.plis = 0
         self._want_keyframe = False
         self._keyframes = media.keyframes
+        # RFC 6464 level (0..127, -dBov) of the audio packet sent at this loop time: a script of who speaks
+        self.level_at: Callable[[float], int] = lambda _now: 30
 
     def mlines(self) -> list[bsdp.MLine]:
         return [
@@ -311,7 +314,8 @@ class Publisher(BenchPeer):
             while t0 + ai * 0.02 <= now:  # audio: immediately, never paced
                 payload = self.media.audio[ai % na]
                 pkt = self.tx.protect(
-                    _audio_header(seq_a, (ts_a0 + ai * 960) & 0xFFFFFFFF, self.audio_ssrc, ast, 30) + payload
+                    _audio_header(seq_a, (ts_a0 + ai * 960) & 0xFFFFFFFF, self.audio_ssrc, ast, self.level_at(now))
+                    + payload
                 )
                 seq_a = (seq_a + 1) & 0xFFFF
                 self._send(pkt)

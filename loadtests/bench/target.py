@@ -117,8 +117,9 @@ class Target(abc.ABC):
 class CastellanTarget(Target):
     """A Castellan node process (`python -m loadtests.bench.node`, i.e. sfu.server), native or pure-Python path."""
 
-    def __init__(self, engine: str = "native", log_dir: Path | None = None) -> None:
+    def __init__(self, engine: str = "native", log_dir: Path | None = None, node_args: list[str] | None = None) -> None:
         self.engine = engine
+        self.node_args = list(node_args or [])
         self.label = "castellan" if engine == "native" else "python-ref"
         self.has_latency = True
         self.proc: subprocess.Popen[bytes] | None = None
@@ -135,6 +136,8 @@ class CastellanTarget(Target):
         self.sockets: dict[str, Any] = {}
         self._readers: list[asyncio.Task[None]] = []
         self.answers: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self.last_answer: dict[str, dict[str, Any]] = {}
+        self.events: dict[str, list[tuple[float, dict[str, Any]]]] = {}  # other signalling messages, timed
         self.published_tracks: dict[str, str] = {}  # kind -> track id
 
     @property
@@ -170,6 +173,7 @@ class CastellanTarget(Target):
             str(jwks),
             "--log-level",
             "warning",
+            *self.node_args,
         ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -251,15 +255,20 @@ class CastellanTarget(Target):
         self.sockets[peer.name] = ws
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.answers[peer.name] = q
-        self._readers.append(asyncio.create_task(self._reader(ws, q)))
+        events = self.events.setdefault(peer.name, [])
+        self._readers.append(asyncio.create_task(self._reader(ws, q, events)))
         return msg
 
-    async def _reader(self, ws: Any, q: asyncio.Queue[dict[str, Any]]) -> None:
+    async def _reader(self, ws: Any, q: asyncio.Queue[dict[str, Any]],
+                      events: list[tuple[float, dict[str, Any]]]) -> None:
+        loop = asyncio.get_running_loop()
         with contextlib.suppress(websockets.ConnectionClosed, asyncio.CancelledError):
             async for raw in ws:
                 msg = json.loads(raw)
                 if msg.get("type") in ("answer", "error"):
                     await q.put(msg)
+                else:
+                    events.append((loop.time(), msg))
 
     async def _negotiate(self, peer: BenchPeer, subscriptions: dict[str, str]) -> bsdp.Transport:
         ws = self.sockets[peer.name]
@@ -267,6 +276,7 @@ class CastellanTarget(Target):
         msg = await asyncio.wait_for(self.answers[peer.name].get(), 10)
         if msg.get("type") != "answer":
             raise RuntimeError(f"{peer.name}: offer refused: {msg}")
+        self.last_answer[peer.name] = msg
         return bsdp.parse_answer(msg["sdp"])
 
     async def join_publisher(self, peer: Publisher) -> None:
