@@ -111,8 +111,11 @@ class Meeting:
 
     def script(self, speaker_at: Callable[[float], set[str]], t0: float) -> None:
         """Who speaks at loop time t (relative to t0) drives every publisher's audio level."""
+        def level(name: str) -> Callable[[float], int]:
+            return lambda now: SPEAKING if name in speaker_at(now - t0) else SILENT
+
         for p in self.peers:
-            p.level_at = lambda now, name=p.name: SPEAKING if name in speaker_at(now - t0) else SILENT
+            p.level_at = level(p.name)
 
     async def sample(self, seconds: float, interval: float = 1.0) -> list[Sample]:
         loop = asyncio.get_running_loop()
@@ -148,9 +151,8 @@ async def _main(args: argparse.Namespace) -> None:
         meeting = Meeting(target, args.n, media)
         try:
             await meeting.join()
-            turn = args.turn
             t0 = asyncio.get_running_loop().time()
-            meeting.script(lambda t: {f"p{int(t // turn) % args.n}"}, t0)
+            meeting.script(lambda t: {f"p{int(t // args.turn) % args.n}"}, t0)
             samples = await meeting.sample(args.seconds)
             video = [s.total("video") * 8 / 1e6 for s in samples[1:]]
             results[last_n] = video
