@@ -57,14 +57,28 @@ def choose(layers: list[LayerState], viewport_height: int | None, budget_bps: fl
 
 UPGRADE_HOLD = 3.0  # seconds a layer must have been clean before trying the next one up
 DOWNGRADE_HOLD = 2.0
+FAILED_UPGRADE_WINDOW = 6.0  # a step down this soon after a step up means the upgrade did not fit
+MAX_UPGRADE_HOLD = 48.0
+
+
+def next_upgrade_hold(hold: float, moved_up: bool, moved_down: bool, since_upgrade: float) -> float:
+    """Back-off between upgrade attempts: each upgrade the link could not carry doubles the wait before the
+    next one (3, 6, 12 ... 48 s), so a throttled subscriber is not pushed into loss every few seconds; holding
+    an upgraded layer for long resets it."""
+    if moved_down and since_upgrade < FAILED_UPGRADE_WINDOW:
+        return min(hold * 2, MAX_UPGRADE_HOLD)
+    if not moved_up and not moved_down and since_upgrade > 4 * FAILED_UPGRADE_WINDOW:
+        return UPGRADE_HOLD
+    return hold
 
 
 def step(current: int, layers: list[LayerState], viewport_height: int | None, estimate_bps: float | None,
-         fraction_lost: float, held_for: float) -> int:
+         fraction_lost: float, held_for: float, upgrade_hold: float = UPGRADE_HOLD) -> int:
     """The next layer for a subscriber now on `current`, one move at a time.
 
     Receiver estimates (REMB) follow what the receiver gets, so they cannot say whether a higher layer would fit;
-    the node therefore steps up one layer after `UPGRADE_HOLD` seconds without loss (a probe with real media),
+    the node therefore steps up one layer after `upgrade_hold` seconds without loss (a probe with real media,
+    backed off by `next_upgrade_hold` when it failed),
     and steps down on loss or when the estimate falls well below what the current layer needs.
     """
     active = sorted(layer.rank for layer in layers if layer.active)
@@ -82,6 +96,6 @@ def step(current: int, layers: list[LayerState], viewport_height: int | None, es
         fitting = [r for r in lower if estimate_bps is None or rate.get(r, 0.0) <= estimate_bps * HEADROOM]
         return fitting[-1] if fitting else lower[0]
     higher = [r for r in allowed if r > current]
-    if higher and fraction_lost < 0.02 and held_for >= UPGRADE_HOLD:
+    if higher and fraction_lost < 0.02 and held_for >= upgrade_hold:
         return higher[0]
     return current

@@ -101,6 +101,8 @@ class Subscription:
     target: Layer | None = None  # a layer waiting for its keyframe to take over
     viewport: tuple[int, int] | None = None  # (width, height) the subscriber renders this track at
     layer_since: float = field(default_factory=time.monotonic)  # when the current layer was chosen
+    upgrade_hold: float = 3.0  # seconds clean before the next step up (sfu.layers.next_upgrade_hold)
+    upgraded_at: float = 0.0  # when the last step up was decided
 
 
 @dataclass

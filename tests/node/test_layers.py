@@ -44,3 +44,22 @@ def test_stepping_down_on_loss_or_a_collapsed_estimate_and_to_the_tile_size():
     assert step(2, LAYERS, 720, None, 0.2, held_for=0.5) == 1
     assert step(2, LAYERS, 720, 300_000, 0.0, held_for=2.5) == 0  # 300 kb/s fits only the lowest layer
     assert step(2, LAYERS, 180, 10_000_000, 0.0, held_for=0.0) == 0  # the tile shrank: at once
+
+
+def test_failed_upgrades_back_off_and_a_held_upgrade_resets_the_wait():
+    from sfu.layers import MAX_UPGRADE_HOLD, UPGRADE_HOLD, next_upgrade_hold
+
+    hold = UPGRADE_HOLD
+    # a throttled link: every step up is followed by a step down two seconds later
+    for expected in (6.0, 12.0, 24.0, 48.0, 48.0):
+        hold = next_upgrade_hold(hold, moved_up=False, moved_down=True, since_upgrade=2.0)
+        assert hold == expected
+    assert hold == MAX_UPGRADE_HOLD
+    # a step down long after the upgrade (the link changed later) is not the upgrade's fault
+    assert next_upgrade_hold(12.0, moved_up=False, moved_down=True, since_upgrade=30.0) == 12.0
+    # the upgraded layer held for a long time: back to the normal wait
+    assert next_upgrade_hold(24.0, moved_up=False, moved_down=False, since_upgrade=60.0) == UPGRADE_HOLD
+    # and the wait is what step() uses
+    layers = [LayerState(0, 150e3, True), LayerState(1, 500e3, True)]
+    assert step(0, layers, None, None, 0.0, held_for=5.0, upgrade_hold=6.0) == 0
+    assert step(0, layers, None, None, 0.0, held_for=6.5, upgrade_hold=6.0) == 1
