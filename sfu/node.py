@@ -23,7 +23,7 @@ from sfu import rtcp, sdp
 from sfu.dtls import Certificate, DtlsSession
 from sfu.engine import MediaThread, ThreadedEngine
 from sfu.ice import IceLite, new_credentials
-from sfu.layers import LayerState, rank_rids
+from sfu.layers import LayerState, next_upgrade_hold, rank_rids
 from sfu.layers import step as step_layer
 from sfu.room import CODEC_IDS, Layer, Participant, Room, Subscription, Track
 from sfu.speaker import last_n
@@ -772,10 +772,14 @@ class Node:
                     continue  # a switch is under way: wait for its keyframe
                 states = [LayerState(lyr.rank, lyr.bitrate_bps, now - lyr.last_active < 2.0) for lyr in sub.track.layers]
                 rank = step_layer(sub.layer.rank, states, sub.viewport[1] if sub.viewport else None, share,
-                                  sub.fraction_lost, now - sub.layer_since)
+                                  sub.fraction_lost, now - sub.layer_since, sub.upgrade_hold)
                 want = sub.track.layer(rank)
+                sub.upgrade_hold = next_upgrade_hold(sub.upgrade_hold, rank > sub.layer.rank, rank < sub.layer.rank,
+                                                     now - sub.upgraded_at)
                 if want is None or want is sub.layer:
                     continue
+                if rank > sub.layer.rank:
+                    sub.upgraded_at = now
                 self.engine.switch_layer(sub.index, want.index)
                 sub.target = want
                 sub.layer_since = now
