@@ -148,6 +148,9 @@ cdef enum:
     HIST_BUCKETS = 10001     # latency histogram: 1 µs buckets up to 10 ms, last one = overflow
     EXT_IDS = 256
     START_WINDOW = 0x4000    # a subscription forwards packets at most this far behind the newest
+    ARRIVAL_LOG = 1024       # transport-cc: arrivals a publisher peer may accumulate between two drains
+    SEND_LOG = 4096          # transport-cc: packets sent to a subscriber peer that feedback can still refer to
+    MAX_PADDING = 255        # bytes of RTP padding in one probe packet (the count is one byte)
 
 # ---- event kinds handed to Python ----
 cdef enum:
@@ -155,6 +158,8 @@ cdef enum:
     E_DTLS = 2
     E_RTCP = 3
     E_UNKNOWN_SSRC = 4
+ARRIVAL_LOG_SIZE = ARRIVAL_LOG
+SEND_LOG_SIZE = SEND_LOG
 EV_STUN = E_STUN
 EV_DTLS = E_DTLS
 EV_RTCP = E_RTCP
@@ -205,8 +210,21 @@ cdef struct Peer:
     srtp_t tx
     uint8_t abs_send_id          # publisher-side extension ids (BUNDLE-wide)
     uint8_t audio_level_id
+    uint8_t twcc_id              # the transport-wide sequence number this peer stamps on what it sends
     uint64_t rx_packets
     uint64_t tx_packets
+    # transport-cc, receive side: (transport seq, arrival) of what this peer sent, until Python drains it
+    uint16_t *arr_seq
+    int64_t *arr_ns
+    uint32_t arr_head            # entries written (mod 2^32)
+    uint32_t arr_tail            # entries drained
+    uint64_t arr_overflow
+    # transport-cc, send side: the node's transport seq on what it sends to this peer, and a log of them
+    uint16_t twcc_next
+    uint16_t *snd_seq
+    int64_t *snd_ns
+    uint16_t *snd_size
+    uint64_t twcc_sent
 
 cdef struct Track:
     int used
@@ -271,6 +289,7 @@ cdef struct Sub:
     uint64_t rtx_packets
     int64_t last_send_ns
     uint8_t abs_send_out         # this subscriber's abs-send-time id, stamped with the node's send time
+    uint8_t twcc_out             # this subscriber's transport-wide-cc id (1..14), added with the peer's seq
     uint8_t ext_map[EXT_IDS]     # publisher extension id -> subscriber id (0 = strip)
 
 cdef struct RtpInfo:
@@ -548,8 +567,11 @@ cdef int is_keyframe_c(int codec, const uint8_t *p, int n) noexcept nogil:
     return 0
 
 # ---- per-subscriber rewrite (reference: sfu.reference.rewrite_rtp) ----
-cdef int rewrite_rtp(const uint8_t *src, RtpInfo *r, Sub *s, uint8_t *dst, uint32_t abs_send) noexcept nogil:
-    """Writes the subscriber's view of the packet into dst; returns its length."""
+cdef int rewrite_rtp(const uint8_t *src, RtpInfo *r, Sub *s, uint8_t *dst, uint32_t abs_send,
+                     uint16_t twcc_seq) noexcept nogil:
+    """Writes the subscriber's view of the packet into dst; returns its length. With s.twcc_out (1..14) the
+    node's transport-wide sequence number `twcc_seq` is added as the block's last element (a one-byte block is
+    created when the source has none)."""
     cdef int off = r.hdr_len
     cdef uint16_t seq = <uint16_t>(r.seq + s.seq_offset)
     cdef uint32_t ts = r.ts + s.ts_offset
@@ -562,12 +584,16 @@ cdef int rewrite_rtp(const uint8_t *src, RtpInfo *r, Sub *s, uint8_t *dst, uint3
         memcpy(dst + 12, src + 12, off - 12)
     cdef int o = off
     cdef int i, end, eid, elen, oid, start, written
-    if r.ext_profile == 0xBEDE or (r.ext_profile >= 0 and (r.ext_profile & 0xfff0) == 0x1000):
+    cdef int two = r.ext_profile >= 0 and (r.ext_profile & 0xfff0) == 0x1000
+    cdef int twcc = s.twcc_out if s.twcc_out < 15 else 0
+    if r.ext_profile == 0xBEDE or two or twcc:
         start = o
         o += 4
         written = 0
         i = r.ext_off
         end = r.ext_off + r.ext_len
+        if r.ext_profile != 0xBEDE and not two:
+            end = i                          # another profile: only the node's own element is written
         while i < end:
             if src[i] == 0:
                 i += 1
@@ -578,7 +604,7 @@ cdef int rewrite_rtp(const uint8_t *src, RtpInfo *r, Sub *s, uint8_t *dst, uint3
                 if eid == 15 or i + 1 + elen > end:
                     break
                 oid = s.ext_map[eid]
-                if oid != 0 and oid < 15:
+                if oid != 0 and oid < 15 and oid != twcc:
                     dst[o] = (oid << 4) | (elen - 1)
                     if oid == s.abs_send_out and elen == 3:
                         dst[o + 1] = (abs_send >> 16) & 0xff
@@ -597,7 +623,7 @@ cdef int rewrite_rtp(const uint8_t *src, RtpInfo *r, Sub *s, uint8_t *dst, uint3
                 if i + 2 + elen > end:
                     break
                 oid = s.ext_map[eid]
-                if oid != 0:
+                if oid != 0 and oid != twcc:
                     dst[o] = oid
                     dst[o + 1] = elen
                     if oid == s.abs_send_out and elen == 3:
@@ -609,13 +635,24 @@ cdef int rewrite_rtp(const uint8_t *src, RtpInfo *r, Sub *s, uint8_t *dst, uint3
                     o += 2 + elen
                     written += 1
                 i += 2 + elen
+        if twcc:
+            if two:
+                dst[o] = twcc
+                dst[o + 1] = 2
+                wr16(dst + o + 2, twcc_seq)
+                o += 4
+            else:
+                dst[o] = (twcc << 4) | 1
+                wr16(dst + o + 1, twcc_seq)
+                o += 3
+            written += 1
         if written == 0:
             o = start
         else:
             while (o - start) & 3:
                 dst[o] = 0
                 o += 1
-            wr16(dst + start, 0xBEDE if r.ext_profile == 0xBEDE else r.ext_profile)
+            wr16(dst + start, r.ext_profile if two else 0xBEDE)
             wr16(dst + start + 2, <uint16_t>((o - start - 4) // 4))
             dst[0] |= 0x10
     cdef int plen = r.payload_len + r.pad_len
@@ -646,6 +683,62 @@ cdef inline uint32_t abs_send_time(int64_t ns) noexcept nogil:
     # 6.18 fixed-point seconds, 24 bits
     cdef uint64_t r = <uint64_t>ns % 64000000000ULL      # seconds mod 64 first: the shift cannot overflow
     return <uint32_t>((r << 18) // 1000000000ULL) & 0xffffff
+
+
+# ---- transport-cc logs (reference: sfu.reference.ArrivalLog; the send log is read by Engine.twcc_sent) ----
+cdef inline void arrival_push(Peer *p, uint16_t seq, int64_t ns) noexcept nogil:
+    """Records one arrival; when Python has not drained for ARRIVAL_LOG packets the oldest are dropped."""
+    cdef uint32_t i = p.arr_head & (ARRIVAL_LOG - 1)
+    p.arr_seq[i] = seq
+    p.arr_ns[i] = ns
+    p.arr_head += 1
+    if p.arr_head - p.arr_tail > ARRIVAL_LOG:
+        p.arr_tail = p.arr_head - ARRIVAL_LOG
+        p.arr_overflow += 1
+
+cdef object arrival_drain(Peer *p):
+    """[(transport seq, arrival µs), ...] in arrival order since the last drain."""
+    cdef list out = []
+    cdef uint32_t i
+    while p.arr_tail != p.arr_head:
+        i = p.arr_tail & (ARRIVAL_LOG - 1)
+        out.append((p.arr_seq[i], p.arr_ns[i] // 1000))
+        p.arr_tail += 1
+    return out
+
+cdef int alloc_arrival_log(Peer *p) except -1:
+    if p.arr_seq == NULL:
+        p.arr_seq = <uint16_t *>calloc(ARRIVAL_LOG, sizeof(uint16_t))
+        p.arr_ns = <int64_t *>calloc(ARRIVAL_LOG, sizeof(int64_t))
+        if p.arr_seq == NULL or p.arr_ns == NULL:
+            raise MemoryError()
+    return 0
+
+cdef int alloc_send_log(Peer *p) except -1:
+    if p.snd_seq == NULL:
+        p.snd_seq = <uint16_t *>calloc(SEND_LOG, sizeof(uint16_t))
+        p.snd_ns = <int64_t *>calloc(SEND_LOG, sizeof(int64_t))
+        p.snd_size = <uint16_t *>calloc(SEND_LOG, sizeof(uint16_t))
+        if p.snd_seq == NULL or p.snd_ns == NULL or p.snd_size == NULL:
+            raise MemoryError()
+    return 0
+
+cdef void free_twcc_logs(Peer *p) noexcept nogil:
+    free(p.arr_seq); free(p.arr_ns); free(p.snd_seq); free(p.snd_ns); free(p.snd_size)
+    p.arr_seq = NULL
+    p.arr_ns = NULL
+    p.snd_seq = NULL
+    p.snd_ns = NULL
+    p.snd_size = NULL
+
+cdef inline int sent_log(Peer *p, uint16_t seq, int size, int64_t ns) noexcept nogil:
+    """Logs a packet stamped with transport seq `seq`; returns its slot (the flush refines the send time)."""
+    cdef int i = seq & (SEND_LOG - 1)
+    p.snd_seq[i] = seq
+    p.snd_ns[i] = ns
+    p.snd_size[i] = <uint16_t>size
+    p.twcc_sent += 1
+    return i
 
 
 cdef void _unlink(Sub *subs, int *head, int idx, int pending) noexcept nogil:
@@ -733,6 +826,8 @@ cdef class Engine:
     cdef iovec tx_iov[TX_SLOTS]
     cdef mmsghdr tx_msgs[TX_SLOTS]
     cdef int64_t tx_arrival[TX_SLOTS]
+    cdef Peer *tx_log_peer[TX_SLOTS]    # transport-cc: whose send log holds this slot's packet (or NULL)
+    cdef int tx_log_slot[TX_SLOTS]
     cdef int tx_count
     cdef int ev_kind[EV_MAX]
     cdef int ev_peer[EV_MAX]
@@ -740,7 +835,7 @@ cdef class Engine:
     cdef int ev_len[EV_MAX]
     cdef int ev_count
     cdef uint64_t drops[D_COUNT]
-    cdef uint64_t rx_packets, rx_bytes, fwd_packets, fwd_bytes, rtx_sent, rtcp_sent, batches
+    cdef uint64_t rx_packets, rx_bytes, fwd_packets, fwd_bytes, rtx_sent, rtcp_sent, batches, probe_packets
     cdef uint32_t *hist
     cdef int measure_latency
     cdef pthread_mutex_t mtx     # serialises the media thread and Python's table updates (recursive)
@@ -784,6 +879,7 @@ cdef class Engine:
         if self.peers != NULL:
             for i in range(self.max_peers):
                 self._free_peer_srtp(i)
+                free_twcc_logs(&self.peers[i])
             free(self.peers)
         if self.tracks != NULL:
             for i in range(self.max_tracks):
@@ -871,10 +967,17 @@ cdef class Engine:
         p.tx = _new_session(profile, tx_key, 3)
         p.ready = 1
 
-    def set_peer_extensions(self, int peer, int abs_send_id=0, int audio_level_id=0):
+    def set_peer_extensions(self, int peer, int abs_send_id=0, int audio_level_id=0, int twcc_id=0):
+        """The ids of the extensions the peer stamps on what it sends. With twcc_id, the engine logs each
+        packet's transport-wide sequence number and arrival time for twcc_arrivals()."""
         self._check(peer, self.max_peers, "peer")
+        if not 0 <= twcc_id < EXT_IDS:
+            raise ValueError("twcc_id out of range")
+        if twcc_id:
+            alloc_arrival_log(&self.peers[peer])
         self.peers[peer].abs_send_id = abs_send_id
         self.peers[peer].audio_level_id = audio_level_id
+        self.peers[peer].twcc_id = twcc_id
 
     def remove_peer(self, int peer):
         self._check(peer, self.max_peers, "peer")
@@ -891,6 +994,7 @@ cdef class Engine:
         if p.has_addr:
             table_del(&self.addr_table, p.key_a, p.key_b)
         self._free_peer_srtp(peer)
+        free_twcc_logs(p)
         memset(p, 0, sizeof(Peer))
 
     def add_track(self, int track, int peer, unsigned int ssrc, int codec, unsigned int clock_rate,
@@ -941,8 +1045,10 @@ cdef class Engine:
 
     def add_subscription(self, int sub, int track, int peer, unsigned int ssrc, int pt,
                          unsigned int rtx_ssrc=0, int rtx_pt=-1, bytes ext_map=b"", int abs_send_out=0,
-                         int initial_seq=0, unsigned int ts_offset=0):
-        """`peer` receives `track` as `ssrc`/`pt`. ext_map[i] is the subscriber's id for publisher id i."""
+                         int initial_seq=0, unsigned int ts_offset=0, int twcc_out=0):
+        """`peer` receives `track` as `ssrc`/`pt`. ext_map[i] is the subscriber's id for publisher id i.
+        twcc_out (1..14): the subscriber's transport-wide-cc id; every packet of this subscription then carries
+        the peer's next transport sequence number and is logged for twcc_sent()."""
         self._check(sub, self.max_subs, "subscription")
         self._check(track, self.max_tracks, "track")
         self._check(peer, self.max_peers, "peer")
@@ -953,6 +1059,10 @@ cdef class Engine:
             raise ValueError("unknown track or peer")
         if len(ext_map) > EXT_IDS:
             raise ValueError("ext_map too long")
+        if not 0 <= twcc_out <= 14:
+            raise ValueError("twcc_out must be a one-byte extension id (1..14) or 0")
+        if twcc_out:
+            alloc_send_log(&self.peers[peer])
         cdef Sub *s = &self.subs[sub]
         memset(s, 0, sizeof(Sub))
         s.used = 1
@@ -966,6 +1076,7 @@ cdef class Engine:
         s.ts_offset = ts_offset
         s.need_keyframe = 0 if (t.codec == C_OPUS or t.codec == C_OTHER) else 1
         s.abs_send_out = abs_send_out
+        s.twcc_out = twcc_out
         s.target = -1
         s.next_pending = -1
         cdef int i
@@ -1239,6 +1350,11 @@ cdef class Engine:
         if parse_rtp(p, n, &r) != 0:
             self.drops[D_MALFORMED] += 1
             return
+        cdef Peer *pp = &self.peers[peer]
+        cdef int toff = 0
+        if pp.twcc_id != 0 and find_ext(p, &r, pp.twcc_id, &toff) >= 2:
+            # transport-wide: every packet counts (RTX, padding probes, SSRCs not learned yet)
+            arrival_push(pp, rd16(p + toff), self.rx_arrival[slot])
         cdef int ti = table_get(&self.ssrc_table, peer, r.ssrc)
         if ti < 0:
             self.drops[D_UNKNOWN_SSRC] += 1
@@ -1325,22 +1441,26 @@ cdef class Engine:
         if self.tx_count >= TX_SLOTS:
             self._flush()
         dst = self.tx_buf + self.tx_count * SLOT
-        out_len = rewrite_rtp(p, r, s, dst, abs_send)
+        out_len = rewrite_rtp(p, r, s, dst, abs_send, sp.twcc_next)
         if t.codec == C_VP8:
             munge_vp8(dst + out_len - r.payload_len - r.pad_len, r.payload_len, s)
         st = srtp_protect(sp.tx, dst, &out_len)
         if st != 0:
             self.drops[D_SEND_FAILED] += 1
             return
+        cdef int log_slot = -1
+        if s.twcc_out:
+            log_slot = sent_log(sp, sp.twcc_next, out_len, arrival)
+            sp.twcc_next += 1
         if <int16_t>(<uint16_t>(r.seq + s.seq_offset) - s.next_seq) >= 0:
             s.next_seq = <uint16_t>(r.seq + s.seq_offset + 1)
             s.last_out_ts = r.ts + s.ts_offset
         s.packets += 1
         s.octets += r.payload_len
         s.last_send_ns = arrival
-        self._queue(dst, out_len, sp, arrival)
+        self._queue(dst, out_len, sp, arrival, log_slot)
 
-    cdef inline void _queue(self, uint8_t *dst, int out_len, Peer *sp, int64_t arrival) noexcept nogil:
+    cdef inline void _queue(self, uint8_t *dst, int out_len, Peer *sp, int64_t arrival, int log_slot) noexcept nogil:
         cdef mmsghdr *m = &self.tx_msgs[self.tx_count]
         memset(&m.msg_hdr, 0, sizeof(msghdr))
         m.msg_hdr.msg_name = &sp.addr
@@ -1349,6 +1469,8 @@ cdef class Engine:
         m.msg_hdr.msg_iov = &self.tx_iov[self.tx_count]
         m.msg_hdr.msg_iovlen = 1
         self.tx_arrival[self.tx_count] = arrival
+        self.tx_log_peer[self.tx_count] = sp if log_slot >= 0 else NULL
+        self.tx_log_slot[self.tx_count] = log_slot
         self.tx_count += 1
         sp.tx_packets += 1
 
@@ -1392,7 +1514,8 @@ cdef class Engine:
 
     cdef void _flush(self) noexcept nogil:
         cdef int sent = 0, r, i
-        cdef int64_t done, us
+        cdef int64_t done = 0, us
+        cdef Peer *lp
         while sent < self.tx_count:
             r = sendmmsg(self.fd, self.tx_msgs + sent, self.tx_count - sent, 0)
             if r < 0:
@@ -1406,8 +1529,16 @@ cdef class Engine:
             self.fwd_packets += sent
             for i in range(sent):
                 self.fwd_bytes += self.tx_iov[i].iov_len
+                lp = self.tx_log_peer[i]
+                if lp != NULL:
+                    # transport-cc send time: when the kernel took the packet, not when it was queued
+                    if done == 0:
+                        done = now_ns(CLOCK_REALTIME)
+                    if lp.snd_seq != NULL:
+                        lp.snd_ns[self.tx_log_slot[i]] = done
             if self.measure_latency:
-                done = now_ns(CLOCK_REALTIME)
+                if done == 0:
+                    done = now_ns(CLOCK_REALTIME)
                 for i in range(sent):
                     us = (done - self.tx_arrival[i]) // 1000
                     if us < 0:
@@ -1455,7 +1586,7 @@ cdef class Engine:
         cdef Peer *sp = &self.peers[s.peer]
         if not sp.ready or not sp.has_addr:
             return 0
-        cdef int sent = 0, ri, out_len, src_len
+        cdef int sent = 0, ri, out_len, src_len, log_slot
         cdef uint16_t in_seq
         cdef RtpInfo r
         cdef uint8_t *src
@@ -1475,19 +1606,112 @@ cdef class Engine:
             if self.tx_count >= TX_SLOTS:
                 self._flush()
             dst = self.tx_buf + self.tx_count * SLOT
-            out_len = rewrite_rtp(src, &r, s, dst, abs_send_time(now))
+            out_len = rewrite_rtp(src, &r, s, dst, abs_send_time(now), sp.twcc_next)
             if s.rtx_pt != 0xff:
                 out_len = wrap_rtx(dst, out_len, &r, s)
                 if out_len < 0:
                     continue
             if srtp_protect(sp.tx, dst, &out_len) != 0:
                 continue
-            self._queue(dst, out_len, sp, now)
+            log_slot = -1
+            if s.twcc_out:
+                log_slot = sent_log(sp, sp.twcc_next, out_len, now)
+                sp.twcc_next += 1
+            self._queue(dst, out_len, sp, now, log_slot)
             s.rtx_packets += 1
             sent += 1
         self._flush()
         self.rtx_sent += sent
         return sent
+
+    # ---------------- transport-wide congestion control ----------------
+
+    def twcc_arrivals(self, int peer):
+        """Drains the peer's arrival log: [(transport seq, arrival µs), ...] in arrival order since the last
+        call (the oldest are gone if more than ARRIVAL_LOG arrived in between; see twcc_state)."""
+        self._check(peer, self.max_peers, "peer")
+        cdef Peer *p = &self.peers[peer]
+        if not p.used or p.arr_seq == NULL:
+            return []
+        return arrival_drain(p)
+
+    def twcc_sent(self, int peer, int base_seq, int count):
+        """What the node sent to `peer` as transport seqs base_seq .. base_seq+count-1: per seq (send time µs,
+        bytes on the wire) or None when the send log no longer (or never) held it."""
+        self._check(peer, self.max_peers, "peer")
+        cdef Peer *p = &self.peers[peer]
+        if count < 0 or count > 0xFFFF:
+            raise ValueError("count out of range")
+        cdef list out = []
+        cdef int k, i
+        cdef uint16_t seq
+        if not p.used or p.snd_seq == NULL:
+            return [None] * count
+        for k in range(count):
+            seq = <uint16_t>(base_seq + k)
+            i = seq & (SEND_LOG - 1)
+            # a slot is valid if it holds this seq and was written within the last SEND_LOG packets
+            if p.snd_seq[i] == seq and p.snd_size[i] != 0 and <uint16_t>(p.twcc_next - seq - 1) < SEND_LOG:
+                out.append((p.snd_ns[i] // 1000, p.snd_size[i]))
+            else:
+                out.append(None)
+        return out
+
+    def twcc_state(self, int peer):
+        """(next transport seq to this peer, packets logged as sent, arrival-log overflows)"""
+        self._check(peer, self.max_peers, "peer")
+        cdef Peer *p = &self.peers[peer]
+        return (p.twcc_next, p.twcc_sent, p.arr_overflow)
+
+    def send_padding(self, int sub, int count, int size=MAX_PADDING):
+        """A bandwidth probe: `count` padding-only packets (`size` bytes of RTP padding, 1..255) on the
+        subscription's RTX stream, each with the peer's next transport seq, sent at once. Returns
+        (first seq, last seq, bytes sent) or None when the subscription has no RTX or no transport-cc."""
+        self._check(sub, self.max_subs, "subscription")
+        cdef Sub *s = &self.subs[sub]
+        if not s.used or s.rtx_pt == 0xff or s.twcc_out == 0:
+            return None
+        cdef Peer *sp = &self.peers[s.peer]
+        if not sp.ready or not sp.has_addr or sp.snd_seq == NULL:
+            return None
+        if size < 1 or size > MAX_PADDING:
+            raise ValueError("padding size must be 1..255")
+        if count < 0 or count > TX_SLOTS:
+            raise ValueError("count out of range")
+        cdef int k, n, slot, sent = 0, total = 0
+        cdef uint16_t first = sp.twcc_next
+        cdef uint8_t *dst
+        cdef int64_t now = now_ns(CLOCK_REALTIME)
+        for k in range(count):
+            if self.tx_count >= TX_SLOTS:
+                self._flush()
+            dst = self.tx_buf + self.tx_count * SLOT
+            dst[0] = 0x80 | 0x20 | 0x10                  # V=2, P, X
+            dst[1] = s.rtx_pt
+            wr16(dst + 2, s.rtx_seq)
+            wr32(dst + 4, s.last_out_ts)
+            wr32(dst + 8, s.rtx_ssrc)
+            wr16(dst + 12, 0xBEDE)
+            wr16(dst + 14, 1)
+            dst[16] = (s.twcc_out << 4) | 1
+            wr16(dst + 17, sp.twcc_next)
+            dst[19] = 0
+            memset(dst + 20, 0, size - 1)
+            dst[20 + size - 1] = <uint8_t>size
+            n = 20 + size
+            if srtp_protect(sp.tx, dst, &n) != 0:
+                continue
+            s.rtx_seq = <uint16_t>(s.rtx_seq + 1)
+            slot = sent_log(sp, sp.twcc_next, n, now)
+            sp.twcc_next += 1
+            self._queue(dst, n, sp, now, slot)
+            sent += 1
+            total += n
+        self._flush()
+        self.probe_packets += sent
+        if sent == 0:
+            return None
+        return (first, <uint16_t>(sp.twcc_next - 1), total)
 
     # ---------------- state for RTCP generation and metrics ----------------
 
@@ -1513,7 +1737,7 @@ cdef class Engine:
         d = {
             "rx_packets": self.rx_packets, "rx_bytes": self.rx_bytes, "forwarded_packets": self.fwd_packets,
             "forwarded_bytes": self.fwd_bytes, "rtx_packets": self.rtx_sent, "rtcp_sent": self.rtcp_sent,
-            "batches": self.batches,
+            "batches": self.batches, "probe_packets": self.probe_packets,
         }
         d["drops"] = {DROP_REASONS[i]: self.drops[i] for i in range(D_COUNT)}
         return d
@@ -1705,7 +1929,8 @@ def py_is_keyframe(int codec, bytes payload):
     return bool(is_keyframe_c(codec, <const uint8_t *>payload, len(payload)))
 
 def py_rewrite_rtp(bytes data, unsigned int ssrc, int pt, int seq_offset, unsigned int ts_offset,
-                   bytes ext_map=b"", int abs_send_out=0, unsigned int abs_send=0):
+                   bytes ext_map=b"", int abs_send_out=0, unsigned int abs_send=0, int twcc_out=0,
+                   int twcc_seq=0):
     cdef RtpInfo r
     if len(data) > MAX_RTP or parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
         return None
@@ -1716,11 +1941,12 @@ def py_rewrite_rtp(bytes data, unsigned int ssrc, int pt, int seq_offset, unsign
     s.seq_offset = <uint16_t>seq_offset
     s.ts_offset = ts_offset
     s.abs_send_out = abs_send_out
+    s.twcc_out = twcc_out & 0xff
     cdef int i
     for i in range(min(len(ext_map), EXT_IDS)):
         s.ext_map[i] = ext_map[i]
     cdef uint8_t out[SLOT]
-    cdef int n = rewrite_rtp(<const uint8_t *>data, &r, &s, out, abs_send)
+    cdef int n = rewrite_rtp(<const uint8_t *>data, &r, &s, out, abs_send, <uint16_t>twcc_seq)
     return PyBytes_FromStringAndSize(<char *>out, n)
 
 def py_wrap_rtx(bytes data, unsigned int rtx_ssrc, int rtx_pt, int rtx_seq):
@@ -1752,6 +1978,29 @@ def py_munge_vp8(bytes payload, int pid_offset, int tl0_offset, bint resync=Fals
     if len(buf):
         munge_vp8(&view[0], len(buf), &s)
     return bytes(buf), s.last_pid, s.last_tl0
+
+
+cdef class ArrivalLogHook:
+    """The engine's per-peer transport-cc arrival log on its own, for tests against sfu.reference.ArrivalLog."""
+
+    cdef Peer p
+
+    def __cinit__(self):
+        memset(&self.p, 0, sizeof(Peer))
+        alloc_arrival_log(&self.p)
+
+    def __dealloc__(self):
+        free_twcc_logs(&self.p)
+
+    def push(self, int seq, long long arrival_ns):
+        arrival_push(&self.p, <uint16_t>seq, arrival_ns)
+
+    def drain(self):
+        return arrival_drain(&self.p)
+
+    @property
+    def overflow(self):
+        return self.p.arr_overflow
 
 
 def srtp_version():

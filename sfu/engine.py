@@ -20,6 +20,7 @@ LOCKED = (
     "add_track", "remove_track", "add_subscription", "remove_subscription", "restart_subscription",
     "switch_layer", "subscription_layer", "set_paused", "audio_activity", "subscription_waiting", "send_rtcp",
     "send_raw", "retransmit", "track_stats", "subscription_stats", "counters", "latency_histogram",
+    "twcc_arrivals", "twcc_sent", "twcc_state", "send_padding",
 )
 
 

@@ -208,13 +208,18 @@ def is_keyframe(codec: int, payload: bytes) -> bool:
 # ---------------- rewrite and RTX ----------------
 
 def rewrite_rtp(data: bytes, ssrc: int, pt: int, seq_offset: int, ts_offset: int, ext_map: bytes = b"",
-                abs_send_out: int = 0, abs_send: int = 0) -> bytes | None:
+                abs_send_out: int = 0, abs_send: int = 0, twcc_out: int = 0, twcc_seq: int = 0) -> bytes | None:
     """The subscriber's view of a publisher packet: its SSRC and PT, seq + seq_offset, ts + ts_offset
     (both wrapping). Header extension element ID i becomes ext_map[i] (0 or absent = dropped; a one-byte
     block keeps only IDs 1..14); the element mapped to `abs_send_out` with a 3-byte value is stamped with
     `abs_send` (24 bits). Zero padding bytes are dropped and the block re-padded; without surviving elements,
     or with a non-RFC-8285 profile, the extension is removed (X cleared). CSRCs, marker, payload and RTP
-    padding are kept. None for malformed or oversized (> MAX_RTP) input."""
+    padding are kept. None for malformed or oversized (> MAX_RTP) input.
+
+    Transport-wide congestion control: with `twcc_out` in 1..14 (the low 8 bits are used; 15 and up mean
+    off), the node's transport sequence number `twcc_seq` (16 bits) is appended as the block's last element,
+    in the block's own form (two-byte for a two-byte block, else one-byte, creating a 0xBEDE block if
+    needed); a source element mapped onto `twcc_out` is dropped."""
     if len(data) > MAX_RTP:
         return None
     info = parse_rtp(data)
@@ -226,15 +231,23 @@ def rewrite_rtp(data: bytes, ssrc: int, pt: int, seq_offset: int, ts_offset: int
     out += data[12:hdr_len]
     block = bytearray()
     one_byte = profile == PROFILE_ONE_BYTE
+    twcc = twcc_out & 0xFF
+    if twcc >= 15:
+        twcc = 0
     for eid, off, length in _elements(data, profile, ext_off, ext_off + ext_len):
         new_id = ext_map[eid] if 0 < eid < len(ext_map) else 0
-        if new_id == 0 or (one_byte and new_id > 14):
+        if new_id == 0 or (one_byte and new_id > 14) or new_id == twcc:
             continue
         value = data[off:off + length]
         if new_id == abs_send_out and length == 3:
             value = (abs_send & 0xFFFFFF).to_bytes(3, "big")
         block += bytes([(new_id << 4) | (length - 1)]) if one_byte else bytes([new_id, length])
         block += value
+    if twcc:
+        stamp = struct.pack("!H", twcc_seq & 0xFFFF)
+        block += (bytes([twcc, 2]) if _is_two_byte(profile) else bytes([(twcc << 4) | 1])) + stamp
+        if not _is_two_byte(profile):
+            profile = PROFILE_ONE_BYTE
     if block:
         block += bytes(-len(block) % 4)
         out[0] |= 0x10
@@ -295,6 +308,29 @@ def munge_vp8(payload: bytes, pid_offset: int, tl0_offset: int, resync: bool = F
     return bytes(p), last_pid, last_tl0
 
 
+class ArrivalLog:
+    """Transport-cc, receive side: the engine's bounded per-peer log of (transport seq, arrival), drained by
+    Python. Holding at most `capacity` entries, it drops the oldest (counting an overflow) when more arrive
+    between two drains."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.capacity = capacity
+        self.entries: list[tuple[int, int]] = []
+        self.overflow = 0
+
+    def push(self, seq: int, arrival_ns: int) -> None:
+        self.entries.append((seq & 0xFFFF, arrival_ns))
+        if len(self.entries) > self.capacity:
+            del self.entries[0]
+            self.overflow += 1
+
+    def drain(self) -> list[tuple[int, int]]:
+        """[(seq, arrival µs), ...] in arrival order since the last drain."""
+        out = [(seq, ns // 1000) for seq, ns in self.entries]
+        self.entries = []
+        return out
+
+
 def abs_send_time(ns: int) -> int:
     """abs-send-time: 24 bits of 6.18 fixed-point seconds (wall clock mod 64 s; as NTP, since the
     NTP-Unix epoch offset is a multiple of 64 s)."""
@@ -332,8 +368,16 @@ class _Peer:
     tx: pylibsrtp.Session | None = None
     abs_send_id: int = 0
     audio_level_id: int = 0
+    twcc_id: int = 0
+    arrivals: ArrivalLog | None = None
+    twcc_next: int = 0
     rx_packets: int = 0
     tx_packets: int = 0
+
+    def next_twcc(self) -> int:
+        seq = self.twcc_next
+        self.twcc_next = (seq + 1) & 0xFFFF
+        return seq
 
 
 @dataclass
@@ -381,6 +425,7 @@ class _Sub:
     octets: int = 0
     rtx_packets: int = 0
     last_send_ns: int = 0
+    twcc_out: int = 0
 
 
 START_WINDOW = 0x4000   # packets older than the start or this far behind the newest are not forwarded
@@ -404,7 +449,7 @@ class ReferenceForwarder:
         self._by_addr: dict[tuple[str, int], int] = {}
         self._by_ssrc: dict[tuple[int, int], int] = {}
         self._counts = dict.fromkeys(("rx_packets", "rx_bytes", "forwarded_packets", "forwarded_bytes",
-                                      "rtx_packets", "rtcp_sent", "batches"), 0)
+                                      "rtx_packets", "rtcp_sent", "batches", "probe_packets"), 0)
         self._drops = dict.fromkeys(DROP_REASONS, 0)
 
     # ---- control ----
@@ -438,9 +483,16 @@ class ReferenceForwarder:
         p.rx = srtp_session(profile, rx_key, outbound=False)
         p.tx = srtp_session(profile, tx_key, outbound=True)
 
-    def set_peer_extensions(self, peer: int, abs_send_id: int = 0, audio_level_id: int = 0) -> None:
+    def set_peer_extensions(self, peer: int, abs_send_id: int = 0, audio_level_id: int = 0,
+                            twcc_id: int = 0) -> None:
         p = self._peer(peer)
-        p.abs_send_id, p.audio_level_id = abs_send_id, audio_level_id
+        p.abs_send_id, p.audio_level_id, p.twcc_id = abs_send_id, audio_level_id, twcc_id
+        if twcc_id and p.arrivals is None:
+            p.arrivals = ArrivalLog()
+
+    def twcc_arrivals(self, peer: int) -> list[tuple[int, int]]:
+        p = self._peer(peer)
+        return p.arrivals.drain() if p.arrivals is not None else []
 
     def remove_peer(self, peer: int) -> None:
         if peer not in self.peers:
@@ -474,7 +526,7 @@ class ReferenceForwarder:
 
     def add_subscription(self, sub: int, track: int, peer: int, ssrc: int, pt: int, rtx_ssrc: int = 0,
                          rtx_pt: int = -1, ext_map: bytes = b"", abs_send_out: int = 0, initial_seq: int = 0,
-                         ts_offset: int = 0) -> None:
+                         ts_offset: int = 0, twcc_out: int = 0) -> None:
         if sub in self.subs:
             raise ValueError(f"subscription {sub} already exists")
         if track not in self.tracks or peer not in self.peers:
@@ -484,7 +536,7 @@ class ReferenceForwarder:
         t = self.tracks[track]
         self.subs[sub] = _Sub(track, peer, ssrc, pt & 0x7F, rtx_ssrc, rtx_pt & 0x7F if rtx_pt >= 0 else -1,
                               bytes(ext_map), abs_send_out, initial_seq & 0xFFFF, ts_offset & 0xFFFFFFFF,
-                              need_keyframe=t.codec not in (CODEC_OPUS, CODEC_OTHER))
+                              need_keyframe=t.codec not in (CODEC_OPUS, CODEC_OTHER), twcc_out=twcc_out)
         t.subs.insert(0, sub)           # the engine links new subscriptions at the head
 
     def remove_subscription(self, sub: int) -> None:
@@ -576,6 +628,11 @@ class ReferenceForwarder:
         if info is None:
             self._drops["malformed"] += 1
             return
+        pp = self.peers[peer]
+        if pp.twcc_id and pp.arrivals is not None:
+            value = find_ext(pkt, pp.twcc_id)
+            if value is not None and len(value) >= 2:
+                pp.arrivals.push(struct.unpack_from("!H", value)[0], time.time_ns())
         ti = self._by_ssrc.get((peer, info[4]))
         if ti is None:
             self._drops["unknown_ssrc"] += 1
@@ -609,8 +666,11 @@ class ReferenceForwarder:
                 continue
             if (seq - s.start_seq) & 0xFFFF > START_WINDOW:     # keep the start inside the half window
                 s.start_seq = (seq - START_WINDOW) & 0xFFFF
-            out = rewrite_rtp(pkt, s.ssrc, s.pt, s.seq_offset, s.ts_offset, s.ext_map, s.abs_send_out, abs_send)
+            out = rewrite_rtp(pkt, s.ssrc, s.pt, s.seq_offset, s.ts_offset, s.ext_map, s.abs_send_out, abs_send,
+                              s.twcc_out, sp.twcc_next)
             assert out is not None
+            if s.twcc_out:
+                sp.next_twcc()
             out_seq = (seq + s.seq_offset) & 0xFFFF
             if not self._send(sp, out):
                 continue
@@ -697,9 +757,12 @@ class ReferenceForwarder:
             pkt = t.ring.get(in_seq & t.mask)
             if pkt is None or struct.unpack_from("!H", pkt, 2)[0] != in_seq or _older(in_seq, s.start_seq):
                 continue
-            out = rewrite_rtp(pkt, s.ssrc, s.pt, s.seq_offset, s.ts_offset, s.ext_map, s.abs_send_out, abs_send)
+            out = rewrite_rtp(pkt, s.ssrc, s.pt, s.seq_offset, s.ts_offset, s.ext_map, s.abs_send_out, abs_send,
+                              s.twcc_out, sp.twcc_next)
             if out is None:
                 continue
+            if s.twcc_out:
+                sp.next_twcc()
             if s.rtx_pt >= 0:
                 out = wrap_rtx(out, s.rtx_ssrc, s.rtx_pt, s.rtx_seq)
                 if out is None:
