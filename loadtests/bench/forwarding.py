@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from loadtests.bench import media as bench_media
-from loadtests.bench.peer import Publisher, Subscriber, plaintext_packets
+from loadtests.bench.peer import Publisher, SimulcastPublisher, Subscriber, plaintext_packets
 from loadtests.bench.target import ROOT, CastellanTarget, Target
 
 PROFILE_NAMES = {1: "AES_CM_128_HMAC_SHA1_80", 7: "AEAD_AES_128_GCM", 8: "AEAD_AES_256_GCM"}
@@ -216,17 +216,25 @@ async def measure_target(
     progress: Progress,
     profile_dir: str | None = None,
     pacing: float = 2.5,
+    simulcast: list[bench_media.BenchMedia] | None = None,
 ) -> Row:
-    row = Row(n, target.label)
+    row = Row(n, target.label + ("-simulcast" if simulcast else ""))
     tag = f"N={n} {target.label}"
     progress(f"{tag}: starting node")
     await _bounded(target.start(), 40, "node start")
     pub: Publisher | None = None
     subs: list[Subscriber] = []
     try:
-        pub = Publisher("publisher", media, pacing_bps=pacing * media.video_bitrate)
+        if simulcast:
+            rate = sum(m.video_bitrate for m in simulcast)
+            pub = SimulcastPublisher("publisher", simulcast, pacing_bps=pacing * rate)
+        else:
+            pub = Publisher("publisher", media, pacing_bps=pacing * media.video_bitrate)
         await _bounded(target.join_publisher(pub), 20, "publisher join")
         row.profile = pub.keys.profile if pub.keys else 0
+        if simulcast:  # RID-signalled layers become a track when their first packets arrive (as from a browser)
+            pub.start_media()
+            await asyncio.sleep(1.0)
         sem = asyncio.Semaphore(8)
         joined: list[Subscriber] = []
         failures: list[str] = []
@@ -234,6 +242,8 @@ async def measure_target(
         async def join(i: int) -> None:
             async with sem:
                 s = Subscriber(f"sub{i:03d}-{secrets.token_hex(2)}")
+                if simulcast:  # mixed links: a third report 250 kb/s, a third 800 kb/s, a third nothing (fast)
+                    s.remb_bps = (250_000, 800_000, None)[i % 3]
                 subs.append(s)
                 try:
                     await target.join_subscriber(s)
@@ -329,6 +339,14 @@ async def measure_target(
             "reordered": sum(st.reordered for s in subs for st in s.streams.values()),
             "duplicates": sum(st.duplicates for s in subs for st in s.streams.values()),
         }
+        if simulcast:  # which layer each subscriber ended up on, from its video packet rate in the window
+            per_layer = [sum(len(f.payloads) for f in m.video) / m.seconds for m in simulcast]
+            counts = [0] * len(per_layer)
+            for s in joined:
+                _exp, got = s.window({x for x, k in s.kinds.items() if k == "video"})
+                rate = got / max(row.seconds, 1e-9)
+                counts[min(range(len(per_layer)), key=lambda i: abs(per_layer[i] - rate))] += 1
+            row.extra["layers"] = " / ".join(str(c) for c in counts)
         with_stats = getattr(target, "stats", None)
         if with_stats is not None:
             try:
@@ -487,6 +505,19 @@ def ratios(rows: list[Row]) -> str:
             f"| {n} | {fmt(nf)} | {fmt(pn)} | {fmt(node.p99_us if node else None, '.0f')} | "
             f"{node.lost if node else '—'} | {verdict} |"
         )
+    sim_lines = []
+    for n in sorted({r.n for r in rows}):
+        by = {r.path: r for r in rows if r.n == n}
+        node, sim = by.get("castellan"), by.get("castellan-simulcast")
+        if node and sim:
+            ratio = sim.us_per_pkt / node.us_per_pkt
+            sim_lines.append(
+                f"| {n} | {node.us_per_pkt:.2f} | {sim.us_per_pkt:.2f} | {ratio:.2f} | "
+                f"{sim.extra.get('layers', '')} | {'PASS' if ratio <= 1.2 else 'MISS'} (≤ 1.20) |"
+            )
+    if sim_lines:
+        lines += ["", "| N | single-layer µs/pkt | simulcast µs/pkt | simulcast / single | subscribers per layer | target |",
+                  "|---:|---:|---:|---:|---|---|", *sim_lines]
     return "\n".join(lines)
 
 
@@ -494,6 +525,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
     progress = Progress()
     progress("preparing media (encoded and packetized once, then cached)")
     media = await asyncio.to_thread(bench_media.load)
+    simulcast = await asyncio.to_thread(bench_media.load_simulcast) if "simulcast" in args.paths else None
     packets = plaintext_packets(media)
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     rows: list[Row] = []
@@ -503,7 +535,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
             for path in paths:
                 if path == "floor":
                     continue
-                target = CastellanTarget("native" if path == "castellan" else "python")
+                target = CastellanTarget("python" if path == "python" else "native")
                 row = await measure_target(
                     target,
                     media,
@@ -511,8 +543,9 @@ async def run(args: argparse.Namespace) -> list[Row]:
                     args.warmup,
                     args.duration,
                     progress,
-                    args.profile if path == "castellan" else None,
+                    args.profile if path in ("castellan", "simulcast") else None,
                     args.pacing,
+                    simulcast if path == "simulcast" else None,
                 )
                 profile = profile or row.profile
                 rows.append(row)
@@ -579,7 +612,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--duration", type=float, default=10.0, help="measurement window per N and path, seconds")
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds after every subscriber receives media")
-    ap.add_argument("--paths", default="castellan,python,floor", help="any of castellan,python,floor")
+    ap.add_argument("--paths", default="castellan,python,floor", help="any of castellan,simulcast,python,floor (simulcast: 1 publisher with q/h/f layers, subscribers "
+                    "reporting 250 kb/s, 800 kb/s or nothing)")
     ap.add_argument(
         "--repeat",
         type=int,

@@ -44,7 +44,7 @@ class BenchMedia:
         return [i for i, f in enumerate(self.video) if f.keyframe]
 
 
-def _noisy_video(path: Path, seconds: float, width: int, height: int, bitrate: int) -> None:
+def _noisy_video(path: Path, seconds: float, width: int, height: int, bitrate: int, gop: int) -> None:
     import av
 
     rng = np.random.default_rng(1)
@@ -58,7 +58,7 @@ def _noisy_video(path: Path, seconds: float, width: int, height: int, bitrate: i
             "deadline": "realtime",
             "cpu-used": "8",
             "lag-in-frames": "0",
-            "g": str(FPS * 2),
+            "g": str(gop),
             "minrate": str(bitrate),
             "maxrate": str(bitrate),
             "bufsize": str(bitrate),
@@ -90,12 +90,15 @@ def _vp8_payloads(frame: bytes, picture_id: int) -> list[bytes]:
     return out
 
 
-def load(seconds: float = 10.0, width: int = 640, height: int = 360, bitrate: int = 1_500_000) -> BenchMedia:
+def load(seconds: float = 10.0, width: int = 640, height: int = 360, bitrate: int = 1_500_000,
+         gop: int = FPS * 2) -> BenchMedia:
     """Encodes (first time only) and packetizes; the result is cached next to loadtests/media.py's files."""
     import av
 
     base_media.CACHE.mkdir(parents=True, exist_ok=True)
     stem = f"bench-vp8-{width}x{height}-{FPS}fps-{seconds:g}s-{bitrate // 1000}k"
+    if gop != FPS * 2:
+        stem += f"-g{gop}"
     cached = base_media.CACHE / (stem + ".rtp.pickle")
     if cached.exists():
         with open(cached, "rb") as f:
@@ -103,7 +106,7 @@ def load(seconds: float = 10.0, width: int = 640, height: int = 360, bitrate: in
         return BenchMedia([VideoFrame(p, k) for p, k in raw["video"]], raw["audio"], raw["seconds"])
     ivf = base_media.CACHE / (stem + ".ivf")
     if not ivf.exists():
-        _noisy_video(ivf, seconds, width, height, bitrate)
+        _noisy_video(ivf, seconds, width, height, bitrate, gop)
     video: list[VideoFrame] = []
     with av.open(str(ivf)) as c:
         for pkt in c.demux(c.streams.video[0]):
@@ -133,3 +136,11 @@ if __name__ == "__main__":
         f"video {len(m.video)} frames, {n} packets, {m.video_bitrate / 1e6:.2f} Mb/s, keyframes at {m.keyframes}; "
         f"audio {len(m.audio)} packets"
     )
+
+
+SIMULCAST = ((320, 180, 150_000), (640, 360, 500_000), (1280, 720, 1_200_000))  # q, h, f as browsers send them
+
+
+def load_simulcast(seconds: float = 4.0, gop: int = FPS) -> list[BenchMedia]:
+    """The three encodings of one simulcast camera (same frames, same keyframe positions)."""
+    return [load(seconds, w, h, b, gop) for w, h, b in SIMULCAST]

@@ -205,9 +205,14 @@ class BenchPeer:
 # ---------------------------------------------------------------- publisher
 
 
-def _video_header(seq: int, ts: int, ssrc: int, marker: bool, ast: int) -> bytes:
-    # one-byte extension block: abs-send-time (id 2, 3 bytes) -> exactly one word
-    ext = struct.pack("!HHB", 0xBEDE, 1, (bsdp.EXT_ABS_SEND_TIME << 4) | 2) + ast.to_bytes(3, "big")
+def _video_header(seq: int, ts: int, ssrc: int, marker: bool, ast: int, rid: bytes = b"") -> bytes:
+    # one-byte extension block: abs-send-time (id 2, 3 bytes) -> exactly one word; a simulcast layer also
+    # carries MID and RID (as a browser does until the SFU has seen them), padded to a word
+    body = bytes([(bsdp.EXT_ABS_SEND_TIME << 4) | 2]) + ast.to_bytes(3, "big")
+    if rid:
+        body += bytes([(bsdp.EXT_MID << 4)]) + b"1" + bytes([(bsdp.EXT_RID << 4) | (len(rid) - 1)]) + rid
+        body += b"\0" * (-len(body) % 4)
+    ext = struct.pack("!HH", 0xBEDE, len(body) // 4) + body
     return struct.pack("!BBHII", 0x90, (0x80 if marker else 0) | bsdp.VP8_PT, seq, ts, ssrc) + ext
 
 
@@ -247,6 +252,9 @@ class Publisher(BenchPeer):
         self.video_ssrc = secrets.randbits(32) or 1
         self.video_rtx_ssrc = secrets.randbits(32) or 2
         self.audio_ssrc = secrets.randbits(32) or 3
+        # (SSRC, RID, media) per video encoding: one without simulcast (SimulcastPublisher has three)
+        self.encodings: list[tuple[int, bytes, BenchMedia]] = [(self.video_ssrc, b"", media)]
+        self.jump_to_keyframe = True  # answer PLI with the next keyframe (False: wait for the natural one)
         self.rx: SrtpSession | None = None
         self.sent_video = self.sent_audio = self.sent_bytes = 0
         self.plis = 0
@@ -297,13 +305,13 @@ class Publisher(BenchPeer):
         t0 = loop.time() + 0.02
         vi = ai = 0  # frames / audio packets scheduled so far (timeline)
         pos = 0  # position in the media's video frames
-        seq_v = secrets.randbits(15)
+        seqs = [secrets.randbits(15) for _ in self.encodings]
         seq_a = secrets.randbits(15)
         ts_v0 = secrets.randbits(31)
         ts_a0 = secrets.randbits(31)
         last_sr = 0.0
         nv, na = len(self.media.video), len(self.media.audio)
-        queue: list[tuple[int, bool, bytes]] = []  # (ts, marker, payload) waiting for the pacer
+        queue: list[tuple[int, int, bool, bytes]] = []  # (encoding, ts, marker, payload) waiting for the pacer
         budget = 0.0
         last_tick = t0
         tick = 0.005
@@ -325,21 +333,24 @@ class Publisher(BenchPeer):
             while t0 + vi / FPS <= now:  # video frames enter the pacer queue
                 if self._want_keyframe:
                     self._want_keyframe = False
-                    pos = next((k for k in self._keyframes if k >= pos), self._keyframes[0])
-                frame = self.media.video[pos % nv]
-                pos = (pos + 1) % nv
+                    if self.jump_to_keyframe:
+                        pos = next((k for k in self._keyframes if k >= pos), self._keyframes[0])
                 ts = (ts_v0 + vi * 3000) & 0xFFFFFFFF
-                last = len(frame.payloads) - 1
-                queue.extend((ts, j == last, payload) for j, payload in enumerate(frame.payloads))
+                for e, (_ssrc, _rid, emedia) in enumerate(self.encodings):
+                    frame = emedia.video[pos % nv]
+                    last = len(frame.payloads) - 1
+                    queue.extend((e, ts, j == last, payload) for j, payload in enumerate(frame.payloads))
+                pos = (pos + 1) % nv
                 vi += 1
             if self.pacing_bps:
                 budget = min(budget + (now - last_tick) * self.pacing_bps / 8, self.pacing_bps / 8 * 0.04)
             last_tick = now
             sent = 0
             while queue and (not self.pacing_bps or budget > 0 or sent == 0 and budget > -1500):
-                ts, marker, payload = queue.pop(0)
-                pkt = self.tx.protect(_video_header(seq_v, ts, self.video_ssrc, marker, ast) + payload)
-                seq_v = (seq_v + 1) & 0xFFFF
+                e, ts, marker, payload = queue.pop(0)
+                ssrc, rid, _media = self.encodings[e]
+                pkt = self.tx.protect(_video_header(seqs[e], ts, ssrc, marker, ast, rid) + payload)
+                seqs[e] = (seqs[e] + 1) & 0xFFFF
                 self._send(pkt)
                 self.sent_video += 1
                 self.sent_bytes += len(pkt)
@@ -398,6 +409,7 @@ class Subscriber(BenchPeer):
         self.rr_ssrc = secrets.randbits(32) or 5
         self.media_packets = 0
         self.kinds: dict[int, str] = {}  # ssrc -> "audio" | "video", from the answer
+        self.remb_bps: int | None = None  # a receiver estimate to report (a bot "on a slow link"), or none
 
     def mlines(self) -> list[bsdp.MLine]:
         return [bsdp.MLine("audio", "0", "recvonly"), bsdp.MLine("video", "1", "recvonly")]
@@ -458,4 +470,30 @@ class Subscriber(BenchPeer):
                 )
                 for ssrc, st in list(self.streams.items())[:4]
             ]
-            self.send_rtcp([rtcp.ReceiverReport(ssrc=self.rr_ssrc, reports=blocks)])
+            packets: list = [rtcp.ReceiverReport(ssrc=self.rr_ssrc, reports=blocks)]
+            if self.remb_bps is not None:
+                video = [s for s, k in self.kinds.items() if k == "video"]
+                packets.append(rtcp.Remb(sender_ssrc=self.rr_ssrc, bitrate=self.remb_bps, ssrcs=video))
+            self.send_rtcp(packets)
+
+
+class SimulcastPublisher(Publisher):
+    """A browser-like simulcast sender: one video m-line with RIDs (lowest first), each encoding its own SSRC
+    carrying MID + RID; all encodings show the same frame at the same RTP timestamp. Keyframe requests are
+    counted but answered by the encodings' regular keyframes (short GOP), so every layer's frame numbers run
+    on without jumps — what a switch-continuity test needs."""
+
+    def __init__(self, name: str, layers: list[BenchMedia], rids: tuple[str, ...] = ("q", "h", "f"),
+                 pacing_bps: float = 0.0) -> None:
+        if len(layers) != len(rids) or len({len(m.video) for m in layers}) != 1:
+            raise ValueError("one media per RID, all with the same number of frames")
+        super().__init__(name, layers[0], pacing_bps)
+        self.rids = rids
+        self.encodings = [(secrets.randbits(32) or 10 + i, rid.encode(), m) for i, (rid, m) in enumerate(zip(rids, layers, strict=True))]
+        self.jump_to_keyframe = False
+
+    def mlines(self) -> list[bsdp.MLine]:
+        return [
+            bsdp.MLine("audio", "0", "sendonly", self.audio_ssrc),
+            bsdp.MLine("video", "1", "sendonly", rids=self.rids),
+        ]

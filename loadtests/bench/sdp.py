@@ -12,9 +12,11 @@ RTX_PT = 97
 EXT_AUDIO_LEVEL = 1
 EXT_ABS_SEND_TIME = 2
 EXT_MID = 4
+EXT_RID = 10
 URI_AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 URI_ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 URI_MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
+URI_RID = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
 
 
 @dataclass
@@ -24,6 +26,7 @@ class MLine:
     direction: str  # "sendonly" | "recvonly"
     ssrc: int = 0
     rtx_ssrc: int = 0
+    rids: tuple[str, ...] = ()  # simulcast encodings, lowest first (RID-signalled: no SSRC lines)
 
 
 @dataclass
@@ -67,6 +70,8 @@ def offer(ufrag: str, pwd: str, fingerprint: str, mlines: list[MLine], cname: st
         ]
         if m.kind == "audio":
             lines.append(f"a=extmap:{EXT_AUDIO_LEVEL} {URI_AUDIO_LEVEL}")
+        if m.rids:
+            lines.append(f"a=extmap:{EXT_RID} {URI_RID}")
         lines += [f"a={m.direction}", "a=rtcp-mux", "a=rtcp-rsize"]
         if m.kind == "audio":
             lines += [f"a=rtpmap:{OPUS_PT} opus/48000/2", f"a=fmtp:{OPUS_PT} minptime=10;useinbandfec=1"]
@@ -74,7 +79,11 @@ def offer(ufrag: str, pwd: str, fingerprint: str, mlines: list[MLine], cname: st
             lines += [f"a=rtpmap:{VP8_PT} VP8/90000"]
             lines += [f"a=rtcp-fb:{VP8_PT} {fb}" for fb in ("goog-remb", "ccm fir", "nack", "nack pli")]
             lines += [f"a=rtpmap:{RTX_PT} rtx/90000", f"a=fmtp:{RTX_PT} apt={VP8_PT}"]
-        if m.direction == "sendonly":
+        if m.direction == "sendonly" and m.rids:
+            lines.append(f"a=msid:{cname}-stream {cname}-{m.kind}")
+            lines += [f"a=rid:{rid} send" for rid in m.rids]
+            lines.append("a=simulcast:send " + ";".join(m.rids))
+        elif m.direction == "sendonly":
             lines.append(f"a=msid:{cname}-stream {cname}-{m.kind}")
             if m.kind == "video" and m.rtx_ssrc:
                 lines.append(f"a=ssrc-group:FID {m.ssrc} {m.rtx_ssrc}")
