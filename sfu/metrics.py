@@ -53,6 +53,15 @@ class NodeCollector(Collector):
         yield counter("castellan_nack_requests", "NACK feedback received from subscribers", node.counts["nack"])
         yield counter("castellan_pli_requests", "PLI/FIR received from subscribers", node.counts["pli"] + node.counts["fir"])
         yield counter("castellan_keyframe_requests", "Keyframe requests sent to publishers", node.counts["keyframe_requests"])
+        bw = node.bandwidth_stats()
+        est = GaugeMetricFamily("castellan_bandwidth_estimate_bps",
+                                "Downlink estimates of receiving participants (transport-cc, else REMB), by quantile",
+                                labels=[*labels, "quantile"])
+        for q, key in (("0.1", "p10_bps"), ("0.5", "p50_bps"), ("0.9", "p90_bps")):
+            if bw[key] is not None:
+                est.add_metric([*ids, q], bw[key])
+        yield est
+        yield counter("castellan_bandwidth_probes", "Bandwidth probes sent before layer upgrades", bw["probes"])
 
 
 def metrics_endpoint(node: Node) -> tuple[CollectorRegistry, Callable[[], bytes]]:

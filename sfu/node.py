@@ -1,8 +1,16 @@
 """The media node: one UDP port, the native engine, and the decisions Python makes for it.
 
 Python here handles what needs judgement — ICE-lite binding, DTLS, SDP, rooms and subscriptions, RTCP (keyframe
-requests, NACK service, reports) — and keeps the engine's tables up to date. Steady-state media never reaches
-this module: the engine forwards it natively.
+requests, NACK service, reports), bandwidth estimation and layer choice — and keeps the engine's tables up to date.
+Steady-state media never reaches this module: the engine forwards it natively.
+
+Transport-wide congestion control (when a peer negotiates it), per leg:
+- publishers: the engine logs each packet's transport seq and arrival; every TWCC_FEEDBACK_INTERVAL the node
+  drains the log and sends transport-cc feedback (sfu/twcc.py), so the browser's own estimator runs;
+- subscribers: the engine stamps the node's transport seq on everything sent to them and logs send times; their
+  feedback feeds a send-side estimator per subscriber (sfu/bwe.py), preferred over REMB. Before stepping a
+  subscriber up a simulcast layer its estimate does not already cover, the node sends a short probe (padding on
+  an RTX stream at the rate the upgrade needs) and upgrades only if the probe got through.
 """
 
 from __future__ import annotations
@@ -20,19 +28,29 @@ from typing import Any
 
 from native import engine as native  # type: ignore[attr-defined]  # the compiled extension
 from sfu import rtcp, sdp
+from sfu.bwe import PacketResult, SendSideBwe, probe_bitrate
 from sfu.dtls import Certificate, DtlsSession
 from sfu.engine import MediaThread, ThreadedEngine
 from sfu.ice import IceLite, new_credentials
-from sfu.layers import LayerState, next_upgrade_hold, rank_rids
+from sfu.layers import HEADROOM, LayerState, next_upgrade_hold, rank_rids
 from sfu.layers import step as step_layer
-from sfu.room import CODEC_IDS, Layer, Participant, Room, Subscription, Track
+from sfu.room import CODEC_IDS, Layer, Participant, Probe, Room, Subscription, Track
 from sfu.speaker import last_n
+from sfu.twcc import FeedbackBuilder
 
 log = logging.getLogger("castellan.node")
 
 KEYFRAME_REQUEST_INTERVAL = 0.5  # throttle for PLI/FIR towards one publisher track
 KEYFRAME_RETRY = 1.0  # a subscription still waiting for its first keyframe asks again this often
 REPORT_INTERVAL = 1.0
+TWCC_FEEDBACK_INTERVAL = 0.1  # transport-cc feedback to each publisher that sent something new
+PROBE_DURATION = 0.15  # a probe cluster's padding is spread over this long ...
+PROBE_TICK = 0.01  # ... in bursts this far apart
+PROBE_MARGIN = 1.2  # probe this much above what the upgrade needs
+PROBE_MIN_BPS = 100_000  # padding rate never below this (a probe must be measurable)
+PROBE_FEEDBACK_WAIT = 1.0  # feedback for a probe must arrive within this after it was sent
+PROBE_BACKOFF = 5.0  # after a probe that showed too little room, wait this long before the next
+PROBE_PADDING = 255  # bytes of padding per probe packet
 
 
 def _ntp_seconds(ntp: int) -> float:
@@ -101,6 +119,7 @@ class Node:
         self.engine: native.Engine | None = None
         self._media: MediaThread | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._probe_tasks: set[asyncio.Task[None]] = set()
         self.on_room_empty: Callable[[Room], None] | None = None
         self.on_leave: Callable[[Participant], None] | None = None
 
@@ -271,9 +290,12 @@ class Node:
             for ext_id, uri in sec.extensions.items():
                 p.ext_ids.setdefault(uri, ext_id)
         assert self.engine is not None
+        twcc_id = p.ext_ids.get(sdp.URI_TWCC, 0)
         self.engine.set_peer_extensions(
-            p.peer, p.ext_ids.get(sdp.URI_ABS_SEND_TIME, 0), p.ext_ids.get(sdp.URI_AUDIO_LEVEL, 0)
+            p.peer, p.ext_ids.get(sdp.URI_ABS_SEND_TIME, 0), p.ext_ids.get(sdp.URI_AUDIO_LEVEL, 0), twcc_id
         )
+        if twcc_id and p.twcc_feedback is None:
+            p.twcc_feedback = FeedbackBuilder(self.node_ssrc)
         room_tracks = {t.id: t for t in p.room.tracks() if t.owner is not p}
         directions: dict[str, str] = {}
         outgoing: dict[str, sdp.OutgoingStream] = {}
@@ -414,10 +436,14 @@ class Node:
                     abs_out = sub_id
         rtx_pt = neg.rtx_pt if neg.rtx_pt is not None else -1
         first = track.layers[0]
+        # the node's transport seq, on every packet to this subscriber (one-byte ids only: 1..14)
+        twcc_out = next((i for i, u in neg.extensions.items() if u == sdp.URI_TWCC and 1 <= i <= 14), 0)
         self.engine.add_subscription(
             index, first.index, p.peer, out.ssrc, neg.codec.pt, out.rtx_ssrc or 0, rtx_pt, bytes(ext_map), abs_out,
-            secrets.randbits(15), 0,
+            secrets.randbits(15), 0, twcc_out,
         )
+        if twcc_out and p.bwe is None:
+            p.bwe = SendSideBwe()
         sub = Subscription(
             index=index, track=track, subscriber=p, mid=mid, ssrc=out.ssrc, rtx_ssrc=out.rtx_ssrc,
             pt=neg.codec.pt, rtx_pt=neg.rtx_pt, cname=out.cname, layer=first,
@@ -610,12 +636,147 @@ class Node:
                     assert self.engine is not None
                     # the newest first: old entries a receiver keeps asking for may be gone from the buffer
                     self.counts["nack_served"] += self.engine.retransmit(sub.index, pkt.lost[-64:])
+            elif isinstance(pkt, rtcp.TransportCC):
+                self._on_transport_feedback(p, pkt, now)
             elif isinstance(pkt, rtcp.Remb):
-                p.estimate_bps = pkt.bitrate  # REMB covers the whole downlink of this participant
+                if p.bwe is None or not p.bwe.feedbacks:
+                    p.estimate_bps = pkt.bitrate  # REMB covers the whole downlink (unless transport-cc does)
                 for ssrc in pkt.ssrcs:
                     sub = self.subs_by_ssrc.get((peer, ssrc))
                     if sub is not None:
                         sub.remb_bps = pkt.bitrate
+
+    # ------------------------------------------------------------------ transport-wide congestion control
+
+    def _send_transport_feedback(self) -> None:
+        """Drains each publisher's arrival log into transport-cc feedback (sfu/twcc.py) and sends it."""
+        assert self.engine is not None
+        for p in list(self.by_id.values()):
+            builder = p.twcc_feedback
+            if builder is None or not p.media_ready:
+                continue
+            arrivals = self.engine.twcc_arrivals(p.peer)
+            if not arrivals:
+                continue
+            builder.add(arrivals)
+            media_ssrc = next((t.ssrc for t in p.published.values()), 0)
+            packets = builder.build(media_ssrc)
+            batch: list[Any] = []
+            size = 0
+            for fb in packets:
+                wire = rtcp.serialize([fb])
+                if batch and size + len(wire) > 1200:
+                    self.engine.send_rtcp(p.peer, rtcp.serialize(batch))
+                    batch, size = [], 0
+                batch.append(fb)
+                size += len(wire)
+            if batch:
+                self.engine.send_rtcp(p.peer, rtcp.serialize(batch))
+            self.counts["twcc_feedback_sent"] += len(packets)
+
+    def _on_transport_feedback(self, p: Participant, fb: rtcp.TransportCC, now: float) -> None:
+        """A subscriber's transport-cc feedback about what the node sent it: joined with the engine's send log,
+        it drives the send-side estimate (sfu/bwe.py) and completes a probe."""
+        if p.bwe is None or not fb.packets:
+            return
+        assert self.engine is not None
+        self.counts["twcc_feedback"] += 1
+        rows = p.twcc_reader.read(fb)
+        sent = self.engine.twcc_sent(p.peer, fb.base_seq, len(fb.packets))
+        known = [(seq, PacketResult(ext, info[0] / 1000.0, info[1], None if arrival is None else arrival / 1000.0))
+                 for (ext, seq, arrival), info in zip(rows, sent, strict=True) if info is not None]
+        results = [r for _, r in known]
+        rtts = [s.rtt_ms for s in p.subscriptions.values() if s.rtt_ms is not None]
+        p.bwe.on_feedback(results, now * 1000.0, max(rtts) if rtts else 100.0)
+        p.estimate_bps = int(p.bwe.estimate)
+        probe = p.probe
+        if probe is None or probe.first is None or probe.last is None:
+            return
+        span = (probe.last - probe.first) & 0xFFFF
+        done = False
+        for seq, r in known:
+            offset = (seq - probe.first) & 0xFFFF
+            if offset <= span:
+                probe.results[r.seq] = r    # padding and the media sent among it
+            if span <= offset < 0x8000:
+                done = True                 # feedback reached the end of the cluster
+        if done:
+            self._finish_probe(p, now)
+
+    def _finish_probe(self, p: Participant, now: float) -> None:
+        probe = p.probe
+        p.probe = None
+        if probe is None or p.bwe is None:
+            return
+        rate = probe_bitrate(list(probe.results.values()))
+        log.debug("probe for %s: target %.0f kb/s, got %s", p.id, probe.target_bps / 1000,
+                  f"{rate / 1000:.0f} kb/s" if rate else "no result")
+        if rate is not None:
+            p.bwe.on_probe(rate)
+            p.estimate_bps = int(p.bwe.estimate)
+        if rate is None or rate < probe.target_bps / PROBE_MARGIN:
+            p.probe_backoff_until = now + PROBE_BACKOFF
+            self.counts["probe_failed"] += 1
+        else:
+            self.counts["probe_succeeded"] += 1
+            self._select_for(p, now)
+
+    def _probe_for(self, p: Participant, n_subs: int, want: Layer, now: float) -> bool:
+        """Before an upgrade the estimate does not cover: starts (or waits for) a probe at the rate it needs.
+        False when no probe is possible (no RTX stream with transport-cc to send padding on)."""
+        assert self.engine is not None
+        if p.bwe is None:
+            return False
+        carrier = next((s for s in p.subscriptions.values() if s.rtx_pt is not None and s.track.kind == "video"),
+                       None)
+        if carrier is None:
+            return False
+        if p.probe is not None or now < p.probe_backoff_until:
+            return True
+        target = want.bitrate_bps * n_subs / HEADROOM * PROBE_MARGIN
+        padding_bps = max(target - (p.bwe.acked_bps or 0.0), PROBE_MIN_BPS)
+        p.probe = Probe(target_bps=target, started=now)
+        self.counts["probes"] += 1
+        task = asyncio.get_running_loop().create_task(self._run_probe(p, carrier, p.probe, padding_bps))
+        self._probe_tasks.add(task)
+        task.add_done_callback(self._probe_tasks.discard)
+        return True
+
+    async def _run_probe(self, p: Participant, carrier: Subscription, probe: Probe, padding_bps: float) -> None:
+        """Padding on `carrier`'s RTX stream at padding_bps for PROBE_DURATION, in PROBE_TICK bursts."""
+        assert self.engine is not None
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        sent_bytes = 0.0
+        per_packet = PROBE_PADDING + 36  # header, transport seq, SRTP tag
+        for _ in range(int(PROBE_DURATION / PROBE_TICK) + 2):
+            if p.left or p.probe is not probe:
+                return
+            elapsed = min(loop.time() - start + PROBE_TICK, PROBE_DURATION)
+            due = padding_bps / 8 * elapsed - sent_bytes
+            count = min(int(due // per_packet), 64)
+            if count > 0:
+                res = self.engine.send_padding(carrier.index, count, PROBE_PADDING)
+                if res is None:
+                    break
+                first, last, nbytes = res
+                if probe.first is None:
+                    probe.first = first
+                probe.last = last
+                sent_bytes += nbytes
+            if loop.time() - start >= PROBE_DURATION:
+                break
+            await asyncio.sleep(PROBE_TICK)
+        probe.sent_done = True
+        probe.deadline = time.monotonic() + PROBE_FEEDBACK_WAIT
+        if probe.first is None and p.probe is probe:
+            p.probe = None
+            p.probe_backoff_until = time.monotonic() + PROBE_BACKOFF
+
+    def _expire_probes(self, now: float) -> None:
+        for p in list(self.by_id.values()):
+            if p.probe is not None and p.probe.sent_done and now > p.probe.deadline:
+                self._finish_probe(p, now)
 
     def _on_report_blocks(self, p: Participant, reports: list[Any]) -> None:
         for block in reports:
@@ -697,6 +858,7 @@ class Node:
     async def _ticker(self) -> None:
         last_reports = 0.0
         last_speakers = 0.0
+        last_feedback = 0.0
         while True:
             await asyncio.sleep(0.05)
             try:
@@ -706,6 +868,10 @@ class Node:
                         t = p.dtls.timeout()
                         if t is not None and t <= 0:
                             p.dtls.handle_timeout()
+                if now - last_feedback >= TWCC_FEEDBACK_INTERVAL - 0.01:
+                    last_feedback = now
+                    self._send_transport_feedback()
+                    self._expire_probes(now)
                 if now - last_speakers >= self.config.speaker_interval:
                     last_speakers = now
                     self._detect_speakers(now)
@@ -763,31 +929,45 @@ class Node:
         nobody takes are switched off at the publisher (layer 0 always stays on)."""
         assert self.engine is not None
         for p in list(self.by_id.values()):
-            subs = [s for s in p.subscriptions.values() if s.track.simulcast and not s.paused]
-            if not subs:
-                continue
-            share = p.estimate_bps / len(subs) if p.estimate_bps else None
-            for sub in subs:
-                if sub.target is not None or sub.layer is None:
-                    continue  # a switch is under way: wait for its keyframe
-                states = [LayerState(lyr.rank, lyr.bitrate_bps, now - lyr.last_active < 2.0) for lyr in sub.track.layers]
-                rank = step_layer(sub.layer.rank, states, sub.viewport[1] if sub.viewport else None, share,
-                                  sub.fraction_lost, now - sub.layer_since, sub.upgrade_hold)
-                want = sub.track.layer(rank)
-                sub.upgrade_hold = next_upgrade_hold(sub.upgrade_hold, rank > sub.layer.rank, rank < sub.layer.rank,
-                                                     now - sub.upgraded_at)
-                if want is None or want is sub.layer:
-                    continue
-                if rank > sub.layer.rank:
-                    sub.upgraded_at = now
-                self.engine.switch_layer(sub.index, want.index)
-                sub.target = want
-                sub.layer_since = now
-                self.request_keyframe(sub.track, want, force=True)
+            self._select_for(p, now)
         for p in list(self.by_id.values()):
             for track in p.published.values():
                 if track.simulcast:
                     self._update_layer_activity(track)
+
+    def _select_for(self, p: Participant, now: float) -> None:
+        """One subscriber's layer moves. With a send-side (transport-cc) estimate, a step up the estimate does
+        not cover waits for a probe that shows room for it; with REMB only, a clean hold is the probe."""
+        assert self.engine is not None
+        subs = [s for s in p.subscriptions.values() if s.track.simulcast and not s.paused]
+        if not subs:
+            return
+        share = p.estimate_bps / len(subs) if p.estimate_bps else None
+        send_side = p.bwe is not None and p.bwe.feedbacks > 0
+        for sub in subs:
+            if sub.target is not None or sub.layer is None:
+                continue  # a switch is under way: wait for its keyframe
+            states = [LayerState(lyr.rank, lyr.bitrate_bps, now - lyr.last_active < 2.0) for lyr in sub.track.layers]
+            rank = step_layer(sub.layer.rank, states, sub.viewport[1] if sub.viewport else None, share,
+                              sub.fraction_lost, now - sub.layer_since, sub.upgrade_hold)
+            want = sub.track.layer(rank)
+            if (want is not None and rank > sub.layer.rank and send_side
+                    and (share is None or want.bitrate_bps > share * HEADROOM)
+                    and self._probe_for(p, len(subs), want, now)):
+                continue  # not yet: a probe decides
+            sub.upgrade_hold = next_upgrade_hold(sub.upgrade_hold, rank > sub.layer.rank, rank < sub.layer.rank,
+                                                 now - sub.upgraded_at)
+            if want is None or want is sub.layer:
+                continue
+            if rank > sub.layer.rank:
+                sub.upgraded_at = now
+            log.info("subscription %s of %s: layer %s -> %s (estimate %s, loss %.2f, layer rates %s)", sub.mid, p.id,
+                     sub.layer.rid, want.rid, share and int(share), sub.fraction_lost,
+                     [int(s.bitrate_bps) for s in states])
+            self.engine.switch_layer(sub.index, want.index)
+            sub.target = want
+            sub.layer_since = now
+            self.request_keyframe(sub.track, want, force=True)
 
     def _update_layer_activity(self, track: Track) -> None:
         used = {0}
@@ -878,4 +1058,24 @@ class Node:
             "engine": c,
             "control_drops": dict(self.control_drops),
             "rtcp": dict(self.counts),
+            "bandwidth": self.bandwidth_stats(),
+        }
+
+    def bandwidth_stats(self) -> dict[str, Any]:
+        """Downlink estimates of the participants that receive media: how many come from the node's own
+        transport-cc estimator (else REMB), their spread, and the probes sent before upgrades."""
+        estimates = sorted(p.estimate_bps for p in self.by_id.values() if p.subscriptions and p.estimate_bps)
+
+        def quantile(q: float) -> int | None:
+            return estimates[min(len(estimates) - 1, int(q * len(estimates)))] if estimates else None
+
+        return {
+            "estimates": len(estimates),
+            "transport_cc": sum(1 for p in self.by_id.values() if p.bwe is not None and p.bwe.feedbacks),
+            "p10_bps": quantile(0.1),
+            "p50_bps": quantile(0.5),
+            "p90_bps": quantile(0.9),
+            "probes": self.counts["probes"],
+            "probes_succeeded": self.counts["probe_succeeded"],
+            "probes_failed": self.counts["probe_failed"],
         }

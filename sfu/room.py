@@ -13,7 +13,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sfu.bwe import SendSideBwe
 from sfu.speaker import SpeakerDetector
+from sfu.twcc import FeedbackBuilder, FeedbackReader
 
 if TYPE_CHECKING:
     from sfu.dtls import DtlsSession
@@ -106,6 +108,19 @@ class Subscription:
 
 
 @dataclass
+class Probe:
+    """A probe cluster: padding sent at `target_bps` (with the media) before stepping a layer up."""
+
+    target_bps: float
+    started: float
+    first: int | None = None  # transport seqs of the padding (16 bits), once sent
+    last: int | None = None
+    sent_done: bool = False
+    deadline: float = 0.0  # feedback for the cluster must have come by then
+    results: dict[int, Any] = field(default_factory=dict)  # extended seq -> sfu.bwe.PacketResult in the cluster
+
+
+@dataclass
 class Participant:
     id: str
     name: str
@@ -127,7 +142,12 @@ class Participant:
     pending_publications: dict[str, tuple[MediaSection, Negotiated]] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)  # mid -> subscription
     ext_ids: dict[str, int] = field(default_factory=dict)  # uri -> id, BUNDLE-wide, from the offer
-    estimate_bps: int | None = None  # the downlink estimate this participant's receiver reports (REMB)
+    estimate_bps: int | None = None  # the downlink estimate: the node's own from transport-cc, else the receiver's REMB
+    twcc_feedback: FeedbackBuilder | None = None  # transport-cc feedback for what this participant sends
+    twcc_reader: FeedbackReader = field(default_factory=FeedbackReader)
+    bwe: SendSideBwe | None = None  # the node's send-side estimate of this participant's downlink (transport-cc)
+    probe: Probe | None = None  # a bandwidth probe towards this participant, under way or awaiting feedback
+    probe_backoff_until: float = 0.0  # after a probe that did not show enough room, wait before the next
     # wall-clock offset of this publisher's NTP clock from ours: the smallest (arrival - SR time) seen, i.e. the
     # least-delayed SR; one value per publisher so its audio and video stay mutually in sync
     clock_offsets: deque[float] = field(default_factory=lambda: deque(maxlen=16))

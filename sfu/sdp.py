@@ -22,14 +22,18 @@ URI_ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 URI_TWCC = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
 # what the node accepts per kind; forwarded ones keep their meaning end to end, MID/RID are terminated here
+# transport-wide-cc is terminated per leg too: a publisher's numbers get feedback from the node, and a subscriber
+# gets the node's own numbers (on every packet sent to it) and answers with feedback for the node's estimator
 ACCEPTED_EXTENSIONS = {
-    "audio": (URI_MID, URI_AUDIO_LEVEL, URI_ABS_SEND_TIME),
-    "video": (URI_MID, URI_ABS_SEND_TIME, URI_RID, URI_RRID),
+    "audio": (URI_MID, URI_AUDIO_LEVEL, URI_ABS_SEND_TIME, URI_TWCC),
+    "video": (URI_MID, URI_ABS_SEND_TIME, URI_RID, URI_RRID, URI_TWCC),
 }
 FORWARDED_EXTENSIONS = (URI_AUDIO_LEVEL, URI_ABS_SEND_TIME)
 
 VIDEO_PREFERENCE = ("VP8", "VP9", "H264")
-VIDEO_FEEDBACK = ("nack", "nack pli", "ccm fir", "goog-remb")
+# goog-remb stays for peers without transport-cc (REMB + abs-send-time); with both, the node prefers transport-cc
+VIDEO_FEEDBACK = ("nack", "nack pli", "ccm fir", "goog-remb", "transport-cc")
+AUDIO_FEEDBACK = ("transport-cc",)
 
 
 class SdpError(ValueError):
@@ -371,10 +375,9 @@ def build_answer(
         c = neg.codec
         enc = f"{c.name}/{c.clock_rate}" + (f"/{c.channels}" if sec.kind == "audio" and c.channels > 1 else "")
         body.append(f"a=rtpmap:{c.pt} {enc}")
-        if sec.kind == "video":
-            for fb in VIDEO_FEEDBACK:
-                if fb in c.feedback:
-                    body.append(f"a=rtcp-fb:{c.pt} {fb}")
+        for fb in VIDEO_FEEDBACK if sec.kind == "video" else AUDIO_FEEDBACK:
+            if fb in c.feedback:
+                body.append(f"a=rtcp-fb:{c.pt} {fb}")
         if c.fmtp:
             body.append(f"a=fmtp:{c.pt} {c.fmtp}")
         if neg.rtx_pt is not None:

@@ -53,7 +53,10 @@ def test_a_chrome_offer_is_answered_ice_lite_passive_with_the_preferred_codecs()
     assert "a=ice-lite" in answer and "a=setup:passive" in answer and "a=group:BUNDLE 0 1" in answer
     assert "m=audio 40000 UDP/TLS/RTP/SAVPF 111\r\n" in answer
     assert "m=video 40000 UDP/TLS/RTP/SAVPF 96 97\r\n" in answer
-    assert "a=rtcp-fb:96 nack pli" in answer and "transport-cc" not in answer
+    assert "a=rtcp-fb:96 nack pli" in answer and "a=rtcp-fb:96 goog-remb" in answer
+    # transport-cc where the offer has it: the extension (audio m-line here) and the feedback, per codec
+    assert "a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01" in answer
+    assert "a=rtcp-fb:111 transport-cc" in answer and "a=rtcp-fb:96 transport-cc" in answer
     again = sdp.parse(answer.replace("a=setup:passive", "a=setup:actpass"))
     assert [m.mid for m in again.media] == ["0", "1"]
 

@@ -1,0 +1,158 @@
+"""The send-side bandwidth estimator (sfu/bwe.py), fed the way the node feeds it: transport-cc feedback every
+100 ms about packets sent through a simulated path — a FIFO bottleneck of a given capacity (queueing delay grows
+when the sender exceeds it), random loss, or a clean path."""
+
+from __future__ import annotations
+
+import random
+
+from sfu.bwe import (
+    NORMAL,
+    OVERUSING,
+    UNDERUSING,
+    InterArrival,
+    OveruseDetector,
+    PacketResult,
+    SendSideBwe,
+    TrendlineEstimator,
+    probe_bitrate,
+)
+
+PACKET = 1200
+
+
+class Path:
+    """Packets sent at `send_bps` through a bottleneck of `capacity_bps` (None: unlimited) with `loss`;
+    feedback every 100 ms lists what arrived by then and what was lost."""
+
+    def __init__(self, bwe: SendSideBwe, seed: int = 1) -> None:
+        self.bwe = bwe
+        self.rng = random.Random(seed)
+        self.now = 0.0
+        self.seq = 0
+        self.free_at = 0.0            # when the bottleneck finishes what it already holds
+        self.pending: list[PacketResult] = []
+        self.estimates: list[float] = []
+
+    def run(self, seconds: float, send_bps: float, capacity_bps: float | None = None, loss: float = 0.0,
+            base_delay: float = 20.0) -> None:
+        interval = PACKET * 8 * 1000 / send_bps
+        end = self.now + seconds * 1000
+        next_fb = self.now + 100
+        t = self.now
+        while t < end:
+            lost = self.rng.random() < loss
+            if capacity_bps is None:
+                recv: float | None = t + base_delay + self.rng.uniform(0, 1)
+            else:
+                self.free_at = max(self.free_at, t) + PACKET * 8 * 1000 / capacity_bps
+                recv = self.free_at + base_delay
+            self.pending.append(PacketResult(self.seq, t, PACKET, None if lost else recv))
+            self.seq += 1
+            t += interval
+            while next_fb <= t:
+                self._feedback(next_fb)
+                next_fb += 100
+        self.now = end
+
+    def _feedback(self, at: float) -> None:
+        ready = [p for p in self.pending if p.recv_ms is None and p.send_ms < at - 50 or
+                 p.recv_ms is not None and p.recv_ms <= at]
+        if not ready:
+            return
+        last = max(p.seq for p in ready)
+        batch = [p for p in self.pending if p.seq <= last]
+        self.pending = [p for p in self.pending if p.seq > last]
+        self.bwe.on_feedback(batch, at)
+        self.estimates.append(self.bwe.estimate)
+
+
+def test_steady_delay_lets_the_estimate_grow_with_what_is_sent():
+    bwe = SendSideBwe(start_bps=300_000)
+    path = Path(bwe)
+    path.run(10, send_bps=600_000)
+    assert bwe.state == NORMAL
+    assert bwe.estimate > 600_000, bwe.estimate           # grew from 300 kb/s ...
+    assert bwe.estimate <= 1.5 * 600_000 * 1.1 + 10_000    # ... but not far beyond what was acknowledged
+    assert 540_000 < (bwe.acked_bps or 0) < 660_000
+
+
+def test_growing_delay_is_overuse_and_the_estimate_falls_below_the_bottleneck():
+    bwe = SendSideBwe(start_bps=2_000_000)
+    path = Path(bwe)
+    path.run(3, send_bps=1_000_000)                        # a clean start
+    high = bwe.estimate
+    states = []
+    for _ in range(30):
+        path.run(0.2, send_bps=1_000_000, capacity_bps=500_000)
+        states.append(bwe.state)
+    assert OVERUSING in states
+    assert bwe.estimate < 500_000, bwe.estimate            # ~0.85 x what got through, not what was sent
+    assert bwe.estimate > 250_000
+    assert high > bwe.estimate
+
+
+def test_the_queue_draining_is_underuse_then_the_estimate_recovers():
+    bwe = SendSideBwe(start_bps=1_000_000)
+    path = Path(bwe)
+    path.run(3, send_bps=800_000, capacity_bps=500_000)   # a standing queue builds
+    low = bwe.estimate
+    states = []
+    for _ in range(20):
+        path.run(0.2, send_bps=200_000, capacity_bps=500_000)
+        states.append(bwe.state)
+    assert UNDERUSING in states                            # delay shrinking while the queue drains
+    path.run(8, send_bps=400_000)
+    assert bwe.state == NORMAL and bwe.estimate > low
+
+
+def test_heavy_loss_decreases_and_low_loss_does_not():
+    lossy = SendSideBwe(start_bps=1_000_000)
+    Path(lossy, seed=2).run(5, send_bps=800_000, loss=0.25)
+    clean = SendSideBwe(start_bps=1_000_000)
+    Path(clean, seed=2).run(5, send_bps=800_000, loss=0.01)
+    assert lossy.estimate < 700_000, lossy.estimate
+    assert lossy.loss.last_fraction > 0.15
+    assert clean.estimate >= 1_000_000
+
+
+def test_probe_bitrate_is_the_rate_that_got_through():
+    # 20 packets of 1000 B sent 1 ms apart (8 Mb/s) arriving 1 ms apart: 19 kB over 19 ms on both sides
+    fast = [PacketResult(i, 100.0 + i, 1000, 150.0 + i) for i in range(20)]
+    assert abs((probe_bitrate(fast) or 0) - 8_000_000) < 1
+    # the same cluster squeezed through 2 Mb/s: arrivals 4 ms apart, the path is saturated -> 95 % of that
+    slow = [PacketResult(i, 100.0 + i, 1000, 150.0 + 4 * i) for i in range(20)]
+    assert abs((probe_bitrate(slow) or 0) - 0.95 * 2_000_000) < 1
+    # too many lost, or too few packets: no result
+    lost = [PacketResult(i, 100.0 + i, 1000, None if i % 3 else 150.0 + i) for i in range(20)]
+    assert probe_bitrate(lost) is None
+    assert probe_bitrate(fast[:3]) is None
+
+
+def test_a_probe_lifts_the_estimate_and_overuse_brings_it_back():
+    bwe = SendSideBwe(start_bps=300_000)
+    path = Path(bwe)
+    path.run(2, send_bps=300_000)
+    assert bwe.estimate < 700_000
+    bwe.on_probe(2_000_000)
+    assert bwe.estimate >= 2_000_000
+    path.run(2, send_bps=300_000)                          # quiet: the estimate holds (no decrease without cause)
+    assert bwe.estimate >= 2_000_000
+    for _ in range(15):
+        path.run(0.2, send_bps=1_500_000, capacity_bps=800_000)
+    assert bwe.estimate < 800_000
+
+
+def test_groups_and_trend_and_threshold():
+    ia = InterArrival()
+    assert ia.update(0.0, 10.0, 100) is None
+    assert ia.update(2.0, 12.0, 100) is None                # same 5 ms burst
+    assert ia.update(10.0, 20.0, 100) is None               # second group opens; nothing to compare yet
+    assert ia.update(20.0, 34.0, 100) == (8.0, 8.0, 20.0)   # groups 1 -> 2: sent 8 ms apart, arrived 8 apart
+    trend = TrendlineEstimator()
+    values = [trend.update(10.0, 12.0, 10.0 * i) for i in range(40)]   # 2 ms more queueing per group
+    assert values[-1] > 12.5
+    det = OveruseDetector()
+    assert [det.detect(t, 10.0, 10.0 * i) for i, t in enumerate([20.0, 21.0, 22.0])][-1] == OVERUSING
+    assert det.detect(-40.0, 10.0, 40.0) == UNDERUSING
+    assert det.detect(0.0, 10.0, 50.0) == NORMAL
