@@ -104,6 +104,15 @@ def build() -> dict:
                         [(f"sum(castellan_node_draining{{{R}}})", "draining")], 12, y, min=0,
                         description="Nodes that took SIGTERM: no new rooms, participants asked to move"))
     y += 8
+    panels.append(panel(next(pid), "Downlink estimates of receivers",
+                        [(f"max by (quantile) (castellan_bandwidth_estimate_bps{{{R}}})", "quantile {{quantile}}")],
+                        0, y, unit="bps", min=0,
+                        description="Per node, the 10th/50th/90th percentile of receiving participants' estimates "
+                                    "(transport-cc, else REMB); the worst node's value shown"))
+    panels.append(panel(next(pid), "Bandwidth probes / min",
+                        [(f"60 * sum(rate(castellan_bandwidth_probes_total{{{R}}}[$__rate_interval]))", "probes")],
+                        12, y, description="Probes sent before stepping a subscriber up a simulcast layer"))
+    y += 8
 
     panels.append(row(next(pid), "Control plane", y))
     y += 1

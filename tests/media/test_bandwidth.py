@@ -27,6 +27,7 @@ from native.engine import SrtpSession
 from loadtests.bench import sdp as bsdp
 from loadtests.bench.peer import BenchPeer
 from sfu import rtcp
+from sfu.metrics import metrics_endpoint
 from sfu.sdp import URI_ABS_SEND_TIME, URI_MID, URI_RID, URI_RRID, URI_TWCC
 from sfu.twcc import FeedbackBuilder
 from tests.harness import RunningNode, running_node, wait_for
@@ -257,7 +258,9 @@ def test_transport_cc_feedback_estimates_probes_and_layers() -> None:
                 went_down = await wait_for(lambda: sub_of[1].layer is not None and sub_of[1].layer.rank < 2
                                            and (parts[1].estimate_bps or 0) < 500_000, 25, 0.2)
                 await asyncio.sleep(2.0)
+                metrics = metrics_endpoint(node)[1]().decode()
                 return {
+                    "metrics": metrics,
                     "climbed": climbed, "went_down": went_down, "at_top": at_top,
                     "final": [p.estimate_bps for p in parts], "layers": [s.layer.rank if s.layer else None for s in sub_of],
                     "counts": probes_before_throttle, "stats": node.stats()["bandwidth"],
@@ -292,3 +295,5 @@ def test_transport_cc_feedback_estimates_probes_and_layers() -> None:
     assert r["final"][1] < 500_000 < r["final"][0], r["final"]
     assert r["layers"][0] == 2 and r["layers"][1] < 2, r["layers"]
     assert r["stats"]["transport_cc"] >= 2 and r["stats"]["probes"] >= 4
+    assert 'castellan_bandwidth_estimate_bps{node="' in r["metrics"] and 'quantile="0.5"' in r["metrics"]
+    assert "castellan_bandwidth_probes_total{" in r["metrics"]
