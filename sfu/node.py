@@ -446,7 +446,7 @@ class Node:
             p.bwe = SendSideBwe()
         sub = Subscription(
             index=index, track=track, subscriber=p, mid=mid, ssrc=out.ssrc, rtx_ssrc=out.rtx_ssrc,
-            pt=neg.codec.pt, rtx_pt=neg.rtx_pt, cname=out.cname, layer=first,
+            pt=neg.codec.pt, rtx_pt=neg.rtx_pt, cname=out.cname, layer=first, transport_cc=bool(twcc_out),
         )
         p.subscriptions[mid] = sub
         track.subscriptions[index] = sub
@@ -727,8 +727,8 @@ class Node:
         assert self.engine is not None
         if p.bwe is None:
             return False
-        carrier = next((s for s in p.subscriptions.values() if s.rtx_pt is not None and s.track.kind == "video"),
-                       None)
+        carrier = next((s for s in p.subscriptions.values()
+                        if s.rtx_pt is not None and s.transport_cc and s.track.kind == "video"), None)
         if carrier is None:
             return False
         if p.probe is not None or now < p.probe_backoff_until:

@@ -94,6 +94,7 @@ class Subscription:
     pt: int
     rtx_pt: int | None
     cname: str
+    transport_cc: bool = False  # packets to it carry the node's transport seq (probes can go on its RTX stream)
     last_keyframe_request: float = 0.0
     fraction_lost: float = 0.0
     rtt_ms: float | None = None
