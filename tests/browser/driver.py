@@ -842,7 +842,83 @@ def simulcast(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
         b.close()
 
 
+# Reads the frame number a bench publisher draws in each frame's top row (loadtests/media.py: 12 blocks of
+# 16x16 px, white = 1, at every resolution) from every frame the page presents, with the frame's width.
+FRAME_READER = """
+(() => {
+  const v = document.querySelector("video");
+  if (!v) return false;
+  const c = document.createElement("canvas");
+  c.width = 192; c.height = 16;
+  const g = c.getContext("2d", { willReadFrequently: true });
+  window.__frames = [];
+  const cb = (now, meta) => {
+    g.drawImage(v, 0, 0, 192, 16, 0, 0, 192, 16);
+    const px = g.getImageData(0, 0, 192, 16).data;
+    let n = 0;
+    for (let b = 0; b < 12; b++) {
+      let sum = 0;
+      for (let y = 4; y < 12; y++) for (let x = b * 16 + 4; x < b * 16 + 12; x++) {
+        const i = (y * 192 + x) * 4; sum += px[i] + px[i + 1] + px[i + 2];
+      }
+      if (sum / (64 * 3) > 127) n |= 1 << b;
+    }
+    window.__frames.push([performance.timeOrigin + now, meta.width, n]);
+    v.requestVideoFrameCallback(cb);
+  };
+  v.requestVideoFrameCallback(cb);
+  return true;
+})()
+"""
+
+
+def throttled(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """A Chromium subscriber behind a rate limit (set up by the test): record what it decodes while throttled,
+    run cfg['lift'] (the command that removes the limit) after cfg['throttled'] seconds, then wait for the top
+    layer. Frames are read by number from the page; getStats gives freezes and losses."""
+    import subprocess
+
+    wait_http(cfg["http_url"] + "/healthz")
+    console: list[str] = []
+    result["console"] = console
+    browser = launch(pw, cfg)
+    page = open_page(browser, f"{cfg['http_url']}/dev/minimal?ws={cfg['ws_url']}&token={cfg['token']}&viewport=720",
+                     console, "sub")
+
+    def video() -> dict[str, Any]:
+        v = page.evaluate("window.castellanStats()").get("video", [])
+        return v[0] if v else {}
+
+    first = poll(video, lambda v: v.get("framesDecoded", 0) > 0, timeout=40)
+    if not first.get("framesDecoded"):
+        raise RuntimeError(f"no video decoded: {first}")
+    wait_js(page, FRAME_READER)
+    start = time.time()
+    samples = []
+    while time.time() - start < cfg["throttled"]:
+        samples.append({"t": time.time(), **video()})
+        time.sleep(0.5)
+    lift = subprocess.run(cfg["lift"], capture_output=True, text=True, timeout=10)
+    result["lifted"] = time.time()
+    result["lift_rc"] = (lift.returncode, lift.stderr)
+    end = time.time() + cfg["after"]
+    top_since = None
+    while time.time() < end:
+        v = video()
+        samples.append({"t": time.time(), **v})
+        if v.get("frameWidth", 0) >= 1280:
+            top_since = top_since or time.time()
+            if time.time() - top_since > 3:
+                break
+        time.sleep(0.5)
+    result["samples"] = samples
+    result["frames"] = page.evaluate("window.__frames || []")
+    result["started"] = start
+    browser.close()
+
+
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
+    "throttled": throttled,
     "simulcast": simulcast,
     "minimal_two": minimal_two,
     "e2ee_meeting": e2ee_meeting,

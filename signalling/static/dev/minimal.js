@@ -249,7 +249,9 @@ window.castellanStats = async function castellanStats() {
       if (s.kind === "video") {
         Object.assign(entry, { framesDecoded: s.framesDecoded || 0, framesReceived: s.framesReceived || 0,
           keyFramesDecoded: s.keyFramesDecoded || 0, frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0,
-          decoder: s.decoderImplementation || "" });
+          decoder: s.decoderImplementation || "", freezeCount: s.freezeCount || 0,
+          totalFreezesDuration: s.totalFreezesDuration || 0, framesDropped: s.framesDropped || 0,
+          nackCount: s.nackCount || 0, pliCount: s.pliCount || 0 });
         out.video.push(entry);
       } else {
         Object.assign(entry, { audioLevel: s.audioLevel || 0, totalSamplesReceived: s.totalSamplesReceived || 0 });
