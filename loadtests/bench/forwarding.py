@@ -29,7 +29,7 @@ from typing import Any
 
 from loadtests.bench import media as bench_media
 from loadtests.bench.peer import Publisher, SimulcastPublisher, Subscriber, plaintext_packets
-from loadtests.bench.target import ROOT, CastellanTarget, Target
+from loadtests.bench.target import ROOT, CastellanTarget, Target, main_thread_cpu_seconds
 
 PROFILE_NAMES = {1: "AES_CM_128_HMAC_SHA1_80", 7: "AEAD_AES_128_GCM", 8: "AEAD_AES_256_GCM"}
 KEY_LEN = {1: 30, 7: 28, 8: 44}
@@ -288,6 +288,7 @@ async def measure_target(
             await target.latency_histogram(reset=True)
         fwd0 = await target.forwarded_packets()
         cpu0 = target.cpu_seconds()
+        main0 = main_thread_cpu_seconds(target.pid)
         t0 = time.monotonic()
         for s in joined:
             s.mark()
@@ -305,6 +306,7 @@ async def measure_target(
             s.mark()
         fwd1 = await target.forwarded_packets()
         cpu1 = target.cpu_seconds()
+        main1 = main_thread_cpu_seconds(target.pid)
         t1 = time.monotonic()  # a saturated node answers /stats late: the rate is over the counters' own span
         hist = await target.latency_histogram() if target.has_latency else None
         row.rss_mb = target.rss_bytes() / 2**20
@@ -339,6 +341,7 @@ async def measure_target(
             "reordered": sum(st.reordered for s in subs for st in s.streams.values()),
             "duplicates": sum(st.duplicates for s in subs for st in s.streams.values()),
         }
+        row.extra["main_thread_ms_per_s"] = round((main1 - main0) * 1000 / max(row.seconds, 1e-9), 1)
         if simulcast:  # which layer each subscriber ended up on, from its video packet rate in the window
             per_layer = [sum(len(f.payloads) for f in m.video) / m.seconds for m in simulcast]
             counts = [0] * len(per_layer)
