@@ -55,6 +55,8 @@ node_props = {
     "publicIPSource": {"enum": ["hostIP", "podIP"]},
     "publicIP": {"type": "string", "anyOf": [{"maxLength": 0}, {"format": "ipv4"}, {"format": "ipv6"}]},
     "antiAffinity": {"enum": ["required", "preferred", "none"]},
+    "lastN": {**INT(0), "description": "Video of the N most recent speakers per participant (0: everyone's)."},
+    "audioN": {**INT(0), "description": "Audio of the N loudest plus the dominant speaker (0: everyone's)."},
     "terminationGracePeriodSeconds": {**INT(30), "description": "Long enough for meetings to end while the node drains."},
     "drain": strict({"preStop": BOOL, "marginSeconds": INT(0)}),
     "updateStrategy": strict({"type": {"enum": ["RollingUpdate", "Recreate"]},
