@@ -1,11 +1,16 @@
 """The send-side bandwidth estimator (sfu/bwe.py), fed the way the node feeds it: transport-cc feedback every
 100 ms about packets sent through a simulated path — a FIFO bottleneck of a given capacity (queueing delay grows
-when the sender exceeds it), random loss, or a clean path."""
+when the sender exceeds it), random loss, or a clean path. Then the node's use of it for layer choice: an upgrade
+the estimate does not cover waits for a probe; REMB-only subscribers keep stepping up after a clean hold."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
+from typing import Any
 
+from sfu import sdp
 from sfu.bwe import (
     NORMAL,
     OVERUSING,
@@ -17,6 +22,8 @@ from sfu.bwe import (
     TrendlineEstimator,
     probe_bitrate,
 )
+from sfu.node import Node, NodeConfig
+from sfu.room import Layer, Participant, Room, Subscription, Track
 
 PACKET = 1200
 
@@ -156,3 +163,109 @@ def test_groups_and_trend_and_threshold():
     assert [det.detect(t, 10.0, 10.0 * i) for i, t in enumerate([20.0, 21.0, 22.0])][-1] == OVERUSING
     assert det.detect(-40.0, 10.0, 40.0) == UNDERUSING
     assert det.detect(0.0, 10.0, 50.0) == NORMAL
+
+
+# ---------------- the node's use of it: probe before an upgrade the estimate does not cover ----------------
+
+class FakeEngine:
+    """Records what the node asks of the engine; padding 'sent' gets transport seqs 100.."""
+
+    def __init__(self) -> None:
+        self.switches: list[tuple[int, int]] = []
+        self.padding: list[tuple[int, int]] = []
+        self.next = 100
+
+    def switch_layer(self, sub: int, track: int) -> None:
+        self.switches.append((sub, track))
+
+    def send_rtcp(self, peer: int, data: bytes) -> bool:
+        return True
+
+    def send_padding(self, sub: int, count: int, size: int) -> tuple[int, int, int]:
+        self.padding.append((sub, count))
+        first, self.next = self.next, self.next + count
+        return first, self.next - 1, count * (size + 30)
+
+
+def _setup(rtx: bool = True, transport_cc: bool = True) -> tuple[Node, Participant, Subscription, FakeEngine]:
+    node = Node(NodeConfig())
+    eng = FakeEngine()
+    node.engine = eng  # type: ignore[assignment]
+    now = time.monotonic()
+    room = Room("t", "r")
+    pub = Participant(id="pub", name="pub", room=room, peer=0, tenant="t")
+    neg = sdp.Negotiated("0", "video", sdp.Codec(96, "VP8", 90000, feedback=["nack pli"]), 97, {})
+    layers = [Layer(rid, rank, ssrc=10 + rank, index=rank, bitrate_bps=bps, last_active=now)
+              for rid, rank, bps in (("q", 0, 150_000), ("h", 1, 400_000), ("f", 2, 1_000_000))]
+    track = Track(id="T", owner=pub, index=0, kind="video", mid="0", ssrc=10, codec="vp8", clock_rate=90000,
+                  negotiated=neg, layers=layers, rid_ranks={"q": 0, "h": 1, "f": 2})
+    p = Participant(id="s", name="s", room=room, peer=1, tenant="t")
+    sub = Subscription(index=5, track=track, subscriber=p, mid="0", ssrc=20, rtx_ssrc=21 if rtx else None, pt=96,
+                       rtx_pt=97 if rtx else None, cname="c", layer=layers[0], transport_cc=transport_cc)
+    sub.layer_since = now - 10.0
+    p.subscriptions["0"] = sub
+    node.by_id = {"pub": pub, "s": p}
+    return node, p, sub, eng
+
+
+def test_remb_only_subscribers_step_up_after_a_clean_hold_without_probing():
+    node, p, sub, eng = _setup()
+    p.estimate_bps = 200_000                       # REMB: follows what is sent, says nothing about more
+    node._select_for(p, time.monotonic())
+    assert eng.switches == [(5, 1)] and eng.padding == [] and node.counts["probes"] == 0
+
+
+def test_a_covered_upgrade_needs_no_probe():
+    node, p, sub, eng = _setup()
+    p.bwe = SendSideBwe()
+    p.bwe.feedbacks = 1
+    p.estimate_bps = 1_000_000
+    node._select_for(p, time.monotonic())
+    assert eng.switches == [(5, 1)] and node.counts["probes"] == 0
+
+
+def test_an_uncovered_upgrade_waits_for_a_probe_and_follows_its_result():
+    async def run() -> tuple[Any, ...]:
+        node, p, sub, eng = _setup()
+        p.bwe = SendSideBwe()
+        p.bwe.feedbacks = 1
+        p.estimate_bps = 300_000                   # share 300k * 0.85 < 400k: not covered
+        now = time.monotonic()
+        node._select_for(p, now)
+        assert eng.switches == [] and node.counts["probes"] == 1 and p.probe is not None
+        target = p.probe.target_bps
+        await asyncio.sleep(0.3)                   # the padding goes out in bursts
+        probe = p.probe
+        assert probe is not None and probe.sent_done and probe.first == 100
+        sent_padding = sum(c for _, c in eng.padding)
+        node._select_for(p, now)                   # while the probe is out: no second probe, no switch
+        assert node.counts["probes"] == 1 and eng.switches == []
+        # the feedback: the cluster got through at ~1 Mb/s
+        assert probe.last is not None
+        n = (probe.last - probe.first + 1) & 0xFFFF
+        probe.results = {i: PacketResult(i, 1000.0 + i, 1250, 1050.0 + 10 * i) for i in range(n)}
+        node._finish_probe(p, time.monotonic())
+        return target, sent_padding, p.estimate_bps, eng.switches, node.counts["probe_succeeded"]
+
+    target, sent_padding, estimate, switches, ok = asyncio.run(run())
+    assert abs(target - 400_000 / 0.85 * 1.2) < 1
+    assert sent_padding > 5
+    assert estimate >= 900_000 and ok == 1
+    assert switches == [(5, 1)]
+
+
+def test_a_failed_probe_backs_off_and_no_rtx_means_the_remb_way():
+    node, p, sub, eng = _setup()
+    p.bwe = SendSideBwe()
+    p.bwe.feedbacks = 1
+    p.estimate_bps = 300_000
+    now = time.monotonic()
+    p.probe_backoff_until = now + 5
+    node._select_for(p, now)
+    assert eng.switches == [] and node.counts["probes"] == 0     # backing off: neither probe nor upgrade
+    node, p, sub, eng = _setup(rtx=False)
+    p.bwe = SendSideBwe()
+    p.bwe.feedbacks = 1
+    p.estimate_bps = 300_000
+    node._select_for(p, time.monotonic())
+    assert eng.switches == [(5, 1)] and node.counts["probes"] == 0  # cannot probe: a clean hold decides
