@@ -371,6 +371,8 @@ class _Peer:
     twcc_id: int = 0
     arrivals: ArrivalLog | None = None
     twcc_next: int = 0
+    twcc_sent: int = 0
+    sent_log: dict[int, tuple[int, int, int]] | None = None   # slot -> (transport seq, send µs, bytes)
     rx_packets: int = 0
     tx_packets: int = 0
 
@@ -429,6 +431,7 @@ class _Sub:
 
 
 START_WINDOW = 0x4000   # packets older than the start or this far behind the newest are not forwarded
+SEND_LOG = 4096         # transport-cc: packets sent to a peer that feedback can still refer to
 
 
 def _older(a: int, b: int) -> bool:
@@ -533,6 +536,8 @@ class ReferenceForwarder:
             raise ValueError("unknown track or peer")
         if len(ext_map) > 256:
             raise ValueError("ext_map too long")
+        if not 0 <= twcc_out <= 14:
+            raise ValueError("twcc_out must be a one-byte extension id (1..14) or 0")
         t = self.tracks[track]
         self.subs[sub] = _Sub(track, peer, ssrc, pt & 0x7F, rtx_ssrc, rtx_pt & 0x7F if rtx_pt >= 0 else -1,
                               bytes(ext_map), abs_send_out, initial_seq & 0xFFFF, ts_offset & 0xFFFFFFFF,
@@ -669,10 +674,8 @@ class ReferenceForwarder:
             out = rewrite_rtp(pkt, s.ssrc, s.pt, s.seq_offset, s.ts_offset, s.ext_map, s.abs_send_out, abs_send,
                               s.twcc_out, sp.twcc_next)
             assert out is not None
-            if s.twcc_out:
-                sp.next_twcc()
             out_seq = (seq + s.seq_offset) & 0xFFFF
-            if not self._send(sp, out):
+            if not self._send(sp, out, sp.next_twcc() if s.twcc_out else None):
                 continue
             if not _older(out_seq, s.next_seq):
                 s.next_seq = (out_seq + 1) & 0xFFFF
@@ -681,7 +684,7 @@ class ReferenceForwarder:
             s.octets += info[10]
             s.last_send_ns = now
 
-    def _send(self, sp: _Peer, plain: bytes) -> bool:
+    def _send(self, sp: _Peer, plain: bytes, twcc_seq: int | None = None) -> bool:
         assert sp.tx is not None and sp.addr is not None
         try:
             data = sp.tx.protect(plain)
@@ -689,6 +692,11 @@ class ReferenceForwarder:
         except (pylibsrtp.Error, OSError):
             self._drops["send_failed"] += 1
             return False
+        if twcc_seq is not None:                                # the transport-cc send log
+            if sp.sent_log is None:
+                sp.sent_log = {}
+            sp.sent_log[twcc_seq % SEND_LOG] = (twcc_seq, time.time_ns() // 1000, len(data))
+            sp.twcc_sent += 1
         sp.tx_packets += 1
         self._counts["forwarded_packets"] += 1
         self._counts["forwarded_bytes"] += len(data)
@@ -761,18 +769,59 @@ class ReferenceForwarder:
                               s.twcc_out, sp.twcc_next)
             if out is None:
                 continue
-            if s.twcc_out:
-                sp.next_twcc()
             if s.rtx_pt >= 0:
                 out = wrap_rtx(out, s.rtx_ssrc, s.rtx_pt, s.rtx_seq)
                 if out is None:
                     continue
                 s.rtx_seq = (s.rtx_seq + 1) & 0xFFFF
-            if self._send(sp, out):
+            if self._send(sp, out, sp.next_twcc() if s.twcc_out else None):
                 s.rtx_packets += 1
                 sent += 1
         self._counts["rtx_packets"] += sent
         return sent
+
+    # ---- transport-wide congestion control ----
+
+    def twcc_sent(self, peer: int, base_seq: int, count: int) -> list[tuple[int, int] | None]:
+        """Per transport seq base_seq.. : (send µs, bytes on the wire), or None if not in the send log."""
+        p = self._peer(peer)
+        out: list[tuple[int, int] | None] = []
+        for k in range(count):
+            seq = (base_seq + k) & 0xFFFF
+            entry = (p.sent_log or {}).get(seq % SEND_LOG)
+            ok = entry is not None and entry[0] == seq and (p.twcc_next - seq - 1) & 0xFFFF < SEND_LOG
+            out.append((entry[1], entry[2]) if ok and entry is not None else None)
+        return out
+
+    def twcc_state(self, peer: int) -> tuple[int, int, int]:
+        p = self._peer(peer)
+        return (p.twcc_next, p.twcc_sent, p.arrivals.overflow if p.arrivals is not None else 0)
+
+    def send_padding(self, sub: int, count: int, size: int = 255) -> tuple[int, int, int] | None:
+        """A probe: `count` padding-only packets on the subscription's RTX stream, each with the next
+        transport seq (one-byte extension block); (first seq, last seq, bytes) or None."""
+        s = self.subs.get(sub)
+        if s is None or s.rtx_pt < 0 or not s.twcc_out:
+            return None
+        sp = self.peers[s.peer]
+        if sp.tx is None or sp.addr is None:
+            return None
+        if not 1 <= size <= 255:
+            raise ValueError("padding size must be 1..255")
+        first, sent, total = sp.twcc_next, 0, 0
+        for _ in range(count):
+            seq = sp.twcc_next
+            pkt = (struct.pack("!BBHII", 0xB0, s.rtx_pt, s.rtx_seq, s.last_out_ts, s.rtx_ssrc)
+                   + struct.pack("!HHBHB", PROFILE_ONE_BYTE, 1, (s.twcc_out << 4) | 1, seq, 0)
+                   + bytes(size - 1) + bytes([size]))
+            before = self._counts["forwarded_bytes"]
+            if not self._send(sp, pkt, sp.next_twcc()):
+                continue
+            s.rtx_seq = (s.rtx_seq + 1) & 0xFFFF
+            sent += 1
+            total += self._counts["forwarded_bytes"] - before
+        self._counts["probe_packets"] += sent
+        return (first, (sp.twcc_next - 1) & 0xFFFF, total) if sent else None
 
     def track_stats(self, track: int) -> tuple | None:
         """(received, octets, ext_highest_seq, base_seq, jitter, keyframes, last_keyframe_ns, audio_level, voice)"""

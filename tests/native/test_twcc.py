@@ -7,7 +7,8 @@ big gaps, late packets, long pauses).
 
 Send side: every packet the node sends to a subscriber that negotiated transport-cc (media, RTX, padding
 probes) carries the peer's next transport seq, the publisher's own number never leaks through, and the send
-log returns each packet's size and send time; the rewrite with the extension agrees with the reference.
+log returns each packet's size and send time; the rewrite with the extension agrees with the reference, and
+the engine and the ReferenceForwarder behave the same on loopback.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import os
 import socket
 import struct
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -203,10 +206,11 @@ def rtp(ssrc: int, seq: int, ts: int, payload: bytes, twcc: int | None = None, p
 
 
 class Rig:
-    def __init__(self) -> None:
+    def __init__(self, kind: str) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
-        self.eng = engine.Engine(self.sock.fileno(), max_peers=4, max_tracks=4, max_subs=4)
+        self.eng: Any = (engine.Engine(self.sock.fileno(), max_peers=4, max_tracks=4, max_subs=4) if kind == "native"
+                         else ref.ReferenceForwarder(self.sock))
         self.pub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.pub.bind(("127.0.0.1", 0))
         self.sub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -243,9 +247,9 @@ class Rig:
         return out
 
 
-@pytest.fixture
-def rig():
-    r = Rig()
+@pytest.fixture(params=["native", "reference"])
+def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
+    r = Rig(request.param)
     yield r
     r.close()
 
