@@ -8,6 +8,12 @@ DTLS, RTCP, RTP with an SSRC nobody announced) is handed back as events, once pe
 tables (peers, tracks, subscriptions) through the methods below; the per-packet loop never touches a Python
 object and runs with the GIL released.
 
+Transport-wide congestion control: from a peer with a transport-wide-cc id (set_peer_extensions), each packet's
+transport seq and arrival go into a bounded per-peer log that Python drains (twcc_arrivals) to send feedback.
+To a subscription with twcc_out, every packet (media, RTX, send_padding probes) gets the peer's next transport
+seq, and a per-peer send log keeps its size and the time sendmmsg took it, for twcc_sent() when the
+subscriber's feedback arrives. Both logs are fixed-size rings, allocated once per peer that uses them.
+
 `sfu/reference.py` holds the pure-Python reference of each function here; tests compare the two.
 """
 

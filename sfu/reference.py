@@ -8,8 +8,11 @@ The functions mirror the native test hooks (`py_parse_rtp`, `py_find_ext`, `py_i
 
 Where the RFCs leave malformed input open, the choice is written next to the code.
 
+`ArrivalLog` is the engine's transport-cc arrival log (`native.engine.ArrivalLogHook`); `rewrite_rtp` also adds
+the node's transport-wide sequence number as the engine does.
+
 `ReferenceForwarder` is the same forwarding path as `native.engine.Engine`, in plain Python over a socket
-(recvfrom/sendto, pylibsrtp), for the benchmark's comparison.
+(recvfrom/sendto, pylibsrtp), for the benchmark's comparison, transport-cc logs and padding probes included.
 """
 
 from __future__ import annotations
