@@ -157,6 +157,9 @@ cdef enum:
     ARRIVAL_LOG = 1024       # transport-cc: arrivals a publisher peer may accumulate between two drains
     SEND_LOG = 4096          # transport-cc: packets sent to a subscriber peer that feedback can still refer to
     MAX_PADDING = 255        # bytes of RTP padding in one probe packet (the count is one byte)
+    LAYER_ALL = 7            # a subscription's temporal / spatial cap meaning "every layer"
+    OFF_RING = 64            # per subscription: the last seq-offset changes (layer drops), for NACK mapping
+    SID_MAX = 8
 
 # ---- event kinds handed to Python ----
 cdef enum:
@@ -262,6 +265,10 @@ cdef struct Track:
     uint64_t loudness_sum        # sum of (127 - level) over packets since the last audio_activity() read
     uint32_t level_count
     uint32_t voice_count
+    int max_tid_seen             # VP8/VP9 layer indices seen in this track's descriptors (-1: none yet)
+    int max_sid_seen
+    int ss_layers                # VP9 scalability structure: spatial layers announced (0: none seen)
+    uint64_t sid_octets[SID_MAX] # payload octets per spatial layer (VP9 SVC), for per-layer bitrates
 
 cdef struct Sub:
     int used
@@ -297,6 +304,19 @@ cdef struct Sub:
     uint8_t abs_send_out         # this subscriber's abs-send-time id, stamped with the node's send time
     uint8_t twcc_out             # this subscriber's transport-wide-cc id (1..14), added with the peer's seq
     uint8_t ext_map[EXT_IDS]     # publisher extension id -> subscriber id (0 = strip)
+    # layer filtering (VP8 temporal layers, VP9 SVC): packets above the caps are dropped without a seq gap
+    uint8_t max_tid              # the caps Python asked for (LAYER_ALL: every layer)
+    uint8_t max_sid
+    uint8_t cur_tid              # the caps in force: lowered at the next frame start, raised at a sync point
+    uint8_t cur_sid
+    int32_t drop_pid             # input VP8 picture id of the last dropped frame (-1: none)
+    uint16_t max_in              # newest input seq this subscription has handled (forwarded or dropped)
+    uint64_t filtered
+    int off_head                 # the ring of seq-offset changes: input seqs >= off_from[k] (up to the next
+    int off_count                # entry) went out with seq + off_seq[k] and VP8 picture id + off_pid[k]
+    uint16_t off_from[OFF_RING]
+    uint16_t off_seq[OFF_RING]
+    uint16_t off_pid[OFF_RING]
 
 cdef struct RtpInfo:
     int hdr_len                  # fixed header + CSRCs
@@ -311,6 +331,42 @@ cdef struct RtpInfo:
     uint16_t seq
     uint32_t ts
     uint32_t ssrc
+
+cdef struct LayerInfo:
+    int layered                  # a VP8/VP9 descriptor was parsed: the fields below mean something
+    int tid
+    int sid
+    int pic_start                # first packet of a picture (VP8: S=1 PID=0; VP9: B=1 at the lowest SID)
+    int sync                     # VP8 Y (layer sync), VP9 U (switching up point)
+    int end                      # VP9 E: last packet of this spatial layer's frame
+    int key
+    int pid                      # picture id, -1 when absent
+    int ss                       # VP9 scalability structure: number of spatial layers, 0 when absent
+
+cdef struct Vp8Desc:
+    int start
+    int partition
+    int pid
+    int wide
+    int pid_at                   # offsets of the picture id and TL0PICIDX bytes, 0 when absent
+    int tl0
+    int tl0_at
+    int tid
+    int y
+    int keyidx
+    int hdr_len
+
+cdef struct Vp9Desc:
+    int flags                    # byte 0: I P L F B E V Z
+    int pid
+    int wide
+    int tid
+    int u
+    int sid
+    int d
+    int tl0
+    int ns
+    int hdr_len
 
 # ---- open-addressing table: (a, b) -> int; -1 empty, -2 deleted ----
 cdef struct Table:
@@ -812,6 +868,347 @@ cdef void munge_vp8(uint8_t *p, int n, Sub *s) noexcept nogil:
     s.resync_vp8 = 0
 
 
+# ---- layer descriptors (reference: sfu.reference.parse_vp8 / parse_vp9 / layer_info) ----
+cdef int parse_vp8(const uint8_t *p, int n, Vp8Desc *d) noexcept nogil:
+    """RFC 7741 §4.2 payload descriptor: X R N S R PID | I L T K | M PictureID(7/15) | TL0PICIDX |
+    TID(2) Y KEYIDX(5). Absent fields are -1 (offsets 0). Returns 0, or -1 when the descriptor is cut short."""
+    cdef int i = 1, x
+    if n < 1:
+        return -1
+    d.start = (p[0] >> 4) & 1
+    d.partition = p[0] & 0x07
+    d.pid = -1
+    d.wide = -1
+    d.pid_at = 0
+    d.tl0 = -1
+    d.tl0_at = 0
+    d.tid = -1
+    d.y = -1
+    d.keyidx = -1
+    if p[0] & 0x80:
+        if n < 2:
+            return -1
+        x = p[1]
+        i = 2
+        if x & 0x80:
+            if i >= n:
+                return -1
+            d.pid_at = i
+            if p[i] & 0x80:
+                if i + 1 >= n:
+                    return -1
+                d.wide = 1
+                d.pid = ((p[i] & 0x7f) << 8) | p[i + 1]
+                i += 2
+            else:
+                d.wide = 0
+                d.pid = p[i] & 0x7f
+                i += 1
+        if x & 0x40:
+            if i >= n:
+                return -1
+            d.tl0_at = i
+            d.tl0 = p[i]
+            i += 1
+        if x & 0x30:
+            if i >= n:
+                return -1
+            if x & 0x20:
+                d.tid = p[i] >> 6
+                d.y = (p[i] >> 5) & 1
+            if x & 0x10:
+                d.keyidx = p[i] & 0x1f
+            i += 1
+    d.hdr_len = i
+    return 0
+
+
+cdef int parse_vp9(const uint8_t *p, int n, Vp9Desc *d) noexcept nogil:
+    """RFC 9628 §4.2 payload descriptor: I P L F B E V Z | M PictureID(7/15) | TID(3) U SID(3) D | TL0PICIDX
+    (non-flexible) | P_DIFF N (flexible, P=1, up to 3) | scalability structure (V). Absent fields are -1
+    (ns: 0). Returns 0, or -1 when the descriptor is cut short or malformed."""
+    cdef int i = 1, b0, k, ns, ng, r
+    if n < 1:
+        return -1
+    b0 = p[0]
+    d.flags = b0
+    d.pid = -1
+    d.wide = -1
+    d.tid = -1
+    d.u = -1
+    d.sid = -1
+    d.d = -1
+    d.tl0 = -1
+    d.ns = 0
+    if b0 & 0x80:
+        if i >= n:
+            return -1
+        if p[i] & 0x80:
+            if i + 1 >= n:
+                return -1
+            d.wide = 1
+            d.pid = ((p[i] & 0x7f) << 8) | p[i + 1]
+            i += 2
+        else:
+            d.wide = 0
+            d.pid = p[i] & 0x7f
+            i += 1
+    if b0 & 0x20:
+        if i >= n:
+            return -1
+        d.tid = p[i] >> 5
+        d.u = (p[i] >> 4) & 1
+        d.sid = (p[i] >> 1) & 0x07
+        d.d = p[i] & 1
+        i += 1
+        if not (b0 & 0x10):
+            if i >= n:
+                return -1
+            d.tl0 = p[i]
+            i += 1
+    if (b0 & 0x10) and (b0 & 0x40):
+        k = 0
+        while True:
+            if i >= n or k == 3:
+                return -1
+            i += 1
+            k += 1
+            if not (p[i - 1] & 1):
+                break
+    if b0 & 0x02:
+        if i >= n:
+            return -1
+        ns = (p[i] >> 5) + 1
+        k = p[i]
+        i += 1
+        if k & 0x10:
+            i += 4 * ns
+            if i > n:
+                return -1
+        if k & 0x08:
+            if i >= n:
+                return -1
+            ng = p[i]
+            i += 1
+            while ng > 0:
+                if i >= n:
+                    return -1
+                r = (p[i] >> 2) & 0x03
+                i += 1 + r
+                if i > n:
+                    return -1
+                ng -= 1
+        d.ns = ns
+    d.hdr_len = i
+    return 0
+
+
+cdef void layer_info(int codec, const uint8_t *p, int n, int key, LayerInfo *L) noexcept nogil:
+    """What the layer filter needs to know about one packet; L.layered = 0 for other codecs or a broken
+    descriptor (such packets are never filtered)."""
+    cdef Vp8Desc v8
+    cdef Vp9Desc v9
+    L.layered = 0
+    L.tid = 0
+    L.sid = 0
+    L.pic_start = 0
+    L.sync = 0
+    L.end = 0
+    L.key = key
+    L.pid = -1
+    L.ss = 0
+    if codec == C_VP8:
+        if parse_vp8(p, n, &v8) != 0:
+            return
+        L.layered = 1
+        if v8.tid >= 0:
+            L.tid = v8.tid
+            L.sync = v8.y
+        L.pic_start = 1 if (v8.start and v8.partition == 0) else 0
+        L.pid = v8.pid
+    elif codec == C_VP9:
+        if parse_vp9(p, n, &v9) != 0:
+            return
+        L.layered = 1
+        if v9.tid >= 0:
+            L.tid = v9.tid
+            L.sid = v9.sid
+            L.sync = v9.u
+        L.pic_start = 1 if ((v9.flags & 0x08) and L.sid == 0) else 0
+        L.end = 1 if (v9.flags & 0x04) else 0
+        L.pid = v9.pid
+        L.ss = v9.ns
+
+
+cdef int layer_admit(Sub *s, int codec, LayerInfo *L, int update, int *marker) noexcept nogil:
+    """Whether a subscription forwards this packet under its temporal/spatial caps; 1 or 0. With `update` (the
+    packet is the newest seen) the caps in force move: down at a picture start, up to the requested caps at a
+    keyframe, or (temporal) at a sync point — VP8: a frame with Y=1 one layer up; VP9: a picture with U=1 at a
+    layer already forwarded. Sets marker[0] when the packet ends the highest forwarded VP9 spatial layer."""
+    marker[0] = 0
+    if not L.layered:
+        return 1
+    if update and L.pic_start:
+        if L.key:
+            s.cur_tid = s.max_tid
+            s.cur_sid = s.max_sid
+        else:
+            if s.max_sid < s.cur_sid:
+                s.cur_sid = s.max_sid
+            if s.max_tid < s.cur_tid:
+                s.cur_tid = s.max_tid
+            elif s.max_tid > s.cur_tid and L.sync:
+                if codec == C_VP8:
+                    if L.tid == s.cur_tid + 1:
+                        s.cur_tid = L.tid
+                elif L.tid <= s.cur_tid:
+                    s.cur_tid = s.max_tid
+    if L.tid > s.cur_tid or L.sid > s.cur_sid:
+        return 0
+    if L.end and L.sid == s.cur_sid:
+        marker[0] = 1
+    return 1
+
+
+cdef inline void offsets_reset(Sub *s, uint16_t seq) noexcept nogil:
+    s.off_head = 0
+    s.off_count = 1
+    s.off_from[0] = seq
+    s.off_seq[0] = s.seq_offset
+    s.off_pid[0] = s.pid_offset
+    s.max_in = <uint16_t>(seq - 1)
+    s.drop_pid = -1
+
+
+cdef inline void offsets_trail(Sub *s) noexcept nogil:
+    """After start_seq moved up: forgets the changes before it and starts the oldest range there, so every
+    entry stays within START_WINDOW of the newest packet (16-bit comparisons stay valid). Amortised O(1)."""
+    cdef int oldest = (s.off_head - s.off_count + 1) & (OFF_RING - 1)
+    cdef int nxt
+    while s.off_count > 1:
+        nxt = (oldest + 1) & (OFF_RING - 1)
+        if <int16_t>(s.off_from[nxt] - s.start_seq) > 0:
+            break
+        s.off_count -= 1
+        oldest = nxt
+    if <int16_t>(s.off_from[oldest] - s.start_seq) < 0:
+        s.off_from[oldest] = s.start_seq
+
+
+cdef inline void note_drop(Sub *s, int codec, uint16_t seq, LayerInfo *L) noexcept nogil:
+    """A new packet is filtered: later packets move down one seq (no gap), and a VP8 picture dropped for the
+    first time frees its picture id. The change is recorded for NACK mapping and late packets."""
+    cdef int h = s.off_head
+    s.max_in = seq
+    if codec == C_VP8 and L.pid >= 0 and L.pid != s.drop_pid:
+        s.pid_offset = <uint16_t>(s.pid_offset - 1)
+        s.drop_pid = L.pid
+    s.seq_offset = <uint16_t>(s.seq_offset - 1)
+    if s.off_from[h] != seq:         # else nothing went out in the newest range yet: it just starts later
+        h = (h + 1) & (OFF_RING - 1)
+        s.off_head = h
+        if s.off_count < OFF_RING:
+            s.off_count += 1
+    s.off_from[h] = <uint16_t>(seq + 1)
+    s.off_seq[h] = s.seq_offset
+    s.off_pid[h] = s.pid_offset
+
+
+cdef inline int offsets_find_in(Sub *s, uint16_t seq) noexcept nogil:
+    """The ring entry an (older) input seq went out under, or -1 when it is older than the ring."""
+    cdef int j, k
+    for j in range(s.off_count):
+        k = (s.off_head - j) & (OFF_RING - 1)
+        if <int16_t>(seq - s.off_from[k]) >= 0:
+            return k
+    return -1
+
+
+cdef inline int offsets_find_out(Sub *s, uint16_t out, uint16_t *in_seq) noexcept nogil:
+    """Maps a subscriber seq back to the input seq it was sent as (the entry index), or -1: older than the
+    ring, not sent yet, or a seq that belongs to no input (cannot happen: drops leave no gaps)."""
+    cdef int j, k
+    cdef uint16_t i
+    for j in range(s.off_count):
+        k = (s.off_head - j) & (OFF_RING - 1)
+        i = <uint16_t>(out - s.off_seq[k])
+        if <int16_t>(i - s.off_from[k]) >= 0:
+            if <int16_t>(i - s.max_in) > 0:
+                return -1
+            in_seq[0] = i
+            return k
+    return -1
+
+
+cdef void vp8_set_ids(uint8_t *p, int n, uint16_t pid_offset, uint8_t tl0_offset) noexcept nogil:
+    """munge_vp8 with given offsets and no state: for late packets and retransmissions."""
+    cdef Vp8Desc d
+    cdef uint16_t out
+    if parse_vp8(p, n, &d) != 0:
+        return
+    if d.pid >= 0:
+        out = <uint16_t>(d.pid + pid_offset) & (0x7fff if d.wide else 0x7f)
+        if d.wide:
+            p[d.pid_at] = 0x80 | (out >> 8)
+            p[d.pid_at + 1] = out & 0xff
+        else:
+            p[d.pid_at] = <uint8_t>out
+    if d.tl0 >= 0:
+        p[d.tl0_at] = <uint8_t>(d.tl0 + tl0_offset)
+
+
+cdef int sub_rewrite(Sub *s, int codec, uint8_t *p, RtpInfo *r, LayerInfo *L, int key, uint8_t *dst,
+                     uint32_t abs_send, uint16_t twcc_seq) noexcept nogil:
+    """The subscription's copy of a packet into dst (before SRTP): its length; 0 when the layer filter drops
+    it (seq offset adjusted, no gap); -1 while waiting for a keyframe or for a packet older than the start."""
+    cdef int out_len, late, k, marker = 0
+    cdef uint16_t seq_off, pid_off, out_seq
+    if not s.started:
+        if s.need_keyframe and not key:
+            return -1
+        s.started = 1
+        s.need_keyframe = 0
+        s.seq_offset = <uint16_t>(s.next_seq - r.seq)
+        s.start_seq = r.seq
+        offsets_reset(s, r.seq)
+    elif <int16_t>(r.seq - s.start_seq) < 0:
+        return -1
+    if <uint16_t>(r.seq - s.start_seq) > START_WINDOW:   # trail the newest, stay in the half window
+        s.start_seq = <uint16_t>(r.seq - START_WINDOW)
+        offsets_trail(s)
+    late = <int16_t>(r.seq - s.max_in) <= 0
+    if not layer_admit(s, codec, L, not late, &marker):
+        s.filtered += 1
+        if not late:
+            note_drop(s, codec, r.seq, L)
+        return 0
+    if not late:
+        s.max_in = r.seq
+    seq_off = s.seq_offset
+    k = -1
+    if <int16_t>(r.seq - s.off_from[s.off_head]) < 0:     # sent before the latest drop: its own offsets
+        k = offsets_find_in(s, r.seq)
+        if k < 0:
+            return -1
+        seq_off = s.off_seq[k]
+    out_len = rewrite_rtp(p, r, s, dst, abs_send, twcc_seq)
+    out_seq = <uint16_t>(r.seq + seq_off)
+    if k >= 0:
+        wr16(dst + 2, out_seq)
+    if marker:
+        dst[1] |= 0x80
+    if codec == C_VP8:
+        if k >= 0:
+            vp8_set_ids(dst + out_len - r.payload_len - r.pad_len, r.payload_len, s.off_pid[k], s.tl0_offset)
+        else:
+            munge_vp8(dst + out_len - r.payload_len - r.pad_len, r.payload_len, s)
+            s.off_pid[s.off_head] = s.pid_offset
+    if <int16_t>(out_seq - s.next_seq) >= 0:
+        s.next_seq = <uint16_t>(out_seq + 1)
+        s.last_out_ts = r.ts + s.ts_offset
+    return out_len
+
+
 cdef class Engine:
     """The native forwarding engine of one node. Single-threaded: Python calls it from the event loop."""
 
@@ -842,6 +1239,7 @@ cdef class Engine:
     cdef int ev_count
     cdef uint64_t drops[D_COUNT]
     cdef uint64_t rx_packets, rx_bytes, fwd_packets, fwd_bytes, rtx_sent, rtcp_sent, batches, probe_packets
+    cdef uint64_t layer_filtered     # packets not sent to a subscriber because of its layer caps (intentional)
     cdef uint32_t *hist
     cdef int measure_latency
     cdef pthread_mutex_t mtx     # serialises the media thread and Python's table updates (recursive)
@@ -1030,6 +1428,8 @@ cdef class Engine:
         t.first_sub = -1
         t.first_pending = -1
         t.audio_level = -1
+        t.max_tid_seen = -1
+        t.max_sid_seen = -1
         if table_put(&self.ssrc_table, peer, ssrc, track) != 0:
             raise MemoryError("ssrc table full")
 
@@ -1085,6 +1485,8 @@ cdef class Engine:
         s.twcc_out = twcc_out
         s.target = -1
         s.next_pending = -1
+        s.max_tid = s.max_sid = s.cur_tid = s.cur_sid = LAYER_ALL
+        s.drop_pid = -1
         cdef int i
         for i in range(len(ext_map)):
             s.ext_map[i] = ext_map[i]
@@ -1160,6 +1562,41 @@ cdef class Engine:
     def subscription_waiting(self, int sub):
         self._check(sub, self.max_subs, "subscription")
         return bool(self.subs[sub].used and not self.subs[sub].started)
+
+    def set_temporal(self, int sub, int max_tid):
+        """Caps the temporal layer (VP8/VP9 TID) forwarded to a subscription; -1 or >= 7: every layer.
+        Lowering takes effect at the next frame start; raising at a layer sync point (VP8 Y bit one layer up,
+        VP9 U bit) or a keyframe. Dropped packets leave no sequence gap and, for VP8, no picture id gap."""
+        self._check(sub, self.max_subs, "subscription")
+        cdef Sub *s = &self.subs[sub]
+        if s.used:
+            s.max_tid = LAYER_ALL if (max_tid < 0 or max_tid > LAYER_ALL) else max_tid
+
+    def set_svc(self, int sub, int max_sid, int max_tid=-1):
+        """VP9 SVC: caps the spatial (SID) and temporal (TID) layers forwarded; -1: every layer. Spatial
+        down-switches happen at the next picture start, up-switches at a keyframe (ask the publisher for one)."""
+        self._check(sub, self.max_subs, "subscription")
+        cdef Sub *s = &self.subs[sub]
+        if s.used:
+            s.max_sid = LAYER_ALL if (max_sid < 0 or max_sid > LAYER_ALL) else max_sid
+            s.max_tid = LAYER_ALL if (max_tid < 0 or max_tid > LAYER_ALL) else max_tid
+
+    def subscription_layers(self, int sub):
+        """(max_sid, max_tid asked, cur_sid, cur_tid in force, packets filtered); 7 means every layer."""
+        self._check(sub, self.max_subs, "subscription")
+        cdef Sub *s = &self.subs[sub]
+        if not s.used:
+            return None
+        return (s.max_sid, s.max_tid, s.cur_sid, s.cur_tid, s.filtered)
+
+    def track_layers(self, int track):
+        """(highest SID seen, highest TID seen, spatial layers announced by a VP9 scalability structure,
+        payload octets per SID [8]); -1 / 0 when the track carries no layer indices."""
+        self._check(track, self.max_tracks, "track")
+        cdef Track *t = &self.tracks[track]
+        if not t.used:
+            return None
+        return (t.max_sid_seen, t.max_tid_seen, t.ss_layers, [t.sid_octets[i] for i in range(SID_MAX)])
 
     # ---------------- the per-packet path ----------------
 
@@ -1378,13 +1815,23 @@ cdef class Engine:
         if key and t.codec != C_OPUS and t.codec != C_OTHER:
             t.keyframes += 1
             t.last_keyframe_ns = arrival
+        cdef LayerInfo L
+        layer_info(t.codec, p + r.payload_off, r.payload_len, key, &L)
+        if L.layered:
+            if L.tid > t.max_tid_seen:
+                t.max_tid_seen = L.tid
+            if L.sid > t.max_sid_seen:
+                t.max_sid_seen = L.sid
+            if L.ss > 0:
+                t.ss_layers = L.ss
+            t.sid_octets[L.sid] += r.payload_len
         cdef uint32_t abs_send = abs_send_time(arrival)
         cdef int si = t.first_sub
         cdef Sub *s
         while si >= 0:
             s = &self.subs[si]
             si = s.next
-            self._send_to(s, t, p, &r, key, arrival, abs_send)
+            self._send_to(s, t, p, &r, key, arrival, abs_send, &L)
         # simulcast: subscriptions waiting to switch onto this layer move at its keyframe
         if key and t.first_pending >= 0:
             si = t.first_pending
@@ -1394,7 +1841,7 @@ cdef class Engine:
                 if s.paused or not self.peers[s.peer].ready:
                     continue
                 self._switch(s, ti, &r, arrival)
-                self._send_to(s, t, p, &r, key, arrival, abs_send)
+                self._send_to(s, t, p, &r, key, arrival, abs_send, &L)
 
     cdef void _switch(self, Sub *s, int ti, RtpInfo *r, int64_t arrival) noexcept nogil:
         """Moves a subscription onto layer `ti` at its keyframe: one continuous stream for the subscriber."""
@@ -1419,7 +1866,7 @@ cdef class Engine:
         s.switches += 1
 
     cdef void _send_to(self, Sub *s, Track *t, uint8_t *p, RtpInfo *r, int key, int64_t arrival,
-                       uint32_t abs_send) noexcept nogil:
+                       uint32_t abs_send, LayerInfo *L) noexcept nogil:
         cdef Peer *sp
         cdef uint8_t *dst
         cdef int out_len
@@ -1431,25 +1878,16 @@ cdef class Engine:
         if not sp.ready or not sp.has_addr:
             self.drops[D_NOT_READY] += 1
             return
-        if not s.started:
-            if s.need_keyframe and not key:
-                self.drops[D_NOT_STARTED] += 1
-                return
-            s.started = 1
-            s.need_keyframe = 0
-            s.seq_offset = <uint16_t>(s.next_seq - r.seq)
-            s.start_seq = r.seq
-        elif <int16_t>(r.seq - s.start_seq) < 0:
-            self.drops[D_NOT_STARTED] += 1
-            return
-        if <uint16_t>(r.seq - s.start_seq) > START_WINDOW:   # trail the newest, stay in the half window
-            s.start_seq = <uint16_t>(r.seq - START_WINDOW)
         if self.tx_count >= TX_SLOTS:
             self._flush()
         dst = self.tx_buf + self.tx_count * SLOT
-        out_len = rewrite_rtp(p, r, s, dst, abs_send, sp.twcc_next)
-        if t.codec == C_VP8:
-            munge_vp8(dst + out_len - r.payload_len - r.pad_len, r.payload_len, s)
+        out_len = sub_rewrite(s, t.codec, p, r, L, key, dst, abs_send, sp.twcc_next)
+        if out_len <= 0:
+            if out_len == 0:
+                self.layer_filtered += 1     # intentional (the subscriber's layer caps), not a drop
+            else:
+                self.drops[D_NOT_STARTED] += 1
+            return
         st = srtp_protect(sp.tx, dst, &out_len)
         if st != 0:
             self.drops[D_SEND_FAILED] += 1
@@ -1458,9 +1896,6 @@ cdef class Engine:
         if s.twcc_out:
             log_slot = sent_log(sp, sp.twcc_next, out_len, arrival)
             sp.twcc_next += 1
-        if <int16_t>(<uint16_t>(r.seq + s.seq_offset) - s.next_seq) >= 0:
-            s.next_seq = <uint16_t>(r.seq + s.seq_offset + 1)
-            s.last_out_ts = r.ts + s.ts_offset
         s.packets += 1
         s.octets += r.payload_len
         s.last_send_ns = arrival
@@ -1592,14 +2027,18 @@ cdef class Engine:
         cdef Peer *sp = &self.peers[s.peer]
         if not sp.ready or not sp.has_addr:
             return 0
-        cdef int sent = 0, ri, out_len, src_len, log_slot
-        cdef uint16_t in_seq
+        cdef int sent = 0, ri, out_len, src_len, log_slot, k, marker
+        cdef uint16_t in_seq = 0, out_seq
         cdef RtpInfo r
+        cdef LayerInfo L
         cdef uint8_t *src
         cdef uint8_t *dst
         cdef int64_t now = now_ns(CLOCK_REALTIME)
         for seq in seqs:
-            in_seq = <uint16_t>((<int>seq) - s.seq_offset)
+            out_seq = <uint16_t>(<int>seq)
+            k = offsets_find_out(s, out_seq, &in_seq)      # drops moved the offset: map through its history
+            if k < 0:
+                continue
             ri = in_seq & t.ring_mask
             if t.ring_seq[ri] != in_seq or t.ring_len[ri] == 0:
                 continue
@@ -1609,10 +2048,19 @@ cdef class Engine:
             src_len = t.ring_len[ri]
             if parse_rtp(src, src_len, &r) != 0:
                 continue
+            layer_info(t.codec, src + r.payload_off, r.payload_len, 0, &L)
+            if L.layered and (L.tid > s.cur_tid or L.sid > s.cur_sid):
+                continue                                     # a packet of a filtered layer that came late
+            marker = 1 if (L.layered and L.end and L.sid == s.cur_sid) else 0
             if self.tx_count >= TX_SLOTS:
                 self._flush()
             dst = self.tx_buf + self.tx_count * SLOT
             out_len = rewrite_rtp(src, &r, s, dst, abs_send_time(now), sp.twcc_next)
+            wr16(dst + 2, out_seq)
+            if marker:
+                dst[1] |= 0x80
+            if t.codec == C_VP8:
+                vp8_set_ids(dst + out_len - r.payload_len - r.pad_len, r.payload_len, s.off_pid[k], s.tl0_offset)
             if s.rtx_pt != 0xff:
                 out_len = wrap_rtx(dst, out_len, &r, s)
                 if out_len < 0:
@@ -1743,7 +2191,7 @@ cdef class Engine:
         d = {
             "rx_packets": self.rx_packets, "rx_bytes": self.rx_bytes, "forwarded_packets": self.fwd_packets,
             "forwarded_bytes": self.fwd_bytes, "rtx_packets": self.rtx_sent, "rtcp_sent": self.rtcp_sent,
-            "batches": self.batches, "probe_packets": self.probe_packets,
+            "batches": self.batches, "probe_packets": self.probe_packets, "layer_filtered": self.layer_filtered,
         }
         d["drops"] = {DROP_REASONS[i]: self.drops[i] for i in range(D_COUNT)}
         return d
@@ -2011,3 +2459,69 @@ cdef class ArrivalLogHook:
 
 def srtp_version():
     return srtp_get_version_string().decode()
+
+
+def py_parse_vp8(bytes payload):
+    """(start, partition, pid, wide, tl0, tid, y, keyidx, hdr_len), -1 for absent fields; None if cut short."""
+    cdef Vp8Desc d
+    if parse_vp8(<const uint8_t *>payload, len(payload), &d) != 0:
+        return None
+    return (d.start, d.partition, d.pid, d.wide, d.tl0, d.tid, d.y, d.keyidx, d.hdr_len)
+
+
+def py_parse_vp9(bytes payload):
+    """(flags byte, pid, wide, tid, u, sid, d, tl0, spatial layers in SS or 0, hdr_len); None if malformed."""
+    cdef Vp9Desc d
+    if parse_vp9(<const uint8_t *>payload, len(payload), &d) != 0:
+        return None
+    return (d.flags, d.pid, d.wide, d.tid, d.u, d.sid, d.d, d.tl0, d.ns, d.hdr_len)
+
+
+def py_layer_info(int codec, bytes payload, bint key=False):
+    """(layered, tid, sid, pic_start, sync, end, key, pid, ss)"""
+    cdef LayerInfo L
+    layer_info(codec, <const uint8_t *>payload, len(payload), key, &L)
+    return (L.layered, L.tid, L.sid, L.pic_start, L.sync, L.end, L.key, L.pid, L.ss)
+
+
+def py_filter_stream(int codec, list packets, list caps, list nacks, int initial_seq=1000):
+    """One subscription's rewrite of a stream of plaintext RTP packets (no sockets, no SRTP): caps[i] is None
+    or (max_sid, max_tid) applied before packets[i]; returns (outputs: rewritten bytes / None when filtered /
+    -1 when not started, nack map: input seq or -1 per subscriber seq in `nacks`, after the stream)."""
+    cdef Sub *s = <Sub *>calloc(1, sizeof(Sub))
+    cdef uint8_t out[SLOT]
+    cdef RtpInfo r
+    cdef LayerInfo L
+    cdef int key, n, i
+    cdef uint16_t in_seq = 0
+    if s == NULL:
+        raise MemoryError()
+    try:
+        s.used = 1
+        s.ssrc = 0x5555
+        s.pt = 100
+        s.next_seq = initial_seq & 0xffff
+        s.need_keyframe = 1
+        s.target = -1
+        s.max_tid = s.max_sid = s.cur_tid = s.cur_sid = LAYER_ALL
+        s.drop_pid = -1
+        results = []
+        for i in range(len(packets)):
+            cap = caps[i] if i < len(caps) else None
+            if cap is not None:
+                s.max_sid = LAYER_ALL if (cap[0] < 0 or cap[0] > LAYER_ALL) else cap[0]
+                s.max_tid = LAYER_ALL if (cap[1] < 0 or cap[1] > LAYER_ALL) else cap[1]
+            data = packets[i]
+            if len(data) > MAX_RTP or parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
+                results.append(-1)
+                continue
+            key = is_keyframe_c(codec, <const uint8_t *>data + r.payload_off, r.payload_len)
+            layer_info(codec, <const uint8_t *>data + r.payload_off, r.payload_len, key, &L)
+            n = sub_rewrite(s, codec, <uint8_t *>(<const uint8_t *>data), &r, &L, key, out, 0, 0)
+            results.append(PyBytes_FromStringAndSize(<char *>out, n) if n > 0 else (None if n == 0 else -1))
+        mapped = []
+        for seq in nacks:
+            mapped.append(in_seq if (s.started and offsets_find_out(s, <uint16_t>(<int>seq), &in_seq) >= 0) else -1)
+        return results, mapped
+    finally:
+        free(s)

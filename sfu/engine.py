@@ -21,6 +21,7 @@ LOCKED = (
     "switch_layer", "subscription_layer", "set_paused", "audio_activity", "subscription_waiting", "send_rtcp",
     "send_raw", "retransmit", "track_stats", "subscription_stats", "counters", "latency_histogram",
     "twcc_arrivals", "twcc_sent", "twcc_state", "send_padding",
+    "set_temporal", "set_svc", "subscription_layers", "track_layers",
 )
 
 

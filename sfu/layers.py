@@ -103,3 +103,70 @@ def step(current: int, layers: list[LayerState], viewport_height: int | None, es
     if higher and fraction_lost < 0.02 and held_for >= upgrade_hold:
         return higher[0]
     return current
+
+
+# ---------------- temporal layers (VP8/VP9) and spatial layers (VP9 SVC) ----------------
+
+TEMPORAL_ALL = -1  # the engine's "every temporal layer"
+# cumulative share of a layer's bitrate carried by temporal layers 0..n-1 (libwebrtc's VP8 rate allocation)
+TEMPORAL_SHARES = {2: (0.6, 1.0), 3: (0.4, 0.6, 1.0), 4: (0.25, 0.4, 0.6, 1.0)}
+THIN_MIN = 0.5  # thin a layer out (drop temporal layers) only while the budget is at least this share of it
+
+
+def temporal_cap(layer_bps: float, estimate_bps: float, temporal_layers: int, floor: bool = False) -> int | None:
+    """The highest temporal layer worth forwarding of a layer sending `layer_bps`: TEMPORAL_ALL when the
+    estimate carries it whole, a lower TID when it carries at least THIN_MIN of it (or always with `floor`: there
+    is no lower layer to fall back to), None when the whole layer should go down instead."""
+    budget = estimate_bps * HEADROOM
+    if temporal_layers <= 1 or layer_bps <= 0 or budget >= layer_bps:
+        return TEMPORAL_ALL
+    if budget < layer_bps * THIN_MIN and not floor:
+        return None
+    shares = TEMPORAL_SHARES.get(temporal_layers) or tuple((i + 1) / temporal_layers for i in range(temporal_layers))
+    for tid in range(temporal_layers - 2, -1, -1):
+        if layer_bps * shares[tid] <= budget:
+            return tid
+    return 0
+
+
+def plan(current: int, current_tid: int, layers: list[LayerState], viewport_height: int | None,
+         estimate_bps: float | None, fraction_lost: float, held_for: float, temporal_layers: int,
+         upgrade_hold: float = UPGRADE_HOLD) -> tuple[int, int]:
+    """(rank, highest temporal layer or TEMPORAL_ALL) for a subscriber on `current` / `current_tid`: `step()`,
+    except that a subscriber whose estimate falls below its layer but still carries about half of it first loses
+    the upper temporal layers (frame rate) and keeps its resolution; the full frame rate comes back before a
+    probe one layer up (after `upgrade_hold`, as step()). A move to another layer always starts with every
+    temporal layer."""
+    rank = step(current, layers, viewport_height, estimate_bps, fraction_lost, held_for, upgrade_hold)
+    if temporal_layers <= 1:
+        return rank, TEMPORAL_ALL
+    rate = next((layer.bitrate_bps for layer in layers if layer.rank == current), 0.0)
+    if rank > current:
+        return (current, TEMPORAL_ALL) if current_tid != TEMPORAL_ALL else (rank, TEMPORAL_ALL)
+    if rank < current:
+        active = [layer.rank for layer in layers if layer.active]
+        viewport_ok = bool(active) and current <= viewport_cap(viewport_height, max(active))
+        if viewport_ok and fraction_lost <= 0.10 and estimate_bps is not None:
+            cap = temporal_cap(rate, estimate_bps, temporal_layers)
+            if cap is not None and cap != TEMPORAL_ALL:
+                return current, cap
+        return rank, TEMPORAL_ALL
+    if current_tid != TEMPORAL_ALL:
+        if fraction_lost < 0.02 and held_for >= upgrade_hold:
+            return current, TEMPORAL_ALL  # probe: the estimate follows what is sent
+        return current, current_tid
+    if estimate_bps is not None and rate > estimate_bps * 1.3 and held_for >= DOWNGRADE_HOLD:
+        # nothing lower to go to (else step() would have gone): thin this layer out
+        cap = temporal_cap(rate, estimate_bps, temporal_layers, floor=True)
+        return current, TEMPORAL_ALL if cap is None else cap
+    return current, TEMPORAL_ALL
+
+
+def svc_layers(sid_bitrates: list[float], spatial_layers: int) -> list[LayerState]:
+    """Spatial layers of a VP9 SVC stream as ranks: forwarding SID s costs the measured rates of SIDs 0..s."""
+    out = []
+    total = 0.0
+    for sid in range(spatial_layers):
+        total += sid_bitrates[sid] if sid < len(sid_bitrates) else 0.0
+        out.append(LayerState(sid, total, True))
+    return out

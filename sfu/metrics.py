@@ -44,6 +44,9 @@ class NodeCollector(Collector):
         yield counter("castellan_forwarded_bytes", "Bytes sent to subscribers (SRTP)", c["forwarded_bytes"])
         yield counter("castellan_received_packets", "Datagrams received on the media port", c["rx_packets"])
         yield counter("castellan_rtx_packets", "Retransmissions served from the buffer", c["rtx_packets"])
+        yield counter("castellan_layer_filtered_packets",
+                      "Packets not sent to a subscriber because of its temporal/spatial layer caps (intentional)",
+                      c.get("layer_filtered", 0))
         drops = CounterMetricFamily("castellan_dropped_packets", "Datagrams dropped, by reason", labels=[*labels, "reason"])
         for reason, n in c["drops"].items():
             drops.add_metric([*ids, reason], n)

@@ -32,8 +32,8 @@ from sfu.bwe import PacketResult, SendSideBwe, probe_bitrate
 from sfu.dtls import Certificate, DtlsSession
 from sfu.engine import MediaThread, ThreadedEngine
 from sfu.ice import IceLite, new_credentials
-from sfu.layers import HEADROOM, LayerState, next_upgrade_hold, rank_rids
-from sfu.layers import step as step_layer
+from sfu.layers import HEADROOM, TEMPORAL_ALL, LayerState, next_upgrade_hold, rank_rids, svc_layers
+from sfu.layers import plan as plan_layers
 from sfu.room import CODEC_IDS, Layer, Participant, Probe, Room, Subscription, Track
 from sfu.speaker import last_n
 from sfu.twcc import FeedbackBuilder
@@ -912,7 +912,8 @@ class Node:
     def _measure_layers(self, p: Participant, now: float) -> None:
         assert self.engine is not None
         for track in p.published.values():
-            if not track.simulcast:
+            layered = track.kind == "video" and track.codec in ("vp8", "vp9")
+            if not track.simulcast and not layered:
                 continue
             for layer in track.layers:
                 st = self.engine.track_stats(layer.index)
@@ -923,9 +924,29 @@ class Node:
                     layer.last_active = now
                 layer.bitrate_bps = 0.7 * layer.bitrate_bps + 0.3 * (octets - layer.octets) * 8 / REPORT_INTERVAL
                 layer.received, layer.octets = received, octets
+                if layered:
+                    self._measure_scalability(track, layer)
+
+    def _measure_scalability(self, track: Track, layer: Layer) -> None:
+        """Temporal layers per encoding; for VP9 without simulcast, spatial layers and their bitrates per SID."""
+        assert self.engine is not None
+        info = self.engine.track_layers(layer.index)
+        if info is None:
+            return
+        max_sid, max_tid, ss_layers, sid_octets = info
+        layer.temporal_layers = max_tid + 1 if max_tid >= 0 else 1
+        if track.codec != "vp9" or track.simulcast:
+            return
+        track.spatial_layers = max(ss_layers, max_sid + 1, 1)
+        n = track.spatial_layers
+        prev = (track.sid_octets + [0] * n)[:n]
+        rates = (track.sid_bitrates + [0.0] * n)[:n]
+        track.sid_bitrates = [0.7 * r + 0.3 * (o - q) * 8 / REPORT_INTERVAL for r, o, q in zip(rates, sid_octets[:n], prev, strict=True)]
+        track.sid_octets = list(sid_octets[:n])
 
     def select_layers(self, now: float) -> None:
-        """Each subscriber gets, per simulcast track, the best layer its estimate and its tile allow; layers
+        """Each subscriber gets, per simulcast track, the best layer its estimate and its tile allow — per VP9 SVC
+        track the best spatial layer, and for temporal layers the frame rate (`layers.plan`); simulcast layers
         nobody takes are switched off at the publisher (layer 0 always stays on)."""
         assert self.engine is not None
         for p in list(self.by_id.values()):
@@ -939,17 +960,22 @@ class Node:
         """One subscriber's layer moves. With a send-side (transport-cc) estimate, a step up the estimate does
         not cover waits for a probe that shows room for it; with REMB only, a clean hold is the probe."""
         assert self.engine is not None
-        subs = [s for s in p.subscriptions.values() if s.track.simulcast and not s.paused]
+        subs = [s for s in p.subscriptions.values() if s.track.scalable and not s.paused]
         if not subs:
             return
         share = p.estimate_bps / len(subs) if p.estimate_bps else None
         send_side = p.bwe is not None and p.bwe.feedbacks > 0
         for sub in subs:
+            if sub.track.spatial_layers > 1:
+                self._select_svc(sub, now, share)
+                continue
             if sub.target is not None or sub.layer is None:
                 continue  # a switch is under way: wait for its keyframe
             states = [LayerState(lyr.rank, lyr.bitrate_bps, now - lyr.last_active < 2.0) for lyr in sub.track.layers]
-            rank = step_layer(sub.layer.rank, states, sub.viewport[1] if sub.viewport else None, share,
-                              sub.fraction_lost, now - sub.layer_since, sub.upgrade_hold)
+            # the layer, and (temporal layers) the frame rate: fewer frames before a smaller picture
+            rank, tid = plan_layers(sub.layer.rank, sub.max_tid, states, sub.viewport[1] if sub.viewport else None,
+                                    share, sub.fraction_lost, now - sub.layer_since, sub.layer.temporal_layers,
+                                    sub.upgrade_hold)
             want = sub.track.layer(rank)
             if (want is not None and rank > sub.layer.rank and send_side
                     and (share is None or want.bitrate_bps > share * HEADROOM)
@@ -957,7 +983,15 @@ class Node:
                 continue  # not yet: a probe decides
             sub.upgrade_hold = next_upgrade_hold(sub.upgrade_hold, rank > sub.layer.rank, rank < sub.layer.rank,
                                                  now - sub.upgraded_at)
-            if want is None or want is sub.layer:
+            if want is None:
+                continue
+            if want is sub.layer:
+                if tid != sub.max_tid:
+                    log.info("subscription %s of %s: temporal layers %s -> %s (estimate %s, layer rate %d)", sub.mid,
+                             p.id, sub.max_tid, tid, share and int(share), int(sub.layer.bitrate_bps))
+                    self.engine.set_temporal(sub.index, tid)
+                    sub.max_tid = tid
+                    sub.layer_since = now
                 continue
             if rank > sub.layer.rank:
                 sub.upgraded_at = now
@@ -965,9 +999,29 @@ class Node:
                      sub.layer.rid, want.rid, share and int(share), sub.fraction_lost,
                      [int(s.bitrate_bps) for s in states])
             self.engine.switch_layer(sub.index, want.index)
+            if sub.max_tid != TEMPORAL_ALL:
+                self.engine.set_temporal(sub.index, TEMPORAL_ALL)
+                sub.max_tid = TEMPORAL_ALL
             sub.target = want
             sub.layer_since = now
             self.request_keyframe(sub.track, want, force=True)
+
+    def _select_svc(self, sub: Subscription, now: float, share: float | None) -> None:
+        """VP9 SVC: the spatial layer (rank = SID) and temporal layer a subscriber gets from the one stream. Going
+        up needs a keyframe (the engine waits for one); going down happens at the next picture."""
+        assert self.engine is not None
+        track = sub.track
+        n = track.spatial_layers
+        current = sub.max_sid if 0 <= sub.max_sid < n else n - 1
+        rank, tid = plan_layers(current, sub.max_tid, svc_layers(track.sid_bitrates, n),
+                                sub.viewport[1] if sub.viewport else None, share, sub.fraction_lost,
+                                now - sub.layer_since, track.layers[0].temporal_layers if track.layers else 1)
+        if rank == current and tid == sub.max_tid:
+            return
+        self.engine.set_svc(sub.index, rank, tid)
+        if rank > current:
+            self.request_keyframe(track, track.layers[0] if track.layers else None, force=True)
+        sub.max_sid, sub.max_tid, sub.layer_since = rank, tid, now
 
     def _update_layer_activity(self, track: Track) -> None:
         used = {0}

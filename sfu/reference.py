@@ -334,6 +334,303 @@ class ArrivalLog:
         return out
 
 
+# ---------------- layer descriptors and the layer filter (VP8 temporal layers, VP9 SVC) ----------------
+
+LAYER_ALL = 7            # a subscription cap meaning "every layer"
+OFF_RING = 64            # seq-offset changes remembered per subscription (NACK mapping, late packets)
+
+Vp8Desc = tuple[int, int, int, int, int, int, int, int, int]
+Vp9Desc = tuple[int, int, int, int, int, int, int, int, int, int]
+
+
+def parse_vp8(p: bytes) -> Vp8Desc | None:
+    """RFC 7741 §4.2: (start S, partition PID, picture id, wide (M), TL0PICIDX, TID, Y, KEYIDX, descriptor
+    length); -1 for an absent field. TID and Y are present when T=1, KEYIDX when K=1 (one shared byte when
+    either is set). None when the descriptor is cut short."""
+    if not p:
+        return None
+    start, part = (p[0] >> 4) & 1, p[0] & 0x07
+    pid = wide = tl0 = tid = y = keyidx = -1
+    i = 1
+    if p[0] & 0x80:
+        if len(p) < 2:
+            return None
+        x, i = p[1], 2
+        if x & 0x80:
+            if i >= len(p):
+                return None
+            if p[i] & 0x80:
+                if i + 1 >= len(p):
+                    return None
+                wide, pid, i = 1, (p[i] & 0x7F) << 8 | p[i + 1], i + 2
+            else:
+                wide, pid, i = 0, p[i] & 0x7F, i + 1
+        if x & 0x40:
+            if i >= len(p):
+                return None
+            tl0, i = p[i], i + 1
+        if x & 0x30:
+            if i >= len(p):
+                return None
+            if x & 0x20:
+                tid, y = p[i] >> 6, (p[i] >> 5) & 1
+            if x & 0x10:
+                keyidx = p[i] & 0x1F
+            i += 1
+    return (start, part, pid, wide, tl0, tid, y, keyidx, i)
+
+
+def parse_vp9(p: bytes) -> Vp9Desc | None:
+    """RFC 9628 §4.2: (byte 0 = I P L F B E V Z, picture id, wide (M), TID, U, SID, D, TL0PICIDX, spatial
+    layers announced by the scalability structure (N_S + 1, else 0), descriptor length); -1 for absent fields.
+    Layer indices follow L; TL0PICIDX only in non-flexible mode (F=0); flexible mode with P=1 carries 1 to 3
+    P_DIFF bytes chained by N (a fourth is malformed); V adds the SS: N_S Y G, Y: N_S+1 x width/height,
+    G: N_G then per picture T U R and R P_DIFFs. None when cut short or malformed."""
+    if not p:
+        return None
+    b0, i = p[0], 1
+    pid = wide = tid = u = sid = d = tl0 = -1
+    ns = 0
+    if b0 & 0x80:
+        if i >= len(p):
+            return None
+        if p[i] & 0x80:
+            if i + 1 >= len(p):
+                return None
+            wide, pid, i = 1, (p[i] & 0x7F) << 8 | p[i + 1], i + 2
+        else:
+            wide, pid, i = 0, p[i] & 0x7F, i + 1
+    if b0 & 0x20:
+        if i >= len(p):
+            return None
+        tid, u, sid, d = p[i] >> 5, (p[i] >> 4) & 1, (p[i] >> 1) & 0x07, p[i] & 1
+        i += 1
+        if not b0 & 0x10:
+            if i >= len(p):
+                return None
+            tl0, i = p[i], i + 1
+    if b0 & 0x10 and b0 & 0x40:
+        for k in range(4):
+            if i >= len(p) or k == 3:
+                return None
+            i += 1
+            if not p[i - 1] & 1:
+                break
+    if b0 & 0x02:
+        if i >= len(p):
+            return None
+        ns, ss = (p[i] >> 5) + 1, p[i]
+        i += 1
+        if ss & 0x10:
+            i += 4 * ns
+            if i > len(p):
+                return None
+        if ss & 0x08:
+            if i >= len(p):
+                return None
+            ng, i = p[i], i + 1
+            for _ in range(ng):
+                if i >= len(p):
+                    return None
+                i += 1 + ((p[i] >> 2) & 0x03)
+                if i > len(p):
+                    return None
+    return (b0, pid, wide, tid, u, sid, d, tl0, ns, i)
+
+
+def vp8_set_ids(payload: bytes, pid_offset: int, tl0_offset: int) -> bytes:
+    """The picture id and TL0PICIDX shifted by fixed offsets (late packets, retransmissions); a descriptor
+    cut short is left alone."""
+    d = parse_vp8(payload)
+    if d is None:
+        return payload
+    p = bytearray(payload)
+    i = 2
+    if d[2] >= 0:
+        out = (d[2] + pid_offset) & (0x7FFF if d[3] else 0x7F)
+        if d[3]:
+            p[i], p[i + 1] = 0x80 | out >> 8, out & 0xFF
+            i += 2
+        else:
+            p[i] = out
+            i += 1
+    if d[4] >= 0:
+        p[i] = (d[4] + tl0_offset) & 0xFF
+    return bytes(p)
+
+
+LayerTuple = tuple[int, int, int, int, int, int, int, int, int]
+
+
+def layer_info(codec: int, payload: bytes, key: bool = False) -> LayerTuple:
+    """(layered, tid, sid, pic_start, sync, end, key, pid, ss): what the layer filter reads from a packet.
+    pic_start: VP8 S=1 with partition 0; VP9 B=1 in spatial layer 0. sync: VP8 Y; VP9 U. end: VP9 E.
+    Without layer indices a packet is in layer 0; other codecs and broken descriptors are not `layered`."""
+    k = int(bool(key))
+    if codec == CODEC_VP8:
+        d8 = parse_vp8(payload)
+        if d8 is not None:
+            tid, y = (d8[5], d8[6]) if d8[5] >= 0 else (0, 0)
+            return (1, tid, 0, int(d8[0] == 1 and d8[1] == 0), y, 0, k, d8[2], 0)
+    elif codec == CODEC_VP9:
+        d9 = parse_vp9(payload)
+        if d9 is not None:
+            tid, sid, u = (d9[3], d9[5], d9[4]) if d9[3] >= 0 else (0, 0, 0)
+            return (1, tid, sid, int(bool(d9[0] & 0x08) and sid == 0), u, int(bool(d9[0] & 0x04)), k, d9[1], d9[8])
+    return (0, 0, 0, 0, 0, 0, k, -1, 0)
+
+
+def _s16(x: int) -> int:
+    x &= 0xFFFF
+    return x - 0x10000 if x & 0x8000 else x
+
+
+@dataclass
+class LayerSub:
+    """One subscription's layer filter and the history of its seq offset (the state `Sub` holds natively)."""
+
+    next_seq: int
+    seq_offset: int = 0
+    pid_offset: int = 0
+    tl0_offset: int = 0
+    max_tid: int = LAYER_ALL
+    max_sid: int = LAYER_ALL
+    cur_tid: int = LAYER_ALL
+    cur_sid: int = LAYER_ALL
+    started: bool = False
+    start_seq: int = 0
+    max_in: int = 0
+    drop_pid: int = -1
+    last_out_ts: int = 0
+    filtered: int = 0
+    last_pid: int = 0
+    last_tl0: int = 0
+    # (from input seq, seq offset, picture id offset), oldest first, at most OFF_RING
+    offsets: list[tuple[int, int, int]] = field(default_factory=list)
+
+    def admit(self, codec: int, info: LayerTuple, update: bool) -> tuple[bool, bool]:
+        """(forward, set the marker): caps move down at a picture start, up at a keyframe or a sync point
+        (VP8: Y=1 on the next layer up; VP9: U=1 on a picture in a forwarded layer)."""
+        layered, tid, sid, pic_start, sync, end, key = info[:7]
+        if not layered:
+            return True, False
+        if update and pic_start:
+            if key:
+                self.cur_tid, self.cur_sid = self.max_tid, self.max_sid
+            else:
+                self.cur_sid = min(self.cur_sid, self.max_sid)
+                if self.max_tid < self.cur_tid:
+                    self.cur_tid = self.max_tid
+                elif self.max_tid > self.cur_tid and sync:
+                    if codec == CODEC_VP8:
+                        if tid == self.cur_tid + 1:
+                            self.cur_tid = tid
+                    elif tid <= self.cur_tid:
+                        self.cur_tid = self.max_tid
+        if tid > self.cur_tid or sid > self.cur_sid:
+            return False, False
+        return True, bool(end) and sid == self.cur_sid
+
+    def _drop(self, codec: int, seq: int, pid: int) -> None:
+        self.max_in = seq
+        if codec == CODEC_VP8 and pid >= 0 and pid != self.drop_pid:
+            self.pid_offset = (self.pid_offset - 1) & 0xFFFF
+            self.drop_pid = pid
+        self.seq_offset = (self.seq_offset - 1) & 0xFFFF
+        entry = ((seq + 1) & 0xFFFF, self.seq_offset, self.pid_offset)
+        if self.offsets[-1][0] == seq:
+            self.offsets[-1] = entry
+        else:
+            self.offsets.append(entry)
+            del self.offsets[:-OFF_RING]
+
+    def rewrite(self, codec: int, pkt: bytes, key: bool, ssrc: int = 0x5555, pt: int = 100) -> bytes | None | int:
+        """The subscriber's copy (before SRTP), None when filtered, -1 before the start (as sub_rewrite)."""
+        info = parse_rtp(pkt)
+        assert info is not None
+        seq, ts = info[2], info[3]
+        if not self.started:
+            if not key:
+                return -1
+            self.started, self.seq_offset, self.start_seq = True, (self.next_seq - seq) & 0xFFFF, seq
+            self.offsets = [(seq, self.seq_offset, self.pid_offset)]
+            self.max_in, self.drop_pid = (seq - 1) & 0xFFFF, -1
+        elif _s16(seq - self.start_seq) < 0:
+            return -1
+        if (seq - self.start_seq) & 0xFFFF > START_WINDOW:
+            self.start_seq = (seq - START_WINDOW) & 0xFFFF
+            # the history starts at start_seq: every entry stays comparable with the newest packet
+            while len(self.offsets) > 1 and _s16(self.offsets[1][0] - self.start_seq) <= 0:
+                self.offsets.pop(0)
+            if _s16(self.offsets[0][0] - self.start_seq) < 0:
+                self.offsets[0] = (self.start_seq, *self.offsets[0][1:])
+        late = _s16(seq - self.max_in) <= 0
+        payload = pkt[info[9]:info[9] + info[10]]
+        layers = layer_info(codec, payload, key)
+        forward, marker = self.admit(codec, layers, not late)
+        if not forward:
+            self.filtered += 1
+            if not late:
+                self._drop(codec, seq, layers[7])
+            return None
+        if not late:
+            self.max_in = seq
+        entry = None
+        seq_off = self.seq_offset
+        if _s16(seq - self.offsets[-1][0]) < 0:
+            entry = next((e for e in reversed(self.offsets) if _s16(seq - e[0]) >= 0), None)
+            if entry is None:
+                return -1
+            seq_off = entry[1]
+        out = rewrite_rtp(pkt, ssrc, pt, seq_off, 0)
+        assert out is not None
+        at = len(out) - info[10] - info[11]            # the rewritten header may be shorter (extensions)
+        head = bytearray(out[:at])
+        if marker:
+            head[1] |= 0x80
+        body = out[at:]
+        if codec == CODEC_VP8:
+            if entry is not None:
+                munged = vp8_set_ids(body[:info[10]], entry[2], self.tl0_offset)
+            else:
+                munged, self.last_pid, self.last_tl0 = munge_vp8(body[:info[10]], self.pid_offset, self.tl0_offset,
+                                                                 False, self.last_pid, self.last_tl0)
+                self.offsets[-1] = (self.offsets[-1][0], self.offsets[-1][1], self.pid_offset)
+            body = munged + body[info[10]:]
+        out_seq = (seq + seq_off) & 0xFFFF
+        if _s16(out_seq - self.next_seq) >= 0:
+            self.next_seq, self.last_out_ts = (out_seq + 1) & 0xFFFF, ts
+        return bytes(head) + body
+
+    def input_seq(self, out_seq: int) -> int:
+        """The input seq a subscriber seq (a NACK) was sent as, or -1: older than the history or not sent yet."""
+        if not self.started:
+            return -1
+        for start, seq_off, _ in reversed(self.offsets):
+            in_seq = (out_seq - seq_off) & 0xFFFF
+            if _s16(in_seq - start) >= 0:
+                return -1 if _s16(in_seq - self.max_in) > 0 else in_seq
+        return -1
+
+
+def filter_stream(codec: int, packets: list[bytes], caps: list[tuple[int, int] | None], nacks: list[int],
+                  initial_seq: int = 1000) -> tuple[list[bytes | None | int], list[int]]:
+    """Mirror of the native hook `py_filter_stream`: one subscription's copies of a stream, then NACK mapping."""
+    sub = LayerSub(next_seq=initial_seq & 0xFFFF)
+    outs: list[bytes | None | int] = []
+    for i, pkt in enumerate(packets):
+        cap = caps[i] if i < len(caps) else None
+        if cap is not None:
+            sub.max_sid = LAYER_ALL if not 0 <= cap[0] <= LAYER_ALL else cap[0]
+            sub.max_tid = LAYER_ALL if not 0 <= cap[1] <= LAYER_ALL else cap[1]
+        info = parse_rtp(pkt) if len(pkt) <= MAX_RTP else None
+        if info is None:
+            outs.append(-1)
+            continue
+        outs.append(sub.rewrite(codec, pkt, is_keyframe(codec, pkt[info[9]:info[9] + info[10]])))
+    return outs, [sub.input_seq(n & 0xFFFF) for n in nacks]
+
+
 def abs_send_time(ns: int) -> int:
     """abs-send-time: 24 bits of 6.18 fixed-point seconds (wall clock mod 64 s; as NTP, since the
     NTP-Unix epoch offset is a multiple of 64 s)."""
@@ -455,7 +752,7 @@ class ReferenceForwarder:
         self._by_addr: dict[tuple[str, int], int] = {}
         self._by_ssrc: dict[tuple[int, int], int] = {}
         self._counts = dict.fromkeys(("rx_packets", "rx_bytes", "forwarded_packets", "forwarded_bytes",
-                                      "rtx_packets", "rtcp_sent", "batches", "probe_packets"), 0)
+                                      "rtx_packets", "rtcp_sent", "batches", "probe_packets", "layer_filtered"), 0)
         self._drops = dict.fromkeys(DROP_REASONS, 0)
 
     # ---- control ----

@@ -39,6 +39,7 @@ class Layer:
     received: int = 0
     bitrate_bps: float = 0.0
     last_active: float = 0.0
+    temporal_layers: int = 1  # VP8/VP9 temporal layers seen in this encoding's descriptors (TIDs 0..n-1)
 
 
 @dataclass
@@ -63,10 +64,18 @@ class Track:
     layers: list[Layer] = field(default_factory=list)  # by rank; one entry without simulcast
     rid_ranks: dict[str, int] = field(default_factory=dict)  # simulcast RIDs offered -> rank
     active_rids: dict[str, bool] = field(default_factory=dict)  # what the publisher was last asked to send
+    spatial_layers: int = 1  # VP9 SVC: spatial layers in the one stream (scalability structure or SIDs seen)
+    sid_octets: list[int] = field(default_factory=list)  # per SID, at the last measurement
+    sid_bitrates: list[float] = field(default_factory=list)  # per SID, smoothed
 
     @property
     def simulcast(self) -> bool:
         return bool(self.rid_ranks)
+
+    @property
+    def scalable(self) -> bool:
+        """Simulcast, VP9 SVC or temporal layers: the node chooses what each subscriber gets."""
+        return self.simulcast or self.spatial_layers > 1 or any(layer.temporal_layers > 1 for layer in self.layers)
 
     def layer(self, rank: int) -> Layer | None:
         return next((layer for layer in self.layers if layer.rank == rank), None)
@@ -106,6 +115,8 @@ class Subscription:
     layer_since: float = field(default_factory=time.monotonic)  # when the current layer was chosen
     upgrade_hold: float = 3.0  # seconds clean before the next step up (sfu.layers.next_upgrade_hold)
     upgraded_at: float = 0.0  # when the last step up was decided
+    max_tid: int = -1  # the temporal layer cap given to the engine (-1: every layer)
+    max_sid: int = -1  # VP9 SVC: the spatial layer cap given to the engine (-1: every layer)
 
 
 @dataclass

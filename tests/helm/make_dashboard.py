@@ -75,7 +75,9 @@ def build() -> dict:
     panels.append(row(next(pid), "Forwarding (native engine counters)", y))
     y += 1
     panels.append(panel(next(pid), "Forwarded packets / s",
-                        [(f"sum by (region) (rate(castellan_forwarded_packets_total{{{R}}}[$__rate_interval]))", "{{region}}")],
+                        [(f"sum by (region) (rate(castellan_forwarded_packets_total{{{R}}}[$__rate_interval]))", "{{region}}"),
+                         (f"sum by (region) (rate(castellan_layer_filtered_packets_total{{{R}}}[$__rate_interval]))",
+                          "{{region}} not sent: subscribers' layer caps")],
                         0, y, unit="pps"))
     panels.append(panel(next(pid), "Forwarded bits / s",
                         [(f"8 * sum by (region) (rate(castellan_forwarded_bytes_total{{{R}}}[$__rate_interval]))", "{{region}}")],

@@ -63,3 +63,47 @@ def test_failed_upgrades_back_off_and_a_held_upgrade_resets_the_wait():
     layers = [LayerState(0, 150e3, True), LayerState(1, 500e3, True)]
     assert step(0, layers, None, None, 0.0, held_for=5.0, upgrade_hold=6.0) == 0
     assert step(0, layers, None, None, 0.0, held_for=6.5, upgrade_hold=6.0) == 1
+
+
+# ---------------- temporal layers before whole layers; VP9 spatial layers ----------------
+
+from sfu.layers import TEMPORAL_ALL, plan, svc_layers, temporal_cap  # noqa: E402
+
+
+def test_temporal_cap_thins_a_layer_the_estimate_carries_at_least_half_of() -> None:
+    assert temporal_cap(1_000_000, 2_000_000, 3) == TEMPORAL_ALL
+    assert temporal_cap(1_000_000, 800_000, 3) == 1  # 680 kb/s budget: TL0+TL1 (60 %) fit
+    assert temporal_cap(1_000_000, 600_000, 3) == 0  # 510 kb/s: TL0 (40 %) only
+    assert temporal_cap(1_000_000, 500_000, 3) is None  # under half: drop the layer instead
+    assert temporal_cap(1_000_000, 100_000, 3, floor=True) == 0  # nothing lower: thinnest is best
+    assert temporal_cap(1_000_000, 10, 1) == TEMPORAL_ALL  # no temporal layers: nothing to thin
+
+
+def test_plan_drops_temporal_layers_before_a_whole_layer() -> None:
+    # layer 2 sends 1.5 Mb/s; an estimate of 1.1 Mb/s would make step() go down: keep 720p at a lower frame rate
+    assert plan(2, TEMPORAL_ALL, LAYERS, 720, 1_100_000, 0.0, 2.5, 3) == (2, 1)
+    # far below half: the layer goes, with every temporal layer of the new one
+    assert plan(2, TEMPORAL_ALL, LAYERS, 720, 600_000, 0.0, 2.5, 3) == (1, TEMPORAL_ALL)
+    assert plan(2, 1, LAYERS, 720, 600_000, 0.0, 2.5, 3) == (1, TEMPORAL_ALL)
+    # heavy loss or a smaller tile: the layer goes at once, no thinning
+    assert plan(2, TEMPORAL_ALL, LAYERS, 720, 1_100_000, 0.2, 2.5, 3) == (1, TEMPORAL_ALL)
+    assert plan(2, TEMPORAL_ALL, LAYERS, 180, 10_000_000, 0.0, 0.0, 3) == (0, TEMPORAL_ALL)
+    # without temporal layers plan() is step()
+    assert plan(2, TEMPORAL_ALL, LAYERS, 720, 1_100_000, 0.0, 2.5, 1) == (step(2, LAYERS, 720, 1_100_000, 0.0, 2.5), -1)
+
+
+def test_plan_restores_the_frame_rate_before_probing_up_and_thins_the_lowest_layer() -> None:
+    assert plan(1, 0, LAYERS, 720, 600_000, 0.0, 3.5, 3) == (1, TEMPORAL_ALL)  # clean hold: full rate first
+    assert plan(1, TEMPORAL_ALL, LAYERS, 720, 600_000, 0.0, 3.5, 3) == (2, TEMPORAL_ALL)  # then a layer up
+    assert plan(1, 0, LAYERS, 720, 600_000, 0.05, 10, 3) == (1, 0)  # some loss: stay thinned
+    single = [LayerState(0, 1_000_000, True)]
+    assert plan(0, TEMPORAL_ALL, single, 720, 500_000, 0.0, 2.5, 3) == (0, 0)  # one layer: thin it
+    assert plan(0, TEMPORAL_ALL, single, 720, 500_000, 0.0, 1.0, 3) == (0, TEMPORAL_ALL)  # not for a blip
+
+
+def test_svc_spatial_layers_cost_their_lower_layers_too() -> None:
+    states = svc_layers([100_000, 200_000, 400_000], 3)
+    assert [s.bitrate_bps for s in states] == [100_000, 300_000, 700_000]
+    assert plan(2, TEMPORAL_ALL, states, 720, 400_000, 0.0, 2.5, 3) == (1, TEMPORAL_ALL)
+    assert plan(2, TEMPORAL_ALL, states, 360, 10_000_000, 0.0, 0.0, 3) == (1, TEMPORAL_ALL)
+    assert [s.rank for s in svc_layers([1.0], 2)] == [0, 1]
