@@ -80,6 +80,7 @@ class Bot:
             self.tracks[t["id"]] = t
         self._tasks.append(asyncio.create_task(self._reader()))
         self._tasks.append(asyncio.create_task(self._negotiator()))
+        self._tasks.append(asyncio.create_task(self._renack()))
         return msg
 
     async def _reader(self) -> None:
@@ -159,6 +160,31 @@ class Bot:
                 log.exception("%s: renegotiation failed", self.name)
 
     # ------------------------------------------------------------------ media
+
+    async def _renack(self, interval: float = 0.1, tries: int = 10) -> None:
+        """Asks again for packets still missing, every `interval`, up to `tries` times each — as browsers do
+        (libwebrtc repeats a NACK every RTT). aiortc sends a NACK only when a new gap appears, so a lost
+        retransmission would otherwise stay lost until the next loss, and its jitter buffer, which hands out one
+        frame per arriving packet, never catches up with the frames held behind the hole."""
+        asked: dict[int, int] = {}
+        while True:
+            await asyncio.sleep(interval)
+            for tr in self.pc.getTransceivers():
+                receiver = tr.receiver
+                gen = getattr(receiver, "_RTCRtpReceiver__nack_generator", None)
+                if gen is None or not gen.missing:
+                    continue
+                rtx = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {})
+                ssrcs = [s for s in getattr(receiver, "_RTCRtpReceiver__active_ssrc", {}) if s not in rtx]
+                lost = sorted(seq for seq in gen.missing if asked.get(seq, 0) < tries)
+                if not ssrcs or not lost:
+                    continue
+                for seq in lost:
+                    asked[seq] = asked.get(seq, 0) + 1
+                with contextlib.suppress(Exception):
+                    await receiver._send_rtcp_nack(ssrcs[0], lost)
+            if len(asked) > 4096:
+                asked.clear()
 
     async def _consume(self, track: Any) -> None:
         mid = next((tr.mid for tr in self.pc.getTransceivers() if tr.receiver.track is track), None)

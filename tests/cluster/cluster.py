@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -322,6 +322,27 @@ class Topology:
     def exists(self) -> list[str]:
         listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
         return [line.split()[0] for line in listed.splitlines() if line.startswith(self.tag)]
+
+
+@contextlib.contextmanager
+def topology(spokes: Sequence[str], hub: str = "cp") -> Iterator[Topology]:
+    """A created Topology for one test (skipped where namespaces cannot be made), destroyed afterwards."""
+    import pytest
+
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    topo = Topology(spokes, hub=hub)
+    try:
+        topo.create()
+    except RuntimeError as e:
+        topo.destroy()
+        pytest.skip(f"network namespaces cannot be set up here: {e}")
+    try:
+        yield topo
+    finally:
+        topo.destroy()
+        assert not topo.exists(), f"namespaces left behind: {topo.exists()}"
 
 
 def netns_unavailable() -> str | None:

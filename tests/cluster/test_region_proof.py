@@ -41,20 +41,8 @@ HTTP_PORT, UDP_PORT, CP_PORT, REDIS_PORT = 7880, 40000, 8000, 6390
 
 @pytest.fixture
 def topology() -> Iterator[cl.Topology]:
-    reason = cl.netns_unavailable()
-    if reason:
-        pytest.skip(reason)
-    topo = cl.Topology(["clients", *NODES])
-    try:
-        topo.create()
-    except RuntimeError as e:
-        topo.destroy()
-        pytest.skip(f"network namespaces cannot be set up here: {e}")
-    try:
+    with cl.topology(["clients", *NODES]) as topo:
         yield topo
-    finally:
-        topo.destroy()
-        assert not topo.exists(), f"namespaces left behind: {topo.exists()}"
 
 
 def test_eu_meeting_never_touches_us_and_fails_closed(topology: cl.Topology, tmp_path: Path) -> None:
