@@ -326,8 +326,9 @@ class AckedBitrate:
 
 def probe_bitrate(packets: Sequence[PacketResult], min_packets: int = 5, min_received: float = 0.8) -> float | None:
     """The rate a probe cluster (its packets and whatever was sent among them) got through, or None when too
-    few arrived to say: min(send rate, receive rate), each without the packet that opens its interval; a
-    receive rate clearly below the send rate means the path is saturated (then 95 % of the receive rate)."""
+    few arrived to say: min(send rate, receive rate), each without the packet that opens its interval (the
+    receive rate also over the later half of the arrivals alone, past any shaper's burst); a receive rate
+    clearly below the send rate means the path is saturated (then 95 % of the receive rate)."""
     if len(packets) < min_packets:
         return None
     received = [p for p in packets if p.recv_ms is not None]
@@ -341,6 +342,12 @@ def probe_bitrate(packets: Sequence[PacketResult], min_packets: int = 5, min_rec
         return None
     send_rate = (sum(p.size for p in by_send) - by_send[-1].size) * 8000.0 / send_span
     recv_rate = (sum(p.size for p in by_recv) - by_recv[0].size) * 8000.0 / recv_span
+    # a token-bucket shaper lets its burst through at line rate, then the rest at its own rate: the later half
+    # of the arrivals measures the path, not the bucket
+    tail = by_recv[len(by_recv) // 2:]
+    tail_span = (tail[-1].recv_ms or 0.0) - (tail[0].recv_ms or 0.0)
+    if len(tail) >= min_packets and tail_span > 0.5:
+        recv_rate = min(recv_rate, (sum(p.size for p in tail) - tail[0].size) * 8000.0 / tail_span)
     if recv_rate < 0.9 * send_rate:
         return 0.95 * recv_rate
     return min(send_rate, recv_rate)

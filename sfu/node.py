@@ -44,12 +44,13 @@ KEYFRAME_REQUEST_INTERVAL = 0.5  # throttle for PLI/FIR towards one publisher tr
 KEYFRAME_RETRY = 1.0  # a subscription still waiting for its first keyframe asks again this often
 REPORT_INTERVAL = 1.0
 TWCC_FEEDBACK_INTERVAL = 0.1  # transport-cc feedback to each publisher that sent something new
-PROBE_DURATION = 0.15  # a probe cluster's padding is spread over this long ...
+PROBE_DURATION = 0.2  # a probe cluster's padding is spread over this long ...
 PROBE_TICK = 0.01  # ... in bursts this far apart
 PROBE_MARGIN = 1.2  # probe this much above what the upgrade needs
 PROBE_MIN_BPS = 100_000  # padding rate never below this (a probe must be measurable)
 PROBE_FEEDBACK_WAIT = 1.0  # feedback for a probe must arrive within this after it was sent
 PROBE_BACKOFF = 5.0  # after a probe that showed too little room, wait this long before the next
+PROBE_BACKOFF_MAX = 10.0
 PROBE_PADDING = 255  # bytes of padding per probe packet
 
 
@@ -700,7 +701,7 @@ class Node:
                 probe.results[r.seq] = r    # padding and the media sent among it
             if span <= offset < 0x8000:
                 done = True                 # feedback reached the end of the cluster
-        if done:
+        if done and probe.sent_done:        # (feedback during the cluster only covers its start)
             self._finish_probe(p, now)
 
     def _finish_probe(self, p: Participant, now: float) -> None:
@@ -715,9 +716,12 @@ class Node:
             p.bwe.on_probe(rate)
             p.estimate_bps = int(p.bwe.estimate)
         if rate is None or rate < probe.target_bps / PROBE_MARGIN:
-            p.probe_backoff_until = now + PROBE_BACKOFF
+            # each failed probe costs a constrained link some media: wait 5, then 10 s between them
+            p.probe_failures += 1
+            p.probe_backoff_until = now + min(PROBE_BACKOFF * 2 ** (p.probe_failures - 1), PROBE_BACKOFF_MAX)
             self.counts["probe_failed"] += 1
         else:
+            p.probe_failures = 0
             self.counts["probe_succeeded"] += 1
             self._select_for(p, now)
 

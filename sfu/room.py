@@ -160,6 +160,7 @@ class Participant:
     bwe: SendSideBwe | None = None  # the node's send-side estimate of this participant's downlink (transport-cc)
     probe: Probe | None = None  # a bandwidth probe towards this participant, under way or awaiting feedback
     probe_backoff_until: float = 0.0  # after a probe that did not show enough room, wait before the next
+    probe_failures: int = 0  # failed probes in a row (the wait before the next doubles)
     # wall-clock offset of this publisher's NTP clock from ours: the smallest (arrival - SR time) seen, i.e. the
     # least-delayed SR; one value per publisher so its audio and video stay mutually in sync
     clock_offsets: deque[float] = field(default_factory=lambda: deque(maxlen=16))

@@ -22,7 +22,7 @@ from sfu.bwe import (
     TrendlineEstimator,
     probe_bitrate,
 )
-from sfu.node import Node, NodeConfig
+from sfu.node import PROBE_DURATION, Node, NodeConfig
 from sfu.room import Layer, Participant, Room, Subscription, Track
 
 PACKET = 1200
@@ -234,7 +234,7 @@ def test_an_uncovered_upgrade_waits_for_a_probe_and_follows_its_result():
         node._select_for(p, now)
         assert eng.switches == [] and node.counts["probes"] == 1 and p.probe is not None
         target = p.probe.target_bps
-        await asyncio.sleep(0.3)                   # the padding goes out in bursts
+        await asyncio.sleep(PROBE_DURATION + 0.15)  # the padding goes out in bursts
         probe = p.probe
         assert probe is not None and probe.sent_done and probe.first == 100
         sent_padding = sum(c for _, c in eng.padding)
@@ -269,3 +269,22 @@ def test_a_failed_probe_backs_off_and_no_rtx_means_the_remb_way():
     p.estimate_bps = 300_000
     node._select_for(p, time.monotonic())
     assert eng.switches == [(5, 1)] and node.counts["probes"] == 0  # cannot probe: a clean hold decides
+
+
+def test_a_shapers_burst_does_not_pass_for_capacity():
+    # 400 kb/s token bucket with a 4 KB burst: the first 14 packets of a 500 kb/s probe arrive at once, the rest
+    # at 400 kb/s; the probe must measure the 400, not the burst
+    packets = []
+    t_free = 0.0
+    bucket = 4096.0
+    for i in range(60):
+        send = i * 291 * 8 / 500.0  # ms at 500 kb/s
+        if bucket >= 291:
+            bucket -= 291
+            recv = send + 1.0
+        else:
+            t_free = max(t_free, send) + 291 * 8 / 400.0
+            recv = t_free + 1.0
+        packets.append(PacketResult(i, send, 291, recv))
+    rate = probe_bitrate(packets)
+    assert rate is not None and rate < 450_000, rate
