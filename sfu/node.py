@@ -21,7 +21,7 @@ import logging
 import secrets
 import socket
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +52,19 @@ PROBE_FEEDBACK_WAIT = 1.0  # feedback for a probe must arrive within this after 
 PROBE_BACKOFF = 5.0  # after a probe that showed too little room, wait this long before the next
 PROBE_BACKOFF_MAX = 10.0
 PROBE_PADDING = 255  # bytes of padding per probe packet
+
+
+REMB_WINDOW = 1.5  # seconds of REMB values kept to tell a falling estimate from one still catching up
+REMB_CATCH_UP = 20.0  # after an upgrade, a growing REMB below the layer's rate is trusted to catch up this long
+
+
+def remb_falling(recent: deque[tuple[float, int]], now: float, bps: int) -> bool:
+    """Records a REMB value; True when it is more than 5 % below the highest of the last REMB_WINDOW seconds
+    (the receiver's estimator saw overuse and cut), False while it holds or grows."""
+    recent.append((now, bps))
+    while recent and now - recent[0][0] > REMB_WINDOW:
+        recent.popleft()
+    return bps < 0.95 * max(v for _, v in recent)
 
 
 def _ntp_seconds(ntp: int) -> float:
@@ -642,6 +655,7 @@ class Node:
             elif isinstance(pkt, rtcp.Remb):
                 if p.bwe is None or not p.bwe.feedbacks:
                     p.estimate_bps = pkt.bitrate  # REMB covers the whole downlink (unless transport-cc does)
+                    p.remb_falling = remb_falling(p.remb_recent, now, pkt.bitrate)
                 for ssrc in pkt.ssrcs:
                     sub = self.subs_by_ssrc.get((peer, ssrc))
                     if sub is not None:
@@ -969,6 +983,14 @@ class Node:
             return
         share = p.estimate_bps / len(subs) if p.estimate_bps else None
         send_side = p.bwe is not None and p.bwe.feedbacks > 0
+        catching_up = False
+        if not send_side and share is not None and not p.remb_falling:
+            # a receiver's REMB trails what it receives (it grows ~8 %/s after an upgrade): below the new layer's
+            # rate it means congestion only if it falls, or has not grown at all 2 s on; while it climbs, loss is
+            # the signal (for at most REMB_CATCH_UP seconds)
+            since = now - max(s.upgraded_at for s in subs)
+            if since < REMB_CATCH_UP and (since < 2.0 or (p.estimate_bps or 0) >= 1.05 * p.remb_at_upgrade):
+                share, catching_up = None, True
         for sub in subs:
             if sub.track.spatial_layers > 1:
                 self._select_svc(sub, now, share)
@@ -981,6 +1003,8 @@ class Node:
                                     share, sub.fraction_lost, now - sub.layer_since, sub.layer.temporal_layers,
                                     sub.upgrade_hold)
             want = sub.track.layer(rank)
+            if catching_up and rank > sub.layer.rank:
+                continue  # no further step up before the REMB shows the last one fits
             if (want is not None and rank > sub.layer.rank and send_side
                     and (share is None or want.bitrate_bps > share * HEADROOM)
                     and self._probe_for(p, len(subs), want, now)):
@@ -999,6 +1023,7 @@ class Node:
                 continue
             if rank > sub.layer.rank:
                 sub.upgraded_at = now
+                p.remb_at_upgrade = p.estimate_bps or 0
             log.info("subscription %s of %s: layer %s -> %s (estimate %s, loss %.2f, layer rates %s)", sub.mid, p.id,
                      sub.layer.rid, want.rid, share and int(share), sub.fraction_lost,
                      [int(s.bitrate_bps) for s in states])

@@ -155,6 +155,9 @@ class Participant:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)  # mid -> subscription
     ext_ids: dict[str, int] = field(default_factory=dict)  # uri -> id, BUNDLE-wide, from the offer
     estimate_bps: int | None = None  # the downlink estimate: the node's own from transport-cc, else the receiver's REMB
+    remb_recent: deque[tuple[float, int]] = field(default_factory=deque)  # (time, REMB) of the last seconds
+    remb_falling: bool = False  # the receiver's REMB is falling (its estimator saw overuse)
+    remb_at_upgrade: int = 0  # the REMB when this participant's last step up was decided
     twcc_feedback: FeedbackBuilder | None = None  # transport-cc feedback for what this participant sends
     twcc_reader: FeedbackReader = field(default_factory=FeedbackReader)
     bwe: SendSideBwe | None = None  # the node's send-side estimate of this participant's downlink (transport-cc)

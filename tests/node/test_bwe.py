@@ -288,3 +288,35 @@ def test_a_shapers_burst_does_not_pass_for_capacity():
         packets.append(PacketResult(i, send, 291, recv))
     rate = probe_bitrate(packets)
     assert rate is not None and rate < 450_000, rate
+
+
+def test_a_remb_catching_up_after_an_upgrade_is_not_congestion_but_a_falling_or_stuck_one_is():
+    from sfu.node import remb_falling
+
+    def upgraded(remb_then: int) -> tuple[Node, Participant, Subscription, FakeEngine, float]:
+        node, p, sub, eng = _setup()
+        now = time.monotonic()
+        sub.layer = sub.track.layers[1]              # on h (400 kb/s) since an upgrade 3 s ago
+        sub.layer_since = sub.upgraded_at = now - 3.0
+        p.remb_at_upgrade = remb_then
+        return node, p, sub, eng, now
+
+    # the receiver's REMB grew from 235k to 300k since the upgrade: still catching up, h stays
+    node, p, sub, eng, now = upgraded(235_000)
+    p.estimate_bps = 300_000
+    node._select_for(p, now)
+    assert eng.switches == []
+    # the same REMB that has not grown in 3 s: the path does not carry h
+    node, p, sub, eng, now = upgraded(300_000)
+    p.estimate_bps = 300_000
+    node._select_for(p, now)
+    assert eng.switches == [(5, 0)]
+    # a REMB cut by the receiver (overuse) counts at once
+    node, p, sub, eng, now = upgraded(235_000)
+    for t, bps in ((now - 1.0, 330_000), (now - 0.5, 340_000)):
+        remb_falling(p.remb_recent, t, bps)
+    p.estimate_bps = 280_000
+    p.remb_falling = remb_falling(p.remb_recent, now, 280_000)
+    assert p.remb_falling
+    node._select_for(p, now)
+    assert eng.switches == [(5, 0)]
