@@ -42,8 +42,8 @@ class TimedReferenceForwarder(ReferenceForwarder):
         self._arrival = time.perf_counter_ns()
         super()._handle(data, addr, events)
 
-    def _send(self, sp: Any, plain: bytes) -> bool:
-        ok = super()._send(sp, plain)
+    def _send(self, sp: Any, plain: bytes, twcc_seq: int | None = None) -> bool:
+        ok = super()._send(sp, plain, twcc_seq)
         if ok:
             us = (time.perf_counter_ns() - self._arrival) // 1000
             self.hist[us if us < HIST_BUCKETS else HIST_BUCKETS - 1] += 1

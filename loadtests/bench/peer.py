@@ -255,6 +255,7 @@ class Publisher(BenchPeer):
         # (SSRC, RID, media) per video encoding: one without simulcast (SimulcastPublisher has three)
         self.encodings: list[tuple[int, bytes, BenchMedia]] = [(self.video_ssrc, b"", media)]
         self.jump_to_keyframe = True  # answer PLI with the next keyframe (False: wait for the natural one)
+        self.acked: set[int] = set()  # SSRCs the SFU has reported on: MID/RID no longer needed (as libwebrtc)
         self.rx: SrtpSession | None = None
         self.sent_video = self.sent_audio = self.sent_bytes = 0
         self.plis = 0
@@ -295,6 +296,12 @@ class Publisher(BenchPeer):
             if pt == 206 and fmt in (1, 4):  # PLI / FIR
                 self.plis += 1
                 self._want_keyframe = True
+            elif pt in (200, 201):  # SR / RR: report blocks acknowledge our SSRCs
+                first = off + (28 if pt == 200 else 8)
+                for b in range(fmt):
+                    at = first + 24 * b
+                    if at + 4 <= len(plain):
+                        self.acked.add(int.from_bytes(plain[at : at + 4], "big"))
             off += 4 * (int.from_bytes(plain[off + 2 : off + 4], "big") + 1)
 
     async def _run(self) -> None:
@@ -349,7 +356,9 @@ class Publisher(BenchPeer):
             while queue and (not self.pacing_bps or budget > 0 or sent == 0 and budget > -1500):
                 e, ts, marker, payload = queue.pop(0)
                 ssrc, rid, _media = self.encodings[e]
-                pkt = self.tx.protect(_video_header(seqs[e], ts, ssrc, marker, ast, rid) + payload)
+                pkt = self.tx.protect(
+                    _video_header(seqs[e], ts, ssrc, marker, ast, b"" if ssrc in self.acked else rid) + payload
+                )
                 seqs[e] = (seqs[e] + 1) & 0xFFFF
                 self._send(pkt)
                 self.sent_video += 1
