@@ -21,7 +21,7 @@ def _datagram_received(self: Any, data: bytes, addr: Any) -> None:
     _original(self, data, addr)
 
 
-aioice.ice.StunProtocol.datagram_received = _datagram_received
+aioice.ice.StunProtocol.datagram_received = _datagram_received  # type: ignore[method-assign,assignment]
 
 
 def inject_loss(pc: Any, rate: float, seed: int = 7) -> Any:

@@ -10,7 +10,6 @@ stops as sequence numbers travel around the 16-bit space, and abs-send-time is t
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 import time
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from loopback import wire_clients  # tests/native is on sys.path (no __init__.py)
 
 from sfu import reference as ref
 from sfu.rtcp import ReceiverReport, Sdes, SenderReport, parse_compound, serialize
@@ -49,18 +49,9 @@ class Rig:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.fwd = make_forwarder(kind)(self.sock)
-        self.pub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.pub.bind(("127.0.0.1", 0))
-        self.sub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sub.bind(("127.0.0.1", 0))
-        up, down = os.urandom(30), os.urandom(30)
-        for peer, s, rx, tx in ((PUB, self.pub, up, os.urandom(30)), (SUB, self.sub, os.urandom(30), down)):
-            self.fwd.add_peer(peer)
-            self.fwd.set_peer_address(peer, "127.0.0.1", s.getsockname()[1])
-            self.fwd.set_peer_srtp(peer, 1, rx, tx)
+        c = wire_clients(self.fwd, PUB, SUB)
+        self.pub, self.sub, self.up, self.down = c.pub, c.sub, c.up, c.down
         self.fwd.set_peer_extensions(PUB, abs_send_id=ABS_ID, audio_level_id=LEVEL_ID)
-        self.up = ref.srtp_session(1, up, outbound=True)
-        self.down = ref.srtp_session(1, down, outbound=False)
         self.events: list[tuple[int, int, tuple[str, int], bytes]] = []
 
     def close(self) -> None:

@@ -5,7 +5,6 @@ mapped to the packet that was really sent — on a real engine over loopback UDP
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 import time
@@ -13,6 +12,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from loopback import wire_clients  # tests/native is on sys.path (no __init__.py)
 
 from sfu import reference as ref
 
@@ -287,18 +287,9 @@ class Rig:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.eng = engine.Engine(self.sock.fileno(), max_peers=4, max_tracks=4, max_subs=4)
-        self.pub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.pub.bind(("127.0.0.1", 0))
-        self.sub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sub.bind(("127.0.0.1", 0))
-        up, down = os.urandom(30), os.urandom(30)
-        for peer, s, rx, tx in ((PUB, self.pub, up, os.urandom(30)), (SUBP, self.sub, os.urandom(30), down)):
-            self.eng.add_peer(peer)
-            self.eng.set_peer_address(peer, "127.0.0.1", s.getsockname()[1])
-            self.eng.set_peer_srtp(peer, 1, rx, tx)
-        self.up = ref.srtp_session(1, up, outbound=True)
-        self.down = ref.srtp_session(1, down, outbound=False)
-        self.down_key = down
+        c = wire_clients(self.eng, PUB, SUBP)
+        self.pub, self.sub, self.up, self.down = c.pub, c.sub, c.up, c.down
+        self.down_key = c.down_key
         self.eng.add_track(TRACK, PUB, 1111, codec, 90000)
         self.eng.add_subscription(SUB, TRACK, SUBP, 5555, 100, initial_seq=500)
 

@@ -13,7 +13,6 @@ the engine and the ReferenceForwarder behave the same on loopback.
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 import time
@@ -30,6 +29,7 @@ from sfu.twcc import MAX_GAP, FeedbackBuilder, FeedbackReader
 
 engine = pytest.importorskip("native.engine")
 
+from loopback import wire_clients  # noqa: E402  (tests/native is on sys.path)
 from test_reference_equivalence import ext_maps, rtp_packets  # noqa: E402  (tests/native is on sys.path)
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -211,18 +211,9 @@ class Rig:
         self.sock.bind(("127.0.0.1", 0))
         self.eng: Any = (engine.Engine(self.sock.fileno(), max_peers=4, max_tracks=4, max_subs=4) if kind == "native"
                          else ref.ReferenceForwarder(self.sock))
-        self.pub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.pub.bind(("127.0.0.1", 0))
-        self.sub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sub.bind(("127.0.0.1", 0))
-        up, down = os.urandom(30), os.urandom(30)
-        for peer, s, rx, tx in ((PUB, self.pub, up, os.urandom(30)), (SUB, self.sub, os.urandom(30), down)):
-            self.eng.add_peer(peer)
-            self.eng.set_peer_address(peer, "127.0.0.1", s.getsockname()[1])
-            self.eng.set_peer_srtp(peer, 1, rx, tx)
+        c = wire_clients(self.eng, PUB, SUB)
+        self.pub, self.sub, self.up, self.down = c.pub, c.sub, c.up, c.down
         self.eng.set_peer_extensions(PUB, twcc_id=PUB_TWCC)
-        self.up = ref.srtp_session(1, up, outbound=True)
-        self.down = ref.srtp_session(1, down, outbound=False)
 
     def close(self) -> None:
         for s in (self.sock, self.pub, self.sub):
