@@ -842,6 +842,42 @@ def simulcast(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
         b.close()
 
 
+def svc(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """A Chromium publisher sends VP9 with three spatial layers in one stream (L3T3_KEY); a subscriber showing it
+    small gets the lowest spatial layer, shown large it gets the top one — the node drops layers, never decodes."""
+    wait_http(cfg["http_url"] + "/healthz")
+    console: list[str] = []
+    result["console"] = console
+    pub_browser, sub_browser = launch(pw, cfg), launch(pw, cfg)
+    base = f"{cfg['http_url']}/dev/minimal?ws={cfg['ws_url']}"
+    pub = open_page(pub_browser, f"{base}&token={cfg['tokens'][0]}&svc=L3T3_KEY", console, "pub")
+    sub = open_page(sub_browser, f"{base}&token={cfg['tokens'][1]}&viewport=180", console, "sub")
+
+    def video() -> dict[str, Any]:
+        v = sub.evaluate("window.castellanStats()").get("video", [])
+        return v[0] if v else {}
+
+    def sent() -> Any:
+        return pub.evaluate("""(async () => { const out = [];
+          (await window.castellan.pc.getStats()).forEach((s) => { if (s.type === "outbound-rtp" && s.kind === "video")
+            out.push({ scalabilityMode: s.scalabilityMode || "", frameWidth: s.frameWidth || 0,
+                       encoder: s.encoderImplementation || "" }); });
+          return out; })()""")
+
+    small = poll(video, lambda v: v.get("framesDecoded", 0) > 30 and 0 < v.get("frameWidth", 0) <= 400, timeout=40)
+    result["small"] = small
+    result["published"] = sent()
+    log("small viewport", small.get("frameWidth"), small.get("framesDecoded"), result["published"])
+    sub.evaluate("window.castellanViewport(720)")
+    large = poll(video, lambda v: v.get("frameWidth", 0) >= 960, timeout=40)
+    result["large"] = large
+    log("large viewport", large.get("frameWidth"), large.get("framesDecoded"))
+    time.sleep(2)
+    result["after"] = video()
+    for b in (pub_browser, sub_browser):
+        b.close()
+
+
 # Reads the frame number a bench publisher draws in each frame's top row (loadtests/media.py: 12 blocks of
 # 16x16 px, white = 1, at every resolution) from every frame the page presents, with the frame's width.
 FRAME_READER = """
@@ -919,6 +955,7 @@ def throttled(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
 
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
     "throttled": throttled,
+    "svc": svc,
     "simulcast": simulcast,
     "minimal_two": minimal_two,
     "e2ee_meeting": e2ee_meeting,

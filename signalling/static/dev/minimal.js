@@ -214,7 +214,8 @@ async function start() {
   };
   try {
     const simulcast = params.get("simulcast") === "1";
-    const size = simulcast ? { width: 1280, height: 720 } : { width: 640, height: 480 };
+    const svc = params.get("svc"); // e.g. L3T3_KEY: VP9 with spatial and temporal layers in one stream
+    const size = simulcast || svc ? { width: 1280, height: 720 } : { width: 640, height: 480 };
     const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: size });
     state.local = media;
     for (const track of media.getTracks()) {
@@ -227,7 +228,13 @@ async function start() {
           { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 2500000 },
         ];
       }
+      if (svc && track.kind === "video") init.sendEncodings = [{ scalabilityMode: svc, maxBitrate: 2500000 }];
       const tr = pc.addTransceiver(track, init);
+      if (svc && track.kind === "video") {
+        // SVC needs VP9 (or AV1): offer only it, so the node cannot pick VP8
+        const caps = RTCRtpSender.getCapabilities("video").codecs;
+        tr.setCodecPreferences(caps.filter((c) => /VP9|rtx/i.test(c.mimeType)));
+      }
       if (track.kind === "video") state.videoSender = tr.sender;
     }
   } catch (e) {
