@@ -808,49 +808,15 @@ def devices(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
             p.close()
 
 
-def simulcast(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
-    """A Chromium publisher sends three simulcast layers; a subscriber that shows the video small gets the lowest
-    layer, and when it shows it large the node switches it up at a keyframe, without a freeze."""
+def _small_then_large(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any], publish: str, shot: str) -> None:
+    """A publisher (`publish`: the minimal client's query, e.g. simulcast=1 or svc=L3T3_KEY); a subscriber showing
+    its video 180 px high, then 720 px: what it decodes at each size, and what the publisher was told / sends."""
     wait_http(cfg["http_url"] + "/healthz")
     console: list[str] = []
     result["console"] = console
     pub_browser, sub_browser = launch(pw, cfg), launch(pw, cfg)
     base = f"{cfg['http_url']}/dev/minimal?ws={cfg['ws_url']}"
-    pub = open_page(pub_browser, f"{base}&token={cfg['tokens'][0]}&simulcast=1", console, "pub")
-    sub = open_page(sub_browser, f"{base}&token={cfg['tokens'][1]}&viewport=180", console, "sub")
-
-    def video() -> dict[str, Any]:
-        v = sub.evaluate("window.castellanStats()").get("video", [])
-        return v[0] if v else {}
-
-    small = poll(video, lambda v: v.get("framesDecoded", 0) > 30 and 0 < v.get("frameWidth", 0) <= 400, timeout=40)
-    result["small"] = small
-    result["pub_layers_small"] = pub.evaluate("window.castellan.layers || null")
-    log("small viewport", small.get("frameWidth"), small.get("framesDecoded"))
-    sub.evaluate("window.castellanViewport(720)")
-    large = poll(video, lambda v: v.get("frameWidth", 0) >= 960, timeout=40)
-    result["large"] = large
-    log("large viewport", large.get("frameWidth"), large.get("framesDecoded"))
-    time.sleep(2)
-    result["after"] = video()
-    result["pub_layers_large"] = pub.evaluate("window.castellan.layers || null")
-    art = Path(cfg["artifacts"])
-    path = art / "simulcast-subscriber-large.png"
-    sub.screenshot(path=str(path))
-    result["screenshots"] = [str(path)]
-    for b in (pub_browser, sub_browser):
-        b.close()
-
-
-def svc(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
-    """A Chromium publisher sends VP9 with three spatial layers in one stream (L3T3_KEY); a subscriber showing it
-    small gets the lowest spatial layer, shown large it gets the top one — the node drops layers, never decodes."""
-    wait_http(cfg["http_url"] + "/healthz")
-    console: list[str] = []
-    result["console"] = console
-    pub_browser, sub_browser = launch(pw, cfg), launch(pw, cfg)
-    base = f"{cfg['http_url']}/dev/minimal?ws={cfg['ws_url']}"
-    pub = open_page(pub_browser, f"{base}&token={cfg['tokens'][0]}&svc=L3T3_KEY", console, "pub")
+    pub = open_page(pub_browser, f"{base}&token={cfg['tokens'][0]}&{publish}", console, "pub")
     sub = open_page(sub_browser, f"{base}&token={cfg['tokens'][1]}&viewport=180", console, "sub")
 
     def video() -> dict[str, Any]:
@@ -860,13 +826,14 @@ def svc(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
     def sent() -> Any:
         return pub.evaluate("""(async () => { const out = [];
           (await window.castellan.pc.getStats()).forEach((s) => { if (s.type === "outbound-rtp" && s.kind === "video")
-            out.push({ scalabilityMode: s.scalabilityMode || "", frameWidth: s.frameWidth || 0,
+            out.push({ rid: s.rid || "", scalabilityMode: s.scalabilityMode || "", frameWidth: s.frameWidth || 0,
                        encoder: s.encoderImplementation || "" }); });
           return out; })()""")
 
     small = poll(video, lambda v: v.get("framesDecoded", 0) > 30 and 0 < v.get("frameWidth", 0) <= 400, timeout=40)
     result["small"] = small
     result["published"] = sent()
+    result["pub_layers_small"] = pub.evaluate("window.castellan.layers || null")
     log("small viewport", small.get("frameWidth"), small.get("framesDecoded"), result["published"])
     sub.evaluate("window.castellanViewport(720)")
     large = poll(video, lambda v: v.get("frameWidth", 0) >= 960, timeout=40)
@@ -874,8 +841,24 @@ def svc(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
     log("large viewport", large.get("frameWidth"), large.get("framesDecoded"))
     time.sleep(2)
     result["after"] = video()
+    result["pub_layers_large"] = pub.evaluate("window.castellan.layers || null")
+    path = Path(cfg["artifacts"]) / shot
+    sub.screenshot(path=str(path))
+    result["screenshots"] = [str(path)]
     for b in (pub_browser, sub_browser):
         b.close()
+
+
+def simulcast(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """A Chromium publisher sends three simulcast layers; a subscriber that shows the video small gets the lowest
+    layer, and when it shows it large the node switches it up at a keyframe, without a freeze."""
+    _small_then_large(pw, cfg, result, "simulcast=1", "simulcast-subscriber-large.png")
+
+
+def svc(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """A Chromium publisher sends VP9 with three spatial layers in one stream (L3T3_KEY); a subscriber showing it
+    small gets the lowest spatial layer, shown large it gets the top one — the node drops layers, never decodes."""
+    _small_then_large(pw, cfg, result, "svc=L3T3_KEY", "svc-subscriber-large.png")
 
 
 # Reads the frame number a bench publisher draws in each frame's top row (loadtests/media.py: 12 blocks of

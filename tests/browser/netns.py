@@ -129,6 +129,35 @@ def run_driver(ns: str, scenario: str, config: dict[str, Any], timeout: float, n
     return json.loads(result_line[len("RESULT ") :])  # type: ignore[no-any-return]
 
 
+def node_tokens(name: str, room: str, participants: Sequence[str], ttl: int = 120) -> tuple[Path, list[str]]:
+    """A fresh signing key: its JWKS written for a node (`node_in(..., jwks_file=...)`) and one join token per
+    participant for room `room` on node-1 in region `local`."""
+    from signalling.tokens import KeyRing, TokenIssuer
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    keys = KeyRing()
+    jwks = ARTIFACTS / f"{name}.jwks.json"
+    jwks.write_text(json.dumps(keys.jwks()))
+    issuer = TokenIssuer(keys)
+    return jwks, [issuer.mint(tenant="acme", room=room, participant=p, region="local", node="node-1", name=p, ttl=ttl)
+                  for p in participants]
+
+
+def publisher_and_subscriber(scenario: str, room: str, timeout: float = 120) -> dict[str, Any]:
+    """A node in a fresh loopback namespace and driver `scenario` with a publisher's and a subscriber's token;
+    the driver's result (the test fails with the driver's and the node's logs if the driver reported an error)."""
+    skip_unless_possible()
+    jwks, tokens = node_tokens(scenario, room, ["publisher", "subscriber"])
+    with loopback_namespace() as ns, node_in(ns, scenario, jwks_file=jwks) as node:
+        result = run_driver(ns, scenario, {"http_url": f"http://127.0.0.1:{HTTP_PORT}",
+                                           "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws", "tokens": tokens},
+                            timeout=timeout, name=scenario)
+        node_log = node.output()
+    assert "error" not in result, result["error"] + "\n" + "\n".join(result.get("console", [])[-30:]) + \
+        "\nnode:\n" + node_log[-4000:]
+    return result
+
+
 HTTP_PORT = 7880  # the node, inside the namespace (ports are the namespace's own)
 UDP_PORT = 40000
 WEB_PORT = 8000  # the control plane / static client
