@@ -9,7 +9,7 @@ Transport-wide congestion control (when a peer negotiates it), per leg:
   drains the log and sends transport-cc feedback (sfu/twcc.py), so the browser's own estimator runs;
 - subscribers: the engine stamps the node's transport seq on everything sent to them and logs send times; their
   feedback feeds a send-side estimator per subscriber (sfu/bwe.py), preferred over REMB. Before stepping a
-  subscriber up a simulcast layer its estimate does not already cover, the node sends a short probe (padding on
+  subscriber up a simulcast layer its estimate does not already cover, the node sends a 200 ms probe (padding on
   an RTX stream at the rate the upgrade needs) and upgrades only if the probe got through.
 """
 
