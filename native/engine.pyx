@@ -869,6 +869,22 @@ cdef void munge_vp8(uint8_t *p, int n, Sub *s) noexcept nogil:
 
 
 # ---- layer descriptors (reference: sfu.reference.parse_vp8 / parse_vp9 / layer_info) ----
+
+cdef inline int read_picture_id(const uint8_t *p, int n, int i, int *pid, int *wide) noexcept nogil:
+    """The PictureID at p[i], as VP8 and VP9 descriptors share it (M bit: 15 bits, else 7); the offset after it,
+    or -1 when the descriptor is cut short."""
+    if i >= n:
+        return -1
+    if p[i] & 0x80:
+        if i + 1 >= n:
+            return -1
+        wide[0] = 1
+        pid[0] = ((p[i] & 0x7f) << 8) | p[i + 1]
+        return i + 2
+    wide[0] = 0
+    pid[0] = p[i] & 0x7f
+    return i + 1
+
 cdef int parse_vp8(const uint8_t *p, int n, Vp8Desc *d) noexcept nogil:
     """RFC 7741 §4.2 payload descriptor: X R N S R PID | I L T K | M PictureID(7/15) | TL0PICIDX |
     TID(2) Y KEYIDX(5). Absent fields are -1 (offsets 0). Returns 0, or -1 when the descriptor is cut short."""
@@ -894,16 +910,9 @@ cdef int parse_vp8(const uint8_t *p, int n, Vp8Desc *d) noexcept nogil:
             if i >= n:
                 return -1
             d.pid_at = i
-            if p[i] & 0x80:
-                if i + 1 >= n:
-                    return -1
-                d.wide = 1
-                d.pid = ((p[i] & 0x7f) << 8) | p[i + 1]
-                i += 2
-            else:
-                d.wide = 0
-                d.pid = p[i] & 0x7f
-                i += 1
+            i = read_picture_id(p, n, i, &d.pid, &d.wide)
+            if i < 0:
+                return -1
         if x & 0x40:
             if i >= n:
                 return -1
@@ -941,18 +950,9 @@ cdef int parse_vp9(const uint8_t *p, int n, Vp9Desc *d) noexcept nogil:
     d.tl0 = -1
     d.ns = 0
     if b0 & 0x80:
-        if i >= n:
+        i = read_picture_id(p, n, i, &d.pid, &d.wide)
+        if i < 0:
             return -1
-        if p[i] & 0x80:
-            if i + 1 >= n:
-                return -1
-            d.wide = 1
-            d.pid = ((p[i] & 0x7f) << 8) | p[i + 1]
-            i += 2
-        else:
-            d.wide = 0
-            d.pid = p[i] & 0x7f
-            i += 1
     if b0 & 0x20:
         if i >= n:
             return -1

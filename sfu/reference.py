@@ -343,6 +343,17 @@ Vp8Desc = tuple[int, int, int, int, int, int, int, int, int]
 Vp9Desc = tuple[int, int, int, int, int, int, int, int, int, int]
 
 
+
+def read_picture_id(p: bytes, i: int) -> tuple[int, int, int] | None:
+    """(picture id, wide, offset after it) for the PictureID at p[i], as VP8 and VP9 share it; None if cut short."""
+    if i >= len(p):
+        return None
+    if p[i] & 0x80:
+        if i + 1 >= len(p):
+            return None
+        return (p[i] & 0x7F) << 8 | p[i + 1], 1, i + 2
+    return p[i] & 0x7F, 0, i + 1
+
 def parse_vp8(p: bytes) -> Vp8Desc | None:
     """RFC 7741 §4.2: (start S, partition PID, picture id, wide (M), TL0PICIDX, TID, Y, KEYIDX, descriptor
     length); -1 for an absent field. TID and Y are present when T=1, KEYIDX when K=1 (one shared byte when
@@ -357,14 +368,10 @@ def parse_vp8(p: bytes) -> Vp8Desc | None:
             return None
         x, i = p[1], 2
         if x & 0x80:
-            if i >= len(p):
+            got = read_picture_id(p, i)
+            if got is None:
                 return None
-            if p[i] & 0x80:
-                if i + 1 >= len(p):
-                    return None
-                wide, pid, i = 1, (p[i] & 0x7F) << 8 | p[i + 1], i + 2
-            else:
-                wide, pid, i = 0, p[i] & 0x7F, i + 1
+            pid, wide, i = got
         if x & 0x40:
             if i >= len(p):
                 return None
@@ -392,14 +399,10 @@ def parse_vp9(p: bytes) -> Vp9Desc | None:
     pid = wide = tid = u = sid = d = tl0 = -1
     ns = 0
     if b0 & 0x80:
-        if i >= len(p):
+        got = read_picture_id(p, i)
+        if got is None:
             return None
-        if p[i] & 0x80:
-            if i + 1 >= len(p):
-                return None
-            wide, pid, i = 1, (p[i] & 0x7F) << 8 | p[i + 1], i + 2
-        else:
-            wide, pid, i = 0, p[i] & 0x7F, i + 1
+        pid, wide, i = got
     if b0 & 0x20:
         if i >= len(p):
             return None
