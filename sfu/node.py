@@ -6,9 +6,9 @@ Steady-state media never reaches this module: the engine forwards it natively.
 
 Transport-wide congestion control (when a peer negotiates it), per leg:
 - publishers: the engine logs each packet's transport seq and arrival; every TWCC_FEEDBACK_INTERVAL the node
-  drains the log and sends transport-cc feedback (sfu/twcc.py), so the browser's own estimator runs;
+  drains the log and sends transport-cc feedback (sfu/congestion/twcc.py), so the browser's own estimator runs;
 - subscribers: the engine stamps the node's transport seq on everything sent to them and logs send times; their
-  feedback feeds a send-side estimator per subscriber (sfu/bwe.py), preferred over REMB. Before stepping a
+  feedback feeds a send-side estimator per subscriber (sfu/congestion/bwe.py), preferred over REMB. Before stepping a
   subscriber up a simulcast layer its estimate does not already cover, the node sends a 200 ms probe (padding on
   an RTX stream at the rate the upgrade needs) and upgrades only if the probe got through.
 """
@@ -27,16 +27,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from native import engine as native  # type: ignore[attr-defined]  # the compiled extension
-from sfu import rtcp, sdp
-from sfu.bwe import PacketResult, SendSideBwe, probe_bitrate
-from sfu.dtls import Certificate, DtlsSession
+from sfu.allocation.layers import HEADROOM, TEMPORAL_ALL, LayerState, next_upgrade_hold, rank_rids, svc_layers
+from sfu.allocation.layers import plan as plan_layers
+from sfu.allocation.speaker import last_n
+from sfu.congestion.bwe import PacketResult, SendSideBwe, probe_bitrate
+from sfu.congestion.twcc import FeedbackBuilder
 from sfu.engine import MediaThread, ThreadedEngine
-from sfu.ice import IceLite, new_credentials
-from sfu.layers import HEADROOM, TEMPORAL_ALL, LayerState, next_upgrade_hold, rank_rids, svc_layers
-from sfu.layers import plan as plan_layers
+from sfu.feedback import rtcp
+from sfu.negotiation import sdp
 from sfu.room import CODEC_IDS, Layer, Participant, Probe, Room, Subscription, Track
-from sfu.speaker import last_n
-from sfu.twcc import FeedbackBuilder
+from sfu.transport.dtls import Certificate, DtlsSession
+from sfu.transport.ice import IceLite, new_credentials
 
 log = logging.getLogger("castellan.node")
 
@@ -664,7 +665,7 @@ class Node:
     # ------------------------------------------------------------------ transport-wide congestion control
 
     def _send_transport_feedback(self) -> None:
-        """Drains each publisher's arrival log into transport-cc feedback (sfu/twcc.py) and sends it."""
+        """Drains each publisher's arrival log into transport-cc feedback (sfu/congestion/twcc.py) and sends it."""
         assert self.engine is not None
         for p in list(self.by_id.values()):
             builder = p.twcc_feedback
@@ -691,7 +692,7 @@ class Node:
 
     def _on_transport_feedback(self, p: Participant, fb: rtcp.TransportCC, now: float) -> None:
         """A subscriber's transport-cc feedback about what the node sent it: joined with the engine's send log,
-        it drives the send-side estimate (sfu/bwe.py) and completes a probe."""
+        it drives the send-side estimate (sfu/congestion/bwe.py) and completes a probe."""
         if p.bwe is None or not fb.packets:
             return
         assert self.engine is not None

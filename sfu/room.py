@@ -13,13 +13,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sfu.bwe import SendSideBwe
-from sfu.speaker import SpeakerDetector
-from sfu.twcc import FeedbackBuilder, FeedbackReader
+from sfu.allocation.speaker import SpeakerDetector
+from sfu.congestion.bwe import SendSideBwe
+from sfu.congestion.twcc import FeedbackBuilder, FeedbackReader
 
 if TYPE_CHECKING:
-    from sfu.dtls import DtlsSession
-    from sfu.sdp import MediaSection, Negotiated
+    from sfu.negotiation.sdp import MediaSection, Negotiated
+    from sfu.transport.dtls import DtlsSession
 
 CODEC_IDS = {"opus": 1, "vp8": 2, "vp9": 3, "h264": 4}
 
@@ -113,7 +113,7 @@ class Subscription:
     target: Layer | None = None  # a layer waiting for its keyframe to take over
     viewport: tuple[int, int] | None = None  # (width, height) the subscriber renders this track at
     layer_since: float = field(default_factory=time.monotonic)  # when the current layer was chosen
-    upgrade_hold: float = 3.0  # seconds clean before the next step up (sfu.layers.next_upgrade_hold)
+    upgrade_hold: float = 3.0  # seconds clean before the next step up (sfu.allocation.layers.next_upgrade_hold)
     upgraded_at: float = 0.0  # when the last step up was decided
     max_tid: int = -1  # the temporal layer cap given to the engine (-1: every layer)
     max_sid: int = -1  # VP9 SVC: the spatial layer cap given to the engine (-1: every layer)
@@ -129,7 +129,7 @@ class Probe:
     last: int | None = None
     sent_done: bool = False
     deadline: float = 0.0  # feedback for the cluster must have come by then
-    results: dict[int, Any] = field(default_factory=dict)  # extended seq -> sfu.bwe.PacketResult in the cluster
+    results: dict[int, Any] = field(default_factory=dict)  # extended seq -> sfu.congestion.bwe.PacketResult in the cluster
 
 
 @dataclass

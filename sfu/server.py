@@ -26,9 +26,9 @@ from residency.model import Node as NodeRecord
 from residency.registry import RedisRegistry
 from sfu import logs
 from sfu.agent import NodeAgent, admission
+from sfu.app.signalling import NodeSignalling, create_node_app
 from sfu.metrics import metrics_endpoint
 from sfu.node import Node, NodeConfig
-from signalling.node_app import NodeSignalling, create_node_app
 from signalling.tokens import HttpRevocations, JoinPolicy, TokenVerifier
 
 log = logging.getLogger("castellan.node")

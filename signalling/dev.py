@@ -21,9 +21,9 @@ from residency.model import Node as NodeRecord
 from residency.registry import MemoryRegistry
 from sfu import logs
 from sfu.agent import NodeAgent, admission
+from sfu.app.signalling import NodeSignalling, create_node_app
 from sfu.node import Node, NodeConfig
 from signalling.control.embedded import create_demo, embedded_control_plane
-from signalling.node_app import NodeSignalling, create_node_app
 from signalling.tokens import JoinPolicy, TokenVerifier
 
 log = logging.getLogger("castellan.dev")

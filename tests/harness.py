@@ -11,8 +11,8 @@ from typing import Any
 
 import uvicorn
 
+from sfu.app.signalling import NodeSignalling, create_node_app
 from sfu.node import Node, NodeConfig
-from signalling.node_app import NodeSignalling, create_node_app
 from signalling.tokens import KeyRing, TokenIssuer, TokenVerifier
 
 

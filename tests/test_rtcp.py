@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfu.rtcp import (
+from sfu.feedback.rtcp import (
     Bye,
     Fir,
     Nack,

@@ -1,7 +1,7 @@
 """Light bench peers: the real media-side protocol on one plain UDP socket each, without aiortc.
 
 ICE as the controlling agent (STUN Binding with USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT; consent
-refreshed every few seconds), DTLS as the client (sfu.dtls.DtlsSession, server=False, own certificate), SRTP
+refreshed every few seconds), DTLS as the client (sfu.transport.dtls.DtlsSession, server=False, own certificate), SRTP
 with the native engine's libsrtp (native.engine.SrtpSession). The publisher replays pre-packetized media in
 real time and answers PLI/FIR with its next keyframe; subscribers never decrypt: they count packets and check
 sequence continuity per SSRC (the RTP header is clear), and send a receiver report every second like a browser.
@@ -25,8 +25,8 @@ from native.engine import SrtpSession
 
 from loadtests.bench import sdp as bsdp
 from loadtests.bench.media import FPS, BenchMedia
-from sfu import rtcp
-from sfu.dtls import Certificate, DtlsSession, SrtpKeys
+from sfu.feedback import rtcp
+from sfu.transport.dtls import Certificate, DtlsSession, SrtpKeys
 
 RECV_BATCH = 256
 CONSENT_INTERVAL = 5.0

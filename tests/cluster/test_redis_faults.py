@@ -9,7 +9,7 @@ When Redis is back (same address, empty): the control plane re-publishes regions
 re-register, and a new meeting can be joined again, with media (time to recovery is printed).
 
 Known gaps, checked last and reported as an expected failure (xfail) until fixed in the product:
-  * the node's /readyz still says ready while it cannot reach Redis (signalling/node_app.py);
+  * the node's /readyz still says ready while it cannot reach Redis (sfu/app/signalling.py);
   * the running meeting's placement is not restored after the restart, so a participant joining it may be
     placed on another node than the one the meeting is on (a split meeting).
 """

@@ -26,10 +26,10 @@ from native.engine import SrtpSession
 
 from loadtests.bench import sdp as bsdp
 from loadtests.bench.peer import BenchPeer
-from sfu import rtcp
+from sfu.congestion.twcc import FeedbackBuilder
+from sfu.feedback import rtcp
 from sfu.metrics import metrics_endpoint
-from sfu.sdp import URI_ABS_SEND_TIME, URI_MID, URI_RID, URI_RRID, URI_TWCC
-from sfu.twcc import FeedbackBuilder
+from sfu.negotiation.sdp import URI_ABS_SEND_TIME, URI_MID, URI_RID, URI_RRID, URI_TWCC
 from tests.harness import RunningNode, running_node, wait_for
 
 pytestmark = pytest.mark.timeout(150)

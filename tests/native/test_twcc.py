@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sfu import reference as ref
-from sfu import rtcp
-from sfu.twcc import MAX_GAP, FeedbackBuilder, FeedbackReader
+from sfu.congestion.twcc import MAX_GAP, FeedbackBuilder, FeedbackReader
+from sfu.feedback import rtcp
 
 engine = pytest.importorskip("native.engine")
 

@@ -1,4 +1,4 @@
-"""The send-side bandwidth estimator (sfu/bwe.py), fed the way the node feeds it: transport-cc feedback every
+"""The send-side bandwidth estimator (sfu/congestion/bwe.py), fed the way the node feeds it: transport-cc feedback every
 100 ms about packets sent through a simulated path — a FIFO bottleneck of a given capacity (queueing delay grows
 when the sender exceeds it), random loss, or a clean path. Then the node's use of it for layer choice: an upgrade
 the estimate does not cover waits for a probe; REMB-only subscribers keep stepping up after a clean hold."""
@@ -10,8 +10,7 @@ import random
 import time
 from typing import Any
 
-from sfu import sdp
-from sfu.bwe import (
+from sfu.congestion.bwe import (
     NORMAL,
     OVERUSING,
     UNDERUSING,
@@ -22,6 +21,7 @@ from sfu.bwe import (
     TrendlineEstimator,
     probe_bitrate,
 )
+from sfu.negotiation import sdp
 from sfu.node import PROBE_DURATION, Node, NodeConfig
 from sfu.room import Layer, Participant, Room, Subscription, Track
 

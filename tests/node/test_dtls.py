@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from native.engine import SrtpSession
 
-from sfu.dtls import SRTP_PROFILES, Certificate, DtlsSession
+from sfu.transport.dtls import SRTP_PROFILES, Certificate, DtlsSession
 
 
 def handshake(client_profiles, tamper_fingerprint=False):

@@ -1,6 +1,6 @@
 """Layer choice: the best layer that fits the subscriber's estimate and is worth its tile size."""
 
-from sfu.layers import LayerState, choose, rank_rids
+from sfu.allocation.layers import LayerState, choose, rank_rids
 
 LAYERS = [LayerState(0, 150_000, True), LayerState(1, 500_000, True), LayerState(2, 1_500_000, True)]
 
@@ -30,7 +30,7 @@ def test_rids_are_ranked_by_name_or_by_order():
     assert rank_rids(["a", "b", "c"]) == {"a": 0, "b": 1, "c": 2}
 
 
-from sfu.layers import step  # noqa: E402
+from sfu.allocation.layers import step  # noqa: E402
 
 
 def test_stepping_up_one_layer_at_a_time_after_a_clean_hold():
@@ -47,7 +47,7 @@ def test_stepping_down_on_loss_or_a_collapsed_estimate_and_to_the_tile_size():
 
 
 def test_failed_upgrades_back_off_and_a_held_upgrade_resets_the_wait():
-    from sfu.layers import MAX_UPGRADE_HOLD, UPGRADE_HOLD, next_upgrade_hold
+    from sfu.allocation.layers import MAX_UPGRADE_HOLD, UPGRADE_HOLD, next_upgrade_hold
 
     hold = UPGRADE_HOLD
     # a throttled link: every step up is followed by a step down two seconds later
@@ -67,7 +67,7 @@ def test_failed_upgrades_back_off_and_a_held_upgrade_resets_the_wait():
 
 # ---------------- temporal layers before whole layers; VP9 spatial layers ----------------
 
-from sfu.layers import TEMPORAL_ALL, plan, svc_layers, temporal_cap  # noqa: E402
+from sfu.allocation.layers import TEMPORAL_ALL, plan, svc_layers, temporal_cap  # noqa: E402
 
 
 def test_temporal_cap_thins_a_layer_the_estimate_carries_at_least_half_of() -> None:

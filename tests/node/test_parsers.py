@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sfu import sdp
-from sfu.ice import IceLite
+from sfu.negotiation import sdp
+from sfu.transport.ice import IceLite
 
 CHROME_OFFER = (
     "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"

@@ -7,7 +7,7 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from sfu.layers import TEMPORAL_ALL
+from sfu.allocation.layers import TEMPORAL_ALL
 from sfu.node import Node, NodeConfig
 from sfu.room import Layer, Participant, Room, Subscription, Track
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfu.speaker import SpeakerDetector, last_n
+from sfu.allocation.speaker import SpeakerDetector, last_n
 
 LOUD, QUIET = 100.0, 20.0
 

@@ -10,7 +10,7 @@ bits of 250 µs, at a large gap of missing numbers, or when a packet would grow 
 
 Send side (`FeedbackReader`): a subscriber's feedback is about packets the node stamped; the reader extends its
 sequence numbers and reference times and yields (extended seq, 16-bit seq, arrival µs or None) per packet,
-which the node joins with the engine's send log for `sfu.bwe`.
+which the node joins with the engine's send log for `sfu.congestion.bwe`.
 
 Pure Python; times are µs on any one clock, passed in.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sfu.rtcp import TWCC_DELTA_US, TWCC_REFERENCE_US, TransportCC
+from sfu.feedback.rtcp import TWCC_DELTA_US, TWCC_REFERENCE_US, TransportCC
 
 MAX_STATUS = 600          # sequence numbers reported in one feedback packet (at most ~1.4 kB on the wire)
 MAX_GAP = 500             # a longer run of missing sequence numbers ends a feedback packet and is not reported

@@ -16,9 +16,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from sfu.negotiation.sdp import SdpError
 from sfu.node import JoinRefused, Node
 from sfu.room import Participant
-from sfu.sdp import SdpError
 from signalling.tokens import TokenError, TokenVerifier
 
 log = logging.getLogger("castellan.signalling")

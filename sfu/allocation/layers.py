@@ -3,7 +3,7 @@
 Pure functions. Layers are ranked 0 (lowest) upwards; the publisher sends each at roughly a quarter, half and
 full resolution (the browser client's encodings). The node measures each layer's bitrate and knows each
 subscriber's bandwidth estimate and the size it renders each video at. The estimate is the node's own send-side
-one (sfu/bwe.py, from transport-cc feedback) when the subscriber negotiated transport-cc, else the receiver's
+one (sfu/congestion/bwe.py, from transport-cc feedback) when the subscriber negotiated transport-cc, else the receiver's
 REMB. `step` proposes one move at a time; for a step up that a send-side estimate does not already cover
 (`bitrate > estimate share * HEADROOM`), the node first probes the path (sfu/node.py) and moves only when the
 probe raised the estimate enough; with REMB alone, a clean hold is the probe.
