@@ -3,11 +3,11 @@
 The control plane already placed the room correctly; the node checks again with its OWN configuration, so a
 forged, stale or mis-routed join token cannot get media onto the wrong node:
 
-  1. the token's placement region must be this node's configured region      (token_region_mismatch)
+  1. the token's placement region must be this node's configured region      (wrong_region)
   2. this node's registration in the registry must say the same region       (node_region_mismatch /
                                                                                node_not_registered)
   3. the tenant must be known to the registry                                (unknown_tenant)
-  4. the tenant's published policy must allow this node's region             (tenant_region_not_allowed)
+  4. the tenant's published policy must allow this node's region             (region_not_allowed)
 
 Every refusal raises `AdmissionRefused(code, message)` and is audited ("admission.refused") before raising.
 Token signature, expiry and single use (jti) are checked by the node's TokenVerifier BEFORE calling `admit`.
@@ -19,7 +19,7 @@ Usage on a node (sfu/server.py):
                                          # or a node id already live in another region
     guard.heartbeat(load, draining)      # every registry.HEARTBEAT_INTERVAL seconds; re-registers if expired
     guard.admit(claims.tenant, claims.room, claims.region)   # per join, after token verification
-    # or pass `guard.admit_claims` as sfu's `admit` hook: it takes the claims object (or a dict) itself
+    # or `guard.admit_claims(claims)`: it takes the claims object (or a dict) itself; sfu/admission.py calls it
 
 `audit` is anything with AuditLog's `append(kind, *, actor, tenant, data)`: a node-local `AuditLog(path)`, or a
 sink forwarding to the control plane.
@@ -104,10 +104,10 @@ class NodeGuard:
     def admit(self, tenant: str, room: str, region: str) -> None:
         """Admit a verified join token's (tenant, room, region) to this node, or raise AdmissionRefused."""
         data: dict[str, Any] = {"room": room, "token_region": region, "tenant_claim": tenant}
-        if region != self.region:
-            raise self._refuse("token_region_mismatch",
-                               f"this node serves region {self.region}; the join token is for region {region}",
-                               tenant, data)
+        try:
+            check_node_region(self.region, region)
+        except AdmissionRefused as e:
+            raise self._refuse(e.code, e.message, tenant, data) from None
         registered = self.registry.get_node(self.node_id)
         if registered is None:
             raise self._refuse("node_not_registered",
@@ -121,16 +121,22 @@ class NodeGuard:
         if view is None:
             raise self._refuse("unknown_tenant", f"tenant {tenant!r} is unknown to the registry", tenant, data)
         if self.region not in view.allowed_regions:
-            raise self._refuse("tenant_region_not_allowed",
+            raise self._refuse("region_not_allowed",
                                f"tenant {tenant}'s policy (version {view.version}) does not allow region "
                                f"{self.region}; allowed: {', '.join(sorted(view.allowed_regions)) or 'none'}",
                                tenant, {**data, "policy_version": view.version})
 
 
+def check_node_region(node_region: str, token_region: str) -> None:
+    """The residency rule every node applies to every join: a node takes rooms of its own region only."""
+    if token_region != node_region:
+        raise AdmissionRefused("wrong_region",
+                               f"this node serves region {node_region}; the join token is for region {token_region}")
+
+
 def tenant_allows(registry: Registry) -> Callable[[str, str], bool]:
     """A `(tenant, region) -> bool` predicate over the registry's published policy (unknown tenant -> False),
-    for hooks such as signalling.tokens.JoinPolicy(tenant_allows=...) or a region-scoped TURN credential
-    issuer. It does not audit; NodeGuard.admit is the auditing check for joins."""
+    for hooks such as a region-scoped TURN credential issuer. It does not audit; NodeGuard.admit is the auditing check for joins."""
 
     def allows(tenant: str, region: str) -> bool:
         view = registry.get_tenant_view(tenant)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
 
 from residency.enforcement import NodeGuard
 from residency.model import Node as NodeRecord
@@ -86,16 +85,3 @@ class NodeAgent:
             except Exception:  # noqa: BLE001
                 pass
 
-
-def admission(guard: NodeGuard | None, policy: Any = None, occupancy: Any = None) -> Any:
-    """The node's `admit` hook: link/room policy, then residency's auditing guard, then occupancy."""
-
-    def admit(claims: Any) -> None:
-        if policy is not None:
-            policy.check(claims)
-        if guard is not None:
-            guard.admit_claims(claims)
-        if occupancy is not None:
-            occupancy.joined(claims.tenant, claims.room, claims.participant)
-
-    return admit

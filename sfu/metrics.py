@@ -67,7 +67,7 @@ class NodeCollector(Collector):
         yield counter("castellan_bandwidth_probes", "Bandwidth probes sent before layer upgrades", bw["probes"])
 
 
-def metrics_endpoint(node: Node) -> tuple[CollectorRegistry, Callable[[], bytes]]:
+def metrics_endpoint(node: Node, capacity: int = 200) -> tuple[CollectorRegistry, Callable[[], bytes]]:
     registry = CollectorRegistry()
-    registry.register(NodeCollector(node))
+    registry.register(NodeCollector(node, capacity))
     return registry, lambda: generate_latest(registry)

@@ -15,21 +15,18 @@ import os
 import signal
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import uvicorn
 
 from residency.audit import AuditLog
-from residency.enforcement import NodeGuard, tenant_allows
 from residency.model import Node as NodeRecord
 from residency.registry import RedisRegistry
 from sfu import logs
-from sfu.agent import NodeAgent, admission
-from sfu.app.signalling import NodeSignalling, create_node_app
-from sfu.metrics import metrics_endpoint
-from sfu.node import Node, NodeConfig
-from signalling.tokens import HttpRevocations, JoinPolicy, TokenVerifier
+from sfu.config import NodeConfig
+from sfu.factory import build_node
+from signalling.tokens import HttpRevocations, TokenVerifier
 
 log = logging.getLogger("castellan.node")
 
@@ -117,46 +114,24 @@ async def serve(args: argparse.Namespace) -> None:
         jwks = JwksSource(jwks_from_file(args.jwks_file), ttl=2.0)
     else:
         raise SystemExit("castellan node: give --control-plane-url or --jwks-file to verify join tokens")
-    node = Node(config)
     verifier = TokenVerifier(jwks, config.node_id)
     revocations = HttpRevocations(args.control_plane_url) if args.control_plane_url else None
-    agent: NodeAgent | None = None
     if args.redis_url:
-        registry = RedisRegistry(args.redis_url)
         os.makedirs(args.data_dir, exist_ok=True)
-        guard = NodeGuard(config.node_id, config.region, registry, AuditLog(os.path.join(args.data_dir, "node-audit.db")))
-        policy = JoinPolicy(config.region, revocations=revocations, tenant_allows=tenant_allows(registry))
-        node.admit = admission(guard, policy)
+        record = NodeRecord(
+            id=config.node_id, region=config.region, public_ip=config.public_ip, udp_port=config.udp_port,
+            ws_url=f"ws://{config.public_ip}:{args.http_port}/ws", http_url=f"http://{config.public_ip}:{args.http_port}",
+            capacity=args.capacity,
+        )
+        built = build_node(config, verifier, registry=RedisRegistry(args.redis_url),
+                           audit=AuditLog(os.path.join(args.data_dir, "node-audit.db")), record=record,
+                           capacity=args.capacity, revocations=revocations)
     else:
         # no registry: a standalone node (tests, benchmarks) still refuses tokens for another region
-        node.admit = admission(None, JoinPolicy(config.region, revocations=revocations))
-    _, metrics = metrics_endpoint(node)
-    signalling = NodeSignalling(node, verifier, admin_verifier=lambda t: _admin_ok(verifier, t), metrics=metrics)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[None]:
-        nonlocal agent
-        await node.start()
-        tasks = []
-        if args.redis_url:
-            record = NodeRecord(
-                id=config.node_id, region=config.region, public_ip=config.public_ip, udp_port=node.config.udp_port,
-                ws_url=f"ws://{config.public_ip}:{args.http_port}/ws", http_url=f"http://{config.public_ip}:{args.http_port}",
-                capacity=args.capacity,
-            )
-            agent = NodeAgent(node, guard, record, capacity=args.capacity)
-            await agent.start()
-        if revocations is not None:
-            tasks.append(asyncio.create_task(_refresh_revocations(revocations)))
-        yield
-        for t in tasks:
-            t.cancel()
-        if agent is not None:
-            await agent.stop()
-        await node.stop()
-
-    app = create_node_app(signalling, lifespan=lifespan)
-    server = _Server(uvicorn.Config(app, host=args.host, port=args.http_port, log_level=args.log_level.lower(), log_config=None, access_log=False, loop="none", ws="websockets-sansio"))
+        built = build_node(config, verifier, capacity=args.capacity, revocations=revocations)
+    node = built.node
+    server = _Server(uvicorn.Config(built.app, host=args.host, port=args.http_port, log_level=args.log_level.lower(),
+                                    log_config=None, access_log=False, loop="none", ws="websockets-sansio"))
     loop = asyncio.get_running_loop()
 
     async def drain() -> None:
@@ -182,20 +157,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-async def _refresh_revocations(revocations: HttpRevocations) -> None:
-    while True:
-        await revocations.refresh_async()
-        await asyncio.sleep(revocations.ttl)
-
-
-def _admin_ok(verifier: TokenVerifier, token: str) -> bool:
-    try:
-        verifier.verify_admin(token, scope="room:end")
-        return True
-    except Exception:  # noqa: BLE001 - any refusal is a 401
-        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

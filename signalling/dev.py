@@ -6,25 +6,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from residency.enforcement import NodeGuard, tenant_allows
 from residency.model import Node as NodeRecord
 from residency.registry import MemoryRegistry
 from sfu import logs
-from sfu.agent import NodeAgent, admission
-from sfu.app.signalling import NodeSignalling, create_node_app
-from sfu.node import Node, NodeConfig
+from sfu.config import NodeConfig
+from sfu.factory import build_node
 from signalling.control.embedded import create_demo, embedded_control_plane
-from signalling.tokens import JoinPolicy, TokenVerifier
+from signalling.tokens import TokenVerifier
 
 log = logging.getLogger("castellan.dev")
 
@@ -53,27 +49,14 @@ async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info
     cp = embedded_control_plane(db=data / "castellan.db", public_url=control_url, registry=registry,
                                 region=(args.region, args.jurisdiction, "This machine", "Local node"))
     node_id = "dev-node-1"
-    node = Node(NodeConfig(node_id=node_id, region=args.region, host=args.host, udp_port=args.udp_port, public_ip=public_ip))
-    guard = NodeGuard(node_id, args.region, registry, cp.residency.service.audit)
-    policy = JoinPolicy(args.region, revocations=cp.control.revocations, tenant_allows=tenant_allows(registry))
-    node.admit = admission(guard, policy, cp.control.occupancy)
-    node.on_leave = lambda p: cp.control.occupancy.left(p.tenant, p.room.name, p.id)
-    verifier = TokenVerifier(cp.control.keyring.jwks, node_id)
-    signalling = NodeSignalling(node, verifier, admin_verifier=lambda t: _admin_ok(verifier, t))
     record = NodeRecord(id=node_id, region=args.region, public_ip=public_ip, udp_port=args.udp_port,
                         ws_url=f"ws://{public_ip}:{args.node_port}/ws", http_url=f"http://{args.host}:{args.node_port}")
-    agent = NodeAgent(node, guard, record)
-
-    @contextlib.asynccontextmanager
-    async def node_lifespan(app: Any) -> AsyncIterator[None]:
-        await node.start()
-        agent.record = dataclasses.replace(record, udp_port=node.config.udp_port)
-        await agent.start()
-        yield
-        await agent.stop()
-        await node.stop()
-
-    node_app = create_node_app(signalling, lifespan=node_lifespan)
+    built = build_node(NodeConfig(node_id=node_id, region=args.region, host=args.host, udp_port=args.udp_port,
+                                  public_ip=public_ip),
+                       TokenVerifier(cp.control.keyring.jwks, node_id), registry=registry,
+                       audit=cp.residency.service.audit, record=record, revocations=cp.control.revocations,
+                       occupancy=cp.control.occupancy)
+    node, node_app = built.node, built.app
     servers = [
         uvicorn.Server(uvicorn.Config(cp.app, host=args.host, port=args.port, log_level=args.log_level, log_config=None, access_log=False, ws="websockets-sansio")),
         uvicorn.Server(uvicorn.Config(node_app, host=args.host, port=args.node_port, log_level=args.log_level, log_config=None, access_log=False, ws="websockets-sansio")),
@@ -101,14 +84,6 @@ async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info
     finally:
         for s in servers:
             s.should_exit = True
-
-
-def _admin_ok(verifier: TokenVerifier, token: str) -> bool:
-    try:
-        verifier.verify_admin(token, scope="room:end")
-        return True
-    except Exception:  # noqa: BLE001
-        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,8 +11,10 @@ from typing import Any
 
 import uvicorn
 
-from sfu.app.signalling import NodeSignalling, create_node_app
-from sfu.node import Node, NodeConfig
+from sfu.app.signalling import NodeSignalling
+from sfu.config import NodeConfig
+from sfu.factory import build_node
+from sfu.node import Node
 from signalling.tokens import KeyRing, TokenIssuer, TokenVerifier
 
 
@@ -33,26 +35,25 @@ class RunningNode:
 
 @contextlib.asynccontextmanager
 async def running_node(**config: Any) -> AsyncIterator[RunningNode]:
+    """A standalone node (no registry: the region rule only) built by the product's own factory."""
     config.setdefault("udp_port", 0)
     config.setdefault("region", "eu-test")
-    node = Node(NodeConfig(**config))
+    cfg = NodeConfig(**config)
     keys = KeyRing()
-    issuer = TokenIssuer(keys)
-    verifier = TokenVerifier(keys.jwks, node.config.node_id)
-    signalling = NodeSignalling(node, verifier)
-    await node.start()
-    app = create_node_app(signalling)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", ws="websockets"))
+    built = build_node(cfg, TokenVerifier(keys.jwks, cfg.node_id))
+    server = uvicorn.Server(uvicorn.Config(built.app, host="127.0.0.1", port=0, log_level="warning", ws="websockets"))
     task = asyncio.create_task(server.serve())
     while not server.started:
+        if task.done():
+            task.result()
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield RunningNode(node, signalling, issuer, f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{port}")
+        yield RunningNode(built.node, built.signalling, TokenIssuer(keys), f"ws://127.0.0.1:{port}/ws",
+                          f"http://127.0.0.1:{port}")
     finally:
         server.should_exit = True
         await task
-        await node.stop()
 
 
 async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> bool:

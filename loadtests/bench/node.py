@@ -1,6 +1,6 @@
 """Bench node launcher: `python -m loadtests.bench.node [--engine native|python] <sfu.server arguments>`.
 
-Runs exactly `sfu.server` (same Node, same Starlette app on uvicorn + uvloop) with two bench-only additions:
+Runs exactly `sfu.server` (same Node from the same factory, same Starlette app on uvicorn + uvloop) with two bench-only additions:
 
 - `--engine python` swaps the native engine for `sfu.reference.ReferenceForwarder` on the same socket right
   after the node starts (the pure-Python path: pylibsrtp + sendto), timed per packet like the engine;
@@ -20,6 +20,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import sfu.factory as factory
 import sfu.server as server
 from sfu.node import Node
 from sfu.reference import ReferenceForwarder
@@ -89,7 +90,7 @@ def _create_app(signalling: Any, lifespan: Any = None) -> Any:
     return app
 
 
-_orig_create = server.create_node_app
+_orig_create = factory.create_node_app
 
 
 class _BenchHandler(BaseHTTPRequestHandler):
@@ -130,8 +131,8 @@ def main(argv: list[str]) -> int:
         threading.Thread(target=httpd.serve_forever, name="bench-http", daemon=True).start()
     if ENGINE not in ("native", "python"):
         raise SystemExit("--engine must be native or python")
-    server.Node = BenchNode  # type: ignore[misc]
-    server.create_node_app = _create_app  # type: ignore[assignment]
+    factory.Node = BenchNode  # type: ignore[misc]
+    factory.create_node_app = _create_app
     return server.main(argv)
 
 

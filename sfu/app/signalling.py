@@ -16,9 +16,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from sfu.admission import JoinRefused
 from sfu.negotiation.sdp import SdpError
-from sfu.node import JoinRefused, Node
-from sfu.room import Participant
+from sfu.node import Node
+from sfu.participant import Participant
 from signalling.tokens import TokenError, TokenVerifier
 
 log = logging.getLogger("castellan.signalling")
@@ -45,12 +46,10 @@ class NodeSignalling:
         self,
         node: Node,
         verifier: TokenVerifier,
-        admin_verifier: Callable[[str], bool] | None = None,
         metrics: Callable[[], bytes] | None = None,
     ) -> None:
         self.node = node
         self.verifier = verifier
-        self.admin_verifier = admin_verifier
         self.metrics = metrics
         self.bad_messages = 0
 
@@ -122,13 +121,8 @@ class NodeSignalling:
                 return p
         except TokenError as e:
             raise ProtocolError(f"token_{e.code}", e.message) from None
-        except JoinRefused as e:
+        except JoinRefused as e:  # every node-side refusal (sfu/admission.py)
             raise ProtocolError(e.code, e.message) from None
-        except Exception as e:  # residency guard and other admission checks
-            code = getattr(e, "code", None)
-            if isinstance(code, str):
-                raise ProtocolError(code, str(getattr(e, "message", e))) from None
-            raise
         raise ProtocolError("not_joined", "send 'join' (or 'resume') first")
 
     async def _writer(self, ws: WebSocket, p: Participant) -> None:
@@ -206,10 +200,18 @@ class NodeSignalling:
 
     async def end_room(self, request: Request) -> Response:
         auth = request.headers.get("authorization", "")
-        if self.admin_verifier is None or not auth.startswith("Bearer ") or not self.admin_verifier(auth[7:]):
+        if not auth.startswith("Bearer ") or not self._admin_ok(auth[7:]):
             return JSONResponse({"error": "unauthorized", "message": "a control-plane admin token is required"}, status_code=401)
         ended = self.node.end_room(request.path_params["tenant"], request.path_params["room"], reason="ended_by_admin")
         return JSONResponse({"ended": ended}, status_code=200 if ended else 404)
+
+    def _admin_ok(self, token: str) -> bool:
+        """A control-plane admin token with the `room:end` scope."""
+        try:
+            self.verifier.verify_admin(token, scope="room:end")
+            return True
+        except Exception:  # noqa: BLE001 - any refusal (or an unreadable key set) is a 401
+            return False
 
     async def dev_page(self, request: Request) -> Response:
         return FileResponse(STATIC / "dev" / "minimal.html")

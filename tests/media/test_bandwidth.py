@@ -250,19 +250,19 @@ def test_transport_cc_feedback_estimates_probes_and_layers() -> None:
                 # both climb to the top layer, each step after a probe that got through
                 climbed = await wait_for(lambda: all(s.layer is not None and s.layer.rank == 2 and s.target is None
                                                      for s in sub_of), 40, 0.2)
-                at_top = [p.estimate_bps for p in parts]
+                at_top = [p.downlink.estimate_bps for p in parts]
                 probes_before_throttle = dict(node.counts)
 
                 # then the second subscriber's path narrows to 500 kb/s
                 subs[1].capacity_bps = 500_000
                 went_down = await wait_for(lambda: sub_of[1].layer is not None and sub_of[1].layer.rank < 2
-                                           and (parts[1].estimate_bps or 0) < 500_000, 25, 0.2)
+                                           and (parts[1].downlink.estimate_bps or 0) < 500_000, 25, 0.2)
                 await asyncio.sleep(2.0)
                 metrics = metrics_endpoint(node)[1]().decode()
                 return {
                     "metrics": metrics,
                     "climbed": climbed, "went_down": went_down, "at_top": at_top,
-                    "final": [p.estimate_bps for p in parts], "layers": [s.layer.rank if s.layer else None for s in sub_of],
+                    "final": [p.downlink.estimate_bps for p in parts], "layers": [s.layer.rank if s.layer else None for s in sub_of],
                     "counts": probes_before_throttle, "stats": node.stats()["bandwidth"],
                     "padding": [s.padding for s in subs], "dropped": subs[1].dropped,
                     "feedback": list(pub.feedback), "sent_twcc": list(pub.sent_twcc),

@@ -10,6 +10,7 @@ import random
 import time
 from typing import Any
 
+from sfu.config import NodeConfig
 from sfu.congestion.bwe import (
     NORMAL,
     OVERUSING,
@@ -21,9 +22,13 @@ from sfu.congestion.bwe import (
     TrendlineEstimator,
     probe_bitrate,
 )
+from sfu.congestion.probe import PROBE_DURATION
 from sfu.negotiation import sdp
-from sfu.node import PROBE_DURATION, Node, NodeConfig
-from sfu.room import Layer, Participant, Room, Subscription, Track
+from sfu.node import Node
+from sfu.participant import Participant
+from sfu.room import Room
+from sfu.subscription import Subscription
+from sfu.track import Layer, Track
 
 PACKET = 1200
 
@@ -210,42 +215,42 @@ def _setup(rtx: bool = True, transport_cc: bool = True) -> tuple[Node, Participa
 
 def test_remb_only_subscribers_step_up_after_a_clean_hold_without_probing():
     node, p, sub, eng = _setup()
-    p.estimate_bps = 200_000                       # REMB: follows what is sent, says nothing about more
-    node._select_for(p, time.monotonic())
+    p.downlink.estimate_bps = 200_000                       # REMB: follows what is sent, says nothing about more
+    node.allocation.select_for(p, time.monotonic())
     assert eng.switches == [(5, 1)] and eng.padding == [] and node.counts["probes"] == 0
 
 
 def test_a_covered_upgrade_needs_no_probe():
     node, p, sub, eng = _setup()
-    p.bwe = SendSideBwe()
-    p.bwe.feedbacks = 1
-    p.estimate_bps = 1_000_000
-    node._select_for(p, time.monotonic())
+    p.downlink.bwe = SendSideBwe()
+    p.downlink.bwe.feedbacks = 1
+    p.downlink.estimate_bps = 1_000_000
+    node.allocation.select_for(p, time.monotonic())
     assert eng.switches == [(5, 1)] and node.counts["probes"] == 0
 
 
 def test_an_uncovered_upgrade_waits_for_a_probe_and_follows_its_result():
     async def run() -> tuple[Any, ...]:
         node, p, sub, eng = _setup()
-        p.bwe = SendSideBwe()
-        p.bwe.feedbacks = 1
-        p.estimate_bps = 300_000                   # share 300k * 0.85 < 400k: not covered
+        p.downlink.bwe = SendSideBwe()
+        p.downlink.bwe.feedbacks = 1
+        p.downlink.estimate_bps = 300_000                   # share 300k * 0.85 < 400k: not covered
         now = time.monotonic()
-        node._select_for(p, now)
-        assert eng.switches == [] and node.counts["probes"] == 1 and p.probe is not None
-        target = p.probe.target_bps
+        node.allocation.select_for(p, now)
+        assert eng.switches == [] and node.counts["probes"] == 1 and p.downlink.probe is not None
+        target = p.downlink.probe.target_bps
         await asyncio.sleep(PROBE_DURATION + 0.15)  # the padding goes out in bursts
-        probe = p.probe
+        probe = p.downlink.probe
         assert probe is not None and probe.sent_done and probe.first == 100
         sent_padding = sum(c for _, c in eng.padding)
-        node._select_for(p, now)                   # while the probe is out: no second probe, no switch
+        node.allocation.select_for(p, now)                   # while the probe is out: no second probe, no switch
         assert node.counts["probes"] == 1 and eng.switches == []
         # the feedback: the cluster got through at ~1 Mb/s
         assert probe.last is not None
         n = (probe.last - probe.first + 1) & 0xFFFF
         probe.results = {i: PacketResult(i, 1000.0 + i, 1250, 1050.0 + 10 * i) for i in range(n)}
-        node._finish_probe(p, time.monotonic())
-        return target, sent_padding, p.estimate_bps, eng.switches, node.counts["probe_succeeded"]
+        node.congestion.prober.finish(p, time.monotonic())
+        return target, sent_padding, p.downlink.estimate_bps, eng.switches, node.counts["probe_succeeded"]
 
     target, sent_padding, estimate, switches, ok = asyncio.run(run())
     assert abs(target - 400_000 / 0.85 * 1.2) < 1
@@ -256,18 +261,18 @@ def test_an_uncovered_upgrade_waits_for_a_probe_and_follows_its_result():
 
 def test_a_failed_probe_backs_off_and_no_rtx_means_the_remb_way():
     node, p, sub, eng = _setup()
-    p.bwe = SendSideBwe()
-    p.bwe.feedbacks = 1
-    p.estimate_bps = 300_000
+    p.downlink.bwe = SendSideBwe()
+    p.downlink.bwe.feedbacks = 1
+    p.downlink.estimate_bps = 300_000
     now = time.monotonic()
-    p.probe_backoff_until = now + 5
-    node._select_for(p, now)
+    p.downlink.probe_backoff_until = now + 5
+    node.allocation.select_for(p, now)
     assert eng.switches == [] and node.counts["probes"] == 0     # backing off: neither probe nor upgrade
     node, p, sub, eng = _setup(rtx=False)
-    p.bwe = SendSideBwe()
-    p.bwe.feedbacks = 1
-    p.estimate_bps = 300_000
-    node._select_for(p, time.monotonic())
+    p.downlink.bwe = SendSideBwe()
+    p.downlink.bwe.feedbacks = 1
+    p.downlink.estimate_bps = 300_000
+    node.allocation.select_for(p, time.monotonic())
     assert eng.switches == [(5, 1)] and node.counts["probes"] == 0  # cannot probe: a clean hold decides
 
 
@@ -291,32 +296,32 @@ def test_a_shapers_burst_does_not_pass_for_capacity():
 
 
 def test_a_remb_catching_up_after_an_upgrade_is_not_congestion_but_a_falling_or_stuck_one_is():
-    from sfu.node import remb_falling
+    from sfu.congestion.downlink import remb_falling
 
     def upgraded(remb_then: int) -> tuple[Node, Participant, Subscription, FakeEngine, float]:
         node, p, sub, eng = _setup()
         now = time.monotonic()
         sub.layer = sub.track.layers[1]              # on h (400 kb/s) since an upgrade 3 s ago
         sub.layer_since = sub.upgraded_at = now - 3.0
-        p.remb_at_upgrade = remb_then
+        p.downlink.remb_at_upgrade = remb_then
         return node, p, sub, eng, now
 
     # the receiver's REMB grew from 235k to 300k since the upgrade: still catching up, h stays
     node, p, sub, eng, now = upgraded(235_000)
-    p.estimate_bps = 300_000
-    node._select_for(p, now)
+    p.downlink.estimate_bps = 300_000
+    node.allocation.select_for(p, now)
     assert eng.switches == []
     # the same REMB that has not grown in 3 s: the path does not carry h
     node, p, sub, eng, now = upgraded(300_000)
-    p.estimate_bps = 300_000
-    node._select_for(p, now)
+    p.downlink.estimate_bps = 300_000
+    node.allocation.select_for(p, now)
     assert eng.switches == [(5, 0)]
     # a REMB cut by the receiver (overuse) counts at once
     node, p, sub, eng, now = upgraded(235_000)
     for t, bps in ((now - 1.0, 330_000), (now - 0.5, 340_000)):
-        remb_falling(p.remb_recent, t, bps)
-    p.estimate_bps = 280_000
-    p.remb_falling = remb_falling(p.remb_recent, now, 280_000)
-    assert p.remb_falling
-    node._select_for(p, now)
+        remb_falling(p.downlink.remb_recent, t, bps)
+    p.downlink.estimate_bps = 280_000
+    p.downlink.remb_falling = remb_falling(p.downlink.remb_recent, now, 280_000)
+    assert p.downlink.remb_falling
+    node.allocation.select_for(p, now)
     assert eng.switches == [(5, 0)]

@@ -42,7 +42,7 @@ def test_a_correct_token_is_admitted(fra: NodeGuard, node_audit: AuditLog) -> No
 
 
 def test_a_token_for_another_region_is_refused_and_audited(fra: NodeGuard, node_audit: AuditLog) -> None:
-    assert refusal(fra, "acme", "standup", "us-1") == "token_region_mismatch"
+    assert refusal(fra, "acme", "standup", "us-1") == "wrong_region"
     record = node_audit.tenant_records("acme")[-1]
     assert record.kind == "admission.refused" and record.actor == "node:fra"
     assert record.data["token_region"] == "us-1" and record.data["node_region"] == "eu-1"
@@ -51,7 +51,7 @@ def test_a_token_for_another_region_is_refused_and_audited(fra: NodeGuard, node_
 def test_a_tenant_that_does_not_allow_this_region_is_refused(
         svc: ResidencyService, fra: NodeGuard, node_audit: AuditLog) -> None:
     svc.set_allowed_regions("acme", ["eu-2"], actor="admin:alice", reason="France only")
-    assert refusal(fra, "acme", "standup", "eu-1") == "tenant_region_not_allowed"
+    assert refusal(fra, "acme", "standup", "eu-1") == "region_not_allowed"
     assert node_audit.tenant_records("acme")[-1].data["policy_version"] == 2
 
 
@@ -60,7 +60,7 @@ def test_a_foreign_tenant_is_refused_on_a_node_outside_its_policy(
     svc.create_tenant("globex", "Globex", "US", actor="operator")
     guard = NodeGuard("fra", "eu-1", svc.registry, node_audit)
     guard.register(make_node("fra", "eu-1"))
-    assert refusal(guard, "globex", "r", "eu-1") == "tenant_region_not_allowed"
+    assert refusal(guard, "globex", "r", "eu-1") == "region_not_allowed"
 
 
 def test_an_unknown_tenant_is_refused_without_creating_a_chain_for_it(
@@ -128,7 +128,7 @@ def test_a_node_process_enforces_policy_published_through_redis(
     assert placement.node == "fra"
     fra.admit("acme", "board", placement.region)
     # A stale or forged route to the US node is refused by the US node itself.
-    assert refusal(nyc, "acme", "board", "us-1") == "tenant_region_not_allowed"
+    assert refusal(nyc, "acme", "board", "us-1") == "region_not_allowed"
     # Policy changes reach nodes through the registry.
     control.set_allowed_regions("acme", ["eu-1"], actor="admin", reason="pin to Frankfurt")
     assert node_registry.get_tenant_view("acme").version == 2  # type: ignore[union-attr]

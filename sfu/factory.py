@@ -1,0 +1,87 @@
+"""The one way a media node is put together — its admission, registry presence, HTTP app and lifespan — used
+by `castellan node` (sfu/server.py), `castellan dev` (one process with the control plane) and the tests.
+
+    built = build_node(NodeConfig(...), verifier, registry=registry, audit=audit, record=record)
+    uvicorn.Server(uvicorn.Config(built.app, ...))   # the app's lifespan starts and stops node and agent
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+
+from residency.enforcement import AuditSink, NodeGuard
+from residency.model import Node as NodeRecord
+from residency.registry import Registry
+from sfu.admission import Admission, Occupancy
+from sfu.agent import NodeAgent
+from sfu.app.signalling import NodeSignalling, create_node_app
+from sfu.config import NodeConfig
+from sfu.metrics import metrics_endpoint
+from sfu.node import Node
+from signalling.tokens import HttpRevocations, LinkRevocations, TokenVerifier
+
+
+@dataclass
+class BuiltNode:
+    node: Node
+    signalling: NodeSignalling
+    app: Starlette
+    agent: NodeAgent | None  # registry presence (None: a standalone node)
+
+
+def build_node(
+    config: NodeConfig,
+    verifier: TokenVerifier,
+    *,
+    registry: Registry | None = None,
+    audit: AuditSink | None = None,
+    record: NodeRecord | None = None,
+    capacity: int = 200,
+    revocations: LinkRevocations | None = None,
+    occupancy: Occupancy | None = None,
+) -> BuiltNode:
+    """`registry` + `audit` + `record`: the node registers, heartbeats and audits its refusals (residency's
+    NodeGuard); without them it is standalone and applies only the region rule. `revocations`: links revoked
+    after their tokens were issued (HttpRevocations is refreshed in the background). `occupancy`: the in-process
+    control plane's participant count (`castellan dev`)."""
+    guard = None
+    if registry is not None:
+        if audit is None or record is None:
+            raise ValueError("a node in a registry needs an audit sink and its node record")
+        guard = NodeGuard(config.node_id, config.region, registry, audit)
+    node = Node(config, Admission(config.region, guard=guard, revocations=revocations, occupancy=occupancy))
+    agent = NodeAgent(node, guard, record, capacity=capacity) if guard is not None and record is not None else None
+    _, metrics = metrics_endpoint(node, capacity)
+    signalling = NodeSignalling(node, verifier, metrics=metrics)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await node.start()
+        if agent is not None:
+            agent.record = dataclasses.replace(agent.record, udp_port=node.config.udp_port)
+            await agent.start()
+        tasks = []
+        if isinstance(revocations, HttpRevocations):
+            tasks.append(asyncio.create_task(_refresh_revocations(revocations)))
+        try:
+            yield
+        finally:
+            for t in tasks:
+                t.cancel()
+            if agent is not None:
+                await agent.stop()
+            await node.stop()
+
+    return BuiltNode(node, signalling, create_node_app(signalling, lifespan=lifespan), agent)
+
+
+async def _refresh_revocations(revocations: HttpRevocations) -> None:
+    while True:
+        await revocations.refresh_async()
+        await asyncio.sleep(revocations.ttl)

@@ -1,0 +1,118 @@
+"""A participant: one person's (or bot's) WebRTC transport on this node, and its two explicit states.
+
+`signalling` follows the WebSocket (attached → detached within the resume grace → left); `media` follows the
+DTLS handshake (new → ready once SRTP keys are set, or failed). The transport state (ICE credentials, the bound
+media address, DTLS), the negotiated publications and subscriptions, and the downlink estimate hang off it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sfu.congestion.downlink import Downlink
+from sfu.congestion.twcc import FeedbackBuilder
+
+if TYPE_CHECKING:
+    from sfu.negotiation.sdp import MediaSection, Negotiated
+    from sfu.room import Room
+    from sfu.subscription import Subscription
+    from sfu.track import Track
+    from sfu.transport.dtls import DtlsSession
+
+
+class SignallingState(enum.Enum):
+    ATTACHED = "attached"  # the WebSocket is open
+    DETACHED = "detached"  # it dropped; media goes on and the participant may resume within the grace period
+    LEFT = "left"  # gone for good: every engine entry removed
+
+
+class MediaState(enum.Enum):
+    NEW = "new"  # no SRTP keys yet (ICE/DTLS under way)
+    READY = "ready"  # DTLS done, SRTP keys in the engine
+    FAILED = "failed"  # DTLS failed (a fingerprint mismatch, a bad handshake)
+
+
+@dataclass
+class Participant:
+    id: str
+    name: str
+    room: Room
+    peer: int  # engine peer index
+    tenant: str
+    signalling: SignallingState = SignallingState.ATTACHED
+    media: MediaState = MediaState.NEW
+    resume_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    ice_ufrag: str = ""
+    ice_pwd: str = ""
+    remote_ufrag: str = ""
+    remote_fingerprints: list[tuple[str, str]] = field(default_factory=list)
+    dtls: DtlsSession | None = None
+    media_address: tuple[str, int] | None = None
+    address_seen: float = 0.0
+    offer_version: int = 0
+    session_id: int = field(default_factory=lambda: secrets.randbits(62))
+    published: dict[str, Track] = field(default_factory=dict)  # mid -> track
+    pending_publications: dict[str, tuple[MediaSection, Negotiated]] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)  # mid -> subscription
+    ext_ids: dict[str, int] = field(default_factory=dict)  # uri -> id, BUNDLE-wide, from the offer
+    downlink: Downlink = field(default_factory=Downlink)  # what the node sends it: estimate, probes
+    twcc_feedback: FeedbackBuilder | None = None  # transport-cc feedback for what this participant sends
+    # wall-clock offset of this publisher's NTP clock from ours: the smallest (arrival - SR time) seen, i.e. the
+    # least-delayed SR; one value per publisher so its audio and video stay mutually in sync
+    clock_offsets: deque[float] = field(default_factory=lambda: deque(maxlen=16))
+    outbox: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(maxsize=1024))
+    detached_at: float = 0.0
+    joined_at: float = field(default_factory=time.time)
+
+    # ---- states
+
+    @property
+    def connected(self) -> bool:
+        return self.signalling is SignallingState.ATTACHED
+
+    @property
+    def left(self) -> bool:
+        return self.signalling is SignallingState.LEFT
+
+    @property
+    def media_ready(self) -> bool:
+        return self.media is MediaState.READY
+
+    def attach(self) -> None:
+        """A WebSocket (re)attached: what was queued for the old one is dropped (a snapshot follows)."""
+        self.signalling = SignallingState.ATTACHED
+        self.detached_at = 0.0
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+
+    def detach(self, now: float) -> None:
+        if not self.left:
+            self.signalling = SignallingState.DETACHED
+            self.detached_at = now
+
+    def mark_left(self) -> bool:
+        """True the first time only."""
+        if self.left:
+            return False
+        self.signalling = SignallingState.LEFT
+        return True
+
+    # ---- signalling
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queues a signalling message; a participant whose socket is gone gets a snapshot on resume instead."""
+        if not self.connected:
+            return
+        try:
+            self.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            pass
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name}

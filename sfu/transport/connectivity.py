@@ -1,0 +1,92 @@
+"""A participant's path to the node: ICE-lite binding requests bind (and move) its media address, consent
+freshness (RFC 7675) pauses media to a peer that stopped answering, and the DTLS handshake yields the SRTP keys
+the engine needs before any media flows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from sfu.participant import MediaState
+from sfu.transport.dtls import DtlsSession
+
+if TYPE_CHECKING:
+    from sfu.node import Node
+    from sfu.participant import Participant
+
+log = logging.getLogger("castellan.node")
+
+REBIND_AFTER = 2.0  # a new address takes over once the bound one has been quiet this long (NAT rebinding)
+
+
+class Connectivity:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def on_stun(self, data: bytes, addr: tuple[str, int]) -> None:
+        node = self.node
+        out = node.ice.handle(data, addr)
+        if out.drop_reason:
+            node.control_drops[out.drop_reason] += 1
+        if out.response is not None and node.sock is not None:
+            node.sock.sendto(out.response, addr)
+        p = out.owner
+        if p is None or p.left:
+            return
+        now = time.monotonic()
+        engine = node.media_engine
+        if p.media_address != addr:
+            # bind on first contact, on nomination, or when the old path went quiet (NAT rebinding / ICE restart)
+            if p.media_address is None or out.nominated or now - p.address_seen > REBIND_AFTER:
+                engine.set_peer_address(p.peer, addr[0], addr[1])
+                if p.media_address is not None:
+                    log.info("participant %s moved %s -> %s", p.id, p.media_address, addr)
+                p.media_address = addr
+                p.address_seen = now
+        else:
+            p.address_seen = now
+        if p.dtls is None and p.remote_fingerprints:
+            peer = p.peer
+            p.dtls = DtlsSession(node.certificate, p.remote_fingerprints, lambda d: engine.send_raw(peer, d),
+                                 server=True)
+
+    def on_dtls(self, peer: int, data: bytes) -> None:
+        node = self.node
+        p = node.by_peer.get(peer)
+        if p is None or p.dtls is None:
+            node.control_drops["dtls_unexpected"] += 1
+            return
+        keys = p.dtls.feed(data)
+        if p.dtls.state == "failed":
+            node.control_drops["dtls_failed"] += 1
+            p.media = MediaState.FAILED
+            log.warning("participant %s: %s", p.id, p.dtls.error)
+            p.send({"type": "error", "code": "dtls_failed", "message": p.dtls.error or "DTLS failed"})
+            return
+        if keys is not None:
+            node.media_engine.set_peer_srtp(p.peer, keys.profile, keys.rx_key, keys.tx_key)
+            p.media = MediaState.READY
+            log.info("participant %s media ready (SRTP profile %d)", p.id, keys.profile)
+            for sub in p.subscriptions.values():
+                node.keyframes.request(sub.track, sub.layer, force=True)
+
+    def retransmit_handshakes(self) -> None:
+        """DTLS retransmission timers of handshakes under way."""
+        for p in list(self.node.by_id.values()):
+            if p.dtls is not None and p.dtls.state == "connecting":
+                t = p.dtls.timeout()
+                if t is not None and t <= 0:
+                    p.dtls.handle_timeout()
+
+    def consent_expired(self, p: Participant, now: float) -> bool:
+        """Stops sending to a participant whose consent checks stopped; True when it then has to leave (its
+        signalling is gone too)."""
+        age = now - p.address_seen if p.media_address else 0.0
+        if p.media_address is None or age <= self.node.config.consent_timeout:
+            return False
+        self.node.media_engine.clear_peer_address(p.peer)
+        p.media_address = None
+        log.info("participant %s: consent expired, media paused", p.id)
+        return not p.connected

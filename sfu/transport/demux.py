@@ -1,0 +1,50 @@
+"""The datagrams the engine does not forward itself, handed to the duty they concern (RFC 7983 demux is done
+natively; these are its control outcomes): STUN and DTLS → connectivity, RTCP → the feedback router, RTP on an
+SSRC not yet announced → publications (which learn SSRCs and simulcast layers from MID/RID). A handler's
+exception is a counted drop (`handler_error`), never the end of the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from native import engine as native  # type: ignore[attr-defined]  # the compiled extension
+
+if TYPE_CHECKING:
+    from sfu.node import Node
+
+log = logging.getLogger("castellan.node")
+
+
+class Demux:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def on_readable(self) -> None:
+        """The media port is readable and no media thread runs: the engine forwards, then hands up the rest."""
+        try:
+            events = self.node.media_engine.poll()
+        except Exception:  # noqa: BLE001 - the loop must survive anything
+            log.exception("engine poll failed")
+            return
+        self.dispatch(events)
+
+    def dispatch(self, events: list[tuple[int, int, Any, bytes]]) -> None:
+        """Control datagrams from the engine (on the event loop)."""
+        node = self.node
+        if node.engine is None:
+            return
+        for kind, peer, addr, data in events:
+            try:
+                if kind == native.EV_STUN:
+                    node.connectivity.on_stun(data, addr)
+                elif kind == native.EV_DTLS:
+                    node.connectivity.on_dtls(peer, data)
+                elif kind == native.EV_RTCP:
+                    node.rtcp.on_rtcp(peer, data)
+                elif kind == native.EV_UNKNOWN_SSRC:
+                    node.publications.on_unknown_ssrc(peer, data)
+            except Exception:  # noqa: BLE001 - one bad datagram must never hurt others
+                node.control_drops["handler_error"] += 1
+                log.exception("control datagram handler failed (kind %s)", kind)
