@@ -237,8 +237,8 @@ class RedisRegistry(Registry):
 
         self._redis_errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._watch_error: type[BaseException] = redis.exceptions.WatchError
-        # Any: redis-py's replies are str or bytes depending on decode_responses, which its types cannot express
-        # (we read JSON text with decode_responses=True); every reply is parsed by the model's from_dict.
+        # Any: redis-py types every reply as "Awaitable or anything" (one signature for its sync and async
+        # clients); with decode_responses=True they are JSON text, parsed by the model's from_dict.
         self.r: Any = client if client is not None else redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0)
         self.p = prefix
