@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, TypedDict
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -67,6 +67,12 @@ DEPLOYMENT_CHAIN = "deployment"
 RECORD_FIELDS = ("chain", "seq", "ts", "kind", "actor", "tenant", "data", "prev", "hash")
 HEAD_FIELDS = ("format", "chain", "seq", "hash", "signed_at", "key_id")
 _KIND = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+
+# What may go into a record's `data`: the canonical-JSON values of the module docstring, so a float (or any other
+# value without one portable encoding) is a type error before it is a run-time AuditError. Sequence/Mapping (not
+# list/dict) so that e.g. a `list[str]` or `dict[str, str]` is accepted as it is.
+AuditValue: TypeAlias = "None | bool | int | str | Sequence[AuditValue] | Mapping[str, AuditValue]"
+AuditData: TypeAlias = Mapping[str, AuditValue]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_records (
@@ -85,7 +91,7 @@ def chain_of(tenant: str | None) -> str:
     return DEPLOYMENT_CHAIN if tenant is None else f"tenant:{tenant}"
 
 
-def _check_value(value: Any, where: str) -> None:
+def _check_value(value: object, where: str) -> None:
     """Only values with one obvious canonical JSON form may enter the log (see the module docstring)."""
     if value is None or isinstance(value, bool | int | str):
         return
@@ -104,17 +110,33 @@ def _check_value(value: Any, where: str) -> None:
                      "(use int or str; floats have no portable canonical form)")
 
 
-def canonical(obj: Any) -> bytes:
+def canonical(obj: object) -> bytes:
     """Sorted-keys, compact, UTF-8 JSON: the one byte string that is hashed or signed."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def record_hash(fields: Mapping[str, Any]) -> str:
+def record_hash(fields: Mapping[str, object]) -> str:
     return hashlib.sha256(canonical({k: v for k, v in fields.items() if k != "hash"})).hexdigest()
 
 
 def _ts(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class SignedHead(TypedDict):
+    format: str
+    chain: str
+    seq: int
+    hash: str
+    signed_at: str
+    key_id: str
+
+
+class SignedHeadLine(TypedDict):
+    """The last line of an export."""
+
+    signed_head: SignedHead
+    signature: str
 
 
 @dataclass(frozen=True)
@@ -125,11 +147,11 @@ class AuditRecord:
     kind: str
     actor: str
     tenant: str | None
-    data: dict[str, Any]
+    data: dict[str, AuditValue]
     prev: str
     hash: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"chain": self.chain, "seq": self.seq, "ts": self.ts, "kind": self.kind, "actor": self.actor,
                 "tenant": self.tenant, "data": self.data, "prev": self.prev, "hash": self.hash}
 
@@ -143,7 +165,7 @@ class VerifiedExport:
     head_hash: str
     signed_at: str
     key_id: str
-    records: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    records: list[dict[str, Any]] = field(repr=False, default_factory=list)  # as parsed from the file
 
 
 class AuditLog:
@@ -156,7 +178,7 @@ class AuditLog:
             self.db.conn.executescript(_SCHEMA)
 
     def append(self, kind: str, *, actor: str, tenant: str | None = None,
-               data: Mapping[str, Any] | None = None) -> AuditRecord:
+               data: AuditData | None = None) -> AuditRecord:
         """Append one record to the tenant's chain (or the deployment chain when `tenant` is None)."""
         if not isinstance(kind, str) or not _KIND.match(kind):
             raise AuditError("invalid_kind", f"audit kind {kind!r} must match {_KIND.pattern}")
@@ -170,15 +192,15 @@ class AuditLog:
         with self.db.transaction() as conn:
             row = conn.execute("SELECT seq, hash FROM audit_records WHERE chain = ? ORDER BY seq DESC LIMIT 1",
                                (chain,)).fetchone()
-            seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
-            fields: dict[str, Any] = {"chain": chain, "seq": seq, "ts": _ts(self.clock()), "kind": kind,
-                                      "actor": actor, "tenant": tenant, "data": payload, "prev": prev}
-            fields["hash"] = record_hash(fields)
+            seq, prev = (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS)
+            ts = _ts(self.clock())
+            digest = record_hash({"chain": chain, "seq": seq, "ts": ts, "kind": kind, "actor": actor,
+                                  "tenant": tenant, "data": payload, "prev": prev})
             conn.execute("INSERT INTO audit_records (chain, seq, ts, kind, actor, tenant, data, prev, hash) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (chain, seq, fields["ts"], kind, actor, tenant, canonical(payload).decode(), prev,
-                          fields["hash"]))
-        return AuditRecord(**fields)
+                         (chain, seq, ts, kind, actor, tenant, canonical(payload).decode(), prev, digest))
+        return AuditRecord(chain=chain, seq=seq, ts=ts, kind=kind, actor=actor, tenant=tenant, data=payload,
+                           prev=prev, hash=digest)
 
     def records(self, chain: str) -> list[AuditRecord]:
         rows = self.db.query("SELECT chain, seq, ts, kind, actor, tenant, data, prev, hash FROM audit_records "
@@ -194,11 +216,11 @@ class AuditLog:
         return [str(r[0]) for r in self.db.query("SELECT DISTINCT chain FROM audit_records ORDER BY chain")]
 
     def signed_head(self, chain: str, signer: Ed25519PrivateKey,
-                    records: Sequence[AuditRecord] | None = None) -> dict[str, Any]:
+                    records: Sequence[AuditRecord] | None = None) -> SignedHeadLine:
         """Sign the head of `records` (default: the chain as stored now)."""
         records = self.records(chain) if records is None else records
         seq, last = (records[-1].seq, records[-1].hash) if records else (0, GENESIS)
-        head = {"format": FORMAT, "chain": chain, "seq": seq, "hash": last, "signed_at": _ts(self.clock()),
+        head: SignedHead = {"format": FORMAT, "chain": chain, "seq": seq, "hash": last, "signed_at": _ts(self.clock()),
                 "key_id": key_id(signer.public_key())}
         return {"signed_head": head, "signature": base64.b64encode(signer.sign(canonical(head))).decode()}
 
@@ -233,7 +255,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _verify_records(records: Sequence[Mapping[str, Any]], chain: str) -> str:
+def _verify_records(records: Sequence[Mapping[str, object]], chain: str) -> str:
     """Check seq numbering, prev links, hashes and chain membership; return the last hash."""
     prev = GENESIS
     for i, rec in enumerate(records, start=1):
@@ -248,9 +270,10 @@ def _verify_records(records: Sequence[Mapping[str, Any]], chain: str) -> str:
                                            "(a record was deleted, inserted or moved)")
         if rec["prev"] != prev:
             raise _fail("chain_broken", f"line {i} (seq {i}): prev does not match the previous record's hash")
-        if record_hash(rec) != rec["hash"]:
+        digest = record_hash(rec)
+        if digest != rec["hash"]:
             raise _fail("hash_mismatch", f"line {i} (seq {i}): content does not match its hash (edited)")
-        prev = rec["hash"]
+        prev = digest
     return prev
 
 

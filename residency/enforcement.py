@@ -20,6 +20,7 @@ Usage on a node (sfu/server.py):
     guard.heartbeat(load, draining)      # every registry.HEARTBEAT_INTERVAL seconds; re-registers if expired
     guard.admit(claims.tenant, claims.room, claims.region)   # per join, after token verification
     # or `guard.admit_claims(claims)`: it takes the claims object (or a dict) itself; sfu/admission.py calls it
+    #   (any object with str attributes tenant, room and region, e.g. signalling.tokens.JoinClaims)
 
 `audit` is anything with AuditLog's `append(kind, *, actor, tenant, data)`: a node-local `AuditLog(path)`, or a
 sink forwarding to the control plane.
@@ -29,8 +30,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Protocol
 
+from .audit import AuditData, AuditValue
 from .errors import AdmissionRefused
 from .model import Node
 from .registry import Registry
@@ -38,7 +40,18 @@ from .registry import Registry
 
 class AuditSink(Protocol):
     def append(self, kind: str, *, actor: str, tenant: str | None = None,
-               data: dict[str, Any] | None = None) -> Any: ...
+               data: AuditData | None = None) -> object: ...
+
+
+class ClaimsLike(Protocol):
+    """The fields of a verified join token that `admit_claims` reads (signalling.tokens.JoinClaims has them)."""
+
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def room(self) -> str: ...
+    @property
+    def region(self) -> str: ...
 
 
 class NodeGuard:
@@ -53,7 +66,7 @@ class NodeGuard:
     def actor(self) -> str:
         return f"node:{self.node_id}"
 
-    def _refuse(self, code: str, message: str, tenant: str | None, data: dict[str, Any]) -> AdmissionRefused:
+    def _refuse(self, code: str, message: str, tenant: str | None, data: dict[str, AuditValue]) -> AdmissionRefused:
         # Refusals naming an unknown tenant go to the deployment chain: a forged tenant id must not create
         # (or pollute) a tenant's chain.
         known = tenant is not None and self.registry.get_tenant_view(tenant) is not None
@@ -91,7 +104,7 @@ class NodeGuard:
                 raise AdmissionRefused("node_not_registered", "call register() before heartbeat()")
             self.register(replace(self._node, load=load, healthy=healthy, draining=draining))
 
-    def admit_claims(self, claims: Any) -> None:
+    def admit_claims(self, claims: ClaimsLike | dict[str, object]) -> None:
         """`admit` for a verified claims object (attributes tenant/room/region) or a mapping with those keys."""
         values = [claims.get(k) if isinstance(claims, dict) else getattr(claims, k, None)
                   for k in ("tenant", "room", "region")]
@@ -103,7 +116,7 @@ class NodeGuard:
 
     def admit(self, tenant: str, room: str, region: str) -> None:
         """Admit a verified join token's (tenant, room, region) to this node, or raise AdmissionRefused."""
-        data: dict[str, Any] = {"room": room, "token_region": region, "tenant_claim": tenant}
+        data: dict[str, AuditValue] = {"room": room, "token_region": region, "tenant_claim": tenant}
         try:
             check_node_region(self.region, region)
         except AdmissionRefused as e:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from .errors import InvalidInput
 
@@ -34,6 +34,55 @@ def check_reason(reason: object, what: str) -> str:
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("reason_required", f"{what} needs a non-empty reason (it is recorded in the audit log)")
     return reason.strip()
+
+
+# The JSON forms (`to_dict`). `from_dict` reads JSON back from Redis/SQLite, unvalidated: it takes a
+# Mapping[str, Any] and converts field by field.
+class NodeDict(TypedDict):
+    id: str
+    region: str
+    public_ip: str
+    udp_port: int
+    ws_url: str
+    http_url: str
+    capacity: int
+    load: float
+    healthy: bool
+    draining: bool
+    last_heartbeat: float
+
+
+class OptInDict(TypedDict):
+    region: str
+    reason: str
+    actor: str
+    at: float
+
+
+class TenantDict(TypedDict):
+    id: str
+    name: str
+    jurisdiction: str
+    allowed_regions: list[str] | None
+    opt_ins: list[OptInDict]
+    version: int
+
+
+class TenantViewDict(TypedDict):
+    tenant: str
+    jurisdiction: str
+    allowed_regions: list[str]
+    version: int
+
+
+class PlacementDict(TypedDict):
+    tenant: str
+    room: str
+    region: str
+    node: str
+    decided_at: float
+    reason: str
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -68,7 +117,7 @@ class Region:
     location: str
     display_name: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str]:  # all text: audit-safe as it is
         return {"id": self.id, "jurisdiction": self.jurisdiction, "location": self.location,
                 "display_name": self.display_name}
 
@@ -98,7 +147,7 @@ class Node:
         """May new rooms go here? Healthy, not draining, not full."""
         return self.healthy and not self.draining and self.load < 1.0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> NodeDict:
         return {"id": self.id, "region": self.region, "public_ip": self.public_ip, "udp_port": self.udp_port,
                 "ws_url": self.ws_url, "http_url": self.http_url, "capacity": self.capacity, "load": self.load,
                 "healthy": self.healthy, "draining": self.draining, "last_heartbeat": self.last_heartbeat}
@@ -120,7 +169,7 @@ class OptIn:
     actor: str
     at: float
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> OptInDict:
         return {"region": self.region, "reason": self.reason, "actor": self.actor, "at": self.at}
 
     @classmethod
@@ -150,7 +199,7 @@ class Tenant:
     def with_policy(self, allowed: frozenset[str] | None, opt_ins: tuple[OptIn, ...]) -> Tenant:
         return replace(self, allowed_regions=allowed, opt_ins=opt_ins, version=self.version + 1)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> TenantDict:
         return {"id": self.id, "name": self.name, "jurisdiction": self.jurisdiction,
                 "allowed_regions": None if self.allowed_regions is None else sorted(self.allowed_regions),
                 "opt_ins": [o.to_dict() for o in self.opt_ins], "version": self.version}
@@ -173,7 +222,7 @@ class TenantView:
     allowed_regions: frozenset[str]
     version: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> TenantViewDict:
         return {"tenant": self.tenant, "jurisdiction": self.jurisdiction,
                 "allowed_regions": sorted(self.allowed_regions), "version": self.version}
 
@@ -198,7 +247,7 @@ class Placement:
     reason: str
     generation: int = field(default=1)  # 1 for the first placement, +1 per re-placement after a node death
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PlacementDict:
         return {"tenant": self.tenant, "room": self.room, "region": self.region, "node": self.node,
                 "decided_at": self.decided_at, "reason": self.reason, "generation": self.generation}
 

@@ -31,10 +31,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import RegistryError
 from .model import Node, Placement, Region, TenantView
+
+if TYPE_CHECKING:
+    import redis
 
 DEFAULT_NODE_TTL = 6.0
 HEARTBEAT_INTERVAL = 2.0  # what nodes should use: three heartbeats per TTL
@@ -229,12 +232,14 @@ class RedisRegistry(Registry):
     """
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", prefix: str = "castellan",
-                 node_ttl: float = DEFAULT_NODE_TTL, client: Any = None) -> None:
+                 node_ttl: float = DEFAULT_NODE_TTL, client: redis.Redis | None = None) -> None:
         import redis  # imported here so the pure core and MemoryRegistry never need it
 
         self._redis_errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
         self._watch_error: type[BaseException] = redis.exceptions.WatchError
-        self.r = client if client is not None else redis.Redis.from_url(
+        # Any: redis-py types every reply as "Awaitable or anything" (one signature for its sync and async
+        # clients); with decode_responses=True they are JSON text, parsed by the model's from_dict.
+        self.r: Any = client if client is not None else redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0)
         self.p = prefix
         self.node_ttl = node_ttl

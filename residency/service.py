@@ -50,13 +50,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import placement as placing
 from . import policy
-from .audit import DEPLOYMENT_CHAIN, AuditLog, VerifiedExport, verify_export
+from .audit import DEPLOYMENT_CHAIN, AuditLog, AuditValue, VerifiedExport, verify_export
 from .catalogue import Catalogue, load_catalogue
 from .db import Database
 from .errors import Conflict, InvalidInput, NotFound, PlacementRefused, PolicyViolation, ResidencyError
@@ -66,14 +65,14 @@ from .signing import generate_signing_key, public_key_pem
 from .store import PolicyStore
 
 
-def _policy_doc(t: Tenant) -> dict[str, Any]:
+def _policy_doc(t: Tenant) -> dict[str, AuditValue]:
     """A tenant's policy in audit-safe form (no floats)."""
     return {"jurisdiction": t.jurisdiction, "version": t.version,
             "allowed_regions": None if t.allowed_regions is None else sorted(t.allowed_regions),
             "opt_ins": [{"region": o.region, "reason": o.reason, "actor": o.actor} for o in t.opt_ins]}
 
 
-def _attempted(value: object) -> Any:
+def _attempted(value: object) -> AuditValue:
     """Bad input, rendered audit-safe (strings only) so the refusal itself can always be recorded."""
     if value is None:
         return None
@@ -87,7 +86,7 @@ def _attempted(value: object) -> Any:
         return repr(value)
 
 
-def _placement_doc(p: Placement) -> dict[str, Any]:
+def _placement_doc(p: Placement) -> dict[str, AuditValue]:
     return {"room": p.room, "region": p.region, "node": p.node, "generation": p.generation, "reason": p.reason}
 
 
@@ -116,7 +115,7 @@ class ResidencyService:
 
     @contextmanager
     def _refusals_audited(self, kind: str, actor: str, tenant: str | None,
-                          attempt: dict[str, Any]) -> Iterator[None]:
+                          attempt: dict[str, AuditValue]) -> Iterator[None]:
         """Bad input is refused with a clear error AND leaves a trace: who tried what, and which rule said no.
         The refusal record is written after the failed transaction rolled back, so nothing is half-applied."""
         try:
@@ -155,7 +154,7 @@ class ResidencyService:
     def create_tenant(self, tenant_id: str, name: str, jurisdiction: str, *, actor: str,
                       reason: str = "tenant created", allowed_regions: Sequence[str] | None = None,
                       opt_ins: Mapping[str, str] | None = None) -> Tenant:
-        attempt = {"tenant": str(tenant_id), "jurisdiction": str(jurisdiction),
+        attempt: dict[str, AuditValue] = {"tenant": str(tenant_id), "jurisdiction": str(jurisdiction),
                     "allowed_regions": _attempted(allowed_regions), "opt_ins": _attempted(opt_ins)}
         # Refusals go to the deployment chain: a tenant that was never created has no chain.
         with self._refusals_audited("tenant.refused", actor, None, attempt):
@@ -186,7 +185,7 @@ class ResidencyService:
     def set_allowed_regions(self, tenant_id: str, regions: Sequence[str] | None, *, actor: str, reason: str,
                             opt_ins: Mapping[str, str] | None = None) -> Tenant:
         """Replace the tenant's allowed regions (None = default). Validated whole, audited with before/after."""
-        attempt = {"allowed_regions": _attempted(regions), "opt_ins": _attempted(opt_ins),
+        attempt: dict[str, AuditValue] = {"allowed_regions": _attempted(regions), "opt_ins": _attempted(opt_ins),
                    "reason": str(reason)}
         known = self.store.get_tenant(tenant_id) is not None
         with self._refusals_audited("policy.refused", actor, tenant_id if known else None,

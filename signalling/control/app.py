@@ -12,15 +12,15 @@ import html
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from residency.errors import ResidencyError
 from signalling.tokens import KeyRing
@@ -82,12 +82,12 @@ CLIENT_CSP = ("default-src 'none'; script-src 'self'; worker-src 'self'; style-s
               "base-uri 'none'; form-action 'none'")
 
 
-def _with_headers(app: Any, headers: dict[str, str]) -> Any:
+def _with_headers(app: ASGIApp, headers: dict[str, str]) -> ASGIApp:
     """An ASGI wrapper adding response headers (the static client files: CSP, no caching of unhashed files)."""
     extra = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
-    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
-        async def send_with_headers(message: Any) -> None:
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
@@ -197,7 +197,7 @@ def create_app(
     grouped: dict[str, list[Endpoint]] = {}
     for ep in ENDPOINTS:
         grouped.setdefault(ep.path, []).append(ep)
-    routes: list[Any] = [_mount(path, eps) for path, eps in grouped.items()]
+    routes: list[BaseRoute] = [_mount(path, eps) for path, eps in grouped.items()]
     routes += [
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz, methods=["GET"]),

@@ -25,7 +25,6 @@ import base64
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 
@@ -34,6 +33,7 @@ from signalling.tokens import KeyRing
 
 from .app import build_control_plane, create_app
 from .config import ControlConfig
+from .jsontypes import JSONObject
 from .residency_adapter import ResidencyAdapter, open_residency
 from .service import ControlPlane
 
@@ -68,7 +68,7 @@ def embedded_control_plane(
 def create_demo(
     control: ControlPlane, tenant: str = "demo", jurisdiction: str = "EU", title: str = "Demo meeting",
     password: str | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """A demo tenant (created once) and a new meeting link; the E2EE secret is made here, for the fragment."""
     if not control.residency.tenant_exists(tenant):
         control.create_tenant("castellan-dev", tenant=tenant, name=tenant.title(), jurisdiction=jurisdiction)

@@ -2,44 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import handlers as h
 from . import specs as s
+from .jsontypes import JSONObject
 from .routing import Endpoint
 from .schema import Int
 
-OBJ: dict[str, Any] = {"type": "object"}
-LINK_PUBLIC: dict[str, Any] = {
-    "type": "object",
-    "required": ["link", "tenant", "title", "room", "password_required", "lobby", "revoked"],
-    "properties": {
-        "link": {"type": "string"}, "tenant": {"type": "string"}, "title": {"type": "string"},
-        "room": {"type": "string"}, "password_required": {"type": "boolean"},
-        "expires_at": {"type": ["number", "null"]}, "max_participants": {"type": ["integer", "null"]},
-        "lobby": {"type": "boolean"}, "created": {"type": "number"}, "created_by": {"type": "string"},
-        "revoked": {"type": "boolean"},
-    },
+
+def _object(required: list[str], properties: JSONObject) -> JSONObject:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+OBJ: JSONObject = {"type": "object"}
+# required fields and properties kept apart too, for the schemas that extend them
+LINK_PUBLIC_REQUIRED = ["link", "tenant", "title", "room", "password_required", "lobby", "revoked"]
+LINK_PUBLIC_PROPERTIES: JSONObject = {
+    "link": {"type": "string"}, "tenant": {"type": "string"}, "title": {"type": "string"},
+    "room": {"type": "string"}, "password_required": {"type": "boolean"},
+    "expires_at": {"type": ["number", "null"]}, "max_participants": {"type": ["integer", "null"]},
+    "lobby": {"type": "boolean"}, "created": {"type": "number"}, "created_by": {"type": "string"},
+    "revoked": {"type": "boolean"},
 }
-CREATED_LINK: dict[str, Any] = {
-    **LINK_PUBLIC,
-    "required": [*LINK_PUBLIC["required"], "url", "host_key"],
-    "properties": {**LINK_PUBLIC["properties"], "url": {"type": "string"}, "host_key": {"type": "string"},
-                   "password": {"type": "string", "description": "present only when generated; shown once"}},
+LINK_PUBLIC = _object(LINK_PUBLIC_REQUIRED, LINK_PUBLIC_PROPERTIES)
+CREATED_LINK = _object(
+    [*LINK_PUBLIC_REQUIRED, "url", "host_key"],
+    {**LINK_PUBLIC_PROPERTIES, "url": {"type": "string"}, "host_key": {"type": "string"},
+     "password": {"type": "string", "description": "present only when generated; shown once"}},
+)
+ADMIN_KEY_REQUIRED = ["key_id", "tenant", "label", "created", "revoked"]
+ADMIN_KEY_PROPERTIES: JSONObject = {
+    "key_id": {"type": "string"}, "tenant": {"type": "string"}, "label": {"type": "string"},
+    "created": {"type": "number"}, "revoked": {"type": "boolean"},
 }
-ADMIN_KEY: dict[str, Any] = {
-    "type": "object", "required": ["key_id", "tenant", "label", "created", "revoked"],
-    "properties": {"key_id": {"type": "string"}, "tenant": {"type": "string"}, "label": {"type": "string"},
-                   "created": {"type": "number"}, "revoked": {"type": "boolean"}},
-}
-LOCKOUT: dict[str, Any] = {
+ADMIN_KEY = _object(ADMIN_KEY_REQUIRED, ADMIN_KEY_PROPERTIES)
+LOCKOUT: JSONObject = {
     "type": "object", "required": ["scope", "key", "tenant", "locked", "strikes", "retry_after"],
     "properties": {"scope": {"type": "string", "enum": ["link", "client"]}, "key": {"type": "string"},
                    "tenant": {"type": "string"}, "locked": {"type": "boolean"}, "strikes": {"type": "integer"},
                    "retry_after": {"type": "integer"}, "recent_failures": {"type": "integer"},
                    "ref": {"type": "string", "description": "the pseudonym the audit log uses for this key"}},
 }
-JOINED: dict[str, Any] = {
+JOINED: JSONObject = {
     "type": "object",
     "required": ["status", "token", "ws_url", "node", "room", "participant", "host", "expires_in", "processing"],
     "properties": {
@@ -54,17 +57,17 @@ JOINED: dict[str, Any] = {
         },
     },
 }
-WAITING: dict[str, Any] = {
+WAITING: JSONObject = {
     "type": "object", "required": ["status", "ticket"],
     "properties": {"status": {"type": "string", "enum": ["waiting"]}, "ticket": {"type": "string"},
                    "poll": {"type": "string"}, "participant": {"type": "string"}},
 }
-TICKET: dict[str, Any] = {
+TICKET: JSONObject = {
     "type": "object", "required": ["ticket", "name", "participant", "state"],
     "properties": {"ticket": {"type": "string"}, "name": {"type": "string"}, "participant": {"type": "string"},
                    "state": {"type": "string"}, "waiting_since": {"type": "number"}},
 }
-JWKS: dict[str, Any] = {
+JWKS: JSONObject = {
     "type": "object", "required": ["keys"],
     "properties": {"keys": {"type": "array", "items": {
         "type": "object", "required": ["kty", "crv", "x", "kid", "alg"],
@@ -73,7 +76,7 @@ JWKS: dict[str, Any] = {
 }
 
 
-def _list(key: str, item: dict[str, Any]) -> dict[str, Any]:
+def _list(key: str, item: JSONObject) -> JSONObject:
     return {"type": "object", "required": [key], "properties": {key: {"type": "array", "items": item}}}
 
 
@@ -89,8 +92,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/v1/tenants/{tenant}/admin-keys", h.create_admin_key,
              "Create a tenant admin API key (secret shown once)", "admin", auth="admin", path_params=T,
              body=s.CREATE_ADMIN_KEY,
-             ok={201: {**ADMIN_KEY, "required": [*ADMIN_KEY["required"], "key"],
-                       "properties": {**ADMIN_KEY["properties"], "key": {"type": "string"}, "note": {"type": "string"}}}},
+             ok={201: _object([*ADMIN_KEY_REQUIRED, "key"],
+                              {**ADMIN_KEY_PROPERTIES, "key": {"type": "string"}, "note": {"type": "string"}})},
              errors=(404,)),
     Endpoint("GET", "/v1/tenants/{tenant}/admin-keys", h.list_admin_keys, "List a tenant's admin keys", "admin",
              auth="admin", path_params=T, ok={200: _list("keys", ADMIN_KEY)}),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+from .jsontypes import JSON, JSONObject
 
 
 class ApiError(Exception):
@@ -15,7 +15,7 @@ class ApiError(Exception):
         code: str,
         message: str,
         headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
+        extra: dict[str, JSON] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -24,7 +24,7 @@ class ApiError(Exception):
         self.headers = headers or {}
         self.extra = extra or {}
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> JSONObject:
         return {"error": self.code, "message": self.message, **self.extra}
 
 

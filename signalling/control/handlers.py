@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from .errors import ApiError
+from .routing import Params
 from .schema import ObjectSpec, read_json
 from .service import OPERATOR, ControlPlane, Principal
 
@@ -44,12 +45,12 @@ async def body(request: Request, spec: ObjectSpec) -> dict[str, Any]:
     return await read_json(request, spec, cp(request).config.max_body)
 
 
-def ok(data: Any, status: int = 200) -> JSONResponse:
+def ok(data: object, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 # -- admin -------------------------------------------------------------------------------------------------------
-async def create_tenant(request: Request, p: dict[str, Any]) -> Response:
+async def create_tenant(request: Request, p: Params) -> Response:
     from .specs import CREATE_TENANT
 
     who = principal(request, operator=True)
@@ -57,12 +58,12 @@ async def create_tenant(request: Request, p: dict[str, Any]) -> Response:
     return ok(cp(request).create_tenant(who.actor, **b), 201)
 
 
-async def list_tenants(request: Request, p: dict[str, Any]) -> Response:
+async def list_tenants(request: Request, p: Params) -> Response:
     principal(request, operator=True)
     return ok({"tenants": cp(request).residency.list_tenants()})
 
 
-async def create_admin_key(request: Request, p: dict[str, Any]) -> Response:
+async def create_admin_key(request: Request, p: Params) -> Response:
     from .specs import CREATE_ADMIN_KEY
 
     who = principal(request, p["tenant"])
@@ -71,18 +72,18 @@ async def create_admin_key(request: Request, p: dict[str, Any]) -> Response:
     return ok({**rec, "key": secret, "note": "shown once: only its hash is stored"}, 201)
 
 
-async def list_admin_keys(request: Request, p: dict[str, Any]) -> Response:
+async def list_admin_keys(request: Request, p: Params) -> Response:
     principal(request, p["tenant"])
     return ok({"keys": cp(request).list_admin_keys(p["tenant"])})
 
 
-async def revoke_admin_key(request: Request, p: dict[str, Any]) -> Response:
+async def revoke_admin_key(request: Request, p: Params) -> Response:
     who = principal(request, p["tenant"])
     cp(request).revoke_admin_key(who.actor, tenant=p["tenant"], key_id=p["key_id"])
     return ok({"key_id": p["key_id"], "revoked": True})
 
 
-async def create_link(request: Request, p: dict[str, Any]) -> Response:
+async def create_link(request: Request, p: Params) -> Response:
     from .specs import CREATE_LINK
 
     who = principal(request, p["tenant"])
@@ -90,17 +91,17 @@ async def create_link(request: Request, p: dict[str, Any]) -> Response:
     return ok(cp(request).create_link(who.actor, tenant=p["tenant"], **b), 201)
 
 
-async def list_links(request: Request, p: dict[str, Any]) -> Response:
+async def list_links(request: Request, p: Params) -> Response:
     principal(request, p["tenant"])
     return ok({"links": cp(request).list_links(p["tenant"])})
 
 
-async def get_link(request: Request, p: dict[str, Any]) -> Response:
+async def get_link(request: Request, p: Params) -> Response:
     principal(request, p["tenant"])
     return ok(cp(request).get_link(p["tenant"], p["link"]).public())
 
 
-async def revoke_link(request: Request, p: dict[str, Any]) -> Response:
+async def revoke_link(request: Request, p: Params) -> Response:
     from .specs import REVOKE_LINK
 
     who = principal(request, p["tenant"])
@@ -109,12 +110,12 @@ async def revoke_link(request: Request, p: dict[str, Any]) -> Response:
                                             end_meeting=b.get("end_meeting", False)))
 
 
-async def list_lockouts(request: Request, p: dict[str, Any]) -> Response:
+async def list_lockouts(request: Request, p: Params) -> Response:
     principal(request, p["tenant"])
     return ok({"lockouts": cp(request).lockouts(p["tenant"])})
 
 
-async def clear_lockout(request: Request, p: dict[str, Any]) -> Response:
+async def clear_lockout(request: Request, p: Params) -> Response:
     from .specs import CLEAR_LOCKOUT
 
     who = principal(request, p["tenant"])
@@ -123,7 +124,7 @@ async def clear_lockout(request: Request, p: dict[str, Any]) -> Response:
     return ok({"cleared": True, **b})
 
 
-async def rotate_signing_key(request: Request, p: dict[str, Any]) -> Response:
+async def rotate_signing_key(request: Request, p: Params) -> Response:
     from .specs import EMPTY
 
     who = principal(request, operator=True)
@@ -132,7 +133,7 @@ async def rotate_signing_key(request: Request, p: dict[str, Any]) -> Response:
 
 
 # -- public ------------------------------------------------------------------------------------------------------
-async def join(request: Request, p: dict[str, Any]) -> Response:
+async def join(request: Request, p: Params) -> Response:
     from .specs import JOIN
 
     b = await body(request, JOIN)
@@ -140,20 +141,20 @@ async def join(request: Request, p: dict[str, Any]) -> Response:
     return ok(result, 202 if result["status"] == "waiting" else 200)
 
 
-async def link_info(request: Request, p: dict[str, Any]) -> Response:
+async def link_info(request: Request, p: Params) -> Response:
     return ok(cp(request).link_info(p["link"]))
 
 
-async def lobby_wait(request: Request, p: dict[str, Any]) -> Response:
-    result = await cp(request).lobby_wait(p["ticket"], float(p.get("wait", 0)))
+async def lobby_wait(request: Request, p: Params) -> Response:
+    result = await cp(request).lobby_wait(p["ticket"], float(p.query.get("wait", 0)))
     return ok(result, 202 if result["status"] == "waiting" else 200)
 
 
-async def lobby_list(request: Request, p: dict[str, Any]) -> Response:
+async def lobby_list(request: Request, p: Params) -> Response:
     return ok({"waiting": cp(request).lobby_list(p["link"], request.headers.get("x-host-key"))})
 
 
-async def lobby_decide(request: Request, p: dict[str, Any]) -> Response:
+async def lobby_decide(request: Request, p: Params) -> Response:
     from .specs import LOBBY_DECISION
 
     b = await body(request, LOBBY_DECISION)
@@ -161,21 +162,21 @@ async def lobby_decide(request: Request, p: dict[str, Any]) -> Response:
                                        b["decision"] == "admit"))
 
 
-async def jwks(request: Request, p: dict[str, Any]) -> Response:
+async def jwks(request: Request, p: Params) -> Response:
     return JSONResponse(cp(request).keyring.jwks(), headers={"Cache-Control": "public, max-age=30"})
 
 
 REVOCATION_WINDOW = 3600.0
 
 
-async def revocations(request: Request, p: dict[str, Any]) -> Response:
+async def revocations(request: Request, p: Params) -> Response:
     """Links revoked in the last hour: a join token lives 60 s and none is minted for a revoked link, so a node
     only ever needs the recent ones (the list stays short however many links were ever revoked)."""
     return ok({"links": cp(request).store.revoked_links(since=time.time() - REVOCATION_WINDOW),
                "window": int(REVOCATION_WINDOW)})
 
 
-async def export_audit(request: Request, p: dict[str, Any]) -> Response:
+async def export_audit(request: Request, p: Params) -> Response:
     who = principal(request, p["tenant"])
     text = cp(request).export_audit(who.actor, p["tenant"])
     return Response(text, media_type="application/x-ndjson",
@@ -183,5 +184,5 @@ async def export_audit(request: Request, p: dict[str, Any]) -> Response:
                              "Content-Disposition": f'attachment; filename="{p["tenant"]}-audit.jsonl"'})
 
 
-async def audit_public_key(request: Request, p: dict[str, Any]) -> Response:
+async def audit_public_key(request: Request, p: Params) -> Response:
     return PlainTextResponse(cp(request).residency.audit_public_key_pem(), media_type="application/x-pem-file")

@@ -12,7 +12,8 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+
+from .jsontypes import JSONObject
 
 WAITING, ADMITTED, DENIED, USED = "waiting", "admitted", "denied", "used"
 
@@ -29,7 +30,7 @@ class Ticket:
     state: str = WAITING
     event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> JSONObject:
         return {"ticket": self.id, "name": self.name, "participant": self.participant, "state": self.state,
                 "waiting_since": self.created}
 

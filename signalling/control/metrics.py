@@ -6,7 +6,7 @@ from prometheus_client import REGISTRY, Counter
 
 
 def _counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
-    existing = REGISTRY._names_to_collectors.get(name)  # type: ignore[attr-defined]  # shared with residency?
+    existing = REGISTRY._names_to_collectors.get(name)  # shared with residency?
     if existing is not None:
         return existing  # type: ignore[return-value]
     return Counter(name, doc, labels)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from .jsontypes import JSONObject
 from .routing import Endpoint
 
-ERROR: dict[str, Any] = {
+ERROR: JSONObject = {
     "type": "object",
     "required": ["error", "message"],
     "properties": {"error": {"type": "string", "description": "stable machine code"},
@@ -19,9 +18,9 @@ STATUS_TEXT = {400: "Bad input", 401: "Missing or unknown credentials", 403: "Fo
                502: "A node did not answer", 503: "Unavailable (placement refused, fail closed)"}
 
 
-def _operation(ep: Endpoint) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": ep.summary, "tags": [ep.tag], "operationId": ep.handler.__name__}
-    params: list[dict[str, Any]] = [
+def _operation(ep: Endpoint) -> JSONObject:
+    op: JSONObject = {"summary": ep.summary, "tags": [ep.tag], "operationId": ep.handler.__name__}
+    params: list[JSONObject] = [
         {"name": n, "in": "path", "required": True, "schema": spec.json_schema()} for n, spec in ep.path_params.items()
     ]
     params += [{"name": n, "in": "query", "required": False, "schema": spec.json_schema()} for n, spec in ep.query.items()]
@@ -38,7 +37,7 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
             "required": bool(ep.body.required),
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ep.body.name}"}}},
         }
-    responses: dict[str, Any] = {
+    responses: dict[str, JSONObject] = {
         str(code): {"description": "OK", "content": {ep.content_type: {"schema": schema}}}
         for code, schema in ep.ok.items()
     }
@@ -53,14 +52,14 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
     return op
 
 
-def build(endpoints: list[Endpoint], server_url: str | None = None) -> dict[str, Any]:
-    paths: dict[str, dict[str, Any]] = {}
-    schemas: dict[str, Any] = {"Error": ERROR}
+def build(endpoints: list[Endpoint], server_url: str | None = None) -> JSONObject:
+    paths: dict[str, JSONObject] = {}
+    schemas: JSONObject = {"Error": ERROR}
     for ep in endpoints:
         paths.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep)
         if ep.body is not None:
             schemas[ep.body.name] = ep.body.json_schema()
-    text = {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+    text: JSONObject = {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}
     paths["/healthz"] = {"get": {"summary": "Liveness", "tags": ["ops"], "operationId": "healthz",
                                  "responses": {"200": {"description": "alive", "content": {
                                      "application/json": {"schema": {"type": "object"}}}}}}}
@@ -81,7 +80,7 @@ def build(endpoints: list[Endpoint], server_url: str | None = None) -> dict[str,
                           "schema": {"$ref": "#/components/schemas/Error"}}}}}}}
     paths["/metrics"] = {"get": {"summary": "Prometheus metrics", "tags": ["ops"], "operationId": "metrics",
                                  "responses": text}}
-    doc: dict[str, Any] = {
+    doc: JSONObject = {
         "openapi": "3.1.0",
         "info": {"title": "Castellan control plane", "version": "1",
                  "description": "Tenants, admin keys, meeting links, joins, lobby and join-token keys. Every error "

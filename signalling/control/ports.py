@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol, TypeAlias
+
+from .jsontypes import JSONObject
+
+# What the control plane records about its own actions (flat: one value per detail; times as float seconds).
+AuditDetail: TypeAlias = str | int | float | bool | None
 
 
 @dataclass(frozen=True)
@@ -23,11 +29,11 @@ class PlacementInfo:
 
 
 class ResidencyPort(Protocol):
-    def create_tenant(self, *, tenant: str, name: str, jurisdiction: str, actor: str) -> dict[str, Any]: ...
+    def create_tenant(self, *, tenant: str, name: str, jurisdiction: str, actor: str) -> JSONObject: ...
 
     def tenant_exists(self, tenant: str) -> bool: ...
 
-    def list_tenants(self) -> list[dict[str, Any]]: ...
+    def list_tenants(self) -> list[JSONObject]: ...
 
     def place(self, *, tenant: str, room: str, region_hint: str | None) -> PlacementInfo:
         """Raises `residency.errors.PlacementRefused` (fail closed) or another `ResidencyError`."""
@@ -46,7 +52,7 @@ class ResidencyPort(Protocol):
     def node_gone(self, node: str, actor: str, reason: str) -> None:
         """A node failed its health check: deregister it and re-place its rooms (allowed regions only)."""
 
-    def audit(self, *, tenant: str | None, actor: str, action: str, details: dict[str, Any]) -> None: ...
+    def audit(self, *, tenant: str | None, actor: str, action: str, details: Mapping[str, AuditDetail]) -> None: ...
 
     def export_tenant(self, tenant: str) -> str:
         """The tenant's audit chain as signed JSON Lines (residency's format)."""

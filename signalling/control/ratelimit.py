@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .jsontypes import JSONObject
+
 
 @dataclass(frozen=True)
 class LimitPolicy:
@@ -50,7 +52,7 @@ class Lockout:
     retry_after: int
     recent_failures: int
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> JSONObject:
         return {
             "scope": self.scope,
             "key": self.key,

@@ -10,10 +10,16 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from .errors import ApiError
 from .ratelimit import Blocked, LimitPolicy, Lockout
+
+if TYPE_CHECKING:
+    import redis
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # KEYS[1] = entry hash. ARGV: now, window, max_failures, base_backoff, lock_after, lock_seconds, forget_after, tenant
 _FAILURE = """
@@ -54,11 +60,13 @@ return {tripped, locked and 1 or 0}
 """
 
 
-def _fail_closed(method: Callable[..., Any]) -> Callable[..., Any]:
+def _fail_closed(
+    method: Callable[Concatenate[RedisFailureLimiter, P], R],
+) -> Callable[Concatenate[RedisFailureLimiter, P], R]:
     """Redis unreachable: refuse (503, retryable) rather than check a password without the limiter."""
 
     @functools.wraps(method)
-    def wrapper(self: RedisFailureLimiter, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: RedisFailureLimiter, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(self, *args, **kwargs)
         except self.unavailable as e:
@@ -72,12 +80,13 @@ def _fail_closed(method: Callable[..., Any]) -> Callable[..., Any]:
 class RedisFailureLimiter:
     def __init__(
         self,
-        client: Any,
+        client: redis.Redis,
         policy: LimitPolicy | None = None,
         clock: Callable[[], float] = time.time,
         prefix: str = "castellan:pwlimit",
     ) -> None:
-        self.redis = client
+        # Any: redis-py types replies as "Awaitable or anything" (one type for its sync and async clients)
+        self.redis: Any = client
         self.policy = policy or LimitPolicy()
         self.clock = clock
         self.prefix = prefix

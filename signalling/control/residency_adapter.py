@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from residency.audit import AuditValue
 from residency.errors import PlacementRefused
 from residency.model import Tenant
 from residency.registry import MemoryRegistry, RedisRegistry, Registry
@@ -12,37 +13,32 @@ from residency.service import ResidencyService
 from residency.signing import load_or_create_signing_key
 
 from .config import ControlConfig
-from .ports import PlacementInfo
+from .jsontypes import JSONObject
+from .ports import AuditDetail, PlacementInfo
 
 
-def _tenant_dict(t: Tenant) -> dict[str, Any]:
+def _tenant_dict(t: Tenant) -> JSONObject:
     return {"tenant": t.id, "name": t.name, "jurisdiction": t.jurisdiction,
             "allowed_regions": None if t.allowed_regions is None else sorted(t.allowed_regions)}
 
 
-def _audit_safe(value: Any) -> Any:
+def _audit_safe(details: Mapping[str, AuditDetail]) -> dict[str, AuditValue]:
     """The audit log takes ints and strings only (no floats): round times to whole seconds."""
-    if isinstance(value, float):
-        return int(value)
-    if isinstance(value, dict):
-        return {str(k): _audit_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_audit_safe(v) for v in value]
-    return value
+    return {str(k): int(v) if isinstance(v, float) else v for k, v in details.items()}
 
 
 class ResidencyAdapter:
     def __init__(self, service: ResidencyService) -> None:
         self.service = service
 
-    def create_tenant(self, *, tenant: str, name: str, jurisdiction: str, actor: str) -> dict[str, Any]:
+    def create_tenant(self, *, tenant: str, name: str, jurisdiction: str, actor: str) -> JSONObject:
         t = self.service.create_tenant(tenant, name, jurisdiction, actor=actor)
         return {**_tenant_dict(t), "effective_regions": sorted(self.service.allowed_regions(t.id))}
 
     def tenant_exists(self, tenant: str) -> bool:
         return self.service.store.get_tenant(tenant) is not None
 
-    def list_tenants(self) -> list[dict[str, Any]]:
+    def list_tenants(self) -> list[JSONObject]:
         return [_tenant_dict(t) for t in self.service.tenants()]
 
     def place(self, *, tenant: str, room: str, region_hint: str | None) -> PlacementInfo:
@@ -68,7 +64,7 @@ class ResidencyAdapter:
     def node_gone(self, node: str, actor: str, reason: str) -> None:
         self.service.node_left(node, actor=actor, reason=reason)
 
-    def audit(self, *, tenant: str | None, actor: str, action: str, details: dict[str, Any]) -> None:
+    def audit(self, *, tenant: str | None, actor: str, action: str, details: Mapping[str, AuditDetail]) -> None:
         self.service.audit.append(action, actor=actor, tenant=tenant, data=_audit_safe(details))
 
     def export_tenant(self, tenant: str) -> str:

@@ -5,15 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .errors import ApiError
+from .jsontypes import JSONObject
 from .schema import Int, ObjectSpec, Str
 
-Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
+
+@dataclass(frozen=True)
+class Params:
+    """A request's validated parameters: path parameters are text, query parameters integers."""
+
+    path: dict[str, str] = field(default_factory=dict)
+    query: dict[str, int] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> str:
+        return self.path[name]
+
+
+Handler = Callable[[Request, Params], Awaitable[Response]]
 
 
 @dataclass(frozen=True)
@@ -27,14 +39,14 @@ class Endpoint:
     body: ObjectSpec | None = None
     path_params: dict[str, Str] = field(default_factory=dict)
     query: dict[str, Int] = field(default_factory=dict)
-    ok: dict[int, dict[str, Any]] = field(default_factory=lambda: {200: {"type": "object"}})
+    ok: dict[int, JSONObject] = field(default_factory=lambda: {200: {"type": "object"}})
     errors: tuple[int, ...] = ()
     content_type: str = "application/json"
 
-    def parse_params(self, request: Request) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def parse_params(self, request: Request) -> Params:
+        out = Params()
         for name, spec in self.path_params.items():
-            out[name] = spec.check(name, request.path_params.get(name))
+            out.path[name] = spec.check(name, request.path_params.get(name))
         unknown = sorted(set(request.query_params) - set(self.query))
         if unknown:
             raise ApiError(400, "unknown_parameter", f"unknown query parameter(s): {', '.join(unknown)}")
@@ -43,7 +55,7 @@ class Endpoint:
             if raw is not None:
                 if not raw.isdigit() or len(raw) > 6:
                     raise ApiError(400, "invalid_parameter", f"{name!r} must be a non-negative integer")
-                out[name] = ispec.check(name, int(raw))
+                out.query[name] = ispec.check(name, int(raw))
         return out
 
     def error_codes(self) -> list[int]:

@@ -10,11 +10,12 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.requests import Request
 
 from .errors import ApiError
+from .jsontypes import JSONObject
 
 MAX_BODY = 16 * 1024
 
@@ -26,7 +27,7 @@ class Str:
     pattern: str | None = None  # anchored with ^...$ in the published schema
     description: str = ""
 
-    def check(self, name: str, v: Any) -> str:
+    def check(self, name: str, v: object) -> str:
         if not isinstance(v, str):
             raise ApiError(400, "invalid_field", f"{name!r} must be a string")
         if not self.min_len <= len(v) <= self.max_len:
@@ -37,8 +38,8 @@ class Str:
             raise ApiError(400, "invalid_field", f"{name!r} must not contain control characters")
         return v
 
-    def json_schema(self) -> dict[str, Any]:
-        s: dict[str, Any] = {"type": "string", "minLength": self.min_len, "maxLength": self.max_len}
+    def json_schema(self) -> JSONObject:
+        s: JSONObject = {"type": "string", "minLength": self.min_len, "maxLength": self.max_len}
         if self.pattern is not None:
             s["pattern"] = f"^{self.pattern}$"
         else:
@@ -54,7 +55,7 @@ class Int:
     maximum: int = 2**31
     description: str = ""
 
-    def check(self, name: str, v: Any) -> int:
+    def check(self, name: str, v: object) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
             if isinstance(v, float) and math.isfinite(v) and v.is_integer():
                 v = int(v)
@@ -64,8 +65,8 @@ class Int:
             raise ApiError(400, "invalid_field", f"{name!r} must be between {self.minimum} and {self.maximum}")
         return int(v)
 
-    def json_schema(self) -> dict[str, Any]:
-        s: dict[str, Any] = {"type": "integer", "minimum": self.minimum, "maximum": self.maximum}
+    def json_schema(self) -> JSONObject:
+        s: JSONObject = {"type": "integer", "minimum": self.minimum, "maximum": self.maximum}
         if self.description:
             s["description"] = self.description
         return s
@@ -75,13 +76,13 @@ class Int:
 class Bool:
     description: str = ""
 
-    def check(self, name: str, v: Any) -> bool:
+    def check(self, name: str, v: object) -> bool:
         if not isinstance(v, bool):
             raise ApiError(400, "invalid_field", f"{name!r} must be true or false")
         return v
 
-    def json_schema(self) -> dict[str, Any]:
-        s: dict[str, Any] = {"type": "boolean"}
+    def json_schema(self) -> JSONObject:
+        s: JSONObject = {"type": "boolean"}
         if self.description:
             s["description"] = self.description
         return s
@@ -92,13 +93,13 @@ class Enum:
     values: tuple[str, ...]
     description: str = ""
 
-    def check(self, name: str, v: Any) -> str:
+    def check(self, name: str, v: object) -> str:
         if not isinstance(v, str) or v not in self.values:
             raise ApiError(400, "invalid_field", f"{name!r} must be one of {', '.join(self.values)}")
         return v
 
-    def json_schema(self) -> dict[str, Any]:
-        s: dict[str, Any] = {"type": "string", "enum": list(self.values)}
+    def json_schema(self) -> JSONObject:
+        s: JSONObject = {"type": "string", "enum": list(self.values)}
         if self.description:
             s["description"] = self.description
         return s
@@ -109,12 +110,12 @@ class StrList:
     item: Str
     max_items: int = 32
 
-    def check(self, name: str, v: Any) -> list[str]:
+    def check(self, name: str, v: object) -> list[str]:
         if not isinstance(v, list) or len(v) > self.max_items:
             raise ApiError(400, "invalid_field", f"{name!r} must be a list of at most {self.max_items} strings")
         return [self.item.check(f"{name}[]", x) for x in v]
 
-    def json_schema(self) -> dict[str, Any]:
+    def json_schema(self) -> JSONObject:
         return {"type": "array", "items": self.item.json_schema(), "maxItems": self.max_items}
 
 
@@ -127,9 +128,9 @@ class ObjectSpec:
     fields: dict[str, FieldSpec]
     required: tuple[str, ...] = ()
     description: str = ""
-    examples: list[dict[str, Any]] = field(default_factory=list)
+    examples: list[JSONObject] = field(default_factory=list)
 
-    def validate(self, data: Any) -> dict[str, Any]:
+    def validate(self, data: object) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise ApiError(400, "invalid_body", "request body must be a JSON object")
         unknown = sorted(set(data) - set(self.fields))
@@ -140,8 +141,8 @@ class ObjectSpec:
             raise ApiError(400, "missing_field", f"missing field(s): {', '.join(missing)}")
         return {k: self.fields[k].check(k, v) for k, v in data.items()}
 
-    def json_schema(self) -> dict[str, Any]:
-        s: dict[str, Any] = {
+    def json_schema(self) -> JSONObject:
+        s: JSONObject = {
             "type": "object",
             "additionalProperties": False,
             "properties": {k: f.json_schema() for k, f in self.fields.items()},
@@ -153,7 +154,7 @@ class ObjectSpec:
         return s
 
 
-def _reject_constant(name: str) -> Any:
+def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
@@ -174,7 +175,7 @@ async def read_json(request: Request, spec: ObjectSpec, max_body: int = MAX_BODY
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
-        data: Any = {}
+        data: object = {}
     else:
         try:
             data = json.loads(raw, parse_constant=_reject_constant)

@@ -16,7 +16,6 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from residency.errors import (
     Conflict,
@@ -32,12 +31,13 @@ from signalling.tokens import KeyRing, RevocationSet, TokenIssuer
 from . import metrics
 from .config import ControlConfig
 from .errors import ApiError
+from .jsontypes import JSONObject
 from .linkids import LinkSigner
 from .lobby import ADMITTED, DENIED, Lobby, LobbyFull, Ticket
 from .nodeadmin import NodeAdmin, NodeAdminError
 from .occupancy import Occupancy
 from .passwords import PasswordChecker, generate_password, hash_password, needs_rehash
-from .ports import ResidencyPort
+from .ports import AuditDetail, ResidencyPort
 from .ratelimit import Blocked, FailureLimiter, Limiter, RequestLimiter
 from .specs import CREATE_LINK
 from .store import Link, Store
@@ -122,11 +122,11 @@ class ControlPlane:
     def close(self) -> None:
         self.passwords.close()
 
-    def _audit(self, tenant: str | None, actor: str, action: str, **details: Any) -> None:
+    def _audit(self, tenant: str | None, actor: str, action: str, **details: AuditDetail) -> None:
         self.residency.audit(tenant=tenant, actor=actor, action=action, details=details)
 
     # -- tenants and admin keys ------------------------------------------------------------------------------
-    def create_tenant(self, actor: str, *, tenant: str, name: str, jurisdiction: str) -> dict[str, Any]:
+    def create_tenant(self, actor: str, *, tenant: str, name: str, jurisdiction: str) -> JSONObject:
         try:
             return self.residency.create_tenant(tenant=tenant, name=name, jurisdiction=jurisdiction, actor=actor)
         except ResidencyError as e:
@@ -136,7 +136,7 @@ class ControlPlane:
         if not self.residency.tenant_exists(tenant):
             raise ApiError(404, "tenant_not_found", f"tenant {tenant!r} does not exist")
 
-    def create_admin_key(self, actor: str, *, tenant: str, label: str = "") -> tuple[dict[str, Any], str]:
+    def create_admin_key(self, actor: str, *, tenant: str, label: str = "") -> tuple[JSONObject, str]:
         """Returns the key's public record and the secret, shown once (only its SHA-256 is stored)."""
         if tenant != OPERATOR:
             self._require_tenant(tenant)
@@ -146,7 +146,7 @@ class ControlPlane:
         rec = self.store.add_admin_key(key_id, tenant, _sha256(secret), label)
         return rec.public(), f"{KEY_PREFIX}{key_id}.{secret}"
 
-    def list_admin_keys(self, tenant: str) -> list[dict[str, Any]]:
+    def list_admin_keys(self, tenant: str) -> list[JSONObject]:
         return [k.public() for k in self.store.admin_keys(tenant)]
 
     def revoke_admin_key(self, actor: str, *, tenant: str, key_id: str) -> None:
@@ -198,7 +198,7 @@ class ControlPlane:
         expires_in: int | None = None,
         max_participants: int | None = None,
         lobby: bool = False,
-    ) -> dict[str, Any]:
+    ) -> JSONObject:
         """A new meeting link. Without a password (and without `no_password`) one is generated and returned
         once. The answer's `url` has no fragment: the E2EE secret is added by the client (CLI/browser)."""
         opts = {"title": title, "password": password, "no_password": no_password, "expires_in": expires_in,
@@ -243,11 +243,11 @@ class ControlPlane:
             raise ApiError(404, "link_not_found", "meeting link not found")
         return rec
 
-    def list_links(self, tenant: str) -> list[dict[str, Any]]:
+    def list_links(self, tenant: str) -> list[JSONObject]:
         self._require_tenant(tenant)
         return [r.public() for r in self.store.links(tenant)]
 
-    async def revoke_link(self, actor: str, *, tenant: str, link: str, end_meeting: bool = False) -> dict[str, Any]:
+    async def revoke_link(self, actor: str, *, tenant: str, link: str, end_meeting: bool = False) -> JSONObject:
         rec = self.get_link(tenant, link)
         newly = self.store.revoke_link(link)
         self.revocations.add(link)
@@ -271,7 +271,7 @@ class ControlPlane:
         self._audit(tenant, actor, "link.revoke", link=link, room=rec.room, already=not newly, ended=ended)
         return {"link": link, "revoked": True, "meeting_ended": ended}
 
-    def link_info(self, link: str) -> dict[str, Any]:
+    def link_info(self, link: str) -> JSONObject:
         """What the link page may show before joining."""
         rec = self._usable_link(link)
         return {"title": rec.title, "password_required": rec.password_hash is not None, "lobby": rec.lobby}
@@ -353,7 +353,7 @@ class ControlPlane:
         region_hint: str | None = None,
         host_key: str | None = None,
         unreachable_node: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSONObject:
         if self.requests is not None:
             wait = self.requests.take(client)
             if wait:
@@ -419,7 +419,7 @@ class ControlPlane:
             await asyncio.to_thread(self.residency.node_gone, node, "control-plane",
                                     "reported unreachable by a participant; health check failed")
 
-    def _admit(self, rec: Link, *, name: str, participant: str, region_hint: str | None, host: bool) -> dict[str, Any]:
+    def _admit(self, rec: Link, *, name: str, participant: str, region_hint: str | None, host: bool) -> JSONObject:
         if rec.max_participants is not None and not host:
             if self.occupancy.count(rec.tenant, rec.room) >= rec.max_participants:
                 metrics.TOKEN_FAILURES.labels("meeting_full").inc()
@@ -458,11 +458,11 @@ class ControlPlane:
             raise ApiError(403, "wrong_host_key", "the host key is not valid for this meeting")
         return rec
 
-    def lobby_list(self, link: str, host_key: str | None) -> list[dict[str, Any]]:
+    def lobby_list(self, link: str, host_key: str | None) -> list[JSONObject]:
         self._host_link(link, host_key)
         return [t.public() for t in self.lobby.waiting(link)]
 
-    def lobby_decide(self, link: str, host_key: str | None, ticket: str, admit: bool) -> dict[str, Any]:
+    def lobby_decide(self, link: str, host_key: str | None, ticket: str, admit: bool) -> JSONObject:
         rec = self._host_link(link, host_key)
         t = self.lobby.decide(link, ticket, admit)
         if t is None:
@@ -471,7 +471,7 @@ class ControlPlane:
                     link=link, participant=t.participant)
         return t.public()
 
-    async def lobby_wait(self, ticket_id: str, timeout: float) -> dict[str, Any]:
+    async def lobby_wait(self, ticket_id: str, timeout: float) -> JSONObject:
         t: Ticket | None = self.lobby.get(ticket_id)
         if t is None:
             raise ApiError(404, "ticket_not_found", "unknown or expired waiting-room ticket")
@@ -498,7 +498,7 @@ class ControlPlane:
         return text
 
     # -- operations ----------------------------------------------------------------------------------------------
-    def lockouts(self, tenant: str | None) -> list[dict[str, Any]]:
+    def lockouts(self, tenant: str | None) -> list[JSONObject]:
         out = [lo.to_dict() for lo in self.limiter.lockouts(tenant)]
         for lo in out:
             lo["ref"] = self.client_ref(str(lo["key"])) if lo["scope"] == "client" else lo["key"]
@@ -510,7 +510,7 @@ class ControlPlane:
         self._audit(tenant, actor, "lockout.clear", scope=scope,
                     key=self.client_ref(key) if scope == "client" else key)
 
-    def rotate_signing_key(self, actor: str) -> dict[str, Any]:
+    def rotate_signing_key(self, actor: str) -> JSONObject:
         key = self.keyring.rotate()
         self._audit(None, actor, "signing_key.rotate", kid=key.kid)
         return {"kid": key.kid, "published": [k.kid for k in self.keyring.published()]}

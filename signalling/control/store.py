@@ -12,7 +12,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from .jsontypes import JSONObject
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -51,7 +52,7 @@ class AdminKey:
     created: float
     revoked_at: float | None
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> JSONObject:
         return {
             "key_id": self.key_id,
             "tenant": self.tenant,
@@ -76,7 +77,7 @@ class Link:
     created_by: str
     revoked_at: float | None
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> JSONObject:
         """What an admin sees (never the hashes)."""
         return {
             "link": self.link,
@@ -118,11 +119,11 @@ class Store:
         except sqlite3.Error:
             return False
 
-    def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    def _exec(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
         with self._lock:
             return self._db.execute(sql, args)
 
-    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def _all(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
