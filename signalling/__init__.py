@@ -1,1 +1,3 @@
-"""Castellan signalling: the control plane (links, tokens, admin API) and the node's WebSocket endpoint."""
+"""Castellan signalling: the control plane (`control/`: links, passwords, lobby, admin API), join tokens shared with
+the nodes (`tokens/`), the `castellan` CLI (`cli/`, with `castellan dev`) and the browser client (`client/`, static
+assets). The node's WebSocket endpoint lives with the node, in `sfu/app/`."""

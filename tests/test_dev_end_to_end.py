@@ -14,7 +14,7 @@ import pytest
 
 from loadtests import media
 from loadtests.bots.peer import Bot
-from signalling import dev
+from signalling.cli import dev
 from tests.harness import wait_for
 
 pytestmark = pytest.mark.timeout(120)

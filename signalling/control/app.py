@@ -36,7 +36,8 @@ from .routing import Endpoint
 from .service import ControlPlane, residency_error
 from .store import Store
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
+# the browser client (signalling/client/: static assets, no build step), served at /static/ and /j/{link}
+CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 
 
 def _mount(path: str, endpoints: list[Endpoint]) -> Route:
@@ -107,7 +108,7 @@ async def _join_page(request: Request) -> Response:
     headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
                "Content-Security-Policy": CLIENT_CSP, "X-Frame-Options": "DENY"}
     for name in ("join.html", "index.html"):
-        page = STATIC / name
+        page = CLIENT_DIR / name
         if page.is_file():
             return HTMLResponse(page.read_text(), headers=headers)
     return HTMLResponse(
@@ -205,8 +206,8 @@ def create_app(
         Route("/openapi.json", _openapi, methods=["GET"]),
         Route("/j/{link}", _join_page, methods=["GET"]),
     ]
-    if STATIC.is_dir():  # the browser client (signalling/static, owned by the client's engineer)
-        static = _with_headers(StaticFiles(directory=STATIC), {
+    if CLIENT_DIR.is_dir():  # the browser client (signalling/client)
+        static = _with_headers(StaticFiles(directory=CLIENT_DIR), {
             "Content-Security-Policy": CLIENT_CSP, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
         routes.append(Mount("/static", app=static, name="static"))
     app = Starlette(

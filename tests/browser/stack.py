@@ -1,6 +1,6 @@
 """HTTP side of the browser tests, run INSIDE the loopback-only namespace: `stack.py CONFIG_JSON`.
 
-Serves the browser client from `signalling/static` at `/static/` and, with `"control": true`, a real control
+Serves the browser client from `signalling/client` at `/static/` and, with `"control": true`, a real control
 plane (SQLite in a temp dir, residency with an in-memory registry and one region whose node is the test's node)
 with a tenant and meeting links made up front. Writes what it made to `config["out"]` once it listens.
 
@@ -22,7 +22,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 REPO = Path(__file__).resolve().parents[2]
-STATIC = REPO / "signalling" / "static"
+STATIC = REPO / "signalling" / "client"
 
 
 def control_app(cfg: dict[str, Any], out: dict[str, Any]) -> Starlette:

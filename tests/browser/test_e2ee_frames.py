@@ -12,7 +12,7 @@ from tests.browser.netns import CHROMIUM, REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(60)]
 
-WORKER = REPO / "signalling" / "static" / "client" / "e2ee-worker.js"
+WORKER = REPO / "signalling" / "client" / "e2ee-worker.js"
 
 CHECKS = r"""
 async () => {

@@ -78,7 +78,7 @@ def test_expires_parsing() -> None:
         cli.parse_expires("next tuesday")
 
 
-@pytest.mark.parametrize("command,module", [("node", "sfu.server"), ("dev", "signalling.dev"),
+@pytest.mark.parametrize("command,module", [("node", "sfu.server"), ("dev", "signalling.cli.dev"),
                                             ("audit", "residency.cli")])
 def test_other_parts_get_their_argv_untouched(command: str, module: str, monkeypatch) -> None:
     seen: list[list[str]] = []
@@ -95,7 +95,7 @@ def test_other_parts_get_their_argv_untouched(command: str, module: str, monkeyp
 
 
 def test_a_missing_part_is_a_clear_message(monkeypatch, capsys) -> None:
-    monkeypatch.setitem(sys.modules, "signalling.dev", None)
+    monkeypatch.setitem(sys.modules, "signalling.cli.dev", None)
     assert cli.main(["dev"]) == 2
     assert "not available" in capsys.readouterr().err
 

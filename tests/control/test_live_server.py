@@ -124,7 +124,8 @@ def test_the_link_page_and_the_browser_client_are_served(live) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.headers["referrer-policy"] == "no-referrer"  # the link id never leaks to other sites
     assert page.headers["x-frame-options"] == "DENY"  # no framing of the password form
-    if "/static/client/app.js" in page.text:
-        assert httpx.get(f"{url}/static/client/app.js").status_code == 200
+    if "/static/app.js" in page.text:  # the page's module script and the modules it imports
+        for module in ("app.js", "join.js", "meeting.js", "tiles.js", "session.js"):
+            assert httpx.get(f"{url}/static/{module}").status_code == 200, module
     assert httpx.get(f"{url}/static/../control/store.py").status_code == 404
     assert httpx.get(f"{url}/j/not-a-link").json()["error"] == "link_not_found"

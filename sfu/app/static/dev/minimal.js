@@ -1,5 +1,5 @@
 // Castellan minimal client (development page, docs/protocol.md v1). No E2EE, no UI beyond a grid: it exists
-// to prove that browsers meet through a node. The real client lives in /static/client/.
+// to prove that browsers meet through a node. The real client lives in signalling/client/ (served at /static/).
 //
 // The client always offers. Published tracks are sendonly m-lines; every announced remote track gets a recvonly
 // transceiver, and each offer carries the full mid -> track id mapping in `subscriptions`.

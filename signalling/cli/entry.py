@@ -1,0 +1,52 @@
+"""`castellan` (console script `signalling.cli.entry:main`): the top-level parser and the dispatch. Process
+commands run here (`control-plane`) or go untouched to their owner (`node`, `dev`, `audit`); the admin command
+groups each live in their own module and run against one backend (the local database or `--api`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import admin_key, control_plane, keys, link, lockout, tenant
+from .options import backend
+from .passthrough import PASSTHROUGH, add_parsers, dispatch
+
+# in `castellan --help` order, after control-plane and the passthrough commands
+ADMIN_GROUPS = {g.NAME: g for g in (tenant, admin_key, link, lockout, keys)}
+
+
+def _parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="castellan", description="Castellan: sovereign video conferencing")
+    sub = top.add_subparsers(dest="command", required=True)
+    control_plane.add_parser(sub)
+    add_parsers(sub)
+    for group in ADMIN_GROUPS.values():
+        group.add_parser(sub)
+    return top
+
+
+def _admin(args: argparse.Namespace) -> int:
+    from signalling.control.errors import ApiError
+
+    b = None
+    try:
+        b = backend(args)
+        ADMIN_GROUPS[args.command].run(args, b)
+    except ApiError as e:
+        print(f"castellan: {e.code}: {e.message}", file=sys.stderr)
+        return 1
+    finally:
+        if b is not None:
+            b.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in PASSTHROUGH:
+        return dispatch(argv[0], argv[1:])
+    args = _parser().parse_args(argv)
+    if args.command == "control-plane":
+        return control_plane.run_control_plane(args)
+    return _admin(args)

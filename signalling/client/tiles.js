@@ -1,0 +1,135 @@
+// The video grid: one tile per participant stream (camera, and a screen share as its own tile), this
+// participant's own tile, avatars when video is off, mute marks; one <audio> element per remote audio track.
+
+import { renderLock } from "./badges.js";
+import { $, put } from "./dom.js";
+import { app } from "./state.js";
+
+function initials(name) {
+  const words = (name || "").replace(/\(you\)|— screen/g, "").split(/\s+/).filter((w) => /^\p{L}/u.test(w));
+  return (words.map((w) => w[0]).join("").slice(0, 2) || "?").toUpperCase();
+}
+
+function makeTile(key, { name, self = false }) {
+  const el = document.createElement("figure");
+  el.className = "tile" + (self ? " self" : "");
+  el.dataset.key = key;
+  const video = document.createElement("video");
+  video.autoplay = true;
+  video.playsInline = true;
+  video.muted = true;
+  const avatar = document.createElement("div");
+  avatar.className = "avatar";
+  avatar.textContent = initials(name);
+  avatar.hidden = true;
+  const label = document.createElement("figcaption");
+  label.className = "label";
+  const tlock = document.createElement("span");
+  tlock.className = "tlock";
+  const nm = document.createElement("span");
+  nm.className = "name";
+  nm.textContent = name;
+  const mic = document.createElement("span");
+  mic.className = "mic";
+  label.append(tlock, nm, mic);
+  const problem = document.createElement("div");
+  problem.className = "problem";
+  problem.hidden = true;
+  el.append(video, avatar, label, problem);
+  $("grid").append(el);
+  const tile = { key, el, video, avatar, label, tlock, nm, mic, problem, stream: null };
+  app.tiles.set(key, tile);
+  return tile;
+}
+
+export function renderSelf() {
+  let t = app.tiles.get("self");
+  if (!t) t = makeTile("self", { name: `${app.name || app.session.me.name} (you)`, self: true });
+  t.video.srcObject = app.local;
+  t.el.dataset.participant = app.session.me.participant;
+  const hasVideo = app.local && app.local.getVideoTracks().length && !app.camOff;
+  t.video.hidden = !hasVideo;
+  t.avatar.hidden = !!hasVideo;
+  put(t.mic, app.micMuted ? "micoff" : null);
+  put(t.tlock, app.e2ee ? "lock" : "unlock");
+  t.tlock.title = app.e2ee ? "your media is encrypted end to end" : "your media is not end-to-end encrypted";
+}
+
+export function clearTiles() {
+  for (const t of app.tiles.values()) t.el.remove();
+  app.tiles.clear();
+  for (const a of app.audioEls.values()) a.remove();
+  app.audioEls.clear();
+}
+
+export function renderTiles() {
+  const session = app.session;
+  if (!session || !session.me) return;
+  const wanted = new Set(["self"]);
+  const remote = session.remote();
+  // one tile per remote participant's stream (camera, and a screen share as its own tile)
+  const byStream = new Map();
+  for (const r of remote) {
+    const key = `${r.desc.participant}|${r.desc.stream}`;
+    if (!byStream.has(key)) byStream.set(key, { participant: r.desc.participant, stream: r.desc.stream, video: null, audio: [] });
+    const g = byStream.get(key);
+    if (r.desc.kind === "video") g.video = r;
+    else g.audio.push(r);
+  }
+  // participants without any stream yet still get a tile
+  for (const [id] of session.participants) {
+    if (![...byStream.values()].some((g) => g.participant === id)) byStream.set(`${id}|`, { participant: id, stream: "", video: null, audio: [] });
+  }
+  for (const [key, g] of byStream) {
+    wanted.add(key);
+    const p = session.participants.get(g.participant);
+    const state = app.peerState.get(g.participant) || {};
+    const isScreen = state.screen && state.screen === g.stream;
+    const name = (p ? p.name : g.participant) + (isScreen ? " — screen" : "");
+    let t = app.tiles.get(key);
+    if (!t) t = makeTile(key, { name });
+    t.nm.textContent = name;
+    t.el.dataset.participant = g.participant;
+    t.participant = g.participant;
+    t.isScreen = !!isScreen;
+    t.videoTrack = g.video ? g.video.id : null;
+    t.audioTracks = g.audio.map((a) => a.id);
+    if (g.video) {
+      const track = g.video.transceiver.receiver.track;
+      if (!t.stream || t.stream.getVideoTracks()[0] !== track) {
+        t.stream = new MediaStream([track]);
+        t.video.srcObject = t.stream;
+      }
+    } else if (t.stream) {
+      t.stream = null;
+      t.video.srcObject = null;
+    }
+    const videoOff = !g.video || g.video.muted || (!isScreen && state.videoOff);
+    t.video.hidden = videoOff;
+    t.avatar.hidden = !videoOff;
+    const audioMuted = g.audio.length ? g.audio.every((a) => a.muted) || (!isScreen && state.audioMuted) : false;
+    put(t.mic, audioMuted ? "micoff" : null);
+    t.mic.title = audioMuted ? "muted" : "";
+  }
+  for (const [key, t] of app.tiles) {
+    if (!wanted.has(key)) {
+      t.el.remove();
+      app.tiles.delete(key);
+    }
+  }
+  // audio: one element per remote audio track
+  const audioWanted = new Set();
+  for (const r of remote) {
+    if (r.desc.kind !== "audio") continue;
+    audioWanted.add(r.id);
+    if (!app.audioEls.has(r.id)) {
+      const a = document.createElement("audio");
+      a.autoplay = true;
+      a.srcObject = new MediaStream([r.transceiver.receiver.track]);
+      document.body.append(a);
+      app.audioEls.set(r.id, a);
+    }
+  }
+  for (const [id, a] of app.audioEls) if (!audioWanted.has(id)) { a.remove(); app.audioEls.delete(id); }
+  renderLock();
+}

@@ -1,0 +1,31 @@
+"""What a join token says: the issuer and the one accepted algorithm, the claims a node acts on, and the refusal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ISSUER = "castellan"
+ALGORITHM = "EdDSA"
+
+
+class TokenError(Exception):
+    """A refused token. `code` is stable for clients and metrics; the message is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class JoinClaims:
+    tenant: str
+    room: str
+    participant: str
+    region: str
+    node: str
+    name: str = ""
+    jti: str = ""
+    exp: int = 0
+    link: str = ""
+    host: bool = False

@@ -1,0 +1,134 @@
+"""Verifying on a node: EdDSA only, a published `kid`, audience = this node, issuer, time, single use."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from .claims import ALGORITHM, ISSUER, JoinClaims, TokenError
+
+
+def _public_key_from_jwk(jwk: dict[str, str]) -> Ed25519PublicKey:
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        raise TokenError("unknown_key", "published key is not Ed25519")
+    x = jwk["x"]
+    return Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
+
+
+class ReplayCache:
+    """Remembers used token ids until they expire, so a join token works once."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+
+    def use(self, jti: str, exp: float, now: float) -> bool:
+        if len(self._seen) > 4096:
+            self._seen = {k: v for k, v in self._seen.items() if v > now}
+        if jti in self._seen:
+            return False
+        self._seen[jti] = exp
+        return True
+
+
+class TokenVerifier:
+    """Verifies join tokens on a node: EdDSA only, known `kid`, audience = this node, issuer, time, single use."""
+
+    def __init__(
+        self,
+        jwks: Callable[[], dict],
+        node_id: str,
+        issuer: str = ISSUER,
+        leeway: float = 2.0,
+        replay: ReplayCache | None = None,
+    ) -> None:
+        self._jwks = jwks
+        self.node_id = node_id
+        self.issuer = issuer
+        self.leeway = leeway
+        self.replay = replay if replay is not None else ReplayCache()
+
+    def _decode(self, token: str, now: float) -> dict[str, Any]:
+        """Signature, algorithm, key id, audience, issuer and time checks; returns the payload."""
+        if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
+            raise TokenError("malformed", "join token is not a JWT")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as e:
+            raise TokenError("malformed", f"join token header unreadable: {e}") from None
+        if header.get("alg") != ALGORITHM:
+            raise TokenError("alg_not_allowed", f"join token algorithm {header.get('alg')!r} is not allowed")
+        kid = header.get("kid")
+        jwk = next((k for k in self._jwks().get("keys", []) if k.get("kid") == kid), None)
+        if jwk is None:
+            raise TokenError("unknown_key", f"join token key id {kid!r} is not published")
+        try:
+            payload: dict[str, Any] = jwt.decode(
+                token,
+                _public_key_from_jwk(jwk),
+                algorithms=[ALGORITHM],
+                audience=self.node_id,
+                issuer=self.issuer,
+                options={
+                    "require": ["exp", "nbf", "iat", "aud", "iss", "sub", "jti"],
+                    "verify_iat": False,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.InvalidAudienceError:
+            raise TokenError("wrong_audience", "join token was issued for another node") from None
+        except jwt.InvalidIssuerError:
+            raise TokenError("wrong_issuer", "join token issuer is unknown") from None
+        except jwt.MissingRequiredClaimError as e:
+            raise TokenError("missing_claim", str(e)) from None
+        except jwt.InvalidSignatureError:
+            raise TokenError("bad_signature", "join token signature does not verify") from None
+        except jwt.PyJWTError as e:
+            raise TokenError("malformed", f"join token invalid: {e}") from None
+        try:
+            exp, nbf = float(payload["exp"]), float(payload["nbf"])
+        except (TypeError, ValueError):
+            raise TokenError("malformed", "join token times are not numbers") from None
+        if now > exp + self.leeway:
+            raise TokenError("expired", "join token has expired; open the meeting link again")
+        if now + self.leeway < nbf:
+            raise TokenError("not_yet_valid", "join token is not valid yet")
+        return payload
+
+    def verify(self, token: str, now: float | None = None, single_use: bool = True) -> JoinClaims:
+        now = time.time() if now is None else now
+        payload = self._decode(token, now)
+        for name in ("tenant", "room", "region"):
+            if not isinstance(payload.get(name), str) or not payload[name]:
+                raise TokenError("missing_claim", f"join token lacks {name!r}")
+        if "scope" in payload:
+            raise TokenError("wrong_token_type", "an admin token is not a join token")
+        if single_use and not self.replay.use(str(payload["jti"]), float(payload["exp"]), now):
+            raise TokenError("replayed", "join token was already used")
+        return JoinClaims(
+            tenant=payload["tenant"],
+            room=payload["room"],
+            participant=str(payload["sub"]),
+            region=payload["region"],
+            node=self.node_id,
+            name=str(payload.get("name", ""))[:64],
+            jti=str(payload["jti"]),
+            exp=int(payload["exp"]),
+            link=str(payload.get("link", "")),
+            host=bool(payload.get("host", False)),
+        )
+
+    def verify_admin(self, token: str, scope: str, now: float | None = None) -> dict[str, Any]:
+        """Verifies a control-plane admin token (e.g. scope "room:end" for `POST /admin/rooms/.../end`)."""
+        now = time.time() if now is None else now
+        payload = self._decode(token, now)
+        if payload.get("scope") != scope:
+            raise TokenError("wrong_scope", f"admin token scope is not {scope!r}")
+        if not self.replay.use(str(payload["jti"]), float(payload["exp"]), now):
+            raise TokenError("replayed", "admin token was already used")
+        return payload
