@@ -10,13 +10,12 @@
     demo = create_demo(cp.control)          # {"join_url": ".../j/<link>#k=<e2ee>", "password": ..., "host_url": ...}
     app = cp.app                            # mount/serve it (uvicorn) next to the node's app
 
-The node verifies joins with the same key ring and this process's revocations and occupancy:
+The node verifies joins with the same key ring and admits them with this process's revocations and occupancy
+(signalling/cli/dev.py):
 
-    verifier = TokenVerifier(cp.control.keyring.jwks, node_id)
-    policy = JoinPolicy(region, revocations=cp.control.revocations,
-                        tenant_allows=residency.enforcement.tenant_allows(registry))
-    claims = policy.check(verifier.verify(token))
-    cp.control.occupancy.joined(claims.tenant, claims.room, claims.participant)   # and .left(...) on leave
+    build_node(config, TokenVerifier(cp.control.keyring.jwks, node_id), registry=registry,
+               audit=cp.residency.service.audit, record=record, revocations=cp.control.revocations,
+               occupancy=cp.control.occupancy)
 """
 
 from __future__ import annotations

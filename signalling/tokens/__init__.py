@@ -7,12 +7,11 @@ On a node, per join (WebSocket `join` message), in this order:
 
     claims = verifier.verify(token)            # TokenVerifier(jwks, node_id): alg, kid, signature, aud = node,
                                                # iss, nbf/exp (joining only), jti single use -> TokenError
-    policy.check(claims, room=None)            # JoinPolicy(region, revocations, tenant_allows): wrong room,
-                                               # wrong region, tenant policy, revoked link -> TokenError
-    guard.admit(claims.tenant, claims.room, claims.region)   # residency.enforcement.NodeGuard (audited)
+    node.join(claims)                          # sfu/admission.py: node state, region, tenant policy (audited
+                                               # by residency.enforcement.NodeGuard), revoked link -> JoinRefused
 
-`revocations` is `HttpRevocations(control_plane_url)` in a separate process (call `await
-revocations.refresh_async()` before `check`; it fetches at most once per `ttl`), or the control plane's own
+`revocations` is `HttpRevocations(control_plane_url)` in a separate process (the node's factory
+refreshes it in the background, at most once per `ttl`), or the control plane's own
 `ControlPlane.revocations` in one process. The control plane ends a meeting with `POST /admin/rooms/{tenant}/{room}/end`
 and a token the node checks with `verifier.verify_admin(token, "room:end")`. Once admitted, nothing here is
 checked again: token expiry gates joining only.
@@ -24,7 +23,6 @@ The package, by duty (every public name is re-exported here: `from signalling.to
     issuing.py      TokenIssuer (join and admin tokens)
     verifying.py    TokenVerifier, ReplayCache
     revocations.py  LinkRevocations, RevocationSet, HttpRevocations
-    policy.py       JoinPolicy
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ from __future__ import annotations
 from .claims import ALGORITHM, ISSUER, JoinClaims, TokenError
 from .issuing import TokenIssuer
 from .keys import DEFAULT_GRACE, KEYRING_FILE, KeyRing, SigningKey, jwks_json
-from .policy import JoinPolicy
 from .revocations import HttpRevocations, LinkRevocations, RevocationSet
 from .verifying import ReplayCache, TokenVerifier
 
@@ -43,7 +40,6 @@ __all__ = [
     "KEYRING_FILE",
     "HttpRevocations",
     "JoinClaims",
-    "JoinPolicy",
     "KeyRing",
     "LinkRevocations",
     "ReplayCache",

@@ -30,8 +30,8 @@ class RevocationSet:
 class HttpRevocations:
     """Revoked links as published by the control plane at `GET /v1/revocations`, cached for `ttl` seconds.
 
-    A node in its own process calls `await revocations.refresh_async()` before verifying (cheap: it fetches at
-    most once per `ttl`), then `JoinPolicy.check`. If the control plane cannot be reached the last list is
+    A node in its own process refreshes it in the background (sfu/factory.py; it fetches at most once per
+    `ttl`) and its admission (sfu/admission.py) asks `is_revoked`. If the control plane cannot be reached the last list is
     kept: a join token lives 60 s and the control plane mints none for a revoked link, so staleness is bounded.
     """
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from residency.enforcement import tenant_allows
+from residency.enforcement import NodeGuard
 from residency.model import Node
 from residency.registry import MemoryRegistry
+from sfu.admission import Admission, JoinRefused
 from signalling.control.embedded import create_demo, embedded_control_plane
-from signalling.tokens import JoinPolicy, TokenError, TokenVerifier
+from signalling.tokens import TokenVerifier
 
 
 def test_a_demo_meeting_joined_through_the_in_process_node_checks(tmp_path: Path) -> None:
@@ -31,14 +32,16 @@ def test_a_demo_meeting_joined_through_the_in_process_node_checks(tmp_path: Path
     assert body["processing"]["location"] == "This machine"
 
     verifier = TokenVerifier(cp.control.keyring.jwks, "dev-node")
-    policy = JoinPolicy("local", revocations=cp.control.revocations, tenant_allows=tenant_allows(registry))
-    claims = policy.check(verifier.verify(body["token"]), room=body["room"])
-    cp.control.occupancy.joined(claims.tenant, claims.room, claims.participant)
+    guard = NodeGuard("dev-node", "local", registry, cp.residency.service.audit)
+    admission = Admission("local", guard=guard, revocations=cp.control.revocations, occupancy=cp.control.occupancy)
+    claims = verifier.verify(body["token"])
+    assert claims.room == body["room"]
+    admission.check(claims, draining=False, registry_ok=True)  # and counts the participant in
     assert cp.control.occupancy.count(claims.tenant, claims.room) == 1
 
     second = client.post("/v1/join", json={"link": demo["link"], "name": "Bo", "password": demo["password"]}).json()
     cp.control.revocations.add(demo["link"])  # what revoke does; the node sees it at once
-    with pytest.raises(TokenError) as e:
-        policy.check(verifier.verify(second["token"]))
+    with pytest.raises(JoinRefused) as e:
+        admission.check(verifier.verify(second["token"]), draining=False, registry_ok=True)
     assert e.value.code == "link_revoked"
     cp.control.close()

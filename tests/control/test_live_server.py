@@ -12,8 +12,9 @@ import pytest
 from cp_env import make_env
 from live import Recorder, serve
 
+from sfu.admission import Admission, JoinRefused
 from signalling import cli
-from signalling.tokens import HttpRevocations, JoinPolicy, TokenError, TokenVerifier
+from signalling.tokens import HttpRevocations, TokenVerifier
 
 
 @pytest.fixture
@@ -53,15 +54,15 @@ def test_a_node_in_another_process_learns_revocations_over_http(live) -> None:
     link = env.link(no_password=True)
     joined = httpx.post(f"{url}/v1/join", json={"link": link["link"], "name": "x"}).json()
     revocations = HttpRevocations(url, ttl=0)
-    policy = JoinPolicy(region="eu-1", revocations=revocations)
+    admission = Admission(region="eu-1", revocations=revocations)
     jwks = httpx.get(f"{url}/.well-known/jwks.json").json()
     claims = TokenVerifier(lambda: jwks, joined["node"]).verify(joined["token"])
     revocations.refresh()
-    assert policy.check(claims, room=joined["room"]) is claims
+    admission.check(claims, draining=False, registry_ok=True)  # not revoked yet: admitted
     httpx.post(f"{url}/v1/tenants/acme/links/{link['link']}/revoke", json={}, headers=env.admin())
     revocations.refresh()
-    with pytest.raises(TokenError) as e:
-        policy.check(claims, room=joined["room"])
+    with pytest.raises(JoinRefused) as e:
+        admission.check(claims, draining=False, registry_ok=True)
     assert e.value.code == "link_revoked"
 
 

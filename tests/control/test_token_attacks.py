@@ -1,7 +1,8 @@
 """Every way to forge, stretch or reuse a join token is refused with a clear, stable error code.
 
-The node verifies with `TokenVerifier` (signature, algorithm, key id, audience, time, single use) and then
-`JoinPolicy` (room, region, revoked link). Tokens here come from the real control plane's join endpoint.
+The node verifies with `TokenVerifier` (signature, algorithm, key id, audience, time, single use) and then its
+`Admission` (sfu/admission.py: region, tenant policy, revoked link). Tokens here come from the real control
+plane's join endpoint.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from cp_env import Env
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from signalling.tokens import JoinPolicy, KeyRing, RevocationSet, TokenError, TokenIssuer, TokenVerifier
+from residency.audit import AuditLog
+from residency.enforcement import NodeGuard
+from sfu.admission import Admission, JoinRefused
+from signalling.tokens import JoinClaims, KeyRing, RevocationSet, TokenError, TokenIssuer, TokenVerifier
 
 
 def b64(data: bytes) -> str:
@@ -104,36 +108,37 @@ def test_a_token_for_another_node_is_refused(env: Env, joined: dict) -> None:
     refused(env, joined["token"], "wrong_audience", node="node-eu-2")
 
 
-def test_a_token_for_another_room_is_refused_by_the_join_policy(env: Env, joined: dict) -> None:
+def admit(admission: Admission, claims: JoinClaims) -> str | None:
+    """The node's gate on verified claims: the refusal's code, or None when admitted."""
+    try:
+        admission.check(claims, draining=False, registry_ok=True)
+    except JoinRefused as e:
+        assert e.message
+        return e.code
+    return None
+
+
+def test_a_token_for_another_region_is_refused_by_the_node(env: Env, joined: dict) -> None:
     claims = env.verifier().verify(joined["token"])
-    with pytest.raises(TokenError) as e:
-        JoinPolicy(region="eu-1").check(claims, room="r-someone-elses-room")
-    assert e.value.code == "wrong_room"
+    assert admit(Admission(region="us-1"), claims) == "wrong_region"
 
 
-def test_a_token_for_another_region_is_refused_by_the_join_policy(env: Env, joined: dict) -> None:
+def test_a_tenant_policy_that_disallows_the_region_is_refused(env: Env, joined: dict, tmp_path) -> None:
+    """The tenant narrowed its regions after the token was issued: the node's registry view refuses it."""
     claims = env.verifier().verify(joined["token"])
-    with pytest.raises(TokenError) as e:
-        JoinPolicy(region="us-1").check(claims)
-    assert e.value.code == "wrong_region"
-
-
-def test_a_tenant_policy_that_disallows_the_region_is_refused(env: Env, joined: dict) -> None:
-    claims = env.verifier().verify(joined["token"])
-    with pytest.raises(TokenError) as e:
-        JoinPolicy(region="eu-1", tenant_allows=lambda tenant, region: False).check(claims)
-    assert e.value.code == "region_not_allowed"
+    env.residency.define_region("eu-2", "EU", "Paris, FR", "EU West", actor="operator")
+    env.residency.set_allowed_regions("acme", ["eu-2"], actor="admin:alice", reason="France only")
+    guard = NodeGuard("node-eu-1", "eu-1", env.residency.registry, AuditLog(str(tmp_path / "node-audit.db")))
+    assert admit(Admission(region="eu-1", guard=guard), claims) == "region_not_allowed"
 
 
 def test_a_token_from_a_revoked_link_is_refused(env: Env, joined: dict) -> None:
     """Revoked after the token was issued (within its 60 s): the node asks the control plane's revocations."""
-    policy = JoinPolicy(region="eu-1", revocations=env.control.revocations)
+    admission = Admission(region="eu-1", revocations=env.control.revocations)
     r = env.client.post(f"/v1/tenants/acme/links/{joined['link']}/revoke", json={}, headers=env.admin())
     assert r.status_code == 200, r.text
     claims = env.verifier().verify(joined["token"])
-    with pytest.raises(TokenError) as e:
-        policy.check(claims, room=joined["room"])
-    assert e.value.code == "link_revoked"
+    assert admit(admission, claims) == "link_revoked"
     assert env.client.get("/v1/revocations").json() == {"links": [joined["link"]], "window": 3600}
 
 
@@ -202,6 +207,6 @@ def test_another_process_rotating_the_shared_ring_is_picked_up(tmp_path) -> None
     assert b.current.kid == new
 
 
-def test_revocation_set_and_policy_pass_a_good_token(env: Env, joined: dict) -> None:
+def test_revocation_set_and_admission_pass_a_good_token(env: Env, joined: dict) -> None:
     claims = env.verifier().verify(joined["token"])
-    assert JoinPolicy(region="eu-1", revocations=RevocationSet()).check(claims, room=joined["room"]) == claims
+    assert admit(Admission(region="eu-1", revocations=RevocationSet()), claims) is None
