@@ -1,0 +1,1 @@
+"""What each subscriber gets: simulcast/SVC/temporal layer choice, active speaker and last-N."""

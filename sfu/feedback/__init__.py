@@ -1,0 +1,1 @@
+"""RTCP: the wire codec, the router of what arrives, keyframe requests, NACK service, sender/receiver reports."""

@@ -1,0 +1,1 @@
+"""How a participant reaches the node: ICE-lite, consent, DTLS (SRTP keys), and the demux of what the engine hands up."""
