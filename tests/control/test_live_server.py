@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cp_env import make_env
-from live import Recorder, serve
 
 from signalling import cli
 from signalling.tokens import HttpRevocations, JoinPolicy, TokenError, TokenVerifier
+from tests.control.cp_env import make_env
+from tests.control.live import Recorder, serve
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ import time
 
 import jwt
 import pytest
-from cp_env import Env
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from signalling.tokens import JoinPolicy, KeyRing, RevocationSet, TokenError, TokenIssuer, TokenVerifier
+from tests.control.cp_env import Env
 
 
 def b64(data: bytes) -> str:
