@@ -1,4 +1,5 @@
-"""A node on loopback for tests: the native engine, its WebSocket signalling under uvicorn, and a token minter."""
+"""A node on loopback for tests: the native engine, its WebSocket signalling under uvicorn, and a token minter.
+(`wait_for` is tests/support/waiting.py's, re-exported.)"""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sfu.config import NodeConfig
 from sfu.factory import build_node
 from sfu.node import Node
 from signalling.tokens import KeyRing, TokenIssuer, TokenVerifier
+from tests.support.waiting import wait_for  # re-exported: `from tests.harness import wait_for` keeps working
 
 
 @dataclass
@@ -54,16 +56,6 @@ async def running_node(**config: Any) -> AsyncIterator[RunningNode]:
     finally:
         server.should_exit = True
         await task
-
-
-async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> bool:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if predicate():
-            return True
-        await asyncio.sleep(interval)
-    return bool(predicate())
 
 
 async def publisher_and_subscriber(rn: RunningNode, codec: str = "vp8", frames: int = 10) -> tuple[Any, Any]:

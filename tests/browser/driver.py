@@ -16,6 +16,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_playwright
 
+from tests.support.waiting import wait_until
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -42,17 +44,11 @@ def log(*a: Any) -> None:
 
 
 def wait_http(url: str, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < end:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback inside the namespace
-                if r.status == 200:
-                    return
-        except Exception as e:  # noqa: BLE001
-            last = e
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not up after {timeout} s: {last}")
+    def up() -> bool:
+        with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback inside the namespace
+            return r.status == 200
+
+    wait_until(up, timeout, 0.1, ignore=(Exception,), message=f"{url} not up")
 
 
 def launch(
@@ -74,12 +70,15 @@ def open_page(
 
 
 def poll(fn: Callable[[], Any], ok: Callable[[Any], bool], timeout: float, interval: float = 0.25) -> Any:
-    end = time.monotonic() + timeout
-    value = fn()
-    while not ok(value) and time.monotonic() < end:
-        time.sleep(interval)
-        value = fn()
-    return value
+    """fn()'s value once ok(value), or its last value when `timeout` passed."""
+    last: list[Any] = []
+
+    def check() -> bool:
+        last[:] = [fn()]
+        return ok(last[0])
+
+    wait_until(check, timeout, interval)
+    return last[0]
 
 
 def frames(stats: dict[str, Any]) -> int:
@@ -491,14 +490,8 @@ def http_json(
 def wait_js(page: Page, expression: str, timeout: int = 10000) -> Any:
     """Polls a JS expression from Python (page.wait_for_function compiles strings with eval, which a strict
     Content-Security-Policy forbids; CDP evaluation is not subject to the page's CSP)."""
-    end = time.monotonic() + timeout / 1000
-    while True:
-        value = page.evaluate(expression)
-        if value or time.monotonic() > end:
-            if not value:
-                raise TimeoutError(f"{expression!r} still false after {timeout} ms")
-            return value
-        time.sleep(0.1)
+    return wait_until(lambda: page.evaluate(expression), timeout / 1000, 0.1,
+                      message=f"JS {expression!r}")
 
 
 def join_flow(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:

@@ -12,31 +12,26 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-PYTHON = (
-    str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
-)
+from tests.support.processes import PYTHON, REPO, Proc
+from tests.support.topology import netns_unavailable, topology
+from tests.support.waiting import wait_until
+
 ARTIFACTS = REPO / "artifacts" / "browser"
 CHROMIUM = os.environ.get("CASTELLAN_CHROMIUM", "/usr/bin/chromium")
 
 
 def skip_unless_possible() -> None:
-    """Skips (with the reason) where the recipe cannot run: not root, no `ip netns`, no Chromium, no Playwright."""
-    if os.geteuid() != 0:
-        pytest.skip("browser tests need root to create a loopback-only network namespace (CI runs as root)")
-    if shutil.which("ip") is None:
-        pytest.skip("iproute2 ('ip') is not installed")
+    """Skips (with the reason) where the recipe cannot run: no namespaces (not root, no `ip netns`), no Chromium,
+    no Playwright."""
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(f"browser tests need a loopback-only network namespace: {reason}")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     try:
@@ -47,61 +42,20 @@ def skip_unless_possible() -> None:
 
 @contextlib.contextmanager
 def loopback_namespace(prefix: str = "cstl") -> Iterator[str]:
-    name = f"{prefix}-{os.getpid()}-{secrets.token_hex(3)}"
-    r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True, timeout=10)
-    if r.returncode != 0:
-        pytest.skip(f"'ip netns add' failed: {r.stderr.strip() or r.returncode}")
-    try:
-        r = subprocess.run(
-            ["ip", "-n", name, "link", "set", "lo", "up"], capture_output=True, text=True, timeout=10
-        )
-        if r.returncode != 0:
-            pytest.skip(f"'ip -n {name} link set lo up' failed: {r.stderr.strip()}")
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+    """A namespace whose only interface is `lo` (tests/support/topology.py, no spokes), deleted afterwards."""
+    with topology((), hub="", tag=f"{prefix}-{os.getpid()}-{secrets.token_hex(3)}", check_left_behind=False) as t:
+        yield t.hub
 
 
-class NsProcess:
+class NsProcess(Proc):
     """A process started inside the namespace, in its own process group (so its children end with it)."""
 
     def __init__(
         self, ns: str, argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None
     ) -> None:
+        super().__init__(log_path.stem, argv, log_path, ns=ns, env=env)
         self.log_path = log_path
         self.info: dict[str, Any] = {}  # what a started server reported (web_in: the links it made)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log: IO[bytes] = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
-        full_env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, *argv],
-            cwd=REPO,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=full_env,
-            start_new_session=True,
-        )
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, timeout: float = 5.0) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout)
-        self._log.close()
-
-    def output(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
 
 
 def run_driver(ns: str, scenario: str, config: dict[str, Any], timeout: float, name: str) -> dict[str, Any]:
@@ -113,10 +67,8 @@ def run_driver(ns: str, scenario: str, config: dict[str, Any], timeout: float, n
     proc = NsProcess(
         ns, [PYTHON, str(REPO / "tests" / "browser" / "driver.py"), scenario, str(cfg_path)], log_path
     )
-    deadline = time.monotonic() + timeout
     try:
-        while proc.alive() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_until(lambda: not proc.alive(), timeout, 0.2)
         timed_out = proc.alive()
     finally:
         proc.stop()
@@ -213,9 +165,7 @@ def web_in(ns: str, name: str, config: dict[str, Any]) -> Iterator[NsProcess]:
         ARTIFACTS / f"{name}.web.log",
     )
     try:
-        deadline = time.monotonic() + 20
-        while not out_path.exists() and proc.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: out_path.exists() or not proc.alive(), 20, 0.1)
         if not out_path.exists():
             raise AssertionError(f"web stack did not start:\n{proc.output()[-4000:]}")
         proc.info = json.loads(out_path.read_text())

@@ -21,6 +21,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from tests.support.waiting import wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 STATIC = REPO / "signalling" / "client"
 
@@ -113,11 +115,10 @@ def main() -> int:
 
     async def run() -> None:
         task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-            if task.done():
-                await task
-                return
+        await wait_for(lambda: server.started or task.done(), 60, 0.02, message="uvicorn did not start")
+        if not server.started:  # serve() ended before listening (e.g. the port is taken): say why
+            await task
+            return
         tmp = Path(cfg["out"] + ".tmp")  # written whole, then renamed: the test polls for the file
         tmp.write_text(json.dumps(out))
         tmp.replace(cfg["out"])

@@ -2,7 +2,8 @@
 network namespaces that play separate hosts/regions. Everything started here is killed by its owner's
 `stop()`/`kill()`; namespaces are deleted by `Topology.destroy()` (tests call both from finalizers).
 
-Processes run in their own session (process group), so a kill reaches their children too, and only them.
+Processes (`Proc`, tests/support/processes.py) run in their own session (process group), so a kill reaches their
+children too, and only them. Namespaces are built by tests/support/topology.py.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = REPO / ".venv" / "bin"
-PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+from tests.support import topology as shared_topology
+from tests.support import waiting
+from tests.support.processes import PYTHON, REPO, Proc
+from tests.support.topology import Topology, netns_unavailable
+
 PASSWORD = "correct horse battery staple"  # every test link's password
 
 
@@ -32,69 +33,9 @@ def castellan(*args: str) -> list[str]:
     return [PYTHON, "-m", "signalling.cli", *args]
 
 
-def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
-    """Polls `predicate` until it returns something truthy (returned) or `timeout` passes (returns the last)."""
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except Exception:  # noqa: BLE001 - not ready yet
-            value = None
-        if value or time.monotonic() >= end:
-            return value
-        time.sleep(interval)
-
-
-class Proc:
-    """A process (optionally inside network namespace `ns`) in its own session, output to `log`."""
-
-    def __init__(self, name: str, argv: Sequence[str], log: Path, ns: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.log = log
-        log.parent.mkdir(parents=True, exist_ok=True)
-        self._out: IO[bytes] = open(log, "wb")  # noqa: SIM115 - closed in stop()/kill()
-        full = ["ip", "netns", "exec", ns, *argv] if ns else list(argv)
-        self.proc = subprocess.Popen(full, cwd=REPO, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True,
-                                     env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **(env or {})})
-        self.pid = self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def _signal(self, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)
-
-    def kill(self) -> None:
-        """SIGKILL, no goodbye (a crashed host)."""
-        self._signal(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(5)
-        self._out.close()
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> None:
-        if self.alive():
-            self._signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.proc.wait(5)
-        self._out.close()
-
-    def tail(self, n: int = 4000) -> str:
-        try:
-            return f"--- {self.name} ({self.log}) ---\n" + self.log.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
+    """tests.support.waiting.wait_until for processes that are still starting: any exception means "not yet"."""
+    return waiting.wait_until(predicate, timeout, interval, ignore=(Exception,))
 
 
 class Processes:
@@ -260,104 +201,17 @@ def audit_export(seeded: Seeded, tenant: str, out: Path) -> tuple[subprocess.Com
 
 # -- network namespaces --------------------------------------------------------------------------------------------
 
-def _ip(*args: str) -> None:
-    r = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
-    if r.returncode != 0:
-        raise RuntimeError(f"ip {' '.join(args)}: {r.stderr.strip() or r.returncode}")
-
-
-@dataclass
-class Spoke:
-    name: str  # role, e.g. "eu-1"
-    ns: str  # namespace name
-    index: int
-    addr: str  # the spoke's address on its link
-    hub_addr: str  # the hub's address on that link
-    iface: str = "up0"  # the spoke's end of the link
-    hub_iface: str = ""  # the hub's end
-
-
-class Topology:
-    """A hub namespace (the control plane's "host") and spokes (one per region, one for the participants), each
-    joined to the hub by its own veth link 10.213.<i>.0/24 (hub .1, spoke .2); the hub routes between links.
-    No bridge, nothing in the caller's namespace: veth ends are created directly inside the namespaces."""
-
-    PREFIX = "10.213"
-
-    def __init__(self, spokes: Sequence[str], hub: str = "cp") -> None:
-        self.tag = f"clu{secrets.token_hex(3)}"  # not "cstl-": that is the browser tests' prefix
-        self.hub = f"{self.tag}-{hub}"
-        self.spokes: dict[str, Spoke] = {}
-        for i, name in enumerate(spokes):
-            self.spokes[name] = Spoke(name=name, ns=f"{self.tag}-{name}", index=i,
-                                      addr=f"{self.PREFIX}.{i}.2", hub_addr=f"{self.PREFIX}.{i}.1",
-                                      hub_iface=f"to{i}")
-        self.created: list[str] = []
-
-    def create(self) -> Topology:
-        _ip("netns", "add", self.hub)
-        self.created.append(self.hub)
-        _ip("-n", self.hub, "link", "set", "lo", "up")
-        for s in self.spokes.values():
-            _ip("netns", "add", s.ns)
-            self.created.append(s.ns)
-            _ip("-n", s.ns, "link", "set", "lo", "up")
-            _ip("link", "add", s.hub_iface, "netns", self.hub, "type", "veth", "peer", "name", s.iface, "netns", s.ns)
-            _ip("-n", self.hub, "addr", "add", f"{s.hub_addr}/24", "dev", s.hub_iface)
-            _ip("-n", s.ns, "addr", "add", f"{s.addr}/24", "dev", s.iface)
-            _ip("-n", self.hub, "link", "set", s.hub_iface, "up")
-            _ip("-n", s.ns, "link", "set", s.iface, "up")
-            _ip("-n", s.ns, "route", "add", "default", "via", s.hub_addr)
-        r = subprocess.run(["ip", "netns", "exec", self.hub, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
-                           capture_output=True, text=True, timeout=10)
-        if r.returncode != 0:
-            raise RuntimeError(f"enabling forwarding in {self.hub}: {r.stderr}")
-        return self
-
-    def destroy(self) -> None:
-        for ns in reversed(self.created):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
-        self.created.clear()
-
-    def exists(self) -> list[str]:
-        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
-        return [line.split()[0] for line in listed.splitlines() if line.startswith(self.tag)]
-
-
 @contextlib.contextmanager
 def topology(spokes: Sequence[str], hub: str = "cp") -> Iterator[Topology]:
-    """A created Topology for one test (skipped where namespaces cannot be made), destroyed afterwards."""
-    import pytest
-
-    reason = netns_unavailable()
+    """A created Topology (tests/support/topology.py) for one test, skipped where namespaces or tcpdump are not
+    available, destroyed afterwards. Its names start with "clu": "cstl-" is the browser tests' prefix."""
+    reason = netns_unavailable(("ip", "tcpdump"))
     if reason:
+        import pytest
+
         pytest.skip(reason)
-    topo = Topology(spokes, hub=hub)
-    try:
-        topo.create()
-    except RuntimeError as e:
-        topo.destroy()
-        pytest.skip(f"network namespaces cannot be set up here: {e}")
-    try:
+    with shared_topology.topology(spokes, hub=hub, tag=f"clu{secrets.token_hex(3)}") as topo:
         yield topo
-    finally:
-        topo.destroy()
-        assert not topo.exists(), f"namespaces left behind: {topo.exists()}"
-
-
-def netns_unavailable() -> str | None:
-    """Why namespaces cannot be made here (None when they can)."""
-    if os.geteuid() != 0:
-        return "network namespaces need root (CI runs the suite as root)"
-    for tool in ("ip", "tcpdump"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (scripts/setup.sh installs iproute2 and tcpdump)"
-    probe = f"cluprobe{secrets.token_hex(3)}"
-    r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=10)
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True, timeout=10)
-    if r.returncode != 0:
-        return f"'ip netns add' failed here: {r.stderr.strip()}"
-    return None
 
 
 class Capture:

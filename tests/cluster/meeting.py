@@ -16,6 +16,7 @@ from typing import Any
 
 from loadtests import media
 from loadtests.bots.netbot import NetBot, join, short_gop_video
+from tests.support.waiting import wait_for
 
 
 @dataclass
@@ -120,12 +121,8 @@ async def meeting(control_url: str, name: str, link: dict[str, str], subscribers
 async def decoding(members: list[Member], frames: int = 20, timeout: float = 20.0) -> bool:
     """True once every subscriber decoded at least `frames` more video frames than it had at the call."""
     start = {id(m): m.bot.video_frames() for m in members if m.role == "sub"}
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if all(m.bot.video_frames() - start[id(m)] >= frames for m in members if m.role == "sub"):
-            return True
-        await asyncio.sleep(0.05)
-    return False
+    return bool(await wait_for(lambda: all(m.bot.video_frames() - start[id(m)] >= frames
+                                           for m in members if m.role == "sub"), timeout, 0.05))
 
 
 async def rejoin(control_url: str, old: Member, dead: frozenset[str], killed_at: float,
@@ -133,8 +130,7 @@ async def rejoin(control_url: str, old: Member, dead: frozenset[str], killed_at:
     """`old`'s node died at `killed_at`: wait for its socket to close, ask the control plane again until it
     names another node, join there and publish/subscribe again. Returns the new Member with the timings."""
     end = time.monotonic() + timeout
-    while old.bot.ws_closed_at is None and time.monotonic() < end:
-        await asyncio.sleep(0.01)
+    await wait_for(lambda: old.bot.ws_closed_at is not None, timeout, 0.01)
     closed = old.bot.ws_closed_at
     history: list[dict[str, Any]] = []
     new = await enter(control_url, old.meeting, old.link, old.name, old.role, hint=old.hint, avoid=dead,
@@ -150,10 +146,8 @@ async def rejoin(control_url: str, old: Member, dead: frozenset[str], killed_at:
 async def wait_first_frames(members: list[Member], killed_at: float, timeout: float = 20.0) -> None:
     """Fills `first_frame_after`: a subscriber's first decoded video frame on its new node; for a publisher,
     the first frame of its new track that any subscriber of its meeting decoded (its media resumed)."""
-    end = time.monotonic() + timeout
     subs = [m for m in members if m.role == "sub"]
-    while time.monotonic() < end and any(m.bot.first_video_at is None for m in subs):
-        await asyncio.sleep(0.02)
+    await wait_for(lambda: all(m.bot.first_video_at is not None for m in subs), timeout, 0.02)
     for m in subs:
         if m.bot.first_video_at is not None:
             m.first_frame_after = m.bot.first_video_at - killed_at

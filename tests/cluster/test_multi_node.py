@@ -22,6 +22,7 @@ import pytest
 
 from tests.cluster import cluster as cl
 from tests.cluster import meeting as mt
+from tests.support.ports import UDP, free_port
 
 pytestmark = [pytest.mark.timeout(150), pytest.mark.slow]
 
@@ -38,9 +39,9 @@ def test_kill_a_node_participants_resume_on_the_other_eu_node(tmp_path: Path) ->
     procs = cl.Processes()
     report: list[str] = []
     try:
-        redis = procs.add(cl.RedisProc(tmp_path / "redis", cl.free_port()))
+        redis = procs.add(cl.RedisProc(tmp_path / "redis", free_port()))
         redis.start()
-        cp_port = cl.free_port()
+        cp_port = free_port()
         cp_url = f"http://{HOST}:{cp_port}"
         seeded = cl.seed(tmp_path / "control" / "castellan.db",
                          regions=[("eu-1", "EU", "Frankfurt, DE", "EU Central"),
@@ -53,8 +54,8 @@ def test_kill_a_node_participants_resume_on_the_other_eu_node(tmp_path: Path) ->
         nodes: dict[str, dict] = {}
 
         def start_node(node_id: str, region: str) -> None:
-            http = cl.free_port()
-            proc = procs.add(cl.node(tmp_path, node_id, region, HOST, http, cl.free_port(HOST, 2), redis.url, cp_url))
+            http = free_port()
+            proc = procs.add(cl.node(tmp_path, node_id, region, HOST, http, free_port(HOST, UDP), redis.url, cp_url))
             nodes[node_id] = {"proc": proc, "url": f"http://{HOST}:{http}", "region": region}
 
         for node_id, region in (("eu-1a", "eu-1"), ("eu-1b", "eu-1"), ("us-1a", "us-1")):

@@ -28,6 +28,7 @@ import websockets
 from loadtests.bots.netbot import join
 from tests.cluster import cluster as cl
 from tests.cluster import meeting as mt
+from tests.support.ports import UDP, free_port
 
 pytestmark = [pytest.mark.timeout(150), pytest.mark.slow]
 
@@ -48,9 +49,9 @@ def test_redis_restart_mid_meeting(tmp_path: Path) -> None:
     gaps: list[str] = []
     failures: list[str] = []  # checked after everything else ran, so one run shows every problem
     try:
-        redis = procs.add(cl.RedisProc(tmp_path / "redis", cl.free_port()))
+        redis = procs.add(cl.RedisProc(tmp_path / "redis", free_port()))
         redis.start()
-        cp_port = cl.free_port()
+        cp_port = free_port()
         cp_url = f"http://{HOST}:{cp_port}"
         seeded = cl.seed(tmp_path / "control" / "castellan.db", regions=[("eu-1", "EU", "Frankfurt, DE", "EU Central")],
                          tenants=[("acme", "ACME GmbH", "EU", None)],
@@ -60,8 +61,8 @@ def test_redis_restart_mid_meeting(tmp_path: Path) -> None:
         assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), cp.tail()
         nodes: dict[str, str] = {}
         for node_id in ("eu-1a", "eu-1b"):
-            http = cl.free_port()
-            procs.add(cl.node(tmp_path, node_id, "eu-1", HOST, http, cl.free_port(HOST, 2), redis.url, cp_url))
+            http = free_port()
+            procs.add(cl.node(tmp_path, node_id, "eu-1", HOST, http, free_port(HOST, UDP), redis.url, cp_url))
             nodes[node_id] = f"http://{HOST}:{http}"
         assert cl.wait_until(lambda: set(cl.registry_nodes(redis.url)) == set(nodes), 20), procs.logs()
 

@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cp_env import Clock, Env, make_env
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # make `tests.fixtures` importable
+from tests.control.cp_env import Clock, Env, make_env
 
-from tests.fixtures.redis import redis_server  # noqa: E402, F401  (a real redis-server, session-scoped)
+# `redis_server` (a real redis-server, session-scoped) comes from tests/conftest.py
 
 
 @pytest.fixture

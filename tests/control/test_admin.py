@@ -4,7 +4,7 @@ these actions is in the tenant's hash-chained residency audit log."""
 
 from __future__ import annotations
 
-from cp_env import Env
+from tests.control.cp_env import Env
 
 
 def test_operator_creates_a_tenant_and_only_the_operator_may(env: Env) -> None:

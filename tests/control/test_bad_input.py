@@ -4,9 +4,9 @@ unknown fields, wrong types, bad path parameters, unknown query parameters, unkn
 from __future__ import annotations
 
 import pytest
-from cp_env import Env
 
 from signalling.control.endpoints import ENDPOINTS
+from tests.control.cp_env import Env
 
 LINK = "A" * 43
 TICKET = "B" * 32

@@ -3,9 +3,10 @@ password must sit out, then a lock the tenant admin can see and clear. Counted a
 
 from __future__ import annotations
 
-from cp_env import Clock, Env
 from prometheus_client import REGISTRY
 from starlette.testclient import TestClient
+
+from tests.control.cp_env import Clock, Env
 
 
 def failures_metric() -> float:

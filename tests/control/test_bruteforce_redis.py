@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from cp_env import Clock, Env, make_env
 from starlette.testclient import TestClient
 
 from signalling.control.app import create_app
 from signalling.control.redis_limiter import RedisFailureLimiter
+from tests.control.cp_env import Clock, Env, make_env
 from tests.fixtures.redis import RedisServer
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live import free_port
 
 from signalling import cli
 from signalling.control.config import ControlConfig
 from signalling.control.linkids import LinkSigner
 from signalling.control.store import Store
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,12 +125,7 @@ def test_control_plane_process_end_to_end(tmp_path: Path) -> None:
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
+        wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, 20, 0.05, ignore=(httpx.HTTPError,))
         key_file = tmp_path / "operator.key"
         assert oct(key_file.stat().st_mode & 0o777) == "0o600"
         op = {"Authorization": f"Bearer {key_file.read_text().strip()}"}
@@ -148,7 +144,7 @@ def test_control_plane_process_end_to_end(tmp_path: Path) -> None:
 
 
 def test_an_operator_key_from_the_environment_is_registered_hashed(tmp_path: Path) -> None:
-    from cp_env import make_env
+    from tests.control.cp_env import make_env
 
     env = make_env(tmp_path)
     provided = "cak_0123456789abcdef." + "s" * 43

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cp_env import Clock, Env, make_env
-from fake_node import fake_node
 
 from signalling.control.linkids import LinkSigner
 from signalling.control.passwords import verify_password
+from tests.control.cp_env import Clock, Env, make_env
+from tests.control.fake_node import fake_node
 
 
 def test_a_link_has_a_signed_unguessable_id_and_a_generated_password_by_default(env: Env) -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cp_env import make_env
-from live import Recorder, serve
 
 from sfu.admission import Admission, JoinRefused
 from signalling import cli
 from signalling.tokens import HttpRevocations, TokenVerifier
+from tests.control.cp_env import make_env
+from tests.control.live import Recorder, serve
 
 
 @pytest.fixture

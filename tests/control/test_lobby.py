@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from cp_env import Env
+
+from tests.control.cp_env import Env
 
 
 def host(link: dict) -> dict[str, str]:

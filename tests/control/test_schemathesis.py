@@ -11,8 +11,9 @@ import tempfile
 from pathlib import Path
 
 import schemathesis
-from cp_env import make_env
 from hypothesis import HealthCheck, settings
+
+from tests.control.cp_env import make_env
 
 ENV = make_env(Path(tempfile.mkdtemp(prefix="castellan-schemathesis-")))
 schema = schemathesis.openapi.from_asgi("/openapi.json", ENV.client.app)

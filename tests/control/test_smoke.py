@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from cp_env import Env
+from tests.control.cp_env import Env
 
 
 def test_join_with_password_returns_token_the_node_accepts(env: Env) -> None:

@@ -15,7 +15,6 @@ import time
 
 import jwt
 import pytest
-from cp_env import Env
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -23,6 +22,7 @@ from residency.audit import AuditLog
 from residency.enforcement import NodeGuard
 from sfu.admission import Admission, JoinRefused
 from signalling.tokens import JoinClaims, KeyRing, RevocationSet, TokenError, TokenIssuer, TokenVerifier
+from tests.control.cp_env import Env
 
 
 def b64(data: bytes) -> str:

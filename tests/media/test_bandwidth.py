@@ -30,7 +30,8 @@ from sfu.congestion.twcc import FeedbackBuilder
 from sfu.feedback import rtcp
 from sfu.metrics import metrics_endpoint
 from sfu.negotiation.sdp import URI_ABS_SEND_TIME, URI_MID, URI_RID, URI_RRID, URI_TWCC
-from tests.harness import RunningNode, running_node, wait_for
+from tests.harness import RunningNode, running_node
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(150)
 

@@ -10,7 +10,8 @@ import pytest
 from loadtests import media
 from loadtests.bots.loss import inject_loss
 from loadtests.bots.peer import Bot
-from tests.harness import running_node, wait_for
+from tests.harness import running_node
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 

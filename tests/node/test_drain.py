@@ -6,24 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 import websockets
 
 from signalling.tokens import KeyRing, TokenIssuer
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_sigterm_drains_then_exits(tmp_path):
@@ -31,19 +25,18 @@ def test_sigterm_drains_then_exits(tmp_path):
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps(keys.jwks()))
     issuer = TokenIssuer(keys)
-    port = _port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sfu.server", "--node-id", "n1", "--region", "eu-1", "--jwks-file", str(jwks),
          "--http-port", str(port), "--udp-port", "0", "--drain-deadline", "20", "--data-dir", str(tmp_path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        def ready() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+                return True
+
+        wait_until(ready, 20, 0.1, ignore=(OSError,))  # no assertion here: the test's own steps fail if it is not
 
         def token(pid: str) -> str:
             return issuer.mint(tenant="t", room="r", participant=pid, region="eu-1", node="n1")

@@ -11,7 +11,8 @@ import pytest
 
 from loadtests import media
 from loadtests.bots.peer import Bot
-from tests.harness import publisher_and_subscriber, running_node, wait_for
+from tests.harness import publisher_and_subscriber, running_node
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -3,21 +3,17 @@ and a real redis-server (tests/fixtures/redis.py)."""
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # make `tests.fixtures` importable
-
-from residency_world import REGIONS, FakeClock  # noqa: E402
-
-from residency.catalogue import Catalogue, load_catalogue  # noqa: E402
-from residency.registry import MemoryRegistry, RedisRegistry  # noqa: E402
-from residency.service import ResidencyService  # noqa: E402
-from tests.fixtures.redis import RedisServer, redis_server  # noqa: E402, F401
+from residency.catalogue import Catalogue, load_catalogue
+from residency.registry import MemoryRegistry, RedisRegistry
+from residency.service import ResidencyService
+from tests.fixtures.redis import RedisServer  # the `redis_server` fixture itself comes from tests/conftest.py
+from tests.residency.residency_world import REGIONS, FakeClock
 
 
 @pytest.fixture
@@ -47,6 +43,6 @@ def svc(tmp_path: Path, registry: MemoryRegistry, clock: FakeClock) -> Iterator[
 
 
 @pytest.fixture
-def redis_registry(redis_server: RedisServer) -> RedisRegistry:  # noqa: F811
+def redis_registry(redis_server: RedisServer) -> RedisRegistry:
     """A RedisRegistry with a private key prefix, so tests never see each other's keys."""
     return RedisRegistry(redis_server.url, prefix=f"test-{uuid.uuid4().hex[:8]}", node_ttl=6.0)

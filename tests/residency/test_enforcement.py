@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from residency_world import FakeClock, make_node
 
 from residency.audit import AuditLog
 from residency.enforcement import NodeGuard
@@ -16,6 +15,7 @@ from residency.errors import AdmissionRefused
 from residency.registry import MemoryRegistry, RedisRegistry
 from residency.service import ResidencyService
 from tests.fixtures.redis import RedisServer
+from tests.residency.residency_world import FakeClock, make_node
 
 
 @pytest.fixture

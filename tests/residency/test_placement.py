@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from residency_world import REGIONS, make_node
 
 from residency import placement
 from residency.catalogue import Catalogue
 from residency.errors import PlacementRefused
 from residency.model import Node, OptIn, Placement, Tenant
+from tests.residency.residency_world import REGIONS, make_node
 
 EU_TENANT = Tenant(id="acme", name="ACME", jurisdiction="EU")
 EU_PLUS_CH = Tenant(id="acme", name="ACME", jurisdiction="EU", allowed_regions=frozenset({"eu-1", "ch-1"}),

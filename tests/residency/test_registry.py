@@ -8,12 +8,12 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from residency_world import FakeClock, make_node
 
 from residency.errors import RegistryError
 from residency.model import Placement, Region, TenantView
 from residency.registry import MemoryRegistry, RedisRegistry, Registry
 from tests.fixtures.redis import RedisServer
+from tests.residency.residency_world import FakeClock, make_node
 
 TTL = 1.0
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from residency_world import FakeClock, make_node
 
 from residency.errors import NotFound, PlacementRefused, PolicyViolation, ResidencyError
 from residency.service import ResidencyService
+from tests.residency.residency_world import FakeClock, make_node
 
 
 def kinds(svc: ResidencyService, tenant: str = "acme") -> list[str]:

@@ -15,7 +15,8 @@ import pytest
 from loadtests import media
 from loadtests.bots.peer import Bot
 from signalling.cli import dev
-from tests.harness import wait_for
+from tests.support.ports import free_ports
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,7 +29,7 @@ async def _join(control_url: str, link_id: str, name: str, password: str) -> htt
 def test_link_password_token_node_media(tmp_path):
     async def run():
         args = dev.parse_args(["--data-dir", str(tmp_path), "--port", "0", "--node-port", "0", "--udp-port", "0"])
-        args.port, args.node_port = _free_port(), _free_port()
+        args.port, args.node_port = free_ports(2)
         ready, info = asyncio.Event(), {}
         task = asyncio.create_task(dev.run(args, ready, info))
         await asyncio.wait_for(ready.wait(), 20)
@@ -73,14 +74,6 @@ def test_link_password_token_node_media(tmp_path):
     assert revoked_status == 200, revoke_body
     assert ended, "the meeting was not ended"
     assert after.status_code == 410, after.text
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 del json, argparse

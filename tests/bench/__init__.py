@@ -1,0 +1,1 @@
+"""Tests of loadtests/bench (the benchmarks run end to end at tiny scale)."""

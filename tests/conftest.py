@@ -1,0 +1,10 @@
+"""Shared by every test under tests/.
+
+tests/ is a package, so pytest puts the repository root on sys.path before importing this file (rootdir-based
+"prepend" import): `tests.support`, `tests.fixtures` and every area's helpers import as `tests.<area>.<module>`
+from anywhere, with no sys.path edits. Fixtures every area may request are registered here:
+
+- `redis_server` (session-scoped): a real redis-server on a free loopback port (tests/fixtures/redis.py).
+"""
+
+pytest_plugins = ["tests.fixtures.redis"]

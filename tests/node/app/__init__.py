@@ -1,0 +1,1 @@
+"""Tests of sfu/app (the node's WebSocket signalling: joining, sessions, resume)."""

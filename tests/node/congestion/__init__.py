@@ -1,0 +1,1 @@
+"""Tests of sfu/congestion (transport-cc feedback, the send-side bandwidth estimator)."""

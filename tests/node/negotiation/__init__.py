@@ -1,0 +1,1 @@
+"""Tests of sfu/negotiation (SDP offers and answers)."""
