@@ -16,7 +16,7 @@ import signal
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TypeVar
 
 import uvicorn
 
@@ -26,12 +26,13 @@ from residency.registry import RedisRegistry
 from sfu import logs
 from sfu.config import NodeConfig
 from sfu.factory import build_node
-from signalling.tokens import HttpRevocations, TokenVerifier
+from signalling.tokens import HttpRevocations, Jwks, TokenVerifier, parse_jwks
 
 log = logging.getLogger("castellan.node")
+T = TypeVar("T")
 
 
-def _env(name: str, default: Any) -> Any:
+def _env(name: str, default: T) -> str | T:
     return os.environ.get("CASTELLAN_" + name.upper().replace("-", "_"), default)
 
 
@@ -64,13 +65,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 class JwksSource:
     """The control plane's published keys, refreshed at most every `ttl` seconds (and on an unknown kid)."""
 
-    def __init__(self, fetch: Callable[[], dict], ttl: float = 30.0) -> None:
+    def __init__(self, fetch: Callable[[], Jwks], ttl: float = 30.0) -> None:
         self._fetch = fetch
         self._ttl = ttl
-        self._keys: dict = {"keys": []}
+        self._keys: Jwks = {"keys": []}
         self._at = 0.0
 
-    def __call__(self) -> dict:
+    def __call__(self) -> Jwks:
         if time.monotonic() - self._at > self._ttl:
             try:
                 self._keys = self._fetch()
@@ -80,18 +81,18 @@ class JwksSource:
         return self._keys
 
 
-def jwks_from_url(url: str) -> Callable[[], dict]:
-    def fetch() -> dict:
+def jwks_from_url(url: str) -> Callable[[], Jwks]:
+    def fetch() -> Jwks:
         with urllib.request.urlopen(url.rstrip("/") + "/.well-known/jwks.json", timeout=5) as r:  # noqa: S310
-            return json.loads(r.read())
+            return parse_jwks(json.loads(r.read()))
 
     return fetch
 
 
-def jwks_from_file(path: str) -> Callable[[], dict]:
-    def fetch() -> dict:
+def jwks_from_file(path: str) -> Callable[[], Jwks]:
+    def fetch() -> Jwks:
         with open(path) as f:
-            return json.load(f)
+            return parse_jwks(json.load(f))
 
     return fetch
 

@@ -190,7 +190,7 @@ def parse(text: str) -> SessionDescription:
     return SessionDescription(media=media, bundle=bundle, ice_lite=ice_lite)
 
 
-def _attribute(n: int, name: str, arg: str, cur: MediaSection | None, codecs: dict[int, Codec], session: dict) -> None:
+def _attribute(n: int, name: str, arg: str, cur: MediaSection | None, codecs: dict[int, Codec], session: dict[str, Any]) -> None:
     target = cur if cur is not None else None
     try:
         if name == "ice-ufrag":

@@ -41,7 +41,7 @@ class StunOutcome(Generic[K]):
     owner: K | None = None
     nominated: bool = False
     drop_reason: str | None = None
-    attrs: dict = field(default_factory=dict)
+    attrs: dict[int, bytes] = field(default_factory=dict)
 
 
 class IceLite(Generic[K]):

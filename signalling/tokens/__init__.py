@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from .claims import ALGORITHM, ISSUER, JoinClaims, TokenError
 from .issuing import TokenIssuer
-from .keys import DEFAULT_GRACE, KEYRING_FILE, KeyRing, SigningKey, jwks_json
+from .keys import DEFAULT_GRACE, KEYRING_FILE, Jwks, KeyRing, SigningKey, jwks_json, parse_jwks
 from .revocations import HttpRevocations, LinkRevocations, RevocationSet
 from .verifying import ReplayCache, TokenVerifier
 
@@ -40,6 +40,7 @@ __all__ = [
     "KEYRING_FILE",
     "HttpRevocations",
     "JoinClaims",
+    "Jwks",
     "KeyRing",
     "LinkRevocations",
     "ReplayCache",
@@ -49,4 +50,5 @@ __all__ = [
     "TokenIssuer",
     "TokenVerifier",
     "jwks_json",
+    "parse_jwks",
 ]

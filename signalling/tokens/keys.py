@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .claims import ALGORITHM
 
+Jwks = dict[str, list[dict[str, str]]]  # {"keys": [public JWK, ...]}, as served at /.well-known/jwks.json
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -102,7 +103,7 @@ class KeyRing:
         now = time.time() if now is None else now
         return [k for k in self._keys if not self._expired(k, now)]
 
-    def jwks(self, now: float | None = None) -> dict[str, list[dict[str, str]]]:
+    def jwks(self, now: float | None = None) -> Jwks:
         self.refresh()
         return {"keys": [k.public_jwk() for k in self.published(now)]}
 
@@ -165,6 +166,15 @@ class KeyRing:
             json.dump(data, f)
         os.replace(tmp, self.path)
         self._mtime = self.path.stat().st_mtime
+
+
+def parse_jwks(data: object) -> Jwks:
+    """A JWKS document read from the network or a file, checked for shape (a clear error, never a crash later)."""
+    keys = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(keys, list) or not all(
+            isinstance(k, dict) and all(isinstance(a, str) and isinstance(b, str) for a, b in k.items()) for k in keys):
+        raise ValueError("not a JWKS document: expected {\"keys\": [{string: string}, ...]}")
+    return {"keys": keys}
 
 
 def jwks_json(keys: KeyRing) -> str:

@@ -11,6 +11,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .claims import ALGORITHM, ISSUER, JoinClaims, TokenError
+from .keys import Jwks
 
 
 def _public_key_from_jwk(jwk: dict[str, str]) -> Ed25519PublicKey:
@@ -40,7 +41,7 @@ class TokenVerifier:
 
     def __init__(
         self,
-        jwks: Callable[[], dict],
+        jwks: Callable[[], Jwks],
         node_id: str,
         issuer: str = ISSUER,
         leeway: float = 2.0,
