@@ -14,7 +14,7 @@ To a subscription with twcc_out, every packet (media, RTX, send_padding probes) 
 seq, and a per-peer send log keeps its size and the time sendmmsg took it, for twcc_sent() when the
 subscriber's feedback arrives. Both logs are fixed-size rings, allocated once per peer that uses them.
 
-`sfu/reference.py` holds the pure-Python reference of each function here; tests compare the two.
+`native/reference.py` holds the pure-Python reference of each function here; tests compare the two.
 """
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t, int64_t, int32_t, int16_t
@@ -484,7 +484,7 @@ cdef inline int64_t now_ns(int clock) nogil:
     clock_gettime(clock, &ts)
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
-# ---- RTP parsing (reference: sfu.reference.parse_rtp) ----
+# ---- RTP parsing (reference: native.reference.parse_rtp) ----
 cdef int parse_rtp(const uint8_t *p, int n, RtpInfo *r) noexcept nogil:
     """Returns 0, or -1 if the packet is not well-formed RTP."""
     if n < 12 or (p[0] >> 6) != 2:
@@ -628,7 +628,7 @@ cdef int is_keyframe_c(int codec, const uint8_t *p, int n) noexcept nogil:
         return 0
     return 0
 
-# ---- per-subscriber rewrite (reference: sfu.reference.rewrite_rtp) ----
+# ---- per-subscriber rewrite (reference: native.reference.rewrite_rtp) ----
 cdef int rewrite_rtp(const uint8_t *src, RtpInfo *r, Sub *s, uint8_t *dst, uint32_t abs_send,
                      uint16_t twcc_seq) noexcept nogil:
     """Writes the subscriber's view of the packet into dst; returns its length. With s.twcc_out (1..14) the
@@ -747,7 +747,7 @@ cdef inline uint32_t abs_send_time(int64_t ns) noexcept nogil:
     return <uint32_t>((r << 18) // 1000000000ULL) & 0xffffff
 
 
-# ---- transport-cc logs (reference: sfu.reference.ArrivalLog; the send log is read by Engine.twcc_sent) ----
+# ---- transport-cc logs (reference: native.reference.ArrivalLog; the send log is read by Engine.twcc_sent) ----
 cdef inline void arrival_push(Peer *p, uint16_t seq, int64_t ns) noexcept nogil:
     """Records one arrival; when Python has not drained for ARRIVAL_LOG packets the oldest are dropped."""
     cdef uint32_t i = p.arr_head & (ARRIVAL_LOG - 1)
@@ -868,7 +868,7 @@ cdef void munge_vp8(uint8_t *p, int n, Sub *s) noexcept nogil:
     s.resync_vp8 = 0
 
 
-# ---- layer descriptors (reference: sfu.reference.parse_vp8 / parse_vp9 / layer_info) ----
+# ---- layer descriptors (reference: native.reference.parse_vp8 / parse_vp9 / layer_info) ----
 
 cdef inline int read_picture_id(const uint8_t *p, int n, int i, int *pid, int *wide) noexcept nogil:
     """The PictureID at p[i], as VP8 and VP9 descriptors share it (M bit: 15 bits, else 7); the offset after it,
@@ -2435,7 +2435,7 @@ def py_munge_vp8(bytes payload, int pid_offset, int tl0_offset, bint resync=Fals
 
 
 cdef class ArrivalLogHook:
-    """The engine's per-peer transport-cc arrival log on its own, for tests against sfu.reference.ArrivalLog."""
+    """The engine's per-peer transport-cc arrival log on its own, for tests against native.reference.ArrivalLog."""
 
     cdef Peer p
 

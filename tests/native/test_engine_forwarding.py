@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from loopback import wire_clients  # tests/native is on sys.path (no __init__.py)
 
-from sfu import reference as ref
+from native import reference as ref
 from sfu.feedback.rtcp import ReceiverReport, Sdes, SenderReport, parse_compound, serialize
 
 engine = pytest.importorskip("native.engine")

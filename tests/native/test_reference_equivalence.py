@@ -2,7 +2,7 @@
 
 Packets are generated the way they occur on the wire (CSRCs, RFC 8285 one- and two-byte extension blocks
 with padding bytes, RTP padding, random payloads) and then, often, damaged: truncated, a byte flipped, a
-length lying. Whatever the input, the native test hooks and `sfu.reference` must return the same thing.
+length lying. Whatever the input, the native test hooks and `native.reference` must return the same thing.
 Then the keyframe detectors are shown real keyframe starts for each codec.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sfu import reference as ref
+from native import reference as ref
 
 engine = pytest.importorskip("native.engine")
 

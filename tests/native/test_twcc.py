@@ -1,7 +1,7 @@
 """Transport-wide congestion control in the engine.
 
 Receive side: the engine logs (transport seq, arrival) of what a publisher peer sends, in a bounded log that
-Python drains; the native log and `sfu.reference.ArrivalLog` agree on any sequence of pushes and drains, and
+Python drains; the native log and `native.reference.ArrivalLog` agree on any sequence of pushes and drains, and
 the feedback built from either is the same and says exactly what arrived (16-bit wrap, reordering, losses,
 big gaps, late packets, long pauses).
 
@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sfu import reference as ref
+from native import reference as ref
 from sfu.congestion.twcc import MAX_GAP, FeedbackBuilder, FeedbackReader
 from sfu.feedback import rtcp
 
