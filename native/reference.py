@@ -26,24 +26,26 @@ from dataclasses import dataclass, field
 
 import pylibsrtp
 
-CODEC_OTHER = 0
-CODEC_OPUS = 1
-CODEC_VP8 = 2
-CODEC_VP9 = 3
-CODEC_H264 = 4
-
-EV_STUN = 1
-EV_DTLS = 2
-EV_RTCP = 3
-EV_UNKNOWN_SSRC = 4
-
-MAX_RTP = 1500          # the engine refuses larger RTP, so rewrite/RTX never outgrow a datagram buffer
-PROFILE_ONE_BYTE = 0xBEDE
-
-DROP_REASONS = (
-    "malformed", "unknown_address", "srtp_auth", "srtp_replay", "unknown_ssrc", "not_ready",
-    "send_failed", "event_overflow", "too_big", "not_started", "srtcp_auth", "unclassified",
+from native.constants import (
+    ARRIVAL_LOG_SIZE,
+    CODEC_H264,
+    CODEC_OPUS,
+    CODEC_OTHER,
+    CODEC_VP8,
+    CODEC_VP9,
+    DROP_REASONS,
+    EV_DTLS,
+    EV_RTCP,
+    EV_STUN,
+    EV_UNKNOWN_SSRC,
+    LAYER_ALL,
+    MAX_RTP,
+    OFF_RING,
+    SEND_LOG_SIZE,
+    START_WINDOW,
 )
+
+PROFILE_ONE_BYTE = 0xBEDE
 
 RtpTuple = tuple[int, int, int, int, int, int, int, int, int, int, int, int]
 
@@ -316,7 +318,7 @@ class ArrivalLog:
     Python. Holding at most `capacity` entries, it drops the oldest (counting an overflow) when more arrive
     between two drains."""
 
-    def __init__(self, capacity: int = 1024) -> None:
+    def __init__(self, capacity: int = ARRIVAL_LOG_SIZE) -> None:
         self.capacity = capacity
         self.entries: list[tuple[int, int]] = []
         self.overflow = 0
@@ -335,9 +337,6 @@ class ArrivalLog:
 
 
 # ---------------- layer descriptors and the layer filter (VP8 temporal layers, VP9 SVC) ----------------
-
-LAYER_ALL = 7            # a subscription cap meaning "every layer"
-OFF_RING = 64            # seq-offset changes remembered per subscription (NACK mapping, late packets)
 
 Vp8Desc = tuple[int, int, int, int, int, int, int, int, int]
 Vp9Desc = tuple[int, int, int, int, int, int, int, int, int, int]
@@ -733,9 +732,6 @@ class _Sub:
     twcc_out: int = 0
 
 
-START_WINDOW = 0x4000   # packets older than the start or this far behind the newest are not forwarded
-SEND_LOG = 4096         # transport-cc: packets sent to a peer that feedback can still refer to
-
 
 def _older(a: int, b: int) -> bool:
     """a precedes b in 16-bit sequence space."""
@@ -998,7 +994,7 @@ class ReferenceForwarder:
         if twcc_seq is not None:                                # the transport-cc send log
             if sp.sent_log is None:
                 sp.sent_log = {}
-            sp.sent_log[twcc_seq % SEND_LOG] = (twcc_seq, time.time_ns() // 1000, len(data))
+            sp.sent_log[twcc_seq % SEND_LOG_SIZE] = (twcc_seq, time.time_ns() // 1000, len(data))
             sp.twcc_sent += 1
         sp.tx_packets += 1
         self._counts["forwarded_packets"] += 1
@@ -1091,8 +1087,8 @@ class ReferenceForwarder:
         out: list[tuple[int, int] | None] = []
         for k in range(count):
             seq = (base_seq + k) & 0xFFFF
-            entry = (p.sent_log or {}).get(seq % SEND_LOG)
-            ok = entry is not None and entry[0] == seq and (p.twcc_next - seq - 1) & 0xFFFF < SEND_LOG
+            entry = (p.sent_log or {}).get(seq % SEND_LOG_SIZE)
+            ok = entry is not None and entry[0] == seq and (p.twcc_next - seq - 1) & 0xFFFF < SEND_LOG_SIZE
             out.append((entry[1], entry[2]) if ok and entry is not None else None)
         return out
 

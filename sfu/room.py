@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from native.constants import CODEC_IDS  # noqa: F401 - the node's codec name -> engine codec id, defined once
 from sfu.allocation.speaker import SpeakerDetector
 from sfu.congestion.bwe import SendSideBwe
 from sfu.congestion.twcc import FeedbackBuilder, FeedbackReader
@@ -20,8 +21,6 @@ from sfu.congestion.twcc import FeedbackBuilder, FeedbackReader
 if TYPE_CHECKING:
     from sfu.negotiation.sdp import MediaSection, Negotiated
     from sfu.transport.dtls import DtlsSession
-
-CODEC_IDS = {"opus": 1, "vp8": 2, "vp9": 3, "h264": 4}
 
 
 @dataclass
