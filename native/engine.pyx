@@ -469,7 +469,7 @@ cdef inline int64_t now_ns(int clock) nogil:
     return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 # ---- RTP parsing (reference: native.reference.parse_rtp) ----
-cdef int parse_rtp(const uint8_t *p, int n, RtpInfo *r) noexcept nogil:
+cdef int parse_rtp_c(const uint8_t *p, int n, RtpInfo *r) noexcept nogil:
     """Returns 0, or -1 if the packet is not well-formed RTP."""
     if n < 12 or (p[0] >> 6) != 2:
         return -1
@@ -709,7 +709,7 @@ cdef int wrap_rtx(uint8_t *pkt, int n, RtpInfo *r, Sub *s) noexcept nogil:
     """Turns a rewritten packet into its RFC 4588 retransmission in place; returns the new length."""
     # the rewritten header is parsed again: its extension block length may differ from the source's
     cdef RtpInfo w
-    if parse_rtp(pkt, n, &w) != 0:
+    if parse_rtp_c(pkt, n, &w) != 0:
         return -1
     cdef uint16_t osn = w.seq
     cdef int plen = n - w.payload_off
@@ -1774,7 +1774,7 @@ cdef class Engine:
         if n > MAX_RTP:
             self.drops[D_TOO_BIG] += 1
             return
-        if parse_rtp(p, n, &r) != 0:
+        if parse_rtp_c(p, n, &r) != 0:
             self.drops[D_MALFORMED] += 1
             return
         cdef Peer *pp = &self.peers[peer]
@@ -2030,7 +2030,7 @@ cdef class Engine:
                 continue
             src = t.ring + ri * SLOT
             src_len = t.ring_len[ri]
-            if parse_rtp(src, src_len, &r) != 0:
+            if parse_rtp_c(src, src_len, &r) != 0:
                 continue
             layer_info(t.codec, src + r.payload_off, r.payload_len, 0, &L)
             if L.layered and (L.tid > s.cur_tid or L.sid > s.cur_sid):
@@ -2342,26 +2342,39 @@ cdef int _send_all(int fd, mmsghdr *msgs, int cnt) noexcept nogil:
     return sent
 
 
-# ---------------- test hooks: the native functions, callable from Python ----------------
+# ---------------- public functions: the engine's RTP parsing, for the node (and tests) ----------------
 
-def py_parse_rtp(bytes data):
-    """(pt, marker, seq, ts, ssrc, hdr_len, ext_profile, ext_off, ext_len, payload_off, payload_len, pad_len)
-    or None when the packet is not well-formed."""
+def parse_rtp(bytes data):
+    """The RTP header fields as the engine reads them: (pt, marker, seq, ts, ssrc, hdr_len, ext_profile,
+    ext_off, ext_len, payload_off, payload_len, pad_len), or None when the packet is not well-formed.
+    ext_profile is -1 without an extension block. Reference: native.reference.parse_rtp."""
     cdef RtpInfo r
-    if parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
+    if parse_rtp_c(<const uint8_t *>data, len(data), &r) != 0:
         return None
     return (r.pt, r.marker, r.seq, r.ts, r.ssrc, r.hdr_len, r.ext_profile, r.ext_off, r.ext_len,
             r.payload_off, r.payload_len, r.pad_len)
 
-def py_find_ext(bytes data, int ext_id):
+
+def find_extension(bytes data, int ext_id):
+    """The value of header extension `ext_id` (RFC 8285, one- or two-byte form) in an RTP packet, or None when
+    the packet is not well-formed or does not carry it. Reference: native.reference.find_extension."""
     cdef RtpInfo r
     cdef int off = 0
-    if parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
+    if parse_rtp_c(<const uint8_t *>data, len(data), &r) != 0:
         return None
     cdef int l = find_ext(<const uint8_t *>data, &r, ext_id, &off)
     if l < 0:
         return None
     return data[off:off + l]
+
+
+def srtp_version():
+    """libsrtp's version string (the library the engine is linked with)."""
+    return srtp_get_version_string().decode()
+
+
+# ---------------- test hooks (py_*): the native functions one by one, for tests against native.reference;
+# never called by the node ----------------
 
 def py_is_keyframe(int codec, bytes payload):
     return bool(is_keyframe_c(codec, <const uint8_t *>payload, len(payload)))
@@ -2370,7 +2383,7 @@ def py_rewrite_rtp(bytes data, unsigned int ssrc, int pt, int seq_offset, unsign
                    bytes ext_map=b"", int abs_send_out=0, unsigned int abs_send=0, int twcc_out=0,
                    int twcc_seq=0):
     cdef RtpInfo r
-    if len(data) > MAX_RTP or parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
+    if len(data) > MAX_RTP or parse_rtp_c(<const uint8_t *>data, len(data), &r) != 0:
         return None
     cdef Sub s
     memset(&s, 0, sizeof(Sub))
@@ -2390,7 +2403,7 @@ def py_rewrite_rtp(bytes data, unsigned int ssrc, int pt, int seq_offset, unsign
 def py_wrap_rtx(bytes data, unsigned int rtx_ssrc, int rtx_pt, int rtx_seq):
     cdef RtpInfo r
     cdef uint8_t out[SLOT]
-    if len(data) > MAX_RTP or parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
+    if len(data) > MAX_RTP or parse_rtp_c(<const uint8_t *>data, len(data), &r) != 0:
         return None
     cdef Sub s
     memset(&s, 0, sizeof(Sub))
@@ -2439,10 +2452,6 @@ cdef class ArrivalLogHook:
     @property
     def overflow(self):
         return self.p.arr_overflow
-
-
-def srtp_version():
-    return srtp_get_version_string().decode()
 
 
 def py_parse_vp8(bytes payload):
@@ -2496,7 +2505,7 @@ def py_filter_stream(int codec, list packets, list caps, list nacks, int initial
                 s.max_sid = LAYER_ALL if (cap[0] < 0 or cap[0] > LAYER_ALL) else cap[0]
                 s.max_tid = LAYER_ALL if (cap[1] < 0 or cap[1] > LAYER_ALL) else cap[1]
             data = packets[i]
-            if len(data) > MAX_RTP or parse_rtp(<const uint8_t *>data, len(data), &r) != 0:
+            if len(data) > MAX_RTP or parse_rtp_c(<const uint8_t *>data, len(data), &r) != 0:
                 results.append(-1)
                 continue
             key = is_keyframe_c(codec, <const uint8_t *>data + r.payload_off, r.payload_len)

@@ -1,7 +1,8 @@
 """Pure-Python reference of the native media path (native/engine.pyx), written from the RFCs.
 
-The functions mirror the native test hooks (`py_parse_rtp`, `py_find_ext`, `py_is_keyframe`, `py_rewrite_rtp`,
-`py_wrap_rtx`) signature for signature, so tests can compare the two on arbitrary input:
+The functions mirror the engine's public functions (`parse_rtp`, `find_extension`) and its test hooks
+(`py_is_keyframe`, `py_rewrite_rtp`, `py_wrap_rtx`, ...) signature for signature, so tests can compare the two
+on arbitrary input:
 
 - RTP header: RFC 3550 §5.1; header extensions: RFC 8285 (one-byte 0xBEDE, two-byte 0x100X);
 - keyframes: RFC 7741 (VP8), RFC 9628 (VP9), RFC 6184 (H.264); retransmission: RFC 4588.
@@ -117,7 +118,7 @@ def _elements(data: bytes, profile: int, start: int, end: int) -> Iterator[tuple
             i += 2 + data[i + 1]
 
 
-def find_ext(data: bytes, ext_id: int) -> bytes | None:
+def find_extension(data: bytes, ext_id: int) -> bytes | None:
     """The value of the first header extension element with `ext_id`, or None."""
     info = parse_rtp(data)
     if info is None or info[6] < 0 or ext_id == 0:
@@ -934,7 +935,7 @@ class ReferenceForwarder:
             return
         pp = self.peers[peer]
         if pp.twcc_id and pp.arrivals is not None:
-            value = find_ext(pkt, pp.twcc_id)
+            value = find_extension(pkt, pp.twcc_id)
             if value is not None and len(value) >= 2:
                 pp.arrivals.push(struct.unpack_from("!H", value)[0], time.time_ns())
         ti = self._by_ssrc.get((peer, info[4]))
@@ -1019,7 +1020,7 @@ class ReferenceForwarder:
                     t.jitter += (d - t.jitter) / 16
             t.last_transit = transit
         t.last_ts = ts
-        level = find_ext(pkt, self.peers[t.peer].audio_level_id)
+        level = find_extension(pkt, self.peers[t.peer].audio_level_id)
         if level:
             t.audio_level, t.voice = level[0] & 0x7F, level[0] >> 7
 

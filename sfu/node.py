@@ -561,16 +561,16 @@ class Node:
         p = self.by_peer.get(peer)
         if p is None:
             return
-        info = native.py_parse_rtp(data)
+        info = native.parse_rtp(data)
         if info is None:
             return
-        mid_raw = native.py_find_ext(data, p.ext_ids.get(sdp.URI_MID, 0))
+        mid_raw = native.find_extension(data, p.ext_ids.get(sdp.URI_MID, 0))
         if mid_raw is None:
             return
         mid = mid_raw.decode(errors="replace")
         pt, ssrc = info[0], info[4]
-        rid_raw = native.py_find_ext(data, p.ext_ids.get(sdp.URI_RID, 0))
-        rrid_raw = native.py_find_ext(data, p.ext_ids.get(sdp.URI_RRID, 0))
+        rid_raw = native.find_extension(data, p.ext_ids.get(sdp.URI_RID, 0))
+        rrid_raw = native.find_extension(data, p.ext_ids.get(sdp.URI_RRID, 0))
         track = p.published.get(mid)
         if track is not None and track.simulcast:
             self._learn_layer(p, track, ssrc, pt, rid_raw, rrid_raw)

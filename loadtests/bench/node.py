@@ -21,10 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import sfu.server as server
-from sfu.node import Node
+from native.constants import HIST_BUCKETS
 from native.reference import ReferenceForwarder
+from sfu.node import Node
 
-HIST_BUCKETS = 10001
 ENGINE = "native"
 NODES: list[Node] = []
 
