@@ -19,10 +19,11 @@ the node's transport-wide sequence number as the engine does.
 from __future__ import annotations
 
 import ipaddress
+import select
 import socket
 import struct
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pylibsrtp
@@ -39,16 +40,26 @@ from native.constants import (
     EV_RTCP,
     EV_STUN,
     EV_UNKNOWN_SSRC,
+    HIST_BUCKETS,
     LAYER_ALL,
     MAX_RTP,
     OFF_RING,
     SEND_LOG_SIZE,
     START_WINDOW,
 )
+from native.interface import (
+    Counters,
+    Event,
+    RtpHeader,
+    SubscriptionLayers,
+    SubscriptionStats,
+    TrackLayers,
+    TrackStats,
+)
 
 PROFILE_ONE_BYTE = 0xBEDE
 
-RtpTuple = tuple[int, int, int, int, int, int, int, int, int, int, int, int]
+RtpTuple = RtpHeader
 
 
 # ---------------- RTP (RFC 3550 §5.1) ----------------
@@ -706,6 +717,9 @@ class _Track:
     last_keyframe_ns: int = 0
     audio_level: int = -1
     voice: int = 0
+    loudness_sum: int = 0       # audio_activity(): since its last call
+    level_count: int = 0
+    voice_count: int = 0
 
 
 @dataclass
@@ -731,6 +745,8 @@ class _Sub:
     rtx_packets: int = 0
     last_send_ns: int = 0
     twcc_out: int = 0
+    paused: bool = False
+    paused_packets: int = 0
 
 
 
@@ -754,6 +770,7 @@ class ReferenceForwarder:
         self._counts = dict.fromkeys(("rx_packets", "rx_bytes", "forwarded_packets", "forwarded_bytes",
                                       "rtx_packets", "rtcp_sent", "batches", "probe_packets", "layer_filtered"), 0)
         self._drops = dict.fromkeys(DROP_REASONS, 0)
+        self._running = False
 
     # ---- control ----
 
@@ -858,11 +875,54 @@ class ReferenceForwarder:
         s = self.subs.get(sub)
         return s is not None and not s.started
 
+    def set_paused(self, sub: int, paused: bool) -> None:
+        """Stops or resumes forwarding; video resumes at a keyframe, sequence numbers continuing."""
+        s = self.subs.get(sub)
+        if s is None:
+            return
+        if s.paused and not paused and self.tracks[s.track].codec not in (CODEC_OPUS, CODEC_OTHER):
+            s.started, s.need_keyframe = False, True
+        s.paused = bool(paused)
+
+    def audio_activity(self, track: int) -> tuple[int, int, int] | None:
+        """(sum of loudness 0..127, packets with a level, packets with the voice bit) since the last call."""
+        t = self.tracks.get(track)
+        if t is None:
+            return None
+        out = (t.loudness_sum, t.level_count, t.voice_count)
+        t.loudness_sum = t.level_count = t.voice_count = 0
+        return out
+
+    # ---- layers: the reference forwards one layer, unfiltered ----
+    # Layer filtering has its own reference (LayerSub, filter_stream: tests compare it with py_filter_stream);
+    # simulcast switching is tested on the engine alone. The reference refuses to pretend otherwise.
+
+    def switch_layer(self, sub: int, track: int) -> None:
+        raise NotImplementedError("the reference forwards one layer per subscription (no simulcast switch)")
+
+    def subscription_layer(self, sub: int) -> tuple[int, int, int] | None:
+        """(current track, pending target: always -1, switches: always 0)"""
+        s = self.subs.get(sub)
+        return (s.track, -1, 0) if s is not None else None
+
+    def set_temporal(self, sub: int, max_tid: int) -> None:
+        raise NotImplementedError("the reference forwards every layer (its layer filter is LayerSub)")
+
+    def set_svc(self, sub: int, max_sid: int, max_tid: int = -1) -> None:
+        raise NotImplementedError("the reference forwards every layer (its layer filter is LayerSub)")
+
+    def subscription_layers(self, sub: int) -> SubscriptionLayers | None:
+        """(max_sid, max_tid, cur_sid, cur_tid, filtered): no caps, nothing filtered."""
+        return (LAYER_ALL, LAYER_ALL, LAYER_ALL, LAYER_ALL, 0) if sub in self.subs else None
+
+    def track_layers(self, track: int) -> TrackLayers | None:
+        raise NotImplementedError("the reference does not read layer indices on the forwarding path")
+
     # ---- the per-packet path ----
 
-    def poll(self, max_batches: int = 16) -> list[tuple[int, int, tuple[str, int], bytes]]:
+    def poll(self, max_batches: int = 16) -> list[Event]:
         """Receives and forwards until the socket is empty (at most max_batches * batch datagrams)."""
-        events: list[tuple[int, int, tuple[str, int], bytes]] = []
+        events: list[Event] = []
         for _ in range(max_batches):
             n = 0
             while n < self.batch:
@@ -878,7 +938,25 @@ class ReferenceForwarder:
                 break
         return events
 
-    def _handle(self, data: bytes, addr: tuple[str, int], events: list) -> None:
+    def serve(self, callback: Callable[[list[Event]], object]) -> None:
+        """poll() whenever the socket is readable, handing events to `callback`, until stop_serving(). The
+        reference has no lock: drive it from this one thread only (there is no threaded reference)."""
+        self._running = True
+        while self._running:
+            readable, _, _ = select.select([self.sock], [], [], 0.2)
+            if not readable:
+                continue
+            events = self.poll()
+            if events:
+                try:
+                    callback(events)
+                except BaseException:  # like the engine: the media loop outlives any handler bug
+                    pass
+
+    def stop_serving(self) -> None:
+        self._running = False
+
+    def _handle(self, data: bytes, addr: tuple[str, int], events: list[Event]) -> None:
         self._counts["rx_packets"] += 1
         self._counts["rx_bytes"] += len(data)
         if not data:
@@ -925,7 +1003,7 @@ class ReferenceForwarder:
         p.rx_packets += 1
         self._forward(peer, addr, plain, events)
 
-    def _forward(self, peer: int, addr: tuple[str, int], pkt: bytes, events: list) -> None:
+    def _forward(self, peer: int, addr: tuple[str, int], pkt: bytes, events: list[Event]) -> None:
         if len(pkt) > MAX_RTP:
             self._drops["too_big"] += 1
             return
@@ -955,6 +1033,9 @@ class ReferenceForwarder:
         abs_send = abs_send_time(now)
         for si in t.subs:
             s = self.subs[si]
+            if s.paused:
+                s.paused_packets += 1
+                continue
             sp = self.peers[s.peer]
             if sp.tx is None or sp.addr is None:
                 self._drops["not_ready"] += 1
@@ -1023,6 +1104,9 @@ class ReferenceForwarder:
         level = find_extension(pkt, self.peers[t.peer].audio_level_id)
         if level:
             t.audio_level, t.voice = level[0] & 0x7F, level[0] >> 7
+            t.loudness_sum += 127 - t.audio_level
+            t.level_count += 1
+            t.voice_count += t.voice
 
     # ---- RTCP, retransmission, stats ----
 
@@ -1123,7 +1207,7 @@ class ReferenceForwarder:
         self._counts["probe_packets"] += sent
         return (first, (sp.twcc_next - 1) & 0xFFFF, total) if sent else None
 
-    def track_stats(self, track: int) -> tuple | None:
+    def track_stats(self, track: int) -> TrackStats | None:
         """(received, octets, ext_highest_seq, base_seq, jitter, keyframes, last_keyframe_ns, audio_level, voice)"""
         t = self.tracks.get(track)
         if t is None:
@@ -1131,7 +1215,7 @@ class ReferenceForwarder:
         return (t.received, t.octets, t.cycles + t.max_seq, max(t.base_seq, 0), int(t.jitter), t.keyframes,
                 t.last_keyframe_ns, t.audio_level, t.voice)
 
-    def subscription_stats(self, sub: int) -> tuple | None:
+    def subscription_stats(self, sub: int) -> SubscriptionStats | None:
         """(packets, octets, last_out_ts, last_send_ns, started, seq_offset, ts_offset, rtx_packets)"""
         s = self.subs.get(sub)
         if s is None:
@@ -1139,7 +1223,15 @@ class ReferenceForwarder:
         return (s.packets, s.octets, s.last_out_ts, s.last_send_ns, s.started, s.seq_offset, s.ts_offset,
                 s.rtx_packets)
 
-    def counters(self) -> dict:
-        d: dict = dict(self._counts)
-        d["drops"] = dict(self._drops)
-        return d
+    def counters(self) -> Counters:
+        c = self._counts
+        return Counters(
+            rx_packets=c["rx_packets"], rx_bytes=c["rx_bytes"], forwarded_packets=c["forwarded_packets"],
+            forwarded_bytes=c["forwarded_bytes"], rtx_packets=c["rtx_packets"], rtcp_sent=c["rtcp_sent"],
+            batches=c["batches"], probe_packets=c["probe_packets"], layer_filtered=c["layer_filtered"],
+            drops=dict(self._drops),
+        )
+
+    def latency_histogram(self, reset: bool = False) -> list[int]:
+        """The reference does not time its packets: all zero (the benchmark's TimedReferenceForwarder does)."""
+        return [0] * HIST_BUCKETS

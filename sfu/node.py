@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from native import engine as native  # type: ignore[attr-defined]  # the compiled extension
+from native.threaded import MediaThread, ThreadedEngine
 from sfu.allocation.layers import HEADROOM, TEMPORAL_ALL, LayerState, next_upgrade_hold, rank_rids, svc_layers
 from sfu.allocation.layers import plan as plan_layers
 from sfu.allocation.speaker import last_n
 from sfu.congestion.bwe import PacketResult, SendSideBwe, probe_bitrate
 from sfu.congestion.twcc import FeedbackBuilder
-from sfu.engine import MediaThread, ThreadedEngine
 from sfu.feedback import rtcp
 from sfu.negotiation import sdp
 from sfu.room import CODEC_IDS, Layer, Participant, Probe, Room, Subscription, Track
