@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from loopback import wire_clients  # tests/native is on sys.path (no __init__.py)
 
 from native import reference as ref
 from sfu.feedback.rtcp import ReceiverReport, Sdes, SenderReport, parse_compound, serialize
+from tests.native.loopback import wire_clients
 
 engine = pytest.importorskip("native.engine")
 

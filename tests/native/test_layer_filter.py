@@ -12,9 +12,9 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loopback import wire_clients  # tests/native is on sys.path (no __init__.py)
 
 from native import reference as ref
+from tests.native.loopback import wire_clients
 
 engine = pytest.importorskip("native.engine")
 

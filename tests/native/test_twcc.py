@@ -29,8 +29,8 @@ from sfu.feedback import rtcp
 
 engine = pytest.importorskip("native.engine")
 
-from loopback import wire_clients  # noqa: E402  (tests/native is on sys.path)
-from test_reference_equivalence import ext_maps, rtp_packets  # noqa: E402  (tests/native is on sys.path)
+from tests.native.loopback import wire_clients  # noqa: E402
+from tests.native.test_reference_equivalence import ext_maps, rtp_packets  # noqa: E402
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from native.engine import py_munge_vp8
 
+from native.engine import py_munge_vp8
 from native.reference import munge_vp8
 
 
