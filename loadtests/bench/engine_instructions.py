@@ -1,9 +1,9 @@
 """A short, deterministic loop through the native engine, for instruction counts that repeat run after run
 (the forwarding benchmark's CPU figures move with the machine's load; these do not).
 
-    valgrind --tool=callgrind --toggle-collect='*6Engine_*poll' --callgrind-out-file=/tmp/cg.poll \\
+    valgrind --tool=callgrind --toggle-collect='__pyx_pw_*Engine_*poll' --callgrind-out-file=/tmp/cg.poll \\
         .venv/bin/python -m loadtests.bench.engine_instructions --subs 10 --packets 2000
-    valgrind --tool=callgrind --toggle-collect='*py_filter_stream*' --callgrind-out-file=/tmp/cg.filter \\
+    valgrind --tool=callgrind --toggle-collect='__pyx_pw_*py_filter_stream*' --callgrind-out-file=/tmp/cg.filter \\
         .venv/bin/python -m loadtests.bench.engine_instructions --filter
 
 `--toggle-collect` limits the count to `Engine.poll` (recvmmsg -> unprotect -> parse -> rewrite -> protect ->
