@@ -24,13 +24,14 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from native import engine as native  # type: ignore[attr-defined]  # the compiled extension
+from native import engine as native
+from native.interface import EngineApi
+from native.threaded import MediaThread, ThreadedEngine
 from sfu.admission import Admission, JoinRefused
 from sfu.allocation.lastn import LastN
 from sfu.allocation.selection import LayerAllocation
 from sfu.config import NodeConfig
 from sfu.congestion.controller import TWCC_FEEDBACK_INTERVAL, CongestionControl
-from sfu.engine import MediaThread, ThreadedEngine
 from sfu.feedback.inbound import RtcpInbound
 from sfu.feedback.keyframes import KeyframeRequests
 from sfu.feedback.nack import NackResponder
@@ -93,7 +94,7 @@ class Node:
         self.draining = False
         self.registry_ok = True  # false while the registry is unreachable: no new participants
         self.sock: socket.socket | None = None
-        self.engine: native.Engine | None = None
+        self.engine: EngineApi | None = None
         self._media: MediaThread | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # the duties
@@ -110,7 +111,7 @@ class Node:
         self.last_n = LastN(self)
 
     @property
-    def media_engine(self) -> Any:
+    def media_engine(self) -> EngineApi:
         """The engine, once the node has started (the duties run only then)."""
         if self.engine is None:
             raise RuntimeError("the node has not started")
@@ -127,8 +128,8 @@ class Node:
         sock.setblocking(False)
         self.sock = sock
         self.config.udp_port = sock.getsockname()[1]
-        cls = ThreadedEngine if self.config.media_thread else native.Engine
-        self.engine = cls(
+        cls: type[native.Engine] = ThreadedEngine if self.config.media_thread else native.Engine
+        engine = self.engine = cls(
             sock.fileno(),
             self.config.max_peers,
             self.config.max_tracks,
@@ -137,7 +138,7 @@ class Node:
         )
         loop = asyncio.get_running_loop()
         if self.config.media_thread:
-            self._media = MediaThread(self.engine, lambda events: loop.call_soon_threadsafe(self.demux.dispatch, events))
+            self._media = MediaThread(engine, lambda events: loop.call_soon_threadsafe(self.demux.dispatch, events))
             self._media.start()
         else:
             loop.add_reader(sock.fileno(), self.demux.on_readable)

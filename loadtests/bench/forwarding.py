@@ -4,7 +4,7 @@
 
 For each N, in the same run and for the same packets:
 - castellan: a node process (sfu.server via loadtests/bench/node.py) with the native engine;
-- python-ref: the same node with the pure-Python reference path (sfu.reference.ReferenceForwarder);
+- python-ref: the same node with the pure-Python reference path (native.reference.ReferenceForwarder);
 - floor: native.engine.floor_loop — SRTP protect + sendmmsg of each packet to N loopback destinations.
 
 Node CPU is the node process's own CPU time (all threads, /proc/<pid>/task/*/schedstat) over the measurement

@@ -2,7 +2,7 @@
 
 Runs exactly `sfu.server` (same Node from the same factory, same Starlette app on uvicorn + uvloop) with two bench-only additions:
 
-- `--engine python` swaps the native engine for `sfu.reference.ReferenceForwarder` on the same socket right
+- `--engine python` swaps the native engine for `native.reference.ReferenceForwarder` on the same socket right
   after the node starts (the pure-Python path: pylibsrtp + sendto), timed per packet like the engine;
 - `GET /bench/latency?reset=1` returns the engine's forwarding latency histogram (arrival -> send, 1 µs
   buckets) as {"hist": {"<µs>": count}} — the node's /stats has counters but not the histogram;
@@ -22,10 +22,10 @@ from typing import Any
 
 import sfu.factory as factory
 import sfu.server as server
+from native.constants import HIST_BUCKETS
+from native.reference import ReferenceForwarder
 from sfu.node import Node
-from sfu.reference import ReferenceForwarder
 
-HIST_BUCKETS = 10001
 ENGINE = "native"
 NODES: list[Node] = []
 

@@ -12,7 +12,8 @@ import logging
 import secrets
 from typing import TYPE_CHECKING
 
-from native import engine as native  # type: ignore[attr-defined]  # the compiled extension
+from native import engine as native
+from native.constants import CODEC_IDS
 from sfu.allocation.layers import rank_rids
 from sfu.congestion.bwe import SendSideBwe
 from sfu.negotiation import sdp
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("castellan.node")
 
-CODEC_IDS = {"opus": 1, "vp8": 2, "vp9": 3, "h264": 4}
 VIDEO_BUFFER = 512  # packets the engine keeps per video layer (NACK service) ...
 AUDIO_BUFFER = 128  # ... per audio track
 SINK_BUFFER = 16  # ... per RTX sink (nothing is re-sent from it)
@@ -142,16 +142,16 @@ class Publications:
         p = self.node.by_peer.get(peer)
         if p is None:
             return
-        info = native.py_parse_rtp(data)
+        info = native.parse_rtp(data)
         if info is None:
             return
-        mid_raw = native.py_find_ext(data, p.ext_ids.get(sdp.URI_MID, 0))
+        mid_raw = native.find_extension(data, p.ext_ids.get(sdp.URI_MID, 0))
         if mid_raw is None:
             return
         mid = mid_raw.decode(errors="replace")
         pt, ssrc = info[0], info[4]
-        rid_raw = native.py_find_ext(data, p.ext_ids.get(sdp.URI_RID, 0))
-        rrid_raw = native.py_find_ext(data, p.ext_ids.get(sdp.URI_RRID, 0))
+        rid_raw = native.find_extension(data, p.ext_ids.get(sdp.URI_RID, 0))
+        rrid_raw = native.find_extension(data, p.ext_ids.get(sdp.URI_RRID, 0))
         track = p.published.get(mid)
         if track is not None and track.simulcast:
             self._learn_layer(p, track, ssrc, pt, rid_raw, rrid_raw)

@@ -7,9 +7,10 @@ exception is a counted drop (`handler_error`), never the end of the loop.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from native import engine as native  # type: ignore[attr-defined]  # the compiled extension
+from native.constants import EV_DTLS, EV_RTCP, EV_STUN, EV_UNKNOWN_SSRC
+from native.interface import Event
 
 if TYPE_CHECKING:
     from sfu.node import Node
@@ -30,20 +31,20 @@ class Demux:
             return
         self.dispatch(events)
 
-    def dispatch(self, events: list[tuple[int, int, Any, bytes]]) -> None:
+    def dispatch(self, events: list[Event]) -> None:
         """Control datagrams from the engine (on the event loop)."""
         node = self.node
         if node.engine is None:
             return
         for kind, peer, addr, data in events:
             try:
-                if kind == native.EV_STUN:
+                if kind == EV_STUN:
                     node.connectivity.on_stun(data, addr)
-                elif kind == native.EV_DTLS:
+                elif kind == EV_DTLS:
                     node.connectivity.on_dtls(peer, data)
-                elif kind == native.EV_RTCP:
+                elif kind == EV_RTCP:
                     node.rtcp.on_rtcp(peer, data)
-                elif kind == native.EV_UNKNOWN_SSRC:
+                elif kind == EV_UNKNOWN_SSRC:
                     node.publications.on_unknown_ssrc(peer, data)
             except Exception:  # noqa: BLE001 - one bad datagram must never hurt others
                 node.control_drops["handler_error"] += 1

@@ -80,7 +80,7 @@ class DtlsSession:
         self,
         certificate: Certificate,
         remote_fingerprints: list[tuple[str, str]],
-        send: Callable[[bytes], None],
+        send: Callable[[bytes], object],  # its result (e.g. Engine.send_raw's bool) is ignored
         server: bool = True,
         profiles: list[tuple[bytes, int, int, int]] = SRTP_PROFILES,
     ) -> None:

@@ -9,7 +9,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from sfu import reference as ref
+from native import reference as ref
 
 
 @dataclass

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from loopback import wire_clients  # tests/native is on sys.path (no __init__.py)
 
-from sfu import reference as ref
+from native import reference as ref
 from sfu.feedback.rtcp import ReceiverReport, Sdes, SenderReport, parse_compound, serialize
+from tests.native.loopback import wire_clients
 
 engine = pytest.importorskip("native.engine")
 
@@ -110,13 +110,13 @@ def exts(level: int | None = None, abs_send: int = 0x010203, twcc_seq: int | Non
 
 
 def abs_send_of(pkt: bytes) -> int | None:
-    value = ref.find_ext(pkt, OUT_ABS_ID)
+    value = ref.find_extension(pkt, OUT_ABS_ID)
     return None if value is None else int.from_bytes(value, "big")
 
 
 def without_abs_send(pkt: bytes) -> bytes:
     """The packet with its abs-send-time value zeroed (the only clock-dependent bytes)."""
-    value = ref.find_ext(pkt, OUT_ABS_ID)
+    value = ref.find_extension(pkt, OUT_ABS_ID)
     if value is None:
         return pkt
     info = ref.parse_rtp(pkt)
@@ -176,8 +176,8 @@ def test_the_script_forwards_as_it_should(rig: Rig) -> None:
     assert seqs == ([(0xAAAA, s) for s in (500, 501, 502, 504, 503)] + [(0xBBBB, i) for i in range(5)]
                     + [(0xAAAB, 0), (0xAAAB, 1)])
     assert all(abs_send_of(p) is not None for p in media)
-    assert ref.find_ext(media[0], OUT_TWCC_ID) == struct.pack("!H", 11)
-    assert ref.find_ext(media[5], OUT_LEVEL_ID) == bytes([30])
+    assert ref.find_extension(media[0], OUT_TWCC_ID) == struct.pack("!H", 11)
+    assert ref.find_extension(media[5], OUT_LEVEL_ID) == bytes([30])
     assert got["rtx_sent"] == 2
     kinds = [(k, peer) for k, peer, _, _ in got["events"]]
     assert kinds == [(engine.EV_RTCP, PUB), (engine.EV_UNKNOWN_SSRC, PUB), (engine.EV_STUN, PUB), (engine.EV_DTLS, PUB)]

@@ -1,4 +1,4 @@
-"""VP8 temporal layers and VP9 SVC: the descriptors are parsed alike natively and in `sfu.reference`, a
+"""VP8 temporal layers and VP9 SVC: the descriptors are parsed alike natively and in `native.reference`, a
 subscription's layer filter makes the same decisions on any packet stream, and the filter does what a receiver
 needs — no sequence gaps, continuous VP8 picture ids, the marker on the last forwarded spatial layer, NACKs
 mapped to the packet that was really sent — on a real engine over loopback UDP and SRTP."""
@@ -12,9 +12,9 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from loopback import wire_clients  # tests/native is on sys.path (no __init__.py)
 
-from sfu import reference as ref
+from native import reference as ref
+from tests.native.loopback import wire_clients
 
 engine = pytest.importorskip("native.engine")
 

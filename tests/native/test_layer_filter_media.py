@@ -8,9 +8,9 @@ import fractions
 import struct
 
 import pytest
-from test_layer_filter import SUB, Rig, rtp, seqs_of  # tests/native is on sys.path (no __init__.py)
 
-from sfu import reference as ref
+from native import reference as ref
+from tests.native.test_layer_filter import SUB, Rig, rtp, seqs_of
 
 engine = pytest.importorskip("native.engine")
 av = pytest.importorskip("av")

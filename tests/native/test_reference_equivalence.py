@@ -2,7 +2,7 @@
 
 Packets are generated the way they occur on the wire (CSRCs, RFC 8285 one- and two-byte extension blocks
 with padding bytes, RTP padding, random payloads) and then, often, damaged: truncated, a byte flipped, a
-length lying. Whatever the input, the native test hooks and `sfu.reference` must return the same thing.
+length lying. Whatever the input, the native test hooks and `native.reference` must return the same thing.
 Then the keyframe detectors are shown real keyframe starts for each codec.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sfu import reference as ref
+from native import reference as ref
 
 engine = pytest.importorskip("native.engine")
 
@@ -110,13 +110,13 @@ ext_maps = st.binary(max_size=256).map(lambda m: b"\x00" + m[1:] if m else m)   
 @FAST
 @given(rtp_packets())
 def test_parse_rtp_agrees(pkt: bytes) -> None:
-    assert engine.py_parse_rtp(pkt) == ref.parse_rtp(pkt)
+    assert engine.parse_rtp(pkt) == ref.parse_rtp(pkt)
 
 
 @FAST
 @given(rtp_packets(), st.integers(0, 20) | st.integers(0, 255))
-def test_find_ext_agrees(pkt: bytes, ext_id: int) -> None:
-    assert engine.py_find_ext(pkt, ext_id) == ref.find_ext(pkt, ext_id)
+def test_find_extension_agrees(pkt: bytes, ext_id: int) -> None:
+    assert engine.find_extension(pkt, ext_id) == ref.find_extension(pkt, ext_id)
 
 
 @FAST
@@ -168,9 +168,9 @@ def test_rewrite_maps_ids_and_stamps_abs_send_time() -> None:
     for fn in (engine.py_rewrite_rtp, ref.rewrite_rtp):
         out = fn(pkt, 0xB, 100, 10, 20, ext_map, 2, 0x123456)
         assert out is not None
-        assert ref.find_ext(out, 4) == b"\x85"
-        assert ref.find_ext(out, 2) == b"\x12\x34\x56"
-        assert ref.find_ext(out, 5) is None
+        assert ref.find_extension(out, 4) == b"\x85"
+        assert ref.find_extension(out, 2) == b"\x12\x34\x56"
+        assert ref.find_extension(out, 5) is None
         assert out.endswith(b"opus")
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from sfu import reference as ref
+from native import reference as ref
 
 engine = pytest.importorskip("native.engine")
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfu.reference import srtp_session
+from native.reference import srtp_session
 
 engine = pytest.importorskip("native.engine")
 

@@ -1,7 +1,7 @@
 """Transport-wide congestion control in the engine.
 
 Receive side: the engine logs (transport seq, arrival) of what a publisher peer sends, in a bounded log that
-Python drains; the native log and `sfu.reference.ArrivalLog` agree on any sequence of pushes and drains, and
+Python drains; the native log and `native.reference.ArrivalLog` agree on any sequence of pushes and drains, and
 the feedback built from either is the same and says exactly what arrived (16-bit wrap, reordering, losses,
 big gaps, late packets, long pauses).
 
@@ -23,14 +23,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sfu import reference as ref
+from native import reference as ref
 from sfu.congestion.twcc import MAX_GAP, FeedbackBuilder, FeedbackReader
 from sfu.feedback import rtcp
 
 engine = pytest.importorskip("native.engine")
 
-from loopback import wire_clients  # noqa: E402  (tests/native is on sys.path)
-from test_reference_equivalence import ext_maps, rtp_packets  # noqa: E402  (tests/native is on sys.path)
+from tests.native.loopback import wire_clients  # noqa: E402
+from tests.native.test_reference_equivalence import ext_maps, rtp_packets  # noqa: E402
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -56,7 +56,7 @@ def test_the_transport_seq_is_always_found_and_the_payload_kept(pkt: bytes, ext_
         assert out is None
         return
     assert out is not None
-    assert ref.find_ext(out, twcc_out) == struct.pack("!H", twcc_seq)
+    assert ref.find_extension(out, twcc_out) == struct.pack("!H", twcc_seq)
     got = ref.parse_rtp(out)
     assert got is not None and out[got[9]:] == pkt[src[9]:]
 
@@ -281,9 +281,9 @@ def test_subscriber_packets_carry_the_nodes_transport_seq_and_are_logged(rig: Ri
     t1 = time.time_ns() // 1000
     got = media + rtx + padding
     assert len(media) == 5 and len(rtx) == 2 and len(padding) == 3
-    transport = [struct.unpack("!H", ref.find_ext(p, SUB_TWCC) or b"")[0] for p, _ in got]
+    transport = [struct.unpack("!H", ref.find_extension(p, SUB_TWCC) or b"")[0] for p, _ in got]
     assert transport == list(range(10))
-    assert all(ref.find_ext(p, PUB_TWCC) is None for p, _ in got)
+    assert all(ref.find_extension(p, PUB_TWCC) is None for p, _ in got)
     assert probe == (7, 9, sum(n for _, n in padding))
     for p, _ in padding:                                # padding only, on the RTX stream
         info = ref.parse_rtp(p)

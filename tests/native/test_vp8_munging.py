@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from native.engine import py_munge_vp8
 
-from sfu.reference import munge_vp8
+from native.engine import py_munge_vp8
+from native.reference import munge_vp8
 
 
 @settings(max_examples=300, deadline=None)

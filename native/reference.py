@@ -1,7 +1,8 @@
 """Pure-Python reference of the native media path (native/engine.pyx), written from the RFCs.
 
-The functions mirror the native test hooks (`py_parse_rtp`, `py_find_ext`, `py_is_keyframe`, `py_rewrite_rtp`,
-`py_wrap_rtx`) signature for signature, so tests can compare the two on arbitrary input:
+The functions mirror the engine's public functions (`parse_rtp`, `find_extension`) and its test hooks
+(`py_is_keyframe`, `py_rewrite_rtp`, `py_wrap_rtx`, ...) signature for signature, so tests can compare the two
+on arbitrary input:
 
 - RTP header: RFC 3550 §5.1; header extensions: RFC 8285 (one-byte 0xBEDE, two-byte 0x100X);
 - keyframes: RFC 7741 (VP8), RFC 9628 (VP9), RFC 6184 (H.264); retransmission: RFC 4588.
@@ -18,34 +19,47 @@ the node's transport-wide sequence number as the engine does.
 from __future__ import annotations
 
 import ipaddress
+import select
 import socket
 import struct
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pylibsrtp
 
-CODEC_OTHER = 0
-CODEC_OPUS = 1
-CODEC_VP8 = 2
-CODEC_VP9 = 3
-CODEC_H264 = 4
-
-EV_STUN = 1
-EV_DTLS = 2
-EV_RTCP = 3
-EV_UNKNOWN_SSRC = 4
-
-MAX_RTP = 1500          # the engine refuses larger RTP, so rewrite/RTX never outgrow a datagram buffer
-PROFILE_ONE_BYTE = 0xBEDE
-
-DROP_REASONS = (
-    "malformed", "unknown_address", "srtp_auth", "srtp_replay", "unknown_ssrc", "not_ready",
-    "send_failed", "event_overflow", "too_big", "not_started", "srtcp_auth", "unclassified",
+from native.constants import (
+    ARRIVAL_LOG_SIZE,
+    CODEC_H264,
+    CODEC_OPUS,
+    CODEC_OTHER,
+    CODEC_VP8,
+    CODEC_VP9,
+    DROP_REASONS,
+    EV_DTLS,
+    EV_RTCP,
+    EV_STUN,
+    EV_UNKNOWN_SSRC,
+    HIST_BUCKETS,
+    LAYER_ALL,
+    MAX_RTP,
+    OFF_RING,
+    SEND_LOG_SIZE,
+    START_WINDOW,
+)
+from native.interface import (
+    Counters,
+    Event,
+    RtpHeader,
+    SubscriptionLayers,
+    SubscriptionStats,
+    TrackLayers,
+    TrackStats,
 )
 
-RtpTuple = tuple[int, int, int, int, int, int, int, int, int, int, int, int]
+PROFILE_ONE_BYTE = 0xBEDE
+
+RtpTuple = RtpHeader
 
 
 # ---------------- RTP (RFC 3550 §5.1) ----------------
@@ -115,7 +129,7 @@ def _elements(data: bytes, profile: int, start: int, end: int) -> Iterator[tuple
             i += 2 + data[i + 1]
 
 
-def find_ext(data: bytes, ext_id: int) -> bytes | None:
+def find_extension(data: bytes, ext_id: int) -> bytes | None:
     """The value of the first header extension element with `ext_id`, or None."""
     info = parse_rtp(data)
     if info is None or info[6] < 0 or ext_id == 0:
@@ -316,7 +330,7 @@ class ArrivalLog:
     Python. Holding at most `capacity` entries, it drops the oldest (counting an overflow) when more arrive
     between two drains."""
 
-    def __init__(self, capacity: int = 1024) -> None:
+    def __init__(self, capacity: int = ARRIVAL_LOG_SIZE) -> None:
         self.capacity = capacity
         self.entries: list[tuple[int, int]] = []
         self.overflow = 0
@@ -335,9 +349,6 @@ class ArrivalLog:
 
 
 # ---------------- layer descriptors and the layer filter (VP8 temporal layers, VP9 SVC) ----------------
-
-LAYER_ALL = 7            # a subscription cap meaning "every layer"
-OFF_RING = 64            # seq-offset changes remembered per subscription (NACK mapping, late packets)
 
 Vp8Desc = tuple[int, int, int, int, int, int, int, int, int]
 Vp9Desc = tuple[int, int, int, int, int, int, int, int, int, int]
@@ -706,6 +717,9 @@ class _Track:
     last_keyframe_ns: int = 0
     audio_level: int = -1
     voice: int = 0
+    loudness_sum: int = 0       # audio_activity(): since its last call
+    level_count: int = 0
+    voice_count: int = 0
 
 
 @dataclass
@@ -731,10 +745,9 @@ class _Sub:
     rtx_packets: int = 0
     last_send_ns: int = 0
     twcc_out: int = 0
+    paused: bool = False
+    paused_packets: int = 0
 
-
-START_WINDOW = 0x4000   # packets older than the start or this far behind the newest are not forwarded
-SEND_LOG = 4096         # transport-cc: packets sent to a peer that feedback can still refer to
 
 
 def _older(a: int, b: int) -> bool:
@@ -757,6 +770,7 @@ class ReferenceForwarder:
         self._counts = dict.fromkeys(("rx_packets", "rx_bytes", "forwarded_packets", "forwarded_bytes",
                                       "rtx_packets", "rtcp_sent", "batches", "probe_packets", "layer_filtered"), 0)
         self._drops = dict.fromkeys(DROP_REASONS, 0)
+        self._running = False
 
     # ---- control ----
 
@@ -861,11 +875,54 @@ class ReferenceForwarder:
         s = self.subs.get(sub)
         return s is not None and not s.started
 
+    def set_paused(self, sub: int, paused: bool) -> None:
+        """Stops or resumes forwarding; video resumes at a keyframe, sequence numbers continuing."""
+        s = self.subs.get(sub)
+        if s is None:
+            return
+        if s.paused and not paused and self.tracks[s.track].codec not in (CODEC_OPUS, CODEC_OTHER):
+            s.started, s.need_keyframe = False, True
+        s.paused = bool(paused)
+
+    def audio_activity(self, track: int) -> tuple[int, int, int] | None:
+        """(sum of loudness 0..127, packets with a level, packets with the voice bit) since the last call."""
+        t = self.tracks.get(track)
+        if t is None:
+            return None
+        out = (t.loudness_sum, t.level_count, t.voice_count)
+        t.loudness_sum = t.level_count = t.voice_count = 0
+        return out
+
+    # ---- layers: the reference forwards one layer, unfiltered ----
+    # Layer filtering has its own reference (LayerSub, filter_stream: tests compare it with py_filter_stream);
+    # simulcast switching is tested on the engine alone. The reference refuses to pretend otherwise.
+
+    def switch_layer(self, sub: int, track: int) -> None:
+        raise NotImplementedError("the reference forwards one layer per subscription (no simulcast switch)")
+
+    def subscription_layer(self, sub: int) -> tuple[int, int, int] | None:
+        """(current track, pending target: always -1, switches: always 0)"""
+        s = self.subs.get(sub)
+        return (s.track, -1, 0) if s is not None else None
+
+    def set_temporal(self, sub: int, max_tid: int) -> None:
+        raise NotImplementedError("the reference forwards every layer (its layer filter is LayerSub)")
+
+    def set_svc(self, sub: int, max_sid: int, max_tid: int = -1) -> None:
+        raise NotImplementedError("the reference forwards every layer (its layer filter is LayerSub)")
+
+    def subscription_layers(self, sub: int) -> SubscriptionLayers | None:
+        """(max_sid, max_tid, cur_sid, cur_tid, filtered): no caps, nothing filtered."""
+        return (LAYER_ALL, LAYER_ALL, LAYER_ALL, LAYER_ALL, 0) if sub in self.subs else None
+
+    def track_layers(self, track: int) -> TrackLayers | None:
+        raise NotImplementedError("the reference does not read layer indices on the forwarding path")
+
     # ---- the per-packet path ----
 
-    def poll(self, max_batches: int = 16) -> list[tuple[int, int, tuple[str, int], bytes]]:
+    def poll(self, max_batches: int = 16) -> list[Event]:
         """Receives and forwards until the socket is empty (at most max_batches * batch datagrams)."""
-        events: list[tuple[int, int, tuple[str, int], bytes]] = []
+        events: list[Event] = []
         for _ in range(max_batches):
             n = 0
             while n < self.batch:
@@ -881,7 +938,25 @@ class ReferenceForwarder:
                 break
         return events
 
-    def _handle(self, data: bytes, addr: tuple[str, int], events: list) -> None:
+    def serve(self, callback: Callable[[list[Event]], object]) -> None:
+        """poll() whenever the socket is readable, handing events to `callback`, until stop_serving(). The
+        reference has no lock: drive it from this one thread only (there is no threaded reference)."""
+        self._running = True
+        while self._running:
+            readable, _, _ = select.select([self.sock], [], [], 0.2)
+            if not readable:
+                continue
+            events = self.poll()
+            if events:
+                try:
+                    callback(events)
+                except BaseException:  # like the engine: the media loop outlives any handler bug
+                    pass
+
+    def stop_serving(self) -> None:
+        self._running = False
+
+    def _handle(self, data: bytes, addr: tuple[str, int], events: list[Event]) -> None:
         self._counts["rx_packets"] += 1
         self._counts["rx_bytes"] += len(data)
         if not data:
@@ -928,7 +1003,7 @@ class ReferenceForwarder:
         p.rx_packets += 1
         self._forward(peer, addr, plain, events)
 
-    def _forward(self, peer: int, addr: tuple[str, int], pkt: bytes, events: list) -> None:
+    def _forward(self, peer: int, addr: tuple[str, int], pkt: bytes, events: list[Event]) -> None:
         if len(pkt) > MAX_RTP:
             self._drops["too_big"] += 1
             return
@@ -938,7 +1013,7 @@ class ReferenceForwarder:
             return
         pp = self.peers[peer]
         if pp.twcc_id and pp.arrivals is not None:
-            value = find_ext(pkt, pp.twcc_id)
+            value = find_extension(pkt, pp.twcc_id)
             if value is not None and len(value) >= 2:
                 pp.arrivals.push(struct.unpack_from("!H", value)[0], time.time_ns())
         ti = self._by_ssrc.get((peer, info[4]))
@@ -958,6 +1033,9 @@ class ReferenceForwarder:
         abs_send = abs_send_time(now)
         for si in t.subs:
             s = self.subs[si]
+            if s.paused:
+                s.paused_packets += 1
+                continue
             sp = self.peers[s.peer]
             if sp.tx is None or sp.addr is None:
                 self._drops["not_ready"] += 1
@@ -998,7 +1076,7 @@ class ReferenceForwarder:
         if twcc_seq is not None:                                # the transport-cc send log
             if sp.sent_log is None:
                 sp.sent_log = {}
-            sp.sent_log[twcc_seq % SEND_LOG] = (twcc_seq, time.time_ns() // 1000, len(data))
+            sp.sent_log[twcc_seq % SEND_LOG_SIZE] = (twcc_seq, time.time_ns() // 1000, len(data))
             sp.twcc_sent += 1
         sp.tx_packets += 1
         self._counts["forwarded_packets"] += 1
@@ -1023,9 +1101,12 @@ class ReferenceForwarder:
                     t.jitter += (d - t.jitter) / 16
             t.last_transit = transit
         t.last_ts = ts
-        level = find_ext(pkt, self.peers[t.peer].audio_level_id)
+        level = find_extension(pkt, self.peers[t.peer].audio_level_id)
         if level:
             t.audio_level, t.voice = level[0] & 0x7F, level[0] >> 7
+            t.loudness_sum += 127 - t.audio_level
+            t.level_count += 1
+            t.voice_count += t.voice
 
     # ---- RTCP, retransmission, stats ----
 
@@ -1091,8 +1172,8 @@ class ReferenceForwarder:
         out: list[tuple[int, int] | None] = []
         for k in range(count):
             seq = (base_seq + k) & 0xFFFF
-            entry = (p.sent_log or {}).get(seq % SEND_LOG)
-            ok = entry is not None and entry[0] == seq and (p.twcc_next - seq - 1) & 0xFFFF < SEND_LOG
+            entry = (p.sent_log or {}).get(seq % SEND_LOG_SIZE)
+            ok = entry is not None and entry[0] == seq and (p.twcc_next - seq - 1) & 0xFFFF < SEND_LOG_SIZE
             out.append((entry[1], entry[2]) if ok and entry is not None else None)
         return out
 
@@ -1126,7 +1207,7 @@ class ReferenceForwarder:
         self._counts["probe_packets"] += sent
         return (first, (sp.twcc_next - 1) & 0xFFFF, total) if sent else None
 
-    def track_stats(self, track: int) -> tuple | None:
+    def track_stats(self, track: int) -> TrackStats | None:
         """(received, octets, ext_highest_seq, base_seq, jitter, keyframes, last_keyframe_ns, audio_level, voice)"""
         t = self.tracks.get(track)
         if t is None:
@@ -1134,7 +1215,7 @@ class ReferenceForwarder:
         return (t.received, t.octets, t.cycles + t.max_seq, max(t.base_seq, 0), int(t.jitter), t.keyframes,
                 t.last_keyframe_ns, t.audio_level, t.voice)
 
-    def subscription_stats(self, sub: int) -> tuple | None:
+    def subscription_stats(self, sub: int) -> SubscriptionStats | None:
         """(packets, octets, last_out_ts, last_send_ns, started, seq_offset, ts_offset, rtx_packets)"""
         s = self.subs.get(sub)
         if s is None:
@@ -1142,7 +1223,15 @@ class ReferenceForwarder:
         return (s.packets, s.octets, s.last_out_ts, s.last_send_ns, s.started, s.seq_offset, s.ts_offset,
                 s.rtx_packets)
 
-    def counters(self) -> dict:
-        d: dict = dict(self._counts)
-        d["drops"] = dict(self._drops)
-        return d
+    def counters(self) -> Counters:
+        c = self._counts
+        return Counters(
+            rx_packets=c["rx_packets"], rx_bytes=c["rx_bytes"], forwarded_packets=c["forwarded_packets"],
+            forwarded_bytes=c["forwarded_bytes"], rtx_packets=c["rtx_packets"], rtcp_sent=c["rtcp_sent"],
+            batches=c["batches"], probe_packets=c["probe_packets"], layer_filtered=c["layer_filtered"],
+            drops=dict(self._drops),
+        )
+
+    def latency_histogram(self, reset: bool = False) -> list[int]:
+        """The reference does not time its packets: all zero (the benchmark's TimedReferenceForwarder does)."""
+        return [0] * HIST_BUCKETS

@@ -1,0 +1,70 @@
+"""The native engine as the node uses it: on its own media thread (default) or driven by the event loop.
+
+On the media thread, datagrams are received, forwarded and sent without the GIL, so Python work (signalling,
+HTTP, timers, RTCP decisions) never delays media, and media never waits for the event loop. Every call Python
+makes into the engine then takes the engine's lock, which the media thread holds only while it processes one
+receive batch (`Engine.serve`): the per-packet path itself never pays for the lock per packet.
+
+Which methods take the lock is not a list of names kept here: it is every method of
+`native.interface.EngineControl`, the part of the engine's interface that reads or changes what the media
+thread uses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from native import engine as native
+from native.interface import EngineApi, EngineControl, Event, members
+
+_E = TypeVar("_E", bound=type)
+
+
+def _locked(base: Callable[..., Any]) -> Callable[..., Any]:
+    def method(self: native.Engine, *args: Any, **kwargs: Any) -> Any:
+        self._lock()
+        try:
+            return base(self, *args, **kwargs)
+        finally:
+            self._unlock()
+
+    method.__name__ = method.__qualname__ = base.__name__
+    method.__doc__ = base.__doc__
+    return method
+
+
+def _locking(protocol: type) -> Callable[[_E], _E]:
+    """Class decorator: each method `protocol` declares takes the engine's lock around the base method."""
+
+    def decorate(cls: _E) -> _E:
+        for name in members(protocol):
+            setattr(cls, name, _locked(getattr(cls.__mro__[1], name)))
+        return cls
+
+    return decorate
+
+
+@_locking(EngineControl)
+class ThreadedEngine(native.Engine):
+    """`native.engine.Engine` whose EngineControl methods may be called from the event loop while `serve` runs on
+    a media thread (see MediaThread)."""
+
+
+LOCKED: tuple[str, ...] = members(EngineControl)   # the methods ThreadedEngine wraps, for tests and docs
+
+
+class MediaThread:
+    """Runs `engine.serve` on a dedicated thread; events go to `deliver` (called on the media thread)."""
+
+    def __init__(self, engine: EngineApi, deliver: Callable[[list[Event]], object]) -> None:
+        self.engine = engine
+        self._thread = threading.Thread(target=engine.serve, args=(deliver,), name="castellan-media", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.engine.stop_serving()
+        self._thread.join(timeout)
