@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from sfu.participant import Participant
 from signalling.tokens import TokenError, TokenVerifier
 
 log = logging.getLogger("castellan.signalling")
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE = 256 * 1024
@@ -220,7 +222,7 @@ class NodeSignalling:
         return FileResponse(STATIC / "dev" / "minimal.js", media_type="text/javascript")
 
 
-def create_node_app(signalling: NodeSignalling, lifespan: Any = None) -> Starlette:
+def create_node_app(signalling: NodeSignalling, lifespan: Lifespan | None = None) -> Starlette:
     s = signalling
     routes = [
         WebSocketRoute("/ws", s.websocket),
