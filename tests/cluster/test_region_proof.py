@@ -69,6 +69,9 @@ def test_eu_meeting_never_touches_us_and_fails_closed(topology: cl.Topology, tmp
                          tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])],
                          links={"board": TENANT, "townhall": TENANT}, public_url=cp_url)
         procs.add(cl.control_plane(tmp_path, seeded.db, hub_addr, CP_PORT, redis_url, ns=topo.hub))
+        # nodes start once the control plane has published the regions (else a node refuses its unknown region)
+        assert cl.wait_until(lambda: set(NODES) <= cl.registry_regions(redis_url), 30), \
+            "control plane did not publish the regions:\n" + procs.logs()
         for region, node_id in NODES.items():
             s = topo.spokes[region]
             procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url, cp_url, ns=s.ns))
