@@ -81,10 +81,12 @@ def test_five_percent_loss_on_one_subscriber_is_repaired_by_nack_and_rtx():
     assert stats["engine"]["rtx_packets"] > 0, "no retransmission was served"
     assert_in_order(lossy)
     assert_in_order(clean)
-    # the lossy subscriber decodes the same frames as the clean one (it may have started at the same keyframe)
-    # same frames decoded over the common span; only the last few may still sit in aiortc's jitter buffer when
-    # the publisher stops (a frame is released when the next one starts)
-    assert lossy[0] == clean[0]
+    # the lossy subscriber decodes every frame from its first keyframe on, as the clean one does; each starts at
+    # a keyframe (the file has one every 60 frames), and on a loaded machine one subscription may become ready
+    # too late for the keyframe the other started at (seen once in a full run: 0 and 60).
+    # Only the last few may still sit in aiortc's jitter buffer when the publisher stops (a frame is released
+    # when the next one starts)
+    assert abs(lossy[0] - clean[0]) <= 60, (lossy[0], clean[0])
     assert clean[-1] - lossy[-1] <= 10, (lossy[-1], clean[-1])
 
 

@@ -84,7 +84,7 @@ def test_constants_are_defined_once() -> None:
         assert getattr(engine, name) == getattr(constants, name), name
     for name in ("CODEC_VP8", "EV_RTCP", "DROP_REASONS", "LAYER_ALL", "MAX_RTP"):
         assert getattr(ref, name) is getattr(constants, name)
-    from sfu.room import CODEC_IDS
+    from sfu.negotiation.publications import CODEC_IDS  # what the node gives the engine
 
     assert CODEC_IDS is constants.CODEC_IDS
     # the compiled values are the enum constants the per-packet path uses: a VP8 keyframe is one only as VP8
