@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aioice import stun
-from native.engine import SrtpSession
 
 from loadtests.bench import sdp as bsdp
 from loadtests.bench.media import FPS, BenchMedia
+from native.engine import SrtpSession
 from sfu.feedback import rtcp
 from sfu.transport.dtls import Certificate, DtlsSession, SrtpKeys
 

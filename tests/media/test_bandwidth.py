@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 import websockets
-from native.engine import SrtpSession
 
 from loadtests.bench import sdp as bsdp
 from loadtests.bench.peer import BenchPeer
+from native.engine import SrtpSession
 from sfu.congestion.twcc import FeedbackBuilder
 from sfu.feedback import rtcp
 from sfu.metrics import metrics_endpoint

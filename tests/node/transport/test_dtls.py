@@ -5,8 +5,8 @@ fingerprint is refused."""
 from __future__ import annotations
 
 import pytest
-from native.engine import SrtpSession
 
+from native.engine import SrtpSession
 from sfu.transport.dtls import SRTP_PROFILES, Certificate, DtlsSession
 
 
