@@ -69,9 +69,16 @@ def test_eu_meeting_never_touches_us_and_fails_closed(topology: cl.Topology, tmp
                          tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])],
                          links={"board": TENANT, "townhall": TENANT}, public_url=cp_url)
         procs.add(cl.control_plane(tmp_path, seeded.db, hub_addr, CP_PORT, redis_url, ns=topo.hub))
-        # nodes start once the control plane has published the regions (else a node refuses its unknown region)
-        assert cl.wait_until(lambda: set(NODES) <= cl.registry_regions(redis_url), 30), \
-            "control plane did not publish the regions:\n" + procs.logs()
+        # nodes start once the control plane has published the regions (else a node refuses its unknown region);
+        # Redis is reachable inside the hub namespace only
+        def regions_published() -> bool:
+            import subprocess
+
+            r = subprocess.run(["ip", "netns", "exec", topo.hub, "redis-cli", "-h", "127.0.0.1", "-p", str(REDIS_PORT),
+                                "hkeys", "castellan:regions"], capture_output=True, text=True, timeout=5)
+            return set(NODES) <= set(r.stdout.split())
+
+        assert cl.wait_until(regions_published, 30), "control plane did not publish the regions:\n" + procs.logs()
         for region, node_id in NODES.items():
             s = topo.spokes[region]
             procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url, cp_url, ns=s.ns))
