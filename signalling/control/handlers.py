@@ -19,11 +19,10 @@ def cp(request: Request) -> ControlPlane:
 
 
 def client_address(request: Request) -> str:
-    if cp(request).config.trust_forwarded_for:
-        fwd = request.headers.get("x-forwarded-for")
-        if fwd:
-            return fwd.split(",")[0].strip()[:64]
-    return request.client.host if request.client else "unknown"
+    """The address rate limits and lockouts key on: the peer, or what the trusted proxies in front say it is
+    (clientaddr.py)."""
+    peer = request.client.host if request.client else "unknown"
+    return cp(request).config.forwarded_rule().client(peer, request.headers.getlist("x-forwarded-for"))
 
 
 def bearer(request: Request) -> str | None:
