@@ -20,7 +20,14 @@ def add_parser(sub: Any) -> None:
     add(cp, "--redis-url")
     add(cp, "--signing-key-dir")
     add(cp, "--public-url")
-    add(cp, "--trust-forwarded-for", action="store_true", help="behind a trusted reverse proxy only")
+    add(cp, "--trust-forwarded-for", action="store_true",
+        help="read the client address from X-Forwarded-For, as added by the trusted proxies in front")
+    add(cp, "--trusted-proxies", default="",
+        help="CIDRs of those proxies, comma-separated (default: loopback and private networks); the header "
+             "counts only when the connection comes from one of them")
+    add(cp, "--forwarded-hops", type=int, default=1,
+        help="proxies in front that append to X-Forwarded-For (Ingress alone: 1; with a load balancer or CDN "
+             "in front: 2); 0 = walk from the right past every trusted proxy")
 
 
 def _save_operator_key(key: str, places: list[Path]) -> None:
@@ -47,6 +54,12 @@ def run_control_plane(args: argparse.Namespace) -> int:
     cfg = config(args)
     cfg.public_url = args.public_url or f"http://{args.host}:{args.port}"
     cfg.trust_forwarded_for = args.trust_forwarded_for
+    cfg.trusted_proxies = tuple(p.strip() for p in args.trusted_proxies.split(",") if p.strip())
+    cfg.forwarded_hops = args.forwarded_hops
+    try:
+        cfg.forwarded_rule()
+    except ValueError as e:
+        raise SystemExit(f"castellan: --trusted-proxies / --forwarded-hops: {e}") from None
     app = create_app(cfg)
     operator_key = app.state.control.ensure_operator_key(os.environ.get("CASTELLAN_OPERATOR_KEY") or None)
     if operator_key:

@@ -1,4 +1,5 @@
-"""`castellan lockout list|clear`: password back-offs and locks (needs --api: they live in the running server)."""
+"""`castellan lockout list|clear`: password back-offs and locks of guessers (address, device, address on a link)
+and links under guessing (slowed, never locked). Needs --api: they live in the running server."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ NAME = "lockout"
 
 
 def add_parser(sub: Any) -> None:
-    lo = admin_parser(sub, NAME, "password back-offs and locks")
+    lo = admin_parser(sub, NAME, "password back-offs and locks; links under guessing")
     lo.add_argument("action", choices=["list", "clear"])
     lo.add_argument("--tenant", required=True)
-    lo.add_argument("--scope", choices=["link", "client"])
-    lo.add_argument("--lock-key", help="the link or client address to clear")
+    lo.add_argument("--scope", choices=["link", "client", "device", "known"])
+    lo.add_argument("--lock-key", help="the key as listed: link, client address, device id, or 'link address'")
 
 
 def run(args: argparse.Namespace, b: Any) -> None:

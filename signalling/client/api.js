@@ -30,7 +30,7 @@ export function explain(code, fallback) {
   return MESSAGES[code] || fallback || `Could not join (${code}).`;
 }
 
-async function call(method, path, body, signal = undefined, headers = {}) {
+async function call(method, path, body, signal = undefined, headers = {}, credentials = "omit") {
   let r;
   try {
     r = await fetch(path, {
@@ -39,7 +39,7 @@ async function call(method, path, body, signal = undefined, headers = {}) {
       headers: { ...(body ? { "Content-Type": "application/json" } : {}), ...headers },
       body: body ? JSON.stringify(body) : undefined,
       cache: "no-store",
-      credentials: "omit",
+      credentials,
       referrerPolicy: "no-referrer",
     });
   } catch (e) {
@@ -74,7 +74,9 @@ export async function join({ link, name, password, hostKey, unreachableNode }) {
   if (hostKey) body.host_key = hostKey;
   // the node we lost: the control plane health-checks it and re-places the meeting at once if it is dead
   if (unreachableNode) body.unreachable_node = unreachableNode;
-  return (await call("POST", "/v1/join", body)).data;
+  // same-origin: the control plane's device cookie (HttpOnly, SameSite=Strict, Path=/v1/join) goes along, so a
+  // browser that entered this password before is not blocked by someone guessing from the same address
+  return (await call("POST", "/v1/join", body, undefined, {}, "same-origin")).data;
 }
 
 /** Waits in the lobby (long polls); resolves with the join answer once admitted. */

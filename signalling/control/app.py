@@ -217,6 +217,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.control = control
+    config.forwarded_rule()  # a bad --trusted-proxies fails here, at start, not at the first join
     app.state.draining = False
     app.state.openapi = openapi.build(ENDPOINTS)
     return app

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .clientaddr import PRIVATE_NETWORKS, ForwardedRule, parse_networks
 from .passwords import DEFAULT_COST, ScryptCost
 from .ratelimit import LimitPolicy
 
@@ -18,12 +20,27 @@ class ControlConfig:
     token_ttl: float = 60.0
     key_grace: float = 600.0  # a retired signing key stays published this long
     max_body: int = 16 * 1024
-    trust_forwarded_for: bool = False  # use X-Forwarded-For's first address (only behind a trusted proxy)
+    # X-Forwarded-For (clientaddr.py): believed only from a peer in `trusted_proxies` (default: private networks),
+    # read from the right, `forwarded_hops` proxies deep (0: walk left while the entry is a trusted proxy)
+    trust_forwarded_for: bool = False
+    trusted_proxies: tuple[str, ...] = ()
+    forwarded_hops: int = 1
     limits: LimitPolicy = field(default_factory=LimitPolicy)
     join_rate: float = 10.0  # join requests per second per client address (token bucket); 0 disables
     join_burst: float = 120.0
     scrypt: ScryptCost = DEFAULT_COST
     lobby_poll_max: float = 25.0
 
+    def forwarded_rule(self) -> ForwardedRule:
+        """How the client address is found (no trusted proxy at all while `trust_forwarded_for` is off)."""
+        if not self.trust_forwarded_for:
+            return ForwardedRule()
+        return _rule(tuple(self.trusted_proxies) or PRIVATE_NETWORKS, self.forwarded_hops)
+
     def key_dir(self) -> Path:
         return self.signing_key_dir or Path(self.db).resolve().parent / "keys"
+
+
+@functools.lru_cache(maxsize=16)
+def _rule(proxies: tuple[str, ...], hops: int) -> ForwardedRule:
+    return ForwardedRule(parse_networks(proxies), hops)

@@ -36,10 +36,15 @@ ADMIN_KEY_PROPERTIES: JSONObject = {
 }
 ADMIN_KEY = _object(ADMIN_KEY_REQUIRED, ADMIN_KEY_PROPERTIES)
 LOCKOUT: JSONObject = {
-    "type": "object", "required": ["scope", "key", "tenant", "locked", "strikes", "retry_after"],
-    "properties": {"scope": {"type": "string", "enum": ["link", "client"]}, "key": {"type": "string"},
+    "type": "object", "required": ["scope", "key", "tenant", "locked", "strikes", "retry_after", "effect"],
+    "properties": {"scope": {"type": "string", "enum": ["link", "client", "device", "known"]},
+                   "key": {"type": "string", "description": "link, address, device id, or 'link address'"},
                    "tenant": {"type": "string"}, "locked": {"type": "boolean"}, "strikes": {"type": "integer"},
                    "retry_after": {"type": "integer"}, "recent_failures": {"type": "integer"},
+                   "effect": {"type": "string", "enum": ["block", "slowdown"],
+                              "description": "a guesser is blocked; a link under guessing only slows unknown "
+                                             "guessers, never refuses a correct password"},
+                   "delay": {"type": "number", "description": "a link's added seconds per unknown guesser's check"},
                    "ref": {"type": "string", "description": "the pseudonym the audit log uses for this key"}},
 }
 JOINED: JSONObject = {
@@ -108,7 +113,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/v1/tenants/{tenant}/links/{link}/revoke", h.revoke_link,
              "Revoke a meeting link at once (optionally end its meeting)", "links", auth="admin", path_params=TL,
              body=s.REVOKE_LINK, ok={200: OBJ}, errors=(404, 502, 503)),
-    Endpoint("GET", "/v1/tenants/{tenant}/lockouts", h.list_lockouts, "Password back-offs and locks", "admin",
+    Endpoint("GET", "/v1/tenants/{tenant}/lockouts", h.list_lockouts,
+             "Password back-offs and locks (guessers); links under guessing (slowed)", "admin",
              auth="admin", path_params=T, ok={200: _list("lockouts", LOCKOUT)}),
     Endpoint("POST", "/v1/tenants/{tenant}/lockouts/clear", h.clear_lockout, "Clear a password lock", "admin",
              auth="admin", path_params=T, body=s.CLEAR_LOCKOUT, ok={200: OBJ}, errors=(404,)),
@@ -129,7 +135,8 @@ ENDPOINTS: list[Endpoint] = [
                        "properties": {"title": {"type": "string"}, "password_required": {"type": "boolean"},
                                       "lobby": {"type": "boolean"}}}},
              errors=(404, 410)),
-    Endpoint("POST", "/v1/join", h.join, "Join a meeting: link + name + password -> join token", "join",
+    Endpoint("POST", "/v1/join", h.join,
+             "Join a meeting: link + name + password -> join token (+ device cookie, devices.py)", "join",
              body=s.JOIN, ok={200: JOINED, 202: WAITING}, errors=(401, 403, 404, 410, 429, 503)),
     Endpoint("GET", "/v1/lobby/{ticket}", h.lobby_wait,
              "Wait in the lobby (long-poll up to `wait` seconds); the join answer once admitted", "lobby",

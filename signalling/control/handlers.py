@@ -8,7 +8,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from .devices import COOKIE as DEVICE_COOKIE
 from .errors import ApiError
+from .guessing import device_marker
 from .routing import Params
 from .schema import ObjectSpec, read_json
 from .service import OPERATOR, ControlPlane, Principal
@@ -19,11 +21,10 @@ def cp(request: Request) -> ControlPlane:
 
 
 def client_address(request: Request) -> str:
-    if cp(request).config.trust_forwarded_for:
-        fwd = request.headers.get("x-forwarded-for")
-        if fwd:
-            return fwd.split(",")[0].strip()[:64]
-    return request.client.host if request.client else "unknown"
+    """The address rate limits and lockouts key on: the peer, or what the trusted proxies in front say it is
+    (clientaddr.py)."""
+    peer = request.client.host if request.client else "unknown"
+    return cp(request).config.forwarded_rule().client(peer, request.headers.getlist("x-forwarded-for"))
 
 
 def bearer(request: Request) -> str | None:
@@ -133,12 +134,29 @@ async def rotate_signing_key(request: Request, p: Params) -> Response:
 
 
 # -- public ------------------------------------------------------------------------------------------------------
+def _remembered(control: ControlPlane, link: str, device: str) -> bool:
+    """Whether the join just made this device known (a correct password); a limiter that cannot say (Redis away
+    after the token was minted) only costs the cookie, not the join."""
+    try:
+        return control.limiter.known([device_marker(link, device)])[0]
+    except ApiError:
+        return False
+
+
 async def join(request: Request, p: Params) -> Response:
     from .specs import JOIN
 
     b = await body(request, JOIN)
-    result = await cp(request).join(client=client_address(request), **b)
-    return ok(result, 202 if result["status"] == "waiting" else 200)
+    control = cp(request)
+    device = control.devices.verify(request.cookies.get(DEVICE_COOKIE))
+    fresh = control.devices.new() if device is None else None
+    result = await control.join(client=client_address(request), device=device, fresh_device=fresh, **b)
+    response = ok(result, 202 if result["status"] == "waiting" else 200)
+    if fresh is not None and _remembered(control, b["link"], fresh):
+        # a correct password from a browser without the device cookie (devices.py): it is known on this link now
+        secure = request.url.scheme == "https" or control.config.public_url.startswith("https:")
+        response.headers.append("Set-Cookie", control.devices.set_cookie(fresh, secure))
+    return response
 
 
 async def link_info(request: Request, p: Params) -> Response:

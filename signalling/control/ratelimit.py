@@ -1,13 +1,21 @@
-"""Failed-password limiter, per meeting link and per client address.
+"""Failed-password limiter: per guesser (client address, device), with a link-wide signal that never blocks.
 
-Policy (each scope counted on its own): at most `max_failures` (5) failed passwords in a `window` (60 s). The
-failure that reaches the limit starts a back-off of `base_backoff * 2**(strikes-1)` (60 s, 120 s, 240 s ...);
+Policy (each (scope, key) counted on its own): at most `max_failures` (5) failed passwords in a `window` (60 s).
+The failure that reaches the limit starts a strike: `base_backoff * 2**(strikes-1)` (60 s, 120 s, 240 s ...);
 after `lock_after` strikes the key is *locked* for `lock_seconds` (1 h) — listed for the admin, who can clear it.
-While backed off or locked every attempt is refused before the password is even checked, so a correct password
-after the limit still waits. Strikes are forgotten after `forget_after` seconds without a failure.
+Strikes are forgotten after `forget_after` seconds without a failure.
 
-A success clears a client address's record (a typo, then the right password) but never a link's: otherwise
-each legitimate join would reset an attacker's budget on that link.
+What a strike does depends on the scope:
+
+* a guesser (`client` address, `device` cookie, `known` = an address on a link it entered correctly before) is
+  blocked: every attempt is refused before the password is checked, so a correct password after the limit waits;
+* a `link` only signals (SIGNAL_SCOPES): guessing from everyone together slows *unknown* guessers on that link
+  (`delay`: 1 s, 2 s, then 4 s per check while it lasts, with at most as many checks in flight as failures
+  remain), shows in `lockout list` and in `castellan_link_guessing{tenant}` — and never refuses anyone: a link
+  locked for everyone would hand any attacker who has seen it the power to shut the meeting.
+
+`remember`/`known` keep who entered a link correctly (`known_for`, 12 h): such an address or device is judged
+by its own record only, never slowed or blocked by what others did.
 """
 
 from __future__ import annotations
@@ -30,6 +38,16 @@ class LimitPolicy:
     lock_after: int = 3
     lock_seconds: float = 3600.0
     forget_after: float = 3600.0
+    slow_base: float = 1.0  # a link under guessing: added seconds per unknown guesser's check, doubling per strike
+    slow_max: float = 4.0
+    known_for: float = 12 * 3600.0  # a correct entry keeps its address/device known on that link this long
+
+    def delay(self, strikes: int) -> float:
+        """The slowdown of a link with this many strikes (0: none)."""
+        return 0.0 if strikes <= 0 else min(self.slow_max, self.slow_base * 2 ** (strikes - 1))
+
+
+SIGNAL_SCOPES = frozenset({"link"})  # counted and listed, never blocking
 
 
 @dataclass
@@ -44,13 +62,18 @@ class _Entry:
 
 @dataclass(frozen=True)
 class Lockout:
-    scope: str  # "link" or "client"
+    scope: str  # "link", "client", "device" or "known"
     key: str
     tenant: str
     locked: bool
     strikes: int
-    retry_after: int
+    retry_after: int  # seconds the block (or, for a link, the slowdown) still lasts
     recent_failures: int
+    delay: float = 0.0  # a link's slowdown per unknown guesser's check
+
+    @property
+    def effect(self) -> str:
+        return "slowdown" if self.scope in SIGNAL_SCOPES else "block"
 
     def to_dict(self) -> JSONObject:
         return {
@@ -61,23 +84,41 @@ class Lockout:
             "strikes": self.strikes,
             "retry_after": self.retry_after,
             "recent_failures": self.recent_failures,
+            "effect": self.effect,
+            "delay": self.delay,
         }
 
 
 class Limiter(Protocol):
     """What the join flow needs; `FailureLimiter` (one process) and `RedisFailureLimiter` (shared) provide it."""
 
-    def check(self, keys: list[tuple[str, str]]) -> None: ...
+    policy: LimitPolicy
+
+    def check(self, keys: list[tuple[str, str]]) -> None:
+        """Raises `Blocked` (the longest wait) if a guesser key is backed off or locked; signal scopes never."""
+        ...
 
     def failure(self, keys: list[tuple[str, str]], tenant: str = "") -> list[tuple[str, str, bool]]: ...
 
-    def success(self, client_key: tuple[str, str]) -> None: ...
+    def success(self, keys: list[tuple[str, str]]) -> None:
+        """Forgets these keys' failures (the caller passes only keys the guesser alone controls)."""
+        ...
+
+    def strikes(self, scope: str, key: str) -> int:
+        """Strikes of a key whose back-off or lock still runs (0 when none runs)."""
+        ...
+
+    def remember(self, markers: list[str]) -> None:
+        """Records correct entries (e.g. `link address`), each known for `policy.known_for` seconds."""
+        ...
+
+    def known(self, markers: list[str]) -> list[bool]: ...
 
     def remaining(self, scope: str, key: str) -> int:
         """Failures still allowed in the current window before the back-off starts."""
         ...
 
-    def lockouts(self, tenant: str | None = None) -> list[Lockout]: ...
+    def lockouts(self, tenant: str | None = None, scope: str | None = None) -> list[Lockout]: ...
 
     def clear(self, scope: str, key: str, tenant: str | None = None) -> bool: ...
 
@@ -95,6 +136,7 @@ class FailureLimiter:
         self.policy = policy or LimitPolicy()
         self.clock = clock
         self._entries: dict[tuple[str, str], _Entry] = {}
+        self._known: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def _entry(self, scope: str, key: str, now: float) -> _Entry | None:
@@ -117,7 +159,7 @@ class FailureLimiter:
         worst: Blocked | None = None
         with self._lock:
             for scope, key in keys:
-                e = self._entry(scope, key, now)
+                e = None if scope in SIGNAL_SCOPES else self._entry(scope, key, now)
                 if e is not None and now < e.blocked_until:
                     b = Blocked(scope, int(e.blocked_until - now + 0.999), e.locked)
                     if worst is None or b.retry_after > worst.retry_after:
@@ -147,29 +189,51 @@ class FailureLimiter:
                     tripped.append((scope, key, e.locked))
         return tripped
 
-    def success(self, client_key: tuple[str, str]) -> None:
+    def success(self, keys: list[tuple[str, str]]) -> None:
         with self._lock:
-            self._entries.pop(client_key, None)
+            for k in keys:
+                self._entries.pop(k, None)
+
+    def strikes(self, scope: str, key: str) -> int:
+        now = self.clock()
+        with self._lock:
+            e = self._entry(scope, key, now)
+            return e.strikes if e is not None and now < e.blocked_until else 0
+
+    def remember(self, markers: list[str]) -> None:
+        now = self.clock()
+        with self._lock:
+            if len(self._known) > 100_000:
+                self._known = {m: t for m, t in self._known.items() if t > now}
+            for m in markers:
+                self._known[m] = now + self.policy.known_for
+
+    def known(self, markers: list[str]) -> list[bool]:
+        now = self.clock()
+        with self._lock:
+            return [self._known.get(m, 0.0) > now for m in markers]
 
     def remaining(self, scope: str, key: str) -> int:
         with self._lock:
             e = self._entry(scope, key, self.clock())
             return self.policy.max_failures - (len(e.failures) if e is not None else 0)
 
-    def lockouts(self, tenant: str | None = None) -> list[Lockout]:
-        """Keys currently backed off or locked (or carrying strikes), optionally only a tenant's."""
+    def lockouts(self, tenant: str | None = None, scope: str | None = None) -> list[Lockout]:
+        """Keys currently backed off, locked or slowed (or carrying strikes), optionally only a tenant's/scope's."""
         now = self.clock()
         out = []
         with self._lock:
-            for (scope, key), _ in list(self._entries.items()):
-                e = self._entry(scope, key, now)
+            for s, key in list(self._entries):
+                if scope is not None and s != scope:
+                    continue
+                e = self._entry(s, key, now)
                 if e is None or (e.strikes == 0 and now >= e.blocked_until):
                     continue
                 if tenant is not None and e.tenant != tenant:
                     continue
-                out.append(
-                    Lockout(scope, key, e.tenant, e.locked, e.strikes, max(0, int(e.blocked_until - now + 0.999)), len(e.failures))
-                )
+                wait = max(0, int(e.blocked_until - now + 0.999))
+                delay = self.policy.delay(e.strikes) if s in SIGNAL_SCOPES and wait else 0.0
+                out.append(Lockout(s, key, e.tenant, e.locked, e.strikes, wait, len(e.failures), delay))
         return out
 
     def clear(self, scope: str, key: str, tenant: str | None = None) -> bool:

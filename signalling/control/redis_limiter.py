@@ -1,6 +1,7 @@
 """The failed-password limiter on Redis, for several control-plane processes: the same policy as
 `ratelimit.FailureLimiter` (see there), kept in one Redis hash per (scope, key) and changed by Lua scripts, so
-an attacker gets five guesses a minute in total, not five per process.
+a guesser gets five guesses a minute in total, not five per process; correct entries (`remember`) are keys with
+a TTL, and each scope has its own index set (listing the links under guessing never walks every address).
 
 Times come from the caller's clock (ARGV), not Redis's, so every process applies the same policy arithmetic.
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from .errors import ApiError
-from .ratelimit import Blocked, LimitPolicy, Lockout
+from .ratelimit import SIGNAL_SCOPES, Blocked, LimitPolicy, Lockout
 
 if TYPE_CHECKING:
     import redis
@@ -98,6 +99,10 @@ class RedisFailureLimiter:
     def _key(self, scope: str, key: str) -> str:
         return f"{self.prefix}:{scope}:{key}"
 
+    def _index(self, scope: str) -> str:
+        """One set of keys per scope, so listing the links under guessing never walks every attacker address."""
+        return f"{self.prefix}:index:{scope}"
+
     def _blocked_for(self, h: dict[bytes, bytes], now: float) -> tuple[float, bool]:
         blocked = float(h.get(b"blocked_until", b"0"))
         return blocked - now, h.get(b"locked") == b"1"
@@ -105,11 +110,12 @@ class RedisFailureLimiter:
     @_fail_closed
     def check(self, keys: list[tuple[str, str]]) -> None:
         now = self.clock()
+        keys = [(scope, key) for scope, key in keys if scope not in SIGNAL_SCOPES]
         pipe = self.redis.pipeline(transaction=False)
         for scope, key in keys:
             pipe.hgetall(self._key(scope, key))
         worst: Blocked | None = None
-        for (scope, _), h in zip(keys, pipe.execute(), strict=True):
+        for (scope, _), h in zip(keys, pipe.execute() if keys else [], strict=True):
             wait, locked = self._blocked_for(h, now)
             if wait > 0:
                 b = Blocked(scope, int(wait + 0.999), locked)
@@ -127,7 +133,9 @@ class RedisFailureLimiter:
             hit, locked = self._failure(keys=[redis_key], args=[
                 repr(self.clock()), p.window, p.max_failures, p.base_backoff, p.lock_after, p.lock_seconds,
                 p.forget_after, tenant])
-            self.redis.sadd(f"{self.prefix}:index", f"{scope}\x00{key}")
+            index = self._index(scope)
+            self.redis.sadd(index, key)  # lockouts() drops members whose hash expired; the set itself expires
+            self.redis.pexpire(index, int((p.forget_after + p.lock_seconds) * 1000))  # with the last of them
             if hit:
                 tripped.append((scope, key, bool(locked)))
         return tripped
@@ -139,28 +147,55 @@ class RedisFailureLimiter:
         return self.policy.max_failures - sum(1 for f in fails if f and now - float(f) <= self.policy.window)
 
     @_fail_closed
-    def success(self, client_key: tuple[str, str]) -> None:
-        self.redis.delete(self._key(*client_key))
+    def success(self, keys: list[tuple[str, str]]) -> None:
+        if keys:
+            self.redis.delete(*(self._key(*k) for k in keys))
 
     @_fail_closed
-    def lockouts(self, tenant: str | None = None) -> list[Lockout]:
+    def strikes(self, scope: str, key: str) -> int:
+        blocked, locked, strikes = self.redis.hmget(self._key(scope, key), "blocked_until", "locked", "strikes")
+        if blocked is None or float(blocked) <= self.clock():
+            return 0
+        return int(strikes or 0)
+
+    def _marker(self, marker: str) -> str:
+        return f"{self.prefix}:known:{marker}"
+
+    @_fail_closed
+    def remember(self, markers: list[str]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for m in markers:
+            pipe.set(self._marker(m), b"1", px=int(self.policy.known_for * 1000))
+        pipe.execute()
+
+    @_fail_closed
+    def known(self, markers: list[str]) -> list[bool]:
+        if not markers:
+            return []
+        return [v is not None for v in self.redis.mget([self._marker(m) for m in markers])]
+
+    @_fail_closed
+    def lockouts(self, tenant: str | None = None, scope: str | None = None) -> list[Lockout]:
         now = self.clock()
         out = []
-        for member in self.redis.smembers(f"{self.prefix}:index"):
-            scope, _, key = member.decode().partition("\x00")
-            h = self.redis.hgetall(self._key(scope, key))
-            if not h:
-                self.redis.srem(f"{self.prefix}:index", member)
-                continue
-            wait, locked = self._blocked_for(h, now)
-            strikes = int(h.get(b"strikes", b"0"))
-            if locked and wait <= 0:
-                locked, strikes = False, 0
-            owner = h.get(b"tenant", b"").decode()
-            if (strikes == 0 and wait <= 0) or (tenant is not None and owner != tenant):
-                continue
-            fails = [f for f in h.get(b"fails", b"").decode().split(",") if f and now - float(f) <= self.policy.window]
-            out.append(Lockout(scope, key, owner, locked, strikes, max(0, int(wait + 0.999)), len(fails)))
+        for s in [scope] if scope is not None else ["link", "client", "device", "known"]:
+            for member in self.redis.smembers(self._index(s)):
+                key = member.decode()
+                h = self.redis.hgetall(self._key(s, key))
+                if not h:
+                    self.redis.srem(self._index(s), member)
+                    continue
+                wait, locked = self._blocked_for(h, now)
+                strikes = int(h.get(b"strikes", b"0"))
+                if locked and wait <= 0:
+                    locked, strikes = False, 0
+                owner = h.get(b"tenant", b"").decode()
+                if (strikes == 0 and wait <= 0) or (tenant is not None and owner != tenant):
+                    continue
+                fails = [f for f in h.get(b"fails", b"").decode().split(",")
+                         if f and now - float(f) <= self.policy.window]
+                delay = self.policy.delay(strikes) if s in SIGNAL_SCOPES and wait > 0 else 0.0
+                out.append(Lockout(s, key, owner, locked, strikes, max(0, int(wait + 0.999)), len(fails), delay))
         return out
 
     @_fail_closed
@@ -170,5 +205,5 @@ class RedisFailureLimiter:
         if owner is None or (tenant is not None and owner.decode() != tenant):
             return False
         self.redis.delete(redis_key)
-        self.redis.srem(f"{self.prefix}:index", f"{scope}\x00{key}")
+        self.redis.srem(self._index(scope), key)
         return True

@@ -7,14 +7,13 @@ residency audit log through the `ResidencyPort`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
 import secrets
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from residency.errors import (
@@ -30,7 +29,10 @@ from signalling.tokens import KeyRing, RevocationSet, TokenIssuer
 
 from . import metrics
 from .config import ControlConfig
+from .devices import DeviceCookies
 from .errors import ApiError
+from .guessing import Checks, Guesser, address_marker, device_marker, identify
+from .guessing import check as check_guesser
 from .jsontypes import JSONObject
 from .linkids import LinkSigner
 from .lobby import ADMITTED, DENIED, Lobby, LobbyFull, Ticket
@@ -38,7 +40,7 @@ from .nodeadmin import NodeAdmin, NodeAdminError
 from .occupancy import Occupancy
 from .passwords import PasswordChecker, generate_password, hash_password, needs_rehash
 from .ports import AuditDetail, ResidencyPort
-from .ratelimit import Blocked, FailureLimiter, Limiter, RequestLimiter
+from .ratelimit import FailureLimiter, Limiter, RequestLimiter
 from .specs import CREATE_LINK
 from .store import Link, Store
 
@@ -110,8 +112,10 @@ class ControlPlane:
         self.clock = clock
         self.signer = LinkSigner(store.secret("link-signing-key"))
         self._client_key = store.secret("client-pseudonym-key")
-        self._inflight: dict[tuple[str, str], int] = {}
+        self.devices = DeviceCookies(store.secret("device-cookie-key"))
+        self.checks = Checks()
         self.limiter: Limiter = limiter if limiter is not None else FailureLimiter(config.limits, clock=clock)
+        metrics.LINK_GUESSING.sources.add(self)
         self._probed: dict[str, float] = {}
         self.requests = RequestLimiter(config.join_rate, config.join_burst, clock=clock) if config.join_rate else None
         self.lobby = Lobby(clock=clock)
@@ -120,6 +124,7 @@ class ControlPlane:
         self.revocations = RevocationSet(set(store.revoked_links()))
 
     def close(self) -> None:
+        metrics.LINK_GUESSING.sources.discard(self)
         self.passwords.close()
 
     def _audit(self, tenant: str | None, actor: str, action: str, **details: AuditDetail) -> None:
@@ -293,55 +298,37 @@ class ControlPlane:
         return rec
 
     # -- joining ----------------------------------------------------------------------------------------------
-    def _blocked(self, b: Blocked, rec: Link) -> ApiError:
-        metrics.TOKEN_FAILURES.labels("rate_limited").inc()
-        who = "this meeting link" if b.scope == "link" else "your address"
-        if b.locked:
-            msg = f"too many wrong passwords for {who}: locked; ask the meeting's organiser, or retry later"
-            return ApiError(429, "locked", msg, headers={"Retry-After": str(b.retry_after)},
-                            extra={"retry_after": b.retry_after})
-        return ApiError(429, "too_many_attempts", f"too many wrong passwords for {who}; retry in {b.retry_after} s",
-                        headers={"Retry-After": str(b.retry_after)}, extra={"retry_after": b.retry_after})
-
-    @contextlib.asynccontextmanager
-    async def _password_slot(self, keys: list[tuple[str, str]], rec: Link) -> AsyncIterator[None]:
-        """At most as many password checks in flight per link and per address as failures remain in the
-        window: otherwise parallel guesses would all pass `check` before the first failure is counted. With no
-        recent failures that is 5 at once per link — more than the scrypt pool runs anyway."""
-        while True:
-            try:
-                self.limiter.check(keys)
-            except Blocked as b:
-                raise self._blocked(b, rec) from None
-            if all(self._inflight.get(k, 0) < self.limiter.remaining(*k) for k in keys):
-                break
-            await asyncio.sleep(0.01)
-        for k in keys:
-            self._inflight[k] = self._inflight.get(k, 0) + 1
-        try:
-            yield
-        finally:
-            for k in keys:
-                self._inflight[k] -= 1
-                if not self._inflight[k]:
-                    del self._inflight[k]
-
     def client_ref(self, address: str) -> str:
         """A stable pseudonym for a client address. The audit log is append-only and kept for a long time, so
         it records this keyed hash, never the address (personal data); lockout listings show both."""
         return "c-" + hmac.new(self._client_key, address.encode(), hashlib.sha256).hexdigest()[:16]
 
-    def _failed(self, rec: Link, client: str, kind: str) -> None:
-        keys = [("link", rec.link), ("client", client)]
+    def _lock_ref(self, scope: str, key: str) -> str:
+        """What the audit log records for a limiter key: links as they are, addresses and devices pseudonymised."""
+        if scope == "link":
+            return key
+        if scope == "known":
+            link, _, address = key.partition(" ")
+            return f"{link} {self.client_ref(address)}"
+        return self.client_ref(key)
+
+    def _failed(self, rec: Link, g: Guesser, kind: str) -> None:
         if kind == "password":
             metrics.PASSWORD_FAILURES.inc()
         metrics.TOKEN_FAILURES.labels(f"wrong_{kind}").inc()
-        tripped = self.limiter.failure(keys, tenant=rec.tenant)
-        self._audit(rec.tenant, f"client:{self.client_ref(client)}", f"join.wrong_{kind}", link=rec.link)
+        tripped = self.limiter.failure(g.counted(), tenant=rec.tenant)
+        self._audit(rec.tenant, f"client:{self.client_ref(g.address)}", f"join.wrong_{kind}", link=rec.link)
         for scope, key, locked in tripped:
             metrics.LOCKOUTS.labels(scope, str(locked).lower()).inc()
-            self._audit(rec.tenant, "rate-limiter", "join.locked" if locked else "join.backoff",
-                        scope=scope, key=self.client_ref(key) if scope == "client" else key, link=rec.link)
+            action = "join.guessing" if scope == "link" else "join.locked" if locked else "join.backoff"
+            self._audit(rec.tenant, "rate-limiter", action, scope=scope, key=self._lock_ref(scope, key),
+                        link=rec.link)
+            if scope == "link":
+                log.warning("link %s (tenant %s) is being guessed: unknown guessers are slowed for now", rec.link,
+                            rec.tenant)
+
+    def _slowed(self, rec: Link) -> Callable[[float], None]:
+        return lambda delay: metrics.SLOWED_CHECKS.labels(rec.tenant).inc()
 
     async def join(
         self,
@@ -353,7 +340,11 @@ class ControlPlane:
         region_hint: str | None = None,
         host_key: str | None = None,
         unreachable_node: str | None = None,
+        device: str | None = None,
+        fresh_device: str | None = None,
     ) -> JSONObject:
+        """`device`: the id of the valid device cookie the request carried; `fresh_device`: the id the caller
+        will set as that cookie when there was none (a correct password makes either known on this link)."""
         if self.requests is not None:
             wait = self.requests.take(client)
             if wait:
@@ -362,32 +353,31 @@ class ControlPlane:
                 raise ApiError(429, "slow_down", f"too many join requests from your address; retry in {retry} s",
                                headers={"Retry-After": str(retry)}, extra={"retry_after": retry})
         rec = self._usable_link(link)
-        keys = [("link", rec.link), ("client", client)]
         host = False
         if host_key is not None:
-            try:  # a 144-bit host key can't be guessed: a locked link must not lock its host out too
-                self.limiter.check([("client", client)])
-            except Blocked as b:
-                raise self._blocked(b, rec) from None
+            g = identify(self.limiter, rec.link, client, device)
+            check_guesser(self.limiter, g)  # the guesser's own record; the link's never blocks anyone
             if not hmac.compare_digest(rec.host_key_hash, _sha256(host_key)):
-                self._failed(rec, client, "host_key")
+                self._failed(rec, g, "host_key")
                 raise ApiError(403, "wrong_host_key", "the host key is not valid for this meeting")
             host = True
         elif rec.password_hash is not None:
-            try:
-                self.limiter.check(keys)  # a correct password after the limit still waits
-            except Blocked as b:
-                raise self._blocked(b, rec) from None
+            g = identify(self.limiter, rec.link, client, device)
+            check_guesser(self.limiter, g)  # a correct password after the guesser's limit still waits
             if password is None:
                 metrics.TOKEN_FAILURES.labels("password_required").inc()
                 raise ApiError(401, "password_required", "this meeting needs a password")
-            async with self._password_slot(keys, rec):
+            async with self.checks.slot(self.limiter, g, self._slowed(rec)):
                 ok = await self.passwords.verify(password, rec.password_hash)
                 if not ok:
-                    self._failed(rec, client, "password")
+                    self._failed(rec, g, "password")
             if not ok:
                 raise ApiError(401, "wrong_password", "wrong meeting password")
-            self.limiter.success(("client", client))
+            known_device = device or fresh_device
+            self.limiter.remember([address_marker(rec.link, client)]
+                                  + ([device_marker(rec.link, known_device)] if known_device else []))
+            if device is not None:
+                self.limiter.success([("device", device)])  # only that browser could have cleared it
             if needs_rehash(rec.password_hash, self.config.scrypt):  # cost raised since: upgrade in place
                 self.store.set_password_hash(rec.link, await self.passwords.hash(password, self.config.scrypt))
         if unreachable_node is not None and self.residency.room_node(rec.tenant, rec.room) == unreachable_node:
@@ -501,14 +491,13 @@ class ControlPlane:
     def lockouts(self, tenant: str | None) -> list[JSONObject]:
         out = [lo.to_dict() for lo in self.limiter.lockouts(tenant)]
         for lo in out:
-            lo["ref"] = self.client_ref(str(lo["key"])) if lo["scope"] == "client" else lo["key"]
+            lo["ref"] = self._lock_ref(str(lo["scope"]), str(lo["key"]))
         return out
 
     def clear_lockout(self, actor: str, *, tenant: str | None, scope: str, key: str) -> None:
         if not self.limiter.clear(scope, key, tenant):
             raise ApiError(404, "lockout_not_found", f"no lockout for {scope} {key!r}")
-        self._audit(tenant, actor, "lockout.clear", scope=scope,
-                    key=self.client_ref(key) if scope == "client" else key)
+        self._audit(tenant, actor, "lockout.clear", scope=scope, key=self._lock_ref(scope, key))
 
     def rotate_signing_key(self, actor: str) -> JSONObject:
         key = self.keyring.rotate()

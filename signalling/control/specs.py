@@ -35,7 +35,7 @@ CREATE_LINK = ObjectSpec(
 )
 REVOKE_LINK = ObjectSpec("RevokeLink", {"end_meeting": Bool(description="also end the running meeting")})
 CLEAR_LOCKOUT = ObjectSpec(
-    "ClearLockout", {"scope": Enum(("link", "client")), "key": Str(max_len=128, min_len=1)}, required=("scope", "key")
+    "ClearLockout", {"scope": Enum(("link", "client", "device", "known")), "key": Str(max_len=128, min_len=1)}, required=("scope", "key")
 )
 JOIN = ObjectSpec(
     "Join",

@@ -563,6 +563,9 @@ def join_flow(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
         shot(a, "join-page.png")
         a.click("#join-button")
         a.wait_for_selector("#meeting-view:not([hidden])", timeout=15000)
+        # the device cookie the correct password set (stored only if the page sent the join with credentials)
+        texts["device_cookie"] = [{k: c.get(k) for k in ("name", "httpOnly", "sameSite", "path")}
+                                  for c in a.context.cookies() if c["name"] == "castellan_device"]
         b_browser = launch(pw, cfg)
         second = b_browser
         bctx = b_browser.new_context(viewport={"width": 1100, "height": 680})

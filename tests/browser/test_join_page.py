@@ -85,6 +85,9 @@ def test_join_page_from_links_refusals_lobby_and_processing_badge():
     ]
     assert "Wrong meeting password" in t["wrong_password"]
     assert t["devices"]["camera"] and t["devices"]["mic"] and t["devices"]["password_visible"]
+    # the browser keeps the device cookie (issue 18): HttpOnly, SameSite=Strict, sent with joins only
+    assert t["device_cookie"] == [{"name": "castellan_device", "httpOnly": True, "sameSite": "Strict",
+                                   "path": "/v1/join"}], t["device_cookie"]
     for s in t["meeting"]:
         assert s["frames"] > 10 and "End-to-end encrypted" in s["lock"]
         assert "Frankfurt, DE" in s["where"] and "eu-1" in s["where"] and "EU" in s["where"], s["where"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,19 @@ from signalling.control.service import ControlPlane
 from signalling.tokens import TokenVerifier
 
 FAST_SCRYPT = ScryptCost(n=2**10, r=8, p=1)  # tests only: the production cost is in passwords.DEFAULT_COST
+
+
+class Slowdowns:
+    """The control plane's sleep under a fake clock: records the slowdowns of a link under guessing instead of
+    sleeping them (the fake clock stands still anyway), and still yields to the loop."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        if seconds >= 0.5:  # not the 10 ms waits for a free check slot
+            self.delays.append(seconds)
+        await asyncio.sleep(0)
 
 
 class Clock:
@@ -79,6 +93,7 @@ def make_env(tmp_path: Path, clock: Clock | None = None, node_http: str = "http:
         control.limiter.clock = clock  # type: ignore[attr-defined]
         control.lobby.clock = clock
         control.occupancy.clock = clock
+        control.checks.sleep = Slowdowns()
         if control.requests is not None:
             control.requests.clock = clock
     operator_key = control.ensure_operator_key()

@@ -1,5 +1,6 @@
-"""With several control-plane processes the password-failure budget is shared through Redis (real
-redis-server): an attacker alternating between two replicas still gets five guesses a minute, not ten."""
+"""With several control-plane processes the password-failure budgets are shared through Redis (real
+redis-server): an attacker alternating between two replicas still gets five guesses a minute, not ten; known
+browsers and addresses, and a link's slowdown, hold on every replica."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from starlette.testclient import TestClient
 
 from signalling.control.app import create_app
 from signalling.control.redis_limiter import RedisFailureLimiter
-from tests.control.cp_env import Clock, Env, make_env
+from tests.control import attacks
+from tests.control.cp_env import Clock, Env, Slowdowns, make_env
 from tests.fixtures.redis import RedisServer
 
 
@@ -29,6 +31,9 @@ def replicas(tmp_path: Path, redis_server: RedisServer, clock: Clock) -> Iterato
     second = build_control_plane(env.config, residency=ResidencyAdapter(env.residency), keyring=env.control.keyring)
     second.limiter = RedisFailureLimiter(client, clock=clock, prefix=prefix)
     second.clock = clock
+    if second.requests is not None:
+        second.requests.clock = clock
+    second.checks.sleep = Slowdowns()
     yield env, TestClient(create_app(env.config, control=second), client=("198.51.100.7", 50000))
     second.close()
     env.control.close()
@@ -66,3 +71,30 @@ def test_backoff_lock_and_admin_clear_work_on_redis(replicas: tuple[Env, TestCli
         assert r.status_code == 200
     assert env.join(link, password="right").status_code == 200
     assert env.client.get("/v1/tenants/acme/lockouts", headers=env.admin()).json()["lockouts"] == []
+
+
+def test_an_attacker_cannot_lock_a_link_on_redis(replicas: tuple[Env, TestClient], clock: Clock) -> None:
+    """The attack of test_bruteforce.py with the limiter shared through Redis, the attacker's second address
+    and the legitimate participant from elsewhere answered by the other replica: the same outcome."""
+    env, other = replicas
+    attacks.attacker_cannot_lock_a_link(env, clock, other)
+
+
+def test_known_entries_and_the_link_signal_are_shared(replicas: tuple[Env, TestClient], clock: Clock) -> None:
+    """A correct entry on one replica makes the browser known on the other; a link's slowdown shows on both."""
+    env, other = replicas
+    slow = attacks.behind_ingress(env.client.app, other.app)
+    link = env.link(password="right")["link"]
+    alice = attacks.browser(env)
+    assert attacks.join(alice, link, "right", attacks.NAT).status_code == 200
+    for i in range(5):
+        assert attacks.join(attacks.browser(env, other.app), link, "guess", f"192.0.2.{i}").status_code == 401
+    assert env.control.limiter.strikes("link", link) == other.app.state.control.limiter.strikes("link", link) == 1
+    slow.delays.clear()
+    assert attacks.join(attacks.browser(env, other.app), link, "right", attacks.ELSEWHERE).status_code == 200
+    assert slow.delays == [1.0]
+    alice_there = attacks.browser(env, other.app)
+    alice_there.cookies = alice.cookies
+    slow.delays.clear()
+    assert attacks.join(alice_there, link, "right", "192.0.2.200").status_code == 200  # new address, known browser
+    assert slow.delays == []

@@ -136,7 +136,13 @@ def build() -> dict:
     y += 8
     panels.append(panel(next(pid), "Password back-offs and locks / min",
                         [("60 * sum by (scope, locked) (rate(castellan_password_lockouts_total[$__rate_interval]))",
-                          "{{scope}} locked={{locked}}")], 0, y, w=24))
+                          "{{scope}} locked={{locked}}")], 0, y, w=12))
+    panels.append(panel(next(pid), "Links under guessing (slowed, never locked)",
+                        [("max by (tenant) (castellan_link_guessing)", "{{tenant}} links"),
+                         ("60 * sum by (tenant) (rate(castellan_link_slowed_checks_total[$__rate_interval]))",
+                          "{{tenant}} slowed checks / min")], 12, y, w=12,
+                        description="Links whose unknown guessers are slowed because of wrong passwords from "
+                                    "everyone together: alert on > 0; `castellan lockout list` names them."))
     y += 8
 
     return {

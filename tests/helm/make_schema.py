@@ -128,6 +128,11 @@ schema = {
             "publicUrl": {"type": "string", "pattern": "^(https?://[^\\s/]+(/.*)?)?$"},
             "dbPath": {"type": "string", "pattern": "^/.+/[^/]+$"},
             "trustForwardedFor": {"type": ["boolean", "null"]},
+            "trustedProxies": {"type": "array", "items": {
+                "type": "string", "pattern": "^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$"},
+                "description": "CIDRs of the proxies in front (--trusted-proxies); empty: private networks"},
+            "forwardedHops": {**INT(0, 8), "description": "proxies in front that append to X-Forwarded-For "
+                                                          "(--forwarded-hops); 0: walk past every trusted proxy"},
             "resources": RES,
             "service": strict({"type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]}, "annotations": LABELS}),
             "ingress": strict({

@@ -205,6 +205,8 @@ def test_control_plane() -> None:
     assert env["CASTELLAN_DB"]["value"].startswith("/data/")
     assert env["CASTELLAN_PUBLIC_URL"]["value"] == "https://meet.example.org"
     assert env["CASTELLAN_TRUST_FORWARDED_FOR"]["value"] == "true"  # behind the Ingress
+    assert env["CASTELLAN_FORWARDED_HOPS"]["value"] == "1"  # the Ingress controller's entry, read from the right
+    assert "CASTELLAN_TRUSTED_PROXIES" not in env  # the control plane's default: private networks
     assert env["CASTELLAN_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "castellan-redis", "key": "redis-url"}
     regions = json.loads(env["CASTELLAN_REGIONS"]["value"])
     assert [(r["id"], r["jurisdiction"]) for r in regions] == [("eu-1", "EU"), ("eu-2", "EU"), ("us-1", "US")]
@@ -220,6 +222,13 @@ def test_control_plane() -> None:
     default_env = env_of(named(render(), "Deployment", "castellan-control-plane")["spec"]["template"]["spec"]
                          ["containers"][0])
     assert default_env["CASTELLAN_TRUST_FORWARDED_FOR"]["value"] == "false"  # no proxy in front
+    assert "CASTELLAN_FORWARDED_HOPS" not in default_env
+    cdn = example_values()
+    cdn["controlPlane"].update(trustedProxies=["10.244.0.0/16", "fd00::/8"], forwardedHops=2)
+    cdn_env = env_of(named(render(cdn), "Deployment", "castellan-control-plane")["spec"]["template"]["spec"]
+                     ["containers"][0])
+    assert cdn_env["CASTELLAN_TRUSTED_PROXIES"]["value"] == "10.244.0.0/16,fd00::/8"
+    assert cdn_env["CASTELLAN_FORWARDED_HOPS"]["value"] == "2"
     assert "CASTELLAN_PUBLIC_URL" not in default_env
     ing = named(docs, "Ingress", "castellan-control-plane")
     assert ing["spec"]["tls"] == [{"hosts": ["meet.example.org"], "secretName": "meet-example-org-tls"}]
