@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 
 import pytest
 import websockets
@@ -51,9 +52,10 @@ def test_a_chat_flood_is_refused_with_rate_limited_and_not_relayed():
             later = [m for m in await _until_pong(other, 3) if m["type"] == "chat"]
             await flooder.close()
             await other.close()
-            return replies, refused, relayed, later
+            metrics = await asyncio.to_thread(_get, rn.http_url + "/metrics")
+            return replies, refused, relayed, later, metrics
 
-    replies, refused, relayed, later = asyncio.run(run())
+    replies, refused, relayed, later, metrics = asyncio.run(run())
     limits = SignallingLimits()
     burst = int(limits.relay_burst // (MAX_CHAT + limits.relay_message_cost))
     print(f"{FLOOD} full-size chats: {len(relayed)} relayed, {len(refused)} refused (burst {burst})")
@@ -64,3 +66,11 @@ def test_a_chat_flood_is_refused_with_rate_limited_and_not_relayed():
     assert burst <= len(relayed) < FLOOD
     assert [m["data"][:4] for m in relayed] == [f"{i:04d}" for i in range(len(relayed))]  # the first ones, in order
     assert [m["data"] for m in later] == ["after the wait"]
+    counted = [ln for ln in metrics.splitlines()
+               if ln.startswith("castellan_signalling_refusals_total{") and 'reason="rate_limited"' in ln]
+    assert counted and float(counted[0].rsplit(" ", 1)[1]) == len(refused), counted
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310 - the test's own node on loopback
+        return r.read().decode()
