@@ -76,6 +76,7 @@ class Participant:
     outbox: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(maxsize=OUTBOX_SIZE))
     attachment: int = 0  # counts (re)attachments: the socket of attachment N acts for the participant only while N is current
     on_overflow: Callable[[], None] | None = None  # set by the socket's owner: close that socket (too slow)
+    on_replaced: Callable[[], None] | None = None  # ... close that socket: another one resumed the participant
     overflows: int = 0
     relay_budget: TokenBucket | None = None  # what it may relay to the room (chat, mute); set by the signalling
     detached_at: float = 0.0
@@ -97,18 +98,21 @@ class Participant:
 
     def attach(self) -> None:
         """A WebSocket (re)attached: what was queued for the old one is dropped (a snapshot follows)."""
+        replaced = self.on_replaced
         self.signalling = SignallingState.ATTACHED
         self.detached_at = 0.0
         self.attachment += 1
         self.outbox = asyncio.Queue(maxsize=OUTBOX_SIZE)
-        self.on_overflow = None
+        self.on_overflow = self.on_replaced = None
+        if replaced is not None:  # the previous socket is still open (a half-open connection, a stuck client)
+            replaced()
 
     def detach(self, now: float) -> None:
         """The socket is gone (or was closed as too slow): media goes on; the grace period starts now."""
         if self.connected:
             self.signalling = SignallingState.DETACHED
             self.detached_at = now
-            self.on_overflow = None
+            self.on_overflow = self.on_replaced = None
 
     def mark_left(self) -> bool:
         """True the first time only."""

@@ -13,6 +13,7 @@ CLOSE_TOO_BIG = 1009  # RFC 6455: a message over MAX_MESSAGE (the server library
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later": too many sockets waiting to join (from one address, or all)
 CLOSE_JOIN_TIMEOUT = 4000  # no successful `join`/`resume` within `join_timeout`
 CLOSE_TOO_SLOW = 4008  # the participant's outgoing queue filled: the client resumes and gets a fresh snapshot
+CLOSE_RESUMED_ELSEWHERE = 4009  # another socket resumed this participant: this one is closed (nothing to do)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from sfu.admission import JoinRefused
 from sfu.app.limits import (
     CLOSE_JOIN_TIMEOUT,
+    CLOSE_RESUMED_ELSEWHERE,
     CLOSE_TOO_SLOW,
     CLOSE_TRY_AGAIN,
     MAX_CHAT,
@@ -106,7 +107,8 @@ class NodeSignalling:
             self.pending.release(key)
             pending = False
             writer = asyncio.create_task(self._writer(ws, p.outbox))
-            p.on_overflow = self._closer(ws, p, writer)
+            p.on_overflow = self._closer(ws, p, writer, CLOSE_TOO_SLOW, "too_slow")
+            p.on_replaced = self._closer(ws, p, writer, CLOSE_RESUMED_ELSEWHERE, "resumed_elsewhere")
             while True:
                 raw = await self._receive(ws)
                 if not self._owns(p, attachment):
@@ -166,26 +168,28 @@ class NodeSignalling:
                 await ws.send_json(_error(code, _REFUSALS[code]))
                 await ws.close(close_code, code)
 
-    def _closer(self, ws: WebSocket, p: Participant, writer: asyncio.Task[None]) -> Callable[[], None]:
-        """What a full outbox calls: stop writing and close the socket as too slow (the participant is already
-        detached: media goes on and the client resumes)."""
+    def _closer(self, ws: WebSocket, p: Participant, writer: asyncio.Task[None], code: int,
+                reason: str) -> Callable[[], None]:
+        """What the participant calls when this socket no longer speaks for it — its outbox filled (too_slow:
+        it is already detached, media goes on, the client resumes) or another socket resumed it: stop writing
+        and close this socket."""
 
         def close() -> None:
             writer.cancel()
-            self.refusals["too_slow"] += 1
-            log.info("participant=%s too slow for its signalling: closing with %d", p.id, CLOSE_TOO_SLOW,
-                     extra={"participant": p.id})
-            task = asyncio.create_task(self._close_slow(ws))
+            self.refusals[reason] += 1
+            log.info("participant=%s signalling socket closed with %d (%s)", p.id, code, reason,
+                     extra={"participant": p.id, "reason": reason})
+            task = asyncio.create_task(self._close_stale(ws, code, reason))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
         return close
 
-    async def _close_slow(self, ws: WebSocket) -> None:
+    async def _close_stale(self, ws: WebSocket, code: int, reason: str) -> None:
         # the close frame waits behind what the client has not read yet; a client that never reads is left to
         # the keepalive ping timeout and TCP
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(ws.close(CLOSE_TOO_SLOW, "too_slow"), self.limits.slow_close_timeout)
+            await asyncio.wait_for(ws.close(code, reason), self.limits.slow_close_timeout)
 
     def _decode(self, raw: str | None) -> dict[str, Any]:
         if raw is None:

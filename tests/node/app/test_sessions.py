@@ -15,6 +15,7 @@ import websockets
 
 from loadtests import media
 from loadtests.bots.peer import Bot
+from sfu.app.limits import CLOSE_RESUMED_ELSEWHERE
 from tests.harness import running_node
 from tests.support.waiting import wait_for
 
@@ -170,3 +171,31 @@ def test_a_text_frame_that_is_not_utf8_closes_with_1007_and_logs_no_traceback():
     assert any("UTF-8" in r.getMessage() for r in records), "uvicorn no longer reports the bad frame"
     tracebacks = [r for r in records if r.exc_info]
     assert not tracebacks, [r.getMessage() for r in tracebacks]
+
+
+def test_a_resume_from_a_new_socket_closes_the_old_one_which_then_cannot_act_for_the_participant():
+    async def run():
+        async with running_node() as rn:
+            old = await websockets.connect(rn.ws_url)
+            await old.send(json.dumps({"type": "join", "token": rn.token()}))
+            joined = json.loads(await old.recv())
+            p = rn.node.by_id[joined["participant"]]
+            # the old socket still looks open to the node (a half-open connection): the client resumes elsewhere
+            new = await websockets.connect(rn.ws_url)
+            await new.send(json.dumps({"type": "resume", "participant": p.id, "secret": joined["resume_secret"]}))
+            resumed = json.loads(await new.recv())
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(old.recv(), 5)
+            old_close = (old.close_code, old.close_reason)
+            gone = await wait_for(lambda: rn.signalling.connections == 1, 5)
+            await new.send(json.dumps({"type": "ping", "t": 2}))
+            pong = json.loads(await asyncio.wait_for(new.recv(), 5))
+            attached = p.connected
+            await new.close()
+            return resumed, old_close, gone, pong, attached
+
+    resumed, old_close, gone, pong, attached = asyncio.run(run())
+    assert resumed["type"] == "joined" and resumed["resumed"] is True
+    assert old_close == (CLOSE_RESUMED_ELSEWHERE, "resumed_elsewhere")
+    assert gone and attached, "the old socket's end detached the resumed participant"
+    assert pong == {"type": "pong", "t": 2}
