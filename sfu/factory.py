@@ -2,7 +2,8 @@
 by `castellan node` (sfu/server.py), `castellan dev` (one process with the control plane) and the tests.
 
     built = build_node(NodeConfig(...), verifier, registry=registry, audit=audit, record=record)
-    uvicorn.Server(uvicorn.Config(built.app, ...))   # the app's lifespan starts and stops node and agent
+    uvicorn.Server(uvicorn.Config(built.app, host=..., port=..., **node_server_settings()))
+    # the app's lifespan starts and stops node and agent; node_server_settings (sfu/app/serving.py) caps frames
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from residency.model import Node as NodeRecord
 from residency.registry import Registry
 from sfu.admission import Admission, Occupancy
 from sfu.agent import NodeAgent
+from sfu.app.limits import SignallingLimits
+from sfu.app.serving import quiet_client_faults
 from sfu.app.signalling import NodeSignalling, create_node_app
 from sfu.config import NodeConfig
 from sfu.metrics import metrics_endpoint
@@ -45,11 +48,14 @@ def build_node(
     capacity: int = 200,
     revocations: LinkRevocations | None = None,
     occupancy: Occupancy | None = None,
+    limits: SignallingLimits | None = None,
 ) -> BuiltNode:
     """`registry` + `audit` + `record`: the node registers, heartbeats and audits its refusals (residency's
     NodeGuard); without them it is standalone and applies only the region rule. `revocations`: links revoked
     after their tokens were issued (HttpRevocations is refreshed in the background). `occupancy`: the in-process
-    control plane's participant count (`castellan dev`)."""
+    control plane's participant count (`castellan dev`). `limits`: what one signalling socket may do
+    (sfu/app/limits.py; the defaults unless a test narrows them). Serve `app` with
+    `sfu.app.serving.node_server_settings()`."""
     guard = None
     if registry is not None:
         if audit is None or record is None:
@@ -57,11 +63,12 @@ def build_node(
         guard = NodeGuard(config.node_id, config.region, registry, audit)
     node = Node(config, Admission(config.region, guard=guard, revocations=revocations, occupancy=occupancy))
     agent = NodeAgent(node, guard, record, capacity=capacity) if guard is not None and record is not None else None
-    _, metrics = metrics_endpoint(node, capacity)
-    signalling = NodeSignalling(node, verifier, metrics=metrics)
+    signalling = NodeSignalling(node, verifier, limits=limits)
+    _, signalling.metrics = metrics_endpoint(node, capacity, signalling_refusals=signalling.refusals)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        quiet_client_faults()
         await node.start()
         if agent is not None:
             agent.record = dataclasses.replace(agent.record, udp_port=node.config.udp_port)

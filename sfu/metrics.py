@@ -3,7 +3,7 @@ counters — nothing is incremented per packet in Python."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -13,9 +13,10 @@ from sfu.node import Node
 
 
 class NodeCollector(Collector):
-    def __init__(self, node: Node, capacity: int = 200) -> None:
+    def __init__(self, node: Node, capacity: int = 200, signalling_refusals: Mapping[str, int] | None = None) -> None:
         self.node = node
         self.capacity = capacity
+        self.signalling_refusals = signalling_refusals if signalling_refusals is not None else {}
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         node = self.node
@@ -37,6 +38,12 @@ class NodeCollector(Collector):
         yield gauge("castellan_tracks", "Published tracks on this node", len(node.tracks_by_ssrc))
         yield gauge("castellan_node_load", "Participants / capacity (0..1)", min(1.0, len(node.by_id) / self.capacity))
         yield gauge("castellan_node_draining", "1 while the node drains", 1.0 if node.draining else 0.0)
+        refused = CounterMetricFamily("castellan_signalling_refusals",
+                                      "Signalling messages refused and sockets closed by the node, by error code",
+                                      labels=[*labels, "reason"])
+        for reason, n in sorted(self.signalling_refusals.items()):
+            refused.add_metric([*ids, reason], n)
+        yield refused
         if node.engine is None:
             return
         c = node.engine.counters()
@@ -67,7 +74,9 @@ class NodeCollector(Collector):
         yield counter("castellan_bandwidth_probes", "Bandwidth probes sent before layer upgrades", bw["probes"])
 
 
-def metrics_endpoint(node: Node, capacity: int = 200) -> tuple[CollectorRegistry, Callable[[], bytes]]:
+def metrics_endpoint(
+    node: Node, capacity: int = 200, signalling_refusals: Mapping[str, int] | None = None
+) -> tuple[CollectorRegistry, Callable[[], bytes]]:
     registry = CollectorRegistry()
-    registry.register(NodeCollector(node, capacity))
+    registry.register(NodeCollector(node, capacity, signalling_refusals))
     return registry, lambda: generate_latest(registry)

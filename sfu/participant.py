@@ -12,6 +12,7 @@ import enum
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +21,14 @@ from sfu.congestion.twcc import FeedbackBuilder
 
 if TYPE_CHECKING:
     from sfu.negotiation.sdp import MediaSection, Negotiated
+    from sfu.ratelimit import TokenBucket
     from sfu.room import Room
     from sfu.subscription import Subscription
     from sfu.track import Track
     from sfu.transport.dtls import DtlsSession
+
+
+OUTBOX_SIZE = 1024  # signalling messages queued for one socket; one more closes it as too slow (see send)
 
 
 class SignallingState(enum.Enum):
@@ -66,7 +71,14 @@ class Participant:
     # wall-clock offset of this publisher's NTP clock from ours: the smallest (arrival - SR time) seen, i.e. the
     # least-delayed SR; one value per publisher so its audio and video stay mutually in sync
     clock_offsets: deque[float] = field(default_factory=lambda: deque(maxlen=16))
-    outbox: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(maxsize=1024))
+    # what is queued for the attached socket: a new queue for every (re)attachment, so a socket that is being
+    # replaced can never take what belongs to the next one
+    outbox: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(maxsize=OUTBOX_SIZE))
+    attachment: int = 0  # counts (re)attachments: the socket of attachment N acts for the participant only while N is current
+    on_overflow: Callable[[], None] | None = None  # set by the socket's owner: close that socket (too slow)
+    on_replaced: Callable[[], None] | None = None  # ... close that socket: another one resumed the participant
+    overflows: int = 0
+    relay_budget: TokenBucket | None = None  # what it may relay to the room (chat, mute); set by the signalling
     detached_at: float = 0.0
     joined_at: float = field(default_factory=time.time)
 
@@ -86,15 +98,21 @@ class Participant:
 
     def attach(self) -> None:
         """A WebSocket (re)attached: what was queued for the old one is dropped (a snapshot follows)."""
+        replaced = self.on_replaced
         self.signalling = SignallingState.ATTACHED
         self.detached_at = 0.0
-        while not self.outbox.empty():
-            self.outbox.get_nowait()
+        self.attachment += 1
+        self.outbox = asyncio.Queue(maxsize=OUTBOX_SIZE)
+        self.on_overflow = self.on_replaced = None
+        if replaced is not None:  # the previous socket is still open (a half-open connection, a stuck client)
+            replaced()
 
     def detach(self, now: float) -> None:
-        if not self.left:
+        """The socket is gone (or was closed as too slow): media goes on; the grace period starts now."""
+        if self.connected:
             self.signalling = SignallingState.DETACHED
             self.detached_at = now
+            self.on_overflow = self.on_replaced = None
 
     def mark_left(self) -> bool:
         """True the first time only."""
@@ -106,13 +124,21 @@ class Participant:
     # ---- signalling
 
     def send(self, message: dict[str, Any]) -> None:
-        """Queues a signalling message; a participant whose socket is gone gets a snapshot on resume instead."""
+        """Queues a signalling message; a participant whose socket is gone gets a snapshot on resume instead.
+
+        A socket that cannot keep up (OUTBOX_SIZE messages waiting) is not fed further and never loses a message
+        silently: the participant is detached at once (media goes on, nothing more is queued) and its socket is
+        closed as too slow (4008); the client resumes and the `joined` snapshot brings it up to date."""
         if not self.connected:
             return
         try:
             self.outbox.put_nowait(message)
         except asyncio.QueueFull:
-            pass
+            self.overflows += 1
+            close = self.on_overflow
+            self.detach(time.monotonic())
+            if close is not None:
+                close()
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name}

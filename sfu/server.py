@@ -24,6 +24,7 @@ from residency.audit import AuditLog
 from residency.model import Node as NodeRecord
 from residency.registry import RedisRegistry
 from sfu import logs
+from sfu.app.serving import node_server_settings
 from sfu.config import NodeConfig
 from sfu.factory import build_node
 from signalling.tokens import HttpRevocations, Jwks, TokenVerifier, parse_jwks
@@ -132,7 +133,7 @@ async def serve(args: argparse.Namespace) -> None:
         built = build_node(config, verifier, capacity=args.capacity, revocations=revocations)
     node = built.node
     server = _Server(uvicorn.Config(built.app, host=args.host, port=args.http_port, log_level=args.log_level.lower(),
-                                    log_config=None, access_log=False, loop="none", ws="websockets-sansio"))
+                                    log_config=None, access_log=False, loop="none", **node_server_settings()))
     loop = asyncio.get_running_loop()
 
     async def drain() -> None:

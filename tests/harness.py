@@ -12,6 +12,8 @@ from typing import Any
 
 import uvicorn
 
+from sfu.app.limits import SignallingLimits
+from sfu.app.serving import node_server_settings
 from sfu.app.signalling import NodeSignalling
 from sfu.config import NodeConfig
 from sfu.factory import build_node
@@ -36,14 +38,16 @@ class RunningNode:
 
 
 @contextlib.asynccontextmanager
-async def running_node(**config: Any) -> AsyncIterator[RunningNode]:
-    """A standalone node (no registry: the region rule only) built by the product's own factory."""
+async def running_node(limits: SignallingLimits | None = None, **config: Any) -> AsyncIterator[RunningNode]:
+    """A standalone node (no registry: the region rule only) built by the product's own factory, served with
+    the product's uvicorn settings."""
     config.setdefault("udp_port", 0)
     config.setdefault("region", "eu-test")
     cfg = NodeConfig(**config)
     keys = KeyRing()
-    built = build_node(cfg, TokenVerifier(keys.jwks, cfg.node_id))
-    server = uvicorn.Server(uvicorn.Config(built.app, host="127.0.0.1", port=0, log_level="warning", ws="websockets"))
+    built = build_node(cfg, TokenVerifier(keys.jwks, cfg.node_id), limits=limits)
+    server = uvicorn.Server(uvicorn.Config(built.app, host="127.0.0.1", port=0, log_level="warning",
+                                           **node_server_settings()))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

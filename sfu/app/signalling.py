@@ -4,8 +4,10 @@ admin calls. Starlette, explicit routes; every malformed message gets a clear er
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -18,29 +20,45 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sfu.admission import JoinRefused
+from sfu.app.limits import (
+    CLOSE_JOIN_TIMEOUT,
+    CLOSE_RESUMED_ELSEWHERE,
+    CLOSE_TOO_SLOW,
+    CLOSE_TRY_AGAIN,
+    MAX_CHAT,
+    SignallingLimits,
+)
+from sfu.app.pending import PendingConnections, address_key
 from sfu.negotiation.sdp import SdpError
 from sfu.node import Node
 from sfu.participant import Participant
+from sfu.ratelimit import TokenBucket
 from signalling.tokens import TokenError, TokenVerifier
 
 log = logging.getLogger("castellan.signalling")
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 PROTOCOL_VERSION = 1
-MAX_MESSAGE = 256 * 1024
-MAX_CHAT = 16 * 1024
 STATIC = Path(__file__).parent / "static"
 
 
 class ProtocolError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.extra = extra
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}
+def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message, **extra}
+
+
+_REFUSALS = {
+    "too_many_connections": "too many connections from your address are waiting to join; try again shortly",
+    "node_busy": "too many connections are waiting to join this node; try again shortly",
+    "join_timeout": "no join or resume in time",
+}
 
 
 class NodeSignalling:
@@ -49,56 +67,137 @@ class NodeSignalling:
         node: Node,
         verifier: TokenVerifier,
         metrics: Callable[[], bytes] | None = None,
+        limits: SignallingLimits | None = None,
     ) -> None:
         self.node = node
         self.verifier = verifier
         self.metrics = metrics
-        self.bad_messages = 0
+        self.limits = limits or SignallingLimits()
+        self.pending = PendingConnections(self.limits.pending_per_address, self.limits.pending_total)
+        self.refusals: Counter[str] = Counter()  # error codes sent and sockets closed, by code (metrics)
+        self.connections = 0  # open signalling sockets
+        self._closing: set[asyncio.Task[None]] = set()
+
+    @property
+    def bad_messages(self) -> int:
+        return sum(n for code, n in self.refusals.items() if code in ("bad_json", "bad_message", "unknown_type"))
 
     async def websocket(self, ws: WebSocket) -> None:
         await ws.accept()
+        key = address_key(ws.client.host if ws.client else None)
+        refused = self.pending.admit(key)
+        if refused is not None:
+            self.refusals[refused] += 1
+            await self._refuse(ws, refused, CLOSE_TRY_AGAIN)
+            return
+        self.connections += 1
+        pending = True
         p: Participant | None = None
+        attachment = 0
         writer: asyncio.Task[None] | None = None
         try:
+            try:
+                async with asyncio.timeout(self.limits.join_timeout):  # replies to refused tries included
+                    p = await self._join(ws)
+            except TimeoutError:
+                self.refusals["join_timeout"] += 1
+                await self._refuse(ws, "join_timeout", CLOSE_JOIN_TIMEOUT)
+                return
+            attachment = p.attachment
+            self.pending.release(key)
+            pending = False
+            writer = asyncio.create_task(self._writer(ws, p.outbox))
+            p.on_overflow = self._closer(ws, p, writer, CLOSE_TOO_SLOW, "too_slow")
+            p.on_replaced = self._closer(ws, p, writer, CLOSE_RESUMED_ELSEWHERE, "resumed_elsewhere")
             while True:
-                raw = await ws.receive_text()
+                raw = await self._receive(ws)
+                if not self._owns(p, attachment):
+                    break  # closed as too slow, or another socket resumed this participant
                 try:
-                    msg = self._decode(raw)
-                    if p is None:
-                        p = self._attach(msg)
-                        writer = asyncio.create_task(self._writer(ws, p))
-                        continue
-                    await self._handle(p, msg)
+                    await self._handle(p, self._decode(raw))
                 except ProtocolError as e:
-                    self.bad_messages += 1
-                    if p is None:
-                        await ws.send_json(_error(e.code, e.message))
-                    else:
-                        p.send(_error(e.code, e.message))
+                    self.refusals[e.code] += 1
+                    p.send(_error(e.code, e.message, **e.extra))
                 except Exception:  # noqa: BLE001 - a bug on one message must not end the session
                     log.exception("signalling message failed")
-                    err = _error("internal_error", "the node could not process this message")
-                    if p is None:
-                        await ws.send_json(err)
-                    else:
-                        p.send(err)
+                    p.send(_error("internal_error", "the node could not process this message"))
         except WebSocketDisconnect:
             pass
-        except Exception:  # noqa: BLE001 - a broken socket or bad frame ends only this connection
+        except Exception:  # noqa: BLE001 - a broken socket ends only this connection
             log.exception("signalling connection failed")
         finally:
+            self.connections -= 1
+            if pending:
+                self.pending.release(key)
             if writer is not None:
                 writer.cancel()
-            if p is not None and not p.left:
+            if p is not None and self._owns(p, attachment):
                 self.node.detach(p)
 
-    def _decode(self, raw: str) -> dict[str, Any]:
-        if len(raw) > MAX_MESSAGE:
-            raise ProtocolError("too_large", f"message larger than {MAX_MESSAGE} bytes")
+    async def _join(self, ws: WebSocket) -> Participant:
+        """Reads until a `join` or `resume` succeeds; every refused try is answered with its error."""
+        while True:
+            raw = await self._receive(ws)
+            try:
+                return self._attach(self._decode(raw))
+            except ProtocolError as e:
+                self.refusals[e.code] += 1
+                await ws.send_json(_error(e.code, e.message, **e.extra))
+            except Exception:  # noqa: BLE001 - a bug on one message must not end the connection
+                log.exception("signalling join failed")
+                await ws.send_json(_error("internal_error", "the node could not process this message"))
+
+    @staticmethod
+    def _owns(p: Participant, attachment: int) -> bool:
+        return p.connected and p.attachment == attachment
+
+    @staticmethod
+    async def _receive(ws: WebSocket) -> str | None:
+        """The next text message; None for a binary frame (not part of the protocol: refused as bad_message)."""
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text = message.get("text")
+        return text if isinstance(text, str) else None
+
+    async def _refuse(self, ws: WebSocket, code: str, close_code: int) -> None:
+        """An error telling why, then the close (the error reaches clients that read messages, not close codes).
+        Bounded: a client that reads nothing does not keep the handler."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(5.0):
+                await ws.send_json(_error(code, _REFUSALS[code]))
+                await ws.close(close_code, code)
+
+    def _closer(self, ws: WebSocket, p: Participant, writer: asyncio.Task[None], code: int,
+                reason: str) -> Callable[[], None]:
+        """What the participant calls when this socket no longer speaks for it — its outbox filled (too_slow:
+        it is already detached, media goes on, the client resumes) or another socket resumed it: stop writing
+        and close this socket."""
+
+        def close() -> None:
+            writer.cancel()
+            self.refusals[reason] += 1
+            log.info("participant=%s signalling socket closed with %d (%s)", p.id, code, reason,
+                     extra={"participant": p.id, "reason": reason})
+            task = asyncio.create_task(self._close_stale(ws, code, reason))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+        return close
+
+    async def _close_stale(self, ws: WebSocket, code: int, reason: str) -> None:
+        # the close frame waits behind what the client has not read yet; a client that never reads is left to
+        # the keepalive ping timeout and TCP
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(code, reason), self.limits.slow_close_timeout)
+
+    def _decode(self, raw: str | None) -> dict[str, Any]:
+        if raw is None:
+            raise ProtocolError("bad_message", "messages are JSON in text frames, not binary")
         try:
             msg = json.loads(raw)
-        except ValueError:
-            raise ProtocolError("bad_json", "message is not JSON") from None
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the decoder recurses
+            raise ProtocolError("bad_json", "message is not JSON (or nested too deeply)") from None
         if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
             raise ProtocolError("bad_message", "message must be an object with a string 'type'")
         return msg
@@ -127,11 +226,17 @@ class NodeSignalling:
             raise ProtocolError(e.code, e.message) from None
         raise ProtocolError("not_joined", "send 'join' (or 'resume') first")
 
-    async def _writer(self, ws: WebSocket, p: Participant) -> None:
+    async def _writer(self, ws: WebSocket, outbox: asyncio.Queue[dict[str, Any]]) -> None:
+        """Sends what is queued for this socket's attachment (its own queue: a resume gets a new one)."""
         try:
             while True:
-                msg = await p.outbox.get()
-                await ws.send_json(msg)
+                msg = await outbox.get()
+                try:
+                    text = json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
+                except (TypeError, ValueError, RecursionError):  # a node bug: logged, never the writer's end
+                    log.error("signalling message of type %r cannot be encoded: dropped", msg.get("type"))
+                    continue
+                await ws.send_text(text)
                 if msg.get("type") == "left":
                     await ws.close()
                     return
@@ -145,8 +250,11 @@ class NodeSignalling:
         if kind == "offer":
             offer = msg.get("sdp")
             subs = msg.get("subscriptions", {})
+            seq = msg.get("seq")
             if not isinstance(offer, str):
                 raise ProtocolError("bad_message", "offer needs an 'sdp' string")
+            if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool)):
+                raise ProtocolError("bad_message", "'seq' must be an integer")
             if not isinstance(subs, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in subs.items()):
                 raise ProtocolError("bad_message", "'subscriptions' must map mid strings to track id strings")
             try:
@@ -154,16 +262,18 @@ class NodeSignalling:
             except SdpError as e:
                 raise ProtocolError("bad_sdp", str(e)) from None
             publications = {mid: t.id for mid, t in p.published.items()}
-            p.send({"type": "answer", "sdp": answer, "seq": msg.get("seq"), "publications": publications})
+            p.send({"type": "answer", "sdp": answer, "seq": seq, "publications": publications})
         elif kind == "chat":
             data = msg.get("data")
             if not isinstance(data, str) or len(data) > MAX_CHAT:
                 raise ProtocolError("bad_message", f"chat 'data' must be a string up to {MAX_CHAT} bytes")
+            self._relay_budget(p, len(data))
             p.room.broadcast({"type": "chat", "from": p.id, "data": data}, exclude=p)
         elif kind == "mute":
             track = next((t for t in p.published.values() if t.id == msg.get("track")), None)
             if track is None:
                 raise ProtocolError("unknown_track", "no such published track")
+            self._relay_budget(p, 0)
             track.muted = bool(msg.get("muted"))
             p.room.broadcast({"type": "track_muted", "track": track.id, "muted": track.muted}, exclude=p)
         elif kind == "viewport":
@@ -175,11 +285,24 @@ class NodeSignalling:
                 raise ProtocolError("bad_message", "viewport needs integer 'width' and 'height' (0-16384)")
             sub.viewport = (w, h)
         elif kind == "ping":
-            p.send({"type": "pong", "t": msg.get("t")})
+            t = msg.get("t")
+            if t is not None and (not isinstance(t, int | float | str) or isinstance(t, bool) or len(str(t)) > 64):
+                raise ProtocolError("bad_message", "ping 't' must be a number or a string of up to 64 characters")
+            p.send({"type": "pong", "t": t})
         elif kind == "leave":
             self.node.leave(p, reason="left")
         else:
             raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
+
+    def _relay_budget(self, p: Participant, size: int) -> None:
+        """Takes what a message relayed to the whole room costs from the participant's bucket, or refuses it."""
+        lim = self.limits
+        if p.relay_budget is None:
+            p.relay_budget = TokenBucket(lim.relay_rate, lim.relay_burst)
+        wait = p.relay_budget.take(size + lim.relay_message_cost)
+        if wait > 0:
+            raise ProtocolError("rate_limited", "too many messages to the room: slow down",
+                                retry_after=round(min(wait, 3600.0), 3))
 
     # ---------------------------------------------------------------- HTTP
 

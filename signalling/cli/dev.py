@@ -17,6 +17,7 @@ import uvicorn
 from residency.model import Node as NodeRecord
 from residency.registry import MemoryRegistry
 from sfu import logs
+from sfu.app.serving import node_server_settings
 from sfu.config import NodeConfig
 from sfu.factory import build_node
 from signalling.control.embedded import create_demo, embedded_control_plane
@@ -59,7 +60,8 @@ async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info
     node, node_app = built.node, built.app
     servers = [
         uvicorn.Server(uvicorn.Config(cp.app, host=args.host, port=args.port, log_level=args.log_level, log_config=None, access_log=False, ws="websockets-sansio")),
-        uvicorn.Server(uvicorn.Config(node_app, host=args.host, port=args.node_port, log_level=args.log_level, log_config=None, access_log=False, ws="websockets-sansio")),
+        uvicorn.Server(uvicorn.Config(node_app, host=args.host, port=args.node_port, log_level=args.log_level,
+                                      log_config=None, access_log=False, **node_server_settings())),
     ]
     tasks = [asyncio.create_task(s.serve()) for s in servers]
     while not all(s.started for s in servers):

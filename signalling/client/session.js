@@ -70,9 +70,9 @@ export class Session extends EventTarget {
         }
         this._onMessage(msg);
       };
-      ws.onclose = () => {
-        fail(new NodeError("closed", "the media node closed the connection"));
-        if (this.ws === ws) this._onSocketClosed();
+      ws.onclose = (ev) => {
+        fail(new NodeError("closed", `the media node closed the connection (${ev.code})`));
+        if (this.ws === ws) this._onSocketClosed(ev);
       };
     });
   }
@@ -103,10 +103,13 @@ export class Session extends EventTarget {
     this._emit("tracks", this.tracks);
   }
 
-  _onSocketClosed() {
-    if (this.closed) return;
-    this._emit("connection", { signalling: "lost" });
-    this._note("signalling lost: resuming");
+  _onSocketClosed(ev) {
+    if (this.closed || !this.me) return; // before `joined` there is nothing to resume: join() rejects instead
+    // every close but `left` is resumed: 4008 (too slow: the node stopped writing to us), 1011 (keepalive),
+    // 1009 (message too big), a network drop — the `joined` snapshot replaces whatever we missed
+    const why = ev && ev.code === 4008 ? "the node found this connection too slow" : `closed (${ev ? ev.code : "?"})`;
+    this._emit("connection", { signalling: "lost", code: ev ? ev.code : null });
+    this._note(`signalling lost: ${why}; resuming`);
     this._resumeLoop();
   }
 
@@ -183,7 +186,8 @@ export class Session extends EventTarget {
         break;
       case "error":
         this._note(`node error ${msg.code}: ${msg.message}`);
-        if (this.waiters.length) this.waiters.shift().reject(new NodeError(msg.code, msg.message));
+        // rate_limited refuses a chat or mute, never an offer: it must not fail a negotiation waiting for its answer
+        if (this.waiters.length && msg.code !== "rate_limited") this.waiters.shift().reject(new NodeError(msg.code, msg.message));
         else this._emit("notice", { code: msg.code, message: msg.message });
         break;
       default:

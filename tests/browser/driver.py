@@ -133,6 +133,41 @@ def minimal_two(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> 
         b.close()
 
 
+def minimal_resume(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Two Chromium instances on /dev/minimal; the node closes one's socket itself (a message over 256 KiB: close
+    1009, like 4008 `too_slow` a close the client did not ask for); that page resumes the same participant and
+    media goes on both ways."""
+    wait_http(cfg["http_url"] + "/healthz")
+    console: list[str] = []
+    result["console"] = console
+    browsers = [launch(pw, cfg), launch(pw, cfg)]
+    pages = [open_page(b, f"{cfg['http_url']}/dev/minimal?ws={cfg['ws_url']}&token={t}", console, f"p{i}")
+             for i, (b, t) in enumerate(zip(browsers, cfg["tokens"], strict=True))]
+
+    def both() -> list[dict[str, Any]]:
+        return [p.evaluate("window.castellanStats()") for p in pages]
+
+    before = poll(both, lambda s: all(frames(x) > 0 for x in s), timeout=25)
+    me = pages[0].evaluate("window.castellan.me.participant")
+    pages[0].evaluate("window.castellan.ws.send('x'.repeat(300000))")
+    state = poll(lambda: pages[0].evaluate("({resumes: window.castellan.resumes, log: window.castellan.log.slice(-6),"
+                                           " open: window.castellan.ws.readyState === 1})"),
+                 lambda x: x["resumes"] >= 1 and x["open"], timeout=15)
+    after = poll(both, lambda s: all(frames(a) > frames(b) + 30 for a, b in zip(s, before, strict=True)), timeout=15)
+    result["resume"] = {
+        "resumes": state["resumes"],
+        "open": state["open"],
+        "log": state["log"],
+        "same_participant": pages[0].evaluate("window.castellan.me.participant") == me,
+        "frames_before": [frames(x) for x in before],
+        "frames_after": [frames(x) for x in after],
+        "status": [p.locator("#status").inner_text() for p in pages],
+    }
+    log("resume", result["resume"])
+    for b in browsers:
+        b.close()
+
+
 class Participant:
     """One Chromium instance on the client page (tests drive it through window.castellanStats())."""
 
@@ -937,6 +972,7 @@ SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None
     "svc": svc,
     "simulcast": simulcast,
     "minimal_two": minimal_two,
+    "minimal_resume": minimal_resume,
     "e2ee_meeting": e2ee_meeting,
     "debug_two": debug_two,
     "ciphertext_and_cpu": ciphertext_and_cpu,

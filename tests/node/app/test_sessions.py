@@ -4,13 +4,18 @@ with a clear error while the meeting carries on."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import logging
+import os
+import struct
 
 import pytest
 import websockets
 
 from loadtests import media
 from loadtests.bots.peer import Bot
+from sfu.app.limits import CLOSE_RESUMED_ELSEWHERE
 from tests.harness import running_node
 from tests.support.waiting import wait_for
 
@@ -35,6 +40,7 @@ def test_join_is_refused_with_a_clear_error_for_bad_tokens():
             replies = {}
             for name, msg in {
                 "garbage": "not json",
+                "nested": "[" * 100_000,
                 "no_type": json.dumps({"hello": 1}),
                 "not_joined": json.dumps({"type": "offer", "sdp": "v=0"}),
                 "bad_token": json.dumps({"type": "join", "token": "a.b.c"}),
@@ -49,6 +55,7 @@ def test_join_is_refused_with_a_clear_error_for_bad_tokens():
 
     replies, first, replay = asyncio.run(run())
     assert replies["garbage"]["code"] == "bad_json"
+    assert replies["nested"]["code"] == "bad_json"
     assert replies["no_type"]["code"] == "bad_message"
     assert replies["not_joined"]["code"] == "not_joined"
     assert replies["bad_token"]["code"].startswith("token_")
@@ -59,7 +66,7 @@ def test_join_is_refused_with_a_clear_error_for_bad_tokens():
     assert replay["code"] == "token_replayed"
 
 
-def test_garbage_on_a_joined_socket_gets_errors_and_the_session_survives():
+def test_garbage_on_a_joined_socket_gets_errors_and_the_session_survives(caplog):
     async def run():
         async with running_node() as rn:
             async with websockets.connect(rn.ws_url) as ws:
@@ -75,7 +82,10 @@ def test_garbage_on_a_joined_socket_gets_errors_and_the_session_survives():
                     json.dumps({"type": "offer", "sdp": "v=0\r\n", "subscriptions": {"0": 5}}),
                     json.dumps({"type": "chat", "data": "x" * 20000}),
                     json.dumps({"type": "mute", "track": "TR_none", "muted": True}),
-                    "x" * 300_000,
+                    "[" * 100_000,  # nested deeper than the JSON decoder recurses (issue 18: was a traceback)
+                    '{"type": "ping", "t": ' + "[" * 50 + "]" * 50 + "}",  # echoed fields are scalars only
+                    json.dumps({"type": "offer", "sdp": "v=0\r\n", "seq": {"a": 1}}),
+                    b"\x00 binary frame",
                 ]
                 codes = []
                 for m in sent:
@@ -88,9 +98,11 @@ def test_garbage_on_a_joined_socket_gets_errors_and_the_session_survives():
     codes, pong = asyncio.run(run())
     assert codes == [
         "bad_json", "bad_message", "unknown_type", "bad_message", "bad_sdp", "bad_sdp", "bad_message",
-        "bad_message", "unknown_track", "too_large",
+        "bad_message", "unknown_track", "bad_json", "bad_message", "bad_message", "bad_message",
     ]
     assert pong == {"type": "pong", "t": 1}
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert not tracebacks, [r.getMessage() for r in tracebacks]
 
 
 def test_media_keeps_flowing_long_after_the_join_token_expired_and_a_dropped_socket_resumes():
@@ -128,3 +140,62 @@ def test_media_keeps_flowing_long_after_the_join_token_expired_and_a_dropped_soc
     assert snap["type"] == "joined" and snap["resumed"] is True
     assert still_in
     assert all(b == a + 1 for a, b in zip(numbers, numbers[1:], strict=False))
+
+
+def test_a_text_frame_that_is_not_utf8_closes_with_1007_and_logs_no_traceback():
+    records: list[logging.LogRecord] = []
+    catch = logging.Handler()
+    catch.emit = records.append  # type: ignore[method-assign]
+    uvicorn_log = logging.getLogger("uvicorn.error")  # uvicorn's own logger does not propagate to pytest's
+
+    async def run():
+        async with running_node() as rn:
+            uvicorn_log.addHandler(catch)  # now: uvicorn's logging set-up at start removes the handlers it finds
+            port = int(rn.ws_url.rsplit(":", 1)[1].split("/")[0])
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            key = base64.b64encode(os.urandom(16)).decode()
+            writer.write(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            payload = b"\xff\xfe{}"
+            writer.write(bytes([0x81, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)  # FIN, text, zero mask
+            reply = await asyncio.wait_for(reader.read(64), 5)
+            writer.close()
+            return reply
+
+    try:
+        reply = asyncio.run(run())
+    finally:
+        uvicorn_log.removeHandler(catch)
+    assert reply[0] & 0x0F == 0x8 and struct.unpack("!H", reply[2:4])[0] == 1007, reply
+    assert any("UTF-8" in r.getMessage() for r in records), "uvicorn no longer reports the bad frame"
+    tracebacks = [r for r in records if r.exc_info]
+    assert not tracebacks, [r.getMessage() for r in tracebacks]
+
+
+def test_a_resume_from_a_new_socket_closes_the_old_one_which_then_cannot_act_for_the_participant():
+    async def run():
+        async with running_node() as rn:
+            old = await websockets.connect(rn.ws_url)
+            await old.send(json.dumps({"type": "join", "token": rn.token()}))
+            joined = json.loads(await old.recv())
+            p = rn.node.by_id[joined["participant"]]
+            # the old socket still looks open to the node (a half-open connection): the client resumes elsewhere
+            new = await websockets.connect(rn.ws_url)
+            await new.send(json.dumps({"type": "resume", "participant": p.id, "secret": joined["resume_secret"]}))
+            resumed = json.loads(await new.recv())
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(old.recv(), 5)
+            old_close = (old.close_code, old.close_reason)
+            gone = await wait_for(lambda: rn.signalling.connections == 1, 5)
+            await new.send(json.dumps({"type": "ping", "t": 2}))
+            pong = json.loads(await asyncio.wait_for(new.recv(), 5))
+            attached = p.connected
+            await new.close()
+            return resumed, old_close, gone, pong, attached
+
+    resumed, old_close, gone, pong, attached = asyncio.run(run())
+    assert resumed["type"] == "joined" and resumed["resumed"] is True
+    assert old_close == (CLOSE_RESUMED_ELSEWHERE, "resumed_elsewhere")
+    assert gone and attached, "the old socket's end detached the resumed participant"
+    assert pong == {"type": "pong", "t": 2}

@@ -20,6 +20,8 @@ const state = {
   seq: 0,
   negotiating: false,
   again: false,
+  left: false,
+  resumes: 0,
   errors: [],
   log: [],
 };
@@ -133,11 +135,18 @@ function removeTile(tid) {
 function onMessage(msg) {
   switch (msg.type) {
     case "joined":
-      state.me = msg;
-      for (const p of msg.participants) state.participants.set(p.id, p.name);
-      for (const t of msg.tracks) state.tracks.set(t.id, t);
-      status(`joined room ${msg.room} on ${msg.node} (${msg.region}) as ${msg.name}`);
-      start();
+      state.participants = new Map(msg.participants.map((p) => [p.id, p.name]));
+      state.tracks = new Map(msg.tracks.map((t) => [t.id, t]));
+      if (msg.resumed) {
+        // the snapshot replaces what was missed while the socket was down; media never stopped
+        state.resumes += 1;
+        status(`resumed in room ${msg.room} on ${msg.node}`);
+        negotiate();
+      } else {
+        state.me = msg;
+        status(`joined room ${msg.room} on ${msg.node} (${msg.region}) as ${msg.name}`);
+        start();
+      }
       break;
     case "answer": {
       const i = state.answers.findIndex((a) => a.seq === msg.seq);
@@ -160,6 +169,7 @@ function onMessage(msg) {
       negotiate();
       break;
     case "left":
+      state.left = true;
       status("left the meeting: " + msg.reason, msg.reason !== "left");
       break;
     case "layers":
@@ -168,7 +178,8 @@ function onMessage(msg) {
     case "error":
       state.errors.push(msg);
       status(`node refused: ${msg.code}: ${msg.message}`, true);
-      if (state.answers.length) state.answers.shift().reject(new Error(msg.code));
+      if (msg.code === "resume_refused") state.left = true;
+      if (state.answers.length && msg.code !== "rate_limited") state.answers.shift().reject(new Error(msg.code));
       break;
     default:
       break;
@@ -279,10 +290,40 @@ function main() {
     return;
   }
   status("connecting to " + ws);
-  state.ws = new WebSocket(ws);
-  state.ws.onopen = () => send({ type: "join", token });
-  state.ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
-  state.ws.onclose = () => { if (!state.me || !state.log.at(-1).startsWith("left")) status("signalling closed", true); };
+  connect(ws, () => ({ type: "join", token }));
+}
+
+// A dropped socket — or one the node closed (4008: too slow, 1011: keepalive, 1009: too big) — is resumed within
+// the node's grace period (30 s by default); only `left` or `resume_refused` end the session.
+const RESUME_WINDOW_MS = 25000;
+
+function connect(url, first) {
+  const sock = new WebSocket(url);
+  state.ws = sock;
+  sock.onopen = () => sock.send(JSON.stringify(first()));
+  sock.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (msg.type === "joined") { state.resumeUntil = 0; state.attempts = 0; }
+    onMessage(msg);
+  };
+  sock.onclose = (ev) => {
+    if (state.ws !== sock) return;
+    if (!state.me || state.left) {
+      if (!state.left) status(`signalling closed (${ev.code})`, true);
+      return;
+    }
+    if (!state.resumeUntil) state.resumeUntil = Date.now() + RESUME_WINDOW_MS;
+    if (Date.now() > state.resumeUntil) {
+      status("lost contact with the media node", true);
+      return;
+    }
+    status(`signalling closed (${ev.code}${ev.code === 4008 ? ": too slow" : ""}): resuming`);
+    const attempt = state.attempts || 0;
+    state.attempts = attempt + 1;
+    const delay = attempt === 0 ? 0 : Math.min(3000, 300 * 2 ** (attempt - 1));
+    const resume = () => ({ type: "resume", participant: state.me.participant, secret: state.me.resume_secret });
+    setTimeout(() => connect(url, resume), delay);
+  };
 }
 
 main();
