@@ -15,6 +15,7 @@ __all__ = [
     "CODEC_OTHER", "CODEC_OPUS", "CODEC_VP8", "CODEC_VP9", "CODEC_H264", "CODEC_IDS",
     "EV_STUN", "EV_DTLS", "EV_RTCP", "EV_UNKNOWN_SSRC",
     "MAX_RTP", "LAYER_ALL", "OFF_RING", "START_WINDOW", "ARRIVAL_LOG_SIZE", "SEND_LOG_SIZE", "HIST_BUCKETS",
+    "SENT_RING",
     "DROP_REASONS",
 ]
 
@@ -42,6 +43,8 @@ START_WINDOW: Final = 0x4000    # a subscription forwards packets at most this f
 ARRIVAL_LOG_SIZE: Final = 1024  # transport-cc: arrivals a publisher peer may accumulate between two drains
 SEND_LOG_SIZE: Final = 4096     # transport-cc: packets sent to a subscriber peer that feedback can still refer to
 HIST_BUCKETS: Final = 10001     # latency histogram: 1 µs buckets up to 10 ms, the last one = overflow
+SENT_RING: Final = 256          # per video subscription without RTX: its last packets as sent (protected), by
+                                # out seq, re-sent byte for byte on a NACK (never protected twice: nonce reuse)
 
 # ---- drop reasons: counters()["drops"] keys, in the engine's index order ----
 DROP_REASONS: Final[tuple[str, ...]] = (

@@ -23,6 +23,7 @@ from native.constants import LAYER_ALL as LAYER_ALL
 from native.constants import MAX_RTP as MAX_RTP
 from native.constants import OFF_RING as OFF_RING
 from native.constants import SEND_LOG_SIZE as SEND_LOG_SIZE
+from native.constants import SENT_RING as SENT_RING
 from native.constants import START_WINDOW as START_WINDOW
 from native.interface import (
     Counters,

@@ -14,6 +14,11 @@ To a subscription with twcc_out, every packet (media, RTX, send_padding probes) 
 seq, and a per-peer send log keeps its size and the time sendmmsg took it, for twcc_sent() when the
 subscriber's feedback arrives. Both logs are fixed-size rings, allocated once per peer that uses them.
 
+NACKs (retransmit): with RTX, from the track's plaintext ring, re-written and sent on the RTX SSRC (a new SRTP
+index). Without RTX (video only; audio negotiates no NACK), a subscription keeps its last SENT_RING packets as
+protected on the wire (256 x 2 KiB = 512 KiB each) and re-sends those bytes: one SRTP index is never encrypted
+twice (libsrtp's allow_repeat_tx is off), since other header bytes under the same index reuse the AES-GCM nonce.
+
 `native/reference.py` holds the pure-Python reference of each function here; tests compare the two.
 `native/interface.py` declares the methods Python calls (Protocol EngineApi); `native/engine.pyi` types them.
 

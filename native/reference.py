@@ -45,6 +45,7 @@ from native.constants import (
     MAX_RTP,
     OFF_RING,
     SEND_LOG_SIZE,
+    SENT_RING,
     START_WINDOW,
 )
 from native.interface import (
@@ -661,7 +662,8 @@ _PROFILES = {
 
 
 def srtp_session(profile: int, key: bytes, outbound: bool) -> pylibsrtp.Session:
-    """A pylibsrtp session configured like the engine's: any-SSRC, window 1024, repeat tx allowed."""
+    """A pylibsrtp session configured like the engine's: any-SSRC, window 1024, and never one SRTP index
+    protected twice (allow_repeat_tx off: the same index with other bytes would reuse the GCM nonce)."""
     if profile not in _PROFILES:
         raise ValueError(f"unsupported SRTP profile {profile}")
     prof, need = _PROFILES[profile]
@@ -670,7 +672,7 @@ def srtp_session(profile: int, key: bytes, outbound: bool) -> pylibsrtp.Session:
     policy = pylibsrtp.Policy(
         key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND if outbound else pylibsrtp.Policy.SSRC_ANY_INBOUND,
         srtp_profile=prof)
-    policy.allow_repeat_tx = True
+    policy.allow_repeat_tx = False
     policy.window_size = 1024
     return pylibsrtp.Session(policy)
 
@@ -747,6 +749,8 @@ class _Sub:
     twcc_out: int = 0
     paused: bool = False
     paused_packets: int = 0
+    # video without RTX: out seq & (SENT_RING - 1) -> (out seq, the protected bytes sent), re-sent as they are
+    sent: dict[int, tuple[int, bytes]] | None = None
 
 
 
@@ -859,6 +863,8 @@ class ReferenceForwarder:
         self.subs[sub] = _Sub(track, peer, ssrc, pt & 0x7F, rtx_ssrc, rtx_pt & 0x7F if rtx_pt >= 0 else -1,
                               bytes(ext_map), abs_send_out, initial_seq & 0xFFFF, ts_offset & 0xFFFFFFFF,
                               need_keyframe=t.codec not in (CODEC_OPUS, CODEC_OTHER), twcc_out=twcc_out)
+        if rtx_pt < 0 and t.codec not in (CODEC_OPUS, CODEC_OTHER):
+            self.subs[sub].sent = {}    # NACKs are served from what was sent (no NACK is negotiated for audio)
         t.subs.insert(0, sub)           # the engine links new subscriptions at the head
 
     def remove_subscription(self, sub: int) -> None:
@@ -1056,8 +1062,11 @@ class ReferenceForwarder:
                               s.twcc_out, sp.twcc_next)
             assert out is not None
             out_seq = (seq + s.seq_offset) & 0xFFFF
-            if not self._send(sp, out, sp.next_twcc() if s.twcc_out else None):
+            data = self._send(sp, out, sp.next_twcc() if s.twcc_out else None)
+            if data is None:
                 continue
+            if s.sent is not None:
+                s.sent[out_seq % SENT_RING] = (out_seq, data)
             if not _older(out_seq, s.next_seq):
                 s.next_seq = (out_seq + 1) & 0xFFFF
                 s.last_out_ts = (info[3] + s.ts_offset) & 0xFFFFFFFF
@@ -1065,19 +1074,30 @@ class ReferenceForwarder:
             s.octets += info[10]
             s.last_send_ns = now
 
-    def _send(self, sp: _Peer, plain: bytes, twcc_seq: int | None = None) -> bool:
-        assert sp.tx is not None and sp.addr is not None
+    def _send(self, sp: _Peer, plain: bytes, twcc_seq: int | None = None) -> bytes | None:
+        """Protects and sends; the protected bytes, or None (a counted send_failed drop)."""
+        assert sp.tx is not None
         try:
             data = sp.tx.protect(plain)
-            self.sock.sendto(data, sp.addr)
-        except (pylibsrtp.Error, OSError):
+        except pylibsrtp.Error:
             self._drops["send_failed"] += 1
-            return False
+            return None
+        if not self._send_protected(sp, data):
+            return None
         if twcc_seq is not None:                                # the transport-cc send log
             if sp.sent_log is None:
                 sp.sent_log = {}
             sp.sent_log[twcc_seq % SEND_LOG_SIZE] = (twcc_seq, time.time_ns() // 1000, len(data))
             sp.twcc_sent += 1
+        return data
+
+    def _send_protected(self, sp: _Peer, data: bytes) -> bool:
+        assert sp.addr is not None
+        try:
+            self.sock.sendto(data, sp.addr)
+        except OSError:
+            self._drops["send_failed"] += 1
+            return False
         sp.tx_packets += 1
         self._counts["forwarded_packets"] += 1
         self._counts["forwarded_bytes"] += len(data)
@@ -1134,7 +1154,9 @@ class ReferenceForwarder:
         return True
 
     def retransmit(self, sub: int, seqs: Iterable[int]) -> int:
-        """Serves a NACK (subscriber sequence numbers) from the track's buffer, as RTX when negotiated."""
+        """Serves a NACK (subscriber sequence numbers): with RTX, from the track's buffer, rewritten and sent as
+        RTX (a new SRTP index); without RTX, the very bytes sent under each sequence number, never protected
+        again (one SRTP index, other header bytes: a reused AES-GCM nonce / AES-CM keystream)."""
         s = self.subs.get(sub)
         if s is None or not s.started:
             return 0
@@ -1143,6 +1165,15 @@ class ReferenceForwarder:
         if sp.tx is None or sp.addr is None:
             return 0
         sent = 0
+        if s.rtx_pt < 0:
+            for seq in seqs:
+                out_seq = seq & 0xFFFF
+                kept = (s.sent or {}).get(out_seq % SENT_RING)
+                if kept is not None and kept[0] == out_seq and self._send_protected(sp, kept[1]):
+                    s.rtx_packets += 1
+                    sent += 1
+            self._counts["rtx_packets"] += sent
+            return sent
         abs_send = abs_send_time(time.time_ns())
         for seq in seqs:
             in_seq = (seq - s.seq_offset) & 0xFFFF
@@ -1153,12 +1184,11 @@ class ReferenceForwarder:
                               s.twcc_out, sp.twcc_next)
             if out is None:
                 continue
-            if s.rtx_pt >= 0:
-                out = wrap_rtx(out, s.rtx_ssrc, s.rtx_pt, s.rtx_seq)
-                if out is None:
-                    continue
-                s.rtx_seq = (s.rtx_seq + 1) & 0xFFFF
-            if self._send(sp, out, sp.next_twcc() if s.twcc_out else None):
+            out = wrap_rtx(out, s.rtx_ssrc, s.rtx_pt, s.rtx_seq)
+            if out is None:
+                continue
+            s.rtx_seq = (s.rtx_seq + 1) & 0xFFFF
+            if self._send(sp, out, sp.next_twcc() if s.twcc_out else None) is not None:
                 s.rtx_packets += 1
                 sent += 1
         self._counts["rtx_packets"] += sent
@@ -1198,12 +1228,12 @@ class ReferenceForwarder:
             pkt = (struct.pack("!BBHII", 0xB0, s.rtx_pt, s.rtx_seq, s.last_out_ts, s.rtx_ssrc)
                    + struct.pack("!HHBHB", PROFILE_ONE_BYTE, 1, (s.twcc_out << 4) | 1, seq, 0)
                    + bytes(size - 1) + bytes([size]))
-            before = self._counts["forwarded_bytes"]
-            if not self._send(sp, pkt, sp.next_twcc()):
+            data = self._send(sp, pkt, sp.next_twcc())
+            if data is None:
                 continue
             s.rtx_seq = (s.rtx_seq + 1) & 0xFFFF
             sent += 1
-            total += self._counts["forwarded_bytes"] - before
+            total += len(data)
         self._counts["probe_packets"] += sent
         return (first, (sp.twcc_next - 1) & 0xFFFF, total) if sent else None
 

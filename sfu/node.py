@@ -78,7 +78,8 @@ class Node:
         # a node built without one still applies the region rule (standalone: tests, benchmarks)
         self.admission = admission or Admission(config.region)
         self.certificate = Certificate()
-        self.ice: IceLite[Participant] = IceLite()
+        # a transaction id stays known for the consent window: a replayed check can neither move nor keep a path
+        self.ice: IceLite[Participant] = IceLite(replay_window=config.consent_timeout)
         # the lookup tables
         self.rooms: dict[tuple[str, str], Room] = {}
         self.by_peer: dict[int, Participant] = {}

@@ -6,6 +6,8 @@
     valgrind --tool=callgrind --toggle-collect='__pyx_pw_*py_filter_stream*' --callgrind-out-file=/tmp/cg.filter \\
         .venv/bin/python -m loadtests.bench.engine_instructions --filter
 
+`--no-rtx`: the subscribers negotiated no RTX, so the engine also keeps a copy of each protected packet for NACKs.
+
 `--toggle-collect` limits the count to `Engine.poll` (recvmmsg -> unprotect -> parse -> rewrite -> protect ->
 sendmmsg, GIL released) or to `py_filter_stream` (the per-subscription rewrite alone, no I/O, no SRTP); the
 total is the "Collected" line callgrind prints. Keys, packets and batch sizes are fixed: the publisher sends
@@ -44,7 +46,7 @@ def video_packets(count: int) -> list[bytes]:
             ts += 3000
 
 
-def forward(subs: int, packets: list[bytes], chunk: int) -> int:
+def forward(subs: int, packets: list[bytes], chunk: int, rtx: bool = True) -> int:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
@@ -67,7 +69,10 @@ def forward(subs: int, packets: list[bytes], chunk: int) -> int:
         eng.add_peer(i)
         eng.set_peer_address(i, "127.0.0.1", s.getsockname()[1])
         eng.set_peer_srtp(i, 1, KEY, KEY)
-        eng.add_subscription(i, 0, i, 0x5000 + i, 100, 0x6000 + i, 101, b"", 0, 1000, 0, TWCC_ID)
+        if rtx:
+            eng.add_subscription(i, 0, i, 0x5000 + i, 100, 0x6000 + i, 101, b"", 0, 1000, 0, TWCC_ID)
+        else:  # without RTX the engine also keeps each packet as sent, for NACKs (native: keep_sent)
+            eng.add_subscription(i, 0, i, 0x5000 + i, 100, 0, -1, b"", 0, 1000, 0, TWCC_ID)
     up = engine.SrtpSession(1, KEY, True)
     wire = [up.protect(p) for p in packets]
     received = 0
@@ -95,13 +100,14 @@ def main() -> None:
     ap.add_argument("--packets", type=int, default=2000)
     ap.add_argument("--chunk", type=int, default=32, help="datagrams per poll() (<= 64: one recvmmsg)")
     ap.add_argument("--filter", action="store_true", help="run py_filter_stream over the packets instead")
+    ap.add_argument("--no-rtx", action="store_true", help="subscribers without RTX (the engine keeps what it sent)")
     a = ap.parse_args()
     packets = video_packets(a.packets)
     if a.filter:
         out, _ = engine.py_filter_stream(engine.CODEC_VP8, packets, [], [])
         print(f"filter: {len(packets)} packets in, {sum(isinstance(o, bytes) for o in out)} out")
     else:
-        print(f"forward: {len(packets)} packets x {a.subs} subscribers = {forward(a.subs, packets, a.chunk)} sent")
+        print(f"forward: {len(packets)} packets x {a.subs} subscribers = {forward(a.subs, packets, a.chunk, not a.no_rtx)} sent")
 
 
 if __name__ == "__main__":

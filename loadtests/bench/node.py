@@ -43,12 +43,12 @@ class TimedReferenceForwarder(ReferenceForwarder):
         self._arrival = time.perf_counter_ns()
         super()._handle(data, addr, events)
 
-    def _send(self, sp: Any, plain: bytes, twcc_seq: int | None = None) -> bool:
-        ok = super()._send(sp, plain, twcc_seq)
-        if ok:
+    def _send(self, sp: Any, plain: bytes, twcc_seq: int | None = None) -> bytes | None:
+        data = super()._send(sp, plain, twcc_seq)
+        if data is not None:
             us = (time.perf_counter_ns() - self._arrival) // 1000
             self.hist[us if us < HIST_BUCKETS else HIST_BUCKETS - 1] += 1
-        return ok
+        return data
 
     def latency_histogram(self, reset: bool = False) -> list[int]:
         out = list(self.hist)

@@ -77,6 +77,9 @@ cdef class Engine:
                 self._free_peer_srtp(i)
                 free_twcc_logs(&self.peers[i])
             free(self.peers)
+        if self.subs != NULL:
+            for i in range(self.max_subs):
+                free_sent_ring(&self.subs[i])
         if self.tracks != NULL:
             for i in range(self.max_tracks):
                 if self.tracks[i].ring != NULL:
@@ -282,6 +285,11 @@ cdef class Engine:
         cdef int i
         for i in range(len(ext_map)):
             s.ext_map[i] = ext_map[i]
+        if s.rtx_pt == 0xff and t.codec != CODEC_OPUS and t.codec != CODEC_OTHER:
+            # video without RTX: NACKs are served from what was sent (the node negotiates no NACK for audio)
+            if alloc_sent_ring(s) != 0:
+                memset(s, 0, sizeof(Sub))
+                raise MemoryError()
         s.next = t.first_sub
         t.first_sub = sub
 
@@ -293,6 +301,7 @@ cdef class Engine:
         _unlink(self.subs, &self.tracks[s.track].first_sub, sub, 0)
         if s.target >= 0:
             _unlink(self.subs, &self.tracks[s.target].first_pending, sub, 1)
+        free_sent_ring(s)
         memset(s, 0, sizeof(Sub))
 
     def restart_subscription(self, int sub):
@@ -684,6 +693,8 @@ cdef class Engine:
         if st != 0:
             self.drops[D_SEND_FAILED] += 1
             return
+        if s.sent_buf != NULL:
+            keep_sent(s, dst, out_len)
         cdef int log_slot = -1
         if s.twcc_out:
             log_slot = sent_log(sp, sp.twcc_next, out_len, arrival)
@@ -810,7 +821,11 @@ cdef class Engine:
         return sendto(self.fd, <const char *>data, len(data), 0, <sockaddr *>&p.addr, p.addrlen) >= 0
 
     def retransmit(self, int sub, seqs):
-        """Serves a subscriber's NACK from the track's buffer (as RTX when negotiated). Returns the count sent."""
+        """Serves a subscriber's NACK (its sequence numbers). With RTX: from the track's plaintext buffer,
+        rewritten and sent as RTX (a new RTX sequence number: a new SRTP index). Without RTX: the very bytes
+        that went out under each sequence number, from the subscription's sent ring, never protected again (a
+        second encryption of one SRTP index with other header bytes would reuse its AES-GCM nonce / AES-CM
+        keystream); what the ring no longer holds is not re-sent. Returns the count sent."""
         self._check(sub, self.max_subs, "subscription")
         cdef Sub *s = &self.subs[sub]
         if not s.used or not s.started:
@@ -819,6 +834,8 @@ cdef class Engine:
         cdef Peer *sp = &self.peers[s.peer]
         if not sp.ready or not sp.has_addr:
             return 0
+        if s.rtx_pt == 0xff:
+            return self._resend_as_sent(s, sp, seqs)
         cdef int sent = 0, ri, out_len, src_len, log_slot, k, marker
         cdef uint16_t in_seq = 0, out_seq
         cdef RtpInfo r
@@ -853,10 +870,9 @@ cdef class Engine:
                 dst[1] |= 0x80
             if t.codec == CODEC_VP8:
                 vp8_set_ids(dst + out_len - r.payload_len - r.pad_len, r.payload_len, s.off_pid[k], s.tl0_offset)
-            if s.rtx_pt != 0xff:
-                out_len = wrap_rtx(dst, out_len, &r, s)
-                if out_len < 0:
-                    continue
+            out_len = wrap_rtx(dst, out_len, &r, s)
+            if out_len < 0:
+                continue
             if srtp_protect(sp.tx, dst, &out_len) != 0:
                 continue
             log_slot = -1
@@ -864,6 +880,28 @@ cdef class Engine:
                 log_slot = sent_log(sp, sp.twcc_next, out_len, now)
                 sp.twcc_next += 1
             self._queue(dst, out_len, sp, now, log_slot)
+            s.rtx_packets += 1
+            sent += 1
+        self._flush()
+        self.rtx_sent += sent
+        return sent
+
+    cdef int _resend_as_sent(self, Sub *s, Peer *sp, seqs) except -1:
+        """retransmit() without RTX: the kept protected bytes, byte for byte (same transport seq too: the send
+        log keeps the first send's time)."""
+        cdef int sent = 0, i, n
+        cdef uint8_t *dst
+        cdef int64_t now = now_ns(CLOCK_REALTIME)
+        for seq in seqs:
+            i = find_sent(s, <uint16_t>(<int>seq))
+            if i < 0:
+                continue
+            n = s.sent_len[i]
+            if self.tx_count >= TX_SLOTS:
+                self._flush()
+            dst = self.tx_buf + self.tx_count * SLOT
+            memcpy(dst, s.sent_buf + i * SLOT, n)
+            self._queue(dst, n, sp, now, -1)
             s.rtx_packets += 1
             sent += 1
         self._flush()

@@ -32,7 +32,10 @@ cdef srtp_t _new_session(int profile, bytes key, int ssrc_type) except NULL:
     # inbound: a wide replay window tolerates reordering; outbound: libsrtp shifts the window on every protect,
     # and nothing we send is ever reordered before we protect it, so the minimum keeps that cheap
     pol.window_size = 1024 if ssrc_type == 2 else 64
-    pol.allow_repeat_tx = 1
+    # never protect one SRTP index twice: with other bytes that reuses the AES-GCM nonce (or AES-CM keystream).
+    # The engine re-sends a NACKed packet without RTX as the bytes it sent, and RTX gets a fresh index; so a
+    # repeat is a bug, which libsrtp now refuses (the packet is then a counted send_failed drop)
+    pol.allow_repeat_tx = 0
     if srtp_create(&s, &pol) != 0:
         raise RuntimeError("srtp_create failed")
     return s

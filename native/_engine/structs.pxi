@@ -142,6 +142,12 @@ cdef struct Sub:
     uint16_t off_from[OFF_RING]
     uint16_t off_seq[OFF_RING]
     uint16_t off_pid[OFF_RING]
+    # without RTX (video): the last SENT_RING packets exactly as they went out (SRTP-protected), by out seq. A
+    # NACK re-sends these bytes; protecting the same SRTP index again with other header bytes (abs-send-time,
+    # transport seq, marker) would reuse the AES-GCM nonce / AES-CM keystream. NULL: none kept.
+    uint8_t *sent_buf
+    uint16_t *sent_len
+    uint16_t *sent_seq
 
 cdef struct RtpInfo:
     int hdr_len                  # fixed header + CSRCs

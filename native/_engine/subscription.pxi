@@ -71,3 +71,40 @@ cdef int sub_rewrite(Sub *s, int codec, uint8_t *p, RtpInfo *r, LayerInfo *L, in
         s.next_seq = <uint16_t>(out_seq + 1)
         s.last_out_ts = r.ts + s.ts_offset
     return out_len
+
+
+# ---- what a subscription without RTX sent: kept byte for byte, re-sent as is on a NACK ----
+
+cdef int alloc_sent_ring(Sub *s) noexcept nogil:
+    """0, or -1 when out of memory (nothing allocated)."""
+    s.sent_buf = <uint8_t *>malloc(SENT_RING * SLOT)
+    s.sent_len = <uint16_t *>calloc(SENT_RING, sizeof(uint16_t))
+    s.sent_seq = <uint16_t *>calloc(SENT_RING, sizeof(uint16_t))
+    if s.sent_buf == NULL or s.sent_len == NULL or s.sent_seq == NULL:
+        free_sent_ring(s)
+        return -1
+    return 0
+
+
+cdef void free_sent_ring(Sub *s) noexcept nogil:
+    free(s.sent_buf); free(s.sent_len); free(s.sent_seq)
+    s.sent_buf = NULL
+    s.sent_len = NULL
+    s.sent_seq = NULL
+
+
+cdef inline void keep_sent(Sub *s, const uint8_t *pkt, int n) noexcept nogil:
+    """Keeps a protected packet (n <= SLOT) under its sequence number."""
+    cdef uint16_t seq = rd16(pkt + 2)
+    cdef int i = seq & (SENT_RING - 1)
+    memcpy(s.sent_buf + i * SLOT, pkt, n)
+    s.sent_len[i] = <uint16_t>n
+    s.sent_seq[i] = seq
+
+
+cdef inline int find_sent(Sub *s, uint16_t seq) noexcept nogil:
+    """The sent-ring slot holding what went out as `seq`, or -1."""
+    cdef int i = seq & (SENT_RING - 1)
+    if s.sent_buf == NULL or s.sent_len[i] == 0 or s.sent_seq[i] != seq:
+        return -1
+    return i

@@ -2,9 +2,10 @@
 
 The whole NACK path, for whoever changes it:
 - negotiation: `nack` feedback and the RTX payload type are offered back in the answer (sfu/negotiation/sdp.py);
-- the buffer: the engine keeps the last packets of each subscription and `retransmit`s them, as RTX when
-  negotiated, mapping sequence numbers back through the subscription's offset history (native/engine.pyx,
-  mirrored by the pure-Python reference);
+- the buffers: with RTX, the engine `retransmit`s from each track's last packets (plaintext), mapping sequence
+  numbers back through the subscription's offset history, as RTX (a new SRTP index); without RTX (video), from
+  the subscription's last SENT_RING packets as sent, byte for byte — one SRTP index is never encrypted twice,
+  which under AES-GCM would reuse the nonce (native/_engine/engine_class.pxi, mirrored by native/reference.py);
 - here: which NACKs are served and how many sequence numbers at most (the newest 64).
 The node does not NACK publishers (no NACK generator yet): a packet lost on the uplink is missing from the
 buffer too, and the subscriber's decoder recovers through its PLI (sfu/feedback/keyframes.py).

@@ -1,6 +1,7 @@
 """A participant's path to the node: ICE-lite binding requests bind (and move) its media address, consent
 freshness (RFC 7675) pauses media to a peer that stopped answering, and the DTLS handshake yields the SRTP keys
-the engine needs before any media flows.
+the engine needs before any media flows. Only a fresh authenticated check (a transaction id never seen before,
+sfu/transport/ice.py) binds or moves the address: a captured check replayed from elsewhere moves nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ class Connectivity:
             return
         now = time.monotonic()
         engine = node.media_engine
-        if p.media_address != addr:
+        # only a fresh check binds, moves or refreshes: a retransmitted one proves nothing new (it was answered
+        # above), and a replayed one from another address was refused by IceLite
+        if out.fresh and p.media_address != addr:
             # bind on first contact, on nomination, or when the old path went quiet (NAT rebinding / ICE restart)
             if p.media_address is None or out.nominated or now - p.address_seen > REBIND_AFTER:
                 engine.set_peer_address(p.peer, addr[0], addr[1])
@@ -45,7 +48,7 @@ class Connectivity:
                     log.info("participant %s moved %s -> %s", p.id, p.media_address, addr)
                 p.media_address = addr
                 p.address_seen = now
-        else:
+        elif out.fresh:
             p.address_seen = now
         if p.dtls is None and p.remote_fingerprints:
             peer = p.peer

@@ -4,12 +4,20 @@ The node never initiates checks: it answers Binding requests. A request's USERNA
 ufrag>`) names the participant; MESSAGE-INTEGRITY (keyed with our ice-pwd) and FINGERPRINT prove it. The
 address a valid request came from becomes the participant's media address, so NAT rebinding and ICE restarts
 move the session instead of breaking it. Each valid request also refreshes consent (RFC 7675).
+
+A valid request is only *fresh* once: each participant's credentials remember the transaction ids of its
+valid requests for the replay window (the consent window, RFC 7675 §5.1: consent rests on fresh transactions)
+and at most MAX_REMEMBERED of them. The same transaction again from the same address is a retransmission
+(RFC 8489 §6.2.1: answered again, but it neither refreshes consent nor moves anything); from any other
+address it is a replay (a captured request sent again by someone else) and a counted drop, `stun_replayed`,
+with no answer, so a copied check cannot take the media path.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -17,6 +25,8 @@ from aioice import stun
 
 K = TypeVar("K")
 MAGIC_COOKIE = 0x2112A442
+REPLAY_WINDOW = 30.0  # seconds a transaction id is remembered (the node passes its consent timeout)
+MAX_REMEMBERED = 1024  # transaction ids per participant at most (a browser sends a few per second at most)
 
 
 @dataclass
@@ -26,6 +36,8 @@ class IceCredentials(Generic[K]):
     owner: K
     last_consent: float = 0.0
     nominated: bool = False
+    # transaction id -> (when first seen, from where), oldest first: what makes a request fresh
+    seen: OrderedDict[bytes, tuple[float, tuple[str, int]]] = field(default_factory=OrderedDict)
 
 
 def new_credentials() -> tuple[str, str]:
@@ -35,18 +47,22 @@ def new_credentials() -> tuple[str, str]:
 
 @dataclass
 class StunOutcome(Generic[K]):
-    """What to do with one datagram: reply (maybe), and, when valid, whose it is."""
+    """What to do with one datagram: reply (maybe), and, when valid, whose it is. `fresh`: a valid request
+    whose transaction id was never seen before (only such a request may bind or move the media address)."""
 
     response: bytes | None = None
     owner: K | None = None
     nominated: bool = False
+    fresh: bool = False
     drop_reason: str | None = None
     attrs: dict[int, bytes] = field(default_factory=dict)
 
 
 class IceLite(Generic[K]):
-    def __init__(self) -> None:
+    def __init__(self, replay_window: float = REPLAY_WINDOW, max_remembered: int = MAX_REMEMBERED) -> None:
         self._by_ufrag: dict[str, IceCredentials[K]] = {}
+        self.replay_window = replay_window
+        self.max_remembered = max_remembered
 
     def register(self, ufrag: str, pwd: str, owner: K) -> IceCredentials[K]:
         creds = IceCredentials(ufrag=ufrag, pwd=pwd, owner=owner, last_consent=time.monotonic())
@@ -56,7 +72,8 @@ class IceLite(Generic[K]):
     def unregister(self, ufrag: str) -> None:
         self._by_ufrag.pop(ufrag, None)
 
-    def handle(self, data: bytes, addr: tuple[str, int]) -> StunOutcome[K]:
+    def handle(self, data: bytes, addr: tuple[str, int], now: float | None = None) -> StunOutcome[K]:
+        """One datagram's outcome; `now` (time.monotonic() by default) dates what it refreshes and remembers."""
         if len(data) < 20 or int.from_bytes(data[4:8], "big") != MAGIC_COOKIE:
             return StunOutcome(drop_reason="stun_malformed")
         try:
@@ -85,13 +102,38 @@ class IceLite(Generic[K]):
         if "ICE-CONTROLLED" in msg.attributes:
             # a lite agent is always controlled: the peer must take the controlling role (RFC 8445 §7.3.1.1)
             return StunOutcome(response=self._error(msg, 487, "Role Conflict", creds.pwd), drop_reason="stun_role")
-        creds.last_consent = time.monotonic()
-        nominated = "USE-CANDIDATE" in msg.attributes
-        creds.nominated = creds.nominated or nominated
+        now = time.monotonic() if now is None else now
+        first = self._remember(creds, msg.transaction_id, addr, now)
+        if first is not None and first != addr:
+            return StunOutcome(drop_reason="stun_replayed")  # no answer: never reflect to a copier's address
         resp = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE, transaction_id=msg.transaction_id)
         resp.attributes["XOR-MAPPED-ADDRESS"] = addr
         resp.add_message_integrity(creds.pwd.encode())
-        return StunOutcome(response=bytes(resp), owner=creds.owner, nominated=nominated)
+        if first is not None:
+            return StunOutcome(response=bytes(resp), owner=creds.owner)  # a retransmission: answered, not fresh
+        creds.last_consent = now
+        nominated = "USE-CANDIDATE" in msg.attributes
+        creds.nominated = creds.nominated or nominated
+        return StunOutcome(response=bytes(resp), owner=creds.owner, nominated=nominated, fresh=True)
+
+    def _remember(self, creds: IceCredentials[K], tid: bytes, addr: tuple[str, int],
+                  now: float) -> tuple[str, int] | None:
+        """Notes a valid request's transaction id; returns the address it was first seen from if it was seen
+        within the replay window, else None (fresh). Forgets ids older than the window, and the oldest beyond
+        max_remembered."""
+        seen = creds.seen
+        while seen:
+            oldest = next(iter(seen.values()))
+            if now - oldest[0] <= self.replay_window:
+                break
+            seen.popitem(last=False)
+        known = seen.get(tid)
+        if known is not None:
+            return known[1]
+        seen[tid] = (now, addr)
+        while len(seen) > self.max_remembered:
+            seen.popitem(last=False)
+        return None
 
     @staticmethod
     def _error(msg: stun.Message, code: int, reason: str, pwd: str | None) -> bytes:

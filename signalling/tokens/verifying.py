@@ -1,8 +1,15 @@
-"""Verifying on a node: EdDSA only, a published `kid`, audience = this node, issuer, time, single use."""
+"""Verifying on a node: EdDSA only, a published `kid`, audience = this node, issuer, time, single use.
+
+A token is one exact string: each of its three segments must be canonical unpadded base64url (RFC 7515 §2),
+so no second spelling of a signed token (`=` padding, stray low bits in the last character) verifies. Times
+must be finite numbers, and a token issued (`iat`) or valid (`nbf`) later than now plus the leeway is refused.
+"""
 
 from __future__ import annotations
 
 import base64
+import math
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +26,17 @@ def _public_key_from_jwk(jwk: dict[str, str]) -> Ed25519PublicKey:
         raise TokenError("unknown_key", "published key is not Ed25519")
     x = jwk["x"]
     return Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
+
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _canonical_base64url(segment: str) -> bool:
+    """True when `segment` is the one unpadded base64url spelling of the bytes it decodes to."""
+    if not _BASE64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        return False
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode() == segment
 
 
 class ReplayCache:
@@ -57,6 +75,8 @@ class TokenVerifier:
         """Signature, algorithm, key id, audience, issuer and time checks; returns the payload."""
         if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
             raise TokenError("malformed", "join token is not a JWT")
+        if not all(_canonical_base64url(segment) for segment in token.split(".")):
+            raise TokenError("malformed", "token is not canonical base64url (padding or stray bits)")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as e:
@@ -92,13 +112,17 @@ class TokenVerifier:
         except jwt.PyJWTError as e:
             raise TokenError("malformed", f"join token invalid: {e}") from None
         try:
-            exp, nbf = float(payload["exp"]), float(payload["nbf"])
+            exp, nbf, iat = float(payload["exp"]), float(payload["nbf"]), float(payload["iat"])
         except (TypeError, ValueError):
             raise TokenError("malformed", "join token times are not numbers") from None
+        if not all(math.isfinite(t) for t in (exp, nbf, iat)):
+            raise TokenError("malformed", "join token times are not finite numbers")
         if now > exp + self.leeway:
             raise TokenError("expired", "join token has expired; open the meeting link again")
         if now + self.leeway < nbf:
             raise TokenError("not_yet_valid", "join token is not valid yet")
+        if now + self.leeway < iat:
+            raise TokenError("not_yet_valid", "token was issued in the future: the issuer's clock is ahead of the node's")
         return payload
 
     def verify(self, token: str, now: float | None = None, single_use: bool = True) -> JoinClaims:

@@ -104,6 +104,73 @@ def test_a_token_not_yet_valid_is_refused(env: Env) -> None:
     refused(env, future, "not_yet_valid")
 
 
+def resigned(env: Env, token: str, **changes: object) -> str:
+    """The token with claims changed and signed again with the control plane's real current key (as a
+    compromised or badly clocked issuer would): only the verifier's own rules can refuse it."""
+    header, payload, _ = parts(token)
+    key = env.control.keyring.current
+    return jwt.encode({**payload, **changes}, key.private, algorithm="EdDSA", headers={"kid": key.kid})
+
+
+def second_spellings(token: str) -> list[str]:
+    """Other spellings of the same signed token that a lenient base64url decoder reads as the same bytes:
+    `=` padding on a segment, and stray low bits in a segment's last character (an Ed25519 signature is 64
+    bytes = 86 characters, whose last one carries 4 unused bits)."""
+    h, p, sig = token.split(".")
+    assert len(sig) == 86
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    stray = alphabet[alphabet.index(sig[-1]) ^ 0b0001]
+    assert base64.urlsafe_b64decode(sig[:-1] + stray + "==") == base64.urlsafe_b64decode(sig + "==")
+    out = [f"{h}.{p}.{sig}==", f"{h}.{p}.{sig[:-1]}{stray}", f"{h}.{p}.{sig}" + "=" * 4]
+    if len(p) % 4:
+        out.append(f"{h}.{p}{'=' * (-len(p) % 4)}.{sig}")
+    if len(h) % 4:
+        out.append(f"{h}{'=' * (-len(h) % 4)}.{p}.{sig}")
+    return out
+
+
+def test_a_second_spelling_of_a_genuine_join_token_is_refused_before_its_first_use(env: Env, joined: dict) -> None:
+    """Attacker: a padded or bit-twiddled copy of a token verifies, so only the single-use cache stood between
+    the copy and a second admission. Each copy must be refused on its own, on a fresh verifier."""
+    for spelling in second_spellings(joined["token"]):
+        refused(env, spelling, "malformed")
+    env.verifier().verify(joined["token"])   # the one canonical spelling still works
+
+
+def test_a_second_spelling_of_an_admin_token_is_refused(env: Env) -> None:
+    admin = env.control.issuer.mint_admin(node="node-eu-1", scope="room:end")
+    for spelling in second_spellings(admin):
+        with pytest.raises(TokenError) as e:
+            env.verifier().verify_admin(spelling, "room:end")
+        assert e.value.code == "malformed"
+    assert env.verifier().verify_admin(admin, "room:end")["scope"] == "room:end"
+
+
+def test_a_token_issued_a_day_in_the_future_is_refused(env: Env, joined: dict) -> None:
+    _, payload, _ = parts(joined["token"])
+    refused(env, resigned(env, joined["token"], iat=payload["iat"] + 86400), "not_yet_valid")
+    admin = env.control.issuer.mint_admin(node="node-eu-1", scope="room:end")
+    with pytest.raises(TokenError) as e:
+        env.verifier().verify_admin(resigned(env, admin, iat=parts(admin)[1]["iat"] + 86400), "room:end")
+    assert e.value.code == "not_yet_valid"
+
+
+def test_iat_within_the_leeway_is_accepted_and_just_beyond_it_refused(env: Env, joined: dict) -> None:
+    """Clocks drift: an issuer a second ahead is fine (leeway 2 s); three seconds ahead is not."""
+    now = time.time()
+    ok = resigned(env, joined["token"], iat=int(now) + 1)
+    assert env.verifier().verify(ok, now=now).room == joined["room"]
+    refused(env, resigned(env, joined["token"], iat=int(now) + 4, jti="other"), "not_yet_valid")
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+def test_non_finite_times_are_refused(env: Env, joined: dict, claim: str) -> None:
+    """JSON as Python reads it allows Infinity and NaN: an `exp` of Infinity would never expire."""
+    _, payload, _ = parts(joined["token"])
+    value = {"exp": float("inf"), "nbf": float("-inf"), "iat": float("nan")}[claim]
+    refused(env, resigned(env, joined["token"], **{claim: value}), "malformed")
+
+
 def test_a_token_for_another_node_is_refused(env: Env, joined: dict) -> None:
     refused(env, joined["token"], "wrong_audience", node="node-eu-2")
 

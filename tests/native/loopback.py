@@ -1,6 +1,7 @@
 """The wiring every engine-on-a-socket test repeats: a publisher and a subscriber, each a UDP socket on
-127.0.0.1 registered as a peer of the forwarder (native Engine or reference) with its own SRTP keys (profile 1),
-and the client-side sessions to protect what the publisher sends and unprotect what the subscriber gets."""
+127.0.0.1 registered as a peer of the forwarder (native Engine or reference) with its own SRTP keys (profile 1
+unless told), and the client-side sessions to protect what the publisher sends and unprotect what the
+subscriber gets."""
 
 from __future__ import annotations
 
@@ -21,14 +22,19 @@ class Clients:
     down_key: bytes  # ... its key, for a fresh session
 
 
-def wire_clients(fwd: Any, pub_peer: int, sub_peer: int) -> Clients:
+KEY_LENGTHS = {1: 30, 7: 28, 8: 44}  # AES_CM_128_HMAC_SHA1_80, AEAD_AES_128_GCM, AEAD_AES_256_GCM: key + salt
+
+
+def wire_clients(fwd: Any, pub_peer: int, sub_peer: int, profile: int = 1) -> Clients:
     pub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     pub.bind(("127.0.0.1", 0))
     sub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sub.bind(("127.0.0.1", 0))
-    up, down = os.urandom(30), os.urandom(30)
-    for peer, s, rx, tx in ((pub_peer, pub, up, os.urandom(30)), (sub_peer, sub, os.urandom(30), down)):
+    n = KEY_LENGTHS[profile]
+    up, down = os.urandom(n), os.urandom(n)
+    for peer, s, rx, tx in ((pub_peer, pub, up, os.urandom(n)), (sub_peer, sub, os.urandom(n), down)):
         fwd.add_peer(peer)
         fwd.set_peer_address(peer, "127.0.0.1", s.getsockname()[1])
-        fwd.set_peer_srtp(peer, 1, rx, tx)
-    return Clients(pub, sub, ref.srtp_session(1, up, outbound=True), ref.srtp_session(1, down, outbound=False), down)
+        fwd.set_peer_srtp(peer, profile, rx, tx)
+    return Clients(pub, sub, ref.srtp_session(profile, up, outbound=True),
+                   ref.srtp_session(profile, down, outbound=False), down)

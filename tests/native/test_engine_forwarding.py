@@ -205,9 +205,10 @@ def test_native_and_reference_agree() -> None:
 
 def test_forwarding_continues_around_the_sequence_space(rig: Rig) -> None:
     # 60 packets 1000 sequence numbers apart travel once around the 16-bit space (each step is well inside
-    # SRTP's index estimation). Every one must reach the subscriber, and a NACK for the newest be served.
+    # SRTP's index estimation). Every one must reach the subscriber, and a NACK for the newest be served (as
+    # RTX: without it, only video keeps what it sent for NACKs, tests/native/test_nack_without_rtx.py).
     rig.fwd.add_track(AUDIO, PUB, 0x2222, engine.CODEC_OPUS, 48000)
-    rig.fwd.add_subscription(AUDIO, AUDIO, SUB, 0xBBBB, 111, initial_seq=7)
+    rig.fwd.add_subscription(AUDIO, AUDIO, SUB, 0xBBBB, 111, rtx_ssrc=0xBBBC, rtx_pt=112, initial_seq=7)
     got: list[bytes] = []
     for i in range(60):
         rig.send(rtp(0x2222, i * 1000, 960 * i, b"opus", pt=111))

@@ -106,10 +106,23 @@ def test_replays_are_refused(profile: int) -> None:
         rx.unprotect_rtcp(rtcp)
 
 
-def test_the_same_packet_may_be_protected_twice() -> None:
-    # retransmission without RTX resends the same sequence number: allow_repeat_tx must be on
-    tx = engine.SrtpSession(1, keys(1), True)
-    assert tx.protect(rtp(5)) == tx.protect(rtp(5))
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_one_index_is_never_protected_twice(profile: int) -> None:
+    """allow_repeat_tx is off, in the engine and in the reference: a second protect of one SRTP index (even of
+    the very same packet) is refused, so no code path can reuse a GCM nonce or a CM keystream. A NACK without
+    RTX re-sends the bytes first sent (tests/native/test_nack_without_rtx.py); RTX gets its own index."""
+    key = keys(profile)
+    native, reference = engine.SrtpSession(profile, key, True), srtp_session(profile, key, outbound=True)
+    assert native.protect(rtp(5)) == reference.protect(rtp(5))
+    with pytest.raises(ValueError):
+        native.protect(rtp(5))
+    with pytest.raises(ValueError):
+        native.protect(rtp(5, b"other bytes"))
+    with pytest.raises(Exception, match="replay"):
+        reference.protect(rtp(5, b"other bytes"))
+    assert native.protect(rtp(6)) == reference.protect(rtp(6))
+    rx = engine.SrtpSession(profile, key, False)
+    assert rx.unprotect(native.protect(rtp(4))) == rtp(4)      # an older index, sent late for the first time
 
 
 def test_bad_parameters() -> None:

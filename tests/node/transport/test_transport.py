@@ -13,29 +13,9 @@ import pytest
 from aioice import stun
 
 from tests.harness import publisher_and_subscriber, running_node
+from tests.support.stun import binding_request
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def binding_request(ufrag: str, pwd: str, use_candidate: bool = True, controlled: bool = False,
-                    priority: bool = True, integrity_key: str | None = None, fingerprint: bool = True) -> bytes:
-    msg = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
-    msg.attributes["USERNAME"] = f"{ufrag}:remote"
-    if priority:
-        msg.attributes["PRIORITY"] = 1853824767
-    if controlled:
-        msg.attributes["ICE-CONTROLLED"] = 1
-    else:
-        msg.attributes["ICE-CONTROLLING"] = 2
-    if use_candidate:
-        msg.attributes["USE-CANDIDATE"] = None
-    if fingerprint:
-        msg.add_message_integrity((integrity_key or pwd).encode())
-        return bytes(msg)
-    msg.add_message_integrity((integrity_key or pwd).encode())
-    msg.attributes.pop("FINGERPRINT")
-    data = bytes(msg)
-    return data
 
 
 async def _exchange(sock: socket.socket, data: bytes, addr: tuple[str, int]) -> bytes | None:
