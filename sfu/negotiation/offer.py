@@ -50,6 +50,7 @@ class Negotiation:
         outgoing: dict[str, sdp.OutgoingStream] = {}
         wanted: dict[str, str] = {}
         seen_mids: set[str] = set()
+        mapped: set[str] = set()  # track ids given a sending m-line in this answer
         for sec in offer.media:
             if not sec.mid:
                 continue
@@ -58,7 +59,10 @@ class Negotiation:
                 directions[sec.mid] = "recvonly"
             elif sec.receives:
                 track = room_tracks.get(str(subscriptions.get(sec.mid, "")))
-                if track is not None and track.kind == sec.kind:
+                # a track once per subscriber: each subscription holds engine state (send buffers), so m-lines
+                # asking for the same track again would let one participant multiply it
+                if track is not None and track.kind == sec.kind and track.id not in mapped:
+                    mapped.add(track.id)
                     directions[sec.mid] = "sendonly"
                     wanted[sec.mid] = track.codec
                     existing = p.subscriptions.get(sec.mid)

@@ -64,3 +64,34 @@ def test_media_stops_when_consent_checks_stop():
     assert paused, "the node kept the address of a peer whose consent expired"
     assert sent == sent_later, "media was still sent after consent expired"
     assert still_in
+
+
+def test_a_subscriber_gets_each_track_once_however_many_m_lines_ask_for_it():
+    """An attacker's offer maps 20 receiving m-lines to one track: one subscription (each holds a send buffer
+    in the engine), the other m-lines are answered inactive."""
+    from aiortc import RTCPeerConnection
+
+    async def run():
+        async with running_node() as rn:
+            pub = Bot(rn.ws_url, rn.token(name="pub"), "pub")
+            await pub.connect()
+            await pub.publish(video=str(media.video_file("vp8")))
+            assert await wait_for(lambda: any(t.kind == "video" for t in rn.node.tracks_by_ssrc.values()), 10)
+            track = next(t for t in rn.node.tracks_by_ssrc.values() if t.kind == "video")
+            attacker = rn.node.join(_claims(rn, "attacker"))
+            pc = RTCPeerConnection()
+            for _ in range(20):
+                pc.addTransceiver("video", direction="recvonly")
+            await pc.setLocalDescription(await pc.createOffer())
+            mids = [t.mid for t in pc.getTransceivers()]
+            answer = rn.node.handle_offer(attacker, pc.localDescription.sdp, {m: track.id for m in mids})
+            await pc.close()
+            await pub.close()
+            return len(attacker.subscriptions), answer.count("a=sendonly"), answer.count("a=inactive")
+
+    subs, sending, inactive = asyncio.run(run())
+    assert (subs, sending, inactive) == (1, 1, 19)
+
+
+def _claims(rn, participant: str):
+    return rn.signalling.verifier.verify(rn.token(participant=participant, name=participant))
