@@ -36,7 +36,8 @@ from .linkids import LinkSigner
 from .lobby import ADMITTED, DENIED, Lobby, LobbyFull, Ticket
 from .nodeadmin import NodeAdmin, NodeAdminError
 from .occupancy import Occupancy
-from .passwords import PasswordChecker, generate_password, hash_password, needs_rehash
+from .password_policy import password_problem
+from .passwords import CheckerBusy, PasswordChecker, generate_password
 from .ports import AuditDetail, ResidencyPort
 from .ratelimit import Blocked, FailureLimiter, Limiter, RequestLimiter
 from .specs import CREATE_LINK
@@ -116,7 +117,7 @@ class ControlPlane:
         self.requests = RequestLimiter(config.join_rate, config.join_burst, clock=clock) if config.join_rate else None
         self.lobby = Lobby(clock=clock)
         self.occupancy = Occupancy(clock=clock)
-        self.passwords = PasswordChecker()
+        self.passwords = PasswordChecker(config.password_cost, config.password_workers, config.password_queue)
         self.revocations = RevocationSet(set(store.revoked_links()))
 
     def close(self) -> None:
@@ -210,6 +211,8 @@ class ControlPlane:
         generated = None
         if password is None and not no_password:
             password = generated = generate_password()
+        if password is not None and (problem := password_problem(password)) is not None:
+            raise ApiError(400, "weak_password", problem)
         now = self.clock()
         link_id = self.signer.new()
         host_key = secrets.token_urlsafe(24)
@@ -218,7 +221,7 @@ class ControlPlane:
             tenant=tenant,
             title=title,
             room="r-" + secrets.token_hex(8),
-            password_hash=hash_password(password, self.config.scrypt) if password is not None else None,
+            password_hash=self.passwords.hash_now(password) if password is not None else None,
             host_key_hash=_sha256(host_key),
             expires_at=now + expires_in if expires_in else None,
             max_participants=max_participants,
@@ -382,14 +385,18 @@ class ControlPlane:
                 metrics.TOKEN_FAILURES.labels("password_required").inc()
                 raise ApiError(401, "password_required", "this meeting needs a password")
             async with self._password_slot(keys, rec):
-                ok = await self.passwords.verify(password, rec.password_hash)
+                try:
+                    ok = await self.passwords.verify(password, rec.password_hash)
+                except CheckerBusy:
+                    metrics.TOKEN_FAILURES.labels("password_busy").inc()
+                    raise ApiError(503, "busy", "too many people are joining right now; retry in a second",
+                                   headers={"Retry-After": "1"}, extra={"retry_after": 1}) from None
                 if not ok:
                     self._failed(rec, client, "password")
             if not ok:
                 raise ApiError(401, "wrong_password", "wrong meeting password")
             self.limiter.success(("client", client))
-            if needs_rehash(rec.password_hash, self.config.scrypt):  # cost raised since: upgrade in place
-                self.store.set_password_hash(rec.link, await self.passwords.hash(password, self.config.scrypt))
+            await self._upgrade_hash(rec.link, rec.password_hash, password)
         if unreachable_node is not None and self.residency.room_node(rec.tenant, rec.room) == unreachable_node:
             await self._check_reported_node(unreachable_node)
         participant = "p-" + secrets.token_urlsafe(9)
@@ -406,6 +413,17 @@ class ControlPlane:
     async def _check_reported_node(self, node: str) -> None:
         """A participant of the meeting says its node went away. Believe the node's health check, not the client
         (at most one probe per node per second): a dead node is re-placed now, a live one stays."""
+    async def _upgrade_hash(self, link: str, stored: str, password: str) -> None:
+        """After a correct password: a hash from before Argon2 (scrypt) or at other parameters than the configured
+        ones is replaced now (the plain password is only ever in memory here). Under a storm it waits for a
+        later join rather than refusing this one."""
+        if not self.passwords.needs_rehash(stored):
+            return
+        try:
+            self.store.set_password_hash(link, await self.passwords.hash(password))
+        except CheckerBusy:
+            return
+
         now = time.monotonic()
         if now - self._probed.get(node, 0.0) < 1.0:
             return

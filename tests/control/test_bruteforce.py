@@ -20,30 +20,30 @@ def wrong(env: Env, link: str, n: int, headers: dict[str, str] | None = None) ->
 
 
 def test_five_failures_then_even_the_right_password_waits(env: Env, clock: Clock) -> None:
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     before = failures_metric()
     wrong(env, link, 5)
     assert failures_metric() - before == 5
-    r = env.join(link, password="right")
+    r = env.join(link, password="right horse battery")
     assert r.status_code == 429
     assert r.json()["error"] == "too_many_attempts"
     assert r.headers["Retry-After"] == "60"
     clock.advance(30)
-    assert env.join(link, password="right").headers["Retry-After"] == "30"
+    assert env.join(link, password="right horse battery").headers["Retry-After"] == "30"
     clock.advance(30)
-    assert env.join(link, password="right").status_code == 200
+    assert env.join(link, password="right horse battery").status_code == 200
 
 
 def test_four_failures_spread_over_time_do_not_trip_the_limit(env: Env, clock: Clock) -> None:
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     for _ in range(3):
         wrong(env, link, 4)
         clock.advance(61)
-    assert env.join(link, password="right").status_code == 200
+    assert env.join(link, password="right horse battery").status_code == 200
 
 
 def test_backoff_grows_then_locks_and_the_admin_sees_and_clears_it(env: Env, clock: Clock) -> None:
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     waits = []
     for _ in range(2):
         wrong(env, link, 5)
@@ -52,7 +52,7 @@ def test_backoff_grows_then_locks_and_the_admin_sees_and_clears_it(env: Env, clo
         clock.advance(waits[-1])
     assert waits == [60, 120]
     wrong(env, link, 5)
-    r = env.join(link, password="right")
+    r = env.join(link, password="right horse battery")
     assert (r.status_code, r.json()["error"]) == (429, "locked")
     assert int(r.headers["Retry-After"]) == 3600
     locks = env.client.get("/v1/tenants/acme/lockouts", headers=env.admin()).json()["lockouts"]
@@ -62,7 +62,7 @@ def test_backoff_grows_then_locks_and_the_admin_sees_and_clears_it(env: Env, clo
     for scope, key in (("link", link), ("client", "198.51.100.7")):
         r = env.client.post("/v1/tenants/acme/lockouts/clear", json={"scope": scope, "key": key}, headers=env.admin())
         assert r.status_code == 200, r.text
-    assert env.join(link, password="right").status_code == 200
+    assert env.join(link, password="right horse battery").status_code == 200
     records = env.residency.audit.tenant_records("acme")
     kinds = [rec.kind for rec in records]
     assert kinds.count("join.wrong_password") == 15
@@ -76,53 +76,53 @@ def test_backoff_grows_then_locks_and_the_admin_sees_and_clears_it(env: Env, clo
 
 def test_the_limit_is_per_link_across_addresses(env: Env) -> None:
     """An attacker rotating source addresses still only gets five guesses a minute at one link."""
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     for i in range(5):
         c = TestClient(env.client.app, client=(f"203.0.113.{i}", 4000))
         assert c.post("/v1/join", json={"link": link, "name": "x", "password": "guess"}).status_code == 401
     fresh = TestClient(env.client.app, client=("203.0.113.99", 4000))
-    r = fresh.post("/v1/join", json={"link": link, "name": "x", "password": "right"})
+    r = fresh.post("/v1/join", json={"link": link, "name": "x", "password": "right horse battery"})
     assert r.status_code == 429 and "meeting link" in r.json()["message"]
 
 
 def test_the_limit_is_per_address_across_links(env: Env) -> None:
     """One address spraying guesses over many links is stopped too; other people are not."""
-    links = [env.link(password="right")["link"] for _ in range(5)]
+    links = [env.link(password="right horse battery")["link"] for _ in range(5)]
     for link in links:
         wrong(env, link, 1)
-    sixth = env.link(password="right")["link"]
-    r = env.join(sixth, password="right")
+    sixth = env.link(password="right horse battery")["link"]
+    r = env.join(sixth, password="right horse battery")
     assert r.status_code == 429 and "your address" in r.json()["message"]
     other = TestClient(env.client.app, client=("192.0.2.1", 4000))
-    assert other.post("/v1/join", json={"link": sixth, "name": "y", "password": "right"}).status_code == 200
+    assert other.post("/v1/join", json={"link": sixth, "name": "y", "password": "right horse battery"}).status_code == 200
 
 
 def test_a_success_clears_the_address_but_not_the_link(env: Env) -> None:
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     wrong(env, link, 4)
-    assert env.join(link, password="right").status_code == 200
+    assert env.join(link, password="right horse battery").status_code == 200
     other = TestClient(env.client.app, client=("192.0.2.2", 4000))
     assert other.post("/v1/join", json={"link": link, "name": "y", "password": "guess"}).status_code == 401
-    assert env.join(link, password="right").status_code == 429  # the link's budget was not reset
+    assert env.join(link, password="right horse battery").status_code == 429  # the link's budget was not reset
 
 
 def test_wrong_host_keys_count_as_failures_too(env: Env) -> None:
-    link = env.link(password="right", lobby=True)["link"]
+    link = env.link(password="right horse battery", lobby=True)["link"]
     for _ in range(5):
         r = env.join(link, host_key="not-the-host-key")
         assert (r.status_code, r.json()["error"]) == (403, "wrong_host_key")
-    assert env.join(link, password="right").status_code == 429
+    assert env.join(link, password="right horse battery").status_code == 429
 
 
 def test_a_locked_link_does_not_lock_out_its_host(env: Env, clock: Clock) -> None:
     """Per-link locks could be abused to keep a meeting shut; the host (unguessable host key) still gets in."""
-    link = env.link(password="right")
+    link = env.link(password="right horse battery")
     for _ in range(3):
         for i in range(5):
             c = TestClient(env.client.app, client=(f"203.0.113.{i}", 4000))
             c.post("/v1/join", json={"link": link["link"], "name": "x", "password": "guess"})
         clock.advance(240)
-    assert env.join(link["link"], password="right").json()["error"] == "locked"
+    assert env.join(link["link"], password="right horse battery").json()["error"] == "locked"
     r = env.join(link["link"], host_key=link["host_key"])
     assert r.status_code == 200 and r.json()["host"] is True
 
@@ -146,7 +146,7 @@ def test_parallel_guesses_cannot_outrun_the_limit(env: Env) -> None:
 
     import httpx
 
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     before = failures_metric()
 
     async def storm() -> list[int]:

@@ -36,25 +36,25 @@ def replicas(tmp_path: Path, redis_server: RedisServer, clock: Clock) -> Iterato
 
 def test_replicas_share_one_budget(replicas: tuple[Env, TestClient], clock: Clock) -> None:
     env, other = replicas
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     for i in range(5):
         c = env.client if i % 2 else other
         assert c.post("/v1/join", json={"link": link, "name": "x", "password": "guess"}).status_code == 401
     for c in (env.client, other):
-        r = c.post("/v1/join", json={"link": link, "name": "x", "password": "right"})
+        r = c.post("/v1/join", json={"link": link, "name": "x", "password": "right horse battery"})
         assert r.status_code == 429 and r.headers["Retry-After"] == "60"
     clock.advance(60)
-    assert other.post("/v1/join", json={"link": link, "name": "x", "password": "right"}).status_code == 200
+    assert other.post("/v1/join", json={"link": link, "name": "x", "password": "right horse battery"}).status_code == 200
 
 
 def test_backoff_lock_and_admin_clear_work_on_redis(replicas: tuple[Env, TestClient], clock: Clock) -> None:
     env, other = replicas
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     waits = []
     for _ in range(3):
         for _ in range(5):
             other.post("/v1/join", json={"link": link, "name": "x", "password": "guess"})
-        r = env.join(link, password="right")
+        r = env.join(link, password="right horse battery")
         waits.append((r.json()["error"], int(r.headers["Retry-After"])))
         clock.advance(waits[-1][1] if len(waits) < 3 else 0)
     assert waits == [("too_many_attempts", 60), ("too_many_attempts", 120), ("locked", 3600)]
@@ -64,5 +64,5 @@ def test_backoff_lock_and_admin_clear_work_on_redis(replicas: tuple[Env, TestCli
         r = other.post("/v1/tenants/acme/lockouts/clear", json={"scope": lo["scope"], "key": lo["key"]},
                        headers=env.admin())
         assert r.status_code == 200
-    assert env.join(link, password="right").status_code == 200
+    assert env.join(link, password="right horse battery").status_code == 200
     assert env.client.get("/v1/tenants/acme/lockouts", headers=env.admin()).json()["lockouts"] == []
