@@ -168,6 +168,9 @@ class ControlPlane:
             raise ApiError(401, "unauthenticated", "admin API key is unknown or revoked")
         return Principal(key_id, rec.tenant)
 
+    def has_operator_key(self) -> bool:
+        return any(k.revoked_at is None for k in self.store.admin_keys(OPERATOR))
+
     def ensure_operator_key(self, provided: str | None = None) -> str | None:
         """Bootstrap. With `provided` (e.g. CASTELLAN_OPERATOR_KEY from a deployment secret, format
         `cak_<16 hex>.<secret>`): registers it (its hash) if unknown, returns None. Without: on first start
@@ -180,7 +183,7 @@ class ControlPlane:
                 self.store.add_admin_key(key_id, OPERATOR, _sha256(secret), "operator key from the environment")
                 self._audit(None, "bootstrap", "admin_key.create", key_id=key_id, label="from environment")
             return None
-        if any(k.revoked_at is None for k in self.store.admin_keys(OPERATOR)):
+        if self.has_operator_key():
             return None
         return self.create_admin_key("bootstrap", tenant=OPERATOR, label="bootstrap operator key")[1]
 
@@ -208,11 +211,11 @@ class ControlPlane:
         self._require_tenant(tenant)
         if password is not None and no_password:
             raise ApiError(400, "contradictory_options", "give a password or no_password, not both")
+        if password is not None and (problem := password_problem(password)) is not None:
+            raise ApiError(400, "weak_password", problem)
         generated = None
         if password is None and not no_password:
             password = generated = generate_password()
-        if password is not None and (problem := password_problem(password)) is not None:
-            raise ApiError(400, "weak_password", problem)
         now = self.clock()
         link_id = self.signer.new()
         host_key = secrets.token_urlsafe(24)
@@ -410,9 +413,6 @@ class ControlPlane:
                     "participant": participant}
         return self._admit(rec, name=name, participant=participant, region_hint=region_hint, host=host)
 
-    async def _check_reported_node(self, node: str) -> None:
-        """A participant of the meeting says its node went away. Believe the node's health check, not the client
-        (at most one probe per node per second): a dead node is re-placed now, a live one stays."""
     async def _upgrade_hash(self, link: str, stored: str, password: str) -> None:
         """After a correct password: a hash from before Argon2 (scrypt) or at other parameters than the configured
         ones is replaced now (the plain password is only ever in memory here). Under a storm it waits for a
@@ -424,6 +424,9 @@ class ControlPlane:
         except CheckerBusy:
             return
 
+    async def _check_reported_node(self, node: str) -> None:
+        """A participant of the meeting says its node went away. Believe the node's health check, not the client
+        (at most one probe per node per second): a dead node is re-placed now, a live one stays."""
         now = time.monotonic()
         if now - self._probed.get(node, 0.0) < 1.0:
             return
