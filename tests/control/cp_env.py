@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,17 @@ from signalling.tokens import TokenVerifier
 
 # tests only (Argon2id's smallest cost, ~0.1 ms): the production cost is passwords.DEFAULT_COST (OWASP's)
 FAST_ARGON2 = Argon2Cost(time_cost=1, memory_kib=64, parallelism=1)
+
+
+def legacy_scrypt_hash(password: str, n: int = 2**14) -> str:
+    """A hash as the control plane stored it before Argon2id: scrypt$N$r$p$salt$hash (urlsafe base64, no padding)."""
+
+    def b64(b: bytes) -> str:
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    salt = os.urandom(16)
+    dk = hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1, maxmem=128 * 8 * n + 4 * 1024 * 1024, dklen=32)
+    return f"scrypt${n}$8$1${b64(salt)}${b64(dk)}"
 
 
 class Clock:

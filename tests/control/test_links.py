@@ -9,7 +9,7 @@ import pytest
 
 from signalling.control.linkids import LinkSigner
 from signalling.control.passwords import verify_password
-from tests.control.cp_env import Clock, Env, make_env
+from tests.control.cp_env import Clock, Env, legacy_scrypt_hash, make_env
 from tests.control.fake_node import fake_node
 
 
@@ -141,23 +141,9 @@ def test_bad_link_options_are_refused(env: Env, opts: dict, code: str) -> None:
     assert (r.status_code, r.json()["error"]) == (400, code)
 
 
-def _legacy_scrypt(password: str, n: int = 2**14) -> str:
-    """A hash as the control plane stored it before Argon2id: scrypt$N$r$p$salt$hash (urlsafe base64, no padding)."""
-    import base64
-    import hashlib
-    import os
-
-    def b64(b: bytes) -> str:
-        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-    salt = os.urandom(16)
-    dk = hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1, maxmem=128 * 8 * n + 4 * 1024 * 1024, dklen=32)
-    return f"scrypt${n}$8$1${b64(salt)}${b64(dk)}"
-
-
 def test_a_scrypt_hash_from_before_argon2_verifies_and_is_rehashed_on_the_next_good_password(env: Env) -> None:
     link = env.link(password="old meeting phrase")
-    env.control.store.set_password_hash(link["link"], _legacy_scrypt("old meeting phrase"))
+    env.control.store.set_password_hash(link["link"], legacy_scrypt_hash("old meeting phrase"))
     r = env.join(link["link"], password="old meeting phras")
     assert (r.status_code, r.json()["error"]) == (401, "wrong_password")
     stored = env.control.store.link(link["link"])

@@ -19,8 +19,7 @@ from signalling.control.passwords import (
     needs_rehash,
     verify_password,
 )
-from tests.control.cp_env import FAST_ARGON2, make_env
-from tests.control.test_links import _legacy_scrypt
+from tests.control.cp_env import FAST_ARGON2, legacy_scrypt_hash, make_env
 
 
 def test_the_production_cost_is_owasps_argon2id() -> None:
@@ -35,7 +34,7 @@ def test_the_production_cost_is_owasps_argon2id() -> None:
 
 
 def test_a_production_scrypt_hash_from_before_still_verifies_and_asks_to_be_rehashed() -> None:
-    old = _legacy_scrypt("board meeting phrase")  # N=2**14, r=8, p=1: what was stored until now
+    old = legacy_scrypt_hash("board meeting phrase")  # N=2**14, r=8, p=1: what was stored until now
     assert verify_password("board meeting phrase", old)
     assert not verify_password("board meeting phrasE", old)
     assert needs_rehash(old)
