@@ -1,7 +1,7 @@
 """Join storm: many participants joining many rooms. Two user kinds, run separately by `run.py`:
 
 * TokenPathUser    — links without a password: link check -> placement -> EdDSA join token.
-* PasswordUser     — password links: the same plus the scrypt check (N=2**14, r=8, p=1).
+* PasswordUser     — password links: the same plus the password check (Argon2id, m=19 MiB, t=2, p=1).
 
 Links come from the JSON file named by CASTELLAN_JOINSTORM_LINKS (written by server.py).
 """
@@ -37,4 +37,4 @@ class PasswordUser(HttpUser):
     @task
     def join(self) -> None:
         i = random.randrange(len(LINKS["password"]))
-        _join(self, {"link": LINKS["password"][i], "name": "bot", "password": f"pw-{i}"}, "join (password check)")
+        _join(self, {"link": LINKS["password"][i], "name": "bot", "password": f"joinstorm pass {i}"}, "join (password check)")

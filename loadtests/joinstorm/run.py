@@ -17,9 +17,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from signalling.control.passwords import DEFAULT_COST, default_workers
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-SCENARIOS = [("token path (link -> token)", "TokenPathUser"), ("password check (scrypt)", "PasswordUser")]
+COST = (f"Argon2id m={DEFAULT_COST.memory_kib // 1024} MiB t={DEFAULT_COST.time_cost} p={DEFAULT_COST.parallelism}, "
+        f"{default_workers()} hashing threads")
+SCENARIOS = [("token path (link -> token)", "TokenPathUser"), ("password check (Argon2id)", "PasswordUser")]
 
 
 def free_port() -> int:
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{int(r['failures']):>7} {r['p50']:>7.0f} {r['p99']:>7.0f} {r['cpu_ms']:>12.2f}")
     load = os.getloadavg()[0]
     print(f"({args.users} concurrent users, {args.seconds} s each, {os.cpu_count()} CPUs, load average {load:.1f}, "
-          "loopback; scrypt N=2**14 r=8 p=1; CPU = the control plane process's own user+system time)")
+          f"loopback; {COST}; CPU = the control plane process's own user+system time)")
     return 1 if any(r["failures"] for _, r in results) else 0
 
 

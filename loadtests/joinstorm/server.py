@@ -1,4 +1,4 @@
-"""The join storm's control plane: a real `create_app` on 127.0.0.1 with the production scrypt cost, one
+"""The join storm's control plane: a real `create_app` on 127.0.0.1 with the production password cost (Argon2id), one
 tenant, a few registered (placement-only) nodes in one region, and `--rooms` links of each kind written to
 `--links` as JSON for the locust users. No media node is needed: the storm measures link -> token."""
 
@@ -42,7 +42,7 @@ def main() -> None:
     links = {
         "token": [control.create_link("bench", tenant="bench", title=f"open {i}", no_password=True)["link"]
                   for i in range(args.rooms)],
-        "password": [control.create_link("bench", tenant="bench", title=f"pw {i}", password=f"pw-{i}")["link"]
+        "password": [control.create_link("bench", tenant="bench", title=f"pw {i}", password=f"joinstorm pass {i}")["link"]
                      for i in range(args.rooms)],
     }
     Path(args.links).write_text(json.dumps(links))

@@ -13,7 +13,8 @@
     castellan keys rotate|show
 
 `control-plane` bootstraps an operator key: CASTELLAN_OPERATOR_KEY (cak_<16 hex>.<secret>, e.g. from a deployment
-secret) is registered if set; otherwise the first start creates one into <db dir>/operator.key (mode 0600).
+secret) is registered if set; otherwise the first start creates one into <db dir>/operator.key (mode 0600), never
+printed: if no file can take it, nothing is created and the process exits telling how to set the variable.
 
 Admin commands act on the local database (`--db`, as the operator) or, with `--api URL --key KEY`, through the
 admin API. Every flag also reads `CASTELLAN_<FLAG>` from the environment (e.g. CASTELLAN_DB, CASTELLAN_API).

@@ -1,15 +1,19 @@
 """`castellan control-plane`: the control plane process. The first start bootstraps an operator key
-(CASTELLAN_OPERATOR_KEY if set, otherwise a new one written to <db dir>/operator.key, mode 0600)."""
+(CASTELLAN_OPERATOR_KEY if set, otherwise a new one written to <db dir>/operator.key, mode 0600). The key is
+never printed: when no file can take it, nothing is created and the process exits saying how to provide one."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from .options import add, config
+
+MAKE_KEY = """python3 -c 'import secrets; print(f"cak_{secrets.token_hex(8)}.{secrets.token_urlsafe(32)}")'"""
 
 
 def add_parser(sub: Any) -> None:
@@ -30,20 +34,55 @@ def add_parser(sub: Any) -> None:
              "in front: 2); 0 = walk from the right past every trusted proxy")
 
 
-def _save_operator_key(key: str, places: list[Path]) -> None:
-    """The first operator key goes to a 0600 file on the data volume (the key dir may be a read-only secret)."""
+def _no_key_file(problems: list[str], db_dir: Path) -> SystemExit:
+    return SystemExit(
+        "castellan: there is no operator key yet, and a new one cannot be written to a file ("
+        + "; ".join(problems) + "). No key was created, and none is printed (it would end up in logs).\n"
+        f"Either make {db_dir} writable (the key goes to {db_dir / 'operator.key'}, mode 0600), or set\n"
+        "CASTELLAN_OPERATOR_KEY to a key kept in your secret store (a deployment secret), made for example with:\n"
+        f"  {MAKE_KEY}")
+
+
+def _open_key_file(places: list[Path]) -> tuple[int, Path, list[str]]:
+    """The first place that takes a new 0600 `operator.key` (the key dir may be a read-only secret mount)."""
+    problems: list[str] = []
     for d in places:
         path = d / "operator.key"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except OSError:
-            continue
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), path, problems
+        except OSError as e:
+            problems.append(f"{path}: {e.strerror or e}")
+    return -1, Path(), problems
+
+
+def bootstrap_operator_key(control: Any, provided: str | None, places: list[Path]) -> None:
+    """Registers `provided`, or creates the first operator key into a file; raises SystemExit with the remedy
+    when neither works (and then leaves no key behind that nobody could know)."""
+    if provided:
+        try:
+            control.ensure_operator_key(provided)
+        except ValueError as e:
+            raise SystemExit(f"castellan: CASTELLAN_OPERATOR_KEY: {e}") from None
+        return
+    if control.has_operator_key():
+        return
+    fd, path, problems = _open_key_file(places)
+    if fd < 0:
+        raise _no_key_file(problems, places[0])
+    key = None
+    try:
+        key = control.ensure_operator_key()
         with os.fdopen(fd, "w") as f:
             f.write(key + "\n")
-        print(f"castellan: created the operator key; it is in {path} (mode 0600)", file=sys.stderr)
-        return
-    print("castellan: created the operator key but could not write it to a file; it is shown once here:\n"
-          f"{key}", file=sys.stderr)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        if key is not None:  # in no file: nobody could know it, so it must not stay valid
+            control.revoke_admin_key("bootstrap", tenant="*", key_id=key.removeprefix("cak_").partition(".")[0])
+        if isinstance(e, OSError):
+            raise _no_key_file([f"{path}: {e.strerror or e}"], places[0]) from None
+        raise
+    print(f"castellan: created the operator key; it is in {path} (mode 0600)", file=sys.stderr)
 
 
 def run_control_plane(args: argparse.Namespace) -> int:
@@ -61,8 +100,8 @@ def run_control_plane(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise SystemExit(f"castellan: --trusted-proxies / --forwarded-hops: {e}") from None
     app = create_app(cfg)
-    operator_key = app.state.control.ensure_operator_key(os.environ.get("CASTELLAN_OPERATOR_KEY") or None)
-    if operator_key:
-        _save_operator_key(operator_key, [Path(cfg.db).resolve().parent, cfg.key_dir()])
+    bootstrap_operator_key(app.state.control, os.environ.get("CASTELLAN_OPERATOR_KEY") or None,
+                           [Path(cfg.db).resolve().parent, cfg.key_dir()])
+    # its access log has link ids and lobby tickets redacted (create_app installs signalling/control/accesslog.py)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
     return 0

@@ -21,6 +21,7 @@ from sfu.app.serving import node_server_settings
 from sfu.config import NodeConfig
 from sfu.factory import build_node
 from signalling.control.embedded import create_demo, embedded_control_plane
+from signalling.control.password_policy import password_problem
 from signalling.tokens import TokenVerifier
 
 log = logging.getLogger("castellan.dev")
@@ -38,7 +39,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--jurisdiction", default="EU")
     ap.add_argument("--password", default=None, help="demo link password (default: generated)")
     ap.add_argument("--log-level", default="info")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.password is not None and (problem := password_problem(args.password)) is not None:
+        ap.error(f"--password: {problem}")
+    return args
 
 
 async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info: dict[str, Any] | None = None) -> None:

@@ -11,6 +11,8 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from signalling.control.password_policy import password_problem
+
 from .options import admin_parser, output
 
 NAME = "link"
@@ -44,7 +46,8 @@ def add_parser(sub: Any) -> None:
     ln.add_argument("--tenant", required=True)
     ln.add_argument("--title")
     pw = ln.add_mutually_exclusive_group()
-    pw.add_argument("--password", help="meeting password (default: one is generated; '-' prompts)")
+    pw.add_argument("--password", help="meeting password, at least 8 characters and not a common one (default: one "
+                                       "is generated; '-' asks for it without echo, so it stays out of shell history)")
     pw.add_argument("--no-password", action="store_true", help="no password (anyone with the link may join)")
     ln.add_argument("--expires", help="e.g. 90m, 2h, 7d, or an ISO 8601 time")
     ln.add_argument("--max-participants", type=int)
@@ -58,6 +61,10 @@ def _create(args: argparse.Namespace, b: Any) -> None:
     password = args.password
     if password == "-":
         password = getpass.getpass("Meeting password: ")
+        if getpass.getpass("Again: ") != password:
+            raise SystemExit("castellan: the two passwords differ; nothing was created")
+    if password is not None and (problem := password_problem(password)) is not None:
+        raise SystemExit(f"castellan: --password: {problem}")
     opts: dict[str, Any] = {"title": args.title, "lobby": args.lobby}
     if password is not None:
         opts["password"] = password

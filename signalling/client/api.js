@@ -51,12 +51,12 @@ async function call(method, path, body, signal = undefined, headers = {}, creden
   if (r.ok) return { status: r.status, data };
   const code = data.error || `http_${r.status}`;
   let retryAfter = null;
-  if (r.status === 429) {
+  if (r.status === 429 || code === "busy") {
     retryAfter = parseInt(r.headers.get("Retry-After") || data.retry_after || "0", 10) || null;
     const msg = code === "locked"
       ? "Too many wrong passwords: joining is locked for now. Ask the organiser, or wait"
-      : "Too many attempts. Please wait";
-    throw new JoinError(code, msg, { status: 429, retryAfter });
+      : code === "busy" ? "Many people are joining right now. Please wait" : "Too many attempts. Please wait";
+    throw new JoinError(code, msg, { status: r.status, retryAfter });
   }
   let message = explain(code, data.message);
   if (code === "placement_refused" && data.reason) message += ` (${data.reason})`;

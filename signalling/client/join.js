@@ -170,7 +170,7 @@ async function joinClicked() {
 function handleJoinError(e) {
   $("lobby").hidden = true;
   $("join-form").hidden = false;
-  if (e instanceof api.JoinError && e.status === 429 && e.retryAfter) {
+  if (e instanceof api.JoinError && (e.status === 429 || e.code === "busy") && e.retryAfter) {
     countdown(e.retryAfter, `${e.message}:`);
     return;
   }

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from residency.errors import ResidencyError
 from signalling.tokens import KeyRing
 
-from . import openapi
+from . import accesslog, openapi
 from .config import ControlConfig
 from .endpoints import ENDPOINTS
 from .errors import ApiError, api_error_handler, error_response
@@ -178,6 +178,7 @@ def create_app(
     node_admin: NodeAdmin | None = None,
     control: ControlPlane | None = None,
 ) -> Starlette:
+    accesslog.install()  # link ids and lobby tickets never reach the access log
     if control is None:
         if residency is None:
             from .residency_adapter import open_residency

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .clientaddr import PRIVATE_NETWORKS, ForwardedRule, parse_networks
-from .passwords import DEFAULT_COST, ScryptCost
+from .passwords import DEFAULT_COST, Argon2Cost
 from .ratelimit import LimitPolicy
 
 
@@ -28,7 +28,9 @@ class ControlConfig:
     limits: LimitPolicy = field(default_factory=LimitPolicy)
     join_rate: float = 10.0  # join requests per second per client address (token bucket); 0 disables
     join_burst: float = 120.0
-    scrypt: ScryptCost = DEFAULT_COST
+    password_cost: Argon2Cost = DEFAULT_COST  # production: OWASP's; tests pass a cheap one (tests/control/cp_env.py)
+    password_workers: int = 0  # password hashes computed at once (each holds the Argon2 memory); 0: CPUs, 2..8
+    password_queue: int = 256  # password checks waiting or running; beyond it a join is told to retry (503)
     lobby_poll_max: float = 25.0
 
     def forwarded_rule(self) -> ForwardedRule:

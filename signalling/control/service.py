@@ -38,7 +38,8 @@ from .linkids import LinkSigner
 from .lobby import ADMITTED, DENIED, Lobby, LobbyFull, Ticket
 from .nodeadmin import NodeAdmin, NodeAdminError
 from .occupancy import Occupancy
-from .passwords import PasswordChecker, generate_password, hash_password, needs_rehash
+from .password_policy import password_problem
+from .passwords import CheckerBusy, PasswordChecker, generate_password
 from .ports import AuditDetail, ResidencyPort
 from .ratelimit import FailureLimiter, Limiter, RequestLimiter
 from .specs import CREATE_LINK
@@ -120,7 +121,7 @@ class ControlPlane:
         self.requests = RequestLimiter(config.join_rate, config.join_burst, clock=clock) if config.join_rate else None
         self.lobby = Lobby(clock=clock)
         self.occupancy = Occupancy(clock=clock)
-        self.passwords = PasswordChecker()
+        self.passwords = PasswordChecker(config.password_cost, config.password_workers, config.password_queue)
         self.revocations = RevocationSet(set(store.revoked_links()))
 
     def close(self) -> None:
@@ -172,6 +173,9 @@ class ControlPlane:
             raise ApiError(401, "unauthenticated", "admin API key is unknown or revoked")
         return Principal(key_id, rec.tenant)
 
+    def has_operator_key(self) -> bool:
+        return any(k.revoked_at is None for k in self.store.admin_keys(OPERATOR))
+
     def ensure_operator_key(self, provided: str | None = None) -> str | None:
         """Bootstrap. With `provided` (e.g. CASTELLAN_OPERATOR_KEY from a deployment secret, format
         `cak_<16 hex>.<secret>`): registers it (its hash) if unknown, returns None. Without: on first start
@@ -184,7 +188,7 @@ class ControlPlane:
                 self.store.add_admin_key(key_id, OPERATOR, _sha256(secret), "operator key from the environment")
                 self._audit(None, "bootstrap", "admin_key.create", key_id=key_id, label="from environment")
             return None
-        if any(k.revoked_at is None for k in self.store.admin_keys(OPERATOR)):
+        if self.has_operator_key():
             return None
         return self.create_admin_key("bootstrap", tenant=OPERATOR, label="bootstrap operator key")[1]
 
@@ -212,6 +216,8 @@ class ControlPlane:
         self._require_tenant(tenant)
         if password is not None and no_password:
             raise ApiError(400, "contradictory_options", "give a password or no_password, not both")
+        if password is not None and (problem := password_problem(password)) is not None:
+            raise ApiError(400, "weak_password", problem)
         generated = None
         if password is None and not no_password:
             password = generated = generate_password()
@@ -223,7 +229,7 @@ class ControlPlane:
             tenant=tenant,
             title=title,
             room="r-" + secrets.token_hex(8),
-            password_hash=hash_password(password, self.config.scrypt) if password is not None else None,
+            password_hash=self.passwords.hash_now(password) if password is not None else None,
             host_key_hash=_sha256(host_key),
             expires_at=now + expires_in if expires_in else None,
             max_participants=max_participants,
@@ -368,7 +374,12 @@ class ControlPlane:
                 metrics.TOKEN_FAILURES.labels("password_required").inc()
                 raise ApiError(401, "password_required", "this meeting needs a password")
             async with self.checks.slot(self.limiter, g, self._slowed(rec)):
-                ok = await self.passwords.verify(password, rec.password_hash)
+                try:
+                    ok = await self.passwords.verify(password, rec.password_hash)
+                except CheckerBusy:
+                    metrics.TOKEN_FAILURES.labels("password_busy").inc()
+                    raise ApiError(503, "busy", "too many people are joining right now; retry in a second",
+                                   headers={"Retry-After": "1"}, extra={"retry_after": 1}) from None
                 if not ok:
                     self._failed(rec, g, "password")
             if not ok:
@@ -378,8 +389,7 @@ class ControlPlane:
                                   + ([device_marker(rec.link, known_device)] if known_device else []))
             if device is not None:
                 self.limiter.success([("device", device)])  # only that browser could have cleared it
-            if needs_rehash(rec.password_hash, self.config.scrypt):  # cost raised since: upgrade in place
-                self.store.set_password_hash(rec.link, await self.passwords.hash(password, self.config.scrypt))
+            await self._upgrade_hash(rec.link, rec.password_hash, password)
         if unreachable_node is not None and self.residency.room_node(rec.tenant, rec.room) == unreachable_node:
             await self._check_reported_node(unreachable_node)
         participant = "p-" + secrets.token_urlsafe(9)
@@ -392,6 +402,17 @@ class ControlPlane:
             return {"status": "waiting", "ticket": ticket.id, "poll": f"/v1/lobby/{ticket.id}",
                     "participant": participant}
         return self._admit(rec, name=name, participant=participant, region_hint=region_hint, host=host)
+
+    async def _upgrade_hash(self, link: str, stored: str, password: str) -> None:
+        """After a correct password: a hash from before Argon2 (scrypt) or at other parameters than the configured
+        ones is replaced now (the plain password is only ever in memory here). Under a storm it waits for a
+        later join rather than refusing this one."""
+        if not self.passwords.needs_rehash(stored):
+            return
+        try:
+            self.store.set_password_hash(link, await self.passwords.hash(password))
+        except CheckerBusy:
+            return
 
     async def _check_reported_node(self, node: str) -> None:
         """A participant of the meeting says its node went away. Believe the node's health check, not the client

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .linkids import LINK_PATTERN
-from .passwords import MAX_PASSWORD_LEN
+from .password_policy import MAX_PASSWORD_LEN, MIN_PASSWORD_LEN
 from .schema import Bool, Enum, Int, ObjectSpec, Str
 
 TENANT_ID = Str(max_len=63, min_len=1, pattern="[a-z0-9][a-z0-9._-]{0,62}", description="tenant id")
@@ -24,7 +24,9 @@ CREATE_LINK = ObjectSpec(
     "CreateLink",
     {
         "title": Str(max_len=200, min_len=1),
-        "password": Str(max_len=MAX_PASSWORD_LEN, min_len=1, description="omit to have one generated"),
+        "password": Str(max_len=MAX_PASSWORD_LEN, min_len=MIN_PASSWORD_LEN,
+                        description=f"at least {MIN_PASSWORD_LEN} characters, not one of the most common passwords; "
+                                    "omit to have one generated"),
         "no_password": Bool(description="explicitly create a link without a password"),
         "expires_in": Int(minimum=60, maximum=10 * 365 * 86400, description="seconds until the link expires"),
         "max_participants": Int(minimum=1, maximum=10000),

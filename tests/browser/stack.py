@@ -33,12 +33,13 @@ def control_app(cfg: dict[str, Any], out: dict[str, Any]) -> Starlette:
     from residency.service import ResidencyService
     from signalling.control.app import build_control_plane, create_app
     from signalling.control.config import ControlConfig
-    from signalling.control.passwords import ScryptCost
+    from signalling.control.passwords import Argon2Cost
     from signalling.control.residency_adapter import ResidencyAdapter
 
     tmp = Path(tempfile.mkdtemp(prefix="castellan-browser-"))
     config = ControlConfig(
-        db=tmp / "control.db", public_url=cfg["public_url"], scrypt=ScryptCost(n=2**10, r=8, p=1)
+        db=tmp / "control.db", public_url=cfg["public_url"],
+        password_cost=Argon2Cost(time_cost=1, memory_kib=64, parallelism=1)
     )
     svc = ResidencyService(
         str(config.db), registry=MemoryRegistry(node_ttl=3600.0)

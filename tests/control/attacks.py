@@ -69,9 +69,9 @@ def attacker_cannot_lock_a_link(env: Env, clock: Clock, other: TestClient | None
     slowed). Without that browser's cookie, the NAT address is the attacker's: it waits."""
     second_replica = other.app if other is not None else None
     slow = behind_ingress(env.client.app, *([second_replica] if second_replica is not None else []))
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     alice = browser(env)
-    assert join(alice, link, "right", NAT).status_code == 200  # earlier, from the hospital
+    assert join(alice, link, "right horse battery", NAT).status_code == 200  # earlier, from the hospital
     assert alice.cookies.get(COOKIE)
     before = password_checks()
 
@@ -97,16 +97,16 @@ def attacker_cannot_lock_a_link(env: Env, clock: Clock, other: TestClient | None
     env.residency.node_registered(env.nodes["node-eu-1"])  # the media node's heartbeat (real time went by)
     slow.delays.clear()
     bob = browser(env, second_replica)
-    r = join(bob, link, "right", ELSEWHERE)
+    r = join(bob, link, "right horse battery", ELSEWHERE)
     assert r.status_code == 200, r.text  # never a lockout for a correct password
     assert slow.delays  # ... but a slowed one: Bob was unknown on this link
     assert bob.cookies.get(COOKIE)
 
     slow.delays.clear()
-    r = join(alice, link, "right", NAT)
+    r = join(alice, link, "right horse battery", NAT)
     assert r.status_code == 200, r.text  # her browser entered before: the NAT's lock is not hers
     assert not slow.delays
 
-    r = join(browser(env), link, "right", NAT)  # the same address without her cookie: the attacker's lock
+    r = join(browser(env), link, "right horse battery", NAT)  # the same address without her cookie: the attacker's lock
     assert (r.status_code, r.json()["error"]) == (429, "locked")
     assert "your address" in r.json()["message"]

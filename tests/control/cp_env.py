@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,12 +17,24 @@ from residency.registry import MemoryRegistry
 from residency.service import ResidencyService
 from signalling.control.app import build_control_plane, create_app
 from signalling.control.config import ControlConfig
-from signalling.control.passwords import ScryptCost
+from signalling.control.passwords import Argon2Cost
 from signalling.control.residency_adapter import ResidencyAdapter
 from signalling.control.service import ControlPlane
 from signalling.tokens import TokenVerifier
 
-FAST_SCRYPT = ScryptCost(n=2**10, r=8, p=1)  # tests only: the production cost is in passwords.DEFAULT_COST
+# tests only (Argon2id's smallest cost, ~0.1 ms): the production cost is passwords.DEFAULT_COST (OWASP's)
+FAST_ARGON2 = Argon2Cost(time_cost=1, memory_kib=64, parallelism=1)
+
+
+def legacy_scrypt_hash(password: str, n: int = 2**14) -> str:
+    """A hash as the control plane stored it before Argon2id: scrypt$N$r$p$salt$hash (urlsafe base64, no padding)."""
+
+    def b64(b: bytes) -> str:
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    salt = os.urandom(16)
+    dk = hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1, maxmem=128 * 8 * n + 4 * 1024 * 1024, dklen=32)
+    return f"scrypt${n}$8$1${b64(salt)}${b64(dk)}"
 
 
 class Slowdowns:
@@ -83,7 +98,7 @@ def add_node(svc: ResidencyService, node_id: str, region: str, http_url: str = "
 
 
 def make_env(tmp_path: Path, clock: Clock | None = None, node_http: str = "http://127.0.0.1:9") -> Env:
-    config = ControlConfig(db=tmp_path / "control.db", public_url="https://meet.example", scrypt=FAST_SCRYPT)
+    config = ControlConfig(db=tmp_path / "control.db", public_url="https://meet.example", password_cost=FAST_ARGON2)
     svc = ResidencyService(str(config.db), registry=MemoryRegistry())
     svc.define_region("eu-1", "EU", "Frankfurt, DE", "EU Central", actor="operator")
     svc.define_region("us-1", "US", "Ashburn, US", "US East", actor="operator")

@@ -65,7 +65,7 @@ def test_a_forged_or_malformed_key_is_refused(env: Env) -> None:
 
 
 def test_every_admin_action_is_in_the_verifiable_audit_log(env: Env) -> None:
-    link = env.link(password="pw-1234")
+    link = env.link(password="pw-12345678")
     env.client.post(f"/v1/tenants/acme/links/{link['link']}/revoke", json={}, headers=env.admin())
     r = env.client.post("/v1/tenants/acme/admin-keys", json={"label": "carol"}, headers=env.admin())
     env.client.delete(f"/v1/tenants/acme/admin-keys/{r.json()['key_id']}", headers=env.admin())
@@ -81,7 +81,7 @@ def test_every_admin_action_is_in_the_verifiable_audit_log(env: Env) -> None:
     assert verified.count >= 5
     # nothing secret went into the audit log
     dump = " ".join(str(rec.data) for rec in env.residency.audit.tenant_records("acme"))
-    assert "pw-1234" not in dump and link["host_key"] not in dump
+    assert "pw-12345678" not in dump and link["host_key"] not in dump
 
 
 def test_a_tenant_admin_exports_its_audit_chain_and_anyone_can_verify_it(env: Env) -> None:
@@ -89,7 +89,7 @@ def test_a_tenant_admin_exports_its_audit_chain_and_anyone_can_verify_it(env: En
     from residency.errors import VerificationFailed
     from residency.signing import parse_public_keys
 
-    env.link(password="pw")
+    env.link(password="pass phrase 92")
     r = env.client.get("/v1/tenants/acme/audit", headers=env.admin())
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
     keys = parse_public_keys(env.client.get("/v1/audit/public-key").text)

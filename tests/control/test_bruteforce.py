@@ -24,30 +24,30 @@ def wrong(env: Env, link: str, n: int, headers: dict[str, str] | None = None) ->
 
 
 def test_five_failures_then_even_the_right_password_waits(env: Env, clock: Clock) -> None:
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     before = failures_metric()
     wrong(env, link, 5)
     assert failures_metric() - before == 5
-    r = env.join(link, password="right")
+    r = env.join(link, password="right horse battery")
     assert r.status_code == 429
     assert r.json()["error"] == "too_many_attempts"
     assert r.headers["Retry-After"] == "60"
     clock.advance(30)
-    assert env.join(link, password="right").headers["Retry-After"] == "30"
+    assert env.join(link, password="right horse battery").headers["Retry-After"] == "30"
     clock.advance(30)
-    assert env.join(link, password="right").status_code == 200
+    assert env.join(link, password="right horse battery").status_code == 200
 
 
 def test_four_failures_spread_over_time_do_not_trip_the_limit(env: Env, clock: Clock) -> None:
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     for _ in range(3):
         wrong(env, link, 4)
         clock.advance(61)
-    assert env.join(link, password="right").status_code == 200
+    assert env.join(link, password="right horse battery").status_code == 200
 
 
 def test_backoff_grows_then_locks_and_the_admin_sees_and_clears_it(env: Env, clock: Clock) -> None:
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     waits = []
     for _ in range(2):
         wrong(env, link, 5)
@@ -56,7 +56,7 @@ def test_backoff_grows_then_locks_and_the_admin_sees_and_clears_it(env: Env, clo
         clock.advance(waits[-1])
     assert waits == [60, 120]
     wrong(env, link, 5)
-    r = env.join(link, password="right")
+    r = env.join(link, password="right horse battery")
     assert (r.status_code, r.json()["error"]) == (429, "locked")
     assert int(r.headers["Retry-After"]) == 3600
     locks = env.client.get("/v1/tenants/acme/lockouts", headers=env.admin()).json()["lockouts"]
@@ -67,7 +67,7 @@ def test_backoff_grows_then_locks_and_the_admin_sees_and_clears_it(env: Env, clo
     for scope, key in (("link", link), ("client", "198.51.100.7")):
         r = env.client.post("/v1/tenants/acme/lockouts/clear", json={"scope": scope, "key": key}, headers=env.admin())
         assert r.status_code == 200, r.text
-    assert env.join(link, password="right").status_code == 200
+    assert env.join(link, password="right horse battery").status_code == 200
     records = env.residency.audit.tenant_records("acme")
     kinds = [rec.kind for rec in records]
     assert kinds.count("join.wrong_password") == 15
@@ -85,7 +85,7 @@ def test_guessing_from_many_addresses_slows_the_link_and_never_locks_it(env: Env
     every participant with the right password). Now they slow unknown guessers on it, and it is listed."""
     slow = env.control.checks.sleep
     assert isinstance(slow, Slowdowns)
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     for _ in range(3):
         for i in range(5):
             c = TestClient(env.client.app, client=(f"203.0.113.{i}", 4000))
@@ -96,7 +96,7 @@ def test_guessing_from_many_addresses_slows_the_link_and_never_locks_it(env: Env
     assert (lock["effect"], lock["locked"], lock["delay"]) == ("slowdown", True, 4.0)
     assert attacks.links_guessed() == 1
     fresh = TestClient(env.client.app, client=("203.0.113.99", 4000))
-    r = fresh.post("/v1/join", json={"link": link, "name": "x", "password": "right"})
+    r = fresh.post("/v1/join", json={"link": link, "name": "x", "password": "right horse battery"})
     assert r.status_code == 200, r.text
     assert slow.delays[-1] == 4.0
     clock.advance(3600)
@@ -106,24 +106,24 @@ def test_guessing_from_many_addresses_slows_the_link_and_never_locks_it(env: Env
 def test_five_wrong_from_one_address_do_not_make_another_person_wait(env: Env) -> None:
     """Issue 18: after 5 wrong tries from one address, a different person with the right password was told
     'Too many attempts'."""
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     wrong(env, link, 5)
     other = TestClient(env.client.app, client=("192.0.2.99", 4000))
-    r = other.post("/v1/join", json={"link": link, "name": "x", "password": "right"})
+    r = other.post("/v1/join", json={"link": link, "name": "x", "password": "right horse battery"})
     assert r.status_code == 200, r.text
-    assert env.join(link, password="right").status_code == 429  # the guesser itself waits
+    assert env.join(link, password="right horse battery").status_code == 429  # the guesser itself waits
 
 
 def test_the_limit_is_per_address_across_links(env: Env) -> None:
     """One address spraying guesses over many links is stopped too; other people are not."""
-    links = [env.link(password="right")["link"] for _ in range(5)]
+    links = [env.link(password="right horse battery")["link"] for _ in range(5)]
     for link in links:
         wrong(env, link, 1)
-    sixth = env.link(password="right")["link"]
-    r = env.join(sixth, password="right")
+    sixth = env.link(password="right horse battery")["link"]
+    r = env.join(sixth, password="right horse battery")
     assert r.status_code == 429 and "your address" in r.json()["message"]
     other = TestClient(env.client.app, client=("192.0.2.1", 4000))
-    assert other.post("/v1/join", json={"link": sixth, "name": "y", "password": "right"}).status_code == 200
+    assert other.post("/v1/join", json={"link": sixth, "name": "y", "password": "right horse battery"}).status_code == 200
 
 
 def test_a_correct_entry_makes_the_address_known_on_that_link(env: Env) -> None:
@@ -131,38 +131,38 @@ def test_a_correct_entry_makes_the_address_known_on_that_link(env: Env) -> None:
     there, not slowed by others' guessing); its failures still count across links."""
     slow = env.control.checks.sleep
     assert isinstance(slow, Slowdowns)
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     wrong(env, link, 4)
-    assert env.join(link, password="right").status_code == 200
+    assert env.join(link, password="right horse battery").status_code == 200
     for i in range(5):  # others guess: the link is under guessing
         c = TestClient(env.client.app, client=(f"192.0.2.{i}", 4000))
         assert c.post("/v1/join", json={"link": link, "name": "y", "password": "guess"}).status_code == 401
     slow.delays.clear()
-    assert env.join(link, password="right").status_code == 200
+    assert env.join(link, password="right horse battery").status_code == 200
     assert slow.delays == []  # known: not slowed
-    other_link = env.link(password="right")["link"]
+    other_link = env.link(password="right horse battery")["link"]
     wrong(env, other_link, 1)  # the fifth failure from this address: backed off on other links
-    assert env.join(other_link, password="right").status_code == 429
-    assert env.join(link, password="right").status_code == 200  # ... not on the one it entered correctly
+    assert env.join(other_link, password="right horse battery").status_code == 429
+    assert env.join(link, password="right horse battery").status_code == 200  # ... not on the one it entered correctly
 
 
 def test_wrong_host_keys_count_as_failures_too(env: Env) -> None:
-    link = env.link(password="right", lobby=True)["link"]
+    link = env.link(password="right horse battery", lobby=True)["link"]
     for _ in range(5):
         r = env.join(link, host_key="not-the-host-key")
         assert (r.status_code, r.json()["error"]) == (403, "wrong_host_key")
-    assert env.join(link, password="right").status_code == 429
+    assert env.join(link, password="right horse battery").status_code == 429
 
 
 def test_a_link_under_guessing_does_not_lock_out_its_host_or_its_participants(env: Env, clock: Clock) -> None:
     """A per-link lock could be abused to keep a meeting shut: the host and people with the password get in."""
-    link = env.link(password="right")
+    link = env.link(password="right horse battery")
     for _ in range(3):
         for i in range(5):
             c = TestClient(env.client.app, client=(f"203.0.113.{i}", 4000))
             c.post("/v1/join", json={"link": link["link"], "name": "x", "password": "guess"})
         clock.advance(240)
-    assert env.join(link["link"], password="right").status_code == 200
+    assert env.join(link["link"], password="right horse battery").status_code == 200
     r = env.join(link["link"], host_key=link["host_key"])
     assert r.status_code == 200 and r.json()["host"] is True
 
@@ -173,16 +173,16 @@ def test_an_attacker_cannot_lock_a_link_for_people_who_know_the_password(env: En
 
 def test_the_device_cookie_is_httponly_strict_signed_and_forgeries_count_for_nothing(env: Env, clock: Clock) -> None:
     attacks.behind_ingress(env.client.app)
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     alice = attacks.browser(env)
-    r = attacks.join(alice, link, "right", attacks.NAT)
+    r = attacks.join(alice, link, "right horse battery", attacks.NAT)
     cookie = r.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}=") and "; HttpOnly" in cookie and "; SameSite=Strict" in cookie
     assert "; Secure" in cookie and "; Path=/v1/join" in cookie
-    assert attacks.join(alice, link, "right", attacks.NAT).headers.get("set-cookie") is None  # kept, not renewed
+    assert attacks.join(alice, link, "right horse battery", attacks.NAT).headers.get("set-cookie") is None  # kept, not renewed
     env.config.public_url = "http://127.0.0.1:8000"  # a plain-http deployment (a lab): no Secure attribute
     plain = TestClient(env.client.app, client=("192.0.2.80", 4000))
-    assert "; Secure" not in plain.post("/v1/join", json={"link": link, "name": "p", "password": "right"}
+    assert "; Secure" not in plain.post("/v1/join", json={"link": link, "name": "p", "password": "right horse battery"}
                                         ).headers["set-cookie"]
     for _ in range(3):  # the attacker locks the NAT address on this link
         for _ in range(5):
@@ -193,10 +193,10 @@ def test_the_device_cookie_is_httponly_strict_signed_and_forgeries_count_for_not
     for value in (f"{device}.AAAAAAAAAAAAAAAAAAAAAA", f"{other_device}.{mac}", f"{device}.{mac}x", "garbage",
                   "x" * 500):
         r = TestClient(env.client.app, client=(attacks.INGRESS, 1), base_url="https://meet.example").post(
-            "/v1/join", json={"link": link, "name": "x", "password": "right"},
+            "/v1/join", json={"link": link, "name": "x", "password": "right horse battery"},
             headers={"X-Forwarded-For": attacks.NAT, "Cookie": f"{COOKIE}={value}"})
         assert (r.status_code, r.json()["error"]) == (429, "locked"), (value, r.text)
-    assert attacks.join(alice, link, "right", attacks.NAT).status_code == 200
+    assert attacks.join(alice, link, "right horse battery", attacks.NAT).status_code == 200
 
 
 def test_a_flood_of_join_requests_from_one_address_is_slowed_down(env: Env, clock: Clock) -> None:
@@ -218,7 +218,7 @@ def test_parallel_guesses_cannot_outrun_the_limit(env: Env) -> None:
 
     import httpx
 
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     before = failures_metric()
 
     async def storm() -> list[int]:

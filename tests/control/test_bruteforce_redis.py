@@ -41,25 +41,25 @@ def replicas(tmp_path: Path, redis_server: RedisServer, clock: Clock) -> Iterato
 
 def test_replicas_share_one_budget(replicas: tuple[Env, TestClient], clock: Clock) -> None:
     env, other = replicas
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     for i in range(5):
         c = env.client if i % 2 else other
         assert c.post("/v1/join", json={"link": link, "name": "x", "password": "guess"}).status_code == 401
     for c in (env.client, other):
-        r = c.post("/v1/join", json={"link": link, "name": "x", "password": "right"})
+        r = c.post("/v1/join", json={"link": link, "name": "x", "password": "right horse battery"})
         assert r.status_code == 429 and r.headers["Retry-After"] == "60"
     clock.advance(60)
-    assert other.post("/v1/join", json={"link": link, "name": "x", "password": "right"}).status_code == 200
+    assert other.post("/v1/join", json={"link": link, "name": "x", "password": "right horse battery"}).status_code == 200
 
 
 def test_backoff_lock_and_admin_clear_work_on_redis(replicas: tuple[Env, TestClient], clock: Clock) -> None:
     env, other = replicas
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     waits = []
     for _ in range(3):
         for _ in range(5):
             other.post("/v1/join", json={"link": link, "name": "x", "password": "guess"})
-        r = env.join(link, password="right")
+        r = env.join(link, password="right horse battery")
         waits.append((r.json()["error"], int(r.headers["Retry-After"])))
         clock.advance(waits[-1][1] if len(waits) < 3 else 0)
     assert waits == [("too_many_attempts", 60), ("too_many_attempts", 120), ("locked", 3600)]
@@ -69,7 +69,7 @@ def test_backoff_lock_and_admin_clear_work_on_redis(replicas: tuple[Env, TestCli
         r = other.post("/v1/tenants/acme/lockouts/clear", json={"scope": lo["scope"], "key": lo["key"]},
                        headers=env.admin())
         assert r.status_code == 200
-    assert env.join(link, password="right").status_code == 200
+    assert env.join(link, password="right horse battery").status_code == 200
     assert env.client.get("/v1/tenants/acme/lockouts", headers=env.admin()).json()["lockouts"] == []
 
 
@@ -84,17 +84,17 @@ def test_known_entries_and_the_link_signal_are_shared(replicas: tuple[Env, TestC
     """A correct entry on one replica makes the browser known on the other; a link's slowdown shows on both."""
     env, other = replicas
     slow = attacks.behind_ingress(env.client.app, other.app)
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     alice = attacks.browser(env)
-    assert attacks.join(alice, link, "right", attacks.NAT).status_code == 200
+    assert attacks.join(alice, link, "right horse battery", attacks.NAT).status_code == 200
     for i in range(5):
         assert attacks.join(attacks.browser(env, other.app), link, "guess", f"192.0.2.{i}").status_code == 401
     assert env.control.limiter.strikes("link", link) == other.app.state.control.limiter.strikes("link", link) == 1
     slow.delays.clear()
-    assert attacks.join(attacks.browser(env, other.app), link, "right", attacks.ELSEWHERE).status_code == 200
+    assert attacks.join(attacks.browser(env, other.app), link, "right horse battery", attacks.ELSEWHERE).status_code == 200
     assert slow.delays == [1.0]
     alice_there = attacks.browser(env, other.app)
     alice_there.cookies = alice.cookies
     slow.delays.clear()
-    assert attacks.join(alice_there, link, "right", "192.0.2.200").status_code == 200  # new address, known browser
+    assert attacks.join(alice_there, link, "right horse battery", "192.0.2.200").status_code == 200  # new address, known browser
     assert slow.delays == []

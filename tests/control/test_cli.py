@@ -154,3 +154,81 @@ def test_an_operator_key_from_the_environment_is_registered_hashed(tmp_path: Pat
     with pytest.raises(ValueError):
         env.control.ensure_operator_key("cak_short.x")
     env.control.close()
+
+
+def test_link_create_refuses_a_short_or_common_password_with_a_clear_message(tmp_path: Path, capsys) -> None:
+    db = str(tmp_path / "cp.db")
+    run(capsys, "tenant", "create", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
+    for password, says in (("pw", "at least 8 characters"), ("Password1", "most common passwords"),
+                           ("qwertyuiop", "most common passwords")):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["link", "create", "--db", db, "--tenant", "acme", "--title", "t", "--password", password])
+        assert says in str(e.value) and "--password" in str(e.value), e.value
+    assert run(capsys, "link", "list", "--db", db, "--tenant", "acme", "--json")["links"] == []
+
+
+def test_password_dash_asks_twice_without_echo(tmp_path: Path, capsys, monkeypatch) -> None:
+    import getpass
+
+    db = str(tmp_path / "cp.db")
+    run(capsys, "tenant", "create", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
+    typed = iter(["lantern harbour 7", "lantern harbour 8"])  # what the person types at the terminal
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(typed))
+    with pytest.raises(SystemExit) as e:
+        cli.main(["link", "create", "--db", db, "--tenant", "acme", "--title", "t", "--password", "-"])
+    assert "differ" in str(e.value)
+    typed = iter(["lantern harbour 7", "lantern harbour 7"])
+    link = run(capsys, "link", "create", "--db", db, "--tenant", "acme", "--title", "t", "--password", "-", "--json")
+    assert link["password_required"] and "password" not in link  # given, so not echoed back
+
+
+def test_no_operator_key_file_possible_stops_the_control_plane_without_printing_a_key(tmp_path: Path) -> None:
+    """Nowhere to write the first operator key (here: both places already hold an `operator.key` that is not
+    ours; a read-only volume is the same). Before: the key was printed to stderr, i.e. into the logs. Now: the
+    process exits saying how to set CASTELLAN_OPERATOR_KEY, and no key was created (none that nobody knows)."""
+    (tmp_path / "operator.key").mkdir()
+    (tmp_path / "keys" / "operator.key").mkdir(parents=True)
+    env = {**os.environ, "CASTELLAN_DB": str(tmp_path / "cp.db"), "PYTHONPATH": str(ROOT)}
+    env.pop("CASTELLAN_OPERATOR_KEY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "signalling.cli", "control-plane", "--port", str(free_port())],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    assert proc.returncode not in (0, None), "the control plane started without an operator key anyone knows"
+    assert "cak_" not in out + err.replace("cak_{", "")  # the example command's f-string, not a key
+    assert "CASTELLAN_OPERATOR_KEY" in err and "operator.key" in err
+    store = Store(tmp_path / "cp.db")
+    assert [k for k in store.admin_keys("*") if k.revoked_at is None] == []
+    store.close()
+
+
+def test_the_control_plane_starts_with_an_operator_key_from_the_environment_and_writes_no_file(tmp_path: Path) -> None:
+    provided = "cak_0123456789abcdef." + "e" * 43
+    env = {**os.environ, "CASTELLAN_DB": str(tmp_path / "cp.db"), "PYTHONPATH": str(ROOT),
+           "CASTELLAN_OPERATOR_KEY": provided}
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "signalling.cli", "control-plane", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: httpx.get(f"{url}/healthz").status_code == 200, 30, 0.05, ignore=(httpx.HTTPError,))
+        r = httpx.post(f"{url}/v1/tenants", json={"tenant": "acme", "name": "ACME", "jurisdiction": "EU"},
+                       headers={"Authorization": f"Bearer {provided}"})
+        assert r.status_code == 201, r.text
+        assert not (tmp_path / "operator.key").exists()
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0]
+    assert "e" * 43 not in out
+
+
+def test_castellan_dev_refuses_a_weak_demo_password_before_starting_anything(capsys) -> None:
+    from signalling.cli.dev import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--password", "letmein"])
+    assert "at least 8 characters" in capsys.readouterr().err
+    assert parse_args(["--password", "demo meeting 2026"]).password == "demo meeting 2026"

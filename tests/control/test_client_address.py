@@ -84,7 +84,7 @@ def test_spoofed_headers_do_not_spread_one_attacker_over_many_addresses(env: Env
     X-Forwarded-For each time, is still one address (backed off after five); one reaching the pod directly
     cannot pose as anyone, so cannot lock a victim's address either."""
     env.config.trust_forwarded_for, env.config.trusted_proxies = True, ("10.0.0.0/8",)
-    links = [env.link(password="right")["link"] for _ in range(9)]
+    links = [env.link(password="right horse battery")["link"] for _ in range(9)]
     via_ingress = TestClient(env.client.app, client=("10.0.0.2", 4000))
     codes = [via_ingress.post("/v1/join", json={"link": link, "name": "x", "password": "guess"},
                               headers={"X-Forwarded-For": f"192.0.2.{i}, 203.0.113.9"}).status_code
@@ -95,7 +95,7 @@ def test_spoofed_headers_do_not_spread_one_attacker_over_many_addresses(env: Env
         direct.post("/v1/join", json={"link": link, "name": "x", "password": "guess"},
                     headers={"X-Forwarded-For": "192.0.2.1"})
     victim = TestClient(env.client.app, client=("10.0.0.2", 4000))
-    r = victim.post("/v1/join", json={"link": links[8], "name": "v", "password": "right"},
+    r = victim.post("/v1/join", json={"link": links[8], "name": "v", "password": "right horse battery"},
                     headers={"X-Forwarded-For": "192.0.2.1"})
     assert r.status_code == 200, r.text  # neither the spoofed 192.0.2.x nor the direct attacker charged it
     keys = {lo["key"] for lo in env.control.lockouts("acme") if lo["scope"] == "client"}

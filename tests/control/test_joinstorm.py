@@ -16,4 +16,4 @@ def test_joinstorm_runner_reports_both_paths_without_errors() -> None:
     out = subprocess.run([sys.executable, "-m", "loadtests.joinstorm.run", "--users", "4", "--seconds", "3",
                           "--rooms", "5"], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "token path (link -> token)" in out.stdout and "password check (scrypt)" in out.stdout
+    assert "token path (link -> token)" in out.stdout and "password check (Argon2id)" in out.stdout

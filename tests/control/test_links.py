@@ -1,4 +1,4 @@
-"""Meeting links: unguessable and signed, password by default (scrypt, salted), optional expiry and participant
+"""Meeting links: unguessable and signed, password by default (Argon2id, salted; at least 8 characters, not a common one), optional expiry and participant
 cap, and revocation that bites at once — and, when asked, ends the running meeting on its node."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from signalling.control.linkids import LinkSigner
 from signalling.control.passwords import verify_password
-from tests.control.cp_env import Clock, Env, make_env
+from tests.control.cp_env import Clock, Env, legacy_scrypt_hash, make_env
 from tests.control.fake_node import fake_node
 
 
@@ -21,13 +21,13 @@ def test_a_link_has_a_signed_unguessable_id_and_a_generated_password_by_default(
     assert env.control.signer.verify(link["link"])
     stored = env.control.store.link(link["link"])
     assert stored is not None and stored.password_hash is not None
-    scheme, n, r, p, salt, _ = stored.password_hash.split("$")
-    assert (scheme, n, r, p) == ("scrypt", "1024", "8", "1")  # tests run a cheap cost; production: 2**14
+    # tests run Argon2id's cheapest cost; production: m=19 MiB, t=2, p=1 (test_passwords.py)
+    assert stored.password_hash.startswith("$argon2id$v=19$m=64,t=1,p=1$")
     assert verify_password(link["password"], stored.password_hash)
     assert link["password"].encode() not in env.control.store.dump()
     # same password, two links: different salts, different hashes
-    a = env.control.store.link(env.link(password="same")["link"])
-    b = env.control.store.link(env.link(password="same")["link"])
+    a = env.control.store.link(env.link(password="same pass phrase")["link"])
+    b = env.control.store.link(env.link(password="same pass phrase")["link"])
     assert a and b and a.password_hash != b.password_hash
 
 
@@ -56,7 +56,7 @@ def test_a_forged_or_mangled_link_is_refused_before_any_database_lookup(env: Env
 
 
 def test_link_info_shows_what_the_page_needs_and_nothing_more(env: Env) -> None:
-    link = env.link(password="pw", lobby=True)
+    link = env.link(password="lobby pass phrase", lobby=True)
     assert env.client.get(f"/v1/links/{link['link']}").json() == {
         "title": "Board meeting", "password_required": True, "lobby": True}
 
@@ -132,7 +132,7 @@ def test_placement_refused_is_a_clear_user_facing_error(env: Env) -> None:
     assert "was not sent anywhere else" in r.json()["message"] or "allows no region" in r.json()["message"]
 
 
-@pytest.mark.parametrize("opts,code", [({"password": "x", "no_password": True}, "contradictory_options"),
+@pytest.mark.parametrize("opts,code", [({"password": "long enough x", "no_password": True}, "contradictory_options"),
                                        ({"expires_in": 5}, "invalid_field"),
                                        ({"max_participants": 0}, "invalid_field"),
                                        ({"e2ee_key": "secret"}, "unknown_field")])
@@ -141,16 +141,46 @@ def test_bad_link_options_are_refused(env: Env, opts: dict, code: str) -> None:
     assert (r.status_code, r.json()["error"]) == (400, code)
 
 
-def test_a_stored_hash_below_the_current_cost_is_upgraded_on_the_next_good_password(env: Env) -> None:
-    from signalling.control.passwords import ScryptCost, hash_password
-
-    link = env.link(password="pw")
-    env.control.store.set_password_hash(link["link"], hash_password("pw", ScryptCost(n=2**8, r=8, p=1)))
-    assert env.join(link["link"], password="pw").status_code == 200
+def test_a_scrypt_hash_from_before_argon2_verifies_and_is_rehashed_on_the_next_good_password(env: Env) -> None:
+    link = env.link(password="old meeting phrase")
+    env.control.store.set_password_hash(link["link"], legacy_scrypt_hash("old meeting phrase"))
+    r = env.join(link["link"], password="old meeting phras")
+    assert (r.status_code, r.json()["error"]) == (401, "wrong_password")
+    stored = env.control.store.link(link["link"])
+    assert stored is not None and stored.password_hash is not None and stored.password_hash.startswith("scrypt$")
+    assert env.join(link["link"], password="old meeting phrase").status_code == 200
     stored = env.control.store.link(link["link"])
     assert stored is not None and stored.password_hash is not None
-    assert stored.password_hash.startswith("scrypt$1024$8$1$")
-    assert env.join(link["link"], password="pw").status_code == 200
+    assert stored.password_hash.startswith("$argon2id$v=19$m=64,t=1,p=1$")
+    assert env.join(link["link"], password="old meeting phrase").status_code == 200
+
+
+def test_an_argon2_hash_at_other_parameters_is_rehashed_at_the_configured_ones(env: Env) -> None:
+    from argon2 import PasswordHasher, Type
+
+    link = env.link(password="tuned meeting phrase")
+    weaker = PasswordHasher(time_cost=1, memory_cost=32, parallelism=1, type=Type.ID).hash("tuned meeting phrase")
+    env.control.store.set_password_hash(link["link"], weaker)
+    assert env.join(link["link"], password="tuned meeting phrase").status_code == 200
+    stored = env.control.store.link(link["link"])
+    assert stored is not None and stored.password_hash is not None
+    assert stored.password_hash.startswith("$argon2id$v=19$m=64,t=1,p=1$")
+
+
+def test_too_short_and_common_passwords_are_refused_when_a_link_is_created(env: Env) -> None:
+    def create(password: str) -> tuple[int, str]:
+        r = env.client.post("/v1/tenants/acme/links", json={"title": "t", "password": password}, headers=env.admin())
+        return r.status_code, r.json().get("error", "")
+
+    assert create("x") == (400, "invalid_field")
+    assert create("seven77") == (400, "invalid_field")
+    for common in ("password1", "PassWord1", "qwertyuiop", "iloveyou", "Sunshine"):
+        assert create(common) == (400, "weak_password"), common
+    r = env.client.post("/v1/tenants/acme/links", json={"title": "t", "password": "sunshine"}, headers=env.admin())
+    assert "most common passwords" in r.json()["message"]
+    assert create("eight ch")[0] == 201
+    assert create("correct horse battery staple")[0] == 201
+    assert env.control.store.links("acme") and len(env.control.store.links("acme")) == 2  # nothing half-made
 
 
 def test_the_cli_direct_mode_obeys_the_api_rules(env: Env) -> None:

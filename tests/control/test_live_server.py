@@ -100,7 +100,7 @@ def test_the_e2ee_secret_in_the_fragment_never_reaches_or_stays_on_a_server(live
 
 def test_the_cli_manages_lockouts_through_the_api(live, capsys) -> None:
     env, url, _ = live
-    link = env.link(password="right")["link"]
+    link = env.link(password="right horse battery")["link"]
     for _ in range(5):
         httpx.post(f"{url}/v1/join", json={"link": link, "name": "x", "password": "guess"})
     assert cli.main(["lockout", "list", "--api", url, "--key", env.admin_key, "--tenant", "acme", "--json"]) == 0
@@ -109,7 +109,7 @@ def test_the_cli_manages_lockouts_through_the_api(live, capsys) -> None:
     for lo in locks:
         assert cli.main(["lockout", "clear", "--api", url, "--key", env.admin_key, "--tenant", "acme",
                          "--scope", lo["scope"], "--lock-key", lo["key"]]) == 0
-    assert httpx.post(f"{url}/v1/join", json={"link": link, "name": "x", "password": "right"}).status_code == 200
+    assert httpx.post(f"{url}/v1/join", json={"link": link, "name": "x", "password": "right horse battery"}).status_code == 200
 
 
 def test_the_cli_reports_api_errors_clearly(live, capsys) -> None:

@@ -15,12 +15,12 @@ def host(link: dict) -> dict[str, str]:
 
 
 def test_the_host_admits_a_waiting_participant_who_then_gets_a_token(env: Env) -> None:
-    link = env.link(password="pw", lobby=True)
+    link = env.link(password="lobby pass phrase", lobby=True)
 
     async def story() -> None:
         transport = httpx.ASGITransport(app=env.client.app, client=("198.51.100.8", 1234))
         async with httpx.AsyncClient(transport=transport, base_url="http://cp") as c:
-            r = await c.post("/v1/join", json={"link": link["link"], "name": "Grace", "password": "pw"})
+            r = await c.post("/v1/join", json={"link": link["link"], "name": "Grace", "password": "lobby pass phrase"})
             assert r.status_code == 202, r.text
             ticket = r.json()["ticket"]
             poll = asyncio.create_task(c.get(f"/v1/lobby/{ticket}", params={"wait": 10}))
@@ -63,7 +63,7 @@ def test_only_the_host_key_opens_the_lobby(env: Env) -> None:
 
 
 def test_the_host_joins_directly_with_a_host_token(env: Env) -> None:
-    link = env.link(password="pw", lobby=True)
+    link = env.link(password="lobby pass phrase", lobby=True)
     r = env.join(link["link"], host_key=link["host_key"], name="Host")
     assert r.status_code == 200 and r.json()["host"] is True
     assert env.verifier().verify(r.json()["token"]).host is True

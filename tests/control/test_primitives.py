@@ -1,21 +1,11 @@
-"""The small pieces under the join flow: signed link ids, password hashing, the request bucket."""
+"""The small pieces under the join flow: signed link ids and the request bucket (passwords: test_passwords.py)."""
 
 from __future__ import annotations
-
-import time
-import unicodedata
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signalling.control.linkids import LINK_LEN, LinkSigner
-from signalling.control.passwords import (
-    DEFAULT_COST,
-    ScryptCost,
-    hash_password,
-    needs_rehash,
-    verify_password,
-)
 from signalling.control.ratelimit import RequestLimiter
 
 SIGNER = LinkSigner(b"s" * 32)
@@ -38,30 +28,6 @@ def test_any_changed_character_breaks_the_signature(pos: int, ch: str) -> None:
 @given(st.one_of(st.text(max_size=60), st.binary(max_size=60), st.none(), st.integers()))
 def test_garbage_never_verifies_or_raises(junk: object) -> None:
     assert SIGNER.verify(junk) is False
-
-
-def test_the_production_scrypt_cost_and_format() -> None:
-    assert (DEFAULT_COST.n, DEFAULT_COST.r, DEFAULT_COST.p) == (2**14, 8, 1)  # 16 MiB: see passwords.py
-    t = time.perf_counter()
-    stored = hash_password("correct horse battery staple")
-    assert time.perf_counter() - t < 2.0
-    assert stored.startswith("scrypt$16384$8$1$")
-    assert verify_password("correct horse battery staple", stored)
-    assert not verify_password("correct horse battery stapl", stored)
-    assert not needs_rehash(stored)
-    assert needs_rehash(hash_password("x", ScryptCost(n=2**10)))
-
-
-def test_passwords_compare_after_unicode_normalisation() -> None:
-    composed = "caf\u00e9"
-    decomposed = unicodedata.normalize("NFD", composed)
-    assert composed != decomposed
-    assert verify_password(decomposed, hash_password(composed, ScryptCost(n=2**10)))
-
-
-def test_malformed_stored_hashes_never_verify() -> None:
-    for bad in ("", "scrypt$", "bcrypt$1$2$3$aa$bb", "scrypt$x$8$1$aa$bb"):
-        assert verify_password("pw", bad) is False
 
 
 def test_the_request_bucket_allows_a_burst_then_a_steady_rate() -> None:
