@@ -143,6 +143,8 @@ def test_eu_meeting_never_touches_us_and_fails_closed(topology: cl.Topology, tmp
                     status, body, _ = await netbot.join(cp_url, link["link"], "board-again", cl.PASSWORD)
                     refusals.append((status, body))
                     result["refusals"] = refusals
+                    # the captures end here: what follows is the test's own request to us-1, not the meeting's
+                    await asyncio.to_thread(lambda: [c.stop() for c in captures.values()])
                     result["us_stats"] = (await http.get(f"{node_url['us-1']}/stats")).json()
                     await mt.close(members)
                 return result

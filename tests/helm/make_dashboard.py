@@ -115,6 +115,12 @@ def build() -> dict:
                         [(f"60 * sum(rate(castellan_bandwidth_probes_total{{{R}}}[$__rate_interval]))", "probes")],
                         12, y, description="Probes sent before stepping a subscriber up a simulcast layer"))
     y += 8
+    panels.append(panel(next(pid), "Node signalling refusals / min by reason",
+                        [(f"60 * sum by (reason) (rate(castellan_signalling_refusals_total{{{R}}}[$__rate_interval]))",
+                          "{{reason}}")],
+                        0, y, w=24, description="WebSockets closed or messages refused by the node's limits: too "
+                                                "many sockets before join, join timeout, relay rate, slow reader"))
+    y += 8
 
     panels.append(row(next(pid), "Control plane", y))
     y += 1
