@@ -115,6 +115,11 @@ class SessionDescription:
 _LINE = re.compile(r"^([a-z])=(.*)$")
 
 
+def _is_number(s: str) -> bool:
+    """ASCII digits only: str.isdigit() is also true for '²' or '١', which int() refuses or reads as a number."""
+    return s.isascii() and s.isdigit()
+
+
 def parse(text: str) -> SessionDescription:
     if not isinstance(text, str) or not text.strip():
         raise SdpError("SDP is empty")
@@ -131,6 +136,9 @@ def parse(text: str) -> SessionDescription:
         line = raw.strip()
         if not line:
             continue
+        if "\x00" in line or "\r" in line:
+            # RFC 8866 §9: a value is any octets but NUL, CR and LF; echoed into our answer they would break it
+            raise SdpError(f"line {n}: contains a NUL or a lone CR")
         m = _LINE.match(line)
         if not m:
             raise SdpError(f"line {n}: not a '<type>=<value>' line")
@@ -141,7 +149,7 @@ def parse(text: str) -> SessionDescription:
             if cur is not None:
                 cur.codecs = list(codecs.values())
             parts = value.split()
-            if len(parts) < 3 or not parts[1].split("/")[0].isdigit():
+            if len(parts) < 3 or not _is_number(parts[1].split("/")[0]):
                 raise SdpError(f"line {n}: malformed m-line")
             cur = MediaSection(kind=parts[0], port=int(parts[1].split("/")[0]), proto=parts[2], formats=parts[3:])
             cur.ice_ufrag, cur.ice_pwd = session["ice_ufrag"], session["ice_pwd"]
@@ -149,7 +157,7 @@ def parse(text: str) -> SessionDescription:
             cur.setup = session["setup"]
             codecs = {}
             for f in cur.formats:
-                if f.isdigit() and int(f) < 128:
+                if _is_number(f) and int(f) < 128:
                     codecs[int(f)] = Codec(pt=int(f), name="", clock_rate=0)
             media.append(cur)
         elif typ == "a":
@@ -230,7 +238,7 @@ def _attribute(n: int, name: str, arg: str, cur: MediaSection | None, codecs: di
         elif name == "rtcp-fb":
             pt_s, _, fb = arg.partition(" ")
             for pt, c in codecs.items():
-                if pt_s == "*" or (pt_s.isdigit() and int(pt_s) == pt):
+                if pt_s == "*" or (_is_number(pt_s) and int(pt_s) == pt):
                     c.feedback.append(fb.strip())
         elif name == "extmap":
             id_s, uri = arg.split(None, 1)
@@ -247,7 +255,10 @@ def _attribute(n: int, name: str, arg: str, cur: MediaSection | None, codecs: di
             target.ssrcs.setdefault(ssrc, {})[key] = val
         elif name == "ssrc-group":
             sem, *ids = arg.split()
-            target.ssrc_groups.append((sem, [int(i) for i in ids]))
+            group = [int(i) for i in ids]
+            if not all(0 <= ssrc < 2**32 for ssrc in group):
+                raise SdpError(f"line {n}: SSRC out of range")
+            target.ssrc_groups.append((sem, group))
         elif name == "rid":
             rid, direction, *_ = arg.split() + [""]
             target.rids.append((rid, direction))
