@@ -37,6 +37,11 @@ KNOWN: tuple[Known, ...] = (
     Known("node_ws", UnicodeEncodeError, "api_jws.py:_load",
           "the same, from the WebSocket: {\"type\": \"join\", \"token\": \"\\ud800.a.b\"} gets internal_error "
           "and a logged traceback per message, from any client without a token"),
+    Known("node_ws", RuntimeError, "websockets.py:receive_text",
+          "sfu/app/signalling.py (NodeSignalling.websocket), owned by the signalling branch: after 'leave' the "
+          "writer task closes the socket; a message the client pipelined behind 'leave' sends the reader loop "
+          "back to receive_text on a closed socket: RuntimeError, logged as 'signalling connection failed' "
+          "with a traceback instead of ending quietly"),
 )
 
 
