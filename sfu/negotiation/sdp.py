@@ -113,6 +113,8 @@ class SessionDescription:
 
 
 _LINE = re.compile(r"^([a-z])=(.*)$")
+_TOKEN = r"[!#-'*+\-.0-9A-Z^-~]{1,64}"  # RFC 8866 token-char: visible ASCII except "(),/:;<=>?@[\] and DQUOTE
+_MSID = re.compile(rf"{_TOKEN}(?: {_TOKEN})?")
 
 
 def _is_number(s: str) -> bool:
@@ -265,6 +267,10 @@ def _attribute(n: int, name: str, arg: str, cur: MediaSection | None, codecs: di
         elif name == "simulcast":
             target.simulcast = arg
         elif name == "msid":
+            # RFC 8830 §2: msid-id [SP msid-appdata], each 1*64 token-char. The stream id is written into the
+            # answers of everyone who subscribes to this track, so what their browsers would refuse is refused here
+            if not _MSID.fullmatch(arg):
+                raise SdpError(f"line {n}: a=msid must be one or two ids of 1-64 token characters")
             target.msid = arg
     except SdpError:
         raise

@@ -85,6 +85,10 @@ def test_a_subscription_gets_exactly_the_track_codec():
     # ... and a NUL or a lone CR inside a line was echoed into the answer, which no browser parses
     (lambda s: s.replace("a=mid:0", "a=mid:0\x00"), "NUL"),
     (lambda s: s.replace("UDP/TLS/RTP/SAVPF 111", "UDP/TLS/RTP/SAVPF\r 111"), "lone CR"),
+    # ... and a publisher's a=msid stream id went as is into every subscriber's answer (RFC 8830: 1*64token-char)
+    (lambda s: s.replace("a=msid:stream audio1", "a=msid:str\u00e9am audio1"), "msid"),
+    (lambda s: s.replace("a=msid:stream audio1", "a=msid:stream;x audio1"), "msid"),
+    (lambda s: s.replace("a=msid:stream audio1", "a=msid:" + "s" * 65 + " audio1"), "msid"),
 ])
 def test_invalid_offers_are_refused_naming_the_problem(mutation, message):
     with pytest.raises(sdp.SdpError, match=message):
