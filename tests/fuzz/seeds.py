@@ -90,6 +90,25 @@ def layer_seeds() -> dict[str, bytes]:
                 rtp_packet(5, payload=H264["h264-idr"]), rtp_packet(7, payload=b"\x41"), rtp_packet(6, payload=b"\x41")))}
 
 
+def engine_path_seeds() -> dict[str, bytes]:
+    from tests.native.test_engine_forwarding import VP8_DELTA, VP8_KEY, VP8_MORE, exts, rtp
+
+    def rec(flags: int, data: bytes) -> bytes:
+        return bytes([flags, len(data)]) + data
+
+    video = b"".join(rec(1, rtp(0x1111, seq, ts, p, marker=m, ext=exts(twcc_seq=seq), csrcs=(0x77,))) for seq, ts, p, m in (
+        (10, 0, VP8_DELTA, True), (11, 3000, VP8_KEY, False), (12, 3000, VP8_MORE, True), (14, 6000, VP8_MORE, False),
+        (13, 6000, VP8_DELTA, False)))
+    audio = rec(1, rtp(0x2222, 5, 960, b"opus" * 5, pt=111, ext=exts(level=40)))
+    sr = rtcp.serialize([rtcp.SenderReport(0x1111, 5, 3000, 6, 600), rtcp.Sdes([(0x1111, {1: b"cname"})])])
+    return {
+        "video-audio": video + audio,
+        "rtcp-stun-dtls": rec(2, sr) + rec(0, b"\x00\x01\x00\x00\x21\x12\xa4\x42" + bytes(12))
+        + rec(0, b"\x16\xfe\xfd" + bytes(20)) + rec(1, rtp(0x3333, 1, 1, b"who")),
+        "garbage": rec(0, bytes(range(128, 228))) + rec(5, bytes(40)),
+    }
+
+
 def rtcp_seeds() -> dict[str, bytes]:
     rb = rtcp.ReportBlock(1, 10, -3, 70000, 12, 0x12345678, 655)
     twcc = rtcp.TransportCC.from_arrivals(1, 2, 65530, [1000, None, 1300, 90000, None, 2_000_000, 2_000_250], 3)
@@ -251,7 +270,8 @@ def link_seeds() -> dict[str, bytes]:
 def all_seeds() -> dict[str, dict[str, bytes]]:
     text = {name: s.encode() for name, s in offers().items()}
     return {
-        "rtp": rtp_seeds(), "codec_payload": codec_seeds(), "layer_stream": layer_seeds(), "rtcp": rtcp_seeds(),
+        "rtp": rtp_seeds(), "codec_payload": codec_seeds(), "layer_stream": layer_seeds(),
+        "engine_path": engine_path_seeds(), "rtcp": rtcp_seeds(),
         "twcc": twcc_seeds(), "stun": stun_seeds(), "dtls_records": dtls_seeds(), "sdp": text,
         "offer": {**text, "renegotiate": text["publish"] + b"\0" + text["mixed"]}, "node_ws": node_ws_seeds(),
         "control_body": control_seeds(), "join_token": token_seeds(), "link_id": link_seeds(),

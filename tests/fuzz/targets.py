@@ -14,6 +14,7 @@ TARGETS = (
     "rtp",            # RTP header + RFC 8285 extensions, rewrite, RTX: engine vs reference
     "codec_payload",  # VP8/VP9 descriptors, layer info, keyframes, VP8 munging: engine vs reference
     "layer_stream",   # a packet stream through one subscription's layer filter + rewrite: engine vs reference
+    "engine_path",    # datagrams through the engine's socket path (SRTP, demux, forward): Engine vs ReferenceForwarder
     "rtcp",           # sfu.feedback.rtcp.parse_compound (+ re-serialisation of what it parsed)
     "twcc",           # transport-cc feedback -> sfu.congestion.twcc.FeedbackReader
     "stun",           # sfu.transport.ice.IceLite.handle with real credentials
@@ -26,7 +27,7 @@ TARGETS = (
     "link_id",        # signalling.control.linkids.LinkSigner.verify + the LINK_ID field spec
 )
 
-NATIVE_TARGETS = ("rtp", "codec_payload", "layer_stream")
+NATIVE_TARGETS = ("rtp", "codec_payload", "layer_stream", "engine_path")
 
 
 def check_function(name: str) -> Callable[[bytes], None]:
