@@ -184,6 +184,15 @@ def parse(text: str) -> SessionDescription:
             for c in sec.codecs:
                 if not c.name:
                     raise SdpError(f"m-line {i}: payload type {c.pt} has no a=rtpmap")
+    owner: dict[int, int] = {}
+    for i, sec in enumerate(media):
+        # RFC 8843 §9.1: one SSRC, one m-line (a bundle shares the transport, so an SSRC names one stream)
+        for sem, group in sec.ssrc_groups:
+            if len(set(group)) != len(group):
+                raise SdpError(f"m-line {i}: a=ssrc-group:{sem} lists an SSRC twice")
+        for ssrc in {*sec.ssrcs, *(x for _, group in sec.ssrc_groups for x in group)}:
+            if owner.setdefault(ssrc, i) != i:
+                raise SdpError(f"SSRC {ssrc} is in m-lines {owner[ssrc]} and {i}")
     if not bundle:
         raise SdpError("the offer must bundle its m-lines (a=group:BUNDLE)")
     first = next((s for s in media if s.port != 0), None)

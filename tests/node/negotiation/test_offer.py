@@ -46,3 +46,37 @@ def test_an_out_of_range_ssrc_group_is_refused_and_takes_no_engine_index(group):
             fz.node.handle_offer(p, bad, {})
     fz.node.leave(p)
     assert fz.usage() == fz.baseline
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda o: o.replace("FID 5010 5011", "FID 5010 5010"), "lists an SSRC twice"),
+    (lambda o: o.replace("a=ssrc:5000 cname", "a=ssrc:5010 cname"), "m-lines 0 and 1"),
+])
+def test_an_ssrc_used_twice_in_an_offer_is_refused_and_takes_no_engine_index(edit, message):
+    """Found by fuzzing (tests/fuzz/offer): 'a=ssrc-group:FID 2002 2002' made the RTX sink collide with the
+    track in the engine (ValueError, internal_error) after both indexes were taken."""
+    fz = FuzzNode()
+    p = fz.join("p")
+    bad = edit(offer([("0", "audio", "sendonly"), ("1", "video", "sendonly")], ssrc_base=5000))
+    with pytest.raises(SdpError, match=message):
+        fz.node.handle_offer(p, bad, {})
+    fz.node.leave(p)
+    assert fz.usage() == fz.baseline
+
+
+def test_a_renegotiation_reusing_an_rtx_ssrc_as_a_track_is_refused_without_a_leak():
+    """The same collision across two offers (what one offer's checks cannot see): the engine refuses the SSRC,
+    the node answers bad_sdp and gives back the indexes it took."""
+    fz = FuzzNode()
+    p = fz.join("p")
+    fz.node.handle_offer(p, offer([("0", "video", "sendonly")], ssrc_base=5000), {})   # video 5000, RTX 5001
+    after_first = fz.usage()
+    second = offer([("0", "video", "sendonly"), ("1", "audio", "sendonly")], ssrc_base=5000)
+    for line in ("a=ssrc-group:FID 5000 5001\r\n", "a=ssrc:5001 cname:abc\r\n", "a=ssrc:5000 cname:abc\r\n"):
+        second = second.replace(line, "")                                                # video: unchanged
+    second = second.replace("a=ssrc:5010 cname", "a=ssrc:5001 cname")                 # audio on the RTX SSRC
+    with pytest.raises(SdpError, match="SSRC 5001"):
+        fz.node.handle_offer(p, second, {})
+    assert fz.usage() == after_first and [t.ssrc for t in p.published.values()] == [5000]
+    fz.node.leave(p)
+    assert fz.usage() == fz.baseline
