@@ -8,6 +8,7 @@ use the engine on it, with atheris's ASan runtime preloaded (PYTHONMALLOC=malloc
 checked too).
 
     python -m tests.fuzz.campaign [--inputs N] [--jobs J] [--max-time S] [--merge] [--asan] [target ...]
+    python -m tests.fuzz.campaign --report      # the last runs' figures, as a markdown table
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def build_asan() -> Path:
     gcc's libasan preloaded instead, atheris's coverage counters go to libasan and the fuzzer runs blind.
     Returns the directory to put first on PYTHONPATH."""
     built = list((ASAN / "native").glob("engine*.so"))
-    sources = [*(ROOT / "native").rglob("*.py*"), ROOT / "setup.py"]
+    sources = [*(f for f in (ROOT / "native").rglob("*") if f.suffix in (".py", ".pyx", ".pxi", ".pxd")),
+               ROOT / "setup.py"]
     if built and all(s.stat().st_mtime <= built[0].stat().st_mtime for s in sources):
         return ASAN
     if ASAN.exists():
@@ -103,26 +105,47 @@ def run_target(target: str, inputs: int, max_time: int, asan: bool) -> Result:
     if max_time:
         cmd.append(f"-max_total_time={max_time}")
     cmd += [str(work / "corpus"), str(CORPUS / target)]
-    result = Result(target, asan=asan)
     started = time.monotonic()
     # python -m puts the working directory first on sys.path: under ASan, the build's copy of `native` must win
     with open(work / "log.txt", "w") as log:
         proc = subprocess.run(cmd, cwd=ASAN if asan else ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    result.seconds = round(time.monotonic() - started)
     text = (work / "log.txt").read_text(errors="replace")
-    for line in text.splitlines():
-        m = STATUS.match(line)
-        if m:
-            result.inputs, result.cov, result.ft, result.corpus = (int(x) for x in m.groups())
-        d = DONE.match(line)
-        if d:
-            result.inputs = int(d.group(1))
+    result = parse_log(target, text, asan)
+    result.seconds = round(time.monotonic() - started)
     if proc.returncode != 0:
-        crash = re.search(r"Test unit written to (\S+)", text)
-        result.crash = crash.group(1) if crash else f"exit status {proc.returncode}"
+        result.crash = result.crash or f"exit status {proc.returncode}"
         tail = text[text.find("=== Uncaught Python exception") if "=== Uncaught" in text else -3000:]
         result.detail = tail[:3000]
     return result
+
+
+def parse_log(target: str, text: str, asan: bool = False) -> Result:
+    """A run's figures from its libFuzzer log (the last status line; `Done N runs in S second(s)`)."""
+    r = Result(target, asan=asan)
+    for line in text.splitlines():
+        m = STATUS.match(line)
+        if m:
+            r.inputs, r.cov, r.ft, r.corpus = (int(x) for x in m.groups())
+        d = DONE.match(line)
+        if d:
+            r.inputs, r.seconds = int(d.group(1)), int(d.group(2))
+    crash = re.search(r"Test unit written to (\S+)", text)
+    if crash:
+        r.crash = crash.group(1)
+    return r
+
+
+def report() -> str:
+    """A markdown table of the last run of every target in build/fuzz/ (docs/reliability.md keeps one)."""
+    rows = ["| target | inputs | seconds | cov | ft | corpus | result |", "|---|---:|---:|---:|---:|---:|---|"]
+    for work in sorted(WORK.iterdir()) if WORK.exists() else []:
+        log = work / "log.txt"
+        if not log.exists():
+            continue
+        r = parse_log(work.name, log.read_text(errors="replace"), work.name.endswith("-asan"))
+        rows.append(f"| {work.name} | {r.inputs:,} | {r.seconds} | {r.cov} | {r.ft} | {r.corpus} | "
+                    f"{'crash' if r.crash else 'clean'} |")
+    return "\n".join(rows)
 
 
 def merge(target: str, asan: bool) -> int:
@@ -143,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="targets fuzzed at once")
     ap.add_argument("--merge", action="store_true", help="add new coverage to tests/fuzz/corpus/")
     ap.add_argument("--asan", action="store_true", help="the engine targets on an AddressSanitizer build")
+    ap.add_argument("--report", action="store_true", help="only print the last runs' figures (markdown)")
     args = ap.parse_args(argv)
+    if args.report:
+        print(report())
+        return 0
     targets = args.targets or list(TARGETS)
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
