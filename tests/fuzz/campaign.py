@@ -59,9 +59,10 @@ def build_asan() -> Path:
     gcc's libasan preloaded instead, atheris's coverage counters go to libasan and the fuzzer runs blind.
     Returns the directory to put first on PYTHONPATH."""
     built = list((ASAN / "native").glob("engine*.so"))
-    sources = [*(f for f in (ROOT / "native").rglob("*") if f.suffix in (".py", ".pyx", ".pxi", ".pxd")),
-               ROOT / "setup.py"]
+    sources = [*(f for f in (ROOT / "native").rglob("*") if f.suffix in (".pyx", ".pxi", ".pxd")),
+               ROOT / "native" / "constants.py", ROOT / "setup.py"]
     if built and all(s.stat().st_mtime <= built[0].stat().st_mtime for s in sources):
+        _link_python(ASAN / "native")
         return ASAN
     if ASAN.exists():
         shutil.rmtree(ASAN)
@@ -77,7 +78,18 @@ def build_asan() -> Path:
     (obj,) = (ASAN / "build").glob("temp*/native/engine.o")
     subprocess.run(["gcc", "-shared", "-o", str(so), str(obj), str(ROOT / "build" / "libsrtp" / "libsrtp2.a"),
                     "-lcrypto"], check=True)
+    _link_python(ASAN / "native")
     return ASAN
+
+
+def _link_python(native: Path) -> None:
+    """The build's Python modules (native.reference above all) are the tree's own, not copies that go stale."""
+    for src in (ROOT / "native").glob("*.py"):
+        dst = native / src.name
+        if dst.is_symlink() and dst.resolve() == src.resolve():
+            continue
+        dst.unlink(missing_ok=True)
+        dst.symlink_to(src)
 
 
 def asan_runtime() -> str:
