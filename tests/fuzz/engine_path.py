@@ -82,12 +82,15 @@ class Side:
 
 
 def _without_abs_send(pkt: bytes) -> bytes:
-    value = ref.find_extension(pkt, 2)
+    """The packet with every abs-send-time value (subscriber id 2, 3 bytes) zeroed: each side stamps its clock."""
     info = ref.parse_rtp(pkt)
-    if value is None or info is None:
+    if info is None or info[6] < 0:
         return pkt
-    i = pkt.index(bytes([(2 << 4) | (len(value) - 1)]) + value, info[7])
-    return pkt[:i + 1] + bytes(len(value)) + pkt[i + 1 + len(value):]
+    out = bytearray(pkt)
+    for eid, off, length in ref._elements(pkt, info[6], info[7], info[7] + info[8]):
+        if eid == 2 and length == 3:
+            out[off:off + 3] = bytes(3)
+    return bytes(out)
 
 
 def _records(data: bytes) -> list[tuple[int, bytes]]:
