@@ -3,7 +3,7 @@
 rewrite, SRTP protect and sendmmsg to a subscriber - the native Engine against native.reference's
 ReferenceForwarder, each with its own publisher and subscriber sockets (the same keys).
 Both must hand Python the same events, count the same, and deliver the same packets (abs-send-time values
-aside: each stamps its own clock); the subscriber must be able to decrypt every one.
+aside: each stamps its own clock); what the subscriber can decrypt, and what not (a duplicate forwarded twice is a replay to its SRTP).
 
 Input: records [flags][length][bytes], at most 8 datagrams, sent by the publisher. flags & 3: 0 raw (the
 fuzzer's own STUN / DTLS / garbage), 1 SRTP-protected RTP, 2 SRTCP-protected RTCP (the harness encrypts, the
@@ -15,6 +15,8 @@ from __future__ import annotations
 import socket
 import struct
 from typing import Any
+
+import pylibsrtp
 
 from native import engine
 from native import reference as ref
@@ -77,7 +79,13 @@ class Side:
             except BlockingIOError:
                 return out
             rtcp = len(data) > 1 and 192 <= data[1] <= 223
-            plain = self.down.unprotect_rtcp(data) if rtcp else self.down.unprotect(data)
+            try:
+                plain = self.down.unprotect_rtcp(data) if rtcp else self.down.unprotect(data)
+            except pylibsrtp.Error as e:
+                # a duplicate the publisher sent is forwarded again, and the subscriber's SRTP refuses the
+                # replay, as a browser's would: both sides must agree on that too
+                out.append(f"undecryptable: {e}".encode())
+                continue
             out.append(plain if rtcp else _without_abs_send(plain))
 
 
