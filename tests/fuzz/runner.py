@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 INSTRUMENTED = ("native", "sfu", "signalling", "residency", "aioice", "jwt", "starlette", "tests.fuzz")
 
@@ -38,5 +39,16 @@ def main(target: str) -> None:
             if not any(k.matches(e) for k in known):
                 raise
 
-    atheris.Setup(sys.argv, one_input)
+    atheris.Setup([_launcher(target), *sys.argv[1:]], one_input)
     atheris.Fuzz()
+
+
+def _launcher(target: str) -> str:
+    """An executable that runs this target again: libFuzzer re-executes argv[0] for -merge=1 and -fork, and
+    under `python -m` argv[0] is the module's file, which is not executable."""
+    path = Path(__file__).resolve().parents[2] / "build" / "fuzz" / "launch" / target
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m tests.fuzz.{target} "$@"\n')
+        path.chmod(0o755)
+    return str(path)
