@@ -740,6 +740,7 @@ class _Sub:
     started: bool = False
     seq_offset: int = 0
     start_seq: int = 0
+    max_in: int = 0             # the newest input seq forwarded: a NACK for anything newer asks for the future
     rtx_seq: int = 0
     last_out_ts: int = 0
     packets: int = 0
@@ -1052,7 +1053,7 @@ class ReferenceForwarder:
                     continue
                 s.started, s.need_keyframe = True, False
                 s.seq_offset = (s.next_seq - seq) & 0xFFFF
-                s.start_seq = seq
+                s.start_seq = s.max_in = seq
             elif _older(seq, s.start_seq):
                 self._drops["not_started"] += 1
                 continue
@@ -1062,6 +1063,8 @@ class ReferenceForwarder:
                               s.twcc_out, sp.twcc_next)
             assert out is not None
             out_seq = (seq + s.seq_offset) & 0xFFFF
+            if not _older(seq, s.max_in):
+                s.max_in = seq
             data = self._send(sp, out, sp.next_twcc() if s.twcc_out else None)
             if data is None:
                 continue
@@ -1180,6 +1183,8 @@ class ReferenceForwarder:
             pkt = t.ring.get(in_seq & t.mask)
             if pkt is None or struct.unpack_from("!H", pkt, 2)[0] != in_seq or _older(in_seq, s.start_seq):
                 continue
+            if _older(s.max_in, in_seq):
+                continue                # not forwarded yet (it came before the start, or not at all): as the engine
             out = rewrite_rtp(pkt, s.ssrc, s.pt, s.seq_offset, s.ts_offset, s.ext_map, s.abs_send_out, abs_send,
                               s.twcc_out, sp.twcc_next)
             if out is None:

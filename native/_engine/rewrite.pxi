@@ -36,7 +36,8 @@ cdef int rewrite_rtp(const uint8_t *src, RtpInfo *r, Sub *s, uint8_t *dst, uint3
                 elen = (src[i] & 0x0f) + 1
                 if eid == 15 or i + 1 + elen > end:
                     break
-                oid = s.ext_map[eid]
+                # ID 0 with a length (not a padding byte) is never negotiated, so never forwarded (reference)
+                oid = s.ext_map[eid] if eid != 0 else 0
                 if oid != 0 and oid < 15 and oid != twcc:
                     dst[o] = (oid << 4) | (elen - 1)
                     if oid == s.abs_send_out and elen == 3:

@@ -29,9 +29,11 @@ cdef srtp_t _new_session(int profile, bytes key, int ssrc_type) except NULL:
     srtp_crypto_policy_set_from_profile_for_rtcp(&pol.rtcp, profile)
     pol.ssrc.type = ssrc_type
     pol.key = <unsigned char *>key
-    # inbound: a wide replay window tolerates reordering; outbound: libsrtp shifts the window on every protect,
-    # and nothing we send is ever reordered before we protect it, so the minimum keeps that cheap
-    pol.window_size = 1024 if ssrc_type == 2 else 64
+    # a wide replay window both ways: inbound it tolerates reordering; outbound, libsrtp refuses to protect a
+    # packet older than the window, and the forwarder does send late packets (reordered on the publisher's
+    # uplink, or repaired by its RTX), so with 64 one more than 64 behind the newest was dropped (send_failed)
+    # where native.reference forwards it (found by fuzzing: tests/fuzz/engine_path)
+    pol.window_size = 1024
     # never protect one SRTP index twice: with other bytes that reuses the AES-GCM nonce (or AES-CM keystream).
     # The engine re-sends a NACKed packet without RTX as the bytes it sent, and RTX gets a fresh index; so a
     # repeat is a bug, which libsrtp now refuses (the packet is then a counted send_failed drop)

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from native.constants import SEND_LOG_SIZE
+
 __all__ = [
     "Bye", "Fir", "Nack", "Pli", "ReceiverReport", "Remb", "ReportBlock", "RtcpError", "RtcpPacket", "Sdes",
     "SenderReport", "TransportCC", "UnknownRtcp", "is_rtcp", "ntp_now", "ntp_to_compact", "parse_compound",
@@ -41,6 +43,9 @@ SDES_CNAME = 1
 NTP_UNIX_OFFSET = 2208988800      # seconds from 1900-01-01 to 1970-01-01
 TWCC_DELTA_US = 250               # receive deltas are multiples of 250 µs
 TWCC_REFERENCE_US = 64000         # reference time unit: 64 ms
+# a transport-cc feedback may describe at most this many packets: the node's send log (native SEND_LOG_SIZE)
+# matches no more, and 16 bytes of run-length chunks claiming 65535 cost ~30 ms of parsing and reading
+MAX_TWCC_STATUS = SEND_LOG_SIZE
 
 
 class RtcpError(ValueError):
@@ -421,6 +426,8 @@ def _parse_twcc(body: bytes) -> TransportCC:
     if len(body) < 16:
         raise RtcpError("transport-cc feedback truncated")
     sender, media, base, count = struct.unpack_from("!IIHH", body, 0)
+    if count > MAX_TWCC_STATUS:
+        raise RtcpError(f"transport-cc reports {count} packets, more than the {MAX_TWCC_STATUS} the node can match")
     ref = int.from_bytes(body[12:15], "big")
     fb_count = body[15]
     symbols: list[int] = []

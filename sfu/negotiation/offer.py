@@ -89,6 +89,11 @@ class Negotiation:
             outgoing=outgoing,
             wanted_codecs=wanted,
         )
+        for mid in [m for m in outgoing if m not in negotiated]:
+            # the subscriber's m-line cannot receive the track's codec (say VP9 offered only VP8): the answer
+            # rejected it (port 0), so there is no subscription on it
+            del outgoing[mid]
+            directions[mid] = "inactive"
         # publications
         for sec in offer.media:
             neg = negotiated.get(sec.mid)

@@ -49,8 +49,12 @@ class Publications:
             raise sdp.SdpError(f"SSRC {ssrc} is already published")
         index = node.track_ids.take()
         codec = neg.codec.name.lower()
-        engine.add_track(index, p.peer, ssrc, CODEC_IDS.get(codec, 0), neg.codec.clock_rate,
-                         VIDEO_BUFFER if neg.kind == "video" else AUDIO_BUFFER)
+        try:
+            engine.add_track(index, p.peer, ssrc, CODEC_IDS.get(codec, 0), neg.codec.clock_rate,
+                             VIDEO_BUFFER if neg.kind == "video" else AUDIO_BUFFER)
+        except ValueError as e:  # the engine's own check: the SSRC is already an RTX sink of this peer
+            node.track_ids.give(index)
+            raise sdp.SdpError(f"SSRC {ssrc}: {e}") from None
         ranks = rid_ranks or {}
         layer = Layer(rid=rid, rank=ranks.get(rid, 0), ssrc=ssrc, index=index)
         track = Track(
@@ -60,8 +64,15 @@ class Publications:
         )
         if rtx_ssrc is not None and (p.peer, rtx_ssrc) not in node.tracks_by_ssrc:
             # a sink for the publisher's RTX/padding (bandwidth probes), so it never reaches Python
-            track.rtx_index = layer.rtx_index = node.track_ids.take()
-            engine.add_track(track.rtx_index, p.peer, rtx_ssrc, 0, neg.codec.clock_rate, SINK_BUFFER)
+            rtx_index = node.track_ids.take()
+            try:
+                engine.add_track(rtx_index, p.peer, rtx_ssrc, 0, neg.codec.clock_rate, SINK_BUFFER)
+            except ValueError as e:  # already a track or sink of this peer (offers are checked, learned ones not)
+                node.track_ids.give(rtx_index)
+                engine.remove_track(index)
+                node.track_ids.give(index)
+                raise sdp.SdpError(f"RTX SSRC {rtx_ssrc}: {e}") from None
+            track.rtx_index = layer.rtx_index = rtx_index
         p.published[mid] = track
         p.pending_publications.pop(mid, None)
         node.tracks_by_ssrc[(p.peer, ssrc)] = track

@@ -113,6 +113,13 @@ class SessionDescription:
 
 
 _LINE = re.compile(r"^([a-z])=(.*)$")
+_TOKEN = r"[!#-'*+\-.0-9A-Z^-~]{1,64}"  # RFC 8866 token-char: visible ASCII except "(),/:;<=>?@[\] and DQUOTE
+_MSID = re.compile(rf"{_TOKEN}(?: {_TOKEN})?")
+
+
+def _is_number(s: str) -> bool:
+    """ASCII digits only: str.isdigit() is also true for '²' or '١', which int() refuses or reads as a number."""
+    return s.isascii() and s.isdigit()
 
 
 def parse(text: str) -> SessionDescription:
@@ -131,6 +138,9 @@ def parse(text: str) -> SessionDescription:
         line = raw.strip()
         if not line:
             continue
+        if "\x00" in line or "\r" in line:
+            # RFC 8866 §9: a value is any octets but NUL, CR and LF; echoed into our answer they would break it
+            raise SdpError(f"line {n}: contains a NUL or a lone CR")
         m = _LINE.match(line)
         if not m:
             raise SdpError(f"line {n}: not a '<type>=<value>' line")
@@ -141,7 +151,7 @@ def parse(text: str) -> SessionDescription:
             if cur is not None:
                 cur.codecs = list(codecs.values())
             parts = value.split()
-            if len(parts) < 3 or not parts[1].split("/")[0].isdigit():
+            if len(parts) < 3 or not _is_number(parts[1].split("/")[0]):
                 raise SdpError(f"line {n}: malformed m-line")
             cur = MediaSection(kind=parts[0], port=int(parts[1].split("/")[0]), proto=parts[2], formats=parts[3:])
             cur.ice_ufrag, cur.ice_pwd = session["ice_ufrag"], session["ice_pwd"]
@@ -149,7 +159,7 @@ def parse(text: str) -> SessionDescription:
             cur.setup = session["setup"]
             codecs = {}
             for f in cur.formats:
-                if f.isdigit() and int(f) < 128:
+                if _is_number(f) and int(f) < 128:
                     codecs[int(f)] = Codec(pt=int(f), name="", clock_rate=0)
             media.append(cur)
         elif typ == "a":
@@ -174,6 +184,15 @@ def parse(text: str) -> SessionDescription:
             for c in sec.codecs:
                 if not c.name:
                     raise SdpError(f"m-line {i}: payload type {c.pt} has no a=rtpmap")
+    owner: dict[int, int] = {}
+    for i, sec in enumerate(media):
+        # RFC 8843 §9.1: one SSRC, one m-line (a bundle shares the transport, so an SSRC names one stream)
+        for sem, group in sec.ssrc_groups:
+            if len(set(group)) != len(group):
+                raise SdpError(f"m-line {i}: a=ssrc-group:{sem} lists an SSRC twice")
+        for ssrc in {*sec.ssrcs, *(x for _, group in sec.ssrc_groups for x in group)}:
+            if owner.setdefault(ssrc, i) != i:
+                raise SdpError(f"SSRC {ssrc} is in m-lines {owner[ssrc]} and {i}")
     if not bundle:
         raise SdpError("the offer must bundle its m-lines (a=group:BUNDLE)")
     first = next((s for s in media if s.port != 0), None)
@@ -230,7 +249,7 @@ def _attribute(n: int, name: str, arg: str, cur: MediaSection | None, codecs: di
         elif name == "rtcp-fb":
             pt_s, _, fb = arg.partition(" ")
             for pt, c in codecs.items():
-                if pt_s == "*" or (pt_s.isdigit() and int(pt_s) == pt):
+                if pt_s == "*" or (_is_number(pt_s) and int(pt_s) == pt):
                     c.feedback.append(fb.strip())
         elif name == "extmap":
             id_s, uri = arg.split(None, 1)
@@ -247,13 +266,20 @@ def _attribute(n: int, name: str, arg: str, cur: MediaSection | None, codecs: di
             target.ssrcs.setdefault(ssrc, {})[key] = val
         elif name == "ssrc-group":
             sem, *ids = arg.split()
-            target.ssrc_groups.append((sem, [int(i) for i in ids]))
+            group = [int(i) for i in ids]
+            if not all(0 <= ssrc < 2**32 for ssrc in group):
+                raise SdpError(f"line {n}: SSRC out of range")
+            target.ssrc_groups.append((sem, group))
         elif name == "rid":
             rid, direction, *_ = arg.split() + [""]
             target.rids.append((rid, direction))
         elif name == "simulcast":
             target.simulcast = arg
         elif name == "msid":
+            # RFC 8830 §2: msid-id [SP msid-appdata], each 1*64 token-char. The stream id is written into the
+            # answers of everyone who subscribes to this track, so what their browsers would refuse is refused here
+            if not _MSID.fullmatch(arg):
+                raise SdpError(f"line {n}: a=msid must be one or two ids of 1-64 token characters")
             target.msid = arg
     except SdpError:
         raise

@@ -105,8 +105,8 @@ class DtlsSession:
 
     def feed(self, data: bytes) -> SrtpKeys | None:
         """Processes a record; returns the SRTP keys when this record completed the handshake."""
-        if self.state in ("failed", "closed"):
-            return None
+        if self.state in ("failed", "closed") or not data:
+            return None  # an empty datagram carries no record (and OpenSSL's memory BIO refuses a 0-byte write)
         self.conn.bio_write(data)
         if self.state == "connected":
             try:

@@ -53,7 +53,7 @@ class Endpoint:
         for name, ispec in self.query.items():
             raw = request.query_params.get(name)
             if raw is not None:
-                if not raw.isdigit() or len(raw) > 6:
+                if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:  # '²'.isdigit() is true
                     raise ApiError(400, "invalid_parameter", f"{name!r} must be a non-negative integer")
                 out.query[name] = ispec.check(name, int(raw))
         return out

@@ -162,7 +162,7 @@ async def read_json(request: Request, spec: ObjectSpec, max_body: int = MAX_BODY
     """Reads at most `max_body` bytes, parses strict JSON (no NaN/Infinity) and validates it against `spec`."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):  # '²'.isdigit() is true; int('²') raises
             raise ApiError(400, "invalid_body", "Content-Length is not a number")
         if int(declared) > max_body:
             raise ApiError(413, "body_too_large", f"request body exceeds {max_body} bytes")

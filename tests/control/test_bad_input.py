@@ -87,6 +87,15 @@ def test_a_bogus_content_length_is_400(env: Env) -> None:
     assert r.status_code == 400
 
 
+def test_digits_that_are_not_ascii_are_400_not_500(env: Env) -> None:
+    """Found by fuzzing (tests/fuzz/control_body): '²'.isdigit() is true and int('²') raises, so a query
+    parameter or a Content-Length of '²' was a 500."""
+    r = env.client.get(f"/v1/lobby/{TICKET}?wait=%C2%B2")
+    assert r.status_code == 400 and r.json()["error"] == "invalid_parameter"
+    r = env.client.post("/v1/join", content=b"{}", headers={"Content-Length": b"\xb2"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_body"
+
+
 def test_a_registry_outage_mid_join_is_a_clear_503(env: Env, monkeypatch) -> None:
     """Fail closed, and say so: Redis gone while placing -> 503 with residency's code, never a 500."""
     from residency.errors import RegistryError

@@ -229,3 +229,32 @@ def test_abs_send_time_is_wall_clock_6_18(rig: Rig) -> None:
     expected = ref.abs_send_time(time.time_ns())
     off = ((expected - stamped + 0x800000) & 0xFFFFFF) - 0x800000     # signed distance, modulo 64 s
     assert abs(off) < 1 << 16, f"stamped {stamped / 2**18:.3f} s, wall clock {expected / 2**18:.3f} s (mod 64)"
+
+
+def test_a_late_packet_far_behind_the_newest_is_still_forwarded(rig: Rig) -> None:
+    # Found by fuzzing (tests/fuzz/engine_path): the engine's outbound SRTP window was 64, and libsrtp refuses to
+    # protect a packet older than the window, so a late packet (reordered upstream, or repaired by the
+    # publisher's RTX) more than 64 sequence numbers behind the newest was dropped as send_failed.
+    rig.fwd.add_track(VIDEO, PUB, 0x1111, engine.CODEC_VP8, 90000)
+    rig.fwd.add_subscription(VIDEO, VIDEO, SUB, 0xAAAA, 100, initial_seq=500)
+    for seq in (11, 12, 13, 214, 14):           # 14 arrives 200 behind the newest
+        rig.send(rtp(0x1111, seq, 3000 * (seq - 10), VP8_KEY if seq == 11 else VP8_MORE))
+    rig.pump()
+    got = [struct.unpack_from("!H", p, 2)[0] for p in rig.received()]
+    assert got == [500, 501, 502, 703, 503]
+    assert rig.fwd.counters()["drops"]["send_failed"] == 0
+
+
+def test_a_nack_for_what_was_not_forwarded_yet_is_not_served(rig: Rig) -> None:
+    # Found by differential fuzzing (tests/fuzz/engine_path): packet 14 arrives before the keyframe 13 that
+    # starts the subscription, so it is buffered but never forwarded. A NACK for its subscriber seq (501) before
+    # anything newer was forwarded asks for the future: the engine declined, the reference sent it as RTX.
+    rig.fwd.add_track(VIDEO, PUB, 0x1111, engine.CODEC_VP8, 90000)
+    rig.fwd.add_subscription(VIDEO, VIDEO, SUB, 0xAAAA, 100, rtx_ssrc=0xAAAB, rtx_pt=101, initial_seq=500)
+    rig.send(rtp(0x1111, 14, 3000, VP8_MORE))
+    rig.send(rtp(0x1111, 13, 3000, VP8_KEY))
+    rig.pump()
+    assert rig.fwd.retransmit(VIDEO, [500, 501]) == 1          # 500 (seq 13) was sent; 501 was not, yet
+    rig.send(rtp(0x1111, 15, 3000, VP8_MORE))
+    rig.pump()
+    assert rig.fwd.retransmit(VIDEO, [501]) == 1                # now the subscriber can have missed it

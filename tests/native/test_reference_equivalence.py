@@ -200,6 +200,17 @@ def test_oversized_packets_are_refused_like_the_engine_does() -> None:
     assert engine.py_rewrite_rtp(pkt, 1, 96, 0, 0) is None
 
 
+def test_a_one_byte_element_with_id_0_is_never_forwarded_even_if_id_0_is_mapped() -> None:
+    # Found by fuzzing (tests/fuzz/rtp): 0x01 is ID 0 with a 2-byte value (not a padding byte); the engine
+    # forwarded it when ext_map[0] was set, the reference never does (ID 0 is never negotiated).
+    block = bytes([0x10, 0xCD, 0x01, 0xAA, 0xBB, 0x00, 0x00, 0x00])
+    pkt = struct.pack("!BBHII", 0x90, 96, 1, 2, 3) + struct.pack("!HH", 0xBEDE, 2) + block + b"payload"
+    ext_map = bytes([5]) + bytes(range(1, 16))
+    want = ref.rewrite_rtp(pkt, 9, 97, 0, 0, ext_map)
+    assert want is not None and ref.find_extension(want, 5) is None and ref.find_extension(want, 1) == b"\xcd"
+    assert engine.py_rewrite_rtp(pkt, 9, 97, 0, 0, ext_map) == want
+
+
 def test_rewrite_hook_survives_packets_larger_than_its_buffer() -> None:
     # py_rewrite_rtp copies into a 2048-byte stack buffer without checking the input length: a 4 KB packet
     # overruns it. Run in a child so a crash fails this test instead of killing the session.

@@ -289,3 +289,22 @@ def test_damaged_packets_raise_only_rtcp_error(packets: list[RtcpPacket], data: 
         parse_compound(bytes(wire))
     except RtcpError:
         pass
+
+
+def test_transport_cc_claiming_more_packets_than_the_send_log_is_refused() -> None:
+    """Found by fuzzing (tests/fuzz/twcc): nine 2-byte run-length chunks claim 65535 packets, and a 40-byte
+    packet from a subscriber cost the node ~30 ms of parsing and reading, 16 bits of count at a time. The node can
+    match at most its send log (SEND_LOG_SIZE) of packets to feedback, so more is malformed."""
+    from native.constants import SEND_LOG_SIZE
+
+    def feedback(count: int) -> bytes:
+        chunks = b"".join(struct.pack("!H", min(0x1FFF, count - k)) for k in range(0, count, 0x1FFF))
+        body = struct.pack("!IIHH", 1, 2, 0, count) + bytes(4) + chunks
+        body += bytes(-len(body) % 4)
+        return hdr(0x8F, 205, 4 + len(body)) + body
+
+    assert len(feedback(65535)) == 40
+    with pytest.raises(RtcpError, match="65535 packets"):
+        parse_compound(feedback(65535))
+    (fb,) = parse_compound(feedback(SEND_LOG_SIZE))
+    assert isinstance(fb, TransportCC) and len(fb.packets) == SEND_LOG_SIZE and not any(r for _, r, _ in fb.packets)

@@ -80,10 +80,25 @@ def test_a_subscription_gets_exactly_the_track_codec():
     (lambda s: s.replace("a=rtpmap:111 opus/48000/2", "a=rtpmap:111 opus"), "rtpmap"),
     (lambda s: s.replace("a=extmap:1 ", "a=extmap:999 "), "extension id"),
     (lambda s: s + "garbage line\r\n", "line"),
+    # found by fuzzing (tests/fuzz/sdp): '²' passes str.isdigit() and int() raised ValueError, not SdpError
+    (lambda s: s.replace("m=audio 9 ", "m=audio \u00b2 "), "m-line"),
+    # ... and a NUL or a lone CR inside a line was echoed into the answer, which no browser parses
+    (lambda s: s.replace("a=mid:0", "a=mid:0\x00"), "NUL"),
+    (lambda s: s.replace("UDP/TLS/RTP/SAVPF 111", "UDP/TLS/RTP/SAVPF\r 111"), "lone CR"),
+    # ... and a publisher's a=msid stream id went as is into every subscriber's answer (RFC 8830: 1*64token-char)
+    (lambda s: s.replace("a=msid:stream audio1", "a=msid:str\u00e9am audio1"), "msid"),
+    (lambda s: s.replace("a=msid:stream audio1", "a=msid:stream;x audio1"), "msid"),
+    (lambda s: s.replace("a=msid:stream audio1", "a=msid:" + "s" * 65 + " audio1"), "msid"),
 ])
 def test_invalid_offers_are_refused_naming_the_problem(mutation, message):
     with pytest.raises(sdp.SdpError, match=message):
         sdp.parse(mutation(CHROME_OFFER))
+
+
+def test_a_format_that_is_not_an_ascii_number_is_ignored_not_a_crash():
+    """Found by fuzzing (tests/fuzz/sdp): int('²') raised ValueError out of the parser."""
+    offer = sdp.parse(CHROME_OFFER.replace("SAVPF 111 63", "SAVPF 111 \u00b2 63"))
+    assert [c.pt for c in offer.media[0].codecs][:2] == [111, 63]
 
 
 lines = st.lists(st.sampled_from(CHROME_OFFER.split("\r\n")) | st.text(max_size=60), max_size=60)

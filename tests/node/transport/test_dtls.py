@@ -55,3 +55,12 @@ def test_a_certificate_that_does_not_match_the_sdp_fingerprint_is_refused():
     assert server.state == "failed"
     assert "fingerprint" in (server.error or "")
     assert keys.get("server") is None
+
+
+def test_an_empty_datagram_is_ignored_before_during_and_after_the_handshake():
+    """Found by fuzzing (tests/fuzz/dtls_records): OpenSSL's memory BIO refuses a 0-byte write, and feed raised."""
+    fresh = DtlsSession(Certificate(), [("sha-256", "00:" * 31 + "00")], lambda _: None, server=True)
+    assert fresh.feed(b"") is None and fresh.state == "new"
+    server, client, keys = handshake(SRTP_PROFILES)
+    assert server.feed(b"") is None and client.feed(b"") is None
+    assert server.state == client.state == "connected" and server.keys == keys["server"]
