@@ -55,6 +55,18 @@ class NodeAgent:
                     log.warning("registry unreachable (%s): refusing new participants, meetings continue", e)
                 self.node.registry_ok = False
 
+    async def announce(self) -> None:
+        """Heartbeat now rather than at the next interval. A node that starts draining calls this before it
+        tells its participants to ask the control plane again: the control plane must already know the node
+        drains, or it sends them straight back here (up to a heartbeat interval of `node_draining` refusals)."""
+        if not self.registered:
+            return
+        rooms = [(r.tenant, r.name) for r in self.node.rooms.values()]
+        try:
+            await asyncio.to_thread(self._beat_once, self.load(), self.node.draining, rooms)
+        except Exception as e:  # noqa: BLE001 - the periodic heartbeat will try again
+            log.warning("registry unreachable (%s): the next heartbeat will say so", e)
+
     def _beat_once(self, load: float, draining: bool, rooms: list[tuple[str, str]]) -> None:
         # placements first: after a registry restart this node becomes placeable again only once the
         # meetings it hosts are claimed, so no join can split one of them onto another node meanwhile
