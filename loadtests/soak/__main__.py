@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import tempfile
 import time
@@ -30,6 +31,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING)
@@ -39,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
                     participants=args.participants, publishers=args.publishers, loss=args.loss,
                     audio=not args.no_audio, churn_every=args.churn_every, warmup=args.warmup, workdir=workdir)
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    # SIGTERM (and SIGINT, which a shell may have set to "ignore" for a background job) end the run cleanly:
+    # the processes it started are stopped by run()'s cleanup
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _interrupt)
     result = run(config, out=lambda line: print(line, flush=True))
     print(report.table(result), flush=True)
     if args.markdown is not None:

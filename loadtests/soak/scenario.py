@@ -309,8 +309,14 @@ class Soak:
         missing = [n for n, ok in r.receiving_at_end.items() if not ok]
         self.event("end", not missing, "everyone receiving every publisher" if not missing
                    else f"not receiving: {missing}")
-        for p in self.ps:
-            if p.bot is not None and any(n.id == p.node and n.alive() for n in self.dep.nodes.values()):
+        present = [p for p in self.ps if p.bot is not None and any(n.id == p.node and n.alive()
+                                                                   for n in self.dep.nodes.values())]
+        if present and not any(p.stale_tokens for p in self.ps):
+            # a short run may end before any token outlived its lifetime: wait for the oldest one (< 63 s)
+            oldest = min(p.token_at for p in present)
+            await asyncio.sleep(max(0.0, oldest + STALE_AFTER - time.monotonic()))
+        for p in present:
+            if p.bot is not None:
                 stale = await p.present_stale_token(STALE_AFTER)
                 if stale is not None and stale.code != "token_expired":
                     self.event("stale token", False, f"{p.name}: {stale.age:.0f} s old token -> {stale.code}")
@@ -336,5 +342,10 @@ class Soak:
 
 
 def run(config: Config, out: Callable[[str], None] = print) -> Result:
+    """Runs the soak; whatever happens (an interrupt included), every process it started is stopped."""
     config.workdir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(Soak(config, out).run_async())
+    soak = Soak(config, out)
+    try:
+        return asyncio.run(soak.run_async())
+    finally:
+        soak.dep.stop()
