@@ -68,7 +68,7 @@ def test_two_minute_soak(tmp_path: Path) -> None:
         assert r.video_rx > 0 and r.frames > 0, r
         if r.injected == 0:
             assert r.video_residual <= 1.0 and r.audio_residual <= 1.0, r
-        else:
-            assert r.video_residual < r.injected, r
+        else:  # most holes repaired (the rest: a retransmission lost too, ten times, or a session ending)
+            assert r.video_gaps > 0 and r.video_lost <= r.video_gaps / 2, r
 
     assert not result.failures(), result.failures()
