@@ -229,8 +229,11 @@ class ResidencyService:
         current = self.registry.get_placement(tenant_id, room_id)
         if current is not None:
             still_allowed = current.region in policy.effective_regions(tenant, regions, self.catalogue)
-            if still_allowed and self.registry.get_node(current.node) is not None:
+            host = self.registry.get_node(current.node) if still_allowed else None
+            if host is not None and not host.draining:
                 return current
+            if host is not None:
+                return self._move_off_draining(current, tenant, regions, actor)
             outcome = self._replace(current, tenant, regions, actor,
                                     "node gone" if still_allowed else "region no longer allowed by policy")
             if outcome.refused is not None:
@@ -250,6 +253,24 @@ class ResidencyService:
         if stored == decided:  # we won; a concurrent winner audited its own decision
             self.audit.append("placement.decided", actor=actor, tenant=tenant_id,
                               data={**_placement_doc(decided), "hint": hint})
+        return stored
+
+    def _move_off_draining(self, old: Placement, tenant: Tenant, regions: Mapping[str, Region],
+                           actor: str) -> Placement:
+        """The room's node drains: it has told its participants to ask again, so send them elsewhere (same
+        region first). While no other allowed node can take the room, it stays where it is: the node refuses
+        them with `node_draining` and they ask again, rather than the meeting being dropped."""
+        try:
+            new = placing.replace(old, tenant, regions, self.registry.list_nodes(), self.catalogue, self.clock())
+        except PlacementRefused:
+            return old
+        stored = self.registry.replace_placement(old, new)
+        if stored is None:  # the room ended meanwhile: this join starts its new life on the chosen node
+            stored = self.registry.claim_placement(new)
+        if stored == new:
+            self.audit.append("placement.replaced", actor=actor, tenant=old.tenant,
+                              data={**_placement_doc(new), "previous_node": old.node,
+                                    "previous_region": old.region, "trigger": "node draining"})
         return stored
 
     def _replace(self, old: Placement, tenant: Tenant, regions: Mapping[str, Region], actor: str,

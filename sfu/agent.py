@@ -28,6 +28,7 @@ class NodeAgent:
         self.capacity = capacity
         self.registered = False
         self._task: asyncio.Task[None] | None = None
+        self._beating = asyncio.Lock()
 
     def load(self) -> float:
         return min(1.0, len(self.node.by_id) / max(1, self.capacity))
@@ -43,8 +44,7 @@ class NodeAgent:
         while True:
             await asyncio.sleep(HEARTBEAT_INTERVAL)
             try:
-                rooms = [(r.tenant, r.name) for r in self.node.rooms.values()]
-                await asyncio.to_thread(self._beat_once, self.load(), self.node.draining, rooms)
+                await self._beat_now()
                 if not self.node.registry_ok:
                     log.info("registry reachable again: taking rooms")
                 self.node.registry_ok = True
@@ -54,6 +54,24 @@ class NodeAgent:
                 if self.node.registry_ok:
                     log.warning("registry unreachable (%s): refusing new participants, meetings continue", e)
                 self.node.registry_ok = False
+
+    async def announce(self) -> None:
+        """Heartbeat now rather than at the next interval. A node that starts draining calls this before it
+        tells its participants to ask the control plane again: the control plane must already know the node
+        drains, or it sends them straight back here (up to a heartbeat interval of `node_draining` refusals)."""
+        if not self.registered:
+            return
+        try:
+            await self._beat_now()
+        except Exception as e:  # noqa: BLE001 - the periodic heartbeat will try again
+            log.warning("registry unreachable (%s): the next heartbeat will say so", e)
+
+    async def _beat_now(self) -> None:
+        """One heartbeat. Heartbeats never overlap and each reads the node's state when its turn comes: one that
+        started before a drain cannot land after the drain's announcement and write `draining: false` again."""
+        async with self._beating:
+            rooms = [(r.tenant, r.name) for r in self.node.rooms.values()]
+            await asyncio.to_thread(self._beat_once, self.load(), self.node.draining, rooms)
 
     def _beat_once(self, load: float, draining: bool, rooms: list[tuple[str, str]]) -> None:
         # placements first: after a registry restart this node becomes placeable again only once the

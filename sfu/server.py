@@ -138,6 +138,8 @@ async def serve(args: argparse.Namespace) -> None:
 
     async def drain() -> None:
         node.draining = True
+        if built.agent is not None:  # the registry first: the participants told to move ask the control plane
+            await built.agent.announce()
         log.info("draining: no new participants; asking %d to move", len(node.by_id))
         for room in list(node.rooms.values()):
             room.broadcast({"type": "drain", "reason": "node_draining", "deadline": args.drain_deadline})

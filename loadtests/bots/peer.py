@@ -19,6 +19,7 @@ import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcdtlstransport import RTCDtlsTransport
 
 from loadtests.media import read_frame_number
 
@@ -30,6 +31,22 @@ def _loopback_only(use_ipv4: bool = True, use_ipv6: bool = True) -> list[str]:
 
 
 aioice.ice.get_host_addresses = _loopback_only  # the network rule: bots only ever use loopback
+
+_register_rtp_receiver = RTCDtlsTransport._register_rtp_receiver
+
+
+def _register_with_rtx(self: RTCDtlsTransport, receiver: Any, parameters: Any) -> None:
+    """Routes a receiver's RTX SSRCs (the answer's `a=ssrc-group:FID`) to it, as browsers do. aiortc registers
+    only the media SSRCs and routes anything else by payload type, which is ambiguous as soon as two video
+    m-lines share the RTX payload type: it then dropped every retransmission, and NACK repaired nothing for a
+    bot receiving more than one video (found by the soak, issue 18)."""
+    _register_rtp_receiver(self, receiver, parameters)
+    for encoding in parameters.encodings:
+        if encoding.rtx is not None:
+            self._rtp_router.ssrc_table[encoding.rtx.ssrc] = receiver
+
+
+RTCDtlsTransport._register_rtp_receiver = _register_with_rtx  # type: ignore[method-assign]
 
 
 @dataclass

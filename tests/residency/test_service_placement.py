@@ -61,6 +61,35 @@ def test_when_a_node_dies_its_rooms_move_only_within_allowed_regions(
     assert deployment.count("node.joined") == 3 and deployment[-1] == "node.left"
 
 
+def test_a_room_on_a_draining_node_moves_to_another_node_of_its_region(
+        svc: ResidencyService, registry, clock: FakeClock) -> None:
+    """A draining node tells its participants to ask the control plane again (`drain`); the answer must be
+    another node, not the draining one, which refuses them (found by the soak, issue 18)."""
+    svc.node_registered(make_node("fra-a", "eu-1", 0.0))
+    assert svc.place_room("acme", "r").node == "fra-a"
+    svc.node_registered(make_node("fra-b", "eu-1", 0.5))
+    svc.node_registered(make_node("par", "eu-2", 0.0))
+    registry.heartbeat("fra-a", load=0.05, draining=True)  # SIGTERM: the node says it drains
+    p = svc.place_room("acme", "r")
+    assert (p.node, p.region, p.generation) == ("fra-b", "eu-1", 2)  # same region first, though busier
+    assert svc.place_room("acme", "r") == p  # and sticky there
+    replaced = [r for r in svc.audit.tenant_records("acme") if r.kind == "placement.replaced"]
+    assert len(replaced) == 1
+    assert replaced[0].data["previous_node"] == "fra-a" and replaced[0].data["trigger"] == "node draining"
+
+
+def test_a_draining_node_keeps_its_rooms_while_no_other_node_can_take_them(
+        svc: ResidencyService, registry, clock: FakeClock) -> None:
+    svc.node_registered(make_node("fra", "eu-1", 0.0))
+    first = svc.place_room("acme", "r")
+    registry.heartbeat("fra", load=0.05, draining=True)
+    assert svc.place_room("acme", "r") == first  # nowhere to go: the meeting is not dropped
+    assert svc.get_placement("acme", "r") == first
+    assert "placement.refused" not in kinds(svc)
+    svc.node_registered(make_node("fra-2", "eu-1", 0.0))  # the replacement node arrives
+    assert svc.place_room("acme", "r").node == "fra-2"
+
+
 def test_with_every_allowed_node_gone_the_room_fails_closed_never_spills(
         svc: ResidencyService, registry, clock: FakeClock) -> None:
     svc.node_registered(make_node("fra", "eu-1"))

@@ -1,0 +1,51 @@
+"""What a soak samples from /proc, and the least-squares slope of a series.
+
+RSS is VmRSS from /proc/<pid>/status (resident memory, kB), descriptors are the entries of /proc/<pid>/fd: the
+same numbers `ps` and `ls /proc/<pid>/fd` give an operator. Linux only, like the nodes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+
+def rss_kb(pid: int) -> int | None:
+    """VmRSS of `pid` in kB; None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return None
+
+
+def open_fds(pid: int) -> int | None:
+    """Number of open descriptors of `pid`; None once the process is gone."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+
+
+def slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Least-squares slope of ys over xs (None with fewer than 3 points or no spread in xs)."""
+    n = len(xs)
+    if n < 3 or n != len(ys):
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+
+
+def growth_per_hour(ts: Sequence[float], values: Sequence[float]) -> float | None:
+    """Least-squares growth of `values` over `ts` (seconds), in percent of their mean per hour."""
+    s = slope(ts, values)
+    if s is None or not values:
+        return None
+    mean = sum(values) / len(values)
+    return None if mean <= 0 else s * 3600.0 / mean * 100.0
