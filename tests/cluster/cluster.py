@@ -170,6 +170,17 @@ def node(workdir: Path, node_id: str, region: str, host: str, http_port: int, ud
     return Proc(f"node {node_id}", argv, workdir / f"node-{node_id}.log", ns=ns)
 
 
+def registry_regions(redis_url: str) -> set[str]:
+    """Regions the control plane has published to the registry (a node refuses to start in an unpublished one)."""
+    from residency.registry import RedisRegistry
+
+    reg = RedisRegistry(redis_url)
+    try:
+        return set(reg.list_regions())
+    finally:
+        reg.r.close()
+
+
 def registry_nodes(redis_url: str) -> dict[str, dict[str, Any]]:
     """Live nodes in the registry (id -> record), read with the same client the processes use."""
     from residency.registry import RedisRegistry
