@@ -1,4 +1,4 @@
-"""Append-only, hash-chained, signed audit log (SQLite), with per-tenant export and offline verification.
+"""Append-only, hash-chained, signed audit log (SQLite or PostgreSQL, `db.py`), with per-tenant export and offline verification.
 
 DESIGN: one chain per tenant, plus one deployment chain.
   Every record belongs to exactly one chain: "tenant:<id>" for anything about a tenant (policy changes,
@@ -32,7 +32,8 @@ WHAT `verify_export` DETECTS, AND HOW
   Limit (stated, not hidden): a verifier given an OLDER genuine export sees a valid, shorter chain; compare
   `signed_at` and `seq` with what you expect (freshness is what the API export provides).
 
-Append-only inside the database too: SQLite triggers abort any UPDATE or DELETE on the table.
+Append-only inside the database too: triggers (schema history, baseline) abort any UPDATE or DELETE on the table
+(and TRUNCATE on PostgreSQL).
 
 RECORD KINDS: `kind` is an open string (lower case, dots). Residency writes:
   region.defined, tenant.created, policy.changed, placement.decided, placement.replaced, placement.refused,
@@ -73,19 +74,6 @@ _KIND = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 # list/dict) so that e.g. a `list[str]` or `dict[str, str]` is accepted as it is.
 AuditValue: TypeAlias = "None | bool | int | str | Sequence[AuditValue] | Mapping[str, AuditValue]"
 AuditData: TypeAlias = Mapping[str, AuditValue]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit_records (
-  chain TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL,
-  tenant TEXT, data TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL,
-  PRIMARY KEY (chain, seq)
-);
-CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
-  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
-  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-"""
-
 
 def chain_of(tenant: str | None) -> str:
     return DEPLOYMENT_CHAIN if tenant is None else f"tenant:{tenant}"
@@ -174,8 +162,6 @@ class AuditLog:
     def __init__(self, db: Database | str | Path, clock: Callable[[], float] = time.time) -> None:
         self.db = db if isinstance(db, Database) else Database(db)
         self.clock = clock
-        with self.db.lock:
-            self.db.conn.executescript(_SCHEMA)
 
     def append(self, kind: str, *, actor: str, tenant: str | None = None,
                data: AuditData | None = None) -> AuditRecord:
@@ -189,22 +175,23 @@ class AuditLog:
         payload = dict(data or {})
         _check_value(payload, "data")
         chain = chain_of(tenant)
-        with self.db.transaction() as conn:
-            row = conn.execute("SELECT seq, hash FROM audit_records WHERE chain = ? ORDER BY seq DESC LIMIT 1",
-                               (chain,)).fetchone()
+        with self.db.transaction() as tx:
+            row = tx.execute("SELECT seq, hash FROM audit_records WHERE chain = :chain ORDER BY seq DESC LIMIT 1",
+                             {"chain": chain}).fetchone()
             seq, prev = (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS)
             ts = _ts(self.clock())
             digest = record_hash({"chain": chain, "seq": seq, "ts": ts, "kind": kind, "actor": actor,
                                   "tenant": tenant, "data": payload, "prev": prev})
-            conn.execute("INSERT INTO audit_records (chain, seq, ts, kind, actor, tenant, data, prev, hash) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (chain, seq, ts, kind, actor, tenant, canonical(payload).decode(), prev, digest))
+            tx.execute("INSERT INTO audit_records (chain, seq, ts, kind, actor, tenant, data, prev, hash) "
+                       "VALUES (:chain, :seq, :ts, :kind, :actor, :tenant, :data, :prev, :hash)",
+                       {"chain": chain, "seq": seq, "ts": ts, "kind": kind, "actor": actor, "tenant": tenant,
+                        "data": canonical(payload).decode(), "prev": prev, "hash": digest})
         return AuditRecord(chain=chain, seq=seq, ts=ts, kind=kind, actor=actor, tenant=tenant, data=payload,
                            prev=prev, hash=digest)
 
     def records(self, chain: str) -> list[AuditRecord]:
         rows = self.db.query("SELECT chain, seq, ts, kind, actor, tenant, data, prev, hash FROM audit_records "
-                             "WHERE chain = ? ORDER BY seq", (chain,))
+                             "WHERE chain = :chain ORDER BY seq", {"chain": chain})
         return [AuditRecord(chain=str(r[0]), seq=int(r[1]), ts=str(r[2]), kind=str(r[3]),
                             actor=str(r[4]), tenant=None if r[5] is None else str(r[5]),
                             data=json.loads(str(r[6])), prev=str(r[7]), hash=str(r[8])) for r in rows]

@@ -2,7 +2,7 @@
 
     castellan audit verify FILE --public-key KEY     KEY: PEM, JWK or JWKS file. Exit 0 = verified,
                                                      1 = verification failed (reason printed), 2 = usage error.
-    castellan audit export --db PATH --tenant T --signing-key PEM [-o FILE]
+    castellan audit export --db PATH|URL --tenant T --signing-key PEM [-o FILE]   (URL: postgresql://...)
     castellan audit public-key --signing-key PEM     print the PEM public key verifiers need
 """
 

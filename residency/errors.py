@@ -62,3 +62,11 @@ class VerificationFailed(ResidencyError):
 
 class RegistryError(ResidencyError):
     """The registry (Redis) could not be reached or answered nonsense (HTTP 503, readyz false)."""
+
+
+class StoreUnavailable(ResidencyError):
+    """The database could not be reached (restarting, failing over): HTTP 503 with Retry-After, retry."""
+
+
+class SchemaOutdated(ResidencyError):
+    """The database's schema is older than this code and automatic upgrade is off (startup error)."""

@@ -5,6 +5,8 @@ tests/ is a package, so pytest puts the repository root on sys.path before impor
 from anywhere, with no sys.path edits. Fixtures every area may request are registered here:
 
 - `redis_server` (session-scoped): a real redis-server on a free loopback port (tests/fixtures/redis.py).
+- `postgres_server` (session-scoped) and `pg_url` (a fresh database per test): a real PostgreSQL cluster in a
+  temporary directory on a free loopback port (tests/fixtures/postgres.py).
 """
 
-pytest_plugins = ["tests.fixtures.redis"]
+pytest_plugins = ["tests.fixtures.redis", "tests.fixtures.postgres"]

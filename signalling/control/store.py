@@ -1,46 +1,22 @@
-"""The control plane's own SQLite store: admin API keys (hashed), meeting links, and a few secrets.
+"""The control plane's own tables: admin API keys (hashed), meeting links, and a few secrets.
 
-Tenants themselves live in residency (its store and audit log); this store only refers to them by id.
-One connection, serialised by a lock (SQLite in WAL mode); every statement is short.
+Tenants themselves live in residency (its store and audit log); this store only refers to them by id. The
+database is residency's `Database` (SQLite file, or PostgreSQL for several replicas; tables from the schema
+history, `residency/schema.py`); every statement is short.
 """
 
 from __future__ import annotations
 
 import secrets
-import sqlite3
-import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from residency.db import Database, Params
 
 from .jsontypes import JSONObject
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS admin_keys (
-    key_id TEXT PRIMARY KEY,
-    tenant TEXT NOT NULL,            -- '*' for operator keys
-    hash TEXT NOT NULL,              -- sha256 hex of the secret part (keys are 256-bit random)
-    label TEXT NOT NULL DEFAULT '',
-    created REAL NOT NULL,
-    revoked_at REAL
-);
-CREATE TABLE IF NOT EXISTS links (
-    link TEXT PRIMARY KEY,           -- signed id (see linkids.py)
-    tenant TEXT NOT NULL,
-    title TEXT NOT NULL,
-    room TEXT NOT NULL,
-    password_hash TEXT,              -- NULL when created with no password (explicit opt-out)
-    host_key_hash TEXT NOT NULL,
-    expires_at REAL,
-    max_participants INTEGER,
-    lobby INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL,
-    created_by TEXT NOT NULL,
-    revoked_at REAL
-);
-CREATE INDEX IF NOT EXISTS links_tenant ON links (tenant);
-"""
 
 
 @dataclass(frozen=True)
@@ -95,108 +71,91 @@ class Link:
 
 
 class Store:
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(SCHEMA)
+    def __init__(self, db: str | Path | Database, *, upgrade: bool = True) -> None:
+        self.db = db if isinstance(db, Database) else Database(db, upgrade=upgrade)
+        self.path = self.db.url
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.db.close()
 
     def ping(self) -> bool:
-        try:
-            with self._lock:
-                self._db.execute("SELECT 1").fetchone()
-            return True
-        except sqlite3.Error:
-            return False
+        return self.db.ping()
 
-    def _exec(self, sql: str, args: tuple[object, ...] = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._db.execute(sql, args)
+    def _exec(self, sql: str, args: Params | None = None) -> int:
+        return self.db.execute(sql, args)
 
-    def _all(self, sql: str, args: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+    def _all(self, sql: str, args: Params | None = None) -> list[Mapping[str, Any]]:
+        return [r._mapping for r in self.db.query(sql, args)]
 
     # -- secrets -------------------------------------------------------------------------------------------
     def secret(self, name: str, nbytes: int = 32) -> bytes:
         """A persistent random secret (created on first use), e.g. the link-signing key."""
-        with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (name, secrets.token_bytes(nbytes))
-            )
-            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()
-        return bytes(row["value"])
+        self._exec("INSERT INTO meta (key, value) VALUES (:k, :v) ON CONFLICT (key) DO NOTHING",
+                   {"k": name, "v": secrets.token_bytes(nbytes)})  # the first replica's wins
+        return bytes(self._all("SELECT value FROM meta WHERE key = :k", {"k": name})[0]["value"])
 
     # -- admin keys ----------------------------------------------------------------------------------------
     def add_admin_key(self, key_id: str, tenant: str, hash_hex: str, label: str) -> AdminKey:
         now = time.time()
         self._exec(
-            "INSERT INTO admin_keys (key_id, tenant, hash, label, created) VALUES (?, ?, ?, ?, ?)",
-            (key_id, tenant, hash_hex, label, now),
+            "INSERT INTO admin_keys (key_id, tenant, hash, label, created) VALUES (:id, :t, :h, :l, :c)",
+            {"id": key_id, "t": tenant, "h": hash_hex, "l": label, "c": now},
         )
         return AdminKey(key_id, tenant, hash_hex, label, now, None)
 
     def admin_key(self, key_id: str) -> AdminKey | None:
-        rows = self._all("SELECT * FROM admin_keys WHERE key_id = ?", (key_id,))
+        rows = self._all("SELECT * FROM admin_keys WHERE key_id = :id", {"id": key_id})
         return AdminKey(**dict(rows[0])) if rows else None
 
     def admin_keys(self, tenant: str) -> list[AdminKey]:
-        return [AdminKey(**dict(r)) for r in self._all("SELECT * FROM admin_keys WHERE tenant = ? ORDER BY created", (tenant,))]
+        return [AdminKey(**dict(r)) for r in self._all("SELECT * FROM admin_keys WHERE tenant = :t ORDER BY created",
+                                                          {"t": tenant})]
 
     def revoke_admin_key(self, key_id: str) -> bool:
-        cur = self._exec(
-            "UPDATE admin_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL", (time.time(), key_id)
-        )
-        return cur.rowcount == 1
+        return self._exec("UPDATE admin_keys SET revoked_at = :now WHERE key_id = :id AND revoked_at IS NULL",
+                          {"now": time.time(), "id": key_id}) == 1
 
     # -- links ---------------------------------------------------------------------------------------------
     def add_link(self, link: Link) -> None:
         self._exec(
-            "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                link.link, link.tenant, link.title, link.room, link.password_hash, link.host_key_hash,
-                link.expires_at, link.max_participants, int(link.lobby), link.created, link.created_by,
-                link.revoked_at,
-            ),
+            "INSERT INTO links (link, tenant, title, room, password_hash, host_key_hash, expires_at, "
+            "max_participants, lobby, created, created_by, revoked_at) VALUES (:link, :tenant, :title, :room, "
+            ":password_hash, :host_key_hash, :expires_at, :max_participants, :lobby, :created, :created_by, "
+            ":revoked_at)",
+            {**link.__dict__, "lobby": int(link.lobby)},
         )
 
     @staticmethod
-    def _link(row: sqlite3.Row) -> Link:
+    def _link(row: Mapping[str, Any]) -> Link:
         d = dict(row)
         d["lobby"] = bool(d["lobby"])
         return Link(**d)
 
     def link(self, link: str) -> Link | None:
-        rows = self._all("SELECT * FROM links WHERE link = ?", (link,))
+        rows = self._all("SELECT * FROM links WHERE link = :link", {"link": link})
         return self._link(rows[0]) if rows else None
 
     def links(self, tenant: str) -> list[Link]:
-        return [self._link(r) for r in self._all("SELECT * FROM links WHERE tenant = ? ORDER BY created", (tenant,))]
+        return [self._link(r) for r in self._all("SELECT * FROM links WHERE tenant = :t ORDER BY created",
+                                                   {"t": tenant})]
 
     def set_password_hash(self, link: str, password_hash: str) -> None:
-        self._exec("UPDATE links SET password_hash = ? WHERE link = ?", (password_hash, link))
+        self._exec("UPDATE links SET password_hash = :h WHERE link = :link", {"h": password_hash, "link": link})
 
     def revoke_link(self, link: str) -> bool:
-        cur = self._exec("UPDATE links SET revoked_at = ? WHERE link = ? AND revoked_at IS NULL", (time.time(), link))
-        return cur.rowcount == 1
+        return self._exec("UPDATE links SET revoked_at = :now WHERE link = :link AND revoked_at IS NULL",
+                          {"now": time.time(), "link": link}) == 1
 
     def revoked_links(self, since: float | None = None) -> list[str]:
         """Revoked links (only those revoked after `since`, if given)."""
-        rows = self._all("SELECT link FROM links WHERE revoked_at IS NOT NULL AND revoked_at >= ? ORDER BY revoked_at",
-                         (since if since is not None else 0.0,))
+        rows = self._all("SELECT link FROM links WHERE revoked_at IS NOT NULL AND revoked_at >= :since "
+                         "ORDER BY revoked_at", {"since": since if since is not None else 0.0})
         return [r["link"] for r in rows]
 
     def dump(self) -> bytes:
-        """Every byte the store holds (tests use it to prove a secret was never stored)."""
-        with self._lock:
-            return "\n".join(self._db.iterdump()).encode()
+        """Every value the store's tables hold (tests use it to prove a secret was never stored)."""
+        out = []
+        for table in ("meta", "admin_keys", "links", "lobby_tickets", "room_seats"):
+            for row in self.db.query(f"SELECT * FROM {table}"):  # noqa: S608 - fixed table names
+                out.append(repr(tuple(row)))
+        return "\n".join(out).encode()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.exc import DBAPIError
 
 from residency.audit import GENESIS, AuditLog, canonical, record_hash, verify_export
 from residency.cli import main as cli_main
@@ -21,10 +21,12 @@ def key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
 
-@pytest.fixture
-def log(tmp_path: Path) -> AuditLog:
-    """Two tenants' stories interleaved in one database, plus deployment events."""
-    log = AuditLog(tmp_path / "audit.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log(request: pytest.FixtureRequest, tmp_path: Path) -> AuditLog:
+    """Two tenants' stories interleaved in one database (a SQLite file, or PostgreSQL: the same schema history),
+    plus deployment events."""
+    target = request.getfixturevalue("pg_url") if request.param == "postgresql" else tmp_path / "audit.db"
+    log = AuditLog(target)
     log.append("node.joined", actor="control-plane", data={"node": "fra", "region": "eu-1"})
     for i in range(5):
         log.append("placement.decided", actor="control-plane", tenant="acme",
@@ -176,10 +178,12 @@ def test_malformed_files_are_refused(log: AuditLog, key: Ed25519PrivateKey, muta
 
 
 def test_the_database_itself_refuses_updates_and_deletes(log: AuditLog) -> None:
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        log.db.conn.execute("UPDATE audit_records SET actor = 'mallory'")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        log.db.conn.execute("DELETE FROM audit_records")
+    """Someone with SQL access to the database (not through the API) still cannot rewrite history."""
+    for sql in ("UPDATE audit_records SET actor = 'mallory'", "DELETE FROM audit_records",
+                *(["TRUNCATE audit_records"] if log.db.dialect == "postgresql" else [])):
+        with pytest.raises(DBAPIError, match="append-only"):
+            log.db.execute(sql)
+    assert len(log.tenant_records("acme")) == 6
 
 
 def test_values_without_a_canonical_form_are_refused(log: AuditLog) -> None:
@@ -197,7 +201,7 @@ def test_an_empty_chain_exports_a_verifiable_empty_head(log: AuditLog, key: Ed25
 
 
 def test_the_log_survives_reopening_and_keeps_chaining(tmp_path: Path, log: AuditLog) -> None:
-    again = AuditLog(log.db.path)
+    again = AuditLog(log.db.url)
     record = again.append("room.ended", actor="control-plane", tenant="acme", data={"room": "room-0"})
     assert record.seq == 7 and record.prev == log.tenant_records("acme")[5].hash
 
@@ -207,7 +211,7 @@ def test_the_log_survives_reopening_and_keeps_chaining(tmp_path: Path, log: Audi
 def test_cli_verifies_with_pem_or_jwks_and_fails_tampered_files(
         tmp_path: Path, log: AuditLog, capsys: pytest.CaptureFixture[str]) -> None:
     signing = tmp_path / "keys" / "audit.pem"
-    assert cli_main(["export", "--db", log.db.path, "--tenant", "acme", "--signing-key", str(signing),
+    assert cli_main(["export", "--db", log.db.url, "--tenant", "acme", "--signing-key", str(signing),
                      "-o", str(tmp_path / "acme.jsonl")]) == 0
     key = load_or_create_signing_key(signing)
     assert oct(signing.stat().st_mode & 0o777) == "0o600"
