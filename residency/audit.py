@@ -176,7 +176,7 @@ class AuditLog:
         _check_value(payload, "data")
         chain = chain_of(tenant)
         with self.db.transaction() as tx:
-            row = tx.execute("SELECT seq, hash FROM audit_records WHERE chain = :chain ORDER BY seq DESC LIMIT 1",
+            row: Any = tx.execute("SELECT seq, hash FROM audit_records WHERE chain = :chain ORDER BY seq DESC LIMIT 1",
                              {"chain": chain}).fetchone()
             seq, prev = (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS)
             ts = _ts(self.clock())

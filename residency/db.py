@@ -66,7 +66,7 @@ class Tx:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def execute(self, sql: str, params: Params | None = None) -> CursorResult[tuple[Any, ...]]:
+    def execute(self, sql: str, params: Params | None = None) -> CursorResult[Any]:
         return self._conn.execute(text(sql), dict(params or {}))
 
 
@@ -84,9 +84,10 @@ def _unavailable_as_error(url: str) -> Iterator[None]:
 
 
 class Database:
-    def __init__(self, target: str | Path, *, upgrade: bool = True) -> None:
+    def __init__(self, target: str | Path, *, upgrade: bool = True, check: bool = True) -> None:
         """Opens the database; brings its schema to the newest revision first unless `upgrade` is False (then a
-        database behind the code is refused with the command that upgrades it)."""
+        database behind the code is refused with the command that upgrades it). `check=False` opens it as it
+        is (`castellan db`)."""
         from .schema import ensure_schema
 
         self.url = database_url(target)
@@ -105,8 +106,9 @@ class Database:
             self.dialect = "postgresql"
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=4, max_overflow=4,
                                         pool_recycle=1800, connect_args={"connect_timeout": CONNECT_TIMEOUT})
-        with _unavailable_as_error(self.url):
-            ensure_schema(self, upgrade=upgrade)
+        if check:
+            with _unavailable_as_error(self.url):
+                ensure_schema(self, upgrade=upgrade)
         # SQLite: one connection in autocommit mode, transactions issued by us (BEGIN IMMEDIATE)
         self._sqlite: Connection | None = None
         if self.dialect == "sqlite":

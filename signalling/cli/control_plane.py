@@ -20,7 +20,12 @@ def add_parser(sub: Any) -> None:
     cp = sub.add_parser("control-plane", help="run the control plane")
     add(cp, "--host", default="127.0.0.1")
     add(cp, "--port", type=int, default=8000)
-    add(cp, "--db", default="castellan.db")
+    add(cp, "--db", default="castellan.db", help="SQLite file (one replica); its directory also holds the keys")
+    add(cp, "--database-url", help="PostgreSQL for several replicas: postgresql://user:password@host:5432/db "
+                                  "(env CASTELLAN_DATABASE_URL; keep the password in a Secret)")
+    add(cp, "--schema-upgrade", choices=["auto", "never"], default="auto",
+        help="auto: upgrade the schema at start (under a lock); never: refuse to start until `castellan db "
+             "upgrade` ran")
     add(cp, "--redis-url")
     add(cp, "--signing-key-dir")
     add(cp, "--public-url")
@@ -88,6 +93,7 @@ def bootstrap_operator_key(control: Any, provided: str | None, places: list[Path
 def run_control_plane(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from residency.errors import ResidencyError
     from signalling.control.app import create_app
 
     cfg = config(args)
@@ -99,7 +105,11 @@ def run_control_plane(args: argparse.Namespace) -> int:
         cfg.forwarded_rule()
     except ValueError as e:
         raise SystemExit(f"castellan: --trusted-proxies / --forwarded-hops: {e}") from None
-    app = create_app(cfg)
+    cfg.schema_upgrade = args.schema_upgrade == "auto"
+    try:
+        app = create_app(cfg)
+    except ResidencyError as e:  # the database: unreachable, or behind this release with --schema-upgrade never
+        raise SystemExit(f"castellan: {e.code}: {e.message}") from None
     bootstrap_operator_key(app.state.control, os.environ.get("CASTELLAN_OPERATOR_KEY") or None,
                            [Path(cfg.db).resolve().parent, cfg.key_dir()])
     # its access log has link ids and lobby tickets redacted (create_app installs signalling/control/accesslog.py)

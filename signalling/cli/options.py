@@ -27,6 +27,7 @@ def add(p: argparse.ArgumentParser, flag: str, **kw: Any) -> None:
 def admin_parser(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(name, help=help)
     add(p, "--db", default="castellan.db", help="control plane database (direct mode)")
+    add(p, "--database-url", help="PostgreSQL instead of the --db file (direct mode)")
     add(p, "--signing-key-dir", help="default: <db dir>/keys")
     add(p, "--redis-url", help="registry, when nodes run in other processes")
     add(p, "--public-url", default="http://127.0.0.1:8000", help="base of meeting link URLs")
@@ -39,7 +40,7 @@ def admin_parser(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
 def config(args: argparse.Namespace) -> Any:
     from signalling.control.config import ControlConfig
 
-    cfg = ControlConfig(db=Path(args.db))
+    cfg = ControlConfig(db=Path(args.db), database_url=getattr(args, "database_url", None) or None)
     if getattr(args, "signing_key_dir", None):
         cfg.signing_key_dir = Path(args.signing_key_dir)
     if getattr(args, "redis_url", None):

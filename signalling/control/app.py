@@ -12,6 +12,7 @@ import html
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -153,17 +154,21 @@ def build_control_plane(
     keyring: KeyRing | None = None,
     node_admin: NodeAdmin | None = None,
 ) -> ControlPlane:
-    store = store or Store(config.db)
+    store = store or Store(config.database(), upgrade=config.schema_upgrade)
     keyring = keyring or KeyRing.open(config.key_dir(), grace=config.key_grace)
-    limiter = None
-    if config.redis_url:  # several control-plane processes: one shared password-failure budget
+    shared: dict[str, Any] = {}
+    if config.redis_url:  # several control-plane processes: one password-failure budget, one request bucket
         import redis
 
+        from .inflight import RedisInFlight
         from .redis_limiter import RedisFailureLimiter
+        from .redis_requests import RedisRequestLimiter
 
-        limiter = RedisFailureLimiter(redis.Redis.from_url(config.redis_url), config.limits)
+        client = redis.Redis.from_url(config.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        shared = {"limiter": RedisFailureLimiter(client, config.limits), "inflight": RedisInFlight(client),
+                  "requests": RedisRequestLimiter(client, config.join_rate, config.join_burst)}
     control = ControlPlane(config, store=store, residency=residency, keyring=keyring, node_admin=node_admin,
-                           limiter=limiter)
+                           **shared)
     if control.node_admin is None:
         control.node_admin = HttpNodeAdmin(control.issuer, residency.node_http_url)
     return control

@@ -14,6 +14,9 @@ from .ratelimit import LimitPolicy
 @dataclass
 class ControlConfig:
     db: Path = Path("castellan.db")
+    # PostgreSQL for several replicas (`postgresql://user:pass@host/db`); unset: the SQLite file `db`
+    database_url: str | None = None
+    schema_upgrade: bool = True  # bring the schema to this release's revision at start (under a lock)
     public_url: str = "http://127.0.0.1:8000"
     signing_key_dir: Path | None = None  # default: <db dir>/keys
     redis_url: str | None = None
@@ -38,6 +41,10 @@ class ControlConfig:
         if not self.trust_forwarded_for:
             return ForwardedRule()
         return _rule(tuple(self.trusted_proxies) or PRIVATE_NETWORKS, self.forwarded_hops)
+
+    def database(self) -> str | Path:
+        """What `residency.db.Database` opens: the PostgreSQL URL when set, else the SQLite file."""
+        return self.database_url or self.db
 
     def key_dir(self) -> Path:
         return self.signing_key_dir or Path(self.db).resolve().parent / "keys"

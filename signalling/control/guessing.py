@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from . import metrics
 from .errors import ApiError
+from .inflight import InFlight, LocalInFlight
 from .ratelimit import Blocked, Limiter
 
 Key = tuple[str, str]
@@ -98,23 +99,23 @@ def check(limiter: Limiter, g: Guesser) -> None:
 class Checks:
     """Password checks in flight per key, and the slowdown of unknown guessers on a link under guessing."""
 
-    def __init__(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 inflight: InFlight | None = None) -> None:
         self.sleep = sleep
-        self._inflight: dict[Key, int] = {}
+        self.inflight: InFlight = inflight if inflight is not None else LocalInFlight()
 
     @contextlib.asynccontextmanager
     async def slot(self, limiter: Limiter, g: Guesser, on_slowdown: Callable[[float], None]) -> AsyncIterator[None]:
         """At most as many checks in flight per key as failures remain in its window: otherwise parallel
         guesses would all pass `check` before the first failure is counted. With no recent failures that is 5
-        at once per guesser — more than the password pool runs anyway."""
+        at once per guesser — more than the password pool runs anyway. Counted across replicas with Redis."""
         keys = g.in_flight()
         while True:
             check(limiter, g)
-            if all(self._inflight.get(k, 0) < limiter.remaining(*k) for k in keys):
+            token = self.inflight.acquire(keys, [limiter.remaining(*k) for k in keys])
+            if token is not None:
                 break
             await self.sleep(0.01)
-        for k in keys:
-            self._inflight[k] = self._inflight.get(k, 0) + 1
         try:
             if not g.known:
                 delay = limiter.policy.delay(limiter.strikes("link", g.link))
@@ -123,7 +124,4 @@ class Checks:
                     await self.sleep(delay)
             yield
         finally:
-            for k in keys:
-                self._inflight[k] -= 1
-                if not self._inflight[k]:
-                    del self._inflight[k]
+            self.inflight.release(keys, token)

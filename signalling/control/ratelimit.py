@@ -245,6 +245,16 @@ class FailureLimiter:
             return True
 
 
+class RequestBucket(Protocol):
+    """Join requests per client address: `RequestLimiter` (one process) or `RedisRequestLimiter` (shared)."""
+
+    clock: Callable[[], float]
+
+    def take(self, key: str) -> float:
+        """0 when allowed, else the seconds to wait."""
+        ...
+
+
 class RequestLimiter:
     """A token bucket per client address for join requests of any outcome: `burst` at once, then `rate` per
     second. Generous on purpose (a whole office behind one NAT joins a town hall at once); it only stops floods.

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from residency.audit import AuditValue
+from residency.db import Database
 from residency.errors import PlacementRefused
 from residency.model import Tenant
 from residency.registry import MemoryRegistry, RedisRegistry, Registry
@@ -90,6 +91,7 @@ def open_residency(config: ControlConfig, registry: Registry | None = None) -> R
         registry = RedisRegistry(config.redis_url) if config.redis_url else MemoryRegistry()
     Path(config.db).parent.mkdir(parents=True, exist_ok=True)
     key = load_or_create_signing_key(config.key_dir() / "audit-ed25519.pem")
-    service = ResidencyService(str(config.db), registry=registry, signing_key=key)
+    db = Database(config.database(), upgrade=config.schema_upgrade)
+    service = ResidencyService(db, registry=registry, signing_key=key)
     service.publish()
     return ResidencyAdapter(service)

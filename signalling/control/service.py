@@ -33,6 +33,7 @@ from .devices import DeviceCookies
 from .errors import ApiError
 from .guessing import Checks, Guesser, address_marker, device_marker, identify
 from .guessing import check as check_guesser
+from .inflight import InFlight
 from .jsontypes import JSONObject
 from .linkids import LinkSigner
 from .lobby import ADMITTED, DENIED, Lobby, LobbyFull, Ticket
@@ -41,7 +42,7 @@ from .occupancy import Occupancy
 from .password_policy import password_problem
 from .passwords import CheckerBusy, PasswordChecker, generate_password
 from .ports import AuditDetail, ResidencyPort
-from .ratelimit import FailureLimiter, Limiter, RequestLimiter
+from .ratelimit import FailureLimiter, Limiter, RequestBucket, RequestLimiter
 from .specs import CREATE_LINK
 from .store import Link, Store
 
@@ -102,6 +103,8 @@ class ControlPlane:
         keyring: KeyRing,
         node_admin: NodeAdmin | None = None,
         limiter: Limiter | None = None,
+        requests: RequestBucket | None = None,
+        inflight: InFlight | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -114,13 +117,16 @@ class ControlPlane:
         self.signer = LinkSigner(store.secret("link-signing-key"))
         self._client_key = store.secret("client-pseudonym-key")
         self.devices = DeviceCookies(store.secret("device-cookie-key"))
-        self.checks = Checks()
+        self.checks = Checks(inflight=inflight)
         self.limiter: Limiter = limiter if limiter is not None else FailureLimiter(config.limits, clock=clock)
         metrics.LINK_GUESSING.sources.add(self)
         self._probed: dict[str, float] = {}
-        self.requests = RequestLimiter(config.join_rate, config.join_burst, clock=clock) if config.join_rate else None
-        self.lobby = Lobby(clock=clock)
-        self.occupancy = Occupancy(clock=clock)
+        self.requests: RequestBucket | None = None
+        if config.join_rate:
+            self.requests = requests or RequestLimiter(config.join_rate, config.join_burst, clock=clock)
+        # shared by every replica through the database (lobby tickets, seats) and Redis when configured
+        self.lobby = Lobby(store.db, clock=clock)
+        self.occupancy = Occupancy(store.db, clock=clock)
         self.passwords = PasswordChecker(config.password_cost, config.password_workers, config.password_queue)
         self.revocations = RevocationSet(set(store.revoked_links()))
 
@@ -431,20 +437,22 @@ class ControlPlane:
                                     "reported unreachable by a participant; health check failed")
 
     def _admit(self, rec: Link, *, name: str, participant: str, region_hint: str | None, host: bool) -> JSONObject:
-        if rec.max_participants is not None and not host:
-            if self.occupancy.count(rec.tenant, rec.room) >= rec.max_participants:
-                metrics.TOKEN_FAILURES.labels("meeting_full").inc()
-                raise ApiError(403, "meeting_full", f"this meeting is full ({rec.max_participants} participants)")
+        capped = rec.max_participants is not None and not host
+        if capped and not self.occupancy.claim(rec.tenant, rec.room, participant, rec.max_participants or 0):
+            metrics.TOKEN_FAILURES.labels("meeting_full").inc()
+            raise ApiError(403, "meeting_full", f"this meeting is full ({rec.max_participants} participants)")
         try:
             where = self.residency.place(tenant=rec.tenant, room=rec.room, region_hint=region_hint)
-        except PlacementRefused as e:
-            metrics.PLACEMENT_REFUSALS.labels(e.code).inc()
-            raise ApiError(503, "placement_refused", e.message, extra={"reason": e.code}) from None
         except ResidencyError as e:
+            if capped:  # no token: the seat goes back
+                self.occupancy.release(rec.tenant, rec.room, participant)
             metrics.PLACEMENT_REFUSALS.labels(e.code).inc()
+            if isinstance(e, PlacementRefused):
+                raise ApiError(503, "placement_refused", e.message, extra={"reason": e.code}) from None
             raise residency_error(e) from None
         metrics.PLACEMENTS.labels(where.region).inc()
-        self.occupancy.reserve(rec.tenant, rec.room, participant)
+        if not capped:
+            self.occupancy.reserve(rec.tenant, rec.room, participant)
         token = self.issuer.mint(
             tenant=rec.tenant, room=rec.room, participant=participant, region=where.region, node=where.node,
             name=name, ttl=self.config.token_ttl, link=rec.link, host=host,
@@ -483,10 +491,13 @@ class ControlPlane:
         return t.public()
 
     async def lobby_wait(self, ticket_id: str, timeout: float) -> JSONObject:
+        gone = ApiError(404, "ticket_not_found", "unknown or expired waiting-room ticket")
         t: Ticket | None = self.lobby.get(ticket_id)
         if t is None:
-            raise ApiError(404, "ticket_not_found", "unknown or expired waiting-room ticket")
-        await self.lobby.wait(t, min(timeout, self.config.lobby_poll_max))
+            raise gone
+        t = await self.lobby.wait(t, min(timeout, self.config.lobby_poll_max))
+        if t is None:
+            raise gone
         if t.state == DENIED:
             self.lobby.consume(t)
             raise ApiError(403, "denied", "the host did not let you in")
@@ -494,7 +505,10 @@ class ControlPlane:
             return {"status": "waiting", "ticket": t.id}
         rec = self._usable_link(t.link)
         answer = self._admit(rec, name=t.name, participant=t.participant, region_hint=t.region_hint, host=False)
-        self.lobby.consume(t)  # only once the token exists: a refused placement can be retried by polling again
+        # consumed only once the token exists (a refused placement can be retried by polling again), and by one
+        # poll only: a second poll of the same ticket, here or on another replica, gets no token
+        if not self.lobby.consume(t):
+            raise gone
         return answer
 
     # -- audit -----------------------------------------------------------------------------------------------------
