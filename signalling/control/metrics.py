@@ -29,6 +29,8 @@ PASSWORD_FAILURES = _counter("castellan_password_failures_total", "Wrong meeting
 JOINS = _counter("castellan_joins_total", "Join tokens issued")
 LOCKOUTS = _counter("castellan_password_lockouts_total", "Password back-offs started (for a link: slowdowns), by scope",
                     ("scope", "locked"))
+STORE_UNAVAILABLE = _counter("castellan_store_unavailable_total",
+                             "Requests refused with a retryable 503 because the database was unreachable")
 SLOWED_CHECKS = _counter("castellan_link_slowed_checks_total",
                          "Password checks delayed because their link is under guessing (unknown guessers only)",
                          ("tenant",))

@@ -24,6 +24,7 @@ from residency.errors import (
     PolicyViolation,
     RegistryError,
     ResidencyError,
+    StoreUnavailable,
 )
 from signalling.tokens import KeyRing, RevocationSet, TokenIssuer
 
@@ -80,6 +81,12 @@ def residency_error(e: ResidencyError) -> ApiError:
         InvalidInput: 400, NotFound: 404, Conflict: 409, PolicyViolation: 422, PlacementRefused: 503,
         RegistryError: 503,
     }.get(type(e), 400)
+    if isinstance(e, StoreUnavailable):
+        # restarting or failing over: the join is retried by the client (its message names the server: log only)
+        metrics.STORE_UNAVAILABLE.inc()
+        log.warning("database unavailable: %s", e.message)
+        return ApiError(503, e.code, "The service is briefly unavailable; please try again in a few seconds.",
+                        headers={"Retry-After": "2"}, extra={"retry_after": 2})
     if isinstance(e, RegistryError):
         # the registry's own message names hosts and ports: log it, tell the user only that it is temporary
         log.warning("registry error: %s", e.message)

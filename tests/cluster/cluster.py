@@ -119,17 +119,18 @@ class Seeded:
 
 def seed(db: Path, regions: Iterable[tuple[str, str, str, str]],
          tenants: Iterable[tuple[str, str, str, Sequence[str] | None]], links: dict[str, str],
-         public_url: str, open_links: Iterable[str] = ()) -> Seeded:
+         public_url: str, open_links: Iterable[str] = (), database_url: str | None = None) -> Seeded:
     """Operator set-up on the control plane's database before it starts: regions (id, jurisdiction, location,
     display name), tenants (id, name, jurisdiction, allowed regions or None) and links (name -> tenant), with
     PASSWORD except those named in `open_links` (no password). Audited like any admin action; the control
-    plane publishes it all to Redis at start."""
+    plane publishes it all to Redis at start. With `database_url` the data goes to that PostgreSQL database
+    (`db` then only names the directory of the keys)."""
     from residency.registry import MemoryRegistry
     from signalling.control.app import build_control_plane
     from signalling.control.config import ControlConfig
     from signalling.control.residency_adapter import open_residency
 
-    config = ControlConfig(db=db, public_url=public_url)
+    config = ControlConfig(db=db, public_url=public_url, database_url=database_url)
     adapter = open_residency(config, registry=MemoryRegistry())
     svc = adapter.service
     for rid, jurisdiction, location, name in regions:
@@ -153,10 +154,14 @@ def seed(db: Path, regions: Iterable[tuple[str, str, str, str]],
     return out
 
 
-def control_plane(workdir: Path, db: Path, host: str, port: int, redis_url: str, ns: str | None = None) -> Proc:
+def control_plane(workdir: Path, db: Path, host: str, port: int, redis_url: str, ns: str | None = None,
+                  database_url: str | None = None, name: str = "control-plane", public_url: str | None = None,
+                  env: dict[str, str] | None = None) -> Proc:
     argv = castellan("control-plane", "--host", host, "--port", str(port), "--db", str(db), "--redis-url", redis_url,
-                     "--public-url", f"http://{host}:{port}")
-    return Proc("control-plane", argv, workdir / "control-plane.log", ns=ns)
+                     "--public-url", public_url or f"http://{host}:{port}")
+    if database_url:
+        argv += ["--database-url", database_url]
+    return Proc(name, argv, workdir / f"{name}.log", ns=ns, env=env)
 
 
 def node(workdir: Path, node_id: str, region: str, host: str, http_port: int, udp_port: int, redis_url: str,
