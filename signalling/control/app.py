@@ -165,7 +165,8 @@ def build_control_plane(
         from .redis_requests import RedisRequestLimiter
 
         client = redis.Redis.from_url(config.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
-        shared = {"limiter": RedisFailureLimiter(client, config.limits), "inflight": RedisInFlight(client),
+        limiter = RedisFailureLimiter(client, config.limits)
+        shared = {"limiter": limiter, "inflight": RedisInFlight(client, limiter),
                   "requests": RedisRequestLimiter(client, config.join_rate, config.join_burst)}
     control = ControlPlane(config, store=store, residency=residency, keyring=keyring, node_admin=node_admin,
                            **shared)

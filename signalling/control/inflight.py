@@ -3,20 +3,23 @@ otherwise parallel guesses would all pass the check before the first failure is 
 
 `LocalInFlight` counts in this process; `RedisInFlight` counts across control-plane replicas, so a guesser who
 spreads parallel guesses over two replicas behind one address still gets no more checks at once than failures
-remain. Each Redis slot is a member of a sorted set scored by its expiry, so the slots of a replica killed
-mid-check free themselves after `ttl` instead of blocking the key for good.
+remain. Its script reads the failures left (and a running block) from the Redis limiter's own hashes in the same
+atomic step that takes the slot: with the limit read separately, a failure counted on the other replica between
+the read and the take would let one more check through. Each slot is a member of a sorted set scored by its
+expiry, so the slots of a replica killed mid-check free themselves after `ttl` instead of blocking the key.
 """
 
 from __future__ import annotations
 
 import secrets
-import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ApiError
 
 if TYPE_CHECKING:
     import redis
+
+    from .redis_limiter import RedisFailureLimiter
 
 Key = tuple[str, str]
 
@@ -47,26 +50,40 @@ class LocalInFlight:
                 del self._count[k]
 
 
-# KEYS: one sorted set per limiter key. ARGV: now, ttl, slot id, then one limit per key. 1: taken, 0: full.
+# KEYS: per limiter key, its in-flight sorted set then the limiter's failure hash. ARGV: now, ttl, slot id, window,
+# max_failures, then per key "1" when its scope blocks (a running back-off refuses the slot). 1: taken, 0: not.
 _ACQUIRE = """
-local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
-for i, k in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', k, '-inf', now)
-  if redis.call('ZCARD', k) >= tonumber(ARGV[3 + i]) then return 0 end
+local now, ttl, window, maxf = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local n = #KEYS / 2
+for i = 1, n do
+  local z, h = KEYS[2 * i - 1], KEYS[2 * i]
+  redis.call('ZREMRANGEBYSCORE', z, '-inf', now)
+  local e = redis.call('HMGET', h, 'fails', 'blocked_until')
+  if ARGV[5 + i] == '1' and tonumber(e[2] or '0') > now then return 0 end
+  local failed = 0
+  for t in string.gmatch(e[1] or '', '[^,]+') do
+    if now - tonumber(t) <= window then failed = failed + 1 end
+  end
+  if redis.call('ZCARD', z) >= maxf - failed then return 0 end
 end
-for _, k in ipairs(KEYS) do
-  redis.call('ZADD', k, now + ttl, ARGV[3])
-  redis.call('PEXPIRE', k, math.ceil(ttl * 1000))
+for i = 1, n do
+  redis.call('ZADD', KEYS[2 * i - 1], now + ttl, ARGV[3])
+  redis.call('PEXPIRE', KEYS[2 * i - 1], math.ceil(ttl * 1000))
 end
 return 1
 """
 
 
 class RedisInFlight:
-    def __init__(self, client: redis.Redis, ttl: float = 60.0, prefix: str = "castellan:inflight") -> None:
+    """Slots beside `limiter`'s entries (same Redis); the limits passed to `acquire` are ignored: the script
+    reads the failures left itself."""
+
+    def __init__(self, client: redis.Redis, limiter: RedisFailureLimiter, ttl: float = 60.0,
+                 prefix: str = "castellan:inflight") -> None:
         import redis as redis_module
 
         self.redis: Any = client  # Any: redis-py types replies loosely
+        self.limiter = limiter
         self.ttl = ttl
         self.prefix = prefix
         self._acquire: Any = client.register_script(_ACQUIRE)
@@ -76,9 +93,16 @@ class RedisInFlight:
         return [f"{self.prefix}:{scope}:{key}" for scope, key in keys]
 
     def acquire(self, keys: list[Key], limits: list[int]) -> str | None:
+        from .ratelimit import SIGNAL_SCOPES
+
         token = secrets.token_hex(8)
+        redis_keys = [k for pair in zip(self._keys(keys), (self.limiter.entry_key(*k) for k in keys), strict=True)
+                      for k in pair]
+        p = self.limiter.policy
+        blocking = ["0" if scope in SIGNAL_SCOPES else "1" for scope, _ in keys]
         try:
-            taken = self._acquire(keys=self._keys(keys), args=[repr(time.time()), self.ttl, token, *limits])
+            taken = self._acquire(keys=redis_keys, args=[repr(self.limiter.clock()), self.ttl, token, p.window,
+                                                         p.max_failures, *blocking])
         except self._unavailable as e:
             raise ApiError(503, "registry_unavailable",
                            "The service is briefly unavailable; please try again in a few seconds.",

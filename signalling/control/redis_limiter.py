@@ -99,6 +99,10 @@ class RedisFailureLimiter:
     def _key(self, scope: str, key: str) -> str:
         return f"{self.prefix}:{scope}:{key}"
 
+    def entry_key(self, scope: str, key: str) -> str:
+        """The Redis hash of one (scope, key) entry (inflight.RedisInFlight reads its failures)."""
+        return self._key(scope, key)
+
     def _index(self, scope: str) -> str:
         """One set of keys per scope, so listing the links under guessing never walks every attacker address."""
         return f"{self.prefix}:index:{scope}"

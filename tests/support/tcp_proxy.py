@@ -25,6 +25,7 @@ class TcpProxy:
         self.port = 0
         self.connections = 0
         self.skipped = 0  # connects refused by a backend (then the next one was tried)
+        self.refusals: list[str] = []  # why the last 100 skipped connects failed
         self.per_backend: dict[tuple[str, int], int] = {b: 0 for b in self.backends}
         self._next = itertools.cycle(range(len(self.backends)))
         self._loop = asyncio.new_event_loop()
@@ -67,8 +68,9 @@ class TcpProxy:
             try:
                 conn = await asyncio.wait_for(
                     asyncio.open_connection(*backend, local_addr=(source, 0)), 2.0)
-            except (OSError, TimeoutError):
+            except (OSError, TimeoutError) as e:
                 self.skipped += 1
+                self.refusals = [*self.refusals[-99:], f"{backend[1]} from {source}: {e!r}"]
                 continue
             self.per_backend[backend] += 1
             return conn
@@ -83,6 +85,7 @@ class TcpProxy:
             return
         up_reader, up_writer = upstream
 
+
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
                 while data := await src.read(65536):
@@ -95,3 +98,4 @@ class TcpProxy:
                     dst.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
