@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the product needs on a fresh Debian 12 machine (idempotent):
 # apt packages, libsrtp 2.x built against OpenSSL (static, -fPIC), the venv, and the Cython build.
-# Usage: scripts/setup.sh [--test]   (--test adds the test-only needs: chromium, redis, tshark, nftables)
+# Usage: scripts/setup.sh [--test]   (--test adds the test-only needs: chromium, redis, postgresql, tshark, nftables)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -11,8 +11,10 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs="build-essential pkg-config libssl-dev dpkg-dev python3-venv python3-dev iproute2"
-[ $WITH_TEST -eq 1 ] && pkgs="$pkgs chromium redis-server tshark tcpdump nftables"
+# libpq5: the PostgreSQL client library psycopg 3 loads (the production store, CASTELLAN_DATABASE_URL)
+pkgs="build-essential pkg-config libssl-dev dpkg-dev python3-venv python3-dev iproute2 libpq5"
+# postgresql: tests start their own clusters from its binaries (tests/support/postgres.py), never the system one
+[ $WITH_TEST -eq 1 ] && pkgs="$pkgs chromium redis-server postgresql tshark tcpdump nftables"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the test needs (apt: chromium, redis-server, tshark, nftables; venv; the Cython build), checks the
+# Installs the test needs (apt: chromium, redis-server, postgresql, tshark, nftables; venv; the Cython build), checks the
 # style (ruff, then mypy: strict for the packages listed in pyproject.toml's [[tool.mypy.overrides]]) and runs
 # the whole suite. Extra arguments go to pytest, e.g. scripts/test.sh -k forwarding
 set -euo pipefail

@@ -134,7 +134,9 @@ def build() -> dict:
     panels.append(panel(next(pid), "Joins / min",
                         [("60 * sum(rate(castellan_joins_total[$__rate_interval]))", "joins")], 0, y, w=8))
     panels.append(panel(next(pid), "Token failures / min by reason",
-                        [("60 * sum by (reason) (rate(castellan_token_failures_total[$__rate_interval]))", "{{reason}}")],
+                        [("60 * sum by (reason) (rate(castellan_token_failures_total[$__rate_interval]))", "{{reason}}"),
+                         ("60 * sum(rate(castellan_store_unavailable_total[$__rate_interval]))",
+                          "database unreachable (503)")],
                         8, y, w=8))
     panels.append(panel(next(pid), "Password failures / min",
                         [("60 * sum(rate(castellan_password_failures_total[$__rate_interval]))", "failures")],

@@ -127,6 +127,13 @@ schema = {
             "port": UNPRIV,
             "publicUrl": {"type": "string", "pattern": "^(https?://[^\\s/]+(/.*)?)?$"},
             "dbPath": {"type": "string", "pattern": "^/.+/[^/]+$"},
+            "database": strict({
+                "url": {"type": "string", "pattern": "^(postgres(ql)?://.+)?$",
+                        "description": "postgresql://user:password@host:5432/db (the chart keeps it in a Secret)"},
+                "existingSecret": STR,
+                "existingSecretKey": {"type": "string", "minLength": 1},
+                "schemaUpgrade": {"enum": ["auto", "never"]},
+            }, desc="PostgreSQL for several replicas (CASTELLAN_DATABASE_URL); empty: the SQLite file dbPath"),
             "trustForwardedFor": {"type": ["boolean", "null"]},
             "trustedProxies": {"type": "array", "items": {
                 "type": "string", "pattern": "^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$"},

@@ -236,6 +236,32 @@ def test_control_plane() -> None:
     assert backend == {"name": "castellan-control-plane", "port": {"name": "http"}}
 
 
+def test_control_plane_database() -> None:
+    """PostgreSQL: the URL (it holds a password) reaches the control plane from a Secret only, never as a value."""
+    url = "postgresql://castellan:s3cret-pw@db.example.internal:5432/castellan"
+    values = example_values()
+    values["controlPlane"].update(replicas=2, database={"url": url})
+    docs = render(values)
+    env = env_of(named(docs, "Deployment", "castellan-control-plane")["spec"]["template"]["spec"]["containers"][0])
+    assert env["CASTELLAN_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "castellan-database-url", "key": "url"}
+    assert env["CASTELLAN_SCHEMA_UPGRADE"]["value"] == "auto"
+    secret = named(docs, "Secret", "castellan-database-url")
+    assert base64.b64decode(secret["data"]["url"]).decode() == url
+    assert "s3cret-pw" not in json.dumps([d for d in docs if d["kind"] != "Secret"])
+    assert not of_kind(docs, "PersistentVolumeClaim")  # no SQLite volume: replicas are free to spread
+    pod = named(docs, "Deployment", "castellan-control-plane")["spec"]["template"]["spec"]
+    assert next(v for v in pod["volumes"] if v["name"] == "data") == {"name": "data", "emptyDir": {}}
+    values["controlPlane"]["database"] = {"existingSecret": "pg-app", "existingSecretKey": "uri", "schemaUpgrade": "never"}
+    docs = render(values)
+    env = env_of(named(docs, "Deployment", "castellan-control-plane")["spec"]["template"]["spec"]["containers"][0])
+    assert env["CASTELLAN_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "pg-app", "key": "uri"}
+    assert env["CASTELLAN_SCHEMA_UPGRADE"]["value"] == "never"
+    assert not [d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "castellan-database-url"]
+    default_env = env_of(named(render(), "Deployment", "castellan-control-plane")["spec"]["template"]["spec"]
+                         ["containers"][0])
+    assert "CASTELLAN_DATABASE_URL" not in default_env  # SQLite by default
+
+
 def test_generated_signing_key_is_a_keyring_the_control_plane_can_open(tmp_path: Path) -> None:
     secret = named(render(), "Secret", "castellan-signing-keys")
     ring_json = base64.b64decode(secret["data"]["signing-keys.json"])

@@ -137,7 +137,7 @@ castellan.io/region: {{ .name }}
 {{- if hasKey $seen .name -}}{{- fail (printf "regions: %q is listed twice" .name) -}}{{- end -}}
 {{- $_ := set $seen .name true -}}
 {{- end -}}
-{{- if and (gt (int .Values.controlPlane.replicas) 1) .Values.controlPlane.persistence.enabled (not .Values.controlPlane.persistence.existingClaim) -}}
+{{- if and (gt (int .Values.controlPlane.replicas) 1) (include "castellan.controlPlane.sqliteVolume" .) (not .Values.controlPlane.persistence.existingClaim) -}}
 {{- if has "ReadWriteOnce" .Values.controlPlane.persistence.accessModes -}}
 {{- fail "controlPlane: replicas > 1 cannot share a ReadWriteOnce SQLite volume; use one replica or a ReadWriteMany claim" -}}
 {{- end -}}
@@ -215,4 +215,18 @@ Call: include "castellan.region.merge" (dict "root" $ "region" $r "out" $dict) â
 {{- $urls := list (printf "turn:%s:%d?transport=udp" $t.host (int $t.port)) (printf "turn:%s:%d?transport=tcp" $t.host (int $t.port)) -}}
 {{- if $t.tls.enabled -}}{{- $urls = append $urls (printf "turns:%s:%d?transport=tcp" $t.host (int $t.tls.port)) -}}{{- end -}}
 {{- join "," $urls -}}
+{{- end -}}
+
+{{/* The Secret holding the control plane's PostgreSQL URL ("" when the store is SQLite). */}}
+{{- define "castellan.database.secretName" -}}
+{{- if .Values.controlPlane.database.existingSecret -}}
+{{- .Values.controlPlane.database.existingSecret -}}
+{{- else if .Values.controlPlane.database.url -}}
+{{- printf "%s-database-url" (include "castellan.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when the control plane keeps its SQLite store on a persistent volume (no PostgreSQL configured). */}}
+{{- define "castellan.controlPlane.sqliteVolume" -}}
+{{- if and .Values.controlPlane.persistence.enabled (not (include "castellan.database.secretName" .)) -}}true{{- end -}}
 {{- end -}}
