@@ -15,8 +15,15 @@ def clock() -> Clock:
     return Clock()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test module with `BACKENDS = ["sqlite", "postgresql"]` runs its `env` tests on both stores."""
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", getattr(metafunc.module, "BACKENDS", ["sqlite"]))
+
+
 @pytest.fixture
-def env(tmp_path: Path, clock: Clock) -> Iterator[Env]:
-    e = make_env(tmp_path, clock)
+def env(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock, backend: str) -> Iterator[Env]:
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    e = make_env(tmp_path, clock, database_url=url)
     yield e
     e.control.close()

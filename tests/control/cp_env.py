@@ -97,9 +97,12 @@ def add_node(svc: ResidencyService, node_id: str, region: str, http_url: str = "
     return svc.node_registered(node)
 
 
-def make_env(tmp_path: Path, clock: Clock | None = None, node_http: str = "http://127.0.0.1:9") -> Env:
-    config = ControlConfig(db=tmp_path / "control.db", public_url="https://meet.example", password_cost=FAST_ARGON2)
-    svc = ResidencyService(str(config.db), registry=MemoryRegistry())
+def make_env(tmp_path: Path, clock: Clock | None = None, node_http: str = "http://127.0.0.1:9",
+             database_url: str | None = None) -> Env:
+    """`database_url`: PostgreSQL instead of the SQLite file (the same schema history and SQL)."""
+    config = ControlConfig(db=tmp_path / "control.db", public_url="https://meet.example", password_cost=FAST_ARGON2,
+                           database_url=database_url)
+    svc = ResidencyService(config.database(), registry=MemoryRegistry())
     svc.define_region("eu-1", "EU", "Frankfurt, DE", "EU Central", actor="operator")
     svc.define_region("us-1", "US", "Ashburn, US", "US East", actor="operator")
     control = build_control_plane(config, residency=ResidencyAdapter(svc))

@@ -12,6 +12,8 @@ from signalling.control.devices import COOKIE
 from tests.control import attacks
 from tests.control.cp_env import Clock, Env, Slowdowns
 
+BACKENDS = ["sqlite", "postgresql"]  # the same stories on the embedded and the production store
+
 
 def failures_metric() -> float:
     return REGISTRY.get_sample_value("castellan_password_failures_total") or 0.0

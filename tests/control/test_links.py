@@ -12,6 +12,8 @@ from signalling.control.passwords import verify_password
 from tests.control.cp_env import Clock, Env, legacy_scrypt_hash, make_env
 from tests.control.fake_node import fake_node
 
+BACKENDS = ["sqlite", "postgresql"]  # the same stories on the embedded and the production store
+
 
 def test_a_link_has_a_signed_unguessable_id_and_a_generated_password_by_default(env: Env) -> None:
     link = env.link()

@@ -9,6 +9,8 @@ import httpx
 
 from tests.control.cp_env import Env
 
+BACKENDS = ["sqlite", "postgresql"]  # the same stories on the embedded and the production store
+
 
 def host(link: dict) -> dict[str, str]:
     return {"X-Host-Key": link["host_key"]}
