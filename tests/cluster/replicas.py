@@ -153,7 +153,8 @@ async def storm(url: str, link: str, total: int, concurrency: int, block: int = 
     end = time.monotonic() + deadline
 
     def connect(w: int) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(local_address=source(block, w), retries=0),
+        return httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(local_address=source(block, w) if block else None,
+                                                                    retries=0),
                                  limits=httpx.Limits(max_keepalive_connections=keepalive), trust_env=False,
                                  timeout=10)
 

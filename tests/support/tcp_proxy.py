@@ -1,9 +1,12 @@
 """A tiny round-robin TCP proxy: what a Kubernetes Service (or an nginx `upstream` with `proxy_next_upstream
 error`) does in front of control-plane replicas. Each new connection goes to the next backend; a backend that
 refuses the connection is skipped (so a dead replica costs no new connection, only those open on it when it
-died). Loopback only: the upstream connection is made FROM the client's own source address (any 127.0.0.0/8
-address is local on Linux), so each replica sees the client's address as if it were connected directly, and
-per-address limits hold as they would behind a transparent load balancer.
+died). Loopback only. With `keep_source` (default) the upstream connection is made FROM the client's own source
+address (any 127.0.0.0/8 address is local on Linux), so each replica sees the client's address as if it were
+connected directly and per-address limits hold as behind a transparent load balancer; without it, every
+connection comes from the proxy's address, as behind a plain TCP load balancer. Binding source addresses
+explicitly lets the kernel reuse a port whose old connection is still in TIME_WAIT on the other side: now and then
+a fresh connection is reset. Tests that count retries (the replica-kill storm) use `keep_source=False`.
 
 Runs on its own thread with its own event loop: `with TcpProxy(backends) as proxy: proxy.url`.
 """
@@ -19,8 +22,10 @@ from types import TracebackType
 
 
 class TcpProxy:
-    def __init__(self, backends: Sequence[tuple[str, int]], host: str = "127.0.0.1") -> None:
+    def __init__(self, backends: Sequence[tuple[str, int]], host: str = "127.0.0.1",
+                 keep_source: bool = True) -> None:
         self.backends = list(backends)
+        self.keep_source = keep_source
         self.host = host
         self.port = 0
         self.connections = 0
@@ -67,7 +72,7 @@ class TcpProxy:
             backend = self.backends[next(self._next)]
             try:
                 conn = await asyncio.wait_for(
-                    asyncio.open_connection(*backend, local_addr=(source, 0)), 2.0)
+                    asyncio.open_connection(*backend, local_addr=(source, 0) if self.keep_source else None), 2.0)
             except (OSError, TimeoutError) as e:
                 self.skipped += 1
                 self.refusals = [*self.refusals[-99:], f"{backend[1]} from {source}: {e!r}"]
