@@ -30,6 +30,9 @@ from .errors import StoreUnavailable
 Params = Mapping[str, object]
 WRITE_LOCK = 0x43415354  # "CAST": the advisory lock id every PostgreSQL write transaction takes
 CONNECT_TIMEOUT = 3  # seconds; a server that does not answer fails the request instead of hanging it
+# Every statement here is short. A statement stuck behind a lock fails (retryably) after 10 s, and a replica that
+# froze inside a write transaction (holding WRITE_LOCK) is cut off after 5 s instead of stalling every writer.
+SERVER_OPTIONS = "-c statement_timeout=10000 -c idle_in_transaction_session_timeout=5000"
 
 
 def database_url(target: str | Path) -> str:
@@ -105,7 +108,8 @@ class Database:
         else:
             self.dialect = "postgresql"
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=4, max_overflow=4,
-                                        pool_recycle=1800, connect_args={"connect_timeout": CONNECT_TIMEOUT})
+                                        pool_recycle=1800, connect_args={"connect_timeout": CONNECT_TIMEOUT,
+                                                      "options": SERVER_OPTIONS})
         if check:
             with _unavailable_as_error(self.url):
                 ensure_schema(self, upgrade=upgrade)

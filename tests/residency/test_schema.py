@@ -112,3 +112,18 @@ def test_an_unreachable_server_is_a_clear_error_without_its_password() -> None:
     assert out.returncode == 1 and "hunter2" not in out.stdout + out.stderr
     with pytest.raises(ValueError, match="mysql"):
         database_url("mysql://x@y/z")
+
+
+def test_a_replica_frozen_inside_a_write_does_not_stall_the_others(pg_url: str) -> None:
+    """A replica stopped (SIGSTOP, a hung VM) while holding the write lock: the server cuts its session off, and
+    the other replicas' writes go through instead of waiting for it forever."""
+    frozen = Database(pg_url)
+    other = Database(pg_url)
+    with pytest.raises(StoreUnavailable):
+        with frozen.transaction() as tx:
+            tx.execute("INSERT INTO meta (key, value) VALUES ('frozen', :v)", {"v": b"x"})
+            assert other.execute("INSERT INTO meta (key, value) VALUES ('other', :v)", {"v": b"y"}) == 1
+            tx.execute("SELECT 1")  # the frozen replica wakes up: its session is gone
+    assert [r[0] for r in other.query("SELECT key FROM meta ORDER BY key")] == ["other"]
+    frozen.close()
+    other.close()
