@@ -62,3 +62,8 @@ class VerificationFailed(ResidencyError):
 
 class RegistryError(ResidencyError):
     """The registry (Redis) could not be reached or answered nonsense (HTTP 503, readyz false)."""
+
+
+class NodeRejected(ResidencyError):
+    """A node record in the registry that no enrolled key vouches for (unsigned, unknown key, bad signature,
+    wrong region, stale or replayed): the control plane ignores it and counts it."""

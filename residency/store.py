@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 
 from .db import Database
+from .identity import EnrolledKey
 from .model import Region, Tenant
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS residency_regions (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS residency_tenants (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS residency_node_keys (key_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
 
 
@@ -44,3 +46,17 @@ class PolicyStore:
     def tenants(self) -> list[Tenant]:
         rows = self.db.query("SELECT doc FROM residency_tenants ORDER BY id")
         return [Tenant.from_dict(json.loads(str(row[0]))) for row in rows]
+
+    # node keys the operator enrolled, per region (residency/identity.py)
+    def put_node_key(self, key: EnrolledKey) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO residency_node_keys (key_id, doc) VALUES (?, ?)",
+                         (key.key_id, json.dumps(key.to_dict(), sort_keys=True)))
+
+    def delete_node_key(self, key_id: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM residency_node_keys WHERE key_id = ?", (key_id,))
+
+    def node_keys(self) -> dict[str, EnrolledKey]:
+        rows = self.db.query("SELECT doc FROM residency_node_keys ORDER BY key_id")
+        return {k.key_id: k for k in (EnrolledKey.from_dict(json.loads(str(row[0]))) for row in rows)}
