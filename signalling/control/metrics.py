@@ -29,6 +29,10 @@ PASSWORD_FAILURES = _counter("castellan_password_failures_total", "Wrong meeting
 JOINS = _counter("castellan_joins_total", "Join tokens issued")
 LOCKOUTS = _counter("castellan_password_lockouts_total", "Password back-offs started (for a link: slowdowns), by scope",
                     ("scope", "locked"))
+REGISTRY_REJECTED = _counter(
+    "castellan_registry_records_rejected_total",
+    "Node records in the registry ignored for placement (unsigned, unknown key, bad signature, region not the "
+    "key's, stale, replayed, malformed, failed challenge), each distinct record once, by reason", ("reason",))
 SLOWED_CHECKS = _counter("castellan_link_slowed_checks_total",
                          "Password checks delayed because their link is under guessing (unknown guessers only)",
                          ("tenant",))
