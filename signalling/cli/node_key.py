@@ -1,7 +1,7 @@
 """`castellan node-key generate|public|enroll|list|revoke`: the keys nodes prove themselves with.
 
 `generate --out FILE` writes a new Ed25519 private key (mode 0600, for the node's Secret) and prints its public
-key; `public --key FILE` prints a key's public half. Both are local (no control plane). `enroll --region R
+key; `public --key-file FILE` prints a key's public half. Both are local (no control plane). `enroll --region R
 --public-key K` lets nodes holding K's private half serve region R; `revoke KEY_ID --reason ...` takes it back
 (both audited). Without an enrolled key a node's registry record is ignored: it gets no rooms."""
 
@@ -22,7 +22,7 @@ def add_parser(sub: Any) -> None:
     k.add_argument("action", choices=["generate", "public", "enroll", "list", "revoke"])
     k.add_argument("key_id", nargs="?", help="revoke: the key id (from `list`)")
     k.add_argument("--out", help="generate: the private key file to create")
-    k.add_argument("--key", dest="key_file", help="public: the private key file")
+    k.add_argument("--key-file", help="public: the private key file")
     k.add_argument("--region")
     k.add_argument("--public-key", help="enroll: the public key (base64url, as `public` prints) or @FILE (PEM)")
     k.add_argument("--reason", default=None)
@@ -49,9 +49,16 @@ def run(args: argparse.Namespace, b: Any) -> None:
     if args.action == "enroll":
         if not (args.region and args.public_key):
             raise SystemExit("castellan: node-key enroll needs --region and --public-key")
+        from residency.errors import InvalidInput
+        from residency.identity import parse_public_key, public_text
+
         public = args.public_key
         if public.startswith("@"):
             public = Path(public[1:]).read_text()
+        try:
+            public = public_text(parse_public_key(public))  # PEM or JWK -> the API's one-line form
+        except InvalidInput as e:
+            raise SystemExit(f"castellan: {e.message}") from None
         output(args, b.enroll_node_key(args.region, public, args.reason or "node key enrolled"))
     elif args.action == "revoke":
         if not (args.key_id and args.reason):

@@ -127,7 +127,14 @@ class ResidencyAdapter:
 
     def maintain(self) -> None:
         """Periodic reconciliation (node arrivals/departures, re-placement); run every ~2 s."""
+        from . import metrics
+
         self.service.sweep()
+        counts: dict[str, int] = dict.fromkeys(self.service.regions(), 0)
+        for node in self.service.trusted_nodes():
+            counts[node.region] = counts.get(node.region, 0) + 1
+        for region, n in counts.items():
+            metrics.NODES_PLACEABLE.labels(region).set(n)
 
 
 CONFIG_ACTOR = "operator:configuration"  # the audit actor of what the deployment's configuration defines

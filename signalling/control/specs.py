@@ -72,9 +72,9 @@ NODE_KEY_ID = Str(max_len=16, min_len=16, pattern="[0-9a-f]{16}", description="n
 ENROLL_NODE_KEY = ObjectSpec(
     "EnrollNodeKey",
     {"region": REGION_ID,
-     "public_key": Str(max_len=1024, min_len=40,
-                       description="the node's Ed25519 public key: base64url of the 32 raw bytes (as `castellan "
-                                   "node-key public` prints), or PEM"),
+     "public_key": Str(max_len=43, min_len=43, pattern="[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]",
+                       description="the node's Ed25519 public key: base64url of the 32 raw bytes, unpadded (as "
+                                   "`castellan node-key public` prints)"),
      "reason": REASON},
     required=("region", "public_key"),
 )
