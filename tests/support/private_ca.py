@@ -27,7 +27,7 @@ def _name(cn: str) -> x509.Name:
 
 def make_server_cert(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> ServerCert:
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("Castellan test CA")).issuer_name(_name("Castellan test CA"))
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
