@@ -43,6 +43,11 @@ def _env(name: str, default: T) -> str | T:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    return parser().parse_args(argv)
+
+
+def parser() -> argparse.ArgumentParser:
+    """Every flag also reads CASTELLAN_<FLAG> (signalling/settings.py lists them and how the chart sets them)."""
     ap = argparse.ArgumentParser(prog="castellan node", description="run a Castellan media node")
     ap.add_argument("--node-id", default=_env("node_id", "node-1"))
     ap.add_argument("--region", default=_env("region", "local"))
@@ -73,7 +78,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                     help="... and audio of the N loudest plus the dominant speaker (0: everyone's)")
     ap.add_argument("--log-level", default=_env("log_level", "info"))
     ap.add_argument("--log-format", default=_env("log_format", "json"), choices=["json", "text"])
-    return ap.parse_args(argv)
+    return ap
 
 
 class JwksSource:

@@ -36,6 +36,7 @@ def add_parser(sub: Any) -> None:
     add(cp, "--node-keys", help="node public keys to enroll at start, a JSON list of {region, public_key}")
     add(cp, "--node-key-dir", help="a directory of <region>/node-key.pem private keys (the chart's generated "
                                    "Secrets): their public halves are enrolled for those regions at start")
+    add(cp, "--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"])
     add(cp, "--ca-bundle", help="CA certificates (PEM) for the nodes' https health checks (default: the system's)")
     add(cp, "--forwarded-hops", type=int, default=1,
         help="proxies in front that append to X-Forwarded-For (Ingress alone: 1; with a load balancer or CDN "
@@ -145,5 +146,5 @@ def run_control_plane(args: argparse.Namespace) -> int:
     bootstrap_operator_key(app.state.control, os.environ.get("CASTELLAN_OPERATOR_KEY") or None,
                            [Path(cfg.db).resolve().parent, cfg.key_dir()])
     # its access log has link ids and lobby tickets redacted (create_app installs signalling/control/accesslog.py)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=False)
     return 0
