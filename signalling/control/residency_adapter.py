@@ -89,7 +89,7 @@ class ResidencyAdapter:
 
     def place(self, *, tenant: str, room: str, region_hint: str | None) -> PlacementInfo:
         p = self.service.place_room(tenant, room, hint=region_hint)
-        node = self.service.registry.get_node(p.node)
+        node = self.service.trusted_node(p.node)  # the address comes from a record an enrolled key vouches for
         if node is None:
             raise PlacementRefused("node_gone", "the meeting's server just went away; please try again")
         where = self.service.describe(p)
@@ -104,7 +104,7 @@ class ResidencyAdapter:
         self.service.end_room(tenant, room, actor=actor)
 
     def node_http_url(self, node: str) -> str | None:
-        n = self.service.registry.get_node(node)
+        n = self.service.trusted_node(node)  # never send an admin token or a probe to an unvouched address
         return n.http_url if n is not None else None
 
     def node_gone(self, node: str, actor: str, reason: str) -> None:
