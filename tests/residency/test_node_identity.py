@@ -223,3 +223,19 @@ def test_regions_from_configuration_are_defined_once_and_never_silently_changed(
         world.svc.configure_regions(moved, actor="operator:configuration")
     assert err.value.code == "region_changed" and "de-2" in err.value.message
     assert world.svc.regions()["de-2"].jurisdiction == "EU"  # unchanged
+
+
+def test_an_overwrite_after_placement_cannot_redirect_the_join_answer(world: World) -> None:
+    from signalling.control.residency_adapter import ResidencyAdapter
+
+    guard, server = world.node("eu-1-a", "eu-1")
+    assert world.placeable() == ["eu-1-a"]
+    adapter = ResidencyAdapter(world.svc)
+    assert adapter.place(tenant="acme", room="r", region_hint=None).ws_url == "ws://127.0.0.1/eu-1-a/ws"
+    genuine = world.registry.get_node("eu-1-a")
+    assert genuine is not None
+    # the room stays placed on eu-1-a; its record now points at the attacker (signature no longer verifies)
+    world.registry.update_node(replace(genuine, ws_url="ws://203.0.113.66:7880/ws", http_url="http://203.0.113.66"))
+    with pytest.raises(PlacementRefused):
+        adapter.place(tenant="acme", room="r", region_hint=None)
+    assert adapter.node_http_url("eu-1-a") is None  # no admin token or probe goes to the attacker either
