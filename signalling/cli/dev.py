@@ -57,7 +57,7 @@ async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info
     node_id = "dev-node-1"
     # the node's key, generated on first start and enrolled (audited) for the dev region: `castellan dev` needs no
     # set-up, and its node proves itself to the control plane exactly as a separate node process does
-    node_key = load_or_create_node_key(data / "node-key.pem")
+    node_key = load_or_create_node_key(data / f"node-key-{args.region}.pem")  # one key, one region
     cp.residency.service.enroll_node_key(args.region, public_text(node_key), actor="castellan-dev",
                                          reason="the dev node's key, generated on first start")
     record = NodeRecord(id=node_id, region=args.region, public_ip=public_ip, udp_port=args.udp_port,
