@@ -28,12 +28,14 @@ sink forwarding to the control plane.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
 from .audit import AuditData, AuditValue
 from .errors import AdmissionRefused
+from .identity import NodeSigner
 from .model import Node
 from .registry import Registry
 
@@ -55,12 +57,19 @@ class ClaimsLike(Protocol):
 
 
 class NodeGuard:
-    def __init__(self, node_id: str, region: str, registry: Registry, audit: AuditSink) -> None:
+    def __init__(self, node_id: str, region: str, registry: Registry, audit: AuditSink,
+                 signer: NodeSigner | None = None, clock: Callable[[], float] = time.time) -> None:
         self.node_id = node_id
         self.region = region
         self.registry = registry
         self.audit = audit
+        # every record this node writes is signed with its enrolled key; the control plane ignores unsigned ones
+        self.signer = signer
+        self.clock = clock
         self._node: Node | None = None
+
+    def _signed(self, node: Node) -> Node:
+        return self.signer.sign(node, self.clock()) if self.signer is not None else node
 
     @property
     def actor(self) -> str:
@@ -94,15 +103,19 @@ class NodeGuard:
                                     "registered_region": live.region})
             raise AdmissionRefused("node_region_mismatch",
                                    f"node id {node.id} is already live in region {live.region}, not {node.region}")
-        self._node = self.registry.register_node(node)
+        self._node = self.registry.register_node(self._signed(node))
         return self._node
 
     def heartbeat(self, load: float, draining: bool = False, healthy: bool = True) -> None:
         """Refresh the registration; if it expired (e.g. Redis restarted), register again."""
-        if not self.registry.heartbeat(self.node_id, load=load, healthy=healthy, draining=draining):
-            if self._node is None:
-                raise AdmissionRefused("node_not_registered", "call register() before heartbeat()")
-            self.register(replace(self._node, load=load, healthy=healthy, draining=draining))
+        if self._node is None:
+            raise AdmissionRefused("node_not_registered", "call register() before heartbeat()")
+        current = replace(self._node, load=load, healthy=healthy, draining=draining)
+        signed = self._signed(current)
+        if self.registry.update_node(signed):
+            self._node = signed
+        else:  # expired (e.g. Redis restarted): register again
+            self.register(current)
 
     def admit_claims(self, claims: ClaimsLike | dict[str, object]) -> None:
         """`admit` for a verified claims object (attributes tenant/room/region) or a mapping with those keys."""

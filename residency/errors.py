@@ -70,3 +70,8 @@ class StoreUnavailable(ResidencyError):
 
 class SchemaOutdated(ResidencyError):
     """The database's schema is older than this code and automatic upgrade is off (startup error)."""
+
+
+class NodeRejected(ResidencyError):
+    """A node record in the registry that no enrolled key vouches for (unsigned, unknown key, bad signature,
+    wrong region, stale or replayed): the control plane ignores it and counts it."""

@@ -50,6 +50,10 @@ class NodeDict(TypedDict):
     healthy: bool
     draining: bool
     last_heartbeat: float
+    key_id: str
+    seq: int
+    signed_at: float
+    signature: str
 
 
 class OptInDict(TypedDict):
@@ -142,22 +146,34 @@ class Node:
     healthy: bool = True
     draining: bool = False
     last_heartbeat: float = 0.0
+    # the node's proof (residency/identity.py): which enrolled key signed this record, its sequence number and
+    # time, and the signature; a record without a valid one is ignored by the control plane
+    key_id: str = ""
+    seq: int = 0
+    signed_at: float = 0.0
+    signature: str = ""
 
     def usable(self) -> bool:
         """May new rooms go here? Healthy, not draining, not full."""
         return self.healthy and not self.draining and self.load < 1.0
 
+    def signed_with(self, *, key_id: str, seq: int, signed_at: float, signature: str) -> Node:
+        return replace(self, key_id=key_id, seq=seq, signed_at=signed_at, signature=signature)
+
     def to_dict(self) -> NodeDict:
         return {"id": self.id, "region": self.region, "public_ip": self.public_ip, "udp_port": self.udp_port,
                 "ws_url": self.ws_url, "http_url": self.http_url, "capacity": self.capacity, "load": self.load,
-                "healthy": self.healthy, "draining": self.draining, "last_heartbeat": self.last_heartbeat}
+                "healthy": self.healthy, "draining": self.draining, "last_heartbeat": self.last_heartbeat,
+                "key_id": self.key_id, "seq": self.seq, "signed_at": self.signed_at, "signature": self.signature}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Node:
         return cls(id=d["id"], region=d["region"], public_ip=d["public_ip"], udp_port=int(d["udp_port"]),
                    ws_url=d["ws_url"], http_url=d["http_url"], capacity=int(d.get("capacity", 100)),
                    load=float(d.get("load", 0.0)), healthy=bool(d.get("healthy", True)),
-                   draining=bool(d.get("draining", False)), last_heartbeat=float(d.get("last_heartbeat", 0.0)))
+                   draining=bool(d.get("draining", False)), last_heartbeat=float(d.get("last_heartbeat", 0.0)),
+                   key_id=str(d.get("key_id", "")), seq=int(d.get("seq", 0)),
+                   signed_at=float(d.get("signed_at", 0.0)), signature=str(d.get("signature", "")))
 
 
 @dataclass(frozen=True)

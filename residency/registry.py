@@ -58,6 +58,15 @@ class Registry(ABC):
         """Refresh a node's TTL and state. False if the node is unknown or already expired (re-register)."""
 
     @abstractmethod
+    def update_node(self, node: Node) -> bool:
+        """Replace a live node's record (a signed heartbeat) and refresh its TTL; False if it is unknown or
+        expired (then the node registers again)."""
+
+    def take_malformed(self) -> int:
+        """Node records skipped since the last call because they could not be parsed (counted as rejected)."""
+        return 0
+
+    @abstractmethod
     def deregister_node(self, node_id: str) -> None:
         """Remove a node now (clean shutdown)."""
 
@@ -155,6 +164,15 @@ class MemoryRegistry(Registry):
                                            last_heartbeat=self._clock())
             return True
 
+    def update_node(self, node: Node) -> bool:
+        with self._lock:
+            current = self._nodes.get(node.id)
+            if current is None or not self._alive(current):
+                self._nodes.pop(node.id, None)
+                return False
+            self._nodes[node.id] = replace(node, last_heartbeat=self._clock())
+            return True
+
     def deregister_node(self, node_id: str) -> None:
         with self._lock:
             self._nodes.pop(node_id, None)
@@ -243,6 +261,7 @@ class RedisRegistry(Registry):
             url, decode_responses=True, socket_timeout=2.0, socket_connect_timeout=2.0)
         self.p = prefix
         self.node_ttl = node_ttl
+        self._malformed = 0
 
     @contextmanager
     def _io(self) -> Iterator[None]:
@@ -281,6 +300,28 @@ class RedisRegistry(Registry):
             # XX: never resurrect a node that expired between GET and SET.
             return bool(self.r.set(key, json.dumps(node.to_dict()), px=self._ttl_ms(), xx=True))
 
+    def update_node(self, node: Node) -> bool:
+        stored = replace(node, last_heartbeat=time.time())
+        with self._io():
+            # XX: never resurrect a node that expired meanwhile
+            return bool(self.r.set(f"{self.p}:node:{node.id}", json.dumps(stored.to_dict()), px=self._ttl_ms(), xx=True))
+
+    def take_malformed(self) -> int:
+        count, self._malformed = self._malformed, 0
+        return count
+
+    def _parse_node(self, raw: str) -> Node | None:
+        """A stored record, or None for one that is not a node record at all (anyone with Redis access can write
+        one): skipped and counted, never a crash of the caller."""
+        try:
+            doc = json.loads(raw)
+            if not isinstance(doc, dict):
+                raise TypeError("not an object")
+            return Node.from_dict(doc)
+        except (ValueError, TypeError, KeyError):
+            self._malformed += 1
+            return None
+
     def deregister_node(self, node_id: str) -> None:
         with self._io():
             self.r.delete(f"{self.p}:node:{node_id}")
@@ -289,7 +330,7 @@ class RedisRegistry(Registry):
     def get_node(self, node_id: str) -> Node | None:
         with self._io():
             raw = self.r.get(f"{self.p}:node:{node_id}")
-        return None if raw is None else Node.from_dict(json.loads(raw))
+        return None if raw is None else self._parse_node(raw)
 
     def list_nodes(self, region: str | None = None) -> list[Node]:
         with self._io():
@@ -298,7 +339,7 @@ class RedisRegistry(Registry):
             expired = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
             if expired:
                 self.r.srem(f"{self.p}:nodes", *expired)
-        nodes = [Node.from_dict(json.loads(raw)) for raw in raws if raw is not None]
+        nodes = [n for n in (self._parse_node(raw) for raw in raws if raw is not None) if n is not None]
         return [n for n in nodes if region is None or n.region == region]
 
     # published policy

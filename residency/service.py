@@ -48,7 +48,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -58,11 +58,22 @@ from . import policy
 from .audit import DEPLOYMENT_CHAIN, AuditLog, AuditValue, VerifiedExport, verify_export
 from .catalogue import Catalogue, load_catalogue
 from .db import Database
-from .errors import Conflict, InvalidInput, NotFound, PlacementRefused, PolicyViolation, ResidencyError
+from .errors import (
+    Conflict,
+    InvalidInput,
+    NodeRejected,
+    NotFound,
+    PlacementRefused,
+    PolicyViolation,
+    ResidencyError,
+)
+from .identity import EnrolledKey, NodeSigner, enrolled_key, public_text
 from .model import Node, Placement, Region, Tenant, check_id, check_reason
+from .probe import HttpProber
 from .registry import MemoryRegistry, Registry
 from .signing import generate_signing_key, public_key_pem
 from .store import PolicyStore
+from .trust import NodeTrust, Prober
 
 
 def _policy_doc(t: Tenant) -> dict[str, AuditValue]:
@@ -86,6 +97,11 @@ def _attempted(value: object) -> AuditValue:
         return repr(value)
 
 
+def _key_of(nodes: Sequence[Node], node_id: str) -> str | None:
+    """The enrolled key that vouched for the node a room was placed on (named in the audit record)."""
+    return next((n.key_id for n in nodes if n.id == node_id), None)
+
+
 def _placement_doc(p: Placement) -> dict[str, AuditValue]:
     return {"room": p.room, "region": p.region, "node": p.node, "generation": p.generation, "reason": p.reason}
 
@@ -102,7 +118,8 @@ class Replacement:
 class ResidencyService:
     def __init__(self, db: str | Path | Database, registry: Registry | None = None,
                  signing_key: Ed25519PrivateKey | None = None, catalogue: Catalogue | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, prober: Prober | None = None,
+                 on_node_rejected: Callable[[str], None] | None = None) -> None:
         self.db = db if isinstance(db, Database) else Database(db)
         self.clock = clock
         self.store = PolicyStore(self.db)
@@ -112,6 +129,17 @@ class ResidencyService:
         # A generated key is only right for `castellan dev`: pass a persistent key in production.
         self.signing_key = signing_key if signing_key is not None else generate_signing_key()
         self._known_nodes: dict[str, Node] = {}
+        # only signed, enrolled, fresh records of nodes that answered the health check are placed on
+        self.trust = NodeTrust(prober if prober is not None else HttpProber(), clock,
+                               max_age=self.registry.node_ttl + 2.0, on_reject=on_node_rejected,
+                               on_first_reject=self._audit_rejected)
+        self.trust.set_keys(self.store.node_keys())
+        self._local_signers: dict[str, NodeSigner] = {}  # per region: one key is enrolled for one region
+
+    def _audit_rejected(self, node: Node, err: NodeRejected) -> None:
+        self.audit.append("node.rejected", actor="control-plane",
+                          data={"code": err.code, "message": err.message, "node": node.id, "region": node.region,
+                                "public_ip": node.public_ip, "node_key": node.key_id or None})
 
     @contextmanager
     def _refusals_audited(self, kind: str, actor: str, tenant: str | None,
@@ -149,6 +177,78 @@ class ResidencyService:
 
     def regions(self) -> dict[str, Region]:
         return self.store.regions()
+
+    def configure_regions(self, regions: Sequence[Region], *, actor: str) -> list[Region]:
+        """The operator's configured regions (CASTELLAN_REGIONS, the chart's `regions`), applied at start: new ones
+        are defined (audited), identical ones left alone; one that contradicts its stored definition is refused
+        with Conflict("region_changed") and nothing is changed — a region's definition never silently changes."""
+        stored = self.store.regions()
+        changed = [(r, stored[r.id]) for r in regions if r.id in stored and stored[r.id] != r]
+        if changed:
+            detail = "; ".join(f"{new.id}: stored {old.to_dict()}, configured {new.to_dict()}" for new, old in changed)
+            self.audit.append("region.refused", actor=actor,
+                              data={"code": "region_changed", "regions": [new.id for new, _ in changed]})
+            raise Conflict("region_changed",
+                           f"the configured regions contradict the stored ones ({detail}). A region's definition "
+                           "never changes silently: restore its configuration, or define a new region id")
+        return [self.define_region(r.id, r.jurisdiction, r.location, r.display_name, actor=actor,
+                                   reason="configured at start") for r in regions]
+
+    # -- node keys (operator) ----------------------------------------------------------------------------------
+    def enroll_node_key(self, region: str, public_key: str, *, actor: str,
+                        reason: str = "node key enrolled") -> EnrolledKey:
+        """Let nodes holding the private half of `public_key` serve `region`. Idempotent for the same region;
+        a key enrolled for another region is a Conflict (one key, one region)."""
+        with self._refusals_audited("node_key.refused", actor, None, {"region": str(region)}):
+            key = enrolled_key(region, public_key, actor=actor, at=self.clock())
+            reason = check_reason(reason, "enrolling a node key")
+            if region not in self.regions():
+                raise NotFound("unknown_region", f"region {region!r} is not defined; define it first")
+            with self.db.transaction():
+                existing = self.store.node_keys().get(key.key_id)
+                if existing is not None and existing.region == region:
+                    return existing
+                if existing is not None:
+                    raise Conflict("node_key_exists", f"node key {key.key_id} is enrolled for region "
+                                                      f"{existing.region}; revoke it there first")
+                self.audit.append("node_key.enrolled", actor=actor,
+                                  data={"node_key": key.key_id, "region": region, "public_key": key.public_key,
+                                        "reason": reason})
+                self.store.put_node_key(key)
+        self.trust.set_keys(self.store.node_keys())
+        return key
+
+    def revoke_node_key(self, key_id: str, *, actor: str, reason: str) -> EnrolledKey:
+        with self._refusals_audited("node_key.refused", actor, None, {"node_key": str(key_id)}):
+            reason = check_reason(reason, "revoking a node key")
+            with self.db.transaction():
+                existing = self.store.node_keys().get(key_id)
+                if existing is None:
+                    raise NotFound("unknown_node_key", f"node key {key_id!r} is not enrolled")
+                self.audit.append("node_key.revoked", actor=actor,
+                                  data={"node_key": key_id, "region": existing.region, "reason": reason})
+                self.store.delete_node_key(key_id)
+        self.trust.set_keys(self.store.node_keys())
+        return existing
+
+    def node_keys(self) -> list[EnrolledKey]:
+        return list(self.store.node_keys().values())
+
+    # -- the nodes placement may use -------------------------------------------------------------------------
+    def trusted_nodes(self) -> list[Node]:
+        """Live registry records vouched for by an enrolled key, of nodes that answered the health check."""
+        return [n for n, _ in self.trust.trusted(self._registry_nodes())]
+
+    def trusted_node(self, node_id: str) -> Node | None:
+        node = self.registry.get_node(node_id)
+        if node is None:
+            return None
+        return node if self.trust.trusted([node]) else None
+
+    def _registry_nodes(self) -> list[Node]:
+        nodes = self.registry.list_nodes()
+        self.trust.count_malformed(self.registry.take_malformed())
+        return nodes
 
     # -- tenants (admin) ---------------------------------------------------------------------------------------
     def create_tenant(self, tenant_id: str, name: str, jurisdiction: str, *, actor: str,
@@ -229,7 +329,7 @@ class ResidencyService:
         current = self.registry.get_placement(tenant_id, room_id)
         if current is not None:
             still_allowed = current.region in policy.effective_regions(tenant, regions, self.catalogue)
-            host = self.registry.get_node(current.node) if still_allowed else None
+            host = self.trusted_node(current.node) if still_allowed else None
             if host is not None and not host.draining:
                 return current
             if host is not None:
@@ -241,7 +341,7 @@ class ResidencyService:
             if outcome.new is not None:
                 return outcome.new
         try:
-            nodes = self.registry.list_nodes()
+            nodes = self.trusted_nodes()
             placed = {n.id: self.registry.rooms_placed(n.id) for n in nodes if n.usable()}
             decided = placing.place(tenant, room_id, regions, nodes, self.catalogue, self.clock(), hint=hint,
                                     placed=placed)
@@ -252,7 +352,8 @@ class ResidencyService:
         stored = self.registry.claim_placement(decided)
         if stored == decided:  # we won; a concurrent winner audited its own decision
             self.audit.append("placement.decided", actor=actor, tenant=tenant_id,
-                              data={**_placement_doc(decided), "hint": hint})
+                              data={**_placement_doc(decided), "hint": hint,
+                                    "node_key": _key_of(nodes, decided.node)})
         return stored
 
     def _move_off_draining(self, old: Placement, tenant: Tenant, regions: Mapping[str, Region],
@@ -261,7 +362,8 @@ class ResidencyService:
         region first). While no other allowed node can take the room, it stays where it is: the node refuses
         them with `node_draining` and they ask again, rather than the meeting being dropped."""
         try:
-            new = placing.replace(old, tenant, regions, self.registry.list_nodes(), self.catalogue, self.clock())
+            nodes = self.trusted_nodes()
+            new = placing.replace(old, tenant, regions, nodes, self.catalogue, self.clock())
         except PlacementRefused:
             return old
         stored = self.registry.replace_placement(old, new)
@@ -270,13 +372,15 @@ class ResidencyService:
         if stored == new:
             self.audit.append("placement.replaced", actor=actor, tenant=old.tenant,
                               data={**_placement_doc(new), "previous_node": old.node,
-                                    "previous_region": old.region, "trigger": "node draining"})
+                                    "previous_region": old.region, "trigger": "node draining",
+                                    "node_key": _key_of(nodes, new.node)})
         return stored
 
     def _replace(self, old: Placement, tenant: Tenant, regions: Mapping[str, Region], actor: str,
                  why: str) -> Replacement:
         try:
-            new = placing.replace(old, tenant, regions, self.registry.list_nodes(), self.catalogue, self.clock())
+            nodes = self.trusted_nodes()
+            new = placing.replace(old, tenant, regions, nodes, self.catalogue, self.clock())
         except PlacementRefused as refused:
             self.registry.drop_placement(old.tenant, old.room, expected=old)
             self.audit.append("placement.refused", actor=actor, tenant=old.tenant,
@@ -287,7 +391,8 @@ class ResidencyService:
         if stored == new:
             self.audit.append("placement.replaced", actor=actor, tenant=old.tenant,
                               data={**_placement_doc(new), "previous_node": old.node,
-                                    "previous_region": old.region, "trigger": why})
+                                    "previous_region": old.region, "trigger": why,
+                                    "node_key": _key_of(nodes, new.node)})
         return Replacement(old=old, new=stored)
 
     def get_placement(self, tenant_id: str, room_id: str) -> Placement | None:
@@ -325,15 +430,33 @@ class ResidencyService:
                                     "registered_region": live.region})
             raise PolicyViolation("node_region_mismatch",
                                   f"node {node.id} is live in region {live.region}; it cannot claim {node.region}")
-        stored = self.registry.register_node(node)
+        # signed with this process's own key (held in memory only): the record still checks like any other, so
+        # a forgery written over it into the registry is refused
+        stored = self.registry.register_node(self._local_signer(node.region).sign(node, self.clock()))
         self._note_join(stored, actor)
         return stored
+
+    def node_heartbeat(self, node_id: str, load: float, *, draining: bool = False, healthy: bool = True) -> bool:
+        """A heartbeat of a node registered in-process (`node_registered`); False if it expired."""
+        node = self.registry.get_node(node_id)
+        if node is None:
+            return False
+        updated = replace(node, load=load, draining=draining, healthy=healthy)
+        return self.registry.update_node(self._local_signer(node.region).sign(updated, self.clock()))
+
+    def _local_signer(self, region: str) -> NodeSigner:
+        signer = self._local_signers.get(region)
+        if signer is None:
+            signer = self._local_signers[region] = NodeSigner(generate_signing_key())
+            self.trust.add_local_key(enrolled_key(region, public_text(signer.key), actor="control-plane",
+                                                  at=self.clock()))
+        return signer
 
     def _note_join(self, node: Node, actor: str) -> None:
         if node.id not in self._known_nodes:
             self.audit.append("node.joined", actor=actor,
                               data={"node": node.id, "region": node.region, "public_ip": node.public_ip,
-                                    "udp_port": node.udp_port})
+                                    "udp_port": node.udp_port, "node_key": node.key_id})
         self._known_nodes[node.id] = node
 
     def node_left(self, node_id: str, *, actor: str, reason: str = "deregistered") -> list[Replacement]:
@@ -365,7 +488,9 @@ class ResidencyService:
         harmless); placement changes are compare-and-set, so only one process re-places a given room."""
         if self.store.regions() and not self.registry.list_regions():
             self.publish()
-        live = {n.id: n for n in self.registry.list_nodes()}
+        self.trust.set_keys(self.store.node_keys())  # keys enrolled through another process (CLI on the db)
+        self.trust.check_health(self._registry_nodes())
+        live = {n.id: n for n in self.trusted_nodes()}
         for node in live.values():
             self._note_join(node, actor)
         outcomes: list[Replacement] = []

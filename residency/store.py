@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from .db import Database
+from .identity import EnrolledKey
 from .model import Region, Tenant
 
 
@@ -39,3 +40,18 @@ class PolicyStore:
     def tenants(self) -> list[Tenant]:
         rows = self.db.query("SELECT doc FROM residency_tenants ORDER BY id")
         return [Tenant.from_dict(json.loads(str(row[0]))) for row in rows]
+
+    # node keys the operator enrolled, per region (residency/identity.py)
+    def put_node_key(self, key: EnrolledKey) -> None:
+        with self.db.transaction() as tx:
+            tx.execute("INSERT INTO residency_node_keys (key_id, doc) VALUES (:id, :doc) "
+                       "ON CONFLICT (key_id) DO UPDATE SET doc = excluded.doc",
+                       {"id": key.key_id, "doc": json.dumps(key.to_dict(), sort_keys=True)})
+
+    def delete_node_key(self, key_id: str) -> None:
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM residency_node_keys WHERE key_id = :id", {"id": key_id})
+
+    def node_keys(self) -> dict[str, EnrolledKey]:
+        rows = self.db.query("SELECT doc FROM residency_node_keys ORDER BY key_id")
+        return {k.key_id: k for k in (EnrolledKey.from_dict(json.loads(str(row[0]))) for row in rows)}

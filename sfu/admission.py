@@ -5,6 +5,7 @@ TokenVerifier, codes `token_*`). Then, in this order (docs/protocol.md lists the
 
   node_draining          this node is draining: ask the control plane again
   registry_unavailable   this node cannot reach the registry: nobody could see it, so it takes no one
+  revocations_stale      this node could not refresh the revoked links for longer than its bound (fail closed)
   malformed_claims       the token lacks tenant, room or region
   wrong_region           the token is for another region than this node's                 (residency rule)
   node_not_registered    the registry does not know this node (or its registration expired)
@@ -55,6 +56,9 @@ class Admission:
             raise JoinRefused("node_draining", "this node is draining; ask the control plane again")
         if not registry_ok:
             raise JoinRefused("registry_unavailable", "this node cannot reach the registry; retry shortly")
+        if self.revocations is not None and self.revocations.stale():
+            raise JoinRefused("revocations_stale",
+                              "this node cannot currently confirm that the meeting link was not revoked; retry shortly")
         try:
             if self.guard is not None:
                 self.guard.admit_claims(claims)

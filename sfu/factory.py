@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from starlette.applications import Starlette
 
 from residency.enforcement import AuditSink, NodeGuard
+from residency.identity import NodeSigner
 from residency.model import Node as NodeRecord
 from residency.registry import Registry
 from sfu.admission import Admission, Occupancy
 from sfu.agent import NodeAgent
+from sfu.app.identity import identity_route
 from sfu.app.limits import SignallingLimits
 from sfu.app.serving import quiet_client_faults
 from sfu.app.signalling import NodeSignalling, create_node_app
@@ -49,22 +51,26 @@ def build_node(
     revocations: LinkRevocations | None = None,
     occupancy: Occupancy | None = None,
     limits: SignallingLimits | None = None,
+    signer: NodeSigner | None = None,
 ) -> BuiltNode:
     """`registry` + `audit` + `record`: the node registers, heartbeats and audits its refusals (residency's
     NodeGuard); without them it is standalone and applies only the region rule. `revocations`: links revoked
     after their tokens were issued (HttpRevocations is refreshed in the background). `occupancy`: the in-process
     control plane's participant count (`castellan dev`). `limits`: what one signalling socket may do
-    (sfu/app/limits.py; the defaults unless a test narrows them). Serve `app` with
+    (sfu/app/limits.py; the defaults unless a test narrows them). `signer`: the node's enrolled key — it signs
+    every registry record and answers the control plane's health check at `/identity`. Serve `app` with
     `sfu.app.serving.node_server_settings()`."""
     guard = None
     if registry is not None:
         if audit is None or record is None:
             raise ValueError("a node in a registry needs an audit sink and its node record")
-        guard = NodeGuard(config.node_id, config.region, registry, audit)
+        guard = NodeGuard(config.node_id, config.region, registry, audit, signer=signer)
     node = Node(config, Admission(config.region, guard=guard, revocations=revocations, occupancy=occupancy))
     agent = NodeAgent(node, guard, record, capacity=capacity) if guard is not None and record is not None else None
     signalling = NodeSignalling(node, verifier, limits=limits)
-    _, signalling.metrics = metrics_endpoint(node, capacity, signalling_refusals=signalling.refusals)
+    _, signalling.metrics = metrics_endpoint(
+        node, capacity, signalling_refusals=signalling.refusals,
+        revocations=revocations if isinstance(revocations, HttpRevocations) else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -85,7 +91,8 @@ def build_node(
                 await agent.stop()
             await node.stop()
 
-    return BuiltNode(node, signalling, create_node_app(signalling, lifespan=lifespan), agent)
+    extra = [identity_route(signer, config.node_id)] if signer is not None else []
+    return BuiltNode(node, signalling, create_node_app(signalling, lifespan=lifespan, extra_routes=extra), agent)
 
 
 async def _refresh_revocations(revocations: HttpRevocations) -> None:

@@ -3,6 +3,7 @@ counters — nothing is incremented per packet in Python."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -10,11 +11,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from sfu.node import Node
+from signalling.tokens import HttpRevocations
 
 
 class NodeCollector(Collector):
-    def __init__(self, node: Node, capacity: int = 200, signalling_refusals: Mapping[str, int] | None = None) -> None:
+    def __init__(self, node: Node, capacity: int = 200, signalling_refusals: Mapping[str, int] | None = None,
+                 revocations: HttpRevocations | None = None) -> None:
         self.node = node
+        self.revocations = revocations
         self.capacity = capacity
         self.signalling_refusals = signalling_refusals if signalling_refusals is not None else {}
 
@@ -44,6 +48,16 @@ class NodeCollector(Collector):
         for reason, n in sorted(self.signalling_refusals.items()):
             refused.add_metric([*ids, reason], n)
         yield refused
+        if self.revocations is not None:
+            age = self.revocations.age()
+            yield gauge("castellan_node_revocations_age_seconds",
+                        "Seconds since the revoked-links list was last refreshed (-1: never)",
+                        -1.0 if math.isinf(age) else age)
+            yield gauge("castellan_node_revocations_stale",
+                        "1 while the revoked-links list is older than its bound: joins are refused (fail closed)",
+                        1.0 if self.revocations.stale() else 0.0)
+            yield counter("castellan_node_revocation_refresh_failures",
+                          "Failed refreshes of the revoked-links list", self.revocations.failures)
         if node.engine is None:
             return
         c = node.engine.counters()
@@ -75,8 +89,9 @@ class NodeCollector(Collector):
 
 
 def metrics_endpoint(
-    node: Node, capacity: int = 200, signalling_refusals: Mapping[str, int] | None = None
+    node: Node, capacity: int = 200, signalling_refusals: Mapping[str, int] | None = None,
+    revocations: HttpRevocations | None = None,
 ) -> tuple[CollectorRegistry, Callable[[], bytes]]:
     registry = CollectorRegistry()
-    registry.register(NodeCollector(node, capacity, signalling_refusals))
+    registry.register(NodeCollector(node, capacity, signalling_refusals, revocations))
     return registry, lambda: generate_latest(registry)

@@ -13,14 +13,18 @@ import json
 import logging
 import os
 import signal
+import ssl
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from residency.audit import AuditLog
+from residency.errors import InvalidInput
+from residency.identity import NodeSigner, load_or_create_node_key, public_text
 from residency.model import Node as NodeRecord
 from residency.registry import RedisRegistry
 from sfu import logs
@@ -28,6 +32,7 @@ from sfu.app.serving import node_server_settings
 from sfu.config import NodeConfig
 from sfu.factory import build_node
 from signalling.tokens import HttpRevocations, Jwks, TokenVerifier, parse_jwks
+from signalling.tokens.revocations import check_url, tls_context
 
 log = logging.getLogger("castellan.node")
 T = TypeVar("T")
@@ -38,6 +43,11 @@ def _env(name: str, default: T) -> str | T:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    return parser().parse_args(argv)
+
+
+def parser() -> argparse.ArgumentParser:
+    """Every flag also reads CASTELLAN_<FLAG> (signalling/settings.py lists them and how the chart sets them)."""
     ap = argparse.ArgumentParser(prog="castellan node", description="run a Castellan media node")
     ap.add_argument("--node-id", default=_env("node_id", "node-1"))
     ap.add_argument("--region", default=_env("region", "local"))
@@ -53,6 +63,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--drain-deadline", type=float, default=float(_env("drain_deadline", 3600.0)),
                     help="on SIGTERM: take no new participants, ask them to move, exit when empty or after this")
     ap.add_argument("--data-dir", default=_env("data_dir", ".castellan-node"), help="node-local audit log")
+    ap.add_argument("--node-key", default=_env("node_key", None),
+                    help="the node's Ed25519 private key (PEM), whose public key the operator enrolled for --region "
+                         "(default: <data dir>/node-key.pem, created on first start)")
+    ap.add_argument("--ca-bundle", default=_env("ca_bundle", None),
+                    help="CA certificates (PEM) to verify the control plane's https certificate (default: the system's)")
+    ap.add_argument("--revocations-max-age", type=float, default=float(_env("revocations_max_age", 30.0)),
+                    help="refuse joins (revocations_stale) when the revoked-links list could not be refreshed for "
+                         "this many seconds")
     ap.add_argument("--capacity", type=int, default=int(_env("capacity", 200)), help="participants at load 1.0")
     ap.add_argument("--last-n", type=int, default=int(_env("last_n", 0)),
                     help="each subscriber receives video of the N most recent speakers only (0: everyone's)")
@@ -60,7 +78,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                     help="... and audio of the N loudest plus the dominant speaker (0: everyone's)")
     ap.add_argument("--log-level", default=_env("log_level", "info"))
     ap.add_argument("--log-format", default=_env("log_format", "json"), choices=["json", "text"])
-    return ap.parse_args(argv)
+    return ap
 
 
 class JwksSource:
@@ -82,10 +100,13 @@ class JwksSource:
         return self._keys
 
 
-def jwks_from_url(url: str) -> Callable[[], Jwks]:
+def jwks_from_url(url: str, context: ssl.SSLContext | None = None) -> Callable[[], Jwks]:
+    check_url(url, "--control-plane-url")
+
     def fetch() -> Jwks:
-        with urllib.request.urlopen(url.rstrip("/") + "/.well-known/jwks.json", timeout=5) as r:  # noqa: S310
-            return parse_jwks(json.loads(r.read()))
+        with urllib.request.urlopen(url.rstrip("/") + "/.well-known/jwks.json", timeout=5,  # noqa: S310
+                                    context=context) as r:
+            return parse_jwks(json.loads(r.read(1024 * 1024)))
 
     return fetch
 
@@ -110,16 +131,25 @@ async def serve(args: argparse.Namespace) -> None:
         last_n=max(0, args.last_n),
         audio_n=max(0, args.audio_n),
     )
+    try:
+        context = tls_context(args.ca_bundle)
+    except (OSError, ssl.SSLError) as e:
+        raise SystemExit(f"castellan node: --ca-bundle {args.ca_bundle}: {e}") from None
     if args.control_plane_url:
-        jwks = JwksSource(jwks_from_url(args.control_plane_url))
+        try:
+            jwks = JwksSource(jwks_from_url(args.control_plane_url, context))
+        except ValueError as e:
+            raise SystemExit(f"castellan node: {e}") from None
     elif args.jwks_file:
         jwks = JwksSource(jwks_from_file(args.jwks_file), ttl=2.0)
     else:
         raise SystemExit("castellan node: give --control-plane-url or --jwks-file to verify join tokens")
     verifier = TokenVerifier(jwks, config.node_id)
-    revocations = HttpRevocations(args.control_plane_url) if args.control_plane_url else None
+    revocations = (HttpRevocations(args.control_plane_url, max_age=args.revocations_max_age, context=context)
+                   if args.control_plane_url else None)
     if args.redis_url:
         os.makedirs(args.data_dir, exist_ok=True)
+        signer = NodeSigner(node_key(args))
         record = NodeRecord(
             id=config.node_id, region=config.region, public_ip=config.public_ip, udp_port=config.udp_port,
             ws_url=f"ws://{config.public_ip}:{args.http_port}/ws", http_url=f"http://{config.public_ip}:{args.http_port}",
@@ -127,7 +157,7 @@ async def serve(args: argparse.Namespace) -> None:
         )
         built = build_node(config, verifier, registry=RedisRegistry(args.redis_url),
                            audit=AuditLog(os.path.join(args.data_dir, "node-audit.db")), record=record,
-                           capacity=args.capacity, revocations=revocations)
+                           capacity=args.capacity, revocations=revocations, signer=signer)
     else:
         # no registry: a standalone node (tests, benchmarks) still refuses tokens for another region
         built = build_node(config, verifier, capacity=args.capacity, revocations=revocations)
@@ -153,6 +183,20 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(drain()))
         loop.add_signal_handler(signal.SIGINT, lambda: setattr(server, "should_exit", True))
     await server.serve()
+
+
+def node_key(args: argparse.Namespace) -> Ed25519PrivateKey:
+    """The node's key: --node-key (a Secret mount: must exist), else <data dir>/node-key.pem, made on first start.
+    Its public half is logged, so the operator can enroll it (`castellan node-key enroll`)."""
+    path = args.node_key or os.path.join(args.data_dir, "node-key.pem")
+    try:
+        key = load_or_create_node_key(path, create=args.node_key is None)
+    except (InvalidInput, OSError) as e:
+        raise SystemExit(f"castellan node: node key: {getattr(e, 'message', e)}") from None
+    log.info("node key %s (public %s): the control plane places rooms here once it is enrolled for region %s "
+             "(castellan node-key enroll --region %s --public-key %s)", NodeSigner(key).key_id, public_text(key),
+             args.region, args.region, public_text(key))
+    return key
 
 
 class _Server(uvicorn.Server):

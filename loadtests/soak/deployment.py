@@ -87,6 +87,7 @@ class Deployment:
                             "--http-port", str(http), "--udp-port", str(free_port(HOST, UDP)), "--public-ip", HOST,
                             "--redis-url", self.redis_url, "--control-plane-url", self.cp_url,
                             "--data-dir", str(self.workdir / f"node-{node_id}"), "--capacity", "200",
+                            "--node-key", str(self._node_key(node_id)),
                             "--resume-grace", f"{self.resume_grace:g}", "--drain-deadline", f"{self.drain_deadline:g}",
                             "--log-level", "info")
         proc = self.procs.add(Proc(f"node {node_id}", argv, self.workdir / f"node-{node_id}.log"))
@@ -94,7 +95,21 @@ class Deployment:
         self.nodes[node_id] = node
         if not cl.wait_until(lambda: node_id in cl.registry_nodes(self.redis_url), 30):
             raise RuntimeError(f"node {node_id} did not register:\n{proc.tail()}")
+        if not cl.wait_until(lambda: cl.placeable(self.cp_url).get(REGION, 0) >= self._live(), 30):
+            raise RuntimeError(f"the control plane did not verify node {node_id}:\n{proc.tail()}")
         return node
+
+    def _node_key(self, node_id: str) -> Path:
+        """The node's key, generated and enrolled for REGION on the control plane's database (as an operator
+        would with `castellan node-key generate` / `enroll`)."""
+        data = self.workdir / f"node-{node_id}"
+        data.mkdir(parents=True, exist_ok=True)
+        key = data / "node-key.pem"
+        cl.enroll_node_key(self.workdir / "control" / "castellan.db", REGION, key)
+        return key
+
+    def _live(self) -> int:
+        return sum(1 for n in self.nodes.values() if n.proc.alive())
 
     def drain(self, node_id: str) -> None:
         """SIGTERM: what an orchestrator sends before it replaces a node."""

@@ -8,7 +8,7 @@ import contextlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sfu.admission import JoinRefused
@@ -345,9 +345,10 @@ class NodeSignalling:
         return FileResponse(STATIC / "dev" / "minimal.js", media_type="text/javascript")
 
 
-def create_node_app(signalling: NodeSignalling, lifespan: Lifespan | None = None) -> Starlette:
+def create_node_app(signalling: NodeSignalling, lifespan: Lifespan | None = None,
+                    extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     s = signalling
-    routes = [
+    routes: list[BaseRoute] = [*extra_routes,
         WebSocketRoute("/ws", s.websocket),
         Route("/healthz", s.healthz),
         Route("/readyz", s.readyz),

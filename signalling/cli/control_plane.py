@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -34,6 +35,14 @@ def add_parser(sub: Any) -> None:
     add(cp, "--trusted-proxies", default="",
         help="CIDRs of those proxies, comma-separated (default: loopback and private networks); the header "
              "counts only when the connection comes from one of them")
+    add(cp, "--regions", help="the deployment's regions, a JSON list of {id, jurisdiction, location, display_name} "
+                              "(the chart's `regions`): defined at start, audited; a start whose regions contradict "
+                              "the stored ones is refused")
+    add(cp, "--node-keys", help="node public keys to enroll at start, a JSON list of {region, public_key}")
+    add(cp, "--node-key-dir", help="a directory of <region>/node-key.pem private keys (the chart's generated "
+                                   "Secrets): their public halves are enrolled for those regions at start")
+    add(cp, "--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"])
+    add(cp, "--ca-bundle", help="CA certificates (PEM) for the nodes' https health checks (default: the system's)")
     add(cp, "--forwarded-hops", type=int, default=1,
         help="proxies in front that append to X-Forwarded-For (Ingress alone: 1; with a load balancer or CDN "
              "in front: 2); 0 = walk from the right past every trusted proxy")
@@ -90,6 +99,35 @@ def bootstrap_operator_key(control: Any, provided: str | None, places: list[Path
     print(f"castellan: created the operator key; it is in {path} (mode 0600)", file=sys.stderr)
 
 
+def _node_keys(args: argparse.Namespace) -> list[tuple[str, str]]:
+    from residency.errors import InvalidInput
+    from residency.identity import load_or_create_node_key, public_text
+
+    keys: list[tuple[str, str]] = []
+    if args.node_keys:
+        try:
+            doc = json.loads(args.node_keys)
+            keys += [(str(d["region"]), str(d["public_key"])) for d in doc]
+        except (ValueError, TypeError, KeyError) as e:
+            raise InvalidInput("invalid_node_keys", "CASTELLAN_NODE_KEYS must be a JSON list of {region, public_key} "
+                                                    f"({e})") from None
+    if args.node_key_dir:
+        root = Path(args.node_key_dir)
+        for pem in sorted(root.glob("*/node-key.pem")):
+            keys.append((pem.parent.name, public_text(load_or_create_node_key(pem, create=False))))
+    return keys
+
+
+def apply_operator_config(cfg: Any, args: argparse.Namespace) -> None:
+    """Regions and node keys from the deployment's configuration (flags / CASTELLAN_* from the chart)."""
+    from signalling.control.residency_adapter import parse_regions
+
+    if args.regions:
+        cfg.regions = [r.to_dict() for r in parse_regions(args.regions)]
+    cfg.node_keys = _node_keys(args)
+    cfg.ca_bundle = args.ca_bundle or None
+
+
 def run_control_plane(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -107,11 +145,12 @@ def run_control_plane(args: argparse.Namespace) -> int:
         raise SystemExit(f"castellan: --trusted-proxies / --forwarded-hops: {e}") from None
     cfg.schema_upgrade = args.schema_upgrade == "auto"
     try:
+        apply_operator_config(cfg, args)
         app = create_app(cfg)
     except ResidencyError as e:  # the database: unreachable, or behind this release with --schema-upgrade never
         raise SystemExit(f"castellan: {e.code}: {e.message}") from None
     bootstrap_operator_key(app.state.control, os.environ.get("CASTELLAN_OPERATOR_KEY") or None,
                            [Path(cfg.db).resolve().parent, cfg.key_dir()])
     # its access log has link ids and lobby tickets redacted (create_app installs signalling/control/accesslog.py)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=False)
     return 0

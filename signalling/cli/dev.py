@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from residency.identity import NodeSigner, load_or_create_node_key, public_text
 from residency.model import Node as NodeRecord
 from residency.registry import MemoryRegistry
 from sfu import logs
@@ -54,13 +55,18 @@ async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info
     cp = embedded_control_plane(db=data / "castellan.db", public_url=control_url, registry=registry,
                                 region=(args.region, args.jurisdiction, "This machine", "Local node"))
     node_id = "dev-node-1"
+    # the node's key, generated on first start and enrolled (audited) for the dev region: `castellan dev` needs no
+    # set-up, and its node proves itself to the control plane exactly as a separate node process does
+    node_key = load_or_create_node_key(data / f"node-key-{args.region}.pem")  # one key, one region
+    cp.residency.service.enroll_node_key(args.region, public_text(node_key), actor="castellan-dev",
+                                         reason="the dev node's key, generated on first start")
     record = NodeRecord(id=node_id, region=args.region, public_ip=public_ip, udp_port=args.udp_port,
                         ws_url=f"ws://{public_ip}:{args.node_port}/ws", http_url=f"http://{args.host}:{args.node_port}")
     built = build_node(NodeConfig(node_id=node_id, region=args.region, host=args.host, udp_port=args.udp_port,
                                   public_ip=public_ip),
                        TokenVerifier(cp.control.keyring.jwks, node_id), registry=registry,
                        audit=cp.residency.service.audit, record=record, revocations=cp.control.revocations,
-                       occupancy=cp.control.occupancy)
+                       occupancy=cp.control.occupancy, signer=NodeSigner(node_key))
     node, node_app = built.node, built.app
     servers = [
         uvicorn.Server(uvicorn.Config(cp.app, host=args.host, port=args.port, log_level=args.log_level, log_config=None, access_log=False, ws="websockets-sansio")),
@@ -73,6 +79,9 @@ async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info
             for t in tasks:
                 t.result()
         await asyncio.sleep(0.05)
+    # the node has registered (its app started): check it now rather than at the next maintenance round, so the
+    # printed link works at once
+    await asyncio.to_thread(cp.residency.service.sweep)
     demo = create_demo(cp.control, password=args.password)
     print("\n  Castellan is running (control plane + one media node, one process).", flush=True)
     print(f"  Join the demo meeting in a browser: {demo['join_url']}", flush=True)

@@ -8,12 +8,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import admin_key, control_plane, db, keys, link, lockout, tenant
+from . import admin_key, control_plane, db, keys, link, lockout, node_key, region, tenant
 from .options import backend
 from .passthrough import PASSTHROUGH, add_parsers, dispatch
 
 # in `castellan --help` order, after control-plane and the passthrough commands
-ADMIN_GROUPS = {g.NAME: g for g in (tenant, admin_key, link, lockout, keys)}
+ADMIN_GROUPS = {g.NAME: g for g in (region, node_key, tenant, admin_key, link, lockout, keys)}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,4 +52,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return control_plane.run_control_plane(args)
     if args.command == db.NAME:
         return db.run(args)
+    if args.command == node_key.NAME and args.action in node_key.LOCAL_ACTIONS:
+        return node_key.run_local(args)
     return _admin(args)

@@ -141,7 +141,9 @@ async def _maintain(control: ControlPlane, interval: float = 2.0) -> None:
     while maintain is not None:
         await asyncio.sleep(interval)
         try:
-            maintain()
+            # off the event loop: it health-checks nodes over HTTP (in `castellan dev` the node is served by
+            # this very loop)
+            await asyncio.to_thread(maintain)
         except Exception:  # keep reconciling; readyz reports a dead registry
             logging.getLogger(__name__).exception("residency maintenance failed")
 

@@ -65,6 +65,21 @@ class Direct:
     def rotate_signing_key(self) -> dict[str, Any]:
         return self.cp.rotate_signing_key(self.actor)
 
+    def define_region(self, **fields: Any) -> dict[str, Any]:
+        return self.cp.define_region(self.actor, **fields)
+
+    def list_regions(self) -> dict[str, Any]:
+        return self.cp.list_regions()
+
+    def enroll_node_key(self, region: str, public_key: str, reason: str) -> dict[str, Any]:
+        return self.cp.enroll_node_key(self.actor, region=region, public_key=public_key, reason=reason)
+
+    def list_node_keys(self) -> dict[str, Any]:
+        return self.cp.list_node_keys()
+
+    def revoke_node_key(self, key_id: str, reason: str) -> dict[str, Any]:
+        return self.cp.revoke_node_key(self.actor, key_id=key_id, reason=reason)
+
 
 class Remote:
     def __init__(self, base_url: str, key: str | None, timeout: float = 30.0) -> None:
@@ -128,3 +143,19 @@ class Remote:
 
     def rotate_signing_key(self) -> dict[str, Any]:
         return self._call("POST", "/v1/operator/signing-keys/rotate", {})
+
+    def define_region(self, **fields: Any) -> dict[str, Any]:
+        return self._call("POST", "/v1/operator/regions", fields)
+
+    def list_regions(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/operator/regions")
+
+    def enroll_node_key(self, region: str, public_key: str, reason: str) -> dict[str, Any]:
+        return self._call("POST", "/v1/operator/node-keys", {"region": region, "public_key": public_key,
+                                                              "reason": reason})
+
+    def list_node_keys(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/operator/node-keys")
+
+    def revoke_node_key(self, key_id: str, reason: str) -> dict[str, Any]:
+        return self._call("DELETE", f"/v1/operator/node-keys/{key_id}", {"reason": reason})

@@ -35,6 +35,11 @@ class ControlConfig:
     password_workers: int = 0  # password hashes computed at once (each holds the Argon2 memory); 0: CPUs, 2..8
     password_queue: int = 256  # password checks waiting or running; beyond it a join is told to retry (503)
     lobby_poll_max: float = 25.0
+    # operator configuration applied at start (CASTELLAN_REGIONS, CASTELLAN_NODE_KEYS, CASTELLAN_NODE_KEY_DIR):
+    # regions as residency.model.Region dicts, node public keys as (region, key)
+    regions: list[dict[str, str]] | None = None
+    node_keys: list[tuple[str, str]] = field(default_factory=list)
+    ca_bundle: str | None = None  # CAs for the nodes' https health checks (default: the system's)
 
     def forwarded_rule(self) -> ForwardedRule:
         """How the client address is found (no trusted proxy at all while `trust_forwarded_for` is off)."""

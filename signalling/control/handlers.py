@@ -133,6 +133,40 @@ async def rotate_signing_key(request: Request, p: Params) -> Response:
     return ok(cp(request).rotate_signing_key(who.actor))
 
 
+async def define_region(request: Request, p: Params) -> Response:
+    from .specs import DEFINE_REGION
+
+    who = principal(request, operator=True)
+    b = await body(request, DEFINE_REGION)
+    return ok(cp(request).define_region(who.actor, **b), 201)
+
+
+async def list_regions(request: Request, p: Params) -> Response:
+    principal(request, operator=True)
+    return ok(cp(request).list_regions())
+
+
+async def enroll_node_key(request: Request, p: Params) -> Response:
+    from .specs import ENROLL_NODE_KEY
+
+    who = principal(request, operator=True)
+    b = await body(request, ENROLL_NODE_KEY)
+    return ok(cp(request).enroll_node_key(who.actor, **b), 201)
+
+
+async def list_node_keys(request: Request, p: Params) -> Response:
+    principal(request, operator=True)
+    return ok(cp(request).list_node_keys())
+
+
+async def revoke_node_key(request: Request, p: Params) -> Response:
+    from .specs import REVOKE_NODE_KEY
+
+    who = principal(request, operator=True)
+    b = await body(request, REVOKE_NODE_KEY)
+    return ok(cp(request).revoke_node_key(who.actor, key_id=p["key_id"], reason=b["reason"]))
+
+
 # -- public ------------------------------------------------------------------------------------------------------
 def _remembered(control: ControlPlane, link: str, device: str) -> bool:
     """Whether the join just made this device known (a correct password); a limiter that cannot say (Redis away

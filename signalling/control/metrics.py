@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from prometheus_client import REGISTRY, Counter
+from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -31,6 +31,20 @@ LOCKOUTS = _counter("castellan_password_lockouts_total", "Password back-offs sta
                     ("scope", "locked"))
 STORE_UNAVAILABLE = _counter("castellan_store_unavailable_total",
                              "Requests refused with a retryable 503 because the database was unreachable")
+def _gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
+    existing = REGISTRY._names_to_collectors.get(name)
+    if existing is not None:
+        return existing  # type: ignore[return-value]
+    return Gauge(name, doc, labels)
+
+
+NODES_PLACEABLE = _gauge("castellan_nodes_placeable",
+                         "Nodes the control plane may place rooms on (enrolled key, valid signature, answered the "
+                         "health check), by region, as of the last maintenance round", ("region",))
+REGISTRY_REJECTED = _counter(
+    "castellan_registry_records_rejected_total",
+    "Node records in the registry ignored for placement (unsigned, unknown key, bad signature, region not the "
+    "key's, stale, replayed, malformed, failed challenge), each distinct record once, by reason", ("reason",))
 SLOWED_CHECKS = _counter("castellan_link_slowed_checks_total",
                          "Password checks delayed because their link is under guessing (unknown guessers only)",
                          ("tenant",))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from residency.audit import AuditValue
 from residency.db import Database
 from residency.errors import PlacementRefused
-from residency.model import Tenant
+from residency.identity import EnrolledKey
+from residency.model import Region, Tenant
 from residency.registry import MemoryRegistry, RedisRegistry, Registry
 from residency.service import ResidencyService
 from residency.signing import load_or_create_signing_key
@@ -17,10 +21,34 @@ from .config import ControlConfig
 from .jsontypes import JSONObject
 from .ports import AuditDetail, PlacementInfo
 
+log = logging.getLogger("castellan.control")
+
 
 def _tenant_dict(t: Tenant) -> JSONObject:
     return {"tenant": t.id, "name": t.name, "jurisdiction": t.jurisdiction,
             "allowed_regions": None if t.allowed_regions is None else sorted(t.allowed_regions)}
+
+
+def _key_dict(k: EnrolledKey) -> JSONObject:
+    return {"key_id": k.key_id, "region": k.region, "public_key": k.public_key, "enrolled_by": k.enrolled_by,
+            "enrolled_at": k.enrolled_at}
+
+
+def parse_regions(text: str) -> list[Region]:
+    """CASTELLAN_REGIONS: a JSON list of {id, jurisdiction, location, display_name} (the chart's `regions`)."""
+    import json
+
+    from residency.errors import InvalidInput
+
+    try:
+        doc = json.loads(text)
+        if not isinstance(doc, list):
+            raise TypeError("not a list")
+        return [Region(id=str(d["id"]), jurisdiction=str(d["jurisdiction"]), location=str(d.get("location") or ""),
+                       display_name=str(d.get("display_name") or d["id"])) for d in doc]
+    except (ValueError, TypeError, KeyError) as e:
+        raise InvalidInput("invalid_regions", "CASTELLAN_REGIONS must be a JSON list of objects with id, "
+                                              f"jurisdiction, location and display_name ({e})") from None
 
 
 def _audit_safe(details: Mapping[str, AuditDetail]) -> dict[str, AuditValue]:
@@ -36,6 +64,24 @@ class ResidencyAdapter:
         t = self.service.create_tenant(tenant, name, jurisdiction, actor=actor)
         return {**_tenant_dict(t), "effective_regions": sorted(self.service.allowed_regions(t.id))}
 
+    # -- operator: regions and node keys ------------------------------------------------------------------------
+    def define_region(self, *, region: str, jurisdiction: str, location: str, display_name: str, actor: str,
+                      reason: str) -> JSONObject:
+        r = self.service.define_region(region, jurisdiction, location, display_name, actor=actor, reason=reason)
+        return dict(r.to_dict())
+
+    def list_regions(self) -> list[JSONObject]:
+        return [dict(r.to_dict()) for r in self.service.regions().values()]
+
+    def enroll_node_key(self, *, region: str, public_key: str, actor: str, reason: str) -> JSONObject:
+        return _key_dict(self.service.enroll_node_key(region, public_key, actor=actor, reason=reason))
+
+    def revoke_node_key(self, *, key_id: str, actor: str, reason: str) -> JSONObject:
+        return {**_key_dict(self.service.revoke_node_key(key_id, actor=actor, reason=reason)), "revoked": True}
+
+    def list_node_keys(self) -> list[JSONObject]:
+        return [_key_dict(k) for k in self.service.node_keys()]
+
     def tenant_exists(self, tenant: str) -> bool:
         return self.service.store.get_tenant(tenant) is not None
 
@@ -44,7 +90,7 @@ class ResidencyAdapter:
 
     def place(self, *, tenant: str, room: str, region_hint: str | None) -> PlacementInfo:
         p = self.service.place_room(tenant, room, hint=region_hint)
-        node = self.service.registry.get_node(p.node)
+        node = self.service.trusted_node(p.node)  # the address comes from a record an enrolled key vouches for
         if node is None:
             raise PlacementRefused("node_gone", "the meeting's server just went away; please try again")
         where = self.service.describe(p)
@@ -59,7 +105,7 @@ class ResidencyAdapter:
         self.service.end_room(tenant, room, actor=actor)
 
     def node_http_url(self, node: str) -> str | None:
-        n = self.service.registry.get_node(node)
+        n = self.service.trusted_node(node)  # never send an admin token or a probe to an unvouched address
         return n.http_url if n is not None else None
 
     def node_gone(self, node: str, actor: str, reason: str) -> None:
@@ -82,16 +128,57 @@ class ResidencyAdapter:
 
     def maintain(self) -> None:
         """Periodic reconciliation (node arrivals/departures, re-placement); run every ~2 s."""
+        from . import metrics
+
         self.service.sweep()
+        counts: dict[str, int] = dict.fromkeys(self.service.regions(), 0)
+        for node in self.service.trusted_nodes():
+            counts[node.region] = counts.get(node.region, 0) + 1
+        for region, n in counts.items():
+            metrics.NODES_PLACEABLE.labels(region).set(n)
+
+
+CONFIG_ACTOR = "operator:configuration"  # the audit actor of what the deployment's configuration defines
 
 
 def open_residency(config: ControlConfig, registry: Registry | None = None) -> ResidencyAdapter:
-    """Opens residency on the control plane's database, with Redis when configured."""
+    """Opens residency on the control plane's database, with Redis when configured, and applies the operator's
+    configured regions and node keys (audited; a configured region contradicting a stored one raises Conflict)."""
+    from residency.probe import HttpProber
+    from signalling.tokens.revocations import tls_context
+
+    from . import metrics
+
     if registry is None:
         registry = RedisRegistry(config.redis_url) if config.redis_url else MemoryRegistry()
     Path(config.db).parent.mkdir(parents=True, exist_ok=True)
-    key = load_or_create_signing_key(config.key_dir() / "audit-ed25519.pem")
+    key = load_audit_key(config)
     db = Database(config.database(), upgrade=config.schema_upgrade)
-    service = ResidencyService(db, registry=registry, signing_key=key)
+    service = ResidencyService(db, registry=registry, signing_key=key,
+                               prober=HttpProber(context=tls_context(config.ca_bundle)),
+                               on_node_rejected=lambda reason: metrics.REGISTRY_REJECTED.labels(reason).inc())
+    if config.regions is not None:
+        service.configure_regions([Region.from_dict(r) for r in config.regions], actor=CONFIG_ACTOR)
+    for region, public in config.node_keys:
+        service.enroll_node_key(region, public, actor=CONFIG_ACTOR, reason="enrolled by the deployment's configuration")
     service.publish()
     return ResidencyAdapter(service)
+
+
+AUDIT_KEY = "audit-ed25519.pem"
+
+
+def load_audit_key(config: ControlConfig) -> Ed25519PrivateKey:
+    """The audit-signing key: `<key dir>/audit-ed25519.pem` when it is there (the chart puts it in the key
+    Secret, so every replica signs with the same key); else created on first start in the key dir, or — when the
+    key dir is a read-only mount (a Secret without that file) — in `<db dir>/keys`, on the data volume."""
+    primary = config.key_dir() / AUDIT_KEY
+    if primary.exists():
+        return load_or_create_signing_key(primary)
+    try:
+        return load_or_create_signing_key(primary)
+    except OSError as e:
+        fallback = Path(config.db).resolve().parent / "keys" / AUDIT_KEY
+        log.warning("audit key: %s cannot be created (%s); using %s on the data volume", primary,
+                    e.strerror or e, fallback)
+        return load_or_create_signing_key(fallback)

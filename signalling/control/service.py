@@ -151,6 +151,34 @@ class ControlPlane:
         except ResidencyError as e:
             raise residency_error(e) from None
 
+    # -- operator: regions and node keys --------------------------------------------------------------------------
+    def define_region(self, actor: str, *, region: str, jurisdiction: str, location: str, display_name: str,
+                      reason: str = "region defined") -> JSONObject:
+        try:
+            return self.residency.define_region(region=region, jurisdiction=jurisdiction, location=location,
+                                                display_name=display_name, actor=actor, reason=reason)
+        except ResidencyError as e:
+            raise residency_error(e) from None
+
+    def list_regions(self) -> JSONObject:
+        return {"regions": list(self.residency.list_regions())}
+
+    def enroll_node_key(self, actor: str, *, region: str, public_key: str,
+                        reason: str = "node key enrolled") -> JSONObject:
+        try:
+            return self.residency.enroll_node_key(region=region, public_key=public_key, actor=actor, reason=reason)
+        except ResidencyError as e:
+            raise residency_error(e) from None
+
+    def revoke_node_key(self, actor: str, *, key_id: str, reason: str) -> JSONObject:
+        try:
+            return self.residency.revoke_node_key(key_id=key_id, actor=actor, reason=reason)
+        except ResidencyError as e:
+            raise residency_error(e) from None
+
+    def list_node_keys(self) -> JSONObject:
+        return {"keys": list(self.residency.list_node_keys())}
+
     def _require_tenant(self, tenant: str) -> None:
         if not self.residency.tenant_exists(tenant):
             raise ApiError(404, "tenant_not_found", f"tenant {tenant!r} does not exist")

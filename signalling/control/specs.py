@@ -56,3 +56,26 @@ JOIN = ObjectSpec(
 )
 LOBBY_DECISION = ObjectSpec("LobbyDecision", {"decision": Enum(("admit", "deny"))}, required=("decision",))
 EMPTY = ObjectSpec("Empty", {})
+REASON = Str(max_len=500, min_len=1, description="why (recorded in the audit log)")
+DEFINE_REGION = ObjectSpec(
+    "DefineRegion",
+    {"region": REGION_ID,
+     "jurisdiction": Str(max_len=16, min_len=2, pattern="[A-Za-z0-9_-]{2,16}", description="e.g. EU, UK, CH, US"),
+     "location": Str(max_len=128, min_len=1, description="e.g. Frankfurt, DE"),
+     "display_name": Str(max_len=128, min_len=1, description="shown to tenant admins"),
+     "reason": REASON},
+    required=("region", "jurisdiction", "location", "display_name"),
+    description="Idempotent for an identical definition; a different definition of an existing region is 409 "
+                "region_exists (define a new region instead).",
+)
+NODE_KEY_ID = Str(max_len=16, min_len=16, pattern="[0-9a-f]{16}", description="node key id")
+ENROLL_NODE_KEY = ObjectSpec(
+    "EnrollNodeKey",
+    {"region": REGION_ID,
+     "public_key": Str(max_len=43, min_len=43, pattern="[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]",
+                       description="the node's Ed25519 public key: base64url of the 32 raw bytes, unpadded (as "
+                                   "`castellan node-key public` prints)"),
+     "reason": REASON},
+    required=("region", "public_key"),
+)
+REVOKE_NODE_KEY = ObjectSpec("RevokeNodeKey", {"reason": REASON}, required=("reason",))

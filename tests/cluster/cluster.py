@@ -164,10 +164,35 @@ def control_plane(workdir: Path, db: Path, host: str, port: int, redis_url: str,
     return Proc(name, argv, workdir / f"{name}.log", ns=ns, env=env)
 
 
+def enroll_node_key(db: Path, region: str, key: Path) -> str:
+    """What an operator does for a new node: generate its key (`castellan node-key generate`) and enroll the
+    public half for its region (`castellan node-key enroll`, audited) on the control plane's database. Returns
+    the public key."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if not key.exists():
+        gen = subprocess.run(castellan("node-key", "generate", "--out", str(key)), cwd=REPO, capture_output=True,
+                             text=True, timeout=30, env=env)
+        assert gen.returncode == 0, gen.stderr
+    pub = subprocess.run(castellan("node-key", "public", "--key-file", str(key)), cwd=REPO, capture_output=True,
+                         text=True, timeout=30, env=env)
+    assert pub.returncode == 0, pub.stderr
+    enrolled = subprocess.run(castellan("node-key", "enroll", "--db", str(db), "--region", region, "--public-key",
+                                        pub.stdout.strip(), "--reason", "test node"),
+                              cwd=REPO, capture_output=True, text=True, timeout=30, env=env)
+    assert enrolled.returncode == 0, enrolled.stderr
+    return pub.stdout.strip()
+
+
 def node(workdir: Path, node_id: str, region: str, host: str, http_port: int, udp_port: int, redis_url: str,
-         control_url: str, ns: str | None = None, capacity: int = 200) -> Proc:
+         control_url: str, ns: str | None = None, capacity: int = 200, db: Path | None = None) -> Proc:
+    """A node process with its own key, enrolled for `region` on the control plane's database `db` (default:
+    <workdir>/control/castellan.db, where the tests seed it)."""
     data = workdir / f"node-{node_id}"
+    data.mkdir(parents=True, exist_ok=True)
+    key = data / "node-key.pem"
+    enroll_node_key(db or workdir / "control" / "castellan.db", region, key)
     argv = castellan("node", "--node-id", node_id, "--region", region, "--host", host, "--udp-host", host,
+                     "--node-key", str(key),
                      "--http-port", str(http_port), "--udp-port", str(udp_port), "--public-ip", host,
                      "--redis-url", redis_url, "--control-plane-url", control_url, "--data-dir", str(data),
                      "--capacity", str(capacity), "--resume-grace", "5", "--drain-deadline", "5",
@@ -184,6 +209,21 @@ def registry_regions(redis_url: str) -> set[str]:
         return set(reg.list_regions())
     finally:
         reg.r.close()
+
+
+def placeable(control_url: str) -> dict[str, int]:
+    """Nodes per region the control plane may place on (enrolled, signed, answered its health check), from its
+    `castellan_nodes_placeable` metric."""
+    import urllib.request
+
+    with urllib.request.urlopen(control_url.rstrip("/") + "/metrics", timeout=2) as r:  # noqa: S310 - loopback/netns
+        text = r.read().decode()
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("castellan_nodes_placeable{"):
+            region = line.split('region="', 1)[1].split('"', 1)[0]
+            out[region] = int(float(line.rsplit(" ", 1)[1]))
+    return out
 
 
 def registry_nodes(redis_url: str) -> dict[str, dict[str, Any]]:

@@ -61,6 +61,7 @@ def test_kill_a_node_participants_resume_on_the_other_eu_node(tmp_path: Path) ->
         for node_id, region in (("eu-1a", "eu-1"), ("eu-1b", "eu-1"), ("us-1a", "us-1")):
             start_node(node_id, region)
         assert cl.wait_until(lambda: set(cl.registry_nodes(redis.url)) >= set(nodes), 20), procs.logs()
+        assert cl.wait_until(lambda: cl.placeable(cp_url) == {"eu-1": 2, "us-1": 1}, 20), procs.logs()
 
         def load_seen(node_id: str) -> bool:  # the control plane places by the load in the last heartbeat
             return cl.registry_nodes(redis.url).get(node_id, {}).get("load", 0) > 0
@@ -105,6 +106,7 @@ def test_kill_a_node_participants_resume_on_the_other_eu_node(tmp_path: Path) ->
                 # 2. a fresh EU node joins; kill the survivor; its participants report it and the control plane re-places
                 start_node("eu-1c", "eu-1")
                 await asyncio.to_thread(cl.wait_until, lambda: "eu-1c" in cl.registry_nodes(redis.url), 20)
+                await asyncio.to_thread(cl.wait_until, lambda: cl.placeable(cp_url).get("eu-1") == 3, 20)
                 moved = [m for m in members if m.node == survivor]
                 lag.reset()
                 killed_at = time.monotonic()

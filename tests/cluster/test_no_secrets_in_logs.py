@@ -62,6 +62,7 @@ def test_a_full_session_leaves_no_secret_in_any_log(tmp_path: Path) -> None:
         node_http = free_port()
         procs.add(cl.node(tmp_path, "eu-1a", "eu-1", HOST, node_http, free_port(HOST, UDP), redis.url, url))
         assert cl.wait_until(lambda: "eu-1a" in cl.registry_nodes(redis.url), 30), procs.logs()
+        assert cl.wait_until(lambda: cl.placeable(url).get("eu-1") == 1, 30), procs.logs()
 
         operator = keep("operator key", (seeded.db.parent / "operator.key").read_text().strip())
         keep("operator key secret", operator.partition(".")[2])

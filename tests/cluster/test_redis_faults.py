@@ -65,6 +65,7 @@ def test_redis_restart_mid_meeting(tmp_path: Path) -> None:
             procs.add(cl.node(tmp_path, node_id, "eu-1", HOST, http, free_port(HOST, UDP), redis.url, cp_url))
             nodes[node_id] = f"http://{HOST}:{http}"
         assert cl.wait_until(lambda: set(cl.registry_nodes(redis.url)) == set(nodes), 20), procs.logs()
+        assert cl.wait_until(lambda: cl.placeable(cp_url).get("eu-1") == len(nodes), 20), procs.logs()
 
         async def scenario() -> None:
             members: list[mt.Member] = []

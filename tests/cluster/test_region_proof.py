@@ -98,6 +98,9 @@ def test_eu_meeting_never_touches_us_and_fails_closed(topology: cl.Topology, tmp
                         "control plane not ready:\n" + procs.logs()
                     live = await asyncio.to_thread(cl.wait_until, lambda: set(cl.registry_nodes(redis_url)) == set(NODES.values()), 20)
                     assert live, "nodes did not register:\n" + procs.logs()
+                    placeable = await asyncio.to_thread(
+                        cl.wait_until, lambda: cl.placeable(cp_url) == dict.fromkeys(NODES, 1), 20)
+                    assert placeable, "the control plane did not verify the nodes:\n" + procs.logs()
 
                     for region in NODES:
                         s = topo.spokes[region]

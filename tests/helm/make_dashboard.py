@@ -153,6 +153,26 @@ def build() -> dict:
                                     "everyone together: alert on > 0; `castellan lockout list` names them."))
     y += 8
 
+    panels.append(row(next(pid), "Trust: node identity and revocations", y))
+    y += 1
+    panels.append(panel(next(pid), "Placeable nodes by region",
+                        [(f"max by (region) (castellan_nodes_placeable{{{R}}})", "{{region}}")], 0, y, w=8,
+                        description="Nodes with an enrolled key, a valid signature and an answered health check. "
+                                    "Alert when a region drops to 0."))
+    panels.append(panel(next(pid), "Registry records rejected / min by reason",
+                        [("60 * sum by (reason) (rate(castellan_registry_records_rejected_total[$__rate_interval]))",
+                          "{{reason}}")], 8, y, w=8,
+                        description="Node records no enrolled key vouches for (forged, replayed, wrong region, "
+                                    "unknown key): alert on any."))
+    panels.append(panel(next(pid), "Revocations: age (s), stale nodes, refresh failures / min",
+                        [(f"max by (node) (castellan_node_revocations_age_seconds{{{R}}})", "{{node}} age"),
+                         (f"sum(castellan_node_revocations_stale{{{R}}})", "nodes refusing joins (stale)"),
+                         (f"60 * sum(rate(castellan_node_revocation_refresh_failures_total{{{R}}}[$__rate_interval]))",
+                          "refresh failures / min")], 16, y, w=8,
+                        description="A node refuses joins (revocations_stale) when it could not refresh the revoked "
+                                    "links for longer than its bound: alert on stale > 0."))
+    y += 8
+
     return {
         "uid": "castellan-overview",
         "title": "Castellan overview",

@@ -55,6 +55,10 @@ node_props = {
     "publicIPSource": {"enum": ["hostIP", "podIP"]},
     "publicIP": {"type": "string", "anyOf": [{"maxLength": 0}, {"format": "ipv4"}, {"format": "ipv6"}]},
     "antiAffinity": {"enum": ["required", "preferred", "none"]},
+    "capacity": {**INT(1), "description": "Participants at load 1.0 (--capacity)."},
+    "resumeGrace": {"type": "number", "minimum": 0, "description": "Seconds a dropped participant may resume (--resume-grace)."},
+    "revocationsMaxAge": {"type": "number", "minimum": 1,
+                          "description": "Refuse joins when revoked links could not be refreshed this long (--revocations-max-age)."},
     "lastN": {**INT(0), "description": "Video of the N most recent speakers per participant (0: everyone's)."},
     "audioN": {**INT(0), "description": "Audio of the N loudest plus the dominant speaker (0: everyone's)."},
     "terminationGracePeriodSeconds": {**INT(30), "description": "Long enough for meetings to end while the node drains."},
@@ -97,6 +101,11 @@ region_props = {
                      "description": "Jurisdiction code of residency/jurisdictions.json, e.g. EU, UK, US."},
     "location": STR,
     "displayName": STR,
+    "nodeKey": strict({
+        "existingSecret": {**STR, "description": "A Secret with `node-key.pem` (Ed25519, PKCS#8 PEM); empty: generated."},
+        "publicKeys": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"},
+                       "description": "Public keys to enroll for this region (`castellan node-key public`)."},
+    }),
     **node_props,
     "turn": strict(turn_region),
 }
@@ -121,6 +130,8 @@ schema = {
         "podSecurityContext": OBJ,
         "securityContext": OBJ,
         "logLevel": {"enum": ["debug", "info", "warning", "error", "critical"]},
+        "logFormat": {"enum": ["json", "text"]},
+        "caBundle": strict({"existingSecret": STR, "key": {**STR, "minLength": 1}}),
         "extraEnv": ENV,
         "controlPlane": strict({
             "replicas": INT(0),

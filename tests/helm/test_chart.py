@@ -180,6 +180,7 @@ def test_default_values_render_a_working_trial() -> None:
     assert kinds == sorted([
         "ServiceAccount/castellan",
         "Secret/castellan-signing-keys",
+        "Secret/castellan-node-key-region-1",
         "Secret/castellan-redis-url",
         "Deployment/castellan-redis", "Service/castellan-redis",
         "Deployment/castellan-control-plane", "Service/castellan-control-plane",
@@ -304,7 +305,8 @@ def test_one_node_pool_per_region() -> None:
         assert dep["spec"]["replicas"] == region["replicas"]
         assert c["args"] == ["node"]
         assert env["CASTELLAN_REGION"]["value"] == name
-        assert env["CASTELLAN_JURISDICTION"]["value"] == region["jurisdiction"]
+        assert "CASTELLAN_JURISDICTION" not in env  # nothing reads it: the region's jurisdiction is in CASTELLAN_REGIONS
+        assert env["CASTELLAN_NODE_KEY"]["value"] == "/etc/castellan/node-key/node-key.pem"
         assert env["CASTELLAN_NODE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
         assert env["CASTELLAN_PUBLIC_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.hostIP"
         assert env["CASTELLAN_CONTROL_PLANE_URL"]["value"] == \

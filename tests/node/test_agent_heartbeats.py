@@ -33,12 +33,12 @@ class SlowRegistry(MemoryRegistry):
         self.release = threading.Event()
         self.written: list[bool] = []
 
-    def heartbeat(self, node_id: str, load: float, healthy: bool = True, draining: bool = False) -> bool:
+    def update_node(self, node: NodeRecord) -> bool:  # a heartbeat: the node's whole signed record
         if self.hold and not self.held.is_set():
             self.held.set()
             self.release.wait(10)
-        self.written.append(draining)
-        return super().heartbeat(node_id, load, healthy=healthy, draining=draining)
+        self.written.append(node.draining)
+        return super().update_node(node)
 
 
 def test_a_heartbeat_in_flight_does_not_undo_the_drain_announcement(tmp_path: Path) -> None:

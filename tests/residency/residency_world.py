@@ -26,6 +26,6 @@ REGIONS = {
 
 
 def make_node(node_id: str, region: str, load: float = 0.0, **kw: object) -> Node:
+    kw.setdefault("http_url", f"http://127.0.0.1/{node_id}")
     return Node(id=node_id, region=region, public_ip="127.0.0.1", udp_port=40000,
-                ws_url=f"ws://127.0.0.1/{node_id}/ws", http_url=f"http://127.0.0.1/{node_id}", load=load,
-                **kw)  # type: ignore[arg-type]
+                ws_url=f"ws://127.0.0.1/{node_id}/ws", load=load, **kw)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from residency.registry import MemoryRegistry, RedisRegistry
 from residency.service import ResidencyService
 from tests.fixtures.redis import RedisServer
 from tests.residency.residency_world import FakeClock, make_node
+from tests.support.node_identity import IdentityServer
 
 
 @pytest.fixture
@@ -118,14 +119,22 @@ def test_a_node_process_enforces_policy_published_through_redis(
     control.create_tenant("acme", "ACME", "EU", actor="operator")
 
     node_registry = RedisRegistry(redis_server.url, prefix=prefix)  # the node's own connection
-    fra = NodeGuard("fra", "eu-1", node_registry, node_audit)
-    fra.register(make_node("fra", "eu-1"))
-    nyc = NodeGuard("nyc", "us-1", node_registry, node_audit)
-    nyc.register(make_node("nyc", "us-1"))
+    ids = {n: IdentityServer(n) for n in ("fra", "nyc")}  # each node's key and its health-check answer
+    try:
+        control.enroll_node_key("eu-1", ids["fra"].public_key, actor="operator")
+        control.enroll_node_key("us-1", ids["nyc"].public_key, actor="operator")
+        fra = NodeGuard("fra", "eu-1", node_registry, node_audit, signer=ids["fra"].signer)
+        fra.register(make_node("fra", "eu-1", http_url=ids["fra"].url))
+        nyc = NodeGuard("nyc", "us-1", node_registry, node_audit, signer=ids["nyc"].signer)
+        nyc.register(make_node("nyc", "us-1", http_url=ids["nyc"].url))
 
-    control.sweep()
-    placement = control.place_room("acme", "board")
+        control.sweep()
+        placement = control.place_room("acme", "board")
+    finally:
+        for server in ids.values():
+            server.close()
     assert placement.node == "fra"
+    assert ids["fra"].answered >= 1  # placed only after it answered the signed health check
     fra.admit("acme", "board", placement.region)
     # A stale or forged route to the US node is refused by the US node itself.
     assert refusal(nyc, "acme", "board", "us-1") == "region_not_allowed"

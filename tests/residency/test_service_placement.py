@@ -49,7 +49,7 @@ def test_when_a_node_dies_its_rooms_move_only_within_allowed_regions(
     assert svc.place_room("acme", "r").node == "fra"
     clock.advance(4)
     for n in ("par", "nyc"):
-        registry.heartbeat(n, load=0.5 if n == "par" else 0.0)
+        svc.node_heartbeat(n, load=0.5 if n == "par" else 0.0)
     clock.advance(3)  # fra missed its heartbeats: 7 s > 6 s TTL
     outcomes = svc.sweep()
     assert [(o.old.node, o.new.node if o.new else None) for o in outcomes] == [("fra", "par")]
@@ -69,7 +69,7 @@ def test_a_room_on_a_draining_node_moves_to_another_node_of_its_region(
     assert svc.place_room("acme", "r").node == "fra-a"
     svc.node_registered(make_node("fra-b", "eu-1", 0.5))
     svc.node_registered(make_node("par", "eu-2", 0.0))
-    registry.heartbeat("fra-a", load=0.05, draining=True)  # SIGTERM: the node says it drains
+    svc.node_heartbeat("fra-a", load=0.05, draining=True)  # SIGTERM: the node says it drains
     p = svc.place_room("acme", "r")
     assert (p.node, p.region, p.generation) == ("fra-b", "eu-1", 2)  # same region first, though busier
     assert svc.place_room("acme", "r") == p  # and sticky there
@@ -82,7 +82,7 @@ def test_a_draining_node_keeps_its_rooms_while_no_other_node_can_take_them(
         svc: ResidencyService, registry, clock: FakeClock) -> None:
     svc.node_registered(make_node("fra", "eu-1", 0.0))
     first = svc.place_room("acme", "r")
-    registry.heartbeat("fra", load=0.05, draining=True)
+    svc.node_heartbeat("fra", load=0.05, draining=True)
     assert svc.place_room("acme", "r") == first  # nowhere to go: the meeting is not dropped
     assert svc.get_placement("acme", "r") == first
     assert "placement.refused" not in kinds(svc)
@@ -177,7 +177,7 @@ def test_with_real_redis_a_dead_node_is_noticed_within_seconds_and_rooms_stay_in
         svc.define_region(rid, j, f"{rid} city", rid.upper(), actor="operator")
     svc.create_tenant("acme", "ACME", "EU", actor="operator")
     for node, region, load in (("fra", "eu-1", 0.0), ("par", "eu-2", 0.5), ("nyc", "us-1", 0.0)):
-        reg.register_node(make_node(node, region, load))
+        svc.node_registered(make_node(node, region, load))  # signed, as every node's record is
     svc.sweep()
     assert svc.place_room("acme", "r").node == "fra"
 
@@ -185,7 +185,7 @@ def test_with_real_redis_a_dead_node_is_noticed_within_seconds_and_rooms_stay_in
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             for n in nodes:
-                reg.heartbeat(n, load=0.5)
+                svc.node_heartbeat(n, load=0.5)
             time.sleep(0.2)
 
     keep_alive("par", "nyc", seconds=1.4)  # fra stops heartbeating and expires

@@ -167,7 +167,7 @@ Call: include "castellan.region.merge" (dict "root" $ "region" $r "out" $dict) â
 */}}
 {{- define "castellan.region.merge" -}}
 {{- range $k, $v := deepCopy .root.Values.node }}{{ $_ := set $.out $k $v }}{{ end -}}
-{{- include "castellan.merge" (dict "dst" .out "src" (omit .region "turn")) -}}
+{{- include "castellan.merge" (dict "dst" .out "src" (omit .region "turn" "nodeKey")) -}}
 {{- end -}}
 
 {{/* One region's effective TURN settings: the global `turn` defaults deep-merged with the region's `turn`. */}}
@@ -193,6 +193,10 @@ Call: include "castellan.region.merge" (dict "root" $ "region" $r "out" $dict) â
       key: {{ include "castellan.redis.secretKey" . }}
 - name: CASTELLAN_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+{{- if .Values.caBundle.existingSecret }}
+- name: CASTELLAN_CA_BUNDLE
+  value: {{ printf "/etc/castellan/ca/%s" .Values.caBundle.key | quote }}
+{{- end }}
 - name: PYTHONUNBUFFERED
   value: "1"
 {{- with .Values.extraEnv }}
@@ -205,6 +209,24 @@ Call: include "castellan.region.merge" (dict "root" $ "region" $r "out" $dict) â
 {{- $out := list -}}
 {{- range .Values.regions -}}
 {{- $out = append $out (dict "id" .name "jurisdiction" .jurisdiction "location" (.location | default "") "display_name" (.displayName | default .name)) -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* Name of the Secret holding a region's node key (`node-key.pem`): (dict "root" $ "region" $region). */}}
+{{- define "castellan.nodeKey.secretName" -}}
+{{- $nk := .region.nodeKey | default dict -}}
+{{- default (printf "%s-node-key-%s" (include "castellan.fullname" .root) .region.name) $nk.existingSecret -}}
+{{- end -}}
+
+{{/* Node public keys listed in the values, for CASTELLAN_NODE_KEYS (JSON list of {region, public_key}). */}}
+{{- define "castellan.nodeKeyList" -}}
+{{- $out := list -}}
+{{- range .Values.regions -}}
+{{- $region := .name -}}
+{{- range ((.nodeKey | default dict).publicKeys | default list) -}}
+{{- $out = append $out (dict "region" $region "public_key" .) -}}
+{{- end -}}
 {{- end -}}
 {{- toJson $out -}}
 {{- end -}}

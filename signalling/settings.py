@@ -1,0 +1,76 @@
+"""Every `CASTELLAN_*` environment variable the two processes read, and how the Helm chart sets it: one table that
+the chart, the product and docs/contracts.md are held against (tests/helm/test_settings.py).
+
+`chart` says which values key sets the variable (the chart renders it into the process's env), or, when it starts
+with "not set:", why the chart leaves it alone (an operator can still pass it through `extraEnv`). `reader` is the
+flag (`castellan control-plane` / `castellan node`) that reads it; `None` only for rows another branch makes real,
+named in `pending` — the test fails for any unread variable the chart sets that is not listed there.
+
+TURN (branch tls-turn): append your rows here, with their reader, and drop `pending`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    process: str  # "control-plane" or "node"
+    reader: str | None  # the flag that reads it
+    chart: str  # the values key that sets it, or "not set: why"
+    pending: str = ""  # the work that makes an unread variable real
+
+
+CONTROL_PLANE = "control-plane"
+NODE = "node"
+
+SETTINGS: tuple[Setting, ...] = (
+    # control plane
+    Setting("CASTELLAN_HOST", CONTROL_PLANE, "--host", "fixed: 0.0.0.0 in the pod"),
+    Setting("CASTELLAN_PORT", CONTROL_PLANE, "--port", "controlPlane.port"),
+    Setting("CASTELLAN_DB", CONTROL_PLANE, "--db", "controlPlane.dbPath"),
+    Setting("CASTELLAN_REDIS_URL", CONTROL_PLANE, "--redis-url", "redis.url / redis.existingSecret / redis.bundled"),
+    Setting("CASTELLAN_SIGNING_KEY_DIR", CONTROL_PLANE, "--signing-key-dir", "signingKeys.mountPath / onVolume"),
+    Setting("CASTELLAN_PUBLIC_URL", CONTROL_PLANE, "--public-url", "controlPlane.publicUrl / ingress"),
+    Setting("CASTELLAN_TRUST_FORWARDED_FOR", CONTROL_PLANE, "--trust-forwarded-for", "controlPlane.trustForwardedFor"),
+    Setting("CASTELLAN_TRUSTED_PROXIES", CONTROL_PLANE, "--trusted-proxies", "controlPlane.trustedProxies"),
+    Setting("CASTELLAN_FORWARDED_HOPS", CONTROL_PLANE, "--forwarded-hops", "controlPlane.forwardedHops"),
+    Setting("CASTELLAN_REGIONS", CONTROL_PLANE, "--regions", "regions"),
+    Setting("CASTELLAN_NODE_KEYS", CONTROL_PLANE, "--node-keys", "regions[].nodeKey.publicKeys"),
+    Setting("CASTELLAN_NODE_KEY_DIR", CONTROL_PLANE, "--node-key-dir", "regions[].nodeKey (generated Secrets)"),
+    Setting("CASTELLAN_CA_BUNDLE", CONTROL_PLANE, "--ca-bundle", "caBundle.existingSecret"),
+    Setting("CASTELLAN_LOG_LEVEL", CONTROL_PLANE, "--log-level", "logLevel"),
+    Setting("CASTELLAN_OPERATOR_KEY", CONTROL_PLANE, "CASTELLAN_OPERATOR_KEY",
+            "not set: a secret of your own, through controlPlane.extraEnv (secretKeyRef); else written to the volume"),
+    # node
+    Setting("CASTELLAN_NODE_ID", NODE, "--node-id", "fixed: the pod's name"),
+    Setting("CASTELLAN_REGION", NODE, "--region", "regions[].name"),
+    Setting("CASTELLAN_HOST", NODE, "--host", "fixed: 0.0.0.0 in the pod"),
+    Setting("CASTELLAN_HTTP_PORT", NODE, "--http-port", "node.httpPort"),
+    Setting("CASTELLAN_UDP_HOST", NODE, "--udp-host", "not set: the pod binds every address (--host)"),
+    Setting("CASTELLAN_UDP_PORT", NODE, "--udp-port", "node.udpPort"),
+    Setting("CASTELLAN_PUBLIC_IP", NODE, "--public-ip", "node.publicIP / node.publicIPSource"),
+    Setting("CASTELLAN_CONTROL_PLANE_URL", NODE, "--control-plane-url", "fixed: the control plane's Service"),
+    Setting("CASTELLAN_JWKS_FILE", NODE, "--jwks-file", "not set: tests and benchmarks (the chart uses the URL)"),
+    Setting("CASTELLAN_REDIS_URL", NODE, "--redis-url", "redis.url / redis.existingSecret / redis.bundled"),
+    Setting("CASTELLAN_RESUME_GRACE", NODE, "--resume-grace", "node.resumeGrace"),
+    Setting("CASTELLAN_DRAIN_DEADLINE", NODE, "--drain-deadline",
+            "node.terminationGracePeriodSeconds - node.drain.marginSeconds"),
+    Setting("CASTELLAN_DATA_DIR", NODE, "--data-dir", "fixed: an emptyDir"),
+    Setting("CASTELLAN_NODE_KEY", NODE, "--node-key", "regions[].nodeKey"),
+    Setting("CASTELLAN_CA_BUNDLE", NODE, "--ca-bundle", "caBundle.existingSecret"),
+    Setting("CASTELLAN_REVOCATIONS_MAX_AGE", NODE, "--revocations-max-age", "node.revocationsMaxAge"),
+    Setting("CASTELLAN_CAPACITY", NODE, "--capacity", "node.capacity"),
+    Setting("CASTELLAN_LAST_N", NODE, "--last-n", "node.lastN"),
+    Setting("CASTELLAN_AUDIO_N", NODE, "--audio-n", "node.audioN"),
+    Setting("CASTELLAN_LOG_LEVEL", NODE, "--log-level", "logLevel"),
+    Setting("CASTELLAN_LOG_FORMAT", NODE, "--log-format", "logFormat"),
+    Setting("CASTELLAN_TURN_URLS", NODE, None, "regions[].turn", pending="TURN credentials (branch tls-turn)"),
+    Setting("CASTELLAN_TURN_SECRET", NODE, None, "regions[].turn", pending="TURN credentials (branch tls-turn)"),
+)
+
+
+def of(process: str) -> dict[str, Setting]:
+    return {s.name: s for s in SETTINGS if s.process == process}
