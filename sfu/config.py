@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sfu.turn import TurnConfig
+
 
 @dataclass
 class NodeConfig:
@@ -22,3 +24,4 @@ class NodeConfig:
     max_subs: int = 16384
     measure_latency: bool = True
     media_thread: bool = True  # forward on a dedicated native thread (False: from the event loop)
+    turn: TurnConfig | None = None  # the region's TURN: `joined` carries credentials for it (sfu/turn.py)

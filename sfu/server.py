@@ -24,9 +24,12 @@ from residency.audit import AuditLog
 from residency.model import Node as NodeRecord
 from residency.registry import RedisRegistry
 from sfu import logs
+from sfu.app.address import public_ws_url
 from sfu.app.serving import node_server_settings
 from sfu.config import NodeConfig
 from sfu.factory import build_node
+from sfu.turn import TurnConfig
+from sfu.turn import from_settings as turn_from_settings
 from signalling.tokens import HttpRevocations, Jwks, TokenVerifier, parse_jwks
 
 log = logging.getLogger("castellan.node")
@@ -58,6 +61,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                     help="each subscriber receives video of the N most recent speakers only (0: everyone's)")
     ap.add_argument("--audio-n", type=int, default=int(_env("audio_n", 0)),
                     help="... and audio of the N loudest plus the dominant speaker (0: everyone's)")
+    # TLS (docs/deploy.md, "TLS"): the URL browsers open, and the node's own certificate when it terminates TLS
+    ap.add_argument("--public-ws-url", default=_env("public_ws_url", None),
+                    help="WebSocket URL the join answer names, a template over {node_id} {region} {public_ip} "
+                         "{public_ip_dashed} {http_port}, e.g. wss://meet.example.org/node/{node_id}/ws "
+                         "(default: ws[s]://<public ip>:<http port>/ws)")
+    ap.add_argument("--tls-cert", default=_env("tls_cert", None), help="PEM certificate chain: serve https/wss")
+    ap.add_argument("--tls-key", default=_env("tls_key", None), help="PEM private key of --tls-cert")
+    # the region's TURN (sfu/turn.py): `joined` carries short-lived credentials for it
+    ap.add_argument("--turn-urls", default=_env("turn_urls", None),
+                    help="comma-separated turn:/turns: URLs of this region's TURN (coturn use-auth-secret)")
+    ap.add_argument("--turn-secret", default=_env("turn_secret", None),
+                    help="coturn's static-auth-secret (prefer the env var CASTELLAN_TURN_SECRET: argv is visible)")
+    ap.add_argument("--turn-ttl", type=int, default=int(_env("turn_ttl", 86400)),
+                    help="seconds a TURN credential stays valid")
     ap.add_argument("--log-level", default=_env("log_level", "info"))
     ap.add_argument("--log-format", default=_env("log_format", "json"), choices=["json", "text"])
     return ap.parse_args(argv)
@@ -98,8 +115,27 @@ def jwks_from_file(path: str) -> Callable[[], Jwks]:
     return fetch
 
 
+def turn_config(args: argparse.Namespace) -> TurnConfig | None:
+    try:
+        return turn_from_settings(args.turn_urls, args.turn_secret, args.turn_ttl)
+    except ValueError as e:
+        raise SystemExit(f"castellan node: {e}") from None
+
+
+def tls_files(args: argparse.Namespace) -> tuple[str, str] | None:
+    if not args.tls_cert and not args.tls_key:
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise SystemExit("castellan node: --tls-cert and --tls-key go together")
+    for path in (args.tls_cert, args.tls_key):
+        if not os.access(path, os.R_OK):
+            raise SystemExit(f"castellan node: cannot read {path}")
+    return args.tls_cert, args.tls_key
+
+
 async def serve(args: argparse.Namespace) -> None:
     udp_host = args.udp_host or args.host
+    tls = tls_files(args)
     config = NodeConfig(
         node_id=args.node_id,
         region=args.region,
@@ -109,7 +145,13 @@ async def serve(args: argparse.Namespace) -> None:
         resume_grace=args.resume_grace,
         last_n=max(0, args.last_n),
         audio_n=max(0, args.audio_n),
+        turn=turn_config(args),
     )
+    try:
+        ws_url = public_ws_url(args.public_ws_url, node_id=config.node_id, region=config.region,
+                               public_ip=config.public_ip, http_port=args.http_port, tls=tls is not None)
+    except ValueError as e:
+        raise SystemExit(f"castellan node: {e}") from None
     if args.control_plane_url:
         jwks = JwksSource(jwks_from_url(args.control_plane_url))
     elif args.jwks_file:
@@ -122,7 +164,7 @@ async def serve(args: argparse.Namespace) -> None:
         os.makedirs(args.data_dir, exist_ok=True)
         record = NodeRecord(
             id=config.node_id, region=config.region, public_ip=config.public_ip, udp_port=config.udp_port,
-            ws_url=f"ws://{config.public_ip}:{args.http_port}/ws", http_url=f"http://{config.public_ip}:{args.http_port}",
+            ws_url=ws_url, http_url=f"{'https' if tls else 'http'}://{config.public_ip}:{args.http_port}",
             capacity=args.capacity,
         )
         built = build_node(config, verifier, registry=RedisRegistry(args.redis_url),
@@ -133,7 +175,8 @@ async def serve(args: argparse.Namespace) -> None:
         built = build_node(config, verifier, capacity=args.capacity, revocations=revocations)
     node = built.node
     server = _Server(uvicorn.Config(built.app, host=args.host, port=args.http_port, log_level=args.log_level.lower(),
-                                    log_config=None, access_log=False, loop="none", **node_server_settings()))
+                                    log_config=None, access_log=False, loop="none", **node_server_settings(),
+                                    ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None))
     loop = asyncio.get_running_loop()
 
     async def drain() -> None:

@@ -20,6 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sfu.admission import JoinRefused
+from sfu.app.address import node_path
 from sfu.app.limits import (
     CLOSE_JOIN_TIMEOUT,
     CLOSE_RESUMED_ELSEWHERE,
@@ -349,6 +350,8 @@ def create_node_app(signalling: NodeSignalling, lifespan: Lifespan | None = None
     s = signalling
     routes = [
         WebSocketRoute("/ws", s.websocket),
+        # the same socket where a proxy routing by node sends it (sfu/app/address.py)
+        WebSocketRoute(node_path(s.node.config.node_id), s.websocket),
         Route("/healthz", s.healthz),
         Route("/readyz", s.readyz),
         Route("/stats", s.stats),
