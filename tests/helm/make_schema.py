@@ -79,7 +79,10 @@ turn_common = {
     "relayPortRange": strict({"min": UNPRIV, "max": UNPRIV}, ["min", "max"]),
     "realm": {**STR, "minLength": 1},
     "existingSecret": STR,
-    "tls": strict({"enabled": BOOL, "port": UNPRIV, "secretName": STR}),
+    "tls": strict({"enabled": BOOL, "port": {**INT(1, 65535), "description": "TURN over TLS; 443 passes most "
+                                                 "firewalls (below 1024 the container gets NET_BIND_SERVICE)."},
+                   "secretName": STR}),
+    "credentialTTL": {**INT(60, 604800), "description": "Seconds a TURN credential is valid (CASTELLAN_TURN_TTL)."},
     "resources": RES,
 }
 turn_region = {**turn_common,
@@ -87,7 +90,9 @@ turn_region = {**turn_common,
     "host": {**STR, "description": "DNS name browsers use for this region's TURN (required when enabled)."},
     "publicIP": {"type": "string", "anyOf": [{"maxLength": 0}, {"format": "ipv4"}, {"format": "ipv6"}]},
     "allowedPeerIPs": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-fA-F:.]+(-[0-9a-fA-F:.]+)?$"},
-                       "description": "This region's node addresses (coturn syntax: IP or IP-IP range); every other peer is denied."},
+                       "minItems": 1,
+                       "description": "This region's node addresses (coturn syntax: IP or IP-IP range); every other "
+                                      "peer is denied. Required when enabled."},
     "nodeSelector": LABELS, "affinity": OBJ, "tolerations": ARR,
 }
 region_props = {

@@ -126,7 +126,7 @@ EVERYTHING: dict[str, Any] = {
         {"name": "eu-1", "jurisdiction": "EU", "hostNetwork": False, "hostPort": True, "publicIPSource": "podIP",
          "antiAffinity": "preferred",
          "turn": {"enabled": True, "host": "turn.eu-1.example.org", "hostNetwork": False,
-                  "tls": {"enabled": True, "secretName": "turn-tls"}}},
+                  "allowedPeerIPs": ["10.0.0.0-10.0.255.255"], "tls": {"enabled": True, "secretName": "turn-tls"}}},
         {"name": "ch-1", "jurisdiction": "CH", "hostNetwork": False, "hostPort": False, "publicIP": "192.0.2.10",
          "antiAffinity": "none", "replicas": 1, "drain": {"preStop": False, "marginSeconds": 0}},
     ],
@@ -391,9 +391,15 @@ def test_turn_tls_and_required_host() -> None:
     (c,) = named(docs, "Deployment", "castellan-turn-eu-1")["spec"]["template"]["spec"]["containers"]
     assert "--cert=/etc/coturn/tls/tls.crt" in c["args"]
     node_env = env_of(named(docs, "Deployment", "castellan-node-eu-1")["spec"]["template"]["spec"]["containers"][0])
-    assert "turns:turn.eu-1.example.org:5349" in node_env["CASTELLAN_TURN_URLS"]["value"]
+    assert "turns:turn.eu-1.example.org:443?transport=tcp" in node_env["CASTELLAN_TURN_URLS"]["value"]
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}, "TLS on 443"
+    assert "--no-tcp-relay" in c["args"] and "--allowed-peer-ip=10.0.0.0-10.0.255.255" in c["args"]
+    assert node_env["CASTELLAN_TURN_TTL"]["value"] == "86400"
     with pytest.raises(HelmError, match="turn.host"):
         render({"regions": [{"name": "r1", "jurisdiction": "EU", "turn": {"enabled": True}}]})
+    # fail closed: a TURN that would relay anywhere is not rendered
+    with pytest.raises(HelmError, match="allowedPeerIPs"):
+        render({"regions": [{"name": "r1", "jurisdiction": "EU", "turn": {"enabled": True, "host": "t.example.org"}}]})
 
 
 # -- Redis -----------------------------------------------------------------------------------------------------
