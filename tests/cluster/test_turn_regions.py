@@ -16,13 +16,12 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
 from sfu import server as node_server
 from sfu.turn import TurnConfig, credential, ice_server
-from tests.support import chart
+from tests.support import chart, coturn
 from tests.support.processes import PYTHON, REPO, Proc
 from tests.support.tls import CertificateAuthority
 from tests.support.topology import netns_unavailable, topology
@@ -50,22 +49,9 @@ def two_regions(eu_node: str, us_node: str) -> dict:
     ]}
 
 
-def coturn_argv(docs: list[dict], region: str, public_ip: str, tls_cert: Path, tls_key: Path, run_dir: Path) -> list[str]:
-    """The chart's coturn container for `region`, as a local command: its args with $(VAR) expanded from its
-    rendered env; the only changes are where files live (the TLS Secret's mount, the pid file)."""
-    c = chart.container(docs, "Deployment", f"castellan-turn-{region}")
-    env = chart.env_values(docs, c, fields={"status.hostIP": public_ip})
-    args = chart.expand(c["args"], env)
-    args = [a.replace("/etc/coturn/tls/tls.crt", str(tls_cert)).replace("/etc/coturn/tls/tls.key", str(tls_key))
-            .replace("/tmp/turnserver.pid", str(run_dir / f"{region}.pid")) for a in args]
-    return ["turnserver", *args, f"--userdb={run_dir / f'{region}.sqlite'}"]
-
-
 def node_turn_config(docs: list[dict], region: str, monkeypatch: pytest.MonkeyPatch) -> TurnConfig:
     """What `castellan node` reads from the env the chart gives `region`'s nodes."""
-    c = chart.container(docs, "Deployment", f"castellan-node-{region}")
-    env = chart.env_values(docs, c, fields={"metadata.name": f"node-{region}", "status.hostIP": "192.0.2.1"})
-    for k, v in env.items():
+    for k, v in coturn.node_env(docs, region).items():
         monkeypatch.setenv(k, v)
     cfg = node_server.turn_config(node_server.parse_args([]))
     assert cfg is not None, "the chart enabled TURN but the node read no TURN settings"
@@ -100,13 +86,10 @@ def test_turn_credentials_work_only_in_their_region_and_relay_only_to_its_nodes(
         certs = {r: ca.issue(f"turn-{r}", [f"turn.{r}.castellan.test"], [ip])
                  for r, ip in (("eu-1", eu.addr), ("us-1", us.addr))}
         procs = [Proc("echo", [PYTHON, "-c", ECHO], ARTIFACTS / "echo.log", ns=topo.hub)]
-        for region, spoke in (("eu-1", eu), ("us-1", us)):
-            argv = coturn_argv(docs, region, spoke.addr, certs[region].cert, certs[region].key, tmp_path)
-            procs.append(Proc(f"coturn-{region}", argv, ARTIFACTS / f"coturn-{region}.log", ns=spoke.ns))
         try:
-            for p in procs[1:]:
-                wait_until(lambda p=p: "Total General servers" in p.output() or not p.alive(), 20, 0.1)
-                assert p.alive(), p.tail()
+            for region, spoke in (("eu-1", eu), ("us-1", us)):
+                argv = coturn.argv(docs, region, spoke.addr, certs[region].cert, certs[region].key, tmp_path)
+                procs.append(coturn.start(f"coturn-{region}", argv, ARTIFACTS / f"coturn-{region}.log", spoke.ns))
             eu_turn = node_turn_config(docs, "eu-1", monkeypatch)
             us_turn = node_turn_config(docs, "us-1", monkeypatch)
             assert eu_turn.secret != us_turn.secret
