@@ -1,0 +1,147 @@
+"""Issue 13: deployable for real — TLS everywhere a browser or another process connects, and TURN when UDP is
+blocked. Real processes in namespaces this test creates and removes:
+
+    edge (hub)   nginx: TLS on 443 with the test CA's certificate, `/node/node-1/ws` -> the node, the rest -> the
+                 control plane (`castellan control-plane`, 127.0.0.1:8000); redis-server over TLS only (rediss)
+    eu-1         `castellan node`: advertises wss://meet.castellan.test/node/{node_id}/ws, reaches the control
+                 plane over https (through nginx) and Redis over TLS, trusting the test CA (SSL_CERT_FILE); TURN
+                 settings are the env the chart renders for eu-1's nodes
+    turn         coturn as the chart renders eu-1's TURN (UDP/TCP 3478, TLS 443; relays to eu-1's node only)
+    client-a     Chromium whose namespace drops all UDP and every TCP port but 443 (a ministry or hotel network)
+    client-b     Chromium on an open network (also runs the Playwright driver)
+
+Both open the https link, join and decode each other's video; A's selected ICE pair is a relay candidate over
+TLS, B's is direct UDP.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.browser.netns import ARTIFACTS, CHROMIUM, run_driver, skip_unless_possible
+from tests.cluster.cluster import PASSWORD, castellan, seed
+from tests.support import chart, coturn, nginx
+from tests.support.processes import PYTHON, Proc
+from tests.support.tls import CertificateAuthority
+from tests.support.topology import topology
+from tests.support.waiting import wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(240)]
+
+DOMAIN = "meet.castellan.test"
+TURN_HOST = "turn.castellan.test"
+CP_PORT, NODE_HTTP, NODE_UDP, REDIS_TLS = 8000, 7880, 40000, 6380
+
+NO_UDP_ONLY_443 = """\
+table inet castellan_blocked {
+    chain out { type filter hook output priority 0; policy accept;
+        oifname "lo" accept; meta l4proto udp drop; tcp dport != 443 drop; }
+    chain in { type filter hook input priority 0; policy accept;
+        iifname "lo" accept; meta l4proto udp drop; }
+}
+"""
+
+
+def in_ns_ok(ns: str, code: str, env: dict[str, str] | None = None) -> bool:
+    """Runs `python -c code` inside `ns`: True when it exits 0 (probes run where the traffic is)."""
+    r = subprocess.run(["ip", "netns", "exec", ns, PYTHON, "-c", code], capture_output=True, timeout=20,
+                       env={"PATH": "/usr/bin:/bin", **(env or {})})
+    return r.returncode == 0
+
+
+def https_ok(ns: str, url: str, ca: Path) -> bool:
+    return in_ns_ok(ns, "import ssl, urllib.request as u; "
+                        f"u.urlopen({url!r}, timeout=3, context=ssl.create_default_context(cafile={str(ca)!r}))")
+
+
+def test_https_link_through_nginx_and_a_participant_without_udp_joins_through_turn_tls(tmp_path):
+    skip_unless_possible()
+    for tool in ("nginx", "turnserver", "nft", "redis-server"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            pytest.skip(f"{tool} is not installed (scripts/setup.sh --test installs it)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    logs = ARTIFACTS / "tls-turn"
+    logs.mkdir(exist_ok=True)
+    procs: list[Proc] = []
+    with topology(["client-a", "client-b", "eu-1", "turn"], hub="edge") as topo:
+        a, b, eu, turn = (topo.spokes[s] for s in ("client-a", "client-b", "eu-1", "turn"))
+        ca = CertificateAuthority.create(tmp_path / "ca")
+        edge = ca.issue("edge", [DOMAIN, TURN_HOST], [a.hub_addr, b.hub_addr, eu.hub_addr, turn.addr, "127.0.0.1"])
+        trust = {"SSL_CERT_FILE": str(ca.cert)}  # the node and the control plane trust the deployment's CA
+        docs = chart.render({"regions": [{"name": "eu-1", "jurisdiction": "EU", "turn": {
+            "enabled": True, "host": TURN_HOST, "allowedPeerIPs": [eu.addr],
+            "tls": {"enabled": True, "secretName": "turn-tls"}}}]})
+        redis_url = f"rediss://{eu.hub_addr}:{REDIS_TLS}/0"
+        seeded = seed(tmp_path / "control.db", [("eu-1", "EU", "Frankfurt, DE", "EU Central")],
+                      [("acme", "ACME", "EU", None)], {"board": "acme"}, public_url=f"https://{DOMAIN}")
+        try:
+            procs.append(Proc("redis", [
+                shutil.which("redis-server") or "redis-server", "--port", "0", "--tls-port", str(REDIS_TLS),
+                "--bind", eu.hub_addr, "--tls-cert-file", str(edge.cert), "--tls-key-file", str(edge.key),
+                "--tls-ca-cert-file", str(ca.cert), "--tls-auth-clients", "no", "--save", "", "--appendonly", "no",
+                "--dir", str(tmp_path), "--protected-mode", "no"], logs / "redis.log", ns=topo.hub))
+            procs.append(Proc("control-plane", castellan(
+                "control-plane", "--host", "127.0.0.1", "--port", str(CP_PORT), "--db", str(seeded.db),
+                "--redis-url", redis_url, "--public-url", f"https://{DOMAIN}", "--trust-forwarded-for"),
+                logs / "control-plane.log", ns=topo.hub, env=trust))
+            conf = nginx.config(tmp_path / "nginx", cert=edge.cert, key=edge.key, server_name=DOMAIN,
+                                control_plane=f"http://127.0.0.1:{CP_PORT}",
+                                nodes={"node-1": f"http://{eu.addr}:{NODE_HTTP}"})
+            procs.append(nginx.start(conf, ns=topo.hub))
+            # the node reaches the control plane only over https, through nginx
+            assert wait_until(lambda: https_ok(eu.ns, f"https://{eu.hub_addr}/readyz", ca.cert), 30, 0.5,
+                              ignore=(Exception,)), "\n".join(p.tail() for p in procs)
+            node_env = {**trust, **coturn.node_env(docs, "eu-1")}
+            procs.append(Proc("node", castellan(
+                "node", "--node-id", "node-1", "--region", "eu-1", "--host", eu.addr, "--udp-host", eu.addr,
+                "--http-port", str(NODE_HTTP), "--udp-port", str(NODE_UDP), "--public-ip", eu.addr,
+                "--redis-url", redis_url, "--control-plane-url", f"https://{eu.hub_addr}",
+                "--public-ws-url", f"wss://{DOMAIN}/node/{{node_id}}/ws", "--data-dir", str(tmp_path / "node"),
+                "--log-level", "info"), logs / "node.log", ns=eu.ns, env=node_env))
+            procs.append(coturn.start("coturn", coturn.argv(docs, "eu-1", turn.addr, edge.cert, edge.key, tmp_path),
+                                      logs / "coturn.log", turn.ns))
+            # the node is placeable once it registered (over rediss): the control plane answers /readyz
+            assert wait_until(lambda: "registered in region" in procs[3].output() or not procs[3].alive(), 30, 0.2)
+            assert procs[3].alive(), procs[3].tail()
+            rules = tmp_path / "blocked.nft"
+            rules.write_text(NO_UDP_ONLY_443)
+            subprocess.run(["ip", "netns", "exec", a.ns, "nft", "-f", str(rules)], check=True, timeout=10)
+            # the block holds: from A, nothing but TCP 443 gets out (TURN's plain 3478 included)
+            assert not in_ns_ok(a.ns, f"import socket; socket.create_connection(({turn.addr!r}, 3478), timeout=2)")
+            assert in_ns_ok(a.ns, f"import socket; socket.create_connection(({turn.addr!r}, 443), timeout=2)")
+            wrapper = tmp_path / "chromium-in-client-a"
+            wrapper.write_text(f"#!/bin/sh\nexec ip netns exec {a.ns} {CHROMIUM} \"$@\"\n")
+            wrapper.chmod(0o755)
+            secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+            result = run_driver(b.ns, "tls_turn", {
+                "base_url": f"https://{DOMAIN}",
+                "link": {**seeded.links["board"], "password": PASSWORD},
+                "secret": secret,
+                "spki": edge.spki_sha256,
+                "chromium_by": {"A": str(wrapper), "B": CHROMIUM},
+                "resolve": {"A": f"MAP {DOMAIN} {a.hub_addr},MAP {TURN_HOST} {turn.addr}",
+                            "B": f"MAP {DOMAIN} {b.hub_addr},MAP {TURN_HOST} {turn.addr}"},
+            }, timeout=180, name="tls-turn")
+        finally:
+            for p in reversed(procs):
+                p.stop()
+    tails = "\n".join(p.tail(3000) for p in procs)
+    assert "error" not in result, result["error"] + "\n" + "\n".join(result.get("console", [])[-40:]) + tails
+    pages, pairs = result["pages"], result["pairs"]
+    for k in ("A", "B"):
+        assert pages[k]["origin"] == f"https://{DOMAIN}" and pages[k]["secure"], pages[k]
+        # the join answer named the node's wss URL on the deployment's own domain
+        assert pages[k]["ws"] == f"wss://{DOMAIN}/node/node-1/ws", pages[k]
+        assert f"turns:{TURN_HOST}:443?transport=tcp" in pages[k]["ice"][0], pages[k]
+        assert result["stats"][k]["frames"] >= 30 and "End-to-end encrypted" in result["stats"][k]["lock"]
+    assert pairs["A"]["local"]["type"] == "relay" and pairs["A"]["local"]["relayProtocol"] == "tls", pairs
+    assert pairs["A"]["remote"]["address"] == eu.addr, pairs
+    assert pairs["B"]["local"]["type"] != "relay" and pairs["B"]["local"]["protocol"] == "udp", pairs
+    (ARTIFACTS / "tls-turn.result.json").write_text(json.dumps({"pairs": pairs, "pages": pages}, indent=2))
