@@ -30,6 +30,7 @@ from sfu.config import NodeConfig
 from sfu.factory import build_node
 from sfu.turn import TurnConfig
 from sfu.turn import from_settings as turn_from_settings
+from signalling.control.clientaddr import ForwardedRule, parse_networks
 from signalling.tokens import HttpRevocations, Jwks, TokenVerifier, parse_jwks
 
 log = logging.getLogger("castellan.node")
@@ -68,6 +69,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                          "(default: ws[s]://<public ip>:<http port>/ws)")
     ap.add_argument("--tls-cert", default=_env("tls_cert", None), help="PEM certificate chain: serve https/wss")
     ap.add_argument("--tls-key", default=_env("tls_key", None), help="PEM private key of --tls-cert")
+    ap.add_argument("--trusted-proxies", default=_env("trusted_proxies", ""),
+                    help="CIDRs of the reverse proxies in front of the node's signalling (e.g. the gateway's pod "
+                         "network): their X-Forwarded-For names the client for the per-address caps (default: none)")
+    ap.add_argument("--forwarded-hops", type=int, default=int(_env("forwarded_hops", 0)),
+                    help="proxies appending to X-Forwarded-For in front of the node (0: walk past every trusted one)")
     # the region's TURN (sfu/turn.py): `joined` carries short-lived credentials for it
     ap.add_argument("--turn-urls", default=_env("turn_urls", None),
                     help="comma-separated turn:/turns: URLs of this region's TURN (coturn use-auth-secret)")
@@ -146,8 +152,11 @@ async def serve(args: argparse.Namespace) -> None:
         last_n=max(0, args.last_n),
         audio_n=max(0, args.audio_n),
         turn=turn_config(args),
+        trusted_proxies=tuple(p.strip() for p in args.trusted_proxies.split(",") if p.strip()),
+        forwarded_hops=args.forwarded_hops,
     )
     try:
+        ForwardedRule(parse_networks(config.trusted_proxies), config.forwarded_hops)
         ws_url = public_ws_url(args.public_ws_url, node_id=config.node_id, region=config.region,
                                public_ip=config.public_ip, http_port=args.http_port, tls=tls is not None)
     except ValueError as e:
