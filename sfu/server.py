@@ -50,6 +50,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--udp-host", default=_env("udp_host", None), help="UDP bind address (default: --host)")
     ap.add_argument("--udp-port", type=int, default=int(_env("udp_port", 40000)))
     ap.add_argument("--public-ip", default=_env("public_ip", None), help="address in SDP candidates (default: UDP bind)")
+    ap.add_argument("--internal-ip", default=_env("internal_ip", None),
+                    help="address the deployment's own processes reach this node's HTTP at (the signalling gateway, "
+                         "the control plane's admin calls; default: --public-ip)")
     ap.add_argument("--control-plane-url", default=_env("control_plane_url", None))
     ap.add_argument("--jwks-file", default=_env("jwks_file", None))
     ap.add_argument("--redis-url", default=_env("redis_url", None))
@@ -121,6 +124,10 @@ def jwks_from_file(path: str) -> Callable[[], Jwks]:
     return fetch
 
 
+def _host(ip: str) -> str:
+    return f"[{ip}]" if ":" in ip else ip
+
+
 def turn_config(args: argparse.Namespace) -> TurnConfig | None:
     try:
         return turn_from_settings(args.turn_urls, args.turn_secret, args.turn_ttl)
@@ -157,8 +164,10 @@ async def serve(args: argparse.Namespace) -> None:
     )
     try:
         ForwardedRule(parse_networks(config.trusted_proxies), config.forwarded_hops)
+        internal_ip = args.internal_ip or config.public_ip
         ws_url = public_ws_url(args.public_ws_url, node_id=config.node_id, region=config.region,
-                               public_ip=config.public_ip, http_port=args.http_port, tls=tls is not None)
+                               public_ip=config.public_ip, internal_ip=internal_ip, http_port=args.http_port,
+                               tls=tls is not None)
     except ValueError as e:
         raise SystemExit(f"castellan node: {e}") from None
     if args.control_plane_url:
@@ -173,7 +182,7 @@ async def serve(args: argparse.Namespace) -> None:
         os.makedirs(args.data_dir, exist_ok=True)
         record = NodeRecord(
             id=config.node_id, region=config.region, public_ip=config.public_ip, udp_port=config.udp_port,
-            ws_url=ws_url, http_url=f"{'https' if tls else 'http'}://{config.public_ip}:{args.http_port}",
+            ws_url=ws_url, http_url=f"{'https' if tls else 'http'}://{_host(internal_ip)}:{args.http_port}",
             capacity=args.capacity,
         )
         built = build_node(config, verifier, registry=RedisRegistry(args.redis_url),

@@ -32,6 +32,8 @@ def test_public_ws_url_default_and_templates():
         "wss://meet.example.org/node/eu-1a/ws"
     assert public_ws_url("wss://{public_ip_dashed}.{region}.nodes.example.org:{http_port}/ws", tls=True, **kw) == \
         "wss://203-0-113-5.eu-1.nodes.example.org:7880/ws"
+    assert public_ws_url("wss://meet.example.org/node/{internal_ip}/ws", tls=False, internal_ip="10.1.2.3", **kw) == \
+        "wss://meet.example.org/node/10.1.2.3/ws"
     assert node_path("eu-1a") == "/node/eu-1a/ws"
     with pytest.raises(ValueError, match="unknown field"):
         public_ws_url("wss://meet.example.org/{tenant}/ws", tls=False, **kw)
