@@ -1,11 +1,12 @@
 """Issue 13: deployable for real — TLS everywhere a browser or another process connects, and TURN when UDP is
 blocked. Real processes in namespaces this test creates and removes:
 
-    edge (hub)   nginx: TLS on 443 with the test CA's certificate, `/node/node-1/ws` -> the node, the rest -> the
-                 control plane (`castellan control-plane`, 127.0.0.1:8000); redis-server over TLS only (rediss)
-    eu-1         `castellan node`: advertises wss://meet.castellan.test/node/{node_id}/ws, reaches the control
-                 plane over https (through nginx) and Redis over TLS, trusting the test CA (SSL_CERT_FILE); TURN
-                 settings are the env the chart renders for eu-1's nodes
+    edge (hub)   nginx as the Ingress: TLS on 443 with the test CA's certificate, `/node/` -> the signalling
+                 gateway, the rest -> the control plane (`castellan control-plane`, 127.0.0.1:8000); the gateway is
+                 nginx running the nginx.conf the chart renders; redis-server over TLS only (rediss)
+    eu-1         `castellan node` with the env the chart renders for eu-1's nodes (CASTELLAN_PUBLIC_WS_URL:
+                 wss://meet.castellan.test/node/{internal_ip}/ws, trusted proxies, TURN); it reaches the control
+                 plane over https (through nginx) and Redis over TLS, trusting the test CA (SSL_CERT_FILE)
     turn         coturn as the chart renders eu-1's TURN (UDP/TCP 3478, TLS 443; relays to eu-1's node only)
     client-a     Chromium whose namespace drops all UDP and every TCP port but 443 (a ministry or hotel network)
     client-b     Chromium on an open network (also runs the Playwright driver)
@@ -37,7 +38,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(240)]
 
 DOMAIN = "meet.castellan.test"
 TURN_HOST = "turn.castellan.test"
-CP_PORT, NODE_HTTP, NODE_UDP, REDIS_TLS = 8000, 7880, 40000, 6380
+CP_PORT, NODE_HTTP, NODE_UDP, REDIS_TLS, GATEWAY_PORT = 8000, 7880, 40000, 6380, 8080
 
 NO_UDP_ONLY_443 = """\
 table inet castellan_blocked {
@@ -47,6 +48,14 @@ table inet castellan_blocked {
         iifname "lo" accept; meta l4proto udp drop; }
 }
 """
+
+
+def chart_node_env(docs: list[dict], internal_ip: str) -> dict[str, str]:
+    """The env the chart gives eu-1's nodes that this test does not set by flag: TLS addressing, proxies, TURN."""
+    c = chart.container(docs, "Deployment", "castellan-node-eu-1")
+    env = chart.env_values(docs, c, fields={"metadata.name": "node-1", "status.hostIP": internal_ip})
+    keep = ("CASTELLAN_PUBLIC_WS_URL", "CASTELLAN_INTERNAL_IP", "CASTELLAN_TRUSTED_PROXIES")
+    return {k: v for k, v in env.items() if k in keep or k.startswith("CASTELLAN_TURN_")}
 
 
 def in_ns_ok(ns: str, code: str, env: dict[str, str] | None = None) -> bool:
@@ -75,9 +84,11 @@ def test_https_link_through_nginx_and_a_participant_without_udp_joins_through_tu
         ca = CertificateAuthority.create(tmp_path / "ca")
         edge = ca.issue("edge", [DOMAIN, TURN_HOST], [a.hub_addr, b.hub_addr, eu.hub_addr, turn.addr, "127.0.0.1"])
         trust = {"SSL_CERT_FILE": str(ca.cert)}  # the node and the control plane trust the deployment's CA
-        docs = chart.render({"regions": [{"name": "eu-1", "jurisdiction": "EU", "turn": {
-            "enabled": True, "host": TURN_HOST, "allowedPeerIPs": [eu.addr],
-            "tls": {"enabled": True, "secretName": "turn-tls"}}}]})
+        docs = chart.render({
+            "controlPlane": {"publicUrl": f"https://{DOMAIN}"}, "gateway": {"enabled": True, "port": GATEWAY_PORT},
+            "regions": [{"name": "eu-1", "jurisdiction": "EU", "nodeAddresses": [eu.addr], "httpPort": NODE_HTTP,
+                         "turn": {"enabled": True, "host": TURN_HOST,
+                                  "tls": {"enabled": True, "secretName": "turn-tls"}}}]})
         redis_url = f"rediss://{eu.hub_addr}:{REDIS_TLS}/0"
         seeded = seed(tmp_path / "control.db", [("eu-1", "EU", "Frankfurt, DE", "EU Central")],
                       [("acme", "ACME", "EU", None)], {"board": "acme"}, public_url=f"https://{DOMAIN}")
@@ -91,25 +102,28 @@ def test_https_link_through_nginx_and_a_participant_without_udp_joins_through_tu
                 "control-plane", "--host", "127.0.0.1", "--port", str(CP_PORT), "--db", str(seeded.db),
                 "--redis-url", redis_url, "--public-url", f"https://{DOMAIN}", "--trust-forwarded-for"),
                 logs / "control-plane.log", ns=topo.hub, env=trust))
-            conf = nginx.config(tmp_path / "nginx", cert=edge.cert, key=edge.key, server_name=DOMAIN,
+            rendered = chart.named(docs, "ConfigMap", "castellan-gateway")["data"]["nginx.conf"]
+            procs.append(nginx.start(nginx.gateway(tmp_path / "gateway", rendered), ns=topo.hub))
+            conf = nginx.config(tmp_path / "ingress", cert=edge.cert, key=edge.key, server_name=DOMAIN,
                                 control_plane=f"http://127.0.0.1:{CP_PORT}",
-                                nodes={"node-1": f"http://{eu.addr}:{NODE_HTTP}"})
+                                routes={"/node/": f"http://127.0.0.1:{GATEWAY_PORT}"})
             procs.append(nginx.start(conf, ns=topo.hub))
             # the node reaches the control plane only over https, through nginx
             assert wait_until(lambda: https_ok(eu.ns, f"https://{eu.hub_addr}/readyz", ca.cert), 30, 0.5,
                               ignore=(Exception,)), "\n".join(p.tail() for p in procs)
-            node_env = {**trust, **coturn.node_env(docs, "eu-1")}
+            node_env = {**trust, **chart_node_env(docs, eu.addr)}
             procs.append(Proc("node", castellan(
                 "node", "--node-id", "node-1", "--region", "eu-1", "--host", eu.addr, "--udp-host", eu.addr,
                 "--http-port", str(NODE_HTTP), "--udp-port", str(NODE_UDP), "--public-ip", eu.addr,
                 "--redis-url", redis_url, "--control-plane-url", f"https://{eu.hub_addr}",
-                "--public-ws-url", f"wss://{DOMAIN}/node/{{node_id}}/ws", "--data-dir", str(tmp_path / "node"),
+                "--data-dir", str(tmp_path / "node"),
                 "--log-level", "info"), logs / "node.log", ns=eu.ns, env=node_env))
             procs.append(coturn.start("coturn", coturn.argv(docs, "eu-1", turn.addr, edge.cert, edge.key, tmp_path),
                                       logs / "coturn.log", turn.ns))
             # the node is placeable once it registered (over rediss): the control plane answers /readyz
-            assert wait_until(lambda: "registered in region" in procs[3].output() or not procs[3].alive(), 30, 0.2)
-            assert procs[3].alive(), procs[3].tail()
+            node = procs[4]
+            assert wait_until(lambda: "registered in region" in node.output() or not node.alive(), 30, 0.2)
+            assert node.alive(), node.tail()
             rules = tmp_path / "blocked.nft"
             rules.write_text(NO_UDP_ONLY_443)
             subprocess.run(["ip", "netns", "exec", a.ns, "nft", "-f", str(rules)], check=True, timeout=10)
@@ -138,7 +152,7 @@ def test_https_link_through_nginx_and_a_participant_without_udp_joins_through_tu
     for k in ("A", "B"):
         assert pages[k]["origin"] == f"https://{DOMAIN}" and pages[k]["secure"], pages[k]
         # the join answer named the node's wss URL on the deployment's own domain
-        assert pages[k]["ws"] == f"wss://{DOMAIN}/node/node-1/ws", pages[k]
+        assert pages[k]["ws"] == f"wss://{DOMAIN}/node/{eu.addr}/ws", pages[k]
         assert f"turns:{TURN_HOST}:443?transport=tcp" in pages[k]["ice"][0], pages[k]
         assert result["stats"][k]["frames"] >= 30 and "End-to-end encrypted" in result["stats"][k]["lock"]
     assert pairs["A"]["local"]["type"] == "relay" and pairs["A"]["local"]["relayProtocol"] == "tls", pairs

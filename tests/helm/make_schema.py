@@ -48,6 +48,8 @@ image3p = strict({"registry": STR, "repository": {**STR, "minLength": 1}, "tag":
 
 node_props = {
     "replicas": INT(0),
+    "controlPlaneUrl": {"type": "string", "pattern": "^(https?://.+)?$",
+                        "description": "--control-plane-url of the nodes; empty: the in-cluster Service (http)."},
     "httpPort": UNPRIV,
     "udpPort": {**UNPRIV, "description": "The node's one UDP port (ICE-lite)."},
     "hostNetwork": BOOL,
@@ -102,6 +104,9 @@ region_props = {
                      "description": "Jurisdiction code of residency/jurisdictions.json, e.g. EU, UK, US."},
     "location": STR,
     "displayName": STR,
+    "nodeAddresses": {"type": "array", "items": {"type": "string", "pattern": "^[0-9.]+(-[0-9.]+)?$"},
+                      "description": "The region's node addresses (IPv4 or IPv4-IPv4): the signalling gateway's only "
+                                     "targets and, by default, its TURN's only peers."},
     **node_props,
     "turn": strict(turn_region),
 }
@@ -179,6 +184,15 @@ schema = {
         "node": strict(node_props, desc="Defaults for every region's media nodes."),
         "regions": {"type": "array", "minItems": 1, "items": strict(region_props, ["name", "jurisdiction"])},
         "turn": strict(turn_common, desc="Defaults for every region's TURN."),
+        "gateway": strict({
+            "enabled": {"type": ["boolean", "null"], "description": "null: on exactly when the Ingress is enabled."},
+            "replicas": INT(0), "port": UNPRIV, "image": image3p,
+            "trustedProxies": {"type": "array", "items": STR},
+            "terminationGracePeriodSeconds": INT(0), "resources": RES, "podAnnotations": LABELS,
+            "nodeSelector": LABELS, "affinity": OBJ, "tolerations": ARR,
+        }, desc="The signalling gateway: wss:// to every node on the deployment's own domain."),
+        "caBundle": strict({"configMap": STR, "key": {**STR, "minLength": 1}},
+                           desc="CA bundle the control plane and nodes trust (SSL_CERT_FILE)."),
         "metrics": strict({
             "serviceMonitor": strict({"enabled": BOOL, "whenOperatorPresent": BOOL,
                                       "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},

@@ -1,6 +1,7 @@
-"""nginx (Debian's) terminating TLS in front of the control plane and routing each node's signalling, as the
-deployment guide describes (docs/deploy.md, "TLS"): `/node/<node id>/ws` to that node, everything else to the
-control plane. Runs in the foreground (`daemon off`) with every path in a scratch directory."""
+"""nginx (Debian's) in the two roles docs/deploy.md ("TLS") gives it: the Ingress stand-in terminating TLS
+(`/node/` to the signalling gateway, everything else to the control plane), and the chart's signalling gateway
+itself, run from the nginx.conf the chart renders. Both in the foreground (`daemon off`), every path in a scratch
+directory."""
 
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ http {{
 }}
 """
 
-NODE_LOCATION = """\
-        location = /node/{node_id}/ws {{
+ROUTE = """\
+        location {prefix} {{
             proxy_pass {upstream};
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
@@ -52,15 +53,24 @@ NODE_LOCATION = """\
 """
 
 
-def config(directory: Path, *, cert: Path, key: Path, control_plane: str, nodes: Mapping[str, str],
+def config(directory: Path, *, cert: Path, key: Path, control_plane: str, routes: Mapping[str, str],
            listen: str = "443", server_name: str = "_") -> Path:
-    """Writes nginx.conf: TLS on `listen`, `/node/<id>/ws` -> nodes[id] (http://host:port), the rest ->
-    `control_plane`."""
+    """Writes nginx.conf: TLS on `listen`; each `routes` location prefix -> its upstream (WebSockets pass),
+    the rest -> `control_plane`."""
     directory.mkdir(parents=True, exist_ok=True)
-    locations = "".join(NODE_LOCATION.format(node_id=n, upstream=u) for n, u in nodes.items())
+    locations = "".join(ROUTE.format(prefix=p, upstream=u) for p, u in routes.items())
     path = directory / "nginx.conf"
     path.write_text(CONF.format(dir=directory, listen=listen, server_name=server_name, cert=cert, key=key,
                                 node_locations=locations, control_plane=control_plane))
+    return path
+
+
+def gateway(directory: Path, rendered: str) -> Path:
+    """The chart's gateway nginx.conf (`rendered`) with its /tmp paths moved into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o777)  # nginx's workers (nobody) write their temp files here
+    path = directory / "nginx.conf"
+    path.write_text(rendered.replace("/tmp/", f"{directory}/").replace("/dev/stderr", str(directory / "error.log")))
     return path
 
 
@@ -70,6 +80,8 @@ def start(conf: Path, ns: str | None = None) -> Proc:
     p = Proc("nginx", [binary, "-c", str(conf), "-p", str(conf.parent), "-g", "daemon off;"],
              conf.parent / "nginx.out", ns=ns)
     err = conf.parent / "error.log"
+    p.name = f"nginx {conf.parent.name}"
     wait_until(lambda: not p.alive() or (err.exists() and "start worker process" in err.read_text()), 15, 0.1)
+    assert p.alive() and err.exists(), p.tail() + (err.read_text()[-2000:] if err.exists() else "")
     assert p.alive(), p.tail() + (err.read_text()[-2000:] if err.exists() else "")
     return p
