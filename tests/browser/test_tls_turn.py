@@ -65,6 +65,21 @@ def in_ns_ok(ns: str, code: str, env: dict[str, str] | None = None) -> bool:
     return r.returncode == 0
 
 
+def gateway_answer(ns: str, address: str) -> int:
+    """Through the gateway (inside `ns`, where it listens) to /node/<address>/ws: 101 when a WebSocket opened,
+    else the HTTP status it answered (404: refused by the gateway; 502 would mean it tried to forward)."""
+    code = ("import asyncio, sys, websockets\n"
+            "async def main():\n"
+            f"    async with websockets.connect('ws://127.0.0.1:{GATEWAY_PORT}/node/{address}/ws', open_timeout=3):\n"
+            "        print(101)\n"
+            "try:\n"
+            "    asyncio.run(main())\n"
+            "except websockets.InvalidStatus as e:\n"
+            "    print(e.response.status_code)\n")
+    r = subprocess.run(["ip", "netns", "exec", ns, PYTHON, "-c", code], capture_output=True, text=True, timeout=20)
+    return int(r.stdout.strip() or 0)
+
+
 def https_ok(ns: str, url: str, ca: Path) -> bool:
     return in_ns_ok(ns, "import ssl, urllib.request as u; "
                         f"u.urlopen({url!r}, timeout=3, context=ssl.create_default_context(cafile={str(ca)!r}))")
@@ -124,6 +139,10 @@ def test_https_link_through_nginx_and_a_participant_without_udp_joins_through_tu
             node = procs[4]
             assert wait_until(lambda: "registered in region" in node.output() or not node.alive(), 30, 0.2)
             assert node.alive(), node.tail()
+            # the gateway forwards to the region's nodes only (never an open proxy into the cluster)
+            assert gateway_answer(topo.hub, eu.addr) == 101, "the gateway did not forward to eu-1's node"
+            for elsewhere in ("127.0.0.1", eu.hub_addr, turn.addr, "169.254.169.254"):
+                assert gateway_answer(topo.hub, elsewhere) == 404, f"the gateway forwarded to {elsewhere}"
             rules = tmp_path / "blocked.nft"
             rules.write_text(NO_UDP_ONLY_443)
             subprocess.run(["ip", "netns", "exec", a.ns, "nft", "-f", str(rules)], check=True, timeout=10)
