@@ -4,9 +4,9 @@ blocked. Real processes in namespaces this test creates and removes:
     edge (hub)   nginx as the Ingress: TLS on 443 with the test CA's certificate, `/node/` -> the signalling
                  gateway, the rest -> the control plane (`castellan control-plane`, 127.0.0.1:8000); the gateway is
                  nginx running the nginx.conf the chart renders; redis-server over TLS only (rediss)
-    eu-1         `castellan node` with the env the chart renders for eu-1's nodes (CASTELLAN_PUBLIC_WS_URL:
-                 wss://meet.castellan.test/node/{internal_ip}/ws, trusted proxies, TURN); it reaches the control
-                 plane over https (through nginx) and Redis over TLS, trusting the test CA (SSL_CERT_FILE)
+    eu-1         the node container the chart renders for eu-1, run as a local process: its args and its whole
+                 env (no flag added), e.g. CASTELLAN_PUBLIC_WS_URL wss://meet.castellan.test/node/{internal_ip}/ws,
+                 trusted proxies, TURN, rediss:// Redis and https control plane trusting the caBundle (SSL_CERT_FILE)
     turn         coturn as the chart renders eu-1's TURN (UDP/TCP 3478, TLS 443; relays to eu-1's node only)
     client-a     Chromium whose namespace drops all UDP and every TCP port but 443 (a ministry or hotel network)
     client-b     Chromium on an open network (also runs the Playwright driver)
@@ -50,12 +50,17 @@ table inet castellan_blocked {
 """
 
 
-def chart_node_env(docs: list[dict], internal_ip: str) -> dict[str, str]:
-    """The env the chart gives eu-1's nodes that this test does not set by flag: TLS addressing, proxies, TURN."""
+def chart_node(docs: list[dict], pod: str, host_ip: str, mounts: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """eu-1's node container as the chart renders it, as a local command: its args after the image's entrypoint
+    (`castellan`) and its whole env (Secrets and fieldRefs resolved as the kubelet would), with the paths of its
+    mounts moved to where this test keeps those files."""
     c = chart.container(docs, "Deployment", "castellan-node-eu-1")
-    env = chart.env_values(docs, c, fields={"metadata.name": "node-1", "status.hostIP": internal_ip})
-    keep = ("CASTELLAN_PUBLIC_WS_URL", "CASTELLAN_INTERNAL_IP", "CASTELLAN_TRUSTED_PROXIES")
-    return {k: v for k, v in env.items() if k in keep or k.startswith("CASTELLAN_TURN_")}
+    env = chart.env_values(docs, c, fields={"metadata.name": pod, "status.hostIP": host_ip, "status.podIP": host_ip})
+    for k, v in env.items():
+        for inside, outside in mounts.items():
+            if v.startswith(inside):
+                env[k] = outside + v[len(inside):]
+    return castellan(*c["args"]), env
 
 
 def in_ns_ok(ns: str, code: str, env: dict[str, str] | None = None) -> bool:
@@ -98,13 +103,15 @@ def test_https_link_through_nginx_and_a_participant_without_udp_joins_through_tu
         a, b, eu, turn = (topo.spokes[s] for s in ("client-a", "client-b", "eu-1", "turn"))
         ca = CertificateAuthority.create(tmp_path / "ca")
         edge = ca.issue("edge", [DOMAIN, TURN_HOST], [a.hub_addr, b.hub_addr, eu.hub_addr, turn.addr, "127.0.0.1"])
-        trust = {"SSL_CERT_FILE": str(ca.cert)}  # the node and the control plane trust the deployment's CA
+        trust = {"SSL_CERT_FILE": str(ca.cert)}  # the control plane trusts the deployment's CA
+        redis_url = f"rediss://{eu.hub_addr}:{REDIS_TLS}/0"
         docs = chart.render({
             "controlPlane": {"publicUrl": f"https://{DOMAIN}"}, "gateway": {"enabled": True, "port": GATEWAY_PORT},
+            "redis": {"url": redis_url, "bundled": {"enabled": False}}, "caBundle": {"configMap": "ca", "key": "ca.pem"},
+            "node": {"controlPlaneUrl": f"https://{eu.hub_addr}"},
             "regions": [{"name": "eu-1", "jurisdiction": "EU", "nodeAddresses": [eu.addr], "httpPort": NODE_HTTP,
                          "turn": {"enabled": True, "host": TURN_HOST,
                                   "tls": {"enabled": True, "secretName": "turn-tls"}}}]})
-        redis_url = f"rediss://{eu.hub_addr}:{REDIS_TLS}/0"
         seeded = seed(tmp_path / "control.db", [("eu-1", "EU", "Frankfurt, DE", "EU Central")],
                       [("acme", "ACME", "EU", None)], {"board": "acme"}, public_url=f"https://{DOMAIN}")
         try:
@@ -126,13 +133,9 @@ def test_https_link_through_nginx_and_a_participant_without_udp_joins_through_tu
             # the node reaches the control plane only over https, through nginx
             assert wait_until(lambda: https_ok(eu.ns, f"https://{eu.hub_addr}/readyz", ca.cert), 30, 0.5,
                               ignore=(Exception,)), "\n".join(p.tail() for p in procs)
-            node_env = {**trust, **chart_node_env(docs, eu.addr)}
-            procs.append(Proc("node", castellan(
-                "node", "--node-id", "node-1", "--region", "eu-1", "--host", eu.addr, "--udp-host", eu.addr,
-                "--http-port", str(NODE_HTTP), "--udp-port", str(NODE_UDP), "--public-ip", eu.addr,
-                "--redis-url", redis_url, "--control-plane-url", f"https://{eu.hub_addr}",
-                "--data-dir", str(tmp_path / "node"),
-                "--log-level", "info"), logs / "node.log", ns=eu.ns, env=node_env))
+            argv, env = chart_node(docs, "castellan-node-eu-1-7d9f", eu.addr, {
+                "/etc/castellan/ca/": f"{ca.cert.parent}/", "/var/lib/castellan/node": str(tmp_path / "node")})
+            procs.append(Proc("node", argv, logs / "node.log", ns=eu.ns, env=env))
             procs.append(coturn.start("coturn", coturn.argv(docs, "eu-1", turn.addr, edge.cert, edge.key, tmp_path),
                                       logs / "coturn.log", turn.ns))
             # the node is placeable once it registered (over rediss): the control plane answers /readyz

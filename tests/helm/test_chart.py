@@ -619,3 +619,12 @@ def test_ca_bundle_is_trusted_by_the_control_plane_and_the_nodes() -> None:
         assert {"name": "ca-bundle", "configMap": {"name": "castellan-ca"}} in spec["volumes"]
     node = env_of(named(docs, "Deployment", "castellan-node-region-1")["spec"]["template"]["spec"]["containers"][0])
     assert node["CASTELLAN_CONTROL_PLANE_URL"]["value"] == "https://meet.example.org"
+
+
+def test_node_writes_its_audit_log_to_a_volume_not_the_read_only_root() -> None:
+    spec = named(render(), "Deployment", "castellan-node-region-1")["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    data_dir = env_of(c)["CASTELLAN_DATA_DIR"]["value"]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "data", "mountPath": data_dir} in c["volumeMounts"]
+    assert {"name": "data", "emptyDir": {}} in spec["volumes"]
