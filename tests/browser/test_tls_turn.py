@@ -180,4 +180,8 @@ def test_https_link_through_nginx_and_a_participant_without_udp_joins_through_tu
     assert pairs["A"]["local"]["type"] == "relay" and pairs["A"]["local"]["relayProtocol"] == "tls", pairs
     assert pairs["A"]["remote"]["address"] == eu.addr, pairs
     assert pairs["B"]["local"]["type"] != "relay" and pairs["B"]["local"]["protocol"] == "udp", pairs
+    turn_secret = env["CASTELLAN_TURN_SECRET"]
+    for p in procs:  # the region's TURN secret stays in the node: in no log, never sent to a browser
+        assert turn_secret not in p.output(), f"the TURN secret is in {p.name}'s log"
+    assert turn_secret not in json.dumps(result)
     (ARTIFACTS / "tls-turn.result.json").write_text(json.dumps({"pairs": pairs, "pages": pages}, indent=2))
