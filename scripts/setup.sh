@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the product needs on a fresh Debian 12 machine (idempotent):
 # apt packages, libsrtp 2.x built against OpenSSL (static, -fPIC), the venv, and the Cython build.
-# Usage: scripts/setup.sh [--test]   (--test adds the test-only needs: chromium, redis, postgresql, tshark, nftables)
+# Usage: scripts/setup.sh [--test]   (--test adds the test-only needs: chromium, redis, postgresql, tshark,
+# nftables, nginx and coturn — started by the tests themselves, never as services)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -14,13 +15,17 @@ export DEBIAN_FRONTEND=noninteractive
 # libpq5: the PostgreSQL client library psycopg 3 loads (the production store, CASTELLAN_DATABASE_URL)
 pkgs="build-essential pkg-config libssl-dev dpkg-dev python3-venv python3-dev iproute2 libpq5"
 # postgresql: tests start their own clusters from its binaries (tests/support/postgres.py), never the system one
-[ $WITH_TEST -eq 1 ] && pkgs="$pkgs chromium redis-server postgresql tshark tcpdump nftables"
+[ $WITH_TEST -eq 1 ] && pkgs="$pkgs chromium redis-server postgresql tshark tcpdump nftables nginx coturn"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
   echo "== apt: installing$missing"
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+if [ $WITH_TEST -eq 1 ] && [ -d /run/systemd/system ]; then
+  # the tests run nginx and coturn on addresses they choose; the packages' own services must not listen here
+  for svc in nginx coturn; do $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; done
 fi
 
 # libsrtp2 from Debian's *source* package, configured against OpenSSL (Debian's binary uses NSS, 3-4x slower).

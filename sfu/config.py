@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sfu.turn import TurnConfig
+
 
 @dataclass
 class NodeConfig:
@@ -22,3 +24,8 @@ class NodeConfig:
     max_subs: int = 16384
     measure_latency: bool = True
     media_thread: bool = True  # forward on a dedicated native thread (False: from the event loop)
+    # behind a reverse proxy (docs/deploy.md, "TLS"): X-Forwarded-For counts only from these CIDRs, read from the
+    # right like the control plane's --trusted-proxies (signalling/control/clientaddr.py); 0 hops = recursive
+    trusted_proxies: tuple[str, ...] = ()
+    forwarded_hops: int = 0
+    turn: TurnConfig | None = None  # the region's TURN: `joined` carries credentials for it (sfu/turn.py)

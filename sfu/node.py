@@ -44,6 +44,7 @@ from sfu.transport.connectivity import Connectivity
 from sfu.transport.demux import Demux
 from sfu.transport.dtls import Certificate
 from sfu.transport.ice import IceLite, new_credentials
+from sfu.turn import ice_server
 
 if TYPE_CHECKING:
     from sfu.subscription import Subscription
@@ -200,6 +201,8 @@ class Node:
             "resumed": resumed,
             "participants": [q.describe() for q in p.room.participants.values() if q is not p],
             "tracks": [t.describe() for t in p.room.tracks() if t.owner is not p],
+            # fresh at every join and resume: the region's TURN, for participants whose UDP is blocked
+            "ice_servers": [ice_server(self.config.turn, p.id, time.time())] if self.config.turn else [],
         }
 
     def resume(self, participant_id: str, secret: str) -> Participant:

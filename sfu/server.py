@@ -28,9 +28,13 @@ from residency.identity import NodeSigner, load_or_create_node_key, public_text
 from residency.model import Node as NodeRecord
 from residency.registry import RedisRegistry
 from sfu import logs
+from sfu.app.address import public_ws_url
 from sfu.app.serving import node_server_settings
 from sfu.config import NodeConfig
 from sfu.factory import build_node
+from sfu.turn import TurnConfig
+from sfu.turn import from_settings as turn_from_settings
+from signalling.control.clientaddr import ForwardedRule, parse_networks
 from signalling.tokens import HttpRevocations, Jwks, TokenVerifier, parse_jwks
 from signalling.tokens.revocations import check_url, tls_context
 
@@ -56,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--udp-host", default=_env("udp_host", None), help="UDP bind address (default: --host)")
     ap.add_argument("--udp-port", type=int, default=int(_env("udp_port", 40000)))
     ap.add_argument("--public-ip", default=_env("public_ip", None), help="address in SDP candidates (default: UDP bind)")
+    ap.add_argument("--internal-ip", default=_env("internal_ip", None),
+                    help="address the deployment's own processes reach this node's HTTP at (the signalling gateway, "
+                         "the control plane's admin calls; default: --public-ip)")
     ap.add_argument("--control-plane-url", default=_env("control_plane_url", None))
     ap.add_argument("--jwks-file", default=_env("jwks_file", None))
     ap.add_argument("--redis-url", default=_env("redis_url", None))
@@ -76,6 +83,25 @@ def parser() -> argparse.ArgumentParser:
                     help="each subscriber receives video of the N most recent speakers only (0: everyone's)")
     ap.add_argument("--audio-n", type=int, default=int(_env("audio_n", 0)),
                     help="... and audio of the N loudest plus the dominant speaker (0: everyone's)")
+    # TLS (docs/deploy.md, "TLS"): the URL browsers open, and the node's own certificate when it terminates TLS
+    ap.add_argument("--public-ws-url", default=_env("public_ws_url", None),
+                    help="WebSocket URL the join answer names, a template over {node_id} {region} {public_ip} "
+                         "{public_ip_dashed} {http_port}, e.g. wss://meet.example.org/node/{node_id}/ws "
+                         "(default: ws[s]://<public ip>:<http port>/ws)")
+    ap.add_argument("--tls-cert", default=_env("tls_cert", None), help="PEM certificate chain: serve https/wss")
+    ap.add_argument("--tls-key", default=_env("tls_key", None), help="PEM private key of --tls-cert")
+    ap.add_argument("--trusted-proxies", default=_env("trusted_proxies", ""),
+                    help="CIDRs of the reverse proxies in front of the node's signalling (e.g. the gateway's pod "
+                         "network): their X-Forwarded-For names the client for the per-address caps (default: none)")
+    ap.add_argument("--forwarded-hops", type=int, default=int(_env("forwarded_hops", 0)),
+                    help="proxies appending to X-Forwarded-For in front of the node (0: walk past every trusted one)")
+    # the region's TURN (sfu/turn.py): `joined` carries short-lived credentials for it
+    ap.add_argument("--turn-urls", default=_env("turn_urls", None),
+                    help="comma-separated turn:/turns: URLs of this region's TURN (coturn use-auth-secret)")
+    ap.add_argument("--turn-secret", default=_env("turn_secret", None),
+                    help="coturn's static-auth-secret (prefer the env var CASTELLAN_TURN_SECRET: argv is visible)")
+    ap.add_argument("--turn-ttl", type=int, default=int(_env("turn_ttl", 86400)),
+                    help="seconds a TURN credential stays valid")
     ap.add_argument("--log-level", default=_env("log_level", "info"))
     ap.add_argument("--log-format", default=_env("log_format", "json"), choices=["json", "text"])
     return ap
@@ -119,8 +145,31 @@ def jwks_from_file(path: str) -> Callable[[], Jwks]:
     return fetch
 
 
+def _host(ip: str) -> str:
+    return f"[{ip}]" if ":" in ip else ip
+
+
+def turn_config(args: argparse.Namespace) -> TurnConfig | None:
+    try:
+        return turn_from_settings(args.turn_urls, args.turn_secret, args.turn_ttl)
+    except ValueError as e:
+        raise SystemExit(f"castellan node: {e}") from None
+
+
+def tls_files(args: argparse.Namespace) -> tuple[str, str] | None:
+    if not args.tls_cert and not args.tls_key:
+        return None
+    if not (args.tls_cert and args.tls_key):
+        raise SystemExit("castellan node: --tls-cert and --tls-key go together")
+    for path in (args.tls_cert, args.tls_key):
+        if not os.access(path, os.R_OK):
+            raise SystemExit(f"castellan node: cannot read {path}")
+    return args.tls_cert, args.tls_key
+
+
 async def serve(args: argparse.Namespace) -> None:
     udp_host = args.udp_host or args.host
+    tls = tls_files(args)
     config = NodeConfig(
         node_id=args.node_id,
         region=args.region,
@@ -130,11 +179,22 @@ async def serve(args: argparse.Namespace) -> None:
         resume_grace=args.resume_grace,
         last_n=max(0, args.last_n),
         audio_n=max(0, args.audio_n),
+        turn=turn_config(args),
+        trusted_proxies=tuple(p.strip() for p in args.trusted_proxies.split(",") if p.strip()),
+        forwarded_hops=args.forwarded_hops,
     )
     try:
         context = tls_context(args.ca_bundle)
     except (OSError, ssl.SSLError) as e:
         raise SystemExit(f"castellan node: --ca-bundle {args.ca_bundle}: {e}") from None
+    try:
+        ForwardedRule(parse_networks(config.trusted_proxies), config.forwarded_hops)
+        internal_ip = args.internal_ip or config.public_ip
+        ws_url = public_ws_url(args.public_ws_url, node_id=config.node_id, region=config.region,
+                               public_ip=config.public_ip, internal_ip=internal_ip, http_port=args.http_port,
+                               tls=tls is not None)
+    except ValueError as e:
+        raise SystemExit(f"castellan node: {e}") from None
     if args.control_plane_url:
         try:
             jwks = JwksSource(jwks_from_url(args.control_plane_url, context))
@@ -152,7 +212,7 @@ async def serve(args: argparse.Namespace) -> None:
         signer = NodeSigner(node_key(args))
         record = NodeRecord(
             id=config.node_id, region=config.region, public_ip=config.public_ip, udp_port=config.udp_port,
-            ws_url=f"ws://{config.public_ip}:{args.http_port}/ws", http_url=f"http://{config.public_ip}:{args.http_port}",
+            ws_url=ws_url, http_url=f"{'https' if tls else 'http'}://{_host(internal_ip)}:{args.http_port}",
             capacity=args.capacity,
         )
         built = build_node(config, verifier, registry=RedisRegistry(args.redis_url),
@@ -163,7 +223,8 @@ async def serve(args: argparse.Namespace) -> None:
         built = build_node(config, verifier, capacity=args.capacity, revocations=revocations)
     node = built.node
     server = _Server(uvicorn.Config(built.app, host=args.host, port=args.http_port, log_level=args.log_level.lower(),
-                                    log_config=None, access_log=False, loop="none", **node_server_settings()))
+                                    log_config=None, access_log=False, loop="none", **node_server_settings(),
+                                    ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None))
     loop = asyncio.get_running_loop()
 
     async def drain() -> None:

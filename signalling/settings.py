@@ -5,8 +5,6 @@ the chart, the product and docs/contracts.md are held against (tests/helm/test_s
 with "not set:", why the chart leaves it alone (an operator can still pass it through `extraEnv`). `reader` is the
 flag (`castellan control-plane` / `castellan node`) that reads it; `None` only for rows another branch makes real,
 named in `pending` — the test fails for any unread variable the chart sets that is not listed there.
-
-TURN (branch tls-turn): append your rows here, with their reader, and drop `pending`.
 """
 
 from __future__ import annotations
@@ -63,15 +61,22 @@ SETTINGS: tuple[Setting, ...] = (
             "node.terminationGracePeriodSeconds - node.drain.marginSeconds"),
     Setting("CASTELLAN_DATA_DIR", NODE, "--data-dir", "fixed: an emptyDir"),
     Setting("CASTELLAN_NODE_KEY", NODE, "--node-key", "regions[].nodeKey"),
-    Setting("CASTELLAN_CA_BUNDLE", NODE, "--ca-bundle", "caBundle.existingSecret"),
+    Setting("CASTELLAN_CA_BUNDLE", NODE, "--ca-bundle", "caBundle.existingSecret / configMap"),
     Setting("CASTELLAN_REVOCATIONS_MAX_AGE", NODE, "--revocations-max-age", "node.revocationsMaxAge"),
     Setting("CASTELLAN_CAPACITY", NODE, "--capacity", "node.capacity"),
     Setting("CASTELLAN_LAST_N", NODE, "--last-n", "node.lastN"),
     Setting("CASTELLAN_AUDIO_N", NODE, "--audio-n", "node.audioN"),
     Setting("CASTELLAN_LOG_LEVEL", NODE, "--log-level", "logLevel"),
     Setting("CASTELLAN_LOG_FORMAT", NODE, "--log-format", "logFormat"),
-    Setting("CASTELLAN_TURN_URLS", NODE, None, "regions[].turn", pending="TURN credentials (branch tls-turn)"),
-    Setting("CASTELLAN_TURN_SECRET", NODE, None, "regions[].turn", pending="TURN credentials (branch tls-turn)"),
+    Setting("CASTELLAN_TURN_URLS", NODE, "--turn-urls", "regions[].turn (the region's coturn URLs)"),
+    Setting("CASTELLAN_TURN_SECRET", NODE, "--turn-secret", "regions[].turn (the region's generated Secret)"),
+    Setting("CASTELLAN_TURN_TTL", NODE, "--turn-ttl", "turn.credentialTTL"),
+    Setting("CASTELLAN_INTERNAL_IP", NODE, "--internal-ip", "fixed: the pod's hostIP/podIP"),
+    Setting("CASTELLAN_PUBLIC_WS_URL", NODE, "--public-ws-url", "gateway (wss://<public host>/node/{internal_ip}/ws)"),
+    Setting("CASTELLAN_TRUSTED_PROXIES", NODE, "--trusted-proxies", "gateway.trustedProxies"),
+    Setting("CASTELLAN_FORWARDED_HOPS", NODE, "--forwarded-hops", "not set: walk past every trusted proxy"),
+    Setting("CASTELLAN_TLS_CERT", NODE, "--tls-cert", "not set: TLS ends at the Ingress (docs/deploy.md, TLS)"),
+    Setting("CASTELLAN_TLS_KEY", NODE, "--tls-key", "not set: TLS ends at the Ingress (docs/deploy.md, TLS)"),
 )
 
 

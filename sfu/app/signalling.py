@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sfu.admission import JoinRefused
+from sfu.app.address import node_path
 from sfu.app.limits import (
     CLOSE_JOIN_TIMEOUT,
     CLOSE_RESUMED_ELSEWHERE,
@@ -33,6 +34,7 @@ from sfu.negotiation.sdp import SdpError
 from sfu.node import Node
 from sfu.participant import Participant
 from sfu.ratelimit import TokenBucket
+from signalling.control.clientaddr import ForwardedRule, parse_networks
 from signalling.tokens import TokenError, TokenVerifier
 
 log = logging.getLogger("castellan.signalling")
@@ -74,9 +76,18 @@ class NodeSignalling:
         self.metrics = metrics
         self.limits = limits or SignallingLimits()
         self.pending = PendingConnections(self.limits.pending_per_address, self.limits.pending_total)
+        # behind the deployment's proxy every socket comes from the proxy: the per-address caps need the client's
+        self.forwarded = ForwardedRule(parse_networks(node.config.trusted_proxies), node.config.forwarded_hops)
         self.refusals: Counter[str] = Counter()  # error codes sent and sockets closed, by code (metrics)
         self.connections = 0  # open signalling sockets
         self._closing: set[asyncio.Task[None]] = set()
+
+    def client_address(self, ws: WebSocket) -> str | None:
+        """The socket's client: its peer, or the X-Forwarded-For entry a trusted proxy vouched for."""
+        peer = ws.client.host if ws.client else None
+        if peer is None or not self.forwarded.trusted:
+            return peer
+        return self.forwarded.client(peer, ws.headers.getlist("x-forwarded-for"))
 
     @property
     def bad_messages(self) -> int:
@@ -84,7 +95,7 @@ class NodeSignalling:
 
     async def websocket(self, ws: WebSocket) -> None:
         await ws.accept()
-        key = address_key(ws.client.host if ws.client else None)
+        key = address_key(self.client_address(ws))
         refused = self.pending.admit(key)
         if refused is not None:
             self.refusals[refused] += 1
@@ -350,6 +361,8 @@ def create_node_app(signalling: NodeSignalling, lifespan: Lifespan | None = None
     s = signalling
     routes: list[BaseRoute] = [*extra_routes,
         WebSocketRoute("/ws", s.websocket),
+        # the same socket where a proxy routing by node sends it (sfu/app/address.py)
+        WebSocketRoute(node_path(s.node.config.node_id), s.websocket),
         Route("/healthz", s.healthz),
         Route("/readyz", s.readyz),
         Route("/stats", s.stats),

@@ -125,6 +125,8 @@ export class Session extends EventTarget {
         this._note("resumed");
         const before = new Set(this.participants.keys());
         this._applySnapshot(snap);
+        // fresh TURN credentials for any ICE restart from now on (an old one may have expired)
+        if (this.pc && snap.ice_servers) this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: this._iceServers(snap) });
         if (this.e2ee) {
           for (const id of before) if (!this.participants.has(id)) this.e2ee.participantLeft(id);
         }
@@ -198,7 +200,7 @@ export class Session extends EventTarget {
   // ------------------------------------------------------------------------------------------ media
 
   _makePc() {
-    const config = { bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };
+    const config = { bundlePolicy: "max-bundle", rtcpMuxPolicy: "require", iceServers: this._iceServers(this.me) };
     if (this.e2ee && this.e2ee.api === "createEncodedStreams") config.encodedInsertableStreams = true;
     const pc = new RTCPeerConnection(config);
     this.pc = pc;
@@ -210,6 +212,11 @@ export class Session extends EventTarget {
         this.negotiate();
       }
     };
+  }
+
+  /** The region's TURN from a `joined` snapshot (short-lived credentials the node mints; none: direct UDP only). */
+  _iceServers(snapshot) {
+    return (snapshot && Array.isArray(snapshot.ice_servers)) ? snapshot.ice_servers : [];
   }
 
   /** Publishes a local track (sendonly m-line). Returns the transceiver. */

@@ -967,6 +967,55 @@ def throttled(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
     browser.close()
 
 
+SELECTED_PAIR = """async () => {
+  const pc = window.castellanApp.session.pc; const r = await pc.getStats(); const by = {}; let pair = null;
+  r.forEach((s) => { by[s.id] = s; });
+  r.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pair = by[s.selectedCandidatePairId]; });
+  if (!pair) return null;
+  const l = by[pair.localCandidateId], rm = by[pair.remoteCandidateId];
+  return { state: pair.state,
+           local: { type: l.candidateType, protocol: l.protocol, relayProtocol: l.relayProtocol || null,
+                    address: l.address, url: l.url || null },
+           remote: { type: rm.candidateType, protocol: rm.protocol, address: rm.address, port: rm.port } };
+}"""
+
+
+def tls_turn(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Issue 13: two Chromium participants, each in its own namespace, open the https meeting link through nginx
+    (trusting the test CA's certificate by its SPKI hash) and meet; A's namespace drops all UDP and all TCP but
+    to 443, so A's media must go through the region's TURN over TLS on 443. Each participant is launched through
+    its own executable (`ip netns exec <its namespace> chromium`)."""
+    console: list[str] = []
+    result["console"] = console
+    link = cfg["link"]
+    parts: dict[str, Participant] = {}
+    try:
+        for k, name in (("A", "Ada (no UDP)"), ("B", "Bob")):
+            extra = [f"--host-resolver-rules={cfg['resolve'][k]}",
+                     f"--ignore-certificate-errors-spki-list={cfg['spki']}"]
+            p = parts[k] = Participant(pw, {**cfg, "chromium": cfg["chromium_by"][k]}, k, console, extra=extra)
+            p.open(f"{cfg['base_url']}/j/{link['link']}#k={cfg['secret']}")
+            assert p.page is not None
+            p.page.fill("#name", name)
+            p.page.fill("#password", link["password"])
+            p.page.click("#join-button")
+            p.page.wait_for_selector("#meeting-view:not([hidden])", timeout=30000)
+            log("joined", k)
+        st = wait_decoding(parts, timeout=60, min_frames=30)
+        result["stats"] = {k: {"frames": frames(v), "lock": v["lock"], "where": v["where"],
+                               "participant": v["participant"]} for k, v in st.items()}
+        result["pairs"] = {k: p.page.evaluate(SELECTED_PAIR) for k, p in parts.items() if p.page is not None}
+        result["pages"] = {k: p.page.evaluate("({origin: location.origin, secure: window.isSecureContext, "
+                                              "ws: window.castellanApp.session.wsUrl, "
+                                              "ice: window.castellanApp.session.me.ice_servers.map(s => s.urls)})")
+                           for k, p in parts.items() if p.page is not None}
+        log("pairs", result["pairs"])
+        parts["A"].shot(Path(cfg["artifacts"]), "meeting-through-turn-tls.png", result)
+    finally:
+        for p in parts.values():
+            p.close()
+
+
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
     "throttled": throttled,
     "svc": svc,
@@ -980,6 +1029,7 @@ SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None
     "legacy_transform": legacy_transform,
     "node_restart": node_restart,
     "devices": devices,
+    "tls_turn": tls_turn,
 }
 
 

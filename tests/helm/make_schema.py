@@ -48,6 +48,8 @@ image3p = strict({"registry": STR, "repository": {**STR, "minLength": 1}, "tag":
 
 node_props = {
     "replicas": INT(0),
+    "controlPlaneUrl": {"type": "string", "pattern": "^(https?://.+)?$",
+                        "description": "--control-plane-url of the nodes; empty: the in-cluster Service (http)."},
     "httpPort": UNPRIV,
     "udpPort": {**UNPRIV, "description": "The node's one UDP port (ICE-lite)."},
     "hostNetwork": BOOL,
@@ -83,7 +85,10 @@ turn_common = {
     "relayPortRange": strict({"min": UNPRIV, "max": UNPRIV}, ["min", "max"]),
     "realm": {**STR, "minLength": 1},
     "existingSecret": STR,
-    "tls": strict({"enabled": BOOL, "port": UNPRIV, "secretName": STR}),
+    "tls": strict({"enabled": BOOL, "port": {**INT(1, 65535), "description": "TURN over TLS; 443 passes most "
+                                                 "firewalls (below 1024 the container gets NET_BIND_SERVICE)."},
+                   "secretName": STR}),
+    "credentialTTL": {**INT(60, 604800), "description": "Seconds a TURN credential is valid (CASTELLAN_TURN_TTL)."},
     "resources": RES,
 }
 turn_region = {**turn_common,
@@ -91,7 +96,9 @@ turn_region = {**turn_common,
     "host": {**STR, "description": "DNS name browsers use for this region's TURN (required when enabled)."},
     "publicIP": {"type": "string", "anyOf": [{"maxLength": 0}, {"format": "ipv4"}, {"format": "ipv6"}]},
     "allowedPeerIPs": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-fA-F:.]+(-[0-9a-fA-F:.]+)?$"},
-                       "description": "This region's node addresses (coturn syntax: IP or IP-IP range); every other peer is denied."},
+                       "minItems": 1,
+                       "description": "This region's node addresses (coturn syntax: IP or IP-IP range); every other "
+                                      "peer is denied. Required when enabled."},
     "nodeSelector": LABELS, "affinity": OBJ, "tolerations": ARR,
 }
 region_props = {
@@ -106,6 +113,9 @@ region_props = {
         "publicKeys": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9_-]{43}$"},
                        "description": "Public keys to enroll for this region (`castellan node-key public`)."},
     }),
+    "nodeAddresses": {"type": "array", "items": {"type": "string", "pattern": "^[0-9.]+(-[0-9.]+)?$"},
+                      "description": "The region's node addresses (IPv4 or IPv4-IPv4): the signalling gateway's only "
+                                     "targets and, by default, its TURN's only peers."},
     **node_props,
     "turn": strict(turn_region),
 }
@@ -131,7 +141,9 @@ schema = {
         "securityContext": OBJ,
         "logLevel": {"enum": ["debug", "info", "warning", "error", "critical"]},
         "logFormat": {"enum": ["json", "text"]},
-        "caBundle": strict({"existingSecret": STR, "key": {**STR, "minLength": 1}}),
+        "caBundle": strict({"existingSecret": STR, "configMap": STR, "key": {**STR, "minLength": 1}},
+                           desc="CA bundle the control plane and nodes trust (CASTELLAN_CA_BUNDLE, SSL_CERT_FILE): "
+                                "a Secret or a ConfigMap."),
         "extraEnv": ENV,
         "controlPlane": strict({
             "replicas": INT(0),
@@ -192,6 +204,13 @@ schema = {
         "node": strict(node_props, desc="Defaults for every region's media nodes."),
         "regions": {"type": "array", "minItems": 1, "items": strict(region_props, ["name", "jurisdiction"])},
         "turn": strict(turn_common, desc="Defaults for every region's TURN."),
+        "gateway": strict({
+            "enabled": {"type": ["boolean", "null"], "description": "null: on exactly when the Ingress is enabled."},
+            "replicas": INT(0), "port": UNPRIV, "image": image3p,
+            "trustedProxies": {"type": "array", "items": STR},
+            "terminationGracePeriodSeconds": INT(0), "resources": RES, "podAnnotations": LABELS,
+            "nodeSelector": LABELS, "affinity": OBJ, "tolerations": ARR,
+        }, desc="The signalling gateway: wss:// to every node on the deployment's own domain."),
         "metrics": strict({
             "serviceMonitor": strict({"enabled": BOOL, "whenOperatorPresent": BOOL,
                                       "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},

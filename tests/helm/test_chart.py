@@ -124,10 +124,12 @@ EVERYTHING: dict[str, Any] = {
     "node": {"pdb": {"enabled": True, "minAvailable": 1}},
     "regions": [
         {"name": "eu-1", "jurisdiction": "EU", "hostNetwork": False, "hostPort": True, "publicIPSource": "podIP",
+         "nodeAddresses": ["10.1.0.0-10.1.255.255"],
          "antiAffinity": "preferred",
          "turn": {"enabled": True, "host": "turn.eu-1.example.org", "hostNetwork": False,
-                  "tls": {"enabled": True, "secretName": "turn-tls"}}},
+                  "allowedPeerIPs": ["10.0.0.0-10.0.255.255"], "tls": {"enabled": True, "secretName": "turn-tls"}}},
         {"name": "ch-1", "jurisdiction": "CH", "hostNetwork": False, "hostPort": False, "publicIP": "192.0.2.10",
+         "nodeAddresses": ["10.2.0.7"],
          "antiAffinity": "none", "replicas": 1, "drain": {"preStop": False, "marginSeconds": 0}},
     ],
     "metrics": {"serviceMonitor": {"enabled": True}},
@@ -233,8 +235,9 @@ def test_control_plane() -> None:
     assert "CASTELLAN_PUBLIC_URL" not in default_env
     ing = named(docs, "Ingress", "castellan-control-plane")
     assert ing["spec"]["tls"] == [{"hosts": ["meet.example.org"], "secretName": "meet-example-org-tls"}]
-    backend = ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert backend == {"name": "castellan-control-plane", "port": {"name": "http"}}
+    paths = ing["spec"]["rules"][0]["http"]["paths"]
+    assert [(p["path"], p["backend"]["service"]["name"]) for p in paths] == [
+        ("/node/", "castellan-gateway"), ("/", "castellan-control-plane")], "node signalling goes to the gateway"
 
 
 def test_control_plane_database() -> None:
@@ -399,7 +402,7 @@ def test_turn_is_region_scoped() -> None:
         assert "--use-auth-secret" in c["args"]
         assert "--denied-peer-ip=0.0.0.0-255.255.255.255" in c["args"]
         spec_region = next(r for r in values["regions"] if r["name"] == region)
-        for ip in spec_region["turn"]["allowedPeerIPs"]:
+        for ip in spec_region["nodeAddresses"]:  # the TURN's peers default to the region's node addresses
             assert f"--allowed-peer-ip={ip}" in c["args"]
         # Only this region's nodes hold this region's TURN secret.
         node = named(docs, "Deployment", f"castellan-node-{region}")["spec"]["template"]["spec"]
@@ -419,9 +422,15 @@ def test_turn_tls_and_required_host() -> None:
     (c,) = named(docs, "Deployment", "castellan-turn-eu-1")["spec"]["template"]["spec"]["containers"]
     assert "--cert=/etc/coturn/tls/tls.crt" in c["args"]
     node_env = env_of(named(docs, "Deployment", "castellan-node-eu-1")["spec"]["template"]["spec"]["containers"][0])
-    assert "turns:turn.eu-1.example.org:5349" in node_env["CASTELLAN_TURN_URLS"]["value"]
+    assert "turns:turn.eu-1.example.org:443?transport=tcp" in node_env["CASTELLAN_TURN_URLS"]["value"]
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}, "TLS on 443"
+    assert "--no-tcp-relay" in c["args"] and "--allowed-peer-ip=10.0.0.0-10.0.255.255" in c["args"]
+    assert node_env["CASTELLAN_TURN_TTL"]["value"] == "86400"
     with pytest.raises(HelmError, match="turn.host"):
         render({"regions": [{"name": "r1", "jurisdiction": "EU", "turn": {"enabled": True}}]})
+    # fail closed: a TURN that would relay anywhere is not rendered
+    with pytest.raises(HelmError, match="allowedPeerIPs"):
+        render({"regions": [{"name": "r1", "jurisdiction": "EU", "turn": {"enabled": True, "host": "t.example.org"}}]})
 
 
 # -- Redis -----------------------------------------------------------------------------------------------------
@@ -601,3 +610,49 @@ def test_containerfile_builds_from_files_that_exist() -> None:
     # The chart's defaults match the image: its user, and tini forwarding the preStop's SIGTERM.
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert f"{values['podSecurityContext']['runAsUser']}:" in user[-1]
+
+
+# -- signalling gateway (TLS to every node on the deployment's own domain) --------------------------------------
+def test_gateway_routes_only_to_the_regions_nodes_and_nodes_advertise_wss() -> None:
+    docs = render(example_values())
+    conf = named(docs, "ConfigMap", "castellan-gateway")["data"]["nginx.conf"]
+    assert "203.0.113.0-203.0.113.63 7880;  # eu-1" in conf and "203.0.113.64-203.0.113.127 7880;  # eu-2" in conf
+    assert "198.51.100.0-198.51.100.31 7880;  # us-1" in conf and 'default "";' in conf
+    assert 'if ($node_port = "") { return 404; }' in conf, "an address outside every region is never forwarded to"
+    named(docs, "Deployment", "castellan-gateway")
+    named(docs, "PodDisruptionBudget", "castellan-gateway")
+    for region in ("eu-1", "eu-2", "us-1"):
+        env = env_of(named(docs, "Deployment", f"castellan-node-{region}")["spec"]["template"]["spec"]["containers"][0])
+        assert env["CASTELLAN_PUBLIC_WS_URL"]["value"] == "wss://meet.example.org/node/{internal_ip}/ws"
+        assert env["CASTELLAN_INTERNAL_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.hostIP"
+        assert "10.0.0.0/8" in env["CASTELLAN_TRUSTED_PROXIES"]["value"]
+    # the default install (no Ingress) has no gateway; a gateway without node addresses is refused
+    assert not [d for d in render() if d["metadata"]["name"] == "castellan-gateway"]
+    with pytest.raises(HelmError, match="nodeAddresses"):
+        render({"gateway": {"enabled": True}, "controlPlane": {"publicUrl": "https://meet.example.org"}})
+    with pytest.raises(HelmError, match="publicUrl"):
+        render({"gateway": {"enabled": True}, "regions": [{"name": "r1", "jurisdiction": "EU",
+                                                           "nodeAddresses": ["10.0.0.1"]}]})
+
+
+def test_ca_bundle_is_trusted_by_the_control_plane_and_the_nodes() -> None:
+    docs = render({"caBundle": {"configMap": "castellan-ca"}, "redis": {"url": "rediss://redis.internal:6380/0",
+                                                                       "bundled": {"enabled": False}},
+                   "node": {"controlPlaneUrl": "https://meet.example.org"}})
+    for name in ("castellan-control-plane", "castellan-node-region-1"):
+        spec = named(docs, "Deployment", name)["spec"]["template"]["spec"]
+        c = spec["containers"][0]
+        assert env_of(c)["SSL_CERT_FILE"]["value"] == "/etc/castellan/ca/ca.crt"
+        assert {"name": "ca-bundle", "mountPath": "/etc/castellan/ca", "readOnly": True} in c["volumeMounts"]
+        assert {"name": "ca-bundle", "configMap": {"name": "castellan-ca"}} in spec["volumes"]
+    node = env_of(named(docs, "Deployment", "castellan-node-region-1")["spec"]["template"]["spec"]["containers"][0])
+    assert node["CASTELLAN_CONTROL_PLANE_URL"]["value"] == "https://meet.example.org"
+
+
+def test_node_writes_its_audit_log_to_a_volume_not_the_read_only_root() -> None:
+    spec = named(render(), "Deployment", "castellan-node-region-1")["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    data_dir = env_of(c)["CASTELLAN_DATA_DIR"]["value"]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "data", "mountPath": data_dir} in c["volumeMounts"]
+    assert {"name": "data", "emptyDir": {}} in spec["volumes"]

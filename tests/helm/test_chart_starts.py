@@ -132,7 +132,7 @@ def test_the_default_values_start_and_take_a_join(tmp_path: Path, own_secret: bo
 
         http_port, udp_port = free_port(), free_port(HOST, UDP)
         node_env = node_pod.env({"CASTELLAN_NODE_ID": "castellan-node-region-1-7d9f8-abcde", "CASTELLAN_HOST": HOST,
-                                 "CASTELLAN_PUBLIC_IP": HOST, "CASTELLAN_HTTP_PORT": str(http_port),
+                                 "CASTELLAN_PUBLIC_IP": HOST, "CASTELLAN_INTERNAL_IP": HOST, "CASTELLAN_HTTP_PORT": str(http_port),
                                  "CASTELLAN_UDP_PORT": str(udp_port), "CASTELLAN_CONTROL_PLANE_URL": cp_url},
                                 {"CASTELLAN_REDIS_URL": redis.url})
         procs.add(Proc("node", node_pod.argv(), tmp_path / "node.log", env={**clean, **node_env}))

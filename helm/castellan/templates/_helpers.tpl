@@ -137,6 +137,16 @@ castellan.io/region: {{ .name }}
 {{- if hasKey $seen .name -}}{{- fail (printf "regions: %q is listed twice" .name) -}}{{- end -}}
 {{- $_ := set $seen .name true -}}
 {{- end -}}
+{{- if include "castellan.gateway.enabled" . -}}
+{{- if not (include "castellan.controlPlane.publicUrl" .) -}}
+{{- fail "gateway: nodes advertise wss://<public host>/node/...: set controlPlane.publicUrl or enable the Ingress" -}}
+{{- end -}}
+{{- range .Values.regions -}}
+{{- if not .nodeAddresses -}}
+{{- fail (printf "regions[%s].nodeAddresses: the region's node addresses are required with the signalling gateway (it forwards to them only)" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if and (gt (int .Values.controlPlane.replicas) 1) (include "castellan.controlPlane.sqliteVolume" .) (not .Values.controlPlane.persistence.existingClaim) -}}
 {{- if has "ReadWriteOnce" .Values.controlPlane.persistence.accessModes -}}
 {{- fail "controlPlane: replicas > 1 cannot share a ReadWriteOnce SQLite volume; use one replica or a ReadWriteMany claim" -}}
@@ -193,8 +203,11 @@ Call: include "castellan.region.merge" (dict "root" $ "region" $r "out" $dict) â
       key: {{ include "castellan.redis.secretKey" . }}
 - name: CASTELLAN_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
-{{- if .Values.caBundle.existingSecret }}
+{{- if or .Values.caBundle.existingSecret .Values.caBundle.configMap }}
 - name: CASTELLAN_CA_BUNDLE
+  value: {{ printf "/etc/castellan/ca/%s" .Values.caBundle.key | quote }}
+# OpenSSL's (so Python's ssl, urllib and redis-py's): the same bundle for rediss:// and https
+- name: SSL_CERT_FILE
   value: {{ printf "/etc/castellan/ca/%s" .Values.caBundle.key | quote }}
 {{- end }}
 - name: PYTHONUNBUFFERED
@@ -251,4 +264,103 @@ Call: include "castellan.region.merge" (dict "root" $ "region" $r "out" $dict) â
 {{/* "true" when the control plane keeps its SQLite store on a persistent volume (no PostgreSQL configured). */}}
 {{- define "castellan.controlPlane.sqliteVolume" -}}
 {{- if and .Values.controlPlane.persistence.enabled (not (include "castellan.database.secretName" .)) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The signalling gateway is on when set, or (null) exactly when the Ingress is enabled. "true" or "". */}}
+{{- define "castellan.gateway.enabled" -}}
+{{- $e := .Values.gateway.enabled -}}
+{{- if kindIs "invalid" $e -}}{{- $e = .Values.controlPlane.ingress.enabled -}}{{- end -}}
+{{- if $e -}}true{{- end -}}
+{{- end -}}
+
+{{- define "castellan.gateway.fullname" -}}
+{{- printf "%s-gateway" (include "castellan.fullname" .) -}}
+{{- end -}}
+
+{{/* nginx's `geo ... ranges` entry for a coturn-style address (IP or IP-IP). */}}
+{{- define "castellan.gateway.range" -}}
+{{- if contains "-" . -}}{{ . }}{{- else -}}{{ printf "%s-%s" . . }}{{- end -}}
+{{- end -}}
+
+{{/*
+The gateway's nginx.conf: /node/<IPv4>/ws -> http://<IPv4>:<region httpPort>/ws when the address is in a region's
+nodeAddresses; 404 for anything else. Paths under /tmp (the pod's read-only root).
+*/}}
+{{- define "castellan.gateway.nginxConf" -}}
+worker_processes auto;
+pid /tmp/nginx.pid;
+error_log /dev/stderr notice;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path /tmp/client_body;
+    proxy_temp_path /tmp/proxy;
+    fastcgi_temp_path /tmp/fastcgi;
+    uwsgi_temp_path /tmp/uwsgi;
+    scgi_temp_path /tmp/scgi;
+    server_tokens off;
+    map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+    # a node address -> its signalling port; "" = not a node of this deployment
+    geo $node_ip $node_port {
+        ranges;
+        default "";
+{{- range $region := .Values.regions }}
+{{- $r := dict }}
+{{- include "castellan.region.merge" (dict "root" $ "region" $region "out" $r) }}
+{{- range $region.nodeAddresses }}
+        {{ include "castellan.gateway.range" . }} {{ $r.httpPort }};  # {{ $region.name }}
+{{- end }}
+{{- end }}
+    }
+    server {
+        listen {{ .Values.gateway.port }};
+        location = /healthz { return 200 "ok\n"; }
+        location ~ "^/node/(?<node_ip>[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})/ws$" {
+            if ($node_port = "") { return 404; }
+            proxy_pass http://$node_ip:$node_port/ws;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_connect_timeout 5s;
+            # a meeting's signalling socket lives as long as the meeting (the node pings every 20 s)
+            proxy_read_timeout 3600s;
+            proxy_send_timeout 3600s;
+        }
+        location / { return 404; }
+    }
+}
+{{- end -}}
+
+{{/* ws:// or wss:// and the public host of the control plane's public URL (where the Ingress serves /node/). */}}
+{{- define "castellan.publicWsBase" -}}
+{{- $u := urlParse (include "castellan.controlPlane.publicUrl" .) -}}
+{{- printf "%s://%s" (ternary "wss" "ws" (eq $u.scheme "https")) $u.host -}}
+{{- end -}}
+
+{{- define "castellan.gateway.trustedProxies" -}}
+{{- join "," (.Values.gateway.trustedProxies | default (list "127.0.0.0/8" "10.0.0.0/8" "172.16.0.0/12" "192.168.0.0/16" "100.64.0.0/10" "::1/128" "fc00::/7")) -}}
+{{- end -}}
+
+{{/* The CA bundle volume and its mount (nothing without caBundle.configMap). */}}
+{{- define "castellan.caBundle.volume" -}}
+{{- if .Values.caBundle.existingSecret -}}
+- name: ca-bundle
+  secret:
+    secretName: {{ .Values.caBundle.existingSecret }}
+    defaultMode: 0444
+{{- else if .Values.caBundle.configMap -}}
+- name: ca-bundle
+  configMap:
+    name: {{ .Values.caBundle.configMap }}
+{{- end -}}
+{{- end -}}
+
+{{- define "castellan.caBundle.mount" -}}
+{{- if or .Values.caBundle.existingSecret .Values.caBundle.configMap -}}
+- name: ca-bundle
+  mountPath: /etc/castellan/ca
+  readOnly: true
+{{- end -}}
 {{- end -}}

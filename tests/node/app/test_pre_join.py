@@ -95,3 +95,35 @@ def test_the_per_address_unit_is_an_ipv4_address_or_an_ipv6_64():
     assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
     assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
     assert address_key(None) == "unknown"
+
+
+def test_behind_a_trusted_proxy_the_cap_is_per_forwarded_client_and_cannot_be_spoofed_directly():
+    """Issue 13: browsers reach the node through the deployment's proxy, so every socket comes from the proxy's
+    address. The per-address cap applies to the client the trusted proxy names in X-Forwarded-For; a client
+    connecting directly cannot escape its own cap by writing the header."""
+
+    async def open_as(url: str, host: str, forwarded: str) -> websockets.ClientConnection:
+        return await websockets.connect(url, local_addr=(host, 0), additional_headers={"X-Forwarded-For": forwarded})
+
+    async def run():
+        limits = SignallingLimits(pending_per_address=2, pending_total=50)
+        async with running_node(limits=limits, trusted_proxies=("127.0.0.2/32",)) as rn:
+            pending = rn.signalling.pending
+            proxy, direct = "127.0.0.2", "127.0.0.3"
+            held = [await open_as(rn.ws_url, proxy, f"198.51.100.{i}") for i in range(6)]  # six clients
+            held.append(await open_as(rn.ws_url, proxy, "203.0.113.9, 198.51.100.0"))  # the proxy appended .0
+            await wait_for(lambda: pending.total == 7, 5)
+            same_client = await _refusal(await open_as(rn.ws_url, proxy, "198.51.100.0"))
+            held += [await open_as(rn.ws_url, direct, f"192.0.2.{i}") for i in range(2)]
+            await wait_for(lambda: pending.total == 9, 5)
+            spoofer = await _refusal(await open_as(rn.ws_url, direct, "192.0.2.77"))
+            by_address = dict(pending.by_address)
+            for ws in held:
+                await ws.close()
+            return same_client, spoofer, by_address
+
+    same_client, spoofer, by_address = asyncio.run(run())
+    assert same_client[0] == "too_many_connections", "the forwarded client's third socket must be refused"
+    assert spoofer[0] == "too_many_connections", "a direct client's own X-Forwarded-For must not count"
+    assert by_address["198.51.100.0"] == 2 and by_address["127.0.0.3"] == 2, by_address
+    assert "127.0.0.2" not in by_address, "the proxy's own address is not a client"
