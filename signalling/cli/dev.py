@@ -39,6 +39,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--jurisdiction", default="EU")
     ap.add_argument("--password", default=None, help="demo link password (default: generated)")
     ap.add_argument("--log-level", default="info")
+    ap.add_argument("--dev-client", action="store_true",
+                    help="serve the client as a development build: its pages honour ?ws=, ?token=, ?e2ee=0 and "
+                         "?autojoin=1 and may connect to any node (never on a deployment)")
     args = ap.parse_args(argv)
     if args.password is not None and (problem := password_problem(args.password)) is not None:
         ap.error(f"--password: {problem}")
@@ -52,7 +55,8 @@ async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info
     control_url = f"http://{args.host}:{args.port}"
     registry = MemoryRegistry()
     cp = embedded_control_plane(db=data / "castellan.db", public_url=control_url, registry=registry,
-                                region=(args.region, args.jurisdiction, "This machine", "Local node"))
+                                region=(args.region, args.jurisdiction, "This machine", "Local node"),
+                                dev_client=args.dev_client)
     node_id = "dev-node-1"
     record = NodeRecord(id=node_id, region=args.region, public_ip=public_ip, udp_port=args.udp_port,
                         ws_url=f"ws://{public_ip}:{args.node_port}/ws", http_url=f"http://{args.host}:{args.node_port}")

@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import admin_key, control_plane, keys, link, lockout, tenant
+from . import admin_key, client_hash, control_plane, keys, link, lockout, tenant
 from .options import backend
 from .passthrough import PASSTHROUGH, add_parsers, dispatch
 
@@ -20,6 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="castellan", description="Castellan: sovereign video conferencing")
     sub = top.add_subparsers(dest="command", required=True)
     control_plane.add_parser(sub)
+    client_hash.add_parser(sub)
     add_parsers(sub)
     for group in ADMIN_GROUPS.values():
         group.add_parser(sub)
@@ -49,4 +50,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "control-plane":
         return control_plane.run_control_plane(args)
+    if args.command == client_hash.NAME:
+        return client_hash.run(args)
     return _admin(args)

@@ -32,6 +32,12 @@ class ControlConfig:
     password_workers: int = 0  # password hashes computed at once (each holds the Argon2 memory); 0: CPUs, 2..8
     password_queue: int = 256  # password checks waiting or running; beyond it a join is told to retry (503)
     lobby_poll_max: float = 25.0
+    # the client pages' connect-src (csp.py): these ws(s) origins, else every registered node's WebSocket URL
+    node_origins: tuple[str, ...] = ()
+    # the browser client served (signalling/client), and whether its pages are a development build (pages.py:
+    # ?ws/?token/?e2ee honoured). Only `castellan dev --dev-client` and test harnesses set it; no production flag.
+    client_dir: Path | None = None
+    dev_client: bool = False
 
     def forwarded_rule(self) -> ForwardedRule:
         """How the client address is found (no trusted proxy at all while `trust_forwarded_for` is off)."""

@@ -32,6 +32,9 @@ LOCKOUTS = _counter("castellan_password_lockouts_total", "Password back-offs sta
 SLOWED_CHECKS = _counter("castellan_link_slowed_checks_total",
                          "Password checks delayed because their link is under guessing (unknown guessers only)",
                          ("tenant",))
+CSP_NODE_URLS_REFUSED = _counter("castellan_csp_node_urls_refused_total",
+                                 "Node WebSocket URLs left out of the client pages' connect-src (not a plain ws(s) "
+                                 "origin), counted each time the policy is rebuilt")
 
 
 class _LinkGuessing(Collector):
