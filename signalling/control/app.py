@@ -77,9 +77,8 @@ async def _openapi(request: Request) -> Response:
 
 def client_pages(config: ControlConfig, residency: ResidencyPort) -> ClientPages:
     """The browser client's pages under a connect-src naming the configured node origins, else the registry's."""
-    configured = config.node_origins
     return ClientPages(config.client_dir or CLIENT_DIR, version=product_version(), development=config.dev_client,
-                       origins=(lambda: configured) if configured else residency.node_ws_urls)
+                       configured=config.node_origins, registered=residency.node_ws_urls)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -30,8 +30,8 @@ DEVELOPMENT_CONNECT = ("ws:", "wss:")
 def socket_origin(url: str, *, wildcard: bool = False) -> str:
     """The WebSocket origin (`wss://host[:port]`) a node URL names; ValueError saying why for anything else.
 
-    http(s) URLs give the ws(s) origin of the same host and port. Paths are dropped (connect-src matches
-    origins here); user info, queries, fragments, IPv6 literals and characters outside a host name are refused.
+    http(s) URLs give the ws(s) origin of the same host and port. Path, query and fragment are dropped (the
+    policy names origins); user info, IPv6 literals and anything else outside a host name are refused.
     """
     if any(c.isspace() or c in ";,'\"" for c in url):
         raise ValueError(f"{url!r}: a node origin cannot contain spaces, ';', ',' or quotes")
@@ -44,8 +44,8 @@ def socket_origin(url: str, *, wildcard: bool = False) -> str:
     if scheme is None:
         raise ValueError(f"{url!r}: the scheme must be wss, ws, https or http")
     host = parts.hostname or ""
-    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
-        raise ValueError(f"{url!r}: a node origin has no user, query or fragment")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{url!r}: a node origin has no user name or password")
     if not _HOST.fullmatch(host) or (host.startswith("*.") and not wildcard):
         raise ValueError(f"{url!r}: {host!r} is not a host name or IPv4 address"
                          + ("" if wildcard else " (wildcards only in configured origins)"))

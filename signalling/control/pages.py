@@ -44,15 +44,17 @@ class _Snapshot:
 
 
 class ClientPages:
-    """`origins()` gives the node WebSocket URLs the deployment serves (the configured list, else the registry's
-    node records); `development` is the explicit development option described above."""
+    """`configured`: the node origins the deployment names (csp.parse_origins), else `registered()` gives the
+    node records' WebSocket URLs; `development` is the explicit development option described above."""
 
-    def __init__(self, root: Path, *, version: str, origins: Callable[[], Iterable[str]],
-                 development: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, root: Path, *, version: str, registered: Callable[[], Iterable[str]],
+                 configured: tuple[str, ...] = (), development: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.root = root
         self.version = version
         self.development = development
-        self._origins = origins
+        self._configured = configured
+        self._origins = registered
         self._clock = clock
         self._policy: tuple[float, str] | None = None
         self._snapshot = self._read()
@@ -77,6 +79,8 @@ class ClientPages:
     def csp(self) -> str:
         if self.development:
             return client_csp(DEVELOPMENT_CONNECT)
+        if self._configured:
+            return client_csp(self._configured)
         now = self._clock()
         if self._policy is None or now - self._policy[0] > ORIGINS_TTL:
             try:

@@ -93,7 +93,7 @@ def development_client_app(cfg: dict[str, Any]) -> Starlette:
     from signalling.control.release import product_version
 
     root = Path(cfg["client_dir"]) if cfg.get("client_dir") else STATIC
-    pages = ClientPages(root, version=product_version(), origins=lambda: (), development=True)
+    pages = ClientPages(root, version=product_version(), registered=lambda: (), development=True)
 
     async def release(request: Request) -> Response:
         return JSONResponse(pages.release.json())
