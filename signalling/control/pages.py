@@ -5,8 +5,9 @@ Production pages are the files as released, byte for byte: read once at start, h
 from that snapshot, so what `/v1/client` names is exactly what browsers get. A **development build** is a page
 served by a process started with an explicit development option (`castellan dev --dev-client`, the browser
 tests' harness): the join page then carries `<meta name="castellan-build" content="development">`, which alone
-lets the client honour `?ws=`, `?token=`, `?e2ee=0` and `?autojoin=1` (signalling/client/state.js); its files are
-read from disk at every request (edit and reload) and its `connect-src` allows any WebSocket. `castellan
+lets the client honour `?ws=`, `?token=`, `?e2ee=0` and `?autojoin=1` (signalling/client/state.js), and so its
+release hash is not the released one; its files are read from disk at every request (edit and reload) and its
+`connect-src` allows any WebSocket. `castellan
 control-plane` has no such option: a link cannot put a page into development mode.
 """
 
@@ -26,7 +27,7 @@ from . import metrics
 from .csp import DEVELOPMENT_CONNECT, client_csp, node_origins
 from .errors import ApiError
 from .linkids import LINK_PATTERN
-from .release import ClientRelease, client_release
+from .release import ClientRelease, read_client, release_of
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,10 @@ class ClientPages:
     # -------------------------------------------------------------------------------------------------- files
 
     def _read(self) -> _Snapshot:
-        release = client_release(self.root, self.version)
-        return _Snapshot(release, {n: (self.root / n).read_bytes() for n in release.files})
+        bodies = read_client(self.root)
+        if self.development and PAGE in bodies:  # the manifest describes what is served: marked, not released
+            bodies[PAGE] = bodies[PAGE].replace(b"<head>", b"<head>\n" + DEVELOPMENT_MARKER.encode(), 1)
+        return _Snapshot(release_of(bodies, self.version), bodies)
 
     def snapshot(self) -> _Snapshot:
         if self.development:  # a developer edits the client and reloads
@@ -109,8 +112,6 @@ class ClientPages:
         if body is None:
             return HTMLResponse("<!doctype html><title>Castellan</title><p>The browser client is not installed on "
                                 "this server.</p>", headers=self._headers("no-store"))
-        if self.development:
-            body = body.replace(b"<head>", b"<head>\n" + DEVELOPMENT_MARKER.encode(), 1)
         return Response(body, media_type=_TYPES[".html"], headers=self._headers("no-store"))
 
     async def join_page(self, request: Request) -> Response:

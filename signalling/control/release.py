@@ -49,9 +49,17 @@ def listing_hash(files: Mapping[str, str]) -> str:
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
-def client_release(root: Path, version: str) -> ClientRelease:
-    files = {n: hashlib.sha256((root / n).read_bytes()).hexdigest() for n in served_names(root)}
+def release_of(bodies: Mapping[str, bytes], version: str) -> ClientRelease:
+    files = {n: hashlib.sha256(b).hexdigest() for n, b in bodies.items()}
     return ClientRelease(version=version, sha256=listing_hash(files), files=files)
+
+
+def read_client(root: Path) -> dict[str, bytes]:
+    return {n: (root / n).read_bytes() for n in served_names(root)}
+
+
+def client_release(root: Path, version: str) -> ClientRelease:
+    return release_of(read_client(root), version)
 
 
 def product_version() -> str:

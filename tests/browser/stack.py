@@ -103,29 +103,11 @@ def development_client_app(cfg: dict[str, Any]) -> Starlette:
                      exception_handlers={ApiError: api_error_handler})
 
 
-def with_header(app: Any, name: str, value: str) -> Any:
-    """ASGI wrapper adding a response header everywhere (the CSP proposed for the control plane's client pages)."""
-
-    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
-        async def send_with(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != name.encode()]
-                message = {**message, "headers": [*headers, (name.encode(), value.encode())]}
-            await send(message)
-
-        await app(scope, receive, send_with if scope["type"] == "http" else send)
-
-    return wrapped
-
-
 def main() -> int:
     cfg = json.loads(Path(sys.argv[1]).read_text())
     out: dict[str, Any] = {}
     app = control_app(cfg, out) if cfg.get("control") else development_client_app(cfg)
-    asgi: Any = app
-    if cfg.get("csp"):
-        asgi = with_header(app, "content-security-policy", cfg["csp"])
-    server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=cfg["port"], log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=cfg["port"], log_level="warning"))
 
     import asyncio
 
