@@ -269,7 +269,7 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         a = parts["A"] = Participant(pw, cfg, "A", console)
         a.open(client_url(cfg, tok["A"], "Ada", cfg["secret"], autojoin=False))
         assert a.page is not None
-        a.page.wait_for_function("document.querySelector('#preview').videoWidth > 0", timeout=10000)
+        wait_js(a.page, "document.querySelector('#preview').videoWidth > 0", timeout=10000)
         a.shot(art, "join-page-direct.png", result)
         a.page.click("#join-button")
         b = parts["B"] = Participant(pw, cfg, "B", console).open(
