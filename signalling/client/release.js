@@ -10,7 +10,7 @@ const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart
 const sha256 = async (bytes) => hex(await crypto.subtle.digest("SHA-256", bytes));
 
 async function fetchBytes(url) {
-  const r = await fetch(url, { cache: "no-store", credentials: "omit" });
+  const r = await fetch(url, { cache: "no-cache", credentials: "omit" }); // revalidated: the copy this page ran
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
   return r.arrayBuffer();
 }

@@ -155,3 +155,16 @@ def test_client_hash_from_a_deployment_detects_a_lying_manifest(env: Env, capsys
         snap.bodies["app.js"] = snap.bodies["app.js"] + b"\n// extra\n"
         assert entry.main(["client-hash", "--url", url, "--expect", pages.release.sha256]) == 1
         assert "/v1/client claims" in capsys.readouterr().err
+
+
+def test_castellan_dev_serves_a_development_build_only_with_its_option(tmp_path: Path) -> None:
+    from residency.registry import MemoryRegistry
+    from signalling.cli.dev import parse_args
+    from signalling.control.embedded import embedded_control_plane
+
+    assert parse_args([]).dev_client is False and parse_args(["--dev-client"]).dev_client is True
+    for option in (False, True):
+        cp = embedded_control_plane(db=tmp_path / f"{option}.db", public_url="http://127.0.0.1:8000",
+                                    registry=MemoryRegistry(), dev_client=option)
+        page = TestClient(cp.app).get(LINK).text
+        assert (DEVELOPMENT_MARKER in page) is option
