@@ -84,7 +84,11 @@ async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info
     print(f"  Host link (admits the lobby): {demo['host_url']}", flush=True)
     if cp.operator_key:
         print(f"  Operator API key (shown once): {cp.operator_key}", flush=True)
-    print(f"  Media: UDP {public_ip}:{node.config.udp_port}; signalling ws://{public_ip}:{args.node_port}/ws\n", flush=True)
+    print(f"  Media: UDP {public_ip}:{node.config.udp_port}; signalling ws://{public_ip}:{args.node_port}/ws", flush=True)
+    if args.dev_client:
+        print("  Client pages: DEVELOPMENT BUILD (?ws=&token=, ?e2ee=0, ?autojoin=1 honoured; any WebSocket host "
+              "allowed) - never for real meetings", flush=True)
+    print(flush=True)
     if info is not None:
         info.update(demo=demo, control_url=control_url, node=node, operator_key=cp.operator_key)
     if ready is not None:
