@@ -46,6 +46,9 @@ def add_parser(sub: Any) -> None:
     add(cp, "--forwarded-hops", type=int, default=1,
         help="proxies in front that append to X-Forwarded-For (Ingress alone: 1; with a load balancer or CDN "
              "in front: 2); 0 = walk from the right past every trusted proxy")
+    add(cp, "--node-origins", default="",
+        help="the media nodes' WebSocket origins the client pages may connect to (CSP connect-src), "
+             "comma-separated, e.g. wss://*.media.example.org (default: every registered node's URL)")
 
 
 def _no_key_file(problems: list[str], db_dir: Path) -> SystemExit:
@@ -133,6 +136,7 @@ def run_control_plane(args: argparse.Namespace) -> int:
 
     from residency.errors import ResidencyError
     from signalling.control.app import create_app
+    from signalling.control.csp import parse_origins
 
     cfg = config(args)
     cfg.public_url = args.public_url or f"http://{args.host}:{args.port}"
@@ -144,6 +148,10 @@ def run_control_plane(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise SystemExit(f"castellan: --trusted-proxies / --forwarded-hops: {e}") from None
     cfg.schema_upgrade = args.schema_upgrade == "auto"
+    try:
+        cfg.node_origins = parse_origins(args.node_origins)
+    except ValueError as e:
+        raise SystemExit(f"castellan: --node-origins: {e}") from None
     try:
         apply_operator_config(cfg, args)
         app = create_app(cfg)

@@ -40,6 +40,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--jurisdiction", default="EU")
     ap.add_argument("--password", default=None, help="demo link password (default: generated)")
     ap.add_argument("--log-level", default="info")
+    ap.add_argument("--dev-client", action="store_true",
+                    help="serve the client as a development build: its pages honour ?ws=, ?token=, ?e2ee=0 and "
+                         "?autojoin=1 and may connect to any node (never on a deployment)")
     args = ap.parse_args(argv)
     if args.password is not None and (problem := password_problem(args.password)) is not None:
         ap.error(f"--password: {problem}")
@@ -53,7 +56,8 @@ async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info
     control_url = f"http://{args.host}:{args.port}"
     registry = MemoryRegistry()
     cp = embedded_control_plane(db=data / "castellan.db", public_url=control_url, registry=registry,
-                                region=(args.region, args.jurisdiction, "This machine", "Local node"))
+                                region=(args.region, args.jurisdiction, "This machine", "Local node"),
+                                dev_client=args.dev_client)
     node_id = "dev-node-1"
     # the node's key, generated on first start and enrolled (audited) for the dev region: `castellan dev` needs no
     # set-up, and its node proves itself to the control plane exactly as a separate node process does
@@ -89,7 +93,11 @@ async def run(args: argparse.Namespace, ready: asyncio.Event | None = None, info
     print(f"  Host link (admits the lobby): {demo['host_url']}", flush=True)
     if cp.operator_key:
         print(f"  Operator API key (shown once): {cp.operator_key}", flush=True)
-    print(f"  Media: UDP {public_ip}:{node.config.udp_port}; signalling ws://{public_ip}:{args.node_port}/ws\n", flush=True)
+    print(f"  Media: UDP {public_ip}:{node.config.udp_port}; signalling ws://{public_ip}:{args.node_port}/ws", flush=True)
+    if args.dev_client:
+        print("  Client pages: DEVELOPMENT BUILD (?ws=&token=, ?e2ee=0, ?autojoin=1 honoured; any WebSocket host "
+              "allowed) - never for real meetings", flush=True)
+    print(flush=True)
     if info is not None:
         info.update(demo=demo, control_url=control_url, node=node, operator_key=cp.operator_key)
     if ready is not None:

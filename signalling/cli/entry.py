@@ -8,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import admin_key, control_plane, db, keys, link, lockout, node_key, region, tenant
+from . import admin_key, client_hash, control_plane, db, keys, link, lockout, node_key, region, tenant
 from .options import backend
 from .passthrough import PASSTHROUGH, add_parsers, dispatch
 
@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     control_plane.add_parser(sub)
     db.add_parser(sub)
+    client_hash.add_parser(sub)
     add_parsers(sub)
     for group in ADMIN_GROUPS.values():
         group.add_parser(sub)
@@ -54,4 +55,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return db.run(args)
     if args.command == node_key.NAME and args.action in node_key.LOCAL_ACTIONS:
         return node_key.run_local(args)
+    if args.command == client_hash.NAME:
+        return client_hash.run(args)
     return _admin(args)

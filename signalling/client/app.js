@@ -2,9 +2,9 @@
 //
 // Opened from a meeting link, /j/<link>#k=<secret>[&h=<host key>]: the link id goes to the control plane, the
 // #fragment never leaves the browser (it keys end-to-end encryption). For development and tests the page also
-// accepts ?ws=<node ws url>&token=<join token> (joining a node directly, no control plane).
-// Query flags: e2ee=0 turns encryption off (tests measuring its cost), transform=legacy forces the
-// createEncodedStreams fallback, name=..., autojoin=1, vw/vh (camera size).
+// accepts, in a development build only (state.js), ?ws=<node ws url>&token=<join token> (joining a node directly, no
+// control plane), e2ee=0 (encryption off, tests measuring its cost) and autojoin=1. Query flags everywhere:
+// transform=legacy forces the createEncodedStreams fallback, name=..., vw/vh (camera size).
 //
 // This is the page's one module script; the page's duties live in the modules it imports:
 //   join.js      the join page (link, name, password, preview, devices, refusals, waiting for the host)
@@ -15,6 +15,7 @@
 //   badges.js    where, E2EE lock, quality, speaker, safety code
 //   waiting-room.js  the host's Admit / Deny list
 //   state.js     the shared state (window.castellanApp); dom.js: $, icons, the notice line
+//   release.js   the client release hash in the footer
 //   api.js, session.js, e2ee.js, e2ee-worker.js: control plane, node signalling, end-to-end encryption
 
 import { pollStats } from "./badges.js";
@@ -24,6 +25,7 @@ import { $ } from "./dom.js";
 import { transformApi } from "./e2ee.js";
 import { initJoinPage } from "./join.js";
 import { leave } from "./meeting.js";
+import { showRelease } from "./release.js";
 import { app } from "./state.js";
 
 // ------------------------------------------------------------------------------------------------ test hooks
@@ -73,4 +75,5 @@ $("chat-form").onsubmit = (ev) => {
   input.value = "";
 };
 setInterval(pollStats, 1000);
+showRelease($("release"), { development: app.development });
 initJoinPage();

@@ -3,11 +3,23 @@
 
 import { secretFromFragment } from "./e2ee.js";
 
-export const query = new URLSearchParams(location.search);
+// A development build is a page its server marked so (signalling/control/pages.py: `castellan dev --dev-client`,
+// the test harness); nothing in the URL can make one. Only there do ?ws=&token= (join a node directly, no control
+// plane), ?e2ee=0 (encryption off, to measure its cost) and ?autojoin=1 count: on a production page a crafted link
+// must not send a victim to another node, turn encryption off, or join with camera and microphone unasked.
+export const development = document.querySelector('meta[name="castellan-build"]')?.content === "development";
+const DEVELOPMENT_FLAGS = ["ws", "token", "e2ee", "autojoin"];
+const given = new URLSearchParams(location.search);
+export const ignoredFlags = development ? [] : DEVELOPMENT_FLAGS.filter((f) => given.has(f));
+for (const f of ignoredFlags) given.delete(f);
+if (ignoredFlags.length) console.warn(`production page: ignored development flags ${ignoredFlags.join(", ")}`);
+export const query = given;
 const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
 
 export const app = {
   link: (location.pathname.match(/\/j\/([^/]+)$/) || [])[1] || null,
+  development,
+  ignoredFlags,
   direct: query.get("ws") && query.get("token") ? { ws: query.get("ws"), token: query.get("token") } : null,
   secret: secretFromFragment(location.hash),
   hostKey: fragment.get("h"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,10 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from residency.errors import ResidencyError
 from signalling.tokens import KeyRing
@@ -30,14 +27,15 @@ from . import accesslog, openapi
 from .config import ControlConfig
 from .endpoints import ENDPOINTS
 from .errors import ApiError, api_error_handler, error_response
-from .linkids import LINK_PATTERN
 from .nodeadmin import HttpNodeAdmin, NodeAdmin
+from .pages import ClientPages
 from .ports import ResidencyPort
+from .release import product_version
 from .routing import Endpoint
 from .service import ControlPlane, residency_error
 from .store import Store
 
-# the browser client (signalling/client/: static assets, no build step), served at /static/ and /j/{link}
+# the browser client (signalling/client/: static assets, no build step), served at /static/ and /j/{link} (pages.py)
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 
 
@@ -78,45 +76,10 @@ async def _openapi(request: Request) -> Response:
     return JSONResponse(request.app.state.openapi)
 
 
-# what the browser client needs and nothing more (it runs with no violation under it: tests/browser)
-CLIENT_CSP = ("default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; img-src 'self' data:; "
-              "media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
-              "base-uri 'none'; form-action 'none'")
-
-
-def _with_headers(app: ASGIApp, headers: dict[str, str]) -> ASGIApp:
-    """An ASGI wrapper adding response headers (the static client files: CSP, no caching of unhashed files)."""
-    extra = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return wrapped
-
-
-async def _join_page(request: Request) -> Response:
-    """The link page. Serves the browser client when it is installed; the #fragment stays in the browser."""
-    import re
-
-    link = request.path_params["link"]
-    if re.fullmatch(LINK_PATTERN, link) is None:
-        raise ApiError(404, "link_not_found", "this meeting link is not valid")
-    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
-               "Content-Security-Policy": CLIENT_CSP, "X-Frame-Options": "DENY"}
-    for name in ("join.html", "index.html"):
-        page = CLIENT_DIR / name
-        if page.is_file():
-            return HTMLResponse(page.read_text(), headers=headers)
-    return HTMLResponse(
-        f"<!doctype html><title>Castellan</title><p>Meeting link <code>{html.escape(link)}</code>. "
-        "The browser client is not installed on this server.</p>",
-        headers=headers,
-    )
+def client_pages(config: ControlConfig, residency: ResidencyPort) -> ClientPages:
+    """The browser client's pages under a connect-src naming the configured node origins, else the registry's."""
+    return ClientPages(config.client_dir or CLIENT_DIR, version=product_version(), development=config.dev_client,
+                       configured=config.node_origins, registered=residency.node_ws_urls)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -213,12 +176,10 @@ def create_app(
         Route("/readyz", _readyz, methods=["GET"]),
         Route("/metrics", _metrics, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
-        Route("/j/{link}", _join_page, methods=["GET"]),
     ]
-    if CLIENT_DIR.is_dir():  # the browser client (signalling/client)
-        static = _with_headers(StaticFiles(directory=CLIENT_DIR), {
-            "Content-Security-Policy": CLIENT_CSP, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
-        routes.append(Mount("/static", app=static, name="static"))
+    pages = client_pages(config, control.residency)
+    routes += [Route("/j/{link}", pages.join_page, methods=["GET", "HEAD"]),
+               Route("/static/{name:path}", pages.static, methods=["GET", "HEAD"])]
     app = Starlette(
         routes=routes,
         exception_handlers={ApiError: api_error_handler, HTTPException: _http_error,
@@ -226,6 +187,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.control = control
+    app.state.pages = pages
     config.forwarded_rule()  # a bad --trusted-proxies fails here, at start, not at the first join
     app.state.draining = False
     app.state.openapi = openapi.build(ENDPOINTS)

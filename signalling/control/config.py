@@ -40,6 +40,12 @@ class ControlConfig:
     regions: list[dict[str, str]] | None = None
     node_keys: list[tuple[str, str]] = field(default_factory=list)
     ca_bundle: str | None = None  # CAs for the nodes' https health checks (default: the system's)
+    # the client pages' connect-src (csp.py): these ws(s) origins, else every registered node's WebSocket URL
+    node_origins: tuple[str, ...] = ()
+    # the browser client served (signalling/client), and whether its pages are a development build (pages.py:
+    # ?ws/?token/?e2ee honoured). Only `castellan dev --dev-client` and test harnesses set it; no production flag.
+    client_dir: Path | None = None
+    dev_client: bool = False
 
     def forwarded_rule(self) -> ForwardedRule:
         """How the client address is found (no trusted proxy at all while `trust_forwarded_for` is off)."""

@@ -53,9 +53,11 @@ def embedded_control_plane(
     registry: Registry,
     keyring: KeyRing | None = None,
     region: tuple[str, str, str, str] | None = None,
+    dev_client: bool = False,
 ) -> Embedded:
-    """`region` = (id, jurisdiction, location, display name), defined if given (idempotent)."""
-    config = ControlConfig(db=Path(db), public_url=public_url)
+    """`region` = (id, jurisdiction, location, display name), defined if given (idempotent); `dev_client` serves
+    the client as a development build (pages.py)."""
+    config = ControlConfig(db=Path(db), public_url=public_url, dev_client=dev_client)
     residency = open_residency(config, registry=registry)
     if region is not None:
         residency.service.define_region(*region, actor="castellan-dev")

@@ -160,6 +160,12 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/v1/links/{link}/lobby/{ticket}", h.lobby_decide, "Host: admit or deny", "lobby",
              auth="host", path_params={"link": s.LINK_ID, "ticket": s.TICKET_ID}, body=s.LOBBY_DECISION,
              ok={200: TICKET}, errors=(404, 410)),
+    Endpoint("GET", "/v1/client", h.client_release,
+             "The browser client this server serves: version, SHA-256 of its file listing, each file's SHA-256 "
+             "(compare with the release's published value; docs/e2ee.md)", "keys",
+             ok={200: {"type": "object", "required": ["version", "sha256", "files"],
+                       "properties": {"version": {"type": "string"}, "sha256": {"type": "string"},
+                                      "files": {"type": "object", "additionalProperties": {"type": "string"}}}}}),
     Endpoint("GET", "/.well-known/jwks.json", h.jwks, "Join-token public keys (JWKS)", "keys", ok={200: JWKS}),
     Endpoint("GET", "/v1/revocations", h.revocations, "Meeting links revoked in the last hour (nodes poll this)",
              "keys", ok={200: {**_list("links", {"type": "string"}),

@@ -238,3 +238,8 @@ async def export_audit(request: Request, p: Params) -> Response:
 
 async def audit_public_key(request: Request, p: Params) -> Response:
     return PlainTextResponse(cp(request).residency.audit_public_key_pem(), media_type="application/x-pem-file")
+
+
+async def client_release(request: Request, p: Params) -> Response:
+    """The served client's release manifest (pages.py, release.py): compare `sha256` with the published value."""
+    return JSONResponse(request.app.state.pages.release.json(), headers={"Cache-Control": "no-cache"})

@@ -48,6 +48,9 @@ REGISTRY_REJECTED = _counter(
 SLOWED_CHECKS = _counter("castellan_link_slowed_checks_total",
                          "Password checks delayed because their link is under guessing (unknown guessers only)",
                          ("tenant",))
+CSP_NODE_URLS_REFUSED = _counter("castellan_csp_node_urls_refused_total",
+                                 "Node WebSocket URLs left out of the client pages' connect-src (not a plain ws(s) "
+                                 "origin), counted each time the policy is rebuilt")
 
 
 class _LinkGuessing(Collector):

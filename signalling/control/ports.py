@@ -61,6 +61,10 @@ class ResidencyPort(Protocol):
 
     def node_http_url(self, node: str) -> str | None: ...
 
+    def node_ws_urls(self) -> list[str]:
+        """Every registered node's WebSocket URL (the client pages' connect-src when none is configured)."""
+        ...
+
     def node_gone(self, node: str, actor: str, reason: str) -> None:
         """A node failed its health check: deregister it and re-place its rooms (allowed regions only)."""
 

@@ -108,6 +108,9 @@ class ResidencyAdapter:
         n = self.service.trusted_node(node)  # never send an admin token or a probe to an unvouched address
         return n.http_url if n is not None else None
 
+    def node_ws_urls(self) -> list[str]:
+        return [n.ws_url for n in self.service.registry.list_nodes()]
+
     def node_gone(self, node: str, actor: str, reason: str) -> None:
         self.service.node_left(node, actor=actor, reason=reason)
 

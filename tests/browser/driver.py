@@ -269,7 +269,7 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         a = parts["A"] = Participant(pw, cfg, "A", console)
         a.open(client_url(cfg, tok["A"], "Ada", cfg["secret"], autojoin=False))
         assert a.page is not None
-        a.page.wait_for_function("document.querySelector('#preview').videoWidth > 0", timeout=10000)
+        wait_js(a.page, "document.querySelector('#preview').videoWidth > 0", timeout=10000)
         a.shot(art, "join-page-direct.png", result)
         a.page.click("#join-button")
         b = parts["B"] = Participant(pw, cfg, "B", console).open(
@@ -1016,6 +1016,111 @@ def tls_turn(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> Non
             p.close()
 
 
+class Listener:
+    """A TCP listener on loopback standing for an attacker's node: counts the connections it is offered (accepts
+    and closes them). Runs while the scenario runs; bounded by the driver's own timeout."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.accepted = 0
+        self.stopped = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.stopped = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+# a WebSocket to another host from inside the page: what CSP does with it (the violation event, the exception)
+CSP_PROBE = """async (url) => {
+  const seen = [];
+  document.addEventListener('securitypolicyviolation', (e) => seen.push({directive: e.effectiveDirective,
+    blocked: e.blockedURI}));
+  let error = null, state = null;
+  try { const ws = new WebSocket(url); ws.onerror = () => {}; state = ws.readyState; }
+  catch (e) { error = e.name + ': ' + e.message; }
+  await new Promise((r) => setTimeout(r, 1500));
+  return {seen, error, state};
+}"""
+
+
+def client_pages(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Issue 12, point 4. A production join page opened from a crafted link (?ws= to an attacker's listener,
+    ?token=, ?e2ee=0, ?autojoin=1) ignores those flags, joins the node its join answer names, keeps E2EE on,
+    and its CSP blocks a WebSocket to another host; its footer shows the release hash of the files it fetched.
+    A development build (served so by its own server) honours the same flags: the listener sees that
+    connection, so its silence for the production page means something."""
+    base, dev_base = cfg["base_url"], cfg["dev_base_url"]
+    wait_http(base + "/healthz")
+    wait_http(cfg["http_url"] + "/healthz")
+    wait_http(dev_base + "/v1/client")
+    art = Path(cfg["artifacts"])
+    console: list[str] = []
+    result["console"] = console
+    attacker = Listener(cfg["attacker_port"])
+    evil_ws = f"ws://127.0.0.1:{cfg['attacker_port']}/ws"
+    link = cfg["links"]["meeting"]
+    browser = launch(pw, cfg)
+    try:
+        crafted = (f"{base}/j/{link['link']}?ws={evil_ws}&token=forged&e2ee=0&autojoin=1&name=Victim"
+                   f"#k={cfg['secret']}")
+        p = open_page(browser, crafted, console, "prod", viewport={"width": 1100, "height": 680})
+        wait_js(p, "document.querySelector('#preview').videoWidth > 0", timeout=10000)
+        wait_js(p, "document.getElementById('release').dataset.sha256 !== undefined", timeout=10000)
+        time.sleep(1.5)  # autojoin would have started by now (it runs right after the preview)
+        result["prod_before_join"] = p.evaluate("""() => ({development: castellanApp.development,
+            ignored: castellanApp.ignoredFlags, direct: castellanApp.direct, e2eeWanted: castellanApp.e2eeWanted,
+            joinFormShown: !document.getElementById('join-view').hidden, session: !!castellanApp.session,
+            e2eeNote: document.getElementById('e2ee-note').textContent})""")
+        result["prod_footer"] = {"text": p.inner_text("#release"), "sha256": p.get_attribute("#release", "data-sha256")}
+        result["prod_csp_probe"] = p.evaluate(CSP_PROBE, evil_ws)
+        p.fill("#password", link["password"])
+        p.click("#join-button")
+        p.wait_for_selector("#meeting-view:not([hidden])", timeout=15000)
+        poll(lambda: p.evaluate("window.castellanStats()"), lambda s: s["signalling"] == "open" and s["joined"],
+             timeout=15)
+        time.sleep(2)
+        result["prod_joined"] = p.evaluate("""async () => ({wsUrl: castellanApp.session.ws.url,
+            answerUrl: castellanApp.joinAnswer.ws_url, e2ee: castellanApp.e2ee !== null,
+            stats: await window.castellanStats()})""")
+        p.screenshot(path=str(art / "client-pages-production.png"))
+        result["attacker_after_production"] = attacker.accepted
+        log("production page", result["prod_before_join"], result["prod_joined"]["wsUrl"], attacker.accepted)
+        p.context.close()
+        # the development build (another server, explicitly so) honours the flags: the listener sees it
+        d = open_page(browser, f"{dev_base}/static/join.html?ws={evil_ws}&token=forged&e2ee=0&autojoin=1&name=Dev"
+                      f"#k={cfg['secret']}", console, "dev")
+        wait_until(lambda: attacker.accepted > result["attacker_after_production"], 15, 0.1,
+                   message="the development page never connected to the ?ws= listener")
+        wait_js(d, "document.getElementById('release').dataset.sha256 !== undefined", timeout=10000)
+        result["dev"] = d.evaluate("""() => ({development: castellanApp.development, ignored: castellanApp.ignoredFlags,
+            e2eeWanted: castellanApp.e2eeWanted, footer: document.getElementById('release').textContent,
+            sha256: document.getElementById('release').dataset.sha256})""")
+        result["attacker_after_dev"] = attacker.accepted
+        d.context.close()
+    finally:
+        attacker.close()
+        browser.close()
+
+
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
     "throttled": throttled,
     "svc": svc,
@@ -1030,6 +1135,9 @@ SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None
     "node_restart": node_restart,
     "devices": devices,
     "tls_turn": tls_turn,
+
+
+    "client_pages": client_pages,
 }
 
 

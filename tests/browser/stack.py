@@ -4,8 +4,9 @@ Serves the browser client from `signalling/client` at `/static/` and, with `"con
 plane (SQLite in a temp dir, residency with an in-memory registry and one region whose node is the test's node)
 with a tenant and meeting links made up front. Writes what it made to `config["out"]` once it listens.
 
-The control plane serves `/j/{link}` (join.html) and `/static/`; for a static-only stack (direct-to-node tests)
-this script mounts `/static/` itself.
+The control plane serves `/j/{link}` (join.html) and `/static/` as production pages (with `"dev_client": true`,
+as a development build). A static-only stack (direct-to-node tests: `?ws=&token=`, `?e2ee=0`) serves the client
+as a development build (signalling/control/pages.py), the only kind of page that honours those flags.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.routing import Mount
-from starlette.staticfiles import StaticFiles
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from tests.support.waiting import wait_for
 
@@ -39,7 +41,8 @@ def control_app(cfg: dict[str, Any], out: dict[str, Any]) -> Starlette:
     tmp = Path(tempfile.mkdtemp(prefix="castellan-browser-"))
     config = ControlConfig(
         db=tmp / "control.db", public_url=cfg["public_url"],
-        password_cost=Argon2Cost(time_cost=1, memory_kib=64, parallelism=1)
+        password_cost=Argon2Cost(time_cost=1, memory_kib=64, parallelism=1),
+        dev_client=bool(cfg.get("dev_client")), client_dir=Path(cfg["client_dir"]) if cfg.get("client_dir") else None,
     )
     svc = ResidencyService(
         str(config.db), registry=MemoryRegistry(node_ttl=3600.0)
@@ -83,34 +86,28 @@ def control_app(cfg: dict[str, Any], out: dict[str, Any]) -> Starlette:
     return app
 
 
-def with_header(app: Any, name: str, value: str) -> Any:
-    """ASGI wrapper adding a response header everywhere (the CSP proposed for the control plane's client pages)."""
+def development_client_app(cfg: dict[str, Any]) -> Starlette:
+    """The client alone, as a development build (no control plane: pages join a node given by ?ws=&token=)."""
+    from signalling.control.errors import ApiError, api_error_handler
+    from signalling.control.pages import ClientPages
+    from signalling.control.release import product_version
 
-    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
-        async def send_with(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != name.encode()]
-                message = {**message, "headers": [*headers, (name.encode(), value.encode())]}
-            await send(message)
+    root = Path(cfg["client_dir"]) if cfg.get("client_dir") else STATIC
+    pages = ClientPages(root, version=product_version(), registered=lambda: (), development=True)
 
-        await app(scope, receive, send_with if scope["type"] == "http" else send)
+    async def release(request: Request) -> Response:
+        return JSONResponse(pages.release.json())
 
-    return wrapped
+    return Starlette(routes=[Route("/static/{name:path}", pages.static, methods=["GET", "HEAD"]),
+                             Route("/v1/client", release, methods=["GET"])],
+                     exception_handlers={ApiError: api_error_handler})
 
 
 def main() -> int:
     cfg = json.loads(Path(sys.argv[1]).read_text())
     out: dict[str, Any] = {}
-    if cfg.get("control"):
-        app = control_app(cfg, out)
-        if not any(getattr(r, "path", None) == "/static" for r in app.router.routes):  # older control planes
-            app.router.routes.append(Mount("/static", StaticFiles(directory=STATIC)))
-    else:
-        app = Starlette(routes=[Mount("/static", StaticFiles(directory=STATIC))])
-    asgi: Any = app
-    if cfg.get("csp"):
-        asgi = with_header(app, "content-security-policy", cfg["csp"])
-    server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=cfg["port"], log_level="warning"))
+    app = control_app(cfg, out) if cfg.get("control") else development_client_app(cfg)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=cfg["port"], log_level="warning"))
 
     import asyncio
 

@@ -267,6 +267,13 @@ def link_seeds() -> dict[str, bytes]:
             "padded": b"\x00" + REAL[:42].encode() + b"=", "json-number": b"\x02" + b"1e400"}
 
 
+def origin_seeds() -> dict[str, bytes]:
+    texts = [(0, "ws://127.0.0.1:7880/ws"), (0, "wss://node-1.eu.example.org/ws?x=1"), (0, "https://n.example:8443"),
+             (1, "wss://*.media.example.org"), (2, "wss://a.example, https://b.example:443/p"),
+             (0, "wss://evil.example; script-src *"), (0, "wss://[::1]:7880"), (0, "wss://u:p@h.example")]
+    return {f"origin-{i}": bytes([mode]) + t.encode() for i, (mode, t) in enumerate(texts)}
+
+
 def all_seeds() -> dict[str, dict[str, bytes]]:
     text = {name: s.encode() for name, s in offers().items()}
     return {
@@ -274,7 +281,7 @@ def all_seeds() -> dict[str, dict[str, bytes]]:
         "engine_path": engine_path_seeds(), "rtcp": rtcp_seeds(),
         "twcc": twcc_seeds(), "stun": stun_seeds(), "dtls_records": dtls_seeds(), "sdp": text,
         "offer": {**text, "renegotiate": text["publish"] + b"\0" + text["mixed"]}, "node_ws": node_ws_seeds(),
-        "control_body": control_seeds(), "join_token": token_seeds(), "link_id": link_seeds(),
+        "control_body": control_seeds(), "join_token": token_seeds(), "link_id": link_seeds(), "node_origin": origin_seeds(),
     }
 
 

@@ -25,6 +25,7 @@ TARGETS = (
     "control_body",   # control-plane request bodies (read_json + every ObjectSpec)
     "join_token",     # signalling.tokens TokenVerifier.verify / verify_admin
     "link_id",        # signalling.control.linkids.LinkSigner.verify + the LINK_ID field spec
+    "node_origin",    # signalling.control.csp: node origins (configured, or registry records) into the CSP
 )
 
 NATIVE_TARGETS = ("rtp", "codec_payload", "layer_stream", "engine_path")

@@ -152,6 +152,12 @@ def build() -> dict:
                         description="Links whose unknown guessers are slowed because of wrong passwords from "
                                     "everyone together: alert on > 0; `castellan lockout list` names them."))
     y += 8
+    panels.append(panel(next(pid), "Node URLs left out of the client pages' CSP / min",
+                        [("60 * sum(rate(castellan_csp_node_urls_refused_total[$__rate_interval]))", "refused")],
+                        0, y, w=12,
+                        description="Registered node WebSocket URLs that are not a plain ws(s) origin: browsers "
+                                    "cannot connect to that node. A broken or hostile node record; alert on > 0."))
+    y += 8
 
     panels.append(row(next(pid), "Trust: node identity and revocations", y))
     y += 1
