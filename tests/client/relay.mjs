@@ -3,10 +3,12 @@
 // play a hostile node: inspect, drop, rewrite or inject any message. The node's own implementation (sfu/) is
 // tested against the same contract by its own tests; the headless member (loadtests/e2ee) runs against it.
 
-import { Member } from "../../signalling/client/e2ee/group.js";
+import { E2EE } from "../../signalling/client/e2ee.js";
 
 export class Relay {
-  constructor() {
+  constructor(secret = crypto.getRandomValues(new Uint8Array(32))) {
+    this.secret = secret;
+    this.timers = new ManualTimers();
     this.members = new Map(); // participant -> {member, inbox: [], name}
     this.epoch = null;
     this.commits = []; // [{from, epoch, commit}] accepted, in order
@@ -16,19 +18,15 @@ export class Relay {
 
   /** A member that joins now; `opts` go to Member (timers, …). */
   async join(id, name = id, opts = {}) {
-    const entry = { id, name, log: [] };
-    entry.member = new Member({
-      secret: opts.secret || this.secret,
-      send: (msg) => this._fromClient(id, msg),
-      log: (t) => entry.log.push(t),
-      onEpoch: (ep) => { entry.lastEpoch = ep; (opts.onEpoch || (() => {}))(ep); },
-      onWarning: (w) => (entry.warnings ||= []).push(w),
-      timers: opts.timers || globalThis,
-    });
+    const entry = { id, name, warnings: [] };
+    entry.e2ee = new E2EE(opts.secret || this.secret, (msg) => this._fromClient(id, msg), { timers: this.timers });
+    entry.member = entry.e2ee.member;
+    entry.log = entry.e2ee.log;
+    entry.e2ee.addEventListener("warning", (ev) => entry.warnings.push(ev.detail));
     const others = [...this.members.keys()];
     this.members.set(id, entry);
     for (const o of others) this.deliver(o, { type: "participant_joined", participant: { id, name } });
-    await entry.member.start({ type: "joined", participant: id, name, room: "room-1", participants: others.map((p) => ({ id: p })),
+    await entry.e2ee.start({ type: "joined", participant: id, name, room: "room-1", participants: others.map((p) => ({ id: p })),
       mls: { epoch: this.epoch } });
     return entry;
   }
@@ -36,13 +34,13 @@ export class Relay {
   leave(id) {
     const e = this.members.get(id);
     this.members.delete(id);
-    e.member.stop();
+    e.e2ee.stop();
     for (const o of this.members.keys()) this.deliver(o, { type: "participant_left", participant: id });
   }
 
   deliver(to, msg) {
     const e = this.members.get(to);
-    if (e) e.member.handle(msg);
+    if (e) e.e2ee.handle(msg);
   }
 
   broadcast(msg, except = null) {
@@ -78,17 +76,57 @@ export class Relay {
     }
   }
 
-  /** Waits until every member's handshake work is done and nothing changes for `quietMs`. */
-  async settle(quietMs = 400, maxMs = 20000) {
-    const t0 = Date.now();
-    let last = -1;
-    for (;;) {
-      await Promise.all([...this.members.values()].map((e) => e.member._chain));
-      const n = this.sent.length + this.commits.length;
-      if (n === last) return;
-      if (Date.now() - t0 > maxMs) throw new Error("relay did not settle");
-      last = n;
-      await new Promise((r) => setTimeout(r, quietMs));
+  /** Runs every member's work and its timers (simulated time, `stepMs` at a time) until nothing is left to do. */
+  async settle(stepMs = 100, maxSteps = 2000) {
+    for (let i = 0; i < maxSteps; i++) {
+      await this.idle();
+      if (!this.timers.pending()) return;
+      this.timers.advance(stepMs);
     }
+    throw new Error("relay did not settle");
+  }
+
+  /** Lets every member finish what it is doing, without moving simulated time. */
+  async idle() {
+    for (let i = 0; i < 3; i++) {
+      await Promise.all([...this.members.values()].map((e) => e.member._chain));
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}
+
+/** setTimeout/clearTimeout on a simulated clock: tests decide when time passes (no timing in assertions). */
+export class ManualTimers {
+  constructor() {
+    this.now = 0;
+    this.queue = new Map();
+    this.ids = 0;
+  }
+
+  setTimeout(fn, ms) {
+    const id = ++this.ids;
+    this.queue.set(id, { at: this.now + Math.max(0, ms || 0), fn });
+    return id;
+  }
+
+  clearTimeout(id) {
+    this.queue.delete(id);
+  }
+
+  pending() {
+    return this.queue.size;
+  }
+
+  advance(ms) {
+    const until = this.now + ms;
+    for (;;) {
+      let next = null;
+      for (const [id, t] of this.queue) if (t.at <= until && (!next || t.at < next[1].at)) next = [id, t];
+      if (!next) break;
+      this.queue.delete(next[0]);
+      this.now = next[1].at;
+      next[1].fn();
+    }
+    this.now = until;
   }
 }
