@@ -40,7 +40,7 @@ export class Relay {
 
   deliver(to, msg) {
     const e = this.members.get(to);
-    if (e) e.e2ee.handle(msg);
+    if (e && !e.frozen) e.e2ee.handle(msg);
   }
 
   broadcast(msg, except = null) {

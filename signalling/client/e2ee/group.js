@@ -175,10 +175,14 @@ export class Member {
     if (t === "participant_joined") {
       const id = msg.participant && typeof msg.participant === "object" ? msg.participant.id : msg.participant;
       if (typeof id === "string") this.present.add(id);
+      this._serial(async () => this._schedule());
       return Promise.resolve(true);
     }
     if (t === "participant_left") {
-      if (typeof msg.participant === "string") this.present.delete(msg.participant);
+      if (typeof msg.participant === "string") {
+        this.present.delete(msg.participant);
+        this.pendingAdds.delete(msg.participant);
+      }
       this._serial(async () => this._schedule());
       return Promise.resolve(true);
     }
@@ -274,7 +278,6 @@ export class Member {
       this._refuse("refused_key_packages", "a KeyPackage in our own name");
       return;
     }
-    this.present.add(m.from);
     this.pendingAdds.set(m.from, { kp, hpke: kp.leafNode.hpkePublicKey, sig: b64u(kp.leafNode.signaturePublicKey) });
     const known = this.knownKeys.get(m.from);
     if (known && known !== b64u(kp.leafNode.signaturePublicKey)) {
@@ -434,7 +437,7 @@ export class Member {
     const adds = [];
     for (const l of leaves) if (!l.self && !this.present.has(l.participant)) removes.add(l.leaf);
     for (const [p, a] of this.pendingAdds) {
-      if (!this.present.has(p)) { this.pendingAdds.delete(p); continue; }
+      if (!this.present.has(p)) continue; // added once the node announces it (and it gets a tile)
       const same = leaves.filter((l) => l.participant === p);
       if (same.some((l) => bytesEqual(l.hpke, a.hpke))) { this.pendingAdds.delete(p); continue; }
       if (same.some((l) => l.self)) { this.pendingAdds.delete(p); continue; }
@@ -450,13 +453,16 @@ export class Member {
     return Math.max(0, line.indexOf(this.group.privatePath.leafIndex));
   }
 
+  /** (Re)arms the commit timer for pending work; a timer armed in this epoch is kept, so a storm batches. */
   _schedule() {
+    if (this._timer && this._timerEpoch === this.epoch && this.phase === "member" && !this.inflight) return;
     if (this._timer) this.timers.clearTimeout(this._timer);
     this._timer = null;
     if (this.phase !== "member" || this.inflight) return;
     const w = this._work();
     if (!w.removes.length && !w.adds.length) return;
     const delay = COMMIT_BATCH_MS + this._rank() * RANK_DELAY_MS;
+    this._timerEpoch = this.epoch;
     this._timer = this.timers.setTimeout(() => {
       this._timer = null;
       this._serial(() => this._commit());
