@@ -290,3 +290,17 @@ test("chat: sealed under the epoch and signed; a blob relayed under another send
   assert.deepEqual(await carol.openChat("bob", JSON.stringify(tampered)), { text: null });
   assert.deepEqual(await carol.openChat("bob", "not json"), { text: null });
 });
+
+test("a Welcome too large for one node frame travels in parts and still opens (and a bad part is refused)", async () => {
+  const r = await meeting("alice");
+  const joiners = Array.from({ length: 40 }, (_, i) => `j${i}`);
+  for (const e of r.members.values()) e.member.partChars = 2048; // a small limit: the same code path as at ~600 members
+  for (const j of joiners) await r.join(j);
+  await r.settle();
+  assert.ok(r.sent.some((s) => s.msg.type === "mls_welcome_part"), "sent in parts");
+  for (const j of joiners) assert.equal(r.members.get(j).e2ee.epoch(), 1);
+  const j0 = r.members.get("j0");
+  j0.member.phase = "joining"; // a later bogus part: refused, counted, no crash
+  await j0.e2ee.handle({ type: "mls_welcome", from: "alice", epoch: 9, data: "AAAA", part: 7, parts: 3 });
+  assert.equal(j0.member.counts.refused_welcomes, 1);
+});

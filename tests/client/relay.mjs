@@ -67,6 +67,14 @@ export class Relay {
         this.deliver(from, { type: "mls_commit_accepted", epoch: msg.epoch });
         this.broadcast({ type: "mls_commit", from, epoch: msg.epoch, commit: msg.commit }, from);
         if (msg.welcome) for (const j of msg.joiners || []) this.deliver(j, { type: "mls_welcome", from, epoch: this.epoch, data: msg.welcome });
+        if (msg.welcome_parts) this.parts = { from, epoch: this.epoch, parts: msg.welcome_parts, joiners: msg.joiners || [] };
+        break;
+      case "mls_welcome_part":
+        if (this.parts && this.parts.from === from && msg.epoch === this.parts.epoch - 1) {
+          for (const j of this.parts.joiners) {
+            this.deliver(j, { type: "mls_welcome", from, epoch: this.parts.epoch, data: msg.data, part: msg.index, parts: this.parts.parts });
+          }
+        }
         break;
       case "mls_sync":
         for (const c of this.commits) if (c.epoch >= msg.since) this.deliver(from, { type: "mls_commit", ...c });

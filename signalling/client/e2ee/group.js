@@ -19,6 +19,8 @@ import { EXPORTER_LABEL, NK } from "./sframe.js";
 export const COMMIT_BATCH_MS = 100; // adds arriving within this are committed together
 export const RANK_DELAY_MS = 1500; // each further member in line waits this much longer before committing
 const MAX_FUTURE_COMMITS = 64;
+export const WELCOME_PART_CHARS = 160 * 1024; // a Welcome longer than this goes in parts (node frames cap at 256 KiB)
+const MAX_WELCOME_PARTS = 32;
 const MAX_BLOB_CHARS = 4 * 1024 * 1024; // base64url characters; the node caps frames far below this
 const CHAT_LABEL = "castellan chat v1";
 const te = new TextEncoder();
@@ -81,6 +83,7 @@ export class Member {
     this.history = new Map(); // epoch -> {roster, chatKey}: current and previous epoch, for chat in flight
     this.counts = { refused_commits: 0, refused_welcomes: 0, refused_key_packages: 0, refused_chat: 0, commits_sent: 0, commits_lost: 0 };
     this.lastRefusal = null;
+    this.partChars = WELCOME_PART_CHARS; // tests lower it to exercise the parts path with small groups
     this._timer = null;
     this._chain = Promise.resolve();
     this.ready = this._init();
@@ -164,6 +167,7 @@ export class Member {
     this.future.clear();
     this.pendingAdds.clear();
     this.syncAsked = null;
+    this._parts = null;
     if (this._timer) this.timers.clearTimeout(this._timer);
     this._timer = null;
   }
@@ -286,11 +290,30 @@ export class Member {
     this._schedule();
   }
 
+  /** The whole Welcome of an mls_welcome, once all its parts are in (null while some are missing). */
+  _welcomeData(m) {
+    if (m.parts === undefined || m.parts === 1) return m.data;
+    if (!Number.isSafeInteger(m.parts) || m.parts < 1 || m.parts > MAX_WELCOME_PARTS || !Number.isSafeInteger(m.part) ||
+        m.part < 0 || m.part >= m.parts || typeof m.data !== "string" || m.data.length > WELCOME_PART_CHARS) {
+      this._refuse("refused_welcomes", `from ${m.from}: bad part ${m.part}/${m.parts}`);
+      return null;
+    }
+    const key = `${m.from}/${m.epoch}/${m.parts}`;
+    if (!this._parts || this._parts.key !== key) this._parts = { key, got: new Map() };
+    this._parts.got.set(m.part, m.data);
+    if (this._parts.got.size < m.parts) return null;
+    const whole = Array.from({ length: m.parts }, (_, i) => this._parts.got.get(i)).join("");
+    this._parts = null;
+    return whole;
+  }
+
   async _onWelcome(m) {
     if (this.phase !== "joining" || !this.kp) return;
+    const data = this._welcomeData(m);
+    if (data === null) return;
     let state;
     try {
-      const w = decode(m.data, "mls_welcome").welcome;
+      const w = decode(data, "mls_welcome").welcome;
       state = await mls.joinGroup(w, this.kp.publicPackage, this.kp.privatePackage, this._pskIndex(undefined), this.cs);
     } catch (e) {
       this._refuse("refused_welcomes", `from ${m.from}: ${e.message}`);
@@ -485,12 +508,20 @@ export class Member {
     const joiners = adds.map(([p]) => p);
     this.inflight = { epoch: this.epoch, newState: res.newState, joiners };
     const msg = { type: "mls_commit", epoch: this.epoch, commit: b64u(mls.encodeMlsMessage(res.commit)), joiners };
-    if (res.welcome) msg.welcome = b64u(mls.encodeMlsMessage({ welcome: res.welcome, wireformat: "mls_welcome", version: "mls10" }));
+    const welcome = res.welcome ? b64u(mls.encodeMlsMessage({ welcome: res.welcome, wireformat: "mls_welcome", version: "mls10" })) : null;
+    const parts = [];
+    const partChars = this.partChars;
+    if (welcome && welcome.length <= partChars) msg.welcome = welcome;
+    else if (welcome) { // docs/e2ee.md "Large Welcomes": the commit, then its Welcome in parts
+      for (let i = 0; i < welcome.length; i += partChars) parts.push(welcome.slice(i, i + partChars));
+      msg.welcome_parts = parts.length;
+    }
     this.counts.commits_sent += 1;
     this.lastCommit = { epoch: this.epoch, adds: joiners.length, removes: removes.length,
-      commitBytes: Math.floor(msg.commit.length * 3 / 4), welcomeBytes: msg.welcome ? Math.floor(msg.welcome.length * 3 / 4) : 0 };
-    this.log(`commit in epoch ${this.epoch}: +${joiners.length} -${removes.length}`);
+      commitBytes: Math.floor(msg.commit.length * 3 / 4), welcomeBytes: welcome ? Math.floor(welcome.length * 3 / 4) : 0 };
+    this.log(`commit in epoch ${this.epoch}: +${joiners.length} -${removes.length}${parts.length ? `, Welcome in ${parts.length} parts` : ""}`);
     this.send(msg);
+    parts.forEach((data, index) => this.send({ type: "mls_welcome_part", epoch: msg.epoch, index, data }));
   }
 
   // ------------------------------------------------------------------------------------------ views
