@@ -98,7 +98,7 @@ export class Relay {
   async idle() {
     for (let i = 0; i < 3; i++) {
       await Promise.all([...this.members.values()].map((e) => e.member._chain));
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => (typeof setImmediate === "function" ? setImmediate(r) : setTimeout(r, 0)));
     }
   }
 }
