@@ -71,6 +71,10 @@ def test_replayed_handshake_messages_change_nothing():
             assert n > before[k]["frames"].get(key, 0), (k, key)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "member defect (e2ee/group.js, branch mls-client; docs/e2ee.md 'Found by the hostile-node tests'): a member "
+    "whose own commit loses its epoch cannot apply the winner's ('Could not verify confirmation tag') — it zeroes "
+    "createCommit's consumed secrets before knowing whether its commit wins"))
 def test_dropped_and_reordered_commits_show_amber_then_recover():
     r = hostile("reorder_drop")
     assert r["held"] >= 1
