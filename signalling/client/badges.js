@@ -62,7 +62,9 @@ export function renderLock() {
       t.tlock.title = green ? `end-to-end encrypted, epoch ${st.epoch}` : st.reason;
     }
   }
-  const text = st.state === "green" ? `End-to-end encrypted · epoch ${st.epoch}` : st.reason.charAt(0).toUpperCase() + st.reason.slice(1);
+  // alone in the group is worth saying: a node that hides everyone else gets a green lock, but not a quiet one
+  const alone = st.roster === 1 ? " · only you in the group" : "";
+  const text = st.state === "green" ? `End-to-end encrypted · epoch ${st.epoch}${alone}` : st.reason.charAt(0).toUpperCase() + st.reason.slice(1);
   put(el, st.state === "green" ? "lock" : (st.undecryptable && st.undecryptable.length ? "warn" : "key"), text);
   el.className = `badge lock ${st.state === "green" ? "ok" : "warn"}`;
   el.dataset.state = st.state;

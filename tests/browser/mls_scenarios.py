@@ -148,6 +148,98 @@ def mls_churn(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
             p.close()
 
 
+# ---------------------------------------------------------------------------------------------------- the departed
+
+# the state a departing member could keep: a deep copy of its MLS group state, and the SFrame base key of its epoch
+SAVE_JS = """async () => {
+  const m = window.castellanApp.e2ee.member;
+  const mls = await import('/static/vendor/ts-mls.js');
+  const sf = await import('/static/e2ee/sframe.js');
+  const group = structuredClone(m.group);
+  const base = await mls.mlsExporter(group.keySchedule.exporterSecret, sf.EXPORTER_LABEL, new Uint8Array(0), sf.NK, m.cs);
+  window.__saved = {epoch: m.epoch, base: Array.from(base),
+    leaves: window.castellanApp.e2ee.roster().map((l) => [l.leaf, l.participant])};
+  return {epoch: m.epoch, leaves: window.__saved.leaves};
+}"""
+
+# tries every captured frame with a FrameCrypto holding the given epoch keys, as from every possible sender
+TRY_JS = """async ({frames, saved}) => {
+  const sf = await import('/static/e2ee/sframe.js');
+  let k = saved ? window.__saved : null;
+  if (!k) {  // a current member's keys, the control: the same frames must open with them
+    const m = window.castellanApp.e2ee.member;
+    const mls = await import('/static/vendor/ts-mls.js');
+    const base = await mls.mlsExporter(m.group.keySchedule.exporterSecret, sf.EXPORTER_LABEL, new Uint8Array(0), sf.NK, m.cs);
+    k = {epoch: m.epoch, base: Array.from(base), leaves: window.castellanApp.e2ee.roster().map((l) => [l.leaf, l.participant])};
+  }
+  const senders = k.leaves.map(([, p]) => p);
+  const out = {epoch: k.epoch, opened: 0, tried: 0, reasons: {}};
+  for (const b64 of frames) {
+    const data = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    let ok = false;
+    for (const participant of senders) {
+      const fc = new sf.FrameCrypto();  // fresh per try: no replay window in the way
+      fc.setEpoch({epoch: k.epoch, baseKey: new Uint8Array(k.base), leaves: k.leaves, myLeaf: -1});
+      const r = await fc.decrypt(data, {kind: 'video', codec: 'vp8', keyframe: !(data[0] & 1), participant});
+      if (r.ok) { ok = true; break; }
+      out.reasons[r.reason] = (out.reasons[r.reason] || 0) + 1;
+    }
+    out.tried += 1;
+    if (ok) out.opened += 1;
+  }
+  return out;
+}"""
+
+
+def mls_departed(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Carol saves her state (MLS group state, her epoch's SFrame key) and leaves; once Alice and Bob are on the
+    epoch of her removal and 1.5 s more have passed, a bot records what the node forwards. Carol's saved state
+    opens none of those frames; Alice's current keys open them (the control)."""
+    import base64
+    import subprocess
+    import sys
+
+    wait_http(cfg["base_url"] + "/static/join.html")
+    wait_http(cfg["http_url"] + "/healthz")
+    console: list[str] = []
+    result["console"] = console
+    art = Path(cfg["artifacts"])
+    parts: dict[str, Participant] = {}
+    try:
+        _open(pw, cfg, parts, console, "A")
+        time.sleep(1.5)
+        _open(pw, cfg, parts, console, "B")
+        _open(pw, cfg, parts, console, "C")
+        s = poll(lambda: states(parts), lambda x: agreed(x, 3), 40, 0.5)
+        assert agreed(s, 3), summary(s)
+        all_decoding(parts, 20)
+        carol = parts.pop("C")
+        assert carol.page is not None
+        result["saved"] = carol.page.evaluate(SAVE_JS)
+        carol.page.click("#btn-leave")
+        s = poll(lambda: states(parts), lambda x: agreed(x, 2), 30, 0.5)
+        assert agreed(s, 2), summary(s)
+        result["removal_epoch"] = s["A"]["epoch"]
+        time.sleep(1.5)  # frames sent ≥ 1 s after the removal commit
+        capture = art / "departed-capture"
+        for f in capture.glob("*"):
+            f.unlink()
+        out = art / "departed-capture.json"
+        subprocess.run([sys.executable, str(Path(__file__).with_name("capture_bot.py")), cfg["ws_url"],
+                        cfg["tokens"]["bot"], "5", str(out), str(capture)], capture_output=True, timeout=40, check=False)
+        frames = [base64.b64encode(f.read_bytes()).decode() for f in sorted(capture.glob("video-*.vp8"))]
+        result["captured"] = len(frames)
+        result["epoch_after"] = state(parts["A"])["epoch"]
+        result["departed"] = carol.page.evaluate(TRY_JS, {"frames": frames, "saved": True})
+        assert parts["A"].page is not None
+        result["member"] = parts["A"].page.evaluate(TRY_JS, {"frames": frames, "saved": False})
+        log("departed", result["saved"], result["removal_epoch"], result["departed"], result["member"])
+        carol.close()
+    finally:
+        for p in parts.values():
+            p.close()
+
+
 # ---------------------------------------------------------------------------------------------------- hostile node
 
 
@@ -351,5 +443,6 @@ def mls_hostile(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> 
 SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
     "mls_churn": mls_churn,
     "mls_hostile": mls_hostile,
+    "mls_departed": mls_departed,
 }
 __all__ = ["SCENARIOS", "HostileNode", "Link", "Msg", "PROXY_PORT"]

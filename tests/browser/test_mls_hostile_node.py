@@ -100,6 +100,7 @@ def test_a_joiner_told_it_is_alone_shows_itself_alone_and_no_one_decrypts_it():
     c = after["C"]
     assert c["roster"] == [ids["C"]] and c["members"] == [ids["C"]]
     assert not c["tiles"]  # nobody is shown to her as being in her meeting
+    assert "only you in the group" in c["lockText"], c["lockText"]
     g = same_group(after)
     assert g["roster"] == sorted([ids["A"], ids["B"]])
     assert c["safety"] != g["safety"]

@@ -70,3 +70,14 @@ def test_three_in_churn_decode_throughout_and_agree():
             assert all(t["member"] == "member" for t in tiles), tiles
     # every change is a new epoch (rekey on every join and leave)
     assert epochs == sorted(set(epochs)), epochs
+
+
+def test_the_departed_members_saved_state_cannot_decrypt_later_frames():
+    cfg, jwks = meeting_config("mls-departed", ["A", "B", "C", "bot"], "mls-departed")
+    r = run("mls-departed", "mls_departed", cfg, jwks)
+    assert r["removal_epoch"] == r["saved"]["epoch"] + 1 and r["epoch_after"] == r["removal_epoch"]
+    assert r["captured"] >= 5, r
+    # the control: the frames the node forwarded after the removal open with a current member's keys
+    assert r["member"]["opened"] == r["member"]["tried"] == r["captured"], r["member"]
+    # Carol's saved state opens none of them
+    assert r["departed"]["tried"] == r["captured"] and r["departed"]["opened"] == 0, r["departed"]
