@@ -150,22 +150,25 @@ def mls_churn(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
 
 # ---------------------------------------------------------------------------------------------------- the departed
 
-# the state a departing member could keep: a deep copy of its MLS group state, and the SFrame base key of its epoch
+# the state a departing member could keep: its epoch's exporter secret (the MLS state's part frame keys come from;
+# ts-mls state objects hold functions, so they cannot be cloned whole) and the SFrame base key derived from it
 SAVE_JS = """async () => {
   const m = window.castellanApp.e2ee.member;
   const mls = await import('/static/vendor/ts-mls.js');
   const sf = await import('/static/e2ee/sframe.js');
-  const group = structuredClone(m.group);
-  const base = await mls.mlsExporter(group.keySchedule.exporterSecret, sf.EXPORTER_LABEL, new Uint8Array(0), sf.NK, m.cs);
-  window.__saved = {epoch: m.epoch, base: Array.from(base),
+  // copies (the live state is zeroed as the member moves on): its epoch's exporter secret, and what it derives
+  const exporter = m.group.keySchedule.exporterSecret.slice();
+  const base = await mls.mlsExporter(exporter, sf.EXPORTER_LABEL, new Uint8Array(0), sf.NK, m.cs);
+  window.__saved = {epoch: m.epoch, exporter: Array.from(exporter), base: Array.from(base),
     leaves: window.castellanApp.e2ee.roster().map((l) => [l.leaf, l.participant])};
   return {epoch: m.epoch, leaves: window.__saved.leaves};
 }"""
 
 # tries every captured frame with a FrameCrypto holding the given epoch keys, as from every possible sender
-TRY_JS = """async ({frames, saved}) => {
+TRY_JS = """async ({frames, saved, asEpoch}) => {
   const sf = await import('/static/e2ee/sframe.js');
   let k = saved ? window.__saved : null;
+  if (k && asEpoch !== null) k = {...k, epoch: asEpoch};  // the old key tried as if it were the new epoch's
   if (!k) {  // a current member's keys, the control: the same frames must open with them
     const m = window.castellanApp.e2ee.member;
     const mls = await import('/static/vendor/ts-mls.js');
@@ -230,9 +233,11 @@ def mls_departed(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         frames = [base64.b64encode(f.read_bytes()).decode() for f in sorted(capture.glob("video-*.vp8"))]
         result["captured"] = len(frames)
         result["epoch_after"] = state(parts["A"])["epoch"]
-        result["departed"] = carol.page.evaluate(TRY_JS, {"frames": frames, "saved": True})
+        result["departed"] = carol.page.evaluate(TRY_JS, {"frames": frames, "saved": True, "asEpoch": None})
+        result["departed_relabelled"] = carol.page.evaluate(
+            TRY_JS, {"frames": frames, "saved": True, "asEpoch": result["epoch_after"]})
         assert parts["A"].page is not None
-        result["member"] = parts["A"].page.evaluate(TRY_JS, {"frames": frames, "saved": False})
+        result["member"] = parts["A"].page.evaluate(TRY_JS, {"frames": frames, "saved": False, "asEpoch": None})
         log("departed", result["saved"], result["removal_epoch"], result["departed"], result["member"])
         carol.close()
     finally:
