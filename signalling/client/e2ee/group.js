@@ -19,6 +19,7 @@ import { EXPORTER_LABEL, NK } from "./sframe.js";
 export const COMMIT_BATCH_MS = 100; // adds arriving within this are committed together
 export const RANK_DELAY_MS = 1500; // each further member in line waits this much longer before committing
 const MAX_FUTURE_COMMITS = 64;
+export const OUTSIDE_GRACE_MS = 5000; // someone the node lists but the group lacks for this long: the lock says so
 export const WELCOME_PART_CHARS = 160 * 1024; // a Welcome longer than this goes in parts (node frames cap at 256 KiB)
 const MAX_WELCOME_PARTS = 32;
 const MAX_BLOB_CHARS = 4 * 1024 * 1024; // base64url characters; the node caps frames far below this
@@ -59,8 +60,10 @@ export class Member {
    * @param {(w: {participant, kind, text}) => void} [o.onWarning]
    * @param {(text: string) => void} [o.log]
    * @param {{setTimeout, clearTimeout}} [o.timers]
+   * @param {() => number} [o.clock]  milliseconds, for how long someone has been outside the group
    */
-  constructor({ secret, send, onEpoch = () => {}, onChange = () => {}, onWarning = () => {}, log = () => {}, timers = globalThis }) {
+  constructor({ secret, send, onEpoch = () => {}, onChange = () => {}, onWarning = () => {}, log = () => {}, timers = globalThis,
+    clock = () => Date.now() }) {
     this.secret = secret;
     this.send = send;
     this.onEpoch = onEpoch;
@@ -68,6 +71,7 @@ export class Member {
     this.onWarning = onWarning;
     this.log = log;
     this.timers = timers;
+    this.clock = clock;
     this.phase = "idle"; // idle | creating | joining | member
     this.group = null; // ts-mls ClientState
     this.epoch = null;
@@ -128,6 +132,7 @@ export class Member {
       this.room = joined.room;
       this.link = await linkSecrets(this.secret, this.room);
       this.present = new Set((joined.participants || []).map((p) => (typeof p === "string" ? p : p.id)));
+      this._trackOutside();
       const epoch = joined.mls ? joined.mls.epoch : null;
       if (epoch === null || epoch === undefined) await this._create();
       else await this._askToJoin();
@@ -176,11 +181,13 @@ export class Member {
   handle(msg) {
     if (!msg || typeof msg.type !== "string") return Promise.resolve(false);
     const t = msg.type;
+    // participant_joined / participant_left are observed (a hint for who to add and remove), not consumed:
+    // the session handles them too
     if (t === "participant_joined") {
       const id = msg.participant && typeof msg.participant === "object" ? msg.participant.id : msg.participant;
       if (typeof id === "string") this.present.add(id);
-      this._serial(async () => this._schedule());
-      return Promise.resolve(true);
+      this._serial(async () => { this._trackOutside(); this._schedule(); });
+      return Promise.resolve(false);
     }
     if (t === "participant_left") {
       if (typeof msg.participant === "string") {
@@ -188,7 +195,7 @@ export class Member {
         this.pendingAdds.delete(msg.participant);
       }
       this._serial(async () => this._schedule());
-      return Promise.resolve(true);
+      return Promise.resolve(false);
     }
     if (!t.startsWith("mls_")) return Promise.resolve(false);
     return this._serial(async () => {
@@ -340,6 +347,12 @@ export class Member {
       this._sync();
       return;
     }
+    if (this.inflight && this.inflight.epoch === m.epoch && m.commit === this.inflight.commit) {
+      const { newState, joiners } = this.inflight; // our own commit, echoed: it won
+      this.inflight = null;
+      await this._enterEpoch(newState, joiners.length ? `added ${joiners.join(", ")}` : "our commit");
+      return;
+    }
     if (this.inflight && this.inflight.epoch === m.epoch) {
       this.counts.commits_lost += 1; // another member's commit won this epoch; ours is void
       this.inflight = null;
@@ -429,6 +442,7 @@ export class Member {
     this.log(`epoch ${this.epoch} (${why}): ${leaves.length} member(s)`);
     this.send({ type: "mls_epoch", epoch: this.epoch });
     this.onEpoch({ epoch: this.epoch, baseKey, leaves: leaves.map((l) => [l.leaf, l.participant]), myLeaf: state.privatePath.leafIndex });
+    this._trackOutside();
     this.onChange();
     this._schedule();
   }
@@ -506,8 +520,8 @@ export class Member {
       { extraProposals: proposals, ratchetTreeExtension: true });
     zero(res.consumed);
     const joiners = adds.map(([p]) => p);
-    this.inflight = { epoch: this.epoch, newState: res.newState, joiners };
     const msg = { type: "mls_commit", epoch: this.epoch, commit: b64u(mls.encodeMlsMessage(res.commit)), joiners };
+    this.inflight = { epoch: this.epoch, newState: res.newState, joiners, commit: msg.commit };
     const welcome = res.welcome ? b64u(mls.encodeMlsMessage({ welcome: res.welcome, wireformat: "mls_welcome", version: "mls10" })) : null;
     const parts = [];
     const partChars = this.partChars;
@@ -532,10 +546,27 @@ export class Member {
       warning: this.warnings.get(l.participant) || null }));
   }
 
-  /** Who the node says is here but the group does not (yet) hold, and who the group holds but the node lost. */
-  pending() {
+  /**
+   * Who the node says is here but the group does not hold (`joining`, with `outside`: the ones outside for
+   * longer than `graceMs`), and who the group holds but the node says left (`leaving`).
+   */
+  pending(graceMs = OUTSIDE_GRACE_MS) {
+    const joining = this._trackOutside();
+    const now = this.clock();
     const inRoster = new Set(this._leaves().map((l) => l.participant));
-    return { joining: [...this.present].filter((p) => !inRoster.has(p)), leaving: [...inRoster].filter((p) => p !== this.me && !this.present.has(p)) };
+    return { joining, outside: joining.filter((p) => now - this._outsideSince.get(p) >= graceMs),
+      leaving: [...inRoster].filter((p) => p !== this.me && !this.present.has(p)) };
+  }
+
+  /** Notes since when each participant the node lists has been outside our group; returns them. */
+  _trackOutside() {
+    const inRoster = new Set(this._leaves().map((l) => l.participant));
+    const now = this.clock();
+    const joining = [...this.present].filter((p) => !inRoster.has(p) && p !== this.me);
+    const since = new Map();
+    for (const p of joining) since.set(p, this._outsideSince && this._outsideSince.has(p) ? this._outsideSince.get(p) : now);
+    this._outsideSince = since;
+    return joining;
   }
 
   epochAuthenticator() {
