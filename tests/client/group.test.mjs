@@ -348,3 +348,26 @@ test("participant_joined / participant_left are observed, not consumed; unknown 
   await r.settle();
   assert.equal(a.epoch(), 0);
 });
+
+test("not_member: the refused committer does not retry in that epoch; the next member in line commits", async () => {
+  const r = await meeting("alice", "bob");
+  r.notMembers = new Set(["alice"]);
+  const byAlice = () => r.sent.filter((s) => s.from === "alice" && s.msg.type === "mls_commit").length;
+  const before = byAlice();
+  await r.join("carol");
+  await r.settle();
+  assert.equal(byAlice() - before, 1, "alice tried once");
+  assert.equal(r.commits.at(-1).from, "bob");
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob,carol");
+});
+
+test("mls_resync with epoch null: the group is gone, the members make a new one (first mls_create wins)", async () => {
+  const r = await meeting("alice", "bob");
+  r.epoch = null; // the node dropped the room's group
+  r.commits = [];
+  r.broadcast({ type: "mls_resync", epoch: null });
+  await r.settle();
+  const epochs = [...r.members.values()].map((e) => e.e2ee.epoch());
+  assert.deepEqual(epochs, [1, 1]);
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob");
+});

@@ -61,6 +61,7 @@ export class Relay {
         break;
       case "mls_commit":
         if (this.epoch === null) { this.deliver(from, { type: "mls_commit_rejected", epoch: null, reason: "no_group" }); break; }
+        if (this.notMembers && this.notMembers.has(from)) { this.deliver(from, { type: "mls_commit_rejected", epoch: this.epoch, reason: "not_member" }); break; }
         if (msg.epoch !== this.epoch) { this.deliver(from, { type: "mls_commit_rejected", epoch: this.epoch, reason: "stale_epoch" }); break; }
         this.commits.push({ from, epoch: msg.epoch, commit: msg.commit });
         this.epoch += 1;

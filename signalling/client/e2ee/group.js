@@ -234,7 +234,11 @@ export class Member {
         await this._onRejected(m);
         break;
       case "mls_resync":
-        if (this.phase === "member" || this.phase === "joining") {
+        if (m.epoch === null) { // the room has no group any more: the first mls_create wins again
+          this.log("the node says the room has no group any more: making one");
+          this._leaveGroup();
+          await this._create();
+        } else if (this.phase === "member" || this.phase === "joining") {
           this.log(`the node no longer keeps epoch ${this.epoch}'s commits: rejoining`);
           await this._askToJoin();
         }
@@ -257,6 +261,11 @@ export class Member {
     if (this.inflight) {
       this.counts.commits_lost += 1;
       this.inflight = null;
+    }
+    if (m.reason === "not_member") {
+      // the node does not count us as a member (yet): no retry in this epoch, the next member in line commits
+      this.notMemberEpoch = this.epoch;
+      return;
     }
     if (this.phase === "member" && Number.isSafeInteger(m.epoch) && m.epoch > this.epoch) this._sync();
     this._schedule();
@@ -495,7 +504,7 @@ export class Member {
     if (this._timer && this._timerEpoch === this.epoch && this.phase === "member" && !this.inflight) return;
     if (this._timer) this.timers.clearTimeout(this._timer);
     this._timer = null;
-    if (this.phase !== "member" || this.inflight) return;
+    if (this.phase !== "member" || this.inflight || this.notMemberEpoch === this.epoch) return;
     const w = this._work();
     if (!w.removes.length && !w.adds.length) return;
     const delay = COMMIT_BATCH_MS + this._rank() * RANK_DELAY_MS;
