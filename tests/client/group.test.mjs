@@ -358,7 +358,10 @@ test("not_member: the refused committer does not retry in that epoch; the next m
   await r.settle();
   assert.equal(byAlice() - before, 1, "alice tried once");
   assert.equal(r.commits.at(-1).from, "bob");
-  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob,carol");
+  for (const e of r.members.values()) {
+    assert.equal(ids(e.e2ee.roster()), "alice,bob,carol");
+    assert.equal(e.member.counts.refused_commits, 0, "the loser of an epoch still processes the winner");
+  }
 });
 
 test("mls_resync with epoch null: the group is gone, the members make a new one (first mls_create wins)", async () => {

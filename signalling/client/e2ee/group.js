@@ -225,8 +225,9 @@ export class Member {
         break;
       case "mls_commit_accepted":
         if (this.inflight && m.epoch === this.inflight.epoch && this.epoch === m.epoch) {
-          const { newState, joiners } = this.inflight;
+          const { newState, joiners, consumed } = this.inflight;
           this.inflight = null;
+          zero(consumed);
           await this._enterEpoch(newState, joiners.length ? `added ${joiners.join(", ")}` : "our commit");
         }
         break;
@@ -357,8 +358,9 @@ export class Member {
       return;
     }
     if (this.inflight && this.inflight.epoch === m.epoch && m.commit === this.inflight.commit) {
-      const { newState, joiners } = this.inflight; // our own commit, echoed: it won
+      const { newState, joiners, consumed } = this.inflight; // our own commit, echoed: it won
       this.inflight = null;
+      zero(consumed);
       await this._enterEpoch(newState, joiners.length ? `added ${joiners.join(", ")}` : "our commit");
       return;
     }
@@ -389,12 +391,12 @@ export class Member {
       this._refuse("refused_commits", `from ${m.from} at epoch ${m.epoch}: ${e.message}`);
       return;
     }
-    zero(res.consumed);
     if (res.kind !== "newState" || res.actionTaken !== "accept" || toEpoch(res.newState.groupContext.epoch) !== this.epoch + 1) {
       this._refuse("refused_commits", `from ${m.from} at epoch ${m.epoch}: ${reason || "not a commit to the next epoch"}`);
       this.onChange();
       return;
     }
+    zero(res.consumed); // the old epoch's keys this commit used up: we move on to its new state
     if (res.newState.groupActiveState.kind !== "active") {
       this.log(`removed from the group by ${m.from}: asking to be added again`);
       await this._askToJoin();
@@ -527,10 +529,11 @@ export class Member {
     }
     const res = await mls.createCommit({ state: this.group, cipherSuite: this.cs, pskIndex: this._pskIndex(this.group) },
       { extraProposals: proposals, ratchetTreeExtension: true });
-    zero(res.consumed);
+    // res.consumed are keys of the current epoch's state: zeroed only once our commit wins, since a losing commit
+    // leaves us in this state to process the winner (zeroing them here broke exactly that)
     const joiners = adds.map(([p]) => p);
     const msg = { type: "mls_commit", epoch: this.epoch, commit: b64u(mls.encodeMlsMessage(res.commit)), joiners };
-    this.inflight = { epoch: this.epoch, newState: res.newState, joiners, commit: msg.commit };
+    this.inflight = { epoch: this.epoch, newState: res.newState, joiners, commit: msg.commit, consumed: res.consumed };
     const welcome = res.welcome ? b64u(mls.encodeMlsMessage({ welcome: res.welcome, wireformat: "mls_welcome", version: "mls10" })) : null;
     const parts = [];
     const partChars = this.partChars;
