@@ -44,6 +44,20 @@ class NodeCollector(Collector):
         for reason, n in sorted(self.signalling_refusals.items()):
             refused.add_metric([*ids, reason], n)
         yield refused
+        hs = node.handshakes
+        msgs = CounterMetricFamily("castellan_mls_handshake_messages",
+                                   "MLS handshake messages (mls_*) to the Delivery Service, by type and verdict "
+                                   "(accepted, or the refusal's reason)", labels=[*labels, "type", "verdict"])
+        for (kind, verdict), n in sorted(hs.messages.items()):
+            msgs.add_metric([*ids, kind, verdict], n)
+        yield msgs
+        hs_bytes = CounterMetricFamily("castellan_mls_handshake_bytes",
+                                       "MLS handshake characters: blobs received by type, messages sent (fan-out "
+                                       "included)", labels=[*labels, "direction", "type"])
+        for kind, n in sorted(hs.bytes_in.items()):
+            hs_bytes.add_metric([*ids, "in", kind], n)
+        hs_bytes.add_metric([*ids, "out", "all"], hs.bytes_out)
+        yield hs_bytes
         if node.engine is None:
             return
         c = node.engine.counters()
