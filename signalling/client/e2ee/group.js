@@ -87,6 +87,7 @@ export class Member {
     this.history = new Map(); // epoch -> {roster, chatKey}: current and previous epoch, for chat in flight
     this.counts = { refused_commits: 0, refused_welcomes: 0, refused_key_packages: 0, refused_chat: 0, commits_sent: 0, commits_lost: 0 };
     this.lastRefusal = null;
+    this.timing = { createCommitMs: null, processCommitMs: null, joinMs: null }; // this member's CPU per step
     this.partChars = WELCOME_PART_CHARS; // tests lower it to exercise the parts path with small groups
     this._timer = null;
     this._chain = Promise.resolve();
@@ -331,7 +332,9 @@ export class Member {
     let state;
     try {
       const w = decode(data, "mls_welcome").welcome;
+      const t0 = performance.now();
       state = await mls.joinGroup(w, this.kp.publicPackage, this.kp.privatePackage, this._pskIndex(undefined), this.cs);
+      this.timing.joinMs = performance.now() - t0;
     } catch (e) {
       this._refuse("refused_welcomes", `from ${m.from}: ${e.message}`);
       return;
@@ -386,7 +389,9 @@ export class Member {
     let res;
     try {
       const msg = decode(m.commit, "mls_private_message");
+      const t0 = performance.now();
       res = await mls.processPrivateMessage(this.group, msg.privateMessage, this._pskIndex(this.group), this.cs, verdict);
+      this.timing.processCommitMs = performance.now() - t0;
     } catch (e) {
       this._refuse("refused_commits", `from ${m.from} at epoch ${m.epoch}: ${e.message}`);
       return;
@@ -527,8 +532,10 @@ export class Member {
       proposals.push({ proposalType: "psk", psk: { preSharedKeyId: { psktype: "external", pskId: PSK_ID,
         pskNonce: crypto.getRandomValues(new Uint8Array(32)) } } });
     }
+    const t0 = performance.now();
     const res = await mls.createCommit({ state: this.group, cipherSuite: this.cs, pskIndex: this._pskIndex(this.group) },
       { extraProposals: proposals, ratchetTreeExtension: true });
+    this.timing.createCommitMs = performance.now() - t0;
     // res.consumed are keys of the current epoch's state: zeroed only once our commit wins, since a losing commit
     // leaves us in this state to process the winner (zeroing them here broke exactly that)
     const joiners = adds.map(([p]) => p);
