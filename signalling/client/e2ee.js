@@ -38,7 +38,8 @@ export class E2EE extends EventTarget {
    * @param {Uint8Array} secret  the link's fragment secret
    * @param {(msg: object) => void} send  sends a node message object ({type: "mls_commit", ...}, {type: "chat", ...})
    */
-  constructor(secret, send, { workerUrl = new URL("./e2ee-worker.js", import.meta.url), api = null, timers = globalThis } = {}) {
+  constructor(secret, send, { workerUrl = new URL("./e2ee-worker.js", import.meta.url), api = null, timers = globalThis,
+    clock = () => Date.now() } = {}) {
     super();
     this.send = send;
     this.timers = timers;
@@ -59,7 +60,7 @@ export class E2EE extends EventTarget {
     this._ids = 0;
     this._timers = new Set();
     this.member = new Member({
-      secret, send, timers,
+      secret, send, timers, clock,
       onEpoch: (ep) => this._onEpoch(ep),
       onChange: () => this._emit(),
       onWarning: (w) => {
@@ -220,6 +221,8 @@ export class E2EE extends EventTarget {
     if (this.sendEpoch !== epoch) behind = true;
     const out = { epoch, undecryptable: [...undecryptable], ...base };
     if (undecryptable.size) return { state: "amber", reason: `cannot decrypt ${[...undecryptable].join(", ")}`, ...out };
+    // the node lists someone the group has not held for a while: they cannot read us, and we may be on a fork
+    if (base.pending.outside.length) return { state: "amber", reason: `not in the encrypted group: ${base.pending.outside.join(", ")}`, ...out };
     if (behind) return { state: "amber", reason: `switching to epoch ${epoch}`, ...out };
     return { state: "green", reason: `end-to-end encrypted, epoch ${epoch}`, ...out };
   }

@@ -304,3 +304,73 @@ test("a Welcome too large for one node frame travels in parts and still opens (a
   await j0.e2ee.handle({ type: "mls_welcome", from: "alice", epoch: 9, data: "AAAA", part: 7, parts: 3 });
   assert.equal(j0.member.counts.refused_welcomes, 1);
 });
+
+test("the node tells a joiner it is alone: it gets a group of its own, and every lock says someone is outside", async () => {
+  const r = await meeting("alice", "bob");
+  r.intercept = (from, msg) => {
+    if (from === "eve-victim" && msg.type === "mls_create") { r.deliver(from, { type: "mls_created", epoch: 0 }); return null; }
+    return msg;
+  };
+  const v = await r.join("eve-victim", "Victim", { claimAlone: true });
+  await r.settle();
+  assert.equal(v.e2ee.epoch(), 0);
+  assert.equal(ids(v.e2ee.roster()), "eve-victim", "its roster says the truth: nobody else is in its group");
+  const alice = r.members.get("alice").e2ee;
+  assert.equal(ids(alice.roster()), "alice,bob");
+  r.timers.advance(6000);
+  assert.equal(v.e2ee.status().state, "amber");
+  assert.match(v.e2ee.status().reason, /not in the encrypted group: alice, bob/);
+  assert.equal(alice.status().state, "amber");
+  assert.match(alice.status().reason, /eve-victim/);
+  assert.notEqual(await v.e2ee.safetyCode(), await alice.safetyCode());
+  const f = await alice.sealFrame(new Uint8Array(30), VP8);
+  assert.equal((await v.e2ee.openFrame(f.data, { ...VP8, participant: "alice" })).ok, false);
+});
+
+test("a node that echoes a member's own commit back to it: the commit still counts as won", async () => {
+  const r = new Relay();
+  r.echo = true;
+  for (const id of ["alice", "bob", "carol"]) { await r.join(id); await r.settle(); }
+  for (const e of r.members.values()) assert.equal(e.e2ee.epoch(), 2);
+  assert.equal(r.members.get("alice").member.counts.refused_commits, 0);
+});
+
+test("participant_joined / participant_left are observed, not consumed; unknown or malformed messages do not crash", async () => {
+  const r = await meeting("alice");
+  const a = r.members.get("alice").e2ee;
+  assert.equal(await a.handle({ type: "participant_joined", participant: { id: "x", name: "X" } }), false);
+  assert.equal(await a.handle({ type: "participant_left", participant: "x" }), false);
+  assert.equal(await a.handle({ type: "chat", from: "x", data: "" }), false);
+  for (const m of [{ type: "mls_commit" }, { type: "mls_commit", epoch: 0, commit: 5 }, { type: "mls_welcome", data: "!!" },
+    { type: "mls_join_request", from: "x", data: "AAAA" }, { type: "mls_commit", epoch: 0, commit: "A".repeat(5_000_000) }, { type: "mls_bogus" }, null]) {
+    assert.equal(await a.handle(m), m !== null);
+  }
+  await r.settle();
+  assert.equal(a.epoch(), 0);
+});
+
+test("not_member: the refused committer does not retry in that epoch; the next member in line commits", async () => {
+  const r = await meeting("alice", "bob");
+  r.notMembers = new Set(["alice"]);
+  const byAlice = () => r.sent.filter((s) => s.from === "alice" && s.msg.type === "mls_commit").length;
+  const before = byAlice();
+  await r.join("carol");
+  await r.settle();
+  assert.equal(byAlice() - before, 1, "alice tried once");
+  assert.equal(r.commits.at(-1).from, "bob");
+  for (const e of r.members.values()) {
+    assert.equal(ids(e.e2ee.roster()), "alice,bob,carol");
+    assert.equal(e.member.counts.refused_commits, 0, "the loser of an epoch still processes the winner");
+  }
+});
+
+test("mls_resync with epoch null: the group is gone, the members make a new one (first mls_create wins)", async () => {
+  const r = await meeting("alice", "bob");
+  r.epoch = null; // the node dropped the room's group
+  r.commits = [];
+  r.broadcast({ type: "mls_resync", epoch: null });
+  await r.settle();
+  const epochs = [...r.members.values()].map((e) => e.e2ee.epoch());
+  assert.deepEqual(epochs, [1, 1]);
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob");
+});

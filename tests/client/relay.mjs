@@ -19,7 +19,7 @@ export class Relay {
   /** A member that joins now; `opts` go to Member (timers, …). */
   async join(id, name = id, opts = {}) {
     const entry = { id, name, warnings: [] };
-    entry.e2ee = new E2EE(opts.secret || this.secret, (msg) => this._fromClient(id, msg), { timers: this.timers });
+    entry.e2ee = new E2EE(opts.secret || this.secret, (msg) => this._fromClient(id, msg), { timers: this.timers, clock: () => this.timers.now });
     entry.member = entry.e2ee.member;
     entry.log = entry.e2ee.log;
     entry.e2ee.addEventListener("warning", (ev) => entry.warnings.push(ev.detail));
@@ -27,7 +27,7 @@ export class Relay {
     this.members.set(id, entry);
     for (const o of others) this.deliver(o, { type: "participant_joined", participant: { id, name } });
     await entry.e2ee.start({ type: "joined", participant: id, name, room: "room-1", participants: others.map((p) => ({ id: p })),
-      mls: { epoch: this.epoch } });
+      mls: { epoch: opts.claimAlone ? null : this.epoch } });
     return entry;
   }
 
@@ -61,11 +61,12 @@ export class Relay {
         break;
       case "mls_commit":
         if (this.epoch === null) { this.deliver(from, { type: "mls_commit_rejected", epoch: null, reason: "no_group" }); break; }
+        if (this.notMembers && this.notMembers.has(from)) { this.deliver(from, { type: "mls_commit_rejected", epoch: this.epoch, reason: "not_member" }); break; }
         if (msg.epoch !== this.epoch) { this.deliver(from, { type: "mls_commit_rejected", epoch: this.epoch, reason: "stale_epoch" }); break; }
         this.commits.push({ from, epoch: msg.epoch, commit: msg.commit });
         this.epoch += 1;
         this.deliver(from, { type: "mls_commit_accepted", epoch: msg.epoch });
-        this.broadcast({ type: "mls_commit", from, epoch: msg.epoch, commit: msg.commit }, from);
+        this.broadcast({ type: "mls_commit", from, epoch: msg.epoch, commit: msg.commit }, this.echo ? null : from);
         if (msg.welcome) for (const j of msg.joiners || []) this.deliver(j, { type: "mls_welcome", from, epoch: this.epoch, data: msg.welcome });
         if (msg.welcome_parts) this.parts = { from, epoch: this.epoch, parts: msg.welcome_parts, joiners: msg.joiners || [] };
         break;

@@ -19,6 +19,7 @@ import { EXPORTER_LABEL, NK } from "./sframe.js";
 export const COMMIT_BATCH_MS = 100; // adds arriving within this are committed together
 export const RANK_DELAY_MS = 1500; // each further member in line waits this much longer before committing
 const MAX_FUTURE_COMMITS = 64;
+export const OUTSIDE_GRACE_MS = 5000; // someone the node lists but the group lacks for this long: the lock says so
 export const WELCOME_PART_CHARS = 160 * 1024; // a Welcome longer than this goes in parts (node frames cap at 256 KiB)
 const MAX_WELCOME_PARTS = 32;
 const MAX_BLOB_CHARS = 4 * 1024 * 1024; // base64url characters; the node caps frames far below this
@@ -59,8 +60,10 @@ export class Member {
    * @param {(w: {participant, kind, text}) => void} [o.onWarning]
    * @param {(text: string) => void} [o.log]
    * @param {{setTimeout, clearTimeout}} [o.timers]
+   * @param {() => number} [o.clock]  milliseconds, for how long someone has been outside the group
    */
-  constructor({ secret, send, onEpoch = () => {}, onChange = () => {}, onWarning = () => {}, log = () => {}, timers = globalThis }) {
+  constructor({ secret, send, onEpoch = () => {}, onChange = () => {}, onWarning = () => {}, log = () => {}, timers = globalThis,
+    clock = () => Date.now() }) {
     this.secret = secret;
     this.send = send;
     this.onEpoch = onEpoch;
@@ -68,6 +71,7 @@ export class Member {
     this.onWarning = onWarning;
     this.log = log;
     this.timers = timers;
+    this.clock = clock;
     this.phase = "idle"; // idle | creating | joining | member
     this.group = null; // ts-mls ClientState
     this.epoch = null;
@@ -83,6 +87,7 @@ export class Member {
     this.history = new Map(); // epoch -> {roster, chatKey}: current and previous epoch, for chat in flight
     this.counts = { refused_commits: 0, refused_welcomes: 0, refused_key_packages: 0, refused_chat: 0, commits_sent: 0, commits_lost: 0 };
     this.lastRefusal = null;
+    this.timing = { createCommitMs: null, processCommitMs: null, joinMs: null }; // this member's CPU per step
     this.partChars = WELCOME_PART_CHARS; // tests lower it to exercise the parts path with small groups
     this._timer = null;
     this._chain = Promise.resolve();
@@ -128,6 +133,7 @@ export class Member {
       this.room = joined.room;
       this.link = await linkSecrets(this.secret, this.room);
       this.present = new Set((joined.participants || []).map((p) => (typeof p === "string" ? p : p.id)));
+      this._trackOutside();
       const epoch = joined.mls ? joined.mls.epoch : null;
       if (epoch === null || epoch === undefined) await this._create();
       else await this._askToJoin();
@@ -176,11 +182,13 @@ export class Member {
   handle(msg) {
     if (!msg || typeof msg.type !== "string") return Promise.resolve(false);
     const t = msg.type;
+    // participant_joined / participant_left are observed (a hint for who to add and remove), not consumed:
+    // the session handles them too
     if (t === "participant_joined") {
       const id = msg.participant && typeof msg.participant === "object" ? msg.participant.id : msg.participant;
       if (typeof id === "string") this.present.add(id);
-      this._serial(async () => this._schedule());
-      return Promise.resolve(true);
+      this._serial(async () => { this._trackOutside(); this._schedule(); });
+      return Promise.resolve(false);
     }
     if (t === "participant_left") {
       if (typeof msg.participant === "string") {
@@ -188,7 +196,7 @@ export class Member {
         this.pendingAdds.delete(msg.participant);
       }
       this._serial(async () => this._schedule());
-      return Promise.resolve(true);
+      return Promise.resolve(false);
     }
     if (!t.startsWith("mls_")) return Promise.resolve(false);
     return this._serial(async () => {
@@ -218,8 +226,9 @@ export class Member {
         break;
       case "mls_commit_accepted":
         if (this.inflight && m.epoch === this.inflight.epoch && this.epoch === m.epoch) {
-          const { newState, joiners } = this.inflight;
+          const { newState, joiners, consumed } = this.inflight;
           this.inflight = null;
+          zero(consumed);
           await this._enterEpoch(newState, joiners.length ? `added ${joiners.join(", ")}` : "our commit");
         }
         break;
@@ -227,7 +236,11 @@ export class Member {
         await this._onRejected(m);
         break;
       case "mls_resync":
-        if (this.phase === "member" || this.phase === "joining") {
+        if (m.epoch === null) { // the room has no group any more: the first mls_create wins again
+          this.log("the node says the room has no group any more: making one");
+          this._leaveGroup();
+          await this._create();
+        } else if (this.phase === "member" || this.phase === "joining") {
           this.log(`the node no longer keeps epoch ${this.epoch}'s commits: rejoining`);
           await this._askToJoin();
         }
@@ -250,6 +263,11 @@ export class Member {
     if (this.inflight) {
       this.counts.commits_lost += 1;
       this.inflight = null;
+    }
+    if (m.reason === "not_member") {
+      // the node does not count us as a member (yet): no retry in this epoch, the next member in line commits
+      this.notMemberEpoch = this.epoch;
+      return;
     }
     if (this.phase === "member" && Number.isSafeInteger(m.epoch) && m.epoch > this.epoch) this._sync();
     this._schedule();
@@ -314,7 +332,9 @@ export class Member {
     let state;
     try {
       const w = decode(data, "mls_welcome").welcome;
+      const t0 = performance.now();
       state = await mls.joinGroup(w, this.kp.publicPackage, this.kp.privatePackage, this._pskIndex(undefined), this.cs);
+      this.timing.joinMs = performance.now() - t0;
     } catch (e) {
       this._refuse("refused_welcomes", `from ${m.from}: ${e.message}`);
       return;
@@ -340,6 +360,13 @@ export class Member {
       this._sync();
       return;
     }
+    if (this.inflight && this.inflight.epoch === m.epoch && m.commit === this.inflight.commit) {
+      const { newState, joiners, consumed } = this.inflight; // our own commit, echoed: it won
+      this.inflight = null;
+      zero(consumed);
+      await this._enterEpoch(newState, joiners.length ? `added ${joiners.join(", ")}` : "our commit");
+      return;
+    }
     if (this.inflight && this.inflight.epoch === m.epoch) {
       this.counts.commits_lost += 1; // another member's commit won this epoch; ours is void
       this.inflight = null;
@@ -362,17 +389,19 @@ export class Member {
     let res;
     try {
       const msg = decode(m.commit, "mls_private_message");
+      const t0 = performance.now();
       res = await mls.processPrivateMessage(this.group, msg.privateMessage, this._pskIndex(this.group), this.cs, verdict);
+      this.timing.processCommitMs = performance.now() - t0;
     } catch (e) {
       this._refuse("refused_commits", `from ${m.from} at epoch ${m.epoch}: ${e.message}`);
       return;
     }
-    zero(res.consumed);
     if (res.kind !== "newState" || res.actionTaken !== "accept" || toEpoch(res.newState.groupContext.epoch) !== this.epoch + 1) {
       this._refuse("refused_commits", `from ${m.from} at epoch ${m.epoch}: ${reason || "not a commit to the next epoch"}`);
       this.onChange();
       return;
     }
+    zero(res.consumed); // the old epoch's keys this commit used up: we move on to its new state
     if (res.newState.groupActiveState.kind !== "active") {
       this.log(`removed from the group by ${m.from}: asking to be added again`);
       await this._askToJoin();
@@ -429,6 +458,7 @@ export class Member {
     this.log(`epoch ${this.epoch} (${why}): ${leaves.length} member(s)`);
     this.send({ type: "mls_epoch", epoch: this.epoch });
     this.onEpoch({ epoch: this.epoch, baseKey, leaves: leaves.map((l) => [l.leaf, l.participant]), myLeaf: state.privatePath.leafIndex });
+    this._trackOutside();
     this.onChange();
     this._schedule();
   }
@@ -481,7 +511,7 @@ export class Member {
     if (this._timer && this._timerEpoch === this.epoch && this.phase === "member" && !this.inflight) return;
     if (this._timer) this.timers.clearTimeout(this._timer);
     this._timer = null;
-    if (this.phase !== "member" || this.inflight) return;
+    if (this.phase !== "member" || this.inflight || this.notMemberEpoch === this.epoch) return;
     const w = this._work();
     if (!w.removes.length && !w.adds.length) return;
     const delay = COMMIT_BATCH_MS + this._rank() * RANK_DELAY_MS;
@@ -502,12 +532,15 @@ export class Member {
       proposals.push({ proposalType: "psk", psk: { preSharedKeyId: { psktype: "external", pskId: PSK_ID,
         pskNonce: crypto.getRandomValues(new Uint8Array(32)) } } });
     }
+    const t0 = performance.now();
     const res = await mls.createCommit({ state: this.group, cipherSuite: this.cs, pskIndex: this._pskIndex(this.group) },
       { extraProposals: proposals, ratchetTreeExtension: true });
-    zero(res.consumed);
+    this.timing.createCommitMs = performance.now() - t0;
+    // res.consumed are keys of the current epoch's state: zeroed only once our commit wins, since a losing commit
+    // leaves us in this state to process the winner (zeroing them here broke exactly that)
     const joiners = adds.map(([p]) => p);
-    this.inflight = { epoch: this.epoch, newState: res.newState, joiners };
     const msg = { type: "mls_commit", epoch: this.epoch, commit: b64u(mls.encodeMlsMessage(res.commit)), joiners };
+    this.inflight = { epoch: this.epoch, newState: res.newState, joiners, commit: msg.commit, consumed: res.consumed };
     const welcome = res.welcome ? b64u(mls.encodeMlsMessage({ welcome: res.welcome, wireformat: "mls_welcome", version: "mls10" })) : null;
     const parts = [];
     const partChars = this.partChars;
@@ -532,10 +565,27 @@ export class Member {
       warning: this.warnings.get(l.participant) || null }));
   }
 
-  /** Who the node says is here but the group does not (yet) hold, and who the group holds but the node lost. */
-  pending() {
+  /**
+   * Who the node says is here but the group does not hold (`joining`, with `outside`: the ones outside for
+   * longer than `graceMs`), and who the group holds but the node says left (`leaving`).
+   */
+  pending(graceMs = OUTSIDE_GRACE_MS) {
+    const joining = this._trackOutside();
+    const now = this.clock();
     const inRoster = new Set(this._leaves().map((l) => l.participant));
-    return { joining: [...this.present].filter((p) => !inRoster.has(p)), leaving: [...inRoster].filter((p) => p !== this.me && !this.present.has(p)) };
+    return { joining, outside: joining.filter((p) => now - this._outsideSince.get(p) >= graceMs),
+      leaving: [...inRoster].filter((p) => p !== this.me && !this.present.has(p)) };
+  }
+
+  /** Notes since when each participant the node lists has been outside our group; returns them. */
+  _trackOutside() {
+    const inRoster = new Set(this._leaves().map((l) => l.participant));
+    const now = this.clock();
+    const joining = [...this.present].filter((p) => !inRoster.has(p) && p !== this.me);
+    const since = new Map();
+    for (const p of joining) since.set(p, this._outsideSince && this._outsideSince.has(p) ? this._outsideSince.get(p) : now);
+    this._outsideSince = since;
+    return joining;
   }
 
   epochAuthenticator() {
