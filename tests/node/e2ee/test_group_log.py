@@ -13,7 +13,7 @@ from sfu.e2ee.messages import Commit, Create, EpochApplied, Handshake, KeyPackag
 
 PEOPLE = ["a", "b", "c", "d"]
 blobs = st.text("ABCDEFabcdef0123456789_-", min_size=2, max_size=12)
-epochs = st.integers(min_value=0, max_value=6)
+epochs = st.integers(min_value=0, max_value=3)
 messages: st.SearchStrategy[Handshake] = st.one_of(
     st.builds(KeyPackage, blobs),
     st.just(Create()),
@@ -23,9 +23,10 @@ messages: st.SearchStrategy[Handshake] = st.one_of(
     st.builds(EpochApplied, epochs),
     st.builds(Sync, epochs),
 )
-steps = st.lists(st.one_of(st.tuples(st.just("msg"), st.sampled_from(PEOPLE), messages),
+message_step = st.tuples(st.just("msg"), st.sampled_from(PEOPLE), messages)
+steps = st.lists(st.one_of(message_step, message_step, message_step,
                            st.tuples(st.just("leave"), st.sampled_from(PEOPLE), st.none()),
-                           st.tuples(st.just("join"), st.sampled_from(PEOPLE), st.none())), max_size=40)
+                           st.tuples(st.just("join"), st.sampled_from(PEOPLE), st.none())), min_size=15, max_size=60)
 
 
 @settings(max_examples=400, deadline=None)
