@@ -330,3 +330,53 @@ def test_a_handshake_flood_is_rate_limited_per_participant():
             assert await a.mls() == [{"type": "mls_commit_accepted", "epoch": 0}]
 
     asyncio.run(run())
+
+
+def test_a_resumed_member_catches_up_with_sync():
+    """Bob's socket drops while Alice commits twice; he resumes (the snapshot carries the room's epoch) and his
+    `mls_sync` brings exactly the commits he missed."""
+    async def run() -> None:
+        async with running_node() as rn:
+            a = await creator(rn)
+            b = await join(rn, "bob")
+            await add(a, 0, b, [])
+            secret = b.joined["resume_secret"]
+            await b.ws.close()
+            await asyncio.sleep(0.2)
+            missed = [blob(), blob()]
+            for e, c in zip((1, 2), missed, strict=True):
+                await a.send(type="mls_commit", epoch=e, commit=c, joiners=[])
+            assert [m["type"] for m in await a.mls()] == ["mls_commit_accepted"] * 2
+            ws = await websockets.connect(rn.ws_url)
+            await ws.send(json.dumps({"type": "resume", "participant": "bob", "secret": secret}))
+            joined = json.loads(await ws.recv())
+            assert joined["type"] == "joined" and joined["resumed"] and joined["mls"] == {"epoch": 3}
+            b2 = Member(ws, joined)
+            await b2.send(type="mls_sync", since=1)
+            assert [(m["type"], m["epoch"], m["commit"]) for m in await b2.mls()] == [
+                ("mls_commit", 1, missed[0]), ("mls_commit", 2, missed[1])]
+
+    asyncio.run(run())
+
+
+def test_joiners_ask_again_when_the_committer_leaves_before_the_last_part():
+    async def run() -> None:
+        async with running_node() as rn:
+            a = await creator(rn)
+            b = await join(rn, "bob")
+            await add(a, 0, b, [])
+            c = await join(rn, "carol")
+            await c.send(type="mls_key_package", data=blob())
+            await a.drain()
+            await b.drain()
+            await b.send(type="mls_commit", epoch=1, commit=blob(), welcome_parts=2, joiners=["carol"])
+            await b.send(type="mls_welcome_part", epoch=1, index=0, data=blob())
+            assert await b.mls() == [{"type": "mls_commit_accepted", "epoch": 1}]
+            await b.send(type="leave")
+            while json.loads(await asyncio.wait_for(b.ws.recv(), 10))["type"] != "left":
+                pass
+            got = await c.mls()
+            assert [m["type"] for m in got] == ["mls_commit", "mls_welcome", "mls_resync"], got
+            assert got[-1] == {"type": "mls_resync", "epoch": 2}
+
+    asyncio.run(run())
