@@ -183,6 +183,8 @@ const result = {
   process_cpu: { join: pct(procCpu.join, 50), leave: pct(procCpu.leave, 50) },
   bytes: { join_commit: pct(bytes.joinCommit, 50), join_welcome: pct(bytes.joinWelcome, 50), leave_commit: pct(bytes.leaveCommit, 50) },
   storm, refusals,
+  commits_sent: active.reduce((a, m) => a + m.e2ee.member.counts.commits_sent, 0),
+  commits_lost: active.reduce((a, m) => a + m.e2ee.member.counts.commits_lost, 0),
 };
 console.log(JSON.stringify(result));
 for (const m of [...active, ...deferred]) m.close();

@@ -85,6 +85,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             out.append(f"| {r['n']} | {s['n']} | {ms(s['p50'])} / {ms(s['p95'])} / {ms(s['max'])} | {s['commits']} | {s['epochs']} | {ms(s['joinCpuP50'])} |")
     out.append("")
     out.append("Refused handshake messages at the active members: " + ", ".join(f"{r['n']}: {r['refusals']}" for r in rows))
+    out.append("Commits sent by the active members / lost to a rival commit of the same epoch: "
+               + ", ".join(f"{r['n']}: {r.get('commits_sent')} / {r.get('commits_lost')}" for r in rows))
     return "\n".join(out)
 
 
