@@ -5,7 +5,7 @@ only the joiners its commit named, and nothing is ever addressed to someone who 
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sfu.e2ee.delivery import GroupLog
@@ -29,7 +29,7 @@ steps = st.lists(st.one_of(message_step, message_step, message_step,
                            st.tuples(st.just("join"), st.sampled_from(PEOPLE), st.none())), min_size=15, max_size=60)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(steps)
 def test_the_delivery_service_keeps_its_rules_under_any_sequence(seq):
     log = GroupLog()
