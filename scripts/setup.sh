@@ -16,6 +16,10 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential pkg-config libssl-dev dpkg-dev python3-venv python3-dev iproute2 libpq5"
 # postgresql: tests start their own clusters from its binaries (tests/support/postgres.py), never the system one
 [ $WITH_TEST -eq 1 ] && pkgs="$pkgs chromium redis-server postgresql tshark tcpdump nftables nginx coturn"
+# Node.js + npm: building/checking the client's vendored MLS bundle and the E2EE module tests (tests/client).
+# A machine that already has a node (e.g. from another repository) keeps it.
+[ $WITH_TEST -eq 1 ] && ! command -v node >/dev/null && pkgs="$pkgs nodejs"
+[ $WITH_TEST -eq 1 ] && ! command -v npm >/dev/null && pkgs="$pkgs npm"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -67,6 +71,10 @@ if [ ! -f "$stamp" ]; then
     grep -v "^WARNING: Location" build/pip.log >&2; exit 1
   fi
   touch "$stamp"
+fi
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  echo "== client: ts-mls bundle (signalling/vendor/build.sh: pinned lockfile, hash checked)"
+  signalling/vendor/build.sh
 fi
 echo "== building native extension"
 .venv/bin/python setup.py -q build_ext --inplace >/dev/null

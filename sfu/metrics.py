@@ -58,6 +58,20 @@ class NodeCollector(Collector):
                         1.0 if self.revocations.stale() else 0.0)
             yield counter("castellan_node_revocation_refresh_failures",
                           "Failed refreshes of the revoked-links list", self.revocations.failures)
+        hs = node.handshakes
+        msgs = CounterMetricFamily("castellan_mls_handshake_messages",
+                                   "MLS handshake messages (mls_*) to the Delivery Service, by type and verdict "
+                                   "(accepted, or the refusal's reason)", labels=[*labels, "type", "verdict"])
+        for (kind, verdict), n in sorted(hs.messages.items()):
+            msgs.add_metric([*ids, kind, verdict], n)
+        yield msgs
+        hs_bytes = CounterMetricFamily("castellan_mls_handshake_bytes",
+                                       "MLS handshake characters: blobs received by type, messages sent (fan-out "
+                                       "included)", labels=[*labels, "direction", "type"])
+        for kind, n in sorted(hs.bytes_in.items()):
+            hs_bytes.add_metric([*ids, "in", kind], n)
+        hs_bytes.add_metric([*ids, "out", "all"], hs.bytes_out)
+        yield hs_bytes
         if node.engine is None:
             return
         c = node.engine.counters()

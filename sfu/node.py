@@ -32,6 +32,7 @@ from sfu.allocation.lastn import LastN
 from sfu.allocation.selection import LayerAllocation
 from sfu.config import NodeConfig
 from sfu.congestion.controller import TWCC_FEEDBACK_INTERVAL, CongestionControl
+from sfu.e2ee.stats import HandshakeStats
 from sfu.feedback.inbound import RtcpInbound
 from sfu.feedback.keyframes import KeyframeRequests
 from sfu.feedback.nack import NackResponder
@@ -92,6 +93,7 @@ class Node:
         self.sub_ids = IndexPool(config.max_subs)
         self.control_drops: Counter[str] = Counter()
         self.counts: Counter[str] = Counter()  # nacks, plis, firs received etc.
+        self.handshakes = HandshakeStats()  # the MLS Delivery Service's counts (sfu/e2ee)
         self.node_ssrc = secrets.randbits(32) or 1
         self.draining = False
         self.registry_ok = True  # false while the registry is unreachable: no new participants
@@ -203,6 +205,7 @@ class Node:
             "tracks": [t.describe() for t in p.room.tracks() if t.owner is not p],
             # fresh at every join and resume: the region's TURN, for participants whose UDP is blocked
             "ice_servers": [ice_server(self.config.turn, p.id, time.time())] if self.config.turn else [],
+            "mls": {"epoch": p.room.group.epoch},
         }
 
     def resume(self, participant_id: str, secret: str) -> Participant:
@@ -239,6 +242,7 @@ class Node:
         room.participants.pop(p.id, None)
         room.speakers.leave(p.id)
         room.broadcast({"type": "participant_left", "participant": p.id, "reason": reason})
+        self.handshakes.bytes_out += room.deliver(room.group.left(p.id, list(room.participants)))
         try:
             self.admission.left(p.tenant, room.name, p.id)
         except Exception:  # noqa: BLE001

@@ -79,6 +79,7 @@ class Participant:
     on_replaced: Callable[[], None] | None = None  # ... close that socket: another one resumed the participant
     overflows: int = 0
     relay_budget: TokenBucket | None = None  # what it may relay to the room (chat, mute); set by the signalling
+    handshake_budget: TokenBucket | None = None  # ... and what MLS handshake messages (`mls_*`) it may send
     detached_at: float = 0.0
     joined_at: float = field(default_factory=time.time)
 

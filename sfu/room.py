@@ -7,11 +7,14 @@ track, sub) are the native tables' keys.
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sfu.allocation.speaker import SpeakerDetector
+from sfu.e2ee.delivery import Delivery, GroupLog
 
 if TYPE_CHECKING:
     from sfu.participant import Participant
@@ -25,6 +28,7 @@ class Room:
     participants: dict[str, Participant] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     speakers: SpeakerDetector = field(default_factory=SpeakerDetector)
+    group: GroupLog = field(default_factory=GroupLog)  # the MLS Delivery Service's state; gone with the room
 
     @property
     def key(self) -> tuple[str, str]:
@@ -37,3 +41,20 @@ class Room:
         for p in self.participants.values():
             if p is not exclude:
                 p.send(message)
+
+    def deliver(self, deliveries: Iterable[Delivery]) -> int:
+        """Sends the Delivery Service's messages; returns the characters queued (fan-out included)."""
+        sent = 0
+        for d in deliveries:
+            size = len(json.dumps(d.message, separators=(",", ":")))
+            if d.to is not None:
+                p = self.participants.get(d.to)
+                if p is not None:
+                    p.send(d.message)
+                    sent += size
+                continue
+            for p in self.participants.values():
+                if p.id != d.exclude:
+                    p.send(d.message)
+                    sent += size
+        return sent

@@ -27,4 +27,9 @@ class SignallingLimits:
     relay_rate: float = 32 * 1024
     relay_burst: float = 512 * 1024
     relay_message_cost: int = 1024
+    # MLS handshake messages (`mls_*`, docs/e2ee.md) have their own bucket, sized for the largest group: a
+    # commit with a 1,000-member Welcome in parts is ~450 KiB; a `mls_sync` costs what it sends back (capped)
+    handshake_rate: float = 512 * 1024
+    handshake_burst: float = 2 * 1024 * 1024
+    handshake_message_cost: int = 1024
     slow_close_timeout: float = 10.0  # how long the node tries to deliver the 4008 close to a stuck client

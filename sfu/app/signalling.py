@@ -30,6 +30,8 @@ from sfu.app.limits import (
     SignallingLimits,
 )
 from sfu.app.pending import PendingConnections, address_key
+from sfu.e2ee import messages as handshake
+from sfu.e2ee.messages import HandshakeError
 from sfu.negotiation.sdp import SdpError
 from sfu.node import Node
 from sfu.participant import Participant
@@ -302,8 +304,37 @@ class NodeSignalling:
             p.send({"type": "pong", "t": t})
         elif kind == "leave":
             self.node.leave(p, reason="left")
+        elif kind.startswith("mls_"):
+            self._handshake(p, msg)
         else:
             raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
+
+    def _handshake(self, p: Participant, msg: dict[str, Any]) -> None:
+        """An MLS handshake message, to the room's Delivery Service (sfu/e2ee): checked for shape and size, paid
+        for from the participant's handshake budget, then ordered; every outcome is counted."""
+        stats = self.node.handshakes
+        kind = msg["type"]
+        try:
+            m = handshake.parse(msg)
+        except HandshakeError as e:
+            stats.count(kind if e.code != "unknown_type" else "mls_unknown", e.code, 0)
+            raise ProtocolError(e.code, e.message) from None
+        size = handshake.size(m)
+        lim = self.limits
+        if p.handshake_budget is None:
+            p.handshake_budget = TokenBucket(lim.handshake_rate, lim.handshake_burst)
+        wait = p.handshake_budget.take(size + lim.handshake_message_cost)
+        if wait > 0:
+            stats.count(kind, "rate_limited", size)
+            raise ProtocolError("rate_limited", "too many handshake messages: slow down",
+                                retry_after=round(min(wait, 3600.0), 3))
+        room = p.room
+        outcome = room.group.handle(p.id, m, list(room.participants))
+        stats.count(kind, outcome.verdict, size)
+        sent = room.deliver(outcome.deliveries)
+        stats.bytes_out += sent
+        if isinstance(m, handshake.Sync):  # what a sync sends back is paid for too (capped: one always passes)
+            p.handshake_budget.tokens = max(0.0, p.handshake_budget.tokens - min(sent, lim.handshake_burst / 4))
 
     def _relay_budget(self, p: Participant, size: int) -> None:
         """Takes what a message relayed to the whole room costs from the participant's bucket, or refuses it."""

@@ -1,5 +1,5 @@
-// The meeting's chat: E2EE-sealed messages (plain JSON only with e2ee=0), and the key-exchange messages that
-// travel as chat, handed to the E2EE context.
+// The meeting's chat: messages sealed under the current MLS epoch and signed by their sender (plain JSON only
+// with e2ee=0). Media-state messages travel sealed the same way; the E2EE context hands them to the tiles.
 
 import { $, notice } from "./dom.js";
 import { app } from "./state.js";
@@ -7,8 +7,8 @@ import { app } from "./state.js";
 export async function onChat(msg) {
   const name = (app.session.participants.get(msg.from) || {}).name || msg.from;
   if (app.e2ee) {
-    const r = await app.e2ee.receive(msg.from, msg.data);
-    if (!r) return; // key exchange
+    const r = await app.e2ee.openChat(msg.from, msg.data);
+    if (r.state) return; // a media-state message, already handed to the tiles
     addChatLine(name, r.text, r.text === null);
   } else {
     try {

@@ -1,69 +1,24 @@
-// Castellan end-to-end encryption: keys and their distribution (main thread). Frames are transformed in
-// e2ee-worker.js; this module decides which key encrypts and who gets it.
+// Castellan end-to-end encryption (main thread): the MLS member (e2ee/group.js) decides the meeting's keys, the
+// frame transform (e2ee-worker.js, or in-process where there are no workers: the Node.js headless member) seals
+// and opens frames with them (e2ee/sframe.js). docs/e2ee.md is the contract; its API section is this class.
 //
-// - The meeting link's #fragment carries a 256-bit secret that never reaches a server. HKDF gives:
-//     macKey  (HMAC-SHA256) authenticating every key-exchange message, so a node (which relays them as opaque
-//             `chat` blobs) cannot insert its own ECDH public key or forge a key change;
-//     epoch 0 base key, the first media key.
-// - Each participant makes an ECDH P-256 key pair and announces its public key (`hello`, MACed).
-// - A leader (the smallest participant id among members that hold the key) manages epochs:
-//     on a join:  everyone ratchets (base_{e+1} = HKDF(base_e, "ratchet")); the joiner gets base_{e+1}
-//                 pairwise-encrypted, so it cannot read what was sent before it came. While the key is still
-//                 the link's (epoch 0, which anyone with the link can compute), the first join instead moves
-//                 everyone to a fresh random key: from then on the link alone opens nothing;
-//     on a leave: a fresh random base key, pairwise-encrypted to each remaining member: the leaver never sees it.
-//   Pairwise = AES-GCM under HKDF(ECDH(P-256)) between leader and member, AAD binding sender, receiver, epoch.
-// - Safety code: SHA-256 over the epoch and every verified member's (id, public key), shown as 4x5 digits.
-// - Chat: AES-GCM under HKDF(base_e, "chat"), AAD = sender id + epoch; relayed as an opaque blob.
-//
-// Wire format inside the node's `chat.data` (a string): JSON {v: 1, e2ee: {body, mac}} for key exchange
-// (body is a JSON string, mac = HMAC(macKey, body)), or {v: 1, chat: {epoch, iv, ct}} for chat.
+// - Keys come only from MLS epochs: a participant alone is a one-member group; before its first epoch nothing
+//   is sent (frames are dropped, never sent in the clear) and nothing is derived from the link alone.
+// - On a new epoch, receivers get its keys at once; senders switch SEND_SWITCH_DELAY_MS later (so the others
+//   have processed the commit); the previous epoch's keys are dropped GRACE_MS after the switch.
+// - status() tells the truth: green only while every frame sent and received is under the current epoch.
+// - Chat and media-state messages are sealed under the current epoch and signed with the sender's MLS key.
+
+import { Member } from "./e2ee/group.js";
+import { b64u, secretFromFragment, unb64u } from "./e2ee/link.js";
+import { FrameCrypto, GRACE_MS } from "./e2ee/sframe.js";
+
+export { b64u, secretFromFragment, unb64u };
 
 const te = new TextEncoder();
 const td = new TextDecoder();
-const subtle = crypto.subtle;
-const SEND_SWITCH_DELAY_MS = 300; // senders switch a little after receivers have the key
-const JOIN_KEY_TIMEOUT_MS = 4000; // nobody handed us the key: start from the link's epoch 0
-const KEEP_EPOCHS = 4;
-
-export function b64u(buf) {
-  const b = buf instanceof Uint8Array ? buf : new Uint8Array(buf);
-  let s = "";
-  for (const x of b) s += String.fromCharCode(x);
-  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-export function unb64u(s) {
-  const t = s.replace(/-/g, "+").replace(/_/g, "/");
-  const bin = atob(t + "===".slice((t.length + 3) % 4));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-async function hkdf(raw, info, bytes = 32) {
-  const base = await subtle.importKey("raw", raw, "HKDF", false, ["deriveBits"]);
-  return new Uint8Array(await subtle.deriveBits(
-    { name: "HKDF", hash: "SHA-256", salt: te.encode("castellan e2ee v1"), info: te.encode(info) }, base, bytes * 8));
-}
-
-async function aesKey(raw) {
-  return subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
-}
-
-/** The secret from a link's fragment (`#k=...`, or a bare fragment). Null when absent or malformed. */
-export function secretFromFragment(hash) {
-  const frag = (hash || "").replace(/^#/, "");
-  const params = new URLSearchParams(frag);
-  const k = params.get("k") || (frag.includes("=") ? null : frag);
-  if (!k) return null;
-  try {
-    const raw = unb64u(k);
-    return raw.length >= 16 ? raw : null;
-  } catch (e) {
-    return null;
-  }
-}
+export const SEND_SWITCH_DELAY_MS = 250;
+const RECENT_MS = 2000; // a stream's frames count as "now" for this long
 
 export function supportsE2EE() {
   return typeof RTCRtpScriptTransform === "function" ||
@@ -81,39 +36,40 @@ export function transformApi() {
 export class E2EE extends EventTarget {
   /**
    * @param {Uint8Array} secret  the link's fragment secret
-   * @param {(data: string) => void} send  relays an opaque blob to everyone (the node's `chat`)
+   * @param {(msg: object) => void} send  sends a node message object ({type: "mls_commit", ...}, {type: "chat", ...})
    */
-  constructor(secret, send, { workerUrl = new URL("./e2ee-worker.js", import.meta.url), api = null } = {}) {
+  constructor(secret, send, { workerUrl = new URL("./e2ee-worker.js", import.meta.url), api = null, timers = globalThis,
+    clock = () => Date.now() } = {}) {
     super();
-    this.secret = secret;
     this.send = send;
+    this.timers = timers;
     this.api = api || transformApi(); // api: force "createEncodedStreams" (tests of the fallback path)
-    this.worker = new Worker(workerUrl);
-    this.worker.onmessage = (ev) => this._onWorker(ev.data);
+    if (typeof Worker === "function") {
+      this.worker = new Worker(workerUrl, { type: "module" });
+      this.worker.onmessage = (ev) => this._onWorker(ev.data);
+      this.frames = null;
+    } else {
+      this.worker = null; // Node.js: the same frame code, in-process
+      this.frames = new FrameCrypto();
+    }
     this.me = null;
-    this.peers = new Map(); // id -> {id, pub (b64), pubKey, pairwise: Promise<CryptoKey>, keyed, epoch}
-    this.rejected = new Map(); // id -> reason (failed MAC: a different link secret, or a forgery)
-    this.epoch = null; // current epoch number (null: no key yet)
-    this.linkDerived = false; // the current key can be computed from the link secret alone (epoch 0 and its ratchets)
-    this.keys = new Map(); // epoch -> raw base key (Uint8Array)
-    this.chatKeys = new Map(); // epoch -> Promise<CryptoKey>
-    this.workerStats = { streams: [], sendEpoch: null };
+    this.sendEpoch = null; // the epoch our frames are sealed under (null: none yet, frames dropped)
     this.log = [];
-    this._sendTimer = null;
-    this._joinTimer = null;
+    this.workerStats = { streams: [], sendEpoch: null };
+    this.senders = new Map(); // RTCRtpSender -> transform id
     this._ids = 0;
-    this._chain = Promise.resolve();
-    this.senders = new Map(); // RTCRtpSender -> transform id // key-exchange messages and membership changes, strictly one at a time
-    this._pokedBack = new Set();
-    this.ready = this._init();
-  }
-
-  async _init() {
-    this.macKey = await subtle.importKey("raw", await hkdf(this.secret, "castellan mac"), { name: "HMAC", hash: "SHA-256" },
-      false, ["sign", "verify"]);
-    this.epoch0 = await hkdf(this.secret, "castellan epoch 0");
-    this.pair = await subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"]);
-    this.pub = b64u(await subtle.exportKey("raw", this.pair.publicKey));
+    this._timers = new Set();
+    this.member = new Member({
+      secret, send, timers, clock,
+      onEpoch: (ep) => this._onEpoch(ep),
+      onChange: () => this._emit(),
+      onWarning: (w) => {
+        this._note(`warning: ${w.text}`);
+        this.dispatchEvent(new CustomEvent("warning", { detail: w }));
+        this._emit();
+      },
+      log: (t) => this._note(t),
+    });
   }
 
   _note(text) {
@@ -123,6 +79,11 @@ export class E2EE extends EventTarget {
 
   _emit() {
     this.dispatchEvent(new Event("change"));
+  }
+
+  _later(ms, fn) {
+    const t = this.timers.setTimeout(() => { this._timers.delete(t); fn(); }, ms);
+    this._timers.add(t);
   }
 
   // ------------------------------------------------------------------------------------------ media transforms
@@ -164,335 +125,158 @@ export class E2EE extends EventTarget {
     if (m.type === "stats") {
       this.workerStats = m;
       this._emit();
+    } else if (m.type === "error") {
+      this._note(`worker: ${m.text}`);
     }
   }
 
-  // ------------------------------------------------------------------------------------------ epochs
-
-  async _setEpoch(epoch, raw, why) {
-    this.keys.set(epoch, raw);
-    for (const old of [...this.keys.keys()].sort((a, b) => b - a).slice(KEEP_EPOCHS)) {
-      this.keys.delete(old);
-      this.chatKeys.delete(old);
-    }
-    this.worker.postMessage({ type: "key", epoch, raw: raw.slice().buffer });
-    const first = this.epoch === null;
-    this.epoch = epoch;
-    this._note(`epoch ${epoch} (${why})`);
-    clearTimeout(this._sendTimer);
-    if (first) {
-      this.worker.postMessage({ type: "sendEpoch", epoch });
-      clearTimeout(this._joinTimer);
-    } else {
-      this._sendTimer = setTimeout(() => this.worker.postMessage({ type: "sendEpoch", epoch: this.epoch }), SEND_SWITCH_DELAY_MS);
-    }
-    this._emit();
-    return first;
+  _toFrames(msg) {
+    if (this.worker) this.worker.postMessage(msg);
+    else if (msg.type === "epoch") this.frames.setEpoch({ ...msg, baseKey: new Uint8Array(msg.baseKey) });
+    else if (msg.type === "send") this.frames.setSendEpoch(msg.epoch);
+    else if (msg.type === "drop") this.frames.dropBefore(msg.before);
   }
 
-  async _ratchetTo(epoch) {
-    let e = this.epoch;
-    let raw = this.keys.get(e);
-    if (raw === undefined || epoch <= e || epoch - e > 16) return false;
-    while (e < epoch) {
-      raw = await hkdf(raw, "castellan ratchet");
-      e += 1;
-    }
-    await this._setEpoch(epoch, raw, "ratchet on join");
-    return true;
-  }
-
-  isLeader() {
-    if (this.epoch === null) return false;
-    for (const p of this.peers.values()) if (p.keyed && p.id < this.me) return false;
-    return true;
-  }
-
-  leaderId() {
-    let best = this.epoch !== null ? this.me : null;
-    for (const p of this.peers.values()) if (p.keyed && (best === null || p.id < best)) best = p.id;
-    return best;
+  _onEpoch({ epoch, baseKey, leaves, myLeaf }) {
+    const first = this.sendEpoch === null;
+    this._toFrames({ type: "epoch", epoch, baseKey: baseKey.slice().buffer, leaves, myLeaf });
+    baseKey.fill(0);
+    const switchTo = () => {
+      if (this.member.epoch !== epoch) return; // superseded meanwhile
+      this.sendEpoch = epoch;
+      this._toFrames({ type: "send", epoch });
+      this._later(GRACE_MS, () => this._toFrames({ type: "drop", before: epoch }));
+      this._emit();
+    };
+    if (first) switchTo();
+    else this._later(SEND_SWITCH_DELAY_MS, switchTo);
   }
 
   // ------------------------------------------------------------------------------------------ signalling hooks
 
-  /** After the node's `joined`: announce our public key; take the link's epoch 0 if we are alone. */
-  start(myId, others) {
-    return this._serial(() => this._start(myId, others));
+  /** After the node's `joined` (participant, name, room, participants, mls: {epoch|null}). */
+  start(joined) {
+    this.me = joined.participant;
+    return this.member.start(joined);
   }
 
-  async _start(myId, others) {
-    await this.ready;
-    this.me = myId;
-    this.knownOthers = new Set(others.map((p) => p.id));
-    await this._hello(false);
-    if (others.length === 0) {
-      this.linkDerived = true;
-      await this._setEpoch(0, this.epoch0, "first in the meeting: key from the link");
-    } else {
-      this._joinTimer = setTimeout(() => this._serial(async () => {
-        if (this.epoch === null) {
-          this._note("nobody handed over the meeting key: using the link's epoch 0");
-          this.linkDerived = true;
-          await this._setEpoch(0, this.epoch0, "no keyed member answered");
-          await this._hello(true);
-        }
-      }), JOIN_KEY_TIMEOUT_MS);
-    }
+  /** After a `resume`: catch up with mls_sync. */
+  resumed(joined) {
+    return this.member.resumed(joined);
+  }
+
+  /** Every node message of type mls_*, plus participant_joined / participant_left. True if consumed. */
+  handle(msg) {
+    return this.member.handle(msg);
   }
 
   stop() {
-    clearTimeout(this._sendTimer);
-    clearTimeout(this._joinTimer);
-    this.worker.terminate();
+    for (const t of this._timers) this.timers.clearTimeout(t);
+    this._timers.clear();
+    this.member.stop();
+    if (this.worker) this.worker.terminate();
   }
 
-  _serial(fn) {
-    const run = this._chain.then(fn);
-    this._chain = run.catch((e) => this._note(`error: ${e && e.message}`));
-    return run;
+  // ------------------------------------------------------------------------------------------ what the UI shows
+
+  /** Exactly the MLS roster of the current epoch: [{leaf, participant, name, self, warning}]. */
+  roster() {
+    return this.member.phase === "member" ? this.member.roster() : [];
   }
 
-  participantLeft(id) {
-    return this._serial(() => this._participantLeft(id));
+  epoch() {
+    return this.member.phase === "member" ? this.member.epoch : null;
   }
 
-  async _participantLeft(id) {
-    const was = this.peers.get(id);
-    this.peers.delete(id);
-    this.rejected.delete(id);
-    if (was && this.isLeader()) await this._rotate("leave");
-    this._emit();
-  }
-
-  /** A `chat` message from the node. Returns {from, text, epoch} for a chat line, or null. */
-  receive(from, data) {
-    return this._serial(() => this._receive(from, data));
-  }
-
-  async _receive(from, data) {
-    await this.ready;
-    let msg;
-    try {
-      msg = JSON.parse(data);
-    } catch (e) {
-      return null;
-    }
-    if (msg.v !== 1) return null;
-    if (msg.e2ee) {
-      await this._onControl(from, msg.e2ee);
-      return null;
-    }
-    if (msg.chat) return this._openChat(from, msg.chat);
-    return null;
-  }
-
-  // ------------------------------------------------------------------------------------------ key exchange
-
-  async _signed(body) {
-    const text = JSON.stringify(body);
-    const mac = new Uint8Array(await subtle.sign("HMAC", this.macKey, te.encode(text)));
-    this.send(JSON.stringify({ v: 1, e2ee: { body: text, mac: b64u(mac) } }));
-  }
-
-  async _hello(reply) {
-    await this._signed({ t: "hello", id: this.me, pub: this.pub, keyed: this.epoch !== null, epoch: this.epoch, reply });
-  }
-
-  async _onControl(from, env) {
-    let ok = false;
-    try {
-      ok = await subtle.verify("HMAC", this.macKey, unb64u(env.mac), te.encode(env.body));
-    } catch (e) {
-      ok = false;
-    }
-    if (!ok) {
-      if (!this.rejected.has(from)) this._note(`rejected a key message from ${from}: MAC does not verify`);
-      this.rejected.set(from, "mac");
-      if (this.me && !this._pokedBack.has(from)) {
-        // answer once with our own hello, so a participant holding a different link secret learns it does not match
-        this._pokedBack.add(from);
-        await this._hello(true);
-      }
-      this._emit();
-      return;
-    }
-    const body = JSON.parse(env.body);
-    if (body.id !== from) { // a relay that misattributes messages: refuse
-      this.rejected.set(from, "sender mismatch");
-      this._note(`refused a message claiming to be from ${body.id} but relayed from ${from}`);
-      return;
-    }
-    if (body.t === "hello") await this._onHello(body);
-    else if (body.t === "key") await this._onKey(body);
-    else if (body.t === "ratchet") await this._onRatchet(body);
-    else if (body.t === "state" && this.peers.has(body.id)) {
-      this.dispatchEvent(new CustomEvent("peerstate", { detail: body }));
-    }
-  }
-
-  async _peer(id, pub) {
-    let p = this.peers.get(id);
-    if (p && p.pub === pub) return p;
-    const pubKey = await subtle.importKey("raw", unb64u(pub), { name: "ECDH", namedCurve: "P-256" }, false, []);
-    const pairwise = (async () => {
-      const shared = await subtle.deriveBits({ name: "ECDH", public: pubKey }, this.pair.privateKey, 256);
-      const ids = [this.me, id].sort().join(" ");
-      return aesKey(await hkdf(new Uint8Array(shared), `castellan pairwise ${ids}`, 16));
-    })();
-    p = { id, pub, pubKey, pairwise, keyed: false, epoch: null };
-    this.peers.set(id, p);
-    this.rejected.delete(id);
-    return p;
-  }
-
-  async _onHello(h) {
-    const known = this.peers.has(h.id);
-    const p = await this._peer(h.id, h.pub);
-    p.keyed = !!h.keyed;
-    p.epoch = h.epoch;
-    this._note(`verified ${h.id} (${h.keyed ? "keyed, epoch " + h.epoch : "needs the key"})`);
-    if (!h.reply) await this._hello(true); // so a newcomer learns our public key
-    if (!h.keyed && this.isLeader()) await this._admit(p);
-    else if (h.keyed && this.epoch === null && !known) { /* wait for the leader's key message */ }
-    this._emit();
-  }
-
-  async _admit(p) {
-    if (this.linkDerived) {
-      // the current key is derivable from the link: switch everyone (the joiner too) to a fresh random key,
-      // so that from now on only members can read the media, whoever else ever saw the link
-      await this._rotate("first join");
-      return;
-    }
-    // ratchet forward for everyone, then hand the joiner only the new key
-    const next = this.epoch + 1;
-    await this._signed({ t: "ratchet", id: this.me, epoch: next });
-    await this._ratchetTo(next);
-    await this._sendKey(p, next, "join");
-  }
-
-  async _rotate(reason) {
-    // above every epoch anyone announced: a new leader that missed a ratchet must not reuse its number
-    const next = Math.max(this.epoch, ...[...this.peers.values()].map((p) => p.epoch ?? -1)) + 1;
-    const raw = crypto.getRandomValues(new Uint8Array(32));
-    for (const p of this.peers.values()) await this._sendKey(p, next, reason, raw);
-    this.linkDerived = false;
-    await this._setEpoch(next, raw, `new random key (${reason})`);
-  }
-
-  async _sendKey(p, epoch, reason, raw = this.keys.get(epoch)) {
-    const iv = crypto.getRandomValues(new Uint8Array(12));
-    const aad = te.encode(`key ${this.me} ${p.id} ${epoch}`);
-    const ct = await subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad }, await p.pairwise, raw);
-    await this._signed({ t: "key", id: this.me, pub: this.pub, to: p.id, epoch, reason, iv: b64u(iv), ct: b64u(ct) });
-  }
-
-  async _onKey(k) {
-    if (k.to !== this.me) return;
-    if (this.epoch !== null && k.epoch <= this.epoch) return;
-    const p = await this._peer(k.id, k.pub);
-    p.keyed = true;
-    p.epoch = k.epoch;
-    let raw;
-    try {
-      const aad = te.encode(`key ${k.id} ${this.me} ${k.epoch}`);
-      raw = new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: unb64u(k.iv), additionalData: aad },
-        await p.pairwise, unb64u(k.ct)));
-    } catch (e) {
-      this._note(`key from ${k.id} does not decrypt`);
-      return;
-    }
-    this.linkDerived = false;
-    const first = await this._setEpoch(k.epoch, raw, `key from ${k.id} (${k.reason})`);
-    if (first) await this._hello(true); // tell everyone we hold the key now
-  }
-
-  async _onRatchet(r) {
-    const p = this.peers.get(r.id);
-    if (p) p.epoch = r.epoch;
-    if (this.epoch === null) return;
-    if (r.epoch === this.epoch + 1) await this._ratchetTo(r.epoch);
-  }
-
-  /** Media state (muted, camera off, screen stream), authenticated like the key exchange. */
-  sendState(state) {
-    return this._serial(() => this._signed({ ...state, t: "state", id: this.me }));
-  }
-
-  // ------------------------------------------------------------------------------------------ chat
-
-  _chatKey(epoch) {
-    let k = this.chatKeys.get(epoch);
-    if (!k) {
-      const raw = this.keys.get(epoch);
-      if (!raw) return null;
-      k = hkdf(raw, "castellan chat", 16).then(aesKey);
-      this.chatKeys.set(epoch, k);
-    }
-    return k;
-  }
-
-  async sealChat(text) {
-    if (this.epoch === null) throw new Error("no meeting key yet");
-    const iv = crypto.getRandomValues(new Uint8Array(12));
-    const aad = te.encode(`chat ${this.me} ${this.epoch}`);
-    const ct = await subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad }, await this._chatKey(this.epoch), te.encode(text));
-    return JSON.stringify({ v: 1, chat: { epoch: this.epoch, iv: b64u(iv), ct: b64u(ct) } });
-  }
-
-  async _openChat(from, c) {
-    const key = this._chatKey(c.epoch);
-    if (!key) return { from, text: null, error: "no key for this message's epoch" };
-    try {
-      const aad = te.encode(`chat ${from} ${c.epoch}`);
-      const pt = await subtle.decrypt({ name: "AES-GCM", iv: unb64u(c.iv), additionalData: aad }, await key, unb64u(c.ct));
-      return { from, text: td.decode(pt), epoch: c.epoch };
-    } catch (e) {
-      return { from, text: null, error: "cannot decrypt this message" };
-    }
-  }
-
-  // ------------------------------------------------------------------------------------------ verification
-
-  /** Everyone verified and the epoch, hashed: equal on every screen iff everyone sees the same keys. */
+  /** 4 groups of 5 digits from the epoch authenticator (RFC 9420 §8.7): equal on every member's screen. */
   async safetyCode() {
-    if (this.epoch === null || !this.me) return null;
-    const members = [[this.me, this.pub], ...[...this.peers.values()].map((p) => [p.id, p.pub])]
-      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-      .map(([id, pub]) => `${id}:${pub}`);
-    const digest = new Uint8Array(await subtle.digest("SHA-256", te.encode(`castellan safety v1\n${this.epoch}\n${members.join("\n")}`)));
+    const auth = this.member.epochAuthenticator();
+    if (!auth) return null;
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array([...te.encode("castellan safety v2\n"), ...auth])));
     const dv = new DataView(digest.buffer);
     const groups = [];
     for (let i = 0; i < 4; i++) groups.push(String(dv.getUint32(i * 4) % 100000).padStart(5, "0"));
     return groups.join(" ");
   }
 
-  /** What the lock indicator may claim, from the worker's counters. */
+  /** What the lock may claim: {state: green|amber|red, reason, epoch, undecryptable: [participant ids], …}. */
   status() {
-    const nowMs = Date.now();
-    const tracks = {};
-    for (const s of this.workerStats.streams || []) {
-      if (s.op !== "decode") continue;
-      let state = "waiting";
-      if (s.lastFailAt && nowMs - s.lastFailAt < 2000 && !(s.lastOkAt > s.lastFailAt)) state = "failing";
-      else if (s.lastOkAt && nowMs - s.lastOkAt < 3000) state = "ok";
-      else if (s.passed > 0) state = "plain";
-      tracks[s.track] = { state, ok: s.ok, failed: s.failed + s.noKey, epoch: s.epoch, participant: s.participant };
+    const m = this.member;
+    const base = { api: this.api, roster: this.roster().length, pending: m.phase === "member" ? m.pending() : null,
+      refusals: { ...m.counts }, lastRefusal: m.lastRefusal, sendEpoch: this.workerStats.sendEpoch ?? this.sendEpoch ?? null };
+    if (m.phase !== "member") {
+      const reason = m.phase === "joining" ? "waiting to be added to the meeting's group" : "establishing the meeting's keys";
+      return { state: "amber", reason, epoch: null, undecryptable: [], ...base };
     }
-    const sending = (this.workerStats.streams || []).filter((s) => s.op === "encode");
-    return {
-      api: this.api,
-      epoch: this.epoch,
-      sendEpoch: this.workerStats.sendEpoch,
-      keyed: this.epoch !== null,
-      leader: this.leaderId(),
-      verified: [...this.peers.keys()],
-      rejected: [...this.rejected.entries()],
-      tracks,
-      sending: sending.map((s) => ({ kind: s.kind, ok: s.ok, noKey: s.noKey, epoch: s.epoch, cryptoMs: s.cryptoMs, codec: s.codec, mime: s.mime })),
-      receiving: (this.workerStats.streams || []).filter((s) => s.op === "decode").map((s) => ({ kind: s.kind, codec: s.codec, mime: s.mime, ok: s.ok })),
-      cryptoMs: (this.workerStats.streams || []).reduce((a, s) => a + s.cryptoMs, 0),
-    };
+    const epoch = m.epoch;
+    const now = Date.now();
+    const streams = this.frames ? [] : (this.workerStats.streams || []);
+    const undecryptable = new Set();
+    let behind = false;
+    for (const s of streams) {
+      const recentOk = s.lastOkAt && now - s.lastOkAt < RECENT_MS;
+      if (s.op === "decode" && s.lastFailAt && now - s.lastFailAt < RECENT_MS && !(s.lastOkAt > s.lastFailAt)) undecryptable.add(s.participant);
+      if (recentOk && s.epoch !== epoch) behind = true;
+    }
+    if (this.sendEpoch !== epoch) behind = true;
+    const out = { epoch, undecryptable: [...undecryptable], ...base };
+    if (undecryptable.size) return { state: "amber", reason: `cannot decrypt ${[...undecryptable].join(", ")}`, ...out };
+    // the node lists someone the group has not held for a while: they cannot read us, and we may be on a fork
+    if (base.pending.outside.length) return { state: "amber", reason: `not in the encrypted group: ${base.pending.outside.join(", ")}`, ...out };
+    if (behind) return { state: "amber", reason: `switching to epoch ${epoch}`, ...out };
+    return { state: "green", reason: `end-to-end encrypted, epoch ${epoch}`, ...out };
+  }
+
+  // ------------------------------------------------------------------------------------------ chat
+
+  async _sealed(body) {
+    return JSON.stringify({ v: 2, sealed: await this.member.seal(te.encode(JSON.stringify(body))) });
+  }
+
+  /** An opaque `chat` blob: the text sealed under the current epoch. Throws before the first epoch. */
+  sealChat(text) {
+    return this._sealed({ t: "chat", text: String(text) });
+  }
+
+  /** Media state (muted, camera off, screen stream) to everyone, sealed like chat. */
+  async sendState(state) {
+    if (this.member.phase !== "member") return;
+    this.send({ type: "chat", data: await this._sealed({ ...state, t: "state" }) });
+  }
+
+  /** {text} of a chat blob from `from`; text null when it cannot be opened (or is a media-state message). */
+  async openChat(from, data) {
+    let outer;
+    try {
+      outer = JSON.parse(data);
+    } catch (e) {
+      return { text: null };
+    }
+    if (!outer || outer.v !== 2 || !outer.sealed) return { text: null };
+    const bytes = await this.member.open(from, outer.sealed);
+    if (!bytes) return { text: null };
+    let body;
+    try {
+      body = JSON.parse(td.decode(bytes));
+    } catch (e) {
+      return { text: null };
+    }
+    if (body.t === "state") {
+      const { t, ...state } = body;
+      this.dispatchEvent(new CustomEvent("peerstate", { detail: { ...state, id: from } }));
+      return { text: null, state };
+    }
+    return { text: body.t === "chat" && typeof body.text === "string" ? body.text : null };
+  }
+
+  // ------------------------------------------------------------------------------------------ headless (Node.js)
+
+  /** In-process frame sealing (no worker: the Node.js headless member). {data, epoch} or null. */
+  sealFrame(data, info) {
+    return this.frames.encrypt(data, info);
+  }
+
+  openFrame(data, info) {
+    return this.frames.decrypt(data, info);
   }
 }

@@ -2,7 +2,7 @@
 // lost session, leaving, and the "you left" view.
 
 import * as api from "./api.js";
-import { renderLock, renderWhere } from "./badges.js";
+import { renderMembers, renderWhere } from "./badges.js";
 import { onChat } from "./chat.js";
 import { announceState, announceStateSoon, updateControls } from "./controls.js";
 import { $, notice } from "./dom.js";
@@ -14,7 +14,8 @@ import { pollWaitingRoom } from "./waiting-room.js";
 
 export async function enterMeeting() {
   const a = app.joinAnswer;
-  const send = (data) => app.session && app.session.send({ type: "chat", data });
+  // the member sends node message objects (mls_*, and sealed `chat` for media state): docs/e2ee.md
+  const send = (msg) => app.session && app.session.send(msg);
   const api = query.get("transform") === "legacy" ? "createEncodedStreams" : null;
   app.e2ee = app.e2eeWanted ? new E2EE(app.secret, send, { api }) : null;
   const session = new Session({ wsUrl: a.ws_url, token: a.token, e2ee: app.e2ee, videoCodec: query.get("codec") });
@@ -48,7 +49,9 @@ function wireSession(session) {
     updateControls();
     if (app.e2ee) {
       app.e2ee.addEventListener("peerstate", (e) => { app.peerState.set(e.detail.id, e.detail); renderTiles(); });
-      app.e2ee.addEventListener("change", () => renderLock());
+      // the roster decides the tiles: every change of epoch, roster or status redraws them, the lock and the list
+      app.e2ee.addEventListener("change", () => { renderTiles(); renderMembers(); });
+      app.e2ee.addEventListener("warning", (e) => { notice(`Security warning: ${e.detail.text}`); renderTiles(); });
       setTimeout(announceState, 500);
     }
     if (app.link && app.hostKey && !app.lobbyTimer) {
@@ -57,7 +60,7 @@ function wireSession(session) {
     }
     notice("");
   });
-  session.addEventListener("roster", () => { renderTiles(); announceStateSoon(); });
+  session.addEventListener("roster", () => { renderTiles(); renderMembers(); announceStateSoon(); });
   session.addEventListener("tracks", () => renderTiles());
   session.addEventListener("chat", (ev) => onChat(ev.detail));
   session.addEventListener("connection", (ev) => {

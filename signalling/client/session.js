@@ -63,6 +63,7 @@ export class Session extends EventTarget {
       ws.onmessage = (ev) => {
         let msg;
         try { msg = JSON.parse(ev.data); } catch (e) { return; }
+        if (!msg || typeof msg.type !== "string") return;
         if (!settled) {
           if (msg.type === "joined") { settled = true; resolve(msg); }
           else if (msg.type === "error") fail(new NodeError(msg.code, msg.message));
@@ -87,9 +88,9 @@ export class Session extends EventTarget {
     this.me = snapshot;
     this._applySnapshot(snapshot);
     this._makePc();
-    if (this.e2ee) this.e2ee.me = snapshot.participant; // senders' keys are bound to our participant id
+    // synchronously after `joined`: the MLS member starts before any later node message reaches handle()
+    if (this.e2ee) this._e2ee((e) => e.start(snapshot));
     if (localStream) for (const t of localStream.getTracks()) this.publish(t, localStream);
-    if (this.e2ee) this.e2ee.start(snapshot.participant, snapshot.participants);
     this._emit("joined", snapshot);
     await this.negotiate();
     return snapshot;
@@ -123,13 +124,11 @@ export class Session extends EventTarget {
         const snap = await this._open({ type: "resume", participant: this.me.participant, secret: this.me.resume_secret });
         this.reconnecting = false;
         this._note("resumed");
-        const before = new Set(this.participants.keys());
         this._applySnapshot(snap);
         // fresh TURN credentials for any ICE restart from now on (an old one may have expired)
         if (this.pc && snap.ice_servers) this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers: this._iceServers(snap) });
-        if (this.e2ee) {
-          for (const id of before) if (!this.participants.has(id)) this.e2ee.participantLeft(id);
-        }
+        // the member learns who is here from the snapshot and asks for the commits it missed (mls_sync)
+        if (this.e2ee) this._e2ee((e) => e.resumed(snap));
         this._emit("connection", { signalling: "resumed" });
         await this.negotiate();
         return;
@@ -147,7 +146,20 @@ export class Session extends EventTarget {
     if (!this.closed) this._emit("fatal", { code: "unreachable", message: "lost contact with the media node" });
   }
 
+  /** Calls the E2EE member; its failures are logged, never thrown into the socket's handler. */
+  _e2ee(fn) {
+    try {
+      Promise.resolve(fn(this.e2ee)).catch((e) => this._note(`e2ee: ${e && e.message}`));
+    } catch (e) {
+      this._note(`e2ee: ${e && e.message}`);
+    }
+  }
+
   _onMessage(msg) {
+    // the MLS Delivery Service's messages and the node's presence hints go to the member (docs/e2ee.md)
+    if (this.e2ee && (msg.type.startsWith("mls_") || msg.type === "participant_joined" || msg.type === "participant_left")) {
+      this._e2ee((e) => e.handle(msg));
+    }
     switch (msg.type) {
       case "answer": {
         const i = this.waiters.findIndex((w) => w.seq === msg.seq);
@@ -161,7 +173,6 @@ export class Session extends EventTarget {
         break;
       case "participant_left":
         this.participants.delete(msg.participant);
-        if (this.e2ee) this.e2ee.participantLeft(msg.participant);
         this._emit("roster", this.participants);
         break;
       case "track_published":
@@ -188,8 +199,8 @@ export class Session extends EventTarget {
         break;
       case "error":
         this._note(`node error ${msg.code}: ${msg.message}`);
-        // rate_limited refuses a chat or mute, never an offer: it must not fail a negotiation waiting for its answer
-        if (this.waiters.length && msg.code !== "rate_limited") this.waiters.shift().reject(new NodeError(msg.code, msg.message));
+        // rate_limited refuses a chat, mute or handshake message, mls_too_large a handshake message, never an offer: it must not fail a negotiation waiting for its answer
+        if (this.waiters.length && msg.code !== "rate_limited" && msg.code !== "mls_too_large") this.waiters.shift().reject(new NodeError(msg.code, msg.message));
         else this._emit("notice", { code: msg.code, message: msg.message });
         break;
       default:

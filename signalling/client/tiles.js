@@ -62,12 +62,41 @@ export function clearTiles() {
   app.audioEls.clear();
 }
 
+/** Who gets a tile. With E2EE: exactly the MLS roster of the current epoch (every member a tile, media attached,
+ * named by its credential), then the node's participants outside it as "joining", without media; a member the
+ * node no longer lists keeps its tile until a commit removes it (it still holds the epoch's keys). Without E2EE
+ * (development builds): the node's participants. */
+function people(session) {
+  if (!app.e2ee) {
+    return [...session.participants.values()].map((p) => ({ id: p.id, name: p.name, member: true, warning: null, away: false }));
+  }
+  const out = [];
+  const inRoster = new Set();
+  for (const m of app.e2ee.roster()) {
+    if (m.self) continue;
+    inRoster.add(m.participant);
+    out.push({ id: m.participant, name: m.name || m.participant, member: true, warning: m.warning,
+      away: !session.participants.has(m.participant) });
+  }
+  for (const [id, p] of session.participants) {
+    if (!inRoster.has(id)) out.push({ id, name: p.name || id, member: false, warning: null, away: false });
+  }
+  return out;
+}
+
+const WARNINGS = {
+  credential_changed: (n) => `⚠ ${n} joined with a new key (another device, or someone else) — compare the safety code.`,
+  duplicate: (n) => `⚠ ${n} appears twice in the encrypted group — compare the safety code.`,
+};
+
 export function renderTiles() {
   const session = app.session;
   if (!session || !session.me) return;
   const wanted = new Set(["self"]);
-  const remote = session.remote();
-  // one tile per remote participant's stream (camera, and a screen share as its own tile)
+  const who = people(session);
+  const members = new Map(who.filter((p) => p.member).map((p) => [p.id, p]));
+  const remote = session.remote().filter((r) => members.has(r.desc.participant)); // only members' media is shown
+  // one tile per member's stream (camera, and a screen share as its own tile)
   const byStream = new Map();
   for (const r of remote) {
     const key = `${r.desc.participant}|${r.desc.stream}`;
@@ -76,21 +105,30 @@ export function renderTiles() {
     if (r.desc.kind === "video") g.video = r;
     else g.audio.push(r);
   }
-  // participants without any stream yet still get a tile
-  for (const [id] of session.participants) {
-    if (![...byStream.values()].some((g) => g.participant === id)) byStream.set(`${id}|`, { participant: id, stream: "", video: null, audio: [] });
+  // members without any stream yet, and participants not yet in the group, still get a tile (media-less)
+  for (const p of who) {
+    const key = p.member ? `${p.id}|` : `${p.id}|joining`;
+    if (!p.member || ![...byStream.values()].some((g) => g.participant === p.id)) {
+      byStream.set(key, { participant: p.id, stream: "", video: null, audio: [] });
+    }
   }
+  const byId = new Map(who.map((p) => [p.id, p]));
   for (const [key, g] of byStream) {
     wanted.add(key);
-    const p = session.participants.get(g.participant);
+    const p = byId.get(g.participant);
     const state = app.peerState.get(g.participant) || {};
     const isScreen = state.screen && state.screen === g.stream;
-    const name = (p ? p.name : g.participant) + (isScreen ? " — screen" : "");
+    const name = p.name + (isScreen ? " — screen" : "") + (p.member ? "" : " — joining");
     let t = app.tiles.get(key);
     if (!t) t = makeTile(key, { name });
     t.nm.textContent = name;
     t.el.dataset.participant = g.participant;
+    t.el.dataset.member = p.member ? (p.away ? "leaving" : "member") : "joining";
+    t.el.dataset.warning = p.warning || "";
+    t.el.classList.toggle("joining", !p.member);
     t.participant = g.participant;
+    t.member = p.member;
+    t.warning = p.warning;
     t.isScreen = !!isScreen;
     t.videoTrack = g.video ? g.video.id : null;
     t.audioTracks = g.audio.map((a) => a.id);
@@ -110,6 +148,13 @@ export function renderTiles() {
     const audioMuted = g.audio.length ? g.audio.every((a) => a.muted) || (!isScreen && state.audioMuted) : false;
     put(t.mic, audioMuted ? "micoff" : null);
     t.mic.title = audioMuted ? "muted" : "";
+    if (!p.member) {
+      t.problem.hidden = false;
+      t.problem.textContent = "Joining — not yet in the encrypted group";
+    } else if (p.warning) {
+      t.problem.hidden = false;
+      t.problem.textContent = (WARNINGS[p.warning] || ((n) => `⚠ ${n}: ${p.warning}`))(p.name);
+    }
   }
   for (const [key, t] of app.tiles) {
     if (!wanted.has(key)) {
@@ -117,7 +162,7 @@ export function renderTiles() {
       app.tiles.delete(key);
     }
   }
-  // audio: one element per remote audio track
+  // audio: one element per member's audio track
   const audioWanted = new Set();
   for (const r of remote) {
     if (r.desc.kind !== "audio") continue;

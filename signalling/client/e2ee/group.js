@@ -1,0 +1,644 @@
+// The MLS member (RFC 9420 via ts-mls): this participant's group state, the handshake messages it sends and
+// accepts through the node's Delivery Service (docs/e2ee.md "Wire messages", "Who commits"), the roster, and
+// each epoch's exporter secrets. No sockets and no DOM: `send` hands node message objects out, timers are
+// injectable, so the browser, the Node.js headless member and the tests run this same code.
+//
+// What a hostile node (or a former invitee with the node's help) cannot do here:
+// - add anyone without the link: every adding commit must carry the link PSK, else it is refused, and a commit
+//   whose PSK is not ours does not even open (the epoch secret depends on it);
+// - move us to another epoch than the next one: MLS validates each commit against our current epoch only;
+//   commits ahead of it are buffered (a bounded number) and trigger mls_sync, never a jump;
+// - give us a group of its own: a Welcome for another group id than the link's is refused;
+// - pass a credential change off silently: a known participant id with a new signature key is a warning;
+// - slip in a proposal we do not use (update, reinit, external init, group context extensions): refused.
+
+import * as mls from "../vendor/ts-mls.js";
+import { CIPHERSUITE, PSK_ID, b64u, bytesEqual, decodeIdentity, encodeIdentity, linkSecrets, unb64u } from "./link.js";
+import { EXPORTER_LABEL, NK } from "./sframe.js";
+
+export const COMMIT_BATCH_MS = 100; // adds arriving within this are committed together
+export const RANK_DELAY_MS = 1500; // each further member in line waits this much longer before committing...
+export const RANK_DELAY_PER_MEMBER_MS = 3; // ...plus this per member: a large group's commit takes longer to make
+// (ts-mls, a leave at 500 members: ~0.7 s; at 1,000: ~1.6 s), and the next in line must not start a rival
+// commit while the first one is still being computed
+const MAX_FUTURE_COMMITS = 64;
+export const OUTSIDE_GRACE_MS = 5000; // someone the node lists but the group lacks for this long: the lock says so
+export const WELCOME_PART_CHARS = 160 * 1024; // a Welcome longer than this goes in parts (node frames cap at 256 KiB)
+const MAX_WELCOME_PARTS = 32;
+const MAX_BLOB_CHARS = 4 * 1024 * 1024; // base64url characters; the node caps frames far below this
+const CHAT_LABEL = "castellan chat v1";
+const te = new TextEncoder();
+
+let suitePromise = null;
+/** The ciphersuite implementation (MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 over WebCrypto). */
+export function cipherSuite() {
+  if (!suitePromise) suitePromise = mls.getCiphersuiteImpl(mls.getCiphersuiteFromName(CIPHERSUITE));
+  return suitePromise;
+}
+
+function zero(consumed) {
+  for (const b of consumed || []) mls.zeroOutUint8Array(b);
+}
+
+function decode(data, wireformat) {
+  if (typeof data !== "string" || data.length > MAX_BLOB_CHARS) throw new Error("blob missing or too large");
+  const r = mls.decodeMlsMessage(unb64u(data), 0);
+  if (!r || r[0].wireformat !== wireformat) throw new Error(`not an ${wireformat}`);
+  return r[0];
+}
+
+function toEpoch(big) {
+  const n = Number(big);
+  if (!Number.isSafeInteger(n)) throw new Error("epoch out of range");
+  return n;
+}
+
+export class Member {
+  /**
+   * @param {object} o
+   * @param {Uint8Array} o.secret        the link secret (#fragment)
+   * @param {(msg: object) => void} o.send  sends a node message object
+   * @param {(ep: {epoch, baseKey, leaves, myLeaf}) => void} [o.onEpoch]  a new epoch's SFrame base key and roster
+   * @param {() => void} [o.onChange]    roster, epoch or state changed
+   * @param {(w: {participant, kind, text}) => void} [o.onWarning]
+   * @param {(text: string) => void} [o.log]
+   * @param {{setTimeout, clearTimeout}} [o.timers]
+   * @param {() => number} [o.clock]  milliseconds, for how long someone has been outside the group
+   */
+  constructor({ secret, send, onEpoch = () => {}, onChange = () => {}, onWarning = () => {}, log = () => {}, timers = globalThis,
+    clock = () => Date.now() }) {
+    this.secret = secret;
+    this.send = send;
+    this.onEpoch = onEpoch;
+    this.onChange = onChange;
+    this.onWarning = onWarning;
+    this.log = log;
+    this.timers = timers;
+    this.clock = clock;
+    this.phase = "idle"; // idle | creating | joining | member
+    this.group = null; // ts-mls ClientState
+    this.epoch = null;
+    this.me = null;
+    this.name = "";
+    this.present = new Set(); // participants the node says are in the room (a hint: the roster is MLS's)
+    this.pendingAdds = new Map(); // participant -> {kp, hpke}
+    this.inflight = null; // {epoch, newState, joiners}: our commit, awaiting the node's verdict
+    this.future = new Map(); // epoch -> commit message made in it, ahead of ours
+    this.syncAsked = null;
+    this.knownKeys = new Map(); // participant -> signature public key (b64u) last seen in the roster
+    this.warnings = new Map(); // participant -> "credential_changed"
+    this.history = new Map(); // epoch -> {roster, chatKey}: current and previous epoch, for chat in flight
+    this.counts = { refused_commits: 0, refused_welcomes: 0, refused_key_packages: 0, refused_chat: 0, commits_sent: 0, commits_lost: 0 };
+    this.lastRefusal = null;
+    this.timing = { createCommitMs: null, processCommitMs: null, joinMs: null }; // this member's CPU per step
+    this.partChars = WELCOME_PART_CHARS; // tests lower it to exercise the parts path with small groups
+    this._timer = null;
+    this._chain = Promise.resolve();
+    this.ready = this._init();
+  }
+
+  async _init() {
+    this.cs = await cipherSuite();
+    this.sigKeys = await this.cs.signature.keygen(); // one signature key for this session: a resync is no "change"
+  }
+
+  _serial(fn) {
+    const run = this._chain.then(fn);
+    this._chain = run.catch((e) => this.log(`error: ${e && e.message}`));
+    return run;
+  }
+
+  _refuse(what, why) {
+    this.counts[what] += 1;
+    this.lastRefusal = `${what}: ${why}`;
+    this.log(`refused (${what}): ${why}`);
+  }
+
+  _pskIndex(state) {
+    return mls.makePskIndex(state, { [mls.bytesToBase64(PSK_ID)]: this.link.psk });
+  }
+
+  async _newKeyPackage() {
+    const credential = { credentialType: "basic", identity: encodeIdentity(this.me, this.name) };
+    this.kp = await mls.generateKeyPackageWithKey(credential, mls.defaultCapabilities(), mls.defaultLifetime, [],
+      this.sigKeys, this.cs);
+    return b64u(mls.encodeMlsMessage({ keyPackage: this.kp.publicPackage, wireformat: "mls_key_package", version: "mls10" }));
+  }
+
+  // ------------------------------------------------------------------------------------------ node events
+
+  /** After the node's `joined`: make a one-member group, or ask to be added. */
+  start(joined) {
+    return this._serial(async () => {
+      await this.ready;
+      this.me = joined.participant;
+      this.name = joined.name || "";
+      this.room = joined.room;
+      this.link = await linkSecrets(this.secret, this.room);
+      this.present = new Set((joined.participants || []).map((p) => (typeof p === "string" ? p : p.id)));
+      this._trackOutside();
+      const epoch = joined.mls ? joined.mls.epoch : null;
+      if (epoch === null || epoch === undefined) await this._create();
+      else await this._askToJoin();
+    });
+  }
+
+  /** After a `resume`: catch up with what was missed. */
+  resumed(joined) {
+    return this._serial(async () => {
+      if (joined && joined.participants) this.present = new Set(joined.participants.map((p) => (typeof p === "string" ? p : p.id)));
+      if (this.phase === "member") this._sync();
+      else if (this.phase === "joining") await this._askToJoin();
+      else if (this.phase === "creating") this.send({ type: "mls_create" });
+      this._schedule();
+    });
+  }
+
+  async _create() {
+    await this._newKeyPackage();
+    this.group = await mls.createGroup(this.link.groupId, this.kp.publicPackage, this.kp.privatePackage, [], this.cs);
+    this.phase = "creating";
+    this.send({ type: "mls_create" });
+    this.onChange();
+  }
+
+  async _askToJoin() {
+    this._leaveGroup();
+    this.phase = "joining";
+    this.send({ type: "mls_key_package", data: await this._newKeyPackage() });
+    this.onChange();
+  }
+
+  _leaveGroup() {
+    this.group = null;
+    this.epoch = null;
+    this.inflight = null;
+    this.future.clear();
+    this.pendingAdds.clear();
+    this.syncAsked = null;
+    this._parts = null;
+    if (this._timer) this.timers.clearTimeout(this._timer);
+    this._timer = null;
+  }
+
+  /** Every node message of type mls_* plus participant_joined / participant_left; true if it was ours. */
+  handle(msg) {
+    if (!msg || typeof msg.type !== "string") return Promise.resolve(false);
+    const t = msg.type;
+    // participant_joined / participant_left are observed (a hint for who to add and remove), not consumed:
+    // the session handles them too
+    if (t === "participant_joined") {
+      const id = msg.participant && typeof msg.participant === "object" ? msg.participant.id : msg.participant;
+      if (typeof id === "string") this.present.add(id);
+      this._serial(async () => { this._trackOutside(); this._schedule(); });
+      return Promise.resolve(false);
+    }
+    if (t === "participant_left") {
+      if (typeof msg.participant === "string") {
+        this.present.delete(msg.participant);
+        this.pendingAdds.delete(msg.participant);
+      }
+      this._serial(async () => this._schedule());
+      return Promise.resolve(false);
+    }
+    if (!t.startsWith("mls_")) return Promise.resolve(false);
+    return this._serial(async () => {
+      await this.ready;
+      try {
+        await this._on(msg);
+      } catch (e) {
+        this.log(`error on ${t}: ${e && e.message}`);
+      }
+      return true;
+    });
+  }
+
+  async _on(m) {
+    switch (m.type) {
+      case "mls_created":
+        if (this.phase === "creating" && m.epoch === 0) await this._enterEpoch(this.group, "created the group");
+        break;
+      case "mls_join_request":
+        await this._onJoinRequest(m);
+        break;
+      case "mls_welcome":
+        await this._onWelcome(m);
+        break;
+      case "mls_commit":
+        await this._onCommit(m);
+        break;
+      case "mls_commit_accepted":
+        if (this.inflight && m.epoch === this.inflight.epoch && this.epoch === m.epoch) {
+          const { newState, joiners, consumed } = this.inflight;
+          this.inflight = null;
+          zero(consumed);
+          await this._enterEpoch(newState, joiners.length ? `added ${joiners.join(", ")}` : "our commit");
+        }
+        break;
+      case "mls_commit_rejected":
+        await this._onRejected(m);
+        break;
+      case "mls_resync":
+        if (m.epoch === null) { // the room has no group any more: the first mls_create wins again
+          this.log("the node says the room has no group any more: making one");
+          this._leaveGroup();
+          await this._create();
+        } else if (this.phase === "member" || this.phase === "joining") {
+          this.log(`the node no longer keeps epoch ${this.epoch}'s commits: rejoining`);
+          await this._askToJoin();
+        }
+        break;
+      default:
+        break; // mls_epoch / mls_sync are ours to send; anything else is unknown: ignored
+    }
+  }
+
+  async _onRejected(m) {
+    if (m.reason === "group_exists" && this.phase === "creating") {
+      this.log("another member made the group first: asking to be added");
+      await this._askToJoin();
+      return;
+    }
+    if (m.reason === "no_group" && this.phase === "member") {
+      this.inflight = null;
+      return;
+    }
+    if (this.inflight) {
+      this.counts.commits_lost += 1;
+      this.inflight = null;
+    }
+    if (m.reason === "not_member") {
+      // the node does not count us as a member (yet): no retry in this epoch, the next member in line commits
+      this.notMemberEpoch = this.epoch;
+      return;
+    }
+    if (this.phase === "member" && Number.isSafeInteger(m.epoch) && m.epoch > this.epoch) this._sync();
+    this._schedule();
+  }
+
+  _sync() {
+    if (this.syncAsked === this.epoch) return;
+    this.syncAsked = this.epoch;
+    this.send({ type: "mls_sync", since: this.epoch });
+  }
+
+  async _onJoinRequest(m) {
+    let kp;
+    try {
+      kp = decode(m.data, "mls_key_package").keyPackage;
+    } catch (e) {
+      this._refuse("refused_key_packages", `from ${m.from}: ${e.message}`);
+      return;
+    }
+    const id = decodeIdentity(kp.leafNode.credential);
+    if (!id || id.participant !== m.from) {
+      this._refuse("refused_key_packages", `from ${m.from}: its credential names ${id ? id.participant : "nobody"}`);
+      return;
+    }
+    if (kp.cipherSuite !== CIPHERSUITE && kp.cipherSuite !== 1) {
+      this._refuse("refused_key_packages", `from ${m.from}: ciphersuite ${kp.cipherSuite}`);
+      return;
+    }
+    if (id.participant === this.me) {
+      this._refuse("refused_key_packages", "a KeyPackage in our own name");
+      return;
+    }
+    this.pendingAdds.set(m.from, { kp, hpke: kp.leafNode.hpkePublicKey, sig: b64u(kp.leafNode.signaturePublicKey) });
+    const known = this.knownKeys.get(m.from);
+    if (known && known !== b64u(kp.leafNode.signaturePublicKey)) {
+      this._warn(m.from, "credential_changed", `${id.name || m.from} is joining with a new key`);
+    }
+    this._schedule();
+  }
+
+  /** The whole Welcome of an mls_welcome, once all its parts are in (null while some are missing). */
+  _welcomeData(m) {
+    if (m.parts === undefined || m.parts === 1) return m.data;
+    if (!Number.isSafeInteger(m.parts) || m.parts < 1 || m.parts > MAX_WELCOME_PARTS || !Number.isSafeInteger(m.part) ||
+        m.part < 0 || m.part >= m.parts || typeof m.data !== "string" || m.data.length > WELCOME_PART_CHARS) {
+      this._refuse("refused_welcomes", `from ${m.from}: bad part ${m.part}/${m.parts}`);
+      return null;
+    }
+    const key = `${m.from}/${m.epoch}/${m.parts}`;
+    if (!this._parts || this._parts.key !== key) this._parts = { key, got: new Map() };
+    this._parts.got.set(m.part, m.data);
+    if (this._parts.got.size < m.parts) return null;
+    const whole = Array.from({ length: m.parts }, (_, i) => this._parts.got.get(i)).join("");
+    this._parts = null;
+    return whole;
+  }
+
+  async _onWelcome(m) {
+    if (this.phase !== "joining" || !this.kp) return;
+    const data = this._welcomeData(m);
+    if (data === null) return;
+    let state;
+    try {
+      const w = decode(data, "mls_welcome").welcome;
+      const t0 = performance.now();
+      state = await mls.joinGroup(w, this.kp.publicPackage, this.kp.privatePackage, this._pskIndex(undefined), this.cs);
+      this.timing.joinMs = performance.now() - t0;
+    } catch (e) {
+      this._refuse("refused_welcomes", `from ${m.from}: ${e.message}`);
+      return;
+    }
+    if (!bytesEqual(state.groupContext.groupId, this.link.groupId)) {
+      this._refuse("refused_welcomes", `from ${m.from}: another group than this link's`);
+      return;
+    }
+    const mine = this._leaves(state).find((l) => l.leaf === state.privatePath.leafIndex);
+    if (!mine || mine.participant !== this.me || mine.sig !== b64u(this.sigKeys.publicKey)) {
+      this._refuse("refused_welcomes", `from ${m.from}: our leaf is not ours`);
+      return;
+    }
+    this.knownKeys.clear(); // first roster we see: nothing to compare with
+    await this._enterEpoch(state, `welcomed by ${m.from}`);
+  }
+
+  async _onCommit(m) {
+    if (this.phase !== "member" || !Number.isSafeInteger(m.epoch)) return;
+    if (m.epoch < this.epoch) return; // applied already (a duplicate, or replayed by the node)
+    if (m.epoch > this.epoch) {
+      if (this.future.size < MAX_FUTURE_COMMITS && m.epoch <= this.epoch + MAX_FUTURE_COMMITS) this.future.set(m.epoch, m);
+      this._sync();
+      return;
+    }
+    if (this.inflight && this.inflight.epoch === m.epoch && m.commit === this.inflight.commit) {
+      const { newState, joiners, consumed } = this.inflight; // our own commit, echoed: it won
+      this.inflight = null;
+      zero(consumed);
+      await this._enterEpoch(newState, joiners.length ? `added ${joiners.join(", ")}` : "our commit");
+      return;
+    }
+    if (this.inflight && this.inflight.epoch === m.epoch) {
+      this.counts.commits_lost += 1; // another member's commit won this epoch; ours is void
+      this.inflight = null;
+    }
+    await this._applyCommit(m);
+    while (this.phase === "member" && this.future.has(this.epoch)) {
+      const next = this.future.get(this.epoch);
+      this.future.delete(this.epoch);
+      await this._applyCommit(next);
+    }
+    for (const e of [...this.future.keys()]) if (e < this.epoch) this.future.delete(e);
+  }
+
+  async _applyCommit(m) {
+    let reason = null;
+    const verdict = (incoming) => {
+      reason = this._judge(incoming);
+      return reason ? "reject" : "accept";
+    };
+    let res;
+    try {
+      const msg = decode(m.commit, "mls_private_message");
+      const t0 = performance.now();
+      res = await mls.processPrivateMessage(this.group, msg.privateMessage, this._pskIndex(this.group), this.cs, verdict);
+      this.timing.processCommitMs = performance.now() - t0;
+    } catch (e) {
+      this._refuse("refused_commits", `from ${m.from} at epoch ${m.epoch}: ${e.message}`);
+      return;
+    }
+    if (res.kind !== "newState" || res.actionTaken !== "accept" || toEpoch(res.newState.groupContext.epoch) !== this.epoch + 1) {
+      this._refuse("refused_commits", `from ${m.from} at epoch ${m.epoch}: ${reason || "not a commit to the next epoch"}`);
+      this.onChange();
+      return;
+    }
+    zero(res.consumed); // the old epoch's keys this commit used up: we move on to its new state
+    if (res.newState.groupActiveState.kind !== "active") {
+      this.log(`removed from the group by ${m.from}: asking to be added again`);
+      await this._askToJoin();
+      return;
+    }
+    await this._enterEpoch(res.newState, `commit from ${m.from}`);
+  }
+
+  /** Null to accept an incoming commit, or why it is refused. */
+  _judge(incoming) {
+    if (incoming.kind !== "commit") return "a standalone proposal";
+    if (incoming.senderLeafIndex === undefined) return "not from a member";
+    let adds = 0;
+    let linkPsk = false;
+    for (const { proposal: p } of incoming.proposals) {
+      if (p.proposalType === "add") {
+        adds += 1;
+        if (!decodeIdentity(p.add.keyPackage.leafNode.credential)) return "an add whose credential is not ours";
+      } else if (p.proposalType === "psk") {
+        const id = p.psk.preSharedKeyId;
+        if (id.psktype !== "external" || !bytesEqual(id.pskId, PSK_ID)) return "a PSK that is not the link's";
+        linkPsk = true;
+      } else if (p.proposalType !== "remove") {
+        return `a ${p.proposalType} proposal`;
+      }
+    }
+    if (adds && !linkPsk) return "an add without the link PSK";
+    return null;
+  }
+
+  async _enterEpoch(state, why) {
+    this.group = state;
+    this.epoch = toEpoch(state.groupContext.epoch);
+    this.phase = "member";
+    this.syncAsked = null;
+    const leaves = this._leaves(state);
+    for (const l of leaves) {
+      const was = this.knownKeys.get(l.participant);
+      if (was && was !== l.sig && !l.self) this._warn(l.participant, "credential_changed", `${l.name || l.participant} has a new key`);
+      this.knownKeys.set(l.participant, l.sig);
+    }
+    const seen = new Map();
+    for (const l of leaves) {
+      if (seen.has(l.participant)) this._warn(l.participant, "duplicate", `${l.name || l.participant} is in the group twice`);
+      seen.set(l.participant, l);
+    }
+    for (const [p, a] of this.pendingAdds) {
+      if (leaves.some((l) => l.participant === p && bytesEqual(l.hpke, a.hpke))) this.pendingAdds.delete(p);
+    }
+    const baseKey = await mls.mlsExporter(state.keySchedule.exporterSecret, EXPORTER_LABEL, new Uint8Array(0), NK, this.cs);
+    const chatKey = await mls.mlsExporter(state.keySchedule.exporterSecret, CHAT_LABEL, new Uint8Array(0), 16, this.cs);
+    this.history.set(this.epoch, { leaves, chatKey });
+    for (const e of [...this.history.keys()]) if (e < this.epoch - 1) this.history.delete(e);
+    this.log(`epoch ${this.epoch} (${why}): ${leaves.length} member(s)`);
+    this.send({ type: "mls_epoch", epoch: this.epoch });
+    this.onEpoch({ epoch: this.epoch, baseKey, leaves: leaves.map((l) => [l.leaf, l.participant]), myLeaf: state.privatePath.leafIndex });
+    this._trackOutside();
+    this.onChange();
+    this._schedule();
+  }
+
+  _warn(participant, kind, text) {
+    this.warnings.set(participant, kind);
+    this.onWarning({ participant, kind, text });
+  }
+
+  // ------------------------------------------------------------------------------------------ committing
+
+  _leaves(state = this.group) {
+    const out = [];
+    if (!state) return out;
+    const self = state.privatePath ? state.privatePath.leafIndex : -1;
+    state.ratchetTree.forEach((node, i) => {
+      if (!node || node.nodeType !== "leaf" || i % 2) return;
+      const id = decodeIdentity(node.leaf.credential) || { participant: `?${i / 2}`, name: "" };
+      out.push({ leaf: i / 2, participant: id.participant, name: id.name, self: i / 2 === self,
+        sig: b64u(node.leaf.signaturePublicKey), hpke: node.leaf.hpkePublicKey });
+    });
+    return out;
+  }
+
+  /** The proposals our next commit would carry (removes of absent members, adds of pending joiners). */
+  _work() {
+    const leaves = this._leaves();
+    const removes = new Set();
+    const adds = [];
+    for (const l of leaves) if (!l.self && !this.present.has(l.participant)) removes.add(l.leaf);
+    for (const [p, a] of this.pendingAdds) {
+      if (!this.present.has(p)) continue; // added once the node announces it (and it gets a tile)
+      const same = leaves.filter((l) => l.participant === p);
+      if (same.some((l) => bytesEqual(l.hpke, a.hpke))) { this.pendingAdds.delete(p); continue; }
+      if (same.some((l) => l.self)) { this.pendingAdds.delete(p); continue; }
+      for (const l of same) removes.add(l.leaf); // a participant's new KeyPackage replaces its old leaf
+      adds.push([p, a]);
+    }
+    return { removes: [...removes], adds };
+  }
+
+  /** Our place in line among present members (by leaf index): 0 commits first. */
+  _rank() {
+    const line = this._leaves().filter((l) => l.self || this.present.has(l.participant)).map((l) => l.leaf).sort((a, b) => a - b);
+    return Math.max(0, line.indexOf(this.group.privatePath.leafIndex));
+  }
+
+  /** (Re)arms the commit timer for pending work; a timer armed in this epoch is kept, so a storm batches. */
+  _schedule() {
+    if (this._timer && this._timerEpoch === this.epoch && this.phase === "member" && !this.inflight) return;
+    if (this._timer) this.timers.clearTimeout(this._timer);
+    this._timer = null;
+    if (this.phase !== "member" || this.inflight || this.notMemberEpoch === this.epoch) return;
+    const w = this._work();
+    if (!w.removes.length && !w.adds.length) return;
+    const delay = COMMIT_BATCH_MS + this._rank() * (RANK_DELAY_MS + RANK_DELAY_PER_MEMBER_MS * this._leaves().length);
+    this._timerEpoch = this.epoch;
+    this._timer = this.timers.setTimeout(() => {
+      this._timer = null;
+      this._serial(() => this._commit());
+    }, delay);
+  }
+
+  async _commit() {
+    if (this.phase !== "member" || this.inflight) return;
+    const { removes, adds } = this._work();
+    if (!removes.length && !adds.length) return;
+    const proposals = removes.map((leaf) => ({ proposalType: "remove", remove: { removed: leaf } }));
+    for (const [, a] of adds) proposals.push({ proposalType: "add", add: { keyPackage: a.kp } });
+    if (adds.length) {
+      proposals.push({ proposalType: "psk", psk: { preSharedKeyId: { psktype: "external", pskId: PSK_ID,
+        pskNonce: crypto.getRandomValues(new Uint8Array(32)) } } });
+    }
+    const t0 = performance.now();
+    const res = await mls.createCommit({ state: this.group, cipherSuite: this.cs, pskIndex: this._pskIndex(this.group) },
+      { extraProposals: proposals, ratchetTreeExtension: true });
+    this.timing.createCommitMs = performance.now() - t0;
+    // res.consumed are keys of the current epoch's state: zeroed only once our commit wins, since a losing commit
+    // leaves us in this state to process the winner (zeroing them here broke exactly that)
+    const joiners = adds.map(([p]) => p);
+    const msg = { type: "mls_commit", epoch: this.epoch, commit: b64u(mls.encodeMlsMessage(res.commit)), joiners };
+    this.inflight = { epoch: this.epoch, newState: res.newState, joiners, commit: msg.commit, consumed: res.consumed };
+    const welcome = res.welcome ? b64u(mls.encodeMlsMessage({ welcome: res.welcome, wireformat: "mls_welcome", version: "mls10" })) : null;
+    const parts = [];
+    const partChars = this.partChars;
+    if (welcome && welcome.length <= partChars) msg.welcome = welcome;
+    else if (welcome) { // docs/e2ee.md "Large Welcomes": the commit, then its Welcome in parts
+      for (let i = 0; i < welcome.length; i += partChars) parts.push(welcome.slice(i, i + partChars));
+      msg.welcome_parts = parts.length;
+    }
+    this.counts.commits_sent += 1;
+    this.lastCommit = { epoch: this.epoch, adds: joiners.length, removes: removes.length,
+      commitBytes: Math.floor(msg.commit.length * 3 / 4), welcomeBytes: welcome ? Math.floor(welcome.length * 3 / 4) : 0 };
+    this.log(`commit in epoch ${this.epoch}: +${joiners.length} -${removes.length}${parts.length ? `, Welcome in ${parts.length} parts` : ""}`);
+    this.send(msg);
+    parts.forEach((data, index) => this.send({ type: "mls_welcome_part", epoch: msg.epoch, index, data }));
+  }
+
+  // ------------------------------------------------------------------------------------------ views
+
+  /** Exactly the MLS roster of the current epoch. */
+  roster() {
+    return this._leaves().map((l) => ({ leaf: l.leaf, participant: l.participant, name: l.name, self: l.self,
+      warning: this.warnings.get(l.participant) || null }));
+  }
+
+  /**
+   * Who the node says is here but the group does not hold (`joining`, with `outside`: the ones outside for
+   * longer than `graceMs`), and who the group holds but the node says left (`leaving`).
+   */
+  pending(graceMs = OUTSIDE_GRACE_MS) {
+    const joining = this._trackOutside();
+    const now = this.clock();
+    const inRoster = new Set(this._leaves().map((l) => l.participant));
+    return { joining, outside: joining.filter((p) => now - this._outsideSince.get(p) >= graceMs),
+      leaving: [...inRoster].filter((p) => p !== this.me && !this.present.has(p)) };
+  }
+
+  /** Notes since when each participant the node lists has been outside our group; returns them. */
+  _trackOutside() {
+    const inRoster = new Set(this._leaves().map((l) => l.participant));
+    const now = this.clock();
+    const joining = [...this.present].filter((p) => !inRoster.has(p) && p !== this.me);
+    const since = new Map();
+    for (const p of joining) since.set(p, this._outsideSince && this._outsideSince.has(p) ? this._outsideSince.get(p) : now);
+    this._outsideSince = since;
+    return joining;
+  }
+
+  epochAuthenticator() {
+    return this.phase === "member" ? this.group.keySchedule.epochAuthenticator : null;
+  }
+
+  // ------------------------------------------------------------------------------------------ sealed app data
+
+  /** Seals bytes under the current epoch, signed with our MLS signature key: {e, l, iv, ct, sig}. */
+  async seal(bytes) {
+    if (this.phase !== "member") throw new Error("not in the meeting's group yet");
+    const h = this.history.get(this.epoch);
+    const leaf = this.group.privatePath.leafIndex;
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const key = await crypto.subtle.importKey("raw", h.chatKey, "AES-GCM", false, ["encrypt"]);
+    const ct = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: te.encode(`${this.epoch}/${leaf}`) }, key, bytes));
+    const sig = await this.cs.signature.sign(this.sigKeys.signKey, this._tbs(this.epoch, leaf, iv, ct));
+    return { e: this.epoch, l: leaf, iv: b64u(iv), ct: b64u(ct), sig: b64u(sig) };
+  }
+
+  _tbs(epoch, leaf, iv, ct) {
+    return new Uint8Array([...te.encode(`castellan sealed v1/${epoch}/${leaf}/`), ...iv, ...ct]);
+  }
+
+  /** The bytes of a sealed blob from participant `from`, or null (unknown epoch, wrong sender, forged). */
+  async open(from, s) {
+    return this._serial(async () => {
+      try {
+        const h = s && this.history.get(s.e);
+        const l = h && h.leaves.find((x) => x.leaf === s.l);
+        if (!l) { this._refuse("refused_chat", `from ${from}: no key for epoch ${s && s.e}`); return null; }
+        if (l.participant !== from) { this._refuse("refused_chat", `from ${from}: sealed by ${l.participant}`); return null; }
+        const iv = unb64u(s.iv);
+        const ct = unb64u(s.ct);
+        if (!(await this.cs.signature.verify(unb64u(l.sig), this._tbs(s.e, s.l, iv, ct), unb64u(s.sig)))) {
+          this._refuse("refused_chat", `from ${from}: bad signature`);
+          return null;
+        }
+        const key = await crypto.subtle.importKey("raw", h.chatKey, "AES-GCM", false, ["decrypt"]);
+        return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv, additionalData: te.encode(`${s.e}/${s.l}`) }, key, ct));
+      } catch (e) {
+        this._refuse("refused_chat", `from ${from}: ${e.message}`);
+        return null;
+      }
+    });
+  }
+
+  stop() {
+    if (this._timer) this.timers.clearTimeout(this._timer);
+    this._timer = null;
+    this.phase = "idle";
+  }
+}

@@ -1,0 +1,453 @@
+"""Issue 12's browser scenarios, run by tests/browser/driver.py inside the loopback-only namespace: MLS meetings
+of real Chromium clients through the real node — churn, and a hostile node (tests/browser/hostile_node.py)
+between the browsers and the node. Each returns its evidence in `result`; the tests assert on it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Playwright
+
+from tests.browser.driver import Participant, client_url, log, poll, wait_http
+from tests.browser.hostile_node import HostileNode, Link, Msg
+
+PROXY_PORT = 7890
+
+# what one page knows about its group, read from the E2EE object and from the DOM the user sees
+STATE_JS = """async () => {
+  const a = window.castellanApp, e = a.e2ee, s = a.session;
+  const st = e ? e.status() : null;
+  const stats = await window.castellanStats();
+  const lock = document.getElementById('lock');
+  return {
+    participant: s && s.me ? s.me.participant : null,
+    epoch: e ? e.epoch() : null,
+    roster: e ? e.roster().map((m) => m.participant).sort() : [],
+    names: e ? e.roster().map((m) => m.name) : [],
+    warnings: e ? e.roster().filter((m) => m.warning).map((m) => [m.participant, m.warning]) : [],
+    status: st,
+    safety: e ? await e.safetyCode() : null,
+    lockState: lock.dataset.state || null, lock: lock.textContent,
+    tiles: [...document.querySelectorAll('#grid .tile:not(.self)')].map((t) => ({participant: t.dataset.participant,
+      member: t.dataset.member, warning: t.dataset.warning, videoShown: !t.querySelector('video').hidden,
+      hasMedia: !!t.querySelector('video').srcObject, problem: t.querySelector('.problem').hidden ? '' :
+      t.querySelector('.problem').textContent})),
+    members: [...document.querySelectorAll('#members-list li')].map((l) => l.dataset.participant).sort(),
+    joining: [...document.querySelectorAll('#members-joining li')].map((l) => l.dataset.participant).sort(),
+    safetyShown: document.getElementById('safety').textContent, safetyEpoch: a.safetyEpoch ?? null,
+    video: stats.video, log: e ? e.log.slice(-40) : [], sessionLog: s ? s.log.slice(-20) : [],
+  };
+}"""
+
+
+def state(p: Participant) -> dict[str, Any]:
+    assert p.page is not None
+    return p.page.evaluate(STATE_JS)  # type: ignore[no-any-return]
+
+
+def states(parts: dict[str, Participant]) -> dict[str, dict[str, Any]]:
+    return {k: state(p) for k, p in parts.items()}
+
+
+def decoded_from(s: dict[str, Any], pid: str) -> int:
+    return sum(v["framesDecoded"] for v in s["video"] if v.get("participant") == pid)
+
+
+def agreed(x: dict[str, dict[str, Any]], n: int) -> bool:
+    """Every page on one epoch with n members, the same safety code, green, and its list showing that roster."""
+    epochs = {v["epoch"] for v in x.values()}
+    codes = {v["safety"] for v in x.values()}
+    return (len(epochs) == 1 and None not in epochs and len(codes) == 1 and None not in codes
+            and all(len(v["roster"]) == n and v["members"] == v["roster"] and v["lockState"] == "green"
+                    for v in x.values()))
+
+
+def all_decoding(parts: dict[str, Participant], timeout: float, more_than: dict[str, int] | None = None
+                 ) -> dict[str, dict[str, Any]]:
+    """Until every page decodes video from every other page (beyond `more_than[k/o]` frames)."""
+    base = more_than or {}
+
+    def ok(x: dict[str, dict[str, Any]]) -> bool:
+        ids = {k: v["participant"] for k, v in x.items()}
+        return all(decoded_from(x[k], ids[o]) > base.get(f"{k}/{o}", 0) for k in x for o in x if o != k)
+
+    return poll(lambda: states(parts), ok, timeout, 0.5)  # type: ignore[no-any-return]
+
+
+def frame_counts(x: dict[str, dict[str, Any]]) -> dict[str, int]:
+    ids = {k: v["participant"] for k, v in x.items()}
+    return {f"{k}/{o}": decoded_from(x[k], ids[o]) for k in x for o in x if o != k}
+
+
+def summary(x: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {k: {"participant": v["participant"], "epoch": v["epoch"], "roster": v["roster"], "safety": v["safety"], "lock": v["lockState"],
+                "reason": (v["status"] or {}).get("reason")} for k, v in x.items()}
+
+
+def _open(pw: Playwright, cfg: dict[str, Any], parts: dict[str, Participant], console: list[str], key: str,
+          ws_url: str | None = None, secret: str | None = None) -> Participant:
+    c = dict(cfg, ws_url=ws_url or cfg["ws_url"])
+    p = parts[key] = Participant(pw, cfg, key, console)
+    p.open(client_url(c, cfg["tokens"][key], key, secret or cfg["secret"]))
+    return p
+
+
+def _close(parts: dict[str, Participant], key: str) -> None:
+    p = parts.pop(key)
+    if p.page is not None:
+        p.page.click("#btn-leave")
+        time.sleep(0.3)
+    p.close()
+
+
+# ---------------------------------------------------------------------------------------------------- churn
+
+
+def mls_churn(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Three participants join and leave in churn (A, B, C; C leaves; D joins; B leaves; E joins): after every
+    change, every page is on one new epoch with the same safety code, shows exactly the roster, decodes the others'
+    video and stays green."""
+    wait_http(cfg["base_url"] + "/static/join.html")
+    wait_http(cfg["http_url"] + "/healthz")
+    console: list[str] = []
+    result["console"] = console
+    parts: dict[str, Participant] = {}
+    steps: list[dict[str, Any]] = []
+    result["steps"] = steps
+    try:
+        def settle(label: str, n: int) -> None:
+            s = poll(lambda: states(parts), lambda x: agreed(x, n), 30, 0.5)
+            before = frame_counts(s)
+            s2 = all_decoding(parts, 20, before)
+            steps.append({"step": label, "agreed": agreed(s, n), "summary": summary(s), "frames_before": before,
+                          "frames_after": frame_counts(s2), "tiles": {k: v["tiles"] for k, v in s2.items()}})
+            log(label, summary(s))
+
+        _open(pw, cfg, parts, console, "A")
+        time.sleep(1.5)
+        _open(pw, cfg, parts, console, "B")
+        settle("A+B", 2)
+        _open(pw, cfg, parts, console, "C")
+        settle("A+B+C", 3)
+        _close(parts, "C")
+        settle("C left", 2)
+        _open(pw, cfg, parts, console, "D")
+        settle("D joined", 3)
+        _close(parts, "B")
+        settle("B left", 2)
+        _open(pw, cfg, parts, console, "E")
+        settle("E joined", 3)
+        parts["A"].shot(Path(cfg["artifacts"]), "mls-churn.png", result)
+    finally:
+        result["final"] = {k: {"log": v["log"], "sessionLog": v["sessionLog"]} for k, v in
+                           (states(parts).items() if parts else [])}
+        for p in parts.values():
+            p.close()
+
+
+# ---------------------------------------------------------------------------------------------------- the departed
+
+# the state a departing member could keep: its epoch's exporter secret (the MLS state's part frame keys come from;
+# ts-mls state objects hold functions, so they cannot be cloned whole) and the SFrame base key derived from it
+SAVE_JS = """async () => {
+  const m = window.castellanApp.e2ee.member;
+  const mls = await import('/static/vendor/ts-mls.js');
+  const sf = await import('/static/e2ee/sframe.js');
+  // copies (the live state is zeroed as the member moves on): its epoch's exporter secret, and what it derives
+  const exporter = m.group.keySchedule.exporterSecret.slice();
+  const base = await mls.mlsExporter(exporter, sf.EXPORTER_LABEL, new Uint8Array(0), sf.NK, m.cs);
+  window.__saved = {epoch: m.epoch, exporter: Array.from(exporter), base: Array.from(base),
+    leaves: window.castellanApp.e2ee.roster().map((l) => [l.leaf, l.participant])};
+  return {epoch: m.epoch, leaves: window.__saved.leaves};
+}"""
+
+# tries every captured frame with a FrameCrypto holding the given epoch keys, as from every possible sender
+TRY_JS = """async ({frames, saved, asEpoch}) => {
+  const sf = await import('/static/e2ee/sframe.js');
+  let k = saved ? window.__saved : null;
+  if (k && asEpoch !== null) k = {...k, epoch: asEpoch};  // the old key tried as if it were the new epoch's
+  if (!k) {  // a current member's keys, the control: the same frames must open with them
+    const m = window.castellanApp.e2ee.member;
+    const mls = await import('/static/vendor/ts-mls.js');
+    const base = await mls.mlsExporter(m.group.keySchedule.exporterSecret, sf.EXPORTER_LABEL, new Uint8Array(0), sf.NK, m.cs);
+    k = {epoch: m.epoch, base: Array.from(base), leaves: window.castellanApp.e2ee.roster().map((l) => [l.leaf, l.participant])};
+  }
+  const senders = k.leaves.map(([, p]) => p);
+  const out = {epoch: k.epoch, opened: 0, tried: 0, reasons: {}};
+  for (const b64 of frames) {
+    const data = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    let ok = false;
+    for (const participant of senders) {
+      const fc = new sf.FrameCrypto();  // fresh per try: no replay window in the way
+      fc.setEpoch({epoch: k.epoch, baseKey: new Uint8Array(k.base), leaves: k.leaves, myLeaf: -1});
+      const r = await fc.decrypt(data, {kind: 'video', codec: 'vp8', keyframe: !(data[0] & 1), participant});
+      if (r.ok) { ok = true; break; }
+      out.reasons[r.reason] = (out.reasons[r.reason] || 0) + 1;
+    }
+    out.tried += 1;
+    if (ok) out.opened += 1;
+  }
+  return out;
+}"""
+
+
+def mls_departed(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Carol saves her state (MLS group state, her epoch's SFrame key) and leaves; once Alice and Bob are on the
+    epoch of her removal and 1.5 s more have passed, a bot records what the node forwards. Carol's saved state
+    opens none of those frames; Alice's current keys open them (the control)."""
+    import base64
+    import subprocess
+    import sys
+
+    wait_http(cfg["base_url"] + "/static/join.html")
+    wait_http(cfg["http_url"] + "/healthz")
+    console: list[str] = []
+    result["console"] = console
+    art = Path(cfg["artifacts"])
+    parts: dict[str, Participant] = {}
+    try:
+        _open(pw, cfg, parts, console, "A")
+        time.sleep(1.5)
+        _open(pw, cfg, parts, console, "B")
+        _open(pw, cfg, parts, console, "C")
+        s = poll(lambda: states(parts), lambda x: agreed(x, 3), 40, 0.5)
+        assert agreed(s, 3), summary(s)
+        all_decoding(parts, 20)
+        carol = parts.pop("C")
+        assert carol.page is not None
+        result["saved"] = carol.page.evaluate(SAVE_JS)
+        carol.page.click("#btn-leave")
+        s = poll(lambda: states(parts), lambda x: agreed(x, 2), 30, 0.5)
+        assert agreed(s, 2), summary(s)
+        result["removal_epoch"] = s["A"]["epoch"]
+        time.sleep(1.5)  # frames sent ≥ 1 s after the removal commit
+        capture = art / "departed-capture"
+        for f in capture.glob("*"):
+            f.unlink()
+        out = art / "departed-capture.json"
+        subprocess.run([sys.executable, str(Path(__file__).with_name("capture_bot.py")), cfg["ws_url"],
+                        cfg["tokens"]["bot"], "5", str(out), str(capture)], capture_output=True, timeout=40, check=False)
+        frames = [base64.b64encode(f.read_bytes()).decode() for f in sorted(capture.glob("video-*.vp8"))]
+        result["captured"] = len(frames)
+        result["epoch_after"] = state(parts["A"])["epoch"]
+        result["departed"] = carol.page.evaluate(TRY_JS, {"frames": frames, "saved": True, "asEpoch": None})
+        result["departed_relabelled"] = carol.page.evaluate(
+            TRY_JS, {"frames": frames, "saved": True, "asEpoch": result["epoch_after"]})
+        assert parts["A"].page is not None
+        result["member"] = parts["A"].page.evaluate(TRY_JS, {"frames": frames, "saved": False, "asEpoch": None})
+        log("departed", result["saved"], result["removal_epoch"], result["departed"], result["member"])
+        carol.close()
+    finally:
+        for p in parts.values():
+            p.close()
+
+
+# ---------------------------------------------------------------------------------------------------- hostile node
+
+
+class Attack:
+    """What one hostile-node scenario has to hand: the proxy, the pages, and what it found."""
+
+    def __init__(self, pw: Playwright, cfg: dict[str, Any], proxy: HostileNode, parts: dict[str, Participant],
+                 console: list[str], result: dict[str, Any]) -> None:
+        self.pw, self.cfg, self.proxy, self.parts, self.console, self.result = pw, cfg, proxy, parts, console, result
+
+    def id(self, key: str) -> str:
+        return str(state(self.parts[key])["participant"])
+
+    def open(self, key: str, secret: str | None = None) -> Participant:
+        return _open(self.pw, self.cfg, self.parts, self.console, key, ws_url=self.proxy.url, secret=secret)
+
+    def record(self, label: str, keys: tuple[str, ...] | None = None) -> dict[str, dict[str, Any]]:
+        s = {k: state(p) for k, p in self.parts.items() if keys is None or k in keys}
+        self.result[label] = {k: {**summary({k: v})[k], "tiles": v["tiles"], "members": v["members"],
+                                  "joining": v["joining"], "refusals": (v["status"] or {}).get("refusals"),
+                                  "warnings": v["warnings"], "lockText": v["lock"], "safetyEpoch": v["safetyEpoch"],
+                                  "safetyShown": v["safetyShown"], "frames": frame_counts(s) if len(s) > 1 else {}}
+                              for k, v in s.items()}
+        log(label, summary(s))
+        return s
+
+
+def _mls(link: Link, kind: str, direction: str = "from_node") -> list[Msg]:
+    return [m for m in getattr(link, direction) if m.get("type") == kind]
+
+
+def attack_ghost(x: Attack) -> None:
+    """The node announces a participant that never joined, forwards a KeyPackage in its name (a real one, lifted
+    from Bob's own join) and a commit from it (a real one, replayed from Alice's first)."""
+    a, b = x.id("A"), x.id("B")
+    la, lb = x.proxy.link(a), x.proxy.link(b)
+    kp = _mls(lb, "mls_key_package", "to_node")[0]["data"]
+    old_commit = _mls(la, "mls_commit", "to_node")[0]
+    epoch = state(x.parts["A"])["epoch"]
+    for link in (la, lb):
+        link.inject({"type": "participant_joined", "participant": {"id": "ghost", "name": "Ghost"}})
+        link.inject({"type": "mls_join_request", "from": "ghost", "data": kp})
+        link.inject({"type": "mls_commit", "from": "ghost", "epoch": epoch, "commit": old_commit["commit"]})
+    time.sleep(6)  # past every member's commit timer (rank × 1.5 s)
+    x.record("after")
+
+
+def attack_forged_from(x: Attack) -> None:
+    """Carol joins for real; the node relabels her KeyPackage as coming from a ghost, and relabels the commits and
+    Welcome it relays as coming from someone else."""
+    a, b = x.id("A"), x.id("B")
+
+    def down(link: Link, m: Msg) -> list[Msg]:
+        if m.get("type") == "mls_join_request":
+            return [{**m, "from": "ghost"}]
+        if m.get("type") in ("mls_commit", "mls_welcome"):
+            return [{**m, "from": "ghost"}]
+        return [m]
+
+    x.proxy.down = down
+    x.open("C")
+    time.sleep(8)
+    x.record("after")
+    x.result["ids"] = {"A": a, "B": b, "C": x.id("C")}
+
+
+def _churn_c(x: Attack) -> None:
+    """Carol joins and leaves, so the pages have seen commits to replay."""
+    x.open("C")
+    poll(lambda: states(x.parts), lambda s: agreed(s, 3), 30, 0.5)
+    _close(x.parts, "C")
+    poll(lambda: states(x.parts), lambda s: agreed(s, 2), 30, 0.5)
+
+
+def attack_replay(x: Attack) -> None:
+    """After Carol joined and left, the node replays to Alice and Bob every handshake message it relayed before:
+    as they were, and relabelled with the current epoch; and Carol's old Welcome to Bob."""
+    a, b = x.id("A"), x.id("B")
+    _churn_c(x)
+    x.record("before_replay")
+    epoch = state(x.parts["A"])["epoch"]
+    for pid in (a, b):
+        link = x.proxy.link(pid)
+        old = [m for ln in x.proxy.links for m in ln.from_node if m.get("type") in ("mls_commit", "mls_welcome",
+                                                                                    "mls_join_request")]
+        for m in old:
+            link.inject(m)
+            if m["type"] == "mls_commit":
+                link.inject({**m, "epoch": epoch})
+    time.sleep(6)
+    x.record("after")
+
+
+def attack_reorder_drop(x: Attack) -> None:
+    """While Carol joins and Dee joins, the node withholds every commit from Bob; then hands them over in
+    reverse order."""
+    b = x.id("B")
+    held: list[Msg] = []
+
+    def down(link: Link, m: Msg) -> list[Msg]:
+        if link.participant == b and m.get("type") in ("mls_commit", "mls_resync"):
+            held.append(m)
+            return []
+        return [m]
+
+    x.proxy.down = down
+    x.open("C")
+    time.sleep(8)
+    x.record("dropping")
+    x.proxy.down = None
+    lb = x.proxy.link(b)
+    for m in reversed(held):
+        lb.inject(m)
+    x.result["held"] = len(held)
+    s = poll(lambda: states(x.parts), lambda s: agreed(s, 3), 30, 0.5)
+    x.result["recovered"] = agreed(s, 3)
+    x.record("after")
+
+
+def attack_alone(x: Attack) -> None:
+    """The node tells Carol she is alone (no group, nobody here, no tracks), answers her `mls_create` itself and
+    keeps every later handshake message from her."""
+    first = len(x.proxy.links)  # Carol's connection is the next one
+
+    def down(link: Link, m: Msg) -> list[Msg]:
+        if link.n >= first:
+            if m.get("type") == "joined":
+                return [{**m, "mls": {"epoch": None}, "participants": [], "tracks": []}]
+            if m.get("type") in ("participant_joined", "participant_left", "track_published") or \
+                    str(m.get("type")).startswith("mls_"):
+                return []
+        return [m]
+
+    def up(link: Link, m: Msg) -> list[Msg]:
+        if link.n >= first and str(m.get("type")).startswith("mls_"):
+            if m["type"] == "mls_create":
+                link.inject({"type": "mls_created", "epoch": 0})
+            return []
+        return [m]
+
+    x.proxy.down, x.proxy.up = down, up
+    x.open("C")
+    time.sleep(8)
+    x.record("after")
+    x.result["ids"] = {k: x.id(k) for k in ("A", "B", "C")}
+
+
+def attack_huge_epoch(x: Attack) -> None:
+    """The node announces epochs no group has reached (2^53 − 1, 2^53, 1e300) in commits, rejections, creations
+    and Welcomes; then Carol joins for real: the group must still work."""
+    a, b = x.id("A"), x.id("B")
+    old_commit = _mls(x.proxy.link(a), "mls_commit", "to_node")[0]["commit"]
+    for pid in (a, b):
+        link = x.proxy.link(pid)
+        for e in (2**53 - 1, 2**53, 1e300, -1):
+            link.inject({"type": "mls_commit", "from": a if pid == b else b, "epoch": e, "commit": old_commit})
+            link.inject({"type": "mls_commit_rejected", "epoch": e, "reason": "stale_epoch"})
+            link.inject({"type": "mls_created", "epoch": e})
+            link.inject({"type": "mls_welcome", "from": a, "epoch": e, "data": old_commit})
+    time.sleep(4)
+    x.record("after")
+    x.open("C")
+    s = poll(lambda: states(x.parts), lambda s: agreed(s, 3), 30, 0.5)
+    x.result["recovered"] = agreed(s, 3)
+    x.record("with_carol")
+
+
+ATTACKS: dict[str, Callable[[Attack], None]] = {
+    "ghost": attack_ghost, "forged_from": attack_forged_from, "replay": attack_replay,
+    "reorder_drop": attack_reorder_drop, "alone": attack_alone, "huge_epoch": attack_huge_epoch,
+}
+
+
+def mls_hostile(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Alice and Bob meet through the hostile node; then `cfg['attack']` runs (ATTACKS)."""
+    wait_http(cfg["base_url"] + "/static/join.html")
+    wait_http(cfg["http_url"] + "/healthz")
+    console: list[str] = []
+    result["console"] = console
+    parts: dict[str, Participant] = {}
+    proxy = HostileNode(cfg["ws_url"], PROXY_PORT).start()
+    try:
+        x = Attack(pw, cfg, proxy, parts, console, result)
+        x.open("A")
+        time.sleep(1.5)
+        x.open("B")
+        s = poll(lambda: states(parts), lambda s: agreed(s, 2), 30, 0.5)
+        assert agreed(s, 2), summary(s)
+        x.record("before")
+        ATTACKS[cfg["attack"]](x)
+        parts["A"].shot(Path(cfg["artifacts"]), f"mls-hostile-{cfg['attack']}.png", result)
+        result["dropped"] = len(proxy.dropped)
+    finally:
+        result["final"] = {k: {"log": v["log"], "sessionLog": v["sessionLog"]} for k, v in
+                           (states(parts).items() if parts else [])}
+        for p in parts.values():
+            p.close()
+        proxy.stop()
+
+
+SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None]] = {
+    "mls_churn": mls_churn,
+    "mls_hostile": mls_hostile,
+    "mls_departed": mls_departed,
+}
+__all__ = ["SCENARIOS", "HostileNode", "Link", "Msg", "PROXY_PORT"]

@@ -1,0 +1,376 @@
+// The MLS member against the attacks of issue 12, through an in-process Delivery Service that can turn hostile
+// (relay.mjs). Each test is an attack that must fail, or a guarantee that must hold.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as mls from "../../signalling/client/vendor/ts-mls.js";
+import { Relay } from "./relay.mjs";
+import { PSK_ID, b64u, encodeIdentity, linkSecrets } from "../../signalling/client/e2ee/link.js";
+import { cipherSuite } from "../../signalling/client/e2ee/group.js";
+import { EXPORTER_LABEL, FrameCrypto, GRACE_MS } from "../../signalling/client/e2ee/sframe.js";
+import { SEND_SWITCH_DELAY_MS } from "../../signalling/client/e2ee.js";
+
+const VP8 = { kind: "video", codec: "vp8", keyframe: false };
+
+async function meeting(...ids) {
+  const r = new Relay();
+  for (const id of ids) {
+    await r.join(id);
+    await r.settle();
+  }
+  return r;
+}
+
+const ids = (roster) => roster.map((x) => x.participant).sort().join(",");
+
+/** A commit made by `entry`'s group state with the given proposals, as the node would relay it. */
+async function craftCommit(entry, proposals, pskSecret = null) {
+  const cs = await cipherSuite();
+  const g = entry.member.group;
+  const psks = pskSecret ? { [mls.bytesToBase64(PSK_ID)]: pskSecret } : {};
+  const res = await mls.createCommit({ state: g, cipherSuite: cs, pskIndex: mls.makePskIndex(g, psks) }, { extraProposals: proposals, ratchetTreeExtension: true });
+  return { type: "mls_commit", from: entry.id, epoch: entry.member.epoch, commit: b64u(mls.encodeMlsMessage(res.commit)), res };
+}
+
+async function keyPackage(participant, name = participant) {
+  const cs = await cipherSuite();
+  return mls.generateKeyPackage({ credentialType: "basic", identity: encodeIdentity(participant, name) }, mls.defaultCapabilities(), mls.defaultLifetime, [], cs);
+}
+
+test("three members join and leave: one roster, one epoch, one safety code; every join and leave is a new epoch", async () => {
+  const r = await meeting("alice", "bob", "carol");
+  const epochs = [...r.members.values()].map((e) => e.e2ee.epoch());
+  assert.deepEqual(epochs, [2, 2, 2]);
+  const codes = await Promise.all([...r.members.values()].map((e) => e.e2ee.safetyCode()));
+  assert.equal(new Set(codes).size, 1);
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob,carol");
+  r.leave("bob");
+  await r.settle();
+  for (const e of r.members.values()) {
+    assert.equal(e.e2ee.epoch(), 3);
+    assert.equal(ids(e.e2ee.roster()), "alice,carol");
+  }
+  const codes2 = await Promise.all([...r.members.values()].map((e) => e.e2ee.safetyCode()));
+  assert.equal(new Set(codes2).size, 1);
+  assert.notEqual(codes2[0], codes[0]);
+  const a = r.members.get("alice").e2ee;
+  const f = await a.sealFrame(new Uint8Array(50).fill(9), VP8);
+  assert.equal(f.epoch, 3);
+  assert.equal((await r.members.get("carol").e2ee.openFrame(f.data, { ...VP8, participant: "alice" })).ok, true);
+});
+
+test("alone = a one-member group: its own epoch, nothing from the link; no frame before it", async () => {
+  const r = new Relay();
+  r.intercept = (from, msg) => (msg.type === "mls_create" ? null : msg); // the node never answers mls_create
+  const a = await r.join("alice");
+  await r.settle();
+  assert.equal(a.e2ee.epoch(), null);
+  assert.equal(a.e2ee.status().state, "amber");
+  assert.equal(await a.e2ee.sealFrame(new Uint8Array(20), VP8), null, "no media before an epoch");
+  r.intercept = null;
+  a.e2ee.handle({ type: "mls_created", epoch: 0 });
+  await r.settle();
+  assert.equal(a.e2ee.epoch(), 0);
+  assert.equal(ids(a.e2ee.roster()), "alice");
+  const link = await linkSecrets(r.secret, "room-1");
+  const linkOnly = new FrameCrypto(); // what anyone holding the link could derive: not the epoch's key
+  linkOnly.setEpoch({ epoch: 0, baseKey: link.psk.slice(0, 16), leaves: [[0, "alice"]], myLeaf: 1 });
+  const f = await a.e2ee.sealFrame(new Uint8Array(20).fill(3), VP8);
+  assert.equal((await linkOnly.decrypt(f.data, { ...VP8, participant: "alice" })).ok, false);
+});
+
+test("a commit that adds without the link PSK is refused", async () => {
+  const r = await meeting("alice", "bob");
+  const kp = await keyPackage("eve");
+  const forged = await craftCommit(r.members.get("alice"), [{ proposalType: "add", add: { keyPackage: kp.publicPackage } }]);
+  const bob = r.members.get("bob");
+  await bob.e2ee.handle(forged);
+  assert.equal(bob.e2ee.epoch(), 1);
+  assert.equal(ids(bob.e2ee.roster()), "alice,bob");
+  assert.equal(bob.member.counts.refused_commits, 1);
+  assert.match(bob.member.lastRefusal, /without the link PSK/);
+});
+
+test("a commit whose PSK is not the link's is refused", async () => {
+  const r = await meeting("alice", "bob");
+  const kp = await keyPackage("eve");
+  const other = crypto.getRandomValues(new Uint8Array(32));
+  const cs = await cipherSuite();
+  const g = r.members.get("alice").member.group;
+  const res = await mls.createCommit({ state: g, cipherSuite: cs, pskIndex: mls.makePskIndex(g, { [mls.bytesToBase64(new Uint8Array([1, 2, 3]))]: other }) }, {
+    extraProposals: [{ proposalType: "add", add: { keyPackage: kp.publicPackage } },
+      { proposalType: "psk", psk: { preSharedKeyId: { psktype: "external", pskId: new Uint8Array([1, 2, 3]), pskNonce: new Uint8Array(32) } } }],
+  });
+  const bob = r.members.get("bob");
+  await bob.e2ee.handle({ type: "mls_commit", from: "alice", epoch: 1, commit: b64u(mls.encodeMlsMessage(res.commit)) });
+  assert.equal(bob.e2ee.epoch(), 1);
+  assert.equal(bob.member.counts.refused_commits, 1);
+});
+
+test("a Welcome for another group id is refused, even with the link PSK", async () => {
+  const r = await meeting("alice");
+  // a former invitee (it has the link, so the PSK) makes its own group and welcomes the next joiner into it
+  const cs = await cipherSuite();
+  const link = await linkSecrets(r.secret, "room-1");
+  const mal = await keyPackage("mallory");
+  let g = await mls.createGroup(crypto.getRandomValues(new Uint8Array(32)), mal.publicPackage, mal.privatePackage, [], cs);
+  r.intercept = (from, msg) => {
+    if (msg.type === "mls_key_package" && from === "bob") {
+      (async () => {
+        const kp = mls.decodeMlsMessage(Uint8Array.from(Buffer.from(msg.data, "base64url")), 0)[0].keyPackage;
+        const res = await mls.createCommit({ state: g, cipherSuite: cs, pskIndex: mls.makePskIndex(g, { [mls.bytesToBase64(PSK_ID)]: link.psk }) }, {
+          extraProposals: [{ proposalType: "add", add: { keyPackage: kp } },
+            { proposalType: "psk", psk: { preSharedKeyId: { psktype: "external", pskId: PSK_ID, pskNonce: new Uint8Array(32) } } }],
+          ratchetTreeExtension: true });
+        g = res.newState;
+        r.deliver("bob", { type: "mls_welcome", from: "mallory", epoch: 1, data: b64u(mls.encodeMlsMessage({ welcome: res.welcome, wireformat: "mls_welcome", version: "mls10" })) });
+      })();
+      return null; // and alice never hears of bob's KeyPackage
+    }
+    return msg;
+  };
+  const bob = await r.join("bob");
+  await r.settle();
+  await new Promise((res) => setTimeout(res, 200));
+  await r.settle();
+  assert.equal(bob.e2ee.epoch(), null);
+  assert.equal(bob.member.counts.refused_welcomes, 1);
+  assert.match(bob.member.lastRefusal, /another group/);
+});
+
+test("commits at a far-future epoch, or an old commit replayed as the current one, move nobody", async () => {
+  const r = await meeting("alice", "bob", "carol");
+  const bob = r.members.get("bob");
+  const old = r.commits[0];
+  for (const epoch of [2 ** 53, 2 ** 53 + 2, 1e6, 3, 40]) {
+    await bob.e2ee.handle({ type: "mls_commit", from: "alice", epoch, commit: old.commit });
+  }
+  await bob.e2ee.handle({ type: "mls_commit", from: "alice", epoch: 2, commit: old.commit }); // epoch 0's commit, relabelled
+  await r.idle();
+  assert.equal(bob.e2ee.epoch(), 2);
+  assert.equal(ids(bob.e2ee.roster()), "alice,bob,carol");
+  assert.ok(bob.member.counts.refused_commits >= 1);
+  const f = await r.members.get("alice").e2ee.sealFrame(new Uint8Array(30), VP8);
+  assert.equal((await bob.e2ee.openFrame(f.data, { ...VP8, participant: "alice" })).ok, true, "still in the meeting's epoch");
+});
+
+test("a known participant's KeyPackage with a new key: warned, and its old leaf is replaced", async () => {
+  const r = await meeting("alice", "bob", "carol");
+  const kp = await keyPackage("carol", "Carol (impostor?)");
+  for (const id of ["alice", "bob"]) {
+    r.deliver(id, { type: "mls_join_request", from: "carol", data: b64u(mls.encodeMlsMessage({ keyPackage: kp.publicPackage, wireformat: "mls_key_package", version: "mls10" })) });
+  }
+  await r.settle();
+  for (const id of ["alice", "bob"]) {
+    const e = r.members.get(id);
+    assert.ok(e.warnings.some((w) => w.participant === "carol" && w.kind === "credential_changed"), `${id} warned`);
+    const carol = e.e2ee.roster().filter((x) => x.participant === "carol");
+    assert.equal(carol.length, 1, "one leaf per participant");
+    assert.equal(carol[0].warning, "credential_changed");
+    assert.equal(carol[0].name, "Carol (impostor?)");
+  }
+});
+
+test("a KeyPackage whose credential names someone else than its sender is refused", async () => {
+  const r = await meeting("alice", "bob");
+  const kp = await keyPackage("bob");
+  await r.members.get("alice").e2ee.handle({ type: "mls_join_request", from: "ghost", data: b64u(mls.encodeMlsMessage({ keyPackage: kp.publicPackage, wireformat: "mls_key_package", version: "mls10" })) });
+  assert.equal(r.members.get("alice").member.counts.refused_key_packages, 1);
+});
+
+test("a departed member's saved state cannot decrypt frames sealed after its removal commit", async () => {
+  const r = await meeting("alice", "bob", "carol");
+  const bob = r.members.get("bob");
+  const saved = mls.encodeGroupState(bob.member.group);
+  const bobFrames = bob.e2ee.frames;
+  r.leave("bob");
+  await r.settle();
+  r.timers.advance(1000); // >= 1 s after the removal commit
+  const alice = r.members.get("alice").e2ee;
+  assert.equal(alice.epoch(), 3);
+  const frames = [];
+  for (let i = 0; i < 5; i++) frames.push(await alice.sealFrame(new Uint8Array(80).fill(i), VP8));
+  assert.ok(frames.every((f) => f.epoch === 3));
+  for (const f of frames) assert.equal((await bobFrames.decrypt(f.data, { ...VP8, participant: "alice" })).ok, false);
+  // the saved state, restored, fed the removal commit the node captured, then asked for keys
+  const cs = await cipherSuite();
+  let state = { ...mls.decodeGroupState(saved, 0)[0], clientConfig: bob.member.group.clientConfig };
+  const removal = r.commits.at(-1);
+  try {
+    const res = await mls.processPrivateMessage(state, mls.decodeMlsMessage(Uint8Array.from(Buffer.from(removal.commit, "base64url")), 0)[0].privateMessage,
+      mls.makePskIndex(state, {}), cs);
+    state = res.newState;
+  } catch (e) { /* refused outright: just as good */ }
+  const base = await mls.mlsExporter(state.keySchedule.exporterSecret, EXPORTER_LABEL, new Uint8Array(0), 16, cs);
+  const thief = new FrameCrypto();
+  thief.setEpoch({ epoch: 3, baseKey: base, leaves: [[0, "alice"], [2, "carol"]], myLeaf: 1 });
+  for (const f of frames) assert.equal((await thief.decrypt(f.data, { ...VP8, participant: "alice" })).ok, false);
+});
+
+test("the previous epoch's keys are dropped after the grace; senders switch shortly after a commit", async () => {
+  const r = await meeting("alice", "bob");
+  const alice = r.members.get("alice").e2ee;
+  const bob = r.members.get("bob").e2ee;
+  r.timers.advance(GRACE_MS + 1000);
+  const before = await alice.sealFrame(new Uint8Array(30).fill(1), VP8);
+  assert.equal(before.epoch, 1);
+  await r.join("carol");
+  await r.idle();
+  r.timers.advance(COMMIT_BATCH_MS_PLUS);
+  await r.idle();
+  assert.equal(bob.epoch(), 2);
+  assert.deepEqual(bob.frames.heldEpochs(), [1, 2], "previous epoch kept during the grace");
+  assert.equal((await bob.openFrame(before.data, { ...VP8, participant: "alice" })).ok, true);
+  r.timers.advance(SEND_SWITCH_DELAY_MS);
+  assert.equal((await alice.sealFrame(new Uint8Array(30), VP8)).epoch, 2, "sending under the new epoch");
+  r.timers.advance(GRACE_MS);
+  await r.settle();
+  assert.deepEqual(bob.frames.heldEpochs(), [2], "old keys gone");
+  const replay = await alice.sealFrame(new Uint8Array(30), VP8);
+  assert.equal(replay.epoch, 2);
+  assert.equal((await bob.openFrame(before.data, { ...VP8, participant: "alice" })).reason, "no_key", "epoch 1 frames no longer open");
+});
+const COMMIT_BATCH_MS_PLUS = 200;
+
+test("a replayed frame is refused by the window", async () => {
+  const r = await meeting("alice", "bob");
+  const f = await r.members.get("alice").e2ee.sealFrame(new Uint8Array(30), VP8);
+  const bob = r.members.get("bob").e2ee;
+  assert.equal((await bob.openFrame(f.data, { ...VP8, participant: "alice" })).ok, true);
+  assert.equal((await bob.openFrame(f.data, { ...VP8, participant: "alice" })).reason, "replay");
+});
+
+test("join storm: KeyPackages arriving together are added by one commit", async () => {
+  const r = await meeting("alice", "bob");
+  const before = r.commits.length;
+  const joiners = Array.from({ length: 12 }, (_, i) => `j${i}`);
+  for (const j of joiners) await r.join(j);
+  await r.settle();
+  assert.equal(r.commits.length - before, 1, "one commit for all of them");
+  const all = ["alice", "bob", ...joiners].sort().join(",");
+  for (const e of r.members.values()) {
+    assert.equal(ids(e.e2ee.roster()), all);
+    assert.equal(e.e2ee.epoch(), 2);
+  }
+});
+
+test("the committer vanishes without a word: the next member in line commits instead", async () => {
+  const r = await meeting("alice", "bob");
+  const alice = r.members.get("alice");
+  alice.e2ee.stop(); // its tab froze: the node still lists it, it commits nothing
+  alice.frozen = true;
+  await r.join("carol");
+  await r.settle();
+  const bob = r.members.get("bob").e2ee;
+  assert.equal(ids(bob.roster()), "alice,bob,carol");
+  assert.equal(r.commits.at(-1).from, "bob");
+});
+
+test("two commits for one epoch: one wins, the loser applies the winner and retries what is still needed", async () => {
+  const r = await meeting("alice", "bob", "carol");
+  // both alice and bob commit at once (bob thinks alice is gone), carol leaves and dave joins meanwhile
+  r.deliver("bob", { type: "participant_left", participant: "alice" });
+  r.members.get("bob").member.present.add("alice"); // the node recants: alice is back
+  await r.join("dave");
+  r.leave("carol");
+  await r.settle();
+  const rosters = [...r.members.values()].map((e) => ids(e.e2ee.roster()));
+  assert.deepEqual(new Set(rosters), new Set(["alice,bob,dave"]));
+  const epochs = new Set([...r.members.values()].map((e) => e.e2ee.epoch()));
+  assert.equal(epochs.size, 1);
+});
+
+test("chat: sealed under the epoch and signed; a blob relayed under another sender's name opens to nothing", async () => {
+  const r = await meeting("alice", "bob", "carol");
+  const blob = await r.members.get("bob").e2ee.sealChat("hello");
+  const carol = r.members.get("carol").e2ee;
+  assert.deepEqual(await carol.openChat("bob", blob), { text: "hello" });
+  assert.deepEqual(await carol.openChat("alice", blob), { text: null });
+  const tampered = JSON.parse(blob);
+  tampered.sealed.ct = tampered.sealed.ct.slice(0, -2) + (tampered.sealed.ct.endsWith("AA") ? "BA" : "AA");
+  assert.deepEqual(await carol.openChat("bob", JSON.stringify(tampered)), { text: null });
+  assert.deepEqual(await carol.openChat("bob", "not json"), { text: null });
+});
+
+test("a Welcome too large for one node frame travels in parts and still opens (and a bad part is refused)", async () => {
+  const r = await meeting("alice");
+  const joiners = Array.from({ length: 40 }, (_, i) => `j${i}`);
+  for (const e of r.members.values()) e.member.partChars = 2048; // a small limit: the same code path as at ~600 members
+  for (const j of joiners) await r.join(j);
+  await r.settle();
+  assert.ok(r.sent.some((s) => s.msg.type === "mls_welcome_part"), "sent in parts");
+  for (const j of joiners) assert.equal(r.members.get(j).e2ee.epoch(), 1);
+  const j0 = r.members.get("j0");
+  j0.member.phase = "joining"; // a later bogus part: refused, counted, no crash
+  await j0.e2ee.handle({ type: "mls_welcome", from: "alice", epoch: 9, data: "AAAA", part: 7, parts: 3 });
+  assert.equal(j0.member.counts.refused_welcomes, 1);
+});
+
+test("the node tells a joiner it is alone: it gets a group of its own, and every lock says someone is outside", async () => {
+  const r = await meeting("alice", "bob");
+  r.intercept = (from, msg) => {
+    if (from === "eve-victim" && msg.type === "mls_create") { r.deliver(from, { type: "mls_created", epoch: 0 }); return null; }
+    return msg;
+  };
+  const v = await r.join("eve-victim", "Victim", { claimAlone: true });
+  await r.settle();
+  assert.equal(v.e2ee.epoch(), 0);
+  assert.equal(ids(v.e2ee.roster()), "eve-victim", "its roster says the truth: nobody else is in its group");
+  const alice = r.members.get("alice").e2ee;
+  assert.equal(ids(alice.roster()), "alice,bob");
+  r.timers.advance(6000);
+  assert.equal(v.e2ee.status().state, "amber");
+  assert.match(v.e2ee.status().reason, /not in the encrypted group: alice, bob/);
+  assert.equal(alice.status().state, "amber");
+  assert.match(alice.status().reason, /eve-victim/);
+  assert.notEqual(await v.e2ee.safetyCode(), await alice.safetyCode());
+  const f = await alice.sealFrame(new Uint8Array(30), VP8);
+  assert.equal((await v.e2ee.openFrame(f.data, { ...VP8, participant: "alice" })).ok, false);
+});
+
+test("a node that echoes a member's own commit back to it: the commit still counts as won", async () => {
+  const r = new Relay();
+  r.echo = true;
+  for (const id of ["alice", "bob", "carol"]) { await r.join(id); await r.settle(); }
+  for (const e of r.members.values()) assert.equal(e.e2ee.epoch(), 2);
+  assert.equal(r.members.get("alice").member.counts.refused_commits, 0);
+});
+
+test("participant_joined / participant_left are observed, not consumed; unknown or malformed messages do not crash", async () => {
+  const r = await meeting("alice");
+  const a = r.members.get("alice").e2ee;
+  assert.equal(await a.handle({ type: "participant_joined", participant: { id: "x", name: "X" } }), false);
+  assert.equal(await a.handle({ type: "participant_left", participant: "x" }), false);
+  assert.equal(await a.handle({ type: "chat", from: "x", data: "" }), false);
+  for (const m of [{ type: "mls_commit" }, { type: "mls_commit", epoch: 0, commit: 5 }, { type: "mls_welcome", data: "!!" },
+    { type: "mls_join_request", from: "x", data: "AAAA" }, { type: "mls_commit", epoch: 0, commit: "A".repeat(5_000_000) }, { type: "mls_bogus" }, null]) {
+    assert.equal(await a.handle(m), m !== null);
+  }
+  await r.settle();
+  assert.equal(a.epoch(), 0);
+});
+
+test("not_member: the refused committer does not retry in that epoch; the next member in line commits", async () => {
+  const r = await meeting("alice", "bob");
+  r.notMembers = new Set(["alice"]);
+  const byAlice = () => r.sent.filter((s) => s.from === "alice" && s.msg.type === "mls_commit").length;
+  const before = byAlice();
+  await r.join("carol");
+  await r.settle();
+  assert.equal(byAlice() - before, 1, "alice tried once");
+  assert.equal(r.commits.at(-1).from, "bob");
+  for (const e of r.members.values()) {
+    assert.equal(ids(e.e2ee.roster()), "alice,bob,carol");
+    assert.equal(e.member.counts.refused_commits, 0, "the loser of an epoch still processes the winner");
+  }
+});
+
+test("mls_resync with epoch null: the group is gone, the members make a new one (first mls_create wins)", async () => {
+  const r = await meeting("alice", "bob");
+  r.epoch = null; // the node dropped the room's group
+  r.commits = [];
+  r.broadcast({ type: "mls_resync", epoch: null });
+  await r.settle();
+  const epochs = [...r.members.values()].map((e) => e.e2ee.epoch());
+  assert.deepEqual(epochs, [1, 1]);
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob");
+});
