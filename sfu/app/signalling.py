@@ -327,7 +327,7 @@ class NodeSignalling:
         if wait > 0:
             stats.count(kind, "rate_limited", size)
             raise ProtocolError("rate_limited", "too many handshake messages: slow down",
-                                retry_after=round(min(wait, 3600.0), 3))
+                                retry_after=max(0.001, round(min(wait, 3600.0), 3)))
         room = p.room
         outcome = room.group.handle(p.id, m, list(room.participants))
         stats.count(kind, outcome.verdict, size)
@@ -344,7 +344,7 @@ class NodeSignalling:
         wait = p.relay_budget.take(size + lim.relay_message_cost)
         if wait > 0:
             raise ProtocolError("rate_limited", "too many messages to the room: slow down",
-                                retry_after=round(min(wait, 3600.0), 3))
+                                retry_after=max(0.001, round(min(wait, 3600.0), 3)))
 
     # ---------------------------------------------------------------- HTTP
 
