@@ -374,3 +374,16 @@ test("mls_resync with epoch null: the group is gone, the members make a new one 
   assert.deepEqual(epochs, [1, 1]);
   for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob");
 });
+
+test("a member that has received a commit for its epoch makes no rival commit, and a refused one does not block it", async () => {
+  const r = await meeting("alice", "bob");
+  const bob = r.members.get("bob");
+  bob.e2ee.handle({ type: "participant_joined", participant: { id: "zed", name: "Z" } });
+  bob.e2ee.handle({ type: "mls_join_request", from: "zed", data: b64u(mls.encodeMlsMessage({ keyPackage: (await keyPackage("zed")).publicPackage, wireformat: "mls_key_package", version: "mls10" })) });
+  await r.idle();
+  assert.ok(bob.member._timer, "bob has work and a timer");
+  await bob.e2ee.handle({ type: "mls_commit", from: "alice", epoch: 1, commit: r.commits[0].commit }); // garbage for epoch 1
+  await r.idle();
+  assert.equal(bob.member.counts.refused_commits, 1);
+  assert.ok(bob.member._timer, "a refused commit re-arms bob's own work");
+});
