@@ -194,14 +194,22 @@ def test_node_forwards_only_ciphertext_and_e2ee_cpu_cost():
     assert on["video"]["encoded_frames"] > 50, on
     green_on = result["on"]["capture"]["green_fraction"]
     assert all(g < 0.5 for g in green_on), green_on
-    # and every frame the node forwarded has the SFrame header right after the clear VP8 payload header
-    # (10 bytes on keyframes, 3 on delta frames): config byte X=0 (KID = epoch < 8 inline), Y=1, C=7
+    # and every frame the node forwarded has an SFrame header (RFC 9605 §4.3) right after the clear VP8 payload
+    # header (10 bytes on keyframes, 3 on delta frames), whose KID names a sender leaf of this small group
+    # (KID = leaf << 8 | epoch mod 256, docs/e2ee.md), followed by at least the 16-byte tag
     captured = sorted((ARTIFACTS / "capture-on").glob("video-*.vp8"))
     assert len(captured) >= 10
     for path in captured:
         data = path.read_bytes()
         clear = 10 if not data[0] & 1 else 3
-        assert data[clear] & 0x8F == 0x0F, (path.name, data[: clear + 9].hex())
+        cfg, pos = data[clear], clear + 1
+        if cfg & 0x80:
+            n = ((cfg >> 4) & 7) + 1
+            kid, pos = int.from_bytes(data[pos : pos + n], "big"), pos + n
+        else:
+            kid = (cfg >> 4) & 7
+        pos += ((cfg & 7) + 1) if cfg & 0x08 else 0
+        assert kid >> 8 < 8 and len(data) >= pos + 16, (path.name, data[: clear + 12].hex())
     # meanwhile both browsers decoded each other throughout, in both modes
     for mode in ("on", "off"):
         assert all(v > 50 for v in result[mode]["frames_decoded"].values()), result[mode]
