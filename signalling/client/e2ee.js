@@ -203,7 +203,8 @@ export class E2EE extends EventTarget {
   status() {
     const m = this.member;
     const base = { api: this.api, roster: this.roster().length, pending: m.phase === "member" ? m.pending() : null,
-      refusals: { ...m.counts }, lastRefusal: m.lastRefusal, sendEpoch: this.workerStats.sendEpoch ?? this.sendEpoch ?? null };
+      refusals: { ...m.counts }, lastRefusal: m.lastRefusal, sendEpoch: this.workerStats.sendEpoch ?? this.sendEpoch ?? null,
+      cryptoMs: (this.workerStats.streams || []).reduce((a, st) => a + st.cryptoMs, 0) }; // frame crypto time in the worker
     if (m.phase !== "member") {
       const reason = m.phase === "joining" ? "waiting to be added to the meeting's group" : "establishing the meeting's keys";
       return { state: "amber", reason, epoch: null, undecryptable: [], ...base };
