@@ -203,8 +203,9 @@ def test_node_forwards_only_ciphertext_and_e2ee_cpu_cost():
     assert on["video"]["encoded_frames"] > 50, on
     green_on = result["on"]["capture"]["green_fraction"]
     assert all(g < 0.5 for g in green_on), green_on
-    # and every frame the node forwarded has the SFrame header right after the clear VP8 payload header
-    # (10 bytes on keyframes, 3 on delta frames): config byte X=0 (KID = epoch < 8 inline), Y=1, C=7
+    # and every frame the node forwarded has an SFrame header (RFC 9605 §4.3) right after the clear VP8 payload
+    # header (10 bytes on keyframes, 3 on delta frames), whose KID names a sender leaf of this small group
+    # (KID = leaf << 8 | epoch mod 256, docs/e2ee.md), followed by at least the 16-byte tag
     captured = sorted((ARTIFACTS / "capture-on").glob("video-*.vp8"))
     assert len(captured) >= 10
     for path in captured:

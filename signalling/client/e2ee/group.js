@@ -202,6 +202,11 @@ export class Member {
       return Promise.resolve(false);
     }
     if (!t.startsWith("mls_")) return Promise.resolve(false);
+    if (t === "mls_commit" && this.phase === "member" && msg.epoch === this.epoch) {
+      // a commit for our epoch is here (to be processed in turn): making a rival one now would only lose
+      this._commitWaiting = msg.epoch;
+      if (this._timer) { this.timers.clearTimeout(this._timer); this._timer = null; }
+    }
     return this._serial(async () => {
       await this.ready;
       try {
@@ -397,10 +402,14 @@ export class Member {
       this.timing.processCommitMs = performance.now() - t0;
     } catch (e) {
       this._refuse("refused_commits", `from ${m.from} at epoch ${m.epoch}: ${e.message}`);
+      this._commitWaiting = null; // it was no commit of ours to wait for: our own work may go ahead
+      this._schedule();
       return;
     }
     if (res.kind !== "newState" || res.actionTaken !== "accept" || toEpoch(res.newState.groupContext.epoch) !== this.epoch + 1) {
       this._refuse("refused_commits", `from ${m.from} at epoch ${m.epoch}: ${reason || "not a commit to the next epoch"}`);
+      this._commitWaiting = null;
+      this._schedule();
       this.onChange();
       return;
     }
@@ -514,7 +523,7 @@ export class Member {
     if (this._timer && this._timerEpoch === this.epoch && this.phase === "member" && !this.inflight) return;
     if (this._timer) this.timers.clearTimeout(this._timer);
     this._timer = null;
-    if (this.phase !== "member" || this.inflight || this.notMemberEpoch === this.epoch) return;
+    if (this.phase !== "member" || this.inflight || this.notMemberEpoch === this.epoch || this._commitWaiting === this.epoch) return;
     const w = this._work();
     if (!w.removes.length && !w.adds.length) return;
     const delay = COMMIT_BATCH_MS + this._rank() * (RANK_DELAY_MS + RANK_DELAY_PER_MEMBER_MS * this._leaves().length);
@@ -526,7 +535,7 @@ export class Member {
   }
 
   async _commit() {
-    if (this.phase !== "member" || this.inflight) return;
+    if (this.phase !== "member" || this.inflight || this._commitWaiting === this.epoch) return;
     const { removes, adds } = this._work();
     if (!removes.length && !adds.length) return;
     const proposals = removes.map((leaf) => ({ proposalType: "remove", remove: { removed: leaf } }));
