@@ -25,7 +25,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from residency.identity import public_text
 from tests.browser.netns import ARTIFACTS, CHROMIUM, run_driver, skip_unless_possible
 from tests.cluster.cluster import PASSWORD, castellan, seed
 from tests.support import chart, coturn, nginx
@@ -112,6 +115,12 @@ def test_https_link_through_nginx_and_a_participant_without_udp_joins_through_tu
             "regions": [{"name": "eu-1", "jurisdiction": "EU", "nodeAddresses": [eu.addr], "httpPort": NODE_HTTP,
                          "turn": {"enabled": True, "host": TURN_HOST,
                                   "tls": {"enabled": True, "secretName": "turn-tls"}}}]})
+        # the region's node key, as the chart's Secret would hold it; its public half enrolled with the control plane
+        node_key = Ed25519PrivateKey.generate()
+        (tmp_path / "node-key").mkdir()
+        (tmp_path / "node-key" / "node-key.pem").write_bytes(node_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        enrolled = json.dumps([{"region": "eu-1", "public_key": public_text(node_key)}])
         seeded = seed(tmp_path / "control.db", [("eu-1", "EU", "Frankfurt, DE", "EU Central")],
                       [("acme", "ACME", "EU", None)], {"board": "acme"}, public_url=f"https://{DOMAIN}")
         try:
@@ -122,7 +131,8 @@ def test_https_link_through_nginx_and_a_participant_without_udp_joins_through_tu
                 "--dir", str(tmp_path), "--protected-mode", "no"], logs / "redis.log", ns=topo.hub))
             procs.append(Proc("control-plane", castellan(
                 "control-plane", "--host", "127.0.0.1", "--port", str(CP_PORT), "--db", str(seeded.db),
-                "--redis-url", redis_url, "--public-url", f"https://{DOMAIN}", "--trust-forwarded-for"),
+                "--redis-url", redis_url, "--public-url", f"https://{DOMAIN}", "--trust-forwarded-for",
+                "--node-keys", enrolled),
                 logs / "control-plane.log", ns=topo.hub, env=trust))
             rendered = chart.named(docs, "ConfigMap", "castellan-gateway")["data"]["nginx.conf"]
             procs.append(nginx.start(nginx.gateway(tmp_path / "gateway", rendered), ns=topo.hub))
@@ -134,7 +144,8 @@ def test_https_link_through_nginx_and_a_participant_without_udp_joins_through_tu
             assert wait_until(lambda: https_ok(eu.ns, f"https://{eu.hub_addr}/readyz", ca.cert), 30, 0.5,
                               ignore=(Exception,)), "\n".join(p.tail() for p in procs)
             argv, env = chart_node(docs, "castellan-node-eu-1-7d9f", eu.addr, {
-                "/etc/castellan/ca/": f"{ca.cert.parent}/", "/var/lib/castellan/node": str(tmp_path / "node")})
+                "/etc/castellan/ca/": f"{ca.cert.parent}/", "/var/lib/castellan/node": str(tmp_path / "node"),
+                "/etc/castellan/node-key/": f"{tmp_path / 'node-key'}/"})
             procs.append(Proc("node", argv, logs / "node.log", ns=eu.ns, env=env))
             procs.append(coturn.start("coturn", coturn.argv(docs, "eu-1", turn.addr, edge.cert, edge.key, tmp_path),
                                       logs / "coturn.log", turn.ns))
