@@ -222,12 +222,8 @@ export class E2EE extends EventTarget {
     if (this.sendEpoch !== epoch) behind = true;
     const out = { epoch, undecryptable: [...undecryptable], ...base };
     if (undecryptable.size) return { state: "amber", reason: `cannot decrypt ${[...undecryptable].join(", ")}`, ...out };
-    // alone in our group while the node has listed others for a while (the "you are alone" attack, or a group we
-    // could not join): we are not in the meeting's encrypted group. Others outside OUR group (a ghost the node
-    // announces, a joiner not yet added) are shown as joining; they cannot read us, so that stays green.
-    if (base.roster === 1 && base.pending.outside.length) {
-      return { state: "amber", reason: `not in the encrypted group with ${base.pending.outside.join(", ")}`, ...out };
-    }
+    // the node lists someone the group has not held for a while: they cannot read us, and we may be on a fork
+    if (base.pending.outside.length) return { state: "amber", reason: `not in the encrypted group: ${base.pending.outside.join(", ")}`, ...out };
     if (behind) return { state: "amber", reason: `switching to epoch ${epoch}`, ...out };
     return { state: "green", reason: `end-to-end encrypted, epoch ${epoch}`, ...out };
   }
