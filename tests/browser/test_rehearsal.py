@@ -12,7 +12,7 @@ contents, read-only mounts read-only), in namespaces this test creates and remov
     client-a      Chromium whose namespace drops all UDP and every TCP port but 443
 
 B and C open the https link of an EU-only tenant and see each other; replica 0 is then SIGKILLed; A joins through
-the surviving replica and TURN/TLS and all three see each other, B and C never stopped decoding. Every join of the
+the surviving replica and TURN/TLS and all three see each other, B and C decoding on (30 frames more each). Every join of the
 EU tenant lands on eu-1's node, a US tenant's on us-1's. Deviations from a pod are the ones test_chart_starts
 lists (bind addresses, ports, paths), plus: the processes run as root, and from the repository, not an image
 (docs/deploy.md, "Rehearsal").
