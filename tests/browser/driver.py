@@ -981,16 +981,19 @@ SELECTED_PAIR = """async () => {
 
 
 def tls_turn(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
-    """Issue 13: two Chromium participants, each in its own namespace, open the https meeting link through nginx
+    """Issue 13: Chromium participants, each in its own namespace, open the https meeting link through nginx
     (trusting the test CA's certificate by its SPKI hash) and meet; A's namespace drops all UDP and all TCP but
     to 443, so A's media must go through the region's TURN over TLS on 443. Each participant is launched through
-    its own executable (`ip netns exec <its namespace> chromium`)."""
+    its own executable (`ip netns exec <its namespace> chromium`). `participants` ([key, name] in join order;
+    default A then B); with `pause_after` (a key), once those joined see each other the driver records their frames
+    in `pause_file` and waits (bounded) for `resume_file` before the rest join — the test acts on the deployment
+    meanwhile (the rehearsal kills a control-plane replica there)."""
     console: list[str] = []
     result["console"] = console
     link = cfg["link"]
     parts: dict[str, Participant] = {}
     try:
-        for k, name in (("A", "Ada (no UDP)"), ("B", "Bob")):
+        for k, name in cfg.get("participants", [["A", "Ada (no UDP)"], ["B", "Bob"]]):
             extra = [f"--host-resolver-rules={cfg['resolve'][k]}",
                      f"--ignore-certificate-errors-spki-list={cfg['spki']}"]
             p = parts[k] = Participant(pw, {**cfg, "chromium": cfg["chromium_by"][k]}, k, console, extra=extra)
@@ -1001,6 +1004,14 @@ def tls_turn(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> Non
             p.page.click("#join-button")
             p.page.wait_for_selector("#meeting-view:not([hidden])", timeout=30000)
             log("joined", k)
+            if k == cfg.get("pause_after"):
+                st = wait_decoding(parts, timeout=60, min_frames=30)
+                result["before_pause"] = {x: frames(v) for x, v in st.items()}
+                Path(cfg["pause_file"]).write_text(json.dumps(result["before_pause"]))
+                deadline = time.monotonic() + 60
+                while not Path(cfg["resume_file"]).exists() and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                assert Path(cfg["resume_file"]).exists(), "the test never said to go on"
         st = wait_decoding(parts, timeout=60, min_frames=30)
         result["stats"] = {k: {"frames": frames(v), "lock": v["lock"], "where": v["where"],
                                "participant": v["participant"]} for k, v in st.items()}
@@ -1010,7 +1021,7 @@ def tls_turn(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> Non
                                               "ice: window.castellanApp.session.me.ice_servers.map(s => s.urls)})")
                            for k, p in parts.items() if p.page is not None}
         log("pairs", result["pairs"])
-        parts["A"].shot(Path(cfg["artifacts"]), "meeting-through-turn-tls.png", result)
+        parts["A"].shot(Path(cfg["artifacts"]), cfg.get("shot", "meeting-through-turn-tls.png"), result)
     finally:
         for p in parts.values():
             p.close()

@@ -6,7 +6,7 @@ directory."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tests.support.processes import Proc
@@ -23,7 +23,7 @@ http {{
     client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy; fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-    server {{
+{upstreams}    server {{
         listen {listen} ssl;
         server_name {server_name};
         ssl_certificate {cert};
@@ -54,14 +54,18 @@ ROUTE = """\
 
 
 def config(directory: Path, *, cert: Path, key: Path, control_plane: str, routes: Mapping[str, str],
-           listen: str = "443", server_name: str = "_") -> Path:
+           listen: str = "443", server_name: str = "_", upstreams: Mapping[str, Sequence[str]] | None = None) -> Path:
     """Writes nginx.conf: TLS on `listen`; each `routes` location prefix -> its upstream (WebSockets pass),
-    the rest -> `control_plane`."""
+    the rest -> `control_plane`. `upstreams` names server groups (name -> host:port list, round robin, as a
+    Service over replicas) that `control_plane` or a route may use as http://<name>."""
     directory.mkdir(parents=True, exist_ok=True)
+    groups = "".join(f"    upstream {name} {{\n" + "".join(f"        server {s} max_fails=1 fail_timeout=30s;\n"
+                                                             for s in servers) + "    }\n"
+                     for name, servers in (upstreams or {}).items())
     locations = "".join(ROUTE.format(prefix=p, upstream=u) for p, u in routes.items())
     path = directory / "nginx.conf"
     path.write_text(CONF.format(dir=directory, listen=listen, server_name=server_name, cert=cert, key=key,
-                                node_locations=locations, control_plane=control_plane))
+                                node_locations=locations, control_plane=control_plane, upstreams=groups))
     return path
 
 

@@ -31,7 +31,7 @@ def bin_dir() -> Path | None:
 
 
 class PostgresServer:
-    def __init__(self, workdir: Path | None = None, fsync: bool = False) -> None:
+    def __init__(self, workdir: Path | None = None, fsync: bool = False, ns: str | None = None) -> None:
         binaries = bin_dir()
         if binaries is None:
             raise FileNotFoundError("PostgreSQL is not installed (scripts/setup.sh --test installs Debian's "
@@ -43,6 +43,7 @@ class PostgresServer:
         self.data = self.dir / "data"
         self.password = secrets.token_urlsafe(18)
         self.fsync = fsync
+        self.ns = ns  # a network namespace to run the server (and psql) in; its 127.0.0.1 is that namespace's
         self.port = 0
         self._as_postgres = os.geteuid() == 0
         if self._as_postgres:
@@ -58,10 +59,14 @@ class PostgresServer:
 
     def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         full = ["runuser", "-u", "postgres", "--", *argv] if self._as_postgres else argv
+        full = self._in_ns(full)
         r = subprocess.run(full, capture_output=True, text=True, timeout=120, cwd=self.dir)
         if check and r.returncode != 0:
             raise RuntimeError(f"{' '.join(argv[:2])} failed ({r.returncode}): {r.stdout[-2000:]}{r.stderr[-2000:]}")
         return r
+
+    def _in_ns(self, argv: list[str]) -> list[str]:
+        return ["ip", "netns", "exec", self.ns, *argv] if self.ns else argv
 
     @property
     def url(self) -> str:
@@ -99,8 +104,8 @@ class PostgresServer:
 
     def psql(self, sql: str, database: str = USER) -> str:
         env = {**os.environ, "PGPASSWORD": self.password}
-        r = subprocess.run([str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d",
-                            database, "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+        r = subprocess.run(self._in_ns([str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d",
+                            database, "-v", "ON_ERROR_STOP=1", "-qAtc", sql]),
                            capture_output=True, text=True, timeout=60, env=env)
         if r.returncode != 0:
             raise RuntimeError(f"psql: {r.stderr.strip()}")
