@@ -136,6 +136,7 @@ class Node:
             self.config.max_tracks,
             self.config.max_subs,
             self.config.measure_latency,
+            self.config.max_sent_rings,
         )
         loop = asyncio.get_running_loop()
         if self.config.media_thread:

@@ -58,6 +58,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                     help="each subscriber receives video of the N most recent speakers only (0: everyone's)")
     ap.add_argument("--audio-n", type=int, default=int(_env("audio_n", 0)),
                     help="... and audio of the N loudest plus the dominant speaker (0: everyone's)")
+    ap.add_argument("--nack-buffer-mb", type=int, default=int(_env("nack_buffer_mb", 256)),
+                    help="memory for retransmissions to subscribers without RTX, node-wide (512 KiB each)")
     ap.add_argument("--log-level", default=_env("log_level", "info"))
     ap.add_argument("--log-format", default=_env("log_format", "json"), choices=["json", "text"])
     return ap.parse_args(argv)
@@ -109,6 +111,7 @@ async def serve(args: argparse.Namespace) -> None:
         resume_grace=args.resume_grace,
         last_n=max(0, args.last_n),
         audio_n=max(0, args.audio_n),
+        nack_buffer_mb=max(0, args.nack_buffer_mb),
     )
     if args.control_plane_url:
         jwks = JwksSource(jwks_from_url(args.control_plane_url))
