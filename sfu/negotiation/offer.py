@@ -32,7 +32,7 @@ class Negotiation:
             node.ice.unregister(p.ice_ufrag)
             p.ice_ufrag, p.ice_pwd = new_credentials()
             node.ice.register(p.ice_ufrag, p.ice_pwd, p)
-        p.remote_ufrag = ufrag
+        p.remote_ufrag, p.remote_pwd = ufrag, pwd
         if p.dtls is None:
             p.remote_fingerprints = fingerprints
         p.ext_ids = {}
