@@ -13,10 +13,11 @@ unknown guessers' checks on it are slowed (`LimitPolicy.delay`) and limited to a
 remain in the link's window — known guessers are neither slowed nor queued behind them.
 
 Waiting for such a slot is bounded and fair (`Checks`): first come, first served among guessers sharing a key;
-one waiting check per guesser (address or device: a second one at the same time is refused, so a guesser cannot
-fill the queue); at most `max_wait` seconds of waiting (then 429 `slow_down`, Retry-After); and at most
-`max_waiting` checks waiting in all and `max_waiting_per_link` on one link, beyond which a check is refused at
-once — memory stays bounded whatever the number of guessers.
+at most `max_waiting_per_guesser` waiting checks per guesser (address or device: enough for an office behind
+one NAT address joining at once, too few for one guesser to fill the queue); at most `max_wait` seconds of
+waiting (then 429 `slow_down`, Retry-After); and at most `max_waiting` checks waiting in all and
+`max_waiting_per_link` on one link, beyond which a check is refused at once — memory stays bounded whatever the
+number of guessers.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ Key = tuple[str, str]
 MAX_WAIT = 10.0  # seconds a check may wait for its turn on a link under guessing
 MAX_WAITING = 1024  # checks waiting for their turn, all links together
 MAX_WAITING_PER_LINK = 64  # ... on one link
+MAX_WAITING_PER_GUESSER = 16  # ... from one guesser (one address: a NAT'd office rejoining after a drain)
 POLL = 0.01  # seconds between looks at the limiter (its windows move with time, and in Redis with other processes)
 
 
@@ -115,12 +117,14 @@ class Checks:
 
     def __init__(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  clock: Callable[[], float] = time.monotonic, max_wait: float = MAX_WAIT,
-                 max_waiting: int = MAX_WAITING, max_waiting_per_link: int = MAX_WAITING_PER_LINK) -> None:
+                 max_waiting: int = MAX_WAITING, max_waiting_per_link: int = MAX_WAITING_PER_LINK,
+                 max_waiting_per_guesser: int = MAX_WAITING_PER_GUESSER) -> None:
         self.sleep = sleep
         self.clock = clock
         self.max_wait = max_wait
         self.max_waiting = max_waiting
         self.max_waiting_per_link = max_waiting_per_link
+        self.max_waiting_per_guesser = max_waiting_per_guesser
         self._inflight: dict[Key, int] = {}
         self._waiting: OrderedDict[int, tuple[Guesser, list[Key]]] = OrderedDict()  # oldest first
         self._tickets = itertools.count()
@@ -149,9 +153,8 @@ class Checks:
     async def _wait_turn(self, limiter: Limiter, g: Guesser, keys: list[Key]) -> None:
         """Waits, in arrival order, until every key has a slot; refuses (429) instead of waiting unboundedly."""
         me = g.blocking()[0]
-        if any(w.blocking()[0] == me for w, _ in self._waiting.values()):
-            raise self._refuse(limiter, g, "one password check at a time from your address while this meeting's "
-                                           "password is being guessed")
+        if sum(w.blocking()[0] == me for w, _ in self._waiting.values()) >= self.max_waiting_per_guesser:
+            raise self._refuse(limiter, g, "too many password checks at once from your address")
         if (len(self._waiting) >= self.max_waiting
                 or sum(w.link == g.link for w, _ in self._waiting.values()) >= self.max_waiting_per_link):
             raise self._refuse(limiter, g, "too many people are trying this meeting's password right now")

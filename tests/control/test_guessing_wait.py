@@ -4,8 +4,9 @@ While a link has recent wrong passwords, unknown guessers get only as many check
 in the link's window. Before, a check that found no free slot polled every 10 ms for as long as it took: with
 the window full it waited a minute or more holding its request open, newcomers could overtake it at every
 poll, one guesser could park any number of requests, and nothing bounded how many waited. Now: first come, first
-served; one waiting check per guesser; at most `max_wait` seconds, then 429 `slow_down`; at most
-`max_waiting_per_link` (and `max_waiting` in all) waiting, beyond which a check is refused at once.
+served; at most `max_waiting_per_guesser` waiting checks per guesser; at most `max_wait` seconds, then 429
+`slow_down`; at most `max_waiting_per_link` (and `max_waiting` in all) waiting, beyond which a check is refused
+at once.
 """
 
 from __future__ import annotations
@@ -109,11 +110,12 @@ def test_checks_get_their_turn_in_arrival_order() -> None:
     assert asyncio.run(run()) == [1, 2, 3, 4, 5]
 
 
-def test_one_waiting_check_per_guesser_and_a_bounded_queue() -> None:
+def test_waiting_checks_are_bounded_per_guesser_and_per_link() -> None:
     async def run() -> dict[str, object]:
         clock = Clock()
         limiter = guessed(4, clock)
-        checks = Checks(sleep=clock.sleep, clock=clock, max_wait=1e9, max_waiting=100, max_waiting_per_link=3)
+        checks = Checks(sleep=clock.sleep, clock=clock, max_wait=1e9, max_waiting=100, max_waiting_per_link=3,
+                        max_waiting_per_guesser=1)
         release = asyncio.Event()
         holder = asyncio.create_task(take(checks, limiter, guesser(1), [], 1, release))
         await asyncio.sleep(0)
@@ -166,3 +168,25 @@ def test_a_known_guesser_never_queues_behind_unknown_ones() -> None:
         return order
 
     assert asyncio.run(run()) == [1, 7, 2]
+
+
+def test_an_office_behind_one_address_joining_at_once_waits_its_turn_instead_of_being_refused() -> None:
+    """After a drain, everyone behind one NAT address asks again at the same moment (the soak saw 10 such
+    joins refused `slow_down` when a guesser could have one waiting check only)."""
+    async def run() -> tuple[list[int], list[object]]:
+        clock = Clock()
+        limiter = FailureLimiter(clock=clock)
+        checks = Checks(sleep=clock.sleep, clock=clock, max_wait=1e9)
+        office = Guesser(LINK, "198.51.100.1", None, known_address=True)
+        order: list[int] = []
+        release = asyncio.Event()
+        tasks = [asyncio.create_task(take(checks, limiter, office, order, n, release)) for n in range(12)]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert (len(order), checks.waiting()) == (5, 7)     # 5 checks in flight per guesser, the others wait
+        release.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        return order, list(results)
+
+    order, results = asyncio.run(run())
+    assert results == [None] * 12 and order == list(range(12))
