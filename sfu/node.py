@@ -36,6 +36,7 @@ from sfu.feedback.inbound import RtcpInbound
 from sfu.feedback.keyframes import KeyframeRequests
 from sfu.feedback.nack import NackResponder
 from sfu.feedback.reports import REPORT_INTERVAL, Reports
+from sfu.heap import HeapTrim, glibc_trim
 from sfu.negotiation.offer import Negotiation
 from sfu.negotiation.publications import Publications
 from sfu.participant import Participant
@@ -90,6 +91,7 @@ class Node:
         self.track_ids = IndexPool(config.max_tracks)
         self.sub_ids = IndexPool(config.max_subs)
         self.control_drops: Counter[str] = Counter()
+        self.heap = HeapTrim(glibc_trim())
         self.counts: Counter[str] = Counter()  # nacks, plis, firs received etc.
         self.node_ssrc = secrets.randbits(32) or 1
         self.draining = False
@@ -222,6 +224,7 @@ class Node:
             return
         p.send({"type": "left", "reason": reason})  # the last message its socket carries
         p.mark_left()
+        self.heap.session_ended()
         for sub in list(p.subscriptions.values()):
             self.publications.remove_subscription(sub)
         for track in list(p.published.values()):
@@ -274,6 +277,7 @@ class Node:
                 if now - last_reports >= REPORT_INTERVAL:
                     last_reports = now
                     self._every_second(now)
+                    self.heap.tick(now)
                     self.allocation.sync()
                     self.allocation.select(now)
             except asyncio.CancelledError:
