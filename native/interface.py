@@ -51,6 +51,9 @@ class Counters(TypedDict):
     batches: int
     probe_packets: int
     layer_filtered: int
+    buffer_bytes: int           # bytes held now by track rings (NACK with RTX) and sent rings (NACK without RTX)
+    sent_rings: int             # sent rings held now: at most the engine's max_sent_rings
+    sent_ring_evictions: int    # sent rings taken from a subscription at the cap, for a newer one
     drops: dict[str, int]
 
 

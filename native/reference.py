@@ -755,6 +755,9 @@ class _Sub:
 
 
 
+BUFFER_SLOT = 2048  # bytes the engine maps per buffered packet (its SLOT): what counters()["buffer_bytes"] counts
+
+
 def _older(a: int, b: int) -> bool:
     """a precedes b in 16-bit sequence space."""
     return (a - b) & 0xFFFF >= 0x8000
@@ -764,9 +767,13 @@ class ReferenceForwarder:
     """The engine's forwarding path in plain Python: same control methods, same `poll()` events
     (kind, peer, (host, port), payload) for STUN, DTLS, RTCP (decrypted) and RTP of an unknown SSRC."""
 
-    def __init__(self, sock: socket.socket, batch: int = 64) -> None:
+    def __init__(self, sock: socket.socket, batch: int = 64, max_sent_rings: int = 512) -> None:
+        if max_sent_rings < 0:
+            raise ValueError("max_sent_rings must be >= 0")
         self.sock = sock
         self.batch = batch
+        self.max_sent_rings = max_sent_rings
+        self.sent_ring_evictions = 0
         self.peers: dict[int, _Peer] = {}
         self.tracks: dict[int, _Track] = {}
         self.subs: dict[int, _Sub] = {}
@@ -842,11 +849,12 @@ class ReferenceForwarder:
         self._by_ssrc[(peer, ssrc)] = track
 
     def remove_track(self, track: int) -> None:
-        t = self.tracks.pop(track, None)
+        t = self.tracks.get(track)
         if t is None:
             return
         for s in list(t.subs):
-            self.remove_subscription(s)
+            self.remove_subscription(s)     # before the track goes: each unlinks itself from it
+        del self.tracks[track]
         del self._by_ssrc[(t.peer, t.ssrc)]
 
     def add_subscription(self, sub: int, track: int, peer: int, ssrc: int, pt: int, rtx_ssrc: int = 0,
@@ -865,8 +873,23 @@ class ReferenceForwarder:
                               bytes(ext_map), abs_send_out, initial_seq & 0xFFFF, ts_offset & 0xFFFFFFFF,
                               need_keyframe=t.codec not in (CODEC_OPUS, CODEC_OTHER), twcc_out=twcc_out)
         if rtx_pt < 0 and t.codec not in (CODEC_OPUS, CODEC_OTHER):
-            self.subs[sub].sent = {}    # NACKs are served from what was sent (no NACK is negotiated for audio)
+            # NACKs are served from what was sent (no NACK is negotiated for audio), within the node-wide cap
+            if self._sent_rings() >= self.max_sent_rings:
+                self._evict_sent_ring()
+            if self._sent_rings() < self.max_sent_rings:
+                self.subs[sub].sent = {}
         t.subs.insert(0, sub)           # the engine links new subscriptions at the head
+
+    def _sent_rings(self) -> int:
+        return sum(1 for s in self.subs.values() if s.sent is not None)
+
+    def _evict_sent_ring(self) -> None:
+        """At the cap: the ring of the subscription that sent least recently (ties: the lowest index) is
+        dropped; that subscription goes on without NACK service."""
+        held = [(s.last_send_ns, i) for i, s in self.subs.items() if s.sent is not None]
+        if held:
+            self.subs[min(held)[1]].sent = None
+            self.sent_ring_evictions += 1
 
     def remove_subscription(self, sub: int) -> None:
         s = self.subs.pop(sub, None)
@@ -1264,6 +1287,8 @@ class ReferenceForwarder:
             rx_packets=c["rx_packets"], rx_bytes=c["rx_bytes"], forwarded_packets=c["forwarded_packets"],
             forwarded_bytes=c["forwarded_bytes"], rtx_packets=c["rtx_packets"], rtcp_sent=c["rtcp_sent"],
             batches=c["batches"], probe_packets=c["probe_packets"], layer_filtered=c["layer_filtered"],
+            buffer_bytes=(sum(t.mask + 1 for t in self.tracks.values()) + self._sent_rings() * SENT_RING) * BUFFER_SLOT,
+            sent_rings=self._sent_rings(), sent_ring_evictions=self.sent_ring_evictions,
             drops=dict(self._drops),
         )
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from native.constants import SENT_RING
 from sfu.turn import TurnConfig
+
+SENT_RING_BYTES = SENT_RING * 2048  # one NACK-without-RTX buffer: SENT_RING packets of the engine's 2048-byte slot
 
 
 @dataclass
@@ -22,6 +25,9 @@ class NodeConfig:
     max_peers: int = 1024
     max_tracks: int = 4096
     max_subs: int = 16384
+    # node-wide cap on NACK-without-RTX buffers (512 KiB per video subscription without RTX); at the cap the one
+    # that sent least recently is evicted (castellan_nack_buffer_evictions_total)
+    nack_buffer_mb: int = 256
     measure_latency: bool = True
     media_thread: bool = True  # forward on a dedicated native thread (False: from the event loop)
     # behind a reverse proxy (docs/deploy.md, "TLS"): X-Forwarded-For counts only from these CIDRs, read from the
@@ -29,3 +35,8 @@ class NodeConfig:
     trusted_proxies: tuple[str, ...] = ()
     forwarded_hops: int = 0
     turn: TurnConfig | None = None  # the region's TURN: `joined` carries credentials for it (sfu/turn.py)
+
+    @property
+    def max_sent_rings(self) -> int:
+        """How many NACK-without-RTX buffers nack_buffer_mb holds (the engine's max_sent_rings)."""
+        return max(0, self.nack_buffer_mb) * 2**20 // SENT_RING_BYTES

@@ -82,6 +82,14 @@ class NodeCollector(Collector):
         yield counter("castellan_layer_filtered_packets",
                       "Packets not sent to a subscriber because of its temporal/spatial layer caps (intentional)",
                       c.get("layer_filtered", 0))
+        yield gauge("castellan_media_buffer_bytes",
+                    "Bytes held by retransmission buffers (per track, and per video subscription without RTX)",
+                    c.get("buffer_bytes", 0))
+        yield gauge("castellan_nack_buffers", "Video subscriptions without RTX holding a NACK buffer (capped)",
+                    c.get("sent_rings", 0))
+        yield counter("castellan_nack_buffer_evictions",
+                      "NACK buffers taken from the least recently sending subscription at the node-wide cap",
+                      c.get("sent_ring_evictions", 0))
         drops = CounterMetricFamily("castellan_dropped_packets", "Datagrams dropped, by reason", labels=[*labels, "reason"])
         for reason, n in c["drops"].items():
             drops.add_metric([*ids, reason], n)

@@ -37,6 +37,7 @@ from sfu.feedback.inbound import RtcpInbound
 from sfu.feedback.keyframes import KeyframeRequests
 from sfu.feedback.nack import NackResponder
 from sfu.feedback.reports import REPORT_INTERVAL, Reports
+from sfu.heap import HeapTrim, glibc_trim
 from sfu.negotiation.offer import Negotiation
 from sfu.negotiation.publications import Publications
 from sfu.participant import Participant
@@ -92,6 +93,7 @@ class Node:
         self.track_ids = IndexPool(config.max_tracks)
         self.sub_ids = IndexPool(config.max_subs)
         self.control_drops: Counter[str] = Counter()
+        self.heap = HeapTrim(glibc_trim())
         self.counts: Counter[str] = Counter()  # nacks, plis, firs received etc.
         self.handshakes = HandshakeStats()  # the MLS Delivery Service's counts (sfu/e2ee)
         self.node_ssrc = secrets.randbits(32) or 1
@@ -139,6 +141,7 @@ class Node:
             self.config.max_tracks,
             self.config.max_subs,
             self.config.measure_latency,
+            self.config.max_sent_rings,
         )
         loop = asyncio.get_running_loop()
         if self.config.media_thread:
@@ -227,6 +230,7 @@ class Node:
             return
         p.send({"type": "left", "reason": reason})  # the last message its socket carries
         p.mark_left()
+        self.heap.session_ended()
         for sub in list(p.subscriptions.values()):
             self.publications.remove_subscription(sub)
         for track in list(p.published.values()):
@@ -280,6 +284,7 @@ class Node:
                 if now - last_reports >= REPORT_INTERVAL:
                     last_reports = now
                     self._every_second(now)
+                    self.heap.tick(now)
                     self.allocation.sync()
                     self.allocation.select(now)
             except asyncio.CancelledError:

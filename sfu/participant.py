@@ -56,6 +56,7 @@ class Participant:
     ice_ufrag: str = ""
     ice_pwd: str = ""
     remote_ufrag: str = ""
+    remote_pwd: str = ""  # its ice-pwd: the node's own checks (path verification) are signed with it
     remote_fingerprints: list[tuple[str, str]] = field(default_factory=list)
     dtls: DtlsSession | None = None
     media_address: tuple[str, int] | None = None

@@ -102,6 +102,8 @@ def parser() -> argparse.ArgumentParser:
                     help="coturn's static-auth-secret (prefer the env var CASTELLAN_TURN_SECRET: argv is visible)")
     ap.add_argument("--turn-ttl", type=int, default=int(_env("turn_ttl", 86400)),
                     help="seconds a TURN credential stays valid")
+    ap.add_argument("--nack-buffer-mb", type=int, default=int(_env("nack_buffer_mb", 256)),
+                    help="memory for retransmissions to subscribers without RTX, node-wide (512 KiB each)")
     ap.add_argument("--log-level", default=_env("log_level", "info"))
     ap.add_argument("--log-format", default=_env("log_format", "json"), choices=["json", "text"])
     return ap
@@ -182,6 +184,7 @@ async def serve(args: argparse.Namespace) -> None:
         turn=turn_config(args),
         trusted_proxies=tuple(p.strip() for p in args.trusted_proxies.split(",") if p.strip()),
         forwarded_hops=args.forwarded_hops,
+        nack_buffer_mb=max(0, args.nack_buffer_mb),
     )
     try:
         context = tls_context(args.ca_bundle)

@@ -70,6 +70,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASTELLAN_AUDIO_N", NODE, "--audio-n", "node.audioN"),
     Setting("CASTELLAN_LOG_LEVEL", NODE, "--log-level", "logLevel"),
     Setting("CASTELLAN_LOG_FORMAT", NODE, "--log-format", "logFormat"),
+    Setting("CASTELLAN_NACK_BUFFER_MB", NODE, "--nack-buffer-mb",
+            "not set: the default 256 MiB (node.extraEnv to change it)"),
     Setting("CASTELLAN_TURN_URLS", NODE, "--turn-urls", "regions[].turn (the region's coturn URLs)"),
     Setting("CASTELLAN_TURN_SECRET", NODE, "--turn-secret", "regions[].turn (the region's generated Secret)"),
     Setting("CASTELLAN_TURN_TTL", NODE, "--turn-ttl", "turn.credentialTTL"),

@@ -160,10 +160,14 @@ class Bot:
             msg = await asyncio.wait_for(self._answers.get(), 10)
             if msg.get("type") != "answer":
                 raise RuntimeError(f"offer refused: {msg}")
-            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=msg["sdp"], type="answer"))
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=self.shape_answer(msg["sdp"]), type="answer"))
 
     def shape_offer(self, sdp: str) -> str:
         """The offer as sent; subclasses imitate other browsers' offers here."""
+        return sdp
+
+    def shape_answer(self, sdp: str) -> str:
+        """The answer as applied; subclasses put a network in between here (a NAT's address for the node's)."""
         return sdp
 
     async def _negotiator(self) -> None:

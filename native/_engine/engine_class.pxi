@@ -32,14 +32,20 @@ cdef class Engine:
     cdef uint64_t drops[D_COUNT]
     cdef uint64_t rx_packets, rx_bytes, fwd_packets, fwd_bytes, rtx_sent, rtcp_sent, batches, probe_packets
     cdef uint64_t layer_filtered     # packets not sent to a subscriber because of its layer caps (intentional)
+    cdef uint64_t buffer_bytes       # bytes mapped for track rings and sent rings now (map_buffer)
+    cdef int sent_rings, max_sent_rings  # sent rings (NACK without RTX) held now, and the node-wide cap
+    cdef uint64_t sent_ring_evictions
     cdef uint32_t *hist
     cdef int measure_latency
     cdef pthread_mutex_t mtx     # serialises the media thread and Python's table updates (recursive)
     cdef volatile int running
 
     def __cinit__(self, int fd, int max_peers=1024, int max_tracks=4096, int max_subs=16384,
-                  bint measure_latency=True):
+                  bint measure_latency=True, int max_sent_rings=512):
         cdef int i, one = 1
+        if max_sent_rings < 0:
+            raise ValueError("max_sent_rings must be >= 0")
+        self.max_sent_rings = max_sent_rings
         self.fd = fd
         self.max_peers = max_peers
         self.max_tracks = max_tracks
@@ -83,7 +89,8 @@ cdef class Engine:
         if self.tracks != NULL:
             for i in range(self.max_tracks):
                 if self.tracks[i].ring != NULL:
-                    free(self.tracks[i].ring); free(self.tracks[i].ring_len); free(self.tracks[i].ring_seq)
+                    unmap_buffer(self.tracks[i].ring, (<size_t>self.tracks[i].ring_mask + 1) * SLOT)
+                    free(self.tracks[i].ring_len); free(self.tracks[i].ring_seq)
             free(self.tracks)
         free(self.subs)
         free(self.rx_buf)
@@ -209,12 +216,15 @@ cdef class Engine:
             raise ValueError(f"ssrc {ssrc} already published by peer {peer}")
         cdef Track *t = &self.tracks[track]
         memset(t, 0, sizeof(Track))
-        t.ring = <uint8_t *>malloc(buffer_packets * SLOT)
+        t.ring = map_buffer(<size_t>buffer_packets * SLOT)
         t.ring_len = <uint16_t *>calloc(buffer_packets, sizeof(uint16_t))
         t.ring_seq = <uint16_t *>calloc(buffer_packets, sizeof(uint16_t))
-        if t.ring == NULL or t.ring_len == NULL or t.ring_seq == NULL:
-            raise MemoryError()
         t.ring_mask = buffer_packets - 1
+        if t.ring == NULL or t.ring_len == NULL or t.ring_seq == NULL:
+            unmap_buffer(t.ring, <size_t>buffer_packets * SLOT); free(t.ring_len); free(t.ring_seq)
+            memset(t, 0, sizeof(Track))
+            raise MemoryError()
+        self.buffer_bytes += <size_t>buffer_packets * SLOT
         t.used = 1
         t.peer = peer
         t.ssrc = ssrc
@@ -241,7 +251,9 @@ cdef class Engine:
                 _unlink(self.subs, &t.first_pending, i, 1)
                 self.subs[i].target = -1
         table_del(&self.ssrc_table, t.peer, t.ssrc)
-        free(t.ring); free(t.ring_len); free(t.ring_seq)
+        unmap_buffer(t.ring, (<size_t>t.ring_mask + 1) * SLOT)
+        self.buffer_bytes -= (<size_t>t.ring_mask + 1) * SLOT
+        free(t.ring_len); free(t.ring_seq)
         memset(t, 0, sizeof(Track))
 
     def add_subscription(self, int sub, int track, int peer, unsigned int ssrc, int pt,
@@ -286,10 +298,16 @@ cdef class Engine:
         for i in range(len(ext_map)):
             s.ext_map[i] = ext_map[i]
         if s.rtx_pt == 0xff and t.codec != CODEC_OPUS and t.codec != CODEC_OTHER:
-            # video without RTX: NACKs are served from what was sent (the node negotiates no NACK for audio)
-            if alloc_sent_ring(s) != 0:
-                memset(s, 0, sizeof(Sub))
-                raise MemoryError()
+            # video without RTX: NACKs are served from what was sent (the node negotiates no NACK for audio),
+            # within the node-wide cap on such rings
+            if self.sent_rings >= self.max_sent_rings:
+                self._evict_sent_ring()
+            if self.sent_rings < self.max_sent_rings:
+                if alloc_sent_ring(s) != 0:
+                    memset(s, 0, sizeof(Sub))
+                    raise MemoryError()
+                self.sent_rings += 1
+                self.buffer_bytes += SENT_RING * SLOT
         s.next = t.first_sub
         t.first_sub = sub
 
@@ -301,8 +319,27 @@ cdef class Engine:
         _unlink(self.subs, &self.tracks[s.track].first_sub, sub, 0)
         if s.target >= 0:
             _unlink(self.subs, &self.tracks[s.target].first_pending, sub, 1)
-        free_sent_ring(s)
+        self._drop_sent_ring(s)
         memset(s, 0, sizeof(Sub))
+
+    cdef void _drop_sent_ring(self, Sub *s) noexcept:
+        if s.sent_buf != NULL:
+            free_sent_ring(s)
+            self.sent_rings -= 1
+            self.buffer_bytes -= SENT_RING * SLOT
+
+    cdef void _evict_sent_ring(self) noexcept:
+        """At the cap, the ring of the subscription that sent least recently (paused, unwatched, stalled: the
+        one least likely to be asked for a retransmission) goes to the newcomer; ties: the lowest index. The
+        evicted subscription goes on without NACK service. Reference: ReferenceForwarder._evict_sent_ring."""
+        cdef int i, victim = -1
+        for i in range(self.max_subs):
+            if self.subs[i].used and self.subs[i].sent_buf != NULL and (
+                    victim < 0 or self.subs[i].last_send_ns < self.subs[victim].last_send_ns):
+                victim = i
+        if victim >= 0:
+            self._drop_sent_ring(&self.subs[victim])
+            self.sent_ring_evictions += 1
 
     def restart_subscription(self, int sub):
         """Waits for the next keyframe before forwarding again (e.g. after the subscriber's decoder reset)."""
@@ -1022,6 +1059,8 @@ cdef class Engine:
             "rx_packets": self.rx_packets, "rx_bytes": self.rx_bytes, "forwarded_packets": self.fwd_packets,
             "forwarded_bytes": self.fwd_bytes, "rtx_packets": self.rtx_sent, "rtcp_sent": self.rtcp_sent,
             "batches": self.batches, "probe_packets": self.probe_packets, "layer_filtered": self.layer_filtered,
+            "buffer_bytes": self.buffer_bytes, "sent_rings": self.sent_rings,
+            "sent_ring_evictions": self.sent_ring_evictions,
         }
         d["drops"] = {DROP_REASONS[i]: self.drops[i] for i in range(D_COUNT)}
         return d

@@ -73,11 +73,28 @@ cdef int sub_rewrite(Sub *s, int codec, uint8_t *p, RtpInfo *r, LayerInfo *L, in
     return out_len
 
 
+# ---- the big per-track and per-subscription packet buffers: their own mappings, never malloc. glibc serves a
+# request above its mmap threshold with mmap only until the first such block is freed, then raises the threshold
+# to that size: every later 1 MiB track ring and 512 KiB sent ring came from the heap, and a freed one behind
+# a live allocation stayed resident. The soak's node RSS grew in steps per publisher session that way (issue
+# 18). A mapping goes back to the kernel on munmap, and its untouched pages never become resident. ----
+
+cdef uint8_t *map_buffer(size_t n) noexcept nogil:
+    """n bytes of zeroed, page-aligned memory of their own, or NULL."""
+    cdef void *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    return NULL if m == MAP_FAILED else <uint8_t *>m
+
+
+cdef void unmap_buffer(uint8_t *m, size_t n) noexcept nogil:
+    if m != NULL:
+        munmap(m, n)
+
+
 # ---- what a subscription without RTX sent: kept byte for byte, re-sent as is on a NACK ----
 
 cdef int alloc_sent_ring(Sub *s) noexcept nogil:
     """0, or -1 when out of memory (nothing allocated)."""
-    s.sent_buf = <uint8_t *>malloc(SENT_RING * SLOT)
+    s.sent_buf = map_buffer(SENT_RING * SLOT)
     s.sent_len = <uint16_t *>calloc(SENT_RING, sizeof(uint16_t))
     s.sent_seq = <uint16_t *>calloc(SENT_RING, sizeof(uint16_t))
     if s.sent_buf == NULL or s.sent_len == NULL or s.sent_seq == NULL:
@@ -87,7 +104,8 @@ cdef int alloc_sent_ring(Sub *s) noexcept nogil:
 
 
 cdef void free_sent_ring(Sub *s) noexcept nogil:
-    free(s.sent_buf); free(s.sent_len); free(s.sent_seq)
+    unmap_buffer(s.sent_buf, SENT_RING * SLOT)
+    free(s.sent_len); free(s.sent_seq)
     s.sent_buf = NULL
     s.sent_len = NULL
     s.sent_seq = NULL

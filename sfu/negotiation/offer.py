@@ -25,14 +25,14 @@ class Negotiation:
         """Applies the participant's offer (publications + the tracks it maps to its recvonly m-lines)."""
         node = self.node
         pubs = node.publications
-        offer = sdp.parse(offer_sdp)
+        offer = sdp.parse(offer_sdp, sdp.offer_limit(len(p.room.tracks())))
         ufrag, pwd, fingerprints, _ = offer.transport()
         if p.remote_ufrag and ufrag != p.remote_ufrag:
             # ICE restart: new local credentials too (RFC 8839 §4.4.1.1.1); DTLS and SRTP carry on
             node.ice.unregister(p.ice_ufrag)
             p.ice_ufrag, p.ice_pwd = new_credentials()
             node.ice.register(p.ice_ufrag, p.ice_pwd, p)
-        p.remote_ufrag = ufrag
+        p.remote_ufrag, p.remote_pwd = ufrag, pwd
         if p.dtls is None:
             p.remote_fingerprints = fingerprints
         p.ext_ids = {}

@@ -12,7 +12,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_SDP = 64 * 1024
+MAX_SDP = 64 * 1024  # an offer's size in a small room ...
+SDP_PER_TRACK = 2 * 1024  # ... plus this per track in the room (a receiving m-line each: aiortc's ~1.5 KB, a
+# browser's 1-4 KB by its codec list), so a participant can subscribe to everything in a big room ...
+SDP_CEILING = 240 * 1024  # ... up to this, whatever the room: the offer message must fit the 256 KiB frame cap
+
+
+def offer_limit(tracks: int) -> int:
+    """The largest offer accepted from a participant of a room with `tracks` tracks."""
+    return min(SDP_CEILING, MAX_SDP + SDP_PER_TRACK * max(0, tracks))
 
 URI_MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
 URI_RID = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
@@ -122,11 +130,12 @@ def _is_number(s: str) -> bool:
     return s.isascii() and s.isdigit()
 
 
-def parse(text: str) -> SessionDescription:
+def parse(text: str, max_size: int = MAX_SDP) -> SessionDescription:
+    """`max_size`: the limit for this offer (`offer_limit` of the room's tracks)."""
     if not isinstance(text, str) or not text.strip():
         raise SdpError("SDP is empty")
-    if len(text) > MAX_SDP:
-        raise SdpError(f"SDP larger than {MAX_SDP} bytes")
+    if len(text) > max_size:
+        raise SdpError(f"SDP larger than {max_size} bytes")
     session: dict[str, Any] = {"ice_ufrag": "", "ice_pwd": "", "fingerprints": [], "setup": ""}
     bundle: list[str] = []
     ice_lite = False

@@ -1,7 +1,9 @@
 """A participant's path to the node: ICE-lite binding requests bind (and move) its media address, consent
 freshness (RFC 7675) pauses media to a peer that stopped answering, and the DTLS handshake yields the SRTP keys
 the engine needs before any media flows. Only a fresh authenticated check (a transaction id never seen before,
-sfu/transport/ice.py) binds or moves the address: a captured check replayed from elsewhere moves nothing.
+sfu/transport/ice.py) binds the first address, and a move needs more: the node checks the new address itself
+and moves when it answers (`IceLite.verify`), so a captured check replayed from elsewhere moves nothing, even
+after the transaction-id window.
 """
 
 from __future__ import annotations
@@ -38,22 +40,35 @@ class Connectivity:
             return
         now = time.monotonic()
         engine = node.media_engine
+        if out.verified is not None:
+            # the new address answered the node's own check: it holds the participant's ICE password
+            if p.media_address != out.verified:
+                self._bind(p, out.verified, now)
+            return
         # only a fresh check binds, moves or refreshes: a retransmitted one proves nothing new (it was answered
         # above), and a replayed one from another address was refused by IceLite
         if out.fresh and p.media_address != addr:
-            # bind on first contact, on nomination, or when the old path went quiet (NAT rebinding / ICE restart)
-            if p.media_address is None or out.nominated or now - p.address_seen > REBIND_AFTER:
-                engine.set_peer_address(p.peer, addr[0], addr[1])
-                if p.media_address is not None:
-                    log.info("participant %s moved %s -> %s", p.id, p.media_address, addr)
-                p.media_address = addr
-                p.address_seen = now
+            if p.media_address is None and not p.address_seen:
+                self._bind(p, addr, now)  # first contact: nothing to take over yet
+            elif p.media_address is None or out.nominated or now - p.address_seen > REBIND_AFTER:
+                # a move (nomination, NAT rebinding, ICE restart, back after consent expired): only once the
+                # new address answers a check of the node's own; a fresh-looking check may be an old capture
+                probe = node.ice.verify(p.ice_ufrag, p.remote_ufrag, p.remote_pwd, addr)
+                if probe is not None and node.sock is not None:
+                    node.sock.sendto(probe, addr)
         elif out.fresh:
             p.address_seen = now
         if p.dtls is None and p.remote_fingerprints:
             peer = p.peer
             p.dtls = DtlsSession(node.certificate, p.remote_fingerprints, lambda d: engine.send_raw(peer, d),
                                  server=True)
+
+    def _bind(self, p: Participant, addr: tuple[str, int], now: float) -> None:
+        self.node.media_engine.set_peer_address(p.peer, addr[0], addr[1])
+        if p.media_address is not None:
+            log.info("participant %s moved %s -> %s", p.id, p.media_address, addr)
+        p.media_address = addr
+        p.address_seen = now
 
     def on_dtls(self, peer: int, data: bytes) -> None:
         node = self.node

@@ -59,8 +59,8 @@ class Certificate:
     def context(self, profiles: list[tuple[bytes, int, int, int]] = SRTP_PROFILES) -> SSL.Context:
         ctx = SSL.Context(SSL.DTLS_METHOD)
         ctx.set_options(SSL.OP_NO_TICKET | SSL.OP_NO_QUERY_MTU)
-        ctx.use_certificate(crypto.X509.from_cryptography(self.cert))
-        ctx.use_privatekey(crypto.PKey.from_cryptography_key(self.key))
+        ctx.use_certificate(self.cert)  # cryptography objects: pyOpenSSL's own types are deprecated (a warning
+        ctx.use_privatekey(self.key)    # per participant otherwise)
         # browsers present self-signed certificates: trust comes from the SDP fingerprint, checked after
         ctx.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, lambda *args: True)
         ctx.set_tlsext_use_srtp(b":".join(p[0] for p in profiles))

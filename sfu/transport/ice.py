@@ -11,6 +11,12 @@ and at most MAX_REMEMBERED of them. The same transaction again from the same add
 (RFC 8489 §6.2.1: answered again, but it neither refreshes consent nor moves anything); from any other
 address it is a replay (a captured request sent again by someone else) and a counted drop, `stun_replayed`,
 with no answer, so a copied check cannot take the media path.
+
+Past the window a copied check is fresh again, so a fresh check alone never moves an established path: the
+node verifies the new address with a Binding request of its own (`verify`), signed with the participant's
+ice-pwd from its offer, and moves only when an authenticated response comes back from that very address
+(`StunOutcome.verified`) — the RFC 7675 consent idea. A copier has no such password, and its replay draws one
+unanswerable request (the node's own, at most MAX_PROBES per participant at a time) and nothing else.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ K = TypeVar("K")
 MAGIC_COOKIE = 0x2112A442
 REPLAY_WINDOW = 30.0  # seconds a transaction id is remembered (the node passes its consent timeout)
 MAX_REMEMBERED = 1024  # transaction ids per participant at most (a browser sends a few per second at most)
+PROBE_TIMEOUT = 5.0  # seconds a path verification waits for its response
+MAX_PROBES = 4  # path verifications per participant in flight at most
 
 
 @dataclass
@@ -38,6 +46,8 @@ class IceCredentials(Generic[K]):
     nominated: bool = False
     # transaction id -> (when first seen, from where), oldest first: what makes a request fresh
     seen: OrderedDict[bytes, tuple[float, tuple[str, int]]] = field(default_factory=OrderedDict)
+    # the node's own checks in flight: transaction id -> (sent at, address checked, the remote's ice-pwd)
+    probes: OrderedDict[bytes, tuple[float, tuple[str, int], str]] = field(default_factory=OrderedDict)
 
 
 def new_credentials() -> tuple[str, str]:
@@ -54,6 +64,7 @@ class StunOutcome(Generic[K]):
     owner: K | None = None
     nominated: bool = False
     fresh: bool = False
+    verified: tuple[str, int] | None = None  # an address that answered the node's own check (see verify)
     drop_reason: str | None = None
     attrs: dict[int, bytes] = field(default_factory=dict)
 
@@ -61,6 +72,7 @@ class StunOutcome(Generic[K]):
 class IceLite(Generic[K]):
     def __init__(self, replay_window: float = REPLAY_WINDOW, max_remembered: int = MAX_REMEMBERED) -> None:
         self._by_ufrag: dict[str, IceCredentials[K]] = {}
+        self._probes: dict[bytes, IceCredentials[K]] = {}  # the node's checks in flight, by transaction id
         self.replay_window = replay_window
         self.max_remembered = max_remembered
 
@@ -70,7 +82,53 @@ class IceLite(Generic[K]):
         return creds
 
     def unregister(self, ufrag: str) -> None:
-        self._by_ufrag.pop(ufrag, None)
+        creds = self._by_ufrag.pop(ufrag, None)
+        if creds is not None:
+            for tid in creds.probes:
+                self._probes.pop(tid, None)
+
+    def verify(self, ufrag: str, remote_ufrag: str, remote_pwd: str, addr: tuple[str, int],
+               now: float | None = None) -> bytes | None:
+        """The node's own Binding request to `addr` for the participant of `ufrag` (send it there), or None
+        when a check of that address is already in flight, or the participant has no remote credentials.
+        Its response, authenticated with `remote_pwd` and from `addr`, comes out of `handle` as `verified`."""
+        creds = self._by_ufrag.get(ufrag)
+        if creds is None or not remote_ufrag or not remote_pwd:
+            return None
+        now = time.monotonic() if now is None else now
+        for tid, (sent, _, _) in list(creds.probes.items()):
+            if now - sent > PROBE_TIMEOUT:
+                del creds.probes[tid]
+                self._probes.pop(tid, None)
+        if any(a == addr for _, a, _ in creds.probes.values()):
+            return None
+        while len(creds.probes) >= MAX_PROBES:
+            old, _ = creds.probes.popitem(last=False)
+            self._probes.pop(old, None)
+        msg = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+        msg.attributes["USERNAME"] = f"{remote_ufrag}:{ufrag}"
+        msg.attributes["PRIORITY"] = 1853824767
+        msg.attributes["ICE-CONTROLLED"] = secrets.randbits(64)  # a lite agent is always controlled
+        msg.add_message_integrity(remote_pwd.encode())
+        msg.add_fingerprint()
+        creds.probes[msg.transaction_id] = (now, addr, remote_pwd)
+        self._probes[msg.transaction_id] = creds
+        return bytes(msg)
+
+    def _verified(self, msg: stun.Message, addr: tuple[str, int], now: float) -> StunOutcome[K]:
+        """A Binding success response: the answer to one of the node's own checks, or a stray."""
+        creds = self._probes.get(msg.transaction_id)
+        probe = creds.probes.get(msg.transaction_id) if creds is not None else None
+        if creds is None or probe is None or now - probe[0] > PROBE_TIMEOUT:
+            return StunOutcome(drop_reason="stun_unexpected_response")
+        _, checked, remote_pwd = probe
+        if addr != checked:
+            return StunOutcome(drop_reason="stun_response_address")
+        if "FINGERPRINT" not in msg.attributes or not msg.check_message_integrity(remote_pwd.encode()):
+            return StunOutcome(drop_reason="stun_integrity")
+        del creds.probes[msg.transaction_id]
+        del self._probes[msg.transaction_id]
+        return StunOutcome(owner=creds.owner, verified=addr)
 
     def handle(self, data: bytes, addr: tuple[str, int], now: float | None = None) -> StunOutcome[K]:
         """One datagram's outcome; `now` (time.monotonic() by default) dates what it refreshes and remembers."""
@@ -83,8 +141,10 @@ class IceLite(Generic[K]):
             return StunOutcome(drop_reason="stun_fingerprint" if "fingerprint" in str(e).lower() else "stun_malformed")
         except Exception:  # noqa: BLE001 - any parser failure on hostile input is a counted drop
             return StunOutcome(drop_reason="stun_malformed")
+        if msg.message_class == stun.Class.RESPONSE and msg.message_method == stun.Method.BINDING:
+            return self._verified(msg, addr, time.monotonic() if now is None else now)
         if msg.message_class != stun.Class.REQUEST:
-            return StunOutcome(drop_reason="stun_not_request")  # lite agents send no requests, so expect no responses
+            return StunOutcome(drop_reason="stun_not_request")
         if msg.message_method != stun.Method.BINDING:
             return StunOutcome(response=self._error(msg, 400, "Bad Request", None), drop_reason="stun_method")
         if "FINGERPRINT" not in msg.attributes:

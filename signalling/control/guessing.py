@@ -11,12 +11,23 @@ A guesser is judged by its own record, never by the link's:
 Every wrong password is also counted on the link (scope `link`), which only signals: while it has strikes,
 unknown guessers' checks on it are slowed (`LimitPolicy.delay`) and limited to as many in flight as failures
 remain in the link's window — known guessers are neither slowed nor queued behind them.
+
+Waiting for such a slot is bounded and fair (`Checks`): first come, first served among guessers sharing a key;
+at most `max_waiting_per_guesser` waiting checks per guesser (address or device: enough for an office behind
+one NAT address joining at once, too few for one guesser to fill the queue); at most `max_wait` seconds of
+waiting (then 429 `slow_down`, Retry-After); and at most `max_waiting` checks waiting in all and
+`max_waiting_per_link` on one link, beyond which a check is refused at once — memory stays bounded whatever the
+number of guessers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import math
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -26,6 +37,12 @@ from .inflight import InFlight, LocalInFlight
 from .ratelimit import Blocked, Limiter
 
 Key = tuple[str, str]
+
+MAX_WAIT = 10.0  # seconds a check may wait for its turn on a link under guessing
+MAX_WAITING = 1024  # checks waiting for their turn, all links together
+MAX_WAITING_PER_LINK = 64  # ... on one link
+MAX_WAITING_PER_GUESSER = 16  # ... from one guesser (one address: a NAT'd office rejoining after a drain)
+POLL = 0.01  # seconds between looks at the limiter (its windows move with time, and in Redis with other processes)
 
 
 def address_marker(link: str, address: str) -> str:
@@ -100,9 +117,65 @@ class Checks:
     """Password checks in flight per key, and the slowdown of unknown guessers on a link under guessing."""
 
     def __init__(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 inflight: InFlight | None = None) -> None:
+                 inflight: InFlight | None = None,
+                 clock: Callable[[], float] = time.monotonic, max_wait: float = MAX_WAIT,
+                 max_waiting: int = MAX_WAITING, max_waiting_per_link: int = MAX_WAITING_PER_LINK,
+                 max_waiting_per_guesser: int = MAX_WAITING_PER_GUESSER) -> None:
         self.sleep = sleep
+        # the slots themselves (per key: as many checks as failures remain), shared across replicas with Redis;
+        # the queue below is this replica's: its waiting checks go first come, first served, boundedly
         self.inflight: InFlight = inflight if inflight is not None else LocalInFlight()
+        self.clock = clock
+        self.max_wait = max_wait
+        self.max_waiting = max_waiting
+        self.max_waiting_per_link = max_waiting_per_link
+        self.max_waiting_per_guesser = max_waiting_per_guesser
+        self._waiting: OrderedDict[int, tuple[Guesser, list[Key]]] = OrderedDict()  # oldest first
+        self._tickets = itertools.count()
+
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def _take(self, limiter: Limiter, keys: list[Key]) -> str | None:
+        return self.inflight.acquire(keys, [limiter.remaining(*k) for k in keys])
+
+    def _first(self, ticket: int, keys: list[Key]) -> bool:
+        """No check waiting longer shares a key with this one (first come, first served)."""
+        for t, (_, other) in self._waiting.items():
+            if t == ticket:
+                return True
+            if any(k in other for k in keys):
+                return False
+        return True
+
+    def _refuse(self, limiter: Limiter, g: Guesser, why: str) -> ApiError:
+        metrics.TOKEN_FAILURES.labels("guessing_wait").inc()
+        retry = max(1, math.ceil(limiter.policy.delay(limiter.strikes("link", g.link)) or 1))
+        return ApiError(429, "slow_down", f"{why}; retry in {retry} s", headers={"Retry-After": str(retry)},
+                        extra={"retry_after": retry})
+
+    async def _wait_turn(self, limiter: Limiter, g: Guesser, keys: list[Key]) -> str:
+        """Waits, in arrival order, until every key has a slot and takes it (the slot's token); refuses (429)
+        instead of waiting unboundedly."""
+        me = g.blocking()[0]
+        if sum(w.blocking()[0] == me for w, _ in self._waiting.values()) >= self.max_waiting_per_guesser:
+            raise self._refuse(limiter, g, "too many password checks at once from your address")
+        if (len(self._waiting) >= self.max_waiting
+                or sum(w.link == g.link for w, _ in self._waiting.values()) >= self.max_waiting_per_link):
+            raise self._refuse(limiter, g, "too many people are trying this meeting's password right now")
+        ticket = next(self._tickets)
+        self._waiting[ticket] = (g, keys)
+        deadline = self.clock() + self.max_wait
+        try:
+            while True:
+                await self.sleep(POLL)
+                check(limiter, g)
+                if self._first(ticket, keys) and (token := self._take(limiter, keys)) is not None:
+                    return token
+                if self.clock() >= deadline:
+                    raise self._refuse(limiter, g, "this meeting's password is being guessed: checks are queued")
+        finally:
+            del self._waiting[ticket]
 
     @contextlib.asynccontextmanager
     async def slot(self, limiter: Limiter, g: Guesser, on_slowdown: Callable[[float], None]) -> AsyncIterator[None]:
@@ -110,12 +183,12 @@ class Checks:
         guesses would all pass `check` before the first failure is counted. With no recent failures that is 5
         at once per guesser — more than the password pool runs anyway. Counted across replicas with Redis."""
         keys = g.in_flight()
-        while True:
-            check(limiter, g)
-            token = self.inflight.acquire(keys, [limiter.remaining(*k) for k in keys])
-            if token is not None:
-                break
-            await self.sleep(0.01)
+        check(limiter, g)
+        token = None
+        if not any(any(k in other for k in keys) for _, other in self._waiting.values()):
+            token = self._take(limiter, keys)
+        if token is None:
+            token = await self._wait_turn(limiter, g, keys)
         try:
             if not g.known:
                 delay = limiter.policy.delay(limiter.strikes("link", g.link))

@@ -36,6 +36,9 @@ class LocalInFlight:
     def __init__(self) -> None:
         self._count: dict[Key, int] = {}
 
+    def counts(self) -> dict[Key, int]:
+        return dict(self._count)
+
     def acquire(self, keys: list[Key], limits: list[int]) -> str | None:
         if not all(self._count.get(k, 0) < n for k, n in zip(keys, limits, strict=True)):
             return None

@@ -121,6 +121,18 @@ def build() -> dict:
                         0, y, w=24, description="WebSockets closed or messages refused by the node's limits: too "
                                                 "many sockets before join, join timeout, relay rate, slow reader"))
     y += 8
+    panels.append(panel(next(pid), "Retransmission buffers by node",
+                        [(f"sum by (node) (castellan_media_buffer_bytes{{{R}}})", "{{node}} bytes")], 0, y,
+                        unit="bytes", min=0,
+                        description="Per-track and per-RTX-less-subscription packet buffers held now: back to 0 "
+                                    "when everyone left (memory steady over time)"))
+    panels.append(panel(next(pid), "NACK buffers without RTX (capped)",
+                        [(f"sum by (node) (castellan_nack_buffers{{{R}}})", "{{node}} buffers"),
+                         (f"60 * sum by (node) (rate(castellan_nack_buffer_evictions_total{{{R}}}[$__rate_interval]))",
+                          "{{node}} evictions / min")], 12, y, min=0,
+                        description="Video subscriptions without RTX holding their last 256 packets (512 KiB "
+                                    "each) and evictions at --nack-buffer-mb: raise it if evictions persist"))
+    y += 8
 
     panels.append(row(next(pid), "Control plane", y))
     y += 1

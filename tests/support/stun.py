@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from aioice import stun
 
 
@@ -24,3 +27,38 @@ def binding_request(ufrag: str, pwd: str, use_candidate: bool = True, controlled
     msg.attributes.pop("FINGERPRINT")
     data = bytes(msg)
     return data
+
+
+def answer_check(data: bytes, pwd: str, addr: tuple[str, int]) -> bytes | None:
+    """A participant's success response to the node's own Binding request `data` (its path verification),
+    signed with the participant's ice-pwd as a browser does; None if `data` is not a Binding request."""
+    try:
+        msg = stun.parse_message(data)
+    except ValueError:
+        return None
+    if msg.message_class != stun.Class.REQUEST or msg.message_method != stun.Method.BINDING:
+        return None
+    resp = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE, transaction_id=msg.transaction_id)
+    resp.attributes["XOR-MAPPED-ADDRESS"] = addr
+    resp.add_message_integrity(pwd.encode())
+    resp.add_fingerprint()
+    return bytes(resp)
+
+
+async def expect_node_check(sock: Any, timeout: float = 1.0) -> bytes | None:
+    """The next Binding request the node sends to `sock` (a non-blocking UDP socket), skipping anything else."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        try:
+            data = await asyncio.wait_for(loop.sock_recv(sock, 2048), max(0.01, end - loop.time()))
+        except TimeoutError:
+            return None
+        if data and data[0] < 4 and len(data) >= 20:
+            try:
+                msg = stun.parse_message(data)
+            except ValueError:
+                continue
+            if msg.message_class == stun.Class.REQUEST:
+                return data
+    return None

@@ -12,8 +12,8 @@ import struct
 import pytest
 from aioice import stun
 
-from tests.harness import publisher_and_subscriber, running_node
-from tests.support.stun import binding_request
+from tests.harness import publisher_and_subscriber, running_node, wait_for
+from tests.support.stun import answer_check, binding_request, expect_node_check
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,8 +43,14 @@ def test_stun_checks_are_validated_and_a_new_address_takes_over_the_media():
             replies["no_priority"] = await _exchange(s, binding_request(p.ice_ufrag, p.ice_pwd, priority=False), node_addr)
             replies["controlled"] = await _exchange(s, binding_request(p.ice_ufrag, p.ice_pwd, controlled=True), node_addr)
             media_addr_before = p.media_address
-            # a valid nominating check from a new address (NAT rebinding / ICE restart): media follows it
+            # a valid nominating check from a new address (NAT rebinding / ICE restart): the node checks the new
+            # address itself, and media follows once the participant (who has its ICE password) answers
             replies["valid"] = await _exchange(s, binding_request(p.ice_ufrag, p.ice_pwd), node_addr)
+            check = await expect_node_check(s)
+            unverified = p.media_address
+            assert check is not None, "the node did not check the new address"
+            s.sendto(answer_check(check, p.remote_pwd, s.getsockname()), node_addr)
+            await wait_for(lambda: p.media_address != unverified, 2)
             moved_to = p.media_address
             got_rtp = 0
             loop = asyncio.get_running_loop()
@@ -59,9 +65,9 @@ def test_stun_checks_are_validated_and_a_new_address_takes_over_the_media():
             drops = dict(rn.node.control_drops)
             await sub.close()
             await pub.close()
-            return replies, media_addr_before, moved_to, s.getsockname(), got_rtp, drops
+            return replies, media_addr_before, moved_to, s.getsockname(), got_rtp, drops, unverified
 
-    replies, before, moved_to, new_addr, got_rtp, drops = asyncio.run(run())
+    replies, before, moved_to, new_addr, got_rtp, drops, unverified_before_answer = asyncio.run(run())
     def code(reply):
         return stun.parse_message(reply).error_code if reply else None
     assert code(replies["wrong_key"]) == 401
@@ -72,6 +78,7 @@ def test_stun_checks_are_validated_and_a_new_address_takes_over_the_media():
     assert ok.message_class == stun.Class.RESPONSE
     assert ok.attributes["XOR-MAPPED-ADDRESS"] == new_addr
     assert before != moved_to == new_addr
+    assert unverified_before_answer == before
     assert got_rtp > 20, "media did not move to the new address"
     assert drops["stun_integrity"] == 1 and drops["stun_no_fingerprint"] == 1 and drops["stun_unknown_ufrag"] == 1
 

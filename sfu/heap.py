@@ -1,0 +1,56 @@
+"""Gives the heap's free memory back to the kernel after sessions end (glibc `malloc_trim`).
+
+A session's Python and OpenSSL state is freed when it leaves, but glibc keeps freed chunks inside its heap:
+only the top of the heap is returned, so memory freed below a live allocation stays resident, and a node's RSS
+rose by ~80-100 KB per publisher session in the soak (issue 18) although its live heap did not grow (heaptrack).
+`malloc_trim(0)` also releases free pages inside the heap (madvise). It runs from the ticker, at most every
+`interval` seconds and only after a session ended; it walks the heap (milliseconds on a node's), and the media
+thread does not allocate per packet. Without glibc (musl) it does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+from collections.abc import Callable
+
+log = logging.getLogger("castellan.node")
+
+TRIM_INTERVAL = 30.0  # seconds between two trims at most
+
+
+def glibc_trim() -> Callable[[], object] | None:
+    """libc's malloc_trim(0), or None where there is none."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        fn = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_size_t]
+    fn.restype = ctypes.c_int
+    return lambda: fn(0)
+
+
+class HeapTrim:
+    def __init__(self, trim: Callable[[], object] | None, interval: float = TRIM_INTERVAL) -> None:
+        self._trim = trim
+        self.interval = interval
+        self._pending = False
+        self._last = float("-inf")
+        self.trims = 0
+
+    def session_ended(self) -> None:
+        self._pending = True
+
+    def tick(self, now: float) -> bool:
+        """Trims if a session ended since the last trim and `interval` has passed; True when it trimmed."""
+        if self._trim is None or not self._pending or now - self._last < self.interval:
+            return False
+        self._pending = False
+        self._last = now
+        self._trim()
+        self.trims += 1
+        return True
