@@ -164,7 +164,7 @@ def control_plane(workdir: Path, db: Path, host: str, port: int, redis_url: str,
     return Proc(name, argv, workdir / f"{name}.log", ns=ns, env=env)
 
 
-def enroll_node_key(db: Path, region: str, key: Path) -> str:
+def enroll_node_key(db: Path, region: str, key: Path, database_url: str | None = None) -> str:
     """What an operator does for a new node: generate its key (`castellan node-key generate`) and enroll the
     public half for its region (`castellan node-key enroll`, audited) on the control plane's database. Returns
     the public key."""
@@ -176,7 +176,8 @@ def enroll_node_key(db: Path, region: str, key: Path) -> str:
     pub = subprocess.run(castellan("node-key", "public", "--key-file", str(key)), cwd=REPO, capture_output=True,
                          text=True, timeout=30, env=env)
     assert pub.returncode == 0, pub.stderr
-    enrolled = subprocess.run(castellan("node-key", "enroll", "--db", str(db), "--region", region, "--public-key",
+    store = ["--database-url", database_url] if database_url else ["--db", str(db)]
+    enrolled = subprocess.run(castellan("node-key", "enroll", *store, "--region", region, "--public-key",
                                         pub.stdout.strip(), "--reason", "test node"),
                               cwd=REPO, capture_output=True, text=True, timeout=30, env=env)
     assert enrolled.returncode == 0, enrolled.stderr
@@ -184,13 +185,14 @@ def enroll_node_key(db: Path, region: str, key: Path) -> str:
 
 
 def node(workdir: Path, node_id: str, region: str, host: str, http_port: int, udp_port: int, redis_url: str,
-         control_url: str, ns: str | None = None, capacity: int = 200, db: Path | None = None) -> Proc:
-    """A node process with its own key, enrolled for `region` on the control plane's database `db` (default:
-    <workdir>/control/castellan.db, where the tests seed it)."""
+         control_url: str, ns: str | None = None, capacity: int = 200, db: Path | None = None,
+         database_url: str | None = None) -> Proc:
+    """A node process with its own key, enrolled for `region` on the control plane's database: `database_url`
+    (PostgreSQL) or `db` (default: <workdir>/control/castellan.db, where the tests seed it)."""
     data = workdir / f"node-{node_id}"
     data.mkdir(parents=True, exist_ok=True)
     key = data / "node-key.pem"
-    enroll_node_key(db or workdir / "control" / "castellan.db", region, key)
+    enroll_node_key(db or workdir / "control" / "castellan.db", region, key, database_url)
     argv = castellan("node", "--node-id", node_id, "--region", region, "--host", host, "--udp-host", host,
                      "--node-key", str(key),
                      "--http-port", str(http_port), "--udp-port", str(udp_port), "--public-ip", host,

@@ -98,7 +98,8 @@ def deployment(tmp: Path, replicas: int = 2, fsync: bool = False) -> Iterator[De
                    for i, port in enumerate(ports)]
             for i, cp in enumerate(cps):
                 assert cl.wait_until(lambda i=i: _ready(f"http://{HOST}:{ports[i]}"), 60), cp.tail()
-            procs.add(cl.node(tmp, "eu-1a", "eu-1", HOST, free_port(), free_port(HOST, UDP), redis.url, proxy.url))
+            procs.add(cl.node(tmp, "eu-1a", "eu-1", HOST, free_port(), free_port(HOST, UDP), redis.url, proxy.url,
+                              database_url=pg.url))
             assert cl.wait_until(lambda: set(cl.registry_nodes(redis.url)) == {"eu-1a"}, 30), procs.logs()
             yield Deployment(pg, redis, cps, ports, proxy, links, procs)
     finally:

@@ -46,7 +46,8 @@ def test_postgres_restart_mid_meeting(tmp_path: Path) -> None:
         cp = procs.add(cl.control_plane(tmp_path, seeded.db, HOST, cp_port, redis.url, database_url=pg.url))
         assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 30), cp.tail()
         http = free_port()
-        procs.add(cl.node(tmp_path, "eu-1a", "eu-1", HOST, http, free_port(HOST, UDP), redis.url, cp_url))
+        procs.add(cl.node(tmp_path, "eu-1a", "eu-1", HOST, http, free_port(HOST, UDP), redis.url, cp_url,
+                          database_url=pg.url))
         assert cl.wait_until(lambda: set(cl.registry_nodes(redis.url)) == {"eu-1a"}, 20), procs.logs()
 
         async def scenario() -> None:
