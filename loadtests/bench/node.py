@@ -72,11 +72,11 @@ class BenchNode(Node):
             self.engine = TimedReferenceForwarder(self.sock)  # type: ignore[assignment]
 
 
-def _create_app(signalling: Any, lifespan: Any = None) -> Any:
+def _create_app(signalling: Any, lifespan: Any = None, extra_routes: Any = ()) -> Any:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    app = _orig_create(signalling, lifespan=lifespan)
+    app = _orig_create(signalling, lifespan=lifespan, extra_routes=extra_routes)
 
     async def latency(request: Any) -> Any:
         node = signalling.node
