@@ -72,7 +72,7 @@ def control_app(cfg: dict[str, Any], out: dict[str, Any]) -> Starlette:
         if after.get("revoke"):
             control.store.revoke_link(rec["link"])
         if after.get("expire"):
-            control.store._exec("UPDATE links SET expires_at = ? WHERE link = ?", (1.0, rec["link"]))
+            control.store._exec("UPDATE links SET expires_at = :at WHERE link = :link", {"at": 1.0, "link": rec["link"]})
         links[name] = {
             "link": rec["link"],
             "url": rec["url"],

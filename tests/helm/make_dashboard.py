@@ -133,6 +133,16 @@ def build() -> dict:
                         description="Video subscriptions without RTX holding their last 256 packets (512 KiB "
                                     "each) and evictions at --nack-buffer-mb: raise it if evictions persist"))
     y += 8
+    panels.append(panel(next(pid), "E2EE handshakes / min by verdict (MLS Delivery Service)",
+                        [(f"60 * sum by (type, verdict) (rate(castellan_mls_handshake_messages_total{{{R}}}"
+                          "[$__rate_interval]))", "{{type}} {{verdict}}")], 0, y, min=0,
+                        description="mls_* messages the nodes ordered: accepted, or refused (stale_epoch: a rival "
+                                    "commit won; rate_limited, mls_too_large, not_member: a misbehaving client)"))
+    panels.append(panel(next(pid), "E2EE handshake bytes / s",
+                        [(f"sum by (direction) (rate(castellan_mls_handshake_bytes_total{{{R}}}[$__rate_interval]))",
+                          "{{direction}}")], 12, y, unit="Bps", min=0,
+                        description="KeyPackages, commits and Welcomes in; their fan-out to the room out"))
+    y += 8
 
     panels.append(row(next(pid), "Control plane", y))
     y += 1
