@@ -275,7 +275,11 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         b = parts["B"] = Participant(pw, cfg, "B", console).open(
             client_url(cfg, tok["B"], "Bob", cfg["secret"])
         )
-        s = wait_decoding({"A": a, "B": b}, timeout=25)
+        wait_decoding({"A": a, "B": b}, timeout=25)
+        # both decode; the lock turns green once the frames both ways are under the current epoch (a moment after
+        # the commit that added B: senders switch 250 ms later)
+        s = poll(lambda: {k: p.stats() for k, p in (("A", a), ("B", b))},
+                 lambda x: all(v["lockClass"].endswith("ok") for v in x.values()), timeout=10)
         result["two"] = s
         log("two decoding", {k: v["e2ee"]["epoch"] if v["e2ee"] else None for k, v in s.items()})
         time.sleep(2)

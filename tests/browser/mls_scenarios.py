@@ -229,7 +229,7 @@ def mls_departed(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
             f.unlink()
         out = art / "departed-capture.json"
         subprocess.run([sys.executable, str(Path(__file__).with_name("capture_bot.py")), cfg["ws_url"],
-                        cfg["tokens"]["bot"], "5", str(out), str(capture)], capture_output=True, timeout=40, check=False)
+                        cfg["tokens"]["bot"], "10", str(out), str(capture)], capture_output=True, timeout=60, check=False)
         frames = [base64.b64encode(f.read_bytes()).decode() for f in sorted(capture.glob("video-*.vp8"))]
         result["captured"] = len(frames)
         result["epoch_after"] = state(parts["A"])["epoch"]
