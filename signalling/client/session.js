@@ -7,18 +7,6 @@
 const OFFER_TIMEOUT_MS = 10000;
 const RESUME_WINDOW_MS = 25000; // the node keeps a detached participant 30 s by default
 
-/** A receiving m-line offers only the track's codec (and RTX): with every codec the browser knows, each m-line
- * is 2-4 KB and a big room's offer outgrows the node's message cap (docs/protocol.md, "Big rooms"). */
-function receiveOnly(tr, t) {
-  if (!t.codec || !tr.setCodecPreferences || !window.RTCRtpReceiver || !RTCRtpReceiver.getCapabilities) return;
-  const codecs = (RTCRtpReceiver.getCapabilities(t.kind) || { codecs: [] }).codecs;
-  const want = `${t.kind}/${t.codec}`.toLowerCase();
-  const mine = codecs.filter((c) => c.mimeType.toLowerCase() === want);
-  const rtx = t.kind === "video" ? codecs.filter((c) => c.mimeType.toLowerCase() === "video/rtx") : [];
-  if (!mine.length) return;
-  try { tr.setCodecPreferences([...mine, ...rtx]); } catch (e) { /* keep the browser's own list */ }
-}
-
 export class NodeError extends Error {
   constructor(code, message) {
     super(message || code);
@@ -299,7 +287,6 @@ export class Session extends EventTarget {
         !x._castellanLocal) : null;
       if (tr) tr.direction = "recvonly";
       else tr = pc.addTransceiver(t.kind, { direction: "recvonly" });
-      receiveOnly(tr, t);
       if (this.e2ee) this.e2ee.protectReceiver(tr.receiver, { participant: t.participant, track: tid, kind: t.kind, codec: t.codec });
       this.trackOf.set(tr, tid);
     }
