@@ -176,8 +176,6 @@ def load_audit_key(config: ControlConfig) -> Ed25519PrivateKey:
     Secret, so every replica signs with the same key); else created on first start in the key dir, or — when the
     key dir is a read-only mount (a Secret without that file) — in `<db dir>/keys`, on the data volume."""
     primary = config.key_dir() / AUDIT_KEY
-    if primary.exists():
-        return load_or_create_signing_key(primary)
     try:
         return load_or_create_signing_key(primary)
     except OSError as e:
