@@ -101,6 +101,11 @@ def deployment(tmp: Path, replicas: int = 2, fsync: bool = False) -> Iterator[De
             procs.add(cl.node(tmp, "eu-1a", "eu-1", HOST, free_port(), free_port(HOST, UDP), redis.url, proxy.url,
                               database_url=pg.url))
             assert cl.wait_until(lambda: set(cl.registry_nodes(redis.url)) == {"eu-1a"}, 30), procs.logs()
+            # registered is not yet placeable: each replica places on the node only once it has answered that
+            # replica's own signed challenge (residency/trust.py); a join before that is refused, as it should be
+            for port in ports:
+                assert cl.wait_until(lambda port=port: cl.placeable(f"http://{HOST}:{port}").get("eu-1") == 1,
+                                     30), procs.logs()
             yield Deployment(pg, redis, cps, ports, proxy, links, procs)
     finally:
         procs.stop_all()
