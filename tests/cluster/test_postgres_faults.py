@@ -49,6 +49,7 @@ def test_postgres_restart_mid_meeting(tmp_path: Path) -> None:
         procs.add(cl.node(tmp_path, "eu-1a", "eu-1", HOST, http, free_port(HOST, UDP), redis.url, cp_url,
                           database_url=pg.url))
         assert cl.wait_until(lambda: set(cl.registry_nodes(redis.url)) == {"eu-1a"}, 20), procs.logs()
+        assert cl.wait_until(lambda: cl.placeable(cp_url).get("eu-1") == 1, 30), procs.logs()  # challenge answered
 
         async def scenario() -> None:
             members: list[mt.Member] = []
