@@ -84,6 +84,18 @@ def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
     return prefix + struct.pack(">IB", index, 1 if last else 0)
 
 
+def _rechunk(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Pieces of exactly CHUNK bytes (the last one shorter), whatever sizes the caller hands in."""
+    buf = bytearray()
+    for c in chunks:
+        buf.extend(c)
+        while len(buf) >= CHUNK:
+            yield bytes(buf[:CHUNK])
+            del buf[:CHUNK]
+    if buf:
+        yield bytes(buf)
+
+
 def seal_stream(dek: bytes, name: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
     """The sealed object, piece by piece: header, then (length, ciphertext) per chunk; the last chunk is flagged."""
     prefix = os.urandom(7)
@@ -93,7 +105,7 @@ def seal_stream(dek: bytes, name: str, chunks: Iterable[bytes]) -> Iterator[byte
     aad = header + name.encode()
     index = 0
     pending: bytes | None = None
-    for c in chunks:
+    for c in _rechunk(chunks):
         if pending is not None:
             ct = aead.encrypt(_nonce(prefix, index, False), pending, aad)
             yield struct.pack(">I", len(ct)) + ct

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 DAY = 86400.0
 
 
-class HoldScope(str, Enum):
+class HoldScope(StrEnum):
     MEETING = "meeting"
     LINK = "link"
     PARTICIPANT = "participant"

@@ -54,7 +54,7 @@ class TrackWriter:
         self.clock = CLOCK[codec]
         self.container = av.open(str(path), "w", format=CONTAINER[codec][0])
         self.stream = self.container.add_stream(codec, rate=self.clock if kind == "audio" else 30)
-        if kind == "video":
+        if isinstance(self.stream, av.VideoStream):
             self.stream.width = width or 640  # a header value only; the decoder reads the bitstream's
             self.stream.height = height or 480
         self.stream.time_base = MS

@@ -8,10 +8,10 @@ a tenant that has recording off records none, whatever a link says.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class RecordingPolicy(str, Enum):
+class RecordingPolicy(StrEnum):
     OFF = "off"
     ALLOWED = "allowed"
     REQUIRED = "required"

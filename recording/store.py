@@ -17,7 +17,7 @@ from typing import Protocol
 from .envelope import CHUNK, EnvelopeError, WrappedKey, new_data_key, open_stream, seal_stream, unwrap
 
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-KEY_OBJECT = "_key.json"
+KEY_OBJECT = "dek.json"  # the only one-part name under a tenant: vault objects always have two or more
 
 
 def check_name(name: str) -> str:
@@ -123,7 +123,9 @@ class TenantVault:
         return dek
 
     def _key(self, tenant: str, name: str) -> str:
-        return f"{check_name(tenant)}/{check_name(name)}"
+        if "/" not in check_name(name):  # <recording>/<file>: never the tenant's wrapped key
+            raise ValueError(f"invalid object name {name!r}")
+        return f"{check_name(tenant)}/{name}"
 
     def put(self, tenant: str, name: str, chunks: Iterable[bytes]) -> int:
         key = self._key(tenant, name)
