@@ -49,16 +49,22 @@ def scenario(pw: Any, cfg: dict[str, Any], result: dict[str, Any]) -> None:
             p.open(client_url(cfg, cfg["tokens"][k], k, cfg["secret"]))
         wait_decoding(parts, timeout=90, min_frames=10)
         log("participants decode each other")
-        rec.open(client_url(cfg, cfg["tokens"]["REC"], "ACME archive", cfg["secret"]) + "&recorder=" + quote(server.url))
+        page, fragment = client_url(cfg, cfg["tokens"]["REC"], "ACME archive", cfg["secret"]).split("#", 1)
+        rec.open(f"{page}&recorder={quote(server.url, safe='')}#{fragment}")
         assert rec.page is not None
 
         def tracks() -> int:
             st = server.call(server.sink.stats)
             return sum(1 for t in st["tracks"].values() if t["written"] > 0)
 
-        n = poll(tracks, lambda x: x >= 6, timeout=90)
+        n = poll(tracks, lambda x: x >= 6, timeout=float(cfg.get("tracks_timeout", 90)))
         if n < 6:
-            raise RuntimeError(f"recorder records {n} of 6 tracks: {server.call(server.sink.stats)}")
+            diag = rec.page.evaluate("""() => ({recorder: window.castellanRecorder ? window.castellanRecorder() : null,
+              log: window.castellanApp.e2ee ? window.castellanApp.e2ee.log.slice(-20) : null,
+              session: window.castellanApp.session ? window.castellanApp.session.log.slice(-20) : null,
+              href: location.href})""")
+            raise RuntimeError(f"recorder records {n} of 6 tracks: {server.call(server.sink.stats)}; "
+                               f"refused {server.refused}; page: {json.dumps(diag)}")
         log("recorder records every track")
         port = poll(lambda: rec.page.evaluate(REC_STATS)["port"], lambda x: x is not None, timeout=10)  # type: ignore[union-attr]
         loss = ["nft", "-f", "-"]

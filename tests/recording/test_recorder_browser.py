@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def test_three_participants_recorded_under_e2ee_with_loss_toward_the_recorder(tm
            "secret": base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode(),
            "chromium": "/usr/bin/chromium", "artifacts": str(ARTIFACTS), "workdir": str(workdir),
            "capture_dir": str(capture), "sink_token": secrets.token_urlsafe(16), "udp_port": UDP_PORT,
-           "loss_percent": 5, "seconds": 12, "y4m": str(numbered_y4m(ARTIFACTS / "numbered-320x240.y4m", LOOP))}
+           "loss_percent": 5, "seconds": 12, "tracks_timeout": float(os.environ.get("CASTELLAN_REC_TRACKS_TIMEOUT", "90")), "y4m": str(numbered_y4m(ARTIFACTS / "numbered-320x240.y4m", LOOP))}
     with loopback_namespace() as ns, node_in(ns, "recording", jwks_file=jwks) as node, web_in(ns, "recording", {}):
         result = _run(ns, cfg, timeout=300)
         node_log = node.output()
