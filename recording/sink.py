@@ -225,3 +225,32 @@ class SinkServer:
             self._loop.call_soon_threadsafe(self._stop.set_result, None)
         self._thread.join(10)
         return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m recording.sink --workdir DIR [--port N]`: the recorder process's sink alone (the token is read
+    from CASTELLAN_RECORDER_TOKEN, never from argv: argv is visible to every local user). Prints its URL without
+    the token, runs until stdin closes, then prints its stats as JSON."""
+    import argparse
+    import os
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m recording.sink")
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--port", type=int, default=0)
+    args = ap.parse_args(argv)
+    token = os.environ.get("CASTELLAN_RECORDER_TOKEN", "")
+    if len(token) < 16:
+        print("CASTELLAN_RECORDER_TOKEN must hold a random token of at least 16 characters", file=sys.stderr)
+        return 2
+    server = SinkServer(Sink(Path(args.workdir)), token, port=args.port).start()
+    print(f"listening ws://127.0.0.1:{server.port}/", flush=True)
+    sys.stdin.read()
+    stats = server.call(server.sink.stats)
+    server.stop()
+    print(json.dumps(stats), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

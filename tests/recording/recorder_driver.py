@@ -8,6 +8,8 @@ three participants whose fake cameras play a video whose every frame carries its
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import time
@@ -32,6 +34,24 @@ REC_STATS = """async () => {
   return { roster, port, recorder: window.castellanRecorder ? window.castellanRecorder() : null,
            safety: e ? await e.safetyCode() : null, lock: document.getElementById('lock').textContent };
 }"""
+
+
+def browser_cpu(newest: bool = True) -> tuple[int, float]:
+    """(pid, CPU seconds) of the newest Chromium browser process Playwright started and all its children: the
+    recorder's, since it is launched last."""
+    import psutil
+
+    roots = [p for p in psutil.process_iter(["pid", "cmdline"])
+             if p.info["cmdline"] and "--remote-debugging-pipe" in p.info["cmdline"]]
+    root = max(roots, key=lambda p: p.info["pid"])
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return root.info["pid"], total
 
 
 def scenario(pw: Any, cfg: dict[str, Any], result: dict[str, Any]) -> None:
@@ -68,9 +88,13 @@ def scenario(pw: Any, cfg: dict[str, Any], result: dict[str, Any]) -> None:
         log("recorder records every track")
         port = poll(lambda: rec.page.evaluate(REC_STATS)["port"], lambda x: x is not None, timeout=10)  # type: ignore[union-attr]
         loss = ["nft", "-f", "-"]
-        rules = (f"table inet recloss {{ chain out {{ type filter hook output priority 0; "
-                 f"udp sport {cfg['udp_port']} udp dport {port} numgen random mod 100 < {cfg['loss_percent']} drop; }} }}")
-        subprocess.run(loss, input=rules, text=True, check=True, timeout=10)
+        rules = (f"table inet recloss {{\n chain out {{\n  type filter hook output priority 0;\n"
+                 f"  udp sport {cfg['udp_port']} udp dport {port} numgen random mod 100 < {cfg['loss_percent']} counter drop\n"
+                 f"  udp sport {cfg['udp_port']} udp dport {port} counter\n"
+                 " }\n}\n")
+        done = subprocess.run(loss, input=rules, text=True, capture_output=True, timeout=10)
+        if done.returncode:
+            raise RuntimeError(f"nft: {done.stderr}")
         result["loss_rule"] = rules
         log("loss toward the recorder:", rules)
         sent = []
@@ -82,7 +106,12 @@ def scenario(pw: Any, cfg: dict[str, Any], result: dict[str, Any]) -> None:
                 sent.append(text)
                 time.sleep(0.2)
         result["chat_sent"] = sent
+        pid0, cpu0 = browser_cpu()
+        t0 = time.monotonic()
         time.sleep(float(cfg["seconds"]))
+        pid1, cpu1 = browser_cpu()
+        result["recorder_page_cpu"] = {"pid": pid1, "same": pid0 == pid1, "cpu_s": round(cpu1 - cpu0, 2),
+                                       "wall_s": round(time.monotonic() - t0, 2), "load1": os.getloadavg()[0]}
         views = {k: p.page.evaluate(REC_STATS) for k, p in {**parts, "REC": rec}.items()}  # type: ignore[union-attr]
         result["views"] = views
         result["ids"] = {k: p.stats()["participant"] for k, p in {**parts, "REC": rec}.items()}
@@ -101,6 +130,8 @@ def scenario(pw: Any, cfg: dict[str, Any], result: dict[str, Any]) -> None:
         time.sleep(1)
         rec.page.evaluate("window.castellanApp.e2ee.worker.postMessage({type: 'record-bye'})")
         poll(lambda: server.call(lambda: server.sink.ended), bool, timeout=10)
+        listed = subprocess.run(["nft", "list", "table", "inet", "recloss"], capture_output=True, text=True, timeout=10)
+        result["loss_counters"] = [int(x) for x in re.findall(r"counter packets (\d+)", listed.stdout)]
     finally:
         for p in [*parts.values(), rec]:
             p.close()

@@ -85,6 +85,9 @@ def test_three_participants_recorded_under_e2ee_with_loss_toward_the_recorder(tm
         node_log = node.output()
     assert "error" not in result, result["error"] + "\n" + "\n".join(result.get("console", [])[-40:]) + \
         "\nnode:\n" + node_log[-3000:]
+    dropped, passed = result["loss_counters"]
+    assert dropped > 100 and 0.02 < dropped / (dropped + passed) < 0.10, result["loss_counters"]  # 5 % was dropped
+    (ARTIFACTS / "recording-cpu.json").write_text(json.dumps(result["recorder_page_cpu"], indent=1))
     ids = result["ids"]
     # the recorder is a visible member: every page's MLS roster names it, and every safety code agrees
     views = result["views"]
