@@ -21,12 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from residency.audit import AuditLog
 from residency.db import Database
 
-from . import package
+from . import package, settings
 from .holds import HoldScope, LegalHold, RecordingFacts, blocking, due_for_deletion
-from .policy import RecordingPolicy, effective
+from .policy import RecordingPolicy
+from .settings import DEFAULT_RETENTION_DAYS
 from .store import TenantVault, check_name
-
-DEFAULT_RETENTION_DAYS = 0  # keep until an admin deletes: retention is a tenant decision
 
 
 class RecordingError(Exception):
@@ -103,7 +102,7 @@ class Archive:
                    retention_days: int | None = None) -> None:
         if retention_days is not None and not 0 <= retention_days <= 36500:
             raise RecordingError("invalid_retention", "retention is 0 (keep) to 36500 days")
-        current = self._policy_row(tenant, link or "")
+        current = settings.stored(self.db, tenant, link or "")
         days = retention_days if retention_days is not None else (current[1] if current else DEFAULT_RETENTION_DAYS)
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM recording_policies WHERE tenant = :t AND link = :l", {"t": tenant, "l": link or ""})
@@ -111,18 +110,11 @@ class Archive:
                        {"t": tenant, "l": link or "", "p": policy.value, "d": days})
         self._audit("recording.policy_set", actor, tenant, link=link, policy=policy.value, retention_days=days)
 
-    def _policy_row(self, tenant: str, link: str) -> tuple[RecordingPolicy, int] | None:
-        rows = self.db.query("SELECT policy, retention_days FROM recording_policies WHERE tenant = :t AND link = :l",
-                             {"t": tenant, "l": link})
-        return (RecordingPolicy.parse(rows[0][0]), int(rows[0][1])) if rows else None
-
     def policy(self, tenant: str, link: str | None = None) -> RecordingPolicy:
-        t = self._policy_row(tenant, "")
-        lk = self._policy_row(tenant, link) if link else None
-        return effective(t[0] if t else RecordingPolicy.OFF, lk[0] if lk else None)
+        return settings.policy_for(self.db, tenant, link)
 
     def retention_days(self, tenant: str) -> int:
-        t = self._policy_row(tenant, "")
+        t = settings.stored(self.db, tenant, "")
         return t[1] if t else DEFAULT_RETENTION_DAYS
 
     # ------------------------------------------------------------------------------------------------ recording

@@ -8,6 +8,7 @@ import { announceState, announceStateSoon, updateControls } from "./controls.js"
 import { $, notice } from "./dom.js";
 import { E2EE } from "./e2ee.js";
 import { attachRecorder } from "./recorder.js";
+import { renderRecordingIndicator } from "./recording-indicator.js";
 import { Session } from "./session.js";
 import { app, query } from "./state.js";
 import { clearTiles, renderSelf, renderTiles } from "./tiles.js";
@@ -47,6 +48,7 @@ function wireSession(session) {
     $("meeting-title").textContent = (app.info && app.info.title) || `Room ${s.room}`;
     document.title = `${$("meeting-title").textContent} · Castellan`;
     renderWhere(s);
+    renderRecordingIndicator();
     renderSelf();
     updateControls();
     if (app.e2ee) {
