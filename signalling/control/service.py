@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from recording.notice import recording_notice
 from residency.errors import (
     Conflict,
     InvalidInput,
@@ -26,7 +27,6 @@ from residency.errors import (
     ResidencyError,
     StoreUnavailable,
 )
-from recording.notice import recording_notice
 from signalling.tokens import KeyRing, RevocationSet, TokenIssuer
 
 from . import metrics
