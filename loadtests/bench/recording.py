@@ -47,6 +47,8 @@ def run(participants: int, seconds: float) -> dict[str, float]:
     assert proc.stdout is not None and proc.stdin is not None
     url = proc.stdout.readline().split()[-1] + token
     sent = 0
+    payload = 0
+    video_frames = 0  # per participant: the recorded media time is video_frames / 30 s, however late the feeder ran
     start = time.monotonic()
     with connect(url, max_size=None) as ws:
         tick = 0  # 10 ms ticks: video every 33.3 ms, audio every 20 ms
@@ -58,11 +60,14 @@ def run(participants: int, seconds: float) -> dict[str, float]:
                         n = tick // 2
                         ws.send(_frame(f"p{i}", "a", "audio", "opus", n * 960, True, audio[n % len(audio)]))
                         sent += 1
+                        payload += len(audio[n % len(audio)])
                     if (tick * 3) // 10 != ((tick - 1) * 3) // 10 or tick == 0:
                         n = (tick * 3) // 10
                         data, key = video[n % len(video)]
                         ws.send(_frame(f"p{i}", "v", "video", "vp8", n * 3000, key or n == 0, data))
                         sent += 1
+                        payload += len(data)
+                        video_frames += i == 0
                 tick += 1
             time.sleep(0.005)
     wall = time.monotonic() - start
@@ -72,8 +77,10 @@ def run(participants: int, seconds: float) -> dict[str, float]:
     t1 = os.times()
     cpu = (t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)
     disk = sum(f.stat().st_size for f in work.iterdir())
-    hours = participants * wall / 3600
-    return {"participants": participants, "seconds": round(wall, 1), "messages": sent, "written": stats["frames"],
+    media_s = video_frames / 30
+    hours = participants * media_s / 3600
+    return {"participants": participants, "wall_s": round(wall, 1), "media_s": round(media_s, 1),
+            "source_kbit_s_per_participant": round(payload * 8 / participants / media_s / 1000, 1), "messages": sent, "written": stats["frames"],
             "drops": sum(stats["drops"].values()), "cpu_s": round(cpu, 2), "disk_bytes": disk,
             "cpu_s_per_participant_hour": round(cpu / hours, 1),
             "disk_mib_per_participant_hour": round(disk / hours / 2**20, 1),

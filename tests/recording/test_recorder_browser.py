@@ -34,7 +34,7 @@ from tests.recording.numbered_video import numbered_y4m
 from tests.support.processes import PYTHON, REPO
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(360)]
+pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(600)]
 LOOP = 900  # frames in the fake camera's file (30 s at 30 fps); Chromium plays it in a loop
 
 
@@ -79,9 +79,9 @@ def test_three_participants_recorded_under_e2ee_with_loss_toward_the_recorder(tm
            "secret": base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode(),
            "chromium": "/usr/bin/chromium", "artifacts": str(ARTIFACTS), "workdir": str(workdir),
            "capture_dir": str(capture), "sink_token": secrets.token_urlsafe(16), "udp_port": UDP_PORT,
-           "loss_percent": 5, "seconds": 12, "tracks_timeout": float(os.environ.get("CASTELLAN_REC_TRACKS_TIMEOUT", "90")), "y4m": str(numbered_y4m(ARTIFACTS / "numbered-320x240.y4m", LOOP))}
+           "loss_percent": 5, "seconds": 12, "tracks_timeout": float(os.environ.get("CASTELLAN_REC_TRACKS_TIMEOUT", "180")), "y4m": str(numbered_y4m(ARTIFACTS / "numbered-320x240.y4m", LOOP))}
     with loopback_namespace() as ns, node_in(ns, "recording", jwks_file=jwks) as node, web_in(ns, "recording", {}):
-        result = _run(ns, cfg, timeout=300)
+        result = _run(ns, cfg, timeout=540)
         node_log = node.output()
     assert "error" not in result, result["error"] + "\n" + "\n".join(result.get("console", [])[-40:]) + \
         "\nnode:\n" + node_log[-3000:]
