@@ -61,13 +61,18 @@ def scenario(pw: Any, cfg: dict[str, Any], result: dict[str, Any]) -> None:
     result["console"] = console
     workdir = Path(cfg["workdir"])
     server = SinkServer(Sink(workdir), token=cfg["sink_token"]).start()
+    log("sink listening on port", server.port)
     cam = [f"--use-file-for-fake-video-capture={cfg['y4m']}"]
     parts = {k: Participant(pw, cfg, k, console, extra=cam) for k in ("A", "B", "C")}
     rec = Participant(pw, cfg, "REC", console, drop=("--use-fake-ui-for-media-stream",))  # publishes nothing
     try:
         for k, p in parts.items():
             p.open(client_url(cfg, cfg["tokens"][k], k, cfg["secret"]))
-        wait_decoding(parts, timeout=90, min_frames=10)
+            log("opened", k)
+        ids = {k: p.stats()["participant"] for k, p in parts.items()}
+        seen = wait_decoding(parts, timeout=120, min_frames=10)
+        if not all(parts[k].frames_from(ids[o], seen[k]) >= 10 for k in parts for o in parts if o != k):
+            raise RuntimeError(f"participants do not decode each other: {json.dumps(seen)[:3000]}")
         log("participants decode each other")
         page, fragment = client_url(cfg, cfg["tokens"]["REC"], "ACME archive", cfg["secret"]).split("#", 1)
         rec.open(f"{page}&recorder={quote(server.url, safe='')}#{fragment}")
