@@ -69,8 +69,8 @@ def scenario(pw: Any, cfg: dict[str, Any], result: dict[str, Any]) -> None:
         for k, p in parts.items():
             p.open(client_url(cfg, cfg["tokens"][k], k, cfg["secret"]))
             log("opened", k)
-        ids = {k: p.stats()["participant"] for k, p in parts.items()}
         seen = wait_decoding(parts, timeout=120, min_frames=10)
+        ids = {k: v["participant"] for k, v in seen.items()}
         if not all(parts[k].frames_from(ids[o], seen[k]) >= 10 for k in parts for o in parts if o != k):
             raise RuntimeError(f"participants do not decode each other: {json.dumps(seen)[:3000]}")
         log("participants decode each other")
