@@ -5,11 +5,14 @@
 //
 // Works with RTCRtpScriptTransform (`rtctransform` event) and with the legacy createEncodedStreams() streams
 // posted by the main thread ({type: "streams"}). Messages from the main thread (e2ee.js): epoch (a new epoch's
-// base key and roster), send (switch sending to an epoch), drop (forget epochs below one), streams, codec, stats.
+// base key and roster), send (switch sending to an epoch), drop (forget epochs below one), streams, codec, stats;
+// on a recorder's page only, record / record-event / record-bye (recorder-tap.js).
 
 import { FrameCrypto } from "./e2ee/sframe.js";
+import { RecorderTap } from "./recorder-tap.js";
 
 const frames = new FrameCrypto();
+const tap = new RecorderTap(); // a recorder page only (recorder.js): decrypted encoded frames to the local recorder
 const streams = new Map(); // transform id -> stats
 let statsTimer = null;
 
@@ -54,6 +57,7 @@ function transformer(options, st) {
       st.lastFailReason = r.reason;
       return;
     }
+    if (tap.on) tap.frame(options, frame, r.data);
     frame.data = r.data.buffer;
     st.ok++; st.bytes += r.data.length; st.epoch = r.epoch; st.lastOkAt = Date.now();
     controller.enqueue(frame);
@@ -101,6 +105,9 @@ self.onmessage = (event) => {
       const st = streams.get(m.id);
       if (st) st.options.codec = m.codec;
     } else if (m.type === "stats") postStats();
+    else if (m.type === "record") tap.connect(m.url);
+    else if (m.type === "record-event") tap.event(m.event);
+    else if (m.type === "record-bye") tap.bye();
   } catch (e) {
     self.postMessage({ type: "error", text: String(e && e.message) });
   }

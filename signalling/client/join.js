@@ -5,6 +5,7 @@ import * as api from "./api.js";
 import { $ } from "./dom.js";
 import { supportsE2EE } from "./e2ee.js";
 import { enterMeeting } from "./meeting.js";
+import { showRecordingNotice } from "./recording-indicator.js";
 import { NodeError } from "./session.js";
 import { app, query } from "./state.js";
 
@@ -105,6 +106,7 @@ export async function initJoinPage() {
     setLinkState("Checking the meeting link…");
     try {
       app.info = await api.linkInfo(app.link);
+      showRecordingNotice(app.info);
       $("join-title").textContent = app.info.title || "Join meeting";
       document.title = `${app.info.title} · Castellan`;
       $("password-row").hidden = !app.info.password_required || !!app.hostKey;

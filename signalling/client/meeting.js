@@ -7,6 +7,8 @@ import { onChat } from "./chat.js";
 import { announceState, announceStateSoon, updateControls } from "./controls.js";
 import { $, notice } from "./dom.js";
 import { E2EE } from "./e2ee.js";
+import { attachRecorder } from "./recorder.js";
+import { renderRecordingIndicator } from "./recording-indicator.js";
 import { Session } from "./session.js";
 import { app, query } from "./state.js";
 import { clearTiles, renderSelf, renderTiles } from "./tiles.js";
@@ -21,6 +23,7 @@ export async function enterMeeting() {
   const session = new Session({ wsUrl: a.ws_url, token: a.token, e2ee: app.e2ee, videoCodec: query.get("codec") });
   app.session = session;
   wireSession(session);
+  attachRecorder(app.e2ee, session); // recorder mode only (recorder.js)
   if (app.local) {
     for (const t of app.local.getAudioTracks()) t.enabled = !$("join-muted").checked;
     for (const t of app.local.getVideoTracks()) t.enabled = !$("join-camera-off").checked;
@@ -45,6 +48,7 @@ function wireSession(session) {
     $("meeting-title").textContent = (app.info && app.info.title) || `Room ${s.room}`;
     document.title = `${$("meeting-title").textContent} · Castellan`;
     renderWhere(s);
+    renderRecordingIndicator();
     renderSelf();
     updateControls();
     if (app.e2ee) {

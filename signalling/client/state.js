@@ -8,7 +8,7 @@ import { secretFromFragment } from "./e2ee.js";
 // plane), ?e2ee=0 (encryption off, to measure its cost) and ?autojoin=1 count: on a production page a crafted link
 // must not send a victim to another node, turn encryption off, or join with camera and microphone unasked.
 export const development = document.querySelector('meta[name="castellan-build"]')?.content === "development";
-const DEVELOPMENT_FLAGS = ["ws", "token", "e2ee", "autojoin"];
+const DEVELOPMENT_FLAGS = ["ws", "token", "e2ee", "autojoin", "recorder"]; // recorder: recorder.js
 const given = new URLSearchParams(location.search);
 export const ignoredFlags = development ? [] : DEVELOPMENT_FLAGS.filter((f) => given.has(f));
 for (const f of ignoredFlags) given.delete(f);

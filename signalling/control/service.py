@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from recording.notice import recording_notice
 from residency.errors import (
     Conflict,
     InvalidInput,
@@ -326,7 +327,8 @@ class ControlPlane:
     def link_info(self, link: str) -> JSONObject:
         """What the link page may show before joining."""
         rec = self._usable_link(link)
-        return {"title": rec.title, "password_required": rec.password_hash is not None, "lobby": rec.lobby}
+        return {"title": rec.title, "password_required": rec.password_hash is not None, "lobby": rec.lobby,
+                "recording": recording_notice(self.store.db, rec.tenant, rec.link)}
 
     def _usable_link(self, link: str) -> Link:
         if not self.signer.verify(link):  # before any database lookup

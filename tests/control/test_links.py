@@ -60,7 +60,8 @@ def test_a_forged_or_mangled_link_is_refused_before_any_database_lookup(env: Env
 def test_link_info_shows_what_the_page_needs_and_nothing_more(env: Env) -> None:
     link = env.link(password="lobby pass phrase", lobby=True)
     assert env.client.get(f"/v1/links/{link['link']}").json() == {
-        "title": "Board meeting", "password_required": True, "lobby": True}
+        "title": "Board meeting", "password_required": True, "lobby": True,
+        "recording": {"policy": "off", "text": ""}}  # recording/notice.py
 
 
 def test_an_expired_link_is_refused(env: Env, clock: Clock) -> None:

@@ -1,0 +1,350 @@
+"""The tenant's archive of recordings: metadata and holds in the database (migration v0005_recordings), media
+sealed in the tenant's vault (store.py), and an audit record (residency/audit.py, the tenant's chain) for every
+action — start, placement, stop, every access, hold, release, export, deletion, a refused deletion, a GDPR export
+or erasure. Deletion of any kind (admin, retention, erasure) asks holds.py first and refuses while a hold covers
+the recording.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from residency.audit import AuditLog
+from residency.db import Database
+
+from . import package, settings
+from .holds import HoldScope, LegalHold, RecordingFacts, blocking, due_for_deletion
+from .policy import RecordingPolicy
+from .settings import DEFAULT_RETENTION_DAYS
+from .store import TenantVault, check_name
+
+
+class RecordingError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class Held(RecordingError):
+    def __init__(self, rec: str, holds: list[LegalHold]) -> None:
+        super().__init__("legal_hold", f"recording {rec} is under legal hold ({', '.join(h.id for h in holds)}); "
+                                       "it cannot be deleted until every hold on it is released")
+        self.holds = holds
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    name: str
+    kind: str  # audio | video | chat | timeline
+    participant: str | None
+    codec: str | None
+    size: int
+
+
+@dataclass(frozen=True)
+class Recording:
+    id: str
+    tenant: str
+    meeting: str
+    link: str | None
+    recorder: dict[str, str]  # {"participant": ..., "name": "ACME archive", "recorder": <pool member id>}
+    regions: tuple[str, ...]
+    started_at: float
+    ended_at: float | None = None
+    participants: dict[str, str] = field(default_factory=dict)  # participant id -> display name
+    files: tuple[StoredFile, ...] = ()
+    gaps: tuple[dict[str, Any], ...] = ()
+
+    def facts(self) -> RecordingFacts:
+        return RecordingFacts(self.id, self.tenant, self.meeting, self.link, frozenset(self.participants),
+                              self.ended_at)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Recording:
+        d = json.loads(text)
+        d["regions"] = tuple(d["regions"])
+        d["files"] = tuple(StoredFile(**f) for f in d["files"])
+        d["gaps"] = tuple(d["gaps"])
+        return cls(**d)
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Archive:
+    def __init__(self, db: Database, vault: TenantVault, audit: AuditLog | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.vault = vault
+        self.audit = audit or AuditLog(db, clock)
+        self.clock = clock
+
+    def _audit(self, kind: str, actor: str, tenant: str, **data: Any) -> None:
+        self.audit.append(kind, actor=actor, tenant=tenant, data=data)
+
+    # ------------------------------------------------------------------------------------------------ policy
+
+    def set_policy(self, tenant: str, policy: RecordingPolicy, actor: str, *, link: str | None = None,
+                   retention_days: int | None = None) -> None:
+        if retention_days is not None and not 0 <= retention_days <= 36500:
+            raise RecordingError("invalid_retention", "retention is 0 (keep) to 36500 days")
+        current = settings.stored(self.db, tenant, link or "")
+        days = retention_days if retention_days is not None else (current[1] if current else DEFAULT_RETENTION_DAYS)
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM recording_policies WHERE tenant = :t AND link = :l", {"t": tenant, "l": link or ""})
+            tx.execute("INSERT INTO recording_policies (tenant, link, policy, retention_days) VALUES (:t, :l, :p, :d)",
+                       {"t": tenant, "l": link or "", "p": policy.value, "d": days})
+        self._audit("recording.policy_set", actor, tenant, link=link, policy=policy.value, retention_days=days)
+
+    def policy(self, tenant: str, link: str | None = None) -> RecordingPolicy:
+        return settings.policy_for(self.db, tenant, link)
+
+    def retention_days(self, tenant: str) -> int:
+        t = settings.stored(self.db, tenant, "")
+        return t[1] if t else DEFAULT_RETENTION_DAYS
+
+    # ------------------------------------------------------------------------------------------------ recording
+
+    def _save(self, rec: Recording, new: bool = False) -> None:
+        with self.db.transaction() as tx:
+            if not new:
+                tx.execute("DELETE FROM recordings WHERE id = :id", {"id": rec.id})
+            tx.execute("INSERT INTO recordings (id, tenant, meeting, link, ended_at, doc) "
+                       "VALUES (:id, :t, :m, :l, :e, :d)",
+                       {"id": rec.id, "t": rec.tenant, "m": rec.meeting, "l": rec.link, "e": rec.ended_at,
+                        "d": rec.to_json()})
+
+    def get(self, tenant: str, rec_id: str) -> Recording:
+        rows = self.db.query("SELECT doc FROM recordings WHERE id = :id AND tenant = :t", {"id": rec_id, "t": tenant})
+        if not rows:  # another tenant's id is "not found" too: ids are not an oracle across tenants
+            raise RecordingError("not_found", f"no recording {rec_id}")
+        return Recording.from_json(str(rows[0][0]))
+
+    def begin(self, tenant: str, meeting: str, link: str | None, recorder: dict[str, str], region: str,
+              actor: str) -> Recording:
+        if self.policy(tenant, link) is RecordingPolicy.OFF:
+            raise RecordingError("recording_off", "recording is off for this tenant or link")
+        rec = Recording(id="rec-" + secrets.token_hex(8), tenant=tenant, meeting=meeting, link=link,
+                        recorder=dict(recorder), regions=(region,), started_at=self.clock())
+        self._save(rec, new=True)
+        self._audit("recording.started", actor, tenant, recording=rec.id, meeting=meeting, link=link,
+                    region=region, recorder=recorder.get("recorder", ""), recorder_name=recorder.get("name", ""))
+        return rec
+
+    def recorder_moved(self, tenant: str, rec_id: str, region: str, recorder: str, gap_from_ms: int,
+                       actor: str) -> Recording:
+        """A recorder replaced mid-meeting (placement.replace): its region joins the list, the gap is kept."""
+        rec = self.get(tenant, rec_id)
+        rec = replace(rec, regions=tuple(sorted({*rec.regions, region})),
+                      gaps=(*rec.gaps, {"from_ms": gap_from_ms, "recorder": recorder}))
+        self._save(rec)
+        self._audit("recording.recorder_replaced", actor, tenant, recording=rec_id, region=region, recorder=recorder)
+        return rec
+
+    def store_file(self, tenant: str, rec_id: str, name: str, path: Path, kind: str, actor: str,
+                   participant: str | None = None, codec: str | None = None) -> StoredFile:
+        rec = self.get(tenant, rec_id)
+        size = self.vault.put_file(tenant, f"{rec_id}/{check_name(name)}", path)
+        f = StoredFile(name=name, kind=kind, participant=participant, codec=codec, size=path.stat().st_size)
+        rec = replace(rec, files=(*[x for x in rec.files if x.name != name], f))
+        self._save(rec)
+        self._audit("recording.file_stored", actor, tenant, recording=rec_id, file=name, sealed_bytes=size)
+        return f
+
+    def finish(self, tenant: str, rec_id: str, participants: dict[str, str], actor: str) -> Recording:
+        rec = replace(self.get(tenant, rec_id), ended_at=self.clock(),
+                      participants={**self.get(tenant, rec_id).participants, **participants})
+        self._save(rec)
+        self._audit("recording.stopped", actor, tenant, recording=rec_id, files=len(rec.files),
+                    participants=sorted(rec.participants))
+        return rec
+
+    # ------------------------------------------------------------------------------------------------ access
+
+    def _all(self, tenant: str | None = None) -> list[Recording]:
+        if tenant is None:
+            rows = self.db.query("SELECT doc FROM recordings ORDER BY id")
+        else:
+            rows = self.db.query("SELECT doc FROM recordings WHERE tenant = :t ORDER BY id", {"t": tenant})
+        return [Recording.from_json(str(r[0])) for r in rows]
+
+    def listing(self, tenant: str, actor: str) -> list[Recording]:
+        recs = self._all(tenant)
+        self._audit("recording.listed", actor, tenant, count=len(recs))
+        return recs
+
+    def read(self, tenant: str, rec_id: str, name: str, actor: str) -> Iterator[bytes]:
+        """A file's plaintext (to play in the browser or to export): audited before a byte is returned."""
+        rec = self.get(tenant, rec_id)
+        if name not in {f.name for f in rec.files}:
+            raise RecordingError("not_found", f"recording {rec_id} has no file {name!r}")
+        self._audit("recording.accessed", actor, tenant, recording=rec_id, file=name)
+        return self.vault.get(tenant, f"{rec_id}/{name}")
+
+    # ------------------------------------------------------------------------------------------------ holds
+
+    def holds(self, tenant: str, active_only: bool = True) -> list[LegalHold]:
+        rows = self.db.query("SELECT id, tenant, scope, target, reason, placed_by, placed_at, released_at "
+                             "FROM recording_holds WHERE tenant = :t ORDER BY id", {"t": tenant})
+        hs = [LegalHold(id=str(r[0]), tenant=str(r[1]), scope=HoldScope.parse(r[2]), target=str(r[3]),
+                        reason=str(r[4]), placed_by=str(r[5]), placed_at=float(r[6]),
+                        released_at=None if r[7] is None else float(r[7])) for r in rows]
+        return [h for h in hs if h.active] if active_only else hs
+
+    def place_hold(self, tenant: str, scope: HoldScope, target: str, reason: str, actor: str) -> LegalHold:
+        if not reason.strip():
+            raise RecordingError("reason_required", "a legal hold needs a reason (a case reference)")
+        if scope is HoldScope.TENANT:
+            target = tenant
+        h = LegalHold(id="hold-" + secrets.token_hex(6), tenant=tenant, scope=scope, target=target,
+                      reason=reason, placed_by=actor, placed_at=self.clock())
+        self.db.execute("INSERT INTO recording_holds (id, tenant, scope, target, reason, placed_by, placed_at) "
+                        "VALUES (:i, :t, :s, :g, :r, :a, :at)",
+                        {"i": h.id, "t": tenant, "s": scope.value, "g": target, "r": reason, "a": actor,
+                         "at": h.placed_at})
+        self._audit("recording.hold_placed", actor, tenant, hold=h.id, scope=scope.value, target=target,
+                    reason=reason)
+        return h
+
+    def release_hold(self, tenant: str, hold_id: str, actor: str) -> None:
+        n = self.db.execute("UPDATE recording_holds SET released_at = :at, released_by = :a "
+                            "WHERE id = :i AND tenant = :t AND released_at IS NULL",
+                            {"at": self.clock(), "a": actor, "i": hold_id, "t": tenant})
+        if not n:
+            raise RecordingError("not_found", f"no active hold {hold_id}")
+        self._audit("recording.hold_released", actor, tenant, hold=hold_id)
+
+    # ------------------------------------------------------------------------------------------------ deletion
+
+    def _erase(self, rec: Recording) -> None:
+        for f in rec.files:
+            self.vault.delete(rec.tenant, f"{rec.id}/{f.name}")
+        self.db.execute("DELETE FROM recordings WHERE id = :id", {"id": rec.id})
+
+    def delete(self, tenant: str, rec_id: str, actor: str) -> None:
+        rec = self.get(tenant, rec_id)
+        held = blocking(rec.facts(), self.holds(tenant))
+        if held:
+            self._audit("recording.delete_refused", actor, tenant, recording=rec_id, holds=[h.id for h in held])
+            raise Held(rec_id, held)
+        self._erase(rec)
+        self._audit("recording.deleted", actor, tenant, recording=rec_id, files=len(rec.files))
+
+    def apply_retention(self, tenant: str, actor: str = "retention") -> tuple[list[str], list[str]]:
+        """Delete what the tenant's retention says has expired, except what a hold keeps: (deleted, kept)."""
+        recs = {r.id: r for r in self._all(tenant)}
+        delete, kept = due_for_deletion([r.facts() for r in recs.values()], self.holds(tenant),
+                                        self.retention_days(tenant), self.clock())
+        for f in delete:
+            self._erase(recs[f.id])
+            self._audit("recording.deleted", actor, tenant, recording=f.id, files=len(recs[f.id].files),
+                        cause="retention")
+        for f, hs in kept:
+            self._audit("recording.delete_refused", actor, tenant, recording=f.id, holds=[h.id for h in hs],
+                        cause="retention")
+        return [f.id for f in delete], [f.id for f, _ in kept]
+
+    # ------------------------------------------------------------------------------------------------ export
+
+    def _audit_of(self, tenant: str, key: str, value: str) -> list[dict[str, object]]:
+        return [r.to_dict() for r in self.audit.tenant_records(tenant) if r.data.get(key) == value]
+
+    def export(self, tenant: str, rec_id: str, dest: Path, signer: Ed25519PrivateKey, actor: str) -> Path:
+        """The signed package (package.py) in a new directory `dest`."""
+        rec = self.get(tenant, rec_id)
+        dest.mkdir(parents=True, exist_ok=False)
+        self._audit("recording.exported", actor, tenant, recording=rec_id)
+        for f in rec.files:
+            with open(dest / f.name, "wb") as out:
+                for chunk in self.vault.get(tenant, f"{rec_id}/{f.name}"):
+                    out.write(chunk)
+        package.build(dest, recording={"id": rec.id, "tenant": tenant, "meeting": rec.meeting, "link": rec.link,
+                                       "started_at": _iso(rec.started_at),
+                                       "ended_at": _iso(rec.ended_at) if rec.ended_at else None,
+                                       "participants": rec.participants, "gaps": list(rec.gaps)},
+                      recorder=rec.recorder, regions=rec.regions, audit=self._audit_of(tenant, "recording", rec_id),
+                      signer=signer, created_at=_iso(self.clock()))
+        return dest
+
+    # ------------------------------------------------------------------------------------------------ GDPR
+
+    def _mentions(self, path_lines: list[dict[str, object]], participant: str) -> list[dict[str, object]]:
+        return [e for e in path_lines if participant in (e.get("participant"), e.get("from"))]
+
+    def _lines(self, tenant: str, rec: Recording, name: str) -> list[dict[str, object]]:
+        text = b"".join(self.vault.get(tenant, f"{rec.id}/{name}")).decode()
+        return [json.loads(x) for x in text.splitlines() if x.strip()]
+
+    def subject_export(self, tenant: str, participant: str, dest: Path, actor: str) -> dict[str, Any]:
+        """Everything held about one participant: their tracks, the chat and timeline lines that are theirs, and
+        the audit entries that name them, in `dest` (a new directory). Audited."""
+        dest.mkdir(parents=True, exist_ok=False)
+        self._audit("recording.subject_exported", actor, tenant, participant=participant)
+        out: dict[str, Any] = {"participant": participant, "recordings": []}
+        for rec in self._all(tenant):
+            if participant not in rec.participants:
+                continue
+            d = dest / rec.id
+            d.mkdir()
+            entry: dict[str, Any] = {"recording": rec.id, "meeting": rec.meeting, "files": [], "lines": 0}
+            for f in rec.files:
+                if f.participant == participant:
+                    with open(d / f.name, "wb") as o:
+                        for c in self.vault.get(tenant, f"{rec.id}/{f.name}"):
+                            o.write(c)
+                    entry["files"].append(f.name)
+                elif f.kind in ("chat", "timeline"):
+                    mine = self._mentions(self._lines(tenant, rec, f.name), participant)
+                    (d / f.name).write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in mine))
+                    entry["lines"] += len(mine)
+            out["recordings"].append(entry)
+        audit = [r.to_dict() for r in self.audit.tenant_records(tenant)
+                 if participant in json.dumps(r.data)]
+        (dest / "audit.json").write_text(json.dumps(audit, indent=1, sort_keys=True))
+        (dest / "index.json").write_text(json.dumps(out, indent=1, sort_keys=True))
+        return out
+
+    def subject_erase(self, tenant: str, participant: str, actor: str) -> dict[str, list[str]]:
+        """Erase one participant from every recording no hold covers: their tracks deleted, their chat and
+        timeline lines removed. Held recordings are left whole and listed. Audited."""
+        erased: list[str] = []
+        kept: list[str] = []
+        holds = self.holds(tenant)
+        for rec in self._all(tenant):
+            if participant not in rec.participants:
+                continue
+            if blocking(rec.facts(), holds):
+                kept.append(rec.id)
+                continue
+            files = []
+            for f in rec.files:
+                if f.participant == participant:
+                    self.vault.delete(tenant, f"{rec.id}/{f.name}")
+                    continue
+                if f.kind in ("chat", "timeline"):
+                    lines = self._lines(tenant, rec, f.name)
+                    rest = [e for e in lines if participant not in (e.get("participant"), e.get("from"))]
+                    body = "".join(json.dumps(e, sort_keys=True) + "\n" for e in rest).encode()
+                    self.vault.put(tenant, f"{rec.id}/{f.name}", [body])
+                    f = replace(f, size=len(body))
+                files.append(f)
+            parts = {k: v for k, v in rec.participants.items() if k != participant}
+            self._save(replace(rec, files=tuple(files), participants=parts))
+            erased.append(rec.id)
+        self._audit("recording.subject_erased", actor, tenant, participant=participant, erased=erased, kept=kept)
+        return {"erased": erased, "kept": kept}
+

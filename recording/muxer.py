@@ -1,0 +1,119 @@
+"""One track's encoded frames into Matroska/WebM with `av`, without decoding or transcoding.
+
+Timestamps come from the frames' RTP timestamps (90 kHz video, 48 kHz Opus), unwrapped across the 32-bit wrap,
+relative to the track's first frame, in milliseconds: a gap in what arrived stays a gap in the file's timeline.
+A video file starts at a keyframe (frames before the first one cannot be decoded; they are counted, not
+written). Bad frames are counted drops, never an exception out of `write`.
+"""
+
+from __future__ import annotations
+
+import fractions
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+
+CLOCK = {"opus": 48000, "vp8": 90000, "vp9": 90000, "h264": 90000, "av1": 90000}
+CONTAINER = {"opus": ("webm", ".webm"), "vp8": ("webm", ".webm"), "vp9": ("webm", ".webm"),
+             "av1": ("webm", ".webm"), "h264": ("matroska", ".mkv")}
+MS = fractions.Fraction(1, 1000)
+MAX_FRAME = 4 << 20
+
+
+def extension(codec: str) -> str:
+    return CONTAINER[codec][1]
+
+
+@dataclass
+class TrackStats:
+    written: int = 0
+    bytes: int = 0
+    before_keyframe: int = 0
+    out_of_order: int = 0
+    invalid: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+    keyframes: int = 0
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+
+
+class TrackWriter:
+    """Writes one track; `write` returns True when the frame went into the file."""
+
+    GAP_MS = 1000  # a silence/freeze longer than this is noted as a gap (timeline.py)
+
+    def __init__(self, path: Path, kind: str, codec: str, width: int = 0, height: int = 0) -> None:
+        if codec not in CLOCK:
+            raise ValueError(f"unsupported codec {codec!r}")
+        if kind not in ("audio", "video") or (kind == "audio") != (codec == "opus"):
+            raise ValueError(f"{kind} track with codec {codec!r}")
+        self.path = path
+        self.kind = kind
+        self.codec = codec
+        self.clock = CLOCK[codec]
+        self.container = av.open(str(path), "w", format=CONTAINER[codec][0])
+        self.stream = self.container.add_stream(codec, rate=self.clock if kind == "audio" else 30)
+        if isinstance(self.stream, av.VideoStream):
+            self.stream.width = width or 640  # a header value only; the decoder reads the bitstream's
+            self.stream.height = height or 480
+        self.stream.time_base = MS
+        self.stats = TrackStats()
+        self._base: int | None = None
+        self._last_rtp: int | None = None
+        self._ext = 0
+        self._last_pts = -1
+        self.closed = False
+
+    def _unwrap(self, rtp: int) -> int:
+        if self._last_rtp is not None:
+            delta = (rtp - self._last_rtp) & 0xFFFFFFFF
+            if delta >= 0x80000000:
+                delta -= 1 << 32
+            self._ext += delta
+        else:
+            self._ext = rtp
+        self._last_rtp = rtp
+        return self._ext
+
+    def write(self, data: bytes, rtp_timestamp: int, keyframe: bool) -> bool:
+        if self.closed or not data or len(data) > MAX_FRAME or not 0 <= rtp_timestamp <= 0xFFFFFFFF:
+            self.stats.invalid += 1
+            return False
+        if self.kind == "video" and self.stats.written == 0 and not keyframe:
+            self.stats.before_keyframe += 1
+            return False
+        ext = self._unwrap(rtp_timestamp)
+        if self._base is None:
+            self._base = ext
+        pts = (ext - self._base) * 1000 // self.clock
+        if pts <= self._last_pts:
+            if self.kind == "audio" or pts < self._last_pts:
+                self.stats.out_of_order += 1
+                return False
+            pts = self._last_pts + 1  # two video frames in one ms (never: 90 kHz at <= 60 fps): keep them apart
+        if self._last_pts >= 0 and pts - self._last_pts > self.GAP_MS:
+            self.stats.gaps.append((self._last_pts, pts))
+        pkt = av.Packet(data)
+        pkt.stream = self.stream
+        pkt.time_base = MS
+        pkt.pts = pkt.dts = pts
+        pkt.is_keyframe = keyframe or self.kind == "audio"
+        try:
+            self.container.mux(pkt)
+        except (av.FFmpegError, ValueError):
+            self.stats.invalid += 1
+            return False
+        self._last_pts = pts
+        self.stats.written += 1
+        self.stats.bytes += len(data)
+        self.stats.keyframes += int(keyframe)
+        if self.stats.first_ms is None:
+            self.stats.first_ms = pts
+        self.stats.last_ms = pts
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.container.close()

@@ -1,0 +1,127 @@
+"""The export package a regulator checks offline: a directory holding the media files, chat and timeline, and
+`manifest.json` + `manifest.sig`. The manifest lists every file with its SHA-256 and size, the meeting's audit
+records (each with its own hash, recomputed on verification), the recorder's identity and the regions it ran in;
+the signature is Ed25519 over the manifest's exact bytes.
+
+`verify` fails on: a bad or missing signature, a manifest that is not the signed bytes, any listed file missing
+or altered (one byte is enough), any file present that the manifest does not list, a path that leaves the
+package, an audit record whose hash does not match its content.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from residency.audit import canonical, record_hash
+from residency.signing import key_id
+
+FORMAT = "castellan-recording-export/1"
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+
+
+class PackageInvalid(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+def _safe(name: str) -> bool:
+    parts = name.split("/")
+    return bool(name) and not name.startswith("/") and all(p not in ("", ".", "..") for p in parts) \
+        and name not in (MANIFEST, SIGNATURE)
+
+
+def build(directory: Path, *, recording: Mapping[str, Any], recorder: Mapping[str, Any], regions: Sequence[str],
+          audit: Iterable[Mapping[str, object]], signer: Ed25519PrivateKey, created_at: str) -> dict[str, Any]:
+    """Sign the files already in `directory` (every regular file but the manifest and signature)."""
+    files = {}
+    for p in sorted(directory.rglob("*")):
+        if p.is_file():
+            name = str(p.relative_to(directory))
+            if name in (MANIFEST, SIGNATURE):
+                continue
+            files[name] = {"sha256": sha256_file(p), "size": p.stat().st_size}
+    manifest = {"format": FORMAT, "recording": dict(recording), "recorder": dict(recorder),
+                "regions": sorted(set(regions)), "files": files, "audit": [dict(a) for a in audit],
+                "created_at": created_at, "signed_by": key_id(signer.public_key())}
+    body = canonical(manifest)
+    (directory / MANIFEST).write_bytes(body)
+    (directory / SIGNATURE).write_text(base64.b64encode(signer.sign(body)).decode() + "\n")
+    return manifest
+
+
+@dataclass(frozen=True)
+class Verified:
+    manifest: dict[str, Any]
+    files: int
+    audit_records: int
+    key_id: str
+
+
+def verify(directory: Path, public_keys: Iterable[Ed25519PublicKey]) -> Verified:
+    if not directory.is_dir():
+        raise PackageInvalid("not_a_package", f"{directory} is not a directory")
+    try:
+        body = (directory / MANIFEST).read_bytes()
+        sig = base64.b64decode((directory / SIGNATURE).read_text().strip(), validate=True)
+    except FileNotFoundError as e:
+        raise PackageInvalid("missing_manifest", f"{e.filename} is missing") from e
+    except ValueError as e:
+        raise PackageInvalid("bad_signature", "manifest.sig is not base64") from e
+    signer = None
+    for k in public_keys:
+        try:
+            k.verify(sig, body)
+        except InvalidSignature:
+            continue
+        signer = k
+        break
+    if signer is None:
+        raise PackageInvalid("bad_signature", "the manifest's signature does not verify with the given key(s)")
+    try:
+        manifest = json.loads(body)
+    except ValueError as e:
+        raise PackageInvalid("bad_manifest", "manifest.json is not JSON") from e
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or canonical(manifest) != body:
+        raise PackageInvalid("bad_manifest", f"manifest.json is not a canonical {FORMAT} manifest")
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise PackageInvalid("bad_manifest", "manifest lists no files")
+    for name, meta in sorted(files.items()):
+        if not _safe(name):
+            raise PackageInvalid("bad_path", f"{name!r} is not a path inside the package")
+        p = directory / name
+        if not p.is_file() or p.is_symlink():
+            raise PackageInvalid("missing_file", f"{name} is missing")
+        if p.stat().st_size != meta.get("size") or sha256_file(p) != meta.get("sha256"):
+            raise PackageInvalid("altered_file", f"{name} does not match its hash in the manifest")
+    present = {str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file() or p.is_symlink()}
+    extra = sorted(present - set(files) - {MANIFEST, SIGNATURE})
+    if extra:
+        raise PackageInvalid("unlisted_file", f"not in the signed manifest: {', '.join(extra)}")
+    audit = manifest.get("audit")
+    if not isinstance(audit, list):
+        raise PackageInvalid("bad_manifest", "manifest has no audit records")
+    for r in audit:
+        if not isinstance(r, dict) or record_hash(r) != r.get("hash"):
+            raise PackageInvalid("bad_audit", f"audit record {r.get('seq') if isinstance(r, dict) else r!r} "
+                                 "does not match its hash")
+    return Verified(manifest=manifest, files=len(files), audit_records=len(audit), key_id=key_id(signer))

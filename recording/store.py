@@ -1,0 +1,149 @@
+"""Where sealed recording objects live. `ObjectStore` is the interface (the region's local volume by default;
+an S3-compatible store would implement the same four calls); `TenantVault` puts the envelope (envelope.py) in
+front of it so nothing reaches the store in the clear and each tenant's objects open only with its own key.
+
+Object names are checked here, at the edge: a name from an API call or a package can never climb out of the
+store's root or into another tenant's space.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Protocol
+
+from .envelope import CHUNK, EnvelopeError, WrappedKey, new_data_key, open_stream, seal_stream, unwrap
+
+_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+KEY_OBJECT = "dek.json"  # the only one-part name under a tenant: vault objects always have two or more
+
+
+def check_name(name: str) -> str:
+    parts = name.split("/")
+    if not name or len(parts) > 6 or not all(_PART.match(p) and ".." not in p for p in parts):
+        raise ValueError(f"invalid object name {name!r}")
+    return name
+
+
+class ObjectStore(Protocol):
+    def put(self, key: str, chunks: Iterable[bytes]) -> int: ...
+    def get(self, key: str) -> Iterator[bytes]: ...
+    def delete(self, key: str) -> bool: ...
+    def list(self, prefix: str) -> list[str]: ...
+
+
+class LocalVolumeStore:
+    """Objects as files under `root` (the region's volume); writes are atomic (temp file + rename)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_name(key)
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> int:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        size = 0
+        with open(tmp, "wb") as f:
+            for c in chunks:
+                f.write(c)
+                size += len(c)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+        return size
+
+    def get(self, key: str) -> Iterator[bytes]:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        with open(path, "rb") as f:
+            while True:
+                b = f.read(CHUNK)
+                if not b:
+                    return
+                yield b
+
+    def delete(self, key: str) -> bool:
+        path = self._path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def list(self, prefix: str) -> list[str]:
+        base = self._path(prefix.rstrip("/"))
+        if not base.is_dir():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def _read_file(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(CHUNK)
+            if not b:
+                return
+            yield b
+
+
+class TenantVault:
+    """Sealed objects per tenant. `keys` maps tenant id -> (kek id, tenant key) as the operator configured them;
+    a tenant without a configured key cannot store anything (fail closed)."""
+
+    def __init__(self, store: ObjectStore, keys: Mapping[str, tuple[str, bytes]]) -> None:
+        self.store = store
+        self.keys = dict(keys)
+        self._deks: dict[str, bytes] = {}
+
+    def _dek(self, tenant: str) -> bytes:
+        if tenant in self._deks:
+            return self._deks[tenant]
+        if tenant not in self.keys:
+            raise EnvelopeError(f"no tenant key configured for {tenant}: recordings cannot be stored")
+        kek_id, kek = self.keys[tenant]
+        key_name = f"{check_name(tenant)}/{KEY_OBJECT}"
+        try:
+            wrapped = WrappedKey.from_json(b"".join(self.store.get(key_name)).decode())
+        except FileNotFoundError:
+            dek, wrapped = new_data_key(tenant, kek, kek_id)
+            self.store.put(key_name, [wrapped.to_json().encode()])
+        else:
+            if wrapped.tenant != tenant:
+                raise EnvelopeError(f"the data key stored for {tenant} belongs to {wrapped.tenant}")
+            dek = unwrap(wrapped, kek)
+        self._deks[tenant] = dek
+        return dek
+
+    def _key(self, tenant: str, name: str) -> str:
+        if "/" not in check_name(name):  # <recording>/<file>: never the tenant's wrapped key
+            raise ValueError(f"invalid object name {name!r}")
+        return f"{check_name(tenant)}/{name}"
+
+    def put(self, tenant: str, name: str, chunks: Iterable[bytes]) -> int:
+        key = self._key(tenant, name)
+        return self.store.put(key, seal_stream(self._dek(tenant), key, chunks))
+
+    def put_file(self, tenant: str, name: str, path: Path) -> int:
+        return self.put(tenant, name, _read_file(path))
+
+    def get(self, tenant: str, name: str) -> Iterator[bytes]:
+        key = self._key(tenant, name)
+        return open_stream(self._dek(tenant), key, self.store.get(key))
+
+    def read(self, tenant: str, name: str) -> bytes:
+        return b"".join(self.get(tenant, name))
+
+    def delete(self, tenant: str, name: str) -> bool:
+        return self.store.delete(self._key(tenant, name))
+
+    def list(self, tenant: str, prefix: str) -> list[str]:
+        base = f"{check_name(tenant)}/"
+        return [k[len(base):] for k in self.store.list(base + check_name(prefix))]

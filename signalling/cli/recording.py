@@ -1,0 +1,139 @@
+"""`castellan recording …` (mounted as a passthrough command: its argv comes here untouched).
+
+    castellan recording verify PACKAGE --public-key KEY        offline; exit 0 verified, 1 failed, 2 usage
+    castellan recording list|policy|hold|release|holds|delete|retention|export|subject-export|subject-erase
+        --db PATH|URL --volume DIR --tenant-keys FILE --tenant T --actor admin:NAME …
+
+Every admin action is an audit record in the tenant's chain (recording/archive.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="castellan recording", description="Compliance recordings (docs/recording.md)")
+    sub = p.add_subparsers(dest="action", required=True)
+    v = sub.add_parser("verify", help="check an export package offline: signature, every file's hash, nothing extra")
+    v.add_argument("package")
+    v.add_argument("--public-key", required=True, help="PEM, JWK or JWKS file with the deployment's signing key")
+
+    def admin(name: str, help: str) -> argparse.ArgumentParser:
+        a = sub.add_parser(name, help=help)
+        a.add_argument("--db", required=True, help="control plane database (file or postgresql:// URL)")
+        a.add_argument("--volume", required=True, help="the region's recording volume")
+        a.add_argument("--tenant-keys", required=True, help="JSON file: tenant -> {id, key (32 bytes base64)}")
+        a.add_argument("--tenant", required=True)
+        a.add_argument("--actor", required=True, help="who acts, for the audit log (admin:NAME)")
+        return a
+
+    admin("list", "list the tenant's recordings")
+    pol = admin("policy", "set the tenant's (or a link's) recording policy and retention")
+    pol.add_argument("policy", choices=["off", "allowed", "required"])
+    pol.add_argument("--link")
+    pol.add_argument("--retention-days", type=int)
+    h = admin("hold", "place a legal hold")
+    h.add_argument("--scope", required=True, choices=["meeting", "link", "participant", "tenant"])
+    h.add_argument("--target", default="")
+    h.add_argument("--reason", required=True)
+    admin("holds", "list active legal holds")
+    r = admin("release", "release a legal hold")
+    r.add_argument("hold")
+    d = admin("delete", "delete a recording (refused under a hold)")
+    d.add_argument("recording")
+    admin("retention", "apply the tenant's retention now")
+    e = admin("export", "write a signed export package")
+    e.add_argument("recording")
+    e.add_argument("--out", required=True)
+    e.add_argument("--signing-key", required=True, help="the deployment's Ed25519 key (PEM)")
+    se = admin("subject-export", "GDPR: everything held about one participant")
+    se.add_argument("participant")
+    se.add_argument("--out", required=True)
+    sr = admin("subject-erase", "GDPR: erase one participant where no hold applies")
+    sr.add_argument("participant")
+    return p
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from recording.package import PackageInvalid, verify
+    from residency.errors import ResidencyError
+    from residency.signing import load_public_keys
+
+    try:
+        ok = verify(Path(args.package), load_public_keys(args.public_key))
+    except PackageInvalid as e:
+        print(f"FAILED: {e}", file=sys.stderr)
+        return 1
+    except (ResidencyError, OSError) as e:
+        print(f"castellan recording verify: {e}", file=sys.stderr)
+        return 2
+    m = ok.manifest
+    print(f"OK: recording {m['recording'].get('id')} of meeting {m['recording'].get('meeting')}: {ok.files} files, "
+          f"{ok.audit_records} audit records, recorder {m['recorder'].get('name')}, regions "
+          f"{', '.join(m['regions'])}; signed by key {ok.key_id}")
+    return 0
+
+
+def _admin(args: argparse.Namespace) -> int:
+    from recording.archive import Archive, RecordingError
+    from recording.config import load_tenant_keys
+    from recording.holds import HoldScope
+    from recording.policy import RecordingPolicy
+    from recording.store import LocalVolumeStore, TenantVault
+    from residency.db import Database
+    from residency.signing import load_or_create_signing_key
+
+    archive = Archive(Database(args.db), TenantVault(LocalVolumeStore(args.volume), load_tenant_keys(args.tenant_keys)))
+    t, actor = args.tenant, args.actor
+    out: object
+    try:
+        if args.action == "list":
+            out = [{"id": r.id, "meeting": r.meeting, "link": r.link, "regions": list(r.regions),
+                    "participants": r.participants, "files": [f.name for f in r.files], "ended": r.ended_at is not None}
+                   for r in archive.listing(t, actor)]
+        elif args.action == "policy":
+            archive.set_policy(t, RecordingPolicy.parse(args.policy), actor, link=args.link,
+                               retention_days=args.retention_days)
+            out = {"policy": archive.policy(t, args.link).value, "retention_days": archive.retention_days(t)}
+        elif args.action == "hold":
+            h = archive.place_hold(t, HoldScope.parse(args.scope), args.target, args.reason, actor)
+            out = {"hold": h.id, "scope": h.scope.value, "target": h.target}
+        elif args.action == "holds":
+            out = [{"hold": h.id, "scope": h.scope.value, "target": h.target, "reason": h.reason}
+                   for h in archive.holds(t)]
+        elif args.action == "release":
+            archive.release_hold(t, args.hold, actor)
+            out = {"released": args.hold}
+        elif args.action == "delete":
+            archive.delete(t, args.recording, actor)
+            out = {"deleted": args.recording}
+        elif args.action == "retention":
+            deleted, kept = archive.apply_retention(t, actor)
+            out = {"deleted": deleted, "kept_by_hold": kept}
+        elif args.action == "export":
+            archive.export(t, args.recording, Path(args.out), load_or_create_signing_key(args.signing_key), actor)
+            out = {"package": args.out}
+        elif args.action == "subject-export":
+            out = archive.subject_export(t, args.participant, Path(args.out), actor)
+        else:
+            out = archive.subject_erase(t, args.participant, actor)
+    except RecordingError as e:
+        print(f"castellan: {e.code}: {e.message}", file=sys.stderr)
+        return 1
+    finally:
+        archive.db.close()
+    print(json.dumps(out, indent=1, sort_keys=True))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return _verify(args) if args.action == "verify" else _admin(args)

@@ -1,0 +1,66 @@
+// The recorder's tap, inside the E2EE worker (e2ee-worker.js): only on a recorder's page (recorder.js switched it
+// on), each frame this member decrypted — still ENCODED, never transcoded — goes to the local recorder process
+// over a loopback WebSocket, with the metadata needed to remux it (recording/sink.py is the other end). The tap
+// sees exactly what this member's decoder would: keys come only from its own MLS membership.
+//
+// Binary message: u32 big-endian header length, the UTF-8 JSON header {p, t, k, c, ts, key, w, h}, the frame.
+// Text message: a timeline event from the main thread ({type: "event", ...}) or {type: "bye"}.
+
+const te = new TextEncoder();
+const MAX_QUEUE_BYTES = 64 << 20; // the sink is local; a stuck one must not eat the worker's memory
+
+export class RecorderTap {
+  constructor() {
+    this.ws = null;
+    this.pending = []; // until the socket opens
+    this.stats = { frames: 0, bytes: 0, dropped: 0, events: 0 };
+  }
+
+  connect(url) {
+    const u = new URL(url);
+    // loopback only: the recorder process runs beside this page, nowhere else (docs/recording.md)
+    if (u.protocol !== "ws:" || !["127.0.0.1", "[::1]", "localhost"].includes(u.hostname)) throw new Error(`recorder sink must be on loopback: ${url}`);
+    this.ws = new WebSocket(url);
+    this.ws.binaryType = "arraybuffer";
+    this.ws.onopen = () => { for (const m of this.pending) this.ws.send(m); this.pending = []; };
+    this.ws.onclose = () => { this.ws = null; };
+  }
+
+  _send(m) {
+    if (!this.ws) { this.stats.dropped++; return; }
+    if (this.ws.readyState === WebSocket.CONNECTING) { this.pending.push(m); return; }
+    if (this.ws.readyState !== WebSocket.OPEN || this.ws.bufferedAmount > MAX_QUEUE_BYTES) { this.stats.dropped++; return; }
+    this.ws.send(m);
+  }
+
+  get on() {
+    return this.ws !== null;
+  }
+
+  /** One decrypted encoded frame of a received track. */
+  frame(options, frame, data) {
+    if (!this.ws) return;
+    let md = {};
+    try { md = frame.getMetadata() || {}; } catch (e) { md = {}; }
+    const header = te.encode(JSON.stringify({
+      p: options.participant || "", t: options.track || "", k: options.kind, c: (options.seenMime || "").split("/")[1]?.toLowerCase() || options.codec || "",
+      ts: md.rtpTimestamp ?? frame.timestamp, key: frame.type === "key" || options.kind === "audio", w: md.width || 0, h: md.height || 0,
+    }));
+    const out = new Uint8Array(4 + header.length + data.length);
+    new DataView(out.buffer).setUint32(0, header.length);
+    out.set(header, 4);
+    out.set(data, 4 + header.length);
+    this._send(out.buffer);
+    this.stats.frames++;
+    this.stats.bytes += data.length;
+  }
+
+  event(ev) {
+    this._send(JSON.stringify({ ...ev, type: "event" }));
+    this.stats.events++;
+  }
+
+  bye() {
+    this._send(JSON.stringify({ type: "bye" }));
+  }
+}
