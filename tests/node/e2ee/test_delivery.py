@@ -291,6 +291,10 @@ def test_a_welcome_too_big_for_one_frame_goes_in_parts_to_the_joiners_only():
     ({"type": "mls_commit", "epoch": 0, "commit": "AAAA", "joiners": ["b"], "welcome_parts": 33}, "bad_message"),
     ({"type": "mls_welcome_part", "epoch": 0, "index": 32, "data": "AAAA"}, "bad_message"),
     ({"type": "mls_sync", "since": "0"}, "bad_message"),
+    ({"type": "mls_key_package", "data": "AAAA", "proof": "not base64url!"}, "bad_message"),
+    ({"type": "mls_key_package", "data": "AAAA", "proof": "A" * 68}, "mls_too_large"),
+    ({"type": "mls_commit", "epoch": 0, "commit": "AAAA", "group_info": 7}, "bad_message"),
+    ({"type": "mls_commit", "epoch": 0, "commit": "AAAA", "group_info": "A" * (16 * 1024 + 4)}, "mls_too_large"),
     ({"type": "mls_epoch"}, "bad_message"),
     ({"type": "mls_welcome", "data": "AAAA"}, "unknown_type"),  # node → client only
 ])
