@@ -17,6 +17,11 @@ from sfu.e2ee.messages import Commit, Create, EpochApplied, Handshake, KeyPackag
 
 KEPT_COMMITS = 64  # the last commits kept for `mls_sync`
 KEPT_BYTES = 4 * 1024 * 1024  # ... and at most this many characters of them
+# waiting KeyPackages replayed to one member at once (after a sync, a Welcome, a creation): the newest ones. A
+# 1,000-member join storm has ~1,000 waiting; replaying all with the kept commits would pass the participant's
+# outbox (sfu/participant.py OUTBOX_SIZE, 1,024) in one go, close its socket as too slow, and do it again on every
+# resume. Those held back were broadcast when they arrived, so the other members hold them; they are counted.
+MAX_REPLAYED_REQUESTS = 256
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Outcome:
 
     verdict: str
     deliveries: list[Delivery]
+    held_back: int = 0  # waiting KeyPackages not replayed (MAX_REPLAYED_REQUESTS)
 
 
 @dataclass(frozen=True)
@@ -61,9 +67,15 @@ class GroupLog:
     group_info: str | None = None  # the GroupInfo the newest accepted commit carried (sent with `mls_resync`)
     applied: dict[str, int] = field(default_factory=dict)  # the epoch each member says it reached (`mls_epoch`)
     parted: dict[str, PartedWelcome] = field(default_factory=dict)  # by committer
+    held_back: int = 0  # waiting KeyPackages not replayed so far (counted into Outcome.held_back)
 
     def handle(self, sender: str, m: Handshake, present: Collection[str]) -> Outcome:
         """`present`: the participant ids in the room (the sender included)."""
+        self.held_back = 0
+        out = self._handle(sender, m, present)
+        return Outcome(out.verdict, out.deliveries, self.held_back) if self.held_back else out
+
+    def _handle(self, sender: str, m: Handshake, present: Collection[str]) -> Outcome:
         if isinstance(m, Create):
             return self._create(sender, present)
         if isinstance(m, KeyPackage):
@@ -139,9 +151,11 @@ class GroupLog:
         return Outcome("accepted", out)
 
     def _pending_requests(self, to: str, present: Collection[str]) -> list[Delivery]:
-        """The KeyPackages of participants still waiting to be added, for a member that may have missed them."""
-        return [Delivery(_join_request(p, kp), to=to) for p, kp in self.key_packages.items()
-                if p != to and p in present]
+        """The KeyPackages of participants still waiting to be added, for a member that may have missed them
+        (the newest MAX_REPLAYED_REQUESTS; `held_back` counts the rest)."""
+        waiting = [(p, kp) for p, kp in self.key_packages.items() if p != to and p in present]
+        self.held_back += max(0, len(waiting) - MAX_REPLAYED_REQUESTS)
+        return [Delivery(_join_request(p, kp), to=to) for p, kp in waiting[-MAX_REPLAYED_REQUESTS:]]
 
     # ---- ordering
 
