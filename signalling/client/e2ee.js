@@ -207,7 +207,7 @@ export class E2EE extends EventTarget {
       cryptoMs: (this.workerStats.streams || []).reduce((a, st) => a + st.cryptoMs, 0) }; // frame crypto time in the worker
     if (m.phase !== "member") {
       const reason = m.phase !== "joining" ? "establishing the meeting's keys"
-        : m.notAdded() ? "still not added to the encrypted group: if this lasts, this link is wrong or outdated — ask for the meeting's current link"
+        : m.notAdded() ? "still not added to the encrypted group: no member has accepted us — this link may be wrong or outdated (ask for the meeting's current link), or the server is withholding us"
           : "waiting to be added to the meeting's group";
       return { state: "amber", reason, epoch: null, undecryptable: [], ...base };
     }

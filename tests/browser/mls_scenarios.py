@@ -421,9 +421,48 @@ def attack_huge_epoch(x: Attack) -> None:
     x.record("with_carol")
 
 
+def attack_forged_resync(x: Attack) -> None:
+    """The node tells Alice and Bob that what they missed is gone (`mls_resync`): on its word alone, with a
+    GroupInfo that is not one, and with the real GroupInfo of the epoch they are in (replayed). The old client
+    dropped its group on the first; now each member keeps it, asks for commits (amber meanwhile), and is green
+    again on the same epoch."""
+    a, b = x.id("A"), x.id("B")
+    epoch = state(x.parts["A"])["epoch"]
+    real = _mls(x.proxy.link(a), "mls_commit", "to_node")[0]["group_info"]  # Alice's commit that added Bob
+    kps = len(_mls(x.proxy.link(a), "mls_key_package", "to_node")) + len(_mls(x.proxy.link(b), "mls_key_package", "to_node"))
+    before = frame_counts(states(x.parts))
+    for pid in (a, b):
+        link = x.proxy.link(pid)
+        link.inject({"type": "mls_resync", "epoch": epoch + 1})
+        link.inject({"type": "mls_resync", "epoch": epoch + 5, "group_info": "AAAA"})
+        link.inject({"type": "mls_resync", "epoch": epoch + 1, "group_info": real})
+    time.sleep(1)
+    x.record("during")
+    s = poll(lambda: states(x.parts), lambda s: agreed(s, 2), 40, 0.5)
+    x.result["recovered"] = agreed(s, 2)
+    all_decoding(x.parts, 20, before)
+    x.record("after")
+    x.result["key_packages_sent"] = (len(_mls(x.proxy.link(a), "mls_key_package", "to_node")) +
+                                     len(_mls(x.proxy.link(b), "mls_key_package", "to_node")) - kps)
+
+
+def attack_wrong_link(x: Attack) -> None:
+    """Carol opens the meeting with a wrong (or outdated) link secret: the node lists her and forwards her
+    KeyPackage; the members must not add her, and her own screen must say why she is not in."""
+    import base64
+    import secrets as _secrets
+
+    wrong = base64.urlsafe_b64encode(_secrets.token_bytes(32)).rstrip(b"=").decode()
+    x.open("C", secret=wrong)
+    time.sleep(11)  # past the joiner's 8-s notice
+    x.record("after")
+    x.result["ids"] = {k: x.id(k) for k in ("A", "B", "C")}
+
+
 ATTACKS: dict[str, Callable[[Attack], None]] = {
     "ghost": attack_ghost, "forged_from": attack_forged_from, "replay": attack_replay,
     "reorder_drop": attack_reorder_drop, "alone": attack_alone, "huge_epoch": attack_huge_epoch,
+    "forged_resync": attack_forged_resync, "wrong_link": attack_wrong_link,
 }
 
 
