@@ -23,8 +23,8 @@ export const RANK_DELAY_PER_MEMBER_MS = 3; // ...plus this per member: a large g
 // commit while the first one is still being computed
 const MAX_FUTURE_COMMITS = 64;
 export const OUTSIDE_GRACE_MS = 5000; // someone the node lists but the group lacks for this long: the lock says so
-export const SYNC_RETRY_MS = 1000; // an unanswered mls_sync is asked again after this, doubling each time...
-export const SYNC_TRIES = 5; // ...this many asks in all (1 + 2 + 4 + 8 s of waiting), then we wait for news
+export const SYNC_RETRY_MS = 500; // an unanswered mls_sync is asked again after this, doubling each time...
+export const SYNC_TRIES = 5; // ...this many asks in all (0.5 + 1 + 2 + 4 s apart, then 8 s), then we wait for news
 export const JOIN_WAIT_MS = 8000; // a joiner not added after this (others present) is told its link may be wrong
 export const WELCOME_PART_CHARS = 160 * 1024; // a Welcome longer than this goes in parts (node frames cap at 256 KiB)
 const MAX_WELCOME_PARTS = 32;
@@ -311,7 +311,8 @@ export class Member {
       return;
     }
     if (this.phase === "member" && Number.isSafeInteger(m.epoch) && m.epoch > this.epoch) {
-      this.staleEpoch = this.epoch; // the room is past our epoch: a commit made in it can only lose again
+      // the room is past our epoch: a commit made in it can only lose again (an implausible epoch is a lie)
+      if (m.epoch <= this.epoch + MAX_FUTURE_COMMITS) this.staleEpoch = this.epoch;
       this._sync();
     }
     this._schedule();
@@ -394,7 +395,14 @@ export class Member {
         this.log(`mls_sync from epoch ${at}: nothing came after ${SYNC_TRIES} asks`);
         this.syncAsked = null;
         this.suspect = null;
+        if (this.staleEpoch === at && this.staleRetried !== at) {
+          // a rejection naming a later epoch that no commit backed (a forged one?): commit again, once per epoch,
+          // so a lie cannot stop us for good, and a real gap cannot make us re-commit forever
+          this.staleRetried = at;
+          this.staleEpoch = null;
+        }
         this.onChange();
+        this._schedule();
       });
     }, SYNC_RETRY_MS * 2 ** (this.syncTries - 1));
   }
@@ -665,7 +673,7 @@ export class Member {
     if (this._timer) this.timers.clearTimeout(this._timer);
     this._timer = null;
     if (this.phase !== "member" || this.inflight || this.notMemberEpoch === this.epoch || this._commitWaiting === this.epoch ||
-        this.staleEpoch === this.epoch) return;
+        this.staleEpoch === this.epoch) return; // the room is past our epoch: no commit in it (see _askSync)
     const w = this._work();
     if (!w.removes.length && !w.adds.length) return;
     const delay = COMMIT_BATCH_MS + this._rank() * (RANK_DELAY_MS + RANK_DELAY_PER_MEMBER_MS * this._leaves().length);
