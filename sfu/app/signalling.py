@@ -331,6 +331,8 @@ class NodeSignalling:
         room = p.room
         outcome = room.group.handle(p.id, m, list(room.participants))
         stats.count(kind, outcome.verdict, size)
+        if outcome.held_back:
+            stats.messages[("mls_join_request", "held_back")] += outcome.held_back
         sent = room.deliver(outcome.deliveries)
         stats.bytes_out += sent
         if isinstance(m, handshake.Sync):  # what a sync sends back is paid for too (capped: one always passes)

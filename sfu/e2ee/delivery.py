@@ -17,6 +17,11 @@ from sfu.e2ee.messages import Commit, Create, EpochApplied, Handshake, KeyPackag
 
 KEPT_COMMITS = 64  # the last commits kept for `mls_sync`
 KEPT_BYTES = 4 * 1024 * 1024  # ... and at most this many characters of them
+# waiting KeyPackages replayed to one member at once (after a sync, a Welcome, a creation): the newest ones. A
+# 1,000-member join storm has ~1,000 waiting; replaying all with the kept commits would pass the participant's
+# outbox (sfu/participant.py OUTBOX_SIZE, 1,024) in one go, close its socket as too slow, and do it again on every
+# resume. Those held back were broadcast when they arrived, so the other members hold them; they are counted.
+MAX_REPLAYED_REQUESTS = 256
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Outcome:
 
     verdict: str
     deliveries: list[Delivery]
+    held_back: int = 0  # waiting KeyPackages not replayed (MAX_REPLAYED_REQUESTS)
 
 
 @dataclass(frozen=True)
@@ -57,12 +63,19 @@ class GroupLog:
     members: set[str] = field(default_factory=set)
     commits: deque[KeptCommit] = field(default_factory=deque)
     kept_bytes: int = 0
-    key_packages: dict[str, str] = field(default_factory=dict)  # the newest per participant not yet added
+    key_packages: dict[str, KeyPackage] = field(default_factory=dict)  # the newest per participant not yet added
+    group_info: str | None = None  # the GroupInfo the newest accepted commit carried (sent with `mls_resync`)
     applied: dict[str, int] = field(default_factory=dict)  # the epoch each member says it reached (`mls_epoch`)
     parted: dict[str, PartedWelcome] = field(default_factory=dict)  # by committer
+    held_back: int = 0  # waiting KeyPackages not replayed so far (counted into Outcome.held_back)
 
     def handle(self, sender: str, m: Handshake, present: Collection[str]) -> Outcome:
         """`present`: the participant ids in the room (the sender included)."""
+        self.held_back = 0
+        out = self._handle(sender, m, present)
+        return Outcome(out.verdict, out.deliveries, self.held_back) if self.held_back else out
+
+    def _handle(self, sender: str, m: Handshake, present: Collection[str]) -> Outcome:
         if isinstance(m, Create):
             return self._create(sender, present)
         if isinstance(m, KeyPackage):
@@ -96,9 +109,18 @@ class GroupLog:
         self.members.clear()
         self.commits.clear()
         self.kept_bytes = 0
+        self.group_info = None
         self.applied.clear()
         self.parted.clear()
         return [Delivery({"type": "mls_resync", "epoch": None}, to=p) for p in present]
+
+    def resync(self, to: str) -> Delivery:
+        """Tells a member that what it missed is no longer kept. Members act on it only with the evidence it
+        carries: the newest GroupInfo, signed by a member (docs/e2ee.md); the node's word alone moves nobody."""
+        msg: dict[str, Any] = {"type": "mls_resync", "epoch": self.epoch}
+        if self.group_info is not None:
+            msg["group_info"] = self.group_info
+        return Delivery(msg, to=to)
 
     def left(self, participant: str, present: Collection[str]) -> list[Delivery]:
         """A participant left the room (`present`: who remains)."""
@@ -107,8 +129,7 @@ class GroupLog:
         out: list[Delivery] = []
         unfinished = self.parted.pop(participant, None)
         if unfinished is not None:  # its joiners will never get the whole Welcome: they ask again
-            out += [Delivery({"type": "mls_resync", "epoch": self.epoch}, to=j) for j in unfinished.joiners
-                    if j in present]
+            out += [self.resync(j) for j in unfinished.joiners if j in present]
         self.members.discard(participant)
         if self.epoch is not None and not self.members and present:
             return self.reset(present)
@@ -119,20 +140,22 @@ class GroupLog:
     def _key_package(self, sender: str, m: KeyPackage, present: Collection[str]) -> Outcome:
         if self.epoch is None:
             return Outcome("no_group", [Delivery({"type": "mls_resync", "epoch": None}, to=sender)])
-        self.key_packages[sender] = m.data
+        self.key_packages[sender] = m
         out: list[Delivery] = []
         if sender in self.members:  # a member that lost its state asks again: not a member until added
             self.members.discard(sender)
             self.applied.pop(sender, None)
             if not self.members:
                 return Outcome("accepted", self.reset(present))
-        out.append(Delivery({"type": "mls_join_request", "from": sender, "data": m.data}, exclude=sender))
+        out.append(Delivery(_join_request(sender, m), exclude=sender))
         return Outcome("accepted", out)
 
     def _pending_requests(self, to: str, present: Collection[str]) -> list[Delivery]:
-        """The KeyPackages of participants still waiting to be added, for a member that may have missed them."""
-        return [Delivery({"type": "mls_join_request", "from": p, "data": data}, to=to)
-                for p, data in self.key_packages.items() if p != to and p in present]
+        """The KeyPackages of participants still waiting to be added, for a member that may have missed them
+        (the newest MAX_REPLAYED_REQUESTS; `held_back` counts the rest)."""
+        waiting = [(p, kp) for p, kp in self.key_packages.items() if p != to and p in present]
+        self.held_back += max(0, len(waiting) - MAX_REPLAYED_REQUESTS)
+        return [Delivery(_join_request(p, kp), to=to) for p, kp in waiting[-MAX_REPLAYED_REQUESTS:]]
 
     # ---- ordering
 
@@ -145,6 +168,8 @@ class GroupLog:
             return Outcome("stale_epoch", [_rejected(sender, self.epoch, "stale_epoch")])
         self.epoch += 1
         self._keep(KeptCommit(m.epoch, sender, m.commit))
+        if m.group_info is not None:
+            self.group_info = m.group_info
         joiners = tuple(j for j in m.joiners if j in present and j != sender)
         self.members.update(joiners)
         out = [Delivery({"type": "mls_commit_accepted", "epoch": m.epoch}, to=sender),
@@ -193,10 +218,17 @@ class GroupLog:
             return Outcome("stale_epoch", [])  # ahead of the room: nothing the node could send
         oldest = self.commits[0].epoch if self.commits else self.epoch
         if m.since < oldest:  # what it missed is gone: it rejoins
-            return Outcome("resync", [Delivery({"type": "mls_resync", "epoch": self.epoch}, to=sender)])
+            return Outcome("resync", [self.resync(sender)])
         out = [Delivery({"type": "mls_commit", "from": c.sender, "epoch": c.epoch, "commit": c.commit}, to=sender)
                for c in self.commits if c.epoch >= m.since]
         return Outcome("accepted", out + self._pending_requests(sender, present))
+
+
+def _join_request(sender: str, m: KeyPackage) -> dict[str, Any]:
+    msg: dict[str, Any] = {"type": "mls_join_request", "from": sender, "data": m.data}
+    if m.proof is not None:
+        msg["proof"] = m.proof
+    return msg
 
 
 def _rejected(to: str, epoch: int | None, reason: str) -> Delivery:

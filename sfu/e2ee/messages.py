@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_KEY_PACKAGE = 16 * 1024  # characters of base64url; a KeyPackage is ~0.3 KiB
+MAX_PROOF = 64  # a KeyPackage's link proof: HMAC-SHA256, 43 characters
+MAX_GROUP_INFO = 16 * 1024  # a GroupInfo without the tree is ~0.3 KiB
 MAX_COMMIT = 240 * 1024  # a leave at 1,000 members is ~108 Ki characters; the frame is 256 KiB
 MAX_WELCOME = 240 * 1024  # a Welcome in one message; larger ones come in parts
 MAX_WELCOME_PART = 160 * 1024  # one part (docs/e2ee.md "Large Welcomes")
@@ -30,6 +32,7 @@ class HandshakeError(Exception):
 @dataclass(frozen=True)
 class KeyPackage:
     data: str
+    proof: str | None = None  # the joiner's proof that it holds the link; members check it, the node forwards it
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Commit:
     welcome: str | None
     welcome_parts: int  # 0: none, or the Welcome is `welcome`
     joiners: tuple[str, ...]
+    group_info: str | None = None  # the new epoch's GroupInfo, signed by the committer: a behind member's evidence
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,8 @@ def parse(msg: dict[str, Any]) -> Handshake:
     """The typed message, or HandshakeError (`bad_message`, `mls_too_large`, `unknown_type`)."""
     kind = msg["type"]
     if kind == "mls_key_package":
-        return KeyPackage(_blob(msg, "data", MAX_KEY_PACKAGE))
+        proof = _blob(msg, "proof", MAX_PROOF) if msg.get("proof") is not None else None
+        return KeyPackage(_blob(msg, "data", MAX_KEY_PACKAGE), proof)
     if kind == "mls_create":
         return Create()
     if kind == "mls_commit":
@@ -107,7 +112,8 @@ def parse(msg: dict[str, Any]) -> Handshake:
             raise HandshakeError("bad_message", "mls_commit carries 'welcome' or 'welcome_parts', not both")
         if (welcome is not None or parts) and not joiners:
             raise HandshakeError("bad_message", "a Welcome needs 'joiners'")
-        return Commit(epoch, commit, welcome, parts, joiners)
+        info = _blob(msg, "group_info", MAX_GROUP_INFO) if msg.get("group_info") is not None else None
+        return Commit(epoch, commit, welcome, parts, joiners, info)
     if kind == "mls_welcome_part":
         return WelcomePart(_int(msg, "epoch"), _int(msg, "index", MAX_WELCOME_PARTS - 1),
                            _blob(msg, "data", MAX_WELCOME_PART))
@@ -123,5 +129,5 @@ def size(m: Handshake) -> int:
     if isinstance(m, KeyPackage | WelcomePart):
         return len(m.data)
     if isinstance(m, Commit):
-        return len(m.commit) + len(m.welcome or "")
+        return len(m.commit) + len(m.welcome or "") + len(m.group_info or "")
     return 0

@@ -206,7 +206,9 @@ export class E2EE extends EventTarget {
       refusals: { ...m.counts }, lastRefusal: m.lastRefusal, sendEpoch: this.workerStats.sendEpoch ?? this.sendEpoch ?? null,
       cryptoMs: (this.workerStats.streams || []).reduce((a, st) => a + st.cryptoMs, 0) }; // frame crypto time in the worker
     if (m.phase !== "member") {
-      const reason = m.phase === "joining" ? "waiting to be added to the meeting's group" : "establishing the meeting's keys";
+      const reason = m.phase !== "joining" ? "establishing the meeting's keys"
+        : m.notAdded() ? "still not added to the encrypted group: no member has accepted us — this link may be wrong or outdated (ask for the meeting's current link), or the server is withholding us"
+          : "waiting to be added to the meeting's group";
       return { state: "amber", reason, epoch: null, undecryptable: [], ...base };
     }
     const epoch = m.epoch;
@@ -220,10 +222,16 @@ export class E2EE extends EventTarget {
       if (recentOk && s.epoch !== epoch) behind = true;
     }
     if (this.sendEpoch !== epoch) behind = true;
-    const out = { epoch, undecryptable: [...undecryptable], ...base };
+    const out = { epoch, undecryptable: [...undecryptable], outside: base.pending.joining, ...base };
     if (undecryptable.size) return { state: "amber", reason: `cannot decrypt ${[...undecryptable].join(", ")}`, ...out };
-    // the node lists someone the group has not held for a while: they cannot read us, and we may be on a fork
-    if (base.pending.outside.length) return { state: "amber", reason: `not in the encrypted group: ${base.pending.outside.join(", ")}`, ...out };
+    const late = m.behind();
+    if (late) return { state: "amber", reason: late, ...out };
+    // someone the node lists is outside our group: they cannot read us, and their tiles say "not in the encrypted
+    // group". That turns the lock amber only when we are alone in our group (we are the one kept out, e.g. a node
+    // that told us we were alone); members of a group keep green (docs/e2ee.md "Lock states")
+    if (base.pending.outside.length && base.roster <= 1) {
+      return { state: "amber", reason: `not in the encrypted group: ${base.pending.outside.join(", ")}`, ...out };
+    }
     if (behind) return { state: "amber", reason: `switching to epoch ${epoch}`, ...out };
     return { state: "green", reason: `end-to-end encrypted, epoch ${epoch}`, ...out };
   }

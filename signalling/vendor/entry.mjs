@@ -7,6 +7,7 @@ export {
   createApplicationMessage,
   createCommit,
   createGroup,
+  createGroupInfoWithExternalPub,
   decodeGroupState,
   decodeMlsMessage,
   defaultCapabilities,

@@ -40,6 +40,7 @@ def save_png(rgb: Any, path: Path) -> None:
 
 
 CAPTURE: Path | None = None
+DECODERS: list[CountingDecoder] = []
 _real_get_decoder = rtcrtpreceiver.get_decoder
 
 
@@ -51,14 +52,18 @@ class CountingDecoder:
         self.c = COUNTS.setdefault(
             self.kind, {"encoded_frames": 0, "decoded": 0, "refused": 0, "keyframes": 0}
         )
+        DECODERS.append(self)
+        self.n = len(DECODERS)  # this track's number: files are named per track, so every publisher is kept
+        self.saved = 0
 
     def decode(self, encoded_frame: Any) -> list[Any]:
         self.c["encoded_frames"] += 1
         data = bytes(encoded_frame.data)
         if self.name == "vp8" and data and not data[0] & 1:
             self.c["keyframes"] += 1
-        if CAPTURE is not None and self.c["encoded_frames"] <= 20:
-            (CAPTURE / f"{self.kind}-{self.c['encoded_frames']:03d}.{self.name}").write_bytes(data)
+        if CAPTURE is not None and self.saved < 20:  # the first 20 frames of each track
+            self.saved += 1
+            (CAPTURE / f"{self.kind}-{self.n:02d}-{self.saved:03d}.{self.name}").write_bytes(data)
         try:
             frames = self.inner.decode(encoded_frame)
         except Exception:

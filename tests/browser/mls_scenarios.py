@@ -164,9 +164,11 @@ SAVE_JS = """async () => {
   return {epoch: m.epoch, leaves: window.__saved.leaves};
 }"""
 
-# tries every captured frame with a FrameCrypto holding the given epoch keys, as from every possible sender
+# tries each captured frame under its own sender: the leaf its SFrame KID names (KID = leaf << 8 | epoch mod 256),
+# mapped to a participant by the key holder's roster; a frame whose leaf is in no roster counts as `unknown_leaf`
 TRY_JS = """async ({frames, saved, asEpoch}) => {
   const sf = await import('/static/e2ee/sframe.js');
+  const codec = await import('/static/e2ee/codec.js');
   let k = saved ? window.__saved : null;
   if (k && asEpoch !== null) k = {...k, epoch: asEpoch};  // the old key tried as if it were the new epoch's
   if (!k) {  // a current member's keys, the control: the same frames must open with them
@@ -175,20 +177,26 @@ TRY_JS = """async ({frames, saved, asEpoch}) => {
     const base = await mls.mlsExporter(m.group.keySchedule.exporterSecret, sf.EXPORTER_LABEL, new Uint8Array(0), sf.NK, m.cs);
     k = {epoch: m.epoch, base: Array.from(base), leaves: window.castellanApp.e2ee.roster().map((l) => [l.leaf, l.participant])};
   }
-  const senders = k.leaves.map(([, p]) => p);
-  const out = {epoch: k.epoch, opened: 0, tried: 0, reasons: {}};
+  const byLeaf = new Map(k.leaves);
+  const out = {epoch: k.epoch, opened: 0, tried: 0, reasons: {}, senders: {}};
   for (const b64 of frames) {
     const data = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    let ok = false;
-    for (const participant of senders) {
-      const fc = new sf.FrameCrypto();  // fresh per try: no replay window in the way
-      fc.setEpoch({epoch: k.epoch, baseKey: new Uint8Array(k.base), leaves: k.leaves, myLeaf: -1});
-      const r = await fc.decrypt(data, {kind: 'video', codec: 'vp8', keyframe: !(data[0] & 1), participant});
-      if (r.ok) { ok = true; break; }
-      out.reasons[r.reason] = (out.reasons[r.reason] || 0) + 1;
-    }
+    const info = {kind: 'video', codec: 'vp8', keyframe: !(data[0] & 1)};
+    const hdr = sf.decodeHeader(data.subarray(codec.clearBytes(info, data).n));
+    const leaf = hdr ? Math.floor(hdr.kid / 2 ** sf.EPOCH_BITS) : null;
+    const participant = leaf === null ? undefined : byLeaf.get(leaf);
     out.tried += 1;
-    if (ok) out.opened += 1;
+    let reason;
+    if (participant === undefined) reason = hdr ? 'unknown_leaf' : 'malformed';
+    else {
+      out.senders[participant] = (out.senders[participant] || 0) + 1;
+      const fc = new sf.FrameCrypto();
+      fc.setEpoch({epoch: k.epoch, baseKey: new Uint8Array(k.base), leaves: k.leaves, myLeaf: -1});
+      const r = await fc.decrypt(data, {...info, participant});
+      if (r.ok) { out.opened += 1; continue; }
+      reason = r.reason;
+    }
+    out.reasons[reason] = (out.reasons[reason] || 0) + 1;
   }
   return out;
 }"""
@@ -223,6 +231,7 @@ def mls_departed(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         s = poll(lambda: states(parts), lambda x: agreed(x, 2), 30, 0.5)
         assert agreed(s, 2), summary(s)
         result["removal_epoch"] = s["A"]["epoch"]
+        result["remaining"] = sorted(v["participant"] for v in s.values())
         time.sleep(1.5)  # frames sent ≥ 1 s after the removal commit
         capture = art / "departed-capture"
         for f in capture.glob("*"):
@@ -412,9 +421,48 @@ def attack_huge_epoch(x: Attack) -> None:
     x.record("with_carol")
 
 
+def attack_forged_resync(x: Attack) -> None:
+    """The node tells Alice and Bob that what they missed is gone (`mls_resync`): on its word alone, with a
+    GroupInfo that is not one, and with the real GroupInfo of the epoch they are in (replayed). The old client
+    dropped its group on the first; now each member keeps it, asks for commits (amber meanwhile), and is green
+    again on the same epoch."""
+    a, b = x.id("A"), x.id("B")
+    epoch = state(x.parts["A"])["epoch"]
+    real = _mls(x.proxy.link(a), "mls_commit", "to_node")[0]["group_info"]  # Alice's commit that added Bob
+    kps = len(_mls(x.proxy.link(a), "mls_key_package", "to_node")) + len(_mls(x.proxy.link(b), "mls_key_package", "to_node"))
+    before = frame_counts(states(x.parts))
+    for pid in (a, b):
+        link = x.proxy.link(pid)
+        link.inject({"type": "mls_resync", "epoch": epoch + 1})
+        link.inject({"type": "mls_resync", "epoch": epoch + 5, "group_info": "AAAA"})
+        link.inject({"type": "mls_resync", "epoch": epoch + 1, "group_info": real})
+    time.sleep(1)
+    x.record("during")
+    s = poll(lambda: states(x.parts), lambda s: agreed(s, 2), 40, 0.5)
+    x.result["recovered"] = agreed(s, 2)
+    all_decoding(x.parts, 20, before)
+    x.record("after")
+    x.result["key_packages_sent"] = (len(_mls(x.proxy.link(a), "mls_key_package", "to_node")) +
+                                     len(_mls(x.proxy.link(b), "mls_key_package", "to_node")) - kps)
+
+
+def attack_wrong_link(x: Attack) -> None:
+    """Carol opens the meeting with a wrong (or outdated) link secret: the node lists her and forwards her
+    KeyPackage; the members must not add her, and her own screen must say why she is not in."""
+    import base64
+    import secrets as _secrets
+
+    wrong = base64.urlsafe_b64encode(_secrets.token_bytes(32)).rstrip(b"=").decode()
+    x.open("C", secret=wrong)
+    time.sleep(11)  # past the joiner's 8-s notice
+    x.record("after")
+    x.result["ids"] = {k: x.id(k) for k in ("A", "B", "C")}
+
+
 ATTACKS: dict[str, Callable[[Attack], None]] = {
     "ghost": attack_ghost, "forged_from": attack_forged_from, "replay": attack_replay,
     "reorder_drop": attack_reorder_drop, "alone": attack_alone, "huge_epoch": attack_huge_epoch,
+    "forged_resync": attack_forged_resync, "wrong_link": attack_wrong_link,
 }
 
 

@@ -4,8 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as mls from "../../signalling/client/vendor/ts-mls.js";
 import { Relay } from "./relay.mjs";
-import { PSK_ID, b64u, encodeIdentity, linkSecrets } from "../../signalling/client/e2ee/link.js";
-import { cipherSuite } from "../../signalling/client/e2ee/group.js";
+import { PSK_ID, b64u, encodeIdentity, keyPackageProof, linkSecrets } from "../../signalling/client/e2ee/link.js";
+import { JOIN_WAIT_MS, OUTSIDE_GRACE_MS, SYNC_TRIES, cipherSuite } from "../../signalling/client/e2ee/group.js";
 import { EXPORTER_LABEL, FrameCrypto, GRACE_MS } from "../../signalling/client/e2ee/sframe.js";
 import { SEND_SWITCH_DELAY_MS } from "../../signalling/client/e2ee.js";
 
@@ -34,6 +34,13 @@ async function craftCommit(entry, proposals, pskSecret = null) {
 async function keyPackage(participant, name = participant) {
   const cs = await cipherSuite();
   return mls.generateKeyPackage({ credentialType: "basic", identity: encodeIdentity(participant, name) }, mls.defaultCapabilities(), mls.defaultLifetime, [], cs);
+}
+
+/** The mls_join_request a node relays for `from`, with the link proof made with `secret` (a link holder's). */
+async function joinRequest(from, kp, secret) {
+  const data = b64u(mls.encodeMlsMessage({ keyPackage: kp.publicPackage, wireformat: "mls_key_package", version: "mls10" }));
+  const { proofKey } = await linkSecrets(secret, "room-1");
+  return { type: "mls_join_request", from, data, proof: await keyPackageProof(proofKey, "room-1", from, data) };
 }
 
 test("three members join and leave: one roster, one epoch, one safety code; every join and leave is a new epoch", async () => {
@@ -130,8 +137,10 @@ test("a Welcome for another group id is refused, even with the link PSK", async 
   };
   const bob = await r.join("bob");
   await r.settle();
-  await new Promise((res) => setTimeout(res, 200));
-  await r.settle();
+  for (const end = Date.now() + 10000; bob.member.counts.refused_welcomes === 0 && Date.now() < end;) { // the forged
+    await new Promise((res) => setTimeout(res, 20)); // Welcome is made asynchronously: wait for it, with a deadline
+    await r.settle();
+  }
   assert.equal(bob.e2ee.epoch(), null);
   assert.equal(bob.member.counts.refused_welcomes, 1);
   assert.match(bob.member.lastRefusal, /another group/);
@@ -156,9 +165,8 @@ test("commits at a far-future epoch, or an old commit replayed as the current on
 test("a known participant's KeyPackage with a new key: warned, and its old leaf is replaced", async () => {
   const r = await meeting("alice", "bob", "carol");
   const kp = await keyPackage("carol", "Carol (impostor?)");
-  for (const id of ["alice", "bob"]) {
-    r.deliver(id, { type: "mls_join_request", from: "carol", data: b64u(mls.encodeMlsMessage({ keyPackage: kp.publicPackage, wireformat: "mls_key_package", version: "mls10" })) });
-  }
+  const req = await joinRequest("carol", kp, r.secret); // a link holder's new KeyPackage in carol's name
+  for (const id of ["alice", "bob"]) r.deliver(id, req);
   await r.settle();
   for (const id of ["alice", "bob"]) {
     const e = r.members.get(id);
@@ -173,8 +181,9 @@ test("a known participant's KeyPackage with a new key: warned, and its old leaf 
 test("a KeyPackage whose credential names someone else than its sender is refused", async () => {
   const r = await meeting("alice", "bob");
   const kp = await keyPackage("bob");
-  await r.members.get("alice").e2ee.handle({ type: "mls_join_request", from: "ghost", data: b64u(mls.encodeMlsMessage({ keyPackage: kp.publicPackage, wireformat: "mls_key_package", version: "mls10" })) });
+  await r.members.get("alice").e2ee.handle(await joinRequest("ghost", kp, r.secret));
   assert.equal(r.members.get("alice").member.counts.refused_key_packages, 1);
+  assert.match(r.members.get("alice").member.lastRefusal, /credential names bob/);
 });
 
 test("a departed member's saved state cannot decrypt frames sealed after its removal commit", async () => {
@@ -305,7 +314,7 @@ test("a Welcome too large for one node frame travels in parts and still opens (a
   assert.equal(j0.member.counts.refused_welcomes, 1);
 });
 
-test("the node tells a joiner it is alone: it gets a group of its own, and every lock says someone is outside", async () => {
+test("the node tells a joiner it is alone: it gets a group of its own and its lock says so; the others list it outside", async () => {
   const r = await meeting("alice", "bob");
   r.intercept = (from, msg) => {
     if (from === "eve-victim" && msg.type === "mls_create") { r.deliver(from, { type: "mls_created", epoch: 0 }); return null; }
@@ -318,10 +327,11 @@ test("the node tells a joiner it is alone: it gets a group of its own, and every
   const alice = r.members.get("alice").e2ee;
   assert.equal(ids(alice.roster()), "alice,bob");
   r.timers.advance(6000);
-  assert.equal(v.e2ee.status().state, "amber");
+  assert.equal(v.e2ee.status().state, "amber", "the one kept out of the group is told");
   assert.match(v.e2ee.status().reason, /not in the encrypted group: alice, bob/);
-  assert.equal(alice.status().state, "amber");
-  assert.match(alice.status().reason, /eve-victim/);
+  // the members' lock stays green (eve-victim cannot read them); its tile says it is not in the encrypted group
+  assert.equal(alice.status().state, "green");
+  assert.deepEqual(alice.status().outside, ["eve-victim"]);
   assert.notEqual(await v.e2ee.safetyCode(), await alice.safetyCode());
   const f = await alice.sealFrame(new Uint8Array(30), VP8);
   assert.equal((await v.e2ee.openFrame(f.data, { ...VP8, participant: "alice" })).ok, false);
@@ -379,11 +389,170 @@ test("a member that has received a commit for its epoch makes no rival commit, a
   const r = await meeting("alice", "bob");
   const bob = r.members.get("bob");
   bob.e2ee.handle({ type: "participant_joined", participant: { id: "zed", name: "Z" } });
-  bob.e2ee.handle({ type: "mls_join_request", from: "zed", data: b64u(mls.encodeMlsMessage({ keyPackage: (await keyPackage("zed")).publicPackage, wireformat: "mls_key_package", version: "mls10" })) });
+  bob.e2ee.handle(await joinRequest("zed", await keyPackage("zed"), r.secret));
   await r.idle();
   assert.ok(bob.member._timer, "bob has work and a timer");
   await bob.e2ee.handle({ type: "mls_commit", from: "alice", epoch: 1, commit: r.commits[0].commit }); // garbage for epoch 1
   await r.idle();
   assert.equal(bob.member.counts.refused_commits, 1);
   assert.ok(bob.member._timer, "a refused commit re-arms bob's own work");
+});
+
+// ---------------------------------------------------------------------------------------------- resync and sync
+
+/** A GroupInfo of `state` signed with its own key (a member's, or an outsider's own group's). */
+async function groupInfoOf(state) {
+  const cs = await cipherSuite();
+  const gi = await mls.createGroupInfoWithExternalPub(state, [], cs);
+  return b64u(mls.encodeMlsMessage({ groupInfo: gi, wireformat: "mls_group_info", version: "mls10" }));
+}
+
+test("a forged mls_resync (the node's word, or evidence it cannot have) makes no member drop the group", async () => {
+  const r = await meeting("alice", "bob", "carol");
+  const code = await r.members.get("alice").e2ee.safetyCode();
+  const kpsBefore = r.sent.filter((s) => s.msg.type === "mls_key_package").length;
+  // a former invitee (it has the link, so the group id) makes a group of its own at a later epoch and signs it
+  const cs = await cipherSuite();
+  const link = await linkSecrets(r.secret, "room-1");
+  const mal = await keyPackage("mallory");
+  let g = await mls.createGroup(link.groupId, mal.publicPackage, mal.privatePackage, [], cs);
+  for (let i = 0; i < 4; i++) g = (await mls.createCommit({ state: g, cipherSuite: cs })).newState;
+  const outsider = await groupInfoOf(g);
+  const current = r.groupInfo; // a real GroupInfo, signed by a member, of the epoch we are all in
+  const forged = [{ type: "mls_resync", epoch: 9 }, { type: "mls_resync", epoch: 3, group_info: "AAAA" },
+    { type: "mls_resync", epoch: 4, group_info: outsider }, { type: "mls_resync", epoch: 3, group_info: current }];
+  for (const m of forged) r.broadcast(m);
+  await r.idle();
+  for (const e of r.members.values()) {
+    assert.equal(e.e2ee.epoch(), 2, `${e.id} kept its epoch`);
+    assert.equal(ids(e.e2ee.roster()), "alice,bob,carol");
+    assert.equal(e.member.counts.refused_resyncs, forged.length);
+    assert.equal(e.e2ee.status().state, "amber", "while it asks the node for what it may have missed");
+    assert.match(e.e2ee.status().reason, /missed commits/);
+  }
+  assert.match(r.members.get("bob").member.lastRefusal, /not ahead of ours/);
+  assert.equal(r.sent.filter((s) => s.msg.type === "mls_key_package").length, kpsBefore, "nobody asked to be added again");
+  await r.settle(); // the sync is answered with nothing new, and retried until its bound: then back to green
+  for (const e of r.members.values()) {
+    assert.equal(e.e2ee.epoch(), 2);
+    assert.equal(await e.e2ee.safetyCode(), code);
+  }
+  r.timers.advance(SEND_SWITCH_DELAY_MS);
+  assert.equal(r.members.get("bob").e2ee.status().state, "green");
+  const f = await r.members.get("alice").e2ee.sealFrame(new Uint8Array(30), VP8);
+  assert.equal((await r.members.get("bob").e2ee.openFrame(f.data, { ...VP8, participant: "alice" })).ok, true);
+});
+
+test("a member whose missed commits are gone rejoins on a later GroupInfo a member signed (the honest resync)", async () => {
+  const r = await meeting("alice", "bob");
+  const bob = r.members.get("bob");
+  bob.frozen = true; // bob's socket is stalled: it misses carol's and dave's adds
+  await r.join("carol");
+  await r.settle();
+  await r.join("dave");
+  await r.settle();
+  bob.frozen = false;
+  assert.equal(bob.e2ee.epoch(), 1);
+  r.commits = []; // and the node no longer keeps them
+  await bob.e2ee.resumed({ participants: ["alice", "carol", "dave"].map((id) => ({ id })) }); // its socket is back
+  r.deliver("bob", { type: "mls_resync", epoch: r.epoch, group_info: r.groupInfo });
+  await r.settle();
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob,carol,dave");
+  assert.equal(new Set([...r.members.values()].map((e) => e.e2ee.epoch())).size, 1);
+  assert.equal(bob.member.counts.refused_resyncs, 0);
+});
+
+test("a dropped mls_sync answer is asked again with backoff, a bounded number of times", async () => {
+  const r = await meeting("alice", "bob");
+  const bob = r.members.get("bob");
+  let withheld = 0;
+  bob.drop = (m) => m.type === "mls_commit" && withheld++ === 0; // the node withholds epoch 1's commit from bob
+  let dropped = 0;
+  r.intercept = (from, msg) => (msg.type === "mls_sync" && dropped < 2 ? (dropped++, null) : msg); // and loses two syncs
+  await r.join("carol");
+  await r.join("dave"); // bob sees epoch 2's commit: ahead of it, so it asks for epoch 1's
+  await r.settle();
+  assert.equal(dropped, 2);
+  assert.equal(bob.e2ee.epoch(), r.members.get("alice").e2ee.epoch());
+  assert.ok(bob.member.counts.syncs_sent >= 3, "asked again after each lost answer");
+  assert.equal(ids(bob.e2ee.roster()), "alice,bob,carol,dave");
+  // a node that never answers: bob asks SYNC_TRIES times in all, then stops
+  r.intercept = (from, msg) => (msg.type === "mls_sync" || (msg.type === "mls_key_package" && from === "erin") ? null : msg);
+  bob.drop = (m) => m.type === "mls_commit";
+  r.leave("dave");
+  await r.settle();
+  bob.drop = null;
+  const before = bob.member.counts.syncs_sent;
+  r.deliver("bob", { type: "mls_commit", from: "alice", epoch: 9, commit: r.commits.at(-1).commit });
+  await r.settle();
+  // one round of asks; then (nothing backed the gap) one more commit in its epoch, refused as stale, one more round
+  const asked = bob.member.counts.syncs_sent - before;
+  assert.ok(asked >= SYNC_TRIES && asked <= 2 * SYNC_TRIES, `asked ${asked} times`);
+  assert.equal(r.timers.pending(), 0, "no timer left: the retries are bounded");
+});
+
+// ---------------------------------------------------------------------------------------------- the link proof
+
+test("a joiner with a wrong link is never added to any roster, and is told", async () => {
+  const r = await meeting("alice", "bob");
+  const wrong = crypto.getRandomValues(new Uint8Array(32)); // an outdated or mistyped link
+  const m = await r.join("mallory", "Mallory", { secret: wrong });
+  await r.settle();
+  r.timers.advance(JOIN_WAIT_MS);
+  for (const id of ["alice", "bob"]) {
+    const e = r.members.get(id);
+    assert.equal(ids(e.e2ee.roster()), "alice,bob", `${id}'s roster`);
+    assert.equal(e.e2ee.epoch(), 1, "no commit added anyone");
+    assert.equal(e.member.counts.refused_key_packages, 1);
+    assert.match(e.member.lastRefusal, /not made with this meeting's link/);
+    assert.deepEqual(e.e2ee.status().outside, ["mallory"], "shown as not in the encrypted group");
+  }
+  assert.equal(m.e2ee.status().state, "amber");
+  assert.match(m.e2ee.status().reason, /link may be wrong or outdated/);
+  // a node moving a real joiner's proof to another KeyPackage, or to another participant, gets nowhere either
+  const real = r.sent.filter((s) => s.msg.type === "mls_key_package" && s.from === "bob").at(-1).msg;
+  const other = await joinRequest("mallory", await keyPackage("mallory"), wrong);
+  r.deliver("alice", { ...other, proof: real.proof });
+  r.deliver("alice", { type: "mls_join_request", from: "mallory", data: real.data, proof: real.proof });
+  r.deliver("alice", { type: "mls_join_request", from: "mallory", data: other.data }); // no proof at all
+  await r.settle();
+  assert.equal(ids(r.members.get("alice").e2ee.roster()), "alice,bob");
+  assert.equal(r.members.get("alice").member.counts.refused_key_packages, 4);
+});
+
+test("members of a group keep green while the node lists someone outside it; a member alone turns amber", async () => {
+  const r = await meeting("alice", "bob");
+  r.intercept = (from, msg) => (from === "zed" && msg.type === "mls_key_package" ? null : msg); // zed is never added
+  const z = await r.join("zed");
+  await r.settle();
+  r.timers.advance(OUTSIDE_GRACE_MS + SEND_SWITCH_DELAY_MS);
+  const alice = r.members.get("alice").e2ee;
+  assert.deepEqual(alice.status().outside, ["zed"]);
+  assert.equal(alice.status().state, "green", "zed cannot read us; its tile says it is not in the group");
+  assert.equal(z.e2ee.status().state, "amber");
+  r.leave("alice");
+  r.leave("bob");
+  const s = new Relay(); // a member alone in its group while the node lists others: it is the one kept out
+  const a = await s.join("ann");
+  await s.settle();
+  a.e2ee.handle({ type: "participant_joined", participant: { id: "ben", name: "Ben" } });
+  await s.idle();
+  s.timers.advance(OUTSIDE_GRACE_MS + 1);
+  assert.equal(a.e2ee.status().state, "amber");
+  assert.match(a.e2ee.status().reason, /not in the encrypted group: ben/);
+});
+
+test("a forged rejection naming a huge epoch pauses commits only while the member asks; a later join still lands", async () => {
+  const r = await meeting("alice", "bob");
+  for (const id of ["alice", "bob"]) {
+    r.deliver(id, { type: "mls_commit_rejected", epoch: 2 ** 53 - 1, reason: "stale_epoch" });
+    r.deliver(id, { type: "mls_commit_rejected", epoch: 3, reason: "stale_epoch" }); // a plausible lie too
+  }
+  await r.idle();
+  await r.join("carol");
+  await r.settle(); // the sync is answered with nothing; after its bounded retries the committer commits again
+  for (const e of r.members.values()) {
+    assert.equal(ids(e.e2ee.roster()), "alice,bob,carol");
+    assert.equal(e.e2ee.epoch(), 2);
+  }
 });

@@ -40,7 +40,7 @@ export class Relay {
 
   deliver(to, msg) {
     const e = this.members.get(to);
-    if (e && !e.frozen) e.e2ee.handle(msg);
+    if (e && !e.frozen && !(e.drop && e.drop(msg))) e.e2ee.handle(msg); // drop: a hostile node's filter per member
   }
 
   broadcast(msg, except = null) {
@@ -57,13 +57,14 @@ export class Relay {
         else this.deliver(from, { type: "mls_commit_rejected", epoch: this.epoch, reason: "group_exists" });
         break;
       case "mls_key_package":
-        this.broadcast({ type: "mls_join_request", from, data: msg.data }, from);
+        this.broadcast({ type: "mls_join_request", from, data: msg.data, proof: msg.proof }, from);
         break;
       case "mls_commit":
         if (this.epoch === null) { this.deliver(from, { type: "mls_commit_rejected", epoch: null, reason: "no_group" }); break; }
         if (this.notMembers && this.notMembers.has(from)) { this.deliver(from, { type: "mls_commit_rejected", epoch: this.epoch, reason: "not_member" }); break; }
         if (msg.epoch !== this.epoch) { this.deliver(from, { type: "mls_commit_rejected", epoch: this.epoch, reason: "stale_epoch" }); break; }
         this.commits.push({ from, epoch: msg.epoch, commit: msg.commit });
+        this.groupInfo = msg.group_info; // what a real node keeps for mls_resync
         this.epoch += 1;
         this.deliver(from, { type: "mls_commit_accepted", epoch: msg.epoch });
         this.broadcast({ type: "mls_commit", from, epoch: msg.epoch, commit: msg.commit }, this.echo ? null : from);

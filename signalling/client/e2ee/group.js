@@ -13,7 +13,7 @@
 // - slip in a proposal we do not use (update, reinit, external init, group context extensions): refused.
 
 import * as mls from "../vendor/ts-mls.js";
-import { CIPHERSUITE, PSK_ID, b64u, bytesEqual, decodeIdentity, encodeIdentity, linkSecrets, unb64u } from "./link.js";
+import { CIPHERSUITE, PSK_ID, b64u, bytesEqual, decodeIdentity, encodeIdentity, keyPackageProof, linkSecrets, unb64u } from "./link.js";
 import { EXPORTER_LABEL, NK } from "./sframe.js";
 
 export const COMMIT_BATCH_MS = 100; // adds arriving within this are committed together
@@ -23,6 +23,9 @@ export const RANK_DELAY_PER_MEMBER_MS = 3; // ...plus this per member: a large g
 // commit while the first one is still being computed
 const MAX_FUTURE_COMMITS = 64;
 export const OUTSIDE_GRACE_MS = 5000; // someone the node lists but the group lacks for this long: the lock says so
+export const SYNC_RETRY_MS = 500; // an unanswered mls_sync is asked again after this, doubling each time...
+export const SYNC_TRIES = 5; // ...this many asks in all (0.5 + 1 + 2 + 4 s apart, then 8 s), then we wait for news
+export const JOIN_WAIT_MS = 8000; // a joiner not added after this (others present) is told its link may be wrong
 export const WELCOME_PART_CHARS = 160 * 1024; // a Welcome longer than this goes in parts (node frames cap at 256 KiB)
 const MAX_WELCOME_PARTS = 32;
 const MAX_BLOB_CHARS = 4 * 1024 * 1024; // base64url characters; the node caps frames far below this
@@ -45,6 +48,20 @@ function decode(data, wireformat) {
   const r = mls.decodeMlsMessage(unb64u(data), 0);
   if (!r || r[0].wireformat !== wireformat) throw new Error(`not an ${wireformat}`);
   return r[0];
+}
+
+function varlen(n) { // RFC 9420 §2.1.2 variable-size length prefix
+  if (n < 64) return [n];
+  if (n < 16384) return [0x40 | (n >> 8), n & 0xff];
+  return [0x80 | (n >>> 24), (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+}
+
+function unb64uOrEmpty(s) {
+  try {
+    return unb64u(s);
+  } catch (e) {
+    return new Uint8Array(0);
+  }
 }
 
 function toEpoch(big) {
@@ -84,15 +101,20 @@ export class Member {
     this.pendingAdds = new Map(); // participant -> {kp, hpke}
     this.inflight = null; // {epoch, newState, joiners}: our commit, awaiting the node's verdict
     this.future = new Map(); // epoch -> commit message made in it, ahead of ours
-    this.syncAsked = null;
+    this.syncAsked = null; // the epoch we asked mls_sync from (retried with backoff while still there)
+    this.syncTries = 0;
+    this.suspect = null; // {epoch, since}: the node says we are behind (mls_resync) without evidence we can verify
+    this.joiningSince = null;
     this.knownKeys = new Map(); // participant -> signature public key (b64u) last seen in the roster
     this.warnings = new Map(); // participant -> "credential_changed"
     this.history = new Map(); // epoch -> {roster, chatKey}: current and previous epoch, for chat in flight
-    this.counts = { refused_commits: 0, refused_welcomes: 0, refused_key_packages: 0, refused_chat: 0, commits_sent: 0, commits_lost: 0 };
+    this.counts = { refused_commits: 0, refused_welcomes: 0, refused_key_packages: 0, refused_chat: 0, refused_resyncs: 0,
+      commits_sent: 0, commits_lost: 0, syncs_sent: 0 };
     this.lastRefusal = null;
     this.timing = { createCommitMs: null, processCommitMs: null, joinMs: null }; // this member's CPU per step
     this.partChars = WELCOME_PART_CHARS; // tests lower it to exercise the parts path with small groups
     this._timer = null;
+    this._syncTimer = null;
     this._chain = Promise.resolve();
     this.ready = this._init();
   }
@@ -125,6 +147,12 @@ export class Member {
     return b64u(mls.encodeMlsMessage({ keyPackage: this.kp.publicPackage, wireformat: "mls_key_package", version: "mls10" }));
   }
 
+  /** A GroupInfo of `state`, signed by us: what lets a member that fell behind verify it did (docs/e2ee.md). */
+  async _groupInfo(state) {
+    const gi = await mls.createGroupInfoWithExternalPub(state, [], this.cs);
+    return b64u(mls.encodeMlsMessage({ groupInfo: gi, wireformat: "mls_group_info", version: "mls10" }));
+  }
+
   // ------------------------------------------------------------------------------------------ node events
 
   /** After the node's `joined`: make a one-member group, or ask to be added. */
@@ -147,7 +175,7 @@ export class Member {
   resumed(joined) {
     return this._serial(async () => {
       if (joined && joined.participants) this.present = new Set(joined.participants.map((p) => (typeof p === "string" ? p : p.id)));
-      if (this.phase === "member") this._sync();
+      if (this.phase === "member") this._sync(true); // what we asked before the socket dropped may be lost
       else if (this.phase === "joining") await this._askToJoin();
       else if (this.phase === "creating") this.send({ type: "mls_create" });
       this._schedule();
@@ -165,7 +193,10 @@ export class Member {
   async _askToJoin() {
     this._leaveGroup();
     this.phase = "joining";
-    this.send({ type: "mls_key_package", data: await this._newKeyPackage() });
+    this.joiningSince = this.clock();
+    const data = await this._newKeyPackage();
+    // the proof that we hold the link: without it no honest member adds us (a node cannot forge it)
+    this.send({ type: "mls_key_package", data, proof: await keyPackageProof(this.link.proofKey, this.room, this.me, data) });
     this.onChange();
   }
 
@@ -175,7 +206,8 @@ export class Member {
     this.inflight = null;
     this.future.clear();
     this.pendingAdds.clear();
-    this.syncAsked = null;
+    this._endSync();
+    this.suspect = null;
     this._parts = null;
     if (this._timer) this.timers.clearTimeout(this._timer);
     this._timer = null;
@@ -248,9 +280,10 @@ export class Member {
           this.log("the node says the room has no group any more: making one");
           this._leaveGroup();
           await this._create();
-        } else if (this.phase === "member" || this.phase === "joining") {
-          this.log(`the node no longer keeps epoch ${this.epoch}'s commits: rejoining`);
-          await this._askToJoin();
+        } else if (this.phase === "joining") {
+          await this._askToJoin(); // nothing to lose: a fresh KeyPackage (our Welcome's parts never all came)
+        } else if (this.phase === "member") {
+          await this._onResync(m);
         }
         break;
       default:
@@ -277,14 +310,122 @@ export class Member {
       this.notMemberEpoch = this.epoch;
       return;
     }
-    if (this.phase === "member" && Number.isSafeInteger(m.epoch) && m.epoch > this.epoch) this._sync();
+    if (this.phase === "member" && Number.isSafeInteger(m.epoch) && m.epoch > this.epoch) {
+      // the room is past our epoch: a commit made in it can only lose again (an implausible epoch is a lie)
+      if (m.epoch <= this.epoch + MAX_FUTURE_COMMITS) this.staleEpoch = this.epoch;
+      this._sync();
+    }
     this._schedule();
   }
 
-  _sync() {
-    if (this.syncAsked === this.epoch) return;
+  /**
+   * The node says what we missed is gone. Its word alone moves nothing (a forged mls_resync would make every
+   * member drop the group): we rejoin only on a GroupInfo of a later epoch of our group, signed by someone in our
+   * roster; otherwise we keep the group, show amber, and ask for the commits (mls_sync, retried).
+   */
+  async _onResync(m) {
+    const evidence = typeof m.group_info === "string" ? await this._verifyAhead(m.group_info) : "no GroupInfo";
+    if (evidence === null) {
+      this.log(`a member's signed GroupInfo shows the group ahead of epoch ${this.epoch}, and its commits are gone: rejoining`);
+      await this._askToJoin();
+      return;
+    }
+    this._refuse("refused_resyncs", `at epoch ${this.epoch}: ${evidence}`);
+    if (!this.suspect) this.suspect = { epoch: Number.isSafeInteger(m.epoch) ? m.epoch : null, since: this.clock() };
+    this._sync(true);
+    this.onChange();
+  }
+
+  /** Null if `data` is a GroupInfo of our group at a later epoch, signed by a member of our roster; else why not. */
+  async _verifyAhead(data) {
+    let raw;
+    let gi;
+    try {
+      raw = unb64u(data);
+      if (raw.length > MAX_BLOB_CHARS) return "too large";
+      const r = mls.decodeMlsMessage(raw, 0);
+      if (!r || r[0].wireformat !== "mls_group_info" || r[1] !== raw.length) return "not a GroupInfo";
+      gi = r[0].groupInfo;
+    } catch (e) {
+      return `not a GroupInfo (${e.message})`;
+    }
+    if (!bytesEqual(gi.groupContext.groupId, this.link.groupId)) return "a GroupInfo of another group";
+    let epoch;
+    try {
+      epoch = toEpoch(gi.groupContext.epoch);
+    } catch (e) {
+      return "a GroupInfo at an impossible epoch";
+    }
+    if (epoch <= this.epoch) return `a GroupInfo of epoch ${epoch}, not ahead of ours`;
+    // GroupInfo = GroupInfoTBS || signature<V>; its signature is SignWithLabel(., "GroupInfoTBS", TBS)
+    const n = gi.signature.length;
+    const tbs = raw.subarray(4, raw.length - n - (n < 64 ? 1 : n < 16384 ? 2 : 4));
+    const label = te.encode("MLS 1.0 GroupInfoTBS");
+    const content = new Uint8Array([...varlen(label.length), ...label, ...varlen(tbs.length), ...tbs]);
+    const leaves = this._leaves();
+    const first = leaves.filter((l) => l.leaf === gi.signer);
+    for (const l of [...first, ...leaves.filter((x) => x.leaf !== gi.signer)]) {
+      if (l.self) continue;
+      if (await this.cs.signature.verify(unb64u(l.sig), content, gi.signature)) return null;
+    }
+    return "a GroupInfo signed by nobody in our roster";
+  }
+
+  /** Asks for the commits we lack; unanswered, asks again with backoff (SYNC_TRIES in all) while still here. */
+  _sync(fresh = false) {
+    if (this.syncAsked === this.epoch && !fresh) return; // asked already; retries are due (or were all spent)
+    this._endSync();
     this.syncAsked = this.epoch;
+    this.syncTries = 0;
+    this._askSync();
+  }
+
+  _askSync() {
+    this.syncTries += 1;
+    this.counts.syncs_sent += 1;
     this.send({ type: "mls_sync", since: this.epoch });
+    const at = this.epoch;
+    this._syncTimer = this.timers.setTimeout(() => {
+      this._syncTimer = null;
+      this._serial(async () => {
+        if (this.phase !== "member" || this.epoch !== at || this.syncAsked !== at) return;
+        if (this.syncTries < SYNC_TRIES) { this._askSync(); return; }
+        // every ask unanswered: stop asking (bounded); a later commit or rejection asks again. A bare claim that
+        // we are behind is dropped: nothing came to back it, and our epoch's keys still open the others' frames
+        this.log(`mls_sync from epoch ${at}: nothing came after ${SYNC_TRIES} asks`);
+        this.syncAsked = null;
+        this.suspect = null;
+        if (this.staleEpoch === at && this.staleRetried !== at) {
+          // a rejection naming a later epoch that no commit backed (a forged one?): commit again, once per epoch,
+          // so a lie cannot stop us for good, and a real gap cannot make us re-commit forever
+          this.staleRetried = at;
+          this.staleEpoch = null;
+        }
+        this.onChange();
+        this._schedule();
+      });
+    }, SYNC_RETRY_MS * 2 ** (this.syncTries - 1));
+  }
+
+  _endSync() {
+    if (this._syncTimer) this.timers.clearTimeout(this._syncTimer);
+    this._syncTimer = null;
+    this.syncAsked = null;
+    this.syncTries = 0;
+  }
+
+  /** Why we think we are behind the group (amber), or null. */
+  behind() {
+    if (this.phase !== "member") return null;
+    if (this.suspect) return `the node says we missed commits after epoch ${this.epoch}; asking for them`;
+    if (this.future.size) return `missing the commit of epoch ${this.epoch}; asking for it`;
+    return null;
+  }
+
+  /** Joining for long while others are here: the likeliest cause is a wrong or outdated link (no one adds us). */
+  notAdded(waitMs = JOIN_WAIT_MS) {
+    if (this.phase !== "joining" || this.joiningSince === null || this.clock() - this.joiningSince < waitMs) return false;
+    return [...this.present].some((p) => p !== this.me);
   }
 
   async _onJoinRequest(m) {
@@ -293,6 +434,11 @@ export class Member {
       kp = decode(m.data, "mls_key_package").keyPackage;
     } catch (e) {
       this._refuse("refused_key_packages", `from ${m.from}: ${e.message}`);
+      return;
+    }
+    if (typeof m.proof !== "string" || !bytesEqual(unb64uOrEmpty(m.proof),
+      unb64u(await keyPackageProof(this.link.proofKey, this.room, m.from, m.data)))) {
+      this._refuse("refused_key_packages", `from ${m.from}: not made with this meeting's link`);
       return;
     }
     const id = decodeIdentity(kp.leafNode.credential);
@@ -386,6 +532,7 @@ export class Member {
       await this._applyCommit(next);
     }
     for (const e of [...this.future.keys()]) if (e < this.epoch) this.future.delete(e);
+    if (this.phase === "member" && this.future.size) this._sync(); // a gap remains: ask for it
   }
 
   async _applyCommit(m) {
@@ -448,7 +595,9 @@ export class Member {
     this.group = state;
     this.epoch = toEpoch(state.groupContext.epoch);
     this.phase = "member";
-    this.syncAsked = null;
+    this.joiningSince = null;
+    this._endSync();
+    this.suspect = null; // we moved on by a commit or Welcome MLS validated
     const leaves = this._leaves(state);
     for (const l of leaves) {
       const was = this.knownKeys.get(l.participant);
@@ -523,7 +672,8 @@ export class Member {
     if (this._timer && this._timerEpoch === this.epoch && this.phase === "member" && !this.inflight) return;
     if (this._timer) this.timers.clearTimeout(this._timer);
     this._timer = null;
-    if (this.phase !== "member" || this.inflight || this.notMemberEpoch === this.epoch || this._commitWaiting === this.epoch) return;
+    if (this.phase !== "member" || this.inflight || this.notMemberEpoch === this.epoch || this._commitWaiting === this.epoch ||
+        this.staleEpoch === this.epoch) return; // the room is past our epoch: no commit in it (see _askSync)
     const w = this._work();
     if (!w.removes.length && !w.adds.length) return;
     const delay = COMMIT_BATCH_MS + this._rank() * (RANK_DELAY_MS + RANK_DELAY_PER_MEMBER_MS * this._leaves().length);
@@ -551,7 +701,8 @@ export class Member {
     // res.consumed are keys of the current epoch's state: zeroed only once our commit wins, since a losing commit
     // leaves us in this state to process the winner (zeroing them here broke exactly that)
     const joiners = adds.map(([p]) => p);
-    const msg = { type: "mls_commit", epoch: this.epoch, commit: b64u(mls.encodeMlsMessage(res.commit)), joiners };
+    const msg = { type: "mls_commit", epoch: this.epoch, commit: b64u(mls.encodeMlsMessage(res.commit)), joiners,
+      group_info: await this._groupInfo(res.newState) };
     this.inflight = { epoch: this.epoch, newState: res.newState, joiners, commit: msg.commit, consumed: res.consumed };
     const welcome = res.welcome ? b64u(mls.encodeMlsMessage({ welcome: res.welcome, wireformat: "mls_welcome", version: "mls10" })) : null;
     const parts = [];
@@ -648,6 +799,7 @@ export class Member {
   stop() {
     if (this._timer) this.timers.clearTimeout(this._timer);
     this._timer = null;
+    this._endSync();
     this.phase = "idle";
   }
 }

@@ -46,9 +46,22 @@ async function hkdf(ikm, info, bytes = 32) {
     { name: "HKDF", hash: "SHA-256", salt: SALT, info: te.encode(info) }, base, bytes * 8));
 }
 
-/** {groupId, psk}: the MLS group id of this room and the link PSK's secret. */
+/** {groupId, psk, proofKey}: the MLS group id of this room, the link PSK's secret, the KeyPackage proof key. */
 export async function linkSecrets(secret, room) {
-  return { groupId: await hkdf(secret, `group-id/${room}`), psk: await hkdf(secret, "link-psk/v1") };
+  return { groupId: await hkdf(secret, `group-id/${room}`), psk: await hkdf(secret, "link-psk/v1"),
+    proofKey: await hkdf(secret, "key-package-proof/v1") };
+}
+
+/**
+ * The proof a joiner sends with its KeyPackage (base64url): HMAC-SHA256 under a key only link holders derive,
+ * over the room, the participant id and the KeyPackage as sent. Members add nobody without it, so a joiner with
+ * a wrong or outdated link never enters a roster (the link PSK alone would only keep it out of the epoch's
+ * secrets, after it had been added), and a node cannot move a proof to another KeyPackage or participant.
+ */
+export async function keyPackageProof(proofKey, room, participant, keyPackage) {
+  const key = await crypto.subtle.importKey("raw", proofKey, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const msg = te.encode(JSON.stringify(["castellan key package v1", String(room), String(participant), String(keyPackage)]));
+  return b64u(new Uint8Array(await crypto.subtle.sign("HMAC", key, msg)));
 }
 
 /** Credential identity: UTF-8 JSON {"p": participant, "n": name}, these keys in this order, no spaces. */

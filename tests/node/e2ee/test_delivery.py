@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import urllib.request
@@ -291,6 +292,10 @@ def test_a_welcome_too_big_for_one_frame_goes_in_parts_to_the_joiners_only():
     ({"type": "mls_commit", "epoch": 0, "commit": "AAAA", "joiners": ["b"], "welcome_parts": 33}, "bad_message"),
     ({"type": "mls_welcome_part", "epoch": 0, "index": 32, "data": "AAAA"}, "bad_message"),
     ({"type": "mls_sync", "since": "0"}, "bad_message"),
+    ({"type": "mls_key_package", "data": "AAAA", "proof": "not base64url!"}, "bad_message"),
+    ({"type": "mls_key_package", "data": "AAAA", "proof": "A" * 68}, "mls_too_large"),
+    ({"type": "mls_commit", "epoch": 0, "commit": "AAAA", "group_info": 7}, "bad_message"),
+    ({"type": "mls_commit", "epoch": 0, "commit": "AAAA", "group_info": "A" * (16 * 1024 + 4)}, "mls_too_large"),
     ({"type": "mls_epoch"}, "bad_message"),
     ({"type": "mls_welcome", "data": "AAAA"}, "unknown_type"),  # node → client only
 ])
@@ -379,5 +384,89 @@ def test_joiners_ask_again_when_the_committer_leaves_before_the_last_part():
             got = await c.mls()
             assert [m["type"] for m in got] == ["mls_commit", "mls_welcome", "mls_resync"], got
             assert got[-1] == {"type": "mls_resync", "epoch": 2}
+
+    asyncio.run(run())
+
+
+async def _storm(rn: RunningNode, n: int) -> tuple[Member, Member, list[asyncio.Task[None]]]:
+    """Alice (creator) and Bob (a member), then n joiners whose KeyPackages wait (reading their sockets)."""
+    a = await creator(rn)
+    b = await join(rn, "bob")
+    await add(a, 0, b, [])
+    readers = []
+    for i in range(n):
+        j = await join(rn, f"j{i}")
+        await j.send(type="mls_key_package", data=blob(), proof=blob(32))
+
+        async def read(ws: websockets.ClientConnection = j.ws) -> None:
+            async for _ in ws:
+                pass
+
+        readers.append(asyncio.create_task(read()))
+    return a, b, readers
+
+
+async def _commits(a: Member, first: int, last: int) -> None:
+    for e in range(first, last):
+        await a.send(type="mls_commit", epoch=e, commit=blob(), joiners=[], group_info=f"gi{e + 1}")
+    assert [m["type"] for m in await a.mls() if m["type"] != "mls_join_request"] == ["mls_commit_accepted"] * (last - first)
+
+
+def test_a_sync_in_a_join_storm_fits_the_outbox_and_what_is_held_back_is_counted(monkeypatch):
+    """A member's `mls_sync` in a join storm used to bring every waiting KeyPackage at once with the kept commits:
+    past the outbox, the socket closed as too slow — and again after every resume. Scaled down here (outbox 40,
+    16 replayed): 10 commits + 16 of the 40 waiting KeyPackages arrive, the socket stays, the rest are counted."""
+    monkeypatch.setattr("sfu.participant.OUTBOX_SIZE", 40)
+    monkeypatch.setattr("sfu.e2ee.delivery.MAX_REPLAYED_REQUESTS", 16)
+
+    async def run() -> None:
+        async with running_node() as rn:
+            a, b, readers = await _storm(rn, 40)
+            await b.drain()
+            await _commits(a, 1, 11)
+            await b.drain()
+            await b.send(type="mls_sync", since=1)
+            got = await b.mls()
+            assert [m["type"] for m in got] == ["mls_commit"] * 10 + ["mls_join_request"] * 16
+            assert [m["from"] for m in got[10:]] == [f"j{i}" for i in range(24, 40)]  # the newest
+            assert all("proof" in m for m in got[10:])
+            text = await metrics(rn)
+            assert metric(text, "castellan_mls_handshake_messages_total", type="mls_join_request", verdict="held_back") == 24
+            assert metric(text, "castellan_signalling_refusals_total", reason="too_slow") == 0
+            for t in readers:
+                t.cancel()
+
+    asyncio.run(run())
+
+
+def test_an_outbox_overflow_is_counted_and_the_member_recovers_from_the_newest_group_info(monkeypatch):
+    """When a member's outbox does overflow, nothing is lost silently: its socket closes as too slow (counted),
+    it resumes, and if the commits it missed are gone, `mls_resync` carries the newest GroupInfo a committer
+    signed — the evidence the member checks before rejoining (docs/e2ee.md)."""
+    monkeypatch.setattr("sfu.participant.OUTBOX_SIZE", 8)
+    monkeypatch.setattr("sfu.e2ee.delivery.KEPT_COMMITS", 8)
+
+    async def run() -> None:
+        async with running_node() as rn:
+            a, b, readers = await _storm(rn, 2)
+            await b.drain()
+            secret = b.joined["resume_secret"]
+            for e in range(1, 11):  # Bob does not read while Alice commits ten times
+                await _commits(a, e, e + 1)
+            await b.send(type="mls_sync", since=3)  # the 8 kept commits and 2 KeyPackages: more than Bob's outbox holds
+            with contextlib.suppress(websockets.ConnectionClosed):  # the node stops writing and closes it
+                while True:
+                    await asyncio.wait_for(b.ws.recv(), 10)
+            assert metric(await metrics(rn), "castellan_signalling_refusals_total", reason="too_slow") == 1
+            ws = await websockets.connect(rn.ws_url)
+            await ws.send(json.dumps({"type": "resume", "participant": "bob", "secret": secret}))
+            joined = json.loads(await ws.recv())
+            assert joined["type"] == "joined" and joined["mls"] == {"epoch": 11}
+            b2 = Member(ws, joined)
+            await b2.send(type="mls_sync", since=1)
+            assert [m for m in await b2.mls() if m["type"] == "mls_resync"] == [
+                {"type": "mls_resync", "epoch": 11, "group_info": "gi11"}]
+            for t in readers:
+                t.cancel()
 
     asyncio.run(run())

@@ -64,3 +64,31 @@ def test_the_delivery_service_keeps_its_rules_under_any_sequence(seq):
         if isinstance(m, WelcomePart) and outcome.verdict == "accepted":
             assert all(d.message["type"] in ("mls_welcome", "mls_join_request") for d in outcome.deliveries)
         assert set(log.members) <= present | members
+
+
+def test_a_resync_carries_the_newest_group_info_a_commit_brought() -> None:
+    """A member told its missed commits are gone acts only on a GroupInfo a member signed (docs/e2ee.md): the node
+    keeps the newest one an accepted commit carried and sends it with every `mls_resync` (none before any)."""
+    log = GroupLog()
+    log.handle("a", Create(), ["a", "b"])
+    assert log.resync("b").message == {"type": "mls_resync", "epoch": 0}
+    log.handle("a", Commit(0, "c0", "w0", 0, ("b",), group_info="gi1"), ["a", "b"])
+    log.handle("b", Commit(0, "late", None, 0, (), group_info="forged"), ["a", "b"])  # stale: refused, not kept
+    log.handle("a", Commit(1, "c1", None, 0, ()), ["a", "b"])  # no GroupInfo: the newest one stays
+    assert log.group_info == "gi1"
+    for _ in range(70):  # more commits than are kept: an old `since` is answered with a resync and its evidence
+        log.handle("a", Commit(log.epoch or 0, "c", None, 0, (), group_info=f"gi{(log.epoch or 0) + 1}"), ["a", "b"])
+    out = log.handle("b", Sync(1), ["a", "b"])
+    assert out.verdict == "resync"
+    assert out.deliveries[0].message == {"type": "mls_resync", "epoch": log.epoch, "group_info": f"gi{log.epoch}"}
+
+
+def test_a_key_packages_proof_reaches_the_members_unchanged() -> None:
+    log = GroupLog()
+    log.handle("a", Create(), ["a", "b", "c"])
+    out = log.handle("b", KeyPackage("kp", "proof"), ["a", "b", "c"])
+    assert [d.message for d in out.deliveries] == [{"type": "mls_join_request", "from": "b", "data": "kp", "proof": "proof"}]
+    late = log.handle("c", Create(), ["a", "b", "c"])  # refused, but c would get the waiting requests on a sync
+    assert late.verdict == "group_exists"
+    sync = log.handle("a", Sync(0), ["a", "b", "c"])
+    assert {"type": "mls_join_request", "from": "b", "data": "kp", "proof": "proof"} in [d.message for d in sync.deliveries]
