@@ -12,9 +12,9 @@ const RULES = {
 };
 
 function whyCell(r) {
-  if (r.opt_in) {
-    return el('td', {}, el('span', {}, r.why || 'Opted in (not allowed now)'),
-      el('span', { class: 'sub' }, `Opt-in by ${r.opt_in.actor} on ${iso(r.opt_in.at)}: ${r.opt_in.reason}`));
+  if (r.opt_in) {  // residency's explanation already quotes the reason: add who and when
+    return el('td', {}, el('span', {}, r.why || `Opted in, not allowed now: ${r.opt_in.reason}`),
+      el('span', { class: 'sub' }, `Opt-in by ${r.opt_in.actor} on ${iso(r.opt_in.at)}`));
   }
   if (r.allowed) return el('td', {}, r.why);
   if (r.rule === 'refused') return el('td', { class: 'muted' }, `${r.jurisdiction} is not recognised as adequate: never allowed.`);

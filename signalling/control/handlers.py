@@ -74,6 +74,7 @@ async def set_tenant_regions(request: Request, p: Params) -> Response:
 
     who = principal(request, p["tenant"])
     b = await body(request, SET_REGIONS)
+    cp(request).require_tenant(p["tenant"])  # an unknown tenant is 404 whatever the body says
     if b.get("default") and "allowed_regions" in b:
         raise ApiError(400, "contradictory_options", "give allowed_regions or default: true, not both")
     if not b.get("default") and "allowed_regions" not in b:

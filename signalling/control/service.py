@@ -154,7 +154,7 @@ class ControlPlane:
             raise residency_error(e) from None
 
     def tenant(self, tenant: str) -> JSONObject:
-        self._require_tenant(tenant)
+        self.require_tenant(tenant)
         try:
             return self.residency.tenant_document(tenant)
         except ResidencyError as e:
@@ -169,7 +169,7 @@ class ControlPlane:
         """Replace the tenant's allowed regions (None = the default: its own jurisdiction's regions). Residency
         validates the whole policy and records it with before/after and the reason (policy.changed), or
         records the refusal (policy.refused)."""
-        self._require_tenant(tenant)
+        self.require_tenant(tenant)
         try:
             return self.residency.set_tenant_regions(tenant=tenant, allowed_regions=allowed_regions,
                                                      opt_ins=dict(opt_ins or {}), reason=reason, actor=actor)
@@ -204,14 +204,14 @@ class ControlPlane:
     def list_node_keys(self) -> JSONObject:
         return {"keys": list(self.residency.list_node_keys())}
 
-    def _require_tenant(self, tenant: str) -> None:
+    def require_tenant(self, tenant: str) -> None:
         if not self.residency.tenant_exists(tenant):
             raise ApiError(404, "tenant_not_found", f"tenant {tenant!r} does not exist")
 
     def create_admin_key(self, actor: str, *, tenant: str, label: str = "") -> tuple[JSONObject, str]:
         """Returns the key's public record and the secret, shown once (only its SHA-256 is stored)."""
         if tenant != OPERATOR:
-            self._require_tenant(tenant)
+            self.require_tenant(tenant)
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         self._audit(None if tenant == OPERATOR else tenant, actor, "admin_key.create", key_id=key_id, label=label)
@@ -279,7 +279,7 @@ class ControlPlane:
         opts = {"title": title, "password": password, "no_password": no_password, "expires_in": expires_in,
                 "max_participants": max_participants, "lobby": lobby}
         CREATE_LINK.validate({k: v for k, v in opts.items() if v is not None})  # the API's rules, for the CLI too
-        self._require_tenant(tenant)
+        self.require_tenant(tenant)
         if password is not None and no_password:
             raise ApiError(400, "contradictory_options", "give a password or no_password, not both")
         if password is not None and (problem := password_problem(password)) is not None:
@@ -322,7 +322,7 @@ class ControlPlane:
         return rec
 
     def list_links(self, tenant: str) -> list[JSONObject]:
-        self._require_tenant(tenant)
+        self.require_tenant(tenant)
         return [r.public() for r in self.store.links(tenant)]
 
     async def revoke_link(self, actor: str, *, tenant: str, link: str, end_meeting: bool = False) -> JSONObject:
@@ -368,7 +368,7 @@ class ControlPlane:
     def meetings(self, tenant: str) -> list[JSONObject]:
         """The tenant's running meetings: every link whose room is placed on a node, where, and how many are in
         (joined participants and seats of tokens just issued, occupancy.py)."""
-        self._require_tenant(tenant)
+        self.require_tenant(tenant)
         out: list[JSONObject] = []
         for rec in self.store.links(tenant):
             where = self.residency.room_where(tenant, rec.room)
@@ -604,7 +604,7 @@ class ControlPlane:
     # -- audit -----------------------------------------------------------------------------------------------------
     def export_audit(self, actor: str, tenant: str) -> str:
         """The tenant's own audit chain (signed JSON Lines); the export itself is recorded afterwards."""
-        self._require_tenant(tenant)
+        self.require_tenant(tenant)
         try:
             text = self.residency.export_tenant(tenant)
         except ResidencyError as e:

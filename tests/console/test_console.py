@@ -254,9 +254,9 @@ def test_a_link_holders_credentials_do_not_open_the_console(browser: Browser, st
 
 def test_names_crafted_as_markup_are_shown_as_text(browser: Browser, stack: Console) -> None:
     evil_name = '<img src=x onerror="window.pwned=1">ACME'
-    r = stack.env.client.post("/v1/tenants", json={"tenant": "evil", "name": evil_name, "jurisdiction": "EU"},
+    r = stack.env.client.post("/v1/tenants", json={"tenant": "evil", "name": evil_name, "jurisdiction": "UK"},
                               headers=stack.env.op())
-    assert r.status_code == 201
+    assert r.status_code == 201 and r.json()["warnings"][0]["code"] == "no_region"  # no UK region here
     key = stack.env.client.post("/v1/tenants/evil/admin-keys", json={}, headers=stack.env.op()).json()["key"]
     title = '<script>window.pwned=2</script><b onmouseover="window.pwned=3">Board</b>'
     r = stack.env.client.post("/v1/tenants/evil/links", json={"title": title, "no_password": True},
@@ -268,6 +268,9 @@ def test_names_crafted_as_markup_are_shown_as_text(browser: Browser, stack: Cons
     page.wait_for_selector("#jurisdiction:not(:empty)")
     assert page.inner_text("#who") == evil_name
     assert evil_name in page.inner_text("#jurisdiction")
+    # and the tenant is told plainly that its meetings cannot run anywhere yet
+    assert "No region is allowed for this tenant (jurisdiction UK)" in page.inner_text("#region-warnings [role=alert]")
+    checked(page, "regions-no-region", errors)
     page.click("a[data-tab='links']")
     cell = page.wait_for_selector("#link-rows td")
     assert cell is not None and cell.inner_text() == title
