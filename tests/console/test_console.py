@@ -31,11 +31,13 @@ def stack(tmp_path: Path) -> Iterator[Console]:
         yield c
 
 
-def checked(page: Page, name: str, errors: list[str]) -> None:
-    """The screen photographed, accessible (axe: nothing serious or critical) and without script errors."""
+def checked(page: Page, name: str, errors: list[str], a11y: bool = True) -> None:
+    """The screen photographed, accessible (axe: nothing serious or critical; once per kind of screen, as axe
+    takes seconds on a loaded machine) and without script errors."""
     shot(page, name)
-    bad = axe(page, name)
-    assert bad == [], bad
+    if a11y:
+        bad = axe(page, name)
+        assert bad == [], bad
     assert errors == [], errors
 
 
@@ -49,7 +51,7 @@ def test_sign_in_and_regions_change_with_an_audited_reason(browser: Browser, sta
     checked(page, "sign-in", errors)
     page.fill("#key", "cak_0000000000000000.not-a-key")
     page.click("#sign-in-button")
-    page.wait_for_function("document.querySelector('#sign-in-error').textContent.length > 0")
+    page.wait_for_selector("#sign-in-error:not(:empty)")  # (a string predicate would need eval: the CSP forbids it)
     assert "unknown or revoked" in text(page, "#sign-in-error")
     errors.clear()  # the 401 is logged by Chromium as a failed resource load
     sign_in(page, stack.env.admin_key)
@@ -125,7 +127,7 @@ def test_links_are_created_listed_and_revoked(browser: Browser, stack: Console) 
     page.wait_for_selector(f"tr[data-link='{made['link']}'] >> text=Revoked")
     assert stack.api("GET", f"/v1/tenants/acme/links/{made['link']}").json()["revoked"] is True
     assert stack.env.join(made["link"], password="correct horse battery").json()["error"] == "link_revoked"
-    checked(page, "links-revoked", errors)
+    checked(page, "links-revoked", errors, a11y=False)
 
 
 def test_live_meetings_show_where_and_how_many_and_one_is_ended(browser: Browser, stack: Console) -> None:
@@ -148,7 +150,7 @@ def test_live_meetings_show_where_and_how_many_and_one_is_ended(browser: Browser
     assert stack.api("GET", "/v1/tenants/acme/meetings").json()["meetings"] == []
     ends = [r for r in stack.env.residency.audit.tenant_records("acme") if r.kind == "meeting.end"]
     assert len(ends) == 1 and ends[0].actor.startswith("admin-key:")
-    checked(page, "meetings-ended", errors)
+    checked(page, "meetings-ended", errors, a11y=False)
 
 
 def test_audit_is_browsed_exported_and_verified_in_the_browser(browser: Browser, stack: Console,
@@ -184,7 +186,7 @@ def test_audit_is_browsed_exported_and_verified_in_the_browser(browser: Browser,
     cut.write_text("\n".join(text.splitlines()[:2] + text.splitlines()[-1:]) + "\n")
     page.set_input_files("#audit-file", str(cut))
     page.wait_for_selector("#audit-result.bad >> text=head_mismatch")
-    checked(page, "audit-tampered", errors)
+    checked(page, "audit-tampered", errors, a11y=False)
     page.fill("#audit-filter", "link.")
     assert all("link." in r for r in page.locator("#audit-rows tr td:nth-child(3)").all_inner_texts())
 
@@ -193,10 +195,10 @@ def test_a_phone_sized_screen(browser: Browser, stack: Console) -> None:
     stack.env.link(no_password=True, title="On the go")
     errors: list[str] = []
     page = open_console(browser, stack.url, errors, viewport=PHONE)
-    checked(page, "phone-sign-in", errors)
+    checked(page, "phone-sign-in", errors, a11y=False)
     sign_in(page, stack.env.admin_key)
     page.wait_for_selector("#region-rows tr[data-region='eu-1']")
-    checked(page, "phone-regions", errors)
+    checked(page, "phone-regions", errors, a11y=False)
     page.click("a[data-tab='links']")
     page.wait_for_selector("tr[data-link] >> text=On the go")
     checked(page, "phone-links", errors)
@@ -246,7 +248,7 @@ def test_a_link_holders_credentials_do_not_open_the_console(browser: Browser, st
     for credential in (link["host_key"], token, link["link"], f"cak_{link['host_key']}"):
         page.fill("#key", credential)
         page.click("#sign-in-button")
-        page.wait_for_function("document.querySelector('#sign-in-error').textContent.length > 0")
+        page.wait_for_selector("#sign-in-error:not(:empty)")
         assert page.inner_text("#sign-in-error") == "This key is unknown or revoked."
         assert page.is_hidden("#console-view")
         page.evaluate("document.querySelector('#sign-in-error').textContent = ''")
@@ -277,7 +279,7 @@ def test_names_crafted_as_markup_are_shown_as_text(browser: Browser, stack: Cons
     page.hover("#link-rows td")
     assert page.evaluate("window.pwned") is None
     assert page.evaluate("document.querySelectorAll('#content img, #content script, #content b, header img').length") == 0
-    checked(page, "xss-names-as-text", errors)
+    checked(page, "xss-names-as-text", errors, a11y=False)
 
 
 def test_headers_refuse_framing_cross_site_use_and_foreign_scripts(browser: Browser, stack: Console) -> None:
