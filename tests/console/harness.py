@@ -71,10 +71,11 @@ def launch(pw: Any) -> Browser:
 
 def open_console(browser: Browser, url: str, errors: list[str], viewport: dict[str, int] | None = None) -> Page:
     ctx = browser.new_context(viewport=viewport or {"width": 1280, "height": 860})  # type: ignore[arg-type]
+    ctx.set_default_timeout(60000)  # bounded waits, generous for a shared, loaded CI machine
     page = ctx.new_page()
     page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    page.goto(f"{url}/console", wait_until="load", timeout=15000)
+    page.goto(f"{url}/console", wait_until="load", timeout=60000)
     return page
 
 
