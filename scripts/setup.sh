@@ -75,6 +75,10 @@ fi
 if command -v node >/dev/null && command -v npm >/dev/null; then
   echo "== client: ts-mls bundle (signalling/vendor/build.sh: pinned lockfile, hash checked)"
   signalling/vendor/build.sh
+  if [ $WITH_TEST -eq 1 ]; then
+    echo "== tests: axe-core for the console's accessibility check (tests/console/axe: pinned lockfile)"
+    npm ci --prefix tests/console/axe --no-audit --no-fund --loglevel=error
+  fi
 fi
 echo "== building native extension"
 .venv/bin/python setup.py -q build_ext --inplace >/dev/null

@@ -7,16 +7,29 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from . import admin_key, client_hash, control_plane, db, keys, link, lockout, node_key, region, tenant
+from . import (
+    admin_key,
+    client_hash,
+    control_plane,
+    db,
+    keys,
+    link,
+    lockout,
+    meeting,
+    node_key,
+    region,
+    tenant,
+)
 from .options import backend
 from .passthrough import PASSTHROUGH, add_parsers, dispatch
 
 # in `castellan --help` order, after control-plane and the passthrough commands
-ADMIN_GROUPS = {g.NAME: g for g in (region, node_key, tenant, admin_key, link, lockout, keys)}
+ADMIN_GROUPS = {g.NAME: g for g in (region, node_key, tenant, admin_key, link, meeting, lockout, keys)}
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, Any]:
     top = argparse.ArgumentParser(prog="castellan", description="Castellan: sovereign video conferencing")
     sub = top.add_subparsers(dest="command", required=True)
     control_plane.add_parser(sub)
@@ -25,7 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     add_parsers(sub)
     for group in ADMIN_GROUPS.values():
         group.add_parser(sub)
-    return top
+    return top, sub
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """Admin commands take options and arguments in any order (`link revoke --api URL LINK` as well as
+    `link revoke LINK --api URL`): their own parser, intermixed."""
+    top, sub = _parser()
+    if argv and argv[0] in ADMIN_GROUPS:
+        args = sub.choices[argv[0]].parse_intermixed_args(argv[1:])
+        args.command = argv[0]
+        return args
+    return top.parse_args(argv)
 
 
 def _admin(args: argparse.Namespace) -> int:
@@ -48,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in PASSTHROUGH:
         return dispatch(argv[0], argv[1:])
-    args = _parser().parse_args(argv)
+    args = _parse(argv)
     if args.command == "control-plane":
         return control_plane.run_control_plane(args)
     if args.command == db.NAME:

@@ -13,7 +13,7 @@ from typing import Any
 
 from signalling.control.password_policy import password_problem
 
-from .options import admin_parser, output
+from .options import admin_parser, iso, output, warn
 
 NAME = "link"
 
@@ -87,7 +87,8 @@ def _create(args: argparse.Namespace, b: Any) -> None:
         lines.append("Password:  none (anyone with the link can join)")
     lines.append(f"Host link: {rec['host_url']}   (keep private: it admits from the lobby)")
     if rec.get("expires_at"):
-        lines.append(f"Expires:   {datetime.fromtimestamp(rec['expires_at'], UTC).isoformat()}")
+        lines.append(f"Expires:   {iso(rec['expires_at'])}")
+    warn(rec)
     output(args, rec, "\n".join(lines))
 
 

@@ -7,8 +7,14 @@ import argparse
 import getpass
 import json
 import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+# fields that hold Unix times in the API's answers: printed as ISO 8601 UTC for people (raw numbers with --json)
+TIME_FIELDS = frozenset({"created", "expires_at", "revoked_at", "at", "since", "enrolled_at", "waiting_since",
+                         "decided_at"})
 
 
 def env(flag: str, default: Any = None) -> Any:
@@ -26,7 +32,9 @@ def add(p: argparse.ArgumentParser, flag: str, **kw: Any) -> None:
 
 def admin_parser(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(name, help=help)
-    add(p, "--db", default="castellan.db", help="control plane database (direct mode)")
+    add(p, "--db", help="control plane database file (direct mode; never created unless --init)")
+    add(p, "--init", action="store_true", help="with --db: create the database (and its keys) if it does not exist "
+                                               "yet; its folder must exist")
     add(p, "--database-url", help="PostgreSQL instead of the --db file (direct mode)")
     add(p, "--signing-key-dir", help="default: <db dir>/keys")
     add(p, "--redis-url", help="registry, when nodes run in other processes")
@@ -40,7 +48,7 @@ def admin_parser(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
 def config(args: argparse.Namespace) -> Any:
     from signalling.control.config import ControlConfig
 
-    cfg = ControlConfig(db=Path(args.db), database_url=getattr(args, "database_url", None) or None)
+    cfg = ControlConfig(db=Path(args.db or "castellan.db"), database_url=getattr(args, "database_url", None) or None)
     if getattr(args, "signing_key_dir", None):
         cfg.signing_key_dir = Path(args.signing_key_dir)
     if getattr(args, "redis_url", None):
@@ -50,11 +58,33 @@ def config(args: argparse.Namespace) -> Any:
     return cfg
 
 
+def direct_store_problem(db: str | None, database_url: str | None, init: bool) -> str | None:
+    """Why direct mode may not open `db`, or None. A forgotten `--api`/`--db` must not leave a new database and
+    signing keys in whatever folder the command ran in, nor a typo create folders."""
+    if database_url:
+        return None
+    if not db:
+        return ("no control plane given: use --api URL --key KEY (a running control plane) or --db FILE (its "
+                "database; add --init to create a new one)")
+    path = Path(db)
+    if path.exists():
+        return None
+    if not path.parent.is_dir():
+        return f"--db {db}: folder {str(path.parent)!r} does not exist (folders are never created)"
+    if not init:
+        return f"--db {db}: no such database; add --init to create a new one there"
+    return None
+
+
 def backend(args: argparse.Namespace) -> Any:
     from signalling.control.client import Direct, Remote
+    from signalling.control.errors import ApiError
 
     if args.api:
         return Remote(args.api, args.key)
+    problem = direct_store_problem(args.db, getattr(args, "database_url", None), bool(getattr(args, "init", False)))
+    if problem is not None:
+        raise ApiError(400, "no_store", problem)
     from signalling.control.app import build_control_plane
     from signalling.control.residency_adapter import open_residency
 
@@ -63,8 +93,33 @@ def backend(args: argparse.Namespace) -> Any:
     return Direct(control, actor=f"cli:{getpass.getuser()}")
 
 
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def human_times(data: Any) -> Any:
+    """`data` with every Unix time (TIME_FIELDS) as ISO 8601 UTC text."""
+    if isinstance(data, Mapping):
+        return {k: iso(v) if k in TIME_FIELDS and isinstance(v, int | float) and not isinstance(v, bool)
+                else human_times(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [human_times(x) for x in data]
+    return data
+
+
 def output(args: argparse.Namespace, data: Any, text: str | None = None) -> None:
-    if args.json or text is None:
+    """`--json`: the API's answer as it is (times as Unix seconds); else `text`, or the answer with human times."""
+    if args.json:
         print(json.dumps(data, indent=2))
+    elif text is None:
+        print(json.dumps(human_times(data), indent=2, ensure_ascii=False))
     else:
         print(text)
+
+
+def warn(data: Any) -> None:
+    """The answer's warnings (no region / no node would take the tenant's meetings), on stderr, in any mode."""
+    import sys
+
+    for w in data.get("warnings", []) if isinstance(data, Mapping) else []:
+        print(f"castellan: warning: {w['message']}", file=sys.stderr)

@@ -25,6 +25,7 @@ from signalling.tokens import KeyRing
 
 from . import accesslog, openapi
 from .config import ControlConfig
+from .console import ConsolePages
 from .endpoints import ENDPOINTS
 from .errors import ApiError, api_error_handler, error_response
 from .nodeadmin import HttpNodeAdmin, NodeAdmin
@@ -180,6 +181,9 @@ def create_app(
     pages = client_pages(config, control.residency)
     routes += [Route("/j/{link}", pages.join_page, methods=["GET", "HEAD"]),
                Route("/static/{name:path}", pages.static, methods=["GET", "HEAD"])]
+    console = ConsolePages()  # the tenant admin console (console.py)
+    routes += [Route("/console", console.page, methods=["GET", "HEAD"]),
+               Route("/console/{name:path}", console.static, methods=["GET", "HEAD"])]
     app = Starlette(
         routes=routes,
         exception_handlers={ApiError: api_error_handler, HTTPException: _http_error,

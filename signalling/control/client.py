@@ -33,6 +33,20 @@ class Direct:
     def list_tenants(self) -> dict[str, Any]:
         return {"tenants": self.cp.residency.list_tenants()}
 
+    def show_tenant(self, tenant: str) -> dict[str, Any]:
+        return self.cp.tenant(tenant)
+
+    def set_tenant_regions(self, tenant: str, allowed_regions: list[str] | None, opt_ins: dict[str, str],
+                           reason: str) -> dict[str, Any]:
+        return self.cp.set_tenant_regions(self.actor, tenant=tenant, allowed_regions=allowed_regions,
+                                          opt_ins=opt_ins, reason=reason)
+
+    def meetings(self, tenant: str) -> dict[str, Any]:
+        return {"meetings": self.cp.meetings(tenant)}
+
+    def end_meeting(self, tenant: str, link: str) -> dict[str, Any]:
+        return asyncio.run(self.cp.end_meeting(self.actor, tenant=tenant, link=link))
+
     def create_admin_key(self, tenant: str, label: str) -> dict[str, Any]:
         rec, secret = self.cp.create_admin_key(self.actor, tenant=tenant, label=label)
         return {**rec, "key": secret}
@@ -113,6 +127,26 @@ class Remote:
 
     def list_tenants(self) -> dict[str, Any]:
         return self._call("GET", "/v1/tenants")
+
+    def show_tenant(self, tenant: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/tenants/{tenant}")
+
+    def set_tenant_regions(self, tenant: str, allowed_regions: list[str] | None, opt_ins: dict[str, str],
+                           reason: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"reason": reason}
+        if allowed_regions is None:
+            body["default"] = True
+        else:
+            body["allowed_regions"] = allowed_regions
+        if opt_ins:
+            body["opt_ins"] = opt_ins
+        return self._call("PUT", f"/v1/tenants/{tenant}/regions", body)
+
+    def meetings(self, tenant: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/tenants/{tenant}/meetings")
+
+    def end_meeting(self, tenant: str, link: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/tenants/{tenant}/links/{link}/end", {})
 
     def create_admin_key(self, tenant: str, label: str) -> dict[str, Any]:
         return self._call("POST", f"/v1/tenants/{tenant}/admin-keys", {"label": label})

@@ -25,8 +25,10 @@ LINK_PUBLIC_PROPERTIES: JSONObject = {
 }
 LINK_PUBLIC = _object(LINK_PUBLIC_REQUIRED, LINK_PUBLIC_PROPERTIES)
 CREATED_LINK = _object(
-    [*LINK_PUBLIC_REQUIRED, "url", "host_key"],
+    [*LINK_PUBLIC_REQUIRED, "url", "host_key", "warnings"],
     {**LINK_PUBLIC_PROPERTIES, "url": {"type": "string"}, "host_key": {"type": "string"},
+     "warnings": {"type": "array", "items": {"type": "object"},
+                  "description": "no region / no node serves the tenant: joins will be refused (tenancy.py)"},
      "password": {"type": "string", "description": "present only when generated; shown once"}},
 )
 ADMIN_KEY_REQUIRED = ["key_id", "tenant", "label", "created", "revoked"]
@@ -81,6 +83,46 @@ JWKS: JSONObject = {
 }
 
 
+WARNING = _object(["code", "message"], {"code": {"type": "string", "enum": ["no_region", "no_node",
+                                                                          "region_without_node"]},
+                                         "message": {"type": "string"}})
+OPT_IN = _object(["region", "reason", "actor", "at"], {"region": {"type": "string"}, "reason": {"type": "string"},
+                                                       "actor": {"type": "string"}, "at": {"type": "number"}})
+TENANT_REQUIRED = ["tenant", "name", "jurisdiction", "allowed_regions", "opt_ins", "version"]
+TENANT_PROPERTIES: JSONObject = {
+    "tenant": {"type": "string"}, "name": {"type": "string"}, "jurisdiction": {"type": "string"},
+    "allowed_regions": {"type": ["array", "null"], "items": {"type": "string"},
+                        "description": "null: the default, every region of the tenant's own jurisdiction"},
+    "opt_ins": {"type": "array", "items": OPT_IN}, "version": {"type": "integer"},
+}
+TENANT = _object(TENANT_REQUIRED, TENANT_PROPERTIES)
+REGION_STATUS = _object(
+    ["region", "display_name", "location", "jurisdiction", "rule", "allowed", "why", "nodes", "opt_in"],
+    {"region": {"type": "string"}, "display_name": {"type": "string"}, "location": {"type": "string"},
+     "jurisdiction": {"type": "string"},
+     "rule": {"type": "string", "enum": ["own", "adequate", "refused"],
+              "description": "own: RULE 1; adequate: RULE 2 (needs an opt-in); refused: RULE 3 (never)"},
+     "allowed": {"type": "boolean"}, "why": {"type": ["string", "null"]},
+     "nodes": {"type": "integer", "description": "usable media nodes registered in the region now"},
+     "opt_in": {"type": ["object", "null"]}},
+)
+TENANT_DOCUMENT = _object(
+    [*TENANT_REQUIRED, "jurisdiction_name", "regions", "effective_regions", "warnings"],
+    {**TENANT_PROPERTIES, "jurisdiction_name": {"type": "string"},
+     "regions": {"type": "array", "items": REGION_STATUS},
+     "effective_regions": {"type": "array", "items": {"type": "string"}},
+     "warnings": {"type": "array", "items": WARNING}},
+)
+MEETING = _object(
+    ["link", "title", "room", "revoked", "participants", "node", "region", "since", "why", "location",
+     "display_name", "jurisdiction"],
+    {"link": {"type": "string"}, "title": {"type": "string"}, "room": {"type": "string"},
+     "revoked": {"type": "boolean"}, "participants": {"type": "integer"}, "node": {"type": "string"},
+     "region": {"type": "string"}, "since": {"type": "number"}, "why": {"type": "string"},
+     "location": {"type": "string"}, "display_name": {"type": "string"}, "jurisdiction": {"type": "string"}},
+)
+
+
 def _list(key: str, item: JSONObject) -> JSONObject:
     return {"type": "object", "required": [key], "properties": {key: {"type": "array", "items": item}}}
 
@@ -92,8 +134,15 @@ ENDPOINTS: list[Endpoint] = [
     # admin (tenant admin key, or the operator key)
     Endpoint("POST", "/v1/tenants", h.create_tenant, "Create a tenant (operator)", "admin", auth="operator",
              body=s.CREATE_TENANT, ok={201: OBJ}, errors=(404, 409, 422)),
-    Endpoint("GET", "/v1/tenants", h.list_tenants, "List tenants (operator)", "admin", auth="operator",
-             ok={200: _list("tenants", OBJ)}),
+    Endpoint("GET", "/v1/tenants", h.list_tenants,
+             "List tenants (the operator: all; a tenant admin key: its own)", "admin", auth="admin",
+             ok={200: _list("tenants", TENANT)}),
+    Endpoint("GET", "/v1/tenants/{tenant}", h.show_tenant,
+             "Show a tenant: jurisdiction, every region's rule, whether it is allowed and why, serving nodes, "
+             "warnings", "admin", auth="admin", path_params=T, ok={200: TENANT_DOCUMENT}, errors=(404,)),
+    Endpoint("PUT", "/v1/tenants/{tenant}/regions", h.set_tenant_regions,
+             "Change the regions a tenant allows (with a reason; audited)", "admin", auth="admin", path_params=T,
+             body=s.SET_REGIONS, ok={200: TENANT_DOCUMENT}, errors=(404, 422)),
     Endpoint("POST", "/v1/tenants/{tenant}/admin-keys", h.create_admin_key,
              "Create a tenant admin API key (secret shown once)", "admin", auth="admin", path_params=T,
              body=s.CREATE_ADMIN_KEY,
@@ -113,6 +162,12 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/v1/tenants/{tenant}/links/{link}/revoke", h.revoke_link,
              "Revoke a meeting link at once (optionally end its meeting)", "links", auth="admin", path_params=TL,
              body=s.REVOKE_LINK, ok={200: OBJ}, errors=(404, 502, 503)),
+    Endpoint("GET", "/v1/tenants/{tenant}/meetings", h.list_meetings,
+             "Running meetings: where each runs (node, region, jurisdiction) and how many are in", "meetings",
+             auth="admin", path_params=T, ok={200: _list("meetings", MEETING)}, errors=(404,)),
+    Endpoint("POST", "/v1/tenants/{tenant}/links/{link}/end", h.end_meeting,
+             "End a link's running meeting for everyone (the link stays valid; audited)", "meetings", auth="admin",
+             path_params=TL, body=s.EMPTY, ok={200: OBJ}, errors=(404, 502, 503)),
     Endpoint("GET", "/v1/tenants/{tenant}/lockouts", h.list_lockouts,
              "Password back-offs and locks (guessers); links under guessing (slowed)", "admin",
              auth="admin", path_params=T, ok={200: _list("lockouts", LOCKOUT)}),

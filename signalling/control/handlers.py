@@ -60,8 +60,41 @@ async def create_tenant(request: Request, p: Params) -> Response:
 
 
 async def list_tenants(request: Request, p: Params) -> Response:
-    principal(request, operator=True)
-    return ok({"tenants": cp(request).residency.list_tenants()})
+    who = principal(request)
+    return ok({"tenants": cp(request).list_tenants(who)})
+
+
+async def show_tenant(request: Request, p: Params) -> Response:
+    principal(request, p["tenant"])
+    return ok(cp(request).tenant(p["tenant"]))
+
+
+async def set_tenant_regions(request: Request, p: Params) -> Response:
+    from .specs import SET_REGIONS
+
+    who = principal(request, p["tenant"])
+    b = await body(request, SET_REGIONS)
+    cp(request).require_tenant(p["tenant"])  # an unknown tenant is 404 whatever the body says
+    if b.get("default") and "allowed_regions" in b:
+        raise ApiError(400, "contradictory_options", "give allowed_regions or default: true, not both")
+    if not b.get("default") and "allowed_regions" not in b:
+        raise ApiError(400, "missing_field", "give allowed_regions (a list of region ids) or default: true")
+    return ok(cp(request).set_tenant_regions(who.actor, tenant=p["tenant"], reason=b["reason"],
+                                             allowed_regions=None if b.get("default") else b["allowed_regions"],
+                                             opt_ins=b.get("opt_ins")))
+
+
+async def list_meetings(request: Request, p: Params) -> Response:
+    principal(request, p["tenant"])
+    return ok({"meetings": cp(request).meetings(p["tenant"])})
+
+
+async def end_meeting(request: Request, p: Params) -> Response:
+    from .specs import EMPTY
+
+    who = principal(request, p["tenant"])
+    await body(request, EMPTY)
+    return ok(await cp(request).end_meeting(who.actor, tenant=p["tenant"], link=p["link"]))
 
 
 async def create_admin_key(request: Request, p: Params) -> Response:

@@ -33,6 +33,19 @@ class ResidencyPort(Protocol):
 
     def tenant_exists(self, tenant: str) -> bool: ...
 
+    def tenant_document(self, tenant: str) -> JSONObject:
+        """The tenant, every defined region's rule/allowance/serving nodes, and warnings (tenancy.py)."""
+        ...
+
+    def set_tenant_regions(self, *, tenant: str, allowed_regions: list[str] | None, opt_ins: dict[str, str],
+                           reason: str, actor: str) -> JSONObject:
+        """Replace the tenant's allowed regions (validated whole and audited by residency); the new document."""
+        ...
+
+    def room_where(self, tenant: str, room: str) -> JSONObject | None:
+        """Where a placed room runs (node, region, location, jurisdiction, since), None when not placed."""
+        ...
+
     # operator: regions and the node keys enrolled for them (each audited; residency refuses redefinitions)
     def define_region(self, *, region: str, jurisdiction: str, location: str, display_name: str, actor: str,
                       reason: str) -> JSONObject: ...

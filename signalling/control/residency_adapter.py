@@ -13,6 +13,7 @@ from residency.db import Database
 from residency.errors import PlacementRefused
 from residency.identity import EnrolledKey
 from residency.model import Region, Tenant
+from residency.policy import RULE_ADEQUATE, RULE_OWN, effective_regions, rule_for
 from residency.registry import MemoryRegistry, RedisRegistry, Registry
 from residency.service import ResidencyService
 from residency.signing import load_or_create_signing_key
@@ -20,13 +21,16 @@ from residency.signing import load_or_create_signing_key
 from .config import ControlConfig
 from .jsontypes import JSONObject
 from .ports import AuditDetail, PlacementInfo
+from .tenancy import ADEQUATE, OWN, REFUSED, RegionStatus, nodes_by_region, tenant_document
 
 log = logging.getLogger("castellan.control")
 
 
 def _tenant_dict(t: Tenant) -> JSONObject:
     return {"tenant": t.id, "name": t.name, "jurisdiction": t.jurisdiction,
-            "allowed_regions": None if t.allowed_regions is None else sorted(t.allowed_regions)}
+            "allowed_regions": None if t.allowed_regions is None else sorted(t.allowed_regions),
+            "opt_ins": [{"region": o.region, "reason": o.reason, "actor": o.actor, "at": o.at} for o in t.opt_ins],
+            "version": t.version}
 
 
 def _key_dict(k: EnrolledKey) -> JSONObject:
@@ -81,6 +85,39 @@ class ResidencyAdapter:
 
     def list_node_keys(self) -> list[JSONObject]:
         return [_key_dict(k) for k in self.service.node_keys()]
+
+    def tenant_document(self, tenant: str) -> JSONObject:
+        """The tenant with every defined region's rule, allowance, reason and serving nodes (tenancy.py)."""
+        svc = self.service
+        t = svc.get_tenant(tenant)
+        regions = svc.regions()
+        allowed = effective_regions(t, regions, svc.catalogue)
+        serving = nodes_by_region([n.region for n in svc.trusted_nodes() if n.usable()])
+        rules = {RULE_OWN: OWN, RULE_ADEQUATE: ADEQUATE}
+        statuses = []
+        for rid, r in sorted(regions.items()):
+            opt = t.opt_in_for(rid)
+            statuses.append(RegionStatus(
+                region=rid, display_name=r.display_name, location=r.location, jurisdiction=r.jurisdiction,
+                rule=rules.get(rule_for(t.jurisdiction, r, svc.catalogue), REFUSED), allowed=rid in allowed,
+                why=allowed.get(rid), nodes=serving.get(rid, 0),
+                opt_in=None if opt is None else {"reason": opt.reason, "actor": opt.actor, "at": opt.at}))
+        name = svc.catalogue.get_jurisdiction(t.jurisdiction).name
+        return tenant_document(_tenant_dict(t), name, statuses)
+
+    def set_tenant_regions(self, *, tenant: str, allowed_regions: list[str] | None, opt_ins: dict[str, str],
+                           reason: str, actor: str) -> JSONObject:
+        self.service.set_allowed_regions(tenant, allowed_regions, actor=actor, reason=reason, opt_ins=opt_ins)
+        return self.tenant_document(tenant)
+
+    def room_where(self, tenant: str, room: str) -> JSONObject | None:
+        p = self.service.get_placement(tenant, room)
+        if p is None:
+            return None
+        region = self.service.regions().get(p.region)
+        return {"node": p.node, "region": p.region, "since": p.decided_at, "why": p.reason,
+                "location": region.location if region else "", "display_name": region.display_name if region else "",
+                "jurisdiction": region.jurisdiction if region else ""}
 
     def tenant_exists(self, tenant: str) -> bool:
         return self.service.store.get_tenant(tenant) is not None

@@ -119,7 +119,29 @@ class StrList:
         return {"type": "array", "items": self.item.json_schema(), "maxItems": self.max_items}
 
 
-FieldSpec = Str | Int | Bool | Enum | StrList
+@dataclass(frozen=True)
+class StrMap:
+    """A JSON object of text keys to text values (e.g. region id -> opt-in reason)."""
+
+    key: Str
+    value: Str
+    max_items: int = 32
+    description: str = ""
+
+    def check(self, name: str, v: object) -> dict[str, str]:
+        if not isinstance(v, dict) or len(v) > self.max_items:
+            raise ApiError(400, "invalid_field", f"{name!r} must be an object of at most {self.max_items} entries")
+        return {self.key.check(f"{name} key", k): self.value.check(f"{name}[{k!r}]", x) for k, x in v.items()}
+
+    def json_schema(self) -> JSONObject:
+        s: JSONObject = {"type": "object", "maxProperties": self.max_items,
+                         "propertyNames": self.key.json_schema(), "additionalProperties": self.value.json_schema()}
+        if self.description:
+            s["description"] = self.description
+        return s
+
+
+FieldSpec = Str | Int | Bool | Enum | StrList | StrMap
 
 
 @dataclass(frozen=True)

@@ -147,8 +147,33 @@ class ControlPlane:
 
     # -- tenants and admin keys ------------------------------------------------------------------------------
     def create_tenant(self, actor: str, *, tenant: str, name: str, jurisdiction: str) -> JSONObject:
+        """The new tenant, with `warnings` when no region or no node would take its meetings (tenancy.py)."""
         try:
-            return self.residency.create_tenant(tenant=tenant, name=name, jurisdiction=jurisdiction, actor=actor)
+            created = self.residency.create_tenant(tenant=tenant, name=name, jurisdiction=jurisdiction, actor=actor)
+            return {**created, "warnings": self.residency.tenant_document(tenant)["warnings"]}
+        except ResidencyError as e:
+            raise residency_error(e) from None
+
+    def tenant(self, tenant: str) -> JSONObject:
+        self.require_tenant(tenant)
+        try:
+            return self.residency.tenant_document(tenant)
+        except ResidencyError as e:
+            raise residency_error(e) from None
+
+    def list_tenants(self, who: Principal) -> list[JSONObject]:
+        """The operator sees every tenant; a tenant admin key its own only."""
+        return [t for t in self.residency.list_tenants() if who.may_manage(str(t["tenant"]))]
+
+    def set_tenant_regions(self, actor: str, *, tenant: str, allowed_regions: list[str] | None, reason: str,
+                           opt_ins: dict[str, str] | None = None) -> JSONObject:
+        """Replace the tenant's allowed regions (None = the default: its own jurisdiction's regions). Residency
+        validates the whole policy and records it with before/after and the reason (policy.changed), or
+        records the refusal (policy.refused)."""
+        self.require_tenant(tenant)
+        try:
+            return self.residency.set_tenant_regions(tenant=tenant, allowed_regions=allowed_regions,
+                                                     opt_ins=dict(opt_ins or {}), reason=reason, actor=actor)
         except ResidencyError as e:
             raise residency_error(e) from None
 
@@ -180,14 +205,14 @@ class ControlPlane:
     def list_node_keys(self) -> JSONObject:
         return {"keys": list(self.residency.list_node_keys())}
 
-    def _require_tenant(self, tenant: str) -> None:
+    def require_tenant(self, tenant: str) -> None:
         if not self.residency.tenant_exists(tenant):
             raise ApiError(404, "tenant_not_found", f"tenant {tenant!r} does not exist")
 
     def create_admin_key(self, actor: str, *, tenant: str, label: str = "") -> tuple[JSONObject, str]:
         """Returns the key's public record and the secret, shown once (only its SHA-256 is stored)."""
         if tenant != OPERATOR:
-            self._require_tenant(tenant)
+            self.require_tenant(tenant)
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         self._audit(None if tenant == OPERATOR else tenant, actor, "admin_key.create", key_id=key_id, label=label)
@@ -255,7 +280,7 @@ class ControlPlane:
         opts = {"title": title, "password": password, "no_password": no_password, "expires_in": expires_in,
                 "max_participants": max_participants, "lobby": lobby}
         CREATE_LINK.validate({k: v for k, v in opts.items() if v is not None})  # the API's rules, for the CLI too
-        self._require_tenant(tenant)
+        self.require_tenant(tenant)
         if password is not None and no_password:
             raise ApiError(400, "contradictory_options", "give a password or no_password, not both")
         if password is not None and (problem := password_problem(password)) is not None:
@@ -285,7 +310,8 @@ class ControlPlane:
                     password_required=password is not None, expires_at=rec.expires_at,
                     max_participants=max_participants, lobby=lobby)
         self.store.add_link(rec)
-        out = {**rec.public(), "url": self.link_url(link_id), "host_key": host_key}
+        out = {**rec.public(), "url": self.link_url(link_id), "host_key": host_key,
+               "warnings": self.residency.tenant_document(tenant)["warnings"]}
         if generated is not None:
             out["password"] = generated
         return out
@@ -297,7 +323,7 @@ class ControlPlane:
         return rec
 
     def list_links(self, tenant: str) -> list[JSONObject]:
-        self._require_tenant(tenant)
+        self.require_tenant(tenant)
         return [r.public() for r in self.store.links(tenant)]
 
     async def revoke_link(self, actor: str, *, tenant: str, link: str, end_meeting: bool = False) -> JSONObject:
@@ -307,22 +333,51 @@ class ControlPlane:
         self.lobby.deny_all(link)
         ended: bool | str = False
         if end_meeting:
-            node = self.residency.room_node(tenant, rec.room)
-            if node is None:
-                ended = "not_running"
-            elif self.node_admin is None:
-                raise ApiError(503, "node_admin_unavailable", "no node admin client is configured")
-            else:
-                try:
-                    await self.node_admin.end_room(node, tenant, rec.room)
-                    self.residency.end_room(tenant, rec.room, actor)
-                    ended = True
-                except NodeAdminError as e:
-                    self._audit(tenant, actor, "link.revoke", link=link, end_meeting="failed", error=str(e))
-                    raise ApiError(502, "end_meeting_failed", f"link revoked, but ending the meeting failed: {e}") from None
-            self.occupancy.clear(tenant, rec.room)
+            try:
+                ended = await self._end_room(actor, rec)
+            except NodeAdminError as e:
+                self._audit(tenant, actor, "link.revoke", link=link, end_meeting="failed", error=str(e))
+                raise ApiError(502, "end_meeting_failed", f"link revoked, but ending the meeting failed: {e}") from None
         self._audit(tenant, actor, "link.revoke", link=link, room=rec.room, already=not newly, ended=ended)
         return {"link": link, "revoked": True, "meeting_ended": ended}
+
+    async def _end_room(self, actor: str, rec: Link) -> bool | str:
+        """Ends the link's running meeting on its node: True, or "not_running"; NodeAdminError when the node
+        would not. Its seats are cleared either way (nobody is in a meeting that is not running)."""
+        node = self.residency.room_node(rec.tenant, rec.room)
+        if node is None:
+            self.occupancy.clear(rec.tenant, rec.room)
+            return "not_running"
+        if self.node_admin is None:
+            raise ApiError(503, "node_admin_unavailable", "no node admin client is configured")
+        await self.node_admin.end_room(node, rec.tenant, rec.room)
+        self.residency.end_room(rec.tenant, rec.room, actor)
+        self.occupancy.clear(rec.tenant, rec.room)
+        return True
+
+    async def end_meeting(self, actor: str, *, tenant: str, link: str) -> JSONObject:
+        """Ends the link's meeting for everyone, the link staying usable (a new meeting may start on it)."""
+        rec = self.get_link(tenant, link)
+        try:
+            ended = await self._end_room(actor, rec)
+        except NodeAdminError as e:
+            self._audit(tenant, actor, "meeting.end", link=link, room=rec.room, ended="failed", error=str(e))
+            raise ApiError(502, "end_meeting_failed", f"ending the meeting failed: {e}") from None
+        self._audit(tenant, actor, "meeting.end", link=link, room=rec.room, ended=ended)
+        return {"link": link, "room": rec.room, "meeting_ended": ended}
+
+    def meetings(self, tenant: str) -> list[JSONObject]:
+        """The tenant's running meetings: every link whose room is placed on a node, where, and how many are in
+        (joined participants and seats of tokens just issued, occupancy.py)."""
+        self.require_tenant(tenant)
+        out: list[JSONObject] = []
+        for rec in self.store.links(tenant):
+            where = self.residency.room_where(tenant, rec.room)
+            if where is None:
+                continue
+            out.append({"link": rec.link, "title": rec.title, "room": rec.room, "revoked": rec.revoked_at is not None,
+                        "participants": self.occupancy.count(tenant, rec.room), **where})
+        return out
 
     def link_info(self, link: str) -> JSONObject:
         """What the link page may show before joining."""
@@ -551,7 +606,7 @@ class ControlPlane:
     # -- audit -----------------------------------------------------------------------------------------------------
     def export_audit(self, actor: str, tenant: str) -> str:
         """The tenant's own audit chain (signed JSON Lines); the export itself is recorded afterwards."""
-        self._require_tenant(tenant)
+        self.require_tenant(tenant)
         try:
             text = self.residency.export_tenant(tenant)
         except ResidencyError as e:

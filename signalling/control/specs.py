@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .linkids import LINK_PATTERN
 from .password_policy import MAX_PASSWORD_LEN, MIN_PASSWORD_LEN
-from .schema import Bool, Enum, Int, ObjectSpec, Str
+from .schema import Bool, Enum, Int, ObjectSpec, Str, StrList, StrMap
 
 TENANT_ID = Str(max_len=63, min_len=1, pattern="[a-z0-9][a-z0-9._-]{0,62}", description="tenant id")
 LINK_ID = Str(max_len=43, min_len=43, pattern=LINK_PATTERN, description="signed meeting link id")
@@ -79,3 +79,15 @@ ENROLL_NODE_KEY = ObjectSpec(
     required=("region", "public_key"),
 )
 REVOKE_NODE_KEY = ObjectSpec("RevokeNodeKey", {"reason": REASON}, required=("reason",))
+SET_REGIONS = ObjectSpec(
+    "SetRegions",
+    {"allowed_regions": StrList(REGION_ID),
+     "default": Bool(description="back to the default: every region of the tenant's own jurisdiction"),
+     "opt_ins": StrMap(REGION_ID, Str(max_len=500, min_len=1),
+                       description="region id -> why (adequacy opt-in for a region of another, adequate "
+                                   "jurisdiction; recorded with who and when)"),
+     "reason": REASON},
+    required=("reason",),
+    description="Give allowed_regions, or default: true. Validated whole (RULE 1-3, residency/policy.py) and "
+                "audited with before/after and the reason; a refused change is audited too.",
+)

@@ -33,7 +33,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
 def test_direct_mode_tenant_key_and_link_lifecycle(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("CASTELLAN_DB", str(tmp_path / "cp.db"))  # every flag has an env var
     monkeypatch.setenv("CASTELLAN_PUBLIC_URL", "https://meet.example")
-    run(capsys, "tenant", "create", "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
+    run(capsys, "tenant", "create", "--init", "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
     key = run(capsys, "admin-key", "create", "--tenant", "acme", "--label", "ops", "--json")
     assert key["key"].startswith("cak_")
     link = run(capsys, "link", "create", "--tenant", "acme", "--title", "Standup", "--expires", "2h",
@@ -56,7 +56,7 @@ def test_direct_mode_tenant_key_and_link_lifecycle(tmp_path: Path, capsys, monke
 
 def test_human_output_shows_the_links_and_the_generated_password_once(tmp_path: Path, capsys) -> None:
     db = str(tmp_path / "cp.db")
-    run(capsys, "tenant", "create", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
+    run(capsys, "tenant", "create", "--init", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
     assert cli.main(["link", "create", "--db", db, "--tenant", "acme", "--title", "Board"]) == 0
     out = capsys.readouterr().out
     assert "Join link: http://127.0.0.1:8000/j/" in out and "#k=" in out
@@ -66,7 +66,8 @@ def test_human_output_shows_the_links_and_the_generated_password_once(tmp_path: 
 
 
 def test_errors_are_one_clear_line(tmp_path: Path, capsys) -> None:
-    assert cli.main(["link", "create", "--db", str(tmp_path / "x.db"), "--tenant", "nobody", "--title", "t"]) == 1
+    assert cli.main(["link", "create", "--init", "--db", str(tmp_path / "x.db"), "--tenant", "nobody", "--title",
+                     "t"]) == 1
     assert capsys.readouterr().err.strip() == "castellan: tenant_not_found: tenant 'nobody' does not exist"
 
 
@@ -103,7 +104,7 @@ def test_a_missing_part_is_a_clear_message(monkeypatch, capsys) -> None:
 
 def test_audit_export_of_cli_actions_verifies(tmp_path: Path, capsys) -> None:
     db = str(tmp_path / "cp.db")
-    run(capsys, "tenant", "create", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
+    run(capsys, "tenant", "create", "--init", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
     run(capsys, "link", "create", "--db", db, "--tenant", "acme", "--title", "t", "--json")
     key = ControlConfig(db=Path(db)).key_dir() / "audit-ed25519.pem"
     out = tmp_path / "acme.jsonl"
@@ -158,7 +159,7 @@ def test_an_operator_key_from_the_environment_is_registered_hashed(tmp_path: Pat
 
 def test_link_create_refuses_a_short_or_common_password_with_a_clear_message(tmp_path: Path, capsys) -> None:
     db = str(tmp_path / "cp.db")
-    run(capsys, "tenant", "create", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
+    run(capsys, "tenant", "create", "--init", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
     for password, says in (("pw", "at least 8 characters"), ("Password1", "most common passwords"),
                            ("qwertyuiop", "most common passwords")):
         with pytest.raises(SystemExit) as e:
@@ -171,7 +172,7 @@ def test_password_dash_asks_twice_without_echo(tmp_path: Path, capsys, monkeypat
     import getpass
 
     db = str(tmp_path / "cp.db")
-    run(capsys, "tenant", "create", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
+    run(capsys, "tenant", "create", "--init", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
     typed = iter(["lantern harbour 7", "lantern harbour 8"])  # what the person types at the terminal
     monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(typed))
     with pytest.raises(SystemExit) as e:

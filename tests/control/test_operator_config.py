@@ -91,7 +91,7 @@ def test_the_cli_defines_regions_and_enrolls_and_revokes_node_keys(tmp_path: Pat
     with pytest.raises(SystemExit, match="not overwriting"):
         cli.main(["node-key", "generate", "--out", str(out)])
     capsys.readouterr()
-    assert cli.main(["region", "define", "--db", db, "--region", "eu-1", "--jurisdiction", "EU",
+    assert cli.main(["region", "define", "--init", "--db", db, "--region", "eu-1", "--jurisdiction", "EU",
                      "--location", "Frankfurt, DE", "--display-name", "EU Central", "--json"]) == 0
     capsys.readouterr()
     assert cli.main(["node-key", "enroll", "--db", db, "--region", "eu-1", "--public-key", generated["public_key"],

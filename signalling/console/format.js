@@ -1,0 +1,12 @@
+// Times as people read them: ISO 8601 in UTC, to the second (the CLI prints the same).
+export function iso(seconds) {
+  if (seconds === null || seconds === undefined) return '—';
+  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function ago(seconds, now = Date.now() / 1000) {
+  const s = Math.max(0, Math.round(now - seconds));
+  if (s < 90) return `${s} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${Math.round(s / 3600)} h`;
+}
