@@ -1,4 +1,4 @@
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/codec/tlsEncoder.js
+// node_modules/ts-mls/dist/src/codec/tlsEncoder.js
 function encode(enc) {
   return (t) => {
     const [len, write] = enc(t);
@@ -35,7 +35,7 @@ function composeBufferEncoders(encoders) {
 var encVoid = [0, () => {
 }];
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/codec/number.js
+// node_modules/ts-mls/dist/src/codec/number.js
 var uint8Encoder = (n) => [
   1,
   (offset, buffer) => {
@@ -97,7 +97,7 @@ var decodeUint64 = (b, offset) => {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/codec/tlsDecoder.js
+// node_modules/ts-mls/dist/src/codec/tlsDecoder.js
 function mapDecoder(dec, f) {
   return (b, offset) => {
     const x = dec(b, offset);
@@ -178,7 +178,7 @@ function failDecoder() {
   return () => void 0;
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/util/enumHelpers.js
+// node_modules/ts-mls/dist/src/util/enumHelpers.js
 function enumNumberToKey(t) {
   return (n) => Object.values(t).includes(n) ? reverseMap(t)[n] : void 0;
 }
@@ -207,7 +207,7 @@ function openEnumNumberEncoder(rec) {
   };
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/defaultProposalType.js
+// node_modules/ts-mls/dist/src/defaultProposalType.js
 var defaultProposalTypes = {
   add: 1,
   update: 2,
@@ -221,7 +221,7 @@ var defaultProposalTypeEncoder = contramapBufferEncoder(uint16Encoder, (n) => de
 var encodeDefaultProposalType = encode(defaultProposalTypeEncoder);
 var decodeDefaultProposalType = mapDecoderOption(decodeUint16, enumNumberToKey(defaultProposalTypes));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/defaultExtensionType.js
+// node_modules/ts-mls/dist/src/defaultExtensionType.js
 var defaultExtensionTypes = {
   application_id: 1,
   ratchet_tree: 2,
@@ -233,10 +233,10 @@ var defaultExtensionTypeEncoder = contramapBufferEncoder(uint16Encoder, (n) => d
 var encodeDefaultExtensionType = encode(defaultExtensionTypeEncoder);
 var decodeDefaultExtensionType = mapDecoderOption(decodeUint16, enumNumberToKey(defaultExtensionTypes));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/incomingMessageAction.js
+// node_modules/ts-mls/dist/src/incomingMessageAction.js
 var acceptAll = () => "accept";
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/mlsError.js
+// node_modules/ts-mls/dist/src/mlsError.js
 var MlsError = class extends Error {
   constructor(message) {
     super(message);
@@ -286,7 +286,7 @@ var InternalError = class extends MlsError {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/util/byteArray.js
+// node_modules/ts-mls/dist/src/util/byteArray.js
 function bytesToArrayBuffer(b) {
   if (b.buffer instanceof ArrayBuffer) {
     if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) {
@@ -342,7 +342,7 @@ function zeroOutUint8Array(buf) {
   }
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/codec/variableLength.js
+// node_modules/ts-mls/dist/src/codec/variableLength.js
 var varLenDataEncoder = (data) => {
   const [len, write] = lengthEncoder(data.length);
   return [
@@ -500,7 +500,7 @@ function decodeBigintMap(decodeValue) {
   return mapDecoder(decodeVarLenType(mapDecoders([decodeUint64, decodeValue], (key, value) => [key, value])), (entries) => new Map(entries));
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/util/constantTimeCompare.js
+// node_modules/ts-mls/dist/src/util/constantTimeCompare.js
 function constantTimeEqual(a, b) {
   if (a.length !== b.length)
     return false;
@@ -511,7 +511,7 @@ function constantTimeEqual(a, b) {
   return result === 0;
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/extension.js
+// node_modules/ts-mls/dist/src/extension.js
 var extensionTypeEncoder = (t) => typeof t === "number" ? uint16Encoder(t) : defaultExtensionTypeEncoder(t);
 var encodeExtensionType = encode(extensionTypeEncoder);
 var decodeExtensionType = orDecoder(decodeDefaultExtensionType, decodeUint16);
@@ -536,7 +536,7 @@ function extensionTypeToNumber(t) {
   return typeof t === "number" ? t : defaultExtensionTypes[t];
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/credentialType.js
+// node_modules/ts-mls/dist/src/credentialType.js
 var credentialTypes = {
   basic: 1,
   x509: 2
@@ -545,7 +545,7 @@ var credentialTypeEncoder = contramapBufferEncoder(uint16Encoder, openEnumNumber
 var encodeCredentialType = encode(credentialTypeEncoder);
 var decodeCredentialType = mapDecoderOption(decodeUint16, openEnumNumberToKey(credentialTypes));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/credential.js
+// node_modules/ts-mls/dist/src/credential.js
 var credentialBasicEncoder = contramapBufferEncoders([credentialTypeEncoder, varLenDataEncoder], (c) => [c.credentialType, c.identity]);
 var encodeCredentialBasic = encode(credentialBasicEncoder);
 var credentialX509Encoder = contramapBufferEncoders([credentialTypeEncoder, varLenTypeEncoder(varLenDataEncoder)], (c) => [c.credentialType, c.certificates]);
@@ -577,12 +577,12 @@ var decodeCredential = flatMapDecoder(decodeCredentialType, (credentialType) => 
   }
 });
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/externalSender.js
+// node_modules/ts-mls/dist/src/externalSender.js
 var externalSenderEncoder = contramapBufferEncoders([varLenDataEncoder, credentialEncoder], (e) => [e.signaturePublicKey, e.credential]);
 var encodeExternalSender = encode(externalSenderEncoder);
 var decodeExternalSender = mapDecoders([decodeVarLenData, decodeCredential], (signaturePublicKey, credential) => ({ signaturePublicKey, credential }));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/hash.js
+// node_modules/ts-mls/dist/src/crypto/hash.js
 function refhash(label, value, h) {
   return h.digest(encodeRefHash(label, value));
 }
@@ -592,7 +592,7 @@ function encodeRefHash(label, value) {
   return encode(enc)([labelBytes, value]);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/codec/optional.js
+// node_modules/ts-mls/dist/src/codec/optional.js
 function optionalEncoder(encodeT) {
   return (t) => {
     if (t) {
@@ -628,7 +628,7 @@ function decodeOptional(decodeT) {
   };
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/ciphersuite.js
+// node_modules/ts-mls/dist/src/crypto/ciphersuite.js
 var ciphersuites = {
   MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519: 1,
   MLS_128_DHKEMP256_AES128GCM_SHA256_P256: 2,
@@ -849,7 +849,7 @@ var ciphersuiteValues = {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/signature.js
+// node_modules/ts-mls/dist/src/crypto/signature.js
 async function signWithLabel(signKey, label, content, s) {
   return s.sign(signKey, encode(composeBufferEncoders([varLenDataEncoder, varLenDataEncoder]))([
     new TextEncoder().encode(`MLS 1.0 ${label}`),
@@ -863,7 +863,7 @@ async function verifyWithLabel(publicKey, label, content, signature, s) {
   ]), signature);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/protocolVersion.js
+// node_modules/ts-mls/dist/src/protocolVersion.js
 var protocolVersions = {
   mls10: 1
 };
@@ -871,7 +871,7 @@ var protocolVersionEncoder = contramapBufferEncoder(uint16Encoder, (t) => protoc
 var encodeProtocolVersion = encode(protocolVersionEncoder);
 var decodeProtocolVersion = mapDecoderOption(decodeUint16, enumNumberToKey(protocolVersions));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/capabilities.js
+// node_modules/ts-mls/dist/src/capabilities.js
 var capabilitiesEncoder = contramapBufferEncoders([
   varLenTypeEncoder(protocolVersionEncoder),
   varLenTypeEncoder(ciphersuiteEncoder),
@@ -894,7 +894,7 @@ var decodeCapabilities = mapDecoders([
   credentials
 }));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/leafNodeSource.js
+// node_modules/ts-mls/dist/src/leafNodeSource.js
 var leafNodeSources = {
   key_package: 1,
   update: 2,
@@ -904,7 +904,7 @@ var leafNodeSourceEncoder = contramapBufferEncoder(uint8Encoder, (t) => leafNode
 var encodeLeafNodeSource = encode(leafNodeSourceEncoder);
 var decodeLeafNodeSource = mapDecoderOption(decodeUint8, enumNumberToKey(leafNodeSources));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/lifetime.js
+// node_modules/ts-mls/dist/src/lifetime.js
 var lifetimeEncoder = contramapBufferEncoders([uint64Encoder, uint64Encoder], (lt) => [lt.notBefore, lt.notAfter]);
 var encodeLifetime = encode(lifetimeEncoder);
 var decodeLifetime = mapDecoders([decodeUint64, decodeUint64], (notBefore, notAfter) => ({
@@ -916,7 +916,7 @@ var defaultLifetime = {
   notAfter: 9223372036854775807n
 };
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/leafNode.js
+// node_modules/ts-mls/dist/src/leafNode.js
 var leafNodeDataEncoder = contramapBufferEncoders([varLenDataEncoder, varLenDataEncoder, credentialEncoder, capabilitiesEncoder], (data) => [data.hpkePublicKey, data.signaturePublicKey, data.credential, data.capabilities]);
 var encodeLeafNodeData = encode(leafNodeDataEncoder);
 var decodeLeafNodeData = mapDecoders([decodeVarLenData, decodeVarLenData, decodeCredential, decodeCapabilities], (hpkePublicKey, signaturePublicKey, credential, capabilities) => ({
@@ -1042,7 +1042,7 @@ function verifyLeafNodeSignatureKeyPackage(leaf, sig) {
   return verifyWithLabel(leaf.signaturePublicKey, "LeafNodeTBS", encode(leafNodeTBSEncoder)(leaf), leaf.signature, sig);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/keyPackage.js
+// node_modules/ts-mls/dist/src/keyPackage.js
 var keyPackageTBSEncoder = contramapBufferEncoders([protocolVersionEncoder, ciphersuiteEncoder, varLenDataEncoder, leafNodeEncoder, varLenTypeEncoder(extensionEncoder)], (keyPackageTBS) => [
   keyPackageTBS.version,
   keyPackageTBS.cipherSuite,
@@ -1110,7 +1110,7 @@ async function generateKeyPackage(credential, capabilities, lifetime, extensions
   return generateKeyPackageWithKey(credential, capabilities, lifetime, extensions, sigKeys, cs, leafNodeExtensions);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/kdf.js
+// node_modules/ts-mls/dist/src/crypto/kdf.js
 function expandWithLabel(secret, label, context, length, kdf) {
   return kdf.expand(secret, encode(composeBufferEncoders([uint16Encoder, varLenDataEncoder, varLenDataEncoder]))([
     length,
@@ -1125,7 +1125,7 @@ async function deriveTreeSecret(secret, label, generation, length, kdf) {
   return expandWithLabel(secret, label, encode(uint32Encoder)(generation), length, kdf);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/presharedkey.js
+// node_modules/ts-mls/dist/src/presharedkey.js
 var pskTypes = {
   external: 1,
   resumption: 2
@@ -1180,7 +1180,7 @@ async function updatePskSecret(secret, pskId, psk, index, count, impl) {
   return impl.kdf.extract(await expandWithLabel(await impl.kdf.extract(zeroes, psk), "derived psk", encode(pskLabelEncoder)({ id: pskId, index, count }), impl.kdf.size, impl.kdf), secret);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/proposal.js
+// node_modules/ts-mls/dist/src/proposal.js
 var addEncoder = contramapBufferEncoder(keyPackageEncoder, (a) => a.keyPackage);
 var encodeAdd = encode(addEncoder);
 var decodeAdd = mapDecoder(decodeKeyPackage, (keyPackage) => ({ keyPackage }));
@@ -1277,7 +1277,7 @@ var decodeProposal = orDecoder(flatMapDecoder(decodeDefaultProposalType, (propos
   }
 }), flatMapDecoder(decodeUint16, (n) => decodeProposalCustom(n)));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/proposalOrRefType.js
+// node_modules/ts-mls/dist/src/proposalOrRefType.js
 var proposalOrRefTypes = {
   proposal: 1,
   reference: 2
@@ -1307,7 +1307,7 @@ var decodeProposalOrRef = flatMapDecoder(decodeProposalOrRefType, (proposalOrRef
   }
 });
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/hpke.js
+// node_modules/ts-mls/dist/src/crypto/hpke.js
 function encryptWithLabel(publicKey, label, context, plaintext, hpke) {
   return hpke.seal(publicKey, plaintext, encode(composeBufferEncoders([varLenDataEncoder, varLenDataEncoder]))([
     new TextEncoder().encode(`MLS 1.0 ${label}`),
@@ -1321,7 +1321,7 @@ function decryptWithLabel(privateKey, label, context, kemOutput, ciphertext, hpk
   ]));
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/groupContext.js
+// node_modules/ts-mls/dist/src/groupContext.js
 var groupContextEncoder = contramapBufferEncoders([
   protocolVersionEncoder,
   ciphersuiteEncoder,
@@ -1367,7 +1367,7 @@ async function extractJoinerSecret(context, previousInitSecret, commitSecret, kd
   return expandWithLabel(extracted, "joiner", encode(groupContextEncoder)(context), kdf.size, kdf);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/nodeType.js
+// node_modules/ts-mls/dist/src/nodeType.js
 var nodeTypes = {
   leaf: 1,
   parent: 2
@@ -1376,7 +1376,7 @@ var nodeTypeEncoder = contramapBufferEncoder(uint8Encoder, (t) => nodeTypes[t]);
 var encodeNodeType = encode(nodeTypeEncoder);
 var decodeNodeType = mapDecoderOption(decodeUint8, enumNumberToKey(nodeTypes));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/parentNode.js
+// node_modules/ts-mls/dist/src/parentNode.js
 var parentNodeEncoder = contramapBufferEncoders([varLenDataEncoder, varLenDataEncoder, varLenTypeEncoder(uint32Encoder)], (node) => [node.hpkePublicKey, node.parentHash, node.unmergedLeaves]);
 var encodeParentNode = encode(parentNodeEncoder);
 var decodeParentNode = mapDecoders([decodeVarLenData, decodeVarLenData, decodeVarLenType(decodeUint32)], (hpkePublicKey, parentHash, unmergedLeaves) => ({
@@ -1385,7 +1385,7 @@ var decodeParentNode = mapDecoders([decodeVarLenData, decodeVarLenData, decodeVa
   unmergedLeaves
 }));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/treemath.js
+// node_modules/ts-mls/dist/src/treemath.js
 function toNodeIndex(n) {
   return n;
 }
@@ -1478,7 +1478,7 @@ function isAncestor(childNodeIndex, ancestor, nodeWidth2) {
   return directPath(childNodeIndex, leafWidth(nodeWidth2)).includes(ancestor);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/ratchetTree.js
+// node_modules/ts-mls/dist/src/ratchetTree.js
 var nodeEncoder = (node) => {
   switch (node.nodeType) {
     case "parent":
@@ -1706,7 +1706,7 @@ function getSignaturePublicKeyFromLeafIndex(ratchetTree, leafIndex) {
   return leafNode.leaf.signaturePublicKey;
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/treeHash.js
+// node_modules/ts-mls/dist/src/treeHash.js
 var leafNodeHashInputEncoder = contramapBufferEncoders([nodeTypeEncoder, uint32Encoder, optionalEncoder(leafNodeEncoder)], (input) => [input.nodeType, input.leafIndex, input.leafNode]);
 var encodeLeafNodeHashInput = encode(leafNodeHashInputEncoder);
 var decodeLeafNodeHashInput = mapDecoders([decodeUint32, decodeOptional(decodeLeafNode)], (leafIndex, leafNode) => ({
@@ -1769,7 +1769,7 @@ async function treeHash(tree, subtreeIndex, h) {
   }
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/parentHash.js
+// node_modules/ts-mls/dist/src/parentHash.js
 var parentHashInputEncoder = contramapBufferEncoders([varLenDataEncoder, varLenDataEncoder, varLenDataEncoder], (i) => [i.encryptionKey, i.parentHash, i.originalSiblingTreeHash]);
 var encodeParentHashInput = encode(parentHashInputEncoder);
 var decodeParentHashInput = mapDecoders([decodeVarLenData, decodeVarLenData, decodeVarLenData], (encryptionKey, parentHash, originalSiblingTreeHash) => ({
@@ -1854,12 +1854,12 @@ async function calculateParentHash(tree, nodeIndex, h) {
   return [await h.digest(encode(parentHashInputEncoder)(input)), parentNodeIndex];
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/hpkeCiphertext.js
+// node_modules/ts-mls/dist/src/hpkeCiphertext.js
 var hpkeCiphertextEncoder = contramapBufferEncoders([varLenDataEncoder, varLenDataEncoder], (egs) => [egs.kemOutput, egs.ciphertext]);
 var encodeHpkeCiphertext = encode(hpkeCiphertextEncoder);
 var decodeHpkeCiphertext = mapDecoders([decodeVarLenData, decodeVarLenData], (kemOutput, ciphertext) => ({ kemOutput, ciphertext }));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/updatePath.js
+// node_modules/ts-mls/dist/src/updatePath.js
 var updatePathNodeEncoder = contramapBufferEncoders([varLenDataEncoder, varLenTypeEncoder(hpkeCiphertextEncoder)], (node) => [node.hpkePublicKey, node.encryptedPathSecret]);
 var encodeUpdatePathNode = encode(updatePathNodeEncoder);
 var decodeUpdatePathNode = mapDecoders([decodeVarLenData, decodeVarLenType(decodeHpkeCiphertext)], (hpkePublicKey, encryptedPathSecret) => ({ hpkePublicKey, encryptedPathSecret }));
@@ -2008,12 +2008,12 @@ function firstMatchAncestor(tree, leafIndex, senderLeafIndex, path) {
   throw new ValidationError("Could not find common ancestor");
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/commit.js
+// node_modules/ts-mls/dist/src/commit.js
 var commitEncoder = contramapBufferEncoders([varLenTypeEncoder(proposalOrRefEncoder), optionalEncoder(updatePathEncoder)], (commit) => [commit.proposals, commit.path]);
 var encodeCommit = encode(commitEncoder);
 var decodeCommit = mapDecoders([decodeVarLenType(decodeProposalOrRef), decodeOptional(decodeUpdatePath)], (proposals, path) => ({ proposals, path }));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/contentType.js
+// node_modules/ts-mls/dist/src/contentType.js
 var contentTypes = {
   application: 1,
   proposal: 2,
@@ -2023,7 +2023,7 @@ var contentTypeEncoder = contramapBufferEncoder(uint8Encoder, (t) => contentType
 var encodeContentType = encode(contentTypeEncoder);
 var decodeContentType = mapDecoderOption(decodeUint8, enumNumberToKey(contentTypes));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/wireformat.js
+// node_modules/ts-mls/dist/src/wireformat.js
 var wireformats = {
   mls_public_message: 1,
   mls_private_message: 2,
@@ -2035,7 +2035,7 @@ var wireformatEncoder = (s) => contramapBufferEncoder(uint16Encoder, (t) => wire
 var encodeWireformat = encode(wireformatEncoder);
 var decodeWireformat = mapDecoderOption(decodeUint16, enumNumberToKey(wireformats));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/sender.js
+// node_modules/ts-mls/dist/src/sender.js
 var senderTypes = {
   member: 1,
   external: 2,
@@ -2121,7 +2121,7 @@ async function expandSenderDataNonce(cs, senderDataSecret, ciphertext) {
   return await expandWithLabel(senderDataSecret, "nonce", ciphertextSample, keyLength, cs.kdf);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/framedContent.js
+// node_modules/ts-mls/dist/src/framedContent.js
 var framedContentApplicationDataEncoder = contramapBufferEncoders([contentTypeEncoder, varLenDataEncoder], (f) => [f.contentType, f.applicationData]);
 var encodeFramedContentApplicationData = encode(framedContentApplicationDataEncoder);
 var framedContentProposalDataEncoder = contramapBufferEncoders([contentTypeEncoder, proposalEncoder], (f) => [f.contentType, f.proposal]);
@@ -2249,7 +2249,7 @@ async function createContentCommitSignature(groupContext, wireformat, c, sender,
   return { framedContent: tbs.content, signature };
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/authenticatedContent.js
+// node_modules/ts-mls/dist/src/authenticatedContent.js
 var authenticatedContentEncoder = contramapBufferEncoders([wireformatEncoder, framedContentEncoder, framedContentAuthDataEncoder], (a) => [a.wireformat, a.content, a.auth]);
 var encodeAuthenticatedContent = encode(authenticatedContentEncoder);
 var decodeAuthenticatedContent = mapDecoders([
@@ -2273,7 +2273,7 @@ function makeProposalRef(proposal, h) {
   return refhash("MLS 1.0 Proposal Reference", encode(authenticatedContentEncoder)(proposal), h);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/publicMessage.js
+// node_modules/ts-mls/dist/src/publicMessage.js
 var publicMessageInfoEncoder = (info) => {
   switch (info.senderType) {
     case "member":
@@ -2341,7 +2341,7 @@ function senderFromExtension(extensions, senderIndex) {
   }
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/messageProtectionPublic.js
+// node_modules/ts-mls/dist/src/messageProtectionPublic.js
 async function protectPublicMessage(membershipKey, groupContext, content, cs) {
   if (content.content.contentType === "application")
     throw new UsageError("Can't make an application message public");
@@ -2386,19 +2386,19 @@ async function unprotectPublicMessage(membershipKey, groupContext, ratchetTree, 
   };
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/requiredCapabilities.js
+// node_modules/ts-mls/dist/src/requiredCapabilities.js
 var requiredCapabilitiesEncoder = contramapBufferEncoders([varLenTypeEncoder(uint16Encoder), varLenTypeEncoder(uint16Encoder), varLenTypeEncoder(credentialTypeEncoder)], (rc) => [rc.extensionTypes, rc.proposalTypes, rc.credentialTypes]);
 var encodeRequiredCapabilities = encode(requiredCapabilitiesEncoder);
 var decodeRequiredCapabilities = mapDecoders([decodeVarLenType(decodeUint16), decodeVarLenType(decodeUint16), decodeVarLenType(decodeCredentialType)], (extensionTypes, proposalTypes, credentialTypes2) => ({ extensionTypes, proposalTypes, credentialTypes: credentialTypes2 }));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/authenticationService.js
+// node_modules/ts-mls/dist/src/authenticationService.js
 var defaultAuthenticationService = {
   async validateCredential(_credential, _signaturePublicKey) {
     return true;
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/paddingConfig.js
+// node_modules/ts-mls/dist/src/paddingConfig.js
 var defaultPaddingConfig = { kind: "padUntilLength", padUntilLength: 256 };
 function byteLengthToPad(encodedLength, config) {
   if (config.kind === "alwaysPad")
@@ -2407,7 +2407,7 @@ function byteLengthToPad(encodedLength, config) {
     return encodedLength >= config.padUntilLength ? 0 : config.padUntilLength - encodedLength;
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/keyPackageEqualityConfig.js
+// node_modules/ts-mls/dist/src/keyPackageEqualityConfig.js
 var defaultKeyPackageEqualityConfig = {
   compareKeyPackages(a, b) {
     return constantTimeEqual(a.leafNode.signaturePublicKey, b.leafNode.signaturePublicKey);
@@ -2417,21 +2417,21 @@ var defaultKeyPackageEqualityConfig = {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/lifetimeConfig.js
+// node_modules/ts-mls/dist/src/lifetimeConfig.js
 var defaultLifetimeConfig = {
   maximumTotalLifetime: 2628000n,
   // 1 month
   validateLifetimeOnReceive: false
 };
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/keyRetentionConfig.js
+// node_modules/ts-mls/dist/src/keyRetentionConfig.js
 var defaultKeyRetentionConfig = {
   retainKeysForGenerations: 10,
   retainKeysForEpochs: 4,
   maximumForwardRatchetSteps: 200
 };
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/groupInfo.js
+// node_modules/ts-mls/dist/src/groupInfo.js
 var groupInfoTBSEncoder = contramapBufferEncoders([groupContextEncoder, varLenTypeEncoder(extensionEncoder), varLenDataEncoder, uint32Encoder], (g) => [g.groupContext, g.extensions, g.confirmationTag, g.signer]);
 var encodeGroupInfoTBS = encode(groupInfoTBSEncoder);
 var decodeGroupInfoTBS = mapDecoders([decodeGroupContext, decodeVarLenType(decodeExtension), decodeVarLenData, decodeUint32], (groupContext, extensions, confirmationTag, signer) => ({
@@ -2471,7 +2471,7 @@ async function extractWelcomeSecret(joinerSecret, pskSecret, kdf) {
   return deriveSecret(await kdf.extract(joinerSecret, pskSecret), "welcome", kdf);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/keySchedule.js
+// node_modules/ts-mls/dist/src/keySchedule.js
 var keyScheduleEncoder = contramapBufferEncoders([
   varLenDataEncoder,
   varLenDataEncoder,
@@ -2556,7 +2556,7 @@ async function initializeEpoch(initSecret, commitSecret, groupContext, pskSecret
   return { welcomeSecret, joinerSecret, encryptionSecret, keySchedule: newKeySchedule };
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/secretTree.js
+// node_modules/ts-mls/dist/src/secretTree.js
 var generationSecretEncoder = contramapBufferEncoders([varLenDataEncoder, uint32Encoder, numberRecordEncoder(uint32Encoder, varLenDataEncoder)], (gs) => [gs.secret, gs.generation, gs.unusedGenerations]);
 var decodeGenerationSecret = mapDecoders([decodeVarLenData, decodeUint32, decodeNumberRecord(decodeUint32, decodeVarLenData)], (secret, generation, unusedGenerations) => ({
   secret,
@@ -2732,7 +2732,7 @@ async function createRatchetRoot(node, label, kdf) {
   return { secret, generation: 0, unusedGenerations: {} };
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/transcriptHash.js
+// node_modules/ts-mls/dist/src/transcriptHash.js
 var confirmedTranscriptHashInputEncoder = contramapBufferEncoders([wireformatEncoder, framedContentEncoder, varLenDataEncoder], (input) => [input.wireformat, input.content, input.signature]);
 var encodeConfirmedTranscriptHashInput = encode(confirmedTranscriptHashInputEncoder);
 var decodeConfirmedTranscriptHashInput = mapDecodersOption([decodeWireformat, decodeFramedContent, decodeVarLenData], (wireformat, content, signature) => {
@@ -2762,12 +2762,12 @@ function createInterimHash(confirmedHash, confirmationTag, hash) {
   return hash.digest(arr);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/groupSecrets.js
+// node_modules/ts-mls/dist/src/groupSecrets.js
 var groupSecretsEncoder = contramapBufferEncoders([varLenDataEncoder, optionalEncoder(varLenDataEncoder), varLenTypeEncoder(pskIdEncoder)], (gs) => [gs.joinerSecret, gs.pathSecret, gs.psks]);
 var encodeGroupSecrets = encode(groupSecretsEncoder);
 var decodeGroupSecrets = mapDecoders([decodeVarLenData, decodeOptional(decodeVarLenData), decodeVarLenType(decodePskId)], (joinerSecret, pathSecret, psks) => ({ joinerSecret, pathSecret, psks }));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/welcome.js
+// node_modules/ts-mls/dist/src/welcome.js
 var encryptedGroupSecretsEncoder = contramapBufferEncoders([varLenDataEncoder, hpkeCiphertextEncoder], (egs) => [egs.newMember, egs.encryptedGroupSecrets]);
 var encodeEncryptedGroupSecrets = encode(encryptedGroupSecretsEncoder);
 var decodeEncryptedGroupSecrets = mapDecoders([decodeVarLenData, decodeHpkeCiphertext], (newMember, encryptedGroupSecrets) => ({ newMember, encryptedGroupSecrets }));
@@ -2805,7 +2805,7 @@ async function decryptGroupSecrets(initPrivateKey, keyPackageRef, welcome, hpke)
   return decodeGroupSecrets(decrypted, 0)?.[0];
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/pathSecrets.js
+// node_modules/ts-mls/dist/src/pathSecrets.js
 function pathToPathSecrets(pathSecrets) {
   return pathSecrets.reduce((acc, cur) => ({
     ...acc,
@@ -2833,7 +2833,7 @@ async function pathToRoot(tree, nodeIndex, pathSecret, kdf) {
   return pathSecrets;
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/privateKeyPath.js
+// node_modules/ts-mls/dist/src/privateKeyPath.js
 var privateKeyPathEncoder = contramapBufferEncoders([uint32Encoder, numberRecordEncoder(uint32Encoder, varLenDataEncoder)], (pkp) => [pkp.leafIndex, pkp.privateKeys]);
 var decodePrivateKeyPath = mapDecoders([decodeUint32, decodeNumberRecord(decodeUint32, decodeVarLenData)], (leafIndex, privateKeys) => ({
   leafIndex,
@@ -2855,7 +2855,7 @@ async function toPrivateKeyPath(pathSecrets, leafIndex, cs) {
   return { leafIndex, privateKeys };
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/unappliedProposals.js
+// node_modules/ts-mls/dist/src/unappliedProposals.js
 var proposalWithSenderEncoder = contramapBufferEncoders([proposalEncoder, optionalEncoder(uint32Encoder)], (pws) => [pws.proposal, pws.senderLeafIndex]);
 var decodeProposalWithSender = mapDecoders([decodeProposal, decodeOptional(decodeUint32)], (proposal, senderLeafIndex) => ({
   proposal,
@@ -2871,7 +2871,7 @@ function addUnappliedProposal(ref, proposals, proposal, senderLeafIndex) {
   };
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/pskIndex.js
+// node_modules/ts-mls/dist/src/pskIndex.js
 var emptyPskIndex = {
   findPsk(_preSharedKeyId) {
     return void 0;
@@ -2888,14 +2888,14 @@ async function accumulatePskSecret(groupedPsk, pskSearch, cs, zeroes) {
   }, Promise.resolve([zeroes, []]));
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/util/addToMap.js
+// node_modules/ts-mls/dist/src/util/addToMap.js
 function addToMap(map, k, v) {
   const copy = new Map(map);
   copy.set(k, v);
   return copy;
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/clientConfig.js
+// node_modules/ts-mls/dist/src/clientConfig.js
 var defaultClientConfig = {
   keyRetentionConfig: defaultKeyRetentionConfig,
   lifetimeConfig: defaultLifetimeConfig,
@@ -2904,19 +2904,19 @@ var defaultClientConfig = {
   authService: defaultAuthenticationService
 };
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/util/array.js
+// node_modules/ts-mls/dist/src/util/array.js
 function arraysEqual(a, b) {
   if (a.length !== b.length)
     return false;
   return a.every((val, index) => val === b[index]);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/codec/string.js
+// node_modules/ts-mls/dist/src/codec/string.js
 var stringEncoder = contramapBufferEncoder(varLenDataEncoder, (s) => new TextEncoder().encode(s));
 var encodeString = encode(stringEncoder);
 var decodeString = mapDecoder(decodeVarLenData, (u) => new TextDecoder().decode(u));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/groupActiveState.js
+// node_modules/ts-mls/dist/src/groupActiveState.js
 var activeEncoder = contramapBufferEncoder(stringEncoder, () => "active");
 var suspendedPendingReinitEncoder = contramapBufferEncoders([stringEncoder, reinitEncoder], (s) => ["suspendedPendingReinit", s.reinit]);
 var removedFromGroupEncoder = contramapBufferEncoder(stringEncoder, () => "removedFromGroup");
@@ -2943,7 +2943,7 @@ var decodeGroupActiveState = flatMapDecoder(decodeString, (kind) => {
   }
 });
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/epochReceiverData.js
+// node_modules/ts-mls/dist/src/epochReceiverData.js
 var epochReceiverDataEncoder = contramapBufferEncoders([varLenDataEncoder, secretTreeEncoder, ratchetTreeEncoder, varLenDataEncoder, groupContextEncoder], (erd) => [erd.resumptionPsk, erd.secretTree, erd.ratchetTree, erd.senderDataSecret, erd.groupContext]);
 var decodeEpochReceiverData = mapDecoders([decodeVarLenData, decodeSecretTree, decodeRatchetTree, decodeVarLenData, decodeGroupContext], (resumptionPsk, secretTree, ratchetTree, senderDataSecret, groupContext) => ({
   resumptionPsk,
@@ -2953,7 +2953,7 @@ var decodeEpochReceiverData = mapDecoders([decodeVarLenData, decodeSecretTree, d
   groupContext
 }));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/clientState.js
+// node_modules/ts-mls/dist/src/clientState.js
 var groupStateEncoder = contramapBufferEncoders([
   groupContextEncoder,
   keyScheduleEncoder,
@@ -3564,7 +3564,7 @@ function removeOldHistoricalReceiverData(historicalReceiverData, max) {
   return [new Map(sortedEpochs.slice(-max).map((epoch) => [epoch, historicalReceiverData.get(epoch)])), []];
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/privateMessage.js
+// node_modules/ts-mls/dist/src/privateMessage.js
 var privateMessageEncoder = contramapBufferEncoders([varLenDataEncoder, uint64Encoder, contentTypeEncoder, varLenDataEncoder, varLenDataEncoder, varLenDataEncoder], (msg) => [msg.groupId, msg.epoch, msg.contentType, msg.authenticatedData, msg.encryptedSenderData, msg.ciphertext]);
 var encodePrivateMessage = encode(privateMessageEncoder);
 var decodePrivateMessage = mapDecoders([decodeVarLenData, decodeUint64, decodeContentType, decodeVarLenData, decodeVarLenData, decodeVarLenData], (groupId, epoch, contentType, authenticatedData, encryptedSenderData, ciphertext) => ({
@@ -3678,7 +3678,7 @@ function decoderWithPadding(decoder) {
   };
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/messageProtection.js
+// node_modules/ts-mls/dist/src/messageProtection.js
 async function protectApplicationData(signKey, senderDataSecret, applicationData, authenticatedData, groupContext, secretTree, leafIndex, paddingConfig, cs) {
   const tbs = {
     protocolVersion: groupContext.version,
@@ -3769,7 +3769,7 @@ function validateSenderData(senderData, tree) {
     return new ValidationError("SenderData did not point to a non-blank leaf node");
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/createMessage.js
+// node_modules/ts-mls/dist/src/createMessage.js
 async function createApplicationMessage(state, message, cs, authenticatedData = new Uint8Array()) {
   checkCanSendApplicationMessages(state);
   const result = await protectApplicationData(state.signaturePrivateKey, state.keySchedule.senderDataSecret, message, authenticatedData, state.groupContext, state.secretTree, state.privatePath.leafIndex, state.clientConfig.paddingConfig, cs);
@@ -3780,7 +3780,7 @@ async function createApplicationMessage(state, message, cs, authenticatedData = 
   };
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/createCommit.js
+// node_modules/ts-mls/dist/src/createCommit.js
 async function createCommit(context, options) {
   const { state, pskIndex = makePskIndex(state, {}), cipherSuite } = context;
   const { wireAsPublicMessage = false, extraProposals = [], ratchetTreeExtension = false, authenticatedData = new Uint8Array(), groupInfoExtensions = [] } = options ?? {};
@@ -3915,7 +3915,7 @@ function filterNewLeaves(resolution2, excludeNodes) {
   return resolution2.filter((i) => !set.has(i));
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/processMessages.js
+// node_modules/ts-mls/dist/src/processMessages.js
 async function processPrivateMessage(state, pm, pskSearch, cs, callback = acceptAll) {
   if (pm.epoch < state.groupContext.epoch) {
     const receiverData = state.historicalReceiverData.get(pm.epoch);
@@ -4106,7 +4106,7 @@ async function processMessage(message, state, pskIndex, action, cs) {
     return processPrivateMessage(state, message.privateMessage, emptyPskIndex, cs, action);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/implementation/default/makeHashImpl.js
+// node_modules/ts-mls/dist/src/crypto/implementation/default/makeHashImpl.js
 function makeHashImpl(sc, h) {
   return {
     async digest(data) {
@@ -4129,7 +4129,7 @@ function importMacKey(rawKey, h) {
   }, false, ["sign", "verify"]);
 }
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/errors.js
+// node_modules/@hpke/common/esm/src/errors.js
 var HpkeError = class extends Error {
   constructor(e) {
     let message;
@@ -4167,7 +4167,7 @@ var DeriveKeyPairError = class extends HpkeError {
 var NotSupportedError = class extends HpkeError {
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/_dnt.shims.js
+// node_modules/@hpke/common/esm/_dnt.shims.js
 var dntGlobals = {};
 var dntGlobalThis = createMergeProxy(globalThis, dntGlobals);
 function createMergeProxy(baseObj, extObj) {
@@ -4224,7 +4224,7 @@ function createMergeProxy(baseObj, extObj) {
   });
 }
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/algorithm.js
+// node_modules/@hpke/common/esm/src/algorithm.js
 async function loadSubtleCrypto() {
   if (dntGlobalThis !== void 0 && globalThis.crypto !== void 0) {
     return globalThis.crypto.subtle;
@@ -4253,7 +4253,7 @@ var NativeAlgorithm = class {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/identifiers.js
+// node_modules/@hpke/common/esm/src/identifiers.js
 var Mode = {
   Base: 0,
   Psk: 1,
@@ -4293,7 +4293,7 @@ var AeadId = {
   ExportOnly: 65535
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/consts.js
+// node_modules/@hpke/common/esm/src/consts.js
 var INPUT_LENGTH_LIMIT = 8192;
 var INFO_LENGTH_LIMIT = 268435456;
 var MINIMUM_PSK_LENGTH = 32;
@@ -4310,7 +4310,7 @@ var BYTE_TO_BIGINT_256 = /* @__PURE__ */ (() => {
   return out;
 })();
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/interfaces/kemInterface.js
+// node_modules/@hpke/common/esm/src/interfaces/kemInterface.js
 var SUITE_ID_HEADER_KEM = /* @__PURE__ */ new Uint8Array([
   75,
   69,
@@ -4319,7 +4319,7 @@ var SUITE_ID_HEADER_KEM = /* @__PURE__ */ new Uint8Array([
   0
 ]);
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/kdfs/hkdf.js
+// node_modules/@hpke/common/esm/src/kdfs/hkdf.js
 var HPKE_VERSION = /* @__PURE__ */ new Uint8Array([
   72,
   80,
@@ -4543,7 +4543,7 @@ var HkdfSha512Native = class extends HkdfNative {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/utils/misc.js
+// node_modules/@hpke/common/esm/src/utils/misc.js
 var isCryptoKeyPair = (x) => typeof x === "object" && x !== null && typeof x.privateKey === "object" && typeof x.publicKey === "object";
 function i2Osp(n, w) {
   if (w <= 0) {
@@ -4585,7 +4585,7 @@ function xor(a, b) {
   return buf;
 }
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/kems/dhkem.js
+// node_modules/@hpke/common/esm/src/kems/dhkem.js
 var LABEL_EAE_PRK = /* @__PURE__ */ new Uint8Array([
   101,
   97,
@@ -4768,7 +4768,7 @@ var Dhkem = class {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/interfaces/dhkemPrimitives.js
+// node_modules/@hpke/common/esm/src/interfaces/dhkemPrimitives.js
 var KEM_USAGES = ["deriveBits"];
 var LABEL_DKP_PRK = /* @__PURE__ */ new Uint8Array([
   100,
@@ -4781,7 +4781,7 @@ var LABEL_DKP_PRK = /* @__PURE__ */ new Uint8Array([
 ]);
 var LABEL_SK = /* @__PURE__ */ new Uint8Array([115, 107]);
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/utils/bignum.js
+// node_modules/@hpke/common/esm/src/utils/bignum.js
 var Bignum = class {
   constructor(size) {
     Object.defineProperty(this, "_num", {
@@ -4828,7 +4828,7 @@ var Bignum = class {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/kems/dhkemPrimitives/ec.js
+// node_modules/@hpke/common/esm/src/kems/dhkemPrimitives/ec.js
 var LABEL_CANDIDATE = /* @__PURE__ */ new Uint8Array([
   99,
   97,
@@ -5420,10 +5420,10 @@ var Ec = class extends NativeAlgorithm {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/interfaces/aeadEncryptionContext.js
+// node_modules/@hpke/common/esm/src/interfaces/aeadEncryptionContext.js
 var AEAD_USAGES = ["encrypt", "decrypt"];
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/utils/noble.js
+// node_modules/@hpke/common/esm/src/utils/noble.js
 function isBytes(a) {
   return a instanceof Uint8Array || ArrayBuffer.isView(a) && a.constructor.name === "Uint8Array";
 }
@@ -5461,7 +5461,7 @@ var _endianTestBuffer = /* @__PURE__ */ new Uint32Array([287454020]);
 var _endianTestBytes = /* @__PURE__ */ new Uint8Array(_endianTestBuffer.buffer);
 var isLE = _endianTestBytes[0] === 68;
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/hash/hash.js
+// node_modules/@hpke/common/esm/src/hash/hash.js
 function ahash(h) {
   if (typeof h !== "function" || typeof h.create !== "function") {
     throw new Error("Hash must wrapped by utils.createHasher");
@@ -5470,7 +5470,7 @@ function ahash(h) {
   anumber(h.blockLen);
 }
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/hash/hmac.js
+// node_modules/@hpke/common/esm/src/hash/hmac.js
 var _HMAC = class {
   constructor(hash, key) {
     Object.defineProperty(this, "oHash", {
@@ -5572,7 +5572,7 @@ var _HMAC = class {
 var hmac = (hash, key, message) => new _HMAC(hash, key).update(message).digest();
 hmac.create = (hash, key) => new _HMAC(hash, key);
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/hash/u64.js
+// node_modules/@hpke/common/esm/src/hash/u64.js
 var U32_MASK64 = 0xffffffffn;
 var _32n = 32n;
 function fromBig(n, le = false) {
@@ -5595,7 +5595,7 @@ function split(lst, le = false) {
   return [Ah, Al];
 }
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/hash/sha3.js
+// node_modules/@hpke/common/esm/src/hash/sha3.js
 var _0n = 0n;
 var _1n = 1n;
 var _2n = 2n;
@@ -5621,13 +5621,13 @@ var IOTAS = split(_SHA3_IOTA, true);
 var SHA3_IOTA_H = IOTAS[0];
 var SHA3_IOTA_L = IOTAS[1];
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/curve/modular.js
+// node_modules/@hpke/common/esm/src/curve/modular.js
 /*! noble-curves - MIT License (c) 2022 Paul Miller (paulmillr.com) */
 
-// ../../../main/signalling/vendor/node_modules/@hpke/common/esm/src/curve/montgomery.js
+// node_modules/@hpke/common/esm/src/curve/montgomery.js
 /*! noble-curves - MIT License (c) 2022 Paul Miller (paulmillr.com) */
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/aeads/aesGcm.js
+// node_modules/@hpke/core/esm/src/aeads/aesGcm.js
 var AesGcmContext = class extends NativeAlgorithm {
   constructor(key) {
     super();
@@ -5740,14 +5740,14 @@ var Aes256Gcm = class extends Aes128Gcm {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/utils/emitNotSupported.js
+// node_modules/@hpke/core/esm/src/utils/emitNotSupported.js
 function emitNotSupported() {
   return new Promise((_resolve, reject) => {
     reject(new NotSupportedError("Not supported"));
   });
 }
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/exporterContext.js
+// node_modules/@hpke/core/esm/src/exporterContext.js
 var LABEL_SEC = new Uint8Array([115, 101, 99]);
 var ExporterContextImpl = class {
   constructor(api, kdf, exporterSecret) {
@@ -5807,7 +5807,7 @@ var SenderExporterContextImpl = class extends ExporterContextImpl {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/encryptionContext.js
+// node_modules/@hpke/core/esm/src/encryptionContext.js
 var EncryptionContextImpl = class extends ExporterContextImpl {
   constructor(api, kdf, params) {
     super(api, kdf, params.exporterSecret);
@@ -5868,7 +5868,7 @@ var EncryptionContextImpl = class extends ExporterContextImpl {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/mutex.js
+// node_modules/@hpke/core/esm/src/mutex.js
 var __classPrivateFieldGet = function(receiver, state, kind, f) {
   if (kind === "a" && !f) throw new TypeError("Private accessor was defined without a getter");
   if (typeof state === "function" ? receiver !== state || !f : !state.has(receiver)) throw new TypeError("Cannot read private member from an object whose class did not declare it");
@@ -5898,7 +5898,7 @@ var Mutex = class {
 };
 _Mutex_locked = /* @__PURE__ */ new WeakMap();
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/recipientContext.js
+// node_modules/@hpke/core/esm/src/recipientContext.js
 var __classPrivateFieldGet2 = function(receiver, state, kind, f) {
   if (kind === "a" && !f) throw new TypeError("Private accessor was defined without a getter");
   if (typeof state === "function" ? receiver !== state || !f : !state.has(receiver)) throw new TypeError("Cannot read private member from an object whose class did not declare it");
@@ -5933,7 +5933,7 @@ var RecipientContextImpl = class extends EncryptionContextImpl {
 };
 _RecipientContextImpl_mutex = /* @__PURE__ */ new WeakMap();
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/senderContext.js
+// node_modules/@hpke/core/esm/src/senderContext.js
 var __classPrivateFieldGet3 = function(receiver, state, kind, f) {
   if (kind === "a" && !f) throw new TypeError("Private accessor was defined without a getter");
   if (typeof state === "function" ? receiver !== state || !f : !state.has(receiver)) throw new TypeError("Cannot read private member from an object whose class did not declare it");
@@ -5975,7 +5975,7 @@ var SenderContextImpl = class extends EncryptionContextImpl {
 };
 _SenderContextImpl_mutex = /* @__PURE__ */ new WeakMap();
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/cipherSuiteNative.js
+// node_modules/@hpke/core/esm/src/cipherSuiteNative.js
 var LABEL_BASE_NONCE = new Uint8Array([
   98,
   97,
@@ -6248,7 +6248,7 @@ var CipherSuiteNative = class extends NativeAlgorithm {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/kems/dhkemNative.js
+// node_modules/@hpke/core/esm/src/kems/dhkemNative.js
 var DhkemP256HkdfSha256Native = class extends Dhkem {
   constructor() {
     const kdf = new HkdfSha256Native();
@@ -6361,7 +6361,7 @@ var DhkemP521HkdfSha512Native = class extends Dhkem {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/native.js
+// node_modules/@hpke/core/esm/src/native.js
 var CipherSuite = class extends CipherSuiteNative {
 };
 var DhkemP256HkdfSha256 = class extends DhkemP256HkdfSha256Native {
@@ -6377,7 +6377,7 @@ var HkdfSha384 = class extends HkdfSha384Native {
 var HkdfSha512 = class extends HkdfSha512Native {
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/kems/dhkemPrimitives/x25519.js
+// node_modules/@hpke/core/esm/src/kems/dhkemPrimitives/x25519.js
 var ALG_NAME = "X25519";
 var PKCS8_ALG_ID_X25519 = new Uint8Array([
   48,
@@ -6593,7 +6593,7 @@ var X25519 = class extends NativeAlgorithm {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/kems/dhkemX25519.js
+// node_modules/@hpke/core/esm/src/kems/dhkemX25519.js
 var DhkemX25519HkdfSha256 = class extends Dhkem {
   constructor() {
     const kdf = new HkdfSha256Native();
@@ -6631,7 +6631,7 @@ var DhkemX25519HkdfSha256 = class extends Dhkem {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/@hpke/core/esm/src/kems/dhkemPrimitives/x448.js
+// node_modules/@hpke/core/esm/src/kems/dhkemPrimitives/x448.js
 var PKCS8_ALG_ID_X448 = new Uint8Array([
   48,
   70,
@@ -6651,7 +6651,7 @@ var PKCS8_ALG_ID_X448 = new Uint8Array([
   56
 ]);
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/implementation/hpke.js
+// node_modules/ts-mls/dist/src/crypto/implementation/hpke.js
 async function makeGenericHpke(hpkealg, aead, cs) {
   return {
     async open(privateKey, kemOutput, ciphertext, info, aad) {
@@ -6736,7 +6736,7 @@ function prepadPrivateKeyP521(k) {
   return concatUint8Arrays(new Uint8Array(lengthDifference), k);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/implementation/default/makeAead.js
+// node_modules/ts-mls/dist/src/crypto/implementation/default/makeAead.js
 async function makeAead(aeadAlg) {
   switch (aeadAlg) {
     case "AES128GCM":
@@ -6808,7 +6808,7 @@ async function decryptAesGcm(key, nonce, aad, ciphertext) {
   return new Uint8Array(result);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/implementation/default/makeKdfImpl.js
+// node_modules/ts-mls/dist/src/crypto/implementation/default/makeKdfImpl.js
 function makeKdfImpl(k) {
   return {
     async extract(salt, ikm) {
@@ -6833,7 +6833,7 @@ function makeKdf(kdfAlg) {
   }
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/implementation/default/makeDhKem.js
+// node_modules/ts-mls/dist/src/crypto/implementation/default/makeDhKem.js
 async function makeDhKem(kemAlg) {
   switch (kemAlg) {
     case "DHKEM-P256-HKDF-SHA256":
@@ -6883,7 +6883,7 @@ async function makeDhKem(kemAlg) {
   }
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/implementation/default/makeHpke.js
+// node_modules/ts-mls/dist/src/crypto/implementation/default/makeHpke.js
 async function makeHpke(hpkealg) {
   const [aead, aeadInterface] = await makeAead(hpkealg.aead);
   const cs = new CipherSuite({
@@ -6894,14 +6894,14 @@ async function makeHpke(hpkealg) {
   return makeGenericHpke(hpkealg, aead, cs);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/implementation/default/rng.js
+// node_modules/ts-mls/dist/src/crypto/implementation/default/rng.js
 var defaultRng = {
   randomBytes(n) {
     return crypto.getRandomValues(new Uint8Array(n));
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/implementation/default/makeNobleSignatureImpl.js
+// node_modules/ts-mls/dist/src/crypto/implementation/default/makeNobleSignatureImpl.js
 function rawEd25519ToPKCS8(rawKey) {
   const oid = new Uint8Array([6, 3, 43, 101, 112]);
   const innerOctetString = new Uint8Array([4, 32, ...rawKey]);
@@ -7048,7 +7048,7 @@ async function makeNobleSignatureImpl(alg) {
   }
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/implementation/default/provider.js
+// node_modules/ts-mls/dist/src/crypto/implementation/default/provider.js
 var defaultCryptoProvider = {
   async getCiphersuiteImpl(cs) {
     const sc = crypto.subtle;
@@ -7063,12 +7063,12 @@ var defaultCryptoProvider = {
   }
 };
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/crypto/getCiphersuiteImpl.js
+// node_modules/ts-mls/dist/src/crypto/getCiphersuiteImpl.js
 async function getCiphersuiteImpl(cs, provider = defaultCryptoProvider) {
   return provider.getCiphersuiteImpl(cs);
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/message.js
+// node_modules/ts-mls/dist/src/message.js
 var mlsPublicMessageEncoder = contramapBufferEncoders([wireformatEncoder, publicMessageEncoder], (msg) => [msg.wireformat, msg.publicMessage]);
 var encodeMlsPublicMessage = encode(mlsPublicMessageEncoder);
 var mlsWelcomeEncoder = contramapBufferEncoders([wireformatEncoder, welcomeEncoder], (wm) => [wm.wireformat, wm.welcome]);
@@ -7112,7 +7112,7 @@ var mlsMessageEncoder = contramapBufferEncoders([protocolVersionEncoder, mlsMess
 var encodeMlsMessage = encode(mlsMessageEncoder);
 var decodeMlsMessage = mapDecoders([decodeProtocolVersion, decodeMlsMessageContent], (version, mc) => ({ ...mc, version }));
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/grease.js
+// node_modules/ts-mls/dist/src/grease.js
 var greaseValues = [
   2570,
   6682,
@@ -7152,7 +7152,7 @@ function greaseCapabilities(config, capabilities) {
   };
 }
 
-// ../../../main/signalling/vendor/node_modules/ts-mls/dist/src/defaultCapabilities.js
+// node_modules/ts-mls/dist/src/defaultCapabilities.js
 function defaultCapabilities() {
   return greaseCapabilities(defaultGreaseConfig, {
     versions: ["mls10"],
