@@ -70,6 +70,10 @@ class MediaThread:
         for t in self._threads:
             t.start()
 
+    def native_ids(self) -> list[int]:
+        """The workers' kernel thread ids (for per-thread CPU in /proc), once started."""
+        return [t.native_id for t in self._threads if t.native_id is not None]
+
     def stop(self, timeout: float = 2.0) -> None:
         self.engine.stop_serving()
         for t in self._threads:

@@ -1,0 +1,230 @@
+"""Saturation: one publisher -> N subscribers through the engine's media workers, N raised until loss appears.
+
+    python -m loadtests.bench.saturation [--workers 1,2] [--n 50,100,200,300,400,600,800] [--rate 2000]
+                                         [--seconds 5] [--loss 0.001] [--json FILE]
+
+For each worker count, in one process: a ThreadedEngine with that many media workers (native/threaded.py, the
+node's own arrangement: worker 0 owns the socket, subscribers placed as sfu/workers.py places a room's
+participants), a publisher sending `rate` SRTP packets/s (1,100-byte payloads, paced every 5 ms) from this
+process, and N subscriber sockets on 127.0.0.1 that nobody reads (a small receive buffer: the kernel drops what
+queues there, so no reader competes with the workers for the 2 cores; loopback delivery up to that socket is
+paid by the sending worker, as in the floor). N grows until the engine forwards less than `1 - loss` of
+(sent x N) over the whole run (its socket overflowed, or a worker's inbox did); the knee is the largest N
+without loss. Per row: forwarded packets/s over the measurement window, the media threads' CPU (cores busy),
+forwarded packets/s per core, and the engine's arrival -> sendmmsg-done p50/p99.
+
+No signalling, ICE or DTLS: keys are installed directly, as in tests/native. The node's Python (RTCP, timers)
+is not in the way; `loadtests.bench.forwarding` measures the whole node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+
+from native import reference as ref
+from native.threaded import MediaThread, ThreadedEngine
+from sfu.workers import WorkerPlacement
+
+KEY = 30  # AES_CM_128_HMAC_SHA1_80 key + salt
+PAYLOAD = 1100
+
+
+@dataclass
+class Trial:
+    workers: int
+    n: int
+    rate: int
+    sent: int = 0
+    received: int = 0             # what the engine took from its socket (less: the socket overflowed)
+    forwarded: int = 0            # over the whole run
+    window_s: float = 0.0
+    window_fwd: int = 0
+    cpu_cores: float = 0.0        # media threads' CPU seconds per second of the window
+    p50_us: float | None = None
+    p99_us: float | None = None
+    piped: int = 0
+    drops: str = ""
+
+    @property
+    def loss(self) -> float:
+        want = self.sent * self.n
+        return max(0.0, 1 - self.forwarded / want) if want else 0.0
+
+    @property
+    def fwd_rate(self) -> float:
+        return self.window_fwd / self.window_s if self.window_s else 0.0
+
+    @property
+    def per_core(self) -> float:
+        return self.fwd_rate / self.cpu_cores if self.cpu_cores else 0.0
+
+
+def media_cpu_seconds(tids: list[int]) -> float:
+    """CPU seconds of the media worker threads `tids` (kernel thread ids in this process)."""
+    total = 0
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 1e9
+
+
+def percentile(hist: list[int], q: float) -> float | None:
+    total = sum(hist)
+    if not total:
+        return None
+    seen = 0
+    for us, c in enumerate(hist):
+        seen += c
+        if seen >= q * total:
+            return float(us)
+    return float(len(hist) - 1)
+
+
+def packets(count: int, key: bytes) -> list[bytes]:
+    up = ref.srtp_session(1, key, outbound=True)
+    body = bytes(PAYLOAD)
+    return [up.protect(struct.pack("!BBHII", 0x80, 111, i & 0xFFFF, i * 960, 0x1234) + body) for i in range(count)]
+
+
+def trial(workers: int, n: int, rate: int, seconds: float, warmup: float = 1.0) -> Trial:
+    row = Trial(workers, n, rate)
+    node = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    node.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    node.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+    node.bind(("127.0.0.1", 0))
+    eng = ThreadedEngine(node.fileno(), n + 1, 4, n + 1, True, 0, workers)
+    placement = WorkerPlacement(workers)
+    up = os.urandom(KEY)
+    pub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    pub.bind(("127.0.0.1", 0))
+    eng.add_peer(0, placement.place("room"))
+    eng.set_peer_address(0, "127.0.0.1", pub.getsockname()[1])
+    eng.set_peer_srtp(0, 1, up, os.urandom(KEY))
+    eng.add_track(0, 0, 0x1234, 1, 48000)          # CODEC_OPUS: no keyframe wait
+    sinks = []
+    for i in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.bind(("127.0.0.1", 0))
+        sinks.append(s)
+        eng.add_peer(1 + i, placement.place("room"))
+        eng.set_peer_address(1 + i, "127.0.0.1", s.getsockname()[1])
+        eng.set_peer_srtp(1 + i, 1, os.urandom(KEY), os.urandom(KEY))
+        eng.add_subscription(i, 0, 1 + i, 0x5000 + i, 111)
+    total = int(rate * (warmup + seconds))
+    wire = packets(total, up)
+    media = MediaThread(eng, lambda events: None)
+    media.start()
+    window: dict[str, float] = {}
+
+    def send() -> None:
+        per_tick = max(1, rate // 200)
+        t0 = time.monotonic()
+        dest = node.getsockname()
+        for k in range(0, total, per_tick):
+            if k >= rate * warmup and "t0" not in window:
+                eng.latency_histogram(reset=True)
+                window.update(t0=time.monotonic(), fwd0=eng.counters()["forwarded_packets"], cpu0=media_cpu_seconds(media.native_ids()))
+            for data in wire[k:k + per_tick]:
+                pub.sendto(data, dest)
+            delay = t0 + (k + per_tick) / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        window.update(t1=time.monotonic(), fwd1=eng.counters()["forwarded_packets"], cpu1=media_cpu_seconds(media.native_ids()))
+
+    sender = threading.Thread(target=send, name="publisher")
+    sender.start()
+    sender.join(warmup + seconds + 60)
+    deadline = time.monotonic() + 5   # let the workers finish what is queued (bounded)
+    last = -1
+    while time.monotonic() < deadline:
+        now = eng.counters()["forwarded_packets"]
+        if now == last:
+            break
+        last = now
+        time.sleep(0.2)
+    hist = eng.latency_histogram()
+    c = eng.counters()
+    media.stop()
+    row.sent = total
+    row.forwarded = c["forwarded_packets"]
+    row.received = c["rx_packets"]
+    row.piped = c["piped"]
+    row.drops = ", ".join(f"{k} {v}" for k, v in c["drops"].items() if v)
+    if "t1" in window:
+        row.window_s = window["t1"] - window["t0"]
+        row.window_fwd = int(window["fwd1"] - window["fwd0"])
+        row.cpu_cores = (window["cpu1"] - window["cpu0"]) / row.window_s
+    row.p50_us, row.p99_us = percentile(hist, 0.5), percentile(hist, 0.99)
+    for s in (*sinks, pub, node):
+        s.close()
+    return row
+
+
+def table(rows: list[Trial]) -> str:
+    out = ["| workers | N | forwarded pkt/s | loss | media CPU (cores) | pkt/s per core | p50 / p99 µs | drops |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r.workers} | {r.n} | {r.fwd_rate:,.0f} | {r.loss * 100:.2f} % | {r.cpu_cores:.2f} | "
+                   f"{r.per_core:,.0f} | {r.p50_us or 0:.0f} / {r.p99_us or 0:.0f} | {r.drops or '-'} |")
+    return "\n".join(out)
+
+
+def knees(rows: list[Trial], loss: float) -> str:
+    lines = []
+    base = None
+    for w in dict.fromkeys(r.workers for r in rows):
+        ok = [r for r in rows if r.workers == w and r.loss <= loss]
+        if not ok:
+            lines.append(f"{w} worker(s): loss from the first N")
+            continue
+        k = max(ok, key=lambda r: r.n)
+        base = base or k.fwd_rate
+        lines.append(f"{w} worker(s): knee N = {k.n}: {k.fwd_rate:,.0f} forwarded pkt/s on {k.cpu_cores:.2f} cores "
+                     f"= {k.per_core:,.0f} per core ({k.fwd_rate / base:.2f}x the first worker count)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m loadtests.bench.saturation", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
+    ap.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], default=[50, 100, 200, 300, 400, 600, 800])
+    ap.add_argument("--rate", type=int, default=2000, help="publisher packets/s")
+    ap.add_argument("--seconds", type=float, default=5.0, help="measurement window per trial")
+    ap.add_argument("--loss", type=float, default=0.001, help="loss that ends a worker count's climb")
+    ap.add_argument("--json", help="also write the rows as JSON here")
+    args = ap.parse_args(argv)
+    rows: list[Trial] = []
+    for w in args.workers:
+        for n in args.n:
+            print(f"workers {w}, N {n}: {args.rate} pkt/s in for {args.seconds:g} s ...", file=sys.stderr, flush=True)
+            r = trial(w, n, args.rate, args.seconds)
+            rows.append(r)
+            print(f"  -> {r.fwd_rate:,.0f} fwd/s, loss {r.loss * 100:.2f} % ({r.sent - r.received} not received), "
+                  f"{r.cpu_cores:.2f} cores, p99 {r.p99_us} µs, load {os.getloadavg()[0]:.1f}", file=sys.stderr,
+                  flush=True)
+            if r.loss > args.loss:
+                break
+    print(table(rows))
+    print()
+    print(knees(rows, args.loss))
+    print(f"load average at the end: {os.getloadavg()}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([asdict(r) | {"loss": r.loss} for r in rows], f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
