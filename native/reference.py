@@ -47,6 +47,7 @@ from native.constants import (
     OFF_RING,
     SEND_LOG_SIZE,
     SENT_RING,
+    SRS_PER_PACKET,
     START_WINDOW,
 )
 from native.interface import (
@@ -1206,6 +1207,25 @@ class ReferenceForwarder:
             return False
         self._counts["rtcp_sent"] += 1
         return True
+
+    def sender_reports(self, peer: int, ntp: int, subs: Iterable[tuple[int, int]]) -> int:
+        p = self._peer(peer)
+        if p.tx is None or p.addr is None:
+            return 0
+        reports: list[bytes] = []
+        for si, rtp_ts in subs:
+            s = self.subs.get(si)
+            if s is None or s.peer != peer or not s.started:
+                continue
+            reports.append(struct.pack("!BBHIIIIII", 0x80, 200, 6, s.ssrc, (ntp >> 32) & 0xFFFFFFFF,
+                                       ntp & 0xFFFFFFFF, (rtp_ts + s.ts_offset) & 0xFFFFFFFF,
+                                       s.packets & 0xFFFFFFFF, s.octets & 0xFFFFFFFF))
+        sent = 0
+        for i in range(0, len(reports), SRS_PER_PACKET):
+            chunk = reports[i:i + SRS_PER_PACKET]
+            if self.send_rtcp(peer, b"".join(chunk)):
+                sent += len(chunk)
+        return sent
 
     def send_raw(self, peer: int, data: bytes) -> bool:
         p = self._peer(peer)

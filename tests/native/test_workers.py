@@ -44,19 +44,12 @@ class OnWorkers:
 
 
 def two_worker_rig(kind: str, owners: dict[int, int]) -> Rig:
-    import tests.native.test_engine_forwarding as fwd_tests
-
     def make(s: socket.socket) -> Any:
         if kind == "native":
             return OnWorkers(engine.Engine(s.fileno(), max_peers=8, max_tracks=8, max_subs=8, workers=2), owners)
         return OnWorkers(ref.ReferenceForwarder(s, workers=2), owners)
 
-    saved = fwd_tests.make_forwarder
-    fwd_tests.make_forwarder = lambda _kind: make   # type: ignore[assignment]
-    try:
-        return Rig(kind)
-    finally:
-        fwd_tests.make_forwarder = saved
+    return Rig(kind, make)
 
 
 @pytest.mark.parametrize("owners", [{PUB: 0, SUB: 1}, {PUB: 1, SUB: 0}, {PUB: 1, SUB: 1}],
