@@ -1,7 +1,7 @@
 """Saturation: one publisher -> N subscribers through the engine's media workers, N raised until loss appears.
 
     python -m loadtests.bench.saturation [--workers 1,2] [--n 50,100,200,300,400,600,800] [--rate 2000]
-                                         [--seconds 5] [--loss 0.001] [--json FILE]
+                                         [--seconds 5] [--loss 0.001] [--veth] [--json FILE]
 
 For each worker count, in one process: a ThreadedEngine with that many media workers (native/threaded.py, the
 node's own arrangement: worker 0 owns the socket, subscribers placed as sfu/workers.py places a room's
@@ -13,6 +13,10 @@ paid by the sending worker, as in the floor). N grows until the engine forwards 
 without loss. Per row: forwarded packets/s over the measurement window, the media threads' CPU (cores busy),
 forwarded packets/s per core, and the engine's arrival -> sendmmsg-done p50/p99.
 
+--veth (root): the engine's socket and the publisher in one network namespace, the subscribers in another,
+across a veth pair (tests/support/topology.py, 10.213.0.1 <-> 10.213.0.2), created for the run and deleted
+after: closer to a NIC than loopback, where the sending worker pays for the receiving socket's work too.
+
 No signalling, ICE or DTLS: keys are installed directly, as in tests/native. The node's Python (RTCP, timers)
 is not in the way; `loadtests.bench.forwarding` measures the whole node.
 """
@@ -20,6 +24,8 @@ is not in the way; `loadtests.bench.forwarding` measures the whole node.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import json
 import os
 import socket
@@ -27,6 +33,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from native import reference as ref
@@ -67,6 +74,41 @@ class Trial:
         return self.fwd_rate / self.cpu_cores if self.cpu_cores else 0.0
 
 
+class Place:
+    """Where the sockets are made: loopback, or (veth) the node's and the subscribers' namespaces."""
+
+    def __init__(self, node_ns: str | None = None, subs_ns: str | None = None, node_addr: str = "127.0.0.1",
+                 subs_addr: str = "127.0.0.1") -> None:
+        self.node_ns, self.subs_ns, self.node_addr, self.subs_addr = node_ns, subs_ns, node_addr, subs_addr
+
+    def socket(self, ns: str | None) -> socket.socket:
+        """A UDP socket created inside namespace `ns` (it stays there; this thread comes back)."""
+        if ns is None:
+            return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        libc = ctypes.CDLL(None, use_errno=True)
+        with open("/proc/thread-self/ns/net") as home, open(f"/var/run/netns/{ns}") as there:
+            if libc.setns(there.fileno(), 0x40000000) != 0:        # CLONE_NEWNET
+                raise OSError(ctypes.get_errno(), f"setns {ns}")
+            try:
+                return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            finally:
+                if libc.setns(home.fileno(), 0x40000000) != 0:
+                    raise OSError(ctypes.get_errno(), "setns back")
+
+
+@contextlib.contextmanager
+def veth() -> Iterator[Place]:
+    from tests.support.topology import Topology
+
+    topo = Topology(["subs"], hub="node", tag=f"sat{os.getpid() % 10000}")
+    try:
+        topo.create()
+        spoke = topo.spokes["subs"]
+        yield Place(topo.hub, spoke.ns, spoke.hub_addr, spoke.addr)
+    finally:
+        topo.destroy()
+
+
 def media_cpu_seconds(tids: list[int]) -> float:
     """CPU seconds of the media worker threads `tids` (kernel thread ids in this process)."""
     total = 0
@@ -97,29 +139,30 @@ def packets(count: int, key: bytes) -> list[bytes]:
     return [up.protect(struct.pack("!BBHII", 0x80, 111, i & 0xFFFF, i * 960, 0x1234) + body) for i in range(count)]
 
 
-def trial(workers: int, n: int, rate: int, seconds: float, warmup: float = 1.0) -> Trial:
+def trial(workers: int, n: int, rate: int, seconds: float, warmup: float = 1.0, place: Place | None = None) -> Trial:
+    place = place or Place()
     row = Trial(workers, n, rate)
-    node = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    node = place.socket(place.node_ns)
     node.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     node.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
-    node.bind(("127.0.0.1", 0))
+    node.bind((place.node_addr, 0))
     eng = ThreadedEngine(node.fileno(), n + 1, 4, n + 1, True, 0, workers)
     placement = WorkerPlacement(workers)
     up = os.urandom(KEY)
-    pub = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    pub.bind(("127.0.0.1", 0))
+    pub = place.socket(place.node_ns)
+    pub.bind((place.node_addr, 0))
     eng.add_peer(0, placement.place("room"))
-    eng.set_peer_address(0, "127.0.0.1", pub.getsockname()[1])
+    eng.set_peer_address(0, place.node_addr, pub.getsockname()[1])
     eng.set_peer_srtp(0, 1, up, os.urandom(KEY))
     eng.add_track(0, 0, 0x1234, 1, 48000)          # CODEC_OPUS: no keyframe wait
     sinks = []
     for i in range(n):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = place.socket(place.subs_ns)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.bind(("127.0.0.1", 0))
+        s.bind((place.subs_addr, 0))
         sinks.append(s)
         eng.add_peer(1 + i, placement.place("room"))
-        eng.set_peer_address(1 + i, "127.0.0.1", s.getsockname()[1])
+        eng.set_peer_address(1 + i, place.subs_addr, s.getsockname()[1])
         eng.set_peer_srtp(1 + i, 1, os.urandom(KEY), os.urandom(KEY))
         eng.add_subscription(i, 0, 1 + i, 0x5000 + i, 111)
     total = int(rate * (warmup + seconds))
@@ -203,19 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=int, default=2000, help="publisher packets/s")
     ap.add_argument("--seconds", type=float, default=5.0, help="measurement window per trial")
     ap.add_argument("--loss", type=float, default=0.001, help="loss that ends a worker count's climb")
+    ap.add_argument("--veth", action="store_true", help="subscribers in another network namespace (root)")
     ap.add_argument("--json", help="also write the rows as JSON here")
     args = ap.parse_args(argv)
-    rows: list[Trial] = []
-    for w in args.workers:
-        for n in args.n:
-            print(f"workers {w}, N {n}: {args.rate} pkt/s in for {args.seconds:g} s ...", file=sys.stderr, flush=True)
-            r = trial(w, n, args.rate, args.seconds)
-            rows.append(r)
-            print(f"  -> {r.fwd_rate:,.0f} fwd/s, loss {r.loss * 100:.2f} % ({r.sent - r.received} not received), "
-                  f"{r.cpu_cores:.2f} cores, p99 {r.p99_us} µs, load {os.getloadavg()[0]:.1f}", file=sys.stderr,
-                  flush=True)
-            if r.loss > args.loss:
-                break
+    with veth() if args.veth else contextlib.nullcontext(Place()) as place:
+        rows = climb(args, place)
     print(table(rows))
     print()
     print(knees(rows, args.loss))
@@ -224,6 +259,21 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump([asdict(r) | {"loss": r.loss} for r in rows], f, indent=1)
     return 0
+
+
+def climb(args: argparse.Namespace, place: Place) -> list[Trial]:
+    rows: list[Trial] = []
+    for w in args.workers:
+        for n in args.n:
+            print(f"workers {w}, N {n}: {args.rate} pkt/s in for {args.seconds:g} s ...", file=sys.stderr, flush=True)
+            r = trial(w, n, args.rate, args.seconds, place=place)
+            rows.append(r)
+            print(f"  -> {r.fwd_rate:,.0f} fwd/s, loss {r.loss * 100:.2f} % ({r.sent - r.received} not received), "
+                  f"{r.cpu_cores:.2f} cores, p99 {r.p99_us} µs, load {os.getloadavg()[0]:.1f}", file=sys.stderr,
+                  flush=True)
+            if r.loss > args.loss:
+                break
+    return rows
 
 
 if __name__ == "__main__":
