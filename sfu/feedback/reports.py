@@ -87,6 +87,7 @@ class Reports:
         compound packets and sends them in one call (native: no per-subscription stats read)."""
         items: list[tuple[int, int]] = []
         wall = time.time()
+        ntp = rtcp.ntp_now()    # the same instant as `wall`: the SRs' NTP and RTP times must agree
         for sub in p.subscriptions.values():
             track = sub.track
             anchor = sub.layer.last_sr if sub.layer is not None else track.last_sr
@@ -97,4 +98,4 @@ class Reports:
             elapsed = (wall - min(track.owner.clock_offsets)) - ntp_seconds(sr_ntp)
             items.append((sub.index, (sr_rtp + int(elapsed * track.clock_rate)) & 0xFFFFFFFF))
         if items:
-            self.node.media_engine.sender_reports(p.peer, rtcp.ntp_now(), items)
+            self.node.media_engine.sender_reports(p.peer, ntp, items)
