@@ -10,6 +10,7 @@ import pytest
 
 from loadtests import media
 from loadtests.bots.peer import Bot
+from sfu.metrics import metrics_endpoint
 from tests.harness import running_node
 from tests.media.test_forwarding import _settle, assert_in_order
 from tests.support.waiting import wait_for
@@ -39,6 +40,11 @@ async def _meeting() -> None:
             engine = rn.node.media_engine
             lanes = engine.worker_counters()
             assert engine.counters()["piped"] > 0 and all(fwd > 0 for _, fwd, _, _ in lanes), lanes
+            scraped = metrics_endpoint(rn.node)[1]().decode()
+            for w in ("0", "1"):
+                line = next(x for x in scraped.splitlines()
+                            if x.startswith("castellan_worker_forwarded_packets_total{") and f'worker="{w}"' in x)
+                assert float(line.rsplit(" ", 1)[1]) > 0, line
             await pub.close()
             await _settle(subs)
             for s in subs:
