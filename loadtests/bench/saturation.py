@@ -5,7 +5,8 @@
 
 For each worker count, in one process: a ThreadedEngine with that many media workers (native/threaded.py, the
 node's own arrangement: worker 0 owns the socket, subscribers placed as sfu/workers.py places a room's
-participants), a publisher sending `rate` SRTP packets/s (1,100-byte payloads, paced every 5 ms) from this
+participants), a publisher sending `rate` SRTP packets/s (1,100-byte payloads, paced every 5 ms; a tick more than
+50 ms late is skipped, not sent in a burst: a starved sender loses packets as a real one would) from this
 process, and N subscriber sockets on 127.0.0.1 that nobody reads (a small receive buffer: the kernel drops what
 queues there, so no reader competes with the workers for the 2 cores; loopback delivery up to that socket is
 paid by the sending worker, as in the floor). N grows until the engine forwards less than `1 - loss` of
@@ -51,6 +52,7 @@ class Trial:
     rate: int
     sent: int = 0
     received: int = 0             # what the engine took from its socket (less: the socket overflowed)
+    skipped: int = 0              # packets the publisher thread did not send: it ran > 50 ms late (starved)
     forwarded: int = 0            # over the whole run
     window_s: float = 0.0
     window_fwd: int = 0
@@ -179,6 +181,9 @@ def trial(workers: int, n: int, rate: int, seconds: float, warmup: float = 1.0, 
             if k >= rate * warmup and "t0" not in window:
                 eng.latency_histogram(reset=True)
                 window.update(t0=time.monotonic(), fwd0=eng.counters()["forwarded_packets"], cpu0=media_cpu_seconds(media.native_ids()))
+            if time.monotonic() - (t0 + k / rate) > 0.05:
+                window["skipped"] = window.get("skipped", 0) + per_tick   # late: a real sender's lost packets,
+                continue                                                 # not a burst that floods the socket
             for data in wire[k:k + per_tick]:
                 pub.sendto(data, dest)
             delay = t0 + (k + per_tick) / rate - time.monotonic()
@@ -189,18 +194,23 @@ def trial(workers: int, n: int, rate: int, seconds: float, warmup: float = 1.0, 
     sender = threading.Thread(target=send, name="publisher")
     sender.start()
     sender.join(warmup + seconds + 60)
-    deadline = time.monotonic() + 5   # let the workers finish what is queued (bounded)
-    last = -1
+    # let the workers finish what is queued (bounded): a starved worker is late, not lossy, until its socket
+    # overflows - only what never reached it counts as lost
+    sent = total - int(window.get("skipped", 0))
+    deadline = time.monotonic() + 10
+    last, stable_since = -1, time.monotonic()
     while time.monotonic() < deadline:
-        now = eng.counters()["forwarded_packets"]
-        if now == last:
+        c = eng.counters()
+        if c["forwarded_packets"] != last:
+            last, stable_since = c["forwarded_packets"], time.monotonic()
+        elif c["rx_packets"] >= sent or time.monotonic() - stable_since > 1.0:
             break
-        last = now
-        time.sleep(0.2)
+        time.sleep(0.1)
     hist = eng.latency_histogram()
     c = eng.counters()
     media.stop()
-    row.sent = total
+    row.sent = total - int(window.get("skipped", 0))
+    row.skipped = int(window.get("skipped", 0))
     row.forwarded = c["forwarded_packets"]
     row.received = c["rx_packets"]
     row.piped = c["piped"]
@@ -268,7 +278,8 @@ def climb(args: argparse.Namespace, place: Place) -> list[Trial]:
             print(f"workers {w}, N {n}: {args.rate} pkt/s in for {args.seconds:g} s ...", file=sys.stderr, flush=True)
             r = trial(w, n, args.rate, args.seconds, place=place)
             rows.append(r)
-            print(f"  -> {r.fwd_rate:,.0f} fwd/s, loss {r.loss * 100:.2f} % ({r.sent - r.received} not received), "
+            print(f"  -> {r.fwd_rate:,.0f} fwd/s, loss {r.loss * 100:.2f} % ({r.sent - r.received} not received, "
+                  f"{r.skipped} not sent: publisher late), "
                   f"{r.cpu_cores:.2f} cores, p99 {r.p99_us} µs, load {os.getloadavg()[0]:.1f}", file=sys.stderr,
                   flush=True)
             if r.loss > args.loss:
