@@ -15,7 +15,7 @@ __all__ = [
     "CODEC_OTHER", "CODEC_OPUS", "CODEC_VP8", "CODEC_VP9", "CODEC_H264", "CODEC_IDS",
     "EV_STUN", "EV_DTLS", "EV_RTCP", "EV_UNKNOWN_SSRC",
     "MAX_RTP", "LAYER_ALL", "OFF_RING", "START_WINDOW", "ARRIVAL_LOG_SIZE", "SEND_LOG_SIZE", "HIST_BUCKETS",
-    "SENT_RING",
+    "SENT_RING", "MAX_WORKERS", "SRS_PER_PACKET",
     "DROP_REASONS",
 ]
 
@@ -45,9 +45,12 @@ SEND_LOG_SIZE: Final = 4096     # transport-cc: packets sent to a subscriber pee
 HIST_BUCKETS: Final = 10001     # latency histogram: 1 µs buckets up to 10 ms, the last one = overflow
 SENT_RING: Final = 256          # per video subscription without RTX: its last packets as sent (protected), by
                                 # out seq, re-sent byte for byte on a NACK (never protected twice: nonce reuse)
+SRS_PER_PACKET: Final = 8       # RTCP sender reports per compound packet (Engine.sender_reports)
+MAX_WORKERS: Final = 16         # media workers (threads sharing one engine's tables) an engine may run
 
 # ---- drop reasons: counters()["drops"] keys, in the engine's index order ----
 DROP_REASONS: Final[tuple[str, ...]] = (
     "malformed", "unknown_address", "srtp_auth", "srtp_replay", "unknown_ssrc", "not_ready",
     "send_failed", "event_overflow", "too_big", "not_started", "srtcp_auth", "unclassified",
+    "pipe_full",        # a media worker's inbox was full: the datagram / fan-out for it was dropped
 )

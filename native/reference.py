@@ -43,9 +43,11 @@ from native.constants import (
     HIST_BUCKETS,
     LAYER_ALL,
     MAX_RTP,
+    MAX_WORKERS,
     OFF_RING,
     SEND_LOG_SIZE,
     SENT_RING,
+    SRS_PER_PACKET,
     START_WINDOW,
 )
 from native.interface import (
@@ -691,6 +693,7 @@ class _Peer:
     sent_log: dict[int, tuple[int, int, int]] | None = None   # slot -> (transport seq, send µs, bytes)
     rx_packets: int = 0
     tx_packets: int = 0
+    worker: int = 0
 
     def next_twcc(self) -> int:
         seq = self.twcc_next
@@ -767,9 +770,16 @@ class ReferenceForwarder:
     """The engine's forwarding path in plain Python: same control methods, same `poll()` events
     (kind, peer, (host, port), payload) for STUN, DTLS, RTCP (decrypted) and RTP of an unknown SSRC."""
 
-    def __init__(self, sock: socket.socket, batch: int = 64, max_sent_rings: int = 512) -> None:
+    def __init__(self, sock: socket.socket, batch: int = 64, max_sent_rings: int = 512, workers: int = 1) -> None:
         if max_sent_rings < 0:
             raise ValueError("max_sent_rings must be >= 0")
+        if not 1 <= workers <= MAX_WORKERS:
+            raise ValueError(f"workers must be 1..{MAX_WORKERS}")
+        # media workers: forwarding is the same whatever the worker count (one thread here); what the engine's
+        # workers would each handle and hand each other is counted, for worker_counters()
+        self.workers = workers
+        self._lanes = [[0, 0, 0, 0] for _ in range(workers)]   # rx, forwarded, piped out, piped in
+        self._sending = 0                                      # whose send _send_protected counts
         self.sock = sock
         self.batch = batch
         self.max_sent_rings = max_sent_rings
@@ -791,10 +801,25 @@ class ReferenceForwarder:
             raise ValueError(f"peer {peer} unknown")
         return self.peers[peer]
 
-    def add_peer(self, peer: int) -> None:
+    def add_peer(self, peer: int, worker: int = 0) -> None:
+        if not 0 <= worker < self.workers:
+            raise ValueError(f"worker index {worker} out of range")
         if peer in self.peers:
             raise ValueError(f"peer {peer} already exists")
-        self.peers[peer] = _Peer()
+        self.peers[peer] = _Peer(worker=worker)
+
+    def peer_worker(self, peer: int) -> int:
+        return self.peers[peer].worker if peer in self.peers else -1
+
+    def worker_count(self) -> int:
+        return self.workers
+
+    def worker_counters(self) -> list[tuple[int, int, int, int]]:
+        return [(a, b, c, d) for a, b, c, d in self._lanes]
+
+    def _pipe(self, src: int, dst: int) -> None:
+        self._lanes[src][2] += 1
+        self._lanes[dst][3] += 1
 
     def set_peer_address(self, peer: int, host: str, port: int) -> None:
         p = self._peer(peer)
@@ -968,9 +993,12 @@ class ReferenceForwarder:
                 break
         return events
 
-    def serve(self, callback: Callable[[list[Event]], object]) -> None:
+    def serve(self, callback: Callable[[list[Event]], object], worker: int = 0) -> None:
         """poll() whenever the socket is readable, handing events to `callback`, until stop_serving(). The
-        reference has no lock: drive it from this one thread only (there is no threaded reference)."""
+        reference has no lock: drive it from this one thread only (there is no threaded reference); `worker`
+        must be 0 (worker 0 does everything here)."""
+        if worker != 0:
+            raise ValueError("the reference serves on one thread: worker 0")
         self._running = True
         while self._running:
             readable, _, _ = select.select([self.sock], [], [], 0.2)
@@ -989,6 +1017,11 @@ class ReferenceForwarder:
     def _handle(self, data: bytes, addr: tuple[str, int], events: list[Event]) -> None:
         self._counts["rx_packets"] += 1
         self._counts["rx_bytes"] += len(data)
+        owner = self._by_addr.get(addr, -1) if 1 <= len(data) < 2048 - 16 else -1
+        lane = self.peers[owner].worker if owner >= 0 else 0
+        if lane:
+            self._pipe(0, lane)                                 # worker 0 owns the socket, hands it on
+        self._lanes[lane][0] += 1
         if not data:
             self._drops["malformed"] += 1
             return
@@ -1061,8 +1094,12 @@ class ReferenceForwarder:
             t.keyframes += 1
             t.last_keyframe_ns = now
         abs_send = abs_send_time(now)
+        owner = self.peers[peer].worker
+        for lane in sorted({self.peers[self.subs[si].peer].worker for si in t.subs} - {owner}):
+            self._pipe(owner, lane)                             # the decrypted packet, to that worker's subs
         for si in t.subs:
             s = self.subs[si]
+            self._sending = self.peers[s.peer].worker
             if s.paused:
                 s.paused_packets += 1
                 continue
@@ -1099,6 +1136,7 @@ class ReferenceForwarder:
             s.packets += 1
             s.octets += info[10]
             s.last_send_ns = now
+        self._sending = 0
 
     def _send(self, sp: _Peer, plain: bytes, twcc_seq: int | None = None) -> bytes | None:
         """Protects and sends; the protected bytes, or None (a counted send_failed drop)."""
@@ -1125,6 +1163,7 @@ class ReferenceForwarder:
             self._drops["send_failed"] += 1
             return False
         sp.tx_packets += 1
+        self._lanes[self._sending][1] += 1
         self._counts["forwarded_packets"] += 1
         self._counts["forwarded_bytes"] += len(data)
         return True
@@ -1168,6 +1207,25 @@ class ReferenceForwarder:
             return False
         self._counts["rtcp_sent"] += 1
         return True
+
+    def sender_reports(self, peer: int, ntp: int, subs: Iterable[tuple[int, int]]) -> int:
+        p = self._peer(peer)
+        if p.tx is None or p.addr is None:
+            return 0
+        reports: list[bytes] = []
+        for si, rtp_ts in subs:
+            s = self.subs.get(si)
+            if s is None or s.peer != peer or not s.started:
+                continue
+            reports.append(struct.pack("!BBHIIIIII", 0x80, 200, 6, s.ssrc, (ntp >> 32) & 0xFFFFFFFF,
+                                       ntp & 0xFFFFFFFF, (rtp_ts + s.ts_offset) & 0xFFFFFFFF,
+                                       s.packets & 0xFFFFFFFF, s.octets & 0xFFFFFFFF))
+        sent = 0
+        for i in range(0, len(reports), SRS_PER_PACKET):
+            chunk = reports[i:i + SRS_PER_PACKET]
+            if self.send_rtcp(peer, b"".join(chunk)):
+                sent += len(chunk)
+        return sent
 
     def send_raw(self, peer: int, data: bytes) -> bool:
         p = self._peer(peer)
@@ -1287,6 +1345,7 @@ class ReferenceForwarder:
             rx_packets=c["rx_packets"], rx_bytes=c["rx_bytes"], forwarded_packets=c["forwarded_packets"],
             forwarded_bytes=c["forwarded_bytes"], rtx_packets=c["rtx_packets"], rtcp_sent=c["rtcp_sent"],
             batches=c["batches"], probe_packets=c["probe_packets"], layer_filtered=c["layer_filtered"],
+            piped=sum(lane[2] for lane in self._lanes),
             buffer_bytes=(sum(t.mask + 1 for t in self.tracks.values()) + self._sent_rings() * SENT_RING) * BUFFER_SLOT,
             sent_rings=self._sent_rings(), sent_ring_evictions=self.sent_ring_evictions,
             drops=dict(self._drops),

@@ -1,9 +1,9 @@
 """The native engine as the node uses it: on its own media thread (default) or driven by the event loop.
 
-On the media thread, datagrams are received, forwarded and sent without the GIL, so Python work (signalling,
+On the media threads (one per media worker), datagrams are received, forwarded and sent without the GIL, so Python work (signalling,
 HTTP, timers, RTCP decisions) never delays media, and media never waits for the event loop. Every call Python
-makes into the engine then takes the engine's lock, which the media thread holds only while it processes one
-receive batch (`Engine.serve`): the per-packet path itself never pays for the lock per packet.
+makes into the engine then takes every worker's lock, which a media thread holds only while it processes one
+batch (`Engine.serve`): the per-packet path itself never pays for the lock per packet.
 
 Which methods take the lock is not a list of names kept here: it is every method of
 `native.interface.EngineControl`, the part of the engine's interface that reads or changes what the media
@@ -56,15 +56,25 @@ LOCKED: tuple[str, ...] = members(EngineControl)   # the methods ThreadedEngine 
 
 
 class MediaThread:
-    """Runs `engine.serve` on a dedicated thread; events go to `deliver` (called on the media thread)."""
+    """Runs the engine's media workers, one thread each (`engine.serve(deliver, worker)`); events go to
+    `deliver`, called on the worker thread that produced them (so it must be thread-safe)."""
 
     def __init__(self, engine: EngineApi, deliver: Callable[[list[Event]], object]) -> None:
         self.engine = engine
-        self._thread = threading.Thread(target=engine.serve, args=(deliver,), name="castellan-media", daemon=True)
+        self._threads = [
+            threading.Thread(target=engine.serve, args=(deliver, w), name=f"castellan-media-{w}", daemon=True)
+            for w in range(engine.worker_count())
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for t in self._threads:
+            t.start()
+
+    def native_ids(self) -> list[int]:
+        """The workers' kernel thread ids (for per-thread CPU in /proc), once started."""
+        return [t.native_id for t in self._threads if t.native_id is not None]
 
     def stop(self, timeout: float = 2.0) -> None:
         self.engine.stop_serving()
-        self._thread.join(timeout)
+        for t in self._threads:
+            t.join(timeout)

@@ -29,7 +29,9 @@ class NodeConfig:
     # that sent least recently is evicted (castellan_nack_buffer_evictions_total)
     nack_buffer_mb: int = 256
     measure_latency: bool = True
-    media_thread: bool = True  # forward on a dedicated native thread (False: from the event loop)
+    media_thread: bool = True  # forward on dedicated native threads (False: from the event loop)
+    media_workers: int = 0  # media workers (native threads, sfu/workers.py); 0: one per core the node is given
+    room_spread_at: int = 16  # from this many participants on, a room's newcomers go to the least-loaded worker
     # behind a reverse proxy (docs/deploy.md, "TLS"): X-Forwarded-For counts only from these CIDRs, read from the
     # right like the control plane's --trusted-proxies (signalling/control/clientaddr.py); 0 hops = recursive
     trusted_proxies: tuple[str, ...] = ()

@@ -90,6 +90,17 @@ class NodeCollector(Collector):
         yield counter("castellan_nack_buffer_evictions",
                       "NACK buffers taken from the least recently sending subscription at the node-wide cap",
                       c.get("sent_ring_evictions", 0))
+        per_worker = CounterMetricFamily("castellan_worker_forwarded_packets",
+                                         "Packets each media worker sent (its subscribers' share of every fan-out)",
+                                         labels=[*labels, "worker"])
+        handed = CounterMetricFamily("castellan_worker_handed_packets",
+                                     "Packets a media worker handed another (datagrams of its peers, fan-out shares)",
+                                     labels=[*labels, "worker"])
+        for w, (_rx, fwd, piped, _taken) in enumerate(node.media_engine.worker_counters()):
+            per_worker.add_metric([*ids, str(w)], fwd)
+            handed.add_metric([*ids, str(w)], piped)
+        yield per_worker
+        yield handed
         drops = CounterMetricFamily("castellan_dropped_packets", "Datagrams dropped, by reason", labels=[*labels, "reason"])
         for reason, n in c["drops"].items():
             drops.add_metric([*ids, reason], n)

@@ -47,6 +47,7 @@ from sfu.transport.demux import Demux
 from sfu.transport.dtls import Certificate
 from sfu.transport.ice import IceLite, new_credentials
 from sfu.turn import ice_server
+from sfu.workers import WorkerPlacement, cores_given, worker_count
 
 if TYPE_CHECKING:
     from sfu.subscription import Subscription
@@ -101,6 +102,7 @@ class Node:
         self.registry_ok = True  # false while the registry is unreachable: no new participants
         self.sock: socket.socket | None = None
         self.engine: EngineApi | None = None
+        self.workers = WorkerPlacement(worker_count(config.media_workers, cores_given()), config.room_spread_at)
         self._media: MediaThread | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # the duties
@@ -142,6 +144,7 @@ class Node:
             self.config.max_subs,
             self.config.measure_latency,
             self.config.max_sent_rings,
+            self.workers.count,
         )
         loop = asyncio.get_running_loop()
         if self.config.media_thread:
@@ -150,8 +153,8 @@ class Node:
         else:
             loop.add_reader(sock.fileno(), self.demux.on_readable)
         self._tasks.append(asyncio.create_task(self._ticker()))
-        log.info("node %s (%s) media on udp %s:%d", self.config.node_id, self.config.region, self.config.host,
-                 self.config.udp_port)
+        log.info("node %s (%s) media on udp %s:%d, %d media worker(s)", self.config.node_id, self.config.region,
+                 self.config.host, self.config.udp_port, self.workers.count)
 
     async def stop(self) -> None:
         for p in list(self.by_id.values()):
@@ -179,9 +182,10 @@ class Node:
         if room is None:
             room = self.rooms[key] = Room(tenant=claims.tenant, name=claims.room)
         peer = self.peers.take()
-        self.media_engine.add_peer(peer)
+        worker = self.workers.place(key)
+        self.media_engine.add_peer(peer, worker)
         p = Participant(id=claims.participant, name=claims.name or claims.participant, room=room, peer=peer,
-                        tenant=claims.tenant)
+                        tenant=claims.tenant, worker=worker)
         p.ice_ufrag, p.ice_pwd = new_credentials()
         self.ice.register(p.ice_ufrag, p.ice_pwd, p)
         room.participants[p.id] = p
@@ -239,6 +243,7 @@ class Node:
         if p.dtls is not None:
             p.dtls.close()
         self.media_engine.remove_peer(p.peer)
+        self.workers.release(p.room.key, p.worker)
         self.peers.give(p.peer)
         self.by_peer.pop(p.peer, None)
         self.by_id.pop(p.id, None)

@@ -50,6 +50,7 @@ class Participant:
     room: Room
     peer: int  # engine peer index
     tenant: str
+    worker: int = 0  # the media worker that owns its peer (sfu/workers.py)
     signalling: SignallingState = SignallingState.ATTACHED
     media: MediaState = MediaState.NEW
     resume_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))

@@ -104,6 +104,9 @@ def parser() -> argparse.ArgumentParser:
                     help="seconds a TURN credential stays valid")
     ap.add_argument("--nack-buffer-mb", type=int, default=int(_env("nack_buffer_mb", 256)),
                     help="memory for retransmissions to subscribers without RTX, node-wide (512 KiB each)")
+    ap.add_argument("--media-workers", type=int, default=int(_env("media_workers", 0)),
+                    help="media worker threads forwarding packets (0: one per core the node is given, its CPU "
+                         "limit included; at most 16)")
     ap.add_argument("--log-level", default=_env("log_level", "info"))
     ap.add_argument("--log-format", default=_env("log_format", "json"), choices=["json", "text"])
     return ap
@@ -185,6 +188,7 @@ async def serve(args: argparse.Namespace) -> None:
         trusted_proxies=tuple(p.strip() for p in args.trusted_proxies.split(",") if p.strip()),
         forwarded_hops=args.forwarded_hops,
         nack_buffer_mb=max(0, args.nack_buffer_mb),
+        media_workers=max(0, args.media_workers),
     )
     try:
         context = tls_context(args.ca_bundle)

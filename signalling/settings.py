@@ -72,6 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASTELLAN_LOG_FORMAT", NODE, "--log-format", "logFormat"),
     Setting("CASTELLAN_NACK_BUFFER_MB", NODE, "--nack-buffer-mb",
             "not set: the default 256 MiB (node.extraEnv to change it)"),
+    Setting("CASTELLAN_MEDIA_WORKERS", NODE, "--media-workers", "node.mediaWorkers"),
     Setting("CASTELLAN_TURN_URLS", NODE, "--turn-urls", "regions[].turn (the region's coturn URLs)"),
     Setting("CASTELLAN_TURN_SECRET", NODE, "--turn-secret", "regions[].turn (the region's generated Secret)"),
     Setting("CASTELLAN_TURN_TTL", NODE, "--turn-ttl", "turn.credentialTTL"),

@@ -538,7 +538,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
             for path in paths:
                 if path == "floor":
                     continue
-                target = CastellanTarget("python" if path == "python" else "native")
+                node_args = ["--media-workers", str(args.media_workers)] if args.media_workers else []
+                target = CastellanTarget("python" if path == "python" else "native", node_args=node_args)
                 row = await measure_target(
                     target,
                     media,
@@ -632,6 +633,8 @@ def main(argv: list[str] | None = None) -> int:
         help="publisher pacing rate as a multiple of the video "
         "bitrate (libwebrtc's pacing factor is 2.5); 0 sends every frame as one burst",
     )
+    ap.add_argument("--media-workers", type=int, default=0,
+                    help="the node's --media-workers (default: its own default, one per core)")
     ap.add_argument("--json", help="also write the rows as JSON here")
     ap.add_argument(
         "--profile",
@@ -662,6 +665,13 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     print()
     print(ratios(rows))
+    print()
+    for r in rows:
+        ms = r.extra.get("main_thread_ms_per_s")
+        if r.path.startswith("castellan") and ms is not None:
+            subs = 2 * r.extra.get("joined", r.n)   # audio + video per subscriber
+            print(f"N={r.n} {r.path}: main thread (event loop) {ms:.1f} ms/s = {ms * 100 / max(subs, 1):.1f} ms/s "
+                  f"per 100 subscriptions")
     print()
     print(
         "CPU µs/pkt: node process CPU (all threads, user+sys) / packets the node forwarded in the window; floor: "

@@ -2,15 +2,22 @@
 # ---- the Engine: tables, the per-packet path (poll / serve), sends decided by Python, stats ----
 
 cdef class Engine:
-    """The native forwarding engine of one node. Single-threaded: Python calls it from the event loop."""
+    """The native forwarding engine of one node: `workers` media workers over one set of tables.
+
+    Python creates and calls the primary (worker 0); it makes one more Engine per further worker that shares
+    the primary's tables and socket but has its own batch buffers, counters, lock and inbox. Worker 0 owns the
+    socket: it receives every datagram and hands a datagram of a peer another worker owns to that worker's inbox
+    (PIPE_RAW). A worker that decrypts a packet fans it out to its own subscriptions and hands it, decrypted, to
+    each other worker with subscriptions to that track (PIPE_FANOUT): a peer's SRTP sessions, transport-cc logs
+    and subscriptions are only ever touched by its own worker (or by Python holding every worker's lock)."""
 
     cdef int fd
     cdef int max_peers, max_tracks, max_subs
     cdef Peer *peers
     cdef Track *tracks
     cdef Sub *subs
-    cdef Table addr_table
-    cdef Table ssrc_table
+    cdef Table *addr_table
+    cdef Table *ssrc_table
     cdef uint8_t *rx_buf
     cdef sockaddr_storage rx_addr[RX_BATCH]
     cdef iovec rx_iov[RX_BATCH]
@@ -37,47 +44,100 @@ cdef class Engine:
     cdef uint64_t sent_ring_evictions
     cdef uint32_t *hist
     cdef int measure_latency
-    cdef pthread_mutex_t mtx     # serialises the media thread and Python's table updates (recursive)
+    cdef pthread_mutex_t *lock   # this worker's lock (recursive; in its Inbox): held while it works a batch
     cdef volatile int running
+    cdef int index, nworkers     # this worker, and how many share the tables
+    cdef int shared              # 1: a further worker (tables belong to the primary)
+    cdef list others             # primary only: the Engines of workers 1..n-1
+    cdef Inbox *inbox            # one per worker, owned by the primary
+    cdef uint32_t wake_mask      # workers handed items since they were last woken
+    cdef uint32_t woken_mask     # workers woken during this batch already
+    cdef uint64_t piped          # items this worker handed to others
+    cdef uint64_t pipe_in        # items it took from its inbox
 
     def __cinit__(self, int fd, int max_peers=1024, int max_tracks=4096, int max_subs=16384,
-                  bint measure_latency=True, int max_sent_rings=512):
+                  bint measure_latency=True, int max_sent_rings=512, int workers=1, Engine _primary=None,
+                  int _index=0):
         cdef int i, one = 1
         if max_sent_rings < 0:
             raise ValueError("max_sent_rings must be >= 0")
+        if workers < 1 or workers > MAX_WORKERS:
+            raise ValueError(f"workers must be 1..{MAX_WORKERS}")
+        self.index = _index
+        self.nworkers = workers
+        self.others = []
         self.max_sent_rings = max_sent_rings
         self.fd = fd
         self.max_peers = max_peers
         self.max_tracks = max_tracks
         self.max_subs = max_subs
-        self.peers = <Peer *>calloc(max_peers, sizeof(Peer))
-        self.tracks = <Track *>calloc(max_tracks, sizeof(Track))
-        self.subs = <Sub *>calloc(max_subs, sizeof(Sub))
         self.rx_buf = <uint8_t *>malloc(RX_BATCH * SLOT)
         self.rx_ctrl = <uint8_t *>calloc(RX_BATCH, 64)
         self.tx_buf = <uint8_t *>malloc(TX_SLOTS * SLOT)
         self.hist = <uint32_t *>calloc(HIST_BUCKETS, sizeof(uint32_t))
-        if (self.peers == NULL or self.tracks == NULL or self.subs == NULL or self.rx_buf == NULL
-                or self.rx_ctrl == NULL or self.tx_buf == NULL or self.hist == NULL):
+        if self.rx_buf == NULL or self.rx_ctrl == NULL or self.tx_buf == NULL or self.hist == NULL:
             raise MemoryError()
-        table_init(&self.addr_table, 4096)
-        table_init(&self.ssrc_table, 16384)
         for i in range(RX_BATCH):
             self.rx_iov[i].iov_base = self.rx_buf + i * SLOT
             self.rx_iov[i].iov_len = SLOT
         for i in range(TX_SLOTS):
             self.tx_iov[i].iov_base = self.tx_buf + i * SLOT
+        self.measure_latency = 1 if measure_latency else 0
+        if _primary is not None:
+            # a further worker: the primary's tables, inbox array and socket
+            self.shared = 1
+            self.peers, self.tracks, self.subs = _primary.peers, _primary.tracks, _primary.subs
+            self.addr_table, self.ssrc_table = _primary.addr_table, _primary.ssrc_table
+            self.inbox = _primary.inbox
+            self.lock = &self.inbox[_index].work
+            return
+        self.peers = <Peer *>calloc(max_peers, sizeof(Peer))
+        self.tracks = <Track *>calloc(max_tracks, sizeof(Track))
+        self.subs = <Sub *>calloc(max_subs, sizeof(Sub))
+        self.addr_table = <Table *>calloc(1, sizeof(Table))
+        self.ssrc_table = <Table *>calloc(1, sizeof(Table))
+        self.inbox = <Inbox *>calloc(workers, sizeof(Inbox))
+        if (self.peers == NULL or self.tracks == NULL or self.subs == NULL or self.addr_table == NULL
+                or self.ssrc_table == NULL or self.inbox == NULL):
+            raise MemoryError()
+        table_init(self.addr_table, 4096)
+        table_init(self.ssrc_table, 16384)
         cdef pthread_mutexattr_t attr
         pthread_mutexattr_init(&attr)
         pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE)
-        pthread_mutex_init(&self.mtx, &attr)
-        self.measure_latency = 1 if measure_latency else 0
+        for i in range(workers):
+            pthread_mutex_init(&self.inbox[i].work, &attr)
+            pthread_mutex_init(&self.inbox[i].mtx, NULL)
+            self.inbox[i].wake_fd = -1
+            if workers > 1:
+                self.inbox[i].wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
+                self.inbox[i].items = <PipeItem *>calloc(INBOX_SIZE, sizeof(PipeItem))
+                self.inbox[i].data = <uint8_t *>malloc(INBOX_SIZE * SLOT)
+                if self.inbox[i].wake_fd < 0 or self.inbox[i].items == NULL or self.inbox[i].data == NULL:
+                    raise MemoryError("media worker inbox")
+        self.lock = &self.inbox[0].work
         if self.measure_latency:
             setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(int))
         _init_srtp()
+        for i in range(1, workers):
+            self.others.append(Engine(fd, max_peers, max_tracks, max_subs, measure_latency, max_sent_rings,
+                                      workers, self, i))
 
     def __dealloc__(self):
         cdef int i
+        free(self.rx_buf)
+        free(self.rx_ctrl)
+        free(self.tx_buf)
+        free(self.hist)
+        if self.shared:
+            return
+        if self.inbox != NULL:
+            for i in range(self.nworkers):
+                if self.inbox[i].wake_fd >= 0:
+                    c_close(self.inbox[i].wake_fd)
+                free(self.inbox[i].items)
+                free(self.inbox[i].data)
+            free(self.inbox)
         if self.peers != NULL:
             for i in range(self.max_peers):
                 self._free_peer_srtp(i)
@@ -93,12 +153,12 @@ cdef class Engine:
                     free(self.tracks[i].ring_len); free(self.tracks[i].ring_seq)
             free(self.tracks)
         free(self.subs)
-        free(self.rx_buf)
-        free(self.rx_ctrl)
-        free(self.tx_buf)
-        free(self.hist)
-        table_free(&self.addr_table)
-        table_free(&self.ssrc_table)
+        if self.addr_table != NULL:
+            table_free(self.addr_table)
+            free(self.addr_table)
+        if self.ssrc_table != NULL:
+            table_free(self.ssrc_table)
+            free(self.ssrc_table)
 
     # ---------------- control-plane methods (Python) ----------------
 
@@ -116,12 +176,35 @@ cdef class Engine:
             raise ValueError(f"{what} index {idx} out of range")
         return 0
 
-    def add_peer(self, int peer):
+    def add_peer(self, int peer, int worker=0):
+        """A new peer, owned by media worker `worker` (its SRTP sessions, its subscriptions' fan-out)."""
         self._check(peer, self.max_peers, "peer")
+        self._check(worker, self.nworkers, "worker")
         if self.peers[peer].used:
             raise ValueError(f"peer {peer} already exists")
         memset(&self.peers[peer], 0, sizeof(Peer))
         self.peers[peer].used = 1
+        self.peers[peer].worker = worker
+
+    def peer_worker(self, int peer):
+        """The worker that owns `peer`, or -1 for no such peer."""
+        self._check(peer, self.max_peers, "peer")
+        return self.peers[peer].worker if self.peers[peer].used else -1
+
+    def worker_count(self):
+        return self.nworkers
+
+    def worker_counters(self):
+        """Per worker: (datagrams it handled, packets it sent, items it handed to others, items it took)."""
+        cdef Engine lane
+        out = []
+        for i in range(self.nworkers):
+            lane = self._lane(i)
+            out.append((lane.rx_packets, lane.fwd_packets, lane.piped, lane.pipe_in))
+        return out
+
+    cdef Engine _lane(self, int i):
+        return self if i == 0 else <Engine>self.others[i - 1]
 
     def set_peer_address(self, int peer, str host, int port):
         """Binds the peer to the address its valid STUN came from (also on NAT rebinding / ICE restart)."""
@@ -147,10 +230,10 @@ cdef class Engine:
                 raise ValueError(f"bad address {host!r}")
             p.addrlen = sizeof(sockaddr_in)
         if p.has_addr:
-            table_del(&self.addr_table, p.key_a, p.key_b)
+            table_del(self.addr_table, p.key_a, p.key_b)
         memcpy(&p.addr, &sa, sizeof(sa))
         addr_key(&p.addr, &p.key_a, &p.key_b)
-        if table_put(&self.addr_table, p.key_a, p.key_b, peer) != 0:
+        if table_put(self.addr_table, p.key_a, p.key_b, peer) != 0:
             raise MemoryError("address table full")
         p.has_addr = 1
 
@@ -159,7 +242,7 @@ cdef class Engine:
         self._check(peer, self.max_peers, "peer")
         cdef Peer *p = &self.peers[peer]
         if p.has_addr:
-            table_del(&self.addr_table, p.key_a, p.key_b)
+            table_del(self.addr_table, p.key_a, p.key_b)
             p.has_addr = 0
 
     def set_peer_srtp(self, int peer, int profile, bytes rx_key, bytes tx_key):
@@ -198,7 +281,7 @@ cdef class Engine:
             if self.tracks[i].used and self.tracks[i].peer == peer:
                 self.remove_track(i)
         if p.has_addr:
-            table_del(&self.addr_table, p.key_a, p.key_b)
+            table_del(self.addr_table, p.key_a, p.key_b)
         self._free_peer_srtp(peer)
         free_twcc_logs(p)
         memset(p, 0, sizeof(Peer))
@@ -212,10 +295,13 @@ cdef class Engine:
             raise ValueError(f"track {track} already exists")
         if buffer_packets < 16 or (buffer_packets & (buffer_packets - 1)):
             raise ValueError("buffer_packets must be a power of two >= 16")
-        if table_get(&self.ssrc_table, peer, ssrc) >= 0:
+        if table_get(self.ssrc_table, peer, ssrc) >= 0:
             raise ValueError(f"ssrc {ssrc} already published by peer {peer}")
         cdef Track *t = &self.tracks[track]
+        cdef uint32_t gen = t.gen + 1
+        cdef int w
         memset(t, 0, sizeof(Track))
+        t.gen = gen
         t.ring = map_buffer(<size_t>buffer_packets * SLOT)
         t.ring_len = <uint16_t *>calloc(buffer_packets, sizeof(uint16_t))
         t.ring_seq = <uint16_t *>calloc(buffer_packets, sizeof(uint16_t))
@@ -223,6 +309,7 @@ cdef class Engine:
         if t.ring == NULL or t.ring_len == NULL or t.ring_seq == NULL:
             unmap_buffer(t.ring, <size_t>buffer_packets * SLOT); free(t.ring_len); free(t.ring_seq)
             memset(t, 0, sizeof(Track))
+            t.gen = gen
             raise MemoryError()
         self.buffer_bytes += <size_t>buffer_packets * SLOT
         t.used = 1
@@ -230,12 +317,13 @@ cdef class Engine:
         t.ssrc = ssrc
         t.codec = codec
         t.clock_rate = clock_rate
-        t.first_sub = -1
-        t.first_pending = -1
+        for w in range(MAX_WORKERS):
+            t.first_sub[w] = -1
+            t.first_pending[w] = -1
         t.audio_level = -1
         t.max_tid_seen = -1
         t.max_sid_seen = -1
-        if table_put(&self.ssrc_table, peer, ssrc, track) != 0:
+        if table_put(self.ssrc_table, peer, ssrc, track) != 0:
             raise MemoryError("ssrc table full")
 
     def remove_track(self, int track):
@@ -248,13 +336,15 @@ cdef class Engine:
             if self.subs[i].used and self.subs[i].track == track:
                 self.remove_subscription(i)
             elif self.subs[i].used and self.subs[i].target == track:
-                _unlink(self.subs, &t.first_pending, i, 1)
+                _unlink(self.subs, &t.first_pending[self.peers[self.subs[i].peer].worker], i, 1)
                 self.subs[i].target = -1
-        table_del(&self.ssrc_table, t.peer, t.ssrc)
+        table_del(self.ssrc_table, t.peer, t.ssrc)
         unmap_buffer(t.ring, (<size_t>t.ring_mask + 1) * SLOT)
         self.buffer_bytes -= (<size_t>t.ring_mask + 1) * SLOT
         free(t.ring_len); free(t.ring_seq)
+        cdef uint32_t gen = t.gen
         memset(t, 0, sizeof(Track))
+        t.gen = gen                  # a packet still in a worker's inbox finds another generation: dropped
 
     def add_subscription(self, int sub, int track, int peer, unsigned int ssrc, int pt,
                          unsigned int rtx_ssrc=0, int rtx_pt=-1, bytes ext_map=b"", int abs_send_out=0,
@@ -308,17 +398,19 @@ cdef class Engine:
                     raise MemoryError()
                 self.sent_rings += 1
                 self.buffer_bytes += SENT_RING * SLOT
-        s.next = t.first_sub
-        t.first_sub = sub
+        cdef int w = self.peers[peer].worker
+        s.next = t.first_sub[w]
+        t.first_sub[w] = sub
 
     def remove_subscription(self, int sub):
         self._check(sub, self.max_subs, "subscription")
         cdef Sub *s = &self.subs[sub]
         if not s.used:
             return
-        _unlink(self.subs, &self.tracks[s.track].first_sub, sub, 0)
+        cdef int w = self.peers[s.peer].worker
+        _unlink(self.subs, &self.tracks[s.track].first_sub[w], sub, 0)
         if s.target >= 0:
-            _unlink(self.subs, &self.tracks[s.target].first_pending, sub, 1)
+            _unlink(self.subs, &self.tracks[s.target].first_pending[w], sub, 1)
         self._drop_sent_ring(s)
         memset(s, 0, sizeof(Sub))
 
@@ -358,14 +450,15 @@ cdef class Engine:
         cdef Sub *s = &self.subs[sub]
         if not s.used or not self.tracks[track].used:
             raise ValueError("unknown subscription or track")
+        cdef int w = self.peers[s.peer].worker
         if s.target >= 0:
-            _unlink(self.subs, &self.tracks[s.target].first_pending, sub, 1)
+            _unlink(self.subs, &self.tracks[s.target].first_pending[w], sub, 1)
             s.target = -1
         if track == s.track:
             return
         s.target = track
-        s.next_pending = self.tracks[track].first_pending
-        self.tracks[track].first_pending = sub
+        s.next_pending = self.tracks[track].first_pending[w]
+        self.tracks[track].first_pending[w] = sub
 
     def subscription_layer(self, int sub):
         """(current track, pending target or -1, switches so far)"""
@@ -440,20 +533,40 @@ cdef class Engine:
 
     def poll(self, int max_batches=16):
         """Receives and forwards until the socket is empty (or max_batches); returns control events:
-        a list of (kind, peer, (host, port), payload bytes). For an engine driven by the event loop."""
+        a list of (kind, peer, (host, port), payload bytes). For an engine driven by the event loop: with several
+        workers, this thread also works every worker's inbox (the same forwarding, on one thread)."""
         cdef list events = []
         cdef int b, n
         for b in range(max_batches):
             with nogil:
-                pthread_mutex_lock(&self.mtx)
+                pthread_mutex_lock(self.lock)
                 n = self._recv_batch()
-                pthread_mutex_unlock(&self.mtx)
-            if n < 0:
-                break
-            self._collect(events)
+                pthread_mutex_unlock(self.lock)
+            if n >= 0:
+                self._collect(events)
+            if self.nworkers > 1:
+                self._poll_inboxes(events)
             if n < RX_BATCH:
                 break
         return events
+
+    cdef void _poll_inboxes(self, list events):
+        """poll() with several workers: works every inbox until all are empty (a fan-out handed on may hand a
+        packet back to worker 0), bounded by what INBOX_SIZE lets the workers hold."""
+        cdef Engine lane
+        cdef int i, k, total, rounds
+        for rounds in range(4 * INBOX_SIZE // RX_BATCH * MAX_WORKERS):
+            total = 0
+            for i in range(self.nworkers):
+                lane = self._lane(i)
+                with nogil:
+                    pthread_mutex_lock(lane.lock)
+                    k = lane._take_inbox()
+                    pthread_mutex_unlock(lane.lock)
+                lane._collect(events)
+                total += k
+            if total == 0:
+                break
 
     cdef void _collect(self, list events):
         cdef int i
@@ -463,32 +576,62 @@ cdef class Engine:
                                                      self.ev_len[i])))
         self.ev_count = 0
 
-    def serve(self, callback):
-        """The media loop on its own thread: waits for datagrams and forwards them without the GIL; takes the
-        GIL only to hand control events to `callback` (a list, as poll() returns). Runs until stop_serving().
-        Python calls on the engine from other threads must hold the engine lock (native.threaded.ThreadedEngine)."""
-        cdef pollfd pfd
-        cdef int r, n, b
+    def serve(self, callback, int worker=0):
+        """One media worker's loop on its own thread: forwards without the GIL; takes the GIL only to hand
+        control events to `callback` (a list, as poll() returns). Worker 0 owns the socket; the others wait on
+        their inbox. Run one thread per worker (native.threaded.MediaWorkers) until stop_serving(). Python calls
+        on the engine from other threads must hold every worker's lock (native.threaded.ThreadedEngine)."""
+        self._check(worker, self.nworkers, "worker")
+        self._lane(worker)._serve(callback)
+
+    cdef void _serve(self, callback):
+        cdef pollfd pfd[2]
+        cdef int r, n, b, nfds, more = 0
+        cdef uint64_t val
+        cdef int wake_fd = self.inbox[self.index].wake_fd
         self.running = 1
         with nogil:
             while self.running:
-                pfd.fd = self.fd
-                pfd.events = POLLIN
-                pfd.revents = 0
-                r = c_poll(&pfd, 1, 200)
-                if r <= 0:
+                nfds = 0
+                if self.index == 0:
+                    pfd[0].fd = self.fd
+                    pfd[0].events = POLLIN
+                    pfd[0].revents = 0
+                    nfds = 1
+                if wake_fd >= 0:
+                    pfd[nfds].fd = wake_fd
+                    pfd[nfds].events = POLLIN
+                    pfd[nfds].revents = 0
+                    nfds += 1
+                r = c_poll(pfd, nfds, 0 if more else 200)
+                if r < 0 or (r == 0 and not more):
                     continue
-                for b in range(16):
-                    pthread_mutex_lock(&self.mtx)
-                    n = self._recv_batch()
-                    pthread_mutex_unlock(&self.mtx)
-                    if n < 0:
-                        break
-                    if self.ev_count > 0:
-                        with gil:
-                            self._deliver(callback)
-                    if n < RX_BATCH:
-                        break
+                if wake_fd >= 0:
+                    c_read(wake_fd, &val, 8)    # reset before draining: a later hand-off wakes us again
+                if self.index == 0:
+                    for b in range(16):
+                        pthread_mutex_lock(self.lock)
+                        n = self._recv_batch()
+                        pthread_mutex_unlock(self.lock)
+                        self._wake_others()
+                        if self.ev_count > 0:
+                            with gil:
+                                self._deliver(callback)
+                        if n < RX_BATCH:
+                            break
+                more = 0
+                if wake_fd >= 0:
+                    for b in range(16):
+                        pthread_mutex_lock(self.lock)
+                        n = self._take_inbox()
+                        pthread_mutex_unlock(self.lock)
+                        self._wake_others()
+                        if self.ev_count > 0:
+                            with gil:
+                                self._deliver(callback)
+                        if n < RX_BATCH:
+                            break
+                    more = 1 if n == RX_BATCH else 0   # bounded per wake-up; the socket gets its turn first
 
     cdef void _deliver(self, callback):
         cdef list events = []
@@ -499,14 +642,116 @@ cdef class Engine:
             pass
 
     def stop_serving(self):
-        self.running = 0
+        cdef Engine lane
+        cdef uint64_t one = 1
+        for i in range(self.nworkers):
+            lane = self._lane(i)
+            lane.running = 0
+            if self.inbox[i].wake_fd >= 0:
+                c_write(self.inbox[i].wake_fd, &one, 8)
 
     def _lock(self):
+        """Takes every worker's lock, in worker order (the only place that holds more than one)."""
+        cdef int i
         with nogil:
-            pthread_mutex_lock(&self.mtx)
+            for i in range(self.nworkers):
+                pthread_mutex_lock(&self.inbox[i].work)
 
     def _unlock(self):
-        pthread_mutex_unlock(&self.mtx)
+        cdef int i
+        for i in range(self.nworkers - 1, -1, -1):
+            pthread_mutex_unlock(&self.inbox[i].work)
+
+    # ---------------- hand-offs between workers ----------------
+
+    cdef void _pipe(self, int w, int kind, int track, uint8_t *p, int n, RtpInfo *r, int key, int64_t arrival,
+                    uint32_t abs_send, LayerInfo *L, sockaddr_storage *addr) noexcept nogil:
+        """Copies an item into worker w's inbox (full: counted as pipe_full, never waits); wakes w at its
+        first item of this batch so it starts while this worker goes on."""
+        cdef Inbox *ib = &self.inbox[w]
+        cdef uint32_t i
+        cdef PipeItem *it
+        cdef uint64_t one = 1
+        pthread_mutex_lock(&ib.mtx)
+        if ib.head - ib.tail >= INBOX_SIZE:
+            pthread_mutex_unlock(&ib.mtx)
+            self.drops[D_PIPE_FULL] += 1
+            return
+        i = ib.head & (INBOX_SIZE - 1)
+        it = &ib.items[i]
+        it.kind = kind
+        it.track = track
+        it.length = n
+        it.key = key
+        it.arrival = arrival
+        it.abs_send = abs_send
+        if kind == PIPE_FANOUT:
+            it.gen = self.tracks[track].gen
+            memcpy(&it.r, r, sizeof(RtpInfo))
+            memcpy(&it.L, L, sizeof(LayerInfo))
+        else:
+            memcpy(&it.addr, addr, sizeof(sockaddr_storage))
+        memcpy(ib.data + <size_t>i * SLOT, p, n)
+        ib.head += 1
+        ib.pushed += 1
+        pthread_mutex_unlock(&ib.mtx)
+        self.piped += 1
+        if not (self.woken_mask & (1u << w)):
+            self.woken_mask |= 1u << w
+            c_write(ib.wake_fd, &one, 8)
+        else:
+            self.wake_mask |= 1u << w
+
+    cdef void _wake_others(self) noexcept nogil:
+        """After a batch: wakes the workers handed items since their first wake-up of the batch."""
+        cdef int w
+        cdef uint64_t one = 1
+        if self.wake_mask:
+            for w in range(self.nworkers):
+                if self.wake_mask & (1u << w):
+                    c_write(self.inbox[w].wake_fd, &one, 8)
+        self.wake_mask = 0
+        self.woken_mask = 0
+
+    cdef int _take_inbox(self) noexcept nogil:
+        """Works up to RX_BATCH items of this worker's inbox: a datagram as if received here, or a fan-out to
+        this worker's subscriptions (dropped when its track was removed since). Returns the count taken."""
+        cdef Inbox *ib = &self.inbox[self.index]
+        cdef uint32_t head, tail, slot
+        cdef int k = 0
+        cdef PipeItem *it
+        cdef uint8_t *src
+        cdef Track *t
+        self.ev_count = 0
+        if ib.items == NULL:
+            return 0
+        pthread_mutex_lock(&ib.mtx)
+        head = ib.head
+        tail = ib.tail
+        pthread_mutex_unlock(&ib.mtx)
+        while tail != head and k < RX_BATCH:
+            slot = tail & (INBOX_SIZE - 1)
+            it = &ib.items[slot]
+            src = ib.data + <size_t>slot * SLOT
+            if it.kind == PIPE_RAW:
+                memcpy(self.rx_buf + k * SLOT, src, it.length)
+                memcpy(&self.rx_addr[k], &it.addr, sizeof(sockaddr_storage))
+                self.rx_arrival[k] = it.arrival
+                self._handle(k, it.length)
+            else:
+                t = &self.tracks[it.track]
+                if t.used and t.gen == it.gen:
+                    self._fanout(it.track, src, &it.r, it.key, it.arrival, it.abs_send, &it.L)
+            k += 1
+            tail += 1
+            if self.tx_count >= FLUSH_AT:
+                self._flush()
+        self._flush()
+        pthread_mutex_lock(&ib.mtx)
+        ib.tail = tail
+        pthread_mutex_unlock(&ib.mtx)
+        self.pipe_in += k
+        return k
 
     cdef object _addr_tuple(self, int slot):
         cdef char buf[64]
@@ -551,6 +796,8 @@ cdef class Engine:
                         self.rx_arrival[i] = <int64_t>tsp.tv_sec * 1000000000 + tsp.tv_nsec
                         break
                     c = CMSG_NXTHDR(&self.rx_msgs[i].msg_hdr, c)
+            if self.nworkers > 1 and self._dispatch(i, self.rx_msgs[i].msg_len):
+                continue
             self._handle(i, self.rx_msgs[i].msg_len)
             if self.tx_count >= FLUSH_AT:
                 # send each packet's fan-out as soon as it is big enough to batch well: a copy then waits for
@@ -558,6 +805,24 @@ cdef class Engine:
                 self._flush()
         self._flush()
         return n
+
+    cdef int _dispatch(self, int slot, int n) noexcept nogil:
+        """Worker 0, with several workers: hands a datagram from a peer another worker owns to that worker
+        (1), or leaves it here (0: this worker's peers, unknown addresses, sizes _handle refuses)."""
+        cdef uint64_t ka, kb
+        cdef int peer, w
+        if n < 1 or n >= SLOT - 16:
+            return 0
+        addr_key(&self.rx_addr[slot], &ka, &kb)
+        peer = table_get(self.addr_table, ka, kb)
+        if peer < 0:
+            return 0
+        w = self.peers[peer].worker
+        if w == self.index:
+            return 0
+        self._pipe(w, PIPE_RAW, -1, self.rx_buf + slot * SLOT, n, NULL, 0, self.rx_arrival[slot], 0, NULL,
+                   &self.rx_addr[slot])
+        return 1
 
     cdef inline void _event(self, int kind, int peer, int slot, int length) noexcept nogil:
         if self.ev_count >= EV_MAX:
@@ -583,7 +848,7 @@ cdef class Engine:
             self.drops[D_TOO_BIG] += 1
             return
         addr_key(&self.rx_addr[slot], &ka, &kb)
-        peer = table_get(&self.addr_table, ka, kb)
+        peer = table_get(self.addr_table, ka, kb)
         if p[0] < 4:                                   # STUN: Python checks integrity and binds addresses
             if n < 20:
                 self.drops[D_MALFORMED] += 1
@@ -636,7 +901,7 @@ cdef class Engine:
         if pp.twcc_id != 0 and find_ext(p, &r, pp.twcc_id, &toff) >= 2:
             # transport-wide: every packet counts (RTX, padding probes, SSRCs not learned yet)
             arrival_push(pp, rd16(p + toff), self.rx_arrival[slot])
-        cdef int ti = table_get(&self.ssrc_table, peer, r.ssrc)
+        cdef int ti = table_get(self.ssrc_table, peer, r.ssrc)
         if ti < 0:
             self.drops[D_UNKNOWN_SSRC] += 1
             self._event(EV_UNKNOWN_SSRC, peer, slot, n)
@@ -664,32 +929,44 @@ cdef class Engine:
                 t.ss_layers = L.ss
             t.sid_octets[L.sid] += r.payload_len
         cdef uint32_t abs_send = abs_send_time(arrival)
-        cdef int si = t.first_sub
+        cdef int w
+        if self.nworkers > 1:
+            # the subscriptions other workers own: hand them the decrypted packet first, so they work in parallel
+            for w in range(self.nworkers):
+                if w != self.index and (t.first_sub[w] >= 0 or (key and t.first_pending[w] >= 0)):
+                    self._pipe(w, PIPE_FANOUT, ti, p, n, &r, key, arrival, abs_send, &L, NULL)
+        self._fanout(ti, p, &r, key, arrival, abs_send, &L)
+
+    cdef void _fanout(self, int ti, uint8_t *p, RtpInfo *r, int key, int64_t arrival, uint32_t abs_send,
+                      LayerInfo *L) noexcept nogil:
+        """A track's packet to the subscriptions this worker owns."""
+        cdef Track *t = &self.tracks[ti]
+        cdef int si = t.first_sub[self.index]
         cdef Sub *s
         while si >= 0:
             s = &self.subs[si]
             si = s.next
-            self._send_to(s, t, p, &r, key, arrival, abs_send, &L)
+            self._send_to(s, t, p, r, key, arrival, abs_send, L)
         # simulcast: subscriptions waiting to switch onto this layer move at its keyframe
-        if key and t.first_pending >= 0:
-            si = t.first_pending
+        if key and t.first_pending[self.index] >= 0:
+            si = t.first_pending[self.index]
             while si >= 0:
                 s = &self.subs[si]
                 si = s.next_pending
                 if s.paused or not self.peers[s.peer].ready:
                     continue
-                self._switch(s, ti, &r, arrival)
-                self._send_to(s, t, p, &r, key, arrival, abs_send, &L)
+                self._switch(s, ti, r, arrival)
+                self._send_to(s, t, p, r, key, arrival, abs_send, L)
 
     cdef void _switch(self, Sub *s, int ti, RtpInfo *r, int64_t arrival) noexcept nogil:
         """Moves a subscription onto layer `ti` at its keyframe: one continuous stream for the subscriber."""
         cdef Track *t = &self.tracks[ti]
         cdef Track *old = &self.tracks[s.track]
         cdef int idx = <int>(s - self.subs)
-        _unlink(self.subs, &t.first_pending, idx, 1)
-        _unlink(self.subs, &old.first_sub, idx, 0)
-        s.next = t.first_sub
-        t.first_sub = idx
+        _unlink(self.subs, &t.first_pending[self.index], idx, 1)
+        _unlink(self.subs, &old.first_sub[self.index], idx, 0)
+        s.next = t.first_sub[self.index]
+        t.first_sub[self.index] = idx
         s.track = ti
         s.target = -1
         cdef int64_t elapsed = 0
@@ -842,12 +1119,58 @@ cdef class Engine:
             raise ValueError("RTCP packet size out of range")
         cdef uint8_t buf[SLOT]
         memcpy(buf, <const char *>packet, n)
+        return self._send_rtcp_buf(p, buf, n)
+
+    cdef bint _send_rtcp_buf(self, Peer *p, uint8_t *buf, int n) noexcept:
         if srtp_protect_rtcp(p.tx, buf, &n) != 0:
             return False
         if sendto(self.fd, buf, n, 0, <sockaddr *>&p.addr, p.addrlen) < 0:
             return False
         self.rtcp_sent += 1
         return True
+
+    def sender_reports(self, int peer, uint64_t ntp, subs):
+        """RTCP sender reports for what `peer` receives, built and sent here: one call per participant and
+        second instead of a stats read per subscription and a send per compound packet. For each (sub, rtp_ts)
+        - rtp_ts on the publisher's RTP timeline; the subscription's timestamp offset is added - an SR with the
+        subscription's SSRC, packet and octet counts (RFC 3550 6.4.1), SRS_PER_PACKET per compound packet.
+        Subscriptions unknown, of another peer or not started yet are skipped. Returns the SRs sent."""
+        self._check(peer, self.max_peers, "peer")
+        cdef Peer *p = &self.peers[peer]
+        if not p.ready or not p.has_addr:
+            return 0
+        cdef uint8_t buf[SLOT]
+        cdef uint8_t *o
+        cdef int n = 0, count = 0, sent = 0, si
+        cdef uint32_t ts
+        cdef Sub *s
+        for item in subs:
+            si = item[0]
+            ts = <uint32_t>(<uint64_t>item[1] & 0xFFFFFFFF)
+            if si < 0 or si >= self.max_subs:
+                continue
+            s = &self.subs[si]
+            if not s.used or s.peer != peer or not s.started:
+                continue
+            o = buf + n
+            o[0] = 0x80
+            o[1] = 200
+            wr16(o + 2, 6)                               # 7 words - 1
+            wr32(o + 4, s.ssrc)
+            wr32(o + 8, <uint32_t>(ntp >> 32))
+            wr32(o + 12, <uint32_t>(ntp & 0xFFFFFFFF))
+            wr32(o + 16, ts + s.ts_offset)
+            wr32(o + 20, <uint32_t>s.packets)
+            wr32(o + 24, <uint32_t>s.octets)
+            n += 28
+            count += 1
+            if count == SRS_PER_PACKET:
+                if self._send_rtcp_buf(p, buf, n):
+                    sent += count
+                n = count = 0
+        if count and self._send_rtcp_buf(p, buf, n):
+            sent += count
+        return sent
 
     def send_raw(self, int peer, bytes data):
         """Sends an unprotected datagram (DTLS) to the peer's bound address."""
@@ -1055,19 +1378,42 @@ cdef class Engine:
                 s.rtx_packets)
 
     def counters(self):
+        """Totals over every worker."""
+        cdef Engine w
+        cdef uint64_t drops[D_COUNT]
+        memset(drops, 0, sizeof(drops))
         d = {
-            "rx_packets": self.rx_packets, "rx_bytes": self.rx_bytes, "forwarded_packets": self.fwd_packets,
-            "forwarded_bytes": self.fwd_bytes, "rtx_packets": self.rtx_sent, "rtcp_sent": self.rtcp_sent,
-            "batches": self.batches, "probe_packets": self.probe_packets, "layer_filtered": self.layer_filtered,
+            "rx_packets": 0, "rx_bytes": 0, "forwarded_packets": 0, "forwarded_bytes": 0, "rtx_packets": 0,
+            "rtcp_sent": 0, "batches": 0, "probe_packets": 0, "layer_filtered": 0, "piped": 0,
             "buffer_bytes": self.buffer_bytes, "sent_rings": self.sent_rings,
             "sent_ring_evictions": self.sent_ring_evictions,
         }
-        d["drops"] = {DROP_REASONS[i]: self.drops[i] for i in range(D_COUNT)}
+        for k in range(self.nworkers):
+            w = self._lane(k)
+            d["rx_packets"] += w.rx_packets
+            d["rx_bytes"] += w.rx_bytes
+            d["forwarded_packets"] += w.fwd_packets
+            d["forwarded_bytes"] += w.fwd_bytes
+            d["rtx_packets"] += w.rtx_sent
+            d["rtcp_sent"] += w.rtcp_sent
+            d["batches"] += w.batches
+            d["probe_packets"] += w.probe_packets
+            d["layer_filtered"] += w.layer_filtered
+            d["piped"] += w.piped
+            for i in range(D_COUNT):
+                drops[i] += w.drops[i]
+        d["drops"] = {DROP_REASONS[i]: drops[i] for i in range(D_COUNT)}
         return d
 
     def latency_histogram(self, bint reset=False):
-        """Counts of forwarded packets per microsecond of (kernel arrival -> sendmmsg done); last = overflow."""
-        out = [self.hist[i] for i in range(HIST_BUCKETS)]
-        if reset:
-            memset(self.hist, 0, HIST_BUCKETS * sizeof(uint32_t))
+        """Counts of forwarded packets per microsecond of (kernel arrival -> sendmmsg done), over every worker;
+        last = overflow."""
+        cdef Engine w
+        out = [0] * HIST_BUCKETS
+        for k in range(self.nworkers):
+            w = self._lane(k)
+            for i in range(HIST_BUCKETS):
+                out[i] += w.hist[i]
+            if reset:
+                memset(w.hist, 0, HIST_BUCKETS * sizeof(uint32_t))
         return out

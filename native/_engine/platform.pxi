@@ -1,5 +1,5 @@
 # Part of native/engine.pyx (one extension module, native.engine), included in the order listed there.
-# C declarations: clock, sockets (recvmmsg/sendmmsg, cmsg timestamps), pthread mutex, poll, libsrtp2.
+# C declarations: clock, sockets (recvmmsg/sendmmsg, cmsg timestamps), pthread mutex, poll, eventfd, libsrtp2.
 
 cdef extern from "<time.h>" nogil:
     ctypedef long time_t
@@ -90,6 +90,16 @@ cdef extern from "<poll.h>" nogil:
         short revents
     int c_poll "poll" (pollfd *, unsigned long, int)
     short POLLIN
+
+cdef extern from "<sys/eventfd.h>" nogil:
+    int eventfd(unsigned int initval, int flags)
+    int EFD_NONBLOCK
+    int EFD_CLOEXEC
+
+cdef extern from "<unistd.h>" nogil:
+    ssize_t c_read "read" (int fd, void *buf, size_t count)
+    ssize_t c_write "write" (int fd, const void *buf, size_t count)
+    int c_close "close" (int fd)
 
 cdef extern from "srtp2/srtp.h" nogil:
     ctypedef int srtp_err_status_t

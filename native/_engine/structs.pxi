@@ -12,6 +12,7 @@ cdef enum:
     EXT_IDS = 256
     MAX_PADDING = 255        # bytes of RTP padding in one probe packet (the count is one byte)
     SID_MAX = 8
+    INBOX_SIZE = 1024        # items a worker's inbox holds (a power of two); beyond: counted as pipe_full
 
 # ---- drop reasons: index into DROP_REASONS (native/constants.py) ----
 cdef enum:
@@ -27,7 +28,8 @@ cdef enum:
     D_NOT_STARTED = 9
     D_SRTCP_AUTH = 10
     D_UNCLASSIFIED = 11
-    D_COUNT = 12
+    D_PIPE_FULL = 12
+    D_COUNT = 13
 
 if len(DROP_REASONS) != D_COUNT:
     raise ImportError("DROP_REASONS (native/constants.py) and the engine's D_* indices disagree")
@@ -36,6 +38,7 @@ cdef struct Peer:
     int used
     int has_addr
     int ready
+    int worker                   # the media worker that owns this peer: its SRTP sessions, logs, fan-out
     sockaddr_storage addr
     socklen_t addrlen
     uint64_t key_a
@@ -65,8 +68,9 @@ cdef struct Track:
     int peer
     uint32_t ssrc
     int codec
-    int first_sub
-    int first_pending            # subscriptions waiting for this layer's keyframe to switch onto it
+    int first_sub[MAX_WORKERS]   # its subscriptions, one list per worker (the subscriber peer's)
+    int first_pending[MAX_WORKERS]  # subscriptions waiting for this layer's keyframe to switch onto it
+    uint32_t gen                 # add_track count of this slot: a piped packet of a removed track is dropped
     uint32_t clock_rate
     uint8_t *ring                # retransmission buffer of plaintext packets, indexed by seq & mask
     uint16_t *ring_len
@@ -149,6 +153,10 @@ cdef struct Sub:
     uint16_t *sent_len
     uint16_t *sent_seq
 
+cdef enum:
+    PIPE_RAW = 1                 # a datagram from a peer another worker owns, as received
+    PIPE_FANOUT = 2              # a decrypted packet of a track, for the subscriptions of another worker
+
 cdef struct RtpInfo:
     int hdr_len                  # fixed header + CSRCs
     int ext_profile              # 0xBEDE (one-byte), 0x1000 (two-byte, low nibble = appbits), or -1
@@ -198,3 +206,27 @@ cdef struct Vp9Desc:
     int tl0
     int ns
     int hdr_len
+
+cdef struct PipeItem:
+    int kind                     # PIPE_RAW or PIPE_FANOUT
+    int track
+    uint32_t gen
+    int length
+    int key
+    int64_t arrival
+    uint32_t abs_send
+    RtpInfo r
+    LayerInfo L
+    sockaddr_storage addr
+
+cdef struct Inbox:
+    # one worker's shared state: its table lock, and what other workers hand it (a bounded ring under its own
+    # leaf mutex, never held while taking another lock) with an eventfd to wake it
+    pthread_mutex_t work         # the worker's lock (recursive): Python's table changes take every worker's
+    pthread_mutex_t mtx
+    int wake_fd
+    uint32_t head                # items written (mod 2^32)
+    uint32_t tail                # items consumed
+    PipeItem *items
+    uint8_t *data                # INBOX_SIZE x SLOT bytes, item i's packet at i * SLOT
+    uint64_t pushed

@@ -3,7 +3,8 @@
 In: a publisher's SR anchors its RTP clock to its wall clock (lip sync for what the node re-sends); every report
 block tells a subscription its loss and, when it echoes our SR, its RTT. Out, once a second per participant:
 RRs about what it publishes (loss, jitter, LSR/DLSR from the engine's counters) and SRs about what it receives,
-on the rewritten SSRC and RTP timeline.
+on the rewritten SSRC and RTP timeline (built and sent by the engine, Engine.sender_reports: one call per
+participant).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 
 REPORT_INTERVAL = 1.0
 MAX_BLOCKS = 31  # report blocks in one RR (a 5-bit count)
-SRS_PER_PACKET = 8  # sender reports per compound packet
 
 
 def ntp_seconds(ntp: int) -> float:
@@ -82,22 +82,20 @@ class Reports:
             engine.send_rtcp(p.peer, rtcp.serialize([rr]))
 
     def send_sender_reports(self, p: Participant, now: float) -> None:
-        """SRs for what this participant receives, on the rewritten SSRC and timeline, so lip sync works."""
-        engine = self.node.media_engine
-        packets: list[rtcp.RtcpPacket] = []
+        """SRs for what this participant receives, on the rewritten SSRC and timeline, so lip sync works. Python
+        computes each source's RTP clock now; the engine adds each subscription's offset and counts, builds the
+        compound packets and sends them in one call (native: no per-subscription stats read)."""
+        items: list[tuple[int, int]] = []
         wall = time.time()
-        ntp = rtcp.ntp_now()
+        ntp = rtcp.ntp_now()    # the same instant as `wall`: the SRs' NTP and RTP times must agree
         for sub in p.subscriptions.values():
             track = sub.track
-            st = engine.subscription_stats(sub.index)
             anchor = sub.layer.last_sr if sub.layer is not None else track.last_sr
-            if st is None or not st[4] or anchor is None or not track.owner.clock_offsets:
+            if anchor is None or not track.owner.clock_offsets:
                 continue
             sr_ntp, sr_rtp, _ = anchor
             # the publisher's RTP clock now = its SR anchor advanced by the time elapsed on ITS wall clock
             elapsed = (wall - min(track.owner.clock_offsets)) - ntp_seconds(sr_ntp)
-            rtp_ts = (sr_rtp + int(elapsed * track.clock_rate) + st[6]) & 0xFFFFFFFF
-            packets.append(rtcp.SenderReport(ssrc=sub.ssrc, ntp=ntp, rtp_ts=rtp_ts, packet_count=st[0] & 0xFFFFFFFF,
-                                             octet_count=st[1] & 0xFFFFFFFF, reports=[]))
-        for i in range(0, len(packets), SRS_PER_PACKET):
-            engine.send_rtcp(p.peer, rtcp.serialize(packets[i : i + SRS_PER_PACKET]))
+            items.append((sub.index, (sr_rtp + int(elapsed * track.clock_rate)) & 0xFFFFFFFF))
+        if items:
+            self.node.media_engine.sender_reports(p.peer, ntp, items)

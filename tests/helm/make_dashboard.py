@@ -92,6 +92,15 @@ def build() -> dict:
                           f"sum(rate(castellan_dropped_packets_total{{{R}}}[$__rate_interval])))", "dropped")],
                         12, y, unit="percentunit", min=0))
     y += 8
+    panels.append(panel(next(pid), "Forwarded packets / s by media worker",
+                        [(f"sum by (pod, worker) (rate(castellan_worker_forwarded_packets_total{{{R}}}[$__rate_interval]))",
+                          "{{pod}} worker {{worker}}")],
+                        0, y, unit="pps"))
+    panels.append(panel(next(pid), "Packets handed between media workers / s",
+                        [(f"sum by (pod, worker) (rate(castellan_worker_handed_packets_total{{{R}}}[$__rate_interval]))",
+                          "{{pod}} from worker {{worker}}")],
+                        12, y, unit="pps"))
+    y += 8
     panels.append(panel(next(pid), "Loss recovery: NACKs, retransmissions, PLIs / s", [
         (f"sum(rate(castellan_nack_requests_total{{{R}}}[$__rate_interval]))", "NACK requests"),
         (f"sum(rate(castellan_rtx_packets_total{{{R}}}[$__rate_interval]))", "RTX packets"),

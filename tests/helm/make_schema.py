@@ -63,6 +63,7 @@ node_props = {
                           "description": "Refuse joins when revoked links could not be refreshed this long (--revocations-max-age)."},
     "lastN": {**INT(0), "description": "Video of the N most recent speakers per participant (0: everyone's)."},
     "audioN": {**INT(0), "description": "Audio of the N loudest plus the dominant speaker (0: everyone's)."},
+    "mediaWorkers": {**INT(0, 16), "description": "Media worker threads (0: one per core the node is given)."},
     "terminationGracePeriodSeconds": {**INT(30), "description": "Long enough for meetings to end while the node drains."},
     "drain": strict({"preStop": BOOL, "marginSeconds": INT(0)}),
     "updateStrategy": strict({"type": {"enum": ["RollingUpdate", "Recreate"]},

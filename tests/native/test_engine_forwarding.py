@@ -45,10 +45,10 @@ def make_forwarder(kind: str) -> Callable[[socket.socket], Any]:
 class Rig:
     """A forwarder on a loopback socket, a publisher (peer 0) and a subscriber (peer 1), profile 1 keys."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, make: Callable[[socket.socket], Any] | None = None) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
-        self.fwd = make_forwarder(kind)(self.sock)
+        self.fwd = (make or make_forwarder(kind))(self.sock)
         c = wire_clients(self.fwd, PUB, SUB)
         self.pub, self.sub, self.up, self.down = c.pub, c.sub, c.up, c.down
         self.fwd.set_peer_extensions(PUB, abs_send_id=ABS_ID, audio_level_id=LEVEL_ID)
