@@ -116,7 +116,7 @@ def _check_heads(head: TreeHead, held: Sequence[TreeHead], evidence: Mapping[str
             raise _fail("malformed", "consistency entries are {tree_size, proof}")
         proofs[item["tree_size"]] = proof_from_hex(item.get("proof"))
     checked = 0
-    for h in held:
+    for h in sorted(held, key=lambda x: -x.tree_size):  # a larger held head first: a shrunk log says the most
         if h.log != head.log:
             continue
         if h.tree_size > head.tree_size:  # an append-only log never shrinks

@@ -8,8 +8,10 @@ takes at most its last second of packets with it, so receipts may undercount, ne
 every participant id seen in the meeting. The node forwards to participants only (no node-to-node relay yet),
 so `relays` is empty.
 
-A receipt is issued every `interval` (an hour) while the meeting runs (`interim`), and when the meeting leaves
-the node (`final`: its last participant left, or the node shuts down). Unsent receipts are retried every
+A receipt is issued FIRST_RECEIPT seconds after the meeting's first forwarded packet and then every `interval`
+(an hour) while the meeting runs (`interim`), and when the meeting leaves the node (`final`: its last
+participant left, or the node shuts down). The early first one means a node that later dies without a word
+(SIGKILL, power loss) has still attested that it carried the meeting. Unsent receipts are retried every
 sample, at most MAX_PENDING kept (oldest dropped, counted): a control plane that is down delays them.
 """
 
@@ -32,6 +34,7 @@ from sfu.node import Node
 
 log = logging.getLogger("castellan.receipts")
 HOUR = 3600.0
+FIRST_RECEIPT = 5.0
 MAX_PENDING = 1000
 
 
@@ -73,7 +76,7 @@ def http_sender(control_plane_url: str, context: ssl.SSLContext | None = None,
 class ReceiptLedger:
     def __init__(self, node: Node, key: Ed25519PrivateKey, region: str, jurisdiction: Callable[[], str | None],
                  send: Callable[[dict[str, object]], bool], clock: Callable[[], float] = time.time,
-                 interval: float = HOUR) -> None:
+                 interval: float = HOUR, first_after: float = FIRST_RECEIPT) -> None:
         self.node = node
         self.key = key
         self.region = region
@@ -81,6 +84,7 @@ class ReceiptLedger:
         self.send = send
         self.clock = clock
         self.interval = interval
+        self.first_after = first_after
         self.meetings: dict[tuple[str, str], Meeting] = {}
         self.pending: list[dict[str, object]] = []
         self.dropped = 0
@@ -113,7 +117,8 @@ class ReceiptLedger:
             if grew:
                 m.first_packet = m.first_packet or int(now)
                 m.last_packet = int(now)
-            if now - m.issued_at >= self.interval and m.packets:
+            due = self.first_after if m.seq == 0 else self.interval
+            if m.packets and now - (m.issued_at if m.seq else m.first_packet) >= due:
                 self._issue(m, "interim", now)
         for key in [k for k in self.meetings if k not in self.node.rooms]:
             self.finish(key, now)

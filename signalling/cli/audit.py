@@ -97,10 +97,17 @@ def fetch(argv: Sequence[str]) -> int:
                           keys)
         last = held.latest()
         proof: list[bytes] = []
+        if last is not None and head.tree_size < last.tree_size:  # an append-only log never shrinks
+            raise HeadRejected("log_inconsistent", f"you hold a head of {last.tree_size} records (signed "
+                                                   f"{last.timestamp}); the log now signs {head.tree_size} "
+                                                   f"({head.timestamp}): records were removed and the log re-signed")
         if last is not None and last.tree_size != head.tree_size:
-            first, second = sorted((last.tree_size, head.tree_size))
-            doc = json.loads(_get(args.api, args.key, f"/v1/tenants/{args.tenant}/transparency/consistency"
-                                                      f"?first={first}&second={second}"))
+            try:
+                doc = json.loads(_get(args.api, args.key, f"/v1/tenants/{args.tenant}/transparency/consistency"
+                                                          f"?first={last.tree_size}&second={head.tree_size}"))
+            except SystemExit as e:
+                raise HeadRejected("log_inconsistent", f"the control plane gives no consistency proof from your "
+                                                       f"head of {last.tree_size} records: {e}") from None
             proof = proof_from_hex(doc.get("proof"))
         added = held.accept(head, proof)
     except HeadRejected as e:
