@@ -257,6 +257,12 @@ def audit_export(seeded: Seeded, tenant: str, out: Path) -> tuple[subprocess.Com
     return verify, [r for r in records if "kind" in r]
 
 
+def run_castellan(*args: str) -> subprocess.CompletedProcess[str]:
+    """A `castellan` command as a tenant or operator runs it (in this namespace)."""
+    return subprocess.run(castellan(*args), cwd=REPO, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
 # -- network namespaces --------------------------------------------------------------------------------------------
 
 @contextlib.contextmanager
