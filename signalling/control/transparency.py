@@ -31,8 +31,12 @@ WEBHOOK_TIMEOUT = 3.0
 
 
 def check_webhook_url(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise InvalidInput("invalid_webhook", "the webhook is not a valid URL") from None
     loopback = host == "localhost"
     try:
         loopback = loopback or ipaddress.ip_address(host).is_loopback

@@ -92,11 +92,10 @@ def test_eu_meeting_never_touches_us_and_fails_closed(topology: cl.Topology, tmp
         tenant_dir = tmp_path / "tenant"
         tenant_dir.mkdir()
         heads = tenant_dir / "heads.jsonl"
-        fetch = ["audit", "fetch", "--api", cp_url, "--key", "", "--tenant", TENANT, "--heads", str(heads)]
 
         def fetched(*extra: str) -> subprocess.CompletedProcess[str]:
-            fetch[4] = operator_key()
-            return cl.run_castellan(*fetch, *extra)
+            return cl.run_castellan("audit", "fetch", "--api", cp_url, "--key", operator_key(), "--tenant", TENANT,
+                                    "--heads", str(heads), *extra)
         assert cl.wait_until(lambda: (tmp_path / "control" / "operator.key").exists(), 20), procs.logs()
         tries: list[subprocess.CompletedProcess[str]] = []
         assert cl.wait_until(lambda: tries.append(fetched()) or tries[-1].returncode == 0, 60), \
