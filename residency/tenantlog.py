@@ -91,11 +91,12 @@ class TenantLog:
         records, leaves = records[:head.tree_size], leaves[:head.tree_size]
         chosen = [(i, r) for i, r in enumerate(records)
                   if r.kind in POLICY_KINDS or (r.kind in MEETING_KINDS and meeting_of(r) == meeting)]
+        tree = transparency.Tree(leaves)  # subtree roots shared by all the proofs below
         return {
             "format": EVIDENCE_FORMAT, "tenant": tenant, "meeting": meeting, "head": head.to_line(),
-            "entries": [{"index": i, "record": r.to_dict(), "proof": _hex(transparency.inclusion_proof(i, leaves))}
+            "entries": [{"index": i, "record": r.to_dict(), "proof": _hex(tree.inclusion(i, len(leaves)))}
                         for i, r in chosen],
-            "consistency": [{"tree_size": size, "proof": _hex(transparency.consistency_proof(size, leaves))}
+            "consistency": [{"tree_size": size, "proof": _hex(tree.consistency(size, len(leaves)))}
                             for size in sorted({h.tree_size for h in self.heads(tenant)} | set(held))
                             if 0 < size < head.tree_size],
         }

@@ -38,47 +38,68 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
+class Tree:
+    """The tree over a list of leaf hashes, with every subtree root computed once: the evidence for a meeting asks
+    for dozens of proofs over the same tree, which then cost O(log n) each after the first O(n)."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.leaves = leaves
+        self._memo: dict[tuple[int, int], bytes] = {}
+
+    def mth(self, lo: int, hi: int) -> bytes:
+        n = hi - lo
+        if n == 0:
+            return EMPTY_ROOT
+        if n == 1:
+            return self.leaves[lo]
+        got = self._memo.get((lo, hi))
+        if got is None:
+            k = _split(n)
+            got = self._memo[(lo, hi)] = node_hash(self.mth(lo, lo + k), self.mth(lo + k, hi))
+        return got
+
+    def inclusion(self, index: int, size: int) -> list[bytes]:
+        """PATH(m, D[n]) of RFC 9162 2.1.3.1: the audit path of leaf `index` in the tree of the first `size`."""
+        if not 0 <= index < size <= len(self.leaves):
+            raise ProofError(f"leaf {index} is not in a tree of {size}")
+        return self._path(index, 0, size)
+
+    def _path(self, m: int, lo: int, hi: int) -> list[bytes]:
+        if hi - lo == 1:
+            return []
+        k = _split(hi - lo)
+        if m < k:
+            return [*self._path(m, lo, lo + k), self.mth(lo + k, hi)]
+        return [*self._path(m - k, lo + k, hi), self.mth(lo, lo + k)]
+
+    def consistency(self, first: int, size: int) -> list[bytes]:
+        """PROOF(m, D[n]) of RFC 9162 2.1.4.1: that the tree of the first `first` leaves is a prefix of this one."""
+        if not 0 <= first <= size <= len(self.leaves):
+            raise ProofError(f"size {first} is not within a tree of {size}")
+        if first == 0 or first == size:
+            return []
+        return self._subproof(first, 0, size, True)
+
+    def _subproof(self, m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
+        if m == hi - lo:
+            return [] if complete else [self.mth(lo, hi)]
+        k = _split(hi - lo)
+        if m <= k:
+            return [*self._subproof(m, lo, lo + k, complete), self.mth(lo + k, hi)]
+        return [*self._subproof(m - k, lo + k, hi, False), self.mth(lo, lo + k)]
+
+
 def root(leaves: Sequence[bytes]) -> bytes:
     """MTH over leaf hashes (not leaf data)."""
-    n = len(leaves)
-    if n == 0:
-        return EMPTY_ROOT
-    if n == 1:
-        return leaves[0]
-    k = _split(n)
-    return node_hash(root(leaves[:k]), root(leaves[k:]))
+    return Tree(leaves).mth(0, len(leaves))
 
 
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
-    """PATH(m, D[n]) of RFC 9162 2.1.3.1: the audit path of leaf `index` in the tree of `leaves`."""
-    if not 0 <= index < len(leaves):
-        raise ProofError(f"leaf {index} is not in a tree of {len(leaves)}")
-    n = len(leaves)
-    if n == 1:
-        return []
-    k = _split(n)
-    if index < k:
-        return [*inclusion_proof(index, leaves[:k]), root(leaves[k:])]
-    return [*inclusion_proof(index - k, leaves[k:]), root(leaves[:k])]
+    return Tree(leaves).inclusion(index, len(leaves))
 
 
 def consistency_proof(first: int, leaves: Sequence[bytes]) -> list[bytes]:
-    """PROOF(m, D[n]) of RFC 9162 2.1.4.1: that the tree of the first `first` leaves is a prefix of this one."""
-    if not 0 <= first <= len(leaves):
-        raise ProofError(f"size {first} is not within a tree of {len(leaves)}")
-    if first == 0 or first == len(leaves):
-        return []
-    return _subproof(first, leaves, True)
-
-
-def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if complete else [root(leaves)]
-    k = _split(n)
-    if m <= k:
-        return [*_subproof(m, leaves[:k], complete), root(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], False), root(leaves[:k])]
+    return Tree(leaves).consistency(first, len(leaves))
 
 
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], expected_root: bytes) -> bool:
