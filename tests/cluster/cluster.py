@@ -257,9 +257,11 @@ def audit_export(seeded: Seeded, tenant: str, out: Path) -> tuple[subprocess.Com
     return verify, [r for r in records if "kind" in r]
 
 
-def run_castellan(*args: str) -> subprocess.CompletedProcess[str]:
-    """A `castellan` command as a tenant or operator runs it (in this namespace)."""
-    return subprocess.run(castellan(*args), cwd=REPO, capture_output=True, text=True, timeout=60,
+def run_castellan(*args: str, ns: str | None = None) -> subprocess.CompletedProcess[str]:
+    """A `castellan` command as a tenant or operator runs it, inside namespace `ns` (e.g. the clients' one, from
+    where the control plane is reachable) or this one."""
+    prefix = ["ip", "netns", "exec", ns] if ns else []
+    return subprocess.run([*prefix, *castellan(*args)], cwd=REPO, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
 
 

@@ -95,7 +95,7 @@ def test_eu_meeting_never_touches_us_and_fails_closed(topology: cl.Topology, tmp
 
         def fetched(*extra: str) -> subprocess.CompletedProcess[str]:
             return cl.run_castellan("audit", "fetch", "--api", cp_url, "--key", operator_key(), "--tenant", TENANT,
-                                    "--heads", str(heads), *extra)
+                                    "--heads", str(heads), *extra, ns=clients.ns)
         assert cl.wait_until(lambda: (tmp_path / "control" / "operator.key").exists(), 20), procs.logs()
         tries: list[subprocess.CompletedProcess[str]] = []
         assert cl.wait_until(lambda: tries.append(fetched()) or tries[-1].returncode == 0, 60), \
