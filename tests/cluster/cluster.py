@@ -177,8 +177,9 @@ def enroll_node_key(db: Path, region: str, key: Path, database_url: str | None =
                          text=True, timeout=30, env=env)
     assert pub.returncode == 0, pub.stderr
     store = ["--database-url", database_url] if database_url else ["--db", str(db)]
-    enrolled = subprocess.run(castellan("node-key", "enroll", *store, "--region", region, "--public-key",
-                                        pub.stdout.strip(), "--reason", "test node"),
+    # `--public-key=KEY`: a base64url key may start with "-", which argparse would take for an option
+    enrolled = subprocess.run(castellan("node-key", "enroll", *store, "--region", region,
+                                        f"--public-key={pub.stdout.strip()}", "--reason", "test node"),
                               cwd=REPO, capture_output=True, text=True, timeout=30, env=env)
     assert enrolled.returncode == 0, enrolled.stderr
     return pub.stdout.strip()
