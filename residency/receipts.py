@@ -101,8 +101,6 @@ def parse(doc: object) -> Receipt:
     for f in ("meeting", "tenant", "node", "region"):
         if not _ID.match(str(doc[f])):
             raise ReceiptRejected("receipt_malformed", f"{f} is not a valid identifier")
-    if doc["first_packet"] > doc["last_packet"]:
-        raise ReceiptRejected("receipt_malformed", "first_packet is after last_packet")
     if not isinstance(doc["signature"], str):
         raise ReceiptRejected("receipt_malformed", "signature must be a string")
     return Receipt(**{**{k: doc[k] for k in FIELDS}, "relays": tuple(relays)})
@@ -126,6 +124,8 @@ def verify(receipt: Receipt, keys: Mapping[str, EnrolledKey],
         raise ReceiptRejected("receipt_region_mismatch",
                               f"node {receipt.node!r} claims region {receipt.region!r}, but its key "
                               f"{enrolled.key_id} is enrolled for {enrolled.region!r}")
+    if receipt.first_packet > receipt.last_packet:  # checked once signed: a node's own inconsistency
+        raise ReceiptRejected("receipt_malformed", "first_packet is after last_packet")
     if jurisdictions.get(receipt.region) != receipt.jurisdiction:
         raise ReceiptRejected("receipt_jurisdiction_mismatch",
                               f"node {receipt.node!r} claims jurisdiction {receipt.jurisdiction!r} for region "
