@@ -53,14 +53,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .db import Database
 from .errors import AuditError, VerificationFailed
 from .signing import key_id
+
+if TYPE_CHECKING:  # the database layer (SQLAlchemy) loads only with a log: verifying a file needs none of it
+    from .db import Database
 
 GENESIS = "0" * 64
 FORMAT = "castellan-audit-1"
@@ -160,6 +162,8 @@ class AuditLog:
     """The log. `AuditLog(path)` standalone, or `AuditLog(database)` to share transactions with the store."""
 
     def __init__(self, db: Database | str | Path, clock: Callable[[], float] = time.time) -> None:
+        from .db import Database
+
         self.db = db if isinstance(db, Database) else Database(db)
         self.clock = clock
 

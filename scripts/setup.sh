@@ -16,6 +16,8 @@ export DEBIAN_FRONTEND=noninteractive
 pkgs="build-essential pkg-config libssl-dev dpkg-dev python3-venv python3-dev iproute2 libpq5"
 # postgresql: tests start their own clusters from its binaries (tests/support/postgres.py), never the system one
 [ $WITH_TEST -eq 1 ] && pkgs="$pkgs chromium redis-server postgresql tshark tcpdump nftables nginx coturn"
+# softhsm2: a PKCS#11 token for the transparency log's signing key (tests/residency/test_log_key.py)
+[ $WITH_TEST -eq 1 ] && pkgs="$pkgs softhsm2"
 # Node.js + npm: building/checking the client's vendored MLS bundle and the E2EE module tests (tests/client).
 # A machine that already has a node (e.g. from another repository) keeps it.
 [ $WITH_TEST -eq 1 ] && ! command -v node >/dev/null && pkgs="$pkgs nodejs"

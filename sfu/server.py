@@ -32,6 +32,7 @@ from sfu.app.address import public_ws_url
 from sfu.app.serving import node_server_settings
 from sfu.config import NodeConfig
 from sfu.factory import build_node
+from sfu.receipts import ReceiptLedger, http_sender
 from sfu.turn import TurnConfig
 from sfu.turn import from_settings as turn_from_settings
 from signalling.control.clientaddr import ForwardedRule, parse_networks
@@ -222,13 +223,23 @@ async def serve(args: argparse.Namespace) -> None:
             ws_url=ws_url, http_url=f"{'https' if tls else 'http'}://{_host(internal_ip)}:{args.http_port}",
             capacity=args.capacity,
         )
-        built = build_node(config, verifier, registry=RedisRegistry(args.redis_url),
+        registry = RedisRegistry(args.redis_url)
+        built = build_node(config, verifier, registry=registry,
                            audit=AuditLog(os.path.join(args.data_dir, "node-audit.db")), record=record,
                            capacity=args.capacity, revocations=revocations, signer=signer)
     else:
         # no registry: a standalone node (tests, benchmarks) still refuses tokens for another region
         built = build_node(config, verifier, capacity=args.capacity, revocations=revocations)
     node = built.node
+    ledger = None
+    if args.redis_url and args.control_plane_url:
+        # signed receipts of the meetings this node carries (docs/residency.md)
+        def jurisdiction() -> str | None:
+            region = registry.get_region(config.region)
+            return region.jurisdiction if region is not None else None
+
+        ledger = ReceiptLedger(node, signer.key, config.region, jurisdiction,
+                               http_sender(args.control_plane_url, context))
     server = _Server(uvicorn.Config(built.app, host=args.host, port=args.http_port, log_level=args.log_level.lower(),
                                     log_config=None, access_log=False, loop="none", **node_server_settings(),
                                     ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None))
@@ -250,7 +261,13 @@ async def serve(args: argparse.Namespace) -> None:
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(drain()))
         loop.add_signal_handler(signal.SIGINT, lambda: setattr(server, "should_exit", True))
-    await server.serve()
+    receipts = asyncio.create_task(ledger.run()) if ledger is not None else None
+    try:
+        await server.serve()
+    finally:
+        if receipts is not None and ledger is not None:
+            receipts.cancel()
+            await asyncio.to_thread(ledger.close)  # the final receipts of the meetings still here
 
 
 def node_key(args: argparse.Namespace) -> Ed25519PrivateKey:

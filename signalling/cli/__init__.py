@@ -3,7 +3,8 @@
     castellan control-plane --host H --port 8000 --db PATH [--redis-url URL] [--signing-key-dir DIR] [--public-url URL]
     castellan node ...        -> sfu.server:main(argv)
     castellan dev ...         -> signalling.cli.dev:main(argv)
-    castellan audit ...       -> residency.cli:main(argv)
+    castellan audit ...       -> signalling.cli.audit:main(argv) (fetch; the rest: residency.cli)
+    castellan residency verify MEETING --heads FILE   -> signalling.cli.residency:main(argv)
     castellan tenant create --tenant acme --name "ACME" --jurisdiction EU
     castellan admin-key create|list|revoke --tenant acme ...
     castellan link create --tenant acme --title "..." [--password P | --no-password] [--expires 2h]
@@ -27,7 +28,9 @@ The package, one module per command group (the console script is `signalling.cli
     entry.py          main(argv): the top-level parser, the process commands' dispatch, the admin commands' run
     options.py        flags that also read CASTELLAN_<FLAG>; what every admin command shares (--db/--api, output)
     control_plane.py  `castellan control-plane`: the control plane process (operator key bootstrap)
-    passthrough.py    `castellan node|dev|audit`: their argv handed untouched to the module that owns them
+    passthrough.py    `castellan node|dev|audit|residency`: their argv handed untouched to the module that owns them
+    audit.py          `castellan audit fetch`: the tenant's held heads and pinned keys (docs/residency.md)
+    residency.py      `castellan residency verify`: one meeting, offline
     dev.py            `castellan dev`: control plane + one media node in one process
     tenant.py, admin_key.py, link.py, lockout.py, keys.py: the admin command groups
 """

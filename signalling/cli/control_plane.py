@@ -46,6 +46,13 @@ def add_parser(sub: Any) -> None:
     add(cp, "--forwarded-hops", type=int, default=1,
         help="proxies in front that append to X-Forwarded-For (Ingress alone: 1; with a load balancer or CDN "
              "in front: 2); 0 = walk from the right past every trusted proxy")
+    add(cp, "--log-key", help="the transparency log's signing key, an Ed25519 PEM file kept outside the database "
+                              "(the chart's transparencyLog.keySecret); default: the audit key (docs/residency.md)")
+    add(cp, "--log-key-pkcs11-module", help="sign the transparency log's heads in a PKCS#11 token instead: the "
+                                            "module (e.g. /usr/lib/softhsm/libsofthsm2.so)")
+    add(cp, "--log-key-pkcs11-token", help="the token's label")
+    add(cp, "--log-key-pkcs11-label", default="castellan-log", help="the Ed25519 key pair's label on the token")
+    add(cp, "--log-key-pkcs11-pin-file", help="a file holding the token's user PIN")
     add(cp, "--node-origins", default="",
         help="the media nodes' WebSocket origins the client pages may connect to (CSP connect-src), "
              "comma-separated, e.g. wss://*.media.example.org (default: every registered node's URL)")
@@ -129,6 +136,23 @@ def apply_operator_config(cfg: Any, args: argparse.Namespace) -> None:
         cfg.regions = [r.to_dict() for r in parse_regions(args.regions)]
     cfg.node_keys = _node_keys(args)
     cfg.ca_bundle = args.ca_bundle or None
+    apply_log_key(cfg, args)
+
+
+def apply_log_key(cfg: Any, args: argparse.Namespace) -> None:
+    """--log-key / --log-key-pkcs11-*: where the transparency log's heads are signed (residency/logkey.py)."""
+    from residency.logkey import Pkcs11Config
+
+    module = getattr(args, "log_key_pkcs11_module", None)
+    if module:
+        if not args.log_key_pkcs11_token or not args.log_key_pkcs11_pin_file:
+            raise SystemExit("castellan: --log-key-pkcs11-module needs --log-key-pkcs11-token and "
+                             "--log-key-pkcs11-pin-file")
+        pin = Path(args.log_key_pkcs11_pin_file).read_text().strip()
+        cfg.log_key_pkcs11 = Pkcs11Config(module=module, token=args.log_key_pkcs11_token, pin=pin,
+                                          label=args.log_key_pkcs11_label)
+    elif getattr(args, "log_key", None):
+        cfg.log_key = Path(args.log_key)
 
 
 def run_control_plane(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""`castellan node|dev|audit|recording`: commands owned by other parts. Their argv goes untouched to the owner's
+"""`castellan node|dev|audit|residency|recording`: commands owned by other parts. Their argv goes untouched to the owner's
 `main(argv)`, imported only when asked for (a build without it gets a clear message, exit status 2)."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Any
 PASSTHROUGH = {
     "node": ("sfu.server", "main"),
     "dev": ("signalling.cli.dev", "main"),
-    "audit": ("residency.cli", "main"),
+    "audit": ("signalling.cli.audit", "main"),
+    "residency": ("signalling.cli.residency", "main"),
     "recording": ("signalling.cli.recording", "main"),
 }
 

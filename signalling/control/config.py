@@ -6,6 +6,8 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from residency.logkey import Pkcs11Config
+
 from .clientaddr import PRIVATE_NETWORKS, ForwardedRule, parse_networks
 from .passwords import DEFAULT_COST, Argon2Cost
 from .ratelimit import LimitPolicy
@@ -39,6 +41,10 @@ class ControlConfig:
     # regions as residency.model.Region dicts, node public keys as (region, key)
     regions: list[dict[str, str]] | None = None
     node_keys: list[tuple[str, str]] = field(default_factory=list)
+    # the key signing the tenants' transparency-log heads, outside the database (residency/logkey.py): a PEM file
+    # (the chart's transparencyLog.keySecret) or a PKCS#11 token; neither: the audit key
+    log_key: Path | None = None
+    log_key_pkcs11: Pkcs11Config | None = None
     ca_bundle: str | None = None  # CAs for the nodes' https health checks (default: the system's)
     # the client pages' connect-src (csp.py): these ws(s) origins, else every registered node's WebSocket URL
     node_origins: tuple[str, ...] = ()

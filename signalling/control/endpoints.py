@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import handlers as h
 from . import specs as s
+from . import transparency_handlers as th
 from .jsontypes import JSONObject
 from .routing import Endpoint
 from .schema import Int
@@ -80,6 +81,26 @@ JWKS: JSONObject = {
         "type": "object", "required": ["kty", "crv", "x", "kid", "alg"],
         "properties": {"kty": {"const": "OKP"}, "crv": {"const": "Ed25519"}, "x": {"type": "string"},
                        "kid": {"type": "string"}, "alg": {"const": "EdDSA"}, "use": {"const": "sig"}}}}},
+}
+
+QMAX = 999_999  # the router takes query integers of at most 6 digits
+HEAD: JSONObject = {
+    "type": "object", "required": ["head", "signature"],
+    "properties": {"signature": {"type": "string"}, "head": {
+        "type": "object", "required": ["format", "log", "tree_size", "root_hash", "timestamp", "key_id"],
+        "properties": {"format": {"const": "castellan-sth-1"}, "log": {"type": "string"},
+                       "tree_size": {"type": "integer"}, "root_hash": {"type": "string"},
+                       "timestamp": {"type": "string"}, "key_id": {"type": "string"}}}},
+}
+RESIDENCY_SUMMARY: JSONObject = {
+    "type": "object", "required": ["tenant", "meeting", "verified"],
+    "properties": {"tenant": {"type": "string"}, "meeting": {"type": "string"}, "verified": {"type": "boolean"},
+                   "inside_policy": {"type": "boolean"},
+                   "regions": {"type": "array", "items": {"type": "string"},
+                               "description": "display name (location) of each region that carried it"},
+                   "text": {"type": "string", "description": "This meeting was processed in: ... - verified"},
+                   "nodes": {"type": "array", "items": {"type": "object"}},
+                   "error": {"type": "object", "description": "why it does not verify (code, message)"}},
 }
 
 
@@ -193,6 +214,38 @@ ENDPOINTS: list[Endpoint] = [
              "Export the tenant's audit chain (signed JSON Lines; check with `castellan audit verify`)", "admin",
              auth="admin", path_params=T, ok={200: {"type": "string"}}, errors=(404,),
              content_type="application/x-ndjson"),
+    # verifiable residency (docs/residency.md)
+    Endpoint("GET", "/v1/tenants/{tenant}/transparency/head", th.head,
+             "The tenant's transparency log: its signed tree head now (RFC 9162)", "residency", auth="admin",
+             path_params=T, ok={200: HEAD}, errors=(404,)),
+    Endpoint("GET", "/v1/tenants/{tenant}/transparency/consistency", th.consistency,
+             "Consistency proof between two sizes of the tenant's log", "residency", auth="admin", path_params=T,
+             query={"first": Int(maximum=QMAX), "second": Int(maximum=QMAX)}, ok={200: OBJ}, errors=(404,)),
+    Endpoint("GET", "/v1/tenants/{tenant}/transparency/inclusion", th.inclusion,
+             "Inclusion proof of record `index` (0-based: seq - 1) in the log of `size` records", "residency",
+             auth="admin", path_params=T, query={"index": Int(maximum=QMAX), "size": Int(maximum=QMAX)},
+             ok={200: OBJ}, errors=(404,)),
+    Endpoint("PUT", "/v1/tenants/{tenant}/transparency/webhook", th.set_webhook,
+             "Where each new signed head is POSTed (with its consistency proof); audited", "residency",
+             auth="admin", path_params=T, body=s.SET_WEBHOOK, ok={200: OBJ}, errors=(404,)),
+    Endpoint("GET", "/v1/tenants/{tenant}/meetings/{meeting}/evidence", th.evidence,
+             "A meeting's records and the tenant's policy records with inclusion proofs under one signed head, "
+             "and consistency proofs from earlier heads (and from `held`): check with `castellan residency "
+             "verify`", "residency", auth="admin", path_params={**T, "meeting": s.MEETING_ID},
+             query={"held": Int(maximum=QMAX)}, ok={200: OBJ}, errors=(404,)),
+    Endpoint("GET", "/v1/tenants/{tenant}/meetings/{meeting}/residency", th.summary,
+             "Where a meeting was processed, verified from the nodes' signed receipts (the admin console's "
+             "line)", "residency", auth="admin", path_params={**T, "meeting": s.MEETING_ID},
+             ok={200: RESIDENCY_SUMMARY}, errors=(404,)),
+    Endpoint("POST", "/v1/receipts", th.receive_receipt,
+             "A node's signed receipt for a meeting it carried (authenticated by its enrolled key's signature)",
+             "residency", body=s.RECEIPT, ok={200: OBJ, 201: OBJ}, errors=(403,)),
+    Endpoint("GET", "/v1/transparency/node-keys", th.node_keys,
+             "The regions and enrolled node keys, for tenants to pin (`castellan audit fetch --node-keys`)",
+             "residency", ok={200: OBJ}),
+    Endpoint("GET", "/v1/transparency/log-key", th.log_key,
+             "The transparency log's public key (PEM), for tenants to pin", "residency",
+             ok={200: {"type": "string"}}, content_type="application/x-pem-file"),
     # public
     Endpoint("GET", "/v1/audit/public-key", h.audit_public_key,
              "The deployment's audit-signing public key (PEM), to verify exports", "admin",

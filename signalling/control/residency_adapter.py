@@ -12,16 +12,19 @@ from residency.audit import AuditValue
 from residency.db import Database
 from residency.errors import PlacementRefused
 from residency.identity import EnrolledKey
+from residency.logkey import HeadSigner, KeySigner, Pkcs11Signer
 from residency.model import Region, Tenant
 from residency.policy import RULE_ADEQUATE, RULE_OWN, effective_regions, rule_for
 from residency.registry import MemoryRegistry, RedisRegistry, Registry
 from residency.service import ResidencyService
 from residency.signing import load_or_create_signing_key
+from residency.tenantlog import TenantLog
 
 from .config import ControlConfig
 from .jsontypes import JSONObject
 from .ports import AuditDetail, PlacementInfo
 from .tenancy import ADEQUATE, OWN, REFUSED, RegionStatus, nodes_by_region, tenant_document
+from .transparency import Transparency
 
 log = logging.getLogger("castellan.control")
 
@@ -61,8 +64,12 @@ def _audit_safe(details: Mapping[str, AuditDetail]) -> dict[str, AuditValue]:
 
 
 class ResidencyAdapter:
-    def __init__(self, service: ResidencyService) -> None:
+    def __init__(self, service: ResidencyService, log_signer: HeadSigner | None = None) -> None:
         self.service = service
+        # the tenants' transparency logs; their heads are signed by the log key (outside the database when
+        # configured: --log-key / --log-key-pkcs11-*), else by the audit key
+        signer = log_signer if log_signer is not None else KeySigner(service.signing_key)
+        self.transparency = Transparency(service, TenantLog(service.audit, signer))
 
     def create_tenant(self, *, tenant: str, name: str, jurisdiction: str, actor: str) -> JSONObject:
         t = self.service.create_tenant(tenant, name, jurisdiction, actor=actor)
@@ -171,6 +178,7 @@ class ResidencyAdapter:
         from . import metrics
 
         self.service.sweep()
+        self.transparency.deliver()  # new heads to the tenants' webhooks
         counts: dict[str, int] = dict.fromkeys(self.service.regions(), 0)
         for node in self.service.trusted_nodes():
             counts[node.region] = counts.get(node.region, 0) + 1
@@ -202,7 +210,17 @@ def open_residency(config: ControlConfig, registry: Registry | None = None) -> R
     for region, public in config.node_keys:
         service.enroll_node_key(region, public, actor=CONFIG_ACTOR, reason="enrolled by the deployment's configuration")
     service.publish()
-    return ResidencyAdapter(service)
+    return ResidencyAdapter(service, log_signer(config))
+
+
+def log_signer(config: ControlConfig) -> HeadSigner | None:
+    """The transparency log's key: a PKCS#11 token, a PEM file (its own Secret in the chart), or None (the audit
+    key, which lives beside the database)."""
+    if config.log_key_pkcs11 is not None:
+        return Pkcs11Signer(config.log_key_pkcs11)
+    if config.log_key is not None:
+        return KeySigner.from_file(config.log_key)
+    return None
 
 
 AUDIT_KEY = "audit-ed25519.pem"

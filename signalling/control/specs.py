@@ -91,3 +91,26 @@ SET_REGIONS = ObjectSpec(
     description="Give allowed_regions, or default: true. Validated whole (RULE 1-3, residency/policy.py) and "
                 "audited with before/after and the reason; a refused change is audited too.",
 )
+
+# verifiable residency (signalling/control/transparency.py, docs/residency.md)
+MEETING_ID = Str(max_len=200, min_len=1, pattern="[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}",
+                 description="meeting (room) id, as in the link's `room`")
+_RID = Str(max_len=200, min_len=1, pattern="[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
+_COUNT = Int(maximum=2**62)
+RECEIPT = ObjectSpec(
+    "Receipt",
+    {"format": Enum(("castellan-receipt-1",)), "kind": Enum(("interim", "final")), "meeting": _RID,
+     "tenant": TENANT_ID, "node": _RID, "key_id": NODE_KEY_ID, "region": REGION_ID,
+     "jurisdiction": Str(max_len=16, min_len=1), "first_packet": _COUNT, "last_packet": _COUNT,
+     "participants": _COUNT, "packets": _COUNT, "bytes": _COUNT, "relays": StrList(_RID, max_items=64),
+     "seq": _COUNT, "issued_at": _COUNT,
+     "signature": Str(max_len=100, min_len=1, pattern="[A-Za-z0-9_-]+",
+                      description="base64url Ed25519 signature by the node's enrolled key (residency/receipts.py)")},
+    required=("format", "kind", "meeting", "tenant", "node", "key_id", "region", "jurisdiction", "first_packet",
+              "last_packet", "participants", "packets", "bytes", "relays", "seq", "issued_at", "signature"),
+    description="a node's signed receipt for a meeting it carried")
+SET_WEBHOOK = ObjectSpec(
+    "SetHeadWebhook",
+    {"url": Str(max_len=2000, description="https:// URL (http:// only to loopback) the new signed heads are "
+                                          "POSTed to; empty to remove")},
+    required=("url",))

@@ -177,8 +177,9 @@ def enroll_node_key(db: Path, region: str, key: Path, database_url: str | None =
                          text=True, timeout=30, env=env)
     assert pub.returncode == 0, pub.stderr
     store = ["--database-url", database_url] if database_url else ["--db", str(db)]
-    enrolled = subprocess.run(castellan("node-key", "enroll", *store, "--region", region, "--public-key",
-                                        pub.stdout.strip(), "--reason", "test node"),
+    # `--public-key=KEY`: a base64url key may start with "-", which argparse would take for an option
+    enrolled = subprocess.run(castellan("node-key", "enroll", *store, "--region", region,
+                                        f"--public-key={pub.stdout.strip()}", "--reason", "test node"),
                               cwd=REPO, capture_output=True, text=True, timeout=30, env=env)
     assert enrolled.returncode == 0, enrolled.stderr
     return pub.stdout.strip()
@@ -255,6 +256,14 @@ def audit_export(seeded: Seeded, tenant: str, out: Path) -> tuple[subprocess.Com
                             capture_output=True, text=True, timeout=30, env={**os.environ, "PYTHONPATH": str(REPO)})
     records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     return verify, [r for r in records if "kind" in r]
+
+
+def run_castellan(*args: str, ns: str | None = None) -> subprocess.CompletedProcess[str]:
+    """A `castellan` command as a tenant or operator runs it, inside namespace `ns` (e.g. the clients' one, from
+    where the control plane is reachable) or this one."""
+    prefix = ["ip", "netns", "exec", ns] if ns else []
+    return subprocess.run([*prefix, *castellan(*args)], cwd=REPO, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
 # -- network namespaces --------------------------------------------------------------------------------------------

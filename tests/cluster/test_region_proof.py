@@ -12,13 +12,18 @@ even asks for us-1 as its region hint). Proved, with packet captures on each reg
     a password-less re-join does not exist yet) and resume on eu-2, never us-1 (every join answer is checked);
   * with both EU nodes dead, a new join is refused: HTTP 503 `placement_refused` with the user-facing message
     (us-1 is alive and idle all along: fail closed, never spill);
-  * the tenant's audit export verifies (`castellan audit verify`) and holds the placements and the refusal.
+  * the tenant's audit export verifies (`castellan audit verify`) and holds the placements and the refusal;
+  * the nodes' own signed receipts say the same (issue 19): the tenant, holding a head fetched before the
+    meeting, runs `castellan audit fetch --meeting` and `castellan residency verify`, which names exactly the
+    regions whose links carried the meeting's packets in the captures (eu-1, eu-2), each inside the policy.
 The namespaces have unique names per run and are deleted afterwards, whatever happens.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +84,22 @@ def test_eu_meeting_never_touches_us_and_fails_closed(topology: cl.Topology, tmp
             return set(NODES) <= set(r.stdout.split())
 
         assert cl.wait_until(regions_published, 30), "control plane did not publish the regions:\n" + procs.logs()
+
+        def operator_key() -> str:
+            return (seeded.db.parent / "operator.key").read_text().strip()
+
+        # the tenant holds a head from before the meeting (and pins the log and node keys)
+        tenant_dir = tmp_path / "tenant"
+        tenant_dir.mkdir()
+        heads = tenant_dir / "heads.jsonl"
+
+        def fetched(*extra: str) -> subprocess.CompletedProcess[str]:
+            return cl.run_castellan("audit", "fetch", "--api", cp_url, "--key", operator_key(), "--tenant", TENANT,
+                                    "--heads", str(heads), *extra, ns=clients.ns)
+        assert cl.wait_until(lambda: (tmp_path / "control" / "operator.key").exists(), 20), procs.logs()
+        tries: list[subprocess.CompletedProcess[str]] = []
+        assert cl.wait_until(lambda: tries.append(fetched()) or tries[-1].returncode == 0, 60), \
+            (tries[-1].stdout + tries[-1].stderr if tries else "") + procs.logs()
         for region, node_id in NODES.items():
             s = topo.spokes[region]
             procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url, cp_url, ns=s.ns))
@@ -110,12 +131,20 @@ def test_eu_meeting_never_touches_us_and_fails_closed(topology: cl.Topology, tmp
 
                     # the meeting: publisher (hint eu-1), a subscriber, and a subscriber asking for us-1
                     link = seeded.links["board"]
+
+                    async def receipt_from(node_id: str) -> bool:  # the node's first receipt is in the log
+                        r = await http.get(f"{cp_url}/v1/tenants/{TENANT}/meetings/{link['room']}/residency",
+                                           headers={"Authorization": f"Bearer {operator_key()}"})
+                        return r.status_code == 200 and node_id in {n["node"] for n in r.json().get("nodes", [])}
+
                     members = await mt.meeting(cp_url, "board", link, subscribers=2, hints=["eu-1", None, "us-1"])
                     result["placed"] = [(m.name, m.node, m.region) for m in members]
                     assert {m.node for m in members} == {NODES["eu-1"]}, result["placed"]
                     assert await mt.decoding(members, frames=45, timeout=20), "no media on eu-1"
                     result["frames_eu1"] = {m.name: m.bot.video_frames() for m in members if m.role == "sub"}
 
+                    assert await wait_for(lambda: receipt_from(NODES["eu-1"]), 20, 0.5), \
+                        "no receipt from eu-1:\n" + procs.logs()
                     # eu-1 dies; everyone asks the control plane again and resumes on eu-2
                     killed_at = time.monotonic()
                     node_proc[NODES["eu-1"]].kill()
@@ -130,6 +159,8 @@ def test_eu_meeting_never_touches_us_and_fails_closed(topology: cl.Topology, tmp
                     assert await mt.decoding(members, frames=45, timeout=20), "no media on eu-2 after the failover"
                     result["frames_eu2"] = {m.name: m.bot.video_frames() for m in members if m.role == "sub"}
 
+                    assert await wait_for(lambda: receipt_from(NODES["eu-2"]), 20, 0.5), \
+                        "no receipt from eu-2:\n" + procs.logs()
                     # both EU nodes gone: a new join (this meeting, and a new one) is refused, clearly, never us-1
                     node_proc[NODES["eu-2"]].kill()
                     refusals: list[tuple[int, dict]] = []
@@ -192,6 +223,22 @@ def test_eu_meeting_never_touches_us_and_fails_closed(topology: cl.Topology, tmp
         assert any(d["node"] == NODES["eu-2"] and d["previous_node"] == NODES["eu-1"] for d in replaced), replaced
         assert any(d.get("code") == "no_node_in_allowed_regions" for d in refused), refused
         assert not [d for d in decided + replaced if d["region"] == "us-1"]
+
+        # the nodes' signed receipts, checked by the tenant offline against the head it held before the meeting
+        room = seeded.links["board"]["room"]
+        got = fetched("--meeting", room, "--out", str(tenant_dir / "evidence.json"))
+        assert got.returncode == 0, got.stdout + got.stderr
+        verify_meeting = cl.run_castellan("residency", "verify", room, "--heads", str(heads), "--evidence",
+                                          str(tenant_dir / "evidence.json"))
+        out.append("residency verify:\n" + verify_meeting.stdout + verify_meeting.stderr)
+        assert verify_meeting.returncode == 0, verify_meeting.stderr
+        report = json.loads(cl.run_castellan("residency", "verify", room, "--heads", str(heads), "--evidence",
+                                             str(tenant_dir / "evidence.json"), "--json").stdout)
+        carried = {n["region"] for n in report["nodes"]}
+        captured = {region for region, c in counts.items() if c["meeting"] > 0}
+        assert carried == captured == {"eu-1", "eu-2"}, (carried, captured)
+        assert {n["node"] for n in report["nodes"]} == {NODES["eu-1"], NODES["eu-2"]}, report
+        assert all(n["inside_policy"] and n["packets"] > 0 and n["participants"] >= 3 for n in report["nodes"]), report
     except BaseException:
         print(procs.logs())
         raise

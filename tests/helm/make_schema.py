@@ -146,6 +146,9 @@ schema = {
                            desc="CA bundle the control plane and nodes trust (CASTELLAN_CA_BUNDLE, SSL_CERT_FILE): "
                                 "a Secret or a ConfigMap."),
         "extraEnv": ENV,
+        "transparencyLog": strict({"keySecret": STR, "key": {**STR, "minLength": 1}},
+                                  desc="The Secret holding the key that signs the tenants' transparency-log heads "
+                                       "(CASTELLAN_LOG_KEY; docs/residency.md). Empty: the audit key."),
         "controlPlane": strict({
             "replicas": INT(0),
             "port": UNPRIV,

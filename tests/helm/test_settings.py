@@ -22,7 +22,7 @@ CASES: dict[str, dict[str, Any]] = {
     "default": {},
     "three-regions": example_values(),
     "everything": EVERYTHING,
-    "own keys and CA": {"caBundle": {"existingSecret": "corp-ca"},
+    "own keys and CA": {"caBundle": {"existingSecret": "corp-ca"}, "transparencyLog": {"keySecret": "log-key"},
                         "controlPlane": {"trustForwardedFor": True, "trustedProxies": ["10.0.0.0/8"],
                                          "replicas": 2, "database": {"existingSecret": "castellan-pg"}},
                         "regions": [{"name": "eu-1", "jurisdiction": "EU",
@@ -102,4 +102,4 @@ def test_docs_contracts_lists_every_setting() -> None:
 def _words(text: str) -> set[str]:
     import re
 
-    return set(re.findall(r"CASTELLAN_[A-Z_]+", text))
+    return set(re.findall(r"CASTELLAN_[A-Z0-9_]+", text))

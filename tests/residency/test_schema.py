@@ -20,7 +20,8 @@ from tests.support.processes import PYTHON, REPO
 
 TABLES = {"meta", "admin_keys", "links", "residency_regions", "residency_tenants", "audit_records",
           "lobby_tickets", "room_seats", "residency_node_keys", "alembic_version",
-          "recordings", "recording_holds", "recording_policies"}
+          "recordings", "recording_holds", "recording_policies",
+          "transparency_heads", "transparency_webhooks", "residency_receipts"}
 
 # what the releases before migrations created (control/store.py, residency/store.py, residency/audit.py)
 LEGACY = """

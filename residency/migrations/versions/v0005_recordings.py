@@ -2,7 +2,7 @@
 its recording policy and retention (per tenant, and per link under the tenant's).
 
 Revision ID: 0005
-Revises: 0003 (re-chained at merge after the transparency-log migration)
+Revises: 0004 (the transparency log)
 Create Date: 2026-12-05
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
