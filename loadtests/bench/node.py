@@ -67,6 +67,15 @@ class BenchNode(Node):
 
     async def start(self) -> None:
         await super().start()
+        profile = os.environ.get("CASTELLAN_BENCH_PROFILE")  # FILE[:SECONDS]: cProfile of the event loop's thread
+        if profile:
+            import asyncio
+            import cProfile
+
+            path, _, seconds = profile.partition(":")
+            prof = cProfile.Profile()
+            prof.enable()
+            asyncio.get_running_loop().call_later(float(seconds or 60), lambda: (prof.disable(), prof.dump_stats(path)))
         if ENGINE == "python":
             assert self.sock is not None
             self.engine = TimedReferenceForwarder(self.sock)  # type: ignore[assignment]

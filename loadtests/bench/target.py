@@ -148,6 +148,9 @@ class CastellanTarget(Target):
         self.last_answer: dict[str, dict[str, Any]] = {}
         self.events: dict[str, list[tuple[float, dict[str, Any]]]] = {}  # other signalling messages, timed
         self.published_tracks: dict[str, str] = {}  # kind -> track id
+        # peer name -> the client address a trusted proxy in front of the node vouches for (X-Forwarded-For; the
+        # node must be started with --trusted-proxies 127.0.0.1/32): many users, not one address (the join storm)
+        self.forwarded_for: dict[str, str] = {}
 
     @property
     def pid(self) -> int:
@@ -256,7 +259,9 @@ class CastellanTarget(Target):
             name=peer.name,
             ttl=120,
         )
-        ws = await websockets.connect(f"ws://127.0.0.1:{self.http}/ws", max_size=2**20)
+        xff = self.forwarded_for.get(peer.name)
+        ws = await websockets.connect(f"ws://127.0.0.1:{self.http}/ws", max_size=2**20,
+                                      additional_headers={"X-Forwarded-For": xff} if xff else None)
         await ws.send(json.dumps({"type": "join", "token": token}))
         msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if msg.get("type") != "joined":

@@ -28,7 +28,9 @@ class Connectivity:
     def __init__(self, node: Node) -> None:
         self.node = node
 
-    def on_stun(self, data: bytes, addr: tuple[str, int]) -> None:
+    def on_stun(self, data: bytes, addr: tuple[str, int], arrived: float | None = None) -> None:
+        """A STUN datagram; `arrived` (monotonic) is when the media thread received it: consent and rebinding
+        judge a check by its arrival, so a loop busy with a join storm does not age a fresh check."""
         node = self.node
         out = node.ice.handle(data, addr)
         if out.drop_reason:
@@ -38,7 +40,7 @@ class Connectivity:
         p = out.owner
         if p is None or p.left:
             return
-        now = time.monotonic()
+        now = time.monotonic() if arrived is None else min(arrived, time.monotonic())
         engine = node.media_engine
         if out.verified is not None:
             # the new address answered the node's own check: it holds the participant's ICE password
@@ -106,5 +108,6 @@ class Connectivity:
             return False
         self.node.media_engine.clear_peer_address(p.peer)
         p.media_address = None
+        self.node.counts["consent_expired"] += 1
         log.info("participant %s: consent expired, media paused", p.id)
         return not p.connected

@@ -31,15 +31,16 @@ class Demux:
             return
         self.dispatch(events)
 
-    def dispatch(self, events: list[Event]) -> None:
-        """Control datagrams from the engine (on the event loop)."""
+    def dispatch(self, events: list[Event], arrived: float | None = None) -> None:
+        """Control datagrams from the engine (on the event loop); `arrived`: when the media thread received them
+        (time.monotonic()), which may be well before this runs when the loop is busy."""
         node = self.node
         if node.engine is None:
             return
         for kind, peer, addr, data in events:
             try:
                 if kind == EV_STUN:
-                    node.connectivity.on_stun(data, addr)
+                    node.connectivity.on_stun(data, addr, arrived)
                 elif kind == EV_DTLS:
                     node.connectivity.on_dtls(peer, data)
                 elif kind == EV_RTCP:
