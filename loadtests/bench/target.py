@@ -298,6 +298,17 @@ class CastellanTarget(Target):
         transport = await self._negotiate(peer, {})
         await peer.connect(transport)
 
+    async def leave(self, peer: BenchPeer) -> None:
+        """`leave` on the peer's socket, then both its sockets closed (a session that ends cleanly)."""
+        ws = self.sockets.pop(peer.name, None)
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.send(json.dumps({"type": "leave"}))
+                await asyncio.wait_for(ws.close(), 5)
+        self.answers.pop(peer.name, None)
+        self.events.pop(peer.name, None)
+        peer.close()
+
     async def join_subscriber(self, peer: Subscriber) -> None:
         joined = await self._join(peer)
         tracks = {t["kind"]: t["id"] for t in joined["tracks"]}
