@@ -148,7 +148,7 @@ class Node:
         loop = asyncio.get_running_loop()
         if self.config.media_thread:
             # stamped on the media thread: a check's arrival, not a busy loop's later turn, is what consent judges
-            self._media = MediaThread(engine, lambda events: loop.call_soon_threadsafe(self.demux.dispatch, events,
+            self._media = MediaThread(engine, lambda events: loop.call_soon_threadsafe(self.demux.deliver, events,
                                                                                      time.monotonic()))
             self._media.start()
         else:

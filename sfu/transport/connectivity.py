@@ -28,10 +28,11 @@ class Connectivity:
     def __init__(self, node: Node) -> None:
         self.node = node
 
-    def on_stun(self, data: bytes, addr: tuple[str, int], arrived: float | None = None) -> None:
-        """A STUN datagram; `arrived` (monotonic) is when the media thread received it: consent and rebinding
-        judge a check by its arrival, so a loop busy with a join storm does not age a fresh check."""
+    def on_stun(self, data: bytes, addr: tuple[str, int]) -> None:
+        """A STUN datagram. Consent and rebinding judge a check by when the media thread received it
+        (`Demux.arrived`), so a loop busy with a join storm does not age a fresh check."""
         node = self.node
+        arrived = node.demux.arrived
         out = node.ice.handle(data, addr)
         if out.drop_reason:
             node.control_drops[out.drop_reason] += 1

@@ -21,6 +21,7 @@ log = logging.getLogger("castellan.node")
 class Demux:
     def __init__(self, node: Node) -> None:
         self.node = node
+        self.arrived: float | None = None  # the batch being dispatched: when the media thread received it
 
     def on_readable(self) -> None:
         """The media port is readable and no media thread runs: the engine forwards, then hands up the rest."""
@@ -31,16 +32,24 @@ class Demux:
             return
         self.dispatch(events)
 
-    def dispatch(self, events: list[Event], arrived: float | None = None) -> None:
-        """Control datagrams from the engine (on the event loop); `arrived`: when the media thread received them
-        (time.monotonic()), which may be well before this runs when the loop is busy."""
+    def deliver(self, events: list[Event], arrived: float) -> None:
+        """A batch the media thread handed over, stamped when it did (time.monotonic()): a busy loop may run this
+        much later, and consent must judge a check by its arrival (`arrived` while the batch is dispatched)."""
+        self.arrived = arrived
+        try:
+            self.dispatch(events)
+        finally:
+            self.arrived = None
+
+    def dispatch(self, events: list[Event]) -> None:
+        """Control datagrams from the engine (on the event loop)."""
         node = self.node
         if node.engine is None:
             return
         for kind, peer, addr, data in events:
             try:
                 if kind == EV_STUN:
-                    node.connectivity.on_stun(data, addr, arrived)
+                    node.connectivity.on_stun(data, addr)
                 elif kind == EV_DTLS:
                     node.connectivity.on_dtls(peer, data)
                 elif kind == EV_RTCP:
