@@ -45,8 +45,8 @@ class NodeCollector(Collector):
         lag = GaugeMetricFamily("castellan_event_loop_lag_seconds",
                                 "How late the node's event loop ran a due timer, over the last minute, by quantile "
                                 "(max: since start)", labels=[*labels, "quantile"])
-        for q in (0.5, 0.99):
-            lag.add_metric([*ids, str(q)], node.deadlines.lag_quantile(q))
+        for quantile in (0.5, 0.99):
+            lag.add_metric([*ids, str(quantile)], node.deadlines.lag_quantile(quantile))
         lag.add_metric([*ids, "max"], node.deadlines.lag_max)
         yield lag
         misses = CounterMetricFamily("castellan_deadline_misses",

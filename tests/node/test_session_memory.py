@@ -109,8 +109,9 @@ def test_an_ended_session_is_freed_at_once_without_the_cyclic_collector() -> Non
             answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
             assert answer["type"] == "answer", answer
             await peer.connect(bsdp.parse_answer(answer["sdp"]))
-            p = rn.node.by_id[joined["participant"]]
-            assert await wait_for(lambda: p.media_ready, 10), "DTLS did not complete"
+            pid = joined["participant"]
+            assert await wait_for(lambda: rn.node.by_id[pid].media_ready, 10), "DTLS did not complete"
+            p = rn.node.by_id[pid]
             refs = {"participant": weakref.ref(p), "dtls": weakref.ref(p.dtls), "room": weakref.ref(p.room)}
             refs.update({f"track {t.id}": weakref.ref(t) for t in p.published.values()})
             assert len(refs) == 5, "the session published no tracks: nothing was tested"
