@@ -10,9 +10,14 @@ is media paused. These counters make that visible (`castellan_event_loop_lag_sec
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 LAG_PERIOD = 0.05  # the probe's sleep: one sample every 50 ms
 LAG_WINDOW = 1200  # samples kept for the quantiles: the last minute
@@ -66,3 +71,31 @@ class Deadlines:
             start = loop.time()
             await asyncio.sleep(period)
             self.lag_sample(max(0.0, loop.time() - start - period))
+
+
+class Rounds(Generic[T]):
+    """One round over a list per period, served in slices, one per tick: a duty that must visit every participant
+    once a second visits 1/20th of them on each 50 ms tick instead of all of them on one, so no single tick holds
+    the event loop for long. A round that a late loop left unfinished is finished when the next one starts:
+    nobody's turn is skipped."""
+
+    def __init__(self, members: Callable[[], list[T]], ticks_per_round: float) -> None:
+        self._members = members
+        self._ticks = max(1.0, ticks_per_round)
+        self._round: list[T] = []
+        self._pos = 0
+        self._leftover: list[T] = []
+
+    def start(self) -> None:
+        """A new round begins (once per period): whatever the last one did not reach goes first."""
+        self._leftover = self._round[self._pos:]
+        self._round = self._members()
+        self._pos = 0
+
+    def slice(self) -> list[T]:
+        """This tick's share: the last round's leftovers (once), then ceil(len / ticks) of this round."""
+        n = math.ceil(len(self._round) / self._ticks)
+        out = self._leftover + self._round[self._pos:self._pos + n]
+        self._leftover = []
+        self._pos += n
+        return out

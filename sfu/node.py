@@ -32,7 +32,7 @@ from sfu.allocation.lastn import LastN
 from sfu.allocation.selection import LayerAllocation
 from sfu.config import NodeConfig
 from sfu.congestion.controller import TWCC_FEEDBACK_INTERVAL, CongestionControl
-from sfu.deadlines import CONSENT_SLACK, TICK_SLACK, Deadlines
+from sfu.deadlines import CONSENT_SLACK, TICK_SLACK, Deadlines, Rounds
 from sfu.e2ee.stats import HandshakeStats
 from sfu.feedback.inbound import RtcpInbound
 from sfu.feedback.keyframes import KeyframeRequests
@@ -96,6 +96,7 @@ class Node:
         self.control_drops: Counter[str] = Counter()
         self.heap = HeapTrim(glibc_trim())
         self.deadlines = Deadlines()  # event-loop lag and duties run late (issue 14)
+        self._per_participant: Rounds[Participant] = Rounds(lambda: list(self.by_id.values()), REPORT_INTERVAL / TICK)
         self.counts: Counter[str] = Counter()  # nacks, plis, firs received etc.
         self.handshakes = HandshakeStats()  # the MLS Delivery Service's counts (sfu/e2ee)
         self.node_ssrc = secrets.randbits(32) or 1
@@ -299,18 +300,23 @@ class Node:
                 if now - last_reports >= REPORT_INTERVAL:
                     last_reports = now
                     self.deadlines.ran("consent", REPORT_INTERVAL, CONSENT_SLACK, now)
-                    self._every_second(now)
+                    self._per_participant.start()
                     self.heap.tick(now)
                     self.allocation.sync()
                     self.allocation.select(now)
+                self._every_second(self._per_participant.slice(), now)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001
                 log.exception("node ticker failed")
 
-    def _every_second(self, now: float) -> None:
-        """Sessions past their resume grace or consent end; the others' reports, layer rates and retries."""
-        for p in list(self.by_id.values()):
+    def _every_second(self, participants: list[Participant], now: float) -> None:
+        """Sessions past their resume grace or consent end; the others' reports, layer rates and retries. Each
+        participant's turn comes once a second, spread over the second's ticks (`Rounds`): with hundreds of
+        participants one pass for all at once held the event loop for hundreds of milliseconds."""
+        for p in participants:
+            if p.left:
+                continue
             if not p.connected and now - p.detached_at > self.config.resume_grace:
                 self.leave(p, reason="signalling_lost")
                 continue

@@ -36,6 +36,7 @@ from sfu.negotiation.sdp import SdpError
 from sfu.node import Node
 from sfu.participant import Participant
 from sfu.ratelimit import TokenBucket
+from sfu.room import Shared
 from signalling.control.clientaddr import ForwardedRule, parse_networks
 from signalling.tokens import TokenError, TokenVerifier
 
@@ -248,7 +249,8 @@ class NodeSignalling:
             while True:
                 msg = await outbox.get()
                 try:
-                    text = json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
+                    text = msg.text() if isinstance(msg, Shared) else json.dumps(msg, separators=(",", ":"),
+                                                                                  ensure_ascii=False)
                 except (TypeError, ValueError, RecursionError):  # a node bug: logged, never the writer's end
                     log.error("signalling message of type %r cannot be encoded: dropped", msg.get("type"))
                     continue
