@@ -134,6 +134,7 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
         target = CastellanTarget(log_dir=work, node_args=["--redis-url", redis.url, "--data-dir", str(work / "node"),
                                                           "--capacity", str(max(200, peers * 2)),
                                                           "--trusted-proxies", "127.0.0.1/32"])
+        target.reply_timeout = target.connect_timeout = 60.0  # nobody refused is the claim, not how fast
         registry.put_region(Region(target.region, "EU", "loopback", "Bench"))
         registry.put_tenant_view(TenantView("bench", "EU", frozenset({target.region}), 1))
         await target.start()

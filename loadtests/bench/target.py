@@ -151,6 +151,10 @@ class CastellanTarget(Target):
         # peer name -> the client address a trusted proxy in front of the node vouches for (X-Forwarded-For; the
         # node must be started with --trusted-proxies 127.0.0.1/32): many users, not one address (the join storm)
         self.forwarded_for: dict[str, str] = {}
+        # how long a reply (joined, answer) and ICE+DTLS may take: the join storm waits longer than the benchmarks,
+        # since what it asserts is that nobody is refused, not how fast a saturated machine answers
+        self.reply_timeout = 10.0
+        self.connect_timeout = 15.0
 
     @property
     def pid(self) -> int:
@@ -263,7 +267,7 @@ class CastellanTarget(Target):
         ws = await websockets.connect(f"ws://127.0.0.1:{self.http}/ws", max_size=2**20,
                                       additional_headers={"X-Forwarded-For": xff} if xff else None)
         await ws.send(json.dumps({"type": "join", "token": token}))
-        msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        msg = json.loads(await asyncio.wait_for(ws.recv(), self.reply_timeout))
         if msg.get("type") != "joined":
             raise RuntimeError(f"{peer.name}: join refused: {msg}")
         self.sockets[peer.name] = ws
@@ -287,7 +291,7 @@ class CastellanTarget(Target):
     async def _negotiate(self, peer: BenchPeer, subscriptions: dict[str, str]) -> bsdp.Transport:
         ws = self.sockets[peer.name]
         await ws.send(json.dumps({"type": "offer", "sdp": peer.offer(), "subscriptions": subscriptions}))
-        msg = await asyncio.wait_for(self.answers[peer.name].get(), 10)
+        msg = await asyncio.wait_for(self.answers[peer.name].get(), self.reply_timeout)
         if msg.get("type") != "answer":
             raise RuntimeError(f"{peer.name}: offer refused: {msg}")
         self.last_answer[peer.name] = msg
@@ -318,4 +322,4 @@ class CastellanTarget(Target):
         peer.kinds = {
             s: ("audio" if mid == "0" else "video") for mid, ss in transport.ssrcs.items() for s in ss
         }
-        await peer.connect(transport)
+        await peer.connect(transport, timeout=self.connect_timeout)
