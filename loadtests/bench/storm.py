@@ -157,9 +157,10 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
             try:
                 await target.join_subscriber(sub)  # type: ignore[union-attr]
             except Exception as e:  # noqa: BLE001 - every failure is counted by its reason
-                text = str(e)
+                text = f"{e}"
+                where = e.__traceback__.tb_next.tb_frame.f_code.co_name if e.__traceback__ and e.__traceback__.tb_next else ""
                 code = re.search(r"'code': '([a-z_]+)'", text)
-                key = code.group(1) if code else type(e).__name__
+                key = code.group(1) if code else f"{type(e).__name__} in {where}"
                 result.refused[key] = result.refused.get(key, 0) + 1
                 return
             durations.append(loop.time() - start)

@@ -265,6 +265,7 @@ class CastellanTarget(Target):
         )
         xff = self.forwarded_for.get(peer.name)
         ws = await websockets.connect(f"ws://127.0.0.1:{self.http}/ws", max_size=2**20,
+                                      open_timeout=self.reply_timeout,
                                       additional_headers={"X-Forwarded-For": xff} if xff else None)
         await ws.send(json.dumps({"type": "join", "token": token}))
         msg = json.loads(await asyncio.wait_for(ws.recv(), self.reply_timeout))
