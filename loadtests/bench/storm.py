@@ -200,7 +200,7 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
 def _fetch_text(url: str) -> str:
     import urllib.request
 
-    with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 - loopback
+    with urllib.request.urlopen(url, timeout=120) as r:  # noqa: S310 - loopback; a saturated loop answers late
         return r.read().decode()
 
 
