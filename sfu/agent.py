@@ -1,20 +1,23 @@
 """The node's presence in the registry: register at start, heartbeat its load, and stop taking rooms while the
 registry is unreachable (a node nobody can see must not be joined behind the control plane's back).
 
-Registry calls are synchronous (SQLite/Redis clients); they run in a worker thread so the event loop, which
-also drives the media engine, never waits on the network.
+Registry calls are synchronous (SQLite/Redis clients). Heartbeats run on a thread of their own, on a clock of
+their own: the event loop never waits on the network, and a busy event loop (a join storm) never delays a
+heartbeat past the registration's TTL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 
 from residency.enforcement import NodeGuard
 from residency.model import Node as NodeRecord
 from residency.model import Placement
 from residency.registry import HEARTBEAT_INTERVAL
+from sfu.deadlines import HEARTBEAT_SLACK
 from sfu.node import Node
 
 log = logging.getLogger("castellan.agent")
@@ -27,8 +30,9 @@ class NodeAgent:
         self.record = record
         self.capacity = capacity
         self.registered = False
-        self._task: asyncio.Task[None] | None = None
-        self._beating = asyncio.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._beating = threading.Lock()
 
     def load(self) -> float:
         return min(1.0, len(self.node.by_id) / max(1, self.capacity))
@@ -37,19 +41,20 @@ class NodeAgent:
         await asyncio.to_thread(self.guard.register, self.record)
         self.registered = True
         self.node.registry_ok = True
-        self._task = asyncio.create_task(self._beat())
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._beat, name="castellan-heartbeat", daemon=True)
+        self._thread.start()
         log.info("node %s registered in region %s", self.record.id, self.record.region)
 
-    async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT_INTERVAL)
+    def _beat(self) -> None:
+        """The periodic heartbeat, on its own thread: a join storm that keeps the event loop busy cannot make
+        the registration expire (issue 14: four expiries in 80 s with 400 joins when it ran on the loop)."""
+        while not self._stopping.wait(HEARTBEAT_INTERVAL):
             try:
-                await self._beat_now()
+                self._beat_now()
                 if not self.node.registry_ok:
                     log.info("registry reachable again: taking rooms")
                 self.node.registry_ok = True
-            except asyncio.CancelledError:
-                raise
             except Exception as e:  # noqa: BLE001 - Redis down, or a refusal: stop taking rooms, keep media
                 if self.node.registry_ok:
                     log.warning("registry unreachable (%s): refusing new participants, meetings continue", e)
@@ -62,16 +67,18 @@ class NodeAgent:
         if not self.registered:
             return
         try:
-            await self._beat_now()
+            await asyncio.to_thread(self._beat_now)
         except Exception as e:  # noqa: BLE001 - the periodic heartbeat will try again
             log.warning("registry unreachable (%s): the next heartbeat will say so", e)
 
-    async def _beat_now(self) -> None:
+    def _beat_now(self) -> None:
         """One heartbeat. Heartbeats never overlap and each reads the node's state when its turn comes: one that
         started before a drain cannot land after the drain's announcement and write `draining: false` again."""
-        async with self._beating:
-            rooms = [(r.tenant, r.name) for r in self.node.rooms.values()]
-            await asyncio.to_thread(self._beat_once, self.load(), self.node.draining, rooms)
+        with self._beating:
+            # list() copies the table in one step under the GIL: the loop may add a room meanwhile
+            rooms = [(r.tenant, r.name) for r in list(self.node.rooms.values())]
+            self._beat_once(self.load(), self.node.draining, rooms)
+            self.node.deadlines.ran("heartbeat", HEARTBEAT_INTERVAL, HEARTBEAT_SLACK)
 
     def _beat_once(self, load: float, draining: bool, rooms: list[tuple[str, str]]) -> None:
         # placements first: after a registry restart this node becomes placeable again only once the
@@ -95,8 +102,10 @@ class NodeAgent:
                 log.info("placement of %s/%s restored in the registry", tenant, room)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        self._stopping.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 10.0)
+            self._thread = None
         if self.registered:
             try:
                 await asyncio.to_thread(self.guard.registry.deregister_node, self.record.id)

@@ -42,6 +42,21 @@ class NodeCollector(Collector):
         yield gauge("castellan_tracks", "Published tracks on this node", len(node.tracks_by_ssrc))
         yield gauge("castellan_node_load", "Participants / capacity (0..1)", min(1.0, len(node.by_id) / self.capacity))
         yield gauge("castellan_node_draining", "1 while the node drains", 1.0 if node.draining else 0.0)
+        lag = GaugeMetricFamily("castellan_event_loop_lag_seconds",
+                                "How late the node's event loop ran a due timer, over the last minute, by quantile "
+                                "(max: since start)", labels=[*labels, "quantile"])
+        for quantile in (0.5, 0.99):
+            lag.add_metric([*ids, str(quantile)], node.deadlines.lag_quantile(quantile))
+        lag.add_metric([*ids, "max"], node.deadlines.lag_max)
+        yield lag
+        misses = CounterMetricFamily("castellan_deadline_misses",
+                                     "Periodic duties that ran late (heartbeat > 1 s, consent > 0.5 s, media timers "
+                                     "> 0.1 s past their period)", labels=[*labels, "duty"])
+        for duty in ("heartbeat", "consent", "media_timers"):
+            misses.add_metric([*ids, duty], node.deadlines.misses[duty])
+        yield misses
+        yield counter("castellan_consent_expired", "Participants whose consent expired (media paused)",
+                      node.counts["consent_expired"])
         refused = CounterMetricFamily("castellan_signalling_refusals",
                                       "Signalling messages refused and sockets closed by the node, by error code",
                                       labels=[*labels, "reason"])

@@ -32,6 +32,7 @@ from sfu.allocation.lastn import LastN
 from sfu.allocation.selection import LayerAllocation
 from sfu.config import NodeConfig
 from sfu.congestion.controller import TWCC_FEEDBACK_INTERVAL, CongestionControl
+from sfu.deadlines import CONSENT_SLACK, TICK_SLACK, Deadlines, Rounds
 from sfu.e2ee.stats import HandshakeStats
 from sfu.feedback.inbound import RtcpInbound
 from sfu.feedback.keyframes import KeyframeRequests
@@ -95,6 +96,8 @@ class Node:
         self.sub_ids = IndexPool(config.max_subs)
         self.control_drops: Counter[str] = Counter()
         self.heap = HeapTrim(glibc_trim())
+        self.deadlines = Deadlines()  # event-loop lag and duties run late (issue 14)
+        self._per_participant: Rounds[Participant] = Rounds(lambda: list(self.by_id.values()), REPORT_INTERVAL / TICK)
         self.counts: Counter[str] = Counter()  # nacks, plis, firs received etc.
         self.handshakes = HandshakeStats()  # the MLS Delivery Service's counts (sfu/e2ee)
         self.node_ssrc = secrets.randbits(32) or 1
@@ -148,11 +151,14 @@ class Node:
         )
         loop = asyncio.get_running_loop()
         if self.config.media_thread:
-            self._media = MediaThread(engine, lambda events: loop.call_soon_threadsafe(self.demux.dispatch, events))
+            # stamped on the media thread: a check's arrival, not a busy loop's later turn, is what consent judges
+            self._media = MediaThread(engine, lambda events: loop.call_soon_threadsafe(self.demux.deliver, events,
+                                                                                     time.monotonic()))
             self._media.start()
         else:
             loop.add_reader(sock.fileno(), self.demux.on_readable)
         self._tasks.append(asyncio.create_task(self._ticker()))
+        self._tasks.append(asyncio.create_task(self.deadlines.watch_loop()))
         log.info("node %s (%s) media on udp %s:%d, %d media worker(s)", self.config.node_id, self.config.region,
                  self.config.host, self.config.udp_port, self.workers.count)
 
@@ -172,9 +178,18 @@ class Node:
 
     # ------------------------------------------------------------------ participants
 
-    def join(self, claims: JoinClaims) -> Participant:
-        """Admits a participant whose join token verified. Token expiry matters here only, never later."""
+    def admit(self, claims: JoinClaims) -> None:
+        """Every node-side refusal of a verified join token (sfu/admission.py); asks the registry, so it may block:
+        signalling runs it on a worker thread, never on the event loop."""
         self.admission.check(claims, draining=self.draining, registry_ok=self.registry_ok)
+
+    def join(self, claims: JoinClaims, admitted: bool = False) -> Participant:
+        """Admits a participant whose join token verified (unless `admit` already did). Token expiry matters here
+        only, never later."""
+        if not admitted:
+            self.admit(claims)
+        elif self.draining:  # a drain that began while the admission was on its thread
+            raise JoinRefused("node_draining", "this node is draining; ask the control plane again")
         if claims.participant in self.by_id:
             self.leave(self.by_id[claims.participant], reason="replaced")
         key = (claims.tenant, claims.room)
@@ -279,6 +294,7 @@ class Node:
             await asyncio.sleep(TICK)
             try:
                 now = time.monotonic()
+                self.deadlines.ran("media_timers", TICK, TICK_SLACK, now)
                 self.connectivity.retransmit_handshakes()
                 if now - last_feedback >= TWCC_FEEDBACK_INTERVAL - 0.01:
                     last_feedback = now
@@ -288,18 +304,24 @@ class Node:
                     self.last_n.detect_speakers(now)
                 if now - last_reports >= REPORT_INTERVAL:
                     last_reports = now
-                    self._every_second(now)
+                    self.deadlines.ran("consent", REPORT_INTERVAL, CONSENT_SLACK, now)
+                    self._per_participant.start()
                     self.heap.tick(now)
                     self.allocation.sync()
                     self.allocation.select(now)
+                self._every_second(self._per_participant.slice(), now)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001
                 log.exception("node ticker failed")
 
-    def _every_second(self, now: float) -> None:
-        """Sessions past their resume grace or consent end; the others' reports, layer rates and retries."""
-        for p in list(self.by_id.values()):
+    def _every_second(self, participants: list[Participant], now: float) -> None:
+        """Sessions past their resume grace or consent end; the others' reports, layer rates and retries. Each
+        participant's turn comes once a second, spread over the second's ticks (`Rounds`): with hundreds of
+        participants one pass for all at once held the event loop for hundreds of milliseconds."""
+        for p in participants:
+            if p.left:
+                continue
             if not p.connected and now - p.detached_at > self.config.resume_grace:
                 self.leave(p, reason="signalling_lost")
                 continue

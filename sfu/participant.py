@@ -122,6 +122,10 @@ class Participant:
         if self.left:
             return False
         self.signalling = SignallingState.LEFT
+        # the socket's callbacks close over this participant: dropped here, reference counting frees the session
+        # (its DTLS connection, buffers, room) the moment the node lets go of it, rather than whenever the cyclic
+        # collector next runs a full pass — the soak's RSS slope (issue 18, docs/reliability.md)
+        self.on_overflow = self.on_replaced = None
         return True
 
     # ---- signalling

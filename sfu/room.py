@@ -21,6 +21,19 @@ if TYPE_CHECKING:
     from sfu.track import Track
 
 
+class Shared(dict[str, Any]):
+    """A message queued for many participants at once (a room broadcast): its JSON text is made once, by the first
+    socket writer that sends it, not once per recipient — in a join storm every join is a message to everyone
+    already in the room, so the per-recipient encoding grew with the square of the room."""
+
+    _text: str | None = None
+
+    def text(self) -> str:
+        if self._text is None:
+            self._text = json.dumps(self, separators=(",", ":"), ensure_ascii=False)
+        return self._text
+
+
 @dataclass
 class Room:
     tenant: str
@@ -38,6 +51,7 @@ class Room:
         return [t for p in self.participants.values() for t in p.published.values()]
 
     def broadcast(self, message: dict[str, Any], exclude: Participant | None = None) -> None:
+        message = Shared(message)  # one object for every recipient: encoded once (never changed once queued)
         for p in self.participants.values():
             if p is not exclude:
                 p.send(message)

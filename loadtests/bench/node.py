@@ -6,17 +6,21 @@ Runs exactly `sfu.server` (same Node from the same factory, same Starlette app o
   after the node starts (the pure-Python path: pylibsrtp + sendto), timed per packet like the engine;
 - `GET /bench/latency?reset=1` returns the engine's forwarding latency histogram (arrival -> send, 1 µs
   buckets) as {"hist": {"<µs>": count}} — the node's /stats has counters but not the histogram;
-- `--bench-port P` serves `/counters` (engine counters) and `/latency` from a thread, outside the event loop,
+- `--bench-port P` serves `/counters` (engine counters), `/heap` (RSS, glibc mallinfo2) and `/latency` from a thread, outside the event loop,
   so the bench can still read them when the loop is saturated (the pure-Python path at large N).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import json
 import os
 import sys
 import threading
 import time
+import tracemalloc
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -67,6 +71,17 @@ class BenchNode(Node):
 
     async def start(self) -> None:
         await super().start()
+        if os.environ.get("CASTELLAN_BENCH_TRACEMALLOC"):  # `/tracemalloc`: what grew since the last call
+            tracemalloc.start(int(os.environ["CASTELLAN_BENCH_TRACEMALLOC"]))
+        profile = os.environ.get("CASTELLAN_BENCH_PROFILE")  # FILE[:SECONDS]: cProfile of the event loop's thread
+        if profile:
+            import asyncio
+            import cProfile
+
+            path, _, seconds = profile.partition(":")
+            prof = cProfile.Profile()
+            prof.enable()
+            asyncio.get_running_loop().call_later(float(seconds or 60), lambda: (prof.disable(), prof.dump_stats(path)))
         if ENGINE == "python":
             assert self.sock is not None
             self.engine = TimedReferenceForwarder(self.sock)  # type: ignore[assignment]
@@ -93,6 +108,50 @@ def _create_app(signalling: Any, lifespan: Any = None, extra_routes: Any = ()) -
 _orig_create = factory.create_node_app
 
 
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def heap_figures() -> dict[str, int]:
+    """The node process's memory: RSS, and glibc's view of its heap (mallinfo2: `uordblks` bytes in use,
+    `fordblks` free inside the heap, `hblkhd` in mmap'd blocks, `arena` the heap's size over every arena)."""
+    out: dict[str, int] = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "RssAnon:")):
+                key, value = line.split(":")
+                out[key] = int(value.split()[0]) * 1024
+    libc = ctypes.util.find_library("c")
+    if libc is not None:
+        fn = getattr(ctypes.CDLL(libc), "mallinfo2", None)
+        if fn is not None:
+            fn.restype = _Mallinfo2
+            info = fn()
+            out.update({name: int(getattr(info, name)) for name, _ in _Mallinfo2._fields_})
+    out["threads"] = threading.active_count()
+    return out
+
+
+_LAST_SNAPSHOT: list[tracemalloc.Snapshot] = []
+
+
+def tracemalloc_growth(top: int = 25) -> dict[str, Any]:
+    """Python allocations grown since the previous call (by traceback), after a full collection."""
+    if not tracemalloc.is_tracing():
+        return {"error": "start the node with CASTELLAN_BENCH_TRACEMALLOC=<frames>"}
+    gc.collect()
+    snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    out: dict[str, Any] = {"traced": tracemalloc.get_traced_memory()[0], "gc_objects": len(gc.get_objects())}
+    if _LAST_SNAPSHOT:
+        stats = snap.compare_to(_LAST_SNAPSHOT[0], "traceback")
+        out["growth"] = [{"size_diff": st.size_diff, "count_diff": st.count_diff,
+                          "where": [f"{fr.filename}:{fr.lineno}" for fr in st.traceback]} for st in stats[:top]]
+    _LAST_SNAPSHOT[:] = [snap]
+    return out
+
+
 class _BenchHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         engine = NODES[0].engine if NODES else None
@@ -101,6 +160,10 @@ class _BenchHandler(BaseHTTPRequestHandler):
             body, code = {"error": "not started"}, 503
         elif self.path.startswith("/counters"):
             body, code = engine.counters(), 200
+        elif self.path.startswith("/tracemalloc"):
+            body, code = tracemalloc_growth(), 200
+        elif self.path.startswith("/heap"):
+            body, code = heap_figures(), 200
         elif self.path.startswith("/latency"):
             hist = engine.latency_histogram("reset=1" in self.path)
             body, code = {"engine": ENGINE, "hist": {str(i): c for i, c in enumerate(hist) if c}}, 200

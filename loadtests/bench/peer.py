@@ -123,6 +123,9 @@ class BenchPeer:
                 await asyncio.sleep(0.02)
                 if self.stun_ok:
                     break
+        # consent checks from now on, as a browser's ICE agent does during DTLS too: a handshake slowed by a loaded
+        # machine must not let the node's consent (30 s from the first check) expire before media starts
+        self._tasks.append(asyncio.create_task(self._consent()))
         self.dtls = DtlsSession(self.certificate, remote.fingerprints, self._send, server=False)
         self.dtls.start()
         while self.keys is None:
@@ -135,7 +138,6 @@ class BenchPeer:
             if t is not None and t <= 0:
                 self.dtls.handle_timeout()
         self.tx = SrtpSession(self.keys.profile, self.keys.tx_key, True)
-        self._tasks.append(asyncio.create_task(self._consent()))
         self.on_connected()
 
     def on_connected(self) -> None:

@@ -148,6 +148,13 @@ class CastellanTarget(Target):
         self.last_answer: dict[str, dict[str, Any]] = {}
         self.events: dict[str, list[tuple[float, dict[str, Any]]]] = {}  # other signalling messages, timed
         self.published_tracks: dict[str, str] = {}  # kind -> track id
+        # peer name -> the client address a trusted proxy in front of the node vouches for (X-Forwarded-For; the
+        # node must be started with --trusted-proxies 127.0.0.1/32): many users, not one address (the join storm)
+        self.forwarded_for: dict[str, str] = {}
+        # how long a reply (joined, answer) and ICE+DTLS may take: the join storm waits longer than the benchmarks,
+        # since what it asserts is that nobody is refused, not how fast a saturated machine answers
+        self.reply_timeout = 10.0
+        self.connect_timeout = 15.0
 
     @property
     def pid(self) -> int:
@@ -256,9 +263,12 @@ class CastellanTarget(Target):
             name=peer.name,
             ttl=120,
         )
-        ws = await websockets.connect(f"ws://127.0.0.1:{self.http}/ws", max_size=2**20)
+        xff = self.forwarded_for.get(peer.name)
+        ws = await websockets.connect(f"ws://127.0.0.1:{self.http}/ws", max_size=2**20,
+                                      open_timeout=self.reply_timeout,
+                                      additional_headers={"X-Forwarded-For": xff} if xff else None)
         await ws.send(json.dumps({"type": "join", "token": token}))
-        msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        msg = json.loads(await asyncio.wait_for(ws.recv(), self.reply_timeout))
         if msg.get("type") != "joined":
             raise RuntimeError(f"{peer.name}: join refused: {msg}")
         self.sockets[peer.name] = ws
@@ -282,7 +292,7 @@ class CastellanTarget(Target):
     async def _negotiate(self, peer: BenchPeer, subscriptions: dict[str, str]) -> bsdp.Transport:
         ws = self.sockets[peer.name]
         await ws.send(json.dumps({"type": "offer", "sdp": peer.offer(), "subscriptions": subscriptions}))
-        msg = await asyncio.wait_for(self.answers[peer.name].get(), 10)
+        msg = await asyncio.wait_for(self.answers[peer.name].get(), self.reply_timeout)
         if msg.get("type") != "answer":
             raise RuntimeError(f"{peer.name}: offer refused: {msg}")
         self.last_answer[peer.name] = msg
@@ -293,6 +303,17 @@ class CastellanTarget(Target):
         transport = await self._negotiate(peer, {})
         await peer.connect(transport)
 
+    async def leave(self, peer: BenchPeer) -> None:
+        """`leave` on the peer's socket, then both its sockets closed (a session that ends cleanly)."""
+        ws = self.sockets.pop(peer.name, None)
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.send(json.dumps({"type": "leave"}))
+                await asyncio.wait_for(ws.close(), 5)
+        self.answers.pop(peer.name, None)
+        self.events.pop(peer.name, None)
+        peer.close()
+
     async def join_subscriber(self, peer: Subscriber) -> None:
         joined = await self._join(peer)
         tracks = {t["kind"]: t["id"] for t in joined["tracks"]}
@@ -302,4 +323,4 @@ class CastellanTarget(Target):
         peer.kinds = {
             s: ("audio" if mid == "0" else "video") for mid, ss in transport.ssrcs.items() for s in ss
         }
-        await peer.connect(transport)
+        await peer.connect(transport, timeout=self.connect_timeout)

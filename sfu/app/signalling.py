@@ -36,6 +36,7 @@ from sfu.negotiation.sdp import SdpError
 from sfu.node import Node
 from sfu.participant import Participant
 from sfu.ratelimit import TokenBucket
+from sfu.room import Shared
 from signalling.control.clientaddr import ForwardedRule, parse_networks
 from signalling.tokens import TokenError, TokenVerifier
 
@@ -152,7 +153,7 @@ class NodeSignalling:
         while True:
             raw = await self._receive(ws)
             try:
-                return self._attach(self._decode(raw))
+                return await self._attach(self._decode(raw))
             except ProtocolError as e:
                 self.refusals[e.code] += 1
                 await ws.send_json(_error(e.code, e.message, **e.extra))
@@ -215,7 +216,7 @@ class NodeSignalling:
             raise ProtocolError("bad_message", "message must be an object with a string 'type'")
         return msg
 
-    def _attach(self, msg: dict[str, Any]) -> Participant:
+    async def _attach(self, msg: dict[str, Any]) -> Participant:
         kind = msg["type"]
         try:
             if kind == "join":
@@ -223,7 +224,10 @@ class NodeSignalling:
                 if not isinstance(token, str):
                     raise ProtocolError("bad_message", "join needs a 'token' string")
                 claims = self.verifier.verify(token)
-                p = self.node.join(claims)
+                # the registry's answers (Redis round trips) on a worker thread: a storm of joins must not hold
+                # the event loop, which also runs heartbeat-adjacent duties, consent and the media timers
+                await asyncio.to_thread(self.node.admit, claims)
+                p = self.node.join(claims, admitted=True)
                 p.send(self.node.snapshot(p))
                 return p
             if kind == "resume":
@@ -245,7 +249,8 @@ class NodeSignalling:
             while True:
                 msg = await outbox.get()
                 try:
-                    text = json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
+                    text = msg.text() if isinstance(msg, Shared) else json.dumps(msg, separators=(",", ":"),
+                                                                                  ensure_ascii=False)
                 except (TypeError, ValueError, RecursionError):  # a node bug: logged, never the writer's end
                     log.error("signalling message of type %r cannot be encoded: dropped", msg.get("type"))
                     continue

@@ -29,7 +29,10 @@ class Connectivity:
         self.node = node
 
     def on_stun(self, data: bytes, addr: tuple[str, int]) -> None:
+        """A STUN datagram. Consent and rebinding judge a check by when the media thread received it
+        (`Demux.arrived`), so a loop busy with a join storm does not age a fresh check."""
         node = self.node
+        arrived = node.demux.arrived
         out = node.ice.handle(data, addr)
         if out.drop_reason:
             node.control_drops[out.drop_reason] += 1
@@ -38,7 +41,7 @@ class Connectivity:
         p = out.owner
         if p is None or p.left:
             return
-        now = time.monotonic()
+        now = time.monotonic() if arrived is None else min(arrived, time.monotonic())
         engine = node.media_engine
         if out.verified is not None:
             # the new address answered the node's own check: it holds the participant's ICE password
@@ -106,5 +109,6 @@ class Connectivity:
             return False
         self.node.media_engine.clear_peer_address(p.peer)
         p.media_address = None
+        self.node.counts["consent_expired"] += 1
         log.info("participant %s: consent expired, media paused", p.id)
         return not p.connected

@@ -21,6 +21,7 @@ log = logging.getLogger("castellan.node")
 class Demux:
     def __init__(self, node: Node) -> None:
         self.node = node
+        self.arrived: float | None = None  # the batch being dispatched: when the media thread received it
 
     def on_readable(self) -> None:
         """The media port is readable and no media thread runs: the engine forwards, then hands up the rest."""
@@ -30,6 +31,15 @@ class Demux:
             log.exception("engine poll failed")
             return
         self.dispatch(events)
+
+    def deliver(self, events: list[Event], arrived: float) -> None:
+        """A batch the media thread handed over, stamped when it did (time.monotonic()): a busy loop may run this
+        much later, and consent must judge a check by its arrival (`arrived` while the batch is dispatched)."""
+        self.arrived = arrived
+        try:
+            self.dispatch(events)
+        finally:
+            self.arrived = None
 
     def dispatch(self, events: list[Event]) -> None:
         """Control datagrams from the engine (on the event loop)."""

@@ -55,8 +55,19 @@ class Certificate:
             .sign(self.key, hashes.SHA256())
         )
         self.fingerprint = fingerprint_of(self.cert.public_bytes(serialization.Encoding.DER))
+        self._contexts: dict[tuple[bytes, ...], SSL.Context] = {}
 
     def context(self, profiles: list[tuple[bytes, int, int, int]] = SRTP_PROFILES) -> SSL.Context:
+        """The DTLS context for these SRTP profiles, made once: every session shares it (OpenSSL contexts are
+        shared by design). A context per session cost ~2 ms of the event loop per join and its own copies of the
+        certificate, key and cipher tables in memory until the session's objects were collected."""
+        key = tuple(p[0] for p in profiles)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = self._contexts[key] = self._new_context(profiles)
+        return ctx
+
+    def _new_context(self, profiles: list[tuple[bytes, int, int, int]]) -> SSL.Context:
         ctx = SSL.Context(SSL.DTLS_METHOD)
         ctx.set_options(SSL.OP_NO_TICKET | SSL.OP_NO_QUERY_MTU)
         ctx.use_certificate(self.cert)  # cryptography objects: pyOpenSSL's own types are deprecated (a warning

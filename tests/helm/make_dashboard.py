@@ -130,6 +130,20 @@ def build() -> dict:
                         0, y, w=24, description="WebSockets closed or messages refused by the node's limits: too "
                                                 "many sockets before join, join timeout, relay rate, slow reader"))
     y += 8
+    panels.append(panel(next(pid), "Event-loop lag p99 by node",
+                        [(f"max by (node) (castellan_event_loop_lag_seconds{{quantile=\"0.99\",{R}}})", "{{node}} p99"),
+                         (f"max by (node) (castellan_event_loop_lag_seconds{{quantile=\"max\",{R}}})", "{{node}} max")],
+                        0, y, unit="s", min=0,
+                        description="How late each node's event loop runs a due timer (last minute): join storms "
+                                    "and Python work show here before heartbeats or consent suffer"))
+    panels.append(panel(next(pid), "Missed deadlines / min and consent expiries",
+                        [(f"60 * sum by (node, duty) (rate(castellan_deadline_misses_total{{{R}}}[$__rate_interval]))",
+                          "{{node}} {{duty}}"),
+                         (f"60 * sum by (node) (rate(castellan_consent_expired_total{{{R}}}[$__rate_interval]))",
+                          "{{node}} consent expired")], 12, y, min=0,
+                        description="Heartbeats (> 1 s late), consent passes (> 0.5 s) and media timers (> 0.1 s) "
+                                    "that ran late; consent expiries pause a participant's media"))
+    y += 8
     panels.append(panel(next(pid), "Retransmission buffers by node",
                         [(f"sum by (node) (castellan_media_buffer_bytes{{{R}}})", "{{node}} bytes")], 0, y,
                         unit="bytes", min=0,

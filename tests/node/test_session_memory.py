@@ -6,18 +6,26 @@ node's (participants, engine peers, track and subscription indexes, ICE credenti
 engine's (its retransmission buffers, in bytes) — and that the Python memory the node's own code retains grows
 by less than RETAINED_PER_SESSION per session (tracemalloc, allocations with a node frame on their stack).
 The engine's buffers going back to the kernel is tests/native/test_buffer_memory.py.
+
+And that an ended session is freed by reference counting alone, the moment it ends (the second test).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import tracemalloc
+import weakref
 from typing import Any
 
 import pytest
+import websockets
 
 from loadtests import media
+from loadtests.bench import media as bench_media
+from loadtests.bench import sdp as bsdp
+from loadtests.bench.peer import Publisher
 from loadtests.bots.peer import Bot
 from tests.harness import running_node
 from tests.support.waiting import wait_for
@@ -82,3 +90,47 @@ def test_publisher_sessions_leave_the_node_as_they_found_it() -> None:
     growth = (out["retained"][-1] - out["retained"][1]) / (SESSIONS - 2)    # the first session warms caches up
     print(f"node code retains {out['retained']} bytes after each session: {growth:.0f} per session")
     assert growth < RETAINED_PER_SESSION, out["retained"]
+
+
+def test_an_ended_session_is_freed_at_once_without_the_cyclic_collector() -> None:
+    """A session's state must go when it ends, by reference counting alone. A reference cycle through it (its
+    socket's overflow/replaced callbacks closed over the participant) kept each ended session's DTLS connection —
+    OpenSSL's buffers, tens of kilobytes outside Python's view — its tracks and its room until a full cyclic
+    collection, which on a node's large heap comes rarely: the soak's node RSS grew ~150-200 KB per session
+    (issue 18). Light bench peers (loadtests/bench/peer.py) publish and leave with the collector off."""
+
+    async def session(rn: Any, name: str) -> dict[str, weakref.ref[Any]]:
+        peer = Publisher(name, bench_media.load(4.0, 160, 120, 100_000))
+        async with websockets.connect(rn.ws_url) as ws:
+            await ws.send(json.dumps({"type": "join", "token": rn.token(name=name)}))
+            joined = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert joined["type"] == "joined", joined
+            await ws.send(json.dumps({"type": "offer", "sdp": peer.offer(), "subscriptions": {}}))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert answer["type"] == "answer", answer
+            await peer.connect(bsdp.parse_answer(answer["sdp"]))
+            pid = joined["participant"]
+            assert await wait_for(lambda: rn.node.by_id[pid].media_ready, 10), "DTLS did not complete"
+            p = rn.node.by_id[pid]
+            refs = {"participant": weakref.ref(p), "dtls": weakref.ref(p.dtls), "room": weakref.ref(p.room)}
+            refs.update({f"track {t.id}": weakref.ref(t) for t in p.published.values()})
+            assert len(refs) == 5, "the session published no tracks: nothing was tested"
+            del p
+            await ws.send(json.dumps({"type": "leave"}))
+            assert await wait_for(lambda: not rn.node.by_id, 10), "the session did not end"
+        peer.close()
+        await asyncio.sleep(0.2)  # the socket's handler finishes
+        return refs
+
+    async def run() -> list[list[str]]:
+        async with running_node() as rn:
+            gc.collect()
+            gc.disable()
+            try:
+                return [[name for name, ref in (await session(rn, f"pub-{n}")).items() if ref() is not None]
+                        for n in range(3)]
+            finally:
+                gc.enable()
+
+    survivors = asyncio.run(run())
+    assert not any(survivors), f"ended sessions wait for the cyclic collector: {survivors}"
