@@ -38,6 +38,7 @@ from sfu.feedback.keyframes import KeyframeRequests
 from sfu.feedback.nack import NackResponder
 from sfu.feedback.reports import REPORT_INTERVAL, Reports
 from sfu.heap import HeapTrim, glibc_trim
+from sfu.host import HostControls
 from sfu.negotiation.offer import Negotiation
 from sfu.negotiation.publications import Publications
 from sfu.participant import Participant
@@ -96,6 +97,8 @@ class Node:
         self.heap = HeapTrim(glibc_trim())
         self.counts: Counter[str] = Counter()  # nacks, plis, firs received etc.
         self.handshakes = HandshakeStats()  # the MLS Delivery Service's counts (sfu/e2ee)
+        # lock, mute request, remove, end (sfu/host.py); the factory gives it the node's audit log
+        self.host_controls = HostControls(lambda p, reason: self.leave(p, reason=reason), audit=None)
         self.node_ssrc = secrets.randbits(32) or 1
         self.draining = False
         self.registry_ok = True  # false while the registry is unreachable: no new participants
@@ -171,17 +174,19 @@ class Node:
 
     def join(self, claims: JoinClaims) -> Participant:
         """Admits a participant whose join token verified. Token expiry matters here only, never later."""
-        self.admission.check(claims, draining=self.draining, registry_ok=self.registry_ok)
+        key = (claims.tenant, claims.room)
+        existing = self.rooms.get(key)
+        self.admission.check(claims, draining=self.draining, registry_ok=self.registry_ok,
+                             locked=existing is not None and existing.locked)
         if claims.participant in self.by_id:
             self.leave(self.by_id[claims.participant], reason="replaced")
-        key = (claims.tenant, claims.room)
         room = self.rooms.get(key)
         if room is None:
             room = self.rooms[key] = Room(tenant=claims.tenant, name=claims.room)
         peer = self.peers.take()
         self.media_engine.add_peer(peer)
         p = Participant(id=claims.participant, name=claims.name or claims.participant, room=room, peer=peer,
-                        tenant=claims.tenant)
+                        tenant=claims.tenant, host=claims.host)
         p.ice_ufrag, p.ice_pwd = new_credentials()
         self.ice.register(p.ice_ufrag, p.ice_pwd, p)
         room.participants[p.id] = p
@@ -209,6 +214,8 @@ class Node:
             # fresh at every join and resume: the region's TURN, for participants whose UDP is blocked
             "ice_servers": [ice_server(self.config.turn, p.id, time.time())] if self.config.turn else [],
             "mls": {"epoch": p.room.group.epoch},
+            "host": p.host,  # this participant may use the host controls
+            "locked": p.room.locked,
         }
 
     def resume(self, participant_id: str, secret: str) -> Participant:
