@@ -71,6 +71,7 @@ window.castellanStats = async function castellanStats() {
   out.stage = (document.querySelector(".tile.on-stage .name") || {}).textContent || null;
   out.left = $("left-view").hidden ? null : { title: $("left-title").textContent, reason: $("left-reason").textContent,
     rejoin: !$("btn-rejoin").hidden };
+  out.roster = app.e2ee ? app.e2ee.roster().map((m) => m.participant) : [];
   out.toasts = [...document.querySelectorAll("#toasts .toast")].map((p) => p.textContent);
   return out;
 };

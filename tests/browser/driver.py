@@ -1160,10 +1160,12 @@ def main() -> int:
     scenario, cfg_path = sys.argv[1], sys.argv[2]
     cfg = json.loads(Path(cfg_path).read_text())
     result: dict[str, Any] = {"scenario": scenario}
-    if scenario not in SCENARIOS:  # issue 12's MLS scenarios live in their own module
+    if scenario not in SCENARIOS:  # issue 12's MLS scenarios and issue 16's meeting live in their own modules
+        from tests.browser.meeting_scenarios import SCENARIOS as MEETING
         from tests.browser.mls_scenarios import SCENARIOS as MLS
 
         SCENARIOS.update(MLS)
+        SCENARIOS.update(MEETING)
     try:
         with sync_playwright() as pw:
             SCENARIOS[scenario](pw, cfg, result)
