@@ -113,6 +113,7 @@ export async function initJoinPage() {
       // a refused link (revoked, expired, unknown) never turns the camera on: there is nothing to join
       setLinkState(e.message, true);
       $("join-button").disabled = true;
+      $("join-form").classList.add("refused"); // nothing to fill in: only the reason stays
       $("preview-note").textContent = "Your camera stays off: this link cannot be used.";
       $("preview-note").hidden = false;
       return;
@@ -120,6 +121,7 @@ export async function initJoinPage() {
   } else {
     setLinkState("Open this page from a meeting link.", true);
     $("join-button").disabled = true;
+    $("join-form").classList.add("refused");
     return;
   }
   app.previewReady = startPreview();

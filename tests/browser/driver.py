@@ -743,7 +743,7 @@ def node_restart(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         log("before", result["before"])
         node.kill()  # a crash: no goodbye to anyone
         node.wait(10)
-        lost = poll(parts["A"].stats, lambda x: "reconnecting" in x["notice"], timeout=10)
+        lost = poll(parts["A"].stats, lambda x: "rejoining" in x["notice"], timeout=10)
         result["notice_while_down"] = lost["notice"]
         parts["A"].shot(art, "meeting-node-lost.png", result)
         time.sleep(2)

@@ -42,7 +42,7 @@ class Meeting:
         page = ctx.new_page()
         page.on("console", lambda m: self.console.append(f"[{tag}] {m.type}: {m.text}"))
         page.on("pageerror", lambda e: self.console.append(f"[{tag}] pageerror: {e}"))
-        page.goto(f"{self.cfg['base_url']}/j/{link}?{query}#{fragment}", wait_until="load", timeout=15000)
+        page.goto(f"{self.cfg['base_url']}/j/{link}?{query}#{fragment}", wait_until="load", timeout=45000)
         return page
 
     def shot(self, page: Page, name: str, axe: bool = True) -> None:
@@ -68,7 +68,7 @@ def join(page: Page, name: str, password: str | None) -> None:
     if password:
         page.fill("#password", password)
     page.click("#join-button")
-    page.wait_for_selector("#meeting-view:not([hidden])", timeout=20000)
+    page.wait_for_selector("#meeting-view:not([hidden])", timeout=60000)
 
 
 def person(s: dict[str, Any], pid: str) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
     try:
         # a revoked link says so and never switches the camera on
         r = m.page("revoked", links["revoked"]["link"], f"k={secret}")
-        wait_js(r, "document.getElementById('link-state').textContent.length > 20")
+        wait_js(r, "document.getElementById('link-state').textContent.length > 20", timeout=45000)
         time.sleep(1.0)  # the page would have asked for the camera by now
         t["revoked"] = r.evaluate("""() => ({state: document.getElementById('link-state').textContent,
             preview: document.getElementById('preview').srcObject !== null, local: !!window.castellanApp.local,
@@ -98,30 +98,30 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
 
         # the host (host link) alone: the join page, then the meeting, the invite panel
         h = m.page("H", room["link"], f"k={secret}&h={room['host_key']}")
-        wait_js(h, "document.querySelector('#preview').videoWidth > 0")
+        wait_js(h, "document.querySelector('#preview').videoWidth > 0", timeout=45000)
         h.fill("#name", "Hilda Host")
         m.shot(h, "join-page")
         join(h, "Hilda Host", None)
-        hid = poll(lambda: stats(h), lambda x: x["participant"] is not None, timeout=10)["participant"]
+        hid = poll(lambda: stats(h), lambda x: x["participant"] is not None, timeout=45)["participant"]
         m.shot(h, "alone")
         h.click("#btn-invite")
         t["invite"] = {"link": h.input_value("#invite-link"), "password": h.inner_text("#invite-password")}
         h.click("#btn-copy")
-        wait_js(h, "document.getElementById('invite-copied').textContent.length > 0")
+        wait_js(h, "document.getElementById('invite-copied').textContent.length > 0", timeout=45000)
         t["invite"]["copied"] = h.inner_text("#invite-copied")
         m.shot(h, "invite")
 
         # Bob joins with the password; a phone joins too
         b = m.page("B", room["link"], f"k={secret}")
         join(b, "Bob Builder", password)
-        bid = poll(lambda: stats(b), lambda x: x["participant"] is not None, timeout=10)["participant"]
+        bid = poll(lambda: stats(b), lambda x: x["participant"] is not None, timeout=45)["participant"]
         p = m.page("P", room["link"], f"k={secret}", phone=True)
         m.shot(p, "phone-join")
         join(p, "Pat Phone", password)
-        pid = poll(lambda: stats(p), lambda x: x["participant"] is not None, timeout=10)["participant"]
+        pid = poll(lambda: stats(p), lambda x: x["participant"] is not None, timeout=45)["participant"]
         everyone = poll(lambda: [stats(x) for x in (h, b, p)],
                         lambda xs: all(frames(s) > 10 and s["lockClass"].endswith("ok") and s["peopleCount"] == "(3)"
-                                       for s in xs), timeout=40)
+                                       for s in xs), timeout=90)
         t["joined"] = [{k: s[k] for k in ("peopleCount", "toasts", "lock")} for s in everyone]
         t["host_toasts"] = everyone[0]["toasts"]
         t["bob_sees_host_mark"] = "host" in person(everyone[1], hid).get("text", "")
@@ -135,18 +135,18 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         m.shot(h, "people-host")
 
         # who is speaking (the fake microphone beeps) and mute state, seen by the host
-        sp = poll(lambda: stats(h), lambda x: person(x, bid).get("speaking"), timeout=15)
+        sp = poll(lambda: stats(h), lambda x: person(x, bid).get("speaking"), timeout=45)
         t["speaking_seen"] = person(sp, bid).get("speaking", False)
         b.keyboard.press("m")  # shortcut
         muted = poll(lambda: stats(h), lambda x: "muted" in person(x, bid).get("text", "").replace("microphone on", ""),
-                     timeout=10)
+                     timeout=45)
         t["mute_seen_by_host"] = person(muted, bid).get("text")
         b.click("#btn-mic")  # unmute again
-        poll(lambda: stats(h), lambda x: "microphone on" in person(x, bid).get("text", ""), timeout=10)
+        poll(lambda: stats(h), lambda x: "microphone on" in person(x, bid).get("text", ""), timeout=45)
 
         # raise hand (shortcut H): the host's list and a notice
         b.keyboard.press("h")
-        hand = poll(lambda: stats(h), lambda x: person(x, bid).get("hand"), timeout=10)
+        hand = poll(lambda: stats(h), lambda x: person(x, bid).get("hand"), timeout=45)
         t["hand_seen_by_host"] = person(hand, bid).get("hand", False)
         t["hand_toast"] = hand["toasts"]
         m.shot(h, "hand-raised")
@@ -155,17 +155,17 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         # camera off stops the capture; the host stops receiving frames; camera on sends again, still encrypted
         b.evaluate("window.__camTrack = window.castellanApp.local.getVideoTracks()[0]")
         b.click("#btn-cam")
-        off = poll(lambda: stats(b), lambda x: x["camOff"] and x["cameraSender"]["track"] is None, timeout=10)
+        off = poll(lambda: stats(b), lambda x: x["camOff"] and x["cameraSender"]["track"] is None, timeout=45)
         t["camera_off_sender"] = {"sender": off["cameraSender"], "local": off["localVideo"],
                                   "old_track": b.evaluate("window.__camTrack.readyState")}
-        time.sleep(1.5)  # frames in flight drain
+        time.sleep(3.0)  # frames already in flight drain
         before = received_from(stats(h), bid)
         time.sleep(3.0)
         after = received_from(stats(h), bid)
         t["frames_while_off"] = after - before
         m.shot(h, "camera-off-host-view")
         b.click("#btn-cam")
-        on = poll(lambda: stats(h), lambda x: received_from(x, bid, "framesDecoded") > after + 20, timeout=20)
+        on = poll(lambda: stats(h), lambda x: received_from(x, bid, "framesDecoded") > after + 20, timeout=45)
         t["camera_on"] = {"decoded_after": received_from(on, bid, "framesDecoded") - after, "lock": on["lock"],
                           "sender": stats(b)["cameraSender"]}
 
@@ -174,9 +174,9 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         old_id = b.evaluate("window.castellanApp.local.getVideoTracks()[0].id")
         b.evaluate("""() => { const s = document.getElementById('meeting-camera');
             s.dispatchEvent(new Event('change')); }""")
-        wait_js(b, f"window.castellanApp.local.getVideoTracks()[0].id !== {old_id!r}")
+        wait_js(b, f"window.castellanApp.local.getVideoTracks()[0].id !== {old_id!r}", timeout=45000)
         base_frames = received_from(stats(h), bid, "framesDecoded")
-        poll(lambda: stats(h), lambda x: received_from(x, bid, "framesDecoded") > base_frames + 20, timeout=15)
+        poll(lambda: stats(h), lambda x: received_from(x, bid, "framesDecoded") > base_frames + 20, timeout=45)
         t["device_switched"] = True
         m.shot(b, "devices")
         b.click("#btn-settings")
@@ -185,7 +185,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         h.click("#btn-chat")
         h.fill("#chat-input", "Welcome, everyone")
         h.press("#chat-input", "Enter")
-        unread = poll(lambda: stats(b), lambda x: x["unread"] >= 1, timeout=10)
+        unread = poll(lambda: stats(b), lambda x: x["unread"] >= 1, timeout=45)
         t["unread"] = unread["unread"]
         t["chat_button"] = b.get_attribute("#btn-chat", "aria-label")
         m.shot(b, "chat-unread")
@@ -198,7 +198,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
 
         # screen share: presenter layout at the others, a preview at the presenter
         h.click("#btn-screen")
-        pres = poll(lambda: stats(b), lambda x: x["presenting"] and "screen" in (x["stage"] or ""), timeout=25)
+        pres = poll(lambda: stats(b), lambda x: x["presenting"] and "screen" in (x["stage"] or ""), timeout=45)
         t["presenter_at_bob"] = pres["stage"]
         own = stats(h)
         t["presenter_preview"] = {"presenting": own["presenting"], "stage": own["stage"]}
@@ -206,7 +206,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         m.shot(h, "presenter-preview")
         m.shot(p, "phone-presenter")
         h.click("#btn-screen")
-        poll(lambda: stats(b), lambda x: not x["presenting"], timeout=15)
+        poll(lambda: stats(b), lambda x: not x["presenting"], timeout=45)
 
         # details: where and the safety code, no longer in the header
         h.click("#btn-details")
@@ -218,45 +218,45 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         # a participant without the host link tries the host's powers: refused, nothing happens
         b.evaluate("window.castellanApp.session.send({type: 'host', action: 'end'})")
         b.evaluate(f"window.castellanApp.session.send({{type: 'host', action: 'remove', participant: {hid!r}}})")
-        wait_js(b, "document.getElementById('notice').textContent.includes('host link')")
+        wait_js(b, "document.getElementById('notice').textContent.includes('host link')", timeout=45000)
         t["forged_host"] = {"notice": b.inner_text("#notice"), "host_still_in": stats(h)["left"] is None,
                             "bob_still_in": stats(b)["left"] is None}
 
         # lock: a newcomer is refused with a clear message; unlock lets the next one in
         h.click("#btn-people")
         h.click("#btn-lock")
-        poll(lambda: stats(b), lambda x: x["locked"], timeout=10)
+        poll(lambda: stats(b), lambda x: x["locked"], timeout=45)
         t["locked_badge_at_bob"] = b.is_visible("#locked-badge")
         c = m.page("C", room["link"], f"k={secret}")
         c.fill("#name", "Carol Late")
         c.fill("#password", password)
         c.click("#join-button")
-        wait_js(c, "document.getElementById('join-error').textContent.length > 0", timeout=20000)
+        wait_js(c, "document.getElementById('join-error').textContent.length > 0", timeout=45000)
         t["locked_out"] = c.inner_text("#join-error")
         m.shot(c, "join-locked")
         h.click("#btn-lock")
-        poll(lambda: stats(b), lambda x: not x["locked"], timeout=10)
+        poll(lambda: stats(b), lambda x: not x["locked"], timeout=45)
         c.click("#join-button")
-        c.wait_for_selector("#meeting-view:not([hidden])", timeout=20000)
+        c.wait_for_selector("#meeting-view:not([hidden])", timeout=60000)
         # "Connection lost — rejoining…": the socket drops, the page says so and resumes
         c.evaluate("""() => { window.__notices = []; new MutationObserver(() => window.__notices.push(
             document.getElementById('notice').textContent)).observe(document.getElementById('notice'),
             {childList: true, characterData: true, subtree: true}); window.castellanApp.session.ws.close(); }""")
-        wait_js(c, "window.castellanApp.session.log.some((l) => l.endsWith(' resumed'))", timeout=20000)
+        wait_js(c, "window.castellanApp.session.log.some((l) => l.endsWith(' resumed'))", timeout=45000)
         t["connection_lost_notice"] = c.evaluate("window.__notices")
         c.click("#btn-leave")
-        c.wait_for_selector("#left-view:not([hidden])", timeout=10000)
+        c.wait_for_selector("#left-view:not([hidden])", timeout=45000)
         t["you_left"] = stats(c)["left"]
         m.shot(c, "you-left")
         c.context.close()
 
         # ask to mute: Bob's microphone goes off, he is told; the host sees it
         h.click(f"#people-list li[data-participant='{bid}'] button.ask-mute")
-        bm = poll(lambda: stats(b), lambda x: x["micMuted"], timeout=10)
+        bm = poll(lambda: stats(b), lambda x: x["micMuted"], timeout=45)
         t["asked_to_mute"] = {"muted": bm["micMuted"], "notice": bm["notice"]}
         m.shot(b, "muted-by-host")
         hm = poll(lambda: stats(h), lambda x: "muted" in person(x, bid).get("text", "").replace("microphone on", ""),
-                  timeout=10)
+                  timeout=45)
         t["host_sees_muted"] = person(hm, bid).get("text")
 
         # remove the phone: its page ends; the others' encrypted group commits it out
@@ -264,12 +264,12 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         remove = f"#people-list li[data-participant='{pid}'] button.remove"
         h.click(remove)
         h.click(remove)  # confirm
-        pr = poll(lambda: stats(p), lambda x: x["left"] is not None, timeout=10)
+        pr = poll(lambda: stats(p), lambda x: x["left"] is not None, timeout=45)
         t["removed"] = pr["left"]
         m.shot(p, "phone-removed")
         gone = poll(lambda: [stats(h), stats(b)],
                     lambda xs: all(pid not in x["roster"] and (x["e2ee"] or {}).get("epoch", -1) > epoch_before
-                                   and x["lockClass"].endswith("ok") for x in xs), timeout=20)
+                                   and x["lockClass"].endswith("ok") for x in xs), timeout=45)
         t["after_removal"] = [{"epoch": x["e2ee"]["epoch"], "safety": x["safety"], "people": x["peopleCount"],
                                "members": x["roster"]} for x in gone]
         t["epoch_before_removal"] = epoch_before
@@ -278,7 +278,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         # end the meeting for all
         h.click("#btn-end")
         h.click("#btn-end")  # confirm
-        ended = poll(lambda: [stats(b), stats(h)], lambda xs: all(x["left"] is not None for x in xs), timeout=10)
+        ended = poll(lambda: [stats(b), stats(h)], lambda xs: all(x["left"] is not None for x in xs), timeout=45)
         t["ended"] = [x["left"] for x in ended]
         t["camera_after_end"] = b.evaluate("window.castellanApp.local.getTracks().map((t) => t.readyState)")
         m.shot(b, "ended")
