@@ -40,7 +40,10 @@ export async function enterMeeting() {
     throw e;
   }
   // "join with camera off" is a real camera off: the capture stops (the sender keeps its m-line for later)
-  if (cameraOffAtJoin) await toggleCam();
+  if (cameraOffAtJoin) {
+    $("join-camera-off").checked = false; // a rejoin keeps whatever the camera is by then
+    await toggleCam();
+  }
 }
 
 function peopleChanged(session) {
