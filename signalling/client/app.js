@@ -23,7 +23,7 @@
 import { pollStats } from "./badges.js";
 import { sendChat } from "./chat.js";
 import { toggleCam, toggleHand, toggleMic, toggleScreen } from "./controls.js";
-import { $ } from "./dom.js";
+import { $, toastLog } from "./dom.js";
 import { transformApi } from "./e2ee.js";
 import { initJoinPage } from "./join.js";
 import { leave } from "./meeting.js";
@@ -72,7 +72,7 @@ window.castellanStats = async function castellanStats() {
   out.left = $("left-view").hidden ? null : { title: $("left-title").textContent, reason: $("left-reason").textContent,
     rejoin: !$("btn-rejoin").hidden };
   out.roster = app.e2ee ? app.e2ee.roster().map((m) => m.participant) : [];
-  out.toasts = [...document.querySelectorAll("#toasts .toast")].map((p) => p.textContent);
+  out.toasts = toastLog.slice();
   return out;
 };
 window.castellanChat = sendChat;

@@ -46,8 +46,12 @@ export function notice(text) {
   el.hidden = !text;
 }
 
+export const toastLog = []; // every short notice shown (tests read it through window.castellanStats)
+
 /** A short notice ("Bob joined") that goes away by itself; the region is a polite live region. */
 export function toast(text) {
+  toastLog.push(text);
+  if (toastLog.length > 50) toastLog.shift();
   const box = $("toasts");
   if (!box) return;
   const p = document.createElement("p");

@@ -11,7 +11,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, Playwright
 
-from tests.browser.driver import frames, launch, log, poll, wait_http, wait_js
+from tests.browser.driver import frames, launch, log, wait_http, wait_js
+from tests.browser.driver import poll as poll_fast
 
 AXE = Path(__file__).resolve().parents[2] / "signalling" / "vendor" / "node_modules" / "axe-core" / "axe.min.js"
 AXE_RUN = """() => axe.run(document, {resultTypes: ["violations"]}).then((r) => r.violations.map((v) => ({
@@ -36,6 +37,7 @@ class Meeting:
         opts: dict[str, Any] = {"viewport": PHONE, "is_mobile": True, "has_touch": True} if phone else {
             "viewport": {"width": 1100, "height": 680}}
         ctx = self.browser.new_context(**opts)
+        ctx.set_default_timeout(90000)  # bounds, not delays: a loaded machine is slow to click and draw
         ctx.add_init_script(path=str(AXE))
         if phone:
             ctx.add_init_script(NO_SCREEN_SHARE)
@@ -48,11 +50,16 @@ class Meeting:
     def shot(self, page: Page, name: str, axe: bool = True) -> None:
         started = time.monotonic()
         path = self.art / f"meeting-{name}.png"
-        page.screenshot(path=str(path))
+        page.screenshot(path=str(path), timeout=120000)
         self.result.setdefault("screenshots", []).append(str(path))
         if axe:
             self.axe[name] = page.evaluate(AXE_RUN)
         log(f"screen {name}: {time.monotonic() - started:.1f} s")
+
+
+def poll(fn: Any, ok: Any, timeout: float) -> Any:
+    """driver.poll, at a pace that leaves the pages some CPU (each poll asks every page for its getStats)."""
+    return poll_fast(fn, ok, timeout, interval=0.5)
 
 
 def stats(page: Page) -> dict[str, Any]:
