@@ -44,7 +44,7 @@ class Meeting:
         page = ctx.new_page()
         page.on("console", lambda m: self.console.append(f"[{tag}] {m.type}: {m.text}"))
         page.on("pageerror", lambda e: self.console.append(f"[{tag}] pageerror: {e}"))
-        page.goto(f"{self.cfg['base_url']}/j/{link}?{query}#{fragment}", wait_until="load", timeout=45000)
+        page.goto(f"{self.cfg['base_url']}/j/{link}?{query}#{fragment}", wait_until="load", timeout=120000)
         return page
 
     def shot(self, page: Page, name: str, axe: bool = True) -> None:
@@ -289,6 +289,24 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         t["ended"] = [x["left"] for x in ended]
         t["camera_after_end"] = b.evaluate("window.castellanApp.local.getTracks().map((t) => t.readyState)")
         m.shot(b, "ended")
+        for x in (b, h, p):
+            x.context.close()
+
+        # the waiting room, from the meeting: the host denies one guest and admits the next
+        lob = links["lobby"]
+        hl = m.page("HL", lob["link"], f"k={secret}&h={lob['host_key']}")
+        join(hl, "Hilda Host", None)
+        d = m.page("D", lob["link"], f"k={secret}")
+        d.fill("#name", "Dan Denied")
+        d.click("#join-button")
+        d.wait_for_selector("#lobby:not([hidden])")
+        m.shot(d, "lobby-waiting")
+        hl.wait_for_selector("#waiting-room:not([hidden]) button.admit")
+        m.shot(hl, "waiting-room")
+        hl.click("#waiting-list button:not(.admit)")
+        wait_js(d, "document.getElementById('join-error').textContent.length > 0", timeout=45000)
+        t["lobby_denied"] = d.inner_text("#join-error")
+        m.shot(d, "lobby-denied")
         log("meeting checks", t)
     finally:
         browser.close()

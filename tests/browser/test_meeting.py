@@ -44,6 +44,7 @@ def test_meeting_host_controls_end_states_and_accessibility() -> None:
         "control": True, "public_url": web, "region": "eu-1", "node_id": "node-1", "udp_port": UDP_PORT,
         "ws_url": f"ws://127.0.0.1:{HTTP_PORT}/ws", "node_http_url": f"http://127.0.0.1:{HTTP_PORT}",
         "links": {"meeting": {"title": "Design review", "password": "correct horse battery"},
+                  "lobby": {"title": "Office hours", "no_password": True, "lobby": True},
                   "revoked": {"title": "Old meeting", "no_password": True, "revoke": True}},
     }
     secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
@@ -117,6 +118,9 @@ def test_meeting_host_controls_end_states_and_accessibility() -> None:
     kinds = [r.kind for r in records]
     assert kinds == ["host.lock", "host.unlock", "host.mute", "host.remove", "host.end"], kinds
     assert len({r.actor for r in records}) == 1 and records[0].actor.startswith("host:")
+    # the waiting room from the meeting: denied, told so; the decision is in the control plane's audit log
+    assert "did not let you in" in t["lobby_denied"], t["lobby_denied"]
+    assert "lobby.deny" in [r.kind for r in AuditLog(cp.info["control_db"]).tenant_records("acme")]
     # accessibility: no serious or critical violation on any screen
     bad = {name: [v for v in vs if v["impact"] in ("serious", "critical")] for name, vs in result["axe"].items()}
     assert not any(bad.values()), {k: v for k, v in bad.items() if v}
