@@ -85,6 +85,7 @@ $("btn-screen").onclick = toggleScreen;
 $("btn-hand").onclick = toggleHand;
 $("btn-leave").onclick = leave;
 for (const name of ["chat", "people", "invite", "settings", "details"]) $(`btn-${name}`).onclick = () => togglePanel(name);
+$("btn-alone-invite").onclick = () => togglePanel("invite");
 $("chat-form").onsubmit = (ev) => {
   ev.preventDefault();
   const input = $("chat-input");

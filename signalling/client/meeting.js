@@ -7,7 +7,7 @@ import { renderMembers, renderWhere } from "./badges.js";
 import { onChat } from "./chat.js";
 import { announceState, announceStateSoon, findLocalTransceivers, listMeetingDevices, setMicMuted, toggleCam,
   updateControls } from "./controls.js";
-import { $, notice, toast } from "./dom.js";
+import { $, notice, put, toast } from "./dom.js";
 import { renderInvite } from "./invite.js";
 import { labelPanelButtons } from "./panels.js";
 import { renderPeople } from "./people.js";
@@ -68,6 +68,7 @@ function wireSession(session) {
     app.locked = !!s.locked;
     app.ended = false;
     renderWhere(s);
+    if (!$("quality").textContent) put($("quality"), "signal", "Connecting…");
     findLocalTransceivers();
     renderSelf();
     updateControls();

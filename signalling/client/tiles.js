@@ -86,6 +86,8 @@ function layout() {
   const stage = tiles.find((t) => t.isScreen && t.key !== "self-screen") || app.tiles.get("self-screen") || null;
   for (const t of tiles) t.el.classList.toggle("on-stage", t === stage);
   $("grid").classList.toggle("presenting", !!stage);
+  // alone: say so, with the way to invite (a grid of one's own face explains nothing)
+  $("alone").hidden = !(app.session && app.session.me && app.session.participants.size === 0);
   if (stage && $("grid").firstElementChild !== stage.el) $("grid").prepend(stage.el);
 }
 
