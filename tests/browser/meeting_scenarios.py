@@ -75,7 +75,7 @@ def join(page: Page, name: str, password: str | None) -> None:
     if password:
         page.fill("#password", password)
     page.click("#join-button")
-    page.wait_for_selector("#meeting-view:not([hidden])", timeout=60000)
+    page.wait_for_selector("#meeting-view:not([hidden])", timeout=180000)
 
 
 def person(s: dict[str, Any], pid: str) -> dict[str, Any]:
