@@ -13,6 +13,7 @@ import base64
 import secrets
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,8 +61,14 @@ def test_meeting_host_controls_end_states_and_accessibility() -> None:
             node.stop()
         logs = node.output()[-3000:] + cp.output()[-2000:]
     assert "error" not in result, result["error"] + "\n" + "\n".join(result.get("console", [])[-60:]) + logs
+    check(result, web=web, link=cp.info["links"]["meeting"], secret=secret, node_audit=data_dir / "node-audit.db",
+          control_db=Path(cp.info["control_db"]))
+
+
+def check(result: dict[str, Any], *, web: str, link: dict[str, Any], secret: str, node_audit: Path,
+          control_db: Path) -> None:
+    """The assertions on the driver's result (apart from the test: a campaign run by hand can be checked too)."""
     t = result["checks"]
-    link = cp.info["links"]["meeting"]
 
     # a revoked link: said so, camera never asked for
     assert "revoked" in t["revoked"]["state"] and not t["revoked"]["preview"] and not t["revoked"]["local"], t["revoked"]
@@ -114,13 +121,13 @@ def test_meeting_host_controls_end_states_and_accessibility() -> None:
         assert e["title"] == "The organiser ended the meeting" and not e["rejoin"], t["ended"]
     assert set(t["camera_after_end"]) <= {"ended"}, t["camera_after_end"]
     # every host action, in the node's audit log, by the host
-    records = AuditLog(data_dir / "node-audit.db").tenant_records("acme")
+    records = AuditLog(node_audit).tenant_records("acme")
     kinds = [r.kind for r in records]
     assert kinds == ["host.lock", "host.unlock", "host.mute", "host.remove", "host.end"], kinds
     assert len({r.actor for r in records}) == 1 and records[0].actor.startswith("host:")
     # the waiting room from the meeting: denied, told so; the decision is in the control plane's audit log
     assert "did not let you in" in t["lobby_denied"], t["lobby_denied"]
-    assert "lobby.deny" in [r.kind for r in AuditLog(cp.info["control_db"]).tenant_records("acme")]
+    assert "lobby.deny" in [r.kind for r in AuditLog(control_db).tenant_records("acme")]
     # accessibility: no serious or critical violation on any screen
     bad = {name: [v for v in vs if v["impact"] in ("serious", "critical")] for name, vs in result["axe"].items()}
     assert not any(bad.values()), {k: v for k, v in bad.items() if v}
