@@ -48,6 +48,7 @@ class Meeting:
         return page
 
     def shot(self, page: Page, name: str, axe: bool = True) -> None:
+        """A screenshot; `axe`: and the accessibility check (once per kind of screen: it is CPU-heavy)."""
         started = time.monotonic()
         path = self.art / f"meeting-{name}.png"
         page.screenshot(path=str(path), timeout=120000)
@@ -110,7 +111,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         m.shot(h, "join-page")
         join(h, "Hilda Host", None)
         hid = poll(lambda: stats(h), lambda x: x["participant"] is not None, timeout=45)["participant"]
-        m.shot(h, "alone")
+        m.shot(h, "alone", axe=False)
         h.click("#btn-invite")
         t["invite"] = {"link": h.input_value("#invite-link"), "password": h.inner_text("#invite-password")}
         h.click("#btn-copy")
@@ -123,7 +124,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         join(b, "Bob Builder", password)
         bid = poll(lambda: stats(b), lambda x: x["participant"] is not None, timeout=45)["participant"]
         p = m.page("P", room["link"], f"k={secret}", phone=True)
-        m.shot(p, "phone-join")
+        m.shot(p, "phone-join", axe=False)
         join(p, "Pat Phone", password)
         pid = poll(lambda: stats(p), lambda x: x["participant"] is not None, timeout=45)["participant"]
         everyone = poll(lambda: [stats(x) for x in (h, b, p)],
@@ -156,7 +157,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         hand = poll(lambda: stats(h), lambda x: person(x, bid).get("hand"), timeout=45)
         t["hand_seen_by_host"] = person(hand, bid).get("hand", False)
         t["hand_toast"] = hand["toasts"]
-        m.shot(h, "hand-raised")
+        m.shot(h, "hand-raised", axe=False)
         b.keyboard.press("h")
 
         # camera off stops the capture; the host stops receiving frames; camera on sends again, still encrypted
@@ -170,7 +171,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         time.sleep(3.0)
         after = received_from(stats(h), bid)
         t["frames_while_off"] = after - before
-        m.shot(h, "camera-off-host-view")
+        m.shot(h, "camera-off-host-view", axe=False)
         b.click("#btn-cam")
         on = poll(lambda: stats(h), lambda x: received_from(x, bid, "framesDecoded") > after + 20, timeout=45)
         t["camera_on"] = {"decoded_after": received_from(on, bid, "framesDecoded") - after, "lock": on["lock"],
@@ -195,7 +196,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         unread = poll(lambda: stats(b), lambda x: x["unread"] >= 1, timeout=45)
         t["unread"] = unread["unread"]
         t["chat_button"] = b.get_attribute("#btn-chat", "aria-label")
-        m.shot(b, "chat-unread")
+        m.shot(b, "chat-unread", axe=False)
         b.keyboard.press("c")
         t["chat_after_open"] = {"unread": stats(b)["unread"],
                                 "time": b.eval_on_selector("#chat-log li time", "e => e.getAttribute('datetime')"),
@@ -210,8 +211,8 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         own = stats(h)
         t["presenter_preview"] = {"presenting": own["presenting"], "stage": own["stage"]}
         m.shot(b, "presenter-layout")
-        m.shot(h, "presenter-preview")
-        m.shot(p, "phone-presenter")
+        m.shot(h, "presenter-preview", axe=False)
+        m.shot(p, "phone-presenter", axe=False)
         h.click("#btn-screen")
         poll(lambda: stats(b), lambda x: not x["presenting"], timeout=45)
 
@@ -261,7 +262,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         h.click(f"#people-list li[data-participant='{bid}'] button.ask-mute")
         bm = poll(lambda: stats(b), lambda x: x["micMuted"], timeout=45)
         t["asked_to_mute"] = {"muted": bm["micMuted"], "notice": bm["notice"]}
-        m.shot(b, "muted-by-host")
+        m.shot(b, "muted-by-host", axe=False)
         hm = poll(lambda: stats(h), lambda x: "muted" in person(x, bid).get("text", "").replace("microphone on", ""),
                   timeout=45)
         t["host_sees_muted"] = person(hm, bid).get("text")
@@ -306,7 +307,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         hl.click("#waiting-list button:not(.admit)")
         wait_js(d, "document.getElementById('join-error').textContent.length > 0", timeout=45000)
         t["lobby_denied"] = d.inner_text("#join-error")
-        m.shot(d, "lobby-denied")
+        m.shot(d, "lobby-denied", axe=False)
         log("meeting checks", t)
     finally:
         browser.close()
