@@ -42,7 +42,7 @@ function addChatLine(who, text, undecryptable, mine = false) {
   $("chat-log").append(li);
   li.scrollIntoView({ block: "end" });
   app.chatLog.push({ who, text, undecryptable, at: at.toISOString() });
-  if (!mine) chatArrived();
+  if (!mine && !undecryptable) chatArrived(); // a message nobody can read here is shown, not announced
 }
 
 export async function sendChat(text) {
