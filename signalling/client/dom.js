@@ -21,8 +21,9 @@ export function put(el, iconName, text = "") {
   el.replaceChildren(...(iconName ? [icon(iconName)] : []), ...(text ? [document.createTextNode(" " + text)] : []));
 }
 
-/** A control: icon + a text label (hidden on narrow screens, where the accessible name and tooltip stay), the
- * shortcut in the tooltip, an optional count bubble. */
+/** A control: icon + a text label (hidden on narrow screens, where the tooltip stays), the shortcut in the
+ * tooltip, an optional count bubble. The accessible name is the visible text itself ("People 3"), so what a
+ * speech user reads on the button is what selects it. */
 export function labelButton(btn, iconName, label, { shortcut = "", count = 0 } = {}) {
   const text = document.createElement("span");
   text.className = "lbl";
@@ -32,11 +33,10 @@ export function labelButton(btn, iconName, label, { shortcut = "", count = 0 } =
     const bubble = document.createElement("span");
     bubble.className = "bubble";
     bubble.textContent = String(count);
-    bubble.setAttribute("aria-hidden", "true");
-    parts.push(bubble);
+    parts.push(document.createTextNode(" "), bubble);
   }
   btn.replaceChildren(...parts);
-  btn.setAttribute("aria-label", count ? `${label} (${count})` : label);
+  btn.removeAttribute("aria-label");
   btn.title = shortcut ? `${label} (${shortcut})` : label;
 }
 

@@ -79,7 +79,7 @@ function row(r) {
     mute.type = "button";
     mute.className = "small ask-mute";
     mute.textContent = "Ask to mute";
-    mute.setAttribute("aria-label", `Ask ${r.name} to mute`);
+    mute.setAttribute("aria-label", `Ask to mute: ${r.name}`); // begins with the visible text
     mute.disabled = r.muted;
     mute.onclick = () => hostAction("mute", r.id);
     const remove = document.createElement("button");

@@ -169,12 +169,14 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         time.sleep(3.0)  # frames already in flight drain
         before = received_from(stats(h), bid)
         time.sleep(3.0)
-        after = received_from(stats(h), bid)
+        after_stats = stats(h)
+        after = received_from(after_stats, bid)
+        decoded = received_from(after_stats, bid, "framesDecoded")
         t["frames_while_off"] = after - before
         m.shot(h, "camera-off-host-view", axe=False)
         b.click("#btn-cam")
-        on = poll(lambda: stats(h), lambda x: received_from(x, bid, "framesDecoded") > after + 20, timeout=45)
-        t["camera_on"] = {"decoded_after": received_from(on, bid, "framesDecoded") - after, "lock": on["lock"],
+        on = poll(lambda: stats(h), lambda x: received_from(x, bid, "framesDecoded") > decoded + 20, timeout=45)
+        t["camera_on"] = {"decoded_after": received_from(on, bid, "framesDecoded") - decoded, "lock": on["lock"],
                           "sender": stats(b)["cameraSender"]}
 
         # device switching in the meeting: a new capture replaces the sender's track; the host keeps decoding
@@ -195,12 +197,12 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         h.press("#chat-input", "Enter")
         unread = poll(lambda: stats(b), lambda x: x["unread"] >= 1, timeout=45)
         t["unread"] = unread["unread"]
-        t["chat_button"] = b.get_attribute("#btn-chat", "aria-label")
+        t["chat_button"] = b.evaluate("document.getElementById('btn-chat').textContent")  # its accessible name
         m.shot(b, "chat-unread", axe=False)
         b.keyboard.press("c")
-        t["chat_after_open"] = {"unread": stats(b)["unread"],
-                                "time": b.eval_on_selector("#chat-log li time", "e => e.getAttribute('datetime')"),
-                                "text": b.inner_text("#chat-log li")}
+        last = "#chat-log li:last-child"
+        t["chat_after_open"] = {"unread": stats(b)["unread"], "text": b.inner_text(last),
+                                "time": b.eval_on_selector(f"{last} time", "e => e.getAttribute('datetime')")}
         m.shot(b, "chat")
         b.keyboard.press("Escape")
 
