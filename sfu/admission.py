@@ -13,6 +13,7 @@ TokenVerifier, codes `token_*`). Then, in this order (docs/protocol.md lists the
   unknown_tenant         the registry does not know the tenant
   region_not_allowed     the tenant's policy does not allow this node's region
   link_revoked           the meeting link was revoked after the token was issued
+  meeting_locked         a host locked the meeting (sfu/host.py): only a host link's holder joins
 
 With a registry, the residency checks run in residency.enforcement.NodeGuard, which audits every refusal;
 without one (a standalone node: tests, benchmarks), the same region rule runs unaudited.
@@ -50,7 +51,7 @@ class Admission:
         self.revocations = revocations
         self.occupancy = occupancy
 
-    def check(self, claims: JoinClaims, *, draining: bool, registry_ok: bool) -> None:
+    def check(self, claims: JoinClaims, *, draining: bool, registry_ok: bool, locked: bool = False) -> None:
         """Raises JoinRefused with the first refusal's code; on success the participant counts as joined."""
         if draining:
             raise JoinRefused("node_draining", "this node is draining; ask the control plane again")
@@ -68,6 +69,8 @@ class Admission:
             raise JoinRefused(e.code, e.message) from None
         if self.revocations is not None and claims.link and self.revocations.is_revoked(claims.link):
             raise JoinRefused("link_revoked", "the meeting link was revoked")
+        if locked and not claims.host:
+            raise JoinRefused("meeting_locked", "the host has locked this meeting")
         if self.occupancy is not None:
             self.occupancy.joined(claims.tenant, claims.room, claims.participant)
 

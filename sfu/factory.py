@@ -54,7 +54,8 @@ def build_node(
     signer: NodeSigner | None = None,
 ) -> BuiltNode:
     """`registry` + `audit` + `record`: the node registers, heartbeats and audits its refusals (residency's
-    NodeGuard); without them it is standalone and applies only the region rule. `revocations`: links revoked
+    NodeGuard); without them it is standalone and applies only the region rule. `audit` alone (standalone):
+    where host actions (sfu/host.py) are recorded. `revocations`: links revoked
     after their tokens were issued (HttpRevocations is refreshed in the background). `occupancy`: the in-process
     control plane's participant count (`castellan dev`). `limits`: what one signalling socket may do
     (sfu/app/limits.py; the defaults unless a test narrows them). `signer`: the node's enrolled key — it signs
@@ -66,6 +67,7 @@ def build_node(
             raise ValueError("a node in a registry needs an audit sink and its node record")
         guard = NodeGuard(config.node_id, config.region, registry, audit, signer=signer)
     node = Node(config, Admission(config.region, guard=guard, revocations=revocations, occupancy=occupancy))
+    node.host_controls.audit = audit  # host actions are audited whenever the node has a log, standalone too
     agent = NodeAgent(node, guard, record, capacity=capacity) if guard is not None and record is not None else None
     signalling = NodeSignalling(node, verifier, limits=limits)
     _, signalling.metrics = metrics_endpoint(

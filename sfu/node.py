@@ -39,6 +39,7 @@ from sfu.feedback.keyframes import KeyframeRequests
 from sfu.feedback.nack import NackResponder
 from sfu.feedback.reports import REPORT_INTERVAL, Reports
 from sfu.heap import HeapTrim, glibc_trim
+from sfu.host import HostControls
 from sfu.negotiation.offer import Negotiation
 from sfu.negotiation.publications import Publications
 from sfu.participant import Participant
@@ -100,6 +101,8 @@ class Node:
         self._per_participant: Rounds[Participant] = Rounds(lambda: list(self.by_id.values()), REPORT_INTERVAL / TICK)
         self.counts: Counter[str] = Counter()  # nacks, plis, firs received etc.
         self.handshakes = HandshakeStats()  # the MLS Delivery Service's counts (sfu/e2ee)
+        # lock, mute request, remove, end (sfu/host.py); the factory gives it the node's audit log
+        self.host_controls = HostControls(lambda p, reason: self.leave(p, reason=reason), audit=None)
         self.node_ssrc = secrets.randbits(32) or 1
         self.draining = False
         self.registry_ok = True  # false while the registry is unreachable: no new participants
@@ -178,10 +181,15 @@ class Node:
 
     # ------------------------------------------------------------------ participants
 
+    def _locked(self, claims: JoinClaims) -> bool:
+        room = self.rooms.get((claims.tenant, claims.room))
+        return room is not None and room.locked
+
     def admit(self, claims: JoinClaims) -> None:
         """Every node-side refusal of a verified join token (sfu/admission.py); asks the registry, so it may block:
         signalling runs it on a worker thread, never on the event loop."""
-        self.admission.check(claims, draining=self.draining, registry_ok=self.registry_ok)
+        self.admission.check(claims, draining=self.draining, registry_ok=self.registry_ok,
+                             locked=self._locked(claims))
 
     def join(self, claims: JoinClaims, admitted: bool = False) -> Participant:
         """Admits a participant whose join token verified (unless `admit` already did). Token expiry matters here
@@ -190,9 +198,11 @@ class Node:
             self.admit(claims)
         elif self.draining:  # a drain that began while the admission was on its thread
             raise JoinRefused("node_draining", "this node is draining; ask the control plane again")
+        elif self._locked(claims) and not claims.host:  # a lock that came while the admission was on its thread
+            raise JoinRefused("meeting_locked", "the host has locked this meeting")
+        key = (claims.tenant, claims.room)
         if claims.participant in self.by_id:
             self.leave(self.by_id[claims.participant], reason="replaced")
-        key = (claims.tenant, claims.room)
         room = self.rooms.get(key)
         if room is None:
             room = self.rooms[key] = Room(tenant=claims.tenant, name=claims.room)
@@ -200,7 +210,7 @@ class Node:
         worker = self.workers.place(key)
         self.media_engine.add_peer(peer, worker)
         p = Participant(id=claims.participant, name=claims.name or claims.participant, room=room, peer=peer,
-                        tenant=claims.tenant, worker=worker)
+                        tenant=claims.tenant, worker=worker, host=claims.host)
         p.ice_ufrag, p.ice_pwd = new_credentials()
         self.ice.register(p.ice_ufrag, p.ice_pwd, p)
         room.participants[p.id] = p
@@ -228,6 +238,8 @@ class Node:
             # fresh at every join and resume: the region's TURN, for participants whose UDP is blocked
             "ice_servers": [ice_server(self.config.turn, p.id, time.time())] if self.config.turn else [],
             "mls": {"epoch": p.room.group.epoch},
+            "host": p.host,  # this participant may use the host controls
+            "locked": p.room.locked,
         }
 
     def resume(self, participant_id: str, secret: str) -> Participant:

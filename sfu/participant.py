@@ -51,6 +51,7 @@ class Participant:
     peer: int  # engine peer index
     tenant: str
     worker: int = 0  # the media worker that owns its peer (sfu/workers.py)
+    host: bool = False  # the join token's `host` claim: may use the host controls (sfu/host.py)
     signalling: SignallingState = SignallingState.ATTACHED
     media: MediaState = MediaState.NEW
     resume_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -148,4 +149,4 @@ class Participant:
                 close()
 
     def describe(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name}
+        return {"id": self.id, "name": self.name, "host": self.host}

@@ -42,6 +42,7 @@ class Room:
     created_at: float = field(default_factory=time.time)
     speakers: SpeakerDetector = field(default_factory=SpeakerDetector)
     group: GroupLog = field(default_factory=GroupLog)  # the MLS Delivery Service's state; gone with the room
+    locked: bool = False  # a host locked the meeting: nobody but a host joins (sfu/host.py, sfu/admission.py)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -228,8 +228,11 @@ async def serve(args: argparse.Namespace) -> None:
                            audit=AuditLog(os.path.join(args.data_dir, "node-audit.db")), record=record,
                            capacity=args.capacity, revocations=revocations, signer=signer)
     else:
-        # no registry: a standalone node (tests, benchmarks) still refuses tokens for another region
-        built = build_node(config, verifier, capacity=args.capacity, revocations=revocations)
+        # no registry: a standalone node (tests, benchmarks) still refuses tokens for another region, and still
+        # audits host actions (sfu/host.py) in its data directory
+        os.makedirs(args.data_dir, exist_ok=True)
+        built = build_node(config, verifier, capacity=args.capacity, revocations=revocations,
+                           audit=AuditLog(os.path.join(args.data_dir, "node-audit.db")))
     node = built.node
     ledger = None
     if args.redis_url and args.control_plane_url:

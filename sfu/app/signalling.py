@@ -32,6 +32,8 @@ from sfu.app.limits import (
 from sfu.app.pending import PendingConnections, address_key
 from sfu.e2ee import messages as handshake
 from sfu.e2ee.messages import HandshakeError
+from sfu.host import HostError
+from sfu.host import parse as parse_host_action
 from sfu.negotiation.sdp import SdpError
 from sfu.node import Node
 from sfu.participant import Participant
@@ -309,6 +311,13 @@ class NodeSignalling:
             p.send({"type": "pong", "t": t})
         elif kind == "leave":
             self.node.leave(p, reason="left")
+        elif kind == "host":
+            try:
+                action = parse_host_action(msg)
+                self._relay_budget(p, 0)  # a host action reaches the whole room too
+                self.node.host_controls.act(p, action)
+            except HostError as e:
+                raise ProtocolError(e.code, e.message) from None
         elif kind.startswith("mls_"):
             self._handshake(p, msg)
         else:

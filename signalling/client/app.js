@@ -9,8 +9,10 @@
 // This is the page's one module script; the page's duties live in the modules it imports:
 //   join.js      the join page (link, name, password, preview, devices, refusals, waiting for the host)
 //   meeting.js   the meeting: session wiring, rejoin, leave, the "you left" view
-//   controls.js  microphone, camera, screen share, announcing media state
+//   controls.js  microphone, camera, screen share, raise hand, device switching, announcing media state
 //   chat.js      the chat
+//   people.js    the People panel and the host controls;  invite.js  the Invite panel
+//   panels.js    which side panel is open;  shortcuts.js  keyboard shortcuts
 //   tiles.js     the video grid
 //   badges.js    where, E2EE lock, quality, speaker, safety code
 //   waiting-room.js  the host's Admit / Deny list
@@ -20,12 +22,15 @@
 
 import { pollStats } from "./badges.js";
 import { sendChat } from "./chat.js";
-import { toggleCam, toggleMic, toggleScreen } from "./controls.js";
-import { $ } from "./dom.js";
+import { toggleCam, toggleHand, toggleMic, toggleScreen } from "./controls.js";
+import { $, toastLog } from "./dom.js";
 import { transformApi } from "./e2ee.js";
 import { initJoinPage } from "./join.js";
 import { leave } from "./meeting.js";
+import { togglePanel } from "./panels.js";
+import { renderPeople } from "./people.js";
 import { showRelease } from "./release.js";
+import { installShortcuts } from "./shortcuts.js";
 import { app } from "./state.js";
 
 // ------------------------------------------------------------------------------------------------ test hooks
@@ -51,6 +56,23 @@ window.castellanStats = async function castellanStats() {
   out.chat = app.chatLog;
   out.notice = $("notice").hidden ? "" : $("notice").textContent;
   out.api = app.e2ee ? app.e2ee.api : transformApi();
+  out.people = [...document.querySelectorAll("#people-list li")].map((li) => ({ participant: li.dataset.participant,
+    text: li.textContent, speaking: li.classList.contains("speaking"), hand: li.classList.contains("hand-up") }));
+  out.peopleCount = $("people-count").textContent;
+  out.unread = app.unread;
+  out.host = app.isHost;
+  out.locked = app.locked;
+  out.micMuted = app.micMuted;
+  out.camOff = app.camOff;
+  const cam = app.camTransceiver && app.camTransceiver.sender;
+  out.cameraSender = cam ? { track: cam.track ? cam.track.readyState : null, transform: !!cam.transform } : null;
+  out.localVideo = app.local ? app.local.getVideoTracks().map((t) => t.readyState) : [];
+  out.presenting = $("grid").classList.contains("presenting");
+  out.stage = (document.querySelector(".tile.on-stage .name") || {}).textContent || null;
+  out.left = $("left-view").hidden ? null : { title: $("left-title").textContent, reason: $("left-reason").textContent,
+    rejoin: !$("btn-rejoin").hidden };
+  out.roster = app.e2ee ? app.e2ee.roster().map((m) => m.participant) : [];
+  out.toasts = toastLog.slice();
   return out;
 };
 window.castellanChat = sendChat;
@@ -60,20 +82,17 @@ window.castellanChat = sendChat;
 $("btn-mic").onclick = toggleMic;
 $("btn-cam").onclick = toggleCam;
 $("btn-screen").onclick = toggleScreen;
+$("btn-hand").onclick = toggleHand;
 $("btn-leave").onclick = leave;
-$("btn-chat").onclick = () => {
-  const c = $("chat");
-  c.hidden = !c.hidden;
-  $("btn-chat").setAttribute("aria-pressed", String(!c.hidden));
-  $("btn-chat").textContent = "Chat";
-  if (!c.hidden) $("chat-input").focus();
-};
+for (const name of ["chat", "people", "invite", "settings", "details"]) $(`btn-${name}`).onclick = () => togglePanel(name);
+$("btn-alone-invite").onclick = () => togglePanel("invite");
 $("chat-form").onsubmit = (ev) => {
   ev.preventDefault();
   const input = $("chat-input");
   sendChat(input.value.trim());
   input.value = "";
 };
-setInterval(pollStats, 1000);
+installShortcuts();
+setInterval(async () => { await pollStats(); renderPeople(); }, 1000);
 showRelease($("release"), { development: app.development });
 initJoinPage();

@@ -1,25 +1,18 @@
-// The page's small DOM helpers: element lookup, inline icons, the meeting's notice line.
+// The page's small DOM helpers: element lookup, icons (the vendored Lucide set, vendor/icons.js), labelled
+// buttons, the notice line and the short join/leave notices ("toasts").
+
+import { ICONS } from "./vendor/icons.js";
 
 export const $ = (id) => document.getElementById(id);
 
 // ------------------------------------------------------------------------------------------------ icons
 // Inline SVG (no emoji: many systems, headless ones included, lack an emoji font). Static markup only.
-const ICON_PATHS = {
-  lock: '<rect x="5" y="11" width="14" height="10" rx="2"/><path d="M8 11V8a4 4 0 0 1 8 0v3" fill="none"/>',
-  unlock: '<rect x="5" y="11" width="14" height="10" rx="2"/><path d="M8 11V8a4 4 0 0 1 7.5-2" fill="none"/>',
-  key: '<circle cx="8" cy="12" r="4" fill="none"/><path d="M12 12h9M18 12v3M21 12v3" fill="none"/>',
-  warn: '<path d="M12 3 2 21h20L12 3z" fill="none"/><path d="M12 10v5M12 18v.5" fill="none"/>',
-  pin: '<path d="M12 22s7-7.5 7-13a7 7 0 0 0-14 0c0 5.5 7 13 7 13z" fill="none"/><circle cx="12" cy="9" r="2.5"/>',
-  signal: '<path d="M4 20v-3M9 20v-7M14 20v-11M19 20V5" fill="none"/>',
-  micoff: '<path d="M9 5a3 3 0 0 1 6 0v6a3 3 0 0 1-6 0z" fill="none"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3M3 3l18 18" fill="none"/>',
-  wait: '<circle cx="6" cy="12" r="1.5"/><circle cx="12" cy="12" r="1.5"/><circle cx="18" cy="12" r="1.5"/>',
-};
 
 function icon(name) {
   const span = document.createElement("span");
   span.className = `icon icon-${name}`;
   span.setAttribute("aria-hidden", "true");
-  span.innerHTML = `<svg viewBox="0 0 24 24" width="1em" height="1em" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" fill="currentColor">${ICON_PATHS[name]}</svg>`;
+  span.innerHTML = `<svg viewBox="0 0 24 24" width="1em" height="1em" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">${ICONS[name] || ""}</svg>`;
   return span;
 }
 
@@ -28,8 +21,43 @@ export function put(el, iconName, text = "") {
   el.replaceChildren(...(iconName ? [icon(iconName)] : []), ...(text ? [document.createTextNode(" " + text)] : []));
 }
 
+/** A control: icon + a text label (hidden on narrow screens, where the tooltip stays), the shortcut in the
+ * tooltip, an optional count bubble. The accessible name is the visible text itself ("People 3"), so what a
+ * speech user reads on the button is what selects it. */
+export function labelButton(btn, iconName, label, { shortcut = "", count = 0 } = {}) {
+  const text = document.createElement("span");
+  text.className = "lbl";
+  text.textContent = label;
+  const parts = [icon(iconName), text];
+  if (count) {
+    const bubble = document.createElement("span");
+    bubble.className = "bubble";
+    bubble.textContent = String(count);
+    parts.push(document.createTextNode(" "), bubble);
+  }
+  btn.replaceChildren(...parts);
+  btn.removeAttribute("aria-label");
+  btn.title = shortcut ? `${label} (${shortcut})` : label;
+}
+
 export function notice(text) {
   const el = $("notice");
   el.textContent = text;
   el.hidden = !text;
+}
+
+export const toastLog = []; // every short notice shown (tests read it through window.castellanStats)
+
+/** A short notice ("Bob joined") that goes away by itself; the region is a polite live region. */
+export function toast(text) {
+  toastLog.push(text);
+  if (toastLog.length > 50) toastLog.shift();
+  const box = $("toasts");
+  if (!box) return;
+  const p = document.createElement("p");
+  p.className = "toast";
+  p.textContent = text;
+  box.append(p);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  setTimeout(() => p.remove(), 6000);
 }

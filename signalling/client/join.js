@@ -112,12 +112,19 @@ export async function initJoinPage() {
       $("password-row").hidden = !app.info.password_required || !!app.hostKey;
       setLinkState(app.info.lobby && !app.hostKey ? "The host admits participants from a waiting room." : "");
     } catch (e) {
+      // a refused link (revoked, expired, unknown) never turns the camera on: there is nothing to join
       setLinkState(e.message, true);
       $("join-button").disabled = true;
+      $("join-form").classList.add("refused"); // nothing to fill in: only the reason stays
+      $("preview-note").textContent = "Your camera stays off: this link cannot be used.";
+      $("preview-note").hidden = false;
+      return;
     }
   } else {
     setLinkState("Open this page from a meeting link.", true);
     $("join-button").disabled = true;
+    $("join-form").classList.add("refused");
+    return;
   }
   app.previewReady = startPreview();
   await app.previewReady;
@@ -190,6 +197,7 @@ function nodeErrorText(e) {
     node_draining: "The media server is restarting. Join again in a moment.",
     node_full: "The media server is full. Join again in a moment.",
     unreachable: "Cannot reach the media server.",
+    meeting_locked: "The host has locked this meeting: nobody else can join now. Ask the host to unlock it.",
   };
   return texts[e.code] || `The media server refused to join: ${e.message} (${e.code}).`;
 }

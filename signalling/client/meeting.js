@@ -1,11 +1,16 @@
-// The meeting: the E2EE context and node session, the session's events wired to the views, rejoining after a
-// lost session, leaving, and the "you left" view.
+// The meeting: the E2EE context and node session, the session's events wired to the views (join/leave notices,
+// host requests, the lock), rejoining after a lost session, leaving, and the end states ("You left", "The
+// organiser ended the meeting", "The host removed you", "Connection lost — rejoining…").
 
 import * as api from "./api.js";
 import { renderMembers, renderWhere } from "./badges.js";
 import { onChat } from "./chat.js";
-import { announceState, announceStateSoon, updateControls } from "./controls.js";
-import { $, notice } from "./dom.js";
+import { announceState, announceStateSoon, findLocalTransceivers, listMeetingDevices, setMicMuted, toggleCam,
+  updateControls } from "./controls.js";
+import { $, notice, put, toast } from "./dom.js";
+import { renderInvite } from "./invite.js";
+import { labelPanelButtons } from "./panels.js";
+import { renderPeople } from "./people.js";
 import { E2EE } from "./e2ee.js";
 import { attachRecorder } from "./recorder.js";
 import { renderRecordingIndicator } from "./recording-indicator.js";
@@ -24,11 +29,11 @@ export async function enterMeeting() {
   app.session = session;
   wireSession(session);
   attachRecorder(app.e2ee, session); // recorder mode only (recorder.js)
+  const cameraOffAtJoin = !!app.local && app.local.getVideoTracks().length > 0 && $("join-camera-off").checked;
   if (app.local) {
     for (const t of app.local.getAudioTracks()) t.enabled = !$("join-muted").checked;
-    for (const t of app.local.getVideoTracks()) t.enabled = !$("join-camera-off").checked;
     app.micMuted = $("join-muted").checked;
-    app.camOff = $("join-camera-off").checked;
+    app.camOff = false;
   }
   try {
     await session.join(app.local);
@@ -37,6 +42,21 @@ export async function enterMeeting() {
     app.session = null;
     throw e;
   }
+  // "join with camera off" is a real camera off: the capture stops (the sender keeps its m-line for later)
+  if (cameraOffAtJoin) {
+    $("join-camera-off").checked = false; // a rejoin keeps whatever the camera is by then
+    await toggleCam();
+  }
+}
+
+function peopleChanged(session) {
+  const now = new Map([...session.participants.values()].map((p) => [p.id, p.name || p.id]));
+  if (app.knownReady) {
+    for (const [id, name] of now) if (!app.known.has(id)) toast(`${name} joined`);
+    for (const [id, name] of app.known) if (!now.has(id)) toast(`${name} left`);
+  }
+  app.known = now;
+  app.knownReady = true;
 }
 
 function wireSession(session) {
@@ -47,12 +67,27 @@ function wireSession(session) {
     $("meeting-view").hidden = false;
     $("meeting-title").textContent = (app.info && app.info.title) || `Room ${s.room}`;
     document.title = `${$("meeting-title").textContent} · Castellan`;
+    app.isHost = !!s.host;
+    app.locked = !!s.locked;
+    app.ended = false;
     renderWhere(s);
     renderRecordingIndicator();
+    if (!$("quality").textContent) put($("quality"), "signal", "Connecting…");
+    findLocalTransceivers();
     renderSelf();
     updateControls();
+    labelPanelButtons();
+    renderInvite();
+    renderPeople();
+    listMeetingDevices();
     if (app.e2ee) {
-      app.e2ee.addEventListener("peerstate", (e) => { app.peerState.set(e.detail.id, e.detail); renderTiles(); });
+      app.e2ee.addEventListener("peerstate", (e) => {
+        const before = app.peerState.get(e.detail.id) || {};
+        app.peerState.set(e.detail.id, e.detail);
+        if (e.detail.hand && !before.hand) toast(`${(session.participants.get(e.detail.id) || {}).name || "Someone"} raised their hand`);
+        renderTiles();
+        renderPeople();
+      });
       // the roster decides the tiles: every change of epoch, roster or status redraws them, the lock and the list
       app.e2ee.addEventListener("change", () => { renderTiles(); renderMembers(); });
       app.e2ee.addEventListener("warning", (e) => { notice(`Security warning: ${e.detail.text}`); renderTiles(); });
@@ -64,12 +99,31 @@ function wireSession(session) {
     }
     notice("");
   });
-  session.addEventListener("roster", () => { renderTiles(); renderMembers(); announceStateSoon(); });
-  session.addEventListener("tracks", () => renderTiles());
+  session.addEventListener("roster", () => {
+    peopleChanged(session);
+    renderTiles();
+    renderMembers();
+    renderPeople();
+    announceStateSoon();
+  });
+  session.addEventListener("tracks", () => { renderTiles(); renderPeople(); });
+  session.addEventListener("hostrequest", (ev) => {
+    // only ever a request to mute: nothing here can unmute this microphone
+    if (ev.detail.action !== "mute") return;
+    const host = (session.participants.get(ev.detail.from) || {}).name || "The host";
+    if (!app.micMuted) setMicMuted(true);
+    notice(`${host} muted your microphone. Unmute when you want to speak.`);
+    renderPeople();
+  });
+  session.addEventListener("locked", (ev) => {
+    app.locked = !!ev.detail.locked;
+    toast(app.locked ? "The host locked the meeting: nobody else can join." : "The host unlocked the meeting.");
+    renderPeople();
+  });
   session.addEventListener("chat", (ev) => onChat(ev.detail));
   session.addEventListener("connection", (ev) => {
     const d = ev.detail;
-    if (d.signalling === "lost") notice("Connection to the meeting server lost — reconnecting…");
+    if (d.signalling === "lost") notice("Connection lost — rejoining…");
     else if (d.signalling === "resumed") notice("");
     else if (d.media === "disconnected") notice("Network interrupted — trying to recover…");
     else if (d.media === "failed") notice("Media connection failed — restarting it…");
@@ -87,7 +141,7 @@ async function rejoinAfterLoss(detail) {
     return;
   }
   app.rejoining = true;
-  notice("The meeting server lost your session — rejoining…");
+  notice("Connection lost — rejoining…");
   const old = app.session;
   try { old.closed = true; old.pc && old.pc.close(); old.e2ee && old.e2ee.stop(); } catch (e) { /* gone */ }
   clearTiles();
@@ -107,19 +161,35 @@ async function rejoinAfterLoss(detail) {
   showLeft("Could not rejoin the meeting.");
 }
 
+const END_STATES = {
+  left: ["You left", "You left the meeting.", true],
+  ended_by_host: ["The organiser ended the meeting", "The meeting is over for everyone.", false],
+  ended_by_admin: ["The organiser ended the meeting", "The meeting was ended by its organisation.", false],
+  removed_by_host: ["The host removed you from the meeting", "You can no longer see or hear this meeting.", false],
+  replaced: ["You joined from somewhere else", "You joined from another tab or device.", false],
+  node_stopping: ["Connection lost", "The media server shut down.", true],
+};
+
 function showLeft(reason) {
-  const texts = { left: "You left the meeting.", ended_by_admin: "The organiser ended the meeting.",
-    replaced: "You joined from another tab or device.", node_stopping: "The media server shut down." };
+  const [title, text, rejoin] = END_STATES[reason] || ["Connection lost", reason || "", true];
+  app.ended = true;
   clearTiles();
+  if (app.lobbyTimer) { clearInterval(app.lobbyTimer); app.lobbyTimer = null; }
+  if (app.local) for (const t of app.local.getTracks()) t.stop(); // the camera light goes off with the meeting
+  if (app.screen) for (const t of app.screen.stream.getTracks()) t.stop();
+  notice("");
   $("meeting-view").hidden = true;
   $("left-view").hidden = false;
-  $("left-reason").textContent = texts[reason] || reason || "";
+  $("left-title").textContent = title;
+  $("left-reason").textContent = text;
+  $("btn-rejoin").hidden = !rejoin || !app.link;
+  document.title = `${title} · Castellan`;
+  $("left-title").focus();
 }
 
 export async function leave() {
   const s = app.session;
   app.session = null;
   if (s) await s.leave();
-  if (app.local) for (const t of app.local.getTracks()) t.stop();
   showLeft("left");
 }

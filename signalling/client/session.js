@@ -2,7 +2,8 @@
 // negotiation (the client always offers), subscriptions (a recvonly transceiver per announced track, the full
 // mid -> track mapping in every offer), resume after a dropped socket, ICE restart after a network change.
 //
-// Events (EventTarget): "joined", "roster", "tracks", "chat", "connection", "notice", "left", "fatal".
+// Events (EventTarget): "joined", "roster", "tracks", "chat", "connection", "notice", "left", "fatal",
+// "hostrequest", "locked".
 
 const OFFER_TIMEOUT_MS = 10000;
 const RESUME_WINDOW_MS = 25000; // the node keeps a detached participant 30 s by default
@@ -192,6 +193,13 @@ export class Session extends EventTarget {
         break;
       case "chat":
         this._emit("chat", msg);
+        break;
+      case "host_request": // a host asks this participant to mute (sfu/host.py): the meeting decides what to do
+        this._emit("hostrequest", msg);
+        break;
+      case "meeting_locked":
+        this.me.locked = !!msg.locked;
+        this._emit("locked", msg);
         break;
       case "left":
         this.closed = true;

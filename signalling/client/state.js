@@ -37,6 +37,15 @@ export const app = {
   micMuted: false,
   camOff: false,
   screen: null, // {transceiver, stream}
+  hand: false, // this participant's raised hand (sent with the media state)
+  camTransceiver: null, // the camera's sending transceiver: camera off stops its track, camera on replaces it
+  micTransceiver: null,
+  unread: 0, // chat messages while the chat panel was closed
+  panel: null, // the open side panel: "people", "chat", "invite", "settings", "details"
+  isHost: false, // this participant holds the host link (the node's `joined.host`)
+  locked: false, // the meeting is locked (node: meeting_locked)
+  known: new Map(), // participant id -> name, for join/leave notices
+  ended: false, // the meeting is over for this page (left, removed, ended): no rejoin attempts
   audioEls: new Map(), // track id -> <audio>
   speaker: null,
   lastStats: null,

@@ -1,5 +1,7 @@
 // The video grid: one tile per participant stream (camera, and a screen share as its own tile), this
-// participant's own tile, avatars when video is off, mute marks; one <audio> element per remote audio track.
+// participant's own tile (and a preview of its own screen share), avatars when video is off, mute and hand marks;
+// one <audio> element per remote audio track. A screen share switches the grid to the presenter layout: the
+// share large on the stage, everyone else in a filmstrip.
 
 import { renderLock } from "./badges.js";
 import { $, put } from "./dom.js";
@@ -31,28 +33,62 @@ function makeTile(key, { name, self = false }) {
   nm.textContent = name;
   const mic = document.createElement("span");
   mic.className = "mic";
-  label.append(tlock, nm, mic);
+  const hand = document.createElement("span");
+  hand.className = "hand";
+  label.append(tlock, nm, mic, hand);
   const problem = document.createElement("div");
   problem.className = "problem";
   problem.hidden = true;
   el.append(video, avatar, label, problem);
   $("grid").append(el);
-  const tile = { key, el, video, avatar, label, tlock, nm, mic, problem, stream: null };
+  const tile = { key, el, video, avatar, label, tlock, nm, mic, hand, problem, stream: null };
   app.tiles.set(key, tile);
   return tile;
 }
 
+function putHand(t, up, name) {
+  put(t.hand, up ? "hand" : null);
+  t.hand.title = up ? `${name} raised their hand` : "";
+  t.el.classList.toggle("hand-up", !!up);
+}
+
 export function renderSelf() {
+  if (!app.session || !app.session.me) return;
   let t = app.tiles.get("self");
   if (!t) t = makeTile("self", { name: `${app.name || app.session.me.name} (you)`, self: true });
-  t.video.srcObject = app.local;
+  if (t.video.srcObject !== app.local) t.video.srcObject = app.local;
   t.el.dataset.participant = app.session.me.participant;
-  const hasVideo = app.local && app.local.getVideoTracks().length && !app.camOff;
+  const hasVideo = app.local && app.local.getVideoTracks().some((v) => v.readyState === "live") && !app.camOff;
   t.video.hidden = !hasVideo;
   t.avatar.hidden = !!hasVideo;
   put(t.mic, app.micMuted ? "micoff" : null);
+  putHand(t, app.hand, "You");
   put(t.tlock, app.e2ee ? "lock" : "unlock");
   t.tlock.title = app.e2ee ? "your media is encrypted end to end" : "your media is not end-to-end encrypted";
+  // the presenter sees what they share
+  let pv = app.tiles.get("self-screen");
+  if (app.screen && !pv) {
+    pv = makeTile("self-screen", { name: "Your screen (preview)", self: false });
+    pv.isScreen = true;
+    pv.el.classList.add("preview");
+  }
+  if (app.screen && pv.video.srcObject !== app.screen.stream) pv.video.srcObject = app.screen.stream;
+  if (!app.screen && pv) {
+    pv.el.remove();
+    app.tiles.delete("self-screen");
+  }
+  layout();
+}
+
+/** The presenter layout while anyone shares a screen: a remote share on the stage (else one's own preview). */
+function layout() {
+  const tiles = [...app.tiles.values()];
+  const stage = tiles.find((t) => t.isScreen && t.key !== "self-screen") || app.tiles.get("self-screen") || null;
+  for (const t of tiles) t.el.classList.toggle("on-stage", t === stage);
+  $("grid").classList.toggle("presenting", !!stage);
+  // alone: say so, with the way to invite (a grid of one's own face explains nothing)
+  $("alone").hidden = !(app.session && app.session.me && app.session.participants.size === 0);
+  if (stage && $("grid").firstElementChild !== stage.el) $("grid").prepend(stage.el);
 }
 
 export function clearTiles() {
@@ -92,7 +128,7 @@ const WARNINGS = {
 export function renderTiles() {
   const session = app.session;
   if (!session || !session.me) return;
-  const wanted = new Set(["self"]);
+  const wanted = new Set(["self", "self-screen"]);
   const who = people(session);
   const members = new Map(who.filter((p) => p.member).map((p) => [p.id, p]));
   const remote = session.remote().filter((r) => members.has(r.desc.participant)); // only members' media is shown
@@ -148,6 +184,7 @@ export function renderTiles() {
     const audioMuted = g.audio.length ? g.audio.every((a) => a.muted) || (!isScreen && state.audioMuted) : false;
     put(t.mic, audioMuted ? "micoff" : null);
     t.mic.title = audioMuted ? "muted" : "";
+    putHand(t, !isScreen && state.hand, p.name);
     if (!p.member) {
       t.problem.hidden = false;
       t.problem.textContent = "Joining — not yet in the encrypted group";
@@ -176,5 +213,6 @@ export function renderTiles() {
     }
   }
   for (const [id, a] of app.audioEls) if (!audioWanted.has(id)) { a.remove(); app.audioEls.delete(id); }
+  layout();
   renderLock();
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Builds ../client/vendor/ts-mls.js from the pinned packages (package-lock.json) and checks its SHA-256 against
-# ts-mls.js.sha256, so every machine serves byte-for-byte the bundle that was reviewed.
+# Builds ../client/vendor/ts-mls.js and ../client/vendor/icons.js (the Lucide icons the client uses, icons.mjs) from
+# the pinned packages (package-lock.json) and checks their SHA-256 against ts-mls.js.sha256 / icons.js.sha256, so
+# every machine serves byte-for-byte what was reviewed. The lockfile also pins axe-core (tests/browser only).
 # Usage: signalling/vendor/build.sh [--update]   (--update: write the new hash instead of checking it)
 set -eu
 cd "$(dirname "$0")"
@@ -13,13 +14,16 @@ mkdir -p ../client/vendor
 node build.mjs "$out"
 # the bundle must stand alone: no import left but the optional providers' dynamic ones
 if grep -nE '^import |from "@' "$out"; then echo "ts-mls bundle has static imports: see above" >&2; exit 1; fi
-sum=$(sha256sum "$out" | cut -d' ' -f1)
-if [ "${1:-}" = "--update" ]; then
-  echo "$sum  ts-mls.js" > ts-mls.js.sha256
-  echo "ts-mls bundle: $sum (recorded)"
-elif [ "$sum  ts-mls.js" != "$(cat ts-mls.js.sha256)" ]; then
-  echo "ts-mls bundle: $sum differs from ts-mls.js.sha256: the build is not reproducible or a dependency changed" >&2
-  exit 1
-else
-  echo "ts-mls bundle: $sum (as recorded)"
-fi
+node icons.mjs ../client/vendor/icons.js
+for f in ts-mls.js icons.js; do
+  sum=$(sha256sum "../client/vendor/$f" | cut -d' ' -f1)
+  if [ "${1:-}" = "--update" ]; then
+    echo "$sum  $f" > "$f.sha256"
+    echo "$f: $sum (recorded)"
+  elif [ "$sum  $f" != "$(cat "$f.sha256")" ]; then
+    echo "$f: $sum differs from $f.sha256: the build is not reproducible or a dependency changed" >&2
+    exit 1
+  else
+    echo "$f: $sum (as recorded)"
+  fi
+done

@@ -743,7 +743,7 @@ def node_restart(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         log("before", result["before"])
         node.kill()  # a crash: no goodbye to anyone
         node.wait(10)
-        lost = poll(parts["A"].stats, lambda x: "reconnecting" in x["notice"], timeout=10)
+        lost = poll(parts["A"].stats, lambda x: "rejoining" in x["notice"], timeout=10)
         result["notice_while_down"] = lost["notice"]
         parts["A"].shot(art, "meeting-node-lost.png", result)
         time.sleep(2)
@@ -1160,10 +1160,12 @@ def main() -> int:
     scenario, cfg_path = sys.argv[1], sys.argv[2]
     cfg = json.loads(Path(cfg_path).read_text())
     result: dict[str, Any] = {"scenario": scenario}
-    if scenario not in SCENARIOS:  # issue 12's MLS scenarios live in their own module
+    if scenario not in SCENARIOS:  # issue 12's MLS scenarios and issue 16's meeting live in their own modules
+        from tests.browser.meeting_scenarios import SCENARIOS as MEETING
         from tests.browser.mls_scenarios import SCENARIOS as MLS
 
         SCENARIOS.update(MLS)
+        SCENARIOS.update(MEETING)
     try:
         with sync_playwright() as pw:
             SCENARIOS[scenario](pw, cfg, result)

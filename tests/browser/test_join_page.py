@@ -123,7 +123,7 @@ def test_node_restart_recovers_without_asking_for_the_password():
         )
         logs = cp.output()[-3000:]
     assert "error" not in result, result["error"] + "\n" + "\n".join(result.get("console", [])[-40:]) + logs
-    assert "reconnecting" in result["notice_while_down"]
+    assert "Connection lost — rejoining" in result["notice_while_down"]
     assert result["recovered"], result["after"]
     after = result["after"]
     assert after["A"]["safety"] == after["B"]["safety"] and not after["A"]["notice"], after
