@@ -236,7 +236,11 @@ class RelayEndpoint:
 
     def accept(self, offer: RelayHello, *, keys: Mapping[str, EnrolledKey], nodes: Mapping[str, Node],
                allowed: Collection[str], now: float, max_age: float = MAX_AGE) -> tuple[RelayHello, RelayKeys]:
-        """Answer a verified offer: the signed accept to send back and this side's keys."""
+        """Answer a verified offer: the signed accept to send back and this side's keys. A node whose own
+        region the tenant does not allow refuses too (it must not take any part of the meeting)."""
+        if self.region not in allowed:
+            raise RelayRefused("relay_region_not_allowed", f"this node's region {self.region!r} is not allowed "
+                               f"for tenant {offer.tenant!r}")
         verify_hello(offer, me=self.node, role="offer", keys=keys, nodes=nodes, allowed=allowed, now=now,
                      max_age=max_age)
         eph = X25519PrivateKey.generate()
