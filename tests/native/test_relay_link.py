@@ -21,19 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from native import reference as ref
-from residency.identity import NodeSigner, enrolled_key, public_text
-from residency.relay import RelayEndpoint, RelayKeys
+from residency.relay import RelayKeys
 from sfu.feedback.rtcp import Pli, parse_compound, serialize
 from tests.native.loopback import KEY_LENGTHS
-from tests.residency.residency_world import make_node
+from tests.support.relays import relay_keys
 from tests.support.waiting import wait_until
 
 engine = pytest.importorskip("native.engine")
 
-EU = frozenset({"eu-1", "eu-2"})
 VP8_KEY = bytes([0x10, 0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x80, 0x02, 0xE0, 0x01]) + bytes(20)
 VP8_DELTA = bytes([0x10, 0x31, 0x04, 0x00]) + bytes(20)
 PUB_VIDEO, PUB_AUDIO = 0x1111, 0x2222    # the publisher's SSRCs on A
@@ -55,21 +52,7 @@ def rtp(ssrc: int, seq: int, ts: int, payload: bytes, pt: int = 96, marker: bool
 
 def handshake() -> tuple[RelayKeys, RelayKeys, RelayKeys]:
     """Real relay handshakes eu-1-a <-> eu-2-a, and eu-1-b <-> eu-2-b (another pair, for the hostile node)."""
-    keys, records, eps = {}, {}, {}
-    for node_id, region in (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("eu-1-b", "eu-1"), ("eu-2-b", "eu-2")):
-        k = Ed25519PrivateKey.generate()
-        ek = enrolled_key(region, public_text(k), actor="operator", at=time.time())
-        keys[ek.key_id] = ek
-        records[node_id] = NodeSigner(k).sign(make_node(node_id, region), time.time())
-        eps[node_id] = RelayEndpoint(node_id, region, k)
-
-    def pair(a: str, b: str) -> tuple[RelayKeys, RelayKeys]:
-        pending = eps[a].offer("eurocorp", "board", b, time.time())
-        accept, kb = eps[b].accept(pending.offer, keys=keys, nodes=records, allowed=EU, now=time.time())
-        return eps[a].finish(pending, accept, keys=keys, nodes=records, allowed=EU, now=time.time()), kb
-
-    ka, kb = pair("eu-1-a", "eu-2-a")
-    other, _ = pair("eu-1-b", "eu-2-b")
+    (ka, kb), (other, _) = relay_keys([("eu-1-a", "eu-2-a"), ("eu-1-b", "eu-2-b")])
     return ka, kb, other
 
 
