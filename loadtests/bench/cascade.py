@@ -1,7 +1,7 @@
 """Cascade benchmark (issue 14): what a relay costs the publisher's node per remote node, in CPU and bandwidth,
 and the latency a participant on node B sees for a publisher on node A compared with one on A itself.
 
-    python -m loadtests.bench.cascade [--relays 0,1,2,3] [--local 10] [--remote 10] [--duration 5] [--warmup 1]
+    python -m loadtests.bench.cascade [--relays 0,1,2,3] [--local 5] [--remote 5] [--duration 5] [--warmup 1]
 
 Each node is a real engine (`native.threaded.ThreadedEngine`) serving its own loopback UDP socket on its own
 media thread, as in a node process; relays are engine peers keyed by the real relay handshake
@@ -316,8 +316,8 @@ def table(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--relays", default="0,1,2,3", help="remote nodes per row, comma-separated")
-    ap.add_argument("--local", type=int, default=10, help="subscribers on the publisher's node")
-    ap.add_argument("--remote", type=int, default=10, help="subscribers on each remote node")
+    ap.add_argument("--local", type=int, default=5, help="subscribers on the publisher's node")
+    ap.add_argument("--remote", type=int, default=5, help="subscribers on each remote node")
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--json", help="also write the rows to this file")
