@@ -7,8 +7,9 @@ Each node is a real engine (`native.threaded.ThreadedEngine`) serving its own lo
 media thread, as in a node process; relays are engine peers keyed by the real relay handshake
 (residency/relay.py, AEAD_AES_256_GCM), carrying one copy per remote node. One publisher sends VP8-sized video
 (1,100-byte payloads, 400 packets/s, ~3.6 Mb/s) and Opus (50 packets/s); A has `--local` subscribers, each remote
-node `--remote`. Per row: A's media-thread CPU (its own /proc schedstat over the measurement window), the CPU
-added per relay against the row without relays of the same run, the bytes per second on each link (what the
+node `--remote`. Per row: A's media-thread CPU (its own /proc schedstat over the measurement window) and per
+forwarded packet (a relay is one more copy of each packet: its cost is about that figure times the stream's
+packet rate), the CPU added per relay against the row without relays of the same run, the bytes per second on each link (what the
 remote node's socket received, SRTP included), loss at every subscriber, and latency publisher -> subscriber
 (send to decrypt, same process clock) for one subscriber on A and one on each remote node. The machine's load
 average is printed with the table: on a shared machine, compare rows of one run only.
@@ -161,6 +162,7 @@ class Row:
     seconds: float
     a_cpu_pct: float            # node A's media thread, % of one core
     a_forwarded_pps: float
+    a_us_per_packet: float      # A's media-thread CPU per forwarded packet (local copies and relay copies alike)
     a_rx_mbps: float            # what the publisher sends A
     link_mbps: float            # per relay: what each remote node's socket received (SRTP on the link included)
     b_cpu_pct: float            # a remote node's media thread, average over the remote nodes
@@ -290,6 +292,8 @@ def run_row(relays: int, local: int, remote: int, duration: float, warmup: float
     return Row(relays=relays, local=local, remote=remote, seconds=round(secs, 2),
                a_cpu_pct=round((a_cpu - measured["a"]) / secs * 100, 2),
                a_forwarded_pps=round((ca["forwarded_packets"] - measured["ca"]["forwarded_packets"]) / secs),
+               a_us_per_packet=round((a_cpu - measured["a"]) * 1e6
+                                     / max(1, ca["forwarded_packets"] - measured["ca"]["forwarded_packets"]), 2),
                a_rx_mbps=round((ca["rx_bytes"] - measured["ca"]["rx_bytes"]) * 8 / secs / 1e6, 3),
                link_mbps=round(sum(link) / len(link), 3) if link else 0.0,
                b_cpu_pct=round(sum(c - m for c, m in zip(b_cpu, measured["b"], strict=True)) / secs * 100
@@ -301,13 +305,13 @@ def run_row(relays: int, local: int, remote: int, duration: float, warmup: float
 
 
 def table(rows: list[Row]) -> str:
-    head = ("relays  local  remote/node   A cpu %  +cpu %/relay   A fwd pkt/s   pub Mb/s   link Mb/s/relay   "
+    head = ("relays  local  remote/node   A cpu %  +cpu %/relay   A fwd pkt/s   A us/pkt   pub Mb/s   link Mb/s/relay   "
             "B cpu %   lost/expected   local p50/p99 us   via relay p50/p99 us   load")
     lines = [head]
     for r in rows:
         added = "-" if r.added_cpu_pct_per_relay is None else f"{r.added_cpu_pct_per_relay:.2f}"
         lines.append(f"{r.relays:>6} {r.local:>6} {r.remote:>12} {r.a_cpu_pct:>9.2f} {added:>14} "
-                     f"{r.a_forwarded_pps:>13.0f} {r.a_rx_mbps:>10.3f} {r.link_mbps:>17.3f} {r.b_cpu_pct:>9.2f} "
+                     f"{r.a_forwarded_pps:>13.0f} {r.a_us_per_packet:>10.2f} {r.a_rx_mbps:>10.3f} {r.link_mbps:>17.3f} {r.b_cpu_pct:>9.2f} "
                      f"{r.lost:>7}/{r.expected:<8} {r.local_p50_us!s:>8}/{r.local_p99_us!s:<8} "
                      f"{r.relay_p50_us!s:>10}/{r.relay_p99_us!s:<10} {r.load:>6}")
     return "\n".join(lines)
