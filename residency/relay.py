@@ -235,9 +235,15 @@ class RelayEndpoint:
         self._seen[(hello.sender, hello.nonce)] = now
 
     def accept(self, offer: RelayHello, *, keys: Mapping[str, EnrolledKey], nodes: Mapping[str, Node],
-               allowed: Collection[str], now: float, max_age: float = MAX_AGE) -> tuple[RelayHello, RelayKeys]:
+               allowed: Collection[str], now: float, max_age: float = MAX_AGE,
+               rooms: Collection[tuple[str, str]] | None = None) -> tuple[RelayHello, RelayKeys]:
         """Answer a verified offer: the signed accept to send back and this side's keys. A node whose own
-        region the tenant does not allow refuses too (it must not take any part of the meeting)."""
+        region the tenant does not allow refuses too (it must not take any part of the meeting). `rooms`: the
+        (tenant, room) pairs this node carries; an offer for another one is refused (`relay_room_unknown`) —
+        a node relays only meetings it has participants of, whoever asks."""
+        if rooms is not None and (offer.tenant, offer.room) not in rooms:
+            raise RelayRefused("relay_room_unknown", f"this node carries no meeting {offer.room!r} of tenant "
+                               f"{offer.tenant!r}")
         if self.region not in allowed:
             raise RelayRefused("relay_region_not_allowed", f"this node's region {self.region!r} is not allowed "
                                f"for tenant {offer.tenant!r}")

@@ -234,3 +234,15 @@ def test_bad_input_is_a_clear_refusal_never_a_crash(dep: Deployment) -> None:
         with pytest.raises(RelayRefused) as e:
             RelayTrack.from_message(bad_track)
         assert e.value.code == "relay_message_malformed"
+
+
+def test_an_allowed_node_cannot_pull_a_meeting_this_node_does_not_carry(dep: Deployment) -> None:
+    # a genuine EU node asks for another tenant's room (or a room that ended here): refused before any key
+    offer = dep.endpoints["eu-1-a"].offer("othercorp", "secret-board", "eu-2-a", dep.clock()).offer
+    with pytest.raises(RelayRefused) as e:
+        dep.endpoints["eu-2-a"].accept(offer, keys=dep.keys, nodes=dep.records, allowed=EU, now=dep.clock(),
+                                       rooms={("eurocorp", "board")})
+    assert e.value.code == "relay_room_unknown"
+    ok = dep.endpoints["eu-1-a"].offer("eurocorp", "board", "eu-2-a", dep.clock()).offer
+    dep.endpoints["eu-2-a"].accept(ok, keys=dep.keys, nodes=dep.records, allowed=EU, now=dep.clock(),
+                                   rooms={("eurocorp", "board")})
