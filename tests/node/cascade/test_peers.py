@@ -78,3 +78,23 @@ def test_a_bad_key_document_is_counted_never_a_crash() -> None:
     assert list(b.keys) == [kid]
     assert b.rejected == {"node_key_malformed": 4, "node_key_id_mismatch": 1}, b.rejected
     assert isinstance(b, Believed)
+
+
+def test_the_node_fetches_the_keys_over_http_and_keeps_them_when_the_control_plane_is_down(tmp_path: Path) -> None:
+    from sfu.cascade.keysource import NodeKeysSource, node_keys_from_url
+    from tests.control.live import serve
+    from tests.support.ports import free_port
+
+    env = make_env(tmp_path)
+    try:
+        key = Ed25519PrivateKey.generate()
+        env.residency.enroll_node_key("eu-1", public_text(key), actor="operator")
+        with serve(env.client.app) as url:
+            source = NodeKeysSource(node_keys_from_url(url), ttl=0.0)
+            first = source()
+            assert [k.region for k in first.keys.values()] == ["eu-1"] and source.failures == 0
+        # the control plane is gone (nothing listens there now): the last good keys stay, the failure counts
+        source._fetch = node_keys_from_url(f"http://127.0.0.1:{free_port()}")
+        assert source().keys == first.keys and source.failures == 1
+    finally:
+        env.control.close()
