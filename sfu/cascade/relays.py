@@ -1,0 +1,86 @@
+"""A node's relay links, by the other node's id: the handshake's two ends (residency/relay.py) bound to this
+node's engine and tables. Opening a link takes an engine peer index and sends media to the UDP address the
+believed registry record names — never an address from the handshake message, so a peer cannot point the link
+elsewhere. Every refusal is counted by code (`refused`) and costs no engine entry.
+
+Not wired into the node process yet (docs/architecture.md, "Cascading"): the relay routes and the participants
+that relayed tracks appear as are the next step; this is the part they call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from residency.errors import RelayRefused
+from residency.relay import PendingOffer, RelayEndpoint, RelayHello, RelayKeys
+from sfu.cascade.link import RelayLink
+from sfu.cascade.peers import Believed
+
+if TYPE_CHECKING:
+    from sfu.node import Node
+
+
+class Relays:
+    def __init__(self, node: Node, endpoint: RelayEndpoint, believed: Callable[[], Believed],
+                 allowed: Callable[[str], frozenset[str]], clock: Callable[[], float] = time.time) -> None:
+        self.node = node
+        self.endpoint = endpoint
+        self.believed = believed
+        self.allowed = allowed  # tenant -> its allowed regions (the registry's tenant view, as NodeGuard reads it)
+        self.clock = clock
+        self.links: dict[str, RelayLink] = {}
+        self._pending: dict[str, PendingOffer] = {}
+        self.refused: Counter[str] = Counter()
+
+    def offer(self, tenant: str, room: str, to: str) -> dict[str, Any]:
+        """The signed offer to send to node `to` (its accept goes to `finish`)."""
+        pending = self.endpoint.offer(tenant, room, to, self.clock())
+        self._pending[to] = pending
+        return pending.offer.to_dict()
+
+    def accept(self, body: object) -> dict[str, Any]:
+        """Answer another node's offer: the signed accept, and the link opened on this side."""
+        try:
+            hello = RelayHello.from_dict(body)
+            b = self.believed()
+            accept, keys = self.endpoint.accept(hello, keys=b.keys, nodes=b.nodes, allowed=self.allowed(hello.tenant),
+                                                now=self.clock(), rooms=set(self.node.rooms))
+            self._open(keys, b)
+        except RelayRefused as e:
+            self.refused[e.code] += 1
+            raise
+        return accept.to_dict()
+
+    def finish(self, to: str, body: object) -> RelayLink:
+        """The link to `to`, from its accept of the offer this node sent."""
+        try:
+            pending = self._pending.pop(to, None)
+            if pending is None:
+                raise RelayRefused("relay_unexpected", f"no relay offer to {to!r} is waiting for an answer")
+            b = self.believed()
+            keys = self.endpoint.finish(pending, RelayHello.from_dict(body), keys=b.keys, nodes=b.nodes,
+                                        allowed=self.allowed(pending.offer.tenant), now=self.clock())
+            return self._open(keys, b)
+        except RelayRefused as e:
+            self.refused[e.code] += 1
+            raise
+
+    def _open(self, keys: RelayKeys, b: Believed) -> RelayLink:
+        record = b.nodes[keys.peer]  # verify_hello found it there
+        if keys.peer in self.links:
+            self.close(keys.peer)  # a new handshake with the same node replaces the link (fresh keys)
+        peer = self.node.peers.take()
+        link = RelayLink.open(self.node.media_engine, peer, keys, (record.public_ip, record.udp_port),
+                              self.node.track_ids, self.node.sub_ids)
+        self.links[keys.peer] = link
+        return link
+
+    def close(self, node_id: str) -> None:
+        """The link to `node_id` gone (that node died, or the meeting left it): every engine entry removed."""
+        link = self.links.pop(node_id, None)
+        if link is not None:
+            link.close()
+            self.node.peers.give(link.peer)
