@@ -96,6 +96,15 @@ class RelayLink:
                                                     (layer,)).to_message()))
         return out
 
+    def copy_of(self, ssrc: int) -> tuple[str, int, int] | None:
+        """(track id, layer, engine subscription) of the copy the link sends with `ssrc`: where feedback from the
+        peer (a PLI for that SSRC, a NACK of its packets) belongs — the publisher's track, or this very
+        subscription's retransmission buffer. None for an SSRC this link does not send (a stale or forged one)."""
+        for (track_id, layer), (sub, sent_ssrc) in self.sending.items():
+            if sent_ssrc == ssrc:
+                return track_id, layer, sub
+        return None
+
     # ---- receiving: what the peer announces ----
 
     def receive(self, sealed: object) -> tuple[str, RelayTrack, int]:

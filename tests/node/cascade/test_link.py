@@ -146,6 +146,16 @@ def test_the_plan_becomes_engine_subscriptions_and_far_tracks_that_carry_media(p
     assert p.a.counters()["forwarded_packets"] == 40  # 20 video + 20 audio: one copy on the link
     activity = p.b.audio_activity(mic_index)  # B's speaker detection reads the level the publisher sent
     assert activity is not None and activity[0] > 0, activity
+    # feedback from B about a relayed SSRC maps back to the publisher's track and layer on A; an SSRC the link
+    # does not send maps to nothing
+    cam_ssrc = p.link_a.sending[("cam", 2)][1]
+    assert p.link_a.copy_of(cam_ssrc) == ("cam", 2, p.link_a.sending[("cam", 2)][0])
+    assert p.link_a.copy_of(0xDEAD) is None
+    # B's subscriber lost packets on the link: A's engine serves the NACK from the relay subscription's buffer
+    relay_sub = p.link_a.sending[("cam", 2)][0]
+    offset = p.a.subscription_stats(relay_sub)[5]  # the link's sequence numbers = the publisher's + offset
+    resent = p.a.retransmit(relay_sub, [(offset + 3) & 0xFFFF, (offset + 4) & 0xFFFF, (offset - 9) & 0xFFFF])
+    assert resent == 2, resent  # two it sent, one it never did
     # the viewers drop to layer 0: the link switches copies (start 0, stop 2), B's track 2 goes away
     sealed = p.link_a.apply({("cam", 0), ("mic", 0)}, p.local)
     changes = [p.link_b.receive(m) for m in sealed]
