@@ -9,7 +9,7 @@ crash — a node left out simply cannot be relayed to.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from residency.errors import InvalidInput, NodeRejected
@@ -64,3 +64,13 @@ def believe_records(records: Iterable[Node], believed: Believed, *, now: float, 
         if kept is None or node.seq > kept.seq:
             believed.nodes[node.id] = node
     return believed
+
+
+def believing(keys: Callable[[], Believed], records: Callable[[], Iterable[Node]], *, max_age: float,
+              clock: Callable[[], float]) -> Callable[[], Believed]:
+    """What to believe at each call: the current enrolled keys and the registry records they vouch for now."""
+
+    def now() -> Believed:
+        return believe_records(records(), Believed(keys=dict(keys().keys)), now=clock(), max_age=max_age)
+
+    return now

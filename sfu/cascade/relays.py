@@ -3,8 +3,9 @@ node's engine and tables. Opening a link takes an engine peer index and sends me
 believed registry record names — never an address from the handshake message, so a peer cannot point the link
 elsewhere. Every refusal is counted by code (`refused`) and costs no engine entry.
 
-Not wired into the node process yet (docs/architecture.md, "Cascading"): the relay routes and the participants
-that relayed tracks appear as are the next step; this is the part they call.
+The node process builds one when it can verify other nodes (sfu/server.py, sfu/factory.py); the handshake
+travels over HTTP between the nodes' signalling ports (sfu/cascade/routes.py answers, sfu/cascade/dial.py
+asks). Relayed tracks do not yet appear as participants of the far node's rooms (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from residency.errors import RelayRefused
@@ -21,6 +23,15 @@ from sfu.cascade.peers import Believed
 
 if TYPE_CHECKING:
     from sfu.node import Node
+
+
+@dataclass(frozen=True)
+class RelaySetup:
+    """What a node needs to relay (sfu/server.py builds it; sfu/factory.py binds it to the node)."""
+
+    endpoint: RelayEndpoint
+    believed: Callable[[], Believed]
+    allowed: Callable[[str], frozenset[str]]
 
 
 class Relays:
@@ -34,6 +45,14 @@ class Relays:
         self.links: dict[str, RelayLink] = {}
         self._pending: dict[str, PendingOffer] = {}
         self.refused: Counter[str] = Counter()
+
+    @classmethod
+    def for_node(cls, node: Node, setup: RelaySetup) -> Relays:
+        return cls(node, setup.endpoint, setup.believed, setup.allowed)
+
+    def cancel(self, to: str) -> None:
+        """Forget the offer to `to` (its node did not answer)."""
+        self._pending.pop(to, None)
 
     def offer(self, tenant: str, room: str, to: str) -> dict[str, Any]:
         """The signed offer to send to node `to` (its accept goes to `finish`)."""
