@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from residency.errors import RelayRefused
-from residency.relay import PendingOffer, RelayEndpoint, RelayHello, RelayKeys
+from residency.relay import PendingOffer, RelayEndpoint, RelayHello, RelayKeys, RelayTrack
 from sfu.cascade.link import RelayLink
 from sfu.cascade.peers import Believed
 
@@ -45,6 +45,8 @@ class Relays:
         self.links: dict[str, RelayLink] = {}
         self._pending: dict[str, PendingOffer] = {}
         self.refused: Counter[str] = Counter()
+        # told of every relayed track that starts or stops: (from node, "track"/"untrack", what, engine index)
+        self.listeners: list[Callable[[str, str, RelayTrack, int], None]] = []
 
     @classmethod
     def for_node(cls, node: Node, setup: RelaySetup) -> Relays:
@@ -86,6 +88,21 @@ class Relays:
         except RelayRefused as e:
             self.refused[e.code] += 1
             raise
+
+    def deliver(self, sender: str, sealed: object) -> tuple[str, RelayTrack, int]:
+        """One sealed message from node `sender`, opened with that link's keys (so only that node could have
+        sealed it) and applied; RelayRefused (counted) for no link, a forgery, a replay or bad content."""
+        try:
+            link = self.links.get(sender)
+            if link is None:
+                raise RelayRefused("relay_no_link", f"no relay link with node {sender!r}")
+            event = link.receive(sealed)
+        except RelayRefused as e:
+            self.refused[e.code] += 1
+            raise
+        for listener in self.listeners:
+            listener(sender, *event)
+        return event
 
     def _open(self, keys: RelayKeys, b: Believed) -> RelayLink:
         record = b.nodes[keys.peer]  # verify_hello found it there

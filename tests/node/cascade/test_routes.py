@@ -2,7 +2,8 @@
 served by the product's factory under uvicorn on loopback, real enrolled keys and signed registry records. A
 link opens on both sides through `POST /relay/offer`; a US node, a replayed offer, garbage, an oversized body,
 a node with no believed record and a node that does not answer are refused with a clear code, counted, and
-take no engine peer on the answering node."""
+take no engine peer on the answering node. Sealed track announcements cross the same way and become engine
+tracks on the far node; forged, replayed, linkless and oversized batches add none."""
 
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from residency.errors import RelayRefused
 from residency.identity import NodeSigner, enrolled_key, public_text
 from residency.model import Node as NodeRecord
-from residency.relay import RelayEndpoint
-from sfu.cascade.dial import dial
+from residency.relay import RelayEndpoint, RelayTrack
+from sfu.cascade.dial import dial, send
 from sfu.cascade.peers import Believed
 from sfu.cascade.relays import RelaySetup
-from sfu.cascade.routes import OFFER_PATH
+from sfu.cascade.routes import MAX_MESSAGES, OFFER_PATH, messages_path
 from sfu.room import Room
 from tests.harness import RunningNode, running_node
 
@@ -106,6 +107,30 @@ async def _run() -> None:
                 await dial(a, "eurocorp", "board", "eu-2-b", client)
             assert e.value.code == "relay_peer_unreachable" and not a._pending
             assert set(a.links) == {"eu-2-a"}
+
+            # sealed announcements: eu-1-a's copy becomes an engine track of eu-2-a's relay peer
+            heard: list[tuple[str, str, str, int]] = []
+            b.listeners.append(lambda sender, kind, what, index: heard.append((sender, kind, what.track, index)))
+            link_a = a.links["eu-2-a"]
+            video = RelayTrack("t-cam", "alice", "video", "vp8", 0x43430001, (0,))
+            announce = [link_a.channel.seal(video.to_message())]
+            assert await send(a, "eu-2-a", announce, client) == 1
+            link_b = b.links["eu-1-a"]
+            assert set(link_b.receiving) == {0x43430001} and heard == [("eu-1-a", "track", "t-cam",
+                                                                       link_b.receiving[0x43430001][0])]
+            msgs = nodes["eu-2-a"].http_url + messages_path("eu-1-a")
+            replayed = await client.post(msgs, json={"messages": announce})
+            # the US node seals with its own keys and posts as eu-1-a; or posts as itself without a link
+            us_link = RelayEndpoint("us-1-a", "us-1", keys["us-1-a"])
+            forged_keys = us_link.offer("eurocorp", "board", "eu-2-a", time.time())  # keys it can make up
+            assert forged_keys is not None
+            forged = await client.post(msgs, json={"messages": [link_b.channel.seal({"type": "track"})]})
+            linkless = await client.post(nodes["eu-2-a"].http_url + messages_path("us-1-a"),
+                                         json={"messages": announce})
+            flood = await client.post(msgs, json={"messages": ["x"] * (MAX_MESSAGES + 1)})
+            assert [r.json()["error"] for r in (replayed, forged, linkless, flood)] == [
+                "relay_message_replayed", "relay_message_forged", "relay_no_link", "relay_message_malformed"]
+            assert set(link_b.receiving) == {0x43430001} and len(heard) == 1
 
         b.close("eu-1-a")
         a.close("eu-2-a")
