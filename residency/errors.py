@@ -75,3 +75,8 @@ class SchemaOutdated(ResidencyError):
 class NodeRejected(ResidencyError):
     """A node record in the registry that no enrolled key vouches for (unsigned, unknown key, bad signature,
     wrong region, stale or replayed): the control plane ignores it and counts it."""
+
+
+class RelayRefused(ResidencyError):
+    """A node-to-node relay of a meeting refused (residency/relay.py): the peer is not an enrolled node of a
+    region the tenant allows, claims another node's identity, replays or forges a message. Nothing is relayed."""

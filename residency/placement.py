@@ -6,6 +6,11 @@ a hint that is not allowed is ignored (never an error, never a way out of the po
 has a usable node the answer is `PlacementRefused`: there is deliberately NO fallback to other regions,
 whatever the load.
 
+`place_participant` is the cascaded meeting's per-participant choice (issue 14): the room keeps its placement
+(its home node owns the E2EE Delivery Service), and each participant goes to a node of an allowed region — the
+hint's region when it is allowed and has a usable node (nearest), else a node already carrying the meeting (no new
+relay), else the least-loaded allowed node. It never leaves the allowed regions, whatever the hint or the load.
+
 `replace` is the same decision after a node died, excluding the dead node and preferring the room's previous
 region so participants move as little as possible. Stickiness itself (a room keeps its placement for its life)
 is enforced by the registry's set-if-absent (`Registry.claim_placement`), not here.
@@ -83,3 +88,28 @@ def replace(
     node, why = choose(tenant, regions, nodes, catalogue, hint=previous.region, exclude=frozenset({previous.node}))
     return Placement(tenant=tenant.id, room=previous.room, region=node.region, node=node.id, decided_at=now,
                      reason=why, generation=previous.generation + 1)
+
+
+def place_participant(
+    tenant: Tenant,
+    home: Placement,
+    regions: Mapping[str, Region],
+    nodes: Iterable[Node],
+    catalogue: Catalogue,
+    hint: str | None = None,
+    meeting_nodes: Iterable[str] = (),
+    placed: Mapping[str, int] | None = None,
+) -> tuple[Node, str]:
+    """The node one participant of a cascaded meeting joins, and its region's explanation; PlacementRefused when
+    no allowed region has a usable node. Within the chosen set (hint region, else the meeting's nodes, else all
+    allowed), the least loaded wins; a node of the meeting is preferred inside the hint region too (no relay)."""
+    allowed = effective_regions(tenant, regions, catalogue)
+    usable = [n for n in nodes if n.region in allowed and n.usable()]
+    if not usable:
+        raise _refuse(allowed, regions)
+    carrying = set(meeting_nodes) | {home.node}
+    in_hint = [n for n in usable if n.region == hint]
+    candidates = in_hint or [n for n in usable if n.id in carrying] or usable
+    counts = placed or {}
+    best = min(candidates, key=lambda n: (n.id not in carrying, n.load, counts.get(n.id, 0), n.id))
+    return best, allowed[best.region]

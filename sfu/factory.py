@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from residency.enforcement import AuditSink, NodeGuard
 from residency.identity import NodeSigner
@@ -26,6 +27,8 @@ from sfu.app.identity import identity_route
 from sfu.app.limits import SignallingLimits
 from sfu.app.serving import quiet_client_faults
 from sfu.app.signalling import NodeSignalling, create_node_app
+from sfu.cascade.relays import Relays, RelaySetup
+from sfu.cascade.routes import relay_routes
 from sfu.config import NodeConfig
 from sfu.metrics import metrics_endpoint
 from sfu.node import Node
@@ -38,6 +41,7 @@ class BuiltNode:
     signalling: NodeSignalling
     app: Starlette
     agent: NodeAgent | None  # registry presence (None: a standalone node)
+    relays: Relays | None = None  # relay links to other nodes (None: this node cannot verify other nodes)
 
 
 def build_node(
@@ -52,6 +56,7 @@ def build_node(
     occupancy: Occupancy | None = None,
     limits: SignallingLimits | None = None,
     signer: NodeSigner | None = None,
+    relay: RelaySetup | None = None,
 ) -> BuiltNode:
     """`registry` + `audit` + `record`: the node registers, heartbeats and audits its refusals (residency's
     NodeGuard); without them it is standalone and applies only the region rule. `audit` alone (standalone):
@@ -60,7 +65,8 @@ def build_node(
     control plane's participant count (`castellan dev`). `limits`: what one signalling socket may do
     (sfu/app/limits.py; the defaults unless a test narrows them). `signer`: the node's enrolled key — it signs
     every registry record and answers the control plane's health check at `/identity`. Serve `app` with
-    `sfu.app.serving.node_server_settings()`."""
+    `sfu.app.serving.node_server_settings()`. `relay`: this node may relay meetings with other nodes (its
+`Relays`, and the `/relay/offer` route other nodes open links through)."""
     guard = None
     if registry is not None:
         if audit is None or record is None:
@@ -93,8 +99,12 @@ def build_node(
                 await agent.stop()
             await node.stop()
 
-    extra = [identity_route(signer, config.node_id)] if signer is not None else []
-    return BuiltNode(node, signalling, create_node_app(signalling, lifespan=lifespan, extra_routes=extra), agent)
+    extra: list[BaseRoute] = [identity_route(signer, config.node_id)] if signer is not None else []
+    relays = Relays.for_node(node, relay) if relay is not None else None
+    if relays is not None:
+        extra += relay_routes(relays)
+    return BuiltNode(node, signalling, create_node_app(signalling, lifespan=lifespan, extra_routes=extra), agent,
+                     relays)
 
 
 async def _refresh_revocations(revocations: HttpRevocations) -> None:

@@ -27,9 +27,13 @@ from residency.errors import InvalidInput
 from residency.identity import NodeSigner, load_or_create_node_key, public_text
 from residency.model import Node as NodeRecord
 from residency.registry import RedisRegistry
+from residency.relay import RelayEndpoint
 from sfu import logs
 from sfu.app.address import public_ws_url
 from sfu.app.serving import node_server_settings
+from sfu.cascade.keysource import NodeKeysSource, node_keys_from_url
+from sfu.cascade.peers import believing
+from sfu.cascade.relays import RelaySetup
 from sfu.config import NodeConfig
 from sfu.factory import build_node
 from sfu.receipts import ReceiptLedger, http_sender
@@ -224,9 +228,12 @@ async def serve(args: argparse.Namespace) -> None:
             capacity=args.capacity,
         )
         registry = RedisRegistry(args.redis_url)
+        # relays need the enrolled node keys, which only the control plane publishes (never Redis)
+        relay = relay_setup(config, signer, registry, args.control_plane_url, context) if args.control_plane_url \
+            else None
         built = build_node(config, verifier, registry=registry,
                            audit=AuditLog(os.path.join(args.data_dir, "node-audit.db")), record=record,
-                           capacity=args.capacity, revocations=revocations, signer=signer)
+                           capacity=args.capacity, revocations=revocations, signer=signer, relay=relay)
     else:
         # no registry: a standalone node (tests, benchmarks) still refuses tokens for another region, and still
         # audits host actions (sfu/host.py) in its data directory
@@ -271,6 +278,20 @@ async def serve(args: argparse.Namespace) -> None:
         if receipts is not None and ledger is not None:
             receipts.cancel()
             await asyncio.to_thread(ledger.close)  # the final receipts of the meetings still here
+
+
+def relay_setup(config: NodeConfig, signer: NodeSigner, registry: RedisRegistry, control_plane_url: str,
+                context: ssl.SSLContext | None) -> RelaySetup:
+    """Relaying with other nodes: the control plane's enrolled keys, the registry records they vouch for, and the
+    tenant's allowed regions from the registry's tenant view (as NodeGuard reads them for joins)."""
+    keys = NodeKeysSource(node_keys_from_url(control_plane_url, context))
+
+    def allowed(tenant: str) -> frozenset[str]:
+        view = registry.get_tenant_view(tenant)
+        return view.allowed_regions if view is not None else frozenset()
+
+    return RelaySetup(RelayEndpoint(config.node_id, config.region, signer.key),
+                      believing(keys, registry.list_nodes, max_age=registry.node_ttl + 2.0, clock=time.time), allowed)
 
 
 def node_key(args: argparse.Namespace) -> Ed25519PrivateKey:

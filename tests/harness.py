@@ -15,6 +15,7 @@ import uvicorn
 from sfu.app.limits import SignallingLimits
 from sfu.app.serving import node_server_settings
 from sfu.app.signalling import NodeSignalling
+from sfu.cascade.relays import Relays, RelaySetup
 from sfu.config import NodeConfig
 from sfu.factory import build_node
 from sfu.node import Node
@@ -29,6 +30,7 @@ class RunningNode:
     issuer: TokenIssuer
     ws_url: str
     http_url: str
+    relays: Relays | None = None
 
     def token(self, room: str = "room-1", participant: str | None = None, tenant: str = "acme", ttl: float = 60.0,
               region: str | None = None, name: str = "") -> str:
@@ -38,14 +40,15 @@ class RunningNode:
 
 
 @contextlib.asynccontextmanager
-async def running_node(limits: SignallingLimits | None = None, **config: Any) -> AsyncIterator[RunningNode]:
+async def running_node(limits: SignallingLimits | None = None, relay: RelaySetup | None = None,
+                       **config: Any) -> AsyncIterator[RunningNode]:
     """A standalone node (no registry: the region rule only) built by the product's own factory, served with
     the product's uvicorn settings."""
     config.setdefault("udp_port", 0)
     config.setdefault("region", "eu-test")
     cfg = NodeConfig(**config)
     keys = KeyRing()
-    built = build_node(cfg, TokenVerifier(keys.jwks, cfg.node_id), limits=limits)
+    built = build_node(cfg, TokenVerifier(keys.jwks, cfg.node_id), limits=limits, relay=relay)
     server = uvicorn.Server(uvicorn.Config(built.app, host="127.0.0.1", port=0, log_level="warning",
                                            **node_server_settings()))
     task = asyncio.create_task(server.serve())
@@ -56,7 +59,7 @@ async def running_node(limits: SignallingLimits | None = None, **config: Any) ->
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield RunningNode(built.node, built.signalling, TokenIssuer(keys), f"ws://127.0.0.1:{port}/ws",
-                          f"http://127.0.0.1:{port}")
+                          f"http://127.0.0.1:{port}", built.relays)
     finally:
         server.should_exit = True
         await task

@@ -251,6 +251,14 @@ async def jwks(request: Request, p: Params) -> Response:
     return JSONResponse(cp(request).keyring.jwks(), headers={"Cache-Control": "public, max-age=30"})
 
 
+async def node_keys(request: Request, p: Params) -> Response:
+    """The enrolled node keys, public halves only (who enrolled them stays with the operator): nodes fetch
+    them, with the JWKS, from the control plane they already trust, to verify relay peers (residency/relay.py)."""
+    keys = [{"key_id": k["key_id"], "region": k["region"], "public_key": k["public_key"]}
+            for k in cp(request).residency.list_node_keys()]
+    return JSONResponse({"keys": keys}, headers={"Cache-Control": "public, max-age=30"})
+
+
 REVOCATION_WINDOW = 3600.0
 
 

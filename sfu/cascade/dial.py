@@ -1,0 +1,59 @@
+"""Opening a relay to another node: this node's signed offer POSTed to the other node's `/relay/offer` at the
+`http_url` of its *believed* registry record (signed by its enrolled key; never an address from a message), and
+the answer checked by `Relays.finish`; `send` posts the link's sealed messages to the same node. A refusal, an unreachable node or a garbled answer is a counted
+`RelayRefused`, and no link opens."""
+
+from __future__ import annotations
+
+import httpx
+
+from residency.errors import RelayRefused
+from sfu.cascade.link import RelayLink
+from sfu.cascade.relays import Relays
+from sfu.cascade.routes import MAX_BODY, MAX_MESSAGES, OFFER_PATH, messages_path
+
+TIMEOUT = 5.0
+
+
+async def dial(relays: Relays, tenant: str, room: str, to: str, client: httpx.AsyncClient) -> RelayLink:
+    record = relays.believed().nodes.get(to)
+    if record is None:
+        relays.refused["relay_peer_unknown"] += 1
+        raise RelayRefused("relay_peer_unknown", f"no believed registry record for node {to!r}")
+    offer = relays.offer(tenant, room, to)
+    try:
+        r = await client.post(record.http_url.rstrip("/") + OFFER_PATH, json=offer, timeout=TIMEOUT)
+        if len(r.content) > MAX_BODY:
+            raise ValueError("answer too large")
+        answer = r.json()
+    except (httpx.HTTPError, ValueError) as e:
+        relays.cancel(to)
+        relays.refused["relay_peer_unreachable"] += 1
+        raise RelayRefused("relay_peer_unreachable", f"node {to!r}: {e}") from None
+    if r.status_code != 200:
+        code = answer.get("error") if isinstance(answer, dict) else None
+        relays.cancel(to)
+        relays.refused["relay_peer_refused"] += 1
+        raise RelayRefused("relay_peer_refused", f"node {to!r} refused the relay: {code!r}")
+    return relays.finish(to, answer)
+
+
+async def send(relays: Relays, to: str, sealed: list[str], client: httpx.AsyncClient) -> int:
+    """Post sealed messages (from `RelayLink.apply`) to node `to`, in order; the number it applied."""
+    record = relays.believed().nodes.get(to)
+    if record is None or to not in relays.links:
+        raise RelayRefused("relay_no_link", f"no relay link with node {to!r}")
+    node = relays.endpoint.node
+    applied = 0
+    for i in range(0, len(sealed), MAX_MESSAGES):
+        try:
+            r = await client.post(record.http_url.rstrip("/") + messages_path(node),
+                                  json={"messages": sealed[i:i + MAX_MESSAGES]}, timeout=TIMEOUT)
+            answer = r.json()
+        except (httpx.HTTPError, ValueError) as e:
+            raise RelayRefused("relay_peer_unreachable", f"node {to!r}: {e}") from None
+        if r.status_code != 200 or not isinstance(answer, dict):
+            code = answer.get("error") if isinstance(answer, dict) else None
+            raise RelayRefused("relay_peer_refused", f"node {to!r} refused relay messages: {code!r}")
+        applied += int(answer.get("applied", 0))
+    return applied

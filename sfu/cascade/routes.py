@@ -1,0 +1,76 @@
+"""The node-to-node relay route on the node's signalling port: `POST /relay/offer` carries another node's signed
+offer to this node's `Relays.accept` and answers its signed accept; `POST /relay/{node}/messages` carries that node's sealed
+messages (track announcements), opened with the link's keys. No bearer token: the handshake itself is the
+authentication (enrolled key, signed registry record, the tenant's allowed regions, freshness, nonce), so an
+unauthenticated caller can at most be refused. Bad input is a counted refusal with a clear code, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from residency.errors import RelayRefused
+from sfu.cascade.relays import Relays
+
+OFFER_PATH = "/relay/offer"
+MAX_BODY = 16 * 1024  # an offer is < 2 KiB; anything bigger is not one
+MAX_MESSAGES = 64  # sealed messages per request (a layer switch sends two; a meeting's start a few per track)
+MAX_MESSAGES_BODY = MAX_MESSAGES * 4096  # an announcement is < 1 KiB sealed
+
+
+def messages_path(node: str) -> str:
+    return f"/relay/{node}/messages"
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
+
+
+def relay_routes(relays: Relays) -> list[BaseRoute]:
+    async def offer(request: Request) -> JSONResponse:
+        body = await _body(request, MAX_BODY)
+        if body is None:
+            relays.refused["relay_too_large"] += 1
+            return JSONResponse({"error": "relay_too_large"}, status_code=413)
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            relays.refused["relay_malformed"] += 1
+            return JSONResponse({"error": "relay_malformed"}, status_code=400)
+        try:
+            return JSONResponse(relays.accept(doc))
+        except RelayRefused as e:  # counted by Relays.accept
+            return JSONResponse({"error": e.code}, status_code=403)
+
+    async def messages(request: Request) -> JSONResponse:
+        body = await _body(request, MAX_MESSAGES_BODY)
+        if body is None:
+            relays.refused["relay_too_large"] += 1
+            return JSONResponse({"error": "relay_too_large"}, status_code=413)
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        sealed = doc.get("messages") if isinstance(doc, dict) else None
+        if not isinstance(sealed, list) or len(sealed) > MAX_MESSAGES:
+            relays.refused["relay_message_malformed"] += 1
+            return JSONResponse({"error": "relay_message_malformed"}, status_code=400)
+        applied = 0
+        for one in sealed:  # in order: the channel's sequence numbers must rise
+            try:
+                relays.deliver(request.path_params["node"], one)
+            except RelayRefused as e:  # counted by Relays.deliver; what came before it stays applied
+                return JSONResponse({"error": e.code, "applied": applied}, status_code=403)
+            applied += 1
+        return JSONResponse({"applied": applied})
+
+    return [Route(OFFER_PATH, offer, methods=["POST"]), Route("/relay/{node}/messages", messages, methods=["POST"])]
