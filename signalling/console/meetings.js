@@ -4,17 +4,18 @@ import { enc } from './api.js';
 import { $, el, replace } from './dom.js';
 import { ago, iso } from './format.js';
 
-// Issue 19 hook: a per-meeting residency verification endpoint (JSON) plugs in here. Return its path for a
-// meeting and the row gets a "Verify residency" control that fetches it and shows the verdict; null until the
-// endpoint exists, so no control is shown for a check that cannot run.
-export function residencyCheckPath(_tenant, _meeting) {
-  return null;
+// Issue 19: the per-meeting residency check (signalling/control/transparency.py): the nodes' signed receipts
+// checked against the tenant's log and policy, answered as "This meeting was processed in: … — verified".
+export function residencyCheckPath(tenant, meeting) {
+  return meeting.room ? `/v1/tenants/${enc(tenant)}/meetings/${enc(meeting.room)}/residency` : null;
 }
 
 async function verifyResidency(ctx, path, cell) {
   try {
-    const verdict = await ctx.api.json('GET', path);
-    cell.replaceChildren(el('span', { class: verdict.ok ? 'ok-text' : 'warn-text' }, verdict.summary || JSON.stringify(verdict)));
+    const v = await ctx.api.json('GET', path);
+    const ok = v.verified && v.inside_policy;
+    const text = v.text || (v.error ? `Not verified: ${v.error.message || v.error.code}` : 'Not verified');
+    cell.replaceChildren(el('span', { class: ok ? 'ok-text' : 'warn-text' }, text));
   } catch (e) {
     cell.replaceChildren(el('span', { class: 'warn-text' }, e.message));
   }

@@ -142,6 +142,13 @@ def test_live_meetings_show_where_and_how_many_and_one_is_ended(browser: Browser
     cells = row.inner_text()
     assert "Quarterly review" in cells and "EU Central — Frankfurt, DE (EU)" in cells and "node-eu-1" in cells
     assert page.inner_text(f"tr[data-link='{link['link']}'] td.count") == "3"
+    # issue 19: the row's residency check runs the tenant's own verifier; this stack's node signed no receipt, so
+    # the console must not call the meeting verified
+    page.click(f"tr[data-link='{link['link']}'] button:has-text('Verify residency')")
+    verdict = page.wait_for_selector(f"tr[data-link='{link['link']}'] .row-actions .warn-text")
+    assert verdict is not None and "Not verified" in verdict.inner_text(), verdict and verdict.inner_text()
+    summary = stack.api("GET", f"/v1/tenants/acme/meetings/{room}/residency").json()
+    assert summary["verified"] is False and summary["error"]["code"], summary
     checked(page, "meetings", errors)
     page.once("dialog", lambda d: d.accept())
     page.click(f"tr[data-link='{link['link']}'] button:has-text('End')")
