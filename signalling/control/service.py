@@ -251,8 +251,8 @@ class ControlPlane:
             key_id, _, secret = provided.removeprefix(KEY_PREFIX).partition(".")
             if not provided.startswith(KEY_PREFIX) or len(key_id) != 16 or len(secret) < 32:
                 raise ValueError("operator key must look like cak_<16 hex digits>.<at least 32 characters>")
-            if self.store.admin_key(key_id) is None:
-                self.store.add_admin_key(key_id, OPERATOR, _sha256(secret), "operator key from the environment")
+            if self.store.admin_key(key_id) is None and self.store.add_admin_key_if_absent(
+                    key_id, OPERATOR, _sha256(secret), "operator key from the environment"):
                 self._audit(None, "bootstrap", "admin_key.create", key_id=key_id, label="from environment")
             return None
         if self.has_operator_key():

@@ -103,6 +103,15 @@ class Store:
         )
         return AdminKey(key_id, tenant, hash_hex, label, now, None)
 
+    def add_admin_key_if_absent(self, key_id: str, tenant: str, hash_hex: str, label: str) -> bool:
+        """True when this call created it. Replicas starting at once with the same key (a deployment secret)
+        both try: one wins, the other finds it there, neither fails."""
+        return self._exec(
+            "INSERT INTO admin_keys (key_id, tenant, hash, label, created) VALUES (:id, :t, :h, :l, :c) "
+            "ON CONFLICT (key_id) DO NOTHING",
+            {"id": key_id, "t": tenant, "h": hash_hex, "l": label, "c": time.time()},
+        ) == 1
+
     def admin_key(self, key_id: str) -> AdminKey | None:
         rows = self._all("SELECT * FROM admin_keys WHERE key_id = :id", {"id": key_id})
         return AdminKey(**dict(rows[0])) if rows else None

@@ -154,6 +154,10 @@ def test_an_operator_key_from_the_environment_is_registered_hashed(tmp_path: Pat
     assert ("s" * 43).encode() not in env.control.store.dump()
     with pytest.raises(ValueError):
         env.control.ensure_operator_key("cak_short.x")
+    # a second replica that checked before the first inserted (both start at once): it finds the key, no error
+    store = env.control.store
+    assert not store.add_admin_key_if_absent("0123456789abcdef", "*", "0" * 64, "the other replica")
+    assert store.admin_key("0123456789abcdef").label == "operator key from the environment"
     env.control.close()
 
 

@@ -68,8 +68,11 @@ class TcpProxy:
             self._loop.close()
 
     async def _connect(self, source: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        for _ in range(len(self.backends)):
-            backend = self.backends[next(self._next)]
+        # this connection's own order, from the next backend on: the shared cursor must not be advanced between
+        # tries, or concurrent connects interleave and one of them can try the dead backend twice and none other
+        start = next(self._next)
+        for i in range(len(self.backends)):
+            backend = self.backends[(start + i) % len(self.backends)]
             try:
                 conn = await asyncio.wait_for(
                     asyncio.open_connection(*backend, local_addr=(source, 0) if self.keep_source else None), 2.0)
