@@ -19,7 +19,8 @@ import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
+from aiortc.rtp import RtpPacket
 
 from loadtests.media import read_frame_number
 
@@ -41,12 +42,39 @@ def _register_with_rtx(self: RTCDtlsTransport, receiver: Any, parameters: Any) -
     m-lines share the RTX payload type: it then dropped every retransmission, and NACK repaired nothing for a
     bot receiving more than one video (found by the soak, issue 18)."""
     _register_rtp_receiver(self, receiver, parameters)
+    if any(encoding.ssrc for encoding in parameters.encodings):
+        receiver._castellan_announced = True  # its stream's SSRC came in an answer (see _route_announced)
     for encoding in parameters.encodings:
         if encoding.rtx is not None:
             self._rtp_router.ssrc_table[encoding.rtx.ssrc] = receiver
 
 
 RTCDtlsTransport._register_rtp_receiver = _register_with_rtx  # type: ignore[method-assign]
+
+_route_rtp = RtpRouter.route_rtp
+
+
+def _route_announced(self: RtpRouter, packet: RtpPacket) -> Any:
+    """Never hands a stream whose SSRC no answer announced to a receiver that has SSRCs announced of its own.
+
+    aiortc routes an RTP packet of an unknown SSRC to the one receiver registered for its payload type, and
+    keeps routing that SSRC there. The node announces every stream it sends in its answer (`a=ssrc`) and starts
+    sending a new subscription as soon as it answered, so packets can beat the bot's setRemoteDescription: while
+    a new track's m-line is not registered yet and the track it replaced has gone inactive, the only receiver
+    left with that payload type is another participant's video, and the new stream went there. Its decoder got
+    the wrong stream, and its NACK bookkeeping, which follows sequence numbers whatever the SSRC, took the jump
+    to the other stream's numbers for a hole: 128 'lost' packets (aiortc's RTP_HISTORY_SIZE) each time, never
+    repaired (the soak, after its publisher restart and its drain). Such a packet is dropped instead, as a
+    browser does when the payload type does not tell the m-line (every video m-line has the same ones); once the
+    answer is applied, the SSRC is registered with its own receiver."""
+    if packet.ssrc not in self.ssrc_table:
+        owners = self.payload_type_table.get(packet.payload_type, set())
+        if len(owners) == 1 and getattr(next(iter(owners)), "_castellan_announced", False):
+            return None
+    return _route_rtp(self, packet)
+
+
+RtpRouter.route_rtp = _route_announced  # type: ignore[method-assign]
 
 
 @dataclass
