@@ -55,18 +55,21 @@ _route_rtp = RtpRouter.route_rtp
 
 
 def _route_announced(self: RtpRouter, packet: RtpPacket) -> Any:
-    """Never hands a stream whose SSRC no answer announced to a receiver that has SSRCs announced of its own.
+    """Never hands a stream whose SSRC is not (or no longer) registered to a receiver that has SSRCs announced
+    of its own: it is never that receiver's stream.
 
     aiortc routes an RTP packet of an unknown SSRC to the one receiver registered for its payload type, and
-    keeps routing that SSRC there. The node announces every stream it sends in its answer (`a=ssrc`) and starts
-    sending a new subscription as soon as it answered, so packets can beat the bot's setRemoteDescription: while
-    a new track's m-line is not registered yet and the track it replaced has gone inactive, the only receiver
-    left with that payload type is another participant's video, and the new stream went there. Its decoder got
-    the wrong stream, and its NACK bookkeeping, which follows sequence numbers whatever the SSRC, took the jump
-    to the other stream's numbers for a hole: 128 'lost' packets (aiortc's RTP_HISTORY_SIZE) each time, never
-    repaired (the soak, after its publisher restart and its drain). Such a packet is dropped instead, as a
-    browser does when the payload type does not tell the m-line (every video m-line has the same ones); once the
-    answer is applied, the SSRC is registered with its own receiver."""
+    keeps routing that SSRC there. The node announces every stream it sends in its answer (`a=ssrc`), starts
+    sending a new subscription as soon as it answered and stops an old one when it handles the offer that ends
+    it, so around a renegotiation packets meet a bot whose receivers are not those the node has: a new track's
+    stream before the bot applied the answer (its m-line not registered yet, the m-line of the track it
+    replaces still registered), or the last packets of a track whose m-line the bot already set inactive
+    (its receiver unregistered, its SSRC unknown). With one video receiver left for the payload type, that
+    stream went into another track's receiver: decoded as that track, and its NACK bookkeeping, which follows
+    sequence numbers whatever the SSRC, took the jump to the other stream's numbers for a hole: 128 'lost'
+    packets (aiortc's RTP_HISTORY_SIZE) each time, never repaired (the soak, after its publisher restart and
+    its drain). Such a packet is dropped instead, as a browser cannot demux it by payload type either (every
+    video m-line has the same ones); once the answer is applied, a new SSRC routes to its own receiver."""
     if packet.ssrc not in self.ssrc_table:
         owners = self.payload_type_table.get(packet.payload_type, set())
         if len(owners) == 1 and getattr(next(iter(owners)), "_castellan_announced", False):
