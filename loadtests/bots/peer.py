@@ -59,17 +59,16 @@ def _route_announced(self: RtpRouter, packet: RtpPacket) -> Any:
     of its own: it is never that receiver's stream.
 
     aiortc routes an RTP packet of an unknown SSRC to the one receiver registered for its payload type, and
-    keeps routing that SSRC there. The node announces every stream it sends in its answer (`a=ssrc`), starts
-    sending a new subscription as soon as it answered and stops an old one when it handles the offer that ends
-    it, so around a renegotiation packets meet a bot whose receivers are not those the node has: a new track's
-    stream before the bot applied the answer (its m-line not registered yet, the m-line of the track it
-    replaces still registered), or the last packets of a track whose m-line the bot already set inactive
-    (its receiver unregistered, its SSRC unknown). With one video receiver left for the payload type, that
-    stream went into another track's receiver: decoded as that track, and its NACK bookkeeping, which follows
-    sequence numbers whatever the SSRC, took the jump to the other stream's numbers for a hole: 128 'lost'
-    packets (aiortc's RTP_HISTORY_SIZE) each time, never repaired (the soak, after its publisher restart and
-    its drain). Such a packet is dropped instead, as a browser cannot demux it by payload type either (every
-    video m-line has the same ones); once the answer is applied, a new SSRC routes to its own receiver."""
+    keeps routing that SSRC there. The node announces every stream it sends in its answer (`a=ssrc`) and starts
+    sending a new subscription as soon as it answered, so a new track's first packets can beat the bot's
+    setRemoteDescription: its m-line is not registered yet, and when the bot had one video receiver started (the
+    track it replaces, or another participant's), that receiver got them. Its decoder got the wrong stream, and
+    its NACK bookkeeping, which follows sequence numbers whatever the SSRC, took the jump to the other stream's
+    numbers for a hole: 128 'lost' packets (aiortc's RTP_HISTORY_SIZE) each time, never repaired (the soak,
+    after its publisher restart and its drain). The same happens while a bot closes: aiortc stops its
+    transceivers one by one, and the streams of those stopped first went to the last one still registered.
+    Such a packet is dropped instead, as a browser cannot demux it by payload type either (every video m-line
+    has the same ones); once the answer is applied, a new SSRC routes to its own receiver."""
     if packet.ssrc not in self.ssrc_table:
         owners = self.payload_type_table.get(packet.payload_type, set())
         if len(owners) == 1 and getattr(next(iter(owners)), "_castellan_announced", False):
