@@ -34,12 +34,27 @@ class Layer:
     bitrate_bps: float = 0.0
     last_active: float = 0.0
     temporal_layers: int = 1  # VP8/VP9 temporal layers seen in this encoding's descriptors (TIDs 0..n-1)
+    sending: bool = False  # the last reading saw new packets: the interval up to the next one is a whole one
+    averaged: bool = False  # bitrate_bps holds the average of whole intervals since the layer (re)started
 
     def measure(self, received: int, octets: int, now: float, interval: float) -> None:
-        """The engine's counters for this encoding, read every `interval` seconds: bitrate and activity."""
-        if received != self.received:
+        """The engine's counters for this encoding, read every `interval` seconds: bitrate and activity.
+
+        The average starts from the first whole interval the layer sent in, not from zero: the reading in which
+        it starts (or resumes) sending covers an unknown part of its interval, and an average rising from zero
+        reported a new layer at a third, half, two thirds of its rate after 1, 2, 3 s, so a subscriber's first
+        step up looked covered by an estimate that does not cover it and was taken without a probe. An idle
+        interval (no new packet) is a rate of zero, and the next start is measured afresh."""
+        if received == self.received:
+            self.bitrate_bps *= KEEP
+            self.sending = self.averaged = False
+        else:
             self.last_active = now
-        self.bitrate_bps = KEEP * self.bitrate_bps + NEWEST * (octets - self.octets) * 8 / interval
+            if self.sending:
+                rate = (octets - self.octets) * 8 / interval
+                self.bitrate_bps = KEEP * self.bitrate_bps + NEWEST * rate if self.averaged else rate
+                self.averaged = True
+            self.sending = True
         self.received, self.octets = received, octets
 
     def loss_since_last_report(self, expected: int, received: int) -> int:

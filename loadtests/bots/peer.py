@@ -19,7 +19,8 @@ import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
+from aiortc.rtp import RtpPacket
 
 from loadtests.media import read_frame_number
 
@@ -41,12 +42,41 @@ def _register_with_rtx(self: RTCDtlsTransport, receiver: Any, parameters: Any) -
     m-lines share the RTX payload type: it then dropped every retransmission, and NACK repaired nothing for a
     bot receiving more than one video (found by the soak, issue 18)."""
     _register_rtp_receiver(self, receiver, parameters)
+    if any(encoding.ssrc for encoding in parameters.encodings):
+        receiver._castellan_announced = True  # its stream's SSRC came in an answer (see _route_announced)
     for encoding in parameters.encodings:
         if encoding.rtx is not None:
             self._rtp_router.ssrc_table[encoding.rtx.ssrc] = receiver
 
 
 RTCDtlsTransport._register_rtp_receiver = _register_with_rtx  # type: ignore[method-assign]
+
+_route_rtp = RtpRouter.route_rtp
+
+
+def _route_announced(self: RtpRouter, packet: RtpPacket) -> Any:
+    """Never hands a stream whose SSRC is not (or no longer) registered to a receiver that has SSRCs announced
+    of its own: it is never that receiver's stream.
+
+    aiortc routes an RTP packet of an unknown SSRC to the one receiver registered for its payload type, and
+    keeps routing that SSRC there. The node announces every stream it sends in its answer (`a=ssrc`) and starts
+    sending a new subscription as soon as it answered, so a new track's first packets can beat the bot's
+    setRemoteDescription: its m-line is not registered yet, and when the bot had one video receiver started (the
+    track it replaces, or another participant's), that receiver got them. Its decoder got the wrong stream, and
+    its NACK bookkeeping, which follows sequence numbers whatever the SSRC, took the jump to the other stream's
+    numbers for a hole: 128 'lost' packets (aiortc's RTP_HISTORY_SIZE) each time, never repaired (the soak,
+    after its publisher restart and its drain). The same happens while a bot closes: aiortc stops its
+    transceivers one by one, and the streams of those stopped first went to the last one still registered.
+    Such a packet is dropped instead, as a browser cannot demux it by payload type either (every video m-line
+    has the same ones); once the answer is applied, a new SSRC routes to its own receiver."""
+    if packet.ssrc not in self.ssrc_table:
+        owners = self.payload_type_table.get(packet.payload_type, set())
+        if len(owners) == 1 and getattr(next(iter(owners)), "_castellan_announced", False):
+            return None
+    return _route_rtp(self, packet)
+
+
+RtpRouter.route_rtp = _route_announced  # type: ignore[method-assign]
 
 
 @dataclass

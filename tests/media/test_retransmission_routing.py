@@ -10,12 +10,15 @@ FID group; `peer.Bot` now does too. Here, with 5 % of incoming RTP dropped, both
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpDecodingParameters, RTCRtpReceiveParameters
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from loadtests import media
 from loadtests.bots.loss import inject_loss
-from loadtests.bots.peer import Bot
+from loadtests.bots.peer import Bot, RtpRouter, _register_with_rtx
 from tests.harness import running_node
 from tests.support.waiting import wait_for
 
@@ -65,3 +68,34 @@ def test_two_videos_with_loss_are_repaired_by_retransmission() -> None:
         assert seq, "no video frame decoded"
         gaps = [(a, b) for a, b in zip(seq, seq[1:], strict=False) if b != a + 1]
         assert not gaps, f"decoded frames are not consecutive: {gaps[:5]}"
+
+
+def test_a_stream_no_answer_announced_never_goes_to_another_m_lines_receiver() -> None:
+    """Around a renegotiation a bot can get a stream whose SSRC it does not know: a new subscription's first
+    packets before its answer is applied, the last ones of a track whose m-line it just set inactive. aiortc hands
+    such a packet to the one receiver of its payload type; that receiver's NACK bookkeeping then took the jump to
+    the other stream's sequence numbers for 128 lost packets (the soak). The bots drop it instead; a receiver
+    whose answer announced no SSRC keeps aiortc's payload-type routing."""
+    def params(mid: str, ssrc: int | None) -> RTCRtpReceiveParameters:
+        vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
+        encodings = [RTCRtpDecodingParameters(ssrc=ssrc, payloadType=97)] if ssrc is not None else []
+        return RTCRtpReceiveParameters(codecs=[vp8], encodings=encodings, muxId=mid)
+
+    class Receiver:
+        pass
+
+    transport = SimpleNamespace(_rtp_router=RtpRouter(), _rtp_header_extensions_map=HeaderExtensionsMap())
+    announced = Receiver()
+    _register_with_rtx(transport, announced, params("4", 1111))  # type: ignore[arg-type]
+    router = transport._rtp_router
+    assert router.route_rtp(RtpPacket(payload_type=97, ssrc=1111)) is announced
+    assert router.route_rtp(RtpPacket(payload_type=97, ssrc=2222)) is None   # another stream: dropped
+    assert router.route_rtp(RtpPacket(payload_type=97, ssrc=1111)) is announced
+    _register_with_rtx(transport, Receiver(), params("6", 2222))  # type: ignore[arg-type]
+    assert router.route_rtp(RtpPacket(payload_type=97, ssrc=2222)) is not announced  # its answer came: its own
+
+    plain = RtpRouter()
+    unannounced = Receiver()
+    _register_with_rtx(SimpleNamespace(_rtp_router=plain, _rtp_header_extensions_map=HeaderExtensionsMap()),  # type: ignore[arg-type]
+                       unannounced, params("0", None))
+    assert plain.route_rtp(RtpPacket(payload_type=97, ssrc=3333)) is unannounced  # aiortc's rule, unchanged

@@ -1,6 +1,7 @@
 """Layer choice: the best layer that fits the subscriber's estimate and is worth its tile size."""
 
 from sfu.allocation.layers import LayerState, choose, rank_rids
+from sfu.track import Layer
 
 LAYERS = [LayerState(0, 150_000, True), LayerState(1, 500_000, True), LayerState(2, 1_500_000, True)]
 
@@ -107,3 +108,24 @@ def test_svc_spatial_layers_cost_their_lower_layers_too() -> None:
     assert plan(2, TEMPORAL_ALL, states, 720, 400_000, 0.0, 2.5, 3) == (1, TEMPORAL_ALL)
     assert plan(2, TEMPORAL_ALL, states, 360, 10_000_000, 0.0, 0.0, 3) == (1, TEMPORAL_ALL)
     assert [s.rank for s in svc_layers([1.0], 2)] == [0, 1]
+
+
+def test_a_layer_rate_starts_from_its_first_whole_interval() -> None:
+    """A layer that starts sending between two readings is measured at its rate from the first whole interval
+    on, not averaged up from zero (which under-reported a new 400 kb/s layer at ~250 kb/s 3 s in, and let a
+    subscriber step up onto it on an estimate that did not cover it, without a probe)."""
+    layer = Layer("h", 1, 1111, 0)
+    layer.measure(0, 0, 100.0, 1.0)
+    assert layer.bitrate_bps == 0.0 and layer.last_active == 0.0  # not sending yet
+    layer.measure(12, 15_000, 101.0, 1.0)  # started during this interval: its part of it is unknown
+    assert layer.bitrate_bps == 0.0 and layer.last_active == 101.0
+    layer.measure(48, 65_000, 102.0, 1.0)  # a whole interval at 400 kb/s
+    assert layer.bitrate_bps == 400_000
+    layer.measure(84, 120_000, 103.0, 1.0)  # then the average: 0.7 x 400 + 0.3 x 440 kb/s
+    assert round(layer.bitrate_bps) == 412_000
+    # an idle interval is a rate of zero; a restart is measured afresh from its first whole interval
+    layer.measure(84, 120_000, 104.0, 1.0)
+    assert round(layer.bitrate_bps) == round(0.7 * 412_000) and layer.last_active == 103.0
+    layer.measure(90, 128_000, 105.0, 1.0)
+    layer.measure(120, 153_000, 106.0, 1.0)
+    assert layer.bitrate_bps == 200_000
