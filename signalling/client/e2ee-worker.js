@@ -8,13 +8,15 @@
 // base key and roster), send (switch sending to an epoch), drop (forget epochs below one), streams, codec, stats;
 // on a recorder's page only, record / record-event / record-bye (recorder-tap.js).
 
-import { FrameCrypto } from "./e2ee/sframe.js";
+import { FrameCrypto, NEXT_EPOCH_HOLD_MS } from "./e2ee/sframe.js";
 import { RecorderTap } from "./recorder-tap.js";
 
 const frames = new FrameCrypto();
 const tap = new RecorderTap(); // a recorder page only (recorder.js): decrypted encoded frames to the local recorder
 const streams = new Map(); // transform id -> stats
 let statsTimer = null;
+const MAX_QUEUED_FRAMES = 512; // received frames waiting in one stream (for the next epoch's keys): more are dropped
+const KEYFRAME_REQUEST_MS = 1000; // a receiver asks its sender for a keyframe at most this often
 
 function codecOf(frame, options) {
   try {
@@ -27,12 +29,19 @@ function codecOf(frame, options) {
 function newStats(options) {
   return { id: options.id, op: options.operation, kind: options.kind, participant: options.participant || null,
     track: options.track || null, ok: 0, failed: 0, noKey: 0, replayed: 0, wrongSender: 0, dropped: 0, epoch: null,
-    cryptoMs: 0, bytes: 0, lastOkAt: 0, lastFailAt: 0 };
+    cryptoMs: 0, bytes: 0, lastOkAt: 0, lastFailAt: 0, keyFrameRequests: 0, gap: false, lastKeyFrameRequestAt: 0 };
 }
 
-function transformer(options, st) {
+/**
+ * The transform of one stream. Received frames are opened one after another in their order, but off the stream's
+ * own pace: a frame under the next epoch waits for its keys (NEXT_EPOCH_HOLD_MS) without stalling the readable, which
+ * drops frames itself when it backs up. After a received video frame was dropped, the decoder cannot go on before a
+ * keyframe: the first frame that opens again asks the sender for one (`requestKeyFrame`, RTCRtpScriptTransformer's
+ * sendKeyFrameRequest), rather than leaving the picture frozen until the decoder's own 3-s timeout asks.
+ */
+function transformer(options, st, requestKeyFrame = null) {
   const encode = options.operation === "encode";
-  return async (frame, controller) => {
+  const one = async (frame, controller) => {
     const data = new Uint8Array(frame.data);
     if (data.length === 0) { controller.enqueue(frame); return; }
     const info = { kind: options.kind, codec: codecOf(frame, options), keyframe: frame.type === "key", participant: options.participant };
@@ -46,7 +55,7 @@ function transformer(options, st) {
       controller.enqueue(frame);
       return;
     }
-    const r = await frames.decrypt(data, info);
+    const r = await frames.decrypt(data, info, { holdMs: NEXT_EPOCH_HOLD_MS });
     st.cryptoMs += performance.now() - t0;
     if (!r.ok) { // undecryptable frames never reach the decoder
       if (r.reason === "no_key") st.noKey++;
@@ -55,21 +64,47 @@ function transformer(options, st) {
       else st.failed++;
       st.lastFailAt = Date.now();
       st.lastFailReason = r.reason;
+      st.gap = true;
       return;
+    }
+    if (info.keyframe) st.gap = false;
+    else if (st.gap && options.kind === "video" && requestKeyFrame && Date.now() - st.lastKeyFrameRequestAt >= KEYFRAME_REQUEST_MS) {
+      st.lastKeyFrameRequestAt = Date.now();
+      st.keyFrameRequests++;
+      requestKeyFrame();
     }
     if (tap.on) tap.frame(options, frame, r.data);
     frame.data = r.data.buffer;
     st.ok++; st.bytes += r.data.length; st.epoch = r.epoch; st.lastOkAt = Date.now();
     controller.enqueue(frame);
   };
+  if (encode) return one;
+  let chain = Promise.resolve();
+  let queued = 0;
+  return (frame, controller) => {
+    if (queued >= MAX_QUEUED_FRAMES) { st.dropped++; st.gap = true; return; }
+    queued++;
+    chain = chain.then(() => one(frame, controller))
+      .catch((e) => { st.error = String(e); }) // the stream closed meanwhile (a transceiver reused or stopped)
+      .finally(() => { queued--; });
+  };
 }
 
-function attach(readable, writable, options) {
+function keyFrameRequester(t) {
+  if (!t || typeof t.sendKeyFrameRequest !== "function") return null; // createEncodedStreams: the decoder asks itself
+  return () => {
+    try {
+      Promise.resolve(t.sendKeyFrameRequest()).catch(() => {});
+    } catch (e) { /* not for this stream */ }
+  };
+}
+
+function attach(readable, writable, options, requestKeyFrame = null) {
   const st = newStats(options);
   st.options = options;
   streams.set(options.id, st);
   readable
-    .pipeThrough(new TransformStream({ transform: transformer(options, st) }))
+    .pipeThrough(new TransformStream({ transform: transformer(options, st, requestKeyFrame) }))
     .pipeTo(writable)
     .catch((e) => { st.error = String(e); })
     .finally(() => { streams.delete(options.id); });
@@ -90,7 +125,7 @@ function postStats() {
 if (self.RTCTransformEvent !== undefined || "onrtctransform" in self) {
   self.onrtctransform = (event) => {
     const t = event.transformer;
-    attach(t.readable, t.writable, t.options);
+    attach(t.readable, t.writable, t.options, t.options && t.options.operation === "decode" ? keyFrameRequester(t) : null);
   };
 }
 

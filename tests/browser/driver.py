@@ -254,6 +254,39 @@ def wait_decoding(
     return poll(snap, ok, timeout)
 
 
+def _e2ee_trace(parts: dict[str, Participant], label: str, seen: dict[str, str]) -> None:
+    """Logs what each participant's E2EE member did since the last trace (its log lines), its epoch and lock, and
+    its worker's decode counts: what a slow join or a stalled rotation needs to be understood from the log."""
+    for k, p in parts.items():
+        try:
+            s = p.stats()
+        except Exception as err:  # noqa: BLE001
+            log("trace", label, k, "stats failed:", err)
+            continue
+        e = s.get("e2ee") or {}
+        lines = s.get("e2eeLog") or []
+        new = [ln for ln in lines if ln > seen.get(k, "")]
+        if lines:
+            seen[k] = lines[-1]
+        log(
+            "trace", label, k, "epoch", e.get("epoch"), "send", e.get("sendEpoch"), s.get("lockClass"), s.get("lock"),
+            "video", [(v.get("participant"), v.get("framesDecoded"), v.get("packetsReceived")) for v in s["video"]],
+            "refusals", {x: n for x, n in (e.get("refusals") or {}).items() if n},
+        )
+        try:
+            assert p.page is not None
+            frames = p.page.evaluate(
+                "(window.castellanApp && window.castellanApp.e2ee ? window.castellanApp.e2ee.workerStats.streams || [] : [])"
+                ".filter((s) => s.op === 'decode' && s.kind === 'video')"
+                ".map((s) => [s.participant, s.ok, s.noKey, s.failed, s.keyFrameRequests])"
+            )
+        except Exception as err:  # noqa: BLE001
+            frames = str(err)
+        log("  frames", k, "[participant, opened, no key, failed, keyframe requests]", frames)
+        for ln in new:
+            log("  e2ee", k, ln)
+
+
 def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
     """Issue 6, with issue 12's MLS client: E2EE on by default. Two decode each other; a wrong link secret decodes
     nothing and says so; a joiner and a leave each start a new epoch; the others still see each other; safety codes
@@ -265,6 +298,7 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
     result["console"] = console
     tok = cfg["tokens"]
     parts: dict[str, Participant] = {}
+    seen: dict[str, str] = {}
     try:
         a = parts["A"] = Participant(pw, cfg, "A", console)
         a.open(client_url(cfg, tok["A"], "Ada", cfg["secret"], autojoin=False))
@@ -297,6 +331,7 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         c.shot(art, "meeting-wrong-secret.png", result)
         a.shot(art, "meeting-with-wrong-secret-participant.png", result)
         assert c.page is not None
+        _e2ee_trace(parts, "wrong secret", seen)
         c.page.click("#btn-leave")
         time.sleep(1)
         c.close()
@@ -307,6 +342,7 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
             client_url(cfg, tok["D"], "Dee", cfg["secret"])
         )
         s3 = wait_decoding(parts, timeout=25, min_frames=1)
+        _e2ee_trace(parts, "D decoding", seen)
 
         def same_epoch_and_code(x: dict[str, dict[str, Any]]) -> bool:
             codes = {v["safety"] for v in x.values()}
@@ -322,6 +358,7 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         a.shot(art, "meeting-three.png", result)
         # D leaves: a fresh random key the leaver never saw
         assert d.page is not None
+        _e2ee_trace(parts, "three", seen)
         before_leave = a.stats()["e2ee"]["epoch"]
         d.page.click("#btn-leave")
         time.sleep(0.5)
@@ -343,6 +380,7 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         time.sleep(3)
         s5 = {k: p.stats() for k, p in parts.items()}
         result["after_leave_later"] = s5
+        _e2ee_trace(parts, "after leave", seen)
         f1 = {k: p.frames_from(s5[o]["participant"], s5[k]) for k, p in parts.items() for o in s5 if o != k}
         result["frames_after_leave"] = [f0, f1]
         log(
@@ -380,6 +418,7 @@ def e2ee_meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         }
         log("resume", result["resume"], "mute seen", result["mute_seen"])
     finally:
+        _e2ee_trace(parts, "end", seen)
         for p in parts.values():
             p.close()
 

@@ -124,3 +124,38 @@ test("epochs only go up; at most the current and the previous one are held; drop
   b.setEpoch({ epoch: 7, baseKey: crypto.getRandomValues(new Uint8Array(16)), leaves, myLeaf: 1 });
   assert.deepEqual(b.heldEpochs(), [6, 7], "never more than two epochs");
 });
+
+test("a frame under the next epoch waits for its keys (held, not dropped); only that epoch, and only so long", async () => {
+  const { a, b, leaves } = pair();
+  const base5 = crypto.getRandomValues(new Uint8Array(16));
+  a.setEpoch({ epoch: 5, baseKey: base5.slice(), leaves, myLeaf: 0 });
+  a.setSendEpoch(5); // the sender switched before the receiver applied the commit (a busy receiver)
+  const early = await a.encrypt(new Uint8Array(40).fill(3), VP8);
+  assert.equal((await b.decrypt(early.data, { ...VP8, participant: "alice" })).reason, "no_key", "without a hold: dropped");
+  const held = b.decrypt(early.data, { ...VP8, participant: "alice" }, { holdMs: 60000 });
+  const also = b.decrypt((await a.encrypt(new Uint8Array(40).fill(4), VP8)).data, { ...VP8, participant: "alice" }, { holdMs: 60000 });
+  b.setEpoch({ epoch: 5, baseKey: base5.slice(), leaves, myLeaf: 1 }); // the commit is applied: both open, in order
+  assert.equal((await held).ok, true);
+  assert.equal((await also).ok, true);
+  // two epochs ahead, or a previous epoch already dropped: nothing to wait for
+  const far = new FrameCrypto();
+  far.setEpoch({ epoch: 7, baseKey: crypto.getRandomValues(new Uint8Array(16)), leaves, myLeaf: 0 });
+  far.setSendEpoch(7);
+  const ahead = await far.encrypt(new Uint8Array(40), VP8);
+  assert.equal((await b.decrypt(ahead.data, { ...VP8, participant: "alice" }, { holdMs: 60000 })).reason, "no_key");
+  // the keys do not come in time: dropped after the hold, and the next frames of that epoch wait no more
+  const six = new FrameCrypto();
+  six.setEpoch({ epoch: 6, baseKey: crypto.getRandomValues(new Uint8Array(16)), leaves, myLeaf: 0 });
+  six.setSendEpoch(6);
+  const f6 = await six.encrypt(new Uint8Array(40), VP8);
+  assert.equal((await b.decrypt(f6.data, { ...VP8, participant: "alice" }, { holdMs: 20 })).reason, "no_key");
+  assert.equal(b._gaveUp, 6);
+  const again = b.decrypt((await six.encrypt(new Uint8Array(40), VP8)).data, { ...VP8, participant: "alice" }, { holdMs: 60000 });
+  assert.equal((await again).reason, "no_key", "given up: no second wait for epoch 6");
+  // a held frame whose epoch is passed by (our next epoch has other keys, e.g. a forged KID): refused, not opened
+  const c = new FrameCrypto();
+  c.setEpoch({ epoch: 4, baseKey: crypto.getRandomValues(new Uint8Array(16)), leaves, myLeaf: 1 });
+  const forged = c.decrypt(early.data, { ...VP8, participant: "alice" }, { holdMs: 60000 });
+  c.setEpoch({ epoch: 5, baseKey: crypto.getRandomValues(new Uint8Array(16)), leaves, myLeaf: 1 });
+  assert.equal((await forged).reason, "auth");
+});

@@ -23,6 +23,11 @@ export const EPOCH_BITS = 8;
 export const EXPORTER_LABEL = "SFrame 1.0 Base Key";
 export const REPLAY_WINDOW = 4096;
 export const GRACE_MS = 3000; // the previous epoch's keys live this long after the switch, then are dropped
+// A frame under the epoch after our newest one is held this long for its keys (the worker asks for it): the sender
+// switches SEND_SWITCH_DELAY_MS after applying the commit, and a receiver whose main thread is busy (ts-mls, a
+// renegotiation, a loaded machine) applies it later than that. A dropped video frame costs far more than itself: the
+// decoder waits for a keyframe (Chromium asks for one only after 3 s without a decodable frame)
+export const NEXT_EPOCH_HOLD_MS = 1500;
 const MAX_LEAF = 2 ** 24;
 
 const te = new TextEncoder();
@@ -149,6 +154,28 @@ export class FrameCrypto {
   constructor() {
     this.epochs = new Map(); // epoch -> {base, leaves: Map<leaf, participant>, myLeaf, keys: Map<kid, Promise>, windows: Map<kid, ReplayWindow>, ctr}
     this.sendEpoch = null;
+    this._next = null; // {epoch, arrived: Promise<boolean>, resolve}: frames waiting for the epoch after our newest
+    this._gaveUp = null; // the next epoch we stopped waiting for (its keys did not come in time)
+  }
+
+  _top() {
+    return this.epochs.size ? Math.max(...this.epochs.keys()) : -1;
+  }
+
+  /** True once `epoch`'s keys are here, false after `holdMs` without them; one wait shared by every frame. */
+  _awaitEpoch(epoch, holdMs) {
+    if (!this._next || this._next.epoch !== epoch) {
+      let resolve;
+      const arrived = new Promise((r) => { resolve = r; });
+      const next = { epoch, arrived, resolve };
+      const timer = setTimeout(() => {
+        if (this._next === next) { this._next = null; this._gaveUp = epoch; }
+        resolve(false);
+      }, holdMs);
+      next.resolve = (v) => { clearTimeout(timer); resolve(v); };
+      this._next = next;
+    }
+    return this._next.arrived;
   }
 
   /** A new epoch from an MLS commit or Welcome: only ever the next one up; older than the previous are dropped. */
@@ -158,6 +185,11 @@ export class FrameCrypto {
     if (!(baseKey instanceof Uint8Array) || baseKey.length !== NK) throw new Error("bad SFrame base key");
     this.epochs.set(epoch, { base: baseKey, leaves: new Map(leaves), myLeaf, keys: new Map(), windows: new Map(), ctr: 0 });
     for (const e of [...this.epochs.keys()]) if (e < top) this.dropEpoch(e); // at most current + previous
+    if (this._next) { // frames held for an epoch: this one, or one that can no longer come (we moved past it)
+      const next = this._next;
+      this._next = null;
+      next.resolve(next.epoch === epoch);
+    }
   }
 
   setSendEpoch(epoch) {
@@ -206,8 +238,12 @@ export class FrameCrypto {
     return { data: concat(clear, tail), epoch };
   }
 
-  /** {ok: true, data, epoch} or {ok: false, reason: malformed|no_key|wrong_sender|replay|auth}. */
-  async decrypt(data, info) {
+  /**
+   * {ok: true, data, epoch} or {ok: false, reason: malformed|no_key|wrong_sender|replay|auth}. With `holdMs`, a frame
+   * under the epoch right after our newest waits up to that long for its keys (NEXT_EPOCH_HOLD_MS) instead of being
+   * dropped; nothing is opened before MLS hands those keys in.
+   */
+  async decrypt(data, info, { holdMs = 0 } = {}) {
     const { n, h264 } = clearBytes(info, data);
     let tail = data.subarray(n);
     if (h264) tail = rbspUnescape(tail);
@@ -215,8 +251,16 @@ export class FrameCrypto {
     if (!hdr || tail.length < hdr.length + 16) return { ok: false, reason: "malformed" };
     const low = hdr.kid % 2 ** EPOCH_BITS;
     const leaf = Math.floor(hdr.kid / 2 ** EPOCH_BITS);
-    let epoch = null;
-    for (const e of this.epochs.keys()) if (e % 2 ** EPOCH_BITS === low) epoch = e;
+    const find = () => {
+      let found = null;
+      for (const e of this.epochs.keys()) if (e % 2 ** EPOCH_BITS === low) found = e;
+      return found;
+    };
+    let epoch = find();
+    const top = this._top();
+    if (epoch === null && holdMs > 0 && top >= 0 && low === (top + 1) % 2 ** EPOCH_BITS && this._gaveUp !== top + 1) {
+      if (await this._awaitEpoch(top + 1, holdMs)) epoch = find();
+    }
     if (epoch === null) return { ok: false, reason: "no_key" };
     const ep = this.epochs.get(epoch);
     if (leaf === ep.myLeaf || ep.leaves.get(leaf) !== info.participant) return { ok: false, reason: "wrong_sender", epoch };
