@@ -4,11 +4,19 @@ Timestamps come from the frames' RTP timestamps (90 kHz video, 48 kHz Opus), unw
 relative to the track's first frame, in milliseconds: a gap in what arrived stays a gap in the file's timeline.
 A video file starts at a keyframe (frames before the first one cannot be decoded; they are counted, not
 written). Bad frames are counted drops, never an exception out of `write`.
+
+Frames do not arrive in timestamp order. Chromium hands a received frame to the encoded transform (where the
+recorder's tap sits) as soon as its packet buffer has assembled it — before its reference finder and frame buffer
+put frames in decode order. A frame that lost a packet is assembled only when the retransmission (NACK/RTX)
+arrives, after the frames that follow it, often hundreds of milliseconds later on a loaded machine. So each track
+holds frames in a reorder buffer spanning REORDER_MS of media time and muxes them in timestamp order; only a frame
+older than what the file already holds is refused (`out_of_order`).
 """
 
 from __future__ import annotations
 
 import fractions
+import heapq
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +27,9 @@ CONTAINER = {"opus": ("webm", ".webm"), "vp8": ("webm", ".webm"), "vp9": ("webm"
              "av1": ("webm", ".webm"), "h264": ("matroska", ".mkv")}
 MS = fractions.Fraction(1, 1000)
 MAX_FRAME = 4 << 20
+REORDER_MS = 3000  # how far (media time) a frame may arrive behind its successors and still go in its place
+MAX_HELD = 1024  # frames and bytes a track's reorder buffer holds at most, whatever the timestamps say
+MAX_HELD_BYTES = 16 << 20
 
 
 def extension(codec: str) -> str:
@@ -39,7 +50,8 @@ class TrackStats:
 
 
 class TrackWriter:
-    """Writes one track; `write` returns True when the frame went into the file."""
+    """Writes one track; `write` returns True when the frame is taken (into the reorder buffer, muxed in timestamp
+    order once REORDER_MS of newer media has arrived, or at `flush`/`close`), False for a refused frame (counted)."""
 
     GAP_MS = 1000  # a silence/freeze longer than this is noted as a gap (timeline.py)
 
@@ -63,7 +75,18 @@ class TrackWriter:
         self._last_rtp: int | None = None
         self._ext = 0
         self._last_pts = -1
+        self._newest: int | None = None  # the newest unwrapped timestamp taken
+        self._muxed: int | None = None  # the unwrapped timestamp of the last frame muxed (or skipped) in order
+        self._held: list[tuple[int, int, bytes, bool]] = []  # heap of (unwrapped ts, arrival, frame, keyframe)
+        self._held_bytes = 0
+        self._arrival = 0
+        self._window = REORDER_MS * self.clock // 1000
         self.closed = False
+
+    @property
+    def held(self) -> int:
+        """Frames taken but not yet muxed (waiting in the reorder buffer)."""
+        return len(self._held)
 
     def _unwrap(self, rtp: int) -> int:
         if self._last_rtp is not None:
@@ -80,17 +103,41 @@ class TrackWriter:
         if self.closed or not data or len(data) > MAX_FRAME or not 0 <= rtp_timestamp <= 0xFFFFFFFF:
             self.stats.invalid += 1
             return False
+        ext = self._unwrap(rtp_timestamp)
+        if self._muxed is not None and (ext < self._muxed or (ext == self._muxed and self.kind == "audio")):
+            self.stats.out_of_order += 1  # later than the reorder window: its successors are in the file already
+            return False
+        heapq.heappush(self._held, (ext, self._arrival, data, keyframe))
+        self._arrival += 1
+        self._held_bytes += len(data)
+        self._newest = ext if self._newest is None else max(self._newest, ext)
+        while self._held and (self._newest - self._held[0][0] > self._window or len(self._held) > MAX_HELD
+                              or self._held_bytes > MAX_HELD_BYTES):
+            self._release()
+        return True
+
+    def flush(self) -> None:
+        """Mux every held frame, in timestamp order (the end of the recording)."""
+        while self._held:
+            self._release()
+
+    def _release(self) -> None:
+        ext, _, data, keyframe = heapq.heappop(self._held)
+        self._held_bytes -= len(data)
+        if self._muxed is not None and (ext < self._muxed or (ext == self._muxed and self.kind == "audio")):
+            self.stats.out_of_order += 1  # a duplicate audio timestamp, or pushed out by the caps above
+            return
+        self._muxed = ext
         if self.kind == "video" and self.stats.written == 0 and not keyframe:
             self.stats.before_keyframe += 1
-            return False
-        ext = self._unwrap(rtp_timestamp)
+            return
         if self._base is None:
             self._base = ext
         pts = (ext - self._base) * 1000 // self.clock
         if pts <= self._last_pts:
             if self.kind == "audio" or pts < self._last_pts:
                 self.stats.out_of_order += 1
-                return False
+                return
             pts = self._last_pts + 1  # two video frames in one ms (never: 90 kHz at <= 60 fps): keep them apart
         if self._last_pts >= 0 and pts - self._last_pts > self.GAP_MS:
             self.stats.gaps.append((self._last_pts, pts))
@@ -103,7 +150,7 @@ class TrackWriter:
             self.container.mux(pkt)
         except (av.FFmpegError, ValueError):
             self.stats.invalid += 1
-            return False
+            return
         self._last_pts = pts
         self.stats.written += 1
         self.stats.bytes += len(data)
@@ -111,9 +158,9 @@ class TrackWriter:
         if self.stats.first_ms is None:
             self.stats.first_ms = pts
         self.stats.last_ms = pts
-        return True
 
     def close(self) -> None:
         if not self.closed:
+            self.flush()
             self.closed = True
             self.container.close()
