@@ -8,15 +8,19 @@ written). Bad frames are counted drops, never an exception out of `write`.
 Frames do not arrive in timestamp order. Chromium hands a received frame to the encoded transform (where the
 recorder's tap sits) as soon as its packet buffer has assembled it — before its reference finder and frame buffer
 put frames in decode order. A frame that lost a packet is assembled only when the retransmission (NACK/RTX)
-arrives, after the frames that follow it, often hundreds of milliseconds later on a loaded machine. So each track
-holds frames in a reorder buffer spanning REORDER_MS of media time and muxes them in timestamp order; only a frame
-older than what the file already holds is refused (`out_of_order`).
+arrives, after the frames that follow it: hundreds of milliseconds later, seconds on a starved machine. So each
+track holds every frame REORDER_MS (the recorder's monotonic clock, from the frame's arrival) in a reorder buffer
+and muxes in timestamp order; only a frame older than what the file already holds is refused (`out_of_order`).
+The window is in arrival time, not media time: a sender's freeze advances the timestamps by seconds at once,
+which says nothing about how long a retransmission still takes.
 """
 
 from __future__ import annotations
 
 import fractions
 import heapq
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +31,7 @@ CONTAINER = {"opus": ("webm", ".webm"), "vp8": ("webm", ".webm"), "vp9": ("webm"
              "av1": ("webm", ".webm"), "h264": ("matroska", ".mkv")}
 MS = fractions.Fraction(1, 1000)
 MAX_FRAME = 4 << 20
-REORDER_MS = 3000  # how far (media time) a frame may arrive behind its successors and still go in its place
+REORDER_MS = 5000  # how long after its successors (arrival time) a frame may come and still go in its place
 MAX_HELD = 1024  # frames and bytes a track's reorder buffer holds at most, whatever the timestamps say
 MAX_HELD_BYTES = 16 << 20
 
@@ -51,11 +55,13 @@ class TrackStats:
 
 class TrackWriter:
     """Writes one track; `write` returns True when the frame is taken (into the reorder buffer, muxed in timestamp
-    order once REORDER_MS of newer media has arrived, or at `flush`/`close`), False for a refused frame (counted)."""
+    order REORDER_MS after its arrival, or at `flush`/`close`), False for a refused frame (counted). `clock`:
+    monotonic seconds (injectable for tests)."""
 
     GAP_MS = 1000  # a silence/freeze longer than this is noted as a gap (timeline.py)
 
-    def __init__(self, path: Path, kind: str, codec: str, width: int = 0, height: int = 0) -> None:
+    def __init__(self, path: Path, kind: str, codec: str, width: int = 0, height: int = 0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if codec not in CLOCK:
             raise ValueError(f"unsupported codec {codec!r}")
         if kind not in ("audio", "video") or (kind == "audio") != (codec == "opus"):
@@ -75,12 +81,11 @@ class TrackWriter:
         self._last_rtp: int | None = None
         self._ext = 0
         self._last_pts = -1
-        self._newest: int | None = None  # the newest unwrapped timestamp taken
         self._muxed: int | None = None  # the unwrapped timestamp of the last frame muxed (or skipped) in order
-        self._held: list[tuple[int, int, bytes, bool]] = []  # heap of (unwrapped ts, arrival, frame, keyframe)
+        self._held: list[tuple[int, int, float, bytes, bool]] = []  # heap: (unwrapped ts, seq, arrival, frame, key)
         self._held_bytes = 0
-        self._arrival = 0
-        self._window = REORDER_MS * self.clock // 1000
+        self._seq = 0
+        self._now = clock
         self.closed = False
 
     @property
@@ -103,18 +108,24 @@ class TrackWriter:
         if self.closed or not data or len(data) > MAX_FRAME or not 0 <= rtp_timestamp <= 0xFFFFFFFF:
             self.stats.invalid += 1
             return False
+        now = self._now()
+        self._release_due(now)  # first what is due, then judge the newcomer against the file
         ext = self._unwrap(rtp_timestamp)
         if self._muxed is not None and (ext < self._muxed or (ext == self._muxed and self.kind == "audio")):
             self.stats.out_of_order += 1  # later than the reorder window: its successors are in the file already
             return False
-        heapq.heappush(self._held, (ext, self._arrival, data, keyframe))
-        self._arrival += 1
+        heapq.heappush(self._held, (ext, self._seq, now, data, keyframe))
+        self._seq += 1
         self._held_bytes += len(data)
-        self._newest = ext if self._newest is None else max(self._newest, ext)
-        while self._held and (self._newest - self._held[0][0] > self._window or len(self._held) > MAX_HELD
-                              or self._held_bytes > MAX_HELD_BYTES):
+        while len(self._held) > MAX_HELD or self._held_bytes > MAX_HELD_BYTES:
             self._release()
         return True
+
+    def _release_due(self, now: float) -> None:
+        """Mux, in timestamp order, the oldest frames that have waited REORDER_MS: a frame held for less stays, and
+        so do the newer ones behind it (they wait for it a little longer, never the other way round)."""
+        while self._held and (now - self._held[0][2]) * 1000 >= REORDER_MS:
+            self._release()
 
     def flush(self) -> None:
         """Mux every held frame, in timestamp order (the end of the recording)."""
@@ -122,7 +133,7 @@ class TrackWriter:
             self._release()
 
     def _release(self) -> None:
-        ext, _, data, keyframe = heapq.heappop(self._held)
+        ext, _, _, data, keyframe = heapq.heappop(self._held)
         self._held_bytes -= len(data)
         if self._muxed is not None and (ext < self._muxed or (ext == self._muxed and self.kind == "audio")):
             self.stats.out_of_order += 1  # a duplicate audio timestamp, or pushed out by the caps above

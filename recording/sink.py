@@ -49,7 +49,7 @@ class TrackFile:
 class Sink:
     """Receives one recording into `workdir`. Thread-safe only through the server's single event loop."""
 
-    def __init__(self, workdir: Path, clock_ms: Any = None) -> None:
+    def __init__(self, workdir: Path, clock_ms: Any = None, reorder_clock: Any = None) -> None:
         import time
 
         self.workdir = workdir
@@ -58,6 +58,7 @@ class Sink:
         self.timeline = Timeline(workdir / "timeline.jsonl")
         self.chat = Timeline(workdir / "chat.jsonl")
         self.now_ms = clock_ms or (lambda: time.time() * 1000)
+        self.reorder_clock = reorder_clock or time.monotonic  # the writers' reorder buffers (muxer.py)
         self.writers: dict[tuple[str, str], TrackWriter] = {}
         self.files: list[TrackFile] = []
         self.drops: Counter[str] = Counter()  # refused at the sink's door; the writers count theirs (stats())
@@ -103,7 +104,7 @@ class Sink:
                 self.drops["too_many_tracks"] += 1
                 return False
             try:
-                w_ = TrackWriter(self._part(p, t, kind, codec), kind, codec, w, hh)
+                w_ = TrackWriter(self._part(p, t, kind, codec), kind, codec, w, hh, self.reorder_clock)
             except ValueError:
                 self.drops["bad_track"] += 1
                 return False
