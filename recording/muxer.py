@@ -4,11 +4,23 @@ Timestamps come from the frames' RTP timestamps (90 kHz video, 48 kHz Opus), unw
 relative to the track's first frame, in milliseconds: a gap in what arrived stays a gap in the file's timeline.
 A video file starts at a keyframe (frames before the first one cannot be decoded; they are counted, not
 written). Bad frames are counted drops, never an exception out of `write`.
+
+Frames do not arrive in timestamp order. Chromium hands a received frame to the encoded transform (where the
+recorder's tap sits) as soon as its packet buffer has assembled it — before its reference finder and frame buffer
+put frames in decode order. A frame that lost a packet is assembled only when the retransmission (NACK/RTX)
+arrives, after the frames that follow it: hundreds of milliseconds later, seconds on a starved machine. So each
+track holds every frame REORDER_MS (the recorder's monotonic clock, from the frame's arrival) in a reorder buffer
+and muxes in timestamp order; only a frame older than what the file already holds is refused (`out_of_order`).
+The window is in arrival time, not media time: a sender's freeze advances the timestamps by seconds at once,
+which says nothing about how long a retransmission still takes.
 """
 
 from __future__ import annotations
 
 import fractions
+import heapq
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +31,9 @@ CONTAINER = {"opus": ("webm", ".webm"), "vp8": ("webm", ".webm"), "vp9": ("webm"
              "av1": ("webm", ".webm"), "h264": ("matroska", ".mkv")}
 MS = fractions.Fraction(1, 1000)
 MAX_FRAME = 4 << 20
+REORDER_MS = 5000  # how long after its successors (arrival time) a frame may come and still go in its place
+MAX_HELD = 1024  # frames and bytes a track's reorder buffer holds at most, whatever the timestamps say
+MAX_HELD_BYTES = 16 << 20
 
 
 def extension(codec: str) -> str:
@@ -39,11 +54,14 @@ class TrackStats:
 
 
 class TrackWriter:
-    """Writes one track; `write` returns True when the frame went into the file."""
+    """Writes one track; `write` returns True when the frame is taken (into the reorder buffer, muxed in timestamp
+    order REORDER_MS after its arrival, or at `flush`/`close`), False for a refused frame (counted). `clock`:
+    monotonic seconds (injectable for tests)."""
 
     GAP_MS = 1000  # a silence/freeze longer than this is noted as a gap (timeline.py)
 
-    def __init__(self, path: Path, kind: str, codec: str, width: int = 0, height: int = 0) -> None:
+    def __init__(self, path: Path, kind: str, codec: str, width: int = 0, height: int = 0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if codec not in CLOCK:
             raise ValueError(f"unsupported codec {codec!r}")
         if kind not in ("audio", "video") or (kind == "audio") != (codec == "opus"):
@@ -63,7 +81,17 @@ class TrackWriter:
         self._last_rtp: int | None = None
         self._ext = 0
         self._last_pts = -1
+        self._muxed: int | None = None  # the unwrapped timestamp of the last frame muxed (or skipped) in order
+        self._held: list[tuple[int, int, float, bytes, bool]] = []  # heap: (unwrapped ts, seq, arrival, frame, key)
+        self._held_bytes = 0
+        self._seq = 0
+        self._now = clock
         self.closed = False
+
+    @property
+    def held(self) -> int:
+        """Frames taken but not yet muxed (waiting in the reorder buffer)."""
+        return len(self._held)
 
     def _unwrap(self, rtp: int) -> int:
         if self._last_rtp is not None:
@@ -80,17 +108,47 @@ class TrackWriter:
         if self.closed or not data or len(data) > MAX_FRAME or not 0 <= rtp_timestamp <= 0xFFFFFFFF:
             self.stats.invalid += 1
             return False
+        now = self._now()
+        self._release_due(now)  # first what is due, then judge the newcomer against the file
+        ext = self._unwrap(rtp_timestamp)
+        if self._muxed is not None and (ext < self._muxed or (ext == self._muxed and self.kind == "audio")):
+            self.stats.out_of_order += 1  # later than the reorder window: its successors are in the file already
+            return False
+        heapq.heappush(self._held, (ext, self._seq, now, data, keyframe))
+        self._seq += 1
+        self._held_bytes += len(data)
+        while len(self._held) > MAX_HELD or self._held_bytes > MAX_HELD_BYTES:
+            self._release()
+        return True
+
+    def _release_due(self, now: float) -> None:
+        """Mux, in timestamp order, the oldest frames that have waited REORDER_MS: a frame held for less stays, and
+        so do the newer ones behind it (they wait for it a little longer, never the other way round)."""
+        while self._held and (now - self._held[0][2]) * 1000 >= REORDER_MS:
+            self._release()
+
+    def flush(self) -> None:
+        """Mux every held frame, in timestamp order (the end of the recording)."""
+        while self._held:
+            self._release()
+
+    def _release(self) -> None:
+        ext, _, _, data, keyframe = heapq.heappop(self._held)
+        self._held_bytes -= len(data)
+        if self._muxed is not None and (ext < self._muxed or (ext == self._muxed and self.kind == "audio")):
+            self.stats.out_of_order += 1  # a duplicate audio timestamp, or pushed out by the caps above
+            return
+        self._muxed = ext
         if self.kind == "video" and self.stats.written == 0 and not keyframe:
             self.stats.before_keyframe += 1
-            return False
-        ext = self._unwrap(rtp_timestamp)
+            return
         if self._base is None:
             self._base = ext
         pts = (ext - self._base) * 1000 // self.clock
         if pts <= self._last_pts:
             if self.kind == "audio" or pts < self._last_pts:
                 self.stats.out_of_order += 1
-                return False
+                return
             pts = self._last_pts + 1  # two video frames in one ms (never: 90 kHz at <= 60 fps): keep them apart
         if self._last_pts >= 0 and pts - self._last_pts > self.GAP_MS:
             self.stats.gaps.append((self._last_pts, pts))
@@ -103,7 +161,7 @@ class TrackWriter:
             self.container.mux(pkt)
         except (av.FFmpegError, ValueError):
             self.stats.invalid += 1
-            return False
+            return
         self._last_pts = pts
         self.stats.written += 1
         self.stats.bytes += len(data)
@@ -111,9 +169,9 @@ class TrackWriter:
         if self.stats.first_ms is None:
             self.stats.first_ms = pts
         self.stats.last_ms = pts
-        return True
 
     def close(self) -> None:
         if not self.closed:
+            self.flush()
             self.closed = True
             self.container.close()

@@ -3,6 +3,12 @@ each decrypted *encoded* frame and each timeline event here; frames are remuxed 
 to timeline.jsonl and chat.jsonl (timeline.py). Binds 127.0.0.1 only; the WebSocket path must carry the
 recording's random token, so another local process cannot feed it. Anything malformed is a counted drop.
 
+`stats()` keeps two counts apart. `drops`: what the sink refused or could not write — malformed input, a frame
+that came later than the track's reorder window (muxer.py), a frame the muxer rejected; a complete recording has
+none. `skipped`: what is not part of the recording by definition — video frames before a track's first keyframe
+(nothing can decode them: the recording of a track starts at a keyframe) and anything after the recording was
+stopped (`bye`).
+
 A restarted recorder writes into the same working directory: each track continues in a new part file (the
 finished parts stay playable), and the timeline notes the gap.
 """
@@ -43,7 +49,7 @@ class TrackFile:
 class Sink:
     """Receives one recording into `workdir`. Thread-safe only through the server's single event loop."""
 
-    def __init__(self, workdir: Path, clock_ms: Any = None) -> None:
+    def __init__(self, workdir: Path, clock_ms: Any = None, reorder_clock: Any = None) -> None:
         import time
 
         self.workdir = workdir
@@ -52,9 +58,11 @@ class Sink:
         self.timeline = Timeline(workdir / "timeline.jsonl")
         self.chat = Timeline(workdir / "chat.jsonl")
         self.now_ms = clock_ms or (lambda: time.time() * 1000)
+        self.reorder_clock = reorder_clock or time.monotonic  # the writers' reorder buffers (muxer.py)
         self.writers: dict[tuple[str, str], TrackWriter] = {}
         self.files: list[TrackFile] = []
-        self.drops: Counter[str] = Counter()
+        self.drops: Counter[str] = Counter()  # refused at the sink's door; the writers count theirs (stats())
+        self.after_stop = 0
         self.frames = 0
         self.ended = False
         if restarted:
@@ -68,6 +76,9 @@ class Sink:
         return self.workdir / f"{base}.part{n}{extension(codec)}"
 
     def frame(self, msg: bytes) -> bool:
+        if self.ended:
+            self.after_stop += 1
+            return False
         if len(msg) < 4:
             self.drops["short"] += 1
             return False
@@ -93,7 +104,7 @@ class Sink:
                 self.drops["too_many_tracks"] += 1
                 return False
             try:
-                w_ = TrackWriter(self._part(p, t, kind, codec), kind, codec, w, hh)
+                w_ = TrackWriter(self._part(p, t, kind, codec), kind, codec, w, hh, self.reorder_clock)
             except ValueError:
                 self.drops["bad_track"] += 1
                 return False
@@ -105,12 +116,14 @@ class Sink:
             self.drops["track_changed"] += 1
             return False
         if not w_.write(msg[4 + n:], ts, key):
-            self.drops["not_written"] += 1
-            return False
+            return False  # counted by the writer (out_of_order, invalid): stats() reports them as drops
         self.frames += 1
         return True
 
     def event(self, text: str) -> bool:
+        if self.ended:  # the timeline is closed; a second bye (the page's pagehide) is no news either
+            self.after_stop += 1
+            return False
         try:
             m = json.loads(text)
         except ValueError:
@@ -138,20 +151,38 @@ class Sink:
         if not self.ended:
             self.ended = True
             for w in self.writers.values():
+                w.flush()  # the reorder buffers' last frames, before the gaps are read
                 if w.stats.gaps:
                     for a, b in w.stats.gaps:
                         self.timeline.add("gap", self.now_ms(), {"file": w.path.name, "from_ms": a, "to_ms": b})
                 w.close()
-            self.timeline.add("recorder_stop", self.now_ms(), {"frames": self.frames, "dropped": sum(self.drops.values())})
+            self.timeline.add("recorder_stop", self.now_ms(), {"frames": self.frames,
+                                                               "dropped": sum(self.all_drops().values())})
             self.timeline.close()
             self.chat.close()
         return self.files
 
+    def all_drops(self) -> Counter[str]:
+        """The sink's own drops and the writers' refusals: frames that belong to the recording but are not in it."""
+        out = Counter(self.drops)
+        for w in self.writers.values():
+            out["out_of_order"] += w.stats.out_of_order
+            out["invalid"] += w.stats.invalid
+        return +out  # without the zeros
+
+    def skipped(self) -> Counter[str]:
+        """Frames and events that are not part of the recording by definition (see the module's docstring)."""
+        out = Counter(before_keyframe=sum(w.stats.before_keyframe for w in self.writers.values()),
+                      after_stop=self.after_stop)
+        return +out
+
     def stats(self) -> dict[str, Any]:
-        return {"frames": self.frames, "drops": dict(self.drops),
+        """`frames`: taken into the recording (a track's `written` counts those muxed so far: the rest wait in its
+        reorder buffer, `held`, until newer media or the end of the recording)."""
+        return {"frames": self.frames, "drops": dict(self.all_drops()), "skipped": dict(self.skipped()),
                 "tracks": {f"{p}/{t}": {"file": w.path.name, "written": w.stats.written, "kind": w.kind,
                                         "before_keyframe": w.stats.before_keyframe, "invalid": w.stats.invalid,
-                                        "out_of_order": w.stats.out_of_order, "gaps": w.stats.gaps}
+                                        "out_of_order": w.stats.out_of_order, "held": w.held, "gaps": w.stats.gaps}
                            for (p, t), w in self.writers.items()}}
 
 

@@ -4,7 +4,8 @@
 // sees exactly what this member's decoder would: keys come only from its own MLS membership.
 //
 // Binary message: u32 big-endian header length, the UTF-8 JSON header {p, t, k, c, ts, key, w, h}, the frame.
-// Text message: a timeline event from the main thread ({type: "event", ...}) or {type: "bye"}.
+// Text message: a timeline event from the main thread ({type: "event", ...}) or {type: "bye"}. After its bye
+// the tap is off: the recording has ended, so nothing more goes to the sink until a new `connect`.
 
 const te = new TextEncoder();
 const MAX_QUEUE_BYTES = 64 << 20; // the sink is local; a stuck one must not eat the worker's memory
@@ -12,6 +13,7 @@ const MAX_QUEUE_BYTES = 64 << 20; // the sink is local; a stuck one must not eat
 export class RecorderTap {
   constructor() {
     this.ws = null;
+    this.ended = false; // bye sent: the recording is over
     this.pending = []; // until the socket opens
     this.stats = { frames: 0, bytes: 0, dropped: 0, events: 0 };
   }
@@ -20,6 +22,7 @@ export class RecorderTap {
     const u = new URL(url);
     // loopback only: the recorder process runs beside this page, nowhere else (docs/recording.md)
     if (u.protocol !== "ws:" || !["127.0.0.1", "[::1]", "localhost"].includes(u.hostname)) throw new Error(`recorder sink must be on loopback: ${url}`);
+    this.ended = false;
     this.ws = new WebSocket(url);
     this.ws.binaryType = "arraybuffer";
     this.ws.onopen = () => { for (const m of this.pending) this.ws.send(m); this.pending = []; };
@@ -34,12 +37,12 @@ export class RecorderTap {
   }
 
   get on() {
-    return this.ws !== null;
+    return this.ws !== null && !this.ended;
   }
 
   /** One decrypted encoded frame of a received track. */
   frame(options, frame, data) {
-    if (!this.ws) return;
+    if (!this.on) return;
     let md = {};
     try { md = frame.getMetadata() || {}; } catch (e) { md = {}; }
     const header = te.encode(JSON.stringify({
@@ -56,11 +59,14 @@ export class RecorderTap {
   }
 
   event(ev) {
+    if (this.ended) return;
     this._send(JSON.stringify({ ...ev, type: "event" }));
     this.stats.events++;
   }
 
   bye() {
+    if (this.ended) return; // the page's pagehide after an explicit stop
     this._send(JSON.stringify({ type: "bye" }));
+    this.ended = true;
   }
 }

@@ -27,10 +27,16 @@ ROOT = Path(__file__).resolve().parents[2]
 REC_STATS = """async () => {
   const s = window.castellanApp.session, e = window.castellanApp.e2ee;
   const roster = e ? e.roster().map((m) => m.name) : [];
-  let port = null;
-  if (s && s.pc) (await s.pc.getStats()).forEach((r) => {
-    if (r.type === 'local-candidate' && r.protocol === 'udp') port = port || r.port;
-  });
+  let port = null; // the recorder's end of the selected pair, where the node sends (the first listed candidate
+  if (s && s.pc) {  // can be another host candidate, and a loss rule on its port would drop nothing)
+    const r = await s.pc.getStats(), by = {};
+    r.forEach((x) => { by[x.id] = x; });
+    r.forEach((x) => {
+      const pair = x.type === 'transport' && x.selectedCandidatePairId ? by[x.selectedCandidatePairId] : null;
+      const l = pair ? by[pair.localCandidateId] : null;
+      if (l && l.protocol === 'udp' && pair.state === 'succeeded') port = l.port;
+    });
+  }
   return { roster, port, recorder: window.castellanRecorder ? window.castellanRecorder() : null,
            safety: e ? await e.safetyCode() : null, lock: document.getElementById('lock').textContent };
 }"""
