@@ -32,7 +32,6 @@ from typing import Any, TypeVar
 
 import aioice.ice
 import httpx
-from aiortc import RTCConfiguration, RTCPeerConnection
 
 from loadtests import media
 from loadtests.bots import peer
@@ -64,15 +63,6 @@ class NetBot(Bot):
 
     def __init__(self, url: str, token: str, name: str = "bot", read_numbers: bool = True) -> None:
         super().__init__(url, token, name, read_numbers)
-        # No ICE servers. aiortc's default is stun:stun.l.google.com:19302: a DNS lookup (and STUN packets)
-        # leaving the test's networks, and where no resolver answers (a namespace) a 5 s stall in gathering.
-        # peer.Bot builds its RTCPeerConnection() with that default; replace it before anything used it.
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-
-        @self.pc.on("track")
-        def _consume(track: Any) -> None:
-            self._tasks.append(asyncio.create_task(self._consume(track)))
-
         self.ws_closed_at: float | None = None
         self.first_video_at: float | None = None
         self.connected_at: float | None = None

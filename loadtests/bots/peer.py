@@ -16,7 +16,7 @@ from typing import Any
 
 import aioice.ice
 import websockets
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
@@ -94,8 +94,13 @@ class Bot:
         self.token = token
         self.name = name
         self.read_numbers = read_numbers
-        # no STUN server: the node is ICE-lite with host candidates, and the network rule allows loopback only
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        # No STUN server: the node is ICE-lite with host candidates, and the network rule allows loopback only
+        # (aiortc's default, stun.l.google.com, is a lookup leaving the test's networks). One transport for every
+        # m-line, as browsers bundle: with aiortc's default policy (balanced), a second video m-line created
+        # before the first answer stays on the video transport the answer's BUNDLE closes, and its stream,
+        # never registered, was either dropped or handed to the first video receiver (a capture bot saw Alice's
+        # video only, or both mixed in one decoder).
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.ws: Any = None
         self.joined: dict[str, Any] = {}
         self.tracks: dict[str, dict[str, Any]] = {}  # remote track id -> description

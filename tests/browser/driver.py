@@ -901,7 +901,8 @@ def _small_then_large(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any
         return pub.evaluate("""(async () => { const out = [];
           (await window.castellan.pc.getStats()).forEach((s) => { if (s.type === "outbound-rtp" && s.kind === "video")
             out.push({ rid: s.rid || "", scalabilityMode: s.scalabilityMode || "", frameWidth: s.frameWidth || 0,
-                       encoder: s.encoderImplementation || "" }); });
+                       encoder: s.encoderImplementation || "", limited: s.qualityLimitationReason || "",
+                       fps: s.framesPerSecond || 0, active: s.active }); });
           return out; })()""")
 
     small = poll(video, lambda v: v.get("framesDecoded", 0) > 30 and 0 < v.get("frameWidth", 0) <= 400, timeout=40)
@@ -912,7 +913,8 @@ def _small_then_large(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any
     sub.evaluate("window.castellanViewport(720)")
     large = poll(video, lambda v: v.get("frameWidth", 0) >= 960, timeout=40)
     result["large"] = large
-    log("large viewport", large.get("frameWidth"), large.get("framesDecoded"))
+    result["published_large"] = sent()  # a top layer the publisher's encoder dropped (CPU) shows here
+    log("large viewport", large.get("frameWidth"), large.get("framesDecoded"), result["published_large"])
     time.sleep(2)
     result["after"] = video()
     result["pub_layers_large"] = pub.evaluate("window.castellan.layers || null")

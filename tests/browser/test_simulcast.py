@@ -15,7 +15,7 @@ def test_a_small_tile_gets_the_low_layer_and_growing_it_switches_up_without_a_fr
     result = publisher_and_subscriber("simulcast", "simulcast")
     small, large, after = result["small"], result["large"], result["after"]
     assert 0 < small["frameWidth"] <= 400, small  # the quarter layer (320x180)
-    assert large["frameWidth"] >= 960, large  # the full layer (1280x720)
+    assert large["frameWidth"] >= 960, (large, result["published_large"])  # the full layer (1280x720)
     # one continuous stream: decoding went on across the switch, and goes on after it
     assert large["framesDecoded"] > small["framesDecoded"]
     assert after["framesDecoded"] > large["framesDecoded"] + 10
