@@ -102,6 +102,12 @@ class Archive:
                    retention_days: int | None = None) -> None:
         if retention_days is not None and not 0 <= retention_days <= 36500:
             raise RecordingError("invalid_retention", "retention is 0 (keep) to 36500 days")
+        if link:
+            tenant_policy = self.policy(tenant)
+            if tenant_policy is not RecordingPolicy.ALLOWED and policy is not tenant_policy:
+                # policy.effective would ignore it: refuse rather than store a setting that does nothing
+                raise RecordingError("link_cannot_loosen", f"the tenant's recording policy is {tenant_policy.value}: "
+                                     "a link can only tighten a tenant policy of allowed (to off or required)")
         current = settings.stored(self.db, tenant, link or "")
         days = retention_days if retention_days is not None else (current[1] if current else DEFAULT_RETENTION_DAYS)
         with self.db.transaction() as tx:
@@ -210,6 +216,8 @@ class Archive:
             raise RecordingError("reason_required", "a legal hold needs a reason (a case reference)")
         if scope is HoldScope.TENANT:
             target = tenant
+        elif not target.strip():  # a hold on "" would cover nothing while looking placed
+            raise RecordingError("target_required", f"a {scope.value} hold needs the {scope.value} id it covers")
         h = LegalHold(id="hold-" + secrets.token_hex(6), tenant=tenant, scope=scope, target=target,
                       reason=reason, placed_by=actor, placed_at=self.clock())
         self.db.execute("INSERT INTO recording_holds (id, tenant, scope, target, reason, placed_by, placed_at) "

@@ -52,6 +52,13 @@ SETTINGS: tuple[Setting, ...] = (
             "not set: with CASTELLAN_LOG_KEY_PKCS11_MODULE (controlPlane.extraEnv)"),
     Setting("CASTELLAN_LOG_KEY_PKCS11_PIN_FILE", CONTROL_PLANE, "--log-key-pkcs11-pin-file",
             "not set: with CASTELLAN_LOG_KEY_PKCS11_MODULE (controlPlane.extraEnv; the PIN file from a Secret)"),
+    Setting("CASTELLAN_RECORDING_VOLUME", CONTROL_PLANE, "--recording-volume",
+            "not set: the chart has no recording values yet (docs/recording.md, Not done); controlPlane.extraEnv "
+            "with a volume of your own"),
+    Setting("CASTELLAN_RECORDING_TENANT_KEYS", CONTROL_PLANE, "--recording-tenant-keys",
+            "not set: with CASTELLAN_RECORDING_VOLUME (controlPlane.extraEnv; the file from a Secret)"),
+    Setting("CASTELLAN_RECORDING_SIGNING_KEY", CONTROL_PLANE, "--recording-signing-key",
+            "not set: the audit key signs exports (controlPlane.extraEnv; the PEM from a Secret)"),
     Setting("CASTELLAN_CA_BUNDLE", CONTROL_PLANE, "--ca-bundle", "caBundle.existingSecret"),
     Setting("CASTELLAN_LOG_LEVEL", CONTROL_PLANE, "--log-level", "logLevel"),
     Setting("CASTELLAN_OPERATOR_KEY", CONTROL_PLANE, "CASTELLAN_OPERATOR_KEY",

@@ -53,6 +53,12 @@ def add_parser(sub: Any) -> None:
     add(cp, "--log-key-pkcs11-token", help="the token's label")
     add(cp, "--log-key-pkcs11-label", default="castellan-log", help="the Ed25519 key pair's label on the token")
     add(cp, "--log-key-pkcs11-pin-file", help="a file holding the token's user PIN")
+    add(cp, "--recording-volume", help="the region's recording volume (compliance recordings, docs/recording.md); "
+                                       "unset: the recording API answers recording_not_configured")
+    add(cp, "--recording-tenant-keys", help="with --recording-volume: JSON file tenant -> {id, key (32 bytes "
+                                            "base64)}, the keys the tenants' recordings are sealed under")
+    add(cp, "--recording-signing-key", help="the Ed25519 PEM key that signs recording export packages; default: "
+                                            "the audit key (published at /v1/audit/public-key)")
     add(cp, "--node-origins", default="",
         help="the media nodes' WebSocket origins the client pages may connect to (CSP connect-src), "
              "comma-separated, e.g. wss://*.media.example.org (default: every registered node's URL)")
@@ -137,6 +143,19 @@ def apply_operator_config(cfg: Any, args: argparse.Namespace) -> None:
     cfg.node_keys = _node_keys(args)
     cfg.ca_bundle = args.ca_bundle or None
     apply_log_key(cfg, args)
+    apply_recording(cfg, args)
+
+
+def apply_recording(cfg: Any, args: argparse.Namespace) -> None:
+    """--recording-volume / --recording-tenant-keys (both or neither) / --recording-signing-key."""
+    volume, keys = getattr(args, "recording_volume", None), getattr(args, "recording_tenant_keys", None)
+    if bool(volume) != bool(keys):
+        raise SystemExit("castellan: --recording-volume and --recording-tenant-keys go together (recordings are "
+                         "sealed under the tenants' keys on the volume)")
+    cfg.recording_volume = Path(volume) if volume else None
+    cfg.recording_tenant_keys = Path(keys) if keys else None
+    signing = getattr(args, "recording_signing_key", None)
+    cfg.recording_signing_key = Path(signing) if signing else None
 
 
 def apply_log_key(cfg: Any, args: argparse.Namespace) -> None:
@@ -161,6 +180,7 @@ def run_control_plane(args: argparse.Namespace) -> int:
     from residency.errors import ResidencyError
     from signalling.control.app import create_app
     from signalling.control.csp import parse_origins
+    from signalling.control.recordings import RecordingConfigError
 
     cfg = config(args)
     cfg.public_url = args.public_url or f"http://{args.host}:{args.port}"
@@ -181,6 +201,8 @@ def run_control_plane(args: argparse.Namespace) -> int:
         app = create_app(cfg)
     except ResidencyError as e:  # the database: unreachable, or behind this release with --schema-upgrade never
         raise SystemExit(f"castellan: {e.code}: {e.message}") from None
+    except RecordingConfigError as e:
+        raise SystemExit(f"castellan: recording configuration: {e}") from None
     bootstrap_operator_key(app.state.control, os.environ.get("CASTELLAN_OPERATOR_KEY") or None,
                            [Path(cfg.db).resolve().parent, cfg.key_dir()])
     # its access log has link ids and lobby tickets redacted (create_app installs signalling/control/accesslog.py)

@@ -31,6 +31,7 @@ from .errors import ApiError, api_error_handler, error_response
 from .nodeadmin import HttpNodeAdmin, NodeAdmin
 from .pages import ClientPages
 from .ports import ResidencyPort
+from .recordings import open_recordings
 from .release import product_version
 from .routing import Endpoint
 from .service import ControlPlane, residency_error
@@ -138,6 +139,7 @@ def build_control_plane(
                            **shared)
     if control.node_admin is None:
         control.node_admin = HttpNodeAdmin(control.issuer, residency.node_http_url)
+    control.recordings = open_recordings(config, store.db, residency.audit_signing_key())
     return control
 
 

@@ -52,6 +52,12 @@ class ControlConfig:
     # ?ws/?token/?e2ee honoured). Only `castellan dev --dev-client` and test harnesses set it; no production flag.
     client_dir: Path | None = None
     dev_client: bool = False
+    # compliance recordings (recording/, signalling/control/recordings.py): the region's recording volume and the
+    # operator's tenant keys file, both or neither (neither: the recording endpoints answer
+    # `recording_not_configured`); exports are signed by `recording_signing_key`, else by the audit key
+    recording_volume: Path | None = None
+    recording_tenant_keys: Path | None = None
+    recording_signing_key: Path | None = None
 
     def forwarded_rule(self) -> ForwardedRule:
         """How the client address is found (no trusted proxy at all while `trust_forwarded_for` is off)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import handlers as h
+from . import recording_handlers as rh
 from . import specs as s
 from . import transparency_handlers as th
 from .jsontypes import JSONObject
@@ -150,6 +151,40 @@ def _list(key: str, item: JSONObject) -> JSONObject:
 
 T = {"tenant": s.TENANT_ID}
 TL = {"tenant": s.TENANT_ID, "link": s.LINK_ID}
+TR = {"tenant": s.TENANT_ID, "recording": s.RECORDING_ID}
+
+# compliance recordings (recording_handlers.py); no archive configured: 404 recording_not_configured
+_STRS: JSONObject = {"type": "array", "items": {"type": "string"}}
+RECORDING_FILE = _object(["name", "kind", "size"],
+                         {"name": {"type": "string"}, "kind": {"type": "string",
+                                                               "enum": ["audio", "video", "chat", "timeline"]},
+                          "participant": {"type": ["string", "null"]}, "codec": {"type": ["string", "null"]},
+                          "size": {"type": "integer"}})
+RECORDING = _object(
+    ["id", "meeting", "link", "regions", "recorder", "participants", "started_at", "ended_at", "files", "held_by"],
+    {"id": {"type": "string"}, "meeting": {"type": "string"}, "link": {"type": ["string", "null"]},
+     "regions": _STRS, "recorder": {"type": "object", "description": "the recorder member: participant, name, "
+                                                                      "recorder (its pool member)"},
+     "participants": {"type": "object", "additionalProperties": {"type": "string"},
+                      "description": "participant id -> display name"},
+     "started_at": {"type": "number"}, "ended_at": {"type": ["number", "null"]},
+     "files": {"type": "array", "items": RECORDING_FILE},
+     "gaps": {"type": "integer", "description": "recorder replacements mid-meeting"},
+     "held_by": {**_STRS, "description": "active legal holds covering it: deletion is refused while any"}},
+)
+RECORDING_POLICY = _object(["policy", "retention_days"],
+                           {"policy": {"enum": ["off", "allowed", "required"]},
+                            "retention_days": {"type": "integer", "description": "0: keep until deleted"}})
+LINK_RECORDING_POLICY = _object(["link", "policy", "effective"],
+                                {"link": {"type": "string"},
+                                 "policy": {"enum": ["off", "allowed", "required", None],
+                                            "description": "the link's own setting (null: none)"},
+                                 "effective": {"enum": ["off", "allowed", "required"],
+                                               "description": "what its meetings run under"}})
+HOLD = _object(["hold", "scope", "target", "reason", "placed_by", "placed_at", "released_at"],
+               {"hold": {"type": "string"}, "scope": {"enum": ["meeting", "link", "participant", "tenant"]},
+                "target": {"type": "string"}, "reason": {"type": "string"}, "placed_by": {"type": "string"},
+                "placed_at": {"type": "number"}, "released_at": {"type": ["number", "null"]}})
 
 ENDPOINTS: list[Endpoint] = [
     # admin (tenant admin key, or the operator key)
@@ -214,6 +249,43 @@ ENDPOINTS: list[Endpoint] = [
              "Export the tenant's audit chain (signed JSON Lines; check with `castellan audit verify`)", "admin",
              auth="admin", path_params=T, ok={200: {"type": "string"}}, errors=(404,),
              content_type="application/x-ndjson"),
+    # compliance recordings (docs/recording.md)
+    Endpoint("GET", "/v1/tenants/{tenant}/recordings", rh.list_recordings,
+             "The tenant's recordings: meeting, link, regions, participants, times, files, holds (audited: "
+             "recording.listed)", "recordings", auth="admin", path_params=T, ok={200: _list("recordings", RECORDING)},
+             errors=(404,)),
+    Endpoint("DELETE", "/v1/tenants/{tenant}/recordings/{recording}", rh.delete_recording,
+             "Delete a recording (refused with 409 legal_hold while a hold covers it; both audited)", "recordings",
+             auth="admin", path_params=TR, ok={200: OBJ}, errors=(404, 409)),
+    Endpoint("GET", "/v1/tenants/{tenant}/recordings/{recording}/export", rh.export_recording,
+             "The recording's signed export package as a tar (extract it, then `castellan recording verify DIR "
+             "--public-key KEY`); audited", "recordings", auth="admin", path_params=TR,
+             ok={200: {"type": "string"}}, errors=(404, 503), content_type="application/x-tar"),
+    Endpoint("GET", "/v1/tenants/{tenant}/recording-policy", rh.get_recording_policy,
+             "The tenant's recording policy and retention", "recordings", auth="admin", path_params=T,
+             ok={200: RECORDING_POLICY}, errors=(404,)),
+    Endpoint("PUT", "/v1/tenants/{tenant}/recording-policy", rh.set_recording_policy,
+             "Set the tenant's recording policy and retention (audited)", "recordings", auth="admin",
+             path_params=T, body=s.SET_RECORDING_POLICY, ok={200: RECORDING_POLICY}, errors=(404,)),
+    Endpoint("GET", "/v1/tenants/{tenant}/links/{link}/recording-policy", rh.get_link_recording_policy,
+             "A link's own recording policy and the one its meetings run under", "recordings", auth="admin",
+             path_params=TL, ok={200: LINK_RECORDING_POLICY}, errors=(404,)),
+    Endpoint("PUT", "/v1/tenants/{tenant}/links/{link}/recording-policy", rh.set_link_recording_policy,
+             "Tighten a link's recording policy (audited; 422 link_cannot_loosen)", "recordings", auth="admin",
+             path_params=TL, body=s.SET_LINK_RECORDING_POLICY, ok={200: LINK_RECORDING_POLICY}, errors=(404, 422)),
+    Endpoint("POST", "/v1/tenants/{tenant}/recording-retention/apply", rh.apply_retention,
+             "Apply the tenant's retention now: delete what has expired, except what a hold keeps (audited)",
+             "recordings", auth="admin", path_params=T, body=s.EMPTY,
+             ok={200: _object(["deleted", "kept_by_hold"], {"deleted": _STRS, "kept_by_hold": _STRS})},
+             errors=(404,)),
+    Endpoint("GET", "/v1/tenants/{tenant}/recording-holds", rh.list_holds, "The tenant's active legal holds",
+             "recordings", auth="admin", path_params=T, ok={200: _list("holds", HOLD)}, errors=(404,)),
+    Endpoint("POST", "/v1/tenants/{tenant}/recording-holds", rh.place_hold,
+             "Place a legal hold on a meeting, link, participant or the whole tenant (audited)", "recordings",
+             auth="admin", path_params=T, body=s.PLACE_HOLD, ok={201: HOLD}, errors=(404,)),
+    Endpoint("POST", "/v1/tenants/{tenant}/recording-holds/{hold}/release", rh.release_hold,
+             "Release a legal hold (it stays in the record; audited)", "recordings", auth="admin",
+             path_params={**T, "hold": s.HOLD_ID}, body=s.EMPTY, ok={200: OBJ}, errors=(404,)),
     # verifiable residency (docs/residency.md)
     Endpoint("GET", "/v1/tenants/{tenant}/transparency/head", th.head,
              "The tenant's transparency log: its signed tree head now (RFC 9162)", "residency", auth="admin",

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from .jsontypes import JSONObject
 
 # What the control plane records about its own actions (flat: one value per detail; times as float seconds).
@@ -88,5 +90,9 @@ class ResidencyPort(Protocol):
         ...
 
     def audit_public_key_pem(self) -> str: ...
+
+    def audit_signing_key(self) -> Ed25519PrivateKey:
+        """The deployment's audit key (it also signs recording exports unless another key is configured)."""
+        ...
 
     def ready(self) -> bool: ...

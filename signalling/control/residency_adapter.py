@@ -167,6 +167,9 @@ class ResidencyAdapter:
     def audit_public_key_pem(self) -> str:
         return self.service.public_key_pem()
 
+    def audit_signing_key(self) -> Ed25519PrivateKey:
+        return self.service.signing_key
+
     def ready(self) -> bool:
         try:
             return bool(self.service.registry.ping())

@@ -45,6 +45,7 @@ from .password_policy import password_problem
 from .passwords import CheckerBusy, PasswordChecker, generate_password
 from .ports import AuditDetail, ResidencyPort
 from .ratelimit import FailureLimiter, Limiter, RequestBucket, RequestLimiter
+from .recordings import Recordings
 from .specs import CREATE_LINK
 from .store import Link, Store
 
@@ -137,6 +138,7 @@ class ControlPlane:
         self.occupancy = Occupancy(store.db, clock=clock)
         self.passwords = PasswordChecker(config.password_cost, config.password_workers, config.password_queue)
         self.revocations = RevocationSet(set(store.revoked_links()))
+        self.recordings: Recordings | None = None  # the recording archive, when configured (app.py)
 
     def close(self) -> None:
         metrics.LINK_GUESSING.sources.discard(self)

@@ -114,3 +114,29 @@ SET_WEBHOOK = ObjectSpec(
     {"url": Str(max_len=2000, description="https:// URL (http:// only to loopback) the new signed heads are "
                                           "POSTed to; empty to remove")},
     required=("url",))
+
+# compliance recordings (signalling/control/recordings.py, docs/recording.md)
+RECORDING_ID = Str(max_len=20, min_len=20, pattern="rec-[0-9a-f]{16}", description="recording id")
+HOLD_ID = Str(max_len=17, min_len=17, pattern="hold-[0-9a-f]{12}", description="legal hold id")
+RECORDING_POLICY = Enum(("off", "allowed", "required"))
+SET_RECORDING_POLICY = ObjectSpec(
+    "SetRecordingPolicy",
+    {"policy": RECORDING_POLICY,
+     "retention_days": Int(maximum=36500, description="days from a recording's end until retention deletes it "
+                                                      "(unless a hold keeps it); 0: keep until an admin deletes")},
+    required=("policy",),
+    description="The tenant's recording policy (off / allowed: a host starts and stops / required) and retention; "
+                "audited (recording.policy_set).")
+SET_LINK_RECORDING_POLICY = ObjectSpec(
+    "SetLinkRecordingPolicy", {"policy": RECORDING_POLICY}, required=("policy",),
+    description="A link may only tighten its tenant's policy: under allowed it may say off or required; under off "
+                "or required anything else is refused (422 link_cannot_loosen).")
+PLACE_HOLD = ObjectSpec(
+    "PlaceHold",
+    {"scope": Enum(("meeting", "link", "participant", "tenant")),
+     "target": Str(max_len=200, pattern="[A-Za-z0-9_.:-]{0,200}",
+                   description="the meeting, link or participant id the hold covers (ignored for tenant)"),
+     "reason": REASON},
+    required=("scope", "reason"),
+    description="A legal hold blocks every deletion of what it covers (admin, retention, GDPR erasure) until it is "
+                "released; audited (recording.hold_placed).")

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,10 +99,13 @@ def add_node(svc: ResidencyService, node_id: str, region: str, http_url: str = "
 
 
 def make_env(tmp_path: Path, clock: Clock | None = None, node_http: str = "http://127.0.0.1:9",
-             database_url: str | None = None) -> Env:
-    """`database_url`: PostgreSQL instead of the SQLite file (the same schema history and SQL)."""
+             database_url: str | None = None, configure: Callable[[ControlConfig], None] | None = None) -> Env:
+    """`database_url`: PostgreSQL instead of the SQLite file (the same schema history and SQL); `configure`
+    changes the config before the control plane is built (e.g. a recording volume)."""
     config = ControlConfig(db=tmp_path / "control.db", public_url="https://meet.example", password_cost=FAST_ARGON2,
                            database_url=database_url)
+    if configure is not None:
+        configure(config)
     svc = ResidencyService(config.database(), registry=MemoryRegistry())
     svc.define_region("eu-1", "EU", "Frankfurt, DE", "EU Central", actor="operator")
     svc.define_region("us-1", "US", "Ashburn, US", "US East", actor="operator")

@@ -21,6 +21,8 @@ SOURCES: list[tuple[str, str, str]] = [
     ("residency/*.py", r'(?:AdmissionRefused|PlacementRefused|InvalidInput|NotFound|Conflict|PolicyViolation|'
                        r'RegistryError|CatalogueError)\(\s*"([a-z_]+)"', ""),
     ("residency/enforcement.py", r'_refuse\(\s*"([a-z_]+)"', ""),
+    # the archive's refusals reach the admin API as they are (signalling/control/recordings.py)
+    ("recording/*.py", r'(?:RecordingError|super\(\)\.__init__)\(\s*"([a-z_]+)"', ""),
 ]
 # residency's check_id builds `invalid_<kind>_id`
 CHECK_ID = re.compile(r'check_id\(\s*"([a-z]+)"')
@@ -43,7 +45,7 @@ def test_the_scan_finds_the_codes_it_should() -> None:
     # one of each kind, so a broken pattern cannot pass silently
     for code in ("slow_down", "placement_refused", "bad_json", "link_revoked", "join_timeout", "too_slow",
                  "dtls_failed", "token_replayed", "node_not_registered", "revocations_stale", "region_changed",
-                 "invalid_tenant_id", "malformed_claims"):
+                 "invalid_tenant_id", "malformed_claims", "legal_hold", "link_cannot_loosen"):
         assert code in found, code
     assert len(found) > 80, len(found)
 

@@ -1,0 +1,142 @@
+"""Compliance recordings in the admin API: the tenant's archive (recording/archive.py) opened on the control plane's
+database with the region's recording volume and the operator's tenant keys; its answers as JSON, its refusals as
+`ApiError`s. Every operation is the archive's own — the one the CLI (`castellan recording …`) calls — so each is
+audited in the tenant's chain exactly as there, with the admin key's identity as the actor."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from recording import settings
+from recording.archive import Archive, Held, Recording, RecordingError
+from recording.config import load_tenant_keys
+from recording.envelope import EnvelopeError
+from recording.holds import HoldScope, LegalHold, blocking
+from recording.policy import RecordingPolicy
+from recording.store import LocalVolumeStore, TenantVault
+from residency.db import Database
+
+from .config import ControlConfig
+from .errors import ApiError
+from .jsontypes import JSONObject
+
+# the archive's refusal codes (RecordingError) and their HTTP statuses; anything else is a bad request
+STATUS = {"not_found": 404, "legal_hold": 409, "recording_off": 422, "link_cannot_loosen": 422}
+
+
+def api_error(e: RecordingError) -> ApiError:
+    if isinstance(e, Held):  # which holds: the admin (and the console) can name them
+        return ApiError(409, e.code, e.message, extra={"holds": [h.id for h in e.holds]})
+    return ApiError(STATUS.get(e.code, 400), e.code, e.message)
+
+
+def hold_json(h: LegalHold) -> JSONObject:
+    return {"hold": h.id, "scope": h.scope.value, "target": h.target, "reason": h.reason, "placed_by": h.placed_by,
+            "placed_at": h.placed_at, "released_at": h.released_at}
+
+
+def recording_json(r: Recording, holds: list[LegalHold]) -> JSONObject:
+    """A recording as the API lists it, with the active holds that keep it (`held_by`: deletion is refused)."""
+    return {"id": r.id, "meeting": r.meeting, "link": r.link, "regions": list(r.regions),
+            "recorder": dict(r.recorder), "participants": dict(r.participants), "started_at": r.started_at,
+            "ended_at": r.ended_at,
+            "files": [{"name": f.name, "kind": f.kind, "participant": f.participant, "codec": f.codec,
+                       "size": f.size} for f in r.files],
+            "gaps": len(r.gaps), "held_by": [h.id for h in blocking(r.facts(), holds)]}
+
+
+class Recordings:
+    """The archive's admin operations, one method each (the handlers check who may call them)."""
+
+    def __init__(self, archive: Archive, signer: Ed25519PrivateKey) -> None:
+        self.archive = archive
+        self.signer = signer
+
+    def listing(self, tenant: str, actor: str) -> list[JSONObject]:
+        holds = self.archive.holds(tenant)
+        return [recording_json(r, holds) for r in self.archive.listing(tenant, actor)]
+
+    def policy(self, tenant: str) -> JSONObject:
+        return {"policy": self.archive.policy(tenant).value, "retention_days": self.archive.retention_days(tenant)}
+
+    def set_policy(self, tenant: str, actor: str, policy: str, retention_days: int | None) -> JSONObject:
+        self.archive.set_policy(tenant, RecordingPolicy.parse(policy), actor, retention_days=retention_days)
+        return self.policy(tenant)
+
+    def link_policy(self, tenant: str, link: str) -> JSONObject:
+        own = settings.stored(self.archive.db, tenant, link)
+        return {"link": link, "policy": own[0].value if own else None,
+                "effective": self.archive.policy(tenant, link).value}
+
+    def set_link_policy(self, tenant: str, link: str, actor: str, policy: str) -> JSONObject:
+        self.archive.set_policy(tenant, RecordingPolicy.parse(policy), actor, link=link)
+        return self.link_policy(tenant, link)
+
+    def holds(self, tenant: str) -> list[JSONObject]:
+        return [hold_json(h) for h in self.archive.holds(tenant)]
+
+    def place_hold(self, tenant: str, actor: str, scope: str, target: str, reason: str) -> JSONObject:
+        return hold_json(self.archive.place_hold(tenant, HoldScope.parse(scope), target, reason, actor))
+
+    def release_hold(self, tenant: str, hold: str, actor: str) -> None:
+        self.archive.release_hold(tenant, hold, actor)
+
+    def delete(self, tenant: str, rec: str, actor: str) -> None:
+        self.archive.delete(tenant, rec, actor)
+
+    def apply_retention(self, tenant: str, actor: str) -> JSONObject:
+        deleted, kept = self.archive.apply_retention(tenant, actor)
+        return {"deleted": deleted, "kept_by_hold": kept}
+
+    def export_tar(self, tenant: str, rec: str, actor: str) -> Path:
+        """The signed package (the directory `castellan recording verify` checks) as one tar file, in a new
+        private temporary directory the caller removes (`discard`) once it is sent."""
+        work = Path(tempfile.mkdtemp(prefix="castellan-export-"))  # mode 0700: the package is plaintext
+        try:
+            self.archive.export(tenant, rec, work / rec, self.signer, actor)
+            out = work / f"{rec}.tar"
+            with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
+                tar.add(work / rec, arcname=rec)
+            shutil.rmtree(work / rec)
+            return out
+        except EnvelopeError as e:
+            discard(work)
+            raise ApiError(503, "recording_key_unavailable", f"the tenant's recording key cannot be used: {e}") from None
+        except BaseException:
+            discard(work)
+            raise
+
+
+def discard(path: Path) -> None:
+    """Remove an export's temporary directory (or the directory of its tar file)."""
+    shutil.rmtree(path if path.is_dir() else path.parent, ignore_errors=True)
+
+
+class RecordingConfigError(Exception):
+    """The deployment's recording settings cannot be used: the control plane does not start."""
+
+
+def open_recordings(config: ControlConfig, db: Database, audit_key: Ed25519PrivateKey) -> Recordings | None:
+    """The archive when the deployment configures a recording volume (with the tenant keys), else None. A bad
+    tenant keys file or signing key fails here, at start."""
+    if config.recording_volume is None:
+        return None
+    if config.recording_tenant_keys is None:
+        raise RecordingConfigError("a recording volume needs the tenant keys file (--recording-tenant-keys)")
+    from residency.signing import load_or_create_signing_key
+
+    try:
+        keys = load_tenant_keys(config.recording_tenant_keys)
+    except EnvelopeError as e:
+        raise RecordingConfigError(str(e)) from None
+    signer = audit_key
+    if config.recording_signing_key is not None:
+        if not config.recording_signing_key.is_file():  # never a new key that nobody published
+            raise RecordingConfigError(f"recording signing key {config.recording_signing_key} does not exist")
+        signer = load_or_create_signing_key(config.recording_signing_key)
+    return Recordings(Archive(db, TenantVault(LocalVolumeStore(config.recording_volume), keys)), signer)
