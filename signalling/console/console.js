@@ -5,9 +5,10 @@ import * as audit from './audit.js';
 import { $, el, replace } from './dom.js';
 import * as links from './links.js';
 import * as meetings from './meetings.js';
+import * as recordings from './recordings.js';
 import * as regions from './regions.js';
 
-const SECTIONS = { regions, links, meetings, audit };
+const SECTIONS = { regions, links, meetings, recordings, audit };
 const STORE = 'castellan-admin-key';
 let ctx = null;
 

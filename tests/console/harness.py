@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
+from signalling.control.config import ControlConfig
 from tests.control.cp_env import Env, make_env
 from tests.control.fake_node import FakeNode, fake_node
 from tests.control.live import serve
@@ -39,10 +40,10 @@ class Console:
 
 
 @contextmanager
-def console_stack(tmp_path: Path) -> Iterator[Console]:
+def console_stack(tmp_path: Path, configure: Callable[[ControlConfig], None] | None = None) -> Iterator[Console]:
     holder: dict[str, Env] = {}
     with fake_node("node-eu-1", lambda: holder["env"].control.keyring.jwks()) as node:
-        env = holder["env"] = make_env(tmp_path, node_http=node.url)
+        env = holder["env"] = make_env(tmp_path, node_http=node.url, configure=configure)
         env.residency.define_region("ch-1", "CH", "Zurich, CH", "Switzerland", actor="operator")
         stop = threading.Event()
 

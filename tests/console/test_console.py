@@ -325,3 +325,74 @@ def test_headers_refuse_framing_cross_site_use_and_foreign_scripts(browser: Brow
     assert before["allowed_regions"] is None and before["version"] == 1
     assert not [x for x in stack.env.residency.audit.tenant_records("acme") if x.kind.startswith("policy.")]
     assert errors == []
+
+
+def test_recordings_are_listed_held_refused_deletion_under_hold_exported_and_released(
+        browser: Browser, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import tarfile
+
+    from signalling.cli.options import iso
+    from tests.control.recording_env import record, with_recording
+
+    with console_stack(tmp_path, configure=with_recording(tmp_path)) as stack:
+        link = stack.env.link(no_password=True, title="Board")["link"]
+        rec = record(stack.env.config, tmp_path, "board-2026", {"p-alice": "Alice", "p-bob": "Bob"}, link=link)
+        errors: list[str] = []
+        page = open_console(browser, stack.url, errors)
+        sign_in(page, stack.env.admin_key)
+        page.click("a[data-tab='recordings']")
+        row = f"#recording-rows tr[data-recording='{rec.id}']"
+        page.wait_for_selector(row)
+        cells = text(page, row)
+        assert "board-2026" in cells and "Alice (p-alice)" in cells and "Bob (p-bob)" in cells and "eu-1" in cells
+        assert rec.ended_at is not None
+        for column, t in ((5, rec.started_at), (6, rec.ended_at)):  # ISO 8601 UTC to the second, as the CLI prints
+            assert page.inner_text(f"{row} td:nth-child({column})") == iso(t)
+        assert "p-alice-audio.webm · audio" in cells and "Not held" in cells
+        assert "allowed" in text(page, "#rec-policy-now")
+        # a legal hold on the meeting, placed in the page
+        page.select_option("#hold-scope", "meeting")
+        page.fill("#hold-target", "board-2026")
+        page.fill("#hold-reason", "FCA request 42")
+        page.click("#hold-place")
+        page.wait_for_selector("#hold-rows tr[data-hold]")
+        (hold,) = stack.api("GET", "/v1/tenants/acme/recording-holds").json()["holds"]
+        assert (hold["scope"], hold["target"], hold["reason"]) == ("meeting", "board-2026", "FCA request 42")
+        page.wait_for_selector(f"{row} .held")
+        # delete under the hold: refused, said plainly, nothing deleted
+        page.once("dialog", lambda d: d.accept())
+        page.click(f"{row} button:has-text('Delete')")
+        verdict = page.wait_for_selector("#rec-verdict.bad").inner_text()
+        assert verdict.startswith(f"Refused: recording {rec.id} is under legal hold"), verdict
+        assert [r["id"] for r in stack.api("GET", "/v1/tenants/acme/recordings").json()["recordings"]] == [rec.id]
+        errors.clear()  # the 409 is logged by Chromium as a failed resource load
+        checked(page, "recordings-held-delete-refused", errors)
+        # the signed export, downloaded from the page, verifies offline
+        with page.expect_download() as dl:
+            page.click(f"{row} button:has-text('Export')")
+        tar = tmp_path / "export.tar"
+        dl.value.save_as(tar)
+        with tarfile.open(tar) as t:
+            t.extractall(tmp_path / "pkg", filter="data")
+        pub = tmp_path / "audit.pub.pem"
+        pub.write_text(stack.env.client.get("/v1/audit/public-key").text)
+        ok = subprocess.run([sys.executable, "-m", "signalling.cli", "recording", "verify", str(tmp_path / "pkg" / rec.id),
+                             "--public-key", str(pub)], capture_output=True, text=True, timeout=60)
+        assert ok.returncode == 0 and "OK: recording" in ok.stdout, ok.stdout + ok.stderr
+        # released in the page: the deletion then goes through
+        page.once("dialog", lambda d: d.accept())
+        page.click(f"#hold-rows tr[data-hold='{hold['hold']}'] button:has-text('Release')")
+        page.wait_for_selector("#hold-rows >> text=No active legal hold.")
+        assert stack.api("GET", "/v1/tenants/acme/recording-holds").json()["holds"] == []
+        page.once("dialog", lambda d: d.accept())
+        page.click(f"{row} button:has-text('Delete')")
+        page.wait_for_selector("#recording-rows >> text=No recording yet.")
+        assert page.inner_text("#rec-verdict") == f"Deleted recording {rec.id}."
+        assert stack.api("GET", "/v1/tenants/acme/recordings").json()["recordings"] == []
+        kinds = [r.kind for r in stack.env.residency.audit.tenant_records("acme") if r.kind.startswith("recording.")]
+        for kind in ("recording.hold_placed", "recording.delete_refused", "recording.exported",
+                     "recording.hold_released", "recording.deleted"):
+            assert kind in kinds, kinds
+        checked(page, "recordings-deleted", errors, a11y=False)

@@ -14,7 +14,8 @@ TICKET = "B" * 32
 
 def concrete(path: str, env: Env) -> str:
     return (path.replace("{tenant}", "acme").replace("{link}", LINK).replace("{ticket}", TICKET)
-            .replace("{key_id}", "0" * 16))
+            .replace("{key_id}", "0" * 16).replace("{hold}", "hold-" + "0" * 12)
+            .replace("{recording}", "rec-" + "0" * 16))
 
 
 BODY_ENDPOINTS = [ep for ep in ENDPOINTS if ep.body is not None]
