@@ -88,6 +88,13 @@ class Env:
     def join(self, link: str, headers: dict[str, str] | None = None, **body: Any) -> Any:
         return self.client.post("/v1/join", json={"link": link, "name": "Ada", **body}, headers=headers or {})
 
+    def other_tenant(self, tenant: str = "globex") -> str:
+        """A second EU tenant, made by the operator; its admin key."""
+        r = self.client.post("/v1/tenants", json={"tenant": tenant, "name": tenant.title(), "jurisdiction": "EU"},
+                             headers=self.op())
+        assert r.status_code == 201, r.text
+        return str(self.client.post(f"/v1/tenants/{tenant}/admin-keys", json={}, headers=self.op()).json()["key"])
+
     def verifier(self, node: str = "node-eu-1") -> TokenVerifier:
         return TokenVerifier(self.control.keyring.jwks, node)
 

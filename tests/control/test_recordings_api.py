@@ -32,13 +32,6 @@ def renv(tmp_path: Path) -> Iterator[Env]:
     e.control.close()
 
 
-def _globex(env: Env) -> str:
-    r = env.client.post("/v1/tenants", json={"tenant": "globex", "name": "Globex", "jurisdiction": "EU"},
-                        headers=env.op())
-    assert r.status_code == 201, r.text
-    return str(env.client.post("/v1/tenants/globex/admin-keys", json={}, headers=env.op()).json()["key"])
-
-
 def _actor(env: Env) -> str:
     return "admin-key:" + env.admin_key.removeprefix("cak_").partition(".")[0]
 
@@ -200,7 +193,7 @@ def _call(env: Env, ep: Any, key: str | None, values: dict[str, str], headers: d
 
 
 def test_another_tenants_admin_key_gets_403_on_every_recording_operation_and_sees_none(renv: Env) -> None:
-    globex = _globex(renv)
+    globex = renv.other_tenant()
     link = renv.link(no_password=True)["link"]
     rec = record(renv.config, renv.tmp, "acme-board", {"p-alice": "Alice"}, link=link)
     theirs = record(renv.config, renv.tmp, "globex-board", {"p-gus": "Gus"}, tenant="globex")

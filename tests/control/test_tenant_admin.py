@@ -10,13 +10,6 @@ from tests.control.cp_env import Env, add_node, make_env
 from tests.control.fake_node import fake_node
 
 
-def _other_tenant(env: Env) -> str:
-    r = env.client.post("/v1/tenants", json={"tenant": "globex", "name": "Globex", "jurisdiction": "EU"},
-                        headers=env.op())
-    assert r.status_code == 201, r.text
-    return str(env.client.post("/v1/tenants/globex/admin-keys", json={}, headers=env.op()).json()["key"])
-
-
 def test_a_tenant_admin_sees_its_regions_rules_and_serving_nodes(env: Env) -> None:
     env.residency.define_region("au-1", "AU", "Sydney, AU", "Australia", actor="operator")
     doc = env.client.get("/v1/tenants/acme", headers=env.admin()).json()
@@ -28,7 +21,7 @@ def test_a_tenant_admin_sees_its_regions_rules_and_serving_nodes(env: Env) -> No
     assert regions["au-1"]["rule"] == "refused" and not regions["au-1"]["allowed"]
     assert doc["effective_regions"] == ["eu-1"] and doc["warnings"] == []
     # a tenant admin key lists its own tenant only (the operator: every one)
-    _other_tenant(env)
+    env.other_tenant()
     assert [t["tenant"] for t in env.client.get("/v1/tenants", headers=env.admin()).json()["tenants"]] == ["acme"]
     assert {t["tenant"] for t in env.client.get("/v1/tenants", headers=env.op()).json()["tenants"]} == {
         "acme", "globex"}
@@ -92,7 +85,7 @@ def test_warnings_when_no_region_or_no_node_serves_the_tenant(env: Env) -> None:
 
 
 def test_another_tenants_admin_key_can_neither_see_nor_change_this_tenant(env: Env) -> None:
-    other = {"Authorization": f"Bearer {_other_tenant(env)}"}
+    other = {"Authorization": f"Bearer {env.other_tenant()}"}
     link = env.link(no_password=True)
     for method, path, body in (("GET", "/v1/tenants/acme", None),
                                ("PUT", "/v1/tenants/acme/regions", {"default": True, "reason": "takeover"}),
