@@ -6,79 +6,13 @@ Camera button still works, and the desktop decodes the phone's camera again once
 
 from __future__ import annotations
 
-import base64
-import time
 from typing import Any
 
 from playwright.sync_api import Page, Playwright
 
 from tests.browser.driver import launch, log, wait_http, wait_js
-from tests.browser.meeting_scenarios import Meeting, join, poll, received_from, stats
-
-# the decoded picture of participant `pid`'s camera tile (its <video> drawn into a canvas), and where it is shown
-PICTURE = """(pid) => {
-  const tile = [...document.querySelectorAll('#grid .tile:not(.self)')].find((t) => t.dataset.participant === pid
-    && !t.classList.contains('joining'));
-  const v = tile && tile.querySelector('video');
-  if (!v) return {found: false};
-  const r = v.getBoundingClientRect();
-  const out = {found: true, hidden: v.hidden, videoWidth: v.videoWidth, videoHeight: v.videoHeight,
-    readyState: v.readyState, paused: v.paused, box: [r.x, r.y, r.width, r.height],
-    tileBox: [tile.clientWidth, tile.clientHeight]};
-  if (!v.videoWidth) return out;
-  const c = document.createElement('canvas');
-  c.width = 64; c.height = 48;
-  const g = c.getContext('2d', {willReadFrequently: true});
-  g.drawImage(v, 0, 0, c.width, c.height);
-  return {...out, ...window.__lightness(g.getImageData(0, 0, c.width, c.height).data)};
-}"""
-# pixels' lightness: the mean luma and the share of pixels that are not dark (Chromium's fake camera: a green
-# background with a moving pie; a black tile is all dark)
-LIGHTNESS = """() => { window.__lightness = (d) => {
-  let sum = 0, light = 0;
-  for (let i = 0; i < d.length; i += 4) {
-    const y = 0.2126 * d[i] + 0.7152 * d[i + 1] + 0.0722 * d[i + 2];
-    sum += y;
-    if (y > 48) light++;
-  }
-  const n = d.length / 4;
-  return {meanLuma: Math.round(sum / n), lightShare: Math.round(100 * light / n) / 100};
-}; }"""
-# the same measure on a PNG screenshot of the tile (what a person sees, CSS included)
-SCREEN = """async (b64) => {
-  const bytes = Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0));
-  const img = await createImageBitmap(new Blob([bytes], {type: 'image/png'}));
-  const c = document.createElement('canvas');
-  c.width = img.width; c.height = img.height;
-  const g = c.getContext('2d', {willReadFrequently: true});
-  g.drawImage(img, 0, 0);
-  return window.__lightness(g.getImageData(0, 0, c.width, c.height).data);
-}"""
-
-
-def picture(page: Page, pid: str) -> dict[str, Any]:
-    """The decoded picture of `pid`'s camera at `page`, and a screenshot of its <video> on the page."""
-    page.evaluate(LIGHTNESS)
-    out: dict[str, Any] = page.evaluate(PICTURE, pid)
-    if out.get("found") and not out.get("hidden") and out["box"][2] > 0 and out["box"][3] > 0:
-        x, y, w, h = out["box"]
-        png = page.screenshot(clip={"x": x, "y": y, "width": w, "height": h}, timeout=60000)
-        out["screen"] = page.evaluate(SCREEN, base64.b64encode(png).decode())
-    return out
-
-
-def seen(page: Page, pid: str, timeout: float = 45) -> dict[str, Any]:
-    """`pid`'s camera at `page` once decoding grows and the picture is light (or the last look after `timeout`)."""
-    base = received_from(stats(page), pid, "framesDecoded")
-    s = poll(lambda: stats(page), lambda x: received_from(x, pid, "framesDecoded") > base + 20, timeout=timeout)
-    deadline = time.monotonic() + timeout
-    pic = picture(page, pid)
-    while time.monotonic() < deadline and not (pic.get("lightShare", 0) > 0.5 and
-                                               pic.get("screen", {}).get("lightShare", 0) > 0.3):
-        time.sleep(1.0)
-        pic = picture(page, pid)
-    return {"decoded": received_from(s, pid, "framesDecoded") - base, "frameWidth": received_from(s, pid, "frameWidth"),
-            "frameHeight": received_from(s, pid, "frameHeight"), "picture": pic}
+from tests.browser.meeting_scenarios import Meeting, join, poll, stats
+from tests.browser.picture import seen
 
 
 def camera_button(page: Page) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from tests.browser.netns import (
     skip_unless_possible,
     web_in,
 )
+from tests.browser.picture import assert_visible
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(400)]
 
@@ -50,19 +51,9 @@ def test_the_phone_is_seen_and_its_camera_comes_back_after_resume_and_rejoin() -
     check(result["checks"])
 
 
-def visible(seen: dict[str, Any]) -> None:
-    """A camera as another participant sees it: decoding goes on, and the picture (decoded, and on screen) is not
-    black — the fake camera's picture is mostly light."""
-    assert seen["decoded"] > 20 and seen["frameWidth"] > 0 and seen["frameHeight"] > 0, seen
-    pic = seen["picture"]
-    assert pic["found"] and not pic["hidden"] and pic["videoWidth"] > 0, pic
-    assert pic["lightShare"] > 0.5, pic  # the decoded frames
-    assert pic["screen"]["lightShare"] > 0.3, pic  # the tile as shown (a letterbox may be dark)
-
-
 def check(t: dict[str, Any]) -> None:
-    visible(t["phone_at_desktop"])
-    visible(t["desktop_at_phone"])
+    assert_visible(t["phone_at_desktop"])
+    assert_visible(t["desktop_at_phone"])
     for key in ("resumed_camera_off", "rejoined_camera_off"):
         back = t[key]
         # the button offers the camera back (it is off), and pressing it captures and sends again, encrypted
@@ -71,4 +62,4 @@ def check(t: dict[str, Any]) -> None:
         after = back["after_press"]
         assert after["local"] == ["live"] and after["sender"] == {"track": "live", "transform": True}, (key, after)
         assert not after["button"]["disabled"] and "Camera off" in after["button"]["label"], (key, after)
-        visible(back["desktop"])
+        assert_visible(back["desktop"])
