@@ -19,7 +19,9 @@ import { app, query } from "./state.js";
 import { clearTiles, renderSelf, renderTiles } from "./tiles.js";
 import { pollWaitingRoom } from "./waiting-room.js";
 
-export async function enterMeeting() {
+/** Enters the meeting with app.joinAnswer. `rejoin`: after a lost session, the camera and microphone stay as
+ * they were (off, muted), whatever the join page's checkboxes said. */
+export async function enterMeeting({ rejoin = false } = {}) {
   const a = app.joinAnswer;
   // the member sends node message objects (mls_*, and sealed `chat` for media state): docs/e2ee.md
   const send = (msg) => app.session && app.session.send(msg);
@@ -29,14 +31,15 @@ export async function enterMeeting() {
   app.session = session;
   wireSession(session);
   attachRecorder(app.e2ee, session); // recorder mode only (recorder.js)
-  const cameraOffAtJoin = !!app.local && app.local.getVideoTracks().length > 0 && $("join-camera-off").checked;
-  if (app.local) {
-    for (const t of app.local.getAudioTracks()) t.enabled = !$("join-muted").checked;
+  const cameraOffAtJoin = !rejoin && !!app.local && app.local.getVideoTracks().length > 0 && $("join-camera-off").checked;
+  if (app.local && !rejoin) {
     app.micMuted = $("join-muted").checked;
     app.camOff = false;
   }
+  if (app.local) for (const t of app.local.getAudioTracks()) t.enabled = !app.micMuted;
   try {
-    await session.join(app.local);
+    // camera off (its capture stopped): an empty camera sender, so that Camera on has a sender to fill
+    await session.join(app.local, { cameraSlot: app.camOff });
   } catch (e) {
     if (app.e2ee) app.e2ee.stop();
     app.session = null;
@@ -44,7 +47,6 @@ export async function enterMeeting() {
   }
   // "join with camera off" is a real camera off: the capture stops (the sender keeps its m-line for later)
   if (cameraOffAtJoin) {
-    $("join-camera-off").checked = false; // a rejoin keeps whatever the camera is by then
     await toggleCam();
   }
 }
@@ -145,11 +147,15 @@ async function rejoinAfterLoss(detail) {
   const old = app.session;
   try { old.closed = true; old.pc && old.pc.close(); old.e2ee && old.e2ee.stop(); } catch (e) { /* gone */ }
   clearTiles();
+  if (app.screen) { // the share's sender was the lost connection's: it ends (the presenter shares again)
+    for (const t of app.screen.stream.getTracks()) t.stop();
+    app.screen = null;
+  }
   const lost = app.joinAnswer && app.joinAnswer.node;
   for (let attempt = 0; attempt < 10; attempt++) {
     try {
       app.joinAnswer = await api.join({ link: app.link, name: app.name, password: app.hostKey ? null : app.password, hostKey: app.hostKey, unreachableNode: lost });
-      await enterMeeting();
+      await enterMeeting({ rejoin: true });
       app.rejoining = false;
       return;
     } catch (e) {

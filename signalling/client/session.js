@@ -83,8 +83,9 @@ export class Session extends EventTarget {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
   }
 
-  /** Joins with the token; resolves with the `joined` snapshot, rejects with a NodeError. */
-  async join(localStream) {
+  /** Joins with the token; resolves with the `joined` snapshot, rejects with a NodeError. `cameraSlot`: publish
+   * an empty camera sender when the stream has no video track (a rejoin with the camera off: camera on fills it). */
+  async join(localStream, { cameraSlot = false } = {}) {
     const snapshot = await this._open({ type: "join", token: this.token });
     this.me = snapshot;
     this._applySnapshot(snapshot);
@@ -92,6 +93,7 @@ export class Session extends EventTarget {
     // synchronously after `joined`: the MLS member starts before any later node message reaches handle()
     if (this.e2ee) this._e2ee((e) => e.start(snapshot));
     if (localStream) for (const t of localStream.getTracks()) this.publish(t, localStream);
+    if (localStream && cameraSlot && !localStream.getVideoTracks().length) this.publish("video", localStream);
     this._emit("joined", snapshot);
     await this.negotiate();
     return snapshot;
@@ -238,18 +240,20 @@ export class Session extends EventTarget {
     return (snapshot && Array.isArray(snapshot.ice_servers)) ? snapshot.ice_servers : [];
   }
 
-  /** Publishes a local track (sendonly m-line). Returns the transceiver. */
+  /** Publishes a local track (sendonly m-line), or for a kind ("video") a sender without a track yet, filled
+   * later by replaceTrack. Returns the transceiver. */
   publish(track, stream) {
+    const kind = typeof track === "string" ? track : track.kind;
     const tr = this.pc.addTransceiver(track, { direction: "sendonly", streams: stream ? [stream] : [] });
     tr._castellanLocal = true;
-    if (track.kind === "video" && this.videoCodec && tr.setCodecPreferences) {
+    if (kind === "video" && this.videoCodec && tr.setCodecPreferences) {
       const want = `video/${this.videoCodec}`.toLowerCase();
       const caps = RTCRtpSender.getCapabilities("video").codecs.filter((c) => c.mimeType.toLowerCase() === want &&
         (want !== "video/h264" || (c.sdpFmtpLine || "").includes("packetization-mode=1")));
       const rtx = RTCRtpSender.getCapabilities("video").codecs.filter((c) => c.mimeType.toLowerCase() === "video/rtx");
       if (caps.length) tr.setCodecPreferences([...caps, ...rtx]);
     }
-    if (this.e2ee) this.e2ee.protectSender(tr.sender, track.kind, track.kind === "video" ? this.videoCodec : "opus");
+    if (this.e2ee) this.e2ee.protectSender(tr.sender, kind, kind === "video" ? this.videoCodec : "opus");
     return tr;
   }
 

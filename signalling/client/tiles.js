@@ -41,7 +41,9 @@ function makeTile(key, { name, self = false }) {
   problem.hidden = true;
   el.append(video, avatar, label, problem);
   $("grid").append(el);
-  const tile = { key, el, video, avatar, label, tlock, nm, mic, hand, problem, stream: null };
+  const tile = { key, el, video, avatar, label, tlock, nm, mic, hand, problem, stream: null, videoOff: true };
+  // the avatar covers a remote video until its first frame is decoded: a tile is never a black box
+  video.addEventListener("loadeddata", () => { if (!tile.videoOff && !self) avatar.hidden = true; });
   app.tiles.set(key, tile);
   return tile;
 }
@@ -179,8 +181,10 @@ export function renderTiles() {
       t.video.srcObject = null;
     }
     const videoOff = !g.video || g.video.muted || (!isScreen && state.videoOff);
+    t.videoOff = videoOff;
     t.video.hidden = videoOff;
-    t.avatar.hidden = !videoOff;
+    // no frame yet (just subscribed, or waiting for a keyframe under the new epoch): the avatar, over the video
+    t.avatar.hidden = !videoOff && t.video.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA;
     const audioMuted = g.audio.length ? g.audio.every((a) => a.muted) || (!isScreen && state.audioMuted) : false;
     put(t.mic, audioMuted ? "micoff" : null);
     t.mic.title = audioMuted ? "muted" : "";

@@ -1202,11 +1202,13 @@ def main() -> int:
     cfg = json.loads(Path(cfg_path).read_text())
     result: dict[str, Any] = {"scenario": scenario}
     if scenario not in SCENARIOS:  # issue 12's MLS scenarios and issue 16's meeting live in their own modules
+        from tests.browser.meeting_media_scenarios import SCENARIOS as MEETING_MEDIA
         from tests.browser.meeting_scenarios import SCENARIOS as MEETING
         from tests.browser.mls_scenarios import SCENARIOS as MLS
 
         SCENARIOS.update(MLS)
         SCENARIOS.update(MEETING)
+        SCENARIOS.update(MEETING_MEDIA)
     try:
         with sync_playwright() as pw:
             SCENARIOS[scenario](pw, cfg, result)

@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, Playwright
 
 from tests.browser.driver import frames, launch, log, wait_http, wait_js
 from tests.browser.driver import poll as poll_fast
+from tests.browser.picture import seen
 
 AXE = Path(__file__).resolve().parents[2] / "signalling" / "vendor" / "node_modules" / "axe-core" / "axe.min.js"
 AXE_RUN = """() => axe.run(document, {resultTypes: ["violations"]}).then((r) => r.violations.map((v) => ({
@@ -38,7 +39,8 @@ class Meeting:
             "viewport": {"width": 1100, "height": 680}}
         ctx = self.browser.new_context(**opts)
         ctx.set_default_timeout(90000)  # bounds, not delays: a loaded machine is slow to click and draw
-        ctx.add_init_script(path=str(AXE))
+        if AXE.exists():  # the meeting test needs it (it skips without); shorter scenarios run no axe check
+            ctx.add_init_script(path=str(AXE))
         if phone:
             ctx.add_init_script(NO_SCREEN_SHARE)
         page = ctx.new_page()
@@ -133,6 +135,9 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         t["joined"] = [{k: s[k] for k in ("peopleCount", "toasts", "lock")} for s in everyone]
         t["host_toasts"] = everyone[0]["toasts"]
         t["bob_sees_host_mark"] = "host" in person(everyone[1], hid).get("text", "")
+        # the phone's camera at the desktops: decoded, and a picture on screen, not a black tile
+        t["phone_at_host"] = seen(h, pid)
+        t["phone_at_bob"] = seen(b, pid)
         t["phone_screen_button_hidden"] = p.is_hidden("#btn-screen")
         t["desktop_screen_button_visible"] = h.is_visible("#btn-screen")
         m.shot(p, "phone")
@@ -254,6 +259,21 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
             {childList: true, characterData: true, subtree: true}); window.castellanApp.session.ws.close(); }""")
         wait_js(c, "window.castellanApp.session.log.some((l) => l.endsWith(' resumed'))", timeout=45000)
         t["connection_lost_notice"] = c.evaluate("window.__notices")
+        # camera off, then a rejoin (the node refuses the resume): the Camera button turns the camera on again
+        c.click("#btn-cam")
+        cid = poll(lambda: stats(c), lambda x: x["camOff"] and x["cameraSender"]["track"] is None, timeout=45)["participant"]
+        c.evaluate("() => { const s = window.castellanApp.session; s.me.resume_secret = 'forgotten'; s.ws.close(); }")
+        rejoined = poll(lambda: stats(c), lambda x: x["participant"] not in (None, cid) and x["signalling"] == "open",
+                        timeout=90)
+        cam = c.evaluate("""() => { const b = document.getElementById('btn-cam');
+            return {disabled: b.disabled, label: b.textContent.trim()}; }""")
+        t["rejoin_camera_off"] = {"button": cam, "camOff": rejoined["camOff"]}
+        if not cam["disabled"]:
+            c.click("#btn-cam")
+            on_c = poll(lambda: stats(c), lambda x: x["localVideo"] == ["live"] and (x["cameraSender"] or {}).get("track")
+                        == "live", timeout=45)
+            t["rejoin_camera_off"]["sender"] = on_c["cameraSender"]
+            t["rejoin_camera_off"]["at_host"] = seen(h, rejoined["participant"])
         c.click("#btn-leave")
         c.wait_for_selector("#left-view:not([hidden])", timeout=45000)
         t["you_left"] = stats(c)["left"]

@@ -31,6 +31,7 @@ from tests.browser.netns import (
     skip_unless_possible,
     web_in,
 )
+from tests.browser.picture import assert_visible
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(1000)]
 
@@ -81,6 +82,9 @@ def check(result: dict[str, Any], *, web: str, link: dict[str, Any], secret: str
     assert all(j["peopleCount"] == "(3)" for j in t["joined"]), t["joined"]
     assert "Bob Builder joined" in t["host_toasts"] and "Pat Phone joined" in t["host_toasts"], t["host_toasts"]
     assert t["bob_sees_host_mark"]
+    # the phone's camera at the desktops: decoded, not a black tile
+    assert_visible(t["phone_at_host"])
+    assert_visible(t["phone_at_bob"])
     assert t["phone_screen_button_hidden"] and t["desktop_screen_button_visible"]
     assert t["speaking_seen"] and "muted" in t["mute_seen_by_host"], t
     assert t["hand_seen_by_host"] and any("raised their hand" in x for x in t["hand_toast"]), t
@@ -107,6 +111,11 @@ def check(result: dict[str, Any], *, web: str, link: dict[str, Any], secret: str
     # lock and unlock
     assert t["locked_badge_at_bob"] and "locked this meeting" in t["locked_out"], t
     assert any("Connection lost — rejoining" in n for n in t["connection_lost_notice"]), t["connection_lost_notice"]
+    # rejoined with the camera off: the button turns it on, the host decodes it again
+    rc = t["rejoin_camera_off"]
+    assert not rc["button"]["disabled"] and "Camera on" in rc["button"]["label"] and rc["camOff"], rc
+    assert rc["sender"] == {"track": "live", "transform": True}, rc
+    assert_visible(rc["at_host"])
     assert t["you_left"]["title"] == "You left" and t["you_left"]["rejoin"], t["you_left"]
     # ask to mute: muted, told; the host sees it
     assert t["asked_to_mute"]["muted"] and "muted your microphone" in t["asked_to_mute"]["notice"], t
