@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ from aiortc.rtp import RtpPacket
 from loadtests.bots.loss import inject_loss
 from loadtests.bots.netbot import NetBot, join
 from loadtests.soak.media import LoopedTrack, clip
+
+log = logging.getLogger("castellan.soak")
 
 RETRYABLE = ("node_draining", "node_full")
 
@@ -59,6 +62,8 @@ class SoakBot(NetBot):
         self.looped: list[LoopedTrack] = []
         self.loss_task: asyncio.Task[None] | None = None
         self.nacks: list[CountingNacks] = []
+        self.pc_down_at: float | None = None  # when its peer connection failed or closed on its own
+        self.closing = False
 
         @self.pc.on("track")
         def _count_nacks(track: Any) -> None:
@@ -68,6 +73,18 @@ class SoakBot(NetBot):
                     counting = CountingNacks()
                     receiver._RTCRtpReceiver__nack_generator = counting  # type: ignore[attr-defined]
                     self.nacks.append(counting)
+
+        @self.pc.on("connectionstatechange")
+        def _state() -> None:
+            # a bot never restarts ICE: a transport that fails is this session's end of media, so say when and why
+            state = self.pc.connectionState
+            if state in ("failed", "closed") and self.pc_down_at is None and not self.closing:
+                self.pc_down_at = time.monotonic()
+                ice = self.pc.iceConnectionState
+                dtls = {tr.receiver.transport.state for tr in self.pc.getTransceivers()
+                        if tr.receiver.transport is not None}
+                log.warning("%s: peer connection %s (ICE %s, DTLS %s) while in the meeting", self.name, state, ice,
+                            sorted(dtls))
 
     async def publish_looped(self, audio: bool = True) -> None:
         video = LoopedTrack(clip("video"))
@@ -122,6 +139,7 @@ class SoakBot(NetBot):
         return 0
 
     async def close(self) -> None:
+        self.closing = True
         for t in self.looped:
             t.stop()
         await super().close()
@@ -261,6 +279,7 @@ class Participant:
 
     # -- leaving ---------------------------------------------------------------------------------------------
     async def _fold(self, bot: SoakBot, how: str) -> None:
+        bot.closing = True  # from here on its peer connection is expected to close
         self.rtp_done = self.rtp_done + await bot.rtp_counts()
         self.frames_done += bot.video_frames()
         for s in reversed(self.sessions):

@@ -25,8 +25,9 @@ def event_line(e: Event) -> str:
 def sample_line(s: Sample, prev: Sample | None) -> str:
     procs = "  ".join(f"{name} {rss / 1024:.1f}M/{fds}fd" for name, (rss, fds) in sorted(s.procs.items()))
     if prev is not None:
-        deltas = [s.frames[n] - prev.frames.get(n, 0) for n in s.frames]
-        frames = f"frames +{sum(deltas)} (slowest +{min(deltas)})"
+        deltas = {n: s.frames[n] - prev.frames.get(n, 0) for n in s.frames}
+        slowest = min(deltas, key=lambda n: deltas[n])
+        frames = f"frames +{sum(deltas.values())} (slowest {slowest} +{deltas[slowest]})"
     else:
         frames = f"frames {sum(s.frames.values())}"
     return f"[{clock(s.t)}] {procs}  | {frames}  lost {sum(s.lost.values())}  | host {s.host}"

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ctypes
+import ctypes.util
 import hashlib
 import hmac
 import os
@@ -105,6 +107,28 @@ def generate_password(words: int = 4) -> str:
     return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(words))
 
 
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+MMAP_THRESHOLD = 1 << 20
+
+
+def hash_memory_returned_at_once() -> bool:
+    """Makes glibc serve every allocation of 1 MiB or more (each check's Argon2 matrix) with its own mmap, given
+    back to the kernel when freed. By default glibc raises that threshold after the first such free, so later
+    matrices come from the worker threads' heaps and stay resident: a burst of checks (a drained node's
+    participants all joining again) left the control plane ~19 MiB larger per worker for good (the soak's
+    control-plane step). Setting the threshold also turns that adjustment off. False without glibc."""
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):
+        mallopt = None
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
 def default_workers() -> int:
     return max(2, min(os.cpu_count() or 2, 8))
 
@@ -120,6 +144,7 @@ class PasswordChecker:
 
     def __init__(self, cost: Argon2Cost = DEFAULT_COST, workers: int = 0, max_waiting: int = 256) -> None:
         self.cost = cost
+        self.memory_returned = hash_memory_returned_at_once()
         self.workers = workers or default_workers()
         self.max_waiting = max_waiting
         self._slots = threading.BoundedSemaphore(self.workers)

@@ -4,6 +4,8 @@ rules (length, common-password list), and the bound on concurrent hash computati
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import unicodedata
 from pathlib import Path
@@ -149,3 +151,36 @@ def test_the_test_profile_is_only_a_config_value(tmp_path: Path) -> None:
     env = make_env(tmp_path)
     assert env.control.passwords.cost == FAST_ARGON2
     env.control.close()
+
+
+_RSS_PROBE = """
+import asyncio
+from signalling.control.passwords import PasswordChecker, hash_password
+
+def rss_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1])
+
+stored = hash_password("correct horse battery staple")
+
+async def main():
+    checker = PasswordChecker(workers=2)
+    await checker.verify("warm-up", stored)
+    before = rss_kib()
+    for _ in range(3):  # bursts of wrong guesses keep both workers busy, as a drained node's re-joins do
+        await asyncio.gather(*(checker.verify("wrong guess", stored) for _ in range(8)))
+    print(rss_kib() - before)
+
+asyncio.run(main())
+"""
+
+
+def test_a_burst_of_checks_gives_its_argon2_memory_back() -> None:
+    """Each check allocates a 19 MiB matrix; after a burst the control plane must not keep them (it kept one per
+    worker for good, the soak's control-plane step at the drain). In a fresh process, so nothing else this test
+    run allocated blurs the figure."""
+    out = subprocess.run([sys.executable, "-c", _RSS_PROBE], capture_output=True, text=True, timeout=120,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    grown_kib = int(out.stdout.strip())
+    assert grown_kib < 4 * 1024, f"RSS grew {grown_kib} KiB after the bursts (one matrix is {19 * 1024} KiB)"
