@@ -30,7 +30,9 @@ def sample_line(s: Sample, prev: Sample | None) -> str:
         frames = f"frames +{sum(deltas.values())} (slowest {slowest} +{deltas[slowest]})"
     else:
         frames = f"frames {sum(s.frames.values())}"
-    return f"[{clock(s.t)}] {procs}  | {frames}  lost {sum(s.lost.values())}  | host {s.host}"
+    worst, stalls = s.lag
+    lag = f"bots' loop late by up to {worst * 1000:.0f} ms" + (f", {stalls} stalls > 0.5 s" if stalls else "")
+    return f"[{clock(s.t)}] {procs}  | {frames}  lost {sum(s.lost.values())}  | host {s.host} | {lag}"
 
 
 def host_spans(samples: list[Sample]) -> list[tuple[str, float, float]]:

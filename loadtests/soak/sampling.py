@@ -6,7 +6,9 @@ same numbers `ps` and `ls /proc/<pid>/fd` give an operator. Linux only, like the
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections.abc import Sequence
 
 
@@ -49,3 +51,28 @@ def growth_per_hour(ts: Sequence[float], values: Sequence[float]) -> float | Non
         return None
     mean = sum(values) / len(values)
     return None if mean <= 0 else s * 3600.0 / mean * 100.0
+
+
+class LoopLag:
+    """How late the bots' own event loop wakes up: every participant's aiortc runs on it, and aioice gives a consent
+    check 0.5 s for its answer (six misses in a row close the peer connection). A bot that loses its connection
+    while this stayed far below 0.5 s lost it to the node, not to a starved harness."""
+
+    def __init__(self, period: float = 0.05) -> None:
+        self.period = period
+        self.worst = 0.0  # seconds, since the last take()
+        self.stalls = 0  # wake-ups later than 0.5 s, since the last take()
+
+    async def run(self) -> None:
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(self.period)
+            late = time.monotonic() - t - self.period
+            self.worst = max(self.worst, late)
+            if late > 0.5:
+                self.stalls += 1
+
+    def take(self) -> tuple[float, int]:
+        out = (self.worst, self.stalls)
+        self.worst, self.stalls = 0.0, 0
+        return out

@@ -29,7 +29,7 @@ from pathlib import Path
 from loadtests.soak import report
 from loadtests.soak.deployment import Deployment
 from loadtests.soak.participant import Participant, Rtp
-from loadtests.soak.sampling import open_fds, rss_kb
+from loadtests.soak.sampling import LoopLag, open_fds, rss_kb
 
 TOKEN_TTL = 60.0  # the control plane's default join-token lifetime (signalling/control/config.py)
 STALE_AFTER = TOKEN_TTL + 2.0 + 1.0  # lifetime + the node's leeway + a margin
@@ -69,6 +69,7 @@ class Sample:
     lost: dict[str, int]  # participant -> video RTP packets lost after retransmissions so far
     nodes: dict[str, str]  # participant -> node it is on
     host: str  # the node most participants are on
+    lag: tuple[float, int] = (0.0, 0)  # the bots' event loop since the last sample: worst lateness (s), stalls > 0.5 s
 
 
 @dataclass
@@ -140,6 +141,7 @@ class Soak:
         self.dep = Deployment(config.workdir, drain_deadline=config.drain_deadline)
         self.ps: list[Participant] = []
         self.t0 = 0.0
+        self.lag = LoopLag()
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -165,7 +167,7 @@ class Soak:
         for p in self.ps:
             lost[p.name] = (await p.rtp()).video_lost
         s = Sample(self.now(), procs, {p.name: p.frames() for p in self.ps}, lost,
-                   {p.name: p.node if p.bot is not None else "-" for p in self.ps}, self.host())
+                   {p.name: p.node if p.bot is not None else "-" for p in self.ps}, self.host(), self.lag.take())
         self.result.samples.append(s)
         prev = self.result.samples[-2] if len(self.result.samples) > 1 else None
         self.out(report.sample_line(s, prev))
@@ -294,6 +296,7 @@ class Soak:
                    + ("everyone receiving" if not missing else f"not receiving: {missing}"))
         await self.take_sample()
         sampler = asyncio.create_task(self.sampler())
+        lag = asyncio.create_task(self.lag.run())
         try:
             for at, what, action in self.timeline():
                 await asyncio.sleep(max(0.0, self.t0 + at - time.monotonic()))
@@ -304,6 +307,7 @@ class Soak:
             await asyncio.sleep(max(0.0, self.t0 + c.seconds - time.monotonic()))
         finally:
             sampler.cancel()
+            lag.cancel()
         await self.take_sample()
         r.receiving_at_end = await receiving(self.ps, frames=10, timeout=30)
         missing = [n for n, ok in r.receiving_at_end.items() if not ok]
