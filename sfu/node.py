@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from native import engine as native
 from native.interface import EngineApi
 from native.threaded import MediaThread, ThreadedEngine
+from sfu import presence
 from sfu.admission import Admission, JoinRefused
 from sfu.allocation.lastn import LastN
 from sfu.allocation.selection import LayerAllocation
@@ -217,7 +218,8 @@ class Node:
         room.speakers.join(p.id)
         self.by_peer[peer] = p
         self.by_id[p.id] = p
-        room.broadcast({"type": "participant_joined", "participant": p.describe()}, exclude=p)
+        # batched with the other joins and leaves of its interval: one frame per recipient, not one per join
+        room.announce(presence.joined(p.describe()), time.monotonic())
         log.info("join room=%s/%s participant=%s", room.tenant, room.name, p.id,
                  extra={"tenant": room.tenant, "room": room.name, "participant": p.id})
         return p
@@ -225,7 +227,7 @@ class Node:
     def snapshot(self, p: Participant, resumed: bool = False) -> dict[str, Any]:
         return {
             "type": "joined",
-            "protocol": 1,
+            "protocol": 2,  # 2: joins and leaves come batched in `presence` (sfu/presence.py)
             "participant": p.id,
             "name": p.name,
             "room": p.room.name,
@@ -277,7 +279,7 @@ class Node:
         room = p.room
         room.participants.pop(p.id, None)
         room.speakers.leave(p.id)
-        room.broadcast({"type": "participant_left", "participant": p.id, "reason": reason})
+        room.announce(presence.left(p.id, reason), time.monotonic())
         self.handshakes.bytes_out += room.deliver(room.group.left(p.id, list(room.participants)))
         try:
             self.admission.left(p.tenant, room.name, p.id)
@@ -308,6 +310,7 @@ class Node:
                 now = time.monotonic()
                 self.deadlines.ran("media_timers", TICK, TICK_SLACK, now)
                 self.connectivity.retransmit_handshakes()
+                self._flush_presence(now)
                 if now - last_feedback >= TWCC_FEEDBACK_INTERVAL - 0.01:
                     last_feedback = now
                     self.congestion.tick(now)
@@ -326,6 +329,11 @@ class Node:
                 raise
             except Exception:  # noqa: BLE001
                 log.exception("node ticker failed")
+
+    def _flush_presence(self, now: float) -> None:
+        for room in list(self.rooms.values()):
+            if room.presence.due(now):
+                room.flush_presence()
 
     def _every_second(self, participants: list[Participant], now: float) -> None:
         """Sessions past their resume grace or consent end; the others' reports, layer rates and retries. Each
