@@ -7,9 +7,10 @@ PRESENCE_INTERVAL old, when PRESENCE_BATCH_MAX are waiting, or just before any o
 presence change is never overtaken (an `mls_join_request` still follows its sender's join, a `mls_resync` the
 leave that caused it). The changes are the version-1 messages themselves: a client replays them one by one.
 
-A recipient may get changes from before its own snapshot (`joined`), its own join among them. Every change sets
-one participant's presence (joined = present, left = absent), so replaying them in order after the snapshot ends
-in the room as it is: the last change about each participant wins, exactly as it did in the room.
+A participant that joined during the batch gets only the changes after its join (its snapshot, `joined`, holds
+the others). One that resumed during it may get changes its new snapshot already holds: every change sets one
+participant's presence (joined = present, left = absent), so replaying them in order after the snapshot ends in
+the room as it is — the last change about each participant wins, exactly as it did in the room.
 """
 
 from __future__ import annotations

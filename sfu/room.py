@@ -59,13 +59,24 @@ class Room:
             self.flush_presence()
 
     def flush_presence(self) -> bool:
-        """Sends the waiting presence changes to everyone in the room as one message; true if there were any."""
+        """Sends the waiting presence changes to everyone in the room as one message; true if there were any.
+        A participant whose join is in the batch gets only what came after it: its snapshot (`joined`, made at
+        its join) holds the rest."""
         message = self.presence.take()
         if message is None:
             return False
-        shared = Shared(message)
+        changes = message["changes"]
+        at = {c["participant"]["id"]: i for i, c in enumerate(changes) if c["type"] == "participant_joined"}
+        whole = Shared(message)
+        tails: dict[int, Shared] = {}
         for p in self.participants.values():
-            p.send(shared)
+            i = at.get(p.id)
+            if i is None:
+                p.send(whole)
+            elif i + 1 < len(changes):
+                if i not in tails:
+                    tails[i] = Shared({"type": "presence", "changes": changes[i + 1:]})
+                p.send(tails[i])
         return True
 
     def broadcast(self, message: dict[str, Any], exclude: Participant | None = None) -> None:
