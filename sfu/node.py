@@ -48,6 +48,7 @@ from sfu.room import Room
 from sfu.transport.connectivity import Connectivity
 from sfu.transport.demux import Demux
 from sfu.transport.dtls import Certificate
+from sfu.transport.handshakes import Handshakes
 from sfu.transport.ice import IceLite, new_credentials
 from sfu.turn import ice_server
 from sfu.workers import WorkerPlacement, cores_given, worker_count
@@ -113,6 +114,7 @@ class Node:
         self._media: MediaThread | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # the duties
+        self.dtls_handshakes = Handshakes()  # DTLS handshake steps on a thread of their own, not the loop
         self.connectivity = Connectivity(self)
         self.demux = Demux(self)
         self.negotiation = Negotiation(self)
@@ -171,6 +173,7 @@ class Node:
             self.leave(p, reason="node_stopping")
         for t in self._tasks:
             t.cancel()
+        self.dtls_handshakes.shutdown()
         if self.sock is not None:
             if self._media is not None:
                 await asyncio.to_thread(self._media.stop)
@@ -269,8 +272,7 @@ class Node:
         for track in list(p.published.values()):
             self.publications.remove_track(track)
         self.ice.unregister(p.ice_ufrag)
-        if p.dtls is not None:
-            p.dtls.close()
+        self.connectivity.close(p)
         self.media_engine.remove_peer(p.peer)
         self.workers.release(p.room.key, p.worker)
         self.peers.give(p.peer)
