@@ -4,7 +4,8 @@ paused, and the node's registration never lapses.
 Measured with 400 light subscribers before: the registration expired and was restored four times in 80 s (joins
 refused `node_not_registered`), 121 participants got "consent expired, media paused". Heartbeats now run on a
 thread of their own, admission's registry calls off the event loop, consent judges a check by when the media
-thread received it, and the per-participant work of each second is spread over its ticks.
+thread received it, and the per-participant work of each second is spread over its ticks. Then (protocol 2)
+presence goes in batches, and DTLS handshake steps run on a thread of their own (sfu/transport/handshakes.py).
 
 CI runs 150 light bench peers (loadtests/bench/peer.py) joining at 50 per second into a real node process
 registered in a real redis-server; `python -m loadtests.bench.storm --peers 400` is the full storm (README).
