@@ -77,7 +77,7 @@ def build_node(
     agent = NodeAgent(node, guard, record, capacity=capacity) if guard is not None and record is not None else None
     signalling = NodeSignalling(node, verifier, limits=limits)
     _, signalling.metrics = metrics_endpoint(
-        node, capacity, signalling_refusals=signalling.refusals,
+        node, capacity, signalling_refusals=signalling.refusals, signalling_sent=signalling.sent,
         revocations=revocations if isinstance(revocations, HttpRevocations) else None)
 
     @contextlib.asynccontextmanager

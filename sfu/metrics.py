@@ -16,11 +16,12 @@ from signalling.tokens import HttpRevocations
 
 class NodeCollector(Collector):
     def __init__(self, node: Node, capacity: int = 200, signalling_refusals: Mapping[str, int] | None = None,
-                 revocations: HttpRevocations | None = None) -> None:
+                 revocations: HttpRevocations | None = None, signalling_sent: Mapping[str, int] | None = None) -> None:
         self.node = node
         self.revocations = revocations
         self.capacity = capacity
         self.signalling_refusals = signalling_refusals if signalling_refusals is not None else {}
+        self.signalling_sent = signalling_sent if signalling_sent is not None else {}
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         node = self.node
@@ -63,6 +64,12 @@ class NodeCollector(Collector):
         for reason, n in sorted(self.signalling_refusals.items()):
             refused.add_metric([*ids, reason], n)
         yield refused
+        sent = CounterMetricFamily("castellan_signalling_messages_sent",
+                                   "WebSocket frames the node wrote to participants, by message type",
+                                   labels=[*labels, "type"])
+        for kind, n in sorted(self.signalling_sent.items()):
+            sent.add_metric([*ids, kind], n)
+        yield sent
         if self.revocations is not None:
             age = self.revocations.age()
             yield gauge("castellan_node_revocations_age_seconds",
@@ -138,8 +145,8 @@ class NodeCollector(Collector):
 
 def metrics_endpoint(
     node: Node, capacity: int = 200, signalling_refusals: Mapping[str, int] | None = None,
-    revocations: HttpRevocations | None = None,
+    revocations: HttpRevocations | None = None, signalling_sent: Mapping[str, int] | None = None,
 ) -> tuple[CollectorRegistry, Callable[[], bytes]]:
     registry = CollectorRegistry()
-    registry.register(NodeCollector(node, capacity, signalling_refusals, revocations))
+    registry.register(NodeCollector(node, capacity, signalling_refusals, revocations, signalling_sent))
     return registry, lambda: generate_latest(registry)

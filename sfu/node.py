@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from native import engine as native
 from native.interface import EngineApi
 from native.threaded import MediaThread, ThreadedEngine
+from sfu import presence
 from sfu.admission import Admission, JoinRefused
 from sfu.allocation.lastn import LastN
 from sfu.allocation.selection import LayerAllocation
@@ -47,6 +48,7 @@ from sfu.room import Room
 from sfu.transport.connectivity import Connectivity
 from sfu.transport.demux import Demux
 from sfu.transport.dtls import Certificate
+from sfu.transport.handshakes import Handshakes
 from sfu.transport.ice import IceLite, new_credentials
 from sfu.turn import ice_server
 from sfu.workers import WorkerPlacement, cores_given, worker_count
@@ -112,6 +114,7 @@ class Node:
         self._media: MediaThread | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # the duties
+        self.dtls_handshakes = Handshakes()  # DTLS handshake steps on a thread of their own, not the loop
         self.connectivity = Connectivity(self)
         self.demux = Demux(self)
         self.negotiation = Negotiation(self)
@@ -170,6 +173,7 @@ class Node:
             self.leave(p, reason="node_stopping")
         for t in self._tasks:
             t.cancel()
+        self.dtls_handshakes.shutdown()
         if self.sock is not None:
             if self._media is not None:
                 await asyncio.to_thread(self._media.stop)
@@ -217,7 +221,8 @@ class Node:
         room.speakers.join(p.id)
         self.by_peer[peer] = p
         self.by_id[p.id] = p
-        room.broadcast({"type": "participant_joined", "participant": p.describe()}, exclude=p)
+        # batched with the other joins and leaves of its interval: one frame per recipient, not one per join
+        room.announce(presence.joined(p.describe()), time.monotonic())
         log.info("join room=%s/%s participant=%s", room.tenant, room.name, p.id,
                  extra={"tenant": room.tenant, "room": room.name, "participant": p.id})
         return p
@@ -225,7 +230,7 @@ class Node:
     def snapshot(self, p: Participant, resumed: bool = False) -> dict[str, Any]:
         return {
             "type": "joined",
-            "protocol": 1,
+            "protocol": 2,  # 2: joins and leaves come batched in `presence` (sfu/presence.py)
             "participant": p.id,
             "name": p.name,
             "room": p.room.name,
@@ -267,8 +272,7 @@ class Node:
         for track in list(p.published.values()):
             self.publications.remove_track(track)
         self.ice.unregister(p.ice_ufrag)
-        if p.dtls is not None:
-            p.dtls.close()
+        self.connectivity.close(p)
         self.media_engine.remove_peer(p.peer)
         self.workers.release(p.room.key, p.worker)
         self.peers.give(p.peer)
@@ -277,7 +281,7 @@ class Node:
         room = p.room
         room.participants.pop(p.id, None)
         room.speakers.leave(p.id)
-        room.broadcast({"type": "participant_left", "participant": p.id, "reason": reason})
+        room.announce(presence.left(p.id, reason), time.monotonic())
         self.handshakes.bytes_out += room.deliver(room.group.left(p.id, list(room.participants)))
         try:
             self.admission.left(p.tenant, room.name, p.id)
@@ -308,6 +312,7 @@ class Node:
                 now = time.monotonic()
                 self.deadlines.ran("media_timers", TICK, TICK_SLACK, now)
                 self.connectivity.retransmit_handshakes()
+                self._flush_presence(now)
                 if now - last_feedback >= TWCC_FEEDBACK_INTERVAL - 0.01:
                     last_feedback = now
                     self.congestion.tick(now)
@@ -326,6 +331,11 @@ class Node:
                 raise
             except Exception:  # noqa: BLE001
                 log.exception("node ticker failed")
+
+    def _flush_presence(self, now: float) -> None:
+        for room in list(self.rooms.values()):
+            if room.presence.due(now):
+                room.flush_presence()
 
     def _every_second(self, participants: list[Participant], now: float) -> None:
         """Sessions past their resume grace or consent end; the others' reports, layer rates and retries. Each

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sfu.subscription import Subscription
     from sfu.track import Track
     from sfu.transport.dtls import DtlsSession
+    from sfu.transport.handshakes import Handshake
 
 
 OUTBOX_SIZE = 1024  # signalling messages queued for one socket; one more closes it as too slow (see send)
@@ -61,6 +62,7 @@ class Participant:
     remote_pwd: str = ""  # its ice-pwd: the node's own checks (path verification) are signed with it
     remote_fingerprints: list[tuple[str, str]] = field(default_factory=list)
     dtls: DtlsSession | None = None
+    handshake: Handshake | None = None  # its DTLS session as the handshake thread drives it (transport/handshakes.py)
     media_address: tuple[str, int] | None = None
     address_seen: float = 0.0
     offer_version: int = 0

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sfu.allocation.speaker import SpeakerDetector
 from sfu.e2ee.delivery import Delivery, GroupLog
+from sfu.presence import PresenceBatch
 
 if TYPE_CHECKING:
     from sfu.participant import Participant
@@ -43,6 +44,7 @@ class Room:
     speakers: SpeakerDetector = field(default_factory=SpeakerDetector)
     group: GroupLog = field(default_factory=GroupLog)  # the MLS Delivery Service's state; gone with the room
     locked: bool = False  # a host locked the meeting: nobody but a host joins (sfu/host.py, sfu/admission.py)
+    presence: PresenceBatch = field(default_factory=PresenceBatch)  # joins and leaves not yet sent (sfu/presence.py)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -51,7 +53,34 @@ class Room:
     def tracks(self) -> list[Track]:
         return [t for p in self.participants.values() for t in p.published.values()]
 
+    def announce(self, change: dict[str, Any], now: float) -> None:
+        """A join or leave: sent with the others of its interval (the node's ticker flushes due batches)."""
+        if self.presence.add(change, now):
+            self.flush_presence()
+
+    def flush_presence(self) -> bool:
+        """Sends the waiting presence changes to everyone in the room as one message; true if there were any.
+        A participant whose join is in the batch gets only what came after it: its snapshot (`joined`, made at
+        its join) holds the rest."""
+        message = self.presence.take()
+        if message is None:
+            return False
+        changes = message["changes"]
+        at = {c["participant"]["id"]: i for i, c in enumerate(changes) if c["type"] == "participant_joined"}
+        whole = Shared(message)
+        tails: dict[int, Shared] = {}
+        for p in self.participants.values():
+            i = at.get(p.id)
+            if i is None:
+                p.send(whole)
+            elif i + 1 < len(changes):
+                if i not in tails:
+                    tails[i] = Shared({"type": "presence", "changes": changes[i + 1:]})
+                p.send(tails[i])
+        return True
+
     def broadcast(self, message: dict[str, Any], exclude: Participant | None = None) -> None:
+        self.flush_presence()  # nothing overtakes a presence change
         message = Shared(message)  # one object for every recipient: encoded once (never changed once queued)
         for p in self.participants.values():
             if p is not exclude:
@@ -60,6 +89,9 @@ class Room:
     def deliver(self, deliveries: Iterable[Delivery]) -> int:
         """Sends the Delivery Service's messages; returns the characters queued (fan-out included)."""
         sent = 0
+        deliveries = list(deliveries)
+        if deliveries:
+            self.flush_presence()  # an MLS message about a participant follows the change that announced it
         for d in deliveries:
             size = len(json.dumps(d.message, separators=(",", ":")))
             if d.to is not None:

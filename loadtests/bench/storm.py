@@ -9,7 +9,10 @@ behind a trusted proxy as through the chart's ingress — WebSocket, join token,
 staying `--hold` seconds. What it checks, every quarter second from its own thread: the node's registration is
 in Redis the whole time. At the end, from the node's /metrics: event-loop lag (p50, p99, max), deadline misses
 (heartbeat, consent, media timers), consent expiries; from the peers: joins refused or failed, and subscribers
-that received no media in the last seconds of the hold. Loopback only; every loop bounded in count and time.
+that received no media in the last seconds of the hold; presence: how many frames told each subscriber about joins
+(batched since protocol 2: at most one per PRESENCE_INTERVAL, not one per join) and whether the roster each one
+builds from its snapshot and those frames is the room; the node's frames sent, by type. Loopback only; every loop
+bounded in count and time.
 
 `run_storm` is what tests/node/test_join_storm.py runs with fewer peers.
 """
@@ -33,6 +36,7 @@ from loadtests.bench.peer import Publisher, Subscriber
 from loadtests.bench.target import CastellanTarget, free_port
 from residency.model import Region, TenantView
 from residency.registry import RedisRegistry
+from sfu import presence
 from tests.cluster.cluster import RedisProc
 
 RECEIVING_WINDOW = 3.0  # a subscriber counts as receiving if media reached it in the last this many seconds
@@ -48,12 +52,19 @@ class StormResult:
     join_p99: float = 0.0  # one peer's WebSocket open -> DTLS done
     registry_gaps: int = 0  # registry polls that found no node record
     metrics: dict[str, float] = field(default_factory=dict)
+    presence_frames: dict[str, int] = field(default_factory=dict)  # subscriber -> frames carrying presence
+    room_frames: dict[str, int] = field(default_factory=dict)  # subscriber -> other room messages (each may flush)
+    rosters_wrong: int = 0  # subscribers whose snapshot + presence is not the room at the end
+
+    @property
+    def presence_max(self) -> int:
+        return max(self.presence_frames.values(), default=0)
 
     @property
     def ok(self) -> bool:
         m = self.metrics
         return (self.joined == self.peers and not self.refused and self.receiving == self.peers
-                and self.registry_gaps == 0 and m.get("consent_expired", 0) == 0
+                and self.registry_gaps == 0 and self.rosters_wrong == 0 and m.get("consent_expired", 0) == 0
                 and m.get("misses_heartbeat", 0) == 0 and m.get("misses_consent", 0) == 0)
 
     def lines(self) -> list[str]:
@@ -67,6 +78,11 @@ class StormResult:
             f"max {m.get('lag_max', 0) * 1000:.0f} ms",
             f"deadline misses: heartbeat {m.get('misses_heartbeat', 0):.0f}, consent {m.get('misses_consent', 0):.0f}, "
             f"media timers {m.get('misses_media_timers', 0):.0f}; consent expired {m.get('consent_expired', 0):.0f}",
+            f"presence frames per subscriber: max {self.presence_max}, mean "
+            f"{sum(self.presence_frames.values()) / max(1, len(self.presence_frames)):.1f} (joins: {self.joined}); "
+            f"rosters not the room: {self.rosters_wrong}",
+            f"node frames sent: {m.get('sent_total', 0):.0f} "
+            f"({', '.join(f'{k[5:]} {v:.0f}' for k, v in sorted(m.items()) if k.startswith('sent_') and k != 'sent_total')})",
             "PASS" if self.ok else "FAIL",
         ]
 
@@ -88,7 +104,34 @@ def parse_metrics(text: str) -> dict[str, float]:
             out[f"misses_{labels['duty']}"] = value
         elif name == "castellan_consent_expired_total":
             out["consent_expired"] = value
+        elif name == "castellan_signalling_messages_sent_total":
+            out[f"sent_{labels['type']}"] = value
+            out["sent_total"] = out.get("sent_total", 0) + value
     return out
+
+
+PRESENCE_TYPES = ("presence", "participant_joined", "participant_left")
+
+
+def presence_figures(result: StormResult, snapshots: dict[str, dict[str, Any]],
+                     events: dict[str, list[tuple[float, dict[str, Any]]]], names: list[str]) -> None:
+    """Per subscriber: frames carrying presence, other room messages, and whether its snapshot + presence
+    (applied as a client does, sfu/presence.py `apply`) is everyone who joined."""
+    everyone = {snap["participant"] for snap in snapshots.values()}
+    for name in names:
+        snap = snapshots.get(name)
+        if snap is None:
+            continue
+        roster = {q["id"]: q for q in snap.get("participants", [])}
+        frames = room = 0
+        for _, msg in events.get(name, []):
+            if msg.get("type") in PRESENCE_TYPES:
+                frames += 1
+                presence.apply(roster, msg, snap["participant"])
+            else:
+                room += 1
+        result.presence_frames[name], result.room_frames[name] = frames, room
+        result.rosters_wrong += set(roster) != everyone - {snap["participant"]}
 
 
 class RegistryWatch:
@@ -181,6 +224,7 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
         result.receiving = sum(1 for s in subs if s.media_packets > before[s.name])
         text = await asyncio.to_thread(_fetch_text, f"http://127.0.0.1:{target.http}/metrics")
         result.metrics = parse_metrics(text)
+        presence_figures(result, target.snapshots, target.events, [s.name for s in subs])
         watch.stop()
         result.registry_gaps = watch.gaps
         return result

@@ -147,6 +147,7 @@ class CastellanTarget(Target):
         self.answers: dict[str, asyncio.Queue[dict[str, Any]]] = {}
         self.last_answer: dict[str, dict[str, Any]] = {}
         self.events: dict[str, list[tuple[float, dict[str, Any]]]] = {}  # other signalling messages, timed
+        self.snapshots: dict[str, dict[str, Any]] = {}  # each peer's `joined`
         self.published_tracks: dict[str, str] = {}  # kind -> track id
         # peer name -> the client address a trusted proxy in front of the node vouches for (X-Forwarded-For; the
         # node must be started with --trusted-proxies 127.0.0.1/32): many users, not one address (the join storm)
@@ -272,6 +273,7 @@ class CastellanTarget(Target):
         if msg.get("type") != "joined":
             raise RuntimeError(f"{peer.name}: join refused: {msg}")
         self.sockets[peer.name] = ws
+        self.snapshots[peer.name] = msg
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.answers[peer.name] = q
         events = self.events.setdefault(peer.name, [])
@@ -312,6 +314,7 @@ class CastellanTarget(Target):
                 await asyncio.wait_for(ws.close(), 5)
         self.answers.pop(peer.name, None)
         self.events.pop(peer.name, None)
+        self.snapshots.pop(peer.name, None)
         peer.close()
 
     async def join_subscriber(self, peer: Subscriber) -> None:

@@ -23,6 +23,7 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
 from aiortc.rtp import RtpPacket
 
 from loadtests.media import read_frame_number
+from sfu import presence
 
 log = logging.getLogger("castellan.bot")
 
@@ -104,6 +105,7 @@ class Bot:
         self.ws: Any = None
         self.joined: dict[str, Any] = {}
         self.tracks: dict[str, dict[str, Any]] = {}  # remote track id -> description
+        self.participants: dict[str, dict[str, Any]] = {}  # the others in the room: snapshot + presence batches
         self.mid_to_track: dict[str, str] = {}
         self.received: dict[str, ReceivedTrack] = {}
         self.messages: list[dict[str, Any]] = []
@@ -128,6 +130,7 @@ class Bot:
         if msg.get("type") != "joined":
             raise RuntimeError(f"join refused: {msg}")
         self.joined = msg
+        self.participants = {p["id"]: p for p in msg.get("participants", [])}
         for t in msg["tracks"]:
             self.tracks[t["id"]] = t
         self._tasks.append(asyncio.create_task(self._reader()))
@@ -143,6 +146,8 @@ class Bot:
                 kind = msg.get("type")
                 if kind == "answer":
                     await self._answers.put(msg)
+                elif kind in ("presence", "participant_joined", "participant_left"):
+                    presence.apply(self.participants, msg, self.joined.get("participant"))
                 elif kind == "track_published":
                     self.tracks[msg["track"]["id"]] = msg["track"]
                     self._renegotiate.set()

@@ -58,7 +58,7 @@ export class HeadlessMember extends EventTarget {
           this.bytesIn += data.length;
           if (this.deferred) return;
         }
-        if (this.deferred && msg.type.startsWith("participant_")) return;
+        if (this.deferred && (msg.type === "presence" || msg.type.startsWith("participant_"))) return;
         this.e2ee.handle(msg);
       });
     });

@@ -84,6 +84,7 @@ class NodeSignalling:
         # behind the deployment's proxy every socket comes from the proxy: the per-address caps need the client's
         self.forwarded = ForwardedRule(parse_networks(node.config.trusted_proxies), node.config.forwarded_hops)
         self.refusals: Counter[str] = Counter()  # error codes sent and sockets closed, by code (metrics)
+        self.sent: Counter[str] = Counter()  # frames written to sockets, by message type (metrics)
         self.connections = 0  # open signalling sockets
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -257,6 +258,7 @@ class NodeSignalling:
                     log.error("signalling message of type %r cannot be encoded: dropped", msg.get("type"))
                     continue
                 await ws.send_text(text)
+                self.sent[msg.get("type", "")] += 1
                 if msg.get("type") == "left":
                     await ws.close()
                     return

@@ -13,11 +13,12 @@ import time
 from typing import TYPE_CHECKING
 
 from sfu.participant import MediaState
-from sfu.transport.dtls import DtlsSession
+from sfu.transport.dtls import DtlsSession, SrtpKeys
 
 if TYPE_CHECKING:
     from sfu.node import Node
     from sfu.participant import Participant
+    from sfu.transport.handshakes import Handshake
 
 log = logging.getLogger("castellan.node")
 
@@ -42,7 +43,6 @@ class Connectivity:
         if p is None or p.left:
             return
         now = time.monotonic() if arrived is None else min(arrived, time.monotonic())
-        engine = node.media_engine
         if out.verified is not None:
             # the new address answered the node's own check: it holds the participant's ICE password
             if p.media_address != out.verified:
@@ -62,9 +62,10 @@ class Connectivity:
         elif out.fresh:
             p.address_seen = now
         if p.dtls is None and p.remote_fingerprints:
-            peer = p.peer
-            p.dtls = DtlsSession(node.certificate, p.remote_fingerprints, lambda d: engine.send_raw(peer, d),
-                                 server=True)
+            fingerprints = p.remote_fingerprints
+            p.handshake = node.dtls_handshakes.new(
+                lambda send: DtlsSession(node.certificate, fingerprints, send, server=True))
+            p.dtls = p.handshake.session
 
     def _bind(self, p: Participant, addr: tuple[str, int], now: float) -> None:
         self.node.media_engine.set_peer_address(p.peer, addr[0], addr[1])
@@ -74,12 +75,27 @@ class Connectivity:
         p.address_seen = now
 
     def on_dtls(self, peer: int, data: bytes) -> None:
+        """A DTLS record. Handshake steps run on the handshake thread (transport/handshakes.py); a record after
+        the handshake (an alert, a close) is read here."""
         node = self.node
         p = node.by_peer.get(peer)
-        if p is None or p.dtls is None:
+        h = p.handshake if p is not None else None
+        if p is None or h is None:
             node.control_drops["dtls_unexpected"] += 1
             return
-        keys = p.dtls.feed(data)
+        if h.session.state == "connected" and not h.busy:
+            h.session.feed(data)
+            self._flush(p)
+            return
+        if not node.dtls_handshakes.feed(h, data, lambda h, keys: self._stepped(p, h, keys)):
+            node.control_drops["dtls_queue_full"] += 1
+
+    def _stepped(self, p: Participant, h: Handshake, keys: SrtpKeys | None) -> None:
+        """After a handshake step (on the loop): send what it wrote; a failure or the keys."""
+        node = self.node
+        if p.left or p.handshake is not h or p.dtls is None:
+            return
+        self._flush(p)
         if p.dtls.state == "failed":
             node.control_drops["dtls_failed"] += 1
             p.media = MediaState.FAILED
@@ -93,13 +109,31 @@ class Connectivity:
             for sub in p.subscriptions.values():
                 node.keyframes.request(sub.track, sub.layer, force=True)
 
+    def _flush(self, p: Participant) -> None:
+        """What the participant's DTLS session wrote, to its media address (from the loop only)."""
+        h = p.handshake
+        if h is None or not h.outgoing:
+            return
+        out = h.outgoing[:]
+        h.outgoing.clear()  # the same list: the session appends to it
+        for record in out:
+            self.node.media_engine.send_raw(p.peer, record)
+
+    def close(self, p: Participant) -> None:
+        """The participant leaves: its DTLS session closes (its close_notify sent while the peer still exists)."""
+        if p.handshake is not None:
+            self.node.dtls_handshakes.close(p.handshake)
+            self._flush(p)
+
     def retransmit_handshakes(self) -> None:
-        """DTLS retransmission timers of handshakes under way."""
+        """DTLS retransmission timers of handshakes under way (not of one whose step is on the thread)."""
         for p in list(self.node.by_id.values()):
-            if p.dtls is not None and p.dtls.state == "connecting":
-                t = p.dtls.timeout()
+            h = p.handshake
+            if h is not None and not h.busy and h.session.state == "connecting":
+                t = h.session.timeout()
                 if t is not None and t <= 0:
-                    p.dtls.handle_timeout()
+                    h.session.handle_timeout()
+                    self._flush(p)
 
     def consent_expired(self, p: Participant, now: float) -> bool:
         """Stops sending to a participant whose consent checks stopped; True when it then has to leave (its

@@ -165,7 +165,7 @@ export class E2EE extends EventTarget {
     return this.member.resumed(joined);
   }
 
-  /** Every node message of type mls_*, plus participant_joined / participant_left. True if consumed. */
+  /** Every node message of type mls_*, plus presence (`presence`; v1 participant_joined / participant_left). True if consumed. */
   handle(msg) {
     return this.member.handle(msg);
   }

@@ -1,9 +1,11 @@
-// One participant's session with a Castellan node (docs/protocol.md, v1): the WebSocket, the peer connection,
+// One participant's session with a Castellan node (docs/protocol.md, v2): the WebSocket, the peer connection,
 // negotiation (the client always offers), subscriptions (a recvonly transceiver per announced track, the full
 // mid -> track mapping in every offer), resume after a dropped socket, ICE restart after a network change.
 //
 // Events (EventTarget): "joined", "roster", "tracks", "chat", "connection", "notice", "left", "fatal",
 // "hostrequest", "locked".
+
+import { isPresence, presenceChanges } from "./presence.js";
 
 const OFFER_TIMEOUT_MS = 10000;
 const RESUME_WINDOW_MS = 25000; // the node keeps a detached participant 30 s by default
@@ -160,8 +162,18 @@ export class Session extends EventTarget {
 
   _onMessage(msg) {
     // the MLS Delivery Service's messages and the node's presence hints go to the member (docs/e2ee.md)
-    if (this.e2ee && (msg.type.startsWith("mls_") || msg.type === "participant_joined" || msg.type === "participant_left")) {
+    if (this.e2ee && (msg.type.startsWith("mls_") || isPresence(msg))) {
       this._e2ee((e) => e.handle(msg));
+    }
+    if (isPresence(msg)) {
+      // a batch of joins and leaves (v2 `presence`), oldest first: the last change about each one wins
+      const changes = presenceChanges(msg, this.me && this.me.participant);
+      for (const c of changes) {
+        if (c.type === "participant_joined") this.participants.set(c.participant.id, c.participant);
+        else this.participants.delete(c.participant);
+      }
+      if (changes.length) this._emit("roster", this.participants);
+      return;
     }
     switch (msg.type) {
       case "answer": {
@@ -170,14 +182,6 @@ export class Session extends EventTarget {
         if (w) w.resolve(msg);
         break;
       }
-      case "participant_joined":
-        this.participants.set(msg.participant.id, msg.participant);
-        this._emit("roster", this.participants);
-        break;
-      case "participant_left":
-        this.participants.delete(msg.participant);
-        this._emit("roster", this.participants);
-        break;
       case "track_published":
         this.tracks.set(msg.track.id, msg.track);
         this.muted.set(msg.track.id, !!msg.track.muted);

@@ -294,7 +294,8 @@ def attack_ghost(x: Attack) -> None:
     old_commit = _mls(la, "mls_commit", "to_node")[0]
     epoch = state(x.parts["A"])["epoch"]
     for link in (la, lb):
-        link.inject({"type": "participant_joined", "participant": {"id": "ghost", "name": "Ghost"}})
+        link.inject({"type": "presence", "changes": [{"type": "participant_joined",
+                                                      "participant": {"id": "ghost", "name": "Ghost"}}]})
         link.inject({"type": "mls_join_request", "from": "ghost", "data": kp})
         link.inject({"type": "mls_commit", "from": "ghost", "epoch": epoch, "commit": old_commit["commit"]})
     time.sleep(6)  # past every member's commit timer (rank × 1.5 s)
@@ -382,7 +383,7 @@ def attack_alone(x: Attack) -> None:
         if link.n >= first:
             if m.get("type") == "joined":
                 return [{**m, "mls": {"epoch": None}, "participants": [], "tracks": []}]
-            if m.get("type") in ("participant_joined", "participant_left", "track_published") or \
+            if m.get("type") in ("presence", "participant_joined", "participant_left", "track_published") or \
                     str(m.get("type")).startswith("mls_"):
                 return []
         return [m]

@@ -345,6 +345,41 @@ test("a node that echoes a member's own commit back to it: the commit still coun
   assert.equal(r.members.get("alice").member.counts.refused_commits, 0);
 });
 
+test("presence in batches (protocol 2): a burst of joins is added by one commit, in order, as with single changes", async () => {
+  const r = await meeting("alice", "bob");
+  r.batch = [];
+  const before = r.commits.length;
+  const joiners = Array.from({ length: 12 }, (_, i) => `j${i}`);
+  for (const j of joiners) await r.join(j);
+  r.flushPresence();
+  await r.settle();
+  assert.equal(r.commits.length - before, 1, "one commit for all of them");
+  const all = ["alice", "bob", ...joiners].sort().join(",");
+  for (const e of r.members.values()) {
+    assert.equal(ids(e.e2ee.roster()), all);
+    assert.equal(e.e2ee.epoch(), 2);
+    assert.ok(!e.member.present.has(e.id), "a member counted its own join as someone present");
+  }
+});
+
+test("presence in batches: a join then leave in one batch adds nobody; a leave then join of one id ends present", async () => {
+  const r = await meeting("alice", "bob");
+  const a = r.members.get("alice").e2ee;
+  const joined = (id) => ({ type: "participant_joined", participant: { id, name: id } });
+  assert.equal(await a.handle({ type: "presence", changes: [joined("ghost"), { type: "participant_left", participant: "ghost" }] }), false);
+  assert.ok(!r.members.get("alice").member.present.has("ghost"));
+  await a.handle({ type: "presence", changes: [{ type: "participant_left", participant: "bob" }, joined("bob")] });
+  assert.ok(r.members.get("alice").member.present.has("bob"), "the last change about bob is his join");
+  for (const m of [{ type: "presence" }, { type: "presence", changes: "x" }, { type: "presence", changes: [null, 5, {}, { type: "mls_commit", epoch: 0 }] },
+    { type: "presence", changes: [{ type: "participant_joined", participant: { id: 7 } }, { type: "participant_left", participant: { id: "bob" } }] }]) {
+    assert.equal(await a.handle(m), false);
+  }
+  assert.ok(r.members.get("alice").member.present.has("bob"));
+  await r.settle();
+  assert.equal(a.epoch(), 1, "nothing in those batches made a commit");
+  assert.equal(ids(a.roster()), "alice,bob");
+});
+
 test("participant_joined / participant_left are observed, not consumed; unknown or malformed messages do not crash", async () => {
   const r = await meeting("alice");
   const a = r.members.get("alice").e2ee;

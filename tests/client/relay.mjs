@@ -14,6 +14,20 @@ export class Relay {
     this.commits = []; // [{from, epoch, commit}] accepted, in order
     this.sent = []; // every client -> node message, for the tests to look at
     this.intercept = null; // (from, msg) => msg | null: a hostile node's hook on client -> node
+    this.batch = null; // an array: presence is batched as the node does (sfu/presence.py) until flushPresence()
+  }
+
+  /** A join or leave: sent at once as a batch of one, or queued when batching (the node's 200 ms). */
+  _presence(change, except = null) {
+    if (this.batch) { this.batch.push(change); return; }
+    for (const o of this.members.keys()) if (o !== except) this.deliver(o, { type: "presence", changes: [change] });
+  }
+
+  /** Sends the queued changes to everyone present, the joiners themselves included, as the node does. */
+  flushPresence() {
+    if (!this.batch || !this.batch.length) return;
+    const msg = { type: "presence", changes: this.batch.splice(0) };
+    for (const o of this.members.keys()) this.deliver(o, msg);
   }
 
   /** A member that joins now; `opts` go to Member (timers, …). */
@@ -25,7 +39,8 @@ export class Relay {
     entry.e2ee.addEventListener("warning", (ev) => entry.warnings.push(ev.detail));
     const others = [...this.members.keys()];
     this.members.set(id, entry);
-    for (const o of others) this.deliver(o, { type: "participant_joined", participant: { id, name } });
+    // presence as the node sends it since protocol 2: in batches (tests/node/test_presence.py)
+    this._presence({ type: "participant_joined", participant: { id, name } }, id);
     await entry.e2ee.start({ type: "joined", participant: id, name, room: "room-1", participants: others.map((p) => ({ id: p })),
       mls: { epoch: opts.claimAlone ? null : this.epoch } });
     return entry;
@@ -35,7 +50,7 @@ export class Relay {
     const e = this.members.get(id);
     this.members.delete(id);
     e.e2ee.stop();
-    for (const o of this.members.keys()) this.deliver(o, { type: "participant_left", participant: id });
+    this._presence({ type: "participant_left", participant: id, reason: "left" });
   }
 
   deliver(to, msg) {
@@ -51,6 +66,7 @@ export class Relay {
     this.sent.push({ from, msg: msg0 });
     const msg = this.intercept ? this.intercept(from, msg0) : msg0;
     if (!msg) return;
+    this.flushPresence(); // nothing the Delivery Service sends overtakes a presence change (sfu/room.py)
     switch (msg.type) {
       case "mls_create":
         if (this.epoch === null) { this.epoch = 0; this.deliver(from, { type: "mls_created", epoch: 0 }); }

@@ -15,6 +15,7 @@
 import * as mls from "../vendor/ts-mls.js";
 import { CIPHERSUITE, PSK_ID, b64u, bytesEqual, decodeIdentity, encodeIdentity, keyPackageProof, linkSecrets, unb64u } from "./link.js";
 import { EXPORTER_LABEL, NK } from "./sframe.js";
+import { isPresence, presenceChanges } from "../presence.js";
 
 export const COMMIT_BATCH_MS = 100; // adds arriving within this are committed together
 export const RANK_DELAY_MS = 1500; // each further member in line waits this much longer before committing...
@@ -213,24 +214,25 @@ export class Member {
     this._timer = null;
   }
 
-  /** Every node message of type mls_* plus participant_joined / participant_left; true if it was ours. */
+  /** Every node message of type mls_* plus presence (v2 `presence`, v1 participant_joined / participant_left); true if it was ours. */
   handle(msg) {
     if (!msg || typeof msg.type !== "string") return Promise.resolve(false);
     const t = msg.type;
-    // participant_joined / participant_left are observed (a hint for who to add and remove), not consumed:
+    // presence changes are observed (a hint for who to add and remove), not consumed:
     // the session handles them too
-    if (t === "participant_joined") {
-      const id = msg.participant && typeof msg.participant === "object" ? msg.participant.id : msg.participant;
-      if (typeof id === "string") this.present.add(id);
-      this._serial(async () => { this._trackOutside(); this._schedule(); });
-      return Promise.resolve(false);
-    }
-    if (t === "participant_left") {
-      if (typeof msg.participant === "string") {
-        this.present.delete(msg.participant);
-        this.pendingAdds.delete(msg.participant);
+    if (isPresence(msg)) {
+      // one v2 `presence` batch or a single change, applied in order (the last change about each one wins)
+      let joined = false;
+      for (const c of presenceChanges(msg, this.me)) {
+        if (c.type === "participant_joined") {
+          this.present.add(c.participant.id);
+          joined = true;
+        } else {
+          this.present.delete(c.participant);
+          this.pendingAdds.delete(c.participant);
+        }
       }
-      this._serial(async () => this._schedule());
+      this._serial(async () => { if (joined) this._trackOutside(); this._schedule(); });
       return Promise.resolve(false);
     }
     if (!t.startsWith("mls_")) return Promise.resolve(false);

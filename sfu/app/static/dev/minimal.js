@@ -160,6 +160,12 @@ function onMessage(msg) {
     case "participant_left":
       state.participants.delete(msg.participant);
       break;
+    case "presence": // protocol 2: joins and leaves batched, oldest first; our own join may be among them
+      for (const c of Array.isArray(msg.changes) ? msg.changes : []) {
+        if (c && (c.type === "participant_joined" ? c.participant && c.participant.id !== state.me.participant
+          : c.type === "participant_left")) onMessage(c);
+      }
+      break;
     case "track_published":
       state.tracks.set(msg.track.id, msg.track);
       negotiate();
