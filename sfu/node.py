@@ -43,6 +43,7 @@ from sfu.host import HostControls
 from sfu.negotiation.offer import Negotiation
 from sfu.negotiation.publications import Publications
 from sfu.participant import Participant
+from sfu.recording import MediaHold
 from sfu.room import Room
 from sfu.transport.connectivity import Connectivity
 from sfu.transport.demux import Demux
@@ -123,6 +124,7 @@ class Node:
         self.congestion = CongestionControl(self)
         self.allocation = LayerAllocation(self)
         self.last_n = LastN(self)
+        self.recording = MediaHold(self)  # "required": no media before the recorder (sfu/recording.py)
 
     @property
     def media_engine(self) -> EngineApi:
@@ -210,7 +212,7 @@ class Node:
         worker = self.workers.place(key)
         self.media_engine.add_peer(peer, worker)
         p = Participant(id=claims.participant, name=claims.name or claims.participant, room=room, peer=peer,
-                        tenant=claims.tenant, worker=worker, host=claims.host)
+                        tenant=claims.tenant, worker=worker, host=claims.host, recorder=claims.recorder)
         p.ice_ufrag, p.ice_pwd = new_credentials()
         self.ice.register(p.ice_ufrag, p.ice_pwd, p)
         room.participants[p.id] = p
@@ -218,6 +220,7 @@ class Node:
         self.by_peer[peer] = p
         self.by_id[p.id] = p
         room.broadcast({"type": "participant_joined", "participant": p.describe()}, exclude=p)
+        self.recording.joined(p, claims.recording)
         log.info("join room=%s/%s participant=%s", room.tenant, room.name, p.id,
                  extra={"tenant": room.tenant, "room": room.name, "participant": p.id})
         return p
@@ -240,6 +243,7 @@ class Node:
             "mls": {"epoch": p.room.group.epoch},
             "host": p.host,  # this participant may use the host controls
             "locked": p.room.locked,
+            "recording": self.recording.describe(p.room),
         }
 
     def resume(self, participant_id: str, secret: str) -> Participant:
@@ -279,6 +283,7 @@ class Node:
         room.speakers.leave(p.id)
         room.broadcast({"type": "participant_left", "participant": p.id, "reason": reason})
         self.handshakes.bytes_out += room.deliver(room.group.left(p.id, list(room.participants)))
+        self.recording.update(room)  # a recorder leaving holds the media again
         try:
             self.admission.left(p.tenant, room.name, p.id)
         except Exception:  # noqa: BLE001

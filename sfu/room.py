@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sfu.allocation.speaker import SpeakerDetector
 from sfu.e2ee.delivery import Delivery, GroupLog
+from sfu.recording import RoomRecording
 
 if TYPE_CHECKING:
     from sfu.participant import Participant
@@ -43,6 +44,7 @@ class Room:
     speakers: SpeakerDetector = field(default_factory=SpeakerDetector)
     group: GroupLog = field(default_factory=GroupLog)  # the MLS Delivery Service's state; gone with the room
     locked: bool = False  # a host locked the meeting: nobody but a host joins (sfu/host.py, sfu/admission.py)
+    recording: RoomRecording = field(default_factory=RoomRecording)  # policy, held for the recorder (sfu/recording.py)
 
     @property
     def key(self) -> tuple[str, str]:
