@@ -66,6 +66,12 @@ JOINED: JSONObject = {
         },
     },
 }
+RECORDER_JOINED: JSONObject = {
+    **JOINED,
+    "required": [*JOINED["required"], "name", "role", "policy"],
+    "properties": {**JOINED["properties"], "name": {"type": "string"}, "role": {"type": "string", "enum": ["recorder"]},
+                   "policy": {"type": "string", "enum": ["allowed", "required"]}},
+}
 WAITING: JSONObject = {
     "type": "object", "required": ["status", "ticket"],
     "properties": {"status": {"type": "string", "enum": ["waiting"]}, "ticket": {"type": "string"},
@@ -273,6 +279,11 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("PUT", "/v1/tenants/{tenant}/links/{link}/recording-policy", rh.set_link_recording_policy,
              "Tighten a link's recording policy (audited; 422 link_cannot_loosen)", "recordings", auth="admin",
              path_params=TL, body=s.SET_LINK_RECORDING_POLICY, ok={200: LINK_RECORDING_POLICY}, errors=(404, 422)),
+    Endpoint("POST", "/v1/tenants/{tenant}/links/{link}/recorder", rh.recorder_credential,
+             "A recorder's join credential for the link's meeting: role recorder, the tenant's recorder name, "
+             "single use, bound to the room (audited: recording.recorder_credential; 422 recording_off)",
+             "recordings", auth="admin", path_params=TL, body=s.RECORDER_CREDENTIAL,
+             ok={200: RECORDER_JOINED}, errors=(404, 410, 422, 503)),
     Endpoint("POST", "/v1/tenants/{tenant}/recording-retention/apply", rh.apply_retention,
              "Apply the tenant's retention now: delete what has expired, except what a hold keeps (audited)",
              "recordings", auth="admin", path_params=T, body=s.EMPTY,
