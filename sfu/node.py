@@ -251,11 +251,13 @@ class Node:
         if p is None or p.left or not hmac.compare_digest(p.resume_secret, str(secret)):
             raise JoinRefused("resume_refused", "nothing to resume: the session ended or the secret is wrong")
         p.attach()
+        self.recording.update(p.room)  # a recorder back on its socket counts again
         return p
 
     def detach(self, p: Participant) -> None:
         """The signalling socket dropped: media continues; the participant may resume within the grace period."""
         p.detach(time.monotonic())
+        self.recording.update(p.room)  # a recorder whose socket died no longer counts (fail closed)
 
     def handle_offer(self, p: Participant, offer_sdp: str, subscriptions: dict[str, str]) -> str:
         return self.negotiation.handle_offer(p, offer_sdp, subscriptions)

@@ -7,8 +7,8 @@ meeting's effective policy, and `JoinClaims.recorder`, role `recorder`, which on
 participant's display name or anything in its messages changes nothing. A room runs under the strictest policy any
 of its credentials carried — a policy tightened mid-meeting tightens the room; nothing loosens it while it lasts.
 
-A recorder counts once it is in the room and, when the room has an MLS group, a member of it (it holds the keys,
-so the recording misses nothing). While a room is held every subscription in it is paused in the engine —
+A recorder counts once it is in the room, attached, and, when the room has an MLS group, a member of it (it holds
+the keys, so the recording misses nothing). While a room is held every subscription in it is paused in the engine —
 created paused, in the same locked call, so not one packet slips out — and the packets its publishers send
 meanwhile are counted as held (`held_packets`), never forwarded.
 """
@@ -45,9 +45,11 @@ class RoomRecording:
 
 
 def recorders(room: Room) -> list[str]:
-    """The participants that count as the room's recorder: recorder credential, and in the MLS group if any."""
+    """The participants that count as the room's recorder: recorder credential, its signalling attached (a recorder
+    that died stops counting at once, not after the resume grace), and in the MLS group if any."""
     members = room.group.members if room.group.epoch is not None else None
-    return [p.id for p in room.participants.values() if p.recorder and (members is None or p.id in members)]
+    return [p.id for p in room.participants.values()
+            if p.recorder and p.connected and (members is None or p.id in members)]
 
 
 class MediaHold:

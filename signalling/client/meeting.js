@@ -73,6 +73,7 @@ function wireSession(session) {
     app.locked = !!s.locked;
     app.ended = false;
     renderWhere(s);
+    app.recording = s.recording || null;
     renderRecordingIndicator();
     if (!$("quality").textContent) put($("quality"), "signal", "Connecting…");
     findLocalTransceivers();
@@ -122,6 +123,7 @@ function wireSession(session) {
     toast(app.locked ? "The host locked the meeting: nobody else can join." : "The host unlocked the meeting.");
     renderPeople();
   });
+  session.addEventListener("recording", (ev) => { app.recording = ev.detail; renderRecordingIndicator(); });
   session.addEventListener("chat", (ev) => onChat(ev.detail));
   session.addEventListener("connection", (ev) => {
     const d = ev.detail;
