@@ -51,27 +51,25 @@ LOCKOUT: JSONObject = {
                    "delay": {"type": "number", "description": "a link's added seconds per unknown guesser's check"},
                    "ref": {"type": "string", "description": "the pseudonym the audit log uses for this key"}},
 }
-JOINED: JSONObject = {
-    "type": "object",
-    "required": ["status", "token", "ws_url", "node", "room", "participant", "host", "expires_in", "processing"],
-    "properties": {
-        "status": {"type": "string", "enum": ["joined"]},
-        "token": {"type": "string", "description": "EdDSA JWT (kid), aud = node; single use; gates joining only"},
-        "ws_url": {"type": "string"}, "node": {"type": "string"}, "room": {"type": "string"},
-        "participant": {"type": "string"}, "host": {"type": "boolean"}, "expires_in": {"type": "integer"},
-        "processing": {
-            "type": "object", "required": ["region", "location", "jurisdiction", "policy"],
-            "properties": {"region": {"type": "string"}, "location": {"type": "string"},
-                           "jurisdiction": {"type": "string"}, "policy": {"type": "string"}},
-        },
+JOINED_REQUIRED = ["status", "token", "ws_url", "node", "room", "participant", "host", "expires_in", "processing"]
+JOINED_PROPERTIES: JSONObject = {
+    "status": {"type": "string", "enum": ["joined"]},
+    "token": {"type": "string", "description": "EdDSA JWT (kid), aud = node; single use; gates joining only"},
+    "ws_url": {"type": "string"}, "node": {"type": "string"}, "room": {"type": "string"},
+    "participant": {"type": "string"}, "host": {"type": "boolean"}, "expires_in": {"type": "integer"},
+    "processing": {
+        "type": "object", "required": ["region", "location", "jurisdiction", "policy"],
+        "properties": {"region": {"type": "string"}, "location": {"type": "string"},
+                       "jurisdiction": {"type": "string"}, "policy": {"type": "string"}},
     },
 }
-RECORDER_JOINED: JSONObject = {
-    **JOINED,
-    "required": [*JOINED["required"], "name", "role", "policy"],
-    "properties": {**JOINED["properties"], "name": {"type": "string"}, "role": {"type": "string", "enum": ["recorder"]},
-                   "policy": {"type": "string", "enum": ["allowed", "required"]}},
-}
+JOINED = _object(JOINED_REQUIRED, JOINED_PROPERTIES)
+# a recorder's credential (docs/recording.md): the join answer, plus its name, role and the meeting's policy
+RECORDER_JOINED = _object(
+    [*JOINED_REQUIRED, "name", "role", "policy"],
+    {**JOINED_PROPERTIES, "name": {"type": "string"}, "role": {"type": "string", "enum": ["recorder"]},
+     "policy": {"type": "string", "enum": ["allowed", "required"]}},
+)
 WAITING: JSONObject = {
     "type": "object", "required": ["status", "ticket"],
     "properties": {"status": {"type": "string", "enum": ["waiting"]}, "ticket": {"type": "string"},
