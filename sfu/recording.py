@@ -40,8 +40,17 @@ class RoomRecording:
 
     policy: RecordingPolicy = RecordingPolicy.OFF
     held: bool = False
+    started: bool = False  # under "allowed": a host started recording (sfu/host.py) and has not stopped it
     # engine track index -> packets it had received when the hold began (a track added later starts at 0)
     received_at_hold: dict[int, int] = field(default_factory=dict)
+
+
+def describe(room: Room) -> dict[str, Any]:
+    """`recording` in `joined` and the `recording` message (docs/protocol.md). `active`: the meeting is being
+    recorded, as everyone's indicator shows it — always under `required`, under `allowed` once a host started it."""
+    rec = room.recording
+    active = rec.policy is RecordingPolicy.REQUIRED or (rec.policy is RecordingPolicy.ALLOWED and rec.started)
+    return {"policy": rec.policy.value, "held": rec.held, "active": active, "recorders": recorders(room)}
 
 
 def recorders(room: Room) -> list[str]:
@@ -104,9 +113,7 @@ class MediaHold:
         return self.held_before + sum(self._held_now(r) for r in self.node.rooms.values() if r.recording.held)
 
     def describe(self, room: Room) -> dict[str, Any]:
-        """`recording` in `joined` and the `recording` message (docs/protocol.md)."""
-        rec = room.recording
-        return {"policy": rec.policy.value, "held": rec.held, "recorders": recorders(room)}
+        return describe(room)
 
     def _indexes(self, room: Room) -> list[int]:
         return [layer.index for t in room.tracks() for layer in t.layers]

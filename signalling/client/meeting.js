@@ -123,7 +123,16 @@ function wireSession(session) {
     toast(app.locked ? "The host locked the meeting: nobody else can join." : "The host unlocked the meeting.");
     renderPeople();
   });
-  session.addEventListener("recording", (ev) => { app.recording = ev.detail; renderRecordingIndicator(); });
+  session.addEventListener("recording", (ev) => {
+    const was = app.recording && app.recording.active;
+    app.recording = ev.detail;
+    if (ev.detail.by && was !== ev.detail.active) {
+      const who = (session.participants.get(ev.detail.by) || {}).name || "The host";
+      toast(ev.detail.active ? `${who} started recording this meeting` : `${who} stopped recording this meeting`);
+    }
+    renderRecordingIndicator();
+    renderPeople();
+  });
   session.addEventListener("chat", (ev) => onChat(ev.detail));
   session.addEventListener("connection", (ev) => {
     const d = ev.detail;

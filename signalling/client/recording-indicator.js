@@ -38,7 +38,10 @@ export function renderRecordingIndicator() {
     el.setAttribute("role", "status");
     $("meeting-title").after(el);
   }
-  el.textContent = r.policy === "required" ? "● REC" : "● may be recorded";
+  // the node's word first: under "allowed", "● REC" only while a host has started recording
+  const active = app.recording ? !!app.recording.active : r.policy === "required";
+  el.textContent = active ? "● REC" : "● may be recorded";
+  el.dataset.active = String(active);
   el.title = r.text;
   el.hidden = false;
 }

@@ -76,4 +76,33 @@ def recording_required(pw: Playwright, cfg: dict[str, Any], result: dict[str, An
             p.close()
 
 
-SCENARIOS = {"recording_required": recording_required}
+INDICATOR_JS = """() => { const el = document.getElementById('recording-indicator');
+  return el && !el.hidden ? el.textContent : ''; }"""
+
+
+def recording_host(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """Under "allowed": the host clicks Start recording, then Stop; each page's indicator follows."""
+    console: list[str] = []
+    result["console"] = console
+    parts = {k: Participant(pw, cfg, k, console) for k in ("H", "B")}
+    try:
+        for k, p in parts.items():
+            p.open(client_url(cfg, cfg["tokens"][k], {"H": "Hosta", "B": "Bob"}[k], cfg["secret"]))
+        h, b = parts["H"].page, parts["B"].page
+        assert h is not None and b is not None
+        indicators = lambda: {k: p.page.evaluate(INDICATOR_JS) for k, p in parts.items()}  # noqa: E731
+        result["before"] = poll(indicators, lambda x: all(x.values()), 60)
+        result["bob_sees_button"] = b.evaluate("!document.getElementById('host-tools').hidden")
+        h.click("#btn-people")
+        h.click("#btn-record")
+        result["started"] = poll(indicators, lambda x: all(v == "● REC" for v in x.values()), 30)
+        result["button_started"] = h.inner_text("#btn-record")
+        h.click("#btn-record")
+        result["stopped"] = poll(indicators, lambda x: all(v == "● may be recorded" for v in x.values()), 30)
+        result["button_stopped"] = h.inner_text("#btn-record")
+    finally:
+        for p in parts.values():
+            p.close()
+
+
+SCENARIOS = {"recording_required": recording_required, "recording_host": recording_host}
