@@ -884,7 +884,7 @@ class ReferenceForwarder:
 
     def add_subscription(self, sub: int, track: int, peer: int, ssrc: int, pt: int, rtx_ssrc: int = 0,
                          rtx_pt: int = -1, ext_map: bytes = b"", abs_send_out: int = 0, initial_seq: int = 0,
-                         ts_offset: int = 0, twcc_out: int = 0) -> None:
+                         ts_offset: int = 0, twcc_out: int = 0, paused: bool = False) -> None:
         if sub in self.subs:
             raise ValueError(f"subscription {sub} already exists")
         if track not in self.tracks or peer not in self.peers:
@@ -897,6 +897,7 @@ class ReferenceForwarder:
         self.subs[sub] = _Sub(track, peer, ssrc, pt & 0x7F, rtx_ssrc, rtx_pt & 0x7F if rtx_pt >= 0 else -1,
                               bytes(ext_map), abs_send_out, initial_seq & 0xFFFF, ts_offset & 0xFFFFFFFF,
                               need_keyframe=t.codec not in (CODEC_OPUS, CODEC_OTHER), twcc_out=twcc_out)
+        self.subs[sub].paused = paused
         if rtx_pt < 0 and t.codec not in (CODEC_OPUS, CODEC_OTHER):
             # NACKs are served from what was sent (no NACK is negotiated for audio), within the node-wide cap
             if self._sent_rings() >= self.max_sent_rings:

@@ -1,6 +1,6 @@
 """Host controls: what the holder of a host link (a join token with `host: true`) may do to a meeting on this
-node — lock it, ask a participant to mute, remove a participant, end it for everyone (docs/protocol.md, "Host
-controls"). Each action is written to the audit log before it takes effect: an action the log cannot take is
+node — lock it, ask a participant to mute, remove a participant, end it for everyone, start and stop recording
+where the meeting's signed policy is `allowed` (docs/protocol.md, "Host controls"). Each action is written to the audit log before it takes effect: an action the log cannot take is
 refused (fail closed), never done unrecorded.
 
 The node can only ask for a mute: media is end-to-end encrypted, so it cannot silence a track, and it never asks
@@ -15,14 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from recording.policy import may_start_or_stop
 from residency.enforcement import AuditSink
+from sfu.recording import describe as recording_state
 
 if TYPE_CHECKING:
     from sfu.participant import Participant
 
 log = logging.getLogger("castellan.host")
 
-ACTIONS = ("lock", "unlock", "mute", "remove", "end")
+ACTIONS = ("lock", "unlock", "mute", "remove", "end", "record_start", "record_stop")
+RECORDING = ("record_start", "record_stop")  # under "allowed" only (recording/policy.py may_start_or_stop)
 TARGETED = ("mute", "remove")
 REMOVED = "removed_by_host"
 ENDED = "ended_by_host"
@@ -74,6 +77,9 @@ class HostControls:
             raise HostError("unknown_participant", "no such participant in this meeting")
         if target is host:
             raise HostError("bad_message", f"a host cannot {a.action} themselves (use leave or mute)")
+        if a.action in RECORDING and not may_start_or_stop(room.recording.policy, host.host):
+            raise HostError("recording_not_allowed", f"recording is {room.recording.policy.value} for this meeting: "
+                            "a host starts and stops it only where it is allowed")
         self._record(host, a, target)
         self.done[a.action] += 1
         if a.action in ("lock", "unlock"):
@@ -84,6 +90,9 @@ class HostControls:
             target.send({"type": "host_request", "action": "mute", "from": host.id})
         elif a.action == "remove" and target is not None:
             self.leave(target, REMOVED)
+        elif a.action in RECORDING:
+            room.recording.started = a.action == "record_start"
+            room.broadcast({"type": "recording", **recording_state(room), "by": host.id})
         elif a.action == "end":
             for p in list(room.participants.values()):
                 self.leave(p, ENDED)

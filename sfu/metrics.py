@@ -128,7 +128,11 @@ class NodeCollector(Collector):
             drops.add_metric([*ids, reason], n)
         for reason, n in node.control_drops.items():
             drops.add_metric([*ids, reason], n)
+        # sent into a room whose required recorder is not in (sfu/recording.py): received, never forwarded
+        drops.add_metric([*ids, "recording_held"], node.recording.held_packets())
         yield drops
+        yield gauge("castellan_rooms_held_for_recorder", "Rooms whose media waits for their required recorder",
+                    sum(1 for r in node.rooms.values() if r.recording.held))
         yield counter("castellan_nack_requests", "NACK feedback received from subscribers", node.counts["nack"])
         yield counter("castellan_pli_requests", "PLI/FIR received from subscribers", node.counts["pli"] + node.counts["fir"])
         yield counter("castellan_keyframe_requests", "Keyframe requests sent to publishers", node.counts["keyframe_requests"])

@@ -44,6 +44,7 @@ from sfu.host import HostControls
 from sfu.negotiation.offer import Negotiation
 from sfu.negotiation.publications import Publications
 from sfu.participant import Participant
+from sfu.recording import MediaHold
 from sfu.room import Room
 from sfu.transport.connectivity import Connectivity
 from sfu.transport.demux import Demux
@@ -126,6 +127,7 @@ class Node:
         self.congestion = CongestionControl(self)
         self.allocation = LayerAllocation(self)
         self.last_n = LastN(self)
+        self.recording = MediaHold(self)  # "required": no media before the recorder (sfu/recording.py)
 
     @property
     def media_engine(self) -> EngineApi:
@@ -214,7 +216,7 @@ class Node:
         worker = self.workers.place(key)
         self.media_engine.add_peer(peer, worker)
         p = Participant(id=claims.participant, name=claims.name or claims.participant, room=room, peer=peer,
-                        tenant=claims.tenant, worker=worker, host=claims.host)
+                        tenant=claims.tenant, worker=worker, host=claims.host, recorder=claims.recorder)
         p.ice_ufrag, p.ice_pwd = new_credentials()
         self.ice.register(p.ice_ufrag, p.ice_pwd, p)
         room.participants[p.id] = p
@@ -223,6 +225,7 @@ class Node:
         self.by_id[p.id] = p
         # batched with the other joins and leaves of its interval: one frame per recipient, not one per join
         room.announce(presence.joined(p.describe()), time.monotonic())
+        self.recording.joined(p, claims.recording)
         log.info("join room=%s/%s participant=%s", room.tenant, room.name, p.id,
                  extra={"tenant": room.tenant, "room": room.name, "participant": p.id})
         return p
@@ -245,6 +248,7 @@ class Node:
             "mls": {"epoch": p.room.group.epoch},
             "host": p.host,  # this participant may use the host controls
             "locked": p.room.locked,
+            "recording": self.recording.describe(p.room),
         }
 
     def resume(self, participant_id: str, secret: str) -> Participant:
@@ -252,11 +256,13 @@ class Node:
         if p is None or p.left or not hmac.compare_digest(p.resume_secret, str(secret)):
             raise JoinRefused("resume_refused", "nothing to resume: the session ended or the secret is wrong")
         p.attach()
+        self.recording.update(p.room)  # a recorder back on its socket counts again
         return p
 
     def detach(self, p: Participant) -> None:
         """The signalling socket dropped: media continues; the participant may resume within the grace period."""
         p.detach(time.monotonic())
+        self.recording.update(p.room)  # a recorder whose socket died no longer counts (fail closed)
 
     def handle_offer(self, p: Participant, offer_sdp: str, subscriptions: dict[str, str]) -> str:
         return self.negotiation.handle_offer(p, offer_sdp, subscriptions)
@@ -283,6 +289,7 @@ class Node:
         room.speakers.leave(p.id)
         room.announce(presence.left(p.id, reason), time.monotonic())
         self.handshakes.bytes_out += room.deliver(room.group.left(p.id, list(room.participants)))
+        self.recording.update(room)  # a recorder leaving holds the media again
         try:
             self.admission.left(p.tenant, room.name, p.id)
         except Exception:  # noqa: BLE001

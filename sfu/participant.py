@@ -53,6 +53,7 @@ class Participant:
     tenant: str
     worker: int = 0  # the media worker that owns its peer (sfu/workers.py)
     host: bool = False  # the join token's `host` claim: may use the host controls (sfu/host.py)
+    recorder: bool = False  # the join token's role is `recorder` (sfu/recording.py); never from a name or a message
     signalling: SignallingState = SignallingState.ATTACHED
     media: MediaState = MediaState.NEW
     resume_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -151,4 +152,7 @@ class Participant:
                 close()
 
     def describe(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "host": self.host}
+        d: dict[str, Any] = {"id": self.id, "name": self.name, "host": self.host}
+        if self.recorder:
+            d["recorder"] = True  # the roster marks the credential, not the name
+        return d

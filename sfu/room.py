@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sfu.allocation.speaker import SpeakerDetector
 from sfu.e2ee.delivery import Delivery, GroupLog
 from sfu.presence import PresenceBatch
+from sfu.recording import RoomRecording
 
 if TYPE_CHECKING:
     from sfu.participant import Participant
@@ -45,6 +46,7 @@ class Room:
     group: GroupLog = field(default_factory=GroupLog)  # the MLS Delivery Service's state; gone with the room
     locked: bool = False  # a host locked the meeting: nobody but a host joins (sfu/host.py, sfu/admission.py)
     presence: PresenceBatch = field(default_factory=PresenceBatch)  # joins and leaves not yet sent (sfu/presence.py)
+    recording: RoomRecording = field(default_factory=RoomRecording)  # policy, held for the recorder (sfu/recording.py)
 
     @property
     def key(self) -> tuple[str, str]:

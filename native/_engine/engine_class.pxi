@@ -348,10 +348,11 @@ cdef class Engine:
 
     def add_subscription(self, int sub, int track, int peer, unsigned int ssrc, int pt,
                          unsigned int rtx_ssrc=0, int rtx_pt=-1, bytes ext_map=b"", int abs_send_out=0,
-                         int initial_seq=0, unsigned int ts_offset=0, int twcc_out=0):
+                         int initial_seq=0, unsigned int ts_offset=0, int twcc_out=0, bint paused=False):
         """`peer` receives `track` as `ssrc`/`pt`. ext_map[i] is the subscriber's id for publisher id i.
         twcc_out (1..14): the subscriber's transport-wide-cc id; every packet of this subscription then carries
-        the peer's next transport sequence number and is logged for twcc_sent()."""
+        the peer's next transport sequence number and is logged for twcc_sent(). `paused`: created paused, in the
+        same locked call, so not one packet is forwarded before the pause (a room held for its recorder)."""
         self._check(sub, self.max_subs, "subscription")
         self._check(track, self.max_tracks, "track")
         self._check(peer, self.max_peers, "peer")
@@ -384,6 +385,7 @@ cdef class Engine:
         s.next_pending = -1
         s.max_tid = s.max_sid = s.cur_tid = s.cur_sid = LAYER_ALL
         s.drop_pid = -1
+        s.paused = 1 if paused else 0
         cdef int i
         for i in range(len(ext_map)):
             s.ext_map[i] = ext_map[i]

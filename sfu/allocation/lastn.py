@@ -57,7 +57,7 @@ class LastN:
             if paused == sub.paused:
                 continue
             sub.paused = paused
-            engine.set_paused(sub.index, paused)
-            if not paused:
+            engine.set_paused(sub.index, self.node.recording.engine_paused(sub, paused))
+            if not paused and not self.node.recording.held(p.room):
                 self.node.keyframes.request(sub.track, sub.layer, force=True)
             p.send({"type": "track_paused", "track": sub.track.id, "paused": paused, "reason": "last_n"})

@@ -346,6 +346,7 @@ class NodeSignalling:
                                 retry_after=max(0.001, round(min(wait, 3600.0), 3)))
         room = p.room
         outcome = room.group.handle(p.id, m, list(room.participants))
+        self.node.recording.update(room)  # the recorder may have become a member of the group (or stopped being one)
         stats.count(kind, outcome.verdict, size)
         if outcome.held_back:
             stats.messages[("mls_join_request", "held_back")] += outcome.held_back

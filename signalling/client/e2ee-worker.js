@@ -12,6 +12,7 @@ import { FrameCrypto, NEXT_EPOCH_HOLD_MS } from "./e2ee/sframe.js";
 import { RecorderTap } from "./recorder-tap.js";
 
 const frames = new FrameCrypto();
+let held = false; // a "required" meeting without its recorder: outgoing frames are dropped, not sent
 const tap = new RecorderTap(); // a recorder page only (recorder.js): decrypted encoded frames to the local recorder
 const streams = new Map(); // transform id -> stats
 let statsTimer = null;
@@ -47,6 +48,7 @@ function transformer(options, st, requestKeyFrame = null) {
     const info = { kind: options.kind, codec: codecOf(frame, options), keyframe: frame.type === "key", participant: options.participant };
     const t0 = performance.now();
     if (encode) {
+      if (held) { st.dropped++; return; } // the meeting waits for its recorder: nothing leaves this browser
       const r = await frames.encrypt(data, info);
       st.cryptoMs += performance.now() - t0;
       if (!r) { st.noKey++; return; } // no epoch yet: never send media in clear
@@ -140,6 +142,7 @@ self.onmessage = (event) => {
       const st = streams.get(m.id);
       if (st) st.options.codec = m.codec;
     } else if (m.type === "stats") postStats();
+    else if (m.type === "hold") held = !!m.held; // recording-indicator.js: "required" and no recorder yet
     else if (m.type === "record") tap.connect(m.url);
     else if (m.type === "record-event") tap.event(m.event);
     else if (m.type === "record-bye") tap.bye();

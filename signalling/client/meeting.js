@@ -73,6 +73,7 @@ function wireSession(session) {
     app.locked = !!s.locked;
     app.ended = false;
     renderWhere(s);
+    app.recording = s.recording || null;
     renderRecordingIndicator();
     if (!$("quality").textContent) put($("quality"), "signal", "Connecting…");
     findLocalTransceivers();
@@ -120,6 +121,16 @@ function wireSession(session) {
   session.addEventListener("locked", (ev) => {
     app.locked = !!ev.detail.locked;
     toast(app.locked ? "The host locked the meeting: nobody else can join." : "The host unlocked the meeting.");
+    renderPeople();
+  });
+  session.addEventListener("recording", (ev) => {
+    const was = app.recording && app.recording.active;
+    app.recording = ev.detail;
+    if (ev.detail.by && was !== ev.detail.active) {
+      const who = (session.participants.get(ev.detail.by) || {}).name || "The host";
+      toast(ev.detail.active ? `${who} started recording this meeting` : `${who} stopped recording this meeting`);
+    }
+    renderRecordingIndicator();
     renderPeople();
   });
   session.addEventListener("chat", (ev) => onChat(ev.detail));

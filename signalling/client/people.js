@@ -112,6 +112,15 @@ export function renderPeople() {
     labelButton(lock, app.locked ? "unlock" : "lock", app.locked ? "Unlock meeting" : "Lock meeting");
     lock.setAttribute("aria-pressed", String(app.locked));
     lock.onclick = () => hostAction(app.locked ? "unlock" : "lock");
+    // under "allowed" only (the node refuses it elsewhere: recording_not_allowed); audited on the node
+    const rec = $("btn-record");
+    const r = app.recording;
+    rec.hidden = !r || r.policy !== "allowed";
+    if (r) {
+      rec.textContent = r.active ? "Stop recording" : "Start recording";
+      rec.setAttribute("aria-pressed", String(!!r.active));
+      rec.onclick = () => hostAction(r.active ? "record_stop" : "record_start");
+    }
     const end = $("btn-end");
     if (!end.dataset.wired) {
       end.dataset.wired = "1";

@@ -24,9 +24,11 @@ export function showRecordingNotice(info) {
 }
 
 /** In the meeting, for its whole length: on whenever the link's policy is not "off" (the recorder itself is in
- *  the roster under its own name once it joins). */
+ *  the roster under its own name once it joins). Under "required", while the node says the meeting waits for its
+ *  recorder (`joined.recording` / `recording`: held), a banner says so and this page sends no media. */
 export function renderRecordingIndicator() {
-  const r = app.info && app.info.recording;
+  renderRecorderWait();
+  const r = (app.info && app.info.recording) || (app.recording && { policy: app.recording.policy, text: "" });
   let el = document.getElementById("recording-indicator");
   if (!r || r.policy === "off") { if (el) el.hidden = true; return; }
   if (!el) {
@@ -36,7 +38,29 @@ export function renderRecordingIndicator() {
     el.setAttribute("role", "status");
     $("meeting-title").after(el);
   }
-  el.textContent = r.policy === "required" ? "● REC" : "● may be recorded";
+  // the node's word first: under "allowed", "● REC" only while a host has started recording
+  const active = app.recording ? !!app.recording.active : r.policy === "required";
+  el.textContent = active ? "● REC" : "● may be recorded";
+  el.dataset.active = String(active);
   el.title = r.text;
+  el.hidden = false;
+}
+
+/** "Waiting for the recorder": the node forwards nobody's media until a recorder credential is in the meeting
+ *  (sfu/recording.py); this page also stops sending (its E2EE worker drops outgoing frames) until then. */
+function renderRecorderWait() {
+  const held = !!(app.recording && app.recording.held);
+  if (app.e2ee && app.e2ee.worker) app.e2ee.worker.postMessage({ type: "hold", held });
+  let el = document.getElementById("recorder-wait");
+  if (!held) { if (el) el.hidden = true; return; }
+  if (!el) {
+    el = document.createElement("p");
+    el.id = "recorder-wait";
+    el.className = "recorder-wait";
+    el.setAttribute("role", "status");
+    $("meeting-title").after(el);
+  }
+  el.textContent = "Waiting for the recorder — this meeting is recorded for compliance, so no one's camera or " +
+    "microphone is sent until the recorder has joined.";
   el.hidden = false;
 }

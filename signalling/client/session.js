@@ -197,6 +197,9 @@ export class Session extends EventTarget {
         this.muted.set(msg.track, !!msg.muted);
         this._emit("tracks", this.tracks);
         break;
+      case "recording": // "required": the node holds media until the recorder is in (docs/protocol.md)
+        this._emit("recording", msg);
+        break;
       case "chat":
         this._emit("chat", msg);
         break;

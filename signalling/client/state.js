@@ -44,6 +44,7 @@ export const app = {
   panel: null, // the open side panel: "people", "chat", "invite", "settings", "details"
   isHost: false, // this participant holds the host link (the node's `joined.host`)
   locked: false, // the meeting is locked (node: meeting_locked)
+  recording: null, // the node's {policy, held, recorders}: held = "required" and no recorder in yet
   known: new Map(), // participant id -> name, for join/leave notices
   ended: false, // the meeting is over for this page (left, removed, ended): no rejoin attempts
   audioEls: new Map(), // track id -> <audio>

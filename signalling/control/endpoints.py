@@ -51,21 +51,25 @@ LOCKOUT: JSONObject = {
                    "delay": {"type": "number", "description": "a link's added seconds per unknown guesser's check"},
                    "ref": {"type": "string", "description": "the pseudonym the audit log uses for this key"}},
 }
-JOINED: JSONObject = {
-    "type": "object",
-    "required": ["status", "token", "ws_url", "node", "room", "participant", "host", "expires_in", "processing"],
-    "properties": {
-        "status": {"type": "string", "enum": ["joined"]},
-        "token": {"type": "string", "description": "EdDSA JWT (kid), aud = node; single use; gates joining only"},
-        "ws_url": {"type": "string"}, "node": {"type": "string"}, "room": {"type": "string"},
-        "participant": {"type": "string"}, "host": {"type": "boolean"}, "expires_in": {"type": "integer"},
-        "processing": {
-            "type": "object", "required": ["region", "location", "jurisdiction", "policy"],
-            "properties": {"region": {"type": "string"}, "location": {"type": "string"},
-                           "jurisdiction": {"type": "string"}, "policy": {"type": "string"}},
-        },
+JOINED_REQUIRED = ["status", "token", "ws_url", "node", "room", "participant", "host", "expires_in", "processing"]
+JOINED_PROPERTIES: JSONObject = {
+    "status": {"type": "string", "enum": ["joined"]},
+    "token": {"type": "string", "description": "EdDSA JWT (kid), aud = node; single use; gates joining only"},
+    "ws_url": {"type": "string"}, "node": {"type": "string"}, "room": {"type": "string"},
+    "participant": {"type": "string"}, "host": {"type": "boolean"}, "expires_in": {"type": "integer"},
+    "processing": {
+        "type": "object", "required": ["region", "location", "jurisdiction", "policy"],
+        "properties": {"region": {"type": "string"}, "location": {"type": "string"},
+                       "jurisdiction": {"type": "string"}, "policy": {"type": "string"}},
     },
 }
+JOINED = _object(JOINED_REQUIRED, JOINED_PROPERTIES)
+# a recorder's credential (docs/recording.md): the join answer, plus its name, role and the meeting's policy
+RECORDER_JOINED = _object(
+    [*JOINED_REQUIRED, "name", "role", "policy"],
+    {**JOINED_PROPERTIES, "name": {"type": "string"}, "role": {"type": "string", "enum": ["recorder"]},
+     "policy": {"type": "string", "enum": ["allowed", "required"]}},
+)
 WAITING: JSONObject = {
     "type": "object", "required": ["status", "ticket"],
     "properties": {"status": {"type": "string", "enum": ["waiting"]}, "ticket": {"type": "string"},
@@ -273,6 +277,11 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("PUT", "/v1/tenants/{tenant}/links/{link}/recording-policy", rh.set_link_recording_policy,
              "Tighten a link's recording policy (audited; 422 link_cannot_loosen)", "recordings", auth="admin",
              path_params=TL, body=s.SET_LINK_RECORDING_POLICY, ok={200: LINK_RECORDING_POLICY}, errors=(404, 422)),
+    Endpoint("POST", "/v1/tenants/{tenant}/links/{link}/recorder", rh.recorder_credential,
+             "A recorder's join credential for the link's meeting: role recorder, the tenant's recorder name, "
+             "single use, bound to the room (audited: recording.recorder_credential; 422 recording_off)",
+             "recordings", auth="admin", path_params=TL, body=s.RECORDER_CREDENTIAL,
+             ok={200: RECORDER_JOINED}, errors=(404, 410, 422, 503)),
     Endpoint("POST", "/v1/tenants/{tenant}/recording-retention/apply", rh.apply_retention,
              "Apply the tenant's retention now: delete what has expired, except what a hold keeps (audited)",
              "recordings", auth="admin", path_params=T, body=s.EMPTY,

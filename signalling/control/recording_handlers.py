@@ -72,6 +72,14 @@ async def set_link_recording_policy(request: Request, p: Params) -> Response:
     return ok(run(lambda: rec.set_link_policy(p["tenant"], p["link"], actor, b["policy"])))
 
 
+async def recorder_credential(request: Request, p: Params) -> Response:
+    """A recorder's join credential (docs/recording.md): the link's tenant admin key or the operator's only."""
+    _, actor, b = await archive(request, p, specs.RECORDER_CREDENTIAL)
+    control = cp(request)
+    return ok(await asyncio.to_thread(control.recorder_credential, actor, tenant=p["tenant"], link=p["link"],
+                                      region_hint=b.get("region_hint")))
+
+
 async def list_holds(request: Request, p: Params) -> Response:
     rec, _, _ = await archive(request, p)
     return ok({"holds": rec.holds(p["tenant"])})

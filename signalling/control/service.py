@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from recording.notice import recording_notice
+from recording.policy import RecordingPolicy
+from recording.settings import policy_for
 from residency.errors import (
     Conflict,
     InvalidInput,
@@ -547,9 +549,12 @@ class ControlPlane:
         metrics.PLACEMENTS.labels(where.region).inc()
         if not capped:
             self.occupancy.reserve(rec.tenant, rec.room, participant)
+        # the meeting's recording policy travels signed: the node holds a `required` meeting's media for its
+        # recorder (sfu/recording.py), and no client can loosen what it was issued
         token = self.issuer.mint(
             tenant=rec.tenant, room=rec.room, participant=participant, region=where.region, node=where.node,
             name=name, ttl=self.config.token_ttl, link=rec.link, host=host,
+            recording=policy_for(self.store.db, rec.tenant, rec.link).value,
         )
         metrics.JOINS.inc()
         return {
@@ -563,6 +568,35 @@ class ControlPlane:
             "expires_in": int(self.config.token_ttl),
             "processing": where.processing(),
         }
+
+    def recorder_credential(self, actor: str, *, tenant: str, link: str, region_hint: str | None) -> JSONObject:
+        """A recorder's join credential for `link`'s meeting (docs/recording.md, "Recorder credentials"): role
+        `recorder`, the tenant's recorder name, bound to the meeting's room and node, `token_ttl` seconds, single
+        use as every join token. Only for an admin key of the link's tenant or the operator's (the caller checked
+        it); never where the meeting's policy is off. Takes no seat (a full meeting still gets its recorder) and
+        skips password and lobby: the key is the authority. Audited before the token exists."""
+        rec = self.get_link(tenant, link)
+        rec = self._usable_link(rec.link)  # revoked or expired: refused as for anyone
+        policy = policy_for(self.store.db, tenant, rec.link)
+        if policy is RecordingPolicy.OFF:
+            raise ApiError(422, "recording_off", "recording is off for this meeting: no recorder may join it")
+        name = f"{self.tenant(tenant).get('name') or tenant} archive"[:64]
+        try:
+            where = self.residency.place(tenant=rec.tenant, room=rec.room, region_hint=region_hint)
+        except PlacementRefused as e:
+            raise ApiError(503, "placement_refused", e.message, extra={"reason": e.code}) from None
+        except ResidencyError as e:
+            raise residency_error(e) from None
+        participant = "rec-" + secrets.token_urlsafe(9)
+        self._audit(tenant, actor, "recording.recorder_credential", link=rec.link, room=rec.room,
+                    participant=participant, node=where.node, policy=policy.value)
+        token = self.issuer.mint(
+            tenant=rec.tenant, room=rec.room, participant=participant, region=where.region, node=where.node,
+            name=name, ttl=self.config.token_ttl, link=rec.link, recording=policy.value, role="recorder",
+        )
+        return {"status": "joined", "token": token, "ws_url": where.ws_url, "node": where.node, "room": rec.room,
+                "participant": participant, "name": name, "host": False, "role": "recorder",
+                "expires_in": int(self.config.token_ttl), "processing": where.processing(), "policy": policy.value}
 
     # -- lobby -------------------------------------------------------------------------------------------------
     def _host_link(self, link: str, host_key: str | None) -> Link:

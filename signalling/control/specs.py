@@ -56,6 +56,11 @@ JOIN = ObjectSpec(
 )
 LOBBY_DECISION = ObjectSpec("LobbyDecision", {"decision": Enum(("admit", "deny"))}, required=("decision",))
 EMPTY = ObjectSpec("Empty", {})
+RECORDER_CREDENTIAL = ObjectSpec(
+    "RecorderCredential",
+    {"region_hint": REGION_ID},
+    required=(),
+    description="Where the recorder would rather run (a preference only, as for a join).")
 REASON = Str(max_len=500, min_len=1, description="why (recorded in the audit log)")
 DEFINE_REGION = ObjectSpec(
     "DefineRegion",

@@ -29,3 +29,11 @@ class JoinClaims:
     exp: int = 0
     link: str = ""
     host: bool = False
+    # compliance recording (docs/recording.md): the meeting's effective policy, signed here so no client can loosen
+    # it, and whether this credential is the meeting's recorder (issued only by the recorder endpoint)
+    recording: str = "off"
+    recorder: bool = False
+
+
+ROLES = ("participant", "recorder")
+RECORDING_POLICIES = ("off", "allowed", "required")

@@ -7,7 +7,7 @@ import time
 
 import jwt
 
-from .claims import ALGORITHM, ISSUER
+from .claims import ALGORITHM, ISSUER, RECORDING_POLICIES, ROLES
 from .keys import KeyRing
 
 
@@ -28,8 +28,12 @@ class TokenIssuer:
         ttl: float = 60.0,
         link: str = "",
         host: bool = False,
+        recording: str = "off",
+        role: str = "participant",
         now: float | None = None,
     ) -> str:
+        if recording not in RECORDING_POLICIES or role not in ROLES:
+            raise ValueError(f"unknown recording policy {recording!r} or role {role!r}")
         now = time.time() if now is None else now
         self.keys.refresh()
         key = self.keys.current
@@ -43,6 +47,8 @@ class TokenIssuer:
             "name": name,
             "link": link,
             "host": host,
+            "recording": recording,
+            "role": role,
             "iat": int(now),
             "nbf": int(now) - 1,
             "exp": int(now + ttl),

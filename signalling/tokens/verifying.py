@@ -17,7 +17,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from .claims import ALGORITHM, ISSUER, JoinClaims, TokenError
+from .claims import ALGORITHM, ISSUER, RECORDING_POLICIES, ROLES, JoinClaims, TokenError
 from .keys import Jwks
 
 
@@ -133,6 +133,10 @@ class TokenVerifier:
                 raise TokenError("missing_claim", f"join token lacks {name!r}")
         if "scope" in payload:
             raise TokenError("wrong_token_type", "an admin token is not a join token")
+        # absent in tokens minted before compliance recording: an ordinary participant of an unrecorded meeting
+        recording, role = payload.get("recording", "off"), payload.get("role", "participant")
+        if recording not in RECORDING_POLICIES or role not in ROLES:
+            raise TokenError("malformed", "join token has an unknown recording policy or role")
         if single_use and not self.replay.use(str(payload["jti"]), float(payload["exp"]), now):
             raise TokenError("replayed", "join token was already used")
         return JoinClaims(
@@ -146,6 +150,8 @@ class TokenVerifier:
             exp=int(payload["exp"]),
             link=str(payload.get("link", "")),
             host=bool(payload.get("host", False)),
+            recording=str(recording),
+            recorder=role == "recorder",
         )
 
     def verify_admin(self, token: str, scope: str, now: float | None = None) -> dict[str, Any]:

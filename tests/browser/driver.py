@@ -1205,10 +1205,12 @@ def main() -> int:
         from tests.browser.meeting_media_scenarios import SCENARIOS as MEETING_MEDIA
         from tests.browser.meeting_scenarios import SCENARIOS as MEETING
         from tests.browser.mls_scenarios import SCENARIOS as MLS
+        from tests.browser.recording_scenarios import SCENARIOS as RECORDING
 
         SCENARIOS.update(MLS)
         SCENARIOS.update(MEETING)
         SCENARIOS.update(MEETING_MEDIA)
+        SCENARIOS.update(RECORDING)
     try:
         with sync_playwright() as pw:
             SCENARIOS[scenario](pw, cfg, result)

@@ -184,7 +184,7 @@ def _call(env: Env, ep: Any, key: str | None, values: dict[str, str], headers: d
         path = path.replace("{" + name + "}", value)
     bodies = {"SetRecordingPolicy": {"policy": "off", "retention_days": 1},
               "SetLinkRecordingPolicy": {"policy": "off"}, "Empty": {},
-              "PlaceHold": {"scope": "tenant", "reason": "takeover"}}
+              "PlaceHold": {"scope": "tenant", "reason": "takeover"}, "RecorderCredential": {}}
     h = dict(headers or {})
     if key is not None:
         h["Authorization"] = f"Bearer {key}"

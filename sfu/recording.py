@@ -1,0 +1,127 @@
+"""Compliance recording on the node (docs/recording.md, "Required: no media before the recorder"): a room whose
+policy is `required` forwards no media until its recorder is in; if the recorder leaves or dies, forwarding stops
+again until a recorder is back.
+
+What the node believes comes only from join credentials the control plane signed (`JoinClaims.recording`, the
+meeting's effective policy, and `JoinClaims.recorder`, role `recorder`, which only the recorder endpoint issues): a
+participant's display name or anything in its messages changes nothing. A room runs under the strictest policy any
+of its credentials carried — a policy tightened mid-meeting tightens the room; nothing loosens it while it lasts.
+
+A recorder counts once it is in the room, attached, and, when the room has an MLS group, a member of it (it holds
+the keys, so the recording misses nothing). While a room is held every subscription in it is paused in the engine —
+created paused, in the same locked call, so not one packet slips out — and the packets its publishers send
+meanwhile are counted as held (`held_packets`), never forwarded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from recording.policy import RecordingPolicy, media_may_start
+
+if TYPE_CHECKING:
+    from sfu.node import Node
+    from sfu.participant import Participant
+    from sfu.room import Room
+    from sfu.subscription import Subscription
+    from sfu.track import Track
+
+_STRICTNESS = {RecordingPolicy.OFF: 0, RecordingPolicy.ALLOWED: 1, RecordingPolicy.REQUIRED: 2}
+
+
+def stricter(current: RecordingPolicy, claimed: RecordingPolicy) -> RecordingPolicy:
+    return claimed if _STRICTNESS[claimed] > _STRICTNESS[current] else current
+
+
+@dataclass
+class RoomRecording:
+    """A room's recording state on this node."""
+
+    policy: RecordingPolicy = RecordingPolicy.OFF
+    held: bool = False
+    started: bool = False  # under "allowed": a host started recording (sfu/host.py) and has not stopped it
+    # engine track index -> packets it had received when the hold began (a track added later starts at 0)
+    received_at_hold: dict[int, int] = field(default_factory=dict)
+
+
+def describe(room: Room) -> dict[str, Any]:
+    """`recording` in `joined` and the `recording` message (docs/protocol.md). `active`: the meeting is being
+    recorded, as everyone's indicator shows it — always under `required`, under `allowed` once a host started it."""
+    rec = room.recording
+    active = rec.policy is RecordingPolicy.REQUIRED or (rec.policy is RecordingPolicy.ALLOWED and rec.started)
+    return {"policy": rec.policy.value, "held": rec.held, "active": active, "recorders": recorders(room)}
+
+
+def recorders(room: Room) -> list[str]:
+    """The participants that count as the room's recorder: recorder credential, its signalling attached (a recorder
+    that died stops counting at once, not after the resume grace), and in the MLS group if any."""
+    members = room.group.members if room.group.epoch is not None else None
+    return [p.id for p in room.participants.values()
+            if p.recorder and p.connected and (members is None or p.id in members)]
+
+
+class MediaHold:
+    """Holds back the media of rooms whose recorder is required and missing; counts what it held."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.held_before = 0  # packets held in holds that have ended (or of tracks removed while held)
+
+    def held(self, room: Room) -> bool:
+        return room.recording.held
+
+    def engine_paused(self, sub: Subscription, paused: bool) -> bool:
+        """What the engine is told for `sub`: paused by last-N (`paused`), or held for the recorder."""
+        return paused or sub.subscriber.room.recording.held
+
+    def joined(self, p: Participant, policy: str) -> None:
+        """A participant came in with a verified credential saying `policy`."""
+        rec = p.room.recording
+        rec.policy = stricter(rec.policy, RecordingPolicy.parse(policy))
+        self.update(p.room, newcomer=p)
+
+    def update(self, room: Room, newcomer: Participant | None = None) -> None:
+        """Re-decides after anything that may change it: a join, a leave, an MLS membership change."""
+        rec = room.recording
+        held = not media_may_start(rec.policy, bool(recorders(room)))
+        if held == rec.held:
+            return
+        engine = self.node.media_engine
+        if held:
+            rec.received_at_hold = {i: self._received(i) for i in self._indexes(room)}
+        else:
+            self.held_before += self._held_now(room)
+            rec.received_at_hold = {}
+        rec.held = held
+        for p in room.participants.values():
+            for sub in p.subscriptions.values():
+                engine.set_paused(sub.index, self.engine_paused(sub, sub.paused))
+                if not held and not sub.paused:
+                    self.node.keyframes.request(sub.track, sub.layer, force=True)
+        room.broadcast({"type": "recording", **self.describe(room)}, exclude=newcomer)
+
+    def track_removed(self, track: Track) -> None:
+        """Before the engine forgets a track of a held room: what it held so far stays counted."""
+        rec = track.owner.room.recording
+        if rec.held:
+            for layer in track.layers:
+                self.held_before += max(0, self._received(layer.index) - rec.received_at_hold.pop(layer.index, 0))
+
+    def held_packets(self) -> int:
+        """Packets publishers sent into held rooms, none of them forwarded (metrics, tests)."""
+        return self.held_before + sum(self._held_now(r) for r in self.node.rooms.values() if r.recording.held)
+
+    def describe(self, room: Room) -> dict[str, Any]:
+        return describe(room)
+
+    def _indexes(self, room: Room) -> list[int]:
+        return [layer.index for t in room.tracks() for layer in t.layers]
+
+    def _received(self, index: int) -> int:
+        st = self.node.media_engine.track_stats(index)
+        return st[0] if st is not None else 0
+
+    def _held_now(self, room: Room) -> int:
+        base = room.recording.received_at_hold
+        return sum(max(0, self._received(i) - base.get(i, 0)) for i in self._indexes(room))
