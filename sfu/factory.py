@@ -27,6 +27,7 @@ from sfu.app.identity import identity_route
 from sfu.app.limits import SignallingLimits
 from sfu.app.serving import quiet_client_faults
 from sfu.app.signalling import NodeSignalling, create_node_app
+from sfu.cascade.feedback import RelayFeedback
 from sfu.cascade.meeting import Cascade
 from sfu.cascade.members import RelayedMembers
 from sfu.cascade.relays import Relays, RelaySetup
@@ -85,6 +86,7 @@ def build_node(
 
     relays = Relays.for_node(node, relay) if relay is not None else None
     members = RelayedMembers(node, relays) if relays is not None else None
+    feedback = RelayFeedback(node, relays) if relays is not None else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -98,7 +100,7 @@ def build_node(
             tasks.append(asyncio.create_task(_refresh_revocations(revocations)))
         if relays is not None and relay is not None and relay.home is not None:
             # cascading: dial the homes of rooms placed elsewhere, keep every link's copies in step
-            tasks.append(asyncio.create_task(Cascade(node, relays, relay.home).run()))
+            tasks.append(asyncio.create_task(Cascade(node, relays, relay.home, feedback).run()))
         try:
             yield
         finally:

@@ -22,6 +22,7 @@ import httpx
 
 from residency.errors import RelayRefused
 from sfu.cascade.dial import dial, send
+from sfu.cascade.feedback import RelayFeedback
 from sfu.cascade.link import LocalTrack
 from sfu.negotiation import sdp
 
@@ -57,9 +58,10 @@ LEVEL_RELAYED = 1  # the audio-level id on a link (sfu/cascade/link.py LEVEL_ID)
 
 class Cascade:
     def __init__(self, node: Node, relays: Relays, home: Callable[[str, str], str | None] | None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 feedback: RelayFeedback | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.node = node
         self.relays = relays
+        self.feedback = feedback
         self.home = home
         self.clock = clock
         self._retry_at: dict[str, float] = {}
@@ -117,8 +119,12 @@ class Cascade:
         assert room is not None
         local = local_tracks(room, peer)
         copies = {(track_id, len(t.indexes) - 1) for track_id, t in local.items()}
+        started = copies - set(link.sending)
         sealed = link.apply(copies, local)
         await self._send(peer, sealed, client)
+        if self.feedback is not None:
+            for track_id, layer in sorted(started & set(link.sending)):
+                self.feedback.request(peer, track_id, layer, force=True)  # the far node's viewers need one now
 
     async def _send(self, peer: str, sealed: list[str], client: httpx.AsyncClient) -> None:
         if not sealed:

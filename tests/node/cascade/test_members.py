@@ -23,7 +23,7 @@ from sfu.cascade.dial import dial, send
 from sfu.cascade.peers import Believed
 from sfu.cascade.relays import RelaySetup
 from signalling.tokens.claims import JoinClaims
-from tests.harness import RunningNode, running_node
+from tests.harness import RunningNode, running_node, wait_for
 
 pytest.importorskip("native.engine")
 
@@ -81,6 +81,12 @@ async def _run() -> None:
             assert [m["type"] for m in told] == ["participant_joined", "track_published", "track_published"]
             assert b.node.snapshot(bob)["participants"] == [{"id": "alice", "name": "alice", "host": False}]
             assert "alice" in room.speakers.scores
+
+            # a keyframe request from this side for alice's camera reaches eu-1-a as RTCP from the link; eu-1-a
+            # sends no copy with that SSRC (these announcements were sealed by hand): a counted drop, no PLI
+            b.node.keyframes.request(alice.published["TR_cam"], force=True)
+            assert await wait_for(lambda: a.node.control_drops["relay_rtcp_unknown_ssrc"] == 1, 5), a.node.control_drops
+            assert a.node.counts["relay_keyframe_requests"] == 0
 
             # the other node poses as bob (a participant of this node), then reuses alice's track id for "eve"
             await announce(RelayTrack("TR_x", "bob", "video", "vp8", 0x43430003, (0,)).to_message(),
