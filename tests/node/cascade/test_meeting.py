@@ -76,7 +76,8 @@ async def _run() -> None:
             assert await wait_for(relayed, 20), (b.relays and dict(b.relays.refused), a.relays and dict(a.relays.refused))
             alice = b.node.rooms[KEY].participants["alice"]
             assert alice.relayed_from == "eu-1-a" and "alice" in b.node.rooms[KEY].speakers.scores
-            assert set(sub.tracks) == {t.id for t in alice.published.values()}  # track_published reached bob
+            ids = {t.id for t in alice.published.values()}
+            assert await wait_for(lambda: set(sub.tracks) == ids, 5), sub.tracks  # track_published reached bob
             # bob decodes alice's video and audio, relayed once from eu-1-a
             assert await wait_for(lambda: any(r.frames > 20 for r in sub.video())
                                   and any(r.frames > 20 for r in sub.audio()), 30), (sub.video(), sub.audio())
@@ -111,6 +112,7 @@ async def _run() -> None:
 
             # eu-2-a's participants leave: its room goes, and so does the link
             for bot in (sub, carol):
+                await bot.send({"type": "leave"})
                 await bot.close()
                 bots.remove(bot)
             assert await wait_for(lambda: KEY not in b.node.rooms and b.relays is not None and not b.relays.links, 10)
