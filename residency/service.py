@@ -356,6 +356,25 @@ class ResidencyService:
                                     "node_key": _key_of(nodes, decided.node)})
         return stored
 
+    def place_participant(self, tenant_id: str, room_id: str, hint: str | None = None, *,
+                          actor: str = "control-plane") -> tuple[Placement, Placement]:
+        """(the room's placement, this participant's): the room is placed (sticky) as by `place_room`; the
+        participant goes to `placing.place_participant`'s node — the hint's region when allowed and served, else
+        the room's node, else the least loaded allowed node — so a meeting can span nodes of allowed regions
+        (cascading; the nodes relay between them). Never outside the allowed regions: when no other usable node
+        qualifies, the participant goes where the room is (which `place_room` keeps allowed), as before."""
+        home = self.place_room(tenant_id, room_id, hint, actor=actor)
+        tenant = self.get_tenant(tenant_id)
+        nodes = self.trusted_nodes()
+        try:
+            node, why = placing.place_participant(tenant, home, self.regions(), nodes, self.catalogue, hint=hint)
+        except PlacementRefused:
+            return home, home  # the room's node drains and no other can take anyone: it refuses, they ask again
+        if node.id == home.node:
+            return home, home
+        return home, Placement(tenant=tenant_id, room=room_id, region=node.region, node=node.id,
+                               decided_at=self.clock(), reason=why, generation=home.generation)
+
     def _move_off_draining(self, old: Placement, tenant: Tenant, regions: Mapping[str, Region],
                            actor: str) -> Placement:
         """The room's node drains: it has told its participants to ask again, so send them elsewhere (same

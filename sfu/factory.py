@@ -27,6 +27,9 @@ from sfu.app.identity import identity_route
 from sfu.app.limits import SignallingLimits
 from sfu.app.serving import quiet_client_faults
 from sfu.app.signalling import NodeSignalling, create_node_app
+from sfu.cascade.feedback import RelayFeedback
+from sfu.cascade.meeting import Cascade
+from sfu.cascade.members import RelayedMembers
 from sfu.cascade.relays import Relays, RelaySetup
 from sfu.cascade.routes import relay_routes
 from sfu.config import NodeConfig
@@ -42,6 +45,7 @@ class BuiltNode:
     app: Starlette
     agent: NodeAgent | None  # registry presence (None: a standalone node)
     relays: Relays | None = None  # relay links to other nodes (None: this node cannot verify other nodes)
+    members: RelayedMembers | None = None  # the publishers relays bring in, as participants of the rooms
 
 
 def build_node(
@@ -80,6 +84,10 @@ def build_node(
         node, capacity, signalling_refusals=signalling.refusals, signalling_sent=signalling.sent,
         revocations=revocations if isinstance(revocations, HttpRevocations) else None)
 
+    relays = Relays.for_node(node, relay) if relay is not None else None
+    members = RelayedMembers(node, relays) if relays is not None else None
+    feedback = RelayFeedback(node, relays) if relays is not None else None
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         quiet_client_faults()
@@ -90,6 +98,9 @@ def build_node(
         tasks = []
         if isinstance(revocations, HttpRevocations):
             tasks.append(asyncio.create_task(_refresh_revocations(revocations)))
+        if relays is not None and relay is not None and relay.home is not None:
+            # cascading: dial the homes of rooms placed elsewhere, keep every link's copies in step
+            tasks.append(asyncio.create_task(Cascade(node, relays, relay.home, feedback).run()))
         try:
             yield
         finally:
@@ -100,11 +111,10 @@ def build_node(
             await node.stop()
 
     extra: list[BaseRoute] = [identity_route(signer, config.node_id)] if signer is not None else []
-    relays = Relays.for_node(node, relay) if relay is not None else None
     if relays is not None:
         extra += relay_routes(relays)
     return BuiltNode(node, signalling, create_node_app(signalling, lifespan=lifespan, extra_routes=extra), agent,
-                     relays)
+                     relays, members)
 
 
 async def _refresh_revocations(revocations: HttpRevocations) -> None:

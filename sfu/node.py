@@ -268,7 +268,7 @@ class Node:
         return self.negotiation.handle_offer(p, offer_sdp, subscriptions)
 
     def leave(self, p: Participant, reason: str = "left") -> None:
-        if p.left:
+        if p.left or p.relayed_from is not None:  # a relayed publisher goes with its relay (sfu/cascade/members.py)
             return
         p.send({"type": "left", "reason": reason})  # the last message its socket carries
         p.mark_left()

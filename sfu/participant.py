@@ -88,6 +88,10 @@ class Participant:
     handshake_budget: TokenBucket | None = None  # ... and what MLS handshake messages (`mls_*`) it may send
     detached_at: float = 0.0
     joined_at: float = field(default_factory=time.time)
+    # a publisher on another node of a cascaded meeting, seen here through the relay with that node (its id):
+    # no socket, no transport of its own (`peer` is the relay link's), removed only by the relay
+    # (sfu/cascade/members.py), never by Node.leave
+    relayed_from: str | None = None
 
     # ---- states
 

@@ -290,8 +290,13 @@ def relay_setup(config: NodeConfig, signer: NodeSigner, registry: RedisRegistry,
         view = registry.get_tenant_view(tenant)
         return view.allowed_regions if view is not None else frozenset()
 
+    def home(tenant: str, room: str) -> str | None:
+        placement = registry.get_placement(tenant, room)
+        return placement.node if placement is not None else None
+
     return RelaySetup(RelayEndpoint(config.node_id, config.region, signer.key),
-                      believing(keys, registry.list_nodes, max_age=registry.node_ttl + 2.0, clock=time.time), allowed)
+                      believing(keys, registry.list_nodes, max_age=registry.node_ttl + 2.0, clock=time.time), allowed,
+                      home)
 
 
 def node_key(args: argparse.Namespace) -> Ed25519PrivateKey:

@@ -5,7 +5,8 @@ elsewhere. Every refusal is counted by code (`refused`) and costs no engine entr
 
 The node process builds one when it can verify other nodes (sfu/server.py, sfu/factory.py); the handshake
 travels over HTTP between the nodes' signalling ports (sfu/cascade/routes.py answers, sfu/cascade/dial.py
-asks). Relayed tracks do not yet appear as participants of the far node's rooms (docs/architecture.md).
+asks). One link per pair of nodes, opened for one meeting (`rooms`); relayed publishers appear as participants
+of that meeting's room on this node through `listeners`/`closed` (sfu/cascade/members.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ class RelaySetup:
     endpoint: RelayEndpoint
     believed: Callable[[], Believed]
     allowed: Callable[[str], frozenset[str]]
+    # (tenant, room) -> the node the room is placed on (its home; the registry's placement), None when unplaced.
+    # A node dials the home of each room it carries elsewhere (sfu/cascade/meeting.py); what a forged placement
+    # could name is still only a node the handshake verifies (enrolled, signed record, allowed region).
+    home: Callable[[str, str], str | None] | None = None
 
 
 class Relays:
@@ -43,10 +48,12 @@ class Relays:
         self.allowed = allowed  # tenant -> its allowed regions (the registry's tenant view, as NodeGuard reads it)
         self.clock = clock
         self.links: dict[str, RelayLink] = {}
+        self.rooms: dict[str, tuple[str, str]] = {}  # other node -> the (tenant, room) its link was opened for
         self._pending: dict[str, PendingOffer] = {}
         self.refused: Counter[str] = Counter()
         # told of every relayed track that starts or stops: (from node, "track"/"untrack", what, engine index)
         self.listeners: list[Callable[[str, str, RelayTrack, int], None]] = []
+        self.closed: list[Callable[[str], None]] = []  # told of every link that closes (its engine entries gone)
 
     @classmethod
     def for_node(cls, node: Node, setup: RelaySetup) -> Relays:
@@ -69,7 +76,7 @@ class Relays:
             b = self.believed()
             accept, keys = self.endpoint.accept(hello, keys=b.keys, nodes=b.nodes, allowed=self.allowed(hello.tenant),
                                                 now=self.clock(), rooms=set(self.node.rooms))
-            self._open(keys, b)
+            self._open(keys, b, (hello.tenant, hello.room))
         except RelayRefused as e:
             self.refused[e.code] += 1
             raise
@@ -84,7 +91,7 @@ class Relays:
             b = self.believed()
             keys = self.endpoint.finish(pending, RelayHello.from_dict(body), keys=b.keys, nodes=b.nodes,
                                         allowed=self.allowed(pending.offer.tenant), now=self.clock())
-            return self._open(keys, b)
+            return self._open(keys, b, (pending.offer.tenant, pending.offer.room))
         except RelayRefused as e:
             self.refused[e.code] += 1
             raise
@@ -104,7 +111,7 @@ class Relays:
             listener(sender, *event)
         return event
 
-    def _open(self, keys: RelayKeys, b: Believed) -> RelayLink:
+    def _open(self, keys: RelayKeys, b: Believed, room: tuple[str, str]) -> RelayLink:
         record = b.nodes[keys.peer]  # verify_hello found it there
         if keys.peer in self.links:
             self.close(keys.peer)  # a new handshake with the same node replaces the link (fresh keys)
@@ -112,11 +119,15 @@ class Relays:
         link = RelayLink.open(self.node.media_engine, peer, keys, (record.public_ip, record.udp_port),
                               self.node.track_ids, self.node.sub_ids)
         self.links[keys.peer] = link
+        self.rooms[keys.peer] = room
         return link
 
     def close(self, node_id: str) -> None:
         """The link to `node_id` gone (that node died, or the meeting left it): every engine entry removed."""
         link = self.links.pop(node_id, None)
+        self.rooms.pop(node_id, None)
         if link is not None:
             link.close()
             self.node.peers.give(link.peer)
+            for listener in self.closed:
+                listener(node_id)

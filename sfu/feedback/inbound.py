@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sfu.feedback import rtcp
@@ -21,11 +22,15 @@ log = logging.getLogger("castellan.node")
 class RtcpInbound:
     def __init__(self, node: Node) -> None:
         self.node = node
+        # RTCP from a relay link's peer (another node of a cascaded meeting): sfu/cascade/feedback.py
+        self.from_relay: Callable[[int, bytes], None] | None = None
 
     def on_rtcp(self, peer: int, data: bytes) -> None:
         node = self.node
         p = node.by_peer.get(peer)
         if p is None:
+            if self.from_relay is not None:
+                self.from_relay(peer, data)
             return
         try:
             packets = rtcp.parse_compound(data)

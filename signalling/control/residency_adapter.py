@@ -133,7 +133,9 @@ class ResidencyAdapter:
         return [_tenant_dict(t) for t in self.service.tenants()]
 
     def place(self, *, tenant: str, room: str, region_hint: str | None) -> PlacementInfo:
-        p = self.service.place_room(tenant, room, hint=region_hint)
+        # the room keeps its (home) placement; this participant may land on another node of an allowed region,
+        # which then relays with the room's node (docs/architecture.md, "Cascading")
+        _, p = self.service.place_participant(tenant, room, hint=region_hint)
         node = self.service.trusted_node(p.node)  # the address comes from a record an enrolled key vouches for
         if node is None:
             raise PlacementRefused("node_gone", "the meeting's server just went away; please try again")

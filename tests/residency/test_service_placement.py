@@ -198,3 +198,33 @@ def test_with_real_redis_a_dead_node_is_noticed_within_seconds_and_rooms_stay_in
         svc.place_room("acme", "r")
     assert [n.id for n in reg.list_nodes()] == ["nyc"]
     svc.db.close()
+
+
+def test_participants_of_one_meeting_land_on_nodes_of_allowed_regions_only(
+        svc: ResidencyService, clock: FakeClock) -> None:
+    """Cascading (issue 14): the room keeps its node; a participant whose hint names another allowed region with a
+    node goes there (its node relays with the room's); a hint naming a refused region — even with an idle node —
+    lands on the room's node, never there; a participant without a hint joins where the meeting already is."""
+    svc.node_registered(make_node("fra", "eu-1", 0.2))
+    svc.node_registered(make_node("par", "eu-2", 0.0))
+    svc.node_registered(make_node("nyc", "us-1", 0.0))
+    home, first = svc.place_participant("acme", "r", hint="eu-1")
+    assert (home.node, first.node) == ("fra", "fra")
+    home2, second = svc.place_participant("acme", "r", hint="eu-2")
+    assert home2 == home and (second.node, second.region) == ("par", "eu-2")
+    assert svc.get_placement("acme", "r") == home  # the room's placement did not move
+    attacker = svc.place_participant("acme", "r", hint="us-1")[1]
+    assert attacker.node == "fra" and attacker.region == "eu-1"
+    assert svc.place_participant("acme", "r")[1].node == "fra"  # no hint: no new relay
+
+
+def test_a_participant_is_never_spilled_when_only_the_rooms_draining_node_is_left(
+        svc: ResidencyService, clock: FakeClock) -> None:
+    """One node, draining, no other allowed node (the idle US node does not count): the participant is sent to
+    the room's own node (which refuses it with node_draining, so it asks again), not elsewhere — the
+    single-node behaviour the embedded product keeps."""
+    svc.node_registered(make_node("fra", "eu-1", 0.0))
+    svc.node_registered(make_node("nyc", "us-1", 0.0))
+    home, _ = svc.place_participant("acme", "r")
+    svc.node_heartbeat("fra", load=0.1, draining=True)
+    assert svc.place_participant("acme", "r", hint="us-1") == (home, home)

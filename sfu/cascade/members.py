@@ -1,0 +1,129 @@
+"""Relayed publishers as participants of the far node's room (issue 14): each track another node announces on the
+relay link of a meeting becomes a `Track` of a relayed `Participant` of that meeting's room here — so the
+`joined` snapshot, `track_published`, subscriptions (sfu/negotiation/offer.py), speaker detection and last-N
+treat it like a local one. The relayed participant has no socket and no transport: its tracks are engine tracks
+the link's peer publishes (sfu/cascade/link.py), its `peer` is the link's. It goes when its last track is
+untracked, or with the link (`Relays.close`); `Node.leave` never removes it.
+
+A relay link is opened for one meeting, after the handshake checked the other node (enrolled key, signed
+record, allowed region), so only that node can add members, only to that room, and at most the link's track cap.
+An announcement that would pose as a participant of this node or reuse a track id of the room is refused and
+counted (`refused`), never a crash; the engine track the link added for it then carries nothing to anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from residency.relay import RelayTrack
+from sfu.cascade.link import CLOCK_RATES, LEVEL_ID, PAYLOAD_TYPES
+from sfu.negotiation import sdp
+from sfu.participant import MediaState, Participant, SignallingState
+from sfu.track import Layer, Track
+
+if TYPE_CHECKING:
+    from sfu.cascade.relays import Relays
+    from sfu.node import Node
+    from sfu.room import Room
+
+log = logging.getLogger("castellan.cascade")
+
+
+def _negotiated(what: RelayTrack) -> sdp.Negotiated:
+    """What the link carries for one relayed track: its fixed payload type, and the audio level at LEVEL_ID (kept
+    on the link, so subscriptions here map it to each subscriber's id like a local publisher's)."""
+    clock = CLOCK_RATES.get(what.codec, 90000)
+    codec = sdp.Codec(pt=PAYLOAD_TYPES[what.codec], name=what.codec, clock_rate=clock,
+                      channels=2 if what.codec == "opus" else 1)
+    extensions = {LEVEL_ID: sdp.URI_AUDIO_LEVEL} if what.kind == "audio" else {}
+    return sdp.Negotiated(mid=what.track, kind=what.kind, codec=codec, rtx_pt=None, extensions=extensions)
+
+
+class RelayedMembers:
+    def __init__(self, node: Node, relays: Relays) -> None:
+        self.node = node
+        self.relays = relays
+        self.by_link: dict[str, dict[str, Participant]] = {}  # other node -> participant id -> relayed participant
+        self.refused: Counter[str] = Counter()
+        relays.listeners.append(self.on_relayed)
+        relays.closed.append(self.on_link_closed)
+
+    def on_relayed(self, sender: str, event: str, what: RelayTrack, index: int) -> None:
+        """A relayed track started ("track", its engine index here) or stopped ("untrack") on `sender`'s link."""
+        if event == "track":
+            self._add(sender, what, index)
+        else:
+            self._remove_track(sender, what.participant, what.track)
+
+    def on_link_closed(self, sender: str) -> None:
+        """The link is gone (its engine tracks with it): its relayed participants leave the room."""
+        for p in list(self.by_link.pop(sender, {}).values()):
+            for track in list(p.published.values()):
+                self._drop_track(p, track)
+            self._drop_participant(p, "relay_closed")
+
+    # ---- what changes in the room
+
+    def _room(self, sender: str) -> Room | None:
+        key = self.relays.rooms.get(sender)
+        return self.node.rooms.get(key) if key is not None else None
+
+    def _add(self, sender: str, what: RelayTrack, index: int) -> None:
+        room = self._room(sender)
+        link = self.relays.links.get(sender)
+        if room is None or link is None:
+            self.refused["relay_room_gone"] += 1
+            return
+        if any(t.id == what.track for t in room.tracks()):
+            self.refused["relay_track_clash"] += 1
+            return
+        members = self.by_link.setdefault(sender, {})
+        p = members.get(what.participant)
+        if p is None:
+            if what.participant in room.participants:  # a local participant (or another node's) by that id
+                self.refused["relay_participant_clash"] += 1
+                return
+            p = Participant(id=what.participant, name=what.participant, room=room, peer=link.peer, tenant=room.tenant,
+                            signalling=SignallingState.DETACHED, media=MediaState.READY, relayed_from=sender)
+            members[p.id] = p
+            room.participants[p.id] = p
+            room.speakers.join(p.id)
+            room.broadcast({"type": "participant_joined", "participant": p.describe()})
+            log.info("relayed participant room=%s/%s participant=%s from=%s", room.tenant, room.name, p.id, sender,
+                     extra={"tenant": room.tenant, "room": room.name, "participant": p.id})
+        track = Track(id=what.track, owner=p, index=index, kind=what.kind, mid=what.track, ssrc=what.ssrc,
+                      codec=what.codec, clock_rate=CLOCK_RATES.get(what.codec, 90000), negotiated=_negotiated(what),
+                      stream_id=p.id, layers=[Layer(rid="", rank=0, ssrc=what.ssrc, index=index)])
+        p.published[track.mid] = track
+        self.node.tracks_by_ssrc[(link.peer, what.ssrc)] = track
+        room.broadcast({"type": "track_published", "track": track.describe()})
+
+    def _remove_track(self, sender: str, participant: str, track_id: str) -> None:
+        p = self.by_link.get(sender, {}).get(participant)
+        track = p.published.get(track_id) if p is not None else None
+        if p is None or track is None:
+            return  # an announcement refused above: nothing of it here
+        self._drop_track(p, track)
+        if not p.published:
+            del self.by_link[sender][participant]
+            self._drop_participant(p, "relay_untracked")
+
+    def _drop_track(self, p: Participant, track: Track) -> None:
+        # the link already removed the engine track (and with it the engine subscriptions): the node's tables go
+        for sub in list(track.subscriptions.values()):
+            self.node.publications.remove_subscription(sub)
+        self.node.tracks_by_ssrc.pop((p.peer, track.ssrc), None)
+        p.published.pop(track.mid, None)
+        p.room.broadcast({"type": "track_unpublished", "track": track.id})
+
+    def _drop_participant(self, p: Participant, reason: str) -> None:
+        room = p.room
+        if room.participants.get(p.id) is p:
+            del room.participants[p.id]
+        room.speakers.leave(p.id)
+        p.mark_left()
+        room.broadcast({"type": "participant_left", "participant": p.id, "reason": reason})
+        if not room.participants and self.node.rooms.get(room.key) is room:
+            del self.node.rooms[room.key]

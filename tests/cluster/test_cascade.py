@@ -1,0 +1,125 @@
+"""One meeting across two node processes of two allowed regions (issue 14, "Cascading"), on loopback: a real
+redis-server, a `castellan control-plane` process and three `castellan node` processes — eu-1a (eu-1), eu-2a
+(eu-2) and us-1a (us-1), each with its own enrolled key. An EU tenant (EU regions only) meets:
+
+  * the publisher asks for eu-1 and is placed there (the meeting's home); the subscriber asks for eu-2 and is
+    placed on eu-2a (`place_participant`): two nodes, one meeting;
+  * eu-2a learns the meeting's home from the registry, dials eu-1a (signed handshake, both regions allowed), and
+    the subscriber decodes the publisher's video and audio through the relay; on eu-2a the publisher is a
+    participant of the room (the subscriber's `participant_joined`, `track_published`);
+  * the attacker's view: a participant asking for us-1 is placed in the EU (never us-1a, although it is idle),
+    and us-1a — enrolled, registered, alive — holds no room, no participant, and its engine received no packet.
+    When the publisher leaves, the subscriber is told it left.
+
+(The capture on a third region's own network link, with namespaces, is tests/cluster/test_region_proof.py's kind
+of proof; for a cascaded meeting it is listed as left in docs/proofs.md §6.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from loadtests import media
+from loadtests.bots.netbot import NetBot, join
+from tests.cluster import cluster as cl
+from tests.cluster import meeting as mt
+from tests.support.ports import UDP, free_port
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
+
+HOST = "127.0.0.1"
+
+
+def _stats(url: str) -> dict[str, Any]:
+    return httpx.get(f"{url}/stats", timeout=2, trust_env=False).json()
+
+
+async def _enter(cp_url: str, link: dict[str, str], name: str, hint: str) -> tuple[NetBot, dict[str, Any]]:
+    status, body, _ = await join(cp_url, link["link"], name, link["password"], hint=hint)
+    assert status == 200, (name, status, body)
+    bot = NetBot(body["ws_url"], body["token"], name, read_numbers=False)
+    await bot.connect()
+    return bot, body
+
+
+def test_a_meeting_across_two_node_processes_relays_media_and_leaves_the_us_node_out(tmp_path: Path) -> None:
+    procs = cl.Processes()
+    report: list[str] = []
+    try:
+        redis = procs.add(cl.RedisProc(tmp_path / "redis", free_port()))
+        redis.start()
+        cp_port = free_port()
+        cp_url = f"http://{HOST}:{cp_port}"
+        seeded = cl.seed(tmp_path / "control" / "castellan.db",
+                         regions=[("eu-1", "EU", "Frankfurt, DE", "EU Central"),
+                                  ("eu-2", "EU", "Paris, FR", "EU West"),
+                                  ("us-1", "US", "Ashburn, US", "US East")],
+                         tenants=[("acme", "ACME GmbH", "EU", ["eu-1", "eu-2"])],
+                         links={"board": "acme"}, public_url=cp_url)
+        procs.add(cl.control_plane(tmp_path, seeded.db, HOST, cp_port, redis.url))
+        assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), procs.logs()
+        urls: dict[str, str] = {}
+        for node_id, region in (("eu-1a", "eu-1"), ("eu-2a", "eu-2"), ("us-1a", "us-1")):
+            http = free_port()
+            procs.add(cl.node(tmp_path, node_id, region, HOST, http, free_port(HOST, UDP), redis.url, cp_url))
+            urls[node_id] = f"http://{HOST}:{http}"
+        assert cl.wait_until(lambda: cl.placeable(cp_url) == {"eu-1": 1, "eu-2": 1, "us-1": 1}, 30), procs.logs()
+        link = seeded.links["board"]
+
+        async def scenario() -> None:
+            bots: list[NetBot] = []
+            try:
+                pub, where = await _enter(cp_url, link, "pub", "eu-1")
+                bots.append(pub)
+                assert (where["node"], where["processing"]["region"]) == ("eu-1a", "eu-1")
+                await pub.publish(video=mt.video(), audio=str(media.audio_file()))
+                sub, where = await _enter(cp_url, link, "sub", "eu-2")
+                bots.append(sub)
+                assert (where["node"], where["processing"]["region"]) == ("eu-2a", "eu-2")
+                spy, where = await _enter(cp_url, link, "spy", "us-1")
+                bots.append(spy)
+                assert where["node"] == "eu-1a", where  # the US hint is ignored: never spilled to us-1a
+                report.append("placed: pub eu-1a (home), sub eu-2a, spy (hint us-1) eu-1a")
+
+                pub_id = pub.joined["participant"]
+                got = await wait_for(lambda: any(r.frames >= 30 for r in sub.video())
+                                     and any(r.frames >= 30 for r in sub.audio()), 45, 0.1)
+                report.append(f"sub on eu-2a decoded {[r.frames for r in sub.video()]} video and "
+                              f"{[r.frames for r in sub.audio()]} audio frames of pub on eu-1a")
+                assert got, f"no relayed media: video {sub.video()}, audio {sub.audio()}"
+                joined = [m for m in sub.messages if m.get("type") == "participant_joined"]
+                assert pub_id in {m["participant"]["id"] for m in joined}, sub.messages[:10]
+                assert {t["participant"] for t in sub.tracks.values()} == {pub_id}
+
+                eu2 = await asyncio.to_thread(_stats, urls["eu-2a"])
+                eu1 = await asyncio.to_thread(_stats, urls["eu-1a"])
+                us1 = await asyncio.to_thread(_stats, urls["us-1a"])
+                report.append(f"eu-1a: {eu1['participants']} participants, engine {eu1['engine']['rx_packets']} rx / "
+                              f"{eu1['engine']['forwarded_packets']} fwd; eu-2a: {eu2['participants']} participants, "
+                              f"{eu2['engine']['rx_packets']} rx / {eu2['engine']['forwarded_packets']} fwd; "
+                              f"us-1a: {us1['rooms']} rooms, {us1['engine']['rx_packets']} rx")
+                assert eu2["participants"] == 1 and eu2["rooms"] == 1  # sub only; pub is relayed, not joined here
+                assert us1["rooms"] == 0 and us1["participants"] == 0 and us1["engine"]["rx_packets"] == 0, us1
+
+                await pub.send({"type": "leave"})
+                await pub.close()
+                bots.remove(pub)
+                assert await wait_for(lambda: any(m.get("type") == "participant_left" and m.get("participant") == pub_id
+                                                  for m in sub.messages), 15), sub.messages[-5:]
+            finally:
+                for b in bots:
+                    await b.close()
+
+        asyncio.run(scenario())
+    except BaseException:
+        print(procs.logs())
+        raise
+    finally:
+        procs.stop_all()
+        print("\n".join(report))

@@ -1,0 +1,152 @@
+"""A cascaded meeting's packets stay in its allowed regions (issue 14; docs/proofs.md §6): network namespaces play
+separate hosts, as in tests/cluster/test_region_proof.py —
+
+    clients ns (bots) --veth-- cp ns (control plane + Redis, routes) --veth-- eu-1 ns (node eu-1-a)
+                                                                    --veth-- eu-2 ns (node eu-2-a)
+                                                                    --veth-- us-1 ns (node us-1-a)
+
+An EU tenant allowing eu-1 and eu-2 meets: the publisher asks for eu-1 (the meeting's home), the subscriber for
+eu-2, a third participant for us-1 (placed on eu-1-a: never us-1). eu-2-a dials eu-1-a by itself; the
+subscriber decodes the publisher's video and audio through the relay. Captured on each region's link: SRTP
+between the two EU nodes' addresses on both EU links (the relay), and on us-1's link — a node enrolled,
+registered, alive and idle all along — not one packet of the meeting (no UDP at all, nothing to or from the
+participants' address, nothing from either EU node's media port)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from loadtests import media
+from loadtests.bots import netbot
+from tests.cluster import cluster as cl
+from tests.cluster import meeting as mt
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.timeout(180)]
+
+TENANT = "eurocorp"
+REGIONS = [("eu-1", "EU", "Frankfurt, DE", "EU Central"), ("eu-2", "EU", "Paris, FR", "EU West"),
+           ("us-1", "US", "Ashburn, US", "US East")]
+NODES = {"eu-1": "eu-1-a", "eu-2": "eu-2-a", "us-1": "us-1-a"}
+HTTP_PORT, UDP_PORT, CP_PORT, REDIS_PORT = 7881, 40001, 8001, 6391
+
+
+@pytest.fixture
+def topology() -> Iterator[cl.Topology]:
+    with cl.topology(["clients", *NODES]) as topo:
+        yield topo
+
+
+async def _enter(cp_url: str, link: dict[str, str], name: str, hint: str) -> tuple[netbot.NetBot, dict[str, Any]]:
+    status, body, _ = await netbot.join(cp_url, link["link"], name, link["password"], hint=hint)
+    assert status == 200, (name, status, body)
+    bot = netbot.NetBot(body["ws_url"], body["token"], name, read_numbers=False)
+    await bot.connect()
+    return bot, body
+
+
+def test_a_cascaded_eu_meeting_relays_between_eu_nodes_and_never_touches_us(topology: cl.Topology,
+                                                                          tmp_path: Path) -> None:
+    topo = topology
+    clients = topo.spokes["clients"]
+    hub_addr = clients.hub_addr
+    cp_url = f"http://{hub_addr}:{CP_PORT}"
+    redis_url = f"redis://{hub_addr}:{REDIS_PORT}/0"
+    procs = cl.Processes()
+    captures: dict[str, cl.Capture] = {}
+    out: list[str] = []
+    try:
+        def redis_cli(*args: str) -> str:
+            import subprocess
+
+            return subprocess.run(["ip", "netns", "exec", topo.hub, "redis-cli", "-h", "127.0.0.1", "-p",
+                                   str(REDIS_PORT), *args], capture_output=True, text=True, timeout=5).stdout
+
+        redis = procs.add(cl.RedisProc(tmp_path / "redis", REDIS_PORT, bind=("127.0.0.1", hub_addr), ns=topo.hub))
+        redis.start(ping=lambda: "PONG" in redis_cli("ping"))
+        seeded = cl.seed(tmp_path / "control" / "castellan.db", regions=REGIONS,
+                         tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])],
+                         links={"board": TENANT}, public_url=cp_url)
+        procs.add(cl.control_plane(tmp_path, seeded.db, hub_addr, CP_PORT, redis_url, ns=topo.hub))
+        assert cl.wait_until(lambda: set(NODES) <= set(redis_cli("hkeys", "castellan:regions").split()), 30), \
+            "control plane did not publish the regions:\n" + procs.logs()
+        for region, node_id in NODES.items():
+            s = topo.spokes[region]
+            procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url, cp_url, ns=s.ns))
+        node_url = {region: f"http://{topo.spokes[region].addr}:{HTTP_PORT}" for region in NODES}
+        addr = {region: topo.spokes[region].addr for region in NODES}
+
+        netbot.set_host_addresses([clients.addr])  # the bots' ICE candidates: the clients namespace's address
+        with netbot.NamespaceLoop(clients.ns) as ns:
+            async def scenario() -> dict[str, Any]:
+                result: dict[str, Any] = {}
+                bots: list[netbot.NetBot] = []
+                async with httpx.AsyncClient(trust_env=False, timeout=2) as http:
+                    async def ready() -> bool:
+                        return (await http.get(f"{cp_url}/readyz")).status_code == 200
+
+                    assert await wait_for(ready, 20, 0.1, ignore=(httpx.TransportError,)), procs.logs()
+                    placeable = await asyncio.to_thread(
+                        cl.wait_until, lambda: cl.placeable(cp_url) == dict.fromkeys(NODES, 1), 30)
+                    assert placeable, "the control plane did not verify the nodes:\n" + procs.logs()
+                    for region in NODES:
+                        s = topo.spokes[region]
+                        captures[region] = cl.Capture(s.ns, s.iface, tmp_path / f"{region}.pcap")
+                    assert await asyncio.to_thread(
+                        cl.wait_until, lambda: all(c.started() for c in captures.values()), 10), \
+                        "\n".join(c.tail() for c in captures.values())
+                    link = seeded.links["board"]
+                    try:
+                        pub, where = await _enter(cp_url, link, "pub", "eu-1")
+                        bots.append(pub)
+                        await pub.publish(video=mt.video(), audio=str(media.audio_file()))
+                        sub, where_sub = await _enter(cp_url, link, "sub", "eu-2")
+                        bots.append(sub)
+                        spy, where_spy = await _enter(cp_url, link, "spy", "us-1")
+                        bots.append(spy)
+                        result["placed"] = [(n, w["node"], w["processing"]["region"])
+                                            for n, w in (("pub", where), ("sub", where_sub), ("spy", where_spy))]
+                        decoded = await wait_for(lambda: any(r.frames >= 45 for r in sub.video())
+                                                 and any(r.frames >= 45 for r in sub.audio()), 45, 0.1)
+                        result["decoded"] = ([r.frames for r in sub.video()], [r.frames for r in sub.audio()])
+                        result["decoded_ok"] = decoded
+                    finally:
+                        # the captures end here: what follows is the test's own request to us-1, not the meeting's
+                        await asyncio.to_thread(lambda: [c.stop() for c in captures.values()])
+                        for b in bots:
+                            await b.close()
+                    result["us_stats"] = (await http.get(f"{node_url['us-1']}/stats")).json()
+                return result
+
+            result = ns.run(scenario(), timeout=150)
+
+        relay_bpf = f"udp and host {addr['eu-1']} and host {addr['eu-2']}"
+        meeting_bpf = f"udp or host {clients.addr} or host {addr['eu-1']} or host {addr['eu-2']}"
+        counts = {region: {"relay": c.count(relay_bpf), "meeting": c.count(meeting_bpf), "udp": c.count("udp"),
+                           "all": c.count()} for region, c in captures.items()}
+        out.append(f"placed: {result['placed']}")
+        out.append(f"sub on eu-2-a decoded (video, audio) frames: {result['decoded']}")
+        for region, c in counts.items():
+            out.append(f"  {region:<5} link: {c['relay']:>5} relay packets (eu-1-a <-> eu-2-a), {c['meeting']:>6} "
+                       f"meeting packets, {c['udp']} UDP, of {c['all']} captured")
+        assert result["placed"] == [("pub", "eu-1-a", "eu-1"), ("sub", "eu-2-a", "eu-2"), ("spy", "eu-1-a", "eu-1")]
+        assert result["decoded_ok"], result["decoded"]
+        assert counts["eu-1"]["relay"] > 100 and counts["eu-2"]["relay"] > 100, counts
+        assert counts["us-1"]["meeting"] == 0 and counts["us-1"]["udp"] == 0, counts
+        stats = result["us_stats"]
+        assert stats["rooms"] == 0 and stats["participants"] == 0 and stats["engine"]["rx_packets"] == 0, stats
+    except BaseException:
+        print(procs.logs())
+        raise
+    finally:
+        netbot.reset_host_addresses()
+        for c in captures.values():
+            c.stop()
+        procs.stop_all()
+        print("\n".join(out))
