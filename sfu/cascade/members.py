@@ -14,10 +14,12 @@ counted (`refused`), never a crash; the engine track the link added for it then 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
 from residency.relay import RelayTrack
+from sfu import presence
 from sfu.cascade.link import CLOCK_RATES, LEVEL_ID, PAYLOAD_TYPES
 from sfu.negotiation import sdp
 from sfu.participant import MediaState, Participant, SignallingState
@@ -90,7 +92,7 @@ class RelayedMembers:
             members[p.id] = p
             room.participants[p.id] = p
             room.speakers.join(p.id)
-            room.broadcast({"type": "participant_joined", "participant": p.describe()})
+            room.announce(presence.joined(p.describe()), time.monotonic())  # sent before its track_published
             log.info("relayed participant room=%s/%s participant=%s from=%s", room.tenant, room.name, p.id, sender,
                      extra={"tenant": room.tenant, "room": room.name, "participant": p.id})
         track = Track(id=what.track, owner=p, index=index, kind=what.kind, mid=what.track, ssrc=what.ssrc,
@@ -124,6 +126,7 @@ class RelayedMembers:
             del room.participants[p.id]
         room.speakers.leave(p.id)
         p.mark_left()
-        room.broadcast({"type": "participant_left", "participant": p.id, "reason": reason})
+        room.announce(presence.left(p.id, reason), time.monotonic())
+        room.flush_presence()  # a relay's members come and go rarely: the far participants learn it at once
         if not room.participants and self.node.rooms.get(room.key) is room:
             del self.node.rooms[room.key]

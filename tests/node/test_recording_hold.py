@@ -97,8 +97,7 @@ def test_required_meeting_forwards_nothing_until_the_credentialed_recorder_is_in
             await asyncio.sleep(QUIET)
             out["frames_before_recorder"] = frames(viewer)
             out["audio_before_recorder"] = sum(r.frames for r in viewer.audio())
-            out["roster_impostor"] = [p for p in viewer.joined["participants"]] + [
-                m["participant"] for m in viewer.messages if m.get("type") == "participant_joined"]
+            out["roster_impostor"] = list(viewer.participants.values())  # snapshot + presence changes
 
             # a recorder credential for another room, then for another tenant: they join *their* meeting only
             other_room = Bot(rn.ws_url, credential(rn, name="ACME archive", role="recorder", room="other"), "r1")
@@ -117,9 +116,8 @@ def test_required_meeting_forwards_nothing_until_the_credentialed_recorder_is_in
             out["decoded_after_recorder"] = await wait_for(lambda: frames(viewer) > 30, 30)
             out["recorder_decoded"] = await wait_for(lambda: frames(recorder) > 30, 30)
             out["release_message"] = recording_messages(viewer)[-1]
-            out["roster_recorder"] = next(m["participant"] for m in viewer.messages
-                                          if m.get("type") == "participant_joined"
-                                          and m["participant"]["id"] == rec_joined["participant"])
+            assert await wait_for(lambda: rec_joined["participant"] in viewer.participants, 5)
+            out["roster_recorder"] = viewer.participants[rec_joined["participant"]]
 
             # the same credential again: single use
             again = Bot(rn.ws_url, rec_token, "replay")

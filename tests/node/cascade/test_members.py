@@ -33,9 +33,12 @@ KEY = ("eurocorp", "board")
 
 
 def _outbox(p) -> list[dict]:  # type: ignore[no-untyped-def]
+    """What the node queued for `p`, presence batches unpacked into their changes (protocol 2)."""
     out = []
     while not p.outbox.empty():
-        out.append(p.outbox.get_nowait())
+        m = p.outbox.get_nowait()
+        m = dict(m)
+        out.extend(m["changes"] if m.get("type") == "presence" else [m])
     return out
 
 
