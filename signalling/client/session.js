@@ -10,6 +10,33 @@ import { isPresence, presenceChanges } from "./presence.js";
 const OFFER_TIMEOUT_MS = 10000;
 const RESUME_WINDOW_MS = 25000; // the node keeps a detached participant 30 s by default
 
+/** The one receive codec to offer for a track of `kind`/`codec`: the entry the node would pick from a full list
+ * (sfu/negotiation/sdp.py: H.264 with packetization-mode=1, profile 42e01f first; VP9 profile 0), or null. */
+export function receiveCodec(codecs, kind, codec) {
+  const want = `${kind}/${codec}`.toLowerCase();
+  const fmtp = (c) => Object.fromEntries((c.sdpFmtpLine || "").split(";").filter(Boolean).map((kv) => kv.trim().split("=")));
+  let mine = codecs.filter((c) => c.mimeType.toLowerCase() === want);
+  if (want === "video/h264") {
+    mine = mine.filter((c) => fmtp(c)["packetization-mode"] === "1");
+    const rank = (c) => ((fmtp(c)["profile-level-id"] || "").toLowerCase() === "42e01f" ? 0 : 1);
+    mine.sort((a, b) => rank(a) - rank(b));
+  }
+  if (want === "video/vp9") mine = mine.filter((c) => (fmtp(c)["profile-id"] || "0") === "0");
+  return mine.length ? mine[0] : null;
+}
+
+/** A receiving m-line offers only the track's codec (and RTX for video): with every codec the browser knows, an
+ * m-line is 2.5-5 KB and a big room's offer outgrows the node's message cap (docs/protocol.md, "Big rooms"). Set
+ * again on every (re)use of the m-line, so a reused one offers the new track's codec. */
+function receiveOnly(tr, t) {
+  if (!t.codec || !tr.setCodecPreferences || !globalThis.RTCRtpReceiver || !RTCRtpReceiver.getCapabilities) return;
+  const codecs = (RTCRtpReceiver.getCapabilities(t.kind) || { codecs: [] }).codecs;
+  const mine = receiveCodec(codecs, t.kind, t.codec);
+  if (!mine) return; // a codec this browser cannot receive: the full list, and the node rejects the m-line
+  const rtx = t.kind === "video" ? codecs.filter((c) => c.mimeType.toLowerCase() === "video/rtx") : [];
+  try { tr.setCodecPreferences([mine, ...rtx]); } catch (e) { /* keep the browser's own list */ }
+}
+
 export class NodeError extends Error {
   constructor(code, message) {
     super(message || code);
@@ -306,6 +333,7 @@ export class Session extends EventTarget {
         !x._castellanLocal) : null;
       if (tr) tr.direction = "recvonly";
       else tr = pc.addTransceiver(t.kind, { direction: "recvonly" });
+      receiveOnly(tr, t);
       if (this.e2ee) this.e2ee.protectReceiver(tr.receiver, { participant: t.participant, track: tid, kind: t.kind, codec: t.codec });
       this.trackOf.set(tr, tid);
     }

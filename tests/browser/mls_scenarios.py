@@ -88,10 +88,10 @@ def summary(x: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _open(pw: Playwright, cfg: dict[str, Any], parts: dict[str, Participant], console: list[str], key: str,
-          ws_url: str | None = None, secret: str | None = None) -> Participant:
+          ws_url: str | None = None, secret: str | None = None, codec: str | None = None) -> Participant:
     c = dict(cfg, ws_url=ws_url or cfg["ws_url"])
     p = parts[key] = Participant(pw, cfg, key, console)
-    p.open(client_url(c, cfg["tokens"][key], key, secret or cfg["secret"]))
+    p.open(client_url(c, cfg["tokens"][key], key, secret or cfg["secret"], codec=codec))
     return p
 
 
@@ -143,6 +143,100 @@ def mls_churn(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> No
         parts["A"].shot(Path(cfg["artifacts"]), "mls-churn.png", result)
     finally:
         result["final"] = {k: {"log": v["log"], "sessionLog": v["sessionLog"]} for k, v in
+                           (states(parts).items() if parts else [])}
+        for p in parts.values():
+            p.close()
+
+
+# ---------------------------------------------------------------------------------------------------- reuse
+
+# a page's receiving m-lines: which mid carries whose track, and the offer's bytes per receiving m-line
+MLINES_JS = """() => {
+  const s = window.castellanApp.session, pc = s.pc;
+  const offer = pc.localDescription ? pc.localDescription.sdp : '';
+  const sections = offer.split(/\\r\\n(?=m=)/).slice(1).map((t) => ({
+    mid: (t.match(/a=mid:(\\S+)/) || [])[1], kind: t.slice(2, 7),
+    bytes: t.split('\\r\\n').filter((l) => l && !l.startsWith('a=candidate') && l !== 'a=end-of-candidates')
+      .join('\\r\\n').length + 2,  // without candidates (how many were gathered varies)
+    dir: (t.match(/a=(sendrecv|sendonly|recvonly|inactive)/) || [])[1],
+    pts: (t.match(/^m=\\S+ \\d+ \\S+ (.*)/) || [])[1]}));
+  const owner = {};
+  for (const [tr, tid] of s.trackOf) { const d = s.tracks.get(tid); if (tr.mid !== null && d) owner[tr.mid] = d.participant; }
+  const codecs = {};
+  for (const [tr] of s.trackOf) if (tr.mid !== null) codecs[tr.mid] = (tr.receiver.getParameters().codecs || []).map((c) => c.mimeType);
+  return {transceivers: pc.getTransceivers().length, owner, sections, codecs,
+          answer: pc.remoteDescription ? pc.remoteDescription.sdp : '', offer};
+}"""
+
+
+# bytes of one receiving m-line in this Chromium's offer, without candidates: with every codec it knows, and
+# trimmed to the track's codec (+ RTX) as the client does (a throwaway connection, nothing is sent)
+OFFER_SIZES_JS = """async () => {
+  const { receiveCodec } = await import('/static/session.js');
+  const pc = new RTCPeerConnection();
+  const out = {};
+  for (const [kind, codec] of [['audio', 'opus'], ['video', 'vp8'], ['video', 'h264']]) {
+    const cs = RTCRtpReceiver.getCapabilities(kind).codecs;
+    pc.addTransceiver(kind, {direction: 'recvonly'});
+    pc.addTransceiver(kind, {direction: 'recvonly'}).setCodecPreferences([receiveCodec(cs, kind, codec),
+      ...(kind === 'video' ? cs.filter((c) => c.mimeType === 'video/rtx') : [])]);
+  }
+  const sdp = (await pc.createOffer()).sdp;
+  pc.close();
+  const b = sdp.split(/\\r\\n(?=m=)/).slice(1).map((t) => t.split('\\r\\n').filter((l) => l &&
+    !l.startsWith('a=candidate') && l !== 'a=end-of-candidates').join('\\r\\n').length + 2);
+  return {audio: {all: b[0], trimmed: b[1]}, vp8: {all: b[2], trimmed: b[3]}, h264: {all: b[4], trimmed: b[5]}};
+}"""
+
+
+def mlines(p: Participant) -> dict[str, Any]:
+    assert p.page is not None
+    return p.page.evaluate(MLINES_JS)  # type: ignore[no-any-return]
+
+
+def mls_reuse(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """A, B and C in an E2EE meeting (VP8); B leaves; D joins sending H.264, and at A and C its tracks take the
+    m-lines B's had (reused, the receiving codecs trimmed to the track's: the video m-line's codec and payload
+    types change). Every page then sees every other page's camera: frames decoded and a picture not black."""
+    from tests.browser.picture import seen
+
+    wait_http(cfg["base_url"] + "/static/join.html")
+    wait_http(cfg["http_url"] + "/healthz")
+    console: list[str] = []
+    result["console"] = console
+    parts: dict[str, Participant] = {}
+    try:
+        _open(pw, cfg, parts, console, "A")
+        time.sleep(1.5)
+        _open(pw, cfg, parts, console, "B")
+        _open(pw, cfg, parts, console, "C")
+        s = poll(lambda: states(parts), lambda x: agreed(x, 3), 40, 0.5)
+        assert agreed(s, 3), summary(s)
+        all_decoding(parts, 30)
+        ids = {k: v["participant"] for k, v in s.items()}
+        result["before"] = {k: mlines(parts[k]) for k in ("A", "C")}
+        _close(parts, "B")
+        s = poll(lambda: states(parts), lambda x: agreed(x, 2), 30, 0.5)
+        assert agreed(s, 2), summary(s)
+        _open(pw, cfg, parts, console, "D", codec="h264")
+        s = poll(lambda: states(parts), lambda x: agreed(x, 3), 40, 0.5)
+        result["agreed"] = agreed(s, 3)
+        result["summary"] = summary(s)
+        ids["D"] = s["D"]["participant"]
+        result["ids"] = ids
+        result["after"] = {k: mlines(parts[k]) for k in ("A", "C", "D")}
+        assert parts["A"].page is not None
+        result["offer_bytes"] = parts["A"].page.evaluate(OFFER_SIZES_JS)
+        log("bytes per receiving m-line", result["offer_bytes"])
+        result["seen"] = {}
+        for k, p in parts.items():
+            assert p.page is not None
+            for o in parts:
+                if o != k:
+                    result["seen"][f"{k}/{o}"] = seen(p.page, ids[o], timeout=30)
+                    log("seen", k, o, result["seen"][f"{k}/{o}"])
+    finally:
+        result["final"] = {k: {"log": v["log"], "sessionLog": v["sessionLog"], "video": v["video"]} for k, v in
                            (states(parts).items() if parts else [])}
         for p in parts.values():
             p.close()
@@ -424,19 +518,22 @@ def attack_huge_epoch(x: Attack) -> None:
 
 def attack_forged_resync(x: Attack) -> None:
     """The node tells Alice and Bob that what they missed is gone (`mls_resync`): on its word alone, with a
-    GroupInfo that is not one, and with the real GroupInfo of the epoch they are in (replayed). The old client
-    dropped its group on the first; now each member keeps it, asks for commits (amber meanwhile), and is green
-    again on the same epoch."""
+    GroupInfo that is not one, and with the real GroupInfo of the epoch they are in (replayed); and that the room
+    has no group any more (epoch null). The old client dropped its group on the first (and, until the `codecs`
+    branch, on the last); now each member keeps it, asks for commits (amber meanwhile), and is green again on
+    the same epoch."""
     a, b = x.id("A"), x.id("B")
     epoch = state(x.parts["A"])["epoch"]
     real = _mls(x.proxy.link(a), "mls_commit", "to_node")[0]["group_info"]  # Alice's commit that added Bob
     kps = len(_mls(x.proxy.link(a), "mls_key_package", "to_node")) + len(_mls(x.proxy.link(b), "mls_key_package", "to_node"))
+    creates = len(_mls(x.proxy.link(a), "mls_create", "to_node")) + len(_mls(x.proxy.link(b), "mls_create", "to_node"))
     before = frame_counts(states(x.parts))
     for pid in (a, b):
         link = x.proxy.link(pid)
         link.inject({"type": "mls_resync", "epoch": epoch + 1})
         link.inject({"type": "mls_resync", "epoch": epoch + 5, "group_info": "AAAA"})
         link.inject({"type": "mls_resync", "epoch": epoch + 1, "group_info": real})
+        link.inject({"type": "mls_resync", "epoch": None})
     time.sleep(1)
     x.record("during")
     s = poll(lambda: states(x.parts), lambda s: agreed(s, 2), 40, 0.5)
@@ -445,6 +542,8 @@ def attack_forged_resync(x: Attack) -> None:
     x.record("after")
     x.result["key_packages_sent"] = (len(_mls(x.proxy.link(a), "mls_key_package", "to_node")) +
                                      len(_mls(x.proxy.link(b), "mls_key_package", "to_node")) - kps)
+    x.result["creates_sent"] = len(_mls(x.proxy.link(a), "mls_create", "to_node")) + len(
+        _mls(x.proxy.link(b), "mls_create", "to_node")) - creates
 
 
 def attack_wrong_link(x: Attack) -> None:
@@ -498,5 +597,6 @@ SCENARIOS: dict[str, Callable[[Playwright, dict[str, Any], dict[str, Any]], None
     "mls_churn": mls_churn,
     "mls_hostile": mls_hostile,
     "mls_departed": mls_departed,
+    "mls_reuse": mls_reuse,
 }
 __all__ = ["SCENARIOS", "HostileNode", "Link", "Msg", "PROXY_PORT"]

@@ -122,17 +122,18 @@ def test_huge_epochs_are_ignored_and_the_group_still_works():
 
 
 def test_a_forged_resync_makes_no_member_leave_the_group():
-    """Finding 2 of the first hostile-node run: one forged `mls_resync` made every member drop its group."""
+    """Finding 2 of the first hostile-node run: one forged `mls_resync` made every member drop its group; a forged
+    "no group" (`epoch: null`) still did (finding 5)."""
     r = hostile("forged_resync")
     before, during, after = r["before"], r["during"], r["after"]
     for k in ("A", "B"):  # meanwhile: still in the group, amber while asking for what it may have missed
         assert during[k]["epoch"] == before[k]["epoch"] and during[k]["roster"] == before[k]["roster"], during[k]
         assert during[k]["lock"] == "amber" and "missed commits" in during[k]["reason"], during[k]
-        assert during[k]["refusals"]["refused_resyncs"] == 3, during[k]["refusals"]
+        assert during[k]["refusals"]["refused_resyncs"] == 4, during[k]["refusals"]
     assert r["recovered"], after
     g = same_group(after)
     assert g["epoch"] == before["A"]["epoch"] and g["safety"] == before["A"]["safety"]
-    assert r["key_packages_sent"] == 0  # nobody asked to be added again
+    assert r["key_packages_sent"] == 0 and r["creates_sent"] == 0  # nobody asked to be added again, or made a group
     for k in ("A", "B"):
         for key, n in after[k]["frames"].items():
             assert n > before[k]["frames"].get(key, 0), (k, key)

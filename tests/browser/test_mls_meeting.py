@@ -21,6 +21,7 @@ from tests.browser.netns import (
     skip_unless_possible,
     web_in,
 )
+from tests.browser.picture import assert_visible
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(400)]
 
@@ -87,3 +88,37 @@ def test_the_departed_members_saved_state_cannot_decrypt_later_frames():
     # ...not even with its old key tried as the new epoch's: the key itself is wrong (authentication fails)
     relabelled = r["departed_relabelled"]
     assert relabelled["opened"] == 0 and relabelled["reasons"].get("auth", 0) >= 0.95 * r["captured"], relabelled
+
+
+def test_a_newcomer_on_a_reused_m_line_is_seen_by_everyone_with_trimmed_codecs():
+    """A, B, C (VP8); B leaves; D joins sending H.264 and its tracks take B's m-lines at A and C, which offer only
+    the track's codec (docs/protocol.md, "Big rooms"): the reused video m-line changes codec and payload types.
+    Everyone decodes everyone's camera, picture not black."""
+    cfg, jwks = meeting_config("mls-reuse", ["A", "B", "C", "D"], "mls-reuse")
+    r = run("mls-reuse", "mls_reuse", cfg, jwks)
+    assert r["agreed"], r["summary"]
+    ids = r["ids"]
+    for k in ("A", "C"):
+        before, after = r["before"][k], r["after"][k]
+        # D's tracks took B's m-lines: no new transceiver, and B's mids now carry D's tracks
+        assert after["transceivers"] == before["transceivers"], (k, before["transceivers"], after["transceivers"])
+        b_mids = sorted(m for m, who in before["owner"].items() if who == ids["B"])
+        d_mids = sorted(m for m, who in after["owner"].items() if who == ids["D"])
+        assert b_mids and d_mids == b_mids, (k, b_mids, d_mids)
+        # trimmed: a receiving video m-line offers one codec and its RTX, an audio one only Opus
+        for sec in after["sections"]:
+            if sec["mid"] in after["owner"]:
+                assert len(sec["pts"].split()) == (2 if sec["kind"] == "video" else 1), sec
+        video = [m for m in d_mids if next(s for s in after["sections"] if s["mid"] == m)["kind"] == "video"]
+        before_pts = {s["mid"]: s["pts"] for s in before["sections"]}
+        after_pts = {s["mid"]: s["pts"] for s in after["sections"]}
+        assert len(video) == 1 and before_pts[video[0]] != after_pts[video[0]], (k, before_pts, after_pts)
+        assert after["codecs"][video[0]][0] == "video/H264", (k, after["codecs"])
+    sizes = r["offer_bytes"]  # figures for docs/protocol.md ("Big rooms"); printed with -s
+    print("bytes per receiving m-line (all codecs -> trimmed):", sizes)
+    assert all(v["trimmed"] < v["all"] for v in sizes.values()), sizes
+    for pair, s in r["seen"].items():
+        try:
+            assert_visible(s)
+        except AssertionError as e:
+            raise AssertionError(f"{pair}: {e}") from None

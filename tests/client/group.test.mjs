@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as mls from "../../signalling/client/vendor/ts-mls.js";
 import { Relay } from "./relay.mjs";
 import { PSK_ID, b64u, encodeIdentity, keyPackageProof, linkSecrets } from "../../signalling/client/e2ee/link.js";
-import { JOIN_WAIT_MS, OUTSIDE_GRACE_MS, SYNC_TRIES, cipherSuite } from "../../signalling/client/e2ee/group.js";
+import { JOIN_WAIT_MS, MAX_GROUP_RESETS, OUTSIDE_GRACE_MS, SYNC_TRIES, cipherSuite } from "../../signalling/client/e2ee/group.js";
 import { EXPORTER_LABEL, FrameCrypto, GRACE_MS } from "../../signalling/client/e2ee/sframe.js";
 import { SEND_SWITCH_DELAY_MS } from "../../signalling/client/e2ee.js";
 
@@ -409,15 +409,83 @@ test("not_member: the refused committer does not retry in that epoch; the next m
   }
 });
 
-test("mls_resync with epoch null: the group is gone, the members make a new one (first mls_create wins)", async () => {
-  const r = await meeting("alice", "bob");
-  r.epoch = null; // the node dropped the room's group
+test("mls_resync with epoch null: the group is gone, the joiners make a new one (first mls_create wins)", async () => {
+  const r = await meeting("alice");
+  r.intercept = (from, msg) => (msg.type === "mls_key_package" ? null : msg); // alice leaves before adding anyone
+  await r.join("bob");
+  await r.join("carol");
+  await r.idle();
+  r.leave("alice");
+  r.epoch = null; // the honest node: its last member left while others wait, so the room has no group any more
   r.commits = [];
+  r.intercept = null;
   r.broadcast({ type: "mls_resync", epoch: null });
   await r.settle();
-  const epochs = [...r.members.values()].map((e) => e.e2ee.epoch());
-  assert.deepEqual(epochs, [1, 1]);
-  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob");
+  for (const e of r.members.values()) {
+    assert.equal(e.e2ee.epoch(), 1);
+    assert.equal(ids(e.e2ee.roster()), "bob,carol");
+    assert.equal(e.member.counts.refused_resyncs, 0);
+  }
+});
+
+test("a forged mls_resync with epoch null makes no member of a shared group drop it", async () => {
+  const r = await meeting("alice", "bob", "carol");
+  const code = await r.members.get("alice").e2ee.safetyCode();
+  const sentBefore = r.sent.length;
+  r.broadcast({ type: "mls_resync", epoch: null }); // the node lies: the group is alive and it counts all three
+  await r.settle();
+  assert.deepEqual(r.sent.slice(sentBefore).filter((s) => ["mls_create", "mls_key_package"].includes(s.msg.type)), [],
+    "nobody made a group or asked to be added");
+  for (const e of r.members.values()) {
+    assert.equal(e.e2ee.epoch(), 2, `${e.id} kept its epoch`);
+    assert.equal(ids(e.e2ee.roster()), "alice,bob,carol");
+    assert.equal(await e.e2ee.safetyCode(), code);
+    assert.equal(e.member.counts.refused_resyncs, 1);
+    assert.match(e.member.lastRefusal, /"no group", but ours has 2 other member/);
+  }
+  const f = await r.members.get("alice").e2ee.sealFrame(new Uint8Array(30), VP8);
+  assert.equal((await r.members.get("carol").e2ee.openFrame(f.data, { ...VP8, participant: "alice" })).ok, true);
+});
+
+test("told the group is gone while its KeyPackage is out, a joiner still takes the Welcome that adds it", async () => {
+  const r = await meeting("alice", "bob");
+  // the node tells carol, just after forwarding her KeyPackage, that there is no group; and says her group won
+  r.intercept = (from, msg) => {
+    if (from === "carol" && msg.type === "mls_create") { r.deliver(from, { type: "mls_created", epoch: 0 }); return null; }
+    return msg;
+  };
+  await r.join("carol");
+  r.deliver("carol", { type: "mls_resync", epoch: null });
+  await r.settle();
+  const carol = r.members.get("carol");
+  assert.equal(carol.member.counts.group_resets, 1, "she acted on it: a one-member group while she waited");
+  for (const e of r.members.values()) {
+    assert.equal(ids(e.e2ee.roster()), "alice,bob,carol", `${e.id}'s roster`);
+    assert.equal(e.e2ee.epoch(), 2);
+  }
+  const f = await r.members.get("alice").e2ee.sealFrame(new Uint8Array(30), VP8);
+  assert.equal((await carol.e2ee.openFrame(f.data, { ...VP8, participant: "alice" })).ok, true);
+});
+
+test("a node repeating \"no group\" to someone alone is obeyed a bounded number of times, then refused and counted", async () => {
+  const r = new Relay();
+  r.intercept = (from, msg) => { // the node answers every mls_create itself: "you won"
+    if (msg.type === "mls_create") { r.deliver(from, { type: "mls_created", epoch: 0 }); return null; }
+    return msg;
+  };
+  const v = await r.join("victim", "Victim", { claimAlone: true });
+  await r.settle();
+  for (let i = 0; i < 10; i++) {
+    r.deliver("victim", { type: "mls_resync", epoch: null });
+    await r.idle();
+  }
+  await r.settle();
+  const creates = r.sent.filter((s) => s.msg.type === "mls_create").length;
+  assert.equal(creates, 1 + MAX_GROUP_RESETS, "its first group, then one per reset acted on");
+  assert.equal(v.member.counts.group_resets, MAX_GROUP_RESETS);
+  assert.equal(v.member.counts.refused_resyncs, 10 - MAX_GROUP_RESETS);
+  assert.equal(v.e2ee.epoch(), 0);
+  assert.equal(ids(v.e2ee.roster()), "victim");
 });
 
 test("a member that has received a commit for its epoch makes no rival commit, and a refused one does not block it", async () => {

@@ -23,6 +23,9 @@ export const RANK_DELAY_PER_MEMBER_MS = 3; // ...plus this per member: a large g
 // (ts-mls, a leave at 500 members: ~0.7 s; at 1,000: ~1.6 s), and the next in line must not start a rival
 // commit while the first one is still being computed
 const MAX_FUTURE_COMMITS = 64;
+// a node's "the room has no group" (mls_resync, epoch null) is acted on at most this many times until we are in a
+// group with someone else: a node that keeps saying it cannot make us spin making groups
+export const MAX_GROUP_RESETS = 3;
 export const OUTSIDE_GRACE_MS = 5000; // someone the node lists but the group lacks for this long: the lock says so
 export const SYNC_RETRY_MS = 500; // an unanswered mls_sync is asked again after this, doubling each time...
 export const SYNC_TRIES = 5; // ...this many asks in all (0.5 + 1 + 2 + 4 s apart, then 8 s), then we wait for news
@@ -105,12 +108,14 @@ export class Member {
     this.syncAsked = null; // the epoch we asked mls_sync from (retried with backoff while still there)
     this.syncTries = 0;
     this.suspect = null; // {epoch, since}: the node says we are behind (mls_resync) without evidence we can verify
+    this.waitingKp = null; // our KeyPackage still out when the node said the group was gone: its Welcome still counts
+    this.groupResets = 0; // "no group" resyncs acted on since we were last in a group with someone else
     this.joiningSince = null;
     this.knownKeys = new Map(); // participant -> signature public key (b64u) last seen in the roster
     this.warnings = new Map(); // participant -> "credential_changed"
     this.history = new Map(); // epoch -> {roster, chatKey}: current and previous epoch, for chat in flight
     this.counts = { refused_commits: 0, refused_welcomes: 0, refused_key_packages: 0, refused_chat: 0, refused_resyncs: 0,
-      commits_sent: 0, commits_lost: 0, syncs_sent: 0 };
+      commits_sent: 0, commits_lost: 0, syncs_sent: 0, group_resets: 0 };
     this.lastRefusal = null;
     this.timing = { createCommitMs: null, processCommitMs: null, joinMs: null }; // this member's CPU per step
     this.partChars = WELCOME_PART_CHARS; // tests lower it to exercise the parts path with small groups
@@ -193,6 +198,7 @@ export class Member {
 
   async _askToJoin() {
     this._leaveGroup();
+    this.waitingKp = null; // this fresh KeyPackage is the one a Welcome must open now
     this.phase = "joining";
     this.joiningSince = this.clock();
     const data = await this._newKeyPackage();
@@ -278,10 +284,8 @@ export class Member {
         await this._onRejected(m);
         break;
       case "mls_resync":
-        if (m.epoch === null) { // the room has no group any more: the first mls_create wins again
-          this.log("the node says the room has no group any more: making one");
-          this._leaveGroup();
-          await this._create();
+        if (m.epoch === null) {
+          await this._onGroupGone();
         } else if (this.phase === "joining") {
           await this._askToJoin(); // nothing to lose: a fresh KeyPackage (our Welcome's parts never all came)
         } else if (this.phase === "member") {
@@ -318,6 +322,33 @@ export class Member {
       this._sync();
     }
     this._schedule();
+  }
+
+  /**
+   * The node says the room has no group any more (its last member left while we wait): the first mls_create wins
+   * again. Its word alone must not cost anything we cannot check, so: a member of a group with anyone else keeps
+   * it (an honest node counts every member and never says this to one); a joiner makes its one-member group but
+   * still takes a Welcome for the KeyPackage it had sent (checked as ever: link PSK, group id, our own leaf), so
+   * the claim cannot keep it out of a group that is adding it; and it is acted on at most MAX_GROUP_RESETS times
+   * until we share a group with someone (counted), so a node repeating it cannot make us spin.
+   */
+  async _onGroupGone() {
+    const others = this.phase === "member" ? this._leaves().filter((l) => !l.self).length : 0;
+    if (others) {
+      this._refuse("refused_resyncs", `at epoch ${this.epoch}: "no group", but ours has ${others} other member(s)`);
+      return;
+    }
+    if (this.groupResets >= MAX_GROUP_RESETS) {
+      this._refuse("refused_resyncs", `"no group" again: acted on ${MAX_GROUP_RESETS} already without joining anyone`);
+      return;
+    }
+    this.groupResets += 1;
+    this.counts.group_resets += 1;
+    const waiting = this.phase === "joining" ? this.kp : this.waitingKp;
+    this.log("the node says the room has no group any more: making one");
+    this._leaveGroup();
+    await this._create();
+    this.waitingKp = waiting;
   }
 
   /**
@@ -482,14 +513,18 @@ export class Member {
   }
 
   async _onWelcome(m) {
-    if (this.phase !== "joining" || !this.kp) return;
+    // a joiner's KeyPackage opens it; or the one we had sent when the node said the group was gone, as long as our
+    // own group since holds nobody else (nothing is lost by leaving it)
+    const alone = this.phase === "creating" || (this.phase === "member" && this._leaves().every((l) => l.self));
+    const kp = this.phase === "joining" ? this.kp : alone ? this.waitingKp : null;
+    if (!kp) return;
     const data = this._welcomeData(m);
     if (data === null) return;
     let state;
     try {
       const w = decode(data, "mls_welcome").welcome;
       const t0 = performance.now();
-      state = await mls.joinGroup(w, this.kp.publicPackage, this.kp.privatePackage, this._pskIndex(undefined), this.cs);
+      state = await mls.joinGroup(w, kp.publicPackage, kp.privatePackage, this._pskIndex(undefined), this.cs);
       this.timing.joinMs = performance.now() - t0;
     } catch (e) {
       this._refuse("refused_welcomes", `from ${m.from}: ${e.message}`);
@@ -504,6 +539,11 @@ export class Member {
       this._refuse("refused_welcomes", `from ${m.from}: our leaf is not ours`);
       return;
     }
+    if (this.phase !== "joining") {
+      this.log(`welcomed by ${m.from} for the KeyPackage we had sent: leaving our one-member group`);
+      this._leaveGroup();
+    }
+    this.waitingKp = null;
     this.knownKeys.clear(); // first roster we see: nothing to compare with
     await this._enterEpoch(state, `welcomed by ${m.from}`);
   }
@@ -601,6 +641,7 @@ export class Member {
     this._endSync();
     this.suspect = null; // we moved on by a commit or Welcome MLS validated
     const leaves = this._leaves(state);
+    if (leaves.some((l) => !l.self)) { this.groupResets = 0; this.waitingKp = null; } // in a group with someone
     for (const l of leaves) {
       const was = this.knownKeys.get(l.participant);
       if (was && was !== l.sig && !l.self) this._warn(l.participant, "credential_changed", `${l.name || l.participant} has a new key`);
