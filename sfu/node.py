@@ -45,6 +45,7 @@ from sfu.negotiation.offer import Negotiation
 from sfu.negotiation.publications import Publications
 from sfu.participant import Participant
 from sfu.recording import MediaHold
+from sfu.recording import describe as recording_state
 from sfu.room import Room
 from sfu.transport.connectivity import Connectivity
 from sfu.transport.demux import Demux
@@ -248,7 +249,7 @@ class Node:
             "mls": {"epoch": p.room.group.epoch},
             "host": p.host,  # this participant may use the host controls
             "locked": p.room.locked,
-            "recording": self.recording.describe(p.room),
+            "recording": recording_state(p.room),
         }
 
     def resume(self, participant_id: str, secret: str) -> Participant:

@@ -68,9 +68,6 @@ class MediaHold:
         self.node = node
         self.held_before = 0  # packets held in holds that have ended (or of tracks removed while held)
 
-    def held(self, room: Room) -> bool:
-        return room.recording.held
-
     def engine_paused(self, sub: Subscription, paused: bool) -> bool:
         """What the engine is told for `sub`: paused by last-N (`paused`), or held for the recorder."""
         return paused or sub.subscriber.room.recording.held
@@ -99,7 +96,7 @@ class MediaHold:
                 engine.set_paused(sub.index, self.engine_paused(sub, sub.paused))
                 if not held and not sub.paused:
                     self.node.keyframes.request(sub.track, sub.layer, force=True)
-        room.broadcast({"type": "recording", **self.describe(room)}, exclude=newcomer)
+        room.broadcast({"type": "recording", **describe(room)}, exclude=newcomer)
 
     def track_removed(self, track: Track) -> None:
         """Before the engine forgets a track of a held room: what it held so far stays counted."""
@@ -111,9 +108,6 @@ class MediaHold:
     def held_packets(self) -> int:
         """Packets publishers sent into held rooms, none of them forwarded (metrics, tests)."""
         return self.held_before + sum(self._held_now(r) for r in self.node.rooms.values() if r.recording.held)
-
-    def describe(self, room: Room) -> dict[str, Any]:
-        return describe(room)
 
     def _indexes(self, room: Room) -> list[int]:
         return [layer.index for t in room.tracks() for layer in t.layers]

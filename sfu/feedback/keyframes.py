@@ -57,7 +57,7 @@ class KeyframeRequests:
     def retry_waiting(self, p: Participant, now: float) -> None:
         """Subscriptions of `p` the engine still holds back for want of a keyframe ask again (once a second)."""
         engine = self.node.media_engine
-        if self.node.recording.held(p.room):
+        if p.room.recording.held:
             return  # nothing is forwarded until the recorder is in: no keyframe to wait for
         for sub in p.subscriptions.values():
             if engine.subscription_waiting(sub.index) and sub.keyframe_retry_due(now, KEYFRAME_RETRY):

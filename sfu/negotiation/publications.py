@@ -119,7 +119,7 @@ class Publications:
         twcc_out = next((i for i, u in neg.extensions.items() if u == sdp.URI_TWCC and 1 <= i <= 14), 0)
         node.media_engine.add_subscription(
             index, first.index, p.peer, out.ssrc, neg.codec.pt, out.rtx_ssrc or 0, rtx_pt, bytes(ext_map), abs_out,
-            secrets.randbits(15), 0, twcc_out, node.recording.held(p.room),
+            secrets.randbits(15), 0, twcc_out, p.room.recording.held,
         )
         if twcc_out and p.downlink.bwe is None:
             p.downlink.bwe = SendSideBwe()
@@ -133,7 +133,7 @@ class Publications:
         if out.rtx_ssrc:
             node.subs_by_ssrc[(p.peer, out.rtx_ssrc)] = sub
         node.last_n.apply(p)
-        if not sub.paused and not node.recording.held(p.room):
+        if not sub.paused and not p.room.recording.held:
             node.keyframes.request(track, first)
 
     def remove_subscription(self, sub: Subscription) -> None:
