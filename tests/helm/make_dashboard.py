@@ -127,8 +127,14 @@ def build() -> dict:
     panels.append(panel(next(pid), "Node signalling refusals / min by reason",
                         [(f"60 * sum by (reason) (rate(castellan_signalling_refusals_total{{{R}}}[$__rate_interval]))",
                           "{{reason}}")],
-                        0, y, w=24, description="WebSockets closed or messages refused by the node's limits: too "
+                        0, y, w=12, description="WebSockets closed or messages refused by the node's limits: too "
                                                 "many sockets before join, join timeout, relay rate, slow reader"))
+    panels.append(panel(next(pid), "Node signalling frames sent / s by type",
+                        [(f"sum by (type) (rate(castellan_signalling_messages_sent_total{{{R}}}[$__rate_interval]))",
+                          "{{type}}")],
+                        12, y, min=0,
+                        description="WebSocket frames written to participants: presence is batched (one frame "
+                                    "per flush), so a join storm shows here as a step, not a square"))
     y += 8
     panels.append(panel(next(pid), "Event-loop lag p99 by node",
                         [(f"max by (node) (castellan_event_loop_lag_seconds{{quantile=\"0.99\",{R}}})", "{{node}} p99"),
