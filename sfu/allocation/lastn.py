@@ -58,6 +58,6 @@ class LastN:
                 continue
             sub.paused = paused
             engine.set_paused(sub.index, self.node.recording.engine_paused(sub, paused))
-            if not paused and not p.room.recording.held:
+            if not paused:
                 self.node.keyframes.request(sub.track, sub.layer, force=True)
             p.send({"type": "track_paused", "track": sub.track.id, "paused": paused, "reason": "last_n"})

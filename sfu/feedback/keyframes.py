@@ -1,7 +1,8 @@
 """Keyframe requests towards publishers (mediasoup: KeyFrameRequestManager).
 
 A subscriber's PLI/FIR, a new subscription, a layer switch, a resumed last-N video and a subscription still
-waiting for its first keyframe all end here. Requests to one publisher track are throttled to one per
+waiting for its first keyframe all end here; none leaves while the room is held for its recorder
+(sfu/recording.py: the release asks for every track at once). Requests to one publisher track are throttled to one per
 KEYFRAME_REQUEST_INTERVAL unless forced (a switch or a new receiver must not wait); the publisher gets a PLI,
 or a FIR when it negotiated only `ccm fir`. The engine itself holds a subscription back until a keyframe
 arrives (native/engine.pyx: `waiting`), so asking again is this module's only duty.
@@ -29,8 +30,8 @@ class KeyframeRequests:
 
     def request(self, track: Track, layer: Layer | None = None, force: bool = False) -> None:
         """Asks `track`'s publisher for a keyframe of `layer` (default: the track's first encoding)."""
-        if track.kind != "video":
-            return
+        if track.kind != "video" or track.owner.room.recording.held:
+            return  # audio has no keyframes; a room held for its recorder forwards nothing to start from
         now = time.monotonic()
         if not force and now - track.last_keyframe_request < KEYFRAME_REQUEST_INTERVAL:
             return
@@ -57,8 +58,6 @@ class KeyframeRequests:
     def retry_waiting(self, p: Participant, now: float) -> None:
         """Subscriptions of `p` the engine still holds back for want of a keyframe ask again (once a second)."""
         engine = self.node.media_engine
-        if p.room.recording.held:
-            return  # nothing is forwarded until the recorder is in: no keyframe to wait for
         for sub in p.subscriptions.values():
             if engine.subscription_waiting(sub.index) and sub.keyframe_retry_due(now, KEYFRAME_RETRY):
                 self.request(sub.track, sub.wanted_layer)

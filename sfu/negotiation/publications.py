@@ -133,7 +133,7 @@ class Publications:
         if out.rtx_ssrc:
             node.subs_by_ssrc[(p.peer, out.rtx_ssrc)] = sub
         node.last_n.apply(p)
-        if not sub.paused and not p.room.recording.held:
+        if not sub.paused:
             node.keyframes.request(track, first)
 
     def remove_subscription(self, sub: Subscription) -> None:

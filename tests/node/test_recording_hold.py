@@ -106,6 +106,8 @@ def test_required_meeting_forwards_nothing_until_the_credentialed_recorder_is_in
             await other_tenant.connect()
             await asyncio.sleep(QUIET)
             out["frames_with_foreign_recorders"] = frames(viewer)
+            # a held room asks its publishers for nothing (no keyframe is forwarded to start from)
+            out["keyframe_requests_held"] = rn.node.counts["keyframe_requests"]
 
             # the real recorder: media flows to Bob (and to the recorder)
             rec_token = credential(rn, name="ACME archive", role="recorder")
@@ -116,6 +118,7 @@ def test_required_meeting_forwards_nothing_until_the_credentialed_recorder_is_in
             out["decoded_after_recorder"] = await wait_for(lambda: frames(viewer) > 30, 30)
             out["recorder_decoded"] = await wait_for(lambda: frames(recorder) > 30, 30)
             out["release_message"] = recording_messages(viewer)[-1]
+            out["keyframe_requests_released"] = rn.node.counts["keyframe_requests"]
             assert await wait_for(lambda: rec_joined["participant"] in viewer.participants, 5)
             out["roster_recorder"] = viewer.participants[rec_joined["participant"]]
 
@@ -150,6 +153,7 @@ def test_required_meeting_forwards_nothing_until_the_credentialed_recorder_is_in
     assert out["recorder_sees_open"]["held"] is False and len(out["recorder_sees_open"]["recorders"]) == 1
     assert out["decoded_after_recorder"] and out["recorder_decoded"], "media did not start with the recorder in"
     assert out["release_message"]["held"] is False
+    assert out["keyframe_requests_held"] == 0 and out["keyframe_requests_released"] > 0, out
     assert out["roster_recorder"]["recorder"] is True and out["roster_recorder"]["name"] == "ACME archive"
     assert "token_replayed" in out["replay"], out["replay"]
     assert out["held_again"]
