@@ -32,7 +32,9 @@ def sample_line(s: Sample, prev: Sample | None) -> str:
         frames = f"frames {sum(s.frames.values())}"
     worst, stalls = s.lag
     lag = f"bots' loop late by up to {worst * 1000:.0f} ms" + (f", {stalls} stalls > 0.5 s" if stalls else "")
-    return f"[{clock(s.t)}] {procs}  | {frames}  lost {sum(s.lost.values())}  | host {s.host} | {lag}"
+    audio = sum(s.audio_lost.values()) - (sum(prev.audio_lost.values()) if prev is not None else 0)
+    return (f"[{clock(s.t)}] {procs}  | {frames}  lost {sum(s.lost.values())}  audio lost +{audio} (clean)"
+            f"  | host {s.host} | {lag}")
 
 
 def host_spans(samples: list[Sample]) -> list[tuple[str, float, float]]:

@@ -70,6 +70,9 @@ class Sample:
     nodes: dict[str, str]  # participant -> node it is on
     host: str  # the node most participants are on
     lag: tuple[float, int] = (0.0, 0)  # the bots' event loop since the last sample: worst lateness (s), stalls > 0.5 s
+    # participant without injected loss -> audio RTP packets lost so far (Opus is not retransmitted): when it
+    # moves, the minute says when the loss happened (the hour's report only gives the total)
+    audio_lost: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -164,10 +167,15 @@ class Soak:
             if rss is not None and fds is not None:
                 procs[name] = (rss, fds)
         lost: dict[str, int] = {}
+        audio_lost: dict[str, int] = {}
         for p in self.ps:
-            lost[p.name] = (await p.rtp()).video_lost
+            rtp = await p.rtp()
+            lost[p.name] = rtp.video_lost
+            if p.loss == 0:
+                audio_lost[p.name] = rtp.audio_lost
         s = Sample(self.now(), procs, {p.name: p.frames() for p in self.ps}, lost,
-                   {p.name: p.node if p.bot is not None else "-" for p in self.ps}, self.host(), self.lag.take())
+                   {p.name: p.node if p.bot is not None else "-" for p in self.ps}, self.host(), self.lag.take(),
+                   audio_lost)
         self.result.samples.append(s)
         prev = self.result.samples[-2] if len(self.result.samples) > 1 else None
         self.out(report.sample_line(s, prev))
