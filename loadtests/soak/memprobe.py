@@ -1,0 +1,129 @@
+"""Node memory per soak session (issue 18): the soak's per-session path against ONE node process, with its heap
+sampled after every session.
+
+    .venv/bin/python -m loadtests.soak.memprobe --sessions 40 [--trace-at 20,40] [--heaptrack]
+
+The soak's deployment (redis, the control plane, one node registered and verified), the node run by
+`loadtests.bench.node` (the same node, plus `/heap`: RSS and glibc `mallinfo2`, and `/tracemalloc`). Three soak
+participants stay (one publisher, two subscribers); then `--sessions` times a participant joins through the
+control plane (a fresh single-use token, the audit log, presence, a DTLS handshake on the node's handshake
+thread), receives (a subscriber) or publishes looped VP8 + Opus (every other session), and leaves — with a
+`leave`, or every third session without a goodbye. After each: the node's RSS and heap. At the end: the growth
+per session over the second half (least squares), so a cache filling during the first half does not count as
+growth and one still filling in the second does.
+
+`--trace-at` prints the node's tracemalloc growth (Python allocations, after a full collection) between those
+sessions; `--heaptrack` runs the node under heaptrack (Debian package `heaptrack`) and names the output file.
+Loopback only; bounded by `--sessions`; everything it starts is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from loadtests.bench.churn import per_session
+from loadtests.soak.deployment import Deployment
+from loadtests.soak.participant import Participant
+from loadtests.soak.scenario import receiving
+from tests.support.ports import free_port
+
+Say = Callable[[str], None]
+
+
+def _get(port: int, path: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:  # noqa: S310 - loopback
+        data: dict[str, Any] = json.loads(r.read())
+    return data
+
+
+async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trace_at: tuple[int, ...] = (),
+                    heaptrack: bool = False, trace_frames: int = 12) -> list[dict[str, int]]:
+    dep = Deployment(workdir)
+    bench_port = free_port()
+    launcher = [sys.executable, "-m", "loadtests.bench.node", "--bench-port", str(bench_port)]
+    if heaptrack:
+        ht = shutil.which("heaptrack")
+        if ht is None:
+            raise SystemExit("heaptrack is not installed (apt-get install heaptrack)")
+        launcher = [ht, "-o", str(workdir / "node.heaptrack"), *launcher]
+    env = {"CASTELLAN_BENCH_TRACEMALLOC": str(trace_frames)} if trace_at else {}
+    samples: list[dict[str, int]] = []
+    ps: list[Participant] = []
+    try:
+        await asyncio.to_thread(dep.start, 0)
+        node = await asyncio.to_thread(dep.start_node, launcher, env)
+        say(f"node {node.id} pid {node.pid}, bench port {bench_port}, workdir {workdir}")
+        stay = [Participant("stay-pub", "pub", dep.cp_url, dep.link), Participant("stay-sub-1", "sub", dep.cp_url,
+                dep.link), Participant("stay-sub-2", "sub", dep.cp_url, dep.link)]
+        ps.extend(stay)
+        for p in stay:
+            await p.join()
+        got = await receiving(stay, timeout=60)
+        say(f"staying participants receiving: {got}")
+        churners = [Participant("churn-pub", "pub", dep.cp_url, dep.link),
+                    Participant("churn-sub", "sub", dep.cp_url, dep.link)]
+        ps.extend(churners)
+        if trace_at:
+            await asyncio.to_thread(_get, bench_port, "/tracemalloc")  # the baseline
+        for n in range(sessions):
+            p = churners[n % 2]
+            await p.join()
+            await receiving([p], timeout=30)
+            await asyncio.sleep(seconds)
+            if n % 3 == 2:
+                await p.crash()
+            else:
+                await p.leave()
+            await asyncio.sleep(1.0)
+            heap = await asyncio.to_thread(_get, bench_port, "/heap")
+            samples.append(heap)
+            say(f"session {n + 1:3d} ({p.role}): RSS {heap['VmRSS'] / 1e6:7.2f} MB  heap in use "
+                f"{heap.get('uordblks', 0) / 1e6:6.2f} MB  free in heap {heap.get('fordblks', 0) / 1e6:6.2f} MB  "
+                f"mmap {heap.get('hblkhd', 0) / 1e6:6.2f} MB  arena {heap.get('arena', 0) / 1e6:6.2f} MB  "
+                f"threads {heap.get('threads', 0)}")
+            if n + 1 in trace_at:
+                growth = await asyncio.to_thread(_get, bench_port, "/tracemalloc")
+                say(f"tracemalloc after session {n + 1}: {growth.get('traced', 0) / 1e6:.2f} MB traced, "
+                    f"{growth.get('gc_objects')} gc objects")
+                for g in growth.get("growth", [])[:20]:
+                    say(f"  {g['size_diff']:+9d} B {g['count_diff']:+6d}  " + " <- ".join(g["where"][-5:][::-1]))
+        return samples
+    finally:
+        for p in ps:
+            await p.leave()
+        await asyncio.to_thread(dep.stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="loadtests.soak.memprobe", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=40)
+    ap.add_argument("--seconds", type=float, default=2.0, help="time in the meeting per session, once receiving")
+    ap.add_argument("--trace-at", default="", help="sessions after which to print tracemalloc growth, e.g. 20,40")
+    ap.add_argument("--heaptrack", action="store_true", help="run the node under heaptrack")
+    ap.add_argument("--workdir", type=Path, default=None)
+    args = ap.parse_args(argv)
+    if not 1 <= args.sessions <= 500:
+        ap.error("--sessions must be 1..500")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="castellan-memprobe-"))
+    t0 = time.monotonic()
+    samples = asyncio.run(run_probe(workdir, args.sessions, args.seconds,
+                                    say=lambda m: print(f"[{time.monotonic() - t0:6.1f} s] {m}", file=sys.stderr),
+                                    trace_at=tuple(int(x) for x in args.trace_at.split(",") if x),
+                                    heaptrack=args.heaptrack))
+    for key in ("VmRSS", "uordblks", "arena", "hblkhd"):
+        print(f"{key}: {per_session(samples, key) / 1024:+.1f} KiB per session (second half)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
