@@ -7,7 +7,7 @@ The soak's deployment (redis, the control plane, one node registered and verifie
 `loadtests.bench.node` (the same node, plus `/heap`: RSS and glibc `mallinfo2`, and `/tracemalloc`). Three soak
 participants stay (one publisher, two subscribers); then `--sessions` times a participant joins through the
 control plane (a fresh single-use token, the audit log, presence, a DTLS handshake on the node's handshake
-thread), receives (a subscriber) or publishes looped VP8 + Opus (every third session), and leaves — with a
+thread), receives (a subscriber) or publishes looped VP8 + Opus (every `--publish-every` sessions: 3), and leaves — with a
 `leave`, or every fourth session without a goodbye. After each: the node's RSS and heap. At the end: the growth
 per session over the second half (least squares), so a cache filling during the first half does not count as
 growth and one still filling in the second does.
@@ -82,7 +82,7 @@ def smaps_growth(before: dict[str, tuple[int, int, str]], after: dict[str, tuple
 
 async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trace_at: tuple[int, ...] = (),
                     heaptrack: bool = False, trace_frames: int = 12, garbage: bool = False,
-                    smaps_at: tuple[int, ...] = ()) -> list[dict[str, int]]:
+                    smaps_at: tuple[int, ...] = (), publish_every: int = 3) -> list[dict[str, int]]:
     dep = Deployment(workdir)
     bench_port = free_port()
     launcher = [sys.executable, "-m", "loadtests.bench.node", "--bench-port", str(bench_port)]
@@ -107,17 +107,18 @@ async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trac
             await p.join()
         got = await receiving(stay, timeout=60)
         say(f"staying participants receiving: {got}")
-        # a publisher every third session: the staying aiortc bots' SDP grows by two m-lines per publisher that
-        # came and went (a bot artefact), and the node refuses SDP over 64 KiB after ~30 of them
-        churners = [Participant("churn-pub", "pub", dep.cp_url, dep.link),
-                    Participant("churn-sub-1", "sub", dep.cp_url, dep.link),
-                    Participant("churn-sub-2", "sub", dep.cp_url, dep.link)]
+        # a publisher every `publish_every` sessions (3; 0: never): the staying aiortc bots' SDP grows by two
+        # m-lines per publisher that came and went (a bot artefact), and the node refuses SDP over 64 KiB after
+        # ~30 of them
+        churners = [Participant("churn-pub", "pub", dep.cp_url, dep.link)] if publish_every else []
+        churners += [Participant(f"churn-sub-{i}", "sub", dep.cp_url, dep.link)
+                     for i in range(1, max(2, publish_every))]
         ps.extend(churners)
         if trace_at:
             await asyncio.to_thread(_get, bench_port, "/tracemalloc")  # the baseline
         maps = smaps(node.pid) if smaps_at else {}
         for n in range(sessions):
-            p = churners[n % 3]
+            p = churners[n % len(churners)]
             await p.join()
             await receiving([p], timeout=30)
             await asyncio.sleep(seconds)
@@ -183,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smaps-at", default="", help="sessions after which to print the node's mappings whose "
                                                    "resident size changed (/proc/<pid>/smaps), e.g. 10,40")
     ap.add_argument("--heaptrack", action="store_true", help="run the node under heaptrack")
+    ap.add_argument("--publish-every", type=int, default=3,
+                    help="a publisher's session every N sessions, subscribers' in between (0: subscribers only)")
     ap.add_argument("--garbage", action="store_true",
                     help="after each session, collect the node's cyclic garbage and print what it was")
     ap.add_argument("--workdir", type=Path, default=None)
@@ -195,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                                     say=lambda m: print(f"[{time.monotonic() - t0:6.1f} s] {m}", file=sys.stderr),
                                     trace_at=tuple(int(x) for x in args.trace_at.split(",") if x),
                                     heaptrack=args.heaptrack, garbage=args.garbage,
+                                    publish_every=args.publish_every,
                                     smaps_at=tuple(int(x) for x in args.smaps_at.split(",") if x)))
     for key in ("VmRSS", "uordblks", "arena", "hblkhd"):
         print(f"{key}: {per_session(samples, key) / 1024:+.1f} KiB per session (second half)")
