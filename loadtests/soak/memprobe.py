@@ -4,8 +4,8 @@ sampled after every session.
     .venv/bin/python -m loadtests.soak.memprobe --sessions 40 [--trace-at 20,40] [--heaptrack]
 
 The soak's deployment (redis, the control plane, one node registered and verified), the node run by
-`loadtests.bench.node` (the same node, plus `/heap`: RSS and glibc `mallinfo2`, and `/tracemalloc`). Three soak
-participants stay (one publisher, two subscribers); then `--sessions` times a participant joins through the
+`loadtests.bench.node` (the same node, plus `/heap`: RSS and glibc `mallinfo2`, and `/tracemalloc`). `--staying` soak
+participants stay (one publisher, then subscribers: 3); then `--sessions` times a participant joins through the
 control plane (a fresh single-use token, the audit log, presence, a DTLS handshake on the node's handshake
 thread), receives (a subscriber) or publishes looped VP8 + Opus (every `--publish-every` sessions: 3), and leaves — with a
 `leave`, or every fourth session without a goodbye. After each: the node's RSS and heap. At the end: the growth
@@ -82,7 +82,8 @@ def smaps_growth(before: dict[str, tuple[int, int, str]], after: dict[str, tuple
 
 async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trace_at: tuple[int, ...] = (),
                     heaptrack: bool = False, trace_frames: int = 12, garbage: bool = False,
-                    smaps_at: tuple[int, ...] = (), publish_every: int = 3) -> list[dict[str, int]]:
+                    smaps_at: tuple[int, ...] = (), publish_every: int = 3,
+                    staying: int = 3) -> list[dict[str, int]]:
     dep = Deployment(workdir)
     bench_port = free_port()
     launcher = [sys.executable, "-m", "loadtests.bench.node", "--bench-port", str(bench_port)]
@@ -100,8 +101,8 @@ async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trac
         await asyncio.to_thread(dep.start, 0)
         node = await asyncio.to_thread(dep.start_node, launcher, env)
         say(f"node {node.id} pid {node.pid}, bench port {bench_port}, workdir {workdir}")
-        stay = [Participant("stay-pub", "pub", dep.cp_url, dep.link), Participant("stay-sub-1", "sub", dep.cp_url,
-                dep.link), Participant("stay-sub-2", "sub", dep.cp_url, dep.link)]
+        stay = [Participant("stay-pub", "pub", dep.cp_url, dep.link)]
+        stay += [Participant(f"stay-sub-{i}", "sub", dep.cp_url, dep.link) for i in range(1, staying)]
         ps.extend(stay)
         for p in stay:
             await p.join()
@@ -184,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smaps-at", default="", help="sessions after which to print the node's mappings whose "
                                                    "resident size changed (/proc/<pid>/smaps), e.g. 10,40")
     ap.add_argument("--heaptrack", action="store_true", help="run the node under heaptrack")
+    ap.add_argument("--staying", type=int, default=3, help="participants staying throughout: a publisher, then "
+                                                            "subscribers (3)")
     ap.add_argument("--publish-every", type=int, default=3,
                     help="a publisher's session every N sessions, subscribers' in between (0: subscribers only)")
     ap.add_argument("--garbage", action="store_true",
@@ -198,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                                     say=lambda m: print(f"[{time.monotonic() - t0:6.1f} s] {m}", file=sys.stderr),
                                     trace_at=tuple(int(x) for x in args.trace_at.split(",") if x),
                                     heaptrack=args.heaptrack, garbage=args.garbage,
-                                    publish_every=args.publish_every,
+                                    publish_every=args.publish_every, staying=max(1, args.staying),
                                     smaps_at=tuple(int(x) for x in args.smaps_at.split(",") if x)))
     for key in ("VmRSS", "uordblks", "arena", "hblkhd"):
         print(f"{key}: {per_session(samples, key) / 1024:+.1f} KiB per session (second half)")
