@@ -18,6 +18,7 @@ the node's transport-wide sequence number as the engine does.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import select
 import socket
@@ -921,6 +922,11 @@ class ReferenceForwarder:
         s = self.subs.pop(sub, None)
         if s is not None:
             self.tracks[s.track].subs.remove(sub)
+            peer = self.peers.get(s.peer)
+            if peer is not None and peer.tx is not None:  # its SSRCs' streams go with it (engine: _drop_srtp_streams)
+                for ssrc in (s.ssrc, s.rtx_ssrc) if s.rtx_ssrc else (s.ssrc,):
+                    with contextlib.suppress(pylibsrtp.Error):  # never sent: no stream
+                        peer.tx.remove_stream(ssrc)
 
     def restart_subscription(self, sub: int) -> None:
         s = self.subs.get(sub)

@@ -99,21 +99,25 @@ class ReceiptLedger:
             if m is None:
                 m = self.meetings[key] = Meeting(tenant=room.tenant, name=room.name, issued_at=now)
             grew = False
+            last: dict[tuple[str, str, int], tuple[int, int]] = {}  # the subscriptions there now (issue 18)
             for p in list(room.participants.values()):
                 m.participants.add(p.id)
                 for mid, sub in list(p.subscriptions.items()):
-                    st = engine.subscription_stats(sub.index)
-                    if st is None:
-                        continue
                     skey = (p.id, mid, sub.index)
                     packets, octets = m.last.get(skey, (0, 0))
+                    st = engine.subscription_stats(sub.index)
+                    if st is None:
+                        if skey in m.last:
+                            last[skey] = (packets, octets)
+                        continue
                     if st[0] < packets:  # the engine slot was reused: a new subscription
                         packets, octets = 0, 0
-                    m.last[skey] = (st[0], st[1])
+                    last[skey] = (st[0], st[1])
                     if st[0] > packets:
                         m.packets += st[0] - packets
                         m.bytes += st[1] - octets
                         grew = True
+            m.last = last  # an ended subscription's counters go with it: a day-long meeting's churn stays bounded
             if grew:
                 m.first_packet = m.first_packet or int(now)
                 m.last_packet = int(now)

@@ -6,7 +6,7 @@ Runs exactly `sfu.server` (same Node from the same factory, same Starlette app o
   after the node starts (the pure-Python path: pylibsrtp + sendto), timed per packet like the engine;
 - `GET /bench/latency?reset=1` returns the engine's forwarding latency histogram (arrival -> send, 1 µs
   buckets) as {"hist": {"<µs>": count}} — the node's /stats has counters but not the histogram;
-- `--bench-port P` serves `/counters` (engine counters), `/heap` (RSS, glibc mallinfo2) and `/latency` from a thread, outside the event loop,
+- `--bench-port P` serves `/counters` (engine counters), `/heap` (RSS, glibc mallinfo2), `/garbage` (collects the cyclic garbage, says what it was) and `/latency` from a thread, outside the event loop,
   so the bench can still read them when the loop is saturated (the pure-Python path at large N).
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import json
 import os
@@ -21,6 +22,7 @@ import sys
 import threading
 import time
 import tracemalloc
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -114,6 +116,16 @@ class _Mallinfo2(ctypes.Structure):
                  "keepcost")]
 
 
+@functools.cache
+def _mallinfo2() -> Any:
+    """glibc's mallinfo2, loaded once (a CDLL per call is cyclic garbage of its own), or None."""
+    libc = ctypes.util.find_library("c")
+    fn = getattr(ctypes.CDLL(libc), "mallinfo2", None) if libc is not None else None
+    if fn is not None:
+        fn.restype = _Mallinfo2
+    return fn
+
+
 def heap_figures() -> dict[str, int]:
     """The node process's memory: RSS, and glibc's view of its heap (mallinfo2: `uordblks` bytes in use,
     `fordblks` free inside the heap, `hblkhd` in mmap'd blocks, `arena` the heap's size over every arena)."""
@@ -123,13 +135,10 @@ def heap_figures() -> dict[str, int]:
             if line.startswith(("VmRSS:", "RssAnon:")):
                 key, value = line.split(":")
                 out[key] = int(value.split()[0]) * 1024
-    libc = ctypes.util.find_library("c")
-    if libc is not None:
-        fn = getattr(ctypes.CDLL(libc), "mallinfo2", None)
-        if fn is not None:
-            fn.restype = _Mallinfo2
-            info = fn()
-            out.update({name: int(getattr(info, name)) for name, _ in _Mallinfo2._fields_})
+    fn = _mallinfo2()
+    if fn is not None:
+        info = fn()
+        out.update({name: int(getattr(info, name)) for name, _ in _Mallinfo2._fields_})
     out["threads"] = threading.active_count()
     return out
 
@@ -152,6 +161,20 @@ def tracemalloc_growth(top: int = 25) -> dict[str, Any]:
     return out
 
 
+def cyclic_garbage(top: int = 25) -> dict[str, Any]:
+    """Collects the cyclic garbage now and says what it was (types and counts): objects that reference counting
+    did not free, which wait for the collector (and hold their native memory meanwhile)."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        found = gc.collect()
+        kinds = Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage)
+    finally:
+        gc.garbage.clear()
+        gc.set_debug(0)
+        gc.collect()  # what DEBUG_SAVEALL kept is cyclic garbage still: free it
+    return {"collected": found, "types": dict(kinds.most_common(top))}
+
+
 class _BenchHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         engine = NODES[0].engine if NODES else None
@@ -160,6 +183,8 @@ class _BenchHandler(BaseHTTPRequestHandler):
             body, code = {"error": "not started"}, 503
         elif self.path.startswith("/counters"):
             body, code = engine.counters(), 200
+        elif self.path.startswith("/garbage"):
+            body, code = cyclic_garbage(), 200
         elif self.path.startswith("/tracemalloc"):
             body, code = tracemalloc_growth(), 200
         elif self.path.startswith("/heap"):

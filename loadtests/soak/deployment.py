@@ -79,7 +79,9 @@ class Deployment:
         assert self.redis is not None
         return self.redis.url
 
-    def start_node(self) -> NodeProc:
+    def start_node(self, launcher: list[str] | None = None, env: dict[str, str] | None = None) -> NodeProc:
+        """`launcher`: run the node's arguments with this command instead of `castellan node` (the memory probe
+        uses `python -m loadtests.bench.node --bench-port P`, the same node with a heap endpoint)."""
         node_id = f"{REGION}{chr(ord('a') + self._next)}"
         self._next += 1
         http = free_port()
@@ -90,7 +92,9 @@ class Deployment:
                             "--node-key", str(self._node_key(node_id)),
                             "--resume-grace", f"{self.resume_grace:g}", "--drain-deadline", f"{self.drain_deadline:g}",
                             "--log-level", "info")
-        proc = self.procs.add(Proc(f"node {node_id}", argv, self.workdir / f"node-{node_id}.log"))
+        if launcher is not None:
+            argv = [*launcher, *argv[argv.index("node") + 1:]]
+        proc = self.procs.add(Proc(f"node {node_id}", argv, self.workdir / f"node-{node_id}.log", env=env))
         node = NodeProc(node_id, proc, f"http://{HOST}:{http}")
         self.nodes[node_id] = node
         if not cl.wait_until(lambda: node_id in cl.registry_nodes(self.redis_url), 30):

@@ -414,7 +414,20 @@ cdef class Engine:
         if s.target >= 0:
             _unlink(self.subs, &self.tracks[s.target].first_pending[w], sub, 1)
         self._drop_sent_ring(s)
+        self._drop_srtp_streams(s)
         memset(s, 0, sizeof(Sub))
+
+    cdef void _drop_srtp_streams(self, Sub *s) noexcept:
+        """The subscriber's outbound SRTP session cloned a stream for each SSRC this subscription sent (~384
+        bytes each): they go with it, or a participant who stays keeps three per publisher that came and went
+        (issue 18). Its SSRCs are never used again (every subscription gets new ones); a stream never cloned
+        (nothing sent) is simply not found."""
+        cdef srtp_t tx = self.peers[s.peer].tx
+        if tx == NULL:
+            return
+        srtp_remove_stream(tx, htonl(s.ssrc))
+        if s.rtx_ssrc:
+            srtp_remove_stream(tx, htonl(s.rtx_ssrc))
 
     cdef void _drop_sent_ring(self, Sub *s) noexcept:
         if s.sent_buf != NULL:

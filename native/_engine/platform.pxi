@@ -69,6 +69,7 @@ cdef extern from "<netinet/in.h>" nogil:
 cdef extern from "<arpa/inet.h>" nogil:
     int inet_pton(int, const char *, void *)
     const char *inet_ntop(int, const void *, char *, socklen_t)
+    uint32_t htonl(uint32_t)
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef struct pthread_mutex_t:
@@ -123,6 +124,7 @@ cdef extern from "srtp2/srtp.h" nogil:
     srtp_err_status_t srtp_init()
     srtp_err_status_t srtp_create(srtp_t *session, const srtp_policy_t *policy)
     srtp_err_status_t srtp_dealloc(srtp_t session)
+    srtp_err_status_t srtp_remove_stream(srtp_t session, unsigned int ssrc)
     srtp_err_status_t srtp_protect(srtp_t ctx, void *rtp_hdr, int *len_ptr)
     srtp_err_status_t srtp_unprotect(srtp_t ctx, void *srtp_hdr, int *len_ptr)
     srtp_err_status_t srtp_protect_rtcp(srtp_t ctx, void *rtcp_hdr, int *pkt_octet_len)

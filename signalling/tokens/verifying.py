@@ -40,12 +40,22 @@ def _canonical_base64url(segment: str) -> bool:
 
 
 class ReplayCache:
-    """Remembers used token ids until they expire, so a join token works once."""
+    """Remembers used token ids until they expire, so a join token works once.
+
+    Ids leave as they expire, oldest first (tokens are used in about the order they expire: one lifetime for
+    join tokens), so the cache holds about the tokens used in the last lifetime, not every token since the node
+    started (issue 18: it grew by one id per session until 4096 of them); a full sweep when it passes 4096
+    catches ids stuck behind a longer-lived one."""
 
     def __init__(self) -> None:
         self._seen: dict[str, float] = {}
 
     def use(self, jti: str, exp: float, now: float) -> bool:
+        while self._seen:
+            oldest = next(iter(self._seen))
+            if self._seen[oldest] > now:
+                break
+            del self._seen[oldest]
         if len(self._seen) > 4096:
             self._seen = {k: v for k, v in self._seen.items() if v > now}
         if jti in self._seen:

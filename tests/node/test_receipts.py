@@ -65,3 +65,39 @@ async def _meeting_receipts() -> None:
     assert 0 < receipts[-2].packets <= forwarded["forwarded_packets"]
     with pytest.raises(rc.ReceiptRejected):  # another region's claim does not verify with this key
         rc.verify(rc.Receipt(**{**final.__dict__, "region": "us-1"}), keys, {region: "EU", "us-1": "US"})
+
+
+def test_a_long_meeting_keeps_counters_only_for_the_subscriptions_it_has_now() -> None:
+    """Issue 18: the ledger kept every subscription's last counters until the meeting ended, so a meeting with
+    churn grew by one entry per subscription that ever existed. Before the fix: 2 entries left behind per
+    subscriber that came and went (video + audio); after: only the staying subscriber's."""
+    asyncio.run(_churning_meeting())
+
+
+async def _churning_meeting() -> None:
+    from loadtests.bots.peer import Bot
+
+    async with running_node() as rn:
+        ledger = ReceiptLedger(rn.node, Ed25519PrivateKey.generate(), rn.node.config.region, lambda: "EU",
+                               lambda doc: True, first_after=3600.0, interval=3600.0)
+        pub, sub = await publisher_and_subscriber(rn)
+        try:
+            for n in range(3):
+                bot = Bot(rn.ws_url, rn.token(name=f"churn-{n}"), f"churn-{n}")
+                await bot.connect()
+                await bot.negotiate()
+                assert await wait_for(lambda: bool(bot.video()) and bot.video()[0].frames > 2, 15), "no media"  # noqa: B023
+                ledger.sample()
+                await bot.send({"type": "leave"})
+                pid = bot.joined["participant"]
+                assert await wait_for(lambda: pid not in rn.node.by_id, 10), "the churner did not leave"  # noqa: B023
+                await bot.close()
+            ledger.sample()
+            (meeting,) = ledger.meetings.values()
+            now = {(p.id, mid, s.index) for p in rn.node.by_id.values() for mid, s in p.subscriptions.items()}
+            assert now and set(meeting.last) == now, f"counters kept for subscriptions gone: {set(meeting.last) - now}"
+            assert meeting.participants >= {p.id for p in rn.node.by_id.values()}
+            assert len(meeting.participants) == 5 and meeting.packets > 0
+        finally:
+            await pub.close()
+            await sub.close()
