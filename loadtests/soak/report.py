@@ -33,8 +33,11 @@ def sample_line(s: Sample, prev: Sample | None) -> str:
     worst, stalls = s.lag
     lag = f"bots' loop late by up to {worst * 1000:.0f} ms" + (f", {stalls} stalls > 0.5 s" if stalls else "")
     audio = sum(s.audio_lost.values()) - (sum(prev.audio_lost.values()) if prev is not None else 0)
+    overflow = s.rcvbuf_errors - prev.rcvbuf_errors if prev is not None else 0
+    drops = " ".join(f"{n} {d}" for n, d in sorted(s.udp_drops.items()))
     return (f"[{clock(s.t)}] {procs}  | {frames}  lost {sum(s.lost.values())}  audio lost +{audio} (clean)"
-            f"  | host {s.host} | {lag}")
+            f"  | udp overflows +{overflow} host-wide" + (f" (live sockets: {drops})" if drops else "")
+            + f"  | host {s.host} | {lag}")
 
 
 def host_spans(samples: list[Sample]) -> list[tuple[str, float, float]]:

@@ -32,6 +32,41 @@ def open_fds(pid: int) -> int | None:
         return None
 
 
+def udp_drops(pid: int) -> int | None:
+    """Datagrams the kernel dropped on `pid`'s open UDP sockets (receive buffer full), over each socket's life:
+    the `drops` column of /proc/<pid>/net/udp{,6} for the socket inodes among its descriptors. Loss a bot counts
+    while its own socket overflowed is the harness's, not the node's."""
+    try:
+        inodes = set()
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        total = 0
+        for table in ("udp", "udp6"):
+            with open(f"/proc/{pid}/net/{table}") as f:
+                next(f)
+                for line in f:
+                    cols = line.split()
+                    if len(cols) >= 13 and cols[9] in inodes:
+                        total += int(cols[12])
+        return total
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+
+
+def udp_rcvbuf_errors() -> int:
+    """The host's UDP receive-buffer overflows since boot (/proc/net/snmp `RcvbufErrors`): on a quiet machine,
+    the soak's processes."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    header, values = rows[0], rows[1]
+    return int(values[header.index("RcvbufErrors")])
+
+
 def slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Least-squares slope of ys over xs (None with fewer than 3 points or no spread in xs)."""
     n = len(xs)

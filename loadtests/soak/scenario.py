@@ -29,7 +29,7 @@ from pathlib import Path
 from loadtests.soak import report
 from loadtests.soak.deployment import Deployment
 from loadtests.soak.participant import Participant, Rtp
-from loadtests.soak.sampling import LoopLag, open_fds, rss_kb
+from loadtests.soak.sampling import LoopLag, open_fds, rss_kb, udp_drops, udp_rcvbuf_errors
 
 TOKEN_TTL = 60.0  # the control plane's default join-token lifetime (signalling/control/config.py)
 STALE_AFTER = TOKEN_TTL + 2.0 + 1.0  # lifetime + the node's leeway + a margin
@@ -73,6 +73,8 @@ class Sample:
     # participant without injected loss -> audio RTP packets lost so far (Opus is not retransmitted): when it
     # moves, the minute says when the loss happened (the hour's report only gives the total)
     audio_lost: dict[str, int] = field(default_factory=dict)
+    udp_drops: dict[str, int] = field(default_factory=dict)  # process -> drops on its live UDP sockets (their life)
+    rcvbuf_errors: int = 0  # the host's UDP receive-buffer overflows since boot
 
 
 @dataclass
@@ -162,10 +164,14 @@ class Soak:
     async def take_sample(self) -> Sample:
         self.dep.poll()
         procs: dict[str, tuple[int, int]] = {}
+        drops: dict[str, int] = {}
         for name, pid in {**self.dep.pids(), "bots": os.getpid()}.items():
             rss, fds = rss_kb(pid), open_fds(pid)
             if rss is not None and fds is not None:
                 procs[name] = (rss, fds)
+            d = udp_drops(pid)
+            if d:
+                drops[name] = d
         lost: dict[str, int] = {}
         audio_lost: dict[str, int] = {}
         for p in self.ps:
@@ -175,7 +181,7 @@ class Soak:
                 audio_lost[p.name] = rtp.audio_lost
         s = Sample(self.now(), procs, {p.name: p.frames() for p in self.ps}, lost,
                    {p.name: p.node if p.bot is not None else "-" for p in self.ps}, self.host(), self.lag.take(),
-                   audio_lost)
+                   audio_lost, drops, udp_rcvbuf_errors())
         self.result.samples.append(s)
         prev = self.result.samples[-2] if len(self.result.samples) > 1 else None
         self.out(report.sample_line(s, prev))
