@@ -248,6 +248,10 @@ class CastellanTarget(Target):
         # the same engine counters as GET /stats, served from a thread in the node (loadtests/bench/node.py)
         return int((await self._get("/counters", port=self.bench_port))["forwarded_packets"])
 
+    async def cpu(self) -> dict[str, float]:
+        """CPU seconds so far per node thread (event loop, media, DTLS...), read from a thread in the node."""
+        return {k: float(v) for k, v in (await self._get("/cpu", port=self.bench_port)).items()}
+
     async def latency_histogram(self, reset: bool = False) -> dict[int, int] | None:
         d = await self._get("/latency" + ("?reset=1" if reset else ""), port=self.bench_port)
         return {int(k): v for k, v in d["hist"].items()}
