@@ -116,6 +116,7 @@ def _create_app(signalling: Any, lifespan: Any = None, extra_routes: Any = ()) -
 
 
 _orig_create = factory.create_node_app
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + "/"
 
 
 class StallSampler:
@@ -154,7 +155,11 @@ class StallSampler:
             stack: list[str] = []
             while frame is not None and len(stack) < self.depth:
                 code = frame.f_code
-                stack.append(f"{code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno}({code.co_name})")
+                # the project's own frames keep their package path; libraries' and the stdlib's are marked `~`
+                name = code.co_filename
+                ours = name.startswith(ROOT) and "/site-packages/" not in name
+                short = name[len(ROOT):] if ours else "~" + name.rsplit("/", 1)[-1]
+                stack.append(f"{short}:{frame.f_lineno}({code.co_name})")
                 frame = frame.f_back
             self.samples[tuple(stack)] += 1
             self.stalls += not stalled
@@ -164,9 +169,9 @@ class StallSampler:
         total = sum(self.samples.values())
         leaves: collections.Counter[str] = collections.Counter()
         for stack, n in self.samples.items():
-            leaves[next((f for f in stack if "/site-packages/" not in f and "python3" not in f), stack[0] if stack else "?")] += n
+            leaves[next((f for f in stack if not f.startswith("~")), stack[0] if stack else "?")] += n
         out = {"stalls": self.stalls, "stalled_seconds": round(total * self.period, 2),
-               "by_innermost_frame": [{"seconds": round(n * self.period, 2), "frame": f} for f, n in leaves.most_common(top)],
+               "by_innermost_project_frame": [{"seconds": round(n * self.period, 2), "frame": f} for f, n in leaves.most_common(top)],
                "stacks": [{"seconds": round(n * self.period, 2), "stack": list(st)} for st, n in self.samples.most_common(top)]}
         with open(self.path, "w") as f:
             json.dump(out, f, indent=1)

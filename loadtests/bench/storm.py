@@ -4,7 +4,7 @@
 
 A real node process (`loadtests.bench.node`, i.e. `castellan node`) registered in a real redis-server, one bench
 publisher sending light VP8 + Opus, then `--peers` light bench subscribers (loadtests/bench/peer.py: ICE, DTLS,
-SRTP on one UDP socket each) joining at `--rate` per second (default 100: 400 in 4 s), each from its own address
+SRTP on one UDP socket each, read together once connected: `MediaDrain`) joining at `--rate` per second (default 100: 400 in 4 s), each from its own address
 behind a trusted proxy as through the chart's ingress — WebSocket, join token, offer/answer, STUN, DTLS — and
 staying `--hold` seconds. What it checks, every quarter second from its own thread: the node's registration is
 in Redis the whole time. At the end, from the node's /metrics: event-loop lag (p50, p99, max), deadline misses
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.bench import media as bench_media
-from loadtests.bench.peer import Publisher, Subscriber
+from loadtests.bench.peer import MediaDrain, Publisher, Subscriber
 from loadtests.bench.target import CastellanTarget, free_port
 from residency.model import Region, TenantView
 from residency.registry import RedisRegistry
@@ -182,6 +182,7 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
     target: CastellanTarget | None = None
     watch: RegistryWatch | None = None
     subs: list[Subscriber] = []
+    drain: MediaDrain | None = None
     pub: Publisher | None = None
     result = StormResult(peers)
     try:
@@ -201,6 +202,9 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
         pub.start_media()
         say(f"publisher up; making {peers} subscribers")
         subs = [Subscriber(f"sub-{i}") for i in range(peers)]  # certificates made before the storm
+        drain = MediaDrain()  # connected subscribers are read together: the harness must not starve itself
+        for s in subs:
+            s.drain = drain
         for i, s in enumerate(subs):  # each its own user behind the ingress (pre-join caps are per address)
             target.forwarded_for[s.name] = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
         durations: list[float] = []
@@ -256,6 +260,8 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
             watch.stop()
         for s in subs:
             s.close()
+        if drain is not None:
+            drain.close()
         if pub is not None:
             pub.close()
         if target is not None:
