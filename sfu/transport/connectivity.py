@@ -12,6 +12,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from native.threaded import held
 from sfu.participant import MediaState
 from sfu.transport.dtls import DtlsSession, SrtpKeys
 
@@ -28,6 +29,9 @@ REBIND_AFTER = 2.0  # a new address takes over once the bound one has been quiet
 class Connectivity:
     def __init__(self, node: Node) -> None:
         self.node = node
+        # participants whose DTLS handshake is under way (by id(p)): the ticker's retransmission timers look at
+        # these, not at every participant of the node 20 times a second
+        self.handshaking: dict[int, Participant] = {}
 
     def on_stun(self, data: bytes, addr: tuple[str, int]) -> None:
         """A STUN datagram. Consent and rebinding judge a check by when the media thread received it
@@ -66,6 +70,7 @@ class Connectivity:
             p.handshake = node.dtls_handshakes.new(
                 lambda send: DtlsSession(node.certificate, fingerprints, send, server=True))
             p.dtls = p.handshake.session
+            self.handshaking[id(p)] = p
 
     def _bind(self, p: Participant, addr: tuple[str, int], now: float) -> None:
         self.node.media_engine.set_peer_address(p.peer, addr[0], addr[1])
@@ -103,21 +108,32 @@ class Connectivity:
             p.send({"type": "error", "code": "dtls_failed", "message": p.dtls.error or "DTLS failed"})
             return
         if keys is not None:
-            node.media_engine.set_peer_srtp(p.peer, keys.profile, keys.rx_key, keys.tx_key)
-            p.media = MediaState.READY
-            log.info("participant %s media ready (SRTP profile %d)", p.id, keys.profile)
-            for sub in p.subscriptions.values():
-                node.keyframes.request(sub.track, sub.layer, force=True)
+            with held(node.media_engine):  # the keys and the keyframe requests: one take of the media lock
+                node.media_engine.set_peer_srtp(p.peer, keys.profile, keys.rx_key, keys.tx_key)
+                p.media = MediaState.READY
+                log.info("participant %s media ready (SRTP profile %d)", p.id, keys.profile)
+                for sub in p.subscriptions.values():
+                    node.keyframes.request(sub.track, sub.layer, force=True)
 
     def _flush(self, p: Participant) -> None:
-        """What the participant's DTLS session wrote, to its media address (from the loop only)."""
+        """What the participant's DTLS session wrote, to its media address (from the loop only). Sent on the
+        node's socket as STUN answers are, to the address the engine has bound (`_bind` sets both; consent
+        expiry clears both): not through the engine, whose lock may wait for a media batch per flight."""
         h = p.handshake
         if h is None or not h.outgoing:
             return
         out = h.outgoing[:]
         h.outgoing.clear()  # the same list: the session appends to it
+        sock, addr = self.node.sock, p.media_address
+        if sock is None or addr is None:
+            return  # no address: nothing could be sent (the engine's send_raw dropped it too); DTLS retransmits
         for record in out:
-            self.node.media_engine.send_raw(p.peer, record)
+            try:
+                sock.sendto(record, addr)
+            except (BlockingIOError, InterruptedError):
+                self.node.control_drops["dtls_send_full"] += 1  # a full socket buffer: DTLS retransmits
+            except OSError:
+                self.node.control_drops["dtls_send_failed"] += 1
 
     def close(self, p: Participant) -> None:
         """The participant leaves: its DTLS session closes (its close_notify sent while the peer still exists)."""
@@ -126,10 +142,14 @@ class Connectivity:
             self._flush(p)
 
     def retransmit_handshakes(self) -> None:
-        """DTLS retransmission timers of handshakes under way (not of one whose step is on the thread)."""
-        for p in list(self.node.by_id.values()):
+        """DTLS retransmission timers of handshakes under way (not of one whose step is on the thread); a
+        handshake that ended (keys, failure, close) or whose participant left is forgotten here."""
+        for key, p in list(self.handshaking.items()):
             h = p.handshake
-            if h is not None and not h.busy and h.session.state == "connecting":
+            if p.left or h is None or h.session.state not in ("new", "connecting"):
+                del self.handshaking[key]
+                continue
+            if not h.busy and h.session.state == "connecting":
                 t = h.session.timeout()
                 if t is not None and t <= 0:
                     h.session.handle_timeout()
