@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sfu.node import Node
     from sfu.participant import Participant
     from sfu.transport.handshakes import Handshake
+    from sfu.transport.ice import StunOutcome
 
 log = logging.getLogger("castellan.node")
 
@@ -37,12 +38,23 @@ class Connectivity:
         """A STUN datagram. Consent and rebinding judge a check by when the media thread received it
         (`Demux.arrived`), so a loop busy with a join storm does not age a fresh check."""
         node = self.node
-        arrived = node.demux.arrived
         out = node.ice.handle(data, addr)
         if out.drop_reason:
             node.control_drops[out.drop_reason] += 1
-        if out.response is not None and node.sock is not None:
-            node.sock.sendto(out.response, addr)
+        try:
+            self._checked(out, addr)
+        finally:
+            # the answer goes out last: a peer starts DTLS the moment it is answered, and its first record must
+            # find its address bound in the engine and its handshake made — answered first, the ClientHello
+            # often came before the bind (which may wait for the media lock) and was dropped: a 1 s DTLS retransmit
+            if out.response is not None and node.sock is not None:
+                node.sock.sendto(out.response, addr)
+
+    def _checked(self, out: StunOutcome[Participant], addr: tuple[str, int]) -> None:
+        """What an answered check does: binds or moves the participant's address, refreshes consent, starts the
+        DTLS handshake."""
+        node = self.node
+        arrived = node.demux.arrived
         p = out.owner
         if p is None or p.left:
             return
