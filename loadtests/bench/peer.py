@@ -79,6 +79,7 @@ class BenchPeer:
         self._reading = False
         self._progress: asyncio.Event | None = None  # set by the reader: a STUN answer, a DTLS step
         self.drain: MediaDrain | None = None  # read with others once connected (receive-only peers)
+        self.marks: dict[str, float] = {}  # when each step of the join ended (loop time): where a slow join waited
 
     @property
     def fingerprint(self) -> str:
@@ -132,6 +133,7 @@ class BenchPeer:
             self._stun()
             tries += 1
             await _wait(progress, min(STUN_RETRY, max(0.0, deadline - loop.time())))
+        self.marks["ice"] = loop.time()
         # consent checks from now on, as a browser's ICE agent does during DTLS too: a handshake slowed by a loaded
         # machine must not let the node's consent (30 s from the first check) expire before media starts
         self._tasks.append(asyncio.create_task(self._consent()))
@@ -148,6 +150,7 @@ class BenchPeer:
                 continue
             progress.clear()  # nothing runs between this and the wait: a record read from now on sets it
             await _wait(progress, min(1.0 if t is None else t, max(0.0, deadline - loop.time())))
+        self.marks["dtls"] = loop.time()
         self.tx = SrtpSession(self.keys.profile, self.keys.tx_key, True)
         if self.drain is not None:
             loop.remove_reader(self.sock.fileno())

@@ -61,6 +61,7 @@ class StormResult:
     room_frames: dict[str, int] = field(default_factory=dict)  # subscriber -> other room messages (each may flush)
     rosters_wrong: int = 0  # subscribers whose snapshot + presence is not the room at the end
     bench_lag: dict[str, float] = field(default_factory=dict)  # the bench's own loop: p50, p99, max (seconds)
+    phases: dict[str, tuple[float, float]] = field(default_factory=dict)  # join step -> (p50, p99) seconds
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds from the first join to the last, by side
     cpu_hold: dict[str, float] = field(default_factory=dict)  # CPU seconds from the last join to the end
 
@@ -89,6 +90,7 @@ class StormResult:
             f"presence frames per subscriber: max {self.presence_max}, mean "
             f"{sum(self.presence_frames.values()) / max(1, len(self.presence_frames)):.1f} (joins: {self.joined}); "
             f"rosters not the room: {self.rosters_wrong}",
+            "one join by step, p50 / p99: " + ", ".join(f"{k} {a:.2f} / {b:.2f} s" for k, (a, b) in self.phases.items()),
             f"bench's own loop lag p50 {self.bench_lag.get('p50', 0) * 1000:.1f} ms, "
             f"p99 {self.bench_lag.get('p99', 0) * 1000:.1f} ms, max {self.bench_lag.get('max', 0) * 1000:.0f} ms",
             "CPU seconds during the storm: " + ", ".join(f"{k} {v:.1f}" for k, v in _by_size(self.cpu)),
@@ -240,6 +242,7 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
         result.joined = len(durations)
         durations.sort()
         result.join_p99 = durations[min(len(durations) - 1, int(0.99 * len(durations)))] if durations else 0.0
+        result.phases = join_phases([s.marks for s in subs])
         say(f"joined {result.joined}/{peers} in {result.join_seconds:.1f} s; holding {hold:.0f} s")
         deadline = loop.time() + hold
         while loop.time() < deadline:
@@ -293,6 +296,20 @@ class LoopLag:
         s = sorted(self.samples)
         pick = (lambda q: s[min(len(s) - 1, int(q * len(s)))]) if s else (lambda q: 0.0)
         return {"p50": pick(0.5), "p99": pick(0.99), "max": s[-1] if s else 0.0}
+
+
+STEPS = (("websocket", "start"), ("joined", "websocket"), ("answer", "joined"), ("ice", "answer"), ("dtls", "ice"))
+
+
+def join_phases(marks: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
+    """Per step of a join (WebSocket open; `join` -> `joined`; `offer` -> `answer`; STUN answered; DTLS done): its
+    p50 and p99 over the peers that completed it — which step a slow join waited in."""
+    out: dict[str, tuple[float, float]] = {}
+    for end, begin in STEPS:
+        spans = sorted(m[end] - m[begin] for m in marks if end in m and begin in m)
+        if spans:
+            out[end] = (spans[len(spans) // 2], spans[min(len(spans) - 1, int(0.99 * len(spans)))])
+    return out
 
 
 def _by_size(cpu: dict[str, float]) -> list[tuple[str, float]]:
