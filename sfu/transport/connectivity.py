@@ -41,29 +41,35 @@ class Connectivity:
         out = node.ice.handle(data, addr)
         if out.drop_reason:
             node.control_drops[out.drop_reason] += 1
+        probe: bytes | None = None
         try:
-            self._checked(out, addr)
+            probe = self._checked(out, addr)
         finally:
-            # the answer goes out last: a peer starts DTLS the moment it is answered, and its first record must
-            # find its address bound in the engine and its handshake made — answered first, the ClientHello
-            # often came before the bind (which may wait for the media lock) and was dropped: a 1 s DTLS retransmit
-            if out.response is not None and node.sock is not None:
-                node.sock.sendto(out.response, addr)
+            # the answer goes out after the bind: a peer starts DTLS the moment it is answered, and its first
+            # record must find its address bound in the engine and its handshake made — answered first, the
+            # ClientHello often came before the bind (which may wait for the media lock) and was dropped: a 1 s
+            # DTLS retransmission. The node's own check of a new address still follows the answer.
+            if node.sock is not None:
+                if out.response is not None:
+                    node.sock.sendto(out.response, addr)
+                if probe is not None:
+                    node.sock.sendto(probe, addr)
 
-    def _checked(self, out: StunOutcome[Participant], addr: tuple[str, int]) -> None:
+    def _checked(self, out: StunOutcome[Participant], addr: tuple[str, int]) -> bytes | None:
         """What an answered check does: binds or moves the participant's address, refreshes consent, starts the
-        DTLS handshake."""
+        DTLS handshake; returns the node's own check of a new address (sent after the answer), if any."""
         node = self.node
         arrived = node.demux.arrived
         p = out.owner
+        probe: bytes | None = None
         if p is None or p.left:
-            return
+            return None
         now = time.monotonic() if arrived is None else min(arrived, time.monotonic())
         if out.verified is not None:
             # the new address answered the node's own check: it holds the participant's ICE password
             if p.media_address != out.verified:
                 self._bind(p, out.verified, now)
-            return
+            return None
         # only a fresh check binds, moves or refreshes: a retransmitted one proves nothing new (it was answered
         # above), and a replayed one from another address was refused by IceLite
         if out.fresh and p.media_address != addr:
@@ -73,8 +79,6 @@ class Connectivity:
                 # a move (nomination, NAT rebinding, ICE restart, back after consent expired): only once the
                 # new address answers a check of the node's own; a fresh-looking check may be an old capture
                 probe = node.ice.verify(p.ice_ufrag, p.remote_ufrag, p.remote_pwd, addr)
-                if probe is not None and node.sock is not None:
-                    node.sock.sendto(probe, addr)
         elif out.fresh:
             p.address_seen = now
         if p.dtls is None and p.remote_fingerprints:
@@ -83,6 +87,7 @@ class Connectivity:
                 lambda send: DtlsSession(node.certificate, fingerprints, send, server=True))
             p.dtls = p.handshake.session
             self.handshaking[id(p)] = p
+        return probe
 
     def _bind(self, p: Participant, addr: tuple[str, int], now: float) -> None:
         self.node.media_engine.set_peer_address(p.peer, addr[0], addr[1])
