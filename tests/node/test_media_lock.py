@@ -85,6 +85,33 @@ def test_the_per_second_slice_takes_the_media_lock_once() -> None:
     assert takes == 1, f"the slice of 2 participants took the media lock {takes} times (one per call before)"
 
 
+def test_an_offer_takes_the_media_lock_once() -> None:
+    """A subscriber's offer for a publisher's audio and video: the peer's extensions and both subscriptions go
+    into the engine under one take (three before)."""
+
+    async def run() -> tuple[int, int]:
+        from loadtests.bench.peer import Subscriber
+
+        async with running_node() as rn:
+            pub, sub = await publisher_and_subscriber(rn)
+            bench = Subscriber("bench")
+            try:
+                node = rn.node
+                p = node.join(rn.signalling.verifier.verify(rn.token(name="bench")), admitted=True)
+                tracks = {t.kind: t.id for t in p.room.tracks()}
+                takes = count_takes(node.engine)
+                node.handle_offer(p, bench.offer(), {"0": tracks["audio"], "1": tracks["video"]})
+                return takes(), len(p.subscriptions)
+            finally:
+                bench.close()
+                await sub.close()
+                await pub.close()
+
+    takes, subscriptions = asyncio.run(run())
+    assert subscriptions == 2
+    assert takes == 1, f"the offer took the media lock {takes} times"
+
+
 def test_a_dtls_flight_goes_out_on_the_socket_without_the_lock_and_is_retransmitted() -> None:
     """A participant's handshake as on_stun starts it; the peer (a plain socket) sends a ClientHello and never
     answers the node's flight. The flight reaches the bound address; a record flushed takes no media lock; the
