@@ -12,8 +12,9 @@ thread uses.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from native import engine as native
@@ -23,7 +24,9 @@ _E = TypeVar("_E", bound=type)
 
 
 def _locked(base: Callable[..., Any]) -> Callable[..., Any]:
-    def method(self: native.Engine, *args: Any, **kwargs: Any) -> Any:
+    def method(self: ThreadedEngine, *args: Any, **kwargs: Any) -> Any:
+        if self._holder == threading.get_ident():  # inside `held` on this thread: the lock is ours already
+            return base(self, *args, **kwargs)
         self._lock()
         try:
             return base(self, *args, **kwargs)
@@ -50,6 +53,28 @@ def _locking(protocol: type) -> Callable[[_E], _E]:
 class ThreadedEngine(native.Engine):
     """`native.engine.Engine` whose EngineControl methods may be called from the event loop while `serve` runs on
     a media thread (see MediaThread)."""
+
+    _holder: int = 0  # the thread inside `held` (its calls do not take the lock again), else 0
+
+
+@contextlib.contextmanager
+def held(engine: object) -> Iterator[None]:
+    """One lock for a run of engine calls from this thread, instead of one per call: each call that takes the
+    lock may wait for a media thread to finish its batch, and under CPU contention that batch's thread may not
+    even be running — hundreds of calls a second (per-participant reports, keyframe checks, a DTLS flight's
+    records) each paid that wait on the event loop. Hold it only around engine calls and the little Python
+    between them: media waits while it is held. Re-entrant on the holding thread; nothing for an engine that
+    is not threaded."""
+    if not isinstance(engine, ThreadedEngine) or engine._holder == threading.get_ident():
+        yield
+        return
+    engine._lock()
+    engine._holder = threading.get_ident()
+    try:
+        yield
+    finally:
+        engine._holder = 0
+        engine._unlock()
 
 
 LOCKED: tuple[str, ...] = members(EngineControl)   # the methods ThreadedEngine wraps, for tests and docs

@@ -6,12 +6,20 @@ Runs exactly `sfu.server` (same Node from the same factory, same Starlette app o
   after the node starts (the pure-Python path: pylibsrtp + sendto), timed per packet like the engine;
 - `GET /bench/latency?reset=1` returns the engine's forwarding latency histogram (arrival -> send, 1 µs
   buckets) as {"hist": {"<µs>": count}} — the node's /stats has counters but not the histogram;
-- `--bench-port P` serves `/counters` (engine counters), `/heap` (RSS, glibc mallinfo2), `/garbage` (collects the cyclic garbage, says what it was) and `/latency` from a thread, outside the event loop,
-  so the bench can still read them when the loop is saturated (the pure-Python path at large N).
+- `--bench-port P` serves `/counters` (engine counters), `/heap` (RSS, glibc mallinfo2), `/garbage` (collects the
+  cyclic garbage, says what it was), `/cpu` (CPU seconds per thread: the event loop, media, DTLS, heartbeat) and
+  `/latency` from a thread, outside the event loop, so the bench can still read them when the loop is saturated
+  (the pure-Python path at large N);
+- `CASTELLAN_BENCH_PROFILE=FILE[:SECONDS]`: cProfile of the event loop's thread (where its CPU goes);
+- `CASTELLAN_BENCH_STALLS=FILE`: what the event loop was doing while it stalled — a thread samples the loop
+  thread's stack every 10 ms whenever the loop has not turned for 100 ms, and FILE gets the stacks seen most,
+  with the stalled seconds each (where its *stalls* come from, which a profile's totals hide).
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import ctypes
 import ctypes.util
 import functools
@@ -76,8 +84,11 @@ class BenchNode(Node):
         if os.environ.get("CASTELLAN_BENCH_TRACEMALLOC"):  # `/tracemalloc`: what grew since the last call
             tracemalloc.start(int(os.environ["CASTELLAN_BENCH_TRACEMALLOC"]))
         profile = os.environ.get("CASTELLAN_BENCH_PROFILE")  # FILE[:SECONDS]: cProfile of the event loop's thread
+        stalls = os.environ.get("CASTELLAN_BENCH_STALLS")
+        if stalls:
+            STALLS.append(StallSampler(asyncio.get_running_loop(), stalls))
+            STALLS[0].start()
         if profile:
-            import asyncio
             import cProfile
 
             path, _, seconds = profile.partition(":")
@@ -108,6 +119,88 @@ def _create_app(signalling: Any, lifespan: Any = None, extra_routes: Any = ()) -
 
 
 _orig_create = factory.create_node_app
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + "/"
+
+
+class StallSampler:
+    """Samples the event loop thread's stack while the loop is stalled (no turn for `threshold` seconds).
+
+    The loop stamps `beat` every `period`; a daemon thread wakes every `period` and, when the stamp is older than
+    `threshold`, counts the loop thread's current stack (innermost `depth` frames). Each sample stands for
+    `period` seconds of stall. `dump` writes the stacks seen most; it runs after each stall and on every `/stalls` read."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, path: str, threshold: float = 0.1, period: float = 0.01,
+                 depth: int = 14) -> None:
+        self.loop, self.path, self.threshold, self.period, self.depth = loop, path, threshold, period, depth
+        self.beat = time.monotonic()
+        self.samples: collections.Counter[tuple[str, ...]] = collections.Counter()
+        self.stalls = 0  # stalls seen (a run of samples)
+        self._tid = threading.get_ident()
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        self._stamp()
+        threading.Thread(target=self._run, name="bench-stalls", daemon=True).start()
+
+    def _stamp(self) -> None:
+        self.beat = time.monotonic()
+        self.loop.call_later(self.period, self._stamp)
+
+    def _run(self) -> None:
+        stalled = False
+        while not self._stop.wait(self.period):
+            if time.monotonic() - self.beat < self.threshold:
+                if stalled:  # a stall ended: the file is kept current (the node may be killed, not exit)
+                    self.dump()
+                stalled = False
+                continue
+            frame = sys._current_frames().get(self._tid)
+            stack: list[str] = []
+            while frame is not None and len(stack) < self.depth:
+                code = frame.f_code
+                # the project's own frames keep their package path; libraries' and the stdlib's are marked `~`
+                name = code.co_filename
+                ours = name.startswith(ROOT) and "/site-packages/" not in name
+                short = name[len(ROOT):] if ours else "~" + name.rsplit("/", 1)[-1]
+                stack.append(f"{short}:{frame.f_lineno}({code.co_name})")
+                frame = frame.f_back
+            self.samples[tuple(stack)] += 1
+            self.stalls += not stalled
+            stalled = True
+
+    def dump(self, top: int = 40) -> dict[str, Any]:
+        total = sum(self.samples.values())
+        leaves: collections.Counter[str] = collections.Counter()
+        for stack, n in self.samples.items():
+            leaves[next((f for f in stack if not f.startswith("~")), stack[0] if stack else "?")] += n
+        out = {"stalls": self.stalls, "stalled_seconds": round(total * self.period, 2),
+               "by_innermost_project_frame": [{"seconds": round(n * self.period, 2), "frame": f} for f, n in leaves.most_common(top)],
+               "stacks": [{"seconds": round(n * self.period, 2), "stack": list(st)} for st, n in self.samples.most_common(top)]}
+        with open(self.path, "w") as f:
+            json.dump(out, f, indent=1)
+        return out
+
+
+STALLS: list[StallSampler] = []
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds (user + system) of each of this process's threads, by Python thread name (a thread Python does
+    not know: `tid-N`); threads of the same name (`dtls_0`, `dtls_1`, ...) are summed under the name's stem."""
+    names = {t.native_id: t.name for t in threading.enumerate() if t.native_id is not None}
+    names[os.getpid()] = "event-loop"
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = names.get(int(tid), "other")
+        stem = name.rstrip("0123456789").rstrip("_-") or name
+        out[stem] = out.get(stem, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -189,6 +282,10 @@ class _BenchHandler(BaseHTTPRequestHandler):
             body, code = tracemalloc_growth(), 200
         elif self.path.startswith("/heap"):
             body, code = heap_figures(), 200
+        elif self.path.startswith("/cpu"):
+            body, code = thread_cpu(), 200
+        elif self.path.startswith("/stalls"):
+            body, code = (STALLS[0].dump(), 200) if STALLS else ({"error": "set CASTELLAN_BENCH_STALLS"}, 404)
         elif self.path.startswith("/latency"):
             hist = engine.latency_histogram("reset=1" in self.path)
             body, code = {"engine": ENGINE, "hist": {str(i): c for i, c in enumerate(hist) if c}}, 200

@@ -6,13 +6,19 @@ with the native engine's libsrtp (native.engine.SrtpSession). The publisher repl
 real time and answers PLI/FIR with its next keyframe; subscribers never decrypt: they count packets and check
 sequence continuity per SSRC (the RTP header is clear), and send a receiver report every second like a browser.
 
-Many peers share one asyncio loop; each socket is drained with non-blocking recvfrom in batches.
+Many peers share one asyncio loop; each socket is drained with non-blocking recvfrom in batches. A peer waits for
+its STUN answer and its DTLS handshake on an event its socket's reader sets (and the DTLS retransmission timer),
+not by polling: a storm of hundreds of handshakes must not wake the loop hundreds of times per 10 ms. Peers given a
+`MediaDrain` leave the loop's reader once connected and are read together every `DRAIN_PERIOD` instead of one
+wake-up per datagram: hundreds of receive-only peers then cost the harness a loop turn per period, not per packet,
+so a join storm measures the node, not the harness starving itself.
 Nothing here is tied to one SFU: signalling lives in the Target adapters (loadtests/bench/target.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import socket
 import struct
@@ -29,6 +35,8 @@ from sfu.feedback import rtcp
 from sfu.transport.dtls import Certificate, DtlsSession, SrtpKeys
 
 RECV_BATCH = 256
+DRAIN_PERIOD = 0.05  # a MediaDrain reads its peers' sockets this often
+STUN_RETRY = 0.2  # a binding request unanswered this long is sent again
 CONSENT_INTERVAL = 5.0
 RR_INTERVAL = 1.0
 SR_INTERVAL = 1.0
@@ -54,6 +62,7 @@ class BenchPeer:
         self.ufrag = secrets.token_hex(4)
         self.pwd = secrets.token_hex(16)
         self.certificate = Certificate()
+        self.certificate.context()  # its DTLS context made now too, not during the join (~1-2 ms of the loop each)
         self.cname = "bench-" + secrets.token_hex(4)
         self.tie_breaker = secrets.randbits(63)
         self.remote: bsdp.Transport | None = None
@@ -69,6 +78,9 @@ class BenchPeer:
         self.closed = False
         self._tasks: list[asyncio.Task[None]] = []
         self._reading = False
+        self._progress: asyncio.Event | None = None  # set by the reader: a STUN answer, a DTLS step
+        self.drain: MediaDrain | None = None  # read with others once connected (receive-only peers)
+        self.marks: dict[str, float] = {}  # when each step of the join ended (loop time): where a slow join waited
 
     @property
     def fingerprint(self) -> str:
@@ -109,6 +121,7 @@ class BenchPeer:
         self.remote = remote
         self.addr = (remote.host, remote.port)
         loop = asyncio.get_running_loop()
+        progress = self._progress = asyncio.Event()
         if not self._reading:
             loop.add_reader(self.sock.fileno(), self._on_readable)
             self._reading = True
@@ -117,12 +130,11 @@ class BenchPeer:
         while not self.stun_ok:
             if loop.time() > deadline or tries > 100:
                 raise PeerError(f"{self.name}: no STUN response from {self.addr}")
+            progress.clear()
             self._stun()
             tries += 1
-            for _ in range(10):
-                await asyncio.sleep(0.02)
-                if self.stun_ok:
-                    break
+            await _wait(progress, min(STUN_RETRY, max(0.0, deadline - loop.time())))
+        self.marks["ice"] = loop.time()
         # consent checks from now on, as a browser's ICE agent does during DTLS too: a handshake slowed by a loaded
         # machine must not let the node's consent (30 s from the first check) expire before media starts
         self._tasks.append(asyncio.create_task(self._consent()))
@@ -133,11 +145,18 @@ class BenchPeer:
                 raise PeerError(f"{self.name}: {self.dtls.error}")
             if loop.time() > deadline:
                 raise PeerError(f"{self.name}: DTLS handshake timed out")
-            await asyncio.sleep(0.01)
             t = self.dtls.timeout()
             if t is not None and t <= 0:
                 self.dtls.handle_timeout()
+                continue
+            progress.clear()  # nothing runs between this and the wait: a record read from now on sets it
+            await _wait(progress, min(1.0 if t is None else t, max(0.0, deadline - loop.time())))
+        self.marks["dtls"] = loop.time()
         self.tx = SrtpSession(self.keys.profile, self.keys.tx_key, True)
+        if self.drain is not None:
+            loop.remove_reader(self.sock.fileno())
+            self._reading = False
+            self.drain.add(self)
         self.on_connected()
 
     def on_connected(self) -> None:
@@ -170,6 +189,8 @@ class BenchPeer:
                     keys = self.dtls.feed(data)
                     if keys is not None:
                         self.keys = keys
+                    if self._progress is not None:
+                        self._progress.set()
             else:
                 self.other += 1
 
@@ -184,6 +205,8 @@ class BenchPeer:
             if msg.check_message_integrity(self.remote.pwd.encode()):
                 self.stun_ok = True
                 self.stun_responses += 1
+                if self._progress is not None:
+                    self._progress.set()
 
     def on_media(self, data: bytes) -> None:
         pass
@@ -196,12 +219,56 @@ class BenchPeer:
         self.closed = True
         for t in self._tasks:
             t.cancel()
+        if self.drain is not None:
+            self.drain.discard(self)
         if self._reading:
             asyncio.get_running_loop().remove_reader(self.sock.fileno())
             self._reading = False
         if self.dtls is not None:
             self.dtls.close()
         self.sock.close()
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    """Until `event` is set or `timeout` seconds pass, whichever is first."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)
+
+
+class MediaDrain:
+    """Reads many connected peers' sockets together, every `period` seconds, from one task: one loop turn per
+    period for all of them instead of one per datagram each (a receive-only peer needs no faster answer: its
+    consent checks and receiver reports are seconds apart). Each socket's kernel buffer holds what arrives
+    in between (1 MB; a period of a light subscriber's media is a few kB)."""
+
+    def __init__(self, period: float = DRAIN_PERIOD) -> None:
+        self.period = period
+        self.peers: dict[int, BenchPeer] = {}
+        self.rounds = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, peer: BenchPeer) -> None:
+        self.peers[id(peer)] = peer
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def discard(self, peer: BenchPeer) -> None:
+        self.peers.pop(id(peer), None)
+
+    async def _run(self) -> None:
+        while self.peers:
+            await asyncio.sleep(self.period)
+            self.rounds += 1
+            for peer in list(self.peers.values()):
+                if not peer.closed:
+                    peer._on_readable()
+        self._task = None
+
+    def close(self) -> None:
+        self.peers.clear()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
 
 
 # ---------------------------------------------------------------- publisher

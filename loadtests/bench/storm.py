@@ -4,7 +4,7 @@
 
 A real node process (`loadtests.bench.node`, i.e. `castellan node`) registered in a real redis-server, one bench
 publisher sending light VP8 + Opus, then `--peers` light bench subscribers (loadtests/bench/peer.py: ICE, DTLS,
-SRTP on one UDP socket each) joining at `--rate` per second (default 100: 400 in 4 s), each from its own address
+SRTP on one UDP socket each, read together once connected: `MediaDrain`) joining at `--rate` per second (default 100: 400 in 4 s), each from its own address
 behind a trusted proxy as through the chart's ingress — WebSocket, join token, offer/answer, STUN, DTLS — and
 staying `--hold` seconds. What it checks, every quarter second from its own thread: the node's registration is
 in Redis the whole time. At the end, from the node's /metrics: event-loop lag (p50, p99, max), deadline misses
@@ -13,6 +13,10 @@ that received no media in the last seconds of the hold; presence: how many frame
 (batched since protocol 2: at most one per PRESENCE_INTERVAL, not one per join) and whether the roster each one
 builds from its snapshot and those frames is the room; the node's frames sent, by type. Loopback only; every loop
 bounded in count and time.
+
+The bench measures the node only if its own peers keep up: it also reports its own event loop's lag (the peers
+share one loop) and the CPU seconds each side used from the first join to the end (the node by thread: event
+loop, media, DTLS; the bench's peers; the wall time), so a slow join is told from a starved harness.
 
 `run_storm` is what tests/node/test_join_storm.py runs with fewer peers.
 """
@@ -23,6 +27,7 @@ import argparse
 import asyncio
 import json
 import re
+import resource
 import sys
 import tempfile
 import threading
@@ -32,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.bench import media as bench_media
-from loadtests.bench.peer import Publisher, Subscriber
+from loadtests.bench.peer import MediaDrain, Publisher, Subscriber
 from loadtests.bench.target import CastellanTarget, free_port
 from residency.model import Region, TenantView
 from residency.registry import RedisRegistry
@@ -55,6 +60,10 @@ class StormResult:
     presence_frames: dict[str, int] = field(default_factory=dict)  # subscriber -> frames carrying presence
     room_frames: dict[str, int] = field(default_factory=dict)  # subscriber -> other room messages (each may flush)
     rosters_wrong: int = 0  # subscribers whose snapshot + presence is not the room at the end
+    bench_lag: dict[str, float] = field(default_factory=dict)  # the bench's own loop: p50, p99, max (seconds)
+    phases: dict[str, tuple[float, float]] = field(default_factory=dict)  # join step -> (p50, p99) seconds
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds from the first join to the last, by side
+    cpu_hold: dict[str, float] = field(default_factory=dict)  # CPU seconds from the last join to the end
 
     @property
     def presence_max(self) -> int:
@@ -81,6 +90,11 @@ class StormResult:
             f"presence frames per subscriber: max {self.presence_max}, mean "
             f"{sum(self.presence_frames.values()) / max(1, len(self.presence_frames)):.1f} (joins: {self.joined}); "
             f"rosters not the room: {self.rosters_wrong}",
+            "one join by step, p50 / p99: " + ", ".join(f"{k} {a:.2f} / {b:.2f} s" for k, (a, b) in self.phases.items()),
+            f"bench's own loop lag p50 {self.bench_lag.get('p50', 0) * 1000:.1f} ms, "
+            f"p99 {self.bench_lag.get('p99', 0) * 1000:.1f} ms, max {self.bench_lag.get('max', 0) * 1000:.0f} ms",
+            "CPU seconds during the storm: " + ", ".join(f"{k} {v:.1f}" for k, v in _by_size(self.cpu)),
+            "CPU seconds during the hold: " + ", ".join(f"{k} {v:.1f}" for k, v in _by_size(self.cpu_hold)),
             f"node frames sent: {m.get('sent_total', 0):.0f} "
             f"({', '.join(f'{k[5:]} {v:.0f}' for k, v in sorted(m.items()) if k.startswith('sent_') and k != 'sent_total')})",
             "PASS" if self.ok else "FAIL",
@@ -170,6 +184,7 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
     target: CastellanTarget | None = None
     watch: RegistryWatch | None = None
     subs: list[Subscriber] = []
+    drain: MediaDrain | None = None
     pub: Publisher | None = None
     result = StormResult(peers)
     try:
@@ -189,6 +204,9 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
         pub.start_media()
         say(f"publisher up; making {peers} subscribers")
         subs = [Subscriber(f"sub-{i}") for i in range(peers)]  # certificates made before the storm
+        drain = MediaDrain()  # connected subscribers are read together: the harness must not starve itself
+        for s in subs:
+            s.drain = drain
         for i, s in enumerate(subs):  # each its own user behind the ingress (pre-join caps are per address)
             target.forwarded_for[s.name] = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
         durations: list[float] = []
@@ -208,13 +226,23 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
                 return
             durations.append(loop.time() - start)
 
+        async def cpu_now() -> dict[str, float]:
+            node = await target.cpu() if target is not None else {}  # type: ignore[union-attr]
+            return {**{f"node {k}": v for k, v in node.items()}, "bench peers": own_cpu(), "wall": time.monotonic()}
+
+        lag = LoopLag()
+        lag.start()
+        cpu0 = await cpu_now()
         t0 = loop.time()
         say(f"storm: {peers} joins at {rate:g} per second")
         await asyncio.wait_for(asyncio.gather(*(one(i, s) for i, s in enumerate(subs))), 60 + peers * 0.5)
         result.join_seconds = loop.time() - t0
+        cpu1 = await cpu_now()
+        result.cpu = cpu_spent(cpu0, cpu1)
         result.joined = len(durations)
         durations.sort()
         result.join_p99 = durations[min(len(durations) - 1, int(0.99 * len(durations)))] if durations else 0.0
+        result.phases = join_phases([s.marks for s in subs])
         say(f"joined {result.joined}/{peers} in {result.join_seconds:.1f} s; holding {hold:.0f} s")
         deadline = loop.time() + hold
         while loop.time() < deadline:
@@ -222,6 +250,8 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
         before = {s.name: s.media_packets for s in subs}
         await asyncio.sleep(RECEIVING_WINDOW)
         result.receiving = sum(1 for s in subs if s.media_packets > before[s.name])
+        result.cpu_hold = cpu_spent(cpu1, await cpu_now())
+        result.bench_lag = lag.stop()
         text = await asyncio.to_thread(_fetch_text, f"http://127.0.0.1:{target.http}/metrics")
         result.metrics = parse_metrics(text)
         presence_figures(result, target.snapshots, target.events, [s.name for s in subs])
@@ -233,12 +263,67 @@ async def run_storm(peers: int, hold: float = 15.0, rate: float = 100.0, workdir
             watch.stop()
         for s in subs:
             s.close()
+        if drain is not None:
+            drain.close()
         if pub is not None:
             pub.close()
         if target is not None:
             await target.stop()
         redis.stop()
         tmp.cleanup()
+
+
+class LoopLag:
+    """The bench's own event loop's lag (its peers share it): how late a 50 ms sleep resumes."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(100_000):  # bounded: 50 ms each, at most ~80 min
+            start = loop.time()
+            await asyncio.sleep(0.05)
+            self.samples.append(max(0.0, loop.time() - start - 0.05))
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def stop(self) -> dict[str, float]:
+        if self._task is not None:
+            self._task.cancel()
+        s = sorted(self.samples)
+        pick = (lambda q: s[min(len(s) - 1, int(q * len(s)))]) if s else (lambda q: 0.0)
+        return {"p50": pick(0.5), "p99": pick(0.99), "max": s[-1] if s else 0.0}
+
+
+STEPS = (("websocket", "start"), ("joined", "websocket"), ("answer", "joined"), ("ice", "answer"), ("dtls", "ice"))
+
+
+def join_phases(marks: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
+    """Per step of a join (WebSocket open; `join` -> `joined`; `offer` -> `answer`; STUN answered; DTLS done): its
+    p50 and p99 over the peers that completed it — which step a slow join waited in."""
+    out: dict[str, tuple[float, float]] = {}
+    for end, begin in STEPS:
+        spans = sorted(m[end] - m[begin] for m in marks if end in m and begin in m)
+        if spans:
+            out[end] = (spans[len(spans) // 2], spans[min(len(spans) - 1, int(0.99 * len(spans)))])
+    return out
+
+
+def _by_size(cpu: dict[str, float]) -> list[tuple[str, float]]:
+    return sorted(cpu.items(), key=lambda kv: (kv[0] != "wall", -kv[1]))
+
+
+def own_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds between two readings, per key (keys are the node's threads, `bench peers`, `wall`)."""
+    return {k: round(after[k] - before.get(k, 0.0), 2) for k in after if after[k] - before.get(k, 0.0) >= 0.05}
 
 
 def _fetch_text(url: str) -> str:

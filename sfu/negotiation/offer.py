@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from native.threaded import held
 from sfu.congestion.twcc import FeedbackBuilder
 from sfu.negotiation import sdp
 from sfu.negotiation.publications import new_ssrc
@@ -40,9 +41,6 @@ class Negotiation:
             for ext_id, uri in sec.extensions.items():
                 p.ext_ids.setdefault(uri, ext_id)
         twcc_id = p.ext_ids.get(sdp.URI_TWCC, 0)
-        node.media_engine.set_peer_extensions(
-            p.peer, p.ext_ids.get(sdp.URI_ABS_SEND_TIME, 0), p.ext_ids.get(sdp.URI_AUDIO_LEVEL, 0), twcc_id
-        )
         if twcc_id and p.twcc_feedback is None:
             p.twcc_feedback = FeedbackBuilder(node.node_ssrc)
         room_tracks = {t.id: t for t in p.room.tracks() if t.owner is not p}
@@ -94,34 +92,39 @@ class Negotiation:
             # rejected it (port 0), so there is no subscription on it
             del outgoing[mid]
             directions[mid] = "inactive"
-        # publications
-        for sec in offer.media:
-            neg = negotiated.get(sec.mid)
-            current = p.published.get(sec.mid)
-            if neg is not None and directions.get(sec.mid) == "recvonly":
-                signalled, rtx_ssrc = sec.primary_ssrcs()
-                if current is not None and (current.simulcast or signalled is None or current.ssrc == signalled):
-                    continue
-                if current is not None:
+        # the engine's share of the offer under one take of the media lock (each take may wait for a media batch)
+        with held(node.media_engine):
+            node.media_engine.set_peer_extensions(
+                p.peer, p.ext_ids.get(sdp.URI_ABS_SEND_TIME, 0), p.ext_ids.get(sdp.URI_AUDIO_LEVEL, 0), twcc_id
+            )
+            # publications
+            for sec in offer.media:
+                neg = negotiated.get(sec.mid)
+                current = p.published.get(sec.mid)
+                if neg is not None and directions.get(sec.mid) == "recvonly":
+                    signalled, rtx_ssrc = sec.primary_ssrcs()
+                    if current is not None and (current.simulcast or signalled is None or current.ssrc == signalled):
+                        continue
+                    if current is not None:
+                        pubs.remove_track(current)
+                    stream_id = sec.msid.split()[0] if sec.msid else p.id
+                    if sec.rids and sec.simulcast:
+                        if current is None:
+                            p.pending_publications[sec.mid] = (sec, neg)  # layers are learned from the RID extension
+                    elif signalled is None:
+                        p.pending_publications[sec.mid] = (sec, neg)  # learn the SSRC from the MID extension
+                    else:
+                        pubs.add_track(p, sec.mid, neg, signalled, rtx_ssrc, stream_id)
+                elif current is not None:
                     pubs.remove_track(current)
-                stream_id = sec.msid.split()[0] if sec.msid else p.id
-                if sec.rids and sec.simulcast:
-                    if current is None:
-                        p.pending_publications[sec.mid] = (sec, neg)  # layers are learned from the RID extension
-                elif signalled is None:
-                    p.pending_publications[sec.mid] = (sec, neg)  # learn the SSRC from the MID extension
-                else:
-                    pubs.add_track(p, sec.mid, neg, signalled, rtx_ssrc, stream_id)
-            elif current is not None:
-                pubs.remove_track(current)
-        for mid in list(p.published):
-            if mid not in seen_mids:
-                pubs.remove_track(p.published[mid])
-        # subscriptions
-        for mid, sub in list(p.subscriptions.items()):
-            if directions.get(mid) != "sendonly":
-                pubs.remove_subscription(sub)
-        for mid, out in outgoing.items():
-            if mid not in p.subscriptions:
-                pubs.add_subscription(p, mid, room_tracks[out.track_id], negotiated[mid], out)
+            for mid in list(p.published):
+                if mid not in seen_mids:
+                    pubs.remove_track(p.published[mid])
+            # subscriptions
+            for mid, sub in list(p.subscriptions.items()):
+                if directions.get(mid) != "sendonly":
+                    pubs.remove_subscription(sub)
+            for mid, out in outgoing.items():
+                if mid not in p.subscriptions:
+                    pubs.add_subscription(p, mid, room_tracks[out.track_id], negotiated[mid], out)
         return answer

@@ -8,6 +8,8 @@ must be finite numbers, and a token issued (`iat`) or valid (`nbf`) later than n
 from __future__ import annotations
 
 import base64
+import functools
+import json
 import math
 import re
 import time
@@ -24,8 +26,26 @@ from .keys import Jwks
 def _public_key_from_jwk(jwk: dict[str, str]) -> Ed25519PublicKey:
     if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
         raise TokenError("unknown_key", "published key is not Ed25519")
-    x = jwk["x"]
+    return _public_key(jwk["x"])
+
+
+@functools.lru_cache(maxsize=64)
+def _public_key(x: str) -> Ed25519PublicKey:
+    """The key object for a published `x` (a key set holds a handful: made once, not once per join)."""
     return Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
+
+
+def _header(token: str) -> dict[str, Any]:
+    """The JOSE header of a token whose segments are already known canonical base64url: read once here (the
+    library reads it again, with its checks, when it verifies the signature)."""
+    segment = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, RecursionError):
+        raise TokenError("malformed", "join token header unreadable: not JSON") from None
+    if not isinstance(header, dict):
+        raise TokenError("malformed", "join token header unreadable: not a JSON object")
+    return header
 
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -87,10 +107,7 @@ class TokenVerifier:
             raise TokenError("malformed", "join token is not a JWT")
         if not all(_canonical_base64url(segment) for segment in token.split(".")):
             raise TokenError("malformed", "token is not canonical base64url (padding or stray bits)")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as e:
-            raise TokenError("malformed", f"join token header unreadable: {e}") from None
+        header = _header(token)
         if header.get("alg") != ALGORITHM:
             raise TokenError("alg_not_allowed", f"join token algorithm {header.get('alg')!r} is not allowed")
         kid = header.get("kid")

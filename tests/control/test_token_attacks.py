@@ -229,6 +229,16 @@ def test_garbage_is_refused_as_malformed(env: Env) -> None:
         refused(env, junk, "malformed")
 
 
+def test_a_header_that_is_not_a_json_object_is_refused_as_malformed(env: Env, joined: dict) -> None:
+    """The node reads the header itself (once; the library reads it again when it verifies): JSON that is not an
+    object, or not JSON, is a clear `malformed`, never an exception of another kind."""
+    _, payload, sig = joined["token"].split(".")
+    for header in (b"[1,2]", b'"EdDSA"', b"null", b"{", b"\xff\xfe"):
+        refused(env, f"{b64(header)}.{payload}.{sig}", "malformed")
+    nested = b"[" * 2000 + b"]" * 2000  # deeper than the decoder recurses, shorter than the 8 KiB cap
+    refused(env, f"{b64(nested)}.{payload}.{sig}", "malformed")
+
+
 def test_an_admin_token_is_not_a_join_token_and_vice_versa(env: Env, joined: dict) -> None:
     admin = env.control.issuer.mint_admin(node="node-eu-1", scope="room:end")
     refused(env, admin, "missing_claim")
