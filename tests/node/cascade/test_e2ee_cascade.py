@@ -1,0 +1,265 @@
+"""One MLS group per cascaded meeting (sfu/cascade/handshakes.py): two nodes built by the product's factory under
+uvicorn on loopback, with real enrolled keys and signed records; the meeting's home is eu-1-a, and eu-2-a dials it
+by itself. The members are the browser client's own E2EE modules in Node.js (tests/node/cascade/members.mjs,
+real WebSockets): one on the home, two on the far node, none of them publishing. Before this, each node ran its
+own Delivery Service: the far members made a group of their own and the home's member never saw them.
+
+- honest: all three end in one epoch with one roster and one safety code (the epoch authenticator), and each
+  opens a frame the others sealed; the home's room lists the far members although they publish nothing; a far
+  member leaving is removed by the normal commit rules;
+- hostile far node: a commit it forges in its member's name that would add a ghost is refused by every member
+  (roster, epoch and safety code unchanged); a handshake it sends in the name of the home's member, or an
+  announcement posing as the home's participant, or a Delivery Service message it pushes at the home, is refused
+  and counted and reaches nobody;
+- the link closes mid-meeting: the home's member sees the far member leave and commits its removal; the far node
+  finds the link gone, dials again, and its member rejoins the home's group (one epoch, one roster again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from residency.identity import NodeSigner, enrolled_key, public_text
+from residency.model import Node as NodeRecord
+from residency.relay import RelayEndpoint
+from sfu.cascade.handshakes import CascadeHandshakes
+from sfu.cascade.peers import Believed
+from sfu.cascade.relays import RelaySetup
+from sfu.e2ee.messages import Commit
+from tests.harness import RunningNode, running_node, wait_for
+
+pytest.importorskip("native.engine")
+pytestmark = [pytest.mark.timeout(180),
+              pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js for the headless members")]
+
+EU = frozenset({"eu-1", "eu-2"})
+NODES = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"))
+TENANT, ROOM = "eurocorp", "board"
+KEY = (TENANT, ROOM)
+DRIVER = Path(__file__).with_name("members.mjs")
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class Members:
+    """The headless members' process: one JSON line per command, one answer each."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls) -> Members:
+        proc = await asyncio.create_subprocess_exec("node", str(DRIVER), cwd=ROOT, stdin=asyncio.subprocess.PIPE,
+                                                    stdout=asyncio.subprocess.PIPE, limit=4 * 1024 * 1024)
+        return cls(proc)
+
+    async def ask(self, **cmd: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        await self.proc.stdin.drain()
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
+        answer: dict[str, Any] = json.loads(line)
+        assert "error" not in answer, answer["error"]
+        return answer
+
+    async def join(self, rn: RunningNode, name: str) -> None:
+        await self.ask(op="join", name=name, ws=rn.ws_url, token=rn.token(ROOM, participant=name, tenant=TENANT,
+                                                                           name=name))
+
+    async def state(self) -> dict[str, dict[str, Any]]:
+        return (await self.ask(op="state"))["state"]
+
+    async def agreed(self, names: set[str], timeout: float = 60.0, after: int = -1) -> dict[str, dict[str, Any]]:
+        """Waits until every one of `names` is a member of one epoch (later than `after`) whose roster is exactly
+        `names`."""
+        last: dict[str, dict[str, Any]] = {}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            last = await self.state()
+            views = [last[n] for n in names]
+            if (all(v["phase"] == "member" and v["roster"] == sorted(names) for v in views)
+                    and len({v["epoch"] for v in views}) == 1 and len({v["safety"] for v in views}) == 1
+                    and views[0]["epoch"] > after):
+                return last
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no agreement on {sorted(names)}: {json.dumps(last, indent=1)}")
+
+    async def frames_open(self, sender: str, receivers: list[str], timeout: float = 20.0) -> bool:
+        """`sender` seals a frame under its sending epoch until every receiver opens one (the sending epoch moves
+        a moment after the epoch)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = (await self.ask(op="frame", **{"from": sender}, to=receivers))["frame"]
+            if all(got[r] for r in receivers):
+                return True
+            await asyncio.sleep(0.2)
+        return False
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ask(op="quit")
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        await self.proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def two_nodes():  # type: ignore[no-untyped-def]
+    believed = Believed()
+    keys = {nid: Ed25519PrivateKey.generate() for nid, _ in NODES}
+    async with contextlib.AsyncExitStack() as stack:
+        nodes: dict[str, RunningNode] = {}
+        for nid, region in NODES:
+            setup = RelaySetup(RelayEndpoint(nid, region, keys[nid]), lambda: believed, lambda tenant: EU,
+                               home=lambda tenant, room: "eu-1-a")  # the registry's placement of the meeting
+            nodes[nid] = await stack.enter_async_context(running_node(relay=setup, node_id=nid, region=region))
+        now = time.time()
+        for nid, rn in nodes.items():
+            region = rn.node.config.region
+            ek = enrolled_key(region, public_text(keys[nid]), actor="operator", at=now)
+            believed.keys[ek.key_id] = ek
+            believed.nodes[nid] = NodeSigner(keys[nid]).sign(
+                NodeRecord(nid, region, "127.0.0.1", rn.node.config.udp_port, rn.ws_url, rn.http_url), now)
+        members = await Members.start()
+        try:
+            yield nodes["eu-1-a"], nodes["eu-2-a"], members
+        finally:
+            await members.close()
+
+
+def _hs(rn: RunningNode) -> CascadeHandshakes:
+    assert rn.handshakes is not None
+    return rn.handshakes
+
+
+def _inject(far: RunningNode, message: dict[str, Any]) -> None:
+    """The far node, turned hostile, puts `message` on its lane to the home (sealed with the link's real keys)."""
+    lane = _hs(far).lanes["eu-1-a"]
+    lane.outbox.append(lane.channel.seal(message))
+    lane.wake.set()
+
+
+def _blob(n: int) -> str:
+    return base64.urlsafe_b64encode(os.urandom(n)).rstrip(b"=").decode()
+
+
+def test_members_on_two_nodes_form_one_group_and_a_far_member_leaving_is_removed() -> None:
+    async def run() -> None:
+        async with two_nodes() as (home, far, m):
+            await m.join(home, "alice")
+            await m.join(far, "bob")
+            await m.join(far, "carol")
+            state = await m.agreed({"alice", "bob", "carol"})
+            epoch = state["alice"]["epoch"]
+            # the far members are participants of the home's room although they publish nothing
+            room = home.node.rooms[KEY]
+            assert {p: room.participants[p].relayed_from for p in ("bob", "carol")} == {"bob": "eu-2-a",
+                                                                                       "carol": "eu-2-a"}
+            assert room.group.members == {"alice", "bob", "carol"}  # one Delivery Service: the home's
+            assert far.node.rooms[KEY].group.epoch is None  # the far node orders nothing
+            assert far.node.handshakes.messages[("mls_key_package", "forwarded")] >= 2
+            assert await m.frames_open("alice", ["bob", "carol"]), "far members cannot open the home member's frames"
+            assert await m.frames_open("bob", ["alice", "carol"]), "the home member cannot open a far member's frames"
+
+            # a far member leaves: the others commit its removal by the normal rules
+            await m.ask(op="leave", name="carol")
+            state = await m.agreed({"alice", "bob"})
+            assert state["alice"]["epoch"] > epoch
+            assert "carol" not in home.node.rooms[KEY].participants
+            assert home.node.rooms[KEY].group.members == {"alice", "bob"}
+
+    asyncio.run(run())
+
+
+def test_a_hostile_far_node_can_speak_only_for_its_own_members_and_cannot_forge_a_member_in() -> None:
+    async def run() -> None:
+        async with two_nodes() as (home, far, m):
+            await m.join(home, "alice")
+            await m.join(far, "bob")
+            joined = (await m.agreed({"alice", "bob"}))["alice"]["epoch"]
+            room = home.node.rooms[KEY]
+            assert home.members is not None and home.relays is not None
+
+            # a handshake in the name of the home's member, and a roster entry posing as her: refused, counted
+            _inject(far, {"type": "mls", "from": "alice", "message": {"type": "mls_key_package", "data": _blob(300)}})
+            assert await wait_for(lambda: _hs(home).counts["handshake_not_theirs"] == 1, 10)
+            assert "alice" not in room.group.key_packages
+            _inject(far, {"type": "member", "participant": "alice", "name": "mallory", "rejoin": True})
+            assert await wait_for(lambda: home.members is not None
+                                  and home.members.refused["relay_participant_clash"] == 1, 10)
+            assert room.participants["alice"].relayed_from is None and room.participants["alice"].name == "alice"
+            # a Delivery Service message pushed at the home: refused; the far node's link closes on the refusal,
+            # it dials again, and bob rejoins the home's group
+            first = far.relays.links["eu-1-a"] if far.relays is not None else None
+            _inject(far, {"type": "mls_deliver", "to": "alice", "message": {"type": "mls_resync", "epoch": None}})
+            assert await wait_for(lambda: home.relays is not None
+                                  and home.relays.refused["relay_message_malformed"] >= 1, 10)
+            assert await wait_for(lambda: far.relays is not None
+                                  and far.relays.links.get("eu-1-a") not in (None, first), 20)
+            state = await m.agreed({"alice", "bob"}, after=joined + 1)  # bob removed, then added again
+            epoch, code = state["alice"]["epoch"], state["alice"]["safety"]
+            assert room.group.members == {"alice", "bob"} and room.group.epoch == epoch
+
+            # a commit it forges in bob's name at the room's epoch, "adding" a ghost with a Welcome: the home's
+            # Delivery Service orders it (opaque to it), every member refuses it — the ghost is in no roster
+            stats = home.node.handshakes.messages
+            accepted = stats[("mls_commit", "accepted")]
+            refused_before = state["alice"]["refused"]["refused_commits"]
+            _hs(far).forward("bob", far.node.rooms[KEY], Commit(epoch, _blob(600), _blob(900), 0, ("ghost",)))
+            assert await wait_for(lambda: stats[("mls_commit", "accepted")] == accepted + 1, 10), (
+                dict(stats), room.group.epoch, room.group.members, epoch)
+            assert await wait_for(lambda: room.group.epoch == epoch + 1, 10)
+
+            async def refused() -> dict[str, dict[str, Any]]:
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    s = await m.state()
+                    if s["alice"]["refused"]["refused_commits"] > refused_before:
+                        return s
+                    await asyncio.sleep(0.2)
+                raise AssertionError(s)
+
+            after = await refused()  # (bob is told his "commit" won: he made none, and ignores it)
+            for name in ("alice", "bob"):
+                v = after[name]
+                assert (v["epoch"], v["roster"], v["safety"]) == (epoch, ["alice", "bob"], code), v
+            assert "ghost" not in room.participants and "ghost" not in far.node.rooms[KEY].participants
+            # (what it costs: the honest members' next commit finds the room past their epoch — the stall every
+            # lying node can cause, docs/e2ee.md "What a malicious node can and cannot do")
+
+    asyncio.run(run())
+
+
+def test_a_link_that_closes_mid_meeting_removes_the_far_members_and_they_rejoin_on_the_next() -> None:
+    async def run() -> None:
+        async with two_nodes() as (home, far, m):
+            await m.join(home, "alice")
+            await m.join(far, "bob")
+            state = await m.agreed({"alice", "bob"})
+            epoch = state["alice"]["epoch"]
+            assert home.relays is not None and far.relays is not None
+            first = far.relays.links["eu-1-a"]
+
+            home.relays.close("eu-2-a")  # the link drops on the home's side (the far node is not told)
+            # the home's member sees bob leave and commits his removal: alone in the group
+            gone = await m.agreed({"alice"})
+            assert gone["alice"]["epoch"] > epoch
+            # the far node finds the link gone (its lane is refused), dials again, and bob rejoins the home's group
+            assert await wait_for(lambda: far.relays is not None and far.relays.links.get("eu-1-a") not in (None, first),
+                                  20)
+            state = await m.agreed({"alice", "bob"})
+            assert state["bob"]["epoch"] > gone["alice"]["epoch"]
+            assert await m.frames_open("alice", ["bob"]) and await m.frames_open("bob", ["alice"])
+            assert home.node.rooms[KEY].group.members == {"alice", "bob"}
+
+    asyncio.run(run())
