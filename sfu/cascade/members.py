@@ -1,9 +1,12 @@
-"""Relayed publishers as participants of the far node's room (issue 14): each track another node announces on the
-relay link of a meeting becomes a `Track` of a relayed `Participant` of that meeting's room here — so the
+"""Other nodes' participants as participants of this node's room (issue 14): each participant another node
+announces as a member on the link's handshake lane (`add_member`, sfu/cascade/handshakes.py — published or not,
+so every MLS client's presence lists the whole meeting), and each track it announces on the relay link becomes a
+`Track` of a relayed `Participant` of that meeting's room here — so the
 `joined` snapshot, `track_published`, subscriptions (sfu/negotiation/offer.py), speaker detection and last-N
 treat it like a local one. The relayed participant has no socket and no transport: its tracks are engine tracks
-the link's peer publishes (sfu/cascade/link.py), its `peer` is the link's. It goes when its last track is
-untracked, or with the link (`Relays.close`); `Node.leave` never removes it.
+the link's peer publishes (sfu/cascade/link.py), its `peer` is the link's. It goes when the other node says
+it left (`remove_member`), when its last track is untracked (one never announced as a member), or with the link
+(`Relays.close`) — on the meeting's home that is a leave for the Delivery Service; `Node.leave` never removes it.
 
 A relay link is opened for one meeting, after the handshake checked the other node (enrolled key, signed
 record, allowed region), so only that node can add members, only to that room, and at most the link's track cap.
