@@ -20,11 +20,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
 import os
 import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +36,7 @@ from sfu.cascade.peers import Believed
 from sfu.cascade.relays import RelaySetup
 from sfu.e2ee.messages import Commit
 from tests.harness import RunningNode, running_node, wait_for
+from tests.node.cascade.e2ee_members import Members
 
 pytest.importorskip("native.engine")
 pytestmark = [pytest.mark.timeout(180),
@@ -47,70 +46,6 @@ EU = frozenset({"eu-1", "eu-2"})
 NODES = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"))
 TENANT, ROOM = "eurocorp", "board"
 KEY = (TENANT, ROOM)
-DRIVER = Path(__file__).with_name("members.mjs")
-ROOT = Path(__file__).resolve().parents[3]
-
-
-class Members:
-    """The headless members' process: one JSON line per command, one answer each."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-
-    @classmethod
-    async def start(cls) -> Members:
-        proc = await asyncio.create_subprocess_exec("node", str(DRIVER), cwd=ROOT, stdin=asyncio.subprocess.PIPE,
-                                                    stdout=asyncio.subprocess.PIPE, limit=4 * 1024 * 1024)
-        return cls(proc)
-
-    async def ask(self, **cmd: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
-        await self.proc.stdin.drain()
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
-        answer: dict[str, Any] = json.loads(line)
-        assert "error" not in answer, answer["error"]
-        return answer
-
-    async def join(self, rn: RunningNode, name: str) -> None:
-        await self.ask(op="join", name=name, ws=rn.ws_url, token=rn.token(ROOM, participant=name, tenant=TENANT,
-                                                                           name=name))
-
-    async def state(self) -> dict[str, dict[str, Any]]:
-        return (await self.ask(op="state"))["state"]
-
-    async def agreed(self, names: set[str], timeout: float = 60.0, after: int = -1) -> dict[str, dict[str, Any]]:
-        """Waits until every one of `names` is a member of one epoch (later than `after`) whose roster is exactly
-        `names`."""
-        last: dict[str, dict[str, Any]] = {}
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            last = await self.state()
-            views = [last[n] for n in names]
-            if (all(v["phase"] == "member" and v["roster"] == sorted(names) for v in views)
-                    and len({v["epoch"] for v in views}) == 1 and len({v["safety"] for v in views}) == 1
-                    and views[0]["epoch"] > after):
-                return last
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"no agreement on {sorted(names)}: {json.dumps(last, indent=1)}")
-
-    async def frames_open(self, sender: str, receivers: list[str], timeout: float = 20.0) -> bool:
-        """`sender` seals a frame under its sending epoch until every receiver opens one (the sending epoch moves
-        a moment after the epoch)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = (await self.ask(op="frame", **{"from": sender}, to=receivers))["frame"]
-            if all(got[r] for r in receivers):
-                return True
-            await asyncio.sleep(0.2)
-        return False
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.ask(op="quit")
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.kill()
-        await self.proc.wait()
 
 
 @contextlib.asynccontextmanager
@@ -137,6 +72,10 @@ async def two_nodes():  # type: ignore[no-untyped-def]
             await members.close()
 
 
+async def _join(m: Members, rn: RunningNode, name: str) -> None:
+    await m.join(name, rn.ws_url, rn.token(ROOM, participant=name, tenant=TENANT, name=name))
+
+
 def _hs(rn: RunningNode) -> CascadeHandshakes:
     assert rn.handshakes is not None
     return rn.handshakes
@@ -156,9 +95,9 @@ def _blob(n: int) -> str:
 def test_members_on_two_nodes_form_one_group_and_a_far_member_leaving_is_removed() -> None:
     async def run() -> None:
         async with two_nodes() as (home, far, m):
-            await m.join(home, "alice")
-            await m.join(far, "bob")
-            await m.join(far, "carol")
+            await _join(m, home, "alice")
+            await _join(m, far, "bob")
+            await _join(m, far, "carol")
             state = await m.agreed({"alice", "bob", "carol"})
             epoch = state["alice"]["epoch"]
             # the far members are participants of the home's room although they publish nothing
@@ -184,8 +123,8 @@ def test_members_on_two_nodes_form_one_group_and_a_far_member_leaving_is_removed
 def test_a_hostile_far_node_can_speak_only_for_its_own_members_and_cannot_forge_a_member_in() -> None:
     async def run() -> None:
         async with two_nodes() as (home, far, m):
-            await m.join(home, "alice")
-            await m.join(far, "bob")
+            await _join(m, home, "alice")
+            await _join(m, far, "bob")
             joined = (await m.agreed({"alice", "bob"}))["alice"]["epoch"]
             room = home.node.rooms[KEY]
             assert home.members is not None and home.relays is not None
@@ -243,8 +182,8 @@ def test_a_hostile_far_node_can_speak_only_for_its_own_members_and_cannot_forge_
 def test_a_link_that_closes_mid_meeting_removes_the_far_members_and_they_rejoin_on_the_next() -> None:
     async def run() -> None:
         async with two_nodes() as (home, far, m):
-            await m.join(home, "alice")
-            await m.join(far, "bob")
+            await _join(m, home, "alice")
+            await _join(m, far, "bob")
             state = await m.agreed({"alice", "bob"})
             epoch = state["alice"]["epoch"]
             assert home.relays is not None and far.relays is not None
