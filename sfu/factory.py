@@ -92,8 +92,9 @@ def build_node(
     # one MLS group per cascaded meeting: the home's Delivery Service orders every node's handshakes
     handshakes = (CascadeHandshakes(node, members, relay.home)
                   if members is not None and relay is not None and relay.home is not None else None)
-    if handshakes is not None:
+    if handshakes is not None and relays is not None:
         signalling.forward = handshakes.forward
+        relays.homed = handshakes.homed
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -113,6 +113,14 @@ class CascadeHandshakes:
         self._tasks: set[asyncio.Task[None]] = set()
         self.relays.closed.insert(0, self.on_link_closed)  # before RelayedMembers drops its members
 
+    def homed(self, tenant: str, room: str) -> bool:
+        """This node is the meeting's home (`Relays.homed`): as the registry said when last asked."""
+        return self.homes.get((tenant, room)) == self.me
+
+    async def known_home(self, key: Key) -> None:
+        if key not in self.homes:
+            await self._resolved(key)
+
     # ---- the node's side: a local participant's handshake
 
     def forward(self, sender: str, room: Room, m: Handshake) -> bool:
@@ -338,6 +346,8 @@ class CascadeHandshakes:
         if not lane.home:  # our participants were in the home's group: they start again with the next link
             mine = {p.id for p in room.participants.values() if p.relayed_from is None}
             self.rejoin.setdefault(lane.key, set()).update(set(lane.announced) & mine)
+        elif not room.participants and self.node.rooms.get(lane.key) is room:
+            del self.node.rooms[lane.key]  # opened for the link (`Relays.accept`), and nobody came over it
         elif room.group.epoch is not None:
             away = self.away.setdefault(lane.key, {})
             for pid in lane.heard & room.group.members:

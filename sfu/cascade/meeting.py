@@ -90,10 +90,10 @@ class Cascade:
         return room is not None and any(p.relayed_from is None for p in room.participants.values())
 
     def _ordering(self, room: Room | None) -> bool:
-        """This node is the home of a meeting that still has participants of other nodes: it keeps their links,
-        participants of its own or not — its Delivery Service orders the meeting's handshakes
+        """This node is the home of a meeting it carries: it keeps its links, participants of its own or not (the
+        room goes when the last one of another node leaves, or with the last link) — its Delivery Service orders the meeting's handshakes
         (sfu/cascade/handshakes.py)."""
-        return (room is not None and self.handshakes is not None and bool(room.participants)
+        return (room is not None and self.handshakes is not None
                 and self.handshakes.homes.get(room.key) == self.node.config.node_id)
 
     async def _dial_homes(self, client: httpx.AsyncClient) -> None:

@@ -60,6 +60,10 @@ def relay_routes(relays: Relays, handshakes: CascadeHandshakes | None = None) ->
         except ValueError:
             relays.refused["relay_malformed"] += 1
             return JSONResponse({"error": "relay_malformed"}, status_code=400)
+        if handshakes is not None and isinstance(doc, dict):
+            tenant, room = doc.get("tenant"), doc.get("room")
+            if isinstance(tenant, str) and isinstance(room, str) and 0 < len(tenant) <= 128 and 0 < len(room) <= 128:
+                await handshakes.known_home((tenant, room))  # is this node the meeting's home? (one registry read)
         try:
             return JSONResponse(relays.accept(doc))
         except RelayRefused as e:  # counted by Relays.accept

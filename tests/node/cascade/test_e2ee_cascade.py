@@ -202,3 +202,31 @@ def test_a_link_that_closes_mid_meeting_removes_the_far_members_and_they_rejoin_
             assert home.node.rooms[KEY].group.members == {"alice", "bob"}
 
     asyncio.run(run())
+
+
+def test_the_home_orders_the_meeting_when_none_of_its_participants_is_on_it() -> None:
+    """The placement is sticky: a meeting's home may hold none of its participants (they all asked for the other
+    region, or the home's left). The home accepts the far node's link for the meeting it is home of, opens the
+    room for it and orders the group; a participant joining the home later joins that same group; the home's
+    own participant leaving does not take the orderer away."""
+
+    async def run() -> None:
+        async with two_nodes() as (home, far, m):
+            await _join(m, far, "bob")
+            await _join(m, far, "carol")
+            state = await m.agreed({"bob", "carol"})
+            room = home.node.rooms[KEY]
+            assert not any(p.relayed_from is None for p in room.participants.values())  # none of its own
+            assert room.group.members == {"bob", "carol"} and far.node.rooms[KEY].group.epoch is None
+            await _join(m, home, "alice")
+            state = await m.agreed({"alice", "bob", "carol"}, after=state["bob"]["epoch"])
+            await m.ask(op="leave", name="alice")
+            state = await m.agreed({"bob", "carol"}, after=state["bob"]["epoch"])
+            assert home.node.rooms[KEY].group.members == {"bob", "carol"}
+            await m.ask(op="leave", name="carol")
+            await m.agreed({"bob"}, after=state["bob"]["epoch"])
+            await m.ask(op="leave", name="bob")
+            # the far node's last participant gone: its link closes, and the home's room with it
+            assert await wait_for(lambda: KEY not in home.node.rooms and KEY not in far.node.rooms, 15)
+
+    asyncio.run(run())
