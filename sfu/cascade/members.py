@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("castellan.cascade")
 
+MAX_MEMBERS = 2048  # participants one link may announce (a meeting's goal is 1,000): each is a Participant here
+
 
 def _negotiated(what: RelayTrack) -> sdp.Negotiated:
     """What the link carries for one relayed track: its fixed payload type, and the audio level at LEVEL_ID (kept
@@ -85,6 +87,9 @@ class RelayedMembers:
         if p is None:
             if participant in room.participants:
                 self.refused["relay_participant_clash"] += 1
+                return None
+            if len(self.by_link.get(sender, {})) >= MAX_MEMBERS:
+                self.refused["relay_too_many_members"] += 1
                 return None
             p = self._new(sender, room, link.peer, participant, name)
         self.announced.setdefault(sender, set()).add(participant)

@@ -120,7 +120,8 @@ def test_members_on_two_nodes_form_one_group_and_a_far_member_leaving_is_removed
     asyncio.run(run())
 
 
-def test_a_hostile_far_node_can_speak_only_for_its_own_members_and_cannot_forge_a_member_in() -> None:
+def test_a_hostile_far_node_can_speak_only_for_its_own_members_and_cannot_forge_a_member_in(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     async def run() -> None:
         async with two_nodes() as (home, far, m):
             await _join(m, home, "alice")
@@ -175,6 +176,14 @@ def test_a_hostile_far_node_can_speak_only_for_its_own_members_and_cannot_forge_
             assert "ghost" not in room.participants and "ghost" not in far.node.rooms[KEY].participants
             # (what it costs: the honest members' next commit finds the room past their epoch — the stall every
             # lying node can cause, docs/e2ee.md "What a malicious node can and cannot do")
+
+            # and it cannot flood the home with participants: at most MAX_MEMBERS per link (1 here: bob), counted
+            monkeypatch.setattr("sfu.cascade.members.MAX_MEMBERS", 1)
+            for i in range(3):
+                _inject(far, {"type": "member", "participant": f"ghost-{i}", "name": "g", "rejoin": False})
+            assert await wait_for(lambda: home.members is not None
+                                  and home.members.refused["relay_too_many_members"] == 3, 10)
+            assert not any(p.startswith("ghost") for p in room.participants)
 
     asyncio.run(run())
 
