@@ -90,7 +90,7 @@ def build_node(
     members = RelayedMembers(node, relays) if relays is not None else None
     feedback = RelayFeedback(node, relays) if relays is not None else None
     # one MLS group per cascaded meeting: the home's Delivery Service orders every node's handshakes
-    handshakes = (CascadeHandshakes(node, members, relay.home)
+    handshakes = (CascadeHandshakes(node, members, relay.home, signalling.limits)
                   if members is not None and relay is not None and relay.home is not None else None)
     if handshakes is not None and relays is not None:
         signalling.forward = handshakes.forward

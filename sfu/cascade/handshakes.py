@@ -40,12 +40,14 @@ import httpx
 
 from residency.errors import RelayRefused
 from residency.relay import RelayChannel
+from sfu.app.limits import SignallingLimits
 from sfu.cascade.dial import send
 from sfu.cascade.link import RelayLink
 from sfu.cascade.routes import MAX_HANDSHAKE, MAX_HANDSHAKES, MAX_HANDSHAKES_BODY
 from sfu.e2ee import messages as handshake
 from sfu.e2ee.delivery import Delivery
 from sfu.e2ee.messages import MAX_ID, Commit, Handshake, HandshakeError, WelcomePart
+from sfu.ratelimit import TokenBucket
 
 if TYPE_CHECKING:
     from sfu.cascade.members import RelayedMembers
@@ -94,8 +96,12 @@ class Waiting:
 
 
 class CascadeHandshakes:
-    def __init__(self, node: Node, members: RelayedMembers, home: Callable[[str, str], str | None]) -> None:
+    def __init__(self, node: Node, members: RelayedMembers, home: Callable[[str, str], str | None],
+                 limits: SignallingLimits | None = None) -> None:
         self.node = node
+        # a far node applies the handshake budget to its participants; the home applies it again to what comes
+        # over the link in their name, so a far node that lies about its own cannot flood the home's members
+        self.limits = limits or SignallingLimits()
         self.members = members
         self.relays = members.relays
         self.home = home  # the registry's placement (blocking: called off the event loop)
@@ -415,6 +421,12 @@ class CascadeHandshakes:
             except HandshakeError as e:
                 self.node.handshakes.count(inner["type"] if e.code != "unknown_type" else "mls_unknown", e.code, 0)
                 return
+            lim = self.limits
+            if p.handshake_budget is None:
+                p.handshake_budget = TokenBucket(lim.handshake_rate, lim.handshake_burst)
+            if p.handshake_budget.take(handshake.size(m) + lim.handshake_message_cost) > 0:
+                self.node.handshakes.count(inner["type"], "rate_limited", handshake.size(m))
+                return  # dropped: an honest far node never sends this much (it applies the same budget)
             self.order(room, pid, m)
         elif kind == "mls_deliver" and not lane.home:
             inner = msg.get("message")

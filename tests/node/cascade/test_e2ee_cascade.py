@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from residency.identity import NodeSigner, enrolled_key, public_text
 from residency.model import Node as NodeRecord
 from residency.relay import RelayEndpoint
+from sfu.app.limits import SignallingLimits
 from sfu.cascade.handshakes import CascadeHandshakes
 from sfu.cascade.peers import Believed
 from sfu.cascade.relays import RelaySetup
@@ -184,6 +185,15 @@ def test_a_hostile_far_node_can_speak_only_for_its_own_members_and_cannot_forge_
             assert await wait_for(lambda: home.members is not None
                                   and home.members.refused["relay_too_many_members"] == 3, 10)
             assert not any(p.startswith("ghost") for p in room.participants)
+
+            # nor flood the home's members in its own members' name: the home applies the handshake budget again
+            _hs(home).limits = SignallingLimits(handshake_rate=1, handshake_burst=2500)
+            room.participants["bob"].handshake_budget = None
+            limited = home.node.handshakes.messages[("mls_epoch", "rate_limited")]
+            for _ in range(4):  # 1 KiB each: two fit the burst
+                _inject(far, {"type": "mls", "from": "bob", "message": {"type": "mls_epoch", "epoch": 0}})
+            assert await wait_for(lambda: home.node.handshakes.messages[("mls_epoch", "rate_limited")] == limited + 2,
+                                  10)
 
     asyncio.run(run())
 
