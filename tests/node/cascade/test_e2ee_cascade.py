@@ -51,11 +51,18 @@ KEY = (TENANT, ROOM)
 
 @contextlib.asynccontextmanager
 async def two_nodes():  # type: ignore[no-untyped-def]
+    async with star(NODES) as (nodes, members):
+        yield nodes["eu-1-a"], nodes["eu-2-a"], members
+
+
+@contextlib.asynccontextmanager
+async def star(spec: tuple[tuple[str, str], ...]):  # type: ignore[no-untyped-def]
+    """Nodes of the EU regions, every meeting placed on eu-1-a (the home), and the headless members' process."""
     believed = Believed()
-    keys = {nid: Ed25519PrivateKey.generate() for nid, _ in NODES}
+    keys = {nid: Ed25519PrivateKey.generate() for nid, _ in spec}
     async with contextlib.AsyncExitStack() as stack:
         nodes: dict[str, RunningNode] = {}
-        for nid, region in NODES:
+        for nid, region in spec:
             setup = RelaySetup(RelayEndpoint(nid, region, keys[nid]), lambda: believed, lambda tenant: EU,
                                home=lambda tenant, room: "eu-1-a")  # the registry's placement of the meeting
             nodes[nid] = await stack.enter_async_context(running_node(relay=setup, node_id=nid, region=region))
@@ -68,7 +75,7 @@ async def two_nodes():  # type: ignore[no-untyped-def]
                 NodeRecord(nid, region, "127.0.0.1", rn.node.config.udp_port, rn.ws_url, rn.http_url), now)
         members = await Members.start()
         try:
-            yield nodes["eu-1-a"], nodes["eu-2-a"], members
+            yield nodes, members
         finally:
             await members.close()
 
@@ -247,5 +254,30 @@ def test_the_home_orders_the_meeting_when_none_of_its_participants_is_on_it() ->
             await m.ask(op="leave", name="bob")
             # the far node's last participant gone: its link closes, and the home's room with it
             assert await wait_for(lambda: KEY not in home.node.rooms and KEY not in far.node.rooms, 15)
+
+    asyncio.run(run())
+
+
+def test_three_nodes_one_group_through_the_home() -> None:
+    """A star of three: the home (eu-1-a) and two far nodes (eu-2-a, eu-2-b) that each dial it. Members on the
+    two far nodes see each other through the home (its roster to each far node lists the other's participants),
+    and all three are in one group; a member leaving one far node is committed away on all."""
+
+    async def run() -> None:
+        spec = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("eu-2-b", "eu-2"))
+        async with star(spec) as (nodes, m):
+            home, far, other = nodes["eu-1-a"], nodes["eu-2-a"], nodes["eu-2-b"]
+            await _join(m, home, "alice")
+            await _join(m, far, "bob")
+            await _join(m, other, "carol")
+            await _join(m, other, "dave")
+            state = await m.agreed({"alice", "bob", "carol", "dave"})
+            assert far.node.rooms[KEY].participants["carol"].relayed_from == "eu-1-a"  # via the home
+            assert other.node.rooms[KEY].participants["bob"].relayed_from == "eu-1-a"
+            assert home.relays is not None and set(home.relays.links) == {"eu-2-a", "eu-2-b"}
+            assert await m.frames_open("bob", ["carol", "dave", "alice"])
+            await m.ask(op="leave", name="dave")
+            await m.agreed({"alice", "bob", "carol"}, after=state["alice"]["epoch"])
+            assert "dave" not in far.node.rooms[KEY].participants
 
     asyncio.run(run())
