@@ -158,12 +158,13 @@ def test_a_hostile_far_node_can_speak_only_for_its_own_members_and_cannot_forge_
             epoch, code = state["alice"]["epoch"], state["alice"]["safety"]
             assert room.group.members == {"alice", "bob"} and room.group.epoch == epoch
 
-            # a commit it forges in bob's name at the room's epoch, "adding" a ghost with a Welcome: the home's
+            # a commit it forges in bob's name at the room's epoch (near the size limits: ~227 Ki characters of commit
+            # and of Welcome), "adding" a ghost with a Welcome: the home's
             # Delivery Service orders it (opaque to it), every member refuses it — the ghost is in no roster
             stats = home.node.handshakes.messages
             accepted = stats[("mls_commit", "accepted")]
             refused_before = state["alice"]["refused"]["refused_commits"]
-            _hs(far).forward("bob", far.node.rooms[KEY], Commit(epoch, _blob(600), _blob(900), 0, ("ghost",)))
+            _hs(far).forward("bob", far.node.rooms[KEY], Commit(epoch, _blob(170_000), _blob(170_000), 0, ("ghost",), _blob(9_000)))
             assert await wait_for(lambda: stats[("mls_commit", "accepted")] == accepted + 1, 10), (
                 dict(stats), room.group.epoch, room.group.members, epoch)
             assert await wait_for(lambda: room.group.epoch == epoch + 1, 10)
