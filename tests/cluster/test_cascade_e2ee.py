@@ -76,7 +76,8 @@ def test_members_on_two_node_processes_share_one_group(tmp_path: Path) -> None:
                 state = await m.agreed({"alice", "bob"})
                 assert state["alice"]["epoch"] > epoch
                 report.append(f"carol left eu-2a: alice and bob at epoch {state['alice']['epoch']}, roster of 2")
-                eu1, eu2 = (await asyncio.to_thread(_stats, urls[n]) for n in ("eu-1a", "eu-2a"))
+                eu1 = await asyncio.to_thread(_stats, urls["eu-1a"])
+                eu2 = await asyncio.to_thread(_stats, urls["eu-2a"])
                 assert (eu1["participants"], eu2["participants"]) == (1, 1)  # relayed members are not joins
             finally:
                 await m.close()
