@@ -172,8 +172,11 @@ class RelayKeys:
     control_send: bytes
     control_receive: bytes
 
-    def channel(self) -> RelayChannel:
-        return RelayChannel(self.control_send, self.control_receive)
+    def channel(self, lane: int = 0, max_message: int = 0) -> RelayChannel:
+        """The control channel's `lane` (0: track announcements; 1: the meeting's MLS handshakes and roster,
+        sfu/cascade/handshakes.py): the same keys, nonces that never meet (the lane is the nonce's first 4 bytes,
+        and in the AAD), its own sequence; a message sealed for one lane does not open on another."""
+        return RelayChannel(self.control_send, self.control_receive, lane, max_message or MAX_MESSAGE)
 
 
 def _derive(secret: bytes, offer: RelayHello, accept: RelayHello, *, offerer: bool) -> RelayKeys:
@@ -282,20 +285,23 @@ class RelayChannel:
     handshake's keys, each with a strictly increasing sequence number: a message that was not sealed by the
     peer of this very relay, or that was seen already, is refused — a forged one can announce no track."""
 
-    def __init__(self, send_key: bytes, receive_key: bytes) -> None:
+    def __init__(self, send_key: bytes, receive_key: bytes, lane: int = 0, max_message: int = MAX_MESSAGE) -> None:
         self._send = AESGCM(send_key)
         self._receive = AESGCM(receive_key)
         self._sent = 0
         self._received = 0
+        self._prefix = struct.pack("!I", lane)
+        self._aad = CHANNEL_AAD if lane == 0 else CHANNEL_AAD + b"/" + str(lane).encode()
+        self.max_message = max_message
 
     def seal(self, message: Mapping[str, Any]) -> str:
         self._sent += 1
         seq = struct.pack("!Q", self._sent)
         body = json.dumps(message, sort_keys=True, separators=(",", ":")).encode()
-        return _b64(seq + self._send.encrypt(bytes(4) + seq, body, CHANNEL_AAD))
+        return _b64(seq + self._send.encrypt(self._prefix + seq, body, self._aad))
 
     def open(self, sealed: object) -> dict[str, Any]:
-        if not isinstance(sealed, str) or len(sealed) > MAX_MESSAGE or not sealed.isascii():
+        if not isinstance(sealed, str) or len(sealed) > self.max_message or not sealed.isascii():
             raise RelayRefused("relay_message_malformed", "a relay message is base64url text")
         try:
             raw = _unb64(sealed)
@@ -305,7 +311,7 @@ class RelayChannel:
             raise RelayRefused("relay_message_malformed", "a relay message is too short")
         (seq,) = struct.unpack("!Q", raw[:8])
         try:
-            body = self._receive.decrypt(bytes(4) + raw[:8], raw[8:], CHANNEL_AAD)
+            body = self._receive.decrypt(self._prefix + raw[:8], raw[8:], self._aad)
         except InvalidTag:
             raise RelayRefused("relay_message_forged", "a relay message that this relay's peer did not seal") from None
         if seq <= self._received:

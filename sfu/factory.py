@@ -28,6 +28,7 @@ from sfu.app.limits import SignallingLimits
 from sfu.app.serving import quiet_client_faults
 from sfu.app.signalling import NodeSignalling, create_node_app
 from sfu.cascade.feedback import RelayFeedback
+from sfu.cascade.handshakes import CascadeHandshakes
 from sfu.cascade.meeting import Cascade
 from sfu.cascade.members import RelayedMembers
 from sfu.cascade.relays import Relays, RelaySetup
@@ -46,6 +47,7 @@ class BuiltNode:
     agent: NodeAgent | None  # registry presence (None: a standalone node)
     relays: Relays | None = None  # relay links to other nodes (None: this node cannot verify other nodes)
     members: RelayedMembers | None = None  # the publishers relays bring in, as participants of the rooms
+    handshakes: CascadeHandshakes | None = None  # a cascaded meeting's MLS handshakes to and from its home
 
 
 def build_node(
@@ -87,6 +89,12 @@ def build_node(
     relays = Relays.for_node(node, relay) if relay is not None else None
     members = RelayedMembers(node, relays) if relays is not None else None
     feedback = RelayFeedback(node, relays) if relays is not None else None
+    # one MLS group per cascaded meeting: the home's Delivery Service orders every node's handshakes
+    handshakes = (CascadeHandshakes(node, members, relay.home, signalling.limits)
+                  if members is not None and relay is not None and relay.home is not None else None)
+    if handshakes is not None and relays is not None:
+        signalling.forward = handshakes.forward
+        relays.homed = handshakes.homed
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -100,7 +108,9 @@ def build_node(
             tasks.append(asyncio.create_task(_refresh_revocations(revocations)))
         if relays is not None and relay is not None and relay.home is not None:
             # cascading: dial the homes of rooms placed elsewhere, keep every link's copies in step
-            tasks.append(asyncio.create_task(Cascade(node, relays, relay.home, feedback).run()))
+            tasks.append(asyncio.create_task(Cascade(node, relays, relay.home, feedback, handshakes=handshakes).run()))
+        if handshakes is not None:
+            tasks.append(asyncio.create_task(handshakes.run()))
         try:
             yield
         finally:
@@ -112,9 +122,9 @@ def build_node(
 
     extra: list[BaseRoute] = [identity_route(signer, config.node_id)] if signer is not None else []
     if relays is not None:
-        extra += relay_routes(relays)
+        extra += relay_routes(relays, handshakes)
     return BuiltNode(node, signalling, create_node_app(signalling, lifespan=lifespan, extra_routes=extra), agent,
-                     relays, members)
+                     relays, members, handshakes)
 
 
 async def _refresh_revocations(revocations: HttpRevocations) -> None:

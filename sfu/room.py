@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,9 @@ class Room:
     locked: bool = False  # a host locked the meeting: nobody but a host joins (sfu/host.py, sfu/admission.py)
     presence: PresenceBatch = field(default_factory=PresenceBatch)  # joins and leaves not yet sent (sfu/presence.py)
     recording: RoomRecording = field(default_factory=RoomRecording)  # policy, held for the recorder (sfu/recording.py)
+    # on a cascaded meeting's home: where the Delivery Service's messages for other nodes' members go, after the
+    # local ones (sfu/cascade/handshakes.py); None elsewhere
+    remote: Callable[[list[Delivery]], None] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -106,4 +109,6 @@ class Room:
                 if p.id != d.exclude:
                     p.send(d.message)
                     sent += size
+        if deliveries and self.remote is not None:
+            self.remote(deliveries)
         return sent

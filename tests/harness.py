@@ -15,6 +15,7 @@ import uvicorn
 from sfu.app.limits import SignallingLimits
 from sfu.app.serving import node_server_settings
 from sfu.app.signalling import NodeSignalling
+from sfu.cascade.handshakes import CascadeHandshakes
 from sfu.cascade.members import RelayedMembers
 from sfu.cascade.relays import Relays, RelaySetup
 from sfu.config import NodeConfig
@@ -33,6 +34,7 @@ class RunningNode:
     http_url: str
     relays: Relays | None = None
     members: RelayedMembers | None = None
+    handshakes: CascadeHandshakes | None = None
 
     def token(self, room: str = "room-1", participant: str | None = None, tenant: str = "acme", ttl: float = 60.0,
               region: str | None = None, name: str = "") -> str:
@@ -61,7 +63,7 @@ async def running_node(limits: SignallingLimits | None = None, relay: RelaySetup
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield RunningNode(built.node, built.signalling, TokenIssuer(keys), f"ws://127.0.0.1:{port}/ws",
-                          f"http://127.0.0.1:{port}", built.relays, built.members)
+                          f"http://127.0.0.1:{port}", built.relays, built.members, built.handshakes)
     finally:
         server.should_exit = True
         await task

@@ -38,7 +38,7 @@ from sfu.negotiation.sdp import SdpError
 from sfu.node import Node
 from sfu.participant import Participant
 from sfu.ratelimit import TokenBucket
-from sfu.room import Shared
+from sfu.room import Room, Shared
 from signalling.control.clientaddr import ForwardedRule, parse_networks
 from signalling.tokens import TokenError, TokenVerifier
 
@@ -87,6 +87,9 @@ class NodeSignalling:
         self.sent: Counter[str] = Counter()  # frames written to sockets, by message type (metrics)
         self.connections = 0  # open signalling sockets
         self._closing: set[asyncio.Task[None]] = set()
+        # a cascaded meeting's handshakes go to its home node's Delivery Service (sfu/cascade/handshakes.py): True
+        # when it took the message, False when this node orders it
+        self.forward: Callable[[str, Room, handshake.Handshake], bool] | None = None
 
     def client_address(self, ws: WebSocket) -> str | None:
         """The socket's client: its peer, or the X-Forwarded-For entry a trusted proxy vouched for."""
@@ -345,6 +348,8 @@ class NodeSignalling:
             raise ProtocolError("rate_limited", "too many handshake messages: slow down",
                                 retry_after=max(0.001, round(min(wait, 3600.0), 3)))
         room = p.room
+        if self.forward is not None and self.forward(p.id, room, m):
+            return  # counted where it is ordered, or as `forwarded` when it leaves for the home
         outcome = room.group.handle(p.id, m, list(room.participants))
         self.node.recording.update(room)  # the recorder may have become a member of the group (or stopped being one)
         stats.count(kind, outcome.verdict, size)

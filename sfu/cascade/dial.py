@@ -10,7 +10,7 @@ import httpx
 from residency.errors import RelayRefused
 from sfu.cascade.link import RelayLink
 from sfu.cascade.relays import Relays
-from sfu.cascade.routes import MAX_BODY, MAX_MESSAGES, OFFER_PATH, messages_path
+from sfu.cascade.routes import MAX_BODY, MAX_MESSAGES, OFFER_PATH, handshakes_path, messages_path
 
 TIMEOUT = 5.0
 
@@ -38,17 +38,21 @@ async def dial(relays: Relays, tenant: str, room: str, to: str, client: httpx.As
     return relays.finish(to, answer)
 
 
-async def send(relays: Relays, to: str, sealed: list[str], client: httpx.AsyncClient) -> int:
-    """Post sealed messages (from `RelayLink.apply`) to node `to`, in order; the number it applied."""
+async def send(relays: Relays, to: str, sealed: list[str], client: httpx.AsyncClient, *,
+               handshakes: bool = False) -> int:
+    """Post sealed messages (from `RelayLink.apply`; with `handshakes`, the lane of sfu/cascade/handshakes.py,
+    already cut into batches the route takes) to node `to`, in order; the number it applied."""
     record = relays.believed().nodes.get(to)
     if record is None or to not in relays.links:
         raise RelayRefused("relay_no_link", f"no relay link with node {to!r}")
     node = relays.endpoint.node
+    path = handshakes_path(node) if handshakes else messages_path(node)
+    step = len(sealed) if handshakes else MAX_MESSAGES
     applied = 0
-    for i in range(0, len(sealed), MAX_MESSAGES):
+    for i in range(0, len(sealed), max(1, step)):
         try:
-            r = await client.post(record.http_url.rstrip("/") + messages_path(node),
-                                  json={"messages": sealed[i:i + MAX_MESSAGES]}, timeout=TIMEOUT)
+            r = await client.post(record.http_url.rstrip("/") + path,
+                                  json={"messages": sealed[i:i + step]}, timeout=TIMEOUT)
             answer = r.json()
         except (httpx.HTTPError, ValueError) as e:
             raise RelayRefused("relay_peer_unreachable", f"node {to!r}: {e}") from None

@@ -27,6 +27,7 @@ from sfu.cascade.link import LocalTrack
 from sfu.negotiation import sdp
 
 if TYPE_CHECKING:
+    from sfu.cascade.handshakes import CascadeHandshakes
     from sfu.cascade.relays import Relays
     from sfu.node import Node
     from sfu.room import Room
@@ -58,8 +59,10 @@ LEVEL_RELAYED = 1  # the audio-level id on a link (sfu/cascade/link.py LEVEL_ID)
 
 class Cascade:
     def __init__(self, node: Node, relays: Relays, home: Callable[[str, str], str | None] | None,
-                 feedback: RelayFeedback | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 feedback: RelayFeedback | None = None, clock: Callable[[], float] = time.monotonic,
+                 handshakes: CascadeHandshakes | None = None) -> None:
         self.node = node
+        self.handshakes = handshakes
         self.relays = relays
         self.feedback = feedback
         self.home = home
@@ -86,6 +89,13 @@ class Cascade:
     def _has_local(room: Room | None) -> bool:
         return room is not None and any(p.relayed_from is None for p in room.participants.values())
 
+    def _ordering(self, room: Room | None) -> bool:
+        """This node is the home of a meeting it carries: it keeps its links, participants of its own or not (the
+        room goes when the last one of another node leaves, or with the last link) — its Delivery Service orders the meeting's handshakes
+        (sfu/cascade/handshakes.py)."""
+        return (room is not None and self.handshakes is not None
+                and self.handshakes.homes.get(room.key) == self.node.config.node_id)
+
     async def _dial_homes(self, client: httpx.AsyncClient) -> None:
         if self.home is None:  # this node only answers relays (tests; a node without a registry)
             return
@@ -111,9 +121,11 @@ class Cascade:
         if link is None or key is None:
             return
         room = self.node.rooms.get(key)
-        if not self._has_local(room):
+        if not self._has_local(room) and not self._ordering(room):
             sealed = link.apply(set(), {})  # tell the other node everything stopped, then close
             await self._send(peer, sealed, client)
+            if self.handshakes is not None:
+                await self.handshakes.farewell(peer)  # and that its participants left
             self.relays.close(peer)
             return
         assert room is not None

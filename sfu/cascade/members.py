@@ -1,9 +1,12 @@
-"""Relayed publishers as participants of the far node's room (issue 14): each track another node announces on the
-relay link of a meeting becomes a `Track` of a relayed `Participant` of that meeting's room here — so the
+"""Other nodes' participants as participants of this node's room (issue 14): each participant another node
+announces as a member on the link's handshake lane (`add_member`, sfu/cascade/handshakes.py — published or not,
+so every MLS client's presence lists the whole meeting), and each track it announces on the relay link becomes a
+`Track` of a relayed `Participant` of that meeting's room here — so the
 `joined` snapshot, `track_published`, subscriptions (sfu/negotiation/offer.py), speaker detection and last-N
 treat it like a local one. The relayed participant has no socket and no transport: its tracks are engine tracks
-the link's peer publishes (sfu/cascade/link.py), its `peer` is the link's. It goes when its last track is
-untracked, or with the link (`Relays.close`); `Node.leave` never removes it.
+the link's peer publishes (sfu/cascade/link.py), its `peer` is the link's. It goes when the other node says
+it left (`remove_member`), when its last track is untracked (one never announced as a member), or with the link
+(`Relays.close`) — on the meeting's home that is a leave for the Delivery Service; `Node.leave` never removes it.
 
 A relay link is opened for one meeting, after the handshake checked the other node (enrolled key, signed
 record, allowed region), so only that node can add members, only to that room, and at most the link's track cap.
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("castellan.cascade")
 
+MAX_MEMBERS = 2048  # participants one link may announce (a meeting's goal is 1,000): each is a Participant here
+
 
 def _negotiated(what: RelayTrack) -> sdp.Negotiated:
     """What the link carries for one relayed track: its fixed payload type, and the audio level at LEVEL_ID (kept
@@ -48,6 +53,9 @@ class RelayedMembers:
         self.node = node
         self.relays = relays
         self.by_link: dict[str, dict[str, Participant]] = {}  # other node -> participant id -> relayed participant
+        # other node -> the participants it announced as members (`member`, sfu/cascade/handshakes.py): present
+        # here whether they publish or not, until it says they left (`unmember`) or the link closes
+        self.announced: dict[str, set[str]] = {}
         self.refused: Counter[str] = Counter()
         relays.listeners.append(self.on_relayed)
         relays.closed.append(self.on_link_closed)
@@ -61,10 +69,43 @@ class RelayedMembers:
 
     def on_link_closed(self, sender: str) -> None:
         """The link is gone (its engine tracks with it): its relayed participants leave the room."""
+        self.announced.pop(sender, None)
         for p in list(self.by_link.pop(sender, {}).values()):
             for track in list(p.published.values()):
                 self._drop_track(p, track)
             self._drop_participant(p, "relay_closed")
+
+    def add_member(self, sender: str, participant: str, name: str) -> Participant | None:
+        """`sender` says `participant` is in the meeting on its side (published or not): a participant of the room
+        here. None (counted) when the id is this node's own participant's or another link's, or the room is gone."""
+        room = self._room(sender)
+        link = self.relays.links.get(sender)
+        if room is None or link is None:
+            self.refused["relay_room_gone"] += 1
+            return None
+        p = self.by_link.get(sender, {}).get(participant)
+        if p is None:
+            if participant in room.participants:
+                self.refused["relay_participant_clash"] += 1
+                return None
+            if len(self.by_link.get(sender, {})) >= MAX_MEMBERS:
+                self.refused["relay_too_many_members"] += 1
+                return None
+            p = self._new(sender, room, link.peer, participant, name)
+        self.announced.setdefault(sender, set()).add(participant)
+        return p
+
+    def remove_member(self, sender: str, participant: str) -> None:
+        """`sender` says `participant` left on its side: it leaves the room here, with whatever it published."""
+        if participant not in self.announced.get(sender, set()):
+            return
+        self.announced[sender].discard(participant)
+        p = self.by_link.get(sender, {}).pop(participant, None)
+        if p is None:
+            return
+        for track in list(p.published.values()):
+            self._drop_track(p, track)
+        self._drop_participant(p, "left")
 
     # ---- what changes in the room
 
@@ -87,14 +128,7 @@ class RelayedMembers:
             if what.participant in room.participants:  # a local participant (or another node's) by that id
                 self.refused["relay_participant_clash"] += 1
                 return
-            p = Participant(id=what.participant, name=what.participant, room=room, peer=link.peer, tenant=room.tenant,
-                            signalling=SignallingState.DETACHED, media=MediaState.READY, relayed_from=sender)
-            members[p.id] = p
-            room.participants[p.id] = p
-            room.speakers.join(p.id)
-            room.announce(presence.joined(p.describe()), time.monotonic())  # sent before its track_published
-            log.info("relayed participant room=%s/%s participant=%s from=%s", room.tenant, room.name, p.id, sender,
-                     extra={"tenant": room.tenant, "room": room.name, "participant": p.id})
+            p = self._new(sender, room, link.peer, what.participant, what.participant)
         track = Track(id=what.track, owner=p, index=index, kind=what.kind, mid=what.track, ssrc=what.ssrc,
                       codec=what.codec, clock_rate=CLOCK_RATES.get(what.codec, 90000), negotiated=_negotiated(what),
                       stream_id=p.id, layers=[Layer(rid="", rank=0, ssrc=what.ssrc, index=index)])
@@ -102,13 +136,24 @@ class RelayedMembers:
         self.node.tracks_by_ssrc[(link.peer, what.ssrc)] = track
         room.broadcast({"type": "track_published", "track": track.describe()})
 
+    def _new(self, sender: str, room: Room, peer: int, participant: str, name: str) -> Participant:
+        p = Participant(id=participant, name=name, room=room, peer=peer, tenant=room.tenant,
+                        signalling=SignallingState.DETACHED, media=MediaState.READY, relayed_from=sender)
+        self.by_link.setdefault(sender, {})[p.id] = p
+        room.participants[p.id] = p
+        room.speakers.join(p.id)
+        room.announce(presence.joined(p.describe()), time.monotonic())  # sent before its track_published
+        log.info("relayed participant room=%s/%s participant=%s from=%s", room.tenant, room.name, p.id, sender,
+                 extra={"tenant": room.tenant, "room": room.name, "participant": p.id})
+        return p
+
     def _remove_track(self, sender: str, participant: str, track_id: str) -> None:
         p = self.by_link.get(sender, {}).get(participant)
         track = p.published.get(track_id) if p is not None else None
         if p is None or track is None:
             return  # an announcement refused above: nothing of it here
         self._drop_track(p, track)
-        if not p.published:
+        if not p.published and participant not in self.announced.get(sender, set()):  # a member stays
             del self.by_link[sender][participant]
             self._drop_participant(p, "relay_untracked")
 
@@ -128,5 +173,7 @@ class RelayedMembers:
         p.mark_left()
         room.announce(presence.left(p.id, reason), time.monotonic())
         room.flush_presence()  # a relay's members come and go rarely: the far participants learn it at once
+        # on the meeting's home, a far member leaving is a leave for its Delivery Service (elsewhere it holds nothing)
+        self.node.handshakes.bytes_out += room.deliver(room.group.left(p.id, list(room.participants)))
         if not room.participants and self.node.rooms.get(room.key) is room:
             del self.node.rooms[room.key]

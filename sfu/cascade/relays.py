@@ -21,6 +21,7 @@ from residency.errors import RelayRefused
 from residency.relay import PendingOffer, RelayEndpoint, RelayHello, RelayKeys, RelayTrack
 from sfu.cascade.link import RelayLink
 from sfu.cascade.peers import Believed
+from sfu.room import Room
 
 if TYPE_CHECKING:
     from sfu.node import Node
@@ -54,6 +55,10 @@ class Relays:
         # told of every relayed track that starts or stops: (from node, "track"/"untrack", what, engine index)
         self.listeners: list[Callable[[str, str, RelayTrack, int], None]] = []
         self.closed: list[Callable[[str], None]] = []  # told of every link that closes (its engine entries gone)
+        # (tenant, room) -> this node is the meeting's home (the registry's placement; sfu/cascade/handshakes.py):
+        # it accepts a link for it with no participant of its own and opens the room — its Delivery Service
+        # orders the meeting's handshakes wherever the participants are
+        self.homed: Callable[[str, str], bool] | None = None
 
     @classmethod
     def for_node(cls, node: Node, setup: RelaySetup) -> Relays:
@@ -74,9 +79,15 @@ class Relays:
         try:
             hello = RelayHello.from_dict(body)
             b = self.believed()
+            key = (hello.tenant, hello.room)
+            rooms = set(self.node.rooms)
+            if self.homed is not None and self.homed(*key):
+                rooms.add(key)
             accept, keys = self.endpoint.accept(hello, keys=b.keys, nodes=b.nodes, allowed=self.allowed(hello.tenant),
-                                                now=self.clock(), rooms=set(self.node.rooms))
-            self._open(keys, b, (hello.tenant, hello.room))
+                                                now=self.clock(), rooms=rooms)
+            self._open(keys, b, key)
+            if key not in self.node.rooms:  # the home, none of whose own participants is here (yet, or any more)
+                self.node.rooms[key] = Room(tenant=hello.tenant, name=hello.room)
         except RelayRefused as e:
             self.refused[e.code] += 1
             raise

@@ -1,6 +1,7 @@
 """The node-to-node relay route on the node's signalling port: `POST /relay/offer` carries another node's signed
 offer to this node's `Relays.accept` and answers its signed accept; `POST /relay/{node}/messages` carries that node's sealed
-messages (track announcements), opened with the link's keys. No bearer token: the handshake itself is the
+messages (track announcements), opened with the link's keys; `POST /relay/{node}/handshakes` the meeting's MLS
+handshakes and roster on the link's second lane (sfu/cascade/handshakes.py). No bearer token: the handshake itself is the
 authentication (enrolled key, signed registry record, the tenant's allowed regions, freshness, nonce), so an
 unauthenticated caller can at most be refused. Bad input is a counted refusal with a clear code, never a crash.
 """
@@ -8,6 +9,7 @@ unauthenticated caller can at most be refused. Bad input is a counted refusal wi
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -16,14 +18,26 @@ from starlette.routing import BaseRoute, Route
 from residency.errors import RelayRefused
 from sfu.cascade.relays import Relays
 
+if TYPE_CHECKING:
+    from sfu.cascade.handshakes import CascadeHandshakes
+
 OFFER_PATH = "/relay/offer"
 MAX_BODY = 16 * 1024  # an offer is < 2 KiB; anything bigger is not one
 MAX_MESSAGES = 64  # sealed messages per request (a layer switch sends two; a meeting's start a few per track)
 MAX_MESSAGES_BODY = MAX_MESSAGES * 4096  # an announcement is < 1 KiB sealed
 
 
+MAX_HANDSHAKES = 32  # sealed handshake-lane messages per request
+MAX_HANDSHAKE = 1024 * 1024  # one sealed handshake-lane message: a 240 Ki commit + 240 Ki Welcome, as JSON, sealed
+MAX_HANDSHAKES_BODY = 2 * MAX_HANDSHAKE + 64 * 1024  # a request: one such message, or many small ones
+
+
 def messages_path(node: str) -> str:
     return f"/relay/{node}/messages"
+
+
+def handshakes_path(node: str) -> str:
+    return f"/relay/{node}/handshakes"
 
 
 async def _body(request: Request, limit: int) -> bytes | None:
@@ -35,7 +49,7 @@ async def _body(request: Request, limit: int) -> bytes | None:
     return body
 
 
-def relay_routes(relays: Relays) -> list[BaseRoute]:
+def relay_routes(relays: Relays, handshakes: CascadeHandshakes | None = None) -> list[BaseRoute]:
     async def offer(request: Request) -> JSONResponse:
         body = await _body(request, MAX_BODY)
         if body is None:
@@ -46,6 +60,10 @@ def relay_routes(relays: Relays) -> list[BaseRoute]:
         except ValueError:
             relays.refused["relay_malformed"] += 1
             return JSONResponse({"error": "relay_malformed"}, status_code=400)
+        if handshakes is not None and isinstance(doc, dict):
+            tenant, room = doc.get("tenant"), doc.get("room")
+            if isinstance(tenant, str) and isinstance(room, str) and 0 < len(tenant) <= 128 and 0 < len(room) <= 128:
+                await handshakes.known_home((tenant, room))  # is this node the meeting's home? (one registry read)
         try:
             return JSONResponse(relays.accept(doc))
         except RelayRefused as e:  # counted by Relays.accept
@@ -73,4 +91,27 @@ def relay_routes(relays: Relays) -> list[BaseRoute]:
             applied += 1
         return JSONResponse({"applied": applied})
 
-    return [Route(OFFER_PATH, offer, methods=["POST"]), Route("/relay/{node}/messages", messages, methods=["POST"])]
+    async def handshake_lane(request: Request) -> JSONResponse:
+        assert handshakes is not None
+        body = await _body(request, MAX_HANDSHAKES_BODY)
+        if body is None:
+            relays.refused["relay_too_large"] += 1
+            return JSONResponse({"error": "relay_too_large"}, status_code=413)
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        sealed = doc.get("messages") if isinstance(doc, dict) else None
+        if not isinstance(sealed, list) or len(sealed) > MAX_HANDSHAKES:
+            relays.refused["relay_message_malformed"] += 1
+            return JSONResponse({"error": "relay_message_malformed"}, status_code=400)
+        applied, refused = await handshakes.receive(request.path_params["node"], sealed)
+        if refused is not None:  # counted; what came before it stays applied
+            return JSONResponse({"error": refused, "applied": applied}, status_code=403)
+        return JSONResponse({"applied": applied})
+
+    routes: list[BaseRoute] = [Route(OFFER_PATH, offer, methods=["POST"]),
+                               Route("/relay/{node}/messages", messages, methods=["POST"])]
+    if handshakes is not None:
+        routes.append(Route("/relay/{node}/handshakes", handshake_lane, methods=["POST"]))
+    return routes

@@ -131,3 +131,26 @@ def size(m: Handshake) -> int:
     if isinstance(m, Commit):
         return len(m.commit) + len(m.welcome or "") + len(m.group_info or "")
     return 0
+
+
+def to_message(m: Handshake) -> dict[str, Any]:
+    """The wire message `parse` reads `m` from, with only the fields it checked: what a far node forwards to the
+    meeting's home (sfu/cascade/handshakes.py), which parses it again."""
+    if isinstance(m, KeyPackage):
+        return {"type": "mls_key_package", "data": m.data, **({"proof": m.proof} if m.proof is not None else {})}
+    if isinstance(m, Create):
+        return {"type": "mls_create"}
+    if isinstance(m, Commit):
+        out: dict[str, Any] = {"type": "mls_commit", "epoch": m.epoch, "commit": m.commit, "joiners": list(m.joiners)}
+        if m.welcome is not None:
+            out["welcome"] = m.welcome
+        if m.welcome_parts:
+            out["welcome_parts"] = m.welcome_parts
+        if m.group_info is not None:
+            out["group_info"] = m.group_info
+        return out
+    if isinstance(m, WelcomePart):
+        return {"type": "mls_welcome_part", "epoch": m.epoch, "index": m.index, "data": m.data}
+    if isinstance(m, EpochApplied):
+        return {"type": "mls_epoch", "epoch": m.epoch}
+    return {"type": "mls_sync", "since": m.since}

@@ -659,3 +659,24 @@ test("a forged rejection naming a huge epoch pauses commits only while the membe
     assert.equal(e.e2ee.epoch(), 2);
   }
 });
+
+test("a member removed by a commit while it is still here asks to be added again, and is (no refusal)", async () => {
+  // a cascaded meeting whose link dropped for a moment (sfu/cascade/handshakes.py): the home's member saw bob
+  // leave and committed his removal, and bob is back before it reached him. Before the fix, bob refused his own
+  // removal ("not a commit to the next epoch": ts-mls keeps a removed member's epoch) and sat on the old epoch.
+  const r = await meeting("alice", "bob");
+  const bob = r.members.get("bob");
+  r.deliver("alice", { type: "presence", changes: [{ type: "participant_left", participant: "bob", reason: "relay_closed" }] });
+  await r.settle();
+  assert.equal(r.members.get("alice").e2ee.epoch(), 2);
+  assert.equal(ids(r.members.get("alice").e2ee.roster()), "alice");
+  assert.equal(bob.member.counts.refused_commits, 0, bob.log.join("\n"));
+  r.deliver("alice", { type: "presence", changes: [{ type: "participant_joined", participant: { id: "bob", name: "bob" } }] });
+  await r.settle();
+  for (const e of r.members.values()) {
+    assert.equal(e.e2ee.epoch(), 3, e.log.join("\n"));
+    assert.equal(ids(e.e2ee.roster()), "alice,bob");
+  }
+  const codes = await Promise.all([...r.members.values()].map((e) => e.e2ee.safetyCode()));
+  assert.equal(new Set(codes).size, 1);
+});

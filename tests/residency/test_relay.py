@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from residency.errors import RelayRefused
 from residency.identity import EnrolledKey, NodeSigner, enrolled_key, public_text, verify_record
 from residency.model import Node
-from residency.relay import RelayChannel, RelayEndpoint, RelayHello, RelayTrack
+from residency.relay import RelayChannel, RelayEndpoint, RelayHello, RelayTrack, _unb64
 from tests.residency.residency_world import FakeClock, make_node
 
 EU = frozenset({"eu-1", "eu-2"})  # the tenant's allowed regions
@@ -246,3 +246,27 @@ def test_an_allowed_node_cannot_pull_a_meeting_this_node_does_not_carry(dep: Dep
     ok = dep.endpoints["eu-1-a"].offer("eurocorp", "board", "eu-2-a", dep.clock()).offer
     dep.endpoints["eu-2-a"].accept(ok, keys=dep.keys, nodes=dep.records, allowed=EU, now=dep.clock(),
                                    rooms={("eurocorp", "board")})
+
+
+def test_the_handshake_lane_is_its_own_channel_on_the_same_keys(dep: Deployment) -> None:
+    """The MLS handshake lane (sfu/cascade/handshakes.py) shares the link's keys but not its nonces: a message
+    sealed on one lane opens on no other (no replay across lanes, no nonce reuse), each lane keeps its own
+    sequence, and only the lane's larger size limit differs."""
+    ka, kb = handshake(dep, "eu-1-a", "eu-2-a")
+    tracks_a, tracks_b = ka.channel(), kb.channel()
+    lane_a, lane_b = ka.channel(1, 1024 * 1024), kb.channel(1, 1024 * 1024)
+    first_track, first_lane = tracks_a.seal({"type": "x"}), lane_a.seal({"type": "member"})
+    # the same sequence number 1 on both lanes (what the nonce's lane prefix keeps apart), different ciphertexts
+    assert _unb64(first_track)[:8] == _unb64(first_lane)[:8] == (1).to_bytes(8, "big")
+    with pytest.raises(RelayRefused) as e:
+        lane_b.open(first_track)
+    assert e.value.code == "relay_message_forged"
+    with pytest.raises(RelayRefused) as e:
+        tracks_b.open(first_lane)
+    assert e.value.code == "relay_message_forged"
+    assert lane_b.open(first_lane) == {"type": "member"} and tracks_b.open(first_track) == {"type": "x"}
+    big = {"type": "mls", "message": {"commit": "A" * 400_000}}
+    assert lane_b.open(lane_a.seal(big)) == big  # a large commit fits the lane ...
+    with pytest.raises(RelayRefused) as e:
+        tracks_b.open(tracks_a.seal(big))  # ... not the track lane (16 Ki)
+    assert e.value.code == "relay_message_malformed"

@@ -595,6 +595,14 @@ export class Member {
       this._schedule();
       return;
     }
+    if (res.kind === "newState" && res.actionTaken === "accept" && res.newState.groupActiveState.kind === "removedFromGroup") {
+      // checked first: ts-mls keeps a removed member's epoch (it cannot derive the next one), so the epoch test
+      // below refused our own removal and left us on the old epoch for good
+      zero(res.consumed);
+      this.log(`removed from the group by ${m.from}: asking to be added again`);
+      await this._askToJoin();
+      return;
+    }
     if (res.kind !== "newState" || res.actionTaken !== "accept" || toEpoch(res.newState.groupContext.epoch) !== this.epoch + 1) {
       this._refuse("refused_commits", `from ${m.from} at epoch ${m.epoch}: ${reason || "not a commit to the next epoch"}`);
       this._commitWaiting = null;

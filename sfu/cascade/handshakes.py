@@ -1,0 +1,506 @@
+"""One MLS group per cascaded meeting (issues 12 and 14): the meeting's home node (the registry's placement) runs
+the only Delivery Service that orders its handshakes; every other node of the star carries its own participants'
+handshakes to the home and the home's answers back, on the relay link's second sealed lane
+(`RelayKeys.channel(LANE)`: the link's keys, its own nonces and sequence; docs/protocol.md "Node ↔ node relay").
+
+- **Far node** (it dialled the home): a local participant's `mls_*` message, checked for shape, size and rate
+  where the participant is attached (sfu/app/signalling.py), goes to the home as `mls` {from, message}; while no
+  link to the home is open (being dialled, or closed) it waits, bounded (`MAX_WAITING`: the oldest are dropped and
+  counted). `mls_deliver` {message, to | exclude} from the home reaches this node's own participants only, and
+  only the Delivery Service's message types.
+- **Home**: `mls` from a far node is ordered by the room's `GroupLog` as if its sender were attached here — only
+  for a participant that very node announced: a far node speaks for its own members, never for the home's or
+  another node's. What the Delivery Service sends to a participant of another node, or to everyone, goes on that
+  node's lane (`Room.remote`).
+- **Both ways**, `member` {participant, name, rejoin} and `unmember` {participant}: who is in the meeting on the
+  sender's side (the home: its own participants and every other node's; a far node: its own), so every member's
+  presence — which its MLS client compares with the roster (signalling/client/e2ee/group.js) — lists everyone,
+  publishing or not (sfu/cascade/members.py). The roster goes before any handshake on the same lane, so no
+  handshake overtakes the join it is about.
+
+A link that closes: the home counts the far node's members as left (its members commit their removal by the
+normal rules); the far node's participants see the home's leave and, once a new link is up, are announced with
+`rejoin`: the home sends each one `mls_resync` with the newest GroupInfo, on which its client rejoins (or asks
+for the commits it missed, which remove it, and then rejoins). Nothing here parses MLS; a lying node can stall
+the meeting, never add a member (the link proof and PSK, docs/e2ee.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+import httpx
+
+from residency.errors import RelayRefused
+from residency.relay import RelayChannel
+from sfu.app.limits import SignallingLimits
+from sfu.cascade.dial import send
+from sfu.cascade.link import RelayLink
+from sfu.cascade.routes import MAX_HANDSHAKE, MAX_HANDSHAKES, MAX_HANDSHAKES_BODY
+from sfu.e2ee import messages as handshake
+from sfu.e2ee.delivery import Delivery
+from sfu.e2ee.messages import MAX_ID, Commit, Handshake, HandshakeError, WelcomePart
+from sfu.ratelimit import TokenBucket
+
+if TYPE_CHECKING:
+    from sfu.cascade.members import RelayedMembers
+    from sfu.node import Node
+    from sfu.room import Room
+
+log = logging.getLogger("castellan.cascade")
+
+LANE = 1
+INTERVAL = 0.25  # seconds between roster passes (a join is announced at once when a handshake follows it)
+MAX_WAITING = 256  # handshakes of one room waiting for a link to its home
+MAX_WAITING_CHARS = 4 * 1024 * 1024
+MAX_NAME = 256
+# an idle lane says `alive` this often: a link the other side closed (its node restarted, or it dropped the
+# link) is found by the refusal and dialled again, so its members regroup without waiting for their next message
+KEEPALIVE = 2.0
+# what a home may send a far node's participants: the Delivery Service's own messages (docs/protocol.md)
+SERVER_TYPES = frozenset({"mls_created", "mls_join_request", "mls_commit", "mls_commit_accepted",
+                          "mls_commit_rejected", "mls_welcome", "mls_resync"})
+
+Key = tuple[str, str]
+
+
+@dataclass
+class Lane:
+    """One link's handshake lane."""
+
+    peer: str
+    link: RelayLink
+    key: Key  # the meeting the link carries
+    home: bool  # this node is the meeting's home (else the peer is)
+    channel: RelayChannel
+    outbox: deque[str] = field(default_factory=deque)
+    announced: dict[str, str] = field(default_factory=dict)  # participants told to the peer: id -> name
+    heard: set[str] = field(default_factory=set)  # participants the peer announced (its own, on the home)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    sent_at: float = field(default_factory=time.monotonic)  # the last post
+    ready: bool = False  # a far node's lane: the home's whole roster came (`ready`); the home's: always
+
+
+@dataclass
+class Waiting:
+    messages: deque[tuple[str, Handshake]] = field(default_factory=deque)
+    chars: int = 0
+
+
+class CascadeHandshakes:
+    def __init__(self, node: Node, members: RelayedMembers, home: Callable[[str, str], str | None],
+                 limits: SignallingLimits | None = None) -> None:
+        self.node = node
+        # a far node applies the handshake budget to its participants; the home applies it again to what comes
+        # over the link in their name, so a far node that lies about its own cannot flood the home's members
+        self.limits = limits or SignallingLimits()
+        self.members = members
+        self.relays = members.relays
+        self.home = home  # the registry's placement (blocking: called off the event loop)
+        self.me = node.config.node_id
+        self.homes: dict[Key, str | None] = {}
+        self.lanes: dict[str, Lane] = {}
+        self.waiting: dict[Key, Waiting] = {}
+        self.rejoin: dict[Key, set[str]] = {}  # this node's participants to announce with `rejoin`
+        # on the home: far members whose link closed -> the room's epoch then. One announced again (`rejoin`) while
+        # the epoch has not moved is still in the MLS group (nobody committed since): counted a member again
+        self.away: dict[Key, dict[str, int]] = {}
+        self.counts: Counter[str] = Counter()  # what was dropped or refused on the lane, by reason
+        self.client: httpx.AsyncClient | None = None
+        self._resolving: set[Key] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.relays.closed.insert(0, self.on_link_closed)  # before RelayedMembers drops its members
+
+    def homed(self, tenant: str, room: str) -> bool:
+        """This node is the meeting's home (`Relays.homed`): as the registry said when last asked."""
+        return self.homes.get((tenant, room)) == self.me
+
+    async def known_home(self, key: Key) -> None:
+        if key not in self.homes:
+            await self._resolved(key)
+
+    # ---- the node's side: a local participant's handshake
+
+    def forward(self, sender: str, room: Room, m: Handshake) -> bool:
+        """Called for every checked, paid-for handshake of a local participant: True when it is the home's to
+        order (sent, or waiting for the link); False when this node orders it itself (it is the home)."""
+        key = room.key
+        if key in self.homes:
+            home = self.homes[key]
+            if home is None or home == self.me:
+                return False
+            lane = self.lanes.get(home)
+            if isinstance(m, Commit | WelcomePart) and (lane is None or lane.key != key or not lane.ready):
+                # no link to the home, or a new one whose roster has not come yet: what this member would commit
+                # now rests on a view the outage made (the home's members "left"); answered as a commit with no
+                # group to go to, never kept for later
+                self.node.handshakes.count(handshake.to_message(m)["type"], "no_link", handshake.size(m))
+                if isinstance(m, Commit):
+                    room.deliver([Delivery({"type": "mls_commit_rejected", "epoch": None, "reason": "no_group"},
+                                           to=sender)])
+                return True
+            self._wait(key, sender, m)
+            self._flush_waiting(key)
+            return True
+        self._wait(key, sender, m)  # the placement is not known yet: nobody orders it before it is
+        self._resolve(key)
+        return True
+
+    def _wait(self, key: Key, sender: str, m: Handshake) -> None:
+        w = self.waiting.setdefault(key, Waiting())
+        w.messages.append((sender, m))
+        w.chars += handshake.size(m)
+        while len(w.messages) > MAX_WAITING or w.chars > MAX_WAITING_CHARS:
+            lost, old = w.messages.popleft()
+            w.chars -= handshake.size(old)
+            self.counts["handshake_waiting_dropped"] += 1
+            self.rejoin.setdefault(key, set()).add(lost)  # what it sent is gone: it starts again with the home
+
+    def _resolve(self, key: Key) -> None:
+        if key in self._resolving:
+            return
+        self._resolving.add(key)
+        task = asyncio.get_running_loop().create_task(self._resolved(key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _resolved(self, key: Key) -> None:
+        try:
+            home = await asyncio.to_thread(self.home, *key)
+        except Exception:  # noqa: BLE001 - the registry is unreachable: the next pass asks again
+            log.warning("no placement for %s/%s yet", *key)
+            return
+        finally:
+            self._resolving.discard(key)
+        self.homes[key] = home
+        if home is None or home == self.me:  # ours to order: what waited is ordered now, in order
+            w = self.waiting.pop(key, None)
+            room = self.node.rooms.get(key)
+            for sender, m in (w.messages if w is not None else ()):
+                p = room.participants.get(sender) if room is not None else None
+                if room is not None and p is not None and p.relayed_from is None and not p.left:
+                    self.order(room, sender, m)
+        else:
+            self._flush_waiting(key)
+
+    def _flush_waiting(self, key: Key) -> None:
+        lane = self._lane(self.homes.get(key) or "")
+        w = self.waiting.get(key)
+        room = self.node.rooms.get(key)
+        if lane is None or lane.home or lane.key != key or w is None or room is None:
+            return
+        self._roster(lane)
+        while w.messages:
+            sender, m = w.messages.popleft()
+            p = room.participants.get(sender)
+            if p is None or p.relayed_from is not None or p.left:
+                continue  # it left meanwhile (and was announced as gone)
+            message = handshake.to_message(m)
+            lane.outbox.append(lane.channel.seal({"type": "mls", "from": sender, "message": message}))
+            self.node.handshakes.count(message["type"], "forwarded", handshake.size(m))
+        w.chars = 0
+        del self.waiting[key]
+        lane.wake.set()
+
+    # ---- the home's Delivery Service
+
+    def order(self, room: Room, sender: str, m: Handshake) -> None:
+        """What sfu/app/signalling.py does with a local member's handshake, for one attached anywhere."""
+        stats = self.node.handshakes
+        outcome = room.group.handle(sender, m, list(room.participants))
+        self.node.recording.update(room)
+        kind = handshake.to_message(m)["type"]
+        stats.count(kind, outcome.verdict, handshake.size(m))
+        if outcome.held_back:
+            stats.messages[("mls_join_request", "held_back")] += outcome.held_back
+        stats.bytes_out += room.deliver(outcome.deliveries)
+
+    def _remote(self, room: Room, deliveries: list[Delivery]) -> None:
+        """`Room.remote` on the home: each delivery for a far node's participant, or for everyone, on that lane."""
+        for peer, lane in list(self.lanes.items()):
+            if not lane.home or lane.key != room.key or self.relays.links.get(peer) is not lane.link:
+                continue
+            self._roster(lane)
+            for d in deliveries:
+                if d.to is not None:
+                    target = room.participants.get(d.to)
+                    if target is None or target.relayed_from != peer:
+                        continue
+                    msg: dict[str, Any] = {"type": "mls_deliver", "to": d.to, "message": d.message}
+                else:
+                    msg = {"type": "mls_deliver", "exclude": d.exclude, "message": d.message}
+                lane.outbox.append(lane.channel.seal(msg))
+            lane.wake.set()
+
+    # ---- the lane
+
+    def _lane(self, peer: str) -> Lane | None:
+        """The lane of the link to `peer`, made when the link is new; None without a link or a known home."""
+        link = self.relays.links.get(peer)
+        key = self.relays.rooms.get(peer)
+        if link is None or key is None or key not in self.homes:
+            return None
+        lane = self.lanes.get(peer)
+        if lane is not None and lane.link is link:
+            return lane
+        if lane is not None:
+            self._closed(peer, lane)
+        home = self.homes[key]
+        if home != self.me and home != peer:
+            self.counts["handshake_lane_not_home"] += 1  # a link neither to nor from the meeting's home: no lane
+            return None
+        lane = Lane(peer, link, key, home == self.me, link.keys.channel(LANE, MAX_HANDSHAKE), ready=home == self.me)
+        self.lanes[peer] = lane
+        self._hook(lane)
+        if lane.home:  # the whole roster first, then `ready`: the far node's members commit on a true view only
+            self._roster(lane)
+            lane.outbox.append(lane.channel.seal({"type": "ready"}))
+        if self.client is not None:
+            lane.task = asyncio.get_running_loop().create_task(self._pump(peer, lane))
+        return lane
+
+    def _hook(self, lane: Lane) -> None:
+        room = self.node.rooms.get(lane.key)
+        if lane.home and room is not None and room.remote is None:
+            room.remote = functools.partial(self._remote, room)
+
+    def _roster(self, lane: Lane) -> None:
+        """Tell the peer who joined and left since the last time: on the home every participant not of the
+        peer's node, on a far node its own participants."""
+        room = self.node.rooms.get(lane.key)
+        peer = lane.peer
+        want: dict[str, str] = {}
+        for p in room.participants.values() if room is not None else ():
+            if p.left or (p.relayed_from is not None and (not lane.home or p.relayed_from == peer)):
+                continue
+            want[p.id] = p.name
+        for pid in [x for x in lane.announced if x not in want]:
+            del lane.announced[pid]
+            lane.outbox.append(lane.channel.seal({"type": "unmember", "participant": pid}))
+        rejoin = self.rejoin.get(lane.key, set())
+        for pid, name in want.items():
+            if pid not in lane.announced:
+                lane.announced[pid] = name
+                lane.outbox.append(lane.channel.seal({"type": "member", "participant": pid, "name": name,
+                                                      "rejoin": pid in rejoin}))
+                rejoin.discard(pid)
+        if lane.outbox:
+            lane.wake.set()
+
+    async def _pump(self, peer: str, lane: Lane) -> None:
+        """Posts the lane's messages in order, batched; a refused or failed post closes the link (both sides
+        then start again with a new one, as for the track announcements)."""
+        assert self.client is not None
+        while True:
+            await lane.wake.wait()
+            lane.wake.clear()
+            while lane.outbox:
+                batch: list[str] = []
+                size = 0
+                while lane.outbox and len(batch) < MAX_HANDSHAKES and (
+                        not batch or size + len(lane.outbox[0]) < MAX_HANDSHAKES_BODY // 2):
+                    batch.append(lane.outbox.popleft())
+                    size += len(batch[-1])
+                lane.sent_at = time.monotonic()
+                try:
+                    await send(self.relays, peer, batch, self.client, handshakes=True)
+                except RelayRefused as e:
+                    self.relays.refused[e.code] += 1
+                    log.warning("handshakes to %s refused: %s; closing the link", peer, e.message)
+                    if self.relays.links.get(peer) is lane.link:
+                        self.relays.close(peer)
+                    return
+
+    async def farewell(self, peer: str) -> None:
+        """Before this node closes its link to `peer`: the participants it announced leave the peer's view."""
+        lane = self.lanes.get(peer)
+        if lane is None or self.client is None:
+            return
+        if lane.task is not None:
+            lane.task.cancel()
+            lane.task = None
+        self._roster(lane)
+        sealed = list(lane.outbox)
+        lane.outbox.clear()
+        try:
+            if sealed:
+                await send(self.relays, peer, sealed, self.client, handshakes=True)
+        except RelayRefused as e:
+            self.relays.refused[e.code] += 1
+
+    def on_link_closed(self, peer: str) -> None:
+        lane = self.lanes.pop(peer, None)
+        if lane is not None:
+            self._closed(peer, lane)
+
+    def _closed(self, peer: str, lane: Lane) -> None:
+        if lane.task is not None:
+            lane.task.cancel()
+        if self.lanes.get(peer) is lane:
+            del self.lanes[peer]
+        room = self.node.rooms.get(lane.key)
+        if room is None:
+            return
+        if not lane.home:  # our participants were in the home's group: they start again with the next link
+            mine = {p.id for p in room.participants.values() if p.relayed_from is None}
+            self.rejoin.setdefault(lane.key, set()).update(set(lane.announced) & mine)
+        elif not room.participants and self.node.rooms.get(lane.key) is room:
+            del self.node.rooms[lane.key]  # opened for the link (`Relays.accept`), and nobody came over it
+        elif room.group.epoch is not None:
+            away = self.away.setdefault(lane.key, {})
+            for pid in lane.heard & room.group.members:
+                away[pid] = room.group.epoch
+
+    # ---- what a peer sends
+
+    async def receive(self, sender: str, sealed: list[Any]) -> tuple[int, str | None]:
+        """Opens and applies `sender`'s lane messages in order: (how many applied, the refusal code or None)."""
+        key = self.relays.rooms.get(sender)
+        if key is None or sender not in self.relays.links:
+            self.relays.refused["relay_no_link"] += 1
+            return 0, "relay_no_link"
+        if key not in self.homes:
+            await self._resolved(key)  # the placement: one registry read
+        lane = self._lane(sender)
+        if lane is None:
+            self.relays.refused["relay_not_home"] += 1
+            return 0, "relay_not_home"
+        applied = 0
+        for one in sealed:
+            try:
+                self._apply(sender, lane, lane.channel.open(one))
+            except RelayRefused as e:
+                self.relays.refused[e.code] += 1
+                return applied, e.code
+            applied += 1
+        return applied, None
+
+    def _apply(self, sender: str, lane: Lane, msg: dict[str, Any]) -> None:
+        kind = msg.get("type")
+        if kind == "alive":
+            return
+        if kind == "ready" and not lane.home:
+            lane.ready = True
+            return
+        room = self.node.rooms.get(lane.key)
+        if room is None:
+            raise RelayRefused("relay_room_unknown", "the meeting is gone from this node")
+        if kind == "member":
+            pid, name = msg.get("participant"), msg.get("name")
+            if not _id(pid) or not isinstance(name, str) or len(name) > MAX_NAME:
+                raise RelayRefused("relay_message_malformed", "member: participant id and name")
+            p = self.members.add_member(sender, pid, name)
+            if p is not None and lane.home:
+                lane.heard.add(pid)
+                if msg.get("rejoin") is True:
+                    self._rejoined(room, pid)
+        elif kind == "unmember":
+            pid = msg.get("participant")
+            if not _id(pid):
+                raise RelayRefused("relay_message_malformed", "unmember: a participant id")
+            lane.heard.discard(pid)
+            self.members.remove_member(sender, pid)
+        elif kind == "mls" and lane.home:
+            pid, inner = msg.get("from"), msg.get("message")
+            p = room.participants.get(pid) if isinstance(pid, str) else None
+            if p is None or p.relayed_from != sender or pid not in self.members.announced.get(sender, set()):
+                self.counts["handshake_not_theirs"] += 1  # a far node speaks for its own members only
+                return
+            if not isinstance(inner, dict) or not isinstance(inner.get("type"), str):
+                raise RelayRefused("relay_message_malformed", "mls: a handshake message")
+            try:
+                m = handshake.parse(inner)
+            except HandshakeError as e:
+                self.node.handshakes.count(inner["type"] if e.code != "unknown_type" else "mls_unknown", e.code, 0)
+                return
+            lim = self.limits
+            if p.handshake_budget is None:
+                p.handshake_budget = TokenBucket(lim.handshake_rate, lim.handshake_burst)
+            if p.handshake_budget.take(handshake.size(m) + lim.handshake_message_cost) > 0:
+                self.node.handshakes.count(inner["type"], "rate_limited", handshake.size(m))
+                return  # dropped: an honest far node never sends this much (it applies the same budget)
+            self.order(room, pid, m)
+        elif kind == "mls_deliver" and not lane.home:
+            inner = msg.get("message")
+            to, exclude = msg.get("to"), msg.get("exclude")
+            if (not isinstance(inner, dict) or inner.get("type") not in SERVER_TYPES
+                    or not (to is None or _id(to)) or not (exclude is None or _id(exclude))):
+                raise RelayRefused("relay_message_malformed", "mls_deliver: a Delivery Service message")
+            if to is not None:
+                p = room.participants.get(to)
+                if p is None or p.relayed_from is not None:
+                    self.counts["handshake_not_ours"] += 1  # only this node's own participants are reached here
+                    return
+            self.node.handshakes.bytes_out += room.deliver([Delivery(inner, to=to, exclude=exclude)])
+        else:
+            raise RelayRefused("relay_message_malformed", f"{kind!r} is not a message this side of the lane takes")
+
+    def _rejoined(self, room: Room, pid: str) -> None:
+        """A far member is back after its link closed: still a member if no commit came since (it missed
+        nothing); else it gets `mls_resync` with the newest GroupInfo, the evidence its client rejoins on
+        (docs/e2ee.md) — or asks for the commits, which remove it, and then rejoins."""
+        group = room.group
+        was = self.away.get(room.key, {}).pop(pid, None)
+        if group.epoch is None or pid in group.members or pid in group.key_packages:
+            return
+        if was is not None and was == group.epoch:
+            group.members.add(pid)
+            return
+        room.deliver([group.resync(pid)])
+
+    # ---- every INTERVAL
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            self.client = client
+            try:
+                while True:
+                    try:
+                        self.step()
+                    except Exception:  # noqa: BLE001 - one bad pass must not end the meeting's handshakes
+                        log.exception("handshake pass failed")
+                    await asyncio.sleep(INTERVAL)
+            finally:
+                for lane in self.lanes.values():
+                    if lane.task is not None:
+                        lane.task.cancel()
+                for task in list(self._tasks):
+                    task.cancel()
+                self.client = None
+
+    def step(self) -> None:
+        for key in list(self.node.rooms):
+            if key not in self.homes:
+                self._resolve(key)
+        for key in [k for k in self.homes if k not in self.node.rooms and k not in self.waiting]:
+            del self.homes[key]
+        for key in [k for k in self.rejoin if k not in self.node.rooms]:
+            del self.rejoin[key]
+        for key in [k for k in self.away if k not in self.node.rooms]:
+            del self.away[key]
+        for peer in list(self.relays.links):
+            lane = self._lane(peer)
+            if lane is None:
+                continue
+            if lane.task is None and self.client is not None:
+                lane.task = asyncio.get_running_loop().create_task(self._pump(peer, lane))
+            self._hook(lane)
+            self._roster(lane)
+            if not lane.outbox and time.monotonic() - lane.sent_at > KEEPALIVE:
+                lane.outbox.append(lane.channel.seal({"type": "alive"}))
+                lane.wake.set()
+        for key in list(self.waiting):
+            self._flush_waiting(key)
+
+
+def _id(v: object) -> TypeGuard[str]:
+    return isinstance(v, str) and 0 < len(v) <= MAX_ID
+
