@@ -97,7 +97,13 @@ export function renderPeople() {
   if (!s || !s.me) return;
   const all = rows();
   $("people-count").textContent = `(${all.length})`;
-  labelButton($("btn-people"), "people", "People", { shortcut: "P", count: all.length });
+  // relabel only when the count changed: replacing the button's children under the pointer between mousedown and
+  // mouseup loses the click (the once-a-second refresh made "People" ignore a click now and then)
+  const btn = $("btn-people");
+  if (btn.dataset.count !== String(all.length)) {
+    btn.dataset.count = String(all.length);
+    labelButton(btn, "people", "People", { shortcut: "P", count: all.length });
+  }
   // redraw only when something changed: an armed Remove button must survive the once-a-second refresh
   const sig = JSON.stringify([app.isHost, all]);
   const list = $("people-list");
