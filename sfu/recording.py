@@ -57,11 +57,12 @@ def describe(room: Room) -> dict[str, Any]:
 def wants(rooms: list[Room]) -> list[dict[str, str]]:
     """The rooms this node wants a recorder for (published with its heartbeat; the control plane launches and
     dismisses recorders from it: recording/launch.py): `required` ones while anyone is in them, `allowed` ones while
-    a host's `record_start` is in force. A room with no link (a token minted without one) cannot be recorded."""
+    a host's `record_start` is in force. A room where only recorders are left has ended (its recorder is
+    dismissed); a room with no link (a token minted without one) cannot be recorded."""
     out = []
     for room in rooms:
         rec = room.recording
-        if not rec.link or not room.participants:
+        if not rec.link or all(p.recorder for p in room.participants.values()):
             continue
         if rec.policy is RecordingPolicy.REQUIRED or (rec.policy is RecordingPolicy.ALLOWED and rec.started):
             out.append({"tenant": room.tenant, "room": room.name, "link": rec.link, "policy": rec.policy.value})

@@ -109,11 +109,11 @@ def test_the_rooms_the_node_wants_recorded_follow_record_start_stop_required_and
     def wanted(rn: RunningNode) -> list[tuple[str, str, str]]:
         return sorted((w["room"], w["link"], w["policy"]) for w in wants(list(rn.node.rooms.values())))
 
-    async def mint_join(rn: RunningNode, name: str, room: str, policy: str, link: str, host: bool = False
-                        ) -> websockets.ClientConnection:
+    async def mint_join(rn: RunningNode, name: str, room: str, policy: str, link: str, host: bool = False,
+                        role: str = "participant") -> websockets.ClientConnection:
         token = rn.issuer.mint(tenant="acme", room=room, participant=f"{name}-{secrets.token_hex(3)}",
                                region=rn.node.config.region, node=rn.node.config.node_id, name=name, ttl=60,
-                               host=host, recording=policy, link=link)
+                               host=host, recording=policy, link=link, role=role)
         ws = await websockets.connect(rn.ws_url)
         await ws.send(json.dumps({"type": "join", "token": token}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "joined"
@@ -133,9 +133,13 @@ def test_the_rooms_the_node_wants_recorded_follow_record_start_stop_required_and
             await _host(host, "record_stop", t=3)
             await _until_pong(bob, 4)
             assert wanted(rn) == [("r-required", "R" * 43, "required")]
-            await req.close()  # the required meeting ends (after the resume grace its room is gone)
-            for p in [p for r in rn.node.rooms.values() if r.name == "r-required" for p in r.participants.values()]:
-                rn.node.leave(p)
+            # its recorder joins; then everyone else leaves: a room of recorders only has ended
+            rec = await mint_join(rn, "archive", "r-required", "required", "R" * 43, role="recorder")
+            assert wanted(rn) == [("r-required", "R" * 43, "required")]
+            await req.send(json.dumps({"type": "leave"}))
+            await _until_pong(rec, 5)
+            left = [p.recorder for r in rn.node.rooms.values() if r.name == "r-required" for p in r.participants.values()]
+            assert left == [True], left  # the recorder alone
             assert wanted(rn) == []
 
     asyncio.run(run())
