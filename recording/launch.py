@@ -11,6 +11,7 @@ never the dead pool).
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -25,6 +26,8 @@ from .placement import replace as replace_placement
 WANTS = "recording_wants"
 POOLS = "recorder_pool"
 JOBS = "recorder_job"
+
+JOB_ID = re.compile(r"job-[A-Za-z0-9_-]{12}")
 
 LAUNCH = "launch"
 DISMISS = "dismiss"
@@ -88,6 +91,8 @@ class Job:
         try:
             fields = {k: d[k] for k in ("id", "tenant", "room", "link", "node", "region", "pool", "policy")}
             if not all(isinstance(v, str) and v for v in fields.values()):
+                return None
+            if not JOB_ID.fullmatch(str(fields["id"])):  # it names the pool's working directory
                 return None
             state, gen = d.get("state", LAUNCH), d.get("generation", 1)
             if state not in (LAUNCH, DISMISS) or not isinstance(gen, int):

@@ -26,11 +26,13 @@ class Announced:
 
 
 class Intake:
-    def __init__(self, control_url: str, key: str, pool: str, capacity: int, timeout: float = 10.0) -> None:
+    def __init__(self, control_url: str, key: str, pool: str, capacity: int, timeout: float = 10.0,
+                 http: httpx.Client | None = None) -> None:
+        """`http`: another client to the control plane (an in-process ASGI one in tests)."""
         self.pool = pool
         self.capacity = capacity
-        self.http = httpx.Client(base_url=control_url.rstrip("/"), timeout=timeout,
-                                 headers={"Authorization": f"Bearer {key}"})
+        self.http = http if http is not None else httpx.Client(base_url=control_url.rstrip("/"), timeout=timeout)
+        self.http.headers["Authorization"] = f"Bearer {key}"
 
     def close(self) -> None:
         self.http.close()

@@ -9,8 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import specs
+from .errors import ApiError
 from .handlers import bearer, body, cp, ok, principal
 from .recorderpools import PoolPrincipal, RecorderPools
+from .recording_handlers import archive
 from .routing import Params
 
 
@@ -50,10 +52,11 @@ async def announce_pool(request: Request, p: Params) -> Response:
 async def job_credential(request: Request, p: Params) -> Response:
     who = pool_key(request)
     await body(request, specs.EMPTY)
+    if cp(request).recordings is None:  # as for the admin's recorder credential: nothing would keep the recording
+        raise ApiError(404, "recording_not_configured", "this control plane has no recording archive")
     return ok(await asyncio.to_thread(pools(request).credential, who, p["job"]))
 
 
 async def recorder_refusals(request: Request, p: Params) -> Response:
-    principal(request, p["tenant"])
-    cp(request).require_tenant(p["tenant"])
+    await archive(request, p)  # who, the tenant, and a deployment that keeps recordings
     return ok({"refusals": pools(request).refusals(p["tenant"])})
