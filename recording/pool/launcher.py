@@ -9,8 +9,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 CHROMIUM = os.environ.get("CASTELLAN_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--use-fake-device-for-media-stream", "--autoplay-policy=no-user-gesture-required",
-        "--disable-dev-shm-usage", "--no-first-run", "--mute-audio"]
+# no camera or microphone is ever granted (no --use-fake-ui-for-media-stream): the recorder publishes nothing.
+# Loopback candidates allowed (a node on the same host); no throttling of a page nobody looks at.
+ARGS = ["--disable-gpu", "--headless=new", "--use-fake-device-for-media-stream", "--allow-loopback-in-peer-connection",
+        "--autoplay-policy=no-user-gesture-required", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-renderer-backgrounding",
+        "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",
+        "--disable-dev-shm-usage", "--mute-audio",
+        # without camera/microphone permission Chromium hides its host candidates behind mDNS names, which a
+        # recorder host need not resolve: the node (the operator's own) may see the recorder's addresses
+        "--disable-features=WebRtcHideLocalIpsWithMdns"]
 
 STATE_JS = """() => { const a = window.castellanApp || {}, s = a.session;
   return { joined: !!(s && s.me), recording: a.recording || null,
