@@ -115,7 +115,11 @@ export function renderPeople() {
   $("locked-badge").hidden = !app.locked;
   if (app.isHost) {
     const lock = $("btn-lock");
-    labelButton(lock, app.locked ? "unlock" : "lock", app.locked ? "Unlock meeting" : "Lock meeting");
+    const lockState = app.locked ? "unlock" : "lock";
+    if (lock.dataset.label !== lockState) { // as for People: never replace its children under a click
+      lock.dataset.label = lockState;
+      labelButton(lock, lockState, app.locked ? "Unlock meeting" : "Lock meeting");
+    }
     lock.setAttribute("aria-pressed", String(app.locked));
     lock.onclick = () => hostAction(app.locked ? "unlock" : "lock");
     // under "allowed" only (the node refuses it elsewhere: recording_not_allowed); audited on the node
