@@ -128,6 +128,25 @@ class Registry(ABC):
         """Is the registry reachable? (for /readyz)"""
         return True
 
+    # -- short-lived documents (recorder pools, recording wants, recorder jobs: docs/recording.md) -----------
+    @abstractmethod
+    def put_doc(self, kind: str, key: str, doc: dict[str, Any], ttl: float | None = None) -> None:
+        """Store (overwrite) a JSON document under (kind, key); gone after `ttl` seconds unless put again."""
+
+    @abstractmethod
+    def claim_doc(self, kind: str, key: str, doc: dict[str, Any], ttl: float | None = None) -> bool:
+        """Store it only if (kind, key) holds nothing: True when this call stored it (concurrent claims agree)."""
+
+    @abstractmethod
+    def get_doc(self, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def list_docs(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Every live document of `kind`, by key."""
+
+    @abstractmethod
+    def drop_doc(self, kind: str, key: str) -> None: ...
+
 
 def _same(a: Placement | None, b: Placement) -> bool:
     return a is not None and a.node == b.node and a.generation == b.generation
@@ -144,9 +163,41 @@ class MemoryRegistry(Registry):
         self._regions: dict[str, Region] = {}
         self._tenants: dict[str, TenantView] = {}
         self._placements: dict[tuple[str, str], Placement] = {}
+        self._docs: dict[tuple[str, str], tuple[str, float | None]] = {}
 
     def _alive(self, node: Node) -> bool:
         return self._clock() - node.last_heartbeat <= self.node_ttl
+
+    # documents: (kind, key) -> (doc as JSON text, expiry or None); stored as text so callers never share dicts
+    def put_doc(self, kind: str, key: str, doc: dict[str, Any], ttl: float | None = None) -> None:
+        with self._lock:
+            self._docs[(kind, key)] = (json.dumps(doc), None if ttl is None else self._clock() + ttl)
+
+    def claim_doc(self, kind: str, key: str, doc: dict[str, Any], ttl: float | None = None) -> bool:
+        with self._lock:
+            if self.get_doc(kind, key) is not None:
+                return False
+            self.put_doc(kind, key, doc, ttl)
+            return True
+
+    def get_doc(self, kind: str, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            got = self._docs.get((kind, key))
+            if got is None:
+                return None
+            if got[1] is not None and got[1] <= self._clock():
+                del self._docs[(kind, key)]
+                return None
+            return json.loads(got[0])  # type: ignore[no-any-return]
+
+    def list_docs(self, kind: str) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            keys = [k for (kd, k) in self._docs if kd == kind]
+            return {k: d for k in keys if (d := self.get_doc(kind, k)) is not None}
+
+    def drop_doc(self, kind: str, key: str) -> None:
+        with self._lock:
+            self._docs.pop((kind, key), None)
 
     def register_node(self, node: Node) -> Node:
         with self._lock:
@@ -247,6 +298,7 @@ class RedisRegistry(Registry):
       {p}:tenants              hash tenant id -> JSON TenantView
       {p}:placement:{t}:{room} JSON Placement (tenant ids cannot contain ':', so the key is unambiguous)
       {p}:node-rooms:{id}      set of JSON [tenant, room] placed on that node
+      {p}:doc:{kind}:{key}     JSON document (recorder pools, recording wants, recorder jobs), PX = its ttl
     """
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", prefix: str = "castellan",
@@ -262,6 +314,7 @@ class RedisRegistry(Registry):
         self.p = prefix
         self.node_ttl = node_ttl
         self._malformed = 0
+        self.malformed_docs = 0
 
     @contextmanager
     def _io(self) -> Iterator[None]:
@@ -444,3 +497,50 @@ class RedisRegistry(Registry):
             if p is not None and p.node == node_id:
                 result.append(p)
         return result
+
+    # documents
+    def _dkey(self, kind: str, key: str) -> str:
+        return f"{self.p}:doc:{kind}:{key}"
+
+    @staticmethod
+    def _px(ttl: float | None) -> int | None:
+        return None if ttl is None else max(1, int(ttl * 1000))
+
+    def put_doc(self, kind: str, key: str, doc: dict[str, Any], ttl: float | None = None) -> None:
+        with self._io():
+            self.r.set(self._dkey(kind, key), json.dumps(doc), px=self._px(ttl))
+
+    def claim_doc(self, kind: str, key: str, doc: dict[str, Any], ttl: float | None = None) -> bool:
+        with self._io():
+            return bool(self.r.set(self._dkey(kind, key), json.dumps(doc), px=self._px(ttl), nx=True))
+
+    def get_doc(self, kind: str, key: str) -> dict[str, Any] | None:
+        with self._io():
+            raw = self.r.get(self._dkey(kind, key))
+        return None if raw is None else self._parse_doc(raw)
+
+    def _parse_doc(self, raw: str) -> dict[str, Any] | None:
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            self.malformed_docs += 1  # a counted drop, never a crash
+            return None
+        return doc
+
+    def list_docs(self, kind: str) -> dict[str, dict[str, Any]]:
+        prefix = self._dkey(kind, "")
+        with self._io():
+            keys = sorted(self.r.scan_iter(match=prefix + "*", count=500))
+            values = self.r.mget(keys) if keys else []
+        out = {}
+        for k, raw in zip(keys, values, strict=True):
+            doc = None if raw is None else self._parse_doc(raw)
+            if doc is not None:
+                out[k[len(prefix):]] = doc
+        return out
+
+    def drop_doc(self, kind: str, key: str) -> None:
+        with self._io():
+            self.r.delete(self._dkey(kind, key))

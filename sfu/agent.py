@@ -13,12 +13,14 @@ import logging
 import threading
 import time
 
+from recording.launch import WANTS
 from residency.enforcement import NodeGuard
 from residency.model import Node as NodeRecord
 from residency.model import Placement
 from residency.registry import HEARTBEAT_INTERVAL
 from sfu.deadlines import HEARTBEAT_SLACK
 from sfu.node import Node
+from sfu.recording import wants as recording_wants
 
 log = logging.getLogger("castellan.agent")
 
@@ -76,8 +78,10 @@ class NodeAgent:
         started before a drain cannot land after the drain's announcement and write `draining: false` again."""
         with self._beating:
             # list() copies the table in one step under the GIL: the loop may add a room meanwhile
-            rooms = [(r.tenant, r.name) for r in list(self.node.rooms.values())]
+            live = list(self.node.rooms.values())
+            rooms = [(r.tenant, r.name) for r in live]
             self._beat_once(self.load(), self.node.draining, rooms)
+            self._publish_wants(recording_wants(live))
             self.node.deadlines.ran("heartbeat", HEARTBEAT_INTERVAL, HEARTBEAT_SLACK)
 
     def _beat_once(self, load: float, draining: bool, rooms: list[tuple[str, str]]) -> None:
@@ -85,6 +89,12 @@ class NodeAgent:
         # meetings it hosts are claimed, so no join can split one of them onto another node meanwhile
         self._restore_placements(rooms)
         self.guard.heartbeat(load, draining)
+
+    def _publish_wants(self, wants: list[dict[str, str]]) -> None:
+        """The rooms that want a recorder (sfu/recording.py `wants`), for the control plane's launcher; gone with
+        the node (the same TTL as its record), so a dead node's meetings get their recorders dismissed."""
+        doc = {"node": self.record.id, "region": self.record.region, "rooms": wants}
+        self.guard.registry.put_doc(WANTS, self.record.id, doc, ttl=self.guard.registry.node_ttl)
 
     def _restore_placements(self, rooms: list[tuple[str, str]]) -> None:
         """After the registry lost its data (a Redis restart), the meetings running here claim their placement

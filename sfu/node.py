@@ -226,7 +226,7 @@ class Node:
         self.by_id[p.id] = p
         # batched with the other joins and leaves of its interval: one frame per recipient, not one per join
         room.announce(presence.joined(p.describe()), time.monotonic())
-        self.recording.joined(p, claims.recording)
+        self.recording.joined(p, claims.recording, claims.link)
         log.info("join room=%s/%s participant=%s", room.tenant, room.name, p.id,
                  extra={"tenant": room.tenant, "room": room.name, "participant": p.id})
         return p

@@ -41,6 +41,7 @@ class RoomRecording:
     policy: RecordingPolicy = RecordingPolicy.OFF
     held: bool = False
     started: bool = False  # under "allowed": a host started recording (sfu/host.py) and has not stopped it
+    link: str = ""  # the meeting link its credentials named (the control plane asks recorders for it)
     # engine track index -> packets it had received when the hold began (a track added later starts at 0)
     received_at_hold: dict[int, int] = field(default_factory=dict)
 
@@ -51,6 +52,21 @@ def describe(room: Room) -> dict[str, Any]:
     rec = room.recording
     active = rec.policy is RecordingPolicy.REQUIRED or (rec.policy is RecordingPolicy.ALLOWED and rec.started)
     return {"policy": rec.policy.value, "held": rec.held, "active": active, "recorders": recorders(room)}
+
+
+def wants(rooms: list[Room]) -> list[dict[str, str]]:
+    """The rooms this node wants a recorder for (published with its heartbeat; the control plane launches and
+    dismisses recorders from it: recording/launch.py): `required` ones while anyone is in them, `allowed` ones while
+    a host's `record_start` is in force. A room where only recorders are left has ended (its recorder is
+    dismissed); a room with no link (a token minted without one) cannot be recorded."""
+    out = []
+    for room in rooms:
+        rec = room.recording
+        if not rec.link or all(p.recorder for p in room.participants.values()):
+            continue
+        if rec.policy is RecordingPolicy.REQUIRED or (rec.policy is RecordingPolicy.ALLOWED and rec.started):
+            out.append({"tenant": room.tenant, "room": room.name, "link": rec.link, "policy": rec.policy.value})
+    return out
 
 
 def recorders(room: Room) -> list[str]:
@@ -72,9 +88,10 @@ class MediaHold:
         """What the engine is told for `sub`: paused by last-N (`paused`), or held for the recorder."""
         return paused or sub.subscriber.room.recording.held
 
-    def joined(self, p: Participant, policy: str) -> None:
-        """A participant came in with a verified credential saying `policy`."""
+    def joined(self, p: Participant, policy: str, link: str = "") -> None:
+        """A participant came in with a verified credential saying `policy` (for the meeting `link`)."""
         rec = p.room.recording
+        rec.link = rec.link or link
         rec.policy = stricter(rec.policy, RecordingPolicy.parse(policy))
         self.update(p.room, newcomer=p)
 

@@ -6,7 +6,7 @@
 // Works with RTCRtpScriptTransform (`rtctransform` event) and with the legacy createEncodedStreams() streams
 // posted by the main thread ({type: "streams"}). Messages from the main thread (e2ee.js): epoch (a new epoch's
 // base key and roster), send (switch sending to an epoch), drop (forget epochs below one), streams, codec, stats;
-// on a recorder's page only, record / record-event / record-bye (recorder-tap.js).
+// on a recorder's page only, record / record-event / record-bye / record-pause (recorder-tap.js).
 
 import { FrameCrypto, NEXT_EPOCH_HOLD_MS } from "./e2ee/sframe.js";
 import { RecorderTap } from "./recorder-tap.js";
@@ -146,6 +146,7 @@ self.onmessage = (event) => {
     else if (m.type === "record") tap.connect(m.url);
     else if (m.type === "record-event") tap.event(m.event);
     else if (m.type === "record-bye") tap.bye();
+    else if (m.type === "record-pause") tap.paused = !!m.paused;
   } catch (e) {
     self.postMessage({ type: "error", text: String(e && e.message) });
   }

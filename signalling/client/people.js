@@ -97,7 +97,13 @@ export function renderPeople() {
   if (!s || !s.me) return;
   const all = rows();
   $("people-count").textContent = `(${all.length})`;
-  labelButton($("btn-people"), "people", "People", { shortcut: "P", count: all.length });
+  // relabel only when the count changed: replacing the button's children under the pointer between mousedown and
+  // mouseup loses the click (the once-a-second refresh made "People" ignore a click now and then)
+  const btn = $("btn-people");
+  if (btn.dataset.count !== String(all.length)) {
+    btn.dataset.count = String(all.length);
+    labelButton(btn, "people", "People", { shortcut: "P", count: all.length });
+  }
   // redraw only when something changed: an armed Remove button must survive the once-a-second refresh
   const sig = JSON.stringify([app.isHost, all]);
   const list = $("people-list");
@@ -109,7 +115,11 @@ export function renderPeople() {
   $("locked-badge").hidden = !app.locked;
   if (app.isHost) {
     const lock = $("btn-lock");
-    labelButton(lock, app.locked ? "unlock" : "lock", app.locked ? "Unlock meeting" : "Lock meeting");
+    const lockState = app.locked ? "unlock" : "lock";
+    if (lock.dataset.label !== lockState) { // as for People: never replace its children under a click
+      lock.dataset.label = lockState;
+      labelButton(lock, lockState, app.locked ? "Unlock meeting" : "Lock meeting");
+    }
     lock.setAttribute("aria-pressed", String(app.locked));
     lock.onclick = () => hostAction(app.locked ? "unlock" : "lock");
     // under "allowed" only (the node refuses it elsewhere: recording_not_allowed); audited on the node

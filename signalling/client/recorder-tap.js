@@ -14,6 +14,7 @@ export class RecorderTap {
   constructor() {
     this.ws = null;
     this.ended = false; // bye sent: the recording is over
+    this.paused = false; // under "allowed", while no host has started recording: no frame leaves (recorder.js)
     this.pending = []; // until the socket opens
     this.stats = { frames: 0, bytes: 0, dropped: 0, events: 0 };
   }
@@ -42,7 +43,7 @@ export class RecorderTap {
 
   /** One decrypted encoded frame of a received track. */
   frame(options, frame, data) {
-    if (!this.on) return;
+    if (!this.on || this.paused) return;
     let md = {};
     try { md = frame.getMetadata() || {}; } catch (e) { md = {}; }
     const header = te.encode(JSON.stringify({

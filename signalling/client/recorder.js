@@ -15,11 +15,20 @@ export function attachRecorder(e2ee, session) {
   e2ee.worker.postMessage({ type: "record", url: recorderSink });
   const known = new Map();
   let speaker = null;
-  const state = { chat: 0, joins: 0, leaves: 0, speakers: 0 };
+  const state = { chat: 0, joins: 0, leaves: 0, speakers: 0, paused: false };
   window.castellanRecorder = () => ({ ...state, sink: recorderSink });
 
+  // records only while the meeting is being recorded: under "allowed", between a host's start and stop (the node
+  // says so in `recording.active`); under "required" always
+  const follow = (r) => {
+    const paused = !!r && r.policy === "allowed" && !r.active;
+    state.paused = paused;
+    e2ee.worker.postMessage({ type: "record-pause", paused });
+  };
+  session.addEventListener("recording", (ev) => follow(ev.detail));
   session.addEventListener("joined", (ev) => {
     const s = ev.detail;
+    follow(s.recording);
     post({ kind: "recorder_start", participant: s.participant, name: s.name || "", room: s.room || "" });
     syncRoster();
     watchSpeakers();

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import handlers as h
+from . import recorder_pool_handlers as ph
 from . import recording_handlers as rh
 from . import specs as s
 from . import transparency_handlers as th
@@ -149,6 +150,23 @@ MEETING = _object(
 )
 
 
+POOL_KEY_REQUIRED = ["key_id", "region", "label", "created", "revoked"]
+POOL_KEY_PROPERTIES: JSONObject = {
+    "key_id": {"type": "string"}, "region": {"type": "string"}, "label": {"type": "string"},
+    "created": {"type": "number"}, "revoked": {"type": "boolean"},
+}
+POOL_KEY = _object(POOL_KEY_REQUIRED, POOL_KEY_PROPERTIES)
+RECORDER_JOB = _object(
+    ["id", "tenant", "room", "link", "node", "region", "pool", "policy", "state", "generation"],
+    {"id": {"type": "string"}, "tenant": {"type": "string"}, "room": {"type": "string"}, "link": {"type": "string"},
+     "node": {"type": "string"}, "region": {"type": "string"}, "pool": {"type": "string"},
+     "policy": {"type": "string"}, "state": {"type": "string", "enum": ["launch"]},
+     "generation": {"type": "integer"}})
+ANNOUNCED = _object(["pool", "region", "jobs", "dismissed"], {
+    "pool": {"type": "string"}, "region": {"type": "string"}, "jobs": {"type": "array", "items": RECORDER_JOB},
+    "dismissed": {"type": "array", "items": {"type": "string"}}})
+
+
 def _list(key: str, item: JSONObject) -> JSONObject:
     return {"type": "object", "required": [key], "properties": {key: {"type": "array", "items": item}}}
 
@@ -282,6 +300,32 @@ ENDPOINTS: list[Endpoint] = [
              "single use, bound to the room (audited: recording.recorder_credential; 422 recording_off)",
              "recordings", auth="admin", path_params=TL, body=s.RECORDER_CREDENTIAL,
              ok={200: RECORDER_JOINED}, errors=(404, 410, 422, 503)),
+    # recorder pools (docs/recording.md, "Launching recorders")
+    Endpoint("POST", "/v1/recorder-pool-keys", ph.create_pool_key,
+             "Create a recorder pool key for one region (secret shown once; audited): it may only announce that "
+             "region's pool and fetch its jobs' recorder credentials", "recorder-pools", auth="operator",
+             body=s.CREATE_POOL_KEY, ok={201: _object([*POOL_KEY_REQUIRED, "key"],
+                                                      {**POOL_KEY_PROPERTIES, "key": {"type": "string"},
+                                                       "note": {"type": "string"}})}, errors=(404,)),
+    Endpoint("GET", "/v1/recorder-pool-keys", ph.list_pool_keys, "List the recorder pool keys", "recorder-pools",
+             auth="operator", ok={200: _list("keys", POOL_KEY)}),
+    Endpoint("DELETE", "/v1/recorder-pool-keys/{key_id}", ph.revoke_pool_key, "Revoke a recorder pool key "
+             "(audited)", "recorder-pools", auth="operator", path_params={"key_id": s.KEY_ID}, ok={200: OBJ},
+             errors=(404, 409)),
+    Endpoint("POST", "/v1/recorder-pools/{pool}/announce", ph.announce_pool,
+             "A recorder pool lives (region: its key's) and gets its jobs: launch these, stop those",
+             "recorder-pools", auth="pool", path_params={"pool": s.POOL_ID}, body=s.ANNOUNCE_POOL,
+             ok={200: ANNOUNCED}, errors=(409,)),
+    Endpoint("POST", "/v1/recorder-jobs/{job}/credential", ph.job_credential,
+             "The recorder credential of a job given to this key's pool (audited as the pool key; 403 for any "
+             "other job)", "recorder-pools", auth="pool", path_params={"job": s.JOB_ID}, body=s.EMPTY,
+             ok={200: RECORDER_JOINED}, errors=(404, 410, 422, 503)),
+    Endpoint("GET", "/v1/tenants/{tenant}/recorder-refusals", ph.recorder_refusals,
+             "Meetings of the tenant that want a recorder and got none in the last minute, and why",
+             "recordings", auth="admin", path_params=T,
+             ok={200: _list("refusals", _object(["tenant", "room", "code", "message"], {
+                 "tenant": {"type": "string"}, "room": {"type": "string"}, "code": {"type": "string"},
+                 "message": {"type": "string"}}))}, errors=(404,)),
     Endpoint("POST", "/v1/tenants/{tenant}/recording-retention/apply", rh.apply_retention,
              "Apply the tenant's retention now: delete what has expired, except what a hold keeps (audited)",
              "recordings", auth="admin", path_params=T, body=s.EMPTY,

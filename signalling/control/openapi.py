@@ -32,6 +32,8 @@ def _operation(ep: Endpoint) -> JSONObject:
         op["parameters"] = params
     if ep.auth in ("admin", "operator"):
         op["security"] = [{"adminKey": []}]
+    if ep.auth == "pool":
+        op["security"] = [{"recorderPoolKey": []}]
     if ep.body is not None:
         op["requestBody"] = {
             "required": bool(ep.body.required),
@@ -89,7 +91,11 @@ def build(endpoints: list[Endpoint], server_url: str | None = None) -> JSONObjec
         "components": {
             "schemas": schemas,
             "securitySchemes": {"adminKey": {"type": "http", "scheme": "bearer",
-                                             "description": "tenant admin key or operator key (cak_...)"}},
+                                             "description": "tenant admin key or operator key (cak_...)"},
+                                "recorderPoolKey": {"type": "http", "scheme": "bearer",
+                                                    "description": "a region's recorder pool key (crk_...): "
+                                                                   "announce that pool, fetch its jobs' recorder "
+                                                                   "credentials; nothing else"}},
         },
     }
     if server_url:

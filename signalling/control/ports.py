@@ -8,6 +8,11 @@ from typing import Protocol, TypeAlias
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from recording.launch import Want
+from residency.catalogue import Catalogue
+from residency.model import Region, Tenant
+from residency.registry import Registry
+
 from .jsontypes import JSONObject
 
 # What the control plane records about its own actions (flat: one value per detail; times as float seconds).
@@ -31,6 +36,18 @@ class PlacementInfo:
 
 
 class ResidencyPort(Protocol):
+    # recorder pools (docs/recording.md, "Launching recorders"): what the launcher reads and writes
+    def recording_wants(self) -> list[Want]:
+        """Rooms the nodes want recorded, only from nodes an enrolled key vouches for and only for rooms placed on
+        the node that asks (a forged document in the registry launches nothing)."""
+        ...
+
+    def launch_context(self, tenants: set[str]) -> tuple[dict[str, Tenant], dict[str, Region], Catalogue]: ...
+
+    def docs(self) -> Registry:
+        """The registry's short-lived documents (recorder pools and jobs)."""
+        ...
+
     def create_tenant(self, *, tenant: str, name: str, jurisdiction: str, actor: str) -> JSONObject: ...
 
     def tenant_exists(self, tenant: str) -> bool: ...

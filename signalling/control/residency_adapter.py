@@ -8,9 +8,11 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from recording.launch import WANTS, Want
 from residency.audit import AuditValue
+from residency.catalogue import Catalogue
 from residency.db import Database
-from residency.errors import PlacementRefused
+from residency.errors import PlacementRefused, ResidencyError
 from residency.identity import EnrolledKey
 from residency.logkey import HeadSigner, KeySigner, Pkcs11Signer
 from residency.model import Region, Tenant
@@ -142,6 +144,35 @@ class ResidencyAdapter:
         where = self.service.describe(p)
         return PlacementInfo(node=p.node, region=p.region, ws_url=node.ws_url, location=where["location"],
                              jurisdiction=where["jurisdiction"], policy=where["why"])
+
+    def recording_wants(self) -> list[Want]:
+        out = []
+        for node in self.service.trusted_nodes():
+            doc = self.service.registry.get_doc(WANTS, node.id)
+            rooms = doc.get("rooms") if doc is not None else None
+            for r in rooms if isinstance(rooms, list) else []:
+                fields = [r.get(k) if isinstance(r, dict) else None for k in ("tenant", "room", "link", "policy")]
+                if not all(isinstance(v, str) and v for v in fields):
+                    continue
+                tenant, room, link, policy = (str(v) for v in fields)
+                placed = self.service.get_placement(tenant, room)
+                if placed is None or placed.node != node.id:
+                    continue  # a node asks only for the meetings the control plane placed on it
+                out.append(Want(tenant=tenant, room=room, link=link, node=node.id, region=node.region,
+                                policy=policy))
+        return out
+
+    def launch_context(self, tenants: set[str]) -> tuple[dict[str, Tenant], dict[str, Region], Catalogue]:
+        found = {}
+        for t in tenants:
+            try:
+                found[t] = self.service.get_tenant(t)
+            except ResidencyError:
+                continue
+        return found, self.service.regions(), self.service.catalogue
+
+    def docs(self) -> Registry:
+        return self.service.registry
 
     def room_node(self, tenant: str, room: str) -> str | None:
         p = self.service.get_placement(tenant, room)

@@ -35,7 +35,7 @@ class Endpoint:
     handler: Handler
     summary: str
     tag: str
-    auth: str | None = None  # "admin" | "operator" | "host" | None
+    auth: str | None = None  # "admin" | "operator" | "host" | "pool" (a recorder pool key) | None
     body: ObjectSpec | None = None
     path_params: dict[str, Str] = field(default_factory=dict)
     query: dict[str, Int] = field(default_factory=dict)
@@ -64,7 +64,7 @@ class Endpoint:
             codes.add(400)
         if self.body is not None:
             codes.add(413)
-        if self.auth in ("admin", "operator"):
+        if self.auth in ("admin", "operator", "pool"):
             codes.update({401, 403})
         if self.auth == "host":
             codes.add(403)

@@ -145,3 +145,18 @@ PLACE_HOLD = ObjectSpec(
     required=("scope", "reason"),
     description="A legal hold blocks every deletion of what it covers (admin, retention, GDPR erasure) until it is "
                 "released; audited (recording.hold_placed).")
+
+# recorder pools (docs/recording.md, "Launching recorders")
+POOL_ID = Str(max_len=63, min_len=1, pattern="[a-z0-9][a-z0-9._-]{0,62}", description="recorder pool id")
+JOB_ID = Str(max_len=16, min_len=16, pattern="job-[A-Za-z0-9_-]{12}", description="recorder job id")
+CREATE_POOL_KEY = ObjectSpec(
+    "CreateRecorderPoolKey", {"region": REGION_ID, "label": Str(max_len=128)}, required=("region",),
+    description="A key for one region's recorder pool: it announces the pool and obtains the recorder credentials "
+                "of that pool's jobs, nothing else.")
+ANNOUNCE_POOL = ObjectSpec(
+    "AnnounceRecorderPool",
+    {"capacity": Int(minimum=0, maximum=1000, description="recorders this pool may run at once"),
+     "running": StrList(JOB_ID, max_items=1000)},
+    required=("capacity", "running"),
+    description="The pool lives (for 6 s): its region is its key's. The answer lists its jobs and those of "
+                "`running` to stop.")

@@ -39,6 +39,22 @@ class AdminKey:
 
 
 @dataclass(frozen=True)
+class PoolKey:
+    """A recorder pool key (docs/recording.md, "Launching recorders"): one region, one power."""
+
+    key_id: str
+    region: str
+    hash: str
+    label: str
+    created: float
+    revoked_at: float | None
+
+    def public(self) -> JSONObject:
+        return {"key_id": self.key_id, "region": self.region, "label": self.label, "created": self.created,
+                "revoked": self.revoked_at is not None}
+
+
+@dataclass(frozen=True)
 class Link:
     link: str
     tenant: str
@@ -122,6 +138,24 @@ class Store:
 
     def revoke_admin_key(self, key_id: str) -> bool:
         return self._exec("UPDATE admin_keys SET revoked_at = :now WHERE key_id = :id AND revoked_at IS NULL",
+                          {"now": time.time(), "id": key_id}) == 1
+
+    # -- recorder pool keys --------------------------------------------------------------------------------
+    def add_pool_key(self, key_id: str, region: str, hash_hex: str, label: str) -> PoolKey:
+        now = time.time()
+        self._exec("INSERT INTO recorder_pool_keys (key_id, region, hash, label, created) "
+                   "VALUES (:id, :r, :h, :l, :c)", {"id": key_id, "r": region, "h": hash_hex, "l": label, "c": now})
+        return PoolKey(key_id, region, hash_hex, label, now, None)
+
+    def pool_key(self, key_id: str) -> PoolKey | None:
+        rows = self._all("SELECT * FROM recorder_pool_keys WHERE key_id = :id", {"id": key_id})
+        return PoolKey(**dict(rows[0])) if rows else None
+
+    def pool_keys(self) -> list[PoolKey]:
+        return [PoolKey(**dict(r)) for r in self._all("SELECT * FROM recorder_pool_keys ORDER BY created")]
+
+    def revoke_pool_key(self, key_id: str) -> bool:
+        return self._exec("UPDATE recorder_pool_keys SET revoked_at = :now WHERE key_id = :id AND revoked_at IS NULL",
                           {"now": time.time(), "id": key_id}) == 1
 
     # -- links ---------------------------------------------------------------------------------------------

@@ -1205,12 +1205,14 @@ def main() -> int:
         from tests.browser.meeting_media_scenarios import SCENARIOS as MEETING_MEDIA
         from tests.browser.meeting_scenarios import SCENARIOS as MEETING
         from tests.browser.mls_scenarios import SCENARIOS as MLS
+        from tests.browser.pool_scenarios import SCENARIOS as POOL
         from tests.browser.recording_scenarios import SCENARIOS as RECORDING
 
         SCENARIOS.update(MLS)
         SCENARIOS.update(MEETING)
         SCENARIOS.update(MEETING_MEDIA)
         SCENARIOS.update(RECORDING)
+        SCENARIOS.update(POOL)
     try:
         with sync_playwright() as pw:
             SCENARIOS[scenario](pw, cfg, result)

@@ -93,7 +93,13 @@ def recording_host(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) 
         indicators = lambda: {k: p.page.evaluate(INDICATOR_JS) for k, p in parts.items()}  # noqa: E731
         result["before"] = poll(indicators, lambda x: all(x.values()), 60)
         result["bob_sees_button"] = b.evaluate("!document.getElementById('host-tools').hidden")
+        # the People button keeps its children across the once-a-second refresh: replaced under the pointer
+        # between mousedown and mouseup, a click on it was lost now and then (#btn-record then never showed)
+        h.evaluate("window.__peopleChild = document.getElementById('btn-people').firstChild")
+        time.sleep(2.5)
+        result["people_button_stable"] = h.evaluate("!!window.__peopleChild && window.__peopleChild.isConnected")
         h.click("#btn-people")
+        h.wait_for_selector("#people:not([hidden])", timeout=30000)
         h.click("#btn-record")
         result["started"] = poll(indicators, lambda x: all(v == "● REC" for v in x.values()), 30)
         result["button_started"] = h.inner_text("#btn-record")

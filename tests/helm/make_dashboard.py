@@ -208,6 +208,15 @@ def build() -> dict:
                         0, y, w=12,
                         description="Registered node WebSocket URLs that are not a plain ws(s) origin: browsers "
                                     "cannot connect to that node. A broken or hostile node record; alert on > 0."))
+    panels.append(panel(next(pid), "Recorder jobs / min",
+                        [("60 * sum by (region) (rate(castellan_recorder_jobs_launched_total[$__rate_interval]))",
+                          "launched {{region}}"),
+                         ("60 * sum(rate(castellan_recorder_jobs_dismissed_total[$__rate_interval]))", "dismissed"),
+                         ("60 * sum by (reason) (rate(castellan_recorder_jobs_refused_total[$__rate_interval]))",
+                          "refused: {{reason}}")], 12, y, w=12,
+                        description="Recorders the control plane gave to recorder pools, dismissed, and meetings "
+                                    "that wanted one and got none (no pool in an allowed region: a required "
+                                    "meeting waits). docs/recording.md, Launching recorders."))
     y += 8
 
     panels.append(row(next(pid), "Trust: node identity and revocations", y))

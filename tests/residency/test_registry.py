@@ -111,3 +111,22 @@ def test_an_unreachable_redis_is_a_clear_registry_error() -> None:
     with pytest.raises(RegistryError) as err:
         reg.list_nodes()
     assert err.value.code == "registry_unavailable"
+
+
+def test_documents_expire_claims_agree_and_a_malformed_one_is_a_counted_drop(reg_and_wait) -> None:
+    """The short-lived documents recorder pools and jobs live in (recording/launch.py)."""
+    reg, wait = reg_and_wait
+    reg.put_doc("pool", "eu-a", {"region": "eu-1"}, ttl=TTL)
+    reg.put_doc("job", "acme:r1", {"id": "j1"})
+    assert reg.claim_doc("job", "acme:r1", {"id": "j2"}) is False  # a second launcher does not replace it
+    assert reg.claim_doc("job", "acme:r2", {"id": "j3"}) is True
+    assert reg.get_doc("job", "acme:r1") == {"id": "j1"}
+    assert reg.list_docs("job") == {"acme:r1": {"id": "j1"}, "acme:r2": {"id": "j3"}}
+    assert reg.list_docs("pool") == {"eu-a": {"region": "eu-1"}}
+    wait(TTL * 1.3)
+    assert reg.list_docs("pool") == {} and reg.get_doc("pool", "eu-a") is None  # gone with its TTL
+    reg.drop_doc("job", "acme:r1")
+    assert list(reg.list_docs("job")) == ["acme:r2"]
+    if isinstance(reg, RedisRegistry):
+        reg.r.set(reg._dkey("job", "acme:bad"), "[not an object")
+        assert list(reg.list_docs("job")) == ["acme:r2"] and reg.malformed_docs == 1

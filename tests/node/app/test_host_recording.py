@@ -98,3 +98,48 @@ def test_a_host_action_the_audit_log_cannot_take_changes_nothing(tmp_path: Path)
             await host.close()
 
     asyncio.run(run())
+
+
+def test_the_rooms_the_node_wants_recorded_follow_record_start_stop_required_and_the_meetings_end() -> None:
+    """What the node's agent publishes for the control plane's recorder launcher (sfu/recording.py `wants`): an
+    `allowed` room only between the host's record_start and record_stop, a `required` room while anyone is in
+    it, with the meeting link its credentials named; a room without a link cannot be recorded."""
+    from sfu.recording import wants
+
+    def wanted(rn: RunningNode) -> list[tuple[str, str, str]]:
+        return sorted((w["room"], w["link"], w["policy"]) for w in wants(list(rn.node.rooms.values())))
+
+    async def mint_join(rn: RunningNode, name: str, room: str, policy: str, link: str, host: bool = False,
+                        role: str = "participant") -> websockets.ClientConnection:
+        token = rn.issuer.mint(tenant="acme", room=room, participant=f"{name}-{secrets.token_hex(3)}",
+                               region=rn.node.config.region, node=rn.node.config.node_id, name=name, ttl=60,
+                               host=host, recording=policy, link=link, role=role)
+        ws = await websockets.connect(rn.ws_url)
+        await ws.send(json.dumps({"type": "join", "token": token}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "joined"
+        return ws
+
+    async def run() -> None:
+        async with running_node() as rn:
+            host = await mint_join(rn, "host", "r-allowed", "allowed", "L" * 43, host=True)
+            bob = await mint_join(rn, "bob", "r-allowed", "allowed", "L" * 43)
+            await mint_join(rn, "x", "r-nolink", "required", "")
+            assert wanted(rn) == []
+            await _host(host, "record_start", t=1)
+            await _until_pong(bob, 2)
+            assert wanted(rn) == [("r-allowed", "L" * 43, "allowed")]
+            req = await mint_join(rn, "ann", "r-required", "required", "R" * 43)
+            assert wanted(rn) == [("r-allowed", "L" * 43, "allowed"), ("r-required", "R" * 43, "required")]
+            await _host(host, "record_stop", t=3)
+            await _until_pong(bob, 4)
+            assert wanted(rn) == [("r-required", "R" * 43, "required")]
+            # its recorder joins; then everyone else leaves: a room of recorders only has ended
+            rec = await mint_join(rn, "archive", "r-required", "required", "R" * 43, role="recorder")
+            assert wanted(rn) == [("r-required", "R" * 43, "required")]
+            await req.send(json.dumps({"type": "leave"}))
+            await _until_pong(rec, 5)
+            left = [p.recorder for r in rn.node.rooms.values() if r.name == "r-required" for p in r.participants.values()]
+            assert left == [True], left  # the recorder alone
+            assert wanted(rn) == []
+
+    asyncio.run(run())

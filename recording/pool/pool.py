@@ -1,0 +1,109 @@
+"""The pool's loop: announce, then make what runs match the answer — start the jobs given to this pool (up to its
+capacity), stop and seal the dismissed ones and those whose page died (a job still given is started again at the
+next round, as a new recording). Every round is bounded; a failed job start is logged and counted, never fatal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from recording.archive import Archive, Recording
+
+from .intake import Intake, IntakeError
+from .job import JobRun
+from .launcher import RecorderPage
+
+log = logging.getLogger("castellan.recorder.pool")
+
+
+class LinkSecrets:
+    """The link secrets (the `#k=` fragment) of the meetings this pool may record, from a file the tenant provides
+    (JSON `{link: secret}`, read at each job start). The control plane never has them (docs/e2ee.md), so it
+    cannot hand them out; a job whose link has none here is refused by this pool (`no_link_secret`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def get(self, link: str) -> str | None:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        v = data.get(link) if isinstance(data, dict) else None
+        return v if isinstance(v, str) and v else None
+
+
+class RecorderPool:
+    def __init__(self, intake: Intake, archive: Archive, workroot: Path, client_url: str, secrets: LinkSecrets,
+                 open_page: Callable[[str], RecorderPage]) -> None:
+        self.intake = intake
+        self.archive = archive
+        self.workroot = workroot
+        self.client_url = client_url
+        self.secrets = secrets
+        self.open_page = open_page
+        self.running: dict[str, JobRun] = {}
+        self.sealed: list[Recording] = []
+        self.failures: Counter[str] = Counter()  # job starts that failed, by reason; unreachable control plane
+
+    def step(self) -> None:
+        try:
+            answer = self.intake.announce(sorted(self.running))
+        except IntakeError as e:
+            self.failures[e.code] += 1
+            log.warning("announce failed: %s (recordings continue)", e)
+            return
+        if answer.malformed:
+            self.failures["malformed_job"] += answer.malformed
+        given = {j.id: j for j in answer.jobs}
+        for jid in [*answer.dismissed, *(j for j in self.running if j not in given)]:
+            self._stop(jid, "dismissed")
+        for jid, run in list(self.running.items()):
+            if not run.alive():
+                self._stop(jid, "page_died")
+        for job in answer.jobs:
+            if job.id in self.running or len(self.running) >= self.intake.capacity:
+                continue
+            secret = self.secrets.get(job.link)
+            if secret is None:
+                self.failures["no_link_secret"] += 1
+                log.warning("job %s: no link secret for %s here: not recorded by this pool", job.id, job.link)
+                continue
+            run = JobRun(job, self.intake.pool, self.archive, self.workroot)
+            try:
+                run.start(self.intake, self.open_page, self.client_url, secret)
+            except Exception as e:  # noqa: BLE001 - one job's failure (refused credential, browser) is not the pool's
+                self.failures[getattr(e, "code", type(e).__name__)] += 1
+                log.warning("job %s could not start: %s", job.id, e)
+                self._seal(run, "start_failed")
+                continue
+            self.running[job.id] = run
+
+    def _stop(self, jid: str, reason: str) -> None:
+        run = self.running.pop(jid, None)
+        if run is not None:
+            self._seal(run, reason)
+
+    def _seal(self, run: JobRun, reason: str) -> None:
+        try:
+            rec = run.stop(reason)
+        except Exception:  # noqa: BLE001 - logged; the next job goes on
+            self.failures["seal_failed"] += 1
+            log.exception("job %s: sealing failed", run.job.id)
+            return
+        if rec is not None:
+            self.sealed.append(rec)
+
+    def stop_all(self) -> None:
+        for jid in list(self.running):
+            self._stop(jid, "pool_stopping")
+
+    def run(self, stopping: threading.Event, interval: float = 1.0) -> None:
+        while not stopping.is_set():
+            self.step()
+            stopping.wait(interval)
+        self.stop_all()

@@ -1,0 +1,97 @@
+"""Issue 15, the control plane launches and dismisses recorders (docs/recording.md, "Launching recorders"), end to
+end in a loopback-only namespace: a real control plane and node (tests/recording/pool_stack.py), the real pool
+process (`python -m recording.pool`) for eu-1 with its scoped key, and a us-1 pool announcing all along that ACME's
+EU meetings must never get. Participants in Debian's Chromium (tests/browser/pool_scenarios.py).
+
+- `required`: until the pool's recorder is in, the pages decode nothing and say they wait; the eu-1 pool starts
+  only then and its recorder joins by itself; both decode; when they leave, the recording is sealed in the archive
+  with media.
+- `allowed`: nobody records until the host's Start; the recorder appears in both rosters; Stop dismisses it and
+  that recording is sealed with media.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+
+from tests.browser.netns import (
+    ARTIFACTS,
+    HTTP_PORT,
+    PYTHON,
+    UDP_PORT,
+    WEB_PORT,
+    NsProcess,
+    loopback_namespace,
+    run_driver,
+    skip_unless_possible,
+)
+from tests.support.waiting import wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(600)]
+
+
+def _pool_argv(stack: dict, work, region: str, pool: str) -> list[str]:
+    key = work / f"{pool}.key"
+    key.write_text(stack["pool_keys"][region])
+    key.chmod(0o600)
+    return [PYTHON, "-m", "recording.pool", "--control-plane-url", stack["control_url"], "--key-file", str(key),
+            "--pool-id", pool, "--capacity", "1", "--client-url", stack["control_url"],
+            "--database", stack["db"], "--volume", stack["volume"],
+            "--tenant-keys", stack["tenant_keys"], "--link-secrets", str(work / "link-secrets.json"),
+            "--workdir", str(work / f"{pool}-work"), "--interval", "1"]
+
+
+def test_the_control_plane_launches_the_pools_recorder_and_dismisses_it() -> None:
+    skip_unless_possible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = "recorder-pool"
+    work = ARTIFACTS / f"{name}-{secrets.token_hex(3)}"
+    work.mkdir(mode=0o700)
+    out = work / "stack.out.json"
+    cfg_path = work / "stack.json"
+    cfg_path.write_text(json.dumps({"workdir": str(work / "stack"), "out": str(out), "web_port": WEB_PORT,
+                                    "node_port": HTTP_PORT, "udp_port": UDP_PORT}))
+    with loopback_namespace() as ns:
+        stack_proc = NsProcess(ns, [PYTHON, "tests/recording/pool_stack.py", str(cfg_path)], work / "stack.log")
+        us_pool = None
+        try:
+            wait_until(lambda: out.exists() or not stack_proc.alive(), 60, 0.2)
+            assert out.exists(), stack_proc.output()[-4000:]
+            stack = json.loads(out.read_text())
+            # the tenant deposits its links' secrets with the pool (the control plane never has them)
+            (work / "link-secrets.json").write_text(json.dumps({v["link"]: v["secret"] for v in stack["links"].values()}))
+            us_pool = NsProcess(ns, _pool_argv(stack, work, "us-1", "pool-us-a"), work / "pool-us.log")
+            cfg = {**stack, "pool_argv": _pool_argv(stack, work, "eu-1", "pool-eu-a"),
+                   "pool_log": str(work / "pool-eu.log"), "quiet": 6, "record_seconds": 6}
+            result = run_driver(ns, "recorder_pool", cfg, timeout=540, name=name)
+        finally:
+            if us_pool is not None:
+                us_pool.stop()
+            stack_log = stack_proc.output()
+            stack_proc.stop()
+    pool_log = (work / "pool-eu.log").read_text() if (work / "pool-eu.log").exists() else ""
+    assert "error" not in result, result["error"] + "\nconsole:\n" + "\n".join(result.get("console", [])[-30:]) + \
+        "\npool:\n" + pool_log[-3000:] + "\nstack:\n" + stack_log[-3000:]
+    # 1. required: nothing decoded while waiting — the us-1 pool was there and was refused, saying why
+    for k, v in result["before"].items():
+        assert v["waiting"] and v["recording"]["held"] is True, (k, v["recording"])
+        assert sum(x["framesDecoded"] for x in v["video"]) == 0, (k, v["video"])
+    [refusal] = result["refusals"]["refusals"]
+    assert refusal["code"] == "no_recorder_in_allowed_regions", refusal
+    for k, v in result["after"].items():
+        assert not v["waiting"] and "ACME archive" in v["roster"], (k, v["roster"])
+    [req] = result["required_sealed"]
+    assert req["regions"] == ["eu-1"] and req["recorder"]["recorder"] == "pool-eu-a"
+    assert {f["kind"] for f in req["files"]} >= {"video", "audio"}, req["files"]
+    # 2. allowed: no recorder before Start; in after it; out after Stop; sealed with media
+    assert all("ACME archive" not in r for r in result["allowed_before"]["roster"].values())
+    assert set(result["allowed_before"]["indicators"].values()) == {"● may be recorded"}
+    assert set(result["allowed_indicators"].values()) == {"● REC"}
+    [al] = result["allowed_sealed"]
+    assert al["regions"] == ["eu-1"] and any(f["kind"] == "video" and f["size"] > 0 for f in al["files"])
+    # never a us-1 recorder, in either meeting
+    assert all(r["regions"] == ["eu-1"] for r in result["recordings"]), result["recordings"]
+    assert result["pool_exit"] == 0
