@@ -9,7 +9,7 @@ unauthenticated caller can at most be refused. Bad input is a counted refusal wi
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -69,8 +69,9 @@ def relay_routes(relays: Relays, handshakes: CascadeHandshakes | None = None) ->
         except RelayRefused as e:  # counted by Relays.accept
             return JSONResponse({"error": e.code}, status_code=403)
 
-    async def messages(request: Request) -> JSONResponse:
-        body = await _body(request, MAX_MESSAGES_BODY)
+    async def sealed_list(request: Request, max_body: int, max_items: int) -> list[Any] | JSONResponse:
+        """The body's `messages` (sealed, in order), or the refusal (counted) when too large or malformed."""
+        body = await _body(request, max_body)
         if body is None:
             relays.refused["relay_too_large"] += 1
             return JSONResponse({"error": "relay_too_large"}, status_code=413)
@@ -79,9 +80,15 @@ def relay_routes(relays: Relays, handshakes: CascadeHandshakes | None = None) ->
         except ValueError:
             doc = None
         sealed = doc.get("messages") if isinstance(doc, dict) else None
-        if not isinstance(sealed, list) or len(sealed) > MAX_MESSAGES:
+        if not isinstance(sealed, list) or len(sealed) > max_items:
             relays.refused["relay_message_malformed"] += 1
             return JSONResponse({"error": "relay_message_malformed"}, status_code=400)
+        return sealed
+
+    async def messages(request: Request) -> JSONResponse:
+        sealed = await sealed_list(request, MAX_MESSAGES_BODY, MAX_MESSAGES)
+        if isinstance(sealed, JSONResponse):
+            return sealed
         applied = 0
         for one in sealed:  # in order: the channel's sequence numbers must rise
             try:
@@ -93,18 +100,9 @@ def relay_routes(relays: Relays, handshakes: CascadeHandshakes | None = None) ->
 
     async def handshake_lane(request: Request) -> JSONResponse:
         assert handshakes is not None
-        body = await _body(request, MAX_HANDSHAKES_BODY)
-        if body is None:
-            relays.refused["relay_too_large"] += 1
-            return JSONResponse({"error": "relay_too_large"}, status_code=413)
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            doc = None
-        sealed = doc.get("messages") if isinstance(doc, dict) else None
-        if not isinstance(sealed, list) or len(sealed) > MAX_HANDSHAKES:
-            relays.refused["relay_message_malformed"] += 1
-            return JSONResponse({"error": "relay_message_malformed"}, status_code=400)
+        sealed = await sealed_list(request, MAX_HANDSHAKES_BODY, MAX_HANDSHAKES)
+        if isinstance(sealed, JSONResponse):
+            return sealed
         applied, refused = await handshakes.receive(request.path_params["node"], sealed)
         if refused is not None:  # counted; what came before it stays applied
             return JSONResponse({"error": refused, "applied": applied}, status_code=403)
