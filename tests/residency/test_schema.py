@@ -21,7 +21,7 @@ from tests.support.processes import PYTHON, REPO
 TABLES = {"meta", "admin_keys", "links", "residency_regions", "residency_tenants", "audit_records",
           "lobby_tickets", "room_seats", "residency_node_keys", "alembic_version",
           "recordings", "recording_holds", "recording_policies",
-          "transparency_heads", "transparency_webhooks", "residency_receipts"}
+          "transparency_heads", "transparency_webhooks", "residency_receipts", "recorder_pool_keys"}
 
 # what the releases before migrations created (control/store.py, residency/store.py, residency/audit.py)
 LEGACY = """
