@@ -26,24 +26,18 @@ import time
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from residency.identity import NodeSigner, enrolled_key, public_text
-from residency.model import Node as NodeRecord
-from residency.relay import RelayEndpoint
 from sfu.app.limits import SignallingLimits
 from sfu.cascade.handshakes import CascadeHandshakes
-from sfu.cascade.peers import Believed
-from sfu.cascade.relays import RelaySetup
 from sfu.e2ee.messages import Commit
-from tests.harness import RunningNode, running_node, wait_for
+from tests.harness import RunningNode, wait_for
 from tests.node.cascade.e2ee_members import Members
+from tests.node.cascade.nodes import relayed_nodes
 
 pytest.importorskip("native.engine")
 pytestmark = [pytest.mark.timeout(180),
               pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js for the headless members")]
 
-EU = frozenset({"eu-1", "eu-2"})
 NODES = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"))
 TENANT, ROOM = "eurocorp", "board"
 KEY = (TENANT, ROOM)
@@ -58,21 +52,8 @@ async def two_nodes():  # type: ignore[no-untyped-def]
 @contextlib.asynccontextmanager
 async def star(spec: tuple[tuple[str, str], ...]):  # type: ignore[no-untyped-def]
     """Nodes of the EU regions, every meeting placed on eu-1-a (the home), and the headless members' process."""
-    believed = Believed()
-    keys = {nid: Ed25519PrivateKey.generate() for nid, _ in spec}
     async with contextlib.AsyncExitStack() as stack:
-        nodes: dict[str, RunningNode] = {}
-        for nid, region in spec:
-            setup = RelaySetup(RelayEndpoint(nid, region, keys[nid]), lambda: believed, lambda tenant: EU,
-                               home=lambda tenant, room: "eu-1-a")  # the registry's placement of the meeting
-            nodes[nid] = await stack.enter_async_context(running_node(relay=setup, node_id=nid, region=region))
-        now = time.time()
-        for nid, rn in nodes.items():
-            region = rn.node.config.region
-            ek = enrolled_key(region, public_text(keys[nid]), actor="operator", at=now)
-            believed.keys[ek.key_id] = ek
-            believed.nodes[nid] = NodeSigner(keys[nid]).sign(
-                NodeRecord(nid, region, "127.0.0.1", rn.node.config.udp_port, rn.ws_url, rn.http_url), now)
+        nodes = await relayed_nodes(stack, spec, home=lambda tenant, room: "eu-1-a")  # every meeting placed on eu-1-a
         members = await Members.start()
         try:
             yield nodes, members

@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from loadtests import media
 from loadtests.bots.netbot import short_gop_video
 from loadtests.bots.peer import Bot
-from residency.identity import NodeSigner, enrolled_key, public_text
-from residency.model import Node as NodeRecord
-from residency.relay import RelayEndpoint
-from sfu.cascade.peers import Believed
-from sfu.cascade.relays import RelaySetup
-from tests.harness import RunningNode, running_node, wait_for
+from tests.harness import wait_for
+from tests.node.cascade.nodes import relayed_nodes
 
 pytest.importorskip("native.engine")
 pytestmark = pytest.mark.timeout(120)
 
-EU = frozenset({"eu-1", "eu-2"})
 NODES = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("us-1-a", "us-1"))
 KEY = ("eurocorp", "board")
 
@@ -38,22 +31,9 @@ def test_a_meeting_on_two_nodes_relays_its_publisher_and_a_us_node_gets_nothing(
 
 
 async def _run() -> None:
-    believed = Believed()
-    keys = {nid: Ed25519PrivateKey.generate() for nid, _ in NODES}
     bots: list[Bot] = []
     async with contextlib.AsyncExitStack() as stack:
-        nodes: dict[str, RunningNode] = {}
-        for nid, region in NODES:
-            setup = RelaySetup(RelayEndpoint(nid, region, keys[nid]), lambda: believed, lambda tenant: EU,
-                               home=lambda tenant, room: "eu-1-a")  # the registry's placement of every room
-            nodes[nid] = await stack.enter_async_context(running_node(relay=setup, node_id=nid, region=region))
-        now = time.time()
-        for nid, rn in nodes.items():
-            region = rn.node.config.region
-            ek = enrolled_key(region, public_text(keys[nid]), actor="operator", at=now)
-            believed.keys[ek.key_id] = ek
-            believed.nodes[nid] = NodeSigner(keys[nid]).sign(
-                NodeRecord(nid, region, "127.0.0.1", rn.node.config.udp_port, rn.ws_url, rn.http_url), now)
+        nodes = await relayed_nodes(stack, NODES, home=lambda tenant, room: "eu-1-a")  # every meeting placed on eu-1-a
         a, b, us = (nodes[n] for n in ("eu-1-a", "eu-2-a", "us-1-a"))
         try:
             pub = Bot(a.ws_url, a.token(*KEY[1:], participant="alice", tenant=KEY[0], name="alice"), "alice")

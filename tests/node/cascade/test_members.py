@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from residency.identity import NodeSigner, enrolled_key, public_text
-from residency.model import Node as NodeRecord
-from residency.relay import RelayEndpoint, RelayTrack
+from residency.relay import RelayTrack
 from sfu.cascade.dial import dial, send
-from sfu.cascade.peers import Believed
-from sfu.cascade.relays import RelaySetup
 from signalling.tokens.claims import JoinClaims
-from tests.harness import RunningNode, running_node, wait_for
+from tests.harness import wait_for
+from tests.node.cascade.nodes import relayed_nodes
 
 pytest.importorskip("native.engine")
 
-EU = frozenset({"eu-1", "eu-2"})
 NODES = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"))
 KEY = ("eurocorp", "board")
 
@@ -47,20 +41,8 @@ def test_relayed_publishers_join_and_leave_the_far_room_and_cannot_pose_as_local
 
 
 async def _run() -> None:
-    believed = Believed()
-    keys = {nid: Ed25519PrivateKey.generate() for nid, _ in NODES}
     async with contextlib.AsyncExitStack() as stack:
-        nodes: dict[str, RunningNode] = {}
-        for nid, region in NODES:
-            setup = RelaySetup(RelayEndpoint(nid, region, keys[nid]), lambda: believed, lambda tenant: EU)
-            nodes[nid] = await stack.enter_async_context(running_node(relay=setup, node_id=nid, region=region))
-        now = time.time()
-        for nid, rn in nodes.items():
-            region = rn.node.config.region
-            ek = enrolled_key(region, public_text(keys[nid]), actor="operator", at=now)
-            believed.keys[ek.key_id] = ek
-            believed.nodes[nid] = NodeSigner(keys[nid]).sign(
-                NodeRecord(nid, region, "127.0.0.1", rn.node.config.udp_port, rn.ws_url, rn.http_url), now)
+        nodes = await relayed_nodes(stack, NODES)
         a, b = nodes["eu-1-a"], nodes["eu-2-a"]
         assert a.relays is not None and b.relays is not None
         bob = b.node.join(JoinClaims(tenant=KEY[0], room=KEY[1], participant="bob", region="eu-2", node="eu-2-a"))

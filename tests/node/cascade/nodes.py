@@ -1,0 +1,40 @@
+"""Node processes' worth of relaying nodes in one test: each node built by the product's factory with a relay
+endpoint of its own key, all of them enrolled and their signed records in what every node believes (as the
+registry would have them), so links between them verify as in production."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from residency.identity import NodeSigner, enrolled_key, public_text
+from residency.model import Node as NodeRecord
+from residency.relay import RelayEndpoint
+from sfu.cascade.peers import Believed
+from sfu.cascade.relays import RelaySetup
+from tests.harness import RunningNode, running_node
+
+EU = frozenset({"eu-1", "eu-2"})
+
+
+async def relayed_nodes(stack: contextlib.AsyncExitStack, spec: tuple[tuple[str, str], ...],
+                        home: Callable[[str, str], str | None] | None = None) -> dict[str, RunningNode]:
+    """Starts a node per (node id, region) of `spec` on `stack`, allowed the EU regions; `home` is the registry's
+    placement of each (tenant, room), None: no placement (nobody dials a home)."""
+    believed = Believed()
+    keys = {nid: Ed25519PrivateKey.generate() for nid, _ in spec}
+    nodes: dict[str, RunningNode] = {}
+    for nid, region in spec:
+        setup = RelaySetup(RelayEndpoint(nid, region, keys[nid]), lambda: believed, lambda tenant: EU, home=home)
+        nodes[nid] = await stack.enter_async_context(running_node(relay=setup, node_id=nid, region=region))
+    now = time.time()
+    for nid, rn in nodes.items():
+        region = rn.node.config.region
+        ek = enrolled_key(region, public_text(keys[nid]), actor="operator", at=now)
+        believed.keys[ek.key_id] = ek
+        believed.nodes[nid] = NodeSigner(keys[nid]).sign(
+            NodeRecord(nid, region, "127.0.0.1", rn.node.config.udp_port, rn.ws_url, rn.http_url), now)
+    return nodes
