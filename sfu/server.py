@@ -308,7 +308,7 @@ def node_key(args: argparse.Namespace) -> Ed25519PrivateKey:
     except (InvalidInput, OSError) as e:
         raise SystemExit(f"castellan node: node key: {getattr(e, 'message', e)}") from None
     log.info("node key %s (public %s): the control plane places rooms here once it is enrolled for region %s "
-             "(castellan node-key enroll --region %s --public-key %s)", NodeSigner(key).key_id, public_text(key),
+             "(castellan node-key enroll --region %s --public-key=%s)", NodeSigner(key).key_id, public_text(key),
              args.region, args.region, public_text(key))
     return key
 

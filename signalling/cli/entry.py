@@ -22,7 +22,7 @@ from . import (
     region,
     tenant,
 )
-from .options import backend
+from .options import attach_values, backend
 from .passthrough import PASSTHROUGH, add_parsers, dispatch
 
 # in `castellan --help` order, after control-plane and the passthrough commands
@@ -46,7 +46,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     `link revoke LINK --api URL`): their own parser, intermixed."""
     top, sub = _parser()
     if argv and argv[0] in ADMIN_GROUPS:
-        args = sub.choices[argv[0]].parse_intermixed_args(argv[1:])
+        args = sub.choices[argv[0]].parse_intermixed_args(attach_values(argv[1:], node_key.KEY_OPTIONS))
         args.command = argv[0]
         return args
     return top.parse_args(argv)

@@ -15,6 +15,7 @@ from .options import admin_parser, output
 
 NAME = "node-key"
 LOCAL_ACTIONS = ("generate", "public")  # need no control plane and no database
+KEY_OPTIONS = ("--public-key",)  # their values may start with "-" (options.attach_values)
 
 
 def add_parser(sub: Any) -> None:

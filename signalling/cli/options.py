@@ -30,6 +30,21 @@ def add(p: argparse.ArgumentParser, flag: str, **kw: Any) -> None:
     p.add_argument(flag, default=default, **kw)
 
 
+def attach_values(argv: list[str], flags: tuple[str, ...]) -> list[str]:
+    """`--public-key -Xy…` as `--public-key=-Xy…`: a base64url key starts with "-" one time in 64, and argparse
+    would take it for an option ("expected one argument")."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in flags and i + 1 < len(argv):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def admin_parser(sub: Any, name: str, help: str) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(name, help=help)
     add(p, "--db", help="control plane database file (direct mode; never created unless --init)")

@@ -150,6 +150,7 @@ def meeting(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         # who is speaking (the fake microphone beeps) and mute state, seen by the host
         sp = poll(lambda: stats(h), lambda x: person(x, bid).get("speaking"), timeout=45)
         t["speaking_seen"] = person(sp, bid).get("speaking", False)
+        t["speaking_person"] = person(sp, bid)
         b.keyboard.press("m")  # shortcut
         muted = poll(lambda: stats(h), lambda x: "muted" in person(x, bid).get("text", "").replace("microphone on", ""),
                      timeout=45)

@@ -86,7 +86,8 @@ def check(result: dict[str, Any], *, web: str, link: dict[str, Any], secret: str
     assert_visible(t["phone_at_host"])
     assert_visible(t["phone_at_bob"])
     assert t["phone_screen_button_hidden"] and t["desktop_screen_button_visible"]
-    assert t["speaking_seen"] and "muted" in t["mute_seen_by_host"], t
+    assert t["speaking_seen"], ("the host never saw Bob speaking", t["speaking_person"])
+    assert "muted" in t["mute_seen_by_host"], ("the host never saw Bob muted", t["mute_seen_by_host"])
     assert t["hand_seen_by_host"] and any("raised their hand" in x for x in t["hand_toast"]), t
     # camera off: the capture ends, nothing is sent, the host receives no frames; on: decoding again, encrypted
     off = t["camera_off_sender"]

@@ -108,3 +108,18 @@ def test_the_cli_defines_regions_and_enrolls_and_revokes_node_keys(tmp_path: Pat
     assert json.loads(capsys.readouterr().out)["keys"] == []
     kinds = [k for k, _ in _audit_kinds(tmp_path / "cp.db")]
     assert {"region.defined", "node_key.enrolled", "node_key.refused", "node_key.revoked"} <= set(kinds)
+
+
+def test_a_public_key_that_starts_with_a_dash_enrolls_as_pasted(tmp_path: Path, capsys) -> None:
+    """One base64url key in 64 starts with "-": pasted after `--public-key` as the node's log prints it, argparse
+    took it for an option and the enrolment failed ("expected one argument"), at random, for operators and CI."""
+    db = str(tmp_path / "cp.db")
+    dashed = next(k for k in (Ed25519PrivateKey.generate() for _ in range(10_000)) if public_text(k).startswith("-"))
+    assert cli.main(["region", "define", "--init", "--db", db, "--region", "eu-1", "--jurisdiction", "EU",
+                     "--location", "Frankfurt, DE", "--display-name", "EU Central"]) == 0
+    capsys.readouterr()
+    assert cli.main(["node-key", "enroll", "--db", db, "--region", "eu-1", "--public-key", public_text(dashed),
+                     "--reason", "new host", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["region"] == "eu-1"
+    assert cli.main(["node-key", "list", "--db", db, "--json"]) == 0
+    assert [k["public_key"] for k in json.loads(capsys.readouterr().out)["keys"]] == [public_text(dashed)]
