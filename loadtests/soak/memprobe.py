@@ -14,7 +14,10 @@ growth and one still filling in the second does.
 
 `--garbage` collects the node's cyclic garbage after each session and prints its types (what reference counting
 did not free: it waits for the collector, native memory included). `--trace-at` prints the node's tracemalloc growth (Python allocations, after a full collection) between those
-sessions; `--heaptrack` runs the node under heaptrack (Debian package `heaptrack`) and names the output file.
+sessions; `--heaptrack` runs the node under heaptrack (Debian package `heaptrack`) and names the output file;
+`--memray FILE` runs it under memray (PyPI `memray`, not a dependency: `pip install memray`) with native stacks and,
+after the node has exited, prints the allocations still live at its exit grouped by stack, the largest counts
+first: after every participant has left, a stack whose count follows the number of sessions is what they leave.
 Loopback only; bounded by `--sessions`; everything it starts is stopped at the end.
 """
 
@@ -83,7 +86,7 @@ def smaps_growth(before: dict[str, tuple[int, int, str]], after: dict[str, tuple
 async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trace_at: tuple[int, ...] = (),
                     heaptrack: bool = False, trace_frames: int = 12, garbage: bool = False,
                     smaps_at: tuple[int, ...] = (), publish_every: int = 3,
-                    staying: int = 3) -> list[dict[str, int]]:
+                    staying: int = 3, memray: Path | None = None) -> list[dict[str, int]]:
     dep = Deployment(workdir)
     bench_port = free_port()
     launcher = [sys.executable, "-m", "loadtests.bench.node", "--bench-port", str(bench_port)]
@@ -93,6 +96,10 @@ async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trac
             raise SystemExit("heaptrack is not installed (apt-get install heaptrack)")
         launcher = [ht, "-o", str(workdir / "node.heaptrack"), *launcher]
         say(f"heaptrack: {workdir / 'node.heaptrack.zst'} (heaptrack_print -f FILE --print-leaks 1)")
+    if memray is not None:
+        launcher = [sys.executable, "-m", "memray", "run", "--native", "--force", "-q", "-o", str(memray),
+                    *launcher[1:]]
+        say(f"memray: {memray}")
     env = {"CASTELLAN_BENCH_TRACEMALLOC": str(trace_frames)} if trace_at else {}
     samples: list[dict[str, int]] = []
     ps: list[Participant] = []
@@ -157,7 +164,33 @@ async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trac
             await p.leave()
         if heaptrack and node is not None:
             await asyncio.to_thread(_stop_under_heaptrack, node.proc.proc, say)
+        if memray is not None and node is not None:
+            await asyncio.sleep(3.0)  # the staying participants' goodbyes reach the node before it stops
+            await asyncio.to_thread(_stop_node_alone, node.proc.proc, say)
         await asyncio.to_thread(dep.stop)
+
+
+def _stop_node_alone(proc: subprocess.Popen[bytes], say: Say) -> None:
+    """SIGTERM to the node, then wait: memray writes its file's end as the process exits."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(120)
+    except subprocess.TimeoutExpired:
+        say("the node did not exit within 120 s")
+
+
+def memray_leaks(path: Path, top: int = 15, frames: int = 10) -> list[str]:
+    """Allocations live at the node's exit, by stack (native and Python frames), the largest counts first."""
+    from memray import FileReader  # type: ignore[import-not-found,unused-ignore]
+
+    reader = FileReader(str(path))
+    records = sorted(reader.get_leaked_allocation_records(merge_threads=True),
+                     key=lambda r: (-r.n_allocations, -r.size))
+    out = []
+    for r in records[:top]:
+        stack = [f"{fn} ({Path(file).name}:{line})" for fn, file, line in r.hybrid_stack_trace(max_stacks=frames)]
+        out.append(f"{r.n_allocations:6d} allocations {r.size / 1024:9.1f} KiB  " + " <- ".join(stack))
+    return out
 
 
 def _stop_under_heaptrack(proc: subprocess.Popen[bytes], say: Say) -> None:
@@ -185,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smaps-at", default="", help="sessions after which to print the node's mappings whose "
                                                    "resident size changed (/proc/<pid>/smaps), e.g. 10,40")
     ap.add_argument("--heaptrack", action="store_true", help="run the node under heaptrack")
+    ap.add_argument("--memray", type=Path, default=None, metavar="FILE",
+                    help="run the node under memray (native stacks) into FILE; print what is live at its exit")
     ap.add_argument("--staying", type=int, default=3, help="participants staying throughout: a publisher, then "
                                                             "subscribers (3)")
     ap.add_argument("--publish-every", type=int, default=3,
@@ -202,9 +237,14 @@ def main(argv: list[str] | None = None) -> int:
                                     trace_at=tuple(int(x) for x in args.trace_at.split(",") if x),
                                     heaptrack=args.heaptrack, garbage=args.garbage,
                                     publish_every=args.publish_every, staying=max(1, args.staying),
-                                    smaps_at=tuple(int(x) for x in args.smaps_at.split(",") if x)))
+                                    smaps_at=tuple(int(x) for x in args.smaps_at.split(",") if x),
+                                    memray=args.memray))
     for key in ("VmRSS", "uordblks", "arena", "hblkhd"):
         print(f"{key}: {per_session(samples, key) / 1024:+.1f} KiB per session (second half)")
+    if args.memray is not None:
+        print(f"live at the node's exit, by stack ({args.memray}):")
+        for line in memray_leaks(args.memray):
+            print("  " + line)
     return 0
 
 

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loadtests.bots.rcvbuf import roomy_receive_buffers
 from loadtests.soak import report
 from loadtests.soak.deployment import Deployment
 from loadtests.soak.participant import Participant, Rtp
@@ -362,6 +363,8 @@ class Soak:
 def run(config: Config, out: Callable[[str], None] = print) -> Result:
     """Runs the soak; whatever happens (an interrupt included), every process it started is stopped."""
     config.workdir.mkdir(parents=True, exist_ok=True)
+    # the ten bots share one event loop: a stall of it must not overflow their sockets and pass for node loss
+    roomy_receive_buffers()
     soak = Soak(config, out)
     try:
         return asyncio.run(soak.run_async())
