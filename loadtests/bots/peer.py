@@ -23,8 +23,10 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCRtpS
 from aiortc.contrib.media import MediaPlayer
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
+from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import RtpPacket
 
+from loadtests.bots.recycling import rebind, recyclable
 from loadtests.media import read_frame_number
 from sfu import presence
 
@@ -164,6 +166,8 @@ class Bot:
         self._renegotiate = asyncio.Event()
         self.players: list[MediaPlayer] = []
         self.drop_incoming: float = 0.0  # fraction of incoming media datagrams to drop (loss injection)
+        self.recycle = False  # reuse inactive receive m-lines for new tracks, as browsers do (recycling.py)
+        self.recycled = 0
 
         @self.pc.on("track")
         def on_track(track: Any) -> None:
@@ -227,9 +231,16 @@ class Bot:
     async def negotiate(self) -> None:
         async with self._negotiating:
             subscribed = set(self.mid_to_track.values())
+            reused: set[Any] = set()
             for tid, t in self.tracks.items():
                 if tid not in subscribed:
-                    tr = self.pc.addTransceiver(t["kind"], direction="recvonly")
+                    tr = (recyclable(self.pc.getTransceivers(), t["kind"], set(self.tracks), reused)
+                          if self.recycle else None)
+                    if tr is not None:
+                        reused.add(tr)
+                        tr.direction = "recvonly"
+                    else:
+                        tr = self.pc.addTransceiver(t["kind"], direction="recvonly")
                     tr._castellan_track = tid  # type: ignore[attr-defined]
             for tr in self.pc.getTransceivers():
                 gone = getattr(tr, "_castellan_track", None)
@@ -249,6 +260,13 @@ class Bot:
             if msg.get("type") != "answer":
                 raise RuntimeError(f"offer refused: {msg}")
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=self.shape_answer(msg["sdp"]), type="answer"))
+            for tr in reused:
+                if rebind(tr, msg["sdp"], self.nack_generator):
+                    self.recycled += 1
+
+    def nack_generator(self) -> Any:
+        """A recycled video receiver's NACK bookkeeping (subclasses count with their own)."""
+        return NackGenerator()
 
     def shape_offer(self, sdp: str) -> str:
         """The offer as sent; subclasses imitate other browsers' offers here."""
@@ -304,6 +322,9 @@ class Bot:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if self.recycle and self.mid_to_track.get(mid or "", tid) != tid:  # the m-line now carries another track
+                tid = self.mid_to_track[mid or ""]
+                rec = self.received.setdefault(tid, ReceivedTrack(tid, track.kind))
             rec.frames += 1
             if track.kind == "video" and self.read_numbers:
                 try:

@@ -59,6 +59,7 @@ class SoakBot(NetBot):
 
     def __init__(self, url: str, token: str, name: str) -> None:
         super().__init__(url, token, name, read_numbers=False)
+        self.recycle = True  # a browser's m-lines: the staying bots' offers must not grow with every publisher
         self.looped: list[LoopedTrack] = []
         self.loss_task: asyncio.Task[None] | None = None
         self.nacks: list[CountingNacks] = []
@@ -85,6 +86,11 @@ class SoakBot(NetBot):
                         if tr.receiver.transport is not None}
                 log.warning("%s: peer connection %s (ICE %s, DTLS %s) while in the meeting", self.name, state, ice,
                             sorted(dtls))
+
+    def nack_generator(self) -> CountingNacks:
+        counting = CountingNacks()
+        self.nacks.append(counting)
+        return counting
 
     async def publish_looped(self, audio: bool = True) -> None:
         video = LoopedTrack(clip("video"))
