@@ -2,9 +2,9 @@
 import { build } from "esbuild";
 
 // Optional providers and other ciphersuites (the noble provider, X448, ML-KEM, X-Wing, ChaCha20): the client uses
-// suite 1 over WebCrypto only. They stay external, and are marked free of side effects so that esbuild drops the
+// suite 1 over WebCrypto only, hashing with @noble/hashes (entry.mjs), which is therefore bundled. They stay external, and are marked free of side effects so that esbuild drops the
 // imports the client never reaches (ts-mls does not declare "sideEffects": false itself).
-const optional = /^@noble\/|^@hpke\/(chacha20poly1305|dhkem-x448|ml-kem|hybridkem-x-wing)$/;
+const optional = /^@noble\/(ciphers|curves|post-quantum)(\/|$)|^@hpke\/(chacha20poly1305|dhkem-x448|ml-kem|hybridkem-x-wing)$/;
 
 await build({
   entryPoints: ["entry.mjs"],

@@ -680,3 +680,24 @@ test("a member removed by a commit while it is still here asks to be added again
   const codes = await Promise.all([...r.members.values()].map((e) => e.e2ee.safetyCode()));
   assert.equal(new Set(codes).size, 1);
 });
+
+test("the suite's SHA-256 and HMAC (@noble/hashes) agree with WebCrypto, and a MAC one bit off or cut short fails", async () => {
+  const { sha256Hash } = await import("../../signalling/client/e2ee/group.js");
+  const cs = await cipherSuite();
+  assert.equal(cs.hash, sha256Hash, "the ciphersuite hashes with noble");
+  for (const n of [0, 1, 55, 56, 63, 64, 65, 1000, 70000]) {
+    const data = new Uint8Array(n).map((_, i) => (i * 131 + n) & 0xff); // getRandomValues stops at 65,536 bytes
+    const key = crypto.getRandomValues(new Uint8Array(32));
+    const web = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+    assert.deepEqual(await cs.hash.digest(data), web, `digest of ${n} bytes`);
+    const hk = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const webMac = new Uint8Array(await crypto.subtle.sign("HMAC", hk, data));
+    const mac = await cs.hash.mac(key, data);
+    assert.deepEqual(mac, webMac, `HMAC of ${n} bytes`);
+    assert.equal(await cs.hash.verifyMac(key, mac, data), true);
+    const flipped = mac.slice();
+    flipped[n % 32] ^= 1;
+    assert.equal(await cs.hash.verifyMac(key, flipped, data), false, "a MAC one bit off");
+    assert.equal(await cs.hash.verifyMac(key, mac.subarray(0, 31), data), false, "a MAC cut short");
+  }
+});

@@ -37,10 +37,30 @@ const CHAT_LABEL = "castellan chat v1";
 const te = new TextEncoder();
 
 let suitePromise = null;
-/** The ciphersuite implementation (MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 over WebCrypto). */
+/** The ciphersuite implementation: MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 over WebCrypto, SHA-256 and HMAC
+ *  excepted. ts-mls 1.6.4 checks a joiner's ratchet tree by re-hashing a subtree for every leaf (O(n²) digests:
+ *  ~170,000 for a Welcome into 500 members once a removal has set the root), and each WebCrypto digest is a
+ *  promise round trip; @noble/hashes (audited, synchronous) makes that Welcome ~3.5× faster (docs/e2ee.md).
+ *  ts-mls 2.0 caches those hashes (upstream #431, #437, #442), but is not released as stable. */
 export function cipherSuite() {
-  if (!suitePromise) suitePromise = mls.getCiphersuiteImpl(mls.getCiphersuiteFromName(CIPHERSUITE));
+  if (!suitePromise) {
+    suitePromise = mls.getCiphersuiteImpl(mls.getCiphersuiteFromName(CIPHERSUITE))
+      .then((impl) => ({ ...impl, hash: sha256Hash }));
+  }
   return suitePromise;
+}
+
+export const sha256Hash = {
+  async digest(data) { return mls.sha256(data); },
+  async mac(key, data) { return mls.hmac(mls.sha256, key, data); },
+  async verifyMac(key, mac, data) { return sameBytes(mls.hmac(mls.sha256, key, data), mac); },
+};
+
+function sameBytes(a, b) { // constant time in the contents: a MAC check must not leak where it differs
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
 }
 
 function zero(consumed) {
