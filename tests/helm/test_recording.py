@@ -287,3 +287,17 @@ def test_schema_rejects_recording_typos(values: dict[str, Any], where: str) -> N
     with pytest.raises(HelmError) as exc:
         hc.Chart.load(str(CHART)).validate_schema(values)
     assert where in str(exc.value)
+
+
+def test_the_containerfile_builds_the_pools_image_from_build_arguments() -> None:
+    """The default image stays as it was (the `run` extra, no Chromium); the pool's adds the `recorder` extra and
+    Debian's chromium through the two build arguments docs/deploy.md names."""
+    import tomllib
+
+    text = (CHART.parents[1] / "Containerfile").read_text()
+    assert "ARG EXTRAS=run\n" in text and '".[${EXTRAS}]"' in text
+    assert 'ARG RUNTIME_PACKAGES=""\n' in text and "ca-certificates ${RUNTIME_PACKAGES}" in text
+    extras = tomllib.loads((CHART.parents[1] / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert {d.split(">")[0] for d in extras["recorder"]} == {"av", "playwright"}
+    guide = (CHART.parents[1] / "docs" / "deploy.md").read_text()
+    assert "--build-arg EXTRAS=run,recorder --build-arg RUNTIME_PACKAGES=chromium" in guide
