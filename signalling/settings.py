@@ -59,6 +59,8 @@ SETTINGS: tuple[Setting, ...] = (
             "recording.tenantKeys.existingSecret (a file in a Secret mount)"),
     Setting("CASTELLAN_RECORDING_SIGNING_KEY", CONTROL_PLANE, "--recording-signing-key",
             "recording.signingKey.existingSecret (a file in a Secret mount; empty: the audit key)"),
+    Setting("CASTELLAN_RECORDER_POOL_KEY_DIR", CONTROL_PLANE, "--recorder-pool-key-dir",
+            "recording.pools[].poolKey (the chart-generated Secrets)"),
     Setting("CASTELLAN_CA_BUNDLE", CONTROL_PLANE, "--ca-bundle", "caBundle.existingSecret"),
     Setting("CASTELLAN_LOG_LEVEL", CONTROL_PLANE, "--log-level", "logLevel"),
     Setting("CASTELLAN_OPERATOR_KEY", CONTROL_PLANE, "CASTELLAN_OPERATOR_KEY",

@@ -7,8 +7,11 @@ its clear working files in memory, every key from a Secret the operator made. Re
 """
 from __future__ import annotations
 
+import argparse
+import base64
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -252,7 +255,6 @@ def _with(change: dict[str, Any] | None = None, pool: dict[str, Any] | None = No
     (_with(pool={"region": "us-1"}), r"region \"us-1\" is listed twice"),
     (_with(pool={"replicas": -1}), r"recording/pools/0/replicas"),
     (_with({"recording.tenantKeys": {"existingSecret": ""}}), r"recording.tenantKeys.existingSecret"),
-    (_with(pool={"poolKey": {"existingSecret": ""}}), r"pools\[eu-1\].poolKey.existingSecret: .*POST /v1/recorder-pool-keys"),
     (_with(pool={"linkSecrets": {"existingSecret": ""}}), r"pools\[eu-1\].linkSecrets.existingSecret"),
     (_with({"recording.pool": {"clientUrl": ""}}), r"pools\[eu-1\].clientUrl: .*development build"),
     (_with({"controlPlane.database": {"url": ""}, "controlPlane.replicas": 1}), r"must be PostgreSQL"),
@@ -264,8 +266,8 @@ def test_bad_values_are_refused_at_template_time(values: dict[str, Any], message
 
 
 def test_good_variants_of_the_refused_values_render() -> None:
-    """The checks refuse exactly what cannot work: each pool on its own claim may share a ReadWriteOnce volume
-    setting; zero replicas is a pool switched off (no PDB); a single region pool works without the example."""
+    """The checks refuse exactly what cannot work: with each pool on its own claim the control plane's volume may
+    be ReadWriteOnce; zero replicas is a pool switched off (no PDB)."""
     v = _with({"recording.volume": {"accessModes": ["ReadWriteOnce"]}}, pool={"existingClaim": "recordings-eu-1"})
     assert named(render(v), "PersistentVolumeClaim", "castellan-recordings")["spec"]["accessModes"] == ["ReadWriteOnce"]
     docs = render(_with(pool={"replicas": 0}))
@@ -301,3 +303,58 @@ def test_the_containerfile_builds_the_pools_image_from_build_arguments() -> None
     assert {d.split(">")[0] for d in extras["recorder"]} == {"av", "playwright"}
     guide = (CHART.parents[1] / "docs" / "deploy.md").read_text()
     assert "--build-arg EXTRAS=run,recorder --build-arg RUNTIME_PACKAGES=chromium" in guide
+
+
+def test_a_generated_pool_key_is_enrolled_by_the_control_plane_and_works_for_its_region_only(tmp_path: Path) -> None:
+    """No poolKey.existingSecret: the chart generates the region's key into a Secret, the pool mounts it and the
+    control plane mounts every generated one as <dir>/<region>/pool-key and enrolls it at start. Played through
+    the real control plane: the files as rendered, read by its CLI, the key announcing as the pool would."""
+    from signalling.cli.control_plane import _pool_keys, add_parser
+    from signalling.control.recorderpools import CONFIGURED_KEY
+    from tests.control.cp_env import make_env
+    from tests.control.recording_env import with_recording
+
+    values = recording_values()
+    for pool in values["recording"]["pools"]:
+        pool["poolKey"] = {}
+    docs = render(values)
+    secrets = {d["metadata"]["name"]: d["data"] for d in of_kind(docs, "Secret")}
+    keys = {r: base64.b64decode(secrets[f"castellan-recorder-{r}"]["pool-key"]).decode() for r in ("eu-1", "us-1")}
+    assert all(CONFIGURED_KEY.fullmatch(k) for k in keys.values()), keys
+    assert keys["eu-1"] != keys["us-1"]
+    for region in ("eu-1", "us-1"):  # each pool mounts its own region's key only
+        pod = pod_of(docs, f"castellan-recorder-{region}")
+        env = env_of(pod["containers"][0])
+        assert secret_file(pod, env["CASTELLAN_RECORDER_POOL_KEY_FILE"]["value"]) == f"castellan-recorder-{region}"
+        assert json.dumps(pod).count("castellan-recorder-") == json.dumps(pod).count(f"castellan-recorder-{region}")
+    cp = pod_of(docs, "castellan-control-plane")
+    key_dir = env_of(cp["containers"][0])["CASTELLAN_RECORDER_POOL_KEY_DIR"]["value"]
+    mount, volume = mounted_file(cp, key_dir + "/eu-1/pool-key")
+    assert mount["readOnly"] is True and mount["mountPath"] == key_dir
+    # the kubelet's projection, then the control plane's own reading of it
+    for source in volume["projected"]["sources"]:
+        for item in source["secret"]["items"]:
+            target = tmp_path / "keys" / item["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(base64.b64decode(secrets[source["secret"]["name"]][item["key"]]))
+    top = argparse.ArgumentParser()
+    add_parser(top.add_subparsers())
+    configured = _pool_keys(top.parse_args(["control-plane", "--recorder-pool-key-dir", str(tmp_path / "keys")]))
+    assert configured == [("eu-1", keys["eu-1"]), ("us-1", keys["us-1"])]
+    recording = with_recording(tmp_path)
+
+    def configure(config: Any) -> None:
+        recording(config)
+        config.pool_keys = configured
+
+    env = make_env(tmp_path, configure=configure)
+    try:
+        for region, key in keys.items():
+            r = env.client.post(f"/v1/recorder-pools/castellan-recorder-{region}-5d8f7-abcde/announce",
+                                json={"capacity": 2, "running": []}, headers={"Authorization": f"Bearer {key}"})
+            assert r.status_code == 200 and r.json()["region"] == region, r.text
+        # with an existing Secret the chart generates nothing and the control plane mounts nothing
+        docs = render(RECORDING)
+        assert "CASTELLAN_RECORDER_POOL_KEY_DIR" not in env_of(pod_of(docs, "castellan-control-plane")["containers"][0])
+    finally:
+        env.control.close()

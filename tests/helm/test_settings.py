@@ -30,6 +30,8 @@ CASES: dict[str, dict[str, Any]] = {
                                      "nodeKey": {"existingSecret": "eu-1-node-key",
                                                  "publicKeys": ["A" * 42 + "E"]}}]},
     "recording": RECORDING,
+    "recording, generated pool keys": {**RECORDING, "recording": {
+        **RECORDING["recording"], "pools": [{**pool, "poolKey": {}} for pool in RECORDING["recording"]["pools"]]}},
 }
 PROCESSES = [settings.CONTROL_PLANE, settings.NODE, settings.RECORDER_POOL]
 

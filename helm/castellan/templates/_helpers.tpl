@@ -378,8 +378,7 @@ http {
 
 {{/*
 Recording values that cannot work, refused at template time: no tenant keys; a pool without a region, in a region
-this chart does not deploy, listed twice, with replicas < 0, without its pool key or link secrets Secret, without
-a client URL; pools without PostgreSQL (they write the archive into the control plane's database); pools sharing a
+this chart does not deploy, listed twice, with replicas < 0, without its link secrets Secret, without a client URL; pools without PostgreSQL (they write the archive into the control plane's database); pools sharing a
 ReadWriteOnce volume with the control plane.
 */}}
 {{- define "castellan.recording.validate" -}}
@@ -408,9 +407,6 @@ ReadWriteOnce volume with the control plane.
 {{- if lt (int $p.replicas) 0 -}}
 {{- fail (printf "recording.pools[%s].replicas: %v is below 0" $pool.region $p.replicas) -}}
 {{- end -}}
-{{- if not $p.poolKey.existingSecret -}}
-{{- fail (printf "recording.pools[%s].poolKey.existingSecret: the pool key is minted by the control plane (POST /v1/recorder-pool-keys {\"region\": %q} with the operator key); store it in a Secret and name it here" $pool.region $pool.region) -}}
-{{- end -}}
 {{- if not $p.linkSecrets.existingSecret -}}
 {{- fail (printf "recording.pools[%s].linkSecrets.existingSecret: the pool reads the link secrets of the meetings it may record from a Secret you manage (JSON {link: secret}); the control plane never has them" $pool.region) -}}
 {{- end -}}
@@ -426,4 +422,22 @@ ReadWriteOnce volume with the control plane.
 {{- fail "recording.volume.accessModes: recorder pools without existingClaim mount the control plane's recording volume, so it must be ReadWriteMany (or give each pool its own existingClaim)" -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Name of the Secret holding a pool's key: (dict "root" $ "pool" $p "region" $name) with $p merged. */}}
+{{- define "castellan.recorderPool.keySecretName" -}}
+{{- default (printf "%s-recorder-%s" (include "castellan.fullname" .root | trunc 37 | trimSuffix "-") .region) .pool.poolKey.existingSecret -}}
+{{- end -}}
+
+{{/* The recorder pools whose key the chart generates (no poolKey.existingSecret), as a list of region names. */}}
+{{- define "castellan.recorderPool.generatedKeys" -}}
+{{- $out := list -}}
+{{- if .Values.recording.enabled -}}
+{{- range $pool := .Values.recording.pools -}}
+{{- $p := dict -}}
+{{- include "castellan.recorderPool.merge" (dict "root" $ "pool" $pool "out" $p) -}}
+{{- if not $p.poolKey.existingSecret }}{{ $out = append $out $pool.region }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $out -}}
 {{- end -}}
