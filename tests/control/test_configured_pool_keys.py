@@ -25,15 +25,19 @@ KEY_ID = "5f0c9e2a7b1d3e48"
 KEY = f"crk_{KEY_ID}.{'s' * 20}{'A1_-' * 6}"  # the chart's shape: crk_ + 16 hex + "." + 44
 
 
+BACKENDS = ["sqlite", "postgresql"]  # replicas enroll with INSERT ... ON CONFLICT DO NOTHING on both stores
+
+
 @pytest.fixture
-def cenv(tmp_path: Path) -> Iterator[Env]:
+def cenv(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> Iterator[Env]:
     recording = with_recording(tmp_path)
 
     def configure(config):  # type: ignore[no-untyped-def]
         recording(config)
         config.pool_keys = [("eu-1", KEY)]
 
-    e = make_env(tmp_path, configure=configure)
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    e = make_env(tmp_path, configure=configure, database_url=url)
     yield e
     e.control.close()
 
@@ -70,6 +74,8 @@ def test_a_configured_key_is_enrolled_for_its_region_and_announces_there(cenv: E
     _restart(cenv, [("eu-1", KEY)])
     _restart(cenv, [("eu-1", KEY + "\n")])  # a file's trailing newline
     assert len(_keys(cenv)) == 1
+    # two replicas racing: the second insert of the id is a no-op, never a second row or a new hash
+    assert cenv.control.store.add_pool_key_if_absent(KEY_ID, "us-1", "0" * 64, "race") is False
     assert _announce(cenv, KEY, "castellan-recorder-eu-1-5d8f7-abcde").status_code == 200
 
 
