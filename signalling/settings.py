@@ -1,10 +1,10 @@
-"""Every `CASTELLAN_*` environment variable the two processes read, and how the Helm chart sets it: one table that
+"""Every `CASTELLAN_*` environment variable the three processes read, and how the Helm chart sets it: one table that
 the chart, the product and docs/contracts.md are held against (tests/helm/test_settings.py).
 
 `chart` says which values key sets the variable (the chart renders it into the process's env), or, when it starts
 with "not set:", why the chart leaves it alone (an operator can still pass it through `extraEnv`). `reader` is the
-flag (`castellan control-plane` / `castellan node`) that reads it; `None` only for rows another branch makes real,
-named in `pending` — the test fails for any unread variable the chart sets that is not listed there.
+flag (`castellan control-plane` / `castellan node` / `castellan recorder-pool`) that reads it; `None` only for rows
+another branch makes real, named in `pending` — the test fails for any unread variable the chart sets that is not listed there.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Setting:
     name: str
-    process: str  # "control-plane" or "node"
+    process: str  # "control-plane", "node" or "recorder-pool"
     reader: str | None  # the flag that reads it
     chart: str  # the values key that sets it, or "not set: why"
     pending: str = ""  # the work that makes an unread variable real
@@ -23,6 +23,7 @@ class Setting:
 
 CONTROL_PLANE = "control-plane"
 NODE = "node"
+RECORDER_POOL = "recorder-pool"
 
 SETTINGS: tuple[Setting, ...] = (
     # control plane
@@ -53,12 +54,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASTELLAN_LOG_KEY_PKCS11_PIN_FILE", CONTROL_PLANE, "--log-key-pkcs11-pin-file",
             "not set: with CASTELLAN_LOG_KEY_PKCS11_MODULE (controlPlane.extraEnv; the PIN file from a Secret)"),
     Setting("CASTELLAN_RECORDING_VOLUME", CONTROL_PLANE, "--recording-volume",
-            "not set: the chart has no recording values yet (docs/recording.md, Not done); controlPlane.extraEnv "
-            "with a volume of your own"),
+            "recording.enabled, recording.volume (a PVC or existingClaim)"),
     Setting("CASTELLAN_RECORDING_TENANT_KEYS", CONTROL_PLANE, "--recording-tenant-keys",
-            "not set: with CASTELLAN_RECORDING_VOLUME (controlPlane.extraEnv; the file from a Secret)"),
+            "recording.tenantKeys.existingSecret (a file in a Secret mount)"),
     Setting("CASTELLAN_RECORDING_SIGNING_KEY", CONTROL_PLANE, "--recording-signing-key",
-            "not set: the audit key signs exports (controlPlane.extraEnv; the PEM from a Secret)"),
+            "recording.signingKey.existingSecret (a file in a Secret mount; empty: the audit key)"),
+    Setting("CASTELLAN_RECORDER_POOL_KEY_DIR", CONTROL_PLANE, "--recorder-pool-key-dir",
+            "recording.pools[].poolKey (the chart-generated Secrets)"),
     Setting("CASTELLAN_CA_BUNDLE", CONTROL_PLANE, "--ca-bundle", "caBundle.existingSecret"),
     Setting("CASTELLAN_LOG_LEVEL", CONTROL_PLANE, "--log-level", "logLevel"),
     Setting("CASTELLAN_OPERATOR_KEY", CONTROL_PLANE, "CASTELLAN_OPERATOR_KEY",
@@ -98,6 +100,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASTELLAN_FORWARDED_HOPS", NODE, "--forwarded-hops", "not set: walk past every trusted proxy"),
     Setting("CASTELLAN_TLS_CERT", NODE, "--tls-cert", "not set: TLS ends at the Ingress (docs/deploy.md, TLS)"),
     Setting("CASTELLAN_TLS_KEY", NODE, "--tls-key", "not set: TLS ends at the Ingress (docs/deploy.md, TLS)"),
+    # recorder pool (`castellan recorder-pool`, recording/pool/__main__.py ENV)
+    Setting("CASTELLAN_CONTROL_PLANE_URL", RECORDER_POOL, "--control-plane-url",
+            "recording.pool.controlPlaneUrl (empty: the control plane's Service)"),
+    Setting("CASTELLAN_RECORDER_POOL_KEY_FILE", RECORDER_POOL, "--key-file", "recording.pools[].poolKey (a Secret)"),
+    Setting("CASTELLAN_RECORDER_POOL_ID", RECORDER_POOL, "--pool-id", "fixed: the pod's name"),
+    Setting("CASTELLAN_RECORDER_POOL_CAPACITY", RECORDER_POOL, "--capacity", "recording.pool.capacity"),
+    Setting("CASTELLAN_CLIENT_URL", RECORDER_POOL, "--client-url", "recording.pool.clientUrl"),
+    Setting("CASTELLAN_DATABASE_URL", RECORDER_POOL, "--database", "controlPlane.database (the control plane's Secret)"),
+    Setting("CASTELLAN_RECORDING_VOLUME", RECORDER_POOL, "--volume",
+            "recording.volume, or recording.pools[].existingClaim"),
+    Setting("CASTELLAN_RECORDING_TENANT_KEYS", RECORDER_POOL, "--tenant-keys", "recording.tenantKeys (a Secret)"),
+    Setting("CASTELLAN_RECORDER_LINK_SECRETS", RECORDER_POOL, "--link-secrets", "recording.pools[].linkSecrets (a Secret)"),
+    Setting("CASTELLAN_RECORDER_WORKDIR", RECORDER_POOL, "--workdir",
+            "fixed: a memory emptyDir (recording.pool.workdir.sizeLimit)"),
+    Setting("CASTELLAN_CHROMIUM", RECORDER_POOL, "--chromium", "recording.pool.chromium"),
+    Setting("CASTELLAN_LOG_LEVEL", RECORDER_POOL, "--log-level", "logLevel"),
 )
 
 

@@ -10,6 +10,7 @@ import signal
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from recording.archive import Archive
 from recording.config import load_tenant_keys
@@ -20,33 +21,53 @@ from .intake import Intake
 from .launcher import CHROMIUM, RecorderPage
 from .pool import LinkSecrets, RecorderPool
 
+# option -> the env var that sets it: how the Helm chart configures the pool (signalling/settings.py lists them,
+# tests/helm/test_settings.py holds the chart to this table)
+ENV: dict[str, str] = {
+    "--control-plane-url": "CASTELLAN_CONTROL_PLANE_URL",
+    "--key-file": "CASTELLAN_RECORDER_POOL_KEY_FILE",
+    "--pool-id": "CASTELLAN_RECORDER_POOL_ID",
+    "--capacity": "CASTELLAN_RECORDER_POOL_CAPACITY",
+    "--client-url": "CASTELLAN_CLIENT_URL",
+    "--database": "CASTELLAN_DATABASE_URL",
+    "--volume": "CASTELLAN_RECORDING_VOLUME",
+    "--tenant-keys": "CASTELLAN_RECORDING_TENANT_KEYS",
+    "--link-secrets": "CASTELLAN_RECORDER_LINK_SECRETS",
+    "--workdir": "CASTELLAN_RECORDER_WORKDIR",
+    "--chromium": "CASTELLAN_CHROMIUM",
+    "--log-level": "CASTELLAN_LOG_LEVEL",
+}
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"CASTELLAN_{name.upper()}", default)
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="castellan recorder-pool", description="a region's recorder pool")
+
+    def add(flag: str, required: bool = False, default: str | None = None, **kw: Any) -> None:
+        value = os.environ.get(ENV[flag], default)
+        ap.add_argument(flag, default=value, required=required and value is None, **kw)
+
+    add("--control-plane-url", required=True)
+    add("--key-file", required=True,
+        help="file holding this region's recorder pool key (crk_...; POST /v1/recorder-pool-keys)")
+    add("--pool-id", required=True)
+    add("--capacity", default="2", type=int)
+    add("--client-url", required=True,
+        help="where the recorder page is served (a development build: it honours ?recorder=)")
+    add("--database", required=True, help="the archive's database (the control plane's)")
+    add("--volume", required=True)
+    add("--tenant-keys", required=True)
+    add("--link-secrets", required=True,
+        help="JSON {link: secret} of the meetings this pool may record (the control plane never has them)")
+    add("--workdir", default="/tmp/castellan-recorder",
+        help="the open part files, in the clear until sealed (mount memory here)")
+    add("--chromium", default=CHROMIUM)
+    ap.add_argument("--interval", type=float, default=1.0, help="seconds between announcements (at most 2)")
+    add("--log-level", default="info")
+    return ap
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="castellan recorder-pool", description="a region's recorder pool")
-    ap.add_argument("--control-plane-url", default=_env("control_plane_url"), required=_env("control_plane_url") is None)
-    ap.add_argument("--key-file", default=_env("recorder_pool_key_file"), required=_env("recorder_pool_key_file") is None,
-                    help="file holding this region's recorder pool key (crk_...; POST /v1/recorder-pool-keys)")
-    ap.add_argument("--pool-id", default=_env("recorder_pool_id"), required=_env("recorder_pool_id") is None)
-    ap.add_argument("--capacity", type=int, default=int(_env("recorder_pool_capacity", "2") or 2))
-    ap.add_argument("--client-url", default=_env("client_url"), required=_env("client_url") is None,
-                    help="where the recorder page is served (a development build: it honours ?recorder=)")
-    ap.add_argument("--database", default=_env("database_url"), required=_env("database_url") is None,
-                    help="the archive's database (the control plane's)")
-    ap.add_argument("--volume", default=_env("recording_volume"), required=_env("recording_volume") is None)
-    ap.add_argument("--tenant-keys", default=_env("recording_tenant_keys"),
-                    required=_env("recording_tenant_keys") is None)
-    ap.add_argument("--link-secrets", default=_env("recorder_link_secrets"),
-                    required=_env("recorder_link_secrets") is None,
-                    help="JSON {link: secret} of the meetings this pool may record (the control plane never has them)")
-    ap.add_argument("--workdir", default=_env("recorder_workdir", "/tmp/castellan-recorder"),
-                    help="the open part files, in the clear until sealed (mount memory here)")
-    ap.add_argument("--chromium", default=CHROMIUM)
-    ap.add_argument("--interval", type=float, default=1.0, help="seconds between announcements (at most 2)")
-    ap.add_argument("--log-level", default="info")
+    ap = parser()
     args = ap.parse_args(argv)
     if not 0.1 <= args.interval <= 2.0:
         ap.error("--interval must be between 0.1 and 2 seconds (the control plane forgets a pool after 6)")

@@ -59,6 +59,8 @@ def add_parser(sub: Any) -> None:
                                             "base64)}, the keys the tenants' recordings are sealed under")
     add(cp, "--recording-signing-key", help="the Ed25519 PEM key that signs recording export packages; default: "
                                             "the audit key (published at /v1/audit/public-key)")
+    add(cp, "--recorder-pool-key-dir", help="a directory of <region>/pool-key files (the chart's generated Secrets), "
+                                            "each a crk_ recorder pool key enrolled for that region at start")
     add(cp, "--node-origins", default="",
         help="the media nodes' WebSocket origins the client pages may connect to (CSP connect-src), "
              "comma-separated, e.g. wss://*.media.example.org (default: every registered node's URL)")
@@ -134,6 +136,14 @@ def _node_keys(args: argparse.Namespace) -> list[tuple[str, str]]:
     return keys
 
 
+def _pool_keys(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(region, key) of every <dir>/<region>/pool-key (the chart mounts its generated pool key Secrets so)."""
+    root = getattr(args, "recorder_pool_key_dir", None)
+    if not root:
+        return []
+    return [(f.parent.name, f.read_text().strip()) for f in sorted(Path(root).glob("*/pool-key"))]
+
+
 def apply_operator_config(cfg: Any, args: argparse.Namespace) -> None:
     """Regions and node keys from the deployment's configuration (flags / CASTELLAN_* from the chart)."""
     from signalling.control.residency_adapter import parse_regions
@@ -144,6 +154,7 @@ def apply_operator_config(cfg: Any, args: argparse.Namespace) -> None:
     cfg.ca_bundle = args.ca_bundle or None
     apply_log_key(cfg, args)
     apply_recording(cfg, args)
+    cfg.pool_keys = _pool_keys(args)
 
 
 def apply_recording(cfg: Any, args: argparse.Namespace) -> None:
@@ -180,6 +191,7 @@ def run_control_plane(args: argparse.Namespace) -> int:
     from residency.errors import ResidencyError
     from signalling.control.app import create_app
     from signalling.control.csp import parse_origins
+    from signalling.control.recorderpools import PoolKeyConfigError
     from signalling.control.recordings import RecordingConfigError
 
     cfg = config(args)
@@ -201,7 +213,7 @@ def run_control_plane(args: argparse.Namespace) -> int:
         app = create_app(cfg)
     except ResidencyError as e:  # the database: unreachable, or behind this release with --schema-upgrade never
         raise SystemExit(f"castellan: {e.code}: {e.message}") from None
-    except RecordingConfigError as e:
+    except (RecordingConfigError, PoolKeyConfigError) as e:
         raise SystemExit(f"castellan: recording configuration: {e}") from None
     bootstrap_operator_key(app.state.control, os.environ.get("CASTELLAN_OPERATOR_KEY") or None,
                            [Path(cfg.db).resolve().parent, cfg.key_dir()])

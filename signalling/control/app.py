@@ -140,6 +140,13 @@ def build_control_plane(
     if control.node_admin is None:
         control.node_admin = HttpNodeAdmin(control.issuer, residency.node_http_url)
     control.recordings = open_recordings(config, store.db, residency.audit_signing_key())
+    if config.pool_keys:
+        from .recorderpools import RecorderPools
+        from .residency_adapter import CONFIG_ACTOR
+
+        pools = RecorderPools(control)
+        for region, key in config.pool_keys:
+            pools.enroll_configured_key(CONFIG_ACTOR, region=region, key=key, label="deployment configuration")
     return control
 
 

@@ -58,6 +58,9 @@ class ControlConfig:
     recording_volume: Path | None = None
     recording_tenant_keys: Path | None = None
     recording_signing_key: Path | None = None
+    # recorder pool keys the deployment made (the chart's generated Secrets, CASTELLAN_RECORDER_POOL_KEY_DIR), as
+    # (region, crk_ key): enrolled at start for their region (recorderpools.enroll_configured_key)
+    pool_keys: list[tuple[str, str]] = field(default_factory=list)
 
     def forwarded_rule(self) -> ForwardedRule:
         """How the client address is found (no trusted proxy at all while `trust_forwarded_for` is off)."""

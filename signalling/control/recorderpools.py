@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -44,6 +45,15 @@ REFUSED = metrics._counter("castellan_recorder_jobs_refused_total",
                            ("reason",))
 
 
+# a key the deployment made (the chart: crk_ + 16 hex digits + "." + 43 letters and digits), enrolled at start:
+# its id has the minted keys' shape, so DELETE /v1/recorder-pool-keys/{key_id} revokes it like any other
+CONFIGURED_KEY = re.compile(r"^crk_([0-9a-f]{16})\.([A-Za-z0-9_-]{32,128})$")
+
+
+class PoolKeyConfigError(Exception):
+    """A configured pool key the control plane cannot take: it does not start."""
+
+
 def _sha256(s: str) -> str:
     return hashlib.sha256(s.encode()).hexdigest()
 
@@ -71,6 +81,32 @@ class RecorderPools:
         self.control._audit(None, actor, "recorder_pool_key.create", key_id=key_id, region=region, label=label)
         rec = self.control.store.add_pool_key(key_id, region, _sha256(secret), label)
         return rec.public(), f"{POOL_KEY_PREFIX}{key_id}.{secret}"
+
+    def enroll_configured_key(self, actor: str, *, region: str, key: str, label: str) -> str:
+        """A pool key the deployment made for `region` (the chart's generated Secret), enrolled at start: new, it is
+        stored (hashed) and audited; already stored for that region with that secret, nothing changes — and a key an
+        operator revoked stays revoked (configuration never revives it). A malformed key, an undefined region, or a
+        key id stored with another region or secret is refused. Returns "enrolled", "present" or "revoked"."""
+        m = CONFIGURED_KEY.fullmatch(key.strip())
+        if m is None:
+            raise PoolKeyConfigError(f"the configured pool key for {region!r} is not a crk_<id>.<secret> key")
+        key_id, secret = m.groups()
+        if region not in {r["id"] for r in self.control.residency.list_regions()}:
+            raise PoolKeyConfigError(f"a pool key is configured for region {region!r}, which is not defined")
+        stored = self.control.store.pool_key(key_id)
+        if stored is None:
+            self.control._audit(None, actor, "recorder_pool_key.create", key_id=key_id, region=region, label=label)
+            if self.control.store.add_pool_key_if_absent(key_id, region, _sha256(secret), label):
+                return "enrolled"
+            stored = self.control.store.pool_key(key_id)  # another replica enrolled it meanwhile
+            assert stored is not None
+        if stored.region != region or not hmac.compare_digest(stored.hash, _sha256(secret)):
+            raise PoolKeyConfigError(f"the configured pool key {key_id} for {region!r} contradicts the stored key "
+                                     "of that id (another region or secret): nothing was changed")
+        if stored.revoked_at is not None:
+            log.warning("configured recorder pool key %s (%s) is revoked: it stays revoked", key_id, region)
+            return "revoked"
+        return "present"
 
     def list_keys(self) -> list[JSONObject]:
         return [k.public() for k in self.control.store.pool_keys()]

@@ -147,6 +147,12 @@ class Store:
                    "VALUES (:id, :r, :h, :l, :c)", {"id": key_id, "r": region, "h": hash_hex, "l": label, "c": now})
         return PoolKey(key_id, region, hash_hex, label, now, None)
 
+    def add_pool_key_if_absent(self, key_id: str, region: str, hash_hex: str, label: str) -> bool:
+        """Stores a configured key unless its id is taken (several replicas enroll the same key at start)."""
+        return self._exec("INSERT INTO recorder_pool_keys (key_id, region, hash, label, created) "
+                          "VALUES (:id, :r, :h, :l, :c) ON CONFLICT (key_id) DO NOTHING",
+                          {"id": key_id, "r": region, "h": hash_hex, "l": label, "c": time.time()}) == 1
+
     def pool_key(self, key_id: str) -> PoolKey | None:
         rows = self._all("SELECT * FROM recorder_pool_keys WHERE key_id = :id", {"id": key_id})
         return PoolKey(**dict(rows[0])) if rows else None

@@ -46,6 +46,32 @@ INTORPCT = {"oneOf": [INT(0), {"type": "string", "pattern": "^[0-9]+%$"}]}
 image3p = strict({"registry": STR, "repository": {**STR, "minLength": 1}, "tag": {**STR, "minLength": 1},
                   "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]}}, ["repository", "tag"])
 
+SIZE = {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$"}
+SECRET_REF = {"existingSecret": STR, "key": {**STR, "minLength": 1}}
+pool_props = {
+    "replicas": {**INT(0), "description": "Recorder pool pods in this region."},
+    "capacity": {**INT(1, 64), "description": "Recorders (one Chromium each) a pod runs at once (--capacity)."},
+    "clientUrl": {"type": "string", "pattern": "^(https?://.+)?$",
+                  "description": "Where the recorder page is served (--client-url): a development build, for now."},
+    "controlPlaneUrl": {"type": "string", "pattern": "^(https?://.+)?$",
+                        "description": "--control-plane-url of the pool; empty: the in-cluster Service (http)."},
+    "image": strict({"registry": STR, "repository": STR, "tag": STR,
+                     "digest": {"type": "string", "pattern": "^(sha256:[a-f0-9]{64})?$"}},
+                    desc="Castellan with the recorder extra and Chromium; empty repository: the chart's image."),
+    "chromium": {"type": "string", "pattern": "^/"},
+    "workdir": strict({"sizeLimit": SIZE}, ["sizeLimit"],
+                      desc="The open part files (clear until sealed), on a memory-backed emptyDir of this size."),
+    "terminationGracePeriodSeconds": INT(10),
+    "pdb": strict({"enabled": BOOL, "maxUnavailable": INTORPCT}),
+    "resources": RES,
+    "poolKey": strict(SECRET_REF, desc="The Secret holding this region's recorder pool key (crk_...)."),
+    "linkSecrets": strict(SECRET_REF, desc="The Secret holding the link secrets file (JSON {link: secret})."),
+    "existingClaim": {**STR, "description": "This pool's own recording volume; empty: recording.volume's."},
+    "podAnnotations": LABELS, "podLabels": LABELS,
+    "nodeSelector": LABELS, "affinity": OBJ, "tolerations": ARR,
+    "priorityClassName": STR,
+    "extraEnv": ENV,
+}
 node_props = {
     "replicas": INT(0),
     "controlPlaneUrl": {"type": "string", "pattern": "^(https?://.+)?$",
@@ -215,6 +241,17 @@ schema = {
             "terminationGracePeriodSeconds": INT(0), "resources": RES, "podAnnotations": LABELS,
             "nodeSelector": LABELS, "affinity": OBJ, "tolerations": ARR,
         }, desc="The signalling gateway: wss:// to every node on the deployment's own domain."),
+        "recording": strict({
+            "enabled": BOOL,
+            "volume": strict({"existingClaim": STR, "storageClass": STR,
+                              "accessModes": {"type": "array", "items": {"enum": ["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"]}, "minItems": 1},
+                              "size": SIZE, "mountPath": {"type": "string", "pattern": "^/.+"}}),
+            "tenantKeys": strict(SECRET_REF, desc="The Secret holding the tenant keys file (required when enabled)."),
+            "signingKey": strict(SECRET_REF, desc="The Secret holding the export signing key; empty: the audit key."),
+            "pool": strict(pool_props, desc="Defaults for every recorder pool."),
+            "pools": {"type": "array", "items": {**strict({"region": STR, **pool_props}),
+                                                 "description": "One recorder pool Deployment; region required."}},
+        }, desc="Compliance recording: the control plane's recording volume and keys, one recorder pool per region."),
         "metrics": strict({
             "serviceMonitor": strict({"enabled": BOOL, "whenOperatorPresent": BOOL,
                                       "interval": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},

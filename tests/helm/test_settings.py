@@ -15,6 +15,7 @@ import pytest
 
 from signalling import settings
 from tests.helm.test_chart import EVERYTHING, component, env_of, example_values, render
+from tests.helm.test_recording import RECORDING
 
 ROOT = Path(__file__).resolve().parents[2]
 # one values set per branch of the templates that adds an env var
@@ -28,7 +29,11 @@ CASES: dict[str, dict[str, Any]] = {
                         "regions": [{"name": "eu-1", "jurisdiction": "EU",
                                      "nodeKey": {"existingSecret": "eu-1-node-key",
                                                  "publicKeys": ["A" * 42 + "E"]}}]},
+    "recording": RECORDING,
+    "recording, generated pool keys": {**RECORDING, "recording": {
+        **RECORDING["recording"], "pools": [{**pool, "poolKey": {}} for pool in RECORDING["recording"]["pools"]]}},
 }
+PROCESSES = [settings.CONTROL_PLANE, settings.NODE, settings.RECORDER_POOL]
 
 
 def _env_name(option: str) -> str:
@@ -46,12 +51,20 @@ def product_reads() -> dict[str, set[str]]:
     def names(p: argparse.ArgumentParser) -> set[str]:
         return {_env_name(o) for a in p._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
 
+    from recording.pool.__main__ import ENV as pool_env
+    from recording.pool.__main__ import parser as pool_parser
+
+    # the pool's options map to env names of their own (recording/pool/__main__.py ENV): each option has one, but
+    # --interval (a test knob)
+    options = {o for a in pool_parser()._actions for o in a.option_strings if o.startswith("--")}
+    assert options - {"--help", "--interval"} == set(pool_env)
     # CASTELLAN_OPERATOR_KEY is read from the environment directly (a secret never becomes a flag)
-    return {settings.CONTROL_PLANE: names(cp_parser) | {"CASTELLAN_OPERATOR_KEY"}, settings.NODE: names(node_parser())}
+    return {settings.CONTROL_PLANE: names(cp_parser) | {"CASTELLAN_OPERATOR_KEY"}, settings.NODE: names(node_parser()),
+            settings.RECORDER_POOL: set(pool_env.values())}
 
 
 def chart_sets() -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {settings.CONTROL_PLANE: set(), settings.NODE: set()}
+    out: dict[str, set[str]] = {process: set() for process in PROCESSES}
     for values in CASES.values():
         docs = render(values)
         for process in out:
@@ -66,13 +79,13 @@ def rendered() -> dict[str, set[str]]:
     return chart_sets()
 
 
-@pytest.mark.parametrize("process", [settings.CONTROL_PLANE, settings.NODE])
+@pytest.mark.parametrize("process", PROCESSES)
 def test_the_table_is_what_the_product_reads(process: str) -> None:
     table = {n for n, s in settings.of(process).items() if s.reader is not None}
     assert product_reads()[process] == table
 
 
-@pytest.mark.parametrize("process", [settings.CONTROL_PLANE, settings.NODE])
+@pytest.mark.parametrize("process", PROCESSES)
 def test_every_variable_the_chart_sets_is_read(process: str, rendered: dict[str, set[str]]) -> None:
     table = settings.of(process)
     unknown = rendered[process] - set(table)
@@ -83,7 +96,7 @@ def test_every_variable_the_chart_sets_is_read(process: str, rendered: dict[str,
     assert pending == sorted(n for n, s in table.items() if s.pending and s.process == process)
 
 
-@pytest.mark.parametrize("process", [settings.CONTROL_PLANE, settings.NODE])
+@pytest.mark.parametrize("process", PROCESSES)
 def test_every_setting_the_product_reads_can_be_set_by_the_chart(process: str, rendered: dict[str, set[str]]) -> None:
     for name, s in settings.of(process).items():
         if s.chart.startswith("not set:"):

@@ -147,6 +147,7 @@ castellan.io/region: {{ .name }}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- include "castellan.recording.validate" . -}}
 {{- if and (gt (int .Values.controlPlane.replicas) 1) (include "castellan.controlPlane.sqliteVolume" .) (not .Values.controlPlane.persistence.existingClaim) -}}
 {{- if has "ReadWriteOnce" .Values.controlPlane.persistence.accessModes -}}
 {{- fail "controlPlane: replicas > 1 cannot share a ReadWriteOnce SQLite volume; use one replica or a ReadWriteMany claim" -}}
@@ -363,4 +364,80 @@ http {
   mountPath: /etc/castellan/ca
   readOnly: true
 {{- end -}}
+{{- end -}}
+
+{{/* One recorder pool's effective settings: recording.pool deep-merged with the pool's own keys. */}}
+{{- define "castellan.recorderPool.merge" -}}
+{{- range $k, $v := deepCopy .root.Values.recording.pool }}{{ $_ := set $.out $k $v }}{{ end -}}
+{{- include "castellan.merge" (dict "dst" .out "src" (omit .pool "region")) -}}
+{{- end -}}
+
+{{- define "castellan.recording.claimName" -}}
+{{- default (printf "%s-recordings" (include "castellan.fullname" .)) .Values.recording.volume.existingClaim -}}
+{{- end -}}
+
+{{/*
+Recording values that cannot work, refused at template time: no tenant keys; a pool without a region, in a region
+this chart does not deploy, listed twice, with replicas < 0, without its link secrets Secret, without a client URL; pools without PostgreSQL (they write the archive into the control plane's database); pools sharing a
+ReadWriteOnce volume with the control plane.
+*/}}
+{{- define "castellan.recording.validate" -}}
+{{- $rec := .Values.recording -}}
+{{- if $rec.enabled -}}
+{{- if not $rec.tenantKeys.existingSecret -}}
+{{- fail "recording.tenantKeys.existingSecret: recording needs the tenant keys file from a Secret you create (kubectl create secret generic castellan-recording-tenant-keys --from-file=tenant-keys.json); the chart never makes or inlines tenant keys" -}}
+{{- end -}}
+{{- $regions := dict -}}
+{{- range .Values.regions }}{{ $_ := set $regions .name true }}{{ end -}}
+{{- $seen := dict -}}
+{{- $shared := false -}}
+{{- range $i, $pool := $rec.pools -}}
+{{- if not $pool.region -}}
+{{- fail (printf "recording.pools[%d]: a recorder pool needs a region (one of: %s)" $i (join ", " (keys $regions | sortAlpha))) -}}
+{{- end -}}
+{{- if not (hasKey $regions $pool.region) -}}
+{{- fail (printf "recording.pools[%d].region: %q is not one of the chart's regions (%s): a pool runs on its region's node pool" $i $pool.region (join ", " (keys $regions | sortAlpha))) -}}
+{{- end -}}
+{{- if hasKey $seen $pool.region -}}
+{{- fail (printf "recording.pools: region %q is listed twice (one pool per region; raise its replicas instead)" $pool.region) -}}
+{{- end -}}
+{{- $_ := set $seen $pool.region true -}}
+{{- $p := dict -}}
+{{- include "castellan.recorderPool.merge" (dict "root" $ "pool" $pool "out" $p) -}}
+{{- if lt (int $p.replicas) 0 -}}
+{{- fail (printf "recording.pools[%s].replicas: %v is below 0" $pool.region $p.replicas) -}}
+{{- end -}}
+{{- if not $p.linkSecrets.existingSecret -}}
+{{- fail (printf "recording.pools[%s].linkSecrets.existingSecret: the pool reads the link secrets of the meetings it may record from a Secret you manage (JSON {link: secret}); the control plane never has them" $pool.region) -}}
+{{- end -}}
+{{- if not $p.clientUrl -}}
+{{- fail (printf "recording.pools[%s].clientUrl: the pool opens the recorder page there; recorder mode is a development-build flag for now, so it must serve a development build of the client (docs/recording.md)" $pool.region) -}}
+{{- end -}}
+{{- if not $p.existingClaim -}}{{- $shared = true -}}{{- end -}}
+{{- end -}}
+{{- if and $rec.pools (not (include "castellan.database.secretName" .)) -}}
+{{- fail "recording.pools: recorder pools write the archive into the control plane's database, which must be PostgreSQL (controlPlane.database.url or existingSecret); SQLite lives on the control plane's own volume" -}}
+{{- end -}}
+{{- if and $shared (not $rec.volume.existingClaim) (not (has "ReadWriteMany" $rec.volume.accessModes)) -}}
+{{- fail "recording.volume.accessModes: recorder pools without existingClaim mount the control plane's recording volume, so it must be ReadWriteMany (or give each pool its own existingClaim)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the Secret holding a pool's key: (dict "root" $ "pool" $p "region" $name) with $p merged. */}}
+{{- define "castellan.recorderPool.keySecretName" -}}
+{{- default (printf "%s-recorder-%s" (include "castellan.fullname" .root | trunc 37 | trimSuffix "-") .region) .pool.poolKey.existingSecret -}}
+{{- end -}}
+
+{{/* The recorder pools whose key the chart generates (no poolKey.existingSecret), as a list of region names. */}}
+{{- define "castellan.recorderPool.generatedKeys" -}}
+{{- $out := list -}}
+{{- if .Values.recording.enabled -}}
+{{- range $pool := .Values.recording.pools -}}
+{{- $p := dict -}}
+{{- include "castellan.recorderPool.merge" (dict "root" $ "pool" $pool "out" $p) -}}
+{{- if not $p.poolKey.existingSecret }}{{ $out = append $out $pool.region }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $out -}}
 {{- end -}}

@@ -1,0 +1,117 @@
+"""With recording values the chart's control plane and recorder pool start and talk (issue 15): `helm template` with
+recording on (PostgreSQL, one pool with a chart-generated key), then the control plane and the pool run as local
+processes with each container's rendered args, env and volumes (tests/helm/test_chart_starts.py's Pod: Secrets'
+contents written out, read-only mounts really read-only). The control plane enrolls the generated pool key from
+its projected mount, serves the recording API from the mounted volume and tenant keys, and the pool process,
+configured only by its rendered env, announces itself with that key — for the key's region (no job: no Chromium
+is started here; tests/recording/test_recorder_pool_browser.py records a meeting through the pool process).
+
+The Secrets the operator creates (tenant keys, link secrets, export signing key) are given as the cluster would hold
+them. Deviations from a pod as in test_chart_starts.py (loopback addresses, free ports, the fieldRefs given).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.cluster import cluster as cl
+from tests.control.recording_env import TENANT_KEYS
+from tests.helm.test_chart import env_of, named, render
+from tests.helm.test_chart_starts import HOST, Pod, _root_mounts
+from tests.support.ports import free_port
+from tests.support.processes import Proc
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
+
+
+def _ed25519_pem() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                      serialization.NoEncryption())
+
+
+def _secret(name: str, data: dict[str, bytes]) -> dict[str, Any]:
+    """A Secret the operator created in the cluster (kubectl create secret generic ...)."""
+    return {"kind": "Secret", "metadata": {"name": name},
+            "data": {k: base64.b64encode(v).decode() for k, v in data.items()}}
+
+
+def test_the_control_plane_enrolls_the_generated_pool_key_and_the_pool_announces_with_it(
+        tmp_path: Path, pg_url: str) -> None:
+    if (reason := _root_mounts()) is not None:
+        pytest.skip(reason)
+    values = {
+        "controlPlane": {"database": {"url": pg_url}},
+        "regions": [{"name": "eu-1", "jurisdiction": "EU"}, {"name": "us-1", "jurisdiction": "US"}],
+        "recording": {"enabled": True, "volume": {"accessModes": ["ReadWriteMany"]},
+                      "tenantKeys": {"existingSecret": "castellan-recording-tenant-keys"},
+                      "signingKey": {"existingSecret": "castellan-recording-signing-key"},
+                      "pool": {"clientUrl": "http://127.0.0.1:9/"},
+                      "pools": [{"region": "eu-1", "linkSecrets": {"existingSecret": "castellan-link-secrets-eu-1"}}]},
+    }
+    tenant_keys = {t: {"id": i, "key": base64.b64encode(k).decode()} for t, (i, k) in TENANT_KEYS.items()}
+    docs = render(values) + [
+        _secret("castellan-recording-tenant-keys", {"tenant-keys.json": json.dumps(tenant_keys).encode()}),
+        _secret("castellan-recording-signing-key", {"recording-signing-key.pem": _ed25519_pem()}),
+        _secret("castellan-link-secrets-eu-1", {"link-secrets.json": b"{}"}),
+    ]
+    generated = base64.b64decode(named(docs, "Secret", "castellan-recorder-eu-1")["data"]["pool-key"]).decode()
+    procs = cl.Processes()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CASTELLAN_")}
+    try:
+        redis_proc = procs.add(cl.RedisProc(tmp_path / "redis", free_port()))
+        redis_proc.start()
+        refs = {"CASTELLAN_REDIS_URL": redis_proc.url, "CASTELLAN_DATABASE_URL": pg_url}
+        cp_pod = Pod(docs, named(docs, "Deployment", "castellan-control-plane"), tmp_path / "cp")
+        cp_port = free_port()
+        cp_url = f"http://{HOST}:{cp_port}"
+        cp_env = cp_pod.env({"CASTELLAN_HOST": HOST, "CASTELLAN_PORT": str(cp_port), "CASTELLAN_PUBLIC_URL": cp_url},
+                            refs)
+        # the keys are files in read-only Secret mounts, the volume a writable mount
+        for name in ("CASTELLAN_RECORDING_TENANT_KEYS", "CASTELLAN_RECORDING_SIGNING_KEY"):
+            assert Path(cp_env[name]).parent in cp_pod.read_only and Path(cp_env[name]).is_file(), name
+        assert Path(cp_env["CASTELLAN_RECORDER_POOL_KEY_DIR"]) in cp_pod.read_only
+        assert (Path(cp_env["CASTELLAN_RECORDER_POOL_KEY_DIR"]) / "eu-1" / "pool-key").read_text() == generated
+        cp = procs.add(Proc("control-plane", cp_pod.argv(), tmp_path / "cp.log", env={**clean, **cp_env}))
+        assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 60), cp.tail()
+
+        operator = (Path(cp_env["CASTELLAN_DB"]).parent / "operator.key").read_text().strip()
+        op = {"Authorization": f"Bearer {operator}"}
+        (key,) = httpx.get(f"{cp_url}/v1/recorder-pool-keys", headers=op).json()["keys"]
+        assert key["region"] == "eu-1" and generated.startswith(f"crk_{key['key_id']}.") and not key["revoked"]
+        # the recording API is configured (the volume and the tenant keys from their mounts)
+        assert httpx.post(f"{cp_url}/v1/tenants", json={"tenant": "acme", "name": "ACME", "jurisdiction": "EU"},
+                          headers=op).status_code == 201
+        r = httpx.get(f"{cp_url}/v1/tenants/acme/recordings", headers=op)
+        assert r.status_code == 200 and r.json()["recordings"] == [], r.text
+
+        pool_pod = Pod(docs, named(docs, "Deployment", "castellan-recorder-eu-1"), tmp_path / "pool")
+        pool_id = "castellan-recorder-eu-1-6c9d4f7b8-x2k9q"
+        pool_env = pool_pod.env({"CASTELLAN_RECORDER_POOL_ID": pool_id, "CASTELLAN_CONTROL_PLANE_URL": cp_url}, refs)
+        assert Path(pool_env["CASTELLAN_RECORDER_POOL_KEY_FILE"]).read_text() == generated
+        assert env_of(pool_pod.container)["CASTELLAN_RECORDER_WORKDIR"]["value"] == "/var/lib/castellan/recorder"
+        pool = procs.add(Proc("recorder-pool", pool_pod.argv(), tmp_path / "pool.log", env={**clean, **pool_env}))
+        registry = redis.Redis.from_url(redis_proc.url, decode_responses=True)
+
+        def announced() -> dict[str, Any] | None:
+            found = [str(k) for k in registry.keys("*recorder_pool*") if str(k).endswith(pool_id)]
+            return json.loads(str(registry.get(found[0]) or "null")) if found else None
+
+        doc = cl.wait_until(announced, 60)
+        assert doc, procs.logs()
+        assert doc["region"] == "eu-1" and doc["key_id"] == key["key_id"] and doc["capacity"] == 2
+        assert pool.alive(), pool.tail()
+    except BaseException:
+        print(procs.logs())
+        raise
+    finally:
+        procs.stop_all()
