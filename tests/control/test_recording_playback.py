@@ -14,14 +14,11 @@ from typing import Any
 
 import pytest
 
-from recording.archive import Archive, Recording
+from recording.archive import Recording
 from recording.envelope import CHUNK
-from recording.store import LocalVolumeStore, TenantVault
-from residency.db import Database
 from signalling.control import playtickets
 from tests.control.cp_env import Env, make_env
-from tests.control.recording_env import record, with_recording
-from tests.recording.archive_world import TENANT_KEYS
+from tests.control.recording_env import add_file, record, with_recording
 
 BIG = "p-alice-cam-video.webm"
 
@@ -43,16 +40,10 @@ def _accesses(env: Env, tenant: str = "acme") -> list[Any]:
 
 def _with_video(env: Env, rec: Recording, size: int) -> bytes:
     """A video file of `size` bytes added to the recording as the recorder stores one (several envelope chunks)."""
-    assert env.config.recording_volume is not None
     body = os.urandom(size)
     src = env.tmp / BIG
     src.write_bytes(body)
-    db = Database(env.config.database())
-    try:
-        archive = Archive(db, TenantVault(LocalVolumeStore(env.config.recording_volume), TENANT_KEYS))
-        archive.store_file("acme", rec.id, BIG, src, "video", "recorder:r-eu", participant="p-alice", codec="vp8")
-    finally:
-        db.close()
+    add_file(env.config, rec, src, "video", participant="p-alice", codec="vp8")
     return body
 
 
