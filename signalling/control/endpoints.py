@@ -300,7 +300,7 @@ ENDPOINTS: list[Endpoint] = [
              "Content-Range; 416 for any other range); no admin key: the ticket is the credential",
              "recording-playback", auth="ticket", path_params={**TRF, "ticket": s.PLAY_TICKET},
              ok={200: {"type": "string", "format": "binary"}, 206: {"type": "string", "format": "binary"}},
-             errors=(404, 410, 416), content_type="video/webm",
+             errors=(404, 410, 416, 503), content_type="video/webm",
              content_types=("audio/webm", "video/x-matroska", "audio/x-matroska")),
     Endpoint("GET", "/v1/tenants/{tenant}/recording-subjects/{participant}/export", rh.export_subject,
              "GDPR access: everything held about one participant (their tracks, their chat and timeline lines, "

@@ -5,6 +5,7 @@ the action with the key's identity as the actor."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from recording.archive import RecordingError
+from recording.envelope import EnvelopeError
 
 from . import specs
 from .byteranges import RangeNotSatisfiable, byte_range
@@ -160,8 +162,13 @@ async def recording_media(request: Request, p: Params) -> Response:
     headers = {**MEDIA_HEADERS, "Content-Length": str(last - first + 1)}
     if wanted is not None:
         headers["Content-Range"] = f"bytes {first}-{last}/{f.size}"
+    chunks = rec.media(t, rid, name, first, last)
+    try:  # the first piece before the status line: a missing or altered object is a clear 503, not a cut body
+        head = await asyncio.to_thread(next, chunks, b"")
+    except (EnvelopeError, OSError) as e:
+        raise ApiError(503, "recording_unreadable", f"{name} of {rid} cannot be opened: {e}") from None
     # a sync iterator: Starlette runs it in a worker thread, so decryption stays off the event loop
-    return StreamingResponse(rec.media(t, rid, name, first, last), status_code=206 if wanted else 200,
+    return StreamingResponse(itertools.chain([head], chunks), status_code=206 if wanted is not None else 200,
                              media_type=media_type(f), headers=headers)
 
 

@@ -193,3 +193,20 @@ def test_without_a_recording_volume_the_media_endpoint_says_so(tmp_path: Path) -
         assert (r.status_code, r.json()["error"]) == (404, "recording_not_configured")
     finally:
         env.control.close()
+
+
+def test_an_altered_sealed_file_is_a_503_with_no_plaintext_and_tickets_stay_out_of_the_access_log(renv: Env) -> None:
+    from signalling.control.accesslog import redact
+
+    rec = record(renv.config, renv.tmp, "board", {"p-alice": "Alice"})
+    url = _ticket(renv, rec, "p-alice-audio.webm").json()["url"]
+    ticket = url.rsplit("/", 1)[1]
+    assert ticket not in redact(url) and redact(url).endswith("/media/<redacted>")  # access log: no ticket
+    assert renv.config.recording_volume is not None
+    sealed = renv.config.recording_volume / "acme" / rec.id / "p-alice-audio.webm"
+    body = bytearray(sealed.read_bytes())
+    body[40] ^= 0x01  # inside the first chunk's ciphertext
+    sealed.write_bytes(bytes(body))
+    r = renv.client.get(url)
+    assert (r.status_code, r.json()["error"]) == (503, "recording_unreadable"), r.text
+    assert _plain(renv, rec, "p-alice-audio.webm")[:64] not in r.content
