@@ -25,7 +25,7 @@ function people(participants) {
 }
 
 const PLAYABLE = new Set(['audio', 'video']);
-let playing = null;  // {ctx, r, f, media, renewed}
+let playing = null;  // {ctx, r, f, media, renewed, userPaused}
 
 async function ticket(ctx, r, f) {
   return ctx.api.json('POST', `${base(ctx)}/recordings/${enc(r.id)}/files/${enc(f.name)}/play`, {});
@@ -55,7 +55,10 @@ async function renew(ev) {
   try {
     const t = await ticket(p.ctx, p.r, p.f);
     if (playing !== p) return;
-    p.media.addEventListener('loadedmetadata', () => { p.media.currentTime = at; }, { once: true });
+    p.media.addEventListener('loadedmetadata', () => {
+      p.media.currentTime = at;
+      if (!p.userPaused) p.media.play().catch(() => { /* its controls are there */ });
+    }, { once: true });
     p.media.src = t.url;
   } catch (e) {
     $('player-error').textContent = e.message;
@@ -81,7 +84,10 @@ async function play(ctx, r, f) {
   });
   media.addEventListener('error', renew);
   media.addEventListener('playing', () => { if (playing) playing.renewed = false; });
-  playing = { ctx, r, f, media, renewed: false };
+  // what the admin wants, apart from what an error does to the element: a renewed ticket resumes only a playback
+  media.addEventListener('play', () => { if (playing) playing.userPaused = false; });
+  media.addEventListener('pause', () => { if (playing && !media.error && !media.ended) playing.userPaused = true; });
+  playing = { ctx, r, f, media, renewed: false, userPaused: false };
   replace($('player-media'), media);
   media.src = t.url;
   if (!dialog.open) dialog.showModal();

@@ -139,6 +139,8 @@ class Recordings:
                 "expires_at": t.expires_at, "content_type": media_type(f), "kind": f.kind, "size": f.size}
 
     def check_ticket(self, tenant: str, rec: str, name: str, ticket: str) -> playtickets.PlayTicket:
+        if tenant not in self.archive.vault.keys:  # no key, no ticket was ever minted for this tenant
+            raise ApiError(403, "invalid_ticket", "not a play ticket of this tenant")
         try:
             return playtickets.check(self._ticket_key(tenant), ticket, tenant, rec, name, self.clock())
         except playtickets.TicketRefused as e:

@@ -450,3 +450,20 @@ def test_a_recorded_video_plays_in_the_console_under_a_hold_without_the_key_in_a
         grants = [x for x in stack.env.residency.audit.tenant_records("acme") if x.kind == "recording.accessed"]
         assert [(g.data["file"], g.data["purpose"]) for g in grants] == [(clip.name, "play")]
         assert grants[0].actor.startswith("admin-key:")
+        # a ticket that has expired by the time the player fetches (a long pause, then a seek): refused (410),
+        # the page gets one new ticket (a second grant, audited) and plays on from the new URL
+        import time
+
+        from signalling.control.playtickets import TTL
+
+        assert stack.env.control.recordings is not None
+        minted = iter([time.time() - TTL - 60])  # the next ticket is minted already expired
+        stack.env.control.recordings.clock = lambda: next(minted, time.time())
+        media.clear()
+        page.click(f"{row} button[data-file='{clip.name}']")
+        state = wait_until(playing, 60, 0.2)
+        assert state, (text(page, "#player-error"), media)
+        assert [status for _, status, _ in media][0] == 410 and 206 in [status for _, status, _ in media], media
+        assert text(page, "#player-error") == ""
+        grants = [x for x in stack.env.residency.audit.tenant_records("acme") if x.kind == "recording.accessed"]
+        assert len(grants) == 3 and len({g.data["ticket"] for g in grants}) == 3
