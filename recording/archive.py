@@ -42,6 +42,14 @@ class Held(RecordingError):
         self.holds = holds
 
 
+class SubjectHeld(Held):
+    def __init__(self, participant: str, holds: list[LegalHold]) -> None:
+        super().__init__(participant, holds)
+        self.message = (f"participant {participant} is in recordings under legal hold "
+                        f"({', '.join(h.id for h in holds)}); nothing was erased")
+        self.args = (f"{self.code}: {self.message}",)
+
+
 @dataclass(frozen=True)
 class StoredFile:
     name: str
@@ -201,6 +209,20 @@ class Archive:
         self._audit("recording.accessed", actor, tenant, recording=rec_id, file=name)
         return self.vault.get(tenant, f"{rec_id}/{name}")
 
+    def grant_play(self, tenant: str, rec_id: str, name: str, actor: str, ticket: str,
+                   expires_at: float) -> StoredFile:
+        """A playback of one media file granted (the admin API's play ticket): audited once per ticket, before a
+        byte is served; the player's range requests under that ticket are this one access."""
+        rec = self.get(tenant, rec_id)
+        f = next((x for x in rec.files if x.name == name), None)
+        if f is None:
+            raise RecordingError("not_found", f"recording {rec_id} has no file {name!r}")
+        if f.kind not in ("audio", "video"):
+            raise RecordingError("not_playable", f"{name} is {f.kind}, not audio or video: export it instead")
+        self._audit("recording.accessed", actor, tenant, recording=rec_id, file=name, purpose="play", ticket=ticket,
+                    expires_at=expires_at)
+        return f
+
     # ------------------------------------------------------------------------------------------------ holds
 
     def holds(self, tenant: str, active_only: bool = True) -> list[LegalHold]:
@@ -325,6 +347,19 @@ class Archive:
         (dest / "audit.json").write_text(json.dumps(audit, indent=1, sort_keys=True))
         (dest / "index.json").write_text(json.dumps(out, indent=1, sort_keys=True))
         return out
+
+    def subject_erase_unheld(self, tenant: str, participant: str, actor: str) -> dict[str, list[str]]:
+        """The admin API's erasure: all of it or nothing. While a hold covers any recording of the participant it
+        is refused (`Held`, naming the holds; the refusal audited as `recording.subject_erase_refused`), else it is
+        `subject_erase` (a hold placed in between still keeps what it covers: `subject_erase` checks again)."""
+        holds = self.holds(tenant)
+        held = {h.id: h for r in self._all(tenant) if participant in r.participants
+                for h in blocking(r.facts(), holds)}
+        if held:
+            self._audit("recording.subject_erase_refused", actor, tenant, participant=participant,
+                        holds=sorted(held))
+            raise SubjectHeld(participant, [held[k] for k in sorted(held)])
+        return self.subject_erase(tenant, participant, actor)
 
     def subject_erase(self, tenant: str, participant: str, actor: str) -> dict[str, list[str]]:
         """Erase one participant from every recording no hold covers: their tracks deleted, their chat and

@@ -18,7 +18,12 @@ function status(message, bad = false) {
   s.classList.toggle('bad', bad);
 }
 
+function closePlayer() {  // a recording plays only while its section is shown and someone is signed in
+  if ($('player').open) $('player').close();
+}
+
 async function show() {
+  closePlayer();
   const name = (location.hash || '#regions').slice(1);
   const section = SECTIONS[name] ? name : 'regions';
   for (const id of Object.keys(SECTIONS)) $(id).hidden = id !== section;
@@ -36,6 +41,7 @@ async function show() {
 }
 
 function signOut(message = '') {
+  closePlayer();
   sessionStorage.removeItem(STORE);
   ctx = null;
   $('console-view').hidden = true;

@@ -1,7 +1,12 @@
 // Recordings: the tenant's compliance recordings (meeting, link, regions, participants, times, files), its policy
-// and retention, legal holds (place, release), deletion (refused while a hold covers it) and the signed export
-// package (a tar: extract it, then `castellan recording verify DIR --public-key KEY`). Every action is audited by
-// the archive, with this key as the actor.
+// and retention, legal holds (place, release), deletion (refused while a hold covers it), playback of an audio or
+// video file, and the signed export package (a tar: extract it, then `castellan recording verify DIR
+// --public-key KEY`). Every action is audited by the archive, with this key as the actor.
+//
+// Playback: a <video>/<audio> element cannot send the Bearer key, and the key never goes in a URL. So Play asks
+// the API (with the key) for a play ticket — one file, this tenant, minutes; the grant is audited — and gives the
+// element the ticket's same-origin media URL, which it fetches and seeks in with Range requests. The browser
+// streams the file: nothing is held whole in memory, as fetching it into a Blob would.
 import { enc } from './api.js';
 import { $, el, replace } from './dom.js';
 import { iso } from './format.js';
@@ -19,8 +24,81 @@ function people(participants) {
   return names.length ? names.join(', ') : '—';
 }
 
-function files(list) {
-  return el('ul', { class: 'plain' }, list.map((f) => el('li', {}, `${f.name} · ${f.kind} · ${size(f.size)}`)));
+const PLAYABLE = new Set(['audio', 'video']);
+let playing = null;  // {ctx, r, f, media, renewed, userPaused}
+
+async function ticket(ctx, r, f) {
+  return ctx.api.json('POST', `${base(ctx)}/recordings/${enc(r.id)}/files/${enc(f.name)}/play`, {});
+}
+
+function stopPlayer() {
+  if (!playing) return;
+  const { media } = playing;
+  playing = null;
+  media.pause();
+  media.removeAttribute('src');  // stop fetching: the ticket is not used again
+  media.load();
+  replace($('player-media'));
+}
+
+// A ticket lasts minutes; a long playback (or a seek after a pause) may outlive it: one new ticket, then resume
+// where the player was. A second failure in a row is shown, not retried.
+async function renew(ev) {
+  const p = playing;
+  if (!p || ev.target !== p.media) return;
+  if (p.renewed) {
+    $('player-error').textContent = `This file cannot be played here (${p.media.error ? `media error ${p.media.error.code}` : 'error'}). Export the recording to keep it.`;
+    return;
+  }
+  p.renewed = true;
+  const at = p.media.currentTime;
+  try {
+    const t = await ticket(p.ctx, p.r, p.f);
+    if (playing !== p) return;
+    p.media.addEventListener('loadedmetadata', () => {
+      p.media.currentTime = at;
+      if (!p.userPaused) p.media.play().catch(() => { /* its controls are there */ });
+    }, { once: true });
+    p.media.src = t.url;
+  } catch (e) {
+    $('player-error').textContent = e.message;
+  }
+}
+
+async function play(ctx, r, f) {
+  stopPlayer();
+  const dialog = $('player');
+  $('player-title').textContent = `${f.name} (${f.kind}) · ${r.meeting}`;
+  $('player-note').textContent = `Recording ${r.id}; played from the tenant's vault. This playback is recorded in the audit log.`;
+  $('player-error').textContent = '';
+  let t;
+  try {
+    t = await ticket(ctx, r, f);
+  } catch (e) {
+    ctx.status(e.message, true);
+    return;
+  }
+  const media = el(t.kind === 'video' ? 'video' : 'audio', {
+    controls: true, preload: 'auto', 'aria-label': `${f.kind === 'video' ? 'Video' : 'Audio'} of ${f.participant || 'the meeting'}: ${f.name}`,
+    'data-file': f.name,
+  });
+  media.addEventListener('error', renew);
+  media.addEventListener('playing', () => { if (playing) playing.renewed = false; });
+  // what the admin wants, apart from what an error does to the element: a renewed ticket resumes only a playback
+  media.addEventListener('play', () => { if (playing) playing.userPaused = false; });
+  media.addEventListener('pause', () => { if (playing && !media.error && !media.ended) playing.userPaused = true; });
+  playing = { ctx, r, f, media, renewed: false, userPaused: false };
+  replace($('player-media'), media);
+  media.src = t.url;
+  if (!dialog.open) dialog.showModal();
+  media.focus();
+  media.play().catch(() => { /* the browser wants a press on the player's own Play: its controls are there */ });
+}
+
+function files(ctx, r) {
+  return el('ul', { class: 'plain' }, r.files.map((f) => el('li', {}, `${f.name} · ${f.kind} · ${size(f.size)}`,
+    PLAYABLE.has(f.kind) ? el('button', { type: 'button', class: 'play', 'data-file': f.name,
+      'aria-label': `Play ${f.name} of ${r.meeting}`, onclick: () => play(ctx, r, f) }, 'Play') : null)));
 }
 
 function download(blob, name) {
@@ -81,7 +159,7 @@ function recordingRow(ctx, r) {
     el('td', {}, people(r.participants)),
     el('td', {}, iso(r.started_at)),
     el('td', {}, r.ended_at === null ? 'Recording' : iso(r.ended_at)),
-    el('td', {}, files(r.files)),
+    el('td', {}, files(ctx, r)),
     el('td', { class: 'rec-actions' }, held,
       el('button', { type: 'button', 'aria-label': `Export ${r.id}`, onclick: () => exportRecording(ctx, r) }, 'Export'),
       el('button', { type: 'button', class: 'danger', 'aria-label': `Delete ${r.id}`,
@@ -114,6 +192,9 @@ async function refresh(ctx) {
 }
 
 export async function render(ctx) {
+  stopPlayer();
+  $('player').onclose = stopPlayer;
+  $('player-close').onclick = () => $('player').close();
   $('rec-verdict').textContent = '';
   $('rec-policy-error').textContent = '';
   $('hold-error').textContent = '';

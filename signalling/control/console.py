@@ -5,7 +5,8 @@ It signs in with a tenant admin key (or the operator key) that the page keeps in
 sends as `Authorization: Bearer` to the same admin API the CLI uses: no cookie is ever set, so another site's
 form or script cannot act with the admin's authority (no CSRF), and the API answers no cross-origin reads. The
 policy is stricter than the meeting page's: `connect-src 'self'` (the console talks to the control plane only),
-no media, no frames, and the page may not be framed (clickjacking)."""
+`media-src 'self'` (a recording played from the control plane under a play ticket, nothing else), no frames, and
+the page may not be framed (clickjacking)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .release import read_client
 CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 PAGE = "console.html"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "media-src 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 _TYPES = {".js": "text/javascript; charset=utf-8", ".html": "text/html; charset=utf-8",
           ".css": "text/css; charset=utf-8"}

@@ -174,6 +174,8 @@ def _list(key: str, item: JSONObject) -> JSONObject:
 T = {"tenant": s.TENANT_ID}
 TL = {"tenant": s.TENANT_ID, "link": s.LINK_ID}
 TR = {"tenant": s.TENANT_ID, "recording": s.RECORDING_ID}
+TRF = {**TR, "file": s.RECORDING_FILE}
+TP = {"tenant": s.TENANT_ID, "participant": s.PARTICIPANT_ID}
 
 # compliance recordings (recording_handlers.py); no archive configured: 404 recording_not_configured
 _STRS: JSONObject = {"type": "array", "items": {"type": "string"}}
@@ -194,6 +196,11 @@ RECORDING = _object(
      "gaps": {"type": "integer", "description": "recorder replacements mid-meeting"},
      "held_by": {**_STRS, "description": "active legal holds covering it: deletion is refused while any"}},
 )
+PLAY_TICKET = _object(["ticket", "url", "expires_at", "content_type", "kind", "size"], {
+    "ticket": {"type": "string", "description": "the ticket's id, as the audit record names it"},
+    "url": {"type": "string", "description": "the media URL (same origin) to give the element's src"},
+    "expires_at": {"type": "integer", "description": "Unix s"}, "content_type": {"type": "string"},
+    "kind": {"type": "string", "enum": ["audio", "video"]}, "size": {"type": "integer"}})
 RECORDING_POLICY = _object(["policy", "retention_days"],
                            {"policy": {"enum": ["off", "allowed", "required"]},
                             "retention_days": {"type": "integer", "description": "0: keep until deleted"}})
@@ -283,6 +290,30 @@ ENDPOINTS: list[Endpoint] = [
              "The recording's signed export package as a tar (extract it, then `castellan recording verify DIR "
              "--public-key KEY`); audited", "recordings", auth="admin", path_params=TR,
              ok={200: {"type": "string"}}, errors=(404, 503), content_type="application/x-tar"),
+    Endpoint("POST", "/v1/tenants/{tenant}/recordings/{recording}/files/{file}/play", rh.play_recording_file,
+             "A play ticket for one audio or video file of a recording: its media URL, for a <video>/<audio> "
+             "element, answers for that file only, for 15 minutes (audited: recording.accessed, purpose play; "
+             "legal holds do not stop playback)", "recordings", auth="admin", path_params=TRF, body=s.EMPTY,
+             ok={201: PLAY_TICKET}, errors=(404, 422, 503)),
+    Endpoint("GET", "/v1/tenants/{tenant}/recordings/{recording}/files/{file}/media/{ticket}", rh.recording_media,
+             "The file's plaintext for a play ticket, whole or one byte range (Range: bytes=first-last → 206 with "
+             "Content-Range; 416 for any other range); no admin key: the ticket is the credential",
+             "recording-playback", auth="ticket", path_params={**TRF, "ticket": s.PLAY_TICKET},
+             ok={200: {"type": "string", "format": "binary"}, 206: {"type": "string", "format": "binary"}},
+             errors=(404, 410, 416, 503), content_type="video/webm",
+             content_types=("audio/webm", "video/x-matroska", "audio/x-matroska")),
+    Endpoint("GET", "/v1/tenants/{tenant}/recording-subjects/{participant}/export", rh.export_subject,
+             "GDPR access: everything held about one participant (their tracks, their chat and timeline lines, "
+             "the audit records naming them) as a tar; audited (recording.subject_exported)", "recordings",
+             auth="admin", path_params=TP, ok={200: {"type": "string"}}, errors=(404, 503),
+             content_type="application/x-tar"),
+    Endpoint("POST", "/v1/tenants/{tenant}/recording-subjects/{participant}/erase", rh.erase_subject,
+             "GDPR erasure: one participant out of every recording (tracks deleted, chat and timeline lines "
+             "removed); refused whole (409 legal_hold, naming the holds) while a hold covers any of them; audited",
+             "recordings", auth="admin", path_params=TP, body=s.EMPTY,
+             ok={200: _object(["participant", "erased", "kept"], {"participant": {"type": "string"},
+                                                                  "erased": _STRS, "kept": _STRS})},
+             errors=(404, 409, 503)),
     Endpoint("GET", "/v1/tenants/{tenant}/recording-policy", rh.get_recording_policy,
              "The tenant's recording policy and retention", "recordings", auth="admin", path_params=T,
              ok={200: RECORDING_POLICY}, errors=(404,)),

@@ -40,7 +40,7 @@ def _operation(ep: Endpoint) -> JSONObject:
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ep.body.name}"}}},
         }
     responses: dict[str, JSONObject] = {
-        str(code): {"description": "OK", "content": {ep.content_type: {"schema": schema}}}
+        str(code): {"description": "OK", "content": {t: {"schema": schema} for t in (ep.content_type, *ep.content_types)}}
         for code, schema in ep.ok.items()
     }
     for code in ep.error_codes():

@@ -8,12 +8,14 @@ from __future__ import annotations
 import shutil
 import tarfile
 import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from recording import settings
-from recording.archive import Archive, Held, Recording, RecordingError
+from recording.archive import Archive, Held, Recording, RecordingError, StoredFile
 from recording.config import load_tenant_keys
 from recording.envelope import EnvelopeError
 from recording.holds import HoldScope, LegalHold, blocking
@@ -21,12 +23,22 @@ from recording.policy import RecordingPolicy
 from recording.store import LocalVolumeStore, TenantVault
 from residency.db import Database
 
+from . import playtickets
+from .byteranges import window
 from .config import ControlConfig
 from .errors import ApiError
 from .jsontypes import JSONObject
 
 # the archive's refusal codes (RecordingError) and their HTTP statuses; anything else is a bad request
-STATUS = {"not_found": 404, "legal_hold": 409, "recording_off": 422, "link_cannot_loosen": 422}
+STATUS = {"not_found": 404, "legal_hold": 409, "recording_off": 422, "link_cannot_loosen": 422,
+          "not_playable": 422}
+# what a media element is told a recorded file is (recording/muxer.py writes WebM, H.264 in Matroska)
+MEDIA_TYPES = {(".webm", "video"): "video/webm", (".webm", "audio"): "audio/webm",
+               (".mkv", "video"): "video/x-matroska", (".mkv", "audio"): "audio/x-matroska"}
+
+
+def media_type(f: StoredFile) -> str:
+    return MEDIA_TYPES.get((Path(f.name).suffix.lower(), f.kind), "application/octet-stream")
 
 
 def api_error(e: RecordingError) -> ApiError:
@@ -53,9 +65,10 @@ def recording_json(r: Recording, holds: list[LegalHold]) -> JSONObject:
 class Recordings:
     """The archive's admin operations, one method each (the handlers check who may call them)."""
 
-    def __init__(self, archive: Archive, signer: Ed25519PrivateKey) -> None:
+    def __init__(self, archive: Archive, signer: Ed25519PrivateKey, clock: Callable[[], float] = time.time) -> None:
         self.archive = archive
         self.signer = signer
+        self.clock = clock
 
     def listing(self, tenant: str, actor: str) -> list[JSONObject]:
         holds = self.archive.holds(tenant)
@@ -110,6 +123,64 @@ class Recordings:
         except BaseException:
             discard(work)
             raise
+
+    # -- playback (playtickets.py) ----------------------------------------------------------------------------
+    def _ticket_key(self, tenant: str) -> bytes:
+        if tenant not in self.archive.vault.keys:
+            raise ApiError(503, "recording_key_unavailable", f"no recording key is configured for tenant {tenant}")
+        return playtickets.ticket_key(self.archive.vault.keys[tenant][1])
+
+    def play_ticket(self, tenant: str, rec: str, name: str, key_id: str, actor: str) -> JSONObject:
+        """A ticket to play one file, its grant audited by the archive (who, which file, which ticket)."""
+        key = self._ticket_key(tenant)
+        ticket, t = playtickets.mint(key, tenant, rec, name, key_id, self.clock())
+        f = self.archive.grant_play(tenant, rec, name, actor, t.id, t.expires_at)
+        return {"ticket": t.id, "url": f"/v1/tenants/{tenant}/recordings/{rec}/files/{name}/media/{ticket}",
+                "expires_at": t.expires_at, "content_type": media_type(f), "kind": f.kind, "size": f.size}
+
+    def check_ticket(self, tenant: str, rec: str, name: str, ticket: str) -> playtickets.PlayTicket:
+        if tenant not in self.archive.vault.keys:  # no key, no ticket was ever minted for this tenant
+            raise ApiError(403, "invalid_ticket", "not a play ticket of this tenant")
+        try:
+            return playtickets.check(self._ticket_key(tenant), ticket, tenant, rec, name, self.clock())
+        except playtickets.TicketRefused as e:
+            raise ApiError(e.status, e.code, e.message) from None
+
+    def media_file(self, tenant: str, rec: str, name: str) -> StoredFile:
+        """A recording's audio or video file (what a ticket may play); a deleted one is not found."""
+        f = next((x for x in self.archive.get(tenant, rec).files if x.name == name), None)
+        if f is None or f.kind not in ("audio", "video"):
+            raise ApiError(404, "not_found", f"recording {rec} has no media file {name!r}")
+        return f
+
+    def media(self, tenant: str, rec: str, name: str, first: int, last: int) -> Iterator[bytes]:
+        """Bytes first..last (inclusive) of a granted file's plaintext (the caller checked the ticket): every
+        chunk authenticated before it is served (envelope.py), the ones before `first` opened and dropped."""
+        return window(self.archive.vault.get(tenant, f"{rec}/{name}"), first, last)
+
+    # -- GDPR (the CLI's subject-export and subject-erase) ---------------------------------------------------
+    def subject_export_tar(self, tenant: str, participant: str, actor: str) -> Path:
+        """What `castellan recording subject-export` writes, as one tar (one directory `subject-<participant>/`)
+        in a new private temporary directory the caller removes (`discard`)."""
+        work = Path(tempfile.mkdtemp(prefix="castellan-subject-"))  # mode 0700: plaintext media and chat
+        name = f"subject-{participant}"
+        try:
+            self.archive.subject_export(tenant, participant, work / name, actor)
+            out = work / f"{name}.tar"
+            with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
+                tar.add(work / name, arcname=name)
+            shutil.rmtree(work / name)
+            return out
+        except EnvelopeError as e:
+            discard(work)
+            raise ApiError(503, "recording_key_unavailable", f"the tenant's recording key cannot be used: {e}") from None
+        except BaseException:
+            discard(work)
+            raise
+
+    def subject_erase(self, tenant: str, participant: str, actor: str) -> JSONObject:
+        out = self.archive.subject_erase_unheld(tenant, participant, actor)
+        return {"participant": participant, "erased": out["erased"], "kept": out["kept"]}
 
 
 def discard(path: Path) -> None:

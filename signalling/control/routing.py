@@ -35,13 +35,14 @@ class Endpoint:
     handler: Handler
     summary: str
     tag: str
-    auth: str | None = None  # "admin" | "operator" | "host" | "pool" (a recorder pool key) | None
+    auth: str | None = None  # "admin" | "operator" | "host" | "pool" (a recorder pool key) | "ticket" | None
     body: ObjectSpec | None = None
     path_params: dict[str, Str] = field(default_factory=dict)
     query: dict[str, Int] = field(default_factory=dict)
     ok: dict[int, JSONObject] = field(default_factory=lambda: {200: {"type": "object"}})
     errors: tuple[int, ...] = ()
     content_type: str = "application/json"
+    content_types: tuple[str, ...] = ()  # further types a success may have (a recorded file: audio or video)
 
     def parse_params(self, request: Request) -> Params:
         out = Params()
@@ -66,6 +67,6 @@ class Endpoint:
             codes.add(413)
         if self.auth in ("admin", "operator", "pool"):
             codes.update({401, 403})
-        if self.auth == "host":
+        if self.auth in ("host", "ticket"):
             codes.add(403)
         return sorted(codes)

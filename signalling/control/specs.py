@@ -123,6 +123,12 @@ SET_WEBHOOK = ObjectSpec(
 # compliance recordings (signalling/control/recordings.py, docs/recording.md)
 RECORDING_ID = Str(max_len=20, min_len=20, pattern="rec-[0-9a-f]{16}", description="recording id")
 HOLD_ID = Str(max_len=17, min_len=17, pattern="hold-[0-9a-f]{12}", description="legal hold id")
+RECORDING_FILE = Str(max_len=128, min_len=1, pattern="[A-Za-z0-9][A-Za-z0-9_-]*(\\.[A-Za-z0-9_-]+)*",
+                     description="a recording's file name, as listed (no path, no '..')")
+PLAY_TICKET = Str(max_len=80, min_len=80, pattern="[A-Za-z0-9_-]{80}",
+                  description="a play ticket (POST …/files/{file}/play): one file, one tenant, minutes")
+PARTICIPANT_ID = Str(max_len=96, min_len=1, pattern="[A-Za-z0-9_.:-]{1,96}",
+                     description="a participant id, as a recording lists it")
 RECORDING_POLICY = Enum(("off", "allowed", "required"))
 SET_RECORDING_POLICY = ObjectSpec(
     "SetRecordingPolicy",

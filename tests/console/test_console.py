@@ -396,3 +396,74 @@ def test_recordings_are_listed_held_refused_deletion_under_hold_exported_and_rel
                      "recording.hold_released", "recording.deleted"):
             assert kind in kinds, kinds
         checked(page, "recordings-deleted", errors, a11y=False)
+
+
+def test_a_recorded_video_plays_in_the_console_under_a_hold_without_the_key_in_any_url(
+        browser: Browser, tmp_path: Path) -> None:
+    from tests.control.recording_env import add_file, record, with_recording
+    from tests.recording.webm_clip import vp8_webm
+
+    with console_stack(tmp_path, configure=with_recording(tmp_path)) as stack:
+        rec = record(stack.env.config, tmp_path, "board-2026", {"p-alice": "Alice"})
+        clip = vp8_webm(tmp_path / "p-alice-cam-video.webm", seconds=4.0)
+        add_file(stack.env.config, rec, clip, "video", participant="p-alice", codec="vp8")
+        r = stack.api("POST", "/v1/tenants/acme/recording-holds",
+                      json={"scope": "meeting", "target": "board-2026", "reason": "case 12"})
+        assert r.status_code == 201, r.text  # a hold stops deletion, not playback
+        errors: list[str] = []
+        page = open_console(browser, stack.url, errors)
+        media: list[tuple[str, int, str | None]] = []
+        page.on("response", lambda res: media.append((res.url, res.status, res.request.headers.get("range")))
+                if "/media/" in res.url else None)
+        urls: list[str] = []
+        page.on("request", lambda req: urls.append(req.url))
+        sign_in(page, stack.env.admin_key)
+        page.click("a[data-tab='recordings']")
+        row = f"#recording-rows tr[data-recording='{rec.id}']"
+        page.wait_for_selector(f"{row} .held")
+        assert page.locator(f"{row} button.play").count() == 2  # audio and video; the chat and timeline are not
+        page.focus(f"{row} button[data-file='{clip.name}']")
+        page.keyboard.press("Enter")  # by keyboard
+        page.wait_for_selector("#player[open] video")
+        assert page.get_attribute("#player video", "aria-label") == f"Video of p-alice: {clip.name}"
+        assert page.evaluate("() => document.activeElement === document.querySelector('#player video')")
+
+        def playing() -> object:
+            state = page.evaluate("() => { const v = document.querySelector('#player video'); return v && "
+                                  "{t: v.currentTime, ready: v.readyState, w: v.videoWidth, err: v.error && "
+                                  "v.error.code}; }")
+            assert not state or not state["err"], state
+            return state if state and state["ready"] >= 2 and state["t"] > 1.0 else None
+
+        state = wait_until(playing, 60, 0.2)
+        assert state, page.evaluate("() => { const v = document.querySelector('#player video'); return "
+                                    "[v.currentTime, v.readyState, v.networkState, v.paused]; }")
+        assert state["w"] == 320  # a decoded frame: the decoder read the stream's size
+        # Chromium fetched it with Range from the ticket's URL; the admin key is in no URL it ever asked for
+        assert media and all(status in (200, 206) for _, status, _ in media), media
+        assert any(rng is not None and status == 206 for _, status, rng in media), media
+        assert not [u for u in urls if stack.env.admin_key in u or stack.env.admin_key.split(".")[1] in u]
+        checked(page, "recordings-playing", errors)
+        page.keyboard.press("Escape")  # the dialog closes, the player stops and goes
+        page.wait_for_selector("#player", state="hidden")
+        page.wait_for_selector("#player-media video", state="detached")
+        grants = [x for x in stack.env.residency.audit.tenant_records("acme") if x.kind == "recording.accessed"]
+        assert [(g.data["file"], g.data["purpose"]) for g in grants] == [(clip.name, "play")]
+        assert grants[0].actor.startswith("admin-key:")
+        # a ticket that has expired by the time the player fetches (a long pause, then a seek): refused (410),
+        # the page gets one new ticket (a second grant, audited) and plays on from the new URL
+        import time
+
+        from signalling.control.playtickets import TTL
+
+        assert stack.env.control.recordings is not None
+        minted = iter([time.time() - TTL - 60])  # the next ticket is minted already expired
+        stack.env.control.recordings.clock = lambda: next(minted, time.time())
+        media.clear()
+        page.click(f"{row} button[data-file='{clip.name}']")
+        state = wait_until(playing, 60, 0.2)
+        assert state, (text(page, "#player-error"), media)
+        assert [status for _, status, _ in media][0] == 410 and 206 in [status for _, status, _ in media], media
+        assert text(page, "#player-error") == ""
+        grants = [x for x in stack.env.residency.audit.tenant_records("acme") if x.kind == "recording.accessed"]
+        assert len(grants) == 3 and len({g.data["ticket"] for g in grants}) == 3

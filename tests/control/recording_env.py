@@ -39,3 +39,16 @@ def record(config: ControlConfig, tmp: Path, meeting: str, participants: dict[st
         return recorded(archive, work, meeting, participants, link=link, tenant=tenant)
     finally:
         db.close()
+
+
+def add_file(config: ControlConfig, rec: Recording, path: Path, kind: str, participant: str, codec: str,
+             tenant: str = "acme") -> None:
+    """One more track file of a recording, stored (sealed) as the recorder stores the tracks it muxed."""
+    assert config.recording_volume is not None
+    db = Database(config.database())
+    try:
+        archive = Archive(db, TenantVault(LocalVolumeStore(config.recording_volume), TENANT_KEYS))
+        archive.store_file(tenant, rec.id, path.name, path, kind, "recorder:r-eu", participant=participant,
+                           codec=codec)
+    finally:
+        db.close()

@@ -15,7 +15,8 @@ TICKET = "B" * 32
 def concrete(path: str, env: Env) -> str:
     return (path.replace("{tenant}", "acme").replace("{link}", LINK).replace("{ticket}", TICKET)
             .replace("{key_id}", "0" * 16).replace("{hold}", "hold-" + "0" * 12)
-            .replace("{recording}", "rec-" + "0" * 16).replace("{pool}", "pool-eu-1").replace("{job}", "job-" + "0" * 12))
+            .replace("{recording}", "rec-" + "0" * 16).replace("{pool}", "pool-eu-1").replace("{job}", "job-" + "0" * 12)
+            .replace("{file}", "p-alice-audio.webm").replace("{participant}", "p-alice"))
 
 
 def credentials(env: Env, ep) -> dict[str, str]:  # noqa: ANN001 - an Endpoint

@@ -5,6 +5,7 @@ every recording endpoint, and a link holder's credentials (join token, host key,
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -177,6 +178,82 @@ def test_the_export_downloaded_through_the_api_verifies_and_fails_after_one_chan
     assert bad.returncode == 1 and "altered_file" in bad.stderr, bad.stdout + bad.stderr
 
 
+def _subject_tar(env: Env, participant: str, tmp: Path) -> Path:
+    r = env.client.get(f"/v1/tenants/acme/recording-subjects/{participant}/export", headers=env.admin())
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/x-tar" and r.headers["cache-control"] == "no-store"
+    tar = tmp / f"{participant}.tar"
+    tar.write_bytes(r.content)
+    with tarfile.open(tar) as t:
+        t.extractall(tmp / "subject", filter="data")
+    return tmp / "subject" / f"subject-{participant}"
+
+
+def test_a_subjects_export_through_the_api_is_what_the_cli_writes_and_is_audited(renv: Env, tmp_path: Path) -> None:
+    both = record(renv.config, renv.tmp, "board", {"p-alice": "Alice", "p-bob": "Bob"})
+    alone = record(renv.config, renv.tmp, "standup", {"p-bob": "Bob"})
+    record(renv.config, renv.tmp, "lunch", {"p-alice": "Alice"})
+    leftovers = set(Path(tempfile.gettempdir()).glob("castellan-subject-*"))
+    out = _subject_tar(renv, "p-bob", tmp_path)
+    assert set(Path(tempfile.gettempdir()).glob("castellan-subject-*")) == leftovers  # no plaintext left behind
+    index = json.loads((out / "index.json").read_text())
+    assert index["participant"] == "p-bob"
+    assert sorted(e["recording"] for e in index["recordings"]) == sorted([both.id, alone.id])  # not "lunch"
+    for rec in (both, alone):
+        assert (out / rec.id / "p-bob-audio.webm").read_bytes() == (
+            renv.tmp / "recorder-work" / rec.id / "p-bob-audio.webm").read_bytes()
+        assert not (out / rec.id / "p-alice-audio.webm").exists()  # nobody else's track
+        chat = [json.loads(x) for x in (out / rec.id / "chat.jsonl").read_text().splitlines()]
+        assert chat and {c["from"] for c in chat} == {"p-bob"}  # only their own lines
+    assert json.loads((out / "audit.json").read_text())  # the audit records that name them
+    # the same directory the CLI writes: compare with the archive's own subject export of the same database
+    assert renv.control.recordings is not None
+    cli = renv.control.recordings.archive.subject_export("acme", "p-bob", tmp_path / "cli", "admin:cli")
+    assert cli == index
+    assert sorted(p.relative_to(tmp_path / "cli").as_posix() for p in (tmp_path / "cli").rglob("*")) == sorted(
+        p.relative_to(out).as_posix() for p in out.rglob("*"))
+    exported = _records(renv, "recording.subject_exported")
+    assert [(x.actor, x.data["participant"]) for x in exported] == [(_actor(renv), "p-bob"), ("admin:cli", "p-bob")]
+
+
+def test_a_subjects_erasure_is_refused_whole_under_a_hold_then_done_and_audited(renv: Env) -> None:
+    both = record(renv.config, renv.tmp, "board", {"p-alice": "Alice", "p-bob": "Bob"})
+    alone = record(renv.config, renv.tmp, "standup", {"p-bob": "Bob"})
+    hold = renv.client.post("/v1/tenants/acme/recording-holds", json={"scope": "participant", "target": "p-alice",
+                                                                      "reason": "tribunal 3"},
+                            headers=renv.admin()).json()["hold"]
+    sealed = {rec.id: [p.read_bytes() for p in _volume_files(renv, rec.id)] for rec in (both, alone)}
+    r = renv.client.post("/v1/tenants/acme/recording-subjects/p-bob/erase", json={}, headers=renv.admin())
+    assert (r.status_code, r.json()["error"], r.json()["holds"]) == (409, "legal_hold", [hold]), r.text
+    assert hold in r.json()["message"]
+    # nothing erased, not even from the recording no hold covers
+    assert {rec.id: [p.read_bytes() for p in _volume_files(renv, rec.id)] for rec in (both, alone)} == sealed
+    (refused,) = _records(renv, "recording.subject_erase_refused")
+    assert (refused.actor, refused.data["participant"], refused.data["holds"]) == (_actor(renv), "p-bob", [hold])
+    assert not _records(renv, "recording.subject_erased")
+    renv.client.post(f"/v1/tenants/acme/recording-holds/{hold}/release", json={}, headers=renv.admin())
+    r = renv.client.post("/v1/tenants/acme/recording-subjects/p-bob/erase", json={}, headers=renv.admin())
+    assert r.status_code == 200, r.text
+    assert r.json() == {"participant": "p-bob", "erased": sorted([both.id, alone.id]), "kept": []}
+    listed = {x["id"]: x for x in renv.client.get("/v1/tenants/acme/recordings",
+                                                  headers=renv.admin()).json()["recordings"]}
+    assert listed[both.id]["participants"] == {"p-alice": "Alice"}
+    assert "p-bob-audio.webm" not in {f["name"] for f in listed[both.id]["files"]}
+    assert not [p for rec in (both, alone) for p in _volume_files(renv, rec.id) if p.name == "p-bob-audio.webm"]
+    # their chat lines are gone too; Alice's stay
+    assert renv.control.recordings is not None
+    vault = renv.control.recordings.archive.vault
+    chat = vault.read("acme", f"{both.id}/chat.jsonl").decode()
+    assert "p-bob" not in chat and "p-alice" in chat
+    # audited as the CLI audits it, with the admin key as the actor
+    (erased,) = _records(renv, "recording.subject_erased")
+    assert (erased.actor, erased.data) == (_actor(renv), {"participant": "p-bob",
+                                                          "erased": sorted([both.id, alone.id]), "kept": []})
+    for bad in ("..", "p bob", "x" * 97):
+        r = renv.client.post(f"/v1/tenants/acme/recording-subjects/{bad}/erase", json={}, headers=renv.admin())
+        assert r.status_code in (400, 404), (bad, r.text)
+
+
 # -- attacks -------------------------------------------------------------------------------------------------------
 def _call(env: Env, ep: Any, key: str | None, values: dict[str, str], headers: dict[str, str] | None = None) -> Any:
     path = ep.path
@@ -199,10 +276,13 @@ def test_another_tenants_admin_key_gets_403_on_every_recording_operation_and_see
     theirs = record(renv.config, renv.tmp, "globex-board", {"p-gus": "Gus"}, tenant="globex")
     hold = renv.client.post("/v1/tenants/acme/recording-holds", json={"scope": "meeting", "target": "acme-board",
                                                                       "reason": "case 1"}, headers=renv.admin())
-    values = {"tenant": "acme", "recording": rec.id, "link": link, "hold": hold.json()["hold"]}
+    values = {"tenant": "acme", "recording": rec.id, "link": link, "hold": hold.json()["hold"],
+              "file": "p-alice-audio.webm", "participant": "p-alice"}
     audit_before = len(renv.residency.audit.tenant_records("acme"))
     assert {ep.path for ep in RECORDING_ENDPOINTS} >= {"/v1/tenants/{tenant}/recordings",
-                                                       "/v1/tenants/{tenant}/recording-holds"}
+                                                       "/v1/tenants/{tenant}/recording-holds",
+                                                       "/v1/tenants/{tenant}/recordings/{recording}/files/{file}/play",
+                                                       "/v1/tenants/{tenant}/recording-subjects/{participant}/erase"}
     for ep in RECORDING_ENDPOINTS:
         r = _call(renv, ep, globex, values)
         assert (r.status_code, r.json()["error"]) == (403, "forbidden"), (ep.method, ep.path, r.text)
@@ -224,7 +304,8 @@ def test_a_link_holders_credentials_cannot_use_the_recording_api(renv: Env) -> N
     made = renv.link(no_password=True)
     rec = record(renv.config, renv.tmp, "board", {"p-alice": "Alice"}, link=made["link"])
     token = renv.join(made["link"], host_key=made["host_key"]).json()["token"]
-    values = {"tenant": "acme", "recording": rec.id, "link": made["link"], "hold": "hold-000000000000"}
+    values = {"tenant": "acme", "recording": rec.id, "link": made["link"], "hold": "hold-000000000000",
+              "file": "p-alice-audio.webm", "participant": "p-alice"}
     for credential in (token, made["host_key"], made["link"], f"cak_{made['host_key']}", None):
         for ep in RECORDING_ENDPOINTS:
             r = _call(renv, ep, credential, values, headers={"X-Host-Key": made["host_key"]})
@@ -237,7 +318,8 @@ def test_without_a_recording_volume_every_recording_endpoint_says_so(tmp_path: P
     env = make_env(tmp_path)
     try:
         link = env.link(no_password=True)["link"]
-        values = {"tenant": "acme", "recording": "rec-0000000000000000", "link": link, "hold": "hold-000000000000"}
+        values = {"tenant": "acme", "recording": "rec-0000000000000000", "link": link, "hold": "hold-000000000000",
+                  "file": "p-alice-audio.webm", "participant": "p-alice"}
         for ep in RECORDING_ENDPOINTS:
             r = _call(env, ep, env.admin_key, values)
             assert (r.status_code, r.json()["error"]) == (404, "recording_not_configured"), (ep.path, r.text)
