@@ -35,13 +35,13 @@ class NodeAgent:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._beating = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the node's event loop (set at start)
 
     def load(self) -> float:
         return min(1.0, len(self.node.by_id) / max(1, self.capacity))
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.guard.register, self.record)
         self.registered = True
         self.node.registry_ok = True
@@ -85,7 +85,7 @@ class NodeAgent:
             self._beat_once(self.load(), self.node.draining, rooms)
             wanted = recording_wants(live)
             self._publish_wants(wanted)
-            self._read_refusals(wanted)
+            self.read_refusals(wanted)
             self.node.deadlines.ran("heartbeat", HEARTBEAT_INTERVAL, HEARTBEAT_SLACK)
 
     def _beat_once(self, load: float, draining: bool, rooms: list[tuple[str, str]]) -> None:
@@ -100,7 +100,7 @@ class NodeAgent:
         doc = {"node": self.record.id, "region": self.record.region, "rooms": wants}
         self.guard.registry.put_doc(WANTS, self.record.id, doc, ttl=self.guard.registry.node_ttl)
 
-    def _read_refusals(self, wanted: list[dict[str, str]]) -> None:
+    def read_refusals(self, wanted: list[dict[str, str]]) -> None:
         """The control plane's refusals (no recorder in an allowed region) for the rooms this node wants recorded,
         handed to the event loop: the room's state becomes `refused` and every participant is told."""
         registry = self.guard.registry
@@ -109,8 +109,8 @@ class NodeAgent:
             doc = registry.get_doc(REFUSALS, job_key(w["tenant"], w["room"]))
             if doc is not None and isinstance(doc.get("code"), str) and isinstance(doc.get("message"), str):
                 found[(w["tenant"], w["room"])] = (str(doc["code"])[:64], str(doc["message"])[:400])
-        if found and self._loop is not None:
-            self._loop.call_soon_threadsafe(self.node.recording.refused, found)
+        if found and self.loop is not None:
+            self.loop.call_soon_threadsafe(self.node.recording.refused, found)
 
     def _restore_placements(self, rooms: list[tuple[str, str]]) -> None:
         """After the registry lost its data (a Redis restart), the meetings running here claim their placement
