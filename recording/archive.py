@@ -190,9 +190,10 @@ class Archive:
         return found[-1] if found else None
 
     def recorder_lost(self, tenant: str, rec_id: str, part: int, actor: str, cause: str,
-                      participants: dict[str, str] | None = None) -> Recording:
-        """Part `part`'s recorder died (its files are sealed): that part ends and a gap opens now, until a
-        replacement continues (`recorder_moved`) or the recording ends (`finish`, `continuation_refused`)."""
+                      participants: dict[str, str] | None = None, last_ms: int | None = None) -> Recording:
+        """Part `part`'s recorder died (its files are sealed): that part ends and a gap opens at `last_ms` (its
+        last frame; now if it recorded none), until a replacement continues (`recorder_moved`) or the recording
+        ends (`finish`, `continuation_refused`)."""
         rec = self.get(tenant, rec_id)
         rec = replace(rec, participants={**rec.participants, **(participants or {})})
         if rec.ended_at is not None or part != rec.part:
@@ -200,6 +201,8 @@ class Archive:
             return rec  # superseded: another recorder already continues it, or it is over
         now = self._ms()
         last = rec.parts[-1] if rec.parts else {"recorder": rec.recorder.get("recorder", "")}
+        if last_ms is not None and int(last.get("from_ms") or 0) <= last_ms <= now:
+            now = last_ms
         parts = (*rec.parts[:-1], {**last, "to_ms": now}) if rec.parts else ()
         gap = {"from_ms": now, "to_ms": None, "recorder": last["recorder"], "replaced_by": None, "region": None,
                "cause": cause}
@@ -235,6 +238,22 @@ class Archive:
         gap = gaps[-1]
         self._audit("recording.recorder_moved", actor, tenant, recording=rec_id, part=number, region=region,
                     recorder=pool, previous=gap["recorder"], gap_from_ms=gap["from_ms"], gap_to_ms=gap["to_ms"])
+        return rec
+
+    def media_resumed(self, tenant: str, rec_id: str, part: int, at_ms: int, actor: str) -> Recording:
+        """The replacement's first frame (part `part`): the gap before it really ends here, not when the recorder
+        was given the recording (it still had to join the meeting and its group)."""
+        rec = self.get(tenant, rec_id)
+        if part != rec.part or part < 2 or not rec.gaps:
+            return rec
+        gap, current = rec.gaps[-1], rec.parts[-1]
+        if gap.get("to_ms") != current.get("from_ms") or not int(gap["from_ms"]) <= at_ms:
+            return rec
+        rec = replace(rec, gaps=(*rec.gaps[:-1], {**gap, "to_ms": at_ms}),
+                      parts=(*rec.parts[:-1], {**current, "from_ms": at_ms}))
+        self._save(rec)
+        self._audit("recording.gap_closed", actor, tenant, recording=rec_id, part=part, gap_from_ms=gap["from_ms"],
+                    gap_to_ms=at_ms)
         return rec
 
     def continuation_refused(self, tenant: str, meeting: str, session: str, code: str, actor: str

@@ -15,7 +15,8 @@ from .sink import TrackFile
 
 
 def seal_recording(archive: Archive, tenant: str, rec_id: str, workdir: Path, files: Iterable[TrackFile],
-                   actor: str, part: int = 1, end: bool = True, cause: str = "") -> Recording:
+                   actor: str, part: int = 1, end: bool = True, cause: str = "", last_ms: int | None = None
+                   ) -> Recording:
     participants: dict[str, str] = {}
     tl = workdir / "timeline.jsonl"
     for e in timeline.read(tl) if tl.exists() else []:
@@ -35,7 +36,7 @@ def seal_recording(archive: Archive, tenant: str, rec_id: str, workdir: Path, fi
     if end:
         rec = archive.finish(tenant, rec_id, participants, actor, part=part)
     else:
-        rec = archive.recorder_lost(tenant, rec_id, part, actor, cause, participants)
+        rec = archive.recorder_lost(tenant, rec_id, part, actor, cause, participants, last_ms=last_ms)
     for path in stored:  # sealed: the clear working copies go
         path.unlink(missing_ok=True)
     return rec

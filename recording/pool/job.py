@@ -42,6 +42,7 @@ class JobRun:
         self.page: RecorderPage | None = None
         self.participant = ""
         self.part = 1
+        self.resumed = True
 
     def start(self, intake: Intake, open_page: Callable[[str], RecorderPage], client_url: str, secret: str) -> None:
         answer: dict[str, Any] = intake.credential(self.job.id)
@@ -52,14 +53,8 @@ class JobRun:
             self.job.tenant, meeting=self.job.room, link=self.job.link, recorder=recorder, region=self.job.region,
             actor=self.actor, session=self.job.session)
         self.part = self.recording.part
-        sink = Sink(self.workdir)
-        if self.part > 1:  # this part's timeline opens with the gap it follows
-            gap = self.recording.gaps[-1]
-            sink.timeline.add("gap", sink.now_ms(), {
-                "from_ms": gap["from_ms"], "to_ms": gap["to_ms"], "recorder": gap["recorder"],
-                "replaced_by": self.pool, "region": self.job.region, "reason": "recorder replaced",
-                "part": self.part})
-        self.server = SinkServer(sink, token=secrets.token_urlsafe(24)).start()
+        self.resumed = self.part == 1  # a continuation's gap ends at its first frame (`media_check`)
+        self.server = SinkServer(Sink(self.workdir), token=secrets.token_urlsafe(24)).start()
         self.page = open_page(page_url(client_url, answer, secret, self.server.url))
         log.info("job %s: recording %s of %s/%s as %s", self.job.id, self.recording.id, self.job.tenant,
                  self.job.room, self.participant)
@@ -73,6 +68,22 @@ class JobRun:
             return self.archive.recorder_moved(self.job.tenant, open_rec.id, self.job.region, recorder, self.actor)
         except RecordingError:  # it ended meanwhile (refused, dismissed): a new one
             return None
+
+    def media_check(self) -> None:
+        """A continuing part's first frame closes the gap before it (archive and this part's timeline)."""
+        server, rec = self.server, self.recording
+        if self.resumed or server is None or rec is None:
+            return
+        first = self.stats().get("first_frame_ms")
+        if first is None:
+            return
+        self.resumed = True
+        rec = self.archive.media_resumed(self.job.tenant, rec.id, self.part, int(first), self.actor)
+        gap = rec.gaps[-1]
+        fields = {"from_ms": gap["from_ms"], "to_ms": gap["to_ms"], "recorder": gap["recorder"],
+                  "replaced_by": self.pool, "region": self.job.region, "reason": "recorder replaced",
+                  "part": self.part}
+        server.call(lambda: server.sink.timeline.add("gap", server.sink.now_ms(), fields))
 
     def alive(self) -> bool:
         return self.page is not None and self.page.state() is not None
@@ -92,11 +103,15 @@ class JobRun:
                     break
                 time.sleep(0.1)
             self.page.close()
+        last_ms = None
+        if self.server is not None:
+            self.media_check()
+            last_ms = self.stats().get("last_frame_ms")
         files = self.server.stop() if self.server is not None else []
         sealed = None
         if self.recording is not None:
             sealed = seal_recording(self.archive, self.job.tenant, self.recording.id, self.workdir, files,
-                                    self.actor, part=self.part, end=end, cause=reason)
+                                    self.actor, part=self.part, end=end, cause=reason, last_ms=last_ms)
             log.info("job %s: recording %s sealed (%s; %d files)", self.job.id, sealed.id, reason, len(sealed.files))
         shutil.rmtree(self.workdir, ignore_errors=True)
         return sealed

@@ -68,6 +68,12 @@ class RecorderPool:
         for jid, run in list(self.running.items()):
             if not run.alive():
                 self._stop(jid, "page_died", end=False)
+            elif not run.resumed:
+                try:
+                    run.media_check()
+                except Exception:  # noqa: BLE001 - the archive's database: retried at the next round
+                    self.failures["gap_close_failed"] += 1
+                    log.exception("job %s: closing its gap failed", jid)
         for jid in [j for j in self.interrupted if j not in given or j in answer.dismissed]:
             self._end_interrupted(jid)
         for job in answer.jobs:

@@ -112,7 +112,8 @@ def _export_and_verify(cfg: dict[str, Any], rec_id: str, dest: Path) -> dict[str
     v = verify(dest / rec_id, [key])  # type: ignore[list-item]
     timeline = [json.loads(x) for x in (dest / rec_id / "part2-timeline.jsonl").read_text().splitlines() if x]
     return {"files": v.files, "recording": v.manifest["recording"], "regions": v.manifest["regions"],
-            "part2_first_line": timeline[0] if timeline else None}
+            "part2_gap_lines": [e for e in timeline if e.get("kind") == "gap" and e.get("part") == 2],
+            "part2_tracks_from": min((int(e["t"]) for e in timeline if e.get("kind") == "track"), default=None)}
 
 
 def _roster(p: Participant) -> list[str]:

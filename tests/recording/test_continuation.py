@@ -48,11 +48,13 @@ def _part_files(work: Path, who: str) -> list[TrackFile]:
 
 
 def _recorded_with_a_gap(archive: Archive, clock: FakeClock, tmp: Path) -> Recording:
-    """eu-1's recorder records 10 s, dies; 4 s later eu-2's recorder continues the same session for 20 s."""
+    """eu-1's recorder records 9.5 s and dies (noticed at 10 s); at 14 s eu-2's recorder is given the same session
+    and its first frame arrives at 15.5 s; it records until 34 s. The gap: 9.5 s → 15.5 s."""
     rec = archive.begin("acme", "board", "link-1", EU1, "eu-1", "recorder-pool:pool-eu-1a", session="s-1")
+    start = int(rec.started_at * 1000)
     clock.advance(10)
     died = seal_recording(archive, "acme", rec.id, tmp / "w1", _part_files(tmp / "w1", "p-ann"),
-                          "recorder-pool:pool-eu-1a", part=1, end=False, cause="page_died")
+                          "recorder-pool:pool-eu-1a", part=1, end=False, cause="page_died", last_ms=start + 9_500)
     assert died.ended_at is None and died.gaps[-1]["to_ms"] is None  # open: recording stays on
     clock.advance(4)
     # the pool's decision (recording/pool/job.py): the session's open recording is continued, not a new one
@@ -61,6 +63,7 @@ def _recorded_with_a_gap(archive: Archive, clock: FakeClock, tmp: Path) -> Recor
     moved = archive.recorder_moved("acme", rec.id, "eu-2", EU2, "recorder-pool:pool-eu-2a")
     assert moved.part == 2
     clock.advance(20)
+    archive.media_resumed("acme", rec.id, 2, start + 15_500, "recorder-pool:pool-eu-2a")  # its first frame
     return seal_recording(archive, "acme", rec.id, tmp / "w2", _part_files(tmp / "w2", "p-ann"),
                           "recorder-pool:pool-eu-2a", part=2, end=True)
 
@@ -73,7 +76,8 @@ def test_a_replacement_recorder_continues_the_same_recording_with_its_gap(tmp_pa
     assert listed.regions == ("eu-1", "eu-2")
     [gap] = listed.gaps
     start = int(listed.started_at * 1000)
-    assert (gap["from_ms"] - start, gap["to_ms"] - start) == (10_000, 14_000)
+    assert (gap["from_ms"] - start, gap["to_ms"] - start) == (9_500, 15_500)
+    assert (listed.parts[0]["to_ms"], listed.parts[1]["from_ms"]) == (gap["from_ms"], gap["to_ms"])
     assert (gap["recorder"], gap["replaced_by"], gap["region"]) == ("pool-eu-1a", "pool-eu-2a", "eu-2")
     assert [(p["part"], p["recorder"], p["region"]) for p in listed.parts] == \
         [(1, "pool-eu-1a", "eu-1"), (2, "pool-eu-2a", "eu-2")]

@@ -97,8 +97,11 @@ def test_the_control_plane_launches_the_pools_recorder_and_dismisses_it() -> Non
     assert gap["recorder"] == gap["replaced_by"] == "pool-eu-a" and 0 <= gap["from_ms"] <= gap["to_ms"], gap
     exported = result["required_export"]
     assert [p["part"] for p in exported["recording"]["parts"]] == [1, 2] and len(exported["recording"]["gaps"]) == 1
-    first = exported["part2_first_line"]
-    assert first["kind"] == "gap" and (first["from_ms"], first["to_ms"]) == (gap["from_ms"], gap["to_ms"]), first
+    # the gap runs from the dead recorder's last frame to its replacement's first, and part 2's timeline says so
+    assert gap["from_ms"] < gap["to_ms"] and exported["part2_tracks_from"] >= gap["from_ms"], (gap, exported)
+    assert req["parts"][0]["to_ms"] == gap["from_ms"] and req["parts"][1]["from_ms"] == gap["to_ms"]
+    [line] = exported["part2_gap_lines"]
+    assert (line["from_ms"], line["to_ms"], line["replaced_by"]) == (gap["from_ms"], gap["to_ms"], "pool-eu-a"), line
     # 2. allowed: no recorder before Start; in after it; out after Stop; sealed with media
     assert all("ACME archive" not in r for r in result["allowed_before"]["roster"].values())
     assert set(result["allowed_before"]["indicators"].values()) == {"● may be recorded"}
