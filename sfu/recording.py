@@ -109,8 +109,6 @@ def wants(rooms: list[Room]) -> list[dict[str, str]]:
         if not rec.link or all(p.recorder for p in room.participants.values()):
             continue
         if is_on(room):
-            if not rec.session:  # "required": one session for as long as the room lasts
-                rec.session = secrets.token_urlsafe(9)
             out.append({"tenant": room.tenant, "room": room.name, "link": rec.link, "policy": rec.policy.value,
                         "session": rec.session})
     return out
@@ -140,6 +138,8 @@ class MediaHold:
         rec = p.room.recording
         rec.link = rec.link or link
         rec.policy = stricter(rec.policy, RecordingPolicy.parse(policy))
+        if rec.policy is RecordingPolicy.REQUIRED and not rec.session:
+            rec.session = secrets.token_urlsafe(9)  # "required": one session for as long as the room lasts
         self.update(p.room, newcomer=p)
 
     def update(self, room: Room, newcomer: Participant | None = None) -> None:

@@ -70,8 +70,14 @@ def test_starting_until_this_rooms_recorder_is_in_then_live_and_back(tmp_path: P
             assert _states(await _until_pong(bob, 4)) == ["live"]
             await rec.send(json.dumps({"type": "leave"}))
             assert _states(await _until_pong(bob, 5)) == ["starting"]  # it left: recording is not live
+            [first] = wants(list(rn.node.rooms.values()))
             await _host(host, "record_stop", t=6)
             assert _states(await _until_pong(bob, 7)) == ["off"]
+            # a new start is a new session: the control plane makes it a new recording (docs/recording.md)
+            await _host(host, "record_start", t=8)
+            await _until_pong(bob, 9)
+            [second] = wants(list(rn.node.rooms.values()))
+            assert first["session"] and second["session"] and first["session"] != second["session"]
             await other.close()
     asyncio.run(run())
 
