@@ -71,7 +71,12 @@ class Recording:
     ended_at: float | None = None
     participants: dict[str, str] = field(default_factory=dict)  # participant id -> display name
     files: tuple[StoredFile, ...] = ()
+    # a recorder replaced mid-meeting (docs/recording.md, "One recording, with gaps"): {from_ms, to_ms, recorder,
+    # replaced_by, region, cause}; to_ms None while it is open, replaced_by None when nothing continued it
     gaps: tuple[dict[str, Any], ...] = ()
+    session: str = ""  # the node's recording-on it records; a replacement recorder continues the same one
+    # one per recorder that ran it: {part, recorder, participant, region, from_ms, to_ms, files, lost}
+    parts: tuple[dict[str, Any], ...] = ()
 
     def facts(self) -> RecordingFacts:
         return RecordingFacts(self.id, self.tenant, self.meeting, self.link, frozenset(self.participants),
@@ -86,7 +91,23 @@ class Recording:
         d["regions"] = tuple(d["regions"])
         d["files"] = tuple(StoredFile(**f) for f in d["files"])
         d["gaps"] = tuple(d["gaps"])
+        d["parts"] = tuple(d.get("parts", ()))
         return cls(**d)
+
+    @property
+    def part(self) -> int:
+        """The current part's number (1 for a recording that never moved)."""
+        return int(self.parts[-1]["part"]) if self.parts else 1
+
+
+def part_prefix(part: int) -> str:
+    """Where a part's files go in the recording: the first part's under their own names, later ones prefixed (the
+    replacement's sink writes the same names)."""
+    return "" if part <= 1 else f"part{part}-"
+
+
+def _closed_gaps(rec: Recording, at_ms: int, **closing: Any) -> tuple[dict[str, Any], ...]:
+    return tuple({**g, "to_ms": at_ms, **closing} if g.get("to_ms") is None else g for g in rec.gaps)
 
 
 def _iso(t: float) -> str:
@@ -148,43 +169,164 @@ class Archive:
             raise RecordingError("not_found", f"no recording {rec_id}")
         return Recording.from_json(str(rows[0][0]))
 
+    def _ms(self) -> int:
+        return int(self.clock() * 1000)
+
     def begin(self, tenant: str, meeting: str, link: str | None, recorder: dict[str, str], region: str,
-              actor: str) -> Recording:
+              actor: str, session: str = "") -> Recording:
         if self.policy(tenant, link) is RecordingPolicy.OFF:
             raise RecordingError("recording_off", "recording is off for this tenant or link")
+        first = {"part": 1, "recorder": recorder.get("recorder", ""), "participant": recorder.get("participant", ""),
+                 "region": region, "from_ms": self._ms(), "to_ms": None, "files": [], "lost": False}
         rec = Recording(id="rec-" + secrets.token_hex(8), tenant=tenant, meeting=meeting, link=link,
-                        recorder=dict(recorder), regions=(region,), started_at=self.clock())
+                        recorder=dict(recorder), regions=(region,), started_at=self.clock(), session=session,
+                        parts=(first,))
         self._save(rec, new=True)
         self._audit("recording.started", actor, tenant, recording=rec.id, meeting=meeting, link=link,
-                    region=region, recorder=recorder.get("recorder", ""), recorder_name=recorder.get("name", ""))
+                    region=region, recorder=recorder.get("recorder", ""), recorder_name=recorder.get("name", ""),
+                    session=session)
         return rec
 
-    def recorder_moved(self, tenant: str, rec_id: str, region: str, recorder: str, gap_from_ms: int,
-                       actor: str) -> Recording:
-        """A recorder replaced mid-meeting (placement.replace): its region joins the list, the gap is kept."""
+    def open_session(self, tenant: str, meeting: str, session: str) -> Recording | None:
+        """The recording of this meeting's recording-on `session` that has not ended: the one a replacement
+        recorder continues. None for no session (a recording that cannot be continued)."""
+        if not session:
+            return None
+        rows = self.db.query("SELECT doc FROM recordings WHERE tenant = :t AND meeting = :m AND ended_at IS NULL "
+                             "ORDER BY id", {"t": tenant, "m": meeting})
+        found = [r for r in (Recording.from_json(str(row[0])) for row in rows) if r.session == session]
+        return found[-1] if found else None
+
+    def recorder_lost(self, tenant: str, rec_id: str, part: int, actor: str, cause: str,
+                      participants: dict[str, str] | None = None, last_ms: int | None = None) -> Recording:
+        """Part `part`'s recorder died (its files are sealed): that part ends and a gap opens at `last_ms` (its
+        last frame; now if it recorded none), until a replacement continues (`recorder_moved`) or the recording
+        ends (`finish`, `continuation_refused`)."""
         rec = self.get(tenant, rec_id)
-        rec = replace(rec, regions=tuple(sorted({*rec.regions, region})),
-                      gaps=(*rec.gaps, {"from_ms": gap_from_ms, "recorder": recorder}))
+        rec = replace(rec, participants={**rec.participants, **(participants or {})})
+        if rec.ended_at is not None or part != rec.part:
+            self._save(rec)
+            return rec  # superseded: another recorder already continues it, or it is over
+        now = self._ms()
+        last = rec.parts[-1] if rec.parts else {"recorder": rec.recorder.get("recorder", "")}
+        if last_ms is not None and int(last.get("from_ms") or 0) <= last_ms <= now:
+            now = last_ms
+        parts = (*rec.parts[:-1], {**last, "to_ms": now}) if rec.parts else ()
+        gap = {"from_ms": now, "to_ms": None, "recorder": last["recorder"], "replaced_by": None, "region": None,
+               "cause": cause}
+        rec = replace(rec, parts=parts, gaps=(*rec.gaps, gap))
         self._save(rec)
-        self._audit("recording.recorder_replaced", actor, tenant, recording=rec_id, region=region, recorder=recorder)
+        self._audit("recording.recorder_lost", actor, tenant, recording=rec_id, part=part,
+                    recorder=last["recorder"], cause=cause, gap_from_ms=now)
+        return rec
+
+    def recorder_moved(self, tenant: str, rec_id: str, region: str, recorder: dict[str, str],
+                       actor: str) -> Recording:
+        """A replacement recorder (placement.replace, or the same pool after a restart) continues the recording
+        as a new part: the open gap closes now, its region joins the list. A previous part whose recorder died
+        before anything of it reached the vault (its pool died) is kept as lost, and its whole span is the gap."""
+        rec = self.get(tenant, rec_id)
+        if rec.ended_at is not None:
+            raise RecordingError("recording_ended", f"recording {rec_id} has ended; it cannot be continued")
+        now = self._ms()
+        pool = recorder.get("recorder", "")
+        parts, gaps = list(rec.parts), rec.gaps
+        if any(g.get("to_ms") is None for g in gaps):
+            gaps = _closed_gaps(rec, now, replaced_by=pool, region=region)
+        elif parts:  # nothing of the running part was sealed: it is lost, from its start
+            lost = parts[-1]
+            parts[-1] = {**lost, "to_ms": lost["from_ms"], "lost": True}
+            gaps = (*gaps, {"from_ms": lost["from_ms"], "to_ms": now, "recorder": lost["recorder"],
+                            "replaced_by": pool, "region": region, "cause": "recorder_gone"})
+        number = rec.part + 1
+        parts.append({"part": number, "recorder": pool, "participant": recorder.get("participant", ""),
+                      "region": region, "from_ms": now, "to_ms": None, "files": [], "lost": False})
+        rec = replace(rec, regions=tuple(sorted({*rec.regions, region})), gaps=gaps, parts=tuple(parts))
+        self._save(rec)
+        gap = gaps[-1]
+        self._audit("recording.recorder_moved", actor, tenant, recording=rec_id, part=number, region=region,
+                    recorder=pool, previous=gap["recorder"], gap_from_ms=gap["from_ms"], gap_to_ms=gap["to_ms"])
+        return rec
+
+    def media_resumed(self, tenant: str, rec_id: str, part: int, at_ms: int, actor: str) -> Recording:
+        """The replacement's first frame (part `part`): the gap before it really ends here, not when the recorder
+        was given the recording (it still had to join the meeting and its group)."""
+        rec = self.get(tenant, rec_id)
+        if part != rec.part or part < 2 or not rec.gaps:
+            return rec
+        gap, current = rec.gaps[-1], rec.parts[-1]
+        if gap.get("to_ms") != current.get("from_ms") or not int(gap["from_ms"]) <= at_ms:
+            return rec
+        rec = replace(rec, gaps=(*rec.gaps[:-1], {**gap, "to_ms": at_ms}),
+                      parts=(*rec.parts[:-1], {**current, "from_ms": at_ms}))
+        self._save(rec)
+        self._audit("recording.gap_closed", actor, tenant, recording=rec_id, part=part, gap_from_ms=gap["from_ms"],
+                    gap_to_ms=at_ms)
+        return rec
+
+    def continuation_refused(self, tenant: str, meeting: str, session: str, code: str, actor: str
+                             ) -> Recording | None:
+        """No recorder may continue this session's recording (none in a region the tenant allows): it ends, the
+        gap open until its end. Never continued elsewhere. None if there was nothing open to end."""
+        return self._end_open(tenant, meeting, session, actor, "recording.continuation_refused", reason=code)
+
+    def session_over(self, tenant: str, meeting: str, session: str, actor: str) -> Recording | None:
+        """Recording went off (the host stopped it, the meeting ended) while no recorder was there to seal its
+        part (its pool gone): the recording ends, its gap lasting to the end."""
+        return self._end_open(tenant, meeting, session, actor, "recording.stopped", reason="no_recorder")
+
+    def _end_open(self, tenant: str, meeting: str, session: str, actor: str, kind: str, reason: str
+                  ) -> Recording | None:
+        rec = self.open_session(tenant, meeting, session)
+        if rec is None:
+            return None
+        now = self._ms()
+        parts, gaps = list(rec.parts), rec.gaps
+        if any(g.get("to_ms") is None for g in gaps):
+            gaps = _closed_gaps(rec, now)
+        elif parts:  # its recorder died with nothing of its part sealed (its pool died)
+            lost = parts[-1]
+            parts[-1] = {**lost, "to_ms": lost["from_ms"], "lost": True}
+            gaps = (*gaps, {"from_ms": lost["from_ms"], "to_ms": now, "recorder": lost["recorder"],
+                            "replaced_by": None, "region": None, "cause": "recorder_gone"})
+        rec = replace(rec, parts=tuple(parts), gaps=gaps, ended_at=self.clock())
+        self._save(rec)
+        self._audit(kind, actor, tenant, recording=rec.id, meeting=meeting, reason=reason, files=len(rec.files),
+                    parts=len(rec.parts), gaps=len(rec.gaps), gap_from_ms=gaps[-1]["from_ms"] if gaps else None)
         return rec
 
     def store_file(self, tenant: str, rec_id: str, name: str, path: Path, kind: str, actor: str,
-                   participant: str | None = None, codec: str | None = None) -> StoredFile:
+                   participant: str | None = None, codec: str | None = None, part: int | None = None) -> StoredFile:
+        """Seals one file into the recording, listed under `part` (the current part by default)."""
         rec = self.get(tenant, rec_id)
         size = self.vault.put_file(tenant, f"{rec_id}/{check_name(name)}", path)
         f = StoredFile(name=name, kind=kind, participant=participant, codec=codec, size=path.stat().st_size)
-        rec = replace(rec, files=(*[x for x in rec.files if x.name != name], f))
+        n = part if part is not None else rec.part
+        parts = tuple({**x, "files": sorted({*x["files"], name})} if x["part"] == n else x for x in rec.parts)
+        rec = replace(rec, files=(*[x for x in rec.files if x.name != name], f), parts=parts)
         self._save(rec)
         self._audit("recording.file_stored", actor, tenant, recording=rec_id, file=name, sealed_bytes=size)
         return f
 
-    def finish(self, tenant: str, rec_id: str, participants: dict[str, str], actor: str) -> Recording:
-        rec = replace(self.get(tenant, rec_id), ended_at=self.clock(),
-                      participants={**self.get(tenant, rec_id).participants, **participants})
+    def finish(self, tenant: str, rec_id: str, participants: dict[str, str], actor: str,
+               part: int | None = None) -> Recording:
+        """The recording ends (dismissed: the host stopped it, the meeting ended). `part`: the part whose recorder
+        ends it; a part a replacement has already superseded only closes itself, the recording goes on."""
+        rec = self.get(tenant, rec_id)
+        rec = replace(rec, participants={**rec.participants, **participants})
+        now = self._ms()
+        if part is not None and part != rec.part:
+            rec = replace(rec, parts=tuple({**x, "to_ms": x["to_ms"] or now} if x["part"] == part else x
+                                           for x in rec.parts))
+            self._save(rec)
+            return rec
+        parts = (*rec.parts[:-1], {**rec.parts[-1], "to_ms": rec.parts[-1]["to_ms"] or now}) if rec.parts else ()
+        if any(g.get("to_ms") is None for g in rec.gaps):  # nothing continued it: the gap lasts until the end
+            rec = replace(rec, gaps=_closed_gaps(rec, now))
+        rec = replace(rec, ended_at=self.clock(), parts=parts)
         self._save(rec)
         self._audit("recording.stopped", actor, tenant, recording=rec_id, files=len(rec.files),
-                    participants=sorted(rec.participants))
+                    participants=sorted(rec.participants), parts=len(rec.parts), gaps=len(rec.gaps))
         return rec
 
     # ------------------------------------------------------------------------------------------------ access
@@ -305,7 +447,8 @@ class Archive:
         package.build(dest, recording={"id": rec.id, "tenant": tenant, "meeting": rec.meeting, "link": rec.link,
                                        "started_at": _iso(rec.started_at),
                                        "ended_at": _iso(rec.ended_at) if rec.ended_at else None,
-                                       "participants": rec.participants, "gaps": list(rec.gaps)},
+                                       "participants": rec.participants, "session": rec.session,
+                                       "parts": list(rec.parts), "gaps": list(rec.gaps)},
                       recorder=rec.recorder, regions=rec.regions, audit=self._audit_of(tenant, "recording", rec_id),
                       signer=signer, created_at=_iso(self.clock()))
         return dest
@@ -385,8 +528,10 @@ class Archive:
                     self.vault.put(tenant, f"{rec.id}/{f.name}", [body])
                     f = replace(f, size=len(body))
                 files.append(f)
-            parts = {k: v for k, v in rec.participants.items() if k != participant}
-            self._save(replace(rec, files=tuple(files), participants=parts))
+            others = {k: v for k, v in rec.participants.items() if k != participant}
+            left = {f.name for f in files}
+            rec_parts = tuple({**x, "files": [n for n in x["files"] if n in left]} for x in rec.parts)
+            self._save(replace(rec, files=tuple(files), participants=others, parts=rec_parts))
             erased.append(rec.id)
         self._audit("recording.subject_erased", actor, tenant, participant=participant, erased=erased, kept=kept)
         return {"erased": erased, "kept": kept}

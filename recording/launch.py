@@ -6,7 +6,7 @@ with a host's `record_start` in force (sfu/recording.py `wants`). For each wante
 chosen by `recording.placement.place` — the tenant's allowed regions only, the meeting's region preferred, never
 spilled; refused, the room gets no job and the refusal says why. A job whose room is no longer wanted (the host's
 `record_stop`, the meeting ended, its node gone) is dismissed. A job whose pool is gone is placed again (`replace`,
-never the dead pool).
+never the dead pool); the job keeps the want's `session`, so its new recorder continues the same Recording.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .placement import replace as replace_placement
 WANTS = "recording_wants"
 POOLS = "recorder_pool"
 JOBS = "recorder_job"
+REFUSALS = "recorder_refusal"  # the last refusal per room (job_key), for the tenant's admin and the room's node
 
 JOB_ID = re.compile(r"job-[A-Za-z0-9_-]{12}")
 
@@ -43,6 +44,7 @@ class Want:
     node: str
     region: str
     policy: str
+    session: str = ""  # the node's recording-on: a new record_start is a new session, so a new Recording
 
     @property
     def key(self) -> str:
@@ -77,6 +79,7 @@ class Job:
     policy: str
     state: str = LAUNCH
     generation: int = 1
+    session: str = ""  # the want's: a replacement recorder continues the session's Recording (with a gap)
 
     @property
     def key(self) -> str:
@@ -94,10 +97,11 @@ class Job:
                 return None
             if not JOB_ID.fullmatch(str(fields["id"])):  # it names the pool's working directory
                 return None
-            state, gen = d.get("state", LAUNCH), d.get("generation", 1)
-            if state not in (LAUNCH, DISMISS) or not isinstance(gen, int):
+            state, gen, session = d.get("state", LAUNCH), d.get("generation", 1), d.get("session", "")
+            if state not in (LAUNCH, DISMISS) or not isinstance(gen, int) or not isinstance(session, str) \
+                    or len(session) > 64:
                 return None
-            return cls(**fields, state=state, generation=gen)  # type: ignore[arg-type]
+            return cls(**fields, state=state, generation=gen, session=session)  # type: ignore[arg-type]
         except KeyError:
             return None
 
@@ -130,9 +134,15 @@ def reconcile(wants: Iterable[Want], jobs: Mapping[str, Job], pools: Iterable[Po
             active[j.pool] += 1
     wanted = {w.key: w for w in wants}
     launch: list[Job] = []
-    dismiss = [j for k, j in sorted(jobs.items()) if j.state == LAUNCH and k not in wanted]
+    # a job of another session (a host's stop then start between two rounds) ends with its session; the new
+    # session's job is launched at the next round, as a new Recording
+    dismiss = [j for k, j in sorted(jobs.items())
+               if j.state == LAUNCH and (k not in wanted or wanted[k].session != j.session)]
+    gone = {j.key for j in dismiss}
     refused: list[Refusal] = []
     for key, w in sorted(wanted.items()):
+        if key in gone:
+            continue
         job = jobs.get(key)
         if job is not None and job.state == LAUNCH and job.pool in live:
             continue
@@ -153,5 +163,5 @@ def reconcile(wants: Iterable[Want], jobs: Mapping[str, Job], pools: Iterable[Po
         active[placed.recorder] += 1
         launch.append(Job(id="job-" + secrets.token_urlsafe(9), tenant=w.tenant, room=w.room, link=w.link,
                           node=w.node, region=placed.region, pool=placed.recorder, policy=w.policy,
-                          generation=placed.generation))
+                          generation=placed.generation, session=w.session))
     return Plan(tuple(launch), tuple(dismiss), tuple(refused))

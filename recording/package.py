@@ -1,11 +1,17 @@
 """The export package a regulator checks offline: a directory holding the media files, chat and timeline, and
 `manifest.json` + `manifest.sig`. The manifest lists every file with its SHA-256 and size, the meeting's audit
-records (each with its own hash, recomputed on verification), the recorder's identity and the regions it ran in;
-the signature is Ed25519 over the manifest's exact bytes.
+records (each with its own hash, recomputed on verification), the recorder's identity and the regions it ran in,
+and the recording's parts (one per recorder that ran it, with its files and region) and the gaps between them
+(a recorder that died mid-meeting: from/to ms, which recorder, which one continued); the signature is Ed25519 over
+the manifest's exact bytes.
 
 `verify` fails on: a bad or missing signature, a manifest that is not the signed bytes, any listed file missing
 or altered (one byte is enough), any file present that the manifest does not list, a path that leaves the
-package, an audit record whose hash does not match its content.
+package, an audit record whose hash does not match its content; a part whose files are not in the package, a
+file in no part, parts not numbered 1…n, a part's region missing from the regions; a gap missing between two
+parts, a gap the audit records name (a recorder lost, moved, a continuation refused) missing from the manifest,
+a recorder move the audit records name without its part — so a gap cannot be hidden by re-signing the manifest
+without also rewriting the audit records.
 """
 
 from __future__ import annotations
@@ -124,4 +130,60 @@ def verify(directory: Path, public_keys: Iterable[Ed25519PublicKey]) -> Verified
         if not isinstance(r, dict) or record_hash(r) != r.get("hash"):
             raise PackageInvalid("bad_audit", f"audit record {r.get('seq') if isinstance(r, dict) else r!r} "
                                  "does not match its hash")
+    _check_parts(manifest, files, audit)
     return Verified(manifest=manifest, files=len(files), audit_records=len(audit), key_id=key_id(signer))
+
+
+GAP_KINDS = ("recording.recorder_lost", "recording.recorder_moved", "recording.continuation_refused")
+
+
+def _check_parts(manifest: dict[str, Any], files: dict[str, Any], audit: list[dict[str, Any]]) -> None:
+    rec = manifest.get("recording")
+    rec = rec if isinstance(rec, dict) else {}
+    parts, gaps = rec.get("parts", []), rec.get("gaps", [])
+    if not isinstance(parts, list) or not isinstance(gaps, list) \
+            or not all(isinstance(x, dict) for x in [*parts, *gaps]):
+        raise PackageInvalid("bad_manifest", "the recording's parts and gaps are not lists of objects")
+    moves = [a["data"] for a in audit if a.get("kind") == "recording.recorder_moved" and isinstance(a.get("data"), dict)]
+    if not parts:
+        if moves or gaps:  # a recording that moved has parts: they were taken out
+            raise PackageInvalid("missing_part", "the audit records name a recorder move but the manifest lists no parts")
+        return
+    if [x.get("part") for x in parts] != list(range(1, len(parts) + 1)):
+        raise PackageInvalid("missing_part", "the recording's parts are not numbered 1…n")
+    listed: set[str] = set()
+    for x in parts:
+        names = x.get("files")
+        if not isinstance(names, list):
+            raise PackageInvalid("bad_manifest", f"part {x.get('part')} lists no files")
+        missing = sorted(str(n) for n in names if n not in files)
+        if missing:
+            raise PackageInvalid("missing_part", f"part {x['part']}'s files are not in the package: "
+                                 f"{', '.join(missing)}")
+        if x.get("region") not in manifest.get("regions", []):
+            raise PackageInvalid("bad_manifest", f"part {x['part']} ran in {x.get('region')!r}, not in the regions")
+        listed.update(str(n) for n in names)
+    orphans = sorted(set(files) - listed)
+    if orphans:
+        raise PackageInvalid("missing_part", f"in no part of the recording: {', '.join(orphans)}")
+    numbers = {int(m["part"]) for m in moves if isinstance(m.get("part"), int)}
+    if numbers != set(range(2, len(parts) + 1)):
+        raise PackageInvalid("missing_part", f"the audit records name {len(numbers)} recorder move(s) for "
+                             f"{len(parts)} part(s)")
+    for g in gaps:
+        a, b = g.get("from_ms"), g.get("to_ms")
+        if not isinstance(a, int) or not (b is None or (isinstance(b, int) and b >= a)):
+            raise PackageInvalid("bad_manifest", f"gap {g!r} is not from_ms <= to_ms")
+    continued = [g for g in gaps if g.get("replaced_by")]
+    for x in parts[1:]:
+        if not any(g.get("replaced_by") == x.get("recorder") and g.get("to_ms") == x.get("from_ms")
+                   for g in continued):
+            raise PackageInvalid("missing_gap", f"no gap before part {x['part']} (its recorder took over at "
+                                 f"{x.get('from_ms')} ms)")
+    starts = {g.get("from_ms") for g in gaps}
+    for r in audit:
+        d = r.get("data")
+        if r.get("kind") in GAP_KINDS and isinstance(d, dict) and d.get("gap_from_ms") is not None \
+                and d["gap_from_ms"] not in starts:
+            raise PackageInvalid("missing_gap", f"audit record {r.get('seq')} ({r.get('kind')}) names a gap from "
+                                 f"{d['gap_from_ms']} ms that the manifest does not list")

@@ -64,6 +64,8 @@ class Sink:
         self.drops: Counter[str] = Counter()  # refused at the sink's door; the writers count theirs (stats())
         self.after_stop = 0
         self.frames = 0
+        self.first_frame_ms: int | None = None  # when this recorder's media began and last arrived: the edges of
+        self.last_frame_ms: int | None = None   # a gap when a recorder dies and another continues (archive.py)
         self.ended = False
         if restarted:
             self.timeline.add("gap", self.now_ms(), {"reason": "recorder restarted"})
@@ -118,6 +120,9 @@ class Sink:
         if not w_.write(msg[4 + n:], ts, key):
             return False  # counted by the writer (out_of_order, invalid): stats() reports them as drops
         self.frames += 1
+        self.last_frame_ms = int(self.now_ms())
+        if self.first_frame_ms is None:
+            self.first_frame_ms = self.last_frame_ms
         return True
 
     def event(self, text: str) -> bool:
@@ -179,7 +184,8 @@ class Sink:
     def stats(self) -> dict[str, Any]:
         """`frames`: taken into the recording (a track's `written` counts those muxed so far: the rest wait in its
         reorder buffer, `held`, until newer media or the end of the recording)."""
-        return {"frames": self.frames, "drops": dict(self.all_drops()), "skipped": dict(self.skipped()),
+        return {"frames": self.frames, "first_frame_ms": self.first_frame_ms, "last_frame_ms": self.last_frame_ms,
+                "drops": dict(self.all_drops()), "skipped": dict(self.skipped()),
                 "tracks": {f"{p}/{t}": {"file": w.path.name, "written": w.stats.written, "kind": w.kind,
                                         "before_keyframe": w.stats.before_keyframe, "invalid": w.stats.invalid,
                                         "out_of_order": w.stats.out_of_order, "held": w.held, "gaps": w.stats.gaps}

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 
-from recording.launch import WANTS
+from recording.launch import REFUSALS, WANTS, job_key
 from residency.enforcement import NodeGuard
 from residency.model import Node as NodeRecord
 from residency.model import Placement
@@ -35,11 +35,13 @@ class NodeAgent:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._beating = threading.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None  # the node's event loop (set at start)
 
     def load(self) -> float:
         return min(1.0, len(self.node.by_id) / max(1, self.capacity))
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.guard.register, self.record)
         self.registered = True
         self.node.registry_ok = True
@@ -81,7 +83,9 @@ class NodeAgent:
             live = list(self.node.rooms.values())
             rooms = [(r.tenant, r.name) for r in live]
             self._beat_once(self.load(), self.node.draining, rooms)
-            self._publish_wants(recording_wants(live))
+            wanted = recording_wants(live)
+            self._publish_wants(wanted)
+            self.read_refusals(wanted)
             self.node.deadlines.ran("heartbeat", HEARTBEAT_INTERVAL, HEARTBEAT_SLACK)
 
     def _beat_once(self, load: float, draining: bool, rooms: list[tuple[str, str]]) -> None:
@@ -95,6 +99,18 @@ class NodeAgent:
         the node (the same TTL as its record), so a dead node's meetings get their recorders dismissed."""
         doc = {"node": self.record.id, "region": self.record.region, "rooms": wants}
         self.guard.registry.put_doc(WANTS, self.record.id, doc, ttl=self.guard.registry.node_ttl)
+
+    def read_refusals(self, wanted: list[dict[str, str]]) -> None:
+        """The control plane's refusals (no recorder in an allowed region) for the rooms this node wants recorded,
+        handed to the event loop: the room's state becomes `refused` and every participant is told."""
+        registry = self.guard.registry
+        found: dict[tuple[str, str], tuple[str, str]] = {}
+        for w in wanted:
+            doc = registry.get_doc(REFUSALS, job_key(w["tenant"], w["room"]))
+            if doc is not None and isinstance(doc.get("code"), str) and isinstance(doc.get("message"), str):
+                found[(w["tenant"], w["room"])] = (str(doc["code"])[:64], str(doc["message"])[:400])
+        if found and self.loop is not None:
+            self.loop.call_soon_threadsafe(self.node.recording.refused, found)
 
     def _restore_placements(self, rooms: list[tuple[str, str]]) -> None:
         """After the registry lost its data (a Redis restart), the meetings running here claim their placement

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from recording.policy import may_start_or_stop
 from residency.enforcement import AuditSink
 from sfu.recording import describe as recording_state
+from sfu.recording import set_started
 
 if TYPE_CHECKING:
     from sfu.participant import Participant
@@ -91,7 +92,7 @@ class HostControls:
         elif a.action == "remove" and target is not None:
             self.leave(target, REMOVED)
         elif a.action in RECORDING:
-            room.recording.started = a.action == "record_start"
+            set_started(room, a.action == "record_start")
             room.broadcast({"type": "recording", **recording_state(room), "by": host.id})
         elif a.action == "end":
             for p in list(room.participants.values()):

@@ -11,10 +11,19 @@ A recorder counts once it is in the room, attached, and, when the room has an ML
 the keys, so the recording misses nothing). While a room is held every subscription in it is paused in the engine —
 created paused, in the same locked call, so not one packet slips out — and the packets its publishers send
 meanwhile are counted as held (`held_packets`), never forwarded.
+
+What everyone's indicator shows is the room's recording `state`, decided here from what actually happens and never
+from a client's word: `off` (nobody records), `starting` (recording is on — `required`, or a host's `record_start`
+— and no recorder is in yet), `live` (a counted recorder is in and receives the room's tracks), `refused` (the
+control plane could place no recorder in a region the tenant allows: the node's agent reads the refusal from the
+registry, `recording.launch.REFUSALS`). Each recording-on (a `record_start`, or a `required` room's first join)
+is a `session`: a recorder that dies and is replaced within the session continues the same Recording (with a
+gap); a new `record_start` after a `record_stop` is a new session, so a new Recording.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +35,8 @@ if TYPE_CHECKING:
     from sfu.room import Room
     from sfu.subscription import Subscription
     from sfu.track import Track
+
+OFF, STARTING, LIVE, REFUSED = "off", "starting", "live", "refused"
 
 _STRICTNESS = {RecordingPolicy.OFF: 0, RecordingPolicy.ALLOWED: 1, RecordingPolicy.REQUIRED: 2}
 
@@ -42,6 +53,9 @@ class RoomRecording:
     held: bool = False
     started: bool = False  # under "allowed": a host started recording (sfu/host.py) and has not stopped it
     link: str = ""  # the meeting link its credentials named (the control plane asks recorders for it)
+    session: str = ""  # this recording-on's id (a new one at each record_start; one per room under "required")
+    state: str = OFF
+    refusal: tuple[str, str] | None = None  # (code, message): no recorder could be placed for this session
     # engine track index -> packets it had received when the hold began (a track added later starts at 0)
     received_at_hold: dict[int, int] = field(default_factory=dict)
 
@@ -50,8 +64,38 @@ def describe(room: Room) -> dict[str, Any]:
     """`recording` in `joined` and the `recording` message (docs/protocol.md). `active`: the meeting is being
     recorded, as everyone's indicator shows it — always under `required`, under `allowed` once a host started it."""
     rec = room.recording
-    active = rec.policy is RecordingPolicy.REQUIRED or (rec.policy is RecordingPolicy.ALLOWED and rec.started)
-    return {"policy": rec.policy.value, "held": rec.held, "active": active, "recorders": recorders(room)}
+    out: dict[str, Any] = {"policy": rec.policy.value, "held": rec.held, "active": is_on(room),
+                           "recorders": recorders(room), "state": rec.state}
+    if rec.state == REFUSED and rec.refusal is not None:
+        out["reason"], out["message"] = rec.refusal
+    return out
+
+
+def is_on(room: Room) -> bool:
+    """Recording is on: always under `required`, under `allowed` between a host's record_start and record_stop."""
+    rec = room.recording
+    return rec.policy is RecordingPolicy.REQUIRED or (rec.policy is RecordingPolicy.ALLOWED and rec.started)
+
+
+def set_started(room: Room, started: bool) -> None:
+    """A host's record_start / record_stop (sfu/host.py): each start is a new session, so a new Recording."""
+    rec = room.recording
+    rec.started = started
+    rec.session = secrets.token_urlsafe(9) if started else ""
+    rec.refusal = None
+    rec.state = decide(room)
+
+
+def decide(room: Room) -> str:
+    """The room's recording state from the facts (module docstring): never from a client's message."""
+    rec = room.recording
+    if not is_on(room):
+        return OFF
+    counted = [room.participants[pid] for pid in recorders(room) if pid in room.participants]
+    others = [t for t in room.tracks() if not t.owner.recorder]
+    if not rec.held and any(p.subscriptions or not others for p in counted):
+        return LIVE
+    return REFUSED if rec.refusal is not None else STARTING
 
 
 def wants(rooms: list[Room]) -> list[dict[str, str]]:
@@ -64,8 +108,9 @@ def wants(rooms: list[Room]) -> list[dict[str, str]]:
         rec = room.recording
         if not rec.link or all(p.recorder for p in room.participants.values()):
             continue
-        if rec.policy is RecordingPolicy.REQUIRED or (rec.policy is RecordingPolicy.ALLOWED and rec.started):
-            out.append({"tenant": room.tenant, "room": room.name, "link": rec.link, "policy": rec.policy.value})
+        if is_on(room):
+            out.append({"tenant": room.tenant, "room": room.name, "link": rec.link, "policy": rec.policy.value,
+                        "session": rec.session})
     return out
 
 
@@ -93,6 +138,8 @@ class MediaHold:
         rec = p.room.recording
         rec.link = rec.link or link
         rec.policy = stricter(rec.policy, RecordingPolicy.parse(policy))
+        if rec.policy is RecordingPolicy.REQUIRED and not rec.session:
+            rec.session = secrets.token_urlsafe(9)  # "required": one session for as long as the room lasts
         self.update(p.room, newcomer=p)
 
     def update(self, room: Room, newcomer: Participant | None = None) -> None:
@@ -100,6 +147,7 @@ class MediaHold:
         rec = room.recording
         held = not media_may_start(rec.policy, bool(recorders(room)))
         if held == rec.held:
+            self.refresh(room, exclude=newcomer)
             return
         engine = self.node.media_engine
         if held:
@@ -108,12 +156,36 @@ class MediaHold:
             self.held_before += self._held_now(room)
             rec.received_at_hold = {}
         rec.held = held
+        rec.state = decide(room)
+        if rec.state == LIVE:
+            rec.refusal = None
         for p in room.participants.values():
             for sub in p.subscriptions.values():
                 engine.set_paused(sub.index, self.engine_paused(sub, sub.paused))
                 if not held and not sub.paused:
                     self.node.keyframes.request(sub.track, sub.layer, force=True)
         room.broadcast({"type": "recording", **describe(room)}, exclude=newcomer)
+
+    def refresh(self, room: Room, exclude: Participant | None = None) -> None:
+        """Re-decides the state (a recorder subscribed, a track came or went) and tells everyone if it changed."""
+        state = decide(room)
+        if state == LIVE:
+            room.recording.refusal = None  # a recorder that dies later is awaited again, until refused again
+        if state != room.recording.state:
+            room.recording.state = state
+            room.broadcast({"type": "recording", **describe(room)}, exclude=exclude)
+
+    def refused(self, refusals: dict[tuple[str, str], tuple[str, str]]) -> None:
+        """The control plane's refusals for this node's rooms ((tenant, room) -> (code, message), from the
+        registry; sfu/agent.py). A refusal marks a room that has no recorder yet; it lasts until a recorder is live
+        or the session ends (the registry's refusal document comes and goes once a minute)."""
+        for room in list(self.node.rooms.values()):
+            got = refusals.get((room.tenant, room.name))
+            rec = room.recording
+            if got is None or rec.state not in (STARTING, REFUSED) or rec.refusal == got:
+                continue
+            rec.refusal = got
+            self.refresh(room)
 
     def track_removed(self, track: Track) -> None:
         """Before the engine forgets a track of a held room: what it held so far stays counted."""

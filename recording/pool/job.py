@@ -1,6 +1,11 @@
-"""One job's recording: the credential, the archive's record (`archive.begin`), the sink on loopback with its muxer,
-the recorder page; and at the end — dismissed, the meeting over, the page dead — the page told to close its files,
-the sink stopped and everything sealed into the tenant's vault (`seal_recording`), the clear working files gone."""
+"""One job's recording: the credential, the archive's record, the sink on loopback with its muxer, the recorder
+page; and at the end — dismissed, the meeting over, the page dead — the page told to close its files, the sink
+stopped and everything sealed into the tenant's vault (`seal_recording`), the clear working files gone.
+
+Here the pool decides whether it starts a new Recording or continues one: a job of a recording-on `session` whose
+Recording is still open (its recorder died — a page, a pool — and recording stays on) is continued as a new part,
+with the gap noted in the archive and at the head of this part's timeline (`archive.recorder_moved`). Otherwise
+(`archive.begin`) a new Recording starts: a host's stop then start is a new session."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from recording.archive import Archive, Recording
+from recording.archive import Archive, Recording, RecordingError
 from recording.launch import Job
 from recording.sealing import seal_recording
 from recording.sink import Sink, SinkServer
@@ -36,19 +41,49 @@ class JobRun:
         self.server: SinkServer | None = None
         self.page: RecorderPage | None = None
         self.participant = ""
+        self.part = 1
+        self.resumed = True
 
     def start(self, intake: Intake, open_page: Callable[[str], RecorderPage], client_url: str, secret: str) -> None:
         answer: dict[str, Any] = intake.credential(self.job.id)
         self.participant = str(answer["participant"])
         self.workdir.mkdir(mode=0o700, parents=True, exist_ok=False)  # clear part files: this pool's eyes only
-        self.recording = self.archive.begin(
-            self.job.tenant, meeting=self.job.room, link=self.job.link,
-            recorder={"participant": self.participant, "name": str(answer.get("name", "")), "recorder": self.pool},
-            region=self.job.region, actor=self.actor)
+        recorder = {"participant": self.participant, "name": str(answer.get("name", "")), "recorder": self.pool}
+        self.recording = self._continued(recorder) or self.archive.begin(
+            self.job.tenant, meeting=self.job.room, link=self.job.link, recorder=recorder, region=self.job.region,
+            actor=self.actor, session=self.job.session)
+        self.part = self.recording.part
+        self.resumed = self.part == 1  # a continuation's gap ends at its first frame (`media_check`)
         self.server = SinkServer(Sink(self.workdir), token=secrets.token_urlsafe(24)).start()
         self.page = open_page(page_url(client_url, answer, secret, self.server.url))
         log.info("job %s: recording %s of %s/%s as %s", self.job.id, self.recording.id, self.job.tenant,
                  self.job.room, self.participant)
+
+    def _continued(self, recorder: dict[str, str]) -> Recording | None:
+        """The session's open Recording, continued by this recorder as its next part; None to begin one."""
+        open_rec = self.archive.open_session(self.job.tenant, self.job.room, self.job.session)
+        if open_rec is None:
+            return None
+        try:
+            return self.archive.recorder_moved(self.job.tenant, open_rec.id, self.job.region, recorder, self.actor)
+        except RecordingError:  # it ended meanwhile (refused, dismissed): a new one
+            return None
+
+    def media_check(self) -> None:
+        """A continuing part's first frame closes the gap before it (archive and this part's timeline)."""
+        server, rec = self.server, self.recording
+        if self.resumed or server is None or rec is None:
+            return
+        first = self.stats().get("first_frame_ms")
+        if first is None:
+            return
+        self.resumed = True
+        rec = self.archive.media_resumed(self.job.tenant, rec.id, self.part, int(first), self.actor)
+        gap = rec.gaps[-1]
+        fields = {"from_ms": gap["from_ms"], "to_ms": gap["to_ms"], "recorder": gap["recorder"],
+                  "replaced_by": self.pool, "region": self.job.region, "reason": "recorder replaced",
+                  "part": self.part}
+        server.call(lambda: server.sink.timeline.add("gap", server.sink.now_ms(), fields))
 
     def alive(self) -> bool:
         return self.page is not None and self.page.state() is not None
@@ -56,8 +91,9 @@ class JobRun:
     def stats(self) -> dict[str, Any]:
         return self.server.call(self.server.sink.stats) if self.server is not None else {}
 
-    def stop(self, reason: str) -> Recording | None:
-        """Closes and seals; safe to call once whatever state the start reached."""
+    def stop(self, reason: str, end: bool = True) -> Recording | None:
+        """Closes and seals; safe to call once whatever state the start reached. `end`: the recording ends
+        (dismissed); otherwise only this part does (its recorder died; recording stays on), the gap left open."""
         if self.page is not None:
             self.page.bye()
             deadline = time.monotonic() + BYE_WAIT
@@ -67,11 +103,15 @@ class JobRun:
                     break
                 time.sleep(0.1)
             self.page.close()
+        last_ms = None
+        if self.server is not None:
+            self.media_check()
+            last_ms = self.stats().get("last_frame_ms")
         files = self.server.stop() if self.server is not None else []
         sealed = None
         if self.recording is not None:
             sealed = seal_recording(self.archive, self.job.tenant, self.recording.id, self.workdir, files,
-                                    self.actor)
+                                    self.actor, part=self.part, end=end, cause=reason, last_ms=last_ms)
             log.info("job %s: recording %s sealed (%s; %d files)", self.job.id, sealed.id, reason, len(sealed.files))
         shutil.rmtree(self.workdir, ignore_errors=True)
         return sealed

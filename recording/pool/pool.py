@@ -1,6 +1,8 @@
 """The pool's loop: announce, then make what runs match the answer — start the jobs given to this pool (up to its
-capacity), stop and seal the dismissed ones and those whose page died (a job still given is started again at the
-next round, as a new recording). Every round is bounded; a failed job start is logged and counted, never fatal."""
+capacity), stop and seal the dismissed ones (the recording ends) and those whose page died (only that part ends,
+with a gap: a job still given is started again at the next round and continues the same Recording — job.py; one
+no longer given ends there, the gap lasting to its end). Every round is bounded; a failed job start is logged and
+counted, never fatal."""
 
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ class RecorderPool:
         self.open_page = open_page
         self.running: dict[str, JobRun] = {}
         self.sealed: list[Recording] = []
+        self.interrupted: dict[str, tuple[str, str]] = {}  # job id -> (tenant, recording) whose page died
         self.failures: Counter[str] = Counter()  # job starts that failed, by reason; unreachable control plane
 
     def step(self) -> None:
@@ -64,7 +67,15 @@ class RecorderPool:
             self._stop(jid, "dismissed")
         for jid, run in list(self.running.items()):
             if not run.alive():
-                self._stop(jid, "page_died")
+                self._stop(jid, "page_died", end=False)
+            elif not run.resumed:
+                try:
+                    run.media_check()
+                except Exception:  # noqa: BLE001 - the archive's database: retried at the next round
+                    self.failures["gap_close_failed"] += 1
+                    log.exception("job %s: closing its gap failed", jid)
+        for jid in [j for j in self.interrupted if j not in given or j in answer.dismissed]:
+            self._end_interrupted(jid)
         for job in answer.jobs:
             if job.id in self.running or len(self.running) >= self.intake.capacity:
                 continue
@@ -82,25 +93,44 @@ class RecorderPool:
                 self._seal(run, "start_failed")
                 continue
             self.running[job.id] = run
+            self.interrupted.pop(job.id, None)
 
-    def _stop(self, jid: str, reason: str) -> None:
+    def _stop(self, jid: str, reason: str, end: bool = True) -> None:
         run = self.running.pop(jid, None)
         if run is not None:
-            self._seal(run, reason)
+            self._seal(run, reason, end)
 
-    def _seal(self, run: JobRun, reason: str) -> None:
+    def _seal(self, run: JobRun, reason: str, end: bool = True) -> None:
         try:
-            rec = run.stop(reason)
+            rec = run.stop(reason, end=end)
         except Exception:  # noqa: BLE001 - logged; the next job goes on
             self.failures["seal_failed"] += 1
             log.exception("job %s: sealing failed", run.job.id)
             return
         if rec is not None:
             self.sealed.append(rec)
+            if not end and rec.ended_at is None:
+                self.interrupted[run.job.id] = (run.job.tenant, rec.id)
+
+    def _end_interrupted(self, jid: str) -> None:
+        """A job whose page died is no longer given (the host stopped, the meeting ended, or it moved to another
+        pool): its recording ends here with its gap, unless another recorder already continues it."""
+        tenant, rec_id = self.interrupted.pop(jid)
+        try:
+            rec = self.archive.get(tenant, rec_id)
+            if rec.ended_at is None and any(g.get("to_ms") is None for g in rec.gaps):
+                self.sealed.append(self.archive.finish(tenant, rec_id, {}, f"recorder-pool:{self.intake.pool}",
+                                                       part=rec.part))
+        except Exception:  # noqa: BLE001 - logged; the next job goes on
+            self.failures["seal_failed"] += 1
+            log.exception("job %s: ending its interrupted recording failed", jid)
 
     def stop_all(self) -> None:
+        """The pool stops (a restart, an upgrade) while recording may stay on: each part is sealed and its gap
+        left open, for this pool after its restart or another one of an allowed region to continue (if none
+        does, the control plane ends the recording: signalling/control/recorderpools.py)."""
         for jid in list(self.running):
-            self._stop(jid, "pool_stopping")
+            self._stop(jid, "pool_stopping", end=False)
 
     def run(self, stopping: threading.Event, interval: float = 1.0) -> None:
         while not stopping.is_set():

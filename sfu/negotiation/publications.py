@@ -135,6 +135,8 @@ class Publications:
         node.last_n.apply(p)
         if not sub.paused:
             node.keyframes.request(track, first)
+        if p.recorder:  # the recorder now receives the room's tracks: its state may be "live" (sfu/recording.py)
+            node.recording.refresh(p.room)
 
     def remove_subscription(self, sub: Subscription) -> None:
         node = self.node

@@ -94,7 +94,10 @@ def _admin(args: argparse.Namespace) -> int:
     try:
         if args.action == "list":
             out = [{"id": r.id, "meeting": r.meeting, "link": r.link, "regions": list(r.regions),
-                    "participants": r.participants, "files": [f.name for f in r.files], "ended": r.ended_at is not None}
+                    "participants": r.participants, "files": [f.name for f in r.files], "ended": r.ended_at is not None,
+                    "parts": [{"part": x["part"], "region": x["region"], "recorder": x["recorder"],
+                               "files": len(x["files"]), "lost": x.get("lost", False)} for x in r.parts],
+                    "gaps": [dict(g) for g in r.gaps]}
                    for r in archive.listing(t, actor)]
         elif args.action == "policy":
             archive.set_policy(t, RecordingPolicy.parse(args.policy), actor, link=args.link,

@@ -125,11 +125,13 @@ function wireSession(session) {
   });
   session.addEventListener("recording", (ev) => {
     const was = app.recording && app.recording.active;
+    const wasState = app.recording && app.recording.state;
     app.recording = ev.detail;
     if (ev.detail.by && was !== ev.detail.active) {
       const who = (session.participants.get(ev.detail.by) || {}).name || "The host";
       toast(ev.detail.active ? `${who} started recording this meeting` : `${who} stopped recording this meeting`);
     }
+    if (app.isHost && ev.detail.state === "refused" && wasState !== "refused") toast("Recording could not start");
     renderRecordingIndicator();
     renderPeople();
   });

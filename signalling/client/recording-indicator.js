@@ -4,6 +4,7 @@
 // its name (e.g. "ACME archive") is in the roster and the safety code covers it like anyone's.
 
 import { $ } from "./dom.js";
+import { indicator, refusalNotice } from "./recording-state.js";
 import { app } from "./state.js";
 
 /** The join page's line (called once the link info is known). */
@@ -24,13 +25,17 @@ export function showRecordingNotice(info) {
 }
 
 /** In the meeting, for its whole length: on whenever the link's policy is not "off" (the recorder itself is in
- *  the roster under its own name once it joins). Under "required", while the node says the meeting waits for its
- *  recorder (`joined.recording` / `recording`: held), a banner says so and this page sends no media. */
+ *  the roster under its own name once it joins). It says what the node says is happening (recording-state.js):
+ *  "Recording starting…", "● REC" once a recorder records, "Recording could not start" — and tells the host why.
+ *  Under "required", while the node says the meeting waits for its recorder (`joined.recording` / `recording`:
+ *  held), a banner says so and this page sends no media. */
 export function renderRecordingIndicator() {
   renderRecorderWait();
+  renderRefusal();
   const r = (app.info && app.info.recording) || (app.recording && { policy: app.recording.policy, text: "" });
   let el = document.getElementById("recording-indicator");
-  if (!r || r.policy === "off") { if (el) el.hidden = true; return; }
+  const shown = r ? indicator(app.recording, r.policy) : null;
+  if (!shown) { if (el) el.hidden = true; return; }
   if (!el) {
     el = document.createElement("span");
     el.id = "recording-indicator";
@@ -38,11 +43,28 @@ export function renderRecordingIndicator() {
     el.setAttribute("role", "status");
     $("meeting-title").after(el);
   }
-  // the node's word first: under "allowed", "● REC" only while a host has started recording
-  const active = app.recording ? !!app.recording.active : r.policy === "required";
-  el.textContent = active ? "● REC" : "● may be recorded";
-  el.dataset.active = String(active);
-  el.title = r.text;
+  // the node's word: "● REC" only while a recorder of this meeting records
+  el.textContent = shown.text;
+  el.dataset.active = String(shown.live);
+  el.dataset.state = shown.state;
+  el.title = r.text || "";
+  el.hidden = false;
+}
+
+/** The host's notice when recording could not start, naming why (no recorder in a region the organisation
+ *  allows); gone once a recorder is live or recording is stopped. */
+function renderRefusal() {
+  const text = refusalNotice(app.recording, app.isHost);
+  let el = document.getElementById("recording-refused");
+  if (!text) { if (el) el.hidden = true; return; }
+  if (!el) {
+    el = document.createElement("p");
+    el.id = "recording-refused";
+    el.className = "recorder-wait";
+    el.setAttribute("role", "alert");
+    $("meeting-title").after(el);
+  }
+  el.textContent = text;
   el.hidden = false;
 }
 

@@ -149,6 +149,14 @@ async function releaseHold(ctx, h) {
   await refresh(ctx);
 }
 
+/** A recording whose recorder died mid-meeting and was replaced: its parts and gaps (docs/recording.md). */
+function gapsNote(r) {
+  const gaps = r.gaps || [];
+  if (!gaps.length) return null;
+  const secs = gaps.map((g) => g.to_ms === null ? '?' : `${((g.to_ms - g.from_ms) / 1000).toFixed(1)} s`);
+  return el('span', { class: 'sub' }, `${(r.parts || []).length} parts, ${gaps.length} gap${gaps.length > 1 ? 's' : ''} (${secs.join(', ')})`);
+}
+
 function recordingRow(ctx, r) {
   const held = r.held_by.length
     ? el('span', { class: 'held' }, `Held (${r.held_by.join(', ')})`) : el('span', { class: 'muted' }, 'Not held');
@@ -158,7 +166,7 @@ function recordingRow(ctx, r) {
     el('td', {}, r.regions.join(', ')),
     el('td', {}, people(r.participants)),
     el('td', {}, iso(r.started_at)),
-    el('td', {}, r.ended_at === null ? 'Recording' : iso(r.ended_at)),
+    el('td', {}, r.ended_at === null ? 'Recording' : iso(r.ended_at), gapsNote(r)),
     el('td', {}, files(ctx, r)),
     el('td', { class: 'rec-actions' }, held,
       el('button', { type: 'button', 'aria-label': `Export ${r.id}`, onclick: () => exportRecording(ctx, r) }, 'Export'),

@@ -193,7 +193,14 @@ RECORDING = _object(
                       "description": "participant id -> display name"},
      "started_at": {"type": "number"}, "ended_at": {"type": ["number", "null"]},
      "files": {"type": "array", "items": RECORDING_FILE},
-     "gaps": {"type": "integer", "description": "recorder replacements mid-meeting"},
+     "session": {"type": "string", "description": "the node's recording-on it records (a host's new start is "
+                                                  "a new session, so a new recording)"},
+     "parts": {"type": "array", "items": {"type": "object"},
+               "description": "one per recorder that ran it: part, recorder, participant, region, from_ms, to_ms, "
+                              "files, lost"},
+     "gaps": {"type": "array", "items": {"type": "object"},
+              "description": "a recorder lost mid-meeting: from_ms, to_ms, recorder, replaced_by (null: nothing "
+                             "continued it), region, cause"},
      "held_by": {**_STRS, "description": "active legal holds covering it: deletion is refused while any"}},
 )
 PLAY_TICKET = _object(["ticket", "url", "expires_at", "content_type", "kind", "size"], {

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from recording.launch import JOBS, LAUNCH, POOLS, Job, Plan, Pool, reconcile
+from recording.launch import JOBS, LAUNCH, POOLS, REFUSALS, Job, Plan, Pool, reconcile
 
 from . import metrics
 from .errors import ApiError
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 POOL_KEY_PREFIX = "crk_"
 POOL_TTL = 6.0  # an announcement lives this long: a pool that stops announcing is gone, its jobs placed again
-REFUSALS = "recorder_refusal"  # the last refusal per room, for the tenant's admin (and audited once a minute)
 REFUSAL_TTL = 60.0
 
 log = logging.getLogger("castellan.control.recorders")
@@ -185,13 +184,21 @@ class RecorderPools:
                                 policy=job.policy, generation=job.generation)
             log.info("recorder job %s for %s/%s on pool %s (%s)", job.id, job.tenant, job.room, job.pool,
                      job.region)
+        live = {p.id for p in self._pools()}
         for job in plan.dismiss:
             docs.drop_doc(JOBS, job.key)
+            if job.pool not in live:  # no recorder is left to seal its part: the recording ends here, gap and all
+                self._end_recording(job.tenant, job.room, job.session, None)
             DISMISSED.inc()
             self.control._audit(job.tenant, "recorder-launcher", "recording.recorder_dismissed", job=job.id,
                                 room=job.room, pool=job.pool)
             log.info("recorder job %s for %s/%s dismissed", job.id, job.tenant, job.room)
         for r in plan.refused:
+            prior = jobs.get(r.want.key)
+            if prior is not None and prior.session == r.want.session:
+                # its recorder died and none may continue in an allowed region: the recording ends with its gap
+                # (never continued elsewhere); the job stays, a recorder that comes back starts a new recording
+                self._end_recording(r.want.tenant, r.want.room, r.want.session, r.code)
             doc = {"tenant": r.want.tenant, "room": r.want.room, "code": r.code, "message": r.message}
             if docs.claim_doc(REFUSALS, r.want.key, doc, ttl=REFUSAL_TTL):  # audited and counted once a minute
                 REFUSED.labels(r.code).inc()
@@ -199,6 +206,23 @@ class RecorderPools:
                                     room=r.want.room, link=r.want.link, reason=r.code)
                 log.warning("no recorder for %s/%s: %s", r.want.tenant, r.want.room, r.message)
         return plan
+
+    def _end_recording(self, tenant: str, room: str, session: str, refused: str | None) -> None:
+        recordings = self.control.recordings
+        if recordings is None or not session:
+            return  # this deployment keeps no recordings here: the pool's own archive keeps the gap open
+        archive = recordings.archive
+        try:
+            if refused is not None:
+                rec = archive.continuation_refused(tenant, room, session, refused, "recorder-launcher")
+            else:
+                rec = archive.session_over(tenant, room, session, "recorder-launcher")
+        except Exception:  # noqa: BLE001 - the archive's database: logged, the launcher goes on
+            log.exception("could not end the recording of %s/%s", tenant, room)
+            return
+        if rec is not None:
+            log.warning("recording %s of %s/%s ended with a gap (%s)", rec.id, tenant, room,
+                        refused or "no recorder left")
 
     def _link_matches(self, tenant: str, room: str, link: str) -> bool:
         rec = self.control.store.link(link)

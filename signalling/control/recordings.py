@@ -59,7 +59,8 @@ def recording_json(r: Recording, holds: list[LegalHold]) -> JSONObject:
             "ended_at": r.ended_at,
             "files": [{"name": f.name, "kind": f.kind, "participant": f.participant, "codec": f.codec,
                        "size": f.size} for f in r.files],
-            "gaps": len(r.gaps), "held_by": [h.id for h in blocking(r.facts(), holds)]}
+            "session": r.session, "parts": [dict(x) for x in r.parts], "gaps": [dict(g) for g in r.gaps],
+            "held_by": [h.id for h in blocking(r.facts(), holds)]}
 
 
 class Recordings:

@@ -158,8 +158,9 @@ class ResidencyAdapter:
                 placed = self.service.get_placement(tenant, room)
                 if placed is None or placed.node != node.id:
                     continue  # a node asks only for the meetings the control plane placed on it
+                session = r.get("session", "")
                 out.append(Want(tenant=tenant, room=room, link=link, node=node.id, region=node.region,
-                                policy=policy))
+                                policy=policy, session=session if isinstance(session, str) else ""))
         return out
 
     def launch_context(self, tenants: set[str]) -> tuple[dict[str, Tenant], dict[str, Region], Catalogue]:

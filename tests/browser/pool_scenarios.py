@@ -3,18 +3,26 @@
 ACME's meetings must never get). Nobody starts a recorder page by hand here: the eu-1 pool process does, when the
 control plane gives it a job.
 
-1. `required`: A and B join and wait, decoding nothing; only then the eu-1 pool starts; its recorder joins by
-   itself, both decode; both leave, the job is dismissed and the recording is sealed into the archive.
+1. `required`: A and B join and wait, decoding nothing, their indicators saying recording could not start (only a
+   us-1 pool announces); only then the eu-1 pool starts; its recorder joins by itself, both decode and show
+   "● REC". Then the recorder's Chromium is killed mid-meeting: the pool restarts it and the new recorder continues
+   the SAME recording (a second part, the gap recorded); both leave, the job is dismissed and the recording is
+   sealed into the archive, exported and verified offline.
 2. `allowed`: the host and Bob meet, nobody records; the host's Start launches the recorder, Stop dismisses it and
    that recording is sealed too.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import signal
 import subprocess
+import tarfile
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +30,8 @@ from playwright.sync_api import Playwright
 
 from tests.browser.driver import Participant, log, poll
 from tests.browser.recording_scenarios import INDICATOR_JS, decoded, views
+
+WORDS = {"starting": "Recording starting…", "live": "● REC", "refused": "Recording could not start"}
 
 
 def _api(cfg: dict[str, Any], method: str, path: str, body: dict[str, Any] | None = None,
@@ -51,6 +61,61 @@ def _sealed(cfg: dict[str, Any], room: str) -> list[dict[str, Any]]:
             and any(f["kind"] in ("video", "audio") and f["size"] > 0 for f in r["files"])]
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (from /proc: the pool's Playwright driver and the Chromium it runs)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _kill_recorder_browser(pool_pid: int) -> int:
+    """SIGKILLs the pool's recorder Chromium (its browser process, not a renderer): the recorder dies mid-meeting."""
+    for pid in _descendants(pool_pid):
+        try:
+            cmd = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmd and b"chrom" in Path(cmd[0].decode(errors="replace")).name.encode() \
+                and not any(a.startswith(b"--type=") for a in cmd):
+            os.kill(pid, signal.SIGKILL)
+            return pid
+    raise AssertionError("the pool runs no recorder Chromium")
+
+
+def _export_and_verify(cfg: dict[str, Any], rec_id: str, dest: Path) -> dict[str, Any]:
+    """The admin's export (the signed package as a tar), verified offline with the deployment's audit key."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    from recording.package import verify
+
+    req = urllib.request.Request(f"{cfg['control_url']}/v1/tenants/acme/recordings/{rec_id}/export",
+                                 headers={"Authorization": f"Bearer {cfg['operator_key']}"})
+    with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback inside the namespace
+        body = r.read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        tar.extractall(dest, filter="data")
+    req = urllib.request.Request(cfg["control_url"] + "/v1/audit/public-key",
+                                 headers={"Authorization": f"Bearer {cfg['operator_key']}"})
+    with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310 - loopback inside the namespace
+        key = load_pem_public_key(r.read())
+    v = verify(dest / rec_id, [key])  # type: ignore[list-item]
+    timeline = [json.loads(x) for x in (dest / rec_id / "part2-timeline.jsonl").read_text().splitlines() if x]
+    return {"files": v.files, "recording": v.manifest["recording"], "regions": v.manifest["regions"],
+            "part2_gap_lines": [e for e in timeline if e.get("kind") == "gap" and e.get("part") == 2],
+            "part2_tracks_from": min((int(e["t"]) for e in timeline if e.get("kind") == "track"), default=None)}
+
+
 def _roster(p: Participant) -> list[str]:
     assert p.page is not None
     return p.page.evaluate("() => { const e = window.castellanApp.e2ee; "  # type: ignore[no-any-return]
@@ -73,11 +138,25 @@ def recorder_pool(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -
         time.sleep(float(cfg.get("quiet", 6)))  # a us-1 pool is announcing all along: it must not be given this
         result["before"] = views(parts)
         result["refusals"] = _api(cfg, "GET", "/v1/tenants/acme/recorder-refusals", key=cfg["operator_key"])
+        ind = lambda: {k: p.page.evaluate(INDICATOR_JS) for k, p in parts.items()}  # noqa: E731
+        # the node read the control plane's refusal from the registry: every page says so
+        result["refused_indicators"] = poll(ind, lambda x: all(v == WORDS["refused"] for v in x.values()), 30)
         log("both wait; starting the eu-1 pool")
         pool = subprocess.Popen(cfg["pool_argv"], stdout=open(cfg["pool_log"], "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
         result["after"] = poll(lambda: views(parts), lambda x: all(n > 30 for n in decoded(x).values())
                                and not any(v["waiting"] for v in x.values()), 150)
+        result["live_indicators"] = poll(ind, lambda x: all(v == WORDS["live"] for v in x.values()), 30)
         log("decoding with the pool's recorder in", decoded(result["after"]))
+        time.sleep(float(cfg.get("record_seconds", 6)))
+        result["killed"] = _kill_recorder_browser(pool.pid)
+        log("killed the recorder's Chromium", result["killed"])
+        # the meeting is held again (required), then the pool's new recorder continues: everyone decodes again
+        poll(lambda: views(parts), lambda x: all(v["waiting"] for v in x.values()), 60)
+        base = decoded(views(parts))
+        result["continued"] = poll(lambda: views(parts), lambda x: all(n > base[k] + 30 for k, n in decoded(x).items())
+                                   and not any(v["waiting"] for v in x.values()), 150)
+        result["live_again"] = poll(ind, lambda x: all(v == WORDS["live"] for v in x.values()), 30)
+        time.sleep(float(cfg.get("record_seconds", 6)))
         for p in parts.values():  # the meeting ends: both leave
             assert p.page is not None
             p.page.evaluate("async () => { await window.castellanApp.session.leave(); }")
@@ -85,6 +164,8 @@ def recorder_pool(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -
         parts = {}
         result["required_sealed"] = poll(lambda: _sealed(cfg, req_room), bool, 90)
         log("required meeting's recording sealed")
+        [sealed] = result["required_sealed"]
+        result["required_export"] = _export_and_verify(cfg, sealed["id"], Path(cfg["pool_log"]).parent / "export")
 
         # 2. allowed: the host's Start launches the recorder, Stop dismisses it
         al_room = links["allowed"]["room"]

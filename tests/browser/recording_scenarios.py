@@ -81,7 +81,8 @@ INDICATOR_JS = """() => { const el = document.getElementById('recording-indicato
 
 
 def recording_host(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
-    """Under "allowed": the host clicks Start recording, then Stop; each page's indicator follows."""
+    """Under "allowed": the host clicks Start recording, then Stop; each page's indicator follows what the node says
+    is happening (no recorder joins here: "Recording starting…", never "● REC")."""
     console: list[str] = []
     result["console"] = console
     parts = {k: Participant(pw, cfg, k, console) for k in ("H", "B")}
@@ -101,7 +102,8 @@ def recording_host(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) 
         h.click("#btn-people")
         h.wait_for_selector("#people:not([hidden])", timeout=30000)
         h.click("#btn-record")
-        result["started"] = poll(indicators, lambda x: all(v == "● REC" for v in x.values()), 30)
+        # no recorder pool in this world: recording is on but nobody records, and no page says "● REC"
+        result["started"] = poll(indicators, lambda x: all(v == "Recording starting…" for v in x.values()), 30)
         result["button_started"] = h.inner_text("#btn-record")
         h.click("#btn-record")
         result["stopped"] = poll(indicators, lambda x: all(v == "● may be recorded" for v in x.values()), 30)

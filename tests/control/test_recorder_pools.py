@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from recording.launch import JOBS, WANTS
+from recording.launch import JOBS, POOLS, WANTS
 from tests.control.cp_env import Env, add_node, make_env
 from tests.control.recording_env import with_recording
 
@@ -225,3 +225,59 @@ def test_only_the_operator_manages_pool_keys(renv: Env) -> None:
     listed = renv.client.get("/v1/recorder-pool-keys", headers=renv.op()).json()["keys"]
     assert [k["region"] for k in listed] == ["eu-1"] and key.split(".")[1] not in str(listed)
     assert renv.client.get("/v1/recorder-pool-keys", headers=renv.admin()).status_code == 403
+
+
+def test_a_dead_pools_recording_is_continued_in_its_session_then_ended_with_its_gap_never_in_us(renv: Env) -> None:
+    """The job of a pool that stops announcing moves to another pool of an allowed region with the same session,
+    so the pool continues the same Recording (recording/pool/job.py: `open_session`, `recorder_moved`). With no
+    pool left in an allowed region the recording ends with its gap (audited `recording.continuation_refused`);
+    the idle us-1 pool is never given it."""
+    _policy(renv, "required")
+    link, room, node = _meeting(renv)
+    eu, us = _pool_key(renv, "eu-1"), _pool_key(renv, "us-1")
+    _wants(renv, node, [{**_want(link, room), "session": "s-1"}])
+    [job] = _announce(renv, eu, "pool-eu-a").json()["jobs"]
+    assert job["session"] == "s-1"
+    assert renv.control.recordings is not None
+    archive = renv.control.recordings.archive
+    rec = archive.begin("acme", room, link, {"participant": "rec-1", "recorder": "pool-eu-a"}, "eu-1",
+                        "recorder-pool:pool-eu-a", session="s-1")  # what the pool's job start does
+    renv.residency.registry.drop_doc(POOLS, "pool-eu-a")  # its announcement expired: the pool died
+    [moved] = _announce(renv, eu, "pool-eu-b").json()["jobs"]
+    assert (moved["session"], moved["generation"], moved["region"]) == ("s-1", 2, "eu-1")
+    found = archive.open_session("acme", room, moved["session"])
+    assert found is not None and found.id == rec.id  # the same recording to continue
+    archive.recorder_moved("acme", rec.id, "eu-1", {"recorder": "pool-eu-b"}, "recorder-pool:pool-eu-b")
+    renv.residency.registry.drop_doc(POOLS, "pool-eu-b")  # and that pool dies too
+    assert _announce(renv, us, "pool-us-a", capacity=50).json()["jobs"] == []
+    ended = archive.get("acme", rec.id)
+    assert ended.ended_at is not None and ended.regions == ("eu-1",)
+    assert [g["replaced_by"] for g in ended.gaps] == ["pool-eu-b", None]
+    [refused] = _audit(renv, "recording.continuation_refused")
+    assert refused.data["recording"] == rec.id and refused.data["reason"] == "no_recorder_in_allowed_regions"
+    listed = renv.client.get("/v1/tenants/acme/recordings", headers=renv.admin()).json()["recordings"]
+    [one] = [r for r in listed if r["meeting"] == room]
+    assert len(one["parts"]) == 2 and len(one["gaps"]) == 2 and one["session"] == "s-1"
+
+
+def test_a_new_session_is_a_new_job_and_a_dead_pools_recording_ends_when_recording_goes_off(renv: Env) -> None:
+    _policy(renv, "allowed")
+    link, room, node = _meeting(renv)
+    eu = _pool_key(renv, "eu-1")
+    _wants(renv, node, [{**_want(link, room, "allowed"), "session": "s-1"}])
+    [first] = _announce(renv, eu, "pool-eu-a").json()["jobs"]
+    # the host stopped and started again between two announcements: the node's session changed
+    _wants(renv, node, [{**_want(link, room, "allowed"), "session": "s-2"}])
+    a = _announce(renv, eu, "pool-eu-a", running=[first["id"]]).json()
+    assert a["jobs"] == [] and a["dismissed"] == [first["id"]]  # its recording ends with its session
+    [second] = _announce(renv, eu, "pool-eu-a").json()["jobs"]
+    assert second["session"] == "s-2" and second["id"] != first["id"]
+    assert renv.control.recordings is not None
+    archive = renv.control.recordings.archive
+    rec = archive.begin("acme", room, link, {"recorder": "pool-eu-a"}, "eu-1", "recorder-pool:pool-eu-a",
+                        session="s-2")
+    renv.residency.registry.drop_doc(POOLS, "pool-eu-a")  # the pool dies, then the host stops recording
+    _wants(renv, node, [])
+    _announce(renv, _pool_key(renv, "eu-1"), "pool-eu-b")
+    ended = archive.get("acme", rec.id)
+    assert ended.ended_at is not None and ended.parts[0]["lost"] is True and ended.gaps[0]["replaced_by"] is None

@@ -145,7 +145,8 @@ def test_required_meeting_forwards_nothing_until_the_credentialed_recorder_is_in
         return out
 
     out = asyncio.run(run())
-    assert out["joined_recording"] == {"policy": "required", "held": True, "active": True, "recorders": []}
+    assert out["joined_recording"] == {"policy": "required", "held": True, "active": True, "recorders": [],
+                                       "state": "starting"}
     assert out["held_while_named_archive"], "the publisher's packets never reached the node"
     assert out["frames_before_recorder"] == 0 and out["audio_before_recorder"] == 0, out
     assert all(not p.get("recorder") for p in out["roster_impostor"]), out["roster_impostor"]

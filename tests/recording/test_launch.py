@@ -51,6 +51,21 @@ def test_jobs_stay_move_from_a_dead_pool_and_go_when_not_wanted(catalogue: Catal
     assert gone.dismiss == (job,) and gone.launch == ()
 
 
+def test_a_moved_job_keeps_its_session_and_another_session_is_another_job(catalogue: Catalogue) -> None:
+    """The session is what makes a replacement continue the same Recording and a host's new start a new one."""
+    want = Want("acme", "a", "link-a", "node-1", "eu-1", "allowed", session="s-1")
+    job = Job(id="job-AAAAAAAAAAAA", tenant="acme", room="a", link="link-a", node="node-1", region="eu-1",
+              pool="eu1", policy="allowed", session="s-1")
+    [moved] = reconcile([want], {job.key: job}, [_pool("eu2", "eu-2")], TENANTS, REGIONS, catalogue).launch
+    assert (moved.pool, moved.session, moved.generation) == ("eu2", "s-1", 2)
+    restarted = Want("acme", "a", "link-a", "node-1", "eu-1", "allowed", session="s-2")
+    plan = reconcile([restarted], {job.key: job}, [_pool("eu1", "eu-1")], TENANTS, REGIONS, catalogue)
+    assert plan.dismiss == (job,) and plan.launch == ()  # this round ends s-1; the next launches s-2
+    [fresh] = reconcile([restarted], {}, [_pool("eu1", "eu-1")], TENANTS, REGIONS, catalogue).launch
+    assert fresh.session == "s-2"
+    assert Job.from_dict({**job.to_dict(), "session": "x" * 65}) is None  # a hostile answer: a counted drop
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(sorted(REGIONS)), st.integers(0, 3)), max_size=6),
        st.lists(st.sampled_from(sorted(REGIONS)), max_size=6))

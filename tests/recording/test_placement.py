@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from recording import placement
 from recording.placement import RecorderRefused
+from recording.policy import RecordingPolicy
 from residency.catalogue import Catalogue
 from residency.model import Tenant
-from tests.recording.archive_world import make_archive, recorded
+from tests.recording.archive_world import make_archive
 from tests.residency.residency_world import REGIONS, FakeClock, make_node
 
 EU_ONLY = Tenant(id="acme", name="ACME", jurisdiction="EU", allowed_regions=frozenset({"eu-1", "eu-2"}))
@@ -31,10 +32,13 @@ def test_eu_recorder_then_another_eu_recorder_then_refused_never_us(catalogue: C
     assert e.value.code == "no_recorder_in_allowed_regions"
     # the archive keeps the regions it ran in and the gap, audited
     archive = make_archive(tmp_path, FakeClock())
-    rec = recorded(archive, tmp_path, "board", {"p-a": "A"})
-    moved = archive.recorder_moved("acme", rec.id, second.region, second.recorder, 4200, "control-plane")
-    assert moved.regions == ("eu-1", "eu-2") and moved.gaps == ({"from_ms": 4200, "recorder": "rec-eu-2a"},)
-    assert "recording.recorder_replaced" in [r.kind for r in archive.audit.tenant_records("acme")]
+    archive.set_policy("acme", RecordingPolicy.ALLOWED, "admin:alice")
+    rec = archive.begin("acme", "board", "link-1", {"participant": "rec-1", "recorder": first.recorder}, first.region,
+                        "recorder:r-eu", session="s-1")
+    moved = archive.recorder_moved("acme", rec.id, second.region, {"recorder": second.recorder}, "recorder:r-eu2")
+    assert moved.regions == ("eu-1", "eu-2") and [g["replaced_by"] for g in moved.gaps] == ["rec-eu-2a"]
+    assert [(p["part"], p["region"]) for p in moved.parts] == [(1, "eu-1"), (2, "eu-2")]
+    assert "recording.recorder_moved" in [r.kind for r in archive.audit.tenant_records("acme")]
 
 
 def test_no_recorder_in_an_allowed_region_means_no_recording(catalogue: Catalogue) -> None:
