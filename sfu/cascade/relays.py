@@ -107,9 +107,12 @@ class Relays:
             self.refused[e.code] += 1
             raise
 
-    def deliver(self, sender: str, sealed: object) -> tuple[str, RelayTrack, int]:
+    def deliver(self, sender: str, sealed: object) -> tuple[str, RelayTrack, int] | None:
         """One sealed message from node `sender`, opened with that link's keys (so only that node could have
-        sealed it) and applied; RelayRefused (counted) for no link, a forgery, a replay or bad content."""
+        sealed it) and applied; RelayRefused (counted) for no link, a forgery, a replay or bad content. A track
+        that starts or stops is returned (and told to `listeners`); a `need` changes what the link sends at the
+        next pass (sfu/cascade/meeting.py) and returns None — the tracks it names that the link does not announce
+        (another meeting's, a stale one) are left out and counted (`relay_need_unknown_track`)."""
         try:
             link = self.links.get(sender)
             if link is None:
@@ -118,6 +121,10 @@ class Relays:
         except RelayRefused as e:
             self.refused[e.code] += 1
             raise
+        if isinstance(event, int):
+            if event:
+                self.refused["relay_need_unknown_track"] += event
+            return None
         for listener in self.listeners:
             listener(sender, *event)
         return event
