@@ -145,3 +145,55 @@ async def _run() -> None:
             for bot in bots:
                 with contextlib.suppress(Exception):
                     await bot.close()
+
+
+STAR = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("eu-2-b", "eu-2"))
+
+
+def test_in_a_star_the_home_asks_the_publishers_node_for_what_a_node_further_on_needs() -> None:
+    asyncio.run(_star())
+
+
+async def _star() -> None:
+    """Alice publishes on eu-2-a, bob watches on eu-2-b, nobody on the home eu-1-a: the home's `need` to eu-2-a
+    is what eu-2-b asked of it, so alice's tracks cross twice (eu-2-a → home → eu-2-b) and nowhere else; her
+    keyframe requests from bob's side go back the same way."""
+    bots: list[Bot] = []
+    async with contextlib.AsyncExitStack() as stack:
+        nodes = await relayed_nodes(stack, STAR, home=lambda tenant, room: "eu-1-a")
+        home, far, other = nodes["eu-1-a"], nodes["eu-2-a"], nodes["eu-2-b"]
+        assert home.relays is not None and far.relays is not None and other.relays is not None
+        try:
+            pub = Bot(far.ws_url, far.token(KEY[1], participant="alice", tenant=KEY[0], name="alice"), "alice")
+            bots.append(pub)
+            await pub.connect()
+            await pub.publish(video=str(short_gop_video(gop=8, fps=15, bitrate=300_000)),
+                              audio=str(media.audio_file()))
+            sub = Bot(other.ws_url, other.token(KEY[1], participant="bob", tenant=KEY[0], name="bob"), "bob")
+            bots.append(sub)
+            await sub.connect()
+            assert await wait_for(lambda: any(r.frames > 20 for r in sub.video())
+                                  and any(r.frames > 20 for r in sub.audio()), 40), (
+                sub.video(), sub.audio(), dict(home.relays.refused), dict(far.relays.refused))
+            ids = {t.id for t in far.node.rooms[KEY].participants["alice"].published.values()}
+            # the home has no subscriber of its own: what it asks eu-2-a for is eu-2-b's need, passed on
+            assert not any(t.subscriptions for t in home.node.rooms[KEY].tracks())
+            assert home.relays.links["eu-2-b"].needs == dict.fromkeys(ids, 0)
+            assert far.relays.links["eu-1-a"].needs == dict.fromkeys(ids, 0)
+            assert all(c.crossing for c in far.relays.links["eu-1-a"].sending.values())
+            assert home.node.counts["relay_keyframe_requests"] >= 1 and far.node.counts["relay_keyframe_requests"] >= 1
+
+            # bob leaves: eu-2-b needs nothing, so the home needs nothing of eu-2-a, and alice's tracks stay home
+            other.node.join(JoinClaims(tenant=KEY[0], room=KEY[1], participant="lurker", region="eu-2",
+                                       node="eu-2-b"))  # (keeps eu-2-b in the meeting, subscribed to nothing)
+            await sub.send({"type": "leave"})
+            await sub.close()
+            bots.remove(sub)
+            assert await wait_for(lambda: not any(c.crossing for c in far.relays.links["eu-1-a"].sending.values()),
+                                  10), far.relays.links["eu-1-a"].sending
+            assert set(far.relays.links["eu-1-a"].sending) == ids and "eu-2-b" in home.relays.links
+            assert home.relays.links["eu-2-b"].needs == {}
+        finally:
+            for bot in bots:
+                with contextlib.suppress(Exception):
+                    await bot.close()
