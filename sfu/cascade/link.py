@@ -61,6 +61,18 @@ class Copy:
     crossing: bool
 
 
+@dataclass(frozen=True)
+class NeedApplied:
+    """A `need` from the peer was applied; `unknown` of the tracks it named are not announced on this link."""
+
+    unknown: int
+
+
+@dataclass(frozen=True)
+class CloseAsked:
+    """The peer closed its side of the link (its `close`, sealed under this link's keys)."""
+
+
 @dataclass
 class RelayLink:
     engine: EngineControl
@@ -159,17 +171,23 @@ class RelayLink:
 
     # ---- receiving: what the peer announces ----
 
-    def receive(self, sealed: object) -> tuple[str, RelayTrack, int] | int:
+    def farewell(self) -> str:
+        """The sealed `close`: this node is closing its side (the peer closes its own at once)."""
+        return self.channel.seal({"type": "close"})
+
+    def receive(self, sealed: object) -> tuple[str, RelayTrack, int] | NeedApplied | CloseAsked:
         """Apply one sealed message from the peer: ("track", what, engine track index) when a copy starts,
         ("untrack", what, index) when it stops; for a `need`, how many of the tracks it names this link does not
-        announce (left out: the peer can ask only for this meeting's tracks that it was told of). RelayRefused
-        for anything forged, replayed or malformed."""
+        announce (left out: the peer can ask only for this meeting's tracks that it was told of); CloseAsked for
+        its `close` (the caller closes the link). RelayRefused for anything forged, replayed or malformed."""
         message: dict[str, Any] = self.channel.open(sealed)
         kind = message.get("type")
         if kind == "need":
             need = RelayNeed.from_message(message)
             self.needs = {t: x for t, x in need.tracks.items() if t in self.sending}
-            return len(need.tracks) - len(self.needs)
+            return NeedApplied(len(need.tracks) - len(self.needs))
+        if kind == "close":
+            return CloseAsked()
         if kind == "untrack":
             ssrc = message.get("ssrc")
             if not isinstance(ssrc, int) or ssrc not in self.receiving:

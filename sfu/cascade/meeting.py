@@ -133,6 +133,8 @@ class Cascade:
             await self._send(peer, sealed, client)
             if self.handshakes is not None:
                 await self.handshakes.farewell(peer)  # and that its participants left
+            if self.relays.links.get(peer) is link:
+                await self._send(peer, [link.farewell()], client)  # it closes its side at once
             self.relays.close(peer)
             return
         assert room is not None

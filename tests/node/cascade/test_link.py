@@ -22,7 +22,7 @@ import pytest
 from native import reference as ref
 from residency.errors import RelayRefused
 from residency.relay import RelayChannel, RelayTrack
-from sfu.cascade.link import LocalTrack, RelayLink
+from sfu.cascade.link import CloseAsked, LocalTrack, NeedApplied, RelayLink
 from sfu.node import IndexPool
 from tests.support.relays import relay_keys
 from tests.support.waiting import wait_until
@@ -201,7 +201,7 @@ def test_a_need_is_sealed_and_only_for_the_links_own_tracks(pair: Pair) -> None:
     # B tells A what its subscribers take; A keeps it (a need names the whole set each time)
     need = p.link_b.ask({"cam": 1, "mic": 0})
     assert need is not None and p.link_b.ask({"cam": 1, "mic": 0}) is None  # unchanged: nothing to send
-    assert p.link_a.receive(need) == 0 and p.link_a.needs == {"cam": 1, "mic": 0}
+    assert p.link_a.receive(need) == NeedApplied(0) and p.link_a.needs == {"cam": 1, "mic": 0}
     # a path attacker's need (another relay's keys, made-up keys) or a replay of B's changes nothing
     evil = {"type": "need", "tracks": {"cam": 2}}
     for forged, code in ((p.other_channel.seal(evil), "relay_message_forged"),
@@ -213,7 +213,8 @@ def test_a_need_is_sealed_and_only_for_the_links_own_tracks(pair: Pair) -> None:
     assert p.link_a.needs == {"cam": 1, "mic": 0}
     # B itself (enrolled, verified) asks for a track this link never announced — another meeting's on A:
     # left out, counted by the caller
-    assert p.link_a.receive(p.link_b.channel.seal({"type": "need", "tracks": {"cam": 0, "other-room-cam": 2}})) == 1
+    assert p.link_a.receive(p.link_b.channel.seal({"type": "need", "tracks": {"cam": 0, "other-room-cam": 2}})) == (
+        NeedApplied(1))
     assert p.link_a.needs == {"cam": 0}
     for bad in ({"type": "need"}, {"type": "need", "tracks": {"cam": 3}}, {"type": "need", "tracks": {"cam": True}},
                 {"type": "need", "tracks": [["cam", 0]]}, {"type": "need", "tracks": {"": 0}},
@@ -222,6 +223,17 @@ def test_a_need_is_sealed_and_only_for_the_links_own_tracks(pair: Pair) -> None:
             p.link_a.receive(p.link_b.channel.seal(bad))
         assert e.value.code == "relay_message_malformed"
     assert p.link_a.needs == {"cam": 0}
+    # B's `close` opens as such; one sealed by anyone else, or replayed, is refused (the caller keeps the link)
+    close = p.link_b.farewell()
+    for forged in (p.other_channel.seal({"type": "close"}),
+                   RelayChannel(os.urandom(32), os.urandom(32)).seal({"type": "close"})):
+        with pytest.raises(RelayRefused) as e:
+            p.link_a.receive(forged)
+        assert e.value.code == "relay_message_forged"
+    assert p.link_a.receive(close) == CloseAsked()
+    with pytest.raises(RelayRefused) as e:
+        p.link_a.receive(close)
+    assert e.value.code == "relay_message_replayed"
 
 
 def test_forged_replayed_or_flooding_announcements_add_no_track(pair: Pair) -> None:
