@@ -197,3 +197,67 @@ async def _star() -> None:
             for bot in bots:
                 with contextlib.suppress(Exception):
                     await bot.close()
+
+
+def test_a_simulcast_track_crosses_at_the_highest_layer_a_far_viewer_needs() -> None:
+    asyncio.run(_simulcast())
+
+
+async def _simulcast() -> None:
+    """A simulcast publisher (q/h/f) on the home, nobody watching there; on eu-2-a bob renders it as a thumbnail:
+    only the low layer crosses. Carol opens it full screen: the copy is raised to the top layer (the same link
+    SSRC, switched at its keyframe), which the home keeps the publisher sending though no local viewer takes it.
+    Carol leaves: back down to the low layer."""
+    from loadtests.bench.simulcast_publisher import publish
+
+    bots: list[Bot] = []
+    async with contextlib.AsyncExitStack() as stack:
+        nodes = await relayed_nodes(stack, NODES, home=lambda tenant, room: "eu-1-a")
+        a, b = nodes["eu-1-a"], nodes["eu-2-a"]
+        assert a.relays is not None and b.relays is not None
+        sender = asyncio.create_task(publish(a.ws_url, a.token(KEY[1], participant="cam", tenant=KEY[0]), 90))
+        try:
+            assert await wait_for(lambda: bool(a.node.rooms.get(KEY)) and any(
+                t.simulcast and len(t.layers) == 3 for t in a.node.rooms[KEY].tracks()), 60), sender
+            video = next(t for t in a.node.rooms[KEY].tracks() if t.simulcast)
+            bob = Bot(b.ws_url, b.token(KEY[1], participant="bob", tenant=KEY[0], name="bob"), "bob")
+            bots.append(bob)
+            await bob.connect()
+            assert await wait_for(lambda: video.id in bob.tracks, 20), (dict(a.relays.refused), bob.tracks)
+            await bob.negotiate()
+            await bob.send({"type": "viewport", "track": video.id, "width": 320, "height": 180})
+            link = a.relays.links["eu-2-a"]
+
+            def crossing(rank: int) -> bool:
+                copy = link.sending.get(video.id)
+                layer = a.node.media_engine.subscription_layer(copy.sub) if copy is not None else None
+                return (copy is not None and copy.crossing and copy.layer == rank and layer is not None
+                        and layer[0] == video.layers[rank].index and layer[1] == -1)
+
+            assert await wait_for(lambda: crossing(0), 20), (link.sending, link.needs)
+            assert await wait_for(lambda: any(r.frames > 20 for r in bob.video()), 30), bob.video()
+
+            carol = Bot(b.ws_url, b.token(KEY[1], participant="carol", tenant=KEY[0], name="carol"), "carol")
+            bots.append(carol)
+            await carol.connect()
+            await carol.negotiate()
+            await carol.send({"type": "viewport", "track": video.id, "width": 1280, "height": 720})
+            assert await wait_for(lambda: crossing(2), 20), (link.sending, link.needs)
+            assert link.needs[video.id] == 2 and video.relay_ranks == {2}
+            top = max(video.rid_ranks, key=lambda rid: video.rid_ranks[rid])
+            # asked of the publisher (at the next layer selection) though nobody on the home takes it: eu-2-a does
+            assert await wait_for(lambda: video.active_rids.get(top) is True, 10), video.active_rids
+            frames = max(r.frames for r in bob.video())
+            assert await wait_for(lambda: max(r.frames for r in bob.video()) > frames + 20, 30)  # on, through it
+
+            await carol.send({"type": "leave"})
+            await carol.close()
+            bots.remove(carol)
+            assert await wait_for(lambda: crossing(0), 20), (link.sending, link.needs)
+        finally:
+            for bot in bots:
+                with contextlib.suppress(Exception):
+                    await bot.close()
+            sender.cancel()
+            with contextlib.suppress(BaseException):
+                await sender
