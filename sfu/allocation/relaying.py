@@ -41,6 +41,19 @@ def need_of(kind: str, layers: int, viewport_height: int | None, paused: bool) -
     return viewport_cap(viewport_height, layers - 1)
 
 
+def nearest(rank: int, learned: Iterable[int]) -> int:
+    """The learned layer that stands in for `rank` (a simulcast layer is learned from its first packet, in any
+    order): the highest learned one not above it, else the lowest learned. `learned` must not be empty."""
+    ranks = list(learned)
+    return max((r for r in ranks if r <= rank), default=min(ranks))
+
+
+def by_rank(offered: int, learned: Mapping[int, int]) -> tuple[int, ...]:
+    """A local track's engine index for each rank 0..offered-1 it offered (its RIDs; 1 without simulcast), from the
+    layers learned so far (rank -> engine index, not empty): a rank not learned yet is carried by `nearest`."""
+    return tuple(learned[nearest(rank, learned)] for rank in range(max(offered, 1)))
+
+
 def plan(needs: Iterable[RemoteNeed], layers: Mapping[str, int], allowed_nodes: Iterable[str]) -> set[RelayCopy]:
     """The copies to relay: for each remote node of the meeting (`allowed_nodes`: nodes whose relay was
     established, hence verified to be in an allowed region), each track some subscriber there needs, once, at the

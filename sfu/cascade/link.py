@@ -57,7 +57,8 @@ class Copy:
 
     sub: int
     ssrc: int
-    layer: int
+    layer: int  # rank
+    index: int  # the engine track it carries (or switches to): the layer's, or the one standing in for it
     crossing: bool
 
 
@@ -127,10 +128,10 @@ class RelayLink:
                     continue  # the far node would refuse it
                 sub = self.subs.take()
                 self._next_ssrc += 1
-                copy = Copy(sub, self._next_ssrc, want or 0, False)
+                copy = Copy(sub, self._next_ssrc, want or 0, t.indexes[want or 0], False)
                 ext_map = bytes(t.level_id) + bytes([LEVEL_ID]) if t.level_id else b""
-                self.engine.add_subscription(sub, t.indexes[copy.layer], self.peer, copy.ssrc,
-                                             PAYLOAD_TYPES[t.codec], ext_map=ext_map)
+                self.engine.add_subscription(sub, copy.index, self.peer, copy.ssrc, PAYLOAD_TYPES[t.codec],
+                                             ext_map=ext_map)
                 self.engine.set_paused(sub, True)  # nothing crosses before a far subscriber needs it
                 self.sending[track_id] = copy
                 out.append(self.channel.seal(RelayTrack(track_id, t.participant, t.kind, t.codec, copy.ssrc,
@@ -140,9 +141,9 @@ class RelayLink:
                     self.engine.set_paused(copy.sub, True)
                     copy.crossing = False
                 continue
-            if want != copy.layer:
+            if want != copy.layer or t.indexes[want] != copy.index:  # (or the layer itself was learned since)
                 self.engine.switch_layer(copy.sub, t.indexes[want])  # at that layer's keyframe, seamlessly
-                copy.layer = want
+                copy.layer, copy.index = want, t.indexes[want]
                 woken.append((track_id, want))
             if not copy.crossing:
                 self.engine.set_paused(copy.sub, False)  # video resumes at a keyframe

@@ -45,8 +45,9 @@ RETRY = 2.0  # seconds before dialling a node that refused or did not answer aga
 
 def local_tracks(room: Room, to: str, origin: Mapping[str, int] | None = None) -> dict[str, LocalTrack]:
     """What this node may relay to node `to` for `room`: its participants' tracks, and tracks relayed in from
-    nodes other than `to` (never back where they came from). Layers by rank, lowest first; `origin` is how many
-    layers each relayed-in track's publisher sends (what its announcement said), announced onward as such."""
+    nodes other than `to` (never back where they came from). An engine index per rank the publisher offered, lowest
+    first (`relaying.by_rank`: a simulcast layer not learned yet is carried by the nearest learned one); `origin`
+    is how many layers each relayed-in track's publisher sends (what its announcement said), announced onward."""
     out: dict[str, LocalTrack] = {}
     origin = origin or {}
     for p in room.participants.values():
@@ -54,9 +55,10 @@ def local_tracks(room: Room, to: str, origin: Mapping[str, int] | None = None) -
             continue
         level = LEVEL_RELAYED if p.relayed_from is not None else p.ext_ids.get(sdp.URI_AUDIO_LEVEL, 0)
         for t in p.published.values():
-            layers = sorted(t.layers, key=lambda layer: layer.rank)
-            out[t.id] = LocalTrack(participant=p.id, kind=t.kind, codec=t.codec,
-                                   indexes=tuple(layer.index for layer in layers),
+            if not t.layers:
+                continue
+            indexes = relaying.by_rank(len(t.rid_ranks), {layer.rank: layer.index for layer in t.layers})
+            out[t.id] = LocalTrack(participant=p.id, kind=t.kind, codec=t.codec, indexes=indexes,
                                    level_id=level if t.kind == "audio" else 0, layers=origin.get(t.id, 0))
     return out
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfu.allocation.relaying import RemoteNeed, for_node, link_copies, need_of, plan
+from sfu.allocation.relaying import RemoteNeed, by_rank, for_node, link_copies, nearest, need_of, plan
 
 LAYERS = {"cam": 3, "mic": 1, "screen": 1}
 
@@ -45,6 +45,16 @@ def test_what_one_far_subscriber_needs() -> None:
     assert need_of("video", 3, 1080, paused=False) == 2
     assert need_of("video", 3, 1080, paused=True) is None  # last-N left it out there: it does not cross
     assert need_of("audio", 1, None, paused=False) == 0 and need_of("video", 1, 180, paused=False) == 0
+
+
+def test_a_simulcast_layer_not_learned_yet_is_carried_by_the_nearest_learned_one() -> None:
+    # the publisher offered q/h/f; its f packets came first (engine track 7): every rank is f for now
+    assert by_rank(3, {2: 7}) == (7, 7, 7)
+    # q learned (engine track 4): ranks 0 and 1 are q, rank 2 f; then h (5)
+    assert by_rank(3, {2: 7, 0: 4}) == (4, 4, 7)
+    assert by_rank(3, {2: 7, 0: 4, 1: 5}) == (4, 5, 7)
+    assert by_rank(0, {0: 3}) == (3,)  # no simulcast: its one layer
+    assert nearest(1, [0, 2]) == 0 and nearest(0, [2]) == 2 and nearest(2, [0, 1, 2]) == 2
 
 
 @settings(max_examples=300, deadline=None)

@@ -194,6 +194,17 @@ def test_the_plan_becomes_engine_subscriptions_and_far_tracks_that_carry_media(p
     s2.close()
 
 
+def test_a_copy_moves_onto_a_layer_learned_after_it_started(pair: Pair) -> None:
+    p = pair
+    q, _, f = p.local["cam"].indexes
+    only_f = {"cam": LocalTrack("alice", "video", "vp8", (f, f, f))}  # q/h/f offered, only f's packets seen yet
+    p.link_a.apply({"cam": 0}, only_f)
+    assert p.a.subscription_layer(p.link_a.sending["cam"].sub)[0] == f  # f stands in for q
+    # q learned: the copy of rank 0 switches onto it (at its keyframe) and asks for one
+    _, woken = p.link_a.apply({"cam": 0}, {"cam": LocalTrack("alice", "video", "vp8", (q, q, f))})
+    assert woken == [("cam", 0)] and p.a.subscription_layer(p.link_a.sending["cam"].sub)[1] == q
+
+
 def test_a_need_is_sealed_and_only_for_the_links_own_tracks(pair: Pair) -> None:
     p = pair
     for m in p.link_a.apply({}, p.local)[0]:

@@ -215,11 +215,18 @@ async def _simulcast() -> None:
         nodes = await relayed_nodes(stack, NODES, home=lambda tenant, room: "eu-1-a")
         a, b = nodes["eu-1-a"], nodes["eu-2-a"]
         assert a.relays is not None and b.relays is not None
+        # the link is up before the publisher: its track is announced as soon as it is published, before all
+        # its layers are learned (each from its first packet)
+        b.node.join(JoinClaims(tenant=KEY[0], room=KEY[1], participant="lurker", region="eu-2", node="eu-2-a"))
+        assert await wait_for(lambda: "eu-2-a" in a.relays.links, 20), dict(a.relays.refused)
         sender = asyncio.create_task(publish(a.ws_url, a.token(KEY[1], participant="cam", tenant=KEY[0]), 90))
         try:
             assert await wait_for(lambda: bool(a.node.rooms.get(KEY)) and any(
                 t.simulcast and len(t.layers) == 3 for t in a.node.rooms[KEY].tracks()), 60), sender
             video = next(t for t in a.node.rooms[KEY].tracks() if t.simulcast)
+            announced = b.relays.links["eu-1-a"].receiving
+            assert await wait_for(lambda: [w.layers for _, w in announced.values() if w.kind == "video"] == [
+                (0, 1, 2)], 10), announced  # announced with the 3 layers offered
             bob = Bot(b.ws_url, b.token(KEY[1], participant="bob", tenant=KEY[0], name="bob"), "bob")
             bots.append(bob)
             await bob.connect()
