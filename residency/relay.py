@@ -363,6 +363,34 @@ class RelayTrack:
         return cls(track, participant, kind, codec, ssrc, tuple(sorted(set(layers))))
 
 
+MAX_NEEDS = 256  # tracks one need message may name (a link carries at most sfu/cascade/link.py MAX_TRACKS)
+
+
+@dataclass(frozen=True)
+class RelayNeed:
+    """What the peer's subscribers take of the tracks this node announced on the link: track id -> the highest
+    layer (index, 0..2) any of them needs. The whole set each time (a track left out is needed by nobody there), so
+    a lost or refused message is mended by the next one."""
+
+    tracks: Mapping[str, int]
+
+    def to_message(self) -> dict[str, Any]:
+        return {"type": "need", "tracks": dict(sorted(self.tracks.items()))}
+
+    @classmethod
+    def from_message(cls, m: Mapping[str, Any]) -> RelayNeed:
+        """A need from an opened message, or RelayRefused("relay_message_malformed")."""
+        tracks = m.get("tracks")
+        ok = (m.get("type") == "need" and isinstance(tracks, dict) and len(tracks) <= MAX_NEEDS
+              and all(isinstance(t, str) and 0 < len(t) <= MAX_FIELD and isinstance(x, int)
+                      and not isinstance(x, bool) and 0 <= x < 3 for t, x in tracks.items()))
+        if not ok:
+            raise RelayRefused("relay_message_malformed", f"a need: tracks, at most {MAX_NEEDS} track ids "
+                               "to a layer 0..2")
+        assert isinstance(tracks, dict)
+        return cls(dict(tracks))
+
+
 def random_ssrc() -> int:
     """An SSRC for a relayed track on the link (never 0)."""
     return int.from_bytes(os.urandom(4), "big") or 1

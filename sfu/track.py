@@ -86,6 +86,7 @@ class Track:
     layers: list[Layer] = field(default_factory=list)  # by rank; one entry without simulcast
     rid_ranks: dict[str, int] = field(default_factory=dict)  # simulcast RIDs offered -> rank
     active_rids: dict[str, bool] = field(default_factory=dict)  # what the publisher was last asked to send
+    relay_ranks: frozenset[int] = frozenset()  # layers crossing a relay link to another node (sfu/cascade/meeting.py)
     spatial_layers: int = 1  # VP9 SVC: spatial layers in the one stream (scalability structure or SIDs seen)
     sid_octets: list[int] = field(default_factory=list)  # per SID, at the last measurement
     sid_bitrates: list[float] = field(default_factory=list)  # per SID, smoothed

@@ -151,7 +151,7 @@ class LayerAllocation:
         sub.max_sid, sub.max_tid, sub.layer_since = rank, tid, now
 
     def _update_activity(self, track: Track) -> None:
-        used = {0}
+        used = {0} | track.relay_ranks  # what crosses to another node of the meeting is taken there
         for sub in track.subscriptions.values():
             for lyr in (sub.layer, sub.target):
                 if lyr is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sfu.allocation import relaying
 from sfu.feedback import rtcp
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class RelayFeedback:
                 self.request(sender, copy[0], copy[1])
 
     def request(self, to: str, track_id: str, layer: int, force: bool = False) -> None:
-        """A keyframe of `track_id`'s `layer` (index by rank) for the copy sent to node `to`; throttled per track
+        """A keyframe of `track_id`'s `layer` (a rank; the learned layer carrying it) for the copy sent to node `to`; throttled per track
         (a far node cannot make the publisher send keyframes faster than local subscribers can) unless `force`
         (the copy just started)."""
         key = self.relays.rooms.get(to)
@@ -61,6 +62,8 @@ class RelayFeedback:
         track = next((t for t in room.tracks() if t.id == track_id), None)
         if track is None or track.kind != "video":
             return
-        layers = sorted(track.layers, key=lambda lyr: lyr.rank)
+        if not track.layers:
+            return
+        learned = {lyr.rank: lyr for lyr in track.layers}
         self.node.counts["relay_keyframe_requests"] += 1
-        self.node.keyframes.request(track, layers[min(layer, len(layers) - 1)], force=force)
+        self.node.keyframes.request(track, learned[relaying.nearest(layer, learned)], force=force)

@@ -1,13 +1,17 @@
 """Keeping a cascaded meeting's relays in step (issue 14), twice a second: a node that carries a room placed on
 another node (its *home*, the registry's placement) dials the home (a star on the home node: k nodes, k−1
-links); over each link it sends one copy of every track its participants publish (and, on the home, of what
-other links bring in, so every node of the star sees every publisher), announcing what starts and stops on the
-sealed channel; a link whose room has no participant of this node left is emptied and closed.
+links); over each link it announces every track its participants publish (and, on the home, what other links
+bring in, so every node of the star sees every publisher — never back where it came from), announcing what
+starts and stops on the sealed channel; a link whose room has no participant of this node left is emptied and
+closed.
 
-The first plan relays each track at its highest layer to every linked node whatever its subscribers take
-(`sfu/allocation/relaying.py` can narrow that once the far node reports its needs). Dialling a node that
-refuses or does not answer is retried after `RETRY` seconds; every failure is counted by code in the
-`Relays.refused` counter the handshake already keeps, and logged.
+What crosses is what the far node needs: each pass a node tells each link's peer what its own subscribers (and,
+on the home, the nodes further on) take of that peer's tracks (`need`, sfu/allocation/relaying.py `need_of`), and
+sends each track the peer needs once, at the highest layer it asked for (`plan`); the rest stays paused in the
+engine. A copy that starts crossing or changes layer asks the publisher for a keyframe at once, so the far
+node's subscribers do not wait for the next periodic one. Dialling a node that refuses or does not answer is
+retried after `RETRY` seconds; every failure is counted by code in the `Relays.refused` counter the handshake
+already keeps, and logged.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import httpx
 
 from residency.errors import RelayRefused
+from sfu.allocation import relaying
 from sfu.cascade.dial import dial, send
 from sfu.cascade.feedback import RelayFeedback
 from sfu.cascade.link import LocalTrack
@@ -38,19 +43,23 @@ INTERVAL = 0.5  # seconds between passes (a new participant's tracks reach the o
 RETRY = 2.0  # seconds before dialling a node that refused or did not answer again
 
 
-def local_tracks(room: Room, to: str) -> dict[str, LocalTrack]:
+def local_tracks(room: Room, to: str, origin: Mapping[str, int] | None = None) -> dict[str, LocalTrack]:
     """What this node may relay to node `to` for `room`: its participants' tracks, and tracks relayed in from
-    nodes other than `to` (never back where they came from). Layers by rank, lowest first."""
+    nodes other than `to` (never back where they came from). An engine index per rank the publisher offered, lowest
+    first (`relaying.by_rank`: a simulcast layer not learned yet is carried by the nearest learned one); `origin`
+    is how many layers each relayed-in track's publisher sends (what its announcement said), announced onward."""
     out: dict[str, LocalTrack] = {}
+    origin = origin or {}
     for p in room.participants.values():
         if p.relayed_from == to:
             continue
         level = LEVEL_RELAYED if p.relayed_from is not None else p.ext_ids.get(sdp.URI_AUDIO_LEVEL, 0)
         for t in p.published.values():
-            layers = sorted(t.layers, key=lambda layer: layer.rank)
-            out[t.id] = LocalTrack(participant=p.id, kind=t.kind, codec=t.codec,
-                                   indexes=tuple(layer.index for layer in layers),
-                                   level_id=level if t.kind == "audio" else 0)
+            if not t.layers:
+                continue
+            indexes = relaying.by_rank(len(t.rid_ranks), {layer.rank: layer.index for layer in t.layers})
+            out[t.id] = LocalTrack(participant=p.id, kind=t.kind, codec=t.codec, indexes=indexes,
+                                   level_id=level if t.kind == "audio" else 0, layers=origin.get(t.id, 0))
     return out
 
 
@@ -122,21 +131,61 @@ class Cascade:
             return
         room = self.node.rooms.get(key)
         if not self._has_local(room) and not self._ordering(room):
-            sealed = link.apply(set(), {})  # tell the other node everything stopped, then close
+            sealed, _ = link.apply({}, {})  # tell the other node everything stopped, then close
             await self._send(peer, sealed, client)
             if self.handshakes is not None:
                 await self.handshakes.farewell(peer)  # and that its participants left
+            if self.relays.links.get(peer) is link:
+                await self._send(peer, [link.farewell()], client)  # it closes its side at once
             self.relays.close(peer)
             return
         assert room is not None
-        local = local_tracks(room, peer)
-        copies = {(track_id, len(t.indexes) - 1) for track_id, t in local.items()}
-        started = copies - set(link.sending)
-        sealed = link.apply(copies, local)
+        origin = {what.track: len(what.layers) for other in self.relays.links.values()
+                  for _, what in other.receiving.values()}
+        local = local_tracks(room, peer, origin)
+        counts = {track_id: len(t.indexes) for track_id, t in local.items()}
+        copies = relaying.for_node(relaying.plan(
+            (relaying.RemoteNeed(peer, t, x) for t, x in link.needs.items()), counts, {peer}), peer)
+        sealed, woken = link.apply(copies, local)
+        need = link.ask(self._needs(room, peer))
+        if need is not None:
+            sealed.append(need)
         await self._send(peer, sealed, client)
         if self.feedback is not None:
-            for track_id, layer in sorted(started & set(link.sending)):
+            for track_id, layer in woken:
                 self.feedback.request(peer, track_id, layer, force=True)  # the far node's viewers need one now
+        self._relay_ranks(room)
+
+    def _needs(self, room: Room, peer: str) -> dict[str, int]:
+        """What this node takes of the tracks `peer` announces: for each, the highest layer one of its own
+        subscribers needs (not paused by last-N) or a node further on asked for through this one."""
+        link = self.relays.links[peer]
+        out: dict[str, int] = {}
+        for _, what in link.receiving.values():
+            p = room.participants.get(what.participant)
+            track = p.published.get(what.track) if p is not None and p.relayed_from == peer else None
+            if track is None:
+                continue
+            wanted = [relaying.need_of(track.kind, len(what.layers), sub.viewport_height, sub.paused)
+                      for sub in track.subscriptions.values()]
+            wanted += [other.needs.get(what.track) for n, other in self.relays.links.items()
+                       if n != peer and what.track in other.sending]
+            layers = [x for x in wanted if x is not None]
+            if layers:
+                out[what.track] = min(max(layers), len(what.layers) - 1)
+        return out
+
+    def _relay_ranks(self, room: Room) -> None:
+        """Each local simulcast track's layers crossing some link: the publisher keeps sending them
+        (sfu/allocation/selection.py switches off only the layers nobody takes)."""
+        for p in room.participants.values():
+            if p.relayed_from is not None:
+                continue
+            for t in p.published.values():
+                t.relay_ranks = frozenset(
+                    link.sending[t.id].layer for key, link in
+                    ((self.relays.rooms.get(n), link) for n, link in self.relays.links.items())
+                    if key == room.key and t.id in link.sending and link.sending[t.id].crossing)
 
     async def _send(self, peer: str, sealed: list[str], client: httpx.AsyncClient) -> None:
         if not sealed:

@@ -11,6 +11,7 @@ of that meeting's room on this node through `listeners`/`closed` (sfu/cascade/me
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -19,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from residency.errors import RelayRefused
 from residency.relay import PendingOffer, RelayEndpoint, RelayHello, RelayKeys, RelayTrack
-from sfu.cascade.link import RelayLink
+from sfu.cascade.link import CloseAsked, NeedApplied, RelayLink
 from sfu.cascade.peers import Believed
 from sfu.room import Room
 
 if TYPE_CHECKING:
     from sfu.node import Node
+
+log = logging.getLogger("castellan.cascade")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Relays:
         self.rooms: dict[str, tuple[str, str]] = {}  # other node -> the (tenant, room) its link was opened for
         self._pending: dict[str, PendingOffer] = {}
         self.refused: Counter[str] = Counter()
+        self.closed_by_peer: Counter[str] = Counter()  # links the other node closed with its sealed `close`
         # told of every relayed track that starts or stops: (from node, "track"/"untrack", what, engine index)
         self.listeners: list[Callable[[str, str, RelayTrack, int], None]] = []
         self.closed: list[Callable[[str], None]] = []  # told of every link that closes (its engine entries gone)
@@ -107,9 +111,13 @@ class Relays:
             self.refused[e.code] += 1
             raise
 
-    def deliver(self, sender: str, sealed: object) -> tuple[str, RelayTrack, int]:
+    def deliver(self, sender: str, sealed: object) -> tuple[str, RelayTrack, int] | None:
         """One sealed message from node `sender`, opened with that link's keys (so only that node could have
-        sealed it) and applied; RelayRefused (counted) for no link, a forgery, a replay or bad content."""
+        sealed it) and applied; RelayRefused (counted) for no link, a forgery, a replay or bad content. A track
+        that starts or stops is returned (and told to `listeners`); a `need` changes what the link sends at the
+        next pass (sfu/cascade/meeting.py) and returns None — the tracks it names that the link does not announce
+        (another meeting's, a stale one) are left out and counted (`relay_need_unknown_track`); a `close` closes
+        the link here at once (counted in `closed_by_peer`) and returns None."""
         try:
             link = self.links.get(sender)
             if link is None:
@@ -118,6 +126,15 @@ class Relays:
         except RelayRefused as e:
             self.refused[e.code] += 1
             raise
+        if isinstance(event, NeedApplied):
+            if event.unknown:
+                self.refused["relay_need_unknown_track"] += event.unknown
+            return None
+        if isinstance(event, CloseAsked):  # only that node could seal it: its side is gone, this one goes too
+            self.closed_by_peer[sender] += 1
+            log.info("relay closed by %s", sender)
+            self.close(sender)
+            return None
         for listener in self.listeners:
             listener(sender, *event)
         return event

@@ -1,9 +1,11 @@
 """A relay link's engine side (sfu/cascade/link.py) between two real engines on loopback, keyed by the real
 relay handshake: the sending node's plan becomes engine subscriptions of the relay peer and sealed
-announcements; the receiving node turns announcements into engine tracks its subscribers take. A simulcast
-track relays only the layers asked for. Attacks: an announcement sealed under another relay's keys, replayed,
-or flooding the link adds no engine track; a bad message is a refusal, never a crash; closing the link leaves
-nothing in the engine."""
+announcements; the receiving node turns announcements into engine tracks its subscribers take. A track nobody on
+the far node needs does not cross; a simulcast track crosses at the one layer asked for, raised at that layer's
+keyframe on the same stream. The far node's `need` is sealed like the announcements. Attacks: an announcement or
+a need sealed under another relay's keys, replayed, or flooding the link changes nothing; a need for a track the
+link does not announce (another meeting's) is left out; a bad message is a refusal, never a crash; closing the
+link leaves nothing in the engine."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import pytest
 from native import reference as ref
 from residency.errors import RelayRefused
 from residency.relay import RelayChannel, RelayTrack
-from sfu.cascade.link import LocalTrack, RelayLink
+from sfu.cascade.link import CloseAsked, LocalTrack, NeedApplied, RelayLink
 from sfu.node import IndexPool
 from tests.support.relays import relay_keys
 from tests.support.waiting import wait_until
@@ -109,61 +111,140 @@ def subscribe(p: Pair, track_index: int, peer: int, pt: int) -> tuple[socket.soc
     return s, ref.srtp_session(1, key, outbound=False)
 
 
-def test_the_plan_becomes_engine_subscriptions_and_far_tracks_that_carry_media(pair: Pair) -> None:
-    p = pair
-    # B's subscribers take the camera's layer 2 and the microphone: A relays exactly those, one copy each
-    sealed = p.link_a.apply({("cam", 2), ("mic", 0)}, p.local)
-    assert len(sealed) == 2 and set(p.link_a.sending) == {("cam", 2), ("mic", 0)}
-    added = [p.link_b.receive(m) for m in sealed]
-    assert [(kind, what.track, what.layers) for kind, what, _ in added] == [("track", "cam", (2,)),
-                                                                          ("track", "mic", (0,))]
-    (_, _, cam_index), (_, _, mic_index) = added
-    s, down = subscribe(p, cam_index, 1, 96)
-    s2, down2 = subscribe(p, mic_index, 2, 111)
-    for seq in range(20):
+def send_round(p: Pair, rounds: range) -> None:
+    """The publisher sends every layer (each packet a keyframe, its last byte the layer) and audio."""
+    for seq in rounds:
         for layer, ssrc in enumerate(LAYER_SSRCS):
             p.pub.sendto(p.up.protect(rtp(ssrc, seq, VP8_KEY + bytes([layer]))), p.sa.getsockname())
         p.pub.sendto(p.up.protect(rtp(AUDIO_SSRC, seq, b"opus", pt=111, level=5)), p.sa.getsockname())
         p.pump()
+
+
+def drain(p: Pair, sock: socket.socket, session: Any, out: list[bytes]) -> None:
+    sock.setblocking(False)
+    while True:
+        try:
+            out.append(session.unprotect(sock.recv(2048)))
+        except BlockingIOError:
+            break
+
+
+def test_the_plan_becomes_engine_subscriptions_and_far_tracks_that_carry_media(pair: Pair) -> None:
+    p = pair
+    # B's subscribers take only the microphone so far: both tracks are announced (B learns the camera exists),
+    # only the microphone crosses
+    sealed, woken = p.link_a.apply({"mic": 0}, p.local)
+    assert len(sealed) == 2 and set(p.link_a.sending) == {"cam", "mic"} and woken == [("mic", 0)]
+    added = [p.link_b.receive(m) for m in sealed]
+    assert [(e[0], e[1].track, e[1].layers) for e in added if isinstance(e, tuple)] == [
+        ("track", "cam", (0, 1, 2)), ("track", "mic", (0,))]
+    cam_index, mic_index = (e[2] for e in added if isinstance(e, tuple))
+    s, down = subscribe(p, cam_index, 1, 96)
+    s2, down2 = subscribe(p, mic_index, 2, 111)
     got: list[bytes] = []
     audio: list[bytes] = []
-    s.setblocking(False)
-    s2.setblocking(False)
+    send_round(p, range(20))
 
-    def all_arrived() -> bool:
+    def arrived(video: int, sound: int) -> bool:
         p.pump()
-        for sock, session, out in ((s, down, got), (s2, down2, audio)):
-            while True:
-                try:
-                    out.append(session.unprotect(sock.recv(2048)))
-                except BlockingIOError:
-                    break
-        return len(got) >= 20 and len(audio) >= 20
+        drain(p, s, down, got)
+        drain(p, s2, down2, audio)
+        return len(got) >= video and len(audio) >= sound
 
-    assert wait_until(all_arrived, 2.0, 0.005), (len(got), len(audio))
-    # only layer 2 crossed: every video payload ends with the layer byte 2; layers 0 and 1 never left A
-    assert {pkt[-1] for pkt in got} == {2}
-    assert p.a.counters()["forwarded_packets"] == 40  # 20 video + 20 audio: one copy on the link
+    assert wait_until(lambda: arrived(0, 20), 2.0, 0.005), len(audio)
+    assert not got and p.a.counters()["forwarded_packets"] == 20  # the camera nobody on B takes stayed on A
     activity = p.b.audio_activity(mic_index)  # B's speaker detection reads the level the publisher sent
     assert activity is not None and activity[0] > 0, activity
-    # feedback from B about a relayed SSRC maps back to the publisher's track and layer on A; an SSRC the link
-    # does not send maps to nothing
-    cam_ssrc = p.link_a.sending[("cam", 2)][1]
-    assert p.link_a.copy_of(cam_ssrc) == ("cam", 2, p.link_a.sending[("cam", 2)][0])
+
+    # a viewer on B takes the camera's low layer: only layer 0 crosses, on the announced SSRC
+    sealed, woken = p.link_a.apply({"cam": 0, "mic": 0}, p.local)
+    assert sealed == [] and woken == [("cam", 0)]
+    send_round(p, range(20, 40))
+    assert wait_until(lambda: arrived(20, 40), 2.0, 0.005), (len(got), len(audio))
+    assert {pkt[-1] for pkt in got} == {0}
+    # a viewer on B goes full screen: the copy is raised to layer 2 at its keyframe, one continuous stream
+    sealed, woken = p.link_a.apply({"cam": 2, "mic": 0}, p.local)
+    assert sealed == [] and woken == [("cam", 2)]
+    send_round(p, range(40, 60))
+    assert wait_until(lambda: arrived(40, 60), 2.0, 0.005), (len(got), len(audio))
+    layers = [pkt[-1] for pkt in got[20:]]  # at most the low layer's packet sent just before the keyframe, then 2
+    assert layers[-20:] == [2] * 20 and layers[:-20] in ([], [0]), layers
+    seqs = [struct.unpack("!H", pkt[2:4])[0] for pkt in got]
+    assert seqs == [(seqs[0] + i) & 0xFFFF for i in range(len(seqs))]
+    assert p.a.counters()["forwarded_packets"] == len(got) + 60  # one copy on the link, no other layer
+    # feedback from B about a relayed SSRC maps back to the publisher's track and the layer crossing on A; an
+    # SSRC the link does not send maps to nothing
+    cam = p.link_a.sending["cam"]
+    assert p.link_a.copy_of(cam.ssrc) == ("cam", 2, cam.sub)
     assert p.link_a.copy_of(0xDEAD) is None
     # B's subscriber lost packets on the link: A's engine serves the NACK from the relay subscription's buffer
-    relay_sub = p.link_a.sending[("cam", 2)][0]
-    offset = p.a.subscription_stats(relay_sub)[5]  # the link's sequence numbers = the publisher's + offset
-    resent = p.a.retransmit(relay_sub, [(offset + 3) & 0xFFFF, (offset + 4) & 0xFFFF, (offset - 9) & 0xFFFF])
+    offset = p.a.subscription_stats(cam.sub)[5]  # the link's sequence numbers = the publisher's + offset
+    resent = p.a.retransmit(cam.sub, [(offset + 43) & 0xFFFF, (offset + 44) & 0xFFFF, (offset - 9) & 0xFFFF])
     assert resent == 2, resent  # two it sent, one it never did
-    # the viewers drop to layer 0: the link switches copies (start 0, stop 2), B's track 2 goes away
-    sealed = p.link_a.apply({("cam", 0), ("mic", 0)}, p.local)
-    changes = [p.link_b.receive(m) for m in sealed]
-    assert [(k, w.layers) for k, w, _ in changes] == [("untrack", (2,)), ("track", (0,))]
-    assert changes[0][2] == cam_index and [w.layers for _, w in p.link_b.receiving.values()] == [(0,), (0,)]
-    assert p.b.track_stats(changes[1][2])[0] == 0  # the new copy's track starts empty (layer 2's is gone)
+    # nobody on B takes the camera any more: it stops crossing, still announced (no track_unpublished there)
+    sealed, woken = p.link_a.apply({"mic": 0}, p.local)
+    assert sealed == [] and woken == [] and not p.link_a.sending["cam"].crossing
+    before = len(got)
+    send_round(p, range(60, 70))
+    assert wait_until(lambda: arrived(0, 70), 2.0, 0.005) and len(got) == before
+    # the publisher's camera goes: B is told it stopped
+    sealed, _ = p.link_a.apply({"mic": 0}, {"mic": p.local["mic"]})
+    assert [p.link_b.receive(m) for m in sealed][0][0] == "untrack"  # type: ignore[index]
     s.close()
     s2.close()
+
+
+def test_a_copy_moves_onto_a_layer_learned_after_it_started(pair: Pair) -> None:
+    p = pair
+    q, _, f = p.local["cam"].indexes
+    only_f = {"cam": LocalTrack("alice", "video", "vp8", (f, f, f))}  # q/h/f offered, only f's packets seen yet
+    p.link_a.apply({"cam": 0}, only_f)
+    assert p.a.subscription_layer(p.link_a.sending["cam"].sub)[0] == f  # f stands in for q
+    # q learned: the copy of rank 0 switches onto it (at its keyframe) and asks for one
+    _, woken = p.link_a.apply({"cam": 0}, {"cam": LocalTrack("alice", "video", "vp8", (q, q, f))})
+    assert woken == [("cam", 0)] and p.a.subscription_layer(p.link_a.sending["cam"].sub)[1] == q
+
+
+def test_a_need_is_sealed_and_only_for_the_links_own_tracks(pair: Pair) -> None:
+    p = pair
+    for m in p.link_a.apply({}, p.local)[0]:
+        p.link_b.receive(m)
+    # B tells A what its subscribers take; A keeps it (a need names the whole set each time)
+    need = p.link_b.ask({"cam": 1, "mic": 0})
+    assert need is not None and p.link_b.ask({"cam": 1, "mic": 0}) is None  # unchanged: nothing to send
+    assert p.link_a.receive(need) == NeedApplied(0) and p.link_a.needs == {"cam": 1, "mic": 0}
+    # a path attacker's need (another relay's keys, made-up keys) or a replay of B's changes nothing
+    evil = {"type": "need", "tracks": {"cam": 2}}
+    for forged, code in ((p.other_channel.seal(evil), "relay_message_forged"),
+                         (RelayChannel(os.urandom(32), os.urandom(32)).seal(evil), "relay_message_forged"),
+                         (need, "relay_message_replayed")):
+        with pytest.raises(RelayRefused) as e:
+            p.link_a.receive(forged)
+        assert e.value.code == code
+    assert p.link_a.needs == {"cam": 1, "mic": 0}
+    # B itself (enrolled, verified) asks for a track this link never announced — another meeting's on A:
+    # left out, counted by the caller
+    assert p.link_a.receive(p.link_b.channel.seal({"type": "need", "tracks": {"cam": 0, "other-room-cam": 2}})) == (
+        NeedApplied(1))
+    assert p.link_a.needs == {"cam": 0}
+    for bad in ({"type": "need"}, {"type": "need", "tracks": {"cam": 3}}, {"type": "need", "tracks": {"cam": True}},
+                {"type": "need", "tracks": [["cam", 0]]}, {"type": "need", "tracks": {"": 0}},
+                {"type": "need", "tracks": {f"t{n}": 0 for n in range(257)}}):
+        with pytest.raises(RelayRefused) as e:
+            p.link_a.receive(p.link_b.channel.seal(bad))
+        assert e.value.code == "relay_message_malformed"
+    assert p.link_a.needs == {"cam": 0}
+    # B's `close` opens as such; one sealed by anyone else, or replayed, is refused (the caller keeps the link)
+    close = p.link_b.farewell()
+    for forged in (p.other_channel.seal({"type": "close"}),
+                   RelayChannel(os.urandom(32), os.urandom(32)).seal({"type": "close"})):
+        with pytest.raises(RelayRefused) as e:
+            p.link_a.receive(forged)
+        assert e.value.code == "relay_message_forged"
+    assert p.link_a.receive(close) == CloseAsked()
+    with pytest.raises(RelayRefused) as e:
+        p.link_a.receive(close)
+    assert e.value.code == "relay_message_replayed"
 
 
 def test_forged_replayed_or_flooding_announcements_add_no_track(pair: Pair) -> None:
@@ -174,7 +255,7 @@ def test_forged_replayed_or_flooding_announcements_add_no_track(pair: Pair) -> N
                    "x" * 40, 12, None, "A" * 20000):
         with pytest.raises(RelayRefused):
             p.link_b.receive(forged)
-    genuine = p.link_a.apply({("mic", 0)}, p.local)[0]
+    genuine = p.link_a.apply({"mic": 0}, {"mic": p.local["mic"]})[0][0]
     p.link_b.receive(genuine)
     with pytest.raises(RelayRefused) as e:
         p.link_b.receive(genuine)

@@ -1,0 +1,270 @@
+"""What crosses a relay link is what the far node's subscribers take (sfu/allocation/relaying.py, sfu/cascade/
+meeting.py), and their keyframe requests reach the publisher (sfu/cascade/feedback.py): two nodes built by the
+factory under uvicorn on loopback, enrolled keys, the real handshake; a real publisher (aiortc) on the meeting's
+home eu-1-a, participants on eu-2-a.
+
+A participant of eu-2-a that subscribes to nothing makes eu-2-a dial the home and learn alice's tracks, but
+nothing crosses; bob subscribing makes both cross (eu-2-a's sealed `need`), bob leaving pauses them again. Bob's
+PLI reaches alice's RTCP stack through the far node, the link and the keyframe throttle (a burst of five PLIs
+is one request on the link and one to her). The attacker's view: a need forged by a path attacker is refused; the far node itself (enrolled,
+of an allowed region) asking for another meeting's track on the home gets it left out, counted, nothing crosses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+
+import httpx
+import pytest
+
+from loadtests import media
+from loadtests.bots.netbot import short_gop_video
+from loadtests.bots.peer import Bot
+from residency.relay import RelayChannel
+from sfu.cascade.dial import send
+from sfu.cascade.routes import messages_path
+from signalling.tokens.claims import JoinClaims
+from tests.harness import wait_for
+from tests.node.cascade.nodes import relayed_nodes
+
+pytest.importorskip("native.engine")
+pytestmark = pytest.mark.timeout(150)
+
+NODES = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"))
+KEY = ("eurocorp", "board")
+OTHER = ("eurocorp", "audit")  # another meeting on the same home node
+
+
+def test_only_what_far_subscribers_take_crosses_and_their_keyframe_requests_reach_the_publisher() -> None:
+    asyncio.run(_run())
+
+
+async def _run() -> None:
+    bots: list[Bot] = []
+    async with contextlib.AsyncExitStack() as stack:
+        nodes = await relayed_nodes(stack, NODES, home=lambda tenant, room: "eu-1-a")
+        a, b = nodes["eu-1-a"], nodes["eu-2-a"]
+        assert a.relays is not None and b.relays is not None
+        try:
+            pub = Bot(a.ws_url, a.token(KEY[1], participant="alice", tenant=KEY[0], name="alice"), "alice")
+            bots.append(pub)
+            await pub.connect()
+            await pub.publish(video=str(short_gop_video(gop=90, fps=15, bitrate=300_000)),
+                              audio=str(media.audio_file()))
+            # every keyframe request reaching alice's own RTCP stack (aiortc's sender answers PLI/FIR with it)
+            sender = next(t.sender for t in pub.pc.getTransceivers() if t.kind == "video")
+            asked: list[float] = []
+            answer = sender._send_keyframe
+            sender._send_keyframe = lambda: (asked.append(time.monotonic()), answer())[1]  # type: ignore[method-assign]
+
+            # a participant of eu-2-a who subscribes to nothing: eu-2-a dials the home and learns alice's tracks
+            b.node.join(JoinClaims(tenant=KEY[0], room=KEY[1], participant="lurker", region="eu-2", node="eu-2-a"))
+
+            def relayed() -> bool:
+                room = b.node.rooms.get(KEY)
+                alice = room.participants.get("alice") if room is not None else None
+                return alice is not None and len(alice.published) == 2
+            assert await wait_for(relayed, 20), (dict(a.relays.refused), dict(b.relays.refused))
+            link = a.relays.links["eu-2-a"]
+            far = b.relays.links["eu-1-a"]
+            alice = a.node.rooms[KEY].participants["alice"]
+            ids = {t.id for t in alice.published.values()}
+            video = next(t for t in alice.published.values() if t.kind == "video")
+            assert set(link.sending) == ids
+            assert await wait_for(lambda: far.asked == {} and link.needs == {}, 5), (far.asked, link.needs)
+            await asyncio.sleep(1.0)  # alice sends all along: nobody on eu-2-a takes it, nothing crosses
+            assert not any(c.crossing for c in link.sending.values())
+            assert a.node.media_engine.counters()["forwarded_packets"] == 0
+
+            # bob on eu-2-a subscribes to both: eu-2-a says so, the home sends each once, bob decodes them
+            sub = Bot(b.ws_url, b.token(KEY[1], participant="bob", tenant=KEY[0], name="bob"), "bob")
+            bots.append(sub)
+            await sub.connect()
+            await sub.negotiate()  # alice's tracks are in its snapshot
+            assert await wait_for(lambda: any(r.frames > 20 for r in sub.video())
+                                  and any(r.frames > 20 for r in sub.audio()), 30), (sub.video(), sub.audio())
+            assert link.needs == dict.fromkeys(ids, 0) and all(c.crossing for c in link.sending.values())
+
+            # bob's PLI: eu-2-a passes it to the relayed track's publisher — the link — and the home to alice
+            bob = b.node.rooms[KEY].participants["bob"]
+            bob_sub = next(s for s in bob.subscriptions.values() if s.track.id == video.id)
+            receiver = next(t.receiver for t in sub.pc.getTransceivers() if t.mid == bob_sub.mid)
+            relayed_video = b.node.rooms[KEY].participants["alice"].published[video.id]
+            assert await wait_for(lambda: time.monotonic() - max(video.last_keyframe_request,
+                                                                 relayed_video.last_keyframe_request) > 0.6, 10)
+            before = (len(asked), b.node.counts["pli"], a.node.counts["relay_keyframe_requests"],
+                      a.node.counts["keyframe_requests"])
+            # a burst: eu-2-a's throttle (the same as for a local publisher) lets one cross the link, the home's
+            # lets one reach alice
+            for _ in range(5):
+                await receiver._send_rtcp_pli(bob_sub.ssrc)
+            assert await wait_for(lambda: b.node.counts["pli"] >= before[1] + 5
+                                  and a.node.counts["relay_keyframe_requests"] > before[2], 10), (
+                b.node.counts["pli"], a.node.counts["relay_keyframe_requests"], before)
+            assert await wait_for(lambda: len(asked) > before[0], 10), (len(asked), before)
+            # (one more of each if a retry fell due meanwhile)
+            assert a.node.counts["relay_keyframe_requests"] - before[2] <= 2
+            assert a.node.counts["keyframe_requests"] - before[3] <= 2
+            assert not a.node.control_drops["relay_rtcp_unknown_ssrc"]
+
+            # a path attacker posting a need as eu-2-a (keys it made up): refused, nothing changes
+            async with httpx.AsyncClient() as client:
+                forged = RelayChannel(os.urandom(32), os.urandom(32)).seal({"type": "need", "tracks": {}})
+                r = await client.post(a.http_url + messages_path("eu-2-a"), json={"messages": [forged]})
+                assert r.status_code == 403 and r.json()["error"] == "relay_message_forged"
+                assert link.needs == dict.fromkeys(ids, 0) and all(c.crossing for c in link.sending.values())
+
+                # another meeting on the home: carol publishes in it. eu-2-a itself asks for her track (a
+                # compromised far node, sealing with its genuine link keys): left out and counted
+                carol = Bot(a.ws_url, a.token(OTHER[1], participant="carol", tenant=OTHER[0], name="carol"), "carol")
+                bots.append(carol)
+                await carol.connect()
+                await carol.publish(video=str(short_gop_video(gop=8, fps=15, bitrate=200_000)))
+                assert await wait_for(lambda: bool(a.node.rooms.get(OTHER) and a.node.rooms[OTHER].tracks()), 10)
+                theirs = next(iter(a.node.rooms[OTHER].tracks())).id
+                hostile = far.channel.seal({"type": "need", "tracks": {**dict.fromkeys(ids, 0), theirs: 2}})
+                assert await send(b.relays, "eu-1-a", [hostile], client) == 1
+                assert a.relays.refused["relay_need_unknown_track"] == 1
+                await asyncio.sleep(1.0)  # two passes of the home's cascade
+                assert set(link.sending) == ids and theirs not in link.needs
+                carol_track = next(iter(a.node.rooms[OTHER].tracks()))
+                assert not carol_track.subscriptions and len(b.node.tracks_by_ssrc) == 2
+
+            # bob leaves: nobody on eu-2-a takes alice's tracks — they stop crossing, still announced there
+            await sub.send({"type": "leave"})
+            await sub.close()
+            bots.remove(sub)
+            assert await wait_for(lambda: not any(c.crossing for c in link.sending.values()), 10), link.sending
+            forwarded = a.node.media_engine.counters()["forwarded_packets"]
+            await asyncio.sleep(1.0)
+            assert a.node.media_engine.counters()["forwarded_packets"] == forwarded
+            assert set(link.sending) == ids and "alice" in b.node.rooms[KEY].participants
+        finally:
+            for bot in bots:
+                with contextlib.suppress(Exception):
+                    await bot.close()
+
+
+STAR = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("eu-2-b", "eu-2"))
+
+
+def test_in_a_star_the_home_asks_the_publishers_node_for_what_a_node_further_on_needs() -> None:
+    asyncio.run(_star())
+
+
+async def _star() -> None:
+    """Alice publishes on eu-2-a, bob watches on eu-2-b, nobody on the home eu-1-a: the home's `need` to eu-2-a
+    is what eu-2-b asked of it, so alice's tracks cross twice (eu-2-a → home → eu-2-b) and nowhere else; her
+    keyframe requests from bob's side go back the same way."""
+    bots: list[Bot] = []
+    async with contextlib.AsyncExitStack() as stack:
+        nodes = await relayed_nodes(stack, STAR, home=lambda tenant, room: "eu-1-a")
+        home, far, other = nodes["eu-1-a"], nodes["eu-2-a"], nodes["eu-2-b"]
+        assert home.relays is not None and far.relays is not None and other.relays is not None
+        try:
+            pub = Bot(far.ws_url, far.token(KEY[1], participant="alice", tenant=KEY[0], name="alice"), "alice")
+            bots.append(pub)
+            await pub.connect()
+            await pub.publish(video=str(short_gop_video(gop=8, fps=15, bitrate=300_000)),
+                              audio=str(media.audio_file()))
+            sub = Bot(other.ws_url, other.token(KEY[1], participant="bob", tenant=KEY[0], name="bob"), "bob")
+            bots.append(sub)
+            await sub.connect()
+            assert await wait_for(lambda: any(r.frames > 20 for r in sub.video())
+                                  and any(r.frames > 20 for r in sub.audio()), 40), (
+                sub.video(), sub.audio(), dict(home.relays.refused), dict(far.relays.refused))
+            ids = {t.id for t in far.node.rooms[KEY].participants["alice"].published.values()}
+            # the home has no subscriber of its own: what it asks eu-2-a for is eu-2-b's need, passed on
+            assert not any(t.subscriptions for t in home.node.rooms[KEY].tracks())
+            assert home.relays.links["eu-2-b"].needs == dict.fromkeys(ids, 0)
+            assert far.relays.links["eu-1-a"].needs == dict.fromkeys(ids, 0)
+            assert all(c.crossing for c in far.relays.links["eu-1-a"].sending.values())
+            assert home.node.counts["relay_keyframe_requests"] >= 1 and far.node.counts["relay_keyframe_requests"] >= 1
+
+            # bob leaves: eu-2-b needs nothing, so the home needs nothing of eu-2-a, and alice's tracks stay home
+            other.node.join(JoinClaims(tenant=KEY[0], room=KEY[1], participant="lurker", region="eu-2",
+                                       node="eu-2-b"))  # (keeps eu-2-b in the meeting, subscribed to nothing)
+            await sub.send({"type": "leave"})
+            await sub.close()
+            bots.remove(sub)
+            assert await wait_for(lambda: not any(c.crossing for c in far.relays.links["eu-1-a"].sending.values()),
+                                  10), far.relays.links["eu-1-a"].sending
+            assert set(far.relays.links["eu-1-a"].sending) == ids and "eu-2-b" in home.relays.links
+            assert home.relays.links["eu-2-b"].needs == {}
+        finally:
+            for bot in bots:
+                with contextlib.suppress(Exception):
+                    await bot.close()
+
+
+def test_a_simulcast_track_crosses_at_the_highest_layer_a_far_viewer_needs() -> None:
+    asyncio.run(_simulcast())
+
+
+async def _simulcast() -> None:
+    """A simulcast publisher (q/h/f) on the home, nobody watching there; on eu-2-a bob renders it as a thumbnail:
+    only the low layer crosses. Carol opens it full screen: the copy is raised to the top layer (the same link
+    SSRC, switched at its keyframe), which the home keeps the publisher sending though no local viewer takes it.
+    Carol leaves: back down to the low layer."""
+    from loadtests.bench.simulcast_publisher import publish
+
+    bots: list[Bot] = []
+    async with contextlib.AsyncExitStack() as stack:
+        nodes = await relayed_nodes(stack, NODES, home=lambda tenant, room: "eu-1-a")
+        a, b = nodes["eu-1-a"], nodes["eu-2-a"]
+        assert a.relays is not None and b.relays is not None
+        # the link is up before the publisher: its track is announced as soon as it is published, before all
+        # its layers are learned (each from its first packet)
+        b.node.join(JoinClaims(tenant=KEY[0], room=KEY[1], participant="lurker", region="eu-2", node="eu-2-a"))
+        assert await wait_for(lambda: "eu-2-a" in a.relays.links, 20), dict(a.relays.refused)
+        sender = asyncio.create_task(publish(a.ws_url, a.token(KEY[1], participant="cam", tenant=KEY[0]), 90))
+        try:
+            assert await wait_for(lambda: bool(a.node.rooms.get(KEY)) and any(
+                t.simulcast and len(t.layers) == 3 for t in a.node.rooms[KEY].tracks()), 60), sender
+            video = next(t for t in a.node.rooms[KEY].tracks() if t.simulcast)
+            announced = b.relays.links["eu-1-a"].receiving
+            assert await wait_for(lambda: [w.layers for _, w in announced.values() if w.kind == "video"] == [
+                (0, 1, 2)], 10), announced  # announced with the 3 layers offered
+            bob = Bot(b.ws_url, b.token(KEY[1], participant="bob", tenant=KEY[0], name="bob"), "bob")
+            bots.append(bob)
+            await bob.connect()
+            assert await wait_for(lambda: video.id in bob.tracks, 20), (dict(a.relays.refused), bob.tracks)
+            await bob.negotiate()
+            await bob.send({"type": "viewport", "track": video.id, "width": 320, "height": 180})
+            link = a.relays.links["eu-2-a"]
+
+            def crossing(rank: int) -> bool:
+                copy = link.sending.get(video.id)
+                layer = a.node.media_engine.subscription_layer(copy.sub) if copy is not None else None
+                return (copy is not None and copy.crossing and copy.layer == rank and layer is not None
+                        and layer[0] == video.layers[rank].index and layer[1] == -1)
+
+            assert await wait_for(lambda: crossing(0), 20), (link.sending, link.needs)
+            assert await wait_for(lambda: any(r.frames > 20 for r in bob.video()), 30), bob.video()
+
+            carol = Bot(b.ws_url, b.token(KEY[1], participant="carol", tenant=KEY[0], name="carol"), "carol")
+            bots.append(carol)
+            await carol.connect()
+            await carol.negotiate()
+            await carol.send({"type": "viewport", "track": video.id, "width": 1280, "height": 720})
+            assert await wait_for(lambda: crossing(2), 20), (link.sending, link.needs)
+            assert link.needs[video.id] == 2 and video.relay_ranks == {2}
+            top = max(video.rid_ranks, key=lambda rid: video.rid_ranks[rid])
+            # asked of the publisher (at the next layer selection) though nobody on the home takes it: eu-2-a does
+            assert await wait_for(lambda: video.active_rids.get(top) is True, 10), video.active_rids
+            frames = max(r.frames for r in bob.video())
+            assert await wait_for(lambda: max(r.frames for r in bob.video()) > frames + 20, 30)  # on, through it
+
+            await carol.send({"type": "leave"})
+            await carol.close()
+            bots.remove(carol)
+            assert await wait_for(lambda: crossing(0), 20), (link.sending, link.needs)
+        finally:
+            for bot in bots:
+                with contextlib.suppress(Exception):
+                    await bot.close()
+            sender.cancel()
+            with contextlib.suppress(BaseException):
+                await sender
