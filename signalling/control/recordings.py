@@ -110,20 +110,7 @@ class Recordings:
     def export_tar(self, tenant: str, rec: str, actor: str) -> Path:
         """The signed package (the directory `castellan recording verify` checks) as one tar file, in a new
         private temporary directory the caller removes (`discard`) once it is sent."""
-        work = Path(tempfile.mkdtemp(prefix="castellan-export-"))  # mode 0700: the package is plaintext
-        try:
-            self.archive.export(tenant, rec, work / rec, self.signer, actor)
-            out = work / f"{rec}.tar"
-            with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
-                tar.add(work / rec, arcname=rec)
-            shutil.rmtree(work / rec)
-            return out
-        except EnvelopeError as e:
-            discard(work)
-            raise ApiError(503, "recording_key_unavailable", f"the tenant's recording key cannot be used: {e}") from None
-        except BaseException:
-            discard(work)
-            raise
+        return _tarred("castellan-export-", rec, lambda d: self.archive.export(tenant, rec, d, self.signer, actor))
 
     # -- playback (playtickets.py) ----------------------------------------------------------------------------
     def _ticket_key(self, tenant: str) -> bytes:
@@ -163,21 +150,8 @@ class Recordings:
     def subject_export_tar(self, tenant: str, participant: str, actor: str) -> Path:
         """What `castellan recording subject-export` writes, as one tar (one directory `subject-<participant>/`)
         in a new private temporary directory the caller removes (`discard`)."""
-        work = Path(tempfile.mkdtemp(prefix="castellan-subject-"))  # mode 0700: plaintext media and chat
-        name = f"subject-{participant}"
-        try:
-            self.archive.subject_export(tenant, participant, work / name, actor)
-            out = work / f"{name}.tar"
-            with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
-                tar.add(work / name, arcname=name)
-            shutil.rmtree(work / name)
-            return out
-        except EnvelopeError as e:
-            discard(work)
-            raise ApiError(503, "recording_key_unavailable", f"the tenant's recording key cannot be used: {e}") from None
-        except BaseException:
-            discard(work)
-            raise
+        return _tarred("castellan-subject-", f"subject-{participant}",
+                       lambda d: self.archive.subject_export(tenant, participant, d, actor))
 
     def subject_erase(self, tenant: str, participant: str, actor: str) -> JSONObject:
         out = self.archive.subject_erase_unheld(tenant, participant, actor)
@@ -212,3 +186,22 @@ def open_recordings(config: ControlConfig, db: Database, audit_key: Ed25519Priva
             raise RecordingConfigError(f"recording signing key {config.recording_signing_key} does not exist")
         signer = load_or_create_signing_key(config.recording_signing_key)
     return Recordings(Archive(db, TenantVault(LocalVolumeStore(config.recording_volume), keys)), signer)
+
+
+def _tarred(prefix: str, name: str, write: Callable[[Path], object]) -> Path:
+    """`write(dir)` fills a directory `name`, which becomes one tar file in a new private temporary directory
+    (mode 0700: its contents are plaintext) that the caller removes (`discard`) once it is sent."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        write(work / name)
+        out = work / f"{name}.tar"
+        with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
+            tar.add(work / name, arcname=name)
+        shutil.rmtree(work / name)
+        return out
+    except EnvelopeError as e:
+        discard(work)
+        raise ApiError(503, "recording_key_unavailable", f"the tenant's recording key cannot be used: {e}") from None
+    except BaseException:
+        discard(work)
+        raise
