@@ -39,7 +39,6 @@ class Downlink:
     probe: Probe | None = None  # a bandwidth probe towards this participant, under way or awaiting feedback
     probe_backoff_until: float = 0.0  # after a probe that did not show enough room, wait before the next
     probe_failures: int = 0  # failed probes in a row (the wait before the next doubles)
-    probe_ceiling_bps: float | None = None  # what the last failed probe got through (probe.py: next ones stay near)
 
     @property
     def send_side(self) -> bool:

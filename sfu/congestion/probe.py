@@ -1,11 +1,6 @@
 """Bandwidth probes: before stepping a subscriber up a layer its estimate does not cover, padding at the rate
 the upgrade needs goes out on an RTX stream for PROBE_DURATION; the upgrade happens only if the transport-cc
 feedback shows it got through (sfu/congestion/bwe.py: probe_bitrate). Failed probes back off 5, then 10 s.
-
-A failed probe measured the path: its rate is a ceiling, and later probes go at most PROBE_STEP_AT_CEILING above
-it until one gets through above it. A probe at the full rate behind a small bottleneck queue (a token bucket of a
-few KB) drops media with the padding: the picture stood still ~0.75 s at each such probe, every 10 s; 25 % over
-the ceiling for 200 ms is ~2.5 KB at 400 kb/s, which such a queue absorbs, and still shows a lifted limit.
 """
 
 from __future__ import annotations
@@ -36,26 +31,6 @@ PROBE_BACKOFF = 5.0  # after a probe that showed too little room, wait this long
 PROBE_BACKOFF_MAX = 10.0
 PROBE_PADDING = 255  # bytes of padding per probe packet
 PROBE_BURST_MAX = 64  # padding packets per burst
-PROBE_STEP_AT_CEILING = 1.25  # after a failed probe: probe at most this far above what it measured ...
-PROBE_CEILING_CLEARS = 1.1  # ... until a probe gets through this far above it (the limit has lifted)
-
-
-def probe_target(need_bps: float, ceiling_bps: float | None) -> float:
-    """The rate to probe at for an upgrade that needs `need_bps`: all of it, or a step above a known ceiling."""
-    if ceiling_bps is None:
-        return need_bps
-    return min(need_bps, ceiling_bps * PROBE_STEP_AT_CEILING)
-
-
-def next_ceiling(ceiling_bps: float | None, target_bps: float, rate_bps: float | None) -> float | None:
-    """The ceiling after a probe at `target_bps` measured `rate_bps` (None: nothing measurable came back)."""
-    if rate_bps is None:
-        return ceiling_bps
-    if rate_bps < target_bps / PROBE_MARGIN:  # failed: what got through is the ceiling now
-        return rate_bps
-    if ceiling_bps is not None and rate_bps < ceiling_bps * PROBE_CEILING_CLEARS:
-        return max(ceiling_bps, rate_bps)  # got through, barely above: the next step starts from here
-    return None
 
 
 @dataclass
@@ -102,7 +77,7 @@ class Prober:
             return False
         if down.probe is not None or now < down.probe_backoff_until:
             return True
-        target = probe_target(want.bitrate_bps * n_subs / HEADROOM * PROBE_MARGIN, down.probe_ceiling_bps)
+        target = want.bitrate_bps * n_subs / HEADROOM * PROBE_MARGIN
         padding_bps = max(target - (down.bwe.acked_bps or 0.0), PROBE_MIN_BPS)
         down.probe = Probe(target_bps=target, started=now)
         self.node.counts["probes"] += 1
@@ -150,7 +125,6 @@ class Prober:
         if probe is None or down.bwe is None:
             return
         rate = probe_bitrate(list(probe.results.values()))
-        down.probe_ceiling_bps = next_ceiling(down.probe_ceiling_bps, probe.target_bps, rate)
         log.debug("probe for %s: target %.0f kb/s, got %s", p.id, probe.target_bps / 1000,
                   f"{rate / 1000:.0f} kb/s" if rate else "no result")
         if rate is not None:

@@ -22,7 +22,7 @@ from sfu.congestion.bwe import (
     TrendlineEstimator,
     probe_bitrate,
 )
-from sfu.congestion.probe import PROBE_DURATION, next_ceiling, probe_target
+from sfu.congestion.probe import PROBE_DURATION
 from sfu.negotiation import sdp
 from sfu.node import Node
 from sfu.participant import Participant
@@ -325,38 +325,3 @@ def test_a_remb_catching_up_after_an_upgrade_is_not_congestion_but_a_falling_or_
     assert p.downlink.remb_falling
     node.allocation.select_for(p, now)
     assert eng.switches == [(5, 0)]
-
-
-def test_after_a_failed_probe_the_next_ones_step_just_above_what_it_measured_until_the_limit_lifts():
-    # behind a 400 kb/s token bucket with a 4 KB queue, a probe at the upgrade's full rate (~560 kb/s of padding and
-    # media) dropped media with the padding; the next probes go 25 % above the 400 it measured, and a lifted limit
-    # shows as a probe that gets through above it, after which the full rate is probed again
-    need = 400_000 / 0.85 * 1.2
-    assert probe_target(need, None) == need
-    ceiling = next_ceiling(None, need, 400_000)                 # failed: 400 < 565/1.2
-    assert ceiling == 400_000
-    assert probe_target(need, ceiling) == 500_000
-    assert next_ceiling(ceiling, 500_000, 398_000) == 398_000    # still throttled: fails again, stays near it
-    assert next_ceiling(ceiling, 500_000, None) == ceiling       # nothing measurable: the ceiling stands
-    assert next_ceiling(ceiling, 500_000, 430_000) == 430_000    # through, barely above: the next step from there
-    assert probe_target(need, 430_000) == 537_500
-    assert next_ceiling(ceiling, 500_000, 495_000) is None       # through, well above: the limit has lifted
-    assert probe_target(need, None) == need
-
-
-def test_a_probe_after_a_failed_one_pads_only_to_a_step_above_its_ceiling():
-    async def run() -> tuple[float, float]:
-        node, p, sub, eng = _setup()
-        p.downlink.bwe = SendSideBwe()
-        p.downlink.bwe.feedbacks = 1
-        p.downlink.estimate_bps = 300_000
-        p.downlink.probe_ceiling_bps = 380_000
-        node.allocation.select_for(p, time.monotonic())
-        assert p.downlink.probe is not None
-        target = p.downlink.probe.target_bps
-        await asyncio.sleep(PROBE_DURATION + 0.15)
-        return target, sum(c for _, c in eng.padding) * (255 + 36) * 8 / PROBE_DURATION
-
-    target, padding_bps = asyncio.run(run())
-    assert target == 380_000 * 1.25
-    assert padding_bps <= target * 1.05 < 400_000 / 0.85 * 1.2, f"padding at {padding_bps:.0f} b/s, probe at {target:.0f}"
