@@ -13,6 +13,7 @@ from recording.archive import Archive, Recording
 from recording.store import LocalVolumeStore, TenantVault
 from residency.db import Database
 from signalling.control.config import ControlConfig
+from tests.control.cp_env import Env
 from tests.recording.archive_world import TENANT_KEYS, recorded
 
 
@@ -52,3 +53,8 @@ def add_file(config: ControlConfig, rec: Recording, path: Path, kind: str, parti
                            codec=codec)
     finally:
         db.close()
+
+
+def admin_actor(env: Env) -> str:
+    """The audit actor of the environment's tenant admin key."""
+    return "admin-key:" + env.admin_key.removeprefix("cak_").partition(".")[0]

@@ -9,22 +9,12 @@ credential used twice. The tokens are checked by the node's own verifier."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from signalling.tokens import TokenError
-from tests.control.cp_env import Env, make_env
-from tests.control.recording_env import with_recording
-
-
-@pytest.fixture
-def renv(tmp_path: Path) -> Iterator[Env]:
-    e = make_env(tmp_path, configure=with_recording(tmp_path))
-    yield e
-    e.control.close()
+from tests.control.cp_env import Env
 
 
 def _policy(env: Env, policy: str, link: str | None = None) -> None:

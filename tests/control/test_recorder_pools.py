@@ -9,22 +9,10 @@ a pool id taken over with another key."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from recording.launch import JOBS, POOLS, WANTS
-from tests.control.cp_env import Env, add_node, make_env
-from tests.control.recording_env import with_recording
-
-
-@pytest.fixture
-def renv(tmp_path: Path) -> Iterator[Env]:
-    e = make_env(tmp_path, configure=with_recording(tmp_path))
-    yield e
-    e.control.close()
+from tests.control.cp_env import Env, add_node
 
 
 def _policy(env: Env, policy: str) -> None:

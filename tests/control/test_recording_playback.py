@@ -8,30 +8,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from recording.archive import Recording
 from recording.envelope import CHUNK
 from signalling.control import playtickets
 from tests.control.cp_env import Env, make_env
-from tests.control.recording_env import add_file, record, with_recording
+from tests.control.recording_env import add_file, admin_actor, record
 
 BIG = "p-alice-cam-video.webm"
-
-
-@pytest.fixture
-def renv(tmp_path: Path) -> Iterator[Env]:
-    e = make_env(tmp_path, configure=with_recording(tmp_path))
-    yield e
-    e.control.close()
-
-
-def _actor(env: Env) -> str:
-    return "admin-key:" + env.admin_key.removeprefix("cak_").partition(".")[0]
 
 
 def _accesses(env: Env, tenant: str = "acme") -> list[Any]:
@@ -85,7 +71,7 @@ def test_a_file_plays_whole_and_by_range_and_each_playback_is_audited_once(renv:
     # two grants, two records: who, which file, which ticket; the range requests add none
     grants = _accesses(renv)
     assert [(g.actor, g.data["recording"], g.data["file"], g.data["purpose"], g.data["ticket"]) for g in grants] == [
-        (_actor(renv), rec.id, BIG, "play", t["ticket"]), (_actor(renv), rec.id, "p-bob-audio.webm", "play",
+        (admin_actor(renv), rec.id, BIG, "play", t["ticket"]), (admin_actor(renv), rec.id, "p-bob-audio.webm", "play",
                                                            a["ticket"])]
 
 

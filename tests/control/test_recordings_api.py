@@ -12,7 +12,6 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +19,10 @@ import pytest
 
 from signalling.control.endpoints import ENDPOINTS
 from tests.control.cp_env import Env, make_env
-from tests.control.recording_env import record, with_recording
+from tests.control.recording_env import admin_actor, record
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDING_ENDPOINTS = [ep for ep in ENDPOINTS if ep.tag == "recordings"]
-
-
-@pytest.fixture
-def renv(tmp_path: Path) -> Iterator[Env]:
-    e = make_env(tmp_path, configure=with_recording(tmp_path))
-    yield e
-    e.control.close()
-
-
-def _actor(env: Env) -> str:
-    return "admin-key:" + env.admin_key.removeprefix("cak_").partition(".")[0]
 
 
 def _records(env: Env, kind: str) -> list[Any]:
@@ -59,7 +47,7 @@ def test_recordings_are_listed_with_what_an_admin_needs_and_the_listing_is_audit
                                                    "timeline.jsonl"}
     assert listed["recorder"]["name"] == "ACME archive"
     (audited,) = _records(renv, "recording.listed")
-    assert audited.actor == _actor(renv) and audited.data["count"] == 1
+    assert audited.actor == admin_actor(renv) and audited.data["count"] == 1
 
 
 def test_policy_and_retention_are_set_and_a_link_can_only_tighten(renv: Env) -> None:
@@ -85,7 +73,7 @@ def test_policy_and_retention_are_set_and_a_link_can_only_tighten(renv: Env) -> 
     assert (bad.status_code, bad.json()["error"]) == (400, "invalid_field")
     sets = _records(renv, "recording.policy_set")
     assert [(x.data["link"], x.data["policy"]) for x in sets] == [(None, "allowed"), (link, "required"), (None, "off")]
-    assert {x.actor for x in sets} == {_actor(renv)}
+    assert {x.actor for x in sets} == {admin_actor(renv)}
 
 
 def test_delete_under_a_legal_hold_is_refused_and_nothing_is_deleted(renv: Env) -> None:
@@ -99,7 +87,7 @@ def test_delete_under_a_legal_hold_is_refused_and_nothing_is_deleted(renv: Env) 
                          headers=renv.admin())
     assert r.status_code == 201, r.text
     hold = r.json()["hold"]
-    assert r.json()["placed_by"] == _actor(renv)
+    assert r.json()["placed_by"] == admin_actor(renv)
     listed = renv.client.get("/v1/tenants/acme/recordings", headers=renv.admin()).json()["recordings"]
     assert {x["id"]: x["held_by"] for x in listed} == {rec.id: [hold], kept.id: []}
     r = renv.client.delete(f"/v1/tenants/acme/recordings/{rec.id}", headers=renv.admin())
@@ -108,7 +96,7 @@ def test_delete_under_a_legal_hold_is_refused_and_nothing_is_deleted(renv: Env) 
     assert rec.id in {x["id"] for x in renv.client.get("/v1/tenants/acme/recordings",
                                                       headers=renv.admin()).json()["recordings"]}
     (refused,) = _records(renv, "recording.delete_refused")
-    assert refused.actor == _actor(renv) and refused.data["holds"] == [hold]
+    assert refused.actor == admin_actor(renv) and refused.data["holds"] == [hold]
     # a hold needs a target and a reason
     for body, code in (({"scope": "meeting", "reason": "case 7"}, "target_required"),
                        ({"scope": "meeting", "target": "board", "reason": "  "}, "reason_required")):
@@ -124,7 +112,7 @@ def test_delete_under_a_legal_hold_is_refused_and_nothing_is_deleted(renv: Env) 
     assert r.json() == {"deleted": rec.id}, r.text
     assert _volume_files(renv, rec.id) == []
     (deleted,) = _records(renv, "recording.deleted")
-    assert deleted.actor == _actor(renv) and deleted.data["recording"] == rec.id
+    assert deleted.actor == admin_actor(renv) and deleted.data["recording"] == rec.id
 
 
 def test_retention_deletes_what_expired_except_what_a_hold_keeps(renv: Env) -> None:
@@ -169,7 +157,7 @@ def test_the_export_downloaded_through_the_api_verifies_and_fails_after_one_chan
     ok = _verify(pkg, pub)
     assert ok.returncode == 0 and f"OK: recording {rec.id}" in ok.stdout, ok.stdout + ok.stderr
     (exported,) = _records(renv, "recording.exported")
-    assert exported.actor == _actor(renv)
+    assert exported.actor == admin_actor(renv)
     media = pkg / "p-bob-audio.webm"
     body = bytearray(media.read_bytes())
     body[len(body) // 2] ^= 0x01
@@ -213,7 +201,7 @@ def test_a_subjects_export_through_the_api_is_what_the_cli_writes_and_is_audited
     assert sorted(p.relative_to(tmp_path / "cli").as_posix() for p in (tmp_path / "cli").rglob("*")) == sorted(
         p.relative_to(out).as_posix() for p in out.rglob("*"))
     exported = _records(renv, "recording.subject_exported")
-    assert [(x.actor, x.data["participant"]) for x in exported] == [(_actor(renv), "p-bob"), ("admin:cli", "p-bob")]
+    assert [(x.actor, x.data["participant"]) for x in exported] == [(admin_actor(renv), "p-bob"), ("admin:cli", "p-bob")]
 
 
 def test_a_subjects_erasure_is_refused_whole_under_a_hold_then_done_and_audited(renv: Env) -> None:
@@ -229,7 +217,7 @@ def test_a_subjects_erasure_is_refused_whole_under_a_hold_then_done_and_audited(
     # nothing erased, not even from the recording no hold covers
     assert {rec.id: [p.read_bytes() for p in _volume_files(renv, rec.id)] for rec in (both, alone)} == sealed
     (refused,) = _records(renv, "recording.subject_erase_refused")
-    assert (refused.actor, refused.data["participant"], refused.data["holds"]) == (_actor(renv), "p-bob", [hold])
+    assert (refused.actor, refused.data["participant"], refused.data["holds"]) == (admin_actor(renv), "p-bob", [hold])
     assert not _records(renv, "recording.subject_erased")
     renv.client.post(f"/v1/tenants/acme/recording-holds/{hold}/release", json={}, headers=renv.admin())
     r = renv.client.post("/v1/tenants/acme/recording-subjects/p-bob/erase", json={}, headers=renv.admin())
@@ -247,7 +235,7 @@ def test_a_subjects_erasure_is_refused_whole_under_a_hold_then_done_and_audited(
     assert "p-bob" not in chat and "p-alice" in chat
     # audited as the CLI audits it, with the admin key as the actor
     (erased,) = _records(renv, "recording.subject_erased")
-    assert (erased.actor, erased.data) == (_actor(renv), {"participant": "p-bob",
+    assert (erased.actor, erased.data) == (admin_actor(renv), {"participant": "p-bob",
                                                           "erased": sorted([both.id, alone.id]), "kept": []})
     for bad in ("..", "p bob", "x" * 97):
         r = renv.client.post(f"/v1/tenants/acme/recording-subjects/{bad}/erase", json={}, headers=renv.admin())
