@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASTELLAN_TRUST_FORWARDED_FOR", CONTROL_PLANE, "--trust-forwarded-for", "controlPlane.trustForwardedFor"),
     Setting("CASTELLAN_TRUSTED_PROXIES", CONTROL_PLANE, "--trusted-proxies", "controlPlane.trustedProxies"),
     Setting("CASTELLAN_FORWARDED_HOPS", CONTROL_PLANE, "--forwarded-hops", "controlPlane.forwardedHops"),
+    Setting("CASTELLAN_REGION_HEADER", CONTROL_PLANE, "--region-header", "controlPlane.regionHeader"),
     Setting("CASTELLAN_NODE_ORIGINS", CONTROL_PLANE, "--node-origins",
             "not set: every registered node's WebSocket origin (controlPlane.extraEnv to pin a list)"),
     Setting("CASTELLAN_REGIONS", CONTROL_PLANE, "--regions", "regions"),

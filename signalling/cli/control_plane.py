@@ -46,6 +46,10 @@ def add_parser(sub: Any) -> None:
     add(cp, "--forwarded-hops", type=int, default=1,
         help="proxies in front that append to X-Forwarded-For (Ingress alone: 1; with a load balancer or CDN "
              "in front: 2); 0 = walk from the right past every trusted proxy")
+    add(cp, "--region-header", default="",
+        help="the header your regional ingresses set to their region id (e.g. X-Castellan-Region): a joiner is "
+             "placed on a node of the region it reached when its tenant allows it. Believed only from the trusted "
+             "proxies (needs --trust-forwarded-for); every ingress in front must set or clear it")
     add(cp, "--log-key", help="the transparency log's signing key, an Ed25519 PEM file kept outside the database "
                               "(the chart's transparencyLog.keySecret); default: the audit key (docs/residency.md)")
     add(cp, "--log-key-pkcs11-module", help="sign the transparency log's heads in a PKCS#11 token instead: the "
@@ -193,6 +197,7 @@ def run_control_plane(args: argparse.Namespace) -> int:
     from signalling.control.csp import parse_origins
     from signalling.control.recorderpools import PoolKeyConfigError
     from signalling.control.recordings import RecordingConfigError
+    from signalling.control.regionhint import header_name
 
     cfg = config(args)
     cfg.public_url = args.public_url or f"http://{args.host}:{args.port}"
@@ -203,6 +208,14 @@ def run_control_plane(args: argparse.Namespace) -> int:
         cfg.forwarded_rule()
     except ValueError as e:
         raise SystemExit(f"castellan: --trusted-proxies / --forwarded-hops: {e}") from None
+    if args.region_header:
+        if not cfg.trust_forwarded_for:
+            raise SystemExit("castellan: --region-header is believed only from trusted proxies: it needs "
+                             "--trust-forwarded-for (and --trusted-proxies naming your ingresses)")
+        try:
+            cfg.region_header = header_name(args.region_header)
+        except ValueError as e:
+            raise SystemExit(f"castellan: --region-header: {e}") from None
     cfg.schema_upgrade = args.schema_upgrade == "auto"
     try:
         cfg.node_origins = parse_origins(args.node_origins)

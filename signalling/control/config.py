@@ -30,6 +30,9 @@ class ControlConfig:
     trust_forwarded_for: bool = False
     trusted_proxies: tuple[str, ...] = ()
     forwarded_hops: int = 1
+    # the header the operator's regional ingresses set to their region id (regionhint.py), e.g. X-Castellan-Region;
+    # believed only from the trusted proxies above, so it needs trust_forwarded_for. None: no header is read
+    region_header: str | None = None
     limits: LimitPolicy = field(default_factory=LimitPolicy)
     join_rate: float = 10.0  # join requests per second per client address (token bucket); 0 disables
     join_burst: float = 120.0

@@ -8,9 +8,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from . import metrics
 from .devices import COOKIE as DEVICE_COOKIE
 from .errors import ApiError
 from .guessing import device_marker
+from .regionhint import RegionHint, region_hint
 from .routing import Params
 from .schema import ObjectSpec, read_json
 from .service import OPERATOR, ControlPlane, Principal
@@ -25,6 +27,19 @@ def client_address(request: Request) -> str:
     (clientaddr.py)."""
     peer = request.client.host if request.client else "unknown"
     return cp(request).config.forwarded_rule().client(peer, request.headers.getlist("x-forwarded-for"))
+
+
+def join_region(request: Request, asked: str | None) -> RegionHint:
+    """The joiner's region hint: the configured region header when a trusted proxy sent it, else the body's
+    `region_hint` (regionhint.py); counted by source, an ignored header by why."""
+    config = cp(request).config
+    peer = request.client.host if request.client else "unknown"
+    lines = request.headers.getlist(config.region_header) if config.region_header else None
+    hint = region_hint(config.forwarded_rule(), peer, lines, asked)
+    metrics.REGION_HINTS.labels(hint.source).inc()
+    if hint.ignored is not None:
+        metrics.REGION_HEADERS_IGNORED.labels(hint.ignored).inc()
+    return hint
 
 
 def bearer(request: Request) -> str | None:
@@ -217,6 +232,7 @@ async def join(request: Request, p: Params) -> Response:
     control = cp(request)
     device = control.devices.verify(request.cookies.get(DEVICE_COOKIE))
     fresh = control.devices.new() if device is None else None
+    b["region_hint"] = join_region(request, b.get("region_hint")).region
     result = await control.join(client=client_address(request), device=device, fresh_device=fresh, **b)
     response = ok(result, 202 if result["status"] == "waiting" else 200)
     if fresh is not None and _remembered(control, b["link"], fresh):

@@ -26,6 +26,12 @@ PLACEMENTS = _counter("castellan_placements_total", "Rooms placed, by region", (
 PLACEMENT_REFUSALS = _counter("castellan_placement_refusals_total", "Joins refused by placement", ("reason",))
 TOKEN_FAILURES = _counter("castellan_token_failures_total", "Join requests refused (no token issued)", ("reason",))
 PASSWORD_FAILURES = _counter("castellan_password_failures_total", "Wrong meeting passwords")
+REGION_HINTS = _counter("castellan_join_region_hints_total",
+                        "Join requests by where their region hint came from: ingress (a trusted proxy's region "
+                        "header), client (the body's region_hint), none", ("source",))
+REGION_HEADERS_IGNORED = _counter("castellan_region_headers_ignored_total",
+                                  "Region headers not believed: untrusted (not from a trusted proxy), malformed",
+                                  ("reason",))
 JOINS = _counter("castellan_joins_total", "Join tokens issued")
 LOCKOUTS = _counter("castellan_password_lockouts_total", "Password back-offs started (for a link: slowdowns), by scope",
                     ("scope", "locked"))
