@@ -128,6 +128,12 @@ turn_region = {**turn_common,
                                       "peer is denied. Required when enabled."},
     "nodeSelector": LABELS, "affinity": OBJ, "tolerations": ARR,
 }
+INGRESS_HOSTS = {"type": "array", "items": strict({
+    "host": STR,
+    "paths": {"type": "array", "items": strict({
+        "path": STR, "pathType": {"enum": ["Prefix", "Exact", "ImplementationSpecific"]}},
+        ["path", "pathType"])}}, ["host", "paths"])}
+INGRESS_TLS = {"type": "array", "items": strict({"secretName": STR, "hosts": {"type": "array", "items": STR}}, ["hosts"])}
 region_props = {
     "name": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 16,
              "description": "Region id (--region), a DNS label of at most 16 characters."},
@@ -145,6 +151,10 @@ region_props = {
                                      "targets and, by default, its TURN's only peers."},
     **node_props,
     "turn": strict(turn_region),
+    "ingress": strict({"enabled": BOOL, "className": STR, "annotations": LABELS, "hosts": INGRESS_HOSTS,
+                       "tls": INGRESS_TLS},
+                      desc="The region's own Ingress (its ingress controller) setting controlPlane.regionHeader to "
+                           "the region's name; hosts and tls default to controlPlane.ingress's."),
 }
 schema = {
     "$schema": "http://json-schema.org/draft-07/schema#",
@@ -193,16 +203,16 @@ schema = {
                 "description": "CIDRs of the proxies in front (--trusted-proxies); empty: private networks"},
             "forwardedHops": {**INT(0, 8), "description": "proxies in front that append to X-Forwarded-For "
                                                           "(--forwarded-hops); 0: walk past every trusted proxy"},
+            "regionHeader": {"type": "string", "pattern": "^([A-Za-z0-9][A-Za-z0-9-]{0,63})?$",
+                             "description": "--region-header: the header each region's Ingress sets to its region "
+                                            "id (e.g. X-Castellan-Region); empty: not read"},
+            "regionHeaderBy": {"enum": ["nginx", ""],
+                               "description": "nginx: the chart's Ingresses set it with ingress-nginx's "
+                                              "configuration-snippet; \"\": your annotations do"},
             "resources": RES,
             "service": strict({"type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]}, "annotations": LABELS}),
             "ingress": strict({
-                "enabled": BOOL, "className": STR, "annotations": LABELS,
-                "hosts": {"type": "array", "items": strict({
-                    "host": STR,
-                    "paths": {"type": "array", "items": strict({
-                        "path": STR, "pathType": {"enum": ["Prefix", "Exact", "ImplementationSpecific"]}},
-                        ["path", "pathType"])}}, ["host", "paths"])},
-                "tls": {"type": "array", "items": strict({"secretName": STR, "hosts": {"type": "array", "items": STR}}, ["hosts"])},
+                "enabled": BOOL, "className": STR, "annotations": LABELS, "hosts": INGRESS_HOSTS, "tls": INGRESS_TLS,
             }),
             "persistence": strict({"enabled": BOOL, "existingClaim": STR, "storageClass": STR,
                                    "accessModes": {"type": "array", "items": {"enum": ["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"]}, "minItems": 1},

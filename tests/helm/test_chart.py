@@ -240,6 +240,59 @@ def test_control_plane() -> None:
         ("/node/", "castellan-gateway"), ("/", "castellan-control-plane")], "node signalling goes to the gateway"
 
 
+def test_each_regions_ingress_tells_the_control_plane_its_region() -> None:
+    """Region hints (docs/deploy.md): each region's Ingress — same host, same routes, through the region's own
+    ingress controller — sets the region header to its region; the main Ingress clears a header a client wrote;
+    the control plane reads the header (and believes it from its trusted proxies only)."""
+    docs = render(example_values())
+    env = env_of(named(docs, "Deployment", "castellan-control-plane")["spec"]["template"]["spec"]["containers"][0])
+    assert env["CASTELLAN_REGION_HEADER"]["value"] == "X-Castellan-Region"
+    assert env["CASTELLAN_TRUST_FORWARDED_FOR"]["value"] == "true"
+    snippet = "nginx.ingress.kubernetes.io/configuration-snippet"
+    main = named(docs, "Ingress", "castellan-control-plane")
+    assert main["metadata"]["annotations"][snippet] == 'proxy_set_header X-Castellan-Region "";'
+    for region in ("eu-1", "eu-2", "us-1"):
+        ing = named(docs, "Ingress", f"castellan-control-plane-{region}")
+        assert ing["spec"]["ingressClassName"] == f"nginx-{region}"
+        assert ing["metadata"]["annotations"][snippet] == f'proxy_set_header X-Castellan-Region "{region}";'
+        assert ing["metadata"]["labels"]["castellan.io/region"] == region
+        assert ing["spec"]["rules"] == main["spec"]["rules"] and ing["spec"]["tls"] == main["spec"]["tls"]
+    # an operator's own snippet is kept, after the header's line; another controller: the operator's annotations
+    own = example_values()
+    own["controlPlane"]["ingress"]["annotations"][snippet] = "more_set_headers \"X-Frame-Options: DENY\";"
+    own["regions"][1]["ingress"]["hosts"] = [{"host": "eu-2.meet.example.org",
+                                              "paths": [{"path": "/", "pathType": "Prefix"}]}]
+    docs = render(own)
+    assert named(docs, "Ingress", "castellan-control-plane")["metadata"]["annotations"][snippet] == (
+        'proxy_set_header X-Castellan-Region "";\nmore_set_headers "X-Frame-Options: DENY";')
+    assert [r["host"] for r in named(docs, "Ingress", "castellan-control-plane-eu-2")["spec"]["rules"]] == [
+        "eu-2.meet.example.org"]
+    traefik = example_values()
+    traefik["controlPlane"]["regionHeaderBy"] = ""
+    traefik["regions"][0]["ingress"]["annotations"] = {
+        "traefik.ingress.kubernetes.io/router.middlewares": "castellan-region-eu-1@kubernetescrd"}
+    ing = named(render(traefik), "Ingress", "castellan-control-plane-eu-1")
+    assert ing["metadata"]["annotations"] == traefik["regions"][0]["ingress"]["annotations"]
+    # refused: a region Ingress without the header or its controller, a header nobody is trusted to set
+    no_header = example_values()
+    no_header["controlPlane"]["regionHeader"] = ""
+    with pytest.raises(HelmError, match="set it"):
+        render(no_header)
+    no_class = example_values()
+    del no_class["regions"][2]["ingress"]["className"]
+    with pytest.raises(HelmError, match=r"regions\[us-1\].ingress.className"):
+        render(no_class)
+    untrusted = example_values()
+    untrusted["controlPlane"]["trustForwardedFor"] = False
+    with pytest.raises(HelmError, match="needs trustForwardedFor"):
+        render(untrusted)
+    bad = example_values()
+    bad["controlPlane"]["regionHeader"] = 'X-Region "x"; proxy_pass http://evil'
+    with pytest.raises(HelmError):
+        render(bad)  # the schema: a header name only, nothing to inject into the snippet
+    assert not [d for d in render() if d["kind"] == "Ingress"]  # the default install: no Ingress at all
+
+
 def test_control_plane_database() -> None:
     """PostgreSQL: the URL (it holds a password) reaches the control plane from a Secret only, never as a value."""
     url = "postgresql://castellan:s3cret-pw@db.example.internal:5432/castellan"

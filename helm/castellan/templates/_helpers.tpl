@@ -178,7 +178,7 @@ Call: include "castellan.region.merge" (dict "root" $ "region" $r "out" $dict) â
 */}}
 {{- define "castellan.region.merge" -}}
 {{- range $k, $v := deepCopy .root.Values.node }}{{ $_ := set $.out $k $v }}{{ end -}}
-{{- include "castellan.merge" (dict "dst" .out "src" (omit .region "turn" "nodeKey")) -}}
+{{- include "castellan.merge" (dict "dst" .out "src" (omit .region "turn" "nodeKey" "ingress")) -}}
 {{- end -}}
 
 {{/* One region's effective TURN settings: the global `turn` defaults deep-merged with the region's `turn`. */}}
