@@ -25,20 +25,15 @@ from signalling.control.regionhint import (
     header_name,
     region_hint,
 )
-from tests.control.cp_env import Clock, Env, add_node, make_env
+from tests.control.cp_env import Clock, Env, make_env, two_eu_regions
 
 HEADER = "X-Castellan-Region"
 INGRESSES = "10.0.0.0/8"
 
 
 def regional(env: Env) -> None:
-    """eu-2 with a node beside eu-1's, an idle us-1 node, and the ingresses (10/8) trusted to set HEADER."""
-    env.residency.define_region("eu-2", "EU", "Paris, FR", "EU West", actor="operator")
-    env.nodes["node-eu-2"] = add_node(env.residency, "node-eu-2", "eu-2")
-    env.nodes["node-us-1"] = add_node(env.residency, "node-us-1", "us-1")
-    env.residency.node_heartbeat("node-eu-1", load=0.6)
-    env.residency.node_heartbeat("node-eu-2", load=0.6)
-    env.residency.node_heartbeat("node-us-1", load=0.0)
+    """Two EU regions and a refused US one (cp_env.two_eu_regions); the ingresses (10/8) trusted to set HEADER."""
+    two_eu_regions(env)
     env.config.trust_forwarded_for, env.config.trusted_proxies = True, (INGRESSES,)
     env.config.region_header = header_name(HEADER)
 

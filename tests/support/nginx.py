@@ -89,3 +89,42 @@ def start(conf: Path, ns: str | None = None) -> Proc:
     assert p.alive() and err.exists(), p.tail() + (err.read_text()[-2000:] if err.exists() else "")
     assert p.alive(), p.tail() + (err.read_text()[-2000:] if err.exists() else "")
     return p
+
+
+REGIONAL = """\
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log info;
+user root;
+events {{ worker_connections 128; }}
+http {{
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy; fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
+{servers}}}
+"""
+
+REGIONAL_SERVER = """\
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass {control_plane};
+            proxy_bind {bind};
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header {header} "{region}";
+        }}
+    }}
+"""
+
+
+def regional(directory: Path, *, control_plane: str, ingresses: Mapping[str, int], header: str, bind: str) -> Path:
+    """Writes nginx.conf for the regional ingresses of docs/deploy.md ("Region hints"): one plain-HTTP server on
+    127.0.0.1:<port> per region, each proxying to `control_plane` from the address `bind` (the control plane's
+    trusted proxy) and *setting* `header` to its region, as `proxy_set_header` replaces what a client wrote."""
+    directory.mkdir(parents=True, exist_ok=True)
+    servers = "".join(REGIONAL_SERVER.format(port=port, control_plane=control_plane, bind=bind, header=header,
+                                             region=region) for region, port in ingresses.items())
+    path = directory / "nginx.conf"
+    path.write_text(REGIONAL.format(dir=directory, servers=servers))
+    return path
