@@ -68,8 +68,11 @@ export async function linkInfo(link) {
 }
 
 /** POST /v1/join. Resolves {status: "joined", ...} or {status: "waiting", ticket, poll}. */
-export async function join({ link, name, password, hostKey, unreachableNode }) {
+export async function join({ link, name, password, hostKey, unreachableNode, regionHint }) {
   const body = { link, name };
+  // a development build's ?region= only (state.js); a production browser sends none: the regional ingress it
+  // reached tells the control plane its region, and no hint ever leaves the tenant's allowed regions
+  if (regionHint) body.region_hint = regionHint;
   if (password) body.password = password;
   if (hostKey) body.host_key = hostKey;
   // the node we lost: the control plane health-checks it and re-places the meeting at once if it is dead

@@ -208,7 +208,7 @@ async function obtainPlaceAndEnter() {
     await enterMeeting();
     return;
   }
-  let answer = await api.join({ link: app.link, name: app.name, password: app.hostKey ? null : app.password, hostKey: app.hostKey });
+  let answer = await api.join({ link: app.link, name: app.name, password: app.hostKey ? null : app.password, hostKey: app.hostKey, regionHint: app.regionHint });
   if (answer.status === "waiting") {
     $("join-form").hidden = true;
     $("lobby").hidden = false;
@@ -222,7 +222,7 @@ async function obtainPlaceAndEnter() {
   } catch (e) {
     if (e instanceof NodeError && ["node_draining", "node_full", "token_expired", "closed", "unreachable"].includes(e.code)) {
       // ask the control plane again (a fresh token, possibly another node), once
-      app.joinAnswer = await api.join({ link: app.link, name: app.name, password: app.hostKey ? null : app.password, hostKey: app.hostKey });
+      app.joinAnswer = await api.join({ link: app.link, name: app.name, password: app.hostKey ? null : app.password, hostKey: app.hostKey, regionHint: app.regionHint });
       await enterMeeting();
     } else {
       throw e;

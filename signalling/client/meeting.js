@@ -167,7 +167,7 @@ async function rejoinAfterLoss(detail) {
   const lost = app.joinAnswer && app.joinAnswer.node;
   for (let attempt = 0; attempt < 10; attempt++) {
     try {
-      app.joinAnswer = await api.join({ link: app.link, name: app.name, password: app.hostKey ? null : app.password, hostKey: app.hostKey, unreachableNode: lost });
+      app.joinAnswer = await api.join({ link: app.link, name: app.name, password: app.hostKey ? null : app.password, hostKey: app.hostKey, regionHint: app.regionHint, unreachableNode: lost });
       await enterMeeting({ rejoin: true });
       app.rejoining = false;
       return;

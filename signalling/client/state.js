@@ -5,10 +5,12 @@ import { secretFromFragment } from "./e2ee.js";
 
 // A development build is a page its server marked so (signalling/control/pages.py: `castellan dev --dev-client`,
 // the test harness); nothing in the URL can make one. Only there do ?ws=&token= (join a node directly, no control
-// plane), ?e2ee=0 (encryption off, to measure its cost) and ?autojoin=1 count: on a production page a crafted link
-// must not send a victim to another node, turn encryption off, or join with camera and microphone unasked.
+// plane), ?e2ee=0 (encryption off, to measure its cost), ?autojoin=1 and ?region=<id> (the join's region_hint, to
+// try a cascaded meeting on one machine) count: on a production page a crafted link must not send a victim to
+// another node or region, turn encryption off, or join with camera and microphone unasked. In production the
+// region is the regional ingress the browser reached, which says so itself (signalling/control/regionhint.py).
 export const development = document.querySelector('meta[name="castellan-build"]')?.content === "development";
-const DEVELOPMENT_FLAGS = ["ws", "token", "e2ee", "autojoin", "recorder"]; // recorder: recorder.js
+const DEVELOPMENT_FLAGS = ["ws", "token", "e2ee", "autojoin", "region", "recorder"]; // recorder: recorder.js
 const given = new URLSearchParams(location.search);
 export const ignoredFlags = development ? [] : DEVELOPMENT_FLAGS.filter((f) => given.has(f));
 for (const f of ignoredFlags) given.delete(f);
@@ -24,6 +26,7 @@ export const app = {
   secret: secretFromFragment(location.hash),
   hostKey: fragment.get("h"),
   e2eeWanted: query.get("e2ee") !== "0",
+  regionHint: query.get("region"), // development builds only (above); production: null
   info: null,
   joinAnswer: null,
   password: null, // kept in memory only, to rejoin after a node restart without asking again

