@@ -105,15 +105,20 @@ def add_node(svc: ResidencyService, node_id: str, region: str, http_url: str = "
     return svc.node_registered(node)
 
 
-def two_eu_regions(env: Env) -> None:
+def two_eu_regions(env: Env, node_http: str = "http://127.0.0.1:9") -> None:
     """Cascading's deployment (docs/architecture.md): eu-2 (Paris) with a node beside eu-1's, both allowed for the EU
     tenant, and an idle node in us-1, which the tenant refuses — the node that would win on load alone."""
     env.residency.define_region("eu-2", "EU", "Paris, FR", "EU West", actor="operator")
-    env.nodes["node-eu-2"] = add_node(env.residency, "node-eu-2", "eu-2")
-    env.nodes["node-us-1"] = add_node(env.residency, "node-us-1", "us-1")
-    env.residency.node_heartbeat("node-eu-1", load=0.6)
-    env.residency.node_heartbeat("node-eu-2", load=0.6)
-    env.residency.node_heartbeat("node-us-1", load=0.0)
+    env.nodes["node-eu-2"] = add_node(env.residency, "node-eu-2", "eu-2", node_http)
+    env.nodes["node-us-1"] = add_node(env.residency, "node-us-1", "us-1", node_http)
+    beat(env)
+
+
+def beat(env: Env) -> None:
+    """The three nodes' heartbeats (a registration lives `node_ttl`, 6 s, on the real clock): the EU nodes busy,
+    the US one idle."""
+    for node, load in (("node-eu-1", 0.6), ("node-eu-2", 0.6), ("node-us-1", 0.0)):
+        assert env.residency.node_heartbeat(node, load=load), node
 
 
 def make_env(tmp_path: Path, clock: Clock | None = None, node_http: str = "http://127.0.0.1:9",

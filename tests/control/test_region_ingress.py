@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from signalling.control.regionhint import header_name
-from tests.control.cp_env import Env, make_env, two_eu_regions
+from tests.control.cp_env import Env, beat, make_env, two_eu_regions
 from tests.control.live import serve
 from tests.support import nginx
 from tests.support.ports import free_ports
@@ -30,7 +30,9 @@ pytestmark = pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr
                                 reason="nginx is not installed")
 
 
-def post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+def post(env: Env, url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """POST /v1/join at `url`; the nodes heartbeat first (their registrations live 6 s on the real clock)."""
+    beat(env)
     req = urllib.request.Request(url + "/v1/join", data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json", **(headers or {})})
     try:
@@ -62,17 +64,17 @@ def test_joins_through_each_regional_nginx_are_placed_on_their_regions_node(tmp_
             try:
                 eu1, eu2 = f"http://127.0.0.1:{eu1_port}", f"http://127.0.0.1:{eu2_port}"
                 me = {"link": link, "name": "Ada"}
-                assert placed(env, post(eu1, me)) == ("node-eu-1", "eu-1")  # the meeting's home
-                assert placed(env, post(eu2, me)) == ("node-eu-2", "eu-2")  # through eu-2: eu-2's node
+                assert placed(env, post(env, eu1, me)) == ("node-eu-1", "eu-1")  # the meeting's home
+                assert placed(env, post(env, eu2, me)) == ("node-eu-2", "eu-2")  # through eu-2: eu-2's node
                 # a client through eu-1 forging the header and the hint (us-1, refused; eu-2, allowed): nginx's
                 # header is what the control plane reads
                 for forged in ("us-1", "eu-2"):
-                    answer = post(eu1, {**me, "region_hint": forged}, {HEADER: forged})
+                    answer = post(env, eu1, {**me, "region_hint": forged}, {HEADER: forged})
                     assert placed(env, answer) == ("node-eu-1", "eu-1"), forged
                 # straight to the control plane (127.0.0.1 is no trusted proxy): the header is ignored; the hint
                 # towards a refused region lands on the meeting's home, never us-1
-                assert placed(env, post(control_plane, me, {HEADER: "eu-2"})) == ("node-eu-1", "eu-1")
-                assert placed(env, post(control_plane, {**me, "region_hint": "us-1"}, {HEADER: "us-1"}))[1] == "eu-1"
+                assert placed(env, post(env, control_plane, me, {HEADER: "eu-2"})) == ("node-eu-1", "eu-1")
+                assert placed(env, post(env, control_plane, {**me, "region_hint": "us-1"}, {HEADER: "us-1"}))[1] == "eu-1"
                 log = (tmp_path / "ingresses" / "access.log").read_text()
                 assert log.count("POST /v1/join") == 4, log  # every ingress join really went through nginx
             finally:
