@@ -3,13 +3,13 @@ the very requests the console makes (docs/recording.md, "Admin API"). A tenant a
 key — never the database, the volume or the tenant keys — and each action is audited by the control plane with
 the key's identity (`admin-key:<id>`) as the actor.
 
-The key comes from `--key-file FILE` (env CASTELLAN_KEY_FILE), else CASTELLAN_KEY, else `--key` (as the other
-admin commands take it; a key on the command line is in the shell's history and `ps`). It is sent as
+The key comes from `--key-file FILE` (env CASTELLAN_KEY_FILE), else `--key` (as the other admin commands take
+it; a key on the command line is in the shell's history and `ps`), else CASTELLAN_KEY. It is sent as
 `Authorization: Bearer` to that URL only: redirects are refused (urllib would carry the header to wherever
 they point), and a media download under a play ticket goes without it, as the console's player does.
 
-A refusal of the API is printed as `castellan recording: refused (HTTP 409 legal_hold): <its message>` (and the
-holds it names) with exit status 1; a usage error exits 2. Downloads go to a file created new (mode 0600, the
+A refusal of the API is printed as `castellan recording ACTION: refused (HTTP 409 legal_hold): <its message>`
+(and the holds it names) with exit status 1; a usage error exits 2. Downloads go to a file created new (mode 0600, the
 plaintext of a recording) through a temporary name, so a refused or cut download leaves nothing behind.
 """
 
@@ -74,10 +74,10 @@ def read_key(args: argparse.Namespace) -> str:
         if not key or "\n" in key:
             raise Usage(f"--key-file {args.key_file}: expected one admin key (cak_…) on one line")
         return key
-    key = os.environ.get("CASTELLAN_KEY") or args.key
-    if not key:
+    given = str(args.key or os.environ.get("CASTELLAN_KEY") or "").strip()
+    if not given:
         raise Usage("--api needs an admin key: --key-file FILE, or the environment variable CASTELLAN_KEY")
-    return str(key).strip()
+    return given
 
 
 class RecordingsApi:
