@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from signalling.control.client import RedirectRefused, key_safe_opener
+
 from .options import human_times
 
 CHUNK = 1 << 20
@@ -49,12 +51,6 @@ class Refused(Exception):
     def __str__(self) -> str:
         where = f"HTTP {self.status} {self.code}" if self.status else self.code
         return f"refused ({where}): {self.message}" + (f" [holds: {', '.join(self.holds)}]" if self.holds else "")
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
-        raise Refused(code, "redirect_refused", f"the control plane redirected to {newurl}; the admin key is only "
-                                                "sent to the URL given (use that URL with --api)")
 
 
 def segment(value: str, what: str) -> str:
@@ -94,7 +90,7 @@ class RecordingsApi:
         self.key = key
         self.tenant = segment(tenant, "tenant")
         self.timeout = timeout
-        self.opener = urllib.request.build_opener(_NoRedirect)
+        self.opener = key_safe_opener()
 
     def path(self, *parts: str) -> str:
         return f"/v1/tenants/{self.tenant}/" + "/".join(parts)
@@ -112,6 +108,8 @@ class RecordingsApi:
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             r = self.opener.open(req, timeout=self.timeout)
+        except RedirectRefused as e:
+            raise Refused(e.code, "redirect_refused", f"{e} (use that URL with --api)") from None
         except urllib.error.HTTPError as e:
             raise _refusal(e) from None
         except (urllib.error.URLError, OSError) as e:

@@ -7,9 +7,7 @@ crafted to reach another endpoint, and a control plane URL that redirects the ke
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import pytest
 
 from signalling import cli
 from tests.control.cp_env import Env
-from tests.control.live import serve
+from tests.control.live import redirect_trap, serve
 from tests.control.recording_env import admin_actor, record
 
 
@@ -217,40 +215,10 @@ def test_ids_cannot_reach_another_endpoint(live, capsys, tmp_path: Path) -> None
 def test_a_redirecting_url_never_gets_the_key_elsewhere(live, capsys, tmp_path: Path) -> None:
     """A control plane URL that answers with a redirect (a hostile proxy, a wrong URL): refused, and the server
     it points to sees no request at all (urllib would have carried the Bearer header there)."""
-    env, url = live
-    seen: list[dict[str, str]] = []
-
-    class Elsewhere(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(dict(self.headers))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b'{"recordings": []}')
-
-        def log_message(self, *a: Any) -> None:
-            pass
-
-    class Redirector(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(307)
-            self.send_header("Location", f"http://127.0.0.1:{thief.server_port}{self.path}")
-            self.end_headers()
-
-        def log_message(self, *a: Any) -> None:
-            pass
-
-    thief = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (thief, proxy)]
-    for t in threads:
-        t.start()
-    try:
-        status, _, err = castellan(capsys, "list", "--api", f"http://127.0.0.1:{proxy.server_port}", "--tenant",
-                                   "acme", "--key-file", key_file(tmp_path, env.admin_key))
-    finally:
-        for s in (thief, proxy):
-            s.shutdown()
-            s.server_close()
+    env, _ = live
+    with redirect_trap() as (hostile, seen):
+        status, _, err = castellan(capsys, "list", "--api", hostile, "--tenant", "acme",
+                                   "--key-file", key_file(tmp_path, env.admin_key))
     assert status == 1 and "redirect_refused" in err, err
     assert seen == []
 
