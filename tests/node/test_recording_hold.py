@@ -226,10 +226,11 @@ def test_in_an_e2ee_room_the_recorder_counts_once_it_is_a_member_of_the_group():
     assert out["released"] and out["decoded"]
 
 
-def test_a_recorder_credential_cannot_be_used_as_a_persons_it_publishes_nothing():
+def test_a_recorder_credential_cannot_be_used_as_a_persons_it_publishes_and_says_nothing():
     """A recorder credential that leaked (or a pool page told to) offers a camera and a microphone, as a person
-    would: the node answers its sending m-lines inactive, publishes no track of it, and forwards none of its media;
-    an ordinary participant's camera in the same room reaches the viewer, so the silence means something."""
+    would, and chats: the node answers its sending m-lines inactive, publishes no track of it, forwards none of
+    its media and refuses its chat; an ordinary participant's camera and chat in the same room reach the viewer,
+    so the silence means something."""
     async def run() -> dict[str, Any]:
         out: dict[str, Any] = {}
         async with running_node() as rn:
@@ -252,6 +253,13 @@ def test_a_recorder_credential_cannot_be_used_as_a_persons_it_publishes_nothing(
             out["owners"] = sorted({t["participant"] for t in viewer.tracks.values()})
             out["recorder_id"], out["honest_id"] = joined["participant"], honest.joined["participant"]
             out["room_tracks_of_recorder"] = [t.id for t in rn.node.by_id[joined["participant"]].published.values()]
+            # nor does it speak in the meeting's name: its chat is refused, and reaches nobody
+            await recorder.send({"type": "chat", "data": "sealed-looking blob"})
+            await wait_for(lambda: any(e.get("code") == "forbidden" for e in recorder.errors), 10)
+            out["chat_refused"] = [e["code"] for e in recorder.errors]
+            await honest.send({"type": "chat", "data": "from Alice"})
+            await wait_for(lambda: any(m.get("type") == "chat" for m in viewer.messages), 10)
+            out["viewer_chat_from"] = [m["from"] for m in viewer.messages if m.get("type") == "chat"]
             for b in (viewer, recorder, honest):
                 await b.close()
         return out
@@ -260,5 +268,7 @@ def test_a_recorder_credential_cannot_be_used_as_a_persons_it_publishes_nothing(
     assert out["joined_says_recorder"] is True and out["viewer_joined_says"] is False, out
     assert out["publications"] == {} and out["inactive"] == 2, out
     assert out["room_tracks_of_recorder"] == []
+    assert out["chat_refused"] == ["forbidden"], out
+    assert out["viewer_chat_from"] == [out["honest_id"]], out  # Alice's arrived, the recorder's never did
     assert out["honest_decoded"], "the honest publisher's camera never reached the viewer"
     assert out["owners"] == [out["honest_id"]], out  # the viewer was offered Alice's track only
