@@ -14,6 +14,7 @@ needs one."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any
@@ -94,13 +95,22 @@ class RecorderPage:
         ctx.add_init_script(script=job_script(job))
 
         def allow_sink(route: Any) -> None:  # the client's own files (page and worker): the sink added, bytes as served
-            response = route.fetch()
-            headers = dict(response.headers)
-            if "content-security-policy" in headers:
-                headers["content-security-policy"] = with_sink(headers["content-security-policy"], origin)
-            route.fulfill(response=response, headers=headers)
+            # never raises: Playwright hands a route callback's exception to the next call made through it — after
+            # a killed browser, that was the replacement's launch, and the continuation failed (found by
+            # test_recorder_pool_browser.py); a file that cannot be fetched is simply not served
+            try:
+                response = route.fetch()
+                headers = dict(response.headers)
+                if "content-security-policy" in headers:
+                    headers["content-security-policy"] = with_sink(headers["content-security-policy"], origin)
+                route.fulfill(response=response, headers=headers)
+            except Exception:  # noqa: BLE001 - the browser went away, or the server did: the page fails to load
+                self.console.append(f"route: {route.request.url} not served")
+                with contextlib.suppress(Exception):
+                    route.abort()
 
         ctx.route(f"{client.scheme}://{client.netloc}/static/**", allow_sink)
+        self.context = ctx
         self.page = ctx.new_page()
         self.page.on("crash", lambda *_: self._died("page crashed"))
         self.page.on("close", lambda *_: self._died("page closed"))
@@ -139,6 +149,8 @@ class RecorderPage:
                 self.page.evaluate("async () => { const s = window.castellanApp.session; if (s) await s.leave(); }")
             except Exception:  # noqa: BLE001 - gone meanwhile
                 pass
+        with contextlib.suppress(Exception):  # routes still in flight end quietly
+            self.context.unroute_all(behavior="ignoreErrors")
         try:
             self.browser.close()
         except Exception:  # noqa: BLE001 - already gone
