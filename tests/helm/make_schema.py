@@ -52,7 +52,7 @@ pool_props = {
     "replicas": {**INT(0), "description": "Recorder pool pods in this region."},
     "capacity": {**INT(1, 64), "description": "Recorders (one Chromium each) a pod runs at once (--capacity)."},
     "clientUrl": {"type": "string", "pattern": "^(https?://.+)?$",
-                  "description": "Where the recorder page is served (--client-url): a development build, for now."},
+                  "description": "Where the recorder page is served (--client-url): the deployment's public URL (its production client)."},
     "controlPlaneUrl": {"type": "string", "pattern": "^(https?://.+)?$",
                         "description": "--control-plane-url of the pool; empty: the in-cluster Service (http)."},
     "image": strict({"registry": STR, "repository": STR, "tag": STR,

@@ -256,7 +256,7 @@ def _with(change: dict[str, Any] | None = None, pool: dict[str, Any] | None = No
     (_with(pool={"replicas": -1}), r"recording/pools/0/replicas"),
     (_with({"recording.tenantKeys": {"existingSecret": ""}}), r"recording.tenantKeys.existingSecret"),
     (_with(pool={"linkSecrets": {"existingSecret": ""}}), r"pools\[eu-1\].linkSecrets.existingSecret"),
-    (_with({"recording.pool": {"clientUrl": ""}}), r"pools\[eu-1\].clientUrl: .*development build"),
+    (_with({"recording.pool": {"clientUrl": ""}}), r"pools\[eu-1\].clientUrl: .*production client"),
     (_with({"controlPlane.database": {"url": ""}, "controlPlane.replicas": 1}), r"must be PostgreSQL"),
     (_with({"recording.volume": {"accessModes": ["ReadWriteOnce"]}}), r"must be ReadWriteMany"),
 ])

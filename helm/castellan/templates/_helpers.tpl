@@ -411,7 +411,7 @@ ReadWriteOnce volume with the control plane.
 {{- fail (printf "recording.pools[%s].linkSecrets.existingSecret: the pool reads the link secrets of the meetings it may record from a Secret you manage (JSON {link: secret}); the control plane never has them" $pool.region) -}}
 {{- end -}}
 {{- if not $p.clientUrl -}}
-{{- fail (printf "recording.pools[%s].clientUrl: the pool opens the recorder page there; recorder mode is a development-build flag for now, so it must serve a development build of the client (docs/recording.md)" $pool.region) -}}
+{{- fail (printf "recording.pools[%s].clientUrl: the pool opens the recorder page there: the deployment's public URL, whose production client the pool's browser hands its job (docs/recording.md)" $pool.region) -}}
 {{- end -}}
 {{- if not $p.existingClaim -}}{{- $shared = true -}}{{- end -}}
 {{- end -}}
