@@ -1,5 +1,5 @@
 """Where sealed recording objects live. `ObjectStore` is the interface (the region's local volume by default;
-an S3-compatible store would implement the same four calls); `TenantVault` puts the envelope (envelope.py) in
+an S3-compatible store would implement the same calls: `size` a HEAD, `read_at` a GET with a Range); `TenantVault` puts the envelope (envelope.py) in
 front of it so nothing reaches the store in the clear and each tenant's objects open only with its own key.
 
 Object names are checked here, at the edge: a name from an API call or a package can never climb out of the
@@ -14,7 +14,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from .envelope import CHUNK, EnvelopeError, WrappedKey, new_data_key, open_stream, seal_stream, unwrap
+from .envelope import (
+    CHUNK,
+    EnvelopeError,
+    WrappedKey,
+    new_data_key,
+    open_range,
+    open_stream,
+    seal_stream,
+    unwrap,
+)
 
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 KEY_OBJECT = "dek.json"  # the only one-part name under a tenant: vault objects always have two or more
@@ -30,6 +39,8 @@ def check_name(name: str) -> str:
 class ObjectStore(Protocol):
     def put(self, key: str, chunks: Iterable[bytes]) -> int: ...
     def get(self, key: str) -> Iterator[bytes]: ...
+    def size(self, key: str) -> int: ...
+    def read_at(self, key: str, offset: int, length: int) -> bytes: ...
     def delete(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
 
@@ -69,6 +80,23 @@ class LocalVolumeStore:
                 if not b:
                     return
                 yield b
+
+    def size(self, key: str) -> int:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        return path.stat().st_size
+
+    def read_at(self, key: str, offset: int, length: int) -> bytes:
+        """Up to `length` bytes from `offset` (fewer at the end of the object)."""
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
 
     def delete(self, key: str) -> bool:
         path = self._path(key)
@@ -137,6 +165,14 @@ class TenantVault:
     def get(self, tenant: str, name: str) -> Iterator[bytes]:
         key = self._key(tenant, name)
         return open_stream(self._dek(tenant), key, self.store.get(key))
+
+    def get_range(self, tenant: str, name: str, plain_size: int, first: int, last: int) -> Iterator[bytes]:
+        """Plaintext bytes first..last (inclusive) of an object the archive recorded as `plain_size` bytes, opening
+        only the chunks that hold them (envelope.open_range): a seek deep into a long file costs what it reads.
+        Lazy: a missing object or key fails at the first piece, as `get` does."""
+        key = self._key(tenant, name)
+        yield from open_range(self._dek(tenant), key, lambda offset, length: self.store.read_at(key, offset, length),
+                              self.store.size(key), plain_size, first, last)
 
     def read(self, tenant: str, name: str) -> bytes:
         return b"".join(self.get(tenant, name))
