@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -38,6 +39,7 @@ def check_name(name: str) -> str:
 
 class ObjectStore(Protocol):
     def put(self, key: str, chunks: Iterable[bytes]) -> int: ...
+    def put_new(self, key: str, data: bytes) -> bool: ...
     def get(self, key: str) -> Iterator[bytes]: ...
     def size(self, key: str) -> int: ...
     def read_at(self, key: str, offset: int, length: int) -> bytes: ...
@@ -55,10 +57,10 @@ class LocalVolumeStore:
     def _path(self, key: str) -> Path:
         return self.root / check_name(key)
 
-    def put(self, key: str, chunks: Iterable[bytes]) -> int:
-        path = self._path(key)
+    def _written(self, path: Path, chunks: Iterable[bytes]) -> tuple[Path, int]:
+        """A complete temporary copy beside `path` (a name of its own: pods on a shared volume may share a pid)."""
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         size = 0
         with open(tmp, "wb") as f:
             for c in chunks:
@@ -67,8 +69,26 @@ class LocalVolumeStore:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
+        return tmp, size
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> int:
+        path = self._path(key)
+        tmp, size = self._written(path, chunks)
         os.replace(tmp, path)
         return size
+
+    def put_new(self, key: str, data: bytes) -> bool:
+        """Create `key` only if it does not exist (atomically: a hard link fails on an existing name); False if
+        another writer got there first."""
+        path = self._path(key)
+        tmp, _ = self._written(path, [data])
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink()
+        return True
 
     def get(self, key: str) -> Iterator[bytes]:
         path = self._path(key)
@@ -142,7 +162,11 @@ class TenantVault:
             wrapped = WrappedKey.from_json(b"".join(self.store.get(key_name)).decode())
         except FileNotFoundError:
             dek, wrapped = new_data_key(tenant, kek, kek_id)
-            self.store.put(key_name, [wrapped.to_json().encode()])
+            # create-if-absent: two writers sealing a tenant's first objects on one volume at once must agree on
+            # one data key (a plain replace would let the last one win and orphan what the other sealed)
+            if not self.store.put_new(key_name, wrapped.to_json().encode()):
+                self._deks.pop(tenant, None)
+                return self._dek(tenant)
         else:
             if wrapped.tenant != tenant:
                 raise EnvelopeError(f"the data key stored for {tenant} belongs to {wrapped.tenant}")

@@ -201,3 +201,27 @@ def test_a_ranged_read_of_a_tampered_object_fails_to_authenticate(tmp_path: Path
     # at most the untouched chunk before the altered one came out, and only its own true bytes
     assert b"".join(got) == data[first:first + len(b"".join(got))]
     assert len(b"".join(got)) <= C
+
+
+def test_two_writers_creating_a_tenants_first_data_key_on_one_volume_agree_on_one(tmp_path: Path) -> None:
+    """Two pools on a shared volume seal a new tenant's first objects at once: both must end up under the one
+    data key that is stored, or the loser's objects would never open again."""
+    import threading
+
+    for round_ in range(8):
+        root = tmp_path / f"v{round_}"
+        vaults = [_vault(root) for _ in range(4)]
+        start = threading.Barrier(len(vaults))
+
+        def seal(i: int, v: TenantVault, start: threading.Barrier) -> None:
+            start.wait()
+            v.put("acme", f"rec-{i}/a.webm", [f"media {i}".encode()])
+
+        threads = [threading.Thread(target=seal, args=(i, v, start)) for i, v in enumerate(vaults)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        fresh = _vault(root)  # what anyone reads later: the stored key
+        assert [fresh.read("acme", f"rec-{i}/a.webm") for i in range(4)] == [f"media {i}".encode() for i in range(4)]
+        assert [p.name for p in (root / "acme").iterdir() if p.name.startswith(".")] == []  # no temporary left
