@@ -1,9 +1,10 @@
 """The tenant's archive of recordings: metadata and holds in the database (migration v0005_recordings), media
-sealed in the tenant's vault (store.py) of the region each part was recorded in (vaults.py), and an audit record (residency/audit.py, the tenant's chain) for every
-action — start, placement, stop, every access, hold, release, export, deletion, a refused deletion, a GDPR export
-or erasure. Deletion of any kind (admin, retention, erasure) asks holds.py first and refuses while a hold covers
-the recording. A file whose region has no configured store is neither read nor deleted (`NoStore`): the action
-is refused whole, never served from or applied to another region's store.
+sealed in the tenant's vault (store.py) on the volume of the region each part was recorded in (vaults.py), and an
+audit record (residency/audit.py, the tenant's chain) for every action — start, placement, stop, every access,
+hold, release, export, deletion, a refused deletion, a GDPR export or erasure. Deletion of any kind (admin,
+retention, erasure) asks holds.py first and refuses while a hold covers the recording. A file whose region has no
+configured store is neither read nor deleted (`NoStore`): the action is refused whole, never served from or
+applied to another region's store.
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ class Archive:
 
     def _vault(self, rec: Recording, name: str, part: int | None = None) -> TenantVault:
         region = self.region_of(rec, name, part)
-        if not region:
+        if not region and self.vaults.regions is not None:  # one volume for every region needs no region
             raise NoStore(rec.id, "?", f"the region of {name} is not recorded")
         try:
             return self.vaults.of(region)
@@ -591,7 +592,7 @@ class Archive:
         holds = self.holds(tenant)
         mine = [r for r in self._all(tenant) if participant in r.participants]
         unheld = [r for r in mine if not blocking(r.facts(), holds)]
-        vaults = {}
+        vaults: dict[str, dict[str, TenantVault]] = {}
         try:  # every store first: an erasure is done whole, or refused before anything is erased
             for rec in unheld:
                 vaults[rec.id] = self._vaults(rec, [f for f in rec.files if f.participant == participant
