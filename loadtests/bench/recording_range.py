@@ -3,7 +3,7 @@
 One object of `--mib` MiB sealed in a tenant vault on a local volume (recording/store.py, a temporary directory),
 then the time to produce the plaintext of its last 1 MiB (what a player asks for when it seeks to the end), two
 ways: the old path (the envelope opened as a stream from its first chunk, the bytes before the range decrypted and
-dropped: `byteranges.window` over `TenantVault.get`) and the ranged read (`TenantVault.get_range`: the header and
+dropped: `TenantVault.get` cut to the range, as the play route served it before) and the ranged read (`TenantVault.get_range`: the header and
 the chunks the range touches). The median of `--runs` of each is printed, with the bytes each read from the
 volume. docs/benchmark.md has the figure.
 """
@@ -22,7 +22,6 @@ from pathlib import Path
 
 from recording.envelope import CHUNK
 from recording.store import LocalVolumeStore, TenantVault
-from signalling.control.byteranges import window
 
 TENANT = "acme"
 NAME = "rec-bench/cam.webm"
@@ -44,6 +43,20 @@ class _Counting(LocalVolumeStore):
         return out
 
 
+def _stream_window(chunks: Iterator[bytes], first: int, last: int) -> Iterator[bytes]:
+    """The old path: bytes first..last of the whole plaintext stream, everything before opened and dropped."""
+    pos = 0
+    for c in chunks:
+        end = pos + len(c)
+        if end > first:
+            piece = c[max(0, first - pos):min(len(c), last + 1 - pos)]
+            if piece:
+                yield piece
+        pos = end
+        if pos > last:
+            return
+
+
 def _timed(fn: Callable[[], bytes], runs: int) -> tuple[float, bytes]:
     times, out = [], b""
     for _ in range(runs):
@@ -63,7 +76,7 @@ def run(mib: int, runs: int) -> dict[str, float]:
         first, last = size - CHUNK, size - 1
 
         def old() -> bytes:
-            return b"".join(window(vault.get(TENANT, NAME), first, last))
+            return b"".join(_stream_window(vault.get(TENANT, NAME), first, last))
 
         def new() -> bytes:
             return b"".join(vault.get_range(TENANT, NAME, size, first, last))
