@@ -107,7 +107,7 @@ def test_policy_and_retention_through_the_api_with_the_key_in_the_environment(li
     status, _, err = castellan(capsys, "policy", "off", "--link", link, "--retention-days", "3", "--tenant", "acme")
     assert status == 2 and "--retention-days is the tenant's" in err
     status, out, _ = castellan(capsys, "retention", "--tenant", "acme")
-    assert (status, out) == (0, {"deleted": [], "kept_by_hold": []})
+    assert (status, out) == (0, {"deleted": [], "kept_by_hold": [], "kept_no_store": []})
     sets = _records(env, "recording.policy_set")
     assert [(x.actor, x.data["link"], x.data["policy"]) for x in sets] == [
         (admin_actor(env), None, "allowed"), (admin_actor(env), link, "required")]
