@@ -38,7 +38,10 @@ def _parser() -> argparse.ArgumentParser:
         api.add_argument("--json", action="store_true", help="times as Unix seconds, as the API answers")
         db = a.add_argument_group("on the database and volume directly (the operator)")
         db.add_argument("--db", help="control plane database (file or postgresql:// URL)")
-        db.add_argument("--volume", help="the region's recording volume")
+        db.add_argument("--volume", help="the recording volume (every region's recordings on it)")
+        db.add_argument("--region-volumes", metavar="REGION=DIR,...",
+                        help="one volume per region, as the control plane's --recording-region-volumes (a recording "
+                             "of a region not listed is refused, never read from another region's volume)")
         db.add_argument("--tenant-keys", help="JSON file: tenant -> {id, key (32 bytes base64)}")
         db.add_argument("--actor", help="who acts, for the audit log (admin:NAME)")
         return a
@@ -102,12 +105,20 @@ def _admin(args: argparse.Namespace) -> int:
     from recording.holds import HoldScope
     from recording.policy import RecordingPolicy
     from recording.store import LocalVolumeStore, TenantVault
+    from recording.vaults import NoStoreForRegion, RegionVaults, parse_region_volumes
     from residency.db import Database
     from residency.signing import load_or_create_signing_key
 
     from .recording_api import new_file
 
-    archive = Archive(Database(args.db), TenantVault(LocalVolumeStore(args.volume), load_tenant_keys(args.tenant_keys)))
+    keys = load_tenant_keys(args.tenant_keys)
+    try:
+        vaults = (RegionVaults.on_volumes(parse_region_volumes(args.region_volumes), keys) if args.region_volumes
+                  else TenantVault(LocalVolumeStore(args.volume), keys))
+    except ValueError as e:
+        print(f"castellan recording: --region-volumes: {e}", file=sys.stderr)
+        return 2
+    archive = Archive(Database(args.db), vaults)
     t, actor = args.tenant, args.actor
     out: object
     try:
@@ -155,6 +166,9 @@ def _admin(args: argparse.Namespace) -> int:
     except RecordingError as e:
         print(f"castellan: {e.code}: {e.message}", file=sys.stderr)
         return 1
+    except NoStoreForRegion as e:
+        print(f"castellan: no_store_for_region: {e}", file=sys.stderr)
+        return 1
     except OSError as e:
         print(f"castellan recording {args.action}: {e}", file=sys.stderr)
         return 1
@@ -189,8 +203,11 @@ def _mode(args: argparse.Namespace) -> str | None:
         return "--api or --db: choose one"
     if not args.db:
         args.api = args.api or os.environ.get("CASTELLAN_API")
-    direct = {"--volume": args.volume, "--tenant-keys": args.tenant_keys, "--actor": args.actor,
-              "--signing-key": getattr(args, "signing_key", None)}
+    if args.volume and args.region_volumes:
+        return "--volume or --region-volumes: choose one"
+    volume = "--region-volumes" if args.region_volumes else "--volume"
+    direct = {volume: args.volume or args.region_volumes, "--tenant-keys": args.tenant_keys,
+              "--actor": args.actor, "--signing-key": getattr(args, "signing_key", None)}
     if args.api:
         given = [k for k, v in direct.items() if v]
         return (f"{', '.join(given)}: for --db only (through the API the control plane holds the keys and the "

@@ -202,3 +202,27 @@ def test_the_region_volumes_are_configured_strictly(tmp_path: Path) -> None:
                      ("eu-1=/a,eu-1=/b", "two volumes"), (",", "no REGION=PATH")):
         with pytest.raises(SystemExit, match=why):
             apply(recording_region_volumes=bad)
+
+
+def test_the_cli_on_the_database_reads_each_region_on_its_own_volume(env: Env, capsys: pytest.CaptureFixture[str],
+                                                                     tmp_path: Path) -> None:
+    """`castellan recording … --db … --region-volumes eu-1=…,eu-2=…` (the operator's database mode) goes to each
+    recording's region's volume as the control plane does; a region it was given no volume for is refused."""
+    from signalling import cli
+
+    b = record(env.config, env.tmp, "board", {"p-bob": "Bob"}, region="eu-2")
+    planted = record(env.config, env.tmp, "elsewhere", {"p-carol": "Carol"}, region="eu-3",
+                     volume=env.tmp / VOLUMES["eu-1"])
+    volumes = ",".join(f"{r}={env.tmp / d}" for r, d in VOLUMES.items())
+    db = ["--tenant", "acme", "--db", str(env.config.db), "--tenant-keys", str(env.config.recording_tenant_keys),
+          "--actor", "admin:operator"]
+    out = tmp_path / "bob.webm"
+    assert cli.main(["recording", "download", b.id, "p-bob-audio.webm", "--out", str(out), "--region-volumes",
+                     volumes, *db]) == 0, capsys.readouterr().err
+    assert out.read_bytes() == _plain(env, b.id, "p-bob-audio.webm")
+    capsys.readouterr()
+    assert cli.main(["recording", "delete", planted.id, "--region-volumes", volumes, *db]) == 1
+    assert "no_store_for_region" in capsys.readouterr().err
+    assert len(list((env.tmp / VOLUMES["eu-1"] / "acme" / planted.id).glob("*"))) == 3  # nothing deleted
+    assert cli.main(["recording", "list", "--volume", str(env.tmp), "--region-volumes", volumes, *db]) == 2
+    assert "choose one" in capsys.readouterr().err
