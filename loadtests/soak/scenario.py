@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loadtests.bots.consent import browser_like_consent
 from loadtests.bots.rcvbuf import roomy_receive_buffers
 from loadtests.soak import report
 from loadtests.soak.deployment import Deployment
@@ -366,7 +365,6 @@ def run(config: Config, out: Callable[[str], None] = print) -> Result:
     config.workdir.mkdir(parents=True, exist_ok=True)
     # the ten bots share one event loop: a stall of it must not overflow their sockets and pass for node loss
     roomy_receive_buffers()
-    browser_like_consent()  # a late answer behind the queued media still counts, as in a browser
     soak = Soak(config, out)
     try:
         return asyncio.run(soak.run_async())
