@@ -1,8 +1,10 @@
 """The tenant's archive of recordings: metadata and holds in the database (migration v0005_recordings), media
-sealed in the tenant's vault (store.py), and an audit record (residency/audit.py, the tenant's chain) for every
-action — start, placement, stop, every access, hold, release, export, deletion, a refused deletion, a GDPR export
-or erasure. Deletion of any kind (admin, retention, erasure) asks holds.py first and refuses while a hold covers
-the recording.
+sealed in the tenant's vault (store.py) on the volume of the region each part was recorded in (vaults.py), and an
+audit record (residency/audit.py, the tenant's chain) for every action — start, placement, stop, every access,
+hold, release, export, deletion, a refused deletion, a GDPR export or erasure. Deletion of any kind (admin,
+retention, erasure) asks holds.py first and refuses while a hold covers the recording. A file whose region has no
+configured store is neither read nor deleted (`NoStore`): the action is refused whole, never served from or
+applied to another region's store.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +28,7 @@ from .holds import HoldScope, LegalHold, RecordingFacts, blocking, due_for_delet
 from .policy import RecordingPolicy
 from .settings import DEFAULT_RETENTION_DAYS
 from .store import TenantVault, check_name
+from .vaults import NoStoreForRegion, RegionVaults
 
 
 class RecordingError(Exception):
@@ -48,6 +51,13 @@ class SubjectHeld(Held):
         self.message = (f"participant {participant} is in recordings under legal hold "
                         f"({', '.join(h.id for h in holds)}); nothing was erased")
         self.args = (f"{self.code}: {self.message}",)
+
+
+class NoStore(RecordingError):
+    def __init__(self, rec: str, region: str, detail: str) -> None:
+        super().__init__("no_store_for_region", f"recording {rec} has files in region {region!r}, and {detail}: "
+                                                "nothing was read or deleted")
+        self.region = region
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,13 @@ class Recording:
         return int(self.parts[-1]["part"]) if self.parts else 1
 
 
+@dataclass
+class Retention:
+    deleted: list[str] = field(default_factory=list)
+    kept_by_hold: list[str] = field(default_factory=list)
+    no_store: list[str] = field(default_factory=list)  # expired, in a region with no store here: not deleted
+
+
 def part_prefix(part: int) -> str:
     """Where a part's files go in the recording: the first part's under their own names, later ones prefixed (the
     replacement's sink writes the same names)."""
@@ -115,15 +132,42 @@ def _iso(t: float) -> str:
 
 
 class Archive:
-    def __init__(self, db: Database, vault: TenantVault, audit: AuditLog | None = None,
+    def __init__(self, db: Database, vault: TenantVault | RegionVaults, audit: AuditLog | None = None,
                  clock: Callable[[], float] = time.time) -> None:
+        """`vault`: one store for every region (the pool's own volume, the CLI's `--volume`), or one per region."""
         self.db = db
-        self.vault = vault
+        self.vaults = vault if isinstance(vault, RegionVaults) else RegionVaults.every_region(vault)
         self.audit = audit or AuditLog(db, clock)
         self.clock = clock
 
     def _audit(self, kind: str, actor: str, tenant: str, **data: Any) -> None:
         self.audit.append(kind, actor=actor, tenant=tenant, data=data)
+
+    # ------------------------------------------------------------------------------------------------ stores
+
+    @staticmethod
+    def region_of(rec: Recording, name: str, part: int | None = None) -> str:
+        """The region a file was recorded (and sealed) in: its part's; a recording of one region without parts
+        (made before parts existed), that region. Anything else is not guessed."""
+        for x in rec.parts:
+            if (part is not None and x["part"] == part) or (part is None and name in x.get("files", ())):
+                return str(x.get("region") or "")
+        if part is None and len(rec.regions) == 1 and not rec.parts:
+            return rec.regions[0]
+        return ""
+
+    def _vault(self, rec: Recording, name: str, part: int | None = None) -> TenantVault:
+        region = self.region_of(rec, name, part)
+        if not region and self.vaults.regions is not None:  # one volume for every region needs no region
+            raise NoStore(rec.id, "?", f"the region of {name} is not recorded")
+        try:
+            return self.vaults.of(region)
+        except NoStoreForRegion as e:
+            raise NoStore(rec.id, region, str(e)) from None
+
+    def _vaults(self, rec: Recording, files: Iterable[StoredFile] | None = None) -> dict[str, TenantVault]:
+        """Every file's vault (all files by default), resolved before anything is read or deleted."""
+        return {f.name: self._vault(rec, f.name) for f in (rec.files if files is None else files)}
 
     # ------------------------------------------------------------------------------------------------ policy
 
@@ -299,9 +343,10 @@ class Archive:
                    participant: str | None = None, codec: str | None = None, part: int | None = None) -> StoredFile:
         """Seals one file into the recording, listed under `part` (the current part by default)."""
         rec = self.get(tenant, rec_id)
-        size = self.vault.put_file(tenant, f"{rec_id}/{check_name(name)}", path)
-        f = StoredFile(name=name, kind=kind, participant=participant, codec=codec, size=path.stat().st_size)
         n = part if part is not None else rec.part
+        size = self._vault(rec, name, part=n if rec.parts else None).put_file(tenant, f"{rec_id}/{check_name(name)}",
+                                                                             path)
+        f = StoredFile(name=name, kind=kind, participant=participant, codec=codec, size=path.stat().st_size)
         parts = tuple({**x, "files": sorted({*x["files"], name})} if x["part"] == n else x for x in rec.parts)
         rec = replace(rec, files=(*[x for x in rec.files if x.name != name], f), parts=parts)
         self._save(rec)
@@ -348,8 +393,15 @@ class Archive:
         rec = self.get(tenant, rec_id)
         if name not in {f.name for f in rec.files}:
             raise RecordingError("not_found", f"recording {rec_id} has no file {name!r}")
+        vault = self._vault(rec, name)
         self._audit("recording.accessed", actor, tenant, recording=rec_id, file=name)
-        return self.vault.get(tenant, f"{rec_id}/{name}")
+        return vault.get(tenant, f"{rec_id}/{name}")
+
+    def read_range(self, tenant: str, rec_id: str, f: StoredFile, first: int, last: int) -> Iterator[bytes]:
+        """Bytes first..last (inclusive) of a file whose access was already granted and audited (`grant_play`),
+        from its region's store, opening only the chunks that hold them."""
+        rec = self.get(tenant, rec_id)
+        return self._vault(rec, f.name).get_range(tenant, f"{rec_id}/{f.name}", f.size, first, last)
 
     def grant_play(self, tenant: str, rec_id: str, name: str, actor: str, ticket: str,
                    expires_at: float) -> StoredFile:
@@ -361,6 +413,7 @@ class Archive:
             raise RecordingError("not_found", f"recording {rec_id} has no file {name!r}")
         if f.kind not in ("audio", "video"):
             raise RecordingError("not_playable", f"{name} is {f.kind}, not audio or video: export it instead")
+        self._vault(rec, name)  # nothing granted that no store here can serve
         self._audit("recording.accessed", actor, tenant, recording=rec_id, file=name, purpose="play", ticket=ticket,
                     expires_at=expires_at)
         return f
@@ -402,9 +455,17 @@ class Archive:
 
     # ------------------------------------------------------------------------------------------------ deletion
 
-    def _erase(self, rec: Recording) -> None:
+    def _erase(self, rec: Recording, actor: str, **cause: str) -> None:
+        """Every file from its region's store, then the row; refused whole (audited, `NoStore`) when a file's
+        region has no store here: the row stays, so what is left on that region's volume is not forgotten."""
+        try:
+            vaults = self._vaults(rec)
+        except NoStore as e:
+            self._audit("recording.delete_refused", actor, rec.tenant, recording=rec.id, reason=e.code,
+                        region=e.region, **cause)
+            raise
         for f in rec.files:
-            self.vault.delete(rec.tenant, f"{rec.id}/{f.name}")
+            vaults[f.name].delete(rec.tenant, f"{rec.id}/{f.name}")
         self.db.execute("DELETE FROM recordings WHERE id = :id", {"id": rec.id})
 
     def delete(self, tenant: str, rec_id: str, actor: str) -> None:
@@ -413,22 +474,35 @@ class Archive:
         if held:
             self._audit("recording.delete_refused", actor, tenant, recording=rec_id, holds=[h.id for h in held])
             raise Held(rec_id, held)
-        self._erase(rec)
+        self._erase(rec, actor)
         self._audit("recording.deleted", actor, tenant, recording=rec_id, files=len(rec.files))
 
     def apply_retention(self, tenant: str, actor: str = "retention") -> tuple[list[str], list[str]]:
         """Delete what the tenant's retention says has expired, except what a hold keeps: (deleted, kept)."""
+        r = self.retention(tenant, actor)
+        return r.deleted, r.kept_by_hold
+
+    def retention(self, tenant: str, actor: str = "retention") -> Retention:
+        """`apply_retention`, also naming the expired recordings whose region has no store here (not deleted,
+        each refusal audited; the others are deleted all the same)."""
         recs = {r.id: r for r in self._all(tenant)}
         delete, kept = due_for_deletion([r.facts() for r in recs.values()], self.holds(tenant),
                                         self.retention_days(tenant), self.clock())
+        out = Retention()
         for f in delete:
-            self._erase(recs[f.id])
+            try:
+                self._erase(recs[f.id], actor, cause="retention")
+            except NoStore:
+                out.no_store.append(f.id)
+                continue
+            out.deleted.append(f.id)
             self._audit("recording.deleted", actor, tenant, recording=f.id, files=len(recs[f.id].files),
                         cause="retention")
         for f, hs in kept:
             self._audit("recording.delete_refused", actor, tenant, recording=f.id, holds=[h.id for h in hs],
                         cause="retention")
-        return [f.id for f in delete], [f.id for f, _ in kept]
+            out.kept_by_hold.append(f.id)
+        return out
 
     # ------------------------------------------------------------------------------------------------ export
 
@@ -438,11 +512,12 @@ class Archive:
     def export(self, tenant: str, rec_id: str, dest: Path, signer: Ed25519PrivateKey, actor: str) -> Path:
         """The signed package (package.py) in a new directory `dest`."""
         rec = self.get(tenant, rec_id)
+        vaults = self._vaults(rec)
         dest.mkdir(parents=True, exist_ok=False)
         self._audit("recording.exported", actor, tenant, recording=rec_id)
         for f in rec.files:
             with open(dest / f.name, "wb") as out:
-                for chunk in self.vault.get(tenant, f"{rec_id}/{f.name}"):
+                for chunk in vaults[f.name].get(tenant, f"{rec_id}/{f.name}"):
                     out.write(chunk)
         package.build(dest, recording={"id": rec.id, "tenant": tenant, "meeting": rec.meeting, "link": rec.link,
                                        "started_at": _iso(rec.started_at),
@@ -459,12 +534,17 @@ class Archive:
         return [e for e in path_lines if participant in (e.get("participant"), e.get("from"))]
 
     def _lines(self, tenant: str, rec: Recording, name: str) -> list[dict[str, object]]:
-        text = b"".join(self.vault.get(tenant, f"{rec.id}/{name}")).decode()
+        text = b"".join(self._vault(rec, name).get(tenant, f"{rec.id}/{name}")).decode()
         return [json.loads(x) for x in text.splitlines() if x.strip()]
 
     def subject_export(self, tenant: str, participant: str, dest: Path, actor: str) -> dict[str, Any]:
         """Everything held about one participant: their tracks, the chat and timeline lines that are theirs, and
-        the audit entries that name them, in `dest` (a new directory). Audited."""
+        the audit entries that name them, in `dest` (a new directory). Audited. Refused whole (`NoStore`) when one
+        of their recordings is in a region with no store here: an incomplete answer would look complete."""
+        for rec in self._all(tenant):
+            if participant in rec.participants:
+                self._vaults(rec, [f for f in rec.files if f.participant == participant or f.kind in ("chat",
+                                                                                                     "timeline")])
         dest.mkdir(parents=True, exist_ok=False)
         self._audit("recording.subject_exported", actor, tenant, participant=participant)
         out: dict[str, Any] = {"participant": participant, "recordings": []}
@@ -477,7 +557,7 @@ class Archive:
             for f in rec.files:
                 if f.participant == participant:
                     with open(d / f.name, "wb") as o:
-                        for c in self.vault.get(tenant, f"{rec.id}/{f.name}"):
+                        for c in self._vault(rec, f.name).get(tenant, f"{rec.id}/{f.name}"):
                             o.write(c)
                     entry["files"].append(f.name)
                 elif f.kind in ("chat", "timeline"):
@@ -510,22 +590,31 @@ class Archive:
         erased: list[str] = []
         kept: list[str] = []
         holds = self.holds(tenant)
-        for rec in self._all(tenant):
-            if participant not in rec.participants:
-                continue
-            if blocking(rec.facts(), holds):
+        mine = [r for r in self._all(tenant) if participant in r.participants]
+        unheld = [r for r in mine if not blocking(r.facts(), holds)]
+        vaults: dict[str, dict[str, TenantVault]] = {}
+        try:  # every store first: an erasure is done whole, or refused before anything is erased
+            for rec in unheld:
+                vaults[rec.id] = self._vaults(rec, [f for f in rec.files if f.participant == participant
+                                                    or f.kind in ("chat", "timeline")])
+        except NoStore as e:
+            self._audit("recording.subject_erase_refused", actor, tenant, participant=participant, reason=e.code,
+                        region=e.region)
+            raise
+        for rec in mine:
+            if rec.id not in vaults:
                 kept.append(rec.id)
                 continue
             files = []
             for f in rec.files:
                 if f.participant == participant:
-                    self.vault.delete(tenant, f"{rec.id}/{f.name}")
+                    vaults[rec.id][f.name].delete(tenant, f"{rec.id}/{f.name}")
                     continue
                 if f.kind in ("chat", "timeline"):
                     lines = self._lines(tenant, rec, f.name)
                     rest = [e for e in lines if participant not in (e.get("participant"), e.get("from"))]
                     body = "".join(json.dumps(e, sort_keys=True) + "\n" for e in rest).encode()
-                    self.vault.put(tenant, f"{rec.id}/{f.name}", [body])
+                    vaults[rec.id][f.name].put(tenant, f"{rec.id}/{f.name}", [body])
                     f = replace(f, size=len(body))
                 files.append(f)
             others = {k: v for k, v in rec.participants.items() if k != participant}

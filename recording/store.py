@@ -1,5 +1,5 @@
 """Where sealed recording objects live. `ObjectStore` is the interface (the region's local volume by default;
-an S3-compatible store would implement the same four calls); `TenantVault` puts the envelope (envelope.py) in
+an S3-compatible store would implement the same calls: `size` a HEAD, `read_at` a GET with a Range); `TenantVault` puts the envelope (envelope.py) in
 front of it so nothing reaches the store in the clear and each tenant's objects open only with its own key.
 
 Object names are checked here, at the edge: a name from an API call or a package can never climb out of the
@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from .envelope import CHUNK, EnvelopeError, WrappedKey, new_data_key, open_stream, seal_stream, unwrap
+from .envelope import (
+    CHUNK,
+    EnvelopeError,
+    WrappedKey,
+    new_data_key,
+    open_range,
+    open_stream,
+    seal_stream,
+    unwrap,
+)
 
 _PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 KEY_OBJECT = "dek.json"  # the only one-part name under a tenant: vault objects always have two or more
@@ -29,7 +39,10 @@ def check_name(name: str) -> str:
 
 class ObjectStore(Protocol):
     def put(self, key: str, chunks: Iterable[bytes]) -> int: ...
+    def put_new(self, key: str, data: bytes) -> bool: ...
     def get(self, key: str) -> Iterator[bytes]: ...
+    def size(self, key: str) -> int: ...
+    def read_at(self, key: str, offset: int, length: int) -> bytes: ...
     def delete(self, key: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
 
@@ -44,10 +57,10 @@ class LocalVolumeStore:
     def _path(self, key: str) -> Path:
         return self.root / check_name(key)
 
-    def put(self, key: str, chunks: Iterable[bytes]) -> int:
-        path = self._path(key)
+    def _written(self, path: Path, chunks: Iterable[bytes]) -> tuple[Path, int]:
+        """A complete temporary copy beside `path` (a name of its own: pods on a shared volume may share a pid)."""
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         size = 0
         with open(tmp, "wb") as f:
             for c in chunks:
@@ -56,8 +69,26 @@ class LocalVolumeStore:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
+        return tmp, size
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> int:
+        path = self._path(key)
+        tmp, size = self._written(path, chunks)
         os.replace(tmp, path)
         return size
+
+    def put_new(self, key: str, data: bytes) -> bool:
+        """Create `key` only if it does not exist (atomically: a hard link fails on an existing name); False if
+        another writer got there first."""
+        path = self._path(key)
+        tmp, _ = self._written(path, [data])
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink()
+        return True
 
     def get(self, key: str) -> Iterator[bytes]:
         path = self._path(key)
@@ -69,6 +100,23 @@ class LocalVolumeStore:
                 if not b:
                     return
                 yield b
+
+    def size(self, key: str) -> int:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        return path.stat().st_size
+
+    def read_at(self, key: str, offset: int, length: int) -> bytes:
+        """Up to `length` bytes from `offset` (fewer at the end of the object)."""
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(key)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
 
     def delete(self, key: str) -> bool:
         path = self._path(key)
@@ -114,7 +162,11 @@ class TenantVault:
             wrapped = WrappedKey.from_json(b"".join(self.store.get(key_name)).decode())
         except FileNotFoundError:
             dek, wrapped = new_data_key(tenant, kek, kek_id)
-            self.store.put(key_name, [wrapped.to_json().encode()])
+            # create-if-absent: two writers sealing a tenant's first objects on one volume at once must agree on
+            # one data key (a plain replace would let the last one win and orphan what the other sealed)
+            if not self.store.put_new(key_name, wrapped.to_json().encode()):
+                self._deks.pop(tenant, None)
+                return self._dek(tenant)
         else:
             if wrapped.tenant != tenant:
                 raise EnvelopeError(f"the data key stored for {tenant} belongs to {wrapped.tenant}")
@@ -137,6 +189,14 @@ class TenantVault:
     def get(self, tenant: str, name: str) -> Iterator[bytes]:
         key = self._key(tenant, name)
         return open_stream(self._dek(tenant), key, self.store.get(key))
+
+    def get_range(self, tenant: str, name: str, plain_size: int, first: int, last: int) -> Iterator[bytes]:
+        """Plaintext bytes first..last (inclusive) of an object the archive recorded as `plain_size` bytes, opening
+        only the chunks that hold them (envelope.open_range): a seek deep into a long file costs what it reads.
+        Lazy: a missing object or key fails at the first piece, as `get` does."""
+        key = self._key(tenant, name)
+        yield from open_range(self._dek(tenant), key, lambda offset, length: self.store.read_at(key, offset, length),
+                              self.store.size(key), plain_size, first, last)
 
     def read(self, tenant: str, name: str) -> bytes:
         return b"".join(self.get(tenant, name))

@@ -248,6 +248,7 @@ class Node:
             "ice_servers": [ice_server(self.config.turn, p.id, time.time())] if self.config.turn else [],
             "mls": {"epoch": p.room.group.epoch},
             "host": p.host,  # this participant may use the host controls
+            "recorder": p.recorder,  # this credential is the meeting's recorder (a production page's recorder mode)
             "locked": p.room.locked,
             "recording": recording_state(p.room),
         }

@@ -37,9 +37,27 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     seconds = args.minutes * 60
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="castellan-soak-"))
+    # the bots' ICE and DTLS (aioice, aiortc) and the bots' own log at INFO, timestamped, in the workdir: when a
+    # bot's connection ends on its own, whether its consent checks went unanswered and since when
+    workdir.mkdir(parents=True, exist_ok=True)
+    bots_log = logging.FileHandler(workdir / "bots-transport.log")
+    bots_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    bots_log.setLevel(logging.INFO)
+    for name in ("aioice", "aiortc"):
+        logging.getLogger(name).setLevel(logging.INFO)
+        logging.getLogger(name).addHandler(bots_log)
+        logging.getLogger(name).propagate = False
+    bot = logging.getLogger("castellan.bot")  # its consent expiry is INFO; its warnings still reach stderr
+    bot.setLevel(logging.INFO)
+    bot.addHandler(bots_log)
+    bot.propagate = False
+    stderr = logging.StreamHandler()
+    stderr.setLevel(logging.WARNING)
+    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    bot.addHandler(stderr)
     config = Config(seconds=seconds, sample=args.sample or (10.0 if seconds <= 300 else 60.0),
                     participants=args.participants, publishers=args.publishers, loss=args.loss,
                     audio=not args.no_audio, churn_every=args.churn_every, warmup=args.warmup, workdir=workdir)

@@ -52,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
     add("--pool-id", required=True)
     add("--capacity", default="2", type=int)
     add("--client-url", required=True,
-        help="where the recorder page is served (a development build: it honours ?recorder=)")
+        help="the control plane's URL serving the production client (the page is handed its job, never a URL)")
     add("--database", required=True, help="the archive's database (the control plane's)")
     add("--volume", required=True)
     add("--tenant-keys", required=True)
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with sync_playwright() as pw:
             pool = RecorderPool(intake, archive, workroot, args.client_url, LinkSecrets(Path(args.link_secrets)),
-                                lambda url: RecorderPage(pw, url, args.chromium))
+                                lambda url, job: RecorderPage(pw, url, job, args.chromium))
             logging.getLogger("castellan.recorder.pool").info("recorder pool %s (capacity %d) announcing to %s",
                                                               args.pool_id, args.capacity, args.control_plane_url)
             pool.run(stopping, args.interval)

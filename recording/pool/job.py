@@ -23,7 +23,7 @@ from recording.sealing import seal_recording
 from recording.sink import Sink, SinkServer
 
 from .intake import Intake
-from .launcher import RecorderPage, page_url
+from .launcher import RecorderPage, recorder_job
 
 log = logging.getLogger("castellan.recorder.pool")
 
@@ -44,7 +44,8 @@ class JobRun:
         self.part = 1
         self.resumed = True
 
-    def start(self, intake: Intake, open_page: Callable[[str], RecorderPage], client_url: str, secret: str) -> None:
+    def start(self, intake: Intake, open_page: Callable[[str, dict[str, str]], RecorderPage], client_url: str,
+              secret: str) -> None:
         answer: dict[str, Any] = intake.credential(self.job.id)
         self.participant = str(answer["participant"])
         self.workdir.mkdir(mode=0o700, parents=True, exist_ok=False)  # clear part files: this pool's eyes only
@@ -55,7 +56,7 @@ class JobRun:
         self.part = self.recording.part
         self.resumed = self.part == 1  # a continuation's gap ends at its first frame (`media_check`)
         self.server = SinkServer(Sink(self.workdir), token=secrets.token_urlsafe(24)).start()
-        self.page = open_page(page_url(client_url, answer, secret, self.server.url))
+        self.page = open_page(client_url, recorder_job(answer, secret, self.server.url))
         log.info("job %s: recording %s of %s/%s as %s", self.job.id, self.recording.id, self.job.tenant,
                  self.job.room, self.participant)
 
@@ -103,6 +104,9 @@ class JobRun:
                     break
                 time.sleep(0.1)
             self.page.close()
+            if reason != "dismissed" or not self.recording:  # why a page died or never recorded: its own words
+                log.warning("job %s: recorder page console (%s), last lines:\n%s", self.job.id, reason,
+                            "\n".join(self.page.console[-40:]))
         last_ms = None
         if self.server is not None:
             self.media_check()

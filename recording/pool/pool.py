@@ -41,7 +41,7 @@ class LinkSecrets:
 
 class RecorderPool:
     def __init__(self, intake: Intake, archive: Archive, workroot: Path, client_url: str, secrets: LinkSecrets,
-                 open_page: Callable[[str], RecorderPage]) -> None:
+                 open_page: Callable[[str, dict[str, str]], RecorderPage]) -> None:
         self.intake = intake
         self.archive = archive
         self.workroot = workroot

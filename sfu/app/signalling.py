@@ -289,6 +289,8 @@ class NodeSignalling:
             publications = {mid: t.id for mid, t in p.published.items()}
             p.send({"type": "answer", "sdp": answer, "seq": seq, "publications": publications})
         elif kind == "chat":
+            if p.recorder:  # a recorder credential cannot be used as a person's: it neither speaks nor publishes
+                raise ProtocolError("forbidden", "a recorder sends no chat")
             data = msg.get("data")
             if not isinstance(data, str) or len(data) > MAX_CHAT:
                 raise ProtocolError("bad_message", f"chat 'data' must be a string up to {MAX_CHAT} bytes")

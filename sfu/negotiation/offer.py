@@ -54,7 +54,8 @@ class Negotiation:
                 continue
             seen_mids.add(sec.mid)
             if sec.sends:
-                directions[sec.mid] = "recvonly"
+                # a recorder credential publishes nothing: it cannot be used as a person's (docs/recording.md)
+                directions[sec.mid] = "inactive" if p.recorder else "recvonly"
             elif sec.receives:
                 track = room_tracks.get(str(subscriptions.get(sec.mid, "")))
                 # a track once per subscriber: each subscription holds engine state (send buffers), so m-lines

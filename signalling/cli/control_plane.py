@@ -57,9 +57,13 @@ def add_parser(sub: Any) -> None:
     add(cp, "--log-key-pkcs11-token", help="the token's label")
     add(cp, "--log-key-pkcs11-label", default="castellan-log", help="the Ed25519 key pair's label on the token")
     add(cp, "--log-key-pkcs11-pin-file", help="a file holding the token's user PIN")
-    add(cp, "--recording-volume", help="the region's recording volume (compliance recordings, docs/recording.md); "
-                                       "unset: the recording API answers recording_not_configured")
-    add(cp, "--recording-tenant-keys", help="with --recording-volume: JSON file tenant -> {id, key (32 bytes "
+    add(cp, "--recording-volume", help="the recording volume every region's recorder pool seals onto (compliance "
+                                       "recordings, docs/recording.md); unset (and no --recording-region-volumes): "
+                                       "the recording API answers recording_not_configured")
+    add(cp, "--recording-region-volumes",
+        help="instead of --recording-volume, one volume per region: REGION=PATH,REGION=PATH (each region's "
+             "recordings are read and deleted on its own volume; a recording of a region not listed is refused)")
+    add(cp, "--recording-tenant-keys", help="with the recording volume(s): JSON file tenant -> {id, key (32 bytes "
                                             "base64)}, the keys the tenants' recordings are sealed under")
     add(cp, "--recording-signing-key", help="the Ed25519 PEM key that signs recording export packages; default: "
                                             "the audit key (published at /v1/audit/public-key)")
@@ -162,11 +166,22 @@ def apply_operator_config(cfg: Any, args: argparse.Namespace) -> None:
 
 
 def apply_recording(cfg: Any, args: argparse.Namespace) -> None:
-    """--recording-volume / --recording-tenant-keys (both or neither) / --recording-signing-key."""
+    """--recording-volume or --recording-region-volumes, with --recording-tenant-keys (all or nothing) /
+    --recording-signing-key."""
+    from recording.vaults import parse_region_volumes
+
     volume, keys = getattr(args, "recording_volume", None), getattr(args, "recording_tenant_keys", None)
-    if bool(volume) != bool(keys):
-        raise SystemExit("castellan: --recording-volume and --recording-tenant-keys go together (recordings are "
-                         "sealed under the tenants' keys on the volume)")
+    regional = getattr(args, "recording_region_volumes", None)
+    if volume and regional:
+        raise SystemExit("castellan: give either --recording-volume (one volume for every region) or "
+                         "--recording-region-volumes (one per region), not both")
+    if bool(volume or regional) != bool(keys):
+        raise SystemExit("castellan: --recording-volume (or --recording-region-volumes) and --recording-tenant-keys "
+                         "go together (recordings are sealed under the tenants' keys on the volume)")
+    try:
+        cfg.recording_region_volumes = parse_region_volumes(regional) if regional else {}
+    except ValueError as e:
+        raise SystemExit(f"castellan: --recording-region-volumes: {e}") from None
     cfg.recording_volume = Path(volume) if volume else None
     cfg.recording_tenant_keys = Path(keys) if keys else None
     signing = getattr(args, "recording_signing_key", None)

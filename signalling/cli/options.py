@@ -14,7 +14,7 @@ from typing import Any
 
 # fields that hold Unix times in the API's answers: printed as ISO 8601 UTC for people (raw numbers with --json)
 TIME_FIELDS = frozenset({"created", "expires_at", "revoked_at", "at", "since", "enrolled_at", "waiting_since",
-                         "decided_at"})
+                         "decided_at", "started_at", "ended_at", "placed_at", "released_at"})
 
 
 def env(flag: str, default: Any = None) -> Any:

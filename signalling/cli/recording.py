@@ -1,16 +1,20 @@
 """`castellan recording …` (mounted as a passthrough command: its argv comes here untouched).
 
     castellan recording verify PACKAGE --public-key KEY        offline; exit 0 verified, 1 failed, 2 usage
-    castellan recording list|policy|hold|release|holds|delete|retention|export|subject-export|subject-erase
-        --db PATH|URL --volume DIR --tenant-keys FILE --tenant T --actor admin:NAME …
+    castellan recording list|show|policy|hold|release|holds|delete|retention|export|download|subject-export|
+                        subject-erase --tenant T
+        --api URL [--key-file FILE]       through the control plane's admin API, as the console (recording_api.py)
+        --db PATH|URL --volume DIR --tenant-keys FILE --actor admin:NAME     on the database and volume directly
 
-Every admin action is an audit record in the tenant's chain (recording/archive.py).
+Every admin action is an audit record in the tenant's chain (recording/archive.py); through the API its actor is
+the admin key. Exit 0 done, 1 refused (printed on stderr with the reason), 2 usage.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,14 +29,25 @@ def _parser() -> argparse.ArgumentParser:
 
     def admin(name: str, help: str) -> argparse.ArgumentParser:
         a = sub.add_parser(name, help=help)
-        a.add_argument("--db", required=True, help="control plane database (file or postgresql:// URL)")
-        a.add_argument("--volume", required=True, help="the region's recording volume")
-        a.add_argument("--tenant-keys", required=True, help="JSON file: tenant -> {id, key (32 bytes base64)}")
         a.add_argument("--tenant", required=True)
-        a.add_argument("--actor", required=True, help="who acts, for the audit log (admin:NAME)")
+        api = a.add_argument_group("through the admin API (a tenant admin key; no database access)")
+        api.add_argument("--api", help="the control plane's URL (env CASTELLAN_API when --db is not given)")
+        api.add_argument("--key-file", default=os.environ.get("CASTELLAN_KEY_FILE"),
+                         help="file holding the admin key (env CASTELLAN_KEY_FILE; or the key in CASTELLAN_KEY)")
+        api.add_argument("--key", help=argparse.SUPPRESS)  # as the other admin commands; the file or env is safer
+        api.add_argument("--json", action="store_true", help="times as Unix seconds, as the API answers")
+        db = a.add_argument_group("on the database and volume directly (the operator)")
+        db.add_argument("--db", help="control plane database (file or postgresql:// URL)")
+        db.add_argument("--volume", help="the recording volume (every region's recordings on it)")
+        db.add_argument("--region-volumes", metavar="REGION=DIR,...",
+                        help="one volume per region, as the control plane's --recording-region-volumes (a recording "
+                             "of a region not listed is refused, never read from another region's volume)")
+        db.add_argument("--tenant-keys", help="JSON file: tenant -> {id, key (32 bytes base64)}")
+        db.add_argument("--actor", help="who acts, for the audit log (admin:NAME)")
         return a
 
     admin("list", "list the tenant's recordings")
+    admin("show", "one recording: files, parts, gaps, the holds that keep it").add_argument("recording")
     pol = admin("policy", "set the tenant's (or a link's) recording policy and retention")
     pol.add_argument("policy", choices=["off", "allowed", "required"])
     pol.add_argument("--link")
@@ -49,12 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     admin("retention", "apply the tenant's retention now")
     e = admin("export", "write a signed export package")
     e.add_argument("recording")
-    e.add_argument("--out", required=True)
-    e.add_argument("--signing-key", required=True, help="the deployment's Ed25519 key (PEM)")
+    e.add_argument("--out", required=True, help="a new directory (with --api: or FILE.tar, the tar as sent)")
+    e.add_argument("--signing-key", help="with --db: the deployment's Ed25519 key (PEM); the API signs itself")
+    dl = admin("download", "one file of a recording (with --api: an audio or video file, under a play ticket)")
+    dl.add_argument("recording")
+    dl.add_argument("file")
+    dl.add_argument("--out", required=True, help="a new file")
     se = admin("subject-export", "GDPR: everything held about one participant")
     se.add_argument("participant")
-    se.add_argument("--out", required=True)
-    sr = admin("subject-erase", "GDPR: erase one participant where no hold applies")
+    se.add_argument("--out", required=True, help="a new directory (with --api: or FILE.tar)")
+    sr = admin("subject-erase", "GDPR: erase one participant (--db: where no hold applies; --api: refused whole "
+                                "while a hold covers any of their recordings)")
     sr.add_argument("participant")
     return p
 
@@ -85,20 +105,38 @@ def _admin(args: argparse.Namespace) -> int:
     from recording.holds import HoldScope
     from recording.policy import RecordingPolicy
     from recording.store import LocalVolumeStore, TenantVault
+    from recording.vaults import NoStoreForRegion, RegionVaults, parse_region_volumes
     from residency.db import Database
     from residency.signing import load_or_create_signing_key
 
-    archive = Archive(Database(args.db), TenantVault(LocalVolumeStore(args.volume), load_tenant_keys(args.tenant_keys)))
+    from .recording_api import new_file
+
+    keys = load_tenant_keys(args.tenant_keys)
+    try:
+        vaults = (RegionVaults.on_volumes(parse_region_volumes(args.region_volumes), keys) if args.region_volumes
+                  else TenantVault(LocalVolumeStore(args.volume), keys))
+    except ValueError as e:
+        print(f"castellan recording: --region-volumes: {e}", file=sys.stderr)
+        return 2
+    archive = Archive(Database(args.db), vaults)
     t, actor = args.tenant, args.actor
     out: object
     try:
-        if args.action == "list":
+        if args.action in ("list", "show"):
             out = [{"id": r.id, "meeting": r.meeting, "link": r.link, "regions": list(r.regions),
                     "participants": r.participants, "files": [f.name for f in r.files], "ended": r.ended_at is not None,
                     "parts": [{"part": x["part"], "region": x["region"], "recorder": x["recorder"],
                                "files": len(x["files"]), "lost": x.get("lost", False)} for x in r.parts],
                     "gaps": [dict(g) for g in r.gaps]}
                    for r in archive.listing(t, actor)]
+            if args.action == "show":
+                out = next((r for r in out if r["id"] == args.recording), None)
+                if out is None:
+                    raise RecordingError("not_found", f"no recording {args.recording}")
+        elif args.action == "download":
+            with new_file(Path(args.out)) as f:
+                n = sum(f.write(c) for c in archive.read(t, args.recording, args.file, actor))
+            out = {"file": args.file, "recording": args.recording, "out": args.out, "bytes": n}
         elif args.action == "policy":
             archive.set_policy(t, RecordingPolicy.parse(args.policy), actor, link=args.link,
                                retention_days=args.retention_days)
@@ -128,6 +166,12 @@ def _admin(args: argparse.Namespace) -> int:
     except RecordingError as e:
         print(f"castellan: {e.code}: {e.message}", file=sys.stderr)
         return 1
+    except NoStoreForRegion as e:
+        print(f"castellan: no_store_for_region: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"castellan recording {args.action}: {e}", file=sys.stderr)
+        return 1
     finally:
         archive.db.close()
     print(json.dumps(out, indent=1, sort_keys=True))
@@ -139,4 +183,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    return _verify(args) if args.action == "verify" else _admin(args)
+    if args.action == "verify":
+        return _verify(args)
+    problem = _mode(args)
+    if problem:
+        print(f"castellan recording {args.action}: {problem}", file=sys.stderr)
+        return 2
+    if args.api:
+        from . import recording_api
+
+        return recording_api.run(args)
+    return _admin(args)
+
+
+def _mode(args: argparse.Namespace) -> str | None:
+    """Through the API (`--api`, or CASTELLAN_API when no --db is given) or on the database: never both, and
+    each with what it needs; why not, or None."""
+    if args.api and args.db:
+        return "--api or --db: choose one"
+    if not args.db:
+        args.api = args.api or os.environ.get("CASTELLAN_API")
+    if args.volume and args.region_volumes:
+        return "--volume or --region-volumes: choose one"
+    volume = "--region-volumes" if args.region_volumes else "--volume"
+    direct = {volume: args.volume or args.region_volumes, "--tenant-keys": args.tenant_keys,
+              "--actor": args.actor, "--signing-key": getattr(args, "signing_key", None)}
+    if args.api:
+        given = [k for k, v in direct.items() if v]
+        return (f"{', '.join(given)}: for --db only (through the API the control plane holds the keys and the "
+                "admin key is the actor)") if given else None
+    if not args.db:
+        return ("no archive given: --api URL with an admin key (--key-file FILE or CASTELLAN_KEY), or --db with "
+                "--volume, --tenant-keys and --actor")
+    missing = [k for k, v in direct.items() if not v and (k != "--signing-key" or args.action == "export")]
+    return f"with --db, also give {', '.join(missing)}" if missing else None

@@ -9,6 +9,7 @@ import { renderSelf } from "./tiles.js";
 
 export function announceState() {
   if (!app.e2ee || !app.session || !app.session.me) return;
+  if (app.session.me.recorder) return; // a recorder credential says nothing: the node refuses its chat
   app.e2ee.sendState({ audioMuted: app.micMuted, videoOff: app.camOff, screen: app.screen ? app.screen.stream.id : null,
     camera: app.local ? app.local.id : null, hand: app.hand });
 }

@@ -99,6 +99,19 @@ export async function initJoinPage() {
   $("lobby-cancel").onclick = () => { if (app.lobbyAbort) app.lobbyAbort.abort(); };
   $("btn-rejoin").onclick = () => location.reload();
   $("password-row").hidden = true;
+  if (app.recorderRefused) { // a job the pool's browser handed over that must not run (recorder-job.js)
+    setLinkState(app.recorderRefused, true);
+    $("join-button").disabled = true;
+    $("join-form").classList.add("refused");
+    return;
+  }
+  if (app.recorderJob) { // the pool's recorder: no camera, no microphone, no form; it joins at once
+    $("join-title").textContent = `Recorder: ${app.recorderJob.name}`;
+    setLinkState("This page is the meeting's recorder: a member of the encrypted group that publishes nothing.");
+    $("name").value = app.recorderJob.name;
+    joinClicked();
+    return;
+  }
   if (app.direct) {
     $("join-title").textContent = "Join meeting (direct to node)";
     setLinkState("Development mode: joining a node directly with a token.");

@@ -2,21 +2,31 @@
 // like any participant, with its own credential and name (e.g. "ACME archive"), shown in everyone's roster and
 // covered by the safety code. It publishes nothing. Its E2EE worker hands every decrypted encoded frame to the
 // local recorder process (recorder-tap.js); this module adds the timeline: joins, leaves, speaker turns and the
-// chat as this member opened it. Development builds only (state.js): `?recorder=ws://127.0.0.1:PORT/TOKEN`.
+// chat as this member opened it. Two ways in:
+// - production: the job the recorder pool's own browser handed over (recorder-job.js, never a URL), whose
+//   credential says role `recorder`; the tap is switched on only once the node, which verified that credential,
+//   says `joined.recorder` — otherwise the page leaves and records nothing;
+// - development builds only (state.js): `?recorder=ws://127.0.0.1:PORT/TOKEN`.
 
 import { app, query } from "./state.js";
 
-export const recorderSink = query.get("recorder");
+export const recorderSink = app.recorderJob ? app.recorderJob.sink : query.get("recorder");
 
 /** Called by meeting.js once the E2EE context and the session exist. */
 export function attachRecorder(e2ee, session) {
   if (!recorderSink || !e2ee || !e2ee.worker) return;
   const post = (event) => e2ee.worker.postMessage({ type: "record-event", event: { ...event, t: Date.now() } });
-  e2ee.worker.postMessage({ type: "record", url: recorderSink });
   const known = new Map();
   let speaker = null;
-  const state = { chat: 0, joins: 0, leaves: 0, speakers: 0, paused: false };
-  window.castellanRecorder = () => ({ ...state, sink: recorderSink });
+  let tapping = false;
+  const state = { chat: 0, joins: 0, leaves: 0, speakers: 0, paused: false, refused: null, production: !!app.recorderJob };
+  window.castellanRecorder = () => ({ ...state, sink: recorderSink, tapping });
+  const tapOn = () => {
+    if (tapping) return;
+    tapping = true;
+    e2ee.worker.postMessage({ type: "record", url: recorderSink });
+  };
+  if (!app.recorderJob) tapOn(); // a development build's flag: as before
 
   // records only while the meeting is being recorded: under "allowed", between a host's start and stop (the node
   // says so in `recording.active`); under "required" always
@@ -28,6 +38,13 @@ export function attachRecorder(e2ee, session) {
   session.addEventListener("recording", (ev) => follow(ev.detail));
   session.addEventListener("joined", (ev) => {
     const s = ev.detail;
+    if (app.recorderJob && s.recorder !== true) { // the node did not verify a recorder credential: no recording
+      state.refused = "the node does not count this credential as the meeting's recorder";
+      console.warn(`recorder: ${state.refused}; leaving`);
+      session.leave();
+      return;
+    }
+    tapOn();
     follow(s.recording);
     post({ kind: "recorder_start", participant: s.participant, name: s.name || "", room: s.room || "" });
     syncRoster();

@@ -2,6 +2,7 @@
 // the meeting and its media. Every view module reads and writes this object; tests read it as window.castellanApp.
 
 import { secretFromFragment } from "./e2ee.js";
+import { readRecorderJob } from "./recorder-job.js";
 
 // A development build is a page its server marked so (signalling/control/pages.py: `castellan dev --dev-client`,
 // the test harness); nothing in the URL can make one. Only there do ?ws=&token= (join a node directly, no control
@@ -17,13 +18,21 @@ for (const f of ignoredFlags) given.delete(f);
 if (ignoredFlags.length) console.warn(`production page: ignored development flags ${ignoredFlags.join(", ")}`);
 export const query = given;
 const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+// The recorder pool's job, handed over by the pool's own browser before this script ran (recorder-job.js): the
+// only way a production page becomes a recorder. Never read from the URL; a job whose credential is not a
+// recorder's is refused (`recorderRefused`) and the page joins nothing.
+const recorder = readRecorderJob(window.castellanRecorderJob);
+if (recorder.error) console.warn(recorder.error);
 
 export const app = {
   link: (location.pathname.match(/\/j\/([^/]+)$/) || [])[1] || null,
   development,
   ignoredFlags,
-  direct: query.get("ws") && query.get("token") ? { ws: query.get("ws"), token: query.get("token") } : null,
-  secret: secretFromFragment(location.hash),
+  recorderJob: recorder.job, // {ws, token, sink, name, secret, participant}: this page is the pool's recorder
+  recorderRefused: recorder.error,
+  direct: recorder.job ? { ws: recorder.job.ws, token: recorder.job.token }
+    : query.get("ws") && query.get("token") ? { ws: query.get("ws"), token: query.get("token") } : null,
+  secret: recorder.job ? secretFromFragment(`#k=${recorder.job.secret}`) : secretFromFragment(location.hash),
   hostKey: fragment.get("h"),
   e2eeWanted: query.get("e2ee") !== "0",
   regionHint: query.get("region"), // development builds only (above); production: null

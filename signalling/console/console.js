@@ -7,8 +7,9 @@ import * as links from './links.js';
 import * as meetings from './meetings.js';
 import * as recordings from './recordings.js';
 import * as regions from './regions.js';
+import * as subjects from './subjects.js';
 
-const SECTIONS = { regions, links, meetings, recordings, audit };
+const SECTIONS = { regions, links, meetings, recordings, subjects, audit };
 const STORE = 'castellan-admin-key';
 let ctx = null;
 
@@ -20,6 +21,7 @@ function status(message, bad = false) {
 
 function closePlayer() {  // a recording plays only while its section is shown and someone is signed in
   if ($('player').open) $('player').close();
+  if ($('erase-dialog').open) $('erase-dialog').close();  // nor is an erasure confirmed for another tenant
 }
 
 async function show() {

@@ -27,3 +27,13 @@ export function replace(parent, ...children) {
 export function warnings(list) {
   return (list || []).map((w) => el('p', { class: 'warning', role: 'alert', 'data-code': w.code }, w.message));
 }
+
+// A file the page received (an export) saved by the browser under `name`
+export function download(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = el('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}

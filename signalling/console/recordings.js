@@ -8,16 +8,10 @@
 // element the ticket's same-origin media URL, which it fetches and seeks in with Range requests. The browser
 // streams the file: nothing is held whole in memory, as fetching it into a Blob would.
 import { enc } from './api.js';
-import { $, el, replace } from './dom.js';
-import { iso } from './format.js';
+import { $, download, el, replace } from './dom.js';
+import { iso, size } from './format.js';
 
 const base = (ctx) => `/v1/tenants/${enc(ctx.tenant)}`;
-
-function size(bytes) {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1048576) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1048576).toFixed(1)} MiB`;
-}
 
 function people(participants) {
   const names = Object.entries(participants || {}).map(([id, name]) => `${name} (${id})`);
@@ -99,15 +93,6 @@ function files(ctx, r) {
   return el('ul', { class: 'plain' }, r.files.map((f) => el('li', {}, `${f.name} · ${f.kind} · ${size(f.size)}`,
     PLAYABLE.has(f.kind) ? el('button', { type: 'button', class: 'play', 'data-file': f.name,
       'aria-label': `Play ${f.name} of ${r.meeting}`, onclick: () => play(ctx, r, f) }, 'Play') : null)));
-}
-
-function download(blob, name) {
-  const url = URL.createObjectURL(blob);
-  const a = el('a', { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 async function exportRecording(ctx, r) {

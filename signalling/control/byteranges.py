@@ -1,10 +1,9 @@
-"""HTTP Range (RFC 9110 §14) over a stream of plaintext chunks: one range per request (what a media element
-asks for), the window cut out of the chunks as they come. Anything else — several ranges, another unit, a
-malformed or unsatisfiable range — is refused with 416, never answered with a guess."""
+"""HTTP Range (RFC 9110 §14) for a recorded file: one range per request (what a media element asks for), which
+the vault then reads by opening only the envelope chunks it touches (recording/store.py `get_range`). Anything
+else — several ranges, another unit, a malformed or unsatisfiable range — is refused with 416, never answered
+with a guess."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 _MAX_DIGITS = 19
 
@@ -40,22 +39,3 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if start > end or start >= size:
         raise RangeNotSatisfiable(f"range {start}-{end} is outside the file's {size} bytes")
     return start, min(end, size - 1)
-
-
-def window(chunks: Iterator[bytes], first: int, last: int) -> Iterator[bytes]:
-    """Bytes first..last (inclusive) of the stream; the source is closed once they are out."""
-    pos = 0
-    try:
-        for c in chunks:
-            end = pos + len(c)
-            if end > first:
-                piece = c[max(0, first - pos):min(len(c), last + 1 - pos)]
-                if piece:
-                    yield piece
-            pos = end
-            if pos > last:
-                return
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()

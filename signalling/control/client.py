@@ -13,6 +13,25 @@ from .errors import ApiError
 from .service import ControlPlane
 
 
+class RedirectRefused(Exception):
+    """The control plane's URL answered with a redirect: refused, because urllib would carry the request's
+    `Authorization: Bearer` admin key to wherever the redirect points (another host, a hostile proxy's)."""
+
+    def __init__(self, code: int, location: str) -> None:
+        super().__init__(f"the control plane redirected to {location}; the admin key is only sent to the URL given")
+        self.code, self.location = code, location
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        raise RedirectRefused(code, newurl)
+
+
+def key_safe_opener() -> urllib.request.OpenerDirector:
+    """An opener for requests that carry the admin key: it follows no redirect (`RedirectRefused`)."""
+    return urllib.request.build_opener(_NoRedirect)
+
+
 class Direct:
     """Acts as `actor` on the local database (the operator at the console)."""
 
@@ -100,6 +119,7 @@ class Remote:
         self.base = base_url.rstrip("/")
         self.key = key
         self.timeout = timeout
+        self.opener = key_safe_opener()
 
     def close(self) -> None:
         pass
@@ -111,8 +131,10 @@ class Remote:
             headers["Authorization"] = f"Bearer {self.key}"
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:  # noqa: S310 - operator URL
+            with self.opener.open(req, timeout=self.timeout) as r:
                 return json.loads(r.read())  # type: ignore[no-any-return]
+        except RedirectRefused as e:
+            raise ApiError(e.code, "redirect_refused", f"{e} (use that URL with --api)") from None
         except urllib.error.HTTPError as e:
             try:
                 err = json.loads(e.read())

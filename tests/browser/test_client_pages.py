@@ -1,6 +1,8 @@
 """Issue 12, point 4 ("Redirect by URL") in real Chromium: a crafted link cannot send a production page to another
 node nor turn its encryption off, its CSP refuses WebSockets to other hosts, and the footer shows the hash of the
-client files the browser fetched (one changed byte served: another hash)."""
+client files the browser fetched (one changed byte served: another hash). Issue 15: neither can a link make it a
+recorder (`?recorder=` ignored), nor a recorder job its browser is handed with a person's credential (refused
+before any connection) or a forged recorder one (the node refuses it; no tap)."""
 
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def test_crafted_link_cannot_redirect_or_disable_e2ee_and_csp_blocks_other_hosts
         ):
             result = run_driver(ns, "client_pages", {
                 "base_url": web, "dev_base_url": f"http://127.0.0.1:{DEV_PORT}", "http_url": f"http://127.0.0.1:{HTTP_PORT}",
-                "links": cp.info["links"], "secret": secret, "attacker_port": ATTACKER_PORT,
+                "links": cp.info["links"], "secret": secret, "attacker_port": ATTACKER_PORT, "node_ws": node_ws,
             }, timeout=150, name="pages")
             logs = node.output()[-3000:] + cp.output()[-3000:]
     finally:
@@ -71,7 +73,8 @@ def test_crafted_link_cannot_redirect_or_disable_e2ee_and_csp_blocks_other_hosts
 
     before = result["prod_before_join"]
     assert before["development"] is False and before["direct"] is None and before["e2eeWanted"] is True, before
-    assert sorted(before["ignored"]) == ["autojoin", "e2ee", "region", "token", "ws"], before
+    assert sorted(before["ignored"]) == ["autojoin", "e2ee", "recorder", "region", "token", "ws"], before
+    assert before["recorderJob"] is None and before["recorderRefused"] is None, before  # a URL makes no recorder
     assert before["joinFormShown"] and not before["session"], before  # no autojoin from a link
     assert "turned off" not in before["e2eeNote"], before
 
@@ -79,7 +82,17 @@ def test_crafted_link_cannot_redirect_or_disable_e2ee_and_csp_blocks_other_hosts
     assert joined["wsUrl"] == node_ws == joined["answerUrl"], joined
     assert joined["e2ee"] and joined["stats"]["e2ee"] is not None, joined
     assert "Not end-to-end encrypted" not in joined["stats"]["lock"], joined["stats"]["lock"]
+    assert joined["recorder"] is None, joined  # no recorder mode, no tap
     assert result["attacker_after_production"] == 0  # nothing from the production page reached the attacker
+
+    # issue 15: a recorder job handed to a production page with a person's credential is refused before any
+    # connection; with a forged "recorder" one the page tries, the node refuses the signature, no tap is switched on
+    jobs = result["recorder_jobs"]
+    assert jobs["person"]["job"] is False and "role" in jobs["person"]["refused"], jobs
+    assert not jobs["person"]["joined"] and "role" in jobs["person"]["linkState"], jobs
+    assert jobs["forged"]["job"] is True and not jobs["forged"]["joined"], jobs
+    assert jobs["forged"]["recorder"] is None or jobs["forged"]["recorder"]["tapping"] is False, jobs
+    assert result["attacker_after_jobs"] == 0  # the attacker's "sink" heard nothing
 
     probe = result["prod_csp_probe"]
     assert any(v["directive"] == "connect-src" and str(ATTACKER_PORT) in v["blocked"] for v in probe["seen"]) \

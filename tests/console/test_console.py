@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -467,3 +468,105 @@ def test_a_recorded_video_plays_in_the_console_under_a_hold_without_the_key_in_a
         assert text(page, "#player-error") == ""
         grants = [x for x in stack.env.residency.audit.tenant_records("acme") if x.kind == "recording.accessed"]
         assert len(grants) == 3 and len({g.data["ticket"] for g in grants}) == 3
+
+
+def test_a_data_subject_is_found_exported_refused_erasure_under_hold_then_erased(
+        browser: Browser, tmp_path: Path) -> None:
+    """The GDPR page: a participant found by display name, what is held about them shown (with the hold that
+    will refuse the erasure), their export downloaded, the erasure asked for (a typed confirmation; Cancel and
+    a wrong id erase nothing), refused whole under the hold and said so, then done once the hold is released."""
+    import json
+    import tarfile
+
+    from tests.control.recording_env import record, with_recording
+
+    with console_stack(tmp_path, configure=with_recording(tmp_path)) as stack:
+        board = record(stack.env.config, tmp_path, "board-2026", {"p-alice": "Alice", "p-bob": "Bob Builder"})
+        standup = record(stack.env.config, tmp_path, "standup", {"p-bob": "Bob Builder"})
+        crafted = "<img src=x onerror=alert(1)>"
+        record(stack.env.config, tmp_path, "lunch", {"p-eve": crafted})
+        hold = stack.api("POST", "/v1/tenants/acme/recording-holds",
+                         json={"scope": "participant", "target": "p-alice", "reason": "tribunal 3"}).json()["hold"]
+        assert stack.env.config.recording_volume is not None
+        volume = stack.env.config.recording_volume
+
+        def sealed() -> dict[str, bytes]:
+            return {str(p.relative_to(volume)): p.read_bytes() for p in sorted(volume.rglob("*")) if p.is_file()}
+
+        def audited(kind: str) -> list[Any]:
+            return [r for r in stack.env.residency.audit.tenant_records("acme") if r.kind == kind]
+
+        errors: list[str] = []
+        page = open_console(browser, stack.url, errors)
+        sign_in(page, stack.env.admin_key)
+        page.click("a[data-tab='subjects']")
+        page.wait_for_selector("#subject-rows tr[data-participant='p-eve']")
+        assert page.locator("#subject-rows tr").count() == 3  # everyone in the recordings, before a search
+        assert crafted in text(page, "#subject-rows tr[data-participant='p-eve']")  # a name is text, never markup
+        assert page.locator("#subjects img").count() == 0
+        page.fill("#subject-query", "builder")
+        page.click("#subject-find-button")
+        page.wait_for_selector("#subject-detail:not([hidden])")
+        assert page.locator("#subject-rows tr").count() == 1
+        assert text(page, "#subject-title") == "Bob Builder (p-bob)"
+        rows = {r: text(page, f"#subject-recordings tr[data-recording='{r}']") for r in (board.id, standup.id)}
+        assert "p-bob-audio.webm · audio" in rows[board.id] and f"Held: {hold}" in rows[board.id], rows
+        assert "tribunal 3" in rows[board.id] and "Not held" in rows[standup.id]
+        assert "p-alice-audio" not in rows[board.id]  # nobody else's tracks
+        assert f"Erasure will be refused: legal hold {hold}" in text(page, "#subject-held-note")
+        checked(page, "subjects-held", errors)
+        # the export: their tracks and lines, as the API gives it
+        with page.expect_download() as dl:
+            page.click("#subject-export")
+        tar = tmp_path / "bob.tar"
+        dl.value.save_as(tar)
+        assert dl.value.suggested_filename == "subject-p-bob.tar"
+        with tarfile.open(tar) as t:
+            t.extractall(tmp_path / "bob", filter="data")
+        index = json.loads((tmp_path / "bob" / "subject-p-bob" / "index.json").read_text())
+        assert sorted(e["recording"] for e in index["recordings"]) == sorted([board.id, standup.id])
+        (exported,) = audited("recording.subject_exported")
+        assert exported.actor.startswith("admin-key:") and exported.data["participant"] == "p-bob"
+        # the confirmation: Cancel, or a wrong id, erases nothing and asks the API nothing
+        before = sealed()
+        page.click("#subject-erase")
+        page.wait_for_selector("#erase-dialog[open]")
+        assert page.evaluate("() => document.activeElement === document.getElementById('erase-confirm')")
+        assert "2 recordings. This cannot be undone" in text(page, "#erase-what")
+        checked(page, "subjects-erase-confirm", errors)
+        page.click("#erase-cancel")
+        page.wait_for_selector("#erase-dialog", state="hidden")
+        page.click("#subject-erase")
+        page.fill("#erase-confirm", "p-alice")
+        page.click("#erase-go")
+        page.wait_for_selector("#erase-error:not(:empty)")
+        assert page.locator("#erase-dialog[open]").count() == 1
+        assert not audited("recording.subject_erase_refused") and not audited("recording.subject_erased")
+        # the right id: the API refuses it whole under the hold, and the page says so
+        page.fill("#erase-confirm", "p-bob")
+        page.click("#erase-go")
+        verdict = page.wait_for_selector("#subject-verdict.bad").inner_text()
+        assert verdict.startswith("Refused: participant p-bob is in recordings under legal hold") and hold in verdict
+        assert "nothing was erased" in verdict, verdict
+        assert sealed() == before
+        (refused,) = audited("recording.subject_erase_refused")
+        assert refused.actor.startswith("admin-key:")
+        errors.clear()  # the 409 is logged by Chromium as a failed resource load
+        checked(page, "subjects-erase-refused", errors, a11y=False)
+        # released (on the Recordings page or here through the API), found again: no warning, erased
+        assert stack.api("POST", f"/v1/tenants/acme/recording-holds/{hold}/release", json={}).status_code == 200
+        page.click("#subject-find-button")
+        page.wait_for_selector("#subject-held-note", state="hidden")
+        page.click("#subject-erase")
+        page.fill("#erase-confirm", "p-bob")
+        page.click("#erase-go")
+        verdict = page.wait_for_selector("#subject-verdict.ok").inner_text()
+        assert verdict.startswith("Erased p-bob from 2 recordings"), verdict
+        page.wait_for_selector("#subject-detail", state="hidden")
+        assert 'No participant of this tenant\'s recordings matches "builder"' in text(page, "#subject-count")
+        listed = {r["id"]: r for r in stack.api("GET", "/v1/tenants/acme/recordings").json()["recordings"]}
+        assert listed[board.id]["participants"] == {"p-alice": "Alice"}
+        assert not [k for k in sealed() if k.endswith("p-bob-audio.webm")]
+        (erased,) = audited("recording.subject_erased")
+        assert erased.data["erased"] == sorted([board.id, standup.id])
+        checked(page, "subjects-erased", errors, a11y=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import uvicorn
@@ -28,6 +29,47 @@ def serve(app: Any, port: int | None = None, tls: tuple[str, str] | None = None)
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def redirect_trap() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A hostile "control plane" URL that answers every request with a 307 to a second server, and the headers
+    that second server saw (a client that follows the redirect hands it its `Authorization` header)."""
+    seen: list[dict[str, str]] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def _any(self) -> None:
+            seen.append(dict(self.headers))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST = do_PUT = do_DELETE = _any
+
+        def log_message(self, *a: Any) -> None:
+            pass
+
+    class Redirector(BaseHTTPRequestHandler):
+        def _any(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{thief.server_port}{self.path}")
+            self.end_headers()
+
+        do_GET = do_POST = do_PUT = do_DELETE = _any
+
+        def log_message(self, *a: Any) -> None:
+            pass
+
+    thief = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
+    for s in (thief, proxy):
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{proxy.server_port}", seen
+    finally:
+        for s in (thief, proxy):
+            s.shutdown()
+            s.server_close()
 
 
 class Recorder:

@@ -28,16 +28,35 @@ def with_recording(tmp: Path) -> Callable[[ControlConfig], None]:
     return configure
 
 
+def with_region_recording(tmp: Path, volumes: dict[str, str]) -> Callable[[ControlConfig], None]:
+    """One recording volume per region (`--recording-region-volumes`): region -> a directory name in tmp."""
+    plain = with_recording(tmp)
+
+    def configure(config: ControlConfig) -> None:
+        plain(config)
+        config.recording_volume = None
+        config.recording_region_volumes = {r: tmp / d for r, d in volumes.items()}
+
+    return configure
+
+
+def pool_volume(config: ControlConfig, region: str) -> Path:
+    """Where `region`'s recorder pool seals (the volume it mounts): the region's own, else the one shared."""
+    volume = config.recording_region_volumes.get(region, config.recording_volume)
+    assert volume is not None
+    return volume
+
+
 def record(config: ControlConfig, tmp: Path, meeting: str, participants: dict[str, str], link: str | None = None,
-           tenant: str = "acme") -> Recording:
-    """A finished recording (one audio file per participant, chat, timeline), stored as the recorder would."""
-    assert config.recording_volume is not None
+           tenant: str = "acme", region: str = "eu-1", volume: Path | None = None) -> Recording:
+    """A finished recording (one audio file per participant, chat, timeline), stored as `region`'s recorder pool
+    would, on its volume (`volume`: another one it was given)."""
     db = Database(config.database())
     try:
-        archive = Archive(db, TenantVault(LocalVolumeStore(config.recording_volume), TENANT_KEYS))
+        archive = Archive(db, TenantVault(LocalVolumeStore(volume or pool_volume(config, region)), TENANT_KEYS))
         work = tmp / "recorder-work"
         work.mkdir(exist_ok=True)
-        return recorded(archive, work, meeting, participants, link=link, tenant=tenant)
+        return recorded(archive, work, meeting, participants, link=link, tenant=tenant, region=region)
     finally:
         db.close()
 
@@ -45,10 +64,9 @@ def record(config: ControlConfig, tmp: Path, meeting: str, participants: dict[st
 def add_file(config: ControlConfig, rec: Recording, path: Path, kind: str, participant: str, codec: str,
              tenant: str = "acme") -> None:
     """One more track file of a recording, stored (sealed) as the recorder stores the tracks it muxed."""
-    assert config.recording_volume is not None
     db = Database(config.database())
     try:
-        archive = Archive(db, TenantVault(LocalVolumeStore(config.recording_volume), TENANT_KEYS))
+        archive = Archive(db, TenantVault(LocalVolumeStore(pool_volume(config, rec.regions[-1])), TENANT_KEYS))
         archive.store_file(tenant, rec.id, path.name, path, kind, "recorder:r-eu", participant=participant,
                            codec=codec)
     finally:

@@ -14,7 +14,7 @@ import pytest
 from signalling import cli
 from tests.control.cp_env import Env, make_env
 from tests.control.fake_node import fake_node
-from tests.control.live import serve
+from tests.control.live import redirect_trap, serve
 
 
 @pytest.fixture
@@ -117,3 +117,16 @@ def test_meeting_list_and_end(tmp_path: Path, capsys) -> None:
             assert cli.main(["meeting", "list", *key]) == 0
             assert capsys.readouterr().out.strip() == "No meeting is running."
         env.control.close()
+
+
+def test_an_api_url_that_redirects_never_gets_the_admin_key_elsewhere(live, capsys) -> None:
+    """Every `--api` command refuses a redirect (urllib would carry `Authorization: Bearer` to its target): the
+    server it points to sees no request, the command exits 1 and says why."""
+    env, _ = live
+    with redirect_trap() as (hostile, seen):
+        assert cli.main(["link", "list", "--tenant", "acme", "--api", hostile, "--key", env.admin_key]) == 1
+        err = capsys.readouterr().err
+        assert cli.main(["link", "create", "--tenant", "acme", "--api", hostile, "--key", env.admin_key,
+                         "--title", "t", "--no-password"]) == 1
+    assert "redirect_refused" in err, err
+    assert seen == []

@@ -196,3 +196,33 @@ def test_an_altered_sealed_file_is_a_503_with_no_plaintext_and_tickets_stay_out_
     r = renv.client.get(url)
     assert (r.status_code, r.json()["error"]) == (503, "recording_unreadable"), r.text
     assert _plain(renv, rec, "p-alice-audio.webm")[:64] not in r.content
+
+
+def test_a_seek_into_rearranged_chunks_is_a_503_and_a_range_past_the_end_is_416(renv: Env) -> None:
+    """A ranged read opens only the chunks it needs, so each must still prove its place: someone with the volume
+    swaps two chunks of a long file (or copies one over the next) and the player seeks into them."""
+    rec = record(renv.config, renv.tmp, "board", {"p-alice": "Alice"})
+    video = _with_video(renv, rec, 4 * CHUNK + 321)
+    n = len(video)
+    url = _ticket(renv, rec, BIG).json()["url"]
+    # the end of a long file, without its beginning: exactly those bytes
+    tail = renv.client.get(url, headers={"Range": f"bytes={n - CHUNK}-{n - 1}"})
+    assert (tail.status_code, tail.content) == (206, video[n - CHUNK:])
+    for header in (f"bytes={n}-", f"bytes={n + CHUNK}-{n + 2 * CHUNK}", f"bytes={5 * CHUNK}-"):
+        r = renv.client.get(url, headers={"Range": header})
+        assert (r.status_code, r.json()["error"]) == (416, "range_not_satisfiable"), header
+        assert r.headers["content-range"] == f"bytes */{n}"
+    assert renv.config.recording_volume is not None
+    sealed = renv.config.recording_volume / "acme" / rec.id / BIG
+    good = sealed.read_bytes()
+    head, frame = 15, 4 + CHUNK + 16
+    chunk = [good[head + i * frame:head + (i + 1) * frame] for i in range(4)]
+    for label, body in (("swapped", good[:head] + chunk[0] + chunk[2] + chunk[1] + good[head + 3 * frame:]),
+                        ("duplicated", good[:head] + chunk[0] + chunk[1] + chunk[1] + good[head + 3 * frame:])):
+        sealed.write_bytes(body)
+        r = renv.client.get(url, headers={"Range": f"bytes={2 * CHUNK + 7}-{2 * CHUNK + 99}"})
+        assert (r.status_code, r.json()["error"]) == (503, "recording_unreadable"), (label, r.text)
+        assert video[2 * CHUNK + 7:2 * CHUNK + 99] not in r.content and video[CHUNK + 7:CHUNK + 99] not in r.content
+    sealed.write_bytes(good[:head + 3 * frame])  # the final chunk cut off: not the size the archive recorded
+    r = renv.client.get(url, headers={"Range": f"bytes={CHUNK}-{CHUNK + 9}"})
+    assert (r.status_code, r.json()["error"]) == (503, "recording_unreadable"), r.text

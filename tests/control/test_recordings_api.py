@@ -123,11 +123,11 @@ def test_retention_deletes_what_expired_except_what_a_hold_keeps(renv: Env) -> N
     renv.client.post("/v1/tenants/acme/recording-holds", json={"scope": "meeting", "target": "inquiry",
                                                                "reason": "litigation"}, headers=renv.admin())
     r = renv.client.post("/v1/tenants/acme/recording-retention/apply", json={}, headers=renv.admin())
-    assert r.json() == {"deleted": [], "kept_by_hold": []}  # nothing has expired yet
+    assert r.json() == {"deleted": [], "kept_by_hold": [], "kept_no_store": []}  # nothing has expired yet
     assert renv.control.recordings is not None
     renv.control.recordings.archive.clock = lambda: time.time() + 8 * 86400
     r = renv.client.post("/v1/tenants/acme/recording-retention/apply", json={}, headers=renv.admin())
-    assert r.json() == {"deleted": [old.id], "kept_by_hold": [held.id]}
+    assert r.json() == {"deleted": [old.id], "kept_by_hold": [held.id], "kept_no_store": []}
     assert [x["id"] for x in renv.client.get("/v1/tenants/acme/recordings",
                                              headers=renv.admin()).json()["recordings"]] == [held.id]
 
@@ -230,7 +230,7 @@ def test_a_subjects_erasure_is_refused_whole_under_a_hold_then_done_and_audited(
     assert not [p for rec in (both, alone) for p in _volume_files(renv, rec.id) if p.name == "p-bob-audio.webm"]
     # their chat lines are gone too; Alice's stay
     assert renv.control.recordings is not None
-    vault = renv.control.recordings.archive.vault
+    vault = renv.control.recordings.archive.vaults.of("eu-1")
     chat = vault.read("acme", f"{both.id}/chat.jsonl").decode()
     assert "p-bob" not in chat and "p-alice" in chat
     # audited as the CLI audits it, with the admin key as the actor

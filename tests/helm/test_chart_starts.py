@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -71,13 +72,20 @@ class Pod:
                 return str(local) + container_path[len(mount):]
         return container_path
 
+    def paths(self, value: str) -> str:
+        """A path, or a list `name=/path,name=/path` (CASTELLAN_RECORDING_REGION_VOLUMES), with every path local."""
+        items = value.split(",")
+        if all(re.match(r"^[a-z0-9._-]+=/", x) for x in items):
+            return ",".join(f"{n}={self.path(v)}" for n, _, v in (x.partition("=") for x in items))
+        return self.path(value)
+
     def env(self, overrides: dict[str, str], secret_refs: dict[str, str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for name, e in env_of(self.container).items():
             if name in overrides:
                 out[name] = overrides[name]
             elif "value" in e:
-                out[name] = self.path(e["value"])
+                out[name] = self.paths(e["value"])
             elif "secretKeyRef" in e.get("valueFrom", {}):
                 out[name] = secret_refs[name]
             else:

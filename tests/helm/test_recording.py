@@ -167,8 +167,21 @@ def test_control_plane_gets_the_recording_volume_and_keys_from_secrets() -> None
     docs = render(RECORDING)
     pod = pod_of(docs, "castellan-control-plane")
     env = env_of(pod["containers"][0])
-    _, volume = mounted_file(pod, env["CASTELLAN_RECORDING_VOLUME"]["value"] + "/acme/dek.json")
-    assert volume["persistentVolumeClaim"]["claimName"] == "castellan-recordings"
+    assert "CASTELLAN_RECORDING_VOLUME" not in env  # one volume per region instead
+    # each region's recordings on the claim its pool seals onto: us-1's own claim, the shared one for eu-1 (its
+    # pool has none of its own) and eu-2 (no pool)
+    volumes = dict(x.split("=") for x in env["CASTELLAN_RECORDING_REGION_VOLUMES"]["value"].split(","))
+    assert sorted(volumes) == ["eu-1", "eu-2", "us-1"]
+    claims = {}
+    for region, path in volumes.items():
+        mount, volume = mounted_file(pod, path + "/acme/dek.json")
+        assert mount["mountPath"] == path and not mount.get("readOnly"), "deletions and erasure write there"
+        claims[region] = volume["persistentVolumeClaim"]["claimName"]
+    assert claims == {"eu-1": "castellan-recordings", "eu-2": "castellan-recordings", "us-1": "recordings-us-1"}
+    for region in ("eu-1", "us-1"):  # the very claim that region's pool seals onto
+        pool = pod_of(docs, f"castellan-recorder-{region}")
+        _, vol = mounted_file(pool, env_of(pool["containers"][0])["CASTELLAN_RECORDING_VOLUME"]["value"] + "/x/y")
+        assert vol["persistentVolumeClaim"]["claimName"] == claims[region], region
     assert secret_file(pod, env["CASTELLAN_RECORDING_TENANT_KEYS"]["value"]) == "castellan-recording-tenant-keys"
     assert secret_file(pod, env["CASTELLAN_RECORDING_SIGNING_KEY"]["value"]) == "castellan-recording-signing-key"
     pvc = named(docs, "PersistentVolumeClaim", "castellan-recordings")
@@ -256,7 +269,7 @@ def _with(change: dict[str, Any] | None = None, pool: dict[str, Any] | None = No
     (_with(pool={"replicas": -1}), r"recording/pools/0/replicas"),
     (_with({"recording.tenantKeys": {"existingSecret": ""}}), r"recording.tenantKeys.existingSecret"),
     (_with(pool={"linkSecrets": {"existingSecret": ""}}), r"pools\[eu-1\].linkSecrets.existingSecret"),
-    (_with({"recording.pool": {"clientUrl": ""}}), r"pools\[eu-1\].clientUrl: .*development build"),
+    (_with({"recording.pool": {"clientUrl": ""}}), r"pools\[eu-1\].clientUrl: .*production client"),
     (_with({"controlPlane.database": {"url": ""}, "controlPlane.replicas": 1}), r"must be PostgreSQL"),
     (_with({"recording.volume": {"accessModes": ["ReadWriteOnce"]}}), r"must be ReadWriteMany"),
 ])

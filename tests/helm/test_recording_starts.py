@@ -13,8 +13,10 @@ them. Deviations from a pod as in test_chart_starts.py (loopback addresses, free
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,14 @@ import redis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from recording.archive import Archive
+from recording.store import LocalVolumeStore, TenantVault
+from residency.db import Database
 from tests.cluster import cluster as cl
 from tests.control.recording_env import TENANT_KEYS
 from tests.helm.test_chart import env_of, named, render
 from tests.helm.test_chart_starts import HOST, Pod, _root_mounts
+from tests.recording.archive_world import recorded
 from tests.support.ports import free_port
 from tests.support.processes import Proc
 
@@ -56,13 +62,16 @@ def test_the_control_plane_enrolls_the_generated_pool_key_and_the_pool_announces
                       "tenantKeys": {"existingSecret": "castellan-recording-tenant-keys"},
                       "signingKey": {"existingSecret": "castellan-recording-signing-key"},
                       "pool": {"clientUrl": "http://127.0.0.1:9/"},
-                      "pools": [{"region": "eu-1", "linkSecrets": {"existingSecret": "castellan-link-secrets-eu-1"}}]},
+                      "pools": [{"region": "eu-1", "linkSecrets": {"existingSecret": "castellan-link-secrets-eu-1"}},
+                                {"region": "us-1", "replicas": 0, "existingClaim": "recordings-us-1",
+                                 "linkSecrets": {"existingSecret": "castellan-link-secrets-us-1"}}]},
     }
     tenant_keys = {t: {"id": i, "key": base64.b64encode(k).decode()} for t, (i, k) in TENANT_KEYS.items()}
     docs = render(values) + [
         _secret("castellan-recording-tenant-keys", {"tenant-keys.json": json.dumps(tenant_keys).encode()}),
         _secret("castellan-recording-signing-key", {"recording-signing-key.pem": _ed25519_pem()}),
         _secret("castellan-link-secrets-eu-1", {"link-secrets.json": b"{}"}),
+        _secret("castellan-link-secrets-us-1", {"link-secrets.json": b"{}"}),
     ]
     generated = base64.b64decode(named(docs, "Secret", "castellan-recorder-eu-1")["data"]["pool-key"]).decode()
     procs = cl.Processes()
@@ -86,13 +95,35 @@ def test_the_control_plane_enrolls_the_generated_pool_key_and_the_pool_announces
 
         operator = (Path(cp_env["CASTELLAN_DB"]).parent / "operator.key").read_text().strip()
         op = {"Authorization": f"Bearer {operator}"}
-        (key,) = httpx.get(f"{cp_url}/v1/recorder-pool-keys", headers=op).json()["keys"]
-        assert key["region"] == "eu-1" and generated.startswith(f"crk_{key['key_id']}.") and not key["revoked"]
+        keys = httpx.get(f"{cp_url}/v1/recorder-pool-keys", headers=op).json()["keys"]
+        assert sorted(k["region"] for k in keys) == ["eu-1", "us-1"]  # us-1's pool (no pods yet) has its key too
+        (key,) = [k for k in keys if k["region"] == "eu-1"]
+        assert generated.startswith(f"crk_{key['key_id']}.") and not key["revoked"]
         # the recording API is configured (the volume and the tenant keys from their mounts)
         assert httpx.post(f"{cp_url}/v1/tenants", json={"tenant": "acme", "name": "ACME", "jurisdiction": "EU"},
                           headers=op).status_code == 201
         r = httpx.get(f"{cp_url}/v1/tenants/acme/recordings", headers=op)
         assert r.status_code == 200 and r.json()["recordings"] == [], r.text
+        # one volume per region: us-1's pool seals onto its own claim, which the control plane mounts and reads
+        # that region's recordings on; a region the chart does not have is refused, not looked for elsewhere
+        volumes = dict(x.split("=") for x in cp_env["CASTELLAN_RECORDING_REGION_VOLUMES"].split(","))
+        assert volumes["us-1"] == cp_pod.path("/var/lib/castellan/recordings-us-1") != volumes["eu-1"]
+        db = Database(pg_url)
+        try:
+            us = recorded(Archive(db, TenantVault(LocalVolumeStore(volumes["us-1"]), TENANT_KEYS)), tmp_path,
+                          "board", {"p-alice": "Alice"}, region="us-1")
+            stray = recorded(Archive(db, TenantVault(LocalVolumeStore(volumes["eu-1"]), TENANT_KEYS)), tmp_path,
+                             "stray", {"p-bob": "Bob"}, region="ap-1")
+        finally:
+            db.close()
+        r = httpx.get(f"{cp_url}/v1/tenants/acme/recordings/{us.id}/export", headers=op)
+        assert r.status_code == 200, r.text
+        with tarfile.open(fileobj=io.BytesIO(r.content)) as t:
+            member = t.extractfile(f"{us.id}/p-alice-audio.webm")
+            assert member is not None
+            assert member.read() == (tmp_path / us.id / "p-alice-audio.webm").read_bytes()
+        r = httpx.get(f"{cp_url}/v1/tenants/acme/recordings/{stray.id}/export", headers=op)
+        assert (r.status_code, r.json()["error"]) == (503, "no_store_for_region"), r.text
 
         pool_pod = Pod(docs, named(docs, "Deployment", "castellan-recorder-eu-1"), tmp_path / "pool")
         pool_id = "castellan-recorder-eu-1-6c9d4f7b8-x2k9q"

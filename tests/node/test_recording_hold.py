@@ -224,3 +224,51 @@ def test_in_an_e2ee_room_the_recorder_counts_once_it_is_a_member_of_the_group():
     assert out["present_not_member"]["held"] is True and out["present_not_member"]["recorders"] == []
     assert out["frames_before_commit"] == 0
     assert out["released"] and out["decoded"]
+
+
+def test_a_recorder_credential_cannot_be_used_as_a_persons_it_publishes_and_says_nothing():
+    """A recorder credential that leaked (or a pool page told to) offers a camera and a microphone, as a person
+    would, and chats: the node answers its sending m-lines inactive, publishes no track of it, forwards none of
+    its media and refuses its chat; an ordinary participant's camera and chat in the same room reach the viewer,
+    so the silence means something."""
+    async def run() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with running_node() as rn:
+            viewer = Bot(rn.ws_url, credential(rn, name="Bob", policy="allowed"), "Bob")
+            await viewer.connect()
+            recorder = Bot(rn.ws_url, credential(rn, name="ACME archive", policy="allowed", role="recorder"), "rec")
+            joined = await recorder.connect()
+            out["joined_says_recorder"] = joined.get("recorder")
+            out["viewer_joined_says"] = viewer.joined.get("recorder")
+            await recorder.publish(video=str(media.video_file("vp8", seconds=SECONDS)),
+                                   audio=str(media.audio_file(seconds=SECONDS)))
+            answer = next(m for m in reversed(recorder.messages) if m.get("type") == "answer")
+            out["publications"] = answer["publications"]
+            out["inactive"] = answer["sdp"].count("a=inactive")
+            honest = Bot(rn.ws_url, credential(rn, name="Alice", policy="allowed"), "Alice")
+            await honest.connect()
+            await honest.publish(video=str(media.video_file("vp8", seconds=SECONDS)))
+            out["honest_decoded"] = await wait_for(lambda: frames(viewer) > 30, 30)
+            await asyncio.sleep(QUIET)
+            out["owners"] = sorted({t["participant"] for t in viewer.tracks.values()})
+            out["recorder_id"], out["honest_id"] = joined["participant"], honest.joined["participant"]
+            out["room_tracks_of_recorder"] = [t.id for t in rn.node.by_id[joined["participant"]].published.values()]
+            # nor does it speak in the meeting's name: its chat is refused, and reaches nobody
+            await recorder.send({"type": "chat", "data": "sealed-looking blob"})
+            await wait_for(lambda: any(e.get("code") == "forbidden" for e in recorder.errors), 10)
+            out["chat_refused"] = [e["code"] for e in recorder.errors]
+            await honest.send({"type": "chat", "data": "from Alice"})
+            await wait_for(lambda: any(m.get("type") == "chat" for m in viewer.messages), 10)
+            out["viewer_chat_from"] = [m["from"] for m in viewer.messages if m.get("type") == "chat"]
+            for b in (viewer, recorder, honest):
+                await b.close()
+        return out
+
+    out = asyncio.run(run())
+    assert out["joined_says_recorder"] is True and out["viewer_joined_says"] is False, out
+    assert out["publications"] == {} and out["inactive"] == 2, out
+    assert out["room_tracks_of_recorder"] == []
+    assert out["chat_refused"] == ["forbidden"], out
+    assert out["viewer_chat_from"] == [out["honest_id"]], out  # Alice's arrived, the recorder's never did
+    assert out["honest_decoded"], "the honest publisher's camera never reached the viewer"
+    assert out["owners"] == [out["honest_id"]], out  # the viewer was offered Alice's track only

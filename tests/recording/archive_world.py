@@ -20,12 +20,12 @@ def make_archive(tmp: Path, clock: FakeClock) -> Archive:
 
 
 def recorded(archive: Archive, tmp: Path, meeting: str, participants: dict[str, str], link: str | None = "link-1",
-             tenant: str = "acme") -> Recording:
-    """A finished recording with one audio file per participant, a chat and a timeline."""
+             tenant: str = "acme", region: str = "eu-1") -> Recording:
+    """A finished recording with one audio file per participant, a chat and a timeline, made by `region`'s pool."""
     if archive.policy(tenant, link) is RecordingPolicy.OFF:
         archive.set_policy(tenant, RecordingPolicy.ALLOWED, "admin:alice")
     rec = archive.begin(tenant, meeting, link, {"participant": "rec-1", "name": "ACME archive", "recorder": "r-eu"},
-                        "eu-1", "recorder:r-eu")
+                        region, "recorder:r-eu")
     work = tmp / rec.id
     work.mkdir()
     chat, tl = [], []

@@ -4,8 +4,9 @@ A real control plane (SQLite, the recording archive on a volume with the tenant 
 with its agent — heartbeats and the rooms it wants recorded go to the registry the control plane reads, as
 `castellan dev` runs them (one process, the in-memory registry). Regions eu-1 and us-1; tenant ACME (EU: us-1 is
 not allowed), recording `allowed`, one link tightened to `required`; a recorder pool key for each region. Writes
-what it made to `config["out"]` once both servers listen. The client is served as a development build (the
-recorder page's `?recorder=`)."""
+what it made to `config["out"]` once both servers listen. The client is served as in production (no development
+build): people join from the links' pages, and the pool's recorder page enters recorder mode only through the job
+its own browser hands it (recording/pool/launcher.py)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ async def run(cfg: dict[str, Any]) -> None:
     keys = work / "tenant-keys.json"
     keys.write_text(json.dumps({"acme": {"id": "acme-2026", "key": base64.b64encode(secrets.token_bytes(32)).decode()}}))
     control_url = f"http://127.0.0.1:{cfg['web_port']}"
-    config = ControlConfig(db=work / "control.db", public_url=control_url, dev_client=True,
+    config = ControlConfig(db=work / "control.db", public_url=control_url, dev_client=False,
                            password_cost=Argon2Cost(time_cost=1, memory_kib=64, parallelism=1),
                            recording_volume=work / "volume", recording_tenant_keys=keys)
     registry = MemoryRegistry()

@@ -97,3 +97,131 @@ def test_tenant_keys_are_parsed_strictly() -> None:
     for bad in ["", "abc", base64.b64encode(os.urandom(16)).decode()]:
         with pytest.raises(EnvelopeError, match="32 bytes"):
             parse_tenant_key(bad)
+
+
+# -- ranged reads (a player seeking): only the chunks a range touches are opened, and each still authenticates ----
+FRAME = 4 + envelope.CHUNK + 16  # one full chunk on the volume
+
+
+class CountingStore(LocalVolumeStore):
+    """The real local volume, counting what ranged reads take from it."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.read_bytes = 0
+
+    def read_at(self, key: str, offset: int, length: int) -> bytes:
+        out = super().read_at(key, offset, length)
+        self.read_bytes += len(out)
+        return out
+
+
+def _ranged(tmp: Path, size: int, name: str = "rec-1/cam.webm") -> tuple[TenantVault, CountingStore, bytes, Path]:
+    store = CountingStore(tmp)
+    v = TenantVault(store, {"acme": ("acme-2026", KEK_A)})
+    data = os.urandom(size)
+    v.put("acme", name, [data])
+    return v, store, data, tmp / "acme" / name
+
+
+def _range(v: TenantVault, name: str, size: int, first: int, last: int) -> bytes:
+    return b"".join(v.get_range("acme", name, size, first, last))
+
+
+def test_a_range_reads_only_the_chunks_it_touches_and_matches_the_plaintext(tmp_path: Path) -> None:
+    C = envelope.CHUNK
+    size = 7 * C + 777
+    v, store, data, sealed = _ranged(tmp_path, size)
+    assert sealed.stat().st_size == envelope.sealed_size(size)
+    for first, last in ((0, 0), (0, C - 1), (C - 1, C), (3 * C + 5, 5 * C + 9), (7 * C, size - 1),
+                        (size - 1, size - 1), (size - (1 << 20), size - 1), (0, size - 1)):
+        store.read_bytes = 0
+        assert _range(v, "rec-1/cam.webm", size, first, last) == data[first:last + 1], (first, last)
+        touched = last // C - first // C + 1
+        assert store.read_bytes <= envelope.HEADER + touched * FRAME, (first, last, store.read_bytes)
+    # the last byte of a 7-MiB object: the header and the final chunk, nothing before it
+    store.read_bytes = 0
+    _range(v, "rec-1/cam.webm", size, size - 1, size - 1)
+    assert store.read_bytes == envelope.HEADER + 4 + 777 + 16
+    # edge sizes: empty, exactly one chunk, one byte more
+    for n in (0, 1, C, C + 1, 2 * C):
+        v2, _, d2, _ = _ranged(tmp_path / f"n{n}", n, "rec-2/a.webm")
+        assert _range(v2, "rec-2/a.webm", n, 0, n - 1) == d2
+        if n:
+            assert _range(v2, "rec-2/a.webm", n, n - 1, n - 1) == d2[-1:]
+    with pytest.raises(ValueError, match="outside"):
+        _range(v, "rec-1/cam.webm", size, size, size)
+
+
+@pytest.mark.parametrize("attack", ["reorder", "duplicate", "from_another_recording", "whole_object_swapped",
+                                    "truncate", "truncate_and_claim_the_shorter_size", "append", "flip"])
+def test_a_ranged_read_of_a_tampered_object_fails_to_authenticate(tmp_path: Path, attack: str) -> None:
+    """Someone with write access to the volume rearranges chunks so that the range a player asks for holds other
+    (authentic) ciphertext: every arrangement fails, none yields a byte of the wrong chunk."""
+    C = envelope.CHUNK
+    size = 4 * C + 100
+    v, _, data, sealed = _ranged(tmp_path, size, "rec-1/cam.webm")
+    other = TenantVault(LocalVolumeStore(tmp_path), {"acme": ("acme-2026", KEK_A)})
+    other.put("acme", "rec-2/cam.webm", [os.urandom(size)])  # the same tenant's key, the same layout
+    raw = bytearray(sealed.read_bytes())
+    theirs = (tmp_path / "acme" / "rec-2" / "cam.webm").read_bytes()
+
+    def frame(buf: bytes | bytearray, i: int) -> bytes:
+        return bytes(buf[envelope.HEADER + i * FRAME:envelope.HEADER + (i + 1) * FRAME])
+
+    def put_frame(i: int, f: bytes) -> None:
+        raw[envelope.HEADER + i * FRAME:envelope.HEADER + (i + 1) * FRAME] = f
+
+    claimed, first, last = size, C + 10, 2 * C + 10  # chunks 1 and 2
+    if attack == "reorder":
+        f1, f2 = frame(raw, 1), frame(raw, 2)
+        put_frame(1, f2)
+        put_frame(2, f1)
+    elif attack == "duplicate":
+        put_frame(2, frame(raw, 1))
+    elif attack == "from_another_recording":
+        put_frame(1, frame(theirs, 1))
+    elif attack == "whole_object_swapped":
+        raw[:] = theirs
+    elif attack == "truncate":  # the final chunk dropped: the archive's record still says `size`
+        del raw[envelope.HEADER + 4 * FRAME:]
+        first, last = 3 * C, 3 * C + 5
+    elif attack == "truncate_and_claim_the_shorter_size":  # even a record that agreed: chunk 3 is not final
+        del raw[envelope.HEADER + 4 * FRAME:]
+        claimed, first, last = 4 * C, 3 * C, 4 * C - 1
+    elif attack == "append":
+        raw += b"\0" * 64
+    else:
+        raw[envelope.HEADER + 2 * FRAME + 100] ^= 1
+    sealed.write_bytes(bytes(raw))
+    got = []
+    with pytest.raises(EnvelopeError):
+        for piece in v.get_range("acme", "rec-1/cam.webm", claimed, first, last):
+            got.append(piece)
+    # at most the untouched chunk before the altered one came out, and only its own true bytes
+    assert b"".join(got) == data[first:first + len(b"".join(got))]
+    assert len(b"".join(got)) <= C
+
+
+def test_two_writers_creating_a_tenants_first_data_key_on_one_volume_agree_on_one(tmp_path: Path) -> None:
+    """Two pools on a shared volume seal a new tenant's first objects at once: both must end up under the one
+    data key that is stored, or the loser's objects would never open again."""
+    import threading
+
+    for round_ in range(8):
+        root = tmp_path / f"v{round_}"
+        vaults = [_vault(root) for _ in range(4)]
+        start = threading.Barrier(len(vaults))
+
+        def seal(i: int, v: TenantVault, start: threading.Barrier) -> None:
+            start.wait()
+            v.put("acme", f"rec-{i}/a.webm", [f"media {i}".encode()])
+
+        threads = [threading.Thread(target=seal, args=(i, v, start)) for i, v in enumerate(vaults)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        fresh = _vault(root)  # what anyone reads later: the stored key
+        assert [fresh.read("acme", f"rec-{i}/a.webm") for i in range(4)] == [f"media {i}".encode() for i in range(4)]
+        assert [p.name for p in (root / "acme").iterdir() if p.name.startswith(".")] == []  # no temporary left

@@ -35,8 +35,8 @@ def renv(tmp_path: Path) -> Iterator[Env]:
     e.control.close()
 
 
-def _no_browser(url: str) -> RecorderPage:
-    raise AssertionError(f"no recorder page may be opened here: {url}")
+def _no_browser(url: str, job: dict[str, str]) -> RecorderPage:
+    raise AssertionError(f"no recorder page may be opened here: {url} {sorted(job)}")
 
 
 def _pool(env: Env, tmp: Path, intake: Intake, secrets: dict[str, str]) -> RecorderPool:

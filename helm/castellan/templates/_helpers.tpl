@@ -372,6 +372,42 @@ http {
 {{- include "castellan.merge" (dict "dst" .out "src" (omit .pool "region")) -}}
 {{- end -}}
 
+{{/* Region -> its recorder pool's own claim (recording.pools[].existingClaim, after the defaults), as JSON. */}}
+{{- define "castellan.recording.ownClaims" -}}
+{{- $out := dict -}}
+{{- if .Values.recording.enabled -}}
+{{- range $pool := .Values.recording.pools -}}
+{{- $p := dict -}}
+{{- include "castellan.recorderPool.merge" (dict "root" $ "pool" $pool "out" $p) -}}
+{{- if $p.existingClaim }}{{ $_ := set $out $pool.region $p.existingClaim }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* Where the control plane mounts a region's own recording claim. */}}
+{{- define "castellan.recording.regionMount" -}}
+{{- printf "%s-%s" .root.Values.recording.volume.mountPath .region -}}
+{{- end -}}
+
+{{/*
+The control plane's CASTELLAN_RECORDING_REGION_VOLUMES: every chart region -> the volume its recorder pool seals
+onto (its own claim's mount, else the shared recording volume). A region not listed has no volume: its recordings
+are refused, never read from another region's volume.
+*/}}
+{{- define "castellan.recording.regionVolumes" -}}
+{{- $own := include "castellan.recording.ownClaims" . | fromJson -}}
+{{- $out := list -}}
+{{- range .Values.regions -}}
+{{- if hasKey $own .name -}}
+{{- $out = append $out (printf "%s=%s" .name (include "castellan.recording.regionMount" (dict "root" $ "region" .name))) -}}
+{{- else -}}
+{{- $out = append $out (printf "%s=%s" .name $.Values.recording.volume.mountPath) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $out -}}
+{{- end -}}
+
 {{- define "castellan.recording.claimName" -}}
 {{- default (printf "%s-recordings" (include "castellan.fullname" .)) .Values.recording.volume.existingClaim -}}
 {{- end -}}
@@ -411,7 +447,7 @@ ReadWriteOnce volume with the control plane.
 {{- fail (printf "recording.pools[%s].linkSecrets.existingSecret: the pool reads the link secrets of the meetings it may record from a Secret you manage (JSON {link: secret}); the control plane never has them" $pool.region) -}}
 {{- end -}}
 {{- if not $p.clientUrl -}}
-{{- fail (printf "recording.pools[%s].clientUrl: the pool opens the recorder page there; recorder mode is a development-build flag for now, so it must serve a development build of the client (docs/recording.md)" $pool.region) -}}
+{{- fail (printf "recording.pools[%s].clientUrl: the pool opens the recorder page there: the deployment's public URL, whose production client the pool's browser hands its job (docs/recording.md)" $pool.region) -}}
 {{- end -}}
 {{- if not $p.existingClaim -}}{{- $shared = true -}}{{- end -}}
 {{- end -}}

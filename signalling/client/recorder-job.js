@@ -1,0 +1,59 @@
+// The recorder's job on a production page (issue 15, docs/recording.md "The recorder page in production"): what the
+// recorder pool hands the page it opened — never through a URL. The pool's own Chromium defines
+// `window.castellanRecorderJob` before any of the page's scripts run (a Playwright init script,
+// recording/pool/launcher.py); a link cannot, and no script of the page's origin but ours runs (CSP script-src
+// 'self'). The job is refused here unless its join credential says role `recorder` — so a participant's
+// credential never turns a page into a recorder — and recorder.js switches the tap on only once the node, which
+// verified that credential's signature, says `joined.recorder`.
+//
+// Pure (no DOM): tests/client/recorder-job.test.mjs.
+
+const LOOPBACK = ["127.0.0.1", "[::1]", "localhost"];
+const MAX_FIELD = 8192;
+
+/** The claims of a join token (a JWS: header.payload.signature), NOT verified: the node verifies the signature;
+ *  the page only refuses early what the node would not treat as a recorder. null when it is not a JWS. */
+export function tokenClaims(token) {
+  if (typeof token !== "string" || token.length > MAX_FIELD) return null;
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_-]+$/.test(p))) return null;
+  try {
+    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+    const claims = JSON.parse(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4)));
+    return claims && typeof claims === "object" && !Array.isArray(claims) ? claims : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function url(value, protocols) {
+  if (typeof value !== "string" || value.length > MAX_FIELD) return null;
+  try {
+    const u = new URL(value);
+    return protocols.includes(u.protocol) ? u : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+/** `raw` (whatever `window.castellanRecorderJob` holds; undefined on every page the pool did not open) ->
+ *  `{job: null, error: null}` (no job: an ordinary page), `{job, error: null}` or `{job: null, error}` (a job that
+ *  must not run: the page says why and joins nothing). job = {ws, token, sink, name, secret, participant}. */
+export function readRecorderJob(raw) {
+  if (raw === undefined || raw === null) return { job: null, error: null };
+  const refuse = (why) => ({ job: null, error: `recorder job refused: ${why}` });
+  if (typeof raw !== "object" || Array.isArray(raw)) return refuse("not an object");
+  const ws = url(raw.ws_url, ["ws:", "wss:"]);
+  if (!ws) return refuse("ws_url is not a ws(s) URL");
+  const sink = url(raw.sink, ["ws:"]);
+  if (!sink || !LOOPBACK.includes(sink.hostname)) return refuse("the sink must be a ws:// URL on loopback");
+  const claims = tokenClaims(raw.token);
+  if (!claims) return refuse("the credential is not a join token");
+  if (claims.role !== "recorder") return refuse(`the credential's role is ${JSON.stringify(claims.role ?? "participant")}, not "recorder"`);
+  if (typeof raw.secret !== "string" || !/^[A-Za-z0-9_-]{22,256}$/.test(raw.secret)) return refuse("no link secret");
+  const name = typeof raw.name === "string" && raw.name.trim() ? raw.name.trim().slice(0, 100) : "archive";
+  return {
+    job: { ws: ws.href, token: raw.token, sink: sink.href, name, secret: raw.secret, participant: String(claims.sub || "") },
+    error: null,
+  };
+}
