@@ -182,6 +182,17 @@ def build() -> dict:
                         [("60 * sum by (reason) (rate(castellan_placement_refusals_total[$__rate_interval]))", "{{reason}}")],
                         12, y, description="Fail-closed refusals: no allowed region, no usable node, ..."))
     y += 8
+    panels.append(panel(next(pid), "Join region hints / min by source",
+                        [("60 * sum by (source) (rate(castellan_join_region_hints_total[$__rate_interval]))",
+                          "{{source}}")],
+                        0, y, description="Where a joiner's region came from: ingress (a trusted proxy's region "
+                                          "header), client (the join's region_hint), none (docs/deploy.md)"))
+    panels.append(panel(next(pid), "Region headers ignored / min by reason",
+                        [("60 * sum by (reason) (rate(castellan_region_headers_ignored_total[$__rate_interval]))",
+                          "{{reason}}")],
+                        12, y, description="untrusted: not from a trusted proxy (a client writing it, or an "
+                                           "ingress outside trustedProxies); malformed: several values or junk"))
+    y += 8
     panels.append(panel(next(pid), "Joins / min",
                         [("60 * sum(rate(castellan_joins_total[$__rate_interval]))", "joins")], 0, y, w=8))
     panels.append(panel(next(pid), "Token failures / min by reason",
