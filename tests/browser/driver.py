@@ -1232,6 +1232,7 @@ def main() -> int:
         from tests.browser.meeting_media_scenarios import SCENARIOS as MEETING_MEDIA
         from tests.browser.meeting_scenarios import SCENARIOS as MEETING
         from tests.browser.mls_scenarios import SCENARIOS as MLS
+        from tests.browser.pool_failover_scenarios import SCENARIOS as POOL_FAILOVER
         from tests.browser.pool_scenarios import SCENARIOS as POOL
         from tests.browser.recording_scenarios import SCENARIOS as RECORDING
 
@@ -1240,6 +1241,7 @@ def main() -> int:
         SCENARIOS.update(MEETING_MEDIA)
         SCENARIOS.update(RECORDING)
         SCENARIOS.update(POOL)
+        SCENARIOS.update(POOL_FAILOVER)
     try:
         with sync_playwright() as pw:
             SCENARIOS[scenario](pw, cfg, result)

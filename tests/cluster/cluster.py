@@ -282,11 +282,13 @@ def topology(spokes: Sequence[str], hub: str = "cp") -> Iterator[Topology]:
 
 
 class Capture:
-    """tcpdump on one interface inside a namespace, written to a pcap; counted afterwards with BPF filters."""
+    """tcpdump on one interface inside a namespace, written to a pcap; counted afterwards with BPF filters.
+    `snaplen`: bytes kept of each packet (0: whole packets, to search their payloads)."""
 
-    def __init__(self, ns: str, iface: str, path: Path) -> None:
+    def __init__(self, ns: str, iface: str, path: Path, snaplen: int = 128) -> None:
         self.path = path
-        self.proc = Proc(f"tcpdump {ns}/{iface}", ["tcpdump", "-i", iface, "-nn", "-U", "-s", "128", "-w", str(path)],
+        self.proc = Proc(f"tcpdump {ns}/{iface}",
+                         ["tcpdump", "-i", iface, "-nn", "-U", "-s", str(snaplen), "-w", str(path)],
                          path.with_suffix(".log"), ns=ns)
 
     def started(self) -> bool:
