@@ -21,14 +21,16 @@ EU = frozenset({"eu-1", "eu-2"})
 
 
 async def relayed_nodes(stack: contextlib.AsyncExitStack, spec: tuple[tuple[str, str], ...],
-                        home: Callable[[str, str], str | None] | None = None) -> dict[str, RunningNode]:
-    """Starts a node per (node id, region) of `spec` on `stack`, allowed the EU regions; `home` is the registry's
-    placement of each (tenant, room), None: no placement (nobody dials a home)."""
+                        home: Callable[[str, str], str | None] | None = None,
+                        allowed: Callable[[str], frozenset[str]] = lambda tenant: EU) -> dict[str, RunningNode]:
+    """Starts a node per (node id, region) of `spec` on `stack`; `allowed` is each tenant's allowed regions (the
+    EU regions unless told), `home` the registry's placement of each (tenant, room), None: no placement (nobody
+    dials a home)."""
     believed = Believed()
     keys = {nid: Ed25519PrivateKey.generate() for nid, _ in spec}
     nodes: dict[str, RunningNode] = {}
     for nid, region in spec:
-        setup = RelaySetup(RelayEndpoint(nid, region, keys[nid]), lambda: believed, lambda tenant: EU, home=home)
+        setup = RelaySetup(RelayEndpoint(nid, region, keys[nid]), lambda: believed, allowed, home=home)
         nodes[nid] = await stack.enter_async_context(running_node(relay=setup, node_id=nid, region=region))
     now = time.time()
     for nid, rn in nodes.items():
