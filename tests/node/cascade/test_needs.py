@@ -226,7 +226,7 @@ async def _simulcast() -> None:
             assert await wait_for(lambda: bool(a.node.rooms.get(KEY)) and any(
                 t.simulcast and len(t.layers) == 3 for t in a.node.rooms[KEY].tracks()), 60), sender
             video = next(t for t in a.node.rooms[KEY].tracks() if t.simulcast)
-            announced = b.relays.links["eu-1-a"].receiving
+            announced = b.relays.links["eu-1-a"].meetings[KEY].receiving
             assert await wait_for(lambda: [w.layers for _, w in announced.values() if w.kind == "video"] == [
                 (0, 1, 2)], 10), announced  # announced with the 3 layers offered
             bob = Bot(b.ws_url, b.token(KEY[1], participant="bob", tenant=KEY[0], name="bob"), "bob")
