@@ -8,7 +8,8 @@ own meeting's.
 The attacker's view: eu-2-a itself (enrolled, of an allowed region, sealing with the link's genuine keys) names
 the other meeting in its messages — a `need` for Carol's track in "board", a track announced for a meeting the
 link does not carry, an MLS handshake in "board" in the name of Dave (announced in "audit"), a meeting whose
-tenant does not allow eu-2: each a counted refusal, nothing of it reaches anyone.
+tenant does not allow eu-2: each a counted refusal, nothing of it reaches anyone. An honest eu-2-a does not even
+offer that last meeting: it checks the tenant's regions itself.
 
 Dave leaves: "audit" is taken off the link (its `close` naming it), Bob's media goes on over the same link. A post
 the home refuses closes the link on eu-2-a, which sends its `close` (not waiting for a keepalive to be refused):
@@ -25,6 +26,7 @@ from loadtests import media
 from loadtests.bots.netbot import short_gop_video
 from loadtests.bots.peer import Bot
 from sfu.cascade.link import scoped
+from signalling.tokens.claims import JoinClaims
 from tests.harness import RunningNode, wait_for
 from tests.node.cascade.nodes import EU, relayed_nodes
 
@@ -120,6 +122,14 @@ async def _run() -> None:
             assert not a.node.rooms[BOARD].group.members & {"dave"}
             assert set(a.node.rooms[BOARD].participants) == {"alice", "bob"}
             assert a.relays.links["eu-2-a"] is link and a.relays.closed_by_peer["eu-2-a"] == 0
+            # an honest eu-2-a carrying a participant of that tenant's meeting (let in by a bug): it checks the
+            # tenant's regions itself before it adds the meeting, and sends nothing of it
+            refused = b.relays.refused["relay_region_not_allowed"]
+            b.node.join(JoinClaims(tenant=HOMEONLY[0], room=HOMEONLY[1], participant="eve", region="eu-2",
+                                   node="eu-2-a"))
+            assert await wait_for(lambda: b.relays.refused["relay_region_not_allowed"] > refused, 10), b.relays.refused
+            await asyncio.sleep(0.6)  # a pass of each side's cascade
+            assert HOMEONLY not in far.meetings and HOMEONLY not in link.meetings and HOMEONLY not in a.node.rooms
 
             # Dave leaves: "audit" comes off the link; Bob's media goes on over the same link
             await dave.send({"type": "leave"})
