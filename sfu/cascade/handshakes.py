@@ -2,8 +2,11 @@
 the only Delivery Service that orders its handshakes; every other node of the star carries its own participants'
 handshakes to the home and the home's answers back, on the relay link's second sealed lane
 (`RelayKeys.channel(LANE)`: the link's keys, its own nonces and sequence; docs/protocol.md "Node ↔ node relay").
+One link carries every meeting two nodes share: the lane (`Wire`) is the link's, each meeting on it is a `Lane`,
+every message but `alive` names its meeting, and the roles below are per meeting (a node may be one meeting's
+home and another's far node on the same link). A meeting's lane is used once both sides opened it on the link.
 
-- **Far node** (it dialled the home): a local participant's `mls_*` message, checked for shape, size and rate
+- **Far node** (any node of the meeting but its home): a local participant's `mls_*` message, checked for shape, size and rate
   where the participant is attached (sfu/app/signalling.py), goes to the home as `mls` {from, message}; while no
   link to the home is open (being dialled, or closed) it waits, bounded (`MAX_WAITING`: the oldest are dropped and
   counted). `mls_deliver` {message, to | exclude} from the home reaches this node's own participants only, and

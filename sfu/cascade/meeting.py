@@ -163,6 +163,9 @@ class Cascade:
         link = self.relays.links.get(peer)
         if link is None:
             return
+        if not link.meetings:  # (the other node took its last meeting off rather than closing the link)
+            self.relays.close(peer)
+            return
         outbox = self.relays.outbox.setdefault(peer, [])
         ending: list[Key] = []
         for key, m in list(link.meetings.items()):
