@@ -106,9 +106,11 @@ def build_node(
         tasks = []
         if isinstance(revocations, HttpRevocations):
             tasks.append(asyncio.create_task(_refresh_revocations(revocations)))
+        cascade = None
         if relays is not None and relay is not None and relay.home is not None:
             # cascading: dial the homes of rooms placed elsewhere, keep every link's copies in step
-            tasks.append(asyncio.create_task(Cascade(node, relays, relay.home, feedback, handshakes=handshakes).run()))
+            cascade = Cascade(node, relays, relay.home, feedback, handshakes=handshakes)
+            tasks.append(asyncio.create_task(cascade.run()))
         if handshakes is not None:
             tasks.append(asyncio.create_task(handshakes.run()))
         try:
@@ -116,6 +118,9 @@ def build_node(
         finally:
             for t in tasks:
                 t.cancel()
+            if cascade is not None:  # every link's `close`, so the other nodes close their sides at once
+                with contextlib.suppress(Exception):
+                    await cascade.stop()
             if agent is not None:
                 await agent.stop()
             await node.stop()
