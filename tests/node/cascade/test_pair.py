@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from loadtests import media
 from loadtests.bots.netbot import short_gop_video
 from loadtests.bots.peer import Bot
 from sfu.cascade.link import scoped
+from sfu.metrics import RelayCollector
 from signalling.tokens.claims import JoinClaims
 from tests.harness import RunningNode, wait_for
 from tests.node.cascade.nodes import EU, relayed_nodes
@@ -45,6 +48,20 @@ def allowed(tenant: str) -> frozenset[str]:
 
 def test_two_meetings_share_one_link_and_neither_reaches_the_other() -> None:
     asyncio.run(_run())
+
+
+def _relay_metrics(rn: RunningNode) -> dict[str, float]:
+    """The node's relay metrics as Prometheus renders them, by name and reason (node and region labels dropped)."""
+    assert rn.relays is not None
+    registry = CollectorRegistry()
+    registry.register(RelayCollector(rn.node, rn.relays))
+    out: dict[str, float] = {}
+    for line in generate_latest(registry).decode().splitlines():
+        if line.startswith("castellan_relay"):
+            name, value = line.rsplit(" ", 1)
+            reason = re.search(r'reason="([^"]+)"', name)
+            out[name.split("{")[0] + (f'{{reason="{reason.group(1)}"}}' if reason else "")] = float(value)
+    return out
 
 
 def _frames(bot: Bot) -> int:
@@ -114,6 +131,10 @@ async def _run() -> None:
                 "relay_need_unknown_track", 0) and a.relays.refused["relay_meeting_unknown"] > 0
                 and a.relays.refused["relay_region_not_allowed"] > 0 and a.handshakes is not None
                 and a.handshakes.counts["handshake_not_theirs"] > 0, 10), (dict(a.relays.refused), a.handshakes.counts)
+            # what an operator sees of it (the node's /metrics): one link, two meetings, the refusals by code
+            scraped = _relay_metrics(a)
+            assert scraped["castellan_relay_links"] == 1 and scraped["castellan_relay_meetings"] >= 2, scraped
+            assert scraped['castellan_relay_refusals_total{reason="relay_meeting_unknown"}'] >= 1, scraped
             # the home refused the meeting (and said `close`): it is off the link on both sides, nothing of it opened
             assert await wait_for(lambda: HOMEONLY not in far.meetings, 5), far.meetings
             assert HOMEONLY not in link.meetings and HOMEONLY not in a.node.rooms
