@@ -18,6 +18,7 @@ from recording.store import LocalVolumeStore, TenantVault
 from residency.db import Database
 
 from .intake import Intake
+from .job import SEGMENT_S
 from .launcher import CHROMIUM, RecorderPage
 from .pool import LinkSecrets, RecorderPool
 
@@ -62,6 +63,9 @@ def parser() -> argparse.ArgumentParser:
         help="the open part files, in the clear until sealed (mount memory here)")
     add("--chromium", default=CHROMIUM)
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between announcements (at most 2)")
+    ap.add_argument("--segment-seconds", type=float, default=SEGMENT_S,
+                    help="each track's file is closed and sealed into the vault this often (a killed pool loses "
+                         "at most this, plus a few seconds)")
     add("--log-level", default="info")
     return ap
 
@@ -71,6 +75,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if not 0.1 <= args.interval <= 2.0:
         ap.error("--interval must be between 0.1 and 2 seconds (the control plane forgets a pool after 6)")
+    if not 5 <= args.segment_seconds <= 3600:
+        ap.error("--segment-seconds must be between 5 and 3600")
     return args
 
 
@@ -91,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with sync_playwright() as pw:
             pool = RecorderPool(intake, archive, workroot, args.client_url, LinkSecrets(Path(args.link_secrets)),
-                                lambda url, job: RecorderPage(pw, url, job, args.chromium))
+                                lambda url, job: RecorderPage(pw, url, job, args.chromium),
+                                segment_s=args.segment_seconds)
             logging.getLogger("castellan.recorder.pool").info("recorder pool %s (capacity %d) announcing to %s",
                                                               args.pool_id, args.capacity, args.control_plane_url)
             pool.run(stopping, args.interval)
