@@ -96,6 +96,7 @@ class TrackWriter:
         self.finished: list[FinishedFile] = []  # files closed by a roll, for the caller to seal and take away
         self._roll: tuple[float, Path] | None = None
         self._file_frames = 0
+        self._idle: Path | None = None  # closed by `idle_roll`: the next file, opened by the next frame it may start
         self._file_first: float | None = None
         self._file_last: float | None = None
         self._base: int | None = None
@@ -118,8 +119,12 @@ class TrackWriter:
         self.stream.time_base = MS
 
     def roll(self, cutoff: float, path: Path) -> None:
-        """The first frame muxed that arrived at `cutoff` or later (video: the first such keyframe) starts `path`."""
-        self._roll = (cutoff, path)
+        """The first frame muxed that arrived at `cutoff` or later (video: the first such keyframe) starts `path`.
+        A silent track (`idle`) has nothing to roll: its next file is simply `path`."""
+        if self._idle is not None:
+            self._idle = path
+        else:
+            self._roll = (cutoff, path)
 
     @property
     def rolling(self) -> bool:
@@ -177,6 +182,13 @@ class TrackWriter:
             self.stats.out_of_order += 1  # a duplicate audio timestamp, or pushed out by the caps above
             return
         self._muxed = ext
+        if self._idle is not None:  # the track fell silent through a roll: its next file starts here
+            if self.kind == "video" and not keyframe:
+                self.stats.before_keyframe += 1
+                return
+            path, self._idle = self._idle, None
+            self._base, self._last_pts = ext, -1
+            self._open(path)
         if self.kind == "video" and self.stats.written == 0 and not keyframe:
             self.stats.before_keyframe += 1
             return
@@ -215,17 +227,47 @@ class TrackWriter:
         self.stats.last_ms = pts
 
     def _next_file(self, path: Path, ext: int) -> None:
+        self._close_file()
+        self._base, self._last_pts = ext, -1  # each file's timeline starts at 0
+        self._open(path)
+
+    @property
+    def idle(self) -> bool:
+        """Closed by `idle_roll`: no file open until the track's next frame (video: keyframe)."""
+        return self._idle is not None
+
+    @property
+    def waiting_keyframe(self) -> bool:
+        """A video track closed by `idle_roll` whose next file still waits for its first keyframe."""
+        return self._idle is not None and self.kind == "video"
+
+    @property
+    def open_file(self) -> bool:
+        """The current file holds frames (it is not a file already handed over in `finished`)."""
+        return self._idle is None and self._file_frames > 0
+
+    def idle_roll(self, now: float) -> None:
+        """A roll asked for while the track is silent (nothing held once what is due is muxed; a participant who
+        left, a camera turned off): its current file closes now rather than waiting for a frame that may never
+        come, and its next frame (video: keyframe) opens the next file."""
+        self._release_due(now)
+        if self._roll is None or self._held or not self._file_frames:
+            return
+        path = self._roll[1]
+        self._close_file()
+        self._idle = path
+
+    def _close_file(self) -> None:
         self.container.close()
         self.finished.append(FinishedFile(self.path, self._file_frames, self._file_first, self._file_last,
                                           tuple(self.stats.gaps)))
         self.stats.gaps.clear()
         self._roll = None
         self._file_frames, self._file_first, self._file_last = 0, None, None
-        self._base, self._last_pts = ext, -1  # each file's timeline starts at 0
-        self._open(path)
 
     def close(self) -> None:
         if not self.closed:
-            self.flush()
+            self.flush()  # may open the next file of a silent track (`idle_roll`)
             self.closed = True
-            self.container.close()
+            if self._idle is None:  # else its last file was closed and handed over already
+                self.container.close()

@@ -96,6 +96,7 @@ class Sink:
         self._cut: tuple[int, int] | None = None  # (segment being closed, its end ms) while tracks still roll
         self._rolling: set[tuple[str, str]] = set()
         self._closed: list[TrackFile] = []  # rolled files of the segment being closed
+        self._asked: dict[tuple[str, str], float] = {}  # when a silent video track's keyframe was last asked for
         if restarted:
             self.timeline.add("gap", self.now_ms(), {"reason": "recorder restarted"})
 
@@ -157,6 +158,14 @@ class Sink:
         taken = w_.write(msg[4 + n:], ts, key)
         if w_.finished:
             self._rolled((p, t), w_)
+        if self._cut is not None:  # a silent track must not hold the segment open
+            for k in list(self._rolling):
+                self.writers[k].idle_roll(self.reorder_clock())
+                if self.writers[k].finished:
+                    self._rolled(k, self.writers[k])
+        if w_.waiting_keyframe and self.on_keyframe is not None and self.reorder_clock() - self._asked.get((p, t), -1e9) >= 1:
+            self._asked[(p, t)] = self.reorder_clock()  # a silent camera back: its next file needs a keyframe
+            self.on_keyframe(p, t)
         if not taken:
             return False  # counted by the writer (out_of_order, invalid): stats() reports them as drops
         self.frames += 1
@@ -177,11 +186,10 @@ class Sink:
         self._cut = (self.segment, int(self.now_ms()))
         self._seg_start = now
         self.segment += 1
-        self._rolling = {key for key, w in self.writers.items() if not w.closed}
-        for (p, t) in self._rolling:
-            w = self.writers[(p, t)]
-            w.roll(now, self._file(p, t, w.codec))
-            if w.kind == "video" and self.on_keyframe is not None:
+        self._rolling = {key for key, w in self.writers.items() if not w.closed and not w.idle}
+        for (p, t), w in self.writers.items():
+            w.roll(now, self._file(p, t, w.codec))  # a silent track's next file, when it speaks again, is this one's
+            if (p, t) in self._rolling and w.kind == "video" and self.on_keyframe is not None:
                 self.on_keyframe(p, t)
         self._complete()
 
@@ -263,7 +271,7 @@ class Sink:
             if self.segment_s is not None:
                 number = self._cut[0] if self._cut is not None else self.segment
                 rest = self._closed + [TrackFile(w.path, p, t, w.kind, w.codec)
-                                       for (p, t), w in self.writers.items() if w.stats.written]
+                                       for (p, t), w in self.writers.items() if w.open_file]
                 end = self.last_frame_ms if self.last_frame_ms is not None else int(self.now_ms())
                 start = self._seg_from_ms if self._seg_from_ms is not None else end
                 self.ready.append(Segment(number, start, max(start, end), rest, self._slices(number)))

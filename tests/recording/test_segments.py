@@ -222,3 +222,40 @@ def test_a_hold_and_an_erasure_cover_every_segment(killed: Killed) -> None:
     verify(archive.export("acme", rec.id, killed.tmp / "pkg-erased", signer, "admin:alice"), [signer.public_key()])
     archive.delete("acme", rec.id, "admin:alice")
     assert not list((killed.tmp / "volume" / "acme" / rec.id).glob("*"))
+
+
+def test_a_silent_track_does_not_hold_its_segments_open(tmp_path: Path) -> None:
+    """A camera that goes off at 4 s (a participant who left, a muted sender) while the audio goes on: segments keep
+    completing — its file closes at the next cut instead of waiting for a frame that may never come — and when it
+    comes back at a keyframe (14 s) its next file is in the segment of that time and plays from there."""
+    from recording.sink import Sink
+    from tests.recording.segment_driver import frame_message
+
+    video, audio = sources(SECONDS)
+    now = [0]
+    sink = Sink(tmp_path / "work", clock_ms=lambda: now[0], reorder_clock=lambda: now[0] / 1000, segment_s=SEGMENT_S)
+    asked: list[tuple[str, str]] = []
+    sink.on_keyframe = lambda p, t: asked.append((p, t))
+    on = [i for i in range(len(video)) if i < 120 or i >= 420]  # off from 4 s to 14 s (420 is a keyframe)
+    events = sorted([(i * 1000 // 30, 0, i) for i in on] + [(j * 20, 1, j) for j in range(len(audio))])
+    ready = []
+    for t, which, i in events:
+        now[0] = t
+        if which == 0:
+            sink.frame(frame_message("p-ann", "v1", "video", "vp8", i * 3000, bool(video[i].is_keyframe),
+                                     bytes(video[i])))
+        else:
+            sink.frame(frame_message("p-ann", "a1", "audio", "opus", i * 960, True, bytes(audio[i])))
+        ready += sink.take_ready()
+    during = len(ready)
+    sink.close()
+    ready += sink.take_ready()
+    assert during >= 3, [(s.number, s.from_ms, s.to_ms) for s in ready]  # not stuck behind the silent camera
+    assert [s.number for s in ready] == list(range(1, len(ready) + 1))
+    numbers = []
+    for s in ready:
+        for f in s.files:
+            if f.kind == "video":
+                numbers += _numbers(f.path)
+    assert numbers == [*range(120), *range(420, len(video))]  # every frame sent, each file playing on its own
+    assert ("p-ann", "v1") in asked
