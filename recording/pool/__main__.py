@@ -35,6 +35,7 @@ ENV: dict[str, str] = {
     "--tenant-keys": "CASTELLAN_RECORDING_TENANT_KEYS",
     "--link-secrets": "CASTELLAN_RECORDER_LINK_SECRETS",
     "--workdir": "CASTELLAN_RECORDER_WORKDIR",
+    "--segment-seconds": "CASTELLAN_RECORDER_SEGMENT_SECONDS",
     "--chromium": "CASTELLAN_CHROMIUM",
     "--log-level": "CASTELLAN_LOG_LEVEL",
 }
@@ -63,9 +64,9 @@ def parser() -> argparse.ArgumentParser:
         help="the open part files, in the clear until sealed (mount memory here)")
     add("--chromium", default=CHROMIUM)
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between announcements (at most 2)")
-    ap.add_argument("--segment-seconds", type=float, default=SEGMENT_S,
-                    help="each track's file is closed and sealed into the vault this often (a killed pool loses "
-                         "at most this, plus a few seconds)")
+    add("--segment-seconds", default=str(SEGMENT_S), type=float,
+        help="each track's file is closed and sealed into the vault this often (a killed pool loses "
+             "at most this, plus a few seconds)")
     add("--log-level", default="info")
     return ap
 
