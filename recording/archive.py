@@ -85,7 +85,8 @@ class Recording:
     # replaced_by, region, cause}; to_ms None while it is open, replaced_by None when nothing continued it
     gaps: tuple[dict[str, Any], ...] = ()
     session: str = ""  # the node's recording-on it records; a replacement recorder continues the same one
-    # one per recorder that ran it: {part, recorder, participant, region, from_ms, to_ms, files, lost}
+    # one per recorder that ran it: {part, recorder, participant, region, from_ms, to_ms, files, lost, segments}
+    # (segments: [{segment, from_ms, to_ms, files}], sealed while it recorded; docs/recording.md "Segments")
     parts: tuple[dict[str, Any], ...] = ()
 
     def facts(self) -> RecordingFacts:
