@@ -1,6 +1,7 @@
 """One job's recording: the credential, the archive's record, the sink on loopback with its muxer, the recorder
-page; and at the end — dismissed, the meeting over, the page dead — the page told to close its files, the sink
-stopped and everything sealed into the tenant's vault (`seal_recording`), the clear working files gone.
+page; each complete segment sealed into the tenant's vault as it records (`seal_segments`, at every pool round); and
+at the end — dismissed, the meeting over, the page dead — the page told to close its files, the sink stopped and
+the rest sealed (`seal_recording`), the clear working files gone.
 
 Here the pool decides whether it starts a new Recording or continues one: a job of a recording-on `session` whose
 Recording is still open (its recorder died — a page, a pool — and recording stays on) is continued as a new part,
