@@ -85,7 +85,8 @@ class Recording:
     # replaced_by, region, cause}; to_ms None while it is open, replaced_by None when nothing continued it
     gaps: tuple[dict[str, Any], ...] = ()
     session: str = ""  # the node's recording-on it records; a replacement recorder continues the same one
-    # one per recorder that ran it: {part, recorder, participant, region, from_ms, to_ms, files, lost}
+    # one per recorder that ran it: {part, recorder, participant, region, from_ms, to_ms, files, lost, segments}
+    # (segments: [{segment, from_ms, to_ms, files}], sealed while it recorded; docs/recording.md "Segments")
     parts: tuple[dict[str, Any], ...] = ()
 
     def facts(self) -> RecordingFacts:
@@ -125,6 +126,20 @@ def part_prefix(part: int) -> str:
 
 def _closed_gaps(rec: Recording, at_ms: int, **closing: Any) -> tuple[dict[str, Any], ...]:
     return tuple({**g, "to_ms": at_ms, **closing} if g.get("to_ms") is None else g for g in rec.gaps)
+
+
+def sealed_until(part: dict[str, Any]) -> int:
+    """Where a part's sealed media ends: its last sealed segment's end; its start if none was sealed."""
+    segs = part.get("segments") or []
+    return int(segs[-1]["to_ms"]) if segs else int(part["from_ms"])
+
+
+def _lost(part: dict[str, Any], now: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A part whose recorder died without sealing its end (its pool killed): it keeps what its sealed segments
+    hold and is `lost` after them; the gap runs from there to `now`."""
+    end = min(sealed_until(part), now)
+    return {**part, "to_ms": end, "lost": True}, {"from_ms": end, "to_ms": now, "recorder": part["recorder"],
+                                                  "cause": "recorder_gone"}
 
 
 def _iso(t: float) -> str:
@@ -277,11 +292,9 @@ class Archive:
         parts, gaps = list(rec.parts), rec.gaps
         if any(g.get("to_ms") is None for g in gaps):
             gaps = _closed_gaps(rec, now, replaced_by=pool, region=region)
-        elif parts:  # nothing of the running part was sealed: it is lost, from its start
-            lost = parts[-1]
-            parts[-1] = {**lost, "to_ms": lost["from_ms"], "lost": True}
-            gaps = (*gaps, {"from_ms": lost["from_ms"], "to_ms": now, "recorder": lost["recorder"],
-                            "replaced_by": pool, "region": region, "cause": "recorder_gone"})
+        elif parts:  # its recorder died unsealed: the part is lost from the end of its last sealed segment
+            parts[-1], gap = _lost(parts[-1], now)
+            gaps = (*gaps, {**gap, "replaced_by": pool, "region": region})
         number = rec.part + 1
         parts.append({"part": number, "recorder": pool, "participant": recorder.get("participant", ""),
                       "region": region, "from_ms": now, "to_ms": None, "files": [], "lost": False})
@@ -328,11 +341,9 @@ class Archive:
         parts, gaps = list(rec.parts), rec.gaps
         if any(g.get("to_ms") is None for g in gaps):
             gaps = _closed_gaps(rec, now)
-        elif parts:  # its recorder died with nothing of its part sealed (its pool died)
-            lost = parts[-1]
-            parts[-1] = {**lost, "to_ms": lost["from_ms"], "lost": True}
-            gaps = (*gaps, {"from_ms": lost["from_ms"], "to_ms": now, "recorder": lost["recorder"],
-                            "replaced_by": None, "region": None, "cause": "recorder_gone"})
+        elif parts:  # its recorder died unsealed (its pool died): lost from the end of its last sealed segment
+            parts[-1], gap = _lost(parts[-1], now)
+            gaps = (*gaps, {**gap, "replaced_by": None, "region": None})
         rec = replace(rec, parts=tuple(parts), gaps=gaps, ended_at=self.clock())
         self._save(rec)
         self._audit(kind, actor, tenant, recording=rec.id, meeting=meeting, reason=reason, files=len(rec.files),
@@ -352,6 +363,22 @@ class Archive:
         self._save(rec)
         self._audit("recording.file_stored", actor, tenant, recording=rec_id, file=name, sealed_bytes=size)
         return f
+
+    def segment_sealed(self, tenant: str, rec_id: str, part: int, segment: int, from_ms: int, to_ms: int,
+                       files: list[str], participants: dict[str, str], actor: str) -> Recording:
+        """A rolling segment of part `part` is in the vault (its files already stored with `store_file`): listed in
+        the part with its span, so a recorder killed later loses only what came after `to_ms`. Audited: the
+        export's verification holds the manifest to every segment the audit records name."""
+        rec = self.get(tenant, rec_id)
+        entry = {"segment": segment, "from_ms": from_ms, "to_ms": to_ms, "files": sorted(files)}
+        parts = tuple({**x, "segments": [*x.get("segments", []), entry]} if x["part"] == part else x
+                      for x in rec.parts)
+        named = {k: v for k, v in participants.items() if v or k not in rec.participants}
+        rec = replace(rec, parts=parts, participants={**rec.participants, **named})
+        self._save(rec)
+        self._audit("recording.segment_sealed", actor, tenant, recording=rec_id, part=part, segment=segment,
+                    from_ms=from_ms, to_ms=to_ms, files=sorted(files))
+        return rec
 
     def finish(self, tenant: str, rec_id: str, participants: dict[str, str], actor: str,
                part: int | None = None) -> Recording:
@@ -619,7 +646,10 @@ class Archive:
                 files.append(f)
             others = {k: v for k, v in rec.participants.items() if k != participant}
             left = {f.name for f in files}
-            rec_parts = tuple({**x, "files": [n for n in x["files"] if n in left]} for x in rec.parts)
+            rec_parts = tuple({**x, "files": [n for n in x["files"] if n in left],
+                               **({"segments": [{**g, "files": [n for n in g["files"] if n in left]}
+                                                for g in x["segments"]]} if "segments" in x else {})}
+                              for x in rec.parts)
             self._save(replace(rec, files=tuple(files), participants=others, parts=rec_parts))
             erased.append(rec.id)
         self._audit("recording.subject_erased", actor, tenant, participant=participant, erased=erased, kept=kept)

@@ -13,6 +13,12 @@ track holds every frame REORDER_MS (the recorder's monotonic clock, from the fra
 and muxes in timestamp order; only a frame older than what the file already holds is refused (`out_of_order`).
 The window is in arrival time, not media time: a sender's freeze advances the timestamps by seconds at once,
 which says nothing about how long a retransmission still takes.
+
+What is muxed reaches the disk within about a second (FLUSH: a Matroska cluster closes every second and every
+packet is flushed through the AVIO buffer), and a file cut anywhere plays up to its last whole cluster: a recorder
+killed mid-file loses its reorder window and the last cluster, not the file. `roll` starts a new file (a rolling
+segment, sink.py): at the first frame that arrived at or after a cutoff — for video, the first such keyframe — the
+current file is closed whole and kept in `finished`, and the frame opens the next file, whose timestamps start at 0.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ MAX_FRAME = 4 << 20
 REORDER_MS = 5000  # how long after its successors (arrival time) a frame may come and still go in its place
 MAX_HELD = 1024  # frames and bytes a track's reorder buffer holds at most, whatever the timestamps say
 MAX_HELD_BYTES = 16 << 20
+# the muxer's own flushing (libavformat's matroska muxer and AVIO): clusters of at most ~1 s, each written out
+# as it closes, so the file on disk trails what was muxed by one cluster at most (a SIGKILL loses no more)
+FLUSH = {"flush_packets": "1", "cluster_time_limit": "1000", "cluster_size_limit": str(2 << 20)}
 
 
 def extension(codec: str) -> str:
@@ -53,6 +62,17 @@ class TrackStats:
     gaps: list[tuple[int, int]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class FinishedFile:
+    """A file closed by `roll`: whole and playable on its own. Arrival times on the writer's clock; gaps in ms of
+    that file's own timeline."""
+    path: Path
+    frames: int
+    first_arrival: float | None
+    last_arrival: float | None
+    gaps: tuple[tuple[int, int], ...]
+
+
 class TrackWriter:
     """Writes one track; `write` returns True when the frame is taken (into the reorder buffer, muxed in timestamp
     order REORDER_MS after its arrival, or at `flush`/`close`), False for a refused frame (counted). `clock`:
@@ -70,13 +90,15 @@ class TrackWriter:
         self.kind = kind
         self.codec = codec
         self.clock = CLOCK[codec]
-        self.container = av.open(str(path), "w", format=CONTAINER[codec][0])
-        self.stream = self.container.add_stream(codec, rate=self.clock if kind == "audio" else 30)
-        if isinstance(self.stream, av.VideoStream):
-            self.stream.width = width or 640  # a header value only; the decoder reads the bitstream's
-            self.stream.height = height or 480
-        self.stream.time_base = MS
+        self._size = (width or 640, height or 480)  # a header value only; the decoder reads the bitstream's
+        self._open(path)
         self.stats = TrackStats()
+        self.finished: list[FinishedFile] = []  # files closed by a roll, for the caller to seal and take away
+        self._roll: tuple[float, Path] | None = None
+        self._file_frames = 0
+        self._idle: Path | None = None  # closed by `idle_roll`: the next file, opened by the next frame it may start
+        self._file_first: float | None = None
+        self._file_last: float | None = None
         self._base: int | None = None
         self._last_rtp: int | None = None
         self._ext = 0
@@ -87,6 +109,27 @@ class TrackWriter:
         self._seq = 0
         self._now = clock
         self.closed = False
+
+    def _open(self, path: Path) -> None:
+        self.path = path
+        self.container = av.open(str(path), "w", format=CONTAINER[self.codec][0], options=dict(FLUSH))
+        self.stream = self.container.add_stream(self.codec, rate=self.clock if self.kind == "audio" else 30)
+        if isinstance(self.stream, av.VideoStream):
+            self.stream.width, self.stream.height = self._size
+        self.stream.time_base = MS
+
+    def roll(self, cutoff: float, path: Path) -> None:
+        """The first frame muxed that arrived at `cutoff` or later (video: the first such keyframe) starts `path`.
+        A silent track (`idle`) has nothing to roll: its next file is simply `path`."""
+        if self._idle is not None:
+            self._idle = path
+        else:
+            self._roll = (cutoff, path)
+
+    @property
+    def rolling(self) -> bool:
+        """A roll asked for and not yet done (video: waiting for a keyframe)."""
+        return self._roll is not None
 
     @property
     def held(self) -> int:
@@ -133,15 +176,25 @@ class TrackWriter:
             self._release()
 
     def _release(self) -> None:
-        ext, _, _, data, keyframe = heapq.heappop(self._held)
+        ext, _, arrival, data, keyframe = heapq.heappop(self._held)
         self._held_bytes -= len(data)
         if self._muxed is not None and (ext < self._muxed or (ext == self._muxed and self.kind == "audio")):
             self.stats.out_of_order += 1  # a duplicate audio timestamp, or pushed out by the caps above
             return
         self._muxed = ext
+        if self._idle is not None:  # the track fell silent through a roll: its next file starts here
+            if self.kind == "video" and not keyframe:
+                self.stats.before_keyframe += 1
+                return
+            path, self._idle = self._idle, None
+            self._base, self._last_pts = ext, -1
+            self._open(path)
         if self.kind == "video" and self.stats.written == 0 and not keyframe:
             self.stats.before_keyframe += 1
             return
+        if self._roll is not None and arrival >= self._roll[0] and (keyframe or self.kind == "audio") \
+                and self._file_frames:
+            self._next_file(self._roll[1], ext)
         if self._base is None:
             self._base = ext
         pts = (ext - self._base) * 1000 // self.clock
@@ -163,6 +216,9 @@ class TrackWriter:
             self.stats.invalid += 1
             return
         self._last_pts = pts
+        self._file_frames += 1
+        self._file_first = arrival if self._file_first is None else self._file_first
+        self._file_last = arrival
         self.stats.written += 1
         self.stats.bytes += len(data)
         self.stats.keyframes += int(keyframe)
@@ -170,8 +226,48 @@ class TrackWriter:
             self.stats.first_ms = pts
         self.stats.last_ms = pts
 
+    def _next_file(self, path: Path, ext: int) -> None:
+        self._close_file()
+        self._base, self._last_pts = ext, -1  # each file's timeline starts at 0
+        self._open(path)
+
+    @property
+    def idle(self) -> bool:
+        """Closed by `idle_roll`: no file open until the track's next frame (video: keyframe)."""
+        return self._idle is not None
+
+    @property
+    def waiting_keyframe(self) -> bool:
+        """A video track closed by `idle_roll` whose next file still waits for its first keyframe."""
+        return self._idle is not None and self.kind == "video"
+
+    @property
+    def open_file(self) -> bool:
+        """The current file holds frames (it is not a file already handed over in `finished`)."""
+        return self._idle is None and self._file_frames > 0
+
+    def idle_roll(self, now: float) -> None:
+        """A roll asked for while the track is silent (nothing held once what is due is muxed; a participant who
+        left, a camera turned off): its current file closes now rather than waiting for a frame that may never
+        come, and its next frame (video: keyframe) opens the next file."""
+        self._release_due(now)
+        if self._roll is None or self._held or not self._file_frames:
+            return
+        path = self._roll[1]
+        self._close_file()
+        self._idle = path
+
+    def _close_file(self) -> None:
+        self.container.close()
+        self.finished.append(FinishedFile(self.path, self._file_frames, self._file_first, self._file_last,
+                                          tuple(self.stats.gaps)))
+        self.stats.gaps.clear()
+        self._roll = None
+        self._file_frames, self._file_first, self._file_last = 0, None, None
+
     def close(self) -> None:
         if not self.closed:
-            self.flush()
+            self.flush()  # may open the next file of a silent track (`idle_roll`)
             self.closed = True
-            self.container.close()
+            if self._idle is None:  # else its last file was closed and handed over already
+                self.container.close()

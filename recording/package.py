@@ -10,8 +10,10 @@ or altered (one byte is enough), any file present that the manifest does not lis
 package, an audit record whose hash does not match its content; a part whose files are not in the package, a
 file in no part, parts not numbered 1…n, a part's region missing from the regions; a gap missing between two
 parts, a gap the audit records name (a recorder lost, moved, a continuation refused) missing from the manifest,
-a recorder move the audit records name without its part — so a gap cannot be hidden by re-signing the manifest
-without also rewriting the audit records.
+a recorder move the audit records name without its part; a part's rolling segments not numbered 1…k, out of
+order, or naming files outside their part, a sealed segment the audit records name (`recording.segment_sealed`)
+missing from its part — so a gap cannot be hidden, nor a segment dropped, by re-signing the manifest without also
+rewriting the audit records.
 """
 
 from __future__ import annotations
@@ -163,6 +165,7 @@ def _check_parts(manifest: dict[str, Any], files: dict[str, Any], audit: list[di
         if x.get("region") not in manifest.get("regions", []):
             raise PackageInvalid("bad_manifest", f"part {x['part']} ran in {x.get('region')!r}, not in the regions")
         listed.update(str(n) for n in names)
+    _check_segments(parts, audit)
     orphans = sorted(set(files) - listed)
     if orphans:
         raise PackageInvalid("missing_part", f"in no part of the recording: {', '.join(orphans)}")
@@ -187,3 +190,36 @@ def _check_parts(manifest: dict[str, Any], files: dict[str, Any], audit: list[di
                 and d["gap_from_ms"] not in starts:
             raise PackageInvalid("missing_gap", f"audit record {r.get('seq')} ({r.get('kind')}) names a gap from "
                                  f"{d['gap_from_ms']} ms that the manifest does not list")
+
+
+def _check_segments(parts: list[dict[str, Any]], audit: list[dict[str, Any]]) -> None:
+    """Each part's rolling segments (sealed while it recorded): numbered 1…k in time order, within the part's files,
+    and every one the audit records name is listed."""
+    listed: set[tuple[int, int, int, int]] = set()
+    for x in parts:
+        segs = x.get("segments", [])
+        if not isinstance(segs, list) or not all(isinstance(g, dict) for g in segs):
+            raise PackageInvalid("bad_manifest", f"part {x.get('part')}'s segments are not a list of objects")
+        if [g.get("segment") for g in segs] != list(range(1, len(segs) + 1)):
+            raise PackageInvalid("missing_segment", f"part {x['part']}'s segments are not numbered 1…n")
+        end = None
+        for g in segs:
+            a, b, names = g.get("from_ms"), g.get("to_ms"), g.get("files")
+            if not isinstance(a, int) or not isinstance(b, int) or b < a or (end is not None and a < end) \
+                    or not isinstance(names, list):
+                raise PackageInvalid("bad_manifest", f"part {x['part']} segment {g.get('segment')} is not a span "
+                                     "after the previous one with its files")
+            outside = sorted(str(n) for n in names if n not in x.get("files", []))
+            if outside:
+                raise PackageInvalid("missing_segment", f"part {x['part']} segment {g['segment']}'s files are not "
+                                     f"in the part: {', '.join(outside)}")
+            end = b
+            listed.add((int(x["part"]), int(g["segment"]), a, b))
+    for r in audit:
+        d = r.get("data")
+        if r.get("kind") != "recording.segment_sealed" or not isinstance(d, dict):
+            continue
+        key = (d.get("part"), d.get("segment"), d.get("from_ms"), d.get("to_ms"))
+        if key not in listed:
+            raise PackageInvalid("missing_segment", f"audit record {r.get('seq')} names part {key[0]} segment "
+                                 f"{key[1]} ({key[2]}–{key[3]} ms), which the manifest does not list")

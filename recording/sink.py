@@ -11,6 +11,13 @@ stopped (`bye`).
 
 A restarted recorder writes into the same working directory: each track continues in a new part file (the
 finished parts stay playable), and the timeline notes the gap.
+
+Rolling segments (`segment_s`, docs/recording.md "Segments"): every `segment_s` seconds the sink cuts the
+recording — each track's next file starts at the first frame that arrived after the cut (video: at a keyframe,
+which the sink asks the page for at once: a `{"type": "keyframe", "p", "t"}` text message back on the socket).
+Once every track has rolled, the segment is complete: its closed track files and the timeline and chat lines so far
+(`timeline.segNNNN.jsonl`, `chat.segNNNN.jsonl`) wait in `ready` for the recorder to seal them into the vault
+(recording/pool/job.py). A recorder killed mid-part loses only what came after its last sealed segment.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import re
 import struct
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +53,22 @@ class TrackFile:
     codec: str
 
 
+@dataclass
+class Segment:
+    """A complete segment of this recorder's part: closed track files and the timeline and chat slices, from the
+    previous cut (or the first frame) to this one (the sink's clock, ms since the epoch)."""
+    number: int
+    from_ms: int
+    to_ms: int
+    files: list[TrackFile]
+    texts: list[tuple[Path, str]] = field(default_factory=list)  # (slice, "timeline" | "chat")
+
+
 class Sink:
     """Receives one recording into `workdir`. Thread-safe only through the server's single event loop."""
 
-    def __init__(self, workdir: Path, clock_ms: Any = None, reorder_clock: Any = None) -> None:
+    def __init__(self, workdir: Path, clock_ms: Any = None, reorder_clock: Any = None,
+                 segment_s: float | None = None) -> None:
         import time
 
         self.workdir = workdir
@@ -67,15 +86,34 @@ class Sink:
         self.first_frame_ms: int | None = None  # when this recorder's media began and last arrived: the edges of
         self.last_frame_ms: int | None = None   # a gap when a recorder dies and another continues (archive.py)
         self.ended = False
+        self.segment_s = segment_s
+        self.segment = 1  # the segment new files belong to
+        self.ready: list[Segment] = []  # complete, waiting to be sealed (`take_ready`)
+        self.on_keyframe: Any = None  # (participant, track) -> None: asks the page for a keyframe (SinkServer)
+        self._parts: dict[tuple[str, str], str] = {}  # track -> its file's stem in this run ("…partN")
+        self._seg_from_ms: int | None = None
+        self._seg_start: float | None = None  # the reorder clock at the last cut (or the first frame)
+        self._cut: tuple[int, int] | None = None  # (segment being closed, its end ms) while tracks still roll
+        self._rolling: set[tuple[str, str]] = set()
+        self._closed: list[TrackFile] = []  # rolled files of the segment being closed
+        self._asked: dict[tuple[str, str], float] = {}  # when a silent video track's keyframe was last asked for
         if restarted:
             self.timeline.add("gap", self.now_ms(), {"reason": "recorder restarted"})
 
     def _part(self, participant: str, track: str, kind: str, codec: str) -> Path:
         base = f"{participant}-{track}-{kind}"
         n = 1
-        while (self.workdir / f"{base}.part{n}{extension(codec)}").exists():
+        while (self.workdir / f"{base}.part{n}{extension(codec)}").exists() or \
+                any(self.workdir.glob(f"{base}.part{n}.seg*")):
             n += 1
-        return self.workdir / f"{base}.part{n}{extension(codec)}"
+        self._parts[(participant, track)] = f"{base}.part{n}"
+        return self._file(participant, track, codec)
+
+    def _file(self, participant: str, track: str, codec: str) -> Path:
+        stem = self._parts[(participant, track)]
+        if self.segment_s is None:
+            return self.workdir / f"{stem}{extension(codec)}"
+        return self.workdir / f"{stem}.seg{self.segment:04d}{extension(codec)}"
 
     def frame(self, msg: bytes) -> bool:
         if self.ended:
@@ -117,13 +155,76 @@ class Sink:
         if w_.kind != kind or w_.codec != codec:
             self.drops["track_changed"] += 1
             return False
-        if not w_.write(msg[4 + n:], ts, key):
+        taken = w_.write(msg[4 + n:], ts, key)
+        if w_.finished:
+            self._rolled((p, t), w_)
+        if self._cut is not None:  # a silent track must not hold the segment open
+            for k in list(self._rolling):
+                self.writers[k].idle_roll(self.reorder_clock())
+                if self.writers[k].finished:
+                    self._rolled(k, self.writers[k])
+        if w_.waiting_keyframe and self.on_keyframe is not None and self.reorder_clock() - self._asked.get((p, t), -1e9) >= 1:
+            self._asked[(p, t)] = self.reorder_clock()  # a silent camera back: its next file needs a keyframe
+            self.on_keyframe(p, t)
+        if not taken:
             return False  # counted by the writer (out_of_order, invalid): stats() reports them as drops
         self.frames += 1
         self.last_frame_ms = int(self.now_ms())
         if self.first_frame_ms is None:
-            self.first_frame_ms = self.last_frame_ms
+            self.first_frame_ms = self._seg_from_ms = self.last_frame_ms
+            self._seg_start = self.reorder_clock()
+        if self.segment_s is not None and self._cut is None and self._seg_start is not None \
+                and self.reorder_clock() - self._seg_start >= self.segment_s:
+            self._begin_cut()
         return True
+
+    # ------------------------------------------------------------------------------------------------ segments
+
+    def _begin_cut(self) -> None:
+        """Every track's next file starts at the first frame that arrives from now on (video: at a keyframe)."""
+        now = self.reorder_clock()
+        self._cut = (self.segment, int(self.now_ms()))
+        self._seg_start = now
+        self.segment += 1
+        self._rolling = {key for key, w in self.writers.items() if not w.closed and not w.idle}
+        for (p, t), w in self.writers.items():
+            w.roll(now, self._file(p, t, w.codec))  # a silent track's next file, when it speaks again, is this one's
+            if (p, t) in self._rolling and w.kind == "video" and self.on_keyframe is not None:
+                self.on_keyframe(p, t)
+        self._complete()
+
+    def _rolled(self, key: tuple[str, str], w: TrackWriter) -> None:
+        for f in w.finished:
+            self._closed.append(TrackFile(f.path, key[0], key[1], w.kind, w.codec))
+            for a, b in f.gaps:
+                self.timeline.add("gap", self.now_ms(), {"file": f.path.name, "from_ms": a, "to_ms": b})
+        w.finished.clear()
+        self._rolling.discard(key)
+        self._complete()
+
+    def _slices(self, number: int) -> list[tuple[Path, str]]:
+        """The timeline and chat so far become this segment's slices; both go on in fresh files."""
+        out = []
+        for name, kind in (("timeline", "timeline"), ("chat", "chat")):
+            log: Timeline = getattr(self, name)
+            log.close()
+            sliced = self.workdir / f"{name}.seg{number:04d}.jsonl"
+            log.path.rename(sliced)
+            out.append((sliced, kind))
+            setattr(self, name, Timeline(self.workdir / f"{name}.jsonl"))
+        return out
+
+    def _complete(self) -> None:
+        if self._cut is None or self._rolling:
+            return
+        number, to_ms = self._cut
+        self.ready.append(Segment(number, self._seg_from_ms or to_ms, to_ms, self._closed, self._slices(number)))
+        self._closed, self._cut, self._seg_from_ms = [], None, to_ms
+
+    def take_ready(self) -> list[Segment]:
+        """The complete segments, handed over once (the caller seals them and removes their files)."""
+        out, self.ready = self.ready, []
+        return out
 
     def event(self, text: str) -> bool:
         if self.ended:  # the timeline is closed; a second bye (the page's pagehide) is no news either
@@ -153,19 +254,34 @@ class Sink:
         return ok
 
     def close(self) -> list[TrackFile]:
+        """Closes every file. Without segments: every track file (the caller seals them with the timeline and
+        chat). With segments: [] — the rest is the last segment, in `ready` (its track files and slices)."""
         if not self.ended:
             self.ended = True
-            for w in self.writers.values():
+            for key, w in self.writers.items():
                 w.flush()  # the reorder buffers' last frames, before the gaps are read
+                if w.finished:
+                    self._rolled(key, w)
                 if w.stats.gaps:
                     for a, b in w.stats.gaps:
                         self.timeline.add("gap", self.now_ms(), {"file": w.path.name, "from_ms": a, "to_ms": b})
                 w.close()
             self.timeline.add("recorder_stop", self.now_ms(), {"frames": self.frames,
                                                                "dropped": sum(self.all_drops().values())})
+            if self.segment_s is not None:
+                number = self._cut[0] if self._cut is not None else self.segment
+                rest = self._closed + [TrackFile(w.path, p, t, w.kind, w.codec)
+                                       for (p, t), w in self.writers.items() if w.open_file]
+                end = self.last_frame_ms if self.last_frame_ms is not None else int(self.now_ms())
+                start = self._seg_from_ms if self._seg_from_ms is not None else end
+                self.ready.append(Segment(number, start, max(start, end), rest, self._slices(number)))
+                self._closed, self._cut = [], None
             self.timeline.close()
             self.chat.close()
-        return self.files
+            if self.segment_s is not None:  # the fresh logs _slices opened: nothing more goes in them
+                self.timeline.path.unlink(missing_ok=True)
+                self.chat.path.unlink(missing_ok=True)
+        return [] if self.segment_s is not None else self.files
 
     def all_drops(self) -> Counter[str]:
         """The sink's own drops and the writers' refusals: frames that belong to the recording but are not in it."""
@@ -221,6 +337,14 @@ class SinkServer:
             await ws.close(4401, "refused")
             return
         self._busy = True
+        sent: set[asyncio.Task[None]] = set()
+
+        def keyframe(p: str, t: str) -> None:
+            task = asyncio.ensure_future(ws.send(json.dumps({"type": "keyframe", "p": p, "t": t})))
+            sent.add(task)
+            task.add_done_callback(sent.discard)
+
+        self.sink.on_keyframe = keyframe
         try:
             async for msg in ws:
                 if isinstance(msg, bytes):
@@ -230,6 +354,7 @@ class SinkServer:
         except Exception:  # noqa: BLE001 - a broken connection ends this page's session, not the process
             self.sink.drops["connection"] += 1
         finally:
+            self.sink.on_keyframe = None
             self._busy = False
 
     def _run(self) -> None:

@@ -117,6 +117,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASTELLAN_RECORDER_LINK_SECRETS", RECORDER_POOL, "--link-secrets", "recording.pools[].linkSecrets (a Secret)"),
     Setting("CASTELLAN_RECORDER_WORKDIR", RECORDER_POOL, "--workdir",
             "fixed: a memory emptyDir (recording.pool.workdir.sizeLimit)"),
+    Setting("CASTELLAN_RECORDER_SEGMENT_SECONDS", RECORDER_POOL, "--segment-seconds",
+            "not set: the default, 60 s sealed segments (docs/recording.md, Segments); extraEnv to change it"),
     Setting("CASTELLAN_CHROMIUM", RECORDER_POOL, "--chromium", "recording.pool.chromium"),
     Setting("CASTELLAN_LOG_LEVEL", RECORDER_POOL, "--log-level", "logLevel"),
 )

@@ -18,6 +18,7 @@ from recording.store import LocalVolumeStore, TenantVault
 from residency.db import Database
 
 from .intake import Intake
+from .job import SEGMENT_S
 from .launcher import CHROMIUM, RecorderPage
 from .pool import LinkSecrets, RecorderPool
 
@@ -34,6 +35,7 @@ ENV: dict[str, str] = {
     "--tenant-keys": "CASTELLAN_RECORDING_TENANT_KEYS",
     "--link-secrets": "CASTELLAN_RECORDER_LINK_SECRETS",
     "--workdir": "CASTELLAN_RECORDER_WORKDIR",
+    "--segment-seconds": "CASTELLAN_RECORDER_SEGMENT_SECONDS",
     "--chromium": "CASTELLAN_CHROMIUM",
     "--log-level": "CASTELLAN_LOG_LEVEL",
 }
@@ -62,6 +64,9 @@ def parser() -> argparse.ArgumentParser:
         help="the open part files, in the clear until sealed (mount memory here)")
     add("--chromium", default=CHROMIUM)
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between announcements (at most 2)")
+    add("--segment-seconds", default=str(SEGMENT_S), type=float,
+        help="each track's file is closed and sealed into the vault this often (a killed pool loses "
+             "at most this, plus a few seconds)")
     add("--log-level", default="info")
     return ap
 
@@ -71,6 +76,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if not 0.1 <= args.interval <= 2.0:
         ap.error("--interval must be between 0.1 and 2 seconds (the control plane forgets a pool after 6)")
+    if not 5 <= args.segment_seconds <= 3600:
+        ap.error("--segment-seconds must be between 5 and 3600")
     return args
 
 
@@ -91,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with sync_playwright() as pw:
             pool = RecorderPool(intake, archive, workroot, args.client_url, LinkSecrets(Path(args.link_secrets)),
-                                lambda url, job: RecorderPage(pw, url, job, args.chromium))
+                                lambda url, job: RecorderPage(pw, url, job, args.chromium),
+                                segment_s=args.segment_seconds)
             logging.getLogger("castellan.recorder.pool").info("recorder pool %s (capacity %d) announcing to %s",
                                                               args.pool_id, args.capacity, args.control_plane_url)
             pool.run(stopping, args.interval)

@@ -1,6 +1,7 @@
 """One job's recording: the credential, the archive's record, the sink on loopback with its muxer, the recorder
-page; and at the end — dismissed, the meeting over, the page dead — the page told to close its files, the sink
-stopped and everything sealed into the tenant's vault (`seal_recording`), the clear working files gone.
+page; each complete segment sealed into the tenant's vault as it records (`seal_segments`, at every pool round); and
+at the end — dismissed, the meeting over, the page dead — the page told to close its files, the sink stopped and
+the rest sealed (`seal_recording`), the clear working files gone.
 
 Here the pool decides whether it starts a new Recording or continues one: a job of a recording-on `session` whose
 Recording is still open (its recorder died — a page, a pool — and recording stays on) is continued as a new part,
@@ -19,8 +20,8 @@ from typing import Any
 
 from recording.archive import Archive, Recording, RecordingError
 from recording.launch import Job
-from recording.sealing import seal_recording
-from recording.sink import Sink, SinkServer
+from recording.sealing import seal_recording, seal_segment
+from recording.sink import Segment, Sink, SinkServer
 
 from .intake import Intake
 from .launcher import RecorderPage, recorder_job
@@ -28,10 +29,12 @@ from .launcher import RecorderPage, recorder_job
 log = logging.getLogger("castellan.recorder.pool")
 
 BYE_WAIT = 10.0  # seconds the page has to close its files before the sink is stopped anyway
+SEGMENT_S = 60.0  # each track's file is closed and sealed this often (docs/recording.md, "Segments")
 
 
 class JobRun:
-    def __init__(self, job: Job, pool: str, archive: Archive, workroot: Path) -> None:
+    def __init__(self, job: Job, pool: str, archive: Archive, workroot: Path,
+                 segment_s: float | None = SEGMENT_S) -> None:
         self.job = job
         self.pool = pool
         self.archive = archive
@@ -43,6 +46,8 @@ class JobRun:
         self.participant = ""
         self.part = 1
         self.resumed = True
+        self.segment_s = segment_s
+        self._pending: list[Segment] = []  # taken from the sink, not yet sealed (a failed seal is tried again)
 
     def start(self, intake: Intake, open_page: Callable[[str, dict[str, str]], RecorderPage], client_url: str,
               secret: str) -> None:
@@ -55,7 +60,7 @@ class JobRun:
             actor=self.actor, session=self.job.session)
         self.part = self.recording.part
         self.resumed = self.part == 1  # a continuation's gap ends at its first frame (`media_check`)
-        self.server = SinkServer(Sink(self.workdir), token=secrets.token_urlsafe(24)).start()
+        self.server = SinkServer(Sink(self.workdir, segment_s=self.segment_s), token=secrets.token_urlsafe(24)).start()
         self.page = open_page(client_url, recorder_job(answer, secret, self.server.url))
         log.info("job %s: recording %s of %s/%s as %s", self.job.id, self.recording.id, self.job.tenant,
                  self.job.room, self.participant)
@@ -86,6 +91,16 @@ class JobRun:
                   "part": self.part}
         server.call(lambda: server.sink.timeline.add("gap", server.sink.now_ms(), fields))
 
+    def seal_segments(self) -> None:
+        """The sink's complete segments into the vault, as the part goes on."""
+        server, rec = self.server, self.recording
+        if server is None or rec is None:
+            return
+        self._pending += server.call(server.sink.take_ready)
+        while self._pending:
+            seal_segment(self.archive, self.job.tenant, rec.id, self._pending[0], self.actor, self.part)
+            self._pending.pop(0)
+
     def alive(self) -> bool:
         return self.page is not None and self.page.state() is not None
 
@@ -112,10 +127,12 @@ class JobRun:
             self.media_check()
             last_ms = self.stats().get("last_frame_ms")
         files = self.server.stop() if self.server is not None else []
+        segments = [*self._pending, *(self.server.sink.take_ready() if self.server is not None else [])]
         sealed = None
         if self.recording is not None:
             sealed = seal_recording(self.archive, self.job.tenant, self.recording.id, self.workdir, files,
-                                    self.actor, part=self.part, end=end, cause=reason, last_ms=last_ms)
+                                    self.actor, part=self.part, end=end, cause=reason, last_ms=last_ms,
+                                    segments=segments)
             log.info("job %s: recording %s sealed (%s; %d files)", self.job.id, sealed.id, reason, len(sealed.files))
         shutil.rmtree(self.workdir, ignore_errors=True)
         return sealed

@@ -1,5 +1,6 @@
 """The pool's loop: announce, then make what runs match the answer — start the jobs given to this pool (up to its
-capacity), stop and seal the dismissed ones (the recording ends) and those whose page died (only that part ends,
+capacity), seal each running job's complete segments (a killed pool loses only what came after them), stop and
+seal the dismissed ones (the recording ends) and those whose page died (only that part ends,
 with a gap: a job still given is started again at the next round and continues the same Recording — job.py; one
 no longer given ends there, the gap lasting to its end). Every round is bounded; a failed job start is logged and
 counted, never fatal."""
@@ -16,7 +17,7 @@ from pathlib import Path
 from recording.archive import Archive, Recording
 
 from .intake import Intake, IntakeError
-from .job import JobRun
+from .job import SEGMENT_S, JobRun
 from .launcher import RecorderPage
 
 log = logging.getLogger("castellan.recorder.pool")
@@ -41,13 +42,15 @@ class LinkSecrets:
 
 class RecorderPool:
     def __init__(self, intake: Intake, archive: Archive, workroot: Path, client_url: str, secrets: LinkSecrets,
-                 open_page: Callable[[str, dict[str, str]], RecorderPage]) -> None:
+                 open_page: Callable[[str, dict[str, str]], RecorderPage], segment_s: float | None = SEGMENT_S
+                 ) -> None:
         self.intake = intake
         self.archive = archive
         self.workroot = workroot
         self.client_url = client_url
         self.secrets = secrets
         self.open_page = open_page
+        self.segment_s = segment_s
         self.running: dict[str, JobRun] = {}
         self.sealed: list[Recording] = []
         self.interrupted: dict[str, tuple[str, str]] = {}  # job id -> (tenant, recording) whose page died
@@ -68,7 +71,13 @@ class RecorderPool:
         for jid, run in list(self.running.items()):
             if not run.alive():
                 self._stop(jid, "page_died", end=False)
-            elif not run.resumed:
+                continue
+            try:
+                run.seal_segments()
+            except Exception:  # noqa: BLE001 - the vault or the database: the segment is sealed at the next round
+                self.failures["segment_seal_failed"] += 1
+                log.exception("job %s: sealing a segment failed", jid)
+            if not run.resumed:
                 try:
                     run.media_check()
                 except Exception:  # noqa: BLE001 - the archive's database: retried at the next round
@@ -84,7 +93,7 @@ class RecorderPool:
                 self.failures["no_link_secret"] += 1
                 log.warning("job %s: no link secret for %s here: not recorded by this pool", job.id, job.link)
                 continue
-            run = JobRun(job, self.intake.pool, self.archive, self.workroot)
+            run = JobRun(job, self.intake.pool, self.archive, self.workroot, self.segment_s)
             try:
                 run.start(self.intake, self.open_page, self.client_url, secret)
             except Exception as e:  # noqa: BLE001 - one job's failure (refused credential, browser) is not the pool's

@@ -75,7 +75,7 @@ function transformer(options, st, requestKeyFrame = null) {
       st.keyFrameRequests++;
       requestKeyFrame();
     }
-    if (tap.on) tap.frame(options, frame, r.data);
+    if (tap.on) tap.frame(options, frame, r.data, requestKeyFrame);
     frame.data = r.data.buffer;
     st.ok++; st.bytes += r.data.length; st.epoch = r.epoch; st.lastOkAt = Date.now();
     controller.enqueue(frame);

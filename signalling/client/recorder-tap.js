@@ -6,6 +6,8 @@
 // Binary message: u32 big-endian header length, the UTF-8 JSON header {p, t, k, c, ts, key, w, h}, the frame.
 // Text message: a timeline event from the main thread ({type: "event", ...}) or {type: "bye"}. After its bye
 // the tap is off: the recording has ended, so nothing more goes to the sink until a new `connect`.
+// From the sink: {type: "keyframe", p, t} when it starts a new segment file (recording/sink.py): the tap asks that
+// video track's sender for a keyframe (the transform's own sendKeyFrameRequest), so the new file starts at once.
 
 const te = new TextEncoder();
 const MAX_QUEUE_BYTES = 64 << 20; // the sink is local; a stuck one must not eat the worker's memory
@@ -16,7 +18,19 @@ export class RecorderTap {
     this.ended = false; // bye sent: the recording is over
     this.paused = false; // under "allowed", while no host has started recording: no frame leaves (recorder.js)
     this.pending = []; // until the socket opens
-    this.stats = { frames: 0, bytes: 0, dropped: 0, events: 0 };
+    this.stats = { frames: 0, bytes: 0, dropped: 0, events: 0, keyframeRequests: 0 };
+    this.keyframeRequesters = new Map(); // "participant/track" -> that video track's requestKeyFrame
+  }
+
+  _message(data) {
+    if (typeof data !== "string") return;
+    let m = null;
+    try { m = JSON.parse(data); } catch (e) { return; }
+    if (!m || m.type !== "keyframe") return;
+    const ask = this.keyframeRequesters.get(`${m.p}/${m.t}`);
+    if (!ask) return;
+    this.stats.keyframeRequests++;
+    ask();
   }
 
   connect(url) {
@@ -28,6 +42,7 @@ export class RecorderTap {
     this.ws.binaryType = "arraybuffer";
     this.ws.onopen = () => { for (const m of this.pending) this.ws.send(m); this.pending = []; };
     this.ws.onclose = () => { this.ws = null; };
+    this.ws.onmessage = (e) => this._message(e.data);
   }
 
   _send(m) {
@@ -41,9 +56,10 @@ export class RecorderTap {
     return this.ws !== null && !this.ended;
   }
 
-  /** One decrypted encoded frame of a received track. */
-  frame(options, frame, data) {
+  /** One decrypted encoded frame of a received track; `requestKeyFrame` asks its sender for a keyframe. */
+  frame(options, frame, data, requestKeyFrame = null) {
     if (!this.on || this.paused) return;
+    if (requestKeyFrame && options.kind === "video") this.keyframeRequesters.set(`${options.participant || ""}/${options.track || ""}`, requestKeyFrame);
     let md = {};
     try { md = frame.getMetadata() || {}; } catch (e) { md = {}; }
     const header = te.encode(JSON.stringify({

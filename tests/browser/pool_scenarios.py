@@ -98,6 +98,17 @@ def _kill_recorder_browser(pool_pid: int) -> int:
     raise AssertionError("the pool runs no recorder Chromium")
 
 
+def _decoded_frames(package: Path) -> dict[str, int]:
+    """Every video file of the package, decoded on its own with av: each sealed segment plays by itself."""
+    import av
+
+    out = {}
+    for f in sorted(package.glob("*video*.webm")):
+        with av.open(str(f)) as c:
+            out[f.name] = sum(1 for _ in c.decode(video=0))
+    return out
+
+
 def _export_and_verify(cfg: dict[str, Any], rec_id: str, dest: Path) -> dict[str, Any]:
     """The admin's export (the signed package as a tar), verified offline with the deployment's audit key."""
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -115,8 +126,11 @@ def _export_and_verify(cfg: dict[str, Any], rec_id: str, dest: Path) -> dict[str
     with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310 - loopback inside the namespace
         key = load_pem_public_key(r.read())
     v = verify(dest / rec_id, [key])  # type: ignore[list-item]
-    timeline = [json.loads(x) for x in (dest / rec_id / "part2-timeline.jsonl").read_text().splitlines() if x]
+    # part 2's timeline: its slices, one per sealed segment (docs/recording.md, "Segments"), in order
+    timeline = [json.loads(x) for f in sorted((dest / rec_id).glob("part2-timeline*.jsonl"))
+                for x in f.read_text().splitlines() if x]
     return {"files": v.files, "recording": v.manifest["recording"], "regions": v.manifest["regions"],
+            "video_frames": _decoded_frames(dest / rec_id),
             "part2_gap_lines": [e for e in timeline if e.get("kind") == "gap" and e.get("part") == 2],
             "part2_tracks_from": min((int(e["t"]) for e in timeline if e.get("kind") == "track"), default=None)}
 

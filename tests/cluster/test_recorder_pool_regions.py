@@ -13,10 +13,11 @@ Tenant ACME allows only eu-1; its meeting's policy is `required`. tcpdump runs o
 us-1's with whole packets.
 
   1. pool-eu-1-a's recorder joins by itself (both EU pools idle: the tie goes to the lower id); both decode.
-  2. pool-eu-1-a is SIGKILLed — its process group and its Chromium's: the host is gone, nothing is sealed. The
-     meeting is held; its announcement expires, the control plane places the job again on pool-eu-1-b (never
-     us-1), whose recorder continues the SAME recording (part 2; part 1 lost, its span the gap, closed at
-     eu-1-b's first frame); both decode again, and eu-1-b's sink writes media.
+  2. pool-eu-1-a is SIGKILLed — its process group and its Chromium's: the host is gone, once it has sealed a
+     rolling segment (`--segment-seconds 5`; docs/recording.md "Segments") and nothing after. The meeting is held;
+     its announcement expires, the control plane places the job again on pool-eu-1-b (never us-1), whose recorder
+     continues the SAME recording (part 2; part 1 kept up to its last sealed segment and lost after it, the gap
+     from that segment's end to eu-1-b's first frame); both decode again, and eu-1-b seals segments too.
   3. pool-eu-1-b is SIGKILLed as well: no recorder may run anywhere the tenant allows. The meeting stays held
      (nobody decodes a frame more, the node forwards not a packet, every page says recording could not start), the
      recording ends with its gap open to the end (`recording.continuation_refused`), and us-1 is still not asked.
@@ -149,9 +150,38 @@ def _files(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()} if root.exists() else {}
 
 
-def _timeline(root: Path) -> list[dict[str, Any]]:
-    """The timeline a pool's sink was writing (its tracks as their first frames came, a continuation's gap)."""
-    return [json.loads(line) for f in root.rglob("timeline.jsonl") for line in f.read_text().splitlines() if line]
+def _recording(db: Path) -> Any:
+    """The meeting's recording as the archive holds it (read from the database: a listing would be audited)."""
+    from recording.archive import Recording
+    from residency.db import Database
+
+    database = Database(db)
+    try:
+        rows = database.query("SELECT doc FROM recordings WHERE tenant = :t", {"t": TENANT})
+    finally:
+        database.close()
+    return Recording.from_json(str(rows[0][0])) if len(rows) == 1 else None
+
+
+def _sealed_segments(db: Path, part: int) -> list[dict[str, Any]]:
+    rec = _recording(db)
+    return [] if rec is None or rec.part != part else list(rec.parts[-1].get("segments", []))
+
+
+def _timeline(root: Path, db: Path, rec: dict[str, Any], part: int) -> list[dict[str, Any]]:
+    """The timeline a pool's recorder wrote (its tracks as their first frames came, a continuation's gap): the
+    slices its part had sealed into the vault, then what its sink was still writing."""
+    from recording.archive import part_prefix
+    from recording.config import load_tenant_keys
+    from recording.store import LocalVolumeStore, TenantVault
+
+    recording = _recording(db)
+    vault = TenantVault(LocalVolumeStore(rec["volume"]), load_tenant_keys(str(rec["tenant_keys"])))
+    sealed = sorted(n for n in recording.parts[part - 1]["files"]
+                    if n.startswith(part_prefix(part) + "timeline.seg"))
+    texts = [vault.read(TENANT, f"{recording.id}/{n}").decode() for n in sealed]
+    texts += [f.read_text() for f in root.rglob("timeline.jsonl")]
+    return [json.loads(line) for t in texts for line in t.splitlines() if line]
 
 
 def test_eu_recorder_pools_die_mid_meeting_continued_in_eu_then_held_never_us(topology: cl.Topology,
@@ -219,7 +249,8 @@ def test_eu_recorder_pools_die_mid_meeting_continued_in_eu_then_held_never_us(to
                     str(rec["pool_keys"][pool]), "--pool-id", pool, "--capacity", "1",
                     "--client-url", f"http://127.0.0.1:{CLIENT_PORT}", "--database", str(seeded.db),
                     "--volume", str(rec["volume"]), "--tenant-keys", str(rec["tenant_keys"]),
-                    "--link-secrets", str(link_secrets), "--workdir", str(workdirs[pool]), "--interval", "1"]
+                    "--link-secrets", str(link_secrets), "--workdir", str(workdirs[pool]), "--interval", "1",
+                    "--segment-seconds", "5"]
             pools[pool] = procs.add(Proc(pool, argv, tmp_path / f"{pool}.log", ns=topo.spokes[spoke].ns))
         announced = lambda: {k.rsplit(":", 1)[1] for k in redis_cli("keys", "castellan:doc:recorder_pool:*").split()}  # noqa: E731
         assert cl.wait_until(lambda: announced() == set(POOLS), 60), f"pools not announced: {announced()}\n" + procs.logs()
@@ -247,13 +278,17 @@ def test_eu_recorder_pools_die_mid_meeting_continued_in_eu_then_held_never_us(to
 
         driver = threading.Thread(target=drive, name="pool-failover-driver")
         driver.start()
-        for step, pool in (("kill_a", "pool-eu-1-a"), ("kill_b", "pool-eu-1-b")):
+        for part, (step, pool) in enumerate((("kill_a", "pool-eu-1-a"), ("kill_b", "pool-eu-1-b")), 1):
             reached = wait_until(lambda s=step: (checkpoints / f"{s}.reached").exists() or not driver.is_alive(),
                                  330, 0.1)
             if not reached or not (checkpoints / f"{step}.reached").exists():
                 break
-            # what its recorder was writing when it died (the media itself is buffered: lost with the host)
-            acted[step] = {"files": _files(workdirs[pool]), "timeline": _timeline(workdirs[pool])}
+            # it dies once it has sealed a segment of its part (the meeting goes on meanwhile)
+            assert wait_until(lambda p=part: bool(_sealed_segments(seeded.db, p)), 60, 0.5), \
+                f"{pool} sealed no segment of part {part}:\n" + pools[pool].tail()
+            # what its recorder had sealed and was writing when it died
+            acted[step] = {"files": _files(workdirs[pool]),
+                           "timeline": _timeline(workdirs[pool], seeded.db, rec, part)}
             acted[step].update(_kill_host(pools[pool]))
             (checkpoints / f"{step}.done").write_text("")
         driver.join(360)
@@ -286,7 +321,8 @@ def test_eu_recorder_pools_die_mid_meeting_continued_in_eu_then_held_never_us(to
         assert refusal["code"] == "no_recorder_in_allowed_regions" and "Nothing was recorded elsewhere" in \
             refusal["message"], refusal
 
-        # one recording: part 1 (eu-1-a, lost with its host), part 2 (eu-1-b), gaps recorded as gaps, eu-1 only
+        # one recording: part 1 (eu-1-a, lost with its host after its last sealed segment), part 2 (eu-1-b, the
+        # same), gaps recorded as gaps from where the sealed media ends, eu-1 only
         [recording] = result["recordings"]
         parts, gaps = recording["parts"], recording["gaps"]
         out.append(f"recording {recording['id']}: parts {parts}\n  gaps {gaps}")
@@ -295,14 +331,18 @@ def test_eu_recorder_pools_die_mid_meeting_continued_in_eu_then_held_never_us(to
             [(1, "pool-eu-1-a", "eu-1", True), (2, "pool-eu-1-b", "eu-1", True)], parts
         first, second = gaps
         assert (first["recorder"], first["replaced_by"], first["region"]) == ("pool-eu-1-a", "pool-eu-1-b", "eu-1")
-        assert first["from_ms"] == parts[0]["from_ms"] and first["to_ms"] == parts[1]["from_ms"], (parts, gaps)
+        for part, gap in zip(parts, gaps, strict=True):  # the gap starts at the last sealed segment's end
+            assert part["segments"] and gap["from_ms"] == part["segments"][-1]["to_ms"] == part["to_ms"] \
+                > part["from_ms"], (part, gap)
+        assert first["to_ms"] == parts[1]["from_ms"], (parts, gaps)
         assert (second["recorder"], second["replaced_by"]) == ("pool-eu-1-b", None), second
-        assert second["from_ms"] == parts[1]["from_ms"] and second["to_ms"] >= second["from_ms"], second
+        assert second["to_ms"] >= second["from_ms"], second
         # eu-1-b's own timeline said so at its first frame: the gap the archive holds
-        [line] = [e for e in acted["kill_b"]["timeline"] if e["kind"] == "gap"]
+        # (a replacement's line; the others are a track's own freezes, noted as each segment's file closes)
+        [line] = [e for e in acted["kill_b"]["timeline"] if e["kind"] == "gap" and e.get("reason") == "recorder replaced"]
         assert (line["from_ms"], line["to_ms"], line["recorder"], line["replaced_by"], line["part"]) == \
             (first["from_ms"], first["to_ms"], "pool-eu-1-a", "pool-eu-1-b", 2), (line, first)
-        assert not [e for e in acted["kill_a"]["timeline"] if e["kind"] == "gap"]
+        assert not [e for e in acted["kill_a"]["timeline"] if e["kind"] == "gap" and e.get("reason") == "recorder replaced"]
         exported = result["export"]
         assert exported["regions"] == ["eu-1"] and len(exported["recording"]["gaps"]) == 2, exported
 

@@ -43,7 +43,7 @@ def _pool_argv(stack: dict, work, region: str, pool: str) -> list[str]:
             "--pool-id", pool, "--capacity", "1", "--client-url", stack["control_url"],
             "--database", stack["db"], "--volume", stack["volume"],
             "--tenant-keys", stack["tenant_keys"], "--link-secrets", str(work / "link-secrets.json"),
-            "--workdir", str(work / f"{pool}-work"), "--interval", "1"]
+            "--workdir", str(work / f"{pool}-work"), "--interval", "1", "--segment-seconds", "5"]
 
 
 def test_the_control_plane_launches_the_pools_recorder_and_dismisses_it() -> None:
@@ -96,6 +96,12 @@ def test_the_control_plane_launches_the_pools_recorder_and_dismisses_it() -> Non
     [gap] = req["gaps"]
     assert gap["recorder"] == gap["replaced_by"] == "pool-eu-a" and 0 <= gap["from_ms"] <= gap["to_ms"], gap
     exported = result["required_export"]
+    # rolling segments (5 s here) sealed as the meeting went on: each part lists its segments, whose files are in it,
+    # and every video file of the package decodes on its own
+    segments = [s for p in exported["recording"]["parts"] for s in p.get("segments", [])]
+    assert segments and all(set(s["files"]) <= set(p["files"]) for p in exported["recording"]["parts"]
+                            for s in p.get("segments", [])), exported["recording"]["parts"]
+    assert exported["video_frames"] and all(n > 0 for n in exported["video_frames"].values()), exported["video_frames"]
     assert [p["part"] for p in exported["recording"]["parts"]] == [1, 2] and len(exported["recording"]["gaps"]) == 1
     # the gap runs from the dead recorder's last frame to its replacement's first, and part 2's timeline says so
     assert gap["from_ms"] < gap["to_ms"] and exported["part2_tracks_from"] >= gap["from_ms"], (gap, exported)
