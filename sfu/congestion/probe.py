@@ -28,7 +28,7 @@ PROBE_TICK = 0.01  # a probe's padding goes in bursts this far apart
 PROBE_FEEDBACK_WAIT = 1.0  # feedback for a probe must arrive within this after it was sent
 PROBE_PADDING = 255  # bytes of padding per probe packet
 PROBE_BURST_MAX = 64  # padding packets per burst
-PROBE_CATCH_UP = 3  # a burst carries at most this many ticks' padding (the rest of a late tick's is skipped)
+PROBE_CATCH_UP = 5  # a burst carries at most this many ticks' padding (the rest of a late tick's is skipped)
 
 
 @dataclass
@@ -132,10 +132,12 @@ class Prober:
         results = list(probe.results.values())
         rate, queued = probe_bitrate(results), probe_queueing_ms(results)
         plan = down.probe_plan
-        before = (plan.ceiling_bps is None, plan.rising)
+        before = plan.ceiling_bps, plan.rising
         through = plan.learn(probe.shape, rate, now, queued)
         # what changes how the next probes go is worth a line at info (rare); each probe's result is at debug
-        log.log(logging.INFO if (plan.ceiling_bps is None, plan.rising) != before else logging.DEBUG,
+        changed = (plan.rising != before[1] or (plan.ceiling_bps is None) != (before[0] is None)
+                   or abs((plan.ceiling_bps or 0.0) - (before[0] or 0.0)) > 0.1 * (before[0] or 1.0))
+        log.log(logging.INFO if changed else logging.DEBUG,
                 "probe for %s: %s %.0f kb/s for %.1f s, got %s (queue %s ms): %s, ceiling %s", p.id,
                 probe.shape.kind, probe.shape.target_bps / 1000, probe.shape.duration,
                 f"{rate / 1000:.0f} kb/s" if rate else "no result", queued and round(queued),

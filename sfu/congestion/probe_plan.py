@@ -15,6 +15,8 @@ still ~0.75 s at each such probe. 25 % over the ceiling for 200 ms is a few KB, 
 - After one got through ("rising": the limit lifted): the ceiling is what it measured and the next probe goes at
   once, at up to PROBE_RISE times it for PROBE_DURATION, so a lifted limit is followed within a few probe rounds
   of a fraction of a second each. One that reached the full need clears the ceiling; one that failed holds again.
+- A full or rising probe that fell short of its rate (the padding's ticks came late on a busy node) but built no
+  queue met no limit: it is tried again PROBE_SHORT_RETRY later (twice at most), and sets no ceiling.
 - A probe whose feedback showed nothing measurable (too much lost, too little came back) backs off 5, then 10 s,
   and the media that got through before it is the ceiling if none was known.
 
@@ -36,6 +38,8 @@ PROBE_STEP = 1.25  # a probe after a failed one goes at most this far above the 
 PROBE_RISE = 2.0  # ... and after one got through above it, at up to this many times what that one measured
 PROBE_CLEARS = 1.1  # ... and counts as through once it measured this far above it
 PROBE_CAPPED_INTERVAL = 2.5  # seconds between capped probes that did not get through
+PROBE_SHORT_RETRY = 0.5  # a probe that sent less than meant and met no limit is tried again this soon ...
+PROBE_SHORT_RETRIES = 2  # ... this many times in a row, then it counts as failed
 PROBE_BACKOFF = 5.0  # after a probe with no measurable result, wait this long before the next ...
 PROBE_BACKOFF_MAX = 10.0  # ... doubling up to this
 PROBE_MIN_BPS = 100_000  # an uncapped probe's padding never below this (a probe must be measurable)
@@ -62,6 +66,7 @@ class ProbePlan:
     ceiling_bps: float | None = None  # what a failed probe measured (later probes stay near it)
     rising: bool = False  # the last probe under the ceiling got through: the next ones climb fast
     failures: int = 0  # probes in a row with no measurable result (the back-off doubles)
+    shorts: int = 0  # probes in a row that fell short of their rate without meeting a limit
     not_before: float = 0.0  # no probe before this (monotonic seconds)
 
     def ready(self, now: float) -> bool:
@@ -103,16 +108,28 @@ class ProbePlan:
             if rate_bps >= self.ceiling_bps * PROBE_CLEARS and not queued:
                 self.ceiling_bps, self.rising, self.not_before = rate_bps, True, now  # the limit lifted
                 return True
-            self.ceiling_bps = min(rate_bps, self.ceiling_bps)  # still there (or lower now)
+            # still there, or lower now; never below the media that gets through (a probe that measured less
+            # was cut short, not the path)
+            self.ceiling_bps = max(min(rate_bps, self.ceiling_bps), shape.acked_bps)
             self.not_before = now + PROBE_CAPPED_INTERVAL
             return False
         if rate_bps >= shape.target_bps / PROBE_MARGIN:
+            self.shorts = 0
             if shape.kind == "full" or shape.target_bps < (self.ceiling_bps or 0.0) * PROBE_RISE:
                 self.ceiling_bps, self.rising = None, False  # the full need got through: no limit known
             else:
                 self.ceiling_bps = rate_bps  # rising: on from what got through
             self.not_before = now
             return True
-        self.ceiling_bps, self.rising = rate_bps, False
+        if queued_ms is not None and queued_ms < PROBE_QUEUED_MS and self.shorts < PROBE_SHORT_RETRIES:
+            # no queue built: everything sent got through, but less was sent than meant (a busy node's padding
+            # ticks came late); the path showed no limit, so this is no ceiling: try again soon
+            self.shorts += 1
+            if self.ceiling_bps is not None:
+                self.ceiling_bps = max(self.ceiling_bps, rate_bps)
+            self.not_before = now + PROBE_SHORT_RETRY
+            return False
+        self.shorts = 0
+        self.ceiling_bps, self.rising = max(rate_bps, shape.acked_bps), False
         self.not_before = now + PROBE_CAPPED_INTERVAL
         return False

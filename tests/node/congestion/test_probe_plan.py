@@ -16,6 +16,7 @@ from sfu.congestion.probe_plan import (
     PROBE_CAPPED_INTERVAL,
     PROBE_MARGIN,
     PROBE_RISE,
+    PROBE_SHORT_RETRY,
     PROBE_STEP,
     ProbePlan,
     ProbeShape,
@@ -240,3 +241,35 @@ def test_forged_feedback_claiming_huge_receive_rates_moves_probes_no_faster_than
     assert honest.run(5.0, layers, 0) == 2
     assert len(link.rounds) == len(honest.rounds)
     assert [r.shape.target_bps for r in link.rounds] == [r.shape.target_bps for r in honest.rounds]
+
+
+def test_a_probe_cut_short_on_a_busy_node_is_no_ceiling_but_one_that_queued_is():
+    # the padding's ticks came late: the probe sent 60 % of its rate, all of which got through with no queue; the
+    # path showed no limit, so it is tried again soon (twice), and only then held as a ceiling
+    plan = ProbePlan()
+    full = plan.shape(need(MID), LOW)
+    short = 0.6 * full.target_bps
+    assert not plan.learn(full, short, 0.0, queued_ms=2.0)
+    assert plan.ceiling_bps is None and not plan.ready(0.4) and plan.ready(PROBE_SHORT_RETRY)
+    assert not plan.learn(plan.shape(need(MID), LOW), short, 1.0, queued_ms=0.0)
+    assert plan.ceiling_bps is None
+    assert not plan.learn(plan.shape(need(MID), LOW), short, 2.0, queued_ms=0.0)
+    assert plan.ceiling_bps == short and not plan.ready(2.0 + PROBE_CAPPED_INTERVAL - 0.1)
+    # the same rate with a queue behind it: the limit, at once
+    plan = ProbePlan()
+    assert not plan.learn(full, short, 0.0, queued_ms=70.0)
+    assert plan.ceiling_bps == short
+    # a rising probe cut short keeps the ceiling it climbed to and tries again soon
+    plan = ProbePlan(ceiling_bps=500_000, rising=True)
+    assert not plan.learn(plan.shape(need(TOP), MID), 300_000, 0.0, queued_ms=1.0)
+    assert plan.ceiling_bps == 500_000 and plan.rising and plan.ready(PROBE_SHORT_RETRY)
+
+
+def test_a_probe_that_measured_less_than_the_media_getting_through_does_not_lower_the_ceiling_below_it():
+    plan = ProbePlan(ceiling_bps=380_000)
+    held = plan.shape(need(TOP), MID)
+    assert not plan.learn(held, 130_000, 0.0, queued_ms=40.0)   # a starved node's odd measurement
+    assert plan.ceiling_bps == MID
+    plan = ProbePlan()
+    assert not plan.learn(plan.shape(need(TOP), MID), 130_000, 0.0, queued_ms=40.0)
+    assert plan.ceiling_bps == MID
