@@ -28,7 +28,7 @@ PROBE_TICK = 0.01  # a probe's padding goes in bursts this far apart
 PROBE_FEEDBACK_WAIT = 1.0  # feedback for a probe must arrive within this after it was sent
 PROBE_PADDING = 255  # bytes of padding per probe packet
 PROBE_BURST_MAX = 64  # padding packets per burst
-PROBE_CATCH_UP = 5  # a burst carries at most this many ticks' padding (the rest of a late tick's is skipped)
+PROBE_CATCH_UP = 10  # a burst carries at most this many ticks' padding (the rest of a late tick's is skipped)
 
 
 @dataclass

@@ -12,8 +12,10 @@ import pytest
 from sfu.congestion.bwe import PacketResult, probe_bitrate, probe_queueing_ms
 from sfu.congestion.probe import PROBE_PADDING, PROBE_TICK
 from sfu.congestion.probe_plan import (
-    PROBE_CAPPED_DURATION,
-    PROBE_CAPPED_INTERVAL,
+    PROBE_DURATION,
+    PROBE_HELD_DROP,
+    PROBE_HELD_DURATION,
+    PROBE_HELD_INTERVAL,
     PROBE_MARGIN,
     PROBE_RISE,
     PROBE_SHORT_RETRY,
@@ -162,7 +164,7 @@ def test_behind_a_token_bucket_probes_after_the_first_failure_lose_nothing_and_a
     assert link.run(lifted + 30.0, layers, 0) == 2
     after = [r for r in link.rounds if r.at >= lifted]
     top_at = after[-1].at + after[-1].shape.duration + 0.1
-    assert top_at - lifted <= PROBE_CAPPED_INTERVAL + PROBE_CAPPED_DURATION + 2.0, [(r.at - lifted, r) for r in after]
+    assert top_at - lifted <= PROBE_HELD_INTERVAL + PROBE_HELD_DURATION + 2.0, [(r.at - lifted, r) for r in after]
     assert len(after) <= 4 and all(r.through for r in after)
 
 
@@ -170,28 +172,34 @@ def test_a_held_probe_that_gets_through_without_queueing_lifts_the_ceiling_and_t
     plan = ProbePlan()
     full = plan.shape(need(MID), LOW)
     assert full.kind == "full" and full.target_bps == need(MID)
-    assert not plan.learn(full, 380_000, 10.0)                   # failed: 380 measured, the ceiling
-    assert plan.ceiling_bps == 380_000 and not plan.ready(11.0) and plan.ready(10.0 + PROBE_CAPPED_INTERVAL)
+    assert not plan.learn(full, 380_000, 10.0, queued_ms=80.0)  # failed: 380 measured, the ceiling
+    assert plan.ceiling_bps == 380_000 and not plan.ready(11.0) and plan.ready(10.0 + PROBE_HELD_INTERVAL)
     held = plan.shape(need(MID), LOW)
     assert held.kind == "held" and held.target_bps == 380_000 * PROBE_STEP
-    assert held.padding_bps == held.target_bps - LOW and held.duration == PROBE_CAPPED_DURATION
-    assert not plan.learn(held, 395_000, 12.5, queued_ms=2.0)   # not 10 % above: still there
+    assert held.padding_bps == held.target_bps - LOW and held.duration == PROBE_HELD_DURATION
+    assert not plan.learn(held, 395_000, 12.5, queued_ms=40.0)  # not 10 % above, and queued: still there
     assert plan.ceiling_bps == 380_000 and plan.failures == 0 and not plan.ready(13.0)
-    assert not plan.learn(held, 470_000, 15.0, queued_ms=40.0)  # through the bucket's burst, but it queued
+    assert not plan.learn(held, 470_000, 15.0, queued_ms=8.0)   # through the bucket's burst, but it queued
     assert plan.ceiling_bps == 380_000 and not plan.rising and not plan.ready(16.0)
-    assert plan.learn(held, 470_000, 17.5, queued_ms=1.0)       # through, no queue: the limit lifted
-    assert plan.ceiling_bps == 470_000 and plan.rising and plan.ready(17.5)    # the next probe at once ...
+    assert not plan.learn(held, 330_000, 17.5, queued_ms=0.0)   # sent too little to say: the ceiling stands
+    assert plan.ceiling_bps == 380_000 and not plan.rising
+    assert plan.learn(held, 470_000, 20.0, queued_ms=1.0)       # through, no queue: the limit lifted
+    assert plan.ceiling_bps == 470_000 and plan.rising and plan.ready(20.0)    # the next probe at once ...
     rise = plan.shape(need(TOP), MID)
-    assert rise.kind == "rising" and rise.target_bps == 470_000 * PROBE_RISE  # ... at twice what got through
-    assert plan.learn(rise, 900_000, 17.9) and plan.ceiling_bps == 900_000 and plan.ready(17.9)
+    assert rise.kind == "rising" and rise.target_bps == 470_000 * PROBE_RISE  # ... above what got through
+    assert rise.duration == PROBE_DURATION
+    assert plan.learn(rise, 700_000, 20.4, queued_ms=0.0) and plan.ceiling_bps == 700_000 and plan.ready(20.4)
     rise = plan.shape(need(TOP), MID)
-    assert rise.target_bps == need(TOP)                         # within twice: the full need
-    assert plan.learn(rise, need(TOP), 18.3)
+    assert plan.learn(rise, 1_200_000, 20.8, queued_ms=1.0) and plan.ceiling_bps == 1_200_000
+    rise = plan.shape(need(TOP), MID)
+    assert rise.target_bps == need(TOP)                         # within the rise: the full need
+    assert plan.learn(rise, need(TOP), 21.2, queued_ms=0.0)
     assert plan.ceiling_bps is None and not plan.rising         # the full need got through: no ceiling
-    # a rising probe that fails holds again, at what it measured
+    # a rising probe that queued holds again, at what it measured, even if its rate looked enough
     plan = ProbePlan(ceiling_bps=470_000, rising=True)
-    assert not plan.learn(plan.shape(need(TOP), MID), 500_000, 0.0)
-    assert plan.ceiling_bps == 500_000 and not plan.rising and plan.shape(need(TOP), MID).kind == "held"
+    rise = plan.shape(need(TOP), MID)
+    assert not plan.learn(rise, rise.target_bps, 0.0, queued_ms=30.0)
+    assert plan.ceiling_bps == rise.target_bps and not plan.rising and plan.shape(need(TOP), MID).kind == "held"
 
 
 def test_a_probe_with_nothing_measurable_backs_off_5_then_10_s_and_the_media_rate_becomes_the_ceiling():
@@ -254,7 +262,7 @@ def test_a_probe_cut_short_on_a_busy_node_is_no_ceiling_but_one_that_queued_is()
     assert not plan.learn(plan.shape(need(MID), LOW), short, 1.0, queued_ms=0.0)
     assert plan.ceiling_bps is None
     assert not plan.learn(plan.shape(need(MID), LOW), short, 2.0, queued_ms=0.0)
-    assert plan.ceiling_bps == short and not plan.ready(2.0 + PROBE_CAPPED_INTERVAL - 0.1)
+    assert plan.ceiling_bps == short and not plan.ready(2.0 + PROBE_HELD_INTERVAL - 0.1)
     # the same rate with a queue behind it: the limit, at once
     plan = ProbePlan()
     assert not plan.learn(full, short, 0.0, queued_ms=70.0)
@@ -265,11 +273,10 @@ def test_a_probe_cut_short_on_a_busy_node_is_no_ceiling_but_one_that_queued_is()
     assert plan.ceiling_bps == 500_000 and plan.rising and plan.ready(PROBE_SHORT_RETRY)
 
 
-def test_a_probe_that_measured_less_than_the_media_getting_through_does_not_lower_the_ceiling_below_it():
+def test_a_held_probe_that_queued_lowers_the_ceiling_by_at_most_a_fifth_a_round():
     plan = ProbePlan(ceiling_bps=380_000)
-    held = plan.shape(need(TOP), MID)
+    held = plan.shape(need(TOP), LOW)
     assert not plan.learn(held, 130_000, 0.0, queued_ms=40.0)   # a starved node's odd measurement
-    assert plan.ceiling_bps == MID
-    plan = ProbePlan()
-    assert not plan.learn(plan.shape(need(TOP), MID), 130_000, 0.0, queued_ms=40.0)
-    assert plan.ceiling_bps == MID
+    assert plan.ceiling_bps == 380_000 * PROBE_HELD_DROP
+    assert not plan.learn(plan.shape(need(TOP), LOW), 300_000, 2.5, queued_ms=40.0)
+    assert plan.ceiling_bps == 300_000
