@@ -139,8 +139,9 @@ class Prober:
         changed = (plan.rising != before[1] or (plan.ceiling_bps is None) != (before[0] is None)
                    or abs((plan.ceiling_bps or 0.0) - (before[0] or 0.0)) > 0.1 * (before[0] or 1.0))
         log.log(logging.INFO if changed or PROBE_LOG_ALL else logging.DEBUG,
-                "probe for %s: %s %.0f kb/s for %.1f s, got %s (queue %s ms, result %.1f s after the start): %s, "
-                "ceiling %s", p.id, probe.shape.kind, probe.shape.target_bps / 1000, probe.shape.duration,
+                "probe for %s: %s %.0f kb/s (padding %.0f on %.0f) for %.1f s, got %s (queue %s ms, result %.1f s "
+                "after the start): %s, ceiling %s", p.id, probe.shape.kind, probe.shape.target_bps / 1000,
+                probe.shape.padding_bps / 1000, probe.shape.acked_bps / 1000, probe.shape.duration,
                 f"{rate / 1000:.0f} kb/s" if rate else "no result", queued and round(queued), now - probe.started,
                 "through" if through else "failed", plan.ceiling_bps and int(plan.ceiling_bps))
         if rate is not None:

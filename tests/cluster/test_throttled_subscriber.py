@@ -87,7 +87,8 @@ def test_throttled_subscriber_gets_the_low_layer_then_moves_up_without_gaps(topo
     timeline = [(round(t - start, 2), w, n) for t, w, n in frames]
     switches = [(timeline[i - 1], timeline[i]) for i in range(1, len(timeline)) if timeline[i][1] != timeline[i - 1][1]]
     print(f"{len(frames)} frames presented; limit lifted at {lifted - start:.1f} s; switches {switches}")
-    print("node:", [ln for ln in logs.splitlines() if "layer" in ln or "probe for" in ln][-30:])
+    node_log = (tmp_path / "node.log").read_text(errors="replace")
+    print("node:", "\n".join(ln for ln in node_log.splitlines() if " layer " in ln or "probe for" in ln))
 
     # behind the limit: the low layer, and the picture keeps moving
     throttled = [f for f in frames if f[0] < lifted]
