@@ -29,6 +29,7 @@ PROBE_FEEDBACK_WAIT = 1.0  # feedback for a probe must arrive within this after 
 PROBE_PADDING = 255  # bytes of padding per probe packet
 PROBE_BURST_MAX = 64  # padding packets per burst
 PROBE_CATCH_UP = 10  # a burst carries at most this many ticks' padding (the rest of a late tick's is skipped)
+PROBE_STOP_QUEUE_MS = 10.0  # a probe whose feedback shows this much queueing while it is sent stops
 PROBE_LOG_ALL = True  # every probe result at info (while the throttled Chromium test is being validated)
 
 
@@ -42,11 +43,13 @@ class Probe:
     last: int | None = None
     sent_done: bool = False
     deadline: float = 0.0  # feedback for the cluster must have come by then
+    stopped: bool = False  # feedback showed a queue building while it was sent: no more padding
     results: dict[int, PacketResult] = field(default_factory=dict)  # extended seq -> result, in the cluster
 
     def record(self, known: list[tuple[int, PacketResult]]) -> bool:
         """Feedback rows (transport seq, result): keeps those inside the cluster; True once feedback reached its
-        end (feedback during the cluster only covers its start)."""
+        end (feedback during the cluster only covers its start). Feedback during the cluster that shows a queue
+        building stops the padding: the path's limit is found, and more would only delay or drop media."""
         if self.first is None or self.last is None:
             return False
         span = (self.last - self.first) & 0xFFFF
@@ -57,6 +60,9 @@ class Probe:
                 self.results[r.seq] = r  # padding and the media sent among it
             if span <= offset < 0x8000:
                 done = True
+        if not self.sent_done and not self.stopped:
+            queued = probe_queueing_ms(list(self.results.values()))
+            self.stopped = queued is not None and queued >= PROBE_STOP_QUEUE_MS
         return done and self.sent_done
 
 
@@ -76,7 +82,7 @@ class Prober:
             return False
         if down.probe is not None or not down.probe_plan.ready(now):
             return True
-        shape = down.probe_plan.shape(want.bitrate_bps * n_subs / HEADROOM * PROBE_MARGIN, down.bwe.acked_bps)
+        shape = down.probe_plan.shape(want.bitrate_bps * n_subs / HEADROOM * PROBE_MARGIN, down.bwe.acked_bps, now)
         down.probe = Probe(shape=shape, started=now)
         self.node.counts["probes"] += 1
         if shape.capped:
@@ -98,6 +104,8 @@ class Prober:
         for _ in range(int(duration / PROBE_TICK) + 2):
             if p.left or p.downlink.probe is not probe:
                 return
+            if probe.stopped:
+                break
             elapsed = min(loop.time() - start + PROBE_TICK, duration)
             due = padding_bps / 8 * elapsed - sent_bytes
             if due > catch_up:

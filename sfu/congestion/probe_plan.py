@@ -19,6 +19,8 @@ still ~0.75 s at each such probe. 25 % over the ceiling is a few KB, which such 
   one that queued holds again.
 - A full or rising probe that fell short of its rate (the padding's ticks came late on a busy node) but built no
   queue met no limit: it is tried again PROBE_SHORT_RETRY later (twice at most), and sets no ceiling.
+- A probe right after another (within PROBE_ACKED_STALE) pads on the media rate the last one saw: the rate that
+  got through lately still holds the last one's padding, and a probe padded on it fell short.
 - A probe whose feedback showed nothing measurable (too much lost, too little came back) backs off 5, then 10 s,
   and the media that got through before it is the ceiling if none was known.
 
@@ -43,6 +45,7 @@ PROBE_HELD_DROP = 0.8  # a held probe that queued lowers the ceiling to at least
 PROBE_HELD_INTERVAL = 2.5  # seconds between held probes
 PROBE_SHORT_RETRY = 0.5  # a probe that sent less than meant and met no limit is tried again this soon ...
 PROBE_SHORT_RETRIES = 2  # ... this many times in a row, then it counts as failed
+PROBE_ACKED_STALE = 1.0  # seconds after a probe's result during which the acknowledged rate still holds its padding
 PROBE_BACKOFF = 5.0  # after a probe with no measurable result, wait this long before the next ...
 PROBE_BACKOFF_MAX = 10.0  # ... doubling up to this
 PROBE_MIN_BPS = 100_000  # a full or rising probe's padding never below this (a probe must be measurable)
@@ -71,13 +74,18 @@ class ProbePlan:
     failures: int = 0  # probes in a row with no measurable result (the back-off doubles)
     shorts: int = 0  # probes in a row that fell short of their rate without meeting a limit
     not_before: float = 0.0  # no probe before this (monotonic seconds)
+    media_bps: float = 0.0  # the media rate the last probe was added to ...
+    last_result: float = -1e9  # ... and when the last probe's result came
 
     def ready(self, now: float) -> bool:
         return now >= self.not_before
 
-    def shape(self, need_bps: float, acked_bps: float | None) -> ProbeShape:
+    def shape(self, need_bps: float, acked_bps: float | None, now: float = 0.0) -> ProbeShape:
         """The probe for an upgrade that needs `need_bps` in all, while `acked_bps` of media gets through."""
-        acked = acked_bps or 0.0
+        if now - self.last_result < PROBE_ACKED_STALE:
+            acked = self.media_bps  # what got through lately still holds the last probe's padding
+        else:
+            acked = self.media_bps = acked_bps or 0.0
         c = self.ceiling_bps
         if c is None:
             return ProbeShape(need_bps, max(need_bps - acked, PROBE_MIN_BPS), "full", PROBE_DURATION, acked)
@@ -97,6 +105,7 @@ class ProbePlan:
         """A probe's result: the rate it measured (None: nothing measurable) and the queue it met on the path
         (sfu/congestion/bwe.py: probe_queueing_ms; None: too few packets to say). True when it got through (what
         it showed may already cover the upgrade, or the next, larger probe goes at once); False otherwise."""
+        self.last_result = now
         if rate_bps is None:
             self.failures += 1
             self.not_before = now + min(PROBE_BACKOFF * 2 ** (self.failures - 1), PROBE_BACKOFF_MAX)

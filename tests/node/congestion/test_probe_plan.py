@@ -280,3 +280,24 @@ def test_a_held_probe_that_queued_lowers_the_ceiling_by_at_most_a_fifth_a_round(
     assert plan.ceiling_bps == 380_000 * PROBE_HELD_DROP
     assert not plan.learn(plan.shape(need(TOP), LOW), 300_000, 2.5, queued_ms=40.0)
     assert plan.ceiling_bps == 300_000
+
+
+def test_a_probe_right_after_another_pads_on_the_media_rate_the_last_one_saw():
+    # the rate that got through in the last half second still holds the last probe's padding: padding the next
+    # one on it made the Chromium test's rising probes fall short (666 kb/s meant, 481 sent)
+    plan = ProbePlan(ceiling_bps=380_000)
+    held = plan.shape(need(MID), LOW, now=10.0)
+    assert plan.learn(held, 470_000, 10.7, queued_ms=0.0)
+    rise = plan.shape(need(MID), 459_000, now=10.7)             # acked now: media and the held probe's padding
+    assert rise.acked_bps == LOW and rise.padding_bps == rise.target_bps - LOW
+    assert plan.shape(need(MID), 230_000, now=12.0).acked_bps == 230_000   # later: what got through is media again
+
+
+def test_a_probe_stops_padding_once_its_feedback_shows_a_queue():
+    from sfu.congestion.probe import Probe
+
+    probe = Probe(shape=ProbePlan().shape(need(MID), LOW), started=0.0, first=0, last=40)
+    # the first 20 packets of the cluster arrive as sent, then each waits 2 ms longer than the one before
+    rows = [(i, PacketResult(i, i * 5.0, PADDING, i * 5.0 + 20.0 + max(0, i - 10) * 2.0)) for i in range(20)]
+    assert not probe.record(rows[:10]) and not probe.stopped       # no queue yet: it goes on
+    assert not probe.record(rows[10:]) and probe.stopped            # 18 ms of queue: no more padding
