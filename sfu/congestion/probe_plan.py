@@ -12,7 +12,9 @@ still ~0.75 s at each such probe. 25 % over the ceiling is a few KB, which such 
   PROBE_HELD_INTERVAL without the doubling back-off: cheap. It got through when it measured PROBE_CLEARS above
   the ceiling and its last packets queued no longer than its first (sfu/congestion/bwe.py: probe_queueing_ms).
   One that queued failed: what it measured is the ceiling, lowered by at most PROBE_HELD_DROP a round (a starved
-  node measures low now and then). One that neither queued nor got above the ceiling sent too little to say.
+  node measures low now and then). One that neither queued nor got above the ceiling sent too little to say: the
+  next held probe pads more (by the shortfall, at most PROBE_BOOST_MAX times), until one queues or gets through;
+  the padding stops as soon as the feedback shows a queue (sfu/congestion/probe.py), which bounds the overshoot.
 - After one got through ("rising": the limit lifted): the next probe goes at once, PROBE_RISE times what it
   measured for PROBE_DURATION, and so on while they get through without queueing, so a lifted limit is followed
   within a few rounds of a fraction of a second each; one at the full need that gets through clears the ceiling,
@@ -42,6 +44,7 @@ PROBE_STEP = 1.25  # a probe after a failed one goes at most this far above the 
 PROBE_CLEARS = 1.1  # ... and got through once it measured this far above it, without queueing
 PROBE_RISE = 1.5  # after one got through: the next goes this many times what it measured
 PROBE_HELD_DROP = 0.8  # a held probe that queued lowers the ceiling to at least this share of it
+PROBE_BOOST_MAX = 3.0  # held padding at most this many times what the step asks (a padding stop bounds it)
 PROBE_HELD_INTERVAL = 2.5  # seconds between held probes
 PROBE_SHORT_RETRY = 0.5  # a probe that sent less than meant and met no limit is tried again this soon ...
 PROBE_SHORT_RETRIES = 2  # ... this many times in a row, then it counts as failed
@@ -74,6 +77,7 @@ class ProbePlan:
     failures: int = 0  # probes in a row with no measurable result (the back-off doubles)
     shorts: int = 0  # probes in a row that fell short of their rate without meeting a limit
     not_before: float = 0.0  # no probe before this (monotonic seconds)
+    boost: float = 1.0  # held padding is multiplied by this after held probes that measured short of their rate
     media_bps: float = 0.0  # the media rate the last probe was added to ...
     last_result: float = -1e9  # ... and when the last probe's result came
 
@@ -95,7 +99,7 @@ class ProbePlan:
         target = min(need_bps, c * PROBE_STEP)
         # the padding floor stays within the step, so the whole probe stays near the ceiling
         floor = min(PROBE_MIN_BPS, c * (PROBE_STEP - 1.0))
-        return ProbeShape(target, max(target - acked, floor), "held", PROBE_HELD_DURATION, acked)
+        return ProbeShape(target, max(target - acked, floor) * self.boost, "held", PROBE_HELD_DURATION, acked)
 
     def unsent(self, now: float) -> None:
         """No padding could be sent: try again after the back-off."""
@@ -120,10 +124,15 @@ class ProbePlan:
             assert c is not None
             self.not_before = now + PROBE_HELD_INTERVAL
             if queued_ms is not None and not queued and rate_bps >= c * PROBE_CLEARS:
-                self.ceiling_bps, self.rising, self.not_before = rate_bps, True, now  # the limit lifted
+                self.ceiling_bps, self.rising, self.not_before, self.boost = rate_bps, True, now, 1.0  # lifted
                 return True
             if queued:
                 self.ceiling_bps = max(min(rate_bps, c), c * PROBE_HELD_DROP)  # still there, or lower now
+                self.boost = 1.0
+            elif queued_ms is not None:
+                # it met no queue but measured short of what it meant to send (late padding ticks, an acknowledged
+                # rate above the media's): pad more next time, until one queues or gets through
+                self.boost = min(self.boost * shape.target_bps / max(rate_bps, 1.0), PROBE_BOOST_MAX)
             return False
         if rate_bps >= shape.target_bps / PROBE_MARGIN and not (shape.kind == "rising" and queued):
             self.shorts = 0

@@ -12,6 +12,7 @@ import pytest
 from sfu.congestion.bwe import PacketResult, probe_bitrate, probe_queueing_ms
 from sfu.congestion.probe import PROBE_PADDING, PROBE_TICK
 from sfu.congestion.probe_plan import (
+    PROBE_BOOST_MAX,
     PROBE_DURATION,
     PROBE_HELD_DROP,
     PROBE_HELD_DURATION,
@@ -301,3 +302,20 @@ def test_a_probe_stops_padding_once_its_feedback_shows_a_queue():
     rows = [(i, PacketResult(i, i * 5.0, PADDING, i * 5.0 + 20.0 + max(0, i - 10) * 2.0)) for i in range(20)]
     assert not probe.record(rows[:10]) and not probe.stopped       # no queue yet: it goes on
     assert not probe.record(rows[10:]) and probe.stopped            # 18 ms of queue: no more padding
+
+
+def test_held_probes_that_measured_short_without_a_queue_pad_more_until_one_queues():
+    # on a busy node a held probe measured 300 of the 400 kb/s it meant, with no queue: it said nothing about the
+    # path, so the next pads more; one that queued (the limit) resets it, as does one that got through
+    plan = ProbePlan(ceiling_bps=320_000)
+    held = plan.shape(need(MID), 260_000)
+    assert held.padding_bps == 400_000 - 260_000
+    assert not plan.learn(held, 300_000, 0.0, queued_ms=0.0)
+    assert plan.ceiling_bps == 320_000 and abs(plan.boost - 400 / 300) < 1e-9
+    more = plan.shape(need(MID), 260_000, now=5.0)
+    assert abs(more.padding_bps - 140_000 * 400 / 300) < 1e-6 and more.target_bps == 400_000
+    for i in range(5):
+        plan.learn(plan.shape(need(MID), 260_000, now=10.0 + 5 * i), 100_000, 10.0 + 5 * i, queued_ms=0.0)
+    assert plan.boost == PROBE_BOOST_MAX
+    assert not plan.learn(plan.shape(need(MID), 260_000, now=40.0), 330_000, 40.0, queued_ms=30.0)
+    assert plan.boost == 1.0
