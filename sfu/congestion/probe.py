@@ -30,7 +30,6 @@ PROBE_PADDING = 255  # bytes of padding per probe packet
 PROBE_BURST_MAX = 64  # padding packets per burst
 PROBE_CATCH_UP = 10  # a burst carries at most this many ticks' padding (the rest of a late tick's is skipped)
 PROBE_STOP_QUEUE_MS = 10.0  # a probe whose feedback shows this much queueing while it is sent stops
-PROBE_LOG_ALL = True  # every probe result at info (while the throttled Chromium test is being validated)
 
 
 @dataclass
@@ -146,7 +145,7 @@ class Prober:
         # what changes how the next probes go is worth a line at info (rare); each probe's result is at debug
         changed = (plan.rising != before[1] or (plan.ceiling_bps is None) != (before[0] is None)
                    or abs((plan.ceiling_bps or 0.0) - (before[0] or 0.0)) > 0.1 * (before[0] or 1.0))
-        log.log(logging.INFO if changed or PROBE_LOG_ALL else logging.DEBUG,
+        log.log(logging.INFO if changed else logging.DEBUG,
                 "probe for %s: %s %.0f kb/s (padding %.0f on %.0f) for %.1f s, got %s (queue %s ms, result %.1f s "
                 "after the start): %s, ceiling %s", p.id, probe.shape.kind, probe.shape.target_bps / 1000,
                 probe.shape.padding_bps / 1000, probe.shape.acked_bps / 1000, probe.shape.duration,
