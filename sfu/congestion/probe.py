@@ -34,7 +34,8 @@ PROBE_STOP_QUEUE_MS = 10.0  # a probe whose feedback shows this much queueing wh
 
 @dataclass
 class Probe:
-    """A probe cluster: padding sent at `target_bps` (with the media) before stepping a layer up."""
+    """A probe cluster: padding sent with the media as its shape says (sfu/congestion/probe_plan.py) before
+    stepping a layer up."""
 
     shape: ProbeShape
     started: float
