@@ -407,4 +407,5 @@ class Node:
             "probes": self.counts["probes"],
             "probes_succeeded": self.counts["probe_succeeded"],
             "probes_failed": self.counts["probe_failed"],
+            "probes_capped": self.counts["probes_capped"],  # kept near what a failed probe measured
         }

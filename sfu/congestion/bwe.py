@@ -17,7 +17,8 @@ plain Python with time passed in (milliseconds, any monotonic clock), so every p
 - `LossBasedControl`: loss over at least 20 packets / 0.5 s: > 10 % cuts the rate by half the loss fraction,
   < 2 % lets it grow 8 %/s, in between holds.
 - `AckedBitrate`: what actually arrived, per receive-time window.
-- `probe_bitrate`: the rate a probe cluster got through: min(send rate, receive rate) over its packets.
+- `probe_bitrate`: the rate a probe cluster got through: min(send rate, receive rate) over its packets;
+  `probe_queueing_ms`: how much longer its last packets took than its first (a queue built on the path).
 
 `SendSideBwe` ties them: estimate = min(delay-based, loss-based), within [MIN_BPS, MAX_BPS].
 """
@@ -351,6 +352,19 @@ def probe_bitrate(packets: Sequence[PacketResult], min_packets: int = 5, min_rec
     if recv_rate < 0.9 * send_rate:
         return 0.95 * recv_rate
     return min(send_rate, recv_rate)
+
+
+def probe_queueing_ms(packets: Sequence[PacketResult], edge: int = 5) -> float | None:
+    """How much longer (ms) the last `edge` received packets of a probe cluster took on the path than the first
+    `edge` (one-way delay, on two clocks whose offset cancels): a queue that built while it was sent. A shaper's
+    burst hides a small overshoot from the rate; once its bucket is empty the queue shows here. None when too
+    few arrived to say."""
+    received = sorted((p for p in packets if p.recv_ms is not None), key=lambda p: p.send_ms)
+    if len(received) < 2 * edge:
+        return None
+    delays = [(p.recv_ms or 0.0) - p.send_ms for p in received]
+    # the least delay of each edge: a packet that waited behind its own frame's burst says nothing of a queue
+    return min(delays[-edge:]) - min(delays[:edge])
 
 
 # ---------------------------------------------------------------- together

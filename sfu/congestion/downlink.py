@@ -1,7 +1,8 @@
 """What the node knows of one participant's downlink (node → participant): its estimate, and where it came from.
 
 The estimate is the node's own send-side one when the participant sends transport-cc feedback (sfu/congestion/
-bwe.py), else the receiver's REMB; a probe towards the participant, and its back-off, live here too.
+bwe.py), else the receiver's REMB; a probe towards the participant, and the plan for the next one
+(sfu/congestion/probe_plan.py), live here too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sfu.congestion.bwe import SendSideBwe
+from sfu.congestion.probe_plan import ProbePlan
 from sfu.congestion.twcc import FeedbackReader
 
 if TYPE_CHECKING:
@@ -37,8 +39,7 @@ class Downlink:
     twcc_reader: FeedbackReader = field(default_factory=FeedbackReader)
     bwe: SendSideBwe | None = None  # the node's send-side estimate (once transport-cc is negotiated)
     probe: Probe | None = None  # a bandwidth probe towards this participant, under way or awaiting feedback
-    probe_backoff_until: float = 0.0  # after a probe that did not show enough room, wait before the next
-    probe_failures: int = 0  # failed probes in a row (the wait before the next doubles)
+    probe_plan: ProbePlan = field(default_factory=ProbePlan)  # how hard and when the next probe goes
 
     @property
     def send_side(self) -> bool:

@@ -1,6 +1,7 @@
-"""Bandwidth probes: before stepping a subscriber up a layer its estimate does not cover, padding at the rate
-the upgrade needs goes out on an RTX stream for PROBE_DURATION; the upgrade happens only if the transport-cc
-feedback shows it got through (sfu/congestion/bwe.py: probe_bitrate). Failed probes back off 5, then 10 s.
+"""Bandwidth probes: before stepping a subscriber up a layer its estimate does not cover, padding goes out on an
+RTX stream for a fraction of a second; the upgrade happens only if the transport-cc feedback shows room for it
+(sfu/congestion/bwe.py: probe_bitrate). How hard and how often to probe, after a failed probe too, is the
+downlink's plan (sfu/congestion/probe_plan.py); this file sends the padding and reads the result.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sfu.allocation.layers import HEADROOM
-from sfu.congestion.bwe import PacketResult, probe_bitrate
+from sfu.congestion.bwe import PacketResult, probe_bitrate, probe_queueing_ms
+from sfu.congestion.probe_plan import PROBE_MARGIN, ProbeShape
 
 if TYPE_CHECKING:
     from sfu.node import Node
@@ -22,32 +24,32 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("castellan.node")
 
-PROBE_DURATION = 0.2  # a probe cluster's padding is spread over this long ...
-PROBE_TICK = 0.01  # ... in bursts this far apart
-PROBE_MARGIN = 1.2  # probe this much above what the upgrade needs
-PROBE_MIN_BPS = 100_000  # padding rate never below this (a probe must be measurable)
+PROBE_TICK = 0.01  # a probe's padding goes in bursts this far apart
 PROBE_FEEDBACK_WAIT = 1.0  # feedback for a probe must arrive within this after it was sent
-PROBE_BACKOFF = 5.0  # after a probe that showed too little room, wait this long before the next
-PROBE_BACKOFF_MAX = 10.0
 PROBE_PADDING = 255  # bytes of padding per probe packet
 PROBE_BURST_MAX = 64  # padding packets per burst
+PROBE_CATCH_UP = 10  # a burst carries at most this many ticks' padding (the rest of a late tick's is skipped)
+PROBE_STOP_QUEUE_MS = 10.0  # a probe whose feedback shows this much queueing while it is sent stops
 
 
 @dataclass
 class Probe:
-    """A probe cluster: padding sent at `target_bps` (with the media) before stepping a layer up."""
+    """A probe cluster: padding sent with the media as its shape says (sfu/congestion/probe_plan.py) before
+    stepping a layer up."""
 
-    target_bps: float
+    shape: ProbeShape
     started: float
     first: int | None = None  # transport seqs of the padding (16 bits), once sent
     last: int | None = None
     sent_done: bool = False
     deadline: float = 0.0  # feedback for the cluster must have come by then
+    stopped: bool = False  # feedback showed a queue building while it was sent: no more padding
     results: dict[int, PacketResult] = field(default_factory=dict)  # extended seq -> result, in the cluster
 
     def record(self, known: list[tuple[int, PacketResult]]) -> bool:
         """Feedback rows (transport seq, result): keeps those inside the cluster; True once feedback reached its
-        end (feedback during the cluster only covers its start)."""
+        end (feedback during the cluster only covers its start). Feedback during the cluster that shows a queue
+        building stops the padding: the path's limit is found, and more would only delay or drop media."""
         if self.first is None or self.last is None:
             return False
         span = (self.last - self.first) & 0xFFFF
@@ -58,6 +60,9 @@ class Probe:
                 self.results[r.seq] = r  # padding and the media sent among it
             if span <= offset < 0x8000:
                 done = True
+        if not self.sent_done and not self.stopped:
+            queued = probe_queueing_ms(list(self.results.values()))
+            self.stopped = queued is not None and queued >= PROBE_STOP_QUEUE_MS
         return done and self.sent_done
 
 
@@ -75,29 +80,38 @@ class Prober:
         carrier = next((s for s in p.subscriptions.values() if s.probe_carrier), None)
         if carrier is None:
             return False
-        if down.probe is not None or now < down.probe_backoff_until:
+        if down.probe is not None or not down.probe_plan.ready(now):
             return True
-        target = want.bitrate_bps * n_subs / HEADROOM * PROBE_MARGIN
-        padding_bps = max(target - (down.bwe.acked_bps or 0.0), PROBE_MIN_BPS)
-        down.probe = Probe(target_bps=target, started=now)
+        shape = down.probe_plan.shape(want.bitrate_bps * n_subs / HEADROOM * PROBE_MARGIN, down.bwe.acked_bps, now)
+        down.probe = Probe(shape=shape, started=now)
         self.node.counts["probes"] += 1
-        task = asyncio.get_running_loop().create_task(self._run(p, carrier, down.probe, padding_bps))
+        if shape.capped:
+            self.node.counts["probes_capped"] += 1
+        task = asyncio.get_running_loop().create_task(self._run(p, carrier, down.probe))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def _run(self, p: Participant, carrier: Subscription, probe: Probe, padding_bps: float) -> None:
-        """Padding on `carrier`'s RTX stream at padding_bps for PROBE_DURATION, in PROBE_TICK bursts."""
+    async def _run(self, p: Participant, carrier: Subscription, probe: Probe) -> None:
+        """Padding on `carrier`'s RTX stream at the probe's padding rate for its duration, in PROBE_TICK bursts."""
+        padding_bps, duration = probe.shape.padding_bps, probe.shape.duration
         engine = self.node.media_engine
         loop = asyncio.get_running_loop()
         start = loop.time()
         sent_bytes = 0.0
         per_packet = PROBE_PADDING + 36  # header, transport seq, SRTP tag
-        for _ in range(int(PROBE_DURATION / PROBE_TICK) + 2):
+        catch_up = max(padding_bps / 8 * PROBE_TICK * PROBE_CATCH_UP, per_packet)
+        for _ in range(int(duration / PROBE_TICK) + 2):
             if p.left or p.downlink.probe is not probe:
                 return
-            elapsed = min(loop.time() - start + PROBE_TICK, PROBE_DURATION)
+            if probe.stopped:
+                break
+            elapsed = min(loop.time() - start + PROBE_TICK, duration)
             due = padding_bps / 8 * elapsed - sent_bytes
+            if due > catch_up:
+                # a late tick (a busy loop) does not send the backlog in one burst a small queue would drop
+                sent_bytes += due - catch_up
+                due = catch_up
             count = min(int(due // per_packet), PROBE_BURST_MAX)
             if count > 0:
                 res = engine.send_padding(carrier.index, count, PROBE_PADDING)
@@ -108,14 +122,14 @@ class Prober:
                     probe.first = first
                 probe.last = last
                 sent_bytes += nbytes
-            if loop.time() - start >= PROBE_DURATION:
+            if loop.time() - start >= duration:
                 break
             await asyncio.sleep(PROBE_TICK)
         probe.sent_done = True
         probe.deadline = time.monotonic() + PROBE_FEEDBACK_WAIT
         if probe.first is None and p.downlink.probe is probe:
             p.downlink.probe = None
-            p.downlink.probe_backoff_until = time.monotonic() + PROBE_BACKOFF
+            p.downlink.probe_plan.unsent(time.monotonic())
 
     def finish(self, p: Participant, now: float) -> None:
         """The probe's feedback is in (or overdue): the estimate learns from it; a success re-runs layer choice."""
@@ -124,21 +138,28 @@ class Prober:
         down.probe = None
         if probe is None or down.bwe is None:
             return
-        rate = probe_bitrate(list(probe.results.values()))
-        log.debug("probe for %s: target %.0f kb/s, got %s", p.id, probe.target_bps / 1000,
-                  f"{rate / 1000:.0f} kb/s" if rate else "no result")
+        results = list(probe.results.values())
+        rate, queued = probe_bitrate(results), probe_queueing_ms(results)
+        plan = down.probe_plan
+        before = plan.ceiling_bps, plan.rising
+        through = plan.learn(probe.shape, rate, now, queued)
+        # what changes how the next probes go is worth a line at info (rare); each probe's result is at debug
+        changed = (plan.rising != before[1] or (plan.ceiling_bps is None) != (before[0] is None)
+                   or abs((plan.ceiling_bps or 0.0) - (before[0] or 0.0)) > 0.1 * (before[0] or 1.0))
+        log.log(logging.INFO if changed else logging.DEBUG,
+                "probe for %s: %s %.0f kb/s (padding %.0f on %.0f) for %.1f s, got %s (queue %s ms, result %.1f s "
+                "after the start): %s, ceiling %s", p.id, probe.shape.kind, probe.shape.target_bps / 1000,
+                probe.shape.padding_bps / 1000, probe.shape.acked_bps / 1000, probe.shape.duration,
+                f"{rate / 1000:.0f} kb/s" if rate else "no result", queued and round(queued), now - probe.started,
+                "through" if through else "failed", plan.ceiling_bps and int(plan.ceiling_bps))
         if rate is not None:
             down.bwe.on_probe(rate)
             down.estimate_bps = int(down.bwe.estimate)
-        if rate is None or rate < probe.target_bps / PROBE_MARGIN:
-            # each failed probe costs a constrained link some media: wait 5, then 10 s between them
-            down.probe_failures += 1
-            down.probe_backoff_until = now + min(PROBE_BACKOFF * 2 ** (down.probe_failures - 1), PROBE_BACKOFF_MAX)
-            self.node.counts["probe_failed"] += 1
-        else:
-            down.probe_failures = 0
+        if through:
             self.node.counts["probe_succeeded"] += 1
-            self.node.allocation.select_for(p, now)
+            self.node.allocation.select_for(p, now)  # an upgrade the probe covered, or the next step at once
+        else:
+            self.node.counts["probe_failed"] += 1
 
     def expire(self, now: float) -> None:
         for p in list(self.node.by_id.values()):

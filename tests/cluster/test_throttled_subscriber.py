@@ -87,7 +87,8 @@ def test_throttled_subscriber_gets_the_low_layer_then_moves_up_without_gaps(topo
     timeline = [(round(t - start, 2), w, n) for t, w, n in frames]
     switches = [(timeline[i - 1], timeline[i]) for i in range(1, len(timeline)) if timeline[i][1] != timeline[i - 1][1]]
     print(f"{len(frames)} frames presented; limit lifted at {lifted - start:.1f} s; switches {switches}")
-    print("node:", [ln for ln in logs.splitlines() if "layer" in ln][-20:])
+    node_log = (tmp_path / "node.log").read_text(errors="replace")
+    print("node:", "\n".join(ln for ln in node_log.splitlines() if " layer " in ln or "probe for" in ln))
 
     # behind the limit: the low layer, and the picture keeps moving
     throttled = [f for f in frames if f[0] < lifted]
@@ -109,9 +110,8 @@ def test_throttled_subscriber_gets_the_low_layer_then_moves_up_without_gaps(topo
     # no gaps at switches: the first frame of the new layer follows the last of the old (or repeats it)
     for a, b in switches:
         assert (b[2] - a[2]) % CLIP in (0, 1, 2), f"frames lost at the switch {a} -> {b}"
-    print(f"top layer {top[0][0] - lifted:.1f} s after the lift")
-    # Known defect (2026-12-06, 2 of 5 runs, both at ~10 s: the second probe towards h overflows the shaper's
-    # queue): the picture stood still 0.73-0.77 s once. Reported as an expected failure, with what was seen, after
-    # every other check above held, until probing under a shaper is fixed (docs/reliability.md, "A probe that stalls a throttled picture").
-    if stood_still:
-        pytest.xfail(f"the picture stood still for {max(gaps):.2f} s while throttled: {stalls}; freezes {froze}")
+    print(f"top layer {top[0][0] - lifted:.1f} s after the lift; throttled: longest gap {max(gaps):.2f} s, "
+          f"gaps over 0.2 s {stalls}, getStats freezes {froze[-1][1] - froze[0][1]}, lost {froze[-1][4]}")
+    # the picture never stood still behind the limit: probes after a failed one stay near what it measured and stop
+    # at the first sign of a queue (docs/reliability.md, "A probe that stalls a throttled picture")
+    assert not stood_still, f"the picture stood still for {max(gaps):.2f} s while throttled: {stalls}; freezes {froze}"

@@ -22,7 +22,7 @@ from sfu.congestion.bwe import (
     TrendlineEstimator,
     probe_bitrate,
 )
-from sfu.congestion.probe import PROBE_DURATION
+from sfu.congestion.probe_plan import PROBE_DURATION
 from sfu.negotiation import sdp
 from sfu.node import Node
 from sfu.participant import Participant
@@ -238,7 +238,7 @@ def test_an_uncovered_upgrade_waits_for_a_probe_and_follows_its_result():
         now = time.monotonic()
         node.allocation.select_for(p, now)
         assert eng.switches == [] and node.counts["probes"] == 1 and p.downlink.probe is not None
-        target = p.downlink.probe.target_bps
+        target = p.downlink.probe.shape.target_bps
         await asyncio.sleep(PROBE_DURATION + 0.15)  # the padding goes out in bursts
         probe = p.downlink.probe
         assert probe is not None and probe.sent_done and probe.first == 100
@@ -265,7 +265,7 @@ def test_a_failed_probe_backs_off_and_no_rtx_means_the_remb_way():
     p.downlink.bwe.feedbacks = 1
     p.downlink.estimate_bps = 300_000
     now = time.monotonic()
-    p.downlink.probe_backoff_until = now + 5
+    p.downlink.probe_plan.not_before = now + 5
     node.allocation.select_for(p, now)
     assert eng.switches == [] and node.counts["probes"] == 0     # backing off: neither probe nor upgrade
     node, p, sub, eng = _setup(rtx=False)
