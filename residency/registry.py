@@ -144,6 +144,10 @@ class Registry(ABC):
         """The node ids whose entry has not expired, sorted, at most MAX_MEETING_NODES. Untrusted: anyone with
         Redis access can write one, so the caller keeps only live trusted nodes of allowed regions."""
 
+    def take_malformed_meetings(self) -> int:
+        """Meeting entries read as empty since the last call because they were not a meeting entry at all."""
+        return 0
+
     def ping(self) -> bool:
         """Is the registry reachable? (for /readyz)"""
         return True
@@ -358,7 +362,9 @@ class RedisRegistry(Registry):
         self.p = prefix
         self.node_ttl = node_ttl
         self._malformed = 0
+        self._malformed_meetings = 0
         self.malformed_docs = 0
+        self._response_error: type[BaseException] = redis.exceptions.ResponseError
 
     @contextmanager
     def _io(self) -> Iterator[None]:
@@ -565,8 +571,16 @@ class RedisRegistry(Registry):
             pipe = self.r.pipeline()
             pipe.zremrangebyscore(key, "-inf", now)
             pipe.zrangebyscore(key, f"({now}", "+inf", start=0, num=MAX_MEETING_NODES)
-            _, members = pipe.execute()
+            try:
+                _, members = pipe.execute()
+            except self._response_error:  # WRONGTYPE: something else written under the key; a counted drop
+                self._malformed_meetings += 1
+                return []
         return sorted(str(m) for m in members)
+
+    def take_malformed_meetings(self) -> int:
+        count, self._malformed_meetings = self._malformed_meetings, 0
+        return count
 
     # documents
     def _dkey(self, kind: str, key: str) -> str:

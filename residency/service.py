@@ -399,7 +399,10 @@ class ResidencyService:
         allowed = policy.effective_regions(tenant, regions, self.catalogue)
         by_id = {n.id: n for n in nodes}
         kept = set()
-        for node_id in self.registry.meeting_nodes(tenant.id, room_id):
+        listed = self.registry.meeting_nodes(tenant.id, room_id)
+        for _ in range(self.registry.take_malformed_meetings()):
+            self._count_ignored("meeting_nodes_malformed")
+        for node_id in listed:
             node = by_id.get(node_id)
             if node is not None and node.region in allowed:
                 kept.add(node_id)
@@ -410,10 +413,13 @@ class ResidencyService:
                 if len(self._ignored_entries) >= 4096:  # bounded: a flood of forged entries costs no memory
                     self._ignored_entries.clear()
                 self._ignored_entries.add(entry)
-                self.meeting_nodes_ignored[reason] += 1
-                if self._on_node_rejected is not None:
-                    self._on_node_rejected(reason)
+                self._count_ignored(reason)
         return kept
+
+    def _count_ignored(self, reason: str) -> None:
+        self.meeting_nodes_ignored[reason] += 1
+        if self._on_node_rejected is not None:
+            self._on_node_rejected(reason)
 
     def _move_off_draining(self, old: Placement, tenant: Tenant, regions: Mapping[str, Region],
                            actor: str) -> Placement:
