@@ -101,3 +101,34 @@ def test_attacker_listing_a_refused_regions_node_as_the_meetings_cannot_place_an
     assert eu.residency.meeting_nodes_ignored["meeting_node_region_not_allowed"] == 1
     assert eu.residency.meeting_nodes_ignored["meeting_node_unknown"] == 1
     assert all(d["node"] not in ("node-us-1", "node-ghost") for d in placed_off_home(eu))
+
+
+def test_the_ignored_entries_are_in_the_operators_rejected_records_metric(tmp_path: Any) -> None:
+    """The control plane as deployed (open_residency) counts each ignored entry in
+    castellan_registry_records_rejected_total by reason."""
+    from prometheus_client import REGISTRY
+
+    from residency.model import Node
+    from residency.registry import MemoryRegistry
+    from signalling.control.config import ControlConfig
+    from signalling.control.residency_adapter import open_residency
+
+    def count(reason: str) -> float:
+        return REGISTRY.get_sample_value("castellan_registry_records_rejected_total", {"reason": reason}) or 0.0
+
+    adapter = open_residency(ControlConfig(db=tmp_path / "cp.db"), registry=MemoryRegistry())
+    svc = adapter.service
+    svc.define_region("eu-1", "EU", "Frankfurt, DE", "EU Central", actor="operator")
+    svc.define_region("us-1", "US", "Ashburn, US", "US East", actor="operator")
+    svc.create_tenant("acme", "ACME GmbH", "EU", actor="operator")
+    for node, region in (("fra", "eu-1"), ("nyc", "us-1")):
+        svc.node_registered(Node(id=node, region=region, public_ip="127.0.0.1", udp_port=40000,
+                                 ws_url=f"ws://127.0.0.1/{node}", http_url="http://127.0.0.1:9"))
+    svc.place_room("acme", "board")
+    svc.registry.note_meeting_node("acme", "board", "nyc", 600.0)
+    svc.registry.note_meeting_node("acme", "board", "ghost", 600.0)
+    before = count("meeting_node_region_not_allowed"), count("meeting_node_unknown")
+    for _ in range(3):  # each distinct entry once, however many joins read it
+        assert adapter.place(tenant="acme", room="board", region_hint=None, participant="p").node == "fra"
+    assert (count("meeting_node_region_not_allowed"), count("meeting_node_unknown")) == (before[0] + 1, before[1] + 1)
+    svc.db.close()
