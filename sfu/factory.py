@@ -34,7 +34,7 @@ from sfu.cascade.members import RelayedMembers
 from sfu.cascade.relays import Relays, RelaySetup
 from sfu.cascade.routes import relay_routes
 from sfu.config import NodeConfig
-from sfu.metrics import metrics_endpoint
+from sfu.metrics import RelayCollector, metrics_endpoint
 from sfu.node import Node
 from signalling.tokens import HttpRevocations, LinkRevocations, TokenVerifier
 
@@ -82,11 +82,13 @@ def build_node(
     node.host_controls.audit = audit  # host actions are audited whenever the node has a log, standalone too
     agent = NodeAgent(node, guard, record, capacity=capacity) if guard is not None and record is not None else None
     signalling = NodeSignalling(node, verifier, limits=limits)
-    _, signalling.metrics = metrics_endpoint(
+    metrics_registry, signalling.metrics = metrics_endpoint(
         node, capacity, signalling_refusals=signalling.refusals, signalling_sent=signalling.sent,
         revocations=revocations if isinstance(revocations, HttpRevocations) else None)
 
     relays = Relays.for_node(node, relay) if relay is not None else None
+    if relays is not None:
+        metrics_registry.register(RelayCollector(node, relays))
     members = RelayedMembers(node, relays) if relays is not None else None
     feedback = RelayFeedback(node, relays) if relays is not None else None
     # one MLS group per cascaded meeting: the home's Delivery Service orders every node's handshakes
@@ -106,9 +108,11 @@ def build_node(
         tasks = []
         if isinstance(revocations, HttpRevocations):
             tasks.append(asyncio.create_task(_refresh_revocations(revocations)))
+        cascade = None
         if relays is not None and relay is not None and relay.home is not None:
             # cascading: dial the homes of rooms placed elsewhere, keep every link's copies in step
-            tasks.append(asyncio.create_task(Cascade(node, relays, relay.home, feedback, handshakes=handshakes).run()))
+            cascade = Cascade(node, relays, relay.home, feedback, handshakes=handshakes)
+            tasks.append(asyncio.create_task(cascade.run()))
         if handshakes is not None:
             tasks.append(asyncio.create_task(handshakes.run()))
         try:
@@ -116,6 +120,9 @@ def build_node(
         finally:
             for t in tasks:
                 t.cancel()
+            if cascade is not None:  # every link's `close`, so the other nodes close their sides at once
+                with contextlib.suppress(Exception):
+                    await cascade.stop()
             if agent is not None:
                 await agent.stop()
             await node.stop()

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from sfu.cascade.relays import Relays
 from sfu.node import Node
 from signalling.tokens import HttpRevocations
 
@@ -145,6 +146,38 @@ class NodeCollector(Collector):
                 est.add_metric([*ids, q], bw[key])
         yield est
         yield counter("castellan_bandwidth_probes", "Bandwidth probes sent before layer upgrades", bw["probes"])
+
+
+class RelayCollector(Collector):
+    """A node's relay links (cascading, sfu/cascade/relays.py): what is open, what was refused or closed."""
+
+    def __init__(self, node: Node, relays: Relays) -> None:
+        self.ids = [node.config.node_id, node.config.region]
+        self.relays = relays
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        labels, ids, relays = ["node", "region"], self.ids, self.relays
+        links = GaugeMetricFamily("castellan_relay_links", "Relay links to other nodes (one per pair of nodes)",
+                                  labels=labels)
+        links.add_metric(ids, len(relays.links))
+        yield links
+        meetings = GaugeMetricFamily("castellan_relay_meetings", "Meetings the node's relay links carry",
+                                     labels=labels)
+        meetings.add_metric(ids, sum(len(link.meetings) for link in relays.links.values()))
+        yield meetings
+        refused = CounterMetricFamily("castellan_relay_refusals",
+                                      "Relay handshakes and sealed link messages refused, by code", labels=[*labels, "reason"])
+        for reason, n in sorted(relays.refused.items()):
+            refused.add_metric([*ids, reason], n)
+        yield refused
+        closed = CounterMetricFamily("castellan_relay_closed_by_peer", "Relay links the other node closed (sealed close)",
+                                     labels=labels)
+        closed.add_metric(ids, sum(relays.closed_by_peer.values()))
+        yield closed
+        left = CounterMetricFamily("castellan_relay_meetings_left_by_peer",
+                                   "Meetings the other node took off a relay link (a close naming one)", labels=labels)
+        left.add_metric(ids, sum(relays.left_by_peer.values()))
+        yield left
 
 
 def metrics_endpoint(

@@ -1,7 +1,8 @@
 """Opening a relay to another node: this node's signed offer POSTed to the other node's `/relay/offer` at the
 `http_url` of its *believed* registry record (signed by its enrolled key; never an address from a message), and
 the answer checked by `Relays.finish`; `send` posts the link's sealed messages to the same node. A refusal, an unreachable node or a garbled answer is a counted
-`RelayRefused`, and no link opens."""
+`RelayRefused`, and no link opens. `post_goodbye` posts the sealed `close` of a link closed here (no link to
+check it against any more)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ from sfu.cascade.relays import Relays
 from sfu.cascade.routes import MAX_BODY, MAX_MESSAGES, OFFER_PATH, handshakes_path, messages_path
 
 TIMEOUT = 5.0
+GOODBYE_TIMEOUT = 1.0  # a `close` is a courtesy: a node that does not answer soon learns it when its next post fails
+
+
+class PeerRefused(RelayRefused):
+    """The other node answered a post with a refusal: `peer_code` is its code (e.g. `relay_no_link`)."""
+
+    def __init__(self, message: str, peer_code: str | None) -> None:
+        super().__init__("relay_peer_refused", message)
+        self.peer_code = peer_code
 
 
 async def dial(relays: Relays, tenant: str, room: str, to: str, client: httpx.AsyncClient) -> RelayLink:
@@ -58,6 +68,20 @@ async def send(relays: Relays, to: str, sealed: list[str], client: httpx.AsyncCl
             raise RelayRefused("relay_peer_unreachable", f"node {to!r}: {e}") from None
         if r.status_code != 200 or not isinstance(answer, dict):
             code = answer.get("error") if isinstance(answer, dict) else None
-            raise RelayRefused("relay_peer_refused", f"node {to!r} refused relay messages: {code!r}")
+            raise PeerRefused(f"node {to!r} refused relay messages: {code!r}", code if isinstance(code, str) else None)
         applied += int(answer.get("applied", 0))
     return applied
+
+
+async def post_goodbye(relays: Relays, to: str, sealed: str, client: httpx.AsyncClient) -> None:
+    """Post the sealed `close` of a link this node closed to node `to` (its believed record's `http_url`)."""
+    record = relays.believed().nodes.get(to)
+    if record is None:
+        raise RelayRefused("relay_peer_unknown", f"no believed registry record for node {to!r}")
+    try:
+        r = await client.post(record.http_url.rstrip("/") + messages_path(relays.endpoint.node),
+                              json={"messages": [sealed]}, timeout=GOODBYE_TIMEOUT)
+    except httpx.HTTPError as e:
+        raise RelayRefused("relay_peer_unreachable", f"node {to!r}: {e}") from None
+    if r.status_code != 200:
+        raise RelayRefused("relay_peer_refused", f"node {to!r} refused the close: {r.status_code}")

@@ -1,6 +1,6 @@
 """Keyframe requests across a relay link (issue 14): the far node asks for a keyframe of a relayed copy (its
 subscriber joined, lost packets, was resumed) with a PLI or FIR about the SSRC the link carries; here the link
-maps that SSRC back to the track and layer it copies (`RelayLink.copy_of`) and the request goes to the track's
+maps that SSRC back to the meeting, track and layer it copies (`RelayLink.copy_of`) and the request goes to the track's
 publisher (`KeyframeRequests.request`, throttled as for local subscribers) — or, for a track that itself came
 over another link, on to the node it came from. A copy that starts asks at once, so the far node's subscribers
 do not wait for the publisher's next periodic keyframe (a browser sends none without a request).
@@ -17,6 +17,7 @@ from sfu.allocation import relaying
 from sfu.feedback import rtcp
 
 if TYPE_CHECKING:
+    from sfu.cascade.link import Key
     from sfu.cascade.relays import Relays
     from sfu.node import Node
 
@@ -49,14 +50,13 @@ class RelayFeedback:
                 if copy is None:
                     self.node.control_drops["relay_rtcp_unknown_ssrc"] += 1
                     continue
-                self.request(sender, copy[0], copy[1])
+                self.request(sender, copy[0], copy[1], copy[2])
 
-    def request(self, to: str, track_id: str, layer: int, force: bool = False) -> None:
-        """A keyframe of `track_id`'s `layer` (a rank; the learned layer carrying it) for the copy sent to node `to`; throttled per track
-        (a far node cannot make the publisher send keyframes faster than local subscribers can) unless `force`
-        (the copy just started)."""
-        key = self.relays.rooms.get(to)
-        room = self.node.rooms.get(key) if key is not None else None
+    def request(self, to: str, key: Key, track_id: str, layer: int, force: bool = False) -> None:
+        """A keyframe of meeting `key`'s `track_id` at `layer` (a rank; the learned layer carrying it) for the copy
+        sent to node `to`; throttled per track (a far node cannot make the publisher send keyframes faster than
+        local subscribers can) unless `force` (the copy just started)."""
+        room = self.node.rooms.get(key)
         if room is None:
             return
         track = next((t for t in room.tracks() if t.id == track_id), None)

@@ -2,8 +2,11 @@
 the only Delivery Service that orders its handshakes; every other node of the star carries its own participants'
 handshakes to the home and the home's answers back, on the relay link's second sealed lane
 (`RelayKeys.channel(LANE)`: the link's keys, its own nonces and sequence; docs/protocol.md "Node ↔ node relay").
+One link carries every meeting two nodes share: the lane (`Wire`) is the link's, each meeting on it is a `Lane`,
+every message but `alive` names its meeting, and the roles below are per meeting (a node may be one meeting's
+home and another's far node on the same link). A meeting's lane is used once both sides opened it on the link.
 
-- **Far node** (it dialled the home): a local participant's `mls_*` message, checked for shape, size and rate
+- **Far node** (any node of the meeting but its home): a local participant's `mls_*` message, checked for shape, size and rate
   where the participant is attached (sfu/app/signalling.py), goes to the home as `mls` {from, message}; while no
   link to the home is open (being dialled, or closed) it waits, bounded (`MAX_WAITING`: the oldest are dropped and
   counted). `mls_deliver` {message, to | exclude} from the home reaches this node's own participants only, and
@@ -41,8 +44,8 @@ import httpx
 from residency.errors import RelayRefused
 from residency.relay import RelayChannel
 from sfu.app.limits import SignallingLimits
-from sfu.cascade.dial import send
-from sfu.cascade.link import RelayLink
+from sfu.cascade.dial import PeerRefused, send
+from sfu.cascade.link import Key, RelayLink, meeting_of, scoped
 from sfu.cascade.routes import MAX_HANDSHAKE, MAX_HANDSHAKES, MAX_HANDSHAKES_BODY
 from sfu.e2ee import messages as handshake
 from sfu.e2ee.delivery import Delivery
@@ -68,25 +71,45 @@ KEEPALIVE = 2.0
 SERVER_TYPES = frozenset({"mls_created", "mls_join_request", "mls_commit", "mls_commit_accepted",
                           "mls_commit_rejected", "mls_welcome", "mls_resync"})
 
-Key = tuple[str, str]
+FAREWELL_WAIT = 2.0  # seconds a meeting's last roster may take to post before its `close` goes anyway
+
+
+@dataclass
+class Wire:
+    """One link's handshake lane: its channel and its posts, shared by every meeting on the link."""
+
+    peer: str
+    link: RelayLink
+    channel: RelayChannel
+    outbox: deque[str] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+    sent_at: float = field(default_factory=time.monotonic)  # the last post
+    posting: bool = False  # a batch is on its way (its sequence numbers come before what waits)
 
 
 @dataclass
 class Lane:
-    """One link's handshake lane."""
+    """One meeting on a link's handshake lane: every message it seals names the meeting."""
 
-    peer: str
-    link: RelayLink
-    key: Key  # the meeting the link carries
+    wire: Wire
+    key: Key  # the meeting
     home: bool  # this node is the meeting's home (else the peer is)
-    channel: RelayChannel
-    outbox: deque[str] = field(default_factory=deque)
     announced: dict[str, str] = field(default_factory=dict)  # participants told to the peer: id -> name
     heard: set[str] = field(default_factory=set)  # participants the peer announced (its own, on the home)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
-    sent_at: float = field(default_factory=time.monotonic)  # the last post
     ready: bool = False  # a far node's lane: the home's whole roster came (`ready`); the home's: always
+    started: bool = False  # the home's lane: its first roster and `ready` are sent
+
+    @property
+    def peer(self) -> str:
+        return self.wire.peer
+
+    @property
+    def link(self) -> RelayLink:
+        return self.wire.link
+
+    def seal(self, message: dict[str, Any]) -> None:
+        self.wire.outbox.append(self.wire.channel.seal(scoped(self.key, message)))
 
 
 @dataclass
@@ -107,7 +130,8 @@ class CascadeHandshakes:
         self.home = home  # the registry's placement (blocking: called off the event loop)
         self.me = node.config.node_id
         self.homes: dict[Key, str | None] = {}
-        self.lanes: dict[str, Lane] = {}
+        self.wires: dict[str, Wire] = {}  # other node -> its link's handshake lane
+        self.lanes: dict[tuple[str, Key], Lane] = {}  # (other node, meeting) -> that meeting on the lane
         self.waiting: dict[Key, Waiting] = {}
         self.rejoin: dict[Key, set[str]] = {}  # this node's participants to announce with `rejoin`
         # on the home: far members whose link closed -> the room's epoch then. One announced again (`rejoin`) while
@@ -137,8 +161,8 @@ class CascadeHandshakes:
             home = self.homes[key]
             if home is None or home == self.me:
                 return False
-            lane = self.lanes.get(home)
-            if isinstance(m, Commit | WelcomePart) and (lane is None or lane.key != key or not lane.ready):
+            lane = self.lanes.get((home, key))
+            if isinstance(m, Commit | WelcomePart) and (lane is None or not lane.ready):
                 # no link to the home, or a new one whose roster has not come yet: what this member would commit
                 # now rests on a view the outage made (the home's members "left"); answered as a commit with no
                 # group to go to, never kept for later
@@ -192,10 +216,10 @@ class CascadeHandshakes:
             self._flush_waiting(key)
 
     def _flush_waiting(self, key: Key) -> None:
-        lane = self._lane(self.homes.get(key) or "")
+        lane = self._lane(self.homes.get(key) or "", key)
         w = self.waiting.get(key)
         room = self.node.rooms.get(key)
-        if lane is None or lane.home or lane.key != key or w is None or room is None:
+        if lane is None or lane.home or w is None or room is None or not self._up(lane):
             return
         self._roster(lane)
         while w.messages:
@@ -204,11 +228,11 @@ class CascadeHandshakes:
             if p is None or p.relayed_from is not None or p.left:
                 continue  # it left meanwhile (and was announced as gone)
             message = handshake.to_message(m)
-            lane.outbox.append(lane.channel.seal({"type": "mls", "from": sender, "message": message}))
+            lane.seal({"type": "mls", "from": sender, "message": message})
             self.node.handshakes.count(message["type"], "forwarded", handshake.size(m))
         w.chars = 0
         del self.waiting[key]
-        lane.wake.set()
+        lane.wire.wake.set()
 
     # ---- the home's Delivery Service
 
@@ -225,8 +249,8 @@ class CascadeHandshakes:
 
     def _remote(self, room: Room, deliveries: list[Delivery]) -> None:
         """`Room.remote` on the home: each delivery for a far node's participant, or for everyone, on that lane."""
-        for peer, lane in list(self.lanes.items()):
-            if not lane.home or lane.key != room.key or self.relays.links.get(peer) is not lane.link:
+        for (peer, key), lane in list(self.lanes.items()):
+            if not lane.home or key != room.key or not self._up(lane):
                 continue
             self._roster(lane)
             for d in deliveries:
@@ -237,34 +261,57 @@ class CascadeHandshakes:
                     msg: dict[str, Any] = {"type": "mls_deliver", "to": d.to, "message": d.message}
                 else:
                     msg = {"type": "mls_deliver", "exclude": d.exclude, "message": d.message}
-                lane.outbox.append(lane.channel.seal(msg))
-            lane.wake.set()
+                lane.seal(msg)
+            lane.wire.wake.set()
 
     # ---- the lane
 
-    def _lane(self, peer: str) -> Lane | None:
-        """The lane of the link to `peer`, made when the link is new; None without a link or a known home."""
+    def _up(self, lane: Lane) -> bool:
+        """The lane's link is the current one and both sides opened its meeting: this node may send of it."""
+        link = self.relays.links.get(lane.peer)
+        return link is lane.link and link.up(lane.key) is not None
+
+    def _wire(self, peer: str) -> Wire | None:
+        """The handshake lane of the link to `peer`, made when the link is new; None without a link."""
         link = self.relays.links.get(peer)
-        key = self.relays.rooms.get(peer)
-        if link is None or key is None or key not in self.homes:
+        if link is None:
             return None
-        lane = self.lanes.get(peer)
+        wire = self.wires.get(peer)
+        if wire is not None and wire.link is link:
+            return wire
+        if wire is not None:
+            self._drop_wire(wire)
+        wire = self.wires[peer] = Wire(peer, link, link.keys.channel(LANE, MAX_HANDSHAKE))
+        if self.client is not None:
+            wire.task = asyncio.get_running_loop().create_task(self._pump(wire))
+        return wire
+
+    def _drop_wire(self, wire: Wire) -> None:
+        if wire.task is not None:
+            wire.task.cancel()
+        if self.wires.get(wire.peer) is wire:
+            del self.wires[wire.peer]
+
+    def _lane(self, peer: str, key: Key) -> Lane | None:
+        """Meeting `key` on the lane of the link to `peer`, made when first needed; None without a link that
+        admitted the meeting, or before its home is known."""
+        link = self.relays.links.get(peer)
+        if link is None or not link.admitted(key) or key not in self.homes:
+            return None
+        lane = self.lanes.get((peer, key))
         if lane is not None and lane.link is link:
             return lane
         if lane is not None:
-            self._closed(peer, lane)
+            self._closed(lane)
         home = self.homes[key]
         if home != self.me and home != peer:
-            self.counts["handshake_lane_not_home"] += 1  # a link neither to nor from the meeting's home: no lane
+            self.counts["handshake_lane_not_home"] += 1  # a meeting neither to nor from its home: no lane
             return None
-        lane = Lane(peer, link, key, home == self.me, link.keys.channel(LANE, MAX_HANDSHAKE), ready=home == self.me)
-        self.lanes[peer] = lane
+        wire = self._wire(peer)
+        assert wire is not None
+        lane = self.lanes[(peer, key)] = Lane(wire, key, home == self.me, ready=home == self.me)
         self._hook(lane)
-        if lane.home:  # the whole roster first, then `ready`: the far node's members commit on a true view only
-            self._roster(lane)
-            lane.outbox.append(lane.channel.seal({"type": "ready"}))
-        if self.client is not None:
-            lane.task = asyncio.get_running_loop().create_task(self._pump(peer, lane))
+        self._roster(lane)
         return lane
 
     def _hook(self, lane: Lane) -> None:
@@ -274,7 +321,10 @@ class CascadeHandshakes:
 
     def _roster(self, lane: Lane) -> None:
         """Tell the peer who joined and left since the last time: on the home every participant not of the
-        peer's node, on a far node its own participants."""
+        peer's node, on a far node its own participants; nothing before both sides opened the meeting. The home's
+        first roster ends with `ready`: the far node's members commit on a true view only."""
+        if not self._up(lane):
+            return
         room = self.node.rooms.get(lane.key)
         peer = lane.peer
         want: dict[str, str] = {}
@@ -284,68 +334,76 @@ class CascadeHandshakes:
             want[p.id] = p.name
         for pid in [x for x in lane.announced if x not in want]:
             del lane.announced[pid]
-            lane.outbox.append(lane.channel.seal({"type": "unmember", "participant": pid}))
+            lane.seal({"type": "unmember", "participant": pid})
         rejoin = self.rejoin.get(lane.key, set())
         for pid, name in want.items():
             if pid not in lane.announced:
                 lane.announced[pid] = name
-                lane.outbox.append(lane.channel.seal({"type": "member", "participant": pid, "name": name,
-                                                      "rejoin": pid in rejoin}))
+                lane.seal({"type": "member", "participant": pid, "name": name, "rejoin": pid in rejoin})
                 rejoin.discard(pid)
-        if lane.outbox:
-            lane.wake.set()
+        if lane.home and not lane.started:
+            lane.started = True
+            lane.seal({"type": "ready"})
+        if lane.wire.outbox:
+            lane.wire.wake.set()
 
-    async def _pump(self, peer: str, lane: Lane) -> None:
+    async def _pump(self, wire: Wire) -> None:
         """Posts the lane's messages in order, batched; a refused or failed post closes the link (both sides
-        then start again with a new one, as for the track announcements)."""
+        then start again with a new one, as for the track announcements) — with its sealed `close`, unless the
+        other node said it has no link (or did not answer)."""
         assert self.client is not None
+        peer = wire.peer
         while True:
-            await lane.wake.wait()
-            lane.wake.clear()
-            while lane.outbox:
+            await wire.wake.wait()
+            wire.wake.clear()
+            while wire.outbox:
                 batch: list[str] = []
                 size = 0
-                while lane.outbox and len(batch) < MAX_HANDSHAKES and (
-                        not batch or size + len(lane.outbox[0]) < MAX_HANDSHAKES_BODY // 2):
-                    batch.append(lane.outbox.popleft())
+                while wire.outbox and len(batch) < MAX_HANDSHAKES and (
+                        not batch or size + len(wire.outbox[0]) < MAX_HANDSHAKES_BODY // 2):
+                    batch.append(wire.outbox.popleft())
                     size += len(batch[-1])
-                lane.sent_at = time.monotonic()
+                wire.sent_at = time.monotonic()
+                wire.posting = True
                 try:
                     await send(self.relays, peer, batch, self.client, handshakes=True)
                 except RelayRefused as e:
                     self.relays.refused[e.code] += 1
                     log.warning("handshakes to %s refused: %s; closing the link", peer, e.message)
-                    if self.relays.links.get(peer) is lane.link:
-                        self.relays.close(peer)
+                    if self.relays.links.get(peer) is wire.link:
+                        gone = not isinstance(e, PeerRefused) or e.peer_code == "relay_no_link"
+                        self.relays.close(peer, farewell=not gone)
                     return
+                finally:
+                    wire.posting = False
 
-    async def farewell(self, peer: str) -> None:
-        """Before this node closes its link to `peer`: the participants it announced leave the peer's view."""
-        lane = self.lanes.get(peer)
-        if lane is None or self.client is None:
+    async def farewell(self, peer: str, key: Key) -> None:
+        """Before this node takes meeting `key` off its link to `peer`: the participants it announced leave the
+        peer's view (posted, in order, before the caller's `close`)."""
+        lane = self.lanes.get((peer, key))
+        if lane is None or self.client is None or not self._up(lane):
             return
-        if lane.task is not None:
-            lane.task.cancel()
-            lane.task = None
         self._roster(lane)
-        sealed = list(lane.outbox)
-        lane.outbox.clear()
-        try:
-            if sealed:
-                await send(self.relays, peer, sealed, self.client, handshakes=True)
-        except RelayRefused as e:
-            self.relays.refused[e.code] += 1
+        wire = lane.wire
+        if wire.task is None or wire.task.done():
+            return
+        wire.wake.set()
+        for _ in range(int(FAREWELL_WAIT / 0.02)):  # the pump posts it (one poster: the sequence stays in order)
+            if not wire.outbox and not wire.posting:
+                return
+            await asyncio.sleep(0.02)
 
-    def on_link_closed(self, peer: str) -> None:
-        lane = self.lanes.pop(peer, None)
+    def on_link_closed(self, peer: str, key: Key) -> None:
+        lane = self.lanes.pop((peer, key), None)
         if lane is not None:
-            self._closed(peer, lane)
+            self._closed(lane)
+        wire = self.wires.get(peer)
+        if wire is not None and self.relays.links.get(peer) is not wire.link:
+            self._drop_wire(wire)  # the whole link closed
 
-    def _closed(self, peer: str, lane: Lane) -> None:
-        if lane.task is not None:
-            lane.task.cancel()
-        if self.lanes.get(peer) is lane:
-            del self.lanes[peer]
+    def _closed(self, lane: Lane) -> None:
+        if self.lanes.get((lane.peer, lane.key)) is lane:
+            del self.lanes[(lane.peer, lane.key)]
         room = self.node.rooms.get(lane.key)
         if room is None:
             return
@@ -362,21 +420,28 @@ class CascadeHandshakes:
     # ---- what a peer sends
 
     async def receive(self, sender: str, sealed: list[Any]) -> tuple[int, str | None]:
-        """Opens and applies `sender`'s lane messages in order: (how many applied, the refusal code or None)."""
-        key = self.relays.rooms.get(sender)
-        if key is None or sender not in self.relays.links:
+        """Opens and applies `sender`'s lane messages in order: (how many applied, the refusal code or None). A
+        message of a meeting the link does not carry (or whose lane this node has not: neither side is its home)
+        is dropped and counted (`relay_meeting_unknown`, `relay_not_home`): it reaches no other meeting."""
+        wire = self._wire(sender)
+        if wire is None:
             self.relays.refused["relay_no_link"] += 1
             return 0, "relay_no_link"
-        if key not in self.homes:
-            await self._resolved(key)  # the placement: one registry read
-        lane = self._lane(sender)
-        if lane is None:
-            self.relays.refused["relay_not_home"] += 1
-            return 0, "relay_not_home"
         applied = 0
         for one in sealed:
             try:
-                self._apply(sender, lane, lane.channel.open(one))
+                msg = wire.channel.open(one)
+                if msg.get("type") != "alive":
+                    key = meeting_of(msg)
+                    if key not in self.homes and self.relays.links.get(sender) is wire.link \
+                            and wire.link.admitted(key):
+                        await self._resolved(key)  # the placement: one registry read
+                    lane = self._lane(sender, key)
+                    if lane is not None:
+                        self._apply(sender, lane, msg)
+                    else:
+                        code = "relay_meeting_unknown" if not wire.link.admitted(key) else "relay_not_home"
+                        self.relays.refused[code] += 1
             except RelayRefused as e:
                 self.relays.refused[e.code] += 1
                 return applied, e.code
@@ -385,8 +450,6 @@ class CascadeHandshakes:
 
     def _apply(self, sender: str, lane: Lane, msg: dict[str, Any]) -> None:
         kind = msg.get("type")
-        if kind == "alive":
-            return
         if kind == "ready" and not lane.home:
             lane.ready = True
             return
@@ -397,7 +460,7 @@ class CascadeHandshakes:
             pid, name = msg.get("participant"), msg.get("name")
             if not _id(pid) or not isinstance(name, str) or len(name) > MAX_NAME:
                 raise RelayRefused("relay_message_malformed", "member: participant id and name")
-            p = self.members.add_member(sender, pid, name)
+            p = self.members.add_member(sender, lane.key, pid, name)
             if p is not None and lane.home:
                 lane.heard.add(pid)
                 if msg.get("rejoin") is True:
@@ -407,11 +470,12 @@ class CascadeHandshakes:
             if not _id(pid):
                 raise RelayRefused("relay_message_malformed", "unmember: a participant id")
             lane.heard.discard(pid)
-            self.members.remove_member(sender, pid)
+            self.members.remove_member(sender, lane.key, pid)
         elif kind == "mls" and lane.home:
             pid, inner = msg.get("from"), msg.get("message")
             p = room.participants.get(pid) if isinstance(pid, str) else None
-            if p is None or p.relayed_from != sender or pid not in self.members.announced.get(sender, set()):
+            if (p is None or p.relayed_from != sender
+                    or pid not in self.members.announced.get((sender, lane.key), set())):
                 self.counts["handshake_not_theirs"] += 1  # a far node speaks for its own members only
                 return
             if not isinstance(inner, dict) or not isinstance(inner.get("type"), str):
@@ -469,9 +533,9 @@ class CascadeHandshakes:
                         log.exception("handshake pass failed")
                     await asyncio.sleep(INTERVAL)
             finally:
-                for lane in self.lanes.values():
-                    if lane.task is not None:
-                        lane.task.cancel()
+                for wire in list(self.wires.values()):
+                    if wire.task is not None:
+                        wire.task.cancel()
                 for task in list(self._tasks):
                     task.cancel()
                 self.client = None
@@ -486,17 +550,20 @@ class CascadeHandshakes:
             del self.rejoin[key]
         for key in [k for k in self.away if k not in self.node.rooms]:
             del self.away[key]
-        for peer in list(self.relays.links):
-            lane = self._lane(peer)
-            if lane is None:
+        for peer, link in list(self.relays.links.items()):
+            wire = self._wire(peer)
+            if wire is None:
                 continue
-            if lane.task is None and self.client is not None:
-                lane.task = asyncio.get_running_loop().create_task(self._pump(peer, lane))
-            self._hook(lane)
-            self._roster(lane)
-            if not lane.outbox and time.monotonic() - lane.sent_at > KEEPALIVE:
-                lane.outbox.append(lane.channel.seal({"type": "alive"}))
-                lane.wake.set()
+            if wire.task is None and self.client is not None:
+                wire.task = asyncio.get_running_loop().create_task(self._pump(wire))
+            for key in list(link.meetings):
+                lane = self._lane(peer, key)
+                if lane is not None:
+                    self._hook(lane)
+                    self._roster(lane)
+            if not wire.outbox and time.monotonic() - wire.sent_at > KEEPALIVE:
+                wire.outbox.append(wire.channel.seal({"type": "alive"}))
+                wire.wake.set()
         for key in list(self.waiting):
             self._flush_waiting(key)
 

@@ -2,15 +2,18 @@
 another node (its *home*, the registry's placement) dials the home (a star on the home node: k nodes, k−1
 links); over each link it announces every track its participants publish (and, on the home, what other links
 bring in, so every node of the star sees every publisher — never back where it came from), announcing what
-starts and stops on the sealed channel; a link whose room has no participant of this node left is emptied and
-closed.
+starts and stops on the sealed channel. One link per pair of nodes carries every meeting they share: a meeting
+whose home already has a link with this node is added to it (`Relays.carry`, a sealed `open` the home checks)
+rather than dialled; a meeting with no participant of this node left is emptied and taken off (`close` naming it),
+and a link with no meeting left is closed (`close`). A link closed for any other reason (a refused post, this
+node stopping: `stop`) still sends its `close` (`Relays.goodbyes`), so the other node closes its side at once.
 
 What crosses is what the far node needs: each pass a node tells each link's peer what its own subscribers (and,
 on the home, the nodes further on) take of that peer's tracks (`need`, sfu/allocation/relaying.py `need_of`), and
 sends each track the peer needs once, at the highest layer it asked for (`plan`); the rest stays paused in the
 engine. A copy that starts crossing or changes layer asks the publisher for a keyframe at once, so the far
-node's subscribers do not wait for the next periodic one. Dialling a node that refuses or does not answer is
-retried after `RETRY` seconds; every failure is counted by code in the `Relays.refused` counter the handshake
+node's subscribers do not wait for the next periodic one. Dialling a node that refuses or does not answer, or adding a meeting the
+other node refused, is retried after `RETRY` seconds; every failure is counted by code in the `Relays.refused` counter the handshake
 already keeps, and logged.
 """
 
@@ -26,9 +29,9 @@ import httpx
 
 from residency.errors import RelayRefused
 from sfu.allocation import relaying
-from sfu.cascade.dial import dial, send
+from sfu.cascade.dial import PeerRefused, dial, post_goodbye, send
 from sfu.cascade.feedback import RelayFeedback
-from sfu.cascade.link import LocalTrack
+from sfu.cascade.link import Key, LocalTrack
 from sfu.negotiation import sdp
 
 if TYPE_CHECKING:
@@ -76,7 +79,12 @@ class Cascade:
         self.feedback = feedback
         self.home = home
         self.clock = clock
-        self._retry_at: dict[str, float] = {}
+        self._retry_at: dict[str | tuple[str, Key], float] = {}  # a node to dial, or a meeting to add to its link
+        relays.closed.append(self._left)
+
+    def _left(self, peer: str, key: Key) -> None:
+        if peer in self.relays.links:  # a meeting taken off a link that stays (the other node may have refused it)
+            self._retry_at[(peer, key)] = self.clock() + RETRY
 
     async def run(self) -> None:
         async with httpx.AsyncClient(trust_env=False) as client:
@@ -93,6 +101,25 @@ class Cascade:
         await self._dial_homes(client)
         for peer in list(self.relays.links):
             await self._sync(peer, client)
+        await self._goodbyes(client)
+
+    async def stop(self) -> None:
+        """This node stops: every link closed, each with its sealed `close` posted (best effort, briefly), so the
+        other nodes close their sides at once rather than when their next message is refused."""
+        for peer in list(self.relays.links):
+            self.relays.close(peer)
+        async with httpx.AsyncClient(trust_env=False) as client:
+            await self._goodbyes(client)
+
+    async def _goodbyes(self, client: httpx.AsyncClient) -> None:
+        while self.relays.goodbyes:
+            peer, sealed = self.relays.goodbyes.popleft()
+            if peer in self.relays.links:
+                continue  # a new link with that node meanwhile: the old close would open under no key there
+            try:
+                await post_goodbye(self.relays, peer, sealed, client)
+            except RelayRefused as e:  # that node closed its side already, or is gone
+                self.relays.refused[f"relay_goodbye_{e.code}"] += 1
 
     @staticmethod
     def _has_local(room: Room | None) -> bool:
@@ -113,10 +140,18 @@ class Cascade:
             if not self._has_local(room):
                 continue
             home = await asyncio.to_thread(self.home, *key)  # the registry: off the event loop
-            if home is None or home == me or self.relays.rooms.get(home) == key:
+            if home is None or home == me:
                 continue
-            if self.clock() < self._retry_at.get(home, 0.0) or home in self.relays.links:
-                continue  # one link per pair of nodes (another meeting holds it) or a recent failure
+            link = self.relays.links.get(home)
+            if link is not None:  # one link per pair of nodes: the meeting is added to it
+                if key not in link.meetings and self.clock() >= self._retry_at.get((home, key), 0.0):
+                    if self.relays.carry(home, key):
+                        log.info("relay meeting open room=%s/%s to=%s", key[0], key[1], home)
+                    else:
+                        self._retry_at[(home, key)] = self.clock() + RETRY
+                continue
+            if self.clock() < self._retry_at.get(home, 0.0):
+                continue  # a recent failure
             try:
                 await dial(self.relays, key[0], key[1], home, client)
                 log.info("relay open room=%s/%s to=%s", key[0], key[1], home)
@@ -126,50 +161,81 @@ class Cascade:
 
     async def _sync(self, peer: str, client: httpx.AsyncClient) -> None:
         link = self.relays.links.get(peer)
-        key = self.relays.rooms.get(peer)
-        if link is None or key is None:
+        if link is None:
             return
-        room = self.node.rooms.get(key)
-        if not self._has_local(room) and not self._ordering(room):
-            sealed, _ = link.apply({}, {})  # tell the other node everything stopped, then close
-            await self._send(peer, sealed, client)
-            if self.handshakes is not None:
-                await self.handshakes.farewell(peer)  # and that its participants left
-            if self.relays.links.get(peer) is link:
-                await self._send(peer, [link.farewell()], client)  # it closes its side at once
+        if not link.meetings:  # (the other node took its last meeting off rather than closing the link)
             self.relays.close(peer)
             return
-        assert room is not None
-        origin = {what.track: len(what.layers) for other in self.relays.links.values()
-                  for _, what in other.receiving.values()}
-        local = local_tracks(room, peer, origin)
-        counts = {track_id: len(t.indexes) for track_id, t in local.items()}
-        copies = relaying.for_node(relaying.plan(
-            (relaying.RemoteNeed(peer, t, x) for t, x in link.needs.items()), counts, {peer}), peer)
-        sealed, woken = link.apply(copies, local)
-        need = link.ask(self._needs(room, peer))
-        if need is not None:
-            sealed.append(need)
-        await self._send(peer, sealed, client)
-        if self.feedback is not None:
-            for track_id, layer in woken:
-                self.feedback.request(peer, track_id, layer, force=True)  # the far node's viewers need one now
-        self._relay_ranks(room)
+        outbox = self.relays.outbox.setdefault(peer, [])
+        ending: list[Key] = []
+        for key, m in list(link.meetings.items()):
+            if not m.opened:
+                continue  # the other node's `open`, not answered yet
+            room = self.node.rooms.get(key)
+            if not self._has_local(room) and not self._ordering(room):
+                ending.append(key)
+                continue
+            if not m.up:
+                continue  # this node's `open`, not answered yet
+            assert room is not None
+            origin = {what.track: len(what.layers) for other in self.relays.links.values()
+                      for _, what in (other.meetings[key].receiving.values() if key in other.meetings else ())}
+            local = local_tracks(room, peer, origin)
+            counts = {track_id: len(t.indexes) for track_id, t in local.items()}
+            copies = relaying.for_node(relaying.plan(
+                (relaying.RemoteNeed(peer, t, x) for t, x in m.needs.items()), counts, {peer}), peer)
+            sealed, woken = link.apply(key, copies, local)
+            outbox += sealed
+            need = link.ask(key, self._needs(room, peer))
+            if need is not None:
+                outbox.append(need)
+            if self.feedback is not None:
+                for track_id, layer in woken:
+                    self.feedback.request(peer, key, track_id, layer, force=True)  # the far viewers need one now
+            self._relay_ranks(room)
+        for key in ending:  # tell the other node everything of the meeting stopped, then that it left
+            if link.meetings[key].up:
+                outbox += link.apply(key, {}, {})[0]
+        if ending:
+            await self._flush(peer, client)
+            if self.handshakes is not None:
+                for key in ending:
+                    await self.handshakes.farewell(peer, key)  # and that its participants left
+            if self.relays.links.get(peer) is not link:
+                return
+            if all(k in ending for k, m in link.meetings.items() if m.opened):  # the last: the whole link closes (its `close` says so)
+                self.relays.close(peer)
+                for key in ending:
+                    self._refresh_ranks(key)
+                return
+            for key in ending:
+                outbox = self.relays.outbox.setdefault(peer, [])
+                outbox.append(link.farewell(key))
+                self.relays.leave(peer, key)
+                self._refresh_ranks(key)
+        await self._flush(peer, client)
+
+    def _refresh_ranks(self, key: Key) -> None:
+        room = self.node.rooms.get(key)
+        if room is not None:
+            self._relay_ranks(room)
 
     def _needs(self, room: Room, peer: str) -> dict[str, int]:
-        """What this node takes of the tracks `peer` announces: for each, the highest layer one of its own
-        subscribers needs (not paused by last-N) or a node further on asked for through this one."""
-        link = self.relays.links[peer]
+        """What this node takes of the tracks `peer` announces in `room`'s meeting: for each, the highest layer one
+        of its own subscribers needs (not paused by last-N) or a node further on asked for through this one."""
+        m = self.relays.links[peer].meetings[room.key]
         out: dict[str, int] = {}
-        for _, what in link.receiving.values():
+        for _, what in m.receiving.values():
             p = room.participants.get(what.participant)
             track = p.published.get(what.track) if p is not None and p.relayed_from == peer else None
             if track is None:
                 continue
             wanted = [relaying.need_of(track.kind, len(what.layers), sub.viewport_height, sub.paused)
                       for sub in track.subscriptions.values()]
-            wanted += [other.needs.get(what.track) for n, other in self.relays.links.items()
-                       if n != peer and what.track in other.sending]
+            for n, other in self.relays.links.items():
+                theirs = other.meetings.get(room.key)
+                if n != peer and theirs is not None and what.track in theirs.sending:
+                    wanted.append(theirs.needs.get(what.track))
             layers = [x for x in wanted if x is not None]
             if layers:
                 out[what.track] = min(max(layers), len(what.layers) - 1)
@@ -178,21 +244,25 @@ class Cascade:
     def _relay_ranks(self, room: Room) -> None:
         """Each local simulcast track's layers crossing some link: the publisher keeps sending them
         (sfu/allocation/selection.py switches off only the layers nobody takes)."""
+        links = [m for m in (link.meetings.get(room.key) for link in self.relays.links.values()) if m is not None]
         for p in room.participants.values():
             if p.relayed_from is not None:
                 continue
             for t in p.published.values():
-                t.relay_ranks = frozenset(
-                    link.sending[t.id].layer for key, link in
-                    ((self.relays.rooms.get(n), link) for n, link in self.relays.links.items())
-                    if key == room.key and t.id in link.sending and link.sending[t.id].crossing)
+                t.relay_ranks = frozenset(m.sending[t.id].layer for m in links
+                                          if t.id in m.sending and m.sending[t.id].crossing)
 
-    async def _send(self, peer: str, sealed: list[str], client: httpx.AsyncClient) -> None:
+    async def _flush(self, peer: str, client: httpx.AsyncClient) -> None:
+        """Post what waits for the link to `peer`, in the order it was sealed (the channel's sequence)."""
+        sealed = self.relays.outbox.get(peer)
         if not sealed:
             return
+        self.relays.outbox[peer] = []
         try:
             await send(self.relays, peer, sealed, client)
         except RelayRefused as e:  # the other node is gone or dropped the link: start again with a new one
             self.relays.refused[e.code] += 1
             log.warning("relay messages to %s refused: %s; closing the link", peer, e.message)
-            self.relays.close(peer)
+            # its `close` goes too, unless that node said it has no link (or could not be reached)
+            gone = not isinstance(e, PeerRefused) or e.peer_code == "relay_no_link"
+            self.relays.close(peer, farewell=not gone)

@@ -5,11 +5,14 @@ so every MLS client's presence lists the whole meeting), and each track it annou
 `joined` snapshot, `track_published`, subscriptions (sfu/negotiation/offer.py), speaker detection and last-N
 treat it like a local one. The relayed participant has no socket and no transport: its tracks are engine tracks
 the link's peer publishes (sfu/cascade/link.py), its `peer` is the link's. It goes when the other node says
-it left (`remove_member`), when its last track is untracked (one never announced as a member), or with the link
-(`Relays.close`) — on the meeting's home that is a leave for the Delivery Service; `Node.leave` never removes it.
+it left (`remove_member`), when its last track is untracked (one never announced as a member), or when the
+meeting leaves the link (`Relays.leave`, `Relays.close`) — on the meeting's home that is a leave for the Delivery
+Service; `Node.leave` never removes it.
 
-A relay link is opened for one meeting, after the handshake checked the other node (enrolled key, signed
-record, allowed region), so only that node can add members, only to that room, and at most the link's track cap.
+A relay link carries each meeting the two nodes share once both checked it (the handshake, or `open`: enrolled
+key, signed record, the tenant's allowed regions), and every message names its meeting: a node adds members only
+to the room of the meeting the message names, only of a meeting on the link, and at most the link's track cap;
+each (node, meeting) has its own members, so one meeting's announcements never touch another's room.
 An announcement that would pose as a participant of this node or reuse a track id of the room is refused and
 counted (`refused`), never a crash; the engine track the link added for it then carries nothing to anyone.
 """
@@ -29,6 +32,7 @@ from sfu.participant import MediaState, Participant, SignallingState
 from sfu.track import Layer, Track
 
 if TYPE_CHECKING:
+    from sfu.cascade.link import Key
     from sfu.cascade.relays import Relays
     from sfu.node import Node
     from sfu.room import Room
@@ -52,55 +56,60 @@ class RelayedMembers:
     def __init__(self, node: Node, relays: Relays) -> None:
         self.node = node
         self.relays = relays
-        self.by_link: dict[str, dict[str, Participant]] = {}  # other node -> participant id -> relayed participant
-        # other node -> the participants it announced as members (`member`, sfu/cascade/handshakes.py): present
-        # here whether they publish or not, until it says they left (`unmember`) or the link closes
-        self.announced: dict[str, set[str]] = {}
+        # (other node, meeting) -> participant id -> relayed participant
+        self.by_link: dict[tuple[str, Key], dict[str, Participant]] = {}
+        # (other node, meeting) -> the participants it announced as members (`member`, sfu/cascade/handshakes.py):
+        # present here whether they publish or not, until it says they left (`unmember`) or the meeting leaves the link
+        self.announced: dict[tuple[str, Key], set[str]] = {}
         self.refused: Counter[str] = Counter()
         relays.listeners.append(self.on_relayed)
         relays.closed.append(self.on_link_closed)
 
-    def on_relayed(self, sender: str, event: str, what: RelayTrack, index: int) -> None:
-        """A relayed track started ("track", its engine index here) or stopped ("untrack") on `sender`'s link."""
+    def on_relayed(self, sender: str, key: Key, event: str, what: RelayTrack, index: int) -> None:
+        """A relayed track of meeting `key` started ("track", its engine index here) or stopped ("untrack") on
+        `sender`'s link."""
         if event == "track":
-            self._add(sender, what, index)
+            self._add(sender, key, what, index)
         else:
-            self._remove_track(sender, what.participant, what.track)
+            self._remove_track(sender, key, what.participant, what.track)
 
-    def on_link_closed(self, sender: str) -> None:
-        """The link is gone (its engine tracks with it): its relayed participants leave the room."""
-        self.announced.pop(sender, None)
-        for p in list(self.by_link.pop(sender, {}).values()):
+    def on_link_closed(self, sender: str, key: Key) -> None:
+        """Meeting `key` left `sender`'s link (its engine tracks with it): its relayed participants leave the room."""
+        self.announced.pop((sender, key), None)
+        for p in list(self.by_link.pop((sender, key), {}).values()):
             for track in list(p.published.values()):
                 self._drop_track(p, track)
             self._drop_participant(p, "relay_closed")
 
-    def add_member(self, sender: str, participant: str, name: str) -> Participant | None:
-        """`sender` says `participant` is in the meeting on its side (published or not): a participant of the room
-        here. None (counted) when the id is this node's own participant's or another link's, or the room is gone."""
-        room = self._room(sender)
+    def add_member(self, sender: str, key: Key, participant: str, name: str) -> Participant | None:
+        """`sender` says `participant` is in meeting `key` on its side (published or not): a participant of that
+        room here. None (counted) when the id is this node's own participant's or another link's, or the room is
+        gone."""
+        room = self._room(sender, key)
         link = self.relays.links.get(sender)
         if room is None or link is None:
             self.refused["relay_room_gone"] += 1
             return None
-        p = self.by_link.get(sender, {}).get(participant)
+        members = self.by_link.get((sender, key), {})
+        p = members.get(participant)
         if p is None:
             if participant in room.participants:
                 self.refused["relay_participant_clash"] += 1
                 return None
-            if len(self.by_link.get(sender, {})) >= MAX_MEMBERS:
+            if sum(len(x) for (n, _), x in self.by_link.items() if n == sender) >= MAX_MEMBERS:
                 self.refused["relay_too_many_members"] += 1
                 return None
-            p = self._new(sender, room, link.peer, participant, name)
-        self.announced.setdefault(sender, set()).add(participant)
+            p = self._new(sender, key, room, link.peer, participant, name)
+        self.announced.setdefault((sender, key), set()).add(participant)
         return p
 
-    def remove_member(self, sender: str, participant: str) -> None:
-        """`sender` says `participant` left on its side: it leaves the room here, with whatever it published."""
-        if participant not in self.announced.get(sender, set()):
+    def remove_member(self, sender: str, key: Key, participant: str) -> None:
+        """`sender` says `participant` left meeting `key` on its side: it leaves the room here, with whatever it
+        published."""
+        if participant not in self.announced.get((sender, key), set()):
             return
-        self.announced[sender].discard(participant)
-        p = self.by_link.get(sender, {}).pop(participant, None)
+        self.announced[(sender, key)].discard(participant)
+        p = self.by_link.get((sender, key), {}).pop(participant, None)
         if p is None:
             return
         for track in list(p.published.values()):
@@ -109,12 +118,12 @@ class RelayedMembers:
 
     # ---- what changes in the room
 
-    def _room(self, sender: str) -> Room | None:
-        key = self.relays.rooms.get(sender)
-        return self.node.rooms.get(key) if key is not None else None
+    def _room(self, sender: str, key: Key) -> Room | None:
+        link = self.relays.links.get(sender)
+        return self.node.rooms.get(key) if link is not None and link.admitted(key) else None
 
-    def _add(self, sender: str, what: RelayTrack, index: int) -> None:
-        room = self._room(sender)
+    def _add(self, sender: str, key: Key, what: RelayTrack, index: int) -> None:
+        room = self._room(sender, key)
         link = self.relays.links.get(sender)
         if room is None or link is None:
             self.refused["relay_room_gone"] += 1
@@ -122,13 +131,13 @@ class RelayedMembers:
         if any(t.id == what.track for t in room.tracks()):
             self.refused["relay_track_clash"] += 1
             return
-        members = self.by_link.setdefault(sender, {})
+        members = self.by_link.setdefault((sender, key), {})
         p = members.get(what.participant)
         if p is None:
             if what.participant in room.participants:  # a local participant (or another node's) by that id
                 self.refused["relay_participant_clash"] += 1
                 return
-            p = self._new(sender, room, link.peer, what.participant, what.participant)
+            p = self._new(sender, key, room, link.peer, what.participant, what.participant)
         track = Track(id=what.track, owner=p, index=index, kind=what.kind, mid=what.track, ssrc=what.ssrc,
                       codec=what.codec, clock_rate=CLOCK_RATES.get(what.codec, 90000), negotiated=_negotiated(what),
                       stream_id=p.id, layers=[Layer(rid="", rank=0, ssrc=what.ssrc, index=index)])
@@ -136,10 +145,10 @@ class RelayedMembers:
         self.node.tracks_by_ssrc[(link.peer, what.ssrc)] = track
         room.broadcast({"type": "track_published", "track": track.describe()})
 
-    def _new(self, sender: str, room: Room, peer: int, participant: str, name: str) -> Participant:
+    def _new(self, sender: str, key: Key, room: Room, peer: int, participant: str, name: str) -> Participant:
         p = Participant(id=participant, name=name, room=room, peer=peer, tenant=room.tenant,
                         signalling=SignallingState.DETACHED, media=MediaState.READY, relayed_from=sender)
-        self.by_link.setdefault(sender, {})[p.id] = p
+        self.by_link.setdefault((sender, key), {})[p.id] = p
         room.participants[p.id] = p
         room.speakers.join(p.id)
         room.announce(presence.joined(p.describe()), time.monotonic())  # sent before its track_published
@@ -147,14 +156,14 @@ class RelayedMembers:
                  extra={"tenant": room.tenant, "room": room.name, "participant": p.id})
         return p
 
-    def _remove_track(self, sender: str, participant: str, track_id: str) -> None:
-        p = self.by_link.get(sender, {}).get(participant)
+    def _remove_track(self, sender: str, key: Key, participant: str, track_id: str) -> None:
+        p = self.by_link.get((sender, key), {}).get(participant)
         track = p.published.get(track_id) if p is not None else None
         if p is None or track is None:
             return  # an announcement refused above: nothing of it here
         self._drop_track(p, track)
-        if not p.published and participant not in self.announced.get(sender, set()):  # a member stays
-            del self.by_link[sender][participant]
+        if not p.published and participant not in self.announced.get((sender, key), set()):  # a member stays
+            del self.by_link[(sender, key)][participant]
             self._drop_participant(p, "relay_untracked")
 
     def _drop_track(self, p: Participant, track: Track) -> None:

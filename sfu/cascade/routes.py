@@ -1,6 +1,7 @@
 """The node-to-node relay route on the node's signalling port: `POST /relay/offer` carries another node's signed
 offer to this node's `Relays.accept` and answers its signed accept; `POST /relay/{node}/messages` carries that node's sealed
-messages (track announcements), opened with the link's keys; `POST /relay/{node}/handshakes` the meeting's MLS
+messages (meetings opened and closed on the link, track announcements, needs), opened with the link's keys — an
+`open` is admitted here once this node knows whether it is the meeting's home; `POST /relay/{node}/handshakes` the meeting's MLS
 handshakes and roster on the link's second lane (sfu/cascade/handshakes.py). No bearer token: the handshake itself is the
 authentication (enrolled key, signed registry record, the tenant's allowed regions, freshness, nonce), so an
 unauthenticated caller can at most be refused. Bad input is a counted refusal with a clear code, never a crash.
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from residency.errors import RelayRefused
+from sfu.cascade.link import OpenAsked
 from sfu.cascade.relays import Relays
 
 if TYPE_CHECKING:
@@ -90,11 +92,16 @@ def relay_routes(relays: Relays, handshakes: CascadeHandshakes | None = None) ->
         if isinstance(sealed, JSONResponse):
             return sealed
         applied = 0
+        sender = request.path_params["node"]
         for one in sealed:  # in order: the channel's sequence numbers must rise
             try:
-                relays.deliver(request.path_params["node"], one)
+                event = relays.deliver(sender, one)
             except RelayRefused as e:  # counted by Relays.deliver; what came before it stays applied
                 return JSONResponse({"error": e.code, "applied": applied}, status_code=403)
+            if isinstance(event, OpenAsked) and not event.answer:  # a meeting added to the link: checked here
+                if handshakes is not None:
+                    await handshakes.known_home(event.key)  # is this node the meeting's home? (one registry read)
+                relays.admit(sender, event.key)
             applied += 1
         return JSONResponse({"applied": applied})
 

@@ -126,3 +126,73 @@ def test_a_meeting_across_two_node_processes_relays_media_and_leaves_the_us_node
     finally:
         procs.stop_all()
         print("\n".join(report))
+
+
+def test_two_meetings_across_the_same_two_node_processes_both_get_media_at_once(tmp_path: Path) -> None:
+    """Two meetings of one tenant, each with its publisher on eu-1a (their home) and its subscriber on eu-2a: one
+    relay link between the two node processes carries both (the second is added to it with `open`), so both
+    subscribers decode their own meeting's media at once — before, the second meeting waited for the first's link
+    to close. The second subscriber leaves: its meeting comes off the link, the first one's media goes on."""
+    procs = cl.Processes()
+    report: list[str] = []
+    try:
+        redis = procs.add(cl.RedisProc(tmp_path / "redis", free_port()))
+        redis.start()
+        cp_port = free_port()
+        cp_url = f"http://{HOST}:{cp_port}"
+        seeded = cl.seed(tmp_path / "control" / "castellan.db",
+                         regions=[("eu-1", "EU", "Frankfurt, DE", "EU Central"),
+                                  ("eu-2", "EU", "Paris, FR", "EU West")],
+                         tenants=[("acme", "ACME GmbH", "EU", ["eu-1", "eu-2"])],
+                         links={"board": "acme", "audit": "acme"}, public_url=cp_url)
+        procs.add(cl.control_plane(tmp_path, seeded.db, HOST, cp_port, redis.url))
+        assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), procs.logs()
+        for node_id, region in (("eu-1a", "eu-1"), ("eu-2a", "eu-2")):
+            procs.add(cl.node(tmp_path, node_id, region, HOST, free_port(), free_port(HOST, UDP), redis.url, cp_url))
+        assert cl.wait_until(lambda: cl.placeable(cp_url) == {"eu-1": 1, "eu-2": 1}, 30), procs.logs()
+
+        async def scenario() -> None:
+            bots: list[NetBot] = []
+            try:
+                subs: dict[str, NetBot] = {}
+                pubs: dict[str, str] = {}
+                for meeting in ("board", "audit"):
+                    pub, where = await _enter(cp_url, seeded.links[meeting], f"pub-{meeting}", "eu-1")
+                    bots.append(pub)
+                    assert where["node"] == "eu-1a", where
+                    await pub.publish(video=mt.video(), audio=str(media.audio_file()))
+                    pubs[meeting] = pub.joined["participant"]
+                    sub, where = await _enter(cp_url, seeded.links[meeting], f"sub-{meeting}", "eu-2")
+                    bots.append(sub)
+                    assert where["node"] == "eu-2a", where
+                    subs[meeting] = sub
+
+                def frames(sub: NetBot) -> int:
+                    return max((r.frames for r in sub.video()), default=0)
+
+                got = await wait_for(lambda: all(frames(s) >= 30 and any(r.frames >= 30 for r in s.audio())
+                                                 for s in subs.values()), 60, 0.1)
+                report.append("; ".join(f"sub-{m} on eu-2a decoded {[r.frames for r in s.video()]} video, "
+                                        f"{[r.frames for r in s.audio()]} audio frames" for m, s in subs.items()))
+                assert got, {m: (s.video(), s.audio()) for m, s in subs.items()}
+                for meeting, sub in subs.items():  # each its own meeting's publisher, never the other's
+                    assert {t["participant"] for t in sub.tracks.values()} == {pubs[meeting]}, sub.tracks
+
+                # the audit meeting's subscriber leaves: the board meeting's media goes on over the link
+                await subs["audit"].send({"type": "leave"})
+                await subs["audit"].close()
+                bots.remove(subs["audit"])
+                before = frames(subs["board"])
+                assert await wait_for(lambda: frames(subs["board"]) >= before + 30, 30, 0.1), subs["board"].video()
+                report.append(f"after sub-audit left: sub-board {before} -> {frames(subs['board'])} video frames")
+            finally:
+                for b in bots:
+                    await b.close()
+
+        asyncio.run(scenario())
+    except BaseException:
+        print(procs.logs())
+        raise
+    finally:
+        procs.stop_all()
+        print("\n".join(report))

@@ -173,6 +173,21 @@ def build() -> dict:
                         description="KeyPackages, commits and Welcomes in; their fan-out to the room out"))
     y += 8
 
+    panels.append(panel(next(pid), "Relay links and meetings (cascading)",
+                        [(f"sum by (node) (castellan_relay_links{{{R}}})", "{{node}} links"),
+                         (f"sum by (node) (castellan_relay_meetings{{{R}}})", "{{node}} meetings")], 0, y, min=0,
+                        description="Node-to-node links (one per pair of nodes) and the meetings they carry"))
+    panels.append(panel(next(pid), "Relay refusals and closes / min",
+                        [(f"60 * sum by (reason) (rate(castellan_relay_refusals_total{{{R}}}[$__rate_interval]))",
+                          "{{reason}}"),
+                         (f"60 * sum by (node) (rate(castellan_relay_closed_by_peer_total{{{R}}}[$__rate_interval]))",
+                          "{{node}} links closed by the other node"),
+                         (f"60 * sum by (node) (rate(castellan_relay_meetings_left_by_peer_total{{{R}}}"
+                          "[$__rate_interval]))", "{{node}} meetings taken off by the other node")], 12, y, min=0,
+                        description="Handshakes and sealed messages refused (a meeting the link does not carry, "
+                                    "a region the tenant does not allow, a forged or replayed message, ...)"))
+    y += 8
+
     panels.append(row(next(pid), "Control plane", y))
     y += 1
     panels.append(panel(next(pid), "Placements / min by region",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -21,15 +21,19 @@ EU = frozenset({"eu-1", "eu-2"})
 
 
 async def relayed_nodes(stack: contextlib.AsyncExitStack, spec: tuple[tuple[str, str], ...],
-                        home: Callable[[str, str], str | None] | None = None) -> dict[str, RunningNode]:
-    """Starts a node per (node id, region) of `spec` on `stack`, allowed the EU regions; `home` is the registry's
-    placement of each (tenant, room), None: no placement (nobody dials a home)."""
+                        home: Callable[[str, str], str | None] | None = None,
+                        allowed: Callable[[str], frozenset[str]] = lambda tenant: EU,
+                        stacks: Mapping[str, contextlib.AsyncExitStack] | None = None) -> dict[str, RunningNode]:
+    """Starts a node per (node id, region) of `spec` on `stack` (or on its own of `stacks`, to stop it alone);
+    `allowed` is each tenant's allowed regions (the EU regions unless told), `home` the registry's placement of
+    each (tenant, room), None: no placement (nobody dials a home)."""
     believed = Believed()
     keys = {nid: Ed25519PrivateKey.generate() for nid, _ in spec}
     nodes: dict[str, RunningNode] = {}
     for nid, region in spec:
-        setup = RelaySetup(RelayEndpoint(nid, region, keys[nid]), lambda: believed, lambda tenant: EU, home=home)
-        nodes[nid] = await stack.enter_async_context(running_node(relay=setup, node_id=nid, region=region))
+        setup = RelaySetup(RelayEndpoint(nid, region, keys[nid]), lambda: believed, allowed, home=home)
+        on = (stacks or {}).get(nid, stack)
+        nodes[nid] = await on.enter_async_context(running_node(relay=setup, node_id=nid, region=region))
     now = time.time()
     for nid, rn in nodes.items():
         region = rn.node.config.region

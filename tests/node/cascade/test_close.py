@@ -2,7 +2,8 @@
 on loopback, enrolled keys, the real handshake. When the far node's last participant leaves, it closes its side
 and says so on the sealed channel: the home closes its side at once (not when a later message of its own is
 refused). A path attacker's `close` (made-up keys) is refused and the link stays; the genuine `close` replayed
-against the next link (fresh keys) is refused too."""
+against the next link (fresh keys) is refused too. A far node that stops, its participant still in the
+meeting, closes its link on the way out and says so: the home closes its side on that `close`."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def test_the_far_node_closing_its_side_closes_the_homes_at_once_and_no_one_else_
 
 
 async def _run() -> None:
-    async with contextlib.AsyncExitStack() as stack:
-        nodes = await relayed_nodes(stack, NODES, home=lambda tenant, room: "eu-1-a")
+    async with contextlib.AsyncExitStack() as stack, contextlib.AsyncExitStack() as far_stack:
+        nodes = await relayed_nodes(stack, NODES, home=lambda tenant, room: "eu-1-a", stacks={"eu-2-a": far_stack})
         a, b = nodes["eu-1-a"], nodes["eu-2-a"]
         assert a.relays is not None and b.relays is not None
         claims = JoinClaims(tenant=KEY[0], room=KEY[1], participant="bob", region="eu-2", node="eu-2-a")
@@ -70,3 +71,9 @@ async def _run() -> None:
             assert r.status_code == 403 and r.json()["error"] == "relay_message_forged"
             await asyncio.sleep(0.6)  # a cascade pass on each side
             assert a.relays.links.get("eu-2-a") is again and a.relays.closed_by_peer["eu-2-a"] == 1
+
+        # eu-2-a stops with bob still in the meeting: it closes its link and says so on the way out; the home
+        # closes its side on that `close`, not when its own next message is refused
+        await far_stack.aclose()
+        assert a.relays.closed_by_peer["eu-2-a"] == 2 and "eu-2-a" not in a.relays.links, dict(a.relays.refused)
+        assert not a.relays.refused["relay_no_link"]

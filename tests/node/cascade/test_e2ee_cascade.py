@@ -72,9 +72,9 @@ def _hs(rn: RunningNode) -> CascadeHandshakes:
 
 def _inject(far: RunningNode, message: dict[str, Any]) -> None:
     """The far node, turned hostile, puts `message` on its lane to the home (sealed with the link's real keys)."""
-    lane = _hs(far).lanes["eu-1-a"]
-    lane.outbox.append(lane.channel.seal(message))
-    lane.wake.set()
+    lane = _hs(far).lanes[("eu-1-a", (TENANT, ROOM))]
+    lane.seal(message)
+    lane.wire.wake.set()
 
 
 def _blob(n: int) -> str:

@@ -22,7 +22,16 @@ import pytest
 from native import reference as ref
 from residency.errors import RelayRefused
 from residency.relay import RelayChannel, RelayTrack
-from sfu.cascade.link import CloseAsked, LocalTrack, NeedApplied, RelayLink
+from sfu.cascade.link import (
+    CloseAsked,
+    Dropped,
+    LocalTrack,
+    NeedApplied,
+    OpenAsked,
+    Relayed,
+    RelayLink,
+    scoped,
+)
 from sfu.node import IndexPool
 from tests.support.relays import relay_keys
 from tests.support.waiting import wait_until
@@ -33,6 +42,7 @@ VP8_KEY = bytes([0x10, 0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x80, 0x02, 0xE0, 0x0
 LAYER_SSRCS = (0x100, 0x101, 0x102)  # the publisher's simulcast encodings (q, h, f)
 AUDIO_SSRC = 0x200
 LEVEL_IN = 3  # the publisher's audio-level extension id (the link uses its own)
+KEY = ("eurocorp", "board")  # the meeting the handshake opened the link for
 
 
 def rtp(ssrc: int, seq: int, payload: bytes, pt: int = 96, level: int | None = None) -> bytes:
@@ -91,8 +101,8 @@ def pair() -> Iterator[Pair]:
     a.add_track(audio, 0, AUDIO_SSRC, engine.CODEC_OPUS, 48000)
     local = {"cam": LocalTrack("alice", "video", "vp8", tuple(indexes)),
              "mic": LocalTrack("alice", "audio", "opus", (audio,), level_id=LEVEL_IN)}
-    link_a = RelayLink.open(a, 5, ka, sb.getsockname(), tracks_a, subs_a)
-    link_b = RelayLink.open(b, 0, kb, sa.getsockname(), tracks_b, subs_b)
+    link_a = RelayLink.open(a, 5, ka, sb.getsockname(), tracks_a, subs_a, meeting=KEY)
+    link_b = RelayLink.open(b, 0, kb, sa.getsockname(), tracks_b, subs_b, meeting=KEY)
     p = Pair(a, b, sa, sb, link_a, link_b, (tracks_b, subs_b), pub, ref.srtp_session(1, up_key, outbound=True),
              local, other.channel())
     yield p
@@ -133,12 +143,12 @@ def test_the_plan_becomes_engine_subscriptions_and_far_tracks_that_carry_media(p
     p = pair
     # B's subscribers take only the microphone so far: both tracks are announced (B learns the camera exists),
     # only the microphone crosses
-    sealed, woken = p.link_a.apply({"mic": 0}, p.local)
+    sealed, woken = p.link_a.apply(KEY, {"mic": 0}, p.local)
     assert len(sealed) == 2 and set(p.link_a.sending) == {"cam", "mic"} and woken == [("mic", 0)]
     added = [p.link_b.receive(m) for m in sealed]
-    assert [(e[0], e[1].track, e[1].layers) for e in added if isinstance(e, tuple)] == [
-        ("track", "cam", (0, 1, 2)), ("track", "mic", (0,))]
-    cam_index, mic_index = (e[2] for e in added if isinstance(e, tuple))
+    assert [(e.key, e.event, e.what.track, e.what.layers) for e in added if isinstance(e, Relayed)] == [
+        (KEY, "track", "cam", (0, 1, 2)), (KEY, "track", "mic", (0,))]
+    cam_index, mic_index = (e.index for e in added if isinstance(e, Relayed))
     s, down = subscribe(p, cam_index, 1, 96)
     s2, down2 = subscribe(p, mic_index, 2, 111)
     got: list[bytes] = []
@@ -157,13 +167,13 @@ def test_the_plan_becomes_engine_subscriptions_and_far_tracks_that_carry_media(p
     assert activity is not None and activity[0] > 0, activity
 
     # a viewer on B takes the camera's low layer: only layer 0 crosses, on the announced SSRC
-    sealed, woken = p.link_a.apply({"cam": 0, "mic": 0}, p.local)
+    sealed, woken = p.link_a.apply(KEY, {"cam": 0, "mic": 0}, p.local)
     assert sealed == [] and woken == [("cam", 0)]
     send_round(p, range(20, 40))
     assert wait_until(lambda: arrived(20, 40), 2.0, 0.005), (len(got), len(audio))
     assert {pkt[-1] for pkt in got} == {0}
     # a viewer on B goes full screen: the copy is raised to layer 2 at its keyframe, one continuous stream
-    sealed, woken = p.link_a.apply({"cam": 2, "mic": 0}, p.local)
+    sealed, woken = p.link_a.apply(KEY, {"cam": 2, "mic": 0}, p.local)
     assert sealed == [] and woken == [("cam", 2)]
     send_round(p, range(40, 60))
     assert wait_until(lambda: arrived(40, 60), 2.0, 0.005), (len(got), len(audio))
@@ -175,21 +185,22 @@ def test_the_plan_becomes_engine_subscriptions_and_far_tracks_that_carry_media(p
     # feedback from B about a relayed SSRC maps back to the publisher's track and the layer crossing on A; an
     # SSRC the link does not send maps to nothing
     cam = p.link_a.sending["cam"]
-    assert p.link_a.copy_of(cam.ssrc) == ("cam", 2, cam.sub)
+    assert p.link_a.copy_of(cam.ssrc) == (KEY, "cam", 2, cam.sub)
     assert p.link_a.copy_of(0xDEAD) is None
     # B's subscriber lost packets on the link: A's engine serves the NACK from the relay subscription's buffer
     offset = p.a.subscription_stats(cam.sub)[5]  # the link's sequence numbers = the publisher's + offset
     resent = p.a.retransmit(cam.sub, [(offset + 43) & 0xFFFF, (offset + 44) & 0xFFFF, (offset - 9) & 0xFFFF])
     assert resent == 2, resent  # two it sent, one it never did
     # nobody on B takes the camera any more: it stops crossing, still announced (no track_unpublished there)
-    sealed, woken = p.link_a.apply({"mic": 0}, p.local)
+    sealed, woken = p.link_a.apply(KEY, {"mic": 0}, p.local)
     assert sealed == [] and woken == [] and not p.link_a.sending["cam"].crossing
     before = len(got)
     send_round(p, range(60, 70))
     assert wait_until(lambda: arrived(0, 70), 2.0, 0.005) and len(got) == before
     # the publisher's camera goes: B is told it stopped
-    sealed, _ = p.link_a.apply({"mic": 0}, {"mic": p.local["mic"]})
-    assert [p.link_b.receive(m) for m in sealed][0][0] == "untrack"  # type: ignore[index]
+    sealed, _ = p.link_a.apply(KEY, {"mic": 0}, {"mic": p.local["mic"]})
+    gone = [p.link_b.receive(m) for m in sealed][0]
+    assert isinstance(gone, Relayed) and gone.event == "untrack"
     s.close()
     s2.close()
 
@@ -198,42 +209,42 @@ def test_a_copy_moves_onto_a_layer_learned_after_it_started(pair: Pair) -> None:
     p = pair
     q, _, f = p.local["cam"].indexes
     only_f = {"cam": LocalTrack("alice", "video", "vp8", (f, f, f))}  # q/h/f offered, only f's packets seen yet
-    p.link_a.apply({"cam": 0}, only_f)
+    p.link_a.apply(KEY, {"cam": 0}, only_f)
     assert p.a.subscription_layer(p.link_a.sending["cam"].sub)[0] == f  # f stands in for q
     # q learned: the copy of rank 0 switches onto it (at its keyframe) and asks for one
-    _, woken = p.link_a.apply({"cam": 0}, {"cam": LocalTrack("alice", "video", "vp8", (q, q, f))})
+    _, woken = p.link_a.apply(KEY, {"cam": 0}, {"cam": LocalTrack("alice", "video", "vp8", (q, q, f))})
     assert woken == [("cam", 0)] and p.a.subscription_layer(p.link_a.sending["cam"].sub)[1] == q
 
 
 def test_a_need_is_sealed_and_only_for_the_links_own_tracks(pair: Pair) -> None:
     p = pair
-    for m in p.link_a.apply({}, p.local)[0]:
+    for m in p.link_a.apply(KEY, {}, p.local)[0]:
         p.link_b.receive(m)
     # B tells A what its subscribers take; A keeps it (a need names the whole set each time)
-    need = p.link_b.ask({"cam": 1, "mic": 0})
-    assert need is not None and p.link_b.ask({"cam": 1, "mic": 0}) is None  # unchanged: nothing to send
-    assert p.link_a.receive(need) == NeedApplied(0) and p.link_a.needs == {"cam": 1, "mic": 0}
+    need = p.link_b.ask(KEY, {"cam": 1, "mic": 0})
+    assert need is not None and p.link_b.ask(KEY, {"cam": 1, "mic": 0}) is None  # unchanged: nothing to send
+    assert p.link_a.receive(need) == NeedApplied(KEY, 0) and p.link_a.meetings[KEY].needs == {"cam": 1, "mic": 0}
     # a path attacker's need (another relay's keys, made-up keys) or a replay of B's changes nothing
-    evil = {"type": "need", "tracks": {"cam": 2}}
+    evil = scoped(KEY, {"type": "need", "tracks": {"cam": 2}})
     for forged, code in ((p.other_channel.seal(evil), "relay_message_forged"),
                          (RelayChannel(os.urandom(32), os.urandom(32)).seal(evil), "relay_message_forged"),
                          (need, "relay_message_replayed")):
         with pytest.raises(RelayRefused) as e:
             p.link_a.receive(forged)
         assert e.value.code == code
-    assert p.link_a.needs == {"cam": 1, "mic": 0}
+    assert p.link_a.meetings[KEY].needs == {"cam": 1, "mic": 0}
     # B itself (enrolled, verified) asks for a track this link never announced — another meeting's on A:
     # left out, counted by the caller
-    assert p.link_a.receive(p.link_b.channel.seal({"type": "need", "tracks": {"cam": 0, "other-room-cam": 2}})) == (
-        NeedApplied(1))
-    assert p.link_a.needs == {"cam": 0}
+    other = scoped(KEY, {"type": "need", "tracks": {"cam": 0, "other-room-cam": 2}})
+    assert p.link_a.receive(p.link_b.channel.seal(other)) == NeedApplied(KEY, 1)
+    assert p.link_a.meetings[KEY].needs == {"cam": 0}
     for bad in ({"type": "need"}, {"type": "need", "tracks": {"cam": 3}}, {"type": "need", "tracks": {"cam": True}},
                 {"type": "need", "tracks": [["cam", 0]]}, {"type": "need", "tracks": {"": 0}},
                 {"type": "need", "tracks": {f"t{n}": 0 for n in range(257)}}):
         with pytest.raises(RelayRefused) as e:
-            p.link_a.receive(p.link_b.channel.seal(bad))
+            p.link_a.receive(p.link_b.channel.seal(scoped(KEY, bad)))
         assert e.value.code == "relay_message_malformed"
-    assert p.link_a.needs == {"cam": 0}
+    assert p.link_a.meetings[KEY].needs == {"cam": 0}
     # B's `close` opens as such; one sealed by anyone else, or replayed, is refused (the caller keeps the link)
     close = p.link_b.farewell()
     for forged in (p.other_channel.seal({"type": "close"}),
@@ -255,7 +266,7 @@ def test_forged_replayed_or_flooding_announcements_add_no_track(pair: Pair) -> N
                    "x" * 40, 12, None, "A" * 20000):
         with pytest.raises(RelayRefused):
             p.link_b.receive(forged)
-    genuine = p.link_a.apply({"mic": 0}, {"mic": p.local["mic"]})[0][0]
+    genuine = p.link_a.apply(KEY, {"mic": 0}, {"mic": p.local["mic"]})[0][0]
     p.link_b.receive(genuine)
     with pytest.raises(RelayRefused) as e:
         p.link_b.receive(genuine)
@@ -264,20 +275,69 @@ def test_forged_replayed_or_flooding_announcements_add_no_track(pair: Pair) -> N
     # a genuine peer (compromised, or buggy) announcing more than the link allows, or the same SSRC twice
     p.link_b.max_tracks = 3
     sealer = p.link_a.channel
-    dup = RelayTrack("cam", "alice", "video", "vp8", next(iter(p.link_b.receiving)), (0,)).to_message()
+    dup = {**RelayTrack("cam", "alice", "video", "vp8", next(iter(p.link_b.receiving)), (0,)).to_message(),
+           "tenant": KEY[0], "room": KEY[1]}
     with pytest.raises(RelayRefused) as e:
         p.link_b.receive(sealer.seal(dup))
     assert e.value.code == "relay_message_malformed"
     for n in range(2):
-        p.link_b.receive(sealer.seal(RelayTrack(f"t{n}", "alice", "video", "vp8", 0x7000 + n, (0,)).to_message()))
+        p.link_b.receive(sealer.seal(scoped(KEY, RelayTrack(f"t{n}", "alice", "video", "vp8", 0x7000 + n,
+                                                            (0,)).to_message())))
     with pytest.raises(RelayRefused) as e:
-        p.link_b.receive(sealer.seal(RelayTrack("t9", "alice", "video", "vp8", 0x7009, (0,)).to_message()))
+        p.link_b.receive(sealer.seal(scoped(KEY, RelayTrack("t9", "alice", "video", "vp8", 0x7009, (0,)).to_message())))
     assert e.value.code == "relay_too_many_tracks"
-    for bad in ({"type": "untrack", "ssrc": 1}, {"type": "untrack"}, {"type": "hello"},
-                {**RelayTrack("x", "a", "video", "av1", 0x7100, (0,)).to_message()}):
+    unnamed = RelayTrack("y", "a", "video", "vp8", 0x7101, (0,)).to_message()  # (no meeting named)
+    for bad in (scoped(KEY, {"type": "untrack", "ssrc": 1}), scoped(KEY, {"type": "untrack"}), {"type": "hello"},
+                scoped(KEY, RelayTrack("x", "a", "video", "av1", 0x7100, (0,)).to_message()), unnamed):
         with pytest.raises(RelayRefused):
             p.link_b.receive(sealer.seal(bad))
     # closing the link removes every engine entry it made, on both sides
     p.link_b.close()
     p.link_a.close()
     assert len(p.pools_b[0]._free) == free_before and not p.link_b.receiving and not p.link_a.sending
+
+
+OTHER = ("eurocorp", "audit")  # a second meeting between the same two nodes
+
+
+def test_two_meetings_share_the_link_and_neither_reaches_the_other(pair: Pair) -> None:
+    """A second meeting is added with `open` (up once both sides said it) and keeps its own copies, needs and
+    announcements; a message of a meeting the receiver did not admit is dropped (counted by the caller), a need
+    or an untrack naming one meeting and another's tracks changes nothing of the other; taking one meeting off
+    leaves the other's copies and tracks in the engine."""
+    p = pair
+    for m in p.link_a.apply(KEY, {"mic": 0}, {"mic": p.local["mic"]})[0]:
+        p.link_b.receive(m)
+    # before B admitted the second meeting, nothing of it is sent, and B takes nothing of it
+    assert p.link_a.apply(OTHER, {"cam": 0}, {"cam": p.local["cam"]}) == ([], [])
+    stray = p.link_a.channel.seal(scoped(OTHER, RelayTrack("cam", "alice", "video", "vp8", 0x7300, (0, 1, 2))
+                                         .to_message()))
+    assert p.link_b.receive(stray) == Dropped("relay_meeting_unknown")
+    assert set(p.link_b.receiving) == {p.link_a.sending["mic"].ssrc}
+    # A opens it; B admits it and answers; it is up on both sides
+    asked = p.link_b.receive(p.link_a.opening(OTHER))
+    assert asked == OpenAsked(OTHER, answer=False) and p.link_b.up(OTHER) is None
+    assert p.link_a.receive(p.link_b.opening(OTHER)) == OpenAsked(OTHER, answer=True)
+    assert p.link_a.up(OTHER) is not None and p.link_b.up(OTHER) is not None
+    sealed, _ = p.link_a.apply(OTHER, {}, {"cam": p.local["cam"]})
+    events = [p.link_b.receive(m) for m in sealed]
+    assert [(e.key, e.what.track) for e in events if isinstance(e, Relayed)] == [(OTHER, "cam")]
+    assert set(p.link_b.meetings[KEY].receiving) == {p.link_a.meetings[KEY].sending["mic"].ssrc}
+    # B names the first meeting's microphone in the second meeting's need, and vice versa: each left out
+    need = p.link_b.channel.seal(scoped(OTHER, {"type": "need", "tracks": {"mic": 0, "cam": 1}}))
+    assert p.link_a.receive(need) == NeedApplied(OTHER, 1)
+    assert p.link_a.meetings[OTHER].needs == {"cam": 1} and p.link_a.meetings[KEY].needs == {}
+    # an untrack of the first meeting's SSRC, naming the second: refused, the track stays
+    mic_ssrc = p.link_a.meetings[KEY].sending["mic"].ssrc
+    with pytest.raises(RelayRefused):
+        p.link_b.receive(p.link_a.channel.seal(scoped(OTHER, {"type": "untrack", "ssrc": mic_ssrc})))
+    assert mic_ssrc in p.link_b.meetings[KEY].receiving
+    # a `close` of the second meeting: B takes it off — its engine track goes, the first meeting's stays
+    free = len(p.pools_b[0]._free)
+    assert p.link_b.receive(p.link_a.farewell(OTHER)) == CloseAsked(OTHER)
+    gone = p.link_b.drop(OTHER)
+    assert [(g.key, g.what.track) for g in gone] == [(OTHER, "cam")] and len(p.pools_b[0]._free) == free + 1
+    assert set(p.link_b.receiving) == {mic_ssrc} and set(p.link_b.meetings) == {KEY}
+    # what A still sends of it is dropped on B, never applied to the first meeting
+    late = p.link_a.channel.seal(scoped(OTHER, {"type": "untrack", "ssrc": mic_ssrc}))
+    assert p.link_b.receive(late) == Dropped("relay_meeting_unknown") and mic_ssrc in p.link_b.receiving

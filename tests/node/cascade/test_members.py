@@ -16,6 +16,7 @@ import pytest
 
 from residency.relay import RelayTrack
 from sfu.cascade.dial import dial, send
+from sfu.cascade.link import scoped
 from signalling.tokens.claims import JoinClaims
 from tests.harness import wait_for
 from tests.node.cascade.nodes import relayed_nodes
@@ -53,7 +54,7 @@ async def _run() -> None:
             far = b.relays.links["eu-1-a"]
 
             async def announce(*messages: dict) -> None:
-                await send(a.relays, "eu-2-a", [link.channel.seal(m) for m in messages], client)
+                await send(a.relays, "eu-2-a", [link.channel.seal(scoped(KEY, m)) for m in messages], client)
 
             cam = RelayTrack("TR_cam", "alice", "video", "vp8", 0x43430001, (0,))
             mic = RelayTrack("TR_mic", "alice", "audio", "opus", 0x43430002, (0,))

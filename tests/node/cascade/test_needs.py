@@ -24,6 +24,7 @@ from loadtests.bots.netbot import short_gop_video
 from loadtests.bots.peer import Bot
 from residency.relay import RelayChannel
 from sfu.cascade.dial import send
+from sfu.cascade.link import scoped
 from sfu.cascade.routes import messages_path
 from signalling.tokens.claims import JoinClaims
 from tests.harness import wait_for
@@ -73,7 +74,8 @@ async def _run() -> None:
             ids = {t.id for t in alice.published.values()}
             video = next(t for t in alice.published.values() if t.kind == "video")
             assert set(link.sending) == ids
-            assert await wait_for(lambda: far.asked == {} and link.needs == {}, 5), (far.asked, link.needs)
+            assert await wait_for(lambda: far.meetings[KEY].asked == {} and link.meetings[KEY].needs == {}, 5), (
+                far.meetings[KEY].asked, link.meetings[KEY].needs)
             await asyncio.sleep(1.0)  # alice sends all along: nobody on eu-2-a takes it, nothing crosses
             assert not any(c.crossing for c in link.sending.values())
             assert a.node.media_engine.counters()["forwarded_packets"] == 0
@@ -85,7 +87,7 @@ async def _run() -> None:
             await sub.negotiate()  # alice's tracks are in its snapshot
             assert await wait_for(lambda: any(r.frames > 20 for r in sub.video())
                                   and any(r.frames > 20 for r in sub.audio()), 30), (sub.video(), sub.audio())
-            assert link.needs == dict.fromkeys(ids, 0) and all(c.crossing for c in link.sending.values())
+            assert link.meetings[KEY].needs == dict.fromkeys(ids, 0) and all(c.crossing for c in link.sending.values())
 
             # bob's PLI: eu-2-a passes it to the relayed track's publisher — the link — and the home to alice
             bob = b.node.rooms[KEY].participants["bob"]
@@ -114,7 +116,7 @@ async def _run() -> None:
                 forged = RelayChannel(os.urandom(32), os.urandom(32)).seal({"type": "need", "tracks": {}})
                 r = await client.post(a.http_url + messages_path("eu-2-a"), json={"messages": [forged]})
                 assert r.status_code == 403 and r.json()["error"] == "relay_message_forged"
-                assert link.needs == dict.fromkeys(ids, 0) and all(c.crossing for c in link.sending.values())
+                assert link.meetings[KEY].needs == dict.fromkeys(ids, 0) and all(c.crossing for c in link.sending.values())
 
                 # another meeting on the home: carol publishes in it. eu-2-a itself asks for her track (a
                 # compromised far node, sealing with its genuine link keys): left out and counted
@@ -124,11 +126,11 @@ async def _run() -> None:
                 await carol.publish(video=str(short_gop_video(gop=8, fps=15, bitrate=200_000)))
                 assert await wait_for(lambda: bool(a.node.rooms.get(OTHER) and a.node.rooms[OTHER].tracks()), 10)
                 theirs = next(iter(a.node.rooms[OTHER].tracks())).id
-                hostile = far.channel.seal({"type": "need", "tracks": {**dict.fromkeys(ids, 0), theirs: 2}})
+                hostile = far.channel.seal(scoped(KEY, {"type": "need", "tracks": {**dict.fromkeys(ids, 0), theirs: 2}}))
                 assert await send(b.relays, "eu-1-a", [hostile], client) == 1
                 assert a.relays.refused["relay_need_unknown_track"] == 1
                 await asyncio.sleep(1.0)  # two passes of the home's cascade
-                assert set(link.sending) == ids and theirs not in link.needs
+                assert set(link.sending) == ids and theirs not in link.meetings[KEY].needs
                 carol_track = next(iter(a.node.rooms[OTHER].tracks()))
                 assert not carol_track.subscriptions and len(b.node.tracks_by_ssrc) == 2
 
@@ -178,8 +180,8 @@ async def _star() -> None:
             ids = {t.id for t in far.node.rooms[KEY].participants["alice"].published.values()}
             # the home has no subscriber of its own: what it asks eu-2-a for is eu-2-b's need, passed on
             assert not any(t.subscriptions for t in home.node.rooms[KEY].tracks())
-            assert home.relays.links["eu-2-b"].needs == dict.fromkeys(ids, 0)
-            assert far.relays.links["eu-1-a"].needs == dict.fromkeys(ids, 0)
+            assert home.relays.links["eu-2-b"].meetings[KEY].needs == dict.fromkeys(ids, 0)
+            assert far.relays.links["eu-1-a"].meetings[KEY].needs == dict.fromkeys(ids, 0)
             assert all(c.crossing for c in far.relays.links["eu-1-a"].sending.values())
             assert home.node.counts["relay_keyframe_requests"] >= 1 and far.node.counts["relay_keyframe_requests"] >= 1
 
@@ -192,7 +194,7 @@ async def _star() -> None:
             assert await wait_for(lambda: not any(c.crossing for c in far.relays.links["eu-1-a"].sending.values()),
                                   10), far.relays.links["eu-1-a"].sending
             assert set(far.relays.links["eu-1-a"].sending) == ids and "eu-2-b" in home.relays.links
-            assert home.relays.links["eu-2-b"].needs == {}
+            assert home.relays.links["eu-2-b"].meetings[KEY].needs == {}
         finally:
             for bot in bots:
                 with contextlib.suppress(Exception):
@@ -224,7 +226,7 @@ async def _simulcast() -> None:
             assert await wait_for(lambda: bool(a.node.rooms.get(KEY)) and any(
                 t.simulcast and len(t.layers) == 3 for t in a.node.rooms[KEY].tracks()), 60), sender
             video = next(t for t in a.node.rooms[KEY].tracks() if t.simulcast)
-            announced = b.relays.links["eu-1-a"].receiving
+            announced = b.relays.links["eu-1-a"].meetings[KEY].receiving
             assert await wait_for(lambda: [w.layers for _, w in announced.values() if w.kind == "video"] == [
                 (0, 1, 2)], 10), announced  # announced with the 3 layers offered
             bob = Bot(b.ws_url, b.token(KEY[1], participant="bob", tenant=KEY[0], name="bob"), "bob")
@@ -241,7 +243,7 @@ async def _simulcast() -> None:
                 return (copy is not None and copy.crossing and copy.layer == rank and layer is not None
                         and layer[0] == video.layers[rank].index and layer[1] == -1)
 
-            assert await wait_for(lambda: crossing(0), 20), (link.sending, link.needs)
+            assert await wait_for(lambda: crossing(0), 20), (link.sending, link.meetings[KEY].needs)
             assert await wait_for(lambda: any(r.frames > 20 for r in bob.video()), 30), bob.video()
 
             carol = Bot(b.ws_url, b.token(KEY[1], participant="carol", tenant=KEY[0], name="carol"), "carol")
@@ -249,8 +251,8 @@ async def _simulcast() -> None:
             await carol.connect()
             await carol.negotiate()
             await carol.send({"type": "viewport", "track": video.id, "width": 1280, "height": 720})
-            assert await wait_for(lambda: crossing(2), 20), (link.sending, link.needs)
-            assert link.needs[video.id] == 2 and video.relay_ranks == {2}
+            assert await wait_for(lambda: crossing(2), 20), (link.sending, link.meetings[KEY].needs)
+            assert link.meetings[KEY].needs[video.id] == 2 and video.relay_ranks == {2}
             top = max(video.rid_ranks, key=lambda rid: video.rid_ranks[rid])
             # asked of the publisher (at the next layer selection) though nobody on the home takes it: eu-2-a does
             assert await wait_for(lambda: video.active_rids.get(top) is True, 10), video.active_rids
@@ -260,7 +262,7 @@ async def _simulcast() -> None:
             await carol.send({"type": "leave"})
             await carol.close()
             bots.remove(carol)
-            assert await wait_for(lambda: crossing(0), 20), (link.sending, link.needs)
+            assert await wait_for(lambda: crossing(0), 20), (link.sending, link.meetings[KEY].needs)
         finally:
             for bot in bots:
                 with contextlib.suppress(Exception):

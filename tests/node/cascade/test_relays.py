@@ -77,6 +77,17 @@ def test_a_link_opens_between_allowed_nodes_and_nothing_else_takes_a_peer() -> N
                                 "relay_malformed", "relay_region_not_allowed"], refusals
             assert sum(b.refused.values()) == 3 and sum(a.refused.values()) == 2
             assert len(nodes["eu-2-a"].peers._free) == free_b - 1 and not us.links
+            # both nodes offer at once: the lower id refuses the other's offer, the other takes the lower id's
+            # and drops its own — one link, one set of keys on both sides (never two handshakes replacing each
+            # other's keys)
+            nodes["eu-1-a"].rooms[("eurocorp", "board")] = Room("eurocorp", "board")
+            offer_a, offer_b = a.offer("eurocorp", "board", "eu-2-a"), b.offer("eurocorp", "board", "eu-1-a")
+            with pytest.raises(RelayRefused) as e:
+                a.accept(offer_b)
+            assert e.value.code == "relay_crossed"
+            link_a = a.finish("eu-2-a", b.accept(offer_a))
+            assert link_a.keys.send == b.links["eu-1-a"].keys.receive and not b._pending and not a._pending
+            assert len(nodes["eu-2-a"].peers._free) == free_b - 1
             b.close("eu-1-a")
             a.close("eu-2-a")
             assert len(nodes["eu-2-a"].peers._free) == free_b and not a.links and not b.links

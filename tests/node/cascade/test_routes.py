@@ -21,6 +21,7 @@ from residency.identity import NodeSigner, enrolled_key, public_text
 from residency.model import Node as NodeRecord
 from residency.relay import RelayEndpoint, RelayTrack
 from sfu.cascade.dial import dial, send
+from sfu.cascade.link import scoped
 from sfu.cascade.peers import Believed
 from sfu.cascade.relays import RelaySetup
 from sfu.cascade.routes import MAX_MESSAGES, OFFER_PATH, messages_path
@@ -110,10 +111,10 @@ async def _run() -> None:
 
             # sealed announcements: eu-1-a's copy becomes an engine track of eu-2-a's relay peer
             heard: list[tuple[str, str, str, int]] = []
-            b.listeners.append(lambda sender, kind, what, index: heard.append((sender, kind, what.track, index)))
+            b.listeners.append(lambda sender, key, kind, what, index: heard.append((sender, kind, what.track, index)))
             link_a = a.links["eu-2-a"]
             video = RelayTrack("t-cam", "alice", "video", "vp8", 0x43430001, (0,))
-            announce = [link_a.channel.seal(video.to_message())]
+            announce = [link_a.channel.seal(scoped(("eurocorp", "board"), video.to_message()))]
             assert await send(a, "eu-2-a", announce, client) == 1
             link_b = b.links["eu-1-a"]
             assert set(link_b.receiving) == {0x43430001} and heard == [("eu-1-a", "track", "t-cam",
