@@ -9,7 +9,9 @@ whatever the load.
 `place_participant` is the cascaded meeting's per-participant choice (issue 14): the room keeps its placement
 (its home node owns the E2EE Delivery Service), and each participant goes to a node of an allowed region — the
 hint's region when it is allowed and has a usable node (nearest), else a node already carrying the meeting (no new
-relay), else the least-loaded allowed node. It never leaves the allowed regions, whatever the hint or the load.
+relay), else the least-loaded allowed node. It never leaves the allowed regions, whatever the hint, the load or the
+list of the meeting's nodes (the registry's, untrusted). `choose_participant` also says which rule chose (`HINT`,
+`MEETING_NODE`, `LOAD`), for the audit record of a participant placed off the room's home.
 
 `replace` is the same decision after a node died, excluding the dead node and preferring the room's previous
 region so participants move as little as possible. Stickiness itself (a room keeps its placement for its life)
@@ -19,6 +21,7 @@ is enforced by the registry's set-if-absent (`Registry.claim_placement`), not he
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from .catalogue import Catalogue
 from .errors import PlacementRefused
@@ -90,6 +93,47 @@ def replace(
                      reason=why, generation=previous.generation + 1)
 
 
+HOME = "home"  # the room's own node (nothing to audit beyond the room's placement)
+HINT = "hint"  # the hint's region: allowed and served
+MEETING_NODE = "meeting_node"  # no usable hint: a node already carrying the meeting (no new relay)
+LOAD = "load"  # neither: the least-loaded allowed node
+
+
+@dataclass(frozen=True)
+class ParticipantChoice:
+    node: Node
+    why: str  # the policy explanation of the node's region
+    rule: str  # HOME, HINT, MEETING_NODE or LOAD
+
+
+def choose_participant(
+    tenant: Tenant,
+    home: Placement,
+    regions: Mapping[str, Region],
+    nodes: Iterable[Node],
+    catalogue: Catalogue,
+    hint: str | None = None,
+    meeting_nodes: Iterable[str] = (),
+    placed: Mapping[str, int] | None = None,
+) -> ParticipantChoice:
+    """The node one participant of a cascaded meeting joins, its region's explanation and the rule that chose it;
+    PlacementRefused when no allowed region has a usable node. Within the chosen set (hint region, else the
+    meeting's nodes, else all allowed), the least loaded wins; a node of the meeting is preferred inside the hint
+    region too (no relay)."""
+    allowed = effective_regions(tenant, regions, catalogue)
+    usable = [n for n in nodes if n.region in allowed and n.usable()]
+    if not usable:
+        raise _refuse(allowed, regions)
+    carrying = set(meeting_nodes) | {home.node}
+    in_hint = [n for n in usable if n.region == hint]
+    in_meeting = [n for n in usable if n.id in carrying]
+    candidates = in_hint or in_meeting or usable
+    counts = placed or {}
+    best = min(candidates, key=lambda n: (n.id not in carrying, n.load, counts.get(n.id, 0), n.id))
+    rule = HOME if best.id == home.node else HINT if in_hint else MEETING_NODE if in_meeting else LOAD
+    return ParticipantChoice(node=best, why=allowed[best.region], rule=rule)
+
+
 def place_participant(
     tenant: Tenant,
     home: Placement,
@@ -100,16 +144,7 @@ def place_participant(
     meeting_nodes: Iterable[str] = (),
     placed: Mapping[str, int] | None = None,
 ) -> tuple[Node, str]:
-    """The node one participant of a cascaded meeting joins, and its region's explanation; PlacementRefused when
-    no allowed region has a usable node. Within the chosen set (hint region, else the meeting's nodes, else all
-    allowed), the least loaded wins; a node of the meeting is preferred inside the hint region too (no relay)."""
-    allowed = effective_regions(tenant, regions, catalogue)
-    usable = [n for n in nodes if n.region in allowed and n.usable()]
-    if not usable:
-        raise _refuse(allowed, regions)
-    carrying = set(meeting_nodes) | {home.node}
-    in_hint = [n for n in usable if n.region == hint]
-    candidates = in_hint or [n for n in usable if n.id in carrying] or usable
-    counts = placed or {}
-    best = min(candidates, key=lambda n: (n.id not in carrying, n.load, counts.get(n.id, 0), n.id))
-    return best, allowed[best.region]
+    """`choose_participant`'s node and its region's explanation."""
+    choice = choose_participant(tenant, home, regions, nodes, catalogue, hint=hint, meeting_nodes=meeting_nodes,
+                                placed=placed)
+    return choice.node, choice.why

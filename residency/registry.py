@@ -5,6 +5,11 @@ What it holds
     seconds (default 6 s; heartbeat every ~2 s), so dead nodes are noticed within seconds;
   * room -> Placement, written with set-if-absent so concurrent joins agree (stickiness), and replaced only by
     compare-and-set after a node death;
+  * meeting -> the nodes carrying it (cascading, issue 14), each entry with its own expiry: written by the control
+    plane when it places a participant off the room's home and refreshed by each node's heartbeat while it has
+    participants of the meeting, so a node that left the meeting or died drops out within a TTL. Like everything
+    here it is NOT trusted for residency: `ResidencyService` keeps only entries naming a live trusted node of an
+    allowed region (others are ignored and counted);
   * regions and each tenant's *resolved* policy (`TenantView`) as published by the control plane, so a node in
     another process can answer "does tenant T allow my region?" without the control plane's database.
 
@@ -41,6 +46,7 @@ if TYPE_CHECKING:
 
 DEFAULT_NODE_TTL = 6.0
 HEARTBEAT_INTERVAL = 2.0  # what nodes should use: three heartbeats per TTL
+MAX_MEETING_NODES = 64  # entries read per meeting: a flood written into Redis costs a join no more than this
 
 
 class Registry(ABC):
@@ -124,6 +130,24 @@ class Registry(ABC):
         """How many rooms point at `node_id` (breaks load ties between heartbeats)."""
         return len(self.placements_on(node_id))
 
+    # -- the nodes carrying a meeting (cascading) --------------------------------------------------------------
+    @abstractmethod
+    def note_meeting_node(self, tenant: str, room: str, node_id: str, ttl: float) -> None:
+        """`node_id` carries the meeting for the next `ttl` seconds (written again while it does)."""
+
+    @abstractmethod
+    def drop_meeting_node(self, tenant: str, room: str, node_id: str) -> None:
+        """`node_id` no longer carries the meeting (its last participant left, or it stops)."""
+
+    @abstractmethod
+    def meeting_nodes(self, tenant: str, room: str) -> list[str]:
+        """The node ids whose entry has not expired, sorted, at most MAX_MEETING_NODES. Untrusted: anyone with
+        Redis access can write one, so the caller keeps only live trusted nodes of allowed regions."""
+
+    def take_malformed_meetings(self) -> int:
+        """Meeting entries read as empty since the last call because they were not a meeting entry at all."""
+        return 0
+
     def ping(self) -> bool:
         """Is the registry reachable? (for /readyz)"""
         return True
@@ -163,6 +187,7 @@ class MemoryRegistry(Registry):
         self._regions: dict[str, Region] = {}
         self._tenants: dict[str, TenantView] = {}
         self._placements: dict[tuple[str, str], Placement] = {}
+        self._meetings: dict[tuple[str, str], dict[str, float]] = {}  # meeting -> node id -> expiry
         self._docs: dict[tuple[str, str], tuple[str, float | None]] = {}
 
     def _alive(self, node: Node) -> bool:
@@ -288,6 +313,27 @@ class MemoryRegistry(Registry):
             return sorted((p for p in self._placements.values() if p.node == node_id),
                           key=lambda p: (p.tenant, p.room))
 
+    def note_meeting_node(self, tenant: str, room: str, node_id: str, ttl: float) -> None:
+        with self._lock:
+            self._meetings.setdefault((tenant, room), {})[node_id] = self._clock() + ttl
+
+    def drop_meeting_node(self, tenant: str, room: str, node_id: str) -> None:
+        with self._lock:
+            entries = self._meetings.get((tenant, room), {})
+            entries.pop(node_id, None)
+            if not entries:
+                self._meetings.pop((tenant, room), None)
+
+    def meeting_nodes(self, tenant: str, room: str) -> list[str]:
+        with self._lock:
+            entries = self._meetings.get((tenant, room), {})
+            now = self._clock()
+            for node_id in [n for n, expiry in entries.items() if expiry <= now]:
+                del entries[node_id]
+            if not entries:
+                self._meetings.pop((tenant, room), None)
+            return sorted(entries)[:MAX_MEETING_NODES]
+
 
 class RedisRegistry(Registry):
     """Registry on a real redis-server. Keys (all under `prefix`, default "castellan"):
@@ -298,6 +344,8 @@ class RedisRegistry(Registry):
       {p}:tenants              hash tenant id -> JSON TenantView
       {p}:placement:{t}:{room} JSON Placement (tenant ids cannot contain ':', so the key is unambiguous)
       {p}:node-rooms:{id}      set of JSON [tenant, room] placed on that node
+      {p}:meeting-nodes:{t}:{room}  sorted set: node id scored by its entry's expiry (ms since the epoch); the
+                               key itself expires with its longest-lived entry
       {p}:doc:{kind}:{key}     JSON document (recorder pools, recording wants, recorder jobs), PX = its ttl
     """
 
@@ -314,7 +362,9 @@ class RedisRegistry(Registry):
         self.p = prefix
         self.node_ttl = node_ttl
         self._malformed = 0
+        self._malformed_meetings = 0
         self.malformed_docs = 0
+        self._response_error: type[BaseException] = redis.exceptions.ResponseError
 
     @contextmanager
     def _io(self) -> Iterator[None]:
@@ -497,6 +547,40 @@ class RedisRegistry(Registry):
             if p is not None and p.node == node_id:
                 result.append(p)
         return result
+
+    # the nodes carrying a meeting
+    def _mkey(self, tenant: str, room: str) -> str:
+        return f"{self.p}:meeting-nodes:{tenant}:{room}"
+
+    def note_meeting_node(self, tenant: str, room: str, node_id: str, ttl: float) -> None:
+        key, px = self._mkey(tenant, room), max(1, int(ttl * 1000))
+        with self._io():
+            pipe = self.r.pipeline()
+            pipe.zadd(key, {node_id: int(time.time() * 1000) + px})
+            pipe.pexpire(key, px, gt=True)  # never shorten the life of another node's entry
+            pipe.pexpire(key, px, nx=True)  # (GT alone leaves a key without expiry as it is)
+            pipe.execute()
+
+    def drop_meeting_node(self, tenant: str, room: str, node_id: str) -> None:
+        with self._io():
+            self.r.zrem(self._mkey(tenant, room), node_id)
+
+    def meeting_nodes(self, tenant: str, room: str) -> list[str]:
+        key, now = self._mkey(tenant, room), int(time.time() * 1000)
+        with self._io():
+            pipe = self.r.pipeline()
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.zrangebyscore(key, f"({now}", "+inf", start=0, num=MAX_MEETING_NODES)
+            try:
+                _, members = pipe.execute()
+            except self._response_error:  # WRONGTYPE: something else written under the key; a counted drop
+                self._malformed_meetings += 1
+                return []
+        return sorted(str(m) for m in members)
+
+    def take_malformed_meetings(self) -> int:
+        count, self._malformed_meetings = self._malformed_meetings, 0
+        return count
 
     # documents
     def _dkey(self, kind: str, key: str) -> str:

@@ -46,6 +46,7 @@ node's NodeGuard and to this service, and `svc.audit` as the guard's audit sink.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -135,6 +136,10 @@ class ResidencyService:
                                on_first_reject=self._audit_rejected)
         self.trust.set_keys(self.store.node_keys())
         self._local_signers: dict[str, NodeSigner] = {}  # per region: one key is enrolled for one region
+        # registry entries naming a meeting's nodes that placement ignored (`_meeting_nodes`), by reason
+        self.meeting_nodes_ignored: Counter[str] = Counter()
+        self._ignored_entries: set[tuple[str, str, str, str]] = set()
+        self._on_node_rejected = on_node_rejected
 
     def _audit_rejected(self, node: Node, err: NodeRejected) -> None:
         self.audit.append("node.rejected", actor="control-plane",
@@ -357,23 +362,64 @@ class ResidencyService:
         return stored
 
     def place_participant(self, tenant_id: str, room_id: str, hint: str | None = None, *,
-                          actor: str = "control-plane") -> tuple[Placement, Placement]:
+                          actor: str = "control-plane", participant: str | None = None) -> tuple[Placement, Placement]:
         """(the room's placement, this participant's): the room is placed (sticky) as by `place_room`; the
-        participant goes to `placing.place_participant`'s node — the hint's region when allowed and served, else
-        the room's node, else the least loaded allowed node — so a meeting can span nodes of allowed regions
-        (cascading; the nodes relay between them). Never outside the allowed regions: when no other usable node
-        qualifies, the participant goes where the room is (which `place_room` keeps allowed), as before."""
+        participant goes to `placing.choose_participant`'s node — the hint's region when allowed and served, else
+        a node already carrying the meeting (the registry's meeting nodes, checked here), else the least loaded
+        allowed node — so a meeting can span nodes of allowed regions (cascading; the nodes relay between them).
+        Never outside the allowed regions: when no other usable node qualifies, the participant goes where the
+        room is (which `place_room` keeps allowed), as before. A participant placed off the home is recorded as a
+        meeting node (until the node's own heartbeat carries it on) and audited (`placement.participant`)."""
         home = self.place_room(tenant_id, room_id, hint, actor=actor)
         tenant = self.get_tenant(tenant_id)
+        regions = self.regions()
         nodes = self.trusted_nodes()
+        carrying = self._meeting_nodes(tenant, room_id, regions, nodes)
         try:
-            node, why = placing.place_participant(tenant, home, self.regions(), nodes, self.catalogue, hint=hint)
+            choice = placing.choose_participant(tenant, home, regions, nodes, self.catalogue, hint=hint,
+                                                meeting_nodes=carrying)
         except PlacementRefused:
             return home, home  # the room's node drains and no other can take anyone: it refuses, they ask again
-        if node.id == home.node:
+        if choice.node.id == home.node:
             return home, home
+        node = choice.node
+        self.registry.note_meeting_node(tenant_id, room_id, node.id, self.registry.node_ttl)
+        self.audit.append("placement.participant", actor=actor, tenant=tenant_id,
+                          data={"room": room_id, "participant": participant, "node": node.id,
+                                "region": node.region, "rule": choice.rule, "reason": choice.why, "hint": hint,
+                                "home_node": home.node, "home_region": home.region, "node_key": node.key_id or None})
         return home, Placement(tenant=tenant_id, room=room_id, region=node.region, node=node.id,
-                               decided_at=self.clock(), reason=why, generation=home.generation)
+                               decided_at=self.clock(), reason=choice.why, generation=home.generation)
+
+    def _meeting_nodes(self, tenant: Tenant, room_id: str, regions: Mapping[str, Region],
+                       nodes: Sequence[Node]) -> set[str]:
+        """The registry's nodes of the meeting that placement may prefer: live trusted nodes of an allowed region.
+        Redis is not trusted for residency, so any other entry (a node that died or never was, a node of a region
+        the tenant does not allow) is ignored and counted, each distinct entry once."""
+        allowed = policy.effective_regions(tenant, regions, self.catalogue)
+        by_id = {n.id: n for n in nodes}
+        kept = set()
+        listed = self.registry.meeting_nodes(tenant.id, room_id)
+        for _ in range(self.registry.take_malformed_meetings()):
+            self._count_ignored("meeting_nodes_malformed")
+        for node_id in listed:
+            node = by_id.get(node_id)
+            if node is not None and node.region in allowed:
+                kept.add(node_id)
+                continue
+            reason = "meeting_node_unknown" if node is None else "meeting_node_region_not_allowed"
+            entry = (tenant.id, room_id, node_id, reason)
+            if entry not in self._ignored_entries:
+                if len(self._ignored_entries) >= 4096:  # bounded: a flood of forged entries costs no memory
+                    self._ignored_entries.clear()
+                self._ignored_entries.add(entry)
+                self._count_ignored(reason)
+        return kept
+
+    def _count_ignored(self, reason: str) -> None:
+        self.meeting_nodes_ignored[reason] += 1
+        if self._on_node_rejected is not None:
+            self._on_node_rejected(reason)
 
     def _move_off_draining(self, old: Placement, tenant: Tenant, regions: Mapping[str, Region],
                            actor: str) -> Placement:

@@ -24,7 +24,8 @@ from .logkey import HeadSigner
 
 EVIDENCE_FORMAT = "castellan-evidence-1"
 POLICY_KINDS = ("tenant.created", "policy.changed")
-MEETING_KINDS = ("placement.decided", "placement.replaced", "placement.refused", "receipt.signed", "room.ended")
+MEETING_KINDS = ("placement.decided", "placement.replaced", "placement.participant", "placement.refused",
+                 "receipt.signed", "room.ended")
 
 
 def leaf_of(record: AuditRecord) -> bytes:

@@ -35,6 +35,7 @@ class NodeAgent:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._beating = threading.Lock()
+        self._carried: set[tuple[str, str]] = set()  # meetings this node last recorded itself as carrying
         self.loop: asyncio.AbstractEventLoop | None = None  # the node's event loop (set at start)
 
     def load(self) -> float:
@@ -83,6 +84,10 @@ class NodeAgent:
             live = list(self.node.rooms.values())
             rooms = [(r.tenant, r.name) for r in live]
             self._beat_once(self.load(), self.node.draining, rooms)
+            # a meeting counts as carried while one of its participants is connected here (relayed ones are not:
+            # this node's link for them closes when its own last participant leaves)
+            self._note_meetings({(r.tenant, r.name) for r in live
+                                 if any(p.relayed_from is None for p in list(r.participants.values()))})
             wanted = recording_wants(live)
             self._publish_wants(wanted)
             self.read_refusals(wanted)
@@ -93,6 +98,17 @@ class NodeAgent:
         # meetings it hosts are claimed, so no join can split one of them onto another node meanwhile
         self._restore_placements(rooms)
         self.guard.heartbeat(load, draining)
+
+    def _note_meetings(self, carried: set[tuple[str, str]]) -> None:
+        """The registry's nodes of each meeting (docs/architecture.md, "Cascading"): this node's entry is written
+        again for each meeting it carries, with its record's TTL, so a hint-less join of the meeting may come here
+        (no new relay); a meeting it left loses the entry now, and a dead node's entries expire with its record."""
+        registry = self.guard.registry
+        for tenant, room in sorted(carried):
+            registry.note_meeting_node(tenant, room, self.record.id, registry.node_ttl)
+        for tenant, room in sorted(self._carried - carried):
+            registry.drop_meeting_node(tenant, room, self.record.id)
+        self._carried = carried
 
     def _publish_wants(self, wants: list[dict[str, str]]) -> None:
         """The rooms that want a recorder (sfu/recording.py `wants`), for the control plane's launcher; gone with
@@ -134,6 +150,7 @@ class NodeAgent:
             self._thread = None
         if self.registered:
             try:
+                await asyncio.to_thread(self._note_meetings, set())
                 await asyncio.to_thread(self.guard.registry.deregister_node, self.record.id)
             except Exception:  # noqa: BLE001
                 pass

@@ -50,7 +50,8 @@ NODES_PLACEABLE = _gauge("castellan_nodes_placeable",
 REGISTRY_REJECTED = _counter(
     "castellan_registry_records_rejected_total",
     "Node records in the registry ignored for placement (unsigned, unknown key, bad signature, region not the "
-    "key's, stale, replayed, malformed, failed challenge), each distinct record once, by reason", ("reason",))
+    "key's, stale, replayed, malformed, failed challenge) and entries of a meeting's nodes naming no live trusted node "
+    "or a refused region's, each distinct record once, by reason", ("reason",))
 SLOWED_CHECKS = _counter("castellan_link_slowed_checks_total",
                          "Password checks delayed because their link is under guessing (unknown guessers only)",
                          ("tenant",))

@@ -79,8 +79,9 @@ class ResidencyPort(Protocol):
 
     def list_tenants(self) -> list[JSONObject]: ...
 
-    def place(self, *, tenant: str, room: str, region_hint: str | None) -> PlacementInfo:
-        """Raises `residency.errors.PlacementRefused` (fail closed) or another `ResidencyError`."""
+    def place(self, *, tenant: str, room: str, region_hint: str | None,
+              participant: str | None = None) -> PlacementInfo:
+        """`participant` is named in the audit record of a placement off the room's home node. Raises `residency.errors.PlacementRefused` (fail closed) or another `ResidencyError`."""
         ...
 
     def room_node(self, tenant: str, room: str) -> str | None:

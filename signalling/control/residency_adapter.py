@@ -134,10 +134,11 @@ class ResidencyAdapter:
     def list_tenants(self) -> list[JSONObject]:
         return [_tenant_dict(t) for t in self.service.tenants()]
 
-    def place(self, *, tenant: str, room: str, region_hint: str | None) -> PlacementInfo:
+    def place(self, *, tenant: str, room: str, region_hint: str | None,
+              participant: str | None = None) -> PlacementInfo:
         # the room keeps its (home) placement; this participant may land on another node of an allowed region,
-        # which then relays with the room's node (docs/architecture.md, "Cascading")
-        _, p = self.service.place_participant(tenant, room, hint=region_hint)
+        # which then relays with the room's node (docs/architecture.md, "Cascading"); off the home it is audited
+        _, p = self.service.place_participant(tenant, room, hint=region_hint, participant=participant)
         node = self.service.trusted_node(p.node)  # the address comes from a record an enrolled key vouches for
         if node is None:
             raise PlacementRefused("node_gone", "the meeting's server just went away; please try again")

@@ -538,7 +538,8 @@ class ControlPlane:
             metrics.TOKEN_FAILURES.labels("meeting_full").inc()
             raise ApiError(403, "meeting_full", f"this meeting is full ({rec.max_participants} participants)")
         try:
-            where = self.residency.place(tenant=rec.tenant, room=rec.room, region_hint=region_hint)
+            where = self.residency.place(tenant=rec.tenant, room=rec.room, region_hint=region_hint,
+                                         participant=participant)
         except ResidencyError as e:
             if capped:  # no token: the seat goes back
                 self.occupancy.release(rec.tenant, rec.room, participant)
@@ -581,13 +582,14 @@ class ControlPlane:
         if policy is RecordingPolicy.OFF:
             raise ApiError(422, "recording_off", "recording is off for this meeting: no recorder may join it")
         name = f"{self.tenant(tenant).get('name') or tenant} archive"[:64]
+        participant = "rec-" + secrets.token_urlsafe(9)
         try:
-            where = self.residency.place(tenant=rec.tenant, room=rec.room, region_hint=region_hint)
+            where = self.residency.place(tenant=rec.tenant, room=rec.room, region_hint=region_hint,
+                                         participant=participant)
         except PlacementRefused as e:
             raise ApiError(503, "placement_refused", e.message, extra={"reason": e.code}) from None
         except ResidencyError as e:
             raise residency_error(e) from None
-        participant = "rec-" + secrets.token_urlsafe(9)
         self._audit(tenant, actor, "recording.recorder_credential", link=rec.link, room=rec.room,
                     participant=participant, node=where.node, policy=policy.value)
         token = self.issuer.mint(

@@ -6,7 +6,7 @@ separate hosts, as in tests/cluster/test_region_proof.py —
                                                                     --veth-- us-1 ns (node us-1-a)
 
 An EU tenant allowing eu-1 and eu-2 meets: the publisher asks for eu-1 (the meeting's home), the subscriber for
-eu-2, a third participant for us-1 (placed on eu-1-a: never us-1). eu-2-a dials eu-1-a by itself; the
+eu-2, a third participant for us-1 (placed on a node of the meeting: never us-1). eu-2-a dials eu-1-a by itself; the
 subscriber decodes the publisher's video and audio through the relay. Captured on each region's link: SRTP
 between the two EU nodes' addresses on both EU links (the relay), and on us-1's link — a node enrolled,
 registered, alive and idle all along — not one packet of the meeting (no UDP at all, nothing to or from the
@@ -135,7 +135,9 @@ def test_a_cascaded_eu_meeting_relays_between_eu_nodes_and_never_touches_us(topo
         for region, c in counts.items():
             out.append(f"  {region:<5} link: {c['relay']:>5} relay packets (eu-1-a <-> eu-2-a), {c['meeting']:>6} "
                        f"meeting packets, {c['udp']} UDP, of {c['all']} captured")
-        assert result["placed"] == [("pub", "eu-1-a", "eu-1"), ("sub", "eu-2-a", "eu-2"), ("spy", "eu-1-a", "eu-1")]
+        # the spy's US hint is ignored: it joins a node already carrying the meeting, never us-1-a
+        assert result["placed"][:2] == [("pub", "eu-1-a", "eu-1"), ("sub", "eu-2-a", "eu-2")]
+        assert result["placed"][2] in (("spy", "eu-1-a", "eu-1"), ("spy", "eu-2-a", "eu-2")), result["placed"]
         assert result["decoded_ok"], result["decoded"]
         assert counts["eu-1"]["relay"] > 100 and counts["eu-2"]["relay"] > 100, counts
         assert counts["us-1"]["meeting"] == 0 and counts["us-1"]["udp"] == 0, counts

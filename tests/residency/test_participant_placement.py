@@ -59,13 +59,23 @@ def test_property_participants_land_only_on_usable_allowed_nodes(
         catalogue: Catalogue, spec: list[tuple[str, float, bool, bool]], hint: str | None, carrying: set[int]) -> None:
     nodes = [make_node(f"n{i}", region, load, healthy=healthy, draining=draining)
              for i, (region, load, healthy, draining) in enumerate(spec)]
+    meeting = {f"n{i}" for i in carrying}
     try:
-        node, _ = placement.place_participant(EU, HOME, REGIONS, nodes, catalogue, hint=hint,
-                                              meeting_nodes={f"n{i}" for i in carrying})
+        choice = placement.choose_participant(EU, HOME, REGIONS, nodes, catalogue, hint=hint, meeting_nodes=meeting)
     except PlacementRefused:
         assert not [n for n in nodes if n.region in ALLOWED and n.usable()]
         return
+    node = choice.node
     assert node.region in ALLOWED and node.usable()
     hinted: list[Node] = [n for n in nodes if n.region == hint and n.region in ALLOWED and n.usable()]
+    in_meeting = [n for n in nodes if n.id in meeting | {HOME.node} and n.region in ALLOWED and n.usable()]
     if hinted:
         assert node.region == hint
+    elif in_meeting:  # no usable hint: a node already carrying the meeting (no new relay)
+        assert node.id in meeting | {HOME.node}
+    # the audited rule says truly why: the home, the hint, a node of the meeting, or load alone
+    assert (choice.rule == placement.HOME) == (node.id == HOME.node)
+    if choice.rule == placement.MEETING_NODE:
+        assert not hinted and node.id in meeting
+    if choice.rule == placement.LOAD:
+        assert not hinted and not in_meeting

@@ -11,7 +11,7 @@ import pytest
 
 from residency.errors import RegistryError
 from residency.model import Placement, Region, TenantView
-from residency.registry import MemoryRegistry, RedisRegistry, Registry
+from residency.registry import MAX_MEETING_NODES, MemoryRegistry, RedisRegistry, Registry
 from tests.fixtures.redis import RedisServer
 from tests.residency.residency_world import FakeClock, make_node
 
@@ -130,3 +130,23 @@ def test_documents_expire_claims_agree_and_a_malformed_one_is_a_counted_drop(reg
     if isinstance(reg, RedisRegistry):
         reg.r.set(reg._dkey("job", "acme:bad"), "[not an object")
         assert list(reg.list_docs("job")) == ["acme:r2"] and reg.malformed_docs == 1
+
+
+def test_the_nodes_of_a_meeting_expire_each_on_its_own_and_a_flood_is_capped(reg_and_wait) -> None:
+    """Cascading: each node's entry lives `ttl` unless written again; a node that left is dropped at once; what
+    anyone floods into one meeting's entry costs a reader at most MAX_MEETING_NODES ids."""
+    reg, wait = reg_and_wait
+    assert reg.meeting_nodes("acme", "board") == []
+    reg.note_meeting_node("acme", "board", "fra", TTL)
+    reg.note_meeting_node("acme", "board", "par", TTL * 3)
+    reg.note_meeting_node("acme", "other", "lis", TTL * 3)
+    assert reg.meeting_nodes("acme", "board") == ["fra", "par"]
+    wait(TTL * 1.3)  # fra was not written again: gone; par's longer entry is not shortened by fra's
+    assert reg.meeting_nodes("acme", "board") == ["par"]
+    reg.note_meeting_node("acme", "board", "fra", TTL)  # written again while it carries the meeting
+    reg.drop_meeting_node("acme", "board", "par")  # par's last participant left
+    assert reg.meeting_nodes("acme", "board") == ["fra"] and reg.meeting_nodes("acme", "other") == ["lis"]
+    for i in range(MAX_MEETING_NODES + 20):
+        reg.note_meeting_node("acme", "flooded", f"forged-{i:03d}", TTL * 3)
+    assert len(reg.meeting_nodes("acme", "flooded")) == MAX_MEETING_NODES
+    reg.drop_meeting_node("acme", "nothing", "fra")  # dropping what is not there is harmless

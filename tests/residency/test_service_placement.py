@@ -213,9 +213,10 @@ def test_participants_of_one_meeting_land_on_nodes_of_allowed_regions_only(
     home2, second = svc.place_participant("acme", "r", hint="eu-2")
     assert home2 == home and (second.node, second.region) == ("par", "eu-2")
     assert svc.get_placement("acme", "r") == home  # the room's placement did not move
+    # a refused hint lands on a node already carrying the meeting (par: the least loaded of them), never in us-1
     attacker = svc.place_participant("acme", "r", hint="us-1")[1]
-    assert attacker.node == "fra" and attacker.region == "eu-1"
-    assert svc.place_participant("acme", "r")[1].node == "fra"  # no hint: no new relay
+    assert attacker.node == "par" and attacker.region == "eu-2"
+    assert svc.place_participant("acme", "r")[1].node == "par"  # no hint: a node of the meeting, no new relay
 
 
 def test_a_participant_is_never_spilled_when_only_the_rooms_draining_node_is_left(
