@@ -99,7 +99,9 @@ class RecorderPool:
             except Exception as e:  # noqa: BLE001 - one job's failure (refused credential, browser) is not the pool's
                 self.failures[getattr(e, "code", type(e).__name__)] += 1
                 log.warning("job %s could not start: %s", job.id, e)
-                self._seal(run, "start_failed")
+                # its recording stays open with its gap (not ended): the next round's attempt, or another pool's,
+                # continues it as its next part; a dismissed job ends it (`_end_interrupted`)
+                self._seal(run, "start_failed", end=False)
                 continue
             self.running[job.id] = run
             self.interrupted.pop(job.id, None)

@@ -48,14 +48,17 @@ def _pool(env: Env, tmp: Path, intake: Intake, secrets: dict[str, str]) -> Recor
                         _no_browser)
 
 
-def _wanted_meeting(env: Env) -> tuple[str, str]:
+def _wanted_meeting(env: Env, session: str = "") -> tuple[str, str]:
+    """A meeting whose node wants a recorder (`session`: the node's recording-on session, which a replacement
+    recorder continues; none: a recording that cannot be continued)."""
     r = env.client.put("/v1/tenants/acme/recording-policy", json={"policy": "required", "retention_days": 0},
                        headers=env.admin())
     assert r.status_code == 200
     made = env.link(no_password=True)
     assert env.join(made["link"], name="Ada").status_code == 200
     env.residency.registry.put_doc(WANTS, "node-eu-1", {"rooms": [
-        {"tenant": "acme", "room": made["room"], "link": made["link"], "policy": "required"}]}, ttl=60)
+        {"tenant": "acme", "room": made["room"], "link": made["link"], "policy": "required",
+         **({"session": session} if session else {})}]}, ttl=60)
     return made["link"], made["room"]
 
 
@@ -112,3 +115,35 @@ def test_an_unreachable_control_plane_is_counted_and_the_pool_goes_on(tmp_path: 
     pool.step()
     pool.step()
     assert pool.failures["control_plane_unreachable"] == 2 and pool.running == {}
+
+
+def test_a_recorder_that_fails_to_start_keeps_the_recording_open_for_the_next_attempt(renv: Env,
+                                                                                      tmp_path: Path) -> None:
+    """The recorder's browser fails to launch (twice): the meeting's recording is not ended and begun again per
+    attempt — it stays one recording, its gap open, continued by the next attempt; when the job is dismissed
+    (the meeting ended), it ends there with its gap."""
+    link, room = _wanted_meeting(renv, session="s-1")
+    intake = Intake("http://testserver", _key(renv), "pool-eu-a", 1, http=renv.client)
+    attempts: list[str] = []
+
+    def browser_fails(url: str, job: dict[str, str]) -> RecorderPage:
+        attempts.append(url)
+        raise RuntimeError("Chromium failed to launch")
+
+    pool = _pool(renv, tmp_path, intake, {link: "k" * 43})
+    pool.open_page = browser_fails
+    archive = pool.archive
+    pool.step()
+    pool.step()
+    assert len(attempts) == 2 and pool.running == {}
+    recs = [r for r in archive.listing("acme", "admin:test") if r.meeting == room]
+    assert len(recs) == 1, [(r.id, r.ended_at) for r in recs]
+    (rec,) = recs
+    assert rec.ended_at is None and any(g.get("to_ms") is None for g in rec.gaps), rec.gaps
+    for kind in (WANTS, JOBS):  # the meeting ended: its node wants no recorder, the job is dismissed
+        for key in list(renv.residency.registry.list_docs(kind)):
+            renv.residency.registry.drop_doc(kind, key)
+    pool.step()
+    assert len(attempts) == 2
+    (rec,) = [r for r in archive.listing("acme", "admin:test") if r.meeting == room]
+    assert rec.ended_at is not None
