@@ -16,3 +16,14 @@ export function size(bytes) {
   if (bytes < 1048576) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / 1048576).toFixed(1)} MiB`;
 }
+
+// A time of day in UTC from Unix ms (a segment's span; the recording's row gives the date)
+export function clock(ms) {
+  return new Date(ms).toISOString().slice(11, 19);
+}
+
+export function span(fromMs, toMs) {
+  const s = Math.max(0, (toMs - fromMs) / 1000);
+  const long = s < 90 ? `${s.toFixed(s < 10 ? 1 : 0)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
+  return `${clock(fromMs)}–${clock(toMs)} UTC (${long})`;
+}

@@ -7,9 +7,15 @@
 // the API (with the key) for a play ticket — one file, this tenant, minutes; the grant is audited — and gives the
 // element the ticket's same-origin media URL, which it fetches and seeks in with Range requests. The browser
 // streams the file: nothing is held whole in memory, as fetching it into a Blob would.
+//
+// Segments (docs/recording.md "Segments"): a recorder seals each track in rolling segments, one complete WebM
+// each, and the API lists every part's segments (`parts[].segments`: number, span, files). The page lists such a
+// track once (its segments in order, span, count) and plays it segment after segment: when one ends, the next
+// one's ticket (one grant per segment played) and the same element's new src. Older, unsegmented recordings list
+// and play file by file.
 import { enc } from './api.js';
 import { $, download, el, replace } from './dom.js';
-import { iso, size } from './format.js';
+import { clock, iso, size, span } from './format.js';
 
 const base = (ctx) => `/v1/tenants/${enc(ctx.tenant)}`;
 
@@ -19,7 +25,63 @@ function people(participants) {
 }
 
 const PLAYABLE = new Set(['audio', 'video']);
-let playing = null;  // {ctx, r, f, media, renewed, userPaused}
+const TEXTS = new Set(['chat', 'timeline']);
+let playing = null;  // {ctx, r, item, index, media, renewed, userPaused, seq}
+
+/** A segment's file names its track with the segment's marker (`….seg0003.webm`); without it (the API gives the
+ * number) the name is the track's, so one participant's camera and screen share stay two tracks. */
+function trackName(name, segment) {
+  const mark = `.seg${String(segment).padStart(4, '0')}`;
+  const at = name.lastIndexOf(mark);
+  return at < 0 ? name : name.slice(0, at) + name.slice(at + mark.length);
+}
+
+/** The recording's files as listed: each segmented track (or chat, timeline) once, its pieces in segment order;
+ * every file no segment names on its own, as before segments. */
+export function listed(r) {
+  const byName = new Map((r.files || []).map((f) => [f.name, f]));
+  const tracks = new Map();
+  const taken = new Set();
+  for (const part of r.parts || []) {
+    const segs = [...(part.segments || [])].sort((a, b) => a.segment - b.segment);
+    for (const seg of segs) {
+      for (const name of seg.files || []) {
+        const f = byName.get(name);
+        if (!f || taken.has(name)) continue;  // erased (GDPR) or listed twice: nothing to play
+        taken.add(name);
+        const track = trackName(name, seg.segment);
+        const key = `${part.part}\n${track}`;
+        if (!tracks.has(key)) tracks.set(key, { part: part.part, name: track, kind: f.kind, participant: f.participant, pieces: [] });
+        tracks.get(key).pieces.push({ file: f, segment: seg.segment, from_ms: seg.from_ms, to_ms: seg.to_ms });
+      }
+    }
+  }
+  const order = (t) => (TEXTS.has(t.kind) ? 1 : 0);
+  const grouped = [...tracks.values()].sort((a, b) => a.part - b.part || order(a) - order(b)
+    || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const single = (r.files || []).filter((f) => !taken.has(f.name))
+    .map((f) => ({ part: null, name: f.name, kind: f.kind, participant: f.participant, pieces: [{ file: f }] }));
+  return [...grouped, ...single];
+}
+
+function who(r, id) {
+  if (!id) return 'the meeting';
+  const name = (r.participants || {})[id];
+  return name ? `${name} (${id})` : id;
+}
+
+const segmented = (item) => item.part !== null;
+const total = (item) => item.pieces.reduce((n, p) => n + p.file.size, 0);
+const spanOf = (item) => span(item.pieces[0].from_ms, item.pieces[item.pieces.length - 1].to_ms);
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function mediaLabel(p) {
+  const { item, r } = p;
+  const piece = item.pieces[p.index];
+  const what = `${item.kind === 'video' ? 'Video' : 'Audio'} of`;
+  if (!segmented(item)) return `${what} ${item.participant || 'the meeting'}: ${piece.file.name}`;
+  return `${what} ${who(r, item.participant)}: segment ${p.index + 1} of ${item.pieces.length} (${piece.file.name})`;
+}
 
 async function ticket(ctx, r, f) {
   return ctx.api.json('POST', `${base(ctx)}/recordings/${enc(r.id)}/files/${enc(f.name)}/play`, {});
@@ -33,6 +95,37 @@ function stopPlayer() {
   media.removeAttribute('src');  // stop fetching: the ticket is not used again
   media.load();
   replace($('player-media'));
+  $('player-segments').hidden = true;
+  replace($('player-segment'));
+  $('player-position').textContent = '';
+}
+
+function showPosition(p) {
+  if (!segmented(p.item)) return;
+  const piece = p.item.pieces[p.index];
+  $('player-position').textContent = `Playing segment ${piece.segment} (${p.index + 1} of ${p.item.pieces.length}): ${span(piece.from_ms, piece.to_ms)}`;
+  $('player-segment').value = String(p.index);
+}
+
+/** The piece `index` of what is playing: its own ticket, then the element's src (at `at` s, for a renewal). */
+async function load(p, index, at = null) {
+  const seq = ++p.seq;
+  p.index = index;
+  showPosition(p);
+  let t;
+  try {
+    t = await ticket(p.ctx, p.r, p.item.pieces[index].file);
+  } catch (e) {
+    if (playing === p && seq === p.seq) $('player-error').textContent = e.message;
+    return;
+  }
+  if (playing !== p || seq !== p.seq) return;  // closed, or another segment asked for meanwhile
+  $('player-error').textContent = '';
+  p.media.setAttribute('data-file', p.item.pieces[index].file.name);
+  p.media.setAttribute('aria-label', mediaLabel(p));
+  if (at !== null) p.media.addEventListener('loadedmetadata', () => { p.media.currentTime = at; }, { once: true });
+  p.media.src = t.url;
+  if (!p.userPaused) p.media.play().catch(() => { /* the browser wants a press on the player's own Play */ });
 }
 
 // A ticket lasts minutes; a long playback (or a seek after a pause) may outlive it: one new ticket, then resume
@@ -45,54 +138,92 @@ async function renew(ev) {
     return;
   }
   p.renewed = true;
-  const at = p.media.currentTime;
-  try {
-    const t = await ticket(p.ctx, p.r, p.f);
-    if (playing !== p) return;
-    p.media.addEventListener('loadedmetadata', () => {
-      p.media.currentTime = at;
-      if (!p.userPaused) p.media.play().catch(() => { /* its controls are there */ });
-    }, { once: true });
-    p.media.src = t.url;
-  } catch (e) {
-    $('player-error').textContent = e.message;
-  }
+  await load(p, p.index, p.media.currentTime);
 }
 
-async function play(ctx, r, f) {
+// A segment played to its end: the next one, in the same element
+function advance(ev) {
+  const p = playing;
+  if (!p || ev.target !== p.media || p.index + 1 >= p.item.pieces.length) return;
+  p.renewed = false;
+  load(p, p.index + 1);
+}
+
+async function play(ctx, r, item) {
   stopPlayer();
   const dialog = $('player');
-  $('player-title').textContent = `${f.name} (${f.kind}) · ${r.meeting}`;
-  $('player-note').textContent = `Recording ${r.id}; played from the tenant's vault. This playback is recorded in the audit log.`;
+  const many = segmented(item);
+  $('player-title').textContent = many
+    ? `${item.kind === 'video' ? 'Video' : 'Audio'} of ${who(r, item.participant)}${(r.parts || []).length > 1 ? `, part ${item.part}` : ''} · ${r.meeting}`
+    : `${item.name} (${item.kind}) · ${r.meeting}`;
+  $('player-note').textContent = many
+    ? `Recording ${r.id}; ${plural(item.pieces.length, 'segment')} played one after another from the tenant's vault. Each segment played is recorded in the audit log.`
+    : `Recording ${r.id}; played from the tenant's vault. This playback is recorded in the audit log.`;
   $('player-error').textContent = '';
   let t;
   try {
-    t = await ticket(ctx, r, f);
+    t = await ticket(ctx, r, item.pieces[0].file);
   } catch (e) {
     ctx.status(e.message, true);
     return;
   }
-  const media = el(t.kind === 'video' ? 'video' : 'audio', {
-    controls: true, preload: 'auto', 'aria-label': `${f.kind === 'video' ? 'Video' : 'Audio'} of ${f.participant || 'the meeting'}: ${f.name}`,
-    'data-file': f.name,
-  });
+  const media = el(t.kind === 'video' ? 'video' : 'audio', { controls: true, preload: 'auto' });
   media.addEventListener('error', renew);
+  media.addEventListener('ended', advance);
   media.addEventListener('playing', () => { if (playing) playing.renewed = false; });
   // what the admin wants, apart from what an error does to the element: a renewed ticket resumes only a playback
   media.addEventListener('play', () => { if (playing) playing.userPaused = false; });
   media.addEventListener('pause', () => { if (playing && !media.error && !media.ended) playing.userPaused = true; });
-  playing = { ctx, r, f, media, renewed: false, userPaused: false };
+  const p = { ctx, r, item, index: 0, media, renewed: false, userPaused: false, seq: 0 };
+  playing = p;
+  media.setAttribute('data-file', item.pieces[0].file.name);
+  media.setAttribute('aria-label', mediaLabel(p));
   replace($('player-media'), media);
+  if (many) {
+    replace($('player-segment'), item.pieces.map((piece, i) => el('option', { value: String(i) },
+      `Segment ${piece.segment}: ${clock(piece.from_ms)}–${clock(piece.to_ms)} UTC`)));
+    $('player-segment').onchange = () => {
+      if (playing !== p) return;
+      p.userPaused = false;
+      p.renewed = false;
+      load(p, Number($('player-segment').value));
+    };
+    $('player-segments').hidden = false;
+    showPosition(p);
+  }
   media.src = t.url;
   if (!dialog.open) dialog.showModal();
   media.focus();
   media.play().catch(() => { /* the browser wants a press on the player's own Play: its controls are there */ });
 }
 
+function itemRow(ctx, r, item) {
+  const many = segmented(item);
+  const part = many && (r.parts || []).length > 1 ? ` · part ${item.part}` : '';
+  if (many && TEXTS.has(item.kind)) {  // chat, timeline: one line, its slices under it
+    return el('li', { 'data-track': item.name, 'data-part': item.part },
+      el('details', {}, el('summary', {}, `${item.kind}${part} · ${plural(item.pieces.length, 'slice')} · ${size(total(item))}`),
+        el('ul', { class: 'plain slices' }, item.pieces.map((piece) => el('li', {},
+          `${piece.file.name} · ${span(piece.from_ms, piece.to_ms)} · ${size(piece.file.size)}`)))));
+  }
+  const playable = PLAYABLE.has(item.kind);
+  if (!many) {
+    const f = item.pieces[0].file;
+    return el('li', {}, `${f.name} · ${f.kind} · ${size(f.size)}`,
+      playable ? el('button', { type: 'button', class: 'play', 'data-file': f.name,
+        'aria-label': `Play ${f.name} of ${r.meeting}`, onclick: () => play(ctx, r, item) }, 'Play') : null);
+  }
+  const person = who(r, item.participant);
+  return el('li', { 'data-track': item.name, 'data-part': item.part },
+    `${person} · ${item.kind}${part} · ${plural(item.pieces.length, 'segment')}`,
+    playable ? el('button', { type: 'button', class: 'play', 'data-track': item.name,
+      'aria-label': `Play ${item.kind} of ${person}${part}, ${plural(item.pieces.length, 'segment')}, of ${r.meeting}`,
+      onclick: () => play(ctx, r, item) }, 'Play') : null,
+    el('span', { class: 'sub' }, `${item.name} · ${spanOf(item)} · ${size(total(item))}`));
+}
+
 function files(ctx, r) {
-  return el('ul', { class: 'plain' }, r.files.map((f) => el('li', {}, `${f.name} · ${f.kind} · ${size(f.size)}`,
-    PLAYABLE.has(f.kind) ? el('button', { type: 'button', class: 'play', 'data-file': f.name,
-      'aria-label': `Play ${f.name} of ${r.meeting}`, onclick: () => play(ctx, r, f) }, 'Play') : null)));
+  return el('ul', { class: 'plain' }, listed(r).map((item) => itemRow(ctx, r, item)));
 }
 
 async function exportRecording(ctx, r) {

@@ -470,6 +470,97 @@ def test_a_recorded_video_plays_in_the_console_under_a_hold_without_the_key_in_a
         assert len(grants) == 3 and len({g.data["ticket"] for g in grants}) == 3
 
 
+def test_a_segmented_recording_is_listed_by_track_and_plays_segment_after_segment(
+        browser: Browser, tmp_path: Path) -> None:
+    """docs/recording.md "Segments": an hour of one camera is 60 files. The page lists each track once (span,
+    segments, size), chat and timeline once with their slices, and plays a track segment after segment: when one
+    ends the player takes the next one's ticket (a grant each, audited) and the same element's src changes; the
+    admin jumps to a segment from the player. A display name crafted as markup shows as text."""
+    import os
+
+    from tests.control.recording_env import record_segmented, with_recording
+    from tests.recording.webm_clip import vp8_webm
+
+    crafted = "<img src=x onerror=alert(1)>"
+    tracks = {("p-alice", "v1", "video"): lambda n, path: vp8_webm(path, seconds=2.5),
+              ("p-alice", "v2", "video"): lambda n, path: (path.write_bytes(os.urandom(900)), path)[1] if n == 2 else None,
+              ("p-bob", "a1", "audio"): lambda n, path: (path.write_bytes(os.urandom(1200)), path)[1]}
+    with console_stack(tmp_path, configure=with_recording(tmp_path)) as stack:
+        rec = record_segmented(stack.env.config, tmp_path, "board-2026", {"p-alice": "Alice", "p-bob": crafted},
+                               tracks, segments=3, segment_ms=2500)
+        segs = rec.parts[0]["segments"]
+        assert [s["segment"] for s in segs] == [1, 2, 3] and len(rec.files) == 3 + 1 + 3 + 3 + 3
+        errors: list[str] = []
+        page = open_console(browser, stack.url, errors)
+        sign_in(page, stack.env.admin_key)
+        page.click("a[data-tab='recordings']")
+        row = f"#recording-rows tr[data-recording='{rec.id}']"
+        page.wait_for_selector(f"{row} li[data-track]")
+        listed = {page.get_attribute(f"{row} li[data-track] >> nth={i}", "data-track"): text(
+            page, f"{row} li[data-track] >> nth={i}") for i in range(page.locator(f"{row} li[data-track]").count())}
+        assert list(listed) == ["p-alice-v1-video.part1.webm", "p-alice-v2-video.part1.webm",
+                                "p-bob-a1-audio.part1.webm", "chat.jsonl", "timeline.jsonl"], listed
+        assert page.locator(f"{row} td:nth-child(7) > ul > li").count() == 5  # nothing listed file by file
+        camera = listed["p-alice-v1-video.part1.webm"]
+        assert camera.startswith("Alice (p-alice) · video · 3 segments"), camera
+        span = page.evaluate("([a, b]) => [new Date(a).toISOString().slice(11, 19), new Date(b).toISOString()"
+                             ".slice(11, 19)]", [segs[0]["from_ms"], segs[-1]["to_ms"]])
+        assert f"{span[0]}–{span[1]} UTC (7.5 s)" in camera, camera
+        assert listed["p-alice-v2-video.part1.webm"].startswith("Alice (p-alice) · video · 1 segment")  # its own
+        assert listed["p-bob-a1-audio.part1.webm"].startswith(f"{crafted} (p-bob) · audio")  # text, never markup
+        assert page.locator("#recording-rows img").count() == 0
+        assert listed["chat.jsonl"].startswith("chat · 3 slices") and listed["timeline.jsonl"].startswith("timeline")
+        assert page.locator(f"{row} button.play").count() == 3  # the three media tracks; chat and timeline are not
+        page.focus(f"{row} li[data-track='chat.jsonl'] summary")
+        page.keyboard.press("Enter")  # the slices open by keyboard
+        slices = text(page, f"{row} li[data-track='chat.jsonl'] ul.slices")
+        assert [line.split(" · ")[0] for line in slices.splitlines()] == [f"chat.seg{n:04d}.jsonl" for n in (1, 2, 3)]
+        checked(page, "recordings-segmented", errors)
+        # played by keyboard: segment 1, then by itself 2 and 3, each from its own ticket
+        page.focus(f"{row} button[data-track='p-alice-v1-video.part1.webm']")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#player[open] video")
+        first = "p-alice-v1-video.part1.seg0001.webm"
+        assert page.get_attribute("#player video", "aria-label") == f"Video of Alice (p-alice): segment 1 of 3 ({first})"
+        assert text(page, "#player-position").startswith("Playing segment 1 (1 of 3)")
+        assert page.evaluate("() => document.activeElement === document.querySelector('#player video')")
+        page.evaluate("() => { const v = document.querySelector('#player video'); window.ends = [];"
+                      " v.addEventListener('ended', () => window.ends.push([v.dataset.file, v.currentSrc])); }")
+
+        def now() -> dict[str, Any]:
+            state: dict[str, Any] = page.evaluate(
+                "() => { const v = document.querySelector('#player video'); return {file: v.dataset.file, "
+                "src: v.currentSrc, t: v.currentTime, ended: v.ended, err: v.error && v.error.code, ends: window.ends}; }")
+            assert not state["err"], state
+            return state
+
+        def ended(count: int) -> dict[str, Any] | None:
+            state = now()
+            return state if state["ended"] and len(state["ends"]) >= count else None
+
+        files = [f"p-alice-v1-video.part1.seg000{n}.webm" for n in (1, 2, 3)]
+        state = wait_until(lambda: ended(3), 60, 0.1)
+        assert state, (now(), text(page, "#player-error"))
+        # each segment played to its end, then the src changed to the next one's ticket; the last one: nothing after
+        assert [e[0] for e in state["ends"]] == files and state["file"] == files[2], state
+        srcs = [e[1] for e in state["ends"]]
+        assert len(set(srcs)) == 3 and all(f"/files/{f}/media/" in u for f, u in zip(files, srcs, strict=True)), srcs
+        assert page.input_value("#player-segment") == "2"
+        assert text(page, "#player-position").startswith("Playing segment 3 (3 of 3)")
+        checked(page, "recordings-segment-playing", errors)
+        # a jump back to segment 2 from the player, by keyboard: it plays again, then 3 follows
+        page.focus("#player-segment")
+        page.keyboard.press("ArrowUp")
+        state = wait_until(lambda: ended(5), 60, 0.1)
+        assert state and [e[0] for e in state["ends"]][3:] == files[1:], (now(), text(page, "#player-error"))
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#player-media video", state="detached")
+        grants = [x.data["file"] for x in stack.env.residency.audit.tenant_records("acme")
+                  if x.kind == "recording.accessed"]
+        assert grants == [*files, *files[1:]], grants
+        assert errors == [], errors
+
+
 def test_a_data_subject_is_found_exported_refused_erasure_under_hold_then_erased(
         browser: Browser, tmp_path: Path) -> None:
     """The GDPR page: a participant found by display name, what is held about them shown (with the hold that

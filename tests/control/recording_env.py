@@ -10,6 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recording.archive import Archive, Recording
+from recording.policy import RecordingPolicy
+from recording.sealing import seal_segment
+from recording.sink import Segment, TrackFile
 from recording.store import LocalVolumeStore, TenantVault
 from residency.db import Database
 from signalling.control.config import ControlConfig
@@ -57,6 +60,45 @@ def record(config: ControlConfig, tmp: Path, meeting: str, participants: dict[st
         work = tmp / "recorder-work"
         work.mkdir(exist_ok=True)
         return recorded(archive, work, meeting, participants, link=link, tenant=tenant, region=region)
+    finally:
+        db.close()
+
+
+def record_segmented(config: ControlConfig, tmp: Path, meeting: str, participants: dict[str, str],
+                     tracks: dict[tuple[str, str, str], Callable[[int, Path], Path | None]], segments: int,
+                     segment_ms: int = 1500,
+                     tenant: str = "acme", region: str = "eu-1") -> Recording:
+    """A finished recording sealed in rolling segments as a recorder pool seals them (recording/sealing.py
+    `seal_segment`, docs/recording.md "Segments"): `segments` segments of `segment_ms`, each with a file per track
+    (`tracks`: (participant, track, kind) -> what writes segment n's file at the path given, the sink's name; None
+    when the track has nothing in that segment) and its timeline and chat slices (each participant's join, under
+    their display name, in the first)."""
+    db = Database(config.database())
+    try:
+        archive = Archive(db, TenantVault(LocalVolumeStore(pool_volume(config, region)), TENANT_KEYS))
+        if archive.policy(tenant, None) is RecordingPolicy.OFF:
+            archive.set_policy(tenant, RecordingPolicy.ALLOWED, "admin:alice")
+        rec = archive.begin(tenant, meeting, None, {"participant": "rec-1", "name": "ACME archive", "recorder": "r-eu"},
+                            region, "recorder:r-eu", session="s-seg")
+        work = tmp / "recorder-work" / rec.id
+        work.mkdir(parents=True)
+        start = int(rec.parts[0]["from_ms"])
+        for n in range(1, segments + 1):
+            files = []
+            for (participant, track, kind), write in tracks.items():
+                path = write(n, work / f"{participant}-{track}-{kind}.part1.seg{n:04d}.webm")
+                if path is not None:
+                    files.append(TrackFile(path, participant, track, kind, "vp8" if kind == "video" else "opus"))
+            timeline = work / f"timeline.seg{n:04d}.jsonl"
+            timeline.write_text("".join(json.dumps({"kind": "join", "participant": p, "name": name, "t": start}) + "\n"
+                                        for p, name in participants.items()) if n == 1 else "")
+            chat = work / f"chat.seg{n:04d}.jsonl"
+            chat.write_text(json.dumps({"kind": "chat", "from": next(iter(participants)), "t": start,
+                                        "text": f"segment {n}"}) + "\n")
+            seal_segment(archive, tenant, rec.id, Segment(n, start + (n - 1) * segment_ms, start + n * segment_ms,
+                                                           files, [(timeline, "timeline"), (chat, "chat")]),
+                         "recorder-pool:r-eu")
+        return archive.finish(tenant, rec.id, participants, "recorder-pool:r-eu")
     finally:
         db.close()
 
