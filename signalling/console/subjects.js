@@ -8,6 +8,7 @@
 import { enc } from './api.js';
 import { $, download, el, replace } from './dom.js';
 import { iso, size } from './format.js';
+import { listed } from './recordings.js';
 
 const base = (ctx) => `/v1/tenants/${enc(ctx.tenant)}`;
 const MAX_ROWS = 200;
@@ -72,12 +73,15 @@ function detail(ctx, s, holds) {
       + 'hold applies. Export is still possible. A hold is released on the Recordings page when the case allows.'
     : '';
   replace($('subject-recordings'), s.recordings.map((r) => {
-    const mine = r.files.filter((f) => f.participant === s.id);
+    // their tracks as the Recordings page lists them: a segmented track once, with its number of segments
+    const mine = listed(r).filter((t) => t.participant === s.id);
     return el('tr', { 'data-recording': r.id },
       el('td', {}, r.meeting, el('span', { class: 'sub' }, r.id)),
       el('td', {}, iso(r.started_at)),
       el('td', {}, mine.length
-        ? el('ul', { class: 'plain' }, mine.map((f) => el('li', {}, `${f.name} · ${f.kind} · ${size(f.size)}`)))
+        ? el('ul', { class: 'plain' }, mine.map((t) => el('li', {}, [t.name, t.kind,
+          ...(t.part !== null ? [`${t.pieces.length} segment${t.pieces.length === 1 ? '' : 's'}`] : []),
+          size(t.pieces.reduce((n, p) => n + p.file.size, 0))].join(' · '))))
         : el('span', { class: 'muted' }, 'No track of theirs')),
       el('td', {}, r.held_by.length
         ? el('span', { class: 'held' }, `Held: ${r.held_by.map((h) => holdText(holds, h)).join(', ')}`)

@@ -558,6 +558,15 @@ def test_a_segmented_recording_is_listed_by_track_and_plays_segment_after_segmen
         grants = [x.data["file"] for x in stack.env.residency.audit.tenant_records("acme")
                   if x.kind == "recording.accessed"]
         assert grants == [*files, *files[1:]], grants
+        # the Data subjects page lists Alice's segmented tracks the same way: each once, with its segments
+        page.click("a[data-tab='subjects']")
+        page.fill("#subject-query", "p-alice")
+        page.click("#subject-find-button")
+        page.wait_for_selector("#subject-detail:not([hidden])")
+        mine = text(page, f"#subject-recordings tr[data-recording='{rec.id}']")
+        assert "p-alice-v1-video.part1.webm · video · 3 segments" in mine, mine
+        assert "p-alice-v2-video.part1.webm · video · 1 segment" in mine and "seg0001" not in mine, mine
+        assert "p-bob" not in mine, mine
         assert errors == [], errors
 
 

@@ -1,4 +1,4 @@
-"""A short real WebM (VP8 video, or Opus audio) made with PyAV, for the tests that play a recorded file in
+"""A short real WebM (VP8 video) made with PyAV, for the tests that play a recorded file in
 Chromium: the archive stores it as the recorder would store a track it muxed (recording/muxer.py)."""
 
 from __future__ import annotations
