@@ -15,6 +15,7 @@ participants' address, nothing from either EU node's media port)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,144 @@ def test_a_cascaded_eu_meeting_relays_between_eu_nodes_and_never_touches_us(topo
         assert result["placed"][2] in (("spy", "eu-1-a", "eu-1"), ("spy", "eu-2-a", "eu-2")), result["placed"]
         assert result["decoded_ok"], result["decoded"]
         assert counts["eu-1"]["relay"] > 100 and counts["eu-2"]["relay"] > 100, counts
+        assert counts["us-1"]["meeting"] == 0 and counts["us-1"]["udp"] == 0, counts
+        stats = result["us_stats"]
+        assert stats["rooms"] == 0 and stats["participants"] == 0 and stats["engine"]["rx_packets"] == 0, stats
+    except BaseException:
+        print(procs.logs())
+        raise
+    finally:
+        netbot.reset_host_addresses()
+        for c in captures.values():
+            c.stop()
+        procs.stop_all()
+        print("\n".join(out))
+
+
+def _relay_links(node_url: str) -> int:
+    """The node's open relay links, from its `castellan_relay_links` metric."""
+    text = httpx.get(f"{node_url}/metrics", timeout=2, trust_env=False).text
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines()
+               if line.startswith("castellan_relay_links{"))
+
+
+def test_the_far_eu_node_dies_the_subscriber_resumes_in_eu_and_us_never_sees_the_meeting(
+        topology: cl.Topology, tmp_path: Path) -> None:
+    """The same meeting, then eu-2-a (the subscriber's node, the far end of the relay) is SIGKILLed: the subscriber
+    asks the control plane again (naming the node it lost, as a client does) and is placed on eu-1-a — eu-2 has no
+    node left and us-1 is not allowed, although us-1-a is idle and registered — and decodes the publisher there;
+    eu-1-a closes its link to the dead node; us-1's link carries not one packet of the meeting before, during or
+    after the death."""
+    topo = topology
+    clients = topo.spokes["clients"]
+    hub_addr = clients.hub_addr
+    cp_url = f"http://{hub_addr}:{CP_PORT}"
+    redis_url = f"redis://{hub_addr}:{REDIS_PORT}/0"
+    procs = cl.Processes()
+    captures: dict[str, cl.Capture] = {}
+    out: list[str] = []
+    try:
+        def redis_cli(*args: str) -> str:
+            import subprocess
+
+            return subprocess.run(["ip", "netns", "exec", topo.hub, "redis-cli", "-h", "127.0.0.1", "-p",
+                                   str(REDIS_PORT), *args], capture_output=True, text=True, timeout=5).stdout
+
+        redis = procs.add(cl.RedisProc(tmp_path / "redis", REDIS_PORT, bind=("127.0.0.1", hub_addr), ns=topo.hub))
+        redis.start(ping=lambda: "PONG" in redis_cli("ping"))
+        seeded = cl.seed(tmp_path / "control" / "castellan.db", regions=REGIONS,
+                         tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])],
+                         links={"board": TENANT}, public_url=cp_url)
+        procs.add(cl.control_plane(tmp_path, seeded.db, hub_addr, CP_PORT, redis_url, ns=topo.hub))
+        assert cl.wait_until(lambda: set(NODES) <= set(redis_cli("hkeys", "castellan:regions").split()), 30), \
+            "control plane did not publish the regions:\n" + procs.logs()
+        node_proc: dict[str, Any] = {}
+        for region, node_id in NODES.items():
+            s = topo.spokes[region]
+            node_proc[region] = procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url,
+                                                  cp_url, ns=s.ns))
+        node_url = {region: f"http://{topo.spokes[region].addr}:{HTTP_PORT}" for region in NODES}
+        addr = {region: topo.spokes[region].addr for region in NODES}
+
+        netbot.set_host_addresses([clients.addr])
+        with netbot.NamespaceLoop(clients.ns) as ns:
+            async def scenario() -> dict[str, Any]:
+                result: dict[str, Any] = {}
+                members: list[mt.Member] = []
+                async with httpx.AsyncClient(trust_env=False, timeout=2) as http:
+                    async def ready() -> bool:
+                        return (await http.get(f"{cp_url}/readyz")).status_code == 200
+
+                    assert await wait_for(ready, 20, 0.1, ignore=(httpx.TransportError,)), procs.logs()
+                    placeable = await asyncio.to_thread(
+                        cl.wait_until, lambda: cl.placeable(cp_url) == dict.fromkeys(NODES, 1), 30)
+                    assert placeable, "the control plane did not verify the nodes:\n" + procs.logs()
+                    for region in NODES:
+                        s = topo.spokes[region]
+                        captures[region] = cl.Capture(s.ns, s.iface, tmp_path / f"{region}.pcap")
+                    assert await asyncio.to_thread(
+                        cl.wait_until, lambda: all(c.started() for c in captures.values()), 10), \
+                        "\n".join(c.tail() for c in captures.values())
+                    link = seeded.links["board"]
+                    try:
+                        pub = await mt.enter(cp_url, "board", link, "pub", "pub", hint="eu-1")
+                        members.append(pub)
+                        sub = await mt.enter(cp_url, "board", link, "sub", "sub", hint="eu-2")
+                        members.append(sub)
+                        result["placed"] = [(m.name, m.node, m.region) for m in (pub, sub)]
+                        assert result["placed"] == [("pub", "eu-1-a", "eu-1"), ("sub", "eu-2-a", "eu-2")], \
+                            result["placed"]
+                        assert await mt.decoding([pub, sub], frames=20, timeout=45), "no media through the relay"
+                        result["before"] = sub.bot.video_frames()
+                        result["links_before"] = await asyncio.to_thread(_relay_links, node_url["eu-1"])
+
+                        killed_at = time.monotonic()
+                        await asyncio.to_thread(node_proc["eu-2"].kill)
+                        # it names the node it lost, as a client does; the control plane checks a reported node
+                        # only when it is the room's home, so eu-2-a is dropped when its registration expires
+                        new = await mt.rejoin(cp_url, sub, frozenset({"eu-2-a"}), killed_at, timeout=30,
+                                              report_dead=True)
+                        members.append(new)
+                        await mt.wait_first_frames([new], killed_at, timeout=30)
+                        result["rejoin"] = mt.table([new])
+                        result["replaced"] = (new.name, new.node, new.region)
+                        result["answers"] = [(h["status"], h["node"], h["region"], h["error"]) for h in new.history]
+                        result["decoding_after"] = await mt.decoding([pub, new], frames=20, timeout=30)
+                        result["after"] = new.bot.video_frames()
+                        result["links_closed"] = await asyncio.to_thread(
+                            cl.wait_until, lambda: _relay_links(node_url["eu-1"]) == 0, 30)
+                        result["links_after"] = await asyncio.to_thread(_relay_links, node_url["eu-1"])
+                        result["closed_after"] = time.monotonic() - killed_at
+                    finally:
+                        await asyncio.to_thread(lambda: [c.stop() for c in captures.values()])
+                        await mt.close(members)
+                    result["us_stats"] = (await http.get(f"{node_url['us-1']}/stats")).json()
+                return result
+
+            result = ns.run(scenario(), timeout=150)
+
+        relay_bpf = f"udp and host {addr['eu-1']} and host {addr['eu-2']}"
+        meeting_bpf = f"udp or host {clients.addr} or host {addr['eu-1']} or host {addr['eu-2']}"
+        counts = {region: {"relay": c.count(relay_bpf), "meeting": c.count(meeting_bpf), "udp": c.count("udp"),
+                           "all": c.count()} for region, c in captures.items()}
+        out.append(f"placed: {result['placed']}; sub decoded {result['before']} video frames through the relay")
+        answered = [a[1] for a in result["answers"]]
+        out.append(f"eu-2-a SIGKILLed; sub's join answers: {answered.count('eu-2-a')} x the dead eu-2-a, then "
+                   f"{answered[-1]} ({len(answered)} asks; statuses {sorted({a[0] for a in result['answers']})})")
+        out.append(result["rejoin"])
+        out.append(f"sub re-placed: {result['replaced']}, decoded {result['after']} video frames there")
+        out.append(f"eu-1-a relay links: {result['links_before']} before the kill, {result['links_after']} "
+                   f"{result['closed_after']:.1f} s after it")
+        for region, n in counts.items():
+            out.append(f"  {region:<5} link: {n['relay']:>5} relay packets (eu-1-a <-> eu-2-a), {n['meeting']:>6} "
+                       f"meeting packets, {n['udp']} UDP, of {n['all']} captured")
+        # eu-2 has no node left and us-1 is not allowed: the meeting's other node, whatever the hint
+        assert result["replaced"] == ("sub", "eu-1-a", "eu-1"), result["replaced"]
+        assert all(a[1] != "us-1-a" for a in result["answers"]), result["answers"]
+        assert result["decoding_after"], result["after"]
+        assert result["links_before"] == 1 and result["links_closed"], (result["links_before"], result["links_after"])
+        # video only (tests/cluster/meeting.py): ~50 relay packets carry the first 20 frames
+        assert counts["eu-1"]["relay"] > 20 and counts["eu-2"]["relay"] > 20, counts
         assert counts["us-1"]["meeting"] == 0 and counts["us-1"]["udp"] == 0, counts
         stats = result["us_stats"]
         assert stats["rooms"] == 0 and stats["participants"] == 0 and stats["engine"]["rx_packets"] == 0, stats
