@@ -250,7 +250,8 @@ def test_the_far_eu_node_dies_the_subscriber_resumes_in_eu_and_us_never_sees_the
                         result["links_after"] = await asyncio.to_thread(_relay_links, node_url["eu-1"])
                         result["closed_after"] = time.monotonic() - killed_at
                     finally:
-                        await asyncio.to_thread(lambda: [c.stop() for c in captures.values()])
+                        for c in captures.values():  # after the rejoin and the link's close
+                            await asyncio.to_thread(c.stop)
                         await mt.close(members)
                     result["us_stats"] = (await http.get(f"{node_url['us-1']}/stats")).json()
                 return result
