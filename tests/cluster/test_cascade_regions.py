@@ -10,7 +10,9 @@ eu-2, a third participant for us-1 (placed on a node of the meeting: never us-1)
 subscriber decodes the publisher's video and audio through the relay. Captured on each region's link: SRTP
 between the two EU nodes' addresses on both EU links (the relay), and on us-1's link — a node enrolled,
 registered, alive and idle all along — not one packet of the meeting (no UDP at all, nothing to or from the
-participants' address, nothing from either EU node's media port)."""
+participants' address, nothing from either EU node's media port). Then the same meeting with its far node,
+eu-2-a, SIGKILLed: the subscriber resumes on eu-1-a (never us-1), eu-1-a's relay link closes, and us-1's link still
+carries nothing of the meeting."""
 
 from __future__ import annotations
 
