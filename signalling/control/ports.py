@@ -88,6 +88,10 @@ class ResidencyPort(Protocol):
         """The node a room is placed on, if it is placed."""
         ...
 
+    def carries(self, tenant: str, room: str, node: str) -> bool:
+        """`node` carries the meeting: the room's home, or a node the registry lists for it (cascading)."""
+        ...
+
     def end_room(self, tenant: str, room: str, actor: str) -> None:
         """Forget the room's placement (audited) once its meeting was ended."""
         ...

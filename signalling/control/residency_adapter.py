@@ -180,6 +180,10 @@ class ResidencyAdapter:
         p = self.service.get_placement(tenant, room)
         return p.node if p is not None else None
 
+    def carries(self, tenant: str, room: str, node: str) -> bool:
+        # a name only: what it leads to is a health probe of a trusted node's address (node_http_url)
+        return self.room_node(tenant, room) == node or node in self.service.registry.meeting_nodes(tenant, room)
+
     def end_room(self, tenant: str, room: str, actor: str) -> None:
         self.service.end_room(tenant, room, actor=actor)
 

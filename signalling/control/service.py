@@ -492,7 +492,9 @@ class ControlPlane:
             if device is not None:
                 self.limiter.success([("device", device)])  # only that browser could have cleared it
             await self._upgrade_hash(rec.link, rec.password_hash, password)
-        if unreachable_node is not None and self.residency.room_node(rec.tenant, rec.room) == unreachable_node:
+        # the node the participant lost: the room's home, or a node of a cascaded meeting (a far node) — checked
+        # either way, so the join is not sent back to a dead node until its registration expires
+        if unreachable_node is not None and self.residency.carries(rec.tenant, rec.room, unreachable_node):
             await self._check_reported_node(unreachable_node)
         participant = "p-" + secrets.token_urlsafe(9)
         if rec.lobby and not host:

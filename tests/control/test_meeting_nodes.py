@@ -132,3 +132,26 @@ def test_the_ignored_entries_are_in_the_operators_rejected_records_metric(tmp_pa
         assert adapter.place(tenant="acme", room="board", region_hint=None, participant="p").node == "fra"
     assert (count("meeting_node_region_not_allowed"), count("meeting_node_unknown")) == (before[0] + 1, before[1] + 1)
     svc.db.close()
+
+
+def _nodes_left(env: Env) -> list[str]:
+    audit = env.residency.audit
+    return [r.data["node"] for chain in audit.chains() for r in audit.records(chain) if r.kind == "node.left"]
+
+
+def test_a_participant_who_lost_its_far_node_is_not_sent_back_to_it(eu: Env) -> None:
+    """Bea's node (eu-2, off the home) dies; her rejoin names it (`unreachable_node`). Its health check fails (its
+    address answers nothing), so it is taken out now and she goes to the home — not back to the dead node until
+    its registration expires (found by tests/cluster/test_cascade_regions.py: 28–35 joins answered with the
+    dead node over 5 s). Naming a node that does not carry the meeting probes nothing and changes nothing."""
+    link = eu.link(no_password=True)["link"]
+    loads(eu, node_eu_1=0.5, node_eu_2=0.5)
+    assert join(eu, link, region_hint="eu-1")[1] == "node-eu-1"  # the home
+    assert join(eu, link, region_hint="eu-2")[1] == "node-eu-2"
+    # a node outside the meeting, named by a participant: not probed, not removed
+    join(eu, link, region_hint="eu-2", unreachable_node="node-us-1")
+    assert _nodes_left(eu) == []
+    # the far node, named after it died (port 9 answers nothing): removed, and the rejoin goes to the home
+    bea = join(eu, link, region_hint="eu-2", unreachable_node="node-eu-2")
+    assert bea[1:] == ("node-eu-1", "eu-1"), bea
+    assert _nodes_left(eu) == ["node-eu-2"]
