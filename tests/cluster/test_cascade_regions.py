@@ -17,6 +17,7 @@ carries nothing of the meeting."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -282,6 +283,168 @@ def test_the_far_eu_node_dies_the_subscriber_resumes_in_eu_and_us_never_sees_the
         assert result["links_before"] == 1 and result["links_closed"], (result["links_before"], result["links_after"])
         # video only (tests/cluster/meeting.py): ~50 relay packets carry the first 20 frames
         assert counts["eu-1"]["relay"] > 20 and counts["eu-2"]["relay"] > 20, counts
+        assert counts["us-1"]["meeting"] == 0 and counts["us-1"]["udp"] == 0, counts
+        stats = result["us_stats"]
+        assert stats["rooms"] == 0 and stats["participants"] == 0 and stats["engine"]["rx_packets"] == 0, stats
+    except BaseException:
+        print(procs.logs())
+        raise
+    finally:
+        netbot.reset_host_addresses()
+        for c in captures.values():
+            c.stop()
+        procs.stop_all()
+        print("\n".join(out))
+
+
+def _placement(redis_cli: Any) -> tuple[str, str, int]:
+    """The board room's placement from Redis (residency/registry.py keys): its home node, region and generation."""
+    keys = redis_cli("--scan", "--pattern", f"castellan:placement:{TENANT}:*").split()
+    assert len(keys) == 1, keys
+    doc = json.loads(redis_cli("get", keys[0]))
+    return doc["node"], doc["region"], int(doc["generation"])
+
+
+def test_the_home_eu_node_dies_the_meeting_moves_to_eu_2_and_us_never_sees_it(
+        topology: cl.Topology, tmp_path: Path) -> None:
+    """The same meeting, then eu-1-a (the meeting's home, the publisher's node) is SIGKILLed: the publisher asks the
+    control plane again, naming the node it lost, and the room is re-placed on the tenant's other allowed node —
+    never us-1-a, idle and registered all along; the publisher and the subscriber end up in one meeting again and
+    the subscriber decodes the publisher's video again; us-1's link carries not one packet of the meeting before,
+    during or after the death. The bots are aiortc without E2EE: no MLS group is involved here."""
+    topo = topology
+    clients = topo.spokes["clients"]
+    hub_addr = clients.hub_addr
+    cp_url = f"http://{hub_addr}:{CP_PORT}"
+    redis_url = f"redis://{hub_addr}:{REDIS_PORT}/0"
+    procs = cl.Processes()
+    captures: dict[str, cl.Capture] = {}
+    out: list[str] = []
+    try:
+        def redis_cli(*args: str) -> str:
+            import subprocess
+
+            return subprocess.run(["ip", "netns", "exec", topo.hub, "redis-cli", "-h", "127.0.0.1", "-p",
+                                   str(REDIS_PORT), *args], capture_output=True, text=True, timeout=5).stdout
+
+        redis = procs.add(cl.RedisProc(tmp_path / "redis", REDIS_PORT, bind=("127.0.0.1", hub_addr), ns=topo.hub))
+        redis.start(ping=lambda: "PONG" in redis_cli("ping"))
+        seeded = cl.seed(tmp_path / "control" / "castellan.db", regions=REGIONS,
+                         tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])],
+                         links={"board": TENANT}, public_url=cp_url)
+        procs.add(cl.control_plane(tmp_path, seeded.db, hub_addr, CP_PORT, redis_url, ns=topo.hub))
+        assert cl.wait_until(lambda: set(NODES) <= set(redis_cli("hkeys", "castellan:regions").split()), 30), \
+            "control plane did not publish the regions:\n" + procs.logs()
+        node_proc: dict[str, Any] = {}
+        for region, node_id in NODES.items():
+            s = topo.spokes[region]
+            node_proc[region] = procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url,
+                                                  cp_url, ns=s.ns))
+        node_url = {region: f"http://{topo.spokes[region].addr}:{HTTP_PORT}" for region in NODES}
+        addr = {region: topo.spokes[region].addr for region in NODES}
+
+        netbot.set_host_addresses([clients.addr])
+        with netbot.NamespaceLoop(clients.ns) as ns:
+            async def scenario() -> dict[str, Any]:
+                result: dict[str, Any] = {}
+                members: list[mt.Member] = []
+                async with httpx.AsyncClient(trust_env=False, timeout=2) as http:
+                    async def ready() -> bool:
+                        return (await http.get(f"{cp_url}/readyz")).status_code == 200
+
+                    assert await wait_for(ready, 20, 0.1, ignore=(httpx.TransportError,)), procs.logs()
+                    placeable = await asyncio.to_thread(
+                        cl.wait_until, lambda: cl.placeable(cp_url) == dict.fromkeys(NODES, 1), 30)
+                    assert placeable, "the control plane did not verify the nodes:\n" + procs.logs()
+                    for region in NODES:
+                        s = topo.spokes[region]
+                        captures[region] = cl.Capture(s.ns, s.iface, tmp_path / f"{region}.pcap")
+                    assert await asyncio.to_thread(
+                        cl.wait_until, lambda: all(c.started() for c in captures.values()), 10), \
+                        "\n".join(c.tail() for c in captures.values())
+                    link = seeded.links["board"]
+                    try:
+                        pub = await mt.enter(cp_url, "board", link, "pub", "pub", hint="eu-1")
+                        members.append(pub)
+                        sub = await mt.enter(cp_url, "board", link, "sub", "sub", hint="eu-2")
+                        members.append(sub)
+                        result["placed"] = [(m.name, m.node, m.region) for m in (pub, sub)]
+                        assert result["placed"] == [("pub", "eu-1-a", "eu-1"), ("sub", "eu-2-a", "eu-2")], \
+                            result["placed"]
+                        assert await mt.decoding([pub, sub], frames=20, timeout=45), "no media through the relay"
+                        result["before"] = sub.bot.video_frames()
+                        result["links_before"] = await asyncio.to_thread(_relay_links, node_url["eu-2"])
+                        result["home_before"] = await asyncio.to_thread(_placement, redis_cli)
+                        old_tracks = {id(r) for r in sub.bot.video()}  # the publisher's track on eu-1-a
+
+                        killed_at = time.monotonic()
+                        await asyncio.to_thread(node_proc["eu-1"].kill)
+                        new_pub = await mt.rejoin(cp_url, pub, frozenset({"eu-1-a"}), killed_at, timeout=30,
+                                                  report_dead=True)
+                        members.append(new_pub)
+                        result["answers"] = [(h["status"], h["node"], h["region"], h["error"])
+                                             for h in new_pub.history]
+                        now_sub = sub
+                        if sub.bot.ws_closed_at is not None:  # its node closed it: it asks again, as a client does
+                            now_sub = await mt.rejoin(cp_url, sub, frozenset({"eu-1-a"}), killed_at, timeout=30,
+                                                      report_dead=True)
+                            members.append(now_sub)
+                        result["sub_rejoined"] = now_sub is not sub
+
+                        def new_track_frames() -> int:  # decoded from the publisher's new track on its new node
+                            return sum(r.frames for r in now_sub.bot.video() if id(r) not in old_tracks)
+
+                        if await wait_for(lambda: new_track_frames() > 0, 30, 0.02):
+                            result["first_frame_after"] = time.monotonic() - killed_at
+                        result["decoding_after"] = await wait_for(lambda: new_track_frames() >= 20, 30, 0.05)
+                        result["resumed_after"] = time.monotonic() - killed_at
+                        result["after"] = new_track_frames()
+                        result["rejoin"] = mt.table([new_pub] + ([now_sub] if now_sub is not sub else []))
+                        result["replaced"] = [(m.name, m.node, m.region) for m in (new_pub, now_sub)]
+                        result["home_after"] = await asyncio.to_thread(_placement, redis_cli)
+                        result["links_closed"] = await asyncio.to_thread(
+                            cl.wait_until, lambda: _relay_links(node_url["eu-2"]) == 0, 30)
+                        result["links_after"] = await asyncio.to_thread(_relay_links, node_url["eu-2"])
+                        result["closed_after"] = time.monotonic() - killed_at
+                    finally:
+                        for c in captures.values():  # after the rejoin and the resumed media
+                            await asyncio.to_thread(c.stop)
+                        await mt.close(members)
+                    result["us_stats"] = (await http.get(f"{node_url['us-1']}/stats")).json()
+                return result
+
+            result = ns.run(scenario(), timeout=150)
+
+        relay_bpf = f"udp and host {addr['eu-1']} and host {addr['eu-2']}"
+        meeting_bpf = f"udp or host {clients.addr} or host {addr['eu-1']} or host {addr['eu-2']}"
+        counts = {region: {"relay": c.count(relay_bpf), "meeting": c.count(meeting_bpf), "udp": c.count("udp"),
+                           "all": c.count()} for region, c in captures.items()}
+        out.append(f"placed: {result['placed']}; sub decoded {result['before']} video frames through the relay")
+        answered = [a[1] for a in result["answers"]]
+        out.append(f"eu-1-a (home) SIGKILLed; pub's join answers: {answered.count('eu-1-a')} x the dead eu-1-a, "
+                   f"then {answered[-1]} ({len(answered)} asks; statuses {sorted({a[0] for a in result['answers']})})")
+        out.append(result["rejoin"])
+        out.append(f"after: {result['replaced']}; sub rejoined: {result['sub_rejoined']}; sub decoded "
+                   f"the new track's first frame {result.get('first_frame_after', -1):.2f} s after the kill, "
+                   f"{result['after']} frames of it {result['resumed_after']:.2f} s after")
+        out.append(f"room placement (home): {result['home_before']} before the kill, {result['home_after']} after")
+        out.append(f"eu-2-a relay links: {result['links_before']} before the kill, {result['links_after']} "
+                   f"{result['closed_after']:.1f} s after it")
+        for region, n in counts.items():
+            out.append(f"  {region:<5} link: {n['relay']:>5} relay packets (eu-1-a <-> eu-2-a), {n['meeting']:>6} "
+                       f"meeting packets, {n['udp']} UDP, of {n['all']} captured")
+        assert all(a[1] != "us-1-a" for a in result["answers"]), result["answers"]
+        # eu-1 has no node left and us-1 is not allowed: the tenant's other allowed node, whatever the hint
+        assert result["replaced"][0] == ("pub", "eu-2-a", "eu-2"), result["replaced"]
+        assert result["replaced"][1][1] == "eu-2-a", result["replaced"]
+        assert result["decoding_after"], result["after"]
+        # the home role moved (placement.replace): same room, next generation, on the surviving allowed node
+        assert result["home_before"][:2] == ("eu-1-a", "eu-1"), result["home_before"]
+        assert result["home_after"][:2] == ("eu-2-a", "eu-2"), result["home_after"]
+        assert result["home_after"][2] > result["home_before"][2], (result["home_before"], result["home_after"])
+        assert result["links_before"] == 1 and result["links_closed"], (result["links_before"], result["links_after"])
+        # the relay carried the first 20 frames before the kill (~26 packets: the video only, tests/cluster/meeting.py)
+        assert counts["eu-1"]["relay"] > 10 and counts["eu-2"]["relay"] > 10, counts
         assert counts["us-1"]["meeting"] == 0 and counts["us-1"]["udp"] == 0, counts
         stats = result["us_stats"]
         assert stats["rooms"] == 0 and stats["participants"] == 0 and stats["engine"]["rx_packets"] == 0, stats
