@@ -12,7 +12,8 @@ between the two EU nodes' addresses on both EU links (the relay), and on us-1's 
 registered, alive and idle all along — not one packet of the meeting (no UDP at all, nothing to or from the
 participants' address, nothing from either EU node's media port). Then the same meeting with its far node,
 eu-2-a, SIGKILLed: the subscriber resumes on eu-1-a (never us-1), eu-1-a's relay link closes, and us-1's link still
-carries nothing of the meeting."""
+carries nothing of the meeting. Then the same meeting with its home, eu-1-a, SIGKILLed: the room moves to eu-2-a
+(never us-1), the publisher resumes there, the subscriber decodes it again, and us-1's link carries nothing."""
 
 from __future__ import annotations
 
