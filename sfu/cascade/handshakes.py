@@ -410,6 +410,9 @@ class CascadeHandshakes:
         if not lane.home:  # our participants were in the home's group: they start again with the next link
             mine = {p.id for p in room.participants.values() if p.relayed_from is None}
             self.rejoin.setdefault(lane.key, set()).update(set(lane.announced) & mine)
+            # the home may be gone (the room re-placed, perhaps here): ask the registry again at the next step
+            if self.homes.get(lane.key) == lane.peer:
+                del self.homes[lane.key]
         elif not room.participants and self.node.rooms.get(lane.key) is room:
             del self.node.rooms[lane.key]  # opened for the link (`Relays.accept`), and nobody came over it
         elif room.group.epoch is not None:

@@ -2,7 +2,8 @@
 // E2EE modules (loadtests/e2ee/member.mjs) over real WebSockets to real nodes, driven by JSON lines on stdin and
 // answering JSON lines on stdout. Every member shares one link secret (the meeting link's fragment).
 //
-//   {"op": "join", "name", "ws", "token"}      connect and join (answers when `joined` came)
+//   {"op": "join", "name", "ws", "token"}      connect and join (answers when `joined` came); a name already
+//                                              here is a re-join: the old member is closed and replaced
 //   {"op": "leave", "name"}                    leave the meeting
 //   {"op": "state"}                            every member: epoch, roster (participant ids), safety code, present
 //   {"op": "frame", "from", "to"}              `from` seals a video frame; each of `to` opens it: {name: ok}
@@ -42,6 +43,7 @@ for await (const line of rl) {
   try {
     cmd = JSON.parse(line);
     if (cmd.op === "join") {
+      members.get(cmd.name)?.close(); // a re-join (its node died): the new member replaces the old one
       const m = new HeadlessMember(cmd.ws, cmd.token, secret);
       members.set(cmd.name, m);
       await m.connect();
