@@ -201,7 +201,9 @@ def recorder_pool(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -
         h.click("#btn-record")
         result["allowed_started"] = poll(lambda: {k: _roster(p) for k, p in parts.items()},
                                          lambda x: all("ACME archive" in v for v in x.values()), 120)
-        result["allowed_indicators"] = indicators()
+        # the roster shows the recorder as it joins; the indicator turns "● REC" once the node has it live (its tap
+        # starts after the node confirms the recorder credential): read as it settles, as the `required` part does
+        result["allowed_indicators"] = poll(indicators, lambda x: all(v == WORDS["live"] for v in x.values()), 30)
         time.sleep(float(cfg.get("record_seconds", 6)))  # let it record some media
         h.click("#btn-record")
         result["allowed_stopped"] = poll(lambda: {k: _roster(p) for k, p in parts.items()},
