@@ -56,36 +56,63 @@ async def _enter(cp_url: str, link: dict[str, str], name: str, hint: str) -> tup
     return bot, body
 
 
+
+def _deploy(topo: cl.Topology, tmp_path: Path, procs: cl.Processes, cp_url: str) -> tuple[Any, Any, Any, Any, Any]:
+    """Redis and the control plane in the hub, one node per region in its own namespace: (redis_cli, the seeded
+    database, the node processes, their URLs and addresses by region)."""
+    import subprocess
+
+    hub_addr = topo.spokes["clients"].hub_addr
+    redis_url = f"redis://{hub_addr}:{REDIS_PORT}/0"
+
+    def redis_cli(*args: str) -> str:
+        return subprocess.run(["ip", "netns", "exec", topo.hub, "redis-cli", "-h", "127.0.0.1", "-p",
+                               str(REDIS_PORT), *args], capture_output=True, text=True, timeout=5).stdout
+
+    redis = procs.add(cl.RedisProc(tmp_path / "redis", REDIS_PORT, bind=("127.0.0.1", hub_addr), ns=topo.hub))
+    redis.start(ping=lambda: "PONG" in redis_cli("ping"))
+    seeded = cl.seed(tmp_path / "control" / "castellan.db", regions=REGIONS,
+                     tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])],
+                     links={"board": TENANT}, public_url=cp_url)
+    procs.add(cl.control_plane(tmp_path, seeded.db, hub_addr, CP_PORT, redis_url, ns=topo.hub))
+    assert cl.wait_until(lambda: set(NODES) <= set(redis_cli("hkeys", "castellan:regions").split()), 30), \
+        "control plane did not publish the regions:\n" + procs.logs()
+    node_proc: dict[str, Any] = {}
+    for region, node_id in NODES.items():
+        s = topo.spokes[region]
+        node_proc[region] = procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url,
+                                              cp_url, ns=s.ns))
+    node_url = {region: f"http://{topo.spokes[region].addr}:{HTTP_PORT}" for region in NODES}
+    addr = {region: topo.spokes[region].addr for region in NODES}
+    return redis_cli, seeded, node_proc, node_url, addr
+
+
+async def _serving_and_captured(http: httpx.AsyncClient, cp_url: str, procs: cl.Processes, topo: cl.Topology,
+                                captures: dict[str, cl.Capture], tmp_path: Path) -> None:
+    """Waits for the control plane to serve and to have verified every node, then starts a capture on each
+    region's link (into `captures`) and waits until they all run."""
+    async def ready() -> bool:
+        return (await http.get(f"{cp_url}/readyz")).status_code == 200
+
+    assert await wait_for(ready, 20, 0.1, ignore=(httpx.TransportError,)), procs.logs()
+    placeable = await asyncio.to_thread(cl.wait_until, lambda: cl.placeable(cp_url) == dict.fromkeys(NODES, 1), 30)
+    assert placeable, "the control plane did not verify the nodes:\n" + procs.logs()
+    for region in NODES:
+        s = topo.spokes[region]
+        captures[region] = cl.Capture(s.ns, s.iface, tmp_path / f"{region}.pcap")
+    assert await asyncio.to_thread(cl.wait_until, lambda: all(c.started() for c in captures.values()), 10), \
+        "\n".join(c.tail() for c in captures.values())
+
 def test_a_cascaded_eu_meeting_relays_between_eu_nodes_and_never_touches_us(topology: cl.Topology,
                                                                           tmp_path: Path) -> None:
     topo = topology
     clients = topo.spokes["clients"]
-    hub_addr = clients.hub_addr
-    cp_url = f"http://{hub_addr}:{CP_PORT}"
-    redis_url = f"redis://{hub_addr}:{REDIS_PORT}/0"
+    cp_url = f"http://{clients.hub_addr}:{CP_PORT}"
     procs = cl.Processes()
     captures: dict[str, cl.Capture] = {}
     out: list[str] = []
     try:
-        def redis_cli(*args: str) -> str:
-            import subprocess
-
-            return subprocess.run(["ip", "netns", "exec", topo.hub, "redis-cli", "-h", "127.0.0.1", "-p",
-                                   str(REDIS_PORT), *args], capture_output=True, text=True, timeout=5).stdout
-
-        redis = procs.add(cl.RedisProc(tmp_path / "redis", REDIS_PORT, bind=("127.0.0.1", hub_addr), ns=topo.hub))
-        redis.start(ping=lambda: "PONG" in redis_cli("ping"))
-        seeded = cl.seed(tmp_path / "control" / "castellan.db", regions=REGIONS,
-                         tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])],
-                         links={"board": TENANT}, public_url=cp_url)
-        procs.add(cl.control_plane(tmp_path, seeded.db, hub_addr, CP_PORT, redis_url, ns=topo.hub))
-        assert cl.wait_until(lambda: set(NODES) <= set(redis_cli("hkeys", "castellan:regions").split()), 30), \
-            "control plane did not publish the regions:\n" + procs.logs()
-        for region, node_id in NODES.items():
-            s = topo.spokes[region]
-            procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url, cp_url, ns=s.ns))
-        node_url = {region: f"http://{topo.spokes[region].addr}:{HTTP_PORT}" for region in NODES}
-        addr = {region: topo.spokes[region].addr for region in NODES}
+        redis_cli, seeded, node_proc, node_url, addr = _deploy(topo, tmp_path, procs, cp_url)
 
         netbot.set_host_addresses([clients.addr])  # the bots' ICE candidates: the clients namespace's address
         with netbot.NamespaceLoop(clients.ns) as ns:
@@ -93,19 +120,7 @@ def test_a_cascaded_eu_meeting_relays_between_eu_nodes_and_never_touches_us(topo
                 result: dict[str, Any] = {}
                 bots: list[netbot.NetBot] = []
                 async with httpx.AsyncClient(trust_env=False, timeout=2) as http:
-                    async def ready() -> bool:
-                        return (await http.get(f"{cp_url}/readyz")).status_code == 200
-
-                    assert await wait_for(ready, 20, 0.1, ignore=(httpx.TransportError,)), procs.logs()
-                    placeable = await asyncio.to_thread(
-                        cl.wait_until, lambda: cl.placeable(cp_url) == dict.fromkeys(NODES, 1), 30)
-                    assert placeable, "the control plane did not verify the nodes:\n" + procs.logs()
-                    for region in NODES:
-                        s = topo.spokes[region]
-                        captures[region] = cl.Capture(s.ns, s.iface, tmp_path / f"{region}.pcap")
-                    assert await asyncio.to_thread(
-                        cl.wait_until, lambda: all(c.started() for c in captures.values()), 10), \
-                        "\n".join(c.tail() for c in captures.values())
+                    await _serving_and_captured(http, cp_url, procs, topo, captures, tmp_path)
                     link = seeded.links["board"]
                     try:
                         pub, where = await _enter(cp_url, link, "pub", "eu-1")
@@ -175,34 +190,12 @@ def test_the_far_eu_node_dies_the_subscriber_resumes_in_eu_and_us_never_sees_the
     after the death."""
     topo = topology
     clients = topo.spokes["clients"]
-    hub_addr = clients.hub_addr
-    cp_url = f"http://{hub_addr}:{CP_PORT}"
-    redis_url = f"redis://{hub_addr}:{REDIS_PORT}/0"
+    cp_url = f"http://{clients.hub_addr}:{CP_PORT}"
     procs = cl.Processes()
     captures: dict[str, cl.Capture] = {}
     out: list[str] = []
     try:
-        def redis_cli(*args: str) -> str:
-            import subprocess
-
-            return subprocess.run(["ip", "netns", "exec", topo.hub, "redis-cli", "-h", "127.0.0.1", "-p",
-                                   str(REDIS_PORT), *args], capture_output=True, text=True, timeout=5).stdout
-
-        redis = procs.add(cl.RedisProc(tmp_path / "redis", REDIS_PORT, bind=("127.0.0.1", hub_addr), ns=topo.hub))
-        redis.start(ping=lambda: "PONG" in redis_cli("ping"))
-        seeded = cl.seed(tmp_path / "control" / "castellan.db", regions=REGIONS,
-                         tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])],
-                         links={"board": TENANT}, public_url=cp_url)
-        procs.add(cl.control_plane(tmp_path, seeded.db, hub_addr, CP_PORT, redis_url, ns=topo.hub))
-        assert cl.wait_until(lambda: set(NODES) <= set(redis_cli("hkeys", "castellan:regions").split()), 30), \
-            "control plane did not publish the regions:\n" + procs.logs()
-        node_proc: dict[str, Any] = {}
-        for region, node_id in NODES.items():
-            s = topo.spokes[region]
-            node_proc[region] = procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url,
-                                                  cp_url, ns=s.ns))
-        node_url = {region: f"http://{topo.spokes[region].addr}:{HTTP_PORT}" for region in NODES}
-        addr = {region: topo.spokes[region].addr for region in NODES}
+        redis_cli, seeded, node_proc, node_url, addr = _deploy(topo, tmp_path, procs, cp_url)
 
         netbot.set_host_addresses([clients.addr])
         with netbot.NamespaceLoop(clients.ns) as ns:
@@ -210,19 +203,7 @@ def test_the_far_eu_node_dies_the_subscriber_resumes_in_eu_and_us_never_sees_the
                 result: dict[str, Any] = {}
                 members: list[mt.Member] = []
                 async with httpx.AsyncClient(trust_env=False, timeout=2) as http:
-                    async def ready() -> bool:
-                        return (await http.get(f"{cp_url}/readyz")).status_code == 200
-
-                    assert await wait_for(ready, 20, 0.1, ignore=(httpx.TransportError,)), procs.logs()
-                    placeable = await asyncio.to_thread(
-                        cl.wait_until, lambda: cl.placeable(cp_url) == dict.fromkeys(NODES, 1), 30)
-                    assert placeable, "the control plane did not verify the nodes:\n" + procs.logs()
-                    for region in NODES:
-                        s = topo.spokes[region]
-                        captures[region] = cl.Capture(s.ns, s.iface, tmp_path / f"{region}.pcap")
-                    assert await asyncio.to_thread(
-                        cl.wait_until, lambda: all(c.started() for c in captures.values()), 10), \
-                        "\n".join(c.tail() for c in captures.values())
+                    await _serving_and_captured(http, cp_url, procs, topo, captures, tmp_path)
                     link = seeded.links["board"]
                     try:
                         pub = await mt.enter(cp_url, "board", link, "pub", "pub", hint="eu-1")
@@ -315,34 +296,12 @@ def test_the_home_eu_node_dies_the_meeting_moves_to_eu_2_and_us_never_sees_it(
     during or after the death. The bots are aiortc without E2EE: no MLS group is involved here."""
     topo = topology
     clients = topo.spokes["clients"]
-    hub_addr = clients.hub_addr
-    cp_url = f"http://{hub_addr}:{CP_PORT}"
-    redis_url = f"redis://{hub_addr}:{REDIS_PORT}/0"
+    cp_url = f"http://{clients.hub_addr}:{CP_PORT}"
     procs = cl.Processes()
     captures: dict[str, cl.Capture] = {}
     out: list[str] = []
     try:
-        def redis_cli(*args: str) -> str:
-            import subprocess
-
-            return subprocess.run(["ip", "netns", "exec", topo.hub, "redis-cli", "-h", "127.0.0.1", "-p",
-                                   str(REDIS_PORT), *args], capture_output=True, text=True, timeout=5).stdout
-
-        redis = procs.add(cl.RedisProc(tmp_path / "redis", REDIS_PORT, bind=("127.0.0.1", hub_addr), ns=topo.hub))
-        redis.start(ping=lambda: "PONG" in redis_cli("ping"))
-        seeded = cl.seed(tmp_path / "control" / "castellan.db", regions=REGIONS,
-                         tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])],
-                         links={"board": TENANT}, public_url=cp_url)
-        procs.add(cl.control_plane(tmp_path, seeded.db, hub_addr, CP_PORT, redis_url, ns=topo.hub))
-        assert cl.wait_until(lambda: set(NODES) <= set(redis_cli("hkeys", "castellan:regions").split()), 30), \
-            "control plane did not publish the regions:\n" + procs.logs()
-        node_proc: dict[str, Any] = {}
-        for region, node_id in NODES.items():
-            s = topo.spokes[region]
-            node_proc[region] = procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url,
-                                                  cp_url, ns=s.ns))
-        node_url = {region: f"http://{topo.spokes[region].addr}:{HTTP_PORT}" for region in NODES}
-        addr = {region: topo.spokes[region].addr for region in NODES}
+        redis_cli, seeded, node_proc, node_url, addr = _deploy(topo, tmp_path, procs, cp_url)
 
         netbot.set_host_addresses([clients.addr])
         with netbot.NamespaceLoop(clients.ns) as ns:
@@ -350,19 +309,7 @@ def test_the_home_eu_node_dies_the_meeting_moves_to_eu_2_and_us_never_sees_it(
                 result: dict[str, Any] = {}
                 members: list[mt.Member] = []
                 async with httpx.AsyncClient(trust_env=False, timeout=2) as http:
-                    async def ready() -> bool:
-                        return (await http.get(f"{cp_url}/readyz")).status_code == 200
-
-                    assert await wait_for(ready, 20, 0.1, ignore=(httpx.TransportError,)), procs.logs()
-                    placeable = await asyncio.to_thread(
-                        cl.wait_until, lambda: cl.placeable(cp_url) == dict.fromkeys(NODES, 1), 30)
-                    assert placeable, "the control plane did not verify the nodes:\n" + procs.logs()
-                    for region in NODES:
-                        s = topo.spokes[region]
-                        captures[region] = cl.Capture(s.ns, s.iface, tmp_path / f"{region}.pcap")
-                    assert await asyncio.to_thread(
-                        cl.wait_until, lambda: all(c.started() for c in captures.values()), 10), \
-                        "\n".join(c.tail() for c in captures.values())
+                    await _serving_and_captured(http, cp_url, procs, topo, captures, tmp_path)
                     link = seeded.links["board"]
                     try:
                         pub = await mt.enter(cp_url, "board", link, "pub", "pub", hint="eu-1")
