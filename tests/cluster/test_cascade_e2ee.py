@@ -35,39 +35,53 @@ def _stats(url: str) -> dict[str, Any]:
     return httpx.get(f"{url}/stats", timeout=2, trust_env=False).json()
 
 
+
+def _two_eu_nodes(tmp_path: Path, procs: cl.Processes,
+                  redis_port: int) -> tuple[str, dict[str, str], dict[str, Any], dict[str, str]]:
+    """A redis-server, the control plane and nodes eu-1a (eu-1) and eu-2a (eu-2) for an EU tenant allowing both,
+    all verified: (control plane URL, the "board" link, the node processes, their HTTP URLs) by node id."""
+    redis = procs.add(cl.RedisProc(tmp_path / "redis", redis_port))
+    redis.start()
+    cp_port = free_port()
+    cp_url = f"http://{HOST}:{cp_port}"
+    seeded = cl.seed(tmp_path / "control" / "castellan.db",
+                     regions=[("eu-1", "EU", "Frankfurt, DE", "EU Central"), ("eu-2", "EU", "Paris, FR", "EU West")],
+                     tenants=[("acme", "ACME GmbH", "EU", ["eu-1", "eu-2"])],
+                     links={"board": "acme"}, public_url=cp_url)
+    procs.add(cl.control_plane(tmp_path, seeded.db, HOST, cp_port, redis.url))
+    assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), procs.logs()
+    nodes: dict[str, Any] = {}
+    urls: dict[str, str] = {}
+    for node_id, region in (("eu-1a", "eu-1"), ("eu-2a", "eu-2")):
+        http = free_port()
+        nodes[node_id] = procs.add(cl.node(tmp_path, node_id, region, HOST, http, free_port(HOST, UDP), redis.url,
+                                           cp_url))
+        urls[node_id] = f"http://{HOST}:{http}"
+    assert cl.wait_until(lambda: cl.placeable(cp_url) == {"eu-1": 1, "eu-2": 1}, 30), procs.logs()
+    return cp_url, seeded.links["board"], nodes, urls
+
+
+async def _seat_three(m: Members, cp_url: str, link: dict[str, str]) -> None:
+    """alice asks for eu-1 (the home), bob and carol for eu-2: each joins through the control plane where placed."""
+    where: dict[str, str] = {}
+    for name, hint in (("alice", "eu-1"), ("bob", "eu-2"), ("carol", "eu-2")):
+        status, body, _ = await join(cp_url, link["link"], name, link["password"], hint=hint)
+        assert status == 200, (name, status, body)
+        where[name] = body["node"]
+        await m.join(name, body["ws_url"], body["token"])
+    assert where == {"alice": "eu-1a", "bob": "eu-2a", "carol": "eu-2a"}, where
+
 def test_members_on_two_node_processes_share_one_group(tmp_path: Path) -> None:
     procs = cl.Processes()
     report: list[str] = []
     try:
-        redis = procs.add(cl.RedisProc(tmp_path / "redis", free_port()))
-        redis.start()
-        cp_port = free_port()
-        cp_url = f"http://{HOST}:{cp_port}"
-        seeded = cl.seed(tmp_path / "control" / "castellan.db",
-                         regions=[("eu-1", "EU", "Frankfurt, DE", "EU Central"),
-                                  ("eu-2", "EU", "Paris, FR", "EU West")],
-                         tenants=[("acme", "ACME GmbH", "EU", ["eu-1", "eu-2"])],
-                         links={"board": "acme"}, public_url=cp_url)
-        procs.add(cl.control_plane(tmp_path, seeded.db, HOST, cp_port, redis.url))
-        assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), procs.logs()
-        urls: dict[str, str] = {}
-        for node_id, region in (("eu-1a", "eu-1"), ("eu-2a", "eu-2")):
-            http = free_port()
-            procs.add(cl.node(tmp_path, node_id, region, HOST, http, free_port(HOST, UDP), redis.url, cp_url))
-            urls[node_id] = f"http://{HOST}:{http}"
-        assert cl.wait_until(lambda: cl.placeable(cp_url) == {"eu-1": 1, "eu-2": 1}, 30), procs.logs()
-        link = seeded.links["board"]
+        redis_port = free_port()
+        cp_url, link, _, urls = _two_eu_nodes(tmp_path, procs, redis_port)
 
         async def scenario() -> None:
             m = await Members.start()
             try:
-                where: dict[str, str] = {}
-                for name, hint in (("alice", "eu-1"), ("bob", "eu-2"), ("carol", "eu-2")):
-                    status, body, _ = await join(cp_url, link["link"], name, link["password"], hint=hint)
-                    assert status == 200, (name, status, body)
-                    where[name] = body["node"]
-                    await m.join(name, body["ws_url"], body["token"])
-                assert where == {"alice": "eu-1a", "bob": "eu-2a", "carol": "eu-2a"}, where
+                await _seat_three(m, cp_url, link)
                 state = await m.agreed({"alice", "bob", "carol"})
                 epoch = state["alice"]["epoch"]
                 report.append(f"alice (eu-1a, home), bob and carol (eu-2a): epoch {epoch}, roster of 3, safety code "
@@ -118,34 +132,12 @@ def test_the_home_node_dies_and_the_group_reforms_on_the_new_home(tmp_path: Path
     report: list[str] = []
     try:
         redis_port = free_port()
-        redis = procs.add(cl.RedisProc(tmp_path / "redis", redis_port))
-        redis.start()
-        cp_port = free_port()
-        cp_url = f"http://{HOST}:{cp_port}"
-        seeded = cl.seed(tmp_path / "control" / "castellan.db",
-                         regions=[("eu-1", "EU", "Frankfurt, DE", "EU Central"),
-                                  ("eu-2", "EU", "Paris, FR", "EU West")],
-                         tenants=[("acme", "ACME GmbH", "EU", ["eu-1", "eu-2"])],
-                         links={"board": "acme"}, public_url=cp_url)
-        procs.add(cl.control_plane(tmp_path, seeded.db, HOST, cp_port, redis.url))
-        assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), procs.logs()
-        nodes: dict[str, Any] = {}
-        for node_id, region in (("eu-1a", "eu-1"), ("eu-2a", "eu-2")):
-            nodes[node_id] = procs.add(cl.node(tmp_path, node_id, region, HOST, free_port(), free_port(HOST, UDP),
-                                               redis.url, cp_url))
-        assert cl.wait_until(lambda: cl.placeable(cp_url) == {"eu-1": 1, "eu-2": 1}, 30), procs.logs()
-        link = seeded.links["board"]
+        cp_url, link, nodes, _ = _two_eu_nodes(tmp_path, procs, redis_port)
 
         async def scenario() -> None:
             m = await Members.start()
             try:
-                where: dict[str, str] = {}
-                for name, hint in (("alice", "eu-1"), ("bob", "eu-2"), ("carol", "eu-2")):
-                    status, body, _ = await join(cp_url, link["link"], name, link["password"], hint=hint)
-                    assert status == 200, (name, status, body)
-                    where[name] = body["node"]
-                    await m.join(name, body["ws_url"], body["token"])
-                assert where == {"alice": "eu-1a", "bob": "eu-2a", "carol": "eu-2a"}, where
+                await _seat_three(m, cp_url, link)
                 state = await m.agreed({"alice", "bob", "carol"})
                 before = state["alice"]["epoch"]
                 home_before = await asyncio.to_thread(_placement, redis_port)
