@@ -38,8 +38,9 @@ def need_of(kind: str, layers: int, viewport_height: int | None, paused: bool, o
     audio and a one-layer track their only layer; video the layer it is on (`on`; a new one starts on the lowest)
     and the one it switches to (`target`), and what its own allocation may move it to next — the layer above, up
     to what its tile is worth (sfu/allocation/layers.py `viewport_cap`, an unknown size no cap), kept warm as a
-    local publisher's next layer is, so a step up has a measured layer to go to; or, when its tile shrank below
-    the layer it is on, the one the tile is worth. `layers` is how many the publisher sends (the announcement's)."""
+    local publisher's next layer is, so a step up has a measured layer to go to; the lowest layer, which a local
+    publisher keeps on too, so a step down under loss has somewhere to go; and, when its tile shrank below the
+    layer it is on, the one the tile is worth. `layers` is how many the publisher sends (the announcement's)."""
     if paused:
         return frozenset()
     if kind != "video" or layers <= 1:
@@ -47,7 +48,7 @@ def need_of(kind: str, layers: int, viewport_height: int | None, paused: bool, o
     top = layers - 1
     cap = viewport_cap(viewport_height, top)
     current = min(max(on or 0, 0), top)
-    out = {current}
+    out = {0, current}
     if target is not None:
         out.add(min(max(target, 0), top))
     out.add(min(current + 1, cap) if current < cap else cap)

@@ -46,14 +46,15 @@ def test_a_node_without_a_verified_relay_and_other_meetings_tracks_get_nothing()
 
 def test_what_one_far_subscriber_needs() -> None:
     # a new viewer starts on the low layer: it needs that one, and the next one up to move to (kept warm, as a
-    # local publisher's is), up to what its tile is worth
+    # local publisher's is), up to what its tile is worth; higher up, the low layer stays as its floor under loss
     assert need_of("video", 3, None, paused=False) == {0, 1}  # size unknown: no cap
     assert need_of("video", 3, 180, paused=False) == {0}  # a thumbnail: the low layer only
-    assert need_of("video", 3, 1080, paused=False, on=1) == {1, 2}
-    assert need_of("video", 3, 1080, paused=False, on=2) == {2}  # at the top: nothing above
-    assert need_of("video", 3, 360, paused=False, on=1) == {1}  # at what its tile is worth
+    assert need_of("video", 3, 1080, paused=False, on=1) == {0, 1, 2}
+    assert need_of("video", 3, 1080, paused=False, on=2) == {0, 2}  # at the top: nothing above, not the middle
+    assert need_of("video", 3, 360, paused=False, on=1) == {0, 1}  # at what its tile is worth
     assert need_of("video", 3, 180, paused=False, on=2) == {0, 2}  # its tile shrank: down to the low layer
     assert need_of("video", 3, 1080, paused=False, on=0, target=2) == {0, 1, 2}  # switching: both ends
+    assert need_of("video", 2, 1080, paused=False, on=7) == {0, 1}  # (a layer past the top is the top)
     assert need_of("video", 3, 1080, paused=True, on=2) == set()  # last-N left it out there: it does not cross
     assert need_of("audio", 1, None, paused=False) == {0} and need_of("video", 1, 180, paused=False) == {0}
 
