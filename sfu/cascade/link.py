@@ -19,9 +19,8 @@ in use on the link, an unknown codec or a message of any other kind is refused (
 `need` naming a layer a track does not announce leaves that layer out (counted), and need changes beyond
 `NEED_RATE` a second (a legitimate node sends at most one a pass) are dropped and counted
 (`Dropped("relay_need_flood")`): what crosses, and the keyframe requests a layer starting to cross makes, change
-no faster than that. The link does not decide
-what to relay (that is the plan), who the participants are (the node) nor which meetings may cross (the
-tenants' policies: sfu/cascade/relays.py).
+no faster than that. The link does not decide what to relay (that is the plan), who the participants are (the
+node) nor which meetings may cross (the tenants' policies: sfu/cascade/relays.py).
 """
 
 from __future__ import annotations

@@ -223,8 +223,8 @@ class Cascade:
 
     def _needs(self, room: Room, peer: str) -> dict[str, frozenset[int]]:
         """What this node takes of the tracks `peer` announces in `room`'s meeting: for each, the layers its own
-        subscribers need (not paused by last-N: the layer each is on or switching to, and the one its allocation
-        may move it to next) and those a node further on asked for through this one."""
+        subscribers need (not paused by last-N: the layer each is on or switching to, and those its allocation may
+        move it to: `relaying.need_of`) and those a node further on asked for through this one."""
         m = self.relays.links[peer].meetings[room.key]
         out: dict[str, frozenset[int]] = {}
         for _, what in m.receiving.values():
