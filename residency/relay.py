@@ -329,10 +329,15 @@ class RelayChannel:
 KINDS = ("audio", "video")
 
 
+MAX_LAYERS = 3  # simulcast layers one relayed track may carry (the browser client sends q/h/f)
+
+
 @dataclass(frozen=True)
 class RelayTrack:
-    """A track the peer relays over the link: the SSRC it arrives with, what it is, the simulcast layers sent
-    (spatial indexes), and the publishing participant (for speaker detection and last-N on this side)."""
+    """A track the peer relays over the link: what it is, the simulcast layers it announces (ranks 0..n-1, lowest
+    first), and the publishing participant (for speaker detection and last-N on this side). Each layer crosses as a
+    stream of its own: layer r with SSRC `ssrc + r` (`ssrcs`), so the far node holds every layer its subscribers
+    need at once and chooses per subscriber, as for a local simulcast publisher."""
 
     track: str
     participant: str
@@ -340,6 +345,11 @@ class RelayTrack:
     codec: str
     ssrc: int
     layers: tuple[int, ...] = (0,)
+
+    @property
+    def ssrcs(self) -> tuple[int, ...]:
+        """Each announced layer's SSRC on the link, by rank."""
+        return tuple(self.ssrc + rank for rank in self.layers)
 
     def to_message(self) -> dict[str, Any]:
         return {"type": "track", "track": self.track, "participant": self.participant, "kind": self.kind,
@@ -354,13 +364,15 @@ class RelayTrack:
         except KeyError as e:
             raise RelayRefused("relay_message_malformed", f"a track announcement lacks {e.args[0]!r}") from None
         texts_ok = all(isinstance(t, str) and 0 < len(t) <= MAX_FIELD for t in (track, participant, codec))
-        layers_ok = (isinstance(layers, list) and 0 < len(layers) <= 3
-                     and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 3 for x in layers))
-        ssrc_ok = isinstance(ssrc, int) and not isinstance(ssrc, bool) and 0 < ssrc < 1 << 32
+        layers_ok = (isinstance(layers, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in layers)
+                     and 0 < len(layers) <= MAX_LAYERS and sorted(layers) == list(range(len(layers))))
+        ssrc_ok = (isinstance(ssrc, int) and not isinstance(ssrc, bool) and layers_ok
+                   and 0 < ssrc and ssrc + len(layers) <= 1 << 32)
         if m.get("type") != "track" or not texts_ok or kind not in KINDS or not ssrc_ok or not layers_ok:
             raise RelayRefused("relay_message_malformed", "a track announcement: track, participant, kind "
-                               "(audio/video), codec, ssrc (1..2^32-1), layers (1..3 indexes 0..2)")
-        return cls(track, participant, kind, codec, ssrc, tuple(sorted(set(layers))))
+                               "(audio/video), codec, ssrc (1..2^32-1, one per layer from it), layers (ranks "
+                               f"0..n-1, n at most {MAX_LAYERS})")
+        return cls(track, participant, kind, codec, ssrc, tuple(sorted(layers)))
 
 
 MAX_NEEDS = 256  # tracks one need message may name (a link carries at most sfu/cascade/link.py MAX_TRACKS)
@@ -368,27 +380,30 @@ MAX_NEEDS = 256  # tracks one need message may name (a link carries at most sfu/
 
 @dataclass(frozen=True)
 class RelayNeed:
-    """What the peer's subscribers take of the tracks this node announced on the link: track id -> the highest
-    layer (index, 0..2) any of them needs. The whole set each time (a track left out is needed by nobody there), so
-    a lost or refused message is mended by the next one."""
+    """What the peer's subscribers take of the tracks this node announced on the link: track id -> the set of
+    layers (ranks, 0..2) they need crossing (each subscriber its own: one on a poor downlink or a small tile takes a
+    lower layer than one full screen). The whole set each time (a track left out is needed by nobody there), so a
+    lost or refused message is mended by the next one."""
 
-    tracks: Mapping[str, int]
+    tracks: Mapping[str, frozenset[int]]
 
     def to_message(self) -> dict[str, Any]:
-        return {"type": "need", "tracks": dict(sorted(self.tracks.items()))}
+        return {"type": "need", "tracks": {t: sorted(x) for t, x in sorted(self.tracks.items())}}
 
     @classmethod
     def from_message(cls, m: Mapping[str, Any]) -> RelayNeed:
         """A need from an opened message, or RelayRefused("relay_message_malformed")."""
         tracks = m.get("tracks")
         ok = (m.get("type") == "need" and isinstance(tracks, dict) and len(tracks) <= MAX_NEEDS
-              and all(isinstance(t, str) and 0 < len(t) <= MAX_FIELD and isinstance(x, int)
-                      and not isinstance(x, bool) and 0 <= x < 3 for t, x in tracks.items()))
+              and all(isinstance(t, str) and 0 < len(t) <= MAX_FIELD and isinstance(x, list)
+                      and 0 < len(x) <= MAX_LAYERS and len(set(x)) == len(x)
+                      and all(isinstance(r, int) and not isinstance(r, bool) and 0 <= r < MAX_LAYERS for r in x)
+                      for t, x in tracks.items()))
         if not ok:
-            raise RelayRefused("relay_message_malformed", f"a need: tracks, at most {MAX_NEEDS} track ids "
-                               "to a layer 0..2")
+            raise RelayRefused("relay_message_malformed", f"a need: tracks, at most {MAX_NEEDS} track ids, each "
+                               f"to a list of 1..{MAX_LAYERS} distinct layers 0..{MAX_LAYERS - 1}")
         assert isinstance(tracks, dict)
-        return cls(dict(tracks))
+        return cls({t: frozenset(x) for t, x in tracks.items()})
 
 
 def random_ssrc() -> int:

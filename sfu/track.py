@@ -36,6 +36,7 @@ class Layer:
     temporal_layers: int = 1  # VP8/VP9 temporal layers seen in this encoding's descriptors (TIDs 0..n-1)
     sending: bool = False  # the last reading saw new packets: the interval up to the next one is a whole one
     averaged: bool = False  # bitrate_bps holds the average of whole intervals since the layer (re)started
+    relay_keyframe_at: float = 0.0  # the last keyframe request forced for a relay copy of it starting to cross
 
     def measure(self, received: int, octets: int, now: float, interval: float) -> None:
         """The engine's counters for this encoding, read every `interval` seconds: bitrate and activity.

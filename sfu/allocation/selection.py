@@ -65,8 +65,18 @@ class LayerAllocation:
 
     # ---- what each subscriber gets
 
+    def measure_relayed(self, now: float) -> None:
+        """The layers of tracks relayed in from other nodes (their publishers have no session here): measured as a
+        local publisher's, so the far subscribers' choice sees which layers cross (sfu/cascade/link.py) and at what
+        rate."""
+        for room in list(self.node.rooms.values()):
+            for p in list(room.participants.values()):
+                if p.relayed_from is not None:
+                    self.measure(p, now)
+
     def select(self, now: float) -> None:
         """Every subscriber's layers; then the simulcast layers nobody takes are switched off (layer 0 stays)."""
+        self.measure_relayed(now)
         for p in list(self.node.by_id.values()):
             self.select_for(p, now)
         for p in list(self.node.by_id.values()):

@@ -11,10 +11,12 @@ RTCP from a peer that is neither a participant nor a link is not this module's; 
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from sfu.allocation import relaying
 from sfu.feedback import rtcp
+from sfu.feedback.keyframes import KEYFRAME_REQUEST_INTERVAL
 
 if TYPE_CHECKING:
     from sfu.cascade.link import Key
@@ -55,7 +57,9 @@ class RelayFeedback:
     def request(self, to: str, key: Key, track_id: str, layer: int, force: bool = False) -> None:
         """A keyframe of meeting `key`'s `track_id` at `layer` (a rank; the learned layer carrying it) for the copy
         sent to node `to`; throttled per track (a far node cannot make the publisher send keyframes faster than
-        local subscribers can) unless `force` (the copy just started)."""
+        local subscribers can) unless `force` (the copy just started) — itself at most once per layer per
+        KEYFRAME_REQUEST_INTERVAL, so a far node whose needs start and stop a layer again and again makes no flood
+        of keyframe requests either."""
         room = self.node.rooms.get(key)
         if room is None:
             return
@@ -65,5 +69,12 @@ class RelayFeedback:
         if not track.layers:
             return
         learned = {lyr.rank: lyr for lyr in track.layers}
+        target = learned[relaying.nearest(layer, learned)]
+        if force:  # a copy that just started: forced, but once per layer per throttle interval, however often a
+            # far node's needs start and stop it (beyond that the track's throttle applies)
+            now = time.monotonic()
+            force = now - target.relay_keyframe_at >= KEYFRAME_REQUEST_INTERVAL
+            if force:
+                target.relay_keyframe_at = now
         self.node.counts["relay_keyframe_requests"] += 1
-        self.node.keyframes.request(track, learned[relaying.nearest(layer, learned)], force=force)
+        self.node.keyframes.request(track, target, force=force)

@@ -3,39 +3,44 @@
 the engine knows a peer by its UDP address, and a node has one). Each message on it names its meeting; each
 meeting's copies, announcements and needs are its own (`LinkMeeting`).
 
-Sending, each relayed track is one engine subscription of that peer — so the engine's fan-out, layer switch,
-NACK/RTX and PLI paths serve the link like any subscriber — announced on the sealed control channel, and paused
-until the peer's `need` for that meeting says a subscriber there takes it (then at the layer the plan,
-sfu/allocation/relaying.py, gives it). Receiving, each announced track becomes an engine track published by the
-peer, which the node's own subscribers of that meeting then subscribe to; what they need goes back as this
-node's `need`.
+Sending, each layer of a relayed track is one engine subscription of that peer, on an SSRC of its own (layer r:
+the announced SSRC + r) — so the engine's fan-out, NACK/RTX and PLI paths serve the link like any subscriber —
+announced on the sealed control channel, and paused until the peer's `need` for that meeting says a subscriber
+there takes that layer (the plan, sfu/allocation/relaying.py). Receiving, each announced layer becomes an engine
+track published by the peer: together a simulcast track, whose layers the node's own subscribers of that meeting
+are moved between by its allocation at keyframes; what they need goes back as this node's `need`.
 
 A meeting is on the link once both sides said `open` for it (the handshake's meeting: from the start): a side
 takes the peer's messages of a meeting it opened or admitted (`admitted`), and sends its own only once the peer
 opened it too (`up`). A message naming a meeting this side did not admit is dropped and counted
 (`Dropped("relay_meeting_unknown")`): it reaches no other meeting. Only what arrives sealed under this link's
-keys can add a track here, and only up to `max_tracks` for the whole link; an SSRC already in use on the link, an
-unknown codec or a message of any other kind is refused (RelayRefused), never a crash. The link does not decide
-what to relay (that is the plan), who the participants are (the node) nor which meetings may cross (the
-tenants' policies: sfu/cascade/relays.py).
+keys can add a track here, and only up to `max_tracks` engine tracks (layers) for the whole link; an SSRC already
+in use on the link, an unknown codec or a message of any other kind is refused (RelayRefused), never a crash. A
+`need` naming a layer a track does not announce leaves that layer out (counted), and need changes beyond
+`NEED_RATE` a second (a legitimate node sends at most one a pass) are dropped and counted
+(`Dropped("relay_need_flood")`): what crosses, and the keyframe requests a layer starting to cross makes, change
+no faster than that. The link does not decide what to relay (that is the plan), who the participants are (the
+node) nor which meetings may cross (the tenants' policies: sfu/cascade/relays.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from native.constants import CODEC_IDS
 from native.interface import EngineControl
 from residency.errors import RelayRefused
-from residency.relay import MAX_FIELD, RelayChannel, RelayKeys, RelayNeed, RelayTrack
+from residency.relay import MAX_FIELD, MAX_LAYERS, RelayChannel, RelayKeys, RelayNeed, RelayTrack
+from sfu.ratelimit import TokenBucket
 
 LEVEL_ID = 1  # the audio-level extension's id on the link (kept, so the far node's speaker detection works)
 PAYLOAD_TYPES = {"opus": 111, "vp8": 96, "vp9": 98, "h264": 102}  # the link's fixed payload types
 CLOCK_RATES = {"opus": 48000}  # every other codec here is video: 90 kHz
-MAX_TRACKS = 256  # copies one link may announce, all its meetings together (each is an engine track there)
+MAX_TRACKS = 256  # layers one link may announce, all its meetings together (each is an engine track there)
 MAX_MEETINGS = 64  # meetings one link may carry (each opened by a message the other side checks)
+NEED_RATE, NEED_BURST = 4.0, 8.0  # need changes a meeting takes per second, and at once (a pass sends one: 2/s)
 
 Key = tuple[str, str]  # (tenant, room): a meeting
 
@@ -65,14 +70,32 @@ class LocalTrack:
 
 @dataclass
 class Copy:
-    """One announced track on the link: its engine subscription and SSRC, the layer it carries (or switches to at
-    that layer's next keyframe), and whether it crosses (paused while no far subscriber needs it)."""
+    """One layer of an announced track on the link: its engine subscription and SSRC, the engine track it carries
+    (the layer's own, or the nearest learned one standing in until the layer is learned), and whether it crosses
+    (paused while no far subscriber needs that layer)."""
 
     sub: int
     ssrc: int
     layer: int  # rank
-    index: int  # the engine track it carries (or switches to): the layer's, or the one standing in for it
+    index: int  # the engine track it carries (or switches to at that track's next keyframe)
     crossing: bool
+
+
+@dataclass
+class Announced:
+    """One announced track on the link: its SSRC (layer 0's; layer r's is ssrc + r) and a copy per layer."""
+
+    ssrc: int
+    copies: dict[int, Copy]  # rank -> copy
+
+    @property
+    def crossing(self) -> bool:
+        return any(c.crossing for c in self.copies.values())
+
+    @property
+    def layers(self) -> frozenset[int]:
+        """The layers crossing now."""
+        return frozenset(r for r, c in self.copies.items() if c.crossing)
 
 
 @dataclass
@@ -82,10 +105,12 @@ class LinkMeeting:
     key: Key
     opened: bool = False  # this side said `open` (or the handshake did): the peer's messages of it are taken
     heard: bool = False  # the peer said `open` (or the handshake did): this side may send its own
-    sending: dict[str, Copy] = field(default_factory=dict)  # track id -> its copy on the link
-    receiving: dict[int, tuple[int, RelayTrack]] = field(default_factory=dict)  # link ssrc -> (track index, what)
-    needs: dict[str, int] = field(default_factory=dict)  # what the peer's subscribers need (its last `need`)
-    asked: dict[str, int] | None = None  # what this node last told the peer its subscribers need
+    sending: dict[str, Announced] = field(default_factory=dict)  # track id -> its copies on the link
+    # link ssrc (layer 0's) -> (engine track index per layer, what)
+    receiving: dict[int, tuple[tuple[int, ...], RelayTrack]] = field(default_factory=dict)
+    needs: dict[str, frozenset[int]] = field(default_factory=dict)  # what the peer's subscribers need (its last `need`)
+    asked: dict[str, frozenset[int]] | None = None  # what this node last told the peer its subscribers need
+    need_bucket: TokenBucket = field(default_factory=lambda: TokenBucket(NEED_RATE, NEED_BURST))
 
     @property
     def up(self) -> bool:
@@ -94,21 +119,29 @@ class LinkMeeting:
 
 @dataclass(frozen=True)
 class Relayed:
-    """A track of meeting `key` started ("track") or stopped ("untrack") on the link: its engine index here."""
+    """A track of meeting `key` started ("track") or stopped ("untrack") on the link: its engine index here per
+    layer (by rank)."""
 
     key: Key
     event: str
     what: RelayTrack
-    index: int
+    indexes: tuple[int, ...]
+
+    @property
+    def index(self) -> int:
+        """Layer 0's engine track."""
+        return self.indexes[0]
 
 
 @dataclass(frozen=True)
 class NeedApplied:
     """A `need` from the peer for meeting `key` was applied; `unknown` of the tracks it named are not announced
-    in that meeting on this link (another meeting's, a stale one): left out."""
+    in that meeting on this link (another meeting's, a stale one), `unknown_layers` of the layers it named for
+    announced tracks are not layers they announce: left out."""
 
     key: Key
     unknown: int
+    unknown_layers: int = 0
 
 
 @dataclass(frozen=True)
@@ -198,26 +231,31 @@ class RelayLink:
         return self.channel.seal(scoped(key, {"type": "open"}))
 
     @property
-    def sending(self) -> dict[str, Copy]:
-        """Every meeting's copies (track ids are unique on a node)."""
+    def sending(self) -> dict[str, Announced]:
+        """Every meeting's announced tracks (track ids are unique on a node)."""
         return {t: c for m in self.meetings.values() for t, c in m.sending.items()}
 
     @property
-    def receiving(self) -> dict[int, tuple[int, RelayTrack]]:
+    def receiving(self) -> dict[int, tuple[tuple[int, ...], RelayTrack]]:
         return {s: r for m in self.meetings.values() for s, r in m.receiving.items()}
 
     def _tracks(self) -> int:
-        return sum(len(m.receiving) for m in self.meetings.values())
+        """Engine tracks the peer's announcements hold here: one per layer."""
+        return sum(len(indexes) for m in self.meetings.values() for indexes, _ in m.receiving.values())
+
+    def _ssrcs(self) -> set[int]:
+        return {ssrc for m in self.meetings.values() for _, what in m.receiving.values() for ssrc in what.ssrcs}
 
     # ---- sending: the plan's copies for this remote node
 
-    def apply(self, key: Key, copies: Mapping[str, int],
+    def apply(self, key: Key, copies: Mapping[str, Collection[int]],
               local: Mapping[str, LocalTrack]) -> tuple[list[str], list[tuple[str, int]]]:
         """Announce every track of `local` (meeting `key`'s, up on the link) on the link (the far node learns the
-        track exists: its participants can subscribe) and make exactly `copies` (track id -> layer index) cross: a
-        track not in it stays paused in the engine, one whose layer changes switches at that layer's next
-        keyframe. Returns the sealed messages (what started and stopped) for the relay's signalling connection,
-        and the copies that just began to cross or changed layer — each wants a keyframe now."""
+        track and its layers exist: its participants can subscribe) and make exactly `copies` (track id -> the
+        layers) cross, each layer on its own SSRC: a layer not in it stays paused in the engine, and a layer's copy
+        moves onto the layer's own engine track once the publisher's layer is learned (at its keyframe). Returns the
+        sealed messages (what started and stopped) for the relay's signalling connection, and the copies that just
+        began to cross or moved — each wants a keyframe now."""
         m = self.meetings.get(key)
         if m is None or not m.up:
             return [], []
@@ -225,48 +263,53 @@ class RelayLink:
         woken: list[tuple[str, int]] = []
         for track_id in sorted(set(m.sending) - set(local)):
             gone = m.sending.pop(track_id)
-            self.engine.remove_subscription(gone.sub)
-            self.subs.give(gone.sub)
+            for c in gone.copies.values():
+                self.engine.remove_subscription(c.sub)
+                self.subs.give(c.sub)
             out.append(self.channel.seal(scoped(key, {"type": "untrack", "ssrc": gone.ssrc})))
-        sending = sum(len(x.sending) for x in self.meetings.values())
+        sending = sum(len(a.copies) for x in self.meetings.values() for a in x.sending.values())
         for track_id in sorted(local):
             t = local[track_id]
-            want = copies.get(track_id)
-            if want is not None:
-                want = min(max(want, 0), len(t.indexes) - 1)
-            copy = m.sending.get(track_id)
-            if copy is None:
-                if sending >= self.max_tracks or t.codec not in PAYLOAD_TYPES:
+            announced = m.sending.get(track_id)
+            if announced is None:
+                n = min(t.announced, MAX_LAYERS)
+                if sending + n > self.max_tracks or t.codec not in PAYLOAD_TYPES:
                     continue  # the far node would refuse it
-                sub = self.subs.take()
-                self._next_ssrc += 1
-                copy = Copy(sub, self._next_ssrc, want or 0, t.indexes[want or 0], False)
+                base = self._next_ssrc + 1
+                self._next_ssrc += n
+                announced = Announced(base, {})
                 ext_map = bytes(t.level_id) + bytes([LEVEL_ID]) if t.level_id else b""
-                self.engine.add_subscription(sub, copy.index, self.peer, copy.ssrc, PAYLOAD_TYPES[t.codec],
-                                             ext_map=ext_map)
-                self.engine.set_paused(sub, True)  # nothing crosses before a far subscriber needs it
-                m.sending[track_id] = copy
-                sending += 1
+                for rank in range(n):
+                    index = t.indexes[min(rank, len(t.indexes) - 1)]
+                    c = Copy(self.subs.take(), base + rank, rank, index, False)
+                    self.engine.add_subscription(c.sub, index, self.peer, c.ssrc, PAYLOAD_TYPES[t.codec],
+                                                 ext_map=ext_map)
+                    self.engine.set_paused(c.sub, True)  # nothing crosses before a far subscriber needs it
+                    announced.copies[rank] = c
+                m.sending[track_id] = announced
+                sending += n
                 out.append(self.channel.seal(scoped(key, RelayTrack(
-                    track_id, t.participant, t.kind, t.codec, copy.ssrc,
-                    tuple(range(min(t.announced, 3)))).to_message())))
-            if want is None:
-                if copy.crossing:
-                    self.engine.set_paused(copy.sub, True)
-                    copy.crossing = False
-                continue
-            if want != copy.layer or t.indexes[want] != copy.index:  # (or the layer itself was learned since)
-                self.engine.switch_layer(copy.sub, t.indexes[want])  # at that layer's keyframe, seamlessly
-                copy.layer, copy.index = want, t.indexes[want]
-                woken.append((track_id, want))
-            if not copy.crossing:
-                self.engine.set_paused(copy.sub, False)  # video resumes at a keyframe
-                copy.crossing = True
-                if (track_id, want) not in woken:
-                    woken.append((track_id, want))
+                    track_id, t.participant, t.kind, t.codec, base, tuple(range(n))).to_message())))
+            want = copies.get(track_id, ())
+            for rank, c in sorted(announced.copies.items()):
+                if rank not in want:
+                    if c.crossing:
+                        self.engine.set_paused(c.sub, True)
+                        c.crossing = False
+                    continue
+                index = t.indexes[min(rank, len(t.indexes) - 1)]
+                if index != c.index:  # the layer itself was learned since: onto it, at its keyframe
+                    self.engine.switch_layer(c.sub, index)
+                    c.index = index
+                    woken.append((track_id, rank))
+                if not c.crossing:
+                    self.engine.set_paused(c.sub, False)  # video resumes at a keyframe
+                    c.crossing = True
+                    if (track_id, rank) not in woken:
+                        woken.append((track_id, rank))
         return out, woken
 
-    def ask(self, key: Key, needs: Mapping[str, int]) -> str | None:
+    def ask(self, key: Key, needs: Mapping[str, frozenset[int]]) -> str | None:
         """The sealed `need` telling the peer what this node's subscribers take of its tracks of meeting `key`,
         or None when that is what it was told last (or the meeting is not up)."""
         m = self.up(key)
@@ -278,12 +321,13 @@ class RelayLink:
     def copy_of(self, ssrc: int) -> tuple[Key, str, int, int] | None:
         """(meeting, track id, layer, engine subscription) of the copy the link sends with `ssrc`: where feedback
         from the peer (a PLI for that SSRC, a NACK of its packets) belongs — the publisher's track at the layer
-        the copy carries or switches to, or this very subscription's retransmission buffer. None for an SSRC this
-        link does not send (a stale or forged one)."""
+        the copy carries, or this very subscription's retransmission buffer. None for an SSRC this link does not
+        send (a stale or forged one)."""
         for m in self.meetings.values():
-            for track_id, copy in m.sending.items():
-                if copy.ssrc == ssrc:
-                    return m.key, track_id, copy.layer, copy.sub
+            for track_id, announced in m.sending.items():
+                c = announced.copies.get(ssrc - announced.ssrc)
+                if c is not None and c.ssrc == ssrc:
+                    return m.key, track_id, c.layer, c.sub
         return None
 
     def farewell(self, key: Key | None = None) -> str:
@@ -320,28 +364,43 @@ class RelayLink:
             return CloseAsked(key)
         if kind == "need":
             need = RelayNeed.from_message(message)
-            m.needs = {t: x for t, x in need.tracks.items() if t in m.sending}
-            return NeedApplied(key, len(need.tracks) - len(m.needs))
+            needs: dict[str, frozenset[int]] = {}
+            unknown_layers = 0
+            for t, layers in need.tracks.items():
+                if t not in m.sending:
+                    continue
+                has = layers & m.sending[t].copies.keys()
+                unknown_layers += len(layers) - len(has)
+                if has:
+                    needs[t] = frozenset(has)
+            if needs != m.needs:
+                if m.need_bucket.take(1.0) > 0:
+                    return Dropped("relay_need_flood")  # the next change within the rate mends it
+                m.needs = needs
+            return NeedApplied(key, sum(1 for t in need.tracks if t not in m.sending), unknown_layers)
         if kind == "untrack":
             ssrc = message.get("ssrc")
             if not isinstance(ssrc, int) or ssrc not in m.receiving:
                 raise RelayRefused("relay_message_malformed", "untrack of an SSRC this meeting's link did not announce")
-            index, what = m.receiving.pop(ssrc)
-            self.engine.remove_track(index)
-            self.tracks.give(index)
-            return Relayed(key, "untrack", what, index)
+            indexes, what = m.receiving.pop(ssrc)
+            for index in indexes:
+                self.engine.remove_track(index)
+                self.tracks.give(index)
+            return Relayed(key, "untrack", what, indexes)
         what = RelayTrack.from_message(message)
-        if any(what.ssrc in x.receiving for x in self.meetings.values()):
-            raise RelayRefused("relay_message_malformed", f"SSRC {what.ssrc} is already relayed on this link")
-        if self._tracks() >= self.max_tracks:
-            raise RelayRefused("relay_too_many_tracks", f"a relay link carries at most {self.max_tracks} tracks")
+        if self._ssrcs() & set(what.ssrcs):
+            raise RelayRefused("relay_message_malformed", f"SSRC {what.ssrc} (or a layer's) is already relayed "
+                               "on this link")
+        if self._tracks() + len(what.layers) > self.max_tracks:
+            raise RelayRefused("relay_too_many_tracks", f"a relay link carries at most {self.max_tracks} layers")
         codec = CODEC_IDS.get(what.codec)
         if codec is None or what.codec not in PAYLOAD_TYPES:
             raise RelayRefused("relay_message_malformed", f"codec {what.codec!r} is not relayed")
-        index = self.tracks.take()
-        self.engine.add_track(index, self.peer, what.ssrc, codec, CLOCK_RATES.get(what.codec, 90000))
-        m.receiving[what.ssrc] = (index, what)
-        return Relayed(key, "track", what, index)
+        indexes = tuple(self.tracks.take() for _ in what.ssrcs)
+        for index, ssrc in zip(indexes, what.ssrcs, strict=True):
+            self.engine.add_track(index, self.peer, ssrc, codec, CLOCK_RATES.get(what.codec, 90000))
+        m.receiving[what.ssrc] = (indexes, what)
+        return Relayed(key, "track", what, indexes)
 
     # ---- closing
 
@@ -350,14 +409,16 @@ class RelayLink:
         m = self.meetings.pop(key, None)
         if m is None:
             return []
-        for copy in m.sending.values():
-            self.engine.remove_subscription(copy.sub)
-            self.subs.give(copy.sub)
+        for announced in m.sending.values():
+            for c in announced.copies.values():
+                self.engine.remove_subscription(c.sub)
+                self.subs.give(c.sub)
         gone = []
-        for index, what in m.receiving.values():
-            self.engine.remove_track(index)
-            self.tracks.give(index)
-            gone.append(Relayed(key, "untrack", what, index))
+        for indexes, what in m.receiving.values():
+            for index in indexes:
+                self.engine.remove_track(index)
+                self.tracks.give(index)
+            gone.append(Relayed(key, "untrack", what, indexes))
         return gone
 
     def close(self) -> None:

@@ -9,10 +9,11 @@ and a link with no meeting left is closed (`close`). A link closed for any other
 node stopping: `stop`) still sends its `close` (`Relays.goodbyes`), so the other node closes its side at once.
 
 What crosses is what the far node needs: each pass a node tells each link's peer what its own subscribers (and,
-on the home, the nodes further on) take of that peer's tracks (`need`, sfu/allocation/relaying.py `need_of`), and
-sends each track the peer needs once, at the highest layer it asked for (`plan`); the rest stays paused in the
-engine. A copy that starts crossing or changes layer asks the publisher for a keyframe at once, so the far
-node's subscribers do not wait for the next periodic one. Dialling a node that refuses or does not answer, or adding a meeting the
+on the home, the nodes further on) take of that peer's tracks (`need`: the set of layers, sfu/allocation/
+relaying.py `need_of`), and sends each layer the peer needs once, each on its own SSRC (`plan`); the rest stays
+paused in the engine. A layer that starts crossing asks the publisher for a keyframe of it at once (forced at
+most once per layer per `KEYFRAME_REQUEST_INTERVAL`, sfu/cascade/feedback.py), so the far node's subscribers do
+not wait for the next periodic one. Dialling a node that refuses or does not answer, or adding a meeting the
 other node refused, is retried after `RETRY` seconds; every failure is counted by code in the `Relays.refused` counter the handshake
 already keeps, and logged.
 """
@@ -220,25 +221,30 @@ class Cascade:
         if room is not None:
             self._relay_ranks(room)
 
-    def _needs(self, room: Room, peer: str) -> dict[str, int]:
-        """What this node takes of the tracks `peer` announces in `room`'s meeting: for each, the highest layer one
-        of its own subscribers needs (not paused by last-N) or a node further on asked for through this one."""
+    def _needs(self, room: Room, peer: str) -> dict[str, frozenset[int]]:
+        """What this node takes of the tracks `peer` announces in `room`'s meeting: for each, the layers its own
+        subscribers need (not paused by last-N: the layer each is on or switching to, and those its allocation may
+        move it to: `relaying.need_of`) and those a node further on asked for through this one."""
         m = self.relays.links[peer].meetings[room.key]
-        out: dict[str, int] = {}
+        out: dict[str, frozenset[int]] = {}
         for _, what in m.receiving.values():
             p = room.participants.get(what.participant)
             track = p.published.get(what.track) if p is not None and p.relayed_from == peer else None
             if track is None:
                 continue
-            wanted = [relaying.need_of(track.kind, len(what.layers), sub.viewport_height, sub.paused)
-                      for sub in track.subscriptions.values()]
-            for n, other in self.relays.links.items():
+            n = len(what.layers)
+            wanted: set[int] = set()
+            for sub in track.subscriptions.values():
+                wanted |= relaying.need_of(track.kind, n, sub.viewport_height, sub.paused,
+                                           sub.layer.rank if sub.layer is not None else None,
+                                           sub.target.rank if sub.target is not None else None)
+            for node_id, other in self.relays.links.items():
                 theirs = other.meetings.get(room.key)
-                if n != peer and theirs is not None and what.track in theirs.sending:
-                    wanted.append(theirs.needs.get(what.track))
-            layers = [x for x in wanted if x is not None]
+                if node_id != peer and theirs is not None and what.track in theirs.sending:
+                    wanted |= theirs.needs.get(what.track, frozenset())
+            layers = frozenset(x for x in wanted if 0 <= x < n)
             if layers:
-                out[what.track] = min(max(layers), len(what.layers) - 1)
+                out[what.track] = layers
         return out
 
     def _relay_ranks(self, room: Room) -> None:
@@ -249,8 +255,7 @@ class Cascade:
             if p.relayed_from is not None:
                 continue
             for t in p.published.values():
-                t.relay_ranks = frozenset(m.sending[t.id].layer for m in links
-                                          if t.id in m.sending and m.sending[t.id].crossing)
+                t.relay_ranks = frozenset(r for m in links if t.id in m.sending for r in m.sending[t.id].layers)
 
     async def _flush(self, peer: str, client: httpx.AsyncClient) -> None:
         """Post what waits for the link to `peer`, in the order it was sealed (the channel's sequence)."""

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("castellan.cascade")
 
+RELAY_RIDS = ("q", "h", "f")  # a relayed layer's RID here, by rank (sfu/allocation/layers.py RID_RANKS)
 MAX_MEMBERS = 2048  # participants one link may announce (a meeting's goal is 1,000): each is a Participant here
 
 
@@ -65,11 +66,11 @@ class RelayedMembers:
         relays.listeners.append(self.on_relayed)
         relays.closed.append(self.on_link_closed)
 
-    def on_relayed(self, sender: str, key: Key, event: str, what: RelayTrack, index: int) -> None:
-        """A relayed track of meeting `key` started ("track", its engine index here) or stopped ("untrack") on
-        `sender`'s link."""
+    def on_relayed(self, sender: str, key: Key, event: str, what: RelayTrack, indexes: tuple[int, ...]) -> None:
+        """A relayed track of meeting `key` started ("track", its engine index here per layer) or stopped
+        ("untrack") on `sender`'s link."""
         if event == "track":
-            self._add(sender, key, what, index)
+            self._add(sender, key, what, indexes)
         else:
             self._remove_track(sender, key, what.participant, what.track)
 
@@ -122,7 +123,7 @@ class RelayedMembers:
         link = self.relays.links.get(sender)
         return self.node.rooms.get(key) if link is not None and link.admitted(key) else None
 
-    def _add(self, sender: str, key: Key, what: RelayTrack, index: int) -> None:
+    def _add(self, sender: str, key: Key, what: RelayTrack, indexes: tuple[int, ...]) -> None:
         room = self._room(sender, key)
         link = self.relays.links.get(sender)
         if room is None or link is None:
@@ -138,11 +139,17 @@ class RelayedMembers:
                 self.refused["relay_participant_clash"] += 1
                 return
             p = self._new(sender, key, room, link.peer, what.participant, what.participant)
-        track = Track(id=what.track, owner=p, index=index, kind=what.kind, mid=what.track, ssrc=what.ssrc,
+        # each announced layer is an engine track of its own: a simulcast track here, whose subscribers the node's
+        # allocation moves between the layers that cross (sfu/allocation/selection.py), as a local publisher's
+        rids = {RELAY_RIDS[rank]: rank for rank in what.layers} if len(what.layers) > 1 else {}
+        layers = [Layer(rid=RELAY_RIDS[rank] if rids else "", rank=rank, ssrc=ssrc, index=index)
+                  for rank, ssrc, index in zip(what.layers, what.ssrcs, indexes, strict=True)]
+        track = Track(id=what.track, owner=p, index=indexes[0], kind=what.kind, mid=what.track, ssrc=what.ssrc,
                       codec=what.codec, clock_rate=CLOCK_RATES.get(what.codec, 90000), negotiated=_negotiated(what),
-                      stream_id=p.id, layers=[Layer(rid="", rank=0, ssrc=what.ssrc, index=index)])
+                      stream_id=p.id, layers=layers, rid_ranks=rids, active_rids=dict.fromkeys(rids, True))
         p.published[track.mid] = track
-        self.node.tracks_by_ssrc[(link.peer, what.ssrc)] = track
+        for layer in layers:
+            self.node.tracks_by_ssrc[(link.peer, layer.ssrc)] = track
         room.broadcast({"type": "track_published", "track": track.describe()})
 
     def _new(self, sender: str, key: Key, room: Room, peer: int, participant: str, name: str) -> Participant:
@@ -170,7 +177,8 @@ class RelayedMembers:
         # the link already removed the engine track (and with it the engine subscriptions): the node's tables go
         for sub in list(track.subscriptions.values()):
             self.node.publications.remove_subscription(sub)
-        self.node.tracks_by_ssrc.pop((p.peer, track.ssrc), None)
+        for layer in track.layers:
+            self.node.tracks_by_ssrc.pop((p.peer, layer.ssrc), None)
         p.published.pop(track.mid, None)
         p.room.broadcast({"type": "track_unpublished", "track": track.id})
 

@@ -72,8 +72,9 @@ class Relays:
         self.outbox: dict[str, list[str]] = {}
         # sealed `close`s of links closed here, for the cascade to post: (node, sealed)
         self.goodbyes: deque[tuple[str, str]] = deque(maxlen=MAX_GOODBYES)
-        # told of every relayed track that starts or stops: (from node, meeting, "track"/"untrack", what, index)
-        self.listeners: list[Callable[[str, Key, str, RelayTrack, int], None]] = []
+        # told of every relayed track that starts or stops: (from node, meeting, "track"/"untrack", what, its
+        # engine track per layer)
+        self.listeners: list[Callable[[str, Key, str, RelayTrack, tuple[int, ...]], None]] = []
         # told of every meeting that leaves a link, alone or with the link (its engine entries gone): (node, meeting)
         self.closed: list[Callable[[str, Key], None]] = []
         # (tenant, room) -> this node is the meeting's home (the registry's placement; sfu/cascade/handshakes.py):
@@ -203,7 +204,9 @@ class Relays:
         sealed it) and applied; RelayRefused (counted) for no link, a forgery, a replay or bad content. A track
         that starts or stops is told to `listeners`; a `need` changes what the link sends at the next pass
         (sfu/cascade/meeting.py) — the tracks it names that the meeting does not announce on the link (another
-        meeting's, a stale one) are left out and counted (`relay_need_unknown_track`); a message of a meeting
+        meeting's, a stale one) are left out and counted (`relay_need_unknown_track`), as are the layers it names
+        that a track does not announce (`relay_need_unknown_layer`), and a need changing what crosses faster than a
+        node's passes could is dropped (`relay_need_flood`, sfu/cascade/link.py NEED_RATE); a message of a meeting
         this node did not admit is counted (`relay_meeting_unknown`) and changes nothing; a `close` of the link
         closes it here at once (counted in `closed_by_peer`), one of a meeting takes it off. An `open` is
         returned for the caller to `admit` (it may first have to learn whether this node is the meeting's home)."""
@@ -220,6 +223,8 @@ class Relays:
         elif isinstance(event, NeedApplied):
             if event.unknown:
                 self.refused["relay_need_unknown_track"] += event.unknown
+            if event.unknown_layers:
+                self.refused["relay_need_unknown_layer"] += event.unknown_layers
         elif isinstance(event, CloseAsked):  # only that node could seal it
             if event.key is None:  # its side is gone: this one goes too
                 self.closed_by_peer[sender] += 1
@@ -230,7 +235,7 @@ class Relays:
                 self.leave(sender, event.key)
         elif isinstance(event, Relayed):
             for listener in self.listeners:
-                listener(sender, event.key, event.event, event.what, event.index)
+                listener(sender, event.key, event.event, event.what, event.indexes)
         return event
 
     # ---- links

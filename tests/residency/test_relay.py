@@ -80,7 +80,7 @@ def test_two_allowed_nodes_agree_keys_for_each_direction(dep: Deployment) -> Non
     assert ka2.send != ka.send and ka2.control_send != ka.control_send
     # the control channel carries a track announcement both ways
     ca, cb = ka.channel(), kb.channel()
-    track = RelayTrack("t1", "alice", "video", "vp8", 0x1234, (0, 2))
+    track = RelayTrack("t1", "alice", "video", "vp8", 0x1234, (0, 1, 2))
     assert RelayTrack.from_message(cb.open(ca.seal(track.to_message()))) == track
     assert cb.open(ca.seal({"type": "x"})) == {"type": "x"}
     assert ca.open(cb.seal({"type": "layers", "track": "t1", "layers": [0]}))["layers"] == [0]
@@ -230,7 +230,13 @@ def test_bad_input_is_a_clear_refusal_never_a_crash(dep: Deployment) -> None:
     for bad_track in ({"type": "track"}, {**RelayTrack("t", "p", "video", "vp8", 1).to_message(), "ssrc": 0},
                       {**RelayTrack("t", "p", "video", "vp8", 1).to_message(), "kind": "data"},
                       {**RelayTrack("t", "p", "video", "vp8", 1).to_message(), "layers": [0, 9]},
-                      {**RelayTrack("t", "p", "video", "vp8", 1).to_message(), "layers": [True]}):
+                      {**RelayTrack("t", "p", "video", "vp8", 1).to_message(), "layers": [True]},
+                      {**RelayTrack("t", "p", "video", "vp8", 1).to_message(), "layers": [0, 2]},  # a gap
+                      {**RelayTrack("t", "p", "video", "vp8", 1).to_message(), "layers": [1]},
+                      {**RelayTrack("t", "p", "video", "vp8", 1).to_message(), "layers": []},
+                      # the top layer's SSRC (ssrc + 2) would not be an SSRC
+                      {**RelayTrack("t", "p", "video", "vp8", 1).to_message(), "ssrc": (1 << 32) - 2,
+                       "layers": [0, 1, 2]}):
         with pytest.raises(RelayRefused) as e:
             RelayTrack.from_message(bad_track)
         assert e.value.code == "relay_message_malformed"

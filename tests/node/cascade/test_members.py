@@ -61,7 +61,7 @@ async def _run() -> None:
             await announce(cam.to_message(), mic.to_message())
             alice = room.participants["alice"]
             assert alice.relayed_from == "eu-1-a" and alice.peer == far.peer
-            assert {t.id: t.index for t in alice.published.values()} == {
+            assert {t.id: tuple(lyr.index for lyr in t.layers) for t in alice.published.values()} == {
                 "TR_cam": far.receiving[0x43430001][0], "TR_mic": far.receiving[0x43430002][0]}
             told = _outbox(bob)
             assert [m["type"] for m in told] == ["participant_joined", "track_published", "track_published"]
@@ -94,9 +94,15 @@ async def _run() -> None:
             assert [(m["type"], m.get("reason")) for m in _outbox(bob)] == [
                 ("track_unpublished", None), ("participant_left", "relay_untracked")]
 
-            # a new publisher, then the link closes: it leaves too
-            await announce(RelayTrack("TR_cam2", "carol", "video", "vp8", 0x43430005, (0,)).to_message())
+            # a new publisher with three layers: a simulcast track here, a layer per SSRC (0x43430005 + rank)
+            await announce(RelayTrack("TR_cam2", "carol", "video", "vp8", 0x43430005, (0, 1, 2)).to_message())
             assert "carol" in room.participants
+            cam2 = room.participants["carol"].published["TR_cam2"]
+            assert cam2.simulcast and [(lyr.rank, lyr.ssrc) for lyr in cam2.layers] == [
+                (0, 0x43430005), (1, 0x43430006), (2, 0x43430007)]
+            assert [lyr.index for lyr in cam2.layers] == list(far.receiving[0x43430005][0])
+            assert {b.node.tracks_by_ssrc[(far.peer, 0x43430005 + r)].id for r in range(3)} == {"TR_cam2"}
+            # (then the link closes: it leaves too)
             b.relays.close("eu-1-a")
             assert set(room.participants) == {"bob"} and not b.node.tracks_by_ssrc
             assert _outbox(bob)[-1] == {"type": "participant_left", "participant": "carol", "reason": "relay_closed"}

@@ -22,10 +22,11 @@ import pytest
 from loadtests import media
 from loadtests.bots.netbot import short_gop_video
 from loadtests.bots.peer import Bot
+from native.threaded import held
 from residency.relay import RelayChannel
 from sfu.cascade.dial import send
-from sfu.cascade.link import scoped
-from sfu.cascade.routes import messages_path
+from sfu.cascade.link import NEED_BURST, scoped
+from sfu.cascade.routes import MAX_MESSAGES, messages_path
 from signalling.tokens.claims import JoinClaims
 from tests.harness import wait_for
 from tests.node.cascade.nodes import relayed_nodes
@@ -87,7 +88,7 @@ async def _run() -> None:
             await sub.negotiate()  # alice's tracks are in its snapshot
             assert await wait_for(lambda: any(r.frames > 20 for r in sub.video())
                                   and any(r.frames > 20 for r in sub.audio()), 30), (sub.video(), sub.audio())
-            assert link.meetings[KEY].needs == dict.fromkeys(ids, 0) and all(c.crossing for c in link.sending.values())
+            assert link.meetings[KEY].needs == dict.fromkeys(ids, {0}) and all(c.crossing for c in link.sending.values())
 
             # bob's PLI: eu-2-a passes it to the relayed track's publisher — the link — and the home to alice
             bob = b.node.rooms[KEY].participants["bob"]
@@ -116,7 +117,7 @@ async def _run() -> None:
                 forged = RelayChannel(os.urandom(32), os.urandom(32)).seal({"type": "need", "tracks": {}})
                 r = await client.post(a.http_url + messages_path("eu-2-a"), json={"messages": [forged]})
                 assert r.status_code == 403 and r.json()["error"] == "relay_message_forged"
-                assert link.meetings[KEY].needs == dict.fromkeys(ids, 0) and all(c.crossing for c in link.sending.values())
+                assert link.meetings[KEY].needs == dict.fromkeys(ids, {0}) and all(c.crossing for c in link.sending.values())
 
                 # another meeting on the home: carol publishes in it. eu-2-a itself asks for her track (a
                 # compromised far node, sealing with its genuine link keys): left out and counted
@@ -126,13 +127,38 @@ async def _run() -> None:
                 await carol.publish(video=str(short_gop_video(gop=8, fps=15, bitrate=200_000)))
                 assert await wait_for(lambda: bool(a.node.rooms.get(OTHER) and a.node.rooms[OTHER].tracks()), 10)
                 theirs = next(iter(a.node.rooms[OTHER].tracks())).id
-                hostile = far.channel.seal(scoped(KEY, {"type": "need", "tracks": {**dict.fromkeys(ids, 0), theirs: 2}}))
+                hostile = far.channel.seal(scoped(KEY, {"type": "need", "tracks": {**dict.fromkeys(ids, [0]), theirs: [2]}}))
                 assert await send(b.relays, "eu-1-a", [hostile], client) == 1
                 assert a.relays.refused["relay_need_unknown_track"] == 1
                 await asyncio.sleep(1.0)  # two passes of the home's cascade
                 assert set(link.sending) == ids and theirs not in link.meetings[KEY].needs
                 carol_track = next(iter(a.node.rooms[OTHER].tracks()))
                 assert not carol_track.subscriptions and len(b.node.tracks_by_ssrc) == 2
+
+                # eu-2-a asks for layers alice's tracks do not have (each has one): left out and counted
+                unknown = a.relays.refused["relay_need_unknown_layer"]
+                wrong = far.channel.seal(scoped(KEY, {"type": "need", "tracks": {t: [0, 2] for t in ids}}))
+                assert await send(b.relays, "eu-1-a", [wrong], client) == 1
+                assert a.relays.refused["relay_need_unknown_layer"] == unknown + 2
+                assert link.meetings[KEY].needs == dict.fromkeys(ids, {0})
+                # then floods the home with need changes (alice's video needed, not needed, needed...): past the
+                # rate they are dropped and counted, the link stays, what crosses changes at most once a pass, and
+                # alice is asked for keyframes no faster than the throttle lets local subscribers ask
+                flooded, requests, answered = (a.relays.refused["relay_need_flood"],
+                                               a.node.counts["keyframe_requests"], len(asked))
+                toggles = [far.channel.seal(scoped(KEY, {"type": "need", "tracks": {
+                    t: [0] for t in ids if n % 2 or t != video.id}})) for n in range(MAX_MESSAGES)]
+                assert await send(b.relays, "eu-1-a", toggles, client) == MAX_MESSAGES
+                dropped = a.relays.refused["relay_need_flood"] - flooded
+                # (every other one past the burst repeats what stands: no change, taken)
+                assert dropped >= (MAX_MESSAGES - NEED_BURST) // 2 - 2, dropped
+                far.meetings[KEY].asked = None  # (eu-2-a's next pass says its genuine need again)
+                await asyncio.sleep(1.5)  # three passes of the home's cascade
+                assert link.meetings[KEY].needs == dict.fromkeys(ids, {0})
+                assert a.node.counts["keyframe_requests"] - requests <= 4, a.node.counts["keyframe_requests"] - requests
+                assert len(asked) - answered <= 4 and "eu-2-a" in a.relays.links
+                frames = max(r.frames for r in sub.video())
+                assert await wait_for(lambda: max(r.frames for r in sub.video()) > frames + 10, 20)  # bob watches on
 
             # bob leaves: nobody on eu-2-a takes alice's tracks — they stop crossing, still announced there
             await sub.send({"type": "leave"})
@@ -180,8 +206,8 @@ async def _star() -> None:
             ids = {t.id for t in far.node.rooms[KEY].participants["alice"].published.values()}
             # the home has no subscriber of its own: what it asks eu-2-a for is eu-2-b's need, passed on
             assert not any(t.subscriptions for t in home.node.rooms[KEY].tracks())
-            assert home.relays.links["eu-2-b"].meetings[KEY].needs == dict.fromkeys(ids, 0)
-            assert far.relays.links["eu-1-a"].meetings[KEY].needs == dict.fromkeys(ids, 0)
+            assert home.relays.links["eu-2-b"].meetings[KEY].needs == dict.fromkeys(ids, {0})
+            assert far.relays.links["eu-1-a"].meetings[KEY].needs == dict.fromkeys(ids, {0})
             assert all(c.crossing for c in far.relays.links["eu-1-a"].sending.values())
             assert home.node.counts["relay_keyframe_requests"] >= 1 and far.node.counts["relay_keyframe_requests"] >= 1
 
@@ -201,15 +227,17 @@ async def _star() -> None:
                     await bot.close()
 
 
-def test_a_simulcast_track_crosses_at_the_highest_layer_a_far_viewer_needs() -> None:
+def test_each_simulcast_layer_far_viewers_need_crosses_once_and_each_viewer_gets_its_own() -> None:
     asyncio.run(_simulcast())
 
 
 async def _simulcast() -> None:
-    """A simulcast publisher (q/h/f) on the home, nobody watching there; on eu-2-a bob renders it as a thumbnail:
-    only the low layer crosses. Carol opens it full screen: the copy is raised to the top layer (the same link
-    SSRC, switched at its keyframe), which the home keeps the publisher sending though no local viewer takes it.
-    Carol leaves: back down to the low layer."""
+    """A simulcast publisher (q/h/f) on the home, nobody watching there; on eu-2-a bob renders it as a thumbnail
+    and carol full screen. The link carries exactly the low and the top layer, each once on its own SSRC — not
+    the middle one, which the publisher is asked to stop — and eu-2-a's own allocation gives bob the low layer and
+    carol the top one (she climbs to it as she would from a local publisher), both decoding. Bob's tile grows:
+    eu-2-a raises him, the link carrying what he climbs through. What crosses to eu-2-a is one copy per needed
+    layer: nothing else leaves the home."""
     from loadtests.bench.simulcast_publisher import publish
 
     bots: list[Bot] = []
@@ -221,29 +249,35 @@ async def _simulcast() -> None:
         # its layers are learned (each from its first packet)
         b.node.join(JoinClaims(tenant=KEY[0], room=KEY[1], participant="lurker", region="eu-2", node="eu-2-a"))
         assert await wait_for(lambda: "eu-2-a" in a.relays.links, 20), dict(a.relays.refused)
-        sender = asyncio.create_task(publish(a.ws_url, a.token(KEY[1], participant="cam", tenant=KEY[0]), 90))
+        sender = asyncio.create_task(publish(a.ws_url, a.token(KEY[1], participant="cam", tenant=KEY[0]), 120))
         try:
             assert await wait_for(lambda: bool(a.node.rooms.get(KEY)) and any(
                 t.simulcast and len(t.layers) == 3 for t in a.node.rooms[KEY].tracks()), 60), sender
             video = next(t for t in a.node.rooms[KEY].tracks() if t.simulcast)
             announced = b.relays.links["eu-1-a"].meetings[KEY].receiving
             assert await wait_for(lambda: [w.layers for _, w in announced.values() if w.kind == "video"] == [
-                (0, 1, 2)], 10), announced  # announced with the 3 layers offered
+                (0, 1, 2)], 10), announced  # announced with the 3 layers offered, an engine track each
+            link = a.relays.links["eu-2-a"]
+            q, h, f = (video.layer(r) for r in range(3))
+            assert q is not None and h is not None and f is not None
+
+            def crossing() -> set[int]:
+                copy = link.sending.get(video.id)
+                return set(copy.layers) if copy is not None else set()
+
+            def carried(rank: int) -> bool:  # the copy of that layer crosses on the publisher's very layer
+                copy = link.sending.get(video.id)
+                layer = a.node.media_engine.subscription_layer(copy.copies[rank].sub) if copy is not None else None
+                return (layer is not None and layer[0] == video.layers[rank].index and layer[1] == -1
+                        and copy is not None and copy.copies[rank].crossing)
+
             bob = Bot(b.ws_url, b.token(KEY[1], participant="bob", tenant=KEY[0], name="bob"), "bob")
             bots.append(bob)
             await bob.connect()
             assert await wait_for(lambda: video.id in bob.tracks, 20), (dict(a.relays.refused), bob.tracks)
             await bob.negotiate()
             await bob.send({"type": "viewport", "track": video.id, "width": 320, "height": 180})
-            link = a.relays.links["eu-2-a"]
-
-            def crossing(rank: int) -> bool:
-                copy = link.sending.get(video.id)
-                layer = a.node.media_engine.subscription_layer(copy.sub) if copy is not None else None
-                return (copy is not None and copy.crossing and copy.layer == rank and layer is not None
-                        and layer[0] == video.layers[rank].index and layer[1] == -1)
-
-            assert await wait_for(lambda: crossing(0), 20), (link.sending, link.meetings[KEY].needs)
+            assert await wait_for(lambda: crossing() == {0} and carried(0), 20), (link.sending, link.meetings[KEY].needs)
             assert await wait_for(lambda: any(r.frames > 20 for r in bob.video()), 30), bob.video()
 
             carol = Bot(b.ws_url, b.token(KEY[1], participant="carol", tenant=KEY[0], name="carol"), "carol")
@@ -251,18 +285,51 @@ async def _simulcast() -> None:
             await carol.connect()
             await carol.negotiate()
             await carol.send({"type": "viewport", "track": video.id, "width": 1280, "height": 720})
-            assert await wait_for(lambda: crossing(2), 20), (link.sending, link.meetings[KEY].needs)
-            assert link.meetings[KEY].needs[video.id] == 2 and video.relay_ranks == {2}
-            top = max(video.rid_ranks, key=lambda rid: video.rid_ranks[rid])
-            # asked of the publisher (at the next layer selection) though nobody on the home takes it: eu-2-a does
-            assert await wait_for(lambda: video.active_rids.get(top) is True, 10), video.active_rids
-            frames = max(r.frames for r in bob.video())
-            assert await wait_for(lambda: max(r.frames for r in bob.video()) > frames + 20, 30)  # on, through it
+            room = b.node.rooms[KEY]
 
-            await carol.send({"type": "leave"})
-            await carol.close()
-            bots.remove(carol)
-            assert await wait_for(lambda: crossing(0), 20), (link.sending, link.meetings[KEY].needs)
+            def on(who: str) -> int | None:
+                p = room.participants.get(who)
+                sub = next((x for x in p.subscriptions.values() if x.track.id == video.id), None) if p else None
+                return sub.layer.rank if sub is not None and sub.layer is not None and sub.target is None else None
+
+            # carol climbs (eu-2-a's allocation, at keyframes) to the top layer; bob stays on the low one; the link
+            # then carries exactly those two, and the publisher is asked to stop the middle one nobody takes
+            assert await wait_for(lambda: on("carol") == 2 and on("bob") == 0 and crossing() == {0, 2}
+                                  and carried(0) and carried(2), 60), (
+                on("carol"), on("bob"), link.meetings[KEY].needs, link.sending)
+            assert link.meetings[KEY].needs[video.id] == {0, 2} and video.relay_ranks == {0, 2}
+            assert await wait_for(lambda: video.active_rids.get(h.rid) is False
+                                  and video.active_rids.get(f.rid) is True, 10), video.active_rids
+            frames = (max(r.frames for r in bob.video()), max(r.frames for r in carol.video()))
+            assert await wait_for(lambda: max(r.frames for r in bob.video()) > frames[0] + 20
+                                  and max(r.frames for r in carol.video()) > frames[1] + 20, 30)  # both decode
+
+            # what leaves the home for eu-2-a: one copy of each needed layer (and of the audio), nothing else —
+            # nobody on the home watches, and the middle layer's copy sends nothing
+            engine = a.node.media_engine
+
+            def sent() -> tuple[dict[tuple[str, int], int], int]:
+                with held(engine):  # (the copies' counts and the engine's total at one instant)
+                    stats = {(t, r): engine.subscription_stats(c.sub) for t, x in link.sending.items()
+                             for r, c in x.copies.items()}
+                    return ({k: st[0] if st is not None else 0 for k, st in stats.items()},
+                            engine.counters()["forwarded_packets"])
+
+            before, forwarded = sent()
+            await asyncio.sleep(2.0)
+            after, forwarded_after = sent()
+            assert crossing() == {0, 2}  # (no move in between)
+            delta = {k: after[k] - before.get(k, 0) for k in after}
+            assert delta[(video.id, 1)] == 0 and delta[(video.id, 0)] > 0 and delta[(video.id, 2)] > 0, delta
+            assert forwarded_after - forwarded == sum(delta.values()), (forwarded_after - forwarded, delta)
+
+            # bob's tile grows: eu-2-a raises him from the low layer (the link carrying the layer he climbs to)
+            await bob.send({"type": "viewport", "track": video.id, "width": 1280, "height": 720})
+            assert await wait_for(lambda: (on("bob") or 0) >= 1, 60), (on("bob"), link.meetings[KEY].needs)
+            frames = (max(r.frames for r in bob.video()), max(r.frames for r in carol.video()))
+            assert await wait_for(lambda: max(r.frames for r in bob.video()) > frames[0] + 20
+                                  and max(r.frames for r in carol.video()) > frames[1] + 20, 30)
+            assert b.node.counts["keyframe_requests"] > 0 and not a.node.control_drops["relay_rtcp_unknown_ssrc"]
         finally:
             for bot in bots:
                 with contextlib.suppress(Exception):

@@ -115,8 +115,8 @@ async def _run() -> None:
             crossing = {t for t, c in link.meetings[AUDIT].sending.items() if c.crossing}
             b.relays.outbox.setdefault("eu-1-a", []).extend([
                 # Carol's track asked for in "board"
-                far.channel.seal(scoped(BOARD, {"type": "need", "tracks": {**dict.fromkeys(board_ids, 0),
-                                                                           carol_track: 2}})),
+                far.channel.seal(scoped(BOARD, {"type": "need", "tracks": {**dict.fromkeys(board_ids, [0]),
+                                                                           carol_track: [2]}})),
                 # a track announced for a meeting the link does not carry
                 far.channel.seal(scoped(("eurocorp", "secret"), {"type": "track", "track": "x", "participant": "m",
                                                                  "kind": "video", "codec": "vp8", "ssrc": 0x7777,
