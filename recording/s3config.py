@@ -5,6 +5,8 @@ edge and strictly. The file is JSON, region -> location:
               "credentials": "/etc/castellan/s3/eu-1", "signing_region": "eu-central-1",
               "prefix": "recordings/", "ca_bundle": "/etc/castellan/ca.pem"}}
 
+A recorder pool seals into one bucket: its `--s3 FILE` holds one such location object (no region around it).
+
 `credentials` is a directory holding two files, `access-key-id` and `secret-access-key` (a Kubernetes Secret with
 those two keys, mounted): credentials are never in this file, on a command line or in a URL, so they never reach
 a process listing or a log. `signing_region` (SigV4's region; default us-east-1), `prefix` and `ca_bundle` are
@@ -128,3 +130,14 @@ def load_region_s3(path: str | Path) -> dict[str, S3Location]:
         return parse_region_s3(text)
     except S3ConfigError as e:
         raise S3ConfigError(f"{path}: {e}") from None
+
+
+def load_location(path: str | Path) -> S3Location:
+    """One location object (a recorder pool's `--s3 FILE`: the bucket it seals into)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise S3ConfigError(f"{path}: {e.strerror or type(e).__name__}") from None
+    except ValueError as e:
+        raise S3ConfigError(f"{path}: not JSON: {e}") from None
+    return _location(str(path), doc)

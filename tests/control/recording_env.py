@@ -13,7 +13,7 @@ from recording.archive import Archive, Recording
 from recording.policy import RecordingPolicy
 from recording.sealing import seal_segment
 from recording.sink import Segment, TrackFile
-from recording.store import LocalVolumeStore, TenantVault
+from recording.store import LocalVolumeStore, ObjectStore, TenantVault
 from residency.db import Database
 from signalling.control.config import ControlConfig
 from tests.control.cp_env import Env
@@ -51,12 +51,14 @@ def pool_volume(config: ControlConfig, region: str) -> Path:
 
 
 def record(config: ControlConfig, tmp: Path, meeting: str, participants: dict[str, str], link: str | None = None,
-           tenant: str = "acme", region: str = "eu-1", volume: Path | None = None) -> Recording:
+           tenant: str = "acme", region: str = "eu-1", volume: Path | None = None,
+           store: ObjectStore | None = None) -> Recording:
     """A finished recording (one audio file per participant, chat, timeline), stored as `region`'s recorder pool
-    would, on its volume (`volume`: another one it was given)."""
+    would, on its volume (`volume`: another one it was given; `store`: the pool's S3 bucket)."""
     db = Database(config.database())
     try:
-        archive = Archive(db, TenantVault(LocalVolumeStore(volume or pool_volume(config, region)), TENANT_KEYS))
+        archive = Archive(db, TenantVault(store or LocalVolumeStore(volume or pool_volume(config, region)),
+                                          TENANT_KEYS))
         work = tmp / "recorder-work"
         work.mkdir(exist_ok=True)
         return recorded(archive, work, meeting, participants, link=link, tenant=tenant, region=region)
