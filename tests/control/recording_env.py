@@ -69,15 +69,15 @@ def record(config: ControlConfig, tmp: Path, meeting: str, participants: dict[st
 def record_segmented(config: ControlConfig, tmp: Path, meeting: str, participants: dict[str, str],
                      tracks: dict[tuple[str, str, str], Callable[[int, Path], Path | None]], segments: int,
                      segment_ms: int = 1500,
-                     tenant: str = "acme", region: str = "eu-1") -> Recording:
+                     tenant: str = "acme", region: str = "eu-1", store: ObjectStore | None = None) -> Recording:
     """A finished recording sealed in rolling segments as a recorder pool seals them (recording/sealing.py
     `seal_segment`, docs/recording.md "Segments"): `segments` segments of `segment_ms`, each with a file per track
     (`tracks`: (participant, track, kind) -> what writes segment n's file at the path given, the sink's name; None
     when the track has nothing in that segment) and its timeline and chat slices (each participant's join, under
-    their display name, in the first)."""
+    their display name, in the first); `store`: the pool's S3 bucket instead of its volume."""
     db = Database(config.database())
     try:
-        archive = Archive(db, TenantVault(LocalVolumeStore(pool_volume(config, region)), TENANT_KEYS))
+        archive = Archive(db, TenantVault(store or LocalVolumeStore(pool_volume(config, region)), TENANT_KEYS))
         if archive.policy(tenant, None) is RecordingPolicy.OFF:
             archive.set_policy(tenant, RecordingPolicy.ALLOWED, "admin:alice")
         rec = archive.begin(tenant, meeting, None, {"participant": "rec-1", "name": "ACME archive", "recorder": "r-eu"},

@@ -285,3 +285,46 @@ def test_the_cli_on_the_database_reads_a_regions_bucket(world: World, capsys: py
     assert cli.main(["recording", "list", "--volume", str(env.tmp), "--region-s3", str(env.tmp / "region-s3.json"),
                      *db]) == 2
     assert "choose one" in capsys.readouterr().err
+
+
+def test_the_pool_configured_with_its_regions_bucket_seals_segments_there(world: World, tmp_path: Path) -> None:
+    """`castellan recorder-pool --s3 FILE` (the chart's CASTELLAN_RECORDING_S3): the pool's store is its region's
+    bucket; the rolling segments it seals land there, and the control plane exports them whole."""
+    import os
+
+    from recording.pool.__main__ import open_store, parse_args
+    from tests.control.recording_env import record_segmented
+
+    env = world.env
+    location = tmp_path / "pool-eu-2.json"
+    location.write_text(json.dumps(world.servers["eu-2"].config(BUCKETS["eu-2"])))
+    base = ["--control-plane-url", "http://127.0.0.1:9", "--key-file", "k", "--pool-id", "p", "--client-url",
+            "http://127.0.0.1:9", "--database", "x", "--tenant-keys", "k", "--link-secrets", "l"]
+    store = open_store(parse_args([*base, "--s3", str(location)]))
+    assert isinstance(store, S3Store) and store.bucket == BUCKETS["eu-2"]
+    written: dict[int, bytes] = {}
+
+    def segment(n: int, path: Path) -> Path:
+        written[n] = os.urandom(1500)
+        path.write_bytes(written[n])
+        return path
+
+    tracks = {("p-alice", "a1", "audio"): segment}
+    rec = record_segmented(env.config, env.tmp, "board", {"p-alice": "Alice"}, tracks, segments=3,
+                           region="eu-2", store=store)
+    assert world.everything_on("eu-1") == []
+    sealed = world.objects("eu-2", rec.id)
+    assert len([n for n in sealed if "audio" in n]) == 3, sealed
+    pkg = _export(env, rec.id)
+    for n in range(1, 4):
+        name = next(f.name for f in rec.files if f.name.endswith(f"seg{n:04d}.webm"))
+        assert (pkg / name).read_bytes() == written[n], name
+    # a pool given both stores, or none, does not start; nor one whose credentials cannot be read
+    with pytest.raises(SystemExit):
+        parse_args([*base, "--s3", str(location), "--volume", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        parse_args(base)
+    location.write_text(json.dumps({**world.servers["eu-2"].config(BUCKETS["eu-2"]),
+                                    "credentials": str(tmp_path / "nowhere")}))
+    with pytest.raises(SystemExit, match="--s3: .*access-key-id cannot be read"):
+        open_store(parse_args([*base, "--s3", str(location)]))
