@@ -11,6 +11,7 @@ endpoint, bucket and S3 error code — never the credentials.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from .envelope import CHUNK
 from .s3config import S3Location
 from .store import StoreUnavailable, check_name
 
+log = logging.getLogger("castellan.recording.s3")
 MIN_PART = 5 << 20  # S3's smallest part of a multipart upload (all but the last)
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
@@ -109,8 +111,9 @@ class S3Store:
             return
         try:
             self._s3.abort_multipart_upload(Bucket=self.bucket, Key=name, UploadId=upload)
-        except (ClientError, BotoCoreError):
-            pass  # the bucket's lifecycle rule for incomplete uploads is the backstop (docs/deploy.md)
+        except (ClientError, BotoCoreError) as e:  # the bucket's lifecycle rule for incomplete uploads is the backstop
+            log.warning("%s; its uploaded parts stay until the bucket's lifecycle rule removes them",
+                        self._failed("abort of the multipart upload", name, e))
 
     def put_new(self, key: str, data: bytes) -> bool:
         try:
