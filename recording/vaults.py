@@ -1,7 +1,8 @@
 """Where each region's recordings live: one tenant vault (store.py) per region, on the region's volume or in its S3
-bucket (s3.py). A recorder pool seals what it records onto its own region's store, so whoever reads or deletes a recording's file (the control plane's export, deletion,
-retention, GDPR erasure, playback) must go to the store of the region that file was recorded in — never to another
-region's store, which would not have it, or would be the wrong jurisdiction's copy.
+bucket (s3.py). A recorder pool seals what it records into its own region's store, so whoever reads or deletes a
+recording's file (the control plane's export, deletion, retention, GDPR erasure, playback) must go to the store of
+the region that file was recorded in — never to another region's store, which would not have it, or would be the
+wrong jurisdiction's copy.
 
 Two shapes: `RegionVaults({"eu-1": v1, "us-1": v2})`, exactly the regions configured (any other region has no
 store and is refused: `NoStoreForRegion`), or `RegionVaults.every_region(v)`, one volume every region's pool seals
@@ -23,7 +24,8 @@ _REGION = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")  # residency.model's region
 class NoStoreForRegion(Exception):
     def __init__(self, region: str, configured: list[str]) -> None:
         where = ", ".join(configured) or "none"
-        super().__init__(f"no recording store (volume or S3 bucket) is configured for region {region!r} (configured: {where})")
+        super().__init__(f"no recording store (volume or S3 bucket) is configured for region {region!r} "
+                         f"(configured: {where})")
         self.region = region
 
 

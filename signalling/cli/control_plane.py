@@ -171,8 +171,8 @@ def apply_operator_config(cfg: Any, args: argparse.Namespace) -> None:
 
 
 def apply_recording(cfg: Any, args: argparse.Namespace) -> None:
-    """--recording-volume or --recording-region-volumes / --recording-region-s3, with --recording-tenant-keys (all or nothing) /
-    --recording-signing-key."""
+    """--recording-volume or --recording-region-volumes / --recording-region-s3, with --recording-tenant-keys (all or
+    nothing) / --recording-signing-key."""
     from recording.s3config import S3ConfigError, load_region_s3
     from recording.vaults import parse_region_volumes
 

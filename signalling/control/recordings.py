@@ -169,7 +169,8 @@ class RecordingConfigError(Exception):
 
 def open_recordings(config: ControlConfig, db: Database, audit_key: Ed25519PrivateKey) -> Recordings | None:
     """The archive when the deployment configures a recording volume, or a volume or S3 bucket per region (with
-    the tenant keys), else None. A bad tenant keys file or signing key, or both kinds of volume, fails here, at start."""
+    the tenant keys), else None. A bad tenant keys file or signing key, both kinds of volume, a region given two
+    stores, or unreadable S3 credentials fail here, at start."""
     regional = bool(config.recording_region_volumes or config.recording_region_s3)
     if config.recording_volume is None and not regional:
         return None

@@ -259,7 +259,8 @@ def test_an_endpoint_that_is_down_is_a_clear_error(s3_server: StartS3) -> None:
     server = s3_server(BUCKET)
     store = S3Store(server.location(BUCKET))
     server.stop()
-    with pytest.raises(StoreUnavailable, match=f"bucket '{BUCKET}' at {server.endpoint} failed: EndpointConnectionError"):
+    down = f"bucket '{BUCKET}' at {server.endpoint} failed: EndpointConnectionError"
+    with pytest.raises(StoreUnavailable, match=down):
         TenantVault(store, KEYS).put("acme", "rec-1/a.webm", [b"x"])
     with pytest.raises(StoreUnavailable, match="EndpointConnectionError"):
         store.size("acme/rec-1/a.webm")
@@ -322,7 +323,8 @@ def test_the_location_file_is_read_strictly(tmp_path: Path) -> None:
     ok = {"endpoint": "https://s3.eu.example.org", "bucket": "rec-eu-1", "credentials": "/etc/castellan/s3/eu-1"}
     got = parse_region_s3(json.dumps({"eu-1": {**ok, "signing_region": "eu-central-1", "prefix": "rec"}}))
     assert got["eu-1"].endpoint == "https://s3.eu.example.org" and got["eu-1"].prefix == "rec/"
-    assert got["eu-1"].signing_region == "eu-central-1" and got["eu-1"].credentials_dir == Path("/etc/castellan/s3/eu-1")
+    assert got["eu-1"].signing_region == "eu-central-1"
+    assert got["eu-1"].credentials_dir == Path("/etc/castellan/s3/eu-1")
     for bad, why in (
         ({"eu-1": {**ok, "secret_access_key": "hunter2"}}, "credentials are not given in this file"),
         ({"eu-1": {**ok, "access_key_id": "AK"}}, "credentials are not given in this file"),
