@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from recording.s3config import ACCESS_KEY_FILE, SECRET_FILE, load_location, parse_region_s3
-from tests.helm.test_chart import CHART, HelmError, env_of, hc, named, render, validate_all
+from tests.helm.test_chart import CHART, HelmError, env_of, hc, named, notes, render, validate_all
 from tests.helm.test_recording import mounted_file, pod_of, recording_values, secret_file
 
 EU1 = {"region": "eu-1", "endpoint": "https://s3.eu-central-1.example.org", "bucket": "castellan-rec-eu-1",
@@ -49,6 +49,9 @@ def test_s3_values_render_valid_kubernetes_and_lint() -> None:
     docs = render(RECORDING_S3)
     validate_all(docs)
     hc.Chart.load(str(CHART)).validate_schema(RECORDING_S3)
+    told = notes(RECORDING_S3)  # what `helm install` says the recordings are kept on
+    assert "eu-1's in S3 bucket castellan-rec-eu-1 at https://s3.eu-central-1.example.org" in told
+    assert "castellan-recorder-pool-eu-1, S3 bucket castellan-rec-eu-1" in told and "volume recordings-us-1" in told
 
 
 def test_the_control_plane_reads_each_s3_regions_bucket_with_credentials_from_its_secret(tmp_path: Path) -> None:
