@@ -1,6 +1,6 @@
-"""Where sealed recording objects live. `ObjectStore` is the interface (the region's local volume by default;
-an S3-compatible store would implement the same calls: `size` a HEAD, `read_at` a GET with a Range); `TenantVault` puts the envelope (envelope.py) in
-front of it so nothing reaches the store in the clear and each tenant's objects open only with its own key.
+"""Where sealed recording objects live. `ObjectStore` is the interface: the region's local volume
+(`LocalVolumeStore`) or a bucket of an S3-compatible object store (s3.py `S3Store`: `size` a HEAD, `read_at` a
+GET with a Range); `TenantVault` puts the envelope (envelope.py) in front of it so nothing reaches the store in the clear and each tenant's objects open only with its own key.
 
 Object names are checked here, at the edge: a name from an API call or a package can never climb out of the
 store's root or into another tenant's space.
@@ -35,6 +35,11 @@ def check_name(name: str) -> str:
     if not name or len(parts) > 6 or not all(_PART.match(p) and ".." not in p for p in parts):
         raise ValueError(f"invalid object name {name!r}")
     return name
+
+
+class StoreUnavailable(OSError):
+    """The store refused or could not be reached (wrong credentials, an endpoint down): says which store and why,
+    never a credential. An OSError, as a volume's own failures are."""
 
 
 class ObjectStore(Protocol):

@@ -1,7 +1,8 @@
-"""Where each region's recordings live: one tenant vault (store.py) per region. A recorder pool seals what it records
-onto its own region's volume, so whoever reads or deletes a recording's file (the control plane's export, deletion,
-retention, GDPR erasure, playback) must go to the store of the region that file was recorded in — never to another
-region's store, which would not have it, or would be the wrong jurisdiction's copy.
+"""Where each region's recordings live: one tenant vault (store.py) per region, on the region's volume or in its S3
+bucket (s3.py). A recorder pool seals what it records into its own region's store, so whoever reads or deletes a
+recording's file (the control plane's export, deletion, retention, GDPR erasure, playback) must go to the store of
+the region that file was recorded in — never to another region's store, which would not have it, or would be the
+wrong jurisdiction's copy.
 
 Two shapes: `RegionVaults({"eu-1": v1, "us-1": v2})`, exactly the regions configured (any other region has no
 store and is refused: `NoStoreForRegion`), or `RegionVaults.every_region(v)`, one volume every region's pool seals
@@ -14,7 +15,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from .store import LocalVolumeStore, TenantVault
+from .s3config import S3Location
+from .store import LocalVolumeStore, ObjectStore, TenantVault
 
 _REGION = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")  # residency.model's region ids
 
@@ -22,7 +24,8 @@ _REGION = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")  # residency.model's region
 class NoStoreForRegion(Exception):
     def __init__(self, region: str, configured: list[str]) -> None:
         where = ", ".join(configured) or "none"
-        super().__init__(f"no recording volume is configured for region {region!r} (configured: {where})")
+        super().__init__(f"no recording store (volume or S3 bucket) is configured for region {region!r} "
+                         f"(configured: {where})")
         self.region = region
 
 
@@ -39,14 +42,30 @@ class RegionVaults:
 
     @classmethod
     def on_volumes(cls, volumes: Mapping[str, str | Path], keys: Mapping[str, tuple[str, bytes]]) -> RegionVaults:
-        """One vault per distinct volume (regions sharing a volume share its vault: one data key per tenant there)."""
-        shared: dict[Path, TenantVault] = {}
+        return cls.on_stores(volumes, {}, keys)
+
+    @classmethod
+    def on_stores(cls, volumes: Mapping[str, str | Path], buckets: Mapping[str, S3Location],
+                  keys: Mapping[str, tuple[str, bytes]]) -> RegionVaults:
+        """Each region on its volume or in its S3 bucket (not both); one vault per distinct store (regions sharing
+        a volume or a bucket share its vault: one data key per tenant there)."""
+        both = sorted(set(volumes) & set(buckets))
+        if both:
+            raise ValueError(f"region(s) {', '.join(both)} given both a volume and an S3 bucket: choose one")
+        shared: dict[object, TenantVault] = {}
         by_region = {}
         for region, path in volumes.items():
             root = Path(path).resolve()
             if root not in shared:
                 shared[root] = TenantVault(LocalVolumeStore(root), keys)
             by_region[region] = shared[root]
+        for region, location in buckets.items():
+            if location.identity not in shared:
+                from .s3 import S3Store  # boto3 is imported only where a bucket is configured
+
+                store: ObjectStore = S3Store(location)
+                shared[location.identity] = TenantVault(store, keys)
+            by_region[region] = shared[location.identity]
         return cls(by_region)
 
     def of(self, region: str) -> TenantVault:

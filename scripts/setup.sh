@@ -80,6 +80,8 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
   if [ $WITH_TEST -eq 1 ]; then
     echo "== tests: axe-core for the console's accessibility check (tests/console/axe: pinned lockfile)"
     npm ci --prefix tests/console/axe --no-audit --no-fund --loglevel=error
+    echo "== tests: an S3-compatible server for the recording store (tests/support/s3rver: pinned lockfile)"
+    npm ci --prefix tests/support/s3rver --no-audit --no-fund --loglevel=error
   fi
 fi
 echo "== building native extension"

@@ -14,7 +14,8 @@ from typing import Any
 
 from recording.archive import Archive
 from recording.config import load_tenant_keys
-from recording.store import LocalVolumeStore, TenantVault
+from recording.s3config import S3ConfigError, load_location
+from recording.store import LocalVolumeStore, ObjectStore, TenantVault
 from residency.db import Database
 
 from .intake import Intake
@@ -32,6 +33,7 @@ ENV: dict[str, str] = {
     "--client-url": "CASTELLAN_CLIENT_URL",
     "--database": "CASTELLAN_DATABASE_URL",
     "--volume": "CASTELLAN_RECORDING_VOLUME",
+    "--s3": "CASTELLAN_RECORDING_S3",
     "--tenant-keys": "CASTELLAN_RECORDING_TENANT_KEYS",
     "--link-secrets": "CASTELLAN_RECORDER_LINK_SECRETS",
     "--workdir": "CASTELLAN_RECORDER_WORKDIR",
@@ -56,7 +58,9 @@ def parser() -> argparse.ArgumentParser:
     add("--client-url", required=True,
         help="the control plane's URL serving the production client (the page is handed its job, never a URL)")
     add("--database", required=True, help="the archive's database (the control plane's)")
-    add("--volume", required=True)
+    add("--volume", help="the region's recording volume the pool seals onto (or --s3)")
+    add("--s3", help="instead of --volume: the region's S3 bucket, a JSON file {endpoint, bucket, credentials (a "
+                     "directory holding access-key-id and secret-access-key), signing_region, prefix, ca_bundle}")
     add("--tenant-keys", required=True)
     add("--link-secrets", required=True,
         help="JSON {link: secret} of the meetings this pool may record (the control plane never has them)")
@@ -78,7 +82,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ap.error("--interval must be between 0.1 and 2 seconds (the control plane forgets a pool after 6)")
     if not 5 <= args.segment_seconds <= 3600:
         ap.error("--segment-seconds must be between 5 and 3600")
+    if bool(args.volume) == bool(args.s3):
+        ap.error("give the store the pool seals onto: --volume DIR or --s3 FILE (one of them)")
     return args
+
+
+def open_store(args: argparse.Namespace) -> ObjectStore:
+    """The region's store the pool seals onto: its volume, or its S3 bucket (a bad location file or unreadable
+    credentials stop the start, saying which)."""
+    if args.volume:
+        return LocalVolumeStore(Path(args.volume))
+    from recording.s3 import S3Store
+
+    try:
+        return S3Store(load_location(args.s3))
+    except S3ConfigError as e:
+        raise SystemExit(f"castellan recorder-pool: --s3: {e}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,8 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     key = Path(args.key_file).read_text().strip()
-    archive = Archive(Database(args.database),
-                      TenantVault(LocalVolumeStore(Path(args.volume)), load_tenant_keys(args.tenant_keys)))
+    archive = Archive(Database(args.database), TenantVault(open_store(args), load_tenant_keys(args.tenant_keys)))
     workroot = Path(args.workdir)
     workroot.mkdir(mode=0o700, parents=True, exist_ok=True)
     stopping = threading.Event()

@@ -63,6 +63,11 @@ def add_parser(sub: Any) -> None:
     add(cp, "--recording-region-volumes",
         help="instead of --recording-volume, one volume per region: REGION=PATH,REGION=PATH (each region's "
              "recordings are read and deleted on its own volume; a recording of a region not listed is refused)")
+    add(cp, "--recording-region-s3",
+        help="a region's recordings in an S3-compatible bucket instead of on a volume: a JSON file region -> "
+             "{endpoint, bucket, credentials (a directory holding access-key-id and secret-access-key), "
+             "signing_region, prefix, ca_bundle} (docs/recording.md); with or without --recording-region-volumes "
+             "for other regions")
     add(cp, "--recording-tenant-keys", help="with the recording volume(s): JSON file tenant -> {id, key (32 bytes "
                                             "base64)}, the keys the tenants' recordings are sealed under")
     add(cp, "--recording-signing-key", help="the Ed25519 PEM key that signs recording export packages; default: "
@@ -166,22 +171,31 @@ def apply_operator_config(cfg: Any, args: argparse.Namespace) -> None:
 
 
 def apply_recording(cfg: Any, args: argparse.Namespace) -> None:
-    """--recording-volume or --recording-region-volumes, with --recording-tenant-keys (all or nothing) /
-    --recording-signing-key."""
+    """--recording-volume or --recording-region-volumes / --recording-region-s3, with --recording-tenant-keys (all or
+    nothing) / --recording-signing-key."""
+    from recording.s3config import S3ConfigError, load_region_s3
     from recording.vaults import parse_region_volumes
 
     volume, keys = getattr(args, "recording_volume", None), getattr(args, "recording_tenant_keys", None)
     regional = getattr(args, "recording_region_volumes", None)
-    if volume and regional:
+    s3 = getattr(args, "recording_region_s3", None)
+    if volume and (regional or s3):
         raise SystemExit("castellan: give either --recording-volume (one volume for every region) or "
-                         "--recording-region-volumes (one per region), not both")
-    if bool(volume or regional) != bool(keys):
-        raise SystemExit("castellan: --recording-volume (or --recording-region-volumes) and --recording-tenant-keys "
-                         "go together (recordings are sealed under the tenants' keys on the volume)")
+                         "--recording-region-volumes / --recording-region-s3 (a store per region), not both")
+    if bool(volume or regional or s3) != bool(keys):
+        raise SystemExit("castellan: --recording-volume (or --recording-region-volumes / --recording-region-s3) and "
+                         "--recording-tenant-keys go together (recordings are sealed under the tenants' keys)")
     try:
         cfg.recording_region_volumes = parse_region_volumes(regional) if regional else {}
     except ValueError as e:
         raise SystemExit(f"castellan: --recording-region-volumes: {e}") from None
+    try:
+        cfg.recording_region_s3 = load_region_s3(s3) if s3 else {}
+    except S3ConfigError as e:
+        raise SystemExit(f"castellan: --recording-region-s3: {e}") from None
+    both = sorted(set(cfg.recording_region_volumes) & set(cfg.recording_region_s3))
+    if both:
+        raise SystemExit(f"castellan: region(s) {', '.join(both)} given both a volume and an S3 bucket: choose one")
     cfg.recording_volume = Path(volume) if volume else None
     cfg.recording_tenant_keys = Path(keys) if keys else None
     signing = getattr(args, "recording_signing_key", None)

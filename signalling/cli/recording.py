@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
         db.add_argument("--region-volumes", metavar="REGION=DIR,...",
                         help="one volume per region, as the control plane's --recording-region-volumes (a recording "
                              "of a region not listed is refused, never read from another region's volume)")
+        db.add_argument("--region-s3", metavar="FILE",
+                        help="regions whose recordings are in S3 buckets, as the control plane's "
+                             "--recording-region-s3 (with or without --region-volumes for other regions)")
         db.add_argument("--tenant-keys", help="JSON file: tenant -> {id, key (32 bytes base64)}")
         db.add_argument("--actor", help="who acts, for the audit log (admin:NAME)")
         return a
@@ -104,6 +107,7 @@ def _admin(args: argparse.Namespace) -> int:
     from recording.config import load_tenant_keys
     from recording.holds import HoldScope
     from recording.policy import RecordingPolicy
+    from recording.s3config import load_region_s3
     from recording.store import LocalVolumeStore, TenantVault
     from recording.vaults import NoStoreForRegion, RegionVaults, parse_region_volumes
     from residency.db import Database
@@ -112,11 +116,16 @@ def _admin(args: argparse.Namespace) -> int:
     from .recording_api import new_file
 
     keys = load_tenant_keys(args.tenant_keys)
+    vaults: TenantVault | RegionVaults
     try:
-        vaults = (RegionVaults.on_volumes(parse_region_volumes(args.region_volumes), keys) if args.region_volumes
-                  else TenantVault(LocalVolumeStore(args.volume), keys))
-    except ValueError as e:
-        print(f"castellan recording: --region-volumes: {e}", file=sys.stderr)
+        if args.region_volumes or args.region_s3:
+            volumes = parse_region_volumes(args.region_volumes) if args.region_volumes else {}
+            vaults = RegionVaults.on_stores(volumes, load_region_s3(args.region_s3) if args.region_s3 else {}, keys)
+        else:
+            vaults = TenantVault(LocalVolumeStore(args.volume), keys)
+    except ValueError as e:  # S3ConfigError included
+        print(f"castellan recording: {'--region-volumes / --region-s3' if args.region_s3 else '--region-volumes'}: "
+              f"{e}", file=sys.stderr)
         return 2
     archive = Archive(Database(args.db), vaults)
     t, actor = args.tenant, args.actor
@@ -203,10 +212,10 @@ def _mode(args: argparse.Namespace) -> str | None:
         return "--api or --db: choose one"
     if not args.db:
         args.api = args.api or os.environ.get("CASTELLAN_API")
-    if args.volume and args.region_volumes:
-        return "--volume or --region-volumes: choose one"
-    volume = "--region-volumes" if args.region_volumes else "--volume"
-    direct = {volume: args.volume or args.region_volumes, "--tenant-keys": args.tenant_keys,
+    if args.volume and (args.region_volumes or args.region_s3):
+        return "--volume or --region-volumes / --region-s3: choose one"
+    volume = "--region-volumes" if args.region_volumes else "--region-s3" if args.region_s3 else "--volume"
+    direct = {volume: args.volume or args.region_volumes or args.region_s3, "--tenant-keys": args.tenant_keys,
               "--actor": args.actor, "--signing-key": getattr(args, "signing_key", None)}
     if args.api:
         given = [k for k, v in direct.items() if v]

@@ -6,6 +6,7 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recording.s3config import S3Location
 from residency.logkey import Pkcs11Config
 
 from .clientaddr import PRIVATE_NETWORKS, ForwardedRule, parse_networks
@@ -62,6 +63,8 @@ class ControlConfig:
     # region (each region's recordings read and deleted on its own; another region's refused). Not both.
     recording_volume: Path | None = None
     recording_region_volumes: dict[str, Path] = field(default_factory=dict)
+    # or a region's S3 bucket (`--recording-region-s3 FILE`, recording/s3config.py); a region has one or the other
+    recording_region_s3: dict[str, S3Location] = field(default_factory=dict)
     recording_tenant_keys: Path | None = None
     recording_signing_key: Path | None = None
     # recorder pool keys the deployment made (the chart's generated Secrets, CASTELLAN_RECORDER_POOL_KEY_DIR), as

@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 
 from recording.archive import RecordingError
 from recording.envelope import EnvelopeError
+from recording.store import StoreUnavailable
 
 from . import specs
 from .byteranges import RangeNotSatisfiable, byte_range
@@ -33,7 +34,8 @@ def configured(request: Request) -> Recordings:
     if control.recordings is None:
         raise ApiError(404, "recording_not_configured",
                        "this control plane has no recording archive (--recording-volume or "
-                       "--recording-region-volumes, and --recording-tenant-keys; docs/recording.md)")
+                       "--recording-region-volumes / --recording-region-s3, and --recording-tenant-keys; "
+                       "docs/recording.md)")
     return control.recordings
 
 
@@ -57,6 +59,8 @@ def run(call: Callable[[], T]) -> T:
         return call()
     except RecordingError as e:
         raise api_error(e) from None
+    except StoreUnavailable as e:  # a region's S3 store refused us or is down: which one and why, never a secret
+        raise ApiError(503, "recording_store_unavailable", str(e)) from None
 
 
 async def list_recordings(request: Request, p: Params) -> Response:

@@ -168,12 +168,14 @@ class RecordingConfigError(Exception):
 
 
 def open_recordings(config: ControlConfig, db: Database, audit_key: Ed25519PrivateKey) -> Recordings | None:
-    """The archive when the deployment configures a recording volume, or one per region (with the tenant keys),
-    else None. A bad tenant keys file or signing key, or both kinds of volume, fails here, at start."""
-    if config.recording_volume is None and not config.recording_region_volumes:
+    """The archive when the deployment configures a recording volume, or a volume or S3 bucket per region (with
+    the tenant keys), else None. A bad tenant keys file or signing key, both kinds of volume, a region given two
+    stores, or unreadable S3 credentials fail here, at start."""
+    regional = bool(config.recording_region_volumes or config.recording_region_s3)
+    if config.recording_volume is None and not regional:
         return None
-    if config.recording_volume is not None and config.recording_region_volumes:
-        raise RecordingConfigError("one recording volume for every region, or one per region: not both")
+    if config.recording_volume is not None and regional:
+        raise RecordingConfigError("one recording volume for every region, or a store per region: not both")
     if config.recording_tenant_keys is None:
         raise RecordingConfigError("a recording volume needs the tenant keys file (--recording-tenant-keys)")
     from residency.signing import load_or_create_signing_key
@@ -190,7 +192,10 @@ def open_recordings(config: ControlConfig, db: Database, audit_key: Ed25519Priva
     if config.recording_volume is not None:
         vaults = RegionVaults.every_region(TenantVault(LocalVolumeStore(config.recording_volume), keys))
     else:
-        vaults = RegionVaults.on_volumes(config.recording_region_volumes, keys)
+        try:
+            vaults = RegionVaults.on_stores(config.recording_region_volumes, config.recording_region_s3, keys)
+        except ValueError as e:  # a region given two stores, unreadable S3 credentials
+            raise RecordingConfigError(str(e)) from None
     return Recordings(Archive(db, vaults), signer)
 
 

@@ -13,7 +13,7 @@ from recording.archive import Archive, Recording
 from recording.policy import RecordingPolicy
 from recording.sealing import seal_segment
 from recording.sink import Segment, TrackFile
-from recording.store import LocalVolumeStore, TenantVault
+from recording.store import LocalVolumeStore, ObjectStore, TenantVault
 from residency.db import Database
 from signalling.control.config import ControlConfig
 from tests.control.cp_env import Env
@@ -51,12 +51,14 @@ def pool_volume(config: ControlConfig, region: str) -> Path:
 
 
 def record(config: ControlConfig, tmp: Path, meeting: str, participants: dict[str, str], link: str | None = None,
-           tenant: str = "acme", region: str = "eu-1", volume: Path | None = None) -> Recording:
+           tenant: str = "acme", region: str = "eu-1", volume: Path | None = None,
+           store: ObjectStore | None = None) -> Recording:
     """A finished recording (one audio file per participant, chat, timeline), stored as `region`'s recorder pool
-    would, on its volume (`volume`: another one it was given)."""
+    would, on its volume (`volume`: another one it was given; `store`: the pool's S3 bucket)."""
     db = Database(config.database())
     try:
-        archive = Archive(db, TenantVault(LocalVolumeStore(volume or pool_volume(config, region)), TENANT_KEYS))
+        archive = Archive(db, TenantVault(store or LocalVolumeStore(volume or pool_volume(config, region)),
+                                          TENANT_KEYS))
         work = tmp / "recorder-work"
         work.mkdir(exist_ok=True)
         return recorded(archive, work, meeting, participants, link=link, tenant=tenant, region=region)
@@ -67,15 +69,15 @@ def record(config: ControlConfig, tmp: Path, meeting: str, participants: dict[st
 def record_segmented(config: ControlConfig, tmp: Path, meeting: str, participants: dict[str, str],
                      tracks: dict[tuple[str, str, str], Callable[[int, Path], Path | None]], segments: int,
                      segment_ms: int = 1500,
-                     tenant: str = "acme", region: str = "eu-1") -> Recording:
+                     tenant: str = "acme", region: str = "eu-1", store: ObjectStore | None = None) -> Recording:
     """A finished recording sealed in rolling segments as a recorder pool seals them (recording/sealing.py
     `seal_segment`, docs/recording.md "Segments"): `segments` segments of `segment_ms`, each with a file per track
     (`tracks`: (participant, track, kind) -> what writes segment n's file at the path given, the sink's name; None
     when the track has nothing in that segment) and its timeline and chat slices (each participant's join, under
-    their display name, in the first)."""
+    their display name, in the first); `store`: the pool's S3 bucket instead of its volume."""
     db = Database(config.database())
     try:
-        archive = Archive(db, TenantVault(LocalVolumeStore(pool_volume(config, region)), TENANT_KEYS))
+        archive = Archive(db, TenantVault(store or LocalVolumeStore(pool_volume(config, region)), TENANT_KEYS))
         if archive.policy(tenant, None) is RecordingPolicy.OFF:
             archive.set_policy(tenant, RecordingPolicy.ALLOWED, "admin:alice")
         rec = archive.begin(tenant, meeting, None, {"participant": "rec-1", "name": "ACME archive", "recorder": "r-eu"},

@@ -49,6 +49,7 @@ class Pod:
         self.read_only: list[Path] = []
         volumes = {v["name"]: v for v in self.spec["volumes"]}
         secrets = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "Secret"}
+        config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
         for m in self.container.get("volumeMounts", []):
             local = root / m["name"]
             local.mkdir(parents=True, exist_ok=True)
@@ -57,6 +58,10 @@ class Pod:
             if "secret" in volume:
                 for key, value in secrets[volume["secret"]["secretName"]].items():
                     (local / key).write_bytes(base64.b64decode(value))
+            if "configMap" in volume:
+                data = config_maps[volume["configMap"]["name"]]
+                for item in volume["configMap"].get("items") or [{"key": k, "path": k} for k in data]:
+                    (local / item["path"]).write_text(data[item["key"]])
             for source in volume.get("projected", {}).get("sources", []):
                 data = secrets[source["secret"]["name"]]
                 for item in source["secret"]["items"]:

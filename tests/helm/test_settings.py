@@ -16,6 +16,7 @@ import pytest
 from signalling import settings
 from tests.helm.test_chart import EVERYTHING, component, env_of, example_values, render
 from tests.helm.test_recording import RECORDING
+from tests.helm.test_recording_s3 import RECORDING_S3
 
 ROOT = Path(__file__).resolve().parents[2]
 # one values set per branch of the templates that adds an env var
@@ -30,6 +31,7 @@ CASES: dict[str, dict[str, Any]] = {
                                      "nodeKey": {"existingSecret": "eu-1-node-key",
                                                  "publicKeys": ["A" * 42 + "E"]}}]},
     "recording": RECORDING,
+    "recording in S3": RECORDING_S3,
     "recording, generated pool keys": {**RECORDING, "recording": {
         **RECORDING["recording"], "pools": [{**pool, "poolKey": {}} for pool in RECORDING["recording"]["pools"]]}},
 }

@@ -397,15 +397,45 @@ are refused, never read from another region's volume.
 */}}
 {{- define "castellan.recording.regionVolumes" -}}
 {{- $own := include "castellan.recording.ownClaims" . | fromJson -}}
+{{- $s3 := include "castellan.recording.s3Regions" . | fromJson -}}
 {{- $out := list -}}
 {{- range .Values.regions -}}
-{{- if hasKey $own .name -}}
+{{- if hasKey $s3 .name -}}
+{{- /* in its S3 bucket (CASTELLAN_RECORDING_REGION_S3) */ -}}
+{{- else if hasKey $own .name -}}
 {{- $out = append $out (printf "%s=%s" .name (include "castellan.recording.regionMount" (dict "root" $ "region" .name))) -}}
 {{- else -}}
 {{- $out = append $out (printf "%s=%s" .name $.Values.recording.volume.mountPath) -}}
 {{- end -}}
 {{- end -}}
 {{- join "," $out -}}
+{{- end -}}
+
+{{/* Region -> its recording.s3.regions entry, as JSON ({} when recording is off). */}}
+{{- define "castellan.recording.s3Regions" -}}
+{{- $out := dict -}}
+{{- if .Values.recording.enabled -}}
+{{- range .Values.recording.s3.regions }}{{ $_ := set $out .region . }}{{ end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* Where a region's S3 credentials Secret is mounted (both in the control plane and in the region's pool). */}}
+{{- define "castellan.recording.s3CredentialsPath" -}}
+{{- printf "/etc/castellan/recording-s3-credentials/%s" . -}}
+{{- end -}}
+
+{{/* One region's location as recording/s3config.py reads it (the credentials as the directory mounted). */}}
+{{- define "castellan.recording.s3Location" -}}
+{{- $loc := dict "endpoint" .entry.endpoint "bucket" .entry.bucket "credentials" (include "castellan.recording.s3CredentialsPath" .entry.region) -}}
+{{- if .entry.signingRegion }}{{ $_ := set $loc "signing_region" .entry.signingRegion }}{{ end -}}
+{{- if .entry.prefix }}{{ $_ := set $loc "prefix" .entry.prefix }}{{ end -}}
+{{- if .entry.caBundle }}{{ $_ := set $loc "ca_bundle" (printf "/etc/castellan/ca/%s" .root.Values.caBundle.key) }}{{ end -}}
+{{- toJson $loc -}}
+{{- end -}}
+
+{{- define "castellan.recording.s3ConfigMapName" -}}
+{{- printf "%s-recording-s3" (include "castellan.fullname" . | trunc 50 | trimSuffix "-") -}}
 {{- end -}}
 
 {{- define "castellan.recording.claimName" -}}
@@ -449,7 +479,35 @@ ReadWriteOnce volume with the control plane.
 {{- if not $p.clientUrl -}}
 {{- fail (printf "recording.pools[%s].clientUrl: the pool opens the recorder page there: the deployment's public URL, whose production client the pool's browser hands its job (docs/recording.md)" $pool.region) -}}
 {{- end -}}
-{{- if not $p.existingClaim -}}{{- $shared = true -}}{{- end -}}
+{{- $inS3 := false -}}
+{{- range $rec.s3.regions }}{{ if eq .region $pool.region }}{{ $inS3 = true }}{{ end }}{{ end -}}
+{{- if and $inS3 $p.existingClaim -}}
+{{- fail (printf "recording.pools[%s].existingClaim: region %s seals into its S3 bucket (recording.s3.regions): a region has a volume or a bucket, not both" $pool.region $pool.region) -}}
+{{- end -}}
+{{- if and (not $p.existingClaim) (not $inS3) -}}{{- $shared = true -}}{{- end -}}
+{{- end -}}
+{{- $s3seen := dict -}}
+{{- range $i, $e := $rec.s3.regions -}}
+{{- if not (hasKey $regions ($e.region | default "")) -}}
+{{- fail (printf "recording.s3.regions[%d].region: %q is not one of the chart's regions (%s)" $i ($e.region | default "") (join ", " (keys $regions | sortAlpha))) -}}
+{{- end -}}
+{{- if hasKey $s3seen $e.region -}}
+{{- fail (printf "recording.s3.regions: region %q is listed twice (one bucket per region)" $e.region) -}}
+{{- end -}}
+{{- $_ := set $s3seen $e.region true -}}
+{{- range $need := list "endpoint" "bucket" "credentialsSecret" -}}
+{{- if not (index $e $need) -}}
+{{- fail (printf "recording.s3.regions[%s].%s is required (credentialsSecret: a Secret you create with access-key-id and secret-access-key; never in values)" $e.region $need) -}}
+{{- end -}}
+{{- end -}}
+{{- range $k, $_ := $e -}}
+{{- if not (has $k (list "region" "endpoint" "bucket" "signingRegion" "prefix" "credentialsSecret" "caBundle")) -}}
+{{- fail (printf "recording.s3.regions[%s].%s: unknown key (credentials go in credentialsSecret, a Secret you create)" $e.region $k) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $e.caBundle (not (or $.Values.caBundle.existingSecret $.Values.caBundle.configMap)) -}}
+{{- fail (printf "recording.s3.regions[%s].caBundle: the chart's caBundle (existingSecret or configMap) is not set" $e.region) -}}
+{{- end -}}
 {{- end -}}
 {{- if and $rec.pools (not (include "castellan.database.secretName" .)) -}}
 {{- fail "recording.pools: recorder pools write the archive into the control plane's database, which must be PostgreSQL (controlPlane.database.url or existingSecret); SQLite lives on the control plane's own volume" -}}
