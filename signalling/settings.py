@@ -115,6 +115,8 @@ SETTINGS: tuple[Setting, ...] = (
             "recording.volume, or recording.pools[].existingClaim"),
     Setting("CASTELLAN_RECORDING_TENANT_KEYS", RECORDER_POOL, "--tenant-keys", "recording.tenantKeys (a Secret)"),
     Setting("CASTELLAN_RECORDER_LINK_SECRETS", RECORDER_POOL, "--link-secrets", "recording.pools[].linkSecrets (a Secret)"),
+    Setting("CASTELLAN_RECORDER_KEY", RECORDER_POOL, "--recorder-key",
+            "not set: the chart has no key for the tenants' recorder keys yet (extraEnv and a Secret volume)"),
     Setting("CASTELLAN_RECORDER_WORKDIR", RECORDER_POOL, "--workdir",
             "fixed: a memory emptyDir (recording.pool.workdir.sizeLimit)"),
     Setting("CASTELLAN_RECORDER_SEGMENT_SECONDS", RECORDER_POOL, "--segment-seconds",

@@ -17,6 +17,7 @@ from recording.config import load_tenant_keys
 from recording.store import LocalVolumeStore, TenantVault
 from residency.db import Database
 
+from .attestation import RecorderKeys
 from .intake import Intake
 from .job import SEGMENT_S
 from .launcher import CHROMIUM, RecorderPage
@@ -34,6 +35,7 @@ ENV: dict[str, str] = {
     "--volume": "CASTELLAN_RECORDING_VOLUME",
     "--tenant-keys": "CASTELLAN_RECORDING_TENANT_KEYS",
     "--link-secrets": "CASTELLAN_RECORDER_LINK_SECRETS",
+    "--recorder-key": "CASTELLAN_RECORDER_KEY",
     "--workdir": "CASTELLAN_RECORDER_WORKDIR",
     "--segment-seconds": "CASTELLAN_RECORDER_SEGMENT_SECONDS",
     "--chromium": "CASTELLAN_CHROMIUM",
@@ -58,8 +60,11 @@ def parser() -> argparse.ArgumentParser:
     add("--database", required=True, help="the archive's database (the control plane's)")
     add("--volume", required=True)
     add("--tenant-keys", required=True)
-    add("--link-secrets", required=True,
+    add("--link-secrets",
         help="JSON {link: secret} of the meetings this pool may record (the control plane never has them)")
+    add("--recorder-key",
+        help="JSON {tenant: private key}: the tenants' recorder keys, whose public half their links carry (r=); "
+             "a member then hands the recorder the link's secrets (docs/recording.md)")
     add("--workdir", default="/tmp/castellan-recorder",
         help="the open part files, in the clear until sealed (mount memory here)")
     add("--chromium", default=CHROMIUM)
@@ -78,6 +83,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ap.error("--interval must be between 0.1 and 2 seconds (the control plane forgets a pool after 6)")
     if not 5 <= args.segment_seconds <= 3600:
         ap.error("--segment-seconds must be between 5 and 3600")
+    if not args.link_secrets and not args.recorder_key:
+        ap.error("give --recorder-key, --link-secrets or both: without either no meeting can be recorded")
     return args
 
 
@@ -97,9 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     intake = Intake(args.control_plane_url, key, args.pool_id, args.capacity)
     try:
         with sync_playwright() as pw:
-            pool = RecorderPool(intake, archive, workroot, args.client_url, LinkSecrets(Path(args.link_secrets)),
+            pool = RecorderPool(intake, archive, workroot, args.client_url,
+                                LinkSecrets(Path(args.link_secrets)) if args.link_secrets else None,
                                 lambda url, job: RecorderPage(pw, url, job, args.chromium),
-                                segment_s=args.segment_seconds)
+                                segment_s=args.segment_seconds,
+                                recorder_keys=RecorderKeys(Path(args.recorder_key)) if args.recorder_key else None)
             logging.getLogger("castellan.recorder.pool").info("recorder pool %s (capacity %d) announcing to %s",
                                                               args.pool_id, args.capacity, args.control_plane_url)
             pool.run(stopping, args.interval)
