@@ -8,8 +8,11 @@ never the page's word — which the meeting's members check before they seal the
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -74,3 +77,33 @@ class RecorderKeys:
             return private_key(v) if isinstance(v, str) else None
         except (OSError, ValueError):
             return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`castellan recorder-key new --tenant T --out FILE`: a tenant's recorder key pair. The private half is added
+    to FILE (JSON `{tenant: key}`, mode 0600: the pools' `--recorder-key`); the public half is printed, for the
+    links the tenant wants recorded (`castellan link create --recorder-public-key KEY`)."""
+    ap = argparse.ArgumentParser(prog="castellan recorder-key", description="a tenant's recorder key pair")
+    ap.add_argument("action", choices=["new"])
+    ap.add_argument("--tenant", required=True)
+    ap.add_argument("--out", required=True, help="the pools' --recorder-key file (created, or the tenant added)")
+    args = ap.parse_args(argv)
+    path = Path(args.out)
+    keys: dict[str, str] = {}
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text())
+        except ValueError:
+            ap.error(f"{path} is not JSON: nothing written")
+        if not isinstance(loaded, dict):
+            ap.error(f"{path} is not a JSON object: nothing written")
+        keys = loaded
+    if args.tenant in keys:
+        ap.error(f"{path} has a recorder key for {args.tenant} already: remove it first to replace it")
+    priv, pub = new_key()
+    keys[args.tenant] = priv
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(keys, f)
+    print(pub)
+    return 0
