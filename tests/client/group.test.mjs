@@ -943,3 +943,20 @@ test("recorder: a bogus handover sealed to the recorder's KeyPackage (anyone can
   for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob,rec-1");
   assert.equal(rec.e2ee.epoch(), r.members.get("alice").e2ee.epoch());
 });
+
+test("recorder: launched before the room has a group, it cannot make one (no link); it asks again and is added once there is one", async () => {
+  const keys = await recorderKeyPair();
+  const r = new Relay();
+  r.recorderKey = keys.publicKey;
+  r.credential = RECORDED;
+  const rec = await joinRecorder(r, keys);
+  await r.idle();
+  assert.equal(r.sent.filter((s) => s.msg.type === "mls_create").length, 0, "no group of its own: it holds no group id");
+  rec.e2ee.handle({ type: "mls_resync", epoch: null }); // the node: no group yet
+  await r.idle();
+  assert.equal(rec.member.phase, "joining");
+  await r.join("alice"); // makes the group
+  await r.settle();
+  assert.ok(r.sent.filter((s) => s.from === "rec-1" && s.msg.type === "mls_key_package").length >= 2, "asked again");
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,rec-1");
+});

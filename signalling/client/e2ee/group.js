@@ -187,7 +187,7 @@ export class Member {
     this.kp = await mls.generateKeyPackageWithKey(credential, mls.defaultCapabilities(), mls.defaultLifetime, [],
       this.sigKeys, this.cs);
     this.kpData = b64u(mls.encodeMlsMessage({ keyPackage: this.kp.publicPackage, wireformat: "mls_key_package", version: "mls10" }));
-    return b64u(mls.encodeMlsMessage({ keyPackage: this.kp.publicPackage, wireformat: "mls_key_package", version: "mls10" }));
+    return this.kpData;
   }
 
   /** A GroupInfo of `state`, signed by us: what lets a member that fell behind verify it did (docs/e2ee.md). */
