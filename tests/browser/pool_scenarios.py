@@ -52,7 +52,10 @@ def _join(p: Participant, cfg: dict[str, Any], link: dict[str, str], name: str, 
         (f"&h={link['host_key']}" if host else "")
     p.open(f"{cfg['control_url']}/j/{link['link']}?{urlencode({'name': name, 'vw': '320', 'vh': '240'})}#{fragment}")
     assert p.page is not None
-    p.page.wait_for_function("window.castellanApp && window.castellanApp.info !== null", timeout=30000)
+    # polled from here, not with wait_for_function: its polling evaluates a string, which the production page's
+    # CSP (script-src 'self', no 'unsafe-eval') refuses whenever the first check is not already true
+    page = p.page
+    poll(lambda: page.evaluate("() => !!(window.castellanApp && window.castellanApp.info !== null)"), bool, 30)
     assert p.page.evaluate("window.castellanApp.development") is False  # a production page
     p.page.click("#join-button")
     p.page.wait_for_selector("#meeting-view:not([hidden])", timeout=30000)
