@@ -23,12 +23,15 @@ Once every track has rolled, the segment is complete: its closed track files and
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import hmac
 import json
 import re
 import struct
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -312,11 +315,17 @@ class SinkServer:
     """The sink on ws://127.0.0.1:PORT/TOKEN, served from its own thread (the recorder process's main thread
     drives the browser). One connection at a time: a second page is refused while one records."""
 
-    def __init__(self, sink: Sink, token: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, sink: Sink, token: str, host: str = "127.0.0.1", port: int = 0,
+                 attest: Callable[[bytes], str] | None = None) -> None:
         if host not in ("127.0.0.1", "::1"):
             raise ValueError("the recorder sink binds loopback only")
         self.sink = sink
         self.token = token
+        # the pool's attestation of its page's KeyPackage leaf key (recording/pool/attestation.py), bound by the
+        # pool to its job's tenant, room and participant; asked on /TOKEN/attest, one request per connection
+        self.attest = attest
+        self.attested = 0
+        self.attest_refused = 0
         self.host = host
         self.port = port
         self.refused = 0
@@ -330,8 +339,31 @@ class SinkServer:
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}/{self.token}"
 
+    async def _attestation(self, ws: ServerConnection) -> None:
+        """One `{type: "attest", key}` (the leaf signature key, base64url) answered `{type: "attestation",
+        attestation}`; anything else, or no recorder key, is answered `{type: "refused"}` and counted."""
+        answer: dict[str, str] = {"type": "refused"}
+        try:
+            m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            key = m.get("key") if isinstance(m, dict) and m.get("type") == "attest" else None
+            raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4)) if isinstance(key, str) and len(key) == 43 else b""
+            if self.attest is not None and len(raw) == 32:
+                answer = {"type": "attestation", "attestation": self.attest(raw)}
+        except Exception:  # noqa: BLE001 - not JSON, not base64url, too slow, a broken connection: nothing attested
+            pass
+        if answer["type"] == "attestation":
+            self.attested += 1
+        else:
+            self.attest_refused += 1
+        with contextlib.suppress(Exception):
+            await ws.send(json.dumps(answer))
+            await ws.close()
+
     async def _handler(self, ws: ServerConnection) -> None:
         path = ws.request.path if ws.request else ""
+        if hmac.compare_digest(path.encode(), f"/{self.token}/attest".encode()):
+            await self._attestation(ws)
+            return
         if not hmac.compare_digest(path.encode(), f"/{self.token}".encode()) or self._busy:
             self.refused += 1
             await ws.close(4401, "refused")

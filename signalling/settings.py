@@ -119,6 +119,7 @@ SETTINGS: tuple[Setting, ...] = (
             "recording.s3.regions[] of the pool's region (a ConfigMap file; its credentials a Secret mount)"),
     Setting("CASTELLAN_RECORDING_TENANT_KEYS", RECORDER_POOL, "--tenant-keys", "recording.tenantKeys (a Secret)"),
     Setting("CASTELLAN_RECORDER_LINK_SECRETS", RECORDER_POOL, "--link-secrets", "recording.pools[].linkSecrets (a Secret)"),
+    Setting("CASTELLAN_RECORDER_KEY", RECORDER_POOL, "--recorder-key", "recording.pools[].recorderKeys (a Secret)"),
     Setting("CASTELLAN_RECORDER_WORKDIR", RECORDER_POOL, "--workdir",
             "fixed: a memory emptyDir (recording.pool.workdir.sizeLimit)"),
     Setting("CASTELLAN_RECORDER_SEGMENT_SECONDS", RECORDER_POOL, "--segment-seconds",

@@ -18,6 +18,7 @@ from recording.s3config import S3ConfigError, load_location
 from recording.store import LocalVolumeStore, ObjectStore, TenantVault
 from residency.db import Database
 
+from .attestation import RecorderKeys
 from .intake import Intake
 from .job import SEGMENT_S
 from .launcher import CHROMIUM, RecorderPage
@@ -36,6 +37,7 @@ ENV: dict[str, str] = {
     "--s3": "CASTELLAN_RECORDING_S3",
     "--tenant-keys": "CASTELLAN_RECORDING_TENANT_KEYS",
     "--link-secrets": "CASTELLAN_RECORDER_LINK_SECRETS",
+    "--recorder-key": "CASTELLAN_RECORDER_KEY",
     "--workdir": "CASTELLAN_RECORDER_WORKDIR",
     "--segment-seconds": "CASTELLAN_RECORDER_SEGMENT_SECONDS",
     "--chromium": "CASTELLAN_CHROMIUM",
@@ -62,8 +64,11 @@ def parser() -> argparse.ArgumentParser:
     add("--s3", help="instead of --volume: the region's S3 bucket, a JSON file {endpoint, bucket, credentials (a "
                      "directory holding access-key-id and secret-access-key), signing_region, prefix, ca_bundle}")
     add("--tenant-keys", required=True)
-    add("--link-secrets", required=True,
+    add("--link-secrets",
         help="JSON {link: secret} of the meetings this pool may record (the control plane never has them)")
+    add("--recorder-key",
+        help="JSON {tenant: private key}: the tenants' recorder keys, whose public half their links carry (r=); "
+             "a member then hands the recorder the link's secrets (docs/recording.md)")
     add("--workdir", default="/tmp/castellan-recorder",
         help="the open part files, in the clear until sealed (mount memory here)")
     add("--chromium", default=CHROMIUM)
@@ -84,6 +89,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ap.error("--segment-seconds must be between 5 and 3600")
     if bool(args.volume) == bool(args.s3):
         ap.error("give the store the pool seals onto: --volume DIR or --s3 FILE (one of them)")
+    if not args.link_secrets and not args.recorder_key:
+        ap.error("give --recorder-key, --link-secrets or both: without either no meeting can be recorded")
     return args
 
 
@@ -115,9 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     intake = Intake(args.control_plane_url, key, args.pool_id, args.capacity)
     try:
         with sync_playwright() as pw:
-            pool = RecorderPool(intake, archive, workroot, args.client_url, LinkSecrets(Path(args.link_secrets)),
+            pool = RecorderPool(intake, archive, workroot, args.client_url,
+                                LinkSecrets(Path(args.link_secrets)) if args.link_secrets else None,
                                 lambda url, job: RecorderPage(pw, url, job, args.chromium),
-                                segment_s=args.segment_seconds)
+                                segment_s=args.segment_seconds,
+                                recorder_keys=RecorderKeys(Path(args.recorder_key)) if args.recorder_key else None)
             logging.getLogger("castellan.recorder.pool").info("recorder pool %s (capacity %d) announcing to %s",
                                                               args.pool_id, args.capacity, args.control_plane_url)
             pool.run(stopping, args.interval)

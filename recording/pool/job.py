@@ -10,6 +10,7 @@ with the gap noted in the archive and at the head of this part's timeline (`arch
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import shutil
@@ -18,11 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from recording.archive import Archive, Recording, RecordingError
 from recording.launch import Job
 from recording.sealing import seal_recording, seal_segment
 from recording.sink import Segment, Sink, SinkServer
 
+from .attestation import attest
 from .intake import Intake
 from .launcher import RecorderPage, recorder_job
 
@@ -50,9 +54,13 @@ class JobRun:
         self._pending: list[Segment] = []  # taken from the sink, not yet sealed (a failed seal is tried again)
 
     def start(self, intake: Intake, open_page: Callable[[str, dict[str, str]], RecorderPage], client_url: str,
-              secret: str) -> None:
+              secret: str | None, recorder_key: Ed25519PrivateKey | None = None) -> None:
         answer: dict[str, Any] = intake.credential(self.job.id)
         self.participant = str(answer["participant"])
+        attester = None
+        if recorder_key is not None:  # the job's own tenant, room and participant: never what the page says
+            tenant, room, participant = self.job.tenant, self.job.room, self.participant
+            attester = functools.partial(attest, recorder_key, tenant, room, participant)
         self.workdir.mkdir(mode=0o700, parents=True, exist_ok=False)  # clear part files: this pool's eyes only
         recorder = {"participant": self.participant, "name": str(answer.get("name", "")), "recorder": self.pool}
         self.recording = self._continued(recorder) or self.archive.begin(
@@ -60,7 +68,8 @@ class JobRun:
             actor=self.actor, session=self.job.session)
         self.part = self.recording.part
         self.resumed = self.part == 1  # a continuation's gap ends at its first frame (`media_check`)
-        self.server = SinkServer(Sink(self.workdir, segment_s=self.segment_s), token=secrets.token_urlsafe(24)).start()
+        self.server = SinkServer(Sink(self.workdir, segment_s=self.segment_s), token=secrets.token_urlsafe(24),
+                                 attest=attester).start()
         self.page = open_page(client_url, recorder_job(answer, secret, self.server.url))
         log.info("job %s: recording %s of %s/%s as %s", self.job.id, self.recording.id, self.job.tenant,
                  self.job.room, self.participant)

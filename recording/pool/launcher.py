@@ -42,11 +42,15 @@ def page_address(client_url: str) -> str:
     return f"{client_url.rstrip('/')}/static/join.html"
 
 
-def recorder_job(answer: dict[str, Any], secret: str, sink_url: str) -> dict[str, str]:
+def recorder_job(answer: dict[str, Any], secret: str | None, sink_url: str) -> dict[str, str]:
     """What the page is handed (recorder-job.js reads it): the control plane's join answer for the job's
-    credential, the link secret, the sink."""
-    return {"ws_url": str(answer["ws_url"]), "token": str(answer["token"]), "name": str(answer.get("name", "archive")),
-            "sink": sink_url, "secret": secret}
+    credential, the link secret where the pool has it (else the page asks the sink for its KeyPackage's
+    attestation and is handed the link's secrets by a member: docs/recording.md), the sink."""
+    job = {"ws_url": str(answer["ws_url"]), "token": str(answer["token"]), "name": str(answer.get("name", "archive")),
+           "sink": sink_url}
+    if secret is not None:
+        job["secret"] = secret
+    return job
 
 
 def job_script(job: dict[str, str]) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from recording.archive import Archive, Recording
 
+from .attestation import RecorderKeys
 from .intake import Intake, IntakeError
 from .job import SEGMENT_S, JobRun
 from .launcher import RecorderPage
@@ -41,14 +42,15 @@ class LinkSecrets:
 
 
 class RecorderPool:
-    def __init__(self, intake: Intake, archive: Archive, workroot: Path, client_url: str, secrets: LinkSecrets,
-                 open_page: Callable[[str, dict[str, str]], RecorderPage], segment_s: float | None = SEGMENT_S
-                 ) -> None:
+    def __init__(self, intake: Intake, archive: Archive, workroot: Path, client_url: str, secrets: LinkSecrets | None,
+                 open_page: Callable[[str, dict[str, str]], RecorderPage], segment_s: float | None = SEGMENT_S,
+                 recorder_keys: RecorderKeys | None = None) -> None:
         self.intake = intake
         self.archive = archive
         self.workroot = workroot
         self.client_url = client_url
         self.secrets = secrets
+        self.recorder_keys = recorder_keys
         self.open_page = open_page
         self.segment_s = segment_s
         self.running: dict[str, JobRun] = {}
@@ -88,14 +90,18 @@ class RecorderPool:
         for job in answer.jobs:
             if job.id in self.running or len(self.running) >= self.intake.capacity:
                 continue
-            secret = self.secrets.get(job.link)
-            if secret is None:
+            # the link's secret where the tenant deposited it; else its recorder key, with which the page's KeyPackage
+            # is attested and a member hands it the link's secrets (docs/recording.md)
+            secret = self.secrets.get(job.link) if self.secrets is not None else None
+            key = self.recorder_keys.get(job.tenant) if self.recorder_keys is not None and secret is None else None
+            if secret is None and key is None:
                 self.failures["no_link_secret"] += 1
-                log.warning("job %s: no link secret for %s here: not recorded by this pool", job.id, job.link)
+                log.warning("job %s: neither %s's link secret nor %s's recorder key here: not recorded by this pool",
+                            job.id, job.link, job.tenant)
                 continue
             run = JobRun(job, self.intake.pool, self.archive, self.workroot, self.segment_s)
             try:
-                run.start(self.intake, self.open_page, self.client_url, secret)
+                run.start(self.intake, self.open_page, self.client_url, secret, key)
             except Exception as e:  # noqa: BLE001 - one job's failure (refused credential, browser) is not the pool's
                 self.failures[getattr(e, "code", type(e).__name__)] += 1
                 log.warning("job %s could not start: %s", job.id, e)

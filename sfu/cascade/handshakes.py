@@ -69,7 +69,7 @@ MAX_NAME = 256
 KEEPALIVE = 2.0
 # what a home may send a far node's participants: the Delivery Service's own messages (docs/protocol.md)
 SERVER_TYPES = frozenset({"mls_created", "mls_join_request", "mls_commit", "mls_commit_accepted",
-                          "mls_commit_rejected", "mls_welcome", "mls_resync"})
+                          "mls_commit_rejected", "mls_welcome", "mls_resync", "mls_handover"})
 
 FAREWELL_WAIT = 2.0  # seconds a meeting's last roster may take to post before its `close` goes anyway
 

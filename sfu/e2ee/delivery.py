@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfu.e2ee.messages import Commit, Create, EpochApplied, Handshake, KeyPackage, Sync, WelcomePart
+from sfu.e2ee.messages import Commit, Create, EpochApplied, Handover, Handshake, KeyPackage, Sync, WelcomePart
 
 KEPT_COMMITS = 64  # the last commits kept for `mls_sync`
 KEPT_BYTES = 4 * 1024 * 1024  # ... and at most this many characters of them
@@ -84,6 +84,8 @@ class GroupLog:
             return self._commit(sender, m, present)
         if isinstance(m, WelcomePart):
             return self._welcome_part(sender, m, present)
+        if isinstance(m, Handover):
+            return self._handover(sender, m, present)
         if isinstance(m, EpochApplied):
             if self.epoch is None or m.epoch > self.epoch or sender not in self.members:
                 return Outcome("not_member" if self.epoch is not None else "no_group", [])
@@ -157,6 +159,18 @@ class GroupLog:
         self.held_back += max(0, len(waiting) - MAX_REPLAYED_REQUESTS)
         return [Delivery(_join_request(p, kp), to=to) for p, kp in waiting[-MAX_REPLAYED_REQUESTS:]]
 
+    def _handover(self, sender: str, m: Handover, present: Collection[str]) -> Outcome:
+        """A member's handover to a recorder waiting to be added (docs/recording.md): to `to` alone, never to the
+        room. From anyone but a member, or to anyone but a present participant whose KeyPackage waits, it is
+        dropped and counted: only a member can have sealed anything worth relaying, and only to a joiner."""
+        if self.epoch is None:
+            return Outcome("no_group", [])
+        if sender not in self.members:
+            return Outcome("not_member", [])
+        if m.to == sender or m.to not in present or m.to not in self.key_packages:
+            return Outcome("no_joiner", [])
+        return Outcome("accepted", [Delivery({"type": "mls_handover", "from": sender, "data": m.data}, to=m.to)])
+
     # ---- ordering
 
     def _commit(self, sender: str, m: Commit, present: Collection[str]) -> Outcome:
@@ -228,6 +242,8 @@ def _join_request(sender: str, m: KeyPackage) -> dict[str, Any]:
     msg: dict[str, Any] = {"type": "mls_join_request", "from": sender, "data": m.data}
     if m.proof is not None:
         msg["proof"] = m.proof
+    if m.attestation is not None:
+        msg["attestation"] = m.attestation
     return msg
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 MAX_KEY_PACKAGE = 16 * 1024  # characters of base64url; a KeyPackage is ~0.3 KiB
 MAX_PROOF = 64  # a KeyPackage's link proof: HMAC-SHA256, 43 characters
+MAX_ATTESTATION = 128  # a recorder KeyPackage's attestation: an Ed25519 signature, 86 characters
+MAX_HANDOVER = 1024  # a recorder handover: HPKE enc (32 bytes) and the sealed secrets (~170): ~300 characters
 MAX_GROUP_INFO = 16 * 1024  # a GroupInfo without the tree is ~0.3 KiB
 MAX_COMMIT = 240 * 1024  # a leave at 1,000 members is ~108 Ki characters; the frame is 256 KiB
 MAX_WELCOME = 240 * 1024  # a Welcome in one message; larger ones come in parts
@@ -33,6 +35,8 @@ class HandshakeError(Exception):
 class KeyPackage:
     data: str
     proof: str | None = None  # the joiner's proof that it holds the link; members check it, the node forwards it
+    # a recorder's: the tenant's recorder key's signature over its KeyPackage (docs/recording.md); forwarded as is
+    attestation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,16 @@ class Sync:
     since: int
 
 
-Handshake = KeyPackage | Create | Commit | WelcomePart | EpochApplied | Sync
+@dataclass(frozen=True)
+class Handover:
+    """A member's handover to the recorder `to` (docs/recording.md): sealed to the recorder's own KeyPackage, relayed
+    to `to` only."""
+
+    to: str
+    data: str
+
+
+Handshake = KeyPackage | Create | Commit | WelcomePart | EpochApplied | Sync | Handover
 
 
 def _blob(msg: dict[str, Any], field: str, limit: int) -> str:
@@ -100,7 +113,8 @@ def parse(msg: dict[str, Any]) -> Handshake:
     kind = msg["type"]
     if kind == "mls_key_package":
         proof = _blob(msg, "proof", MAX_PROOF) if msg.get("proof") is not None else None
-        return KeyPackage(_blob(msg, "data", MAX_KEY_PACKAGE), proof)
+        attestation = _blob(msg, "attestation", MAX_ATTESTATION) if msg.get("attestation") is not None else None
+        return KeyPackage(_blob(msg, "data", MAX_KEY_PACKAGE), proof, attestation)
     if kind == "mls_create":
         return Create()
     if kind == "mls_commit":
@@ -121,12 +135,17 @@ def parse(msg: dict[str, Any]) -> Handshake:
         return EpochApplied(_int(msg, "epoch"))
     if kind == "mls_sync":
         return Sync(_int(msg, "since"))
+    if kind == "mls_handover":
+        to = msg.get("to")
+        if not isinstance(to, str) or not 0 < len(to) <= MAX_ID:
+            raise HandshakeError("bad_message", f"mls_handover needs 'to': a participant id (≤ {MAX_ID} characters)")
+        return Handover(to, _blob(msg, "data", MAX_HANDOVER))
     raise HandshakeError("unknown_type", f"unknown message type {kind!r}")
 
 
 def size(m: Handshake) -> int:
     """Characters of blob the message carries (its cost, and the bytes metric)."""
-    if isinstance(m, KeyPackage | WelcomePart):
+    if isinstance(m, KeyPackage | WelcomePart | Handover):
         return len(m.data)
     if isinstance(m, Commit):
         return len(m.commit) + len(m.welcome or "") + len(m.group_info or "")
@@ -137,7 +156,10 @@ def to_message(m: Handshake) -> dict[str, Any]:
     """The wire message `parse` reads `m` from, with only the fields it checked: what a far node forwards to the
     meeting's home (sfu/cascade/handshakes.py), which parses it again."""
     if isinstance(m, KeyPackage):
-        return {"type": "mls_key_package", "data": m.data, **({"proof": m.proof} if m.proof is not None else {})}
+        return {"type": "mls_key_package", "data": m.data, **({"proof": m.proof} if m.proof is not None else {}),
+                **({"attestation": m.attestation} if m.attestation is not None else {})}
+    if isinstance(m, Handover):
+        return {"type": "mls_handover", "to": m.to, "data": m.data}
     if isinstance(m, Create):
         return {"type": "mls_create"}
     if isinstance(m, Commit):

@@ -53,11 +53,22 @@ def add_parser(sub: Any) -> None:
     ln.add_argument("--max-participants", type=int)
     ln.add_argument("--lobby", action="store_true", help="waiting room: the host admits participants")
     ln.add_argument("--end-meeting", action="store_true", help="with revoke: also end the running meeting")
+    ln.add_argument("--recorder-public-key", metavar="KEY",
+                    help="the tenant's recorder public key (`castellan recorder-key new`), put in the links' #fragment "
+                         "(r=) beside the secret: members hand the recorder the link's secrets (docs/recording.md)")
+
+
+def recorder_public_key(text: str) -> str:
+    """A recorder public key as the fragment carries it (base64url of 32 bytes), or SystemExit."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{43}", text) or len(base64.urlsafe_b64decode(text + "=")) != 32:
+        raise SystemExit("castellan: --recorder-public-key: not a recorder public key (43 base64url characters)")
+    return text
 
 
 def _create(args: argparse.Namespace, b: Any) -> None:
     if not args.title:
         raise SystemExit("castellan: link create needs --title")
+    r = recorder_public_key(args.recorder_public_key) if args.recorder_public_key else None
     password = args.password
     if password == "-":
         password = getpass.getpass("Meeting password: ")
@@ -76,8 +87,9 @@ def _create(args: argparse.Namespace, b: Any) -> None:
         opts["max_participants"] = args.max_participants
     rec = b.create_link(args.tenant, **opts)
     secret = e2ee_secret()  # made here, only ever placed in the #fragment
-    rec["join_url"] = f"{rec['url']}#k={secret}"
-    rec["host_url"] = f"{rec['url']}#k={secret}&h={rec['host_key']}"
+    fragment = f"k={secret}" + (f"&r={r}" if r else "")  # both made or chosen here, never sent to a server
+    rec["join_url"] = f"{rec['url']}#{fragment}"
+    rec["host_url"] = f"{rec['url']}#{fragment}&h={rec['host_key']}"
     lines = [f"Meeting:   {rec['title']}", f"Join link: {rec['join_url']}"]
     if "password" in rec:
         lines.append(f"Password:  {rec['password']}   (generated; shown once, share it separately)")

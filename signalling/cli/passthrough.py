@@ -1,4 +1,4 @@
-"""`castellan node|dev|audit|residency|recording|recorder-pool`: commands owned by other parts. Their argv goes untouched to the owner's
+"""`castellan node|dev|audit|residency|recording|recorder-pool|recorder-key`: commands owned by other parts. Their argv goes untouched to the owner's
 `main(argv)`, imported only when asked for (a build without it gets a clear message, exit status 2)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ PASSTHROUGH = {
     "residency": ("signalling.cli.residency", "main"),
     "recording": ("signalling.cli.recording", "main"),
     "recorder-pool": ("recording.pool.__main__", "main"),
+    "recorder-key": ("recording.pool.attestation", "main"),
 }
 
 

@@ -39,7 +39,7 @@ export class E2EE extends EventTarget {
    * @param {(msg: object) => void} send  sends a node message object ({type: "mls_commit", ...}, {type: "chat", ...})
    */
   constructor(secret, send, { workerUrl = new URL("./e2ee-worker.js", import.meta.url), api = null, timers = globalThis,
-    clock = () => Date.now() } = {}) {
+    clock = () => Date.now(), recorderKey = null, credential = null, attest = null } = {}) {
     super();
     this.send = send;
     this.timers = timers;
@@ -60,7 +60,7 @@ export class E2EE extends EventTarget {
     this._ids = 0;
     this._timers = new Set();
     this.member = new Member({
-      secret, send, timers, clock,
+      secret, send, timers, clock, recorderKey, credential, attest, // the recorder's handover (docs/recording.md)
       onEpoch: (ep) => this._onEpoch(ep),
       onChange: () => this._emit(),
       onWarning: (w) => {

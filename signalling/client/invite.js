@@ -4,11 +4,14 @@
 import { $ } from "./dom.js";
 import { app } from "./state.js";
 
-/** The link others may use: this page's link with only its encryption key (k=) in the #fragment. */
+/** The link others may use: this page's link with only its encryption key (k=) and the tenant's recorder key (r=,
+ *  public: an invitee who commits must be able to hand the recorder the link's secrets) in the #fragment. */
 export function inviteLink() {
   if (!app.link) return "";
-  const k = new URLSearchParams(location.hash.replace(/^#/, "")).get("k");
-  return `${location.origin}/j/${app.link}` + (k ? `#k=${k}` : "");
+  const f = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const k = f.get("k");
+  const r = f.get("r");
+  return `${location.origin}/j/${app.link}` + (k ? `#k=${k}${r ? `&r=${r}` : ""}` : "");
 }
 
 export function renderInvite() {

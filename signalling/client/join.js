@@ -28,7 +28,7 @@ function e2eeNote() {
   } else if (!supportsE2EE()) {
     el.textContent = "This browser cannot encrypt media end to end. Use a current Chrome, Edge, Firefox or Safari.";
     el.className = "e2ee-note bad";
-  } else if (!app.secret) {
+  } else if (!app.secret && !app.recorderJob) { // a recorder job may come without L: a member hands it over
     el.textContent = "This link has no encryption key (the part after #). Ask the organiser for the complete link.";
     el.className = "e2ee-note bad";
   } else {
@@ -173,7 +173,7 @@ async function joinClicked() {
     $("name").focus();
     return;
   }
-  if (app.e2eeWanted && (!supportsE2EE() || !app.secret)) {
+  if (app.e2eeWanted && (!supportsE2EE() || (!app.secret && !app.recorderJob))) {
     showJoinError($("e2ee-note").textContent);
     return;
   }

@@ -13,6 +13,7 @@ import { labelPanelButtons } from "./panels.js";
 import { renderPeople } from "./people.js";
 import { E2EE } from "./e2ee.js";
 import { attachRecorder } from "./recorder.js";
+import { sinkAttester, tokenClaims } from "./recorder-job.js";
 import { renderRecordingIndicator } from "./recording-indicator.js";
 import { Session } from "./session.js";
 import { app, query } from "./state.js";
@@ -26,7 +27,12 @@ export async function enterMeeting({ rejoin = false } = {}) {
   // the member sends node message objects (mls_*, and sealed `chat` for media state): docs/e2ee.md
   const send = (msg) => app.session && app.session.send(msg);
   const api = query.get("transform") === "legacy" ? "createEncodedStreams" : null;
-  app.e2ee = app.e2eeWanted ? new E2EE(app.secret, send, { api }) : null;
+  // the recorder's handover (docs/recording.md): a member checks a recorder's attested KeyPackage against the link's
+  // `r` and its own credential's claims (from the control plane; the node cannot change them); a recorder page
+  // without the link secret has its KeyPackage attested by its pool
+  const attest = app.recorderJob && !app.secret ? sinkAttester(app.recorderJob.sink) : null;
+  app.e2ee = app.e2eeWanted ? new E2EE(app.secret, send, { api, recorderKey: app.recorderKey, credential: tokenClaims(a.token),
+    attest }) : null;
   const session = new Session({ wsUrl: a.ws_url, token: a.token, e2ee: app.e2ee, videoCodec: query.get("codec") });
   app.session = session;
   wireSession(session);

@@ -16,7 +16,8 @@ export function presenceChanges(msg, self) {
     if (c.type === "participant_joined") {
       const p = c.participant;
       if (!p || typeof p !== "object" || typeof p.id !== "string" || p.id === self) continue;
-      out.push({ type: "participant_joined", participant: { id: p.id, name: typeof p.name === "string" ? p.name : p.id, host: !!p.host } });
+      out.push({ type: "participant_joined", participant: { id: p.id, name: typeof p.name === "string" ? p.name : p.id, host: !!p.host,
+        recorder: p.recorder === true } });
     } else if (c.type === "participant_left") {
       if (typeof c.participant !== "string" || c.participant === self) continue;
       out.push({ type: "participant_left", participant: c.participant, reason: typeof c.reason === "string" ? c.reason : "left" });

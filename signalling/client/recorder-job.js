@@ -6,6 +6,9 @@
 // credential never turns a page into a recorder — and recorder.js switches the tap on only once the node, which
 // verified that credential's signature, says `joined.recorder`.
 //
+// A job without the link secret (the pool has the tenant's recorder key instead): the page asks the pool's sink
+// to attest its KeyPackage (`sinkAttester`) and a member hands it the link's secrets (docs/recording.md).
+//
 // Pure (no DOM): tests/client/recorder-job.test.mjs.
 
 const LOOPBACK = ["127.0.0.1", "[::1]", "localhost"];
@@ -50,10 +53,52 @@ export function readRecorderJob(raw) {
   const claims = tokenClaims(raw.token);
   if (!claims) return refuse("the credential is not a join token");
   if (claims.role !== "recorder") return refuse(`the credential's role is ${JSON.stringify(claims.role ?? "participant")}, not "recorder"`);
-  if (typeof raw.secret !== "string" || !/^[A-Za-z0-9_-]{22,256}$/.test(raw.secret)) return refuse("no link secret");
+  // no secret: the pool holds the tenant's recorder key, and the link's secrets come by a member's handover
+  if (raw.secret !== undefined && (typeof raw.secret !== "string" || !/^[A-Za-z0-9_-]{22,256}$/.test(raw.secret))) {
+    return refuse("a malformed link secret");
+  }
   const name = typeof raw.name === "string" && raw.name.trim() ? raw.name.trim().slice(0, 100) : "archive";
   return {
-    job: { ws: ws.href, token: raw.token, sink: sink.href, name, secret: raw.secret, participant: String(claims.sub || "") },
+    job: { ws: ws.href, token: raw.token, sink: sink.href, name, secret: raw.secret ?? null, participant: String(claims.sub || "") },
     error: null,
   };
+}
+
+function b64u(bytes) {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export const ATTEST_WAIT_MS = 10000;
+
+/** `attest(leafKey)` for the MLS member: asks the pool's sink (`<sink>/attest`, the job's own token in its path,
+ *  loopback only) for the recorder key's attestation of our KeyPackage's leaf signature key. The pool signs its
+ *  job's tenant, room and participant, never what the page says; rejects when the pool refuses or is silent. */
+export function sinkAttester(sink, { WebSocketImpl = globalThis.WebSocket, timers = globalThis } = {}) {
+  const url = `${sink.replace(/\/+$/, "")}/attest`;
+  return (leafKey) => new Promise((resolve, reject) => {
+    const ws = new WebSocketImpl(url);
+    let done = false;
+    const finish = (fn, v) => {
+      if (done) return;
+      done = true;
+      timers.clearTimeout(timer);
+      try { ws.close(); } catch (e) { /* closing already */ }
+      fn(v);
+    };
+    const timer = timers.setTimeout(() => finish(reject, new Error("the pool did not attest our KeyPackage in time")), ATTEST_WAIT_MS);
+    ws.onopen = () => ws.send(JSON.stringify({ type: "attest", key: b64u(leafKey) }));
+    ws.onmessage = (ev) => {
+      let m = null;
+      try { m = JSON.parse(ev.data); } catch (e) { /* below */ }
+      if (m && m.type === "attestation" && typeof m.attestation === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(m.attestation)) {
+        finish(resolve, m.attestation);
+      } else {
+        finish(reject, new Error("the pool refused to attest our KeyPackage"));
+      }
+    };
+    ws.onerror = () => finish(reject, new Error("the pool's sink is unreachable"));
+    ws.onclose = () => finish(reject, new Error("the pool's sink closed without attesting"));
+  });
 }

@@ -2,6 +2,7 @@
 // the meeting and its media. Every view module reads and writes this object; tests read it as window.castellanApp.
 
 import { secretFromFragment } from "./e2ee.js";
+import { recorderKeyFromFragment } from "./e2ee/handover.js";
 import { readRecorderJob } from "./recorder-job.js";
 
 // A development build is a page its server marked so (signalling/control/pages.py: `castellan dev --dev-client`,
@@ -32,7 +33,9 @@ export const app = {
   recorderRefused: recorder.error,
   direct: recorder.job ? { ws: recorder.job.ws, token: recorder.job.token }
     : query.get("ws") && query.get("token") ? { ws: query.get("ws"), token: query.get("token") } : null,
-  secret: recorder.job ? secretFromFragment(`#k=${recorder.job.secret}`) : secretFromFragment(location.hash),
+  // a recorder job without a secret is handed the link's secrets by a member (docs/recording.md): no L here
+  secret: recorder.job ? (recorder.job.secret ? secretFromFragment(`#k=${recorder.job.secret}`) : null) : secretFromFragment(location.hash),
+  recorderKey: recorder.job ? null : recorderKeyFromFragment(location.hash), // the link's `r`: the tenant's recorder key
   hostKey: fragment.get("h"),
   e2eeWanted: query.get("e2ee") !== "0",
   regionHint: query.get("region"), // development builds only (above); production: null

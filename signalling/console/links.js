@@ -1,5 +1,8 @@
 // Meeting links: create (password or none, expiry, waiting room, cap), list, revoke. Like `castellan link
 // create`, the end-to-end secret is made here and put only in the link's #fragment: it never reaches a server.
+// So does the tenant's recorder public key (`r=`, docs/recording.md "Handing the link secret to the recorder"):
+// typed or pasted by the admin and remembered in this browser only — were it fetched from a server, that server
+// could put its own key there and have members hand it the meeting's secrets.
 import { enc } from './api.js';
 import { $, el, replace, warnings } from './dom.js';
 import { iso } from './format.js';
@@ -22,6 +25,20 @@ function copyable(label, value, id) {
     try { await navigator.clipboard.writeText(value); button.textContent = 'Copied'; } catch (e) { button.textContent = 'Select and copy'; }
   } }, 'Copy');
   return [el('dt', {}, el('label', { for: id }, label)), el('dd', {}, input, button)];
+}
+
+const RECORDER_KEY_RE = /^[A-Za-z0-9_-]{43}$/;
+const recorderKeyItem = (tenant) => `castellan.console.recorderKey.${tenant}`;
+
+function storedRecorderKey(tenant) {
+  try { return localStorage.getItem(recorderKeyItem(tenant)) || ''; } catch (e) { return ''; }
+}
+
+function storeRecorderKey(tenant, key) {
+  try {
+    if (key) localStorage.setItem(recorderKeyItem(tenant), key);
+    else localStorage.removeItem(recorderKeyItem(tenant));
+  } catch (e) { /* private mode: typed again next time */ }
 }
 
 async function list(ctx) {
@@ -57,12 +74,20 @@ export async function render(ctx) {
   replace($('link-warnings'));
   await list(ctx);
   const noPassword = $('link-no-password');
+  const recorderKey = $('link-recorder-key');
+  recorderKey.value = storedRecorderKey(ctx.tenant);
   noPassword.onchange = () => { $('link-password').disabled = noPassword.checked; };
   $('link-form').onsubmit = async (ev) => {
     ev.preventDefault();
     $('link-error').textContent = '';
     const title = $('link-title').value.trim();
     if (!title) { $('link-error').textContent = 'Give the meeting a title.'; $('link-title').focus(); return; }
+    const r = recorderKey.value.trim();
+    if (r && !RECORDER_KEY_RE.test(r)) { // checked before anything is created
+      $('link-error').textContent = 'The recorder public key is 43 base64url characters, as castellan recorder-key new prints it.';
+      recorderKey.focus();
+      return;
+    }
     const body = { title, lobby: $('link-lobby').checked };
     if (noPassword.checked) body.no_password = true;
     else if ($('link-password').value) body.password = $('link-password').value;
@@ -75,10 +100,11 @@ export async function render(ctx) {
       $('link-error').textContent = e.message;
       return;
     }
-    const secret = e2eeSecret();
+    storeRecorderKey(ctx.tenant, r);
+    const fragment = `k=${e2eeSecret()}` + (r ? `&r=${r}` : '');
     const items = [
-      ...copyable('Join link', `${rec.url}#k=${secret}`, 'created-join'),
-      ...copyable('Host link (keep private: it admits from the waiting room)', `${rec.url}#k=${secret}&h=${rec.host_key}`, 'created-host'),
+      ...copyable('Join link', `${rec.url}#${fragment}`, 'created-join'),
+      ...copyable('Host link (keep private: it admits from the waiting room)', `${rec.url}#${fragment}&h=${rec.host_key}`, 'created-host'),
     ];
     if (rec.password) items.push(...copyable('Password (generated; shown once)', rec.password, 'created-password'));
     else items.push(el('dt', {}, 'Password'), el('dd', {}, rec.password_required ? 'As you typed it' : 'None'));
@@ -86,6 +112,7 @@ export async function render(ctx) {
     $('link-created').hidden = false;
     replace($('link-warnings'), warnings(rec.warnings));
     $('link-form').reset();
+    recorderKey.value = r; // the tenant's, for its next link too
     $('link-password').disabled = false;
     $('link-created').focus();
     ctx.status(`Link "${rec.title}" created.`);

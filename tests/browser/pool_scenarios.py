@@ -44,13 +44,18 @@ def _api(cfg: dict[str, Any], method: str, path: str, body: dict[str, Any] | Non
         return json.loads(r.read())
 
 
-def _join(p: Participant, cfg: dict[str, Any], link: dict[str, str], name: str, host: bool = False) -> None:
-    """A person joins as people do on the production page: the meeting link (the secret, and the host key, in
-    the fragment), their name, the Join button."""
-    fragment = f"k={link['secret']}" + (f"&h={link['host_key']}" if host else "")
+def _join(p: Participant, cfg: dict[str, Any], link: dict[str, str], name: str, host: bool = False,
+          recorder_key: str | None = None) -> None:
+    """A person joins as people do on the production page: the meeting link (the secret, the tenant's recorder
+    public key where the link carries one, and the host key, in the fragment), their name, the Join button."""
+    fragment = f"k={link['secret']}" + (f"&r={recorder_key}" if recorder_key else "") + \
+        (f"&h={link['host_key']}" if host else "")
     p.open(f"{cfg['control_url']}/j/{link['link']}?{urlencode({'name': name, 'vw': '320', 'vh': '240'})}#{fragment}")
     assert p.page is not None
-    p.page.wait_for_function("window.castellanApp && window.castellanApp.info !== null", timeout=30000)
+    # polled from here, not with wait_for_function: its polling evaluates a string, which the production page's
+    # CSP (script-src 'self', no 'unsafe-eval') refuses whenever the first check is not already true
+    page = p.page
+    poll(lambda: page.evaluate("() => !!(window.castellanApp && window.castellanApp.info !== null)"), bool, 30)
     assert p.page.evaluate("window.castellanApp.development") is False  # a production page
     p.page.click("#join-button")
     p.page.wait_for_selector("#meeting-view:not([hidden])", timeout=30000)
@@ -223,4 +228,49 @@ def recorder_pool(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -
                 result["pool_exit"] = "killed"
 
 
-SCENARIOS = {"recorder_pool": recorder_pool}
+HANDOVER_JS = """() => { const m = window.castellanApp.e2ee.member;
+  return { sent: m.counts.handovers_sent, refused: m.counts.refused_key_packages, last: m.lastRefusal }; }"""
+
+
+def recorder_handover(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """docs/recording.md, "Handing the link secret to the recorder": the pool has the tenant's recorder key and no
+    link secret. A and B join a `required` meeting from links carrying `r`; the pool's recorder page, attested by
+    its pool, is handed the link's secrets by the committing member, joins the group, and the meeting is recorded
+    and sealed with media."""
+    console: list[str] = []
+    result["console"] = console
+    link = cfg["links"]["required"]
+    pool: subprocess.Popen[bytes] | None = None
+    parts: dict[str, Participant] = {}
+    try:
+        parts = {k: Participant(pw, cfg, k, console) for k in ("A", "B")}
+        for k, p in parts.items():
+            _join(p, cfg, link, {"A": "Alice", "B": "Bob"}[k], recorder_key=cfg["recorder_public_key"])
+        poll(lambda: views(parts), lambda x: all(len(v["roster"]) == 2 and v["waiting"] for v in x.values()), 90)
+        pool = subprocess.Popen(cfg["pool_argv"], stdout=open(cfg["pool_log"], "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
+        result["after"] = poll(lambda: views(parts), lambda x: all(n > 30 for n in decoded(x).values())
+                               and not any(v["waiting"] for v in x.values()), 150)
+        ind = lambda: {k: p.page.evaluate(INDICATOR_JS) for k, p in parts.items()}  # noqa: E731
+        result["live_indicators"] = poll(ind, lambda x: all(v == WORDS["live"] for v in x.values()), 30)
+        result["handovers"] = {k: p.page.evaluate(HANDOVER_JS) for k, p in parts.items()}
+        log("recorded through a handover", result["handovers"])
+        time.sleep(float(cfg.get("record_seconds", 6)))
+        for p in parts.values():
+            assert p.page is not None
+            p.page.evaluate("async () => { await window.castellanApp.session.leave(); }")
+            p.close()
+        parts = {}
+        result["sealed"] = poll(lambda: _sealed(cfg, link["room"]), bool, 90)
+    finally:
+        for p in parts.values():
+            p.close()
+        if pool is not None:
+            pool.terminate()
+            try:
+                result["pool_exit"] = pool.wait(30)
+            except subprocess.TimeoutExpired:
+                pool.kill()
+                result["pool_exit"] = "killed"
+
+
+SCENARIOS = {"recorder_pool": recorder_pool, "recorder_handover": recorder_handover}

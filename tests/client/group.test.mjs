@@ -8,6 +8,7 @@ import { PSK_ID, b64u, encodeIdentity, keyPackageProof, linkSecrets } from "../.
 import { JOIN_WAIT_MS, MAX_GROUP_RESETS, OUTSIDE_GRACE_MS, SYNC_TRIES, cipherSuite } from "../../signalling/client/e2ee/group.js";
 import { EXPORTER_LABEL, FrameCrypto, GRACE_MS } from "../../signalling/client/e2ee/sframe.js";
 import { SEND_SWITCH_DELAY_MS } from "../../signalling/client/e2ee.js";
+import { attestationMessage, openHandover, sealHandover } from "../../signalling/client/e2ee/handover.js";
 
 const VP8 = { kind: "video", codec: "vp8", keyframe: false };
 
@@ -700,4 +701,262 @@ test("the suite's SHA-256 and HMAC (@noble/hashes) agree with WebCrypto, and a M
     assert.equal(await cs.hash.verifyMac(key, flipped, data), false, "a MAC one bit off");
     assert.equal(await cs.hash.verifyMac(key, mac.subarray(0, 31), data), false, "a MAC cut short");
   }
+});
+
+// ------------------------------------------------------------------------------------------ the recorder's handover
+// docs/recording.md "Handing the link secret to the recorder": each row of its attack table is a test here.
+
+const TENANT = "acme";
+const RECORDED = { tenant: TENANT, room: "room-1", recording: "required" };
+
+/** The tenant's recorder key pair (its private half is the pools'; its public half rides in the link as `r`). */
+async function recorderKeyPair() {
+  return (await cipherSuite()).signature.keygen();
+}
+
+/** What a pool holding `keys` answers its recorder page: the attestation of the page's leaf key for its job. */
+function poolAttest(keys, { tenant = TENANT, room = "room-1", participant = "rec-1" } = {}) {
+  return async (leafKey) => b64u(await (await cipherSuite()).signature.sign(keys.signKey, attestationMessage(tenant, room, participant, leafKey)));
+}
+
+/** A recorded meeting whose link names `keys`' public half; the members in it. */
+async function recordedMeeting(keys, ...people) {
+  const r = new Relay();
+  r.recorderKey = keys.publicKey;
+  r.credential = RECORDED;
+  for (const id of people) {
+    await r.join(id);
+    await r.settle();
+  }
+  return r;
+}
+
+/** The pool's recorder page joining: no link secret, its KeyPackage attested by the pool. */
+function joinRecorder(r, keys, id = "rec-1", opts = {}) {
+  return r.join(id, "ACME archive", { secret: null, recorder: true, attest: poolAttest(keys, { participant: id }), credential: null,
+    recorderKey: null, ...opts });
+}
+
+const handovers = (r) => r.sent.filter((s) => s.msg.type === "mls_handover");
+
+/** A participant the node announces (marked recorder or not), as alice's client hears it. */
+async function announce(entry, id, recorder = true) {
+  await entry.e2ee.handle({ type: "presence", changes: [{ type: "participant_joined", participant: { id, name: id, ...(recorder ? { recorder: true } : {}) } }] });
+  await entry.member._chain;
+}
+
+test("recorder: a pool with the recorder key and no link secret is handed what membership needs, and records", async () => {
+  const keys = await recorderKeyPair();
+  const r = await recordedMeeting(keys, "alice", "bob");
+  const rec = await joinRecorder(r, keys);
+  await r.settle();
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob,rec-1", `${e.id}'s roster`);
+  assert.equal(rec.e2ee.epoch(), r.members.get("alice").e2ee.epoch());
+  const codes = await Promise.all([...r.members.values()].map((e) => e.e2ee.safetyCode()));
+  assert.equal(new Set(codes).size, 1, "one safety code, the recorder's included");
+  const ho = handovers(r);
+  assert.equal(ho.length, 1, "one handover, from the committer");
+  assert.equal(ho[0].msg.to, "rec-1");
+  const link = await linkSecrets(r.secret, "room-1");
+  assert.equal(rec.member.secret, null, "the recorder never holds L");
+  assert.deepEqual(Object.keys(rec.member.link).sort(), ["groupId", "proofKey", "psk"]);
+  assert.equal(b64u(rec.member.link.psk), b64u(link.psk));
+  const f = await r.members.get("alice").e2ee.sealFrame(new Uint8Array(40).fill(5), VP8);
+  assert.equal((await rec.e2ee.openFrame(f.data, { ...VP8, participant: "alice" })).ok, true, "the recorder decrypts");
+  // a member joining later is added by anyone, the recorder included (it holds the proof key now)
+  await r.join("carol");
+  await r.settle();
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob,carol,rec-1");
+});
+
+test("recorder: a node substituting its own KeyPackage (its own init_key) under the recorder's id gets nothing", async () => {
+  const keys = await recorderKeyPair();
+  const r = await recordedMeeting(keys, "alice", "bob");
+  const nodeKp = await keyPackage("rec-1", "ACME archive");
+  r.intercept = (from, msg) => {
+    if (from === "rec-1" && msg.type === "mls_key_package") { // the real attestation, the node's KeyPackage
+      return { ...msg, data: b64u(mls.encodeMlsMessage({ keyPackage: nodeKp.publicPackage, wireformat: "mls_key_package", version: "mls10" })) };
+    }
+    return msg;
+  };
+  await joinRecorder(r, keys);
+  await r.settle();
+  assert.equal(handovers(r).length, 0, "nobody sealed anything to the substitute");
+  for (const id of ["alice", "bob"]) {
+    const m = r.members.get(id);
+    assert.equal(ids(m.e2ee.roster()), "alice,bob");
+    assert.match(m.member.lastRefusal, /not the recorder key's/);
+  }
+});
+
+test("recorder: a node marking its own participant recorder, with no attestation or one lifted from another room, participant or KeyPackage, gets nothing", async () => {
+  const keys = await recorderKeyPair();
+  const r = await recordedMeeting(keys, "alice", "bob");
+  const alice = r.members.get("alice");
+  await announce(alice, "mal");
+  const cs = await cipherSuite();
+  const kp = await keyPackage("mal");
+  const data = b64u(mls.encodeMlsMessage({ keyPackage: kp.publicPackage, wireformat: "mls_key_package", version: "mls10" }));
+  const leaf = kp.publicPackage.leafNode.signaturePublicKey;
+  const sign = async (tenant, room, participant, key) => b64u(await cs.signature.sign(keys.signKey, attestationMessage(tenant, room, participant, key)));
+  const other = await keyPackage("mal");
+  const cases = [
+    ["no attestation", undefined, /not made with this meeting's link/],
+    ["another room's", await sign(TENANT, "room-2", "mal", leaf), /not the recorder key's/],
+    ["another tenant's", await sign("other", "room-1", "mal", leaf), /not the recorder key's/],
+    ["another participant's", await sign(TENANT, "room-1", "rec-1", leaf), /not the recorder key's/],
+    ["another KeyPackage's", await sign(TENANT, "room-1", "mal", other.publicPackage.leafNode.signaturePublicKey), /not the recorder key's/],
+    ["not a signature", "AAAA", /not the recorder key's/],
+  ];
+  for (const [what, attestation, why] of cases) {
+    const before = alice.member.counts.refused_key_packages;
+    await alice.e2ee.handle({ type: "mls_join_request", from: "mal", data, ...(attestation !== undefined ? { attestation } : {}) });
+    assert.equal(alice.member.counts.refused_key_packages, before + 1, what);
+    assert.match(alice.member.lastRefusal, why, what);
+  }
+  r.timers.advance(10000);
+  await r.settle();
+  assert.equal(handovers(r).length, 0);
+  assert.equal(ids(alice.e2ee.roster()), "alice,bob");
+  // the real attestation, on a participant the node does not mark as the recorder: refused too
+  await announce(alice, "mal", false);
+  await alice.e2ee.handle({ type: "mls_join_request", from: "mal", data, attestation: await sign(TENANT, "room-1", "mal", leaf) });
+  assert.match(alice.member.lastRefusal, /does not mark as the recorder/);
+});
+
+test("recorder: a node replaying the real recorder's attested KeyPackage gets a handover only the recorder opens", async () => {
+  const keys = await recorderKeyPair();
+  const r = await recordedMeeting(keys, "alice", "bob");
+  const rec = await joinRecorder(r, keys);
+  await r.settle();
+  const kpMsg = r.sent.find((s) => s.from === "rec-1" && s.msg.type === "mls_key_package").msg;
+  const sealed = handovers(r)[0].msg.data;
+  const cs = await cipherSuite();
+  // the node (or anyone) holds every public part: it cannot open the handover with any key of its own
+  const nodeKp = await keyPackage("rec-1");
+  await assert.rejects(openHandover(cs, nodeKp.privatePackage.initPrivateKey, kpMsg.data, "room-1", "rec-1", sealed));
+  // the recorder's own key opens it only for its room and participant (the info binds both)
+  assert.ok(await openHandover(cs, rec.member.kp.privatePackage.initPrivateKey, kpMsg.data, "room-1", "rec-1", sealed));
+  await assert.rejects(openHandover(cs, rec.member.kp.privatePackage.initPrivateKey, kpMsg.data, "room-1", "rec-2", sealed));
+  await assert.rejects(openHandover(cs, rec.member.kp.privatePackage.initPrivateKey, kpMsg.data, "room-2", "rec-1", sealed));
+  // replayed under another participant marked recorder: refused (the attestation names rec-1)
+  const alice = r.members.get("alice");
+  await announce(alice, "mal");
+  await alice.e2ee.handle({ type: "mls_join_request", from: "mal", data: kpMsg.data, attestation: kpMsg.attestation });
+  assert.match(alice.member.lastRefusal, /credential names rec-1|not the recorder key's/);
+  // replayed under the recorder's own id: at most the real recorder added again (same leaf), nobody else
+  await alice.e2ee.handle({ type: "mls_join_request", from: "rec-1", data: kpMsg.data, attestation: kpMsg.attestation });
+  await r.settle();
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob,rec-1");
+});
+
+test("recorder: the control plane minting a recorder credential (no recorder key) gets no handover", async () => {
+  const keys = await recorderKeyPair();
+  const r = await recordedMeeting(keys, "alice", "bob");
+  const own = await recorderKeyPair(); // the control plane's own key: not the tenant's
+  const cp = await joinRecorder(r, own, "rec-cp");
+  await r.settle();
+  assert.equal(handovers(r).length, 0);
+  assert.equal(cp.e2ee.epoch(), null, "never a member");
+  for (const id of ["alice", "bob"]) assert.equal(ids(r.members.get(id).e2ee.roster()), "alice,bob");
+  // and with nothing to attest with, a page without the link sends nothing at all
+  const bare = await r.join("rec-bare", "archive", { secret: null, recorder: true });
+  await r.settle();
+  assert.equal(r.sent.filter((s) => s.from === "rec-bare").length, 0);
+  assert.equal(bare.e2ee.epoch(), null);
+});
+
+test("recorder: a member that is not the recorder is never sent the handover, and cannot open it", async () => {
+  const keys = await recorderKeyPair();
+  const r = await recordedMeeting(keys, "alice", "bob");
+  const seen = [];
+  r.members.get("bob").drop = (msg) => { if (msg.type === "mls_handover") seen.push(msg); return false; };
+  await joinRecorder(r, keys);
+  await r.settle();
+  const ho = handovers(r);
+  assert.equal(ho.length, 1);
+  assert.notEqual(ho[0].from, "bob"); // alice commits first; bob never receives it
+  assert.equal(seen.length, 0, "relayed to the recorder only");
+  const cs = await cipherSuite();
+  const kpMsg = r.sent.find((s) => s.from === "rec-1" && s.msg.type === "mls_key_package").msg;
+  const bobKp = r.members.get("bob").member.kp;
+  await assert.rejects(openHandover(cs, bobKp.privatePackage.initPrivateKey, kpMsg.data, "room-1", "rec-1", ho[0].msg.data));
+});
+
+test("recorder: a stolen recorder key joins only as what it is — added openly, by name, as the recorder; a new link's `r` ends it", async () => {
+  const keys = await recorderKeyPair();
+  const r = await recordedMeeting(keys, "alice", "bob");
+  const thief = await joinRecorder(r, keys, "rec-thief");
+  await r.settle();
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob,rec-thief", "visible, by name, to everyone");
+  assert.equal(thief.e2ee.roster().find((x) => x.participant === "rec-thief").name, "ACME archive");
+  // a new link: a new L and a new recorder key; the old key attests nothing there
+  const fresh = await recorderKeyPair();
+  const r2 = await recordedMeeting(fresh, "alice", "bob");
+  const late = await joinRecorder(r2, keys, "rec-thief");
+  await r2.settle();
+  assert.equal(late.e2ee.epoch(), null);
+  assert.equal(handovers(r2).length, 0);
+  assert.match(r2.members.get("alice").member.lastRefusal, /not the recorder key's/);
+});
+
+test("recorder: a member hands nothing over where its link has no `r`, or its credential says the meeting is not recorded", async () => {
+  const keys = await recorderKeyPair();
+  for (const [what, setup, why] of [
+    ["no r in the link", (r) => { r.recorderKey = null; }, /names no recorder key/],
+    ["policy off", (r) => { r.credential = { ...RECORDED, recording: "off" }; }, /not recorded/],
+    ["no credential", (r) => { r.credential = null; }, /not recorded/],
+  ]) {
+    const r = new Relay();
+    r.recorderKey = keys.publicKey;
+    r.credential = RECORDED;
+    setup(r);
+    await r.join("alice");
+    await r.settle();
+    const rec = await joinRecorder(r, keys);
+    await r.settle();
+    assert.equal(rec.e2ee.epoch(), null, what);
+    assert.equal(handovers(r).length, 0, what);
+    assert.match(r.members.get("alice").member.lastRefusal, why, what);
+  }
+});
+
+test("recorder: a bogus handover sealed to the recorder's KeyPackage (anyone can) does not keep it out of the real group", async () => {
+  const keys = await recorderKeyPair();
+  const r = await recordedMeeting(keys, "alice", "bob");
+  const cs = await cipherSuite();
+  r.intercept = (from, msg) => {
+    if (from === "rec-1" && msg.type === "mls_key_package") {
+      (async () => {
+        const kp = mls.decodeMlsMessage(Uint8Array.from(Buffer.from(msg.data, "base64url")), 0)[0].keyPackage;
+        const junk = () => crypto.getRandomValues(new Uint8Array(32));
+        const bogus = await sealHandover(cs, kp, msg.data, "room-1", "rec-1", { groupId: junk(), psk: junk(), proofKey: junk() });
+        r.deliver("rec-1", { type: "mls_handover", from: "node", data: bogus });
+        r.deliver("rec-1", { type: "mls_handover", from: "node", data: "AAAA" }); // and one that opens to nothing
+      })();
+    }
+    return msg;
+  };
+  const rec = await joinRecorder(r, keys);
+  await r.settle();
+  assert.equal(rec.member.counts.refused_handovers, 1);
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob,rec-1");
+  assert.equal(rec.e2ee.epoch(), r.members.get("alice").e2ee.epoch());
+});
+
+test("recorder: launched before the room has a group, it cannot make one (no link); it asks again and is added once there is one", async () => {
+  const keys = await recorderKeyPair();
+  const r = new Relay();
+  r.recorderKey = keys.publicKey;
+  r.credential = RECORDED;
+  const rec = await joinRecorder(r, keys);
+  await r.idle();
+  assert.equal(r.sent.filter((s) => s.msg.type === "mls_create").length, 0, "no group of its own: it holds no group id");
+  rec.e2ee.handle({ type: "mls_resync", epoch: null }); // the node: no group yet
+  await r.idle();
+  assert.equal(rec.member.phase, "joining");
+  await r.join("alice"); // makes the group
+  await r.settle();
+  assert.ok(r.sent.filter((s) => s.from === "rec-1" && s.msg.type === "mls_key_package").length >= 2, "asked again");
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,rec-1");
 });

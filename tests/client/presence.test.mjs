@@ -41,8 +41,9 @@ test("version 1 single changes still read; malformed changes are skipped, never 
   const hostile = { type: "presence", changes: [null, 3, {}, { type: "mls_commit" }, { type: "participant_joined", participant: "a" },
     { type: "participant_joined", participant: { id: 9 } }, { type: "participant_left", participant: { id: "a" } }, { type: "track_published", track: {} }] };
   assert.deepEqual(presenceChanges(hostile, "me"), [], "only well-formed joins and leaves pass");
-  const odd = presenceChanges({ type: "presence", changes: [{ type: "participant_joined", participant: { id: "a", name: 5, host: "yes", extra: "x".repeat(10) } }] }, "me");
-  assert.deepEqual(odd, [{ type: "participant_joined", participant: { id: "a", name: "a", host: true } }], "fields normalised");
+  const odd = presenceChanges({ type: "presence", changes: [{ type: "participant_joined", participant: { id: "a", name: 5, host: "yes", recorder: "yes", extra: "x".repeat(10) } }] }, "me");
+  assert.deepEqual(odd, [{ type: "participant_joined", participant: { id: "a", name: "a", host: true, recorder: false } }],
+    "fields normalised; the recorder mark only when exactly true (the handover trusts nothing else)");
   assert.ok(isPresence({ type: "presence" }) && isPresence(left("a")) && !isPresence({ type: "chat" }) && !isPresence(null));
 });
 

@@ -60,3 +60,37 @@ test("tokenClaims reads a JWS payload without trusting it, null for anything els
   assert.equal(tokenClaims("a.b.c.d"), null);
   assert.equal(tokenClaims(null), null);
 });
+
+test("a job without the link secret is the handover kind (the pool holds the recorder key); a malformed secret is still refused", () => {
+  const { secret, ...noSecret } = job();
+  const r = readRecorderJob(noSecret);
+  assert.equal(r.error, null);
+  assert.equal(r.job.secret, null);
+  for (const bad of [null, 7, "short"]) assert.match(readRecorderJob(job({ secret: bad })).error, /malformed link secret/);
+});
+
+/** A WebSocket stand-in playing the pool's sink: answers the first message with `reply` (or closes). */
+function fakeSink(reply, seen) {
+  return class {
+    constructor(url) { seen.push({ url }); queueMicrotask(() => this.onopen && this.onopen()); }
+    send(text) {
+      seen.push({ sent: JSON.parse(text) });
+      queueMicrotask(() => (reply === null ? this.onclose && this.onclose() : this.onmessage({ data: reply })));
+    }
+    close() {}
+  };
+}
+
+test("sinkAttester asks the pool's sink at <sink>/attest for the leaf key's attestation, and rejects anything else", async () => {
+  const { sinkAttester } = await import("../../signalling/client/recorder-job.js");
+  const leaf = new Uint8Array(32).fill(1);
+  const seen = [];
+  const ok = sinkAttester("ws://127.0.0.1:4567/tok", { WebSocketImpl: fakeSink(JSON.stringify({ type: "attestation", attestation: "c2ln" }), seen) });
+  assert.equal(await ok(leaf), "c2ln");
+  assert.equal(seen[0].url, "ws://127.0.0.1:4567/tok/attest");
+  assert.deepEqual(seen[1].sent, { type: "attest", key: Buffer.from(leaf).toString("base64url") });
+  for (const reply of [JSON.stringify({ type: "refused" }), "not json", JSON.stringify({ type: "attestation", attestation: "<script>" }), null]) {
+    const bad = sinkAttester("ws://127.0.0.1:4567/tok", { WebSocketImpl: fakeSink(reply, []) });
+    await assert.rejects(bad(leaf), /refused|closed/, String(reply));
+  }
+});

@@ -15,6 +15,8 @@ export class Relay {
     this.sent = []; // every client -> node message, for the tests to look at
     this.intercept = null; // (from, msg) => msg | null: a hostile node's hook on client -> node
     this.batch = null; // an array: presence is batched as the node does (sfu/presence.py) until flushPresence()
+    this.recorderKey = null; // the link fragment's `r` every member joining from now on holds (the recorder handover)
+    this.credential = null; // the join token claims every member joining from now on holds ({tenant, room, recording})
   }
 
   /** A join or leave: sent at once as a batch of one, or queued when batching (the node's 200 ms). */
@@ -30,18 +32,23 @@ export class Relay {
     for (const o of this.members.keys()) this.deliver(o, msg);
   }
 
-  /** A member that joins now; `opts` go to Member (timers, …). */
+  /** A member that joins now; `opts`: secret (null: a recorder without the link), attest, recorder (the node
+   *  marks it `recorder: true`), recorderKey, credential, claimAlone. */
   async join(id, name = id, opts = {}) {
-    const entry = { id, name, warnings: [] };
-    entry.e2ee = new E2EE(opts.secret || this.secret, (msg) => this._fromClient(id, msg), { timers: this.timers, clock: () => this.timers.now });
+    const entry = { id, name, warnings: [], recorder: !!opts.recorder };
+    entry.e2ee = new E2EE("secret" in opts ? opts.secret : this.secret, (msg) => this._fromClient(id, msg), {
+      timers: this.timers, clock: () => this.timers.now, attest: opts.attest || null,
+      recorderKey: "recorderKey" in opts ? opts.recorderKey : this.recorderKey,
+      credential: "credential" in opts ? opts.credential : this.credential });
     entry.member = entry.e2ee.member;
     entry.log = entry.e2ee.log;
     entry.e2ee.addEventListener("warning", (ev) => entry.warnings.push(ev.detail));
     const others = [...this.members.keys()];
     this.members.set(id, entry);
     // presence as the node sends it since protocol 2: in batches (tests/node/test_presence.py)
-    this._presence({ type: "participant_joined", participant: { id, name } }, id);
-    await entry.e2ee.start({ type: "joined", participant: id, name, room: "room-1", participants: others.map((p) => ({ id: p })),
+    this._presence({ type: "participant_joined", participant: { id, name, ...(entry.recorder ? { recorder: true } : {}) } }, id);
+    await entry.e2ee.start({ type: "joined", participant: id, name, room: "room-1",
+      participants: others.map((p) => ({ id: p, ...(this.members.get(p).recorder ? { recorder: true } : {}) })),
       mls: { epoch: opts.claimAlone ? null : this.epoch } });
     return entry;
   }
@@ -73,7 +80,11 @@ export class Relay {
         else this.deliver(from, { type: "mls_commit_rejected", epoch: this.epoch, reason: "group_exists" });
         break;
       case "mls_key_package":
-        this.broadcast({ type: "mls_join_request", from, data: msg.data, proof: msg.proof }, from);
+        this.broadcast({ type: "mls_join_request", from, data: msg.data, proof: msg.proof,
+          ...(msg.attestation !== undefined ? { attestation: msg.attestation } : {}) }, from);
+        break;
+      case "mls_handover": // to its addressee only, as the node does (sfu/e2ee/delivery.py)
+        this.deliver(msg.to, { type: "mls_handover", from, data: msg.data });
         break;
       case "mls_commit":
         if (this.epoch === null) { this.deliver(from, { type: "mls_commit_rejected", epoch: null, reason: "no_group" }); break; }

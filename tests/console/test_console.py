@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from recording.pool.attestation import new_key
 from tests.console.harness import PHONE, Console, axe, console_stack, launch, open_console, shot, sign_in
 from tests.support.waiting import wait_until
 
@@ -129,6 +130,33 @@ def test_links_are_created_listed_and_revoked(browser: Browser, stack: Console) 
     assert stack.api("GET", f"/v1/tenants/acme/links/{made['link']}").json()["revoked"] is True
     assert stack.env.join(made["link"], password="correct horse battery").json()["error"] == "link_revoked"
     checked(page, "links-revoked", errors, a11y=False)
+
+
+def test_a_link_carries_the_tenants_recorder_public_key_in_its_fragment_only(browser: Browser, stack: Console) -> None:
+    """docs/recording.md, "Handing the link secret to the recorder": the admin pastes the key once (kept in this
+    browser, never fetched from a server that could swap it); the links carry it as r= beside k=; a malformed key
+    creates nothing."""
+    errors: list[str] = []
+    page = open_console(browser, stack.url, errors)
+    sign_in(page, stack.env.admin_key)
+    page.click("a[data-tab='links']")
+    before = len(stack.api("GET", "/v1/tenants/acme/links").json()["links"])
+    page.fill("#link-title", "Recorded board")
+    page.check("#link-no-password")
+    page.fill("#link-recorder-key", "not-a-key")
+    page.click("#link-create")
+    assert "43 base64url" in page.wait_for_selector("#link-error:not(:empty)").inner_text()
+    assert len(stack.api("GET", "/v1/tenants/acme/links").json()["links"]) == before  # nothing created
+    _, public = new_key()
+    page.fill("#link-recorder-key", public)
+    page.click("#link-create")
+    page.wait_for_selector("#link-created:not([hidden])")
+    join, host = page.input_value("#created-join"), page.input_value("#created-host")
+    assert join.split("#", 1)[1].startswith("k=") and join.endswith(f"&r={public}")
+    assert host.startswith(join + "&h=")
+    assert public.encode() not in stack.env.control.store.dump()
+    assert page.input_value("#link-recorder-key") == public  # kept for the tenant's next link
+    checked(page, "links-recorder-key", errors, a11y=True)
 
 
 def test_live_meetings_show_where_and_how_many_and_one_is_ended(browser: Browser, stack: Console) -> None:

@@ -65,6 +65,31 @@ def test_human_output_shows_the_links_and_the_generated_password_once(tmp_path: 
     assert "none (anyone with the link can join)" in capsys.readouterr().out
 
 
+def test_a_recorder_key_pair_and_links_that_carry_its_public_half(tmp_path: Path, capsys) -> None:
+    """docs/recording.md, "Handing the link secret to the recorder": the key pair is made locally (the private half
+    into the pools' file, never a server), and the links carry the public half as r= in the fragment only."""
+    keys = tmp_path / "recorder-keys.json"
+    assert cli.main(["recorder-key", "new", "--tenant", "acme", "--out", str(keys)]) == 0
+    public = capsys.readouterr().out.strip()
+    assert oct(keys.stat().st_mode & 0o777) == "0o600"
+    assert set(json.loads(keys.read_text())) == {"acme"}
+    with pytest.raises(SystemExit):  # never overwritten silently
+        cli.main(["recorder-key", "new", "--tenant", "acme", "--out", str(keys)])
+    capsys.readouterr()
+    db = str(tmp_path / "cp.db")
+    run(capsys, "tenant", "create", "--init", "--db", db, "--tenant", "acme", "--name", "ACME", "--jurisdiction", "EU", "--json")
+    link = run(capsys, "link", "create", "--db", db, "--tenant", "acme", "--title", "Board", "--json",
+               "--recorder-public-key", public)
+    for url in (link["join_url"], link["host_url"]):
+        frag = urllib.parse.parse_qs(urllib.parse.urlsplit(url).fragment)
+        assert frag["r"] == [public] and len(frag["k"][0]) == 43
+        assert "r=" not in urllib.parse.urlsplit(url).query
+    assert public.encode() not in Store(tmp_path / "cp.db").dump()
+    for bad in ["short", "!" * 43, public + "A"]:
+        with pytest.raises(SystemExit, match="recorder public key"):
+            cli.main(["link", "create", "--db", db, "--tenant", "acme", "--title", "x", "--recorder-public-key", bad])
+
+
 def test_errors_are_one_clear_line(tmp_path: Path, capsys) -> None:
     assert cli.main(["link", "create", "--init", "--db", str(tmp_path / "x.db"), "--tenant", "nobody", "--title",
                      "t"]) == 1

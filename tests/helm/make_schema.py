@@ -66,6 +66,7 @@ pool_props = {
     "resources": RES,
     "poolKey": strict(SECRET_REF, desc="The Secret holding this region's recorder pool key (crk_...)."),
     "linkSecrets": strict(SECRET_REF, desc="The Secret holding the link secrets file (JSON {link: secret})."),
+    "recorderKeys": strict(SECRET_REF, desc="The Secret holding the tenants' recorder keys (JSON {tenant: key})."),
     "existingClaim": {**STR, "description": "This pool's own recording volume (the control plane mounts it too); empty: recording.volume's."},
     "podAnnotations": LABELS, "podLabels": LABELS,
     "nodeSelector": LABELS, "affinity": OBJ, "tolerations": ARR,

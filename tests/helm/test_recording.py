@@ -49,7 +49,8 @@ def recording_values() -> dict[str, Any]:
         "pools": [
             {"region": "eu-1", "replicas": 2, "capacity": 3,
              "poolKey": {"existingSecret": "castellan-recorder-pool-eu-1"},
-             "linkSecrets": {"existingSecret": "castellan-link-secrets-eu-1"}},
+             "linkSecrets": {"existingSecret": "castellan-link-secrets-eu-1"},
+             "recorderKeys": {"existingSecret": "tenants-recorder-keys"}},
             {"region": "us-1", "existingClaim": "recordings-us-1", "workdir": {"sizeLimit": "1Gi"},
              "resources": {"limits": {"memory": "4Gi"}},
              "poolKey": {"existingSecret": "castellan-recorder-pool-us-1", "key": "crk"},
@@ -127,6 +128,10 @@ def test_one_pool_per_configured_region_pinned_like_its_media_nodes() -> None:
         assert secret_file(pod, env["CASTELLAN_RECORDER_POOL_KEY_FILE"]["value"]) == \
             f"castellan-recorder-pool-{region}"
         assert secret_file(pod, env["CASTELLAN_RECORDER_LINK_SECRETS"]["value"]) == f"castellan-link-secrets-{region}"
+        if region == "eu-1":  # the tenants' recorder keys, where given (docs/recording.md, the handover)
+            assert secret_file(pod, env["CASTELLAN_RECORDER_KEY"]["value"]) == "tenants-recorder-keys"
+        else:
+            assert "CASTELLAN_RECORDER_KEY" not in env
         assert secret_file(pod, env["CASTELLAN_RECORDING_TENANT_KEYS"]["value"]) == "castellan-recording-tenant-keys"
         assert env["CASTELLAN_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == \
             {"name": "castellan-database-url", "key": "url"}
@@ -209,7 +214,7 @@ def test_no_secret_value_in_an_env_value_or_a_config_map() -> None:
     plain = json.dumps([d for d in docs if d["kind"] != "Secret"])
     assert PG_PASSWORD not in plain
     keyed = ("CASTELLAN_RECORDER_POOL_KEY_FILE", "CASTELLAN_RECORDER_LINK_SECRETS", "CASTELLAN_RECORDING_TENANT_KEYS",
-             "CASTELLAN_RECORDING_SIGNING_KEY")
+             "CASTELLAN_RECORDING_SIGNING_KEY", "CASTELLAN_RECORDER_KEY")
     seen = set()
     for dep in of_kind(docs, "Deployment"):
         pod = dep["spec"]["template"]["spec"]
@@ -268,7 +273,8 @@ def _with(change: dict[str, Any] | None = None, pool: dict[str, Any] | None = No
     (_with(pool={"region": "us-1"}), r"region \"us-1\" is listed twice"),
     (_with(pool={"replicas": -1}), r"recording/pools/0/replicas"),
     (_with({"recording.tenantKeys": {"existingSecret": ""}}), r"recording.tenantKeys.existingSecret"),
-    (_with(pool={"linkSecrets": {"existingSecret": ""}}), r"pools\[eu-1\].linkSecrets.existingSecret"),
+    (_with(pool={"linkSecrets": {"existingSecret": ""}, "recorderKeys": {"existingSecret": ""}}),
+     r"pools\[eu-1\].linkSecrets.existingSecret or recording.pools\[eu-1\].recorderKeys.existingSecret"),
     (_with({"recording.pool": {"clientUrl": ""}}), r"pools\[eu-1\].clientUrl: .*production client"),
     (_with({"controlPlane.database": {"url": ""}, "controlPlane.replicas": 1}), r"must be PostgreSQL"),
     (_with({"recording.volume": {"accessModes": ["ReadWriteOnce"]}}), r"must be ReadWriteMany"),
@@ -283,6 +289,11 @@ def test_good_variants_of_the_refused_values_render() -> None:
     be ReadWriteOnce; zero replicas is a pool switched off (no PDB)."""
     v = _with({"recording.volume": {"accessModes": ["ReadWriteOnce"]}}, pool={"existingClaim": "recordings-eu-1"})
     assert named(render(v), "PersistentVolumeClaim", "castellan-recordings")["spec"]["accessModes"] == ["ReadWriteOnce"]
+    # a pool with the tenants' recorder keys and no link secrets: no link-secrets file at all
+    pod = pod_of(render(_with(pool={"linkSecrets": {"existingSecret": ""}})), "castellan-recorder-eu-1")
+    env = env_of(pod["containers"][0])
+    assert "CASTELLAN_RECORDER_LINK_SECRETS" not in env and not [v for v in pod["volumes"] if v["name"] == "link-secrets"]
+    assert secret_file(pod, env["CASTELLAN_RECORDER_KEY"]["value"]) == "tenants-recorder-keys"
     docs = render(_with(pool={"replicas": 0}))
     assert named(docs, "Deployment", "castellan-recorder-eu-1")["spec"]["replicas"] == 0
     assert not [d for d in of_kind(docs, "PodDisruptionBudget") if d["metadata"]["name"] == "castellan-recorder-eu-1"]

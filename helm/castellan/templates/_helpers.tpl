@@ -473,8 +473,8 @@ ReadWriteOnce volume with the control plane.
 {{- if lt (int $p.replicas) 0 -}}
 {{- fail (printf "recording.pools[%s].replicas: %v is below 0" $pool.region $p.replicas) -}}
 {{- end -}}
-{{- if not $p.linkSecrets.existingSecret -}}
-{{- fail (printf "recording.pools[%s].linkSecrets.existingSecret: the pool reads the link secrets of the meetings it may record from a Secret you manage (JSON {link: secret}); the control plane never has them" $pool.region) -}}
+{{- if not (or $p.linkSecrets.existingSecret $p.recorderKeys.existingSecret) -}}
+{{- fail (printf "recording.pools[%s].linkSecrets.existingSecret or recording.pools[%s].recorderKeys.existingSecret: the pool reads the link secrets of the meetings it may record (JSON {link: secret}), or the tenants' recorder keys (JSON {tenant: key}), from a Secret you manage; the control plane never has them" $pool.region $pool.region) -}}
 {{- end -}}
 {{- if not $p.clientUrl -}}
 {{- fail (printf "recording.pools[%s].clientUrl: the pool opens the recorder page there: the deployment's public URL, whose production client the pool's browser hands its job (docs/recording.md)" $pool.region) -}}

@@ -15,6 +15,7 @@
 import * as mls from "../vendor/ts-mls.js";
 import { CIPHERSUITE, PSK_ID, b64u, bytesEqual, decodeIdentity, encodeIdentity, keyPackageProof, linkSecrets, unb64u } from "./link.js";
 import { EXPORTER_LABEL, NK } from "./sframe.js";
+import { openHandover, sealHandover, verifyAttestation } from "./handover.js";
 import { isPresence, presenceChanges } from "../presence.js";
 
 export const COMMIT_BATCH_MS = 100; // adds arriving within this are committed together
@@ -30,6 +31,10 @@ export const OUTSIDE_GRACE_MS = 5000; // someone the node lists but the group la
 export const SYNC_RETRY_MS = 500; // an unanswered mls_sync is asked again after this, doubling each time...
 export const SYNC_TRIES = 5; // ...this many asks in all (0.5 + 1 + 2 + 4 s apart, then 8 s), then we wait for news
 export const JOIN_WAIT_MS = 8000; // a joiner not added after this (others present) is told its link may be wrong
+export const JOIN_RETRY_MS = 1000; // a recorder told "no group" (it cannot make one: no link) asks again after this, doubling...
+export const JOIN_RETRY_MAX_MS = 8000; // ...up to this
+const MAX_HANDOVERS = 8; // handovers kept until a Welcome opens with one (a node can seal bogus ones too)
+const RECORDING_POLICIES = new Set(["allowed", "required"]);
 export const WELCOME_PART_CHARS = 160 * 1024; // a Welcome longer than this goes in parts (node frames cap at 256 KiB)
 const MAX_WELCOME_PARTS = 32;
 const MAX_BLOB_CHARS = 4 * 1024 * 1024; // base64url characters; the node caps frames far below this
@@ -105,10 +110,21 @@ export class Member {
    * @param {(text: string) => void} [o.log]
    * @param {{setTimeout, clearTimeout}} [o.timers]
    * @param {() => number} [o.clock]  milliseconds, for how long someone has been outside the group
+   * @param {Uint8Array} [o.recorderKey]  the tenant's recorder public key from the link's fragment (`r=`), or null
+   * @param {{tenant, room, recording}} [o.credential]  our own join token's claims (as the control plane issued
+   *   them; the node cannot change them): whose meeting this is and its recording policy, for a recorder's handover
+   * @param {(leafKey: Uint8Array) => Promise<string>} [o.attest]  recorder mode: the pool's attestation of our
+   *   KeyPackage's leaf signature key (docs/recording.md); with no `secret`, the link's secrets come by handover
    */
   constructor({ secret, send, onEpoch = () => {}, onChange = () => {}, onWarning = () => {}, log = () => {}, timers = globalThis,
-    clock = () => Date.now() }) {
+    clock = () => Date.now(), recorderKey = null, credential = null, attest = null }) {
     this.secret = secret;
+    this.recorderKey = recorderKey;
+    this.credential = credential;
+    this.attest = attest;
+    this.recorders = new Set(); // participants the node marks `recorder: true` (from their credential's role)
+    this.handovers = []; // recorder: link secrets handed over, not yet proven by a Welcome that opens with them
+    this.joinRetryMs = JOIN_RETRY_MS;
     this.send = send;
     this.onEpoch = onEpoch;
     this.onChange = onChange;
@@ -135,7 +151,7 @@ export class Member {
     this.warnings = new Map(); // participant -> "credential_changed"
     this.history = new Map(); // epoch -> {roster, chatKey}: current and previous epoch, for chat in flight
     this.counts = { refused_commits: 0, refused_welcomes: 0, refused_key_packages: 0, refused_chat: 0, refused_resyncs: 0,
-      commits_sent: 0, commits_lost: 0, syncs_sent: 0, group_resets: 0 };
+      refused_handovers: 0, commits_sent: 0, commits_lost: 0, syncs_sent: 0, group_resets: 0, handovers_sent: 0 };
     this.lastRefusal = null;
     this.timing = { createCommitMs: null, processCommitMs: null, joinMs: null }; // this member's CPU per step
     this.partChars = WELCOME_PART_CHARS; // tests lower it to exercise the parts path with small groups
@@ -170,7 +186,8 @@ export class Member {
     const credential = { credentialType: "basic", identity: encodeIdentity(this.me, this.name) };
     this.kp = await mls.generateKeyPackageWithKey(credential, mls.defaultCapabilities(), mls.defaultLifetime, [],
       this.sigKeys, this.cs);
-    return b64u(mls.encodeMlsMessage({ keyPackage: this.kp.publicPackage, wireformat: "mls_key_package", version: "mls10" }));
+    this.kpData = b64u(mls.encodeMlsMessage({ keyPackage: this.kp.publicPackage, wireformat: "mls_key_package", version: "mls10" }));
+    return this.kpData;
   }
 
   /** A GroupInfo of `state`, signed by us: what lets a member that fell behind verify it did (docs/e2ee.md). */
@@ -188,11 +205,13 @@ export class Member {
       this.me = joined.participant;
       this.name = joined.name || "";
       this.room = joined.room;
-      this.link = await linkSecrets(this.secret, this.room);
+      // a recorder without the link (no secret) learns what membership needs from a member's handover
+      this.link = this.secret ? await linkSecrets(this.secret, this.room) : null;
       this.present = new Set((joined.participants || []).map((p) => (typeof p === "string" ? p : p.id)));
+      for (const p of joined.participants || []) if (p && typeof p === "object" && p.recorder === true) this.recorders.add(p.id);
       this._trackOutside();
       const epoch = joined.mls ? joined.mls.epoch : null;
-      if (epoch === null || epoch === undefined) await this._create();
+      if ((epoch === null || epoch === undefined) && this.link) await this._create();
       else await this._askToJoin();
     });
   }
@@ -222,9 +241,35 @@ export class Member {
     this.phase = "joining";
     this.joiningSince = this.clock();
     const data = await this._newKeyPackage();
-    // the proof that we hold the link: without it no honest member adds us (a node cannot forge it)
-    this.send({ type: "mls_key_package", data, proof: await keyPackageProof(this.link.proofKey, this.room, this.me, data) });
+    // the proof that we hold the link: without it no honest member adds us (a node cannot forge it). A recorder
+    // without the link sends the pool's attestation instead (and both once a handover gave it the proof key)
+    const msg = { type: "mls_key_package", data };
+    if (this.link) msg.proof = await keyPackageProof(this.link.proofKey, this.room, this.me, data);
+    if (this.attest) {
+      try {
+        msg.attestation = await this.attest(this.kp.publicPackage.leafNode.signaturePublicKey);
+      } catch (e) {
+        this.log(`no attestation for our KeyPackage: ${e && e.message}`);
+      }
+    }
+    if (!msg.proof && !msg.attestation) {
+      this.log("neither the link nor an attestation: no member can add us");
+      this.onChange();
+      return;
+    }
+    this.send(msg);
     this.onChange();
+  }
+
+  /** A recorder told "no group": it cannot make one (no link), so it asks again later (backing off). */
+  _retryJoin() {
+    if (this._joinTimer) return;
+    const wait = this.joinRetryMs;
+    this.joinRetryMs = Math.min(JOIN_RETRY_MAX_MS, this.joinRetryMs * 2);
+    this._joinTimer = this.timers.setTimeout(() => {
+      this._joinTimer = null;
+      this._serial(async () => { if (this.phase === "joining" && !this.link) await this._askToJoin(); });
+    }, wait);
   }
 
   _leaveGroup() {
@@ -252,9 +297,12 @@ export class Member {
       for (const c of presenceChanges(msg, this.me)) {
         if (c.type === "participant_joined") {
           this.present.add(c.participant.id);
+          if (c.participant.recorder) this.recorders.add(c.participant.id);
+          else this.recorders.delete(c.participant.id);
           joined = true;
         } else {
           this.present.delete(c.participant);
+          this.recorders.delete(c.participant);
           this.pendingAdds.delete(c.participant);
         }
       }
@@ -288,6 +336,9 @@ export class Member {
         break;
       case "mls_welcome":
         await this._onWelcome(m);
+        break;
+      case "mls_handover":
+        await this._onHandover(m);
         break;
       case "mls_commit":
         await this._onCommit(m);
@@ -353,6 +404,10 @@ export class Member {
    * until we share a group with someone (counted), so a node repeating it cannot make us spin.
    */
   async _onGroupGone() {
+    if (!this.link) { // a recorder waiting for a handover cannot make the group: it asks again once one exists
+      if (this.phase === "joining") this._retryJoin();
+      return;
+    }
     const others = this.phase === "member" ? this._leaves().filter((l) => !l.self).length : 0;
     if (others) {
       this._refuse("refused_resyncs", `at epoch ${this.epoch}: "no group", but ours has ${others} other member(s)`);
@@ -489,10 +544,16 @@ export class Member {
       this._refuse("refused_key_packages", `from ${m.from}: ${e.message}`);
       return;
     }
+    if (!this.link) return; // a recorder before its handover: it cannot check proofs or add anyone yet
+    let attested = false;
     if (typeof m.proof !== "string" || !bytesEqual(unb64uOrEmpty(m.proof),
       unb64u(await keyPackageProof(this.link.proofKey, this.room, m.from, m.data)))) {
-      this._refuse("refused_key_packages", `from ${m.from}: not made with this meeting's link`);
-      return;
+      const why = m.attestation === undefined ? "not made with this meeting's link" : await this._attestationRefused(m, kp);
+      if (why) {
+        this._refuse("refused_key_packages", `from ${m.from}: ${why}`);
+        return;
+      }
+      attested = true; // the tenant's recorder: it gets the handover, sealed to this very KeyPackage
     }
     const id = decodeIdentity(kp.leafNode.credential);
     if (!id || id.participant !== m.from) {
@@ -507,12 +568,50 @@ export class Member {
       this._refuse("refused_key_packages", "a KeyPackage in our own name");
       return;
     }
-    this.pendingAdds.set(m.from, { kp, hpke: kp.leafNode.hpkePublicKey, sig: b64u(kp.leafNode.signaturePublicKey) });
+    this.pendingAdds.set(m.from, { kp, hpke: kp.leafNode.hpkePublicKey, sig: b64u(kp.leafNode.signaturePublicKey),
+      handover: attested ? m.data : null });
     const known = this.knownKeys.get(m.from);
     if (known && known !== b64u(kp.leafNode.signaturePublicKey)) {
       this._warn(m.from, "credential_changed", `${id.name || m.from} is joining with a new key`);
     }
     this._schedule();
+  }
+
+  /**
+   * Null if `m` (a KeyPackage without a link proof) is the tenant's recorder's, attested by its recorder key; else
+   * why not. Each check is one row of docs/recording.md's attack table: the link names a recorder key (`r`); our
+   * own credential says this meeting may be recorded; the node marks the sender `recorder: true` (from its
+   * credential's role); its KeyPackage names that participant; and the attestation is the recorder key's
+   * signature over our tenant, our room, that participant and this KeyPackage's leaf signature key — so a node
+   * can neither substitute its own KeyPackage nor move an attestation to another room, participant or key.
+   */
+  async _attestationRefused(m, kp) {
+    if (!this.recorderKey) return "an attested KeyPackage, but this link names no recorder key";
+    const c = this.credential;
+    if (!c || !RECORDING_POLICIES.has(c.recording)) return "an attested KeyPackage, but this meeting is not recorded";
+    if (c.room !== undefined && c.room !== this.room) return "an attested KeyPackage, but our credential is for another room";
+    if (!this.recorders.has(m.from)) return "an attested KeyPackage from a participant the node does not mark as the recorder";
+    const id = decodeIdentity(kp.leafNode.credential);
+    if (!id || id.participant !== m.from) return `an attested KeyPackage whose credential names ${id ? id.participant : "nobody"}`;
+    if (!(await verifyAttestation(this.cs, this.recorderKey, m.attestation, c.tenant, this.room, m.from,
+      kp.leafNode.signaturePublicKey))) return "an attestation that is not the recorder key's for this room, participant and KeyPackage";
+    return null;
+  }
+
+  /** A recorder's handover (a member sealed the link's secrets to our KeyPackage): kept until a Welcome opens. */
+  async _onHandover(m) {
+    if (this.link || this.phase !== "joining" || !this.kp) return; // not waiting for one: nothing to learn
+    let got;
+    try {
+      got = await openHandover(this.cs, this.kp.privatePackage.initPrivateKey, this.kpData, this.room, this.me, m.data);
+    } catch (e) {
+      this._refuse("refused_handovers", `from ${m.from}: ${e.message || "does not open"}`);
+      return;
+    }
+    if (this.handovers.some((h) => bytesEqual(h.psk, got.psk) && bytesEqual(h.groupId, got.groupId))) return;
+    if (this.handovers.length >= MAX_HANDOVERS) this.handovers.shift();
+    this.handovers.push(got);
+    this.log(`handover from ${m.from}: waiting for the Welcome`);
   }
 
   /** The whole Welcome of an mls_welcome, once all its parts are in (null while some are missing). */
@@ -540,18 +639,33 @@ export class Member {
     if (!kp) return;
     const data = this._welcomeData(m);
     if (data === null) return;
-    let state;
-    try {
-      const w = decode(data, "mls_welcome").welcome;
-      const t0 = performance.now();
-      state = await mls.joinGroup(w, kp.publicPackage, kp.privatePackage, this._pskIndex(undefined), this.cs);
-      this.timing.joinMs = performance.now() - t0;
-    } catch (e) {
-      this._refuse("refused_welcomes", `from ${m.from}: ${e.message}`);
+    // the link's secrets, or (a recorder) each handover in turn: only the real one opens a real member's Welcome,
+    // so a bogus handover (anyone who saw our KeyPackage can seal one) cannot keep us out
+    const links = this.link ? [this.link] : this.handovers;
+    if (!links.length) {
+      this._refuse("refused_welcomes", `from ${m.from}: no handover came before it`);
       return;
     }
-    if (!bytesEqual(state.groupContext.groupId, this.link.groupId)) {
-      this._refuse("refused_welcomes", `from ${m.from}: another group than this link's`);
+    let state;
+    let link;
+    let why = null;
+    for (const candidate of links) {
+      try {
+        const w = decode(data, "mls_welcome").welcome;
+        const t0 = performance.now();
+        const psks = mls.makePskIndex(undefined, { [mls.bytesToBase64(PSK_ID)]: candidate.psk });
+        const s = await mls.joinGroup(w, kp.publicPackage, kp.privatePackage, psks, this.cs);
+        this.timing.joinMs = performance.now() - t0;
+        if (!bytesEqual(s.groupContext.groupId, candidate.groupId)) { why = "another group than this link's"; continue; }
+        state = s;
+        link = candidate;
+        break;
+      } catch (e) {
+        why = e.message;
+      }
+    }
+    if (!state) {
+      this._refuse("refused_welcomes", `from ${m.from}: ${why}`);
       return;
     }
     const mine = this._leaves(state).find((l) => l.leaf === state.privatePath.leafIndex);
@@ -564,6 +678,7 @@ export class Member {
       this._leaveGroup();
     }
     this.waitingKp = null;
+    if (!this.link) { this.link = link; this.handovers = []; this.log("the handover's secrets opened the Welcome"); }
     this.knownKeys.clear(); // first roster we see: nothing to compare with
     await this._enterEpoch(state, `welcomed by ${m.from}`);
   }
@@ -666,6 +781,7 @@ export class Member {
     this.epoch = toEpoch(state.groupContext.epoch);
     this.phase = "member";
     this.joiningSince = null;
+    this.joinRetryMs = JOIN_RETRY_MS;
     this._endSync();
     this.suspect = null; // we moved on by a commit or Welcome MLS validated
     const leaves = this._leaves(state);
@@ -783,6 +899,11 @@ export class Member {
       for (let i = 0; i < welcome.length; i += partChars) parts.push(welcome.slice(i, i + partChars));
       msg.welcome_parts = parts.length;
     }
+    for (const [p, a] of adds) { // the recorder's handover goes before the commit whose Welcome needs it
+      if (!a.handover) continue;
+      this.send({ type: "mls_handover", to: p, data: await sealHandover(this.cs, a.kp, a.handover, this.room, p, this.link) });
+      this.counts.handovers_sent += 1;
+    }
     this.counts.commits_sent += 1;
     this.lastCommit = { epoch: this.epoch, adds: joiners.length, removes: removes.length,
       commitBytes: Math.floor(msg.commit.length * 3 / 4), welcomeBytes: welcome ? Math.floor(welcome.length * 3 / 4) : 0 };
@@ -870,6 +991,8 @@ export class Member {
   stop() {
     if (this._timer) this.timers.clearTimeout(this._timer);
     this._timer = null;
+    if (this._joinTimer) this.timers.clearTimeout(this._joinTimer);
+    this._joinTimer = null;
     this._endSync();
     this.phase = "idle";
   }
