@@ -19,6 +19,7 @@ handshakes that waited for a link are.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
@@ -33,7 +34,9 @@ class Witness:
     # a participant's latest `mls_create` or KeyPackage forwarded to the home and not answered yet (a creation, a
     # Welcome, `group_exists`, a "no group" resync): lost if the home dies with it, so the new home orders it again
     unanswered: dict[str, Create | KeyPackage] = field(default_factory=dict)
-    committing: dict[str, Commit] = field(default_factory=dict)  # a participant's commit awaiting its verdict
+    # a participant's commit awaiting its verdict: (its epoch, SHA-256 of the commit, its GroupInfo), the GroupInfo
+    # kept once it is accepted (the evidence a member that fell behind rejoins on)
+    committing: dict[str, tuple[int, bytes, str | None]] = field(default_factory=dict)
 
     def sent(self, sender: str, m: Handshake) -> None:
         """`sender`, a participant of this node, had `m` forwarded to the home."""
@@ -42,15 +45,15 @@ class Witness:
             if isinstance(m, KeyPackage):  # a member that lost its state asks again: not a member until added
                 self.group.members.discard(sender)
         elif isinstance(m, Commit):
-            self.committing[sender] = m
+            self.committing[sender] = (m.epoch, _digest(m.commit), m.group_info)
 
     def delivered(self, message: dict[str, Any], to: str | None) -> None:
         """The home delivered `message` (one of the Delivery Service's types) to participant `to` here, or to
         everyone (None). Malformed fields are ignored: the home is the group's orderer, not to be parsed blindly."""
         kind, g = message.get("type"), self.group
         epoch = message.get("epoch")
-        if not (isinstance(epoch, int) and not isinstance(epoch, bool) and 0 <= epoch <= MAX_EPOCH):
-            epoch = None
+        if not (isinstance(epoch, int) and not isinstance(epoch, bool) and 0 <= epoch < MAX_EPOCH):
+            epoch = None  # (the epoch after it must be one a member can name)
         if kind == "mls_commit":
             sender, commit = message.get("from"), message.get("commit")
             if epoch is None or not _id(sender) or not isinstance(commit, str):
@@ -64,12 +67,13 @@ class Witness:
             g.keep(KeptCommit(epoch, sender, commit))
             g.members.add(sender)
             mine = self.committing.get(sender)
-            if mine is not None and mine.commit == commit:
+            if mine is not None and mine[:2] == (epoch, _digest(commit)):
                 del self.committing[sender]
-                if mine.group_info is not None:
-                    g.group_info = mine.group_info
+                if mine[2] is not None:
+                    g.group_info = mine[2]
             return
-        if to is None or not _id(to):
+        if to is None or not _id(to) or (epoch is None and kind in ("mls_created", "mls_commit_accepted",
+                                                                       "mls_welcome")):
             return
         if kind == "mls_created" and epoch == 0:
             g.epoch, g.members, g.group_info = 0, {to}, None
@@ -79,8 +83,8 @@ class Witness:
         elif kind == "mls_commit_accepted":
             g.members.add(to)
             mine = self.committing.get(to)
-            if mine is not None and mine.epoch == epoch and mine.group_info is not None:
-                g.group_info = mine.group_info
+            if mine is not None and mine[0] == epoch and mine[2] is not None:
+                g.group_info = mine[2]
         elif kind == "mls_commit_rejected":
             self.committing.pop(to, None)
             if message.get("reason") == "group_exists":
@@ -108,6 +112,10 @@ class Witness:
         if self.group.epoch is not None:
             to.carry_on(self.group, set(local))
         return [(p, m) for p, m in self.unanswered.items() if p in local and p not in to.members]
+
+
+def _digest(commit: str) -> bytes:
+    return hashlib.sha256(commit.encode()).digest()
 
 
 def _id(v: object) -> TypeGuard[str]:
