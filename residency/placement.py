@@ -13,8 +13,9 @@ relay), else the least-loaded allowed node. It never leaves the allowed regions,
 list of the meeting's nodes (the registry's, untrusted). `choose_participant` also says which rule chose (`HINT`,
 `MEETING_NODE`, `LOAD`), for the audit record of a participant placed off the room's home.
 
-`replace` is the same decision after a node died, excluding the dead node and preferring the room's previous
-region so participants move as little as possible. Stickiness itself (a room keeps its placement for its life)
+`replace` is the same decision after a node died, excluding the dead node and preferring a node that still
+carries the meeting (it becomes the home and carries the meeting's MLS group on), then the room's previous region,
+so participants move as little as possible. Stickiness itself (a room keeps its placement for its life)
 is enforced by the registry's set-if-absent (`Registry.claim_placement`), not here.
 """
 
@@ -86,9 +87,22 @@ def replace(
     nodes: Iterable[Node],
     catalogue: Catalogue,
     now: float,
+    carrying: Iterable[str] = (),
 ) -> Placement:
-    """Re-place a room whose node died: never on that node, preferably in the same region, only allowed regions."""
-    node, why = choose(tenant, regions, nodes, catalogue, hint=previous.region, exclude=frozenset({previous.node}))
+    """Re-place a room whose node died: never on that node, only allowed regions; a node still carrying the
+    meeting (`carrying`: its nodes, checked by the caller) first — it holds participants, and the MLS group the
+    old home ordered, which it carries on as the new home (sfu/cascade/witness.py) — then the same region."""
+    nodes = list(nodes)
+    dead = frozenset({previous.node})
+    carriers = set(carrying) - dead
+    chosen: tuple[Node, str] | None = None
+    if carriers:
+        try:
+            chosen = choose(tenant, regions, [n for n in nodes if n.id in carriers], catalogue,
+                            hint=previous.region, exclude=dead)
+        except PlacementRefused:
+            chosen = None  # none of them usable (or allowed): any allowed node
+    node, why = chosen or choose(tenant, regions, nodes, catalogue, hint=previous.region, exclude=dead)
     return Placement(tenant=tenant.id, room=previous.room, region=node.region, node=node.id, decided_at=now,
                      reason=why, generation=previous.generation + 1)
 

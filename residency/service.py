@@ -428,7 +428,8 @@ class ResidencyService:
         them with `node_draining` and they ask again, rather than the meeting being dropped."""
         try:
             nodes = self.trusted_nodes()
-            new = placing.replace(old, tenant, regions, nodes, self.catalogue, self.clock())
+            new = placing.replace(old, tenant, regions, nodes, self.catalogue, self.clock(),
+                                  carrying=self._meeting_nodes(tenant, old.room, regions, nodes))
         except PlacementRefused:
             return old
         stored = self.registry.replace_placement(old, new)
@@ -445,7 +446,8 @@ class ResidencyService:
                  why: str) -> Replacement:
         try:
             nodes = self.trusted_nodes()
-            new = placing.replace(old, tenant, regions, nodes, self.catalogue, self.clock())
+            new = placing.replace(old, tenant, regions, nodes, self.catalogue, self.clock(),
+                                  carrying=self._meeting_nodes(tenant, old.room, regions, nodes))
         except PlacementRefused as refused:
             self.registry.drop_placement(old.tenant, old.room, expected=old)
             self.audit.append("placement.refused", actor=actor, tenant=old.tenant,

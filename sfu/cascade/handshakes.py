@@ -47,6 +47,7 @@ from sfu.app.limits import SignallingLimits
 from sfu.cascade.dial import PeerRefused, send
 from sfu.cascade.link import Key, RelayLink, meeting_of, scoped
 from sfu.cascade.routes import MAX_HANDSHAKE, MAX_HANDSHAKES, MAX_HANDSHAKES_BODY
+from sfu.cascade.witness import Witness
 from sfu.e2ee import messages as handshake
 from sfu.e2ee.delivery import Delivery
 from sfu.e2ee.messages import MAX_ID, Commit, Handshake, HandshakeError, WelcomePart
@@ -67,6 +68,10 @@ MAX_NAME = 256
 # an idle lane says `alive` this often: a link the other side closed (its node restarted, or it dropped the
 # link) is found by the refusal and dialled again, so its members regroup without waiting for their next message
 KEEPALIVE = 2.0
+# a far node with no open lane to the home it knows asks the registry again this often: the home may have died and
+# the meeting been re-placed (perhaps here). Never while the lane is up: a registry entry alone (Redis is not
+# trusted) does not take a live home's group away from it
+RESOLVE_AGAIN = 2.0
 # what a home may send a far node's participants: the Delivery Service's own messages (docs/protocol.md)
 SERVER_TYPES = frozenset({"mls_created", "mls_join_request", "mls_commit", "mls_commit_accepted",
                           "mls_commit_rejected", "mls_welcome", "mls_resync", "mls_handover"})
@@ -137,6 +142,9 @@ class CascadeHandshakes:
         # on the home: far members whose link closed -> the room's epoch then. One announced again (`rejoin`) while
         # the epoch has not moved is still in the MLS group (nobody committed since): counted a member again
         self.away: dict[Key, dict[str, int]] = {}
+        # on a far node: what it saw of the home's group, to carry it on if the meeting is re-placed here
+        self.witnesses: dict[Key, Witness] = {}
+        self._asked: dict[Key, float] = {}  # when the registry was last asked for each meeting's home
         self.counts: Counter[str] = Counter()  # what was dropped or refused on the lane, by reason
         self.client: httpx.AsyncClient | None = None
         self._resolving: set[Key] = set()
@@ -192,6 +200,7 @@ class CascadeHandshakes:
         if key in self._resolving:
             return
         self._resolving.add(key)
+        self._asked[key] = time.monotonic()
         task = asyncio.get_running_loop().create_task(self._resolved(key))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -208,12 +217,51 @@ class CascadeHandshakes:
         if home is None or home == self.me:  # ours to order: what waited is ordered now, in order
             w = self.waiting.pop(key, None)
             room = self.node.rooms.get(key)
-            for sender, m in (w.messages if w is not None else ()):
+            again = self._succeed(room) if room is not None else []
+            for sender, m in [*again, *(w.messages if w is not None else ())]:
                 p = room.participants.get(sender) if room is not None else None
                 if room is not None and p is not None and p.relayed_from is None and not p.left:
                     self.order(room, sender, m)
         else:
+            self._outage_commits(key)
             self._flush_waiting(key)
+
+    def _succeed(self, room: Room) -> list[tuple[str, Handshake]]:
+        """The meeting is placed here now, and this node was a far node of it (its home died, or was re-placed):
+        its Delivery Service carries on the group its participants are in (sfu/cascade/witness.py) rather than
+        starting with none; returns what they sent the old home unanswered, to order again."""
+        seen = self.witnesses.pop(room.key, None)
+        if seen is None:
+            return []
+        local = [p.id for p in room.participants.values() if p.relayed_from is None and not p.left]
+        again = seen.hand_over(room.group, local)
+        if seen.group.epoch is not None:
+            self.rejoin.pop(room.key, None)  # they are members of the group ordered here: nothing to rejoin
+            self.counts["home_taken_over"] += 1
+            log.info("home of %s/%s now: carrying on its group at epoch %s, %d member(s) here", *room.key,
+                     room.group.epoch, len(room.group.members))
+        return again
+
+    def _outage_commits(self, key: Key) -> None:
+        """Commits that waited while this node had no lane to the meeting's home (it asked the registry again)
+        rest on the view the outage made (the home's members "left"): as while the lane is down, each is answered
+        `no_group` and dropped, never carried to a home that may still order the group (only a home that is this
+        node now orders them, `_succeed`)."""
+        w = self.waiting.get(key)
+        room = self.node.rooms.get(key)
+        if w is None or room is None:
+            return
+        kept: deque[tuple[str, Handshake]] = deque()
+        for sender, m in w.messages:
+            if not isinstance(m, Commit | WelcomePart):
+                kept.append((sender, m))
+                continue
+            w.chars -= handshake.size(m)
+            self.node.handshakes.count(handshake.to_message(m)["type"], "no_link", handshake.size(m))
+            if isinstance(m, Commit):
+                room.deliver([Delivery({"type": "mls_commit_rejected", "epoch": None, "reason": "no_group"},
+                                       to=sender)])
+        w.messages = kept
 
     def _flush_waiting(self, key: Key) -> None:
         lane = self._lane(self.homes.get(key) or "", key)
@@ -229,6 +277,7 @@ class CascadeHandshakes:
                 continue  # it left meanwhile (and was announced as gone)
             message = handshake.to_message(m)
             lane.seal({"type": "mls", "from": sender, "message": message})
+            self.witnesses.setdefault(key, Witness()).sent(sender, m)
             self.node.handshakes.count(message["type"], "forwarded", handshake.size(m))
         w.chars = 0
         del self.waiting[key]
@@ -506,6 +555,7 @@ class CascadeHandshakes:
                 if p is None or p.relayed_from is not None:
                     self.counts["handshake_not_ours"] += 1  # only this node's own participants are reached here
                     return
+            self.witnesses.setdefault(lane.key, Witness()).delivered(inner, to)
             self.node.handshakes.bytes_out += room.deliver([Delivery(inner, to=to, exclude=exclude)])
         else:
             raise RelayRefused("relay_message_malformed", f"{kind!r} is not a message this side of the lane takes")
@@ -553,6 +603,19 @@ class CascadeHandshakes:
             del self.rejoin[key]
         for key in [k for k in self.away if k not in self.node.rooms]:
             del self.away[key]
+        for key in [k for k in self.witnesses if k not in self.node.rooms]:
+            del self.witnesses[key]
+        for key in [k for k in self._asked if k not in self.homes and k not in self._resolving]:
+            del self._asked[key]
+        for key, seen in self.witnesses.items():
+            seen.forget(self.node.rooms[key].participants)
+        now = time.monotonic()
+        for key, home in list(self.homes.items()):  # a home whose lane is gone may be gone: ask again
+            if home is None or home == self.me or key not in self.node.rooms:
+                continue
+            lane = self.lanes.get((home, key))
+            if (lane is None or not self._up(lane)) and now - self._asked.get(key, 0.0) >= RESOLVE_AGAIN:
+                self._resolve(key)
         for peer, link in list(self.relays.links.items()):
             wire = self._wire(peer)
             if wire is None:

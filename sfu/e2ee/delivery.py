@@ -116,6 +116,20 @@ class GroupLog:
         self.parted.clear()
         return [Delivery({"type": "mls_resync", "epoch": None}, to=p) for p in present]
 
+    def carry_on(self, seen: GroupLog, members: Collection[str]) -> None:
+        """This node becomes the home of a group another node ordered (the old home died, the meeting was
+        re-placed here: sfu/cascade/witness.py): it orders on from the epoch, commits and GroupInfo `seen` there,
+        counting as members those of `members` seen in the group. Nothing is sent: the members are in that epoch
+        already, and their next commit (removing who the dead home carried) is its next one."""
+        self.epoch = seen.epoch
+        self.members = seen.members & set(members)
+        self.commits = deque(seen.commits)
+        self.kept_bytes = seen.kept_bytes
+        self.group_info = seen.group_info
+        self.key_packages.clear()
+        self.applied.clear()
+        self.parted.clear()
+
     def resync(self, to: str) -> Delivery:
         """Tells a member that what it missed is no longer kept. Members act on it only with the evidence it
         carries: the newest GroupInfo, signed by a member (docs/e2ee.md); the node's word alone moves nobody."""
@@ -181,7 +195,7 @@ class GroupLog:
         if m.epoch != self.epoch:  # one commit per epoch wins; the losers catch up and retry
             return Outcome("stale_epoch", [_rejected(sender, self.epoch, "stale_epoch")])
         self.epoch += 1
-        self._keep(KeptCommit(m.epoch, sender, m.commit))
+        self.keep(KeptCommit(m.epoch, sender, m.commit))
         if m.group_info is not None:
             self.group_info = m.group_info
         joiners = tuple(j for j in m.joiners if j in present and j != sender)
@@ -217,7 +231,8 @@ class GroupLog:
             out += self._welcomed(w.joiners, present)
         return Outcome("accepted", out)
 
-    def _keep(self, c: KeptCommit) -> None:
+    def keep(self, c: KeptCommit) -> None:
+        """Keeps an accepted commit for `mls_sync` (the newest KEPT_COMMITS, KEPT_BYTES at most)."""
         self.commits.append(c)
         self.kept_bytes += len(c.commit)
         while self.commits and (len(self.commits) > KEPT_COMMITS or self.kept_bytes > KEPT_BYTES):

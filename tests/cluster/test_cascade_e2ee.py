@@ -119,10 +119,6 @@ def _placement(redis_port: int) -> tuple[str, int]:
     return doc["node"], int(doc["generation"])
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect (2026-12-06): after the home dies, eu-2a becomes the home but its Delivery Service has no group "
-    "and bob and carol stay in epoch 1 (their removal commit of the old alice answered no_group); the new alice "
-    "stays `creating`. The surviving members must re-form the group on the new home (docs/architecture.md)"))
 def test_the_home_node_dies_and_the_group_reforms_on_the_new_home(tmp_path: Path) -> None:
     """alice on eu-1a (the meeting's home, its MLS Delivery Service), bob and carol on eu-2a share an epoch; eu-1a
     is SIGKILLed; alice asks the control plane again naming the node she lost and is placed on eu-2a, the new home

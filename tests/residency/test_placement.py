@@ -92,6 +92,21 @@ def test_replacement_avoids_the_dead_node_and_prefers_the_same_region(catalogue:
         placement.replace(old, EU_TENANT, REGIONS, [nodes[0], make_node("nyc", "us-1")], catalogue, now=2.0)
 
 
+def test_replacement_prefers_a_node_still_carrying_the_meeting_within_the_allowed_regions(
+        catalogue: Catalogue) -> None:
+    """The node carrying the meeting's other participants holds the MLS group the dead home ordered and carries
+    it on as the new home: it wins over an idle node of the dead home's region. A node listed as carrying it that
+    is dead, unusable or of a refused region (the list is the registry's, untrusted) is passed over."""
+    old = Placement("acme", "r", "eu-1", "fra-a", decided_at=1.0, reason="x")
+    nodes = [make_node("fra-a", "eu-1", 0.0), make_node("fra-b", "eu-1", 0.0), make_node("par", "eu-2", 0.5),
+             make_node("nyc", "us-1", 0.0)]
+    new = placement.replace(old, EU_TENANT, REGIONS, nodes, catalogue, now=2.0, carrying={"fra-a", "par"})
+    assert (new.node, new.region, new.generation) == ("par", "eu-2", 2)
+    for listed in ({"nyc"}, {"fra-a"}, {"ghost"}, set()):
+        new = placement.replace(old, EU_TENANT, REGIONS, nodes, catalogue, now=2.0, carrying=listed)
+        assert new.node == "fra-b", listed
+
+
 # -- the property: whatever the nodes, loads, health and hint, the result is allowed or a refusal ------------
 
 node_strategy = st.builds(

@@ -61,6 +61,26 @@ def test_when_a_node_dies_its_rooms_move_only_within_allowed_regions(
     assert deployment.count("node.joined") == 3 and deployment[-1] == "node.left"
 
 
+def test_a_dead_homes_room_moves_to_the_node_still_carrying_the_meeting(
+        svc: ResidencyService, registry, clock: FakeClock) -> None:
+    """A cascaded meeting's home dies: its room goes to the node carrying the meeting's other participants (that
+    node carries the MLS group on as the new home, sfu/cascade/witness.py), not to an idle node of the dead home's
+    region, where no group would be and no one would be yet."""
+    svc.node_registered(make_node("fra-a", "eu-1", 0.0))
+    assert svc.place_room("acme", "r").node == "fra-a"
+    svc.node_registered(make_node("fra-b", "eu-1", 0.0))
+    svc.node_registered(make_node("par", "eu-2", 0.5))
+    registry.note_meeting_node("acme", "r", "par", 60)
+    registry.note_meeting_node("acme", "r", "nyc", 60)  # a forged entry: no such node, ignored
+    clock.advance(4)
+    for n in ("fra-b", "par"):
+        svc.node_heartbeat(n, load=0.5 if n == "par" else 0.0)
+    clock.advance(3)  # fra-a missed its heartbeats
+    assert [(o.old.node, o.new.node if o.new else None) for o in svc.sweep()] == [("fra-a", "par")]
+    p = svc.get_placement("acme", "r")
+    assert p is not None and (p.node, p.region, p.generation) == ("par", "eu-2", 2)
+
+
 def test_a_room_on_a_draining_node_moves_to_another_node_of_its_region(
         svc: ResidencyService, registry, clock: FakeClock) -> None:
     """A draining node tells its participants to ask the control plane again (`drain`); the answer must be

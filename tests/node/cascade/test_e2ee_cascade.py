@@ -263,3 +263,75 @@ def test_three_nodes_one_group_through_the_home() -> None:
             assert "dave" not in far.node.rooms[KEY].participants
 
     asyncio.run(run())
+
+
+def test_the_home_dies_and_the_far_node_carries_the_group_on_as_the_new_home() -> None:
+    """The home (eu-1-a, alice's node) stops; the meeting is re-placed on eu-2-a, as the control plane does when a
+    participant names the home it lost. eu-2-a's lane to the home closes, it asks the registry again, finds itself
+    the home and carries on the group its members are in (sfu/cascade/witness.py) instead of starting with none:
+    bob and carol's commit removing alice's old leaf is the group's next epoch, alice rejoining there (a new
+    participant, as a new join through the control plane is) is added, and all three end in one epoch, one roster,
+    one safety code. Before, eu-2-a answered their commit `no_group` and let alice's `mls_create` win: bob and carol
+    sat in the old epoch beside alice's one-member group."""
+
+    async def run() -> None:
+        placed = {"home": "eu-1-a"}
+        async with contextlib.AsyncExitStack() as stack, contextlib.AsyncExitStack() as home_stack:
+            nodes = await relayed_nodes(stack, NODES, home=lambda tenant, room: placed["home"],
+                                        stacks={"eu-1-a": home_stack})
+            home, far = nodes["eu-1-a"], nodes["eu-2-a"]
+            m = await Members.start()
+            try:
+                await _join(m, home, "alice")
+                await _join(m, far, "bob")
+                await _join(m, far, "carol")
+                state = await m.agreed({"alice", "bob", "carol"})
+                before, code = state["bob"]["epoch"], state["bob"]["safety"]
+                assert far.node.rooms[KEY].group.epoch is None  # a far node orders nothing...
+                assert _hs(far).witnesses[KEY].group.epoch == before  # ...but saw where the group is
+
+                placed["home"] = "eu-2-a"
+                await home_stack.aclose()  # the home's node goes, alice's socket with it
+                await m.join("alice", far.ws_url, far.token(ROOM, participant="alice-2", tenant=TENANT, name="alice"))
+                state = await m.agreed({"alice", "bob", "carol"}, after=before)
+                assert state["alice"]["participant"] == "alice-2" and state["bob"]["safety"] != code
+                assert _hs(far).homes[KEY] == "eu-2-a" and _hs(far).counts["home_taken_over"] == 1
+                group = far.node.rooms[KEY].group
+                assert group.epoch == state["bob"]["epoch"] and group.members == {"alice-2", "bob", "carol"}
+                for v in state.values():  # no member was told to drop its group, nor refused anything
+                    assert v["refused"]["group_resets"] == 0 and v["refused"]["refused_commits"] == 0, v
+                assert await m.frames_open("alice", ["bob", "carol"]) and await m.frames_open("bob", ["alice", "carol"])
+            finally:
+                await m.close()
+
+    asyncio.run(run())
+
+
+def test_a_registry_naming_the_far_node_takes_nothing_from_a_live_home() -> None:
+    """The registry is not trusted (a forged placement in Redis): while its lane to the home is up, a far node
+    does not ask it again, so an entry naming the far node as the home does not make it order the group — the
+    home keeps ordering, a join is added there, and the far node carries nothing over. Only a lane that closed
+    (the home gone, or the link dropped) makes it ask."""
+
+    async def run() -> None:
+        placed = {"home": "eu-1-a"}
+        async with contextlib.AsyncExitStack() as stack:
+            nodes = await relayed_nodes(stack, NODES, home=lambda tenant, room: placed["home"])
+            home, far = nodes["eu-1-a"], nodes["eu-2-a"]
+            m = await Members.start()
+            try:
+                await _join(m, home, "alice")
+                await _join(m, far, "bob")
+                state = await m.agreed({"alice", "bob"})
+                placed["home"] = "eu-2-a"  # forged while the home lives
+                await asyncio.sleep(3 * 2.0)  # longer than RESOLVE_AGAIN: the far node would have asked again
+                await _join(m, far, "carol")
+                state = await m.agreed({"alice", "bob", "carol"}, after=state["alice"]["epoch"])
+                assert _hs(far).homes[KEY] == "eu-1-a" and not _hs(far).counts["home_taken_over"]
+                assert far.node.rooms[KEY].group.epoch is None
+                assert home.node.rooms[KEY].group.members == {"alice", "bob", "carol"}
+                assert home.node.rooms[KEY].group.epoch == state["alice"]["epoch"]
+            finally:
+                await m.close()
+
+    asyncio.run(run())
