@@ -3,8 +3,10 @@ a cascade): a far node's `member` may carry its participant's join credential (`
 control plane signed and that node admitted), and this node marks that participant `recorder: true` — in its
 presence, so every member's client may hand it the link's secrets (docs/recording.md) — only when the credential
 verifies here as a join does: the published key, EdDSA, issuer, times, and the claims — this meeting's tenant and
-room, the announced participant as subject, role `recorder`, and a link not revoked. It is never consumed (it was
-used where it was issued for; presenting it admits nobody).
+room, the announced participant as subject, role `recorder`, and a link not revoked. It is never consumed, and
+carrying it (on the sealed lane) gives the receiver no way in: as a join it is refused everywhere — by every other
+node for its audience (`wrong_audience`), by the node it was issued for as used (`replayed`) — and it expires in a
+minute.
 
 Its audience is the node that admitted it: from a far node, exactly that node (a far node presents only what was
 issued to it, not a credential lifted from another node); from the meeting's home, any node (the home relays every
