@@ -15,10 +15,11 @@ home and another's far node on the same link). A meeting's lane is used once bot
   for a participant that very node announced: a far node speaks for its own members, never for the home's or
   another node's. What the Delivery Service sends to a participant of another node, or to everyone, goes on that
   node's lane (`Room.remote`).
-- **Both ways**, `member` {participant, name, rejoin} and `unmember` {participant}: who is in the meeting on the
-  sender's side (the home: its own participants and every other node's; a far node: its own), so every member's
-  presence — which its MLS client compares with the roster (signalling/client/e2ee/group.js) — lists everyone,
-  publishing or not (sfu/cascade/members.py). The roster goes before any handshake on the same lane, so no
+- **Both ways**, `member` {participant, name, rejoin, credential?} and `unmember` {participant}: who is in the
+  meeting on the sender's side (the home: its own participants and every other node's; a far node: its own), so
+  every member's presence — which its MLS client compares with the roster (signalling/client/e2ee/group.js) —
+  lists everyone, publishing or not (sfu/cascade/members.py). A recorder's `member` carries its join credential,
+  on which alone the receiver marks it the recorder (sfu/cascade/roles.py). The roster goes before any handshake on the same lane, so no
   handshake overtakes the join it is about.
 
 A link that closes: the home counts the far node's members as left (its members commit their removal by the
