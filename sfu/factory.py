@@ -32,6 +32,7 @@ from sfu.cascade.handshakes import CascadeHandshakes
 from sfu.cascade.meeting import Cascade
 from sfu.cascade.members import RelayedMembers
 from sfu.cascade.relays import Relays, RelaySetup
+from sfu.cascade.roles import RecorderRoles
 from sfu.cascade.routes import relay_routes
 from sfu.config import NodeConfig
 from sfu.metrics import RelayCollector, metrics_endpoint
@@ -89,7 +90,8 @@ def build_node(
     relays = Relays.for_node(node, relay) if relay is not None else None
     if relays is not None:
         metrics_registry.register(RelayCollector(node, relays))
-    members = RelayedMembers(node, relays) if relays is not None else None
+    # a far node's participant is marked the recorder only on its credential, verified here (sfu/cascade/roles.py)
+    members = RelayedMembers(node, relays, RecorderRoles(verifier, revocations)) if relays is not None else None
     feedback = RelayFeedback(node, relays) if relays is not None else None
     # one MLS group per cascaded meeting: the home's Delivery Service orders every node's handshakes
     handshakes = (CascadeHandshakes(node, members, relay.home, signalling.limits)

@@ -54,6 +54,9 @@ class Participant:
     worker: int = 0  # the media worker that owns its peer (sfu/workers.py)
     host: bool = False  # the join token's `host` claim: may use the host controls (sfu/host.py)
     recorder: bool = False  # the join token's role is `recorder` (sfu/recording.py); never from a name or a message
+    # a recorder's join token as the control plane signed it: presented on relay links so other nodes mark it too
+    # (sfu/cascade/roles.py); empty for everyone else
+    credential: str = field(default="", repr=False)
     signalling: SignallingState = SignallingState.ATTACHED
     media: MediaState = MediaState.NEW
     resume_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))

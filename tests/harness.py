@@ -45,13 +45,14 @@ class RunningNode:
 
 @contextlib.asynccontextmanager
 async def running_node(limits: SignallingLimits | None = None, relay: RelaySetup | None = None,
-                       **config: Any) -> AsyncIterator[RunningNode]:
+                       keys: KeyRing | None = None, **config: Any) -> AsyncIterator[RunningNode]:
     """A standalone node (no registry: the region rule only) built by the product's own factory, served with
-    the product's uvicorn settings."""
+    the product's uvicorn settings. `keys`: the control plane's signing keys (shared by nodes that must verify
+    each other's join tokens, as one control plane's nodes do); a key ring of its own unless told."""
     config.setdefault("udp_port", 0)
     config.setdefault("region", "eu-test")
     cfg = NodeConfig(**config)
-    keys = KeyRing()
+    keys = keys or KeyRing()
     built = build_node(cfg, TokenVerifier(keys.jwks, cfg.node_id), limits=limits, relay=relay)
     server = uvicorn.Server(uvicorn.Config(built.app, host="127.0.0.1", port=0, log_level="warning",
                                            **node_server_settings()))

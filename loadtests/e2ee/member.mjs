@@ -12,17 +12,19 @@ export class HeadlessMember extends EventTarget {
    * @param {string} wsUrl    the node's /ws
    * @param {string} token    a join token
    * @param {Uint8Array} secret  the link secret
-   * @param {{deferred?: boolean}} opts  deferred: send our KeyPackage, then process no handshake (a member whose
-   *   device is busy: it stays in the group and connected, see loadtests/e2ee/README.md)
+   * @param {{deferred?: boolean, recorderKey?, credential?, attest?}} opts  deferred: send our KeyPackage, then
+   *   process no handshake (a member whose device is busy: it stays in the group and connected, see
+   *   loadtests/e2ee/README.md); recorderKey, credential, attest: the recorder's handover (docs/recording.md), as
+   *   E2EE takes them (a recorder: `secret` null and `attest`)
    */
-  constructor(wsUrl, token, secret, { deferred = false } = {}) {
+  constructor(wsUrl, token, secret, { deferred = false, recorderKey = null, credential = null, attest = null } = {}) {
     super();
     this.wsUrl = wsUrl;
     this.token = token;
     this.deferred = deferred;
     this.bytesIn = 0; // handshake bytes received (mls_* messages)
     this.bytesOut = 0;
-    this.e2ee = new E2EE(secret, (msg) => this._send(msg));
+    this.e2ee = new E2EE(secret, (msg) => this._send(msg), { recorderKey, credential, attest });
     this.e2ee.addEventListener("change", () => this.dispatchEvent(new Event("change")));
   }
 

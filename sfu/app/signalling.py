@@ -234,6 +234,8 @@ class NodeSignalling:
                 # the event loop, which also runs heartbeat-adjacent duties, consent and the media timers
                 await asyncio.to_thread(self.node.admit, claims)
                 p = self.node.join(claims, admitted=True)
+                if claims.recorder:  # presented on relay links, so other nodes of the meeting mark it too
+                    p.credential = token
                 p.send(self.node.snapshot(p))
                 return p
             if kind == "resume":

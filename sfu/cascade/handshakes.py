@@ -15,10 +15,11 @@ home and another's far node on the same link). A meeting's lane is used once bot
   for a participant that very node announced: a far node speaks for its own members, never for the home's or
   another node's. What the Delivery Service sends to a participant of another node, or to everyone, goes on that
   node's lane (`Room.remote`).
-- **Both ways**, `member` {participant, name, rejoin} and `unmember` {participant}: who is in the meeting on the
-  sender's side (the home: its own participants and every other node's; a far node: its own), so every member's
-  presence — which its MLS client compares with the roster (signalling/client/e2ee/group.js) — lists everyone,
-  publishing or not (sfu/cascade/members.py). The roster goes before any handshake on the same lane, so no
+- **Both ways**, `member` {participant, name, rejoin, credential?} and `unmember` {participant}: who is in the
+  meeting on the sender's side (the home: its own participants and every other node's; a far node: its own), so
+  every member's presence — which its MLS client compares with the roster (signalling/client/e2ee/group.js) —
+  lists everyone, publishing or not (sfu/cascade/members.py). A recorder's `member` carries its join credential,
+  on which alone the receiver marks it the recorder (sfu/cascade/roles.py). The roster goes before any handshake on the same lane, so no
   handshake overtakes the join it is about.
 
 A link that closes: the home counts the far node's members as left (its members commit their removal by the
@@ -56,6 +57,7 @@ from sfu.ratelimit import TokenBucket
 if TYPE_CHECKING:
     from sfu.cascade.members import RelayedMembers
     from sfu.node import Node
+    from sfu.participant import Participant
     from sfu.room import Room
 
 log = logging.getLogger("castellan.cascade")
@@ -376,19 +378,22 @@ class CascadeHandshakes:
             return
         room = self.node.rooms.get(lane.key)
         peer = lane.peer
-        want: dict[str, str] = {}
+        want: dict[str, Participant] = {}
         for p in room.participants.values() if room is not None else ():
             if p.left or (p.relayed_from is not None and (not lane.home or p.relayed_from == peer)):
                 continue
-            want[p.id] = p.name
+            want[p.id] = p
         for pid in [x for x in lane.announced if x not in want]:
             del lane.announced[pid]
             lane.seal({"type": "unmember", "participant": pid})
         rejoin = self.rejoin.get(lane.key, set())
-        for pid, name in want.items():
+        for pid, p in want.items():
             if pid not in lane.announced:
-                lane.announced[pid] = name
-                lane.seal({"type": "member", "participant": pid, "name": name, "rejoin": pid in rejoin})
+                lane.announced[pid] = p.name
+                msg: dict[str, Any] = {"type": "member", "participant": pid, "name": p.name, "rejoin": pid in rejoin}
+                if p.recorder and p.credential:  # the peer marks it the recorder only if this verifies there
+                    msg["credential"] = p.credential
+                lane.seal(msg)
                 rejoin.discard(pid)
         if lane.home and not lane.started:
             lane.started = True
@@ -509,10 +514,14 @@ class CascadeHandshakes:
         if room is None:
             raise RelayRefused("relay_room_unknown", "the meeting is gone from this node")
         if kind == "member":
-            pid, name = msg.get("participant"), msg.get("name")
+            pid, name, credential = msg.get("participant"), msg.get("name"), msg.get("credential")
             if not _id(pid) or not isinstance(name, str) or len(name) > MAX_NAME:
                 raise RelayRefused("relay_message_malformed", "member: participant id and name")
-            p = self.members.add_member(sender, lane.key, pid, name)
+            if credential is None and msg.get("recorder") is not None:
+                self.members.refused["relay_recorder_no_credential"] += 1  # its word alone marks nobody
+            # a far node presents only credentials issued to itself; the home relays every other node's
+            p = self.members.add_member(sender, lane.key, pid, name, credential,
+                                        issued_for=sender if lane.home else None)
             if p is not None and lane.home:
                 lane.heard.add(pid)
                 if msg.get("rejoin") is True:
@@ -605,6 +614,8 @@ class CascadeHandshakes:
             del self.away[key]
         for key in [k for k in self.witnesses if k not in self.node.rooms]:
             del self.witnesses[key]
+        for key in [k for k in self.members.roles.kept if k not in self.node.rooms]:
+            self.members.roles.forget(key)
         for key in [k for k in self._asked if k not in self.homes and k not in self._resolving]:
             del self._asked[key]
         for key, seen in self.witnesses.items():

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from residency.relay import RelayTrack
 from sfu import presence
 from sfu.cascade.link import CLOCK_RATES, LEVEL_ID, PAYLOAD_TYPES
+from sfu.cascade.roles import RecorderRoles
 from sfu.negotiation import sdp
 from sfu.participant import MediaState, Participant, SignallingState
 from sfu.track import Layer, Track
@@ -54,9 +55,10 @@ def _negotiated(what: RelayTrack) -> sdp.Negotiated:
 
 
 class RelayedMembers:
-    def __init__(self, node: Node, relays: Relays) -> None:
+    def __init__(self, node: Node, relays: Relays, roles: RecorderRoles | None = None) -> None:
         self.node = node
         self.relays = relays
+        self.roles = roles or RecorderRoles(None)  # who may be marked the recorder (sfu/cascade/roles.py)
         # (other node, meeting) -> participant id -> relayed participant
         self.by_link: dict[tuple[str, Key], dict[str, Participant]] = {}
         # (other node, meeting) -> the participants it announced as members (`member`, sfu/cascade/handshakes.py):
@@ -82,10 +84,12 @@ class RelayedMembers:
                 self._drop_track(p, track)
             self._drop_participant(p, "relay_closed")
 
-    def add_member(self, sender: str, key: Key, participant: str, name: str) -> Participant | None:
+    def add_member(self, sender: str, key: Key, participant: str, name: str, credential: str | None = None,
+                   issued_for: str | None = None) -> Participant | None:
         """`sender` says `participant` is in meeting `key` on its side (published or not): a participant of that
         room here. None (counted) when the id is this node's own participant's or another link's, or the room is
-        gone."""
+        gone. With `credential` (its join token, issued for `issued_for`; None: any node) it is marked the
+        meeting's recorder if that verifies (sfu/cascade/roles.py); else it is an ordinary participant, counted."""
         room = self._room(sender, key)
         link = self.relays.links.get(sender)
         if room is None or link is None:
@@ -100,7 +104,15 @@ class RelayedMembers:
             if sum(len(x) for (n, _), x in self.by_link.items() if n == sender) >= MAX_MEMBERS:
                 self.refused["relay_too_many_members"] += 1
                 return None
-            p = self._new(sender, key, room, link.peer, participant, name)
+            recorder = False
+            if credential is not None:
+                why = self.roles.refusal(key, participant, credential, issued_for)
+                recorder = why is None
+                if why is not None:
+                    self.refused[f"relay_recorder_{why}"] += 1
+                    log.warning("%s's recorder credential for %s in %s/%s refused: %s", sender, participant, *key, why)
+            p = self._new(sender, key, room, link.peer, participant, name,
+                          credential if recorder and credential is not None else "")
         self.announced.setdefault((sender, key), set()).add(participant)
         return p
 
@@ -152,9 +164,12 @@ class RelayedMembers:
             self.node.tracks_by_ssrc[(link.peer, layer.ssrc)] = track
         room.broadcast({"type": "track_published", "track": track.describe()})
 
-    def _new(self, sender: str, key: Key, room: Room, peer: int, participant: str, name: str) -> Participant:
+    def _new(self, sender: str, key: Key, room: Room, peer: int, participant: str, name: str,
+             credential: str = "") -> Participant:
+        # a recorder only on a credential verified here (`add_member`), never on the other node's word
         p = Participant(id=participant, name=name, room=room, peer=peer, tenant=room.tenant,
-                        signalling=SignallingState.DETACHED, media=MediaState.READY, relayed_from=sender)
+                        signalling=SignallingState.DETACHED, media=MediaState.READY, relayed_from=sender,
+                        recorder=bool(credential), credential=credential)
         self.by_link.setdefault((sender, key), {})[p.id] = p
         room.participants[p.id] = p
         room.speakers.join(p.id)
@@ -194,3 +209,4 @@ class RelayedMembers:
         self.node.handshakes.bytes_out += room.deliver(room.group.left(p.id, list(room.participants)))
         if not room.participants and self.node.rooms.get(room.key) is room:
             del self.node.rooms[room.key]
+            self.roles.forget(room.key)

@@ -101,8 +101,9 @@ class TokenVerifier:
         self.leeway = leeway
         self.replay = replay if replay is not None else ReplayCache()
 
-    def _decode(self, token: str, now: float) -> dict[str, Any]:
-        """Signature, algorithm, key id, audience, issuer and time checks; returns the payload."""
+    def _decode(self, token: str, now: float, audience: str | None = "", times: bool = True) -> dict[str, Any]:
+        """Signature, algorithm, key id, audience (this node's unless told; None: any), issuer and time checks
+        (`times`); returns the payload."""
         if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
             raise TokenError("malformed", "join token is not a JWT")
         if not all(_canonical_base64url(segment) for segment in token.split(".")):
@@ -119,10 +120,11 @@ class TokenVerifier:
                 token,
                 _public_key_from_jwk(jwk),
                 algorithms=[ALGORITHM],
-                audience=self.node_id,
+                audience=(audience or self.node_id) if audience is not None else None,
                 issuer=self.issuer,
                 options={
                     "require": ["exp", "nbf", "iat", "aud", "iss", "sub", "jti"],
+                    "verify_aud": audience is not None,
                     "verify_iat": False,
                     "verify_exp": False,
                     "verify_nbf": False,
@@ -144,6 +146,8 @@ class TokenVerifier:
             raise TokenError("malformed", "join token times are not numbers") from None
         if not all(math.isfinite(t) for t in (exp, nbf, iat)):
             raise TokenError("malformed", "join token times are not finite numbers")
+        if not times:
+            return payload
         if now > exp + self.leeway:
             raise TokenError("expired", "join token has expired; open the meeting link again")
         if now + self.leeway < nbf:
@@ -154,7 +158,23 @@ class TokenVerifier:
 
     def verify(self, token: str, now: float | None = None, single_use: bool = True) -> JoinClaims:
         now = time.time() if now is None else now
-        payload = self._decode(token, now)
+        return self._claims(self._decode(token, now), now, single_use, self.node_id)
+
+    def verify_presented(self, token: str, issued_for: str | None, now: float | None = None,
+                         times: bool = True) -> JoinClaims:
+        """A join token another node admitted, presented over a relay link as evidence of its holder's role
+        (sfu/cascade/roles.py): every check of `verify` but the audience, which is `issued_for` (the node that says
+        it admitted it; None: any node), and never single use — it was used already, where it was issued for, and
+        presenting it admits nobody. `times=False`: a token this node verified before, presented again after it
+        expired (the holder is still in the meeting); the signature and claims are checked again all the same."""
+        now = time.time() if now is None else now
+        payload = self._decode(token, now, audience=issued_for, times=times)
+        aud = payload["aud"]
+        if not isinstance(aud, str):  # the control plane mints one audience: a list is nothing it issued
+            raise TokenError("wrong_audience", "a presented join token names one node")
+        return self._claims(payload, now, False, aud)
+
+    def _claims(self, payload: dict[str, Any], now: float, single_use: bool, node: str) -> JoinClaims:
         for name in ("tenant", "room", "region"):
             if not isinstance(payload.get(name), str) or not payload[name]:
                 raise TokenError("missing_claim", f"join token lacks {name!r}")
@@ -171,7 +191,7 @@ class TokenVerifier:
             room=payload["room"],
             participant=str(payload["sub"]),
             region=payload["region"],
-            node=self.node_id,
+            node=node,
             name=str(payload.get("name", ""))[:64],
             jti=str(payload["jti"]),
             exp=int(payload["exp"]),

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as mls from "../../signalling/client/vendor/ts-mls.js";
 import { Relay } from "./relay.mjs";
 import { PSK_ID, b64u, encodeIdentity, keyPackageProof, linkSecrets } from "../../signalling/client/e2ee/link.js";
-import { JOIN_WAIT_MS, MAX_GROUP_RESETS, OUTSIDE_GRACE_MS, SYNC_TRIES, cipherSuite } from "../../signalling/client/e2ee/group.js";
+import { COMMIT_RETRIES, JOIN_WAIT_MS, MAX_GROUP_RESETS, OUTSIDE_GRACE_MS, SYNC_TRIES, cipherSuite } from "../../signalling/client/e2ee/group.js";
 import { EXPORTER_LABEL, FrameCrypto, GRACE_MS } from "../../signalling/client/e2ee/sframe.js";
 import { SEND_SWITCH_DELAY_MS } from "../../signalling/client/e2ee.js";
 import { attestationMessage, openHandover, sealHandover } from "../../signalling/client/e2ee/handover.js";
@@ -680,6 +680,84 @@ test("a member removed by a commit while it is still here asks to be added again
   }
   const codes = await Promise.all([...r.members.values()].map((e) => e.e2ee.safetyCode()));
   assert.equal(new Set(codes).size, 1);
+});
+
+/** The node has no lane to the meeting's home (sfu/cascade/handshakes.py): every commit is answered "no group". */
+function noHome(r) {
+  r.intercept = (from, msg) => {
+    if (msg.type !== "mls_commit") return msg;
+    r.deliver(from, { type: "mls_commit_rejected", epoch: null, reason: "no_group" });
+    return null;
+  };
+}
+
+/** Lets `ms` of simulated time pass, every member's work done at each step. */
+async function pass(r, ms, stepMs = 100) {
+  for (let t = 0; t < ms; t += stepMs) {
+    await r.idle();
+    r.timers.advance(stepMs);
+  }
+  await r.idle();
+}
+
+const commitsBy = (r, id) => r.sent.filter((s) => s.from === id && s.msg.type === "mls_commit").length;
+
+test("no_group: a member's removal answered \"no group\" is tried again with backoff, and lands once the home is back", async () => {
+  // a cascaded meeting whose home died: carol was on it and is gone; alice and bob's node has no lane to the new
+  // home yet. Before, their commit removing carol was dropped and nobody tried again until someone joined or left:
+  // carol's leaf (her device still holding the epoch's keys) lingered in the roster
+  const r = await meeting("alice", "bob", "carol");
+  const epoch = r.members.get("alice").e2ee.epoch();
+  noHome(r);
+  r.leave("carol");
+  await pass(r, 4000);
+  const alice = r.members.get("alice");
+  assert.ok(commitsBy(r, "alice") >= 3, `alice tried again: ${commitsBy(r, "alice")} commits`);
+  assert.ok(alice.member.counts.commit_retries >= 2);
+  assert.equal(ids(alice.e2ee.roster()), "alice,bob,carol", "nothing ordered while the home is unreachable");
+  r.intercept = null; // the Delivery Service is reachable again: no presence change follows
+  await r.settle();
+  for (const e of r.members.values()) {
+    assert.equal(e.e2ee.epoch(), epoch + 1, e.log.join("\n"));
+    assert.equal(ids(e.e2ee.roster()), "alice,bob");
+    assert.equal(e.member.counts.refused_commits, 0);
+  }
+  const codes = await Promise.all([...r.members.values()].map((e) => e.e2ee.safetyCode()));
+  assert.equal(new Set(codes).size, 1);
+});
+
+test("no_group: the retries are bounded (a node saying it for ever costs a few commits), and the next change still lands", async () => {
+  const r = await meeting("alice", "bob", "carol");
+  const before = { alice: commitsBy(r, "alice"), bob: commitsBy(r, "bob") };
+  noHome(r);
+  r.leave("carol");
+  await r.settle(); // terminates: every retry timer runs out
+  for (const id of ["alice", "bob"]) { // its first commit, then one per retry
+    assert.equal(commitsBy(r, id) - before[id], 1 + COMMIT_RETRIES, id);
+    assert.equal(r.members.get(id).member.counts.commit_retries, COMMIT_RETRIES, id);
+  }
+  assert.equal(ids(r.members.get("alice").e2ee.roster()), "alice,bob,carol");
+  r.intercept = null;
+  await r.join("dave");
+  await r.settle();
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob,dave", e.log.join("\n"));
+});
+
+test("no_group: only members retry, and a later epoch (someone else's commit won) ends the retries", async () => {
+  const r = await meeting("alice", "bob", "carol");
+  const bob = r.members.get("bob");
+  // only alice's node has no lane to the home: her commit is refused, bob's (after his rank delay) lands
+  r.intercept = (from, msg) => {
+    if (msg.type !== "mls_commit" || from !== "alice") return msg;
+    r.deliver(from, { type: "mls_commit_rejected", epoch: null, reason: "no_group" });
+    return null;
+  };
+  r.leave("carol");
+  await r.settle();
+  assert.equal(r.commits.at(-1).from, "bob");
+  for (const e of r.members.values()) assert.equal(ids(e.e2ee.roster()), "alice,bob");
+  assert.equal(r.members.get("alice").member.commitRetries, 0, "a new epoch resets the count");
+  assert.equal(bob.member.counts.commit_retries, 0);
 });
 
 test("the suite's SHA-256 and HMAC (@noble/hashes) agree with WebCrypto, and a MAC one bit off or cut short fails", async () => {

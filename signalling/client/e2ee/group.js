@@ -33,6 +33,12 @@ export const SYNC_TRIES = 5; // ...this many asks in all (0.5 + 1 + 2 + 4 s apar
 export const JOIN_WAIT_MS = 8000; // a joiner not added after this (others present) is told its link may be wrong
 export const JOIN_RETRY_MS = 1000; // a recorder told "no group" (it cannot make one: no link) asks again after this, doubling...
 export const JOIN_RETRY_MAX_MS = 8000; // ...up to this
+// a member's commit answered "no group" (its node has no lane to the meeting's home, or the home died and the group
+// is moving to a new one): its pending work is tried again after this, doubling, by the usual rule (the committer
+// first, the others after their rank delay)...
+export const COMMIT_RETRY_MS = 1000;
+export const COMMIT_RETRY_MAX_MS = 16000; // ...up to this...
+export const COMMIT_RETRIES = 6; // ...this many times (1+2+4+8+16+16 s), then only the next change of presence tries
 const MAX_HANDOVERS = 8; // handovers kept until a Welcome opens with one (a node can seal bogus ones too)
 const RECORDING_POLICIES = new Set(["allowed", "required"]);
 export const WELCOME_PART_CHARS = 160 * 1024; // a Welcome longer than this goes in parts (node frames cap at 256 KiB)
@@ -125,6 +131,8 @@ export class Member {
     this.recorders = new Set(); // participants the node marks `recorder: true` (from their credential's role)
     this.handovers = []; // recorder: link secrets handed over, not yet proven by a Welcome that opens with them
     this.joinRetryMs = JOIN_RETRY_MS;
+    this.commitRetries = 0; // "no group" answers to our commits since we last entered an epoch
+    this._retryTimer = null;
     this.send = send;
     this.onEpoch = onEpoch;
     this.onChange = onChange;
@@ -151,7 +159,8 @@ export class Member {
     this.warnings = new Map(); // participant -> "credential_changed"
     this.history = new Map(); // epoch -> {roster, chatKey}: current and previous epoch, for chat in flight
     this.counts = { refused_commits: 0, refused_welcomes: 0, refused_key_packages: 0, refused_chat: 0, refused_resyncs: 0,
-      refused_handovers: 0, commits_sent: 0, commits_lost: 0, syncs_sent: 0, group_resets: 0, handovers_sent: 0 };
+      refused_handovers: 0, commits_sent: 0, commits_lost: 0, syncs_sent: 0, group_resets: 0, handovers_sent: 0,
+      commit_retries: 0 };
     this.lastRefusal = null;
     this.timing = { createCommitMs: null, processCommitMs: null, joinMs: null }; // this member's CPU per step
     this.partChars = WELCOME_PART_CHARS; // tests lower it to exercise the parts path with small groups
@@ -283,6 +292,9 @@ export class Member {
     this._parts = null;
     if (this._timer) this.timers.clearTimeout(this._timer);
     this._timer = null;
+    if (this._retryTimer) this.timers.clearTimeout(this._retryTimer);
+    this._retryTimer = null;
+    this.commitRetries = 0;
   }
 
   /** Every node message of type mls_* plus presence (v2 `presence`, v1 participant_joined / participant_left); true if it was ours. */
@@ -376,6 +388,7 @@ export class Member {
     }
     if (m.reason === "no_group" && this.phase === "member") {
       this.inflight = null;
+      this._retryCommit();
       return;
     }
     if (this.inflight) {
@@ -393,6 +406,31 @@ export class Member {
       this._sync();
     }
     this._schedule();
+  }
+
+  /**
+   * Our commit was answered "no group": our node cannot reach the meeting's home now (a dropped relay link, or a
+   * home that died while the meeting moves to a new one, docs/e2ee.md "A meeting across nodes"). Nothing arrives to
+   * make us try again — the departed members' presence already changed — so we re-arm the usual commit timer after
+   * a backoff, a bounded number of times: the committer (lowest present leaf) tries first, each other member only
+   * after its rank delay, so once the Delivery Service is reachable one commit wins and the others apply it.
+   */
+  _retryCommit() {
+    if (this._retryTimer || this.commitRetries >= COMMIT_RETRIES) {
+      if (!this._retryTimer) this.log(`"no group" ${this.commitRetries} times at epoch ${this.epoch}: waiting for a change`);
+      return;
+    }
+    const wait = Math.min(COMMIT_RETRY_MAX_MS, COMMIT_RETRY_MS * 2 ** this.commitRetries);
+    this.commitRetries += 1;
+    const at = this.epoch;
+    this._retryTimer = this.timers.setTimeout(() => {
+      this._retryTimer = null;
+      this._serial(async () => {
+        if (this.phase !== "member" || this.epoch !== at || this.inflight) return; // moved on meanwhile
+        this.counts.commit_retries += 1;
+        this._schedule();
+      });
+    }, wait);
   }
 
   /**
@@ -782,6 +820,7 @@ export class Member {
     this.phase = "member";
     this.joiningSince = null;
     this.joinRetryMs = JOIN_RETRY_MS;
+    this.commitRetries = 0; // a new epoch: the Delivery Service answered someone
     this._endSync();
     this.suspect = null; // we moved on by a commit or Welcome MLS validated
     const leaves = this._leaves(state);
@@ -993,6 +1032,8 @@ export class Member {
     this._timer = null;
     if (this._joinTimer) this.timers.clearTimeout(this._joinTimer);
     this._joinTimer = null;
+    if (this._retryTimer) this.timers.clearTimeout(this._retryTimer);
+    this._retryTimer = null;
     this._endSync();
     this.phase = "idle";
   }

@@ -36,8 +36,14 @@ class Members:
         assert "error" not in answer, answer["error"]
         return answer
 
-    async def join(self, name: str, ws_url: str, token: str) -> None:
-        await self.ask(op="join", name=name, ws=ws_url, token=token)
+    async def join(self, name: str, ws_url: str, token: str, credential: dict[str, str] | None = None,
+                   recorder: str | None = None) -> None:
+        """`credential` ({tenant, room, recording}): a recorded meeting's member, holding the link's recorder key;
+        with `recorder` (its participant id) the recorder page instead, attested by the process's recorder key."""
+        extra: dict[str, Any] = {"credential": credential} if credential else {}
+        if recorder:
+            extra["recorder"] = recorder
+        await self.ask(op="join", name=name, ws=ws_url, token=token, **extra)
 
     async def state(self) -> dict[str, dict[str, Any]]:
         return (await self.ask(op="state"))["state"]

@@ -4,16 +4,37 @@
 //
 //   {"op": "join", "name", "ws", "token"}      connect and join (answers when `joined` came); a name already
 //                                              here is a re-join: the old member is closed and replaced
+//     + "credential": {tenant, room, recording}  a recorded meeting: the member's own token's claims, and the
+//                                              link's recorder key (`r`, this process's tenant recorder key)
+//     + "recorder": participant id             the recorder page instead: no link secret, its KeyPackage
+//                                              attested by "the pool" (this process holds the recorder key)
 //   {"op": "leave", "name"}                    leave the meeting
 //   {"op": "state"}                            every member: epoch, roster (participant ids), safety code, present
 //   {"op": "frame", "from", "to"}              `from` seals a video frame; each of `to` opens it: {name: ok}
 
 import readline from "node:readline";
 import { HeadlessMember } from "../../../loadtests/e2ee/member.mjs";
+import { cipherSuite } from "../../../signalling/client/e2ee/group.js";
+import { attestationMessage } from "../../../signalling/client/e2ee/handover.js";
+import { b64u } from "../../../signalling/client/e2ee/link.js";
 
 const VP8 = { kind: "video", codec: "vp8", keyframe: false };
 const secret = crypto.getRandomValues(new Uint8Array(32));
 const members = new Map();
+const cs = await cipherSuite();
+const recorderKeys = await cs.signature.keygen(); // the tenant's recorder key: the pool's private half, the link's `r`
+
+/** The E2EE options of a join: a member of a recorded meeting, or the recorder page the pool attests. */
+function recorded(cmd) {
+  if (!cmd.credential) return {};
+  const c = cmd.credential;
+  if (cmd.recorder) {
+    const attest = async (leafKey) => b64u(await cs.signature.sign(recorderKeys.signKey,
+      attestationMessage(c.tenant, c.room, cmd.recorder, leafKey)));
+    return { attest };
+  }
+  return { recorderKey: recorderKeys.publicKey, credential: c };
+}
 const say = (o) => process.stdout.write(JSON.stringify(o) + "\n");
 
 async function state() {
@@ -22,7 +43,8 @@ async function state() {
     const g = m.e2ee.member;
     out[name] = { participant: m.participant, epoch: m.epoch(), phase: g.phase,
       roster: m.e2ee.roster().map((l) => l.participant).sort(), present: [...g.present].sort(),
-      safety: await m.e2ee.safetyCode(), refused: { ...g.counts }, log: m.e2ee.log.slice(-30) };
+      safety: await m.e2ee.safetyCode(), refused: { ...g.counts }, recorders: [...g.recorders].sort(),
+      last_refusal: g.lastRefusal, log: m.e2ee.log.slice(-30) };
   }
   return out;
 }
@@ -44,7 +66,7 @@ for await (const line of rl) {
     cmd = JSON.parse(line);
     if (cmd.op === "join") {
       members.get(cmd.name)?.close(); // a re-join (its node died): the new member replaces the old one
-      const m = new HeadlessMember(cmd.ws, cmd.token, secret);
+      const m = new HeadlessMember(cmd.ws, cmd.token, cmd.recorder ? null : secret, recorded(cmd));
       members.set(cmd.name, m);
       await m.connect();
       say({ ok: "join", name: cmd.name });

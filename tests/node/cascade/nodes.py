@@ -1,6 +1,7 @@
 """Node processes' worth of relaying nodes in one test: each node built by the product's factory with a relay
 endpoint of its own key, all of them enrolled and their signed records in what every node believes (as the
-registry would have them), so links between them verify as in production."""
+registry would have them), so links between them verify as in production; one control plane's signing keys for
+all of them (a join token one node admitted verifies on the others)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from residency.model import Node as NodeRecord
 from residency.relay import RelayEndpoint
 from sfu.cascade.peers import Believed
 from sfu.cascade.relays import RelaySetup
+from signalling.tokens import KeyRing
 from tests.harness import RunningNode, running_node
 
 EU = frozenset({"eu-1", "eu-2"})
@@ -29,11 +31,13 @@ async def relayed_nodes(stack: contextlib.AsyncExitStack, spec: tuple[tuple[str,
     each (tenant, room), None: no placement (nobody dials a home)."""
     believed = Believed()
     keys = {nid: Ed25519PrivateKey.generate() for nid, _ in spec}
+    control = KeyRing()  # one control plane: every node verifies the join tokens it signed
     nodes: dict[str, RunningNode] = {}
     for nid, region in spec:
         setup = RelaySetup(RelayEndpoint(nid, region, keys[nid]), lambda: believed, allowed, home=home)
         on = (stacks or {}).get(nid, stack)
-        nodes[nid] = await on.enter_async_context(running_node(relay=setup, node_id=nid, region=region))
+        nodes[nid] = await on.enter_async_context(running_node(relay=setup, node_id=nid, region=region,
+                                                                   keys=control))
     now = time.time()
     for nid, rn in nodes.items():
         region = rn.node.config.region
