@@ -55,6 +55,11 @@ class HeapTrim:
     def session_ended(self) -> None:
         self._pending = True
 
+    @property
+    def pending(self) -> bool:
+        """A session ended since the last trim."""
+        return self._pending
+
     def tick(self, now: float) -> bool:
         """Trims if a session ended since the last trim and `interval` has passed; True when it trimmed."""
         if self._trim is None or not self._pending or now - self._last < self.interval:
