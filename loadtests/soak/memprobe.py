@@ -155,7 +155,7 @@ async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trac
             if objects_every and (n + 1) % objects_every == 0:
                 kinds = await asyncio.to_thread(_get, bench_port, "/objects")
                 heap["gc_objects"] = sum(kinds.values())
-                heap.update({f"objects:{k}": v for k, v in kinds.items() if k.startswith(NODE_MODULES)})
+                heap.update({f"objects:{k}": v for k, v in kinds.items()})
             samples.append(heap)
             say(f"session {n + 1:3d} ({p.role}): RSS {heap['VmRSS'] / 1e6:7.2f} MB  heap in use "
                 f"{heap.get('uordblks', 0) / 1e6:6.2f} MB  free in heap {heap.get('fordblks', 0) / 1e6:6.2f} MB  "
@@ -213,9 +213,13 @@ def summary(samples: list[dict[str, int]]) -> list[str]:
                    "(second half of the counts)")
         first, last = counted[0], counted[-1]
         kinds = sorted({k for k in first.keys() | last.keys() if k.startswith("objects:")})
-        changed = [(k, first.get(k, 0), last.get(k, 0)) for k in kinds if first.get(k, 0) != last.get(k, 0)]
-        out.append(f"the node's own types whose live count changed from the first count to the last ({len(changed)}):")
-        out += [f"  {k[len('objects:'):]}: {a} -> {b}" for k, a, b in sorted(changed, key=lambda c: -abs(c[2] - c[1]))[:30]]
+        changed = sorted(((k[len("objects:"):], first.get(k, 0), last.get(k, 0)) for k in kinds
+                          if first.get(k, 0) != last.get(k, 0)), key=lambda c: -abs(c[2] - c[1]))
+        own = [c for c in changed if c[0].startswith(NODE_MODULES)]
+        out.append(f"the node's own types whose live count changed from the first count to the last ({len(own)}):")
+        out += [f"  {k}: {a} -> {b}" for k, a, b in own[:30]]
+        out.append("all types, the largest changes:")
+        out += [f"  {k}: {a} -> {b}" for k, a, b in changed[:12]]
     return out
 
 
