@@ -6,12 +6,20 @@ rose by ~80-100 KB per publisher session in the soak (issue 18) although its liv
 `malloc_trim(0)` also releases free pages inside the heap (madvise). It runs from the ticker, at most every
 `interval` seconds and only after a session ended; it walks the heap (milliseconds on a node's), and the media
 thread does not allocate per packet. Without glibc (musl) it does nothing.
+
+Before the trim, a full cyclic collection (`collect`): what reference counting cannot free — uvicorn's HTTP
+connections (protocol, parser and transport hold each other), urllib's responses on the revocation poll — waits
+for the collector's generation 2, which on a node's heap of >100,000 long-lived objects runs only every tens of
+sessions; meanwhile its native memory (OpenSSL, libuv) stays allocated, the trim cannot return it, and the
+next session's allocations land above it. The node freezes what it built at start (`gc.freeze()` in
+`Node.start`), so this collection walks only what came after: sessions, connections, garbage.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 from collections.abc import Callable
 
@@ -35,8 +43,10 @@ def glibc_trim() -> Callable[[], object] | None:
 
 
 class HeapTrim:
-    def __init__(self, trim: Callable[[], object] | None, interval: float = TRIM_INTERVAL) -> None:
+    def __init__(self, trim: Callable[[], object] | None, interval: float = TRIM_INTERVAL,
+                 collect: Callable[[], object] | None = gc.collect) -> None:
         self._trim = trim
+        self.collect = collect
         self.interval = interval
         self._pending = False
         self._last = float("-inf")
@@ -45,12 +55,19 @@ class HeapTrim:
     def session_ended(self) -> None:
         self._pending = True
 
+    @property
+    def pending(self) -> bool:
+        """A session ended since the last trim."""
+        return self._pending
+
     def tick(self, now: float) -> bool:
         """Trims if a session ended since the last trim and `interval` has passed; True when it trimmed."""
         if self._trim is None or not self._pending or now - self._last < self.interval:
             return False
         self._pending = False
         self._last = now
+        if self.collect is not None:
+            self.collect()
         self._trim()
         self.trims += 1
         return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -272,6 +273,11 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(drain()))
         loop.add_signal_handler(signal.SIGINT, lambda: setattr(server, "should_exit", True))
     receipts = asyncio.create_task(ledger.run()) if ledger is not None else None
+    # what start-up built (modules, the app, the config: >100,000 objects) lives as long as the process: the
+    # cyclic collector skips it from now on, so the housekeeping's collection after sessions end (sfu/heap.py)
+    # walks only what came since
+    gc.collect()
+    gc.freeze()
     try:
         await server.serve()
     finally:

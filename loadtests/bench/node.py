@@ -6,10 +6,14 @@ Runs exactly `sfu.server` (same Node from the same factory, same Starlette app o
   after the node starts (the pure-Python path: pylibsrtp + sendto), timed per packet like the engine;
 - `GET /bench/latency?reset=1` returns the engine's forwarding latency histogram (arrival -> send, 1 µs
   buckets) as {"hist": {"<µs>": count}} — the node's /stats has counters but not the histogram;
-- `--bench-port P` serves `/counters` (engine counters), `/heap` (RSS, glibc mallinfo2), `/garbage` (collects the
+- `--bench-port P` serves `/counters` (engine counters), `/heap` (RSS by mapping kind, glibc mallinfo2, Python's
+  allocated blocks), `/trim` (malloc_trim(0), then as `/heap`), `/malloc_info` (glibc's free chunks per arena by
+  size), `/objects` (live objects by type after a full collection), `/garbage` (collects the
   cyclic garbage, says what it was), `/cpu` (CPU seconds per thread: the event loop, media, DTLS, heartbeat) and
   `/latency` from a thread, outside the event loop, so the bench can still read them when the loop is saturated
   (the pure-Python path at large N);
+- `CASTELLAN_BENCH_HEAP=before`: the node's housekeeping as it was before it collected cyclic garbage before each
+  trim (no start-up freeze, no collection: `sfu/heap.py`), for side-by-side memory probes;
 - `CASTELLAN_BENCH_PROFILE=FILE[:SECONDS]`: cProfile of the event loop's thread (where its CPU goes);
 - `CASTELLAN_BENCH_STALLS=FILE`: what the event loop was doing while it stalled — a thread samples the loop
   thread's stack every 10 ms whenever the loop has not turned for 100 ms, and FILE gets the stacks seen most,
@@ -81,6 +85,9 @@ class BenchNode(Node):
 
     async def start(self) -> None:
         await super().start()
+        if os.environ.get("CASTELLAN_BENCH_HEAP") == "before":  # the housekeeping before the collection (issue 18)
+            gc.unfreeze()
+            self.heap.collect = None
         if os.environ.get("CASTELLAN_BENCH_TRACEMALLOC"):  # `/tracemalloc`: what grew since the last call
             tracemalloc.start(int(os.environ["CASTELLAN_BENCH_TRACEMALLOC"]))
         profile = os.environ.get("CASTELLAN_BENCH_PROFILE")  # FILE[:SECONDS]: cProfile of the event loop's thread
@@ -233,7 +240,79 @@ def heap_figures() -> dict[str, int]:
         info = fn()
         out.update({name: int(getattr(info, name)) for name, _ in _Mallinfo2._fields_})
     out["threads"] = threading.active_count()
+    out["py_blocks"] = sys.getallocatedblocks()  # Python objects (and buffers) allocated through pymalloc or not
+    out.update(resident_by_kind())
     return out
+
+
+def resident_by_kind(pid: int | str = "self") -> dict[str, int]:
+    """Resident bytes by mapping kind (/proc/<pid>/smaps): `rss_heap` glibc's main heap (brk), `rss_anon` anonymous
+    mappings (pymalloc's 1 MiB arenas, glibc's thread arenas and mmap'd blocks, the engine's rings, stacks),
+    `rss_file` mapped files (code, libraries)."""
+    out = {"rss_heap": 0, "rss_anon": 0, "rss_file": 0}
+    kind = "rss_anon"
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and not head[0].endswith(":"):
+                name = head[5] if len(head) > 5 else ""
+                kind = "rss_heap" if name == "[heap]" else "rss_file" if name.startswith("/") else "rss_anon"
+            elif head[0] == "Rss:":
+                out[kind] += int(head[1]) * 1024
+    return out
+
+
+@functools.cache
+def _libc() -> Any:
+    libc = ctypes.util.find_library("c")
+    return ctypes.CDLL(libc) if libc is not None else None
+
+
+def trim() -> dict[str, int]:
+    """glibc's malloc_trim(0) now (what the node's housekeeping does after sessions end), then the figures."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        libc.malloc_trim(0)
+    return heap_figures()
+
+
+def malloc_info() -> dict[str, Any]:
+    """glibc's malloc_info() (XML), summed: per arena the free chunks by kind (fast bins, the rest), its size
+    (`system current`) and the free chunks by size class: how the free memory inside the heaps is cut up."""
+    import tempfile
+    import xml.etree.ElementTree as ET
+
+    libc = _libc()
+    if libc is None or not hasattr(libc, "malloc_info"):
+        return {"error": "no glibc malloc_info"}
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    with tempfile.NamedTemporaryFile(suffix=".xml") as tmp:
+        fp = libc.fopen(tmp.name.encode(), b"w")
+        libc.malloc_info(0, fp)
+        libc.fclose(fp)
+        root = ET.parse(tmp.name).getroot()
+    heaps = []
+    for h in root.findall("heap"):
+        sizes = [(int(s.get("from", 0)), int(s.get("to", 0)), int(s.get("count", 0)), int(s.get("total", 0)))
+                 for s in h.find("sizes") or [] if s.tag == "size"]
+        totals = {t.get("type"): (int(t.get("count", 0)), int(t.get("size", 0))) for t in h.findall("total")}
+        system = {s.get("type"): int(s.get("size", 0)) for s in h.findall("system")}
+        heaps.append({"nr": int(h.get("nr", 0)), "system_current": system.get("current", 0),
+                      "free_fast": totals.get("fast", (0, 0)), "free_rest": totals.get("rest", (0, 0)),
+                      "free_sizes": [list(s) for s in sizes if s[2]]})
+    totals = {t.get("type"): (int(t.get("count", 0)), int(t.get("size", 0))) for t in root.findall("total")}
+    return {"heaps": heaps, "totals": totals}
+
+
+def objects_by_type() -> dict[str, int]:
+    """Live objects the cyclic collector tracks, by type, after a full collection (instances of classes, dicts,
+    lists, closures: what a kept session would leave)."""
+    gc.collect()
+    return dict(Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects()))
 
 
 _LAST_SNAPSHOT: list[tracemalloc.Snapshot] = []
@@ -282,6 +361,12 @@ class _BenchHandler(BaseHTTPRequestHandler):
             body, code = tracemalloc_growth(), 200
         elif self.path.startswith("/heap"):
             body, code = heap_figures(), 200
+        elif self.path.startswith("/trim"):
+            body, code = trim(), 200
+        elif self.path.startswith("/malloc_info"):
+            body, code = malloc_info(), 200
+        elif self.path.startswith("/objects"):
+            body, code = objects_by_type(), 200
         elif self.path.startswith("/cpu"):
             body, code = thread_cpu(), 200
         elif self.path.startswith("/stalls"):

@@ -18,6 +18,14 @@ sessions; `--heaptrack` runs the node under heaptrack (Debian package `heaptrack
 `--memray FILE` runs it under memray (PyPI `memray`, not a dependency: `pip install memray`) with native stacks and,
 after the node has exited, prints the allocations still live at its exit grouped by stack, the largest counts
 first: after every participant has left, a stack whose count follows the number of sessions is what they leave.
+`--trim` also samples each session right after a `malloc_trim(0)` in the node (what no trim can return: live memory
+and fragments), `--objects-every N` counts the node's live objects by type every N sessions (after a full
+collection; the node's own types listed where their count changed), and `--compare` runs the probe against two
+deployments at once, side by side: a node whose housekeeping is as it was before it collected cyclic garbage ahead
+of its trims (`CASTELLAN_BENCH_HEAP=before`) and the node as it is (issue 18; docs/reliability.md):
+
+    .venv/bin/python -m loadtests.soak.memprobe --compare --sessions 150 --trim --objects-every 50
+
 Loopback only; bounded by `--sessions`; everything it starts is stopped at the end.
 """
 
@@ -46,6 +54,7 @@ from loadtests.soak.scenario import receiving
 from tests.support.ports import free_port
 
 Say = Callable[[str], None]
+NODE_MODULES = ("sfu.", "native.", "signalling.", "residency.")  # the node's own types, counted by `--objects-every`
 
 
 def _get(port: int, path: str) -> dict[str, Any]:
@@ -86,7 +95,9 @@ def smaps_growth(before: dict[str, tuple[int, int, str]], after: dict[str, tuple
 async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trace_at: tuple[int, ...] = (),
                     heaptrack: bool = False, trace_frames: int = 12, garbage: bool = False,
                     smaps_at: tuple[int, ...] = (), publish_every: int = 3,
-                    staying: int = 3, memray: Path | None = None) -> list[dict[str, int]]:
+                    staying: int = 3, memray: Path | None = None, trim: bool = False,
+                    objects_every: int = 0, node_env: dict[str, str] | None = None,
+                    starting: asyncio.Lock | None = None) -> list[dict[str, int]]:
     dep = Deployment(workdir)
     bench_port = free_port()
     launcher = [sys.executable, "-m", "loadtests.bench.node", "--bench-port", str(bench_port)]
@@ -101,12 +112,14 @@ async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trac
                     *launcher[1:]]
         say(f"memray: {memray}")
     env = {"CASTELLAN_BENCH_TRACEMALLOC": str(trace_frames)} if trace_at else {}
+    env.update(node_env or {})
     samples: list[dict[str, int]] = []
     ps: list[Participant] = []
     node: NodeProc | None = None
     try:
-        await asyncio.to_thread(dep.start, 0)
-        node = await asyncio.to_thread(dep.start_node, launcher, env)
+        async with starting or contextlib.nullcontext():  # seeding runs migrations in this process: one at a time
+            await asyncio.to_thread(dep.start, 0)
+            node = await asyncio.to_thread(dep.start_node, launcher, env)
         say(f"node {node.id} pid {node.pid}, bench port {bench_port}, workdir {workdir}")
         stay = [Participant("stay-pub", "pub", dep.cp_url, dep.link)]
         stay += [Participant(f"stay-sub-{i}", "sub", dep.cp_url, dep.link) for i in range(1, staying)]
@@ -136,11 +149,22 @@ async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trac
                 await p.leave()
             await asyncio.sleep(1.0)
             heap = await asyncio.to_thread(_get, bench_port, "/heap")
+            if trim:  # the same figures right after a malloc_trim(0): what the housekeeping's trim cannot return
+                trimmed = await asyncio.to_thread(_get, bench_port, "/trim")
+                heap.update({f"trimmed_{k}": v for k, v in trimmed.items()})
+            if objects_every and (n + 1) % objects_every == 0:
+                kinds = await asyncio.to_thread(_get, bench_port, "/objects")
+                heap["gc_objects"] = sum(kinds.values())
+                heap.update({f"objects:{k}": v for k, v in kinds.items()})
             samples.append(heap)
             say(f"session {n + 1:3d} ({p.role}): RSS {heap['VmRSS'] / 1e6:7.2f} MB  heap in use "
                 f"{heap.get('uordblks', 0) / 1e6:6.2f} MB  free in heap {heap.get('fordblks', 0) / 1e6:6.2f} MB  "
                 f"mmap {heap.get('hblkhd', 0) / 1e6:6.2f} MB  arena {heap.get('arena', 0) / 1e6:6.2f} MB  "
-                f"threads {heap.get('threads', 0)}")
+                f"py blocks {heap.get('py_blocks', 0)}  [heap] {heap.get('rss_heap', 0) / 1e6:6.2f} MB  "
+                f"anon {heap.get('rss_anon', 0) / 1e6:6.2f} MB  threads {heap.get('threads', 0)}"
+                + (f"  | trimmed: RSS {heap['trimmed_VmRSS'] / 1e6:7.2f} MB  [heap] "
+                   f"{heap['trimmed_rss_heap'] / 1e6:6.2f} MB" if trim else "")
+                + (f"  | gc objects {heap['gc_objects']}" if "gc_objects" in heap else ""))
             if garbage:
                 g = await asyncio.to_thread(_get, bench_port, "/garbage")
                 say(f"  cyclic garbage: {g['collected']} objects: {g['types']}")
@@ -168,6 +192,69 @@ async def run_probe(workdir: Path, sessions: int, seconds: float, say: Say, trac
             await asyncio.sleep(3.0)  # the staying participants' goodbyes reach the node before it stops
             await asyncio.to_thread(_stop_node_alone, node.proc.proc, say)
         await asyncio.to_thread(dep.stop)
+
+
+FIGURES = (("VmRSS", "RSS"), ("uordblks", "glibc heap in use"), ("fordblks", "glibc free inside its heaps"),
+           ("arena", "glibc heaps' size"), ("hblkhd", "glibc mmap'd blocks"), ("rss_heap", "[heap] resident"),
+           ("rss_anon", "anonymous mappings resident"), ("trimmed_VmRSS", "RSS after malloc_trim(0)"),
+           ("trimmed_rss_heap", "[heap] resident after malloc_trim(0)"))
+
+
+def summary(samples: list[dict[str, int]]) -> list[str]:
+    """Growth per session over the second half (least squares) of each figure sampled, Python's allocated blocks
+    and live objects per session, and the node's own object types whose count changed since the first count."""
+    out = [f"{label}: {per_session(samples, key) / 1024:+.1f} KiB per session (second half)"
+           for key, label in FIGURES if any(key in s for s in samples)]
+    out.append(f"Python allocated blocks: {per_session(samples, 'py_blocks'):+.1f} per session (second half)")
+    counted = [s for s in samples if "gc_objects" in s]
+    if len(counted) >= 2:
+        out.append(f"live objects (gc): {counted[0]['gc_objects']} -> {counted[-1]['gc_objects']}, "
+                   f"{per_session(counted, 'gc_objects') / (len(samples) / len(counted)):+.2f} per session "
+                   "(second half of the counts)")
+        first, last = counted[0], counted[-1]
+        kinds = sorted({k for k in first.keys() | last.keys() if k.startswith("objects:")})
+        changed = sorted(((k[len("objects:"):], first.get(k, 0), last.get(k, 0)) for k in kinds
+                          if first.get(k, 0) != last.get(k, 0)), key=lambda c: -abs(c[2] - c[1]))
+        own = [c for c in changed if c[0].startswith(NODE_MODULES)]
+        out.append(f"the node's own types whose live count changed from the first count to the last ({len(own)}):")
+        out += [f"  {k}: {a} -> {b}" for k, a, b in own[:30]]
+        out.append("all types, the largest changes:")
+        out += [f"  {k}: {a} -> {b}" for k, a, b in changed[:12]]
+    return out
+
+
+SIDES = {"before": {"CASTELLAN_BENCH_HEAP": "before"}, "after": {}}
+
+
+async def compare(workdir: Path, sessions: int, seconds: float, say: Say, **kw: Any) -> dict[str, list[dict[str, int]]]:
+    """The same probe against two deployments at once, side by side: a node whose housekeeping is as it was before
+    it collected cyclic garbage ahead of its trims (`CASTELLAN_BENCH_HEAP=before`), and the node as it is. Both
+    share the machine's load, so its noise falls on both alike."""
+    starting = asyncio.Lock()
+    runs = [run_probe(workdir / side, sessions, seconds, lambda m, side=side: say(f"{side:6s} {m}"),  # type: ignore[misc]
+                      node_env=env, starting=starting, **kw) for side, env in SIDES.items()]
+    for side in SIDES:
+        (workdir / side).mkdir(parents=True, exist_ok=True)
+    results = await asyncio.gather(*runs)
+    return dict(zip(SIDES, results, strict=True))
+
+
+def side_by_side(results: dict[str, list[dict[str, int]]]) -> list[str]:
+    """One line per figure: its growth per session over the second half, and first -> last, for each side."""
+    sides = list(results)
+    out = [f"{'figure':40s} " + "  ".join(f"{s + ' (per session, 2nd half; first -> last)':>44s}" for s in sides)]
+    for key, label in (*FIGURES, ("py_blocks", "Python allocated blocks")):
+        if not all(any(key in x for x in results[s]) for s in sides):
+            continue
+        unit = 1 if key == "py_blocks" else 1024
+        cells = []
+        for s in sides:
+            xs = results[s]
+            first, last = xs[0].get(key, 0) / unit, xs[-1].get(key, 0) / unit
+            cells.append(f"{per_session(xs, key) / unit:+9.1f}{'' if unit == 1 else ' KiB'}; "
+                         f"{first:10.0f} -> {last:10.0f}")
+        out.append(f"{label:40s} " + "  ".join(f"{c:>44s}" for c in cells))
+    return out
 
 
 def _stop_node_alone(proc: subprocess.Popen[bytes], say: Say) -> None:
@@ -226,21 +313,44 @@ def main(argv: list[str] | None = None) -> int:
                     help="a publisher's session every N sessions, subscribers' in between (0: subscribers only)")
     ap.add_argument("--garbage", action="store_true",
                     help="after each session, collect the node's cyclic garbage and print what it was")
+    ap.add_argument("--trim", action="store_true",
+                    help="after each session also sample right after a malloc_trim(0) in the node")
+    ap.add_argument("--objects-every", type=int, default=0, metavar="N",
+                    help="every N sessions count the node's live objects by type (after a full collection)")
+    ap.add_argument("--compare", action="store_true",
+                    help="two deployments at once, side by side: the node's housekeeping before its collection "
+                         "ahead of the trims (CASTELLAN_BENCH_HEAP=before) and as it is")
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args(argv)
     if not 1 <= args.sessions <= 500:
         ap.error("--sessions must be 1..500")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="castellan-memprobe-"))
     t0 = time.monotonic()
+    if args.compare:
+        if args.heaptrack or args.memray or args.trace_at:
+            ap.error("--compare runs two nodes: without --heaptrack, --memray or --trace-at")
+        results = asyncio.run(compare(workdir, args.sessions, args.seconds,
+                                      say=lambda m: print(f"[{time.monotonic() - t0:6.1f} s] {m}", file=sys.stderr),
+                                      garbage=args.garbage, publish_every=args.publish_every,
+                                      staying=max(1, args.staying), trim=args.trim,
+                                      objects_every=args.objects_every))
+        for side, samples in results.items():
+            print(f"--- {side}")
+            for line in summary(samples):
+                print(line)
+        print("--- side by side")
+        for line in side_by_side(results):
+            print(line)
+        return 0
     samples = asyncio.run(run_probe(workdir, args.sessions, args.seconds,
                                     say=lambda m: print(f"[{time.monotonic() - t0:6.1f} s] {m}", file=sys.stderr),
                                     trace_at=tuple(int(x) for x in args.trace_at.split(",") if x),
                                     heaptrack=args.heaptrack, garbage=args.garbage,
                                     publish_every=args.publish_every, staying=max(1, args.staying),
                                     smaps_at=tuple(int(x) for x in args.smaps_at.split(",") if x),
-                                    memray=args.memray))
-    for key in ("VmRSS", "uordblks", "arena", "hblkhd"):
-        print(f"{key}: {per_session(samples, key) / 1024:+.1f} KiB per session (second half)")
+                                    memray=args.memray, trim=args.trim, objects_every=args.objects_every))
+    for line in summary(samples):
+        print(line)
     if args.memray is not None:
         print(f"live at the node's exit, by stack ({args.memray}):")
         for line in memray_leaks(args.memray):

@@ -42,6 +42,18 @@ def test_a_trim_follows_an_ended_session_at_most_every_interval() -> None:
     assert heap.trims == 2
 
 
+def test_the_cyclic_garbage_is_collected_before_each_trim() -> None:
+    """What only the collector frees (ended sessions' HTTP connections) must be free when the trim runs, or the
+    trim cannot return its pages (tests/node/test_session_memory.py has the node's side)."""
+    calls: list[str] = []
+    heap = HeapTrim(lambda: calls.append("trim"), interval=30.0, collect=lambda: calls.append("collect"))
+    heap.session_ended()
+    assert heap.pending
+    assert heap.tick(100.0)
+    assert calls == ["collect", "trim"] and not heap.pending
+    assert not heap.tick(200.0) and calls == ["collect", "trim"], "nothing ended since: neither"
+
+
 def test_without_malloc_trim_nothing_happens() -> None:
     heap = HeapTrim(None)
     heap.session_ended()
