@@ -162,6 +162,11 @@ class Registry(ABC):
         """Store it only if (kind, key) holds nothing: True when this call stored it (concurrent claims agree)."""
 
     @abstractmethod
+    def swap_doc(self, kind: str, key: str, expected: dict[str, Any], doc: dict[str, Any]) -> bool:
+        """Replace it only if (kind, key) still holds `expected`: True when this call replaced it (of concurrent
+        swaps from one state, one wins; a recorder job moved off a dead pool is launched once)."""
+
+    @abstractmethod
     def get_doc(self, kind: str, key: str) -> dict[str, Any] | None: ...
 
     @abstractmethod
@@ -203,6 +208,13 @@ class MemoryRegistry(Registry):
             if self.get_doc(kind, key) is not None:
                 return False
             self.put_doc(kind, key, doc, ttl)
+            return True
+
+    def swap_doc(self, kind: str, key: str, expected: dict[str, Any], doc: dict[str, Any]) -> bool:
+        with self._lock:
+            if self.get_doc(kind, key) != expected:
+                return False
+            self.put_doc(kind, key, doc)
             return True
 
     def get_doc(self, kind: str, key: str) -> dict[str, Any] | None:
@@ -597,6 +609,24 @@ class RedisRegistry(Registry):
     def claim_doc(self, kind: str, key: str, doc: dict[str, Any], ttl: float | None = None) -> bool:
         with self._io():
             return bool(self.r.set(self._dkey(kind, key), json.dumps(doc), px=self._px(ttl), nx=True))
+
+    def swap_doc(self, kind: str, key: str, expected: dict[str, Any], doc: dict[str, Any]) -> bool:
+        dkey = self._dkey(kind, key)
+        with self._io():
+            while True:
+                with self.r.pipeline() as pipe:
+                    try:
+                        pipe.watch(dkey)
+                        raw = pipe.get(dkey)
+                        if raw is None or self._parse_doc(raw) != expected:
+                            pipe.unwatch()
+                            return False  # gone, or another launcher changed it first
+                        pipe.multi()
+                        pipe.set(dkey, json.dumps(doc))
+                        pipe.execute()
+                        return True
+                    except self._watch_error:
+                        continue  # changed between WATCH and EXEC: re-read and decide again
 
     def get_doc(self, kind: str, key: str) -> dict[str, Any] | None:
         with self._io():

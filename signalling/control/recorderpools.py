@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from recording.launch import JOBS, LAUNCH, POOLS, REFUSALS, Job, Plan, Pool, reconcile
 
@@ -143,9 +143,10 @@ class RecorderPools:
         return {"pool": pool, "region": who.region, "jobs": [j.to_dict() for j in mine],
                 "dismissed": sorted(set(running) - ids)}
 
-    def _jobs(self) -> dict[str, Job]:
+    def _jobs(self, stored: dict[str, dict[str, Any]] | None = None) -> dict[str, Job]:
         out = {}
-        for key, doc in self.control.residency.docs().list_docs(JOBS).items():
+        docs = self.control.residency.docs().list_docs(JOBS) if stored is None else stored
+        for key, doc in docs.items():
             job = Job.from_dict(doc)
             if job is not None and job.key == key:
                 out[key] = job
@@ -168,13 +169,14 @@ class RecorderPools:
         res = self.control.residency
         docs = res.docs()
         wants = [w for w in res.recording_wants() if self._link_matches(w.tenant, w.room, w.link)]
-        jobs = self._jobs()
+        stored = docs.list_docs(JOBS)
+        jobs = self._jobs(stored)
         tenants, regions, catalogue = res.launch_context({w.tenant for w in wants})
         plan = reconcile(wants, jobs, self._pools(), tenants, regions, catalogue)
         for job in plan.launch:
-            moved = job.key in jobs
-            if moved:
-                docs.put_doc(JOBS, job.key, job.to_dict())
+            if job.key in jobs:  # moved off a dead pool: only if nobody moved it since we read it
+                if not docs.swap_doc(JOBS, job.key, stored[job.key], job.to_dict()):
+                    continue  # another announcement or replica moved it meanwhile: one recorder, not two
             elif not docs.claim_doc(JOBS, job.key, job.to_dict()):
                 continue  # another replica launched it meanwhile
             docs.drop_doc(REFUSALS, job.key)

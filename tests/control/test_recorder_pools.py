@@ -269,3 +269,39 @@ def test_a_new_session_is_a_new_job_and_a_dead_pools_recording_ends_when_recordi
     _announce(renv, _pool_key(renv, "eu-1"), "pool-eu-b")
     ended = archive.get("acme", rec.id)
     assert ended.ended_at is not None and ended.parts[0]["lost"] is True and ended.gaps[0]["replaced_by"] is None
+
+
+def test_a_dead_pools_job_moved_by_two_announcements_at_once_is_launched_once(renv: Env) -> None:
+    """Every pool's announcement reconciles; when a pool dies, two pools announcing at the same moment both see
+    its job to move. Only the first move stands (a compare-and-set on the job): one recorder, one
+    `recording.recorder_launched`, not two recorders of one meeting under two job ids (seen in the cluster test
+    with eu-1's pools killed, before). Here the second announcement lands between the first one's read of the
+    jobs and its write — the interleaving a thread pool makes — on a control plane with the real registry."""
+    _policy(renv, "required")
+    link, room, node = _meeting(renv)
+    eu = _pool_key(renv, "eu-1")
+    _wants(renv, node, [{**_want(link, room), "session": "s-1"}])
+    [job] = _announce(renv, eu, "pool-eu-a").json()["jobs"]
+    _announce(renv, eu, "pool-eu-c", capacity=1)  # a third pool, idle, announced
+    renv.residency.registry.drop_doc(POOLS, "pool-eu-a")  # its announcement expired: the pool died
+    registry = renv.residency.registry
+    swap = registry.swap_doc
+    raced: list[Any] = []
+
+    def swap_after_another_announcement(kind: str, key: str, expected: dict[str, Any], doc: dict[str, Any]) -> bool:
+        if not raced:  # the other pool's announcement, handled on another thread, gets there first
+            raced.append(None)  # (set first: that announcement's own move comes through here too)
+            raced[0] = _announce(renv, eu, "pool-eu-c", capacity=1).json()["jobs"]
+        return swap(kind, key, expected, doc)
+
+    registry.swap_doc = swap_after_another_announcement  # type: ignore[method-assign]
+    try:
+        mine = _announce(renv, eu, "pool-eu-b").json()["jobs"]
+    finally:
+        registry.swap_doc = swap  # type: ignore[method-assign]
+    launched = [r.data for r in _audit(renv, "recording.recorder_launched")]
+    assert len(launched) == 2, launched  # the first launch, and exactly one move
+    [moved] = [j for j in (raced[0] + mine)]  # one pool got the moved job, the other nothing
+    assert moved["session"] == "s-1" and moved["generation"] == job["generation"] + 1
+    [stored] = registry.list_docs(JOBS).values()
+    assert stored["id"] == moved["id"] == launched[1]["job"] and stored["pool"] == moved["pool"]

@@ -121,6 +121,12 @@ def test_documents_expire_claims_agree_and_a_malformed_one_is_a_counted_drop(reg
     assert reg.claim_doc("job", "acme:r1", {"id": "j2"}) is False  # a second launcher does not replace it
     assert reg.claim_doc("job", "acme:r2", {"id": "j3"}) is True
     assert reg.get_doc("job", "acme:r1") == {"id": "j1"}
+    assert reg.swap_doc("job", "acme:r1", {"id": "j0"}, {"id": "j9"}) is False  # it no longer holds what was read
+    assert reg.swap_doc("job", "acme:r1", {"id": "j1"}, {"id": "j4"}) is True  # a move, from what was read
+    assert reg.swap_doc("job", "acme:r1", {"id": "j1"}, {"id": "j5"}) is False  # a second move from that state
+    assert reg.swap_doc("job", "acme:none", {"id": "j1"}, {"id": "j6"}) is False  # nothing to move: none made
+    assert reg.get_doc("job", "acme:none") is None
+    reg.put_doc("job", "acme:r1", {"id": "j1"})
     assert reg.list_docs("job") == {"acme:r1": {"id": "j1"}, "acme:r2": {"id": "j3"}}
     assert reg.list_docs("pool") == {"eu-a": {"region": "eu-1"}}
     wait(TTL * 1.3)
