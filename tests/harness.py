@@ -8,10 +8,15 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 
+from residency.audit import AuditLog
+from residency.model import Node as NodeRecord
+from residency.model import Region
+from residency.registry import Registry
 from sfu.app.limits import SignallingLimits
 from sfu.app.serving import node_server_settings
 from sfu.app.signalling import NodeSignalling
@@ -19,7 +24,7 @@ from sfu.cascade.handshakes import CascadeHandshakes
 from sfu.cascade.members import RelayedMembers
 from sfu.cascade.relays import Relays, RelaySetup
 from sfu.config import NodeConfig
-from sfu.factory import build_node
+from sfu.factory import BuiltNode, build_node
 from sfu.node import Node
 from signalling.tokens import KeyRing, TokenIssuer, TokenVerifier
 from tests.support.waiting import wait_for  # re-exported: `from tests.harness import wait_for` keeps working
@@ -68,6 +73,17 @@ async def running_node(limits: SignallingLimits | None = None, relay: RelaySetup
     finally:
         server.should_exit = True
         await task
+
+
+def registered_node(registry: Registry, tmp_path: Path, keys: KeyRing | None = None) -> BuiltNode:
+    """Node "n1" of region eu-1 (put into `registry` here) built by the product's factory with its registry agent
+    and an audit log in `tmp_path`: its record heartbeats into `registry` once the agent starts. Not served."""
+    registry.put_region(Region("eu-1", "EU", "Frankfurt, DE", "EU Central"))
+    record = NodeRecord(id="n1", region="eu-1", public_ip="127.0.0.1", udp_port=40000, ws_url="ws://127.0.0.1/ws",
+                        http_url="http://127.0.0.1")
+    return build_node(NodeConfig(node_id="n1", region="eu-1", udp_port=0),
+                      TokenVerifier((keys or KeyRing()).jwks, "n1"), registry=registry,
+                      audit=AuditLog(str(tmp_path / "audit.db")), record=record)
 
 
 async def publisher_and_subscriber(rn: RunningNode, codec: str = "vp8", frames: int = 10) -> tuple[Any, Any]:

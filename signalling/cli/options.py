@@ -7,6 +7,7 @@ import argparse
 import getpass
 import json
 import os
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,13 @@ from typing import Any
 # fields that hold Unix times in the API's answers: printed as ISO 8601 UTC for people (raw numbers with --json)
 TIME_FIELDS = frozenset({"created", "expires_at", "revoked_at", "at", "since", "enrolled_at", "waiting_since",
                          "decided_at", "started_at", "ended_at", "placed_at", "released_at"})
+
+
+def failed(message: str, exit_code: int = 1) -> int:
+    """How a command stops on a refusal or a usage error: one line on stderr (never a traceback), and the exit
+    code for `main` to return (1 refused, 2 usage)."""
+    print(message, file=sys.stderr)
+    return exit_code
 
 
 def env(flag: str, default: Any = None) -> Any:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from .options import failed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,11 +91,9 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         ok = verify(Path(args.package), load_public_keys(args.public_key))
     except PackageInvalid as e:
-        print(f"FAILED: {e}", file=sys.stderr)
-        return 1
+        return failed(f"FAILED: {e}")
     except (ResidencyError, OSError) as e:
-        print(f"castellan recording verify: {e}", file=sys.stderr)
-        return 2
+        return failed(f"castellan recording verify: {e}", 2)
     m = ok.manifest
     print(f"OK: recording {m['recording'].get('id')} of meeting {m['recording'].get('meeting')}: {ok.files} files, "
           f"{ok.audit_records} audit records, recorder {m['recorder'].get('name')}, regions "
@@ -124,9 +123,8 @@ def _admin(args: argparse.Namespace) -> int:
         else:
             vaults = TenantVault(LocalVolumeStore(args.volume), keys)
     except ValueError as e:  # S3ConfigError included
-        print(f"castellan recording: {'--region-volumes / --region-s3' if args.region_s3 else '--region-volumes'}: "
-              f"{e}", file=sys.stderr)
-        return 2
+        flags = "--region-volumes / --region-s3" if args.region_s3 else "--region-volumes"
+        return failed(f"castellan recording: {flags}: {e}", 2)
     archive = Archive(Database(args.db), vaults)
     t, actor = args.tenant, args.actor
     out: object
@@ -173,14 +171,11 @@ def _admin(args: argparse.Namespace) -> int:
         else:
             out = archive.subject_erase(t, args.participant, actor)
     except RecordingError as e:
-        print(f"castellan: {e.code}: {e.message}", file=sys.stderr)
-        return 1
+        return failed(f"castellan: {e.code}: {e.message}")
     except NoStoreForRegion as e:
-        print(f"castellan: no_store_for_region: {e}", file=sys.stderr)
-        return 1
+        return failed(f"castellan: no_store_for_region: {e}")
     except OSError as e:
-        print(f"castellan recording {args.action}: {e}", file=sys.stderr)
-        return 1
+        return failed(f"castellan recording {args.action}: {e}")
     finally:
         archive.db.close()
     print(json.dumps(out, indent=1, sort_keys=True))
@@ -196,8 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _verify(args)
     problem = _mode(args)
     if problem:
-        print(f"castellan recording {args.action}: {problem}", file=sys.stderr)
-        return 2
+        return failed(f"castellan recording {args.action}: {problem}", 2)
     if args.api:
         from . import recording_api
 

@@ -32,7 +32,7 @@ from typing import IO, Any
 
 from signalling.control.client import RedirectRefused, key_safe_opener
 
-from .options import human_times
+from .options import failed, human_times
 
 CHUNK = 1 << 20
 
@@ -254,13 +254,10 @@ def run(args: argparse.Namespace) -> int:
         api = RecordingsApi(args.api, read_key(args), args.tenant)
         out = ACTIONS[args.action](api, args)
     except Usage as e:
-        print(f"castellan recording: {e}", file=sys.stderr)
-        return 2
+        return failed(f"castellan recording: {e}", 2)
     except Refused as e:
-        print(f"castellan recording {args.action}: {e}", file=sys.stderr)
-        return 1
+        return failed(f"castellan recording {args.action}: {e}")
     except OSError as e:  # the answer cut off, or the file could not be written
-        print(f"castellan recording {args.action}: failed: {e}", file=sys.stderr)
-        return 1
+        return failed(f"castellan recording {args.action}: failed: {e}")
     print(json.dumps(out if args.json else human_times(out), indent=1, sort_keys=True, ensure_ascii=False))
     return 0

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from .options import failed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,10 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         evidence = json.loads(Path(args.evidence or f"{args.meeting}.evidence.json").read_text())
         report = verify_meeting(evidence, args.meeting, held.heads, keys, pinned)
     except ResidencyError as e:
-        print(f"FAILED: {e.code}: {e.message}", file=sys.stderr)
-        return 1
+        return failed(f"FAILED: {e.code}: {e.message}")
     except (OSError, ValueError) as e:
-        print(f"FAILED: unreadable: {e}", file=sys.stderr)
-        return 1
+        return failed(f"FAILED: unreadable: {e}")
     print(json.dumps(report.to_dict(), indent=1) if args.json else render(report))
     return 0 if report.inside_policy else 2

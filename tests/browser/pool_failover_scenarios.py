@@ -10,9 +10,7 @@ and verified offline. Everything it saw goes into `result`."""
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import time
 import urllib.request
 from pathlib import Path
@@ -22,7 +20,7 @@ from urllib.parse import urlencode
 from playwright.sync_api import Playwright
 
 from tests.browser.driver import Participant, log, poll
-from tests.browser.pool_scenarios import WORDS, _api, _recordings
+from tests.browser.pool_scenarios import WORDS, _api, _recordings, export_verified, leave_all
 from tests.browser.recording_scenarios import INDICATOR_JS, decoded, views
 from tests.support.waiting import wait_until
 
@@ -57,26 +55,6 @@ def node_held(cfg: dict[str, Any]) -> dict[str, float]:
         elif line.startswith("castellan_forwarded_packets_total"):
             out["forwarded"] += float(line.rsplit(" ", 1)[1])
     return out
-
-
-def _export(cfg: dict[str, Any], rec_id: str, dest: Path) -> dict[str, Any]:
-    """The admin's export (the signed package, a tar), verified offline with the deployment's audit key."""
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    from recording.package import verify
-
-    auth = {"Authorization": f"Bearer {cfg['operator_key']}"}
-    req = urllib.request.Request(f"{cfg['control_url']}/v1/tenants/{cfg['tenant']}/recordings/{rec_id}/export",
-                                 headers=auth)
-    with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - in the namespaces
-        body = r.read()
-    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
-        tar.extractall(dest, filter="data")
-    with urllib.request.urlopen(urllib.request.Request(cfg["control_url"] + "/v1/audit/public-key", headers=auth),
-                                timeout=10) as r:  # noqa: S310 - in the namespaces
-        key = load_pem_public_key(r.read())
-    v = verify(dest / rec_id, [key])  # type: ignore[list-item]
-    return {"files": v.files, "recording": v.manifest["recording"], "regions": v.manifest["regions"]}
 
 
 def pool_failover(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
@@ -117,18 +95,15 @@ def pool_failover(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -
         result["held_node"] = [node_before, node_held(cfg)]
         result["refusals"] = _api(cfg, "GET", f"/v1/tenants/{cfg['tenant']}/recorder-refusals",
                                   key=cfg["operator_key"])
-        for p in parts.values():  # the meeting ends
-            assert p.page is not None
-            p.page.evaluate("async () => { await window.castellanApp.session.leave(); }")
-            p.close()
-        parts = {}
+        leave_all(parts)  # the meeting ends
         room = cfg["link"]["room"]
         mine = lambda: [r for r in _recordings(cfg) if r["meeting"] == room]  # noqa: E731
         result["recordings"] = poll(mine, lambda x: bool(x) and all(r["ended_at"] is not None for r in x), 30)
         log("recordings", json.dumps(result["recordings"])[:400])
         if len(result["recordings"]) == 1:
             rec_id = result["recordings"][0]["id"]
-            result["export"] = _export(cfg, rec_id, Path(cfg["checkpoints"]) / "export")
+            v = export_verified(cfg, rec_id, Path(cfg["checkpoints"]) / "export", cfg["tenant"])
+            result["export"] = {"files": v.files, "recording": v.manifest["recording"], "regions": v.manifest["regions"]}
     finally:
         for p in parts.values():
             p.close()

@@ -23,13 +23,17 @@ import tarfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from playwright.sync_api import Playwright
 
 from tests.browser.driver import Participant, log, poll
 from tests.browser.recording_scenarios import INDICATOR_JS, decoded, views
+from tests.support.processes import descendants
+
+if TYPE_CHECKING:
+    from recording.package import Verified
 
 WORDS = {"starting": "Recording starting…", "live": "● REC", "refused": "Recording could not start"}
 
@@ -71,27 +75,9 @@ def _sealed(cfg: dict[str, Any], room: str) -> list[dict[str, Any]]:
             and any(f["kind"] in ("video", "audio") and f["size"] > 0 for f in r["files"])]
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid` (from /proc: the pool's Playwright driver and the Chromium it runs)."""
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
 def _kill_recorder_browser(pool_pid: int) -> int:
     """SIGKILLs the pool's recorder Chromium (its browser process, not a renderer): the recorder dies mid-meeting."""
-    for pid in _descendants(pool_pid):
+    for pid in descendants(pool_pid):
         try:
             cmd = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
         except OSError:
@@ -114,23 +100,29 @@ def _decoded_frames(package: Path) -> dict[str, int]:
     return out
 
 
-def _export_and_verify(cfg: dict[str, Any], rec_id: str, dest: Path) -> dict[str, Any]:
-    """The admin's export (the signed package as a tar), verified offline with the deployment's audit key."""
+def export_verified(cfg: dict[str, Any], rec_id: str, dest: Path, tenant: str = "acme") -> Verified:
+    """The admin's export (the signed package, a tar, unpacked into `dest`), verified offline with the deployment's
+    audit key."""
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
     from recording.package import verify
 
-    req = urllib.request.Request(f"{cfg['control_url']}/v1/tenants/acme/recordings/{rec_id}/export",
-                                 headers={"Authorization": f"Bearer {cfg['operator_key']}"})
+    auth = {"Authorization": f"Bearer {cfg['operator_key']}"}
+    req = urllib.request.Request(f"{cfg['control_url']}/v1/tenants/{tenant}/recordings/{rec_id}/export",
+                                 headers=auth)
     with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback inside the namespace
         body = r.read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         tar.extractall(dest, filter="data")
-    req = urllib.request.Request(cfg["control_url"] + "/v1/audit/public-key",
-                                 headers={"Authorization": f"Bearer {cfg['operator_key']}"})
+    req = urllib.request.Request(cfg["control_url"] + "/v1/audit/public-key", headers=auth)
     with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310 - loopback inside the namespace
         key = load_pem_public_key(r.read())
-    v = verify(dest / rec_id, [key])  # type: ignore[list-item]
+    return verify(dest / rec_id, [key])  # type: ignore[list-item]
+
+
+def _export_and_verify(cfg: dict[str, Any], rec_id: str, dest: Path) -> dict[str, Any]:
+    """The verified export, every video file decoded, and what part 2's timeline says of the gap."""
+    v = export_verified(cfg, rec_id, dest)
     # part 2's timeline: its slices, one per sealed segment (docs/recording.md, "Segments"), in order
     timeline = [json.loads(x) for f in sorted((dest / rec_id).glob("part2-timeline*.jsonl"))
                 for x in f.read_text().splitlines() if x]
@@ -144,6 +136,29 @@ def _roster(p: Participant) -> list[str]:
     assert p.page is not None
     return p.page.evaluate("() => { const e = window.castellanApp.e2ee; "  # type: ignore[no-any-return]
                            "return e ? e.roster().map((m) => m.name).sort() : []; }")
+
+
+def leave_all(parts: dict[str, Participant]) -> None:
+    """Everyone leaves as the page's Leave does, and their browsers close; `parts` is emptied."""
+    for p in parts.values():
+        assert p.page is not None
+        p.page.evaluate("async () => { await window.castellanApp.session.leave(); }")
+        p.close()
+    parts.clear()
+
+
+def _close(parts: dict[str, Participant], pool: subprocess.Popen[bytes] | None, result: dict[str, Any]) -> None:
+    """Whatever is still open when a scenario ends (or fails): the browsers, then the pool, whose exit code (or
+    "killed", when it does not stop within 30 s of SIGTERM) goes into `result["pool_exit"]`."""
+    for p in parts.values():
+        p.close()
+    if pool is not None:
+        pool.terminate()
+        try:
+            result["pool_exit"] = pool.wait(30)
+        except subprocess.TimeoutExpired:
+            pool.kill()
+            result["pool_exit"] = "killed"
 
 
 def recorder_pool(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
@@ -181,11 +196,7 @@ def recorder_pool(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -
                                    and not any(v["waiting"] for v in x.values()), 150)
         result["live_again"] = poll(ind, lambda x: all(v == WORDS["live"] for v in x.values()), 30)
         time.sleep(float(cfg.get("record_seconds", 6)))
-        for p in parts.values():  # the meeting ends: both leave
-            assert p.page is not None
-            p.page.evaluate("async () => { await window.castellanApp.session.leave(); }")
-            p.close()
-        parts = {}
+        leave_all(parts)  # the meeting ends: both leave
         result["required_sealed"] = poll(lambda: _sealed(cfg, req_room), bool, 90)
         log("required meeting's recording sealed")
         [sealed] = result["required_sealed"]
@@ -217,15 +228,7 @@ def recorder_pool(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -
         log("allowed meeting's recording sealed after Stop")
         result["recordings"] = _recordings(cfg)
     finally:
-        for p in parts.values():
-            p.close()
-        if pool is not None:
-            pool.terminate()
-            try:
-                result["pool_exit"] = pool.wait(30)
-            except subprocess.TimeoutExpired:
-                pool.kill()
-                result["pool_exit"] = "killed"
+        _close(parts, pool, result)
 
 
 HANDOVER_JS = """() => { const m = window.castellanApp.e2ee.member;
@@ -255,22 +258,10 @@ def recorder_handover(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any
         result["handovers"] = {k: p.page.evaluate(HANDOVER_JS) for k, p in parts.items()}
         log("recorded through a handover", result["handovers"])
         time.sleep(float(cfg.get("record_seconds", 6)))
-        for p in parts.values():
-            assert p.page is not None
-            p.page.evaluate("async () => { await window.castellanApp.session.leave(); }")
-            p.close()
-        parts = {}
+        leave_all(parts)
         result["sealed"] = poll(lambda: _sealed(cfg, link["room"]), bool, 90)
     finally:
-        for p in parts.values():
-            p.close()
-        if pool is not None:
-            pool.terminate()
-            try:
-                result["pool_exit"] = pool.wait(30)
-            except subprocess.TimeoutExpired:
-                pool.kill()
-                result["pool_exit"] = "killed"
+        _close(parts, pool, result)
 
 
 SCENARIOS = {"recorder_pool": recorder_pool, "recorder_handover": recorder_handover}

@@ -18,18 +18,13 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from signalling.control.app import create_app
-from signalling.control.regionhint import header_name
 from tests.browser.driver import CHROMIUM_ARGS
 from tests.console.harness import CHROMIUM
-from tests.control.cp_env import Env, beat, make_env, two_eu_regions
+from tests.control.cp_env import Env, beat
 from tests.control.live import serve
-from tests.support import nginx
-from tests.support.ports import free_ports
+from tests.control.regional_ingresses import placed, regional_ingresses, trusting_env
 
 pytestmark = pytest.mark.browser
-
-HEADER = "X-Castellan-Region"
-PROXY = "127.0.0.2"  # the ingresses' source address: the control plane's only trusted proxy
 
 
 @pytest.fixture(scope="module")
@@ -62,43 +57,27 @@ def join_answer(env: Env, browser: Browser, url: str) -> dict[str, Any]:
         ctx.close()
 
 
-def placed(env: Env, answer: dict[str, Any]) -> tuple[str, str]:
-    claims = env.verifier(answer["node"]).verify(answer["token"])
-    return claims.node, claims.region
-
-
 def test_the_browser_is_placed_in_the_region_of_the_ingress_it_reached(browser: Browser, tmp_path: Path) -> None:
-    def trust_the_ingresses(config: Any) -> None:
-        config.trust_forwarded_for, config.trusted_proxies = True, (f"{PROXY}/32",)
-        config.region_header = header_name(HEADER)
-
-    env = make_env(tmp_path, configure=trust_the_ingresses)
-    two_eu_regions(env)
+    env = trusting_env(tmp_path)
     link = env.link(no_password=True)["link"]
     fragment = "#k=" + secrets.token_urlsafe(32)
-    eu1_port, eu2_port = free_ports(2)
     dev_app = create_app(dataclasses.replace(env.config, dev_client=True), control=env.control)
     try:
-        with serve(env.client.app) as control_plane, serve(dev_app) as dev:
-            conf = nginx.regional(tmp_path / "ingresses", control_plane=control_plane, header=HEADER, bind=PROXY,
-                                  ingresses={"eu-1": eu1_port, "eu-2": eu2_port})
-            proxy = nginx.start(conf)
-            try:
-                eu1, eu2 = f"http://127.0.0.1:{eu1_port}", f"http://127.0.0.1:{eu2_port}"
-                first = join_answer(env, browser, f"{eu1}/j/{link}{fragment}")
-                assert placed(env, first) == ("node-eu-1", "eu-1")  # the meeting's home
-                assert "region_hint" not in first["sent"]  # a production page sends none of its own
-                assert placed(env, join_answer(env, browser, f"{eu2}/j/{link}{fragment}")) == ("node-eu-2", "eu-2")
-                # a crafted production link through eu-1 naming eu-2: ignored, the ingress's region stands
-                crafted = join_answer(env, browser, f"{eu1}/j/{link}?region=eu-2{fragment}")
-                assert "region_hint" not in crafted["sent"] and placed(env, crafted) == ("node-eu-1", "eu-1")
-                # a development build sends ?region= as the hint (no ingress in front: it counts) ...
-                hinted = join_answer(env, browser, f"{dev}/j/{link}?region=eu-2{fragment}")
-                assert hinted["sent"]["region_hint"] == "eu-2" and placed(env, hinted) == ("node-eu-2", "eu-2")
-                # ... and one naming us-1 (refused, with the only idle node) lands on an allowed region's node
-                refused = join_answer(env, browser, f"{dev}/j/{link}?region=us-1{fragment}")
-                assert refused["sent"]["region_hint"] == "us-1" and placed(env, refused)[1] in {"eu-1", "eu-2"}
-            finally:
-                proxy.stop()
+        with serve(env.client.app) as control_plane, serve(dev_app) as dev, \
+                regional_ingresses(tmp_path / "ingresses", control_plane) as ingresses:
+            eu1, eu2 = ingresses["eu-1"], ingresses["eu-2"]
+            first = join_answer(env, browser, f"{eu1}/j/{link}{fragment}")
+            assert placed(env, first) == ("node-eu-1", "eu-1")  # the meeting's home
+            assert "region_hint" not in first["sent"]  # a production page sends none of its own
+            assert placed(env, join_answer(env, browser, f"{eu2}/j/{link}{fragment}")) == ("node-eu-2", "eu-2")
+            # a crafted production link through eu-1 naming eu-2: ignored, the ingress's region stands
+            crafted = join_answer(env, browser, f"{eu1}/j/{link}?region=eu-2{fragment}")
+            assert "region_hint" not in crafted["sent"] and placed(env, crafted) == ("node-eu-1", "eu-1")
+            # a development build sends ?region= as the hint (no ingress in front: it counts) ...
+            hinted = join_answer(env, browser, f"{dev}/j/{link}?region=eu-2{fragment}")
+            assert hinted["sent"]["region_hint"] == "eu-2" and placed(env, hinted) == ("node-eu-2", "eu-2")
+            # ... and one naming us-1 (refused, with the only idle node) lands on an allowed region's node
+            refused = join_answer(env, browser, f"{dev}/j/{link}?region=us-1{fragment}")
+            assert refused["sent"]["region_hint"] == "us-1" and placed(env, refused)[1] in {"eu-1", "eu-2"}
     finally:
         env.control.close()

@@ -44,7 +44,7 @@ import pytest
 
 from tests.browser.netns import run_driver, skip_unless_possible
 from tests.cluster import cluster as cl
-from tests.support.processes import PYTHON, Proc
+from tests.support.processes import PYTHON, Proc, descendants, group_members
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.netns, pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(420)]
@@ -95,42 +95,11 @@ def _recording_setup(seeded: cl.Seeded, public_url: str, work: Path) -> dict[str
     return {"volume": volume, "tenant_keys": keys, "pool_keys": pool_keys}
 
 
-def _group_members(pgids: set[int]) -> list[int]:
-    """Live processes (not zombies) in any of these process groups."""
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if fields[0] != "Z" and int(fields[2]) in pgids:
-                out.append(int(d.name))
-    return out
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
 def _kill_host(pool: Proc) -> dict[str, Any]:
     """The pool's host dies: SIGKILL to the pool's process group and to every group its descendants run in
     (Playwright starts each Chromium in a group of its own), all at once; nothing gets to clean up."""
     groups = {pool.pid}
-    for pid in _descendants(pool.pid):
+    for pid in descendants(pool.pid):
         try:
             groups.add(os.getpgid(pid))
         except ProcessLookupError:
@@ -141,8 +110,8 @@ def _kill_host(pool: Proc) -> dict[str, Any]:
         except ProcessLookupError:
             continue
     pool.kill()
-    left = wait_until(lambda: not _group_members(groups), 10, 0.1)
-    return {"groups": sorted(groups), "left": [] if left else _group_members(groups)}
+    left = wait_until(lambda: not group_members(groups), 10, 0.1)
+    return {"groups": sorted(groups), "left": [] if left else group_members(groups)}
 
 
 def _files(root: Path) -> dict[str, int]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import json
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from recording.archive import Archive, Recording
 from recording.policy import RecordingPolicy
@@ -120,3 +122,23 @@ def add_file(config: ControlConfig, rec: Recording, path: Path, kind: str, parti
 def admin_actor(env: Env) -> str:
     """The audit actor of the environment's tenant admin key."""
     return "admin-key:" + env.admin_key.removeprefix("cak_").partition(".")[0]
+
+
+def audit_records(env: Env, kind: str) -> list[Any]:
+    """The tenant's audit records of `kind`, oldest first."""
+    return [r for r in env.residency.audit.tenant_records("acme") if r.kind == kind]
+
+
+def recorded_plain(env: Env, rec: str, name: str) -> bytes:
+    """File `name` of recording `rec` as its recorder wrote it, before sealing (what an export must give back)."""
+    return (env.tmp / "recorder-work" / rec / name).read_bytes()
+
+
+def download_export(env: Env, rec: str) -> Path:
+    """The admin's export of `rec` (a tar of the signed package), unpacked; returns the package's directory."""
+    r = env.client.get(f"/v1/tenants/acme/recordings/{rec}/export", headers=env.admin())
+    assert r.status_code == 200, r.text
+    (env.tmp / "dl.tar").write_bytes(r.content)
+    with tarfile.open(env.tmp / "dl.tar") as t:
+        t.extractall(env.tmp / "exported", filter="data")
+    return env.tmp / "exported" / rec

@@ -16,7 +16,7 @@ import pytest
 from signalling import cli
 from tests.control.cp_env import Env
 from tests.control.live import redirect_trap, serve
-from tests.control.recording_env import admin_actor, record
+from tests.control.recording_env import admin_actor, audit_records, record
 
 
 @pytest.fixture
@@ -39,10 +39,6 @@ def castellan(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any,
     status = cli.main(["recording", *argv])
     out, err = capsys.readouterr()
     return status, json.loads(out) if out.strip() else None, err
-
-
-def _records(env: Env, kind: str) -> list[Any]:
-    return [r for r in env.residency.audit.tenant_records("acme") if r.kind == kind]
 
 
 def _sealed(env: Env) -> dict[str, bytes]:
@@ -80,7 +76,7 @@ def test_list_show_hold_refused_delete_release_and_delete_through_the_api(live, 
     assert status == 1 and out is None
     assert "refused (HTTP 409 legal_hold)" in err and f"[holds: {hold['hold']}]" in err, err
     assert _sealed(env) == sealed
-    (refused,) = _records(env, "recording.delete_refused")
+    (refused,) = audit_records(env, "recording.delete_refused")
     assert refused.actor == admin_actor(env)
     # released, then deleted
     status, out, err = castellan(capsys, "release", hold["hold"], *api)
@@ -90,9 +86,9 @@ def test_list_show_hold_refused_delete_release_and_delete_through_the_api(live, 
     status, out, err = castellan(capsys, "delete", rec.id, *api)
     assert (status, out) == (0, {"deleted": rec.id}), err
     assert not [k for k in _sealed(env) if rec.id in k]
-    (deleted,) = _records(env, "recording.deleted")
+    (deleted,) = audit_records(env, "recording.deleted")
     assert deleted.actor == admin_actor(env)
-    assert {r.actor for r in _records(env, "recording.listed")} == {admin_actor(env)}
+    assert {r.actor for r in audit_records(env, "recording.listed")} == {admin_actor(env)}
 
 
 def test_policy_and_retention_through_the_api_with_the_key_in_the_environment(live, capsys, monkeypatch) -> None:
@@ -108,7 +104,7 @@ def test_policy_and_retention_through_the_api_with_the_key_in_the_environment(li
     assert status == 2 and "--retention-days is the tenant's" in err
     status, out, _ = castellan(capsys, "retention", "--tenant", "acme")
     assert (status, out) == (0, {"deleted": [], "kept_by_hold": [], "kept_no_store": []})
-    sets = _records(env, "recording.policy_set")
+    sets = audit_records(env, "recording.policy_set")
     assert [(x.actor, x.data["link"], x.data["policy"]) for x in sets] == [
         (admin_actor(env), None, "allowed"), (admin_actor(env), link, "required")]
 
@@ -134,7 +130,7 @@ def test_export_verifies_and_a_file_downloads_as_recorded(live, capsys, tmp_path
     assert status == 0 and out["content_type"] == "audio/webm", err
     assert track.read_bytes() == (env.tmp / "recorder-work" / rec.id / "p-bob-audio.webm").read_bytes()
     assert track.stat().st_mode & 0o077 == 0  # a recording's plaintext: the owner's only
-    (played,) = _records(env, "recording.accessed")
+    (played,) = audit_records(env, "recording.accessed")
     assert (played.actor, played.data["file"], played.data["purpose"]) == (admin_actor(env), "p-bob-audio.webm", "play")
     status, _, err = castellan(capsys, "download", rec.id, "chat.jsonl", "--out", str(tmp_path / "chat"), *api)
     assert status == 1 and "HTTP 422 not_playable" in err
@@ -159,7 +155,7 @@ def test_a_subject_is_exported_then_erasure_is_refused_under_hold_then_done(live
     assert status == 1 and out is None
     assert "refused (HTTP 409 legal_hold)" in err and "nothing was erased" in err and hold["hold"] in err, err
     assert _sealed(env) == sealed  # not even the recording no hold covers
-    (refused,) = _records(env, "recording.subject_erase_refused")
+    (refused,) = audit_records(env, "recording.subject_erase_refused")
     assert refused.actor == admin_actor(env)
     assert castellan(capsys, "release", hold["hold"], *api)[0] == 0
     status, out, err = castellan(capsys, "subject-erase", "p-bob", *api)
@@ -209,7 +205,7 @@ def test_ids_cannot_reach_another_endpoint(live, capsys, tmp_path: Path) -> None
     assert status == 1 and ("HTTP 400" in err or "HTTP 404" in err), err
     assert rec.id in {r["id"] for r in env.client.get("/v1/tenants/acme/recordings",
                                                       headers=env.admin()).json()["recordings"]}
-    assert not _records(env, "recording.deleted") and not _records(env, "recording.subject_erased")
+    assert not audit_records(env, "recording.deleted") and not audit_records(env, "recording.subject_erased")
 
 
 def test_a_redirecting_url_never_gets_the_key_elsewhere(live, capsys, tmp_path: Path) -> None:
@@ -233,7 +229,7 @@ def test_the_database_mode_shows_and_downloads_too_and_the_two_modes_never_mix(l
     status, out, err = castellan(capsys, "download", rec.id, "chat.jsonl", "--out", str(tmp_path / "chat"), *direct)
     assert status == 0 and (tmp_path / "chat").read_bytes() == (env.tmp / "recorder-work" / rec.id / "chat.jsonl"
                                                                ).read_bytes(), err
-    assert [r.actor for r in _records(env, "recording.accessed")] == ["admin:operator"]
+    assert [r.actor for r in audit_records(env, "recording.accessed")] == ["admin:operator"]
     key = ["--key-file", key_file(tmp_path, env.admin_key)]
     for argv, says in ((["list", "--tenant", "acme", "--api", url, "--db", str(env.config.db), *key], "choose one"),
                        (["list", "--tenant", "acme", "--api", url, "--actor", "admin:x", *key], "for --db only"),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,14 @@ from recording.archive import Archive, Recording, part_prefix
 from recording.store import LocalVolumeStore, TenantVault
 from residency.db import Database
 from tests.control.cp_env import Env, make_env
-from tests.control.recording_env import admin_actor, record, with_region_recording
+from tests.control.recording_env import (
+    admin_actor,
+    audit_records,
+    download_export,
+    record,
+    recorded_plain,
+    with_region_recording,
+)
 from tests.recording.archive_world import TENANT_KEYS
 
 VOLUMES = {"eu-1": "volume-eu-1", "eu-2": "volume-eu-2"}
@@ -40,21 +46,9 @@ def _objects(env: Env, region: str, rec: str) -> list[str]:
     return sorted(p.name for p in (env.tmp / VOLUMES[region] / "acme" / rec).glob("*"))
 
 
-def _plain(env: Env, rec: str, name: str) -> bytes:
-    return (env.tmp / "recorder-work" / rec / name).read_bytes()
-
-
-def _records(env: Env, kind: str) -> list[Any]:
-    return [r for r in env.residency.audit.tenant_records("acme") if r.kind == kind]
-
-
 def _export(env: Env, rec: str) -> Path:
-    r = env.client.get(f"/v1/tenants/acme/recordings/{rec}/export", headers=env.admin())
-    assert r.status_code == 200, r.text
-    (env.tmp / "dl.tar").write_bytes(r.content)
-    with tarfile.open(env.tmp / "dl.tar") as t:
-        t.extractall(env.tmp / "exported", filter="data")
-    pkg = env.tmp / "exported" / rec
+    """The export, its package's signature verified with the deployment's audit key."""
+    pkg = download_export(env, rec)
     pub = load_pem_public_key(env.client.get("/v1/audit/public-key").content)
     package.verify(pkg, [pub])  # type: ignore[list-item]
     return pkg
@@ -68,18 +62,18 @@ def test_a_recording_sealed_on_region_bs_volume_is_exported_played_and_deleted_t
     # the export: every file, from eu-2's volume, the package signed and verified
     pkg = _export(env, b.id)
     for name in everything:
-        assert (pkg / name).read_bytes() == _plain(env, b.id, name), name
+        assert (pkg / name).read_bytes() == recorded_plain(env, b.id, name), name
     # playback, by range
     t = env.client.post(f"/v1/tenants/acme/recordings/{b.id}/files/p-bob-audio.webm/play", json={},
                         headers=env.admin()).json()
     r = env.client.get(t["url"], headers={"Range": "bytes=10-99"})
-    assert (r.status_code, r.content) == (206, _plain(env, b.id, "p-bob-audio.webm")[10:100])
+    assert (r.status_code, r.content) == (206, recorded_plain(env, b.id, "p-bob-audio.webm")[10:100])
     # deletion: gone from eu-2's volume; eu-1's recording untouched
     r = env.client.delete(f"/v1/tenants/acme/recordings/{b.id}", headers=env.admin())
     assert r.status_code == 200, r.text
     assert _objects(env, "eu-2", b.id) == []
     assert len(_objects(env, "eu-1", a.id)) == 3
-    (deleted,) = _records(env, "recording.deleted")
+    (deleted,) = audit_records(env, "recording.deleted")
     assert (deleted.actor, deleted.data["recording"]) == (admin_actor(env), b.id)
 
 
@@ -145,7 +139,7 @@ def test_a_recording_of_a_region_without_a_volume_is_refused_and_never_read_from
     def refused(r: Any) -> None:
         assert (r.status_code, r.json()["error"]) == (503, "no_store_for_region"), r.text
         assert "'eu-3'" in r.json()["message"] and "nothing was read or deleted" in r.json()["message"]
-        assert _plain(env, planted.id, "p-carol-audio.webm")[:64] not in r.content
+        assert recorded_plain(env, planted.id, "p-carol-audio.webm")[:64] not in r.content
 
     # listed (its row is in the shared database), but no byte of it is read
     listed = env.client.get("/v1/tenants/acme/recordings", headers=env.admin()).json()["recordings"]
@@ -153,18 +147,18 @@ def test_a_recording_of_a_region_without_a_volume_is_refused_and_never_read_from
     refused(env.client.get(f"{base}/export", headers=env.admin()))
     refused(env.client.post(f"{base}/files/p-carol-audio.webm/play", json={}, headers=env.admin()))
     refused(env.client.get("/v1/tenants/acme/recording-subjects/p-carol/export", headers=env.admin()))
-    assert not _records(env, "recording.exported") and not _records(env, "recording.accessed")
-    assert not _records(env, "recording.subject_exported")
+    assert not audit_records(env, "recording.exported") and not audit_records(env, "recording.accessed")
+    assert not audit_records(env, "recording.subject_exported")
     # deletion: refused, audited, the row kept (so its objects are not forgotten), nothing deleted anywhere
     refused(env.client.delete(base, headers=env.admin()))
-    (no,) = _records(env, "recording.delete_refused")
+    (no,) = audit_records(env, "recording.delete_refused")
     assert (no.actor, no.data) == (admin_actor(env), {"recording": planted.id, "reason": "no_store_for_region",
                                                       "region": "eu-3"})
     # GDPR erasure: refused whole and audited
     refused(env.client.post("/v1/tenants/acme/recording-subjects/p-carol/erase", json={}, headers=env.admin()))
-    (no_erase,) = _records(env, "recording.subject_erase_refused")
+    (no_erase,) = audit_records(env, "recording.subject_erase_refused")
     assert no_erase.data == {"participant": "p-carol", "reason": "no_store_for_region", "region": "eu-3"}
-    assert not _records(env, "recording.subject_erased")
+    assert not audit_records(env, "recording.subject_erased")
     # retention: the other expired recording goes; this one is named, audited, kept
     env.client.put("/v1/tenants/acme/recording-policy", json={"policy": "allowed", "retention_days": 7},
                    headers=env.admin())
@@ -172,7 +166,7 @@ def test_a_recording_of_a_region_without_a_volume_is_refused_and_never_read_from
     env.control.recordings.archive.clock = lambda: time.time() + 8 * 86400
     r = env.client.post("/v1/tenants/acme/recording-retention/apply", json={}, headers=env.admin())
     assert r.json() == {"deleted": [fine.id], "kept_by_hold": [], "kept_no_store": [planted.id]}, r.text
-    by_retention = [x for x in _records(env, "recording.delete_refused") if x.data.get("cause") == "retention"]
+    by_retention = [x for x in audit_records(env, "recording.delete_refused") if x.data.get("cause") == "retention"]
     assert [(x.data["recording"], x.data["region"]) for x in by_retention] == [(planted.id, "eu-3")]
     listed = env.client.get("/v1/tenants/acme/recordings", headers=env.admin()).json()["recordings"]
     assert [x["id"] for x in listed] == [planted.id]
@@ -219,7 +213,7 @@ def test_the_cli_on_the_database_reads_each_region_on_its_own_volume(env: Env, c
     out = tmp_path / "bob.webm"
     assert cli.main(["recording", "download", b.id, "p-bob-audio.webm", "--out", str(out), "--region-volumes",
                      volumes, *db]) == 0, capsys.readouterr().err
-    assert out.read_bytes() == _plain(env, b.id, "p-bob-audio.webm")
+    assert out.read_bytes() == recorded_plain(env, b.id, "p-bob-audio.webm")
     capsys.readouterr()
     assert cli.main(["recording", "delete", planted.id, "--region-volumes", volumes, *db]) == 1
     assert "no_store_for_region" in capsys.readouterr().err

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,14 @@ import pytest
 from recording.s3 import S3Store
 from recording.s3config import ACCESS_KEY_FILE, SECRET_FILE, load_region_s3
 from tests.control.cp_env import Env, make_env
-from tests.control.recording_env import admin_actor, record, with_recording
+from tests.control.recording_env import (
+    admin_actor,
+    audit_records,
+    download_export,
+    record,
+    recorded_plain,
+    with_recording,
+)
 from tests.fixtures.s3 import StartS3
 from tests.support.s3server import S3Server
 
@@ -80,23 +86,6 @@ def world(tmp_path: Path, s3_server: StartS3) -> Iterator[World]:
     w.env.control.close()
 
 
-def _plain(env: Env, rec: str, name: str) -> bytes:
-    return (env.tmp / "recorder-work" / rec / name).read_bytes()
-
-
-def _records(env: Env, kind: str) -> list[Any]:
-    return [r for r in env.residency.audit.tenant_records("acme") if r.kind == kind]
-
-
-def _export(env: Env, rec: str) -> Path:
-    r = env.client.get(f"/v1/tenants/acme/recordings/{rec}/export", headers=env.admin())
-    assert r.status_code == 200, r.text
-    (env.tmp / "dl.tar").write_bytes(r.content)
-    with tarfile.open(env.tmp / "dl.tar") as t:
-        t.extractall(env.tmp / "exported", filter="data")
-    return env.tmp / "exported" / rec
-
-
 def test_a_recording_in_region_bs_bucket_is_exported_verified_played_and_deleted_there(
         world: World, capsys: pytest.CaptureFixture[str]) -> None:
     from signalling import cli
@@ -111,9 +100,9 @@ def test_a_recording_in_region_bs_bucket_is_exported_verified_played_and_deleted
         raw = world.servers["eu-2"].object_file(BUCKETS["eu-2"], key).read_bytes()
         assert b"hello from" not in raw and b"p-bob" not in raw
     # the export: every file read back from eu-2's bucket, the package signed; verified offline by the CLI
-    pkg = _export(env, b.id)
+    pkg = download_export(env, b.id)
     for name in everything:
-        assert (pkg / name).read_bytes() == _plain(env, b.id, name), name
+        assert (pkg / name).read_bytes() == recorded_plain(env, b.id, name), name
     pub = env.tmp / "audit-public.pem"
     pub.write_bytes(env.client.get("/v1/audit/public-key").content)
     capsys.readouterr()
@@ -125,13 +114,13 @@ def test_a_recording_in_region_bs_bucket_is_exported_verified_played_and_deleted
     t = env.client.post(f"/v1/tenants/acme/recordings/{b.id}/files/p-bob-audio.webm/play", json={},
                         headers=env.admin()).json()
     r = env.client.get(t["url"], headers={"Range": "bytes=10-99"})
-    assert (r.status_code, r.content) == (206, _plain(env, b.id, "p-bob-audio.webm")[10:100])
+    assert (r.status_code, r.content) == (206, recorded_plain(env, b.id, "p-bob-audio.webm")[10:100])
     # deletion: gone from eu-2's bucket (the tenant's wrapped data key stays); eu-1's store still untouched
     r = env.client.delete(f"/v1/tenants/acme/recordings/{b.id}", headers=env.admin())
     assert r.status_code == 200, r.text
     assert world.objects("eu-2", b.id) == [] and world.objects("eu-2") == ["acme/dek.json"]
     assert world.everything_on("eu-1") == []
-    (deleted,) = _records(env, "recording.deleted")
+    (deleted,) = audit_records(env, "recording.deleted")
     assert (deleted.actor, deleted.data["recording"]) == (admin_actor(env), b.id)
 
 
@@ -183,7 +172,7 @@ def test_an_object_altered_in_the_bucket_is_refused_not_served(world: World) -> 
     assert "does not authenticate" in r.json()["message"]
     r = env.client.get(f"/v1/tenants/acme/recordings/{b.id}/export", headers=env.admin())
     assert r.status_code == 503, r.text
-    assert _plain(env, b.id, "p-bob-audio.webm")[:64] not in r.content
+    assert recorded_plain(env, b.id, "p-bob-audio.webm")[:64] not in r.content
 
 
 def test_a_recording_of_a_region_without_a_bucket_is_refused_though_its_objects_are_in_another(world: World) -> None:
@@ -201,7 +190,7 @@ def test_a_recording_of_a_region_without_a_bucket_is_refused_though_its_objects_
         assert "'eu-3'" in r.json()["message"] and "volume or S3 bucket" in r.json()["message"]
     assert {k: world.servers["eu-1"].object_file(BUCKETS["eu-1"], k).read_bytes()
             for k in world.objects("eu-1")} == on_eu1
-    (no,) = _records(env, "recording.delete_refused")
+    (no,) = audit_records(env, "recording.delete_refused")
     assert no.data == {"recording": planted.id, "reason": "no_store_for_region", "region": "eu-3"}
 
 
@@ -280,7 +269,7 @@ def test_the_cli_on_the_database_reads_a_regions_bucket(world: World, capsys: py
     out = tmp_path / "bob.webm"
     assert cli.main(["recording", "download", b.id, "p-bob-audio.webm", "--out", str(out), "--region-s3",
                      str(env.tmp / "region-s3.json"), *db]) == 0, capsys.readouterr().err
-    assert out.read_bytes() == _plain(env, b.id, "p-bob-audio.webm")
+    assert out.read_bytes() == recorded_plain(env, b.id, "p-bob-audio.webm")
     capsys.readouterr()
     assert cli.main(["recording", "list", "--volume", str(env.tmp), "--region-s3", str(env.tmp / "region-s3.json"),
                      *db]) == 2
@@ -315,7 +304,7 @@ def test_the_pool_configured_with_its_regions_bucket_seals_segments_there(world:
     assert world.everything_on("eu-1") == []
     sealed = world.objects("eu-2", rec.id)
     assert len([n for n in sealed if "audio" in n]) == 3, sealed
-    pkg = _export(env, rec.id)
+    pkg = download_export(env, rec.id)
     for n in range(1, 4):
         name = next(f.name for f in rec.files if f.name.endswith(f"seg{n:04d}.webm"))
         assert (pkg / name).read_bytes() == written[n], name

@@ -19,14 +19,10 @@ import pytest
 
 from signalling.control.endpoints import ENDPOINTS
 from tests.control.cp_env import Env, make_env
-from tests.control.recording_env import admin_actor, record
+from tests.control.recording_env import admin_actor, audit_records, record
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDING_ENDPOINTS = [ep for ep in ENDPOINTS if ep.tag == "recordings"]
-
-
-def _records(env: Env, kind: str) -> list[Any]:
-    return [r for r in env.residency.audit.tenant_records("acme") if r.kind == kind]
 
 
 def _volume_files(env: Env, rec: str) -> list[Path]:
@@ -46,7 +42,7 @@ def test_recordings_are_listed_with_what_an_admin_needs_and_the_listing_is_audit
     assert {f["name"] for f in listed["files"]} == {"p-alice-audio.webm", "p-bob-audio.webm", "chat.jsonl",
                                                    "timeline.jsonl"}
     assert listed["recorder"]["name"] == "ACME archive"
-    (audited,) = _records(renv, "recording.listed")
+    (audited,) = audit_records(renv, "recording.listed")
     assert audited.actor == admin_actor(renv) and audited.data["count"] == 1
 
 
@@ -71,7 +67,7 @@ def test_policy_and_retention_are_set_and_a_link_can_only_tighten(renv: Env) -> 
         "policy": "off", "retention_days": 30}  # retention kept when only the policy changes
     bad = renv.client.put("/v1/tenants/acme/recording-policy", json={"policy": "sometimes"}, headers=renv.admin())
     assert (bad.status_code, bad.json()["error"]) == (400, "invalid_field")
-    sets = _records(renv, "recording.policy_set")
+    sets = audit_records(renv, "recording.policy_set")
     assert [(x.data["link"], x.data["policy"]) for x in sets] == [(None, "allowed"), (link, "required"), (None, "off")]
     assert {x.actor for x in sets} == {admin_actor(renv)}
 
@@ -95,7 +91,7 @@ def test_delete_under_a_legal_hold_is_refused_and_nothing_is_deleted(renv: Env) 
     assert [p.read_bytes() for p in _volume_files(renv, rec.id)] == before  # every sealed byte still there
     assert rec.id in {x["id"] for x in renv.client.get("/v1/tenants/acme/recordings",
                                                       headers=renv.admin()).json()["recordings"]}
-    (refused,) = _records(renv, "recording.delete_refused")
+    (refused,) = audit_records(renv, "recording.delete_refused")
     assert refused.actor == admin_actor(renv) and refused.data["holds"] == [hold]
     # a hold needs a target and a reason
     for body, code in (({"scope": "meeting", "reason": "case 7"}, "target_required"),
@@ -111,7 +107,7 @@ def test_delete_under_a_legal_hold_is_refused_and_nothing_is_deleted(renv: Env) 
     r = renv.client.delete(f"/v1/tenants/acme/recordings/{rec.id}", headers=renv.admin())
     assert r.json() == {"deleted": rec.id}, r.text
     assert _volume_files(renv, rec.id) == []
-    (deleted,) = _records(renv, "recording.deleted")
+    (deleted,) = audit_records(renv, "recording.deleted")
     assert deleted.actor == admin_actor(renv) and deleted.data["recording"] == rec.id
 
 
@@ -156,7 +152,7 @@ def test_the_export_downloaded_through_the_api_verifies_and_fails_after_one_chan
     pub.write_text(renv.client.get("/v1/audit/public-key").text)  # the deployment's published key
     ok = _verify(pkg, pub)
     assert ok.returncode == 0 and f"OK: recording {rec.id}" in ok.stdout, ok.stdout + ok.stderr
-    (exported,) = _records(renv, "recording.exported")
+    (exported,) = audit_records(renv, "recording.exported")
     assert exported.actor == admin_actor(renv)
     media = pkg / "p-bob-audio.webm"
     body = bytearray(media.read_bytes())
@@ -200,7 +196,7 @@ def test_a_subjects_export_through_the_api_is_what_the_cli_writes_and_is_audited
     assert cli == index
     assert sorted(p.relative_to(tmp_path / "cli").as_posix() for p in (tmp_path / "cli").rglob("*")) == sorted(
         p.relative_to(out).as_posix() for p in out.rglob("*"))
-    exported = _records(renv, "recording.subject_exported")
+    exported = audit_records(renv, "recording.subject_exported")
     assert [(x.actor, x.data["participant"]) for x in exported] == [(admin_actor(renv), "p-bob"), ("admin:cli", "p-bob")]
 
 
@@ -216,9 +212,9 @@ def test_a_subjects_erasure_is_refused_whole_under_a_hold_then_done_and_audited(
     assert hold in r.json()["message"]
     # nothing erased, not even from the recording no hold covers
     assert {rec.id: [p.read_bytes() for p in _volume_files(renv, rec.id)] for rec in (both, alone)} == sealed
-    (refused,) = _records(renv, "recording.subject_erase_refused")
+    (refused,) = audit_records(renv, "recording.subject_erase_refused")
     assert (refused.actor, refused.data["participant"], refused.data["holds"]) == (admin_actor(renv), "p-bob", [hold])
-    assert not _records(renv, "recording.subject_erased")
+    assert not audit_records(renv, "recording.subject_erased")
     renv.client.post(f"/v1/tenants/acme/recording-holds/{hold}/release", json={}, headers=renv.admin())
     r = renv.client.post("/v1/tenants/acme/recording-subjects/p-bob/erase", json={}, headers=renv.admin())
     assert r.status_code == 200, r.text
@@ -234,7 +230,7 @@ def test_a_subjects_erasure_is_refused_whole_under_a_hold_then_done_and_audited(
     chat = vault.read("acme", f"{both.id}/chat.jsonl").decode()
     assert "p-bob" not in chat and "p-alice" in chat
     # audited as the CLI audits it, with the admin key as the actor
-    (erased,) = _records(renv, "recording.subject_erased")
+    (erased,) = audit_records(renv, "recording.subject_erased")
     assert (erased.actor, erased.data) == (admin_actor(renv), {"participant": "p-bob",
                                                           "erased": sorted([both.id, alone.id]), "kept": []})
     for bad in ("..", "p bob", "x" * 97):
@@ -299,7 +295,7 @@ def test_a_link_holders_credentials_cannot_use_the_recording_api(renv: Env) -> N
             r = _call(renv, ep, credential, values, headers={"X-Host-Key": made["host_key"]})
             assert (r.status_code, r.json()["error"]) == (401, "unauthenticated"), (ep.path, credential, r.text)
     assert len(_volume_files(renv, rec.id)) == 3
-    assert not _records(renv, "recording.hold_placed") and not _records(renv, "recording.listed")
+    assert not audit_records(renv, "recording.hold_placed") and not audit_records(renv, "recording.listed")
 
 
 def test_without_a_recording_volume_every_recording_endpoint_says_so(tmp_path: Path) -> None:

@@ -17,14 +17,9 @@ from typing import Any
 
 import pytest
 
-from signalling.control.regionhint import header_name
-from tests.control.cp_env import Env, beat, make_env, two_eu_regions
+from tests.control.cp_env import Env, beat
 from tests.control.live import serve
-from tests.support import nginx
-from tests.support.ports import free_ports
-
-HEADER = "X-Castellan-Region"
-PROXY = "127.0.0.2"  # the ingresses' source address: the only trusted proxy
+from tests.control.regional_ingresses import HEADER, placed, regional_ingresses, trusting_env
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
                                 reason="nginx is not installed")
@@ -42,42 +37,25 @@ def post(env: Env, url: str, body: dict[str, Any], headers: dict[str, str] | Non
         raise AssertionError(f"{e.code} {e.read()[:500]!r}") from None
 
 
-def placed(env: Env, answer: dict[str, Any]) -> tuple[str, str]:
-    claims = env.verifier(answer["node"]).verify(answer["token"])
-    return claims.node, claims.region
-
-
 def test_joins_through_each_regional_nginx_are_placed_on_their_regions_node(tmp_path: Path) -> None:
-    def trust_the_ingresses(config: Any) -> None:
-        config.trust_forwarded_for, config.trusted_proxies = True, (f"{PROXY}/32",)
-        config.region_header = header_name(HEADER)
-
-    env = make_env(tmp_path, configure=trust_the_ingresses)
-    two_eu_regions(env)
+    env = trusting_env(tmp_path)
     link = env.link(no_password=True)["link"]
-    eu1_port, eu2_port = free_ports(2)
     try:
-        with serve(env.client.app) as control_plane:
-            conf = nginx.regional(tmp_path / "ingresses", control_plane=control_plane, header=HEADER, bind=PROXY,
-                                  ingresses={"eu-1": eu1_port, "eu-2": eu2_port})
-            proxy = nginx.start(conf)
-            try:
-                eu1, eu2 = f"http://127.0.0.1:{eu1_port}", f"http://127.0.0.1:{eu2_port}"
-                me = {"link": link, "name": "Ada"}
-                assert placed(env, post(env, eu1, me)) == ("node-eu-1", "eu-1")  # the meeting's home
-                assert placed(env, post(env, eu2, me)) == ("node-eu-2", "eu-2")  # through eu-2: eu-2's node
-                # a client through eu-1 forging the header and the hint (us-1, refused; eu-2, allowed): nginx's
-                # header is what the control plane reads
-                for forged in ("us-1", "eu-2"):
-                    answer = post(env, eu1, {**me, "region_hint": forged}, {HEADER: forged})
-                    assert placed(env, answer) == ("node-eu-1", "eu-1"), forged
-                # straight to the control plane (127.0.0.1 is no trusted proxy): the header is ignored; the hint
-                # towards a refused region lands on the meeting's home, never us-1
-                assert placed(env, post(env, control_plane, me, {HEADER: "eu-2"})) == ("node-eu-1", "eu-1")
-                assert placed(env, post(env, control_plane, {**me, "region_hint": "us-1"}, {HEADER: "us-1"}))[1] == "eu-1"
-                log = (tmp_path / "ingresses" / "access.log").read_text()
-                assert log.count("POST /v1/join") == 4, log  # every ingress join really went through nginx
-            finally:
-                proxy.stop()
+        with serve(env.client.app) as control_plane, regional_ingresses(tmp_path / "ingresses", control_plane) as ing:
+            eu1, eu2 = ing["eu-1"], ing["eu-2"]
+            me = {"link": link, "name": "Ada"}
+            assert placed(env, post(env, eu1, me)) == ("node-eu-1", "eu-1")  # the meeting's home
+            assert placed(env, post(env, eu2, me)) == ("node-eu-2", "eu-2")  # through eu-2: eu-2's node
+            # a client through eu-1 forging the header and the hint (us-1, refused; eu-2, allowed): nginx's
+            # header is what the control plane reads
+            for forged in ("us-1", "eu-2"):
+                answer = post(env, eu1, {**me, "region_hint": forged}, {HEADER: forged})
+                assert placed(env, answer) == ("node-eu-1", "eu-1"), forged
+            # straight to the control plane (127.0.0.1 is no trusted proxy): the header is ignored; the hint
+            # towards a refused region lands on the meeting's home, never us-1
+            assert placed(env, post(env, control_plane, me, {HEADER: "eu-2"})) == ("node-eu-1", "eu-1")
+            assert placed(env, post(env, control_plane, {**me, "region_hint": "us-1"}, {HEADER: "us-1"}))[1] == "eu-1"
+            log = (tmp_path / "ingresses" / "access.log").read_text()
+            assert log.count("POST /v1/join") == 4, log  # every ingress join really went through nginx
     finally:
         env.control.close()

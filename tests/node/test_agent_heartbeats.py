@@ -12,13 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from residency.audit import AuditLog
 from residency.model import Node as NodeRecord
-from residency.model import Region
 from residency.registry import MemoryRegistry
-from sfu.config import NodeConfig
-from sfu.factory import build_node
-from signalling.tokens import KeyRing, TokenVerifier
+from tests.harness import registered_node
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,12 +40,7 @@ class SlowRegistry(MemoryRegistry):
 def test_a_heartbeat_in_flight_does_not_undo_the_drain_announcement(tmp_path: Path) -> None:
     async def run() -> tuple[bool, list[bool]]:
         registry = SlowRegistry()
-        registry.put_region(Region("eu-1", "EU", "Frankfurt, DE", "EU Central"))
-        config = NodeConfig(node_id="n1", region="eu-1", udp_port=0)
-        record = NodeRecord(id="n1", region="eu-1", public_ip="127.0.0.1", udp_port=40000,
-                            ws_url="ws://127.0.0.1/ws", http_url="http://127.0.0.1")
-        built = build_node(config, TokenVerifier(KeyRing().jwks, "n1"), registry=registry,
-                           audit=AuditLog(str(tmp_path / "audit.db")), record=record)
+        built = registered_node(registry, tmp_path)
         agent = built.agent
         assert agent is not None
         await agent.start()

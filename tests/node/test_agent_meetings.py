@@ -13,15 +13,12 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from residency.audit import AuditLog
-from residency.model import Node as NodeRecord
-from residency.model import Region, TenantView
+from residency.model import TenantView
 from residency.registry import RedisRegistry
-from sfu.config import NodeConfig
-from sfu.factory import build_node
-from signalling.tokens import KeyRing, TokenIssuer, TokenVerifier
+from signalling.tokens import KeyRing, TokenIssuer
 from tests.control.live import serve
 from tests.fixtures.redis import RedisServer
+from tests.harness import registered_node
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -31,13 +28,9 @@ def test_a_node_records_the_meetings_it_carries_and_drops_them_when_they_leave(
         tmp_path: Path, redis_server: RedisServer) -> None:
     # a long TTL: the entry can only go because the node drops it, not because it expired
     registry = RedisRegistry(redis_server.url, prefix=f"t-{uuid.uuid4().hex[:8]}", node_ttl=30.0)
-    registry.put_region(Region("eu-1", "EU", "Frankfurt, DE", "EU Central"))
     registry.put_tenant_view(TenantView("acme", "EU", frozenset({"eu-1"}), 1))
     keys = KeyRing()
-    record = NodeRecord(id="n1", region="eu-1", public_ip="127.0.0.1", udp_port=40000, ws_url="ws://127.0.0.1/ws",
-                        http_url="http://127.0.0.1")
-    built = build_node(NodeConfig(node_id="n1", region="eu-1", udp_port=0), TokenVerifier(keys.jwks, "n1"),
-                       registry=registry, audit=AuditLog(str(tmp_path / "audit.db")), record=record)
+    built = registered_node(registry, tmp_path, keys)
     issuer = TokenIssuer(keys)
 
     def carried(room: str) -> list[str]:

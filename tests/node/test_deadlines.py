@@ -12,14 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from residency.audit import AuditLog
-from residency.model import Node as NodeRecord
-from residency.model import Region
 from residency.registry import DEFAULT_NODE_TTL, HEARTBEAT_INTERVAL, MemoryRegistry
-from sfu.config import NodeConfig
 from sfu.deadlines import Deadlines, Rounds, quantile
-from sfu.factory import build_node
-from signalling.tokens import KeyRing, TokenVerifier
+from tests.harness import registered_node
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -62,12 +57,7 @@ def test_a_held_event_loop_does_not_let_the_registration_lapse(tmp_path: Path) -
     """The attacker (or a storm) holds the node's event loop longer than the registry's TTL. Heartbeats ran on the
     loop: the record expired and joins were refused `node_not_registered`. Now they run on their own thread."""
     registry = MemoryRegistry()
-    registry.put_region(Region("eu-1", "EU", "Frankfurt, DE", "EU Central"))
-    config = NodeConfig(node_id="n1", region="eu-1", udp_port=0)
-    record = NodeRecord(id="n1", region="eu-1", public_ip="127.0.0.1", udp_port=40000,
-                        ws_url="ws://127.0.0.1/ws", http_url="http://127.0.0.1")
-    built = build_node(config, TokenVerifier(KeyRing().jwks, "n1"), registry=registry,
-                       audit=AuditLog(str(tmp_path / "audit.db")), record=record)
+    built = registered_node(registry, tmp_path)
 
     async def run() -> tuple[bool, int]:
         agent = built.agent

@@ -19,7 +19,7 @@ from signalling.tokens import HttpRevocations, TokenVerifier
 from signalling.tokens.revocations import tls_context
 from tests.control.cp_env import make_env
 from tests.control.live import serve
-from tests.support.private_ca import ServerCert, make_server_cert
+from tests.support.tls import CertificateAuthority
 
 
 class Clock:
@@ -31,21 +31,24 @@ class Clock:
 
 
 @pytest.fixture
-def tls_live(tmp_path: Path) -> Iterator[tuple[object, str, ServerCert]]:
-    cert = make_server_cert(tmp_path / "tls")
+def tls_live(tmp_path: Path) -> Iterator[tuple[object, str, str]]:
+    """The control plane over https with a certificate from a private CA; yields (env, its URL, the CA's PEM file:
+    the operator's CA bundle)."""
+    ca = CertificateAuthority.create(tmp_path / "tls")
+    leaf = ca.issue("server", ["localhost"], ["127.0.0.1"])
     env = make_env(tmp_path)
-    with serve(env.client.app, tls=(str(cert.cert), str(cert.key))) as url:
+    with serve(env.client.app, tls=(str(leaf.cert), str(leaf.key))) as url:
         env.control.config.public_url = url
-        yield env, url, cert
+        yield env, url, str(ca.cert)
     env.control.close()
 
 
 def test_over_https_with_the_operators_ca_the_node_learns_keys_and_revocations(tls_live) -> None:
-    env, url, cert = tls_live
+    env, url, ca = tls_live
     assert url.startswith("https://")
-    context = tls_context(str(cert.ca))
+    context = tls_context(ca)
     link = env.link(no_password=True)
-    joined = httpx.post(f"{url}/v1/join", json={"link": link["link"], "name": "x"}, verify=str(cert.ca)).json()
+    joined = httpx.post(f"{url}/v1/join", json={"link": link["link"], "name": "x"}, verify=ca).json()
     claims = TokenVerifier(jwks_from_url(url, context), joined["node"]).verify(joined["token"])
     revocations = HttpRevocations(url, ttl=0, context=context)
     revocations.refresh()
@@ -53,7 +56,7 @@ def test_over_https_with_the_operators_ca_the_node_learns_keys_and_revocations(t
     admission = Admission(region=claims.region, revocations=revocations)
     admission.check(claims, draining=False, registry_ok=True)
     httpx.post(f"{url}/v1/tenants/acme/links/{link['link']}/revoke", json={}, headers=env.admin(),
-               verify=str(cert.ca))
+               verify=ca)
     revocations.refresh()
     with pytest.raises(JoinRefused) as e:
         admission.check(claims, draining=False, registry_ok=True)
@@ -61,7 +64,7 @@ def test_over_https_with_the_operators_ca_the_node_learns_keys_and_revocations(t
 
 
 def test_a_certificate_the_node_does_not_trust_is_a_failed_refresh_not_a_silent_downgrade(tls_live) -> None:
-    env, url, cert = tls_live
+    env, url, ca = tls_live
     revocations = HttpRevocations(url, ttl=0)  # the system's CAs only: the private CA is not among them
     revocations.refresh()
     assert revocations.failures == 1 and revocations.stale()
@@ -72,12 +75,12 @@ def test_a_certificate_the_node_does_not_trust_is_a_failed_refresh_not_a_silent_
 
 
 def test_joins_are_refused_when_revocations_could_not_be_refreshed_for_longer_than_the_bound(tls_live) -> None:
-    env, url, cert = tls_live
+    env, url, ca = tls_live
     clock = Clock()
-    revocations = HttpRevocations(url, ttl=2.0, max_age=30.0, context=tls_context(str(cert.ca)), clock=clock)
+    revocations = HttpRevocations(url, ttl=2.0, max_age=30.0, context=tls_context(ca), clock=clock)
     link = env.link(no_password=True)
-    joined = httpx.post(f"{url}/v1/join", json={"link": link["link"], "name": "x"}, verify=str(cert.ca)).json()
-    claims = TokenVerifier(jwks_from_url(url, tls_context(str(cert.ca))), joined["node"]).verify(joined["token"])
+    joined = httpx.post(f"{url}/v1/join", json={"link": link["link"], "name": "x"}, verify=ca).json()
+    claims = TokenVerifier(jwks_from_url(url, tls_context(ca)), joined["node"]).verify(joined["token"])
     admission = Admission(region=claims.region, revocations=revocations)
 
     with pytest.raises(JoinRefused) as e:  # before the first refresh: nothing is known yet

@@ -15,68 +15,29 @@ EU meetings must never get. Participants in Debian's Chromium (tests/browser/poo
 from __future__ import annotations
 
 import json
-import secrets
 
 import pytest
 
-from tests.browser.netns import (
-    ARTIFACTS,
-    HTTP_PORT,
-    PYTHON,
-    UDP_PORT,
-    WEB_PORT,
-    NsProcess,
-    loopback_namespace,
-    run_driver,
-    skip_unless_possible,
-)
-from tests.support.waiting import wait_until
+from tests.browser.netns import NsProcess, run_driver
+from tests.recording.pool_world import pool_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(600)]
 
 
-def _pool_argv(stack: dict, work, region: str, pool: str) -> list[str]:
-    key = work / f"{pool}.key"
-    key.write_text(stack["pool_keys"][region])
-    key.chmod(0o600)
-    return [PYTHON, "-m", "recording.pool", "--control-plane-url", stack["control_url"], "--key-file", str(key),
-            "--pool-id", pool, "--capacity", "1", "--client-url", stack["control_url"],
-            "--database", stack["db"], "--volume", stack["volume"],
-            "--tenant-keys", stack["tenant_keys"], "--link-secrets", str(work / "link-secrets.json"),
-            "--workdir", str(work / f"{pool}-work"), "--interval", "1", "--segment-seconds", "5"]
-
-
 def test_the_control_plane_launches_the_pools_recorder_and_dismisses_it() -> None:
-    skip_unless_possible()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    name = "recorder-pool"
-    work = ARTIFACTS / f"{name}-{secrets.token_hex(3)}"
-    work.mkdir(mode=0o700)
-    out = work / "stack.out.json"
-    cfg_path = work / "stack.json"
-    cfg_path.write_text(json.dumps({"workdir": str(work / "stack"), "out": str(out), "web_port": WEB_PORT,
-                                    "node_port": HTTP_PORT, "udp_port": UDP_PORT}))
-    with loopback_namespace() as ns:
-        stack_proc = NsProcess(ns, [PYTHON, "tests/recording/pool_stack.py", str(cfg_path)], work / "stack.log")
-        us_pool = None
+    with pool_world("recorder-pool") as world:
+        # the tenant deposits its links' secrets with the pool (the control plane never has them)
+        link_secrets = world.work / "link-secrets.json"
+        link_secrets.write_text(json.dumps({v["link"]: v["secret"] for v in world.stack["links"].values()}))
+        access = ("--link-secrets", str(link_secrets))
+        us_pool = NsProcess(world.ns, world.pool_argv("us-1", "pool-us-a", *access), world.work / "pool-us.log")
         try:
-            wait_until(lambda: out.exists() or not stack_proc.alive(), 60, 0.2)
-            assert out.exists(), stack_proc.output()[-4000:]
-            stack = json.loads(out.read_text())
-            # the tenant deposits its links' secrets with the pool (the control plane never has them)
-            (work / "link-secrets.json").write_text(json.dumps({v["link"]: v["secret"] for v in stack["links"].values()}))
-            us_pool = NsProcess(ns, _pool_argv(stack, work, "us-1", "pool-us-a"), work / "pool-us.log")
-            cfg = {**stack, "pool_argv": _pool_argv(stack, work, "eu-1", "pool-eu-a"),
-                   "pool_log": str(work / "pool-eu.log"), "quiet": 6, "record_seconds": 6}
-            result = run_driver(ns, "recorder_pool", cfg, timeout=540, name=name)
+            cfg = {**world.stack, "pool_argv": world.pool_argv("eu-1", "pool-eu-a", *access),
+                   "pool_log": str(world.work / "pool-eu.log"), "quiet": 6, "record_seconds": 6}
+            result = run_driver(world.ns, "recorder_pool", cfg, timeout=540, name="recorder-pool")
         finally:
-            if us_pool is not None:
-                us_pool.stop()
-            stack_log = stack_proc.output()
-            stack_proc.stop()
-    pool_log = (work / "pool-eu.log").read_text() if (work / "pool-eu.log").exists() else ""
-    assert "error" not in result, result["error"] + "\nconsole:\n" + "\n".join(result.get("console", [])[-30:]) + \
-        "\npool:\n" + pool_log[-3000:] + "\nstack:\n" + stack_log[-3000:]
+            us_pool.stop()
+    assert "error" not in result, world.failure(result, "pool-eu.log")
     # 1. required: nothing decoded while waiting — the us-1 pool was there and was refused, saying why
     for k, v in result["before"].items():
         assert v["waiting"] and v["recording"]["held"] is True, (k, v["recording"])

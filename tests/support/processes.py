@@ -1,5 +1,6 @@
 """A process a test starts — optionally inside a network namespace — in its own session (process group), so a
-stop or kill reaches its children too, and only them. Output goes to a log file; `output()`/`tail()` read it."""
+stop or kill reaches its children too, and only them. Output goes to a log file; `output()`/`tail()` read it.
+`descendants` and `group_members` find, from /proc, what a process started and what of it still runs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -69,3 +70,33 @@ class Proc:
             return f"--- {self.name} ({self.log}) ---\n" + self.log.read_text(errors="replace")[-n:]
         except OSError:
             return ""
+
+
+def _stats() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of /proc/<pid>/stat after the command name) for every process still there to be read."""
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            yield int(d.name), fields
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, theirs, and so on), from /proc."""
+    children: dict[int, list[int]] = {}
+    for child, fields in _stats():
+        with contextlib.suppress(IndexError, ValueError):
+            children.setdefault(int(fields[1]), []).append(child)
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def group_members(pgids: set[int]) -> list[int]:
+    """Live processes (not zombies) in any of these process groups."""
+    return [pid for pid, fields in _stats() if fields[0] != "Z" and int(fields[2]) in pgids]

@@ -21,10 +21,11 @@ from tests.harness import RunningNode, running_node
 pytestmark = pytest.mark.timeout(60)
 
 
-def _token(rn: RunningNode, name: str, *, host: bool = False, room: str = "room-1") -> tuple[str, str]:
+def _token(rn: RunningNode, name: str, *, host: bool = False, room: str = "room-1", **claims: str) -> tuple[str, str]:
+    """A fresh participant id for `name` and its token for this node (`claims`: recording, link, role, ...)."""
     pid = f"{name}-{secrets.token_hex(3)}"
     return pid, rn.issuer.mint(tenant="acme", room=room, participant=pid, region=rn.node.config.region,
-                               node=rn.node.config.node_id, name=name, ttl=60, host=host)
+                               node=rn.node.config.node_id, name=name, ttl=60, host=host, **claims)
 
 
 async def _connect(rn: RunningNode, token: str) -> tuple[websockets.ClientConnection, dict[str, Any]]:
@@ -33,8 +34,10 @@ async def _connect(rn: RunningNode, token: str) -> tuple[websockets.ClientConnec
     return ws, json.loads(await asyncio.wait_for(ws.recv(), 10))
 
 
-async def _join(rn: RunningNode, name: str, *, host: bool = False) -> tuple[websockets.ClientConnection, str, dict]:
-    pid, token = _token(rn, name, host=host)
+async def _join(rn: RunningNode, name: str, *, host: bool = False, room: str = "room-1",
+                **claims: str) -> tuple[websockets.ClientConnection, str, dict]:
+    """Joined (asserted): the socket, the participant id and the `joined` message."""
+    pid, token = _token(rn, name, host=host, room=room, **claims)
     ws, first = await _connect(rn, token)
     assert first["type"] == "joined", first
     return ws, pid, first

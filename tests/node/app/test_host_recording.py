@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +15,9 @@ import websockets
 
 from residency.audit import AuditLog
 from tests.harness import RunningNode, running_node
-from tests.node.app.test_host_controls import _errors, _host, _until_pong
+from tests.node.app.test_host_controls import _errors, _host, _join, _until_pong
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def _join(rn: RunningNode, name: str, *, policy: str, host: bool = False, room: str = "room-1"
-                ) -> tuple[websockets.ClientConnection, str, dict[str, Any]]:
-    pid = f"{name}-{secrets.token_hex(3)}"
-    token = rn.issuer.mint(tenant="acme", room=room, participant=pid, region=rn.node.config.region,
-                           node=rn.node.config.node_id, name=name, ttl=60, host=host, recording=policy)
-    ws = await websockets.connect(rn.ws_url)
-    await ws.send(json.dumps({"type": "join", "token": token}))
-    first = json.loads(await asyncio.wait_for(ws.recv(), 10))
-    assert first["type"] == "joined", first
-    return ws, pid, first
 
 
 def _recording(msgs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -45,8 +32,8 @@ def test_the_host_starts_and_stops_recording_and_everyone_sees_it_audited(tmp_pa
     async def run() -> None:
         async with running_node() as rn:
             log = rn.node.host_controls.audit = AuditLog(tmp_path / "audit.db")
-            host, host_id, joined = await _join(rn, "host", policy="allowed", host=True)
-            bob, _, _ = await _join(rn, "bob", policy="allowed")
+            host, host_id, joined = await _join(rn, "host", recording="allowed", host=True)
+            bob, _, _ = await _join(rn, "bob", recording="allowed")
             assert joined["recording"]["active"] is False and joined["recording"]["held"] is False
             await _until_pong(bob, 0)
             # Bob has no host claim: refused, nothing changes, nothing audited
@@ -55,7 +42,7 @@ def test_the_host_starts_and_stops_recording_and_everyone_sees_it_audited(tmp_pa
             await _host(host, "record_start", t=2)
             [seen] = _recording(await _until_pong(bob, 3))
             assert seen["active"] is True and seen["by"] == host_id and seen["policy"] == "allowed"
-            carol, _, late = await _join(rn, "carol", policy="allowed")
+            carol, _, late = await _join(rn, "carol", recording="allowed")
             assert late["recording"]["active"] is True  # a late joiner's indicator is on too
             await _host(host, "record_stop", t=4)
             [stopped] = _recording(await _until_pong(bob, 5))
@@ -71,9 +58,9 @@ def test_no_host_starts_recording_where_it_is_off_or_stops_it_where_it_is_requir
     async def run() -> None:
         async with running_node() as rn:
             log = rn.node.host_controls.audit = AuditLog(tmp_path / "audit.db")
-            off_host, _, _ = await _join(rn, "host", policy="off", host=True, room="quiet")
+            off_host, _, _ = await _join(rn, "host", recording="off", host=True, room="quiet")
             assert _errors(await _host(off_host, "record_start", t=1)) == ["recording_not_allowed"]
-            req_host, _, joined = await _join(rn, "host2", policy="required", host=True, room="board")
+            req_host, _, joined = await _join(rn, "host2", recording="required", host=True, room="board")
             assert joined["recording"]["active"] is True
             assert _errors(await _host(req_host, "record_stop", t=2)) == ["recording_not_allowed"]
             assert _audited(log) == []
@@ -91,7 +78,7 @@ def test_a_host_action_the_audit_log_cannot_take_changes_nothing(tmp_path: Path)
     async def run() -> None:
         async with running_node() as rn:
             rn.node.host_controls.audit = Refusing()  # type: ignore[assignment]
-            host, _, _ = await _join(rn, "host", policy="allowed", host=True)
+            host, _, _ = await _join(rn, "host", recording="allowed", host=True)
             assert _errors(await _host(host, "record_start", t=1)) == ["audit_unavailable"]
             room = next(iter(rn.node.rooms.values()))
             assert room.recording.started is False
@@ -111,12 +98,7 @@ def test_the_rooms_the_node_wants_recorded_follow_record_start_stop_required_and
 
     async def mint_join(rn: RunningNode, name: str, room: str, policy: str, link: str, host: bool = False,
                         role: str = "participant") -> websockets.ClientConnection:
-        token = rn.issuer.mint(tenant="acme", room=room, participant=f"{name}-{secrets.token_hex(3)}",
-                               region=rn.node.config.region, node=rn.node.config.node_id, name=name, ttl=60,
-                               host=host, recording=policy, link=link, role=role)
-        ws = await websockets.connect(rn.ws_url)
-        await ws.send(json.dumps({"type": "join", "token": token}))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "joined"
+        ws, _, _ = await _join(rn, name, room=room, host=host, recording=policy, link=link, role=role)
         return ws
 
     async def run() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from sfu.agent import NodeAgent
 from sfu.recording import wants
 from tests.harness import RunningNode, running_node
 from tests.node.app.test_host_controls import _errors, _host, _until_pong
+from tests.node.app.test_host_controls import _join as join
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -33,13 +33,7 @@ LINK = "L" * 43
 
 async def _join(rn: RunningNode, name: str, *, policy: str, room: str = "room-1", host: bool = False,
                 role: str = "participant") -> tuple[websockets.ClientConnection, dict[str, Any]]:
-    token = rn.issuer.mint(tenant="acme", room=room, participant=f"{name}-{secrets.token_hex(3)}",
-                           region=rn.node.config.region, node=rn.node.config.node_id, name=name, ttl=60, host=host,
-                           recording=policy, link=LINK, role=role)
-    ws = await websockets.connect(rn.ws_url)
-    await ws.send(json.dumps({"type": "join", "token": token}))
-    first = json.loads(await asyncio.wait_for(ws.recv(), 10))
-    assert first["type"] == "joined", first
+    ws, _, first = await join(rn, name, host=host, room=room, recording=policy, link=LINK, role=role)
     return ws, first
 
 
