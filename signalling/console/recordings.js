@@ -251,11 +251,15 @@ function swap(p) {
 
 // A ticket lasts minutes; a long playback (or a seek after a pause) may outlive it: one new ticket, then resume
 // where the player was. A second failure in a row is shown, not retried. The preloaded next segment failing is
-// given up: it is asked again at its turn.
+// given up and not asked ahead again (each ask is a grant): it is asked at its turn.
 async function failed(ev) {
   const p = playing;
   if (!p) return;
-  if (ev.target === p.spare && p.ahead) { dropAhead(p); return; }
+  if (ev.target === p.spare) {
+    if (p.ahead) p.ahead.failed = true;
+    clear(p.spare);
+    return;
+  }
   if (ev.target !== p.media) return;
   if (p.renewed) {
     $('player-error').textContent = `This file cannot be played here (${p.media.error ? `media error ${p.media.error.code}` : 'error'}). Export the recording to keep it.`;
