@@ -240,7 +240,9 @@ function swap(p) {
   p.spare = old;
   p.index = a.index;
   p.renewed = false;
+  media.setAttribute('data-file', p.item.pieces[a.index].file.name);
   media.setAttribute('aria-label', mediaLabel(p));
+  if (a.failed) media.src = a.url;  // its preload failed: tried once more with its ticket, then renewed as any
   media.hidden = false;
   old.hidden = true;
   clear(old);
@@ -251,12 +253,12 @@ function swap(p) {
 
 // A ticket lasts minutes; a long playback (or a seek after a pause) may outlive it: one new ticket, then resume
 // where the player was. A second failure in a row is shown, not retried. The preloaded next segment failing is
-// given up and not asked ahead again (each ask is a grant): it is asked at its turn.
+// not asked ahead again (each ask is a grant): at its turn it is loaded once more with the ticket it has.
 async function failed(ev) {
   const p = playing;
   if (!p) return;
   if (ev.target === p.spare) {
-    if (p.ahead) p.ahead.failed = true;
+    if (p.ahead) p.ahead.failed = true;  // its ticket is kept for its turn
     clear(p.spare);
     return;
   }
@@ -282,12 +284,12 @@ function advance(ev) {
   p.renewed = false;
   notify(gapNotice(p.r, p.item, next));
   const a = p.ahead;
-  if (a && a.index === next && !a.failed) {
+  if (a && a.index === next && (a.url || !a.failed)) {
     if (a.url) swap(p);
     else a.due = true;  // its ticket is on its way: the swap follows it
     return;
   }
-  p.ahead = null;
+  p.ahead = null;  // its ticket could not be asked ahead: asked now
   load(p, next);
 }
 

@@ -691,7 +691,8 @@ def test_a_gap_between_segments_is_shown_as_the_player_crosses_it_and_nothing_is
     """What was not recorded is said, not skipped silently: the track's own gap (Alice's camera had nothing in
     segment 2) when the player goes from segment 1 to 3, and the recorder's death at the end of part 1 (part 2
     continues, 4.5 s later). The cause comes from the recorder's side: crafted as markup, it shows as text. An
-    admin who stops at once has asked for no segment ahead: one grant, for the one segment that played."""
+    admin who stops at once has asked for no segment ahead: one grant, for the one segment that played. A next
+    segment whose sealed file was altered is not asked for again and again ahead: its failure is said."""
     from tests.control.recording_env import with_recording
 
     crafted = "<img src=x onerror=alert(1)>"
@@ -761,6 +762,26 @@ def test_a_gap_between_segments_is_shown_as_the_player_crosses_it_and_nothing_is
         assert page.is_hidden("#player-gap")
         assert grants() == [first, first, third]  # exactly one grant per segment played
         assert errors == [], errors
+        # segment 3's sealed file altered on the volume: its preload fails (503) and is not asked for ahead again;
+        # at its turn it is tried once more with the ticket it has, renewed once (one more grant), then said
+        from tests.control.recording_env import pool_volume
+
+        sealed = pool_volume(stack.env.config, "eu-1") / "acme" / rec.id / third
+        body = bytearray(sealed.read_bytes())
+        body[40] ^= 0x01  # inside the first chunk's ciphertext
+        sealed.write_bytes(bytes(body))
+        page.evaluate("() => { window.log = []; }")
+        page.click(f"{camera} button.play")
+        page.wait_for_function("() => document.getElementById('player-error').textContent !== ''")
+        assert text(page, "#player-error").startswith("This file cannot be played here (media error"), \
+            text(page, "#player-error")
+        log = page.evaluate("() => window.log")
+        assert story(log) == [("ticket", first), ("playing", first), ("ticket", third), ("ended", first),
+                              ("ticket", third)], log
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#player-media video", state="detached")
+        assert grants() == [first, first, third, first, third, third]
+        assert [e for e in errors if "status of 503" not in e] == [], errors  # the browser logs each refused fetch
 
 
 def test_a_data_subject_is_found_exported_refused_erasure_under_hold_then_erased(
