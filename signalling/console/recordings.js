@@ -10,9 +10,10 @@
 //
 // Segments (docs/recording.md "Segments"): a recorder seals each track in rolling segments, one complete WebM
 // each, and the API lists every part's segments (`parts[].segments`: number, span, files). The page lists such a
-// track once (its segments in order, span, count) and plays it segment after segment: when one ends, the next
-// one's ticket (one grant per segment played) and the same element's new src. Older, unsegmented recordings list
-// and play file by file.
+// track once (its segments in order, span, count, what is missing between them) and plays it as one: near the end
+// of a segment the next one's ticket is asked (one grant per segment played) and its file preloaded in a second,
+// hidden element that takes over at `ended`. Time the spans do not cover (the track had nothing, or the recorder
+// was lost) is said in a notice as the player crosses it. Older, unsegmented recordings list and play file by file.
 import { enc } from './api.js';
 import { $, download, el, replace } from './dom.js';
 import { clock, iso, size, span } from './format.js';
@@ -26,7 +27,7 @@ function people(participants) {
 
 const PLAYABLE = new Set(['audio', 'video']);
 const TEXTS = new Set(['chat', 'timeline']);
-let playing = null;  // {ctx, r, item, index, media, renewed, userPaused, seq}
+let playing = null;  // {ctx, r, item, index, media, spare, ahead, renewed, userPaused, seq}
 
 /** A segment's file names its track with the segment's marker (`….seg0003.webm`); without it (the API gives the
  * number) the name is the track's, so one participant's camera and screen share stay two tracks. */
@@ -87,17 +88,71 @@ async function ticket(ctx, r, f) {
   return ctx.api.json('POST', `${base(ctx)}/recordings/${enc(r.id)}/files/${enc(f.name)}/play`, {});
 }
 
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+/** What the track has no media for between piece i-1 and piece i (their spans do not meet), or null. */
+function gapBefore(item, i) {
+  if (!segmented(item) || i <= 0) return null;
+  const from = item.pieces[i - 1].to_ms;
+  const to = item.pieces[i].from_ms;
+  return to > from ? { from, to } : null;
+}
+
+/** The recording's gap (a recorder lost, docs/recording.md "One recording, with gaps") overlapping from–to. */
+function recorderGap(r, from, to) {
+  return (r.gaps || []).find((g) => g.from_ms < to && (g.to_ms === null || g.to_ms > from)) || null;
+}
+
+const lost = (g) => `the recorder was lost (${g.cause || 'cause not recorded'})`;
+
+/** The notice for the player's move from piece i-1 to piece i when something between them was not recorded. */
+function gapNotice(r, item, i) {
+  const gap = gapBefore(item, i);
+  if (!gap) return null;
+  const g = recorderGap(r, gap.from, gap.to);
+  return `Not recorded: ${seconds(gap.to - gap.from)} of this track, ${clock(gap.from)}–${clock(gap.to)} UTC, between `
+    + `segment ${item.pieces[i - 1].segment} and segment ${item.pieces[i].segment}: ${g ? lost(g) : 'the track had no media then'}.`;
+}
+
+/** The notice at the end of a part's last piece when the recording has a gap there (its recorder was lost). */
+function partEndNotice(r, item) {
+  if (!segmented(item)) return null;
+  const part = (r.parts || []).find((x) => x.part === item.part);
+  const end = part ? part.to_ms : null;
+  const g = end === null || end === undefined ? null : (r.gaps || []).find((x) => x.from_ms === end);
+  if (!g) return null;
+  const next = (r.parts || []).find((x) => x.part === item.part + 1);
+  if (next && g.to_ms !== null) {
+    return `Not recorded: ${seconds(g.to_ms - g.from_ms)}, ${clock(g.from_ms)}–${clock(g.to_ms)} UTC, after this part: ${lost(g)}. `
+      + `Part ${next.part} continues the recording from ${clock(g.to_ms)} UTC; play it from the list.`;
+  }
+  return `The recording stops here, at ${clock(g.from_ms)} UTC: ${lost(g)} and nothing continued it.`;
+}
+
+function notify(text) {
+  $('player-gap').textContent = text || '';
+  $('player-gap').hidden = !text;
+}
+
+/** The element stops fetching and forgets its ticket's URL (a ticket is not used again). */
+function clear(media) {
+  media.pause();
+  media.removeAttribute('src');
+  media.removeAttribute('data-file');
+  media.load();
+}
+
 function stopPlayer() {
   if (!playing) return;
-  const { media } = playing;
+  const { media, spare } = playing;
   playing = null;
-  media.pause();
-  media.removeAttribute('src');  // stop fetching: the ticket is not used again
-  media.load();
+  clear(media);
+  if (spare) clear(spare);
   replace($('player-media'));
   $('player-segments').hidden = true;
   replace($('player-segment'));
   $('player-position').textContent = '';
+  notify(null);
 }
 
 function showPosition(p) {
@@ -107,9 +162,17 @@ function showPosition(p) {
   $('player-segment').value = String(p.index);
 }
 
+/** The next segment asked ahead is given up (its element stops fetching). */
+function dropAhead(p) {
+  if (!p.ahead) return;
+  p.ahead = null;
+  clear(p.spare);
+}
+
 /** The piece `index` of what is playing: its own ticket, then the element's src (at `at` s, for a renewal). */
 async function load(p, index, at = null) {
   const seq = ++p.seq;
+  if (p.ahead && p.ahead.index !== index + 1) dropAhead(p);  // asked for another segment than this one's next
   p.index = index;
   showPosition(p);
   let t;
@@ -128,11 +191,78 @@ async function load(p, index, at = null) {
   if (!p.userPaused) p.media.play().catch(() => { /* the browser wants a press on the player's own Play */ });
 }
 
-// A ticket lasts minutes; a long playback (or a seek after a pause) may outlive it: one new ticket, then resume
-// where the player was. A second failure in a row is shown, not retried.
-async function renew(ev) {
+// Continuous playback, as a meeting recording plays in Meet or Zoom: once the playing segment is past its half
+// and within AHEAD_S of its end, the next one's ticket is asked and its file preloaded into a second, hidden
+// element; at `ended` that element is shown and plays, so the switch waits on no network. Only the one next
+// segment is granted ahead, and only that close to its turn: an admin who stops leaves at most one grant unplayed.
+const AHEAD_S = 10;
+
+function ahead(ev) {
   const p = playing;
-  if (!p || ev.target !== p.media) return;
+  if (!p || ev.target !== p.media || p.ahead || !p.spare || p.index + 1 >= p.item.pieces.length) return;
+  const piece = p.item.pieces[p.index];
+  const { media } = p;
+  // a segment's file says its duration; without one, its span does
+  const length = Number.isFinite(media.duration) && media.duration > 0 ? media.duration : (piece.to_ms - piece.from_ms) / 1000;
+  if (media.currentTime < length / 2 || length - media.currentTime > AHEAD_S) return;
+  prefetch(p, p.index + 1);
+}
+
+async function prefetch(p, index) {
+  const a = { index, url: null, due: false, failed: false };
+  p.ahead = a;
+  const f = p.item.pieces[index].file;
+  let t;
+  try {
+    t = await ticket(p.ctx, p.r, f);
+  } catch (e) {
+    if (playing !== p || p.ahead !== a) return;
+    a.failed = true;  // not asked again before its turn; at its turn it is asked as without preloading
+    if (a.due) { p.ahead = null; load(p, index); }
+    return;
+  }
+  if (playing !== p || p.ahead !== a) return;  // closed, or the admin went elsewhere meanwhile
+  a.url = t.url;
+  p.spare.setAttribute('data-file', f.name);
+  p.spare.src = t.url;  // the hidden element fetches its start now (preload: auto)
+  if (a.due) swap(p);
+}
+
+/** The preloaded next segment takes the playing one's place: shown, labelled, playing; the old one hidden. */
+function swap(p) {
+  const a = p.ahead;
+  p.ahead = null;
+  p.seq += 1;  // a load still on its way for the old element is superseded
+  const old = p.media;
+  const media = p.spare;
+  const focused = document.activeElement === old;
+  p.media = media;
+  p.spare = old;
+  p.index = a.index;
+  p.renewed = false;
+  media.setAttribute('data-file', p.item.pieces[a.index].file.name);
+  media.setAttribute('aria-label', mediaLabel(p));
+  if (a.failed) media.src = a.url;  // its preload failed: tried once more with its ticket, then renewed as any
+  media.hidden = false;
+  old.hidden = true;
+  clear(old);
+  if (focused) media.focus();
+  showPosition(p);
+  if (!p.userPaused) media.play().catch(() => { /* the browser wants a press on the player's own Play */ });
+}
+
+// A ticket lasts minutes; a long playback (or a seek after a pause) may outlive it: one new ticket, then resume
+// where the player was. A second failure in a row is shown, not retried. The preloaded next segment failing is
+// not asked ahead again (each ask is a grant): at its turn it is loaded once more with the ticket it has.
+async function failed(ev) {
+  const p = playing;
+  if (!p) return;
+  if (ev.target === p.spare) {
+    if (p.ahead) p.ahead.failed = true;  // its ticket is kept for its turn
+    clear(p.spare);
+    return;
+  }
+  if (ev.target !== p.media) return;
   if (p.renewed) {
     $('player-error').textContent = `This file cannot be played here (${p.media.error ? `media error ${p.media.error.code}` : 'error'}). Export the recording to keep it.`;
     return;
@@ -141,12 +271,39 @@ async function renew(ev) {
   await load(p, p.index, p.media.currentTime);
 }
 
-// A segment played to its end: the next one, in the same element
+// A segment played to its end: the next one, preloaded (or, if its ticket could not be asked ahead, asked now);
+// what was not recorded between them is said, not skipped silently
 function advance(ev) {
   const p = playing;
-  if (!p || ev.target !== p.media || p.index + 1 >= p.item.pieces.length) return;
+  if (!p || ev.target !== p.media) return;
+  const next = p.index + 1;
+  if (next >= p.item.pieces.length) {
+    notify(partEndNotice(p.r, p.item));
+    return;
+  }
   p.renewed = false;
-  load(p, p.index + 1);
+  notify(gapNotice(p.r, p.item, next));
+  const a = p.ahead;
+  if (a && a.index === next && (a.url || !a.failed)) {
+    if (a.url) swap(p);
+    else a.due = true;  // its ticket is on its way: the swap follows it
+    return;
+  }
+  p.ahead = null;  // its ticket could not be asked ahead: asked now
+  load(p, next);
+}
+
+function mediaElement(kind, hidden) {
+  const media = el(kind === 'video' ? 'video' : 'audio', { controls: true, preload: 'auto', hidden });
+  const mine = () => playing && playing.media === media;
+  media.addEventListener('error', failed);
+  media.addEventListener('ended', advance);
+  media.addEventListener('timeupdate', ahead);
+  media.addEventListener('playing', () => { if (mine()) playing.renewed = false; });
+  // what the admin wants, apart from what an error does to the element: a renewed ticket resumes only a playback
+  media.addEventListener('play', () => { if (mine()) playing.userPaused = false; });
+  media.addEventListener('pause', () => { if (mine() && !media.error && !media.ended) playing.userPaused = true; });
+  return media;
 }
 
 async function play(ctx, r, item) {
@@ -157,7 +314,7 @@ async function play(ctx, r, item) {
     ? `${item.kind === 'video' ? 'Video' : 'Audio'} of ${who(r, item.participant)}${(r.parts || []).length > 1 ? `, part ${item.part}` : ''} · ${r.meeting}`
     : `${item.name} (${item.kind}) · ${r.meeting}`;
   $('player-note').textContent = many
-    ? `Recording ${r.id}; ${plural(item.pieces.length, 'segment')} played one after another from the tenant's vault. Each segment played is recorded in the audit log.`
+    ? `Recording ${r.id}; ${plural(item.pieces.length, 'segment')} played as one from the tenant's vault. Each segment played is recorded in the audit log.`
     : `Recording ${r.id}; played from the tenant's vault. This playback is recorded in the audit log.`;
   $('player-error').textContent = '';
   let t;
@@ -167,25 +324,22 @@ async function play(ctx, r, item) {
     ctx.status(e.message, true);
     return;
   }
-  const media = el(t.kind === 'video' ? 'video' : 'audio', { controls: true, preload: 'auto' });
-  media.addEventListener('error', renew);
-  media.addEventListener('ended', advance);
-  media.addEventListener('playing', () => { if (playing) playing.renewed = false; });
-  // what the admin wants, apart from what an error does to the element: a renewed ticket resumes only a playback
-  media.addEventListener('play', () => { if (playing) playing.userPaused = false; });
-  media.addEventListener('pause', () => { if (playing && !media.error && !media.ended) playing.userPaused = true; });
-  const p = { ctx, r, item, index: 0, media, renewed: false, userPaused: false, seq: 0 };
+  const media = mediaElement(t.kind, false);
+  const spare = many && item.pieces.length > 1 ? mediaElement(t.kind, true) : null;
+  const p = { ctx, r, item, index: 0, media, spare, ahead: null, renewed: false, userPaused: false, seq: 0 };
   playing = p;
   media.setAttribute('data-file', item.pieces[0].file.name);
   media.setAttribute('aria-label', mediaLabel(p));
-  replace($('player-media'), media);
+  replace($('player-media'), media, spare);
   if (many) {
     replace($('player-segment'), item.pieces.map((piece, i) => el('option', { value: String(i) },
-      `Segment ${piece.segment}: ${clock(piece.from_ms)}–${clock(piece.to_ms)} UTC`)));
+      `Segment ${piece.segment}: ${clock(piece.from_ms)}–${clock(piece.to_ms)} UTC`
+      + (gapBefore(item, i) ? ` (after ${seconds(piece.from_ms - item.pieces[i - 1].to_ms)} not recorded)` : ''))));
     $('player-segment').onchange = () => {
       if (playing !== p) return;
       p.userPaused = false;
       p.renewed = false;
+      notify(null);
       load(p, Number($('player-segment').value));
     };
     $('player-segments').hidden = false;
@@ -195,6 +349,12 @@ async function play(ctx, r, item) {
   if (!dialog.open) dialog.showModal();
   media.focus();
   media.play().catch(() => { /* the browser wants a press on the player's own Play: its controls are there */ });
+}
+
+function holes(item) {
+  const gaps = item.pieces.map((_, i) => gapBefore(item, i)).filter((g) => g);
+  if (!gaps.length) return '';
+  return ` · ${plural(gaps.length, 'gap')} not recorded (${gaps.map((g) => seconds(g.to - g.from)).join(', ')})`;
 }
 
 function itemRow(ctx, r, item) {
@@ -219,7 +379,7 @@ function itemRow(ctx, r, item) {
     playable ? el('button', { type: 'button', class: 'play', 'data-track': item.name,
       'aria-label': `Play ${item.kind} of ${person}${part}, ${plural(item.pieces.length, 'segment')}, of ${r.meeting}`,
       onclick: () => play(ctx, r, item) }, 'Play') : null,
-    el('span', { class: 'sub' }, `${item.name} · ${spanOf(item)} · ${size(total(item))}`));
+    el('span', { class: 'sub' }, `${item.name} · ${spanOf(item)} · ${size(total(item))}${holes(item)}`));
 }
 
 function files(ctx, r) {

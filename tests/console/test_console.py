@@ -47,6 +47,56 @@ def text(page: Page, selector: str) -> str:
     return str(page.locator(selector).inner_text())
 
 
+def utc(page: Page, *ms: int) -> list[str]:
+    """Times of day in UTC as the page writes them (format.js `clock`)."""
+    return list(page.evaluate("(ms) => ms.map((m) => new Date(m).toISOString().slice(11, 19))", list(ms)))
+
+
+SHOWN = "#player-media > :not([hidden])"  # the player's element on screen (the next segment's waits hidden)
+
+# The page's own order of events, written as they happen: each play ticket asked (the console's fetch), what it
+# granted (its URL), each `playing` and `ended` of the player's elements (media events do not bubble: caught on
+# the way down) and each gap notice shown
+WATCH = """() => {
+  window.log = [];
+  const fetch0 = window.fetch;
+  window.fetch = (url, opts) => {
+    const m = /\\/files\\/([^/]+)\\/play$/.exec(String(url));
+    if (!m) return fetch0(url, opts);
+    const file = decodeURIComponent(m[1]);
+    window.log.push(['ticket', file]);
+    return fetch0(url, opts).then((res) => {
+      res.clone().json().then((j) => window.log.push(['granted', file, j.url]), () => {});
+      return res;
+    });
+  };
+  const box = document.getElementById('player-media');
+  for (const kind of ['playing', 'ended']) {
+    box.addEventListener(kind, (e) => window.log.push([kind, e.target.dataset.file, e.target.currentSrc,
+                                                       e.target.hidden]), true);
+  }
+  const gap = document.getElementById('player-gap');
+  let said = '';
+  new MutationObserver(() => {
+    const now = gap.hidden ? '' : gap.textContent;
+    if (now && now !== said) window.log.push(['notice', now]);
+    said = now;
+  }).observe(gap, {childList: true, characterData: true, subtree: true, attributes: true});
+}"""
+
+
+def story(log: list[list[Any]]) -> list[tuple[str, str]]:
+    """Tickets asked, segments starting and ending, in the page's order (a `playing` again after a stall in the
+    same segment is the same start; when a grant's answer arrives is the network's, not the player's, business)."""
+    out: list[tuple[str, str]] = []
+    for kind, file, *_ in log:
+        if kind in ("granted", "notice") or (kind == "playing" and ("playing", file) == next(
+                (e for e in reversed(out) if e[0] == "playing"), None)):
+            continue
+        out.append((kind, file))
+    return out
+
+
 def test_sign_in_and_regions_change_with_an_audited_reason(browser: Browser, stack: Console) -> None:
     errors: list[str] = []
     page = open_console(browser, stack.url, errors)
@@ -501,9 +551,10 @@ def test_a_recorded_video_plays_in_the_console_under_a_hold_without_the_key_in_a
 def test_a_segmented_recording_is_listed_by_track_and_plays_segment_after_segment(
         browser: Browser, tmp_path: Path) -> None:
     """docs/recording.md "Segments": an hour of one camera is 60 files. The page lists each track once (span,
-    segments, size), chat and timeline once with their slices, and plays a track segment after segment: when one
-    ends the player takes the next one's ticket (a grant each, audited) and the same element's src changes; the
-    admin jumps to a segment from the player. A display name crafted as markup shows as text."""
+    segments, size), chat and timeline once with their slices, and plays a track as one: the next segment's ticket
+    (a grant each, audited) is asked while the one before it still plays, and at `ended` its preloaded element
+    takes over with no request after; the admin jumps to a segment from the player. A display name crafted as
+    markup shows as text."""
     import os
 
     from tests.control.recording_env import record_segmented, with_recording
@@ -544,43 +595,52 @@ def test_a_segmented_recording_is_listed_by_track_and_plays_segment_after_segmen
         slices = text(page, f"{row} li[data-track='chat.jsonl'] ul.slices")
         assert [line.split(" · ")[0] for line in slices.splitlines()] == [f"chat.seg{n:04d}.jsonl" for n in (1, 2, 3)]
         checked(page, "recordings-segmented", errors)
-        # played by keyboard: segment 1, then by itself 2 and 3, each from its own ticket
+        # played by keyboard: segment 1, then by itself 2 and 3 as one, each from its own ticket asked ahead
+        page.evaluate(WATCH)
         page.focus(f"{row} button[data-track='p-alice-v1-video.part1.webm']")
         page.keyboard.press("Enter")
-        page.wait_for_selector("#player[open] video")
+        page.wait_for_selector(f"#player[open] {SHOWN}")
         first = "p-alice-v1-video.part1.seg0001.webm"
-        assert page.get_attribute("#player video", "aria-label") == f"Video of Alice (p-alice): segment 1 of 3 ({first})"
+        assert page.get_attribute(SHOWN, "aria-label") == f"Video of Alice (p-alice): segment 1 of 3 ({first})"
         assert text(page, "#player-position").startswith("Playing segment 1 (1 of 3)")
-        assert page.evaluate("() => document.activeElement === document.querySelector('#player video')")
-        page.evaluate("() => { const v = document.querySelector('#player video'); window.ends = [];"
-                      " v.addEventListener('ended', () => window.ends.push([v.dataset.file, v.currentSrc])); }")
+        assert page.evaluate(f"() => document.activeElement === document.querySelector('{SHOWN}')")
+        assert page.locator("#player video").count() == 2  # the one shown and the next one's, hidden
 
         def now() -> dict[str, Any]:
             state: dict[str, Any] = page.evaluate(
-                "() => { const v = document.querySelector('#player video'); return {file: v.dataset.file, "
-                "src: v.currentSrc, t: v.currentTime, ended: v.ended, err: v.error && v.error.code, ends: window.ends}; }")
+                f"() => {{ const v = document.querySelector('{SHOWN}'); return {{file: v.dataset.file, "
+                "t: v.currentTime, ended: v.ended, err: v.error && v.error.code, log: window.log}; }")
             assert not state["err"], state
             return state
 
         def ended(count: int) -> dict[str, Any] | None:
             state = now()
-            return state if state["ended"] and len(state["ends"]) >= count else None
+            return state if state["ended"] and len([e for e in state["log"] if e[0] == "ended"]) >= count else None
 
         files = [f"p-alice-v1-video.part1.seg000{n}.webm" for n in (1, 2, 3)]
         state = wait_until(lambda: ended(3), 60, 0.1)
         assert state, (now(), text(page, "#player-error"))
-        # each segment played to its end, then the src changed to the next one's ticket; the last one: nothing after
-        assert [e[0] for e in state["ends"]] == files and state["file"] == files[2], state
-        srcs = [e[1] for e in state["ends"]]
-        assert len(set(srcs)) == 3 and all(f"/files/{f}/media/" in u for f, u in zip(files, srcs, strict=True)), srcs
-        assert page.input_value("#player-segment") == "2"
+        # each segment's ticket was asked while the one before it still played (past its half), so at `ended` the
+        # next element took over without asking anything: one ticket per segment, none after an `ended`
+        assert story(state["log"]) == [("ticket", files[0]), ("playing", files[0]), ("ticket", files[1]),
+                                       ("ended", files[0]), ("playing", files[1]), ("ticket", files[2]),
+                                       ("ended", files[1]), ("playing", files[2]), ("ended", files[2])], state["log"]
+        granted = {e[1]: e[2] for e in state["log"] if e[0] == "granted"}
+        shown = [e for e in state["log"] if e[0] == "playing"]
+        assert all(not e[3] and e[2].endswith(granted[e[1]]) for e in shown), (shown, granted)  # its own ticket's URL
+        assert len(set(granted.values())) == 3 and all(f"/files/{f}/media/" in granted[f] for f in files), granted
+        assert state["file"] == files[2] and page.input_value("#player-segment") == "2"
         assert text(page, "#player-position").startswith("Playing segment 3 (3 of 3)")
+        assert page.is_hidden("#player-gap")  # its segments meet: nothing to say between them
         checked(page, "recordings-segment-playing", errors)
         # a jump back to segment 2 from the player, by keyboard: it plays again, then 3 follows
+        page.evaluate("() => { window.log = []; }")
         page.focus("#player-segment")
         page.keyboard.press("ArrowUp")
-        state = wait_until(lambda: ended(5), 60, 0.1)
-        assert state and [e[0] for e in state["ends"]][3:] == files[1:], (now(), text(page, "#player-error"))
+        state = wait_until(lambda: ended(2), 60, 0.1)
+        assert state and story(state["log"]) == [("ticket", files[1]), ("playing", files[1]), ("ticket", files[2]),
+                                                 ("ended", files[1]), ("playing", files[2]), ("ended", files[2])], \
+            (now(), text(page, "#player-error"))
         page.keyboard.press("Escape")
         page.wait_for_selector("#player-media video", state="detached")
         grants = [x.data["file"] for x in stack.env.residency.audit.tenant_records("acme")
@@ -596,6 +656,160 @@ def test_a_segmented_recording_is_listed_by_track_and_plays_segment_after_segmen
         assert "p-alice-v2-video.part1.webm · video · 1 segment" in mine and "seg0001" not in mine, mine
         assert "p-bob" not in mine, mine
         assert errors == [], errors
+
+
+def _recorded_with_gaps(stack: Console, tmp_path: Path, cause: str) -> Any:
+    """A meeting recorded in 2.5-s segments whose spans do not all meet: Alice's camera has nothing in segment 2
+    of part 1 (the track's own gap), part 1's recorder is lost at its end (`cause`) and part 2 takes over 4.5 s
+    later (the recording's gap) — made as the pool makes it, through the archive on the same database and volume,
+    on a clock of its own so the spans are exact."""
+    import json
+
+    from recording.archive import Archive
+    from recording.policy import RecordingPolicy
+    from recording.sealing import seal_segment
+    from recording.sink import Segment, TrackFile
+    from recording.store import LocalVolumeStore, TenantVault
+    from residency.db import Database
+    from tests.control.recording_env import pool_volume
+    from tests.recording.archive_world import TENANT_KEYS
+    from tests.recording.webm_clip import vp8_webm
+
+    config = stack.env.config
+    t0 = 1_800_000_000_000
+    clock = [t0 / 1000]
+    db = Database(config.database())
+    try:
+        archive = Archive(db, TenantVault(LocalVolumeStore(pool_volume(config, "eu-1")), TENANT_KEYS),
+                          clock=lambda: clock[0])
+        archive.set_policy("acme", RecordingPolicy.ALLOWED, "admin:alice")
+        rec = archive.begin("acme", "board-2026", None, {"participant": "rec-1", "recorder": "r-eu"}, "eu-1",
+                            "recorder:r-eu", session="s-gap")
+        work = tmp_path / "recorder-work"
+        work.mkdir()
+
+        def seal(part: int, n: int, from_ms: int, camera: bool) -> None:
+            files = [TrackFile(vp8_webm(work / f"p-alice-v1-video.part{part}.seg{n:04d}.webm", seconds=2.5),
+                               "p-alice", "v1", "video", "vp8")] if camera else []
+            audio = work / f"p-bob-a1-audio.part{part}.seg{n:04d}.webm"
+            audio.write_bytes(b"\x1a\x45\xdf\xa3" + bytes(600))
+            files.append(TrackFile(audio, "p-bob", "a1", "audio", "opus"))
+            timeline = work / f"timeline.seg{n:04d}.jsonl"
+            timeline.write_text("".join(json.dumps({"kind": "join", "participant": p, "name": name, "t": from_ms})
+                                        + "\n" for p, name in (("p-alice", "Alice"), ("p-bob", "Bob"))))
+            seal_segment(archive, "acme", rec.id, Segment(n, from_ms, from_ms + 2500, files, [(timeline, "timeline")]),
+                         "recorder-pool:r-eu", part=part)
+
+        for n in (1, 2, 3):
+            seal(1, n, t0 + (n - 1) * 2500, camera=n != 2)
+        clock[0] = (t0 + 9000) / 1000
+        archive.recorder_lost("acme", rec.id, 1, "recorder-pool:r-eu", cause, last_ms=t0 + 7500)
+        clock[0] = (t0 + 12000) / 1000
+        archive.recorder_moved("acme", rec.id, "eu-1", {"participant": "rec-2", "recorder": "r-eu-2"},
+                               "recorder-pool:r-eu-2")
+        seal(2, 1, t0 + 12000, camera=True)
+        clock[0] = (t0 + 15000) / 1000
+        return archive.finish("acme", rec.id, {"p-alice": "Alice", "p-bob": "Bob"}, "recorder-pool:r-eu-2")
+    finally:
+        db.close()
+
+
+def test_a_gap_between_segments_is_shown_as_the_player_crosses_it_and_nothing_is_granted_ahead_of_time(
+        browser: Browser, tmp_path: Path) -> None:
+    """What was not recorded is said, not skipped silently: the track's own gap (Alice's camera had nothing in
+    segment 2) when the player goes from segment 1 to 3, and the recorder's death at the end of part 1 (part 2
+    continues, 4.5 s later). The cause comes from the recorder's side: crafted as markup, it shows as text. An
+    admin who stops at once has asked for no segment ahead: one grant, for the one segment that played. A next
+    segment whose sealed file was altered is not asked for again and again ahead: its failure is said."""
+    from tests.control.recording_env import with_recording
+
+    crafted = "<img src=x onerror=alert(1)>"
+    with console_stack(tmp_path, configure=with_recording(tmp_path)) as stack:
+        rec = _recorded_with_gaps(stack, tmp_path, crafted)
+        assert [(g["from_ms"] % 100_000, g["to_ms"] % 100_000) for g in rec.gaps] == [(7500, 12000)], rec.gaps
+        errors: list[str] = []
+        page = open_console(browser, stack.url, errors)
+        sign_in(page, stack.env.admin_key)
+        page.click("a[data-tab='recordings']")
+        row = f"#recording-rows tr[data-recording='{rec.id}']"
+        camera = f"{row} li[data-track='p-alice-v1-video.part1.webm']"
+        page.wait_for_selector(camera)
+        assert "2 parts, 1 gap (4.5 s)" in text(page, row)
+        listed = text(page, camera)
+        assert listed.startswith("Alice (p-alice) · video · part 1 · 2 segments"), listed
+        assert "1 gap not recorded (2.5 s)" in listed, listed
+        assert "gap" not in text(page, f"{row} li[data-track='p-bob-a1-audio.part1.webm']")  # its segments meet
+        page.evaluate(WATCH)
+        # the player paused the moment it starts: nothing near its end, so nothing asked ahead
+        page.evaluate("() => document.getElementById('player-media').addEventListener('playing', (e) => "
+                      "e.target.pause(), {capture: true, once: true})")
+        page.click(f"{camera} button.play")
+        page.wait_for_function(f"() => {{ const v = document.querySelector('{SHOWN}'); return v && v.paused && "
+                               "window.log.some((e) => e[0] === 'playing'); }")
+        first, third = "p-alice-v1-video.part1.seg0001.webm", "p-alice-v1-video.part1.seg0003.webm"
+        options = page.locator("#player-segment option").all_inner_texts()
+        assert len(options) == 2 and options[1].startswith("Segment 3:") and options[1].endswith(
+            "(after 2.5 s not recorded)"), options
+        assert story(page.evaluate("() => window.log")) == [("ticket", first), ("playing", first)]
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#player-media video", state="detached")
+
+        def grants() -> list[str]:
+            return [x.data["file"] for x in stack.env.residency.audit.tenant_records("acme")
+                    if x.kind == "recording.accessed"]
+
+        assert grants() == [first]  # one segment played, one granted: none ahead of time
+        # played through: 1, then across the camera's gap to 3, then the recorder's death
+        page.evaluate("() => { window.log = []; }")
+        page.click(f"{camera} button.play")
+
+        def ends(count: int) -> list[list[Any]] | None:
+            log: list[list[Any]] = page.evaluate("() => window.log")
+            return log if len([e for e in log if e[0] == "ended"]) >= count else None
+
+        log = wait_until(lambda: ends(2), 60, 0.1)
+        assert log and story(log) == [("ticket", first), ("playing", first), ("ticket", third), ("ended", first),
+                                      ("playing", third), ("ended", third)], log
+        # each notice said at the `ended` that crosses what was not recorded (so before the next one plays)
+        segs, gap = rec.parts[0]["segments"], rec.gaps[0]
+        hole = utc(page, segs[0]["to_ms"], segs[2]["from_ms"])
+        lost = utc(page, gap["from_ms"], gap["to_ms"])
+        said = [(e[0], e[1]) for e in log if e[0] in ("ended", "notice")]
+        assert said == [
+            ("ended", first),
+            ("notice", f"Not recorded: 2.5 s of this track, {hole[0]}–{hole[1]} UTC, between segment 1 and segment 3: "
+                       "the track had no media then."),
+            ("ended", third),
+            ("notice", f"Not recorded: 4.5 s, {lost[0]}–{lost[1]} UTC, after this part: the recorder was lost "
+                       f"({crafted}). Part 2 continues the recording from {lost[1]} UTC; play it from the list.")], said
+        assert page.is_visible("#player-gap")
+        assert page.locator("#player img").count() == 0  # the cause is text, never markup
+        checked(page, "recordings-gap-notice", errors)
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#player-media video", state="detached")
+        assert page.is_hidden("#player-gap")
+        assert grants() == [first, first, third]  # exactly one grant per segment played
+        assert errors == [], errors
+        # segment 3's sealed file altered on the volume: its preload fails (503) and is not asked for ahead again;
+        # at its turn it is tried once more with the ticket it has, renewed once (one more grant), then said
+        from tests.control.recording_env import pool_volume
+
+        sealed = pool_volume(stack.env.config, "eu-1") / "acme" / rec.id / third
+        body = bytearray(sealed.read_bytes())
+        body[40] ^= 0x01  # inside the first chunk's ciphertext
+        sealed.write_bytes(bytes(body))
+        page.evaluate("() => { window.log = []; }")
+        page.click(f"{camera} button.play")
+        page.wait_for_function("() => document.getElementById('player-error').textContent !== ''")
+        assert text(page, "#player-error").startswith("This file cannot be played here (media error"), \
+            text(page, "#player-error")
+        log = page.evaluate("() => window.log")
+        assert story(log) == [("ticket", first), ("playing", first), ("ticket", third), ("ended", first),
+                              ("ticket", third)], log
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#player-media video", state="detached")
+        assert grants() == [first, first, third, first, third, third]
+        assert [e for e in errors if "status of 503" not in e] == [], errors  # the browser logs each refused fetch
 
 
 def test_a_data_subject_is_found_exported_refused_erasure_under_hold_then_erased(
