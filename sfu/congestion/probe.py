@@ -1,7 +1,9 @@
 """Bandwidth probes: before stepping a subscriber up a layer its estimate does not cover, padding goes out on an
 RTX stream for a fraction of a second; the upgrade happens only if the transport-cc feedback shows room for it
-(sfu/congestion/bwe.py: probe_bitrate). How hard and how often to probe, after a failed probe too, is the
-downlink's plan (sfu/congestion/probe_plan.py); this file sends the padding and reads the result.
+(sfu/congestion/bwe.py: probe_bitrate). After one that got through, the probes climb on by themselves towards
+the most the subscriber's layers could use (`climb`, `goal_bps`), so the estimate covers the top layer before the
+allocation asks for it. How hard and how often to probe, after a failed probe too, is the downlink's plan
+(sfu/congestion/probe_plan.py); this file sends the padding and reads the result.
 """
 
 from __future__ import annotations
