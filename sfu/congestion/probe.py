@@ -179,6 +179,8 @@ class Prober:
                 queued and round(queued), now - probe.started,
                 "through" if through else "failed", plan.ceiling_bps and int(plan.ceiling_bps))
         if rate is not None:
+            # the estimate moves on the measured rate alone: the delivered one only tells the plan that a limit
+            # lifted, and the climb's next probes, which go at once, raise the estimate
             down.bwe.on_probe(rate)
             down.estimate_bps = int(down.bwe.estimate)
         if through:
