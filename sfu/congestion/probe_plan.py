@@ -137,17 +137,19 @@ class ProbePlan:
             return False
         self.failures = 0
         queued = queued_ms is not None and queued_ms >= PROBE_QUEUED_MS
+        measured = rate_bps
         if queued_ms is not None and not queued and delivered_bps is not None:
             # no queue built: the path carried what arrived, at the rate it was sent, even where the receiver's
             # late timestamps make the receive rate look lower (after a lift, held probes measured 295-361 of
-            # 422 kb/s that way and the lift went unseen for 8 s)
+            # 422 kb/s that way and the lift went unseen for 8 s). That decides whether it got through; the climb
+            # goes on from what was measured, so a held probe through a shaper's burst costs what it did before
             rate_bps = max(rate_bps, delivered_bps)
         if shape.kind == "held":
             c = self.ceiling_bps
             assert c is not None
             self.not_before = now + PROBE_HELD_INTERVAL
             if queued_ms is not None and not queued and rate_bps >= c * PROBE_CLEARS:
-                self.ceiling_bps, self.rising, self.not_before, self.boost = rate_bps, True, now, 1.0  # lifted
+                self.ceiling_bps, self.rising, self.not_before, self.boost = max(measured, c), True, now, 1.0  # lifted
                 self.risen = 0
                 return True
             if queued:
@@ -165,7 +167,8 @@ class ProbePlan:
             else:
                 # on from what got through, at once: a second success in a row is no shaper's burst, so it doubles
                 self.risen = self.risen + 1 if shape.kind == "rising" else 0
-                self.ceiling_bps, self.rising = rate_bps, True
+                known = self.ceiling_bps if shape.kind == "rising" else None
+                self.ceiling_bps, self.rising = max(measured, known or shape.acked_bps), True
             self.not_before = now
             return True
         known = self.ceiling_bps if shape.kind == "rising" else shape.acked_bps

@@ -139,7 +139,8 @@ class Link:
                 sent += PADDING
         self.media_until(start + shape.duration + 0.1, media_bps)
         rate = probe_bitrate(packets)
-        through = self.plan.learn(shape, rate, self.t, probe_queueing_ms(packets), probe_delivered_bitrate(packets))
+        delivered = probe_delivered_bitrate(packets) if self.climb else None  # before issue 14: not used
+        through = self.plan.learn(shape, rate, self.t, probe_queueing_ms(packets), delivered)
         sent_bps = sum(p.size for p in packets) * 8 / shape.duration
         lost = sum(1 for p in packets if p.recv_ms is None)
         r = Round(start, shape, ceiling, rate, sent_bps, lost, through, sent)
@@ -223,8 +224,8 @@ def test_behind_a_token_bucket_probes_after_the_first_failure_lose_nothing_and_a
 
 def before_issue_14(monkeypatch: pytest.MonkeyPatch, shaper: Shaper) -> Link:
     """The plan as it was before issue 14, to compare with: probes only when the allocation asks, towards the
-    next layer only, rising 1.5 x a round after a held one got through."""
-    monkeypatch.setattr(probe_plan, "PROBE_RISE", 1.5)
+    next layer only, rising 1.5 x a round after a held one got through, on the measured rate alone."""
+    monkeypatch.setattr(probe_plan, "PROBE_FURTHER", probe_plan.PROBE_RISE)
     return Link(shaper, climb=False)
 
 
@@ -236,8 +237,8 @@ def rounds_to_climb(ceiling: float, goal: float) -> int:
 def test_a_lift_from_300_kbps_to_unlimited_is_climbed_in_doublings_and_the_top_layer_follows_the_hold(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # throttled at 300 kb/s: q only; then the limit lifts. The held probe that shows it is followed at once by
-    # probes at twice what got through, up to the top layer's need, so the estimate covers f long before the
-    # allocation's hold after the step to h ends; before, the probe for f went only when the hold had ended
+    # probes at 1.5 x, then twice what got through, up to the top layer's need, so the estimate covers f before
+    # the allocation's hold after the step to h ends; before, the probe for f went only when the hold had ended
     layers = [LOW, MID, TOP]
     tops = []
     for climb in (True, False):
