@@ -1,7 +1,9 @@
 """The probe plan (sfu/congestion/probe_plan.py) in simulated time, against a simulated token-bucket shaper like
 `tc tbf rate 400kbit burst 4kb` (tests/cluster/test_throttled_subscriber.py): the media of the low layer goes on,
 each probe adds padding for its duration, the shaper lets its bucket through, queues up to its limit and drops
-the rest; the probe's feedback (what arrived, when) is measured with probe_bitrate as the node does."""
+the rest; the probe's feedback (what arrived, when) is measured with probe_bitrate, probe_queueing_ms and
+probe_delivered_bitrate as the node does, and the allocation's steps (its 1 s tick, its 3 s hold) are simulated
+too, so the time to the top layer after a lift can be compared with the plan before issue 14."""
 
 from __future__ import annotations
 
