@@ -18,7 +18,9 @@ plain Python with time passed in (milliseconds, any monotonic clock), so every p
   < 2 % lets it grow 8 %/s, in between holds.
 - `AckedBitrate`: what actually arrived, per receive-time window.
 - `probe_bitrate`: the rate a probe cluster got through: min(send rate, receive rate) over its packets;
-  `probe_queueing_ms`: how much longer its last packets took than its first (a queue built on the path).
+  `probe_queueing_ms`: how much longer its last packets took than its first (a queue built on the path);
+  `probe_delivered_bitrate`: what of it arrived over the time it took to send (what the path carried, when no
+  queue built).
 
 `SendSideBwe` ties them: estimate = min(delay-based, loss-based), within [MIN_BPS, MAX_BPS].
 """
@@ -352,6 +354,20 @@ def probe_bitrate(packets: Sequence[PacketResult], min_packets: int = 5, min_rec
     if recv_rate < 0.9 * send_rate:
         return 0.95 * recv_rate
     return min(send_rate, recv_rate)
+
+
+def probe_delivered_bitrate(packets: Sequence[PacketResult]) -> float | None:
+    """What of a probe cluster arrived, over the time it took to send (without the packet that closes that
+    interval): with no queue built (probe_queueing_ms), the path carried it, however the receiver's clock spread
+    the arrivals (a starved receiver stamps late packets later, which probe_bitrate's receive rate reads as a
+    slower path). Never more than was sent; None for fewer than two packets or no time between them."""
+    if len(packets) < 2:
+        return None
+    by_send = sorted(packets, key=lambda p: p.send_ms)
+    span = by_send[-1].send_ms - by_send[0].send_ms
+    if span <= 0.5:
+        return None
+    return sum(p.size for p in by_send[:-1] if p.recv_ms is not None) * 8000.0 / span
 
 
 def probe_queueing_ms(packets: Sequence[PacketResult], edge: int = 5) -> float | None:

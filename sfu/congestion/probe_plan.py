@@ -15,12 +15,17 @@ still ~0.75 s at each such probe. 25 % over the ceiling is a few KB, which such 
   node measures low now and then). One that neither queued nor got above the ceiling sent too little to say: the
   next held probe pads more (by the shortfall, at most PROBE_BOOST_MAX times), until one queues or gets through;
   the padding stops as soon as the feedback shows a queue (sfu/congestion/probe.py), which bounds the overshoot.
-- After one got through ("rising": the limit lifted): the next probe goes at once, PROBE_RISE times what it
-  measured for PROBE_DURATION, and so on while they get through without queueing, so a lifted limit is followed
-  within a few rounds of a fraction of a second each; one at the full need that gets through clears the ceiling,
-  one that queued holds again.
+- After one got through ("rising": the limit lifted, or a full probe showed the need), the climb goes on at
+  once towards the goal (what the subscriber could use at most: its top layers' need, as libwebrtc probes towards
+  the encoders' allocation), not only the next layer's need, and whether or not the allocation asks yet
+  (sfu/congestion/probe.py: climb): PROBE_RISE (1.5) times what the last one measured, and PROBE_FURTHER (2)
+  times once a rising one got through too (two in a row are no shaper's burst). So the estimate covers the top
+  layer within a second of a lift, before the allocation's hold after the step up ends; one at the goal that gets
+  through ends the climb with no ceiling, one that queued holds again at what it measured.
 - A full or rising probe that fell short of its rate (the padding's ticks came late on a busy node) but built no
-  queue met no limit: it is tried again PROBE_SHORT_RETRY later (twice at most), and sets no ceiling.
+  queue met no limit: if it showed PROBE_CLEARS above what was known (the media's rate, or the climb's ceiling),
+  the climb goes on from what it showed; else it is tried again PROBE_SHORT_RETRY later (twice at most), and sets
+  no ceiling.
 - A probe right after another (within PROBE_ACKED_STALE) pads on the media rate the last one saw: the rate that
   got through lately still holds the last one's padding, and a probe padded on it fell short.
 - A probe whose feedback showed nothing measurable (too much lost, too little came back) backs off 5, then 10 s,
@@ -28,7 +33,8 @@ still ~0.75 s at each such probe. 25 % over the ceiling is a few KB, which such 
 
 Every rate a probe "measured" is bounded by what the node sent (sfu/congestion/bwe.py: probe_bitrate takes the
 lower of the send and receive rates), so feedback claiming more than was sent (or no queue) moves the ceiling no
-faster than PROBE_RISE a round from what the node itself sent, and never past the upgrade's need.
+faster than PROBE_FURTHER a round from what the node itself sent, and never past the goal: a forged receiver gets
+the probes of an unlimited path, no more.
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ PROBE_QUEUED_MS = 5.0  # a probe whose last packets took this much longer than i
 PROBE_MARGIN = 1.2  # a full probe goes this much above what the upgrade needs; it succeeds at the need
 PROBE_STEP = 1.25  # a probe after a failed one goes at most this far above the ceiling ...
 PROBE_CLEARS = 1.1  # ... and got through once it measured this far above it, without queueing
-PROBE_RISE = 1.5  # after one got through: the next goes this many times what it measured
+PROBE_RISE = 1.5  # after one got through: the next goes this many times what it measured ...
+PROBE_FURTHER = 2.0  # ... and after a rising one got through too, this many (libwebrtc's further probing)
 PROBE_HELD_DROP = 0.8  # a held probe that queued lowers the ceiling to at least this share of it
 PROBE_BOOST_MAX = 3.0  # held padding at most this many times what the step asks (a padding stop bounds it)
 PROBE_HELD_INTERVAL = 2.5  # seconds between held probes
@@ -64,6 +71,7 @@ class ProbeShape:
     kind: Literal["full", "held", "rising"] = "full"
     duration: float = PROBE_DURATION
     acked_bps: float = 0.0
+    goal_bps: float = 0.0  # what the climb aims at: the most the subscriber could use (0: this probe's target)
 
     @property
     def capped(self) -> bool:
@@ -73,7 +81,8 @@ class ProbeShape:
 @dataclass
 class ProbePlan:
     ceiling_bps: float | None = None  # what a failed probe measured (later probes stay near it)
-    rising: bool = False  # the last probe under the ceiling got through: the next ones climb fast
+    rising: bool = False  # the last probe got through short of the goal: the next ones climb fast
+    risen: int = 0  # rising probes in a row that got through (the second one on climbs by PROBE_FURTHER)
     failures: int = 0  # probes in a row with no measurable result (the back-off doubles)
     shorts: int = 0  # probes in a row that fell short of their rate without meeting a limit
     not_before: float = 0.0  # no probe before this (monotonic seconds)
@@ -84,31 +93,40 @@ class ProbePlan:
     def ready(self, now: float) -> bool:
         return now >= self.not_before
 
-    def shape(self, need_bps: float, acked_bps: float | None, now: float = 0.0) -> ProbeShape:
-        """The probe for an upgrade that needs `need_bps` in all, while `acked_bps` of media gets through."""
+    def shape(self, need_bps: float, acked_bps: float | None, now: float = 0.0,
+              goal_bps: float | None = None) -> ProbeShape:
+        """The probe for an upgrade that needs `need_bps` in all, while `acked_bps` of media gets through;
+        `goal_bps` (at least the need) is what the subscriber could use at most, where a climb stops."""
         if now - self.last_result < PROBE_ACKED_STALE:
             acked = self.media_bps  # what got through lately still holds the last probe's padding
         else:
             acked = self.media_bps = acked_bps or 0.0
+        goal = max(need_bps, goal_bps or 0.0)
         c = self.ceiling_bps
         if c is None:
-            return ProbeShape(need_bps, max(need_bps - acked, PROBE_MIN_BPS), "full", PROBE_DURATION, acked)
+            return ProbeShape(need_bps, max(need_bps - acked, PROBE_MIN_BPS), "full", PROBE_DURATION, acked, goal)
         if self.rising:
-            target = min(need_bps, c * PROBE_RISE)
-            return ProbeShape(target, max(target - acked, PROBE_MIN_BPS), "rising", PROBE_DURATION, acked)
+            target = min(goal, c * (PROBE_FURTHER if self.risen else PROBE_RISE))
+            return ProbeShape(target, max(target - acked, PROBE_MIN_BPS), "rising", PROBE_DURATION, acked, goal)
         target = min(need_bps, c * PROBE_STEP)
         # the padding floor stays within the step, so the whole probe stays near the ceiling
         floor = min(PROBE_MIN_BPS, c * (PROBE_STEP - 1.0))
-        return ProbeShape(target, max(target - acked, floor) * self.boost, "held", PROBE_HELD_DURATION, acked)
+        return ProbeShape(target, max(target - acked, floor) * self.boost, "held", PROBE_HELD_DURATION, acked, goal)
+
+    def reached(self) -> None:
+        """The estimate covers the goal already (the media grew into it): the climb is over, no limit known."""
+        self.ceiling_bps, self.rising = None, False
 
     def unsent(self, now: float) -> None:
         """No padding could be sent: try again after the back-off."""
         self.not_before = now + PROBE_BACKOFF
 
-    def learn(self, shape: ProbeShape, rate_bps: float | None, now: float, queued_ms: float | None = None) -> bool:
-        """A probe's result: the rate it measured (None: nothing measurable) and the queue it met on the path
-        (sfu/congestion/bwe.py: probe_queueing_ms; None: too few packets to say). True when it got through (what
-        it showed may already cover the upgrade, or the next, larger probe goes at once); False otherwise."""
+    def learn(self, shape: ProbeShape, rate_bps: float | None, now: float, queued_ms: float | None = None,
+              delivered_bps: float | None = None) -> bool:
+        """A probe's result: the rate it measured (None: nothing measurable), the queue it met on the path
+        (sfu/congestion/bwe.py: probe_queueing_ms; None: too few packets to say) and what of it arrived over the
+        time it took to send (probe_delivered_bitrate). True when it got through (what it showed may already
+        cover the upgrade, or the next, larger probe goes at once); False otherwise."""
         self.last_result = now
         if rate_bps is None:
             self.failures += 1
@@ -119,12 +137,20 @@ class ProbePlan:
             return False
         self.failures = 0
         queued = queued_ms is not None and queued_ms >= PROBE_QUEUED_MS
+        measured = rate_bps
+        if queued_ms is not None and not queued and delivered_bps is not None:
+            # no queue built: the path carried what arrived, at the rate it was sent, even where the receiver's
+            # late timestamps make the receive rate look lower (after a lift, held probes measured 295-361 of
+            # 422 kb/s that way and the lift went unseen for 8 s). That decides whether it got through; the climb
+            # goes on from what was measured, so a held probe through a shaper's burst costs what it did before
+            rate_bps = max(rate_bps, delivered_bps)
         if shape.kind == "held":
             c = self.ceiling_bps
             assert c is not None
             self.not_before = now + PROBE_HELD_INTERVAL
             if queued_ms is not None and not queued and rate_bps >= c * PROBE_CLEARS:
-                self.ceiling_bps, self.rising, self.not_before, self.boost = rate_bps, True, now, 1.0  # lifted
+                self.ceiling_bps, self.rising, self.not_before, self.boost = max(measured, c), True, now, 1.0  # lifted
+                self.risen = 0
                 return True
             if queued:
                 self.ceiling_bps = max(min(rate_bps, c), c * PROBE_HELD_DROP)  # still there, or lower now
@@ -136,11 +162,23 @@ class ProbePlan:
             return False
         if rate_bps >= shape.target_bps / PROBE_MARGIN and not (shape.kind == "rising" and queued):
             self.shorts = 0
-            if shape.kind == "full" or shape.target_bps < (self.ceiling_bps or 0.0) * PROBE_RISE:
-                self.ceiling_bps, self.rising = None, False  # the full need got through: no limit known
+            if shape.target_bps >= shape.goal_bps:
+                self.ceiling_bps, self.rising = None, False  # the goal got through: no limit known
             else:
-                self.ceiling_bps = rate_bps  # rising: on from what got through
+                # on from what got through, at once: a second success in a row is no shaper's burst, so it doubles
+                self.risen = self.risen + 1 if shape.kind == "rising" else 0
+                known = self.ceiling_bps if shape.kind == "rising" else None
+                self.ceiling_bps, self.rising = max(measured, known or shape.acked_bps), True
             self.not_before = now
+            return True
+        known = self.ceiling_bps if shape.kind == "rising" else shape.acked_bps
+        if queued_ms is not None and not queued and known and rate_bps >= known * PROBE_CLEARS:
+            # short of its rate (late padding ticks on a busy node, a receiver's late timestamps), but the path
+            # carried more than was known without a queue: the climb goes on from there at once
+            self.shorts = 0
+            if shape.kind != "rising":
+                self.risen = 0
+            self.ceiling_bps, self.rising, self.not_before = rate_bps, True, now
             return True
         if queued_ms is not None and not queued and self.shorts < PROBE_SHORT_RETRIES:
             # no queue met: everything sent got through, but less was sent than meant (a busy node's padding
