@@ -54,7 +54,7 @@ if [ $BUILD -eq 1 ]; then
       cp /etc/apt/sources.list.d/debian.sources "$WORK/rootfs/etc/apt/sources.list.d/"
     fi
     rm -rf "$WORK"/rootfs/var/cache/apt/archives/*.deb "$WORK"/rootfs/var/cache/apt/*.bin "$WORK"/rootfs/var/lib/apt/lists/*
-    tar -C "$WORK/rootfs" -c . | "${PODMAN[@]}" import - "$BASE" >/dev/null
+    tar -C "$WORK/rootfs" -c . | "${PODMAN[@]}" import --quiet - "$BASE" >/dev/null
     rm -rf "$WORK/rootfs"
   fi
 
