@@ -665,6 +665,79 @@ def test_containerfile_builds_from_files_that_exist() -> None:
     assert f"{values['podSecurityContext']['runAsUser']}:" in user[-1]
 
 
+def test_the_images_build_args_agree_with_the_chart_and_the_docs() -> None:
+    """What scripts/image-check.sh builds (a long run, not here) rests on these: every `--build-arg` the docs and
+    scripts give is an ARG of the Containerfile, its extras exist, the recorder's image gets Debian's chromium where
+    the pool looks for it, both stages start from DEBIAN_IMAGE, and the image's version is the chart's tag."""
+    import tomllib
+
+    text = (ROOT / "Containerfile").read_text()
+    ins = _instructions(ROOT / "Containerfile")
+    args = {rest.partition("=")[0]: rest.partition("=")[2] for word, rest in ins if word == "ARG"}
+    assert {"DEBIAN_IMAGE", "EXTRAS", "RUNTIME_PACKAGES"} <= set(args)
+    assert args["EXTRAS"] == "run" and args["RUNTIME_PACKAGES"] == '""'
+    assert [rest.split()[0] for word, rest in ins if word == "FROM"] == ["${DEBIAN_IMAGE}"] * 2
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    given: dict[str, set[str]] = {}
+    for path in ("docs/deploy.md", "Containerfile", "scripts/image-check.sh", "README.md"):
+        for name, value in re.findall(r"--build-arg[ =]\"?([A-Z_]+)=([^\s\"`]+)", (ROOT / path).read_text()):
+            assert name in args, f"{path}: --build-arg {name}, which the Containerfile does not declare"
+            given.setdefault(name, set()).add(value.rstrip("`"))
+    assert "run,recorder" in given["EXTRAS"] and "chromium" in given["RUNTIME_PACKAGES"]
+    for value in given["EXTRAS"]:
+        assert set(value.split(",")) <= set(extras), value
+    assert any(r.startswith("playwright") for r in extras["recorder"])
+    launcher = (ROOT / "recording" / "pool" / "launcher.py").read_text()
+    assert '"CASTELLAN_CHROMIUM", "/usr/bin/chromium"' in launcher  # where Debian's chromium package puts it
+    chart_yaml = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert f'org.opencontainers.image.version="{chart_yaml["appVersion"]}"' in text
+
+
+def test_every_third_party_import_of_the_product_is_an_install_dependency() -> None:
+    """The image installs `.[run]` (`.[run,recorder]` for the pool), not the test extra: a module the product
+    imports that only the test extra brings works in the dev venv and fails in the image (httpx did: the node
+    would not start). Dependencies of the declared ones count, with the extras asked for."""
+    import ast
+    import sys
+    import tomllib
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name as canon
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *(r for e in ("run", "recorder", "hsm")
+                                          for r in project["optional-dependencies"][e])]
+    todo = [(canon(r.name), frozenset(r.extras)) for r in map(Requirement, declared)]
+    seen: set[tuple[str, frozenset[str]]] = set()
+    installable: set[str] = set()
+    while todo:
+        dist, asked = todo.pop()
+        if (dist, asked) in seen:
+            continue
+        seen.add((dist, asked))
+        installable.add(dist)
+        for sub in map(Requirement, metadata.requires(dist) or []):
+            if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in (asked or {""})):
+                todo.append((canon(sub.name), frozenset(sub.extras)))
+    dists = metadata.packages_distributions()
+    first_party = {"sfu", "signalling", "residency", "recording", "native", "loadtests", "tests"}
+    missing: dict[str, list[str]] = {}
+    for package in ("sfu", "signalling", "residency", "recording"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for top in {n.split(".")[0] for n in names} - first_party - set(sys.stdlib_module_names):
+                    if not {canon(d) for d in dists.get(top, [])} & installable:
+                        missing.setdefault(top, []).append(str(path.relative_to(ROOT)))
+    assert not missing, f"imported by the product but not an install dependency: {missing}"
+
+
 # -- signalling gateway (TLS to every node on the deployment's own domain) --------------------------------------
 def test_gateway_routes_only_to_the_regions_nodes_and_nodes_advertise_wss() -> None:
     docs = render(example_values())
