@@ -63,17 +63,19 @@ WITHIN = 2.0  # the issue's bar: every viewer receives the active speaker within
 
 
 class Viewer(Subscriber):
-    """Receives every publisher's video on its own recvonly m-line; per publisher, the intervals it received."""
+    """Receives every publisher's audio and video (a recvonly m-line each, as a browser in a meeting does: the
+    node's last-N / audio-N pause what it should not get); per publisher, the intervals its video arrived in."""
 
     def __init__(self, name: str, publishers: int) -> None:
         super().__init__(name)
         self.count = publishers
-        self.owner: dict[int, str] = {}  # SSRC the node sends -> publishing participant id
+        self.owner: dict[int, str] = {}  # SSRC of a video the node sends -> publishing participant id
         self.runs: dict[str, list[list[float]]] = {}  # participant -> [[first, last], ...] wall-clock seconds
         self.node = ""
 
     def mlines(self) -> list[bsdp.MLine]:
-        return [bsdp.MLine("video", str(i), "recvonly") for i in range(self.count)]
+        return [bsdp.MLine(kind, str(2 * i + k), "recvonly") for i in range(self.count)
+                for k, kind in enumerate(("audio", "video"))]
 
     def on_media(self, data: bytes) -> None:
         super().on_media(data)
@@ -131,7 +133,10 @@ class Signalling:
 
     def video(self) -> dict[str, str]:
         """Video track id -> its participant."""
-        return {tid: str(t.get("participant")) for tid, t in self.tracks.items() if t.get("kind") == "video"}
+        return self.of_kind("video")
+
+    def of_kind(self, kind: str) -> dict[str, str]:
+        return {tid: str(t.get("participant")) for tid, t in self.tracks.items() if t.get("kind") == kind}
 
     async def negotiate(self, offer: str, subscriptions: dict[str, str], timeout: float) -> dict[str, Any]:
         await self.ws.send(json.dumps({"type": "offer", "sdp": offer, "subscriptions": subscriptions}))
@@ -167,18 +172,21 @@ async def join_viewer(client: httpx.AsyncClient, cp_url: str, link: str, v: View
     sig, body = await enter(client, cp_url, link, v.name, hint, xff, timeout)
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
-    while len(sig.video()) < v.count:  # relayed tracks reach a far node's room once its link is open
+    # relayed tracks reach a far node's room once its link is open
+    while len(sig.video()) < v.count or len(sig.of_kind("audio")) < v.count:
         if loop.time() > end:
-            raise RuntimeError(f"saw {len(sig.video())} of {v.count} video tracks")
+            raise RuntimeError(f"saw {len(sig.video())} video, {len(sig.of_kind('audio'))} audio of {v.count}")
         sig.changed.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(sig.changed.wait(), max(0.01, end - loop.time()))
-    tracks = sorted(sig.video().items(), key=lambda kv: kv[1])[: v.count]
-    answer = await sig.negotiate(v.offer(), {str(i): tid for i, (tid, _) in enumerate(tracks)}, timeout)
+    video = sorted(sig.video().items(), key=lambda kv: kv[1])[: v.count]
+    audio = sorted(sig.of_kind("audio").items(), key=lambda kv: kv[1])[: v.count]
+    subs = {str(2 * i): a[0] for i, a in enumerate(audio)} | {str(2 * i + 1): t[0] for i, t in enumerate(video)}
+    answer = await sig.negotiate(v.offer(), subs, timeout)
     transport = bsdp.parse_answer(answer["sdp"])
-    v.owner = {s: tracks[int(mid)][1] for mid, ss in transport.ssrcs.items() if mid.isdigit() and int(mid) < len(tracks)
-               for s in ss}
-    v.kinds = {s: "video" for s in v.owner}
+    videos = {str(2 * i + 1): who for i, (_, who) in enumerate(video)}
+    v.owner = {s: videos[mid] for mid, ss in transport.ssrcs.items() if mid in videos for s in ss}
+    v.kinds = {s: ("video" if mid in videos else "audio") for mid, ss in transport.ssrcs.items() for s in ss}
     await v.connect(transport, timeout=timeout)
     v.node = body["node"]  # counted as joined only now
     return sig
@@ -260,6 +268,7 @@ class Result:
     skipped: int = 0  # pairs where the speaker was already being forwarded when its turn began
     latencies: list[float] = field(default_factory=list)
     missed: int = 0  # pairs where the speaker's video never arrived during its turn
+    missed_on: dict[str, int] = field(default_factory=dict)  # those, by the viewer's node
     lost: int = 0
     expected: int = 0
     worst_loss: float = 0.0  # the worst viewer's loss fraction
@@ -346,7 +355,7 @@ class Turns:
 
 
 async def run(viewers: int, publishers: int = 3, rate: float = 50.0, bot_procs: int = 2, last_n: int = 2,
-              turns: int = 6, turn: float = 4.0, timeout: float = 60.0, workdir: Path | None = None,
+              turns: int = 6, turn: float = 4.0, audio_n: int = 0, timeout: float = 60.0, workdir: Path | None = None,
               progress: Any = None) -> Result:
     say = progress or (lambda _msg: None)
     if publishers <= last_n:
@@ -379,7 +388,7 @@ async def run(viewers: int, publishers: int = 3, rate: float = 50.0, bot_procs: 
             node_id = f"{r}a"
             https[node_id] = free_port()
             argv = await asyncio.to_thread(_node_argv, work, node_id, r, https[node_id], free_port(socket.SOCK_DGRAM), redis.url,
-                                           cp_url, viewers + publishers + 50, last_n, min(last_n, publishers))
+                                           cp_url, viewers + publishers + 50, last_n, audio_n)
             nodes[node_id] = procs.add(Proc(f"node {node_id}", argv, work / f"node-{node_id}.log"))
         ready = await asyncio.to_thread(cl.wait_until, lambda: cl.placeable(cp_url) == dict.fromkeys(REGIONS, 1), 60)
         if not ready:
@@ -509,6 +518,7 @@ def tally(result: Result, outs: list[dict[str, Any]], plan: Turns) -> None:
                 onset = next((a for a, _ in runs if start - 0.1 <= a < start + plan.turn), None)
                 if onset is None:
                     result.missed += 1
+                    result.missed_on[v["node"]] = result.missed_on.get(v["node"], 0) + 1
                 else:
                     result.latencies.append(max(0.0, onset - start))
 
@@ -520,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=50.0, help="viewer joins started per second")
     ap.add_argument("--bot-procs", type=int, default=2, help="OS processes the viewers are spread over")
     ap.add_argument("--last-n", type=int, default=2)
+    ap.add_argument("--audio-n", type=int, default=0,
+                    help="loudest audio forwarded (0: all). Above 0 a far node never learns who speaks: see "
+                         "docs/benchmark.md, 'Large meeting across 3 nodes'")
     ap.add_argument("--turns", type=int, default=6)
     ap.add_argument("--turn", type=float, default=4.0, help="seconds each speaker talks")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds one join may take")
@@ -539,10 +552,10 @@ def main(argv: list[str] | None = None) -> int:
 
     say(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     result = asyncio.run(run(args.viewers, args.publishers, args.rate, args.bot_procs, args.last_n, args.turns,
-                             args.turn, args.timeout, progress=say))
+                             args.turn, args.audio_n, args.timeout, progress=say))
     print(result.table())
     print(f"\n(viewer, turn) pairs measured {result.turns}, skipped {result.skipped} (speaker already forwarded); "
-          f"viewers with any loss {result.lossy_viewers}; one join p50 {result.join_p50:.2f} s, max "
+          f"missed by node {result.missed_on or 'none'}; viewers with any loss {result.lossy_viewers}; one join p50 {result.join_p50:.2f} s, max "
           f"{result.join_max:.2f} s")
     print("PASS" if result.ok else "FAIL")
     if args.json:
