@@ -198,7 +198,7 @@ def _reason(e: BaseException) -> str:
 
 
 async def worker(index: int, procs: int, viewers: int, publishers: int, rate: float, cp_url: str, link: str,
-                 timeout: float) -> None:
+                 timeout: float, viewer_kbps: int = 0) -> None:
     """One bot process: its share of the viewers (every `procs`-th), joined on the shared schedule. Talks to the
     parent over stdin/stdout: READY, then GO <t0>, JOINED <json>, then STOP, RESULT <json>."""
     mine = list(range(index, viewers, procs))
@@ -206,6 +206,8 @@ async def worker(index: int, procs: int, viewers: int, publishers: int, rate: fl
     drain = MediaDrain()
     for v in peers:
         v.drain = drain
+        # a thumbnail-sized downlink (REMB, as a browser's estimate): the node keeps such a viewer on low layers
+        v.remb_bps = viewer_kbps * 1000 if viewer_kbps else None
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -355,8 +357,8 @@ class Turns:
 
 
 async def run(viewers: int, publishers: int = 3, rate: float = 50.0, bot_procs: int = 2, last_n: int = 2,
-              turns: int = 6, turn: float = 4.0, audio_n: int = 0, timeout: float = 60.0, workdir: Path | None = None,
-              progress: Any = None) -> Result:
+              turns: int = 6, turn: float = 4.0, audio_n: int = 0, keyframe_on_pli: bool = True,
+              timeout: float = 60.0, workdir: Path | None = None, progress: Any = None, viewer_kbps: int = 500) -> Result:
     say = progress or (lambda _msg: None)
     if publishers <= last_n:
         raise ValueError("--publishers must exceed --last-n: each turn's speaker must not already be forwarded")
@@ -399,6 +401,9 @@ async def run(viewers: int, publishers: int = 3, rate: float = 50.0, bot_procs: 
         layers = await asyncio.to_thread(bmedia.load_simulcast)
         for i in range(publishers):
             p = SimulcastPublisher(f"pub{i}", layers)
+            # a browser answers the node's keyframe request at once (the class's default waits for the 1 s GOP's
+            # next keyframe, for switch-continuity tests): a resumed speaker's video starts at that keyframe
+            p.jump_to_keyframe = keyframe_on_pli
             sig, body = await enter(client, cp_url, link, p.name, "eu-1", f"10.255.0.{i + 1}", timeout)
             p.level_at = (lambda name: lambda _now: SPEAKING if plan.speaker(time.time()) == name else SILENT)(
                 str(sig.joined["participant"]))
@@ -414,7 +419,7 @@ async def run(viewers: int, publishers: int = 3, rate: float = 50.0, bot_procs: 
             bots.append(await asyncio.create_subprocess_exec(
                 PYTHON, "-m", "loadtests.bench.large_meeting", "--worker", str(w), "--bot-procs", str(bot_procs),
                 "--viewers", str(viewers), "--publishers", str(publishers), "--rate", str(rate), "--cp", cp_url,
-                "--link", link, "--timeout", str(timeout), cwd=REPO, stdin=asyncio.subprocess.PIPE,
+                "--link", link, "--timeout", str(timeout), "--viewer-kbps", str(viewer_kbps), cwd=REPO, stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)}))
 
         async def line(b: asyncio.subprocess.Process, word: str, wait: float) -> str:
@@ -533,6 +538,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--audio-n", type=int, default=0,
                     help="loudest audio forwarded (0: all). Above 0 a far node never learns who speaks: see "
                          "docs/benchmark.md, 'Large meeting across 3 nodes'")
+    ap.add_argument("--gop-keyframes-only", action="store_true",
+                    help="publishers ignore keyframe requests (their next keyframe comes with the 1 s GOP)")
+    ap.add_argument("--viewer-kbps", type=int, default=500,
+                    help="downlink each viewer reports (REMB; 0: none, the node climbs to the top layer)")
     ap.add_argument("--turns", type=int, default=6)
     ap.add_argument("--turn", type=float, default=4.0, help="seconds each speaker talks")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds one join may take")
@@ -543,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.worker is not None:
         asyncio.run(worker(args.worker, args.bot_procs, args.viewers, args.publishers, args.rate, args.cp, args.link,
-                           args.timeout))
+                           args.timeout, args.viewer_kbps))
         return 0
     t0 = time.monotonic()
 
@@ -552,7 +561,8 @@ def main(argv: list[str] | None = None) -> int:
 
     say(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     result = asyncio.run(run(args.viewers, args.publishers, args.rate, args.bot_procs, args.last_n, args.turns,
-                             args.turn, args.audio_n, args.timeout, progress=say))
+                             args.turn, args.audio_n, not args.gop_keyframes_only, args.timeout,
+                             viewer_kbps=args.viewer_kbps, progress=say))
     print(result.table())
     print(f"\n(viewer, turn) pairs measured {result.turns}, skipped {result.skipped} (speaker already forwarded); "
           f"missed by node {result.missed_on or 'none'}; viewers with any loss {result.lossy_viewers}; one join p50 {result.join_p50:.2f} s, max "
