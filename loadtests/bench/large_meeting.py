@@ -420,6 +420,7 @@ async def run(viewers: int, publishers: int = 3, rate: float = 50.0, bot_procs: 
                 PYTHON, "-m", "loadtests.bench.large_meeting", "--worker", str(w), "--bot-procs", str(bot_procs),
                 "--viewers", str(viewers), "--publishers", str(publishers), "--rate", str(rate), "--cp", cp_url,
                 "--link", link, "--timeout", str(timeout), "--viewer-kbps", str(viewer_kbps), cwd=REPO, stdin=asyncio.subprocess.PIPE,
+                limit=1 << 26,  # RESULT is one line of JSON: every viewer's runs (~100 bytes each)
                 stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)}))
 
         async def line(b: asyncio.subprocess.Process, word: str, wait: float) -> str:
