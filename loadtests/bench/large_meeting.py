@@ -9,10 +9,14 @@ level) ask the control plane for eu-1 (the meeting's home); `--viewers` light be
 eu-2, eu-3 in turn (so the meeting cascades over relay links) and join at `--rate` per second, spread over
 `--bot-procs` worker processes (one Python process cannot drive a thousand peers). Each viewer joins through
 the control plane (POST /v1/join, its own X-Forwarded-For behind a trusted proxy as through the chart's
-ingress), waits for every publisher's video track (snapshot, then `track_published` as the relays open), and
-subscribes to all of them (video only: last-N decides which reach it). The publishers then take turns
-speaking (`--turn` seconds each, cycling: with more publishers than `--last-n`, each turn's speaker was not
-forwarded when its turn began).
+ingress), waits for every publisher's audio and video track (snapshot, then `track_published` as the relays
+open), and subscribes to all of them, as a browser does: last-N decides which video reaches it. Viewers report
+a thumbnail-sized downlink (`--viewer-kbps`, REMB), so the node keeps them on low layers; publishers answer a
+keyframe request at once, as a browser does. The publishers then take turns speaking (`--turn` seconds each,
+cycling: with more publishers than `--last-n`, each turn's speaker was not forwarded when its turn began).
+Audio-N stays off by default (`--audio-n 0`): with it on, a far node never learns who speaks (its paused audio
+subscriptions need nothing across the link, so no audio crosses; docs/benchmark.md, "Large meeting across 3
+nodes").
 
 Measured: per viewer and turn, the time from the turn's start to the first packet of the speaker's video
 (stream onsets read every 50 ms by the viewers' `MediaDrain`: that is the resolution), p50/p95/max over viewers
@@ -217,7 +221,9 @@ async def worker(index: int, procs: int, viewers: int, publishers: int, rate: fl
     errors: dict[str, int] = {}
     sigs: list[Signalling] = []
     join_s: list[float] = []
-    client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=200))
+    # each viewer is its own user: its own connection to the control plane, as its browser's would be (a shared
+    # keep-alive pool can race the server closing an idle connection: a ReadError that is the harness's)
+    client = httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=200, max_keepalive_connections=0))
     lag = LoopLag()
     lag.start()
     cpu0, wall0 = own_cpu(), time.monotonic()
