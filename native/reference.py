@@ -938,12 +938,13 @@ class ReferenceForwarder:
         return s is not None and not s.started
 
     def set_paused(self, sub: int, paused: bool) -> None:
-        """Stops or resumes forwarding; video resumes at a keyframe, sequence numbers continuing."""
+        """Stops or resumes forwarding; sequence numbers continue where they stopped (audio at once, video at a
+        keyframe), the timestamp keeps the sender's clock."""
         s = self.subs.get(sub)
         if s is None:
             return
-        if s.paused and not paused and self.tracks[s.track].codec not in (CODEC_OPUS, CODEC_OTHER):
-            s.started, s.need_keyframe = False, True
+        if s.paused and not paused:
+            s.started, s.need_keyframe = False, self.tracks[s.track].codec not in (CODEC_OPUS, CODEC_OTHER)
         s.paused = bool(paused)
 
     def audio_activity(self, track: int) -> tuple[int, int, int] | None:

@@ -482,15 +482,17 @@ cdef class Engine:
         return (s.track, s.target, s.switches) if s.used else None
 
     def set_paused(self, int sub, bint paused):
-        """Stops or resumes forwarding a subscription (last-N, an unwatched tile). Video resumes at a keyframe,
-        with sequence numbers continuing where they stopped."""
+        """Stops or resumes forwarding a subscription (last-N, audio-N, an unwatched tile). It resumes with sequence
+        numbers continuing where they stopped (audio at once, video at a keyframe)."""
         self._check(sub, self.max_subs, "subscription")
         cdef Sub *s = &self.subs[sub]
         if not s.used:
             return
-        if s.paused and not paused and self.tracks[s.track].codec not in (CODEC_OPUS, CODEC_OTHER):
+        if s.paused and not paused:
+            # restarted: the copy goes on at the next sequence number (a hole would read as loss at the receiver;
+            # the timestamp keeps the sender's clock); video at a keyframe
             s.started = 0
-            s.need_keyframe = 1
+            s.need_keyframe = 1 if self.tracks[s.track].codec not in (CODEC_OPUS, CODEC_OTHER) else 0
         s.paused = 1 if paused else 0
 
     def audio_activity(self, int track):
