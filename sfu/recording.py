@@ -93,7 +93,8 @@ def decide(room: Room) -> str:
         return OFF
     counted = [room.participants[pid] for pid in recorders(room) if pid in room.participants]
     others = [t for t in room.tracks() if not t.owner.recorder]
-    if not rec.held and any(p.subscriptions or not others for p in counted):
+    # a relayed recorder subscribes on its own node (what it takes from here crosses the link)
+    if not rec.held and any(p.subscriptions or p.relayed_from is not None or not others for p in counted):
         return LIVE
     return REFUSED if rec.refusal is not None else STARTING
 
@@ -116,10 +117,13 @@ def wants(rooms: list[Room]) -> list[dict[str, str]]:
 
 def recorders(room: Room) -> list[str]:
     """The participants that count as the room's recorder: recorder credential, its signalling attached (a recorder
-    that died stops counting at once, not after the resume grace), and in the MLS group if any."""
+    that died stops counting at once, not after the resume grace), and in the MLS group if any. In a cascaded
+    meeting, the recorder of another node counts too: marked only on its control-plane credential verified here
+    (sfu/cascade/roles.py), attached while its node carries it (gone with its `left` or the link), and, on the
+    home, in the group the home orders — so one recorder releases the `required` hold on every node."""
     members = room.group.members if room.group.epoch is not None else None
     return [p.id for p in room.participants.values()
-            if p.recorder and p.connected and (members is None or p.id in members)]
+            if p.recorder and (p.connected or p.relayed_from is not None) and (members is None or p.id in members)]
 
 
 class MediaHold:

@@ -176,6 +176,8 @@ class RelayedMembers:
         room.announce(presence.joined(p.describe()), time.monotonic())  # sent before its track_published
         log.info("relayed participant room=%s/%s participant=%s from=%s", room.tenant, room.name, p.id, sender,
                  extra={"tenant": room.tenant, "room": room.name, "participant": p.id})
+        if p.recorder:
+            self.node.recording.update(room)  # the meeting's recorder, verified: a `required` hold here may end
         return p
 
     def _remove_track(self, sender: str, key: Key, participant: str, track_id: str) -> None:
@@ -210,3 +212,5 @@ class RelayedMembers:
         if not room.participants and self.node.rooms.get(room.key) is room:
             del self.node.rooms[room.key]
             self.roles.forget(room.key)
+        elif p.recorder:
+            self.node.recording.update(room)  # the recorder gone: a `required` meeting is held again (fail closed)

@@ -42,18 +42,20 @@ CLAIMS = {"tenant": TENANT, "room": ROOM, "recording": "allowed"}
 
 
 def _token(rn: RunningNode, participant: str, role: str = "participant", room: str = ROOM,
-           issuer: TokenIssuer | None = None, node: str | None = None, now: float | None = None) -> str:
+           issuer: TokenIssuer | None = None, node: str | None = None, now: float | None = None,
+           recording: str = "allowed") -> str:
     return (issuer or rn.issuer).mint(tenant=TENANT, room=room, participant=participant, region=rn.node.config.region,
-                                      node=node or rn.node.config.node_id, name=participant, recording="allowed",
+                                      node=node or rn.node.config.node_id, name=participant, recording=recording,
                                       role=role, now=now)
 
 
-async def _member(m: Members, rn: RunningNode, name: str) -> None:
-    await m.join(name, rn.ws_url, _token(rn, name), credential=CLAIMS)
+async def _member(m: Members, rn: RunningNode, name: str, recording: str = "allowed") -> None:
+    await m.join(name, rn.ws_url, _token(rn, name, recording=recording), credential={**CLAIMS, "recording": recording})
 
 
-async def _recorder(m: Members, rn: RunningNode, name: str) -> None:
-    await m.join(name, rn.ws_url, _token(rn, name, role="recorder"), credential=CLAIMS, recorder=name)
+async def _recorder(m: Members, rn: RunningNode, name: str, recording: str = "allowed") -> None:
+    await m.join(name, rn.ws_url, _token(rn, name, role="recorder", recording=recording),
+                 credential={**CLAIMS, "recording": recording}, recorder=name)
 
 
 def test_a_recorder_on_a_far_node_is_marked_across_the_links_and_added_by_a_member_on_the_home() -> None:
@@ -77,6 +79,38 @@ def test_a_recorder_on_a_far_node_is_marked_across_the_links_and_added_by_a_memb
             assert state["alice"]["refused"]["refused_key_packages"] == 0, state["alice"]["last_refusal"]
             assert await m.frames_open("alice", ["rec-1", "carol"]), "the recorder cannot open the home member's frames"
             assert await m.frames_open("carol", ["rec-1"])
+
+    asyncio.run(run())
+
+
+def test_a_required_meeting_waits_on_every_node_for_the_one_recorder_on_a_far_node() -> None:
+    """`required` across a cascade: the control plane launches one recorder per meeting, attached to one node. Every
+    node holds the meeting's media until that recorder is in — the home once its verified mark is in the group the
+    home orders, the other far node once it is marked there on its credential — and holds it again when it leaves
+    (fail closed). Before, a relayed recorder never counted, so every node but the recorder's stayed held for the
+    whole meeting (its participants got no media)."""
+    async def run() -> None:
+        spec = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("eu-2-b", "eu-2"))
+        async with star(spec) as (nodes, m):
+            home, far, other = nodes["eu-1-a"], nodes["eu-2-a"], nodes["eu-2-b"]
+
+            def held() -> list[bool]:
+                return [rn.node.rooms[KEY].recording.held for rn in (home, far, other) if KEY in rn.node.rooms]
+
+            await _member(m, home, "alice", "required")
+            await _member(m, other, "carol", "required")
+            await m.agreed({"alice", "carol"})
+            await _member(m, far, "bob", "required")
+            await m.agreed({"alice", "bob", "carol"})
+            assert held() == [True, True, True], "no recorder yet: every node holds the media"
+            await _recorder(m, far, "rec-1", "required")
+            await m.agreed({"alice", "bob", "carol", "rec-1"})
+            assert await wait_for(lambda: held() == [False, False, False], 20), f"still held: {held()}"
+            for rn in (home, other):
+                assert rn.node.rooms[KEY].recording.state == "live", rn.node.config.node_id
+            await m.ask(op="leave", name="rec-1")
+            # the recorder gone: held again everywhere
+            assert await wait_for(lambda: held() == [True, True, True], 20), f"not held again: {held()}"
 
     asyncio.run(run())
 
