@@ -58,7 +58,9 @@ class Pod:
             if "secret" in volume:
                 for key, value in secrets[volume["secret"]["secretName"]].items():
                     (local / key).write_bytes(base64.b64decode(value))
-            if "configMap" in volume:
+            # a ConfigMap the operator provides (caBundle's) is not rendered: its directory starts empty, filled by
+            # the caller (tests/browser/test_rehearsal.py copies the test CA in)
+            if "configMap" in volume and volume["configMap"]["name"] in config_maps:
                 data = config_maps[volume["configMap"]["name"]]
                 for item in volume["configMap"].get("items") or [{"key": k, "path": k} for k in data]:
                     (local / item["path"]).write_text(data[item["key"]])
