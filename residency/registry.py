@@ -504,46 +504,49 @@ class RedisRegistry(Registry):
             raw = self.r.get(self._pkey(tenant, room))
         return None if raw is None else Placement.from_dict(json.loads(raw))
 
-    def replace_placement(self, expected: Placement, new: Placement) -> Placement | None:
-        key = self._pkey(expected.tenant, expected.room)
+    def _check_and_set(self, key: str, writes: Callable[[str | None], Callable[[Any], object] | None]) -> bool:
+        """Optimistic compare-and-set on `key`: `writes(raw)`, given what `key` holds under WATCH, says what to queue
+        in the transaction (a function of the pipeline) or None to write nothing; if anyone changes `key` before
+        EXEC, it is read and decided again. True when the writes ran."""
         with self._io():
             while True:
                 with self.r.pipeline() as pipe:
                     try:
                         pipe.watch(key)
-                        raw = pipe.get(key)
-                        current = None if raw is None else Placement.from_dict(json.loads(raw))
-                        if current is None or not _same(current, expected):
+                        queue = writes(pipe.get(key))
+                        if queue is None:
                             pipe.unwatch()
-                            return current  # None: the room ended, do not resurrect it
+                            return False
                         pipe.multi()
-                        pipe.set(key, json.dumps(new.to_dict()))
-                        pipe.srem(*self._index(expected))
-                        pipe.sadd(*self._index(new))
+                        queue(pipe)
                         pipe.execute()
-                        return new
+                        return True
                     except self._watch_error:
-                        continue  # someone else changed the room meanwhile: re-read and decide again
+                        continue  # someone else changed it meanwhile: re-read and decide again
+
+    def replace_placement(self, expected: Placement, new: Placement) -> Placement | None:
+        key = self._pkey(expected.tenant, expected.room)
+        current: list[Placement | None] = [None]
+
+        def writes(raw: str | None) -> Callable[[Any], object] | None:
+            current[0] = None if raw is None else Placement.from_dict(json.loads(raw))
+            if current[0] is None or not _same(current[0], expected):
+                return None  # None: the room ended, do not resurrect it
+            return lambda pipe: (pipe.set(key, json.dumps(new.to_dict())), pipe.srem(*self._index(expected)),
+                                 pipe.sadd(*self._index(new)))
+
+        return new if self._check_and_set(key, writes) else current[0]
 
     def drop_placement(self, tenant: str, room: str, expected: Placement | None = None) -> None:
         key = self._pkey(tenant, room)
-        with self._io():
-            while True:
-                with self.r.pipeline() as pipe:
-                    try:
-                        pipe.watch(key)
-                        raw = pipe.get(key)
-                        current = None if raw is None else Placement.from_dict(json.loads(raw))
-                        if current is None or (expected is not None and not _same(current, expected)):
-                            pipe.unwatch()
-                            return
-                        pipe.multi()
-                        pipe.delete(key)
-                        pipe.srem(*self._index(current))
-                        pipe.execute()
-                        return
-                    except self._watch_error:
-                        continue
+
+        def writes(raw: str | None) -> Callable[[Any], object] | None:
+            current = None if raw is None else Placement.from_dict(json.loads(raw))
+            if current is None or (expected is not None and not _same(current, expected)):
+                return None
+            return lambda pipe: (pipe.delete(key), pipe.srem(*self._index(current)))
+
+        self._check_and_set(key, writes)
 
     def rooms_placed(self, node_id: str) -> int:
         with self._io():
@@ -612,21 +615,13 @@ class RedisRegistry(Registry):
 
     def swap_doc(self, kind: str, key: str, expected: dict[str, Any], doc: dict[str, Any]) -> bool:
         dkey = self._dkey(kind, key)
-        with self._io():
-            while True:
-                with self.r.pipeline() as pipe:
-                    try:
-                        pipe.watch(dkey)
-                        raw = pipe.get(dkey)
-                        if raw is None or self._parse_doc(raw) != expected:
-                            pipe.unwatch()
-                            return False  # gone, or another launcher changed it first
-                        pipe.multi()
-                        pipe.set(dkey, json.dumps(doc))
-                        pipe.execute()
-                        return True
-                    except self._watch_error:
-                        continue  # changed between WATCH and EXEC: re-read and decide again
+
+        def writes(raw: str | None) -> Callable[[Any], object] | None:
+            if raw is None or self._parse_doc(raw) != expected:
+                return None  # gone, or another launcher changed it first
+            return lambda pipe: pipe.set(dkey, json.dumps(doc))
+
+        return self._check_and_set(dkey, writes)
 
     def get_doc(self, kind: str, key: str) -> dict[str, Any] | None:
         with self._io():
