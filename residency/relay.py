@@ -406,6 +406,37 @@ class RelayNeed:
         return cls({t: frozenset(x) for t, x in tracks.items()})
 
 
+MAX_LEVEL_SPEAKERS = 32  # participants one levels message names (only those speaking in the pass are sent)
+MAX_LEVEL_VALUES = 10  # intervals per participant in one levels message (a pass holds ~5 at 100 ms)
+
+
+@dataclass(frozen=True)
+class RelayLevels:
+    """The loudness of the peer's participants it announces audio of, per speaker-detection interval since its
+    last pass (participant -> whole values 0..127, oldest first): what the far node's speaker detection takes in
+    place of reading the relayed audio (sfu/cascade/levels.py)."""
+
+    levels: Mapping[str, tuple[int, ...]]
+
+    def to_message(self) -> dict[str, Any]:
+        return {"type": "levels", "levels": {p: list(v) for p, v in sorted(self.levels.items())}}
+
+    @classmethod
+    def from_message(cls, m: Mapping[str, Any]) -> RelayLevels:
+        """Levels from an opened message, or RelayRefused("relay_message_malformed")."""
+        levels = m.get("levels")
+        ok = (m.get("type") == "levels" and isinstance(levels, dict) and len(levels) <= MAX_LEVEL_SPEAKERS
+              and all(isinstance(p, str) and 0 < len(p) <= MAX_FIELD and isinstance(v, list)
+                      and 0 < len(v) <= MAX_LEVEL_VALUES
+                      and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 127 for x in v)
+                      for p, v in levels.items()))
+        if not ok:
+            raise RelayRefused("relay_message_malformed", f"levels: at most {MAX_LEVEL_SPEAKERS} participant ids, "
+                               f"each to a list of 1..{MAX_LEVEL_VALUES} whole loudness values 0..127")
+        assert isinstance(levels, dict)
+        return cls({p: tuple(v) for p, v in levels.items()})
+
+
 def random_ssrc() -> int:
     """An SSRC for a relayed track on the link (never 0)."""
     return int.from_bytes(os.urandom(4), "big") or 1
