@@ -32,9 +32,12 @@ class LastN:
                             total, count = total + act[0], count + act[1]
                 loudness[p.id] = total / count if count else None
                 if p.relayed_from is not None:
-                    # what its node read, not this copy (absent when nobody here takes its audio): every node of
-                    # the meeting detects on the same levels
-                    loudness[p.id] = room.far_levels.take(p.id)
+                    # its node's levels, one per interval: what it read, a pass later — used when its audio does
+                    # not reach this node (nobody here takes it); when it does, the copy's own level is the same
+                    # reading, sooner
+                    heard = room.far_levels.take(p.id)
+                    if loudness[p.id] is None:
+                        loudness[p.id] = heard
             room.levels.record(loudness)  # for the cascade's links (sfu/cascade/meeting.py)
             if len(room.participants) < 2:
                 continue

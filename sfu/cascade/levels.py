@@ -5,12 +5,15 @@ viewer there takes none: the audio need not cross for the far node to know who s
 
 The node a publisher's audio reaches first reads its loudness from the engine each detection interval and logs
 it (`LevelLog`, per room); each cascade pass it sends each link's peer, on the link's sealed control lane, the
-intervals since the last pass for the participants whose audio it announces on that link (`RelayLevels`,
-residency/relay.py) — only those that spoke in at least one of them (silence is what an absent value means), so a
-pass of nobody speaking sends nothing, and a meeting of many publishers sends only the few speaking. The far
-node queues each relayed participant's values (`FarLevels`) and its detection takes one per interval in place
-of the engine's reading, replaying the origin's sequence a pass later; the home forwards what it took to its
-other links, as it forwards the tracks.
+intervals since the last pass for the participants whose audio it announces on that link but does not send there
+(nobody there takes it: a copy that crosses carries its level itself) (`RelayLevels`, residency/relay.py) — only
+those that spoke in at least one of them (silence is what an absent value means), so a pass of nobody speaking
+sends nothing, a meeting of many publishers sends only the few speaking, and one whose far viewers take the audio
+sends none. The far
+node queues each relayed participant's values (`FarLevels`) and its detection takes one per interval, replaying
+the origin's sequence a pass later, and uses it whenever the relayed audio itself does not reach the node (when it
+does, its level extension is the same reading, a pass sooner: sfu/allocation/lastn.py); the home forwards what it
+took to its other links, as it forwards the tracks.
 
 What a far node can do with this is what its own participants' audio could: values only for participants it
 announced an audio track of in that meeting on that link (any other is refused and counted, by the caller:

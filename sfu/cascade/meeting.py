@@ -192,8 +192,10 @@ class Cascade:
             need = link.ask(key, self._needs(room, peer))
             if need is not None:
                 outbox.append(need)
-            # who speaks, for the peer's detection (sfu/cascade/levels.py): of the audio announced to it
-            voices = {t.participant for track_id, t in local.items() if t.kind == "audio" and track_id in m.sending}
+            # who speaks, for the peer's detection (sfu/cascade/levels.py): of the audio announced to it and not
+            # crossing (a copy that crosses carries its level itself)
+            voices = {t.participant for track_id, t in local.items()
+                      if t.kind == "audio" and track_id in m.sending and not m.sending[track_id].crossing}
             told = link.tell_levels(key, *room.levels.since(m.levels_sent, voices))
             if told is not None:
                 outbox.append(told)
