@@ -14,9 +14,9 @@ open), and subscribes to all of them, as a browser does: last-N decides which vi
 a thumbnail-sized downlink (`--viewer-kbps`, REMB), so the node keeps them on low layers; publishers answer a
 keyframe request at once, as a browser does. The publishers then take turns speaking (`--turn` seconds each,
 cycling: with more publishers than `--last-n`, each turn's speaker was not forwarded when its turn began).
-Audio-N stays off by default (`--audio-n 0`): with it on, a far node never learns who speaks (its paused audio
-subscriptions need nothing across the link, so no audio crosses; docs/benchmark.md, "Large meeting across 3
-nodes").
+Audio-N stays off by default (`--audio-n 0`). With `--video-only` the viewers take no audio at all: a far node
+then learns who speaks only from the levels the home sends on the link (sfu/cascade/levels.py; docs/benchmark.md,
+"Large meeting across 3 nodes").
 
 Measured: per viewer and turn, the time from the turn's start to the first packet of the speaker's video
 (stream onsets read every 50 ms by the viewers' `MediaDrain`: that is the resolution), p50/p95/max over viewers
@@ -68,18 +68,20 @@ WITHIN = 2.0  # the issue's bar: every viewer receives the active speaker within
 
 class Viewer(Subscriber):
     """Receives every publisher's audio and video (a recvonly m-line each, as a browser in a meeting does: the
-    node's last-N / audio-N pause what it should not get); per publisher, the intervals its video arrived in."""
+    node's last-N / audio-N pause what it should not get) — or, `video_only`, only their video (a wall display, a
+    viewer that has not subscribed their audio); per publisher, the intervals its video arrived in."""
 
-    def __init__(self, name: str, publishers: int) -> None:
+    def __init__(self, name: str, publishers: int, video_only: bool = False) -> None:
         super().__init__(name)
         self.count = publishers
+        self.video_only = video_only
         self.owner: dict[int, str] = {}  # SSRC of a video the node sends -> publishing participant id
         self.runs: dict[str, list[list[float]]] = {}  # participant -> [[first, last], ...] wall-clock seconds
         self.node = ""
 
     def mlines(self) -> list[bsdp.MLine]:
         return [bsdp.MLine(kind, str(2 * i + k), "recvonly") for i in range(self.count)
-                for k, kind in enumerate(("audio", "video"))]
+                for k, kind in enumerate(("audio", "video")) if kind == "video" or not self.video_only]
 
     def on_media(self, data: bytes) -> None:
         super().on_media(data)
@@ -185,7 +187,8 @@ async def join_viewer(client: httpx.AsyncClient, cp_url: str, link: str, v: View
             await asyncio.wait_for(sig.changed.wait(), max(0.01, end - loop.time()))
     video = sorted(sig.video().items(), key=lambda kv: kv[1])[: v.count]
     audio = sorted(sig.of_kind("audio").items(), key=lambda kv: kv[1])[: v.count]
-    subs = {str(2 * i): a[0] for i, a in enumerate(audio)} | {str(2 * i + 1): t[0] for i, t in enumerate(video)}
+    subs = {} if v.video_only else {str(2 * i): a[0] for i, a in enumerate(audio)}
+    subs |= {str(2 * i + 1): t[0] for i, t in enumerate(video)}
     answer = await sig.negotiate(v.offer(), subs, timeout)
     transport = bsdp.parse_answer(answer["sdp"])
     videos = {str(2 * i + 1): who for i, (_, who) in enumerate(video)}
@@ -202,11 +205,11 @@ def _reason(e: BaseException) -> str:
 
 
 async def worker(index: int, procs: int, viewers: int, publishers: int, rate: float, cp_url: str, link: str,
-                 timeout: float, viewer_kbps: int = 0) -> None:
+                 timeout: float, viewer_kbps: int = 0, video_only: bool = False) -> None:
     """One bot process: its share of the viewers (every `procs`-th), joined on the shared schedule. Talks to the
     parent over stdin/stdout: READY, then GO <t0>, JOINED <json>, then STOP, RESULT <json>."""
     mine = list(range(index, viewers, procs))
-    peers = [Viewer(f"v{j}", publishers) for j in mine]  # certificates made before the storm
+    peers = [Viewer(f"v{j}", publishers, video_only) for j in mine]  # certificates made before the storm
     drain = MediaDrain()
     for v in peers:
         v.drain = drain
@@ -364,7 +367,8 @@ class Turns:
 
 async def run(viewers: int, publishers: int = 3, rate: float = 50.0, bot_procs: int = 2, last_n: int = 2,
               turns: int = 6, turn: float = 4.0, audio_n: int = 0, keyframe_on_pli: bool = True,
-              timeout: float = 60.0, workdir: Path | None = None, progress: Any = None, viewer_kbps: int = 500) -> Result:
+              timeout: float = 60.0, workdir: Path | None = None, progress: Any = None, viewer_kbps: int = 500,
+              video_only: bool = False) -> Result:
     say = progress or (lambda _msg: None)
     if publishers <= last_n:
         raise ValueError("--publishers must exceed --last-n: each turn's speaker must not already be forwarded")
@@ -425,7 +429,8 @@ async def run(viewers: int, publishers: int = 3, rate: float = 50.0, bot_procs: 
             bots.append(await asyncio.create_subprocess_exec(
                 PYTHON, "-m", "loadtests.bench.large_meeting", "--worker", str(w), "--bot-procs", str(bot_procs),
                 "--viewers", str(viewers), "--publishers", str(publishers), "--rate", str(rate), "--cp", cp_url,
-                "--link", link, "--timeout", str(timeout), "--viewer-kbps", str(viewer_kbps), cwd=REPO, stdin=asyncio.subprocess.PIPE,
+                "--link", link, "--timeout", str(timeout), "--viewer-kbps", str(viewer_kbps),
+                *(["--video-only"] if video_only else []), cwd=REPO, stdin=asyncio.subprocess.PIPE,
                 limit=1 << 26,  # RESULT is one line of JSON: every viewer's runs (~100 bytes each)
                 stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)}))
 
@@ -543,12 +548,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bot-procs", type=int, default=2, help="OS processes the viewers are spread over")
     ap.add_argument("--last-n", type=int, default=2)
     ap.add_argument("--audio-n", type=int, default=0,
-                    help="loudest audio forwarded (0: all). Above 0 a far node never learns who speaks: see "
-                         "docs/benchmark.md, 'Large meeting across 3 nodes'")
+                    help="loudest audio forwarded (0: all): see docs/benchmark.md, 'Large meeting across 3 nodes'")
     ap.add_argument("--gop-keyframes-only", action="store_true",
                     help="publishers ignore keyframe requests (their next keyframe comes with the 1 s GOP)")
     ap.add_argument("--viewer-kbps", type=int, default=500,
                     help="downlink each viewer reports (REMB; 0: none, the node climbs to the top layer)")
+    ap.add_argument("--video-only", action="store_true",
+                    help="viewers subscribe to the publishers' video only (no audio: a far node must still learn "
+                         "who speaks)")
     ap.add_argument("--turns", type=int, default=6)
     ap.add_argument("--turn", type=float, default=4.0, help="seconds each speaker talks")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds one join may take")
@@ -559,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.worker is not None:
         asyncio.run(worker(args.worker, args.bot_procs, args.viewers, args.publishers, args.rate, args.cp, args.link,
-                           args.timeout, args.viewer_kbps))
+                           args.timeout, args.viewer_kbps, args.video_only))
         return 0
     t0 = time.monotonic()
 
@@ -569,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     result = asyncio.run(run(args.viewers, args.publishers, args.rate, args.bot_procs, args.last_n, args.turns,
                              args.turn, args.audio_n, not args.gop_keyframes_only, args.timeout,
-                             viewer_kbps=args.viewer_kbps, progress=say))
+                             viewer_kbps=args.viewer_kbps, progress=say, video_only=args.video_only))
     print(result.table())
     print(f"\n(viewer, turn) pairs measured {result.turns}, skipped {result.skipped} (speaker already forwarded); "
           f"missed by node {result.missed_on or 'none'}; viewers with any loss {result.lossy_viewers}; one join p50 {result.join_p50:.2f} s, max "
