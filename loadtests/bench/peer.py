@@ -30,11 +30,13 @@ from aioice import stun
 
 from loadtests.bench import sdp as bsdp
 from loadtests.bench.media import FPS, BenchMedia
+from loadtests.bots.rcvbuf import grow
 from native.engine import SrtpSession
 from sfu.feedback import rtcp
 from sfu.transport.dtls import Certificate, DtlsSession, SrtpKeys
 
 RECV_BATCH = 256
+RECEIVE_BUFFER = 1 << 20  # asked per peer socket (the kernel grants twice that): seconds of a viewer's media
 DRAIN_PERIOD = 0.05  # a MediaDrain reads its peers' sockets this often
 STUN_RETRY = 0.2  # a binding request unanswered this long is sent again
 CONSENT_INTERVAL = 5.0
@@ -56,7 +58,8 @@ class BenchPeer:
     def __init__(self, name: str) -> None:
         self.name = name
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        # as root past net.core.rmem_max (SO_RCVBUFFORCE): a stalled harness loop must not overflow it
+        self.rcvbuf = grow(self.sock, RECEIVE_BUFFER)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.setblocking(False)
         self.ufrag = secrets.token_hex(4)
@@ -350,6 +353,12 @@ class Publisher(BenchPeer):
             task = asyncio.create_task(self._run())
             task._media = True  # type: ignore[attr-defined]
             self._tasks.append(task)
+
+    def stop_media(self) -> None:
+        """Stops the replay (the connection stays): what it sent is final, for a count of where it went."""
+        for task in self._tasks:
+            if getattr(task, "_media", False):
+                task.cancel()
 
     def on_media(self, data: bytes) -> None:
         if len(data) < 8 or not 192 <= data[1] <= 223 or self.rx is None:
