@@ -19,7 +19,8 @@ subscriptions need nothing across the link, so no audio crosses; docs/benchmark.
 nodes").
 
 Measured: per viewer and turn, the time from the turn's start to the first packet of the speaker's video
-(stream onsets read every 50 ms by the viewers' `MediaDrain`: that is the resolution), p50/p95/max over viewers
+(each packet timed by the kernel's receive timestamp, SO_TIMESTAMPNS, not when the bot's loop read it: a
+lagging bot does not delay an onset), p50/p95/max over viewers
 and turns, and how many got it within 2 s; join errors by reason and the placement per node; packet loss per
 viewer (sequence gaps per SSRC); from each node's /metrics its event-loop lag and deadline misses (as
 loadtests/bench/storm.py reads them), from /stats its engine's packets (on the remote nodes, what arrives is the
@@ -95,7 +96,7 @@ class Viewer(Subscriber):
             super().on_media(data)
             return
         ssrc = int.from_bytes(data[8:12], "big")
-        now = time.time()
+        now = self.arrival or time.time()  # the kernel's receive time: onsets free of the bot's own loop lag
         st = self.streams.get(ssrc)
         if st is not None:
             # a jump in the sequence: after a pause (the node resumed this stream) or within a flowing one
@@ -252,6 +253,7 @@ async def worker(index: int, procs: int, viewers: int, publishers: int, rate: fl
     drain = MediaDrain()
     for v in peers:
         v.drain = drain
+        v.stamp_arrivals()
         # a thumbnail-sized downlink (REMB, as a browser's estimate): the node keeps such a viewer on low layers
         v.remb_bps = viewer_kbps * 1000 if viewer_kbps else None
     loop = asyncio.get_running_loop()
@@ -699,6 +701,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--turn", type=float, default=4.0, help="seconds each speaker talks")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds one join may take")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--workdir", default=None, help="keep the processes' data and logs here (default: a temporary one)")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--cp", default="", help=argparse.SUPPRESS)
     ap.add_argument("--link", default="", help=argparse.SUPPRESS)
@@ -715,7 +718,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     result = asyncio.run(run(args.viewers, args.publishers, args.rate, args.bot_procs, args.last_n, args.turns,
                              args.turn, args.audio_n, not args.gop_keyframes_only, args.timeout,
-                             viewer_kbps=args.viewer_kbps, progress=say))
+                             workdir=Path(args.workdir) if args.workdir else None, viewer_kbps=args.viewer_kbps,
+                             progress=say))
     print(result.table())
     print(f"\n(viewer, turn) pairs measured {result.turns}, skipped {result.skipped} (speaker already forwarded); "
           f"missed by node {result.missed_on or 'none'}; viewers with any loss {result.lossy_viewers}; one join p50 {result.join_p50:.2f} s, max "

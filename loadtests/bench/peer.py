@@ -36,6 +36,7 @@ from sfu.feedback import rtcp
 from sfu.transport.dtls import Certificate, DtlsSession, SrtpKeys
 
 RECV_BATCH = 256
+SO_TIMESTAMPNS = 35  # Linux: each datagram's kernel receive time as ancillary data (the socket module lacks the name)
 RECEIVE_BUFFER = 1 << 20  # asked per peer socket (the kernel grants twice that): seconds of a viewer's media
 DRAIN_PERIOD = 0.05  # a MediaDrain reads its peers' sockets this often
 STUN_RETRY = 0.2  # a binding request unanswered this long is sent again
@@ -83,6 +84,10 @@ class BenchPeer:
         self._reading = False
         self._progress: asyncio.Event | None = None  # set by the reader: a STUN answer, a DTLS step
         self.drain: MediaDrain | None = None  # read with others once connected (receive-only peers)
+        # with stamp_arrivals(): the kernel's receive time (wall clock) of the datagram being handled, so what a peer
+        # times does not include how late its loop got to the socket
+        self.arrival: float | None = None
+        self._stamped = False
         self.marks: dict[str, float] = {}  # when each step of the join ended (loop time): where a slow join waited
 
     @property
@@ -171,11 +176,21 @@ class BenchPeer:
             await asyncio.sleep(CONSENT_INTERVAL)
             self._stun()
 
+    def stamp_arrivals(self) -> None:
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self._stamped = True
+
     def _on_readable(self) -> None:
-        recv = self.sock.recvfrom
+        recv, recvmsg = self.sock.recvfrom, self.sock.recvmsg
         for _ in range(RECV_BATCH):
             try:
-                data, _addr = recv(2048)
+                if self._stamped:
+                    data, ancillary, _flags, _addr = recvmsg(2048, 64)
+                    self.arrival = next((sec + nsec / 1e9 for _level, kind, raw in ancillary
+                                         if kind == SO_TIMESTAMPNS for sec, nsec in [struct.unpack("qq", raw[:16])]),
+                                        None)
+                else:
+                    data, _addr = recv(2048)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
