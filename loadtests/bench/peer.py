@@ -180,7 +180,8 @@ class BenchPeer:
         self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self._stamped = True
 
-    def _on_readable(self) -> None:
+    def _on_readable(self) -> bool:
+        """Reads up to RECV_BATCH datagrams; True once the socket is empty."""
         recv, recvmsg = self.sock.recvfrom, self.sock.recvmsg
         for _ in range(RECV_BATCH):
             try:
@@ -192,9 +193,9 @@ class BenchPeer:
                 else:
                     data, _addr = recv(2048)
             except (BlockingIOError, InterruptedError):
-                return
+                return True
             except OSError:
-                return
+                return True
             if not data:
                 continue
             b0 = data[0]
@@ -211,6 +212,7 @@ class BenchPeer:
                         self._progress.set()
             else:
                 self.other += 1
+        return False
 
     def _on_stun(self, data: bytes) -> None:
         try:
