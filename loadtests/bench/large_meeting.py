@@ -25,7 +25,10 @@ and turns, and how many got it within 2 s; join errors by reason and the placeme
 viewer (sequence gaps per SSRC); from each node's /metrics its event-loop lag and deadline misses (as
 loadtests/bench/storm.py reads them), from /stats its engine's packets (on the remote nodes, what arrives is the
 relay link from the home plus the viewers' RTCP); and each bot process's own CPU and loop lag, so loss can be
-told from a starved harness. Bounded in count and time; every process started here is stopped at the end.
+told from a starved harness. After the turns the publishers stop and every hop is read (`Result.accounting_table`):
+what the publishers sent, what each node received, carried over each relay link and sent its viewers (its
+/metrics, sfu/accounting.py), what the viewers read and the sequence numbers they saw skipped, and the kernel's
+drops on every receiving socket. Bounded in count and time; every process started here is stopped at the end.
 
 `run` is what tests/cluster/test_large_meeting.py runs with ~60 viewers.
 """
