@@ -922,6 +922,7 @@ def _small_then_large(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any
     result["after"] = video()
     after_at = time.time()
     result["pub_layers_large"] = pub.evaluate("window.castellan.layers || null")
+    result["pub_errors"] = pub.evaluate("window.castellan.errors || []")
     time.sleep(5)  # the top layer settled: its measured rate meets the node's estimate (no thinning, no step down)
     result["later"] = video()
     result["later_span"] = time.time() - after_at

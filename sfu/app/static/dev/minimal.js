@@ -209,7 +209,13 @@ async function applyLatestLayers() {
   const p = sender.getParameters();
   if (!p.encodings) return;
   for (const e of p.encodings) if (e.rid in active) e.active = !!active[e.rid];
-  try { await sender.setParameters(p); } catch (e) { state.errors.push({ code: "setParameters", message: String(e) }); }
+  try {
+    await sender.setParameters(p);
+  } catch (e) {
+    // refused (e.g. while a negotiation is under way): the wish would be lost until the node's next one
+    state.errors.push({ code: "setParameters", message: String(e) });
+    if (state.errors.length < 50) setTimeout(() => applyLayers(state.layers), 500);
+  }
 }
 
 // the size each remote video is shown at, so the node sends the layer worth it (?viewport=H overrides)
