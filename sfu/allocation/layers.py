@@ -5,8 +5,9 @@ full resolution (the browser client's encodings). The node measures each layer's
 subscriber's bandwidth estimate and the size it renders each video at. The estimate is the node's own send-side
 one (sfu/congestion/bwe.py, from transport-cc feedback) when the subscriber negotiated transport-cc, else the receiver's
 REMB. `step` proposes one move at a time; for a step up that a send-side estimate does not already cover
-(`bitrate > estimate share * HEADROOM`), the node first probes the path (sfu/node.py) and moves only when the
-probe raised the estimate enough; with REMB alone, a clean hold is the probe.
+(`bitrate > estimate share * HEADROOM`), the node first probes the path (sfu/allocation/selection.py) and moves
+only when the probe raised the estimate enough; with REMB alone, a clean hold is the probe. Once a probe got
+through, the move up goes to the highest layer the estimate covers, possibly several layers at once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class LayerState:
     rank: int
     bitrate_bps: float
     active: bool
+    measured: bool = True  # its rate is from a whole interval of sending (sfu/track.py: Layer.measure)
 
 
 def rank_rids(rids: list[str]) -> dict[str, int]:
@@ -60,6 +62,7 @@ def choose(layers: list[LayerState], viewport_height: int | None, budget_bps: fl
 
 
 UPGRADE_HOLD = 3.0  # seconds a layer must have been clean before trying the next one up
+JUMP_HOLD = 0.5  # seconds on a layer before a step up that a probe's result covers may skip the rest of the hold
 DOWNGRADE_HOLD = 2.0
 FAILED_UPGRADE_WINDOW = 6.0  # a step down this soon after a step up means the upgrade did not fit
 MAX_UPGRADE_HOLD = 48.0
@@ -77,13 +80,21 @@ def next_upgrade_hold(hold: float, moved_up: bool, moved_down: bool, since_upgra
 
 
 def step(current: int, layers: list[LayerState], viewport_height: int | None, estimate_bps: float | None,
-         fraction_lost: float, held_for: float, upgrade_hold: float = UPGRADE_HOLD) -> int:
-    """The next layer for a subscriber now on `current`, one move at a time.
+         fraction_lost: float, held_for: float, upgrade_hold: float = UPGRADE_HOLD, probed: bool = False) -> int:
+    """The next layer for a subscriber now on `current`.
 
     Receiver estimates (REMB) follow what the receiver gets, so they cannot say whether a higher layer would fit;
     the node therefore steps up one layer after `upgrade_hold` seconds without loss (a probe with real media,
     backed off by `next_upgrade_hold` when it failed),
     and steps down on loss or when the estimate falls well below what the current layer needs.
+
+    `probed`: the estimate is the node's own send-side one and a probe got through lately (a probe's rate is
+    bounded by what the node sent, sfu/congestion/bwe.py: probe_bitrate). Then, when it covers a higher layer,
+    the step goes straight to the highest one it covers (LiveKit's forwarder after a probe that succeeded),
+    after JUMP_HOLD rather than the hold unless a failed step up backed the hold off — so a lifted limit is used
+    as soon as the probes show it. An estimate that crept up without a probe still moves one layer per hold. A layer that has just started sending, whose rate
+    is not measured yet (`measured`), is no step up's target: its rate would read as zero, always covered, and
+    the real rate that follows a step taken on it could be twice the estimate (the frame rate thinned next).
     """
     active = sorted(layer.rank for layer in layers if layer.active)
     if not active:
@@ -99,8 +110,16 @@ def step(current: int, layers: list[LayerState], viewport_height: int | None, es
     if congested and lower:
         fitting = [r for r in lower if estimate_bps is None or rate.get(r, 0.0) <= estimate_bps * HEADROOM]
         return fitting[-1] if fitting else lower[0]
-    higher = [r for r in allowed if r > current]
-    if higher and fraction_lost < 0.02 and held_for >= upgrade_hold:
+    measured = {layer.rank: layer.measured for layer in layers}
+    higher = [r for r in allowed if r > current and measured[r]]
+    if not higher or fraction_lost >= 0.02:
+        return current
+    if probed and estimate_bps is not None:
+        covered = [r for r in higher if rate.get(r, 0.0) <= estimate_bps * HEADROOM]
+        # no early jump once a failed step up backed the hold off: that is what stops an up/down oscillation
+        if covered and (held_for >= upgrade_hold or (upgrade_hold <= UPGRADE_HOLD and held_for >= JUMP_HOLD)):
+            return covered[-1]
+    if held_for >= upgrade_hold:
         return higher[0]
     return current
 
@@ -131,13 +150,13 @@ def temporal_cap(layer_bps: float, estimate_bps: float, temporal_layers: int, fl
 
 def plan(current: int, current_tid: int, layers: list[LayerState], viewport_height: int | None,
          estimate_bps: float | None, fraction_lost: float, held_for: float, temporal_layers: int,
-         upgrade_hold: float = UPGRADE_HOLD) -> tuple[int, int]:
+         upgrade_hold: float = UPGRADE_HOLD, probed: bool = False) -> tuple[int, int]:
     """(rank, highest temporal layer or TEMPORAL_ALL) for a subscriber on `current` / `current_tid`: `step()`,
     except that a subscriber whose estimate falls below its layer but still carries about half of it first loses
     the upper temporal layers (frame rate) and keeps its resolution; the full frame rate comes back before a
-    probe one layer up (after `upgrade_hold`, as step()). A move to another layer always starts with every
+    probe one layer up (as step()). A move to another layer always starts with every
     temporal layer."""
-    rank = step(current, layers, viewport_height, estimate_bps, fraction_lost, held_for, upgrade_hold)
+    rank = step(current, layers, viewport_height, estimate_bps, fraction_lost, held_for, upgrade_hold, probed)
     if temporal_layers <= 1:
         return rank, TEMPORAL_ALL
     rate = next((layer.bitrate_bps for layer in layers if layer.rank == current), 0.0)

@@ -2,7 +2,9 @@
 and temporal layers, from the publisher's measured layer rates, the subscriber's downlink estimate, its loss and
 the size it renders the track at (the pure rules are in sfu/allocation/layers.py). With a send-side
 (transport-cc) estimate, a step up the estimate does not cover waits for a probe that shows room for it; with
-REMB only, a clean hold is the probe. Simulcast layers nobody takes are switched off at the publisher.
+REMB only, a clean hold is the probe. After a probe got through, a step up goes straight to the highest layer
+the estimate covers without the rest of the hold (issue 14); a layer that has just started sending is no step
+up's target until its rate is measured. Simulcast layers nobody takes are switched off at the publisher.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ log = logging.getLogger("castellan.node")
 
 REMB_CATCH_UP = 20.0  # after an upgrade, a growing REMB below the layer's rate is trusted to catch up this long
 ACTIVE_WITHIN = 2.0  # a layer that sent nothing for this long is not offered
+PROBED_WITHIN = 3.0  # a probe's result this recent lets a step up it covers skip the hold (layers.step: probed)
 
 
 class LayerAllocation:
@@ -94,6 +97,8 @@ class LayerAllocation:
             return
         share = down.estimate_bps / len(subs) if down.estimate_bps else None
         send_side = down.send_side
+        # a probe that got through lately raised the estimate on evidence: a step up it covers skips the hold
+        probed = send_side and now - down.probe_plan.through_at < PROBED_WITHIN
         catching_up = False
         if not send_side and share is not None and not down.remb_falling:
             # a receiver's REMB trails what it receives (it grows ~8 %/s after an upgrade): below the new layer's
@@ -108,12 +113,12 @@ class LayerAllocation:
                 continue
             if sub.target is not None or sub.layer is None:
                 continue  # a switch is under way: wait for its keyframe
-            states = [LayerState(lyr.rank, lyr.bitrate_bps, now - lyr.last_active < ACTIVE_WITHIN)
+            states = [LayerState(lyr.rank, lyr.bitrate_bps, now - lyr.last_active < ACTIVE_WITHIN, lyr.averaged)
                       for lyr in sub.track.layers]
             # the layer, and (temporal layers) the frame rate: fewer frames before a smaller picture
             rank, tid = plan_layers(sub.layer.rank, sub.max_tid, states, sub.viewport_height, share,
                                     sub.fraction_lost, now - sub.layer_since, sub.layer.temporal_layers,
-                                    sub.upgrade_hold)
+                                    sub.upgrade_hold, probed)
             want = sub.track.layer(rank)
             if catching_up and rank > sub.layer.rank:
                 continue  # no further step up before the REMB shows the last one fits

@@ -184,6 +184,7 @@ class Prober:
             down.bwe.on_probe(rate)
             down.estimate_bps = int(down.bwe.estimate)
         if through:
+            plan.through_at = now
             self.node.counts["probe_succeeded"] += 1
             self.node.allocation.select_for(p, now)  # an upgrade the probe covered, or the next step at once
             self.climb(p, now)  # the allocation asked for no probe: on towards the goal all the same

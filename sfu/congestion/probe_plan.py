@@ -89,6 +89,7 @@ class ProbePlan:
     boost: float = 1.0  # held padding is multiplied by this after held probes that measured short of their rate
     media_bps: float = 0.0  # the media rate the last probe was added to ...
     last_result: float = -1e9  # ... and when the last probe's result came
+    through_at: float = -1e9  # when a probe last got through (the allocation may then skip its hold)
 
     def ready(self, now: float) -> bool:
         return now >= self.not_before

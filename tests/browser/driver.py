@@ -911,6 +911,8 @@ def _small_then_large(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any
     result["published"] = sent()
     result["pub_layers_small"] = pub.evaluate("window.castellan.layers || null")
     log("small viewport", small.get("frameWidth"), small.get("framesDecoded"), result["published"])
+    wait_js(sub, FRAME_GAPS)
+    result["viewport_changed"] = sub.evaluate("performance.timeOrigin + performance.now()")
     sub.evaluate("window.castellanViewport(720)")
     large = poll(video, lambda v: v.get("frameWidth", 0) >= 960, timeout=40)
     result["large"] = large
@@ -918,7 +920,16 @@ def _small_then_large(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any
     log("large viewport", large.get("frameWidth"), large.get("framesDecoded"), result["published_large"])
     time.sleep(2)
     result["after"] = video()
+    after_at = time.time()
     result["pub_layers_large"] = pub.evaluate("window.castellan.layers || null")
+    result["pub_errors"] = pub.evaluate("window.castellan.errors || []")
+    time.sleep(5)  # the top layer settled: its measured rate meets the node's estimate (no thinning, no step down)
+    result["later"] = video()
+    result["later_span"] = time.time() - after_at
+    result["published_later"] = sent()
+    result["timeline"] = sub.evaluate("window.__timeline || []")
+    result["gaps"] = sub.evaluate("""(window.__presented || []).map((f, i, a) => i ? [f[0], f[0] - a[i - 1][0], f[1]]
+      : null).filter((g) => g && g[1] > 80)""")  # presented frames that came late: [wall ms, gap ms, width]
     path = Path(cfg["artifacts"]) / shot
     sub.screenshot(path=str(path))
     result["screenshots"] = [str(path)]
@@ -936,6 +947,29 @@ def svc(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
     """A Chromium publisher sends VP9 with three spatial layers in one stream (L3T3_KEY); a subscriber showing it
     small gets the lowest spatial layer, shown large it gets the top one — the node drops layers, never decodes."""
     _small_then_large(pw, cfg, result, "svc=L3T3_KEY", "svc-subscriber-large.png")
+
+
+# Every 100 ms the subscriber's video stats (wall time ms, width, framesDecoded, keyFramesDecoded, freezeCount,
+# totalFreezesDuration), and every presented frame's wall time and width, to tell which switch a freeze follows.
+FRAME_GAPS = """
+(() => {
+  const v = document.querySelector("video");
+  if (!v || !window.castellanStats) return false;
+  window.__timeline = []; window.__presented = [];
+  const cb = (now, meta) => { window.__presented.push([performance.timeOrigin + now, meta.width]);
+    v.requestVideoFrameCallback(cb); };
+  v.requestVideoFrameCallback(cb);
+  let n = 0;
+  const tick = async () => {
+    const s = (await window.castellanStats()).video[0] || {};
+    window.__timeline.push([performance.timeOrigin + performance.now(), s.frameWidth, s.framesDecoded,
+      s.keyFramesDecoded, s.freezeCount, s.totalFreezesDuration, s.pliCount]);
+    if (++n < 300) setTimeout(tick, 100);
+  };
+  tick();
+  return true;
+})()
+"""
 
 
 # Reads the frame number a bench publisher draws in each frame's top row (loadtests/media.py: 12 blocks of

@@ -20,6 +20,15 @@ def test_a_small_tile_gets_the_low_layer_and_growing_it_switches_up_without_a_fr
     assert large["framesDecoded"] > small["framesDecoded"]
     assert after["framesDecoded"] > large["framesDecoded"] + 10
     assert after.get("freezeCount", 0) <= 1, after
+    # and 5 s on it stays there, at the publisher's frame rate: a step onto a layer whose rate the node had not
+    # measured yet (just started) went up on an estimate that did not cover it, and 2 s later the node thinned the
+    # frame rate to a quarter or stepped back down (freezeCount 2 in CI). Single late frames (a publisher's encoder
+    # reconfigured, a 720p keyframe paced out; docs/reliability.md) are not asserted on here
+    later = result["later"]
+    assert later["frameWidth"] >= 960, later
+    top = max(result["published_later"], key=lambda e: e["frameWidth"])
+    fps = (later["framesDecoded"] - after["framesDecoded"]) / result["later_span"]
+    assert fps >= 0.6 * top["fps"], (fps, top, later)
     # the publisher was told which layers anyone takes: only the low ones while the tile was small
     assert result["pub_layers_small"] and result["pub_layers_small"]["f"] is False, result["pub_layers_small"]
     assert result["pub_layers_large"]["f"] is True, result["pub_layers_large"]

@@ -316,9 +316,10 @@ def test_transport_cc_feedback_estimates_probes_and_layers() -> None:
     assert r["rx_twcc_state"][2] == 0                 # the arrival log never overflowed
     # the subscribers' estimates came from their transport-cc feedback, and probes preceded the upgrades
     assert r["climbed"], (r["layers"], r["at_top"], r["counts"])
-    # Four steps up (q -> h -> f, twice), none of which the estimate covers before a probe: the estimate cannot
-    # grow past what is sent (1.5 x acked + 10 kb/s) on its own. Each step comes after a probe for that
-    # subscriber, and is taken when its estimate covers the layer (bitrate <= estimate x HEADROOM). Whether the
+    # Steps up (q -> h -> f, or q -> f at once when the probes' climb already covers f: issue 14), none of which
+    # the estimate covers before a probe: the estimate cannot grow past what is sent (1.5 x acked + 10 kb/s) on
+    # its own. Each step comes after a probe for that subscriber, and is taken when its estimate covers the layer
+    # (bitrate <= estimate x HEADROOM). Whether the
     # probe alone cleared its bar (probe_succeeded) is not the property: a probe that measured 474 kb/s for a bar
     # of 474 kb/s counts as failed, yet raised the estimate, whose own growth covered the step on the next
     # feedback.
@@ -333,7 +334,7 @@ def test_transport_cc_feedback_estimates_probes_and_layers() -> None:
                 continue
             assert probed and rate <= est * HEADROOM, (who, mine)
             ups, probed = ups + 1, False
-        assert ups >= 2, (who, mine)
+        assert ups >= 1, (who, mine)
     assert all(n > 0 for n in r["padding"])
     assert all(e is not None and e > 1_000_000 for e in r["at_top"]), r["at_top"]
     # throttled: its estimate fell under the bottleneck and its layer went down; the other kept the top

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import pylibsrtp
 import pytest
 
 from native import reference as ref
@@ -103,7 +104,8 @@ def test_a_worker_index_outside_the_engine_is_refused() -> None:
 
 class Fanout:
     """A ThreadedEngine with `workers` workers, one publisher (peer 0, worker 0) and subscribers spread over
-    the workers, each a loopback socket collecting what it decrypts on its own thread."""
+    the workers, each a loopback socket collecting what it decrypts on its own thread (and counting what its SRTP
+    refuses: every test asserts none)."""
 
     def __init__(self, workers: int, subscribers: int, start: tuple[int, ...] | None = None) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -120,6 +122,7 @@ class Fanout:
         self.protect = ref.srtp_session(1, self.up, outbound=True)
         self.subs: list[socket.socket] = []
         self.got: list[list[bytes]] = []
+        self.rejected: list[int] = []  # packets a subscriber's SRTP refused (a replayed index, a bad tag)
         self._stop = threading.Event()
         self._readers: list[threading.Thread] = []
         for i in range(subscribers):
@@ -133,7 +136,8 @@ class Fanout:
             self.eng.set_peer_srtp(peer, 1, os.urandom(n), key)
             self.subs.append(s)
             self.got.append([])
-            t = threading.Thread(target=self._read, args=(s, ref.srtp_session(1, key, outbound=False), self.got[i]),
+            self.rejected.append(0)
+            t = threading.Thread(target=self._read, args=(i, s, ref.srtp_session(1, key, outbound=False)),
                                  daemon=True)
             t.start()
             self._readers.append(t)
@@ -147,18 +151,28 @@ class Fanout:
             for t in self._threads:
                 t.start()
 
-    def _read(self, s: socket.socket, down: Any, out: list[bytes]) -> None:
+    def _read(self, i: int, s: socket.socket, down: Any) -> None:
         while not self._stop.is_set():
             try:
                 data, _ = s.recvfrom(2048)
             except (TimeoutError, OSError):
                 continue
-            out.append(down.unprotect(data))
+            try:
+                self.got[i].append(down.unprotect(data))
+            except pylibsrtp.Error:
+                # a packet the subscriber's SRTP refuses: an index it already had (a stale or repeated packet) or
+                # a bad tag; counted, and every test asserts there is none (the reader lives on to tell it)
+                self.rejected[i] += 1
+
+    def assert_none_rejected(self) -> None:
+        assert self.rejected == [0] * len(self.subs), f"packets a subscriber's SRTP refused: {self.rejected}"
 
     def subscribe_all(self, track: int, ssrc: int) -> None:
+        """Every subscriber takes `track` (published as `ssrc`) as a new stream of its own, as the node gives a new
+        subscription a new SSRC: (the publisher's SSRC << 8) + i, with its own replay window at the subscriber."""
         self.eng.add_track(track, 0, ssrc, engine.CODEC_OPUS, 48000)
         for i in range(len(self.subs)):
-            self.eng.add_subscription(track * 16 + i, track, 1 + i, 0x5000 + i, 111)
+            self.eng.add_subscription(track * 16 + i, track, 1 + i, (ssrc << 8) + i, 111)
 
     def send(self, ssrc: int, seq: int, payload: bytes = b"opus" * 20) -> None:
         pkt = struct.pack("!BBHII", 0x80, 111, seq, seq * 960, ssrc) + payload
@@ -195,6 +209,7 @@ def test_one_tracks_fanout_spans_every_worker_in_order(fanout: Fanout) -> None:
     assert all(fwd > 0 for _, fwd, _, _ in lanes), lanes          # every worker sent its own subscribers' share
     assert sum(fwd for _, fwd, _, _ in lanes) == 300 * len(fanout.subs)
     assert fanout.eng.counters()["drops"]["pipe_full"] == 0
+    fanout.assert_none_rejected()
 
 
 @pytest.mark.parametrize("fanout", [(2, 2, (0,))], indirect=True, ids=["worker-1-stalled"])
@@ -215,6 +230,7 @@ def test_a_flood_for_a_stalled_worker_is_bounded_and_counted(fanout: Fanout) -> 
     fanout.send(0x1234, 1500)
     wait_until(lambda: len(fanout.got[1]) == 1025, timeout=10, message="worker 1 forwards live again")
     assert [struct.unpack_from("!H", p, 2)[0] for p in fanout.got[1]] == [*range(1024), 1500]
+    fanout.assert_none_rejected()
 
 
 @pytest.mark.parametrize("fanout", [(2, 2, (0,))], indirect=True, ids=["worker-1-stalled"])
@@ -237,3 +253,4 @@ def test_a_removed_tracks_packets_never_reach_the_track_that_takes_its_index(fan
                message="worker 1 takes the stale items and forwards the new track")
     assert all(p.endswith(b"new!") for p in fanout.got[1]), [p[-4:] for p in fanout.got[1]][:5]
     assert len(fanout.got[1]) == 10
+    fanout.assert_none_rejected()

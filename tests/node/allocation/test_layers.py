@@ -1,5 +1,7 @@
 """Layer choice: the best layer that fits the subscriber's estimate and is worth its tile size."""
 
+from collections.abc import Callable
+
 from sfu.allocation.layers import LayerState, choose, rank_rids
 from sfu.track import Layer
 
@@ -64,6 +66,101 @@ def test_failed_upgrades_back_off_and_a_held_upgrade_resets_the_wait():
     layers = [LayerState(0, 150e3, True), LayerState(1, 500e3, True)]
     assert step(0, layers, None, None, 0.0, held_for=5.0, upgrade_hold=6.0) == 0
     assert step(0, layers, None, None, 0.0, held_for=6.5, upgrade_hold=6.0) == 1
+
+
+def test_a_layer_whose_rate_is_not_measured_yet_is_no_step_up_target():
+    """A layer the publisher has just started (the node keeps the next one up warm, Chrome starts its top layer
+    late) is active at once but reads 0 b/s until a whole interval is measured: a step onto it looked covered by
+    any estimate and went without a probe, then its 717 kb/s met a 431 kb/s estimate and the node thinned the
+    frame rate to a quarter 2 s after the switch (tests/browser/test_simulcast.py: freezeCount 2)."""
+    starting = [LayerState(0, 80_000, True), LayerState(1, 290_000, True), LayerState(2, 0.0, True, measured=False)]
+    assert step(1, starting, 720, 430_000, 0.0, held_for=10.0) == 1
+    assert step(1, starting, 720, 430_000, 0.0, held_for=10.0, probed=True) == 1
+    assert plan(1, TEMPORAL_ALL, starting, 720, 430_000, 0.0, 10.0, 3, probed=True) == (1, TEMPORAL_ALL)
+    # measured: the step up is proposed (the node probes first, sfu/allocation/selection.py: its rate is not covered)
+    measured = [*starting[:2], LayerState(2, 717_000, True)]
+    assert step(1, measured, 720, 430_000, 0.0, held_for=3.5, probed=True) == 2
+    # an unmeasured layer does not hide a measured one above it, nor keep a subscriber off the one it is on
+    gap = [LayerState(0, 80_000, True), LayerState(1, 0.0, True, measured=False), LayerState(2, 700_000, True)]
+    assert step(0, gap, 720, 2_000_000, 0.0, held_for=1.0, probed=True) == 2
+    assert step(1, gap, 720, 2_000_000, 0.0, held_for=1.0, probed=True) == 2
+    assert step(1, gap, 360, 2_000_000, 0.0, held_for=10.0, probed=True) == 1
+
+
+def test_a_send_side_estimate_goes_straight_to_the_highest_layer_it_covers():
+    """Issue 14: once the probes show the path carries a higher layer, the subscriber goes there at once,
+    not one layer per UPGRADE_HOLD (3 s) plus a tick."""
+    from sfu.allocation.layers import JUMP_HOLD
+
+    assert step(0, LAYERS, 720, 2_000_000, 0.0, held_for=JUMP_HOLD, probed=True) == 2  # 1.5 <= 0.85 x 2 Mb/s
+    assert step(0, LAYERS, 720, 1_000_000, 0.0, held_for=JUMP_HOLD, probed=True) == 1  # covers 500 kb/s only
+    assert step(1, LAYERS, 720, 2_000_000, 0.0, held_for=JUMP_HOLD, probed=True) == 2
+    # not before the switch it rests on has had JUMP_HOLD, nor with some loss, nor past the tile's size
+    assert step(0, LAYERS, 720, 2_000_000, 0.0, held_for=JUMP_HOLD / 2, probed=True) == 0
+    assert step(0, LAYERS, 720, 2_000_000, 0.05, held_for=10.0, probed=True) == 0
+    assert step(0, LAYERS, 360, 10_000_000, 0.0, held_for=10.0, probed=True) == 1
+    # a receiver's REMB follows what it gets, so it shows no room: one step after the hold, as before
+    assert step(0, LAYERS, 720, 2_000_000, 0.0, held_for=JUMP_HOLD) == 0
+    assert step(0, LAYERS, 720, 2_000_000, 0.0, held_for=3.5) == 1
+    # an estimate that covers nothing higher: the hold, then one step (the node probes for it)
+    assert step(0, LAYERS, 720, 300_000, 0.0, held_for=2.0, probed=True) == 0
+    assert step(0, LAYERS, 720, 300_000, 0.0, held_for=3.5, probed=True) == 1
+    # a hold backed off by a failed step up is waited out even when the estimate covers more (no oscillation);
+    # then the step goes to the highest layer covered
+    assert step(0, LAYERS, 720, 2_000_000, 0.0, held_for=5.0, upgrade_hold=6.0, probed=True) == 0
+    assert step(0, LAYERS, 720, 2_000_000, 0.0, held_for=6.5, upgrade_hold=6.0, probed=True) == 2
+
+
+def _flapping_subscriber(seconds: int, estimate_at: Callable[[int], float],
+                         loss_at: Callable[[int], float]) -> list[tuple[int, int]]:
+    """The allocation's once-a-second loop (sfu/allocation/selection.py: step, then the hold's back-off) for a
+    subscriber whose estimate and loss follow the given functions; the (second, rank) of every layer move."""
+    from sfu.allocation.layers import UPGRADE_HOLD, next_upgrade_hold
+
+    rank, since, upgraded, hold, moves = 0, 0.0, -100.0, UPGRADE_HOLD, []  # on the lowest layer since t=0
+    for t in range(seconds):
+        new = step(rank, LAYERS, 720, estimate_at(t), loss_at(t), t - since, hold, probed=True)
+        hold = next_upgrade_hold(hold, new > rank, new < rank, t - upgraded)
+        if new != rank:
+            upgraded = t if new > rank else upgraded
+            rank, since = new, t
+            moves.append((t, rank))
+    return moves
+
+
+def test_a_forged_estimate_that_flaps_cannot_make_the_node_switch_layers_often():
+    """A subscriber forging its transport-cc feedback (a probe's cluster all 'arrived', then all 'lost') or its
+    receiver reports (loss) can swing its estimate at will; every switch costs the publisher a keyframe. A jump
+    without the hold is taken only while no failed step up backed the hold off: the steps up stay at least
+    6 s apart, and there are no more moves than one step per hold made (40 in 300 s for this pattern: the
+    back-off starts again after 24 s)."""
+    def estimate(t: int) -> float:
+        return 5_000_000.0 if t % 2 == 0 else 100_000.0
+
+    def loss(t: int) -> float:
+        return 0.3 if t % 4 == 3 else 0.0
+
+    moves = _flapping_subscriber(300, estimate, loss)
+    ups = [t for t, r in moves if r > 0]
+    assert len(moves) <= 40, moves
+    assert all(b - a >= 6 for a, b in zip(ups, ups[1:], strict=False)), moves
+    # the honest counterpart: a lifted limit is used within a second of the probe that showed it
+    assert _flapping_subscriber(10, lambda t: 100_000.0 if t < 2 else 2_000_000.0, lambda t: 0.0) == [(2, 2)]
+
+
+def test_a_forged_probe_result_raises_the_estimate_no_higher_than_what_the_node_sent():
+    """The jump follows the estimate, and a probe raises it to at most the cluster's send rate
+    (sfu/congestion/bwe.py: probe_bitrate): feedback claiming a 200 ms cluster sent at ~1 Mb/s 'arrived' in 2 ms
+    (a 100 Mb/s path) lifts the estimate to ~1 Mb/s, which covers the middle layer, not the 1.5 Mb/s top one."""
+    from sfu.congestion.bwe import PacketResult, SendSideBwe, probe_bitrate
+
+    sent = [PacketResult(seq, send_ms=seq * 2.0, size=250, recv_ms=1000.0 + seq * 0.02) for seq in range(100)]
+    rate = probe_bitrate(sent)
+    assert rate is not None and rate <= 1_000_000
+    bwe = SendSideBwe()
+    bwe.on_probe(rate)
+    assert bwe.estimate <= 1_000_000
+    assert step(0, LAYERS, 720, bwe.estimate, 0.0, held_for=1.0, probed=True) == 1
 
 
 # ---------------- temporal layers before whole layers; VP9 spatial layers ----------------

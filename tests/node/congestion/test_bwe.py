@@ -200,7 +200,8 @@ def _setup(rtx: bool = True, transport_cc: bool = True) -> tuple[Node, Participa
     room = Room("t", "r")
     pub = Participant(id="pub", name="pub", room=room, peer=0, tenant="t")
     neg = sdp.Negotiated("0", "video", sdp.Codec(96, "VP8", 90000, feedback=["nack pli"]), 97, {})
-    layers = [Layer(rid, rank, ssrc=10 + rank, index=rank, bitrate_bps=bps, last_active=now)
+    layers = [Layer(rid, rank, ssrc=10 + rank, index=rank, bitrate_bps=bps, last_active=now,
+                    averaged=True)
               for rid, rank, bps in (("q", 0, 150_000), ("h", 1, 400_000), ("f", 2, 1_000_000))]
     track = Track(id="T", owner=pub, index=0, kind="video", mid="0", ssrc=10, codec="vp8", clock_rate=90000,
                   negotiated=neg, layers=layers, rid_ranks={"q": 0, "h": 1, "f": 2})
@@ -227,6 +228,22 @@ def test_a_covered_upgrade_needs_no_probe():
     p.downlink.estimate_bps = 1_000_000
     node.allocation.select_for(p, time.monotonic())
     assert eng.switches == [(5, 1)] and node.counts["probes"] == 0
+
+
+def test_after_a_probe_got_through_the_subscriber_goes_straight_to_the_layer_it_covers():
+    """Issue 14: 1 s on q, an estimate of 2 Mb/s that a probe showed 0.2 s ago: straight to f (1 Mb/s), not h now
+    and f 3 s later; the same estimate without a probe lately (it crept up) waits for the hold."""
+    node, p, sub, eng = _setup()
+    p.downlink.bwe = SendSideBwe()
+    p.downlink.bwe.feedbacks = 1
+    p.downlink.estimate_bps = 2_000_000
+    now = time.monotonic()
+    sub.layer_since = now - 1.0
+    node.allocation.select_for(p, now)
+    assert eng.switches == [] and node.counts["probes"] == 0
+    p.downlink.probe_plan.through_at = now - 0.2
+    node.allocation.select_for(p, now)
+    assert eng.switches == [(5, 2)] and node.counts["probes"] == 0
 
 
 def test_an_uncovered_upgrade_waits_for_a_probe_and_follows_its_result():

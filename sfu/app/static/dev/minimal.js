@@ -192,15 +192,30 @@ function onMessage(msg) {
   }
 }
 
-// the node says which simulcast encodings anyone receives: stop encoding the others
-async function applyLayers(active) {
+// the node says which simulcast encodings anyone receives: stop encoding the others. One setParameters at a
+// time, each with the latest wish: two at once can make the second fail (a stale transaction), and in one run
+// a publisher kept h off for 40 s after the node last asked for it; a wish before the sender exists waits for it.
+let layersApplied = Promise.resolve();
+function applyLayers(active) {
   state.layers = active;
+  layersApplied = layersApplied.then(applyLatestLayers);
+  return layersApplied;
+}
+
+async function applyLatestLayers() {
   const sender = state.videoSender;
-  if (!sender) return;
+  const active = state.layers;
+  if (!sender || !active) return;
   const p = sender.getParameters();
   if (!p.encodings) return;
   for (const e of p.encodings) if (e.rid in active) e.active = !!active[e.rid];
-  try { await sender.setParameters(p); } catch (e) { state.errors.push({ code: "setParameters", message: String(e) }); }
+  try {
+    await sender.setParameters(p);
+  } catch (e) {
+    // refused (e.g. while a negotiation is under way): the wish would be lost until the node's next one
+    state.errors.push({ code: "setParameters", message: String(e) });
+    if (state.errors.length < 50) setTimeout(() => applyLayers(state.layers), 500);
+  }
 }
 
 // the size each remote video is shown at, so the node sends the layer worth it (?viewport=H overrides)
@@ -252,7 +267,10 @@ async function start() {
         const caps = RTCRtpSender.getCapabilities("video").codecs;
         tr.setCodecPreferences(caps.filter((c) => /VP9|rtx/i.test(c.mimeType)));
       }
-      if (track.kind === "video") state.videoSender = tr.sender;
+      if (track.kind === "video") {
+        state.videoSender = tr.sender;
+        if (state.layers) applyLayers(state.layers);
+      }
     }
   } catch (e) {
     status("no camera/microphone (" + e.name + "): receiving only", true);
