@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import shutil
 import time
@@ -39,6 +40,7 @@ pytestmark = [pytest.mark.timeout(180),
 TENANT, ROOM = "eurocorp", "board"
 KEY = (TENANT, ROOM)
 CLAIMS = {"tenant": TENANT, "room": ROOM, "recording": "allowed"}
+THREE = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("eu-2-b", "eu-2"))  # the home and two far nodes
 
 
 def _token(rn: RunningNode, participant: str, role: str = "participant", room: str = ROOM,
@@ -60,10 +62,14 @@ async def _recorder(m: Members, rn: RunningNode, name: str, recording: str = "al
                  credential={**CLAIMS, "recording": recording}, recorder=name)
 
 
+def _held(*nodes: RunningNode) -> list[bool]:
+    """Each node's `required` hold of the meeting (a node it left is not listed)."""
+    return [rn.node.rooms[KEY].recording.held for rn in nodes if KEY in rn.node.rooms]
+
+
 def test_a_recorder_on_a_far_node_is_marked_across_the_links_and_added_by_a_member_on_the_home() -> None:
     async def run() -> None:
-        spec = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("eu-2-b", "eu-2"))
-        async with star(spec) as (nodes, m):
+        async with star(THREE) as (nodes, m):
             home, far, other = nodes["eu-1-a"], nodes["eu-2-a"], nodes["eu-2-b"]
             await _member(m, home, "alice")
             await m.agreed({"alice"})
@@ -95,12 +101,9 @@ def test_a_required_meeting_waits_on_every_node_until_the_far_recorder_is_in_the
     it on its mark alone and forwarded media the recorder could not decrypt; then a member who holds the key comes
     and adds it, and every node releases."""
     async def run() -> None:
-        spec = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("eu-2-b", "eu-2"))
-        async with star(spec) as (nodes, m):
+        async with star(THREE) as (nodes, m):
             home, far, other = nodes["eu-1-a"], nodes["eu-2-a"], nodes["eu-2-b"]
-
-            def held() -> list[bool]:
-                return [rn.node.rooms[KEY].recording.held for rn in (home, far, other) if KEY in rn.node.rooms]
+            held = functools.partial(_held, home, far, other)
 
             await _member(m, home, "alice", "required", recorder_key=False)
             await _member(m, other, "carol", "required", recorder_key=False)
@@ -150,12 +153,9 @@ def test_the_recorder_out_of_the_group_holds_every_node_and_only_the_home_says_w
     not only on the home; and a far node that sends the home a verdict of its own is refused — only the home may
     say who is in the group it orders (and far nodes share no lane)."""
     async def run() -> None:
-        spec = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("eu-2-b", "eu-2"))
-        async with star(spec) as (nodes, m):
+        async with star(THREE) as (nodes, m):
             home, far, other = nodes["eu-1-a"], nodes["eu-2-a"], nodes["eu-2-b"]
-
-            def held() -> list[bool]:
-                return [rn.node.rooms[KEY].recording.held for rn in (home, far, other) if KEY in rn.node.rooms]
+            held = functools.partial(_held, home, far, other)
 
             await _member(m, home, "alice", "required")
             await _member(m, other, "carol", "required")
