@@ -646,6 +646,32 @@ def test_a_segmented_recording_is_listed_by_track_and_plays_segment_after_segmen
         grants = [x.data["file"] for x in stack.env.residency.audit.tenant_records("acme")
                   if x.kind == "recording.accessed"]
         assert grants == [*files, *files[1:]], grants
+        # played again and paused the moment segment 2's ticket came and its file is preloaded (in the same turn, so
+        # segment 1 cannot end first): choosing segment 2 in the player plays that preload — not a second ticket,
+        # not a second grant of the same segment
+        page.evaluate("""() => {
+          window.log = [];
+          const box = document.getElementById('player-media');
+          new MutationObserver((_, seen) => {
+            if (!box.querySelector('[hidden][src]')) return;
+            seen.disconnect();
+            box.querySelector(':not([hidden])').pause();
+          }).observe(box, {subtree: true, attributes: true, attributeFilter: ['src']});
+        }""")
+        page.click(f"{row} button[data-track='p-alice-v1-video.part1.webm']")
+        page.wait_for_function(f"() => {{ const v = document.querySelector('{SHOWN}'); return v && v.paused && "
+                               "document.querySelector('#player-media [hidden][src]'); }")
+        page.select_option("#player-segment", "1")
+        state = wait_until(lambda: ended(2), 60, 0.1)
+        assert state and story(state["log"]) == [("ticket", files[0]), ("playing", files[0]), ("ticket", files[1]),
+                                                 ("playing", files[1]), ("ticket", files[2]), ("ended", files[1]),
+                                                 ("playing", files[2]), ("ended", files[2])], \
+            (now(), text(page, "#player-error"))
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#player-media video", state="detached")
+        grants = [x.data["file"] for x in stack.env.residency.audit.tenant_records("acme")
+                  if x.kind == "recording.accessed"]
+        assert grants == [*files, *files[1:], *files], grants  # one grant per segment played
         # the Data subjects page lists Alice's segmented tracks the same way: each once, with its segments
         page.click("a[data-tab='subjects']")
         page.fill("#subject-query", "p-alice")
