@@ -8,7 +8,8 @@ participant's display name or anything in its messages changes nothing. A room r
 of its credentials carried — a policy tightened mid-meeting tightens the room; nothing loosens it while it lasts.
 
 A recorder counts once it is in the room, attached, and, when the room has an MLS group, a member of it (it holds
-the keys, so the recording misses nothing). While a room is held every subscription in it is paused in the engine —
+the keys, so the recording misses nothing) — in a meeting across nodes, of the group the home orders, on the home's
+word (sfu/cascade/verdicts.py). While a room is held every subscription in it is paused in the engine —
 created paused, in the same locked call, so not one packet slips out — and the packets its publishers send
 meanwhile are counted as held (`held_packets`), never forwarded.
 
@@ -24,6 +25,7 @@ gap); a new `record_start` after a `record_stop` is a new session, so a new Reco
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +60,9 @@ class RoomRecording:
     refusal: tuple[str, str] | None = None  # (code, message): no recorder could be placed for this session
     # engine track index -> packets it had received when the hold began (a track added later starts at 0)
     received_at_hold: dict[int, int] = field(default_factory=dict)
+    # a cascaded meeting on a node that is not its home: the recorders the home says are in the group it orders
+    # (sfu/cascade/verdicts.py; empty until it said so: held). None: this node's own group view decides
+    home_verdict: frozenset[str] | None = None
 
 
 def describe(room: Room) -> dict[str, Any]:
@@ -119,9 +124,12 @@ def recorders(room: Room) -> list[str]:
     """The participants that count as the room's recorder: recorder credential, its signalling attached (a recorder
     that died stops counting at once, not after the resume grace), and in the MLS group if any. In a cascaded
     meeting, the recorder of another node counts too: marked only on its control-plane credential verified here
-    (sfu/cascade/roles.py), attached while its node carries it (gone with its `left` or the link), and, on the
-    home, in the group the home orders — so one recorder releases the `required` hold on every node."""
-    members = room.group.members if room.group.epoch is not None else None
+    (sfu/cascade/roles.py), attached while its node carries it (gone with its `left` or the link). Whether it is in
+    the group is the home's to say (it orders it): on the home its own Delivery Service, on every other node the
+    home's verdict over the link (`home_verdict`), so one recorder releases the `required` hold on every node, and
+    none before it is in the group."""
+    verdict = room.recording.home_verdict
+    members = verdict if verdict is not None else room.group.members if room.group.epoch is not None else None
     return [p.id for p in room.participants.values()
             if p.recorder and (p.connected or p.relayed_from is not None) and (members is None or p.id in members)]
 
@@ -132,6 +140,9 @@ class MediaHold:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.held_before = 0  # packets held in holds that have ended (or of tracks removed while held)
+        # a node that cascades: whose word says which recorders are in a room's group (`RoomRecording.home_verdict`,
+        # sfu/cascade/handshakes.py); it calls `update` whenever that changes
+        self.group_view: Callable[[Room], frozenset[str] | None] | None = None
 
     def engine_paused(self, sub: Subscription, paused: bool) -> bool:
         """What the engine is told for `sub`: paused by last-N (`paused`), or held for the recorder."""
@@ -147,8 +158,11 @@ class MediaHold:
         self.update(p.room, newcomer=p)
 
     def update(self, room: Room, newcomer: Participant | None = None) -> None:
-        """Re-decides after anything that may change it: a join, a leave, an MLS membership change."""
+        """Re-decides after anything that may change it: a join, a leave, an MLS membership change, the home's
+        verdict."""
         rec = room.recording
+        if self.group_view is not None:
+            rec.home_verdict = self.group_view(room)
         held = not media_may_start(rec.policy, bool(recorders(room)))
         if held == rec.held:
             self.refresh(room, exclude=newcomer)

@@ -21,6 +21,8 @@ home and another's far node on the same link). A meeting's lane is used once bot
   lists everyone, publishing or not (sfu/cascade/members.py). A recorder's `member` carries its join credential,
   on which alone the receiver marks it the recorder (sfu/cascade/roles.py). The roster goes before any handshake on the same lane, so no
   handshake overtakes the join it is about.
+- **Home → far**, `recorders` {in, epoch}: the recorders the home counts in the group it orders, whenever that
+  changes; a far node's `required` hold goes by it (sfu/cascade/verdicts.py). From a far node it is refused.
 
 A link that closes: the home counts the far node's members as left (its members commit their removal by the
 normal rules); the far node's participants see the home's leave and, once a new link is up, are announced with
@@ -45,6 +47,7 @@ import httpx
 from residency.errors import RelayRefused
 from residency.relay import RelayChannel
 from sfu.app.limits import SignallingLimits
+from sfu.cascade import verdicts
 from sfu.cascade.dial import PeerRefused, send
 from sfu.cascade.link import Key, RelayLink, meeting_of, scoped
 from sfu.cascade.routes import MAX_HANDSHAKE, MAX_HANDSHAKES, MAX_HANDSHAKES_BODY
@@ -53,6 +56,7 @@ from sfu.e2ee import messages as handshake
 from sfu.e2ee.delivery import Delivery
 from sfu.e2ee.messages import MAX_ID, Commit, Handshake, HandshakeError, WelcomePart
 from sfu.ratelimit import TokenBucket
+from sfu.recording import recorders
 
 if TYPE_CHECKING:
     from sfu.cascade.members import RelayedMembers
@@ -106,6 +110,7 @@ class Lane:
     heard: set[str] = field(default_factory=set)  # participants the peer announced (its own, on the home)
     ready: bool = False  # a far node's lane: the home's whole roster came (`ready`); the home's: always
     started: bool = False  # the home's lane: its first roster and `ready` are sent
+    told: frozenset[str] | None = None  # the home's lane: the recorders its last `recorders` verdict named
 
     @property
     def peer(self) -> str:
@@ -146,12 +151,21 @@ class CascadeHandshakes:
         self.away: dict[Key, dict[str, int]] = {}
         # on a far node: what it saw of the home's group, to carry it on if the meeting is re-placed here
         self.witnesses: dict[Key, Witness] = {}
+        # on a far node: (home, meeting) -> the recorders the home last said are in the group (sfu/cascade/verdicts.py)
+        self.verdicts: dict[tuple[str, Key], frozenset[str]] = {}
         self._asked: dict[Key, float] = {}  # when the registry was last asked for each meeting's home
         self.counts: Counter[str] = Counter()  # what was dropped or refused on the lane, by reason
         self.client: httpx.AsyncClient | None = None
         self._resolving: set[Key] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.relays.closed.insert(0, self.on_link_closed)  # before RelayedMembers drops its members
+        node.recording.group_view = self.group_view  # the `required` hold goes by the home's word on the group
+
+    def group_view(self, room: Room) -> frozenset[str] | None:
+        """Which recorders are in `room`'s group as this node may tell: None — its own Delivery Service (it is the
+        home); else the home's last verdict on the lane (sfu/cascade/verdicts.py), empty until there is one."""
+        home = self.homes.get(room.key)
+        return verdicts.view(self.me, room.key in self.homes, home, self.verdicts.get((home or "", room.key)))
 
     def homed(self, tenant: str, room: str) -> bool:
         """This node is the meeting's home (`Relays.homed`): as the registry said when last asked."""
@@ -227,6 +241,9 @@ class CascadeHandshakes:
         else:
             self._outage_commits(key)
             self._flush_waiting(key)
+        room = self.node.rooms.get(key)
+        if room is not None:
+            self.node.recording.update(room)  # whose word counts for the `required` hold is known now
 
     def _succeed(self, room: Room) -> list[tuple[str, Handshake]]:
         """The meeting is placed here now, and this node was a far node of it (its home died, or was re-placed):
@@ -398,6 +415,11 @@ class CascadeHandshakes:
         if lane.home and not lane.started:
             lane.started = True
             lane.seal({"type": "ready"})
+        if lane.home and room is not None:  # which recorders are in the group: only the home may say (it orders it)
+            counted = frozenset(recorders(room))
+            if counted != lane.told:
+                lane.told = counted
+                lane.seal(verdicts.verdict(counted, room.group.epoch))
         if lane.wire.outbox:
             lane.wire.wake.set()
 
@@ -467,6 +489,9 @@ class CascadeHandshakes:
             # the home may be gone (the room re-placed, perhaps here): ask the registry again at the next step
             if self.homes.get(lane.key) == lane.peer:
                 del self.homes[lane.key]
+            # its word on the group went with the lane (and the home counts our members as left): held again
+            self.verdicts.pop((lane.peer, lane.key), None)
+            self.node.recording.update(room)
         elif not room.participants and self.node.rooms.get(lane.key) is room:
             del self.node.rooms[lane.key]  # opened for the link (`Relays.accept`), and nobody came over it
         elif room.group.epoch is not None:
@@ -566,6 +591,13 @@ class CascadeHandshakes:
                     return
             self.witnesses.setdefault(lane.key, Witness()).delivered(inner, to)
             self.node.handshakes.bytes_out += room.deliver([Delivery(inner, to=to, exclude=exclude)])
+        elif kind == "recorders" and not lane.home:  # the home's verdict; sent to the home, it is refused below
+            said, epoch = verdicts.heard(msg)
+            if said != self.verdicts.get((sender, lane.key)):
+                log.info("home %s: recorders in the group of %s/%s at epoch %s: %s", sender, *lane.key, epoch,
+                         sorted(said))
+            self.verdicts[(sender, lane.key)] = said
+            self.node.recording.update(room)
         else:
             raise RelayRefused("relay_message_malformed", f"{kind!r} is not a message this side of the lane takes")
 
@@ -614,6 +646,8 @@ class CascadeHandshakes:
             del self.away[key]
         for key in [k for k in self.witnesses if k not in self.node.rooms]:
             del self.witnesses[key]
+        for at in [x for x in self.verdicts if x[1] not in self.node.rooms]:
+            del self.verdicts[at]
         for key in [k for k in self.members.roles.kept if k not in self.node.rooms]:
             self.members.roles.forget(key)
         for key in [k for k in self._asked if k not in self.homes and k not in self._resolving]:

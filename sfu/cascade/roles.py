@@ -17,9 +17,9 @@ recorder runs for hours, its token for a minute) still marks its holder; a new o
 What a hostile far node gets: it cannot mark anyone but a participant the control plane issued a recorder
 credential for, in this meeting, to that node; a missing, forged, altered or misdirected credential marks nobody
 and is counted (`relay_recorder_*`). The mark changes who members *consider*; the member's real check is still
-the recorder key's attestation (a node cannot forge it). The mark counts towards the `required` hold here
-(sfu/recording.py `recorders`: on the home, once the recorder is also in the group), so one recorder releases it
-on every node of the meeting.
+the recorder key's attestation (a node cannot forge it). The mark counts towards the `required` hold here once
+the recorder is also in the group (sfu/recording.py `recorders`: on the home by its own Delivery Service, elsewhere
+on the home's verdict, sfu/cascade/verdicts.py), so one recorder releases it on every node of the meeting.
 """
 
 from __future__ import annotations

@@ -283,14 +283,19 @@ function advance(ev) {
   }
   p.renewed = false;
   notify(gapNotice(p.r, p.item, next));
-  const a = p.ahead;
-  if (a && a.index === next && (a.url || !a.failed)) {
-    if (a.url) swap(p);
-    else a.due = true;  // its ticket is on its way: the swap follows it
-    return;
-  }
+  if (fromAhead(p, next)) return;
   p.ahead = null;  // its ticket could not be asked ahead: asked now
   load(p, next);
+}
+
+/** Segment `index` is the one asked ahead: it plays from that ticket (each ask is a grant, audited), from its
+ * preload, or as soon as its ticket comes; true if so. A preload that failed is tried once more with its ticket. */
+function fromAhead(p, index) {
+  const a = p.ahead;
+  if (!a || a.index !== index || !(a.url || !a.failed)) return false;
+  if (a.url) swap(p);
+  else a.due = true;  // its ticket is on its way: the swap follows it
+  return true;
 }
 
 function mediaElement(kind, hidden) {
@@ -340,7 +345,8 @@ async function play(ctx, r, item) {
       p.userPaused = false;
       p.renewed = false;
       notify(null);
-      load(p, Number($('player-segment').value));
+      const index = Number($('player-segment').value);
+      if (!fromAhead(p, index)) load(p, index);  // the one preloaded next is not asked (granted) a second time
     };
     $('player-segments').hidden = false;
     showPosition(p);

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import shutil
 import time
@@ -30,7 +31,7 @@ from signalling.tokens import KeyRing, TokenIssuer
 from tests.harness import RunningNode, wait_for
 from tests.node.cascade.e2ee_members import Members
 from tests.node.cascade.nodes import relayed_nodes
-from tests.node.cascade.test_e2ee_cascade import _hs, star
+from tests.node.cascade.test_e2ee_cascade import _blob, _hs, star
 
 pytest.importorskip("native.engine")
 pytestmark = [pytest.mark.timeout(180),
@@ -39,6 +40,7 @@ pytestmark = [pytest.mark.timeout(180),
 TENANT, ROOM = "eurocorp", "board"
 KEY = (TENANT, ROOM)
 CLAIMS = {"tenant": TENANT, "room": ROOM, "recording": "allowed"}
+THREE = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("eu-2-b", "eu-2"))  # the home and two far nodes
 
 
 def _token(rn: RunningNode, participant: str, role: str = "participant", room: str = ROOM,
@@ -49,8 +51,10 @@ def _token(rn: RunningNode, participant: str, role: str = "participant", room: s
                                       role=role, now=now)
 
 
-async def _member(m: Members, rn: RunningNode, name: str, recording: str = "allowed") -> None:
-    await m.join(name, rn.ws_url, _token(rn, name, recording=recording), credential={**CLAIMS, "recording": recording})
+async def _member(m: Members, rn: RunningNode, name: str, recording: str = "allowed", recorder_key: bool = True) -> None:
+    """A member; `recorder_key=False`: its link names no recorder key, so it hands nothing over to a recorder."""
+    await m.join(name, rn.ws_url, _token(rn, name, recording=recording),
+                 credential={**CLAIMS, "recording": recording} if recorder_key else None)
 
 
 async def _recorder(m: Members, rn: RunningNode, name: str, recording: str = "allowed") -> None:
@@ -58,10 +62,14 @@ async def _recorder(m: Members, rn: RunningNode, name: str, recording: str = "al
                  credential={**CLAIMS, "recording": recording}, recorder=name)
 
 
+def _held(*nodes: RunningNode) -> list[bool]:
+    """Each node's `required` hold of the meeting (a node it left is not listed)."""
+    return [rn.node.rooms[KEY].recording.held for rn in nodes if KEY in rn.node.rooms]
+
+
 def test_a_recorder_on_a_far_node_is_marked_across_the_links_and_added_by_a_member_on_the_home() -> None:
     async def run() -> None:
-        spec = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("eu-2-b", "eu-2"))
-        async with star(spec) as (nodes, m):
+        async with star(THREE) as (nodes, m):
             home, far, other = nodes["eu-1-a"], nodes["eu-2-a"], nodes["eu-2-b"]
             await _member(m, home, "alice")
             await m.agreed({"alice"})
@@ -83,34 +91,103 @@ def test_a_recorder_on_a_far_node_is_marked_across_the_links_and_added_by_a_memb
     asyncio.run(run())
 
 
-def test_a_required_meeting_waits_on_every_node_for_the_one_recorder_on_a_far_node() -> None:
+def test_a_required_meeting_waits_on_every_node_until_the_far_recorder_is_in_the_group() -> None:
     """`required` across a cascade: the control plane launches one recorder per meeting, attached to one node. Every
-    node holds the meeting's media until that recorder is in — the home once its verified mark is in the group the
-    home orders, the other far node once it is marked there on its credential — and holds it again when it leaves
-    (fail closed). Before, a relayed recorder never counted, so every node but the recorder's stayed held for the
-    whole meeting (its participants got no media)."""
+    node holds the meeting's media until that recorder is marked there on its verified credential *and* is in the
+    group the home orders — the home from its own Delivery Service, every other node on the home's verdict over
+    the link (`recorders`) — and holds it again when it leaves (fail closed). The members here first hold no
+    recorder key (their link names none), so nobody adds the recorder: it is in the meeting, marked on all three
+    nodes, and out of the group. Before the home's verdict, the recorder's own node and the other far node counted
+    it on its mark alone and forwarded media the recorder could not decrypt; then a member who holds the key comes
+    and adds it, and every node releases."""
     async def run() -> None:
-        spec = (("eu-1-a", "eu-1"), ("eu-2-a", "eu-2"), ("eu-2-b", "eu-2"))
-        async with star(spec) as (nodes, m):
+        async with star(THREE) as (nodes, m):
             home, far, other = nodes["eu-1-a"], nodes["eu-2-a"], nodes["eu-2-b"]
+            held = functools.partial(_held, home, far, other)
 
-            def held() -> list[bool]:
-                return [rn.node.rooms[KEY].recording.held for rn in (home, far, other) if KEY in rn.node.rooms]
-
-            await _member(m, home, "alice", "required")
-            await _member(m, other, "carol", "required")
+            await _member(m, home, "alice", "required", recorder_key=False)
+            await _member(m, other, "carol", "required", recorder_key=False)
             await m.agreed({"alice", "carol"})
-            await _member(m, far, "bob", "required")
+            await _member(m, far, "bob", "required", recorder_key=False)
             await m.agreed({"alice", "bob", "carol"})
             assert held() == [True, True, True], "no recorder yet: every node holds the media"
             await _recorder(m, far, "rec-1", "required")
-            await m.agreed({"alice", "bob", "carol", "rec-1"})
+
+            async def refused_by_all() -> bool:
+                seen = await m.state()
+                return all(seen[n]["refused"]["refused_key_packages"] >= 1 for n in ("alice", "bob", "carol"))
+
+            # its attested KeyPackage reached every member through the home, and each refused it (no recorder key)
+            deadline = time.monotonic() + 20
+            while not await refused_by_all():
+                assert time.monotonic() < deadline, (await m.state())["alice"]["log"]
+                await asyncio.sleep(0.2)
+            for rn in (home, other):
+                assert rn.node.rooms[KEY].participants["rec-1"].recorder, rn.node.config.node_id
+            assert "rec-1" not in home.node.rooms[KEY].group.members
+            assert held() == [True, True, True], f"released before the recorder is in the group: {held()}"
+            # a member whose link names the recorder key comes; once it is a member it adds the recorder
+            await _member(m, home, "dave", "required")
+            await m.agreed({"alice", "bob", "carol", "dave", "rec-1"})
             assert await wait_for(lambda: held() == [False, False, False], 20), f"still held: {held()}"
             for rn in (home, other):
                 assert rn.node.rooms[KEY].recording.state == "live", rn.node.config.node_id
             await m.ask(op="leave", name="rec-1")
             # the recorder gone: held again everywhere
             assert await wait_for(lambda: held() == [True, True, True], 20), f"not held again: {held()}"
+
+    asyncio.run(run())
+
+
+def _seal(rn: RunningNode, peer: str, message: dict[str, Any]) -> None:
+    """`rn` puts `message` on its lane of the meeting to `peer`, sealed with the link's real keys."""
+    lane = _hs(rn).lanes[(peer, KEY)]
+    lane.seal(message)
+    lane.wire.wake.set()
+
+
+def test_the_recorder_out_of_the_group_holds_every_node_and_only_the_home_says_who_is_in() -> None:
+    """The home's verdict, attacked and withdrawn. A verdict naming a participant whose credential did not verify
+    on the receiving node marks nothing there; the recorder dropping out of the group while it stays in the room
+    (it asks to join again with a new KeyPackage: the home no longer counts it) holds media again on every node,
+    not only on the home; and a far node that sends the home a verdict of its own is refused — only the home may
+    say who is in the group it orders (and far nodes share no lane)."""
+    async def run() -> None:
+        async with star(THREE) as (nodes, m):
+            home, far, other = nodes["eu-1-a"], nodes["eu-2-a"], nodes["eu-2-b"]
+            held = functools.partial(_held, home, far, other)
+
+            await _member(m, home, "alice", "required")
+            await _member(m, other, "carol", "required")
+            await _member(m, far, "bob", "required")
+            await m.agreed({"alice", "bob", "carol"})
+            # the far node announces a "recorder" with no credential: marked nowhere; a verdict naming it (a home's
+            # word, here sealed on the home's own lane to the other node) releases nothing there
+            _seal(far, "eu-1-a", {"type": "member", "participant": "m-none", "name": "Recorder", "rejoin": False,
+                                  "recorder": True})
+            room = other.node.rooms[KEY]
+            assert await wait_for(lambda: "m-none" in room.participants, 10)
+            _seal(home, "eu-2-b", {"type": "recorders", "in": ["m-none"], "epoch": home.node.rooms[KEY].group.epoch})
+            assert await wait_for(lambda: _hs(other).verdicts.get(("eu-1-a", KEY)) == {"m-none"}, 10)
+            assert not room.participants["m-none"].recorder and held() == [True, True, True]
+            # the real recorder, added by a member: released everywhere
+            await _recorder(m, far, "rec-1", "required")
+            await m.agreed({"alice", "bob", "carol", "rec-1"})
+            assert await wait_for(lambda: held() == [False, False, False], 20), f"still held: {held()}"
+            # it asks to join again (a recorder that lost its MLS state does): out of the group the home orders, so
+            # out on every node's count, though still in the room on all three
+            _seal(far, "eu-1-a", {"type": "mls", "from": "rec-1",
+                                  "message": {"type": "mls_key_package", "data": _blob(300), "attestation": _blob(64)}})
+            assert await wait_for(lambda: held() == [True, True, True], 20), f"not held again: {held()}"
+            assert all("rec-1" in rn.node.rooms[KEY].participants for rn in (home, far, other))
+            assert _hs(far).verdicts[("eu-1-a", KEY)] == frozenset() == _hs(other).verdicts[("eu-1-a", KEY)]
+            # a far node turned hostile says the recorder is in: the home refuses it (not a far node's to say)
+            refused = home.relays.refused if home.relays is not None else None
+            assert refused is not None
+            before = refused["relay_message_malformed"]
+            _seal(far, "eu-1-a", {"type": "recorders", "in": ["rec-1"], "epoch": 0})
+            assert await wait_for(lambda: refused["relay_message_malformed"] == before + 1, 10)
+            assert home.node.rooms[KEY].recording.held and other.node.rooms[KEY].recording.held
 
     asyncio.run(run())
 
