@@ -81,6 +81,8 @@ class Relays:
         # it accepts a link for it with no participant of its own and opens the room — its Delivery Service
         # orders the meeting's handshakes wherever the participants are
         self.homed: Callable[[str, str], bool] | None = None
+        # meeting -> held while its tenant's policy is unconfirmed (sfu/withdrawal.py): no copy crosses
+        self.withheld: Callable[[Key], bool] | None = None
 
     @classmethod
     def for_node(cls, node: Node, setup: RelaySetup) -> Relays:
@@ -152,6 +154,8 @@ class Relays:
         allowed = self.allowed(key[0])
         if link.keys.peer_region not in allowed or self.endpoint.region not in allowed:
             return "relay_region_not_allowed"
+        if self.withheld is not None and self.withheld(key):
+            return "relay_policy_unconfirmed"
         return None
 
     def carry(self, peer: str, key: Key) -> bool:
