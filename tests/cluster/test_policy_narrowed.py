@@ -57,44 +57,19 @@ def test_a_narrowed_policy_moves_a_running_meeting_out_of_the_removed_region(top
                                                                              tmp_path: Path) -> None:
     topo = topology
     clients = topo.spokes["clients"]
-    hub_addr = clients.hub_addr
-    cp_url = f"http://{hub_addr}:{CP_PORT}"
-    redis_url = f"redis://{hub_addr}:{REDIS_PORT}/0"
+    cp_url = f"http://{clients.hub_addr}:{CP_PORT}"
     procs = cl.Processes()
     captures: dict[str, cl.Capture] = {}
     out: list[str] = []
     try:
-        def redis_cli(*args: str) -> str:
-            return subprocess.run(["ip", "netns", "exec", topo.hub, "redis-cli", "-h", "127.0.0.1", "-p",
-                                   str(REDIS_PORT), *args], capture_output=True, text=True, timeout=5).stdout
+        seeded = cl.deploy(topo, tmp_path, procs, cp_url, regions=REGIONS, nodes=NODES,
+                           tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])], links={"board": TENANT},
+                           ports=(REDIS_PORT, HTTP_PORT, UDP_PORT)).seeded
 
-        redis = procs.add(cl.RedisProc(tmp_path / "redis", REDIS_PORT, bind=("127.0.0.1", hub_addr), ns=topo.hub))
-        redis.start(ping=lambda: "PONG" in redis_cli("ping"))
-        seeded = cl.seed(tmp_path / "control" / "castellan.db", regions=REGIONS,
-                         tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])],
-                         links={"board": TENANT}, public_url=cp_url)
-        procs.add(cl.control_plane(tmp_path, seeded.db, hub_addr, CP_PORT, redis_url, ns=topo.hub))
-        assert cl.wait_until(lambda: set(NODES) <= set(redis_cli("hkeys", "castellan:regions").split()), 30), \
-            "control plane did not publish the regions:\n" + procs.logs()
-
-        def operator_key() -> str:
-            return (seeded.db.parent / "operator.key").read_text().strip()
-
-        tenant_dir = tmp_path / "tenant"
-        tenant_dir.mkdir()
-        heads = tenant_dir / "heads.jsonl"
-
-        def fetched(*extra: str) -> subprocess.CompletedProcess[str]:
-            return cl.run_castellan("audit", "fetch", "--api", cp_url, "--key", operator_key(), "--tenant", TENANT,
-                                    "--heads", str(heads), *extra, ns=clients.ns)
-
-        assert cl.wait_until(lambda: (tmp_path / "control" / "operator.key").exists(), 20), procs.logs()
-        tries: list[subprocess.CompletedProcess[str]] = []
-        assert cl.wait_until(lambda: tries.append(fetched()) or tries[-1].returncode == 0, 60), \
-            (tries[-1].stdout + tries[-1].stderr if tries else "") + procs.logs()
-        for region, node_id in NODES.items():
-            s = topo.spokes[region]
-            procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url, cp_url, ns=s.ns))
+        # the tenant holds a head from before the meeting (and pins the log and node keys)
+        tenant = cl.TenantHeads(seeded, cp_url, TENANT, tmp_path / "tenant", clients.ns)
+        tenant.first(procs.logs)
+        operator_key, fetched, heads, tenant_dir = tenant.operator_key, tenant.fetch, tenant.heads, tenant.dir
 
         netbot.set_host_addresses([clients.addr])
         with netbot.NamespaceLoop(clients.ns) as ns:
