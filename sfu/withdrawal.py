@@ -148,12 +148,13 @@ class PolicyWatch:
                           data=data)
 
     def _hold(self, room: Room, hold: bool, age: float) -> None:
+        if hold:  # every pass: a link the other node opened meanwhile does not carry it either
+            for peer in self._links_of(room.key):
+                self._off_link(peer, room.key)
         if hold == (room.key in self.held):
             return
         if hold:
             self.held.add(room.key)
-            for peer in self._links_of(room.key):
-                self._off_link(peer, room.key)
             self.counts["held"] += 1
             log.warning("meeting %s/%s held: policy not confirmed for %.0f s (registry unreachable or untrusted)",
                         room.tenant, room.name, age)

@@ -114,6 +114,9 @@ class Relays:
                 raise RelayRefused("relay_crossed", f"this node's own offer to {hello.sender!r} is under way")
             b = self.believed()
             key = (hello.tenant, hello.room)
+            if self.withheld is not None and self.withheld(key):
+                raise RelayRefused("relay_policy_unconfirmed",
+                                   f"meeting {hello.room!r} is held here: its tenant's policy is not confirmed")
             accept, keys = self.endpoint.accept(hello, keys=b.keys, nodes=b.nodes, allowed=self.allowed(hello.tenant),
                                                 now=self.clock(), rooms=self._rooms(key))
             self._pending.pop(hello.sender, None)  # (its finish, if any, finds nothing to finish: this link stands)

@@ -36,6 +36,10 @@ def test_a_narrowed_policy_takes_the_meeting_off_the_link_to_the_removed_region(
     asyncio.run(_run())
 
 
+def test_an_unconfirmed_policy_holds_the_relay_and_a_confirmed_one_brings_it_back() -> None:
+    asyncio.run(_run_unconfirmed())
+
+
 def _frames(bot: Bot) -> int:
     return max((r.frames for r in bot.video()), default=0)
 
@@ -96,6 +100,55 @@ async def _run() -> None:
             assert await wait_for(lambda: any(m.get("type") == "left" for m in bob.messages), 5), bob.messages
             left = next(m for m in bob.messages if m.get("type") == "left")
             assert left["reason"] == "region_withdrawn"
+        finally:
+            for bot in bots:
+                with contextlib.suppress(Exception):
+                    await bot.close()
+
+
+async def _run_unconfirmed() -> None:
+    """The home cannot read the tenant's policy (the registry is down for it, or lies): once its lease runs out
+    the meeting is taken off the link and a new `open` of it is refused (`relay_policy_unconfirmed`) — nothing
+    crosses — yet nobody is sent away; when a read confirms the policy, the far node's cascade puts it back and
+    Bob decodes again."""
+    down = {"on": False}
+
+    def view(tenant: str) -> TenantView:
+        if down["on"]:
+            raise ConnectionError("registry unreachable")
+        return TenantView(tenant, "EU", EU, 1)
+
+    bots: list[Bot] = []
+    async with contextlib.AsyncExitStack() as stack:
+        nodes = await relayed_nodes(stack, NODES, home=lambda tenant, room: "eu-1-a")
+        a, b = nodes["eu-1-a"], nodes["eu-2-a"]
+        assert a.relays is not None and b.relays is not None
+        home = PolicyWatch(a.node, view, relays=a.relays)
+        home.leases.lease = 0.5  # the test's lease: the same rule, shorter
+        try:
+            alice = await _join(a, "alice", bots)
+            await alice.publish(video=str(short_gop_video(gop=8, fps=15, bitrate=200_000)))
+            bob = await _join(b, "bob", bots)
+            assert await wait_for(lambda: _frames(bob) > 20, 40), bob.video()
+            home.check()
+            down["on"] = True
+            await asyncio.sleep(0.6)
+            home.read()
+            home.check()
+            assert home.counts["held"] == 1 and a.node.rooms[BOARD].residency_held
+            await asyncio.sleep(1.0)
+            stopped = _frames(bob)
+            await asyncio.sleep(3.0)  # the far node tries to put it back after RETRY: refused, nothing crosses
+            home.check()
+            assert _frames(bob) == stopped, bob.video()
+            assert a.relays.refused["relay_policy_unconfirmed"] >= 1, dict(a.relays.refused)
+            assert "alice" in a.node.by_id and "bob" in b.node.by_id and home.counts["withdrawn"] == 0
+
+            down["on"] = False
+            home.read()
+            home.check()
+            assert home.counts["released"] == 1 and not a.node.rooms[BOARD].residency_held
+            assert await wait_for(lambda: _frames(bob) > stopped + 20, 30), bob.video()
         finally:
             for bot in bots:
                 with contextlib.suppress(Exception):
