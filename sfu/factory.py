@@ -35,7 +35,7 @@ from sfu.cascade.relays import Relays, RelaySetup
 from sfu.cascade.roles import RecorderRoles
 from sfu.cascade.routes import relay_routes
 from sfu.config import NodeConfig
-from sfu.metrics import RelayCollector, metrics_endpoint
+from sfu.metrics import PolicyCollector, RelayCollector, metrics_endpoint
 from sfu.node import Node
 from sfu.withdrawal import PolicyWatch
 from signalling.tokens import HttpRevocations, LinkRevocations, TokenVerifier
@@ -107,6 +107,7 @@ def build_node(
         watch = PolicyWatch(node, registry.get_tenant_view, audit, signer.key if signer is not None else None,
                             relays)
         agent.watch = watch
+        metrics_registry.register(PolicyCollector(node, watch))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import websockets
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -149,6 +150,9 @@ def test_an_unreachable_registry_holds_the_media_after_the_lease_and_ends_no_mee
 
     held, still_in, told = asyncio.run(run())
     assert held and still_in and not told  # held while unconfirmed, released after; nobody was sent away
+    scraped = httpx.get(stack.url.replace("ws", "http", 1).removesuffix("/ws") + "/metrics", timeout=5).text
+    assert 'castellan_node_policy_reads_untrusted_total{node="par",reason="unreadable",region="eu-2"}' in scraped
+    assert 'castellan_node_policy_held_meetings{node="par",region="eu-2"} 0.0' in scraped
     assert stack.built.watch.counts["withdrawn"] == 0 and stack.built.watch.counts["released"] == 1
 
 
