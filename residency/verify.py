@@ -310,6 +310,14 @@ def verify_meeting(evidence: Mapping[str, Any], meeting: str, held: Sequence[Tre
     return report
 
 
+def summary_line(report: MeetingReport) -> str:
+    """The report's last line, as the admin console shows it too."""
+    verdict = {INSIDE: "verified", OUTSIDE: "verified, OUTSIDE the tenant's policy",
+               WITHIN_BOUND: f"verified; a node stopped within the published bound of {POLICY_BOUND:.0f} s after "
+                             "the policy narrowed"}[report.standing]
+    return f"This meeting was processed in: {', '.join(report.regions()) or 'nowhere'} - {verdict}"
+
+
 def render(report: MeetingReport) -> str:
     lines = [f"meeting {report.meeting} (tenant {report.tenant}): log at {report.head.tree_size} records, head "
              f"signed {report.head.timestamp}, consistent with {report.held_checked} head(s) you hold"]
@@ -321,8 +329,5 @@ def render(report: MeetingReport) -> str:
                      + ("" if c.final else " (interim receipt)") + f" - {c.policy}")
     if not report.carriages:
         lines.append("  no node carried media for this meeting")
-    verdict = {INSIDE: "verified", OUTSIDE: "verified, OUTSIDE the tenant's policy",
-               WITHIN_BOUND: f"verified; a node stopped within the published bound of {POLICY_BOUND:.0f} s after "
-                             "the policy narrowed"}[report.standing]
-    lines.append(f"This meeting was processed in: {', '.join(report.regions()) or 'nowhere'} - {verdict}")
+    lines.append(summary_line(report))
     return "\n".join(lines)
