@@ -375,6 +375,16 @@ class RelayTrack:
         return cls(track, participant, kind, codec, ssrc, tuple(sorted(layers)))
 
 
+def id_lists(value: object, max_ids: int, max_len: int, top: int, distinct: bool = False) -> bool:
+    """`value` is {id (1..MAX_FIELD characters): [1..max_len whole numbers 0..top]} with at most `max_ids` ids
+    (`distinct`: no number twice in a list) — a need's or levels' shape."""
+    return (isinstance(value, dict) and len(value) <= max_ids
+            and all(isinstance(k, str) and 0 < len(k) <= MAX_FIELD and isinstance(x, list) and 0 < len(x) <= max_len
+                    and (not distinct or len(set(x)) == len(x))
+                    and all(isinstance(r, int) and not isinstance(r, bool) and 0 <= r <= top for r in x)
+                    for k, x in value.items()))
+
+
 MAX_NEEDS = 256  # tracks one need message may name (a link carries at most sfu/cascade/link.py MAX_TRACKS)
 
 
@@ -394,16 +404,39 @@ class RelayNeed:
     def from_message(cls, m: Mapping[str, Any]) -> RelayNeed:
         """A need from an opened message, or RelayRefused("relay_message_malformed")."""
         tracks = m.get("tracks")
-        ok = (m.get("type") == "need" and isinstance(tracks, dict) and len(tracks) <= MAX_NEEDS
-              and all(isinstance(t, str) and 0 < len(t) <= MAX_FIELD and isinstance(x, list)
-                      and 0 < len(x) <= MAX_LAYERS and len(set(x)) == len(x)
-                      and all(isinstance(r, int) and not isinstance(r, bool) and 0 <= r < MAX_LAYERS for r in x)
-                      for t, x in tracks.items()))
+        ok = m.get("type") == "need" and id_lists(tracks, MAX_NEEDS, MAX_LAYERS, MAX_LAYERS - 1, distinct=True)
         if not ok:
             raise RelayRefused("relay_message_malformed", f"a need: tracks, at most {MAX_NEEDS} track ids, each "
                                f"to a list of 1..{MAX_LAYERS} distinct layers 0..{MAX_LAYERS - 1}")
         assert isinstance(tracks, dict)
         return cls({t: frozenset(x) for t, x in tracks.items()})
+
+
+MAX_LEVEL_SPEAKERS = 32  # participants one levels message names (only those speaking in the pass are sent)
+MAX_LEVEL_VALUES = 10  # intervals per participant in one levels message (a pass holds ~5 at 100 ms)
+
+
+@dataclass(frozen=True)
+class RelayLevels:
+    """The loudness of the peer's participants it announces audio of, per speaker-detection interval since its
+    last pass (participant -> whole values 0..127, oldest first): what the far node's speaker detection takes
+    where the relayed audio does not reach it (sfu/cascade/levels.py)."""
+
+    levels: Mapping[str, tuple[int, ...]]
+
+    def to_message(self) -> dict[str, Any]:
+        return {"type": "levels", "levels": {p: list(v) for p, v in sorted(self.levels.items())}}
+
+    @classmethod
+    def from_message(cls, m: Mapping[str, Any]) -> RelayLevels:
+        """Levels from an opened message, or RelayRefused("relay_message_malformed")."""
+        levels = m.get("levels")
+        ok = m.get("type") == "levels" and id_lists(levels, MAX_LEVEL_SPEAKERS, MAX_LEVEL_VALUES, 127)
+        if not ok:
+            raise RelayRefused("relay_message_malformed", f"levels: at most {MAX_LEVEL_SPEAKERS} participant ids, "
+                               f"each to a list of 1..{MAX_LEVEL_VALUES} whole loudness values 0..127")
+        assert isinstance(levels, dict)
+        return cls({p: tuple(v) for p, v in levels.items()})
 
 
 def random_ssrc() -> int:

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from sfu.accounting import media_accounting
 from sfu.cascade.relays import Relays
 from sfu.node import Node
 from sfu.withdrawal import PolicyWatch
@@ -135,6 +136,18 @@ class NodeCollector(Collector):
         yield drops
         yield gauge("castellan_rooms_held_for_recorder", "Rooms whose media waits for their required recorder",
                     sum(1 for r in node.rooms.values() if r.recording.held))
+        media = media_accounting(node.media_engine, node.by_id.values(), {})
+        hops = GaugeMetricFamily("castellan_media_hop_packets",
+                                 "RTP packets over the live tracks and subscriptions, by hop: received from this "
+                                 "node's publishers and expected from their sequence numbers (the gap: lost before "
+                                 "the node); sent to participants by kind, and retransmitted",
+                                 labels=[*labels, "hop"])
+        hops.add_metric([*ids, "publishers_received"], media.from_publishers.received)
+        hops.add_metric([*ids, "publishers_expected"], media.from_publishers.expected)
+        for kind, n in sorted(media.to_participants.items()):
+            hops.add_metric([*ids, f"sent_{kind}"], n)
+        hops.add_metric([*ids, "retransmitted"], media.retransmitted)
+        yield hops
         yield counter("castellan_nack_requests", "NACK feedback received from subscribers", node.counts["nack"])
         yield counter("castellan_pli_requests", "PLI/FIR received from subscribers", node.counts["pli"] + node.counts["fir"])
         yield counter("castellan_keyframe_requests", "Keyframe requests sent to publishers", node.counts["keyframe_requests"])
@@ -154,6 +167,7 @@ class RelayCollector(Collector):
 
     def __init__(self, node: Node, relays: Relays) -> None:
         self.ids = [node.config.node_id, node.config.region]
+        self.node = node
         self.relays = relays
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
@@ -175,6 +189,16 @@ class RelayCollector(Collector):
                                      labels=labels)
         closed.add_metric(ids, sum(relays.closed_by_peer.values()))
         yield closed
+        if self.node.engine is not None:
+            traffic = GaugeMetricFamily("castellan_relay_link_packets",
+                                        "RTP packets over each link's live copies and tracks: sent across, received "
+                                        "from the other node, and expected from their sequence numbers (the gap: "
+                                        "lost on the link)", labels=[*labels, "peer", "direction"])
+            for peer, (sent, received) in sorted(media_accounting(self.node.media_engine, (), relays.links).links.items()):
+                traffic.add_metric([*ids, peer, "sent"], sent)
+                traffic.add_metric([*ids, peer, "received"], received.received)
+                traffic.add_metric([*ids, peer, "expected"], received.expected)
+            yield traffic
         left = CounterMetricFamily("castellan_relay_meetings_left_by_peer",
                                    "Meetings the other node took off a relay link (a close naming one)", labels=labels)
         left.add_metric(ids, sum(relays.left_by_peer.values()))

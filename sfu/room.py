@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sfu.allocation.speaker import SpeakerDetector
+from sfu.cascade.levels import FarLevels, LevelLog
 from sfu.e2ee.delivery import Delivery, GroupLog
 from sfu.presence import PresenceBatch
 from sfu.recording import RoomRecording
@@ -43,6 +44,8 @@ class Room:
     participants: dict[str, Participant] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     speakers: SpeakerDetector = field(default_factory=SpeakerDetector)
+    levels: LevelLog = field(default_factory=LevelLog)  # what detection took, for the cascade's links
+    far_levels: FarLevels = field(default_factory=FarLevels)  # relayed participants' levels, from their links
     group: GroupLog = field(default_factory=GroupLog)  # the MLS Delivery Service's state; gone with the room
     locked: bool = False  # a host locked the meeting: nobody but a host joins (sfu/host.py, sfu/admission.py)
     presence: PresenceBatch = field(default_factory=PresenceBatch)  # joins and leaves not yet sent (sfu/presence.py)

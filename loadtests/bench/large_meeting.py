@@ -14,17 +14,21 @@ open), and subscribes to all of them, as a browser does: last-N decides which vi
 a thumbnail-sized downlink (`--viewer-kbps`, REMB), so the node keeps them on low layers; publishers answer a
 keyframe request at once, as a browser does. The publishers then take turns speaking (`--turn` seconds each,
 cycling: with more publishers than `--last-n`, each turn's speaker was not forwarded when its turn began).
-Audio-N stays off by default (`--audio-n 0`): with it on, a far node never learns who speaks (its paused audio
-subscriptions need nothing across the link, so no audio crosses; docs/benchmark.md, "Large meeting across 3
-nodes").
+Audio-N stays off by default (`--audio-n 0`). With `--video-only` the viewers take no audio at all: a far node
+then learns who speaks only from the levels the home sends on the link (sfu/cascade/levels.py; docs/benchmark.md,
+"Large meeting across 3 nodes").
 
 Measured: per viewer and turn, the time from the turn's start to the first packet of the speaker's video
-(stream onsets read every 50 ms by the viewers' `MediaDrain`: that is the resolution), p50/p95/max over viewers
+(each packet timed by the kernel's receive timestamp, SO_TIMESTAMPNS, not when the bot's loop read it: a
+lagging bot does not delay an onset), p50/p95/max over viewers
 and turns, and how many got it within 2 s; join errors by reason and the placement per node; packet loss per
 viewer (sequence gaps per SSRC); from each node's /metrics its event-loop lag and deadline misses (as
 loadtests/bench/storm.py reads them), from /stats its engine's packets (on the remote nodes, what arrives is the
 relay link from the home plus the viewers' RTCP); and each bot process's own CPU and loop lag, so loss can be
-told from a starved harness. Bounded in count and time; every process started here is stopped at the end.
+told from a starved harness. After the turns the publishers stop and every hop is read (`Result.accounting_table`):
+what the publishers sent, what each node received, carried over each relay link and sent its viewers (its
+/metrics, sfu/accounting.py), what the viewers read and the sequence numbers they saw skipped, and the kernel's
+drops on every receiving socket. Bounded in count and time; every process started here is stopped at the end.
 
 `run` is what tests/cluster/test_large_meeting.py runs with ~60 viewers.
 """
@@ -36,6 +40,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -52,8 +57,9 @@ from loadtests.bench import media as bmedia
 from loadtests.bench import sdp as bsdp
 from loadtests.bench.meeting import SILENT, SPEAKING
 from loadtests.bench.peer import MediaDrain, SimulcastPublisher, Subscriber
-from loadtests.bench.storm import LoopLag, own_cpu, parse_metrics
+from loadtests.bench.storm import METRIC_LINE, LoopLag, own_cpu, parse_metrics
 from loadtests.bench.target import free_port, process_cpu_seconds
+from loadtests.soak.sampling import udp_drops, udp_drops_by_inode, udp_rcvbuf_errors
 from tests.cluster import cluster as cl
 from tests.support.processes import PYTHON, REPO, Proc
 
@@ -61,6 +67,7 @@ HOST = "127.0.0.1"
 REGIONS = ("eu-1", "eu-2", "eu-3")
 GAP = 0.5  # a speaker's video counts as (re)starting at a viewer after this long without a packet
 WITHIN = 2.0  # the issue's bar: every viewer receives the active speaker within this after a turn
+QUIET = 1.5  # after the publishers stop, before the hops are read: the packets in flight land
 
 
 # ---------------------------------------------------------------- a viewer (in a bot process)
@@ -68,27 +75,53 @@ WITHIN = 2.0  # the issue's bar: every viewer receives the active speaker within
 
 class Viewer(Subscriber):
     """Receives every publisher's audio and video (a recvonly m-line each, as a browser in a meeting does: the
-    node's last-N / audio-N pause what it should not get); per publisher, the intervals its video arrived in."""
+    node's last-N / audio-N pause what it should not get) — or, `video_only`, only their video (a wall display, a
+    viewer that has not subscribed their audio); per publisher, the intervals its video arrived in."""
 
-    def __init__(self, name: str, publishers: int) -> None:
+    def __init__(self, name: str, publishers: int, video_only: bool = False) -> None:
         super().__init__(name)
         self.count = publishers
+        self.video_only = video_only
         self.owner: dict[int, str] = {}  # SSRC of a video the node sends -> publishing participant id
         self.runs: dict[str, list[list[float]]] = {}  # participant -> [[first, last], ...] wall-clock seconds
         self.node = ""
+        self.last_at: dict[int, float] = {}  # SSRC -> when its latest packet was read
+        # sequence numbers skipped (before any late packet fills them), by kind and by whether the stream had
+        # paused for more than GAP before the jump ("video_resume") or was flowing ("video_stream")
+        self.holes: dict[str, int] = {}
+        self.last_hdr: dict[int, bytes] = {}
+        self.hole_log: list[dict[str, Any]] = []
 
     def mlines(self) -> list[bsdp.MLine]:
         return [bsdp.MLine(kind, str(2 * i + k), "recvonly") for i in range(self.count)
-                for k, kind in enumerate(("audio", "video"))]
+                for k, kind in enumerate(("audio", "video")) if kind == "video" or not self.video_only]
 
     def on_media(self, data: bytes) -> None:
-        super().on_media(data)
         if len(data) < 12 or 192 <= data[1] <= 223:
+            super().on_media(data)
             return
-        who = self.owner.get(int.from_bytes(data[8:12], "big"))
+        ssrc = int.from_bytes(data[8:12], "big")
+        now = self.arrival or time.time()  # the kernel's receive time: onsets free of the bot's own loop lag
+        st = self.streams.get(ssrc)
+        if st is not None:
+            # a jump in the sequence: after a pause (the node resumed this stream) or within a flowing one
+            delta = ((data[2] << 8 | data[3]) - st.max_ext) & 0xFFFF
+            if 1 < delta < 0x8000:
+                idle = now - self.last_at.get(ssrc, now)
+                where = "resume" if idle > GAP else "stream"
+                key = f"{self.kinds.get(ssrc, 'other')}_{where}"
+                self.holes[key] = self.holes.get(key, 0) + delta - 1
+                prev = self.last_hdr.get(ssrc, b"")
+                if len(self.hole_log) < 30 and len(prev) >= 8:
+                    self.hole_log.append({"kind": key, "missing": delta - 1, "t": now, "idle": round(idle, 3),
+                                          "marker_before": prev[1] >> 7, "marker_after": data[1] >> 7,
+                                          "ts_delta": (int.from_bytes(data[4:8], "big") - int.from_bytes(prev[4:8], "big")) & 0xFFFFFFFF})
+        self.last_at[ssrc] = now
+        self.last_hdr[ssrc] = data[:12]
+        super().on_media(data)
+        who = self.owner.get(ssrc)
         if who is None:
             return
-        now = time.time()
         runs = self.runs.setdefault(who, [])
         if runs and now - runs[-1][1] <= GAP:
             runs[-1][1] = now
@@ -99,6 +132,21 @@ class Viewer(Subscriber):
         """(expected, received) over every SSRC since its first packet."""
         expected = sum(st.max_ext - st.first + 1 for st in self.streams.values())
         return expected, sum(st.received - st.duplicates for st in self.streams.values())
+
+    def accounting(self, socket_drops: dict[int, int]) -> dict[str, Any]:
+        """This viewer's share of the hop table: packets read, the sequence span, reordered and duplicated, the
+        holes by kind, and what the kernel dropped on its socket (receive buffer full)."""
+        expected, received = self.loss()
+        by_kind: dict[str, list[int]] = {}
+        for ssrc, st in self.streams.items():
+            e_r = by_kind.setdefault(self.kinds.get(ssrc, "other"), [0, 0])
+            e_r[0] += st.max_ext - st.first + 1
+            e_r[1] += st.received - st.duplicates
+        return {"expected": expected, "received": received, "by_kind": by_kind, "holes": self.holes,
+                "hole_log": self.hole_log,
+                "reordered": sum(st.reordered for st in self.streams.values()),
+                "duplicates": sum(st.duplicates for st in self.streams.values()),
+                "socket_drops": socket_drops.get(os.fstat(self.sock.fileno()).st_ino, 0)}
 
 
 async def _post_join(client: httpx.AsyncClient, cp_url: str, link: str, name: str, hint: str,
@@ -185,7 +233,8 @@ async def join_viewer(client: httpx.AsyncClient, cp_url: str, link: str, v: View
             await asyncio.wait_for(sig.changed.wait(), max(0.01, end - loop.time()))
     video = sorted(sig.video().items(), key=lambda kv: kv[1])[: v.count]
     audio = sorted(sig.of_kind("audio").items(), key=lambda kv: kv[1])[: v.count]
-    subs = {str(2 * i): a[0] for i, a in enumerate(audio)} | {str(2 * i + 1): t[0] for i, t in enumerate(video)}
+    subs = {} if v.video_only else {str(2 * i): a[0] for i, a in enumerate(audio)}
+    subs |= {str(2 * i + 1): t[0] for i, t in enumerate(video)}
     answer = await sig.negotiate(v.offer(), subs, timeout)
     transport = bsdp.parse_answer(answer["sdp"])
     videos = {str(2 * i + 1): who for i, (_, who) in enumerate(video)}
@@ -202,14 +251,15 @@ def _reason(e: BaseException) -> str:
 
 
 async def worker(index: int, procs: int, viewers: int, publishers: int, rate: float, cp_url: str, link: str,
-                 timeout: float, viewer_kbps: int = 0) -> None:
+                 timeout: float, viewer_kbps: int = 0, video_only: bool = False) -> None:
     """One bot process: its share of the viewers (every `procs`-th), joined on the shared schedule. Talks to the
     parent over stdin/stdout: READY, then GO <t0>, JOINED <json>, then STOP, RESULT <json>."""
     mine = list(range(index, viewers, procs))
-    peers = [Viewer(f"v{j}", publishers) for j in mine]  # certificates made before the storm
+    peers = [Viewer(f"v{j}", publishers, video_only) for j in mine]  # certificates made before the storm
     drain = MediaDrain()
     for v in peers:
         v.drain = drain
+        v.stamp_arrivals()
         # a thumbnail-sized downlink (REMB, as a browser's estimate): the node keeps such a viewer on low layers
         v.remb_bps = viewer_kbps * 1000 if viewer_kbps else None
     loop = asyncio.get_running_loop()
@@ -242,12 +292,23 @@ async def worker(index: int, procs: int, viewers: int, publishers: int, rate: fl
     await asyncio.wait_for(asyncio.gather(*(one(j, v) for j, v in zip(mine, peers, strict=True))),
                            viewers / rate + 3 * timeout)
     storm_cpu, storm_wall = own_cpu() - cpu0, time.monotonic() - wall0
+    drops_joined = udp_drops(os.getpid()) or 0
+    turn_lag = LoopLag()  # the loop's lag while the media flows (the storm's is in `lag`)
+    turn_lag.start()
     print("JOINED " + json.dumps({"errors": errors, "joined": len(join_s), "join_s": join_s}), flush=True)
     await reader.readline()  # STOP (or the parent gone: EOF)
+    for v in peers:  # what is left in the sockets is read before counting: all of it, batch by batch (bounded)
+        if v.node and not v.closed:
+            for _ in range(1000):
+                if v._on_readable():
+                    break
+    sockets = udp_drops_by_inode(os.getpid()) or {}
     counts = {"cpu": own_cpu() - cpu0, "wall": time.monotonic() - wall0, "storm_cpu": storm_cpu,
-              "storm_wall": storm_wall, "lag": lag.stop()}
-    out = {"viewers": {v.name: {"node": v.node, "runs": v.runs, "loss": v.loss()} for v in peers if v.node},
-           **counts}
+              "storm_wall": storm_wall, "lag": lag.stop(), "turn_lag": turn_lag.stop(),
+              "socket_drops": {"joined": drops_joined, "end": sum(sockets.values())},
+              "rcvbuf": min((v.rcvbuf for v in peers), default=0)}
+    out = {"viewers": {v.name: {"node": v.node, "runs": v.runs, "loss": v.loss(), "accounting": v.accounting(sockets)}
+                       for v in peers if v.node}, **counts}
     print("RESULT " + json.dumps(out), flush=True)
     for s in sigs:
         await s.close()
@@ -284,6 +345,9 @@ class Result:
     nodes: dict[str, dict[str, float]] = field(default_factory=dict)
     bots: list[dict[str, Any]] = field(default_factory=list)
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    hops: dict[str, Any] = field(default_factory=dict)  # publishers' sent, each node's per-hop gauges, host drops
+    seen: dict[str, dict[str, Any]] = field(default_factory=dict)  # per node: its viewers' accounting, summed
+    hole_log: list[dict[str, Any]] = field(default_factory=list)  # the first holes each viewer saw, in detail
 
     def q(self, p: float) -> float:
         s = sorted(self.latencies)
@@ -327,7 +391,57 @@ class Result:
                         f"{b.get('storm_wall', 0):.1f} | {b.get('cpu', 0):.1f} / {b.get('wall', 0):.1f} | "
                         f"{lag.get('p50', 0) * 1000:.0f} / {lag.get('p99', 0) * 1000:.0f} / "
                         f"{lag.get('max', 0) * 1000:.0f} ms |")
-        return "\n".join(rows)
+        return "\n".join(rows + ["", *self.accounting_table()])
+
+    def unexplained_holes(self) -> dict[str, int]:
+        """Per node: sequence numbers its viewers never got beyond what their own sockets dropped (receive buffer
+        full) — holes the node made, or packets lost where nothing counts them. Empty when every one is explained."""
+        out = {}
+        for node, v in self.seen.items():
+            left = v.get("expected", 0) - v.get("received", 0) - v.get("socket_drops", 0)
+            if left > 0:
+                out[node] = left
+        return out
+
+    def accounting_table(self) -> list[str]:
+        """Where every packet went, hop by hop, over the run (read after the publishers stopped): what one end
+        sent, what the other received, the sequence numbers it saw skipped (holes: expected - received) and what
+        the kernel dropped on the receiving sockets (receive buffer full)."""
+        h = self.hops
+        if not h:
+            return []
+        rows = ["| hop | sent | received | lost on the way | holes at the receiver | receiving sockets' overflows |",
+                "|---|---|---|---|---|---|"]
+        home = REGIONS[0] + "a"
+        pub = h.get(home, {})
+        rows.append(f"| publishers -> {home} | {h['publishers_sent']} | {pub.get('publishers_received', 0)} | "
+                    f"{h['publishers_sent'] - pub.get('publishers_received', 0)} | "
+                    f"{pub.get('publishers_expected', 0) - pub.get('publishers_received', 0)} | "
+                    f"{pub.get('socket_drops', 0)} (node, whole run) |")
+        for far in (f"{r}a" for r in REGIONS[1:]):
+            sent = pub.get("links", {}).get(far, {}).get("sent", 0)
+            got = h.get(far, {}).get("links", {}).get(home, {})
+            rows.append(f"| {home} -> {far} (relay) | {sent} | {got.get('received', 0)} | "
+                        f"{sent - got.get('received', 0)} | {got.get('expected', 0) - got.get('received', 0)} | "
+                        f"{h.get(far, {}).get('socket_drops', 0)} (node, whole run) |")
+        for node in (f"{r}a" for r in REGIONS):
+            n, v = h.get(node, {}), self.seen.get(node, {})
+            sent = n.get("sent_audio", 0) + n.get("sent_video", 0)
+            holes = ", ".join(f"{k} {x}" for k, x in sorted(v.get("holes", {}).items()) if x) or "none"
+            rows.append(f"| {node} -> its {v.get('viewers', 0)} viewers | {sent} | {v.get('received', 0)} | "
+                        f"{sent - v.get('received', 0)} | {v.get('expected', 0) - v.get('received', 0)} ({holes}; "
+                        f"reordered {v.get('reordered', 0)}) | {v.get('socket_drops', 0)} "
+                        f"(viewers' sockets) |")
+        drops = {n: h[n].get("drops") for n in (f"{r}a" for r in REGIONS) if h.get(n, {}).get("drops")}
+        rows += ["", f"Node drop counters: {drops or 'none'}; bots' sockets over the run "
+                 f"{[b.get('socket_drops', {}).get('end', 0) for b in self.bots]} (by the end of the joins "
+                 f"{[b.get('socket_drops', {}).get('joined', 0) for b in self.bots]}; each viewer's receive buffer "
+                 f"{min((b.get('rcvbuf', 0) for b in self.bots), default=0) // 1024} KiB); the publishers' process "
+                 f"{h.get('parent_socket_drops', 0)}; host UDP RcvbufErrors during the run (every process on the "
+                 f"machine) {h.get('host_rcvbuf_errors', 0)}; bots' loop lag while media flowed p99 / max "
+                 f"{[round(b.get('turn_lag', {}).get('p99', 0) * 1000) for b in self.bots]} / "
+                 f"{[round(b.get('turn_lag', {}).get('max', 0) * 1000) for b in self.bots]} ms."]
+        return rows
 
 
 def _node_argv(work: Path, node_id: str, region: str, http: int, udp: int, redis_url: str, cp_url: str,
@@ -341,6 +455,25 @@ def _node_argv(work: Path, node_id: str, region: str, http: int, udp: int, redis
                         "--redis-url", redis_url, "--control-plane-url", cp_url, "--data-dir", str(data),
                         "--capacity", str(capacity), "--last-n", str(last_n), "--audio-n", str(audio_n),
                         "--trusted-proxies", "127.0.0.1/32", "--log-level", "warning")
+
+
+def hop_metrics(text: str) -> dict[str, Any]:
+    """A node's per-hop packet gauges (sfu/accounting.py) out of its /metrics: its own publishers' packets
+    received / expected, what it sent its participants, and per relay link (by peer) sent / received /
+    expected."""
+    out: dict[str, Any] = {"links": {}}
+    for line in text.splitlines():
+        m = METRIC_LINE.match(line)
+        if m is None:
+            continue
+        name, labels, value = m.group(1), dict(re.findall(r'(\w+)="([^"]*)"', m.group(2))), int(float(m.group(3)))
+        if name == "castellan_media_hop_packets":
+            out[labels["hop"]] = value
+        elif name == "castellan_relay_link_packets":
+            out["links"].setdefault(labels["peer"], {})[labels["direction"]] = value
+        elif name == "castellan_dropped_packets_total" and value:
+            out.setdefault("drops", {})[labels["reason"]] = value
+    return out
 
 
 def _get(url: str) -> str:
@@ -364,7 +497,8 @@ class Turns:
 
 async def run(viewers: int, publishers: int = 3, rate: float = 50.0, bot_procs: int = 2, last_n: int = 2,
               turns: int = 6, turn: float = 4.0, audio_n: int = 0, keyframe_on_pli: bool = True,
-              timeout: float = 60.0, workdir: Path | None = None, progress: Any = None, viewer_kbps: int = 500) -> Result:
+              timeout: float = 60.0, workdir: Path | None = None, progress: Any = None, viewer_kbps: int = 500,
+              video_only: bool = False) -> Result:
     say = progress or (lambda _msg: None)
     if publishers <= last_n:
         raise ValueError("--publishers must exceed --last-n: each turn's speaker must not already be forwarded")
@@ -376,6 +510,7 @@ async def run(viewers: int, publishers: int = 3, rate: float = 50.0, bot_procs: 
     pub_sigs: list[Signalling] = []
     bots: list[asyncio.subprocess.Process] = []
     client = httpx.AsyncClient(trust_env=False)
+    rcvbuf0 = udp_rcvbuf_errors()  # host-wide: every process's overflows, the soak's and other tests' too
     try:
         redis = procs.add(cl.RedisProc(work / "redis", free_port()))
         redis.start()
@@ -425,7 +560,8 @@ async def run(viewers: int, publishers: int = 3, rate: float = 50.0, bot_procs: 
             bots.append(await asyncio.create_subprocess_exec(
                 PYTHON, "-m", "loadtests.bench.large_meeting", "--worker", str(w), "--bot-procs", str(bot_procs),
                 "--viewers", str(viewers), "--publishers", str(publishers), "--rate", str(rate), "--cp", cp_url,
-                "--link", link, "--timeout", str(timeout), "--viewer-kbps", str(viewer_kbps), cwd=REPO, stdin=asyncio.subprocess.PIPE,
+                "--link", link, "--timeout", str(timeout), "--viewer-kbps", str(viewer_kbps),
+                *(["--video-only"] if video_only else []), cwd=REPO, stdin=asyncio.subprocess.PIPE,
                 limit=1 << 26,  # RESULT is one line of JSON: every viewer's runs (~100 bytes each)
                 stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)}))
 
@@ -484,11 +620,22 @@ async def run(viewers: int, publishers: int = 3, rate: float = 50.0, bot_procs: 
             m.update(cpu=after[n]["cpu"] - before[n]["cpu"], rx_pps=(e1["rx_packets"] - e0["rx_packets"]) / secs,
                      fwd_pps=(e1["forwarded_packets"] - e0["forwarded_packets"]) / secs)
             result.nodes[n] = m
+        # the quiet cut: publishers stop, what is in flight lands, then every hop is read (publishers' counts, the
+        # nodes' per-hop gauges and sockets, the viewers' counts and sockets after STOP)
+        for p in pubs:
+            p.stop_media()
+        await asyncio.sleep(QUIET)
+        result.hops["publishers_sent"] = sum(p.sent_audio + p.sent_video for p in pubs)
+        for n, port in https.items():
+            result.hops[n] = hop_metrics(await asyncio.to_thread(_get, f"http://{HOST}:{port}/metrics"))
+            result.hops[n]["socket_drops"] = udp_drops(nodes[n].pid) or 0
+        result.hops["parent_socket_drops"] = udp_drops(os.getpid()) or 0
         for b in bots:
             assert b.stdin is not None
             b.stdin.write(b"STOP\n")
             await b.stdin.drain()
         outs = [json.loads(t) for t in await asyncio.gather(*(line(b, "RESULT", 120) for b in bots))]
+        result.hops["host_rcvbuf_errors"] = udp_rcvbuf_errors() - rcvbuf0
         result.load = os.getloadavg()
         tally(result, outs, plan)
         return result
@@ -515,6 +662,17 @@ def tally(result: Result, outs: list[dict[str, Any]], plan: Turns) -> None:
         for v in out["viewers"].values():
             result.placement[v["node"]] = result.placement.get(v["node"], 0) + 1
             expected, received = v["loss"]
+            seen = result.seen.setdefault(v["node"], {"viewers": 0, "holes": {}})
+            seen["viewers"] += 1
+            for k, x in v.get("accounting", {}).items():
+                if k == "hole_log":
+                    result.hole_log += [{**h, "node": v["node"], "turn": int((h["t"] - plan.t0) // plan.turn),
+                                         "into_turn": round((h["t"] - plan.t0) % plan.turn, 2)} for h in x]
+                elif k == "holes":
+                    for hk, hx in x.items():
+                        seen["holes"][hk] = seen["holes"].get(hk, 0) + hx
+                elif isinstance(x, int):
+                    seen[k] = seen.get(k, 0) + x
             lost = max(0, expected - received)
             result.lost += lost
             result.expected += expected
@@ -543,23 +701,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bot-procs", type=int, default=2, help="OS processes the viewers are spread over")
     ap.add_argument("--last-n", type=int, default=2)
     ap.add_argument("--audio-n", type=int, default=0,
-                    help="loudest audio forwarded (0: all). Above 0 a far node never learns who speaks: see "
-                         "docs/benchmark.md, 'Large meeting across 3 nodes'")
+                    help="loudest audio forwarded (0: all): see docs/benchmark.md, 'Large meeting across 3 nodes'")
     ap.add_argument("--gop-keyframes-only", action="store_true",
                     help="publishers ignore keyframe requests (their next keyframe comes with the 1 s GOP)")
     ap.add_argument("--viewer-kbps", type=int, default=500,
                     help="downlink each viewer reports (REMB; 0: none, the node climbs to the top layer)")
+    ap.add_argument("--video-only", action="store_true",
+                    help="viewers subscribe to the publishers' video only (no audio: a far node must still learn "
+                         "who speaks)")
     ap.add_argument("--turns", type=int, default=6)
     ap.add_argument("--turn", type=float, default=4.0, help="seconds each speaker talks")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds one join may take")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--workdir", default=None, help="keep the processes' data and logs here (default: a temporary one)")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--cp", default="", help=argparse.SUPPRESS)
     ap.add_argument("--link", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker is not None:
         asyncio.run(worker(args.worker, args.bot_procs, args.viewers, args.publishers, args.rate, args.cp, args.link,
-                           args.timeout, args.viewer_kbps))
+                           args.timeout, args.viewer_kbps, args.video_only))
         return 0
     t0 = time.monotonic()
 
@@ -569,7 +730,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     result = asyncio.run(run(args.viewers, args.publishers, args.rate, args.bot_procs, args.last_n, args.turns,
                              args.turn, args.audio_n, not args.gop_keyframes_only, args.timeout,
-                             viewer_kbps=args.viewer_kbps, progress=say))
+                             workdir=Path(args.workdir) if args.workdir else None, viewer_kbps=args.viewer_kbps,
+                             progress=say, video_only=args.video_only))
     print(result.table())
     print(f"\n(viewer, turn) pairs measured {result.turns}, skipped {result.skipped} (speaker already forwarded); "
           f"missed by node {result.missed_on or 'none'}; viewers with any loss {result.lossy_viewers}; one join p50 {result.join_p50:.2f} s, max "

@@ -30,11 +30,14 @@ from aioice import stun
 
 from loadtests.bench import sdp as bsdp
 from loadtests.bench.media import FPS, BenchMedia
+from loadtests.bots.rcvbuf import grow
 from native.engine import SrtpSession
 from sfu.feedback import rtcp
 from sfu.transport.dtls import Certificate, DtlsSession, SrtpKeys
 
 RECV_BATCH = 256
+SO_TIMESTAMPNS = 35  # Linux: each datagram's kernel receive time as ancillary data (the socket module lacks the name)
+RECEIVE_BUFFER = 1 << 20  # asked per peer socket (the kernel grants twice that): seconds of a viewer's media
 DRAIN_PERIOD = 0.05  # a MediaDrain reads its peers' sockets this often
 STUN_RETRY = 0.2  # a binding request unanswered this long is sent again
 CONSENT_INTERVAL = 5.0
@@ -56,7 +59,8 @@ class BenchPeer:
     def __init__(self, name: str) -> None:
         self.name = name
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        # as root past net.core.rmem_max (SO_RCVBUFFORCE): a stalled harness loop must not overflow it
+        self.rcvbuf = grow(self.sock, RECEIVE_BUFFER)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.setblocking(False)
         self.ufrag = secrets.token_hex(4)
@@ -80,6 +84,10 @@ class BenchPeer:
         self._reading = False
         self._progress: asyncio.Event | None = None  # set by the reader: a STUN answer, a DTLS step
         self.drain: MediaDrain | None = None  # read with others once connected (receive-only peers)
+        # with stamp_arrivals(): the kernel's receive time (wall clock) of the datagram being handled, so what a peer
+        # times does not include how late its loop got to the socket
+        self.arrival: float | None = None
+        self._stamped = False
         self.marks: dict[str, float] = {}  # when each step of the join ended (loop time): where a slow join waited
 
     @property
@@ -168,15 +176,26 @@ class BenchPeer:
             await asyncio.sleep(CONSENT_INTERVAL)
             self._stun()
 
-    def _on_readable(self) -> None:
-        recv = self.sock.recvfrom
+    def stamp_arrivals(self) -> None:
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self._stamped = True
+
+    def _on_readable(self) -> bool:
+        """Reads up to RECV_BATCH datagrams; True once the socket is empty."""
+        recv, recvmsg = self.sock.recvfrom, self.sock.recvmsg
         for _ in range(RECV_BATCH):
             try:
-                data, _addr = recv(2048)
+                if self._stamped:
+                    data, ancillary, _flags, _addr = recvmsg(2048, 64)
+                    self.arrival = next((sec + nsec / 1e9 for _level, kind, raw in ancillary
+                                         if kind == SO_TIMESTAMPNS for sec, nsec in [struct.unpack("qq", raw[:16])]),
+                                        None)
+                else:
+                    data, _addr = recv(2048)
             except (BlockingIOError, InterruptedError):
-                return
+                return True
             except OSError:
-                return
+                return True
             if not data:
                 continue
             b0 = data[0]
@@ -193,6 +212,7 @@ class BenchPeer:
                         self._progress.set()
             else:
                 self.other += 1
+        return False
 
     def _on_stun(self, data: bytes) -> None:
         try:
@@ -350,6 +370,12 @@ class Publisher(BenchPeer):
             task = asyncio.create_task(self._run())
             task._media = True  # type: ignore[attr-defined]
             self._tasks.append(task)
+
+    def stop_media(self) -> None:
+        """Stops the replay (the connection stays): what it sent is final, for a count of where it went."""
+        for task in self._tasks:
+            if getattr(task, "_media", False):
+                task.cancel()
 
     def on_media(self, data: bytes) -> None:
         if len(data) < 8 or not 192 <= data[1] <= 223 or self.rx is None:

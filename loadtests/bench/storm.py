@@ -101,14 +101,14 @@ class StormResult:
         ]
 
 
-_METRIC = re.compile(r'^(castellan_[a-z_]+)\{([^}]*)\} ([0-9.e+-]+)$')
+METRIC_LINE = re.compile(r'^(castellan_[a-z_]+)\{([^}]*)\} ([0-9.e+-]+)$')
 
 
 def parse_metrics(text: str) -> dict[str, float]:
     """The storm's figures out of the node's Prometheus text."""
     out: dict[str, float] = {}
     for line in text.splitlines():
-        m = _METRIC.match(line)
+        m = METRIC_LINE.match(line)
         if m is None:
             continue
         name, labels, value = m.group(1), dict(re.findall(r'(\w+)="([^"]*)"', m.group(2))), float(m.group(3))

@@ -36,6 +36,12 @@ def udp_drops(pid: int) -> int | None:
     """Datagrams the kernel dropped on `pid`'s open UDP sockets (receive buffer full), over each socket's life:
     the `drops` column of /proc/<pid>/net/udp{,6} for the socket inodes among its descriptors. Loss a bot counts
     while its own socket overflowed is the harness's, not the node's."""
+    by_inode = udp_drops_by_inode(pid)
+    return None if by_inode is None else sum(by_inode.values())
+
+
+def udp_drops_by_inode(pid: int) -> dict[int, int] | None:
+    """`udp_drops` per socket: inode (os.fstat(fd).st_ino) -> datagrams dropped; None once `pid` is gone."""
     try:
         inodes = set()
         for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -45,15 +51,15 @@ def udp_drops(pid: int) -> int | None:
                 continue
             if target.startswith("socket:["):
                 inodes.add(target[8:-1])
-        total = 0
+        out: dict[int, int] = {}
         for table in ("udp", "udp6"):
             with open(f"/proc/{pid}/net/{table}") as f:
                 next(f)
                 for line in f:
                     cols = line.split()
                     if len(cols) >= 13 and cols[9] in inodes:
-                        total += int(cols[12])
-        return total
+                        out[int(cols[9])] = out.get(int(cols[9]), 0) + int(cols[12])
+        return out
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
 

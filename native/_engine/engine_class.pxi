@@ -8,8 +8,9 @@ cdef class Engine:
     the primary's tables and socket but has its own batch buffers, counters, lock and inbox. Worker 0 owns the
     socket: it receives every datagram and hands a datagram of a peer another worker owns to that worker's inbox
     (PIPE_RAW). A worker that decrypts a packet fans it out to its own subscriptions and hands it, decrypted, to
-    each other worker with subscriptions to that track (PIPE_FANOUT): a peer's SRTP sessions, transport-cc logs
-    and subscriptions are only ever touched by its own worker (or by Python holding every worker's lock)."""
+    each other worker with subscriptions to that track or waiting to switch onto it (PIPE_FANOUT): a peer's SRTP
+    sessions, transport-cc logs and subscriptions are only ever touched by its own worker (or by Python holding
+    every worker's lock)."""
 
     cdef int fd
     cdef int max_peers, max_tracks, max_subs
@@ -948,9 +949,12 @@ cdef class Engine:
         cdef uint32_t abs_send = abs_send_time(arrival)
         cdef int w
         if self.nworkers > 1:
-            # the subscriptions other workers own: hand them the decrypted packet first, so they work in parallel
+            # the subscriptions other workers own: hand them the decrypted packet first, so they work in parallel.
+            # While one of them waits to switch onto this layer every packet goes, not only keyframes: that worker
+            # switches when it takes the keyframe from its inbox, after this one has gone on with the rest of the
+            # keyframe's packets, which it would otherwise never get (a sequence hole at its subscriber)
             for w in range(self.nworkers):
-                if w != self.index and (t.first_sub[w] >= 0 or (key and t.first_pending[w] >= 0)):
+                if w != self.index and (t.first_sub[w] >= 0 or t.first_pending[w] >= 0):
                     self._pipe(w, PIPE_FANOUT, ti, p, n, &r, key, arrival, abs_send, &L, NULL)
         self._fanout(ti, p, &r, key, arrival, abs_send, &L)
 
@@ -980,10 +984,12 @@ cdef class Engine:
         cdef Track *t = &self.tracks[ti]
         cdef Track *old = &self.tracks[s.track]
         cdef int idx = <int>(s - self.subs)
-        _unlink(self.subs, &t.first_pending[self.index], idx, 1)
         _unlink(self.subs, &old.first_sub[self.index], idx, 0)
         s.next = t.first_sub[self.index]
         t.first_sub[self.index] = idx
+        # on the layer's list before it leaves the waiting one: another worker handing this layer on (_forward)
+        # always sees this worker with a subscription to it
+        _unlink(self.subs, &t.first_pending[self.index], idx, 1)
         s.track = ti
         s.target = -1
         cdef int64_t elapsed = 0

@@ -1,5 +1,5 @@
-"""Active speaker and last-N: who is speaking (from the audio levels the engine averages), and what each
-subscriber is therefore sent — video of the N most recent speakers, audio of the N loudest plus the dominant
+"""Active speaker and last-N: who is speaking (from the audio levels the engine averages; for another node's
+participant, the levels that node sends: sfu/cascade/levels.py), and what each subscriber is therefore sent — video of the N most recent speakers, audio of the N loudest plus the dominant
 speaker (`--last-n`, `--audio-n`; 0 means everyone's). Paused subscriptions cost the node nothing per packet.
 """
 
@@ -31,6 +31,14 @@ class LastN:
                         if act is not None:
                             total, count = total + act[0], count + act[1]
                 loudness[p.id] = total / count if count else None
+                if p.relayed_from is not None:
+                    # its node's levels, one per interval: what it read, a pass later — used when its audio does
+                    # not reach this node (nobody here takes it); when it does, the copy's own level is the same
+                    # reading, sooner
+                    heard = room.far_levels.take(p.id)
+                    if loudness[p.id] is None:
+                        loudness[p.id] = heard
+            room.levels.record(loudness)  # for the cascade's links (sfu/cascade/meeting.py)
             if len(room.participants) < 2:
                 continue
             changed = room.speakers.update(loudness, now)

@@ -35,15 +35,15 @@ class RemoteNeed:
 def need_of(kind: str, layers: int, viewport_height: int | None, paused: bool, on: int | None = None,
             target: int | None = None) -> frozenset[int]:
     """The layers (indexes by rank) one subscriber of a relayed track needs crossing: audio its one layer, paused
-    or not (speaker detection on the far node); video none while last-N pauses it, a one-layer track its only
+    or not (a prompt onset when audio-N resumes it); video none while last-N pauses it, a one-layer track its only
     layer, else the layer it is on (`on`; a new one starts on the lowest) and the one it switches to (`target`), and what its own allocation may move it to next — the layer above, up
     to what its tile is worth (sfu/allocation/layers.py `viewport_cap`, an unknown size no cap), kept warm as a
     local publisher's next layer is, so a step up has a measured layer to go to; the lowest layer, which a local
     publisher keeps on too, so a step down under loss has somewhere to go; and, when its tile shrank below the
     layer it is on, the one the tile is worth. `layers` is how many the publisher sends (the announcement's)."""
     if kind == "audio":
-        # even while audio-N pauses it there: the far node's speaker detection reads the relayed audio's level, so
-        # with every far subscriber paused until a speaker is known, holding it back would leave none ever known
+        # even while audio-N pauses it there: when audio-N resumes it (the far node's detection runs on the
+        # levels the publisher's node sends: sfu/cascade/levels.py) it plays at once, not a `need` round trip later
         return frozenset({0})
     if paused:
         return frozenset()

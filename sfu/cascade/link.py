@@ -19,7 +19,10 @@ in use on the link, an unknown codec or a message of any other kind is refused (
 `need` naming a layer a track does not announce leaves that layer out (counted), and need changes beyond
 `NEED_RATE` a second (a legitimate node sends at most one a pass) are dropped and counted
 (`Dropped("relay_need_flood")`): what crosses, and the keyframe requests a layer starting to cross makes, change
-no faster than that. The link does not decide what to relay (that is the plan), who the participants are (the
+no faster than that. A `levels` message (who of the participants the peer announces audio of spoke since its last
+pass: sfu/cascade/levels.py) is passed on as `LevelsHeard`, past `LEVEL_RATE` a second dropped and counted
+(`Dropped("relay_level_flood")`); whose they may be is the caller's check (sfu/cascade/members.py). The link does
+not decide what to relay (that is the plan), who the participants are (the
 node) nor which meetings may cross (the tenants' policies: sfu/cascade/relays.py).
 """
 
@@ -32,15 +35,26 @@ from typing import Any, Protocol
 from native.constants import CODEC_IDS
 from native.interface import EngineControl
 from residency.errors import RelayRefused
-from residency.relay import MAX_FIELD, MAX_LAYERS, RelayChannel, RelayKeys, RelayNeed, RelayTrack
+from residency.relay import (
+    MAX_FIELD,
+    MAX_LAYERS,
+    MAX_LEVEL_SPEAKERS,
+    MAX_LEVEL_VALUES,
+    RelayChannel,
+    RelayKeys,
+    RelayLevels,
+    RelayNeed,
+    RelayTrack,
+)
 from sfu.ratelimit import TokenBucket
 
-LEVEL_ID = 1  # the audio-level extension's id on the link (kept, so the far node's speaker detection works)
+LEVEL_ID = 1  # the audio-level extension's id on the link (kept: the far node's subscribers get it)
 PAYLOAD_TYPES = {"opus": 111, "vp8": 96, "vp9": 98, "h264": 102}  # the link's fixed payload types
 CLOCK_RATES = {"opus": 48000}  # every other codec here is video: 90 kHz
 MAX_TRACKS = 256  # layers one link may announce, all its meetings together (each is an engine track there)
 MAX_MEETINGS = 64  # meetings one link may carry (each opened by a message the other side checks)
 NEED_RATE, NEED_BURST = 4.0, 8.0  # need changes a meeting takes per second, and at once (a pass sends one: 2/s)
+LEVEL_RATE, LEVEL_BURST = 4.0, 8.0  # levels messages a meeting takes per second, and at once (a pass sends one: 2/s)
 
 Key = tuple[str, str]  # (tenant, room): a meeting
 
@@ -111,6 +125,8 @@ class LinkMeeting:
     needs: dict[str, frozenset[int]] = field(default_factory=dict)  # what the peer's subscribers need (its last `need`)
     asked: dict[str, frozenset[int]] | None = None  # what this node last told the peer its subscribers need
     need_bucket: TokenBucket = field(default_factory=lambda: TokenBucket(NEED_RATE, NEED_BURST))
+    levels_sent: int = 0  # the last speaker-detection interval this side sent the peer levels of
+    level_bucket: TokenBucket = field(default_factory=lambda: TokenBucket(LEVEL_RATE, LEVEL_BURST))
 
     @property
     def up(self) -> bool:
@@ -145,6 +161,15 @@ class NeedApplied:
 
 
 @dataclass(frozen=True)
+class LevelsHeard:
+    """The peer's speaker levels for meeting `key` (sfu/cascade/levels.py): whether each participant they name
+    is one it announced audio of is for the caller to check (sfu/cascade/members.py)."""
+
+    key: Key
+    levels: Mapping[str, tuple[int, ...]]
+
+
+@dataclass(frozen=True)
 class OpenAsked:
     """The peer opened meeting `key` on the link: this side admits it (its own checks) and answers `open`, or
     refuses it with `close` (sfu/cascade/relays.py). `answer`: this side had opened it already (it is up now)."""
@@ -167,7 +192,7 @@ class Dropped:
     code: str
 
 
-Event = Relayed | NeedApplied | OpenAsked | CloseAsked | Dropped
+Event = Relayed | NeedApplied | LevelsHeard | OpenAsked | CloseAsked | Dropped
 
 
 def meeting_of(message: Mapping[str, Any]) -> Key:
@@ -318,6 +343,21 @@ class RelayLink:
         m.asked = dict(needs)
         return self.channel.seal(scoped(key, RelayNeed(needs).to_message()))
 
+    def tell_levels(self, key: Key, levels: Mapping[str, list[int]], upto: int) -> str | None:
+        """The sealed speaker levels of meeting `key` for the peer (what this side's detection took, per interval,
+        of participants whose audio it announces there: sfu/cascade/levels.py), the link's mark moved to `upto`;
+        None when nobody spoke (or the meeting is not up). Past `MAX_LEVEL_SPEAKERS` the loudest are sent, each
+        its last `MAX_LEVEL_VALUES` intervals."""
+        m = self.up(key)
+        if m is None:
+            return None
+        m.levels_sent = upto
+        if not levels:
+            return None
+        loudest = sorted(levels, key=lambda p: (-max(levels[p]), p))[:MAX_LEVEL_SPEAKERS]
+        told = RelayLevels({p: tuple(levels[p][-MAX_LEVEL_VALUES:]) for p in loudest})
+        return self.channel.seal(scoped(key, told.to_message()))
+
     def copy_of(self, ssrc: int) -> tuple[Key, str, int, int] | None:
         """(meeting, track id, layer, engine subscription) of the copy the link sends with `ssrc`: where feedback
         from the peer (a PLI for that SSRC, a NACK of its packets) belongs — the publisher's track at the layer
@@ -347,7 +387,7 @@ class RelayLink:
         kind = message.get("type")
         if kind == "close" and "tenant" not in message and "room" not in message:
             return CloseAsked()
-        if kind not in ("open", "close", "need", "track", "untrack"):
+        if kind not in ("open", "close", "need", "levels", "track", "untrack"):
             raise RelayRefused("relay_message_malformed", f"unknown relay message type {kind!r}")
         key = meeting_of(message)
         m = self.meetings.get(key)
@@ -378,6 +418,11 @@ class RelayLink:
                     return Dropped("relay_need_flood")  # the next change within the rate mends it
                 m.needs = needs
             return NeedApplied(key, sum(1 for t in need.tracks if t not in m.sending), unknown_layers)
+        if kind == "levels":
+            levels = RelayLevels.from_message(message)
+            if m.level_bucket.take(1.0) > 0:
+                return Dropped("relay_level_flood")  # one taken per detection interval anyway: nothing is lost
+            return LevelsHeard(key, levels.levels)
         if kind == "untrack":
             ssrc = message.get("ssrc")
             if not isinstance(ssrc, int) or ssrc not in m.receiving:

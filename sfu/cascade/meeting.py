@@ -11,7 +11,9 @@ node stopping: `stop`) still sends its `close` (`Relays.goodbyes`), so the other
 What crosses is what the far node needs: each pass a node tells each link's peer what its own subscribers (and,
 on the home, the nodes further on) take of that peer's tracks (`need`: the set of layers, sfu/allocation/
 relaying.py `need_of`), and sends each layer the peer needs once, each on its own SSRC (`plan`); the rest stays
-paused in the engine. A layer that starts crossing asks the publisher for a keyframe of it at once (forced at
+paused in the engine. Each pass also tells each peer who of the participants whose audio it announces there spoke
+since the last (`levels`, sfu/cascade/levels.py), so every node's speaker detection — and last-N — runs on the
+same levels whether or not its subscribers take that audio. A layer that starts crossing asks the publisher for a keyframe of it at once (forced at
 most once per layer per `KEYFRAME_REQUEST_INTERVAL`, sfu/cascade/feedback.py), so the far node's subscribers do
 not wait for the next periodic one. Dialling a node that refuses or does not answer, or adding a meeting the
 other node refused, is retried after `RETRY` seconds; every failure is counted by code in the `Relays.refused` counter the handshake
@@ -190,6 +192,13 @@ class Cascade:
             need = link.ask(key, self._needs(room, peer))
             if need is not None:
                 outbox.append(need)
+            # who speaks, for the peer's detection (sfu/cascade/levels.py): of the audio announced to it and not
+            # crossing (a copy that crosses carries its level itself)
+            voices = {t.participant for track_id, t in local.items()
+                      if t.kind == "audio" and track_id in m.sending and not m.sending[track_id].crossing}
+            told = link.tell_levels(key, *room.levels.since(m.levels_sent, voices))
+            if told is not None:
+                outbox.append(told)
             if self.feedback is not None:
                 for track_id, layer in woken:
                     self.feedback.request(peer, key, track_id, layer, force=True)  # the far viewers need one now

@@ -3,7 +3,8 @@ announces as a member on the link's handshake lane (`add_member`, sfu/cascade/ha
 so every MLS client's presence lists the whole meeting), and each track it announces on the relay link becomes a
 `Track` of a relayed `Participant` of that meeting's room here — so the
 `joined` snapshot, `track_published`, subscriptions (sfu/negotiation/offer.py), speaker detection and last-N
-treat it like a local one. The relayed participant has no socket and no transport: its tracks are engine tracks
+treat it like a local one — its loudness the levels its node sends (`on_levels`, sfu/cascade/levels.py), taken
+only for a participant that node announced audio of. The relayed participant has no socket and no transport: its tracks are engine tracks
 the link's peer publishes (sfu/cascade/link.py), its `peer` is the link's. It goes when the other node says
 it left (`remove_member`), when its last track is untracked (one never announced as a member), or when the
 meeting leaves the link (`Relays.leave`, `Relays.close`) — on the meeting's home that is a leave for the Delivery
@@ -33,7 +34,7 @@ from sfu.participant import MediaState, Participant, SignallingState
 from sfu.track import Layer, Track
 
 if TYPE_CHECKING:
-    from sfu.cascade.link import Key
+    from sfu.cascade.link import Key, LevelsHeard
     from sfu.cascade.relays import Relays
     from sfu.node import Node
     from sfu.room import Room
@@ -67,6 +68,7 @@ class RelayedMembers:
         self.refused: Counter[str] = Counter()
         relays.listeners.append(self.on_relayed)
         relays.closed.append(self.on_link_closed)
+        relays.levels.append(self.on_levels)
 
     def on_relayed(self, sender: str, key: Key, event: str, what: RelayTrack, indexes: tuple[int, ...]) -> None:
         """A relayed track of meeting `key` started ("track", its engine index here per layer) or stopped
@@ -83,6 +85,22 @@ class RelayedMembers:
             for track in list(p.published.values()):
                 self._drop_track(p, track)
             self._drop_participant(p, "relay_closed")
+
+    def on_levels(self, sender: str, heard: LevelsHeard) -> None:
+        """`sender`'s speaker levels for meeting `heard.key`: queued for this room's detection
+        (sfu/cascade/levels.py) for each participant `sender` announced an audio track of in that meeting; a value
+        for anyone else — this node's participant, another node's, one without audio — is refused and counted
+        (`relay_level_not_owned`), as are values past the backlog (`relay_level_overflow`)."""
+        room = self._room(sender, heard.key)
+        members = self.by_link.get((sender, heard.key), {})
+        for pid, values in heard.levels.items():
+            p = members.get(pid)
+            if room is None or p is None or not any(t.kind == "audio" for t in p.published.values()):
+                self.refused["relay_level_not_owned"] += 1
+                continue
+            dropped = room.far_levels.offer(pid, values)
+            if dropped:
+                self.refused["relay_level_overflow"] += dropped
 
     def add_member(self, sender: str, key: Key, participant: str, name: str, credential: str | None = None,
                    issued_for: str | None = None) -> Participant | None:
@@ -197,6 +215,8 @@ class RelayedMembers:
         for layer in track.layers:
             self.node.tracks_by_ssrc.pop((p.peer, layer.ssrc), None)
         p.published.pop(track.mid, None)
+        if track.kind == "audio":
+            p.room.far_levels.forget(p.id)  # its levels came for that audio
         p.room.broadcast({"type": "track_unpublished", "track": track.id})
 
     def _drop_participant(self, p: Participant, reason: str) -> None:
@@ -204,6 +224,7 @@ class RelayedMembers:
         if room.participants.get(p.id) is p:
             del room.participants[p.id]
         room.speakers.leave(p.id)
+        room.far_levels.forget(p.id)
         p.mark_left()
         room.announce(presence.left(p.id, reason), time.monotonic())
         room.flush_presence()  # a relay's members come and go rarely: the far participants learn it at once

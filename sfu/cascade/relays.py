@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from residency.errors import RelayRefused
 from residency.relay import PendingOffer, RelayEndpoint, RelayHello, RelayKeys, RelayTrack
-from sfu.cascade.link import CloseAsked, Dropped, Event, Key, NeedApplied, Relayed, RelayLink
+from sfu.cascade.link import CloseAsked, Dropped, Event, Key, LevelsHeard, NeedApplied, Relayed, RelayLink
 from sfu.cascade.peers import Believed
 from sfu.room import Room
 
@@ -77,6 +77,8 @@ class Relays:
         self.listeners: list[Callable[[str, Key, str, RelayTrack, tuple[int, ...]], None]] = []
         # told of every meeting that leaves a link, alone or with the link (its engine entries gone): (node, meeting)
         self.closed: list[Callable[[str, Key], None]] = []
+        # told of the speaker levels a node sends (sfu/cascade/levels.py): (from node, what it sent)
+        self.levels: list[Callable[[str, LevelsHeard], None]] = []
         # (tenant, room) -> this node is the meeting's home (the registry's placement; sfu/cascade/handshakes.py):
         # it accepts a link for it with no participant of its own and opens the room — its Delivery Service
         # orders the meeting's handshakes wherever the participants are
@@ -214,7 +216,8 @@ class Relays:
         meeting's, a stale one) are left out and counted (`relay_need_unknown_track`), as are the layers it names
         that a track does not announce (`relay_need_unknown_layer`), and a need changing what crosses faster than a
         node's passes could is dropped (`relay_need_flood`, sfu/cascade/link.py NEED_RATE); a message of a meeting
-        this node did not admit is counted (`relay_meeting_unknown`) and changes nothing; a `close` of the link
+        this node did not admit is counted (`relay_meeting_unknown`) and changes nothing; speaker levels go to `levels`
+(more than LEVEL_RATE messages a second: `relay_level_flood`); a `close` of the link
         closes it here at once (counted in `closed_by_peer`), one of a meeting takes it off. An `open` is
         returned for the caller to `admit` (it may first have to learn whether this node is the meeting's home)."""
         try:
@@ -243,6 +246,9 @@ class Relays:
         elif isinstance(event, Relayed):
             for listener in self.listeners:
                 listener(sender, event.key, event.event, event.what, event.indexes)
+        elif isinstance(event, LevelsHeard):
+            for heard in self.levels:
+                heard(sender, event)
         return event
 
     # ---- links

@@ -187,6 +187,22 @@ def build() -> dict:
                         description="Handshakes and sealed messages refused (a meeting the link does not carry, "
                                     "a region the tenant does not allow, a forged or replayed message, ...)"))
     y += 8
+    hop = f'castellan_media_hop_packets{{{R},hop="%s"}}'
+    link = f'castellan_relay_link_packets{{{R},direction="%s"}}'
+    panels.append(panel(next(pid), "Packets lost before the node and sent to participants (live tracks)",
+                        [(f"sum by (node) ({hop % 'publishers_expected'}) - sum by (node) ({hop % 'publishers_received'})",
+                          "{{node}} lost from its publishers"),
+                         (f"sum by (node, hop) ({hop % 'sent_video'} or {hop % 'sent_audio'} or {hop % 'retransmitted'})",
+                          "{{node}} {{hop}}")], 0, y, min=0,
+                        description="Over the tracks and subscriptions live now (sfu/accounting.py): what the "
+                                    "publishers' sequence numbers say was sent and did not arrive; what went out"))
+    panels.append(panel(next(pid), "Packets lost on relay links (live tracks)",
+                        [(f"sum by (node, peer) ({link % 'expected'}) - sum by (node, peer) ({link % 'received'})",
+                          "{{peer}} -> {{node}} lost"),
+                         (f"sum by (node, peer) ({link % 'sent'})", "{{node}} -> {{peer}} sent")], 12, y, min=0,
+                        description="Each link's copies: sent across, and at the receiving node the gap between "
+                                    "what the sequence numbers say was sent and what arrived"))
+    y += 8
 
     panels.append(row(next(pid), "Control plane", y))
     y += 1

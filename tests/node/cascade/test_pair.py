@@ -59,8 +59,8 @@ def _relay_metrics(rn: RunningNode) -> dict[str, float]:
     for line in generate_latest(registry).decode().splitlines():
         if line.startswith("castellan_relay"):
             name, value = line.rsplit(" ", 1)
-            reason = re.search(r'reason="([^"]+)"', name)
-            out[name.split("{")[0] + (f'{{reason="{reason.group(1)}"}}' if reason else "")] = float(value)
+            label = re.search(r'(reason|direction)="([^"]+)"', name)
+            out[name.split("{")[0] + (f'{{{label.group(1)}="{label.group(2)}"}}' if label else "")] = float(value)
     return out
 
 
@@ -135,6 +135,10 @@ async def _run() -> None:
             scraped = _relay_metrics(a)
             assert scraped["castellan_relay_links"] == 1 and scraped["castellan_relay_meetings"] >= 2, scraped
             assert scraped['castellan_relay_refusals_total{reason="relay_meeting_unknown"}'] >= 1, scraped
+            # and where the link's packets went: what eu-1-a sent across, eu-2-a received (sfu/accounting.py)
+            far_scraped = _relay_metrics(b)
+            assert scraped['castellan_relay_link_packets{direction="sent"}'] > 0, scraped
+            assert far_scraped['castellan_relay_link_packets{direction="received"}'] > 0, far_scraped
             # the home refused the meeting (and said `close`): it is off the link on both sides, nothing of it opened
             assert await wait_for(lambda: HOMEONLY not in far.meetings, 5), far.meetings
             assert HOMEONLY not in link.meetings and HOMEONLY not in a.node.rooms
