@@ -13,7 +13,9 @@ forked log); a record whose inclusion proof fails or whose content does not matc
 with a gap; a receipt signed by a key not enrolled (`receipt_key_unknown`), by a key enrolled for another
 region (`receipt_region_mismatch`), or not verifying; a node the placements or a relay name without a receipt,
 or without a final one after the meeting ended (`receipt_missing`). A node outside the tenant's policy is
-reported (inside_policy False) and makes the CLI exit non-zero too.
+reported (inside_policy False) and makes the CLI exit non-zero too; a node that stopped within the published
+bound after a policy narrowed mid-meeting (residency/lease.py) is reported with the seconds it went on
+(standing WITHIN_BOUND: its own exit code).
 """
 
 from __future__ import annotations
@@ -29,8 +31,13 @@ from .audit import RECORD_FIELDS, canonical, chain_of, record_hash
 from .errors import VerificationFailed
 from .heads import HeadRejected, TreeHead, check_consistent, parse_head, proof_from_hex
 from .identity import EnrolledKey
+from .lease import POLICY_BOUND
 from .model import Region
 from .tenantlog import EVIDENCE_FORMAT, POLICY_KINDS
+
+INSIDE = "inside"  # every policy in force while the node carried the meeting allowed its region
+WITHIN_BOUND = "within_bound"  # a policy narrowed mid-meeting, and the node stopped within the published bound
+OUTSIDE = "outside"  # it carried the meeting where no policy allowed it, or went on past the bound
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,10 @@ class Carriage:
     bytes: int
     relays: tuple[str, ...]
     final: bool
-    inside_policy: bool
+    inside_policy: bool  # INSIDE or WITHIN_BOUND
     policy: str  # the rule that admitted it, or why not
+    standing: str = INSIDE  # INSIDE, WITHIN_BOUND or OUTSIDE
+    after_change: int | None = None  # seconds it went on after a policy stopped allowing its region
 
 
 @dataclass
@@ -66,6 +75,12 @@ class MeetingReport:
     def inside_policy(self) -> bool:
         return all(c.inside_policy for c in self.carriages)
 
+    @property
+    def standing(self) -> str:
+        """OUTSIDE if any node was; else WITHIN_BOUND if any node stopped within the bound after a narrowing."""
+        found = {c.standing for c in self.carriages}
+        return OUTSIDE if OUTSIDE in found else WITHIN_BOUND if WITHIN_BOUND in found else INSIDE
+
     def regions(self) -> list[str]:
         seen: dict[str, str] = {}
         for c in self.carriages:
@@ -74,7 +89,8 @@ class MeetingReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "meeting": self.meeting, "verified": True,
-                "inside_policy": self.inside_policy, "tree_size": self.head.tree_size,
+                "inside_policy": self.inside_policy, "standing": self.standing, "policy_bound": POLICY_BOUND,
+                "tree_size": self.head.tree_size,
                 "head_signed_at": self.head.timestamp, "held_heads_checked": self.held_checked,
                 "regions": self.regions(),
                 "nodes": [{**c.__dict__, "relays": list(c.relays)} for c in self.carriages]}
@@ -183,22 +199,53 @@ def _policies(records: Sequence[Mapping[str, Any]]) -> list[tuple[int, dict[str,
     return timeline
 
 
-def _judge(region: Region | None, first: int, last: int, timeline: Sequence[tuple[int, dict[str, Any]]]) -> tuple[
-        bool, str]:
-    """Whether `region` was allowed by every policy in force between first and last packet."""
+def _allows(region: Region, p: Mapping[str, Any]) -> bool:
+    allowed = p.get("allowed_regions")
+    return region.jurisdiction == p.get("jurisdiction") if allowed is None else region.id in allowed
+
+
+def _refusal(p: Mapping[str, Any]) -> str:
+    allowed = p.get("allowed_regions")
+    if allowed is None:
+        return f"v{p.get('version')}: only {p.get('jurisdiction')} regions"
+    return f"v{p.get('version')}: allowed {', '.join(allowed) or 'none'}"
+
+
+def _judge(region: Region | None, first: int, last: int, timeline: Sequence[tuple[int, dict[str, Any]]],
+           bound: float = POLICY_BOUND) -> tuple[str, str, int | None]:
+    """How `region`'s carriage from first to last packet stands against every policy in force meanwhile:
+    (INSIDE / WITHIN_BOUND / OUTSIDE, the words, seconds it went on after a narrowing or None).
+
+    A node already carrying the meeting when a policy stopped allowing its region had `bound` seconds to stop
+    (residency/lease.py): stopping within it is WITHIN_BOUND, with the seconds it went on; later is OUTSIDE, as is
+    carrying anything that started while its region was not allowed. The seconds are whole (receipts count in
+    seconds) and measured between the policy record's time and the node's last packet, two clocks."""
     if region is None:
-        return False, "region unknown to your pinned regions"
-    in_force = [p for i, (since, p) in enumerate(timeline)
-                if since <= last and (i + 1 == len(timeline) or timeline[i + 1][0] > first)]
-    for p in in_force or [timeline[0][1]]:
-        allowed = p.get("allowed_regions")
-        if allowed is None:
-            if region.jurisdiction != p.get("jurisdiction"):
-                return False, f"OUTSIDE policy (v{p.get('version')}: only {p.get('jurisdiction')} regions)"
-        elif region.id not in allowed:
-            return False, f"OUTSIDE policy (v{p.get('version')}: allowed {', '.join(allowed) or 'none'})"
-    versions = ", ".join(f"v{p.get('version')}" for p in in_force or [timeline[0][1]])
-    return True, f"inside policy ({versions})"
+        return OUTSIDE, "region unknown to your pinned regions", None
+    ends: list[int | None] = [since for since, _ in timeline[1:]]
+    ends.append(None)
+    in_force = [i for i, (since, _) in enumerate(timeline)
+                if since <= last and (ends[i] is None or (ends[i] or 0) > first)] or [0]
+    late: list[tuple[int, Mapping[str, Any]]] = []
+    for i in in_force:
+        since, doc = timeline[i]
+        p: Mapping[str, Any] = doc
+        if _allows(region, p):
+            continue
+        if first >= since or i == 0 or not _allows(region, timeline[i - 1][1]):
+            return OUTSIDE, f"OUTSIDE policy ({_refusal(p)})", None  # it began where the policy refused it
+        until = ends[i]
+        after = (last if until is None else min(last, until)) - since
+        if after > bound:
+            return OUTSIDE, (f"OUTSIDE policy ({_refusal(p)}): stopped {after} s after policy v{p.get('version')}, "
+                             f"beyond the published bound of {bound:.0f} s"), after
+        late.append((after, p))
+    if late:
+        after, p = max(late, key=lambda x: x[0])
+        return WITHIN_BOUND, (f"stopped {after} s after policy v{p.get('version')} ({_refusal(p)}), within the "
+                              f"published bound of {bound:.0f} s"), after
+    versions = ", ".join(f"v{timeline[i][1].get('version')}" for i in in_force)
+    return INSIDE, f"inside policy ({versions})", None
 
 
 def verify_meeting(evidence: Mapping[str, Any], meeting: str, held: Sequence[TreeHead], log_keys: Any,
@@ -253,14 +300,22 @@ def verify_meeting(evidence: Mapping[str, Any], meeting: str, held: Sequence[Tre
     report = MeetingReport(tenant=tenant, meeting=meeting, head=head, held_checked=checked)
     for node, receipt in sorted(latest.items(), key=lambda kv: (kv[1].first_packet, kv[0])):
         region = pinned.regions.get(receipt.region)
-        inside, why = _judge(region, receipt.first_packet, receipt.last_packet, timeline)
+        standing, why, after = _judge(region, receipt.first_packet, receipt.last_packet, timeline)
         report.carriages.append(Carriage(
             node=node, region=receipt.region, region_name=region.display_name if region else receipt.region,
             location=region.location if region else "?", jurisdiction=receipt.jurisdiction, key_id=receipt.key_id,
             first_packet=receipt.first_packet, last_packet=receipt.last_packet, participants=receipt.participants,
             packets=receipt.packets, bytes=receipt.bytes, relays=receipt.relays, final=receipt.kind == "final",
-            inside_policy=inside, policy=why))
+            inside_policy=standing != OUTSIDE, policy=why, standing=standing, after_change=after))
     return report
+
+
+def summary_line(report: MeetingReport) -> str:
+    """The report's last line, as the admin console shows it too."""
+    verdict = {INSIDE: "verified", OUTSIDE: "verified, OUTSIDE the tenant's policy",
+               WITHIN_BOUND: f"verified; a node stopped within the published bound of {POLICY_BOUND:.0f} s after "
+                             "the policy narrowed"}[report.standing]
+    return f"This meeting was processed in: {', '.join(report.regions()) or 'nowhere'} - {verdict}"
 
 
 def render(report: MeetingReport) -> str:
@@ -274,6 +329,5 @@ def render(report: MeetingReport) -> str:
                      + ("" if c.final else " (interim receipt)") + f" - {c.policy}")
     if not report.carriages:
         lines.append("  no node carried media for this meeting")
-    verdict = "verified" if report.inside_policy else "verified, OUTSIDE the tenant's policy"
-    lines.append(f"This meeting was processed in: {', '.join(report.regions()) or 'nowhere'} - {verdict}")
+    lines.append(summary_line(report))
     return "\n".join(lines)

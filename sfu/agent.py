@@ -21,6 +21,7 @@ from residency.registry import HEARTBEAT_INTERVAL
 from sfu.deadlines import HEARTBEAT_SLACK
 from sfu.node import Node
 from sfu.recording import wants as recording_wants
+from sfu.withdrawal import PolicyWatch
 
 log = logging.getLogger("castellan.agent")
 
@@ -37,6 +38,8 @@ class NodeAgent:
         self._beating = threading.Lock()
         self._carried: set[tuple[str, str]] = set()  # meetings this node last recorded itself as carrying
         self.loop: asyncio.AbstractEventLoop | None = None  # the node's event loop (set at start)
+        # reads the hosted tenants' policies once per heartbeat (sfu/withdrawal.py); None: nobody watches
+        self.watch: PolicyWatch | None = None
 
     def load(self) -> float:
         return min(1.0, len(self.node.by_id) / max(1, self.capacity))
@@ -84,6 +87,8 @@ class NodeAgent:
             live = list(self.node.rooms.values())
             rooms = [(r.tenant, r.name) for r in live]
             self._beat_once(self.load(), self.node.draining, rooms)
+            if self.watch is not None:
+                self.watch.read()
             # a meeting counts as carried while one of its participants is connected here (relayed ones are not:
             # this node's link for them closes when its own last participant leaves)
             self._note_meetings({(r.tenant, r.name) for r in live

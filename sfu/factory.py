@@ -35,8 +35,9 @@ from sfu.cascade.relays import Relays, RelaySetup
 from sfu.cascade.roles import RecorderRoles
 from sfu.cascade.routes import relay_routes
 from sfu.config import NodeConfig
-from sfu.metrics import RelayCollector, metrics_endpoint
+from sfu.metrics import PolicyCollector, RelayCollector, metrics_endpoint
 from sfu.node import Node
+from sfu.withdrawal import PolicyWatch
 from signalling.tokens import HttpRevocations, LinkRevocations, TokenVerifier
 
 
@@ -49,6 +50,7 @@ class BuiltNode:
     relays: Relays | None = None  # relay links to other nodes (None: this node cannot verify other nodes)
     members: RelayedMembers | None = None  # the publishers relays bring in, as participants of the rooms
     handshakes: CascadeHandshakes | None = None  # a cascaded meeting's MLS handshakes to and from its home
+    watch: PolicyWatch | None = None  # running meetings leave a region the tenant no longer allows
 
 
 def build_node(
@@ -99,6 +101,13 @@ def build_node(
     if handshakes is not None and relays is not None:
         signalling.forward = handshakes.forward
         relays.homed = handshakes.homed
+    watch = None
+    if agent is not None and registry is not None:
+        # the heartbeat reads the hosted tenants' policies; the event loop judges them (sfu/withdrawal.py)
+        watch = PolicyWatch(node, registry.get_tenant_view, audit, signer.key if signer is not None else None,
+                            relays)
+        agent.watch = watch
+        metrics_registry.register(PolicyCollector(node, watch))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -117,6 +126,8 @@ def build_node(
             tasks.append(asyncio.create_task(cascade.run()))
         if handshakes is not None:
             tasks.append(asyncio.create_task(handshakes.run()))
+        if watch is not None:
+            tasks.append(asyncio.create_task(watch.run()))
         try:
             yield
         finally:
@@ -133,7 +144,7 @@ def build_node(
     if relays is not None:
         extra += relay_routes(relays, handshakes)
     return BuiltNode(node, signalling, create_node_app(signalling, lifespan=lifespan, extra_routes=extra), agent,
-                     relays, members, handshakes)
+                     relays, members, handshakes, watch)
 
 
 async def _refresh_revocations(revocations: HttpRevocations) -> None:

@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 from sfu.accounting import media_accounting
 from sfu.cascade.relays import Relays
 from sfu.node import Node
+from sfu.withdrawal import PolicyWatch
 from signalling.tokens import HttpRevocations
 
 
@@ -202,6 +203,37 @@ class RelayCollector(Collector):
                                    "Meetings the other node took off a relay link (a close naming one)", labels=labels)
         left.add_metric(ids, sum(relays.left_by_peer.values()))
         yield left
+
+
+class PolicyCollector(Collector):
+    """A node's watch on its tenants' policies (sfu/withdrawal.py): meetings withdrawn, held, relays pruned, and
+    the registry reads it did not trust."""
+
+    def __init__(self, node: Node, watch: PolicyWatch) -> None:
+        self.ids = [node.config.node_id, node.config.region]
+        self.watch = watch
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        labels, ids, watch = ["node", "region"], self.ids, self.watch
+        held = GaugeMetricFamily("castellan_node_policy_held_meetings",
+                                 "Meetings whose media is held: their tenant's policy not confirmed for longer than "
+                                 "the lease (fail closed)", labels=labels)
+        held.add_metric(ids, len(watch.held))
+        yield held
+        for name, key, text in (
+                ("castellan_node_policy_withdrawn", "withdrawn",
+                 "Meetings withdrawn from this node: their tenant's policy no longer allows its region"),
+                ("castellan_node_policy_relays_pruned", "relay_pruned",
+                 "Meetings taken off a relay link to a node whose region their policy no longer allows")):
+            family = CounterMetricFamily(name, text, labels=labels)
+            family.add_metric(ids, watch.counts[key])
+            yield family
+        untrusted = CounterMetricFamily("castellan_node_policy_reads_untrusted",
+                                        "Policy reads that renewed nothing, by reason (unreadable, rollback, "
+                                        "rewritten)", labels=[*labels, "reason"])
+        for reason, n in sorted(watch.leases.untrusted.items()):
+            untrusted.add_metric([*ids, reason], n)
+        yield untrusted
 
 
 def metrics_endpoint(

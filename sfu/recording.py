@@ -145,8 +145,19 @@ class MediaHold:
         self.group_view: Callable[[Room], frozenset[str] | None] | None = None
 
     def engine_paused(self, sub: Subscription, paused: bool) -> bool:
-        """What the engine is told for `sub`: paused by last-N (`paused`), or held for the recorder."""
-        return paused or sub.subscriber.room.recording.held
+        """What the engine is told for `sub`: paused by last-N (`paused`), held for the recorder, or held while
+        the tenant's policy is unconfirmed (sfu/withdrawal.py)."""
+        room = sub.subscriber.room
+        return paused or room.recording.held or room.residency_held
+
+    def repause(self, room: Room) -> None:
+        """Tell the engine again what each subscription of `room` is (its residency hold changed)."""
+        engine = self.node.media_engine
+        for p in room.participants.values():
+            for sub in p.subscriptions.values():
+                engine.set_paused(sub.index, self.engine_paused(sub, sub.paused))
+                if not self.engine_paused(sub, sub.paused):
+                    self.node.keyframes.request(sub.track, sub.layer, force=True)
 
     def joined(self, p: Participant, policy: str, link: str = "") -> None:
         """A participant came in with a verified credential saying `policy` (for the meeting `link`)."""

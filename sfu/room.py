@@ -50,6 +50,8 @@ class Room:
     locked: bool = False  # a host locked the meeting: nobody but a host joins (sfu/host.py, sfu/admission.py)
     presence: PresenceBatch = field(default_factory=PresenceBatch)  # joins and leaves not yet sent (sfu/presence.py)
     recording: RoomRecording = field(default_factory=RoomRecording)  # policy, held for the recorder (sfu/recording.py)
+    # the tenant's policy could not be confirmed for longer than its lease: nothing forwarded (sfu/withdrawal.py)
+    residency_held: bool = False
     # on a cascaded meeting's home: where the Delivery Service's messages for other nodes' members go, after the
     # local ones (sfu/cascade/handshakes.py); None elsewhere
     remote: Callable[[list[Delivery]], None] | None = None

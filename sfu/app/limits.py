@@ -14,6 +14,8 @@ CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later": too many sockets waiting t
 CLOSE_JOIN_TIMEOUT = 4000  # no successful `join`/`resume` within `join_timeout`
 CLOSE_TOO_SLOW = 4008  # the participant's outgoing queue filled: the client resumes and gets a fresh snapshot
 CLOSE_RESUMED_ELSEWHERE = 4009  # another socket resumed this participant: this one is closed (nothing to do)
+# the tenant's policy no longer allows this node's region: join again through the control plane (sfu/withdrawal.py)
+CLOSE_REGION_WITHDRAWN = 4010
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sfu.admission import JoinRefused
 from sfu.app.address import node_path
 from sfu.app.limits import (
     CLOSE_JOIN_TIMEOUT,
+    CLOSE_REGION_WITHDRAWN,
     CLOSE_RESUMED_ELSEWHERE,
     CLOSE_TOO_SLOW,
     CLOSE_TRY_AGAIN,
@@ -265,7 +266,8 @@ class NodeSignalling:
                 await ws.send_text(text)
                 self.sent[msg.get("type", "")] += 1
                 if msg.get("type") == "left":
-                    await ws.close()
+                    withdrawn = msg.get("reason") == "region_withdrawn"  # sfu/withdrawal.py: join again elsewhere
+                    await ws.close(CLOSE_REGION_WITHDRAWN if withdrawn else 1000, "region_withdrawn" if withdrawn else "")
                     return
         except (WebSocketDisconnect, RuntimeError, asyncio.CancelledError):
             return

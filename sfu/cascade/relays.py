@@ -83,6 +83,8 @@ class Relays:
         # it accepts a link for it with no participant of its own and opens the room — its Delivery Service
         # orders the meeting's handshakes wherever the participants are
         self.homed: Callable[[str, str], bool] | None = None
+        # meeting -> held while its tenant's policy is unconfirmed (sfu/withdrawal.py): no copy crosses
+        self.withheld: Callable[[Key], bool] | None = None
 
     @classmethod
     def for_node(cls, node: Node, setup: RelaySetup) -> Relays:
@@ -114,6 +116,9 @@ class Relays:
                 raise RelayRefused("relay_crossed", f"this node's own offer to {hello.sender!r} is under way")
             b = self.believed()
             key = (hello.tenant, hello.room)
+            if self.withheld is not None and self.withheld(key):
+                raise RelayRefused("relay_policy_unconfirmed",
+                                   f"meeting {hello.room!r} is held here: its tenant's policy is not confirmed")
             accept, keys = self.endpoint.accept(hello, keys=b.keys, nodes=b.nodes, allowed=self.allowed(hello.tenant),
                                                 now=self.clock(), rooms=self._rooms(key))
             self._pending.pop(hello.sender, None)  # (its finish, if any, finds nothing to finish: this link stands)
@@ -154,6 +159,8 @@ class Relays:
         allowed = self.allowed(key[0])
         if link.keys.peer_region not in allowed or self.endpoint.region not in allowed:
             return "relay_region_not_allowed"
+        if self.withheld is not None and self.withheld(key):
+            return "relay_policy_unconfirmed"
         return None
 
     def carry(self, peer: str, key: Key) -> bool:

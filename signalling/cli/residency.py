@@ -46,4 +46,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         return failed(f"FAILED: unreadable: {e}")
     print(json.dumps(report.to_dict(), indent=1) if args.json else render(report))
-    return 0 if report.inside_policy else 2
+    # 0 inside; 4 inside but for a node that stopped within the published bound after a narrowing; 2 outside
+    return {"inside": 0, "within_bound": 4}.get(report.standing, 2)

@@ -162,7 +162,7 @@ async function rejoinAfterLoss(detail) {
     return;
   }
   app.rejoining = true;
-  notice("Connection lost — rejoining…");
+  notice(detail.code === "region_withdrawn" ? "Your organisation changed where its meetings may run — moving the meeting…" : "Connection lost — rejoining…");
   const old = app.session;
   try { old.closed = true; old.pc && old.pc.close(); old.e2ee && old.e2ee.stop(); } catch (e) { /* gone */ }
   clearTiles();

@@ -138,6 +138,11 @@ export class Session extends EventTarget {
 
   _onSocketClosed(ev) {
     if (this.closed || !this.me) return; // before `joined` there is nothing to resume: join() rejects instead
+    if (ev && ev.code === 4010) { // region_withdrawn, its `left` lost: a resume here would be refused
+      this.closed = true;
+      this._emit("fatal", { code: "region_withdrawn", message: "the meeting moves to a region your organisation allows" });
+      return;
+    }
     // every close but `left` is resumed: 4008 (too slow: the node stopped writing to us), 1011 (keepalive),
     // 1009 (message too big), a network drop — the `joined` snapshot replaces whatever we missed
     const why = ev && ev.code === 4008 ? "the node found this connection too slow" : `closed (${ev ? ev.code : "?"})`;
@@ -239,7 +244,10 @@ export class Session extends EventTarget {
         break;
       case "left":
         this.closed = true;
-        this._emit("left", msg);
+        // the tenant's policy no longer allows this node's region (close 4010 follows): join again through the
+        // control plane, which places the meeting in an allowed region — the drain's move, not an end
+        if (msg.reason === "region_withdrawn") this._emit("fatal", { code: "region_withdrawn", message: "the meeting moves to a region your organisation allows" });
+        else this._emit("left", msg);
         break;
       case "error":
         this._note(`node error ${msg.code}: ${msg.message}`);

@@ -102,6 +102,10 @@ RESIDENCY_SUMMARY: JSONObject = {
     "type": "object", "required": ["tenant", "meeting", "verified"],
     "properties": {"tenant": {"type": "string"}, "meeting": {"type": "string"}, "verified": {"type": "boolean"},
                    "inside_policy": {"type": "boolean"},
+                   "standing": {"enum": ["inside", "within_bound", "outside"],
+                                "description": "within_bound: a node stopped within the published bound "
+                                               "(policy_bound s) after the policy narrowed mid-meeting"},
+                   "policy_bound": {"type": "number"},
                    "regions": {"type": "array", "items": {"type": "string"},
                                "description": "display name (location) of each region that carried it"},
                    "text": {"type": "string", "description": "This meeting was processed in: ... - verified"},

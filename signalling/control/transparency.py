@@ -24,7 +24,7 @@ from residency.service import ResidencyService
 from residency.signing import public_key_pem
 from residency.tenantlog import TenantLog
 from residency.transparency import ProofError
-from residency.verify import PinnedKeys, verify_meeting
+from residency.verify import PinnedKeys, summary_line, verify_meeting
 
 log = logging.getLogger("castellan.transparency")
 WEBHOOK_TIMEOUT = 3.0
@@ -117,8 +117,7 @@ class Transparency:
         except VerificationFailed as e:
             return {"tenant": tenant, "meeting": meeting, "verified": False, "error": e.to_dict()}
         out = report.to_dict()
-        out["text"] = ("This meeting was processed in: " + (", ".join(report.regions()) or "nowhere") + " - "
-                       + ("verified" if report.inside_policy else "verified, OUTSIDE the tenant's policy"))
+        out["text"] = summary_line(report)
         return out
 
     # -- webhooks ------------------------------------------------------------------------------------------------

@@ -203,6 +203,79 @@ def node(workdir: Path, node_id: str, region: str, host: str, http_port: int, ud
     return Proc(f"node {node_id}", argv, workdir / f"node-{node_id}.log", ns=ns)
 
 
+@dataclass
+class Deployment:
+    """Redis and the control plane in the hub, one node per region in its own namespace (`deploy`)."""
+
+    redis_cli: Callable[..., str]  # redis-cli inside the hub namespace (Redis listens there only)
+    seeded: Seeded
+    node_proc: dict[str, Proc]  # by region
+    node_url: dict[str, str]  # by region
+    addr: dict[str, str]  # each region's node address
+
+
+def deploy(topo: Topology, workdir: Path, procs: Processes, cp_url: str, *, regions: Sequence[tuple[str, str, str, str]],
+           nodes: dict[str, str], tenants: Iterable[tuple[str, str, str, Sequence[str] | None]],
+           links: dict[str, str], ports: tuple[int, int, int]) -> Deployment:
+    """Redis (on `ports` (redis, node HTTP, node UDP)[0]) and the control plane (at `cp_url`) in the hub, seeded
+    with `regions`, `tenants` and `links`; once it published the regions, one node per region of `nodes`
+    (region -> node id), each in that region's namespace."""
+    redis_port, http_port, udp_port = ports
+    hub_addr = topo.spokes["clients"].hub_addr
+    redis_url = f"redis://{hub_addr}:{redis_port}/0"
+
+    def redis_cli(*args: str) -> str:
+        return subprocess.run(["ip", "netns", "exec", topo.hub, "redis-cli", "-h", "127.0.0.1", "-p",
+                               str(redis_port), *args], capture_output=True, text=True, timeout=5).stdout
+
+    redis = procs.add(RedisProc(workdir / "redis", redis_port, bind=("127.0.0.1", hub_addr), ns=topo.hub))
+    redis.start(ping=lambda: "PONG" in redis_cli("ping"))
+    seeded = seed(workdir / "control" / "castellan.db", regions=regions, tenants=tenants, links=links,
+                  public_url=cp_url)
+    procs.add(control_plane(workdir, seeded.db, hub_addr, int(cp_url.rsplit(":", 1)[1]), redis_url, ns=topo.hub))
+    assert wait_until(lambda: set(nodes) <= set(redis_cli("hkeys", "castellan:regions").split()), 30), \
+        "control plane did not publish the regions:\n" + procs.logs()
+    node_proc: dict[str, Proc] = {}
+    for region, node_id in nodes.items():
+        s = topo.spokes[region]
+        node_proc[region] = procs.add(node(workdir, node_id, region, s.addr, http_port, udp_port, redis_url,
+                                           cp_url, ns=s.ns))
+    return Deployment(redis_cli, seeded, node_proc,
+                      {region: f"http://{topo.spokes[region].addr}:{http_port}" for region in nodes},
+                      {region: topo.spokes[region].addr for region in nodes})
+
+
+@dataclass
+class TenantHeads:
+    """The tenant's side of verifiable residency: `castellan audit fetch` with the operator key (the tests' admin)
+    into `dir`/heads.jsonl, from the clients namespace `ns`."""
+
+    seeded: Seeded
+    cp_url: str
+    tenant: str
+    dir: Path
+    ns: str
+
+    @property
+    def heads(self) -> Path:
+        return self.dir / "heads.jsonl"
+
+    def operator_key(self) -> str:
+        return (self.seeded.db.parent / "operator.key").read_text().strip()
+
+    def fetch(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        return run_castellan("audit", "fetch", "--api", self.cp_url, "--key", self.operator_key(), "--tenant",
+                             self.tenant, "--heads", str(self.heads), *extra, ns=self.ns)
+
+    def first(self, logs: Callable[[], str]) -> None:
+        """The tenant's first head (it pins the log and node keys), once the control plane answers."""
+        self.dir.mkdir(exist_ok=True)
+        assert wait_until(lambda: (self.seeded.db.parent / "operator.key").exists(), 20), logs()
+        tries: list[subprocess.CompletedProcess[str]] = []
+        assert wait_until(lambda: tries.append(self.fetch()) or tries[-1].returncode == 0, 60), \
+            (tries[-1].stdout + tries[-1].stderr if tries else "") + logs()
+
+
 def registry_regions(redis_url: str) -> set[str]:
     """Regions the control plane has published to the registry (a node refuses to start in an unpublished one)."""
     from residency.registry import RedisRegistry

@@ -60,31 +60,10 @@ async def _enter(cp_url: str, link: dict[str, str], name: str, hint: str) -> tup
 def _deploy(topo: cl.Topology, tmp_path: Path, procs: cl.Processes, cp_url: str) -> tuple[Any, Any, Any, Any, Any]:
     """Redis and the control plane in the hub, one node per region in its own namespace: (redis_cli, the seeded
     database, the node processes, their URLs and addresses by region)."""
-    import subprocess
-
-    hub_addr = topo.spokes["clients"].hub_addr
-    redis_url = f"redis://{hub_addr}:{REDIS_PORT}/0"
-
-    def redis_cli(*args: str) -> str:
-        return subprocess.run(["ip", "netns", "exec", topo.hub, "redis-cli", "-h", "127.0.0.1", "-p",
-                               str(REDIS_PORT), *args], capture_output=True, text=True, timeout=5).stdout
-
-    redis = procs.add(cl.RedisProc(tmp_path / "redis", REDIS_PORT, bind=("127.0.0.1", hub_addr), ns=topo.hub))
-    redis.start(ping=lambda: "PONG" in redis_cli("ping"))
-    seeded = cl.seed(tmp_path / "control" / "castellan.db", regions=REGIONS,
-                     tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])],
-                     links={"board": TENANT}, public_url=cp_url)
-    procs.add(cl.control_plane(tmp_path, seeded.db, hub_addr, CP_PORT, redis_url, ns=topo.hub))
-    assert cl.wait_until(lambda: set(NODES) <= set(redis_cli("hkeys", "castellan:regions").split()), 30), \
-        "control plane did not publish the regions:\n" + procs.logs()
-    node_proc: dict[str, Any] = {}
-    for region, node_id in NODES.items():
-        s = topo.spokes[region]
-        node_proc[region] = procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url,
-                                              cp_url, ns=s.ns))
-    node_url = {region: f"http://{topo.spokes[region].addr}:{HTTP_PORT}" for region in NODES}
-    addr = {region: topo.spokes[region].addr for region in NODES}
-    return redis_cli, seeded, node_proc, node_url, addr
+    d = cl.deploy(topo, tmp_path, procs, cp_url, regions=REGIONS, nodes=NODES,
+                  tenants=[(TENANT, "EuroCorp SE", "EU", ["eu-1", "eu-2"])], links={"board": TENANT},
+                  ports=(REDIS_PORT, HTTP_PORT, UDP_PORT))
+    return d.redis_cli, d.seeded, d.node_proc, d.node_url, d.addr
 
 
 async def _serving_and_captured(http: httpx.AsyncClient, cp_url: str, procs: cl.Processes, topo: cl.Topology,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,21 +84,10 @@ def test_eu_meeting_never_touches_us_and_fails_closed(topology: cl.Topology, tmp
 
         assert cl.wait_until(regions_published, 30), "control plane did not publish the regions:\n" + procs.logs()
 
-        def operator_key() -> str:
-            return (seeded.db.parent / "operator.key").read_text().strip()
-
         # the tenant holds a head from before the meeting (and pins the log and node keys)
-        tenant_dir = tmp_path / "tenant"
-        tenant_dir.mkdir()
-        heads = tenant_dir / "heads.jsonl"
-
-        def fetched(*extra: str) -> subprocess.CompletedProcess[str]:
-            return cl.run_castellan("audit", "fetch", "--api", cp_url, "--key", operator_key(), "--tenant", TENANT,
-                                    "--heads", str(heads), *extra, ns=clients.ns)
-        assert cl.wait_until(lambda: (tmp_path / "control" / "operator.key").exists(), 20), procs.logs()
-        tries: list[subprocess.CompletedProcess[str]] = []
-        assert cl.wait_until(lambda: tries.append(fetched()) or tries[-1].returncode == 0, 60), \
-            (tries[-1].stdout + tries[-1].stderr if tries else "") + procs.logs()
+        tenant = cl.TenantHeads(seeded, cp_url, TENANT, tmp_path / "tenant", clients.ns)
+        tenant.first(procs.logs)
+        operator_key, fetched, heads, tenant_dir = tenant.operator_key, tenant.fetch, tenant.heads, tenant.dir
         for region, node_id in NODES.items():
             s = topo.spokes[region]
             procs.add(cl.node(tmp_path, node_id, region, s.addr, HTTP_PORT, UDP_PORT, redis_url, cp_url, ns=s.ns))

@@ -280,6 +280,18 @@ def build() -> dict:
                         description="A node refuses joins (revocations_stale) when it could not refresh the revoked "
                                     "links for longer than its bound: alert on stale > 0."))
     y += 8
+    panels.append(panel(next(pid), "Tenant policy on running meetings: held, withdrawn / min, untrusted reads / min",
+                        [(f"sum(castellan_node_policy_held_meetings{{{R}}})", "meetings held (policy unconfirmed)"),
+                         (f"60 * sum(rate(castellan_node_policy_withdrawn_total{{{R}}}[$__rate_interval]))",
+                          "withdrawn / min"),
+                         (f"60 * sum(rate(castellan_node_policy_relays_pruned_total{{{R}}}[$__rate_interval]))",
+                          "relay copies pruned / min"),
+                         ("60 * sum by (reason) (rate(castellan_node_policy_reads_untrusted_total"
+                          f"{{{R}}}[$__rate_interval]))", "untrusted reads {{reason}} / min")], 0, y, w=24,
+                        description="A meeting leaves a region its tenant no longer allows within 15 s; held: the "
+                                    "node could not confirm the tenant's policy for 12 s and forwards nothing of it "
+                                    "(docs/residency.md). Alert on held > 0 or any rollback/rewritten read."))
+    y += 8
 
     return {
         "uid": "castellan-overview",

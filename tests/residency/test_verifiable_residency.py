@@ -21,10 +21,11 @@ from residency.collection import collect
 from residency.errors import VerificationFailed
 from residency.heads import HeadRejected, HeldHeads, TreeHead, sign_head
 from residency.identity import public_text
+from residency.lease import POLICY_BOUND
 from residency.logkey import KeySigner
 from residency.service import ResidencyService
 from residency.tenantlog import TenantLog
-from residency.verify import PinnedKeys, render, verify_meeting
+from residency.verify import INSIDE, OUTSIDE, WITHIN_BOUND, MeetingReport, PinnedKeys, render, verify_meeting
 from tests.residency.operator_tools import rewrite_chain
 from tests.residency.residency_world import FakeClock, make_node
 
@@ -288,3 +289,75 @@ def test_the_evidence_edited_after_export_or_signed_by_another_key_is_refused(wo
         verify_meeting(world.log.evidence("acme", "board"), "board", [], world.log.signer.public_key(),
                        world.pinned())
     assert e.value.code == "no_held_heads"
+
+
+def _narrowed_mid_meeting(world: World, went_on: int) -> MeetingReport:
+    """par (eu-2) carries meeting `mid` from 30 s before the admin narrows the policy to eu-1 until `went_on`
+    seconds after."""
+    world.place("mid")
+    world.clock.advance(60)
+    started = int(world.clock.now) - 30
+    world.svc.set_allowed_regions("acme", ["eu-1"], actor="admin:alice", reason="Frankfurt only")
+    narrowed = int(world.clock.now)
+    par = rc.sign(replace(world.receipt("par", "eu-2", meeting="mid"), first_packet=started,
+                          last_packet=narrowed + went_on), world.keys["eu-2"])
+    world.svc.audit.append("receipt.signed", actor="node:par", tenant="acme", data=par.to_dict())  # type: ignore[arg-type]
+    fra = rc.sign(replace(world.receipt("fra", "eu-1", meeting="mid", relays=("par",)), first_packet=started,
+                          last_packet=narrowed + 600), world.keys["eu-1"])
+    world.send(fra)
+    world.fetch()
+    return verify_meeting(world.evidence("mid"), "mid", world.held.heads, world.log.signer.public_key(),
+                          world.pinned())
+
+
+def test_a_node_that_stopped_within_the_bound_after_a_narrowing_says_how_long(world: World) -> None:
+    report = _narrowed_mid_meeting(world, 4)
+    by_node = {c.node: c for c in report.carriages}
+    par = by_node["par"]
+    assert par.standing == WITHIN_BOUND and par.after_change == 4 and par.inside_policy
+    assert f"stopped 4 s after policy v2 (v2: allowed eu-1), within the published bound of {POLICY_BOUND:.0f} s" \
+        in par.policy
+    assert by_node["fra"].standing == INSIDE
+    assert report.standing == WITHIN_BOUND
+    assert render(report).endswith(f"verified; a node stopped within the published bound of {POLICY_BOUND:.0f} s "
+                                   "after the policy narrowed")
+
+
+@pytest.mark.parametrize(("went_on", "standing"), [(int(POLICY_BOUND), WITHIN_BOUND),
+                                                    (int(POLICY_BOUND) + 1, OUTSIDE)])
+def test_the_bound_itself_is_within_and_one_second_more_is_outside(world: World, went_on: int,
+                                                                   standing: str) -> None:
+    report = _narrowed_mid_meeting(world, went_on)
+    par = {c.node: c for c in report.carriages}["par"]
+    assert par.standing == standing == report.standing and par.inside_policy == (standing == WITHIN_BOUND)
+    assert par.after_change == went_on
+
+
+def test_a_node_that_went_on_long_after_a_narrowing_is_outside_with_its_seconds(world: World) -> None:
+    report = _narrowed_mid_meeting(world, 600)
+    par = {c.node: c for c in report.carriages}["par"]
+    assert par.standing == OUTSIDE and par.after_change == 600
+    assert f"stopped 600 s after policy v2, beyond the published bound of {POLICY_BOUND:.0f} s" in par.policy
+    assert not report.inside_policy and render(report).endswith("verified, OUTSIDE the tenant's policy")
+
+
+@pytest.mark.parametrize(("went_on", "code"), [(3, 4), (int(POLICY_BOUND) + 30, 2)])
+def test_verify_exit_codes_say_within_the_bound_and_outside(world: World, tmp_path: Path, went_on: int,
+                                                            code: int) -> None:
+    import json
+
+    from residency.signing import public_key_pem
+    from signalling.cli.residency import main
+
+    _narrowed_mid_meeting(world, went_on)
+    log_key = tmp_path / "log.pem"
+    log_key.write_text(public_key_pem(world.log.signer.public_key()))
+    pinned = world.pinned()
+    node_keys = tmp_path / "node-keys.json"
+    node_keys.write_text(json.dumps({"keys": [k.to_dict() for k in pinned.keys.values()],
+                                     "regions": [r.to_dict() for r in pinned.regions.values()]}))
+    evidence = tmp_path / "mid.json"
+    evidence.write_text(json.dumps(world.evidence("mid")))
+    heads = tmp_path / "heads.jsonl"
+    assert main(["verify", "mid", "--heads", str(heads), "--evidence", str(evidence), "--log-key", str(log_key),
+                 "--node-keys", str(node_keys)]) == code
