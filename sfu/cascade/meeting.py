@@ -291,7 +291,7 @@ class Cascade:
             if self.relays.links.get(peer) is link and stall.waits(self.clock(), len(sealed)
                                                                    + len(self.relays.outbox.get(peer, []))):
                 self.relays.outbox[peer] = sealed + self.relays.outbox.get(peer, [])  # in order, before what came
-                log.warning("relay messages to %s: %s; retried (waiting since %.1f s)", peer, e.message,
+                log.warning("relay messages to %s: %s; retried (waiting %.1f s)", peer, e.message,
                             self.clock() - (stall.since or 0.0))
                 return
             self._stalls.pop(peer, None)

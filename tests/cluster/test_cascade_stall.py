@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from loadtests import media
-from loadtests.bots.netbot import NetBot, join
+from loadtests.bots.netbot import NetBot
 from tests.cluster import cluster as cl
 from tests.cluster import meeting as mt
 from tests.support.ports import UDP, free_port
@@ -34,14 +34,6 @@ HOST = "127.0.0.1"
 # (residency/registry.py DEFAULT_NODE_TTL, 6 s) — a node silent much longer is dead to the control plane
 FREEZES = (("eu-1a", 5.5), ("eu-2a", 5.5), ("eu-1a", 5.5))
 BACK_WITHIN = 10.0  # seconds after the thaw for the same receiver to decode again (a keyframe interval and a pass)
-
-
-async def _enter(cp_url: str, link: dict[str, str], name: str, hint: str) -> tuple[NetBot, dict[str, Any]]:
-    status, body, _ = await join(cp_url, link["link"], name, link["password"], hint=hint)
-    assert status == 200, (name, status, body)
-    bot = NetBot(body["ws_url"], body["token"], name, read_numbers=False)
-    await bot.connect()
-    return bot, body
 
 
 def test_a_frozen_home_or_far_node_costs_the_meeting_neither_its_link_nor_its_streams(tmp_path: Path) -> None:
@@ -88,11 +80,11 @@ def test_a_frozen_home_or_far_node_costs_the_meeting_neither_its_link_nor_its_st
         async def scenario() -> None:
             bots: list[NetBot] = []
             try:
-                pub, where = await _enter(cp_url, link, "pub", "eu-1")
+                pub, where = await mt.enter_bot(cp_url, link, "pub", "eu-1")
                 bots.append(pub)
                 assert where["node"] == "eu-1a"
                 await pub.publish(video=mt.video(), audio=str(media.audio_file()))
-                sub, where = await _enter(cp_url, link, "sub", "eu-2")
+                sub, where = await mt.enter_bot(cp_url, link, "sub", "eu-2")
                 bots.append(sub)
                 assert where["node"] == "eu-2a"
                 pub_id = pub.joined["participant"]
