@@ -128,16 +128,8 @@ def test_two_meetings_across_the_same_two_node_processes_both_get_media_at_once(
     procs = cl.Processes()
     report: list[str] = []
     try:
-        redis = procs.add(cl.RedisProc(tmp_path / "redis", free_port()))
-        redis.start()
-        cp_port = free_port()
-        cp_url = f"http://{HOST}:{cp_port}"
-        seeded = cl.seed(tmp_path / "control" / "castellan.db",
-                         regions=[("eu-1", "EU", "Frankfurt, DE", "EU Central"),
-                                  ("eu-2", "EU", "Paris, FR", "EU West")],
-                         tenants=[("acme", "ACME GmbH", "EU", ["eu-1", "eu-2"])],
-                         links={"board": "acme", "audit": "acme"}, public_url=cp_url)
-        procs.add(cl.control_plane(tmp_path, seeded.db, HOST, cp_port, redis.url))
+        redis, cp_url, seeded = cl.redis_and_control_plane(procs, tmp_path, HOST,
+                                                           links={"board": "acme", "audit": "acme"})
         assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), procs.logs()
         for node_id, region in (("eu-1a", "eu-1"), ("eu-2a", "eu-2")):
             procs.add(cl.node(tmp_path, node_id, region, HOST, free_port(), free_port(HOST, UDP), redis.url, cp_url))

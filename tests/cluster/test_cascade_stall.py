@@ -40,16 +40,7 @@ def test_a_frozen_home_or_far_node_costs_the_meeting_neither_its_link_nor_its_st
     procs = cl.Processes()
     report: list[str] = []
     try:
-        redis = procs.add(cl.RedisProc(tmp_path / "redis", free_port()))
-        redis.start()
-        cp_port = free_port()
-        cp_url = f"http://{HOST}:{cp_port}"
-        seeded = cl.seed(tmp_path / "control" / "castellan.db",
-                         regions=[("eu-1", "EU", "Frankfurt, DE", "EU Central"),
-                                  ("eu-2", "EU", "Paris, FR", "EU West")],
-                         tenants=[("acme", "ACME GmbH", "EU", ["eu-1", "eu-2"])],
-                         links={"board": "acme"}, public_url=cp_url)
-        procs.add(cl.control_plane(tmp_path, seeded.db, HOST, cp_port, redis.url))
+        redis, cp_url, seeded = cl.redis_and_control_plane(procs, tmp_path, HOST, links={"board": "acme"})
         assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), procs.logs()
         nodes: dict[str, Any] = {}
         for node_id, region in (("eu-1a", "eu-1"), ("eu-2a", "eu-2")):
