@@ -17,6 +17,15 @@ TIMEOUT = 5.0
 GOODBYE_TIMEOUT = 1.0  # a `close` is a courtesy: a node that does not answer soon learns it when its next post fails
 
 
+class PeerSlow(RelayRefused):
+    """The other node took the connection but did not answer the post — a timeout, or a kept-alive connection
+    its late event loop closed as idle just as the post went (it may only be slow: sfu/cascade/stall.py). Whether
+    the messages were applied there is unknown, so they are retried as they are (a replay there is skipped)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("relay_peer_slow", message)
+
+
 class PeerRefused(RelayRefused):
     """The other node answered a post with a refusal: `peer_code` is its code (e.g. `relay_no_link`)."""
 
@@ -64,6 +73,10 @@ async def send(relays: Relays, to: str, sealed: list[str], client: httpx.AsyncCl
             r = await client.post(record.http_url.rstrip("/") + path,
                                   json={"messages": sealed[i:i + step]}, timeout=TIMEOUT)
             answer = r.json()
+        except httpx.ConnectError as e:  # nothing listens there (its process is gone): no waiting
+            raise RelayRefused("relay_peer_unreachable", f"node {to!r}: {e}") from None
+        except httpx.TransportError as e:  # a timeout; a kept-alive connection its late loop closed under the post
+            raise PeerSlow(f"node {to!r} did not answer the post: {type(e).__name__} {e}") from None
         except (httpx.HTTPError, ValueError) as e:
             raise RelayRefused("relay_peer_unreachable", f"node {to!r}: {e}") from None
         if r.status_code != 200 or not isinstance(answer, dict):

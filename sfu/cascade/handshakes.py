@@ -48,9 +48,10 @@ from residency.errors import RelayRefused
 from residency.relay import RelayChannel
 from sfu.app.limits import SignallingLimits
 from sfu.cascade import verdicts
-from sfu.cascade.dial import PeerRefused, send
+from sfu.cascade.dial import PeerRefused, PeerSlow, send
 from sfu.cascade.link import Key, RelayLink, meeting_of, scoped
-from sfu.cascade.routes import MAX_HANDSHAKE, MAX_HANDSHAKES, MAX_HANDSHAKES_BODY
+from sfu.cascade.routes import MAX_HANDSHAKE, MAX_HANDSHAKES, MAX_HANDSHAKES_BODY, REPLAYED
+from sfu.cascade.stall import Stall
 from sfu.cascade.witness import Witness
 from sfu.e2ee import messages as handshake
 from sfu.e2ee.delivery import Delivery
@@ -74,6 +75,7 @@ MAX_NAME = 256
 # an idle lane says `alive` this often: a link the other side closed (its node restarted, or it dropped the
 # link) is found by the refusal and dialled again, so its members regroup without waiting for their next message
 KEEPALIVE = 2.0
+SLOW_RETRY = 0.5  # seconds before a post the peer did not answer in time is retried
 # a far node with no open lane to the home it knows asks the registry again this often: the home may have died and
 # the meeting been re-placed (perhaps here). Never while the lane is up: a registry entry alone (Redis is not
 # trusted) does not take a live home's group away from it
@@ -97,6 +99,7 @@ class Wire:
     task: asyncio.Task[None] | None = None
     sent_at: float = field(default_factory=time.monotonic)  # the last post
     posting: bool = False  # a batch is on its way (its sequence numbers come before what waits)
+    stall: Stall = field(default_factory=Stall)  # its posts going unanswered: since when
 
 
 @dataclass
@@ -426,7 +429,8 @@ class CascadeHandshakes:
     async def _pump(self, wire: Wire) -> None:
         """Posts the lane's messages in order, batched; a refused or failed post closes the link (both sides
         then start again with a new one, as for the track announcements) — with its sealed `close`, unless the
-        other node said it has no link (or did not answer)."""
+        other node said it has no link (or did not answer). A post the peer did not answer in time is retried
+        while the link may wait on it (sfu/cascade/stall.py), then closes it too."""
         assert self.client is not None
         peer = wire.peer
         while True:
@@ -443,6 +447,20 @@ class CascadeHandshakes:
                 wire.posting = True
                 try:
                     await send(self.relays, peer, batch, self.client, handshakes=True)
+                    wire.stall.answered()
+                except PeerSlow as e:  # perhaps only slow (sfu/cascade/stall.py): the batch again, first
+                    self.relays.refused[e.code] += 1
+                    if self.relays.links.get(peer) is wire.link and wire.stall.waits(
+                            time.monotonic(), len(batch) + len(wire.outbox),
+                            size + sum(len(x) for x in wire.outbox)):
+                        wire.outbox.extendleft(reversed(batch))
+                        log.warning("handshakes to %s: %s; retried", peer, e.message)
+                        await asyncio.sleep(SLOW_RETRY)
+                        continue
+                    log.warning("handshakes to %s: %s; closing the link", peer, e.message)
+                    if self.relays.links.get(peer) is wire.link:
+                        self.relays.close(peer, farewell=False)
+                    return
                 except RelayRefused as e:
                     self.relays.refused[e.code] += 1
                     log.warning("handshakes to %s refused: %s; closing the link", peer, e.message)
@@ -526,6 +544,8 @@ class CascadeHandshakes:
                         self.relays.refused[code] += 1
             except RelayRefused as e:
                 self.relays.refused[e.code] += 1
+                if e.code == REPLAYED:  # seen already (a retried post): skipped
+                    continue
                 return applied, e.code
             applied += 1
         return applied, None

@@ -32,9 +32,10 @@ import httpx
 
 from residency.errors import RelayRefused
 from sfu.allocation import relaying
-from sfu.cascade.dial import PeerRefused, dial, post_goodbye, send
+from sfu.cascade.dial import PeerRefused, PeerSlow, dial, post_goodbye, send
 from sfu.cascade.feedback import RelayFeedback
-from sfu.cascade.link import Key, LocalTrack
+from sfu.cascade.link import Key, LocalTrack, RelayLink
+from sfu.cascade.stall import Stall
 from sfu.negotiation import sdp
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class Cascade:
         self.home = home
         self.clock = clock
         self._retry_at: dict[str | tuple[str, Key], float] = {}  # a node to dial, or a meeting to add to its link
+        self._stalls: dict[str, tuple[RelayLink | None, Stall]] = {}  # a link whose posts go unanswered: its wait
         relays.closed.append(self._left)
 
     def _left(self, peer: str, key: Key) -> None:
@@ -266,15 +268,38 @@ class Cascade:
             for t in p.published.values():
                 t.relay_ranks = frozenset(r for m in links if t.id in m.sending for r in m.sending[t.id].layers)
 
+    def _stall(self, peer: str, link: RelayLink | None) -> Stall:
+        """The wait of the link to `peer` on its answers (a new link starts none)."""
+        held = self._stalls.get(peer)
+        if held is None or held[0] is not link:
+            held = self._stalls[peer] = (link, Stall())
+        return held[1]
+
     async def _flush(self, peer: str, client: httpx.AsyncClient) -> None:
         """Post what waits for the link to `peer`, in the order it was sealed (the channel's sequence)."""
         sealed = self.relays.outbox.get(peer)
         if not sealed:
             return
         self.relays.outbox[peer] = []
+        link = self.relays.links.get(peer)
         try:
             await send(self.relays, peer, sealed, client)
+            self._stalls.pop(peer, None)
+        except PeerSlow as e:  # perhaps only slow: the link and every far subscription stay while it may wait
+            self.relays.refused[e.code] += 1
+            stall = self._stall(peer, link)
+            if self.relays.links.get(peer) is link and stall.waits(self.clock(), len(sealed)
+                                                                   + len(self.relays.outbox.get(peer, []))):
+                self.relays.outbox[peer] = sealed + self.relays.outbox.get(peer, [])  # in order, before what came
+                log.warning("relay messages to %s: %s; retried (waiting %.1f s)", peer, e.message,
+                            self.clock() - (stall.since or 0.0))
+                return
+            self._stalls.pop(peer, None)
+            log.warning("relay messages to %s: %s; closing the link", peer, e.message)
+            if self.relays.links.get(peer) is link:
+                self.relays.close(peer, farewell=False)
         except RelayRefused as e:  # the other node is gone or dropped the link: start again with a new one
+            self._stalls.pop(peer, None)
             self.relays.refused[e.code] += 1
             log.warning("relay messages to %s refused: %s; closing the link", peer, e.message)
             # its `close` goes too, unless that node said it has no link (or could not be reached)

@@ -29,6 +29,10 @@ MAX_MESSAGES = 64  # sealed messages per request (a layer switch sends two; a me
 MAX_MESSAGES_BODY = MAX_MESSAGES * 4096  # an announcement is < 1 KiB sealed
 
 
+# a genuine message whose sequence number was seen: applied already (a post its sender retried after a timeout,
+# sfu/cascade/stall.py) or replayed by someone else — skipped either way, counted, the rest of the post taken
+REPLAYED = "relay_message_replayed"
+
 MAX_HANDSHAKES = 32  # sealed handshake-lane messages per request
 MAX_HANDSHAKE = 1024 * 1024  # one sealed handshake-lane message: a 240 Ki commit + 240 Ki Welcome, as JSON, sealed
 MAX_HANDSHAKES_BODY = 2 * MAX_HANDSHAKE + 64 * 1024  # a request: one such message, or many small ones
@@ -97,6 +101,8 @@ def relay_routes(relays: Relays, handshakes: CascadeHandshakes | None = None) ->
             try:
                 event = relays.deliver(sender, one)
             except RelayRefused as e:  # counted by Relays.deliver; what came before it stays applied
+                if e.code == REPLAYED:  # sealed by that node, seen already (a post retried: stall.py): skipped
+                    continue
                 return JSONResponse({"error": e.code, "applied": applied}, status_code=403)
             if isinstance(event, OpenAsked) and not event.answer:  # a meeting added to the link: checked here
                 if handshakes is not None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from tests.support import topology as shared_topology
 from tests.support import waiting
+from tests.support.ports import free_port
 from tests.support.processes import PYTHON, REPO, Proc
 from tests.support.topology import Topology, netns_unavailable
 
@@ -162,6 +163,25 @@ def control_plane(workdir: Path, db: Path, host: str, port: int, redis_url: str,
     if database_url:
         argv += ["--database-url", database_url]
     return Proc(name, argv, workdir / f"{name}.log", ns=ns, env=env)
+
+
+EU_TWO = [("eu-1", "EU", "Frankfurt, DE", "EU Central"), ("eu-2", "EU", "Paris, FR", "EU West")]
+
+
+def redis_and_control_plane(procs: Processes, workdir: Path, host: str, links: dict[str, str],
+                            regions: Iterable[tuple[str, str, str, str]] = tuple(EU_TWO),
+                            tenants: Iterable[tuple[str, str, str, Sequence[str] | None]] = (
+                                ("acme", "ACME GmbH", "EU", ["eu-1", "eu-2"]),)) -> tuple[RedisProc, str, Seeded]:
+    """A redis-server and a control plane (its database seeded with `regions`, `tenants`, `links`), both in
+    `procs`: the redis, the control plane's URL and what was seeded. The caller waits for /readyz."""
+    redis = procs.add(RedisProc(workdir / "redis", free_port()))
+    redis.start()
+    cp_port = free_port()
+    cp_url = f"http://{host}:{cp_port}"
+    seeded = seed(workdir / "control" / "castellan.db", regions=list(regions), tenants=list(tenants), links=links,
+                  public_url=cp_url)
+    procs.add(control_plane(workdir, seeded.db, host, cp_port, redis.url))
+    return redis, cp_url, seeded
 
 
 def enroll_node_key(db: Path, region: str, key: Path, database_url: str | None = None) -> str:

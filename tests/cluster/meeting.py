@@ -77,6 +77,16 @@ class LoopLag:
                 f"worst {self.worst * 1000:.0f} ms")
 
 
+async def enter_bot(control_url: str, link: dict[str, str], name: str, hint: str) -> tuple[NetBot, dict[str, Any]]:
+    """Join through the control plane asking for region `hint` (once: it must admit) and connect to the node: the
+    bot and the control plane's answer (its node and processing region)."""
+    status, body, _ = await join(control_url, link["link"], name, link["password"], hint=hint)
+    assert status == 200, (name, status, body)
+    bot = NetBot(body["ws_url"], body["token"], name, read_numbers=False)
+    await bot.connect()
+    return bot, body
+
+
 async def enter(control_url: str, meeting: str, link: dict[str, str], name: str, role: str,
                 hint: str | None = None, avoid: frozenset[str] = frozenset(), deadline: float | None = None,
                 report_dead: bool = False,

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from loadtests import media
-from loadtests.bots.netbot import NetBot, join
+from loadtests.bots.netbot import NetBot
 from tests.cluster import cluster as cl
 from tests.cluster import meeting as mt
 from tests.support.ports import UDP, free_port
@@ -39,14 +39,6 @@ HOST = "127.0.0.1"
 
 def _stats(url: str) -> dict[str, Any]:
     return httpx.get(f"{url}/stats", timeout=2, trust_env=False).json()
-
-
-async def _enter(cp_url: str, link: dict[str, str], name: str, hint: str) -> tuple[NetBot, dict[str, Any]]:
-    status, body, _ = await join(cp_url, link["link"], name, link["password"], hint=hint)
-    assert status == 200, (name, status, body)
-    bot = NetBot(body["ws_url"], body["token"], name, read_numbers=False)
-    await bot.connect()
-    return bot, body
 
 
 def test_a_meeting_across_two_node_processes_relays_media_and_leaves_the_us_node_out(tmp_path: Path) -> None:
@@ -76,14 +68,14 @@ def test_a_meeting_across_two_node_processes_relays_media_and_leaves_the_us_node
         async def scenario() -> None:
             bots: list[NetBot] = []
             try:
-                pub, where = await _enter(cp_url, link, "pub", "eu-1")
+                pub, where = await mt.enter_bot(cp_url, link, "pub", "eu-1")
                 bots.append(pub)
                 assert (where["node"], where["processing"]["region"]) == ("eu-1a", "eu-1")
                 await pub.publish(video=mt.video(), audio=str(media.audio_file()))
-                sub, where = await _enter(cp_url, link, "sub", "eu-2")
+                sub, where = await mt.enter_bot(cp_url, link, "sub", "eu-2")
                 bots.append(sub)
                 assert (where["node"], where["processing"]["region"]) == ("eu-2a", "eu-2")
-                spy, where = await _enter(cp_url, link, "spy", "us-1")
+                spy, where = await mt.enter_bot(cp_url, link, "spy", "us-1")
                 bots.append(spy)
                 # the US hint is ignored: never spilled to us-1a, but to a node already carrying the meeting (the
                 # less loaded of the two, as their heartbeats last said)
@@ -136,16 +128,8 @@ def test_two_meetings_across_the_same_two_node_processes_both_get_media_at_once(
     procs = cl.Processes()
     report: list[str] = []
     try:
-        redis = procs.add(cl.RedisProc(tmp_path / "redis", free_port()))
-        redis.start()
-        cp_port = free_port()
-        cp_url = f"http://{HOST}:{cp_port}"
-        seeded = cl.seed(tmp_path / "control" / "castellan.db",
-                         regions=[("eu-1", "EU", "Frankfurt, DE", "EU Central"),
-                                  ("eu-2", "EU", "Paris, FR", "EU West")],
-                         tenants=[("acme", "ACME GmbH", "EU", ["eu-1", "eu-2"])],
-                         links={"board": "acme", "audit": "acme"}, public_url=cp_url)
-        procs.add(cl.control_plane(tmp_path, seeded.db, HOST, cp_port, redis.url))
+        redis, cp_url, seeded = cl.redis_and_control_plane(procs, tmp_path, HOST,
+                                                           links={"board": "acme", "audit": "acme"})
         assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), procs.logs()
         for node_id, region in (("eu-1a", "eu-1"), ("eu-2a", "eu-2")):
             procs.add(cl.node(tmp_path, node_id, region, HOST, free_port(), free_port(HOST, UDP), redis.url, cp_url))
@@ -157,12 +141,12 @@ def test_two_meetings_across_the_same_two_node_processes_both_get_media_at_once(
                 subs: dict[str, NetBot] = {}
                 pubs: dict[str, str] = {}
                 for meeting in ("board", "audit"):
-                    pub, where = await _enter(cp_url, seeded.links[meeting], f"pub-{meeting}", "eu-1")
+                    pub, where = await mt.enter_bot(cp_url, seeded.links[meeting], f"pub-{meeting}", "eu-1")
                     bots.append(pub)
                     assert where["node"] == "eu-1a", where
                     await pub.publish(video=mt.video(), audio=str(media.audio_file()))
                     pubs[meeting] = pub.joined["participant"]
-                    sub, where = await _enter(cp_url, seeded.links[meeting], f"sub-{meeting}", "eu-2")
+                    sub, where = await mt.enter_bot(cp_url, seeded.links[meeting], f"sub-{meeting}", "eu-2")
                     bots.append(sub)
                     assert where["node"] == "eu-2a", where
                     subs[meeting] = sub

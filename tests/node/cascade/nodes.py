@@ -25,10 +25,12 @@ EU = frozenset({"eu-1", "eu-2"})
 async def relayed_nodes(stack: contextlib.AsyncExitStack, spec: tuple[tuple[str, str], ...],
                         home: Callable[[str, str], str | None] | None = None,
                         allowed: Callable[[str], frozenset[str]] = lambda tenant: EU,
-                        stacks: Mapping[str, contextlib.AsyncExitStack] | None = None) -> dict[str, RunningNode]:
+                        stacks: Mapping[str, contextlib.AsyncExitStack] | None = None,
+                        via: Callable[[str, str], str] | None = None) -> dict[str, RunningNode]:
     """Starts a node per (node id, region) of `spec` on `stack` (or on its own of `stacks`, to stop it alone);
     `allowed` is each tenant's allowed regions (the EU regions unless told), `home` the registry's placement of
-    each (tenant, room), None: no placement (nobody dials a home)."""
+    each (tenant, room), None: no placement (nobody dials a home); `via` maps (node id, its signalling URL) to the URL its
+    record names (a proxy in front of it)."""
     believed = Believed()
     keys = {nid: Ed25519PrivateKey.generate() for nid, _ in spec}
     control = KeyRing()  # one control plane: every node verifies the join tokens it signed
@@ -44,5 +46,5 @@ async def relayed_nodes(stack: contextlib.AsyncExitStack, spec: tuple[tuple[str,
         ek = enrolled_key(region, public_text(keys[nid]), actor="operator", at=now)
         believed.keys[ek.key_id] = ek
         believed.nodes[nid] = NodeSigner(keys[nid]).sign(
-            NodeRecord(nid, region, "127.0.0.1", rn.node.config.udp_port, rn.ws_url, rn.http_url), now)
+            NodeRecord(nid, region, "127.0.0.1", rn.node.config.udp_port, rn.ws_url, via(nid, rn.http_url) if via else rn.http_url), now)
     return nodes

@@ -25,9 +25,11 @@ import shutil
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from sfu.app.limits import SignallingLimits
+from sfu.cascade.dial import send
 from sfu.cascade.handshakes import CascadeHandshakes
 from sfu.e2ee.messages import Commit
 from tests.harness import RunningNode, wait_for
@@ -183,6 +185,29 @@ def test_a_hostile_far_node_can_speak_only_for_its_own_members_and_cannot_forge_
                 _inject(far, {"type": "mls", "from": "bob", "message": {"type": "mls_epoch", "epoch": 0}})
             assert await wait_for(lambda: home.node.handshakes.messages[("mls_epoch", "rate_limited")] == limited + 2,
                                   10)
+
+    asyncio.run(run())
+
+
+def test_a_lane_post_sent_again_is_skipped_by_the_home_and_the_link_stays() -> None:
+    """A post that timed out is retried as it was (sfu/cascade/stall.py): if the home applied it late, the retry
+    is a replay there — skipped and counted, not applied twice, and no refusal that would close the link."""
+    async def run() -> None:
+        async with two_nodes() as (home, far, m):
+            await _join(m, home, "alice")
+            await _join(m, far, "bob")
+            await m.agreed({"alice", "bob"})
+            assert home.relays is not None and far.relays is not None
+            link = far.relays.links["eu-1-a"]
+            sealed = [_hs(far).wires["eu-1-a"].channel.seal({"type": "alive"})]
+            async with httpx.AsyncClient(trust_env=False) as client:
+                assert await send(far.relays, "eu-1-a", sealed, client, handshakes=True) == 1
+                replayed = home.relays.refused["relay_message_replayed"]
+                assert await send(far.relays, "eu-1-a", sealed, client, handshakes=True) == 0
+            assert home.relays.refused["relay_message_replayed"] == replayed + 1
+            await asyncio.sleep(1.0)  # (the lane's own posts go on under the same sequence)
+            assert far.relays.links.get("eu-1-a") is link and not home.relays.closed_by_peer
+            assert set(home.node.rooms[KEY].participants) == {"alice", "bob"}
 
     asyncio.run(run())
 

@@ -1,0 +1,100 @@
+"""A cascaded meeting rides through a peer node that stops answering for a while (issue 14): a publisher on its
+home eu-1a, a subscriber on eu-2a, two `castellan node` processes on loopback. Each node in turn is frozen
+(SIGSTOP: alive, its sockets still accept, nothing answered — what a starved machine does to an event loop for
+seconds) and thawed (SIGCONT). What a user of the meeting must see: the publisher never leaves the subscriber's
+view and the subscriber's very receiver decodes again within seconds of the thaw — no renegotiation, no new
+track. The far node keeps its one link (no new handshake: `relay_peer_slow` counts the posts that waited, never a
+closed link), while a node that is really gone is still closed at once (tests/cluster/test_multi_node.py,
+test_cascade_e2ee.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from loadtests import media
+from loadtests.bots.netbot import NetBot
+from tests.cluster import cluster as cl
+from tests.cluster import meeting as mt
+from tests.support.ports import UDP, free_port
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
+
+HOST = "127.0.0.1"
+# (node, seconds): longer than a post may take (sfu/cascade/dial.py TIMEOUT, 5 s), about the registry's node TTL
+# (residency/registry.py DEFAULT_NODE_TTL, 6 s) — a node silent much longer is dead to the control plane
+FREEZES = (("eu-1a", 5.5), ("eu-2a", 5.5), ("eu-1a", 5.5))
+BACK_WITHIN = 10.0  # seconds after the thaw for the same receiver to decode again (a keyframe interval and a pass)
+
+
+def test_a_frozen_home_or_far_node_costs_the_meeting_neither_its_link_nor_its_streams(tmp_path: Path) -> None:
+    procs = cl.Processes()
+    report: list[str] = []
+    try:
+        redis, cp_url, seeded = cl.redis_and_control_plane(procs, tmp_path, HOST, links={"board": "acme"})
+        assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), procs.logs()
+        nodes: dict[str, Any] = {}
+        for node_id, region in (("eu-1a", "eu-1"), ("eu-2a", "eu-2")):
+            nodes[node_id] = procs.add(cl.node(tmp_path, node_id, region, HOST, free_port(), free_port(HOST, UDP),
+                                               redis.url, cp_url))
+        assert cl.wait_until(lambda: cl.placeable(cp_url) == {"eu-1": 1, "eu-2": 1}, 30), procs.logs()
+        link = seeded.links["board"]
+
+        async def frozen(node_id: str, seconds: float, sub: NetBot, pub_id: str) -> None:
+            before = [r.frames for r in sub.video()]
+            os.kill(nodes[node_id].pid, signal.SIGSTOP)
+            try:
+                await asyncio.sleep(seconds)
+            finally:
+                os.kill(nodes[node_id].pid, signal.SIGCONT)
+            thawed = time.monotonic()
+            receiver = sub.video()[0]
+            at_thaw = receiver.frames
+            back = await wait_for(lambda: receiver.frames >= at_thaw + 30, BACK_WITHIN + 20, 0.1)
+            took = time.monotonic() - thawed
+            left = [m for m in sub.messages if m.get("type") == "participant_left" and m.get("participant") == pub_id]
+            report.append(f"{node_id} frozen {seconds:.1f} s: video receivers {before} -> "
+                          f"{[r.frames for r in sub.video()]}, 30 more frames {took:.1f} s after the thaw "
+                          f"(back: {back}); pub left the sub's view {len(left)} times")
+            assert not left, f"the publisher left the subscriber's view while {node_id} was frozen: {left}"
+            assert back and took <= BACK_WITHIN, f"no media {took:.1f} s after {node_id} was thawed: {sub.video()}"
+
+        async def scenario() -> None:
+            bots: list[NetBot] = []
+            try:
+                pub, where = await mt.enter_bot(cp_url, link, "pub", "eu-1")
+                bots.append(pub)
+                assert where["node"] == "eu-1a"
+                await pub.publish(video=mt.video(), audio=str(media.audio_file()))
+                sub, where = await mt.enter_bot(cp_url, link, "sub", "eu-2")
+                bots.append(sub)
+                assert where["node"] == "eu-2a"
+                pub_id = pub.joined["participant"]
+                assert await wait_for(lambda: any(r.frames >= 30 for r in sub.video()), 45, 0.1), sub.video()
+                for node_id, seconds in FREEZES:
+                    await frozen(node_id, seconds, sub, pub_id)
+                opened = (tmp_path / "node-eu-2a.log").read_text().count('"relay open room=')
+                report.append(f"links eu-2a opened to the home: {opened}")
+                assert opened == 1, "a frozen node cost the meeting its link: a new one was dialled"
+            finally:
+                for b in bots:
+                    await b.close()
+
+        try:
+            asyncio.run(scenario())
+        finally:
+            print("\n".join(report))
+            log = (tmp_path / "node-eu-2a.log").read_text() + (tmp_path / "node-eu-1a.log").read_text()
+            print("\n".join(x for x in log.splitlines() if "relay" in x and ("open" in x or "clos" in x
+                                                                            or "refused" in x))[-4000:])
+    finally:
+        procs.stop_all()
