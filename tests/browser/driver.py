@@ -222,10 +222,11 @@ def client_url(
     e2ee: bool = True,
     transform: str | None = None,
     codec: str | None = None,
+    size: tuple[int, int] = (320, 240),
 ) -> str:
     from urllib.parse import urlencode
 
-    q = {"ws": cfg["ws_url"], "token": token, "name": name, "vw": "320", "vh": "240"}
+    q = {"ws": cfg["ws_url"], "token": token, "name": name, "vw": str(size[0]), "vh": str(size[1])}
     if autojoin:
         q["autojoin"] = "1"
     if not e2ee:

@@ -1,0 +1,73 @@
+// A camera's simulcast (docs/protocol.md, "Simulcast"): the encodings a publisher sends, and which of them run.
+// The node's `layers` message names the encodings anyone receives; the others are paused (no encoder time, no
+// bandwidth). Shared by the meeting client (session.js) and the node's development page
+// (sfu/app/static/dev/minimal.js, which the node serves this file to at /dev/simulcast.js).
+
+// Quarter, half and full resolution, lowest first, named as the node expects (RIDs q, h, f). The caps are
+// LiveKit's defaults for a 720p camera (h180 160 kbps, h360 450 kbps, h720 1.7 Mbps).
+export const CAMERA_LAYERS = Object.freeze([
+  Object.freeze({ rid: "q", scaleResolutionDownBy: 4, maxBitrate: 160000 }),
+  Object.freeze({ rid: "h", scaleResolutionDownBy: 2, maxBitrate: 450000 }),
+  Object.freeze({ rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1700000 }),
+]);
+
+// VP9: three spatial layers in one stream (the node drops the ones a subscriber does not take: sfu/allocation/,
+// tests/browser/test_svc.py), capped at the three simulcast layers' sum
+export const SVC_MODE = "L3T3_KEY";
+const SVC_MAX_BITRATE = CAMERA_LAYERS.reduce((a, e) => a + e.maxBitrate, 0);
+
+/** The sendEncodings of a camera sending `codec` (null: the browser's and node's choice, VP8). */
+export function cameraEncodings(codec = null) {
+  if ((codec || "").toLowerCase() === "vp9") return [{ scalabilityMode: SVC_MODE, maxBitrate: SVC_MAX_BITRATE }];
+  return CAMERA_LAYERS.map((e) => ({ ...e }));
+}
+
+/**
+ * Applies the node's `layers` wishes ({rid: bool}) to one sender: one setParameters at a time, each with the latest
+ * wish — two at once can make the second fail (a stale transaction), and in one run a publisher kept h off for
+ * 40 s after the node last asked for it. A wish before the sender exists waits for it; a refused setParameters
+ * (e.g. during a negotiation) is tried again `retryMs` later, at most `maxRetries` times in all.
+ */
+export class LayerSwitch {
+  constructor({ onError = () => {}, retryMs = 500, maxRetries = 50, timers = globalThis } = {}) {
+    this.sender = null;
+    this.active = null; // the node's latest wish
+    this.applied = Promise.resolve();
+    this.failures = 0;
+    this.onError = onError;
+    this.retryMs = retryMs;
+    this.maxRetries = maxRetries;
+    this.timers = timers;
+  }
+
+  attach(sender) {
+    this.sender = sender;
+    return this.active ? this.want(this.active) : this.applied;
+  }
+
+  want(active) {
+    this.active = active;
+    this.applied = this.applied.then(() => this._apply());
+    return this.applied;
+  }
+
+  async _apply() {
+    const { sender, active } = this;
+    if (!sender || !active) return;
+    const p = sender.getParameters();
+    if (!p.encodings) return;
+    let changed = false;
+    for (const e of p.encodings) {
+      if (!(e.rid in active) || e.active === !!active[e.rid]) continue;
+      e.active = !!active[e.rid];
+      changed = true;
+    }
+    if (!changed) return;
+    try {
+      await sender.setParameters(p);
+    } catch (err) {
+      this.onError(err);
+      if (++this.failures < this.maxRetries) this.timers.setTimeout(() => this.want(this.active), this.retryMs);
+    }
+  }
+}
