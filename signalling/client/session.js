@@ -7,7 +7,7 @@
 // "hostrequest", "locked".
 
 import { isPresence, presenceChanges } from "./presence.js";
-import { LayerSwitch, cameraEncodings } from "./simulcast.js";
+import { LayerSwitch, cameraEncodings, screenEncodings } from "./simulcast.js";
 
 const OFFER_TIMEOUT_MS = 10000;
 const RESUME_WINDOW_MS = 25000; // the node keeps a detached participant 30 s by default
@@ -285,12 +285,20 @@ export class Session extends EventTarget {
   /** Publishes a local track (sendonly m-line), or for a kind ("video") a sender without a track yet, filled
    * later by replaceTrack. A camera sends three simulcast layers (VP9: three spatial layers in one stream); a
    * screen share (`screen`) one encoding at full resolution: text must stay readable, so a weak subscriber gets
-   * fewer frames of it (congestion control), never a smaller picture. Returns the transceiver. */
+   * fewer frames of it (its temporal layers), never a smaller picture. Returns the transceiver. */
   publish(track, stream, { screen = false } = {}) {
     const kind = typeof track === "string" ? track : track.kind;
     const init = { direction: "sendonly", streams: stream ? [stream] : [] };
-    if (kind === "video" && !screen) init.sendEncodings = cameraEncodings(this.videoCodec);
-    const tr = this.pc.addTransceiver(track, init);
+    if (kind === "video") init.sendEncodings = screen ? screenEncodings(this.videoCodec) : cameraEncodings(this.videoCodec);
+    let tr;
+    try {
+      tr = this.pc.addTransceiver(track, init);
+    } catch (e) { // encodings this browser cannot send (a scalability mode, simulcast): one plain encoding
+      if (kind !== "video") throw e;
+      this._note(`publish: ${e && e.message}; one plain encoding`);
+      init.sendEncodings = [{}];
+      tr = this.pc.addTransceiver(track, init);
+    }
     tr._castellanLocal = true;
     if (init.sendEncodings && init.sendEncodings.length > 1) {
       const layers = new LayerSwitch({ onError: (e) => this._note(`layers: setParameters refused: ${e && e.message}`) });

@@ -23,6 +23,18 @@ export function cameraEncodings(codec = null) {
 }
 
 /**
+ * The sendEncodings of a screen share: one, at full resolution — a smaller picture of text is unreadable, so there
+ * is nothing useful for a lower simulcast layer to carry. In VP8 and VP9 with three temporal layers: the node reads
+ * their layer indices from the payload descriptor and gives a subscriber whose link cannot carry the whole share a
+ * lower frame rate of it. (Browsers do not list the modes they support — getCapabilities has no scalabilityModes
+ * in Chromium 156 —: a browser that refuses L1T3 gets a plain encoding, session.js.)
+ */
+export function screenEncodings(codec = null) {
+  const name = (codec || "vp8").toLowerCase();
+  return [name === "vp8" || name === "vp9" ? { scalabilityMode: "L1T3" } : {}];
+}
+
+/**
  * Applies the node's `layers` wishes ({rid: bool}) to one sender: one setParameters at a time, each with the latest
  * wish — two at once can make the second fail (a stale transaction), and in one run a publisher kept h off for
  * 40 s after the node last asked for it. A wish before the sender exists waits for it; a refused setParameters

@@ -6,6 +6,7 @@
 
 import { renderLock } from "./badges.js";
 import { $, put } from "./dom.js";
+import { recorderSink } from "./recorder.js";
 import { app } from "./state.js";
 import { ViewportReporter, shownSize } from "./viewport.js";
 
@@ -95,10 +96,11 @@ function layout() {
   if (stage && $("grid").firstElementChild !== stage.el) $("grid").prepend(stage.el);
 }
 
-/** Tells the node the size each member's remote video is shown at (every 500 ms: app.js; only changes are sent). */
+/** Tells the node the size each member's remote video is shown at (every 500 ms: app.js; only changes are sent).
+ * A recorder's page tells nothing: its tiles are not what it records, which is every stream at its best layer. */
 export function reportViewports() {
   const s = app.session;
-  if (!s || !s.me || !s.ws || s.ws.readyState !== WebSocket.OPEN) return;
+  if (!s || !s.me || !s.ws || s.ws.readyState !== WebSocket.OPEN || s.me.recorder || recorderSink) return;
   if (!app.viewports || app.viewports.session !== s) app.viewports = { session: s, reporter: new ViewportReporter((m) => s.send(m)) };
   const sizes = new Map();
   for (const t of app.tiles.values()) {

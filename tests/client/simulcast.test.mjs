@@ -2,7 +2,7 @@
 // a publisher sends, how the node's `layers` wishes reach the encodings, what a subscriber reports.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CAMERA_LAYERS, LayerSwitch, SVC_MODE, cameraEncodings } from "../../signalling/client/simulcast.js";
+import { CAMERA_LAYERS, LayerSwitch, SVC_MODE, cameraEncodings, screenEncodings } from "../../signalling/client/simulcast.js";
 import { ViewportReporter, shownSize } from "../../signalling/client/viewport.js";
 
 /** An RTCRtpSender's parameters as Chromium keeps them: setParameters resolves later, refuses while one is
@@ -114,4 +114,11 @@ test("tile sizes: device pixels, sent once per change, hidden tiles not sent (th
   assert.equal(sent.length, 3);
   r.report(new Map([["t1", { width: 99999, height: 99999 }]])); // within the node's bounds (0-16384)
   assert.deepEqual(sent.at(-1), { type: "viewport", track: "t1", width: 16384, height: 16384 });
+});
+
+test("a screen share: one full-resolution encoding, three temporal layers in VP8/VP9", () => {
+  assert.deepEqual(screenEncodings(), [{ scalabilityMode: "L1T3" }]);
+  assert.deepEqual(screenEncodings("VP9"), [{ scalabilityMode: "L1T3" }]);
+  // H.264 carries no temporal layer index the node reads: a plain encoding
+  assert.deepEqual(screenEncodings("h264"), [{}]);
 });
