@@ -118,7 +118,7 @@ export class Session extends EventTarget {
 
   /** Joins with the token; resolves with the `joined` snapshot, rejects with a NodeError. `cameraSlot`: publish
    * an empty camera sender when the stream has no video track (a rejoin with the camera off: camera on fills it). */
-  async join(localStream, { cameraSlot = false } = {}) {
+  async join(localStream, { cameraSlot = false, cameraSize = null } = {}) {
     const snapshot = await this._open({ type: "join", token: this.token });
     this.me = snapshot;
     this._applySnapshot(snapshot);
@@ -126,7 +126,7 @@ export class Session extends EventTarget {
     // synchronously after `joined`: the MLS member starts before any later node message reaches handle()
     if (this.e2ee) this._e2ee((e) => e.start(snapshot));
     if (localStream) for (const t of localStream.getTracks()) this.publish(t, localStream);
-    if (localStream && cameraSlot && !localStream.getVideoTracks().length) this.publish("video", localStream);
+    if (localStream && cameraSlot && !localStream.getVideoTracks().length) this.publish("video", localStream, { size: cameraSize });
     this._emit("joined", snapshot);
     await this.negotiate();
     return snapshot;
@@ -286,10 +286,14 @@ export class Session extends EventTarget {
    * later by replaceTrack. A camera sends three simulcast layers (VP9: three spatial layers in one stream); a
    * screen share (`screen`) one encoding at full resolution: text must stay readable, so a weak subscriber gets
    * fewer frames of it (its temporal layers), never a smaller picture. Returns the transceiver. */
-  publish(track, stream, { screen = false } = {}) {
+  publish(track, stream, { screen = false, size = null } = {}) {
     const kind = typeof track === "string" ? track : track.kind;
     const init = { direction: "sendonly", streams: stream ? [stream] : [] };
-    if (kind === "video") init.sendEncodings = screen ? screenEncodings(this.videoCodec) : cameraEncodings(this.videoCodec);
+    if (kind === "video") {
+      // the capture's size decides how many simulcast layers (an empty camera slot: the size it will capture at)
+      const s = typeof track === "string" ? size : track.getSettings();
+      init.sendEncodings = screen ? screenEncodings(this.videoCodec) : cameraEncodings(this.videoCodec, s || undefined);
+    }
     let tr;
     try {
       tr = this.pc.addTransceiver(track, init);

@@ -16,10 +16,22 @@ export const CAMERA_LAYERS = Object.freeze([
 export const SVC_MODE = "L3T3_KEY";
 const SVC_MAX_BITRATE = CAMERA_LAYERS.reduce((a, e) => a + e.maxBitrate, 0);
 
-/** The sendEncodings of a camera sending `codec` (null: the browser's and node's choice, VP8). */
-export function cameraEncodings(codec = null) {
+/** How many simulcast layers Chromium sends of a capture this size: libwebrtc keeps the first (lowest) encodings
+ * up to 3 from 960x540 pixels on, 2 from 480x270, else 1 (simulcast.cc, kSimulcastFormats) — the top ones go. */
+export function layersFor(width, height) {
+  const pixels = (width || 0) * (height || 0);
+  return pixels >= 960 * 540 ? 3 : pixels >= 480 * 270 ? 2 : 1;
+}
+
+/** The sendEncodings of a camera capturing `size` ({width, height}) and sending `codec` (null: the browser's and
+ * node's choice, VP8). The top layer is always the whole capture: a camera smaller than 960x540 sends fewer
+ * layers (q at half size and h at full from 480x270; below, one plain encoding), the lower ones' caps dropped. */
+export function cameraEncodings(codec = null, size = { width: 1280, height: 720 }) {
   if ((codec || "").toLowerCase() === "vp9") return [{ scalabilityMode: SVC_MODE, maxBitrate: SVC_MAX_BITRATE }];
-  return CAMERA_LAYERS.map((e) => ({ ...e }));
+  const n = layersFor(size.width, size.height);
+  const top = CAMERA_LAYERS.slice(CAMERA_LAYERS.length - n); // scale and cap: the top n
+  if (n === 1) return [{ maxBitrate: top[0].maxBitrate }];
+  return top.map((e, i) => ({ ...e, rid: CAMERA_LAYERS[i].rid })); // named q, h (, f) lowest first, as the node ranks
 }
 
 /**

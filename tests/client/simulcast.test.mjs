@@ -2,7 +2,7 @@
 // a publisher sends, how the node's `layers` wishes reach the encodings, what a subscriber reports.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CAMERA_LAYERS, LayerSwitch, SVC_MODE, cameraEncodings, screenEncodings } from "../../signalling/client/simulcast.js";
+import { CAMERA_LAYERS, LayerSwitch, SVC_MODE, cameraEncodings, layersFor, screenEncodings } from "../../signalling/client/simulcast.js";
 import { ViewportReporter, shownSize } from "../../signalling/client/viewport.js";
 
 /** An RTCRtpSender's parameters as Chromium keeps them: setParameters resolves later, refuses while one is
@@ -121,4 +121,13 @@ test("a screen share: one full-resolution encoding, three temporal layers in VP8
   assert.deepEqual(screenEncodings("VP9"), [{ scalabilityMode: "L1T3" }]);
   // H.264 carries no temporal layer index the node reads: a plain encoding
   assert.deepEqual(screenEncodings("h264"), [{}]);
+});
+
+test("a smaller camera sends fewer layers, its whole picture always the top one (Chromium drops the top encodings)", () => {
+  assert.deepEqual([layersFor(1280, 720), layersFor(960, 540), layersFor(640, 480), layersFor(640, 360), layersFor(320, 240)],
+    [3, 3, 2, 2, 1]);
+  assert.deepEqual(cameraEncodings(null, { width: 640, height: 480 }).map((x) => [x.rid, x.scaleResolutionDownBy, x.maxBitrate]),
+    [["q", 2, 450000], ["h", 1, 1700000]]);
+  assert.deepEqual(cameraEncodings(null, { width: 320, height: 240 }), [{ maxBitrate: 1700000 }]); // no simulcast
+  assert.equal(cameraEncodings("vp9", { width: 320, height: 240 })[0].scalabilityMode, SVC_MODE);
 });

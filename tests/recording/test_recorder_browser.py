@@ -71,7 +71,8 @@ def test_three_participants_recorded_under_e2ee_with_loss_toward_the_recorder(tm
     issuer = TokenIssuer(keys)
     names = {"A": "Alice", "B": "Bob", "C": "Carol", "REC": "ACME archive", "bot": "bot"}
     tokens = {k: issuer.mint(tenant="acme", room="rec-proof", participant=f"p-{k.lower()}-{secrets.token_hex(3)}",
-                             region="local", node="node-1", name=n, ttl=600) for k, n in names.items()}
+                             region="local", node="node-1", name=n, ttl=600,
+                             role="recorder" if k == "REC" else "participant") for k, n in names.items()}
     jwks = ARTIFACTS / "recording.jwks.json"
     jwks.write_text(json.dumps(keys.jwks()))
     workdir = ARTIFACTS / "recording-work"
