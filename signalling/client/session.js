@@ -330,6 +330,7 @@ export class Session extends EventTarget {
     for (const [tr, layers] of this.layerSwitches) {
       if (mid !== undefined ? tr.mid === mid : !(tr.mid in this.publications)) { target = layers; break; }
     }
+    this._note(`layers for ${msg.track}: ${JSON.stringify(msg.active)}`);
     if (target) target.want(msg.active);
     else this._note(`layers for ${msg.track}: no simulcast sender`);
   }
@@ -393,6 +394,7 @@ export class Session extends EventTarget {
     const msg = await answer;
     await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
     if (msg.publications && typeof msg.publications === "object") this.publications = msg.publications;
+    for (const layers of this.layerSwitches.values()) layers.again();
     if (this.e2ee) this.e2ee.senderCodecs();
     this._emit("tracks", this.tracks);
   }

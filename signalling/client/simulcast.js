@@ -75,6 +75,12 @@ export class LayerSwitch {
     return this.applied;
   }
 
+  /** After a negotiation: an applied answer can switch paused encodings back on (Chromium re-reads the answer's
+   * a=simulcast), so the latest wish goes once more (nothing is set when the encodings still match it). */
+  again() {
+    return this.active ? this.want(this.active) : this.applied;
+  }
+
   async _apply() {
     const { sender, active } = this;
     if (!sender || !active) return;

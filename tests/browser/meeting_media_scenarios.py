@@ -89,7 +89,8 @@ def meeting_media(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -
 PUBLISHER_JS = """async () => { const s = await window.castellanStats();
   const enc = ((window.castellanApp.e2ee || {}).workerStats || {streams: []}).streams.filter((x) => x.op === "encode" && x.kind === "video");
   return {encodings: s.cameraEncodings, outbound: s.outbound.filter((o) => o.kind === "video"),
-    sealed: enc.map((x) => ({ok: x.ok, noKey: x.noKey, dropped: x.dropped, mime: x.mime}))}; }"""
+    sealed: enc.map((x) => ({ok: x.ok, noKey: x.noKey, dropped: x.dropped, mime: x.mime})),
+    log: window.castellanApp.session.log.filter((l) => /layers|publish/.test(l))}; }"""
 # the subscriber's view of one participant's camera: decoded frames, size, the tile, and what its E2EE transform opened
 SUBSCRIBER_JS = """async (pid) => { const s = await window.castellanStats();
   const v = s.video.find((x) => x.participant === pid) || {};

@@ -131,3 +131,18 @@ test("a smaller camera sends fewer layers, its whole picture always the top one 
   assert.deepEqual(cameraEncodings(null, { width: 320, height: 240 }), [{ maxBitrate: 1700000 }]); // no simulcast
   assert.equal(cameraEncodings("vp9", { width: 320, height: 240 })[0].scalabilityMode, SVC_MODE);
 });
+
+test("after a negotiation that switched paused encodings back on, the latest wish is applied again", async () => {
+  const sender = new FakeSender(["q", "h", "f"]);
+  const sw = new LayerSwitch({ timers: now });
+  sw.attach(sender);
+  await sw.again(); // no wish yet: nothing
+  assert.equal(sender.calls.length, 0);
+  await sw.want({ q: true, h: true, f: false });
+  sender.encodings[2].active = true; // the answer's a=simulcast:recv q;h;f, as Chromium applies it
+  await sw.again();
+  assert.deepEqual(sender.active(), { q: true, h: true, f: false });
+  const calls = sender.calls.length;
+  await sw.again(); // still as wished: no setParameters
+  assert.equal(sender.calls.length, calls);
+});
