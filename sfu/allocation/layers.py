@@ -61,6 +61,15 @@ def choose(layers: list[LayerState], viewport_height: int | None, budget_bps: fl
     return (affordable[-1] if affordable else fitting[0]).rank
 
 
+def recording_layer(current: int, layers: list[LayerState]) -> int:
+    """A recorder's layer: the best one the publisher sends (active, its rate measured), whatever its link's
+    estimate or loss. A recording is kept and watched later, a live view is not: a recorder repairs its loss by
+    retransmission, never with a smaller picture, and sits on a data-centre link. Stays on `current` when no
+    measured layer is active."""
+    best = [layer.rank for layer in layers if layer.active and layer.measured]
+    return max(best) if best else current
+
+
 UPGRADE_HOLD = 3.0  # seconds a layer must have been clean before trying the next one up
 JUMP_HOLD = 0.5  # seconds on a layer before a step up that a probe's result covers may skip the rest of the hold
 DOWNGRADE_HOLD = 2.0

@@ -4,7 +4,8 @@ the size it renders the track at (the pure rules are in sfu/allocation/layers.py
 (transport-cc) estimate, a step up the estimate does not cover waits for a probe that shows room for it; with
 REMB only, a clean hold is the probe. After a probe got through, a step up goes straight to the highest layer
 the estimate covers without the rest of the hold (issue 14); a layer that has just started sending is no step
-up's target until its rate is measured. Simulcast layers nobody takes are switched off at the publisher.
+up's target until its rate is measured. A recorder takes the best layer at once, whatever its estimate and loss
+(layers.py: recording_layer). Simulcast layers nobody takes are switched off at the publisher.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sfu.allocation.layers import HEADROOM, TEMPORAL_ALL, LayerState, next_upgrade_hold, svc_layers
+from sfu.allocation.layers import (
+    HEADROOM,
+    TEMPORAL_ALL,
+    LayerState,
+    next_upgrade_hold,
+    recording_layer,
+    svc_layers,
+)
 from sfu.allocation.layers import plan as plan_layers
 from sfu.feedback.reports import REPORT_INTERVAL
 
@@ -116,13 +124,16 @@ class LayerAllocation:
             states = [LayerState(lyr.rank, lyr.bitrate_bps, now - lyr.last_active < ACTIVE_WITHIN, lyr.averaged)
                       for lyr in sub.track.layers]
             # the layer, and (temporal layers) the frame rate: fewer frames before a smaller picture
-            rank, tid = plan_layers(sub.layer.rank, sub.max_tid, states, sub.viewport_height, share,
-                                    sub.fraction_lost, now - sub.layer_since, sub.layer.temporal_layers,
-                                    sub.upgrade_hold, probed)
+            if p.recorder:
+                rank, tid = recording_layer(sub.layer.rank, states), TEMPORAL_ALL
+            else:
+                rank, tid = plan_layers(sub.layer.rank, sub.max_tid, states, sub.viewport_height, share,
+                                        sub.fraction_lost, now - sub.layer_since, sub.layer.temporal_layers,
+                                        sub.upgrade_hold, probed)
             want = sub.track.layer(rank)
-            if catching_up and rank > sub.layer.rank:
+            if catching_up and rank > sub.layer.rank and not p.recorder:
                 continue  # no further step up before the REMB shows the last one fits
-            if (want is not None and rank > sub.layer.rank and send_side
+            if (want is not None and rank > sub.layer.rank and send_side and not p.recorder
                     and (share is None or want.bitrate_bps > share * HEADROOM)
                     and node.congestion.prober.probe_for(p, len(subs), want, now)):
                 continue  # not yet: a probe decides
@@ -155,9 +166,12 @@ class LayerAllocation:
         track = sub.track
         n = track.spatial_layers
         current = sub.max_sid if 0 <= sub.max_sid < n else n - 1
-        rank, tid = plan_layers(current, sub.max_tid, svc_layers(track.sid_bitrates, n), sub.viewport_height,
-                                share, sub.fraction_lost, now - sub.layer_since,
-                                track.layers[0].temporal_layers if track.layers else 1)
+        if sub.subscriber.recorder:
+            rank, tid = n - 1, TEMPORAL_ALL  # a recording keeps the whole picture (layers.py: recording_layer)
+        else:
+            rank, tid = plan_layers(current, sub.max_tid, svc_layers(track.sid_bitrates, n), sub.viewport_height,
+                                    share, sub.fraction_lost, now - sub.layer_since,
+                                    track.layers[0].temporal_layers if track.layers else 1)
         if rank == current and tid == sub.max_tid:
             return
         self.node.media_engine.set_svc(sub.index, rank, tid)

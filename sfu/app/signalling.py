@@ -48,6 +48,9 @@ Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 PROTOCOL_VERSION = 1
 STATIC = Path(__file__).parent / "static"
+# the browser client's modules the development page shares (simulcast layers, tile sizes): one copy, the client's
+CLIENT_SHARED = {name: Path(__file__).resolve().parents[2] / "signalling" / "client" / name
+                 for name in ("simulcast.js", "viewport.js")}
 
 
 class ProtocolError(Exception):
@@ -416,6 +419,12 @@ class NodeSignalling:
     async def dev_script(self, request: Request) -> Response:
         return FileResponse(STATIC / "dev" / "minimal.js", media_type="text/javascript")
 
+    async def dev_shared(self, request: Request) -> Response:
+        path = CLIENT_SHARED.get(request.path_params["name"])
+        if path is None:
+            return JSONResponse({"error": "not_found"}, status_code=404)
+        return FileResponse(path, media_type="text/javascript")
+
 
 def create_node_app(signalling: NodeSignalling, lifespan: Lifespan | None = None,
                     extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -431,5 +440,6 @@ def create_node_app(signalling: NodeSignalling, lifespan: Lifespan | None = None
         Route("/admin/rooms/{tenant}/{room}/end", s.end_room, methods=["POST"]),
         Route("/dev/minimal", s.dev_page),
         Route("/dev/minimal.js", s.dev_script),
+        Route("/dev/{name}", s.dev_shared),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -32,6 +32,7 @@ import { renderPeople } from "./people.js";
 import { showRelease } from "./release.js";
 import { installShortcuts } from "./shortcuts.js";
 import { app } from "./state.js";
+import { reportViewports } from "./tiles.js";
 
 // ------------------------------------------------------------------------------------------------ test hooks
 
@@ -73,6 +74,9 @@ window.castellanStats = async function castellanStats() {
     rejoin: !$("btn-rejoin").hidden };
   out.roster = app.e2ee ? app.e2ee.roster().map((m) => m.participant) : [];
   out.toasts = toastLog.slice();
+  out.viewports = app.viewports ? Object.fromEntries(app.viewports.reporter.sent) : {};
+  out.cameraEncodings = cam ? (cam.getParameters().encodings || []).map((e) => ({ rid: e.rid || "", active: e.active,
+    scaleResolutionDownBy: e.scaleResolutionDownBy, maxBitrate: e.maxBitrate, scalabilityMode: e.scalabilityMode })) : [];
   return out;
 };
 window.castellanChat = sendChat;
@@ -94,5 +98,6 @@ $("chat-form").onsubmit = (ev) => {
 };
 installShortcuts();
 setInterval(async () => { await pollStats(); renderPeople(); }, 1000);
+setInterval(reportViewports, 500); // the node picks each remote video's layer by the size it is shown at
 showRelease($("release"), { development: app.development });
 initJoinPage();

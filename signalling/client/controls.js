@@ -60,8 +60,10 @@ export function setMicMuted(muted) {
   announceState();
 }
 
-function videoConstraints() {
-  const size = { width: parseInt(query.get("vw") || "640", 10), height: parseInt(query.get("vh") || "480", 10) };
+/** The camera's capture: 1280x720 unless ?vw=&vh= say otherwise (ideal values: a camera that cannot gives its
+ * nearest). The camera is sent as simulcast (session.js), so a large tile gets 720p and a thumbnail the 320x180 layer. */
+export function videoConstraints() {
+  const size = { width: parseInt(query.get("vw") || "1280", 10), height: parseInt(query.get("vh") || "720", 10) };
   return app.devices.camera ? { deviceId: { exact: app.devices.camera }, ...size } : size;
 }
 
@@ -173,7 +175,7 @@ export async function toggleScreen() {
   }
   const track = stream.getVideoTracks()[0];
   track.contentHint = "detail";
-  const transceiver = s.publish(track, stream);
+  const transceiver = s.publish(track, stream, { screen: true });
   app.screen = { transceiver, stream };
   track.onended = () => { if (app.screen && app.screen.transceiver === transceiver) toggleScreen(); };
   updateControls();

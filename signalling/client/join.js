@@ -4,6 +4,7 @@
 import * as api from "./api.js";
 import { $ } from "./dom.js";
 import { supportsE2EE } from "./e2ee.js";
+import { videoConstraints } from "./controls.js";
 import { enterMeeting } from "./meeting.js";
 import { showRecordingNotice } from "./recording-indicator.js";
 import { NodeError } from "./session.js";
@@ -42,8 +43,7 @@ async function startPreview() {
   note.hidden = true;
   if (app.local) for (const t of app.local.getTracks()) t.stop();
   app.local = null;
-  const size = { width: parseInt(query.get("vw") || "640", 10), height: parseInt(query.get("vh") || "480", 10) };
-  const video = app.devices.camera ? { deviceId: { exact: app.devices.camera }, ...size } : size;
+  const video = videoConstraints();
   const audio = app.devices.mic ? { deviceId: { exact: app.devices.mic } } : true;
   const attempts = [{ video, audio }, { video: false, audio }, { video, audio: false }];
   let lastError = null;

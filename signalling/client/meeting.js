@@ -6,7 +6,7 @@ import * as api from "./api.js";
 import { renderMembers, renderWhere } from "./badges.js";
 import { onChat } from "./chat.js";
 import { announceState, announceStateSoon, findLocalTransceivers, listMeetingDevices, setMicMuted, toggleCam,
-  updateControls } from "./controls.js";
+  updateControls, videoConstraints } from "./controls.js";
 import { $, notice, put, toast } from "./dom.js";
 import { renderInvite } from "./invite.js";
 import { labelPanelButtons } from "./panels.js";
@@ -45,7 +45,8 @@ export async function enterMeeting({ rejoin = false } = {}) {
   if (app.local) for (const t of app.local.getAudioTracks()) t.enabled = !app.micMuted;
   try {
     // camera off (its capture stopped): an empty camera sender, so that Camera on has a sender to fill
-    await session.join(app.local, { cameraSlot: app.camOff });
+    const { width, height } = videoConstraints();
+    await session.join(app.local, { cameraSlot: app.camOff, cameraSize: { width, height } });
   } catch (e) {
     if (app.e2ee) app.e2ee.stop();
     app.session = null;

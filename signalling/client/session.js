@@ -1,14 +1,17 @@
 // One participant's session with a Castellan node (docs/protocol.md, v2): the WebSocket, the peer connection,
 // negotiation (the client always offers), subscriptions (a recvonly transceiver per announced track, the full
-// mid -> track mapping in every offer), resume after a dropped socket, ICE restart after a network change.
+// mid -> track mapping in every offer), resume after a dropped socket, ICE restart after a network change. The camera
+// is published with simulcast (VP9: SVC), and the encodings the node says nobody receives are paused (simulcast.js).
 //
 // Events (EventTarget): "joined", "roster", "tracks", "chat", "connection", "notice", "left", "fatal",
 // "hostrequest", "locked".
 
 import { isPresence, presenceChanges } from "./presence.js";
+import { LayerSwitch, cameraEncodings, screenEncodings } from "./simulcast.js";
 
 const OFFER_TIMEOUT_MS = 10000;
 const RESUME_WINDOW_MS = 25000; // the node keeps a detached participant 30 s by default
+const NOT_OFFER_ERRORS = new Set(["rate_limited", "mls_too_large", "unknown_track"]);
 
 /** The one receive codec to offer for a track of `kind`/`codec`: the entry the node would pick from a full list
  * (sfu/negotiation/sdp.py: H.264 with packetization-mode=1, profile 42e01f first; VP9 profile 0), or null. */
@@ -61,7 +64,8 @@ export class Session extends EventTarget {
     this.tracks = new Map(); // remote track id -> description
     this.muted = new Map(); // remote track id -> bool
     this.trackOf = new Map(); // RTCRtpTransceiver -> remote track id
-    this.published = new Map(); // local kind/label -> {transceiver, track}
+    this.publications = {}; // mid -> track id of what we publish (the node's last answer)
+    this.layerSwitches = new Map(); // RTCRtpTransceiver of a simulcast camera -> LayerSwitch
     this.seq = 0;
     this.waiters = [];
     this.negotiating = false;
@@ -114,7 +118,7 @@ export class Session extends EventTarget {
 
   /** Joins with the token; resolves with the `joined` snapshot, rejects with a NodeError. `cameraSlot`: publish
    * an empty camera sender when the stream has no video track (a rejoin with the camera off: camera on fills it). */
-  async join(localStream, { cameraSlot = false } = {}) {
+  async join(localStream, { cameraSlot = false, cameraSize = null } = {}) {
     const snapshot = await this._open({ type: "join", token: this.token });
     this.me = snapshot;
     this._applySnapshot(snapshot);
@@ -122,7 +126,7 @@ export class Session extends EventTarget {
     // synchronously after `joined`: the MLS member starts before any later node message reaches handle()
     if (this.e2ee) this._e2ee((e) => e.start(snapshot));
     if (localStream) for (const t of localStream.getTracks()) this.publish(t, localStream);
-    if (localStream && cameraSlot && !localStream.getVideoTracks().length) this.publish("video", localStream);
+    if (localStream && cameraSlot && !localStream.getVideoTracks().length) this.publish("video", localStream, { size: cameraSize });
     this._emit("joined", snapshot);
     await this.negotiate();
     return snapshot;
@@ -229,6 +233,9 @@ export class Session extends EventTarget {
         this.muted.set(msg.track, !!msg.muted);
         this._emit("tracks", this.tracks);
         break;
+      case "layers": // which of our simulcast encodings anyone receives: pause the others
+        this._layers(msg);
+        break;
       case "recording": // "required": the node holds media until the recorder is in (docs/protocol.md)
         this._emit("recording", msg);
         break;
@@ -251,8 +258,9 @@ export class Session extends EventTarget {
         break;
       case "error":
         this._note(`node error ${msg.code}: ${msg.message}`);
-        // rate_limited refuses a chat, mute or handshake message, mls_too_large a handshake message, never an offer: it must not fail a negotiation waiting for its answer
-        if (this.waiters.length && msg.code !== "rate_limited" && msg.code !== "mls_too_large") this.waiters.shift().reject(new NodeError(msg.code, msg.message));
+        // rate_limited refuses a chat, mute or handshake message, mls_too_large a handshake message, unknown_track a
+        // mute or viewport of a track that just went, never an offer: they must not fail a negotiation waiting for its answer
+        if (this.waiters.length && !NOT_OFFER_ERRORS.has(msg.code)) this.waiters.shift().reject(new NodeError(msg.code, msg.message));
         else this._emit("notice", { code: msg.code, message: msg.message });
         break;
       default:
@@ -283,11 +291,32 @@ export class Session extends EventTarget {
   }
 
   /** Publishes a local track (sendonly m-line), or for a kind ("video") a sender without a track yet, filled
-   * later by replaceTrack. Returns the transceiver. */
-  publish(track, stream) {
+   * later by replaceTrack. A camera sends three simulcast layers (VP9: three spatial layers in one stream); a
+   * screen share (`screen`) one encoding at full resolution: text must stay readable, so a weak subscriber gets
+   * fewer frames of it (its temporal layers), never a smaller picture. Returns the transceiver. */
+  publish(track, stream, { screen = false, size = null } = {}) {
     const kind = typeof track === "string" ? track : track.kind;
-    const tr = this.pc.addTransceiver(track, { direction: "sendonly", streams: stream ? [stream] : [] });
+    const init = { direction: "sendonly", streams: stream ? [stream] : [] };
+    if (kind === "video") {
+      // the capture's size decides how many simulcast layers (an empty camera slot: the size it will capture at)
+      const s = typeof track === "string" ? size : track.getSettings();
+      init.sendEncodings = screen ? screenEncodings(this.videoCodec) : cameraEncodings(this.videoCodec, s || undefined);
+    }
+    let tr;
+    try {
+      tr = this.pc.addTransceiver(track, init);
+    } catch (e) { // encodings this browser cannot send (a scalability mode, simulcast): one plain encoding
+      if (kind !== "video") throw e;
+      this._note(`publish: ${e && e.message}; one plain encoding`);
+      init.sendEncodings = [{}];
+      tr = this.pc.addTransceiver(track, init);
+    }
     tr._castellanLocal = true;
+    if (init.sendEncodings && init.sendEncodings.length > 1) {
+      const layers = new LayerSwitch({ onError: (e) => this._note(`layers: setParameters refused: ${e && e.message}`) });
+      layers.attach(tr.sender);
+      this.layerSwitches.set(tr, layers);
+    }
     if (kind === "video" && this.videoCodec && tr.setCodecPreferences) {
       const want = `video/${this.videoCodec}`.toLowerCase();
       const caps = RTCRtpSender.getCapabilities("video").codecs.filter((c) => c.mimeType.toLowerCase() === want &&
@@ -297,6 +326,21 @@ export class Session extends EventTarget {
     }
     if (this.e2ee) this.e2ee.protectSender(tr.sender, kind, kind === "video" ? this.videoCodec : "opus");
     return tr;
+  }
+
+  /** The node's `layers` for one of our simulcast tracks: the transceiver its last answer maps the track to; a
+   * track not in an answer yet (the node learns a simulcast publication from its first packets and names it in the
+   * next answer) is our camera's, the one simulcast sender without a known publication. */
+  _layers(msg) {
+    if (!msg.active || typeof msg.active !== "object") return;
+    const mid = Object.keys(this.publications).find((m) => this.publications[m] === msg.track);
+    let target = null;
+    for (const [tr, layers] of this.layerSwitches) {
+      if (mid !== undefined ? tr.mid === mid : !(tr.mid in this.publications)) { target = layers; break; }
+    }
+    this._note(`layers for ${msg.track}: ${JSON.stringify(msg.active)}`);
+    if (target) target.want(msg.active);
+    else this._note(`layers for ${msg.track}: no simulcast sender`);
   }
 
   /** Stops publishing: the m-line goes inactive and the node unpublishes the track. */
@@ -357,6 +401,8 @@ export class Session extends EventTarget {
     this.send({ type: "offer", sdp: pc.localDescription.sdp, subscriptions, seq });
     const msg = await answer;
     await pc.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+    if (msg.publications && typeof msg.publications === "object") this.publications = msg.publications;
+    for (const layers of this.layerSwitches.values()) layers.again();
     if (this.e2ee) this.e2ee.senderCodecs();
     this._emit("tracks", this.tracks);
   }
@@ -403,7 +449,9 @@ export class Session extends EventTarget {
           out.audio.push(e);
         }
       } else if (s.type === "outbound-rtp") {
-        out.outbound.push({ kind: s.kind, mid: s.mid, packetsSent: s.packetsSent || 0, framesEncoded: s.framesEncoded || 0 });
+        out.outbound.push({ kind: s.kind, mid: s.mid, rid: s.rid || "", packetsSent: s.packetsSent || 0,
+          framesEncoded: s.framesEncoded || 0, frameWidth: s.frameWidth || 0, framesPerSecond: s.framesPerSecond || 0,
+          active: s.active, scalabilityMode: s.scalabilityMode || "", bytesSent: s.bytesSent || 0 });
       } else if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
         out.rtt = s.currentRoundTripTime ?? null;
       }

@@ -48,6 +48,7 @@ export const app = {
   session: null,
   e2ee: null,
   tiles: new Map(), // tile key -> {el, video, participant, stream}
+  viewports: null, // {session, reporter}: the remote videos' sizes told to the node (tiles.js)
   peerState: new Map(), // participant id -> {audioMuted, videoOff}
   micMuted: false,
   camOff: false,

@@ -1,11 +1,14 @@
 // The video grid: one tile per participant stream (camera, and a screen share as its own tile), this
 // participant's own tile (and a preview of its own screen share), avatars when video is off, mute and hand marks;
 // one <audio> element per remote audio track. A screen share switches the grid to the presenter layout: the
-// share large on the stage, everyone else in a filmstrip.
+// share large on the stage, everyone else in a filmstrip. The size each remote video is shown at goes to the node
+// (viewport.js), which sends the simulcast layer worth it: a filmstrip thumbnail gets the quarter layer.
 
 import { renderLock } from "./badges.js";
 import { $, put } from "./dom.js";
+import { recorderSink } from "./recorder.js";
 import { app } from "./state.js";
+import { ViewportReporter, shownSize } from "./viewport.js";
 
 function initials(name) {
   const words = (name || "").replace(/\(you\)|— screen/g, "").split(/\s+/).filter((w) => /^\p{L}/u.test(w));
@@ -91,6 +94,19 @@ function layout() {
   // alone: say so, with the way to invite (a grid of one's own face explains nothing)
   $("alone").hidden = !(app.session && app.session.me && app.session.participants.size === 0);
   if (stage && $("grid").firstElementChild !== stage.el) $("grid").prepend(stage.el);
+}
+
+/** Tells the node the size each member's remote video is shown at (every 500 ms: app.js; only changes are sent).
+ * A recorder's page tells nothing: its tiles are not what it records, which is every stream at its best layer. */
+export function reportViewports() {
+  const s = app.session;
+  if (!s || !s.me || !s.ws || s.ws.readyState !== WebSocket.OPEN || s.me.recorder || recorderSink) return;
+  if (!app.viewports || app.viewports.session !== s) app.viewports = { session: s, reporter: new ViewportReporter((m) => s.send(m)) };
+  const sizes = new Map();
+  for (const t of app.tiles.values()) {
+    if (t.videoTrack && t.member && !t.video.hidden) sizes.set(t.videoTrack, shownSize(t.video));
+  }
+  app.viewports.reporter.report(sizes);
 }
 
 export function clearTiles() {

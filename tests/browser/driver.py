@@ -222,10 +222,11 @@ def client_url(
     e2ee: bool = True,
     transform: str | None = None,
     codec: str | None = None,
+    size: tuple[int, int] = (320, 240),
 ) -> str:
     from urllib.parse import urlencode
 
-    q = {"ws": cfg["ws_url"], "token": token, "name": name, "vw": "320", "vh": "240"}
+    q = {"ws": cfg["ws_url"], "token": token, "name": name, "vw": str(size[0]), "vh": str(size[1])}
     if autojoin:
         q["autojoin"] = "1"
     if not e2ee:
@@ -869,6 +870,11 @@ def devices(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None
         )
         result["screen_tiles"] = [t["name"] for t in sb["tiles"]]
         result["screen_videos"] = [v["framesDecoded"] for v in sb["video"] if v["participant"] == aid]
+        # what the screen share's sender sends: its encodings, and getStats for its m-line
+        result["screen_sent"] = a.page.evaluate("""async () => { const t = window.castellanApp.screen.transceiver;
+          const out = (await window.castellanStats()).outbound.filter((o) => o.mid === t.mid);
+          return {encodings: t.sender.getParameters().encodings.map((e) => ({rid: e.rid || "",
+            scalabilityMode: e.scalabilityMode || ""})), outbound: out}; }""")
         b.shot(art, "meeting-screen-share.png", result)
         b.page.set_viewport_size({"width": 390, "height": 844})  # a phone: the grid reflows to one column
         time.sleep(0.5)

@@ -2,15 +2,18 @@
 phone participant in one meeting from a real link (control plane and node in the namespace). The desktop sees the
 phone's camera: decoded frames that are not black, and a tile on screen that is not black. The phone turns its
 camera off and then both resumes (the socket drops) and rejoins (the node refuses the resume): each time the
-Camera button still works, and the desktop decodes the phone's camera again once it is back on."""
+Camera button still works, and the desktop decodes the phone's camera again once it is back on. And the camera's
+simulcast as the meeting client sends it (`meeting_simulcast`, tests/browser/test_meeting_simulcast.py)."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, Playwright
 
-from tests.browser.driver import launch, log, wait_http, wait_js
+from tests.browser.driver import Participant, client_url, launch, log, wait_http, wait_js
 from tests.browser.meeting_scenarios import Meeting, join, poll, stats
 from tests.browser.picture import seen
 
@@ -81,4 +84,73 @@ def meeting_media(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -
         browser.close()
 
 
-SCENARIOS = {"meeting_media": meeting_media}
+
+# the publisher's camera as it sends it: each encoding (rid, active, frames), and what its E2EE transform sealed
+PUBLISHER_JS = """async () => { const s = await window.castellanStats();
+  const enc = ((window.castellanApp.e2ee || {}).workerStats || {streams: []}).streams.filter((x) => x.op === "encode" && x.kind === "video");
+  return {encodings: s.cameraEncodings, outbound: s.outbound.filter((o) => o.kind === "video"),
+    sealed: enc.map((x) => ({ok: x.ok, noKey: x.noKey, dropped: x.dropped, mime: x.mime})),
+    log: window.castellanApp.session.log.filter((l) => /layers|publish/.test(l))}; }"""
+# the subscriber's view of one participant's camera: decoded frames, size, the tile, and what its E2EE transform opened
+SUBSCRIBER_JS = """async (pid) => { const s = await window.castellanStats();
+  const v = s.video.find((x) => x.participant === pid) || {};
+  const opened = ((window.castellanApp.e2ee || {}).workerStats || {streams: []}).streams.filter((x) => x.op === "decode" &&
+    x.kind === "video" && x.participant === pid).map((x) => ({ok: x.ok, failed: x.failed, noKey: x.noKey,
+    replayed: x.replayed, wrongSender: x.wrongSender, mime: x.mime}));
+  const tile = [...window.castellanApp.tiles.values()].find((t) => t.participant === pid && t.videoTrack);
+  return {frameWidth: v.frameWidth || 0, framesDecoded: v.framesDecoded || 0, framesDropped: v.framesDropped || 0,
+    tile: tile ? [tile.video.clientWidth, tile.video.clientHeight] : null, viewports: s.viewports, opened,
+    lock: s.e2ee && s.e2ee.state}; }"""
+
+
+def active_rids(pub: dict[str, Any]) -> dict[str, bool]:
+    return {e["rid"]: e["active"] for e in pub["encodings"]}
+
+
+def meeting_simulcast(pw: Playwright, cfg: dict[str, Any], result: dict[str, Any]) -> None:
+    """The meeting client with E2EE on: a publisher's 1280x720 camera (simulcast, or VP9 SVC with cfg["codec"]
+    vp9); a subscriber whose window makes its tile a thumbnail decodes the quarter layer, the publisher pauses what
+    nobody takes; the subscriber's window grows, its tile is large, and it decodes the full layer — every frame
+    through SFrame, none refused."""
+    wait_http(cfg["base_url"] + "/static/join.html")
+    wait_http(cfg["http_url"] + "/healthz")
+    console: list[str] = result.setdefault("console", [])
+    codec = cfg.get("codec")
+    pub = Participant(pw, cfg, "P", console)
+    sub = Participant(pw, cfg, "S", console)
+    try:
+        pub.open(client_url(cfg, cfg["tokens"]["P"], "Pia", cfg["secret"], codec=codec, size=(1280, 720)))
+        sub.open(client_url(cfg, cfg["tokens"]["S"], "Sam", cfg["secret"], codec=codec))
+        assert pub.page is not None and sub.page is not None
+        sub.page.set_viewport_size({"width": 800, "height": 450})  # two tiles of ~290x180: thumbnails
+        pid = poll(pub.stats, lambda x: x["participant"] is not None, 45)["participant"]
+
+        def shown() -> dict[str, Any]:
+            assert sub.page is not None
+            return sub.page.evaluate(SUBSCRIBER_JS, pid)  # type: ignore[no-any-return]
+
+        def sent() -> dict[str, Any]:
+            assert pub.page is not None
+            return pub.page.evaluate(PUBLISHER_JS)  # type: ignore[no-any-return]
+
+        result["small"] = small = poll(shown, lambda v: v["framesDecoded"] > 30 and 0 < v["frameWidth"] <= 400, 60)
+        log("small tile", small)
+        if codec != "vp9":  # simulcast: the encodings nobody takes are paused (f: the subscriber is on q, h is kept warm)
+            result["pub_small"] = poll(sent, lambda p: active_rids(p).get("f") is False, 30)
+        else:
+            result["pub_small"] = sent()
+        log("publisher while small", result["pub_small"])
+        sub.page.set_viewport_size({"width": 1600, "height": 1000})  # the tile grows past 400 px high
+        result["large"] = large = poll(shown, lambda v: v["frameWidth"] >= 960, 60)
+        log("large tile", large)
+        time.sleep(3)
+        result["after"] = shown()
+        result["pub_large"] = sent()
+        log("after", result["after"], "publisher", result["pub_large"])
+        sub.shot(Path(cfg["artifacts"]), f"meeting-simulcast-{codec or 'vp8'}-large.png", result)
+    finally:
+        pub.close()
+        sub.close()
+
+
+SCENARIOS = {"meeting_media": meeting_media, "meeting_simulcast": meeting_simulcast}

@@ -321,6 +321,11 @@ def test_camera_denied_still_joins_and_screen_share_tiles():
     assert "denied" in result["denied_note"] and "still join" in result["denied_note"]
     assert result["denied_receives"] > 10 and not result["denied_outbound"]
     assert any(n.endswith("— screen") for n in result["screen_tiles"]) and len(result["screen_videos"]) == 2
+    # the screen share: one full-resolution encoding (no simulcast: smaller text is unreadable), VP8 with three
+    # temporal layers the node can thin for a weak subscriber
+    sent = result["screen_sent"]
+    assert [e["rid"] for e in sent["encodings"]] == [""] and sent["encodings"][0]["scalabilityMode"] == "L1T3", sent
+    assert [o["scalabilityMode"] for o in sent["outbound"]] == ["L1T3"], sent
     assert not any("screen" in n for n in result["tiles_after_stop"])
 
 

@@ -159,3 +159,28 @@ test("a frame under the next epoch waits for its keys (held, not dropped); only 
   c.setEpoch({ epoch: 5, baseKey: crypto.getRandomValues(new Uint8Array(16)), leaves, myLeaf: 1 });
   assert.equal((await forged).reason, "auth");
 });
+
+test("simulcast: the layers of one camera (and its audio) share one counter: no nonce twice, each layer opens", async () => {
+  // the worker's encode transform sees every layer's frames (q, h, f of one capture, then the next) and the audio;
+  // they are sealed concurrently, as the transforms of several senders would
+  const { a, b } = pair();
+  const layers = ["q", "h", "f"];
+  const sealed = await Promise.all(Array.from({ length: 300 }, (_, i) => {
+    const layer = layers[i % 4] || "audio"; // every 4th frame an audio one
+    const info = layer === "audio" ? { kind: "audio", codec: "opus", participant: "alice" } : { ...VP8, keyframe: i < 4 };
+    const data = crypto.getRandomValues(new Uint8Array(60 + (i % 4) * 30));
+    return a.encrypt(data, info).then((r) => ({ layer, info, data, r }));
+  }));
+  const ctrs = sealed.map(({ r, info }) => decodeHeader(r.data.subarray(info.kind === "audio" ? 1 : info.keyframe ? 10 : 3)).ctr);
+  assert.equal(new Set(ctrs).size, ctrs.length, "a counter (so a nonce) used twice");
+  // a subscriber gets one layer, then is switched up to another (the node moves it at a keyframe): every frame of
+  // either opens, interleaved counters and all; a frame replayed from the other layer is refused
+  const rx = { ...VP8, participant: "alice" };
+  for (const s of sealed.filter((x) => x.layer === "q").slice(0, 40).concat(sealed.filter((x) => x.layer === "f").slice(10))) {
+    const r = await b.decrypt(s.r.data, { ...rx, keyframe: s.info.keyframe });
+    assert.ok(r.ok, r.reason);
+    assert.deepEqual(r.data, s.data);
+  }
+  const replay = sealed.filter((x) => x.layer === "f").at(-1);
+  assert.equal((await b.decrypt(replay.r.data, { ...rx, keyframe: replay.info.keyframe })).reason, "replay");
+});

@@ -37,7 +37,9 @@ REC_STATS = """async () => {
       if (l && l.protocol === 'udp' && pair.state === 'succeeded') port = l.port;
     });
   }
+  const vp = window.castellanApp.viewports; // tile sizes told to the node: a recorder's page tells none
   return { roster, port, recorder: window.castellanRecorder ? window.castellanRecorder() : null,
+           viewports: vp ? Object.fromEntries(vp.reporter.sent) : {},
            safety: e ? await e.safetyCode() : null, lock: document.getElementById('lock').textContent };
 }"""
 

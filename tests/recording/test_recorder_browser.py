@@ -71,7 +71,8 @@ def test_three_participants_recorded_under_e2ee_with_loss_toward_the_recorder(tm
     issuer = TokenIssuer(keys)
     names = {"A": "Alice", "B": "Bob", "C": "Carol", "REC": "ACME archive", "bot": "bot"}
     tokens = {k: issuer.mint(tenant="acme", room="rec-proof", participant=f"p-{k.lower()}-{secrets.token_hex(3)}",
-                             region="local", node="node-1", name=n, ttl=600) for k, n in names.items()}
+                             region="local", node="node-1", name=n, ttl=600,
+                             role="recorder" if k == "REC" else "participant") for k, n in names.items()}
     jwks = ARTIFACTS / "recording.jwks.json"
     jwks.write_text(json.dumps(keys.jwks()))
     workdir = ARTIFACTS / "recording-work"
@@ -100,6 +101,8 @@ def test_three_participants_recorded_under_e2ee_with_loss_toward_the_recorder(tm
     for k, v in views.items():
         assert sorted(v["roster"]) == sorted(["Alice", "Bob", "Carol", "ACME archive"]), (k, v)
     assert len({v["safety"] for v in views.values()}) == 1 and views["A"]["safety"]
+    # the participants tell the node their tiles' sizes; the recorder none (it records every camera at its best layer)
+    assert views["REC"]["viewports"] == {} and all(views[k]["viewports"] for k in ("A", "B", "C")), views
     # one audio and one video file per participant, nothing of the recorder itself
     files = result["files"]
     by = {(f["participant"], f["kind"]): Path(f["path"]) for f in files}

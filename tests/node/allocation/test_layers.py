@@ -226,3 +226,17 @@ def test_a_layer_rate_starts_from_its_first_whole_interval() -> None:
     layer.measure(90, 128_000, 105.0, 1.0)
     layer.measure(120, 153_000, 106.0, 1.0)
     assert layer.bitrate_bps == 200_000
+
+
+def test_a_recorder_takes_the_best_measured_layer_whatever_its_link() -> None:
+    """A recording is kept: the recorder's subscription goes to the top layer at once (no hold, no probe) and stays
+    there through loss, where a live subscriber would stay low (the recorder repairs loss by retransmission)."""
+    from sfu.allocation.layers import recording_layer
+
+    layers = [LayerState(0, 150_000, True), LayerState(1, 450_000, True), LayerState(2, 1_700_000, True)]
+    assert recording_layer(0, layers) == 2
+    assert step(0, layers, None, 300_000, 0.05, 0.0) == 0  # a live subscriber under 5 % loss stays on q
+    # a layer paused at the publisher, or not measured yet, is not taken; nothing active: stay
+    assert recording_layer(0, [*layers[:2], LayerState(2, 0.0, False)]) == 1
+    assert recording_layer(1, [*layers[:2], LayerState(2, 0.0, True, measured=False)]) == 1
+    assert recording_layer(1, [LayerState(0, 0.0, False), LayerState(1, 0.0, False)]) == 1

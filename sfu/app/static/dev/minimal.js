@@ -4,6 +4,9 @@
 // The client always offers. Published tracks are sendonly m-lines; every announced remote track gets a recvonly
 // transceiver, and each offer carries the full mid -> track id mapping in `subscriptions`.
 
+import { LayerSwitch, cameraEncodings } from "/dev/simulcast.js";
+import { ViewportReporter, shownSize } from "/dev/viewport.js";
+
 const params = new URLSearchParams(location.search);
 const statusEl = document.getElementById("status");
 const grid = document.getElementById("grid");
@@ -192,46 +195,26 @@ function onMessage(msg) {
   }
 }
 
-// the node says which simulcast encodings anyone receives: stop encoding the others. One setParameters at a
-// time, each with the latest wish: two at once can make the second fail (a stale transaction), and in one run
-// a publisher kept h off for 40 s after the node last asked for it; a wish before the sender exists waits for it.
-let layersApplied = Promise.resolve();
+// the node says which simulcast encodings anyone receives: the others stop encoding (simulcast.js, shared with
+// the meeting client); refused setParameters are recorded for the tests
+const layerSwitch = new LayerSwitch({ onError: (e) => state.errors.push({ code: "setParameters", message: String(e) }) });
 function applyLayers(active) {
   state.layers = active;
-  layersApplied = layersApplied.then(applyLatestLayers);
-  return layersApplied;
-}
-
-async function applyLatestLayers() {
-  const sender = state.videoSender;
-  const active = state.layers;
-  if (!sender || !active) return;
-  const p = sender.getParameters();
-  if (!p.encodings) return;
-  for (const e of p.encodings) if (e.rid in active) e.active = !!active[e.rid];
-  try {
-    await sender.setParameters(p);
-  } catch (e) {
-    // refused (e.g. while a negotiation is under way): the wish would be lost until the node's next one
-    state.errors.push({ code: "setParameters", message: String(e) });
-    if (state.errors.length < 50) setTimeout(() => applyLayers(state.layers), 500);
-  }
+  return layerSwitch.want(active);
 }
 
 // the size each remote video is shown at, so the node sends the layer worth it (?viewport=H overrides)
+const viewports = new ViewportReporter((msg) => send(msg));
 function reportViewports() {
   if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return;
+  const sizes = new Map();
   for (const [tid, el] of state.tiles) {
     const v = el.querySelector && el.querySelector("video");
     if (!v) continue;
     const forced = state.viewportHeight;
-    const h = forced != null ? forced : Math.round(v.clientHeight * devicePixelRatio);
-    const w = forced != null ? Math.round(forced * 16 / 9) : Math.round(v.clientWidth * devicePixelRatio);
-    const key = `${w}x${h}`;
-    if (el.dataset.viewport === key) continue;
-    el.dataset.viewport = key;
-    send({ type: "viewport", track: tid, width: w, height: h });
+    sizes.set(tid, forced != null ? { width: Math.round(forced * 16 / 9), height: forced } : shownSize(v));
   }
+  viewports.report(sizes);
 }
 window.castellanViewport = (height) => { state.viewportHeight = height; reportViewports(); };
 if (params.get("viewport")) state.viewportHeight = Number(params.get("viewport"));
@@ -252,25 +235,16 @@ async function start() {
     state.local = media;
     for (const track of media.getTracks()) {
       const init = { direction: "sendonly", streams: [media] };
-      if (simulcast && track.kind === "video") {
-        // quarter, half and full resolution, lowest first (docs/protocol.md: RIDs q, h, f)
-        init.sendEncodings = [
-          { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 200000 },
-          { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 700000 },
-          { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 2500000 },
-        ];
-      }
-      if (svc && track.kind === "video") init.sendEncodings = [{ scalabilityMode: svc, maxBitrate: 2500000 }];
+      // quarter, half and full resolution, lowest first (docs/protocol.md: RIDs q, h, f); or one SVC stream
+      if (simulcast && track.kind === "video") init.sendEncodings = cameraEncodings();
+      if (svc && track.kind === "video") init.sendEncodings = [{ ...cameraEncodings("vp9")[0], scalabilityMode: svc }];
       const tr = pc.addTransceiver(track, init);
       if (svc && track.kind === "video") {
         // SVC needs VP9 (or AV1): offer only it, so the node cannot pick VP8
         const caps = RTCRtpSender.getCapabilities("video").codecs;
         tr.setCodecPreferences(caps.filter((c) => /VP9|rtx/i.test(c.mimeType)));
       }
-      if (track.kind === "video") {
-        state.videoSender = tr.sender;
-        if (state.layers) applyLayers(state.layers);
-      }
+      if (track.kind === "video") layerSwitch.attach(tr.sender);
     }
   } catch (e) {
     status("no camera/microphone (" + e.name + "): receiving only", true);
