@@ -106,18 +106,16 @@ class NodeGuard:
         self._node = self.registry.register_node(self._signed(node))
         return self._node
 
-    def heartbeat(self, load: float, draining: bool = False, healthy: bool = True) -> bool:
-        """Refresh the registration; if it expired (e.g. Redis restarted, or this node was paused past the TTL),
-        register again and return True: the control plane may have counted it dead and re-placed its rooms."""
+    def heartbeat(self, load: float, draining: bool = False, healthy: bool = True) -> None:
+        """Refresh the registration; if it expired (e.g. Redis restarted), register again."""
         if self._node is None:
             raise AdmissionRefused("node_not_registered", "call register() before heartbeat()")
         current = replace(self._node, load=load, healthy=healthy, draining=draining)
         signed = self._signed(current)
         if self.registry.update_node(signed):
             self._node = signed
-            return False
-        self.register(current)  # expired (e.g. Redis restarted): register again
-        return True
+        else:  # expired (e.g. Redis restarted): register again
+            self.register(current)
 
     def admit_claims(self, claims: ClaimsLike | dict[str, object]) -> None:
         """`admit` for a verified claims object (attributes tenant/room/region) or a mapping with those keys."""

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 from recording.launch import REFUSALS, WANTS, job_key
 from residency.enforcement import NodeGuard
@@ -41,9 +40,6 @@ class NodeAgent:
         self.loop: asyncio.AbstractEventLoop | None = None  # the node's event loop (set at start)
         # reads the hosted tenants' policies once per heartbeat (sfu/withdrawal.py); None: nobody watches
         self.watch: PolicyWatch | None = None
-        # called on the event loop when a heartbeat finds this node's registration lapsed (sfu/cascade/handshakes.py
-        # `lapsed`): the control plane counted it dead meanwhile and may have re-placed the meetings it homes
-        self.lapsed: list[Callable[[], None]] = []
 
     def load(self) -> float:
         return min(1.0, len(self.node.by_id) / max(1, self.capacity))
@@ -106,10 +102,7 @@ class NodeAgent:
         # placements first: after a registry restart this node becomes placeable again only once the
         # meetings it hosts are claimed, so no join can split one of them onto another node meanwhile
         self._restore_placements(rooms)
-        if self.guard.heartbeat(load, draining) and self.loop is not None:
-            log.warning("node %s: its registration had lapsed (registered again)", self.record.id)
-            for hook in self.lapsed:
-                self.loop.call_soon_threadsafe(hook)
+        self.guard.heartbeat(load, draining)
 
     def _note_meetings(self, carried: set[tuple[str, str]]) -> None:
         """The registry's nodes of each meeting (docs/architecture.md, "Cascading"): this node's entry is written

@@ -101,8 +101,6 @@ def build_node(
     if handshakes is not None and relays is not None:
         signalling.forward = handshakes.forward
         relays.homed = handshakes.homed
-        if agent is not None:
-            agent.lapsed.append(handshakes.lapsed)
     watch = None
     if agent is not None and registry is not None:
         # the heartbeat reads the hosted tenants' policies; the event loop judges them (sfu/withdrawal.py)

@@ -54,7 +54,7 @@ from sfu.cascade.routes import MAX_HANDSHAKE, MAX_HANDSHAKES, MAX_HANDSHAKES_BOD
 from sfu.cascade.stall import Stall
 from sfu.cascade.witness import Witness
 from sfu.e2ee import messages as handshake
-from sfu.e2ee.delivery import Delivery, GroupLog
+from sfu.e2ee.delivery import Delivery
 from sfu.e2ee.messages import MAX_ID, Commit, Handshake, HandshakeError, WelcomePart
 from sfu.ratelimit import TokenBucket
 from sfu.recording import recorders
@@ -232,10 +232,7 @@ class CascadeHandshakes:
             return
         finally:
             self._resolving.discard(key)
-        was = self.homes.get(key)
         self.homes[key] = home
-        if was == self.me and home is not None and home != self.me:
-            self._step_down(key, home)
         if home is None or home == self.me:  # ours to order: what waited is ordered now, in order
             w = self.waiting.pop(key, None)
             room = self.node.rooms.get(key)
@@ -250,36 +247,6 @@ class CascadeHandshakes:
         room = self.node.rooms.get(key)
         if room is not None:
             self.node.recording.update(room)  # whose word counts for the `required` hold is known now
-
-    def lapsed(self) -> None:
-        """This node's registration lapsed (a heartbeat found it expired: paused or cut off past the node TTL).
-        The control plane counted it dead meanwhile and may have re-placed the meetings it homes on a node that
-        carried them, which carries their group on (`_succeed`): each is asked of the registry again. Only then:
-        while this node's registration lives, a placement naming another node (Redis is not trusted) takes
-        nothing from it; one whose registration lapsed is dead to the control plane, which re-places its rooms
-        itself."""
-        for key, home in list(self.homes.items()):
-            if home == self.me:
-                self._resolve(key)
-
-    def _step_down(self, key: Key, home: str) -> None:
-        """The registry placed meeting `key` on `home` while this node, its home until now, was counted dead: the
-        new home orders the group from what it saw (sfu/cascade/witness.py), so this node keeps none of it. Its
-        links on which it was the meeting's home close (their `close` sent), so each peer asks the registry
-        again; this node then dials the new home as a far node, and its participants are announced there with
-        `rejoin` (the new home sends each `mls_resync`)."""
-        self.counts["home_stepped_down"] += 1
-        log.warning("home of %s/%s no longer: the registry placed it on %s while this node was counted dead",
-                    *key, home)
-        room = self.node.rooms.get(key)
-        if room is not None:
-            self.rejoin.setdefault(key, set()).update(
-                p.id for p in room.participants.values() if p.relayed_from is None and not p.left)
-            room.group = GroupLog()
-            room.remote = None
-        self.away.pop(key, None)
-        for peer in sorted({peer for (peer, k), lane in self.lanes.items() if k == key and lane.home}):
-            self.relays.close(peer)
 
     def _succeed(self, room: Room) -> list[tuple[str, Handshake]]:
         """The meeting is placed here now, and this node was a far node of it (its home died, or was re-placed):

@@ -144,11 +144,6 @@ class Cascade:
         for key, room in list(self.node.rooms.items()):
             if not self._has_local(room):
                 continue
-            if self.handshakes is not None and self.handshakes.homed(*key):
-                # this node orders the meeting's group: it dials no other home until its handshakes agree with the
-                # registry (a home steps down only when its own registration lapsed, `CascadeHandshakes.lapsed`),
-                # or the two nodes would each be home on one link and refuse each other's lane
-                continue
             home = await asyncio.to_thread(self.home, *key)  # the registry: off the event loop
             if home is None or home == me:
                 continue

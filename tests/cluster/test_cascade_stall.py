@@ -114,6 +114,14 @@ def homes(redis_url: str) -> dict[str, str]:
 SETTLED = 6.0  # seconds the meeting must then keep one link, no handshake refused, its media flowing
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "the old home never asks the registry again (sfu/cascade/handshakes.py keeps `homes[key] == me` while it "
+    "believes itself home) but its Cascade dials the registry's new home every pass: both ends of the new link are "
+    "home on the handshake lane, each refuses the other's post (relay_no_link / relay_message_malformed), closes, "
+    "and it re-dials (39 links in 20 s). Stepping down on the heartbeat that finds the registration lapsed (commit "
+    "702dc5d) leaves 2 links and none for 6 s, but a 5.5 s freeze already lapses it (TTL 6 s, heartbeat 2 s): the "
+    "meeting is handed to the far node and the publisher's media through the re-dialled link then falls to a few "
+    "packets a second (test above: no media 30 s after the third freeze). docs/architecture.md, cascade section"))
 def test_a_home_frozen_past_the_node_ttl_leaves_the_meeting_on_one_home_with_one_stable_link(tmp_path: Path) -> None:
     """The home frozen 10 s (past the registry's node TTL): the control plane counts it dead and re-places the
     meeting on the far node, which carries its group on (sfu/cascade/witness.py); the old home is thawed, alive,
