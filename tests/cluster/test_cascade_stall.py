@@ -14,6 +14,7 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +37,48 @@ FREEZES = (("eu-1a", 5.5), ("eu-2a", 5.5), ("eu-1a", 5.5))
 BACK_WITHIN = 10.0  # seconds after the thaw for the same receiver to decode again (a keyframe interval and a pass)
 
 
+def two_nodes(procs: cl.Processes, tmp_path: Path) -> tuple[Any, str, dict[str, str], dict[str, Any]]:
+    """Redis, the control plane and the two node processes eu-1a, eu-2a: (redis, the control plane's URL, the
+    meeting's link, node id -> process)."""
+    redis, cp_url, seeded = cl.redis_and_control_plane(procs, tmp_path, HOST, links={"board": "acme"})
+    assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), procs.logs()
+    nodes: dict[str, Any] = {}
+    for node_id, region in (("eu-1a", "eu-1"), ("eu-2a", "eu-2")):
+        nodes[node_id] = procs.add(cl.node(tmp_path, node_id, region, HOST, free_port(), free_port(HOST, UDP),
+                                           redis.url, cp_url))
+    assert cl.wait_until(lambda: cl.placeable(cp_url) == {"eu-1": 1, "eu-2": 1}, 30), procs.logs()
+    return redis, cp_url, seeded.links["board"], nodes
+
+
+async def pub_and_sub(cp_url: str, link: dict[str, str], bots: list[NetBot]) -> tuple[NetBot, NetBot]:
+    """A publisher on the home eu-1a and a subscriber on eu-2a decoding it (each added to `bots`)."""
+    pub, where = await mt.enter_bot(cp_url, link, "pub", "eu-1")
+    bots.append(pub)
+    assert where["node"] == "eu-1a"
+    await pub.publish(video=mt.video(), audio=str(media.audio_file()))
+    sub, where = await mt.enter_bot(cp_url, link, "sub", "eu-2")
+    bots.append(sub)
+    assert where["node"] == "eu-2a"
+    assert await wait_for(lambda: any(r.frames >= 30 for r in sub.video()), 45, 0.1), sub.video()
+    return pub, sub
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]], report: list[str], tmp_path: Path) -> None:
+    """Runs `scenario`, then prints its report and what the two nodes logged of their links and homes."""
+    try:
+        asyncio.run(scenario())
+    finally:
+        print("\n".join(report))
+        log = "".join((tmp_path / f"node-{n}.log").read_text() for n in ("eu-2a", "eu-1a"))
+        print("\n".join(x for x in log.splitlines() if "relay" in x and ("open" in x or "clos" in x or "refused" in x)
+                        or "home of" in x)[-6000:])
+
+
 def test_a_frozen_home_or_far_node_costs_the_meeting_neither_its_link_nor_its_streams(tmp_path: Path) -> None:
     procs = cl.Processes()
     report: list[str] = []
     try:
-        redis, cp_url, seeded = cl.redis_and_control_plane(procs, tmp_path, HOST, links={"board": "acme"})
-        assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), procs.logs()
-        nodes: dict[str, Any] = {}
-        for node_id, region in (("eu-1a", "eu-1"), ("eu-2a", "eu-2")):
-            nodes[node_id] = procs.add(cl.node(tmp_path, node_id, region, HOST, free_port(), free_port(HOST, UDP),
-                                               redis.url, cp_url))
-        assert cl.wait_until(lambda: cl.placeable(cp_url) == {"eu-1": 1, "eu-2": 1}, 30), procs.logs()
-        link = seeded.links["board"]
+        redis, cp_url, link, nodes = two_nodes(procs, tmp_path)
 
         async def frozen(node_id: str, seconds: float, sub: NetBot, pub_id: str) -> None:
             before = [r.frames for r in sub.video()]
@@ -71,15 +102,8 @@ def test_a_frozen_home_or_far_node_costs_the_meeting_neither_its_link_nor_its_st
         async def scenario() -> None:
             bots: list[NetBot] = []
             try:
-                pub, where = await mt.enter_bot(cp_url, link, "pub", "eu-1")
-                bots.append(pub)
-                assert where["node"] == "eu-1a"
-                await pub.publish(video=mt.video(), audio=str(media.audio_file()))
-                sub, where = await mt.enter_bot(cp_url, link, "sub", "eu-2")
-                bots.append(sub)
-                assert where["node"] == "eu-2a"
+                pub, sub = await pub_and_sub(cp_url, link, bots)
                 pub_id = pub.joined["participant"]
-                assert await wait_for(lambda: any(r.frames >= 30 for r in sub.video()), 45, 0.1), sub.video()
                 for node_id, seconds in FREEZES:
                     await frozen(node_id, seconds, sub, pub_id)
                 opened = (tmp_path / "node-eu-2a.log").read_text().count('"relay open room=')
@@ -89,13 +113,7 @@ def test_a_frozen_home_or_far_node_costs_the_meeting_neither_its_link_nor_its_st
                 for b in bots:
                     await b.close()
 
-        try:
-            asyncio.run(scenario())
-        finally:
-            print("\n".join(report))
-            log = (tmp_path / "node-eu-2a.log").read_text() + (tmp_path / "node-eu-1a.log").read_text()
-            print("\n".join(x for x in log.splitlines() if "relay" in x and ("open" in x or "clos" in x
-                                                                            or "refused" in x))[-4000:])
+        run(scenario, report, tmp_path)
     finally:
         procs.stop_all()
 
@@ -137,26 +155,12 @@ def test_a_home_frozen_past_the_node_ttl_leaves_the_meeting_on_one_home_with_one
                 "refused": text.count("relay_no_link") + text.count("relay_message_malformed")}
 
     try:
-        redis, cp_url, seeded = cl.redis_and_control_plane(procs, tmp_path, HOST, links={"board": "acme"})
-        assert cl.wait_until(lambda: httpx.get(f"{cp_url}/readyz", timeout=1).status_code == 200, 20), procs.logs()
-        nodes: dict[str, Any] = {}
-        for node_id, region in (("eu-1a", "eu-1"), ("eu-2a", "eu-2")):
-            nodes[node_id] = procs.add(cl.node(tmp_path, node_id, region, HOST, free_port(), free_port(HOST, UDP),
-                                               redis.url, cp_url))
-        assert cl.wait_until(lambda: cl.placeable(cp_url) == {"eu-1": 1, "eu-2": 1}, 30), procs.logs()
-        link = seeded.links["board"]
+        redis, cp_url, link, nodes = two_nodes(procs, tmp_path)
 
         async def scenario() -> None:
             bots: list[NetBot] = []
             try:
-                pub, where = await mt.enter_bot(cp_url, link, "pub", "eu-1")
-                bots.append(pub)
-                assert where["node"] == "eu-1a"
-                await pub.publish(video=mt.video(), audio=str(media.audio_file()))
-                sub, where = await mt.enter_bot(cp_url, link, "sub", "eu-2")
-                bots.append(sub)
-                assert where["node"] == "eu-2a"
-                assert await wait_for(lambda: any(r.frames >= 30 for r in sub.video()), 45, 0.1), sub.video()
+                _, sub = await pub_and_sub(cp_url, link, bots)
                 assert set(homes(redis.url).values()) == {"eu-1a"}
                 os.kill(nodes["eu-1a"].pid, signal.SIGSTOP)
                 try:
@@ -186,11 +190,6 @@ def test_a_home_frozen_past_the_node_ttl_leaves_the_meeting_on_one_home_with_one
                 for b in bots:
                     await b.close()
 
-        try:
-            asyncio.run(scenario())
-        finally:
-            print("\n".join(report))
-            log = "".join(p.read_text() for p in logs.values())
-            print("\n".join(x for x in log.splitlines() if "relay" in x or "home" in x)[-6000:])
+        run(scenario, report, tmp_path)
     finally:
         procs.stop_all()
