@@ -554,7 +554,10 @@ def attack_wrong_link(x: Attack) -> None:
 
     wrong = base64.urlsafe_b64encode(_secrets.token_bytes(32)).rstrip(b"=").decode()
     x.open("C", secret=wrong)
-    time.sleep(11)  # past the joiner's 8-s notice
+    time.sleep(11)  # past the joiner's 8-s notice (JOIN_WAIT_MS), counted from when her page has joined
+    # on a loaded machine her page may take seconds to join: wait (bounded) for the notice, then read everyone
+    poll(lambda: summary(states({"C": x.parts["C"]}))["C"]["reason"] or "",
+         lambda reason: "link may be wrong" in reason, 20, 0.5)
     x.record("after")
     x.result["ids"] = {k: x.id(k) for k in ("A", "B", "C")}
 
