@@ -11,6 +11,9 @@ from collections.abc import Callable, Mapping
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from loadtests import media
+from loadtests.bots.netbot import short_gop_video
+from loadtests.bots.peer import Bot
 from residency.identity import NodeSigner, enrolled_key, public_text
 from residency.model import Node as NodeRecord
 from residency.relay import RelayEndpoint
@@ -48,3 +51,17 @@ async def relayed_nodes(stack: contextlib.AsyncExitStack, spec: tuple[tuple[str,
         believed.nodes[nid] = NodeSigner(keys[nid]).sign(
             NodeRecord(nid, region, "127.0.0.1", rn.node.config.udp_port, rn.ws_url, via(nid, rn.http_url) if via else rn.http_url), now)
     return nodes
+
+
+async def alice_publishes_bob_joins(a: RunningNode, b: RunningNode, key: tuple[str, str], bots: list[Bot]) -> tuple[Bot, Bot]:
+    """alice on `a` publishing looped VP8 (keyframe every 8 frames) + Opus, then bob joined on `b`, in meeting
+    `key` (tenant, room); both kept in `bots` for the caller to close."""
+    tenant, room = key
+    pub = Bot(a.ws_url, a.token(room, participant="alice", tenant=tenant, name="alice"), "alice")
+    bots.append(pub)
+    await pub.connect()
+    await pub.publish(video=str(short_gop_video(gop=8, fps=15, bitrate=300_000)), audio=str(media.audio_file()))
+    sub = Bot(b.ws_url, b.token(room, participant="bob", tenant=tenant, name="bob"), "bob")
+    bots.append(sub)
+    await sub.connect()
+    return pub, sub

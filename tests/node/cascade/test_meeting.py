@@ -13,11 +13,9 @@ import contextlib
 
 import pytest
 
-from loadtests import media
-from loadtests.bots.netbot import short_gop_video
 from loadtests.bots.peer import Bot
 from tests.harness import wait_for
-from tests.node.cascade.nodes import relayed_nodes
+from tests.node.cascade.nodes import alice_publishes_bob_joins, relayed_nodes
 
 pytest.importorskip("native.engine")
 pytestmark = pytest.mark.timeout(120)
@@ -36,14 +34,7 @@ async def _run() -> None:
         nodes = await relayed_nodes(stack, NODES, home=lambda tenant, room: "eu-1-a")  # every meeting placed on eu-1-a
         a, b, us = (nodes[n] for n in ("eu-1-a", "eu-2-a", "us-1-a"))
         try:
-            pub = Bot(a.ws_url, a.token(*KEY[1:], participant="alice", tenant=KEY[0], name="alice"), "alice")
-            bots.append(pub)
-            await pub.connect()
-            await pub.publish(video=str(short_gop_video(gop=8, fps=15, bitrate=300_000)),
-                              audio=str(media.audio_file()))
-            sub = Bot(b.ws_url, b.token(*KEY[1:], participant="bob", tenant=KEY[0], name="bob"), "bob")
-            bots.append(sub)
-            await sub.connect()
+            pub, sub = await alice_publishes_bob_joins(a, b, KEY, bots)
             spy = Bot(us.ws_url, us.token(*KEY[1:], participant="mallory", tenant=KEY[0], name="mallory"), "mallory")
             bots.append(spy)
             await spy.connect()

@@ -12,12 +12,10 @@ import contextlib
 
 import pytest
 
-from loadtests import media
-from loadtests.bots.netbot import short_gop_video
 from loadtests.bots.peer import Bot
 from sfu.cascade.dial import TIMEOUT
 from tests.harness import wait_for
-from tests.node.cascade.nodes import relayed_nodes
+from tests.node.cascade.nodes import alice_publishes_bob_joins, relayed_nodes
 
 pytest.importorskip("native.engine")
 pytestmark = pytest.mark.timeout(120)
@@ -93,14 +91,7 @@ async def _run() -> None:
         assert a.relays is not None and b.relays is not None
         ra, rb = a.relays, b.relays
         try:
-            pub = Bot(a.ws_url, a.token(*KEY[1:], participant="alice", tenant=KEY[0], name="alice"), "alice")
-            bots.append(pub)
-            await pub.connect()
-            await pub.publish(video=str(short_gop_video(gop=8, fps=15, bitrate=300_000)),
-                              audio=str(media.audio_file()))
-            sub = Bot(b.ws_url, b.token(*KEY[1:], participant="bob", tenant=KEY[0], name="bob"), "bob")
-            bots.append(sub)
-            await sub.connect()
+            pub, sub = await alice_publishes_bob_joins(a, b, KEY, bots)
             assert await wait_for(lambda: any(r.frames > 20 for r in sub.video()), 30), (
                 sub.video(), dict(rb.refused), dict(ra.refused))
             link = rb.links["eu-1-a"]
